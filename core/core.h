@@ -1,0 +1,233 @@
+/* svcbroker core — private interfaces between the parts of libsvcbroker.
+ * Not installed; brokers never include this.  Internal prefix: sbc_.
+ */
+#ifndef SVCBROKER_CORE_H
+#define SVCBROKER_CORE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <svcbroker/broker.h>
+#include <svcbroker/call.h>
+#include <svcbroker/sdk.h>
+
+/* ==== log.c ============================================================
+ * One line per message on stderr: "2026-11-29T08:00:00Z level [broker:instance] msg".
+ * broker/instance may be NULL (then "[svcbrokerd]").  Thread-safe. */
+void sbc_log(enum sb_log_level lvl, const char *broker, const char *instance,
+	     const char *fmt, ...) SB_PRINTF(4, 5);
+void sbc_log_set_level(enum sb_log_level max);
+/* "error", "warn", "info", "debug" -> level; false if unknown. */
+bool sbc_log_level_parse(const char *s, enum sb_log_level *out);
+
+/* ==== errlist.c ========================================================
+ * A list of human messages, "file:line: [instance x] key: what is wrong". */
+struct sbc_errlist {
+	char **msgs;
+	size_t n;
+};
+void sbc_errlist_add(struct sbc_errlist *l, const char *fmt, ...) SB_PRINTF(2, 3);
+void sbc_errlist_free(struct sbc_errlist *l);
+
+/* ==== call.c: the internal side of struct sb_call / struct sb_result ===== */
+#define SBC_DEFAULT_TEXT_MAX (64u * 1024)        /* text/email/... inputs */
+#define SBC_DEFAULT_MEMO_MAX (4u * 1024 * 1024)  /* memo inputs */
+#define SBC_DEFAULT_FILE_MAX (25u * 1024 * 1024) /* decoded file inputs */
+#define SBC_DEFAULT_MULTI_MAX 1000u              /* items of a multi input */
+#define SBC_PAGE_SIZE_DEFAULT 100
+#define SBC_PAGE_SIZE_MAX 1000
+
+struct sbc_instance;
+
+/* A new call for obj.method (both borrowed, must outlive the call).  Host
+ * inputs PageSize (number) and PageToken (text) are accepted for
+ * SB_KIND_LIST methods.  NULL on out of memory. */
+struct sb_call *sbc_call_new(const struct sb_object *obj,
+			     const struct sb_method *m);
+void sbc_call_free(struct sb_call *c);
+/* The declaration of input `name` for this call (including host-added
+ * PageSize/PageToken), or NULL if the method has no such input. */
+const struct sb_param *sbc_call_param(const struct sb_call *c, const char *name);
+/* Append one item to input `name`, validating it against its declaration
+ * (unknown name, wrong type, bad format, enum choice, size caps, a second
+ * item for a non-multi input).  Copies everything.  On error fills err with
+ * SB_ERR_INVALID_INPUT (or SB_ERR_PAYLOAD_TOO_LARGE) naming the input. */
+enum sb_status sbc_call_put_str(struct sb_call *c, const char *name,
+				const char *s, struct sb_error *err);
+enum sb_status sbc_call_put_int(struct sb_call *c, const char *name,
+				int64_t v, struct sb_error *err);
+enum sb_status sbc_call_put_bool(struct sb_call *c, const char *name, bool v,
+				 struct sb_error *err);
+enum sb_status sbc_call_put_file(struct sb_call *c, const char *name,
+				 const char *file_name, const char *content_type,
+				 const unsigned char *data, size_t size,
+				 struct sb_error *err);
+/* Mark a multi input present with zero items (JSON []). */
+enum sb_status sbc_call_put_empty(struct sb_call *c, const char *name,
+				  struct sb_error *err);
+/* After all inputs: check required inputs are present. */
+enum sb_status sbc_call_finish(struct sb_call *c, struct sb_error *err);
+/* Deadline (monotonic ms, see sb_now_ms) and cancellation. */
+void sbc_call_set_deadline(struct sb_call *c, int64_t deadline_ms);
+int64_t sbc_call_deadline(const struct sb_call *c);
+void sbc_call_cancel(struct sb_call *c);
+bool sbc_call_is_cancelled(const struct sb_call *c);
+/* Iterate the inputs that are present (for logging names only, never values). */
+size_t sbc_call_n_inputs(const struct sb_call *c);
+const char *sbc_call_input_name(const struct sb_call *c, size_t i);
+
+/* Result: rows of cells, validated against obj's properties. */
+struct sbc_cell {
+	const char *name;
+	struct sb_value value;
+};
+struct sb_result *sbc_result_new(const struct sb_object *obj,
+				 const struct sb_method *m, size_t max_rows,
+				 size_t max_bytes);
+void sbc_result_free(struct sb_result *r);
+size_t sbc_result_n_rows(const struct sb_result *r);
+/* The cells of row i, in the order they were first set. */
+size_t sbc_result_row_cells(const struct sb_result *r, size_t i,
+			    const struct sbc_cell **cells);
+const char *sbc_result_page_token(const struct sb_result *r); /* NULL: none */
+/* If a builder call failed (bad name, wrong type, limits), the first error. */
+bool sbc_result_error(const struct sb_result *r, struct sb_error *err);
+
+/* ==== config.c: INI configuration ====================================== */
+struct sbc_kv {
+	char *key, *value; /* value after ${env:}/${file:} substitution */
+	char *file;        /* file that set it */
+	int line;
+	bool secret_ref;   /* value came from ${env:} or ${file:} */
+};
+
+struct sbc_instance_conf {
+	char *name, *broker;
+	char *file;  /* where the section starts */
+	int line;
+	int64_t max_concurrency; /* host key, default 8, 1..1024 */
+	int64_t timeout_ms;      /* host key, default 30s, 1ms..1h */
+	struct sbc_kv *kv;       /* every other key, in file order */
+	size_t n_kv;
+};
+
+struct sbc_config {
+	char *path;          /* absolute path of the main file */
+	char *listen;        /* "127.0.0.1:8780" */
+	char *module_dir;    /* absolute */
+	char *state_dir;     /* absolute; may be NULL */
+	int64_t workers;     /* 1..256, default 16 */
+	int64_t queue;       /* 0..100000, default 1024 */
+	int64_t max_body;    /* bytes, default 32 MiB */
+	enum sb_log_level log_level; /* default info */
+	char **modules;      /* enabled module names, NULL-terminated */
+	struct sbc_instance_conf *instances;
+	size_t n_instances;
+};
+
+/* Read path (and its includes).  Returns 0 and *out, or -1 with every
+ * problem found added to errs (syntax, unknown [server] keys, duplicate
+ * sections, instance of a module not enabled, unreadable secrets...).
+ * Broker keys are not checked here: see sbc_config_bind. */
+int sbc_config_load(const char *path, struct sbc_config **out,
+		    struct sbc_errlist *errs);
+void sbc_config_free(struct sbc_config *c);
+
+/* Build the broker's config struct for inst from table (config_size bytes,
+ * calloc'd), applying defaults through the same parser and checking every
+ * key: unknown (listing valid ones), missing required, bad type, out of
+ * range, bad choice — each added to errs as "file:line: [instance x] key:
+ * ...".  Returns 0 and *out, or -1.  Never puts a secret value in a message. */
+int sbc_config_bind(const struct sb_config_key *table, size_t config_size,
+		    const struct sbc_instance_conf *inst, void **out,
+		    struct sbc_errlist *errs);
+void sbc_config_unbind(const struct sb_config_key *table, void *conf);
+
+/* Parse helpers shared with the rest of core. */
+bool sbc_parse_bool(const char *s, bool *out);
+bool sbc_parse_duration_ms(const char *s, int64_t *out); /* 250ms 30s 5m 1h */
+bool sbc_parse_size(const char *s, int64_t *out);        /* 512 64KiB 10MiB */
+
+/* ==== module.c: loading broker modules (the only user of <ltdl.h>) ===== */
+struct sbc_module {
+	char *path;                    /* absolute path of the .la/.so */
+	const struct sb_broker *broker;
+};
+/* Call once before threads start / once at exit. */
+int sbc_modules_init(void);
+void sbc_modules_exit(void);
+/* Load <module_dir>/<name>.la (falling back to <name>.so) by absolute path.
+ * Refuses a missing file, a missing svcbroker_broker symbol, a wrong magic,
+ * another ABI major, a newer minor, a struct_size smaller than required, a
+ * descriptor name that differs from `name`, or invalid tables — with a
+ * message naming the file, what was found, what was expected and the fix.
+ * A loaded module is cached and never unloaded while the process runs.
+ * Thread-safe. */
+const struct sbc_module *sbc_module_load(const char *module_dir,
+					 const char *name, char *errbuf,
+					 size_t errlen);
+/* Every module file in dir (loaded, for --list-brokers); errors for the
+ * ones refused go to errs.  Returns the count; *out is malloc'd. */
+size_t sbc_module_scan(const char *dir, const struct sbc_module ***out,
+		       struct sbc_errlist *errs);
+/* Check a descriptor's tables (docs present, names valid and unique, enum
+ * choices present, inputs that name a property match its type, returns
+ * name properties).  Returns true or false with a reason in errbuf. */
+bool sbc_broker_check(const struct sb_broker *b, char *errbuf, size_t errlen);
+bool sbc_object_check(const struct sb_object *o, char *errbuf, size_t errlen);
+
+/* ==== catalog.c: instances and the immutable catalog snapshot ========== */
+struct sbc_instance {
+	char *name;
+	const struct sbc_module *module;
+	const struct sb_broker *broker; /* == module->broker */
+	void *conf;                     /* bound config struct */
+	void *state;                    /* from open(); NULL if open failed */
+	struct sb_host host;
+	int64_t max_concurrency;
+	int64_t timeout_ms;
+	char open_error[SB_ERROR_MSG_MAX]; /* non-empty if open failed */
+	const struct sb_object **objects;  /* static + dynamic, in order */
+	size_t n_objects;
+	atomic_int running;                /* calls executing now */
+	atomic_ullong calls_total, calls_failed, calls_rejected;
+};
+
+struct sbc_entry { /* one method address */
+	struct sbc_instance *inst;
+	const struct sb_object *obj;
+	const struct sb_method *method;
+};
+
+struct sbc_catalog {
+	atomic_int refs;
+	struct sbc_instance **instances;
+	size_t n_instances;
+	int64_t generation; /* increases with every reload */
+	void *index;        /* private hash table */
+};
+
+/* Build a catalog from cfg: load every enabled module (refusals are
+ * errors), bind and open every instance, call describe, index every
+ * `instance/Object.Method`.  An instance whose open() fails is kept with
+ * open_error set (health reports it; its calls answer 503).  Returns 0 and
+ * a catalog with one reference, or -1 with errs filled (nothing leaks). */
+int sbc_catalog_build(const struct sbc_config *cfg, int64_t generation,
+		      struct sbc_catalog **out, struct sbc_errlist *errs);
+/* Reference counting; the last unref closes every instance. Thread-safe. */
+struct sbc_catalog *sbc_catalog_ref(struct sbc_catalog *c);
+void sbc_catalog_unref(struct sbc_catalog *c);
+/* O(1) lookups; NULL if absent.  Borrowed while the caller holds a ref. */
+const struct sbc_entry *sbc_catalog_method(const struct sbc_catalog *c,
+					   const char *instance,
+					   const char *object,
+					   const char *method);
+struct sbc_instance *sbc_catalog_instance(const struct sbc_catalog *c,
+					  const char *instance);
+const struct sb_object *sbc_catalog_object(const struct sbc_catalog *c,
+					   const char *instance,
+					   const char *object);
+
+#endif

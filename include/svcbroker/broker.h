@@ -1,0 +1,234 @@
+/* svcbroker — the broker module contract.
+ *
+ * A broker module is a shared object that exports exactly one symbol,
+ * `svcbroker_broker`, a `const struct sb_broker` filled with designated
+ * initialisers:
+ *
+ *   const struct sb_broker svcbroker_broker = {
+ *           SB_BROKER_HEADER,
+ *           .name = "example", .version = "1.0", .summary = "...",
+ *           .config = example_config, .config_size = sizeof(struct example_conf),
+ *           .objects = example_objects,
+ *           .open = example_open, .execute = example_execute,
+ *           .close = example_close,
+ *   };
+ *
+ * ABI changelog (bump SB_ABI_MINOR when appending a field at the end of
+ * struct sb_broker or struct sb_host; bump SB_ABI_MAJOR for anything else,
+ * including any change to a table entry struct):
+ *   1.0  first version.
+ *
+ * The first four fields of struct sb_broker (magic, abi_major, abi_minor,
+ * struct_size) are frozen forever.  The host accepts a module whose major
+ * equals its own and whose minor is <= its own.
+ */
+#ifndef SVCBROKER_BROKER_H
+#define SVCBROKER_BROKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <svcbroker/status.h>
+#include <svcbroker/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SB_BROKER_MAGIC 0x53564342u /* "SVCB" */
+#define SB_ABI_MAJOR 1
+#define SB_ABI_MINOR 0
+#define SB_BROKER_SYMBOL "svcbroker_broker"
+
+/* ---------------------------------------------------------------------
+ * Configuration table: the instance keys a broker accepts.
+ *
+ * The host allocates a zeroed struct of `config_size` bytes, fills every
+ * field at `offset` from the INI section (or the default), validates type,
+ * range and choices, and hands it to open().  The struct and every string in
+ * it belong to the host until close() returns.
+ * ------------------------------------------------------------------- */
+enum sb_conf_type {
+	SB_CONF_STRING = 0, /* char *            (NULL if unset and no default) */
+	SB_CONF_INT,        /* int64_t           min/max apply */
+	SB_CONF_BOOL,       /* bool              yes/no/true/false/on/off/1/0 */
+	SB_CONF_DURATION,   /* int64_t, ms       250ms 30s 5m 1h; min/max in ms */
+	SB_CONF_SIZE,       /* int64_t, bytes    512 64KiB 10MiB 1GiB; min/max */
+	SB_CONF_ENUM,       /* int               index into choices */
+	SB_CONF_LIST,       /* char **           NULL-terminated, comma list */
+	SB_CONF_PATH,       /* char *            made absolute against the file */
+	SB_CONF_URL,        /* char *            scheme://...; choices = schemes */
+};
+
+#define SB_CONF_REQUIRED 0x1u /* the key must be given (no default) */
+#define SB_CONF_SECRET 0x2u   /* never printed, logged or returned */
+
+struct sb_config_key {
+	const char *key;
+	enum sb_conf_type type;
+	const char *def;            /* default, in INI syntax; NULL = none */
+	unsigned flags;             /* SB_CONF_* */
+	int64_t min, max;           /* for INT/DURATION/SIZE; min==max==0: no bound */
+	const char *const *choices; /* ENUM names / URL schemes; NULL-terminated */
+	const char *doc;            /* mandatory, one sentence */
+	size_t offset;              /* offsetof(struct your_conf, field) */
+};
+#define SB_CONF_END {.key = NULL}
+
+/* ---------------------------------------------------------------------
+ * Catalog tables: objects, properties, methods.
+ * ------------------------------------------------------------------- */
+#define SB_MULTI 0x1u    /* property/input holds an array of its type */
+#define SB_REQUIRED 0x2u /* method input must be present */
+
+struct sb_property {
+	const char *name;           /* PascalCase */
+	enum sb_type type;
+	unsigned flags;             /* SB_MULTI */
+	const char *const *choices; /* for SB_TYPE_ENUM, NULL-terminated */
+	const char *doc;            /* mandatory */
+};
+#define SB_PROPERTY_END {.name = NULL}
+
+/* A method input: a property of the object, or a parameter of the method.
+ * If `name` equals a property of the object, type/choices must match it
+ * (checked by the host at load time). */
+struct sb_param {
+	const char *name;
+	enum sb_type type;
+	unsigned flags;             /* SB_MULTI | SB_REQUIRED */
+	const char *const *choices; /* for SB_TYPE_ENUM */
+	size_t max_size;            /* bytes (text) / decoded bytes (file) /
+	                               items (multi); 0 = host default */
+	const char *doc;            /* mandatory */
+};
+#define SB_PARAM_END {.name = NULL}
+
+enum sb_method_kind {
+	SB_KIND_CREATE = 0,
+	SB_KIND_READ,
+	SB_KIND_UPDATE,
+	SB_KIND_DELETE,
+	SB_KIND_LIST,   /* the host adds optional PageSize/PageToken inputs */
+	SB_KIND_EXECUTE,
+};
+
+/* "create", "read", ... Static storage; NULL for unknown. */
+const char *sb_method_kind_name(enum sb_method_kind k);
+
+struct sb_method {
+	const char *name;
+	enum sb_method_kind kind;
+	const char *doc;                  /* mandatory */
+	const struct sb_param *inputs;    /* SB_PARAM_END-terminated; may be NULL */
+	const char *const *returns;       /* property names a row carries,
+	                                     NULL-terminated; NULL = none */
+};
+#define SB_METHOD_END {.name = NULL}
+
+struct sb_object {
+	const char *name;                      /* PascalCase */
+	const char *doc;                       /* mandatory */
+	const struct sb_property *properties;  /* SB_PROPERTY_END-terminated */
+	const struct sb_method *methods;       /* SB_METHOD_END-terminated */
+};
+#define SB_OBJECT_END {.name = NULL}
+
+struct sb_call;     /* one method call: see <svcbroker/call.h> */
+struct sb_result;   /* rows out: see <svcbroker/call.h> */
+struct sb_describe; /* dynamic objects: see <svcbroker/call.h> */
+
+/* ---------------------------------------------------------------------
+ * Host services, lent to a broker instance by const pointer.  Valid from
+ * open() until close() returns.  Every function is thread-safe.
+ * ------------------------------------------------------------------- */
+enum sb_log_level { SB_LOG_ERROR = 0, SB_LOG_WARN, SB_LOG_INFO, SB_LOG_DEBUG };
+
+struct sb_host {
+	uint32_t struct_size;  /* sizeof(struct sb_host) of the host */
+	const char *instance;  /* the instance's name, e.g. "exchange" */
+	const char *broker;    /* the broker's name, e.g. "exchange-ews" */
+	/* Log one line as "[broker:instance] level: message".  Never pass a
+	 * secret. */
+	void (*log)(const struct sb_host *host, enum sb_log_level level,
+		    const char *fmt, ...) SB_PRINTF(3, 4);
+	/* Milliseconds left before the call's deadline (<= 0: passed). */
+	int64_t (*remaining_ms)(const struct sb_host *host,
+				const struct sb_call *call);
+	/* True once the call was abandoned (deadline passed, client gone,
+	 * daemon stopping): stop work and return SB_ERR_TIMEOUT. */
+	bool (*cancelled)(const struct sb_host *host, const struct sb_call *call);
+	/* A directory where the instance may keep state across restarts
+	 * (created by the host, mode 0700); NULL if none is configured. */
+	const char *state_dir;
+};
+
+/* ---------------------------------------------------------------------
+ * The module descriptor.
+ * ------------------------------------------------------------------- */
+
+#define SB_BROKER_SERIAL 0x1u /* execute() is never called concurrently
+                                 for one instance */
+
+struct sb_broker {
+	/* Frozen forever: */
+	uint32_t magic;       /* SB_BROKER_MAGIC */
+	uint16_t abi_major;   /* SB_ABI_MAJOR the module was built with */
+	uint16_t abi_minor;   /* SB_ABI_MINOR the module was built with */
+	uint32_t struct_size; /* sizeof(struct sb_broker) it was built with */
+
+	const char *name;    /* module name, e.g. "smtp"; [a-z0-9-]+ */
+	const char *version; /* the module's version */
+	const char *summary; /* one line */
+	unsigned flags;      /* SB_BROKER_* */
+
+	const struct sb_config_key *config; /* SB_CONF_END-terminated; may be NULL */
+	size_t config_size;                 /* sizeof the broker's config struct */
+	const struct sb_object *objects;    /* SB_OBJECT_END-terminated; may be NULL */
+
+	/* Build per-instance state from the validated config.  host and config
+	 * stay valid until close().  Return SB_OK and set *state, or fill err.
+	 * Called once per instance, never concurrently with anything else of
+	 * that instance. */
+	enum sb_status (*open)(const struct sb_host *host, const void *config,
+			       void **state, struct sb_error *err);
+
+	/* Optional: add objects discovered upstream to builder (see
+	 * sb_describe_add).  The added objects must stay valid until close(). */
+	enum sb_status (*describe)(void *state, struct sb_describe *builder,
+				   struct sb_error *err);
+
+	/* Run one method.  call (and every input in it) is borrowed for the
+	 * duration of the call; add rows to result (the builders copy).
+	 * Called concurrently for one instance unless SB_BROKER_SERIAL. */
+	enum sb_status (*execute)(void *state, const struct sb_call *call,
+				  struct sb_result *result, struct sb_error *err);
+
+	/* Optional connectivity check ("Test settings").  Thread-safe like
+	 * execute. */
+	enum sb_status (*test)(void *state, struct sb_error *err);
+
+	/* Free state exactly once.  close(NULL) must be a no-op.  Called after
+	 * every execute of the instance has returned. */
+	void (*close)(void *state);
+};
+
+#define SB_BROKER_HEADER                                                  \
+	.magic = SB_BROKER_MAGIC, .abi_major = SB_ABI_MAJOR,                  \
+	.abi_minor = SB_ABI_MINOR, .struct_size = sizeof(struct sb_broker)
+
+/* Declare the module's one exported symbol. */
+#if defined(__GNUC__)
+#define SB_EXPORT __attribute__((visibility("default")))
+#else
+#define SB_EXPORT
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+
+#include <svcbroker/call.h>
+
+#endif

@@ -1,0 +1,82 @@
+/* svcbroker — RFC 5322 / MIME message builder and reader (libsvcbroker).
+ *
+ * Builds standards-correct messages: RFC 2047 encoded-words for non-ASCII
+ * header text (address display names, Subject), folded lines <= 78
+ * characters, Date and Message-ID, UTF-8 text parts in quoted-printable,
+ * multipart/alternative for text + HTML, multipart/mixed for attachments
+ * (base64, RFC 2231 file names for non-ASCII).  CRLF line endings.
+ * Bcc is never written to the headers.  Thread-safe; keeps no state.
+ */
+#ifndef SVCBROKER_MIME_H
+#define SVCBROKER_MIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <svcbroker/sdk.h>
+#include <svcbroker/status.h>
+#include <svcbroker/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct sb_mime_message {
+	const char *from;      /* required: address */
+	const char *sender;    /* optional: Sender header (send on behalf) */
+	const char *const *to; size_t n_to;
+	const char *const *cc; size_t n_cc;
+	const char *const *reply_to; size_t n_reply_to;
+	const char *subject;   /* optional, UTF-8, no CR/LF */
+	const char *body;      /* optional plain text, UTF-8 */
+	const char *html_body; /* optional HTML, UTF-8 */
+	const char *importance; /* optional: "Low" | "Normal" | "High" */
+	const char *message_id; /* optional "<id@domain>"; NULL: generated */
+	int64_t date;           /* seconds since epoch; 0: now */
+	const struct sb_file *attachments; size_t n_attachments;
+	/* optional extra headers (name, value) pairs, validated like the rest */
+	const char *const *extra_headers; size_t n_extra_headers;
+};
+
+/* Build the message into out (appends).  If message_id is NULL a unique one
+ * is generated; it is written to msgid_out (>= 256 bytes) when not NULL.
+ * Fails with SB_ERR_INVALID_INPUT naming the field for CR/LF in a header
+ * value, invalid UTF-8, or an invalid address. */
+enum sb_status sb_mime_build(const struct sb_mime_message *m,
+			     struct sb_buf *out, char *msgid_out,
+			     struct sb_error *err);
+
+/* Encode one unstructured header value (e.g. a Subject) per RFC 2047 if it
+ * needs it, folded for a header whose name is name_len bytes long.
+ * Appends to out. */
+bool sb_mime_encode_header(struct sb_buf *out, const char *value,
+			   size_t name_len);
+
+/* --- reading ----------------------------------------------------------
+ * A parsed message: header values decoded to UTF-8 (RFC 2047), the first
+ * text/plain and text/html parts decoded to UTF-8, attachments decoded. */
+struct sb_mime_parsed {
+	char *from, *subject, *message_id, *date, *importance;
+	char **to; size_t n_to;
+	char **cc; size_t n_cc;
+	char **reply_to; size_t n_reply_to;
+	char *body, *html_body;
+	struct sb_file *attachments; size_t n_attachments; /* owned */
+};
+
+/* Parse raw (len bytes) into out.  Tolerant of LF-only line endings and of
+ * messages written by other tools.  Caps: at most max_parts MIME parts.
+ * Returns SB_OK or SB_ERR_INVALID_INPUT with a reason. */
+enum sb_status sb_mime_parse(const char *raw, size_t len,
+			     struct sb_mime_parsed *out, struct sb_error *err);
+void sb_mime_parsed_free(struct sb_mime_parsed *p);
+
+/* Return just one header's raw (unfolded, undecoded) value, malloc'd, or
+ * NULL if absent.  Case-insensitive name. */
+char *sb_mime_header(const char *raw, size_t len, const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

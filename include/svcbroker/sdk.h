@@ -1,0 +1,69 @@
+/* svcbroker — small stateless helpers for brokers (part of libsvcbroker).
+ * Every function here is thread-safe and keeps no state.
+ */
+#ifndef SVCBROKER_SDK_H
+#define SVCBROKER_SDK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <svcbroker/status.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A growable byte buffer with a hard cap.  Always NUL-terminated after a
+ * successful append (data may be NULL while len == 0).  Once an append fails
+ * (cap reached or out of memory) `failed` stays set and further appends are
+ * refused, so callers may check once at the end. */
+struct sb_buf {
+	char *data;
+	size_t len, cap, max;
+	bool failed;
+};
+void sb_buf_init(struct sb_buf *b, size_t max); /* max 0: 64 MiB */
+bool sb_buf_append(struct sb_buf *b, const void *data, size_t len);
+bool sb_buf_puts(struct sb_buf *b, const char *s);
+bool sb_buf_printf(struct sb_buf *b, const char *fmt, ...) SB_PRINTF(2, 3);
+/* Give the data to the caller (free() it); b is reset. Never NULL unless
+ * b->failed (then NULL and b is freed). */
+char *sb_buf_steal(struct sb_buf *b);
+void sb_buf_free(struct sb_buf *b);
+
+/* Base64 (RFC 4648, with padding).  Encode returns a malloc'd string, or
+ * NULL when out of memory; line_len > 0 inserts CRLF every line_len chars
+ * (76 for MIME).  Decode ignores CR/LF/space, rejects anything else; returns
+ * a malloc'd buffer (NUL-terminated beyond *out_len) or NULL. */
+char *sb_base64_encode(const void *data, size_t len, size_t line_len);
+unsigned char *sb_base64_decode(const char *s, size_t len, size_t *out_len);
+
+/* Escape for XML text and attribute values (& < > " ').  Refuses (returns
+ * NULL) input with characters XML 1.0 cannot carry (C0 controls other than
+ * TAB/LF/CR) or invalid UTF-8.  malloc'd. */
+char *sb_xml_escape(const char *s);
+
+/* True if s is valid UTF-8 (no overlongs or surrogates). */
+bool sb_utf8_valid(const char *s, size_t len);
+
+/* Fill buf with n random bytes from the OS; false on failure. */
+bool sb_random_bytes(void *buf, size_t n);
+/* A random RFC 4122 version 4 UUID, "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx". */
+bool sb_uuid4(char out[37]);
+
+/* True if s is a plain RFC 5321 address (local@domain, ASCII local part
+ * or UTF-8 (RFC 6531), no spaces, no control characters, <= 254 bytes). */
+bool sb_email_valid(const char *s);
+
+/* A safe single path component: non-empty, <= max bytes, no '/', no NUL,
+ * not "." or "..", no control characters. */
+bool sb_path_component_ok(const char *s, size_t max);
+
+/* Monotonic clock in milliseconds; wall clock in seconds. */
+int64_t sb_now_ms(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,207 @@
+"""Shared helpers for svcbroker's integration tests (run with /usr/bin/python3).
+
+Start a real svcbrokerd on a free loopback port with a temporary
+configuration, call its HTTP API, and stop it.  Every wait is bounded.
+
+    with Daemon(instances='''[module mapi-stub]\nenabled = yes\n...''') as d:
+        status, body = d.call("local/Email.Send", {"To": [...]})
+
+Tests print "ok - name" / "not ok - name" lines and exit 0 only if every
+check passed (77 = skipped, as automake's test driver expects).
+"""
+import glob
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+TOP_BUILDDIR = os.environ.get("top_builddir") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", ".."))
+TOP_SRCDIR = os.environ.get("top_srcdir") or TOP_BUILDDIR
+
+SKIP = 77
+
+
+def daemon_path():
+    return os.path.join(TOP_BUILDDIR, "core", "svcbrokerd", "svcbrokerd")
+
+
+def cli_path():
+    return os.path.join(TOP_BUILDDIR, "core", "svcbroker", "svcbroker")
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_module_dir(dest):
+    """A module directory holding every module built in this tree (brokers
+    and test modules), as symlinks to the built .so files."""
+    os.makedirs(dest, exist_ok=True)
+    pats = [os.path.join(TOP_BUILDDIR, "brokers", "*", ".libs", "*.so"),
+            os.path.join(TOP_BUILDDIR, "tests", "modules", ".libs", "*.so")]
+    for pat in pats:
+        for so in glob.glob(pat):
+            link = os.path.join(dest, os.path.basename(so))
+            if not os.path.exists(link):
+                os.symlink(so, link)
+    return dest
+
+
+class Checks:
+    """TAP-like counting of checks; exit status at the end."""
+
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def ok(self, cond, name, detail=""):
+        if cond:
+            self.passed += 1
+            print("ok - %s" % name, flush=True)
+        else:
+            self.failed += 1
+            print("not ok - %s %s" % (name, detail), flush=True)
+        return cond
+
+    def eq(self, got, want, name):
+        return self.ok(got == want, name, "(got %r, want %r)" % (got, want))
+
+    def done(self):
+        print("# %d passed, %d failed" % (self.passed, self.failed))
+        sys.exit(0 if self.failed == 0 and self.passed > 0 else 1)
+
+
+class Daemon:
+    """A svcbrokerd on 127.0.0.1:<free port> with config text `body`
+    appended after a generated [server] section."""
+
+    def __init__(self, body="", server_extra="", workdir=None, env=None,
+                 start_timeout=20.0, keep_workdir=False):
+        self.own_workdir = workdir is None
+        self.workdir = workdir or tempfile.mkdtemp(prefix="sbtest-")
+        self.keep_workdir = keep_workdir
+        self.port = free_port()
+        self.module_dir = make_module_dir(os.path.join(self.workdir, "modules"))
+        self.config = os.path.join(self.workdir, "svcbroker.ini")
+        self.log_path = os.path.join(self.workdir, "daemon.log")
+        self.env = dict(os.environ)
+        if env:
+            self.env.update(env)
+        self.start_timeout = start_timeout
+        self.proc = None
+        with open(self.config, "w") as f:
+            f.write("[server]\nlisten = 127.0.0.1:%d\nmodule_dir = %s\n"
+                    "state_dir = %s\n%s\n%s\n" % (
+                        self.port, self.module_dir,
+                        os.path.join(self.workdir, "state"), server_extra,
+                        body))
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def start(self):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([daemon_path(), "-c", self.config],
+                                     stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=self.env, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("svcbrokerd exited with %s:\n%s" % (
+                    self.proc.returncode, self.read_log()))
+            try:
+                st, _ = self.get("/v1/health", timeout=1)
+                if st == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("svcbrokerd did not answer /v1/health in %.0fs:\n%s"
+                           % (self.start_timeout, self.read_log()))
+
+    def read_log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=20.0):
+        """SIGTERM and wait; returns the exit code (SIGKILL after timeout)."""
+        if not self.proc or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+            return None
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        if self.log:
+            self.log.close()
+        if self.own_workdir and not self.keep_workdir and exc[0] is None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # --- HTTP -------------------------------------------------------------
+    def request(self, method, path, body=None, headers=None, timeout=30):
+        """Returns (status, parsed JSON or raw text)."""
+        data = None
+        hdrs = dict(headers or {})
+        if body is not None:
+            if isinstance(body, (bytes, str)):
+                data = body.encode() if isinstance(body, str) else body
+            else:
+                data = json.dumps(body).encode()
+                hdrs.setdefault("Content-Type", "application/json")
+        req = urllib.request.Request(self.url + path, data=data, method=method,
+                                     headers=hdrs)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                raw = r.read()
+                status = r.status
+                self.last_headers = r.headers
+        except urllib.error.HTTPError as e:
+            raw = e.read()
+            status = e.code
+            self.last_headers = e.headers
+        text = raw.decode("utf-8", "replace")
+        try:
+            return status, json.loads(text)
+        except ValueError:
+            return status, text
+
+    def get(self, path, timeout=30):
+        return self.request("GET", path, timeout=timeout)
+
+    def call(self, address, inputs=None, timeout=60):
+        """address "instance/Object.Method"; returns (status, body)."""
+        inst, rest = address.split("/", 1)
+        obj, meth = rest.split(".", 1)
+        return self.request("POST", "/v1/call/%s/%s/%s" % (inst, obj, meth),
+                            {"inputs": inputs or {}}, timeout=timeout)
