@@ -99,6 +99,9 @@ class Daemon:
             self.env.update(env)
         self.start_timeout = start_timeout
         self.proc = None
+        self.log = None
+        # Set to True by a test that kills or expects the daemon to die.
+        self.expect_exit = False
         with open(self.config, "w") as f:
             f.write("[server]\nlisten = 127.0.0.1:%d\nmodule_dir = %s\n"
                     "state_dir = %s\n%s\n%s\n" % (
@@ -161,12 +164,29 @@ class Daemon:
     def __enter__(self):
         return self.start()
 
+    SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                       "runtime error:", "==ERROR:")
+
+    def sanitizer_report(self):
+        """The daemon log if a sanitizer reported anything, else ""."""
+        log = self.read_log()
+        return log if any(m in log for m in self.SANITIZER_MARKS) else ""
+
     def __exit__(self, *exc):
-        self.stop()
+        code = self.stop()
         if self.log:
             self.log.close()
-        if self.own_workdir and not self.keep_workdir and exc[0] is None:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+        report = self.sanitizer_report()
+        if exc[0] is None:
+            # A daemon that crashed, leaked or misbehaved fails the test even
+            # if every request looked right.
+            if report:
+                raise AssertionError("sanitizer report from svcbrokerd:\n" + report)
+            if code != 0 and not self.expect_exit:
+                raise AssertionError("svcbrokerd exited with %r on SIGTERM:\n%s"
+                                     % (code, self.read_log()[-4000:]))
+            if self.own_workdir and not self.keep_workdir:
+                shutil.rmtree(self.workdir, ignore_errors=True)
 
     # --- HTTP -------------------------------------------------------------
     def request(self, method, path, body=None, headers=None, timeout=30):

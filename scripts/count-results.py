@@ -1,0 +1,51 @@
+"""Count the results of `make check` runs and print one line
+"N passed, N failed, N skipped".
+
+Each test log is read for its own checks: "ok - ..." / "not ok - ..." lines
+(the integration tests), or Check's "Checks: N, Failures: F, Errors: E"
+summary (the unit tests).  A test whose .trs says FAIL/ERROR but whose log
+shows no failed check (a crash, a timeout) counts one more failure, and a
+test with no countable checks counts as one by its .trs result.  A build
+that failed counts one failure.
+"""
+import glob
+import os
+import re
+import sys
+
+top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+passed = failed = skipped = 0
+for suite in sys.argv[1:]:
+    bdir = os.path.join(top, suite)
+    if os.path.exists(bdir + ".build-failed"):
+        failed += 1
+        continue
+    for trs in glob.glob(os.path.join(bdir, "**", "*.trs"), recursive=True):
+        log = trs[:-4] + ".log"
+        with open(trs, errors="replace") as f:
+            m = re.search(r"^:test-result: (\w+)", f.read(), re.M)
+        result = m.group(1) if m else "ERROR"
+        text = ""
+        if os.path.exists(log):
+            with open(log, errors="replace") as f:
+                text = f.read()
+        p = len(re.findall(r"^ok - ", text, re.M))
+        n = len(re.findall(r"^not ok - ", text, re.M))
+        for cm in re.finditer(r"Checks: (\d+), Failures: (\d+), Errors: (\d+)", text):
+            total, fl, er = map(int, cm.groups())
+            p += total - fl - er
+            n += fl + er
+        if result == "SKIP" and p == 0 and n == 0:
+            skipped += 1
+            continue
+        if p == 0 and n == 0:
+            if result in ("PASS", "XFAIL"):
+                p = 1
+            else:
+                n = 1
+        elif result in ("FAIL", "ERROR", "XPASS") and n == 0:
+            n = 1
+        passed += p
+        failed += n
+print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
+sys.exit(1 if failed or passed == 0 else 0)

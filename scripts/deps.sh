@@ -1,0 +1,34 @@
+#!/bin/sh
+# Install what svcbroker needs to build, test and run on Debian 12.
+#   scripts/deps.sh           build + test dependencies
+#   scripts/deps.sh --bench   also the benchmark tools (wrk, nginx, swaks)
+# Runs apt-get as root (directly, or through sudo).  Idempotent: packages
+# already installed are not fetched again.
+set -eu
+
+pkgs="build-essential autoconf automake libtool pkg-config
+libltdl-dev libinih-dev libmicrohttpd-dev libjansson-dev
+libcurl4-openssl-dev libxml2-dev libssl-dev check
+python3 python3-aiosmtpd python3-icalendar
+openssl curl valgrind nodejs npm ca-certificates"
+[ "${1:-}" = "--bench" ] && pkgs="$pkgs wrk nginx-light swaks"
+
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then
+	SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+	SUDO="sudo"
+else
+	echo "deps.sh: need root (or sudo) to install:$missing" >&2
+	exit 1
+fi
+echo "deps.sh: installing:$missing"
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
