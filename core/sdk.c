@@ -1,0 +1,522 @@
+/* Stateless helpers for brokers: capped buffers, base64, XML escaping,
+ * UTF-8 checks, random ids, address and path checks, clocks. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include <svcbroker/sdk.h>
+
+#define SB_BUF_DEFAULT_MAX ((size_t)64 * 1024 * 1024)
+
+void sb_buf_init(struct sb_buf *b, size_t max)
+{
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+	b->max = max ? max : SB_BUF_DEFAULT_MAX;
+	b->failed = false;
+}
+
+/* Make room for `extra` more bytes plus the terminating NUL. */
+static bool buf_reserve(struct sb_buf *b, size_t extra)
+{
+	if (b->failed)
+		return false;
+	if (extra > b->max || b->len > b->max - extra) {
+		b->failed = true;
+		return false;
+	}
+	size_t need = b->len + extra + 1;
+	if (need <= b->cap)
+		return true;
+	size_t ncap = b->cap ? b->cap : 64;
+	while (ncap < need) {
+		if (ncap > SIZE_MAX / 2) {
+			ncap = need;
+			break;
+		}
+		ncap *= 2;
+	}
+	/* Never allocate much more than the cap allows. */
+	if (ncap > b->max + 1 && need <= b->max + 1)
+		ncap = b->max + 1;
+	char *p = realloc(b->data, ncap);
+	if (!p) {
+		b->failed = true;
+		return false;
+	}
+	b->data = p;
+	b->cap = ncap;
+	return true;
+}
+
+bool sb_buf_append(struct sb_buf *b, const void *data, size_t len)
+{
+	if (!buf_reserve(b, len))
+		return false;
+	if (len)
+		memcpy(b->data + b->len, data, len);
+	b->len += len;
+	b->data[b->len] = '\0';
+	return true;
+}
+
+bool sb_buf_puts(struct sb_buf *b, const char *s)
+{
+	return sb_buf_append(b, s, strlen(s));
+}
+
+bool sb_buf_printf(struct sb_buf *b, const char *fmt, ...)
+{
+	if (b->failed)
+		return false;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		b->failed = true;
+		return false;
+	}
+	if (!buf_reserve(b, (size_t)n))
+		return false;
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+	return true;
+}
+
+char *sb_buf_steal(struct sb_buf *b)
+{
+	if (b->failed) {
+		sb_buf_free(b);
+		return NULL;
+	}
+	char *p = b->data;
+	if (!p)
+		p = calloc(1, 1);
+	size_t max = b->max;
+	sb_buf_init(b, max);
+	return p;
+}
+
+void sb_buf_free(struct sb_buf *b)
+{
+	free(b->data);
+	size_t max = b->max;
+	sb_buf_init(b, max);
+}
+
+/* ---- base64 ---------------------------------------------------------- */
+
+static const char b64_alphabet[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+char *sb_base64_encode(const void *data, size_t len, size_t line_len)
+{
+	const unsigned char *in = data;
+	if (len > (SIZE_MAX / 4) - 16)
+		return NULL;
+	size_t olen = (len + 2) / 3 * 4;
+	size_t total = olen;
+	if (line_len > 0 && olen > 0)
+		total += (olen - 1) / line_len * 2;
+	char *out = malloc(total + 1);
+	if (!out)
+		return NULL;
+	size_t o = 0, col = 0;
+#define B64_PUT(ch)                                                      \
+	do {                                                             \
+		if (line_len > 0 && col == line_len) {                   \
+			out[o++] = '\r';                                 \
+			out[o++] = '\n';                                 \
+			col = 0;                                         \
+		}                                                        \
+		out[o++] = (ch);                                         \
+		col++;                                                   \
+	} while (0)
+	size_t i = 0;
+	for (; i + 3 <= len; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 |
+			     in[i + 2];
+		B64_PUT(b64_alphabet[(v >> 18) & 63]);
+		B64_PUT(b64_alphabet[(v >> 12) & 63]);
+		B64_PUT(b64_alphabet[(v >> 6) & 63]);
+		B64_PUT(b64_alphabet[v & 63]);
+	}
+	if (len - i == 1) {
+		uint32_t v = (uint32_t)in[i] << 16;
+		B64_PUT(b64_alphabet[(v >> 18) & 63]);
+		B64_PUT(b64_alphabet[(v >> 12) & 63]);
+		B64_PUT('=');
+		B64_PUT('=');
+	} else if (len - i == 2) {
+		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
+		B64_PUT(b64_alphabet[(v >> 18) & 63]);
+		B64_PUT(b64_alphabet[(v >> 12) & 63]);
+		B64_PUT(b64_alphabet[(v >> 6) & 63]);
+		B64_PUT('=');
+	}
+#undef B64_PUT
+	out[o] = '\0';
+	return out;
+}
+
+static int b64_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+unsigned char *sb_base64_decode(const char *s, size_t len, size_t *out_len)
+{
+	if (!s)
+		return NULL;
+	unsigned char *out = malloc(len / 4 * 3 + 4);
+	if (!out)
+		return NULL;
+	size_t o = 0;
+	uint32_t acc = 0;
+	int nq = 0;   /* symbols in the current quantum */
+	int npad = 0; /* '=' seen */
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '\r' || c == '\n' || c == ' ')
+			continue;
+		if (c == '=') {
+			/* Padding only in the 3rd/4th place of a quantum. */
+			if (nq + npad < 2)
+				goto bad;
+			npad++;
+			if (nq + npad > 4)
+				goto bad;
+			continue;
+		}
+		int v = b64_value(c);
+		if (v < 0 || npad > 0)
+			goto bad;
+		acc = acc << 6 | (uint32_t)v;
+		nq++;
+		if (nq == 4) {
+			out[o++] = (unsigned char)(acc >> 16);
+			out[o++] = (unsigned char)(acc >> 8);
+			out[o++] = (unsigned char)acc;
+			acc = 0;
+			nq = 0;
+		}
+	}
+	if (npad > 0) {
+		if (nq + npad != 4)
+			goto bad;
+	} else if (nq != 0) {
+		goto bad; /* unpadded tail */
+	}
+	if (nq == 2) {
+		if (acc & 0xf)
+			goto bad; /* non-canonical trailing bits */
+		out[o++] = (unsigned char)(acc >> 4);
+	} else if (nq == 3) {
+		if (acc & 0x3)
+			goto bad;
+		out[o++] = (unsigned char)(acc >> 10);
+		out[o++] = (unsigned char)(acc >> 2);
+	} else if (nq == 1) {
+		goto bad;
+	}
+	out[o] = '\0';
+	if (out_len)
+		*out_len = o;
+	return out;
+bad:
+	free(out);
+	return NULL;
+}
+
+/* ---- UTF-8 and XML --------------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence at s (max n bytes), 0 if invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	unsigned char c = s[0];
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	}
+	size_t len;
+	uint32_t v, min;
+	if (c >= 0xc2 && c <= 0xdf) {
+		len = 2;
+		v = c & 0x1f;
+		min = 0x80;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		len = 3;
+		v = c & 0x0f;
+		min = 0x800;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4;
+		v = c & 0x07;
+		min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		v = v << 6 | (s[i] & 0x3f);
+	}
+	if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+		return 0;
+	*cp = v;
+	return len;
+}
+
+bool sb_utf8_valid(const char *s, size_t len)
+{
+	if (!s)
+		return len == 0;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+	while (i < len) {
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		uint32_t cp;
+		size_t k = utf8_seq(p + i, len - i, &cp);
+		if (!k)
+			return false;
+		i += k;
+	}
+	return true;
+}
+
+char *sb_xml_escape(const char *s)
+{
+	if (!s)
+		return NULL;
+	size_t len = strlen(s);
+	if (!sb_utf8_valid(s, len))
+		return NULL;
+	struct sb_buf b;
+	sb_buf_init(&b, len * 6 + 1);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+			sb_buf_free(&b);
+			return NULL;
+		}
+		/* U+FFFE and U+FFFF are not XML characters either. */
+		if (c == 0xef && i + 2 < len &&
+		    (unsigned char)s[i + 1] == 0xbf &&
+		    ((unsigned char)s[i + 2] == 0xbe ||
+		     (unsigned char)s[i + 2] == 0xbf)) {
+			sb_buf_free(&b);
+			return NULL;
+		}
+		switch (c) {
+		case '&':
+			sb_buf_puts(&b, "&amp;");
+			break;
+		case '<':
+			sb_buf_puts(&b, "&lt;");
+			break;
+		case '>':
+			sb_buf_puts(&b, "&gt;");
+			break;
+		case '"':
+			sb_buf_puts(&b, "&quot;");
+			break;
+		case '\'':
+			sb_buf_puts(&b, "&apos;");
+			break;
+		default:
+			sb_buf_append(&b, &s[i], 1);
+			break;
+		}
+	}
+	return sb_buf_steal(&b);
+}
+
+/* ---- randomness ------------------------------------------------------ */
+
+bool sb_random_bytes(void *buf, size_t n)
+{
+	unsigned char *p = buf;
+	size_t got = 0;
+	int tries = 0;
+	while (got < n) {
+		ssize_t r = getrandom(p + got, n - got, 0);
+		if (r < 0) {
+			if (errno == EINTR && ++tries < 100)
+				continue;
+			return false;
+		}
+		got += (size_t)r;
+	}
+	return true;
+}
+
+bool sb_uuid4(char out[37])
+{
+	unsigned char u[16];
+	if (!sb_random_bytes(u, sizeof(u))) {
+		out[0] = '\0';
+		return false;
+	}
+	u[6] = (unsigned char)((u[6] & 0x0f) | 0x40);
+	u[8] = (unsigned char)((u[8] & 0x3f) | 0x80);
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+	for (size_t i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[o++] = '-';
+		out[o++] = hex[u[i] >> 4];
+		out[o++] = hex[u[i] & 0xf];
+	}
+	out[o] = '\0';
+	return true;
+}
+
+/* ---- addresses and paths --------------------------------------------- */
+
+static bool domain_ok(const char *d, size_t len)
+{
+	if (len == 0 || len > 253)
+		return false;
+	/* Address literal: [1.2.3.4] or [IPv6:...]. */
+	if (d[0] == '[') {
+		if (d[len - 1] != ']' || len < 3)
+			return false;
+		for (size_t i = 1; i + 1 < len; i++) {
+			unsigned char c = (unsigned char)d[i];
+			if (c <= 0x20 || c >= 0x7f || c == '[' || c == ']' ||
+			    c == '\\')
+				return false;
+		}
+		return true;
+	}
+	size_t label = 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)d[i];
+		if (c == '.') {
+			if (label == 0)
+				return false;
+			if (d[i - 1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (c >= 0x80) {
+			label++; /* UTF-8 (IDN), validated as UTF-8 below */
+		} else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			   (c >= '0' && c <= '9')) {
+			label++;
+		} else if (c == '-') {
+			if (label == 0)
+				return false;
+			label++;
+		} else {
+			return false;
+		}
+		if (label > 63)
+			return false;
+	}
+	if (label == 0 || d[len - 1] == '-')
+		return false;
+	return true;
+}
+
+static bool local_atext(unsigned char c)
+{
+	if (c >= 0x80)
+		return true; /* RFC 6531 UTF-8; checked as UTF-8 by the caller */
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9'))
+		return true;
+	return strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL && c != '\0';
+}
+
+bool sb_email_valid(const char *s)
+{
+	if (!s)
+		return false;
+	size_t len = strlen(s);
+	if (len < 3 || len > 254)
+		return false;
+	if (!sb_utf8_valid(s, len))
+		return false;
+	const char *at = strrchr(s, '@');
+	if (!at || at == s)
+		return false;
+	size_t llen = (size_t)(at - s);
+	if (llen > 64)
+		return false;
+	if (s[0] == '"') {
+		/* Quoted local part: printable, no spaces or controls. */
+		if (llen < 3 || s[llen - 1] != '"')
+			return false;
+		for (size_t i = 1; i + 1 < llen; i++) {
+			unsigned char c = (unsigned char)s[i];
+			if (c <= 0x20 || c == 0x7f)
+				return false;
+			if (c == '"' || c == '\\')
+				return false;
+		}
+	} else {
+		if (s[0] == '.' || s[llen - 1] == '.')
+			return false;
+		for (size_t i = 0; i < llen; i++) {
+			unsigned char c = (unsigned char)s[i];
+			if (c == '.') {
+				if (s[i + 1] == '.')
+					return false;
+				continue;
+			}
+			if (!local_atext(c))
+				return false;
+		}
+	}
+	return domain_ok(at + 1, len - llen - 1);
+}
+
+bool sb_path_component_ok(const char *s, size_t max)
+{
+	if (!s || !*s)
+		return false;
+	size_t len = strnlen(s, max + 1);
+	if (len > max)
+		return false;
+	if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '/' || c < 0x20 || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+int64_t sb_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
