@@ -1,0 +1,886 @@
+/* Loading broker modules: the only file of core that knows libltdl.
+ *
+ * A module is opened by absolute path only (a bare name would make ltdl
+ * search LD_LIBRARY_PATH and LTDL_LIBRARY_PATH), with RTLD_LOCAL, and its
+ * descriptor is checked field by field before anything else of it is used.
+ * A module that was accepted stays loaded until sbc_modules_exit(). */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ltdl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core.h"
+
+#define MODULE_NAME_MAX 64
+#define TABLE_NAME_MAX 64
+#define CONFIG_SIZE_MAX (1u << 20)
+
+struct loaded {
+	struct sbc_module mod;
+	lt_dlhandle handle;
+};
+
+static pthread_mutex_t modules_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool ltdl_ready;
+static struct loaded **loaded;
+static size_t n_loaded, cap_loaded;
+
+/* The size of struct sb_broker at each minor version of this major: a
+ * module built at minor m must be at least this big. */
+static const size_t broker_size_at_minor[SB_ABI_MINOR + 1] = {
+	[0] = sizeof(struct sb_broker),
+};
+
+static void fmt(char *buf, size_t len, const char *f, ...) SB_PRINTF(3, 4);
+static void fmt(char *buf, size_t len, const char *f, ...)
+{
+	if (!buf || !len)
+		return;
+	va_list ap;
+	va_start(ap, f);
+	vsnprintf(buf, len, f, ap);
+	va_end(ap);
+}
+
+/* Must hold modules_lock. */
+static int ltdl_start(void)
+{
+	if (ltdl_ready)
+		return 0;
+	if (lt_dlinit() != 0)
+		return -1;
+	ltdl_ready = true;
+	return 0;
+}
+
+int sbc_modules_init(void)
+{
+	pthread_mutex_lock(&modules_lock);
+	int rc = ltdl_start();
+	pthread_mutex_unlock(&modules_lock);
+	return rc;
+}
+
+void sbc_modules_exit(void)
+{
+	pthread_mutex_lock(&modules_lock);
+	for (size_t i = 0; i < n_loaded; i++) {
+		if (ltdl_ready)
+			lt_dlclose(loaded[i]->handle);
+		free(loaded[i]->mod.path);
+		free(loaded[i]);
+	}
+	free(loaded);
+	loaded = NULL;
+	n_loaded = cap_loaded = 0;
+	if (ltdl_ready)
+		lt_dlexit();
+	ltdl_ready = false;
+	pthread_mutex_unlock(&modules_lock);
+}
+
+static bool module_name_ok(const char *s)
+{
+	size_t n = 0;
+	if (!s || !*s)
+		return false;
+	for (; s[n]; n++) {
+		char c = s[n];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+			return false;
+	}
+	return n <= MODULE_NAME_MAX;
+}
+
+static bool pascal_ok(const char *s)
+{
+	size_t n = 0;
+	if (!s || !(*s >= 'A' && *s <= 'Z'))
+		return false;
+	for (; s[n]; n++) {
+		char c = s[n];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9')))
+			return false;
+	}
+	return n <= TABLE_NAME_MAX;
+}
+
+static bool config_key_name_ok(const char *s)
+{
+	size_t n = 0;
+	if (!s || !(*s >= 'a' && *s <= 'z'))
+		return false;
+	for (; s[n]; n++) {
+		char c = s[n];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+			return false;
+	}
+	return n <= TABLE_NAME_MAX;
+}
+
+static bool has_text(const char *s)
+{
+	return s && *s;
+}
+
+/* ---- table checks ------------------------------------------------------ */
+
+static bool choices_ok(const char *const *choices, const char *what,
+		       char *errbuf, size_t errlen)
+{
+	if (!choices || !choices[0]) {
+		fmt(errbuf, errlen, "%s: an enum needs choices", what);
+		return false;
+	}
+	for (size_t i = 0; choices[i]; i++) {
+		if (!*choices[i]) {
+			fmt(errbuf, errlen, "%s: choice %zu is empty", what, i);
+			return false;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(choices[i], choices[j]) == 0) {
+				fmt(errbuf, errlen,
+				    "%s: choice \"%s\" is listed twice", what,
+				    choices[i]);
+				return false;
+			}
+	}
+	return true;
+}
+
+static bool same_choices(const char *const *a, const char *const *b)
+{
+	if (!a || !b)
+		return a == b;
+	size_t i = 0;
+	for (; a[i] && b[i]; i++)
+		if (strcmp(a[i], b[i]) != 0)
+			return false;
+	return !a[i] && !b[i];
+}
+
+static const struct sb_property *find_prop(const struct sb_object *o,
+					   const char *name)
+{
+	if (!o->properties)
+		return NULL;
+	for (const struct sb_property *p = o->properties; p->name; p++)
+		if (strcmp(p->name, name) == 0)
+			return p;
+	return NULL;
+}
+
+static const char *type_str(enum sb_type t)
+{
+	const char *s = sb_type_name(t);
+	return s ? s : "?";
+}
+
+static bool params_ok(const struct sb_object *o, const struct sb_method *m,
+		      char *errbuf, size_t errlen)
+{
+	char what[256];
+	if (!m->inputs)
+		return true;
+	for (size_t i = 0; m->inputs[i].name; i++) {
+		const struct sb_param *p = &m->inputs[i];
+		snprintf(what, sizeof(what), "object %s: method %s: input %s",
+			 o->name, m->name, p->name);
+		if (!pascal_ok(p->name)) {
+			fmt(errbuf, errlen,
+			    "object %s: method %s: input \"%s\": names are "
+			    "PascalCase ([A-Z][A-Za-z0-9]*, at most %d)",
+			    o->name, m->name, p->name, TABLE_NAME_MAX);
+			return false;
+		}
+		if (!has_text(p->doc)) {
+			fmt(errbuf, errlen, "%s: no doc", what);
+			return false;
+		}
+		if ((unsigned)p->type >= SB_TYPE_COUNT_) {
+			fmt(errbuf, errlen, "%s: unknown type %d", what,
+			    (int)p->type);
+			return false;
+		}
+		if (p->flags & ~(SB_MULTI | SB_REQUIRED)) {
+			fmt(errbuf, errlen, "%s: unknown flags 0x%x", what,
+			    p->flags);
+			return false;
+		}
+		if (p->type == SB_TYPE_ENUM &&
+		    !choices_ok(p->choices, what, errbuf, errlen))
+			return false;
+		if (m->kind == SB_KIND_LIST && (strcmp(p->name, "PageSize") == 0 ||
+						strcmp(p->name, "PageToken") == 0)) {
+			fmt(errbuf, errlen,
+			    "%s: list methods get PageSize and PageToken from "
+			    "the host; do not declare them",
+			    what);
+			return false;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(m->inputs[j].name, p->name) == 0) {
+				fmt(errbuf, errlen, "%s: declared twice", what);
+				return false;
+			}
+		const struct sb_property *prop = find_prop(o, p->name);
+		if (prop) {
+			bool pm = p->flags & SB_MULTI, qm = prop->flags & SB_MULTI;
+			if (prop->type != p->type || pm != qm) {
+				fmt(errbuf, errlen,
+				    "%s: is %s%s but property %s is %s%s; an "
+				    "input named like a property must have its "
+				    "type",
+				    what, type_str(p->type), pm ? " (multi)" : "",
+				    prop->name, type_str(prop->type),
+				    qm ? " (multi)" : "");
+				return false;
+			}
+			if (p->type == SB_TYPE_ENUM &&
+			    !same_choices(p->choices, prop->choices)) {
+				fmt(errbuf, errlen,
+				    "%s: its choices differ from property %s's",
+				    what, prop->name);
+				return false;
+			}
+		}
+	}
+	return true;
+}
+
+bool sbc_object_check(const struct sb_object *o, char *errbuf, size_t errlen)
+{
+	if (!o || !o->name) {
+		fmt(errbuf, errlen, "an object has no name");
+		return false;
+	}
+	if (!pascal_ok(o->name)) {
+		fmt(errbuf, errlen,
+		    "object \"%s\": names are PascalCase ([A-Z][A-Za-z0-9]*, at "
+		    "most %d)",
+		    o->name, TABLE_NAME_MAX);
+		return false;
+	}
+	if (!has_text(o->doc)) {
+		fmt(errbuf, errlen, "object %s: no doc", o->name);
+		return false;
+	}
+	char what[256];
+	if (o->properties) {
+		for (size_t i = 0; o->properties[i].name; i++) {
+			const struct sb_property *p = &o->properties[i];
+			snprintf(what, sizeof(what), "object %s: property %s",
+				 o->name, p->name);
+			if (!pascal_ok(p->name)) {
+				fmt(errbuf, errlen,
+				    "object %s: property \"%s\": names are "
+				    "PascalCase ([A-Z][A-Za-z0-9]*, at most %d)",
+				    o->name, p->name, TABLE_NAME_MAX);
+				return false;
+			}
+			if (!has_text(p->doc)) {
+				fmt(errbuf, errlen, "%s: no doc", what);
+				return false;
+			}
+			if ((unsigned)p->type >= SB_TYPE_COUNT_) {
+				fmt(errbuf, errlen, "%s: unknown type %d", what,
+				    (int)p->type);
+				return false;
+			}
+			if (p->flags & ~SB_MULTI) {
+				fmt(errbuf, errlen, "%s: unknown flags 0x%x",
+				    what, p->flags);
+				return false;
+			}
+			if (p->type == SB_TYPE_ENUM &&
+			    !choices_ok(p->choices, what, errbuf, errlen))
+				return false;
+			for (size_t j = 0; j < i; j++)
+				if (strcmp(o->properties[j].name, p->name) == 0) {
+					fmt(errbuf, errlen, "%s: declared twice",
+					    what);
+					return false;
+				}
+		}
+	}
+	if (!o->methods)
+		return true;
+	for (size_t i = 0; o->methods[i].name; i++) {
+		const struct sb_method *m = &o->methods[i];
+		snprintf(what, sizeof(what), "object %s: method %s", o->name,
+			 m->name);
+		if (!pascal_ok(m->name)) {
+			fmt(errbuf, errlen,
+			    "object %s: method \"%s\": names are PascalCase "
+			    "([A-Z][A-Za-z0-9]*, at most %d)",
+			    o->name, m->name, TABLE_NAME_MAX);
+			return false;
+		}
+		if (!has_text(m->doc)) {
+			fmt(errbuf, errlen, "%s: no doc", what);
+			return false;
+		}
+		if ((unsigned)m->kind > SB_KIND_EXECUTE) {
+			fmt(errbuf, errlen, "%s: unknown kind %d", what,
+			    (int)m->kind);
+			return false;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(o->methods[j].name, m->name) == 0) {
+				fmt(errbuf, errlen, "%s: declared twice", what);
+				return false;
+			}
+		if (!params_ok(o, m, errbuf, errlen))
+			return false;
+		if (!m->returns)
+			continue;
+		for (size_t r = 0; m->returns[r]; r++) {
+			if (!find_prop(o, m->returns[r])) {
+				fmt(errbuf, errlen,
+				    "%s: returns \"%s\", which is not a "
+				    "property of %s",
+				    what, m->returns[r], o->name);
+				return false;
+			}
+			for (size_t j = 0; j < r; j++)
+				if (strcmp(m->returns[j], m->returns[r]) == 0) {
+					fmt(errbuf, errlen,
+					    "%s: returns %s twice", what,
+					    m->returns[r]);
+					return false;
+				}
+		}
+	}
+	return true;
+}
+
+static size_t conf_field_size(enum sb_conf_type t, size_t *align)
+{
+	switch (t) {
+	case SB_CONF_STRING:
+	case SB_CONF_PATH:
+	case SB_CONF_URL:
+		*align = _Alignof(char *);
+		return sizeof(char *);
+	case SB_CONF_LIST:
+		*align = _Alignof(char **);
+		return sizeof(char **);
+	case SB_CONF_INT:
+	case SB_CONF_DURATION:
+	case SB_CONF_SIZE:
+		*align = _Alignof(int64_t);
+		return sizeof(int64_t);
+	case SB_CONF_BOOL:
+		*align = _Alignof(bool);
+		return sizeof(bool);
+	case SB_CONF_ENUM:
+		*align = _Alignof(int);
+		return sizeof(int);
+	}
+	*align = 1;
+	return 0;
+}
+
+static const char *const host_keys[] = {"broker", "max_concurrency",
+					"timeout", NULL};
+
+static bool config_ok(const struct sb_broker *b, char *errbuf, size_t errlen)
+{
+	if (!b->config || !b->config[0].key)
+		return true;
+	if (b->config_size == 0 || b->config_size > CONFIG_SIZE_MAX) {
+		fmt(errbuf, errlen,
+		    "config_size is %zu but the config table has keys (expected "
+		    "sizeof the broker's config struct, 1..%u)",
+		    b->config_size, CONFIG_SIZE_MAX);
+		return false;
+	}
+	for (size_t i = 0; b->config[i].key; i++) {
+		const struct sb_config_key *k = &b->config[i];
+		if (!config_key_name_ok(k->key)) {
+			fmt(errbuf, errlen,
+			    "config key \"%s\": names are [a-z][a-z0-9_]* (at "
+			    "most %d)",
+			    k->key, TABLE_NAME_MAX);
+			return false;
+		}
+		for (size_t h = 0; host_keys[h]; h++)
+			if (strcmp(k->key, host_keys[h]) == 0) {
+				fmt(errbuf, errlen,
+				    "config key %s: the host owns this key in "
+				    "every instance",
+				    k->key);
+				return false;
+			}
+		if (!has_text(k->doc)) {
+			fmt(errbuf, errlen, "config key %s: no doc", k->key);
+			return false;
+		}
+		if ((unsigned)k->type > SB_CONF_URL) {
+			fmt(errbuf, errlen, "config key %s: unknown type %d",
+			    k->key, (int)k->type);
+			return false;
+		}
+		if (k->flags & ~(SB_CONF_REQUIRED | SB_CONF_SECRET)) {
+			fmt(errbuf, errlen, "config key %s: unknown flags 0x%x",
+			    k->key, k->flags);
+			return false;
+		}
+		if ((k->flags & SB_CONF_REQUIRED) && k->def) {
+			fmt(errbuf, errlen,
+			    "config key %s: is required and has a default",
+			    k->key);
+			return false;
+		}
+		if (k->min > k->max) {
+			fmt(errbuf, errlen,
+			    "config key %s: min %lld is above max %lld", k->key,
+			    (long long)k->min, (long long)k->max);
+			return false;
+		}
+		if (k->type == SB_CONF_ENUM) {
+			char what[128];
+			snprintf(what, sizeof(what), "config key %s", k->key);
+			if (!choices_ok(k->choices, what, errbuf, errlen))
+				return false;
+			if (k->def) {
+				bool found = false;
+				for (size_t c = 0; k->choices[c]; c++)
+					if (strcmp(k->choices[c], k->def) == 0)
+						found = true;
+				if (!found) {
+					fmt(errbuf, errlen,
+					    "config key %s: default \"%s\" is "
+					    "not one of its choices",
+					    k->key, k->def);
+					return false;
+				}
+			}
+		}
+		size_t align, size = conf_field_size(k->type, &align);
+		if (k->offset > b->config_size ||
+		    size > b->config_size - k->offset) {
+			fmt(errbuf, errlen,
+			    "config key %s: field at offset %zu (%zu bytes) "
+			    "lies outside config_size %zu",
+			    k->key, k->offset, size, b->config_size);
+			return false;
+		}
+		if (k->offset % align) {
+			fmt(errbuf, errlen,
+			    "config key %s: offset %zu is not aligned for its "
+			    "type",
+			    k->key, k->offset);
+			return false;
+		}
+		for (size_t j = 0; j < i; j++) {
+			const struct sb_config_key *o = &b->config[j];
+			size_t oalign, osize = conf_field_size(o->type, &oalign);
+			if (strcmp(o->key, k->key) == 0) {
+				fmt(errbuf, errlen,
+				    "config key %s: declared twice", k->key);
+				return false;
+			}
+			if (k->offset < o->offset + osize &&
+			    o->offset < k->offset + size) {
+				fmt(errbuf, errlen,
+				    "config keys %s and %s: their fields "
+				    "overlap",
+				    o->key, k->key);
+				return false;
+			}
+		}
+	}
+	return true;
+}
+
+bool sbc_broker_check(const struct sb_broker *b, char *errbuf, size_t errlen)
+{
+	if (!b) {
+		fmt(errbuf, errlen, "no descriptor");
+		return false;
+	}
+	if (!module_name_ok(b->name)) {
+		fmt(errbuf, errlen,
+		    "module name \"%s\" is not valid (expected [a-z0-9-]+, at "
+		    "most %d characters)",
+		    b->name ? b->name : "(null)", MODULE_NAME_MAX);
+		return false;
+	}
+	if (!has_text(b->version)) {
+		fmt(errbuf, errlen, "no version");
+		return false;
+	}
+	if (!has_text(b->summary)) {
+		fmt(errbuf, errlen, "no summary");
+		return false;
+	}
+	if (b->flags & ~SB_BROKER_SERIAL) {
+		fmt(errbuf, errlen, "unknown flags 0x%x", b->flags);
+		return false;
+	}
+	if (!b->open || !b->execute || !b->close) {
+		fmt(errbuf, errlen, "open, execute and close are mandatory; %s "
+				    "is missing",
+		    !b->open ? "open" : !b->execute ? "execute" : "close");
+		return false;
+	}
+	if (!config_ok(b, errbuf, errlen))
+		return false;
+	if (!b->objects)
+		return true;
+	for (size_t i = 0; b->objects[i].name; i++) {
+		if (!sbc_object_check(&b->objects[i], errbuf, errlen))
+			return false;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(b->objects[j].name, b->objects[i].name) == 0) {
+				fmt(errbuf, errlen, "object %s: declared twice",
+				    b->objects[i].name);
+				return false;
+			}
+	}
+	return true;
+}
+
+/* ---- loading ------------------------------------------------------------- */
+
+/* Must hold modules_lock. */
+static struct loaded *cache_find(const char *path)
+{
+	for (size_t i = 0; i < n_loaded; i++)
+		if (strcmp(loaded[i]->mod.path, path) == 0)
+			return loaded[i];
+	return NULL;
+}
+
+/* Room for one more cache entry.  Must hold modules_lock. */
+static bool cache_reserve(void)
+{
+	if (n_loaded < cap_loaded)
+		return true;
+	size_t nc = cap_loaded ? cap_loaded * 2 : 8;
+	struct loaded **nl = realloc(loaded, nc * sizeof(*nl));
+	if (!nl)
+		return false;
+	loaded = nl;
+	cap_loaded = nc;
+	return true;
+}
+
+static char *path_join(const char *dir, const char *name, const char *ext)
+{
+	size_t len = strlen(dir) + 1 + strlen(name) + strlen(ext) + 1;
+	char *p = malloc(len);
+	if (p)
+		snprintf(p, len, "%s/%s%s", dir, name, ext);
+	return p;
+}
+
+/* The first bytes of path as hex, for "not a loadable object" messages. */
+static void head_hex(const char *path, char *out, size_t outlen, bool *is_elf)
+{
+	unsigned char b[4];
+	*is_elf = false;
+	snprintf(out, outlen, "unreadable");
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t n = read(fd, b, sizeof(b));
+	close(fd);
+	if (n < 0)
+		return;
+	if (n == 0) {
+		snprintf(out, outlen, "an empty file");
+		return;
+	}
+	size_t o = 0;
+	for (ssize_t i = 0; i < n && o + 4 < outlen; i++)
+		o += (size_t)snprintf(out + o, outlen - o, "%s%02x",
+				      i ? " " : "", b[i]);
+	*is_elf = n == 4 && memcmp(b, "\177ELF", 4) == 0;
+}
+
+/* Check the descriptor.  Returns true, or false with errbuf filled (the
+ * message starts with the file's path). */
+static bool descriptor_ok(const char *path, const char *name,
+			  const struct sb_broker *b, char *errbuf,
+			  size_t errlen)
+{
+	if (b->magic != SB_BROKER_MAGIC) {
+		fmt(errbuf, errlen,
+		    "%s: %s has magic 0x%08x, expected 0x%08x (\"SVCB\"): it "
+		    "is not a svcbroker module descriptor; rebuild the module "
+		    "against these headers (SB_BROKER_HEADER)",
+		    path, SB_BROKER_SYMBOL, (unsigned)b->magic,
+		    (unsigned)SB_BROKER_MAGIC);
+		return false;
+	}
+	if (b->abi_major != SB_ABI_MAJOR) {
+		fmt(errbuf, errlen,
+		    "%s was built for broker ABI %u.%u, this host speaks %d.%d: "
+		    "rebuild it against these headers",
+		    path, (unsigned)b->abi_major, (unsigned)b->abi_minor,
+		    SB_ABI_MAJOR, SB_ABI_MINOR);
+		return false;
+	}
+	if (b->abi_minor > SB_ABI_MINOR) {
+		fmt(errbuf, errlen,
+		    "%s was built for broker ABI %u.%u, newer than this host's "
+		    "%d.%d: upgrade svcbroker, or rebuild the module against "
+		    "these headers",
+		    path, (unsigned)b->abi_major, (unsigned)b->abi_minor,
+		    SB_ABI_MAJOR, SB_ABI_MINOR);
+		return false;
+	}
+	size_t need = broker_size_at_minor[b->abi_minor];
+	if (b->struct_size < need) {
+		fmt(errbuf, errlen,
+		    "%s: descriptor struct_size is %u bytes, ABI %u.%u needs at "
+		    "least %zu: the module was built with altered headers; "
+		    "rebuild it against these headers",
+		    path, (unsigned)b->struct_size, (unsigned)b->abi_major,
+		    (unsigned)b->abi_minor, need);
+		return false;
+	}
+	if (!b->name || strcmp(b->name, name) != 0) {
+		if (b->name && module_name_ok(b->name))
+			fmt(errbuf, errlen,
+			    "%s holds module \"%s\", expected \"%s\" (the "
+			    "file's name): rename the file to %s.so, or fix "
+			    "the descriptor's name",
+			    path, b->name, name, b->name);
+		else
+			fmt(errbuf, errlen,
+			    "%s holds a module named \"%s\", expected \"%s\" "
+			    "(the file's name): fix the descriptor's name",
+			    path, b->name ? b->name : "(null)", name);
+		return false;
+	}
+	char why[SB_ERROR_MSG_MAX];
+	if (!sbc_broker_check(b, why, sizeof(why))) {
+		fmt(errbuf, errlen,
+		    "%s: module %s has invalid tables: %s: fix the module", path,
+		    name, why);
+		return false;
+	}
+	return true;
+}
+
+/* Open path with ltdl, find and check the descriptor.  Must hold
+ * modules_lock.  Returns the new cache entry or NULL with errbuf filled. */
+static struct loaded *load_path(char *path, const char *name, char *errbuf,
+				size_t errlen)
+{
+	lt_dladvise adv;
+	if (lt_dladvise_init(&adv) != 0) {
+		fmt(errbuf, errlen, "%s: cannot load: %s", path, lt_dlerror());
+		return NULL;
+	}
+	lt_dladvise_local(&adv);
+	lt_dlhandle h = lt_dlopenadvise(path, adv);
+	lt_dladvise_destroy(&adv);
+	if (!h) {
+		const char *why = lt_dlerror();
+		char head[32];
+		bool elf;
+		size_t len = strlen(path);
+		bool is_so = len > 3 && strcmp(path + len - 3, ".so") == 0;
+		head_hex(path, head, sizeof(head), &elf);
+		if (is_so && !elf)
+			fmt(errbuf, errlen,
+			    "%s is not a loadable object: it starts with %s, "
+			    "expected an ELF shared object (7f 45 4c 46): "
+			    "replace it with a module built for svcbroker",
+			    path, head);
+		else
+			fmt(errbuf, errlen,
+			    "%s is not a loadable object (%s): rebuild it for "
+			    "this system, and check the libraries it needs "
+			    "(ldd)",
+			    path, why ? why : "unknown error");
+		return NULL;
+	}
+	const struct sb_broker *b = lt_dlsym(h, SB_BROKER_SYMBOL);
+	if (!b) {
+		fmt(errbuf, errlen,
+		    "%s has no symbol %s (expected the module's one exported "
+		    "const struct sb_broker): is it a svcbroker module? build "
+		    "it with -export-symbols-regex '^%s$'",
+		    path, SB_BROKER_SYMBOL, SB_BROKER_SYMBOL);
+		lt_dlclose(h);
+		return NULL;
+	}
+	if (!descriptor_ok(path, name, b, errbuf, errlen)) {
+		lt_dlclose(h);
+		return NULL;
+	}
+	struct loaded *l = calloc(1, sizeof(*l));
+	if (!l || !cache_reserve()) {
+		free(l);
+		lt_dlclose(h);
+		fmt(errbuf, errlen, "%s: out of memory", path);
+		return NULL;
+	}
+	l->mod.path = path;
+	l->mod.broker = b;
+	l->handle = h;
+	loaded[n_loaded++] = l;
+	return l;
+}
+
+const struct sbc_module *sbc_module_load(const char *module_dir,
+					 const char *name, char *errbuf,
+					 size_t errlen)
+{
+	if (!module_name_ok(name)) {
+		fmt(errbuf, errlen,
+		    "module name \"%s\" is not valid: module names are "
+		    "[a-z0-9-]+ (at most %d characters)",
+		    name ? name : "(null)", MODULE_NAME_MAX);
+		return NULL;
+	}
+	if (!module_dir || module_dir[0] != '/') {
+		fmt(errbuf, errlen,
+		    "module %s: module_dir \"%s\" is not an absolute path", name,
+		    module_dir ? module_dir : "(null)");
+		return NULL;
+	}
+	char *la = path_join(module_dir, name, ".la");
+	char *so = path_join(module_dir, name, ".so");
+	if (!la || !so) {
+		free(la);
+		free(so);
+		fmt(errbuf, errlen, "module %s: out of memory", name);
+		return NULL;
+	}
+	struct stat st;
+	char *path = NULL;
+	if (stat(la, &st) == 0) {
+		path = la;
+		free(so);
+	} else if (stat(so, &st) == 0) {
+		path = so;
+		free(la);
+	} else {
+		int e = errno;
+		fmt(errbuf, errlen,
+		    "no module file %s.la or %s.so in %s (%s): is it "
+		    "installed? is module_dir right?",
+		    name, name, module_dir, strerror(e));
+		free(la);
+		free(so);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		fmt(errbuf, errlen,
+		    "%s is not a regular file: expected a module built for "
+		    "svcbroker",
+		    path);
+		free(path);
+		return NULL;
+	}
+
+	pthread_mutex_lock(&modules_lock);
+	struct loaded *l = cache_find(path);
+	if (l) {
+		free(path);
+	} else if (ltdl_start() != 0) {
+		fmt(errbuf, errlen, "%s: cannot start the module loader: %s",
+		    path, lt_dlerror());
+		free(path);
+	} else {
+		l = load_path(path, name, errbuf, errlen);
+		if (!l)
+			free(path);
+	}
+	pthread_mutex_unlock(&modules_lock);
+	return l ? &l->mod : NULL;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+size_t sbc_module_scan(const char *dir, const struct sbc_module ***out,
+		       struct sbc_errlist *errs)
+{
+	*out = NULL;
+	DIR *d = opendir(dir);
+	if (!d) {
+		sbc_errlist_add(errs, "module_dir %s: %s", dir, strerror(errno));
+		return 0;
+	}
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	bool oom = false;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+		if (len < 4 || (strcmp(de->d_name + len - 3, ".so") != 0 &&
+				strcmp(de->d_name + len - 3, ".la") != 0))
+			continue;
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 16;
+			char **nn = realloc(names, nc * sizeof(*nn));
+			if (!nn) {
+				oom = true;
+				break;
+			}
+			names = nn;
+			cap = nc;
+		}
+		names[n] = strndup(de->d_name, len - 3);
+		if (!names[n]) {
+			oom = true;
+			break;
+		}
+		n++;
+	}
+	closedir(d);
+	if (oom)
+		sbc_errlist_add(errs, "module_dir %s: out of memory", dir);
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_str);
+	const struct sbc_module **mods = n ? calloc(n, sizeof(*mods)) : NULL;
+	size_t count = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0 && strcmp(names[i], names[i - 1]) == 0)
+			continue; /* name.la and name.so: one module */
+		char errbuf[1024];
+		if (!module_name_ok(names[i])) {
+			sbc_errlist_add(errs,
+					"%s/%s: \"%s\" is not a module name "
+					"([a-z0-9-]+): not a svcbroker module",
+					dir, names[i], names[i]);
+			continue;
+		}
+		const struct sbc_module *m =
+			sbc_module_load(dir, names[i], errbuf, sizeof(errbuf));
+		if (!m)
+			sbc_errlist_add(errs, "%s", errbuf);
+		else if (mods)
+			mods[count++] = m;
+	}
+	if (n && !mods)
+		sbc_errlist_add(errs, "module_dir %s: out of memory", dir);
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	if (!count) {
+		free(mods);
+		mods = NULL;
+	}
+	*out = mods;
+	return count;
+}
