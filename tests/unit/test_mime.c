@@ -1,0 +1,617 @@
+/* Unit tests for the MIME builder and reader (core/mime.c). */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <svcbroker/mime.h>
+
+static char *build(const struct sb_mime_message *m, struct sb_error *err,
+		   enum sb_status *st, char *id)
+{
+	struct sb_buf b;
+	sb_buf_init(&b, 0);
+	*st = sb_mime_build(m, &b, id, err);
+	if (*st != SB_OK) {
+		sb_buf_free(&b);
+		return NULL;
+	}
+	return sb_buf_steal(&b);
+}
+
+/* Every line ends in CRLF, no bare CR or LF, lines <= 78 (headers) and
+ * every byte is 7-bit. */
+static void check_wire_format(const char *s)
+{
+	size_t col = 0;
+	bool in_headers = true;
+	for (const char *p = s; *p; p++) {
+		ck_assert_msg((unsigned char)*p < 0x80, "8-bit byte at %td",
+			      p - s);
+		if (*p == '\r') {
+			ck_assert_msg(p[1] == '\n', "bare CR at %td", p - s);
+			if (col == 0)
+				in_headers = false;
+			if (in_headers)
+				ck_assert_msg(col <= 78, "header line of %zu",
+					      col);
+			else
+				ck_assert_msg(col <= 78, "body line of %zu",
+					      col);
+			col = 0;
+			p++;
+			continue;
+		}
+		ck_assert_msg(*p != '\n', "bare LF at %td", p - s);
+		col++;
+	}
+	ck_assert_uint_eq(col, 0);
+}
+
+static const char *hdr_line(const char *msg, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = msg; p && *p;) {
+		if (!strncasecmp(p, name, n) && p[n] == ':')
+			return p;
+		if (p[0] == '\r' && p[1] == '\n')
+			return NULL; /* end of headers */
+		p = strstr(p, "\r\n");
+		if (p)
+			p += 2;
+	}
+	return NULL;
+}
+
+START_TEST(test_simple_roundtrip)
+{
+	const char *to[] = {"alice@example.test", "Bob Example <bob@example.test>"};
+	const char *cc[] = {"carol@example.test"};
+	const char *rt[] = {"replies@example.test"};
+	struct sb_mime_message m = {
+		.from = "sender@example.test",
+		.to = to, .n_to = 2, .cc = cc, .n_cc = 1,
+		.reply_to = rt, .n_reply_to = 1,
+		.subject = "Quarterly report",
+		.body = "Hello,\nthe report is attached.\n",
+		.importance = "Low",
+	};
+	struct sb_error err = {0};
+	enum sb_status st;
+	char id[256] = "";
+	char *msg = build(&m, &err, &st, id);
+	ck_assert_msg(st == SB_OK, "%s", err.message);
+	check_wire_format(msg);
+	ck_assert_ptr_nonnull(hdr_line(msg, "Date"));
+	ck_assert_ptr_nonnull(hdr_line(msg, "MIME-Version"));
+	ck_assert_ptr_nonnull(strstr(msg, "Subject: Quarterly report\r\n"));
+	ck_assert_ptr_nonnull(strstr(msg, "X-Priority: 5 (Lowest)\r\n"));
+	ck_assert_ptr_nonnull(strstr(msg, "Importance: low\r\n"));
+	ck_assert_ptr_nonnull(strstr(msg, "Reply-To: <replies@example.test>"));
+	ck_assert_ptr_nonnull(strstr(msg, "charset=utf-8"));
+	ck_assert_ptr_null(hdr_line(msg, "Bcc"));
+	ck_assert_ptr_null(hdr_line(msg, "Sender"));
+	/* Message-ID: generated, random, domain of From */
+	ck_assert_int_eq(id[0], '<');
+	ck_assert_ptr_nonnull(strstr(id, "@example.test>"));
+	char *hid = sb_mime_header(msg, strlen(msg), "message-id");
+	ck_assert_str_eq(hid, id);
+	free(hid);
+
+	struct sb_mime_parsed p;
+	ck_assert_int_eq(sb_mime_parse(msg, strlen(msg), &p, &err), SB_OK);
+	ck_assert_str_eq(p.from, "sender@example.test");
+	ck_assert_uint_eq(p.n_to, 2);
+	ck_assert_str_eq(p.to[0], "alice@example.test");
+	ck_assert_str_eq(p.to[1], "bob@example.test");
+	ck_assert_uint_eq(p.n_cc, 1);
+	ck_assert_str_eq(p.cc[0], "carol@example.test");
+	ck_assert_uint_eq(p.n_reply_to, 1);
+	ck_assert_str_eq(p.subject, "Quarterly report");
+	ck_assert_str_eq(p.body, "Hello,\nthe report is attached.\n");
+	ck_assert_ptr_null(p.html_body);
+	ck_assert_str_eq(p.importance, "Low");
+	ck_assert_str_eq(p.message_id, id);
+	ck_assert_uint_eq(p.n_attachments, 0);
+	sb_mime_parsed_free(&p);
+
+	/* two builds never share a Message-ID */
+	char id2[256] = "";
+	char *msg2 = build(&m, &err, &st, id2);
+	ck_assert_int_eq(st, SB_OK);
+	ck_assert_str_ne(id, id2);
+	free(msg2);
+	free(msg);
+}
+END_TEST
+
+/* Decode every encoded-word of a header on its own: each must be valid
+ * UTF-8 by itself (no character split across two words). */
+static void check_words_whole(const char *msg, const char *name)
+{
+	char *v = sb_mime_header(msg, strlen(msg), name);
+	ck_assert_ptr_nonnull(v);
+	const char *p = v;
+	int words = 0;
+	while ((p = strstr(p, "=?utf-8?B?"))) {
+		p += 10;
+		const char *e = strstr(p, "?=");
+		ck_assert_ptr_nonnull(e);
+		size_t n;
+		unsigned char *d = sb_base64_decode(p, (size_t)(e - p), &n);
+		ck_assert_ptr_nonnull(d);
+		ck_assert_msg(sb_utf8_valid((char *)d, n),
+			      "word %d of %s splits a character", words, name);
+		ck_assert_uint_le((size_t)(e + 2 - (p - 10)), 75);
+		free(d);
+		words++;
+		p = e + 2;
+	}
+	ck_assert_int_gt(words, 0);
+	free(v);
+}
+
+START_TEST(test_unicode_subject_and_names)
+{
+	/* 4-byte characters everywhere, so any cut at a fixed byte count
+	 * would split one */
+	char subject[600] = "";
+	for (int i = 0; i < 40; i++)
+		strcat(subject, i % 3 ? "\xF0\x9F\x98\x80" : "\xC3\xA9t\xC3\xA9 ");
+	const char *to[] = {"Zo\xC3\xAB \xC3\x9Cn\xC3\xAF\x63\xC3\xB6\x64\xC3\xA9 "
+			    "<zoe@example.test>"};
+	struct sb_mime_message m = {
+		.from = "\"Smith, J\xC3\xB6rg\" <jorg@example.test>",
+		.to = to, .n_to = 1,
+		.subject = subject,
+		.body = "Gr\xC3\xBC\xC3\x9F\x65 \xE2\x80\x94 caf\xC3\xA9",
+	};
+	struct sb_error err = {0};
+	enum sb_status st;
+	char *msg = build(&m, &err, &st, NULL);
+	ck_assert_msg(st == SB_OK, "%s", err.message);
+	check_wire_format(msg);
+	check_words_whole(msg, "Subject");
+	check_words_whole(msg, "From");
+
+	struct sb_mime_parsed p;
+	ck_assert_int_eq(sb_mime_parse(msg, strlen(msg), &p, &err), SB_OK);
+	ck_assert_str_eq(p.subject, subject);
+	ck_assert_str_eq(p.body, m.body);
+	ck_assert_str_eq(p.from, "jorg@example.test");
+	ck_assert_str_eq(p.to[0], "zoe@example.test");
+	sb_mime_parsed_free(&p);
+	free(msg);
+}
+END_TEST
+
+START_TEST(test_long_ascii_subject_folds)
+{
+	char subject[600] = "";
+	for (int i = 0; i < 30; i++)
+		strcat(subject, "folding words ");
+	strcat(subject, "end");
+	struct sb_mime_message m = {.from = "a@example.test", .subject = subject};
+	const char *to[] = {"b@example.test"};
+	m.to = to;
+	m.n_to = 1;
+	struct sb_error err = {0};
+	enum sb_status st;
+	char *msg = build(&m, &err, &st, NULL);
+	ck_assert_int_eq(st, SB_OK);
+	check_wire_format(msg);
+	ck_assert_ptr_null(strstr(msg, "=?utf-8?")); /* plain ASCII stays plain */
+	char *v = sb_mime_header(msg, strlen(msg), "Subject");
+	ck_assert_str_eq(v, subject); /* unfolding restores it */
+	free(v);
+	free(msg);
+}
+END_TEST
+
+START_TEST(test_alternative_and_attachments)
+{
+	unsigned char bin[1000];
+	for (size_t i = 0; i < sizeof(bin); i++)
+		bin[i] = (unsigned char)(i * 7);
+	struct sb_file att[] = {
+		{"r\xC3\xA9sum\xC3\xA9 \xE2\x82\xAC avec un nom de fichier "
+		 "tr\xC3\xA8s long pour les suites.pdf",
+		 "application/pdf", bin, sizeof(bin)},
+		{"notes.txt", "text/plain", (const unsigned char *)"a\r\nb", 4},
+		{"empty.bin", "application/octet-stream", NULL, 0},
+	};
+	const char *to[] = {"b@example.test"};
+	struct sb_mime_message m = {
+		.from = "a@example.test", .to = to, .n_to = 1,
+		.subject = "Files",
+		.body = "plain part",
+		.html_body = "<p>html \xC3\xA9</p>",
+		.attachments = att, .n_attachments = 3,
+		.importance = "High",
+	};
+	struct sb_error err = {0};
+	enum sb_status st;
+	char *msg = build(&m, &err, &st, NULL);
+	ck_assert_msg(st == SB_OK, "%s", err.message);
+	check_wire_format(msg);
+	ck_assert_ptr_nonnull(strstr(msg, "multipart/mixed"));
+	ck_assert_ptr_nonnull(strstr(msg, "multipart/alternative"));
+	ck_assert_ptr_nonnull(strstr(msg, "filename*0*=utf-8''r%C3%A9sum%C3%A9"));
+	ck_assert_ptr_nonnull(strstr(msg, "name=\"=?utf-8?B?"));
+	ck_assert_ptr_nonnull(strstr(msg, "filename=\"notes.txt\""));
+	ck_assert_ptr_nonnull(strstr(msg, "X-Priority: 1 (Highest)"));
+	ck_assert_ptr_nonnull(strstr(msg, "Content-Disposition: attachment"));
+
+	struct sb_mime_parsed p;
+	ck_assert_int_eq(sb_mime_parse(msg, strlen(msg), &p, &err), SB_OK);
+	ck_assert_str_eq(p.body, "plain part");
+	ck_assert_str_eq(p.html_body, "<p>html \xC3\xA9</p>");
+	ck_assert_str_eq(p.importance, "High");
+	ck_assert_uint_eq(p.n_attachments, 3);
+	ck_assert_str_eq(p.attachments[0].name, att[0].name);
+	ck_assert_str_eq(p.attachments[0].content_type, "application/pdf");
+	ck_assert_uint_eq(p.attachments[0].size, sizeof(bin));
+	ck_assert_mem_eq(p.attachments[0].data, bin, sizeof(bin));
+	ck_assert_str_eq(p.attachments[1].name, "notes.txt");
+	ck_assert_uint_eq(p.attachments[1].size, 4);
+	ck_assert_mem_eq(p.attachments[1].data, "a\r\nb", 4);
+	ck_assert_str_eq(p.attachments[2].name, "empty.bin");
+	ck_assert_uint_eq(p.attachments[2].size, 0);
+	sb_mime_parsed_free(&p);
+	free(msg);
+}
+END_TEST
+
+START_TEST(test_qp_body_edges)
+{
+	char longline[300];
+	memset(longline, 'x', sizeof(longline) - 1);
+	longline[sizeof(longline) - 1] = '\0';
+	const char *bodies[] = {
+		"", "\n", "trailing space \nand tab\t\nend",
+		"=3D literal = signs ==", ".\n..\n.", "From here\nFrom there",
+		longline, "caf\xC3\xA9\n\n\nthree blank lines\n",
+		"line\r\nwith CRLF\r\n",
+	};
+	const char *want[] = {
+		"", "\n", "trailing space \nand tab\t\nend",
+		"=3D literal = signs ==", ".\n..\n.", "From here\nFrom there",
+		longline, "caf\xC3\xA9\n\n\nthree blank lines\n",
+		"line\nwith CRLF\n",
+	};
+	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		const char *to[] = {"b@example.test"};
+		struct sb_mime_message m = {.from = "a@example.test", .to = to,
+					    .n_to = 1, .body = bodies[i]};
+		struct sb_error err = {0};
+		enum sb_status st;
+		char *msg = build(&m, &err, &st, NULL);
+		ck_assert_int_eq(st, SB_OK);
+		check_wire_format(msg);
+		struct sb_mime_parsed p;
+		ck_assert_int_eq(sb_mime_parse(msg, strlen(msg), &p, &err),
+				 SB_OK);
+		ck_assert_msg(!strcmp(p.body, want[i]), "body %zu: [%s]", i,
+			      p.body);
+		sb_mime_parsed_free(&p);
+		free(msg);
+	}
+}
+END_TEST
+
+static void expect_refused(struct sb_mime_message *m, const char *field)
+{
+	struct sb_error err = {0};
+	struct sb_buf b;
+	sb_buf_init(&b, 0);
+	enum sb_status st = sb_mime_build(m, &b, NULL, &err);
+	ck_assert_int_eq(st, SB_ERR_INVALID_INPUT);
+	ck_assert_msg(!strncmp(err.message, field, strlen(field)),
+		      "message [%s] does not name %s", err.message, field);
+	ck_assert_uint_eq(b.len, 0); /* nothing written */
+	sb_buf_free(&b);
+}
+
+START_TEST(test_refusals)
+{
+	const char *to[] = {"b@example.test"};
+	struct sb_mime_message base = {.from = "a@example.test", .to = to,
+				       .n_to = 1, .subject = "ok"};
+	struct sb_mime_message m = base;
+	m.subject = "hi\r\nBcc: victim@example.test";
+	expect_refused(&m, "Subject");
+	m = base;
+	m.subject = "hi\nX: y";
+	expect_refused(&m, "Subject");
+	m = base;
+	m.subject = "bad \xC3\x28 utf8";
+	expect_refused(&m, "Subject");
+	m = base;
+	m.from = "not an address";
+	expect_refused(&m, "From");
+	m = base;
+	m.from = "Eve <eve@example.test>\r\nBcc: x@example.test";
+	expect_refused(&m, "From");
+	m = base;
+	const char *badto[] = {"ok@example.test", "two@@example.test"};
+	m.to = badto;
+	m.n_to = 2;
+	expect_refused(&m, "To");
+	m = base;
+	const char *badcc[] = {"x@example.test\n"};
+	m.cc = badcc;
+	m.n_cc = 1;
+	expect_refused(&m, "Cc");
+	m = base;
+	m.reply_to = badcc;
+	m.n_reply_to = 1;
+	expect_refused(&m, "ReplyTo");
+	m = base;
+	m.sender = "nobody";
+	expect_refused(&m, "Sender");
+	m = base;
+	m.body = "\xFF\xFE";
+	expect_refused(&m, "Body");
+	m = base;
+	m.html_body = "<p>\xC0\x80</p>";
+	expect_refused(&m, "HtmlBody");
+	m = base;
+	m.importance = "Urgent";
+	expect_refused(&m, "Importance");
+	m = base;
+	struct sb_file f = {"a\r\nb.txt", "text/plain",
+			    (const unsigned char *)"x", 1};
+	m.attachments = &f;
+	m.n_attachments = 1;
+	expect_refused(&m, "Attachments[0].Name");
+	f.name = "ok.txt";
+	f.content_type = "text/plain\r\nX-Evil: 1";
+	expect_refused(&m, "Attachments[0].ContentType");
+	f.content_type = "nonsense";
+	expect_refused(&m, "Attachments[0].ContentType");
+	m = base;
+	m.from = NULL;
+	expect_refused(&m, "From");
+	m = base;
+	m.message_id = "no-angle@x";
+	expect_refused(&m, "MessageId");
+}
+END_TEST
+
+START_TEST(test_sender_header)
+{
+	const char *to[] = {"b@example.test"};
+	struct sb_mime_message m = {.from = "boss@example.test",
+				    .sender = "robot@example.test", .to = to,
+				    .n_to = 1,
+				    .message_id = "<fixed.1@example.test>",
+				    .date = 1800000000};
+	struct sb_error err = {0};
+	enum sb_status st;
+	char id[256];
+	char *msg = build(&m, &err, &st, id);
+	ck_assert_int_eq(st, SB_OK);
+	ck_assert_ptr_nonnull(strstr(msg, "\r\nSender: <robot@example.test>\r\n"));
+	ck_assert_ptr_nonnull(strstr(msg, "\r\nFrom: <boss@example.test>\r\n"));
+	ck_assert_str_eq(id, "<fixed.1@example.test>");
+	ck_assert_ptr_nonnull(strstr(msg, "Date: Fri, 15 Jan 2027 08:00:00 +0000\r\n"));
+	free(msg);
+}
+END_TEST
+
+START_TEST(test_many_recipients_fold)
+{
+	const char *to[40];
+	char store[40][40];
+	for (int i = 0; i < 40; i++) {
+		snprintf(store[i], sizeof(store[i]),
+			 "R\xC3\xA9\x63ipient %d <user%d@example.test>", i, i);
+		to[i] = store[i];
+	}
+	struct sb_mime_message m = {.from = "a@example.test", .to = to,
+				    .n_to = 40};
+	struct sb_error err = {0};
+	enum sb_status st;
+	char *msg = build(&m, &err, &st, NULL);
+	ck_assert_int_eq(st, SB_OK);
+	check_wire_format(msg);
+	struct sb_mime_parsed p;
+	ck_assert_int_eq(sb_mime_parse(msg, strlen(msg), &p, &err), SB_OK);
+	ck_assert_uint_eq(p.n_to, 40);
+	ck_assert_str_eq(p.to[39], "user39@example.test");
+	sb_mime_parsed_free(&p);
+	free(msg);
+}
+END_TEST
+
+/* ---- reader on messages written by other tools -------------------------- */
+
+START_TEST(test_parse_foreign_lf_latin1)
+{
+	const char *raw =
+		"Received: from x\n"
+		"From: =?iso-8859-1?Q?J=F6rg_M=FCller?= <jorg@example.test>\n"
+		"To: undisclosed-recipients:;\n"
+		"Cc: \"Doe, Jane\" <jane@example.test>, plain@example.test (c)\n"
+		"Subject: =?ISO-8859-1?B?SWYgeW91IGNhbiByZWFkIHRoaXMgeW8=?=\n"
+		"  =?ISO-8859-2?B?dSB1bmRlcnN0YW5kIHRoZSBleGFtcGxlLg==?=\n"
+		"X-Priority: 2\n"
+		"MIME-Version: 1.0\n"
+		"Content-Type: MULTIPART/Mixed; boundary=XyZ\n"
+		"\n"
+		"preamble\n"
+		"--XyZ\n"
+		"Content-Type: text/plain; charset=\"ISO-8859-1\"\n"
+		"Content-Transfer-Encoding: quoted-printable\n"
+		"\n"
+		"Gr=FC=DFe, soft=\n"
+		"break\n"
+		"--XyZ\n"
+		"Content-Type: application/octet-stream;\n"
+		"\tname*0*=utf-8''%E2%82%AC%20;\n"
+		"\tname*1*=report.txt\n"
+		"Content-Transfer-Encoding: base64\n"
+		"\n"
+		"aGVs\n"
+		"bG8=\n"
+		"--XyZ\n"
+		"Content-Type: image/png\n"
+		"Content-Disposition: attachment; filename=\"..\\\\..\\\\evil.png\"\n"
+		"\n"
+		"raw\n"
+		"--XyZ--\n"
+		"epilogue\n";
+	struct sb_mime_parsed p;
+	struct sb_error err = {0};
+	ck_assert_int_eq(sb_mime_parse(raw, strlen(raw), &p, &err), SB_OK);
+	ck_assert_str_eq(p.from, "jorg@example.test");
+	ck_assert_uint_eq(p.n_to, 0);
+	ck_assert_uint_eq(p.n_cc, 2);
+	ck_assert_str_eq(p.cc[0], "jane@example.test");
+	ck_assert_str_eq(p.cc[1], "plain@example.test");
+	ck_assert_str_eq(p.subject,
+			 "If you can read this you understand the example.");
+	ck_assert_str_eq(p.importance, "High");
+	ck_assert_str_eq(p.body, "Gr\xC3\xBC\xC3\x9F\x65, softbreak");
+	ck_assert_uint_eq(p.n_attachments, 2);
+	ck_assert_str_eq(p.attachments[0].name, "\xE2\x82\xAC report.txt");
+	ck_assert_uint_eq(p.attachments[0].size, 5);
+	ck_assert_mem_eq(p.attachments[0].data, "hello", 5);
+	ck_assert_str_eq(p.attachments[1].name, "evil.png");
+	ck_assert_str_eq(p.attachments[1].content_type, "image/png");
+	ck_assert_mem_eq(p.attachments[1].data, "raw", 3);
+	sb_mime_parsed_free(&p);
+
+	char *from = sb_mime_header(raw, strlen(raw), "FROM");
+	ck_assert_str_eq(from,
+			 "=?iso-8859-1?Q?J=F6rg_M=FCller?= <jorg@example.test>");
+	free(from);
+	char *subj = sb_mime_header(raw, strlen(raw), "subject");
+	ck_assert_ptr_nonnull(strstr(subj, "?=  =?ISO-8859-2")); /* unfolded */
+	free(subj);
+	ck_assert_ptr_null(sb_mime_header(raw, strlen(raw), "X-Missing"));
+}
+END_TEST
+
+START_TEST(test_parse_invalid_utf8_replaced)
+{
+	const char *raw = "From: a@example.test\r\n"
+			  "Subject: bad \xFF byte\r\n"
+			  "Content-Type: text/plain; charset=koi8-r\r\n"
+			  "\r\n"
+			  "ok \xC3\xA9 bad \xC3\r\n";
+	struct sb_mime_parsed p;
+	struct sb_error err = {0};
+	ck_assert_int_eq(sb_mime_parse(raw, strlen(raw), &p, &err), SB_OK);
+	ck_assert(sb_utf8_valid(p.subject, strlen(p.subject)));
+	ck_assert_str_eq(p.subject, "bad \xEF\xBF\xBD byte");
+	ck_assert_str_eq(p.body, "ok \xC3\xA9 bad \xEF\xBF\xBD");
+	sb_mime_parsed_free(&p);
+}
+END_TEST
+
+START_TEST(test_parse_caps)
+{
+	/* deeply nested multiparts: bounded, no crash */
+	struct sb_buf b;
+	sb_buf_init(&b, 0);
+	sb_buf_puts(&b, "From: a@example.test\r\n");
+	for (int i = 0; i < 500; i++)
+		sb_buf_printf(&b,
+			      "Content-Type: multipart/mixed; boundary=b%d\r\n"
+			      "\r\n--b%d\r\n",
+			      i, i);
+	sb_buf_puts(&b, "Content-Type: text/plain\r\n\r\ndeep\r\n");
+	struct sb_mime_parsed p;
+	struct sb_error err = {0};
+	ck_assert_int_eq(sb_mime_parse(b.data, b.len, &p, &err), SB_OK);
+	ck_assert_ptr_null(p.body); /* beyond the depth cap: not parsed */
+	sb_mime_parsed_free(&p);
+	sb_buf_free(&b);
+
+	/* many parts: bounded */
+	sb_buf_init(&b, 0);
+	sb_buf_puts(&b, "From: a@example.test\r\n"
+			"Content-Type: multipart/mixed; boundary=q\r\n\r\n");
+	for (int i = 0; i < 5000; i++)
+		sb_buf_puts(&b, "--q\r\nContent-Type: application/x-y\r\n\r\nz\r\n");
+	sb_buf_puts(&b, "--q--\r\n");
+	ck_assert_int_eq(sb_mime_parse(b.data, b.len, &p, &err), SB_OK);
+	ck_assert_uint_lt(p.n_attachments, 300);
+	ck_assert_uint_gt(p.n_attachments, 100);
+	sb_mime_parsed_free(&p);
+	sb_buf_free(&b);
+
+	ck_assert_int_eq(sb_mime_parse("", 0, &p, &err), SB_ERR_INVALID_INPUT);
+	ck_assert_int_eq(sb_mime_parse("no headers here", 15, &p, &err),
+			 SB_ERR_INVALID_INPUT);
+}
+END_TEST
+
+START_TEST(test_parse_garbage_bounded)
+{
+	/* random bytes never crash the reader */
+	unsigned char buf[4096];
+	for (int round = 0; round < 200; round++) {
+		ck_assert(sb_random_bytes(buf, sizeof(buf)));
+		memcpy(buf, "Content-Type: multipart/mixed; boundary=\"=?\"\n\n", 47);
+		for (size_t i = 47; i < sizeof(buf); i += 61)
+			memcpy(buf + i, "\n--=?\n", 6);
+		struct sb_mime_parsed p;
+		struct sb_error err = {0};
+		if (sb_mime_parse((char *)buf, sizeof(buf) - 8, &p, &err) ==
+		    SB_OK)
+			sb_mime_parsed_free(&p);
+	}
+}
+END_TEST
+
+START_TEST(test_encode_header)
+{
+	struct sb_buf b;
+	sb_buf_init(&b, 0);
+	ck_assert(sb_mime_encode_header(&b, "plain words", 7));
+	ck_assert_str_eq(b.data, " plain words");
+	sb_buf_free(&b);
+	ck_assert(sb_mime_encode_header(&b, "\xC3\xA9t\xC3\xA9", 7));
+	ck_assert_str_eq(b.data, " =?utf-8?B?w6l0w6k=?=");
+	sb_buf_free(&b);
+	/* "=?" in plain text must be encoded, or a reader would decode it */
+	ck_assert(sb_mime_encode_header(&b, "=?utf-8?B?w6k=?=", 7));
+	ck_assert_ptr_nonnull(strstr(b.data, "=?utf-8?B?PT91dGYtOD9CP3c2az0/PQ==?="));
+	sb_buf_free(&b);
+}
+END_TEST
+
+static Suite *mime_suite(void)
+{
+	Suite *s = suite_create("mime");
+	TCase *tc = tcase_create("core");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_simple_roundtrip);
+	tcase_add_test(tc, test_unicode_subject_and_names);
+	tcase_add_test(tc, test_long_ascii_subject_folds);
+	tcase_add_test(tc, test_alternative_and_attachments);
+	tcase_add_test(tc, test_qp_body_edges);
+	tcase_add_test(tc, test_refusals);
+	tcase_add_test(tc, test_sender_header);
+	tcase_add_test(tc, test_many_recipients_fold);
+	tcase_add_test(tc, test_parse_foreign_lf_latin1);
+	tcase_add_test(tc, test_parse_invalid_utf8_replaced);
+	tcase_add_test(tc, test_parse_caps);
+	tcase_add_test(tc, test_parse_garbage_bounded);
+	tcase_add_test(tc, test_encode_header);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(mime_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
