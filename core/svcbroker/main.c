@@ -1,0 +1,272 @@
+/* svcbroker — command-line client of svcbrokerd's HTTP/JSON API.
+ *
+ *   svcbroker [options] catalog
+ *   svcbroker [options] describe INSTANCE[/OBJECT[.METHOD]]
+ *   svcbroker [options] call INSTANCE/OBJECT.METHOD [Key=Value ...] [-]
+ *   svcbroker [options] health
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define DEFAULT_URL "http://127.0.0.1:8780"
+#define DEFAULT_TIMEOUT_MS 60000
+
+static void usage(FILE *f)
+{
+	fputs("Usage: svcbroker [OPTIONS] COMMAND [ARGS]\n"
+	      "\n"
+	      "Commands:\n"
+	      "  catalog                              list instances and "
+	      "their objects\n"
+	      "  describe INSTANCE[/OBJECT[.METHOD]]  properties, methods "
+	      "and inputs\n"
+	      "  call INSTANCE/OBJECT.METHOD [INPUT ...]\n"
+	      "                                       run a method and show "
+	      "its rows\n"
+	      "  health                               the daemon's and each "
+	      "instance's state\n"
+	      "\n"
+	      "Inputs of call (typed from the method's definition):\n"
+	      "  Key=Value     a value; numbers and booleans are converted\n"
+	      "  Key=@PATH     a file input (PATH;type=TYPE sets the content "
+	      "type),\n"
+	      "                or the text of a memo input\n"
+	      "  Key:=JSON     a JSON value as it is\n"
+	      "  -             a JSON object of inputs on stdin\n"
+	      "  Repeat the key for each item of a multi input: To=a@x "
+	      "To=b@y\n"
+	      "\n"
+	      "Options:\n"
+	      "  -u, --url URL        daemon address (default $SVCBROKER_URL "
+	      "or " DEFAULT_URL ")\n"
+	      "  -j, --json           print the server's JSON (for scripts)\n"
+	      "  -t, --timeout TIME   give up after TIME (60s; 500ms, 30s, "
+	      "2m)\n"
+	      "  -a, --all            call: follow every page of a list "
+	      "method\n"
+	      "  -w, --wide           never cut long values\n"
+	      "      --max-size SIZE  largest answer accepted (256MiB)\n"
+	      "  -h, --help           this help\n"
+	      "  -V, --version        print the version\n"
+	      "\n"
+	      "Exit status: 0 success, 1 error answered by the server, 2 "
+	      "usage error,\n"
+	      "3 server not reachable.  See svcbroker(1).\n",
+	      f);
+}
+
+/* "30", "30s", "500ms", "2m", "1h" -> ms.  Plain numbers are seconds. */
+static bool parse_time_ms(const char *s, int64_t *out)
+{
+	char *end;
+	errno = 0;
+	if (*s < '0' || *s > '9')
+		return false;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || v > 86400000ull)
+		return false;
+	int64_t mul;
+	if (!*end || strcmp(end, "s") == 0)
+		mul = 1000;
+	else if (strcmp(end, "ms") == 0)
+		mul = 1;
+	else if (strcmp(end, "m") == 0)
+		mul = 60000;
+	else if (strcmp(end, "h") == 0)
+		mul = 3600000;
+	else
+		return false;
+	*out = (int64_t)v * mul;
+	return *out > 0 && *out <= 86400000;
+}
+
+/* "1048576", "64KiB", "10MiB", "1GiB" -> bytes. */
+static bool parse_size(const char *s, size_t *out)
+{
+	char *end;
+	errno = 0;
+	if (*s < '0' || *s > '9')
+		return false;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno)
+		return false;
+	unsigned long long mul;
+	if (!*end)
+		mul = 1;
+	else if (strcmp(end, "KiB") == 0)
+		mul = 1ull << 10;
+	else if (strcmp(end, "MiB") == 0)
+		mul = 1ull << 20;
+	else if (strcmp(end, "GiB") == 0)
+		mul = 1ull << 30;
+	else
+		return false;
+	if (v == 0 || v > (4ull << 30) / mul)
+		return false;
+	*out = (size_t)(v * mul);
+	return true;
+}
+
+static int terminal_width(void)
+{
+	struct winsize ws;
+	if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 &&
+	    ws.ws_col > 0)
+		return ws.ws_col;
+	const char *c = getenv("COLUMNS");
+	if (c && *c) {
+		char *end;
+		long v = strtol(c, &end, 10);
+		if (!*end && v >= 20 && v <= 10000)
+			return (int)v;
+	}
+	return 120;
+}
+
+int main(int argc, char **argv)
+{
+	/* Display widths of UTF-8 text, whatever the user's locale. */
+	if (!setlocale(LC_CTYPE, "C.UTF-8"))
+		setlocale(LC_CTYPE, "");
+
+	const char *env_url = getenv("SVCBROKER_URL");
+	struct cli_opts opts = {
+		.url = env_url && *env_url ? env_url : DEFAULT_URL,
+		.timeout_ms = DEFAULT_TIMEOUT_MS,
+		.max_response = CLI_DEFAULT_MAX_RESPONSE,
+	};
+	enum { OPT_MAX_SIZE = 256 };
+	static const struct option longopts[] = {
+		{"url", required_argument, NULL, 'u'},
+		{"json", no_argument, NULL, 'j'},
+		{"timeout", required_argument, NULL, 't'},
+		{"all", no_argument, NULL, 'a'},
+		{"wide", no_argument, NULL, 'w'},
+		{"max-size", required_argument, NULL, OPT_MAX_SIZE},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "u:jt:awhV", longopts, NULL)) !=
+	       -1) {
+		switch (c) {
+		case 'u':
+			opts.url = optarg;
+			break;
+		case 'j':
+			opts.json = true;
+			break;
+		case 't':
+			if (!parse_time_ms(optarg, &opts.timeout_ms)) {
+				cli_err("--timeout: '%s' is not a time such as "
+					"30, 30s, 500ms or 2m (at most 24h)",
+					optarg);
+				return CLI_EXIT_USAGE;
+			}
+			break;
+		case 'a':
+			opts.all = true;
+			break;
+		case 'w':
+			opts.wide = true;
+			break;
+		case OPT_MAX_SIZE:
+			if (!parse_size(optarg, &opts.max_response)) {
+				cli_err("--max-size: '%s' is not a size such "
+					"as 1048576, 64KiB or 10MiB (at most "
+					"4GiB)",
+					optarg);
+				return CLI_EXIT_USAGE;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return CLI_EXIT_OK;
+		case 'V':
+			printf("svcbroker %s\n", PACKAGE_VERSION);
+			return CLI_EXIT_OK;
+		default:
+			if (optopt)
+				cli_err("unknown option or missing value: -%c",
+					optopt);
+			else
+				cli_err("unknown option: %s",
+					argv[optind - 1]);
+			fputs("Try 'svcbroker --help'.\n", stderr);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return CLI_EXIT_USAGE;
+	}
+
+	/* The base URL without trailing slashes; http(s) only. */
+	size_t ulen = strlen(opts.url);
+	while (ulen > 0 && opts.url[ulen - 1] == '/')
+		ulen--;
+	char *url = strndup(opts.url, ulen);
+	if (!url) {
+		cli_err("out of memory");
+		return CLI_EXIT_SERVER;
+	}
+	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+		cli_err("--url: '%s' is not an http:// or https:// URL",
+			opts.url);
+		free(url);
+		return CLI_EXIT_USAGE;
+	}
+	opts.url = url;
+	opts.width = terminal_width();
+
+	const char *cmd = argv[optind];
+	int nargs = argc - optind - 1;
+	char **args = argv + optind + 1;
+	int (*fn)(const struct cli_opts *, int, char **) = NULL;
+	if (strcmp(cmd, "catalog") == 0)
+		fn = cli_cmd_catalog;
+	else if (strcmp(cmd, "describe") == 0)
+		fn = cli_cmd_describe;
+	else if (strcmp(cmd, "call") == 0)
+		fn = cli_cmd_call;
+	else if (strcmp(cmd, "health") == 0)
+		fn = cli_cmd_health;
+	else if (strcmp(cmd, "help") == 0) {
+		usage(stdout);
+		free(url);
+		return CLI_EXIT_OK;
+	}
+	if (!fn) {
+		cli_err("unknown command '%s' (catalog, describe, call, "
+			"health)",
+			cmd);
+		fputs("Try 'svcbroker --help'.\n", stderr);
+		free(url);
+		return CLI_EXIT_USAGE;
+	}
+	if (!cli_http_init()) {
+		cli_err("cannot initialise libcurl");
+		free(url);
+		return CLI_EXIT_CONNECT;
+	}
+	int ret = fn(&opts, nargs, args);
+	cli_http_exit();
+	free(url);
+	if (fflush(stdout) != 0 && ret == CLI_EXIT_OK) {
+		cli_err("writing the output: %s", strerror(errno));
+		ret = CLI_EXIT_SERVER;
+	}
+	return ret;
+}

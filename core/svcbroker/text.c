@@ -1,0 +1,344 @@
+/* svcbroker CLI — text for people: printable values, widths, tables. */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wchar.h>
+
+#include "cli.h"
+
+void cli_err(const char *fmt, ...)
+{
+	va_list ap;
+	fflush(stdout);
+	fputs("svcbroker: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void *cli_xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p) {
+		fputs("svcbroker: out of memory\n", stderr);
+		exit(CLI_EXIT_SERVER);
+	}
+	return p;
+}
+
+char *cli_xstrdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	return memcpy(cli_xmalloc(n), s, n);
+}
+
+char *cli_xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	char *p = cli_xmalloc((size_t)n + 1);
+	va_start(ap, fmt);
+	vsnprintf(p, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return p;
+}
+
+/* Decode one UTF-8 sequence at s (len bytes left).  Returns its length and
+ * the code point, or 0 for an invalid sequence. */
+static size_t utf8_next(const unsigned char *s, size_t len, unsigned *cp)
+{
+	unsigned c = s[0];
+	size_t n;
+	unsigned min;
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	} else if ((c & 0xe0) == 0xc0) {
+		n = 2, min = 0x80, c &= 0x1f;
+	} else if ((c & 0xf0) == 0xe0) {
+		n = 3, min = 0x800, c &= 0x0f;
+	} else if ((c & 0xf8) == 0xf0) {
+		n = 4, min = 0x10000, c &= 0x07;
+	} else {
+		return 0;
+	}
+	if (len < n)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (s[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return n;
+}
+
+/* One display unit of s at *i: the bytes to print (in out, NUL-terminated)
+ * and their width.  Advances *i. */
+static void next_unit(const char *str, size_t len, size_t *i, char out[16],
+		      size_t *width)
+{
+	const unsigned char *s = (const unsigned char *)str + *i;
+	unsigned cp = 0;
+	size_t n = utf8_next(s, len - *i, &cp);
+	if (n == 0) {
+		snprintf(out, 16, "\\x%02X", s[0]);
+		*width = 4;
+		*i += 1;
+		return;
+	}
+	*i += n;
+	if (cp == '\n' || cp == '\t' || cp == '\r') {
+		snprintf(out, 16, "\\%c",
+			 cp == '\n' ? 'n' : cp == '\t' ? 't' : 'r');
+		*width = 2;
+	} else if (cp < 0x20 || cp == 0x7f) {
+		snprintf(out, 16, "\\x%02X", cp);
+		*width = 4;
+	} else if (cp >= 0x80 && cp < 0xa0) {
+		snprintf(out, 16, "\\u%04X", cp);
+		*width = 6;
+	} else {
+		memcpy(out, s, n);
+		out[n] = '\0';
+		int w = cp < 0x80 ? 1 : wcwidth((wchar_t)cp);
+		*width = w < 0 ? 1 : (size_t)w;
+	}
+}
+
+size_t cli_text_width(const char *s)
+{
+	size_t len = strlen(s), i = 0, w = 0, uw;
+	char u[16];
+	while (i < len) {
+		next_unit(s, len, &i, u, &uw);
+		w += uw;
+	}
+	return w;
+}
+
+char *cli_text_fit(const char *s, size_t max)
+{
+	if (!s)
+		s = "";
+	size_t len = strlen(s);
+	size_t total = cli_text_width(s);
+	bool cut = max > 0 && total > max;
+	size_t room = cut ? max - 1 : (size_t)-1; /* leave 1 for "…" */
+	/* Each byte becomes at most 6 bytes ("\u0080" from 2 bytes, "\xHH"
+	 * from 1 byte: 4). */
+	char *out = cli_xmalloc(len * 6 + 4);
+	size_t o = 0, i = 0, w = 0, uw;
+	char u[16];
+	while (i < len) {
+		next_unit(s, len, &i, u, &uw);
+		if (w + uw > room)
+			break;
+		size_t ul = strlen(u);
+		memcpy(out + o, u, ul);
+		o += ul;
+		w += uw;
+	}
+	if (cut) {
+		memcpy(out + o, "\xe2\x80\xa6", 3); /* … */
+		o += 3;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* ---- tables ----------------------------------------------------------- */
+struct cli_table {
+	size_t ncols, nrows, cap;
+	char **cells; /* (nrows + 1) * ncols, row 0 = headings, printable */
+};
+
+struct cli_table *cli_table_new(size_t ncols, const char *const *headings)
+{
+	struct cli_table *t = cli_xmalloc(sizeof(*t));
+	t->ncols = ncols;
+	t->nrows = 0;
+	t->cap = 8;
+	t->cells = cli_xmalloc(t->cap * ncols * sizeof(char *));
+	for (size_t c = 0; c < ncols; c++)
+		t->cells[c] = cli_text_fit(headings[c], 0);
+	return t;
+}
+
+void cli_table_add(struct cli_table *t, const char *const *cells)
+{
+	if (t->nrows + 2 > t->cap) {
+		size_t cap = t->cap * 2;
+		char **p = realloc(t->cells, cap * t->ncols * sizeof(char *));
+		if (!p) {
+			fputs("svcbroker: out of memory\n", stderr);
+			exit(CLI_EXIT_SERVER);
+		}
+		t->cells = p;
+		t->cap = cap;
+	}
+	t->nrows++;
+	for (size_t c = 0; c < t->ncols; c++)
+		t->cells[t->nrows * t->ncols + c] =
+			cli_text_fit(cells[c] ? cells[c] : "", 0);
+}
+
+static void natural_widths(const struct cli_table *t, size_t *w)
+{
+	for (size_t c = 0; c < t->ncols; c++) {
+		w[c] = 0;
+		for (size_t r = 0; r <= t->nrows; r++) {
+			size_t cw = cli_text_width(t->cells[r * t->ncols + c]);
+			if (cw > w[c])
+				w[c] = cw;
+		}
+	}
+}
+
+size_t cli_table_natural_width(const struct cli_table *t, size_t indent)
+{
+	size_t *w = cli_xmalloc(t->ncols * sizeof(size_t));
+	natural_widths(t, w);
+	size_t sum = indent;
+	for (size_t c = 0; c < t->ncols; c++)
+		sum += w[c] + (c ? 2 : 0);
+	free(w);
+	return sum;
+}
+
+void cli_table_print(struct cli_table *t, size_t indent, size_t width,
+		     size_t col_cap)
+{
+	size_t *w = cli_xmalloc(t->ncols * sizeof(size_t));
+	natural_widths(t, w);
+	if (col_cap > 0)
+		for (size_t c = 0; c + 1 < t->ncols; c++)
+			if (w[c] > col_cap)
+				w[c] = col_cap;
+	if (width > 0) {
+		size_t gaps = indent + 2 * (t->ncols - 1);
+		size_t avail = width > gaps + t->ncols ? width - gaps : t->ncols;
+		size_t sum = 0;
+		for (size_t c = 0; c < t->ncols; c++)
+			sum += w[c];
+		/* Shrink the widest column, one column at a time, down to a
+		 * floor of 8 (or its natural width); each pass lowers sum. */
+		while (sum > avail) {
+			size_t big = 0;
+			for (size_t c = 1; c < t->ncols; c++)
+				if (w[c] > w[big])
+					big = c;
+			if (w[big] <= 8)
+				break;
+			w[big]--;
+			sum--;
+		}
+	}
+	for (size_t r = 0; r <= t->nrows; r++) {
+		printf("%*s", (int)indent, "");
+		for (size_t c = 0; c < t->ncols; c++) {
+			char *cell = cli_text_fit(t->cells[r * t->ncols + c],
+						  w[c]);
+			bool last = c + 1 == t->ncols;
+			fputs(cell, stdout);
+			if (!last) {
+				size_t pad = w[c] - cli_text_width(cell) + 2;
+				printf("%*s", (int)pad, "");
+			}
+			free(cell);
+		}
+		/* No trailing blanks when the last cells are empty. */
+		putchar('\n');
+	}
+	free(w);
+}
+
+void cli_table_free(struct cli_table *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < (t->nrows + 1) * t->ncols; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	free(t);
+}
+
+/* ---- values -------------------------------------------------------------- */
+static size_t base64_decoded_size(const char *s)
+{
+	size_t n = 0; /* base64 characters, not counting padding */
+	for (; *s; s++)
+		if (*s != '=' && *s != '\r' && *s != '\n' && *s != ' ')
+			n++;
+	return n * 3 / 4;
+}
+
+char *cli_value_str(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		return cli_xstrdup(json_string_value(v));
+	case JSON_INTEGER:
+		return cli_xasprintf("%lld", (long long)json_integer_value(v));
+	case JSON_REAL:
+		return cli_xasprintf("%.17g", json_real_value(v));
+	case JSON_TRUE:
+		return cli_xstrdup("true");
+	case JSON_FALSE:
+		return cli_xstrdup("false");
+	case JSON_NULL:
+		return cli_xstrdup("");
+	case JSON_ARRAY: {
+		size_t i, len = 0;
+		json_t *item;
+		char **parts =
+			cli_xmalloc((json_array_size(v) + 1) * sizeof(char *));
+		json_array_foreach(v, i, item)
+		{
+			parts[i] = cli_value_str(item);
+			len += strlen(parts[i]) + 2;
+		}
+		char *out = cli_xmalloc(len + 1);
+		size_t o = 0;
+		for (i = 0; i < json_array_size(v); i++) {
+			if (i) {
+				memcpy(out + o, ", ", 2);
+				o += 2;
+			}
+			size_t pl = strlen(parts[i]);
+			memcpy(out + o, parts[i], pl);
+			o += pl;
+			free(parts[i]);
+		}
+		out[o] = '\0';
+		free(parts);
+		return out;
+	}
+	case JSON_OBJECT: {
+		const json_t *content = json_object_get(v, "Content");
+		if (json_is_string(content)) {
+			const char *name = cli_jstr(v, "Name");
+			const char *type = cli_jstr(v, "ContentType");
+			return cli_xasprintf(
+				"%s (%s, %zu bytes)", name ? name : "(file)",
+				type ? type : "application/octet-stream",
+				base64_decoded_size(json_string_value(content)));
+		}
+		char *d = json_dumps(v, JSON_COMPACT);
+		char *r = cli_xstrdup(d ? d : "{}");
+		free(d);
+		return r;
+	}
+	}
+	return cli_xstrdup("");
+}
