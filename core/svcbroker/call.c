@@ -253,10 +253,14 @@ int cli_cmd_call(const struct cli_opts *opts, int argc, char **argv)
 			print_rows(opts, method, rows);
 			const char *token = cli_jstr(last, "next_page_token");
 			if (!opts->all &&
-			    json_is_true(json_object_get(last, "more")) && token)
+			    json_is_true(json_object_get(last, "more")) &&
+			    token) {
+				char *tok = cli_text_fit(token, 0);
 				printf("(more rows: add PageToken=%s, or use "
 				       "--all)\n",
-				       token);
+				       tok);
+				free(tok);
+			}
 		}
 	}
 	json_decref(last);

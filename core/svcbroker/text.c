@@ -249,15 +249,19 @@ void cli_table_print(struct cli_table *t, size_t indent, size_t width,
 		for (size_t c = 0; c < t->ncols; c++) {
 			char *cell = cli_text_fit(t->cells[r * t->ncols + c],
 						  w[c]);
-			bool last = c + 1 == t->ncols;
+			/* Pad only when a later cell of the row has text, so
+			 * that no line ends in blanks. */
+			bool more = false;
+			for (size_t k = c + 1; k < t->ncols; k++)
+				if (t->cells[r * t->ncols + k][0])
+					more = true;
 			fputs(cell, stdout);
-			if (!last) {
+			if (more) {
 				size_t pad = w[c] - cli_text_width(cell) + 2;
 				printf("%*s", (int)pad, "");
 			}
 			free(cell);
 		}
-		/* No trailing blanks when the last cells are empty. */
 		putchar('\n');
 	}
 	free(w);
