@@ -1,0 +1,289 @@
+/* mapi-stub — internal interfaces between the files of the broker.
+ *
+ * The store: one directory per mailbox under store_dir; each mail folder a
+ * Maildir (tmp/ new/ cur/); appointments and tasks as iCalendar files in
+ * Calendar/ and Tasks/.  Every item is written to tmp/, fsynced, renamed
+ * into place and its directory fsynced.
+ */
+#ifndef MAPI_H
+#define MAPI_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <svcbroker/broker.h>
+#include <svcbroker/sdk.h>
+
+/* The instance's configuration, filled by the host from mapi_config. */
+struct mapi_conf {
+	char *store_dir;
+	char **mailboxes;
+	int64_t quota;
+	int64_t max_message_size;
+	char *default_mailbox;
+};
+
+extern const struct sb_config_key mapi_config[];
+
+#define MAPI_ID_MAX 200      /* bytes of an item Id */
+#define MAPI_FOLDER_MAX 100  /* bytes of a folder name */
+#define MAPI_PATH_MAX 4096
+#define MAPI_ICS_MAX (1024 * 1024) /* an .ics file we read */
+
+struct mapi_mailbox {
+	char *address; /* lower case */
+	char *dir;     /* absolute: <store>/<safe name> */
+	/* Serialises renames inside the mailbox (Move, MarkRead, Delete,
+	 * Folder.Create) and quota accounting. */
+	pthread_mutex_t lock;
+	int64_t used; /* bytes stored, under lock */
+	/* Serialises read-modify-write of .ics items with their deletion. */
+	pthread_mutex_t ics_lock;
+};
+
+struct mapi_store {
+	const struct sb_host *host;
+	char *root;
+	int lock_fd;
+	struct mapi_mailbox *mb;
+	size_t n_mb;
+	struct mapi_mailbox *def; /* the default mailbox */
+	int64_t quota;
+	int64_t max_message_size;
+	atomic_uint_fast64_t seq;
+	char hostname[64];
+};
+
+/* ---- mapi_store.c ------------------------------------------------- */
+enum sb_status mapi_store_open(const struct sb_host *host,
+			       const struct mapi_conf *conf,
+			       struct mapi_store **out, struct sb_error *err);
+void mapi_store_close(struct mapi_store *s);
+
+/* The mailbox of that address (case-insensitive), or NULL. */
+struct mapi_mailbox *mapi_mailbox_find(struct mapi_store *s,
+				       const char *address);
+/* The mailbox a call acts on: its Mailbox input or the default. */
+enum sb_status mapi_mailbox_for_call(struct mapi_store *s,
+				     const struct sb_call *call,
+				     struct mapi_mailbox **out,
+				     struct sb_error *err);
+
+/* Quota: reserve bytes before writing (SB_ERR_QUOTA when full), release
+ * them when a write fails or an item is removed.  Thread-safe. */
+enum sb_status mapi_quota_reserve(struct mapi_store *s,
+				  struct mapi_mailbox *mb, int64_t bytes,
+				  struct sb_error *err);
+void mapi_quota_release(struct mapi_mailbox *mb, int64_t bytes);
+
+/* Write data atomically as <dir>/<sub>/<name>: <dir>/tmp/<name>, fsync,
+ * rename, fsync <dir>/<sub>.  With noreplace, an existing target is left
+ * alone and SB_ERR_CONFLICT returned.  mode 0600. */
+enum sb_status mapi_write_atomic(const char *dir, const char *sub,
+				 const char *name, const void *data,
+				 size_t len, bool noreplace,
+				 struct sb_error *err);
+/* The same with explicit paths: write tmp, fsync, rename (or link, with
+ * noreplace) to dst, fsync syncdir. */
+enum sb_status mapi_write_file(const char *tmp, const char *dst,
+			       const char *syncdir, const void *data,
+			       size_t len, bool noreplace,
+			       struct sb_error *err);
+/* fsync a directory; 0 or -1 (errno). */
+int mapi_fsync_dir(const char *path);
+/* Read a whole file (at most max bytes; larger is an error).  *data is
+ * malloc'd and NUL-terminated.  0 or -1 with errno (EFBIG when too big). */
+int mapi_read_file(const char *path, size_t max, char **data, size_t *len);
+/* Make <dir> and tmp/ new/ cur/ inside (existing is fine). */
+int mapi_maildir_make(const char *dir);
+
+/* A fresh unique Maildir name part ("<sec>.M<usec>P<pid>Q<n>R<hex>.<host>"). */
+void mapi_unique_new(struct mapi_store *s, char *out, size_t len);
+/* A unique name part derived from (message_id, mailbox, role): the same
+ * inputs always give the same name, so a repeated delivery is detected. */
+void mapi_unique_for(const char *message_id, const char *mailbox,
+		     const char *role, char out[40]);
+
+/* True if id could be an item Id: 1..MAPI_ID_MAX printable ASCII bytes,
+ * no '/', no ':', not starting with '.'. */
+bool mapi_id_ok(const char *id);
+
+/* Folders ---------------------------------------------------------- */
+struct mapi_wellknown {
+	const char *id;   /* distinguished id: "inbox" */
+	const char *name; /* display and directory name: "Inbox" */
+};
+extern const struct mapi_wellknown mapi_wellknown[]; /* NULL-terminated */
+#define MAPI_INBOX "Inbox"
+#define MAPI_DRAFTS "Drafts"
+#define MAPI_SENT "Sent Items"
+#define MAPI_DELETED "Deleted Items"
+#define MAPI_OUTBOX "Outbox"
+#define MAPI_CALENDAR "Calendar" /* .ics, not a mail folder */
+#define MAPI_TASKS "Tasks"       /* .ics, not a mail folder */
+
+/* Resolve a folder given by display name or distinguished id (case-
+ * insensitive) to its directory name; checks the folder exists.  Writes
+ * the canonical name to name_out (>= MAPI_FOLDER_MAX + 1).  Errors:
+ * SB_ERR_INVALID_INPUT for a path-like name, SB_ERR_NOT_FOUND
+ * (ErrorFolderNotFound) naming it. */
+enum sb_status mapi_folder_resolve(struct mapi_mailbox *mb, const char *folder,
+				   char *name_out, size_t name_len,
+				   struct sb_error *err);
+/* Check a new folder name: a valid path component, not hidden, not a
+ * reserved name. */
+enum sb_status mapi_folder_name_check(const char *name, struct sb_error *err);
+
+/* Items in a Maildir ------------------------------------------------ */
+struct mapi_entry {
+	char *file;     /* file name in new/ or cur/ */
+	char *id;       /* unique part (before ":2,") */
+	bool in_new;    /* in new/ (unseen) */
+	bool seen;      /* flag S */
+	bool draft;     /* flag D */
+	int64_t mtime_ns;
+	int64_t size;
+};
+/* Every item in <folder_dir>/new and cur.  *out malloc'd (free with
+ * mapi_entries_free).  0 or -1 (errno). */
+int mapi_maildir_scan(const char *folder_dir, struct mapi_entry **out,
+		      size_t *n);
+void mapi_entries_free(struct mapi_entry *e, size_t n);
+/* Find item id in one folder (folder != NULL) or in every mail folder of
+ * the mailbox.  Fills path (absolute file path), folder_out (canonical
+ * folder name) and the entry.  SB_ERR_NOT_FOUND (ErrorItemNotFound). */
+enum sb_status mapi_item_find(struct mapi_mailbox *mb, const char *folder,
+			      const char *id, char *path, size_t path_len,
+			      char *folder_out, size_t folder_len,
+			      struct mapi_entry *entry, struct sb_error *err);
+/* Every mail folder name of a mailbox (well-known first, then user
+ * folders sorted).  *names malloc'd, free with mapi_names_free. */
+int mapi_folder_names(struct mapi_mailbox *mb, char ***names, size_t *n);
+void mapi_names_free(char **names, size_t n);
+
+/* Path helpers: snprintf into out, false if it does not fit. */
+bool mapi_path(char *out, size_t len, const char *fmt, ...) SB_PRINTF(3, 4);
+
+/* Remove leftovers in every tmp/ of the mailbox (called at open, when no
+ * writer can be running).  Returns the number of files removed. */
+size_t mapi_tmp_clean(struct mapi_mailbox *mb);
+
+/* ---- mapi_page.c -------------------------------------------------- */
+/* Cursor paging: rows are sorted by (key, id); a token names the last row
+ * returned and the list it belongs to. */
+struct mapi_sortkey {
+	int64_t key;
+	const char *id;
+	size_t index; /* caller's own index */
+};
+void mapi_sort(struct mapi_sortkey *k, size_t n);
+/* The index in k of the first row after the token (0 without a token). */
+enum sb_status mapi_page_start(const struct mapi_sortkey *k, size_t n,
+			       const char *scope, const char *token,
+			       size_t *start, struct sb_error *err);
+/* A token for "after row k" (malloc'd) in scope. */
+char *mapi_page_token(const char *scope, const struct mapi_sortkey *k);
+/* Emit a page: calls row(ctx, index) for each row from start; sets the next
+ * page token when rows remain. */
+enum sb_status mapi_page_emit(const struct mapi_sortkey *k, size_t n,
+			      size_t start, const struct sb_call *call,
+			      struct sb_result *r, const char *scope,
+			      enum sb_status (*row)(void *ctx, size_t index,
+						    struct sb_result *r,
+						    struct sb_error *err),
+			      void *ctx, struct sb_error *err);
+
+/* ---- mapi_mail.c -------------------------------------------------- */
+enum sb_status mapi_email_execute(struct mapi_store *s, const char *method,
+				  const struct sb_call *call,
+				  struct sb_result *r, struct sb_error *err);
+/* Parse an RFC 5322 date into epoch seconds; false if unparsable. */
+bool mapi_rfc5322_date(const char *s, int64_t *epoch);
+
+/* ---- mapi_outbox.c ------------------------------------------------ */
+struct mapi_send {
+	const char *const *to; size_t n_to;
+	const char *const *cc; size_t n_cc;
+	const char *const *bcc; size_t n_bcc;
+};
+/* Record raw (already built, without Bcc) in mb's Outbox, deliver it to
+ * every local recipient, move it to Sent Items.  Accepted and rejected
+ * recipients are added to the result row.  id_out gets the Sent Items Id. */
+enum sb_status mapi_outbox_send(struct mapi_store *s, struct mapi_mailbox *mb,
+				const char *raw, size_t len,
+				const char *message_id,
+				const struct mapi_send *env,
+				struct sb_result *r, char *id_out,
+				size_t id_len, struct sb_error *err);
+/* Finish every Send left in mb's Outbox (at open). */
+void mapi_outbox_recover(struct mapi_store *s, struct mapi_mailbox *mb);
+
+/* ---- mapi_folder.c ------------------------------------------------ */
+enum sb_status mapi_folder_execute(struct mapi_store *s, const char *method,
+				   const struct sb_call *call,
+				   struct sb_result *r, struct sb_error *err);
+
+/* ---- mapi_calendar.c / mapi_task.c --------------------------------- */
+enum sb_status mapi_appointment_execute(struct mapi_store *s,
+					const char *method,
+					const struct sb_call *call,
+					struct sb_result *r,
+					struct sb_error *err);
+enum sb_status mapi_task_execute(struct mapi_store *s, const char *method,
+				 const struct sb_call *call,
+				 struct sb_result *r, struct sb_error *err);
+/* Shared by both: list/load/delete of .ics items in a directory. */
+enum sb_status mapi_ics_store(struct mapi_store *s, struct mapi_mailbox *mb,
+			      const char *folder, const char *id,
+			      const char *text, bool replace,
+			      struct sb_error *err);
+enum sb_status mapi_ics_load(struct mapi_mailbox *mb, const char *folder,
+			     const char *id, const char *what, char **text,
+			     struct sb_error *err);
+enum sb_status mapi_ics_delete(struct mapi_mailbox *mb, const char *folder,
+			       const char *id, const char *what,
+			       struct sb_error *err);
+/* Every Id (file name minus ".ics") in the folder; malloc'd. */
+int mapi_ics_ids(struct mapi_mailbox *mb, const char *folder, char ***ids,
+		 size_t *n);
+
+/* ---- mapi_ical.c: a small RFC 5545 writer and reader --------------- */
+struct mapi_ical_prop {
+	char *name;   /* upper case, e.g. "DTSTART" */
+	char *params; /* raw parameters after the name, e.g. "VALUE=DATE"; "" */
+	char *value;  /* as written (TEXT values still escaped) */
+};
+struct mapi_ical_comp {
+	char *name; /* "VEVENT", "VTODO", "VALARM" */
+	struct mapi_ical_prop *props;
+	size_t n_props;
+	struct mapi_ical_comp *subs;
+	size_t n_subs;
+};
+/* Writer: append one content line, folded at 75 octets (never inside a
+ * UTF-8 sequence), CRLF-terminated.  If text, value is escaped (\ ; , and
+ * newlines). */
+bool mapi_ical_line(struct sb_buf *b, const char *name, const char *params,
+		    const char *value, bool text);
+/* Escape a TEXT value into b. */
+bool mapi_ical_escape(struct sb_buf *b, const char *value);
+/* Parse an iCalendar stream; returns the first component named want
+ * (e.g. "VEVENT") inside VCALENDAR, or NULL with a reason in why. */
+struct mapi_ical_comp *mapi_ical_parse(const char *text, size_t len,
+				       const char *want, const char **why);
+void mapi_ical_free(struct mapi_ical_comp *c);
+const struct mapi_ical_prop *mapi_ical_get(const struct mapi_ical_comp *c,
+					   const char *name);
+/* A TEXT value unescaped (malloc'd), or NULL when out of memory. */
+char *mapi_ical_unescape(const char *raw);
+/* A multi-valued TEXT value (CATEGORIES) split at unescaped commas and
+ * unescaped; *out malloc'd (free with mapi_names_free). */
+int mapi_ical_split(const char *raw, char ***out, size_t *n);
+/* iCalendar date-time / date <-> epoch. */
+bool mapi_ical_time_parse(const char *v, int64_t *epoch, bool *is_date);
+void mapi_ical_time_format(int64_t epoch, bool is_date, char *out, size_t len);
+
+#endif

@@ -1,0 +1,492 @@
+/* mapi-stub: the module descriptor — instance keys, the catalog (Email,
+ * Folder, Appointment, Task) and dispatch. */
+#include "config.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <svcbroker/broker.h>
+#include <svcbroker/call.h>
+#include <svcbroker/schema.h>
+
+#include "mapi.h"
+
+const struct sb_config_key mapi_config[] = {
+	{.key = "store_dir",
+	 .type = SB_CONF_PATH,
+	 .flags = SB_CONF_REQUIRED,
+	 .doc = "Directory holding the store: one Maildir-layout directory per "
+		"mailbox (created if missing; relative to the file naming it).",
+	 .offset = offsetof(struct mapi_conf, store_dir)},
+	{.key = "mailboxes",
+	 .type = SB_CONF_LIST,
+	 .flags = SB_CONF_REQUIRED,
+	 .doc = "Comma-separated e-mail addresses of the mailboxes in the "
+		"store; the first is the default mailbox.",
+	 .offset = offsetof(struct mapi_conf, mailboxes)},
+	{.key = "quota",
+	 .type = SB_CONF_SIZE,
+	 .def = "100MiB",
+	 .min = 1024,
+	 .max = (int64_t)1024 * 1024 * 1024 * 1024,
+	 .doc = "Storage limit per mailbox; a full mailbox refuses new items "
+		"with ErrorQuotaExceeded.",
+	 .offset = offsetof(struct mapi_conf, quota)},
+	{.key = "max_message_size",
+	 .type = SB_CONF_SIZE,
+	 .def = "25MiB",
+	 .min = 1024,
+	 .max = (int64_t)1024 * 1024 * 1024,
+	 .doc = "Largest message (headers, bodies and encoded attachments) "
+		"that Send and SaveDraft accept.",
+	 .offset = offsetof(struct mapi_conf, max_message_size)},
+	{.key = "default_mailbox",
+	 .type = SB_CONF_STRING,
+	 .doc = "Mailbox a call acts on when it gives no Mailbox input "
+		"(default: the first of mailboxes).",
+	 .offset = offsetof(struct mapi_conf, default_mailbox)},
+	SB_CONF_END,
+};
+
+#define MAX_RCPT 500
+#define SUBJECT_MAX 4096
+
+/* ---- Email ----------------------------------------------------------- */
+
+#define IN_MESSAGE                                                          \
+	{.name = "Cc", .type = SB_TYPE_EMAIL, .flags = SB_MULTI,                \
+	 .max_size = MAX_RCPT,                                                  \
+	 .doc = "Carbon-copy recipients."},                                     \
+	{.name = "Bcc", .type = SB_TYPE_EMAIL, .flags = SB_MULTI,           \
+	 .max_size = MAX_RCPT,                                              \
+	 .doc = "Blind carbon-copy recipients: delivered to, never shown to " \
+		"the others."},                                             \
+	{.name = "ReplyTo", .type = SB_TYPE_EMAIL, .flags = SB_MULTI,       \
+	 .max_size = 20, .doc = "Addresses replies should go to."},         \
+	{.name = "Subject", .type = SB_TYPE_TEXT, .max_size = SUBJECT_MAX,  \
+	 .doc = "Subject line (UTF-8)."},                                   \
+	{.name = "Body", .type = SB_TYPE_MEMO,                              \
+	 .doc = "Plain-text body (UTF-8)."},                                \
+	{.name = "HtmlBody", .type = SB_TYPE_MEMO,                          \
+	 .doc = "HTML body (UTF-8); with Body, the message carries both."}, \
+	{.name = "Importance", .type = SB_TYPE_ENUM,                        \
+	 .choices = sb_importance_choices,                                  \
+	 .doc = "Low, Normal or High."},                                    \
+	{.name = "Attachments", .type = SB_TYPE_FILE, .flags = SB_MULTI,    \
+	 .max_size = 100,                                                   \
+	 .doc = "Files to attach (the whole message must fit "             \
+		"max_message_size)."},                                      \
+	{.name = "From", .type = SB_TYPE_EMAIL,                             \
+	 .doc = "Sender; must be the mailbox acted on (the default)."},     \
+	SB_PARAM_MAILBOX
+
+static const struct sb_param email_send_in[] = {
+	{.name = "To",
+	 .type = SB_TYPE_EMAIL,
+	 .flags = SB_MULTI | SB_REQUIRED,
+	 .max_size = MAX_RCPT,
+	 .doc = "Primary recipients."},
+	IN_MESSAGE,
+	SB_PARAM_END,
+};
+static const struct sb_param email_draft_in[] = {
+	{.name = "To",
+	 .type = SB_TYPE_EMAIL,
+	 .flags = SB_MULTI,
+	 .max_size = MAX_RCPT,
+	 .doc = "Primary recipients."},
+	IN_MESSAGE,
+	SB_PARAM_END,
+};
+static const struct sb_param email_list_in[] = {
+	{.name = "Folder",
+	 .type = SB_TYPE_TEXT,
+	 .max_size = MAPI_FOLDER_MAX,
+	 .doc = "Folder to list, by name or well-known id (inbox, drafts, "
+		"sentitems, deleteditems, outbox); default Inbox."},
+	SB_PARAM_MAILBOX,
+	SB_PARAM_END,
+};
+static const struct sb_param email_load_in[] = {
+	{.name = "Id",
+	 .type = SB_TYPE_TEXT,
+	 .flags = SB_REQUIRED,
+	 .max_size = MAPI_ID_MAX,
+	 .doc = "Id of the message."},
+	{.name = "Folder",
+	 .type = SB_TYPE_TEXT,
+	 .max_size = MAPI_FOLDER_MAX,
+	 .doc = "Look only in this folder (default: every folder)."},
+	SB_PARAM_MAILBOX,
+	SB_PARAM_END,
+};
+static const struct sb_param email_move_in[] = {
+	{.name = "Id",
+	 .type = SB_TYPE_TEXT,
+	 .flags = SB_REQUIRED,
+	 .max_size = MAPI_ID_MAX,
+	 .doc = "Id of the message."},
+	{.name = "Folder",
+	 .type = SB_TYPE_TEXT,
+	 .flags = SB_REQUIRED,
+	 .max_size = MAPI_FOLDER_MAX,
+	 .doc = "Destination folder, by name or well-known id."},
+	SB_PARAM_MAILBOX,
+	SB_PARAM_END,
+};
+static const struct sb_param email_delete_in[] = {
+	{.name = "Id",
+	 .type = SB_TYPE_TEXT,
+	 .flags = SB_REQUIRED,
+	 .max_size = MAPI_ID_MAX,
+	 .doc = "Id of the message."},
+	{.name = "HardDelete",
+	 .type = SB_TYPE_BOOLEAN,
+	 .doc = "Remove the message for good instead of moving it to Deleted "
+		"Items (a message already in Deleted Items is always removed)."},
+	SB_PARAM_MAILBOX,
+	SB_PARAM_END,
+};
+static const struct sb_param email_markread_in[] = {
+	{.name = "Id",
+	 .type = SB_TYPE_TEXT,
+	 .flags = SB_REQUIRED,
+	 .max_size = MAPI_ID_MAX,
+	 .doc = "Id of the message."},
+	{.name = "IsRead",
+	 .type = SB_TYPE_BOOLEAN,
+	 .doc = "true (the default) marks the message read, false unread."},
+	SB_PARAM_MAILBOX,
+	SB_PARAM_END,
+};
+
+static const char *const email_send_ret[] = {"Id", "Folder", "MessageId",
+					     "Accepted", "Rejected", NULL};
+static const char *const email_draft_ret[] = {"Id", "Folder", "MessageId",
+					      NULL};
+static const char *const email_list_ret[] = {
+	"Id",	  "Folder",	"From",	      "To",	"Cc",
+	"Subject", "Importance", "Sent",	      "Received", "IsRead",
+	"HasAttachments", "MessageId", NULL};
+static const char *const email_load_ret[] = {
+	"Id",	    "Folder",	  "From",	    "To",
+	"Cc",	    "Bcc",	  "ReplyTo",	    "Subject",
+	"Body",	    "HtmlBody",	  "Importance",	    "Sent",
+	"Received", "IsRead",	  "HasAttachments", "Attachments",
+	"MessageId", NULL};
+static const char *const email_move_ret[] = {"Id", "Folder", NULL};
+static const char *const email_markread_ret[] = {"Id", "Folder", "IsRead",
+						 NULL};
+
+static const struct sb_method email_methods[] = {
+	{.name = "Send",
+	 .kind = SB_KIND_EXECUTE,
+	 .doc = "Send a message: it is kept in the sender's Outbox until it "
+		"has been delivered to the Inbox of every recipient in this "
+		"store, then moved to Sent Items.  Recipients outside the "
+		"store are returned in Rejected; the delivered ones in "
+		"Accepted.",
+	 .inputs = email_send_in,
+	 .returns = email_send_ret},
+	{.name = "SaveDraft",
+	 .kind = SB_KIND_CREATE,
+	 .doc = "Save a message in the Drafts folder without sending it.",
+	 .inputs = email_draft_in,
+	 .returns = email_draft_ret},
+	{.name = "List",
+	 .kind = SB_KIND_LIST,
+	 .doc = "List the messages of a folder, newest first (headers only; "
+		"use Load for bodies and attachments).",
+	 .inputs = email_list_in,
+	 .returns = email_list_ret},
+	{.name = "Load",
+	 .kind = SB_KIND_READ,
+	 .doc = "Load one message with its bodies and attachments.",
+	 .inputs = email_load_in,
+	 .returns = email_load_ret},
+	{.name = "Move",
+	 .kind = SB_KIND_UPDATE,
+	 .doc = "Move a message to another folder of the same mailbox; its Id "
+		"does not change.",
+	 .inputs = email_move_in,
+	 .returns = email_move_ret},
+	{.name = "Delete",
+	 .kind = SB_KIND_DELETE,
+	 .doc = "Move a message to Deleted Items, or remove it for good when "
+		"HardDelete is true or it already is in Deleted Items.",
+	 .inputs = email_delete_in,
+	 .returns = email_move_ret},
+	{.name = "MarkRead",
+	 .kind = SB_KIND_UPDATE,
+	 .doc = "Mark a message read or unread (the Maildir S flag); its Id "
+		"does not change.",
+	 .inputs = email_markread_in,
+	 .returns = email_markread_ret},
+	SB_METHOD_END,
+};
+
+/* ---- Folder ---------------------------------------------------------- */
+
+static const struct sb_param folder_list_in[] = {SB_PARAM_MAILBOX,
+						 SB_PARAM_END};
+static const struct sb_param folder_create_in[] = {
+	{.name = "Name",
+	 .type = SB_TYPE_TEXT,
+	 .flags = SB_REQUIRED,
+	 .max_size = MAPI_FOLDER_MAX,
+	 .doc = "Name of the new folder (no '/', not starting with '.')."},
+	SB_PARAM_MAILBOX,
+	SB_PARAM_END,
+};
+static const char *const folder_ret[] = {"Id", "Name", "Parent", "TotalCount",
+					 "UnreadCount", NULL};
+static const struct sb_method folder_methods[] = {
+	{.name = "List",
+	 .kind = SB_KIND_LIST,
+	 .doc = "List the mail folders of the mailbox with their item and "
+		"unread counts: the well-known ones first, then the others by "
+		"name.",
+	 .inputs = folder_list_in,
+	 .returns = folder_ret},
+	{.name = "Create",
+	 .kind = SB_KIND_CREATE,
+	 .doc = "Create a mail folder at the top of the mailbox.",
+	 .inputs = folder_create_in,
+	 .returns = folder_ret},
+	SB_METHOD_END,
+};
+
+/* ---- Appointment ----------------------------------------------------- */
+
+static const struct sb_param appt_create_in[] = {
+	{.name = "Subject",
+	 .type = SB_TYPE_TEXT,
+	 .flags = SB_REQUIRED,
+	 .max_size = SUBJECT_MAX,
+	 .doc = "Title of the appointment."},
+	{.name = "Start",
+	 .type = SB_TYPE_DATETIME,
+	 .flags = SB_REQUIRED,
+	 .doc = "Start, ISO 8601 with offset."},
+	{.name = "End",
+	 .type = SB_TYPE_DATETIME,
+	 .flags = SB_REQUIRED,
+	 .doc = "End, ISO 8601 with offset; not before Start."},
+	{.name = "Body", .type = SB_TYPE_MEMO, .max_size = 1024 * 512,
+	 .doc = "Description."},
+	{.name = "Location", .type = SB_TYPE_TEXT, .max_size = 1024,
+	 .doc = "Where it takes place."},
+	{.name = "TimeZone", .type = SB_TYPE_TEXT, .max_size = 128,
+	 .doc = "Time zone name it was planned in (kept as given)."},
+	{.name = "IsAllDay", .type = SB_TYPE_BOOLEAN,
+	 .doc = "Whole days: Start and End are taken as dates."},
+	{.name = "Reminder", .type = SB_TYPE_NUMBER,
+	 .doc = "Minutes before Start to remind (0..40320)."},
+	{.name = "Categories", .type = SB_TYPE_TEXT, .flags = SB_MULTI,
+	 .max_size = 50, .doc = "Category names."},
+	SB_PARAM_MAILBOX,
+	SB_PARAM_END,
+};
+static const struct sb_param item_id_in[] = {
+	{.name = "Id",
+	 .type = SB_TYPE_TEXT,
+	 .flags = SB_REQUIRED,
+	 .max_size = MAPI_ID_MAX,
+	 .doc = "Id of the item."},
+	SB_PARAM_MAILBOX,
+	SB_PARAM_END,
+};
+static const struct sb_param appt_list_in[] = {
+	{.name = "WindowStart",
+	 .type = SB_TYPE_DATETIME,
+	 .doc = "Only appointments ending after this time."},
+	{.name = "WindowEnd",
+	 .type = SB_TYPE_DATETIME,
+	 .doc = "Only appointments starting before this time."},
+	SB_PARAM_MAILBOX,
+	SB_PARAM_END,
+};
+static const char *const appt_ret[] = {
+	"Id",	    "Subject",	"Body",	    "Location", "Start",
+	"End",	    "TimeZone", "IsAllDay", "Reminder", "Categories", NULL};
+static const char *const id_ret[] = {"Id", NULL};
+static const struct sb_method appt_methods[] = {
+	{.name = "Create",
+	 .kind = SB_KIND_CREATE,
+	 .doc = "Create an appointment in the mailbox's calendar (an "
+		"iCalendar VEVENT).",
+	 .inputs = appt_create_in,
+	 .returns = appt_ret},
+	{.name = "Load",
+	 .kind = SB_KIND_READ,
+	 .doc = "Load one appointment.",
+	 .inputs = item_id_in,
+	 .returns = appt_ret},
+	{.name = "Delete",
+	 .kind = SB_KIND_DELETE,
+	 .doc = "Delete an appointment.",
+	 .inputs = item_id_in,
+	 .returns = id_ret},
+	{.name = "List",
+	 .kind = SB_KIND_LIST,
+	 .doc = "List appointments by start time, optionally only those "
+		"overlapping a window.",
+	 .inputs = appt_list_in,
+	 .returns = appt_ret},
+	SB_METHOD_END,
+};
+
+/* ---- Task ------------------------------------------------------------ */
+
+static const struct sb_param task_create_in[] = {
+	{.name = "Subject",
+	 .type = SB_TYPE_TEXT,
+	 .flags = SB_REQUIRED,
+	 .max_size = SUBJECT_MAX,
+	 .doc = "Title of the task."},
+	{.name = "Body", .type = SB_TYPE_MEMO, .max_size = 1024 * 512,
+	 .doc = "Description."},
+	{.name = "StartDate", .type = SB_TYPE_DATE, .doc = "Start date."},
+	{.name = "DueDate", .type = SB_TYPE_DATE,
+	 .doc = "Due date; not before StartDate."},
+	{.name = "Status", .type = SB_TYPE_ENUM,
+	 .choices = sb_task_status_choices,
+	 .doc = "Progress state (default NotStarted)."},
+	{.name = "PercentComplete", .type = SB_TYPE_NUMBER,
+	 .doc = "0..100 (default 0; 100 when Status is Completed)."},
+	{.name = "Importance", .type = SB_TYPE_ENUM,
+	 .choices = sb_importance_choices,
+	 .doc = "Low, Normal or High (default Normal)."},
+	{.name = "Owner", .type = SB_TYPE_TEXT, .max_size = 256,
+	 .doc = "Name of the person responsible."},
+	SB_PARAM_MAILBOX,
+	SB_PARAM_END,
+};
+static const struct sb_param task_list_in[] = {
+	{.name = "Status",
+	 .type = SB_TYPE_ENUM,
+	 .choices = sb_task_status_choices,
+	 .doc = "Only tasks in this state."},
+	SB_PARAM_MAILBOX,
+	SB_PARAM_END,
+};
+static const char *const task_ret[] = {"Id",	 "Subject",	    "Body",
+				       "StartDate", "DueDate",	    "Status",
+				       "PercentComplete", "Importance", "Owner",
+				       NULL};
+static const struct sb_method task_methods[] = {
+	{.name = "Create",
+	 .kind = SB_KIND_CREATE,
+	 .doc = "Create a task (an iCalendar VTODO).",
+	 .inputs = task_create_in,
+	 .returns = task_ret},
+	{.name = "Load",
+	 .kind = SB_KIND_READ,
+	 .doc = "Load one task.",
+	 .inputs = item_id_in,
+	 .returns = task_ret},
+	{.name = "Complete",
+	 .kind = SB_KIND_UPDATE,
+	 .doc = "Mark a task completed (Status Completed, PercentComplete "
+		"100).",
+	 .inputs = item_id_in,
+	 .returns = task_ret},
+	{.name = "Delete",
+	 .kind = SB_KIND_DELETE,
+	 .doc = "Delete a task.",
+	 .inputs = item_id_in,
+	 .returns = id_ret},
+	{.name = "List",
+	 .kind = SB_KIND_LIST,
+	 .doc = "List tasks by due date (tasks without one last).",
+	 .inputs = task_list_in,
+	 .returns = task_ret},
+	SB_METHOD_END,
+};
+
+static const struct sb_object mapi_objects[] = {
+	{.name = SB_OBJ_EMAIL,
+	 .doc = "A message in a mailbox of the local store (RFC 5322 files "
+		"in Maildir folders).",
+	 .properties = sb_email_properties,
+	 .methods = email_methods},
+	{.name = SB_OBJ_FOLDER,
+	 .doc = "A mail folder of a mailbox (a Maildir).",
+	 .properties = sb_folder_properties,
+	 .methods = folder_methods},
+	{.name = SB_OBJ_APPOINTMENT,
+	 .doc = "A calendar item of a mailbox (an iCalendar file).",
+	 .properties = sb_appointment_properties,
+	 .methods = appt_methods},
+	{.name = SB_OBJ_TASK,
+	 .doc = "A task of a mailbox (an iCalendar file).",
+	 .properties = sb_task_properties,
+	 .methods = task_methods},
+	SB_OBJECT_END,
+};
+
+/* ---- lifecycle ------------------------------------------------------- */
+
+static enum sb_status mapi_open(const struct sb_host *host, const void *config,
+				void **state, struct sb_error *err)
+{
+	struct mapi_store *s = NULL;
+	enum sb_status st = mapi_store_open(host, config, &s, err);
+	if (st != SB_OK)
+		return st;
+	host->log(host, SB_LOG_INFO, "store %s open with %zu mailbox(es)",
+		  s->root, s->n_mb);
+	*state = s;
+	return SB_OK;
+}
+
+static enum sb_status mapi_execute(void *state, const struct sb_call *call,
+				   struct sb_result *r, struct sb_error *err)
+{
+	struct mapi_store *s = state;
+	const char *obj = sb_call_object(call);
+	const char *m = sb_call_method(call);
+	if (strcmp(obj, SB_OBJ_EMAIL) == 0)
+		return mapi_email_execute(s, m, call, r, err);
+	if (strcmp(obj, SB_OBJ_FOLDER) == 0)
+		return mapi_folder_execute(s, m, call, r, err);
+	if (strcmp(obj, SB_OBJ_APPOINTMENT) == 0)
+		return mapi_appointment_execute(s, m, call, r, err);
+	if (strcmp(obj, SB_OBJ_TASK) == 0)
+		return mapi_task_execute(s, m, call, r, err);
+	return sb_error_set(err, SB_ERR_METHOD_NOT_ALLOWED, NULL,
+			    "mapi-stub has no object %s", obj);
+}
+
+static enum sb_status mapi_test(void *state, struct sb_error *err)
+{
+	struct mapi_store *s = state;
+	for (size_t i = 0; i < s->n_mb; i++)
+		if (mapi_fsync_dir(s->mb[i].dir) < 0)
+			return sb_error_set(err, SB_ERR_UNAVAILABLE, NULL,
+					    "mailbox directory %s is not "
+					    "usable",
+					    s->mb[i].dir);
+	return SB_OK;
+}
+
+static void mapi_close(void *state)
+{
+	mapi_store_close(state);
+}
+
+SB_EXPORT const struct sb_broker svcbroker_broker = {
+	SB_BROKER_HEADER,
+	.name = "mapi-stub",
+	.version = PACKAGE_VERSION,
+	.summary = "Local message store on disk (Maildir mail, iCalendar "
+		   "appointments and tasks): the embedded default.",
+	.config = mapi_config,
+	.config_size = sizeof(struct mapi_conf),
+	.objects = mapi_objects,
+	.open = mapi_open,
+	.execute = mapi_execute,
+	.test = mapi_test,
+	.close = mapi_close,
+};

@@ -1,0 +1,168 @@
+/* mapi-stub: storage of iCalendar items — one <Id>.ics file per item in
+ * the mailbox's Calendar/ or Tasks/ directory, written atomically. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <svcbroker/sdk.h>
+
+#include "mapi.h"
+
+static bool ics_path(struct mapi_mailbox *mb, const char *folder,
+		     const char *id, char *out, size_t len)
+{
+	return mapi_path(out, len, "%s/%s/%s.ics", mb->dir, folder, id);
+}
+
+static enum sb_status bad_id(const char *id, const char *what,
+			     struct sb_error *err)
+{
+	return sb_error_set(err, SB_ERR_INVALID_INPUT, "ErrorInvalidIdMalformed",
+			    "Id \"%.80s\" is not a valid %s id", id, what);
+}
+
+enum sb_status mapi_ics_store(struct mapi_store *s, struct mapi_mailbox *mb,
+			      const char *folder, const char *id,
+			      const char *text, bool replace,
+			      struct sb_error *err)
+{
+	if (!mapi_id_ok(id))
+		return bad_id(id, "item", err);
+	char dir[MAPI_PATH_MAX], path[MAPI_PATH_MAX];
+	if (!mapi_path(dir, sizeof dir, "%s/%s", mb->dir, folder) ||
+	    !ics_path(mb, folder, id, path, sizeof path))
+		return sb_error_set(err, SB_ERR_INTERNAL, NULL, "path too long");
+	size_t len = strlen(text);
+	int64_t old = 0;
+	struct stat st;
+	if (replace && stat(path, &st) == 0)
+		old = st.st_size;
+	int64_t grow = (int64_t)len - old;
+	if (grow > 0) {
+		enum sb_status q = mapi_quota_reserve(s, mb, grow, err);
+		if (q != SB_OK)
+			return q;
+	}
+	/* The item lives directly in the folder, written through tmp/. */
+	char tpath[MAPI_PATH_MAX], uniq[160];
+	mapi_unique_new(s, uniq, sizeof uniq);
+	enum sb_status rc = SB_OK;
+	if (!mapi_path(tpath, sizeof tpath, "%s/tmp/%s.ics", dir, uniq))
+		rc = sb_error_set(err, SB_ERR_INTERNAL, NULL, "path too long");
+	else
+		rc = mapi_write_file(tpath, path, dir, text, len, !replace,
+				     err);
+	if (rc != SB_OK && grow > 0)
+		mapi_quota_release(mb, grow);
+	else if (rc == SB_OK && grow < 0)
+		mapi_quota_release(mb, -grow);
+	return rc;
+}
+
+enum sb_status mapi_ics_load(struct mapi_mailbox *mb, const char *folder,
+			     const char *id, const char *what, char **text,
+			     struct sb_error *err)
+{
+	*text = NULL;
+	if (!mapi_id_ok(id))
+		return bad_id(id, what, err);
+	char path[MAPI_PATH_MAX];
+	if (!ics_path(mb, folder, id, path, sizeof path))
+		return sb_error_set(err, SB_ERR_INTERNAL, NULL, "path too long");
+	size_t len;
+	if (mapi_read_file(path, MAPI_ICS_MAX, text, &len) < 0) {
+		if (errno == ENOENT)
+			return sb_error_set(err, SB_ERR_NOT_FOUND,
+					    "ErrorItemNotFound",
+					    "%s %s not found in mailbox %s",
+					    what, id, mb->address);
+		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
+				    "cannot read %s: %s", path,
+				    strerror(errno));
+	}
+	return SB_OK;
+}
+
+enum sb_status mapi_ics_delete(struct mapi_mailbox *mb, const char *folder,
+			       const char *id, const char *what,
+			       struct sb_error *err)
+{
+	if (!mapi_id_ok(id))
+		return bad_id(id, what, err);
+	char path[MAPI_PATH_MAX], dir[MAPI_PATH_MAX];
+	if (!ics_path(mb, folder, id, path, sizeof path) ||
+	    !mapi_path(dir, sizeof dir, "%s/%s", mb->dir, folder))
+		return sb_error_set(err, SB_ERR_INTERNAL, NULL, "path too long");
+	struct stat st;
+	pthread_mutex_lock(&mb->ics_lock);
+	int64_t size = stat(path, &st) == 0 ? st.st_size : 0;
+	int rc = unlink(path);
+	pthread_mutex_unlock(&mb->ics_lock);
+	if (rc < 0) {
+		if (errno == ENOENT)
+			return sb_error_set(err, SB_ERR_NOT_FOUND,
+					    "ErrorItemNotFound",
+					    "%s %s not found in mailbox %s",
+					    what, id, mb->address);
+		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
+				    "cannot delete %s: %s", path,
+				    strerror(errno));
+	}
+	mapi_fsync_dir(dir);
+	mapi_quota_release(mb, size);
+	return SB_OK;
+}
+
+int mapi_ics_ids(struct mapi_mailbox *mb, const char *folder, char ***ids,
+		 size_t *nout)
+{
+	*ids = NULL;
+	*nout = 0;
+	char dir[MAPI_PATH_MAX];
+	if (!mapi_path(dir, sizeof dir, "%s/%s", mb->dir, folder)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	DIR *d = opendir(dir);
+	if (!d)
+		return -1;
+	size_t n = 0, cap = 0;
+	char **v = NULL;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		if (de->d_name[0] == '.' || l < 5 ||
+		    strcmp(de->d_name + l - 4, ".ics") != 0)
+			continue;
+		if (n == cap) {
+			size_t nc = cap ? 2 * cap : 32;
+			char **nv = realloc(v, nc * sizeof *nv);
+			if (!nv)
+				goto oom;
+			v = nv;
+			cap = nc;
+		}
+		if (!(v[n] = strndup(de->d_name, l - 4)))
+			goto oom;
+		if (!mapi_id_ok(v[n])) {
+			free(v[n]);
+			continue;
+		}
+		n++;
+	}
+	closedir(d);
+	*ids = v;
+	*nout = n;
+	return 0;
+oom:
+	closedir(d);
+	mapi_names_free(v, n);
+	errno = ENOMEM;
+	return -1;
+}

@@ -1,0 +1,422 @@
+/* mapi-stub: the Task object — Create, Load, Complete, Delete, List over
+ * iCalendar VTODO files in the mailbox's Tasks/ directory. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <svcbroker/call.h>
+#include <svcbroker/schema.h>
+#include <svcbroker/sdk.h>
+
+#include "mapi.h"
+
+struct task {
+	char *id, *subject, *body, *owner;
+	char status[24];     /* one of sb_task_status_choices */
+	char importance[8];  /* Low, Normal, High */
+	int64_t start, due;  /* epoch of the date; INT64_MIN: none */
+	int64_t percent;
+	int64_t created;
+	int64_t completed;   /* INT64_MIN: not completed */
+};
+
+static void task_free(struct task *t)
+{
+	free(t->id);
+	free(t->subject);
+	free(t->body);
+	free(t->owner);
+	memset(t, 0, sizeof *t);
+}
+
+/* Status <-> RFC 5545 STATUS; the exact name is kept in an X- property
+ * because iCalendar has no WaitingOnOthers or Deferred. */
+static const char *ical_status(const char *st)
+{
+	if (strcmp(st, "InProgress") == 0)
+		return "IN-PROCESS";
+	if (strcmp(st, "Completed") == 0)
+		return "COMPLETED";
+	return "NEEDS-ACTION";
+}
+
+static const char *from_ical_status(const char *v)
+{
+	if (v && strcasecmp(v, "IN-PROCESS") == 0)
+		return "InProgress";
+	if (v && strcasecmp(v, "COMPLETED") == 0)
+		return "Completed";
+	return "NotStarted";
+}
+
+static int priority_of(const char *imp)
+{
+	if (strcmp(imp, "High") == 0)
+		return 1;
+	if (strcmp(imp, "Low") == 0)
+		return 9;
+	return 5;
+}
+
+static char *task_ics(const struct task *t)
+{
+	struct sb_buf b;
+	sb_buf_init(&b, MAPI_ICS_MAX);
+	char v[32];
+	sb_buf_puts(&b, "BEGIN:VCALENDAR\r\n");
+	mapi_ical_line(&b, "VERSION", NULL, "2.0", false);
+	mapi_ical_line(&b, "PRODID", NULL, "-//svcbroker//mapi-stub//EN", false);
+	sb_buf_puts(&b, "BEGIN:VTODO\r\n");
+	mapi_ical_line(&b, "UID", NULL, t->id, true);
+	mapi_ical_time_format(time(NULL), false, v, sizeof v);
+	mapi_ical_line(&b, "DTSTAMP", NULL, v, false);
+	mapi_ical_time_format(t->created, false, v, sizeof v);
+	mapi_ical_line(&b, "CREATED", NULL, v, false);
+	if (t->subject)
+		mapi_ical_line(&b, "SUMMARY", NULL, t->subject, true);
+	if (t->body)
+		mapi_ical_line(&b, "DESCRIPTION", NULL, t->body, true);
+	if (t->start != INT64_MIN) {
+		mapi_ical_time_format(t->start, true, v, sizeof v);
+		mapi_ical_line(&b, "DTSTART", "VALUE=DATE", v, false);
+	}
+	if (t->due != INT64_MIN) {
+		mapi_ical_time_format(t->due, true, v, sizeof v);
+		mapi_ical_line(&b, "DUE", "VALUE=DATE", v, false);
+	}
+	mapi_ical_line(&b, "STATUS", NULL, ical_status(t->status), false);
+	mapi_ical_line(&b, "X-SVCBROKER-STATUS", NULL, t->status, true);
+	snprintf(v, sizeof v, "%lld", (long long)t->percent);
+	mapi_ical_line(&b, "PERCENT-COMPLETE", NULL, v, false);
+	snprintf(v, sizeof v, "%d", priority_of(t->importance));
+	mapi_ical_line(&b, "PRIORITY", NULL, v, false);
+	if (t->owner)
+		mapi_ical_line(&b, "X-SVCBROKER-OWNER", NULL, t->owner, true);
+	if (t->completed != INT64_MIN) {
+		mapi_ical_time_format(t->completed, false, v, sizeof v);
+		mapi_ical_line(&b, "COMPLETED", NULL, v, false);
+	}
+	sb_buf_puts(&b, "END:VTODO\r\nEND:VCALENDAR\r\n");
+	return sb_buf_steal(&b);
+}
+
+static char *text_of(const struct mapi_ical_comp *c, const char *name)
+{
+	const struct mapi_ical_prop *p = mapi_ical_get(c, name);
+	return p ? mapi_ical_unescape(p->value) : NULL;
+}
+
+static int64_t date_prop(const struct mapi_ical_comp *c, const char *name)
+{
+	const struct mapi_ical_prop *p = mapi_ical_get(c, name);
+	int64_t t;
+	bool is_date;
+	if (!p || !mapi_ical_time_parse(p->value, &t, &is_date))
+		return INT64_MIN;
+	return t - (t % 86400 + 86400) % 86400; /* the date of it */
+}
+
+static bool valid_status(const char *s)
+{
+	for (size_t i = 0; sb_task_status_choices[i]; i++)
+		if (strcmp(s, sb_task_status_choices[i]) == 0)
+			return true;
+	return false;
+}
+
+static enum sb_status task_parse(const char *text, const char *id,
+				 struct task *t, struct sb_error *err)
+{
+	memset(t, 0, sizeof *t);
+	const char *why = NULL;
+	struct mapi_ical_comp *c =
+		mapi_ical_parse(text, strlen(text), "VTODO", &why);
+	if (!c)
+		return sb_error_set(err, SB_ERR_INTERNAL, "ErrorCorruptData",
+				    "task %s: unreadable iCalendar data (%s)",
+				    id, why ? why : "?");
+	t->id = strdup(id);
+	t->subject = text_of(c, "SUMMARY");
+	t->body = text_of(c, "DESCRIPTION");
+	t->owner = text_of(c, "X-SVCBROKER-OWNER");
+	t->start = date_prop(c, "DTSTART");
+	t->due = date_prop(c, "DUE");
+	char *xs = text_of(c, "X-SVCBROKER-STATUS");
+	const struct mapi_ical_prop *sp = mapi_ical_get(c, "STATUS");
+	snprintf(t->status, sizeof t->status, "%s",
+		 xs && valid_status(xs) ? xs
+					: from_ical_status(sp ? sp->value : NULL));
+	free(xs);
+	const struct mapi_ical_prop *pc = mapi_ical_get(c, "PERCENT-COMPLETE");
+	t->percent = 0;
+	if (pc) {
+		char *end;
+		long v = strtol(pc->value, &end, 10);
+		if (*end == '\0' && v >= 0 && v <= 100)
+			t->percent = v;
+	}
+	const struct mapi_ical_prop *pr = mapi_ical_get(c, "PRIORITY");
+	long prio = pr ? strtol(pr->value, NULL, 10) : 0;
+	snprintf(t->importance, sizeof t->importance, "%s",
+		 prio >= 1 && prio <= 4	  ? "High"
+		 : prio >= 6 && prio <= 9 ? "Low"
+					  : "Normal");
+	const struct mapi_ical_prop *cr = mapi_ical_get(c, "CREATED");
+	bool is_date;
+	if (!cr || !mapi_ical_time_parse(cr->value, &t->created, &is_date))
+		t->created = 0;
+	const struct mapi_ical_prop *cp = mapi_ical_get(c, "COMPLETED");
+	if (!cp || !mapi_ical_time_parse(cp->value, &t->completed, &is_date))
+		t->completed = INT64_MIN;
+	mapi_ical_free(c);
+	if (!t->id) {
+		task_free(t);
+		return sb_error_set(err, SB_ERR_INTERNAL, NULL, "out of memory");
+	}
+	return SB_OK;
+}
+
+static void date_str(int64_t t, char *out, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	strftime(out, len, "%Y-%m-%d", &tm);
+}
+
+static void task_row(struct sb_result *r, const struct task *t)
+{
+	char d[16];
+	sb_result_row(r);
+	sb_result_str(r, "Id", t->id);
+	if (t->subject)
+		sb_result_str(r, "Subject", t->subject);
+	if (t->body)
+		sb_result_str(r, "Body", t->body);
+	if (t->start != INT64_MIN) {
+		date_str(t->start, d, sizeof d);
+		sb_result_str(r, "StartDate", d);
+	}
+	if (t->due != INT64_MIN) {
+		date_str(t->due, d, sizeof d);
+		sb_result_str(r, "DueDate", d);
+	}
+	sb_result_str(r, "Status", t->status);
+	sb_result_int(r, "PercentComplete", t->percent);
+	sb_result_str(r, "Importance", t->importance);
+	if (t->owner)
+		sb_result_str(r, "Owner", t->owner);
+}
+
+static bool date_in(const char *s, int64_t *out)
+{
+	struct tm tm = {0};
+	const char *end = s ? strptime(s, "%Y-%m-%d", &tm) : NULL;
+	if (!end || *end)
+		return false;
+	*out = (int64_t)timegm(&tm);
+	return true;
+}
+
+static enum sb_status task_create(struct mapi_store *s, struct mapi_mailbox *mb,
+				  const struct sb_call *call,
+				  struct sb_result *r, struct sb_error *err)
+{
+	struct task t = {.start = INT64_MIN, .due = INT64_MIN,
+			 .completed = INT64_MIN};
+	const char *v;
+	if ((v = sb_call_str(call, "StartDate", NULL)) && !date_in(v, &t.start))
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "StartDate: expected YYYY-MM-DD");
+	if ((v = sb_call_str(call, "DueDate", NULL)) && !date_in(v, &t.due))
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "DueDate: expected YYYY-MM-DD");
+	if (t.start != INT64_MIN && t.due != INT64_MIN && t.due < t.start)
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "DueDate is before StartDate");
+	snprintf(t.status, sizeof t.status, "%s",
+		 sb_call_str(call, "Status", "NotStarted"));
+	snprintf(t.importance, sizeof t.importance, "%s",
+		 sb_call_str(call, "Importance", "Normal"));
+	int64_t pc = 0;
+	if (sb_call_int(call, "PercentComplete", &pc) && (pc < 0 || pc > 100))
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "PercentComplete: %lld is out of range "
+				    "0..100",
+				    (long long)pc);
+	t.percent = pc;
+	t.created = time(NULL);
+	if (strcmp(t.status, "Completed") == 0) {
+		t.percent = 100;
+		t.completed = t.created;
+	}
+	char uuid[37];
+	if (!sb_uuid4(uuid))
+		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
+				    "no random bytes for an Id");
+	t.id = uuid;
+	t.subject = (char *)sb_call_str(call, "Subject", NULL);
+	t.body = (char *)sb_call_str(call, "Body", NULL);
+	t.owner = (char *)sb_call_str(call, "Owner", NULL);
+	char *text = task_ics(&t);
+	enum sb_status st =
+		text ? mapi_ics_store(s, mb, MAPI_TASKS, uuid, text, false, err)
+		     : sb_error_set(err, SB_ERR_PAYLOAD_TOO_LARGE, NULL,
+				    "task too large");
+	if (st == SB_OK)
+		task_row(r, &t);
+	free(text);
+	return st;
+}
+
+static enum sb_status task_load(struct mapi_mailbox *mb, const char *id,
+				struct task *t, struct sb_error *err)
+{
+	char *text;
+	enum sb_status st =
+		mapi_ics_load(mb, MAPI_TASKS, id, "task", &text, err);
+	if (st != SB_OK)
+		return st;
+	st = task_parse(text, id, t, err);
+	free(text);
+	return st;
+}
+
+static enum sb_status task_complete(struct mapi_store *s,
+				    struct mapi_mailbox *mb, const char *id,
+				    struct sb_result *r, struct sb_error *err)
+{
+	struct task t;
+	/* Read-modify-write under the mailbox's .ics lock so a Complete and
+	 * a Delete (or two Completes) do not interleave. */
+	pthread_mutex_lock(&mb->ics_lock);
+	enum sb_status st = task_load(mb, id, &t, err);
+	if (st != SB_OK) {
+		pthread_mutex_unlock(&mb->ics_lock);
+		return st;
+	}
+	snprintf(t.status, sizeof t.status, "Completed");
+	t.percent = 100;
+	if (t.completed == INT64_MIN)
+		t.completed = time(NULL);
+	char *text = task_ics(&t);
+	if (!text)
+		st = sb_error_set(err, SB_ERR_INTERNAL, NULL, "out of memory");
+	else
+		st = mapi_ics_store(s, mb, MAPI_TASKS, id, text, true, err);
+	pthread_mutex_unlock(&mb->ics_lock);
+	if (st == SB_OK)
+		task_row(r, &t);
+	free(text);
+	task_free(&t);
+	return st;
+}
+
+struct list_ctx {
+	struct task *items;
+};
+
+static enum sb_status list_row(void *vctx, size_t index, struct sb_result *r,
+			       struct sb_error *err)
+{
+	(void)err;
+	struct list_ctx *c = vctx;
+	task_row(r, &c->items[index]);
+	return SB_OK;
+}
+
+static enum sb_status task_list(struct mapi_mailbox *mb,
+				const struct sb_call *call,
+				struct sb_result *r, struct sb_error *err)
+{
+	const char *want = sb_call_str(call, "Status", NULL);
+	char **ids;
+	size_t n;
+	if (mapi_ics_ids(mb, MAPI_TASKS, &ids, &n) < 0)
+		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
+				    "cannot list the tasks of %s: %s",
+				    mb->address, strerror(errno));
+	struct list_ctx c = {.items = calloc(n + 1, sizeof *c.items)};
+	struct mapi_sortkey *k = calloc(n + 1, sizeof *k);
+	char *scope = NULL;
+	enum sb_status st = SB_OK;
+	size_t m = 0;
+	if (!c.items || !k ||
+	    asprintf(&scope, "Task|%s|%s", mb->address, want ? want : "") <
+		    0) {
+		scope = NULL;
+		st = sb_error_set(err, SB_ERR_INTERNAL, NULL, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct sb_error e2;
+		struct task t;
+		if (task_load(mb, ids[i], &t, &e2) != SB_OK)
+			continue;
+		if (want && strcmp(want, t.status) != 0) {
+			task_free(&t);
+			continue;
+		}
+		c.items[m] = t;
+		k[m].key = t.due == INT64_MIN ? INT64_MAX : t.due;
+		k[m].id = c.items[m].id;
+		k[m].index = m;
+		m++;
+	}
+	mapi_sort(k, m);
+	size_t start;
+	st = mapi_page_start(k, m, scope, sb_call_page_token(call), &start,
+			     err);
+	if (st == SB_OK)
+		st = mapi_page_emit(k, m, start, call, r, scope, list_row, &c,
+				    err);
+out:
+	for (size_t i = 0; i < m; i++)
+		task_free(&c.items[i]);
+	free(c.items);
+	free(k);
+	free(scope);
+	mapi_names_free(ids, n);
+	return st;
+}
+
+enum sb_status mapi_task_execute(struct mapi_store *s, const char *method,
+				 const struct sb_call *call,
+				 struct sb_result *r, struct sb_error *err)
+{
+	struct mapi_mailbox *mb;
+	enum sb_status st = mapi_mailbox_for_call(s, call, &mb, err);
+	if (st != SB_OK)
+		return st;
+	if (strcmp(method, "Create") == 0)
+		return task_create(s, mb, call, r, err);
+	if (strcmp(method, "List") == 0)
+		return task_list(mb, call, r, err);
+	const char *id = sb_call_str(call, "Id", "");
+	if (strcmp(method, "Load") == 0) {
+		struct task t;
+		st = task_load(mb, id, &t, err);
+		if (st == SB_OK) {
+			task_row(r, &t);
+			task_free(&t);
+		}
+		return st;
+	}
+	if (strcmp(method, "Complete") == 0)
+		return task_complete(s, mb, id, r, err);
+	if (strcmp(method, "Delete") == 0) {
+		st = mapi_ics_delete(mb, MAPI_TASKS, id, "task", err);
+		if (st == SB_OK) {
+			sb_result_row(r);
+			sb_result_str(r, "Id", id);
+		}
+		return st;
+	}
+	return sb_error_set(err, SB_ERR_METHOD_NOT_ALLOWED, NULL,
+			    "Task has no method %s", method);
+}
