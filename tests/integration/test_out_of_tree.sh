@@ -1,0 +1,211 @@
+#!/bin/sh
+# A broker built out of tree: install svcbroker into a temporary prefix,
+# build docs/example-broker against the INSTALLED headers and
+# `pkg-config svcbroker` only, load it into the installed svcbrokerd and
+# call its methods over HTTP.  Every wait is bounded; everything is removed
+# at the end.
+set -u
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+top_builddir=${top_builddir:-$top_srcdir}
+
+passed=0
+failed=0
+ok() { # ok CONDITION-STATUS NAME [DETAIL]
+	if [ "$1" -eq 0 ]; then
+		passed=$((passed + 1))
+		echo "ok - $2"
+	else
+		failed=$((failed + 1))
+		echo "not ok - $2${3:+ ($3)}"
+	fi
+}
+finish() {
+	echo "# $passed passed, $failed failed"
+	[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+	exit $?
+}
+
+for tool in curl make cc; do
+	command -v "$tool" >/dev/null 2>&1 || { echo "# $tool not found: skipped"; exit 77; }
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/sb-oot.XXXXXX") || exit 99
+pid=""
+cleanup() {
+	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+		kill -TERM "$pid" 2>/dev/null
+		i=0
+		while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		kill -KILL "$pid" 2>/dev/null
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+prefix=$tmp/prefix
+
+# 1. Install into the temporary prefix (quietly; the log is shown on error).
+timeout 600 make -C "$top_builddir" install prefix="$prefix" >"$tmp/install.log" 2>&1
+st=$?
+ok $st "make install prefix=\$tmp/prefix" "$(tail -5 "$tmp/install.log")"
+[ $st -eq 0 ] || finish
+test -f "$prefix/include/svcbroker/broker.h" && test -f "$prefix/lib/pkgconfig/svcbroker.pc"
+ok $? "headers and svcbroker.pc are installed"
+
+# 2. Build the example against the installed tree only.  The .pc file
+# carries the configured prefix; --define-prefix relocates it to where it
+# was installed.
+PKG_CONFIG="pkg-config --define-prefix"
+PKG_CONFIG_PATH=$prefix/lib/pkgconfig
+export PKG_CONFIG PKG_CONFIG_PATH
+cflags=$($PKG_CONFIG --cflags svcbroker)
+case "$cflags" in
+*"$prefix/include"*) st=0 ;;
+*) st=1 ;;
+esac
+ok $st "pkg-config svcbroker points into the installed prefix" "$cflags"
+case "$cflags" in
+*"$top_srcdir"*) st=1 ;;
+*) st=0 ;;
+esac
+ok $st "no source-tree include path in the flags" "$cflags"
+
+cp -R "$top_srcdir/docs/example-broker" "$tmp/example"
+chmod -R u+w "$tmp/example"
+rm -f "$tmp/example/hello.so"
+timeout 120 make -C "$tmp/example" >"$tmp/build.log" 2>&1
+st=$?
+ok $st "the example broker builds with its Makefile" "$(tail -5 "$tmp/build.log")"
+[ $st -eq 0 ] || finish
+
+# Exactly one exported symbol, svcbroker_broker.
+syms=$(nm -D --defined-only "$tmp/example/hello.so" 2>/dev/null | awk '$2 ~ /^[A-Za-z]$/ {print $3}' | sort | tr '\n' ' ')
+[ "$syms" = "svcbroker_broker " ]
+ok $? "hello.so exports exactly svcbroker_broker" "$syms"
+
+# 3. Run the installed daemon on a free port with the example loaded.
+mkdir -p "$tmp/modules" "$tmp/state"
+cp "$tmp/example/hello.so" "$tmp/modules/hello.so"
+port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat >"$tmp/svcbroker.ini" <<EOF
+[server]
+listen     = 127.0.0.1:$port
+module_dir = $tmp/modules
+state_dir  = $tmp/state
+
+[module hello]
+enabled = yes
+
+[instance hi]
+broker   = hello
+greeting = Bonjour
+start    = 40
+
+[instance loud]
+broker = hello
+shout  = yes
+EOF
+daemon=$prefix/sbin/svcbrokerd
+test -x "$daemon"
+ok $? "svcbrokerd is installed in the prefix"
+timeout 60 "$daemon" --check -c "$tmp/svcbroker.ini" >"$tmp/check.log" 2>&1
+ok $? "svcbrokerd --check accepts the example's configuration" "$(cat "$tmp/check.log")"
+
+"$daemon" -c "$tmp/svcbroker.ini" >"$tmp/daemon.log" 2>&1 &
+pid=$!
+base=http://127.0.0.1:$port
+up=1
+i=0
+while [ $i -lt 200 ]; do
+	if curl -sf --max-time 1 "$base/v1/health" >/dev/null 2>&1; then
+		up=0
+		break
+	fi
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.1
+	i=$((i + 1))
+done
+ok $up "svcbrokerd answers /v1/health with the example loaded" "$(tail -5 "$tmp/daemon.log")"
+[ $up -eq 0 ] || finish
+
+post() { # post PATH JSON -> prints "STATUS BODY"
+	curl -s --max-time 10 -o "$tmp/body" -w '%{http_code}' \
+		-H 'Content-Type: application/json' -d "$2" "$base$1"
+	printf ' '
+	cat "$tmp/body"
+}
+
+out=$(curl -s --max-time 10 "$base/v1/catalog")
+case "$out" in
+*'"hello"'*Greeting*Counter*) st=0 ;;
+*) st=1 ;;
+esac
+ok $st "the catalog lists the hello instances and their objects" "$out"
+
+out=$(post /v1/call/hi/Greeting/Say '{"inputs": {"Name": "World"}}')
+case "$out" in
+"200 "*'"Message"'*'"Bonjour, World!"'*) st=0 ;;
+*) st=1 ;;
+esac
+ok $st "hi/Greeting.Say answers its greeting" "$out"
+
+out=$(post /v1/call/loud/Greeting/Say '{"inputs": {"Name": "World"}}')
+case "$out" in
+"200 "*'"HELLO, WORLD!"'*) st=0 ;;
+*) st=1 ;;
+esac
+ok $st "loud/Greeting.Say uses the instance's own config (shout, default greeting)" "$out"
+
+post /v1/call/hi/Counter/Increment '{"inputs": {}}' >/dev/null
+out=$(post /v1/call/hi/Counter/Increment '{"inputs": {"By": 5}}')
+case "$out" in
+"200 "*'"Value"'*46*) st=0 ;;
+*) st=1 ;;
+esac
+ok $st "hi/Counter keeps per-instance state from start = 40" "$out"
+
+out=$(post /v1/call/loud/Counter/Read '{"inputs": {}}')
+case "$out" in
+"200 "*'"Value"'*0*) st=0 ;;
+*) st=1 ;;
+esac
+ok $st "loud/Counter is separate from hi/Counter" "$out"
+
+out=$(post /v1/call/hi/Greeting/Say '{"inputs": {}}')
+case "$out" in
+"400 "*invalid_input*Name*) st=0 ;;
+*) st=1 ;;
+esac
+ok $st "a missing required input is refused before the broker runs" "$out"
+
+out=$(post /v1/call/hi/Counter/Increment '{"inputs": {"By": 5000}}')
+case "$out" in
+"400 "*ByOutOfRange*) st=0 ;;
+*) st=1 ;;
+esac
+ok $st "the broker's own error reaches the client with its code" "$out"
+
+# The installed command-line client too.
+out=$(timeout 30 "$prefix/bin/svcbroker" --url "$base" call hi/Greeting.Say Name=Client 2>&1)
+case "$out" in
+*"Bonjour, Client!"*) st=0 ;;
+*) st=1 ;;
+esac
+ok $st "the installed svcbroker calls the example broker" "$out"
+
+kill -TERM "$pid"
+i=0
+while kill -0 "$pid" 2>/dev/null && [ $i -lt 200 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+wait "$pid"
+st=$?
+pid=""
+ok $st "svcbrokerd exits 0 on SIGTERM" "$(tail -5 "$tmp/daemon.log")"
+finish
