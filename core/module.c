@@ -3,10 +3,12 @@
  * A module is opened by absolute path only (a bare name would make ltdl
  * search LD_LIBRARY_PATH and LTDL_LIBRARY_PATH), with RTLD_LOCAL, and its
  * descriptor is checked field by field before anything else of it is used.
- * A module that was accepted stays loaded until sbc_modules_exit(). */
+ * A module that was accepted stays loaded until sbc_modules_exit().  (dlopen
+ * is called directly only to explain why ltdl could not open a file.) */
 #include "config.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ltdl.h>
@@ -696,18 +698,35 @@ static struct loaded *load_path(char *path, const char *name, char *errbuf,
 		size_t len = strlen(path);
 		bool is_so = len > 3 && strcmp(path + len - 3, ".so") == 0;
 		head_hex(path, head, sizeof(head), &elf);
-		if (is_so && !elf)
+		if (is_so && !elf) {
 			fmt(errbuf, errlen,
 			    "%s is not a loadable object: it starts with %s, "
 			    "expected an ELF shared object (7f 45 4c 46): "
 			    "replace it with a module built for svcbroker",
 			    path, head);
-		else
+		} else if (is_so) {
+			/* ltdl's reason is often just "file not found": ask
+			 * the dynamic linker itself for the real one. */
+			char real[512] = "";
+			dlerror();
+			void *dh = dlopen(path, RTLD_LAZY | RTLD_LOCAL);
+			const char *de = dh ? NULL : dlerror();
+			if (dh)
+				dlclose(dh);
+			snprintf(real, sizeof(real), "%s",
+				 de ? de : (why ? why : "unknown error"));
 			fmt(errbuf, errlen,
 			    "%s is not a loadable object (%s): rebuild it for "
 			    "this system, and check the libraries it needs "
 			    "(ldd)",
+			    path, real);
+		} else {
+			fmt(errbuf, errlen,
+			    "%s is not a loadable module (%s): check the "
+			    "library its dlname names is next to it, or point "
+			    "module_dir at the .so",
 			    path, why ? why : "unknown error");
+		}
 		return NULL;
 	}
 	const struct sb_broker *b = lt_dlsym(h, SB_BROKER_SYMBOL);
