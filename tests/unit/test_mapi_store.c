@@ -1,0 +1,758 @@
+/* Unit tests of the mapi-stub broker: its descriptor driven directly with
+ * calls and results built by core, against a store in a temporary
+ * directory. */
+#include "config.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <svcbroker/broker.h>
+#include <svcbroker/mime.h>
+#include <svcbroker/sdk.h>
+
+#include "core.h"
+#include "../../brokers/mapi-stub/mapi.h"
+
+extern const struct sb_broker svcbroker_broker;
+
+static char root[256];
+static char *mailboxes[] = {"alice@example.test", "bob@example.test",
+			    "carol@example.test", NULL};
+static struct mapi_conf conf;
+static void *state;
+
+static void host_log(const struct sb_host *h, enum sb_log_level lvl,
+		     const char *fmt, ...)
+{
+	(void)h;
+	(void)lvl;
+	(void)fmt;
+}
+static int64_t host_remaining(const struct sb_host *h, const struct sb_call *c)
+{
+	(void)h;
+	(void)c;
+	return 30000;
+}
+static bool host_cancelled(const struct sb_host *h, const struct sb_call *c)
+{
+	(void)h;
+	(void)c;
+	return false;
+}
+static const struct sb_host host = {
+	.struct_size = sizeof(struct sb_host),
+	.instance = "local",
+	.broker = "mapi-stub",
+	.log = host_log,
+	.remaining_ms = host_remaining,
+	.cancelled = host_cancelled,
+};
+
+static int rm_cb(const char *p, const struct stat *sb, int flag,
+		 struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static void open_store(void)
+{
+	struct sb_error err;
+	sb_error_clear(&err);
+	state = NULL;
+	enum sb_status st = svcbroker_broker.open(&host, &conf, &state, &err);
+	ck_assert_msg(st == SB_OK, "open: %s", err.message);
+}
+
+static void setup(void)
+{
+	snprintf(root, sizeof root, "/tmp/mapi-unit-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(root));
+	memset(&conf, 0, sizeof conf);
+	static char store[300];
+	snprintf(store, sizeof store, "%s/store", root);
+	conf.store_dir = store;
+	conf.mailboxes = mailboxes;
+	conf.quota = 100 * 1024 * 1024;
+	conf.max_message_size = 1024 * 1024;
+	open_store();
+}
+
+static void teardown(void)
+{
+	svcbroker_broker.close(state);
+	state = NULL;
+	nftw(root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ---- calling the broker ------------------------------------------- */
+
+struct res {
+	enum sb_status st;
+	struct sb_error err;
+	struct sb_result *r;
+};
+
+static const struct sb_method *find_method(const char *obj, const char *m,
+					   const struct sb_object **o_out)
+{
+	for (const struct sb_object *o = svcbroker_broker.objects; o->name; o++)
+		if (strcmp(o->name, obj) == 0)
+			for (const struct sb_method *mm = o->methods; mm->name;
+			     mm++)
+				if (strcmp(mm->name, m) == 0) {
+					*o_out = o;
+					return mm;
+				}
+	return NULL;
+}
+
+/* args: "Name=value" strings, NULL-terminated; "?Name=true" is a
+ * boolean, "#Name=5" a number, "@Name=file|type|content" a file. */
+static struct res call(const char *obj, const char *meth, const char **args)
+{
+	struct res res = {0};
+	const struct sb_object *o;
+	const struct sb_method *m = find_method(obj, meth, &o);
+	ck_assert_msg(m != NULL, "%s.%s", obj, meth);
+	struct sb_call *c = sbc_call_new(o, m);
+	struct sb_error err;
+	for (size_t i = 0; args && args[i]; i++) {
+		char buf[4096];
+		snprintf(buf, sizeof buf, "%s", args[i]);
+		char kind = buf[0];
+		char *name = (kind == '?' || kind == '#' || kind == '@') ? buf + 1
+									   : buf;
+		char *eq = strchr(name, '=');
+		ck_assert_ptr_nonnull(eq);
+		*eq = '\0';
+		char *v = eq + 1;
+		enum sb_status st;
+		if (kind == '?')
+			st = sbc_call_put_bool(c, name, strcmp(v, "true") == 0,
+					       &err);
+		else if (kind == '#')
+			st = sbc_call_put_int(c, name, strtoll(v, NULL, 10),
+					      &err);
+		else if (kind == '@') {
+			char *t = strchr(v, '|');
+			*t++ = '\0';
+			char *d = strchr(t, '|');
+			*d++ = '\0';
+			st = sbc_call_put_file(c, name, v, t,
+					       (const unsigned char *)d,
+					       strlen(d), &err);
+		} else
+			st = sbc_call_put_str(c, name, v, &err);
+		ck_assert_msg(st == SB_OK, "input %s: %s", name, err.message);
+	}
+	ck_assert_int_eq(sbc_call_finish(c, &err), SB_OK);
+	res.r = sbc_result_new(o, m, 0, 0);
+	sb_error_clear(&res.err);
+	res.st = svcbroker_broker.execute(state, c, res.r, &res.err);
+	struct sb_error rerr;
+	ck_assert_msg(!sbc_result_error(res.r, &rerr), "result: %s",
+		      rerr.message);
+	sbc_call_free(c);
+	return res;
+}
+
+static const struct sb_value *cell(const struct res *x, size_t row,
+				   const char *name)
+{
+	const struct sbc_cell *cells;
+	size_t n = sbc_result_row_cells(x->r, row, &cells);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(cells[i].name, name) == 0)
+			return &cells[i].value;
+	return NULL;
+}
+
+static const char *str(const struct res *x, size_t row, const char *name)
+{
+	const struct sb_value *v = cell(x, row, name);
+	return v && v->count ? v->items[0].s : NULL;
+}
+
+static bool has_item(const struct res *x, size_t row, const char *name,
+		     const char *want)
+{
+	const struct sb_value *v = cell(x, row, name);
+	for (size_t i = 0; v && i < v->count; i++)
+		if (strcmp(v->items[i].s, want) == 0)
+			return true;
+	return false;
+}
+
+static void done(struct res *x)
+{
+	sbc_result_free(x->r);
+	x->r = NULL;
+}
+
+static size_t count_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0;
+	size_t n = 0;
+	struct dirent *de;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+static size_t listed(const char *mailbox, const char *folder)
+{
+	char mb[128], fo[128];
+	snprintf(mb, sizeof mb, "Mailbox=%s", mailbox);
+	snprintf(fo, sizeof fo, "Folder=%s", folder);
+	const char *a[] = {mb, fo, "#PageSize=1000", NULL};
+	struct res x = call("Email", "List", a);
+	ck_assert_msg(x.st == SB_OK, "List: %s", x.err.message);
+	size_t n = sbc_result_n_rows(x.r);
+	done(&x);
+	return n;
+}
+
+/* ---- tests ---------------------------------------------------------- */
+
+START_TEST(test_send_and_load)
+{
+	const char *a[] = {"To=bob@example.test", "To=nobody@example.test",
+			   "Cc=carol@example.test",
+			   "Bcc=alice@example.test",
+			   "Subject=Grüße, \xe2\x82\xac 100",
+			   "Body=Hallo Bob,\nviele Grüße.\n",
+			   "@Attachments=a.txt|text/plain|hello",
+			   NULL};
+	struct res x = call("Email", "Send", a);
+	ck_assert_msg(x.st == SB_OK, "%s", x.err.message);
+	ck_assert(has_item(&x, 0, "Accepted", "bob@example.test"));
+	ck_assert(has_item(&x, 0, "Accepted", "carol@example.test"));
+	ck_assert(has_item(&x, 0, "Rejected",
+			   "nobody@example.test: no such mailbox in this store"));
+	ck_assert_str_eq(str(&x, 0, "Folder"), "Sent Items");
+	char id[128];
+	snprintf(id, sizeof id, "Id=%s", str(&x, 0, "Id"));
+	done(&x);
+	ck_assert_uint_eq(listed("bob@example.test", "Inbox"), 1);
+	ck_assert_uint_eq(listed("carol@example.test", "inbox"), 1);
+	ck_assert_uint_eq(listed("alice@example.test", "Inbox"), 1); /* Bcc */
+	ck_assert_uint_eq(listed("alice@example.test", "sentitems"), 1);
+	ck_assert_uint_eq(listed("alice@example.test", "Outbox"), 0);
+
+	/* The sender's copy keeps Bcc; the delivered ones do not. */
+	const char *l[] = {id, NULL};
+	x = call("Email", "Load", l);
+	ck_assert_msg(x.st == SB_OK, "%s", x.err.message);
+	ck_assert_str_eq(str(&x, 0, "Subject"), "Grüße, \xe2\x82\xac 100");
+	ck_assert(has_item(&x, 0, "Bcc", "alice@example.test"));
+	done(&x);
+
+	const char *lb[] = {"Mailbox=bob@example.test", "Folder=Inbox", NULL};
+	x = call("Email", "List", lb);
+	char bid[128];
+	snprintf(bid, sizeof bid, "Id=%s", str(&x, 0, "Id"));
+	ck_assert_str_eq(str(&x, 0, "From"), "alice@example.test");
+	done(&x);
+	const char *lbl[] = {"Mailbox=bob@example.test", bid, NULL};
+	x = call("Email", "Load", lbl);
+	ck_assert_msg(x.st == SB_OK, "%s", x.err.message);
+	ck_assert_str_eq(str(&x, 0, "Body"), "Hallo Bob,\nviele Grüße.\n");
+	ck_assert_ptr_null(str(&x, 0, "Bcc"));
+	const struct sb_value *att = cell(&x, 0, "Attachments");
+	ck_assert_ptr_nonnull(att);
+	ck_assert_uint_eq(att->count, 1);
+	ck_assert_str_eq(att->items[0].f.name, "a.txt");
+	ck_assert_uint_eq(att->items[0].f.size, 5);
+	ck_assert(memcmp(att->items[0].f.data, "hello", 5) == 0);
+	done(&x);
+}
+END_TEST
+
+START_TEST(test_flags_move_delete)
+{
+	const char *a[] = {"To=bob@example.test", "Subject=s", NULL};
+	struct res x = call("Email", "Send", a);
+	ck_assert_int_eq(x.st, SB_OK);
+	done(&x);
+	const char *lb[] = {"Mailbox=bob@example.test", NULL};
+	x = call("Email", "List", lb);
+	ck_assert_uint_eq(sbc_result_n_rows(x.r), 1);
+	char id[128], idarg[160];
+	snprintf(id, sizeof id, "%s", str(&x, 0, "Id"));
+	snprintf(idarg, sizeof idarg, "Id=%s", id);
+	ck_assert(!cell(&x, 0, "IsRead")->items[0].b);
+	done(&x);
+
+	const char *mr[] = {"Mailbox=bob@example.test", idarg, NULL};
+	x = call("Email", "MarkRead", mr);
+	ck_assert_msg(x.st == SB_OK, "%s", x.err.message);
+	ck_assert_str_eq(str(&x, 0, "Id"), id);
+	done(&x);
+	x = call("Email", "List", lb);
+	ck_assert_str_eq(str(&x, 0, "Id"), id);
+	ck_assert(cell(&x, 0, "IsRead")->items[0].b);
+	done(&x);
+	const char *mu[] = {"Mailbox=bob@example.test", idarg, "?IsRead=false",
+			    NULL};
+	x = call("Email", "MarkRead", mu);
+	ck_assert_int_eq(x.st, SB_OK);
+	done(&x);
+	x = call("Email", "Load", mr);
+	ck_assert_int_eq(x.st, SB_OK);
+	ck_assert(!cell(&x, 0, "IsRead")->items[0].b);
+	done(&x);
+
+	const char *fc[] = {"Mailbox=bob@example.test", "Name=Projects", NULL};
+	x = call("Folder", "Create", fc);
+	ck_assert_msg(x.st == SB_OK, "%s", x.err.message);
+	done(&x);
+	x = call("Folder", "Create", fc);
+	ck_assert_int_eq(x.st, SB_ERR_CONFLICT);
+	done(&x);
+	const char *mv[] = {"Mailbox=bob@example.test", idarg,
+			    "Folder=projects", NULL};
+	x = call("Email", "Move", mv);
+	ck_assert_msg(x.st == SB_OK, "%s", x.err.message);
+	ck_assert_str_eq(str(&x, 0, "Folder"), "Projects");
+	done(&x);
+	ck_assert_uint_eq(listed("bob@example.test", "Inbox"), 0);
+	ck_assert_uint_eq(listed("bob@example.test", "Projects"), 1);
+
+	const char *fl[] = {"Mailbox=bob@example.test", NULL};
+	x = call("Folder", "List", fl);
+	ck_assert_uint_eq(sbc_result_n_rows(x.r), 6);
+	ck_assert_str_eq(str(&x, 0, "Id"), "inbox");
+	ck_assert_str_eq(str(&x, 5, "Name"), "Projects");
+	ck_assert_int_eq(cell(&x, 5, "TotalCount")->items[0].i, 1);
+	ck_assert_int_eq(cell(&x, 5, "UnreadCount")->items[0].i, 1);
+	done(&x);
+
+	x = call("Email", "Delete", mr);
+	ck_assert_int_eq(x.st, SB_OK);
+	ck_assert_str_eq(str(&x, 0, "Folder"), "Deleted Items");
+	done(&x);
+	ck_assert_uint_eq(listed("bob@example.test", "deleteditems"), 1);
+	x = call("Email", "Delete", mr);
+	ck_assert_int_eq(x.st, SB_OK);
+	ck_assert_ptr_null(str(&x, 0, "Folder"));
+	done(&x);
+	x = call("Email", "Load", mr);
+	ck_assert_int_eq(x.st, SB_ERR_NOT_FOUND);
+	ck_assert_str_eq(x.err.code, "ErrorItemNotFound");
+	done(&x);
+}
+END_TEST
+
+START_TEST(test_bad_input)
+{
+	struct res x;
+	const char *bad_folders[] = {"Folder=../bob@example.test", "Folder=/etc",
+				     "Folder=..", "Folder=.hidden", NULL};
+	for (size_t i = 0; bad_folders[i]; i++) {
+		const char *a[] = {bad_folders[i], NULL};
+		x = call("Email", "List", a);
+		ck_assert_msg(x.st == SB_ERR_INVALID_INPUT, "%s: %d",
+			      bad_folders[i], x.st);
+		done(&x);
+	}
+	const char *nf[] = {"Folder=Nope", NULL};
+	x = call("Email", "List", nf);
+	ck_assert_int_eq(x.st, SB_ERR_NOT_FOUND);
+	ck_assert_str_eq(x.err.code, "ErrorFolderNotFound");
+	ck_assert_ptr_nonnull(strstr(x.err.message, "Nope"));
+	done(&x);
+	const char *fc[] = {"Name=../x", NULL};
+	x = call("Folder", "Create", fc);
+	ck_assert_int_eq(x.st, SB_ERR_INVALID_INPUT);
+	done(&x);
+	const char *fc2[] = {"Name=Calendar", NULL};
+	x = call("Folder", "Create", fc2);
+	ck_assert_int_eq(x.st, SB_ERR_INVALID_INPUT);
+	done(&x);
+	const char *ids[] = {"Id=../../x", "Id=a/b", "Id=.x", NULL};
+	for (size_t i = 0; ids[i]; i++) {
+		const char *a[] = {ids[i], NULL};
+		x = call("Email", "Load", a);
+		ck_assert_int_eq(x.st, SB_ERR_INVALID_INPUT);
+		done(&x);
+		x = call("Appointment", "Load", a);
+		ck_assert_int_eq(x.st, SB_ERR_INVALID_INPUT);
+		done(&x);
+	}
+	const char *um[] = {"Mailbox=zed@example.test", NULL};
+	x = call("Email", "List", um);
+	ck_assert_int_eq(x.st, SB_ERR_NOT_FOUND);
+	ck_assert_ptr_nonnull(strstr(x.err.message, "zed@example.test"));
+	done(&x);
+	const char *from[] = {"To=bob@example.test",
+			      "From=bob@example.test", NULL};
+	x = call("Email", "Send", from);
+	ck_assert_int_eq(x.st, SB_ERR_UPSTREAM_DENIED);
+	done(&x);
+	/* Larger than max_message_size (1 MiB). */
+	char *big = malloc(900 * 1024 + 32);
+	snprintf(big, 32, "@Attachments=b.bin|x/y|");
+	memset(big + strlen(big), 'A', 900 * 1024);
+	big[900 * 1024 + 20] = '\0';
+	const struct sb_object *o;
+	const struct sb_method *m = find_method("Email", "Send", &o);
+	struct sb_call *c = sbc_call_new(o, m);
+	struct sb_error err;
+	ck_assert_int_eq(sbc_call_put_str(c, "To", "bob@example.test", &err),
+			 SB_OK);
+	ck_assert_int_eq(sbc_call_put_file(c, "Attachments", "b.bin",
+					   "application/octet-stream",
+					   (unsigned char *)big + 23,
+					   900 * 1024, &err),
+			 SB_OK);
+	struct sb_result *r = sbc_result_new(o, m, 0, 0);
+	ck_assert_int_eq(svcbroker_broker.execute(state, c, r, &err),
+			 SB_ERR_PAYLOAD_TOO_LARGE);
+	sbc_result_free(r);
+	sbc_call_free(c);
+	free(big);
+}
+END_TEST
+
+START_TEST(test_quota)
+{
+	svcbroker_broker.close(state);
+	conf.quota = 8 * 1024;
+	open_store();
+	char body[1500];
+	memset(body, 'x', sizeof body - 1);
+	body[sizeof body - 1] = '\0';
+	char barg[1600];
+	snprintf(barg, sizeof barg, "Body=%s", body);
+	int ok = 0, full = 0;
+	for (int i = 0; i < 20; i++) {
+		const char *a[] = {"Mailbox=bob@example.test", barg, NULL};
+		struct res x = call("Email", "SaveDraft", a);
+		if (x.st == SB_OK)
+			ok++;
+		else {
+			ck_assert_int_eq(x.st, SB_ERR_QUOTA);
+			ck_assert_str_eq(x.err.code, "ErrorQuotaExceeded");
+			ck_assert_ptr_nonnull(strstr(x.err.message,
+						     "mailbox full"));
+			full++;
+		}
+		done(&x);
+	}
+	ck_assert_int_gt(ok, 1);
+	ck_assert_int_gt(full, 1);
+	/* Mail to the full mailbox is refused and says so. */
+	const char *s[] = {"To=bob@example.test", "Subject=x", barg, NULL};
+	struct res x = call("Email", "Send", s);
+	ck_assert_int_eq(x.st, SB_OK);
+	ck_assert(has_item(&x, 0, "Rejected",
+			   "bob@example.test: mailbox full (ErrorQuotaExceeded)"));
+	done(&x);
+	/* Accounting survives a restart. */
+	svcbroker_broker.close(state);
+	open_store();
+	const char *a[] = {"Mailbox=bob@example.test", barg, NULL};
+	x = call("Email", "SaveDraft", a);
+	ck_assert_int_eq(x.st, SB_ERR_QUOTA);
+	done(&x);
+}
+END_TEST
+
+START_TEST(test_lock)
+{
+	void *second = NULL;
+	struct sb_error err;
+	sb_error_clear(&err);
+	enum sb_status st = svcbroker_broker.open(&host, &conf, &second, &err);
+	ck_assert_int_ne(st, SB_OK);
+	ck_assert_ptr_nonnull(strstr(err.message, ".lock"));
+	char pid[32];
+	snprintf(pid, sizeof pid, "pid %d", (int)getpid());
+	ck_assert_msg(strstr(err.message, pid), "%s", err.message);
+}
+END_TEST
+
+/* Write a record into alice's Outbox as an interrupted Send leaves it. */
+static void leave_in_outbox(const char *msgid, bool delivered_to_bob)
+{
+	const char *to[] = {"bob@example.test", "nobody@example.test"};
+	struct sb_mime_message m = {.from = "alice@example.test",
+				    .to = to,
+				    .n_to = 2,
+				    .subject = "interrupted",
+				    .body = "b",
+				    .message_id = msgid};
+	struct sb_buf b;
+	sb_buf_init(&b, 0);
+	ck_assert_int_eq(sb_mime_build(&m, &b, NULL, NULL), SB_OK);
+	char uniq[40], dir[600];
+	mapi_unique_for(msgid, "alice@example.test", "sent", uniq);
+	struct sb_buf rec;
+	sb_buf_init(&rec, 0);
+	sb_buf_puts(&rec, "Bcc: carol@example.test\r\n");
+	sb_buf_append(&rec, b.data, b.len);
+	snprintf(dir, sizeof dir, "%s/alice@example.test/Outbox", conf.store_dir);
+	ck_assert_int_eq(mapi_write_atomic(dir, "new", uniq, rec.data, rec.len,
+					   true, NULL),
+			 SB_OK);
+	if (delivered_to_bob) {
+		mapi_unique_for(msgid, "bob@example.test", "inbox", uniq);
+		snprintf(dir, sizeof dir, "%s/bob@example.test/Inbox",
+			 conf.store_dir);
+		ck_assert_int_eq(mapi_write_atomic(dir, "new", uniq, b.data,
+						   b.len, true, NULL),
+				 SB_OK);
+	}
+	sb_buf_free(&b);
+	sb_buf_free(&rec);
+}
+
+START_TEST(test_outbox_recovery)
+{
+	svcbroker_broker.close(state);
+	leave_in_outbox("<one@example.test>", false);
+	leave_in_outbox("<two@example.test>", true);
+	/* A half-written file in tmp/ is removed at open. */
+	char p[600];
+	snprintf(p, sizeof p, "%s/bob@example.test/Inbox/tmp/partial",
+		 conf.store_dir);
+	FILE *f = fopen(p, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("From: half", f);
+	fclose(f);
+	open_store();
+	ck_assert_uint_eq(listed("bob@example.test", "Inbox"), 2);
+	ck_assert_uint_eq(listed("carol@example.test", "Inbox"), 2);
+	ck_assert_uint_eq(listed("alice@example.test", "Outbox"), 0);
+	ck_assert_uint_eq(listed("alice@example.test", "Sent Items"), 2);
+	snprintf(p, sizeof p, "%s/bob@example.test/Inbox/tmp", conf.store_dir);
+	ck_assert_uint_eq(count_files(p), 0);
+	/* Delivered copies carry no Bcc line. */
+	const char *lb[] = {"Mailbox=carol@example.test", NULL};
+	struct res x = call("Email", "List", lb);
+	for (size_t i = 0; i < 2; i++) {
+		char idarg[200];
+		snprintf(idarg, sizeof idarg, "Id=%s", str(&x, i, "Id"));
+		const char *l[] = {"Mailbox=carol@example.test", idarg, NULL};
+		struct res y = call("Email", "Load", l);
+		ck_assert_int_eq(y.st, SB_OK);
+		ck_assert_ptr_null(str(&y, 0, "Bcc"));
+		ck_assert_str_eq(str(&y, 0, "Subject"), "interrupted");
+		done(&y);
+	}
+	done(&x);
+	/* Again, with bob having read his copy: still no duplicate. */
+	x = call("Email", "List", (const char *[]){"Mailbox=bob@example.test",
+						     NULL});
+	char idarg[200];
+	snprintf(idarg, sizeof idarg, "Id=%s", str(&x, 0, "Id"));
+	done(&x);
+	x = call("Email", "MarkRead",
+		 (const char *[]){"Mailbox=bob@example.test", idarg, NULL});
+	ck_assert_int_eq(x.st, SB_OK);
+	done(&x);
+	svcbroker_broker.close(state);
+	leave_in_outbox("<one@example.test>", false);
+	open_store();
+	ck_assert_uint_eq(listed("bob@example.test", "Inbox"), 2);
+	ck_assert_uint_eq(listed("carol@example.test", "Inbox"), 2);
+	ck_assert_uint_eq(listed("alice@example.test", "Outbox"), 0);
+}
+END_TEST
+
+START_TEST(test_paging)
+{
+	for (int i = 0; i < 7; i++) {
+		char s[64];
+		snprintf(s, sizeof s, "Subject=m%d", i);
+		const char *a[] = {"To=bob@example.test", s, NULL};
+		struct res x = call("Email", "Send", a);
+		ck_assert_int_eq(x.st, SB_OK);
+		done(&x);
+	}
+	char seen[7] = {0};
+	char tok[1200] = "";
+	int pages = 0;
+	for (; pages < 10; pages++) {
+		const char *a[] = {"Mailbox=bob@example.test", "#PageSize=3",
+				   tok[0] ? tok : NULL, NULL};
+		struct res x = call("Email", "List", a);
+		ck_assert_int_eq(x.st, SB_OK);
+		for (size_t i = 0; i < sbc_result_n_rows(x.r); i++) {
+			int k = str(&x, i, "Subject")[1] - '0';
+			ck_assert(!seen[k]);
+			seen[k] = 1;
+		}
+		const char *next = sbc_result_page_token(x.r);
+		if (!next) {
+			done(&x);
+			break;
+		}
+		snprintf(tok, sizeof tok, "PageToken=%s", next);
+		done(&x);
+	}
+	ck_assert_int_eq(pages, 2);
+	for (int i = 0; i < 7; i++)
+		ck_assert(seen[i]);
+	const char *bad[] = {"PageToken=bm9wZQ==", NULL};
+	struct res x = call("Email", "List", bad);
+	ck_assert_int_eq(x.st, SB_ERR_INVALID_INPUT);
+	done(&x);
+}
+END_TEST
+
+START_TEST(test_appointments_and_tasks)
+{
+	const char *a[] = {"Subject=Review; budget, Q3 \\ final",
+			   "Body=Line 1\nLine 2, with; specials \\",
+			   "Location=Room 1",
+			   "Start=2026-12-01T09:00:00+01:00",
+			   "End=2026-12-01T10:30:00+01:00",
+			   "TimeZone=Europe/Berlin", "#Reminder=15",
+			   "Categories=Work", "Categories=a,b", NULL};
+	struct res x = call("Appointment", "Create", a);
+	ck_assert_msg(x.st == SB_OK, "%s", x.err.message);
+	char idarg[100];
+	snprintf(idarg, sizeof idarg, "Id=%s", str(&x, 0, "Id"));
+	done(&x);
+	const char *l[] = {idarg, NULL};
+	x = call("Appointment", "Load", l);
+	ck_assert_msg(x.st == SB_OK, "%s", x.err.message);
+	ck_assert_str_eq(str(&x, 0, "Subject"), "Review; budget, Q3 \\ final");
+	ck_assert_str_eq(str(&x, 0, "Body"), "Line 1\nLine 2, with; specials \\");
+	ck_assert_str_eq(str(&x, 0, "Start"), "2026-12-01T08:00:00Z");
+	ck_assert_str_eq(str(&x, 0, "End"), "2026-12-01T09:30:00Z");
+	ck_assert_int_eq(cell(&x, 0, "Reminder")->items[0].i, 15);
+	ck_assert(has_item(&x, 0, "Categories", "a,b"));
+	ck_assert(has_item(&x, 0, "Categories", "Work"));
+	done(&x);
+	const char *bad[] = {"Subject=x", "Start=2026-12-01T09:00:00Z",
+			     "End=2026-12-01T08:00:00Z", NULL};
+	x = call("Appointment", "Create", bad);
+	ck_assert_int_eq(x.st, SB_ERR_INVALID_INPUT);
+	done(&x);
+	const char *w[] = {"WindowStart=2026-12-01T00:00:00Z",
+			   "WindowEnd=2026-12-02T00:00:00Z", NULL};
+	x = call("Appointment", "List", w);
+	ck_assert_uint_eq(sbc_result_n_rows(x.r), 1);
+	done(&x);
+	const char *w2[] = {"WindowStart=2026-12-02T00:00:00Z", NULL};
+	x = call("Appointment", "List", w2);
+	ck_assert_uint_eq(sbc_result_n_rows(x.r), 0);
+	done(&x);
+	x = call("Appointment", "Delete", l);
+	ck_assert_int_eq(x.st, SB_OK);
+	done(&x);
+	x = call("Appointment", "Load", l);
+	ck_assert_int_eq(x.st, SB_ERR_NOT_FOUND);
+	done(&x);
+
+	const char *t[] = {"Subject=Write report", "DueDate=2026-12-24",
+			   "StartDate=2026-12-01", "Status=WaitingOnOthers",
+			   "Importance=High", "Owner=Alice", NULL};
+	x = call("Task", "Create", t);
+	ck_assert_msg(x.st == SB_OK, "%s", x.err.message);
+	snprintf(idarg, sizeof idarg, "Id=%s", str(&x, 0, "Id"));
+	done(&x);
+	x = call("Task", "Load", l);
+	ck_assert_int_eq(x.st, SB_OK);
+	ck_assert_str_eq(str(&x, 0, "Status"), "WaitingOnOthers");
+	ck_assert_str_eq(str(&x, 0, "DueDate"), "2026-12-24");
+	ck_assert_str_eq(str(&x, 0, "Importance"), "High");
+	ck_assert_str_eq(str(&x, 0, "Owner"), "Alice");
+	done(&x);
+	x = call("Task", "Complete", l);
+	ck_assert_int_eq(x.st, SB_OK);
+	ck_assert_str_eq(str(&x, 0, "Status"), "Completed");
+	ck_assert_int_eq(cell(&x, 0, "PercentComplete")->items[0].i, 100);
+	done(&x);
+	const char *tl[] = {"Status=Completed", NULL};
+	x = call("Task", "List", tl);
+	ck_assert_uint_eq(sbc_result_n_rows(x.r), 1);
+	done(&x);
+	x = call("Task", "Delete", l);
+	ck_assert_int_eq(x.st, SB_OK);
+	done(&x);
+	x = call("Task", "Delete", l);
+	ck_assert_int_eq(x.st, SB_ERR_NOT_FOUND);
+	done(&x);
+}
+END_TEST
+
+START_TEST(test_ical_fold)
+{
+	struct sb_buf b;
+	sb_buf_init(&b, 0);
+	/* 200 two-byte characters: folding must not split one. */
+	char v[401];
+	for (int i = 0; i < 200; i++) {
+		v[2 * i] = (char)0xc3;
+		v[2 * i + 1] = (char)0xa4;
+	}
+	v[400] = '\0';
+	ck_assert(mapi_ical_line(&b, "SUMMARY", NULL, v, true));
+	const char *p = b.data;
+	while (*p) {
+		const char *e = strstr(p, "\r\n");
+		ck_assert_ptr_nonnull(e);
+		ck_assert_int_le(e - p, 75);
+		ck_assert(((unsigned char)e[-1] & 0xC0) != 0xC0);
+		p = e + 2;
+	}
+	struct sb_buf cal;
+	sb_buf_init(&cal, 0);
+	sb_buf_printf(&cal, "BEGIN:VCALENDAR\r\nBEGIN:VTODO\r\n%sEND:VTODO\r\n"
+			    "END:VCALENDAR\r\n",
+		      b.data);
+	const char *why;
+	struct mapi_ical_comp *c =
+		mapi_ical_parse(cal.data, cal.len, "VTODO", &why);
+	ck_assert_ptr_nonnull(c);
+	char *u = mapi_ical_unescape(mapi_ical_get(c, "SUMMARY")->value);
+	ck_assert_str_eq(u, v);
+	free(u);
+	mapi_ical_free(c);
+	ck_assert_ptr_null(mapi_ical_parse("BEGIN:VCALENDAR\r\nBEGIN:VTODO\r\n",
+					   31, "VTODO", &why));
+	sb_buf_free(&b);
+	sb_buf_free(&cal);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("mapi-stub");
+	TCase *tc = tcase_create("store");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_send_and_load);
+	tcase_add_test(tc, test_flags_move_delete);
+	tcase_add_test(tc, test_bad_input);
+	tcase_add_test(tc, test_quota);
+	tcase_add_test(tc, test_lock);
+	tcase_add_test(tc, test_outbox_recovery);
+	tcase_add_test(tc, test_paging);
+	tcase_add_test(tc, test_appointments_and_tasks);
+	tcase_add_test(tc, test_ical_fold);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
