@@ -174,6 +174,8 @@ static bool errs_have(const struct sbc_errlist *l, const char *needle)
 
 static void dump_errs(const struct sbc_errlist *l)
 {
+	if (!l->n)
+		return;
 	for (size_t i = 0; i < l->n; i++)
 		fprintf(stderr, "  %s\n", l->msgs[i]);
 }
@@ -626,6 +628,8 @@ START_TEST(test_bad_config)
 	struct sbc_errlist errs = {0};
 	struct sbc_catalog *c = (struct sbc_catalog *)1;
 	ck_assert_int_eq(sbc_catalog_build(cfg, 1, &c, &errs), -1);
+	if (getenv("SB_TEST_VERBOSE"))
+		dump_errs(&errs);
 	ck_assert_ptr_null(c);
 	char want[256];
 	snprintf(want, sizeof(want), "/etc/svcbroker/svcbroker.ini:%d:",
@@ -665,6 +669,8 @@ START_TEST(test_refused_module)
 	struct sbc_errlist errs = {0};
 	struct sbc_catalog *c = NULL;
 	ck_assert_int_eq(sbc_catalog_build(cfg, 1, &c, &errs), -1);
+	if (getenv("SB_TEST_VERBOSE"))
+		dump_errs(&errs);
 	ck_assert_ptr_null(c);
 	ck_assert(errs_have(&errs, "[module badmod-major]"));
 	ck_assert(errs_have(&errs, "badmod-major.la was built for broker ABI "

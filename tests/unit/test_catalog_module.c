@@ -106,6 +106,7 @@ START_TEST(test_load_testmod)
 	ck_assert_ptr_eq(other->broker, m->broker);
 	ck_assert_has(other->path, dir);
 	rm_tree(dir);
+	free(dir);
 	sbc_modules_exit();
 }
 END_TEST
@@ -136,6 +137,7 @@ START_TEST(test_bad_request)
 	ck_assert_has(msg, sub);
 	ck_assert_has(msg, "not a regular file");
 	rm_tree(dir);
+	free(dir);
 	sbc_modules_exit();
 }
 END_TEST
@@ -165,6 +167,7 @@ START_TEST(test_not_elf)
 	ck_assert_has(msg, "is not a loadable object (");
 	ck_assert_has(msg, "file too short");
 	rm_tree(dir);
+	free(dir);
 	sbc_modules_exit();
 }
 END_TEST
