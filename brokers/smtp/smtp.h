@@ -1,0 +1,178 @@
+/* smtp broker — declarations shared by the files of this module. */
+#ifndef SMTP_H
+#define SMTP_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+
+#include <svcbroker/broker.h>
+#include <svcbroker/sdk.h>
+
+/* ---- configuration (smtp_broker.c) -------------------------------------- */
+
+enum smtp_tls { SMTP_TLS_NONE = 0, SMTP_TLS_STARTTLS };
+enum smtp_auth {
+	SMTP_AUTH_NONE = 0,
+	SMTP_AUTH_PLAIN,
+	SMTP_AUTH_LOGIN,
+	SMTP_AUTH_XOAUTH2
+};
+
+struct smtp_conf {
+	char *url;
+	int tls;  /* enum smtp_tls */
+	int auth; /* enum smtp_auth */
+	char *username;
+	char *password;
+	char *helo_name;
+	char *from;
+	bool allow_from_override;
+	bool plain_text_only;
+	int64_t max_attachment_size;
+	int64_t max_per_minute;
+	bool verify_tls;
+	char *ca_file;
+};
+
+/* ---- rate limiter (smtp_ratelimit.c): a sliding one-minute window ------- */
+
+struct smtp_ratelimit {
+	pthread_mutex_t lock;
+	int64_t *slots; /* send times (ms), a ring of `limit` entries */
+	size_t limit, head, used;
+	int64_t window_ms;
+};
+
+/* limit 0 = unlimited.  false on out of memory. */
+bool smtp_ratelimit_init(struct smtp_ratelimit *rl, size_t limit,
+			 int64_t window_ms);
+void smtp_ratelimit_free(struct smtp_ratelimit *rl);
+/* Reserve a send at now_ms or later.  If the reserved time is no more than
+ * budget_ms away: returns true and sets *wait_ms (0 = go now); the caller
+ * sleeps that long and sends.  Otherwise reserves nothing, returns false
+ * and sets *wait_ms to how long until a slot frees up.  Thread-safe. */
+bool smtp_ratelimit_reserve(struct smtp_ratelimit *rl, int64_t now_ms,
+			    int64_t budget_ms, int64_t *wait_ms);
+
+/* ---- handle pool (smtp_pool.c) ------------------------------------------ */
+
+struct smtp_pool {
+	pthread_mutex_t lock;
+	CURL **idle;
+	size_t n_idle, cap;
+};
+
+bool smtp_pool_init(struct smtp_pool *p, size_t keep);
+void smtp_pool_free(struct smtp_pool *p);
+/* An easy handle (reset, its connection cache kept), or NULL. */
+CURL *smtp_pool_get(struct smtp_pool *p);
+/* Give a handle back for reuse; broken handles (ok == false) are closed. */
+void smtp_pool_put(struct smtp_pool *p, CURL *h, bool ok);
+
+/* ---- transcript (smtp_transcript.c) -------------------------------------
+ * libcurl's debug callback feeds every command and reply line into a
+ * capped buffer ("> " commands, "< " replies, "* " notes); AUTH exchanges
+ * are redacted as they arrive.  smtp_transcript_parse() reads it back. */
+
+struct smtp_transcript {
+	struct sb_buf buf;
+	bool in_auth;
+	struct sb_buf partial; /* an incomplete line of a chunk */
+};
+
+void smtp_transcript_init(struct smtp_transcript *t);
+void smtp_transcript_free(struct smtp_transcript *t);
+/* Record one chunk: dir '>' (sent), '<' (received) or '*' (note). */
+void smtp_transcript_add(struct smtp_transcript *t, char dir,
+			 const char *data, size_t len);
+
+struct smtp_rcpt_reply {
+	char *addr;
+	int code;
+	char *text; /* "550 5.1.1 <x>: Recipient address rejected" */
+};
+
+struct smtp_session {
+	char *greeting;          /* text of the 220 line(s), code removed */
+	char **ext;              /* EHLO keywords with their parameters */
+	size_t n_ext;
+	char **auth_mechs;
+	size_t n_auth_mechs;
+	char tls_version[32];    /* "TLSv1.3", or "" */
+	bool auth_sent;          /* an AUTH command was sent */
+	int auth_code;
+	char *auth_text;
+	int mail_code;
+	char *mail_text;
+	struct smtp_rcpt_reply *rcpts;
+	size_t n_rcpts;
+	int data_code;           /* reply to DATA (354 when accepted) */
+	char *data_text;
+	int final_code;          /* reply after the message content */
+	char *final_text;
+	int last_code;           /* the last reply of any kind */
+	char *last_text;
+};
+
+/* Parse a transcript (pure function).  false on out of memory. */
+bool smtp_transcript_parse(const char *t, size_t len, struct smtp_session *s);
+void smtp_session_free(struct smtp_session *s);
+
+/* ---- instance (smtp_broker.c) ------------------------------------------- */
+
+struct smtp {
+	const struct sb_host *host;
+	const struct smtp_conf *conf;
+	char *url; /* conf->url with helo_name as its path */
+	struct smtp_pool pool;
+	struct smtp_ratelimit rate;
+};
+
+/* ---- one SMTP exchange (smtp_transfer.c) -------------------------------- */
+
+struct smtp_xfer {
+	/* in */
+	const char *mail_from;             /* envelope sender */
+	const char *const *rcpts;          /* envelope recipients */
+	size_t n_rcpts;
+	const char *data;                  /* message, CRLF; NULL: connect only */
+	size_t len;
+	bool fresh;                        /* a new connection, not a reused one */
+	/* out */
+	struct smtp_session session;
+	CURLcode rc;
+	char curl_err[CURL_ERROR_SIZE];
+};
+
+/* Run one exchange within the call's deadline.  Fills x->session from the
+ * transcript.  Returns SB_OK when curl reported success; otherwise maps
+ * the failure into err (server's words when there are some). */
+enum sb_status smtp_transfer(struct smtp *s, const struct sb_call *call,
+			     struct smtp_xfer *x, struct sb_error *err);
+void smtp_xfer_free(struct smtp_xfer *x);
+
+/* Map an SMTP reply to a status (535 -> upstream_auth, 4xx -> unavailable,
+ * 5xx -> upstream_error, ...). */
+enum sb_status smtp_reply_status(int code);
+
+/* ---- methods ------------------------------------------------------------ */
+
+enum sb_status smtp_email_send(struct smtp *s, const struct sb_call *call,
+			       struct sb_result *r, struct sb_error *err);
+enum sb_status smtp_connection_test(struct smtp *s, const struct sb_call *call,
+				    struct sb_result *r, struct sb_error *err);
+/* Send a short test message from the instance's `from` to `to`; adds a
+ * row with MessageId, Accepted and Rejected. */
+enum sb_status smtp_send_test_message(struct smtp *s,
+				      const struct sb_call *call,
+				      const char *to, struct sb_result *r,
+				      struct sb_error *err);
+/* The checks behind Connection.Test without a call (the broker's test()). */
+enum sb_status smtp_probe(struct smtp *s, const struct sb_call *call,
+			  struct smtp_session *out, struct sb_error *err);
+
+#endif

@@ -1,0 +1,344 @@
+/* smtp broker — one SMTP exchange over libcurl: transport and TLS options,
+ * authentication, deadline, the debug transcript, and the mapping of
+ * failures to statuses with the server's own words. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "smtp.h"
+
+#define DEFAULT_BUDGET_MS 30000 /* test() has no call, hence no deadline */
+
+struct upload {
+	const char *data;
+	size_t len, pos;
+};
+
+static size_t read_cb(char *buf, size_t size, size_t nitems, void *ud)
+{
+	struct upload *u = ud;
+	size_t room = size * nitems;
+	size_t left = u->len - u->pos;
+	size_t n = left < room ? left : room;
+	memcpy(buf, u->data + u->pos, n);
+	u->pos += n;
+	return n;
+}
+
+static int debug_cb(CURL *h, curl_infotype type, char *data, size_t size,
+		    void *ud)
+{
+	(void)h;
+	struct smtp_transcript *t = ud;
+	switch (type) {
+	case CURLINFO_HEADER_OUT:
+		smtp_transcript_add(t, '>', data, size);
+		break;
+	case CURLINFO_HEADER_IN:
+		smtp_transcript_add(t, '<', data, size);
+		break;
+	case CURLINFO_TEXT:
+		smtp_transcript_add(t, '*', data, size);
+		break;
+	default: /* message content and TLS records are not kept */
+		break;
+	}
+	return 0;
+}
+
+struct progress {
+	struct smtp *s;
+	const struct sb_call *call;
+};
+
+static int xferinfo_cb(void *ud, curl_off_t dlt, curl_off_t dln,
+		       curl_off_t ult, curl_off_t uln)
+{
+	(void)dlt;
+	(void)dln;
+	(void)ult;
+	(void)uln;
+	struct progress *p = ud;
+	if (!p->call)
+		return 0;
+	const struct sb_host *host = p->s->host;
+	if (host->cancelled && host->cancelled(host, p->call))
+		return 1;
+	return 0;
+}
+
+enum sb_status smtp_reply_status(int code)
+{
+	switch (code) {
+	case 530: /* authentication required */
+	case 534: /* mechanism too weak */
+	case 535: /* credentials invalid */
+	case 454: /* temporary authentication failure */
+		return code == 454 ? SB_ERR_UNAVAILABLE : SB_ERR_UPSTREAM_AUTH;
+	case 552: /* message too big for the system */
+		return SB_ERR_PAYLOAD_TOO_LARGE;
+	default:
+		break;
+	}
+	if (code >= 400 && code < 500)
+		return SB_ERR_UNAVAILABLE;
+	return SB_ERR_UPSTREAM;
+}
+
+void smtp_xfer_free(struct smtp_xfer *x)
+{
+	smtp_session_free(&x->session);
+}
+
+static int64_t budget_ms(struct smtp *s, const struct sb_call *call)
+{
+	if (!call || !s->host->remaining_ms)
+		return DEFAULT_BUDGET_MS;
+	return s->host->remaining_ms(s->host, call);
+}
+
+static enum sb_status map_failure(struct smtp_xfer *x, struct sb_error *err)
+{
+	const struct smtp_session *ss = &x->session;
+	const char *cw = x->curl_err[0] ? x->curl_err : curl_easy_strerror(x->rc);
+	char code[16] = "";
+	switch (x->rc) {
+	case CURLE_OPERATION_TIMEDOUT:
+		return sb_error_set(err, SB_ERR_TIMEOUT, NULL,
+				    "SMTP server did not answer in time%s%s: %s",
+				    ss->final_code || !ss->data_code
+					    ? ""
+					    : " (the message may or may not "
+					      "have been delivered)",
+				    "", cw);
+	case CURLE_ABORTED_BY_CALLBACK:
+		return sb_error_set(err, SB_ERR_TIMEOUT, NULL,
+				    "call abandoned before the SMTP exchange "
+				    "ended");
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+		return sb_error_set(err, SB_ERR_UNAVAILABLE, NULL,
+				    "cannot reach the SMTP server: %s", cw);
+	case CURLE_PEER_FAILED_VERIFICATION:
+		return sb_error_set(err, SB_ERR_UPSTREAM, "tls_verify",
+				    "TLS: the SMTP server's certificate was "
+				    "refused: %s",
+				    cw);
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+		return sb_error_set(err, SB_ERR_UPSTREAM, "tls",
+				    "TLS with the SMTP server failed: %s", cw);
+	case CURLE_USE_SSL_FAILED:
+		return sb_error_set(err, SB_ERR_UPSTREAM, "starttls",
+				    "the SMTP server does not offer STARTTLS "
+				    "(tls = starttls requires it): %s",
+				    cw);
+	case CURLE_LOGIN_DENIED:
+		if (ss->auth_code) {
+			snprintf(code, sizeof(code), "%d", ss->auth_code);
+			return sb_error_set(err, SB_ERR_UPSTREAM_AUTH, code,
+					    "SMTP server refused the "
+					    "credentials: %s",
+					    ss->auth_text);
+		}
+		return sb_error_set(err, SB_ERR_UPSTREAM_AUTH, NULL,
+				    "SMTP authentication failed: %s", cw);
+	default:
+		break;
+	}
+	/* a refusal in the dialogue: report the server's reply */
+	const char *what = NULL;
+	int c = 0;
+	const char *txt = NULL;
+	if (ss->final_code >= 400) {
+		what = "the SMTP server refused the message";
+		c = ss->final_code;
+		txt = ss->final_text;
+	} else if (ss->data_code >= 400) {
+		what = "the SMTP server refused DATA";
+		c = ss->data_code;
+		txt = ss->data_text;
+	} else if (ss->mail_code >= 400) {
+		what = "the SMTP server refused the sender";
+		c = ss->mail_code;
+		txt = ss->mail_text;
+	} else if (ss->auth_code >= 400) {
+		what = "the SMTP server refused the credentials";
+		c = ss->auth_code;
+		txt = ss->auth_text;
+	} else if (ss->last_code >= 400) {
+		what = "the SMTP server answered";
+		c = ss->last_code;
+		txt = ss->last_text;
+	}
+	if (what) {
+		snprintf(code, sizeof(code), "%d", c);
+		enum sb_status st = smtp_reply_status(c);
+		if (c >= 500 && c < 600 && ss->mail_code >= 500 &&
+		    c == ss->mail_code && st == SB_ERR_UPSTREAM)
+			st = SB_ERR_UPSTREAM_DENIED;
+		sb_error_set(err, st, code, "%s: %s", what, txt);
+		if (st == SB_ERR_UNAVAILABLE && err)
+			err->retry_after_ms = 60000;
+		return st;
+	}
+	if (x->rc == CURLE_GOT_NOTHING || x->rc == CURLE_RECV_ERROR ||
+	    x->rc == CURLE_SEND_ERROR || x->rc == CURLE_WEIRD_SERVER_REPLY)
+		return sb_error_set(err, SB_ERR_UPSTREAM, NULL,
+				    "SMTP exchange failed%s: %s",
+				    ss->data_code == 354 && !ss->final_code
+					    ? " after the message was sent "
+					      "(delivery unknown)"
+					    : "",
+				    cw);
+	return sb_error_set(err, SB_ERR_UPSTREAM, NULL,
+			    "SMTP exchange failed: %s", cw);
+}
+
+#define SETOPT(h, o, v)                                                   \
+	do {                                                              \
+		if (curl_easy_setopt((h), (o), (v)) != CURLE_OK)          \
+			goto setopt_failed;                               \
+	} while (0)
+
+enum sb_status smtp_transfer(struct smtp *s, const struct sb_call *call,
+			     struct smtp_xfer *x, struct sb_error *err)
+{
+	const struct smtp_conf *c = s->conf;
+	memset(&x->session, 0, sizeof(x->session));
+	x->curl_err[0] = '\0';
+	x->rc = CURLE_OK;
+	int64_t budget = budget_ms(s, call);
+	if (budget <= 0)
+		return sb_error_set(err, SB_ERR_TIMEOUT, NULL,
+				    "deadline passed before the SMTP exchange");
+
+	CURL *h = smtp_pool_get(&s->pool);
+	if (!h)
+		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
+				    "cannot create a libcurl handle");
+	struct smtp_transcript tr;
+	smtp_transcript_init(&tr);
+	struct curl_slist *rcpts = NULL;
+	struct upload up = {x->data, x->len, 0};
+	struct progress prog = {s, call};
+	enum sb_status st = SB_OK;
+
+	SETOPT(h, CURLOPT_URL, s->url);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	SETOPT(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+#else
+	SETOPT(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_SMTP | CURLPROTO_SMTPS));
+#endif
+	SETOPT(h, CURLOPT_NOSIGNAL, 1L);
+	SETOPT(h, CURLOPT_ERRORBUFFER, x->curl_err);
+	SETOPT(h, CURLOPT_VERBOSE, 1L);
+	SETOPT(h, CURLOPT_DEBUGFUNCTION, debug_cb);
+	SETOPT(h, CURLOPT_DEBUGDATA, &tr);
+	SETOPT(h, CURLOPT_NOPROGRESS, 0L);
+	SETOPT(h, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
+	SETOPT(h, CURLOPT_XFERINFODATA, &prog);
+	SETOPT(h, CURLOPT_TIMEOUT_MS, (long)budget);
+	SETOPT(h, CURLOPT_CONNECTTIMEOUT_MS, (long)budget);
+	if (x->fresh)
+		SETOPT(h, CURLOPT_FRESH_CONNECT, 1L);
+
+	/* TLS: starttls is required, never tried-and-dropped */
+	if (!strncasecmp(s->url, "smtp://", 7))
+		SETOPT(h, CURLOPT_USE_SSL,
+		       c->tls == SMTP_TLS_STARTTLS ? (long)CURLUSESSL_ALL
+						   : (long)CURLUSESSL_NONE);
+	SETOPT(h, CURLOPT_SSL_VERIFYPEER, c->verify_tls ? 1L : 0L);
+	SETOPT(h, CURLOPT_SSL_VERIFYHOST, c->verify_tls ? 2L : 0L);
+	if (c->ca_file)
+		SETOPT(h, CURLOPT_CAINFO, c->ca_file);
+
+	switch (c->auth) {
+	case SMTP_AUTH_PLAIN:
+		SETOPT(h, CURLOPT_USERNAME, c->username);
+		SETOPT(h, CURLOPT_PASSWORD, c->password);
+		SETOPT(h, CURLOPT_LOGIN_OPTIONS, "AUTH=PLAIN");
+		break;
+	case SMTP_AUTH_LOGIN:
+		SETOPT(h, CURLOPT_USERNAME, c->username);
+		SETOPT(h, CURLOPT_PASSWORD, c->password);
+		SETOPT(h, CURLOPT_LOGIN_OPTIONS, "AUTH=LOGIN");
+		break;
+	case SMTP_AUTH_XOAUTH2:
+		SETOPT(h, CURLOPT_USERNAME, c->username);
+		SETOPT(h, CURLOPT_XOAUTH2_BEARER, c->password);
+		SETOPT(h, CURLOPT_LOGIN_OPTIONS, "AUTH=XOAUTH2");
+		break;
+	default:
+		break;
+	}
+
+	if (x->data) {
+		struct sb_buf from;
+		sb_buf_init(&from, 1024);
+		sb_buf_printf(&from, "<%s>", x->mail_from);
+		CURLcode fr = from.failed
+				      ? CURLE_OUT_OF_MEMORY
+				      : curl_easy_setopt(h, CURLOPT_MAIL_FROM,
+							 from.data);
+		sb_buf_free(&from);
+		if (fr != CURLE_OK)
+			goto setopt_failed;
+		for (size_t i = 0; i < x->n_rcpts; i++) {
+			struct sb_buf r;
+			sb_buf_init(&r, 1024);
+			sb_buf_printf(&r, "<%s>", x->rcpts[i]);
+			struct curl_slist *nl =
+				r.failed ? NULL
+					 : curl_slist_append(rcpts, r.data);
+			sb_buf_free(&r);
+			if (!nl)
+				goto setopt_failed;
+			rcpts = nl;
+		}
+		SETOPT(h, CURLOPT_MAIL_RCPT, rcpts);
+		/* go on past refused recipients; the transcript says who */
+#if LIBCURL_VERSION_NUM >= 0x080200
+		SETOPT(h, CURLOPT_MAIL_RCPT_ALLOWFAILS, 1L);
+#else
+		SETOPT(h, CURLOPT_MAIL_RCPT_ALLLOWFAILS, 1L);
+#endif
+		SETOPT(h, CURLOPT_UPLOAD, 1L);
+		SETOPT(h, CURLOPT_READFUNCTION, read_cb);
+		SETOPT(h, CURLOPT_READDATA, &up);
+		SETOPT(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)x->len);
+	} else {
+		/* greeting, EHLO, STARTTLS and AUTH, then stop */
+		SETOPT(h, CURLOPT_CONNECT_ONLY, 1L);
+	}
+
+	x->rc = curl_easy_perform(h);
+	/* the transcript ends with what the server said last */
+	if (!smtp_transcript_parse(tr.buf.data ? tr.buf.data : "", tr.buf.len,
+				   &x->session)) {
+		st = sb_error_set(err, SB_ERR_INTERNAL, NULL, "out of memory");
+		goto out;
+	}
+	if (x->rc != CURLE_OK)
+		st = map_failure(x, err);
+	goto out;
+
+setopt_failed:
+	st = sb_error_set(err, SB_ERR_INTERNAL, NULL,
+			  "libcurl refused an option (out of memory or a "
+			  "libcurl without SMTP/TLS support)");
+out:
+	/* a handle that failed may hold a half-done connection: drop it;
+	 * connect-only handles hold a connection nobody will use again */
+	curl_easy_setopt(h, CURLOPT_MAIL_RCPT, NULL);
+	smtp_pool_put(&s->pool, h, st == SB_OK && x->data != NULL);
+	curl_slist_free_all(rcpts);
+	smtp_transcript_free(&tr);
+	return st;
+}

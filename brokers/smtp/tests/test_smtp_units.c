@@ -1,0 +1,278 @@
+/* Unit tests for the smtp broker's pure parts: the transcript recorder and
+ * parser, and the per-minute rate limiter. */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../smtp.h"
+
+static void feed(struct smtp_transcript *t, char dir, const char *s)
+{
+	smtp_transcript_add(t, dir, s, strlen(s));
+}
+
+/* What libcurl 7.88 reports for a send with one refused recipient, fed in
+ * the chunks its debug callback uses (one line per call; commands with
+ * their CRLF). */
+START_TEST(test_partial_acceptance)
+{
+	struct smtp_transcript t;
+	smtp_transcript_init(&t);
+	feed(&t, '*', "  Trying 127.0.0.1:2525...\n");
+	feed(&t, '*', "Connected to 127.0.0.1 (127.0.0.1) port 2525 (#0)\n");
+	feed(&t, '<', "220 mx.example.test ESMTP ready\r\n");
+	feed(&t, '>', "EHLO client.example.test\r\n");
+	feed(&t, '<', "250-mx.example.test\r\n");
+	feed(&t, '<', "250-SIZE 33554432\r\n");
+	feed(&t, '<', "250-8BITMIME\r\n");
+	feed(&t, '<', "250-STARTTLS\r\n");
+	feed(&t, '<', "250 HELP\r\n");
+	feed(&t, '>', "STARTTLS\r\n");
+	feed(&t, '<', "220 Ready to start TLS\r\n");
+	feed(&t, '*', "SSL connection using TLSv1.3 / TLS_AES_256_GCM_SHA384\n");
+	feed(&t, '>', "EHLO client.example.test\r\n");
+	feed(&t, '<', "250-mx.example.test\r\n");
+	feed(&t, '<', "250-SIZE 33554432\r\n");
+	feed(&t, '<', "250-AUTH LOGIN PLAIN\r\n");
+	feed(&t, '<', "250 HELP\r\n");
+	feed(&t, '>', "AUTH PLAIN AHVzZXIAc2VjcmV0cGFzcw==\r\n");
+	feed(&t, '<', "235 2.7.0 Authentication successful\r\n");
+	feed(&t, '>', "MAIL FROM:<a@example.test> SIZE=1234\r\n");
+	feed(&t, '<', "250 OK\r\n");
+	feed(&t, '>', "RCPT TO:<ok@example.test>\r\n");
+	feed(&t, '<', "250 OK\r\n");
+	feed(&t, '>', "RCPT TO:<gone@example.test>\r\n");
+	feed(&t, '<', "550 5.1.1 <gone@example.test>: no such user\r\n");
+	feed(&t, '>', "RCPT TO:<busy@example.test>\r\n");
+	feed(&t, '<', "452-4.2.2 mailbox full,\r\n");
+	feed(&t, '<', "452 4.2.2 try later\r\n");
+	feed(&t, '>', "DATA\r\n");
+	feed(&t, '<', "354 End data with <CR><LF>.<CR><LF>\r\n");
+	feed(&t, '<', "250 2.0.0 OK queued as 42\r\n");
+
+	/* credentials never stored */
+	ck_assert_ptr_null(strstr(t.buf.data, "AHVzZXIAc2VjcmV0cGFzcw"));
+	ck_assert_ptr_nonnull(strstr(t.buf.data, "> AUTH PLAIN [redacted]\n"));
+
+	struct smtp_session s;
+	ck_assert(smtp_transcript_parse(t.buf.data, t.buf.len, &s));
+	ck_assert_str_eq(s.greeting, "mx.example.test ESMTP ready");
+	ck_assert_str_eq(s.tls_version, "TLSv1.3");
+	ck_assert_uint_eq(s.n_ext, 3); /* the EHLO after STARTTLS */
+	ck_assert_str_eq(s.ext[0], "SIZE 33554432");
+	ck_assert_str_eq(s.ext[1], "AUTH LOGIN PLAIN");
+	ck_assert_str_eq(s.ext[2], "HELP");
+	ck_assert_uint_eq(s.n_auth_mechs, 2);
+	ck_assert_str_eq(s.auth_mechs[0], "LOGIN");
+	ck_assert_str_eq(s.auth_mechs[1], "PLAIN");
+	ck_assert(s.auth_sent);
+	ck_assert_int_eq(s.auth_code, 235);
+	ck_assert_int_eq(s.mail_code, 250);
+	ck_assert_uint_eq(s.n_rcpts, 3);
+	ck_assert_str_eq(s.rcpts[0].addr, "ok@example.test");
+	ck_assert_int_eq(s.rcpts[0].code, 250);
+	ck_assert_str_eq(s.rcpts[1].addr, "gone@example.test");
+	ck_assert_int_eq(s.rcpts[1].code, 550);
+	ck_assert_str_eq(s.rcpts[1].text,
+			 "550 5.1.1 <gone@example.test>: no such user");
+	ck_assert_int_eq(s.rcpts[2].code, 452);
+	ck_assert_str_eq(s.rcpts[2].text,
+			 "452 4.2.2 mailbox full, 4.2.2 try later");
+	ck_assert_int_eq(s.data_code, 354);
+	ck_assert_int_eq(s.final_code, 250);
+	ck_assert_str_eq(s.final_text, "250 2.0.0 OK queued as 42");
+	smtp_session_free(&s);
+	smtp_transcript_free(&t);
+}
+END_TEST
+
+START_TEST(test_auth_login_redacted)
+{
+	struct smtp_transcript t;
+	smtp_transcript_init(&t);
+	feed(&t, '<', "220 hi\r\n");
+	feed(&t, '>', "EHLO x\r\n");
+	feed(&t, '<', "250-hi\r\n250 AUTH LOGIN\r\n"); /* two lines, one chunk */
+	feed(&t, '>', "AUTH LOGIN\r\n");
+	feed(&t, '<', "334 VXNlcm5hbWU6\r\n");
+	feed(&t, '>', "dXNlcg==\r\n");
+	feed(&t, '<', "334 UGFzc3dvcmQ6\r\n");
+	feed(&t, '>', "c2VjcmV0\r\n");
+	feed(&t, '<', "535 5.7.8 Authentication credentials invalid\r\n");
+	feed(&t, '>', "QUIT\r\n");
+	ck_assert_ptr_null(strstr(t.buf.data, "dXNlcg=="));
+	ck_assert_ptr_null(strstr(t.buf.data, "c2VjcmV0"));
+	ck_assert_ptr_nonnull(strstr(t.buf.data, "> QUIT")); /* redaction ended */
+	struct smtp_session s;
+	ck_assert(smtp_transcript_parse(t.buf.data, t.buf.len, &s));
+	ck_assert_int_eq(s.auth_code, 535);
+	ck_assert_str_eq(s.auth_text,
+			 "535 5.7.8 Authentication credentials invalid");
+	ck_assert_uint_eq(s.n_auth_mechs, 1);
+	ck_assert_int_eq(s.last_code, 535);
+	smtp_session_free(&s);
+	smtp_transcript_free(&t);
+}
+
+END_TEST
+
+START_TEST(test_all_refused_and_data_refused)
+{
+	const char *tx = "< 220 x\n> EHLO h\n< 250 x\n"
+			 "> MAIL FROM:<a@b.test>\n< 250 ok\n"
+			 "> RCPT TO:<c@d.test>\n< 550 no\n"
+			 "> RCPT TO:<e@f.test>\n< 551 not local\n";
+	struct smtp_session s;
+	ck_assert(smtp_transcript_parse(tx, strlen(tx), &s));
+	ck_assert_uint_eq(s.n_rcpts, 2);
+	ck_assert_int_eq(s.rcpts[1].code, 551);
+	ck_assert_int_eq(s.data_code, 0);
+	ck_assert_uint_eq(s.n_ext, 0);
+	smtp_session_free(&s);
+
+	const char *tx2 = "< 220 x\n> EHLO h\n< 250 x\n"
+			  "> MAIL FROM:<a@b.test>\n< 250 ok\n"
+			  "> RCPT TO:<c@d.test>\n< 250 ok\n"
+			  "> DATA\n< 354 go\n< 451 4.3.0 local problem\n";
+	ck_assert(smtp_transcript_parse(tx2, strlen(tx2), &s));
+	ck_assert_int_eq(s.final_code, 451);
+	ck_assert_str_eq(s.final_text, "451 4.3.0 local problem");
+	smtp_session_free(&s);
+
+	const char *tx3 = "< 220 x\n> EHLO h\n< 250 x\n"
+			  "> MAIL FROM:<a@b.test>\n< 250 ok\n"
+			  "> RCPT TO:<c@d.test>\n< 250 ok\n"
+			  "> DATA\n< 554 no data for you\n";
+	ck_assert(smtp_transcript_parse(tx3, strlen(tx3), &s));
+	ck_assert_int_eq(s.data_code, 554);
+	ck_assert_int_eq(s.final_code, 0);
+	smtp_session_free(&s);
+}
+END_TEST
+
+START_TEST(test_garbage_bounded)
+{
+	/* arbitrary bytes: never crash, never overflow */
+	char buf[8192];
+	for (int round = 0; round < 100; round++) {
+		ck_assert(sb_random_bytes(buf, sizeof(buf)));
+		for (size_t i = 0; i < sizeof(buf); i += 37) {
+			buf[i] = "<>*\n"[(unsigned char)buf[i] % 4];
+			if (i + 1 < sizeof(buf))
+				buf[i + 1] = ' ';
+		}
+		struct smtp_transcript t;
+		smtp_transcript_init(&t);
+		smtp_transcript_add(&t, '<', buf, sizeof(buf) / 2);
+		smtp_transcript_add(&t, '>', buf + sizeof(buf) / 2,
+				    sizeof(buf) / 2);
+		struct smtp_session s;
+		if (smtp_transcript_parse(buf, sizeof(buf), &s))
+			smtp_session_free(&s);
+		if (t.buf.data && smtp_transcript_parse(t.buf.data, t.buf.len,
+							&s))
+			smtp_session_free(&s);
+		smtp_transcript_free(&t);
+	}
+	/* the recorder has a cap */
+	struct smtp_transcript t;
+	smtp_transcript_init(&t);
+	char line[600];
+	memset(line, 'x', sizeof(line) - 2);
+	line[sizeof(line) - 2] = '\n';
+	line[sizeof(line) - 1] = '\0';
+	for (int i = 0; i < 5000; i++)
+		feed(&t, '<', line);
+	ck_assert_uint_le(t.buf.len, 512u * 1024);
+	smtp_transcript_free(&t);
+}
+END_TEST
+
+START_TEST(test_ratelimit_window)
+{
+	struct smtp_ratelimit rl;
+	ck_assert(smtp_ratelimit_init(&rl, 3, 60000));
+	int64_t w;
+	/* three sends go at once */
+	for (int i = 0; i < 3; i++) {
+		ck_assert(smtp_ratelimit_reserve(&rl, 1000 + i, 0, &w));
+		ck_assert_int_eq(w, 0);
+	}
+	/* the fourth: a budget too short is refused with the wait */
+	ck_assert(!smtp_ratelimit_reserve(&rl, 2000, 5000, &w));
+	ck_assert_int_eq(w, 59000); /* slot of t=1000 frees at 61000 */
+	/* a refusal reserves nothing: same answer again */
+	ck_assert(!smtp_ratelimit_reserve(&rl, 2000, 0, &w));
+	ck_assert_int_eq(w, 59000);
+	/* a budget long enough reserves a slot in the future */
+	ck_assert(smtp_ratelimit_reserve(&rl, 2000, 60000, &w));
+	ck_assert_int_eq(w, 59000);
+	/* the next one queues behind it (slot of t=1001) */
+	ck_assert(smtp_ratelimit_reserve(&rl, 2000, 60000, &w));
+	ck_assert_int_eq(w, 59001);
+	/* later in time, slots are free again */
+	ck_assert(smtp_ratelimit_reserve(&rl, 200000, 0, &w));
+	ck_assert_int_eq(w, 0);
+	smtp_ratelimit_free(&rl);
+
+	/* 0 = unlimited */
+	ck_assert(smtp_ratelimit_init(&rl, 0, 60000));
+	for (int i = 0; i < 10000; i++) {
+		ck_assert(smtp_ratelimit_reserve(&rl, 5, 0, &w));
+		ck_assert_int_eq(w, 0);
+	}
+	smtp_ratelimit_free(&rl);
+}
+END_TEST
+
+START_TEST(test_ratelimit_never_more_than_limit)
+{
+	/* in any 60 s window at most `limit` reservations fall */
+	struct smtp_ratelimit rl;
+	const size_t limit = 7;
+	ck_assert(smtp_ratelimit_init(&rl, limit, 60000));
+	int64_t times[200];
+	int64_t now = 0;
+	for (int i = 0; i < 200; i++) {
+		int64_t w;
+		ck_assert(smtp_ratelimit_reserve(&rl, now, 1000000000, &w));
+		times[i] = now + w;
+		now += 1000 * (i % 5); /* bursts and pauses */
+	}
+	for (int i = 0; i < 200; i++) {
+		size_t in = 0;
+		for (int j = 0; j < 200; j++)
+			if (times[j] >= times[i] && times[j] < times[i] + 60000)
+				in++;
+		ck_assert_uint_le(in, limit);
+	}
+	smtp_ratelimit_free(&rl);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("smtp");
+	TCase *tc = tcase_create("units");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_partial_acceptance);
+	tcase_add_test(tc, test_auth_login_redacted);
+	tcase_add_test(tc, test_all_refused_and_data_refused);
+	tcase_add_test(tc, test_garbage_bounded);
+	tcase_add_test(tc, test_ratelimit_window);
+	tcase_add_test(tc, test_ratelimit_never_more_than_limit);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
