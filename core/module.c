@@ -790,6 +790,18 @@ const struct sbc_module *sbc_module_load(const char *module_dir,
 	} else if (stat(so, &st) == 0) {
 		path = so;
 		free(la);
+	} else if (lstat(so, &st) == 0 || lstat(la, &st) == 0) {
+		const char *which = lstat(so, &st) == 0 ? so : la;
+		char target[512];
+		ssize_t n = readlink(which, target, sizeof(target) - 1);
+		target[n > 0 ? n : 0] = '\0';
+		fmt(errbuf, errlen,
+		    "%s is a symbolic link to %s, which does not exist: "
+		    "reinstall the module or fix the link",
+		    which, n > 0 ? target : "(unreadable)");
+		free(la);
+		free(so);
+		return NULL;
 	} else {
 		int e = errno;
 		fmt(errbuf, errlen,

@@ -754,6 +754,87 @@ START_TEST(test_state_dir_problems)
 }
 END_TEST
 
+/* From an INI file through sbc_config_load: errors carry the real file and
+ * line. */
+START_TEST(test_from_ini)
+{
+	char *dir = tmp_dir();
+	char ini[2 * PATH_MAX], sdir[2 * PATH_MAX];
+	snprintf(ini, sizeof(ini), "%s/svcbroker.ini", dir);
+	snprintf(sdir, sizeof(sdir), "%s/state", dir);
+	FILE *f = fopen(ini, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f,
+		"[server]\n"
+		"listen = 127.0.0.1:8780\n"
+		"module_dir = %s\n"
+		"state_dir = state\n"
+		"\n"
+		"[module testmod]\n"
+		"enabled = yes\n"
+		"\n"
+		"[instance one]\n"
+		"broker = testmod\n"
+		"label = uno\n"
+		"data_dir = data\n"
+		"url = https://example.com/x\n"
+		"latency = 0ms\n"
+		"max_echo = 64KiB\n"
+		"\n"
+		"[instance two]\n"
+		"broker = testmod\n"
+		"label = dos\n"
+		"open_fail = on\n",
+		libs_dir);
+	ck_assert_int_eq(fclose(f), 0);
+	struct sbc_errlist errs = {0};
+	struct sbc_config *cfg = NULL;
+	int rc = sbc_config_load(ini, &cfg, &errs);
+	if (rc != 0)
+		dump_errs(&errs);
+	ck_assert_int_eq(rc, 0);
+	struct sbc_catalog *c = build_ok(cfg);
+	struct run r;
+	run_begin(&r, c, "one", "Instance", "Info");
+	ck_assert_int_eq(run_exec(&r), SB_OK);
+	ck_assert_str_eq(cell_str(&r, 0, "Label"), "uno");
+	char want[4 * PATH_MAX];
+	snprintf(want, sizeof(want), "%s/data", dir);
+	ck_assert_str_eq(cell_str(&r, 0, "DataDir"), want);
+	ck_assert_str_eq(cell_str(&r, 0, "Url"), "https://example.com/x");
+	ck_assert_int_eq(cell_int(&r, 0, "MaxEcho"), 65536);
+	snprintf(want, sizeof(want), "%s/one", sdir);
+	ck_assert_str_eq(cell_str(&r, 0, "StateDir"), want);
+	run_end(&r);
+	ck_assert_has(sbc_catalog_instance(c, "two")->open_error,
+		      "open_fail is set");
+	sbc_catalog_unref(c);
+	ck_assert_str_eq(lifecycle(sdir, "one"), "open\nclose\n");
+	ck_assert_str_eq(lifecycle(sdir, "two"), "");
+	sbc_config_free(cfg);
+
+	/* a bad value: the message names this file and line */
+	f = fopen(ini, "a");
+	ck_assert_ptr_nonnull(f);
+	fputs("\n[instance three]\nbroker = testmod\nlabel = tres\n"
+	      "list_total = lots\n",
+	      f);
+	ck_assert_int_eq(fclose(f), 0);
+	cfg = NULL;
+	ck_assert_int_eq(sbc_config_load(ini, &cfg, &errs), 0);
+	ck_assert_int_eq(sbc_catalog_build(cfg, 2, &c, &errs), -1);
+	snprintf(want, sizeof(want), "%s:25: [instance three] list_total", ini);
+	if (!errs_have(&errs, want))
+		dump_errs(&errs);
+	ck_assert(errs_have(&errs, want));
+	ck_assert_str_eq(lifecycle(sdir, "one"), "open\nclose\n");
+	sbc_errlist_free(&errs);
+	sbc_config_free(cfg);
+	rm_tree(dir);
+	sbc_modules_exit();
+}
+END_TEST
+
 /* ---- testmod's methods ------------------------------------------------------ */
 
 static struct sbc_catalog *one_testmod(const char *extra_key,
@@ -1093,6 +1174,7 @@ static Suite *catalog_suite(void)
 	tcase_add_test(tc, test_refused_module);
 	tcase_add_test(tc, test_duplicate_instance);
 	tcase_add_test(tc, test_state_dir_problems);
+	tcase_add_test(tc, test_from_ini);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("testmod");
 	tcase_add_test(tc, test_testmod_echo);

@@ -136,6 +136,13 @@ START_TEST(test_bad_request)
 	const char *msg = refusal(dir, "adir");
 	ck_assert_has(msg, sub);
 	ck_assert_has(msg, "not a regular file");
+	/* a dangling symbolic link */
+	snprintf(sub, sizeof(sub), "%s/gone.so", dir);
+	ck_assert_int_eq(symlink("/nonexistent/gone.so", sub), 0);
+	msg = refusal(dir, "gone");
+	ck_assert_has(msg, sub);
+	ck_assert_has(msg, "is a symbolic link to /nonexistent/gone.so, which "
+			   "does not exist");
 	rm_tree(dir);
 	free(dir);
 	sbc_modules_exit();
