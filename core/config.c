@@ -930,6 +930,14 @@ static int handler(void *user, const char *section, const char *name,
 static int read_file(struct loader *L, const char *path, int from_line,
 		     const char *from_file);
 
+/* A directory that does not exist matches nothing; any other error while
+ * expanding an include stops it. */
+static int glob_err(const char *path, int eerrno)
+{
+	(void)path;
+	return eerrno != ENOENT && eerrno != ENOTDIR;
+}
+
 static void do_includes(struct loader *L, struct includes *inc,
 			const char *file, const char *dir)
 {
@@ -942,7 +950,7 @@ static void do_includes(struct loader *L, struct includes *inc,
 			continue;
 		glob_t gl;
 		memset(&gl, 0, sizeof(gl));
-		int rc = glob(pat, GLOB_ERR, NULL, &gl);
+		int rc = glob(pat, 0, glob_err, &gl);
 		if (rc == GLOB_NOMATCH) {
 			/* An empty conf.d is fine; a missing plain file not. */
 			if (!strpbrk(g, "*?[")) {

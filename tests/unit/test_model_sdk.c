@@ -1,0 +1,355 @@
+/* Unit tests for the broker SDK helpers (core/sdk.c). */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <svcbroker/sdk.h>
+
+/* ---- sb_buf ---------------------------------------------------------- */
+
+START_TEST(buf_appends_and_steals)
+{
+	struct sb_buf b;
+	sb_buf_init(&b, 0);
+	ck_assert(sb_buf_puts(&b, "abc"));
+	ck_assert(sb_buf_printf(&b, "-%d-%s", 42, "x"));
+	ck_assert(sb_buf_append(&b, "yz", 2));
+	ck_assert_uint_eq(b.len, 10);
+	ck_assert_str_eq(b.data, "abc-42-xyz");
+	char *s = sb_buf_steal(&b);
+	ck_assert_str_eq(s, "abc-42-xyz");
+	ck_assert_ptr_null(b.data);
+	ck_assert_uint_eq(b.len, 0);
+	free(s);
+	/* Stealing an empty buffer gives "" (never NULL). */
+	s = sb_buf_steal(&b);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_str_eq(s, "");
+	free(s);
+	sb_buf_free(&b);
+}
+END_TEST
+
+START_TEST(buf_cap_is_sticky)
+{
+	struct sb_buf b;
+	sb_buf_init(&b, 8);
+	ck_assert(sb_buf_puts(&b, "12345678"));
+	ck_assert(!b.failed);
+	ck_assert(!sb_buf_puts(&b, "9"));
+	ck_assert(b.failed);
+	/* Once failed, even a small append is refused. */
+	ck_assert(!sb_buf_append(&b, "", 0));
+	ck_assert(!sb_buf_printf(&b, "%s", ""));
+	ck_assert_ptr_null(sb_buf_steal(&b));
+	ck_assert_ptr_null(b.data);
+	sb_buf_free(&b);
+
+	sb_buf_init(&b, 5);
+	ck_assert(!sb_buf_printf(&b, "%s", "123456"));
+	ck_assert(b.failed);
+	sb_buf_free(&b);
+}
+END_TEST
+
+START_TEST(buf_grows_large)
+{
+	struct sb_buf b;
+	sb_buf_init(&b, 1000000);
+	char chunk[1000];
+	memset(chunk, 'q', sizeof(chunk));
+	for (int i = 0; i < 1000; i++)
+		ck_assert(sb_buf_append(&b, chunk, sizeof(chunk)));
+	ck_assert_uint_eq(b.len, 1000000);
+	ck_assert_int_eq(b.data[b.len], '\0');
+	ck_assert(!sb_buf_append(&b, chunk, sizeof(chunk)));
+	sb_buf_free(&b);
+}
+END_TEST
+
+/* ---- base64 ---------------------------------------------------------- */
+
+START_TEST(base64_rfc4648_vectors)
+{
+	static const char *const plain[] = {"",     "f",     "fo",    "foo",
+					    "foob", "fooba", "foobar"};
+	static const char *const enc[] = {"",         "Zg==",     "Zm8=",
+					  "Zm9v",     "Zm9vYg==", "Zm9vYmE=",
+					  "Zm9vYmFy"};
+	for (size_t i = 0; i < 7; i++) {
+		char *e = sb_base64_encode(plain[i], strlen(plain[i]), 0);
+		ck_assert_str_eq(e, enc[i]);
+		size_t n = 99;
+		unsigned char *d = sb_base64_decode(e, strlen(e), &n);
+		ck_assert_ptr_nonnull(d);
+		ck_assert_uint_eq(n, strlen(plain[i]));
+		ck_assert_int_eq(memcmp(d, plain[i], n), 0);
+		ck_assert_int_eq(d[n], '\0');
+		free(e);
+		free(d);
+	}
+}
+END_TEST
+
+START_TEST(base64_binary_round_trip_with_lines)
+{
+	unsigned char data[1000];
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (unsigned char)(i * 7 + 3);
+	for (size_t len = 0; len <= sizeof(data); len += 37) {
+		char *e = sb_base64_encode(data, len, 76);
+		ck_assert_ptr_nonnull(e);
+		/* Lines of at most 76 characters, CRLF separated. */
+		size_t col = 0;
+		for (const char *p = e; *p; p++) {
+			if (*p == '\r') {
+				ck_assert_int_eq(p[1], '\n');
+				ck_assert_uint_eq(col, 76);
+				col = 0;
+				p++;
+				continue;
+			}
+			col++;
+			ck_assert_uint_le(col, 76);
+		}
+		size_t n;
+		unsigned char *d = sb_base64_decode(e, strlen(e), &n);
+		ck_assert_ptr_nonnull(d);
+		ck_assert_uint_eq(n, len);
+		ck_assert_int_eq(memcmp(d, data, len), 0);
+		free(d);
+		free(e);
+	}
+}
+END_TEST
+
+START_TEST(base64_rejects_bad_input)
+{
+	static const char *const bad[] = {
+		"Zg=",      /* short padding */
+		"Zg",       /* unpadded */
+		"Z",        /* one symbol */
+		"Zm9v!A==", /* bad character */
+		"Zg==Zg==", /* data after padding */
+		"=Zg=",     /* padding first */
+		"Zh==",     /* non-canonical trailing bits */
+		"Zm9=",     /* non-canonical trailing bits */
+		"Zg===",    /* too much padding */
+		"Zm9v\tYmFy", /* TAB is not ignored */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		size_t n;
+		unsigned char *d = sb_base64_decode(bad[i], strlen(bad[i]), &n);
+		ck_assert_msg(d == NULL, "accepted %s", bad[i]);
+	}
+	/* CR, LF and spaces are ignored. */
+	size_t n;
+	unsigned char *d = sb_base64_decode("Zm9v\r\nYm Fy", 11, &n);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_uint_eq(n, 6);
+	ck_assert_int_eq(memcmp(d, "foobar", 6), 0);
+	free(d);
+	/* Only len bytes are read. */
+	d = sb_base64_decode("Zm9vJUNK", 4, &n);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_str_eq((char *)d, "foo");
+	free(d);
+}
+END_TEST
+
+/* ---- XML and UTF-8 ---------------------------------------------------- */
+
+START_TEST(xml_escape_escapes_five)
+{
+	char *s = sb_xml_escape("a&b<c>d\"e'f");
+	ck_assert_str_eq(s, "a&amp;b&lt;c&gt;d&quot;e&apos;f");
+	free(s);
+	s = sb_xml_escape("tab\tcr\rlf\n\xc3\xa9");
+	ck_assert_str_eq(s, "tab\tcr\rlf\n\xc3\xa9");
+	free(s);
+	s = sb_xml_escape("");
+	ck_assert_str_eq(s, "");
+	free(s);
+}
+END_TEST
+
+START_TEST(xml_escape_refuses_what_xml_cannot_carry)
+{
+	ck_assert_ptr_null(sb_xml_escape("bell\a"));
+	ck_assert_ptr_null(sb_xml_escape("esc\x1b[0m"));
+	ck_assert_ptr_null(sb_xml_escape("bad\xff utf8"));
+	ck_assert_ptr_null(sb_xml_escape("overlong \xc0\xaf"));
+	ck_assert_ptr_null(sb_xml_escape("\xef\xbf\xbe")); /* U+FFFE */
+	ck_assert_ptr_null(sb_xml_escape(NULL));
+}
+END_TEST
+
+START_TEST(utf8_edge_cases)
+{
+	ck_assert(sb_utf8_valid("", 0));
+	ck_assert(sb_utf8_valid("plain ascii", 11));
+	ck_assert(sb_utf8_valid("\xc3\xa9", 2));             /* é */
+	ck_assert(sb_utf8_valid("\xe2\x82\xac", 3));         /* € */
+	ck_assert(sb_utf8_valid("\xf0\x9f\x98\x80", 4));     /* emoji */
+	ck_assert(sb_utf8_valid("\xf4\x8f\xbf\xbf", 4));     /* U+10FFFF */
+	ck_assert(sb_utf8_valid("\xed\x9f\xbf", 3));         /* U+D7FF */
+	ck_assert(!sb_utf8_valid("\xc0\x80", 2));            /* overlong NUL */
+	ck_assert(!sb_utf8_valid("\xe0\x80\xaf", 3));        /* overlong / */
+	ck_assert(!sb_utf8_valid("\xf0\x82\x82\xac", 4));    /* overlong € */
+	ck_assert(!sb_utf8_valid("\xed\xa0\x80", 3));        /* surrogate */
+	ck_assert(!sb_utf8_valid("\xed\xbf\xbf", 3));        /* surrogate */
+	ck_assert(!sb_utf8_valid("\xf4\x90\x80\x80", 4));    /* > U+10FFFF */
+	ck_assert(!sb_utf8_valid("\xc3", 1));                /* truncated */
+	ck_assert(!sb_utf8_valid("\xe2\x82", 2));            /* truncated */
+	ck_assert(!sb_utf8_valid("\x80", 1));                /* lone cont. */
+	ck_assert(!sb_utf8_valid("\xfe", 1));
+	ck_assert(!sb_utf8_valid("a\xc3(", 3));
+	/* Length, not NUL, bounds the check. */
+	ck_assert(sb_utf8_valid("ab\xc3", 2));
+}
+END_TEST
+
+/* ---- random ---------------------------------------------------------- */
+
+START_TEST(uuid4_format_and_uniqueness)
+{
+	char a[37], b[37];
+	ck_assert(sb_uuid4(a));
+	ck_assert(sb_uuid4(b));
+	ck_assert_uint_eq(strlen(a), 36);
+	ck_assert_str_ne(a, b);
+	for (int i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23)
+			ck_assert_int_eq(a[i], '-');
+		else
+			ck_assert(strchr("0123456789abcdef", a[i]));
+	}
+	ck_assert_int_eq(a[14], '4');
+	ck_assert(strchr("89ab", a[19]));
+	unsigned char r1[32], r2[32];
+	ck_assert(sb_random_bytes(r1, sizeof(r1)));
+	ck_assert(sb_random_bytes(r2, sizeof(r2)));
+	ck_assert(memcmp(r1, r2, sizeof(r1)) != 0);
+	ck_assert(sb_random_bytes(r1, 0));
+}
+END_TEST
+
+/* ---- addresses and paths -------------------------------------------- */
+
+START_TEST(email_validation)
+{
+	static const char *const good[] = {
+		"user@example.com",
+		"first.last+tag@sub.example.co.uk",
+		"o'brien@example.org",
+		"x@localhost",
+		"user@[192.0.2.1]",
+		"\xc3\xa9milie@exemple.fr",
+		"user@b\xc3\xbc" "cher.example",
+		"a!#$%&'*+/=?^_`{|}~-@example.com",
+	};
+	static const char *const bad[] = {
+		"",
+		"plain",
+		"@example.com",
+		"user@",
+		"user@@example.com",
+		"two words@example.com",
+		"user@exa mple.com",
+		"\"Name\" <user@example.com>",
+		"user@example.com>",
+		".user@example.com",
+		"user.@example.com",
+		"us..er@example.com",
+		"user@.example.com",
+		"user@example..com",
+		"user@-example.com",
+		"user@example-.com",
+		"user\r\n@example.com",
+		"user@example.com\n",
+		"user@exa\x01mple.com",
+		"bad\xff@example.com",
+		"user@exa_mple.com",
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		ck_assert_msg(sb_email_valid(good[i]), "refused %s", good[i]);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(!sb_email_valid(bad[i]), "accepted %s", bad[i]);
+	ck_assert(!sb_email_valid(NULL));
+	/* 64-byte local part is the limit; 254 bytes overall. */
+	char buf[400];
+	memset(buf, 'a', 64);
+	snprintf(buf + 64, sizeof(buf) - 64, "@example.com");
+	ck_assert(sb_email_valid(buf));
+	memset(buf, 'a', 65);
+	snprintf(buf + 65, sizeof(buf) - 65, "@example.com");
+	ck_assert(!sb_email_valid(buf));
+	/* A long but valid-looking domain beyond 254 bytes overall. */
+	const char *label = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	snprintf(buf, sizeof(buf), "u@%s.%s.%s.%s.%s.com", label, label, label,
+		 label, label);
+	ck_assert_uint_gt(strlen(buf), 254);
+	ck_assert(!sb_email_valid(buf));
+}
+END_TEST
+
+START_TEST(path_component_validation)
+{
+	ck_assert(sb_path_component_ok("file.txt", 255));
+	ck_assert(sb_path_component_ok(".hidden", 255));
+	ck_assert(sb_path_component_ok("...", 255));
+	ck_assert(sb_path_component_ok("r\xc3\xa9sum\xc3\xa9.pdf", 255));
+	ck_assert(!sb_path_component_ok("", 255));
+	ck_assert(!sb_path_component_ok(NULL, 255));
+	ck_assert(!sb_path_component_ok(".", 255));
+	ck_assert(!sb_path_component_ok("..", 255));
+	ck_assert(!sb_path_component_ok("a/b", 255));
+	ck_assert(!sb_path_component_ok("/etc", 255));
+	ck_assert(!sb_path_component_ok("new\nline", 255));
+	ck_assert(!sb_path_component_ok("del\x7f", 255));
+	ck_assert(sb_path_component_ok("abcde", 5));
+	ck_assert(!sb_path_component_ok("abcdef", 5));
+}
+END_TEST
+
+START_TEST(now_ms_is_monotonic)
+{
+	int64_t a = sb_now_ms();
+	int64_t b = sb_now_ms();
+	ck_assert_int_ge(b, a);
+	ck_assert_int_gt(a, 0);
+}
+END_TEST
+
+static Suite *sdk_suite(void)
+{
+	Suite *s = suite_create("sdk");
+	TCase *tc = tcase_create("sdk");
+	tcase_add_test(tc, buf_appends_and_steals);
+	tcase_add_test(tc, buf_cap_is_sticky);
+	tcase_add_test(tc, buf_grows_large);
+	tcase_add_test(tc, base64_rfc4648_vectors);
+	tcase_add_test(tc, base64_binary_round_trip_with_lines);
+	tcase_add_test(tc, base64_rejects_bad_input);
+	tcase_add_test(tc, xml_escape_escapes_five);
+	tcase_add_test(tc, xml_escape_refuses_what_xml_cannot_carry);
+	tcase_add_test(tc, utf8_edge_cases);
+	tcase_add_test(tc, uuid4_format_and_uniqueness);
+	tcase_add_test(tc, email_validation);
+	tcase_add_test(tc, path_component_validation);
+	tcase_add_test(tc, now_ms_is_monotonic);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(sdk_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
