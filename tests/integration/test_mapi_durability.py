@@ -1,0 +1,239 @@
+"""mapi-stub durability and concurrency through the real daemon.
+
+1. Concurrent: N threads Send and List at once; counts are exact and every
+   listed message loads completely.
+2. Crash: several client threads Send in a burst, the daemon is killed with
+   SIGKILL in the middle, then restarted on the same store.  Every Send that
+   answered 200 is delivered exactly once to each recipient and present in
+   the sender's Sent Items; no duplicates anywhere; no half-written files
+   (tmp/ empty); every Outbox empty.
+"""
+import email
+import email.policy
+import os
+import random
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+
+sys.path.insert(0, os.path.join(os.environ.get("top_srcdir", "."), "tests", "lib"))
+import sbtest  # noqa: E402
+
+t = sbtest.Checks()
+if not os.path.exists(sbtest.daemon_path()):
+    print("# svcbrokerd not built")
+    sys.exit(sbtest.SKIP)
+
+MBX = ["alice@example.test", "bob@example.test", "carol@example.test",
+       "dave@example.test"]
+FOLDERS = ["Inbox", "Drafts", "Sent Items", "Deleted Items", "Outbox"]
+top = tempfile.mkdtemp(prefix="mapi-durability-")
+
+
+def conf(store):
+    return ("[module mapi-stub]\nenabled = yes\n\n[instance local]\n"
+            "broker = mapi-stub\nmax_concurrency = 16\nstore_dir = %s\n"
+            "mailboxes = %s\n" % (store, ", ".join(MBX)))
+
+
+def rows(body):
+    return body.get("rows", []) if isinstance(body, dict) else []
+
+
+def message_ids(store, mb, folder):
+    """Message-IDs of every file in new/ and cur/ (read directly)."""
+    out = []
+    for sub in ("new", "cur"):
+        d = os.path.join(store, mb, folder, sub)
+        for name in os.listdir(d):
+            with open(os.path.join(d, name), "rb") as f:
+                msg = email.message_from_binary_file(f, policy=email.policy.default)
+            out.append((msg["Message-ID"], msg, name))
+    return out
+
+
+def tmp_files(store):
+    left = []
+    for mb in MBX:
+        for folder in FOLDERS + ["Calendar", "Tasks"]:
+            d = os.path.join(store, mb, folder, "tmp")
+            if os.path.isdir(d):
+                left += [os.path.join(d, n) for n in os.listdir(d)]
+    return left
+
+
+# ---- 1. concurrent Sends and Lists -----------------------------------------
+store1 = os.path.join(top, "store1")
+N_THREADS, PER_THREAD = 8, 12
+with sbtest.Daemon(conf(store1), server_extra="workers = 16\n") as d:
+    sent = []
+    problems = []
+    lock = threading.Lock()
+
+    def sender(k):
+        me = MBX[k % 2]          # alice or bob send
+        to = [MBX[2], MBX[3]]    # carol and dave receive
+        for i in range(PER_THREAD):
+            body = ("thread %d message %d\n" % (k, i)) * 20
+            st, b = d.call("local/Email.Send", {
+                "Mailbox": me, "To": to, "Subject": "t%d-m%d ✓" % (k, i),
+                "Body": body})
+            r = rows(b)
+            with lock:
+                if st == 200 and r:
+                    sent.append((me, r[0].get("MessageId"), body))
+                else:
+                    problems.append("send %d/%d: %s %r" % (k, i, st, b))
+
+    def lister(k):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with lock:
+                if len(sent) + len(problems) >= N_THREADS * PER_THREAD:
+                    return
+            st, b = d.call("local/Email.List", {"Mailbox": MBX[2],
+                                                "PageSize": 1000})
+            if st != 200:
+                with lock:
+                    problems.append("list: %s %r" % (st, b))
+                continue
+            for r in rows(b)[:5]:
+                st, lb = d.call("local/Email.Load", {"Mailbox": MBX[2],
+                                                     "Id": r.get("Id")})
+                body = rows(lb)[0].get("Body", "") if rows(lb) else ""
+                if st != 200 or not body.startswith("thread ") or \
+                        len(body) < 20 * len("thread 0 message 0\n"):
+                    with lock:
+                        problems.append("load: %s %r" % (st, lb))
+
+    threads = [threading.Thread(target=sender, args=(k,)) for k in range(N_THREADS)]
+    threads += [threading.Thread(target=lister, args=(k,)) for k in range(3)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(120)
+    t.eq(problems[:3], [], "no failed Send, List or Load under concurrency")
+    total = N_THREADS * PER_THREAD
+    t.eq(len(sent), total, "every concurrent Send answered 200")
+    for rcpt in (MBX[2], MBX[3]):
+        ids = []
+        token = None
+        for _ in range(100):
+            inputs = {"Mailbox": rcpt, "PageSize": 25}
+            if token:
+                inputs["PageToken"] = token
+            st, b = d.call("local/Email.List", inputs)
+            ids += [r.get("Id") for r in rows(b)]
+            token = b.get("next_page_token") if isinstance(b, dict) else None
+            if not token:
+                break
+        t.eq(len(ids), total, "%s: paged List counts every message" % rcpt)
+        t.eq(len(set(ids)), total, "%s: no message listed twice" % rcpt)
+    sent_counts = Counter(me for me, _, _ in sent)
+    for me in MBX[:2]:
+        st, b = d.call("local/Email.List", {"Mailbox": me, "Folder": "Sent Items",
+                                            "PageSize": 1000})
+        t.eq(len(rows(b)), sent_counts[me], "%s: Sent Items count exact" % me)
+    got = Counter(m for m, _, _ in message_ids(store1, MBX[2], "Inbox"))
+    t.ok(all(got[m] == 1 for _, m, _ in sent) and len(got) == total,
+         "each Message-ID delivered exactly once")
+    t.eq(tmp_files(store1), [], "no file left in tmp/")
+
+# ---- 2. SIGKILL during a burst ----------------------------------------------
+store2 = os.path.join(top, "store2")
+d = sbtest.Daemon(conf(store2), server_extra="workers = 16\n")
+d.start()
+ok_sends = []        # (sender, message-id) answered 200
+lock = threading.Lock()
+stop = threading.Event()
+
+
+def burst(k):
+    me = MBX[k % 2]
+    to = [MBX[(k % 2) ^ 1], MBX[2], MBX[3]]
+    i = 0
+    while not stop.is_set() and i < 400:
+        i += 1
+        try:
+            st, b = d.call("local/Email.Send", {
+                "Mailbox": me, "To": to, "Cc": [MBX[3]],
+                "Subject": "burst %d/%d" % (k, i),
+                "Body": "x" * random.randint(10, 20000)}, timeout=10)
+        except Exception:  # the daemon is gone
+            return
+        r = rows(b)
+        if st == 200 and r:
+            with lock:
+                ok_sends.append((me, r[0].get("MessageId"), tuple(to)))
+
+
+threads = [threading.Thread(target=burst, args=(k,)) for k in range(6)]
+for th in threads:
+    th.start()
+deadline = time.monotonic() + 30
+while time.monotonic() < deadline:
+    with lock:
+        if len(ok_sends) >= 40:
+            break
+    time.sleep(0.01)
+d.proc.send_signal(signal.SIGKILL)
+d.proc.wait(10)
+stop.set()
+for th in threads:
+    th.join(30)
+t.ok(len(ok_sends) >= 40, "burst got Sends through before the kill (%d)" % len(ok_sends))
+
+d2 = sbtest.Daemon(conf(store2))
+d2.start()
+t.eq(tmp_files(store2), [], "tmp/ is empty after restart")
+for mb in MBX:
+    st, b = d2.call("local/Email.List", {"Mailbox": mb, "Folder": "Outbox"})
+    t.eq((st, len(rows(b))), (200, 0), "%s: Outbox empty after restart" % mb)
+inbox = {mb: Counter(m for m, _, _ in message_ids(store2, mb, "Inbox")) for mb in MBX}
+sent_box = {mb: Counter(m for m, _, _ in message_ids(store2, mb, "Sent Items"))
+            for mb in MBX}
+missing, dup = [], []
+for me, mid, to in ok_sends:
+    for rcpt in set(to):
+        n = inbox[rcpt][mid]
+        if n == 0:
+            missing.append((rcpt, mid))
+        elif n > 1:
+            dup.append((rcpt, mid))
+    if sent_box[me][mid] != 1:
+        missing.append((me, "Sent Items", mid, sent_box[me][mid]))
+t.eq(missing[:5], [], "every Send that answered 200 is delivered and in Sent Items")
+t.eq(dup[:5], [], "no Send delivered twice")
+t.ok(all(n == 1 for c in list(inbox.values()) + list(sent_box.values())
+         for n in c.values()),
+     "no duplicate Message-ID in any Inbox or Sent Items (sends finished at "
+     "restart included)")
+# Every Send recovered at restart reached all of its recipients.
+for me in MBX[:2]:
+    for mid in sent_box[me]:
+        rcpts = [MBX[MBX.index(me) ^ 1], MBX[2], MBX[3]]
+        if any(inbox[r][mid] != 1 for r in rcpts):
+            t.ok(False, "sent message %s reached every recipient" % mid)
+            break
+# No half-written file: every stored message parses completely.
+broken = []
+for mb in MBX:
+    for folder in ("Inbox", "Sent Items"):
+        for mid, msg, name in message_ids(store2, mb, folder):
+            body = msg.get_body(("plain",))
+            content = body.get_content() if body else ""
+            if msg.defects or not content.strip() or set(content.strip()) != {"x"}:
+                broken.append((mb, folder, name))
+t.eq(broken[:5], [], "every stored message is complete")
+st, b = d2.call("local/Email.List", {"Mailbox": MBX[2], "PageSize": 1000})
+t.eq(len(rows(b)), sum(inbox[MBX[2]].values()), "List agrees with the files")
+d2.__exit__(None, None, None)
+if d.log:
+    d.log.close()
+shutil.rmtree(d.workdir, ignore_errors=True)
+shutil.rmtree(top, ignore_errors=True)
+t.done()
