@@ -678,10 +678,40 @@ static bool descriptor_ok(const char *path, const char *name,
 	return true;
 }
 
+/* An installed .la names its libdir, and ltdl loads the library from there
+ * first: say so when that is not the module directory (or its .libs/, as in
+ * a build tree), since the file next to the .la was not used. */
+static void warn_if_elsewhere(lt_dlhandle h, const char *path,
+			      const char *module_dir)
+{
+	size_t len = strlen(path);
+	if (len < 3 || strcmp(path + len - 3, ".la") != 0)
+		return;
+	const lt_dlinfo *info = lt_dlgetinfo(h);
+	if (!info || !info->filename)
+		return;
+	const char *slash = strrchr(info->filename, '/');
+	if (!slash)
+		return;
+	size_t dlen = (size_t)(slash - info->filename);
+	size_t mlen = strlen(module_dir);
+	while (mlen > 1 && module_dir[mlen - 1] == '/')
+		mlen--;
+	if (strncmp(info->filename, module_dir, mlen) == 0 &&
+	    (dlen == mlen ||
+	     (dlen == mlen + 6 &&
+	      strncmp(info->filename + mlen, "/.libs", 6) == 0)))
+		return;
+	sbc_log(SB_LOG_WARN, NULL, NULL,
+		"%s names another directory: loaded %s; remove the .la from "
+		"the module directory, or fix its libdir",
+		path, info->filename);
+}
+
 /* Open path with ltdl, find and check the descriptor.  Must hold
  * modules_lock.  Returns the new cache entry or NULL with errbuf filled. */
-static struct loaded *load_path(char *path, const char *name, char *errbuf,
-				size_t errlen)
+static struct loaded *load_path(char *path, const char *module_dir,
+				const char *name, char *errbuf, size_t errlen)
 {
 	lt_dladvise adv;
 	if (lt_dladvise_init(&adv) != 0) {
@@ -743,6 +773,7 @@ static struct loaded *load_path(char *path, const char *name, char *errbuf,
 		lt_dlclose(h);
 		return NULL;
 	}
+	warn_if_elsewhere(h, path, module_dir);
 	struct loaded *l = calloc(1, sizeof(*l));
 	if (!l || !cache_reserve()) {
 		free(l);
@@ -830,7 +861,7 @@ const struct sbc_module *sbc_module_load(const char *module_dir,
 		    path, lt_dlerror());
 		free(path);
 	} else {
-		l = load_path(path, name, errbuf, errlen);
+		l = load_path(path, module_dir, name, errbuf, errlen);
 		if (!l)
 			free(path);
 	}

@@ -111,6 +111,52 @@ START_TEST(test_load_testmod)
 }
 END_TEST
 
+/* An installed .la whose libdir is another directory: ltdl loads the
+ * library from there, and the loader says so. */
+START_TEST(test_la_elsewhere)
+{
+	char *dir = make_tmp_dir();
+	char la[2 * PATH_MAX], log[2 * PATH_MAX], text[2 * PATH_MAX + 256];
+	link_module(dir, "testmod");
+	snprintf(la, sizeof(la), "%s/testmod.la", dir);
+	snprintf(text, sizeof(text),
+		 "# libtool library file\n"
+		 "dlname='testmod.so'\n"
+		 "library_names='testmod.so'\n"
+		 "old_library=''\n"
+		 "dependency_libs=''\n"
+		 "installed=yes\n"
+		 "shouldnotlink=yes\n"
+		 "libdir='%s'\n",
+		 libs_dir);
+	write_file(la, text);
+	snprintf(log, sizeof(log), "%s/stderr.log", dir);
+	fflush(stderr);
+	int saved = dup(2);
+	FILE *f = fopen(log, "w");
+	ck_assert_ptr_nonnull(f);
+	dup2(fileno(f), 2);
+	const struct sbc_module *m =
+		sbc_module_load(dir, "testmod", errbuf, sizeof(errbuf));
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	fclose(f);
+	ck_assert_msg(m != NULL, "%s", errbuf);
+	ck_assert_str_eq(m->path, la);
+	f = fopen(log, "r");
+	ck_assert_ptr_nonnull(f);
+	size_t n = fread(text, 1, sizeof(text) - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	ck_assert_has(text, "testmod.la names another directory: loaded ");
+	ck_assert_has(text, libs_dir);
+	rm_tree(dir);
+	free(dir);
+	sbc_modules_exit();
+}
+END_TEST
+
 START_TEST(test_missing_file)
 {
 	const char *msg = refusal(libs_dir, "nosuch");
@@ -645,6 +691,7 @@ static Suite *module_suite(void)
 	Suite *s = suite_create("module");
 	TCase *tc = tcase_create("load");
 	tcase_add_test(tc, test_load_testmod);
+	tcase_add_test(tc, test_la_elsewhere);
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_bad_request);
 	tcase_add_test(tc, test_not_elf);
