@@ -325,8 +325,14 @@ enum sb_status smtp_transfer(struct smtp *s, const struct sb_call *call,
 		st = sb_error_set(err, SB_ERR_INTERNAL, NULL, "out of memory");
 		goto out;
 	}
-	if (x->rc != CURLE_OK)
+	if (x->rc != CURLE_OK) {
 		st = map_failure(x, err);
+		/* the dialogue, credentials already redacted, for the admin */
+		if (tr.buf.data)
+			s->host->log(s->host, SB_LOG_DEBUG,
+				     "SMTP exchange failed (%s); transcript:\n%s",
+				     curl_easy_strerror(x->rc), tr.buf.data);
+	}
 	goto out;
 
 setopt_failed:

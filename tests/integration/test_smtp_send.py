@@ -1,0 +1,264 @@
+#!/usr/bin/python3
+"""smtp broker, Email.Send through the real daemon to a real SMTP server
+(aiosmtpd on loopback).  Every message the server received is parsed with
+Python's email package (policy=default): no defects, the right structure,
+the exact Unicode text that was sent."""
+import base64
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.environ.get("top_srcdir") or os.path.join(HERE, "..", "..")
+sys.path.insert(0, os.path.join(SRC, "tests", "lib"))
+sys.path.insert(0, os.path.join(SRC, "tests", "mock"))
+
+import sbtest  # noqa: E402
+from smtp_server import MockSMTP, parse_strict  # noqa: E402
+
+if not os.path.exists(sbtest.daemon_path()):
+    print("# svcbrokerd not built")
+    sys.exit(sbtest.SKIP)
+
+c = sbtest.Checks()
+
+
+def instance(port, name="mail", extra=""):
+    return ("[instance %s]\nbroker = smtp\nurl = smtp://127.0.0.1:%d\n"
+            "helo_name = client.example.test\nfrom = sender@example.test\n"
+            "timeout = 10s\n%s\n" % (name, port, extra))
+
+
+def file_input(name, data, ctype="application/octet-stream"):
+    return {"Name": name, "ContentType": ctype,
+            "Content": base64.b64encode(data).decode()}
+
+
+def err_of(body):
+    return body.get("error", {}) if isinstance(body, dict) else {}
+
+
+def text_of(part):
+    # the wire has CRLF; compare text with LF
+    return part.get_content().replace("\r\n", "\n")
+
+
+SUBJECT = "Grüße aus Köln — 東京 😀 " + "ein langer Betreff " * 5
+BODY = "Hallo Zoë,\n\nline with trailing space \n=3D is not decoded\n.\n" \
+       "From the start\nΑλφα βήτα 😀\n"
+HTML = "<p>Hallo <b>Zoë</b> 😀</p>\n"
+ATT_NAME = "résumé — Ünïcödé 東京 very long attachment name for folding.pdf"
+ATT_DATA = bytes(range(256)) * 40
+
+mx = MockSMTP(["--refuse", "gone@example.test=550 5.1.1 <gone@example.test>: "
+               "no such user here",
+               "full@example.test=452 4.2.2 mailbox full, try later"])
+mx.start()
+try:
+    cfg = "[module smtp]\nenabled = yes\n" + instance(mx.port) + \
+        instance(mx.port, "plain", "plain_text_only = yes\n"
+                 "max_attachment_size = 1KiB\n") + \
+        instance(mx.port, "onbehalf", "allow_from_override = yes\n")
+    with sbtest.Daemon(cfg) as d:
+        # ---- a rich message -------------------------------------------------
+        st, body = d.call("mail/Email.Send", {
+            "To": ["alice@example.test", "bob@example.test"],
+            "Cc": ["carol@example.test"],
+            "Bcc": ["hidden@example.test"],
+            "ReplyTo": ["replies@example.test"],
+            "Subject": SUBJECT,
+            "Body": BODY,
+            "HtmlBody": HTML,
+            "Importance": "High",
+            "Attachments": [file_input(ATT_NAME, ATT_DATA, "application/pdf"),
+                            file_input("notes.txt", b"plain\r\nnotes\r\n",
+                                       "text/plain")],
+        })
+        c.eq(st, 200, "rich send answers 200")
+        row = body["rows"][0] if st == 200 else {}
+        c.eq(sorted(row.get("Accepted", [])),
+             ["alice@example.test", "bob@example.test", "carol@example.test",
+              "hidden@example.test"], "every recipient accepted")
+        c.eq(row.get("Rejected"), [], "nobody rejected")
+        msgid = row.get("MessageId", "")
+        c.ok(msgid.startswith("<") and msgid.endswith("@example.test>"),
+             "MessageId <random@domain-of-From>", msgid)
+        msgs = mx.messages()
+        c.eq(len(msgs), 1, "server received one message")
+        raw, env = msgs[-1]
+        msg, defects = parse_strict(raw)
+        c.eq(defects, [], "no defects in the rich message")
+        c.eq(env["mail_from"], "sender@example.test", "envelope sender")
+        c.eq(sorted(env["rcpt_tos"]),
+             ["alice@example.test", "bob@example.test", "carol@example.test",
+              "hidden@example.test"], "envelope has every recipient (Bcc too)")
+        c.ok(b"hidden@example.test" not in raw, "Bcc appears nowhere in the "
+             "message")
+        c.eq(msg["Bcc"], None, "no Bcc header")
+        c.eq(str(msg["Subject"]), SUBJECT, "Subject exact Unicode")
+        c.eq(msg["Message-ID"], msgid, "Message-ID header = MessageId")
+        c.ok(msg["Date"] is not None and msg["Date"].datetime is not None,
+             "Date header parses")
+        c.eq(msg["MIME-Version"], "1.0", "MIME-Version")
+        c.eq(str(msg["Importance"]).lower(), "high", "Importance header")
+        c.ok(str(msg["X-Priority"]).startswith("1"), "X-Priority header")
+        c.eq([a.addr_spec for a in msg["To"].addresses],
+             ["alice@example.test", "bob@example.test"], "To header")
+        c.eq([a.addr_spec for a in msg["Cc"].addresses],
+             ["carol@example.test"], "Cc header")
+        c.eq([a.addr_spec for a in msg["Reply-To"].addresses],
+             ["replies@example.test"], "Reply-To header")
+        c.eq(msg.get_content_type(), "multipart/mixed", "top is mixed")
+        parts = list(msg.iter_parts())
+        c.eq(parts[0].get_content_type(), "multipart/alternative",
+             "first part is alternative")
+        alt = list(parts[0].iter_parts())
+        c.eq([p.get_content_type() for p in alt], ["text/plain", "text/html"],
+             "alternative: text then HTML")
+        c.eq(text_of(alt[0]), BODY, "plain body exact Unicode")
+        c.eq(text_of(alt[1]), HTML, "HTML body exact Unicode")
+        atts = list(msg.iter_attachments())
+        c.eq([a.get_filename() for a in atts], [ATT_NAME, "notes.txt"],
+             "attachment names exact (RFC 2231)")
+        c.eq(atts[0].get_content(), ATT_DATA, "binary attachment exact")
+        c.eq(atts[0].get_content_type(), "application/pdf",
+             "attachment content type")
+        c.eq(atts[1].get_payload(decode=True), b"plain\r\nnotes\r\n",
+             "text attachment bytes exact")
+        c.ok(all(len(line) <= 78 for line in raw.split(b"\r\n")),
+             "every line <= 78 characters")
+        c.ok(b"\n" not in raw.replace(b"\r\n", b""), "CRLF line endings only")
+        c.ok(all(b < 0x80 for b in raw), "7-bit on the wire")
+
+        # ---- a plain message --------------------------------------------------
+        st, body = d.call("mail/Email.Send", {
+            "To": ["alice@example.test"], "Subject": "plain ascii",
+            "Body": "just text\n"})
+        c.eq(st, 200, "plain send 200")
+        raw, env = mx.messages()[-1]
+        msg, defects = parse_strict(raw)
+        c.eq(defects, [], "no defects in the plain message")
+        c.eq(msg.get_content_type(), "text/plain", "single text/plain part")
+        c.eq(msg.get_content_charset(), "utf-8", "charset utf-8")
+        c.eq(text_of(msg), "just text\n", "plain body exact")
+        c.ok(body["rows"][0]["MessageId"] != msgid, "Message-IDs differ")
+
+        # ---- partial acceptance -------------------------------------------------
+        n_before = len(mx.messages())
+        st, body = d.call("mail/Email.Send", {
+            "To": ["alice@example.test", "gone@example.test"],
+            "Cc": ["full@example.test"], "Subject": "partial"})
+        c.eq(st, 200, "partial acceptance still sends")
+        row = body["rows"][0] if st == 200 else {}
+        c.eq(row.get("Accepted"), ["alice@example.test"], "Accepted lists "
+             "the accepted one")
+        c.eq(sorted(row.get("Rejected", [])),
+             ["full@example.test: 452 4.2.2 mailbox full, try later",
+              "gone@example.test: 550 5.1.1 <gone@example.test>: no such "
+              "user here"], "Rejected carries the server's words")
+        c.eq(len(mx.messages()), n_before + 1, "message delivered once")
+        c.eq(mx.messages()[-1][1]["rcpt_tos"], ["alice@example.test"],
+             "only the accepted recipient in the envelope")
+
+        # ---- every recipient refused ------------------------------------------
+        st, body = d.call("mail/Email.Send", {
+            "To": ["gone@example.test"], "Subject": "nobody"})
+        e = err_of(body)
+        c.eq(st, 502, "all refused: 502")
+        c.eq(e.get("category"), "upstream_error", "all refused: upstream_error")
+        c.ok("no such user here" in e.get("message", ""),
+             "all refused: server's text in the message", e)
+        c.eq(len(mx.messages()), n_before + 1, "nothing sent when all refused")
+
+        # ---- header injection and bad input: nothing reaches the server --------
+        conns = mx.connections()
+        n_before = len(mx.messages())
+        st, body = d.call("mail/Email.Send", {
+            "To": ["alice@example.test"],
+            "Subject": "hi\r\nBcc: victim@example.test"})
+        c.eq(st, 400, "CR/LF in Subject refused")
+        c.ok("Subject" in err_of(body).get("message", ""),
+             "refusal names Subject", body)
+        for label, inputs in [
+                ("LF in Subject", {"To": ["a@example.test"],
+                                   "Subject": "x\nBcc: victim@example.test"}),
+                ("bad To", {"To": ["not an address"]}),
+                ("CRLF in To", {"To": ["a@example.test\r\nBcc: v@x.test"]}),
+                ("bad Bcc", {"To": ["a@example.test"], "Bcc": ["@@"]}),
+                ("no recipients", {"Subject": "nobody to send to"}),
+                ("empty recipient lists", {"To": [], "Cc": [], "Bcc": []}),
+                ("bad Importance", {"To": ["a@example.test"],
+                                    "Importance": "Urgent"}),
+                ("invalid UTF-8 is not JSON text", None)]:
+            if inputs is None:
+                st, body = d.request(
+                    "POST", "/v1/call/mail/Email/Send",
+                    b'{"inputs": {"To": ["a@example.test"], "Subject": "\xff"}}',
+                    headers={"Content-Type": "application/json"})
+            else:
+                st, body = d.call("mail/Email.Send", inputs)
+            c.eq(st, 400, "%s: 400" % label)
+        c.eq(len(mx.messages()), n_before, "bad input: nothing delivered")
+        c.eq(mx.connections(), conns, "bad input: server never contacted")
+
+        # ---- instance rules -------------------------------------------------
+        st, body = d.call("plain/Email.Send", {
+            "To": ["a@example.test"], "Body": "t", "HtmlBody": "<p>h</p>"})
+        c.eq(st, 400, "plain_text_only refuses HtmlBody")
+        c.ok("plain_text_only" in err_of(body).get("message", ""),
+             "plain_text_only named", body)
+        st, body = d.call("plain/Email.Send", {
+            "To": ["a@example.test"],
+            "Attachments": [file_input("big.bin", b"x" * 2048)]})
+        c.eq(st, 413, "attachment over max_attachment_size: 413")
+        c.eq(err_of(body).get("category"), "payload_too_large",
+             "payload_too_large category")
+        st, body = d.call("plain/Email.Send", {
+            "To": ["a@example.test"],
+            "Attachments": [file_input("small.bin", b"x" * 1024)]})
+        c.eq(st, 200, "attachment at max_attachment_size accepted")
+
+        st, body = d.call("mail/Email.Send", {
+            "From": "boss@example.test", "To": ["a@example.test"]})
+        c.eq(st, 403, "another From without allow_from_override: 403")
+        c.eq(err_of(body).get("category"), "forbidden", "forbidden category")
+        st, body = d.call("onbehalf/Email.Send", {
+            "From": "boss@example.test", "To": ["a@example.test"],
+            "Subject": "on behalf"})
+        c.eq(st, 200, "allow_from_override: sent")
+        raw, env = mx.messages()[-1]
+        msg, defects = parse_strict(raw)
+        c.eq(defects, [], "on-behalf message has no defects")
+        c.eq(msg["From"].addresses[0].addr_spec, "boss@example.test",
+             "From is the given sender")
+        c.eq(msg["Sender"].address.addr_spec, "sender@example.test",
+             "Sender is the instance's from")
+        c.eq(env["mail_from"], "sender@example.test",
+             "envelope sender is the instance's from")
+        st, body = d.call("mail/Email.Send", {
+            "From": "sender@example.test", "To": ["a@example.test"]})
+        c.eq(st, 200, "From equal to `from` is fine without override")
+        c.eq(parse_strict(mx.messages()[-1][0])[0]["Sender"], None,
+             "no Sender header when From is the instance's own")
+
+        # ---- connection reuse ------------------------------------------------
+        conns = mx.connections()
+        n = 10
+        ok = 0
+        for i in range(n):
+            st, _ = d.call("mail/Email.Send", {
+                "To": ["alice@example.test"], "Subject": "reuse %d" % i})
+            ok += st == 200
+        c.eq(ok, n, "%d sequential sends" % n)
+        used = mx.connections() - conns
+        c.ok(1 <= used <= 1, "sequential sends share one connection",
+             "(%d connections)" % used)
+        ids = set()
+        for raw, env in mx.messages():
+            ids.add(parse_strict(raw)[0]["Message-ID"])
+        c.eq(len(ids), len(mx.messages()), "every Message-ID unique")
+        log = d.read_log()
+        c.ok("secret" not in log, "no secret in the daemon log")
+finally:
+    mx.stop()
+    mx.cleanup()
+c.done()

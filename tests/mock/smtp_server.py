@@ -1,0 +1,325 @@
+#!/usr/bin/python3
+"""A real SMTP server for svcbroker's tests (aiosmtpd), on loopback.
+
+Prints "READY <port>" on stdout once it listens, then serves until SIGTERM
+or SIGINT.  Every accepted message is saved to --save-dir as NNNN.eml (the
+bytes received) with NNNN.json (envelope: mail_from, rcpt_tos, login);
+the number of TCP connections accepted so far is kept in
+<save-dir>/connections.
+
+Imported, MockSMTP starts and stops one such server as a child process:
+
+    with MockSMTP(["--tls", "starttls", ...]) as mx:
+        ... mx.port, mx.messages(), mx.connections() ...
+
+Options:
+  --port N                 0 = any free port (default)
+  --tls none|starttls|implicit, --cert FILE --key FILE
+  --require-starttls       refuse commands before STARTTLS
+  --auth                   offer AUTH (PLAIN, LOGIN, XOAUTH2) and require it
+  --user NAME --password PW   the credentials PLAIN/LOGIN accept
+  --token TOKEN            the bearer token XOAUTH2 accepts (for --user)
+  --refuse ADDR=REPLY      refuse RCPT TO:<ADDR> with REPLY ("550 5.1.1 ...")
+  --mail-reply REPLY       answer every MAIL FROM with REPLY
+  --data-reply REPLY       answer the end of DATA with REPLY (nothing saved)
+  --hang greeting|rcpt|data   never answer at that point
+"""
+import argparse
+import asyncio
+import base64
+import glob
+import json
+import os
+import select
+import shutil
+import signal
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+
+try:
+    from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+except ImportError:  # importing MockSMTP only needs the standard library
+    SMTP = object
+
+
+class MockSMTP:
+    """Run this file as a server in a child process (bounded waits)."""
+
+    def __init__(self, args=(), start_timeout=15.0):
+        self.save_dir = tempfile.mkdtemp(prefix="sbtest-mx-")
+        self.args = list(args)
+        self.start_timeout = start_timeout
+        self.proc = None
+        self.port = None
+        self.err_path = os.path.join(self.save_dir, "server.log")
+
+    def start(self):
+        self.err = open(self.err_path, "wb")
+        self.proc = subprocess.Popen(
+            ["/usr/bin/python3", os.path.abspath(__file__),
+             "--save-dir", self.save_dir] + self.args,
+            stdout=subprocess.PIPE, stderr=self.err,
+            stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + self.start_timeout
+        line = b""
+        while time.monotonic() < deadline and not line.endswith(b"\n"):
+            r, _, _ = select.select([self.proc.stdout], [], [], 0.2)
+            if r:
+                ch = os.read(self.proc.stdout.fileno(), 64)
+                if not ch:
+                    break
+                line += ch
+        if not line.startswith(b"READY "):
+            self.stop()
+            raise RuntimeError("SMTP test server did not start: %r %s" % (
+                line, open(self.err_path, "rb").read()[-2000:]))
+        self.port = int(line.split()[1])
+        return self
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        if self.proc and self.proc.stdout:
+            self.proc.stdout.close()
+
+    def cleanup(self):
+        shutil.rmtree(self.save_dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        self.err.close()
+        if exc[0] is None:
+            self.cleanup()
+
+    def messages(self):
+        """[(raw bytes, envelope dict)] in arrival order."""
+        out = []
+        for eml in sorted(glob.glob(os.path.join(self.save_dir, "*.eml"))):
+            with open(eml, "rb") as f:
+                raw = f.read()
+            with open(eml[:-4] + ".json") as f:
+                meta = json.load(f)
+            out.append((raw, meta))
+        return out
+
+    def connections(self):
+        try:
+            with open(os.path.join(self.save_dir, "connections")) as f:
+                return int(f.read().strip() or 0)
+        except (OSError, ValueError):
+            return -1
+
+
+# Defects Python reports for the encoded-word fallback `name="=?utf-8?B?..?="`
+# that the builder adds for non-ASCII attachment names (RFC 2231 filename*
+# is the standard form and is checked exactly; mail readers that predate it
+# read the fallback).  Nothing else is tolerated.
+NAME_FALLBACK_DEFECTS = ("encoded word inside quoted string",
+                         "missing trailing whitespace after encoded-word")
+
+
+def parse_strict(raw):
+    """Parse raw bytes with Python's email package (policy=default).
+    Returns (message, [defect strings]) over every part and header."""
+    import email
+    import email.policy
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    defects = []
+    for part in msg.walk():
+        defects += ["%s: %s" % (part.get_content_type(), d)
+                    for d in part.defects]
+        for name, value in part.items():
+            for d in getattr(value, "defects", ()):
+                if (name.lower() == "content-type"
+                        and part.get_content_disposition() == "attachment"
+                        and str(d) in NAME_FALLBACK_DEFECTS):
+                    continue
+                defects.append("%s header: %s" % (name, d))
+    return msg, defects
+
+
+class Handler:
+    def __init__(self, opts):
+        self.opts = opts
+        self.refuse = {}
+        for r in opts.refuse or []:
+            addr, _, reply = r.partition("=")
+            self.refuse[addr.lower()] = reply
+        self.count = 0
+        self.connections = 0
+
+    async def handle_MAIL(self, server, session, envelope, address, options):
+        if self.opts.mail_reply:
+            return self.opts.mail_reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, options):
+        if self.opts.hang == "rcpt":
+            await asyncio.sleep(3600)
+        reply = self.refuse.get(address.lower())
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.opts.hang == "data":
+            await asyncio.sleep(3600)
+        if self.opts.data_reply:
+            return self.opts.data_reply
+        self.count += 1
+        base = os.path.join(self.opts.save_dir, "%04d" % self.count)
+        content = envelope.original_content or envelope.content
+        if isinstance(content, str):
+            content = content.encode("utf-8", "surrogateescape")
+        with open(base + ".eml.tmp", "wb") as f:
+            f.write(content)
+        login = session.auth_data
+        if isinstance(login, LoginPassword):
+            login = login.login
+        if isinstance(login, bytes):
+            login = login.decode("utf-8", "replace")
+        meta = {"mail_from": envelope.mail_from,
+                "rcpt_tos": list(envelope.rcpt_tos),
+                "login": login,
+                "tls": session.ssl is not None}
+        with open(base + ".json", "w") as f:
+            json.dump(meta, f)
+        os.rename(base + ".eml.tmp", base + ".eml")
+        return "250 2.0.0 OK queued as %04d" % self.count
+
+    # XOAUTH2 (RFC 7628 style, as Gmail and Office 365 speak it): aiosmtpd
+    # 1.4.3 has PLAIN and LOGIN only.
+    async def auth_XOAUTH2(self, server, args):
+        if len(args) < 2:
+            blob = await server.challenge_auth("", encode_to_b64=False)
+            if not isinstance(blob, bytes):
+                return AuthResult(success=False)
+        else:
+            try:
+                blob = base64.b64decode(args[1], validate=True)
+            except Exception:
+                return AuthResult(success=False, handled=False,
+                                  message="501 5.5.2 Can't decode base64")
+        fields = {}
+        for part in blob.split(b"\x01"):
+            k, _, v = part.partition(b"=")
+            if k:
+                fields[k.decode("ascii", "replace")] = v.decode(
+                    "utf-8", "replace")
+        user = fields.get("user")
+        token = fields.get("auth", "")
+        if (user == self.opts.user and self.opts.token
+                and token == "Bearer " + self.opts.token):
+            return AuthResult(success=True, auth_data=user)
+        return AuthResult(success=False, handled=False,
+                          message="535 5.7.8 Username and Password not "
+                                  "accepted (XOAUTH2)")
+
+
+class CountingSMTP(SMTP):
+    def connection_made(self, transport):
+        if self._original_transport is None:  # not the STARTTLS upgrade
+            h = self.event_handler
+            h.connections += 1
+            path = os.path.join(h.opts.save_dir, "connections")
+            with open(path + ".tmp", "w") as f:
+                f.write("%d\n" % h.connections)
+            os.replace(path + ".tmp", path)
+        super().connection_made(transport)
+
+
+class Hang(asyncio.Protocol):
+    """Accepts and never says a word."""
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--tls", choices=["none", "starttls", "implicit"],
+                    default="none")
+    ap.add_argument("--cert")
+    ap.add_argument("--key")
+    ap.add_argument("--require-starttls", action="store_true")
+    ap.add_argument("--auth", action="store_true")
+    ap.add_argument("--user", default="user")
+    ap.add_argument("--password", default="secret")
+    ap.add_argument("--token")
+    ap.add_argument("--refuse", action="append")
+    ap.add_argument("--mail-reply")
+    ap.add_argument("--data-reply")
+    ap.add_argument("--hang", choices=["greeting", "rcpt", "data"])
+    ap.add_argument("--save-dir", required=True)
+    opts = ap.parse_args()
+    os.makedirs(opts.save_dir, exist_ok=True)
+
+    handler = Handler(opts)
+    ctx = None
+    if opts.tls != "none":
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(opts.cert, opts.key)
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        if (isinstance(auth_data, LoginPassword)
+                and auth_data.login == opts.user.encode()
+                and auth_data.password == opts.password.encode()):
+            return AuthResult(success=True, auth_data=opts.user)
+        return AuthResult(success=False, handled=False)
+
+    def factory():
+        kw = dict(hostname="mx.example.test", ident="svcbroker-test-mx",
+                  enable_SMTPUTF8=True, data_size_limit=64 * 1024 * 1024)
+        if opts.tls == "starttls":
+            kw["tls_context"] = ctx
+            kw["require_starttls"] = opts.require_starttls
+        if opts.auth:
+            kw["authenticator"] = authenticator
+            kw["auth_required"] = True
+            # with STARTTLS, AUTH only after it, as real servers do
+            kw["auth_require_tls"] = opts.tls == "starttls"
+        return CountingSMTP(handler, **kw)
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    if opts.hang == "greeting":
+        server = loop.run_until_complete(
+            loop.create_server(Hang, "127.0.0.1", opts.port))
+    else:
+        server = loop.run_until_complete(loop.create_server(
+            factory, "127.0.0.1", opts.port,
+            ssl=ctx if opts.tls == "implicit" else None))
+    port = server.sockets[0].getsockname()[1]
+    with open(os.path.join(opts.save_dir, "connections"), "w") as f:
+        f.write("0\n")
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    print("READY %d" % port, flush=True)
+    loop.run_until_complete(stop.wait())
+    server.close()
+    try:
+        loop.run_until_complete(asyncio.wait_for(server.wait_closed(), 2))
+    except Exception:
+        pass
+    loop.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
