@@ -864,6 +864,15 @@ enum sb_status mapi_store_open(const struct sb_host *host,
 					  a);
 			goto fail;
 		}
+		if (strpbrk(a, "/\\%")) {
+			/* Path-like: refused rather than silently renamed. */
+			st = sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+					  "mailboxes: \"%s\" is not allowed "
+					  "in a store: an address may not "
+					  "contain '/', '\\' or '%%'",
+					  a);
+			goto fail;
+		}
 		for (size_t k = 0; k < i; k++)
 			if (strcasecmp(a, conf->mailboxes[k]) == 0) {
 				st = sb_error_set(err, SB_ERR_INVALID_INPUT,
