@@ -1,0 +1,659 @@
+/* The HTTP/JSON API (libmicrohttpd).
+ *
+ * HTTP threads never run broker code: a call is decoded, handed to the
+ * executor and its connection suspended; the completion callback stores
+ * the answer and resumes the connection, whose handler then sends it.
+ * libmicrohttpd aborts if it is stopped while a connection is suspended,
+ * so shutting down is: quiesce (no new connections), drain the executor
+ * (every call answered, every connection resumed), wait for the resumed
+ * connections to be served, stop. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "api.h"
+#include "executor.h"
+#include "json.h"
+#include "metrics.h"
+
+#define POOL_THREADS 4
+#define CONN_TIMEOUT_S 120
+#define MAX_SEGMENTS 6
+#define SEGMENT_MAX 256
+#define LISTEN_BACKLOG 128
+
+struct sbc_api {
+	struct sb_runtime *rt;
+	struct MHD_Daemon *d;
+	int fd;
+	bool quiesced;
+	int64_t max_body;
+	atomic_int suspended;
+};
+
+enum route {
+	R_NONE = 0,
+	R_CATALOG,
+	R_OBJECT,
+	R_CALL,
+	R_OPENAPI,
+	R_HEALTH,
+	R_METRICS,
+};
+
+/* One request; lives from the first handler call to MHD's completion
+ * notice. */
+struct req {
+	struct sbc_api *api;
+	struct MHD_Connection *conn;
+	enum route route;
+	struct sbc_catalog *cat; /* R_CALL: the catalog the call resolved in */
+	const struct sbc_entry *entry;
+	struct sb_buf body;
+	size_t discarded; /* bytes past max_body */
+	bool too_large;
+	int64_t start_ms;
+	pthread_mutex_t mu; /* submitted..done, answer */
+	bool submitted, suspended, done;
+	int status;
+	char *answer;
+	int64_t retry_after_ms;
+};
+
+/* ---- answers ----------------------------------------------------------------- */
+
+static enum MHD_Result send_answer(struct req *r, int status, char *body,
+				   const char *ctype, int64_t retry_after_ms,
+				   const char *allow)
+{
+	static const char oom[] =
+		"{\"error\":{\"category\":\"internal\",\"code\":\"internal\","
+		"\"message\":\"out of memory\"}}";
+	struct MHD_Response *resp;
+	if (body) {
+		resp = MHD_create_response_from_buffer(
+			strlen(body), body, MHD_RESPMEM_MUST_FREE);
+	} else {
+		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+		ctype = "application/json";
+		resp = MHD_create_response_from_buffer(
+			sizeof(oom) - 1, (void *)oom, MHD_RESPMEM_PERSISTENT);
+	}
+	if (!resp) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+				"no-store");
+	if (retry_after_ms > 0) {
+		char ra[32];
+		snprintf(ra, sizeof(ra), "%lld",
+			 (long long)((retry_after_ms + 999) / 1000));
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+	}
+	if (allow)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+	enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)status, resp);
+	MHD_destroy_response(resp);
+	sbc_metrics_http(sbc_runtime_metrics(r->api->rt), status);
+	if (status >= 500)
+		sbc_log(SB_LOG_WARN, NULL, NULL, "HTTP %d after %lld ms",
+			status, (long long)(sb_now_ms() - r->start_ms));
+	return ret;
+}
+
+static enum MHD_Result send_json(struct req *r, int status, char *json)
+{
+	return send_answer(r, status, json, "application/json", 0, NULL);
+}
+
+static enum MHD_Result send_error(struct req *r, const struct sb_error *e,
+				  const char *allow)
+{
+	enum sb_status st = e->status != SB_OK ? e->status : SB_ERR_INTERNAL;
+	int64_t retry = 0;
+	if (st == SB_ERR_THROTTLED || st == SB_ERR_UNAVAILABLE)
+		retry = e->retry_after_ms > 0 ? e->retry_after_ms : 1000;
+	struct sb_error copy = *e;
+	copy.status = st;
+	copy.retry_after_ms = retry;
+	return send_answer(r, sb_status_http(st), sbc_json_error(&copy),
+			   "application/json", retry, allow);
+}
+
+static enum MHD_Result fail(struct req *r, enum sb_status st,
+			    const char *code, const char *allow,
+			    const char *fmt, ...) SB_PRINTF(5, 6);
+static enum MHD_Result fail(struct req *r, enum sb_status st,
+			    const char *code, const char *allow,
+			    const char *fmt, ...)
+{
+	struct sb_error e;
+	sb_error_clear(&e);
+	e.status = st;
+	if (code)
+		snprintf(e.code, sizeof(e.code), "%s", code);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(e.message, sizeof(e.message), fmt, ap);
+	va_end(ap);
+	return send_error(r, &e, allow);
+}
+
+/* ---- routing ------------------------------------------------------------------ */
+
+/* Split url into at most MAX_SEGMENTS segments (copies in buf).  Returns
+ * the count, or -1 if the path has too many, empty or over-long ones. */
+static int split_path(const char *url, char seg[MAX_SEGMENTS][SEGMENT_MAX])
+{
+	if (!url || url[0] != '/')
+		return -1;
+	int n = 0;
+	const char *p = url + 1;
+	while (*p) {
+		const char *e = strchr(p, '/');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		if (len == 0 || len >= SEGMENT_MAX || n == MAX_SEGMENTS)
+			return -1;
+		memcpy(seg[n], p, len);
+		seg[n][len] = '\0';
+		n++;
+		if (!e)
+			break;
+		p = e + 1;
+		if (!*p) /* trailing slash */
+			return -1;
+	}
+	return n;
+}
+
+static enum route route_of(int n, char seg[MAX_SEGMENTS][SEGMENT_MAX])
+{
+	if (n == 1 && strcmp(seg[0], "metrics") == 0)
+		return R_METRICS;
+	if (n < 2 || strcmp(seg[0], "v1") != 0)
+		return R_NONE;
+	if (n == 2 && strcmp(seg[1], "catalog") == 0)
+		return R_CATALOG;
+	if (n == 4 && strcmp(seg[1], "catalog") == 0)
+		return R_OBJECT;
+	if (n == 5 && strcmp(seg[1], "call") == 0)
+		return R_CALL;
+	if (n == 2 && strcmp(seg[1], "openapi.json") == 0)
+		return R_OPENAPI;
+	if (n == 2 && strcmp(seg[1], "health") == 0)
+		return R_HEALTH;
+	return R_NONE;
+}
+
+/* A name from the URL, made printable for a message. */
+static const char *shown(const char *s, char *buf, size_t n)
+{
+	size_t o = 0;
+	for (; *s && o + 1 < n && o < 100; s++)
+		buf[o++] = ((unsigned char)*s < 0x20 || *s == 0x7f) ? '?' : *s;
+	buf[o] = '\0';
+	return buf;
+}
+
+/* ---- GET routes ---------------------------------------------------------------- */
+
+static enum MHD_Result serve_get(struct req *r,
+				 char seg[MAX_SEGMENTS][SEGMENT_MAX])
+{
+	struct sb_runtime *rt = r->api->rt;
+	struct sbc_catalog *cat = sbc_runtime_catalog(rt);
+	enum MHD_Result ret;
+	char b1[128], b2[128];
+	switch (r->route) {
+	case R_CATALOG:
+		ret = send_json(r, 200, sbc_json_catalog(cat));
+		break;
+	case R_OBJECT: {
+		struct sbc_instance *inst = sbc_catalog_instance(cat, seg[2]);
+		const struct sb_object *o =
+			inst ? sbc_catalog_object(cat, seg[2], seg[3]) : NULL;
+		if (!inst)
+			ret = fail(r, SB_ERR_NOT_FOUND, "UnknownInstance", NULL,
+				   "no instance named %s",
+				   shown(seg[2], b1, sizeof(b1)));
+		else if (!o)
+			ret = fail(r, SB_ERR_NOT_FOUND, "UnknownObject", NULL,
+				   "instance %s has no object %s",
+				   shown(seg[2], b1, sizeof(b1)),
+				   shown(seg[3], b2, sizeof(b2)));
+		else
+			ret = send_json(r, 200, sbc_json_object(inst, o));
+		break;
+	}
+	case R_OPENAPI:
+		ret = send_json(r, 200, sbc_openapi_json(cat));
+		break;
+	case R_HEALTH: {
+		bool draining = sbc_runtime_draining(rt);
+		ret = send_json(r, draining ? 503 : 200,
+				sbc_json_health(cat, draining,
+						sbc_runtime_uptime_s(rt)));
+		break;
+	}
+	case R_METRICS: {
+		struct sbc_metrics_gauges g = {.catalog = cat};
+		sbc_executor_stats(sbc_runtime_executor(rt), &g.queued,
+				   &g.running);
+		ret = send_answer(r, 200,
+				  sbc_metrics_render(sbc_runtime_metrics(rt),
+						     &g),
+				  "text/plain; version=0.0.4; charset=utf-8",
+				  0, NULL);
+		break;
+	}
+	default:
+		ret = fail(r, SB_ERR_NOT_FOUND, "NotFound", NULL, "no such path");
+		break;
+	}
+	sbc_catalog_unref(cat);
+	return ret;
+}
+
+/* ---- calls ------------------------------------------------------------------- */
+
+static bool json_content_type(const char *ct)
+{
+	static const char want[] = "application/json";
+	if (!ct)
+		return false;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	if (strncasecmp(ct, want, sizeof(want) - 1) != 0)
+		return false;
+	char c = ct[sizeof(want) - 1];
+	return c == '\0' || c == ';' || c == ' ' || c == '\t';
+}
+
+/* Resolve the call and check the headers (first handler call).  Returns
+ * true to go on reading the body; false once an error was queued (*ret). */
+static bool call_begin(struct req *r, struct MHD_Connection *conn,
+		       char seg[MAX_SEGMENTS][SEGMENT_MAX],
+		       enum MHD_Result *ret)
+{
+	char b1[128], b2[128], b3[128];
+	r->cat = sbc_runtime_catalog(r->api->rt);
+	r->entry = sbc_catalog_method(r->cat, seg[2], seg[3], seg[4]);
+	if (!r->entry) {
+		if (!sbc_catalog_instance(r->cat, seg[2]))
+			*ret = fail(r, SB_ERR_NOT_FOUND, "UnknownInstance",
+				    NULL, "no instance named %s",
+				    shown(seg[2], b1, sizeof(b1)));
+		else if (!sbc_catalog_object(r->cat, seg[2], seg[3]))
+			*ret = fail(r, SB_ERR_NOT_FOUND, "UnknownObject", NULL,
+				    "instance %s has no object %s",
+				    shown(seg[2], b1, sizeof(b1)),
+				    shown(seg[3], b2, sizeof(b2)));
+		else
+			*ret = fail(r, SB_ERR_NOT_FOUND, "UnknownMethod", NULL,
+				    "object %s/%s has no method %s",
+				    shown(seg[2], b1, sizeof(b1)),
+				    shown(seg[3], b2, sizeof(b2)),
+				    shown(seg[4], b3, sizeof(b3)));
+		return false;
+	}
+	const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						     MHD_HTTP_HEADER_CONTENT_TYPE);
+	if (!json_content_type(ct)) {
+		*ret = fail(r, SB_ERR_UNSUPPORTED_MEDIA_TYPE,
+			    "UnsupportedMediaType", NULL,
+			    "a call's body must be application/json%s", 
+			    ct ? "" : " (no Content-Type was sent)");
+		return false;
+	}
+	const char *cl = MHD_lookup_connection_value(
+		conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl) {
+		char *end;
+		errno = 0;
+		unsigned long long n = strtoull(cl, &end, 10);
+		if (errno == 0 && end != cl &&
+		    n > (unsigned long long)r->api->max_body) {
+			*ret = fail(r, SB_ERR_PAYLOAD_TOO_LARGE,
+				    "PayloadTooLarge", NULL,
+				    "the body (%llu bytes) is larger than "
+				    "max_body (%lld bytes)",
+				    n, (long long)r->api->max_body);
+			return false;
+		}
+	}
+	sb_buf_init(&r->body, (size_t)r->api->max_body);
+	return true;
+}
+
+/* Completion callback from the executor: keep the answer, resume. */
+static void call_done(void *ud, const struct sbc_outcome *o)
+{
+	struct req *r = ud;
+	char *answer = o->status == SB_OK ? sbc_json_result(o->result)
+					  : sbc_json_error(o->err);
+	pthread_mutex_lock(&r->mu);
+	if (o->status == SB_OK) {
+		r->status = answer ? 200 : 500;
+	} else {
+		r->status = sb_status_http(o->status);
+		if (o->status == SB_ERR_THROTTLED ||
+		    o->status == SB_ERR_UNAVAILABLE)
+			r->retry_after_ms = o->err->retry_after_ms > 0
+						    ? o->err->retry_after_ms
+						    : 1000;
+	}
+	r->answer = answer;
+	r->done = true;
+	struct MHD_Connection *conn = r->conn;
+	bool suspended = r->suspended;
+	pthread_mutex_unlock(&r->mu);
+	/* r stays valid: its connection is suspended until this resume */
+	if (suspended)
+		MHD_resume_connection(conn);
+}
+
+static enum MHD_Result call_submit(struct req *r)
+{
+	struct sb_error e;
+	sb_error_clear(&e);
+	if (r->too_large)
+		return fail(r, SB_ERR_PAYLOAD_TOO_LARGE, "PayloadTooLarge",
+			    NULL, "the body is larger than max_body (%lld bytes)",
+			    (long long)r->api->max_body);
+	struct sb_call *call = sbc_json_decode_call(
+		r->entry, r->body.data ? r->body.data : "", r->body.len, true,
+		&e);
+	sb_buf_free(&r->body);
+	if (!call)
+		return send_error(r, &e, NULL);
+	pthread_mutex_lock(&r->mu);
+	enum sb_status st =
+		sbc_executor_submit(sbc_runtime_executor(r->api->rt), r->cat,
+				    r->entry, call, call_done, r, &e);
+	if (st != SB_OK) {
+		pthread_mutex_unlock(&r->mu);
+		return send_error(r, &e, NULL);
+	}
+	r->submitted = true;
+	atomic_fetch_add(&r->api->suspended, 1);
+	MHD_suspend_connection(r->conn);
+	r->suspended = true;
+	pthread_mutex_unlock(&r->mu);
+	return MHD_YES;
+}
+
+static enum MHD_Result call_finish(struct req *r)
+{
+	pthread_mutex_lock(&r->mu);
+	bool done = r->done;
+	char *answer = r->answer;
+	r->answer = NULL;
+	int status = r->status;
+	int64_t retry = r->retry_after_ms;
+	if (done && r->suspended) {
+		r->suspended = false;
+		atomic_fetch_sub(&r->api->suspended, 1);
+	}
+	pthread_mutex_unlock(&r->mu);
+	if (!done) /* not resumed by us: nothing to send yet */
+		return MHD_YES;
+	return send_answer(r, status, answer, "application/json", retry,
+			   NULL);
+}
+
+/* ---- the handler ---------------------------------------------------------------- */
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
+			       const char *url, const char *method,
+			       const char *version, const char *upload_data,
+			       size_t *upload_data_size, void **con_cls)
+{
+	struct sbc_api *api = cls;
+	struct req *r = *con_cls;
+	char seg[MAX_SEGMENTS][SEGMENT_MAX];
+	if (!r) {
+		r = calloc(1, sizeof(*r));
+		if (!r)
+			return MHD_NO;
+		r->api = api;
+		r->conn = conn;
+		r->start_ms = sb_now_ms();
+		pthread_mutex_init(&r->mu, NULL);
+		*con_cls = r;
+		int n = split_path(url, seg);
+		r->route = n < 0 ? R_NONE : route_of(n, seg);
+		bool is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
+			      strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+		bool is_post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+		if (r->route == R_NONE)
+			return fail(r, SB_ERR_NOT_FOUND, "NotFound", NULL,
+				    "no such path (see /v1/openapi.json)");
+		if (r->route == R_CALL) {
+			if (!is_post)
+				return fail(r, SB_ERR_METHOD_NOT_ALLOWED,
+					    "MethodNotAllowed", "POST",
+					    "a call takes POST");
+			enum MHD_Result ret = MHD_YES;
+			if (!call_begin(r, conn, seg, &ret))
+				return ret;
+			return MHD_YES; /* the body follows */
+		}
+		if (!is_get)
+			return fail(r, SB_ERR_METHOD_NOT_ALLOWED,
+				    "MethodNotAllowed", "GET, HEAD",
+				    "this path takes GET");
+		return serve_get(r, seg);
+	}
+	if (r->route != R_CALL || !r->entry)
+		return MHD_YES; /* answered already; ignore any body */
+	if (*upload_data_size) {
+		if (!r->too_large &&
+		    !sb_buf_append(&r->body, upload_data, *upload_data_size)) {
+			r->too_large = true;
+			sb_buf_free(&r->body);
+		}
+		if (r->too_large) {
+			r->discarded += *upload_data_size;
+			/* a body without a length that never ends: drop
+			 * the connection rather than read for ever */
+			if (r->discarded > (size_t)api->max_body)
+				return MHD_NO;
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (!r->submitted)
+		return call_submit(r);
+	return call_finish(r);
+}
+
+static void completed(void *cls, struct MHD_Connection *conn,
+		      void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+	struct req *r = *con_cls;
+	if (!r)
+		return;
+	*con_cls = NULL;
+	sb_buf_free(&r->body);
+	free(r->answer);
+	sbc_catalog_unref(r->cat);
+	pthread_mutex_destroy(&r->mu);
+	free(r);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char buf[512];
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	size_t n = strlen(buf);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	sbc_log(SB_LOG_WARN, NULL, NULL, "http: %s", buf);
+}
+
+/* ---- listening -------------------------------------------------------------------- */
+
+bool sbc_listen_parse(const char *listen, struct sockaddr_storage *ss,
+		      socklen_t *len, char *errbuf, size_t errlen)
+{
+	char host[256];
+	const char *port;
+	if (!listen || !*listen) {
+		snprintf(errbuf, errlen, "listen: empty address");
+		return false;
+	}
+	if (listen[0] == '[') {
+		const char *close = strchr(listen, ']');
+		if (!close || close[1] != ':' ||
+		    (size_t)(close - listen - 1) >= sizeof(host)) {
+			snprintf(errbuf, errlen,
+				 "listen: '%.100s' is not [ipv6-address]:port",
+				 listen);
+			return false;
+		}
+		memcpy(host, listen + 1, (size_t)(close - listen - 1));
+		host[close - listen - 1] = '\0';
+		port = close + 2;
+	} else {
+		const char *colon = strrchr(listen, ':');
+		if (!colon || (size_t)(colon - listen) >= sizeof(host) ||
+		    memchr(listen, ':', (size_t)(colon - listen))) {
+			snprintf(errbuf, errlen,
+				 "listen: '%.100s' is not host:port (write "
+				 "IPv6 addresses as [address]:port)",
+				 listen);
+			return false;
+		}
+		memcpy(host, listen, (size_t)(colon - listen));
+		host[colon - listen] = '\0';
+		port = colon + 1;
+	}
+	char *end;
+	errno = 0;
+	long p = strtol(port, &end, 10);
+	if (errno || end == port || *end || p < 1 || p > 65535) {
+		snprintf(errbuf, errlen,
+			 "listen: port '%.20s' is not a number in 1..65535",
+			 port);
+		return false;
+	}
+	struct addrinfo hints = {0}, *ai = NULL;
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	int rc = getaddrinfo(host[0] && strcmp(host, "*") != 0 ? host : NULL,
+			     port, &hints, &ai);
+	if (rc != 0 || !ai) {
+		snprintf(errbuf, errlen, "listen: cannot resolve '%.100s': %s",
+			 host, gai_strerror(rc));
+		return false;
+	}
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	*len = ai->ai_addrlen;
+	freeaddrinfo(ai);
+	return true;
+}
+
+struct sbc_api *sbc_api_start(struct sb_runtime *rt, char *errbuf,
+			      size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t slen;
+	const char *listen_at = sbc_runtime_listen(rt);
+	if (!sbc_listen_parse(listen_at, &ss, &slen, errbuf, errlen))
+		return NULL;
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(errbuf, errlen, "listen %s: socket: %s", listen_at,
+			 strerror(errno));
+		return NULL;
+	}
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, slen) != 0 ||
+	    listen(fd, LISTEN_BACKLOG) != 0) {
+		snprintf(errbuf, errlen, "listen %s: %s", listen_at,
+			 strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	struct sbc_api *a = calloc(1, sizeof(*a));
+	if (!a) {
+		close(fd);
+		snprintf(errbuf, errlen, "out of memory");
+		return NULL;
+	}
+	a->rt = rt;
+	a->fd = fd;
+	a->max_body = sbc_runtime_max_body(rt);
+	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+			 MHD_USE_ERROR_LOG;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	a->d = MHD_start_daemon(
+		flags, 0, NULL, NULL, handler, a, MHD_OPTION_EXTERNAL_LOGGER,
+		mhd_log, a, MHD_OPTION_LISTEN_SOCKET,
+		(MHD_socket)fd, MHD_OPTION_THREAD_POOL_SIZE,
+		(unsigned int)POOL_THREADS, MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned int)CONN_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED,
+		completed, a, MHD_OPTION_END);
+	if (!a->d) {
+		snprintf(errbuf, errlen, "listen %s: the HTTP server did not "
+					 "start",
+			 listen_at);
+		close(fd);
+		free(a);
+		return NULL;
+	}
+	return a;
+}
+
+void sbc_api_quiesce(struct sbc_api *a)
+{
+	if (!a || a->quiesced)
+		return;
+	a->quiesced = true;
+	MHD_socket fd = MHD_quiesce_daemon(a->d);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+}
+
+void sbc_api_stop(struct sbc_api *a, int64_t timeout_ms)
+{
+	if (!a)
+		return;
+	sbc_api_quiesce(a);
+	int64_t until = sb_now_ms() + timeout_ms;
+	while (atomic_load(&a->suspended) > 0 && sb_now_ms() < until) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	if (atomic_load(&a->suspended) > 0) {
+		/* stopping now would abort the process; leave it to exit */
+		sbc_log(SB_LOG_WARN, NULL, NULL,
+			"%d connections still waiting for a call: not "
+			"stopping the HTTP server",
+			atomic_load(&a->suspended));
+		return;
+	}
+	MHD_stop_daemon(a->d);
+	free(a);
+}

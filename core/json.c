@@ -1,0 +1,695 @@
+/* The JSON codec: requests in, results, errors and catalog documents out.
+ * With core/openapi.c, the only files of core that include <jansson.h>. */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "json.h"
+
+#define FILE_FIELD_MAX (2 * SB_ERROR_MSG_MAX)
+
+/* ---- set-up --------------------------------------------------------------- */
+
+static pthread_once_t seed_once = PTHREAD_ONCE_INIT;
+
+static void seed(void)
+{
+	json_object_seed(0); /* 0: seeded from the OS */
+}
+
+void sbc_json_init(void)
+{
+	pthread_once(&seed_once, seed);
+}
+
+/* ---- small builders ------------------------------------------------------- */
+
+/* Every builder below tolerates NULL children (out of memory): the final
+ * json_dumps then fails and the caller answers 500. */
+static json_t *str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static void set(json_t *o, const char *k, json_t *v)
+{
+	if (!o || !v) {
+		json_decref(v);
+		return;
+	}
+	json_object_set_new(o, k, v);
+}
+
+static void push(json_t *a, json_t *v)
+{
+	if (!a || !v) {
+		json_decref(v);
+		return;
+	}
+	json_array_append_new(a, v);
+}
+
+static char *dump(json_t *root)
+{
+	if (!root)
+		return NULL;
+	char *s = json_dumps(root, JSON_COMPACT);
+	json_decref(root);
+	return s;
+}
+
+static json_t *choices_json(const char *const *choices)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; choices && choices[i]; i++)
+		push(a, json_string(choices[i]));
+	return a;
+}
+
+static const char *jtype(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+		return "an integer";
+	case JSON_REAL:
+		return "a fraction";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "a boolean";
+	case JSON_NULL:
+		return "null";
+	}
+	return "something else";
+}
+
+/* ---- decoding a call ------------------------------------------------------ */
+
+static enum sb_status bad(struct sb_error *err, const struct sb_param *p,
+			  const char *want, const json_t *got)
+{
+	return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+			    "%s: expected %s, got %s", p->name, want,
+			    jtype(got));
+}
+
+static enum sb_status put_file(struct sb_call *c, const struct sb_param *p,
+			       const json_t *v, struct sb_error *err)
+{
+	if (!json_is_object(v))
+		return bad(err, p,
+			   "a file object {\"Name\", \"ContentType\", "
+			   "\"Content\" (base64)}",
+			   v);
+	const char *name = NULL, *ctype = NULL, *content = NULL;
+	size_t content_len = 0;
+	const char *k;
+	json_t *f;
+	json_object_foreach((json_t *)v, k, f)
+	{
+		const char **slot = NULL;
+		if (strcmp(k, "Name") == 0)
+			slot = &name;
+		else if (strcmp(k, "ContentType") == 0)
+			slot = &ctype;
+		else if (strcmp(k, "Content") == 0)
+			slot = &content;
+		else
+			return sb_error_set(
+				err, SB_ERR_INVALID_INPUT, NULL,
+				"%s: unknown file field \"%.64s\" (valid: Name, "
+				"ContentType, Content)",
+				p->name, k);
+		if (json_is_null(f))
+			continue;
+		if (!json_is_string(f))
+			return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+					    "%s: file field %s must be a "
+					    "string, got %s",
+					    p->name, k, jtype(f));
+		*slot = json_string_value(f);
+		if (slot == &content)
+			content_len = json_string_length(f);
+	}
+	if (!content)
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "%s: a file needs \"Content\" (base64)",
+				    p->name);
+	size_t cap = p->max_size ? p->max_size : SBC_DEFAULT_FILE_MAX;
+	/* base64 carries 3 bytes in 4 characters: refuse before decoding */
+	if (content_len / 4 > cap / 3 + 2)
+		return sb_error_set(err, SB_ERR_PAYLOAD_TOO_LARGE, NULL,
+				    "%s: file larger than %zu bytes", p->name,
+				    cap);
+	size_t n = 0;
+	unsigned char *data = sb_base64_decode(content, content_len, &n);
+	if (!data)
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "%s: Content is not valid base64",
+				    p->name);
+	enum sb_status st = sbc_call_put_file(c, p->name, name, ctype, data,
+					      n, err);
+	free(data);
+	return st;
+}
+
+static enum sb_status put_item(struct sb_call *c, const struct sb_param *p,
+			       const json_t *v, struct sb_error *err)
+{
+	switch (p->type) {
+	case SB_TYPE_NUMBER:
+		if (!json_is_integer(v))
+			return bad(err, p, "a whole number (JSON integer)", v);
+		return sbc_call_put_int(c, p->name, json_integer_value(v),
+					err);
+	case SB_TYPE_BOOLEAN:
+		if (!json_is_boolean(v))
+			return bad(err, p, "true or false", v);
+		return sbc_call_put_bool(c, p->name, json_is_true(v), err);
+	case SB_TYPE_FILE:
+		return put_file(c, p, v, err);
+	default:
+		break;
+	}
+	if (!json_is_string(v)) {
+		const char *tn = sb_type_name(p->type);
+		char want[64];
+		snprintf(want, sizeof(want), "a JSON string (%s)",
+			 tn ? tn : "text");
+		return bad(err, p, want, v);
+	}
+	return sbc_call_put_str(c, p->name, json_string_value(v), err);
+}
+
+static enum sb_status put_input(struct sb_call *c, const char *key,
+				const json_t *v, struct sb_error *err)
+{
+	const struct sb_param *p = sbc_call_param(c, key);
+	if (!p) /* the model's message lists the valid names */
+		return sbc_call_put_empty(c, key, err);
+	if (json_is_null(v))
+		return SB_OK; /* null: not given */
+	if (p->flags & SB_MULTI) {
+		if (!json_is_array(v))
+			return bad(err, p, "a JSON array", v);
+		if (json_array_size(v) == 0)
+			return sbc_call_put_empty(c, p->name, err);
+		size_t i;
+		json_t *item;
+		json_array_foreach(v, i, item)
+		{
+			enum sb_status st = put_item(c, p, item, err);
+			if (st != SB_OK)
+				return st;
+		}
+		return SB_OK;
+	}
+	if (json_is_array(v))
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "%s: takes one value, not a list",
+				    p->name);
+	return put_item(c, p, v, err);
+}
+
+struct sb_call *sbc_json_decode_call(const struct sbc_entry *e,
+				     const char *body, size_t len,
+				     bool wrapped, struct sb_error *err)
+{
+	json_error_t je;
+	json_t *root = NULL;
+	if (len > 0 || !wrapped)
+		root = json_loadb(body ? body : "", len,
+				  JSON_REJECT_DUPLICATES, &je);
+	if (!root) {
+		if (len == 0)
+			sb_error_set(err, SB_ERR_INVALID_INPUT, "MalformedJson",
+				     "the request body is empty: send "
+				     "{\"inputs\": {...}}");
+		else
+			sb_error_set(err, SB_ERR_INVALID_INPUT, "MalformedJson",
+				     "malformed JSON at line %d, column %d: %s",
+				     je.line, je.column, je.text);
+		return NULL;
+	}
+	json_t *inputs = root;
+	if (wrapped) {
+		if (!json_is_object(root)) {
+			sb_error_set(err, SB_ERR_INVALID_INPUT, "MalformedJson",
+				     "the request body must be a JSON object "
+				     "{\"inputs\": {...}}, not %s",
+				     jtype(root));
+			json_decref(root);
+			return NULL;
+		}
+		const char *k;
+		json_t *v;
+		json_object_foreach(root, k, v)
+		{
+			if (strcmp(k, "inputs") != 0) {
+				sb_error_set(err, SB_ERR_INVALID_INPUT,
+					     "UnknownKey",
+					     "unknown key \"%.64s\" in the "
+					     "request (only \"inputs\" is "
+					     "accepted)",
+					     k);
+				json_decref(root);
+				return NULL;
+			}
+		}
+		inputs = json_object_get(root, "inputs");
+	}
+	if (inputs && json_is_null(inputs))
+		inputs = NULL;
+	if (inputs && !json_is_object(inputs)) {
+		sb_error_set(err, SB_ERR_INVALID_INPUT, "MalformedJson",
+			     "\"inputs\" must be a JSON object, not %s",
+			     jtype(inputs));
+		json_decref(root);
+		return NULL;
+	}
+	struct sb_call *c = sbc_call_new(e->obj, e->method);
+	if (!c) {
+		sb_error_set(err, SB_ERR_INTERNAL, NULL, "out of memory");
+		json_decref(root);
+		return NULL;
+	}
+	enum sb_status st = SB_OK;
+	if (inputs) {
+		const char *k;
+		json_t *v;
+		json_object_foreach(inputs, k, v)
+		{
+			st = put_input(c, k, v, err);
+			if (st != SB_OK)
+				break;
+		}
+	}
+	if (st == SB_OK)
+		st = sbc_call_finish(c, err);
+	json_decref(root);
+	if (st != SB_OK) {
+		if (err && err->status == SB_OK)
+			err->status = st;
+		sbc_call_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* ---- results and errors ------------------------------------------------------ */
+
+static json_t *datum_json(enum sb_type t, const union sb_datum *d)
+{
+	switch (t) {
+	case SB_TYPE_NUMBER:
+		return json_integer(d->i);
+	case SB_TYPE_BOOLEAN:
+		return json_boolean(d->b);
+	case SB_TYPE_FILE: {
+		json_t *o = json_object();
+		set(o, "Name", str_or_null(d->f.name));
+		set(o, "ContentType", str_or_null(d->f.content_type));
+		char *b64 = sb_base64_encode(d->f.data ? d->f.data
+						       : (const unsigned char *)"",
+					     d->f.size, 0);
+		if (!b64) {
+			json_decref(o);
+			return NULL;
+		}
+		set(o, "Content", json_string(b64));
+		free(b64);
+		return o;
+	}
+	default:
+		return d->s ? json_string(d->s) : json_null();
+	}
+}
+
+static json_t *value_json(const struct sb_value *v)
+{
+	if (!v->multi)
+		return v->count ? datum_json(v->type, &v->items[0])
+				: json_null();
+	json_t *a = json_array();
+	for (size_t i = 0; i < v->count; i++)
+		push(a, datum_json(v->type, &v->items[i]));
+	return a;
+}
+
+char *sbc_json_result(const struct sb_result *r)
+{
+	json_t *root = json_object();
+	json_t *rows = json_array();
+	size_t n = sbc_result_n_rows(r);
+	for (size_t i = 0; i < n; i++) {
+		const struct sbc_cell *cells = NULL;
+		size_t nc = sbc_result_row_cells(r, i, &cells);
+		json_t *row = json_object();
+		for (size_t k = 0; k < nc; k++) {
+			json_t *v = value_json(&cells[k].value);
+			if (!v) {
+				json_decref(row);
+				json_decref(rows);
+				json_decref(root);
+				return NULL;
+			}
+			set(row, cells[k].name, v);
+		}
+		push(rows, row);
+	}
+	set(root, "rows", rows);
+	const char *tok = sbc_result_page_token(r);
+	set(root, "more", json_boolean(tok != NULL));
+	set(root, "next_page_token", str_or_null(tok));
+	return dump(root);
+}
+
+char *sbc_json_error(const struct sb_error *err)
+{
+	json_t *root = json_object();
+	json_t *e = json_object();
+	enum sb_status st = err && err->status != SB_OK ? err->status
+							: SB_ERR_INTERNAL;
+	set(e, "category", json_string(sb_status_str(st)));
+	set(e, "code", json_string(err && err->code[0] ? err->code
+						       : sb_status_str(st)));
+	/* messages are cut at a byte boundary: keep only valid UTF-8 */
+	const char *msg = err && err->message[0] ? err->message
+						 : sb_status_str(st);
+	json_t *m = json_string(msg);
+	if (!m) {
+		size_t len = strlen(msg);
+		while (len > 0 && !sb_utf8_valid(msg, len))
+			len--;
+		m = json_stringn(msg, len);
+	}
+	set(e, "message", m ? m : json_string("error"));
+	if (err && err->retry_after_ms > 0)
+		set(e, "retry_after_ms", json_integer(err->retry_after_ms));
+	set(root, "error", e);
+	return dump(root);
+}
+
+/* ---- catalog ----------------------------------------------------------------- */
+
+static json_t *instance_head(const struct sbc_instance *inst)
+{
+	json_t *o = json_object();
+	set(o, "name", json_string(inst->name));
+	set(o, "broker", json_string(inst->broker->name));
+	set(o, "version", str_or_null(inst->broker->version));
+	set(o, "summary", str_or_null(inst->broker->summary));
+	set(o, "state", json_string(inst->open_error[0] ? "failed" : "ready"));
+	if (inst->open_error[0])
+		set(o, "error", json_string(inst->open_error));
+	return o;
+}
+
+char *sbc_json_catalog(const struct sbc_catalog *c)
+{
+	json_t *root = json_object();
+	set(root, "generation", json_integer(c->generation));
+	json_t *insts = json_array();
+	for (size_t i = 0; i < c->n_instances; i++) {
+		const struct sbc_instance *inst = c->instances[i];
+		json_t *o = instance_head(inst);
+		set(o, "max_concurrency", json_integer(inst->max_concurrency));
+		set(o, "timeout_ms", json_integer(inst->timeout_ms));
+		json_t *objs = json_array();
+		for (size_t k = 0; k < inst->n_objects; k++) {
+			const struct sb_object *ob = inst->objects[k];
+			json_t *jo = json_object();
+			set(jo, "name", json_string(ob->name));
+			set(jo, "doc", str_or_null(ob->doc));
+			json_t *ms = json_array();
+			for (const struct sb_method *m = ob->methods;
+			     m && m->name; m++)
+				push(ms, json_string(m->name));
+			set(jo, "methods", ms);
+			push(objs, jo);
+		}
+		set(o, "objects", objs);
+		push(insts, o);
+	}
+	set(root, "instances", insts);
+	return dump(root);
+}
+
+static bool string_type(enum sb_type t)
+{
+	return t != SB_TYPE_NUMBER && t != SB_TYPE_BOOLEAN &&
+	       t != SB_TYPE_FILE;
+}
+
+static json_t *param_json(const struct sb_param *p)
+{
+	json_t *o = json_object();
+	bool multi = (p->flags & SB_MULTI) != 0;
+	set(o, "name", json_string(p->name));
+	set(o, "type", json_string(sb_type_name(p->type)));
+	set(o, "required", json_boolean(p->flags & SB_REQUIRED));
+	set(o, "multi", json_boolean(multi));
+	if (p->type == SB_TYPE_ENUM)
+		set(o, "choices", choices_json(p->choices));
+	size_t max = 0;
+	if (p->type == SB_TYPE_FILE)
+		max = SBC_DEFAULT_FILE_MAX;
+	else if (p->type == SB_TYPE_MEMO)
+		max = SBC_DEFAULT_MEMO_MAX;
+	else if (string_type(p->type))
+		max = SBC_DEFAULT_TEXT_MAX;
+	if (p->max_size && (!multi || p->type == SB_TYPE_FILE))
+		max = p->max_size;
+	set(o, "max_size", max ? json_integer((json_int_t)max) : json_null());
+	if (multi)
+		set(o, "max_items",
+		    json_integer((json_int_t)(p->max_size && p->type != SB_TYPE_FILE
+						      ? p->max_size
+						      : SBC_DEFAULT_MULTI_MAX)));
+	set(o, "doc", str_or_null(p->doc));
+	return o;
+}
+
+static bool has_input(const struct sb_method *m, const char *name)
+{
+	for (const struct sb_param *p = m->inputs; p && p->name; p++)
+		if (strcmp(p->name, name) == 0)
+			return true;
+	return false;
+}
+
+static json_t *method_json(const struct sbc_instance *inst,
+			   const struct sb_object *obj,
+			   const struct sb_method *m)
+{
+	json_t *o = json_object();
+	set(o, "name", json_string(m->name));
+	const char *kind = sb_method_kind_name(m->kind);
+	set(o, "kind", json_string(kind ? kind : "execute"));
+	char addr[512];
+	snprintf(addr, sizeof(addr), "%s/%s.%s", inst->name, obj->name,
+		 m->name);
+	set(o, "address", json_string(addr));
+	set(o, "doc", str_or_null(m->doc));
+	json_t *in = json_array();
+	for (const struct sb_param *p = m->inputs; p && p->name; p++)
+		push(in, param_json(p));
+	if (m->kind == SB_KIND_LIST) {
+		/* the host's paging inputs, as the call layer declares them */
+		struct sb_call *c = sbc_call_new(obj, m);
+		static const char *const host[] = {"PageSize", "PageToken"};
+		for (size_t i = 0; c && i < 2; i++) {
+			const struct sb_param *p = sbc_call_param(c, host[i]);
+			if (p && !has_input(m, host[i]))
+				push(in, param_json(p));
+		}
+		sbc_call_free(c);
+	}
+	set(o, "inputs", in);
+	json_t *ret = json_array();
+	for (size_t i = 0; m->returns && m->returns[i]; i++)
+		push(ret, json_string(m->returns[i]));
+	set(o, "returns", ret);
+	return o;
+}
+
+char *sbc_json_object(const struct sbc_instance *inst,
+		      const struct sb_object *obj)
+{
+	json_t *root = json_object();
+	set(root, "instance", json_string(inst->name));
+	set(root, "broker", json_string(inst->broker->name));
+	set(root, "state", json_string(inst->open_error[0] ? "failed" : "ready"));
+	set(root, "name", json_string(obj->name));
+	set(root, "doc", str_or_null(obj->doc));
+	json_t *props = json_array();
+	for (const struct sb_property *p = obj->properties; p && p->name;
+	     p++) {
+		json_t *o = json_object();
+		set(o, "name", json_string(p->name));
+		set(o, "type", json_string(sb_type_name(p->type)));
+		set(o, "multi", json_boolean(p->flags & SB_MULTI));
+		if (p->type == SB_TYPE_ENUM)
+			set(o, "choices", choices_json(p->choices));
+		set(o, "doc", str_or_null(p->doc));
+		push(props, o);
+	}
+	set(root, "properties", props);
+	json_t *ms = json_array();
+	for (const struct sb_method *m = obj->methods; m && m->name; m++)
+		push(ms, method_json(inst, obj, m));
+	set(root, "methods", ms);
+	return dump(root);
+}
+
+char *sbc_json_health(const struct sbc_catalog *c, bool draining,
+		      int64_t uptime_s)
+{
+	json_t *root = json_object();
+	size_t failed = 0;
+	json_t *insts = json_array();
+	for (size_t i = 0; c && i < c->n_instances; i++) {
+		const struct sbc_instance *inst = c->instances[i];
+		json_t *o = instance_head(inst);
+		if (inst->open_error[0])
+			failed++;
+		set(o, "running", json_integer(atomic_load(&inst->running)));
+		set(o, "calls_total",
+		    json_integer((json_int_t)atomic_load(&inst->calls_total)));
+		set(o, "calls_failed",
+		    json_integer((json_int_t)atomic_load(&inst->calls_failed)));
+		set(o, "calls_rejected",
+		    json_integer(
+			    (json_int_t)atomic_load(&inst->calls_rejected)));
+		push(insts, o);
+	}
+	set(root, "status",
+	    json_string(draining ? "stopping" : failed ? "degraded" : "ok"));
+	set(root, "generation", json_integer(c ? c->generation : 0));
+	set(root, "uptime_s", json_integer(uptime_s));
+	set(root, "instances", insts);
+	return dump(root);
+}
+
+/* ---- --list-brokers ---------------------------------------------------------- */
+
+static const char *conf_type_name(enum sb_conf_type t)
+{
+	switch (t) {
+	case SB_CONF_STRING:
+		return "string";
+	case SB_CONF_INT:
+		return "int";
+	case SB_CONF_BOOL:
+		return "bool";
+	case SB_CONF_DURATION:
+		return "duration";
+	case SB_CONF_SIZE:
+		return "size";
+	case SB_CONF_ENUM:
+		return "enum";
+	case SB_CONF_LIST:
+		return "list";
+	case SB_CONF_PATH:
+		return "path";
+	case SB_CONF_URL:
+		return "url";
+	}
+	return "unknown";
+}
+
+static json_t *object_def_json(const struct sb_object *obj)
+{
+	json_t *o = json_object();
+	set(o, "name", json_string(obj->name));
+	set(o, "doc", str_or_null(obj->doc));
+	json_t *props = json_array();
+	for (const struct sb_property *p = obj->properties; p && p->name;
+	     p++) {
+		json_t *jp = json_object();
+		set(jp, "name", json_string(p->name));
+		set(jp, "type", json_string(sb_type_name(p->type)));
+		set(jp, "multi", json_boolean(p->flags & SB_MULTI));
+		if (p->type == SB_TYPE_ENUM)
+			set(jp, "choices", choices_json(p->choices));
+		set(jp, "doc", str_or_null(p->doc));
+		push(props, jp);
+	}
+	set(o, "properties", props);
+	json_t *ms = json_array();
+	for (const struct sb_method *m = obj->methods; m && m->name; m++) {
+		json_t *jm = json_object();
+		set(jm, "name", json_string(m->name));
+		const char *kind = sb_method_kind_name(m->kind);
+		set(jm, "kind", json_string(kind ? kind : "execute"));
+		set(jm, "doc", str_or_null(m->doc));
+		json_t *in = json_array();
+		for (const struct sb_param *p = m->inputs; p && p->name; p++)
+			push(in, param_json(p));
+		set(jm, "inputs", in);
+		json_t *ret = json_array();
+		for (size_t i = 0; m->returns && m->returns[i]; i++)
+			push(ret, json_string(m->returns[i]));
+		set(jm, "returns", ret);
+		push(ms, jm);
+	}
+	set(o, "methods", ms);
+	return o;
+}
+
+char *sbc_json_brokers(const struct sbc_module *const *mods, size_t n)
+{
+	json_t *root = json_array();
+	for (size_t i = 0; i < n; i++) {
+		const struct sb_broker *b = mods[i]->broker;
+		json_t *o = json_object();
+		set(o, "name", json_string(b->name));
+		set(o, "version", str_or_null(b->version));
+		set(o, "summary", str_or_null(b->summary));
+		set(o, "file", str_or_null(mods[i]->path));
+		set(o, "serial", json_boolean(b->flags & SB_BROKER_SERIAL));
+		json_t *keys = json_array();
+		for (const struct sb_config_key *k = b->config; k && k->key;
+		     k++) {
+			json_t *jk = json_object();
+			bool secret = (k->flags & SB_CONF_SECRET) != 0;
+			set(jk, "key", json_string(k->key));
+			set(jk, "type", json_string(conf_type_name(k->type)));
+			/* a secret's default is never shown */
+			set(jk, "default",
+			    secret ? json_null() : str_or_null(k->def));
+			set(jk, "required",
+			    json_boolean(k->flags & SB_CONF_REQUIRED));
+			set(jk, "secret", json_boolean(secret));
+			bool bounded = k->min != 0 || k->max != 0;
+			set(jk, "min", bounded ? json_integer(k->min)
+					       : json_null());
+			set(jk, "max", bounded ? json_integer(k->max)
+					       : json_null());
+			set(jk, "choices", k->choices ? choices_json(k->choices)
+						      : json_null());
+			set(jk, "doc", str_or_null(k->doc));
+			push(keys, jk);
+		}
+		set(o, "config", keys);
+		json_t *objs = json_array();
+		for (const struct sb_object *ob = b->objects; ob && ob->name;
+		     ob++)
+			push(objs, object_def_json(ob));
+		set(o, "objects", objs);
+		push(root, o);
+	}
+	char *s = root ? json_dumps(root, JSON_INDENT(2)) : NULL;
+	json_decref(root);
+	return s;
+}

@@ -1,0 +1,42 @@
+/* svcbroker core — the JSON codec.  core/json.c and core/openapi.c are the
+ * only files of core that know the JSON library; everything else exchanges
+ * malloc'd UTF-8 text with them.  Private to libsvcbroker.  Every function
+ * is thread-safe once sbc_json_init() has run. */
+#ifndef SVCBROKER_JSON_H
+#define SVCBROKER_JSON_H
+
+#include "core.h"
+
+/* Seed the JSON library's hash function; once, before threads start (a
+ * second call is a no-op). */
+void sbc_json_init(void);
+
+/* Decode a request into a new, finished call for e's method.  body is
+ * {"inputs": {...}} when wrapped, else the inputs object itself.  Returns
+ * the call (caller frees) or NULL with err filled: SB_ERR_INVALID_INPUT
+ * for malformed JSON, unknown keys, type mismatches and missing required
+ * inputs (naming the input), SB_ERR_PAYLOAD_TOO_LARGE for size caps. */
+struct sb_call *sbc_json_decode_call(const struct sbc_entry *e,
+				     const char *body, size_t len,
+				     bool wrapped, struct sb_error *err);
+
+/* {"rows": [...], "more": bool, "next_page_token": string|null} */
+char *sbc_json_result(const struct sb_result *r);
+/* {"error": {"category", "code", "message", "retry_after_ms"?}} */
+char *sbc_json_error(const struct sb_error *err);
+/* GET /v1/catalog: every instance with its objects (summary). */
+char *sbc_json_catalog(const struct sbc_catalog *c);
+/* GET /v1/catalog/{instance}/{object}: the full definition. */
+char *sbc_json_object(const struct sbc_instance *inst,
+		      const struct sb_object *obj);
+/* GET /v1/health; draining says the service is shutting down. */
+char *sbc_json_health(const struct sbc_catalog *c, bool draining,
+		      int64_t uptime_s);
+/* svcbrokerd --list-brokers: every module with its configuration table
+ * (never a secret's default) and static objects. */
+char *sbc_json_brokers(const struct sbc_module *const *mods, size_t n);
+
+/* openapi.c: the OpenAPI 3.0.3 document for catalog c. */
+char *sbc_openapi_json(const struct sbc_catalog *c);
+
+#endif

@@ -1,0 +1,274 @@
+/* Counters for GET /metrics, rendered in the Prometheus text format 0.0.4.
+ *
+ * Series are keyed by (instance, Object.Method, status) for counts and by
+ * (instance, Object.Method) for the duration histogram.  Names come from
+ * the configuration and the catalog, so the number of series is bounded by
+ * them; a hard cap guards against anything unexpected. */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics.h"
+
+#define MAX_SERIES 8192
+#define NAME_MAX_LEN 256
+
+static const double bucket_s[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+				  0.5,   1,    2.5,   5,    10,  30, 60};
+#define N_BUCKETS (sizeof(bucket_s) / sizeof(bucket_s[0]))
+
+struct series {
+	char *instance, *method; /* method: "Object.Method" */
+	unsigned long long count[SB_STATUS_COUNT_];
+	unsigned long long bucket[N_BUCKETS];
+	unsigned long long n;
+	double sum_s;
+};
+
+struct sbc_metrics {
+	pthread_mutex_t mu;
+	struct series *s;
+	size_t n, cap;
+	bool overflow;
+	unsigned long long reload_ok, reload_failed;
+	unsigned long long http[6]; /* by class 1xx..5xx (index 1..5) */
+};
+
+struct sbc_metrics *sbc_metrics_new(void)
+{
+	struct sbc_metrics *m = calloc(1, sizeof(*m));
+	if (!m)
+		return NULL;
+	pthread_mutex_init(&m->mu, NULL);
+	return m;
+}
+
+void sbc_metrics_free(struct sbc_metrics *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->n; i++) {
+		free(m->s[i].instance);
+		free(m->s[i].method);
+	}
+	free(m->s);
+	pthread_mutex_destroy(&m->mu);
+	free(m);
+}
+
+/* The series for (instance, method), created if needed (m->mu held). */
+static struct series *find(struct sbc_metrics *m, const char *instance,
+			   const char *method)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (strcmp(m->s[i].instance, instance) == 0 &&
+		    strcmp(m->s[i].method, method) == 0)
+			return &m->s[i];
+	if (m->n >= MAX_SERIES) {
+		m->overflow = true;
+		return NULL;
+	}
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 16;
+		struct series *s = realloc(m->s, cap * sizeof(*s));
+		if (!s)
+			return NULL;
+		m->s = s;
+		m->cap = cap;
+	}
+	struct series *s = &m->s[m->n];
+	memset(s, 0, sizeof(*s));
+	s->instance = strndup(instance, NAME_MAX_LEN);
+	s->method = strndup(method, NAME_MAX_LEN);
+	if (!s->instance || !s->method) {
+		free(s->instance);
+		free(s->method);
+		return NULL;
+	}
+	m->n++;
+	return s;
+}
+
+void sbc_metrics_call(struct sbc_metrics *m, const char *instance,
+		      const char *object, const char *method,
+		      enum sb_status st, int64_t elapsed_ms)
+{
+	if (!m || !instance || !object || !method)
+		return;
+	char name[2 * NAME_MAX_LEN + 2];
+	snprintf(name, sizeof(name), "%s.%s", object, method);
+	if (st < 0 || st >= SB_STATUS_COUNT_)
+		st = SB_ERR_INTERNAL;
+	double secs = elapsed_ms > 0 ? (double)elapsed_ms / 1000.0 : 0.0;
+	pthread_mutex_lock(&m->mu);
+	struct series *s = find(m, instance, name);
+	if (s) {
+		s->count[st]++;
+		s->n++;
+		s->sum_s += secs;
+		for (size_t b = 0; b < N_BUCKETS; b++)
+			if (secs <= bucket_s[b])
+				s->bucket[b]++;
+	}
+	pthread_mutex_unlock(&m->mu);
+}
+
+void sbc_metrics_reload(struct sbc_metrics *m, bool ok)
+{
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->mu);
+	if (ok)
+		m->reload_ok++;
+	else
+		m->reload_failed++;
+	pthread_mutex_unlock(&m->mu);
+}
+
+void sbc_metrics_http(struct sbc_metrics *m, int code)
+{
+	if (!m || code < 100 || code > 599)
+		return;
+	pthread_mutex_lock(&m->mu);
+	m->http[code / 100]++;
+	pthread_mutex_unlock(&m->mu);
+}
+
+/* A label value with \, " and newline escaped. */
+static void label(struct sb_buf *b, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\')
+			sb_buf_puts(b, "\\\\");
+		else if (*s == '"')
+			sb_buf_puts(b, "\\\"");
+		else if (*s == '\n')
+			sb_buf_puts(b, "\\n");
+		else
+			sb_buf_append(b, s, 1);
+	}
+}
+
+static void labels2(struct sb_buf *b, const struct series *s)
+{
+	sb_buf_puts(b, "instance=\"");
+	label(b, s->instance);
+	sb_buf_puts(b, "\",method=\"");
+	label(b, s->method);
+	sb_buf_puts(b, "\"");
+}
+
+char *sbc_metrics_render(struct sbc_metrics *m,
+			 const struct sbc_metrics_gauges *g)
+{
+	struct sb_buf b;
+	sb_buf_init(&b, 0);
+	pthread_mutex_lock(&m->mu);
+	sb_buf_puts(&b, "# HELP svcbroker_calls_total Method calls answered, "
+			"by instance, method and status.\n"
+			"# TYPE svcbroker_calls_total counter\n");
+	for (size_t i = 0; i < m->n; i++) {
+		const struct series *s = &m->s[i];
+		for (int st = 0; st < SB_STATUS_COUNT_; st++) {
+			if (!s->count[st])
+				continue;
+			sb_buf_puts(&b, "svcbroker_calls_total{");
+			labels2(&b, s);
+			sb_buf_printf(&b, ",status=\"%s\"} %llu\n",
+				      st == SB_OK ? "ok"
+						  : sb_status_str((enum sb_status)st),
+				      s->count[st]);
+		}
+	}
+	sb_buf_puts(&b, "# HELP svcbroker_call_duration_seconds Time from "
+			"accepting a call to its answer.\n"
+			"# TYPE svcbroker_call_duration_seconds histogram\n");
+	for (size_t i = 0; i < m->n; i++) {
+		const struct series *s = &m->s[i];
+		if (!s->n)
+			continue;
+		for (size_t k = 0; k < N_BUCKETS; k++) {
+			sb_buf_puts(&b, "svcbroker_call_duration_seconds_bucket{");
+			labels2(&b, s);
+			sb_buf_printf(&b, ",le=\"%g\"} %llu\n", bucket_s[k],
+				      s->bucket[k]);
+		}
+		sb_buf_puts(&b, "svcbroker_call_duration_seconds_bucket{");
+		labels2(&b, s);
+		sb_buf_printf(&b, ",le=\"+Inf\"} %llu\n", s->n);
+		sb_buf_puts(&b, "svcbroker_call_duration_seconds_sum{");
+		labels2(&b, s);
+		sb_buf_printf(&b, "} %.6f\n", s->sum_s);
+		sb_buf_puts(&b, "svcbroker_call_duration_seconds_count{");
+		labels2(&b, s);
+		sb_buf_printf(&b, "} %llu\n", s->n);
+	}
+	sb_buf_printf(&b,
+		      "# HELP svcbroker_reloads_total Configuration reloads, "
+		      "by result.\n"
+		      "# TYPE svcbroker_reloads_total counter\n"
+		      "svcbroker_reloads_total{result=\"ok\"} %llu\n"
+		      "svcbroker_reloads_total{result=\"failed\"} %llu\n",
+		      m->reload_ok, m->reload_failed);
+	sb_buf_puts(&b, "# HELP svcbroker_http_responses_total HTTP answers, "
+			"by status class.\n"
+			"# TYPE svcbroker_http_responses_total counter\n");
+	for (int c = 1; c <= 5; c++)
+		sb_buf_printf(&b,
+			      "svcbroker_http_responses_total{class=\"%dxx\"} "
+			      "%llu\n",
+			      c, m->http[c]);
+	bool overflow = m->overflow;
+	pthread_mutex_unlock(&m->mu);
+
+	sb_buf_printf(&b,
+		      "# HELP svcbroker_calls_in_flight Calls running in a "
+		      "broker now.\n"
+		      "# TYPE svcbroker_calls_in_flight gauge\n"
+		      "svcbroker_calls_in_flight %zu\n"
+		      "# HELP svcbroker_queue_depth Calls waiting for a "
+		      "worker.\n"
+		      "# TYPE svcbroker_queue_depth gauge\n"
+		      "svcbroker_queue_depth %zu\n"
+		      "# HELP svcbroker_metrics_series_dropped 1 if some call "
+		      "series were not recorded (too many).\n"
+		      "# TYPE svcbroker_metrics_series_dropped gauge\n"
+		      "svcbroker_metrics_series_dropped %d\n",
+		      g ? g->running : 0, g ? g->queued : 0, overflow ? 1 : 0);
+	const struct sbc_catalog *c = g ? g->catalog : NULL;
+	if (c) {
+		sb_buf_printf(&b,
+			      "# HELP svcbroker_catalog_generation Catalog "
+			      "generation serving now (increases on reload).\n"
+			      "# TYPE svcbroker_catalog_generation gauge\n"
+			      "svcbroker_catalog_generation %lld\n"
+			      "# HELP svcbroker_instance_up 1 if the instance "
+			      "opened, 0 if it failed.\n"
+			      "# TYPE svcbroker_instance_up gauge\n",
+			      (long long)c->generation);
+		for (size_t i = 0; i < c->n_instances; i++) {
+			const struct sbc_instance *in = c->instances[i];
+			sb_buf_puts(&b, "svcbroker_instance_up{instance=\"");
+			label(&b, in->name);
+			sb_buf_puts(&b, "\",broker=\"");
+			label(&b, in->broker->name);
+			sb_buf_printf(&b, "\"} %d\n",
+				      in->open_error[0] ? 0 : 1);
+		}
+		sb_buf_puts(&b, "# HELP svcbroker_instance_running Calls "
+				"running per instance.\n"
+				"# TYPE svcbroker_instance_running gauge\n");
+		for (size_t i = 0; i < c->n_instances; i++) {
+			const struct sbc_instance *in = c->instances[i];
+			sb_buf_puts(&b,
+				    "svcbroker_instance_running{instance=\"");
+			label(&b, in->name);
+			sb_buf_printf(&b, "\"} %d\n",
+				      atomic_load(&in->running));
+		}
+	}
+	return sb_buf_steal(&b);
+}

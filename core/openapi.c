@@ -1,0 +1,437 @@
+/* The OpenAPI 3.0.3 document of the running catalog: one path per method,
+ * request and answer schemas from the property types, plus the fixed
+ * catalog, health and metrics paths.  Uses the JSON library like json.c. */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "json.h"
+
+static void set(json_t *o, const char *k, json_t *v)
+{
+	if (!o || !v) {
+		json_decref(v);
+		return;
+	}
+	json_object_set_new(o, k, v);
+}
+
+static void push(json_t *a, json_t *v)
+{
+	if (!a || !v) {
+		json_decref(v);
+		return;
+	}
+	json_array_append_new(a, v);
+}
+
+static json_t *ref(const char *where)
+{
+	return json_pack("{s:s}", "$ref", where);
+}
+
+static json_t *file_schema(void)
+{
+	return json_pack(
+		"{s:s, s:[s], s:b, s:{s:{s:s, s:s}, s:{s:s, s:s}, "
+		"s:{s:s, s:s, s:s}}}",
+		"type", "object", "required", "Content", "additionalProperties",
+		0, "properties", "Name", "type", "string", "description",
+		"File name, without a path.", "ContentType", "type", "string",
+		"description", "Media type, e.g. application/pdf.", "Content",
+		"type", "string", "format", "byte", "description",
+		"The bytes, base64.");
+}
+
+/* The schema of one item of type t. */
+static json_t *type_schema(enum sb_type t, const char *const *choices)
+{
+	json_t *s = json_object();
+	switch (t) {
+	case SB_TYPE_TEXT:
+	case SB_TYPE_MEMO:
+		set(s, "type", json_string("string"));
+		break;
+	case SB_TYPE_NUMBER:
+		set(s, "type", json_string("integer"));
+		set(s, "format", json_string("int64"));
+		break;
+	case SB_TYPE_DECIMAL:
+		set(s, "type", json_string("string"));
+		set(s, "pattern", json_string("^-?[0-9]+(\\.[0-9]+)?$"));
+		break;
+	case SB_TYPE_BOOLEAN:
+		set(s, "type", json_string("boolean"));
+		break;
+	case SB_TYPE_DATETIME:
+		set(s, "type", json_string("string"));
+		set(s, "format", json_string("date-time"));
+		break;
+	case SB_TYPE_DATE:
+		set(s, "type", json_string("string"));
+		set(s, "format", json_string("date"));
+		break;
+	case SB_TYPE_TIME:
+		set(s, "type", json_string("string"));
+		set(s, "pattern",
+		    json_string("^[0-2][0-9]:[0-5][0-9](:[0-5][0-9])?$"));
+		break;
+	case SB_TYPE_DURATION:
+		set(s, "type", json_string("string"));
+		set(s, "format", json_string("duration"));
+		set(s, "pattern", json_string("^P"));
+		break;
+	case SB_TYPE_GUID:
+		set(s, "type", json_string("string"));
+		set(s, "format", json_string("uuid"));
+		break;
+	case SB_TYPE_EMAIL:
+		set(s, "type", json_string("string"));
+		set(s, "format", json_string("email"));
+		break;
+	case SB_TYPE_ENUM: {
+		set(s, "type", json_string("string"));
+		json_t *e = json_array();
+		for (size_t i = 0; choices && choices[i]; i++)
+			push(e, json_string(choices[i]));
+		set(s, "enum", e);
+		break;
+	}
+	case SB_TYPE_FILE:
+		json_decref(s);
+		return file_schema();
+	default:
+		set(s, "type", json_string("string"));
+		break;
+	}
+	return s;
+}
+
+static json_t *value_schema(enum sb_type t, bool multi,
+			    const char *const *choices, const char *doc,
+			    size_t max_items)
+{
+	json_t *s = type_schema(t, choices);
+	if (multi) {
+		json_t *a = json_object();
+		set(a, "type", json_string("array"));
+		set(a, "items", s);
+		if (max_items)
+			set(a, "maxItems", json_integer((json_int_t)max_items));
+		s = a;
+	}
+	if (doc)
+		set(s, "description", json_string(doc));
+	return s;
+}
+
+/* The schema of one result row: the properties the method returns (all
+ * of them when it declares none). */
+static json_t *row_schema(const struct sb_object *obj,
+			  const struct sb_method *m)
+{
+	json_t *props = json_object();
+	for (const struct sb_property *p = obj->properties; p && p->name;
+	     p++) {
+		bool wanted = m->returns == NULL;
+		for (size_t i = 0; m->returns && m->returns[i]; i++)
+			if (strcmp(m->returns[i], p->name) == 0)
+				wanted = true;
+		if (wanted)
+			set(props, p->name,
+			    value_schema(p->type, (p->flags & SB_MULTI) != 0,
+					 p->choices, p->doc, 0));
+	}
+	json_t *row = json_object();
+	set(row, "type", json_string("object"));
+	set(row, "properties", props);
+	return row;
+}
+
+static bool has_input(const struct sb_method *m, const char *name)
+{
+	for (const struct sb_param *p = m->inputs; p && p->name; p++)
+		if (strcmp(p->name, name) == 0)
+			return true;
+	return false;
+}
+
+static bool has_required(const struct sb_method *m)
+{
+	for (const struct sb_param *p = m->inputs; p && p->name; p++)
+		if (p->flags & SB_REQUIRED)
+			return true;
+	return false;
+}
+
+static void add_param(json_t *props, json_t *required,
+		      const struct sb_param *p)
+{
+	bool multi = (p->flags & SB_MULTI) != 0;
+	size_t max_items = 0;
+	if (multi)
+		max_items = p->max_size && p->type != SB_TYPE_FILE
+				    ? p->max_size
+				    : SBC_DEFAULT_MULTI_MAX;
+	json_t *s = value_schema(p->type, multi, p->choices, p->doc,
+				 max_items);
+	if (multi && (p->flags & SB_REQUIRED))
+		set(s, "minItems", json_integer(1));
+	set(props, p->name, s);
+	if (p->flags & SB_REQUIRED)
+		push(required, json_string(p->name));
+}
+
+static json_t *request_schema(const struct sb_object *obj,
+			      const struct sb_method *m)
+{
+	json_t *props = json_object();
+	json_t *required = json_array();
+	for (const struct sb_param *p = m->inputs; p && p->name; p++)
+		add_param(props, required, p);
+	if (m->kind == SB_KIND_LIST) {
+		struct sb_call *c = sbc_call_new(obj, m);
+		static const char *const host[] = {"PageSize", "PageToken"};
+		for (size_t i = 0; c && i < 2; i++) {
+			const struct sb_param *p = sbc_call_param(c, host[i]);
+			if (p && !has_input(m, host[i]))
+				add_param(props, required, p);
+		}
+		sbc_call_free(c);
+	}
+	json_t *inputs = json_object();
+	set(inputs, "type", json_string("object"));
+	set(inputs, "additionalProperties", json_false());
+	set(inputs, "properties", props);
+	if (json_array_size(required) > 0)
+		set(inputs, "required", required);
+	else
+		json_decref(required);
+
+	json_t *body = json_object();
+	set(body, "type", json_string("object"));
+	set(body, "additionalProperties", json_false());
+	json_t *bp = json_object();
+	set(bp, "inputs", inputs);
+	set(body, "properties", bp);
+	if (m->inputs && has_required(m))
+		set(body, "required", json_pack("[s]", "inputs"));
+	return body;
+}
+
+static json_t *answer_schema(const struct sb_object *obj,
+			     const struct sb_method *m)
+{
+	return json_pack(
+		"{s:s, s:[s,s,s], s:{s:{s:s, s:o}, s:{s:s}, s:{s:s, s:b}}}",
+		"type", "object", "required", "rows", "more",
+		"next_page_token", "properties", "rows", "type", "array",
+		"items", row_schema(obj, m), "more", "type", "boolean",
+		"next_page_token", "type", "string", "nullable", 1);
+}
+
+static json_t *json_content(json_t *schema)
+{
+	return json_pack("{s:{s:o}}", "application/json", "schema", schema);
+}
+
+static json_t *ok_response(const char *desc, json_t *schema)
+{
+	return json_pack("{s:s, s:o}", "description", desc, "content",
+			 json_content(schema));
+}
+
+static void error_refs(json_t *responses, const char *const *codes)
+{
+	for (size_t i = 0; codes[i]; i++)
+		set(responses, codes[i], ref("#/components/responses/Error"));
+}
+
+/* A safe operationId: letters, digits and '_' only, unique in ids. */
+static json_t *operation_id(json_t *ids, const char *inst, const char *obj,
+			    const char *meth)
+{
+	char base[400];
+	snprintf(base, sizeof(base), "call_%s_%s_%s", inst, obj, meth);
+	for (char *p = base; *p; p++)
+		if (!isalnum((unsigned char)*p))
+			*p = '_';
+	char id[420];
+	snprintf(id, sizeof(id), "%s", base);
+	for (int n = 2; json_object_get(ids, id) && n < 10000; n++)
+		snprintf(id, sizeof(id), "%s_%d", base, n);
+	set(ids, id, json_true());
+	return json_string(id);
+}
+
+static json_t *components(void)
+{
+	json_t *err = json_pack(
+		"{s:s, s:[s], s:{s:{s:s, s:[s,s,s], s:{s:{s:s, s:[s,s,s,s,"
+		"s,s,s,s,s,s,s,s,s,s,s,s]}, s:{s:s}, s:{s:s}, "
+		"s:{s:s, s:s, s:i}}}}}",
+		"type", "object", "required", "error", "properties", "error",
+		"type", "object", "required", "category", "code", "message",
+		"properties", "category", "type", "string", "enum",
+		"invalid_input", "unauthenticated", "forbidden",
+		"upstream_denied", "not_found", "method_not_allowed",
+		"conflict", "payload_too_large", "unsupported_media_type",
+		"throttled", "internal", "upstream_auth", "upstream_error",
+		"unavailable", "timeout", "quota_exceeded", "code", "type",
+		"string", "message", "type", "string", "retry_after_ms",
+		"type", "integer", "format", "int64", "minimum", 0);
+	json_t *resp = json_pack(
+		"{s:{s:s, s:{s:{s:s}}, s:o}}", "Error", "description",
+		"An error; the category gives the HTTP status, Retry-After "
+		"comes with 429 and 503.",
+		"headers", "Retry-After", "description",
+		"Seconds to wait before retrying (429, 503).", "content",
+		json_content(ref("#/components/schemas/Error")));
+	json_t *c = json_object();
+	json_t *schemas = json_object();
+	set(schemas, "Error", err);
+	set(schemas, "File", file_schema());
+	set(c, "schemas", schemas);
+	set(c, "responses", resp);
+	return c;
+}
+
+static json_t *fixed_paths(void)
+{
+	static const char *const get_errors[] = {"404", "405", "500", NULL};
+	json_t *paths = json_object();
+	json_t *any = json_pack("{s:s}", "type", "object");
+
+	json_t *r = json_object();
+	set(r, "200", ok_response("Every instance and its objects.",
+				  json_deep_copy(any)));
+	error_refs(r, get_errors);
+	set(paths, "/v1/catalog",
+	    json_pack("{s:{s:s, s:s, s:o}}", "get", "operationId",
+		      "getCatalog", "summary",
+		      "Instances and their objects (summary).", "responses",
+		      r));
+
+	r = json_object();
+	set(r, "200", ok_response("The object's properties and methods.",
+				  json_deep_copy(any)));
+	error_refs(r, get_errors);
+	json_t *params = json_pack(
+		"[{s:s, s:s, s:b, s:{s:s}}, {s:s, s:s, s:b, s:{s:s}}]", "name",
+		"instance", "in", "path", "required", 1, "schema", "type",
+		"string", "name", "object", "in", "path", "required", 1,
+		"schema", "type", "string");
+	set(paths, "/v1/catalog/{instance}/{object}",
+	    json_pack("{s:{s:s, s:s, s:o, s:o}}", "get", "operationId",
+		      "getObject", "summary",
+		      "The full definition of one object.", "parameters",
+		      params, "responses", r));
+
+	r = json_object();
+	set(r, "200", ok_response("Serving; per-instance state inside.",
+				  json_deep_copy(any)));
+	error_refs(r, get_errors);
+	set(paths, "/v1/health",
+	    json_pack("{s:{s:s, s:s, s:o}}", "get", "operationId",
+		      "getHealth", "summary", "Health of the service.",
+		      "responses", r));
+
+	r = json_object();
+	set(r, "200", ok_response("This document.", json_deep_copy(any)));
+	error_refs(r, get_errors);
+	set(paths, "/v1/openapi.json",
+	    json_pack("{s:{s:s, s:s, s:o}}", "get", "operationId",
+		      "getOpenApi", "summary",
+		      "The OpenAPI document of the running catalog.",
+		      "responses", r));
+
+	r = json_object();
+	set(r, "200",
+	    json_pack("{s:s, s:{s:{s:{s:s}}}}", "description",
+		      "Prometheus text exposition.", "content",
+		      "text/plain", "schema", "type", "string"));
+	error_refs(r, get_errors);
+	set(paths, "/metrics",
+	    json_pack("{s:{s:s, s:s, s:o}}", "get", "operationId",
+		      "getMetrics", "summary", "Metrics.", "responses", r));
+	json_decref(any);
+	return paths;
+}
+
+char *sbc_openapi_json(const struct sbc_catalog *c)
+{
+	static const char *const call_errors[] = {
+		"400", "403", "404", "405", "409", "413", "415", "429",
+		"500", "502", "503", "504", "507", NULL};
+	json_t *root = json_object();
+	set(root, "openapi", json_string("3.0.3"));
+	set(root, "info",
+	    json_pack("{s:s, s:s, s:s}", "title", "svcbroker", "version",
+		      PACKAGE_VERSION, "description",
+		      "Objects, properties and methods of the configured "
+		      "broker instances."));
+	json_t *paths = fixed_paths();
+	json_t *ids = json_object();
+	json_t *tags = json_array();
+	for (size_t i = 0; c && i < c->n_instances; i++) {
+		const struct sbc_instance *inst = c->instances[i];
+		char tagdesc[SB_ERROR_MSG_MAX + 128];
+		snprintf(tagdesc, sizeof(tagdesc), "Instance of broker %s%s%s",
+			 inst->broker->name,
+			 inst->open_error[0] ? " (unavailable: " : "",
+			 inst->open_error[0] ? "see /v1/health)" : "");
+		push(tags, json_pack("{s:s, s:s}", "name", inst->name,
+				     "description", tagdesc));
+		for (size_t k = 0; k < inst->n_objects; k++) {
+			const struct sb_object *ob = inst->objects[k];
+			for (const struct sb_method *m = ob->methods;
+			     m && m->name; m++) {
+				char path[600];
+				snprintf(path, sizeof(path),
+					 "/v1/call/%s/%s/%s", inst->name,
+					 ob->name, m->name);
+				json_t *r = json_object();
+				set(r, "200",
+				    ok_response("The rows the method returns.",
+						answer_schema(ob, m)));
+				error_refs(r, call_errors);
+				json_t *op = json_object();
+				set(op, "operationId",
+				    operation_id(ids, inst->name, ob->name,
+						 m->name));
+				char summary[400];
+				snprintf(summary, sizeof(summary), "%s.%s (%s)",
+					 ob->name, m->name,
+					 sb_method_kind_name(m->kind)
+						 ? sb_method_kind_name(m->kind)
+						 : "execute");
+				set(op, "summary", json_string(summary));
+				if (m->doc)
+					set(op, "description",
+					    json_string(m->doc));
+				set(op, "tags", json_pack("[s]", inst->name));
+				set(op, "requestBody",
+				    json_pack("{s:b, s:o}", "required", 1,
+					      "content",
+					      json_content(
+						      request_schema(ob, m))));
+				set(op, "responses", r);
+				set(paths, path, json_pack("{s:o}", "post", op));
+			}
+		}
+	}
+	json_decref(ids);
+	set(root, "tags", tags);
+	set(root, "paths", paths);
+	set(root, "components", components());
+	if (!root)
+		return NULL;
+	char *s = json_dumps(root, JSON_INDENT(1));
+	json_decref(root);
+	return s;
+}

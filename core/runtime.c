@@ -1,0 +1,481 @@
+/* The runtime: one configuration, the catalog serving now, the executor
+ * and the metrics.  svcbrokerd serves it over HTTP; applications use it
+ * in process through <svcbroker/runtime.h>.
+ *
+ * The catalog pointer is swapped on reload under a small mutex that also
+ * covers taking a reference, so a reader never sees a catalog freed under
+ * it; readers then use their reference without any lock. */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api.h"
+#include "executor.h"
+#include "json.h"
+#include "metrics.h"
+
+#define ADDRESS_MAX 512
+#define CALL_GRACE_MS 10000
+#define CLOSE_DRAIN_MS 10000
+
+struct sb_runtime {
+	char *config_path;
+	pthread_mutex_t cat_mu; /* guards cat */
+	struct sbc_catalog *cat;
+	pthread_mutex_t reload_mu; /* one reload at a time; guards cfg */
+	struct sbc_config *cfg;
+	int64_t generation;
+	struct sbc_executor *ex;
+	struct sbc_metrics *metrics;
+	int64_t started_ms;
+	atomic_bool draining;
+	char *listen;
+	int64_t max_body;
+};
+
+static pthread_once_t modules_once = PTHREAD_ONCE_INIT;
+static int modules_rc;
+
+static void modules_start(void)
+{
+	modules_rc = sbc_modules_init();
+}
+
+static void log_errors(const struct sbc_errlist *errs)
+{
+	for (size_t i = 0; i < errs->n; i++)
+		sbc_log(SB_LOG_ERROR, NULL, NULL, "%s", errs->msgs[i]);
+}
+
+static void first_error(const struct sbc_errlist *errs, enum sb_status st,
+			struct sb_error *err)
+{
+	if (errs->n > 1)
+		sb_error_set(err, st, NULL, "%s (and %zu more problems)",
+			     errs->msgs[0], errs->n - 1);
+	else
+		sb_error_set(err, st, NULL, "%s",
+			     errs->n ? errs->msgs[0] : "failed");
+}
+
+int sbc_runtime_open(const char *config_path, struct sb_runtime **out,
+		     struct sbc_errlist *errs)
+{
+	*out = NULL;
+	sbc_json_init();
+	pthread_once(&modules_once, modules_start);
+	if (modules_rc != 0) {
+		sbc_errlist_add(errs, "cannot initialise the module loader");
+		return -1;
+	}
+	struct sb_runtime *rt = calloc(1, sizeof(*rt));
+	if (!rt) {
+		sbc_errlist_add(errs, "out of memory");
+		return -1;
+	}
+	rt->config_path = strdup(config_path ? config_path : SB_DEFAULT_CONFIG);
+	pthread_mutex_init(&rt->cat_mu, NULL);
+	pthread_mutex_init(&rt->reload_mu, NULL);
+	rt->started_ms = sb_now_ms();
+	if (!rt->config_path) {
+		sbc_errlist_add(errs, "out of memory");
+		goto fail;
+	}
+	if (sbc_config_load(rt->config_path, &rt->cfg, errs) != 0) {
+		rt->cfg = NULL;
+		goto fail;
+	}
+	sbc_log_set_level(rt->cfg->log_level);
+	rt->listen = strdup(rt->cfg->listen ? rt->cfg->listen
+					    : "127.0.0.1:8780");
+	rt->max_body = rt->cfg->max_body > 0 ? rt->cfg->max_body
+					     : 32 * 1024 * 1024;
+	if (!rt->listen) {
+		sbc_errlist_add(errs, "out of memory");
+		goto fail;
+	}
+	rt->generation = 1;
+	if (sbc_catalog_build(rt->cfg, rt->generation, &rt->cat, errs) != 0) {
+		rt->cat = NULL;
+		goto fail;
+	}
+	rt->metrics = sbc_metrics_new();
+	if (!rt->metrics) {
+		sbc_errlist_add(errs, "out of memory");
+		goto fail;
+	}
+	rt->ex = sbc_executor_new((unsigned)rt->cfg->workers,
+				  (size_t)rt->cfg->queue, rt->metrics);
+	if (!rt->ex) {
+		sbc_errlist_add(errs, "cannot start the executor threads");
+		goto fail;
+	}
+	*out = rt;
+	return 0;
+fail:
+	sb_runtime_close(rt);
+	return -1;
+}
+
+int sbc_runtime_reload(struct sb_runtime *rt, struct sbc_errlist *errs)
+{
+	pthread_mutex_lock(&rt->reload_mu);
+	struct sbc_config *cfg = NULL;
+	struct sbc_catalog *cat = NULL;
+	if (sbc_config_load(rt->config_path, &cfg, errs) != 0) {
+		pthread_mutex_unlock(&rt->reload_mu);
+		sbc_metrics_reload(rt->metrics, false);
+		return -1;
+	}
+	if (sbc_catalog_build(cfg, rt->generation + 1, &cat, errs) != 0) {
+		sbc_config_free(cfg);
+		pthread_mutex_unlock(&rt->reload_mu);
+		sbc_metrics_reload(rt->metrics, false);
+		return -1;
+	}
+	if (cfg->listen && strcmp(cfg->listen, rt->listen) != 0)
+		sbc_log(SB_LOG_WARN, NULL, NULL,
+			"listen changed to %s: it takes effect at the next "
+			"restart (still on %s)",
+			cfg->listen, rt->listen);
+	if (cfg->workers != rt->cfg->workers || cfg->queue != rt->cfg->queue)
+		sbc_log(SB_LOG_WARN, NULL, NULL,
+			"workers and queue take effect at the next restart");
+	sbc_log_set_level(cfg->log_level);
+	rt->generation++;
+	pthread_mutex_lock(&rt->cat_mu);
+	struct sbc_catalog *old = rt->cat;
+	rt->cat = cat;
+	pthread_mutex_unlock(&rt->cat_mu);
+	struct sbc_config *old_cfg = rt->cfg;
+	rt->cfg = cfg;
+	pthread_mutex_unlock(&rt->reload_mu);
+	/* calls still running on the old catalog hold their own references:
+	 * its instances close when the last one finishes */
+	sbc_catalog_unref(old);
+	sbc_config_free(old_cfg);
+	sbc_metrics_reload(rt->metrics, true);
+	return 0;
+}
+
+struct sbc_catalog *sbc_runtime_catalog(struct sb_runtime *rt)
+{
+	pthread_mutex_lock(&rt->cat_mu);
+	struct sbc_catalog *c = sbc_catalog_ref(rt->cat);
+	pthread_mutex_unlock(&rt->cat_mu);
+	return c;
+}
+
+struct sbc_executor *sbc_runtime_executor(struct sb_runtime *rt)
+{
+	return rt->ex;
+}
+
+struct sbc_metrics *sbc_runtime_metrics(struct sb_runtime *rt)
+{
+	return rt->metrics;
+}
+
+const char *sbc_runtime_listen(const struct sb_runtime *rt)
+{
+	return rt->listen;
+}
+
+int64_t sbc_runtime_max_body(const struct sb_runtime *rt)
+{
+	return rt->max_body;
+}
+
+int64_t sbc_runtime_uptime_s(const struct sb_runtime *rt)
+{
+	return (sb_now_ms() - rt->started_ms) / 1000;
+}
+
+bool sbc_runtime_drain(struct sb_runtime *rt, int64_t timeout_ms)
+{
+	atomic_store(&rt->draining, true);
+	return rt->ex ? sbc_executor_drain(rt->ex, timeout_ms) : true;
+}
+
+bool sbc_runtime_draining(const struct sb_runtime *rt)
+{
+	return atomic_load(&rt->draining);
+}
+
+/* ---- the public API ------------------------------------------------------ */
+
+enum sb_status sb_runtime_open(const char *config_path,
+			       struct sb_runtime **out, struct sb_error *err)
+{
+	struct sbc_errlist errs = {0};
+	enum sb_status st = SB_OK;
+	if (sbc_runtime_open(config_path, out, &errs) != 0) {
+		log_errors(&errs);
+		first_error(&errs, SB_ERR_INVALID_INPUT, err);
+		st = SB_ERR_INVALID_INPUT;
+	} else {
+		sb_error_clear(err);
+	}
+	sbc_errlist_free(&errs);
+	return st;
+}
+
+enum sb_status sb_runtime_reload(struct sb_runtime *rt, struct sb_error *err)
+{
+	if (!rt)
+		return sb_error_set(err, SB_ERR_INTERNAL, NULL, "no runtime");
+	struct sbc_errlist errs = {0};
+	enum sb_status st = SB_OK;
+	if (sbc_runtime_reload(rt, &errs) != 0) {
+		log_errors(&errs);
+		first_error(&errs, SB_ERR_INVALID_INPUT, err);
+		st = SB_ERR_INVALID_INPUT;
+	} else {
+		sb_error_clear(err);
+	}
+	sbc_errlist_free(&errs);
+	return st;
+}
+
+/* Split "instance/Object.Method" into buf; false if malformed. */
+static bool split_address(const char *address, char *buf, size_t len,
+			  const char **inst, const char **obj,
+			  const char **meth)
+{
+	if (!address || strlen(address) >= len)
+		return false;
+	memcpy(buf, address, strlen(address) + 1);
+	char *slash = strchr(buf, '/');
+	if (!slash)
+		return false;
+	*slash = '\0';
+	char *dot = strchr(slash + 1, '.');
+	if (!dot)
+		return false;
+	*dot = '\0';
+	*inst = buf;
+	*obj = slash + 1;
+	*meth = dot + 1;
+	return **inst && **obj && **meth;
+}
+
+/* A caller waiting for its answer; shared with the completion callback. */
+struct waiter {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int refs;
+	bool done;
+	enum sb_status st;
+	struct sb_error err;
+	char *json;
+};
+
+static void waiter_put(struct waiter *w)
+{
+	pthread_mutex_lock(&w->mu);
+	bool last = --w->refs == 0;
+	pthread_mutex_unlock(&w->mu);
+	if (!last)
+		return;
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cv);
+	free(w->json);
+	free(w);
+}
+
+static void call_done(void *ud, const struct sbc_outcome *o)
+{
+	struct waiter *w = ud;
+	char *json = o->status == SB_OK ? sbc_json_result(o->result)
+					: sbc_json_error(o->err);
+	pthread_mutex_lock(&w->mu);
+	w->st = o->status;
+	if (o->status != SB_OK)
+		w->err = *o->err;
+	w->json = json;
+	w->done = true;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	waiter_put(w);
+}
+
+/* Fill err and *json_out with the error document. */
+static enum sb_status fail_json(const struct sb_error *e, char **json_out,
+				struct sb_error *err)
+{
+	if (err)
+		*err = *e;
+	if (json_out)
+		*json_out = sbc_json_error(e);
+	return e->status;
+}
+
+enum sb_status sb_runtime_call_json(struct sb_runtime *rt,
+				    const char *address,
+				    const char *json_inputs, char **json_out,
+				    struct sb_error *err)
+{
+	struct sb_error e;
+	sb_error_clear(&e);
+	if (json_out)
+		*json_out = NULL;
+	if (!rt) {
+		sb_error_set(&e, SB_ERR_INTERNAL, NULL, "no runtime");
+		return fail_json(&e, json_out, err);
+	}
+	char buf[ADDRESS_MAX];
+	const char *in, *ob, *me;
+	if (!split_address(address, buf, sizeof(buf), &in, &ob, &me)) {
+		sb_error_set(&e, SB_ERR_INVALID_INPUT, "BadAddress",
+			     "a method address is instance/Object.Method");
+		return fail_json(&e, json_out, err);
+	}
+	struct sbc_catalog *cat = sbc_runtime_catalog(rt);
+	const struct sbc_entry *ent = sbc_catalog_method(cat, in, ob, me);
+	if (!ent) {
+		if (!sbc_catalog_instance(cat, in))
+			sb_error_set(&e, SB_ERR_NOT_FOUND, "UnknownInstance",
+				     "no instance named %.100s", in);
+		else if (!sbc_catalog_object(cat, in, ob))
+			sb_error_set(&e, SB_ERR_NOT_FOUND, "UnknownObject",
+				     "instance %.100s has no object %.100s",
+				     in, ob);
+		else
+			sb_error_set(&e, SB_ERR_NOT_FOUND, "UnknownMethod",
+				     "object %.100s/%.100s has no method "
+				     "%.100s",
+				     in, ob, me);
+		sbc_catalog_unref(cat);
+		return fail_json(&e, json_out, err);
+	}
+	const char *body = json_inputs && *json_inputs ? json_inputs : "{}";
+	struct sb_call *call =
+		sbc_json_decode_call(ent, body, strlen(body), false, &e);
+	if (!call) {
+		sbc_catalog_unref(cat);
+		return fail_json(&e, json_out, err);
+	}
+	struct waiter *w = calloc(1, sizeof(*w));
+	if (!w) {
+		sbc_call_free(call);
+		sbc_catalog_unref(cat);
+		sb_error_set(&e, SB_ERR_INTERNAL, NULL, "out of memory");
+		return fail_json(&e, json_out, err);
+	}
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	w->refs = 2;
+	int64_t timeout = ent->inst->timeout_ms;
+	enum sb_status st = sbc_executor_submit(rt->ex, cat, ent, call,
+						call_done, w, &e);
+	sbc_catalog_unref(cat); /* the executor holds its own reference */
+	if (st != SB_OK) {
+		w->refs = 1;
+		waiter_put(w);
+		return fail_json(&e, json_out, err);
+	}
+	/* The executor answers by the deadline; the grace only guards
+	 * against a bug there. */
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	int64_t wait = timeout + CALL_GRACE_MS;
+	ts.tv_sec += wait / 1000;
+	ts.tv_nsec += (wait % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&w->mu);
+	while (!w->done)
+		if (pthread_cond_timedwait(&w->cv, &w->mu, &ts) == ETIMEDOUT)
+			break;
+	bool done = w->done;
+	if (done) {
+		st = w->st;
+		e = w->err;
+		if (json_out) {
+			*json_out = w->json;
+			w->json = NULL;
+		}
+	}
+	pthread_mutex_unlock(&w->mu);
+	waiter_put(w);
+	if (!done) {
+		sb_error_set(&e, SB_ERR_TIMEOUT, "DeadlineExceeded",
+			     "%s did not answer in time", address);
+		return fail_json(&e, json_out, err);
+	}
+	if (st != SB_OK) {
+		if (err)
+			*err = e;
+		return st;
+	}
+	sb_error_clear(err);
+	return SB_OK;
+}
+
+enum sb_status sb_runtime_catalog_json(struct sb_runtime *rt,
+				       const char *object, char **json_out,
+				       struct sb_error *err)
+{
+	*json_out = NULL;
+	if (!rt)
+		return sb_error_set(err, SB_ERR_INTERNAL, NULL, "no runtime");
+	struct sbc_catalog *cat = sbc_runtime_catalog(rt);
+	enum sb_status st = SB_OK;
+	if (!object) {
+		*json_out = sbc_json_catalog(cat);
+	} else {
+		char buf[ADDRESS_MAX];
+		const char *slash = strchr(object, '/');
+		if (!slash || strlen(object) >= sizeof(buf)) {
+			st = sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+					  "expected instance/Object");
+		} else {
+			memcpy(buf, object, strlen(object) + 1);
+			buf[slash - object] = '\0';
+			const char *in = buf, *ob = buf + (slash - object) + 1;
+			struct sbc_instance *inst =
+				sbc_catalog_instance(cat, in);
+			const struct sb_object *o =
+				sbc_catalog_object(cat, in, ob);
+			if (!inst || !o)
+				st = sb_error_set(err, SB_ERR_NOT_FOUND, NULL,
+						  "no object %.200s", object);
+			else
+				*json_out = sbc_json_object(inst, o);
+		}
+	}
+	sbc_catalog_unref(cat);
+	if (st == SB_OK && !*json_out)
+		st = sb_error_set(err, SB_ERR_INTERNAL, NULL, "out of memory");
+	if (st == SB_OK)
+		sb_error_clear(err);
+	return st;
+}
+
+void sb_runtime_close(struct sb_runtime *rt)
+{
+	if (!rt)
+		return;
+	if (rt->ex) {
+		sbc_runtime_drain(rt, CLOSE_DRAIN_MS);
+		sbc_executor_free(rt->ex);
+	}
+	sbc_catalog_unref(rt->cat);
+	sbc_config_free(rt->cfg);
+	sbc_metrics_free(rt->metrics);
+	pthread_mutex_destroy(&rt->cat_mu);
+	pthread_mutex_destroy(&rt->reload_mu);
+	free(rt->config_path);
+	free(rt->listen);
+	free(rt);
+}

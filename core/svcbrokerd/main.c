@@ -1,0 +1,334 @@
+/* svcbrokerd: the daemon.  A thin shell over libsvcbroker: read the
+ * configuration, build the catalog, serve the HTTP/JSON API, reload on
+ * SIGHUP, drain and exit on SIGTERM/SIGINT. */
+#include "config.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "api.h"
+#include "core.h"
+#include "json.h"
+
+#define DRAIN_MS 30000
+#define STOP_MS 5000
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: svcbrokerd [OPTION]...\n"
+		"Publish the objects and methods of the configured broker "
+		"instances over HTTP/JSON.\n\n"
+		"  -c, --config FILE   configuration file (default %s)\n"
+		"      --check         validate the configuration, load every "
+		"enabled module\n"
+		"                      and bind every instance's keys; print "
+		"every problem\n"
+		"                      and exit 1 if there is any\n"
+		"      --list-brokers  print every module of module_dir with "
+		"its configuration\n"
+		"                      keys and objects as JSON\n"
+		"      --version       print the version and exit\n"
+		"  -h, --help          print this help and exit\n\n"
+		"Signals: SIGHUP reloads the configuration (a bad one is "
+		"refused and the\n"
+		"running one keeps serving); SIGTERM and SIGINT finish running "
+		"calls and exit.\n",
+		SB_DEFAULT_CONFIG);
+}
+
+static void print_errors(const struct sbc_errlist *errs, const char *prefix)
+{
+	for (size_t i = 0; i < errs->n; i++)
+		fprintf(stderr, "svcbrokerd: %s%s\n", prefix, errs->msgs[i]);
+}
+
+static bool module_enabled(const struct sbc_config *cfg, const char *name)
+{
+	for (char **m = cfg->modules; m && *m; m++)
+		if (strcmp(*m, name) == 0)
+			return true;
+	return false;
+}
+
+/* --check: everything but opening instances (no upstream is contacted). */
+static int check(const char *path)
+{
+	struct sbc_errlist errs = {0};
+	struct sbc_config *cfg = NULL;
+	if (sbc_modules_init() != 0) {
+		fprintf(stderr, "svcbrokerd: cannot initialise the module "
+				"loader\n");
+		return 1;
+	}
+	if (sbc_config_load(path, &cfg, &errs) == 0) {
+		char buf[512];
+		struct sockaddr_storage ss;
+		socklen_t len;
+		if (!sbc_listen_parse(cfg->listen ? cfg->listen
+						  : "127.0.0.1:8780",
+				      &ss, &len, buf, sizeof(buf)))
+			sbc_errlist_add(&errs, "%s: [server] %s", cfg->path,
+					buf);
+		for (char **m = cfg->modules; m && *m; m++) {
+			char eb[1024];
+			if (!sbc_module_load(cfg->module_dir, *m, eb,
+					     sizeof(eb)))
+				sbc_errlist_add(&errs, "[module %s] %s", *m, eb);
+		}
+		for (size_t i = 0; i < cfg->n_instances; i++) {
+			const struct sbc_instance_conf *ic = &cfg->instances[i];
+			for (size_t j = 0; j < i; j++)
+				if (strcmp(ic->name, cfg->instances[j].name) == 0)
+					sbc_errlist_add(
+						&errs,
+						"%s:%d: [instance %s] defined "
+						"twice (first at %s:%d)",
+						ic->file, ic->line, ic->name,
+						cfg->instances[j].file,
+						cfg->instances[j].line);
+			if (!module_enabled(cfg, ic->broker)) {
+				sbc_errlist_add(&errs,
+						"%s:%d: [instance %s] broker %s: "
+						"the module is not enabled",
+						ic->file, ic->line, ic->name,
+						ic->broker);
+				continue;
+			}
+			char eb[1024];
+			const struct sbc_module *mod = sbc_module_load(
+				cfg->module_dir, ic->broker, eb, sizeof(eb));
+			if (!mod)
+				continue; /* reported above */
+			const struct sb_broker *b = mod->broker;
+			void *conf = NULL;
+			if (sbc_config_bind(b->config, b->config_size, ic, &conf,
+					    &errs) == 0)
+				sbc_config_unbind(b->config, conf);
+		}
+	}
+	int rc = errs.n ? 1 : 0;
+	print_errors(&errs, "");
+	if (rc == 0)
+		printf("svcbrokerd: %s: configuration OK (%zu instance%s)\n",
+		       cfg->path, cfg->n_instances,
+		       cfg->n_instances == 1 ? "" : "s");
+	else
+		fprintf(stderr, "svcbrokerd: %s: %zu problem%s found\n", path,
+			errs.n, errs.n == 1 ? "" : "s");
+	sbc_errlist_free(&errs);
+	sbc_config_free(cfg);
+	sbc_modules_exit();
+	return rc;
+}
+
+/* --list-brokers: the module_dir of the configuration if it reads, else
+ * the built-in one. */
+static int list_brokers(const char *path)
+{
+	struct sbc_errlist errs = {0};
+	struct sbc_config *cfg = NULL;
+	const char *dir = SB_DEFAULT_MODULE_DIR;
+	if (sbc_modules_init() != 0) {
+		fprintf(stderr, "svcbrokerd: cannot initialise the module "
+				"loader\n");
+		return 1;
+	}
+	if (sbc_config_load(path, &cfg, &errs) == 0) {
+		dir = cfg->module_dir;
+	} else {
+		print_errors(&errs, "warning: ");
+		fprintf(stderr, "svcbrokerd: warning: listing %s\n", dir);
+		sbc_errlist_free(&errs);
+		cfg = NULL;
+	}
+	const struct sbc_module **mods = NULL;
+	size_t n = sbc_module_scan(dir, &mods, &errs);
+	print_errors(&errs, "warning: ");
+	char *json = sbc_json_brokers(mods, n);
+	int rc = 0;
+	if (json) {
+		printf("%s\n", json);
+		free(json);
+	} else {
+		fprintf(stderr, "svcbrokerd: out of memory\n");
+		rc = 1;
+	}
+	if (n == 0 && errs.n)
+		rc = 1;
+	free(mods);
+	sbc_errlist_free(&errs);
+	sbc_config_free(cfg);
+	sbc_modules_exit();
+	return rc;
+}
+
+static void log_catalog(struct sb_runtime *rt)
+{
+	struct sbc_catalog *c = sbc_runtime_catalog(rt);
+	for (size_t i = 0; i < c->n_instances; i++) {
+		const struct sbc_instance *in = c->instances[i];
+		if (in->open_error[0])
+			sbc_log(SB_LOG_ERROR, in->broker->name, in->name,
+				"unavailable: %s", in->open_error);
+		else
+			sbc_log(SB_LOG_INFO, in->broker->name, in->name,
+				"ready: %zu objects, max_concurrency %lld, "
+				"timeout %lld ms",
+				in->n_objects, (long long)in->max_concurrency,
+				(long long)in->timeout_ms);
+	}
+	sbc_catalog_unref(c);
+}
+
+static int serve(const char *path)
+{
+	int64_t t0 = sb_now_ms();
+	/* Signals are blocked before any thread starts, so every thread
+	 * inherits the mask and only sigwait below sees them. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		sbc_log(SB_LOG_ERROR, NULL, NULL, "curl_global_init failed");
+		return 1;
+	}
+	sbc_json_init();
+
+	struct sbc_errlist errs = {0};
+	struct sb_runtime *rt = NULL;
+	if (sbc_runtime_open(path, &rt, &errs) != 0) {
+		for (size_t i = 0; i < errs.n; i++)
+			sbc_log(SB_LOG_ERROR, NULL, NULL, "%s", errs.msgs[i]);
+		sbc_log(SB_LOG_ERROR, NULL, NULL,
+			"not started: %zu problem%s in %s", errs.n,
+			errs.n == 1 ? "" : "s", path);
+		sbc_errlist_free(&errs);
+		sbc_modules_exit();
+		curl_global_cleanup();
+		return 1;
+	}
+	char eb[512];
+	struct sbc_api *api = sbc_api_start(rt, eb, sizeof(eb));
+	if (!api) {
+		sbc_log(SB_LOG_ERROR, NULL, NULL, "not started: %s", eb);
+		sb_runtime_close(rt);
+		sbc_modules_exit();
+		curl_global_cleanup();
+		return 1;
+	}
+	log_catalog(rt);
+	sbc_log(SB_LOG_INFO, NULL, NULL,
+		"svcbrokerd %s listening on %s (config %s), started in %lld ms",
+		PACKAGE_VERSION, sbc_runtime_listen(rt), path,
+		(long long)(sb_now_ms() - t0));
+
+	for (;;) {
+		int sig = 0;
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			int64_t r0 = sb_now_ms();
+			sbc_log(SB_LOG_INFO, NULL, NULL, "SIGHUP: reloading %s",
+				path);
+			if (sbc_runtime_reload(rt, &errs) != 0) {
+				for (size_t i = 0; i < errs.n; i++)
+					sbc_log(SB_LOG_ERROR, NULL, NULL, "%s",
+						errs.msgs[i]);
+				sbc_log(SB_LOG_ERROR, NULL, NULL,
+					"reload refused (%zu problem%s): the "
+					"running configuration keeps serving",
+					errs.n, errs.n == 1 ? "" : "s");
+			} else {
+				struct sbc_catalog *c = sbc_runtime_catalog(rt);
+				sbc_log(SB_LOG_INFO, NULL, NULL,
+					"reloaded in %lld ms: generation %lld, "
+					"%zu instances",
+					(long long)(sb_now_ms() - r0),
+					(long long)c->generation,
+					c->n_instances);
+				sbc_catalog_unref(c);
+				log_catalog(rt);
+			}
+			sbc_errlist_free(&errs);
+			errs = (struct sbc_errlist){0};
+			continue;
+		}
+		sbc_log(SB_LOG_INFO, NULL, NULL,
+			"%s: stopping; finishing running calls",
+			sig == SIGINT ? "SIGINT" : "SIGTERM");
+		break;
+	}
+	int64_t s0 = sb_now_ms();
+	sbc_api_quiesce(api);
+	bool drained = sbc_runtime_drain(rt, DRAIN_MS);
+	if (!drained)
+		sbc_log(SB_LOG_WARN, NULL, NULL,
+			"calls still running after %d ms were abandoned",
+			DRAIN_MS);
+	sbc_api_stop(api, STOP_MS);
+	sb_runtime_close(rt);
+	sbc_modules_exit();
+	curl_global_cleanup();
+	sbc_log(SB_LOG_INFO, NULL, NULL, "stopped in %lld ms",
+		(long long)(sb_now_ms() - s0));
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_CHECK = 256, OPT_LIST, OPT_VERSION };
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"check", no_argument, NULL, OPT_CHECK},
+		{"list-brokers", no_argument, NULL, OPT_LIST},
+		{"version", no_argument, NULL, OPT_VERSION},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *config = SB_DEFAULT_CONFIG;
+	int mode = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case OPT_CHECK:
+		case OPT_LIST:
+			mode = c;
+			break;
+		case OPT_VERSION:
+			printf("svcbrokerd (%s) %s\n", PACKAGE_NAME,
+			       PACKAGE_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "svcbrokerd: unexpected argument '%s'\n",
+			argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (mode == OPT_CHECK)
+		return check(config);
+	if (mode == OPT_LIST)
+		return list_brokers(config);
+	return serve(config);
+}
