@@ -154,6 +154,8 @@ static void host_log(const struct sb_host *host, enum sb_log_level level,
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	if ((unsigned)level > SB_LOG_DEBUG)
+		level = SB_LOG_DEBUG;
 	sbc_log(level, host ? host->broker : NULL, host ? host->instance : NULL,
 		"%s", buf);
 }

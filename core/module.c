@@ -581,10 +581,13 @@ static bool cache_reserve(void)
 
 static char *path_join(const char *dir, const char *name, const char *ext)
 {
-	size_t len = strlen(dir) + 1 + strlen(name) + strlen(ext) + 1;
+	size_t dlen = strlen(dir);
+	while (dlen > 1 && dir[dlen - 1] == '/')
+		dlen--;
+	size_t len = dlen + 1 + strlen(name) + strlen(ext) + 1;
 	char *p = malloc(len);
 	if (p)
-		snprintf(p, len, "%s/%s%s", dir, name, ext);
+		snprintf(p, len, "%.*s/%s%s", (int)dlen, dir, name, ext);
 	return p;
 }
 

@@ -105,6 +105,12 @@ START_TEST(test_load_testmod)
 	ck_assert_msg(other != NULL, "%s", errbuf);
 	ck_assert_ptr_eq(other->broker, m->broker);
 	ck_assert_has(other->path, dir);
+	/* a trailing slash names the same file */
+	char slashed[2 * PATH_MAX];
+	snprintf(slashed, sizeof(slashed), "%s//", dir);
+	ck_assert_ptr_eq(sbc_module_load(slashed, "testmod", errbuf,
+					 sizeof(errbuf)),
+			 other);
 	rm_tree(dir);
 	free(dir);
 	sbc_modules_exit();
