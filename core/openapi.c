@@ -286,11 +286,13 @@ static json_t *components(void)
 		"string", "message", "type", "string", "retry_after_ms",
 		"type", "integer", "format", "int64", "minimum", 0);
 	json_t *resp = json_pack(
-		"{s:{s:s, s:{s:{s:s}}, s:o}}", "Error", "description",
+		"{s:{s:s, s:{s:{s:s, s:{s:s, s:i}}}, s:o}}", "Error",
+		"description",
 		"An error; the category gives the HTTP status, Retry-After "
 		"comes with 429 and 503.",
 		"headers", "Retry-After", "description",
-		"Seconds to wait before retrying (429, 503).", "content",
+		"Seconds to wait before retrying (429, 503).", "schema", "type",
+		"integer", "minimum", 1, "content",
 		json_content(ref("#/components/schemas/Error")));
 	json_t *c = json_object();
 	json_t *schemas = json_object();
