@@ -87,7 +87,10 @@ static void print_blocks(const struct cli_opts *opts, const json_t *cols,
 			char *fit = cli_text_fit(s, room);
 			char *key = cli_text_fit(k, 0);
 			size_t pad = keyw - cli_text_width(key);
-			printf("%s:%*s %s\n", key, (int)pad, "", fit);
+			if (fit[0])
+				printf("%s:%*s %s\n", key, (int)pad, "", fit);
+			else
+				printf("%s:\n", key);
 			free(key);
 			free(fit);
 			free(s);

@@ -263,12 +263,43 @@ int cli_fetch_object(const struct cli_opts *opts, const char *instance,
 	return CLI_EXIT_OK;
 }
 
+/* A paragraph, word-wrapped to width (0: one line). */
 static void print_doc(const char *doc, size_t indent, size_t width)
 {
 	if (!doc || !doc[0])
 		return;
-	char *d = cli_text_fit(doc, width > indent + 20 ? width - indent : 0);
-	printf("%*s%s\n", (int)indent, "", d);
+	char *d = cli_text_fit(doc, 0); /* printable: no control chars */
+	size_t room = width > indent + 20 ? width - indent : 0;
+	char *p = d;
+	while (*p) {
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			break;
+		/* Take words while they fit; at least one word per line. */
+		char *end = p, *brk = NULL;
+		size_t w = 0;
+		for (;;) {
+			char *sp = strchr(end, ' ');
+			char *wend = sp ? sp : end + strlen(end);
+			char save = *wend;
+			*wend = '\0';
+			size_t ww = cli_text_width(end);
+			*wend = save;
+			if (brk && room && w + 1 + ww > room)
+				break;
+			w += (brk ? 1 : 0) + ww;
+			brk = wend;
+			if (!sp)
+				break;
+			end = sp + 1;
+		}
+		char save = *brk;
+		*brk = '\0';
+		printf("%*s%s\n", (int)indent, "", p);
+		*brk = save;
+		p = brk;
+	}
 	free(d);
 }
 
