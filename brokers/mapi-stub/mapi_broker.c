@@ -74,7 +74,6 @@ const struct sb_config_key mapi_config[] = {
 	 .choices = sb_importance_choices,                                  \
 	 .doc = "Low, Normal or High."},                                    \
 	{.name = "Attachments", .type = SB_TYPE_FILE, .flags = SB_MULTI,    \
-	 .max_size = 100,                                                   \
 	 .doc = "Files to attach (the whole message must fit "             \
 		"max_message_size)."},                                      \
 	{.name = "From", .type = SB_TYPE_EMAIL,                             \

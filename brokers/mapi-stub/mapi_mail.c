@@ -103,6 +103,21 @@ static const char **collect(const struct sb_call *call, const char *name,
 	return v;
 }
 
+/* Maildir files use the local line ending (LF), as every Maildir tool
+ * writes and expects them; readers are given CRLF only on the wire. */
+static void to_lf(struct sb_buf *b)
+{
+	size_t j = 0;
+	for (size_t i = 0; i < b->len; i++) {
+		if (b->data[i] == '\r' && i + 1 < b->len && b->data[i + 1] == '\n')
+			continue;
+		b->data[j++] = b->data[i];
+	}
+	b->len = j;
+	if (b->data)
+		b->data[j] = '\0';
+}
+
 /* Build the message of a Send or SaveDraft call into b. */
 static enum sb_status build_message(struct mapi_store *s,
 				    struct mapi_mailbox *mb,
@@ -161,6 +176,8 @@ static enum sb_status build_message(struct mapi_store *s,
 		.n_attachments = b->n_att,
 	};
 	enum sb_status st = sb_mime_build(&m, &b->msg, b->msgid, err);
+	if (st == SB_OK)
+		to_lf(&b->msg);
 	if (b->msg.failed || st == SB_ERR_PAYLOAD_TOO_LARGE)
 		return sb_error_set(err, SB_ERR_PAYLOAD_TOO_LARGE,
 				    "ErrorMessageSizeExceeded",
@@ -170,7 +187,7 @@ static enum sb_status build_message(struct mapi_store *s,
 	return st;
 }
 
-/* "Bcc: a, b\r\n" folded: the sender's own copy keeps its Bcc line
+/* "Bcc: a, b\n" folded: the sender's own copy keeps its Bcc line
  * (RFC 5322 3.6.3); deliveries never carry it. */
 static char *bcc_line(const char *const *bcc, size_t n)
 {
@@ -187,14 +204,14 @@ static char *bcc_line(const char *const *bcc, size_t n)
 			col++;
 		}
 		if (i > 0 && col + 1 + len > 76) {
-			sb_buf_puts(&b, "\r\n");
+			sb_buf_puts(&b, "\n");
 			col = 0;
 		}
 		sb_buf_puts(&b, " ");
 		sb_buf_puts(&b, bcc[i]);
 		col += 1 + len;
 	}
-	sb_buf_puts(&b, "\r\n");
+	sb_buf_puts(&b, "\n");
 	return sb_buf_steal(&b);
 }
 

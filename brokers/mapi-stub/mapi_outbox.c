@@ -165,14 +165,14 @@ static bool record_of(const char *raw, size_t len, const struct mapi_send *env,
 				col++;
 			}
 			if (i > 0 && col + 1 + l > 76) {
-				sb_buf_puts(out, "\r\n");
+				sb_buf_puts(out, "\n");
 				col = 0;
 			}
 			sb_buf_puts(out, " ");
 			sb_buf_puts(out, env->bcc[i]);
 			col += 1 + l;
 		}
-		sb_buf_puts(out, "\r\n");
+		sb_buf_puts(out, "\n");
 	}
 	sb_buf_append(out, raw, len);
 	return !out->failed;

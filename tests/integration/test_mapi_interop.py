@@ -106,7 +106,8 @@ with sbtest.Daemon(conf()) as d:
                 for p in msg.iter_attachments()]
         t.eq([a[0] for a in atts], ["data.bin", ATT2], "attachment names")
         t.ok(atts and atts[0][1] == ATT1, "binary attachment bytes")
-        for line in raw.split(b"\r\n"):
+        t.ok(b"\r" not in raw, "stored with LF line ends, as Maildir tools expect")
+        for line in raw.split(b"\n"):
             if len(line) > 998:
                 t.ok(False, "line over 998 octets")
                 break
@@ -261,9 +262,14 @@ with sbtest.Daemon(conf()) as d:
             alarms = [x for x in c.walk() if x.name == "VALARM"]
             t.ok(alarms and str(alarms[0].get("TRIGGER").to_ical(), "ascii") == "-PT15M",
                  "VALARM trigger -PT15M")
+            # RFC 5545 3.3.11: a comma inside one category is escaped.
+            # (python3-icalendar 4.0 unescapes before splitting, so it
+            # cannot tell; check the line itself.)
+            t.ok(b"CATEGORIES:Work,a\\,b\r\n" in data,
+                 "CATEGORIES written with an escaped comma")
             cats = c.get("CATEGORIES")
             cats = cats.cats if hasattr(cats, "cats") else cats
-            t.eq([str(x) for x in cats], ["Work", "a,b"], "CATEGORIES with an escaped comma")
+            t.ok("Work" in [str(x) for x in cats], "icalendar reads CATEGORIES")
         else:
             t.eq(str(c.get("SUMMARY")), "Bericht; schreiben, bald", "VTODO SUMMARY")
             t.eq(str(c.get("STATUS")), "COMPLETED", "VTODO STATUS")
