@@ -231,7 +231,41 @@ for mb in MBX:
 t.eq(broken[:5], [], "every stored message is complete")
 st, b = d2.call("local/Email.List", {"Mailbox": MBX[2], "PageSize": 1000})
 t.eq(len(rows(b)), sum(inbox[MBX[2]].values()), "List agrees with the files")
+recovered = d2.read_log().count("finished interrupted send")
+print("# %d Send(s) answered 200 before the kill; %d finished at restart"
+      % (len(ok_sends), recovered))
 d2.__exit__(None, None, None)
+
+# ---- 3. a Send recorded in the Outbox but never delivered -------------------
+# What the daemon leaves when killed right after the Outbox record: plant
+# such a record (with a Bcc line, as the sender's copy has) and restart.
+planted = ("Bcc: dave@example.test\n"
+           "From: alice@example.test\nTo: bob@example.test, nobody@example.test\n"
+           "Cc: carol@example.test\nSubject: planted\n"
+           "Date: Mon, 30 Nov 2026 10:00:00 +0000\n"
+           "Message-ID: <planted-1@example.test>\nMIME-Version: 1.0\n"
+           "Content-Type: text/plain; charset=utf-8\n\nxxxx\n")
+outbox = os.path.join(store2, MBX[0], "Outbox")
+with open(os.path.join(outbox, "tmp", "planted"), "w") as f:
+    f.write(planted)
+os.rename(os.path.join(outbox, "tmp", "planted"),
+          os.path.join(outbox, "new", "1700000000.planted.host"))
+for attempt in range(2):  # the second start must not deliver again
+    with sbtest.Daemon(conf(store2)) as d3:
+        for mb in MBX[1:]:
+            n = sum(1 for m, _, _ in message_ids(store2, mb, "Inbox")
+                    if m == "<planted-1@example.test>")
+            t.eq(n, 1, "start %d: planted Send delivered once to %s" % (attempt + 1, mb))
+        n = sum(1 for m, msg, _ in message_ids(store2, MBX[0], "Sent Items")
+                if m == "<planted-1@example.test>")
+        t.eq(n, 1, "start %d: planted Send in Sent Items once" % (attempt + 1))
+        mids = [m for m, msg, _ in message_ids(store2, MBX[3], "Inbox")
+                if m == "<planted-1@example.test>"]
+        dave = [msg for m, msg, _ in message_ids(store2, MBX[3], "Inbox")
+                if m == "<planted-1@example.test>"]
+        t.ok(mids and dave[0]["Bcc"] is None, "the Bcc recipient's copy has no Bcc line")
+        st, b = d3.call("local/Email.List", {"Mailbox": MBX[0], "Folder": "Outbox"})
+        t.eq(len(rows(b)), 0, "start %d: Outbox empty" % (attempt + 1))
 if d.log:
     d.log.close()
 shutil.rmtree(d.workdir, ignore_errors=True)
