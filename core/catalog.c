@@ -133,13 +133,14 @@ static void index_free(struct index *ix)
 /* What the catalog keeps per instance besides the public part. */
 struct instance {
 	struct sbc_instance pub;
-	bool opened;     /* open() succeeded and close() has not run */
+	bool opened; /* open() succeeded and close() has not run */
 	size_t objects_cap;
 };
 
 static struct instance *priv(struct sbc_instance *inst)
 {
-	return (struct instance *)((char *)inst - offsetof(struct instance, pub));
+	return (struct instance *)((char *)inst -
+				   offsetof(struct instance, pub));
 }
 
 /* ---- host services lent to brokers -------------------------------------- */
@@ -181,7 +182,8 @@ static bool host_cancelled(const struct sb_host *host,
 	return call && sbc_call_is_cancelled(call);
 }
 
-/* ---- dynamic objects ------------------------------------------------------- */
+/* ---- dynamic objects -------------------------------------------------------
+ */
 
 /* The builder describe() gets; also used to add the static objects. */
 struct sb_describe {
@@ -202,7 +204,7 @@ static enum sb_status objects_add(struct sb_describe *b,
 	if (inst->n_objects == pi->objects_cap) {
 		size_t nc = pi->objects_cap ? pi->objects_cap * 2 : 8;
 		const struct sb_object **no =
-			realloc(inst->objects, nc * sizeof(*no));
+		    realloc(inst->objects, nc * sizeof(*no));
 		if (!no)
 			return sb_error_set(err, SB_ERR_INTERNAL, NULL,
 					    "out of memory");
@@ -228,7 +230,8 @@ enum sb_status sb_describe_add(struct sb_describe *b,
 	return objects_add(b, obj, err);
 }
 
-/* ---- building -------------------------------------------------------------- */
+/* ---- building --------------------------------------------------------------
+ */
 
 static void instance_free(struct sbc_instance *inst)
 {
@@ -351,9 +354,8 @@ static struct sbc_instance *instance_bind(const struct sbc_config *cfg,
 				ic->broker);
 		return NULL;
 	}
-	const struct sbc_module *mod =
-		sbc_module_load(cfg->module_dir, ic->broker, errbuf,
-				sizeof(errbuf));
+	const struct sbc_module *mod = sbc_module_load(
+	    cfg->module_dir, ic->broker, errbuf, sizeof(errbuf));
 	if (!mod) /* already reported by load_modules */
 		return NULL;
 	struct instance *pi = calloc(1, sizeof(*pi));
@@ -402,7 +404,8 @@ static int instance_open(struct sbc_instance *inst, struct sbc_errlist *errs)
 	sb_error_clear(&err);
 	if (b->objects)
 		for (size_t i = 0; b->objects[i].name; i++)
-			if (objects_add(&builder, &b->objects[i], &err) != SB_OK) {
+			if (objects_add(&builder, &b->objects[i], &err) !=
+			    SB_OK) {
 				sbc_errlist_add(errs, "[instance %s] %s",
 						inst->name, err.message);
 				return -1;
@@ -412,8 +415,8 @@ static int instance_open(struct sbc_instance *inst, struct sbc_errlist *errs)
 	void *state = NULL;
 	enum sb_status st = b->open(&inst->host, inst->conf, &state, &err);
 	if (st != SB_OK) {
-		snprintf(inst->open_error, sizeof(inst->open_error), "%s: %.440s",
-			 sb_status_str(st),
+		snprintf(inst->open_error, sizeof(inst->open_error),
+			 "%s: %.440s", sb_status_str(st),
 			 err.message[0] ? err.message : "open failed");
 		sbc_log(SB_LOG_ERROR, b->name, inst->name, "open failed: %s",
 			inst->open_error);
@@ -443,7 +446,8 @@ static bool index_instance(struct index *ix, struct sbc_instance *inst,
 {
 	struct sbc_entry e = {.inst = inst};
 	if (!index_put(ix, inst->name, NULL, NULL, &e)) {
-		sbc_errlist_add(errs, "[instance %s] defined twice", inst->name);
+		sbc_errlist_add(errs, "[instance %s] defined twice",
+				inst->name);
 		return false;
 	}
 	for (size_t i = 0; i < inst->n_objects; i++) {
@@ -525,7 +529,7 @@ int sbc_catalog_build(const struct sbc_config *cfg, int64_t generation,
 			}
 	for (size_t i = 0; i < cfg->n_instances; i++) {
 		struct sbc_instance *inst =
-			instance_bind(cfg, &cfg->instances[i], errs);
+		    instance_bind(cfg, &cfg->instances[i], errs);
 		if (!inst) {
 			ok = false;
 			continue;

@@ -39,7 +39,7 @@ static size_t n_loaded, cap_loaded;
 /* The size of struct sb_broker at each minor version of this major: a
  * module built at minor m must be at least this big. */
 static const size_t broker_size_at_minor[SB_ABI_MINOR + 1] = {
-	[0] = sizeof(struct sb_broker),
+    [0] = sizeof(struct sb_broker),
 };
 
 static void fmt(char *buf, size_t len, const char *f, ...) SB_PRINTF(3, 4);
@@ -97,7 +97,8 @@ static bool module_name_ok(const char *s)
 		return false;
 	for (; s[n]; n++) {
 		char c = s[n];
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '-'))
 			return false;
 	}
 	return n <= MODULE_NAME_MAX;
@@ -124,16 +125,14 @@ static bool config_key_name_ok(const char *s)
 		return false;
 	for (; s[n]; n++) {
 		char c = s[n];
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '_'))
 			return false;
 	}
 	return n <= TABLE_NAME_MAX;
 }
 
-static bool has_text(const char *s)
-{
-	return s && *s;
-}
+static bool has_text(const char *s) { return s && *s; }
 
 /* ---- table checks ------------------------------------------------------ */
 
@@ -222,8 +221,9 @@ static bool params_ok(const struct sb_object *o, const struct sb_method *m,
 		if (p->type == SB_TYPE_ENUM &&
 		    !choices_ok(p->choices, what, errbuf, errlen))
 			return false;
-		if (m->kind == SB_KIND_LIST && (strcmp(p->name, "PageSize") == 0 ||
-						strcmp(p->name, "PageToken") == 0)) {
+		if (m->kind == SB_KIND_LIST &&
+		    (strcmp(p->name, "PageSize") == 0 ||
+		     strcmp(p->name, "PageToken") == 0)) {
 			fmt(errbuf, errlen,
 			    "%s: list methods get PageSize and PageToken from "
 			    "the host; do not declare them",
@@ -237,15 +237,16 @@ static bool params_ok(const struct sb_object *o, const struct sb_method *m,
 			}
 		const struct sb_property *prop = find_prop(o, p->name);
 		if (prop) {
-			bool pm = p->flags & SB_MULTI, qm = prop->flags & SB_MULTI;
+			bool pm = p->flags & SB_MULTI,
+			     qm = prop->flags & SB_MULTI;
 			if (prop->type != p->type || pm != qm) {
 				fmt(errbuf, errlen,
 				    "%s: is %s%s but property %s is %s%s; an "
 				    "input named like a property must have its "
 				    "type",
-				    what, type_str(p->type), pm ? " (multi)" : "",
-				    prop->name, type_str(prop->type),
-				    qm ? " (multi)" : "");
+				    what, type_str(p->type),
+				    pm ? " (multi)" : "", prop->name,
+				    type_str(prop->type), qm ? " (multi)" : "");
 				return false;
 			}
 			if (p->type == SB_TYPE_ENUM &&
@@ -268,7 +269,8 @@ bool sbc_object_check(const struct sb_object *o, char *errbuf, size_t errlen)
 	}
 	if (!pascal_ok(o->name)) {
 		fmt(errbuf, errlen,
-		    "object \"%s\": names are PascalCase ([A-Z][A-Za-z0-9]*, at "
+		    "object \"%s\": names are PascalCase ([A-Z][A-Za-z0-9]*, "
+		    "at "
 		    "most %d)",
 		    o->name, TABLE_NAME_MAX);
 		return false;
@@ -286,7 +288,8 @@ bool sbc_object_check(const struct sb_object *o, char *errbuf, size_t errlen)
 			if (!pascal_ok(p->name)) {
 				fmt(errbuf, errlen,
 				    "object %s: property \"%s\": names are "
-				    "PascalCase ([A-Z][A-Za-z0-9]*, at most %d)",
+				    "PascalCase ([A-Z][A-Za-z0-9]*, at most "
+				    "%d)",
 				    o->name, p->name, TABLE_NAME_MAX);
 				return false;
 			}
@@ -308,9 +311,10 @@ bool sbc_object_check(const struct sb_object *o, char *errbuf, size_t errlen)
 			    !choices_ok(p->choices, what, errbuf, errlen))
 				return false;
 			for (size_t j = 0; j < i; j++)
-				if (strcmp(o->properties[j].name, p->name) == 0) {
-					fmt(errbuf, errlen, "%s: declared twice",
-					    what);
+				if (strcmp(o->properties[j].name, p->name) ==
+				    0) {
+					fmt(errbuf, errlen,
+					    "%s: declared twice", what);
 					return false;
 				}
 		}
@@ -393,8 +397,8 @@ static size_t conf_field_size(enum sb_conf_type t, size_t *align)
 	return 0;
 }
 
-static const char *const host_keys[] = {"broker", "max_concurrency",
-					"timeout", NULL};
+static const char *const host_keys[] = {"broker", "max_concurrency", "timeout",
+					NULL};
 
 static bool config_ok(const struct sb_broker *b, char *errbuf, size_t errlen)
 {
@@ -402,7 +406,8 @@ static bool config_ok(const struct sb_broker *b, char *errbuf, size_t errlen)
 		return true;
 	if (b->config_size == 0 || b->config_size > CONFIG_SIZE_MAX) {
 		fmt(errbuf, errlen,
-		    "config_size is %zu but the config table has keys (expected "
+		    "config_size is %zu but the config table has keys "
+		    "(expected "
 		    "sizeof the broker's config struct, 1..%u)",
 		    b->config_size, CONFIG_SIZE_MAX);
 		return false;
@@ -487,7 +492,8 @@ static bool config_ok(const struct sb_broker *b, char *errbuf, size_t errlen)
 		}
 		for (size_t j = 0; j < i; j++) {
 			const struct sb_config_key *o = &b->config[j];
-			size_t oalign, osize = conf_field_size(o->type, &oalign);
+			size_t oalign,
+			    osize = conf_field_size(o->type, &oalign);
 			if (strcmp(o->key, k->key) == 0) {
 				fmt(errbuf, errlen,
 				    "config key %s: declared twice", k->key);
@@ -532,9 +538,12 @@ bool sbc_broker_check(const struct sb_broker *b, char *errbuf, size_t errlen)
 		return false;
 	}
 	if (!b->open || !b->execute || !b->close) {
-		fmt(errbuf, errlen, "open, execute and close are mandatory; %s "
-				    "is missing",
-		    !b->open ? "open" : !b->execute ? "execute" : "close");
+		fmt(errbuf, errlen,
+		    "open, execute and close are mandatory; %s "
+		    "is missing",
+		    !b->open	  ? "open"
+		    : !b->execute ? "execute"
+				  : "close");
 		return false;
 	}
 	if (!config_ok(b, errbuf, errlen))
@@ -545,7 +554,8 @@ bool sbc_broker_check(const struct sb_broker *b, char *errbuf, size_t errlen)
 		if (!sbc_object_check(&b->objects[i], errbuf, errlen))
 			return false;
 		for (size_t j = 0; j < i; j++)
-			if (strcmp(b->objects[j].name, b->objects[i].name) == 0) {
+			if (strcmp(b->objects[j].name, b->objects[i].name) ==
+			    0) {
 				fmt(errbuf, errlen, "object %s: declared twice",
 				    b->objects[i].name);
 				return false;
@@ -632,7 +642,8 @@ static bool descriptor_ok(const char *path, const char *name,
 	}
 	if (b->abi_major != SB_ABI_MAJOR) {
 		fmt(errbuf, errlen,
-		    "%s was built for broker ABI %u.%u, this host speaks %d.%d: "
+		    "%s was built for broker ABI %u.%u, this host speaks "
+		    "%d.%d: "
 		    "rebuild it against these headers",
 		    path, (unsigned)b->abi_major, (unsigned)b->abi_minor,
 		    SB_ABI_MAJOR, SB_ABI_MINOR);
@@ -650,7 +661,8 @@ static bool descriptor_ok(const char *path, const char *name,
 	size_t need = broker_size_at_minor[b->abi_minor];
 	if (b->struct_size < need) {
 		fmt(errbuf, errlen,
-		    "%s: descriptor struct_size is %u bytes, ABI %u.%u needs at "
+		    "%s: descriptor struct_size is %u bytes, ABI %u.%u needs "
+		    "at "
 		    "least %zu: the module was built with altered headers; "
 		    "rebuild it against these headers",
 		    path, (unsigned)b->struct_size, (unsigned)b->abi_major,
@@ -674,8 +686,8 @@ static bool descriptor_ok(const char *path, const char *name,
 	char why[SB_ERROR_MSG_MAX];
 	if (!sbc_broker_check(b, why, sizeof(why))) {
 		fmt(errbuf, errlen,
-		    "%s: module %s has invalid tables: %s: fix the module", path,
-		    name, why);
+		    "%s: module %s has invalid tables: %s: fix the module",
+		    path, name, why);
 		return false;
 	}
 	return true;
@@ -701,9 +713,8 @@ static void warn_if_elsewhere(lt_dlhandle h, const char *path,
 	while (mlen > 1 && module_dir[mlen - 1] == '/')
 		mlen--;
 	if (strncmp(info->filename, module_dir, mlen) == 0 &&
-	    (dlen == mlen ||
-	     (dlen == mlen + 6 &&
-	      strncmp(info->filename + mlen, "/.libs", 6) == 0)))
+	    (dlen == mlen || (dlen == mlen + 6 && strncmp(info->filename + mlen,
+							  "/.libs", 6) == 0)))
 		return;
 	sbc_log(SB_LOG_WARN, NULL, NULL,
 		"%s names another directory: loaded %s; remove the .la from "
@@ -804,8 +815,8 @@ const struct sbc_module *sbc_module_load(const char *module_dir,
 	}
 	if (!module_dir || module_dir[0] != '/') {
 		fmt(errbuf, errlen,
-		    "module %s: module_dir \"%s\" is not an absolute path", name,
-		    module_dir ? module_dir : "(null)");
+		    "module %s: module_dir \"%s\" is not an absolute path",
+		    name, module_dir ? module_dir : "(null)");
 		return NULL;
 	}
 	char *la = path_join(module_dir, name, ".la");
@@ -883,7 +894,8 @@ size_t sbc_module_scan(const char *dir, const struct sbc_module ***out,
 	*out = NULL;
 	DIR *d = opendir(dir);
 	if (!d) {
-		sbc_errlist_add(errs, "module_dir %s: %s", dir, strerror(errno));
+		sbc_errlist_add(errs, "module_dir %s: %s", dir,
+				strerror(errno));
 		return 0;
 	}
 	char **names = NULL;
@@ -931,7 +943,7 @@ size_t sbc_module_scan(const char *dir, const struct sbc_module ***out,
 			continue;
 		}
 		const struct sbc_module *m =
-			sbc_module_load(dir, names[i], errbuf, sizeof(errbuf));
+		    sbc_module_load(dir, names[i], errbuf, sizeof(errbuf));
 		if (!m)
 			sbc_errlist_add(errs, "%s", errbuf);
 		else if (mods)

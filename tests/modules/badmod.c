@@ -17,28 +17,26 @@ static enum sb_status badmod_execute(void *state, const struct sb_call *call,
 	return sb_error_set(err, SB_ERR_INTERNAL, NULL, "not reachable");
 }
 
-static void badmod_close(void *state)
-{
-}
+static void badmod_close(void *state) {}
 
 static const struct sb_property thing_properties[] = {
-	{.name = "Value", .type = SB_TYPE_TEXT, .doc = "A value."},
-	SB_PROPERTY_END,
+    {.name = "Value", .type = SB_TYPE_TEXT, .doc = "A value."},
+    SB_PROPERTY_END,
 };
 static const struct sb_method thing_methods[] = {
 #ifdef BADMOD_TABLES
-	{.name = "Do", .kind = SB_KIND_EXECUTE}, /* no doc */
+    {.name = "Do", .kind = SB_KIND_EXECUTE}, /* no doc */
 #else
-	{.name = "Do", .kind = SB_KIND_EXECUTE, .doc = "Does nothing."},
+    {.name = "Do", .kind = SB_KIND_EXECUTE, .doc = "Does nothing."},
 #endif
-	SB_METHOD_END,
+    SB_METHOD_END,
 };
 static const struct sb_object badmod_objects[] = {
-	{.name = "Thing",
-	 .doc = "A thing.",
-	 .properties = thing_properties,
-	 .methods = thing_methods},
-	SB_OBJECT_END,
+    {.name = "Thing",
+     .doc = "A thing.",
+     .properties = thing_properties,
+     .methods = thing_methods},
+    SB_OBJECT_END,
 };
 
 #ifndef BADMOD_NAME_STR
@@ -81,15 +79,15 @@ static const struct sb_object badmod_objects[] = {
 
 extern const struct sb_broker BADMOD_SYMBOL;
 SB_EXPORT const struct sb_broker BADMOD_SYMBOL = {
-	.magic = BADMOD_MAGIC_V,
-	.abi_major = BADMOD_MAJOR_V,
-	.abi_minor = BADMOD_MINOR_V,
-	.struct_size = BADMOD_SIZE_V,
-	.name = BADMOD_NAME_V,
-	.version = "0",
-	.summary = "A module the host must refuse.",
-	.objects = badmod_objects,
-	.open = badmod_open,
-	.execute = badmod_execute,
-	.close = badmod_close,
+    .magic = BADMOD_MAGIC_V,
+    .abi_major = BADMOD_MAJOR_V,
+    .abi_minor = BADMOD_MINOR_V,
+    .struct_size = BADMOD_SIZE_V,
+    .name = BADMOD_NAME_V,
+    .version = "0",
+    .summary = "A module the host must refuse.",
+    .objects = badmod_objects,
+    .open = badmod_open,
+    .execute = badmod_execute,
+    .close = badmod_close,
 };

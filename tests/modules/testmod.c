@@ -37,303 +37,332 @@ struct testmod_conf {
 	char *url;
 };
 
-static const char *const describe_choices[] = {
-	"normal", "none", "invalid", "duplicate", "fail", NULL};
+static const char *const describe_choices[] = {"normal",    "none", "invalid",
+					       "duplicate", "fail", NULL};
 static const char *const url_schemes[] = {"http", "https", NULL};
 
 static const struct sb_config_key testmod_config[] = {
-	{.key = "label",
-	 .type = SB_CONF_STRING,
-	 .flags = SB_CONF_REQUIRED,
-	 .doc = "A label that Instance.Info and Dynamic.Ping return.",
-	 .offset = offsetof(struct testmod_conf, label)},
-	{.key = "token",
-	 .type = SB_CONF_STRING,
-	 .flags = SB_CONF_SECRET,
-	 .doc = "A secret; test() rejects the value \"wrong\".",
-	 .offset = offsetof(struct testmod_conf, token)},
-	{.key = "list_total",
-	 .type = SB_CONF_INT,
-	 .def = "25",
-	 .min = 0,
-	 .max = 100000,
-	 .doc = "How many rows Echo.List pages through by default.",
-	 .offset = offsetof(struct testmod_conf, list_total)},
-	{.key = "open_fail",
-	 .type = SB_CONF_BOOL,
-	 .def = "no",
-	 .doc = "Make open() fail, to test how the host reports it.",
-	 .offset = offsetof(struct testmod_conf, open_fail)},
-	{.key = "latency",
-	 .type = SB_CONF_DURATION,
-	 .def = "0ms",
-	 .min = 0,
-	 .max = 60000,
-	 .doc = "Delay before every method runs.",
-	 .offset = offsetof(struct testmod_conf, latency_ms)},
-	{.key = "max_echo",
-	 .type = SB_CONF_SIZE,
-	 .def = "1MiB",
-	 .min = 1,
-	 .max = 64 * 1024 * 1024,
-	 .doc = "Most input bytes Echo.Echo accepts.",
-	 .offset = offsetof(struct testmod_conf, max_echo)},
-	{.key = "describe",
-	 .type = SB_CONF_ENUM,
-	 .def = "normal",
-	 .choices = describe_choices,
-	 .doc = "What describe() does: add the Dynamic object, nothing, an "
-		"invalid object, a duplicate object, or fail.",
-	 .offset = offsetof(struct testmod_conf, describe)},
-	{.key = "tags",
-	 .type = SB_CONF_LIST,
-	 .doc = "Words that Instance.Info returns.",
-	 .offset = offsetof(struct testmod_conf, tags)},
-	{.key = "data_dir",
-	 .type = SB_CONF_PATH,
-	 .doc = "A path that Instance.Info returns.",
-	 .offset = offsetof(struct testmod_conf, data_dir)},
-	{.key = "url",
-	 .type = SB_CONF_URL,
-	 .choices = url_schemes,
-	 .doc = "A URL that Instance.Info returns.",
-	 .offset = offsetof(struct testmod_conf, url)},
-	SB_CONF_END,
+    {.key = "label",
+     .type = SB_CONF_STRING,
+     .flags = SB_CONF_REQUIRED,
+     .doc = "A label that Instance.Info and Dynamic.Ping return.",
+     .offset = offsetof(struct testmod_conf, label)},
+    {.key = "token",
+     .type = SB_CONF_STRING,
+     .flags = SB_CONF_SECRET,
+     .doc = "A secret; test() rejects the value \"wrong\".",
+     .offset = offsetof(struct testmod_conf, token)},
+    {.key = "list_total",
+     .type = SB_CONF_INT,
+     .def = "25",
+     .min = 0,
+     .max = 100000,
+     .doc = "How many rows Echo.List pages through by default.",
+     .offset = offsetof(struct testmod_conf, list_total)},
+    {.key = "open_fail",
+     .type = SB_CONF_BOOL,
+     .def = "no",
+     .doc = "Make open() fail, to test how the host reports it.",
+     .offset = offsetof(struct testmod_conf, open_fail)},
+    {.key = "latency",
+     .type = SB_CONF_DURATION,
+     .def = "0ms",
+     .min = 0,
+     .max = 60000,
+     .doc = "Delay before every method runs.",
+     .offset = offsetof(struct testmod_conf, latency_ms)},
+    {.key = "max_echo",
+     .type = SB_CONF_SIZE,
+     .def = "1MiB",
+     .min = 1,
+     .max = 64 * 1024 * 1024,
+     .doc = "Most input bytes Echo.Echo accepts.",
+     .offset = offsetof(struct testmod_conf, max_echo)},
+    {.key = "describe",
+     .type = SB_CONF_ENUM,
+     .def = "normal",
+     .choices = describe_choices,
+     .doc = "What describe() does: add the Dynamic object, nothing, an "
+	    "invalid object, a duplicate object, or fail.",
+     .offset = offsetof(struct testmod_conf, describe)},
+    {.key = "tags",
+     .type = SB_CONF_LIST,
+     .doc = "Words that Instance.Info returns.",
+     .offset = offsetof(struct testmod_conf, tags)},
+    {.key = "data_dir",
+     .type = SB_CONF_PATH,
+     .doc = "A path that Instance.Info returns.",
+     .offset = offsetof(struct testmod_conf, data_dir)},
+    {.key = "url",
+     .type = SB_CONF_URL,
+     .choices = url_schemes,
+     .doc = "A URL that Instance.Info returns.",
+     .offset = offsetof(struct testmod_conf, url)},
+    SB_CONF_END,
 };
 
 /* ---- catalog tables ------------------------------------------------------ */
 
 static const char *const abc_choices[] = {"Alpha", "Beta", "Gamma", NULL};
 
-#define ECHO_INPUT(n, t, fl, ch, d)                                        \
-	{.name = n, .type = t, .flags = fl, .choices = ch, .doc = d}
+#define ECHO_INPUT(n, t, fl, ch, d)                                            \
+	{                                                                      \
+		.name = n, .type = t, .flags = fl, .choices = ch, .doc = d     \
+	}
 
 static const struct sb_property echo_properties[] = {
-	{.name = "Text", .type = SB_TYPE_TEXT, .doc = "One line of text."},
-	{.name = "Short", .type = SB_TYPE_TEXT, .doc = "At most 16 bytes."},
-	{.name = "Memo", .type = SB_TYPE_MEMO, .doc = "Multi-line text."},
-	{.name = "Number", .type = SB_TYPE_NUMBER, .doc = "An integer."},
-	{.name = "Decimal", .type = SB_TYPE_DECIMAL, .doc = "An exact decimal."},
-	{.name = "Boolean", .type = SB_TYPE_BOOLEAN, .doc = "True or false."},
-	{.name = "DateTime", .type = SB_TYPE_DATETIME, .doc = "A moment."},
-	{.name = "Date", .type = SB_TYPE_DATE, .doc = "A day."},
-	{.name = "Time", .type = SB_TYPE_TIME, .doc = "A time of day."},
-	{.name = "Duration", .type = SB_TYPE_DURATION, .doc = "A duration."},
-	{.name = "Guid", .type = SB_TYPE_GUID, .doc = "A GUID."},
-	{.name = "Email", .type = SB_TYPE_EMAIL, .doc = "An address."},
-	{.name = "Choice",
-	 .type = SB_TYPE_ENUM,
-	 .choices = abc_choices,
-	 .doc = "One of Alpha, Beta, Gamma."},
-	{.name = "File", .type = SB_TYPE_FILE, .doc = "A file."},
-	{.name = "Texts", .type = SB_TYPE_TEXT, .flags = SB_MULTI,
-	 .doc = "Lines of text."},
-	{.name = "Numbers", .type = SB_TYPE_NUMBER, .flags = SB_MULTI,
-	 .doc = "Integers."},
-	{.name = "Booleans", .type = SB_TYPE_BOOLEAN, .flags = SB_MULTI,
-	 .doc = "Truth values."},
-	{.name = "Choices",
-	 .type = SB_TYPE_ENUM,
-	 .flags = SB_MULTI,
-	 .choices = abc_choices,
-	 .doc = "Several of Alpha, Beta, Gamma."},
-	{.name = "Emails", .type = SB_TYPE_EMAIL, .flags = SB_MULTI,
-	 .doc = "Addresses."},
-	{.name = "Files", .type = SB_TYPE_FILE, .flags = SB_MULTI,
-	 .doc = "Files."},
-	{.name = "Index", .type = SB_TYPE_NUMBER,
-	 .doc = "Position of a listed row, from 0."},
-	{.name = "Name", .type = SB_TYPE_TEXT, .doc = "Name of a listed row."},
-	{.name = "Slept", .type = SB_TYPE_NUMBER,
-	 .doc = "Milliseconds Echo.Sleep slept."},
-	SB_PROPERTY_END,
+    {.name = "Text", .type = SB_TYPE_TEXT, .doc = "One line of text."},
+    {.name = "Short", .type = SB_TYPE_TEXT, .doc = "At most 16 bytes."},
+    {.name = "Memo", .type = SB_TYPE_MEMO, .doc = "Multi-line text."},
+    {.name = "Number", .type = SB_TYPE_NUMBER, .doc = "An integer."},
+    {.name = "Decimal", .type = SB_TYPE_DECIMAL, .doc = "An exact decimal."},
+    {.name = "Boolean", .type = SB_TYPE_BOOLEAN, .doc = "True or false."},
+    {.name = "DateTime", .type = SB_TYPE_DATETIME, .doc = "A moment."},
+    {.name = "Date", .type = SB_TYPE_DATE, .doc = "A day."},
+    {.name = "Time", .type = SB_TYPE_TIME, .doc = "A time of day."},
+    {.name = "Duration", .type = SB_TYPE_DURATION, .doc = "A duration."},
+    {.name = "Guid", .type = SB_TYPE_GUID, .doc = "A GUID."},
+    {.name = "Email", .type = SB_TYPE_EMAIL, .doc = "An address."},
+    {.name = "Choice",
+     .type = SB_TYPE_ENUM,
+     .choices = abc_choices,
+     .doc = "One of Alpha, Beta, Gamma."},
+    {.name = "File", .type = SB_TYPE_FILE, .doc = "A file."},
+    {.name = "Texts",
+     .type = SB_TYPE_TEXT,
+     .flags = SB_MULTI,
+     .doc = "Lines of text."},
+    {.name = "Numbers",
+     .type = SB_TYPE_NUMBER,
+     .flags = SB_MULTI,
+     .doc = "Integers."},
+    {.name = "Booleans",
+     .type = SB_TYPE_BOOLEAN,
+     .flags = SB_MULTI,
+     .doc = "Truth values."},
+    {.name = "Choices",
+     .type = SB_TYPE_ENUM,
+     .flags = SB_MULTI,
+     .choices = abc_choices,
+     .doc = "Several of Alpha, Beta, Gamma."},
+    {.name = "Emails",
+     .type = SB_TYPE_EMAIL,
+     .flags = SB_MULTI,
+     .doc = "Addresses."},
+    {.name = "Files", .type = SB_TYPE_FILE, .flags = SB_MULTI, .doc = "Files."},
+    {.name = "Index",
+     .type = SB_TYPE_NUMBER,
+     .doc = "Position of a listed row, from 0."},
+    {.name = "Name", .type = SB_TYPE_TEXT, .doc = "Name of a listed row."},
+    {.name = "Slept",
+     .type = SB_TYPE_NUMBER,
+     .doc = "Milliseconds Echo.Sleep slept."},
+    SB_PROPERTY_END,
 };
 
 /* Echo.Echo's inputs: every property from Text to Files.  Kept in the same
  * order as echo_properties; ECHO_N_TYPED counts them. */
 #define ECHO_N_TYPED 20
 static const struct sb_param echo_inputs[] = {
-	ECHO_INPUT("Text", SB_TYPE_TEXT, 0, NULL, "Echoed back."),
-	{.name = "Short",
-	 .type = SB_TYPE_TEXT,
-	 .max_size = 16,
-	 .doc = "Echoed back; at most 16 bytes."},
-	ECHO_INPUT("Memo", SB_TYPE_MEMO, 0, NULL, "Echoed back."),
-	ECHO_INPUT("Number", SB_TYPE_NUMBER, 0, NULL, "Echoed back."),
-	ECHO_INPUT("Decimal", SB_TYPE_DECIMAL, 0, NULL, "Echoed back."),
-	ECHO_INPUT("Boolean", SB_TYPE_BOOLEAN, 0, NULL, "Echoed back."),
-	ECHO_INPUT("DateTime", SB_TYPE_DATETIME, 0, NULL, "Echoed back."),
-	ECHO_INPUT("Date", SB_TYPE_DATE, 0, NULL, "Echoed back."),
-	ECHO_INPUT("Time", SB_TYPE_TIME, 0, NULL, "Echoed back."),
-	ECHO_INPUT("Duration", SB_TYPE_DURATION, 0, NULL, "Echoed back."),
-	ECHO_INPUT("Guid", SB_TYPE_GUID, 0, NULL, "Echoed back."),
-	ECHO_INPUT("Email", SB_TYPE_EMAIL, 0, NULL, "Echoed back."),
-	ECHO_INPUT("Choice", SB_TYPE_ENUM, 0, abc_choices, "Echoed back."),
-	ECHO_INPUT("File", SB_TYPE_FILE, 0, NULL, "Echoed back."),
-	ECHO_INPUT("Texts", SB_TYPE_TEXT, SB_MULTI, NULL, "Echoed back."),
-	ECHO_INPUT("Numbers", SB_TYPE_NUMBER, SB_MULTI, NULL, "Echoed back."),
-	ECHO_INPUT("Booleans", SB_TYPE_BOOLEAN, SB_MULTI, NULL, "Echoed back."),
-	ECHO_INPUT("Choices", SB_TYPE_ENUM, SB_MULTI, abc_choices,
-		   "Echoed back."),
-	ECHO_INPUT("Emails", SB_TYPE_EMAIL, SB_MULTI, NULL, "Echoed back."),
-	ECHO_INPUT("Files", SB_TYPE_FILE, SB_MULTI, NULL, "Echoed back."),
-	SB_PARAM_END,
+    ECHO_INPUT("Text", SB_TYPE_TEXT, 0, NULL, "Echoed back."),
+    {.name = "Short",
+     .type = SB_TYPE_TEXT,
+     .max_size = 16,
+     .doc = "Echoed back; at most 16 bytes."},
+    ECHO_INPUT("Memo", SB_TYPE_MEMO, 0, NULL, "Echoed back."),
+    ECHO_INPUT("Number", SB_TYPE_NUMBER, 0, NULL, "Echoed back."),
+    ECHO_INPUT("Decimal", SB_TYPE_DECIMAL, 0, NULL, "Echoed back."),
+    ECHO_INPUT("Boolean", SB_TYPE_BOOLEAN, 0, NULL, "Echoed back."),
+    ECHO_INPUT("DateTime", SB_TYPE_DATETIME, 0, NULL, "Echoed back."),
+    ECHO_INPUT("Date", SB_TYPE_DATE, 0, NULL, "Echoed back."),
+    ECHO_INPUT("Time", SB_TYPE_TIME, 0, NULL, "Echoed back."),
+    ECHO_INPUT("Duration", SB_TYPE_DURATION, 0, NULL, "Echoed back."),
+    ECHO_INPUT("Guid", SB_TYPE_GUID, 0, NULL, "Echoed back."),
+    ECHO_INPUT("Email", SB_TYPE_EMAIL, 0, NULL, "Echoed back."),
+    ECHO_INPUT("Choice", SB_TYPE_ENUM, 0, abc_choices, "Echoed back."),
+    ECHO_INPUT("File", SB_TYPE_FILE, 0, NULL, "Echoed back."),
+    ECHO_INPUT("Texts", SB_TYPE_TEXT, SB_MULTI, NULL, "Echoed back."),
+    ECHO_INPUT("Numbers", SB_TYPE_NUMBER, SB_MULTI, NULL, "Echoed back."),
+    ECHO_INPUT("Booleans", SB_TYPE_BOOLEAN, SB_MULTI, NULL, "Echoed back."),
+    ECHO_INPUT("Choices", SB_TYPE_ENUM, SB_MULTI, abc_choices, "Echoed back."),
+    ECHO_INPUT("Emails", SB_TYPE_EMAIL, SB_MULTI, NULL, "Echoed back."),
+    ECHO_INPUT("Files", SB_TYPE_FILE, SB_MULTI, NULL, "Echoed back."),
+    SB_PARAM_END,
 };
 static const char *const echo_returns[] = {
-	"Text",     "Short",   "Memo",     "Number",  "Decimal",
-	"Boolean",  "DateTime", "Date",    "Time",    "Duration",
-	"Guid",     "Email",   "Choice",   "File",    "Texts",
-	"Numbers",  "Booleans", "Choices", "Emails",  "Files",
-	NULL};
+    "Text",  "Short",	"Memo",	    "Number",  "Decimal", "Boolean", "DateTime",
+    "Date",  "Time",	"Duration", "Guid",    "Email",	  "Choice",  "File",
+    "Texts", "Numbers", "Booleans", "Choices", "Emails",  "Files",   NULL};
 
 static const struct sb_param list_inputs[] = {
-	{.name = "Total",
-	 .type = SB_TYPE_NUMBER,
-	 .doc = "How many rows exist in all (default: the list_total key)."},
-	SB_PARAM_END,
+    {.name = "Total",
+     .type = SB_TYPE_NUMBER,
+     .doc = "How many rows exist in all (default: the list_total key)."},
+    SB_PARAM_END,
 };
 static const char *const list_returns[] = {"Index", "Name", NULL};
 
 /* Every error category, as sb_status_str names it. */
-static const char *const fail_choices[] = {
-	"invalid_input", "unauthenticated", "forbidden", "upstream_denied",
-	"not_found", "method_not_allowed", "conflict", "payload_too_large",
-	"unsupported_media_type", "throttled", "internal", "upstream_auth",
-	"upstream_error", "unavailable", "timeout", "quota_exceeded", NULL};
+static const char *const fail_choices[] = {"invalid_input",
+					   "unauthenticated",
+					   "forbidden",
+					   "upstream_denied",
+					   "not_found",
+					   "method_not_allowed",
+					   "conflict",
+					   "payload_too_large",
+					   "unsupported_media_type",
+					   "throttled",
+					   "internal",
+					   "upstream_auth",
+					   "upstream_error",
+					   "unavailable",
+					   "timeout",
+					   "quota_exceeded",
+					   NULL};
 static const struct sb_param fail_inputs[] = {
-	{.name = "Status",
-	 .type = SB_TYPE_ENUM,
-	 .flags = SB_REQUIRED,
-	 .choices = fail_choices,
-	 .doc = "The error category to answer with."},
-	{.name = "Code", .type = SB_TYPE_TEXT, .doc = "The error code."},
-	{.name = "Message", .type = SB_TYPE_TEXT, .doc = "The error message."},
-	{.name = "RetryAfterMs",
-	 .type = SB_TYPE_NUMBER,
-	 .doc = "Milliseconds the client should wait before retrying."},
-	SB_PARAM_END,
+    {.name = "Status",
+     .type = SB_TYPE_ENUM,
+     .flags = SB_REQUIRED,
+     .choices = fail_choices,
+     .doc = "The error category to answer with."},
+    {.name = "Code", .type = SB_TYPE_TEXT, .doc = "The error code."},
+    {.name = "Message", .type = SB_TYPE_TEXT, .doc = "The error message."},
+    {.name = "RetryAfterMs",
+     .type = SB_TYPE_NUMBER,
+     .doc = "Milliseconds the client should wait before retrying."},
+    SB_PARAM_END,
 };
 
 static const struct sb_param sleep_inputs[] = {
-	{.name = "Ms",
-	 .type = SB_TYPE_NUMBER,
-	 .flags = SB_REQUIRED,
-	 .doc = "Milliseconds to sleep, 0..600000."},
-	SB_PARAM_END,
+    {.name = "Ms",
+     .type = SB_TYPE_NUMBER,
+     .flags = SB_REQUIRED,
+     .doc = "Milliseconds to sleep, 0..600000."},
+    SB_PARAM_END,
 };
 static const char *const sleep_returns[] = {"Slept", NULL};
 
 static const struct sb_method echo_methods[] = {
-	{.name = "Echo",
-	 .kind = SB_KIND_EXECUTE,
-	 .doc = "Return one row carrying every input given.",
-	 .inputs = echo_inputs,
-	 .returns = echo_returns},
-	{.name = "List",
-	 .kind = SB_KIND_LIST,
-	 .doc = "Page through Total numbered rows.",
-	 .inputs = list_inputs,
-	 .returns = list_returns},
-	{.name = "Fail",
-	 .kind = SB_KIND_EXECUTE,
-	 .doc = "Fail with the status, code and message given.",
-	 .inputs = fail_inputs},
-	{.name = "Sleep",
-	 .kind = SB_KIND_EXECUTE,
-	 .doc = "Sleep, honouring the deadline and cancellation.",
-	 .inputs = sleep_inputs,
-	 .returns = sleep_returns},
-	SB_METHOD_END,
+    {.name = "Echo",
+     .kind = SB_KIND_EXECUTE,
+     .doc = "Return one row carrying every input given.",
+     .inputs = echo_inputs,
+     .returns = echo_returns},
+    {.name = "List",
+     .kind = SB_KIND_LIST,
+     .doc = "Page through Total numbered rows.",
+     .inputs = list_inputs,
+     .returns = list_returns},
+    {.name = "Fail",
+     .kind = SB_KIND_EXECUTE,
+     .doc = "Fail with the status, code and message given.",
+     .inputs = fail_inputs},
+    {.name = "Sleep",
+     .kind = SB_KIND_EXECUTE,
+     .doc = "Sleep, honouring the deadline and cancellation.",
+     .inputs = sleep_inputs,
+     .returns = sleep_returns},
+    SB_METHOD_END,
 };
 
 static const struct sb_property instance_properties[] = {
-	{.name = "Label", .type = SB_TYPE_TEXT, .doc = "The label key."},
-	{.name = "HasToken", .type = SB_TYPE_BOOLEAN,
-	 .doc = "Whether the token key is set."},
-	{.name = "ListTotal", .type = SB_TYPE_NUMBER, .doc = "The list_total key."},
-	{.name = "Latency", .type = SB_TYPE_NUMBER,
-	 .doc = "The latency key, in milliseconds."},
-	{.name = "MaxEcho", .type = SB_TYPE_NUMBER,
-	 .doc = "The max_echo key, in bytes."},
-	{.name = "Describe",
-	 .type = SB_TYPE_ENUM,
-	 .choices = describe_choices,
-	 .doc = "The describe key."},
-	{.name = "Tags", .type = SB_TYPE_TEXT, .flags = SB_MULTI,
-	 .doc = "The tags key."},
-	{.name = "DataDir", .type = SB_TYPE_TEXT, .doc = "The data_dir key."},
-	{.name = "Url", .type = SB_TYPE_TEXT, .doc = "The url key."},
-	{.name = "StateDir", .type = SB_TYPE_TEXT,
-	 .doc = "The state directory the host lent."},
-	{.name = "Opens", .type = SB_TYPE_NUMBER,
-	 .doc = "Successful open() calls of testmod in this process."},
-	{.name = "Closes", .type = SB_TYPE_NUMBER,
-	 .doc = "close() calls of testmod in this process."},
-	SB_PROPERTY_END,
+    {.name = "Label", .type = SB_TYPE_TEXT, .doc = "The label key."},
+    {.name = "HasToken",
+     .type = SB_TYPE_BOOLEAN,
+     .doc = "Whether the token key is set."},
+    {.name = "ListTotal", .type = SB_TYPE_NUMBER, .doc = "The list_total key."},
+    {.name = "Latency",
+     .type = SB_TYPE_NUMBER,
+     .doc = "The latency key, in milliseconds."},
+    {.name = "MaxEcho",
+     .type = SB_TYPE_NUMBER,
+     .doc = "The max_echo key, in bytes."},
+    {.name = "Describe",
+     .type = SB_TYPE_ENUM,
+     .choices = describe_choices,
+     .doc = "The describe key."},
+    {.name = "Tags",
+     .type = SB_TYPE_TEXT,
+     .flags = SB_MULTI,
+     .doc = "The tags key."},
+    {.name = "DataDir", .type = SB_TYPE_TEXT, .doc = "The data_dir key."},
+    {.name = "Url", .type = SB_TYPE_TEXT, .doc = "The url key."},
+    {.name = "StateDir",
+     .type = SB_TYPE_TEXT,
+     .doc = "The state directory the host lent."},
+    {.name = "Opens",
+     .type = SB_TYPE_NUMBER,
+     .doc = "Successful open() calls of testmod in this process."},
+    {.name = "Closes",
+     .type = SB_TYPE_NUMBER,
+     .doc = "close() calls of testmod in this process."},
+    SB_PROPERTY_END,
 };
 static const char *const info_returns[] = {
-	"Label", "HasToken", "ListTotal", "Latency", "MaxEcho", "Describe",
-	"Tags",  "DataDir",  "Url",       "StateDir", "Opens",  "Closes",
-	NULL};
+    "Label",	"HasToken", "ListTotal", "Latency", "MaxEcho",
+    "Describe", "Tags",	    "DataDir",	 "Url",	    "StateDir",
+    "Opens",	"Closes",   NULL};
 static const struct sb_method instance_methods[] = {
-	{.name = "Info",
-	 .kind = SB_KIND_READ,
-	 .doc = "This instance's configuration and lifecycle counters.",
-	 .returns = info_returns},
-	SB_METHOD_END,
+    {.name = "Info",
+     .kind = SB_KIND_READ,
+     .doc = "This instance's configuration and lifecycle counters.",
+     .returns = info_returns},
+    SB_METHOD_END,
 };
 
 static const struct sb_object testmod_objects[] = {
-	{.name = "Echo",
-	 .doc = "Typed round trips, paging, failures and sleeping.",
-	 .properties = echo_properties,
-	 .methods = echo_methods},
-	{.name = "Instance",
-	 .doc = "The instance itself.",
-	 .properties = instance_properties,
-	 .methods = instance_methods},
-	SB_OBJECT_END,
+    {.name = "Echo",
+     .doc = "Typed round trips, paging, failures and sleeping.",
+     .properties = echo_properties,
+     .methods = echo_methods},
+    {.name = "Instance",
+     .doc = "The instance itself.",
+     .properties = instance_properties,
+     .methods = instance_methods},
+    SB_OBJECT_END,
 };
 
 /* Objects added at describe time. */
 static const struct sb_property dynamic_properties[] = {
-	{.name = "Pong", .type = SB_TYPE_TEXT, .doc = "The answer to a ping."},
-	SB_PROPERTY_END,
+    {.name = "Pong", .type = SB_TYPE_TEXT, .doc = "The answer to a ping."},
+    SB_PROPERTY_END,
 };
 static const char *const ping_returns[] = {"Pong", NULL};
 static const struct sb_method dynamic_methods[] = {
-	{.name = "Ping",
-	 .kind = SB_KIND_EXECUTE,
-	 .doc = "Answer with the instance's label.",
-	 .returns = ping_returns},
-	SB_METHOD_END,
+    {.name = "Ping",
+     .kind = SB_KIND_EXECUTE,
+     .doc = "Answer with the instance's label.",
+     .returns = ping_returns},
+    SB_METHOD_END,
 };
 static const struct sb_object dynamic_object = {
-	.name = "Dynamic",
-	.doc = "An object added at describe time.",
-	.properties = dynamic_properties,
-	.methods = dynamic_methods,
+    .name = "Dynamic",
+    .doc = "An object added at describe time.",
+    .properties = dynamic_properties,
+    .methods = dynamic_methods,
 };
 /* describe = invalid: a method without a doc. */
 static const struct sb_method undocumented_methods[] = {
-	{.name = "Ping", .kind = SB_KIND_EXECUTE},
-	SB_METHOD_END,
+    {.name = "Ping", .kind = SB_KIND_EXECUTE},
+    SB_METHOD_END,
 };
 static const struct sb_object invalid_object = {
-	.name = "Broken",
-	.doc = "An object with an undocumented method.",
-	.properties = dynamic_properties,
-	.methods = undocumented_methods,
+    .name = "Broken",
+    .doc = "An object with an undocumented method.",
+    .properties = dynamic_properties,
+    .methods = undocumented_methods,
 };
 /* describe = duplicate: a second Echo. */
 static const struct sb_object duplicate_object = {
-	.name = "Echo",
-	.doc = "A second object named Echo.",
-	.properties = dynamic_properties,
-	.methods = dynamic_methods,
+    .name = "Echo",
+    .doc = "A second object named Echo.",
+    .properties = dynamic_properties,
+    .methods = dynamic_methods,
 };
 
-/* ---- state ----------------------------------------------------------------- */
+/* ---- state -----------------------------------------------------------------
+ */
 
 static atomic_llong testmod_opens, testmod_closes;
 
@@ -366,7 +395,8 @@ static enum sb_status testmod_open(const struct sb_host *host,
 				    "open_fail is set");
 	struct testmod *t = calloc(1, sizeof(*t));
 	if (!t)
-		return sb_error_set(err, SB_ERR_INTERNAL, NULL, "out of memory");
+		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
+				    "out of memory");
 	t->host = host;
 	t->conf = conf;
 	if (host->state_dir) {
@@ -377,7 +407,8 @@ static enum sb_status testmod_open(const struct sb_host *host,
 			return sb_error_set(err, SB_ERR_INTERNAL, NULL,
 					    "out of memory");
 		}
-		snprintf(t->lifecycle, len, "%s/lifecycle.log", host->state_dir);
+		snprintf(t->lifecycle, len, "%s/lifecycle.log",
+			 host->state_dir);
 	}
 	lifecycle_note(t->lifecycle, "open\n");
 	atomic_fetch_add(&testmod_opens, 1);
@@ -502,12 +533,14 @@ static enum sb_status do_echo(struct testmod *t, const struct sb_call *call,
 {
 	size_t total = 0;
 	for (size_t i = 0; i < ECHO_N_TYPED; i++) {
-		const struct sb_value *v = sb_call_input(call, echo_inputs[i].name);
+		const struct sb_value *v =
+		    sb_call_input(call, echo_inputs[i].name);
 		if (v)
 			total += value_bytes(v);
 	}
 	if (total > (uint64_t)t->conf->max_echo)
-		return sb_error_set(err, SB_ERR_PAYLOAD_TOO_LARGE, "EchoTooLarge",
+		return sb_error_set(err, SB_ERR_PAYLOAD_TOO_LARGE,
+				    "EchoTooLarge",
 				    "%zu input bytes, max_echo is %" PRId64,
 				    total, t->conf->max_echo);
 	enum sb_status st = sb_result_row(r);
@@ -540,11 +573,10 @@ static enum sb_status do_list(struct testmod *t, const struct sb_call *call,
 			      struct sb_result *r, struct sb_error *err)
 {
 	int64_t total = t->conf->list_total;
-	if (sb_call_int(call, "Total", &total) &&
-	    (total < 0 || total > 100000))
-		return sb_error_set(err, SB_ERR_INVALID_INPUT, "BadTotal",
-				    "Total: %" PRId64 " is out of range 0..100000",
-				    total);
+	if (sb_call_int(call, "Total", &total) && (total < 0 || total > 100000))
+		return sb_error_set(
+		    err, SB_ERR_INVALID_INPUT, "BadTotal",
+		    "Total: %" PRId64 " is out of range 0..100000", total);
 	int64_t off = 0;
 	const char *tok = sb_call_page_token(call);
 	if (tok && (!parse_token(tok, &off) || off > total))
@@ -619,10 +651,10 @@ static enum sb_status do_info(struct testmod *t, struct sb_result *r,
 {
 	const struct testmod_conf *c = t->conf;
 	enum sb_status st = sb_result_row(r);
-#define STEP(x)                                                            \
-	do {                                                               \
-		if (st == SB_OK)                                           \
-			st = (x);                                          \
+#define STEP(x)                                                                \
+	do {                                                                   \
+		if (st == SB_OK)                                               \
+			st = (x);                                              \
 	} while (0)
 	STEP(sb_result_str(r, "Label", c->label));
 	STEP(sb_result_bool(r, "HasToken", c->token != NULL));
@@ -667,7 +699,8 @@ static enum sb_status testmod_execute(void *state, const struct sb_call *call,
 	const char *obj = sb_call_object(call);
 	const char *m = sb_call_method(call);
 	if (t->conf->latency_ms > 0) {
-		enum sb_status st = nap(t, call, t->conf->latency_ms, NULL, err);
+		enum sb_status st =
+		    nap(t, call, t->conf->latency_ms, NULL, err);
 		if (st != SB_OK)
 			return st;
 	}
@@ -690,16 +723,16 @@ static enum sb_status testmod_execute(void *state, const struct sb_call *call,
 }
 
 SB_EXPORT const struct sb_broker svcbroker_broker = {
-	SB_BROKER_HEADER,
-	.name = "testmod",
-	.version = "1.0",
-	.summary = "Exercises every part of the module contract (tests only).",
-	.config = testmod_config,
-	.config_size = sizeof(struct testmod_conf),
-	.objects = testmod_objects,
-	.open = testmod_open,
-	.describe = testmod_describe,
-	.execute = testmod_execute,
-	.test = testmod_test,
-	.close = testmod_close,
+    SB_BROKER_HEADER,
+    .name = "testmod",
+    .version = "1.0",
+    .summary = "Exercises every part of the module contract (tests only).",
+    .config = testmod_config,
+    .config_size = sizeof(struct testmod_conf),
+    .objects = testmod_objects,
+    .open = testmod_open,
+    .describe = testmod_describe,
+    .execute = testmod_execute,
+    .test = testmod_test,
+    .close = testmod_close,
 };

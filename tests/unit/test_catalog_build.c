@@ -29,9 +29,9 @@ static void find_libs_dir(void)
 	}
 }
 
-#define ck_assert_has(hay, needle)                                         \
-	ck_assert_msg((hay) && strstr((hay), (needle)) != NULL,            \
-		      "expected \"%s\" in \"%s\"", (needle),               \
+#define ck_assert_has(hay, needle)                                             \
+	ck_assert_msg((hay) && strstr((hay), (needle)) != NULL,                \
+		      "expected \"%s\" in \"%s\"", (needle),                   \
 		      (hay) ? (hay) : "(null)")
 
 /* ---- configurations built by hand (the INI reader is tested apart) ---- */
@@ -73,12 +73,11 @@ static void cfg_module(struct sbc_config *c, const char *name)
 
 static int next_line = 1;
 
-static struct sbc_instance_conf *cfg_instance(struct sbc_config *c,
-					      const char *name,
-					      const char *broker)
+static struct sbc_instance_conf *
+cfg_instance(struct sbc_config *c, const char *name, const char *broker)
 {
-	c->instances = realloc(c->instances,
-			       (c->n_instances + 1) * sizeof(*c->instances));
+	c->instances =
+	    realloc(c->instances, (c->n_instances + 1) * sizeof(*c->instances));
 	ck_assert_ptr_nonnull(c->instances);
 	struct sbc_instance_conf *ic = &c->instances[c->n_instances++];
 	memset(ic, 0, sizeof(*ic));
@@ -282,7 +281,8 @@ static bool cell_bool(const struct run *r, size_t row, const char *name)
 	return v->items[0].b;
 }
 
-/* ---- building ------------------------------------------------------------- */
+/* ---- building -------------------------------------------------------------
+ */
 
 START_TEST(test_two_instances)
 {
@@ -393,7 +393,7 @@ START_TEST(test_lookups)
 	for (int i = 0; i < N; i++) {
 		snprintf(name, sizeof(name), "inst-%d", i);
 		struct sbc_instance_conf *ic =
-			cfg_instance(cfg, name, "testmod");
+		    cfg_instance(cfg, name, "testmod");
 		cfg_kv(ic, "label", name);
 	}
 	struct sbc_catalog *c = build_ok(cfg);
@@ -410,7 +410,7 @@ START_TEST(test_lookups)
 			for (const struct sb_method *m = obj->methods; m->name;
 			     m++) {
 				const struct sbc_entry *e = sbc_catalog_method(
-					c, name, obj->name, m->name);
+				    c, name, obj->name, m->name);
 				ck_assert_ptr_nonnull(e);
 				ck_assert_ptr_eq(e->inst, inst);
 				ck_assert_ptr_eq(e->obj, obj);
@@ -507,7 +507,7 @@ START_TEST(test_describe_failures)
 					    "fail"};
 	for (int i = 0; i < 4; i++) {
 		struct sbc_instance_conf *ic =
-			cfg_instance(cfg, modes[i], "testmod");
+		    cfg_instance(cfg, modes[i], "testmod");
 		cfg_kv(ic, "label", modes[i]);
 		cfg_kv(ic, "describe", modes[i]);
 	}
@@ -528,7 +528,8 @@ START_TEST(test_describe_failures)
 	ck_assert_str_eq(lifecycle(sd, "invalid"), "open\nclose\n");
 
 	struct sbc_instance *dup = sbc_catalog_instance(c, "duplicate");
-	ck_assert_has(dup->open_error, "conflict: describe: object Echo exists");
+	ck_assert_has(dup->open_error,
+		      "conflict: describe: object Echo exists");
 	ck_assert_str_eq(lifecycle(sd, "duplicate"), "open\nclose\n");
 	/* the static Echo is the one indexed */
 	ck_assert_ptr_eq(sbc_catalog_object(c, "duplicate", "Echo"),
@@ -580,8 +581,8 @@ START_TEST(test_refcount_closes_once)
 	/* readers on several threads */
 	pthread_t th[4];
 	for (int i = 0; i < 4; i++)
-		ck_assert_int_eq(pthread_create(&th[i], NULL, ref_unref_loop, c),
-				 0);
+		ck_assert_int_eq(
+		    pthread_create(&th[i], NULL, ref_unref_loop, c), 0);
 	for (int i = 0; i < 4; i++) {
 		void *res;
 		ck_assert_int_eq(pthread_join(th[i], &res), 0);
@@ -632,15 +633,15 @@ START_TEST(test_bad_config)
 		dump_errs(&errs);
 	ck_assert_ptr_null(c);
 	char want[256];
-	snprintf(want, sizeof(want), "/etc/svcbroker/svcbroker.ini:%d:",
-		 bogus_line);
+	snprintf(want, sizeof(want),
+		 "/etc/svcbroker/svcbroker.ini:%d:", bogus_line);
 	ck_assert_msg(errs_have(&errs, want), "no %s", want);
 	ck_assert(errs_have(&errs, "bogus"));
-	snprintf(want, sizeof(want), "/etc/svcbroker/svcbroker.ini:%d:",
-		 range_line);
+	snprintf(want, sizeof(want),
+		 "/etc/svcbroker/svcbroker.ini:%d:", range_line);
 	ck_assert_msg(errs_have(&errs, want), "no %s", want);
 	ck_assert(errs_have(&errs, "list_total"));
-	ck_assert(errs_have(&errs, "label"));     /* required, missing */
+	ck_assert(errs_have(&errs, "label"));	  /* required, missing */
 	ck_assert(errs_have(&errs, "sometimes")); /* not a choice */
 	ck_assert(errs_have(&errs, "[instance bad]"));
 	for (size_t i = 0; i < errs.n; i++)
@@ -835,7 +836,8 @@ START_TEST(test_from_ini)
 }
 END_TEST
 
-/* ---- testmod's methods ------------------------------------------------------ */
+/* ---- testmod's methods ------------------------------------------------------
+ */
 
 static struct sbc_catalog *one_testmod(const char *extra_key,
 				       const char *extra_value)
@@ -884,16 +886,14 @@ START_TEST(test_testmod_echo)
 	put_str(&r, "Choices", "Gamma");
 	put_str(&r, "Choices", "Alpha");
 	put_str(&r, "Emails", "a@example.com");
-	ck_assert_int_eq(sbc_call_put_file(r.call, "Files", "x.txt",
-					   "text/plain",
-					   (const unsigned char *)"x", 1,
-					   &r.err),
-			 SB_OK);
-	ck_assert_int_eq(sbc_call_put_file(r.call, "Files", "empty.txt",
-					   "text/plain",
-					   (const unsigned char *)"", 0,
-					   &r.err),
-			 SB_OK);
+	ck_assert_int_eq(
+	    sbc_call_put_file(r.call, "Files", "x.txt", "text/plain",
+			      (const unsigned char *)"x", 1, &r.err),
+	    SB_OK);
+	ck_assert_int_eq(
+	    sbc_call_put_file(r.call, "Files", "empty.txt", "text/plain",
+			      (const unsigned char *)"", 0, &r.err),
+	    SB_OK);
 	ck_assert_int_eq(run_exec(&r), SB_OK);
 	ck_assert_uint_eq(sbc_result_n_rows(r.result), 1);
 	const struct sbc_cell *cells;
@@ -916,7 +916,8 @@ START_TEST(test_testmod_echo)
 	const struct sb_value *v = cell(&r, 0, "File");
 	ck_assert_uint_eq(v->count, 1);
 	ck_assert_str_eq(v->items[0].f.name, "a.bin");
-	ck_assert_str_eq(v->items[0].f.content_type, "application/octet-stream");
+	ck_assert_str_eq(v->items[0].f.content_type,
+			 "application/octet-stream");
 	ck_assert_uint_eq(v->items[0].f.size, sizeof(bin));
 	ck_assert_mem_eq(v->items[0].f.data, bin, sizeof(bin));
 	v = cell(&r, 0, "Texts");
@@ -950,9 +951,9 @@ START_TEST(test_testmod_echo)
 
 	/* Short's 16-byte cap is enforced by the host */
 	run_begin(&r, c, "t", "Echo", "Echo");
-	ck_assert_int_ne(sbc_call_put_str(r.call, "Short",
-					  "seventeen bytes!!", &r.err),
-			 SB_OK);
+	ck_assert_int_ne(
+	    sbc_call_put_str(r.call, "Short", "seventeen bytes!!", &r.err),
+	    SB_OK);
 	ck_assert_has(r.err.message, "Short");
 	run_end(&r);
 	sbc_catalog_unref(c);

@@ -28,8 +28,8 @@ static void find_libs_dir(void)
 	}
 }
 
-#define ck_assert_has(hay, needle)                                         \
-	ck_assert_msg(strstr((hay), (needle)) != NULL,                     \
+#define ck_assert_has(hay, needle)                                             \
+	ck_assert_msg(strstr((hay), (needle)) != NULL,                         \
 		      "expected \"%s\" in \"%s\"", (needle), (hay))
 
 /* A temporary module directory; removed by rm_tree. */
@@ -69,7 +69,7 @@ static const char *refusal(const char *dir, const char *name)
 {
 	errbuf[0] = '\0';
 	const struct sbc_module *m =
-		sbc_module_load(dir, name, errbuf, sizeof(errbuf));
+	    sbc_module_load(dir, name, errbuf, sizeof(errbuf));
 	ck_assert_msg(m == NULL, "%s was accepted", name);
 	ck_assert_msg(errbuf[0] != '\0', "no message for %s", name);
 	return errbuf;
@@ -88,29 +88,28 @@ START_TEST(test_load_testmod)
 {
 	ck_assert_int_eq(sbc_modules_init(), 0);
 	const struct sbc_module *m =
-		sbc_module_load(libs_dir, "testmod", errbuf, sizeof(errbuf));
+	    sbc_module_load(libs_dir, "testmod", errbuf, sizeof(errbuf));
 	ck_assert_msg(m != NULL, "testmod refused: %s", errbuf);
 	ck_assert_str_eq(m->broker->name, "testmod");
 	ck_assert_int_eq(m->path[0], '/');
 	ck_assert_has(m->path, "/testmod.");
 	/* cached: the same module again */
 	const struct sbc_module *again =
-		sbc_module_load(libs_dir, "testmod", errbuf, sizeof(errbuf));
+	    sbc_module_load(libs_dir, "testmod", errbuf, sizeof(errbuf));
 	ck_assert_ptr_eq(m, again);
 	/* a second directory holding the same file is a second path */
 	char *dir = make_tmp_dir();
 	link_module(dir, "testmod");
 	const struct sbc_module *other =
-		sbc_module_load(dir, "testmod", errbuf, sizeof(errbuf));
+	    sbc_module_load(dir, "testmod", errbuf, sizeof(errbuf));
 	ck_assert_msg(other != NULL, "%s", errbuf);
 	ck_assert_ptr_eq(other->broker, m->broker);
 	ck_assert_has(other->path, dir);
 	/* a trailing slash names the same file */
 	char slashed[2 * PATH_MAX];
 	snprintf(slashed, sizeof(slashed), "%s//", dir);
-	ck_assert_ptr_eq(sbc_module_load(slashed, "testmod", errbuf,
-					 sizeof(errbuf)),
-			 other);
+	ck_assert_ptr_eq(
+	    sbc_module_load(slashed, "testmod", errbuf, sizeof(errbuf)), other);
 	rm_tree(dir);
 	free(dir);
 	sbc_modules_exit();
@@ -143,7 +142,7 @@ START_TEST(test_la_elsewhere)
 	ck_assert_ptr_nonnull(f);
 	dup2(fileno(f), 2);
 	const struct sbc_module *m =
-		sbc_module_load(dir, "testmod", errbuf, sizeof(errbuf));
+	    sbc_module_load(dir, "testmod", errbuf, sizeof(errbuf));
 	fflush(stderr);
 	dup2(saved, 2);
 	close(saved);
@@ -322,13 +321,13 @@ END_TEST
 START_TEST(test_refusals_then_good)
 {
 	static const char *const bad[] = {
-		"badmod-nosym", "badmod-magic", "badmod-major", "badmod-minor",
-		"badmod-size",  "badmod-name",  "badmod-tables", NULL};
+	    "badmod-nosym", "badmod-magic", "badmod-major",  "badmod-minor",
+	    "badmod-size",  "badmod-name",  "badmod-tables", NULL};
 	for (int round = 0; round < 3; round++) {
 		for (size_t i = 0; bad[i]; i++)
 			refusal(libs_dir, bad[i]);
 		const struct sbc_module *m = sbc_module_load(
-			libs_dir, "testmod", errbuf, sizeof(errbuf));
+		    libs_dir, "testmod", errbuf, sizeof(errbuf));
 		ck_assert_msg(m != NULL, "testmod refused: %s", errbuf);
 		ck_assert_str_eq(m->broker->name, "testmod");
 		ck_assert_ptr_nonnull(m->broker->open);
@@ -417,9 +416,7 @@ static enum sb_status t_exec(void *s, const struct sb_call *c,
 {
 	return SB_OK;
 }
-static void t_close(void *s)
-{
-}
+static void t_close(void *s) {}
 
 struct t_conf {
 	char *s;
@@ -441,55 +438,73 @@ static struct sb_broker desc;
 static void reset_desc(void)
 {
 	memset(conf_tab, 0, sizeof(conf_tab));
-	conf_tab[0] = (struct sb_config_key){
-		.key = "url", .type = SB_CONF_STRING, .doc = "The URL.",
-		.flags = SB_CONF_REQUIRED,
-		.offset = offsetof(struct t_conf, s)};
-	conf_tab[1] = (struct sb_config_key){
-		.key = "retries", .type = SB_CONF_INT, .def = "3", .min = 0,
-		.max = 10, .doc = "Retries.", .offset = offsetof(struct t_conf, n)};
-	conf_tab[2] = (struct sb_config_key){
-		.key = "mode", .type = SB_CONF_ENUM, .def = "B", .choices = abc,
-		.doc = "Mode.", .offset = offsetof(struct t_conf, e)};
+	conf_tab[0] =
+	    (struct sb_config_key){.key = "url",
+				   .type = SB_CONF_STRING,
+				   .doc = "The URL.",
+				   .flags = SB_CONF_REQUIRED,
+				   .offset = offsetof(struct t_conf, s)};
+	conf_tab[1] =
+	    (struct sb_config_key){.key = "retries",
+				   .type = SB_CONF_INT,
+				   .def = "3",
+				   .min = 0,
+				   .max = 10,
+				   .doc = "Retries.",
+				   .offset = offsetof(struct t_conf, n)};
+	conf_tab[2] =
+	    (struct sb_config_key){.key = "mode",
+				   .type = SB_CONF_ENUM,
+				   .def = "B",
+				   .choices = abc,
+				   .doc = "Mode.",
+				   .offset = offsetof(struct t_conf, e)};
 	memset(props, 0, sizeof(props));
-	props[0] = (struct sb_property){.name = "Id", .type = SB_TYPE_TEXT,
-					.doc = "Id."};
-	props[1] = (struct sb_property){.name = "Kind", .type = SB_TYPE_ENUM,
-					.choices = abc, .doc = "Kind."};
-	props[2] = (struct sb_property){.name = "Tags", .type = SB_TYPE_TEXT,
-					.flags = SB_MULTI, .doc = "Tags."};
+	props[0] = (struct sb_property){
+	    .name = "Id", .type = SB_TYPE_TEXT, .doc = "Id."};
+	props[1] = (struct sb_property){.name = "Kind",
+					.type = SB_TYPE_ENUM,
+					.choices = abc,
+					.doc = "Kind."};
+	props[2] = (struct sb_property){.name = "Tags",
+					.type = SB_TYPE_TEXT,
+					.flags = SB_MULTI,
+					.doc = "Tags."};
 	memset(params, 0, sizeof(params));
-	params[0] = (struct sb_param){.name = "Id", .type = SB_TYPE_TEXT,
-				      .flags = SB_REQUIRED, .doc = "Id."};
-	params[1] = (struct sb_param){.name = "Kind", .type = SB_TYPE_ENUM,
-				      .choices = abc, .doc = "Kind."};
-	params[2] = (struct sb_param){.name = "Limit", .type = SB_TYPE_NUMBER,
-				      .doc = "A parameter."};
+	params[0] = (struct sb_param){.name = "Id",
+				      .type = SB_TYPE_TEXT,
+				      .flags = SB_REQUIRED,
+				      .doc = "Id."};
+	params[1] = (struct sb_param){.name = "Kind",
+				      .type = SB_TYPE_ENUM,
+				      .choices = abc,
+				      .doc = "Kind."};
+	params[2] = (struct sb_param){
+	    .name = "Limit", .type = SB_TYPE_NUMBER, .doc = "A parameter."};
 	returns_tab[0] = "Id";
 	returns_tab[1] = "Tags";
 	returns_tab[2] = NULL;
 	memset(methods, 0, sizeof(methods));
-	methods[0] = (struct sb_method){.name = "List", .kind = SB_KIND_LIST,
-					.doc = "List.", .inputs = params,
+	methods[0] = (struct sb_method){.name = "List",
+					.kind = SB_KIND_LIST,
+					.doc = "List.",
+					.inputs = params,
 					.returns = returns_tab};
-	methods[1] = (struct sb_method){.name = "Load", .kind = SB_KIND_READ,
-					.doc = "Load."};
+	methods[1] = (struct sb_method){
+	    .name = "Load", .kind = SB_KIND_READ, .doc = "Load."};
 	memset(objects, 0, sizeof(objects));
-	objects[0] = (struct sb_object){.name = "Thing", .doc = "A thing.",
+	objects[0] = (struct sb_object){.name = "Thing",
+					.doc = "A thing.",
 					.properties = props,
 					.methods = methods};
-	objects[1] = (struct sb_object){.name = "Other", .doc = "Another.",
-					.properties = props};
-	desc = (struct sb_broker){SB_BROKER_HEADER,
-				  .name = "unit-test",
-				  .version = "1",
-				  .summary = "Unit test.",
-				  .config = conf_tab,
-				  .config_size = sizeof(struct t_conf),
-				  .objects = objects,
-				  .open = t_open,
-				  .execute = t_exec,
-				  .close = t_close};
+	objects[1] = (struct sb_object){
+	    .name = "Other", .doc = "Another.", .properties = props};
+	desc = (struct sb_broker){
+	    SB_BROKER_HEADER,	.name = "unit-test",
+	    .version = "1",	.summary = "Unit test.",
+	    .config = conf_tab, .config_size = sizeof(struct t_conf),
+	    .objects = objects, .open = t_open,
+	    .execute = t_exec,	.close = t_close};
 }
 
 static void expect_bad(const char *needle)
@@ -673,7 +688,7 @@ END_TEST
 START_TEST(test_check_testmod_descriptor)
 {
 	const struct sbc_module *m =
-		sbc_module_load(libs_dir, "testmod", errbuf, sizeof(errbuf));
+	    sbc_module_load(libs_dir, "testmod", errbuf, sizeof(errbuf));
 	ck_assert_msg(m != NULL, "%s", errbuf);
 	ck_assert(sbc_broker_check(m->broker, errbuf, sizeof(errbuf)));
 	/* every config type, one required key, one secret key */
