@@ -318,6 +318,17 @@ static char *make_state_dir(const struct sbc_config *cfg,
 			free(p);
 			return NULL;
 		}
+		/* the instance's own directory is private, whoever made it */
+		if (i == 1 && (st.st_mode & 077) && chmod(p, 0700) != 0) {
+			sbc_errlist_add(errs,
+					"%s:%d: [instance %s] state directory "
+					"%s: cannot make it private (mode "
+					"0700): %s",
+					ic->file, ic->line, ic->name, p,
+					strerror(errno));
+			free(p);
+			return NULL;
+		}
 	}
 	return p;
 }

@@ -678,7 +678,8 @@ static bool descriptor_ok(const char *path, const char *name,
 			    path, b->name, name, b->name);
 		else
 			fmt(errbuf, errlen,
-			    "%s holds a module named \"%s\", expected \"%s\" "
+			    "%s holds a module named \"%.64s\", expected "
+			    "\"%s\" "
 			    "(the file's name): fix the descriptor's name",
 			    path, b->name ? b->name : "(null)", name);
 		return false;

@@ -736,6 +736,22 @@ START_TEST(test_state_dir_problems)
 	sbc_errlist_free(&errs);
 	cfg_free(cfg);
 
+	/* an existing instance directory is made private */
+	char open_dir[2 * PATH_MAX + 8];
+	snprintf(open_dir, sizeof(open_dir), "%s/wide", sd);
+	ck_assert_int_eq(mkdir(open_dir, 0755), 0);
+	ck_assert_int_eq(chmod(open_dir, 0755), 0);
+	cfg = cfg_new(sd);
+	cfg_module(cfg, "testmod");
+	ic = cfg_instance(cfg, "wide", "testmod");
+	cfg_kv(ic, "label", "t");
+	c = build_ok(cfg);
+	struct stat wst;
+	ck_assert_int_eq(stat(open_dir, &wst), 0);
+	ck_assert_int_eq(wst.st_mode & 0777, 0700);
+	sbc_catalog_unref(c);
+	cfg_free(cfg);
+
 	/* a state_dir that does not exist yet is created, 0700 */
 	char fresh[2 * PATH_MAX];
 	snprintf(fresh, sizeof(fresh), "%s/new", sd);
