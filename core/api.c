@@ -35,6 +35,7 @@
 #define MAX_SEGMENTS 6
 #define SEGMENT_MAX 256
 #define LISTEN_BACKLOG 128
+#define DISCARD_MAX (1024u * 1024)
 
 struct sbc_api {
 	struct sb_runtime *rt;
@@ -470,9 +471,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
 		}
 		if (r->too_large) {
 			r->discarded += *upload_data_size;
-			/* a body without a length that never ends: drop
-			 * the connection rather than read for ever */
-			if (r->discarded > (size_t)api->max_body)
+			/* libmicrohttpd 0.9.75 cannot answer before the body
+			 * is read (a length given up front is refused at
+			 * once, see call_begin): read a little more to answer
+			 * 413 in JSON, then drop the connection rather than
+			 * read an endless body */
+			if (r->discarded > DISCARD_MAX)
 				return MHD_NO;
 		}
 		*upload_data_size = 0;
