@@ -622,6 +622,8 @@ static void server_key(struct loader *L, int line, const char *key,
 		if (strcmp(server_keys[k], key) == 0)
 			break;
 	if (k == SK_COUNT_) {
+		if (cont)
+			return; /* reported on the key's first line */
 		lerr(L, line,
 		     "[server] %s: unknown key; valid keys: listen, "
 		     "module_dir, state_dir, workers, queue, max_body, "
@@ -727,6 +729,8 @@ static void module_key(struct loader *L, int line, const char *key,
 {
 	struct module_rec *m = &L->mods[L->cur->index];
 	if (strcmp(key, "enabled") != 0) {
+		if (cont)
+			return; /* reported on the key's first line */
 		lerr(L, line, "[module %s] %s: unknown key; valid keys: enabled",
 		     m->name, key);
 		return;

@@ -89,7 +89,6 @@ static char *reader(char *str, int num, void *stream)
 		return give(str, num, comment_line);
 	}
 	char *s = r->buf;
-	/* (s is modified in place below) */
 	if (memchr(s, '\0', (size_t)n)) {
 		r->ev->error(r->user, r->line, "line contains a NUL byte");
 		return give(str, num, comment_line);
