@@ -14,7 +14,12 @@ mkdir -p "$bdir"
 cd "$bdir"
 if [ ! -f Makefile ]; then
 	# autoconf's "rm -f core" complains about the core/ source directory.
-	"$top/configure" --prefix="$bdir/prefix" "$@" 2>&1 | grep -v "cannot remove 'core'" || true
-	[ -f Makefile ] || { echo "build.sh: configure failed; see $bdir/config.log" >&2; exit 1; }
+	if ! "$top/configure" --prefix="$bdir/prefix" "$@" >configure.out 2>&1; then
+		grep -v "cannot remove 'core'" configure.out >&2
+		echo "build.sh: configure failed; see $bdir/config.log" >&2
+		exit 1
+	fi
+	# The summary configure prints at its end.
+	sed -n '/^  svcbroker /,$p' configure.out
 fi
 make -j"$(nproc)" >/dev/null || make
