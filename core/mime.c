@@ -419,8 +419,9 @@ static void put_qp(struct sb_buf *b, const char *s)
 			enc[2] = hexd[c & 15];
 			n = 3;
 		}
-		/* keep room for the soft break "=" unless this ends the line */
-		size_t limit = at_eol ? 76 : 75;
+		/* keep room for the soft break "=" unless this ends the line
+		 * (the end of the text is followed by one) */
+		size_t limit = at_eol && p[1] != '\0' ? 76 : 75;
 		if (col + n > limit) {
 			sb_buf_append(b, "=\r\n", 3);
 			col = 0;
@@ -431,20 +432,24 @@ static void put_qp(struct sb_buf *b, const char *s)
 		col += n;
 		p++;
 	}
-	/* the line break that ends the text; a following MIME delimiter or
-	 * the end of the message takes it back */
-	(void)col;
-	sb_buf_append(b, "\r\n", 2);
+	/* Text that does not end with a line break ends with a soft one, so
+	 * that readers give back exactly the text (no added newline). */
+	if (col)
+		sb_buf_append(b, "=\r\n", 3);
 }
 
+/* in_multipart: a delimiter follows, and the line break before it
+ * belongs to the delimiter. */
 static void put_text_part(struct sb_buf *b, const char *subtype,
-			  const char *text)
+			  const char *text, bool in_multipart)
 {
 	sb_buf_printf(b,
 		      "Content-Type: text/%s; charset=utf-8\r\n"
 		      "Content-Transfer-Encoding: quoted-printable\r\n\r\n",
 		      subtype);
 	put_qp(b, text);
+	if (in_multipart)
+		sb_buf_append(b, "\r\n", 2);
 }
 
 static bool make_boundary(char out[48])
@@ -472,6 +477,13 @@ static void pct_encode(struct sb_buf *b, const char *s)
 			sb_buf_append(b, e, 3);
 		}
 	}
+}
+
+/* "%XX" encoding a UTF-8 continuation byte (0x80..0xBF)? */
+static bool is_cont_escape(const char *p)
+{
+	return p[0] == '%' && (p[1] == '8' || p[1] == '9' || p[1] == 'A' ||
+			       p[1] == 'B');
 }
 
 static bool filename_plain(const char *s)
@@ -577,6 +589,11 @@ static enum sb_status put_attachment(struct sb_buf *b, size_t idx,
 						n -= 1;
 					else if (n >= 2 && p[n - 2] == '%')
 						n -= 2;
+					/* nor a UTF-8 character: readers decode
+					 * sections one by one */
+					while (n >= 3 && n < left &&
+					       is_cont_escape(p + n))
+						n -= 3;
 				}
 				sb_buf_printf(b, ";\r\n filename*%u*=%s", sec,
 					      sec == 0 ? "utf-8''" : "");
@@ -791,12 +808,12 @@ enum sb_status sb_mime_build(const struct sb_mime_message *m,
 			sb_buf_puts(b, "This is a multi-part message in MIME "
 				       "format.\r\n");
 		sb_buf_printf(b, "--%s\r\n", balt);
-		put_text_part(b, "plain", body);
+		put_text_part(b, "plain", body, true);
 		sb_buf_printf(b, "--%s\r\n", balt);
-		put_text_part(b, "html", m->html_body);
+		put_text_part(b, "html", m->html_body, true);
 		sb_buf_printf(b, "--%s--\r\n", balt);
 	} else {
-		put_text_part(b, "plain", body);
+		put_text_part(b, "plain", body, mixed);
 	}
 	for (size_t i = 0; i < m->n_attachments; i++) {
 		sb_buf_printf(b, "--%s\r\n", bmix);
@@ -1529,7 +1546,7 @@ static void add_attachment(struct walk *w, char *name, const char *ctype,
 }
 
 static void walk_entity(struct walk *w, const char *p, const char *end,
-			int depth, bool strip_eol);
+			int depth);
 
 static void walk_multipart(struct walk *w, const char *p, const char *end,
 			   const char *boundary, int depth)
@@ -1562,8 +1579,7 @@ static void walk_multipart(struct walk *w, const char *p, const char *end,
 						pe--;
 					if (w->parts >= MAX_PARTS)
 						return;
-					walk_entity(w, part_start, pe, depth + 1,
-						    false);
+					walk_entity(w, part_start, pe, depth + 1);
 					if (w->oom)
 						return;
 				}
@@ -1576,13 +1592,11 @@ static void walk_multipart(struct walk *w, const char *p, const char *end,
 	}
 	/* no closing delimiter: take the last part as it is */
 	if (part_start && part_start < end && w->parts < MAX_PARTS)
-		walk_entity(w, part_start, end, depth + 1, true);
+		walk_entity(w, part_start, end, depth + 1);
 }
 
-/* strip_eol: the entity runs to the end of the message, whose last line
- * break ends the message rather than the content. */
 static void walk_entity(struct walk *w, const char *p, const char *end,
-			int depth, bool strip_eol)
+			int depth)
 {
 	w->parts++;
 	struct hdrs h = {0};
@@ -1604,11 +1618,6 @@ static void walk_entity(struct walk *w, const char *p, const char *end,
 		if (bnd && depth < MAX_DEPTH)
 			walk_multipart(w, body, end, bnd, depth);
 		goto out;
-	}
-	if (strip_eol && end > body && end[-1] == '\n') {
-		end--;
-		if (end > body && end[-1] == '\r')
-			end--;
 	}
 	char *fname = param_get(&cd, "filename");
 	if (!fname)
@@ -1857,7 +1866,7 @@ enum sb_status sb_mime_parse(const char *raw, size_t len,
 	hdrs_free(&h);
 
 	struct walk w = {.out = out};
-	walk_entity(&w, raw, raw + len, 0, true);
+	walk_entity(&w, raw, raw + len, 0);
 	if (w.oom)
 		goto nomem;
 	return SB_OK;

@@ -60,6 +60,9 @@ bool smtp_ratelimit_reserve(struct smtp_ratelimit *rl, int64_t now_ms,
 
 /* ---- handle pool (smtp_pool.c) ------------------------------------------ */
 
+/* Longest wait for the reply to QUIT when a connection is closed. */
+#define SMTP_QUIT_TIMEOUT_S 1
+
 struct smtp_pool {
 	pthread_mutex_t lock;
 	CURL **idle;

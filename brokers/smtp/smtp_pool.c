@@ -47,6 +47,9 @@ void smtp_pool_put(struct smtp_pool *p, CURL *h, bool ok)
 		/* drop every option (callbacks point into the finished call);
 		 * the connection stays */
 		curl_easy_reset(h);
+		/* bounds the QUIT when the pool closes the connection */
+		curl_easy_setopt(h, CURLOPT_SERVER_RESPONSE_TIMEOUT,
+				 (long)SMTP_QUIT_TIMEOUT_S);
 		pthread_mutex_lock(&p->lock);
 		if (p->n_idle < p->cap) {
 			p->idle[p->n_idle++] = h;

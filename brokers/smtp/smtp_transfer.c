@@ -105,19 +105,22 @@ static enum sb_status map_failure(struct smtp_xfer *x, struct sb_error *err)
 	const struct smtp_session *ss = &x->session;
 	const char *cw = x->curl_err[0] ? x->curl_err : curl_easy_strerror(x->rc);
 	char code[16] = "";
+	/* the content went out but its reply never came */
+	const char *unknown = ss->data_code == 354 && !ss->final_code
+				      ? " (after the message was sent: it may "
+					"or may not be delivered)"
+				      : "";
 	switch (x->rc) {
 	case CURLE_OPERATION_TIMEDOUT:
 		return sb_error_set(err, SB_ERR_TIMEOUT, NULL,
-				    "SMTP server did not answer in time%s%s: %s",
-				    ss->final_code || !ss->data_code
-					    ? ""
-					    : " (the message may or may not "
-					      "have been delivered)",
-				    "", cw);
+				    "the SMTP server did not answer in time%s: "
+				    "%s",
+				    unknown, cw);
 	case CURLE_ABORTED_BY_CALLBACK:
 		return sb_error_set(err, SB_ERR_TIMEOUT, NULL,
 				    "call abandoned before the SMTP exchange "
-				    "ended");
+				    "ended%s",
+				    unknown);
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_CONNECT:
 		return sb_error_set(err, SB_ERR_UNAVAILABLE, NULL,
@@ -191,12 +194,7 @@ static enum sb_status map_failure(struct smtp_xfer *x, struct sb_error *err)
 	if (x->rc == CURLE_GOT_NOTHING || x->rc == CURLE_RECV_ERROR ||
 	    x->rc == CURLE_SEND_ERROR || x->rc == CURLE_WEIRD_SERVER_REPLY)
 		return sb_error_set(err, SB_ERR_UPSTREAM, NULL,
-				    "SMTP exchange failed%s: %s",
-				    ss->data_code == 354 && !ss->final_code
-					    ? " after the message was sent "
-					      "(delivery unknown)"
-					    : "",
-				    cw);
+				    "SMTP exchange failed%s: %s", unknown, cw);
 	return sb_error_set(err, SB_ERR_UPSTREAM, NULL,
 			    "SMTP exchange failed: %s", cw);
 }
@@ -246,6 +244,10 @@ enum sb_status smtp_transfer(struct smtp *s, const struct sb_call *call,
 	SETOPT(h, CURLOPT_XFERINFODATA, &prog);
 	SETOPT(h, CURLOPT_TIMEOUT_MS, (long)budget);
 	SETOPT(h, CURLOPT_CONNECTTIMEOUT_MS, (long)budget);
+	/* bounds each reply wait, and the QUIT when a connection is closed
+	 * (libcurl then ignores the transfer timeout) */
+	SETOPT(h, CURLOPT_SERVER_RESPONSE_TIMEOUT,
+	       (long)(budget < 1000 ? 1 : (budget + 999) / 1000));
 	if (x->fresh)
 		SETOPT(h, CURLOPT_FRESH_CONNECT, 1L);
 
@@ -343,6 +345,9 @@ out:
 	/* a handle that failed may hold a half-done connection: drop it;
 	 * connect-only handles hold a connection nobody will use again */
 	curl_easy_setopt(h, CURLOPT_MAIL_RCPT, NULL);
+	if (st != SB_OK) /* a hung server must not hold the QUIT for long */
+		curl_easy_setopt(h, CURLOPT_SERVER_RESPONSE_TIMEOUT,
+				 (long)SMTP_QUIT_TIMEOUT_S);
 	smtp_pool_put(&s->pool, h, st == SB_OK && x->data != NULL);
 	curl_slist_free_all(rcpts);
 	smtp_transcript_free(&tr);

@@ -51,13 +51,14 @@ ATT_DATA = bytes(range(256)) * 40
 
 mx = MockSMTP(["--refuse", "gone@example.test=550 5.1.1 <gone@example.test>: "
                "no such user here",
-               "full@example.test=452 4.2.2 mailbox full, try later"])
+               "--refuse", "full@example.test=452 4.2.2 mailbox full, try later"])
 mx.start()
 try:
     cfg = "[module smtp]\nenabled = yes\n" + instance(mx.port) + \
         instance(mx.port, "plain", "plain_text_only = yes\n"
                  "max_attachment_size = 1KiB\n") + \
-        instance(mx.port, "onbehalf", "allow_from_override = yes\n")
+        instance(mx.port, "onbehalf", "allow_from_override = yes\n") + \
+        instance(mx.port, "reuse", "max_concurrency = 4\n")
     with sbtest.Daemon(cfg) as d:
         # ---- a rich message -------------------------------------------------
         st, body = d.call("mail/Email.Send", {
@@ -241,17 +242,39 @@ try:
              "no Sender header when From is the instance's own")
 
         # ---- connection reuse ------------------------------------------------
+        # a fresh instance: its first send connects, the others reuse
         conns = mx.connections()
         n = 10
         ok = 0
         for i in range(n):
-            st, _ = d.call("mail/Email.Send", {
+            st, _ = d.call("reuse/Email.Send", {
                 "To": ["alice@example.test"], "Subject": "reuse %d" % i})
             ok += st == 200
         c.eq(ok, n, "%d sequential sends" % n)
+        c.eq(mx.connections() - conns, 1,
+             "%d sequential sends share one connection" % n)
+        # concurrent calls each take a handle: at most max_concurrency (4)
+        # connections, then reused
+        import threading
+        results = []
+
+        def burst(k):
+            for i in range(5):
+                st, _ = d.call("reuse/Email.Send", {
+                    "To": ["bob@example.test"], "Subject": "t%d-%d" % (k, i)})
+                results.append(st)
+        conns = mx.connections()
+        before = len(mx.messages())
+        threads = [threading.Thread(target=burst, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        c.eq(results.count(200), 20, "20 concurrent sends succeed")
+        c.eq(len(mx.messages()) - before, 20, "20 concurrent sends delivered")
         used = mx.connections() - conns
-        c.ok(1 <= used <= 1, "sequential sends share one connection",
-             "(%d connections)" % used)
+        c.ok(used <= 3, "concurrent sends reuse connections",
+             "(%d new connections for 20 sends)" % used)
         ids = set()
         for raw, env in mx.messages():
             ids.add(parse_strict(raw)[0]["Message-ID"])

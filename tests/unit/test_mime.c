@@ -239,6 +239,18 @@ START_TEST(test_alternative_and_attachments)
 	ck_assert_ptr_nonnull(strstr(msg, "multipart/mixed"));
 	ck_assert_ptr_nonnull(strstr(msg, "multipart/alternative"));
 	ck_assert_ptr_nonnull(strstr(msg, "filename*0*=utf-8''r%C3%A9sum%C3%A9"));
+	/* no RFC 2231 section ends inside a UTF-8 character */
+	for (const char *q = strstr(msg, "filename*0*="); q && *q != '-';) {
+		const char *e = strstr(q, "\r\n");
+		const char *semi = e[-1] == ';' ? e - 1 : e;
+		ck_assert_msg(semi - q < 3 || semi[-3] != '%' ||
+				      !strchr("CDEF", semi[-2]),
+			      "section ends with a lead byte: %.*s",
+			      (int)(semi - q), q);
+		q = e + 2;
+		if (*q != ' ')
+			break;
+	}
 	ck_assert_ptr_nonnull(strstr(msg, "name=\"=?utf-8?B?"));
 	ck_assert_ptr_nonnull(strstr(msg, "filename=\"notes.txt\""));
 	ck_assert_ptr_nonnull(strstr(msg, "X-Priority: 1 (Highest)"));
@@ -247,6 +259,8 @@ START_TEST(test_alternative_and_attachments)
 	struct sb_mime_parsed p;
 	ck_assert_int_eq(sb_mime_parse(msg, strlen(msg), &p, &err), SB_OK);
 	ck_assert_str_eq(p.body, "plain part");
+	/* text without a final line break ends with a soft one */
+	ck_assert_ptr_nonnull(strstr(msg, "\r\n\r\nplain part=\r\n\r\n--"));
 	ck_assert_str_eq(p.html_body, "<p>html \xC3\xA9</p>");
 	ck_assert_str_eq(p.importance, "High");
 	ck_assert_uint_eq(p.n_attachments, 3);
@@ -507,7 +521,8 @@ START_TEST(test_parse_invalid_utf8_replaced)
 	ck_assert_int_eq(sb_mime_parse(raw, strlen(raw), &p, &err), SB_OK);
 	ck_assert(sb_utf8_valid(p.subject, strlen(p.subject)));
 	ck_assert_str_eq(p.subject, "bad \xEF\xBF\xBD byte");
-	ck_assert_str_eq(p.body, "ok \xC3\xA9 bad \xEF\xBF\xBD");
+	/* the line break that ends a single-part message is content */
+	ck_assert_str_eq(p.body, "ok \xC3\xA9 bad \xEF\xBF\xBD\n");
 	sb_mime_parsed_free(&p);
 }
 END_TEST
