@@ -50,11 +50,18 @@ free_port() {
 echo "run.sh: building in $bdir" >&2
 make -C "$bdir" -j"$(nproc)" >/dev/null
 make -C "$bdir" test-modules >/dev/null
-make -C "$bdir" install prefix="$tmp/prefix" >/dev/null
-daemon=$tmp/prefix/sbin/svcbrokerd
+# DESTDIR staging leaves the build tree as it is, whatever its prefix.
+make -C "$bdir" install DESTDIR="$tmp/dest" >/dev/null 2>"$tmp/install.log" || {
+	cat "$tmp/install.log" >&2
+	exit 1
+}
+daemon=$(find "$tmp/dest" -name svcbrokerd -type f -perm -u+x | head -1)
+pc=$(find "$tmp/dest" -name svcbroker.pc -path '*/pkgconfig/*' | head -1)
+LD_LIBRARY_PATH=$(dirname "$(dirname "$pc")")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export LD_LIBRARY_PATH
 mods=$tmp/modules
 mkdir -p "$mods" "$tmp/state"
-for so in "$tmp"/prefix/lib/svcbroker/brokers/*.so "$bdir"/tests/modules/.libs/testmod.so; do
+for so in $(find "$tmp/dest" -path '*/svcbroker/brokers/*.so') "$bdir"/tests/modules/.libs/testmod.so; do
 	[ -f "$so" ] && cp "$so" "$mods/"
 done
 
@@ -99,6 +106,9 @@ rss_idle=$(awk '/^VmRSS/ {print $2}' "/proc/$dpid/status")
 # --- nginx with the same answers --------------------------------------------------
 mkdir -p "$tmp/www/v1" "$tmp/nginx/logs"
 curl -sf "http://127.0.0.1:$port/v1/catalog" >"$tmp/www/v1/catalog"
+# nginx's workers run as another user when it is started as root.
+chmod a+rx "$tmp" "$tmp/www" "$tmp/www/v1"
+chmod a+r "$tmp/www/v1/catalog"
 body='{"inputs":{"Text":"x"}}'
 echo_answer=$(curl -sf -H 'Content-Type: application/json' -d "$body" \
 	"http://127.0.0.1:$port/v1/call/t1/Echo/Echo")

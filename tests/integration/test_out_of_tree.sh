@@ -1,5 +1,5 @@
 #!/bin/sh
-# A broker built out of tree: install svcbroker into a temporary prefix,
+# A broker built out of tree: install svcbroker into a staging directory,
 # build docs/example-broker against the INSTALLED headers and
 # `pkg-config svcbroker` only, load it into the installed svcbrokerd and
 # call its methods over HTTP.  Every wait is bounded; everything is removed
@@ -46,28 +46,39 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-prefix=$tmp/prefix
+dest=$tmp/dest
 
-# 1. Install into the temporary prefix (quietly; the log is shown on error).
-timeout 600 make -C "$top_builddir" install prefix="$prefix" >"$tmp/install.log" 2>&1
+# 1. Install into a staging directory (DESTDIR: the build tree is left as
+# it is, whatever prefix it was configured with), quietly; the log is shown
+# on error.  Then find where things landed.
+timeout 600 make -C "$top_builddir" install DESTDIR="$dest" >"$tmp/install.log" 2>&1
 st=$?
-ok $st "make install prefix=\$tmp/prefix" "$(tail -5 "$tmp/install.log")"
+ok $st "make install DESTDIR=\$tmp/dest" "$(tail -5 "$tmp/install.log")"
 [ $st -eq 0 ] || finish
-test -f "$prefix/include/svcbroker/broker.h" && test -f "$prefix/lib/pkgconfig/svcbroker.pc"
-ok $? "headers and svcbroker.pc are installed"
+pc=$(find "$dest" -name svcbroker.pc -path '*/pkgconfig/*' | head -1)
+daemon=$(find "$dest" -name svcbrokerd -type f -perm -u+x | head -1)
+cli=$(find "$dest" -name svcbroker -type f -perm -u+x | head -1)
+libdir=$(dirname "$(dirname "$pc")")
+inc=$(find "$dest" -path '*/include/svcbroker/broker.h' | head -1)
+test -n "$pc" && test -n "$inc" && test -n "$daemon" && test -n "$cli"
+ok $? "headers, svcbroker.pc, svcbrokerd and svcbroker are installed" "pc=$pc daemon=$daemon cli=$cli"
+[ -n "$pc" ] && [ -n "$daemon" ] || finish
+# The staged programs look for libsvcbroker in the configured libdir.
+LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export LD_LIBRARY_PATH
 
 # 2. Build the example against the installed tree only.  The .pc file
 # carries the configured prefix; --define-prefix relocates it to where it
 # was installed.
 PKG_CONFIG="pkg-config --define-prefix"
-PKG_CONFIG_PATH=$prefix/lib/pkgconfig
+PKG_CONFIG_PATH=$(dirname "$pc")
 export PKG_CONFIG PKG_CONFIG_PATH
 cflags=$($PKG_CONFIG --cflags svcbroker)
 case "$cflags" in
-*"$prefix/include"*) st=0 ;;
+*"-I$dest/"*) st=0 ;;
 *) st=1 ;;
 esac
-ok $st "pkg-config svcbroker points into the installed prefix" "$cflags"
+ok $st "pkg-config svcbroker points into the installed tree" "$cflags"
 case "$cflags" in
 *"$top_srcdir"*) st=1 ;;
 *) st=0 ;;
@@ -109,9 +120,6 @@ start    = 40
 broker = hello
 shout  = yes
 EOF
-daemon=$prefix/sbin/svcbrokerd
-test -x "$daemon"
-ok $? "svcbrokerd is installed in the prefix"
 timeout 60 "$daemon" --check -c "$tmp/svcbroker.ini" >"$tmp/check.log" 2>&1
 ok $? "svcbrokerd --check accepts the example's configuration" "$(cat "$tmp/check.log")"
 
@@ -190,7 +198,7 @@ esac
 ok $st "the broker's own error reaches the client with its code" "$out"
 
 # The installed command-line client too.
-out=$(timeout 30 "$prefix/bin/svcbroker" --url "$base" call hi/Greeting.Say Name=Client 2>&1)
+out=$(timeout 30 "$cli" --url "$base" call hi/Greeting.Say Name=Client 2>&1)
 case "$out" in
 *"Bonjour, Client!"*) st=0 ;;
 *) st=1 ;;
