@@ -21,6 +21,17 @@ top = tempfile.mkdtemp(prefix="mapi-config-")
 modules = sbtest.make_module_dir(os.path.join(top, "modules"))
 
 
+def clean_stop(d, what):
+    """Stop d (SIGTERM) and check its exit and log: no sanitizer report."""
+    code = d.stop()
+    log = d.read_log()
+    bad = [w for w in ("AddressSanitizer", "LeakSanitizer", "runtime error:",
+                       "Invalid read", "Invalid write")
+           if w in log]
+    t.ok(code == 0 and not bad, "%s: daemon exits 0 with a clean log" % what,
+         "(exit %r, %r)\n%s" % (code, bad, log[-3000:]))
+
+
 def check(path):
     r = subprocess.run([sbtest.daemon_path(), "--check", "-c", path],
                        capture_output=True, timeout=60)
@@ -56,7 +67,7 @@ t.eq(st, 200, "Send from alice to bob on the embedded default")
 st, b = d.call("local/Email.List", {"Mailbox": "bob@example.test", "Folder": "Inbox"})
 t.ok(st == 200 and any(r.get("Subject") == "Hello Bob" for r in b.get("rows", [])),
      "bob's Inbox lists it")
-d.stop()
+clean_stop(d, "embedded default daemon")
 if d.log:
     d.log.close()
 t.ok(os.path.isdir(os.path.join(top, "var", "lib", "svcbroker", "store",

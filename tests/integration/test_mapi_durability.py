@@ -40,6 +40,17 @@ def conf(store):
             "mailboxes = %s\n" % (store, ", ".join(MBX)))
 
 
+def clean_stop(d, what):
+    """Stop d (SIGTERM) and check its exit and log: no sanitizer report."""
+    code = d.stop()
+    log = d.read_log()
+    bad = [w for w in ("AddressSanitizer", "LeakSanitizer", "runtime error:",
+                       "Invalid read", "Invalid write")
+           if w in log]
+    t.ok(code == 0 and not bad, "%s: daemon exits 0 with a clean log" % what,
+         "(exit %r, %r)\n%s" % (code, bad, log[-3000:]))
+
+
 def rows(body):
     return body.get("rows", []) if isinstance(body, dict) else []
 
@@ -142,6 +153,7 @@ with sbtest.Daemon(conf(store1), server_extra="workers = 16\n") as d:
     t.ok(all(got[m] == 1 for _, m, _ in sent) and len(got) == total,
          "each Message-ID delivered exactly once")
     t.eq(tmp_files(store1), [], "no file left in tmp/")
+    clean_stop(d, "concurrency daemon")
 
 # ---- 2. SIGKILL during a burst ----------------------------------------------
 store2 = os.path.join(top, "store2")
@@ -232,6 +244,7 @@ t.eq(broken[:5], [], "every stored message is complete")
 st, b = d2.call("local/Email.List", {"Mailbox": MBX[2], "PageSize": 1000})
 t.eq(len(rows(b)), sum(inbox[MBX[2]].values()), "List agrees with the files")
 recovered = d2.read_log().count("finished interrupted send")
+clean_stop(d2, "restarted daemon")
 print("# %d Send(s) answered 200 before the kill; %d finished at restart"
       % (len(ok_sends), recovered))
 d2.__exit__(None, None, None)
@@ -266,6 +279,7 @@ for attempt in range(2):  # the second start must not deliver again
         t.ok(mids and dave[0]["Bcc"] is None, "the Bcc recipient's copy has no Bcc line")
         st, b = d3.call("local/Email.List", {"Mailbox": MBX[0], "Folder": "Outbox"})
         t.eq(len(rows(b)), 0, "start %d: Outbox empty" % (attempt + 1))
+        clean_stop(d3, "start %d" % (attempt + 1))
 if d.log:
     d.log.close()
 shutil.rmtree(d.workdir, ignore_errors=True)

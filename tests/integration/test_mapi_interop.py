@@ -38,6 +38,17 @@ def conf(quota="100MiB", store_dir=store, name="local"):
                 name, store_dir, ALICE, BOB, CAROL, quota))
 
 
+def clean_stop(d, what):
+    """Stop d (SIGTERM) and check its exit and log: no sanitizer report."""
+    code = d.stop()
+    log = d.read_log()
+    bad = [w for w in ("AddressSanitizer", "LeakSanitizer", "runtime error:",
+                       "Invalid read", "Invalid write")
+           if w in log]
+    t.ok(code == 0 and not bad, "%s: daemon exits 0 with a clean log" % what,
+         "(exit %r, %r)\n%s" % (code, bad, log[-3000:]))
+
+
 def folder_dir(mb, folder, base=store):
     return os.path.join(base, mb, folder)
 
@@ -339,6 +350,7 @@ with sbtest.Daemon(conf()) as d:
     t.ok(".lock" in log and ("pid %d" % d.proc.pid) in log,
          "second daemon says which lock and pid hold the store", log[-2000:])
     shutil.rmtree(d2.workdir, ignore_errors=True)
+    clean_stop(d, "interop daemon")
 
 # ---- quota ---------------------------------------------------------------------
 qstore = os.path.join(top, "qstore")
@@ -359,6 +371,7 @@ with sbtest.Daemon(conf(quota="20KiB", store_dir=qstore)) as d:
     t.eq((st, r.get("Accepted"), r.get("Rejected")),
          (200, [CAROL], ["bob@example.test: mailbox full (ErrorQuotaExceeded)"]),
          "Send reports the full mailbox as rejected")
+    clean_stop(d, "quota daemon")
 
 shutil.rmtree(top, ignore_errors=True)
 t.done()
