@@ -9,6 +9,7 @@
 
 #include <dirent.h>
 #include <dlfcn.h>
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ltdl.h>
@@ -625,6 +626,110 @@ static void head_hex(const char *path, char *out, size_t outlen, bool *is_elf)
 	*is_elf = n == 4 && memcmp(b, "\177ELF", 4) == 0;
 }
 
+#if UINTPTR_MAX > 0xffffffffu
+typedef Elf64_Ehdr elf_ehdr;
+typedef Elf64_Shdr elf_shdr;
+typedef Elf64_Sym elf_sym;
+#define ELF_ST_BIND ELF64_ST_BIND
+#define ELF_ST_TYPE ELF64_ST_TYPE
+#define ELF_CLASS ELFCLASS64
+#else
+typedef Elf32_Ehdr elf_ehdr;
+typedef Elf32_Shdr elf_shdr;
+typedef Elf32_Sym elf_sym;
+#define ELF_ST_BIND ELF32_ST_BIND
+#define ELF_ST_TYPE ELF32_ST_TYPE
+#define ELF_CLASS ELFCLASS32
+#endif
+#define SYMTAB_READ_MAX (16u << 20)
+
+static bool pread_all(int fd, void *buf, size_t len, uint64_t off)
+{
+	char *p = buf;
+	while (len) {
+		ssize_t n = pread(fd, p, len, (off_t)off);
+		if (n <= 0)
+			return false;
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return true;
+}
+
+/* The names of the objects and functions an ELF shared object exports
+ * (its .dynsym), for the "no svcbroker_broker" message: "x, y", "no
+ * objects or functions", or a note that they could not be read.  Reads at
+ * most SYMTAB_READ_MAX bytes per table. */
+static void exported_symbols(const char *file, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "symbols that could not be read");
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	elf_ehdr eh;
+	elf_shdr *sh = NULL;
+	elf_sym *syms = NULL;
+	char *strs = NULL;
+	if (!pread_all(fd, &eh, sizeof(eh), 0) ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+	    eh.e_ident[EI_CLASS] != ELF_CLASS ||
+	    eh.e_shentsize != sizeof(elf_shdr) || eh.e_shnum == 0 ||
+	    eh.e_shnum > 4096)
+		goto done;
+	sh = calloc(eh.e_shnum, sizeof(*sh));
+	if (!sh ||
+	    !pread_all(fd, sh, (size_t)eh.e_shnum * sizeof(*sh), eh.e_shoff))
+		goto done;
+	size_t o = 0, shown = 0, more = 0;
+	for (size_t i = 0; i < eh.e_shnum; i++) {
+		if (sh[i].sh_type != SHT_DYNSYM || sh[i].sh_link >= eh.e_shnum)
+			continue;
+		const elf_shdr *st = &sh[sh[i].sh_link];
+		if (sh[i].sh_size > SYMTAB_READ_MAX ||
+		    st->sh_size > SYMTAB_READ_MAX || st->sh_size == 0 ||
+		    sh[i].sh_entsize != sizeof(elf_sym))
+			break;
+		syms = malloc(sh[i].sh_size ? sh[i].sh_size : 1);
+		strs = malloc(st->sh_size + 1);
+		if (!syms || !strs ||
+		    !pread_all(fd, syms, sh[i].sh_size, sh[i].sh_offset) ||
+		    !pread_all(fd, strs, st->sh_size, st->sh_offset))
+			break;
+		strs[st->sh_size] = '\0';
+		snprintf(out, outlen, "no objects or functions");
+		size_t n = sh[i].sh_size / sizeof(elf_sym);
+		for (size_t k = 0; k < n; k++) {
+			const elf_sym *y = &syms[k];
+			int bind = ELF_ST_BIND(y->st_info);
+			int type = ELF_ST_TYPE(y->st_info);
+			if (y->st_shndx == SHN_UNDEF ||
+			    y->st_name >= st->sh_size ||
+			    (bind != STB_GLOBAL && bind != STB_WEAK) ||
+			    (type != STT_OBJECT && type != STT_FUNC))
+				continue;
+			const char *nm = strs + y->st_name;
+			if (!*nm || nm[0] == '_')
+				continue; /* _init, _fini and the like */
+			if (shown == 4 || o + strlen(nm) + 3 >= outlen) {
+				more++;
+				continue;
+			}
+			o += (size_t)snprintf(out + o, outlen - o, "%s%s",
+					      shown ? ", " : "", nm);
+			shown++;
+		}
+		break;
+	}
+	if (more && o + 24 < outlen)
+		snprintf(out + o, outlen - o, " and %zu more", more);
+done:
+	free(sh);
+	free(syms);
+	free(strs);
+	close(fd);
+}
+
 /* Check the descriptor.  Returns true, or false with errbuf filled (the
  * message starts with the file's path). */
 static bool descriptor_ok(const char *path, const char *name,
@@ -776,11 +881,15 @@ static struct loaded *load_path(char *path, const char *module_dir,
 	}
 	const struct sb_broker *b = lt_dlsym(h, SB_BROKER_SYMBOL);
 	if (!b) {
+		const lt_dlinfo *info = lt_dlgetinfo(h);
+		char found[256];
+		exported_symbols(info && info->filename ? info->filename : path,
+				 found, sizeof(found));
 		fmt(errbuf, errlen,
-		    "%s has no symbol %s (expected the module's one exported "
-		    "const struct sb_broker): is it a svcbroker module? build "
-		    "it with -export-symbols-regex '^%s$'",
-		    path, SB_BROKER_SYMBOL, SB_BROKER_SYMBOL);
+		    "%s has no symbol %s (it exports %s; expected the module's "
+		    "one exported const struct sb_broker): is it a svcbroker "
+		    "module? build it with -export-symbols-regex '^%s$'",
+		    path, SB_BROKER_SYMBOL, found, SB_BROKER_SYMBOL);
 		lt_dlclose(h);
 		return NULL;
 	}
