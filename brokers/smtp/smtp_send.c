@@ -175,13 +175,13 @@ static enum sb_status send_message(struct smtp *s, const struct sb_call *call,
 	const struct smtp_session *ss = &x.session;
 
 	/* who was accepted, who refused and why */
-	size_t n_ok = 0;
+	size_t n_refused = 0;
 	for (size_t i = 0; i < ss->n_rcpts; i++)
-		if (ss->rcpts[i].code >= 200 && ss->rcpts[i].code < 300)
-			n_ok++;
+		if (ss->rcpts[i].code >= 400)
+			n_refused++;
 	if (st != SB_OK) {
-		if (ss->n_rcpts && n_ok == 0 && ss->mail_code < 400 &&
-		    !ss->data_code) {
+		if (ss->n_rcpts && n_refused == ss->n_rcpts &&
+		    ss->mail_code < 400 && !ss->data_code) {
 			/* every recipient refused: say so with each reason */
 			struct sb_buf why;
 			sb_buf_init(&why, SB_ERROR_MSG_MAX * 2);

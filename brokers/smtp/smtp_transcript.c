@@ -220,10 +220,8 @@ bool smtp_transcript_parse(const char *t, size_t len, struct smtp_session *s)
 		p = next;
 		if (dir == '*') {
 			static const char tag[] = "SSL connection using ";
-			const char *m = n >= sizeof(tag) - 1
-						? strstr(l, tag)
-						: NULL;
-			if (m && m < le) {
+			const char *m = memmem(l, n, tag, sizeof(tag) - 1);
+			if (m) {
 				m += sizeof(tag) - 1;
 				size_t k = 0;
 				while (m + k < le && m[k] != ' ' && m[k] != '/' &&

@@ -418,7 +418,7 @@ END_TEST
 START_TEST(test_many_recipients_fold)
 {
 	const char *to[40];
-	char store[40][40];
+	char store[40][64];
 	for (int i = 0; i < 40; i++) {
 		snprintf(store[i], sizeof(store[i]),
 			 "R\xC3\xA9\x63ipient %d <user%d@example.test>", i, i);
