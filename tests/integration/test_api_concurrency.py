@@ -56,6 +56,31 @@ def timed(fn, *a, **kw):
     return r, time.monotonic() - t0
 
 
+def wait_for(pred, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def running(d, inst):
+    st, body = d.get("/v1/health")
+    if st != 200:
+        return -1
+    return {i["name"]: i for i in body["instances"]}.get(inst, {}).get(
+        "running", -1)
+
+
+def queued(d):
+    st, text = d.get("/metrics")
+    for line in text.splitlines() if st == 200 else []:
+        if line.startswith("svcbroker_queue_depth "):
+            return int(line.split()[1])
+    return -1
+
+
 def err_of(body):
     return body.get("error", {}) if isinstance(body, dict) else {}
 
@@ -67,14 +92,13 @@ def test_deadline(t, d):
     t.ok(0.4 <= el < 1.5, "504 comes at the deadline (%.2fs)" % el)
     # the broker noticed the cancellation and its late answer was dropped
     deadline = time.monotonic() + 5
-    running = None
+    nrun = None
     while time.monotonic() < deadline:
-        _, h = d.get("/v1/health")
-        running = {i["name"]: i for i in h["instances"]}["short"]["running"]
-        if running == 0:
+        nrun = running(d, "short")
+        if nrun == 0:
             break
         time.sleep(0.05)
-    t.eq(running, 0, "the abandoned call left the instance")
+    t.eq(nrun, 0, "the abandoned call left the instance")
     st, body = d.call("short/Echo.Sleep", {"Ms": 10})
     t.eq(st, 200, "the instance answers again after a timeout")
 
@@ -90,7 +114,9 @@ def test_cap(t, d):
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         futs = [pool.submit(sleeper) for _ in range(4)]
-        time.sleep(0.4)  # two run, two wait behind the cap
+        # two run, two wait behind the cap
+        t.ok(wait_for(lambda: running(d, "capped") == 2 and queued(d) == 2),
+             "two capped calls run and two wait")
         (st, _), el = timed(d.get, "/v1/catalog")
         t.eq(st, 200, "catalog while an instance is saturated")
         t.ok(el < 0.2, "catalog GET under 200 ms while sleeps run (%.3fs)" % el)
@@ -102,8 +128,8 @@ def test_cap(t, d):
         t.eq(st, 200, "another instance's call while one is saturated")
         t.ok(el < 0.2, "another instance is not held back (%.3fs)" % el)
         _, h = d.get("/v1/health")
-        running = {i["name"]: i for i in h["instances"]}["capped"]["running"]
-        t.eq(running, 2, "the capped instance runs exactly max_concurrency")
+        nrun = {i["name"]: i for i in h["instances"]}["capped"]["running"]
+        t.eq(nrun, 2, "the capped instance runs exactly max_concurrency")
         for f in futs:
             f.result(timeout=30)
     sts = sorted(r[0][0] for r in results)
@@ -117,9 +143,11 @@ def test_queue_and_busy(t):
     with sbtest.Daemon(TIGHT, server_extra="workers = 1\nqueue = 1") as d:
         with ThreadPoolExecutor(max_workers=2) as pool:
             hog = pool.submit(timed, d.call, "long/Echo.Sleep", {"Ms": 2500})
-            time.sleep(0.3)  # the only worker is busy
+            t.ok(wait_for(lambda: running(d, "long") == 1),
+                 "the only worker is busy")
             waiting = pool.submit(timed, d.call, "quick/Echo.Echo", {})
-            time.sleep(0.2)  # ... and the only waiting place taken
+            t.ok(wait_for(lambda: queued(d) == 1),
+                 "the only waiting place is taken")
             (st, body), el = timed(d.call, "long/Echo.Echo", {})
             t.eq(st, 503, "a call beyond the queue is 503")
             t.eq(err_of(body).get("category"), "unavailable",

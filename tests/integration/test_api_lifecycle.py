@@ -67,6 +67,14 @@ def wait_for(pred, timeout=10.0):
     return False
 
 
+def running(d, inst):
+    st, body = d.get("/v1/health")
+    if st != 200:
+        return -1
+    return {i["name"]: i for i in body["instances"]}.get(inst, {}).get(
+        "running", -1)
+
+
 def names(d):
     st, body = d.get("/v1/catalog")
     return [i["name"] for i in body.get("instances", [])] if st == 200 else []
@@ -92,7 +100,7 @@ def test_reload(t):
     with sbtest.Daemon(BASE) as d:
         t.eq(names(d), ["t1"], "one instance at start")
         th, box = background_call(d, "t1/Echo.Sleep", {"Ms": 2000})
-        time.sleep(0.3)
+        t.ok(wait_for(lambda: running(d, "t1") == 1), "the call is running")
         write_config(d, ADDED)
         d.signal(signal.SIGHUP)
         t.ok(wait_for(lambda: "t2" in names(d)), "SIGHUP: new instance appears")
@@ -136,7 +144,8 @@ def test_drain(t, sig, name):
     d = sbtest.Daemon(BASE)
     with d:
         th, box = background_call(d, "t1/Echo.Sleep", {"Ms": 1500})
-        time.sleep(0.3)
+        t.ok(wait_for(lambda: running(d, "t1") == 1),
+             "%s: the call is running" % name)
         t0 = time.monotonic()
         d.signal(sig)
         try:
@@ -144,8 +153,9 @@ def test_drain(t, sig, name):
         except Exception:
             code = None
         th.join(timeout=30)
-        t.eq(box.get("result", (None,))[0], 200,
-             "%s: the running call completes" % name)
+        t.ok(box.get("result", (None,))[0] == 200,
+             "%s: the running call completes" % name,
+             repr(box.get("result"))[:300] + "\n" + d.read_log()[-2000:])
         t.eq(code, 0, "%s: exit status 0" % name)
         t.ok(time.monotonic() - t0 < 5, "%s: exits promptly" % name)
         t.eq(lifecycle(d, "t1"), ["open", "close"],
