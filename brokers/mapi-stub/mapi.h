@@ -47,7 +47,7 @@ struct mapi_mailbox {
 struct mapi_store {
 	const struct sb_host *host;
 	char *root;
-	int lock_fd;
+	struct mapi_lock *lock;
 	struct mapi_mailbox *mb;
 	size_t n_mb;
 	struct mapi_mailbox *def; /* the default mailbox */
@@ -56,6 +56,16 @@ struct mapi_store {
 	atomic_uint_fast64_t seq;
 	char hostname[64];
 };
+
+/* ---- mapi_lock.c -------------------------------------------------- */
+struct mapi_lock;
+/* Take the store's lock for instance (shared with a running instance of
+ * the same name in this process, as on reload: *shared is then true).
+ * SB_ERR_UNAVAILABLE naming the lock and the holder otherwise. */
+enum sb_status mapi_lock_take(const char *root, const char *instance,
+			      struct mapi_lock **out, bool *shared,
+			      struct sb_error *err);
+void mapi_lock_release(struct mapi_lock *l); /* NULL: no-op */
 
 /* ---- mapi_store.c ------------------------------------------------- */
 enum sb_status mapi_store_open(const struct sb_host *host,

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
@@ -739,46 +738,8 @@ static int64_t du(const char *dir, int depth)
 
 /* ---- open / close ------------------------------------------------- */
 
-static enum sb_status take_lock(struct mapi_store *s, struct sb_error *err)
-{
-	char p[MAPI_PATH_MAX];
-	if (!mapi_path(p, sizeof p, "%s/.lock", s->root))
-		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
-				    "store_dir is too long");
-	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return sb_error_set(err, SB_ERR_UNAVAILABLE, NULL,
-				    "cannot open lock %s: %s", p,
-				    strerror(errno));
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		int e = errno;
-		char pid[32] = "";
-		ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
-		pid[n > 0 ? n : 0] = '\0';
-		pid[strcspn(pid, "\r\n")] = '\0';
-		close(fd);
-		if (e == EWOULDBLOCK)
-			return sb_error_set(
-				err, SB_ERR_UNAVAILABLE, "StoreLocked",
-				"store %s is in use: lock %s is held by pid "
-				"%s (one daemon owns a store at a time; stop "
-				"it or give this instance another store_dir)",
-				s->root, p, pid[0] ? pid : "unknown");
-		return sb_error_set(err, SB_ERR_UNAVAILABLE, NULL,
-				    "cannot lock %s: %s", p, strerror(e));
-	}
-	char pid[32];
-	int len = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
-	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)len, 0) != len)
-		s->host->log(s->host, SB_LOG_WARN,
-			     "cannot write the pid to %s: %s", p,
-			     strerror(errno));
-	s->lock_fd = fd;
-	return SB_OK;
-}
-
 static enum sb_status mailbox_prepare(struct mapi_store *s,
-				      struct mapi_mailbox *mb,
+				      struct mapi_mailbox *mb, bool owner,
 				      struct sb_error *err)
 {
 	if (mkdir_ok(mb->dir) < 0)
@@ -805,6 +766,8 @@ static enum sb_status mailbox_prepare(struct mapi_store *s,
 					    strerror(errno));
 	}
 	mapi_fsync_dir(mb->dir);
+	if (!owner)
+		return SB_OK; /* the running instance may be writing */
 	size_t n = mapi_tmp_clean(mb);
 	if (n)
 		s->host->log(s->host, SB_LOG_INFO,
@@ -832,7 +795,6 @@ enum sb_status mapi_store_open(const struct sb_host *host,
 	if (!s)
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL, "out of memory");
 	s->host = host;
-	s->lock_fd = -1;
 	s->quota = conf->quota;
 	s->max_message_size = conf->max_message_size;
 	atomic_init(&s->seq, 0);
@@ -889,9 +851,20 @@ enum sb_status mapi_store_open(const struct sb_host *host,
 				  strerror(errno));
 		goto fail;
 	}
-	st = take_lock(s, err);
+	char *real = realpath(s->root, NULL);
+	if (real) {
+		free(s->root);
+		s->root = real;
+	}
+	bool shared = false;
+	st = mapi_lock_take(s->root, host->instance, &s->lock, &shared, err);
 	if (st != SB_OK)
 		goto fail;
+	if (shared)
+		host->log(host, SB_LOG_INFO,
+			  "store %s: taken over from the running instance "
+			  "(reload)",
+			  s->root);
 	for (size_t i = 0; i < n; i++) {
 		struct mapi_mailbox *mb = &s->mb[i];
 		pthread_mutex_init(&mb->lock, NULL);
@@ -923,13 +896,14 @@ enum sb_status mapi_store_open(const struct sb_host *host,
 		}
 	}
 	for (size_t i = 0; i < n; i++) {
-		st = mailbox_prepare(s, &s->mb[i], err);
+		st = mailbox_prepare(s, &s->mb[i], !shared, err);
 		if (st != SB_OK)
 			goto fail;
 	}
 	mapi_fsync_dir(s->root);
-	/* Finish interrupted Sends before the first call. */
-	for (size_t i = 0; i < n; i++)
+	/* Finish interrupted Sends before the first call (not on a reload:
+	 * the running instance finishes its own). */
+	for (size_t i = 0; i < n && !shared; i++)
 		mapi_outbox_recover(s, &s->mb[i]);
 	for (size_t i = 0; i < n; i++)
 		s->mb[i].used = du(s->mb[i].dir, 0);
@@ -951,8 +925,7 @@ void mapi_store_close(struct mapi_store *s)
 		pthread_mutex_destroy(&s->mb[i].ics_lock);
 	}
 	free(s->mb);
-	if (s->lock_fd >= 0)
-		close(s->lock_fd); /* releases the flock */
+	mapi_lock_release(s->lock);
 	free(s->root);
 	free(s);
 }

@@ -135,6 +135,20 @@ bad("store_dir = %s/s4\nmailboxes = a@example.test\ndefault_mailbox = b@example.
     % top, "default_mailbox", "a default_mailbox outside mailboxes is refused")
 bad("store_dir = %s/s5\nmailboxes = a@example.test\nquota = lots\n" % top,
     "quota", "a bad quota is refused")
+# Two instances of one daemon naming the same store: the second is refused.
+two = ("[module mapi-stub]\nenabled = yes\n\n"
+       "[instance one]\nbroker = mapi-stub\nstore_dir = %s/shared\n"
+       "mailboxes = a@example.test\n\n"
+       "[instance two]\nbroker = mapi-stub\nstore_dir = %s/shared/\n"
+       "mailboxes = a@example.test\n" % (top, top))
+with sbtest.Daemon(two) as dd:
+    st1, _ = dd.call("one/Email.List", {})
+    st2, b2 = dd.call("two/Email.List", {})
+    log = dd.read_log() + str(b2)
+    t.ok(st1 == 200 and st2 >= 500 and "already used by instance one" in log,
+         "a second instance on the same store is refused", log[-1500:])
+    clean_stop(dd, "two-instance daemon")
+
 t.ok(not os.path.exists(os.path.join(top, "etc@x")) and
      not os.path.exists(os.path.join(os.path.dirname(top), "etc@x")),
      "nothing created outside the store for a path-like mailbox")

@@ -10,8 +10,10 @@ import glob
 import mailbox
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import time
 from email.message import EmailMessage
 
 sys.path.insert(0, os.path.join(os.environ.get("top_srcdir", "."), "tests", "lib"))
@@ -332,6 +334,18 @@ with sbtest.Daemon(conf()) as d:
     t.eq(st, 200, "MarkRead of a Python-written message")
     md = mailbox.Maildir(folder_dir(CAROL, "Inbox"), create=False)
     t.ok("S" in md.get_message(key_new).get_flags(), "Python's mailbox sees the new flag")
+
+    # ---- a configuration reload keeps the store working ---------------------
+    d.signal(signal.SIGHUP)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and "reloaded" not in d.read_log():
+        time.sleep(0.05)
+    t.ok("reloaded" in d.read_log(), "SIGHUP reloads", d.read_log()[-1500:])
+    st, b = d.call("local/Email.Send", {"To": [BOB], "Subject": "after reload"})
+    t.eq(st, 200, "Send after a reload")
+    st, b = d.call("local/Email.List", {"Mailbox": BOB})
+    t.ok(st == 200 and any(r.get("Subject") == "after reload" for r in rows(b)),
+         "List after a reload")
 
     # ---- one daemon owns a store ----------------------------------------------
     d2 = sbtest.Daemon(conf())

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <svcbroker/broker.h>
@@ -475,15 +476,59 @@ END_TEST
 
 START_TEST(test_lock)
 {
+	/* Another instance of this process naming the same store. */
+	struct sb_host other = host;
+	other.instance = "other";
 	void *second = NULL;
 	struct sb_error err;
 	sb_error_clear(&err);
-	enum sb_status st = svcbroker_broker.open(&host, &conf, &second, &err);
+	enum sb_status st =
+		svcbroker_broker.open(&other, &conf, &second, &err);
 	ck_assert_int_ne(st, SB_OK);
-	ck_assert_ptr_nonnull(strstr(err.message, ".lock"));
-	char pid[32];
-	snprintf(pid, sizeof pid, "pid %d", (int)getpid());
-	ck_assert_msg(strstr(err.message, pid), "%s", err.message);
+	ck_assert_ptr_nonnull(strstr(err.message, "instance local"));
+	/* The same instance (a reload) shares the store. */
+	st = svcbroker_broker.open(&host, &conf, &second, &err);
+	ck_assert_msg(st == SB_OK, "%s", err.message);
+	svcbroker_broker.close(second);
+	/* Another process is refused, naming the lock and our pid. */
+	int fds[2];
+	ck_assert_int_eq(pipe(fds), 0);
+	pid_t child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		struct sb_error e2;
+		sb_error_clear(&e2);
+		void *s2 = NULL;
+		enum sb_status r = svcbroker_broker.open(&host, &conf, &s2, &e2);
+		dprintf(fds[1], "%d %s", (int)r, e2.message);
+		_exit(0);
+	}
+	close(fds[1]);
+	char buf[1024] = "";
+	ssize_t n = read(fds[0], buf, sizeof buf - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	close(fds[0]);
+	waitpid(child, NULL, 0);
+	char want[64];
+	snprintf(want, sizeof want, "held by pid %d", (int)getpid());
+	ck_assert_msg(strstr(buf, want) && strstr(buf, ".lock") &&
+			      buf[0] != '0',
+		      "%s", buf);
+	/* Closing the instance releases the lock. */
+	svcbroker_broker.close(state);
+	state = NULL;
+	child = fork();
+	if (child == 0) {
+		struct sb_error e2;
+		void *s2 = NULL;
+		enum sb_status r = svcbroker_broker.open(&host, &conf, &s2, &e2);
+		svcbroker_broker.close(s2);
+		_exit(r == SB_OK ? 0 : 1);
+	}
+	int status = 0;
+	waitpid(child, &status, 0);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	open_store();
 }
 END_TEST
 
