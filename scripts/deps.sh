@@ -10,7 +10,11 @@ pkgs="build-essential autoconf automake libtool pkg-config
 libltdl-dev libinih-dev libmicrohttpd-dev libjansson-dev
 libcurl4-openssl-dev libxml2-dev libssl-dev check
 python3 python3-aiosmtpd python3-icalendar
-openssl curl valgrind nodejs npm ca-certificates"
+openssl curl valgrind ca-certificates"
+# Node.js and npm (for the OpenAPI validator in the tests): Debian's, unless
+# the machine already has a node with npm from elsewhere.
+command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1 ||
+	pkgs="$pkgs nodejs npm"
 [ "${1:-}" = "--bench" ] && pkgs="$pkgs wrk nginx-light swaks"
 
 missing=""
