@@ -87,7 +87,7 @@ if ! "$daemon" --check -c "$tmp/svcbroker.ini" >"$tmp/check.log" 2>&1; then
 	cat "$tmp/check.log" >&2
 	exit 1
 fi
-loaded=$(ls "$mods" | sed 's/\.so$//' | tr '\n' ' ')
+loaded=$(ls "$mods" | sed 's/\.so$//' | paste -sd, - | sed 's/,/, /g')
 
 "$daemon" -c "$tmp/svcbroker.ini" >"$tmp/daemon.log" 2>&1 &
 dpid=$!
@@ -147,11 +147,11 @@ EOF
 
 # run_wrk NAME CONNECTIONS URL [SCRIPT] -> "rps p50 p99 errors" in $tmp/NAME.res
 run_wrk() {
-	name=$1 conns=$2 url=$3
+	name=$1 conns=$2 url=$3 script=${4:-}
 	threads=$THREADS
 	[ "$conns" -lt "$threads" ] && threads=$conns
 	set -- -t"$threads" -c"$conns" -d"${DURATION}s" --timeout 10s --latency
-	[ -n "${4:-}" ] && set -- "$@" -s "$4"
+	[ -n "$script" ] && set -- "$@" -s "$script"
 	wrk "$@" "$url" >"$tmp/$name.out" 2>&1 || true
 	awk '
 		function ms(v) {
