@@ -58,6 +58,15 @@ void smtp_ratelimit_free(struct smtp_ratelimit *rl);
 bool smtp_ratelimit_reserve(struct smtp_ratelimit *rl, int64_t now_ms,
 			    int64_t budget_ms, int64_t *wait_ms);
 
+/* Take a send slot for this call: go now, or wait for the slot if the
+ * call's deadline (host->remaining_ms, less a second to send) allows, or
+ * fail with SB_ERR_THROTTLED and err->retry_after_ms.  SB_ERR_TIMEOUT if
+ * the call is abandoned while waiting.  Thread-safe. */
+enum sb_status smtp_ratelimit_acquire(struct smtp_ratelimit *rl,
+				      const struct sb_host *host,
+				      const struct sb_call *call,
+				      struct sb_error *err);
+
 /* ---- handle pool (smtp_pool.c) ------------------------------------------ */
 
 /* Longest wait for the reply to QUIT when a connection is closed. */

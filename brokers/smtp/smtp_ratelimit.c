@@ -6,10 +6,13 @@
 #include "config.h"
 
 #include <stdlib.h>
+#include <time.h>
 
 #include "smtp.h"
 
 #define RATE_LIMIT_MAX 1000000
+#define RATE_SEND_RESERVE_MS 1000 /* keep this much of the deadline to send */
+#define RATE_DEFAULT_BUDGET_MS 30000 /* no call: no deadline of its own */
 
 bool smtp_ratelimit_init(struct smtp_ratelimit *rl, size_t limit,
 			 int64_t window_ms)
@@ -70,4 +73,45 @@ bool smtp_ratelimit_reserve(struct smtp_ratelimit *rl, int64_t now_ms,
 	pthread_mutex_unlock(&rl->lock);
 	*wait_ms = wait;
 	return true;
+}
+
+enum sb_status smtp_ratelimit_acquire(struct smtp_ratelimit *rl,
+				      const struct sb_host *host,
+				      const struct sb_call *call,
+				      struct sb_error *err)
+{
+	if (!rl->limit)
+		return SB_OK;
+	int64_t left = call && host->remaining_ms
+			       ? host->remaining_ms(host, call)
+			       : RATE_DEFAULT_BUDGET_MS;
+	int64_t budget = left - RATE_SEND_RESERVE_MS;
+	if (budget < 0)
+		budget = 0;
+	int64_t wait = 0;
+	if (!smtp_ratelimit_reserve(rl, sb_now_ms(), budget, &wait)) {
+		sb_error_set(err, SB_ERR_THROTTLED, NULL,
+			     "max_per_minute (%zu) reached: try again in %lld "
+			     "ms",
+			     rl->limit, (long long)wait);
+		if (err)
+			err->retry_after_ms = wait > 0 ? wait : 1;
+		return SB_ERR_THROTTLED;
+	}
+	/* the slot is ours: sleep until it comes, in steps that notice a
+	 * call abandoned meanwhile */
+	int64_t until = sb_now_ms() + wait;
+	for (;;) {
+		int64_t now = sb_now_ms();
+		if (now >= until)
+			break;
+		if (call && host->cancelled && host->cancelled(host, call))
+			return sb_error_set(err, SB_ERR_TIMEOUT, NULL,
+					    "call abandoned while waiting for "
+					    "max_per_minute");
+		int64_t step = until - now < 50 ? until - now : 50;
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = step * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	return SB_OK;
 }

@@ -11,13 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include <svcbroker/mime.h>
 
 #include "smtp.h"
 
-#define RATE_SEND_RESERVE_MS 1000 /* keep this much of the deadline to send */
 #define MESSAGE_MAX ((size_t)200 * 1024 * 1024)
 
 struct strv {
@@ -58,44 +56,6 @@ static enum sb_status list_input(const struct sb_call *call, const char *name,
 					    "address",
 					    name, i + 1);
 		out->v[out->n++] = a;
-	}
-	return SB_OK;
-}
-
-/* Wait for a send slot within the deadline, or answer throttled. */
-static enum sb_status rate_wait(struct smtp *s, const struct sb_call *call,
-				struct sb_error *err)
-{
-	if (!s->conf->max_per_minute)
-		return SB_OK;
-	int64_t left = call && s->host->remaining_ms
-			       ? s->host->remaining_ms(s->host, call)
-			       : 30000;
-	int64_t budget = left - RATE_SEND_RESERVE_MS;
-	if (budget < 0)
-		budget = 0;
-	int64_t wait = 0;
-	if (!smtp_ratelimit_reserve(&s->rate, sb_now_ms(), budget, &wait)) {
-		sb_error_set(err, SB_ERR_THROTTLED, NULL,
-			     "max_per_minute (%lld) reached: try again in "
-			     "%lld ms",
-			     (long long)s->conf->max_per_minute, (long long)wait);
-		if (err)
-			err->retry_after_ms = wait > 0 ? wait : 1;
-		return SB_ERR_THROTTLED;
-	}
-	int64_t until = sb_now_ms() + wait;
-	for (;;) {
-		int64_t now = sb_now_ms();
-		if (now >= until)
-			break;
-		if (call && s->host->cancelled && s->host->cancelled(s->host, call))
-			return sb_error_set(err, SB_ERR_TIMEOUT, NULL,
-					    "call abandoned while waiting for "
-					    "max_per_minute");
-		int64_t step = until - now < 100 ? until - now : 100;
-		struct timespec ts = {.tv_sec = 0, .tv_nsec = step * 1000000L};
-		nanosleep(&ts, NULL);
 	}
 	return SB_OK;
 }
@@ -163,7 +123,8 @@ static enum sb_status send_message(struct smtp *s, const struct sb_call *call,
 	if ((st = sb_mime_build(&m, &msg, msgid, err)) != SB_OK)
 		goto out;
 
-	if ((st = rate_wait(s, call, err)) != SB_OK)
+	if ((st = smtp_ratelimit_acquire(&s->rate, s->host, call, err)) !=
+	    SB_OK)
 		goto out;
 
 	x.mail_from = q->envelope_from;

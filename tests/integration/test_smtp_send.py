@@ -89,6 +89,7 @@ try:
         msg, defects = parse_strict(raw)
         c.eq(defects, [], "no defects in the rich message")
         c.eq(env["mail_from"], "sender@example.test", "envelope sender")
+        c.eq(env["helo"], "client.example.test", "EHLO sends helo_name")
         c.eq(sorted(env["rcpt_tos"]),
              ["alice@example.test", "bob@example.test", "carol@example.test",
               "hidden@example.test"], "envelope has every recipient (Bcc too)")

@@ -3,7 +3,7 @@
 
 Prints "READY <port>" on stdout once it listens, then serves until SIGTERM
 or SIGINT.  Every accepted message is saved to --save-dir as NNNN.eml (the
-bytes received) with NNNN.json (envelope: mail_from, rcpt_tos, login);
+bytes received) with NNNN.json (envelope: mail_from, rcpt_tos, login, helo, tls);
 the number of TCP connections accepted so far is kept in
 <save-dir>/connections.
 
@@ -195,6 +195,7 @@ class Handler:
         meta = {"mail_from": envelope.mail_from,
                 "rcpt_tos": list(envelope.rcpt_tos),
                 "login": login,
+                "helo": session.host_name,
                 "tls": session.ssl is not None}
         with open(base + ".json", "w") as f:
             json.dump(meta, f)

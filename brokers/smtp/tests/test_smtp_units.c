@@ -253,6 +253,65 @@ START_TEST(test_ratelimit_never_more_than_limit)
 }
 END_TEST
 
+/* A fake host: a fixed time left, and cancellation on demand. */
+static int64_t fake_left;
+static bool fake_cancel;
+static int64_t fake_remaining(const struct sb_host *h, const struct sb_call *c)
+{
+	(void)h;
+	(void)c;
+	return fake_left;
+}
+static bool fake_cancelled(const struct sb_host *h, const struct sb_call *c)
+{
+	(void)h;
+	(void)c;
+	return fake_cancel;
+}
+
+START_TEST(test_ratelimit_acquire_waits_or_throttles)
+{
+	struct sb_host host = {.struct_size = sizeof(host),
+			       .remaining_ms = fake_remaining,
+			       .cancelled = fake_cancelled};
+	const struct sb_call *call = (const struct sb_call *)&host; /* opaque */
+	struct smtp_ratelimit rl;
+	ck_assert(smtp_ratelimit_init(&rl, 2, 600)); /* 2 per 600 ms */
+	struct sb_error err;
+	fake_left = 5000;
+	fake_cancel = false;
+	int64_t t0 = sb_now_ms();
+	ck_assert_int_eq(smtp_ratelimit_acquire(&rl, &host, call, &err), SB_OK);
+	ck_assert_int_eq(smtp_ratelimit_acquire(&rl, &host, call, &err), SB_OK);
+	ck_assert_int_lt(sb_now_ms() - t0, 300); /* no wait within the limit */
+	/* the third waits for the first slot to leave the window */
+	ck_assert_int_eq(smtp_ratelimit_acquire(&rl, &host, call, &err), SB_OK);
+	int64_t waited = sb_now_ms() - t0;
+	ck_assert_int_ge(waited, 590);
+	ck_assert_int_lt(waited, 2000);
+	/* the fourth shares the window of the third */
+	ck_assert_int_eq(smtp_ratelimit_acquire(&rl, &host, call, &err), SB_OK);
+	/* a deadline too close: throttled at once, with the wait to expect */
+	fake_left = 1100; /* 100 ms once a second is kept to send */
+	t0 = sb_now_ms();
+	sb_error_clear(&err);
+	ck_assert_int_eq(smtp_ratelimit_acquire(&rl, &host, call, &err),
+			 SB_ERR_THROTTLED);
+	ck_assert_int_eq(err.status, SB_ERR_THROTTLED);
+	ck_assert_int_gt(err.retry_after_ms, 100);
+	ck_assert_int_le(err.retry_after_ms, 600);
+	ck_assert_int_lt(sb_now_ms() - t0, 50);
+	/* abandoned while waiting: timeout, promptly */
+	fake_left = 5000;
+	fake_cancel = true;
+	t0 = sb_now_ms();
+	ck_assert_int_eq(smtp_ratelimit_acquire(&rl, &host, call, &err),
+			 SB_ERR_TIMEOUT);
+	ck_assert_int_lt(sb_now_ms() - t0, 300);
+	smtp_ratelimit_free(&rl);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("smtp");
@@ -264,6 +323,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_garbage_bounded);
 	tcase_add_test(tc, test_ratelimit_window);
 	tcase_add_test(tc, test_ratelimit_never_more_than_limit);
+	tcase_add_test(tc, test_ratelimit_acquire_waits_or_throttles);
 	suite_add_tcase(s, tc);
 	return s;
 }
