@@ -28,8 +28,8 @@ struct mapi_conf {
 
 extern const struct sb_config_key mapi_config[];
 
-#define MAPI_ID_MAX 200      /* bytes of an item Id */
-#define MAPI_FOLDER_MAX 100  /* bytes of a folder name */
+#define MAPI_ID_MAX 200	    /* bytes of an item Id */
+#define MAPI_FOLDER_MAX 100 /* bytes of a folder name */
 #define MAPI_PATH_MAX 4096
 #define MAPI_ICS_MAX (1024 * 1024) /* an .ics file we read */
 
@@ -67,7 +67,7 @@ enum sb_status mapi_lock_take(const char *root, const char *instance,
 			      struct sb_error *err);
 void mapi_lock_release(struct mapi_lock *l); /* NULL: no-op */
 
-/* ---- mapi_store.c ------------------------------------------------- */
+/* ---- mapi_store.c, mapi_file.c, mapi_maildir.c ----------------------- */
 enum sb_status mapi_store_open(const struct sb_host *host,
 			       const struct mapi_conf *conf,
 			       struct mapi_store **out, struct sb_error *err);
@@ -84,18 +84,16 @@ enum sb_status mapi_mailbox_for_call(struct mapi_store *s,
 
 /* Quota: reserve bytes before writing (SB_ERR_QUOTA when full), release
  * them when a write fails or an item is removed.  Thread-safe. */
-enum sb_status mapi_quota_reserve(struct mapi_store *s,
-				  struct mapi_mailbox *mb, int64_t bytes,
-				  struct sb_error *err);
+enum sb_status mapi_quota_reserve(struct mapi_store *s, struct mapi_mailbox *mb,
+				  int64_t bytes, struct sb_error *err);
 void mapi_quota_release(struct mapi_mailbox *mb, int64_t bytes);
 
 /* Write data atomically as <dir>/<sub>/<name>: <dir>/tmp/<name>, fsync,
  * rename, fsync <dir>/<sub>.  With noreplace, an existing target is left
  * alone and SB_ERR_CONFLICT returned.  mode 0600. */
 enum sb_status mapi_write_atomic(const char *dir, const char *sub,
-				 const char *name, const void *data,
-				 size_t len, bool noreplace,
-				 struct sb_error *err);
+				 const char *name, const void *data, size_t len,
+				 bool noreplace, struct sb_error *err);
 /* The same with explicit paths: write tmp, fsync, rename (or link, with
  * noreplace) to dst, fsync syncdir. */
 enum sb_status mapi_write_file(const char *tmp, const char *dst,
@@ -107,6 +105,8 @@ int mapi_fsync_dir(const char *path);
 /* Read a whole file (at most max bytes; larger is an error).  *data is
  * malloc'd and NUL-terminated.  0 or -1 with errno (EFBIG when too big). */
 int mapi_read_file(const char *path, size_t max, char **data, size_t *len);
+/* mkdir 0700; an existing directory is fine.  0 or -1 (errno). */
+int mapi_mkdir(const char *path);
 /* Make <dir> and tmp/ new/ cur/ inside (existing is fine). */
 int mapi_maildir_make(const char *dir);
 
@@ -123,7 +123,7 @@ bool mapi_id_ok(const char *id);
 
 /* Folders ---------------------------------------------------------- */
 struct mapi_wellknown {
-	const char *id;   /* distinguished id: "inbox" */
+	const char *id;	  /* distinguished id: "inbox" */
 	const char *name; /* display and directory name: "Inbox" */
 };
 extern const struct mapi_wellknown mapi_wellknown[]; /* NULL-terminated */
@@ -133,7 +133,7 @@ extern const struct mapi_wellknown mapi_wellknown[]; /* NULL-terminated */
 #define MAPI_DELETED "Deleted Items"
 #define MAPI_OUTBOX "Outbox"
 #define MAPI_CALENDAR "Calendar" /* .ics, not a mail folder */
-#define MAPI_TASKS "Tasks"       /* .ics, not a mail folder */
+#define MAPI_TASKS "Tasks"	 /* .ics, not a mail folder */
 
 /* Resolve a folder given by display name or distinguished id (case-
  * insensitive) to its directory name; checks the folder exists.  Writes
@@ -149,11 +149,11 @@ enum sb_status mapi_folder_name_check(const char *name, struct sb_error *err);
 
 /* Items in a Maildir ------------------------------------------------ */
 struct mapi_entry {
-	char *file;     /* file name in new/ or cur/ */
-	char *id;       /* unique part (before ":2,") */
-	bool in_new;    /* in new/ (unseen) */
-	bool seen;      /* flag S */
-	bool draft;     /* flag D */
+	char *file;  /* file name in new/ or cur/ */
+	char *id;    /* unique part (before ":2,") */
+	bool in_new; /* in new/ (unseen) */
+	bool seen;   /* flag S */
+	bool draft;  /* flag D */
 	int64_t mtime_ns;
 	int64_t size;
 };
@@ -215,9 +215,12 @@ bool mapi_rfc5322_date(const char *s, int64_t *epoch);
 
 /* ---- mapi_outbox.c ------------------------------------------------ */
 struct mapi_send {
-	const char *const *to; size_t n_to;
-	const char *const *cc; size_t n_cc;
-	const char *const *bcc; size_t n_bcc;
+	const char *const *to;
+	size_t n_to;
+	const char *const *cc;
+	size_t n_cc;
+	const char *const *bcc;
+	size_t n_bcc;
 };
 /* Record raw (already built, without Bcc) in mb's Outbox, deliver it to
  * every local recipient, move it to Sent Items.  Accepted and rejected

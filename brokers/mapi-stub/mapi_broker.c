@@ -12,6 +12,8 @@
 
 #include "mapi.h"
 
+/* Tables read best with one field a line. */
+/* clang-format off */
 const struct sb_config_key mapi_config[] = {
 	{.key = "store_dir",
 	 .type = SB_CONF_PATH,
@@ -425,6 +427,8 @@ static const struct sb_object mapi_objects[] = {
 	SB_OBJECT_END,
 };
 
+/* clang-format on */
+
 /* ---- lifecycle ------------------------------------------------------- */
 
 static enum sb_status mapi_open(const struct sb_host *host, const void *config,
@@ -470,22 +474,19 @@ static enum sb_status mapi_test(void *state, struct sb_error *err)
 	return SB_OK;
 }
 
-static void mapi_close(void *state)
-{
-	mapi_store_close(state);
-}
+static void mapi_close(void *state) { mapi_store_close(state); }
 
 SB_EXPORT const struct sb_broker svcbroker_broker = {
-	SB_BROKER_HEADER,
-	.name = "mapi-stub",
-	.version = PACKAGE_VERSION,
-	.summary = "Local message store on disk (Maildir mail, iCalendar "
-		   "appointments and tasks): the embedded default.",
-	.config = mapi_config,
-	.config_size = sizeof(struct mapi_conf),
-	.objects = mapi_objects,
-	.open = mapi_open,
-	.execute = mapi_execute,
-	.test = mapi_test,
-	.close = mapi_close,
+    SB_BROKER_HEADER,
+    .name = "mapi-stub",
+    .version = PACKAGE_VERSION,
+    .summary = "Local message store on disk (Maildir mail, iCalendar "
+	       "appointments and tasks): the embedded default.",
+    .config = mapi_config,
+    .config_size = sizeof(struct mapi_conf),
+    .objects = mapi_objects,
+    .open = mapi_open,
+    .execute = mapi_execute,
+    .test = mapi_test,
+    .close = mapi_close,
 };

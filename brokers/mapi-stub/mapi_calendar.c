@@ -43,7 +43,8 @@ static char *appt_ics(const struct appt *a)
 	char t[32];
 	sb_buf_puts(&b, "BEGIN:VCALENDAR\r\n");
 	mapi_ical_line(&b, "VERSION", NULL, "2.0", false);
-	mapi_ical_line(&b, "PRODID", NULL, "-//svcbroker//mapi-stub//EN", false);
+	mapi_ical_line(&b, "PRODID", NULL, "-//svcbroker//mapi-stub//EN",
+		       false);
 	sb_buf_puts(&b, "BEGIN:VEVENT\r\n");
 	mapi_ical_line(&b, "UID", NULL, a->id, true);
 	mapi_ical_time_format(time(NULL), false, t, sizeof t);
@@ -121,7 +122,7 @@ static enum sb_status appt_parse(const char *text, const char *id,
 	a->reminder = -1;
 	const char *why = NULL;
 	struct mapi_ical_comp *c =
-		mapi_ical_parse(text, strlen(text), "VEVENT", &why);
+	    mapi_ical_parse(text, strlen(text), "VEVENT", &why);
 	if (!c)
 		return sb_error_set(err, SB_ERR_INTERNAL, "ErrorCorruptData",
 				    "appointment %s: unreadable iCalendar "
@@ -149,13 +150,13 @@ static enum sb_status appt_parse(const char *text, const char *id,
 			a->end = a->start + (d1 ? 86400 : 0);
 	}
 	const struct mapi_ical_prop *cat = mapi_ical_get(c, "CATEGORIES");
-	if (cat && mapi_ical_split(cat->value, &a->categories,
-				   &a->n_categories) < 0)
+	if (cat &&
+	    mapi_ical_split(cat->value, &a->categories, &a->n_categories) < 0)
 		st = sb_error_set(err, SB_ERR_INTERNAL, NULL, "out of memory");
 	for (size_t i = 0; i < c->n_subs; i++)
 		if (strcmp(c->subs[i].name, "VALARM") == 0) {
 			const struct mapi_ical_prop *tr =
-				mapi_ical_get(&c->subs[i], "TRIGGER");
+			    mapi_ical_get(&c->subs[i], "TRIGGER");
 			if (tr)
 				a->reminder = trigger_minutes(tr->value);
 			break;
@@ -229,9 +230,10 @@ static enum sb_status appt_create(struct mapi_store *s, struct mapi_mailbox *mb,
 			a.end = a.start + 86400;
 	}
 	if (a.end < a.start)
-		return sb_error_set(err, SB_ERR_INVALID_INPUT,
-				    "ErrorCalendarEndDateIsEarlierThanStartDate",
-				    "End (%s) is before Start (%s)", end, start);
+		return sb_error_set(
+		    err, SB_ERR_INVALID_INPUT,
+		    "ErrorCalendarEndDateIsEarlierThanStartDate",
+		    "End (%s) is before Start (%s)", end, start);
 	int64_t rem;
 	if (sb_call_int(call, "Reminder", &rem)) {
 		if (rem < 0 || rem > REMINDER_MAX)
@@ -253,7 +255,8 @@ static enum sb_status appt_create(struct mapi_store *s, struct mapi_mailbox *mb,
 	a.n_categories = sb_call_count(call, "Categories");
 	char **cats = calloc(a.n_categories + 1, sizeof *cats);
 	if (!cats)
-		return sb_error_set(err, SB_ERR_INTERNAL, NULL, "out of memory");
+		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
+				    "out of memory");
 	for (size_t i = 0; i < a.n_categories; i++)
 		cats[i] = (char *)sb_call_str_at(call, "Categories", i);
 	a.categories = cats;
@@ -278,7 +281,7 @@ static enum sb_status appt_load(struct mapi_mailbox *mb, const char *id,
 {
 	char *text;
 	enum sb_status st =
-		mapi_ics_load(mb, MAPI_CALENDAR, id, "appointment", &text, err);
+	    mapi_ics_load(mb, MAPI_CALENDAR, id, "appointment", &text, err);
 	if (st != SB_OK)
 		return st;
 	st = appt_parse(text, id, a, err);
@@ -300,8 +303,8 @@ static enum sb_status list_row(void *vctx, size_t index, struct sb_result *r,
 }
 
 static enum sb_status appt_list(struct mapi_mailbox *mb,
-				const struct sb_call *call,
-				struct sb_result *r, struct sb_error *err)
+				const struct sb_call *call, struct sb_result *r,
+				struct sb_error *err)
 {
 	int64_t ws = INT64_MIN, we = INT64_MAX;
 	const char *v;
@@ -350,8 +353,8 @@ static enum sb_status appt_list(struct mapi_mailbox *mb,
 	}
 	mapi_sort(k, m);
 	size_t start;
-	st = mapi_page_start(k, m, scope, sb_call_page_token(call), &start,
-			     err);
+	st =
+	    mapi_page_start(k, m, scope, sb_call_page_token(call), &start, err);
 	if (st == SB_OK)
 		st = mapi_page_emit(k, m, start, call, r, scope, list_row, &c,
 				    err);

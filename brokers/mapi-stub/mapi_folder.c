@@ -33,7 +33,8 @@ static enum sb_status folder_row(struct mapi_mailbox *mb, const char *name,
 {
 	char dir[MAPI_PATH_MAX];
 	if (!mapi_path(dir, sizeof dir, "%s/%s", mb->dir, name))
-		return sb_error_set(err, SB_ERR_INTERNAL, NULL, "path too long");
+		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
+				    "path too long");
 	struct mapi_entry *e;
 	size_t n;
 	if (mapi_maildir_scan(dir, &e, &n) < 0) {
@@ -101,8 +102,8 @@ static enum sb_status folder_list(struct mapi_mailbox *mb,
 	}
 	mapi_sort(k, n);
 	size_t start;
-	st = mapi_page_start(k, n, scope, sb_call_page_token(call), &start,
-			     err);
+	st =
+	    mapi_page_start(k, n, scope, sb_call_page_token(call), &start, err);
 	if (st == SB_OK)
 		st = mapi_page_emit(k, n, start, call, r, scope, list_row, &c,
 				    err);
@@ -134,7 +135,8 @@ static enum sb_status folder_create(struct mapi_store *s,
 	mapi_unique_new(s, uniq, sizeof uniq);
 	if (!mapi_path(tmp, sizeof tmp, "%s/.new-folder-%s", mb->dir, uniq) ||
 	    !mapi_path(dst, sizeof dst, "%s/%s", mb->dir, name))
-		return sb_error_set(err, SB_ERR_INTERNAL, NULL, "path too long");
+		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
+				    "path too long");
 	pthread_mutex_lock(&mb->lock);
 	char found[MAPI_FOLDER_MAX + 1];
 	struct sb_error ignore;
@@ -153,15 +155,13 @@ static enum sb_status folder_create(struct mapi_store *s,
 				  "cannot create folder %s: %s", name,
 				  strerror(errno));
 	} else if (rename(tmp, dst) < 0) {
-		st = sb_error_set(err,
-				  errno == EEXIST || errno == ENOTEMPTY
-					  ? SB_ERR_CONFLICT
-					  : SB_ERR_INTERNAL,
-				  errno == EEXIST || errno == ENOTEMPTY
-					  ? "ErrorFolderExists"
-					  : NULL,
-				  "cannot create folder %s: %s", name,
-				  strerror(errno));
+		st = sb_error_set(
+		    err,
+		    errno == EEXIST || errno == ENOTEMPTY ? SB_ERR_CONFLICT
+							  : SB_ERR_INTERNAL,
+		    errno == EEXIST || errno == ENOTEMPTY ? "ErrorFolderExists"
+							  : NULL,
+		    "cannot create folder %s: %s", name, strerror(errno));
 	} else {
 		mapi_fsync_dir(mb->dir);
 	}

@@ -56,7 +56,8 @@ static bool fold(struct sb_buf *b, const char *line, size_t len)
 		size_t cut = pos + limit;
 		/* Do not split a UTF-8 sequence: back up over continuation
 		 * bytes. */
-		while (cut > pos + 1 && ((unsigned char)line[cut] & 0xC0) == 0x80)
+		while (cut > pos + 1 &&
+		       ((unsigned char)line[cut] & 0xC0) == 0x80)
 			cut--;
 		sb_buf_append(b, line + pos, cut - pos);
 		sb_buf_puts(b, "\r\n ");
@@ -279,9 +280,8 @@ struct mapi_ical_comp *mapi_ical_parse(const char *text, size_t len,
 				ok = false;
 				break;
 			}
-			struct mapi_ical_comp *ns =
-				realloc(cur->subs,
-					(cur->n_subs + 1) * sizeof *cur->subs);
+			struct mapi_ical_comp *ns = realloc(
+			    cur->subs, (cur->n_subs + 1) * sizeof *cur->subs);
 			if (!ns) {
 				ok = false;
 				break;
@@ -313,7 +313,7 @@ struct mapi_ical_comp *mapi_ical_parse(const char *text, size_t len,
 				break;
 			}
 			struct mapi_ical_prop *np = realloc(
-				cur->props, (cur->n_props + 1) * sizeof *np);
+			    cur->props, (cur->n_props + 1) * sizeof *np);
 			if (!np) {
 				ok = false;
 				break;
@@ -380,16 +380,14 @@ bool mapi_ical_time_parse(const char *v, int64_t *epoch, bool *is_date)
 		*is_date = true;
 	} else if (n == 15 || n == 16) {
 		/* Floating (no Z) times are read as UTC. */
-		if (v[8] != 'T' ||
-		    sscanf(v, "%4d%2d%2dT%2d%2d%2d", &y, &mo, &d, &h, &mi, &s) !=
-			    6)
+		if (v[8] != 'T' || sscanf(v, "%4d%2d%2dT%2d%2d%2d", &y, &mo, &d,
+					  &h, &mi, &s) != 6)
 			return false;
 		*is_date = false;
 	} else {
 		return false;
 	}
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
-	    s > 60)
+	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
 		return false;
 	tm.tm_year = y - 1900;
 	tm.tm_mon = mo - 1;

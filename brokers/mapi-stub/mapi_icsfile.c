@@ -23,7 +23,8 @@ static bool ics_path(struct mapi_mailbox *mb, const char *folder,
 static enum sb_status bad_id(const char *id, const char *what,
 			     struct sb_error *err)
 {
-	return sb_error_set(err, SB_ERR_INVALID_INPUT, "ErrorInvalidIdMalformed",
+	return sb_error_set(err, SB_ERR_INVALID_INPUT,
+			    "ErrorInvalidIdMalformed",
 			    "Id \"%.80s\" is not a valid %s id", id, what);
 }
 
@@ -37,7 +38,8 @@ enum sb_status mapi_ics_store(struct mapi_store *s, struct mapi_mailbox *mb,
 	char dir[MAPI_PATH_MAX], path[MAPI_PATH_MAX];
 	if (!mapi_path(dir, sizeof dir, "%s/%s", mb->dir, folder) ||
 	    !ics_path(mb, folder, id, path, sizeof path))
-		return sb_error_set(err, SB_ERR_INTERNAL, NULL, "path too long");
+		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
+				    "path too long");
 	size_t len = strlen(text);
 	int64_t old = 0;
 	struct stat st;
@@ -56,8 +58,8 @@ enum sb_status mapi_ics_store(struct mapi_store *s, struct mapi_mailbox *mb,
 	if (!mapi_path(tpath, sizeof tpath, "%s/tmp/%s.ics", dir, uniq))
 		rc = sb_error_set(err, SB_ERR_INTERNAL, NULL, "path too long");
 	else
-		rc = mapi_write_file(tpath, path, dir, text, len, !replace,
-				     err);
+		rc =
+		    mapi_write_file(tpath, path, dir, text, len, !replace, err);
 	if (rc != SB_OK && grow > 0)
 		mapi_quota_release(mb, grow);
 	else if (rc == SB_OK && grow < 0)
@@ -74,7 +76,8 @@ enum sb_status mapi_ics_load(struct mapi_mailbox *mb, const char *folder,
 		return bad_id(id, what, err);
 	char path[MAPI_PATH_MAX];
 	if (!ics_path(mb, folder, id, path, sizeof path))
-		return sb_error_set(err, SB_ERR_INTERNAL, NULL, "path too long");
+		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
+				    "path too long");
 	size_t len;
 	if (mapi_read_file(path, MAPI_ICS_MAX, text, &len) < 0) {
 		if (errno == ENOENT)
@@ -98,7 +101,8 @@ enum sb_status mapi_ics_delete(struct mapi_mailbox *mb, const char *folder,
 	char path[MAPI_PATH_MAX], dir[MAPI_PATH_MAX];
 	if (!ics_path(mb, folder, id, path, sizeof path) ||
 	    !mapi_path(dir, sizeof dir, "%s/%s", mb->dir, folder))
-		return sb_error_set(err, SB_ERR_INTERNAL, NULL, "path too long");
+		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
+				    "path too long");
 	struct stat st;
 	pthread_mutex_lock(&mb->ics_lock);
 	int64_t size = stat(path, &st) == 0 ? st.st_size : 0;

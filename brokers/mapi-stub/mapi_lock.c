@@ -57,11 +57,11 @@ static enum sb_status lock_file(const char *root, int *fd_out,
 		close(fd);
 		if (e == EWOULDBLOCK)
 			return sb_error_set(
-				err, SB_ERR_UNAVAILABLE, "StoreLocked",
-				"store %s is in use: lock %s is held by pid "
-				"%s (one daemon owns a store at a time; stop "
-				"it or give this instance another store_dir)",
-				root, p, pid[0] ? pid : "unknown");
+			    err, SB_ERR_UNAVAILABLE, "StoreLocked",
+			    "store %s is in use: lock %s is held by pid "
+			    "%s (one daemon owns a store at a time; stop "
+			    "it or give this instance another store_dir)",
+			    root, p, pid[0] ? pid : "unknown");
 		return sb_error_set(err, SB_ERR_UNAVAILABLE, NULL,
 				    "cannot lock %s: %s", p, strerror(e));
 	}
@@ -105,12 +105,12 @@ enum sb_status mapi_lock_take(const char *root, const char *instance,
 			*out = l;
 			*shared = true;
 		} else {
-			rc = sb_error_set(err, SB_ERR_UNAVAILABLE,
-					  "StoreLocked",
-					  "store %s is already used by "
-					  "instance %s of this daemon (one "
-					  "instance owns a store)",
-					  root, l->instance);
+			rc =
+			    sb_error_set(err, SB_ERR_UNAVAILABLE, "StoreLocked",
+					 "store %s is already used by "
+					 "instance %s of this daemon (one "
+					 "instance owns a store)",
+					 root, l->instance);
 		}
 		pthread_mutex_unlock(&registry_mu);
 		return rc;

@@ -20,7 +20,7 @@
 #include "mapi.h"
 
 #define MAPI_HEADER_MAX (256 * 1024) /* header block read by List */
-#define MAPI_RETRIES 5               /* lookups racing with a rename */
+#define MAPI_RETRIES 5		     /* lookups racing with a rename */
 
 /* ---- dates -------------------------------------------------------- */
 
@@ -55,8 +55,8 @@ bool mapi_rfc5322_date(const char *s, int64_t *epoch)
 		off = (hh * 60L + mm) * 60L;
 		if (*p == '-')
 			off = -off;
-	} else if (strncasecmp(p, "GMT", 3) == 0 || strncasecmp(p, "UT", 2) == 0 ||
-		   *p == 'Z' || *p == '\0') {
+	} else if (strncasecmp(p, "GMT", 3) == 0 ||
+		   strncasecmp(p, "UT", 2) == 0 || *p == 'Z' || *p == '\0') {
 		off = 0;
 	} else {
 		off = 0; /* obsolete zones: read as UTC */
@@ -109,7 +109,8 @@ static void to_lf(struct sb_buf *b)
 {
 	size_t j = 0;
 	for (size_t i = 0; i < b->len; i++) {
-		if (b->data[i] == '\r' && i + 1 < b->len && b->data[i + 1] == '\n')
+		if (b->data[i] == '\r' && i + 1 < b->len &&
+		    b->data[i + 1] == '\n')
 			continue;
 		b->data[j++] = b->data[i];
 	}
@@ -129,12 +130,12 @@ static enum sb_status build_message(struct mapi_store *s,
 	sb_buf_init(&b->msg, (size_t)s->max_message_size);
 	const char *from = sb_call_str(call, "From", NULL);
 	if (from && strcasecmp(from, mb->address) != 0)
-		return sb_error_set(err, SB_ERR_UPSTREAM_DENIED,
-				    "ErrorSendAsDenied",
-				    "From %s: this call acts as %s and may only "
-				    "send as it (use Mailbox to act as "
-				    "another mailbox of the store)",
-				    from, mb->address);
+		return sb_error_set(
+		    err, SB_ERR_UPSTREAM_DENIED, "ErrorSendAsDenied",
+		    "From %s: this call acts as %s and may only "
+		    "send as it (use Mailbox to act as "
+		    "another mailbox of the store)",
+		    from, mb->address);
 	b->to = collect(call, "To", &b->n_to);
 	b->cc = collect(call, "Cc", &b->n_cc);
 	b->bcc = collect(call, "Bcc", &b->n_bcc);
@@ -142,10 +143,12 @@ static enum sb_status build_message(struct mapi_store *s,
 	b->n_att = sb_call_count(call, "Attachments");
 	b->att = calloc(b->n_att + 1, sizeof *b->att);
 	if (!b->to || !b->cc || !b->bcc || !b->reply_to || !b->att)
-		return sb_error_set(err, SB_ERR_INTERNAL, NULL, "out of memory");
+		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
+				    "out of memory");
 	size_t total = 0;
 	for (size_t i = 0; i < b->n_att; i++) {
-		const struct sb_file *f = sb_call_file_at(call, "Attachments", i);
+		const struct sb_file *f =
+		    sb_call_file_at(call, "Attachments", i);
 		if (!f)
 			return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
 					    "Attachments[%zu]: not a file", i);
@@ -154,26 +157,26 @@ static enum sb_status build_message(struct mapi_store *s,
 		/* base64 grows by 4/3: refuse early what cannot fit. */
 		if (total / 3 * 4 > (size_t)s->max_message_size)
 			return sb_error_set(
-				err, SB_ERR_PAYLOAD_TOO_LARGE,
-				"ErrorMessageSizeExceeded",
-				"attachments of %zu bytes do not fit "
-				"max_message_size (%lld bytes once encoded)",
-				total, (long long)s->max_message_size);
+			    err, SB_ERR_PAYLOAD_TOO_LARGE,
+			    "ErrorMessageSizeExceeded",
+			    "attachments of %zu bytes do not fit "
+			    "max_message_size (%lld bytes once encoded)",
+			    total, (long long)s->max_message_size);
 	}
 	struct sb_mime_message m = {
-		.from = mb->address,
-		.to = b->to,
-		.n_to = b->n_to,
-		.cc = b->cc,
-		.n_cc = b->n_cc,
-		.reply_to = b->reply_to,
-		.n_reply_to = b->n_reply_to,
-		.subject = sb_call_str(call, "Subject", NULL),
-		.body = sb_call_str(call, "Body", NULL),
-		.html_body = sb_call_str(call, "HtmlBody", NULL),
-		.importance = sb_call_str(call, "Importance", NULL),
-		.attachments = b->att,
-		.n_attachments = b->n_att,
+	    .from = mb->address,
+	    .to = b->to,
+	    .n_to = b->n_to,
+	    .cc = b->cc,
+	    .n_cc = b->n_cc,
+	    .reply_to = b->reply_to,
+	    .n_reply_to = b->n_reply_to,
+	    .subject = sb_call_str(call, "Subject", NULL),
+	    .body = sb_call_str(call, "Body", NULL),
+	    .html_body = sb_call_str(call, "HtmlBody", NULL),
+	    .importance = sb_call_str(call, "Importance", NULL),
+	    .attachments = b->att,
+	    .n_attachments = b->n_att,
 	};
 	enum sb_status st = sb_mime_build(&m, &b->msg, b->msgid, err);
 	if (st == SB_OK)
@@ -226,12 +229,12 @@ static enum sb_status email_send(struct mapi_store *s, struct mapi_mailbox *mb,
 	if (st != SB_OK)
 		goto out;
 	struct mapi_send env = {
-		.to = b.to,
-		.n_to = b.n_to,
-		.cc = b.cc,
-		.n_cc = b.n_cc,
-		.bcc = b.bcc,
-		.n_bcc = b.n_bcc,
+	    .to = b.to,
+	    .n_to = b.n_to,
+	    .cc = b.cc,
+	    .n_cc = b.n_cc,
+	    .bcc = b.bcc,
+	    .n_bcc = b.n_bcc,
 	};
 	char id[64];
 	if ((st = sb_result_row(r)) != SB_OK) {
@@ -366,7 +369,8 @@ static bool has_attachments_hdr(const char *raw, size_t len)
 
 /* Cells shared by List and Load. */
 static void put_common(struct sb_result *r, const char *id, const char *folder,
-		       const struct sb_mime_parsed *p, const struct mapi_entry *e)
+		       const struct sb_mime_parsed *p,
+		       const struct mapi_entry *e)
 {
 	char when[32];
 	int64_t t;
@@ -384,7 +388,8 @@ static void put_common(struct sb_result *r, const char *id, const char *folder,
 			sb_result_str(r, "Cc", p->cc[i]);
 	if (p->subject)
 		sb_result_str(r, "Subject", p->subject);
-	sb_result_str(r, "Importance", p->importance ? p->importance : "Normal");
+	sb_result_str(r, "Importance",
+		      p->importance ? p->importance : "Normal");
 	if (p->date && mapi_rfc5322_date(p->date, &t)) {
 		iso(t, when);
 		sb_result_str(r, "Sent", when);
@@ -416,10 +421,9 @@ static enum sb_status list_row(void *vctx, size_t index, struct sb_result *r,
 		if (tries > 0) {
 			/* Renamed meanwhile (MarkRead/Move): find it again. */
 			struct mapi_entry ne;
-			enum sb_status st = mapi_item_find(c->mb, c->folder,
-							   e->id, path,
-							   sizeof path, NULL,
-							   0, &ne, err);
+			enum sb_status st =
+			    mapi_item_find(c->mb, c->folder, e->id, path,
+					   sizeof path, NULL, 0, &ne, err);
 			if (st != SB_OK)
 				return st;
 			/* Keep e->id: the sort keys point to it. */
@@ -472,14 +476,15 @@ static enum sb_status email_list(struct mapi_store *s, struct mapi_mailbox *mb,
 {
 	(void)s;
 	char folder[MAPI_FOLDER_MAX + 1];
-	enum sb_status st = mapi_folder_resolve(
-		mb, sb_call_str(call, "Folder", MAPI_INBOX), folder,
-		sizeof folder, err);
+	enum sb_status st =
+	    mapi_folder_resolve(mb, sb_call_str(call, "Folder", MAPI_INBOX),
+				folder, sizeof folder, err);
 	if (st != SB_OK)
 		return st;
 	struct list_ctx c = {.mb = mb, .folder = folder};
 	if (!mapi_path(c.dir, sizeof c.dir, "%s/%s", mb->dir, folder))
-		return sb_error_set(err, SB_ERR_INTERNAL, NULL, "path too long");
+		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
+				    "path too long");
 	size_t n = 0;
 	if (mapi_maildir_scan(c.dir, &c.e, &n) < 0)
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
@@ -499,8 +504,8 @@ static enum sb_status email_list(struct mapi_store *s, struct mapi_mailbox *mb,
 	}
 	mapi_sort(k, n);
 	size_t start;
-	st = mapi_page_start(k, n, scope, sb_call_page_token(call), &start,
-			     err);
+	st =
+	    mapi_page_start(k, n, scope, sb_call_page_token(call), &start, err);
 	if (st == SB_OK)
 		st = mapi_page_emit(k, n, start, call, r, scope, list_row, &c,
 				    err);
@@ -542,10 +547,10 @@ static enum sb_status email_load(struct mapi_store *s, struct mapi_mailbox *mb,
 		if (mapi_read_file(path, load_cap(s), &raw, &len) == 0)
 			break;
 		if (errno == EFBIG) {
-			st = sb_error_set(err, SB_ERR_PAYLOAD_TOO_LARGE,
-					  "ErrorMessageSizeExceeded",
-					  "message %s is too large to load",
-					  id);
+			st =
+			    sb_error_set(err, SB_ERR_PAYLOAD_TOO_LARGE,
+					 "ErrorMessageSizeExceeded",
+					 "message %s is too large to load", id);
 			goto out;
 		}
 		if (errno != ENOENT) {
@@ -624,7 +629,8 @@ static enum sb_status rename_into(struct mapi_mailbox *mb, const char *src,
 		       sub) ||
 	    !mapi_path(dst, sizeof dst, "%s/%s", dstdir, file) ||
 	    !mapi_path(srcdir, sizeof srcdir, "%s", src))
-		return sb_error_set(err, SB_ERR_INTERNAL, NULL, "path too long");
+		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
+				    "path too long");
 	char *slash = strrchr(srcdir, '/');
 	if (slash)
 		*slash = '\0';
@@ -637,8 +643,7 @@ static enum sb_status rename_into(struct mapi_mailbox *mb, const char *src,
 				    folder);
 	if (rename(src, dst) < 0)
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
-				    "cannot move %s: %s", src,
-				    strerror(errno));
+				    "cannot move %s: %s", src, strerror(errno));
 	mapi_fsync_dir(dstdir);
 	if (strcmp(srcdir, dstdir) != 0)
 		mapi_fsync_dir(srcdir);
@@ -654,7 +659,7 @@ static enum sb_status email_move(struct mapi_store *s, struct mapi_mailbox *mb,
 	char dest[MAPI_FOLDER_MAX + 1], folder[MAPI_FOLDER_MAX + 1];
 	char path[MAPI_PATH_MAX];
 	enum sb_status st = mapi_folder_resolve(
-		mb, sb_call_str(call, "Folder", ""), dest, sizeof dest, err);
+	    mb, sb_call_str(call, "Folder", ""), dest, sizeof dest, err);
 	if (st != SB_OK)
 		return st;
 	struct mapi_entry e = {0};
@@ -750,15 +755,14 @@ static bool flagged_name(const struct mapi_entry *e, bool seen, char *out,
 static enum sb_status email_mark_read(struct mapi_store *s,
 				      struct mapi_mailbox *mb,
 				      const struct sb_call *call,
-				      struct sb_result *r,
-				      struct sb_error *err)
+				      struct sb_result *r, struct sb_error *err)
 {
 	(void)s;
 	const char *id = sb_call_str(call, "Id", NULL);
 	bool read = true;
 	sb_call_bool(call, "IsRead", &read);
 	char folder[MAPI_FOLDER_MAX + 1], path[MAPI_PATH_MAX],
-		name[MAPI_PATH_MAX];
+	    name[MAPI_PATH_MAX];
 	struct mapi_entry e = {0};
 	pthread_mutex_lock(&mb->lock);
 	enum sb_status st = mapi_item_find(mb, NULL, id, path, sizeof path,

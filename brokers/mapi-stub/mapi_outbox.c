@@ -60,9 +60,9 @@ static bool delivered(struct mapi_mailbox *mb, const char *uniq)
 
 /* Deliver raw to one recipient.  recovering: check for an earlier copy
  * that the recipient may already have read (renamed into cur/). */
-static void deliver_one(struct mapi_store *s, const char *rcpt,
-			const char *raw, size_t len, const char *message_id,
-			bool recovering, struct outcome *o)
+static void deliver_one(struct mapi_store *s, const char *rcpt, const char *raw,
+			size_t len, const char *message_id, bool recovering,
+			struct outcome *o)
 {
 	struct mapi_mailbox *to = mapi_mailbox_find(s, rcpt);
 	if (!to) {
@@ -120,12 +120,13 @@ static enum sb_status to_sent(struct mapi_mailbox *mb, const char *uniq,
 			      const char *file, struct sb_error *err)
 {
 	char src[MAPI_PATH_MAX], dst[MAPI_PATH_MAX], sdir[MAPI_PATH_MAX],
-		ddir[MAPI_PATH_MAX];
+	    ddir[MAPI_PATH_MAX];
 	if (!mapi_path(sdir, sizeof sdir, "%s/%s/new", mb->dir, MAPI_OUTBOX) ||
 	    !mapi_path(src, sizeof src, "%s/%s", sdir, file) ||
 	    !mapi_path(ddir, sizeof ddir, "%s/%s/cur", mb->dir, MAPI_SENT) ||
 	    !mapi_path(dst, sizeof dst, "%s/%s:2,S", ddir, uniq))
-		return sb_error_set(err, SB_ERR_INTERNAL, NULL, "path too long");
+		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
+				    "path too long");
 	if (rename(src, dst) < 0)
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
 				    "cannot move %s to Sent Items: %s", src,

@@ -17,12 +17,12 @@
 
 struct task {
 	char *id, *subject, *body, *owner;
-	char status[24];     /* one of sb_task_status_choices */
-	char importance[8];  /* Low, Normal, High */
-	int64_t start, due;  /* epoch of the date; INT64_MIN: none */
+	char status[24];    /* one of sb_task_status_choices */
+	char importance[8]; /* Low, Normal, High */
+	int64_t start, due; /* epoch of the date; INT64_MIN: none */
 	int64_t percent;
 	int64_t created;
-	int64_t completed;   /* INT64_MIN: not completed */
+	int64_t completed; /* INT64_MIN: not completed */
 };
 
 static void task_free(struct task *t)
@@ -70,7 +70,8 @@ static char *task_ics(const struct task *t)
 	char v[32];
 	sb_buf_puts(&b, "BEGIN:VCALENDAR\r\n");
 	mapi_ical_line(&b, "VERSION", NULL, "2.0", false);
-	mapi_ical_line(&b, "PRODID", NULL, "-//svcbroker//mapi-stub//EN", false);
+	mapi_ical_line(&b, "PRODID", NULL, "-//svcbroker//mapi-stub//EN",
+		       false);
 	sb_buf_puts(&b, "BEGIN:VTODO\r\n");
 	mapi_ical_line(&b, "UID", NULL, t->id, true);
 	mapi_ical_time_format(time(NULL), false, v, sizeof v);
@@ -135,7 +136,7 @@ static enum sb_status task_parse(const char *text, const char *id,
 	memset(t, 0, sizeof *t);
 	const char *why = NULL;
 	struct mapi_ical_comp *c =
-		mapi_ical_parse(text, strlen(text), "VTODO", &why);
+	    mapi_ical_parse(text, strlen(text), "VTODO", &why);
 	if (!c)
 		return sb_error_set(err, SB_ERR_INTERNAL, "ErrorCorruptData",
 				    "task %s: unreadable iCalendar data (%s)",
@@ -149,8 +150,9 @@ static enum sb_status task_parse(const char *text, const char *id,
 	char *xs = text_of(c, "X-SVCBROKER-STATUS");
 	const struct mapi_ical_prop *sp = mapi_ical_get(c, "STATUS");
 	snprintf(t->status, sizeof t->status, "%s",
-		 xs && valid_status(xs) ? xs
-					: from_ical_status(sp ? sp->value : NULL));
+		 xs && valid_status(xs)
+		     ? xs
+		     : from_ical_status(sp ? sp->value : NULL));
 	free(xs);
 	const struct mapi_ical_prop *pc = mapi_ical_get(c, "PERCENT-COMPLETE");
 	t->percent = 0;
@@ -176,7 +178,8 @@ static enum sb_status task_parse(const char *text, const char *id,
 	mapi_ical_free(c);
 	if (!t->id) {
 		task_free(t);
-		return sb_error_set(err, SB_ERR_INTERNAL, NULL, "out of memory");
+		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
+				    "out of memory");
 	}
 	return SB_OK;
 }
@@ -227,8 +230,8 @@ static enum sb_status task_create(struct mapi_store *s, struct mapi_mailbox *mb,
 				  const struct sb_call *call,
 				  struct sb_result *r, struct sb_error *err)
 {
-	struct task t = {.start = INT64_MIN, .due = INT64_MIN,
-			 .completed = INT64_MIN};
+	struct task t = {
+	    .start = INT64_MIN, .due = INT64_MIN, .completed = INT64_MIN};
 	const char *v;
 	if ((v = sb_call_str(call, "StartDate", NULL)) && !date_in(v, &t.start))
 		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
@@ -265,9 +268,9 @@ static enum sb_status task_create(struct mapi_store *s, struct mapi_mailbox *mb,
 	t.owner = (char *)sb_call_str(call, "Owner", NULL);
 	char *text = task_ics(&t);
 	enum sb_status st =
-		text ? mapi_ics_store(s, mb, MAPI_TASKS, uuid, text, false, err)
-		     : sb_error_set(err, SB_ERR_PAYLOAD_TOO_LARGE, NULL,
-				    "task too large");
+	    text ? mapi_ics_store(s, mb, MAPI_TASKS, uuid, text, false, err)
+		 : sb_error_set(err, SB_ERR_PAYLOAD_TOO_LARGE, NULL,
+				"task too large");
 	if (st == SB_OK)
 		task_row(r, &t);
 	free(text);
@@ -279,7 +282,7 @@ static enum sb_status task_load(struct mapi_mailbox *mb, const char *id,
 {
 	char *text;
 	enum sb_status st =
-		mapi_ics_load(mb, MAPI_TASKS, id, "task", &text, err);
+	    mapi_ics_load(mb, MAPI_TASKS, id, "task", &text, err);
 	if (st != SB_OK)
 		return st;
 	st = task_parse(text, id, t, err);
@@ -331,8 +334,8 @@ static enum sb_status list_row(void *vctx, size_t index, struct sb_result *r,
 }
 
 static enum sb_status task_list(struct mapi_mailbox *mb,
-				const struct sb_call *call,
-				struct sb_result *r, struct sb_error *err)
+				const struct sb_call *call, struct sb_result *r,
+				struct sb_error *err)
 {
 	const char *want = sb_call_str(call, "Status", NULL);
 	char **ids;
@@ -347,8 +350,7 @@ static enum sb_status task_list(struct mapi_mailbox *mb,
 	enum sb_status st = SB_OK;
 	size_t m = 0;
 	if (!c.items || !k ||
-	    asprintf(&scope, "Task|%s|%s", mb->address, want ? want : "") <
-		    0) {
+	    asprintf(&scope, "Task|%s|%s", mb->address, want ? want : "") < 0) {
 		scope = NULL;
 		st = sb_error_set(err, SB_ERR_INTERNAL, NULL, "out of memory");
 		goto out;
@@ -370,8 +372,8 @@ static enum sb_status task_list(struct mapi_mailbox *mb,
 	}
 	mapi_sort(k, m);
 	size_t start;
-	st = mapi_page_start(k, m, scope, sb_call_page_token(call), &start,
-			     err);
+	st =
+	    mapi_page_start(k, m, scope, sb_call_page_token(call), &start, err);
 	if (st == SB_OK)
 		st = mapi_page_emit(k, m, start, call, r, scope, list_row, &c,
 				    err);

@@ -18,8 +18,8 @@
 #include <svcbroker/mime.h>
 #include <svcbroker/sdk.h>
 
-#include "core.h"
 #include "../../brokers/mapi-stub/mapi.h"
+#include "core.h"
 
 extern const struct sb_broker svcbroker_broker;
 
@@ -49,12 +49,12 @@ static bool host_cancelled(const struct sb_host *h, const struct sb_call *c)
 	return false;
 }
 static const struct sb_host host = {
-	.struct_size = sizeof(struct sb_host),
-	.instance = "local",
-	.broker = "mapi-stub",
-	.log = host_log,
-	.remaining_ms = host_remaining,
-	.cancelled = host_cancelled,
+    .struct_size = sizeof(struct sb_host),
+    .instance = "local",
+    .broker = "mapi-stub",
+    .log = host_log,
+    .remaining_ms = host_remaining,
+    .cancelled = host_cancelled,
 };
 
 static int rm_cb(const char *p, const struct stat *sb, int flag,
@@ -132,8 +132,8 @@ static struct res call(const char *obj, const char *meth, const char **args)
 		char buf[4096];
 		snprintf(buf, sizeof buf, "%s", args[i]);
 		char kind = buf[0];
-		char *name = (kind == '?' || kind == '#' || kind == '@') ? buf + 1
-									   : buf;
+		char *name =
+		    (kind == '?' || kind == '#' || kind == '@') ? buf + 1 : buf;
 		char *eq = strchr(name, '=');
 		ck_assert_ptr_nonnull(eq);
 		*eq = '\0';
@@ -232,7 +232,8 @@ static size_t listed(const char *mailbox, const char *folder)
 
 START_TEST(test_send_and_load)
 {
-	const char *a[] = {"To=bob@example.test", "To=nobody@example.test",
+	const char *a[] = {"To=bob@example.test",
+			   "To=nobody@example.test",
 			   "Cc=carol@example.test",
 			   "Bcc=alice@example.test",
 			   "Subject=Grüße, \xe2\x82\xac 100",
@@ -243,8 +244,9 @@ START_TEST(test_send_and_load)
 	ck_assert_msg(x.st == SB_OK, "%s", x.err.message);
 	ck_assert(has_item(&x, 0, "Accepted", "bob@example.test"));
 	ck_assert(has_item(&x, 0, "Accepted", "carol@example.test"));
-	ck_assert(has_item(&x, 0, "Rejected",
-			   "nobody@example.test: no such mailbox in this store"));
+	ck_assert(
+	    has_item(&x, 0, "Rejected",
+		     "nobody@example.test: no such mailbox in this store"));
 	ck_assert_str_eq(str(&x, 0, "Folder"), "Sent Items");
 	char id[128];
 	snprintf(id, sizeof id, "Id=%s", str(&x, 0, "Id"));
@@ -362,8 +364,9 @@ END_TEST
 START_TEST(test_bad_input)
 {
 	struct res x;
-	const char *bad_folders[] = {"Folder=../bob@example.test", "Folder=/etc",
-				     "Folder=..", "Folder=.hidden", NULL};
+	const char *bad_folders[] = {"Folder=../bob@example.test",
+				     "Folder=/etc", "Folder=..",
+				     "Folder=.hidden", NULL};
 	for (size_t i = 0; bad_folders[i]; i++) {
 		const char *a[] = {bad_folders[i], NULL};
 		x = call("Email", "List", a);
@@ -400,8 +403,8 @@ START_TEST(test_bad_input)
 	ck_assert_int_eq(x.st, SB_ERR_NOT_FOUND);
 	ck_assert_ptr_nonnull(strstr(x.err.message, "zed@example.test"));
 	done(&x);
-	const char *from[] = {"To=bob@example.test",
-			      "From=bob@example.test", NULL};
+	const char *from[] = {"To=bob@example.test", "From=bob@example.test",
+			      NULL};
 	x = call("Email", "Send", from);
 	ck_assert_int_eq(x.st, SB_ERR_UPSTREAM_DENIED);
 	done(&x);
@@ -449,8 +452,8 @@ START_TEST(test_quota)
 		else {
 			ck_assert_int_eq(x.st, SB_ERR_QUOTA);
 			ck_assert_str_eq(x.err.code, "ErrorQuotaExceeded");
-			ck_assert_ptr_nonnull(strstr(x.err.message,
-						     "mailbox full"));
+			ck_assert_ptr_nonnull(
+			    strstr(x.err.message, "mailbox full"));
 			full++;
 		}
 		done(&x);
@@ -461,8 +464,9 @@ START_TEST(test_quota)
 	const char *s[] = {"To=bob@example.test", "Subject=x", barg, NULL};
 	struct res x = call("Email", "Send", s);
 	ck_assert_int_eq(x.st, SB_OK);
-	ck_assert(has_item(&x, 0, "Rejected",
-			   "bob@example.test: mailbox full (ErrorQuotaExceeded)"));
+	ck_assert(
+	    has_item(&x, 0, "Rejected",
+		     "bob@example.test: mailbox full (ErrorQuotaExceeded)"));
 	done(&x);
 	/* Accounting survives a restart. */
 	svcbroker_broker.close(state);
@@ -482,8 +486,7 @@ START_TEST(test_lock)
 	void *second = NULL;
 	struct sb_error err;
 	sb_error_clear(&err);
-	enum sb_status st =
-		svcbroker_broker.open(&other, &conf, &second, &err);
+	enum sb_status st = svcbroker_broker.open(&other, &conf, &second, &err);
 	ck_assert_int_ne(st, SB_OK);
 	ck_assert_ptr_nonnull(strstr(err.message, "instance local"));
 	/* The same instance (a reload) shares the store. */
@@ -499,7 +502,8 @@ START_TEST(test_lock)
 		struct sb_error e2;
 		sb_error_clear(&e2);
 		void *s2 = NULL;
-		enum sb_status r = svcbroker_broker.open(&host, &conf, &s2, &e2);
+		enum sb_status r =
+		    svcbroker_broker.open(&host, &conf, &s2, &e2);
 		dprintf(fds[1], "%d %s", (int)r, e2.message);
 		_exit(0);
 	}
@@ -512,7 +516,7 @@ START_TEST(test_lock)
 	char want[64];
 	snprintf(want, sizeof want, "held by pid %d", (int)getpid());
 	ck_assert_msg(strstr(buf, want) && strstr(buf, ".lock") &&
-			      buf[0] != '0',
+			  buf[0] != '0',
 		      "%s", buf);
 	/* Closing the instance releases the lock. */
 	svcbroker_broker.close(state);
@@ -521,7 +525,8 @@ START_TEST(test_lock)
 	if (child == 0) {
 		struct sb_error e2;
 		void *s2 = NULL;
-		enum sb_status r = svcbroker_broker.open(&host, &conf, &s2, &e2);
+		enum sb_status r =
+		    svcbroker_broker.open(&host, &conf, &s2, &e2);
 		svcbroker_broker.close(s2);
 		_exit(r == SB_OK ? 0 : 1);
 	}
@@ -551,10 +556,11 @@ static void leave_in_outbox(const char *msgid, bool delivered_to_bob)
 	sb_buf_init(&rec, 0);
 	sb_buf_puts(&rec, "Bcc: carol@example.test\r\n");
 	sb_buf_append(&rec, b.data, b.len);
-	snprintf(dir, sizeof dir, "%s/alice@example.test/Outbox", conf.store_dir);
-	ck_assert_int_eq(mapi_write_atomic(dir, "new", uniq, rec.data, rec.len,
-					   true, NULL),
-			 SB_OK);
+	snprintf(dir, sizeof dir, "%s/alice@example.test/Outbox",
+		 conf.store_dir);
+	ck_assert_int_eq(
+	    mapi_write_atomic(dir, "new", uniq, rec.data, rec.len, true, NULL),
+	    SB_OK);
 	if (delivered_to_bob) {
 		mapi_unique_for(msgid, "bob@example.test", "inbox", uniq);
 		snprintf(dir, sizeof dir, "%s/bob@example.test/Inbox",
@@ -602,8 +608,8 @@ START_TEST(test_outbox_recovery)
 	}
 	done(&x);
 	/* Again, with bob having read his copy: still no duplicate. */
-	x = call("Email", "List", (const char *[]){"Mailbox=bob@example.test",
-						     NULL});
+	x = call("Email", "List",
+		 (const char *[]){"Mailbox=bob@example.test", NULL});
 	char idarg[200];
 	snprintf(idarg, sizeof idarg, "Id=%s", str(&x, 0, "Id"));
 	done(&x);
@@ -668,8 +674,11 @@ START_TEST(test_appointments_and_tasks)
 			   "Location=Room 1",
 			   "Start=2026-12-01T09:00:00+01:00",
 			   "End=2026-12-01T10:30:00+01:00",
-			   "TimeZone=Europe/Berlin", "#Reminder=15",
-			   "Categories=Work", "Categories=a,b", NULL};
+			   "TimeZone=Europe/Berlin",
+			   "#Reminder=15",
+			   "Categories=Work",
+			   "Categories=a,b",
+			   NULL};
 	struct res x = call("Appointment", "Create", a);
 	ck_assert_msg(x.st == SB_OK, "%s", x.err.message);
 	char idarg[100];
@@ -679,7 +688,8 @@ START_TEST(test_appointments_and_tasks)
 	x = call("Appointment", "Load", l);
 	ck_assert_msg(x.st == SB_OK, "%s", x.err.message);
 	ck_assert_str_eq(str(&x, 0, "Subject"), "Review; budget, Q3 \\ final");
-	ck_assert_str_eq(str(&x, 0, "Body"), "Line 1\nLine 2, with; specials \\");
+	ck_assert_str_eq(str(&x, 0, "Body"),
+			 "Line 1\nLine 2, with; specials \\");
 	ck_assert_str_eq(str(&x, 0, "Start"), "2026-12-01T08:00:00Z");
 	ck_assert_str_eq(str(&x, 0, "End"), "2026-12-01T09:30:00Z");
 	ck_assert_int_eq(cell(&x, 0, "Reminder")->items[0].i, 15);
@@ -707,9 +717,13 @@ START_TEST(test_appointments_and_tasks)
 	ck_assert_int_eq(x.st, SB_ERR_NOT_FOUND);
 	done(&x);
 
-	const char *t[] = {"Subject=Write report", "DueDate=2026-12-24",
-			   "StartDate=2026-12-01", "Status=WaitingOnOthers",
-			   "Importance=High", "Owner=Alice", NULL};
+	const char *t[] = {"Subject=Write report",
+			   "DueDate=2026-12-24",
+			   "StartDate=2026-12-01",
+			   "Status=WaitingOnOthers",
+			   "Importance=High",
+			   "Owner=Alice",
+			   NULL};
 	x = call("Task", "Create", t);
 	ck_assert_msg(x.st == SB_OK, "%s", x.err.message);
 	snprintf(idarg, sizeof idarg, "Id=%s", str(&x, 0, "Id"));
@@ -761,12 +775,13 @@ START_TEST(test_ical_fold)
 	}
 	struct sb_buf cal;
 	sb_buf_init(&cal, 0);
-	sb_buf_printf(&cal, "BEGIN:VCALENDAR\r\nBEGIN:VTODO\r\n%sEND:VTODO\r\n"
-			    "END:VCALENDAR\r\n",
+	sb_buf_printf(&cal,
+		      "BEGIN:VCALENDAR\r\nBEGIN:VTODO\r\n%sEND:VTODO\r\n"
+		      "END:VCALENDAR\r\n",
 		      b.data);
 	const char *why;
 	struct mapi_ical_comp *c =
-		mapi_ical_parse(cal.data, cal.len, "VTODO", &why);
+	    mapi_ical_parse(cal.data, cal.len, "VTODO", &why);
 	ck_assert_ptr_nonnull(c);
 	char *u = mapi_ical_unescape(mapi_ical_get(c, "SUMMARY")->value);
 	ck_assert_str_eq(u, v);
