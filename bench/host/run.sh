@@ -102,6 +102,14 @@ until curl -sf --max-time 1 "http://127.0.0.1:$port/v1/health" >/dev/null 2>&1; 
 	sleep 0.1
 done
 rss_idle=$(awk '/^VmRSS/ {print $2}' "/proc/$dpid/status")
+# Does a GET keep the connection open?  (Each closed one costs a TCP
+# handshake per request under wrk.)
+if curl -sv "http://127.0.0.1:$port/v1/catalog" -o /dev/null 2>&1 | grep -qi '^< connection: close'; then
+	get_close=1
+else
+	get_close=0
+fi
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- nginx with the same answers --------------------------------------------------
 mkdir -p "$tmp/www/v1" "$tmp/nginx/logs"
@@ -233,6 +241,16 @@ done
 	echo "queues the call to a worker thread, runs the broker, and encodes the row:"
 	echo "the ratio is the price of that whole path. Failed or non-2xx answers"
 	echo "during all runs: $errors; Echo calls answered ok according to \`/metrics\`: $calls_ok."
+	if [ "$get_close" = 1 ]; then
+		echo
+		echo "svcbrokerd answered these GETs with \`Connection: close\`, so every GET"
+		echo "request paid for a new TCP connection while nginx kept its connections"
+		echo "alive; the calls (POST) were kept alive by both."
+	fi
+	echo
+	echo "Load average before the runs: $load_before (other processes on the"
+	echo "machine share its CPUs with wrk, nginx and svcbrokerd; figures vary"
+	echo "by tens of percent from run to run)."
 	echo
 	echo "| svcbrokerd process | |"
 	echo "|---|---|"
