@@ -479,6 +479,61 @@ static void pct_encode(struct sb_buf *b, const char *s)
 	}
 }
 
+/* Write a validated content type: type/subtype, then its parameters
+ * (attribute=token or attribute="quoted"), folded between parameters.
+ * A "name" parameter is dropped: the attachment's name replaces it.
+ * false if a parameter is malformed. */
+static bool put_ctype(struct fw *w, const char *ct)
+{
+	size_t tl = strcspn(ct, ";");
+	while (tl && (ct[tl - 1] == ' ' || ct[tl - 1] == '\t'))
+		tl--;
+	fw_raw(w, ct, tl);
+	const char *p = ct + strcspn(ct, ";");
+	while (*p == ';') {
+		p++;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		const char *a = p;
+		while (is_token_char((unsigned char)*p) && *p != '*')
+			p++;
+		size_t al = (size_t)(p - a);
+		if (*p == '*') /* RFC 2231 attribute*: keep the star */
+			p++;
+		if (!al || *p != '=')
+			return false;
+		p++;
+		if (*p == '"') {
+			p++;
+			while (*p && *p != '"') {
+				if (*p == '\\' && p[1])
+					p++;
+				p++;
+			}
+			if (*p != '"')
+				return false;
+			p++;
+		} else {
+			const char *v = p;
+			while (is_token_char((unsigned char)*p))
+				p++;
+			if (p == v)
+				return false;
+		}
+		const char *e = p;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p && *p != ';')
+			return false;
+		if (al == 4 && !strncasecmp(a, "name", 4))
+			continue;
+		fw_str(w, ";");
+		fw_sep(w, (size_t)(e - a));
+		fw_raw(w, a, (size_t)(e - a));
+	}
+	return *p == '\0';
+}
+
 /* "%XX" encoding a UTF-8 continuation byte (0x80..0xBF)? */
 static bool is_cont_escape(const char *p)
 {
@@ -514,14 +569,19 @@ static enum sb_status put_attachment(struct sb_buf *b, size_t idx,
 	st = check_header_text(field, ct, err);
 	if (st != SB_OK)
 		return st;
-	if (!content_type_ok(ct) || strchr(ct, ';'))
+	if (!content_type_ok(ct))
 		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
-				    "%s: not a MIME type (type/subtype)",
+				    "%s: not a MIME type (type/subtype"
+				    "[; attribute=value]...)",
 				    field);
 
 	struct fw w = {b, 0};
 	fw_str(&w, "Content-Type: ");
-	fw_str(&w, ct);
+	if (!put_ctype(&w, ct))
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "%s: not a MIME type (type/subtype"
+				    "[; attribute=value]...)",
+				    field);
 	fw_str(&w, ";");
 	if (filename_plain(name)) {
 		fw_sep(&w, strlen(name) + 7);

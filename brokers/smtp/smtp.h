@@ -69,6 +69,8 @@ enum sb_status smtp_ratelimit_acquire(struct smtp_ratelimit *rl,
 
 /* ---- handle pool (smtp_pool.c) ------------------------------------------ */
 
+/* A kept connection idle longer than this is not reused. */
+#define SMTP_MAX_IDLE_S 50
 /* Longest wait for the reply to QUIT when a connection is closed. */
 #define SMTP_QUIT_TIMEOUT_S 1
 

@@ -58,12 +58,19 @@ static void put_line(struct smtp_transcript *t, char dir, const char *s,
 	if (dir == '<' && t->in_auth && n >= 4 && isdigit((unsigned char)s[0]) &&
 	    s[0] != '3' && s[3] == ' ')
 		t->in_auth = false;
+	/* a cut line ends on a character boundary */
+	if (n == LINE_MAX_KEEP)
+		while (n && ((unsigned char)s[n] & 0xC0) == 0x80)
+			n--;
+	/* Replies reach API clients as text: valid UTF-8 (else bytes above
+	 * 0x7F become '?'), one record per line, no control characters. */
+	bool utf8 = sb_utf8_valid(s, n);
 	char prefix[2] = {dir, ' '};
 	sb_buf_append(&t->buf, prefix, 2);
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
-		/* one record per line, whatever the server sends */
-		sb_buf_append(&t->buf, c < 0x20 && c != '\t' ? "?" : &s[i], 1);
+		bool bad = c < 0x20 || c == 0x7f || (c >= 0x80 && !utf8);
+		sb_buf_append(&t->buf, bad ? "?" : &s[i], 1);
 	}
 	sb_buf_append(&t->buf, "\n", 1);
 }

@@ -199,6 +199,21 @@ static enum sb_status map_failure(struct smtp_xfer *x, struct sb_error *err)
 			    "SMTP exchange failed: %s", cw);
 }
 
+/* Did this exchange fail on a reused connection before the server took
+ * anything (no reply to MAIL FROM)?  Then the server had dropped it. */
+static bool stale_reuse(CURL *h, const struct smtp_xfer *x)
+{
+	long new_conns = -1;
+	if (x->rc != CURLE_SEND_ERROR && x->rc != CURLE_RECV_ERROR &&
+	    x->rc != CURLE_GOT_NOTHING && x->rc != CURLE_WEIRD_SERVER_REPLY)
+		return false;
+	if (!x->data || x->fresh || x->session.mail_code)
+		return false;
+	if (curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &new_conns) != CURLE_OK)
+		return false;
+	return new_conns == 0;
+}
+
 #define SETOPT(h, o, v)                                                   \
 	do {                                                              \
 		if (curl_easy_setopt((h), (o), (v)) != CURLE_OK)          \
@@ -235,6 +250,9 @@ enum sb_status smtp_transfer(struct smtp *s, const struct sb_call *call,
 	SETOPT(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_SMTP | CURLPROTO_SMTPS));
 #endif
 	SETOPT(h, CURLOPT_NOSIGNAL, 1L);
+	/* servers drop idle sessions (often after 60 s to 10 min): reuse a
+	 * kept connection only while it is fresh */
+	SETOPT(h, CURLOPT_MAXAGE_CONN, (long)SMTP_MAX_IDLE_S);
 	SETOPT(h, CURLOPT_ERRORBUFFER, x->curl_err);
 	SETOPT(h, CURLOPT_VERBOSE, 1L);
 	SETOPT(h, CURLOPT_DEBUGFUNCTION, debug_cb);
@@ -326,6 +344,27 @@ enum sb_status smtp_transfer(struct smtp *s, const struct sb_call *call,
 				   &x->session)) {
 		st = sb_error_set(err, SB_ERR_INTERNAL, NULL, "out of memory");
 		goto out;
+	}
+	if (stale_reuse(h, x)) {
+		/* A kept connection the server had closed: nothing was
+		 * accepted on it, so try once more on a new one. */
+		s->host->log(s->host, SB_LOG_DEBUG,
+			     "kept SMTP connection was closed by the server "
+			     "(%s); connecting again",
+			     curl_easy_strerror(x->rc));
+		smtp_session_free(&x->session);
+		smtp_transcript_free(&tr);
+		smtp_transcript_init(&tr);
+		up.pos = 0;
+		x->curl_err[0] = '\0';
+		curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+		x->rc = curl_easy_perform(h);
+		if (!smtp_transcript_parse(tr.buf.data ? tr.buf.data : "",
+					   tr.buf.len, &x->session)) {
+			st = sb_error_set(err, SB_ERR_INTERNAL, NULL,
+					  "out of memory");
+			goto out;
+		}
 	}
 	if (x->rc != CURLE_OK) {
 		st = map_failure(x, err);

@@ -55,6 +55,7 @@ try:
     data554 = start(["--data-reply", "554 5.7.1 Message rejected as spam"])
     mail550 = start(["--mail-reply", "550 5.7.1 Sender not allowed to relay"])
     ok = start([])
+    idle = start(["--idle-timeout", "1"])
     dead = closed_port()
     cfg = "[module smtp]\nenabled = yes\n" + "".join([
         inst("dead", dead, "timeout = 5s\n"),
@@ -66,6 +67,7 @@ try:
         inst("mail550", mail550.port, "timeout = 10s\n"),
         inst("rate_wait", ok.port, "timeout = 10s\nmax_per_minute = 2\n"),
         inst("rate_refuse", ok.port, "timeout = 2s\nmax_per_minute = 2\n"),
+        inst("idle", idle.port, "timeout = 10s\n"),
     ])
     msg = {"To": ["r@example.test"], "Subject": "s", "Body": "b"}
     with sbtest.Daemon(cfg) as d:
@@ -109,6 +111,16 @@ try:
         c.eq(e.get("category"), "upstream_denied", "550 on MAIL: upstream_denied")
         c.ok("not allowed to relay" in e.get("message", ""),
              "550 on MAIL: server's words", e)
+
+        # ---- a kept connection the server closed meanwhile ---------------------
+        st, _ = d.call("idle/Email.Send", msg)
+        c.eq(st, 200, "idle: first send")
+        time.sleep(2.5)  # the server drops the silent session after 1 s
+        st, body = d.call("idle/Email.Send", msg)
+        c.ok(st == 200, "idle: send after the server closed the kept "
+             "connection", body)
+        c.eq(len(idle.messages()), 2, "idle: both delivered")
+        c.eq(idle.connections(), 2, "idle: a new connection for the second")
 
         # ---- max_per_minute ----------------------------------------------------
         n = len(ok.messages())

@@ -23,6 +23,7 @@ Options:
   --mail-reply REPLY       answer every MAIL FROM with REPLY
   --data-reply REPLY       answer the end of DATA with REPLY (nothing saved)
   --hang greeting|rcpt|data   never answer at that point
+  --idle-timeout S         close a silent session after S seconds (421)
 """
 import argparse
 import asyncio
@@ -266,6 +267,8 @@ def main():
     ap.add_argument("--mail-reply")
     ap.add_argument("--data-reply")
     ap.add_argument("--hang", choices=["greeting", "rcpt", "data"])
+    ap.add_argument("--idle-timeout", type=float, default=300,
+                    help="close a silent session after this many seconds")
     ap.add_argument("--save-dir", required=True)
     opts = ap.parse_args()
     os.makedirs(opts.save_dir, exist_ok=True)
@@ -285,7 +288,8 @@ def main():
 
     def factory():
         kw = dict(hostname="mx.example.test", ident="svcbroker-test-mx",
-                  enable_SMTPUTF8=True, data_size_limit=64 * 1024 * 1024)
+                  enable_SMTPUTF8=True, data_size_limit=64 * 1024 * 1024,
+                  timeout=opts.idle_timeout)
         if opts.tls == "starttls":
             kw["tls_context"] = ctx
             kw["require_starttls"] = opts.require_starttls

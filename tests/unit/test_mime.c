@@ -219,7 +219,8 @@ START_TEST(test_alternative_and_attachments)
 		{"r\xC3\xA9sum\xC3\xA9 \xE2\x82\xAC avec un nom de fichier "
 		 "tr\xC3\xA8s long pour les suites.pdf",
 		 "application/pdf", bin, sizeof(bin)},
-		{"notes.txt", "text/plain", (const unsigned char *)"a\r\nb", 4},
+		{"notes.txt", "text/plain; charset=\"us-ascii\"; name=old.txt",
+		 (const unsigned char *)"a\r\nb", 4},
 		{"empty.bin", "application/octet-stream", NULL, 0},
 	};
 	const char *to[] = {"b@example.test"};
@@ -253,6 +254,10 @@ START_TEST(test_alternative_and_attachments)
 	}
 	ck_assert_ptr_nonnull(strstr(msg, "name=\"=?utf-8?B?"));
 	ck_assert_ptr_nonnull(strstr(msg, "filename=\"notes.txt\""));
+	/* parameters of the given type kept, its name replaced */
+	ck_assert_ptr_nonnull(strstr(msg, "Content-Type: text/plain; "
+					  "charset=\"us-ascii\"; name=\"notes.txt\""));
+	ck_assert_ptr_null(strstr(msg, "old.txt"));
 	ck_assert_ptr_nonnull(strstr(msg, "X-Priority: 1 (Highest)"));
 	ck_assert_ptr_nonnull(strstr(msg, "Content-Disposition: attachment"));
 
@@ -384,6 +389,12 @@ START_TEST(test_refusals)
 	f.content_type = "text/plain\r\nX-Evil: 1";
 	expect_refused(&m, "Attachments[0].ContentType");
 	f.content_type = "nonsense";
+	expect_refused(&m, "Attachments[0].ContentType");
+	f.content_type = "text/plain; charset";
+	expect_refused(&m, "Attachments[0].ContentType");
+	f.content_type = "text/plain; a=\"unterminated";
+	expect_refused(&m, "Attachments[0].ContentType");
+	f.content_type = "text/plain; a=b c";
 	expect_refused(&m, "Attachments[0].ContentType");
 	m = base;
 	m.from = NULL;

@@ -119,6 +119,36 @@ START_TEST(test_auth_login_redacted)
 
 END_TEST
 
+START_TEST(test_reply_text_made_safe)
+{
+	struct smtp_transcript t;
+	smtp_transcript_init(&t);
+	feed(&t, '<', "220 caf\xE9 latin-1\r\n");
+	feed(&t, '>', "EHLO x\r\n");
+	feed(&t, '<', "250 ok \xC3\xA9 utf-8\x01\r\n");
+	struct smtp_session s;
+	ck_assert(smtp_transcript_parse(t.buf.data, t.buf.len, &s));
+	ck_assert_str_eq(s.greeting, "caf? latin-1");
+	ck_assert_str_eq(s.last_text, "250 ok \xC3\xA9 utf-8?");
+	smtp_session_free(&s);
+	smtp_transcript_free(&t);
+	/* a long reply is cut on a character boundary */
+	smtp_transcript_init(&t);
+	char line[1200] = "550 ";
+	for (size_t i = 4; i + 3 < sizeof(line); i += 2)
+		memcpy(line + i, "\xC3\xA9", 2);
+	line[sizeof(line) - 3] = '\r';
+	line[sizeof(line) - 2] = '\n';
+	line[sizeof(line) - 1] = '\0';
+	feed(&t, '<', line);
+	ck_assert(smtp_transcript_parse(t.buf.data, t.buf.len, &s));
+	ck_assert(sb_utf8_valid(s.last_text, strlen(s.last_text)));
+	ck_assert_ptr_nonnull(strstr(s.last_text, "\xC3\xA9\xC3\xA9"));
+	smtp_session_free(&s);
+	smtp_transcript_free(&t);
+}
+END_TEST
+
 START_TEST(test_all_refused_and_data_refused)
 {
 	const char *tx = "< 220 x\n> EHLO h\n< 250 x\n"
@@ -320,6 +350,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_partial_acceptance);
 	tcase_add_test(tc, test_auth_login_redacted);
 	tcase_add_test(tc, test_all_refused_and_data_refused);
+	tcase_add_test(tc, test_reply_text_made_safe);
 	tcase_add_test(tc, test_garbage_bounded);
 	tcase_add_test(tc, test_ratelimit_window);
 	tcase_add_test(tc, test_ratelimit_never_more_than_limit);
