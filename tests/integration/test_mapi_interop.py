@@ -168,7 +168,7 @@ with sbtest.Daemon(conf()) as d:
     t.eq(st, 200, "Folder.Create")
     st, b = d.call("local/Folder.Create", {"Mailbox": BOB, "Name": "Projekte Ä"})
     t.eq(st, 409, "Folder.Create twice is a conflict")
-    for bad in ("../x", "a/b", ".hidden", ".."):
+    for bad in ("../x", "a/b", ".hidden", "..", "/abs", "x\x00y"):
         st, b = d.call("local/Folder.Create", {"Mailbox": BOB, "Name": bad})
         t.eq(st, 400, "Folder.Create refuses %r" % bad)
     st, b = d.call("local/Email.Move", {"Mailbox": BOB, "Id": bob_id,
@@ -204,7 +204,8 @@ with sbtest.Daemon(conf()) as d:
     t.ok("zed@example.test" in err(b).get("message", ""), "message names the mailbox")
     st, b = d.call("local/Email.List", {"Folder": "Nope"})
     t.eq((st, err(b).get("code")), (404, "ErrorFolderNotFound"), "unknown folder")
-    for bad in ("../bob@example.test/Inbox", "/etc", "..", "a/b"):
+    for bad in ("../bob@example.test/Inbox", "/etc", "..", "a/b", "a\x00b",
+                "Inbox/../../x"):
         st, b = d.call("local/Email.List", {"Folder": bad})
         t.eq(st, 400, "path-like folder %r refused" % bad)
     for bad in ("../../etc/passwd", "a/b", ".x"):
