@@ -68,12 +68,15 @@ struct req {
 	size_t discarded; /* bytes past max_body */
 	bool too_large;
 	int64_t start_ms;
+	char what[200]; /* "METHOD /path", printable, for the log */
 	pthread_mutex_t mu; /* submitted..done, answer */
 	bool submitted, suspended, done;
 	int status;
 	char *answer;
 	int64_t retry_after_ms;
 };
+
+static const char *shown(const char *s, char *buf, size_t n);
 
 /* ---- answers ----------------------------------------------------------------- */
 
@@ -112,9 +115,9 @@ static enum MHD_Result send_answer(struct req *r, int status, char *body,
 	enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)status, resp);
 	MHD_destroy_response(resp);
 	sbc_metrics_http(sbc_runtime_metrics(r->api->rt), status);
-	if (status >= 500)
-		sbc_log(SB_LOG_WARN, NULL, NULL, "HTTP %d after %lld ms",
-			status, (long long)(sb_now_ms() - r->start_ms));
+	sbc_log(status >= 500 ? SB_LOG_WARN : SB_LOG_DEBUG, NULL, NULL,
+		"%s: %d in %lld ms", r->what, status,
+		(long long)(sb_now_ms() - r->start_ms));
 	return ret;
 }
 
@@ -362,11 +365,17 @@ static void call_done(void *ud, const struct sbc_outcome *o)
 	r->answer = answer;
 	r->done = true;
 	struct MHD_Connection *conn = r->conn;
+	struct sbc_api *api = r->api;
 	bool suspended = r->suspended;
+	r->suspended = false;
 	pthread_mutex_unlock(&r->mu);
-	/* r stays valid: its connection is suspended until this resume */
-	if (suspended)
+	/* r stays valid: its connection is suspended until this resume.
+	 * Once every suspended connection was resumed, stopping the server
+	 * is safe (libmicrohttpd finishes pending resumes when it stops). */
+	if (suspended) {
 		MHD_resume_connection(conn);
+		atomic_fetch_sub(&api->suspended, 1);
+	}
 }
 
 static enum MHD_Result call_submit(struct req *r)
@@ -407,10 +416,6 @@ static enum MHD_Result call_finish(struct req *r)
 	r->answer = NULL;
 	int status = r->status;
 	int64_t retry = r->retry_after_ms;
-	if (done && r->suspended) {
-		r->suspended = false;
-		atomic_fetch_sub(&r->api->suspended, 1);
-	}
 	pthread_mutex_unlock(&r->mu);
 	if (!done) /* not resumed by us: nothing to send yet */
 		return MHD_YES;
@@ -437,6 +442,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
 		r->start_ms = sb_now_ms();
 		pthread_mutex_init(&r->mu, NULL);
 		*con_cls = r;
+		char pb[128];
+		snprintf(r->what, sizeof(r->what), "%.16s %s", method,
+			 shown(url, pb, sizeof(pb)));
 		int n = split_path(url, seg);
 		r->route = n < 0 ? R_NONE : route_of(n, seg);
 		bool is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
