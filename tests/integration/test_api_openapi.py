@@ -102,19 +102,58 @@ def schema_checks(t, doc):
          "shared Error schema")
 
 
+# Every other broker built in this tree joins, so the validator sees
+# their catalogs too.
+OTHERS = {
+    "mapi-stub": """
+[module mapi-stub]
+enabled = yes
+
+[instance local]
+broker = mapi-stub
+store_dir = %(work)s/store
+mailboxes = alice@example.test, bob@example.test
+""",
+    "smtp": """
+[module smtp]
+enabled = yes
+
+[instance mail]
+broker = smtp
+url = smtp://127.0.0.1:9
+tls = none
+helo_name = broker01.example.test
+from = noreply@example.test
+""",
+}
+
+
 def main():
     t = sbtest.Checks()
-    with sbtest.Daemon(CONFIG) as d:
+    work = tempfile.mkdtemp(prefix="sbtest-oa-")
+    mods = sbtest.make_module_dir(os.path.join(work, "modules"))
+    body = CONFIG
+    for name, text in OTHERS.items():
+        if os.path.exists(os.path.join(mods, name + ".so")):
+            body += text % {"work": work}
+    with sbtest.Daemon(body, workdir=work) as d:
         st, doc = d.get("/v1/openapi.json")
         t.eq(st, 200, "GET /v1/openapi.json")
         if not isinstance(doc, dict):
             t.ok(False, "the document is JSON")
             t.done()
         schema_checks(t, doc)
+        for name in OTHERS:
+            if name in body:
+                t.ok(any(p.startswith("/v1/call/%s/" % (
+                    "local" if name == "mapi-stub" else "mail"))
+                    for p in doc.get("paths", {})),
+                    "paths of the %s instance" % name)
 
     modules = os.path.join(SRCDIR, "tests", "openapi", "node_modules")
     node = shutil.which("node")
     if not os.path.isdir(modules) or not node:
+        shutil.rmtree(work, ignore_errors=True)
         print("# SKIP: the independent OpenAPI validator is not installed "
               "(%s missing; run `npm ci --prefix tests/openapi`)"
               % (modules if node else "node"))
@@ -130,6 +169,7 @@ def main():
         t.eq(p.returncode, 0, "swagger-parser validates the document")
     finally:
         os.unlink(path)
+        shutil.rmtree(work, ignore_errors=True)
     t.done()
 
 
