@@ -15,13 +15,38 @@ import sys
 
 top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 passed = failed = skipped = 0
-for suite in sys.argv[1:]:
+args = sys.argv[1:]
+label = ""
+if args[:1] == ["--sum"]:
+    # Sum the "label: N passed, N failed, N skipped" lines of a results file.
+    with open(args[1]) as f:
+        for line in f:
+            m = re.search(r"(\d+) passed, (\d+) failed, (\d+) skipped", line)
+            if m:
+                passed += int(m.group(1))
+                failed += int(m.group(2))
+                skipped += int(m.group(3))
+    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
+    sys.exit(1 if failed or passed == 0 else 0)
+if args[:1] == ["--label"]:
+    label = args[1] + ": "
+    args = args[2:]
+only = None
+if args[:1] == ["--tests-from"]:
+    # Count only the tests this `make check` output reports on.
+    with open(args[1], errors="replace") as f:
+        only = set(re.findall(r"^(?:PASS|FAIL|SKIP|XFAIL|XPASS|ERROR): (\S+)",
+                              f.read(), re.M))
+    args = args[2:]
+for suite in args:
     bdir = os.path.join(top, suite)
     if os.path.exists(bdir + ".build-failed"):
         failed += 1
         continue
     for trs in glob.glob(os.path.join(bdir, "**", "*.trs"), recursive=True):
         log = trs[:-4] + ".log"
+        if only is not None and os.path.relpath(trs[:-4], bdir) not in only:
+            continue
         with open(trs, errors="replace") as f:
             m = re.search(r"^:test-result: (\w+)", f.read(), re.M)
         result = m.group(1) if m else "ERROR"
@@ -47,5 +72,5 @@ for suite in sys.argv[1:]:
             n = 1
         passed += p
         failed += n
-print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
+print("%s%d passed, %d failed, %d skipped" % (label, passed, failed, skipped))
 sys.exit(1 if failed or passed == 0 else 0)

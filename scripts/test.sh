@@ -2,7 +2,9 @@
 # Set up and run every test of svcbroker:
 #   1. install dependencies (scripts/deps.sh),
 #   2. build in build/ and run `make check`,
-#   3. build in build-asan/ with AddressSanitizer + UndefinedBehaviorSanitizer
+#   3. run the compiled (unit) tests again under valgrind (skip with
+#      SB_NO_VALGRIND=1),
+#   4. build in build-asan/ with AddressSanitizer + UndefinedBehaviorSanitizer
 #      and run `make check` again (skip with SB_NO_SANITIZE=1),
 # then print one line "N passed, N failed, N skipped" (each check counted,
 # see scripts/count-results.py) and exit non-zero if anything failed.
@@ -17,7 +19,15 @@ if [ -f tests/openapi/package.json ] && [ ! -d tests/openapi/node_modules ]; the
 fi
 
 status=0
-suites=""
+results="$top/build/test-results.txt"
+mkdir -p "$top/build"
+: >"$results"
+count() { # count LABEL BUILD_DIR [--tests-from OUT]: add that run's counts to $results
+	label=$1
+	shift
+	/usr/bin/python3 "$top/scripts/count-results.py" --label "$label" "$@" >>"$results" || status=1
+	tail -n 1 "$results"
+}
 run_suite() { # run_suite BUILD_DIR [configure args...]
 	bdir=$1
 	shift
@@ -31,17 +41,27 @@ run_suite() { # run_suite BUILD_DIR [configure args...]
 	# -k: run every test even if one fails; counts come from the logs.
 	(cd "$top/$bdir" && make -k -j2 check VERBOSE=1 >"$top/$bdir/check.out" 2>&1) || status=1
 	grep -E '^(PASS|FAIL|SKIP|XFAIL|XPASS|ERROR):' "$top/$bdir/check.out" || true
-	suites="$suites $bdir"
 }
 
 run_suite build
+count plain build
+if [ "${SB_NO_VALGRIND:-0}" != 1 ] && [ ! -f "$top/build.build-failed" ]; then
+	native=$(make -s -C "$top/build" print-native-tests | tr '\n' ' ')
+	(cd "$top/build" && make -k check TESTS="$native" CK_FORK=no CK_DEFAULT_TIMEOUT=600 \
+		LOG_COMPILER="./libtool --mode=execute valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect" \
+		>"$top/build/valgrind.out" 2>&1) || status=1
+	grep -E '^(PASS|FAIL|SKIP|XFAIL|XPASS|ERROR):' "$top/build/valgrind.out" || true
+	count valgrind --tests-from "$top/build/valgrind.out" build
+fi
 if [ "${SB_NO_SANITIZE:-0}" != 1 ]; then
 	SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 	export ASAN_OPTIONS UBSAN_OPTIONS
 	run_suite build-asan CFLAGS="-O1 -g $SAN" LDFLAGS="$SAN"
+	count asan build-asan
 fi
 
-/usr/bin/python3 "$top/scripts/count-results.py" $suites || status=1
+# The one closing line: the sum of every run above.
+/usr/bin/python3 "$top/scripts/count-results.py" --sum "$results" || status=1
 exit $status
