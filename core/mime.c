@@ -356,10 +356,11 @@ static enum sb_status put_address_header(struct sb_buf *out, const char *name,
 		return SB_OK;
 	struct addr *a = calloc(n, sizeof(*a));
 	if (!a)
-		return sb_error_set(err, SB_ERR_INTERNAL, NULL, "out of memory");
+		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
+				    "out of memory");
 	for (size_t i = 0; i < n; i++) {
-		enum sb_status st = split_address(field, list[i] ? list[i] : "",
-						  &a[i], err);
+		enum sb_status st =
+		    split_address(field, list[i] ? list[i] : "", &a[i], err);
 		if (st != SB_OK) {
 			free(a);
 			return st;
@@ -537,8 +538,8 @@ static bool put_ctype(struct fw *w, const char *ct)
 /* "%XX" encoding a UTF-8 continuation byte (0x80..0xBF)? */
 static bool is_cont_escape(const char *p)
 {
-	return p[0] == '%' && (p[1] == '8' || p[1] == '9' || p[1] == 'A' ||
-			       p[1] == 'B');
+	return p[0] == '%' &&
+	       (p[1] == '8' || p[1] == '9' || p[1] == 'A' || p[1] == 'B');
 }
 
 static bool filename_plain(const char *s)
@@ -563,8 +564,8 @@ static enum sb_status put_attachment(struct sb_buf *b, size_t idx,
 	if (st != SB_OK)
 		return st;
 	const char *ct = f->content_type && *f->content_type
-				 ? f->content_type
-				 : "application/octet-stream";
+			     ? f->content_type
+			     : "application/octet-stream";
 	snprintf(field, sizeof(field), "Attachments[%zu].ContentType", idx);
 	st = check_header_text(field, ct, err);
 	if (st != SB_OK)
@@ -756,8 +757,8 @@ enum sb_status sb_mime_build(const struct sb_mime_message *m,
 	struct addr from;
 	if ((st = split_address("From", m->from, &from, err)) != SB_OK)
 		return st;
-	if (m->subject && (st = check_header_text("Subject", m->subject,
-						   err)) != SB_OK)
+	if (m->subject &&
+	    (st = check_header_text("Subject", m->subject, err)) != SB_OK)
 		return st;
 	if (m->body && (st = check_body_text("Body", m->body, err)) != SB_OK)
 		return st;
@@ -809,8 +810,8 @@ enum sb_status sb_mime_build(const struct sb_mime_message *m,
 		goto fail;
 	if (m->sender && *m->sender) {
 		const char *const sv[] = {m->sender};
-		if ((st = put_address_header(b, "Sender", "Sender", sv, 1,
-					     err)))
+		if ((st =
+			 put_address_header(b, "Sender", "Sender", sv, 1, err)))
 			goto fail;
 	}
 	if ((st = put_address_header(b, "Reply-To", "ReplyTo", m->reply_to,
@@ -829,8 +830,10 @@ enum sb_status sb_mime_build(const struct sb_mime_message *m,
 	sb_buf_printf(b, "Message-ID: %s\r\n", msgid);
 	if (prio)
 		sb_buf_printf(b, "Importance: %s\r\nX-Priority: %s\r\n",
-			      prio == 1 ? "high" : prio == 3 ? "normal" : "low",
-			      prio == 1   ? "1 (Highest)"
+			      prio == 1	  ? "high"
+			      : prio == 3 ? "normal"
+					  : "low",
+			      prio == 1	  ? "1 (Highest)"
 			      : prio == 3 ? "3 (Normal)"
 					  : "5 (Lowest)");
 	for (size_t i = 0; i < m->n_extra_headers; i++) {
@@ -971,8 +974,8 @@ static char *trim_dup(const char *s, size_t n)
 
 /* Parse a header block; returns where the body starts.  On out of memory
  * *oom is set. */
-static const char *parse_headers(const char *p, const char *end,
-				 struct hdrs *h, bool *oom)
+static const char *parse_headers(const char *p, const char *end, struct hdrs *h,
+				 bool *oom)
 {
 	struct sb_buf cur;
 	sb_buf_init(&cur, 0);
@@ -990,7 +993,8 @@ static const char *parse_headers(const char *p, const char *end,
 		if (cur_name) {
 			if (h->n == h->cap) {
 				size_t nc = h->cap ? 2 * h->cap : 16;
-				struct hdr *nv = realloc(h->v, nc * sizeof(*nv));
+				struct hdr *nv =
+				    realloc(h->v, nc * sizeof(*nv));
 				if (!nv) {
 					*oom = true;
 					free(cur_name);
@@ -1048,7 +1052,7 @@ static const char *parse_headers(const char *p, const char *end,
 			h->n++;
 		} else if (v) {
 			struct hdr *nv =
-				realloc(h->v, (h->cap + 1) * sizeof(*nv));
+			    realloc(h->v, (h->cap + 1) * sizeof(*nv));
 			if (nv) {
 				h->v = nv;
 				h->cap++;
@@ -1150,8 +1154,9 @@ static void to_utf8(struct sb_buf *b, const unsigned char *s, size_t n,
 			if (c < 0x80) {
 				sb_buf_append(b, &c, 1);
 			} else {
-				unsigned char u[2] = {(unsigned char)(0xC0 | (c >> 6)),
-						      (unsigned char)(0x80 | (c & 0x3F))};
+				unsigned char u[2] = {
+				    (unsigned char)(0xC0 | (c >> 6)),
+				    (unsigned char)(0x80 | (c & 0x3F))};
 				sb_buf_append(b, u, 2);
 			}
 		}
@@ -1191,7 +1196,7 @@ static int hexval(int c)
 static void b64_decode_into(struct sb_buf *b, const char *s, size_t n)
 {
 	static const char alpha[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	signed char m[256];
 	memset(m, -1, sizeof(m));
 	for (int i = 0; i < 64; i++)
@@ -1246,8 +1251,9 @@ static void qp_decode_into(struct sb_buf *b, const char *s, size_t n,
 		}
 		if (i + 2 < n && hexval(s[i + 1]) >= 0 &&
 		    hexval(s[i + 2]) >= 0) {
-			unsigned char o = (unsigned char)(hexval(s[i + 1]) * 16 +
-							  hexval(s[i + 2]));
+			unsigned char o =
+			    (unsigned char)(hexval(s[i + 1]) * 16 +
+					    hexval(s[i + 2]));
 			sb_buf_append(b, &o, 1);
 			i += 3;
 			continue;
@@ -1274,22 +1280,31 @@ static char *decode_2047(const char *s)
 				const char *txt = q1 + 3;
 				const char *endw = strstr(txt, "?=");
 				if (endw && (enc == 'B' || enc == 'Q') &&
-				    q1 - cs < 40 && !memchr(txt, ' ', (size_t)(endw - txt))) {
+				    q1 - cs < 40 &&
+				    !memchr(txt, ' ', (size_t)(endw - txt))) {
 					char csn[41];
 					size_t cl = (size_t)(q1 - cs);
 					memcpy(csn, cs, cl);
 					csn[cl] = '\0';
-					char *star = strchr(csn, '*'); /* RFC 2231 lang */
+					char *star = strchr(
+					    csn, '*'); /* RFC 2231 lang */
 					if (star)
 						*star = '\0';
 					struct sb_buf raw;
 					sb_buf_init(&raw, 0);
 					if (enc == 'B')
-						b64_decode_into(&raw, txt, (size_t)(endw - txt));
+						b64_decode_into(
+						    &raw, txt,
+						    (size_t)(endw - txt));
 					else
-						qp_decode_into(&raw, txt, (size_t)(endw - txt), true);
-					to_utf8(&b, (const unsigned char *)(raw.data ? raw.data : ""),
-						raw.len, csn);
+						qp_decode_into(
+						    &raw, txt,
+						    (size_t)(endw - txt), true);
+					to_utf8(
+					    &b,
+					    (const unsigned char
+						 *)(raw.data ? raw.data : ""),
+					    raw.len, csn);
 					sb_buf_free(&raw);
 					p = endw + 2;
 					last_ew = true;
@@ -1381,9 +1396,11 @@ static void parse_params(const char *s, struct params *ps)
 		p = skip_cfws(p + 1);
 		size_t nl = 0;
 		struct param *pa = &ps->v[ps->n];
-		while (*p && *p != '=' && *p != ';' && *p != ' ' && *p != '\t') {
+		while (*p && *p != '=' && *p != ';' && *p != ' ' &&
+		       *p != '\t') {
 			if (nl + 1 < sizeof(pa->name))
-				pa->name[nl++] = (char)tolower((unsigned char)*p);
+				pa->name[nl++] =
+				    (char)tolower((unsigned char)*p);
 			p++;
 		}
 		pa->name[nl] = '\0';
@@ -1431,7 +1448,7 @@ static void pct_decode_into(struct sb_buf *b, const char *s)
 	for (; *s; s++) {
 		if (*s == '%' && hexval(s[1]) >= 0 && hexval(s[2]) >= 0) {
 			unsigned char o =
-				(unsigned char)(hexval(s[1]) * 16 + hexval(s[2]));
+			    (unsigned char)(hexval(s[1]) * 16 + hexval(s[2]));
 			sb_buf_append(b, &o, 1);
 			s += 2;
 		} else {
@@ -1479,7 +1496,8 @@ static char *param_get(const struct params *ps, const char *name)
 			found = true;
 			if (encoded && sec == 0) {
 				const char *q1 = strchr(v, '\'');
-				const char *q2 = q1 ? strchr(q1 + 1, '\'') : NULL;
+				const char *q2 =
+				    q1 ? strchr(q1 + 1, '\'') : NULL;
 				if (q1 && q2) {
 					size_t cl = (size_t)(q1 - v);
 					if (cl < sizeof(charset)) {
@@ -1558,8 +1576,7 @@ static void add_attachment(struct walk *w, char *name, const char *ctype,
 	struct sb_mime_parsed *o = w->out;
 	if (o->n_attachments == w->att_cap) {
 		size_t nc = w->att_cap ? 2 * w->att_cap : 4;
-		struct sb_file *nv =
-			realloc(o->attachments, nc * sizeof(*nv));
+		struct sb_file *nv = realloc(o->attachments, nc * sizeof(*nv));
 		if (!nv) {
 			w->oom = true;
 			free(name);
@@ -1623,8 +1640,8 @@ static void walk_multipart(struct walk *w, const char *p, const char *end,
 		if (ll >= 2 + bl && line[0] == '-' && line[1] == '-' &&
 		    !memcmp(line + 2, boundary, bl)) {
 			const char *rest = line + 2 + bl;
-			bool close = rest + 2 <= le && rest[0] == '-' &&
-				     rest[1] == '-';
+			bool close =
+			    rest + 2 <= le && rest[0] == '-' && rest[1] == '-';
 			const char *r = close ? rest + 2 : rest;
 			while (r < le && (*r == ' ' || *r == '\t'))
 				r++;
@@ -1639,7 +1656,8 @@ static void walk_multipart(struct walk *w, const char *p, const char *end,
 						pe--;
 					if (w->parts >= MAX_PARTS)
 						return;
-					walk_entity(w, part_start, pe, depth + 1);
+					walk_entity(w, part_start, pe,
+						    depth + 1);
 					if (w->oom)
 						return;
 				}
@@ -1685,8 +1703,8 @@ static void walk_entity(struct walk *w, const char *p, const char *end,
 	bool is_plain = !strcmp(ct.type, "text/plain");
 	bool is_html = !strcmp(ct.type, "text/html");
 	bool attach = !strcmp(cd.type, "attachment") || fname ||
-		      !(is_plain || is_html) ||
-		      (is_plain && w->out->body) || (is_html && w->out->html_body);
+		      !(is_plain || is_html) || (is_plain && w->out->body) ||
+		      (is_html && w->out->html_body);
 	struct sb_buf d;
 	sb_buf_init(&d, 0);
 	decode_cte(&d, cte, body, (size_t)(end - body));
@@ -1701,9 +1719,9 @@ static void walk_entity(struct walk *w, const char *p, const char *end,
 			char gen[64];
 			snprintf(gen, sizeof(gen), "part%zu%s", w->parts,
 				 !strcmp(ct.type, "message/rfc822") ? ".eml"
-				 : is_html			     ? ".html"
-				 : !strncmp(ct.type, "text/", 5)     ? ".txt"
-								     : ".bin");
+				 : is_html			    ? ".html"
+				 : !strncmp(ct.type, "text/", 5)    ? ".txt"
+								    : ".bin");
 			fname = strdup(gen);
 		}
 		add_attachment(w, fname, ct.type, &d);
@@ -1898,7 +1916,8 @@ enum sb_status sb_mime_parse(const char *raw, size_t len,
 		goto nomem;
 	if ((v = hdr_get(&h, "Subject")) && !(out->subject = header_utf8(v)))
 		goto nomem;
-	if ((v = hdr_get(&h, "Message-ID")) && !(out->message_id = header_utf8(v)))
+	if ((v = hdr_get(&h, "Message-ID")) &&
+	    !(out->message_id = header_utf8(v)))
 		goto nomem;
 	if ((v = hdr_get(&h, "Date")) && !(out->date = header_utf8(v)))
 		goto nomem;

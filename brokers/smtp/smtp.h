@@ -101,8 +101,8 @@ struct smtp_transcript {
 void smtp_transcript_init(struct smtp_transcript *t);
 void smtp_transcript_free(struct smtp_transcript *t);
 /* Record one chunk: dir '>' (sent), '<' (received) or '*' (note). */
-void smtp_transcript_add(struct smtp_transcript *t, char dir,
-			 const char *data, size_t len);
+void smtp_transcript_add(struct smtp_transcript *t, char dir, const char *data,
+			 size_t len);
 
 struct smtp_rcpt_reply {
 	char *addr;
@@ -111,24 +111,24 @@ struct smtp_rcpt_reply {
 };
 
 struct smtp_session {
-	char *greeting;          /* text of the 220 line(s), code removed */
-	char **ext;              /* EHLO keywords with their parameters */
+	char *greeting; /* text of the 220 line(s), code removed */
+	char **ext;	/* EHLO keywords with their parameters */
 	size_t n_ext;
 	char **auth_mechs;
 	size_t n_auth_mechs;
-	char tls_version[32];    /* "TLSv1.3", or "" */
-	bool auth_sent;          /* an AUTH command was sent */
+	char tls_version[32]; /* "TLSv1.3", or "" */
+	bool auth_sent;	      /* an AUTH command was sent */
 	int auth_code;
 	char *auth_text;
 	int mail_code;
 	char *mail_text;
 	struct smtp_rcpt_reply *rcpts;
 	size_t n_rcpts;
-	int data_code;           /* reply to DATA (354 when accepted) */
+	int data_code; /* reply to DATA (354 when accepted) */
 	char *data_text;
-	int final_code;          /* reply after the message content */
+	int final_code; /* reply after the message content */
 	char *final_text;
-	int last_code;           /* the last reply of any kind */
+	int last_code; /* the last reply of any kind */
 	char *last_text;
 };
 
@@ -150,12 +150,12 @@ struct smtp {
 
 struct smtp_xfer {
 	/* in */
-	const char *mail_from;             /* envelope sender */
-	const char *const *rcpts;          /* envelope recipients */
+	const char *mail_from;	  /* envelope sender */
+	const char *const *rcpts; /* envelope recipients */
 	size_t n_rcpts;
-	const char *data;                  /* message, CRLF; NULL: connect only */
+	const char *data; /* message, CRLF; NULL: connect only */
 	size_t len;
-	bool fresh;                        /* a new connection, not a reused one */
+	bool fresh; /* a new connection, not a reused one */
 	/* out */
 	struct smtp_session session;
 	CURLcode rc;

@@ -20,187 +20,214 @@
 
 static const char *const url_schemes[] = {"smtp", "smtps", NULL};
 static const char *const tls_choices[] = {"none", "starttls", NULL};
-static const char *const auth_choices[] = {"none", "plain", "login",
-					   "xoauth2", NULL};
+static const char *const auth_choices[] = {"none", "plain", "login", "xoauth2",
+					   NULL};
 
 static const struct sb_config_key smtp_config[] = {
-	{.key = "url",
-	 .type = SB_CONF_URL,
-	 .flags = SB_CONF_REQUIRED,
-	 .choices = url_schemes,
-	 .doc = "Server to submit to: smtp://host:25, smtp://host:587 (with "
-		"tls = starttls) or smtps://host:465 for implicit TLS.",
-	 .offset = offsetof(struct smtp_conf, url)},
-	{.key = "tls",
-	 .type = SB_CONF_ENUM,
-	 .def = "none",
-	 .choices = tls_choices,
-	 .doc = "For smtp:// URLs: starttls requires STARTTLS and refuses to "
-		"go on in plain text; none never starts TLS.",
-	 .offset = offsetof(struct smtp_conf, tls)},
-	{.key = "auth",
-	 .type = SB_CONF_ENUM,
-	 .def = "none",
-	 .choices = auth_choices,
-	 .doc = "SASL mechanism: none, plain, login, or xoauth2 (password is "
-		"then the OAuth 2 bearer token).",
-	 .offset = offsetof(struct smtp_conf, auth)},
-	{.key = "username",
-	 .type = SB_CONF_STRING,
-	 .doc = "User name to authenticate as (required unless auth = none).",
-	 .offset = offsetof(struct smtp_conf, username)},
-	{.key = "password",
-	 .type = SB_CONF_STRING,
-	 .flags = SB_CONF_SECRET,
-	 .doc = "Password, or the bearer token for auth = xoauth2; prefer "
-		"${file:...}.",
-	 .offset = offsetof(struct smtp_conf, password)},
-	{.key = "helo_name",
-	 .type = SB_CONF_STRING,
-	 .doc = "Host name sent in EHLO (default: libcurl's short host name, "
-		"which many servers refuse); a fully qualified name.",
-	 .offset = offsetof(struct smtp_conf, helo_name)},
-	{.key = "from",
-	 .type = SB_CONF_STRING,
-	 .doc = "Default sender address, used when a call gives no From and "
-		"as the envelope sender.",
-	 .offset = offsetof(struct smtp_conf, from)},
-	{.key = "allow_from_override",
-	 .type = SB_CONF_BOOL,
-	 .def = "no",
-	 .doc = "Let a call give another From: the message is then sent on "
-		"behalf, with Sender set to the `from` address.",
-	 .offset = offsetof(struct smtp_conf, allow_from_override)},
-	{.key = "plain_text_only",
-	 .type = SB_CONF_BOOL,
-	 .def = "no",
-	 .doc = "Refuse calls that give an HtmlBody (invalid_input).",
-	 .offset = offsetof(struct smtp_conf, plain_text_only)},
-	{.key = "max_attachment_size",
-	 .type = SB_CONF_SIZE,
-	 .def = "10MiB",
-	 .min = 1,
-	 .max = (int64_t)1024 * 1024 * 1024,
-	 .doc = "Largest single attachment accepted (decoded size); larger "
-		"ones are refused with payload_too_large.",
-	 .offset = offsetof(struct smtp_conf, max_attachment_size)},
-	{.key = "max_per_minute",
-	 .type = SB_CONF_INT,
-	 .def = "0",
-	 .min = 0,
-	 .max = 1000000,
-	 .doc = "Messages per minute for this instance (0: no limit); over it "
-		"a call waits within its deadline or gets throttled.",
-	 .offset = offsetof(struct smtp_conf, max_per_minute)},
-	{.key = "verify_tls",
-	 .type = SB_CONF_BOOL,
-	 .def = "yes",
-	 .doc = "Verify the server's certificate and host name.",
-	 .offset = offsetof(struct smtp_conf, verify_tls)},
-	{.key = "ca_file",
-	 .type = SB_CONF_PATH,
-	 .doc = "PEM file of the certificate authorities to trust (default: "
-		"the system's).",
-	 .offset = offsetof(struct smtp_conf, ca_file)},
-	SB_CONF_END,
+    {.key = "url",
+     .type = SB_CONF_URL,
+     .flags = SB_CONF_REQUIRED,
+     .choices = url_schemes,
+     .doc = "Server to submit to: smtp://host:25, smtp://host:587 (with "
+	    "tls = starttls) or smtps://host:465 for implicit TLS.",
+     .offset = offsetof(struct smtp_conf, url)},
+    {.key = "tls",
+     .type = SB_CONF_ENUM,
+     .def = "none",
+     .choices = tls_choices,
+     .doc = "For smtp:// URLs: starttls requires STARTTLS and refuses to "
+	    "go on in plain text; none never starts TLS.",
+     .offset = offsetof(struct smtp_conf, tls)},
+    {.key = "auth",
+     .type = SB_CONF_ENUM,
+     .def = "none",
+     .choices = auth_choices,
+     .doc = "SASL mechanism: none, plain, login, or xoauth2 (password is "
+	    "then the OAuth 2 bearer token).",
+     .offset = offsetof(struct smtp_conf, auth)},
+    {.key = "username",
+     .type = SB_CONF_STRING,
+     .doc = "User name to authenticate as (required unless auth = none).",
+     .offset = offsetof(struct smtp_conf, username)},
+    {.key = "password",
+     .type = SB_CONF_STRING,
+     .flags = SB_CONF_SECRET,
+     .doc = "Password, or the bearer token for auth = xoauth2; prefer "
+	    "${file:...}.",
+     .offset = offsetof(struct smtp_conf, password)},
+    {.key = "helo_name",
+     .type = SB_CONF_STRING,
+     .doc = "Host name sent in EHLO (default: libcurl's short host name, "
+	    "which many servers refuse); a fully qualified name.",
+     .offset = offsetof(struct smtp_conf, helo_name)},
+    {.key = "from",
+     .type = SB_CONF_STRING,
+     .doc = "Default sender address, used when a call gives no From and "
+	    "as the envelope sender.",
+     .offset = offsetof(struct smtp_conf, from)},
+    {.key = "allow_from_override",
+     .type = SB_CONF_BOOL,
+     .def = "no",
+     .doc = "Let a call give another From: the message is then sent on "
+	    "behalf, with Sender set to the `from` address.",
+     .offset = offsetof(struct smtp_conf, allow_from_override)},
+    {.key = "plain_text_only",
+     .type = SB_CONF_BOOL,
+     .def = "no",
+     .doc = "Refuse calls that give an HtmlBody (invalid_input).",
+     .offset = offsetof(struct smtp_conf, plain_text_only)},
+    {.key = "max_attachment_size",
+     .type = SB_CONF_SIZE,
+     .def = "10MiB",
+     .min = 1,
+     .max = (int64_t)1024 * 1024 * 1024,
+     .doc = "Largest single attachment accepted (decoded size); larger "
+	    "ones are refused with payload_too_large.",
+     .offset = offsetof(struct smtp_conf, max_attachment_size)},
+    {.key = "max_per_minute",
+     .type = SB_CONF_INT,
+     .def = "0",
+     .min = 0,
+     .max = 1000000,
+     .doc = "Messages per minute for this instance (0: no limit); over it "
+	    "a call waits within its deadline or gets throttled.",
+     .offset = offsetof(struct smtp_conf, max_per_minute)},
+    {.key = "verify_tls",
+     .type = SB_CONF_BOOL,
+     .def = "yes",
+     .doc = "Verify the server's certificate and host name.",
+     .offset = offsetof(struct smtp_conf, verify_tls)},
+    {.key = "ca_file",
+     .type = SB_CONF_PATH,
+     .doc = "PEM file of the certificate authorities to trust (default: "
+	    "the system's).",
+     .offset = offsetof(struct smtp_conf, ca_file)},
+    SB_CONF_END,
 };
 
-/* ---- catalog -------------------------------------------------------------- */
+/* ---- catalog --------------------------------------------------------------
+ */
 
 static const struct sb_param send_in[] = {
-	{.name = "From", .type = SB_TYPE_EMAIL,
-	 .doc = "Sender address (default: the instance's `from`; another "
-		"address needs allow_from_override)."},
-	{.name = "To", .type = SB_TYPE_EMAIL, .flags = SB_MULTI,
-	 .doc = "Primary recipients."},
-	{.name = "Cc", .type = SB_TYPE_EMAIL, .flags = SB_MULTI,
-	 .doc = "Carbon-copy recipients."},
-	{.name = "Bcc", .type = SB_TYPE_EMAIL, .flags = SB_MULTI,
-	 .doc = "Blind carbon-copy recipients: they receive the message but "
-		"appear in no header."},
-	{.name = "ReplyTo", .type = SB_TYPE_EMAIL, .flags = SB_MULTI,
-	 .doc = "Addresses replies should go to."},
-	{.name = "Subject", .type = SB_TYPE_TEXT, .doc = "Subject line."},
-	{.name = "Body", .type = SB_TYPE_MEMO, .doc = "Plain-text body."},
-	{.name = "HtmlBody", .type = SB_TYPE_MEMO,
-	 .doc = "HTML body, sent with the plain text as multipart/alternative."},
-	{.name = "Importance", .type = SB_TYPE_ENUM,
-	 .choices = sb_importance_choices,
-	 .doc = "Low, Normal or High (Importance and X-Priority headers)."},
-	{.name = "Attachments", .type = SB_TYPE_FILE, .flags = SB_MULTI,
-	 .doc = "Files to attach (each at most max_attachment_size)."},
-	SB_PARAM_END,
+    {.name = "From",
+     .type = SB_TYPE_EMAIL,
+     .doc = "Sender address (default: the instance's `from`; another "
+	    "address needs allow_from_override)."},
+    {.name = "To",
+     .type = SB_TYPE_EMAIL,
+     .flags = SB_MULTI,
+     .doc = "Primary recipients."},
+    {.name = "Cc",
+     .type = SB_TYPE_EMAIL,
+     .flags = SB_MULTI,
+     .doc = "Carbon-copy recipients."},
+    {.name = "Bcc",
+     .type = SB_TYPE_EMAIL,
+     .flags = SB_MULTI,
+     .doc = "Blind carbon-copy recipients: they receive the message but "
+	    "appear in no header."},
+    {.name = "ReplyTo",
+     .type = SB_TYPE_EMAIL,
+     .flags = SB_MULTI,
+     .doc = "Addresses replies should go to."},
+    {.name = "Subject", .type = SB_TYPE_TEXT, .doc = "Subject line."},
+    {.name = "Body", .type = SB_TYPE_MEMO, .doc = "Plain-text body."},
+    {.name = "HtmlBody",
+     .type = SB_TYPE_MEMO,
+     .doc = "HTML body, sent with the plain text as multipart/alternative."},
+    {.name = "Importance",
+     .type = SB_TYPE_ENUM,
+     .choices = sb_importance_choices,
+     .doc = "Low, Normal or High (Importance and X-Priority headers)."},
+    {.name = "Attachments",
+     .type = SB_TYPE_FILE,
+     .flags = SB_MULTI,
+     .doc = "Files to attach (each at most max_attachment_size)."},
+    SB_PARAM_END,
 };
 
 static const char *const send_ret[] = {"MessageId", "Accepted", "Rejected",
 				       NULL};
 
 static const struct sb_method email_methods[] = {
-	{.name = "Send",
-	 .kind = SB_KIND_EXECUTE,
-	 .doc = "Submit a message to the SMTP server.  Accepted lists the "
-		"recipients the server took, Rejected the refused ones with "
-		"the server's reply; if every recipient is refused the call "
-		"fails with the server's words.",
-	 .inputs = send_in,
-	 .returns = send_ret},
-	SB_METHOD_END,
+    {.name = "Send",
+     .kind = SB_KIND_EXECUTE,
+     .doc = "Submit a message to the SMTP server.  Accepted lists the "
+	    "recipients the server took, Rejected the refused ones with "
+	    "the server's reply; if every recipient is refused the call "
+	    "fails with the server's words.",
+     .inputs = send_in,
+     .returns = send_ret},
+    SB_METHOD_END,
 };
 
 static const struct sb_property connection_properties[] = {
-	{.name = "ServerGreeting", .type = SB_TYPE_TEXT,
-	 .doc = "The server's 220 greeting, without the code."},
-	{.name = "Extensions", .type = SB_TYPE_TEXT, .flags = SB_MULTI,
-	 .doc = "ESMTP extensions the server announced in its EHLO reply."},
-	{.name = "TlsVersion", .type = SB_TYPE_TEXT,
-	 .doc = "TLS protocol version of the connection, or none."},
-	{.name = "AuthMechanisms", .type = SB_TYPE_TEXT, .flags = SB_MULTI,
-	 .doc = "SASL mechanisms the server offers."},
-	{.name = "MessageId", .type = SB_TYPE_TEXT,
-	 .doc = "Message-ID of the test message, when one was sent."},
-	{.name = "Accepted", .type = SB_TYPE_EMAIL, .flags = SB_MULTI,
-	 .doc = "Recipients of the test message the server accepted."},
-	{.name = "Rejected", .type = SB_TYPE_TEXT, .flags = SB_MULTI,
-	 .doc = "Recipients of the test message the server refused, each as "
-		"\"address: server reply\"."},
-	SB_PROPERTY_END,
+    {.name = "ServerGreeting",
+     .type = SB_TYPE_TEXT,
+     .doc = "The server's 220 greeting, without the code."},
+    {.name = "Extensions",
+     .type = SB_TYPE_TEXT,
+     .flags = SB_MULTI,
+     .doc = "ESMTP extensions the server announced in its EHLO reply."},
+    {.name = "TlsVersion",
+     .type = SB_TYPE_TEXT,
+     .doc = "TLS protocol version of the connection, or none."},
+    {.name = "AuthMechanisms",
+     .type = SB_TYPE_TEXT,
+     .flags = SB_MULTI,
+     .doc = "SASL mechanisms the server offers."},
+    {.name = "MessageId",
+     .type = SB_TYPE_TEXT,
+     .doc = "Message-ID of the test message, when one was sent."},
+    {.name = "Accepted",
+     .type = SB_TYPE_EMAIL,
+     .flags = SB_MULTI,
+     .doc = "Recipients of the test message the server accepted."},
+    {.name = "Rejected",
+     .type = SB_TYPE_TEXT,
+     .flags = SB_MULTI,
+     .doc = "Recipients of the test message the server refused, each as "
+	    "\"address: server reply\"."},
+    SB_PROPERTY_END,
 };
 
 static const struct sb_param test_in[] = {
-	{.name = "To", .type = SB_TYPE_EMAIL,
-	 .doc = "Also send a short test message from the instance's `from` "
-		"to this address."},
-	SB_PARAM_END,
+    {.name = "To",
+     .type = SB_TYPE_EMAIL,
+     .doc = "Also send a short test message from the instance's `from` "
+	    "to this address."},
+    SB_PARAM_END,
 };
 
 static const char *const test_ret[] = {
-	"ServerGreeting", "Extensions", "TlsVersion", "AuthMechanisms",
-	"MessageId",      "Accepted",   "Rejected",   NULL};
+    "ServerGreeting", "Extensions", "TlsVersion", "AuthMechanisms",
+    "MessageId",      "Accepted",   "Rejected",	  NULL};
 
 static const struct sb_method connection_methods[] = {
-	{.name = "Test",
-	 .kind = SB_KIND_EXECUTE,
-	 .doc = "Connect on a new connection, negotiate TLS and authenticate "
-		"as a send would, and report what the server offers; with To, "
-		"also send a test message.",
-	 .inputs = test_in,
-	 .returns = test_ret},
-	SB_METHOD_END,
+    {.name = "Test",
+     .kind = SB_KIND_EXECUTE,
+     .doc = "Connect on a new connection, negotiate TLS and authenticate "
+	    "as a send would, and report what the server offers; with To, "
+	    "also send a test message.",
+     .inputs = test_in,
+     .returns = test_ret},
+    SB_METHOD_END,
 };
 
 static const struct sb_object smtp_objects[] = {
-	{.name = SB_OBJ_EMAIL,
-	 .doc = "An email message, submitted over SMTP.",
-	 .properties = sb_email_properties,
-	 .methods = email_methods},
-	{.name = "Connection",
-	 .doc = "The connection to the SMTP server.",
-	 .properties = connection_properties,
-	 .methods = connection_methods},
-	SB_OBJECT_END,
+    {.name = SB_OBJ_EMAIL,
+     .doc = "An email message, submitted over SMTP.",
+     .properties = sb_email_properties,
+     .methods = email_methods},
+    {.name = "Connection",
+     .doc = "The connection to the SMTP server.",
+     .properties = connection_properties,
+     .methods = connection_methods},
+    SB_OBJECT_END,
 };
 
-/* ---- lifecycle ------------------------------------------------------------ */
+/* ---- lifecycle ------------------------------------------------------------
+ */
 
 static bool helo_ok(const char *h)
 {
@@ -298,7 +325,8 @@ static enum sb_status smtp_open(const struct sb_host *host, const void *config,
 
 	struct smtp *s = calloc(1, sizeof(*s));
 	if (!s)
-		return sb_error_set(err, SB_ERR_INTERNAL, NULL, "out of memory");
+		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
+				    "out of memory");
 	s->host = host;
 	s->conf = c;
 	if (!(s->url = make_url(c, err))) {
@@ -308,13 +336,15 @@ static enum sb_status smtp_open(const struct sb_host *host, const void *config,
 	if (!smtp_pool_init(&s->pool, POOL_KEEP)) {
 		free(s->url);
 		free(s);
-		return sb_error_set(err, SB_ERR_INTERNAL, NULL, "out of memory");
+		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
+				    "out of memory");
 	}
 	if (!smtp_ratelimit_init(&s->rate, (size_t)c->max_per_minute, 60000)) {
 		smtp_pool_free(&s->pool);
 		free(s->url);
 		free(s);
-		return sb_error_set(err, SB_ERR_INTERNAL, NULL, "out of memory");
+		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
+				    "out of memory");
 	}
 	if (c->auth != SMTP_AUTH_NONE && !smtps && c->tls == SMTP_TLS_NONE)
 		host->log(host, SB_LOG_WARN,
@@ -340,8 +370,8 @@ static enum sb_status smtp_execute(void *state, const struct sb_call *call,
 		return smtp_email_send(s, call, result, err);
 	if (!strcmp(obj, "Connection") && !strcmp(m, "Test"))
 		return smtp_connection_test(s, call, result, err);
-	return sb_error_set(err, SB_ERR_NOT_FOUND, NULL, "no method %s.%s",
-			    obj, m);
+	return sb_error_set(err, SB_ERR_NOT_FOUND, NULL, "no method %s.%s", obj,
+			    m);
 }
 
 static enum sb_status smtp_test(void *state, struct sb_error *err)
@@ -354,16 +384,16 @@ static enum sb_status smtp_test(void *state, struct sb_error *err)
 }
 
 SB_EXPORT const struct sb_broker svcbroker_broker = {
-	SB_BROKER_HEADER,
-	.name = "smtp",
-	.version = "1.0",
-	.summary = "Send mail through any SMTP server (Exchange receive "
-		   "connectors, Office 365, relays).",
-	.config = smtp_config,
-	.config_size = sizeof(struct smtp_conf),
-	.objects = smtp_objects,
-	.open = smtp_open,
-	.execute = smtp_execute,
-	.test = smtp_test,
-	.close = smtp_close,
+    SB_BROKER_HEADER,
+    .name = "smtp",
+    .version = "1.0",
+    .summary = "Send mail through any SMTP server (Exchange receive "
+	       "connectors, Office 365, relays).",
+    .config = smtp_config,
+    .config_size = sizeof(struct smtp_conf),
+    .objects = smtp_objects,
+    .open = smtp_open,
+    .execute = smtp_execute,
+    .test = smtp_test,
+    .close = smtp_close,
 };

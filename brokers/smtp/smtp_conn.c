@@ -21,11 +21,10 @@ enum sb_status smtp_probe(struct smtp *s, const struct sb_call *call,
 				  "authentication is configured but the SMTP "
 				  "server offers no AUTH%s",
 				  s->conf->tls == SMTP_TLS_NONE &&
-						  strncasecmp(s->url, "smtps:",
-							      6)
-					  ? " (many servers offer it only "
-					    "after STARTTLS)"
-					  : "");
+					  strncasecmp(s->url, "smtps:", 6)
+				      ? " (many servers offer it only "
+					"after STARTTLS)"
+				      : "");
 	if (st == SB_OK) {
 		*out = x.session;
 		memset(&x.session, 0, sizeof(x.session));

@@ -83,8 +83,8 @@ enum sb_status smtp_ratelimit_acquire(struct smtp_ratelimit *rl,
 	if (!rl->limit)
 		return SB_OK;
 	int64_t left = call && host->remaining_ms
-			       ? host->remaining_ms(host, call)
-			       : RATE_DEFAULT_BUDGET_MS;
+			   ? host->remaining_ms(host, call)
+			   : RATE_DEFAULT_BUDGET_MS;
 	int64_t budget = left - RATE_SEND_RESERVE_MS;
 	if (budget < 0)
 		budget = 0;

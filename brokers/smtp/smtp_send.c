@@ -47,7 +47,8 @@ static enum sb_status list_input(const struct sb_call *call, const char *name,
 		return SB_OK;
 	out->v = calloc(n, sizeof(*out->v));
 	if (!out->v)
-		return sb_error_set(err, SB_ERR_INTERNAL, NULL, "out of memory");
+		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
+				    "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		const char *a = sb_call_str_at(call, name, i);
 		if (!a || !sb_email_valid(a) || strpbrk(a, "\r\n"))
@@ -108,16 +109,20 @@ static enum sb_status send_message(struct smtp *s, const struct sb_call *call,
 	}
 
 	struct sb_mime_message m = {
-		.from = q->header_from,
-		.sender = q->sender,
-		.to = q->to.v, .n_to = q->to.n,
-		.cc = q->cc.v, .n_cc = q->cc.n,
-		.reply_to = q->reply_to.v, .n_reply_to = q->reply_to.n,
-		.subject = q->subject,
-		.body = q->body,
-		.html_body = q->html_body,
-		.importance = q->importance,
-		.attachments = q->att, .n_attachments = q->n_att,
+	    .from = q->header_from,
+	    .sender = q->sender,
+	    .to = q->to.v,
+	    .n_to = q->to.n,
+	    .cc = q->cc.v,
+	    .n_cc = q->cc.n,
+	    .reply_to = q->reply_to.v,
+	    .n_reply_to = q->reply_to.n,
+	    .subject = q->subject,
+	    .body = q->body,
+	    .html_body = q->html_body,
+	    .importance = q->importance,
+	    .attachments = q->att,
+	    .n_attachments = q->n_att,
 	};
 	/* Bcc never reaches the builder: it exists only in the envelope */
 	if ((st = sb_mime_build(&m, &msg, msgid, err)) != SB_OK)
@@ -148,7 +153,8 @@ static enum sb_status send_message(struct smtp *s, const struct sb_call *call,
 			sb_buf_init(&why, SB_ERROR_MSG_MAX * 2);
 			int first = 0;
 			for (size_t i = 0; i < ss->n_rcpts; i++) {
-				const struct smtp_rcpt_reply *rr = &ss->rcpts[i];
+				const struct smtp_rcpt_reply *rr =
+				    &ss->rcpts[i];
 				if (!first)
 					first = rr->code;
 				sb_buf_printf(&why, "%s%s: %s", i ? "; " : "",
@@ -158,9 +164,10 @@ static enum sb_status send_message(struct smtp *s, const struct sb_call *call,
 			char code[16];
 			snprintf(code, sizeof(code), "%d", first);
 			enum sb_status rst = smtp_reply_status(first);
-			sb_error_set(err, rst, code,
-				     "the SMTP server refused every recipient: %s",
-				     why.data ? why.data : "");
+			sb_error_set(
+			    err, rst, code,
+			    "the SMTP server refused every recipient: %s",
+			    why.data ? why.data : "");
 			if (rst == SB_ERR_UNAVAILABLE && err)
 				err->retry_after_ms = 60000;
 			sb_buf_free(&why);
@@ -197,8 +204,9 @@ static enum sb_status send_message(struct smtp *s, const struct sb_call *call,
 			struct sb_buf t;
 			sb_buf_init(&t, 4096);
 			sb_buf_printf(&t, "%s: %s", env.v[i],
-				      rr && rr->text ? rr->text
-						     : "no reply from the server");
+				      rr && rr->text
+					  ? rr->text
+					  : "no reply from the server");
 			st = t.failed ? SB_ERR_INTERNAL
 				      : sb_result_str(r, "Rejected", t.data);
 			sb_buf_free(&t);
@@ -301,7 +309,7 @@ enum sb_status smtp_email_send(struct smtp *s, const struct sb_call *call,
 		}
 		for (size_t i = 0; i < q.n_att; i++) {
 			const struct sb_file *f =
-				sb_call_file_at(call, "Attachments", i);
+			    sb_call_file_at(call, "Attachments", i);
 			if (!f) {
 				st = sb_error_set(err, SB_ERR_INVALID_INPUT,
 						  NULL,
@@ -313,11 +321,11 @@ enum sb_status smtp_email_send(struct smtp *s, const struct sb_call *call,
 			if (c->max_attachment_size > 0 &&
 			    f->size > (uint64_t)c->max_attachment_size) {
 				st = sb_error_set(
-					err, SB_ERR_PAYLOAD_TOO_LARGE, NULL,
-					"Attachments: item %zu is %zu bytes, "
-					"over max_attachment_size (%lld)",
-					i + 1, f->size,
-					(long long)c->max_attachment_size);
+				    err, SB_ERR_PAYLOAD_TOO_LARGE, NULL,
+				    "Attachments: item %zu is %zu bytes, "
+				    "over max_attachment_size (%lld)",
+				    i + 1, f->size,
+				    (long long)c->max_attachment_size);
 				goto out;
 			}
 			q.att[i] = *f;

@@ -55,8 +55,8 @@ static void put_line(struct smtp_transcript *t, char dir, const char *s,
 			return;
 		}
 	}
-	if (dir == '<' && t->in_auth && n >= 4 && isdigit((unsigned char)s[0]) &&
-	    s[0] != '3' && s[3] == ' ')
+	if (dir == '<' && t->in_auth && n >= 4 &&
+	    isdigit((unsigned char)s[0]) && s[0] != '3' && s[3] == ' ')
 		t->in_auth = false;
 	/* a cut line ends on a character boundary */
 	if (n == LINE_MAX_KEEP)
@@ -75,8 +75,8 @@ static void put_line(struct smtp_transcript *t, char dir, const char *s,
 	sb_buf_append(&t->buf, "\n", 1);
 }
 
-void smtp_transcript_add(struct smtp_transcript *t, char dir,
-			 const char *data, size_t len)
+void smtp_transcript_add(struct smtp_transcript *t, char dir, const char *data,
+			 size_t len)
 {
 	/* A chunk may hold several lines (and a note may lack its LF). */
 	const char *p = data;
@@ -87,7 +87,8 @@ void smtp_transcript_add(struct smtp_transcript *t, char dir,
 			if (dir == '*') {
 				put_line(t, dir, p, (size_t)(end - p));
 			} else {
-				sb_buf_append(&t->partial, p, (size_t)(end - p));
+				sb_buf_append(&t->partial, p,
+					      (size_t)(end - p));
 			}
 			return;
 		}
@@ -170,7 +171,8 @@ void smtp_session_free(struct smtp_session *s)
 
 static enum cmd classify(const char *c, size_t n)
 {
-	if (n >= 4 && (!strncasecmp(c, "EHLO", 4) || !strncasecmp(c, "HELO", 4)))
+	if (n >= 4 &&
+	    (!strncasecmp(c, "EHLO", 4) || !strncasecmp(c, "HELO", 4)))
 		return CMD_EHLO;
 	if (n >= 8 && !strncasecmp(c, "STARTTLS", 8))
 		return CMD_STARTTLS;
@@ -231,7 +233,8 @@ bool smtp_transcript_parse(const char *t, size_t len, struct smtp_session *s)
 			if (m) {
 				m += sizeof(tag) - 1;
 				size_t k = 0;
-				while (m + k < le && m[k] != ' ' && m[k] != '/' &&
+				while (m + k < le && m[k] != ' ' &&
+				       m[k] != '/' &&
 				       k + 1 < sizeof(s->tls_version))
 					k++;
 				memcpy(s->tls_version, m, k);
@@ -253,13 +256,14 @@ bool smtp_transcript_parse(const char *t, size_t len, struct smtp_session *s)
 				s->auth_sent = true;
 			} else if (last == CMD_RCPT) {
 				struct smtp_rcpt_reply *nv = realloc(
-					s->rcpts, (s->n_rcpts + 1) * sizeof(*nv));
+				    s->rcpts, (s->n_rcpts + 1) * sizeof(*nv));
 				if (!nv) {
 					ok = false;
 					break;
 				}
 				s->rcpts = nv;
-				struct smtp_rcpt_reply *rr = &s->rcpts[s->n_rcpts];
+				struct smtp_rcpt_reply *rr =
+				    &s->rcpts[s->n_rcpts];
 				rr->addr = rcpt_addr(l, n);
 				rr->code = 0;
 				rr->text = NULL;
@@ -275,9 +279,11 @@ bool smtp_transcript_parse(const char *t, size_t len, struct smtp_session *s)
 			continue;
 		/* a reply line: "250-text" (more follow) or "250 text" */
 		if (n < 3 || !isdigit((unsigned char)l[0]) ||
-		    !isdigit((unsigned char)l[1]) || !isdigit((unsigned char)l[2]))
+		    !isdigit((unsigned char)l[1]) ||
+		    !isdigit((unsigned char)l[2]))
 			continue;
-		int code = (l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0');
+		int code =
+		    (l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0');
 		bool more = n > 3 && l[3] == '-';
 		const char *txt = n > 3 ? l + 4 : l + 3;
 		size_t tn = n > 3 ? n - 4 : 0;
@@ -294,9 +300,11 @@ bool smtp_transcript_parse(const char *t, size_t len, struct smtp_session *s)
 		/* a complete reply: "<code> <text>" */
 		struct sb_buf full;
 		sb_buf_init(&full, 0);
-		sb_buf_printf(&full, "%d %s", code, reply.data ? reply.data : "");
+		sb_buf_printf(&full, "%d %s", code,
+			      reply.data ? reply.data : "");
 		char *text = sb_buf_steal(&full);
-		char *body = reply.len ? dupn(reply.data, reply.len) : dupn("", 0);
+		char *body =
+		    reply.len ? dupn(reply.data, reply.len) : dupn("", 0);
 		reply.len = 0;
 		reply_lines = 0;
 		if (!text || !body) {

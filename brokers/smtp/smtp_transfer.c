@@ -54,8 +54,8 @@ struct progress {
 	const struct sb_call *call;
 };
 
-static int xferinfo_cb(void *ud, curl_off_t dlt, curl_off_t dln,
-		       curl_off_t ult, curl_off_t uln)
+static int xferinfo_cb(void *ud, curl_off_t dlt, curl_off_t dln, curl_off_t ult,
+		       curl_off_t uln)
 {
 	(void)dlt;
 	(void)dln;
@@ -88,10 +88,7 @@ enum sb_status smtp_reply_status(int code)
 	return SB_ERR_UPSTREAM;
 }
 
-void smtp_xfer_free(struct smtp_xfer *x)
-{
-	smtp_session_free(&x->session);
-}
+void smtp_xfer_free(struct smtp_xfer *x) { smtp_session_free(&x->session); }
 
 static int64_t budget_ms(struct smtp *s, const struct sb_call *call)
 {
@@ -103,13 +100,14 @@ static int64_t budget_ms(struct smtp *s, const struct sb_call *call)
 static enum sb_status map_failure(struct smtp_xfer *x, struct sb_error *err)
 {
 	const struct smtp_session *ss = &x->session;
-	const char *cw = x->curl_err[0] ? x->curl_err : curl_easy_strerror(x->rc);
+	const char *cw =
+	    x->curl_err[0] ? x->curl_err : curl_easy_strerror(x->rc);
 	char code[16] = "";
 	/* the content went out but its reply never came */
 	const char *unknown = ss->data_code == 354 && !ss->final_code
-				      ? " (after the message was sent: it may "
-					"or may not be delivered)"
-				      : "";
+				  ? " (after the message was sent: it may "
+				    "or may not be delivered)"
+				  : "";
 	switch (x->rc) {
 	case CURLE_OPERATION_TIMEDOUT:
 		return sb_error_set(err, SB_ERR_TIMEOUT, NULL,
@@ -214,10 +212,10 @@ static bool stale_reuse(CURL *h, const struct smtp_xfer *x)
 	return new_conns == 0;
 }
 
-#define SETOPT(h, o, v)                                                   \
-	do {                                                              \
-		if (curl_easy_setopt((h), (o), (v)) != CURLE_OK)          \
-			goto setopt_failed;                               \
+#define SETOPT(h, o, v)                                                        \
+	do {                                                                   \
+		if (curl_easy_setopt((h), (o), (v)) != CURLE_OK)               \
+			goto setopt_failed;                                    \
 	} while (0)
 
 enum sb_status smtp_transfer(struct smtp *s, const struct sb_call *call,
@@ -303,10 +301,10 @@ enum sb_status smtp_transfer(struct smtp *s, const struct sb_call *call,
 		struct sb_buf from;
 		sb_buf_init(&from, 1024);
 		sb_buf_printf(&from, "<%s>", x->mail_from);
-		CURLcode fr = from.failed
-				      ? CURLE_OUT_OF_MEMORY
-				      : curl_easy_setopt(h, CURLOPT_MAIL_FROM,
-							 from.data);
+		CURLcode fr =
+		    from.failed
+			? CURLE_OUT_OF_MEMORY
+			: curl_easy_setopt(h, CURLOPT_MAIL_FROM, from.data);
 		sb_buf_free(&from);
 		if (fr != CURLE_OK)
 			goto setopt_failed;
@@ -315,8 +313,7 @@ enum sb_status smtp_transfer(struct smtp *s, const struct sb_call *call,
 			sb_buf_init(&r, 1024);
 			sb_buf_printf(&r, "<%s>", x->rcpts[i]);
 			struct curl_slist *nl =
-				r.failed ? NULL
-					 : curl_slist_append(rcpts, r.data);
+			    r.failed ? NULL : curl_slist_append(rcpts, r.data);
 			sb_buf_free(&r);
 			if (!nl)
 				goto setopt_failed;
@@ -370,9 +367,10 @@ enum sb_status smtp_transfer(struct smtp *s, const struct sb_call *call,
 		st = map_failure(x, err);
 		/* the dialogue, credentials already redacted, for the admin */
 		if (tr.buf.data)
-			s->host->log(s->host, SB_LOG_DEBUG,
-				     "SMTP exchange failed (%s); transcript:\n%s",
-				     curl_easy_strerror(x->rc), tr.buf.data);
+			s->host->log(
+			    s->host, SB_LOG_DEBUG,
+			    "SMTP exchange failed (%s); transcript:\n%s",
+			    curl_easy_strerror(x->rc), tr.buf.data);
 	}
 	goto out;
 

@@ -67,16 +67,21 @@ static const char *hdr_line(const char *msg, const char *name)
 
 START_TEST(test_simple_roundtrip)
 {
-	const char *to[] = {"alice@example.test", "Bob Example <bob@example.test>"};
+	const char *to[] = {"alice@example.test",
+			    "Bob Example <bob@example.test>"};
 	const char *cc[] = {"carol@example.test"};
 	const char *rt[] = {"replies@example.test"};
 	struct sb_mime_message m = {
-		.from = "sender@example.test",
-		.to = to, .n_to = 2, .cc = cc, .n_cc = 1,
-		.reply_to = rt, .n_reply_to = 1,
-		.subject = "Quarterly report",
-		.body = "Hello,\nthe report is attached.\n",
-		.importance = "Low",
+	    .from = "sender@example.test",
+	    .to = to,
+	    .n_to = 2,
+	    .cc = cc,
+	    .n_cc = 1,
+	    .reply_to = rt,
+	    .n_reply_to = 1,
+	    .subject = "Quarterly report",
+	    .body = "Hello,\nthe report is attached.\n",
+	    .importance = "Low",
 	};
 	struct sb_error err = {0};
 	enum sb_status st;
@@ -159,14 +164,17 @@ START_TEST(test_unicode_subject_and_names)
 	 * would split one */
 	char subject[600] = "";
 	for (int i = 0; i < 40; i++)
-		strcat(subject, i % 3 ? "\xF0\x9F\x98\x80" : "\xC3\xA9t\xC3\xA9 ");
-	const char *to[] = {"Zo\xC3\xAB \xC3\x9Cn\xC3\xAF\x63\xC3\xB6\x64\xC3\xA9 "
-			    "<zoe@example.test>"};
+		strcat(subject,
+		       i % 3 ? "\xF0\x9F\x98\x80" : "\xC3\xA9t\xC3\xA9 ");
+	const char *to[] = {
+	    "Zo\xC3\xAB \xC3\x9Cn\xC3\xAF\x63\xC3\xB6\x64\xC3\xA9 "
+	    "<zoe@example.test>"};
 	struct sb_mime_message m = {
-		.from = "\"Smith, J\xC3\xB6rg\" <jorg@example.test>",
-		.to = to, .n_to = 1,
-		.subject = subject,
-		.body = "Gr\xC3\xBC\xC3\x9F\x65 \xE2\x80\x94 caf\xC3\xA9",
+	    .from = "\"Smith, J\xC3\xB6rg\" <jorg@example.test>",
+	    .to = to,
+	    .n_to = 1,
+	    .subject = subject,
+	    .body = "Gr\xC3\xBC\xC3\x9F\x65 \xE2\x80\x94 caf\xC3\xA9",
 	};
 	struct sb_error err = {0};
 	enum sb_status st;
@@ -193,7 +201,8 @@ START_TEST(test_long_ascii_subject_folds)
 	for (int i = 0; i < 30; i++)
 		strcat(subject, "folding words ");
 	strcat(subject, "end");
-	struct sb_mime_message m = {.from = "a@example.test", .subject = subject};
+	struct sb_mime_message m = {.from = "a@example.test",
+				    .subject = subject};
 	const char *to[] = {"b@example.test"};
 	m.to = to;
 	m.n_to = 1;
@@ -202,7 +211,8 @@ START_TEST(test_long_ascii_subject_folds)
 	char *msg = build(&m, &err, &st, NULL);
 	ck_assert_int_eq(st, SB_OK);
 	check_wire_format(msg);
-	ck_assert_ptr_null(strstr(msg, "=?utf-8?")); /* plain ASCII stays plain */
+	ck_assert_ptr_null(
+	    strstr(msg, "=?utf-8?")); /* plain ASCII stays plain */
 	char *v = sb_mime_header(msg, strlen(msg), "Subject");
 	ck_assert_str_eq(v, subject); /* unfolding restores it */
 	free(v);
@@ -216,21 +226,24 @@ START_TEST(test_alternative_and_attachments)
 	for (size_t i = 0; i < sizeof(bin); i++)
 		bin[i] = (unsigned char)(i * 7);
 	struct sb_file att[] = {
-		{"r\xC3\xA9sum\xC3\xA9 \xE2\x82\xAC avec un nom de fichier "
-		 "tr\xC3\xA8s long pour les suites.pdf",
-		 "application/pdf", bin, sizeof(bin)},
-		{"notes.txt", "text/plain; charset=\"us-ascii\"; name=old.txt",
-		 (const unsigned char *)"a\r\nb", 4},
-		{"empty.bin", "application/octet-stream", NULL, 0},
+	    {"r\xC3\xA9sum\xC3\xA9 \xE2\x82\xAC avec un nom de fichier "
+	     "tr\xC3\xA8s long pour les suites.pdf",
+	     "application/pdf", bin, sizeof(bin)},
+	    {"notes.txt", "text/plain; charset=\"us-ascii\"; name=old.txt",
+	     (const unsigned char *)"a\r\nb", 4},
+	    {"empty.bin", "application/octet-stream", NULL, 0},
 	};
 	const char *to[] = {"b@example.test"};
 	struct sb_mime_message m = {
-		.from = "a@example.test", .to = to, .n_to = 1,
-		.subject = "Files",
-		.body = "plain part",
-		.html_body = "<p>html \xC3\xA9</p>",
-		.attachments = att, .n_attachments = 3,
-		.importance = "High",
+	    .from = "a@example.test",
+	    .to = to,
+	    .n_to = 1,
+	    .subject = "Files",
+	    .body = "plain part",
+	    .html_body = "<p>html \xC3\xA9</p>",
+	    .attachments = att,
+	    .n_attachments = 3,
+	    .importance = "High",
 	};
 	struct sb_error err = {0};
 	enum sb_status st;
@@ -239,13 +252,14 @@ START_TEST(test_alternative_and_attachments)
 	check_wire_format(msg);
 	ck_assert_ptr_nonnull(strstr(msg, "multipart/mixed"));
 	ck_assert_ptr_nonnull(strstr(msg, "multipart/alternative"));
-	ck_assert_ptr_nonnull(strstr(msg, "filename*0*=utf-8''r%C3%A9sum%C3%A9"));
+	ck_assert_ptr_nonnull(
+	    strstr(msg, "filename*0*=utf-8''r%C3%A9sum%C3%A9"));
 	/* no RFC 2231 section ends inside a UTF-8 character */
 	for (const char *q = strstr(msg, "filename*0*="); q && *q != '-';) {
 		const char *e = strstr(q, "\r\n");
 		const char *semi = e[-1] == ';' ? e - 1 : e;
 		ck_assert_msg(semi - q < 3 || semi[-3] != '%' ||
-				      !strchr("CDEF", semi[-2]),
+				  !strchr("CDEF", semi[-2]),
 			      "section ends with a lead byte: %.*s",
 			      (int)(semi - q), q);
 		q = e + 2;
@@ -255,8 +269,9 @@ START_TEST(test_alternative_and_attachments)
 	ck_assert_ptr_nonnull(strstr(msg, "name=\"=?utf-8?B?"));
 	ck_assert_ptr_nonnull(strstr(msg, "filename=\"notes.txt\""));
 	/* parameters of the given type kept, its name replaced */
-	ck_assert_ptr_nonnull(strstr(msg, "Content-Type: text/plain; "
-					  "charset=\"us-ascii\"; name=\"notes.txt\""));
+	ck_assert_ptr_nonnull(
+	    strstr(msg, "Content-Type: text/plain; "
+			"charset=\"us-ascii\"; name=\"notes.txt\""));
 	ck_assert_ptr_null(strstr(msg, "old.txt"));
 	ck_assert_ptr_nonnull(strstr(msg, "X-Priority: 1 (Highest)"));
 	ck_assert_ptr_nonnull(strstr(msg, "Content-Disposition: attachment"));
@@ -289,21 +304,33 @@ START_TEST(test_qp_body_edges)
 	memset(longline, 'x', sizeof(longline) - 1);
 	longline[sizeof(longline) - 1] = '\0';
 	const char *bodies[] = {
-		"", "\n", "trailing space \nand tab\t\nend",
-		"=3D literal = signs ==", ".\n..\n.", "From here\nFrom there",
-		longline, "caf\xC3\xA9\n\n\nthree blank lines\n",
-		"line\r\nwith CRLF\r\n",
+	    "",
+	    "\n",
+	    "trailing space \nand tab\t\nend",
+	    "=3D literal = signs ==",
+	    ".\n..\n.",
+	    "From here\nFrom there",
+	    longline,
+	    "caf\xC3\xA9\n\n\nthree blank lines\n",
+	    "line\r\nwith CRLF\r\n",
 	};
 	const char *want[] = {
-		"", "\n", "trailing space \nand tab\t\nend",
-		"=3D literal = signs ==", ".\n..\n.", "From here\nFrom there",
-		longline, "caf\xC3\xA9\n\n\nthree blank lines\n",
-		"line\nwith CRLF\n",
+	    "",
+	    "\n",
+	    "trailing space \nand tab\t\nend",
+	    "=3D literal = signs ==",
+	    ".\n..\n.",
+	    "From here\nFrom there",
+	    longline,
+	    "caf\xC3\xA9\n\n\nthree blank lines\n",
+	    "line\nwith CRLF\n",
 	};
 	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
 		const char *to[] = {"b@example.test"};
-		struct sb_mime_message m = {.from = "a@example.test", .to = to,
-					    .n_to = 1, .body = bodies[i]};
+		struct sb_mime_message m = {.from = "a@example.test",
+					    .to = to,
+					    .n_to = 1,
+					    .body = bodies[i]};
 		struct sb_error err = {0};
 		enum sb_status st;
 		char *msg = build(&m, &err, &st, NULL);
@@ -336,8 +363,8 @@ static void expect_refused(struct sb_mime_message *m, const char *field)
 START_TEST(test_refusals)
 {
 	const char *to[] = {"b@example.test"};
-	struct sb_mime_message base = {.from = "a@example.test", .to = to,
-				       .n_to = 1, .subject = "ok"};
+	struct sb_mime_message base = {
+	    .from = "a@example.test", .to = to, .n_to = 1, .subject = "ok"};
 	struct sb_mime_message m = base;
 	m.subject = "hi\r\nBcc: victim@example.test";
 	expect_refused(&m, "Subject");
@@ -409,7 +436,8 @@ START_TEST(test_sender_header)
 {
 	const char *to[] = {"b@example.test"};
 	struct sb_mime_message m = {.from = "boss@example.test",
-				    .sender = "robot@example.test", .to = to,
+				    .sender = "robot@example.test",
+				    .to = to,
 				    .n_to = 1,
 				    .message_id = "<fixed.1@example.test>",
 				    .date = 1800000000};
@@ -418,10 +446,12 @@ START_TEST(test_sender_header)
 	char id[256];
 	char *msg = build(&m, &err, &st, id);
 	ck_assert_int_eq(st, SB_OK);
-	ck_assert_ptr_nonnull(strstr(msg, "\r\nSender: <robot@example.test>\r\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(msg, "\r\nSender: <robot@example.test>\r\n"));
 	ck_assert_ptr_nonnull(strstr(msg, "\r\nFrom: <boss@example.test>\r\n"));
 	ck_assert_str_eq(id, "<fixed.1@example.test>");
-	ck_assert_ptr_nonnull(strstr(msg, "Date: Fri, 15 Jan 2027 08:00:00 +0000\r\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(msg, "Date: Fri, 15 Jan 2027 08:00:00 +0000\r\n"));
 	free(msg);
 }
 END_TEST
@@ -435,8 +465,8 @@ START_TEST(test_many_recipients_fold)
 			 "R\xC3\xA9\x63ipient %d <user%d@example.test>", i, i);
 		to[i] = store[i];
 	}
-	struct sb_mime_message m = {.from = "a@example.test", .to = to,
-				    .n_to = 40};
+	struct sb_mime_message m = {
+	    .from = "a@example.test", .to = to, .n_to = 40};
 	struct sb_error err = {0};
 	enum sb_status st;
 	char *msg = build(&m, &err, &st, NULL);
@@ -456,38 +486,39 @@ END_TEST
 START_TEST(test_parse_foreign_lf_latin1)
 {
 	const char *raw =
-		"Received: from x\n"
-		"From: =?iso-8859-1?Q?J=F6rg_M=FCller?= <jorg@example.test>\n"
-		"To: undisclosed-recipients:;\n"
-		"Cc: \"Doe, Jane\" <jane@example.test>, plain@example.test (c)\n"
-		"Subject: =?ISO-8859-1?B?SWYgeW91IGNhbiByZWFkIHRoaXMgeW8=?=\n"
-		"  =?ISO-8859-2?B?dSB1bmRlcnN0YW5kIHRoZSBleGFtcGxlLg==?=\n"
-		"X-Priority: 2\n"
-		"MIME-Version: 1.0\n"
-		"Content-Type: MULTIPART/Mixed; boundary=XyZ\n"
-		"\n"
-		"preamble\n"
-		"--XyZ\n"
-		"Content-Type: text/plain; charset=\"ISO-8859-1\"\n"
-		"Content-Transfer-Encoding: quoted-printable\n"
-		"\n"
-		"Gr=FC=DFe, soft=\n"
-		"break\n"
-		"--XyZ\n"
-		"Content-Type: application/octet-stream;\n"
-		"\tname*0*=utf-8''%E2%82%AC%20;\n"
-		"\tname*1*=report.txt\n"
-		"Content-Transfer-Encoding: base64\n"
-		"\n"
-		"aGVs\n"
-		"bG8=\n"
-		"--XyZ\n"
-		"Content-Type: image/png\n"
-		"Content-Disposition: attachment; filename=\"..\\\\..\\\\evil.png\"\n"
-		"\n"
-		"raw\n"
-		"--XyZ--\n"
-		"epilogue\n";
+	    "Received: from x\n"
+	    "From: =?iso-8859-1?Q?J=F6rg_M=FCller?= <jorg@example.test>\n"
+	    "To: undisclosed-recipients:;\n"
+	    "Cc: \"Doe, Jane\" <jane@example.test>, plain@example.test (c)\n"
+	    "Subject: =?ISO-8859-1?B?SWYgeW91IGNhbiByZWFkIHRoaXMgeW8=?=\n"
+	    "  =?ISO-8859-2?B?dSB1bmRlcnN0YW5kIHRoZSBleGFtcGxlLg==?=\n"
+	    "X-Priority: 2\n"
+	    "MIME-Version: 1.0\n"
+	    "Content-Type: MULTIPART/Mixed; boundary=XyZ\n"
+	    "\n"
+	    "preamble\n"
+	    "--XyZ\n"
+	    "Content-Type: text/plain; charset=\"ISO-8859-1\"\n"
+	    "Content-Transfer-Encoding: quoted-printable\n"
+	    "\n"
+	    "Gr=FC=DFe, soft=\n"
+	    "break\n"
+	    "--XyZ\n"
+	    "Content-Type: application/octet-stream;\n"
+	    "\tname*0*=utf-8''%E2%82%AC%20;\n"
+	    "\tname*1*=report.txt\n"
+	    "Content-Transfer-Encoding: base64\n"
+	    "\n"
+	    "aGVs\n"
+	    "bG8=\n"
+	    "--XyZ\n"
+	    "Content-Type: image/png\n"
+	    "Content-Disposition: attachment; "
+	    "filename=\"..\\\\..\\\\evil.png\"\n"
+	    "\n"
+	    "raw\n"
+	    "--XyZ--\n"
+	    "epilogue\n";
 	struct sb_mime_parsed p;
 	struct sb_error err = {0};
 	ck_assert_int_eq(sb_mime_parse(raw, strlen(raw), &p, &err), SB_OK);
@@ -510,8 +541,8 @@ START_TEST(test_parse_foreign_lf_latin1)
 	sb_mime_parsed_free(&p);
 
 	char *from = sb_mime_header(raw, strlen(raw), "FROM");
-	ck_assert_str_eq(from,
-			 "=?iso-8859-1?Q?J=F6rg_M=FCller?= <jorg@example.test>");
+	ck_assert_str_eq(
+	    from, "=?iso-8859-1?Q?J=F6rg_M=FCller?= <jorg@example.test>");
 	free(from);
 	char *subj = sb_mime_header(raw, strlen(raw), "subject");
 	ck_assert_ptr_nonnull(strstr(subj, "?=  =?ISO-8859-2")); /* unfolded */
@@ -562,7 +593,8 @@ START_TEST(test_parse_caps)
 	sb_buf_puts(&b, "From: a@example.test\r\n"
 			"Content-Type: multipart/mixed; boundary=q\r\n\r\n");
 	for (int i = 0; i < 5000; i++)
-		sb_buf_puts(&b, "--q\r\nContent-Type: application/x-y\r\n\r\nz\r\n");
+		sb_buf_puts(
+		    &b, "--q\r\nContent-Type: application/x-y\r\n\r\nz\r\n");
 	sb_buf_puts(&b, "--q--\r\n");
 	ck_assert_int_eq(sb_mime_parse(b.data, b.len, &p, &err), SB_OK);
 	ck_assert_uint_lt(p.n_attachments, 300);
@@ -582,7 +614,9 @@ START_TEST(test_parse_garbage_bounded)
 	unsigned char buf[4096];
 	for (int round = 0; round < 200; round++) {
 		ck_assert(sb_random_bytes(buf, sizeof(buf)));
-		memcpy(buf, "Content-Type: multipart/mixed; boundary=\"=?\"\n\n", 47);
+		memcpy(buf,
+		       "Content-Type: multipart/mixed; boundary=\"=?\"\n\n",
+		       47);
 		for (size_t i = 47; i < sizeof(buf); i += 61)
 			memcpy(buf + i, "\n--=?\n", 6);
 		struct sb_mime_parsed p;
@@ -606,7 +640,8 @@ START_TEST(test_encode_header)
 	sb_buf_free(&b);
 	/* "=?" in plain text must be encoded, or a reader would decode it */
 	ck_assert(sb_mime_encode_header(&b, "=?utf-8?B?w6k=?=", 7));
-	ck_assert_ptr_nonnull(strstr(b.data, "=?utf-8?B?PT91dGYtOD9CP3c2az0/PQ==?="));
+	ck_assert_ptr_nonnull(
+	    strstr(b.data, "=?utf-8?B?PT91dGYtOD9CP3c2az0/PQ==?="));
 	sb_buf_free(&b);
 }
 END_TEST

@@ -32,7 +32,8 @@ START_TEST(test_partial_acceptance)
 	feed(&t, '<', "250 HELP\r\n");
 	feed(&t, '>', "STARTTLS\r\n");
 	feed(&t, '<', "220 Ready to start TLS\r\n");
-	feed(&t, '*', "SSL connection using TLSv1.3 / TLS_AES_256_GCM_SHA384\n");
+	feed(&t, '*',
+	     "SSL connection using TLSv1.3 / TLS_AES_256_GCM_SHA384\n");
 	feed(&t, '>', "EHLO client.example.test\r\n");
 	feed(&t, '<', "250-mx.example.test\r\n");
 	feed(&t, '<', "250-SIZE 33554432\r\n");
@@ -95,7 +96,8 @@ START_TEST(test_auth_login_redacted)
 	smtp_transcript_init(&t);
 	feed(&t, '<', "220 hi\r\n");
 	feed(&t, '>', "EHLO x\r\n");
-	feed(&t, '<', "250-hi\r\n250 AUTH LOGIN\r\n"); /* two lines, one chunk */
+	feed(&t, '<',
+	     "250-hi\r\n250 AUTH LOGIN\r\n"); /* two lines, one chunk */
 	feed(&t, '>', "AUTH LOGIN\r\n");
 	feed(&t, '<', "334 VXNlcm5hbWU6\r\n");
 	feed(&t, '>', "dXNlcg==\r\n");
@@ -105,7 +107,8 @@ START_TEST(test_auth_login_redacted)
 	feed(&t, '>', "QUIT\r\n");
 	ck_assert_ptr_null(strstr(t.buf.data, "dXNlcg=="));
 	ck_assert_ptr_null(strstr(t.buf.data, "c2VjcmV0"));
-	ck_assert_ptr_nonnull(strstr(t.buf.data, "> QUIT")); /* redaction ended */
+	ck_assert_ptr_nonnull(
+	    strstr(t.buf.data, "> QUIT")); /* redaction ended */
 	struct smtp_session s;
 	ck_assert(smtp_transcript_parse(t.buf.data, t.buf.len, &s));
 	ck_assert_int_eq(s.auth_code, 535);
@@ -202,8 +205,8 @@ START_TEST(test_garbage_bounded)
 		struct smtp_session s;
 		if (smtp_transcript_parse(buf, sizeof(buf), &s))
 			smtp_session_free(&s);
-		if (t.buf.data && smtp_transcript_parse(t.buf.data, t.buf.len,
-							&s))
+		if (t.buf.data &&
+		    smtp_transcript_parse(t.buf.data, t.buf.len, &s))
 			smtp_session_free(&s);
 		smtp_transcript_free(&t);
 	}
