@@ -4,6 +4,8 @@ Key=Value inputs, multi inputs, files, JSON on stdin, errors and exit codes."""
 import base64
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -77,6 +79,33 @@ code, out, err = run("--timeout", "soon", "catalog")
 t.ok(code == 2 and "--timeout" in err, "bad --timeout: exit 2", err)
 code, out, err = run("call", "no-slash")
 t.ok(code == 2 and "INSTANCE/OBJECT.METHOD" in err, "bad address: exit 2", err)
+
+# The manual page documents every option --help lists, and groff finds
+# nothing to warn about in any of the man pages.
+man_dir = os.path.join(sbtest.TOP_SRCDIR, "docs", "man")
+with open(os.path.join(man_dir, "svcbroker.1")) as f:
+    man1 = f.read().replace("\\-", "-")
+code, out, err = run("--help")
+longopts = sorted(set(re.findall(r"--[a-z][a-z-]+", out)))
+t.ok(len(longopts) >= 6, "--help lists the long options", out)
+missing = [o for o in longopts if o not in man1]
+t.eq(missing, [], "svcbroker(1) documents every option of --help")
+for cmd in ("catalog", "describe", "call", "health"):
+    t.ok(".B %s" % cmd in man1, "svcbroker(1) documents the %s command" % cmd)
+with open(os.path.join(man_dir, "svcbrokerd.8")) as f:
+    man8 = f.read().replace("\\-", "-")
+r = subprocess.run([sbtest.daemon_path(), "--help"], capture_output=True, timeout=30)
+dopts = sorted(set(re.findall(r"--[a-z][a-z-]+", r.stdout.decode())))
+t.ok(len(dopts) >= 4, "svcbrokerd --help lists its options", r.stdout.decode())
+t.eq([o for o in dopts if o not in man8], [],
+     "svcbrokerd(8) documents every option of svcbrokerd --help")
+if shutil.which("groff"):
+    for page in ("svcbroker.1", "svcbrokerd.8", "svcbroker.ini.5"):
+        r = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z",
+                            os.path.join(man_dir, page)],
+                           capture_output=True, timeout=60)
+        t.ok(r.returncode == 0 and not r.stderr.strip(),
+             "groff -ww finds no problem in %s" % page, r.stderr.decode()[:500])
 
 dead = "http://127.0.0.1:%d" % sbtest.free_port()
 code, out, err = run("catalog", url=dead)
