@@ -68,7 +68,7 @@ struct req {
 	size_t discarded; /* bytes past max_body */
 	bool too_large;
 	int64_t start_ms;
-	char what[200]; /* "METHOD /path", printable, for the log */
+	char what[200];	    /* "METHOD /path", printable, for the log */
 	pthread_mutex_t mu; /* submitted..done, answer */
 	bool submitted, suspended, done;
 	int status;
@@ -78,24 +78,24 @@ struct req {
 
 static const char *shown(const char *s, char *buf, size_t n);
 
-/* ---- answers ----------------------------------------------------------------- */
+/* ---- answers ------------------------------------------------------------- */
 
 static enum MHD_Result send_answer(struct req *r, int status, char *body,
 				   const char *ctype, int64_t retry_after_ms,
 				   const char *allow)
 {
 	static const char oom[] =
-		"{\"error\":{\"category\":\"internal\",\"code\":\"internal\","
-		"\"message\":\"out of memory\"}}";
+	    "{\"error\":{\"category\":\"internal\",\"code\":\"internal\","
+	    "\"message\":\"out of memory\"}}";
 	struct MHD_Response *resp;
 	if (body) {
-		resp = MHD_create_response_from_buffer(
-			strlen(body), body, MHD_RESPMEM_MUST_FREE);
+		resp = MHD_create_response_from_buffer(strlen(body), body,
+						       MHD_RESPMEM_MUST_FREE);
 	} else {
 		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
 		ctype = "application/json";
 		resp = MHD_create_response_from_buffer(
-			sizeof(oom) - 1, (void *)oom, MHD_RESPMEM_PERSISTENT);
+		    sizeof(oom) - 1, (void *)oom, MHD_RESPMEM_PERSISTENT);
 	}
 	if (!resp) {
 		free(body);
@@ -112,7 +112,8 @@ static enum MHD_Result send_answer(struct req *r, int status, char *body,
 	}
 	if (allow)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-	enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)status, resp);
+	enum MHD_Result ret =
+	    MHD_queue_response(r->conn, (unsigned)status, resp);
 	MHD_destroy_response(resp);
 	sbc_metrics_http(sbc_runtime_metrics(r->api->rt), status);
 	sbc_log(status >= 500 ? SB_LOG_WARN : SB_LOG_DEBUG, NULL, NULL,
@@ -140,12 +141,11 @@ static enum MHD_Result send_error(struct req *r, const struct sb_error *e,
 			   "application/json", retry, allow);
 }
 
-static enum MHD_Result fail(struct req *r, enum sb_status st,
-			    const char *code, const char *allow,
-			    const char *fmt, ...) SB_PRINTF(5, 6);
-static enum MHD_Result fail(struct req *r, enum sb_status st,
-			    const char *code, const char *allow,
-			    const char *fmt, ...)
+static enum MHD_Result fail(struct req *r, enum sb_status st, const char *code,
+			    const char *allow, const char *fmt, ...)
+    SB_PRINTF(5, 6);
+static enum MHD_Result fail(struct req *r, enum sb_status st, const char *code,
+			    const char *allow, const char *fmt, ...)
 {
 	struct sb_error e;
 	sb_error_clear(&e);
@@ -159,7 +159,7 @@ static enum MHD_Result fail(struct req *r, enum sb_status st,
 	return send_error(r, &e, allow);
 }
 
-/* ---- routing ------------------------------------------------------------------ */
+/* ---- routing ------------------------------------------------------------- */
 
 /* Split url into at most MAX_SEGMENTS segments (copies in buf).  Returns
  * the count, or -1 if the path has too many, empty or over-long ones. */
@@ -215,7 +215,7 @@ static const char *shown(const char *s, char *buf, size_t n)
 	return buf;
 }
 
-/* ---- GET routes ---------------------------------------------------------------- */
+/* ---- GET routes ---------------------------------------------------------- */
 
 static enum MHD_Result serve_get(struct req *r,
 				 char seg[MAX_SEGMENTS][SEGMENT_MAX])
@@ -231,7 +231,7 @@ static enum MHD_Result serve_get(struct req *r,
 	case R_OBJECT: {
 		struct sbc_instance *inst = sbc_catalog_instance(cat, seg[2]);
 		const struct sb_object *o =
-			inst ? sbc_catalog_object(cat, seg[2], seg[3]) : NULL;
+		    inst ? sbc_catalog_object(cat, seg[2], seg[3]) : NULL;
 		if (!inst)
 			ret = fail(r, SB_ERR_NOT_FOUND, "UnknownInstance", NULL,
 				   "no instance named %s",
@@ -250,31 +250,30 @@ static enum MHD_Result serve_get(struct req *r,
 		break;
 	case R_HEALTH: {
 		bool draining = sbc_runtime_draining(rt);
-		ret = send_json(r, draining ? 503 : 200,
-				sbc_json_health(cat, draining,
-						sbc_runtime_uptime_s(rt)));
+		ret = send_json(
+		    r, draining ? 503 : 200,
+		    sbc_json_health(cat, draining, sbc_runtime_uptime_s(rt)));
 		break;
 	}
 	case R_METRICS: {
 		struct sbc_metrics_gauges g = {.catalog = cat};
 		sbc_executor_stats(sbc_runtime_executor(rt), &g.queued,
 				   &g.running);
-		ret = send_answer(r, 200,
-				  sbc_metrics_render(sbc_runtime_metrics(rt),
-						     &g),
-				  "text/plain; version=0.0.4; charset=utf-8",
-				  0, NULL);
+		ret = send_answer(
+		    r, 200, sbc_metrics_render(sbc_runtime_metrics(rt), &g),
+		    "text/plain; version=0.0.4; charset=utf-8", 0, NULL);
 		break;
 	}
 	default:
-		ret = fail(r, SB_ERR_NOT_FOUND, "NotFound", NULL, "no such path");
+		ret =
+		    fail(r, SB_ERR_NOT_FOUND, "NotFound", NULL, "no such path");
 		break;
 	}
 	sbc_catalog_unref(cat);
 	return ret;
 }
 
-/* ---- calls ------------------------------------------------------------------- */
+/* ---- calls --------------------------------------------------------------- */
 
 static bool json_content_type(const char *ct)
 {
@@ -316,17 +315,17 @@ static bool call_begin(struct req *r, struct MHD_Connection *conn,
 				    shown(seg[4], b3, sizeof(b3)));
 		return false;
 	}
-	const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-						     MHD_HTTP_HEADER_CONTENT_TYPE);
+	const char *ct = MHD_lookup_connection_value(
+	    conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
 	if (!json_content_type(ct)) {
 		*ret = fail(r, SB_ERR_UNSUPPORTED_MEDIA_TYPE,
 			    "UnsupportedMediaType", NULL,
-			    "a call's body must be application/json%s", 
+			    "a call's body must be application/json%s",
 			    ct ? "" : " (no Content-Type was sent)");
 		return false;
 	}
 	const char *cl = MHD_lookup_connection_value(
-		conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	    conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl) {
 		char *end;
 		errno = 0;
@@ -359,8 +358,8 @@ static void call_done(void *ud, const struct sbc_outcome *o)
 		if (o->status == SB_ERR_THROTTLED ||
 		    o->status == SB_ERR_UNAVAILABLE)
 			r->retry_after_ms = o->err->retry_after_ms > 0
-						    ? o->err->retry_after_ms
-						    : 1000;
+						? o->err->retry_after_ms
+						: 1000;
 	}
 	r->answer = answer;
 	r->done = true;
@@ -384,18 +383,18 @@ static enum MHD_Result call_submit(struct req *r)
 	sb_error_clear(&e);
 	if (r->too_large)
 		return fail(r, SB_ERR_PAYLOAD_TOO_LARGE, "PayloadTooLarge",
-			    NULL, "the body is larger than max_body (%lld bytes)",
+			    NULL,
+			    "the body is larger than max_body (%lld bytes)",
 			    (long long)r->api->max_body);
 	struct sb_call *call = sbc_json_decode_call(
-		r->entry, r->body.data ? r->body.data : "", r->body.len, true,
-		&e);
+	    r->entry, r->body.data ? r->body.data : "", r->body.len, true, &e);
 	sb_buf_free(&r->body);
 	if (!call)
 		return send_error(r, &e, NULL);
 	pthread_mutex_lock(&r->mu);
 	enum sb_status st =
-		sbc_executor_submit(sbc_runtime_executor(r->api->rt), r->cat,
-				    r->entry, call, call_done, r, &e);
+	    sbc_executor_submit(sbc_runtime_executor(r->api->rt), r->cat,
+				r->entry, call, call_done, r, &e);
 	if (st != SB_OK) {
 		pthread_mutex_unlock(&r->mu);
 		return send_error(r, &e, NULL);
@@ -419,11 +418,10 @@ static enum MHD_Result call_finish(struct req *r)
 	pthread_mutex_unlock(&r->mu);
 	if (!done) /* not resumed by us: nothing to send yet */
 		return MHD_YES;
-	return send_answer(r, status, answer, "application/json", retry,
-			   NULL);
+	return send_answer(r, status, answer, "application/json", retry, NULL);
 }
 
-/* ---- the handler ---------------------------------------------------------------- */
+/* ---- the handler --------------------------------------------------------- */
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
 			       const char *url, const char *method,
@@ -495,8 +493,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
 	return call_finish(r);
 }
 
-static void completed(void *cls, struct MHD_Connection *conn,
-		      void **con_cls, enum MHD_RequestTerminationCode toe)
+static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+		      enum MHD_RequestTerminationCode toe)
 {
 	struct req *r = *con_cls;
 	if (!r)
@@ -519,7 +517,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	sbc_log(SB_LOG_WARN, NULL, NULL, "http: %s", buf);
 }
 
-/* ---- listening -------------------------------------------------------------------- */
+/* ---- listening ----------------------------------------------------------- */
 
 bool sbc_listen_parse(const char *listen, struct sockaddr_storage *ss,
 		      socklen_t *len, char *errbuf, size_t errlen)
@@ -616,20 +614,20 @@ struct sbc_api *sbc_api_start(struct sb_runtime *rt, char *errbuf,
 	a->rt = rt;
 	a->fd = fd;
 	a->max_body = sbc_runtime_max_body(rt);
-	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-			 MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD |
+			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	a->d = MHD_start_daemon(
-		flags, 0, NULL, NULL, handler, a, MHD_OPTION_EXTERNAL_LOGGER,
-		mhd_log, a, MHD_OPTION_LISTEN_SOCKET,
-		(MHD_socket)fd, MHD_OPTION_THREAD_POOL_SIZE,
-		(unsigned int)POOL_THREADS, MHD_OPTION_CONNECTION_TIMEOUT,
-		(unsigned int)CONN_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED,
-		completed, a, MHD_OPTION_END);
+	    flags, 0, NULL, NULL, handler, a, MHD_OPTION_EXTERNAL_LOGGER,
+	    mhd_log, a, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)POOL_THREADS,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONN_TIMEOUT_S,
+	    MHD_OPTION_NOTIFY_COMPLETED, completed, a, MHD_OPTION_END);
 	if (!a->d) {
-		snprintf(errbuf, errlen, "listen %s: the HTTP server did not "
-					 "start",
+		snprintf(errbuf, errlen,
+			 "listen %s: the HTTP server did not "
+			 "start",
 			 listen_at);
 		close(fd);
 		free(a);

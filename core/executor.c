@@ -34,8 +34,8 @@ enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_DONE };
 struct job {
 	struct job *qprev, *qnext; /* waiting list */
 	struct job *aprev, *anext; /* unanswered list (deadline thread) */
-	struct job *xnext;         /* scratch list while delivering */
-	int refs;                  /* under ex->mu */
+	struct job *xnext;	   /* scratch list while delivering */
+	int refs;		   /* under ex->mu */
 	enum job_state state;
 	bool answered;
 	struct sbc_catalog *cat;
@@ -68,7 +68,7 @@ struct sbc_executor {
 	struct sbc_metrics *metrics;
 };
 
-/* ---- lists ---------------------------------------------------------------- */
+/* ---- lists --------------------------------------------------------------- */
 
 static void q_push(struct sbc_executor *ex, struct job *j)
 {
@@ -120,7 +120,7 @@ static void a_remove(struct sbc_executor *ex, struct job *j)
 	j->aprev = j->anext = NULL;
 }
 
-/* ---- jobs ----------------------------------------------------------------- */
+/* ---- jobs ---------------------------------------------------------------- */
 
 static int64_t cap_of(const struct sbc_instance *inst)
 {
@@ -165,11 +165,11 @@ static void job_deliver(struct sbc_executor *ex, struct job *j,
 			const struct sb_result *res)
 {
 	struct sbc_outcome o = {
-		.entry = j->e,
-		.status = st,
-		.err = err,
-		.result = st == SB_OK ? res : NULL,
-		.elapsed_ms = sb_now_ms() - j->start_ms,
+	    .entry = j->e,
+	    .status = st,
+	    .err = err,
+	    .result = st == SB_OK ? res : NULL,
+	    .elapsed_ms = sb_now_ms() - j->start_ms,
 	};
 	struct sbc_instance *inst = j->e->inst;
 	if (st != SB_OK)
@@ -179,7 +179,7 @@ static void job_deliver(struct sbc_executor *ex, struct job *j,
 	j->done(j->ud, &o);
 }
 
-/* ---- workers -------------------------------------------------------------- */
+/* ---- workers ------------------------------------------------------------- */
 
 /* The oldest waiting job whose instance has a free slot (ex->mu held). */
 static struct job *pick(struct sbc_executor *ex)
@@ -201,7 +201,7 @@ static enum sb_status run(struct job *j, struct sb_result *res,
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
 				    "out of memory");
 	enum sb_status st =
-		inst->broker->execute(inst->state, j->call, res, err);
+	    inst->broker->execute(inst->state, j->call, res, err);
 	if (st == SB_OK) {
 		if (sbc_result_error(res, err)) {
 			if (err->status == SB_OK)
@@ -242,7 +242,7 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&ex->mu);
 
 		struct sb_result *res =
-			sbc_result_new(j->e->obj, j->e->method, 0, 0);
+		    sbc_result_new(j->e->obj, j->e->method, 0, 0);
 		enum sb_status st = run(j, res, &err);
 
 		pthread_mutex_lock(&ex->mu);
@@ -265,7 +265,7 @@ static void *worker_main(void *arg)
 		sbc_result_free(res);
 		pthread_mutex_lock(&ex->mu);
 		bool f1 = mine && job_put(ex, j); /* delivery reference */
-		bool f2 = job_put(ex, j);         /* execution reference */
+		bool f2 = job_put(ex, j);	  /* execution reference */
 		if (f1 || f2) {
 			pthread_mutex_unlock(&ex->mu);
 			job_free(j);
@@ -276,7 +276,7 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-/* ---- deadlines -------------------------------------------------------------- */
+/* ---- deadlines ----------------------------------------------------------- */
 
 /* Answer job j now with err (ex->mu held); it goes on *out for delivery
  * once the lock is dropped.  A waiting job is taken off the queue and
@@ -382,7 +382,7 @@ static void *timer_main(void *arg)
 	return NULL;
 }
 
-/* ---- public ----------------------------------------------------------------- */
+/* ---- public -------------------------------------------------------------- */
 
 static void executor_destroy(struct sbc_executor *ex)
 {
@@ -497,8 +497,7 @@ enum sb_status sbc_executor_submit(struct sbc_executor *ex,
 		why = "the service is shutting down";
 		retry = RETRY_DRAIN_MS;
 	} else if (ex->n_queued >= ex->max_queue &&
-		   !(ex->n_queued == 0 &&
-		     ex->n_running < ex->n_workers &&
+		   !(ex->n_queued == 0 && ex->n_running < ex->n_workers &&
 		     atomic_load(&inst->running) < cap_of(inst))) {
 		/* with queue = 0 a call may still start at once on an idle
 		 * worker; otherwise the waiting room is full */

@@ -11,11 +11,11 @@ struct sbc_executor;
 
 /* How one call ended, handed to the completion callback. */
 struct sbc_outcome {
-	const struct sbc_entry *entry;   /* borrowed for the callback */
-	enum sb_status status;           /* SB_OK or the failure */
-	const struct sb_error *err;      /* filled when status != SB_OK */
-	const struct sb_result *result;  /* non-NULL only when status == SB_OK */
-	int64_t elapsed_ms;              /* from submit to this answer */
+	const struct sbc_entry *entry;	/* borrowed for the callback */
+	enum sb_status status;		/* SB_OK or the failure */
+	const struct sb_error *err;	/* filled when status != SB_OK */
+	const struct sb_result *result; /* non-NULL only when status == SB_OK */
+	int64_t elapsed_ms;		/* from submit to this answer */
 };
 
 /* Called exactly once for every accepted call, from a worker thread or the

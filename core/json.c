@@ -13,21 +13,15 @@
 
 #define FILE_FIELD_MAX (2 * SB_ERROR_MSG_MAX)
 
-/* ---- set-up --------------------------------------------------------------- */
+/* ---- set-up -------------------------------------------------------------- */
 
 static pthread_once_t seed_once = PTHREAD_ONCE_INIT;
 
-static void seed(void)
-{
-	json_object_seed(0); /* 0: seeded from the OS */
-}
+static void seed(void) { json_object_seed(0); /* 0: seeded from the OS */ }
 
-void sbc_json_init(void)
-{
-	pthread_once(&seed_once, seed);
-}
+void sbc_json_init(void) { pthread_once(&seed_once, seed); }
 
-/* ---- small builders ------------------------------------------------------- */
+/* ---- small builders ------------------------------------------------------ */
 
 /* Every builder below tolerates NULL children (out of memory): the final
  * json_dumps then fails and the caller answers 500. */
@@ -93,7 +87,7 @@ static const char *jtype(const json_t *v)
 	return "something else";
 }
 
-/* ---- decoding a call ------------------------------------------------------ */
+/* ---- decoding a call ----------------------------------------------------- */
 
 static enum sb_status bad(struct sb_error *err, const struct sb_param *p,
 			  const char *want, const json_t *got)
@@ -126,10 +120,10 @@ static enum sb_status put_file(struct sb_call *c, const struct sb_param *p,
 			slot = &content;
 		else
 			return sb_error_set(
-				err, SB_ERR_INVALID_INPUT, NULL,
-				"%s: unknown file field \"%.64s\" (valid: Name, "
-				"ContentType, Content)",
-				p->name, k);
+			    err, SB_ERR_INVALID_INPUT, NULL,
+			    "%s: unknown file field \"%.64s\" (valid: Name, "
+			    "ContentType, Content)",
+			    p->name, k);
 		if (json_is_null(f))
 			continue;
 		if (!json_is_string(f))
@@ -155,10 +149,9 @@ static enum sb_status put_file(struct sb_call *c, const struct sb_param *p,
 	unsigned char *data = sb_base64_decode(content, content_len, &n);
 	if (!data)
 		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
-				    "%s: Content is not valid base64",
-				    p->name);
-	enum sb_status st = sbc_call_put_file(c, p->name, name, ctype, data,
-					      n, err);
+				    "%s: Content is not valid base64", p->name);
+	enum sb_status st =
+	    sbc_call_put_file(c, p->name, name, ctype, data, n, err);
 	free(data);
 	return st;
 }
@@ -170,8 +163,7 @@ static enum sb_status put_item(struct sb_call *c, const struct sb_param *p,
 	case SB_TYPE_NUMBER:
 		if (!json_is_integer(v))
 			return bad(err, p, "a whole number (JSON integer)", v);
-		return sbc_call_put_int(c, p->name, json_integer_value(v),
-					err);
+		return sbc_call_put_int(c, p->name, json_integer_value(v), err);
 	case SB_TYPE_BOOLEAN:
 		if (!json_is_boolean(v))
 			return bad(err, p, "true or false", v);
@@ -216,20 +208,19 @@ static enum sb_status put_input(struct sb_call *c, const char *key,
 	}
 	if (json_is_array(v))
 		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
-				    "%s: takes one value, not a list",
-				    p->name);
+				    "%s: takes one value, not a list", p->name);
 	return put_item(c, p, v, err);
 }
 
 struct sb_call *sbc_json_decode_call(const struct sbc_entry *e,
-				     const char *body, size_t len,
-				     bool wrapped, struct sb_error *err)
+				     const char *body, size_t len, bool wrapped,
+				     struct sb_error *err)
 {
 	json_error_t je;
 	json_t *root = NULL;
 	if (len > 0 || !wrapped)
-		root = json_loadb(body ? body : "", len,
-				  JSON_REJECT_DUPLICATES, &je);
+		root = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES,
+				  &je);
 	if (!root) {
 		if (len == 0)
 			sb_error_set(err, SB_ERR_INVALID_INPUT, "MalformedJson",
@@ -306,7 +297,7 @@ struct sb_call *sbc_json_decode_call(const struct sbc_entry *e,
 	return c;
 }
 
-/* ---- results and errors ------------------------------------------------------ */
+/* ---- results and errors -------------------------------------------------- */
 
 static json_t *datum_json(enum sb_type t, const union sb_datum *d)
 {
@@ -319,9 +310,9 @@ static json_t *datum_json(enum sb_type t, const union sb_datum *d)
 		json_t *o = json_object();
 		set(o, "Name", str_or_null(d->f.name));
 		set(o, "ContentType", str_or_null(d->f.content_type));
-		char *b64 = sb_base64_encode(d->f.data ? d->f.data
-						       : (const unsigned char *)"",
-					     d->f.size, 0);
+		char *b64 = sb_base64_encode(
+		    d->f.data ? d->f.data : (const unsigned char *)"",
+		    d->f.size, 0);
 		if (!b64) {
 			json_decref(o);
 			return NULL;
@@ -378,14 +369,14 @@ char *sbc_json_error(const struct sb_error *err)
 {
 	json_t *root = json_object();
 	json_t *e = json_object();
-	enum sb_status st = err && err->status != SB_OK ? err->status
-							: SB_ERR_INTERNAL;
+	enum sb_status st =
+	    err && err->status != SB_OK ? err->status : SB_ERR_INTERNAL;
 	set(e, "category", json_string(sb_status_str(st)));
-	set(e, "code", json_string(err && err->code[0] ? err->code
-						       : sb_status_str(st)));
+	set(e, "code",
+	    json_string(err && err->code[0] ? err->code : sb_status_str(st)));
 	/* messages are cut at a byte boundary: keep only valid UTF-8 */
-	const char *msg = err && err->message[0] ? err->message
-						 : sb_status_str(st);
+	const char *msg =
+	    err && err->message[0] ? err->message : sb_status_str(st);
 	json_t *m = json_string(msg);
 	if (!m) {
 		size_t len = strlen(msg);
@@ -400,7 +391,7 @@ char *sbc_json_error(const struct sb_error *err)
 	return dump(root);
 }
 
-/* ---- catalog ----------------------------------------------------------------- */
+/* ---- catalog ------------------------------------------------------------- */
 
 static json_t *instance_head(const struct sbc_instance *inst)
 {
@@ -447,8 +438,7 @@ char *sbc_json_catalog(const struct sbc_catalog *c)
 
 static bool string_type(enum sb_type t)
 {
-	return t != SB_TYPE_NUMBER && t != SB_TYPE_BOOLEAN &&
-	       t != SB_TYPE_FILE;
+	return t != SB_TYPE_NUMBER && t != SB_TYPE_BOOLEAN && t != SB_TYPE_FILE;
 }
 
 static json_t *param_json(const struct sb_param *p)
@@ -473,9 +463,10 @@ static json_t *param_json(const struct sb_param *p)
 	set(o, "max_size", max ? json_integer((json_int_t)max) : json_null());
 	if (multi)
 		set(o, "max_items",
-		    json_integer((json_int_t)(p->max_size && p->type != SB_TYPE_FILE
-						      ? p->max_size
-						      : SBC_DEFAULT_MULTI_MAX)));
+		    json_integer(
+			(json_int_t)(p->max_size && p->type != SB_TYPE_FILE
+					 ? p->max_size
+					 : SBC_DEFAULT_MULTI_MAX)));
 	set(o, "doc", str_or_null(p->doc));
 	return o;
 }
@@ -529,12 +520,12 @@ char *sbc_json_object(const struct sbc_instance *inst,
 	json_t *root = json_object();
 	set(root, "instance", json_string(inst->name));
 	set(root, "broker", json_string(inst->broker->name));
-	set(root, "state", json_string(inst->open_error[0] ? "failed" : "ready"));
+	set(root, "state",
+	    json_string(inst->open_error[0] ? "failed" : "ready"));
 	set(root, "name", json_string(obj->name));
 	set(root, "doc", str_or_null(obj->doc));
 	json_t *props = json_array();
-	for (const struct sb_property *p = obj->properties; p && p->name;
-	     p++) {
+	for (const struct sb_property *p = obj->properties; p && p->name; p++) {
 		json_t *o = json_object();
 		set(o, "name", json_string(p->name));
 		set(o, "type", json_string(sb_type_name(p->type)));
@@ -570,18 +561,20 @@ char *sbc_json_health(const struct sbc_catalog *c, bool draining,
 		    json_integer((json_int_t)atomic_load(&inst->calls_failed)));
 		set(o, "calls_rejected",
 		    json_integer(
-			    (json_int_t)atomic_load(&inst->calls_rejected)));
+			(json_int_t)atomic_load(&inst->calls_rejected)));
 		push(insts, o);
 	}
 	set(root, "status",
-	    json_string(draining ? "stopping" : failed ? "degraded" : "ok"));
+	    json_string(draining ? "stopping"
+			: failed ? "degraded"
+				 : "ok"));
 	set(root, "generation", json_integer(c ? c->generation : 0));
 	set(root, "uptime_s", json_integer(uptime_s));
 	set(root, "instances", insts);
 	return dump(root);
 }
 
-/* ---- --list-brokers ---------------------------------------------------------- */
+/* ---- --list-brokers ------------------------------------------------------ */
 
 static const char *conf_type_name(enum sb_conf_type t)
 {
@@ -614,8 +607,7 @@ static json_t *object_def_json(const struct sb_object *obj)
 	set(o, "name", json_string(obj->name));
 	set(o, "doc", str_or_null(obj->doc));
 	json_t *props = json_array();
-	for (const struct sb_property *p = obj->properties; p && p->name;
-	     p++) {
+	for (const struct sb_property *p = obj->properties; p && p->name; p++) {
 		json_t *jp = json_object();
 		set(jp, "name", json_string(p->name));
 		set(jp, "type", json_string(sb_type_name(p->type)));
@@ -672,12 +664,13 @@ char *sbc_json_brokers(const struct sbc_module *const *mods, size_t n)
 			    json_boolean(k->flags & SB_CONF_REQUIRED));
 			set(jk, "secret", json_boolean(secret));
 			bool bounded = k->min != 0 || k->max != 0;
-			set(jk, "min", bounded ? json_integer(k->min)
-					       : json_null());
-			set(jk, "max", bounded ? json_integer(k->max)
-					       : json_null());
-			set(jk, "choices", k->choices ? choices_json(k->choices)
-						      : json_null());
+			set(jk, "min",
+			    bounded ? json_integer(k->min) : json_null());
+			set(jk, "max",
+			    bounded ? json_integer(k->max) : json_null());
+			set(jk, "choices",
+			    k->choices ? choices_json(k->choices)
+				       : json_null());
 			set(jk, "doc", str_or_null(k->doc));
 			push(keys, jk);
 		}

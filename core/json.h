@@ -17,8 +17,8 @@ void sbc_json_init(void);
  * for malformed JSON, unknown keys, type mismatches and missing required
  * inputs (naming the input), SB_ERR_PAYLOAD_TOO_LARGE for size caps. */
 struct sb_call *sbc_json_decode_call(const struct sbc_entry *e,
-				     const char *body, size_t len,
-				     bool wrapped, struct sb_error *err);
+				     const char *body, size_t len, bool wrapped,
+				     struct sb_error *err);
 
 /* {"rows": [...], "more": bool, "next_page_token": string|null} */
 char *sbc_json_result(const struct sb_result *r);

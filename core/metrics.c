@@ -16,8 +16,8 @@
 #define MAX_SERIES 8192
 #define NAME_MAX_LEN 256
 
-static const double bucket_s[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-				  0.5,   1,    2.5,   5,    10,  30, 60};
+static const double bucket_s[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+				  1,	 2.5,  5,     10,   30,	 60};
 #define N_BUCKETS (sizeof(bucket_s) / sizeof(bucket_s[0]))
 
 struct series {
@@ -93,8 +93,8 @@ static struct series *find(struct sbc_metrics *m, const char *instance,
 }
 
 void sbc_metrics_call(struct sbc_metrics *m, const char *instance,
-		      const char *object, const char *method,
-		      enum sb_status st, int64_t elapsed_ms)
+		      const char *object, const char *method, enum sb_status st,
+		      int64_t elapsed_ms)
 {
 	if (!m || !instance || !object || !method)
 		return;
@@ -178,8 +178,9 @@ char *sbc_metrics_render(struct sbc_metrics *m,
 			sb_buf_puts(&b, "svcbroker_calls_total{");
 			labels2(&b, s);
 			sb_buf_printf(&b, ",status=\"%s\"} %llu\n",
-				      st == SB_OK ? "ok"
-						  : sb_status_str((enum sb_status)st),
+				      st == SB_OK
+					  ? "ok"
+					  : sb_status_str((enum sb_status)st),
 				      s->count[st]);
 		}
 	}
@@ -191,7 +192,8 @@ char *sbc_metrics_render(struct sbc_metrics *m,
 		if (!s->n)
 			continue;
 		for (size_t k = 0; k < N_BUCKETS; k++) {
-			sb_buf_puts(&b, "svcbroker_call_duration_seconds_bucket{");
+			sb_buf_puts(&b,
+				    "svcbroker_call_duration_seconds_bucket{");
 			labels2(&b, s);
 			sb_buf_printf(&b, ",le=\"%g\"} %llu\n", bucket_s[k],
 				      s->bucket[k]);

@@ -13,8 +13,8 @@ void sbc_metrics_free(struct sbc_metrics *m);
 
 /* One answered call (any of m's arguments may be NULL: nothing counted). */
 void sbc_metrics_call(struct sbc_metrics *m, const char *instance,
-		      const char *object, const char *method,
-		      enum sb_status st, int64_t elapsed_ms);
+		      const char *object, const char *method, enum sb_status st,
+		      int64_t elapsed_ms);
 /* One configuration reload, successful or refused. */
 void sbc_metrics_reload(struct sbc_metrics *m, bool ok);
 /* One HTTP answer with this status code. */

@@ -38,14 +38,14 @@ static json_t *ref(const char *where)
 static json_t *file_schema(void)
 {
 	return json_pack(
-		"{s:s, s:[s], s:b, s:{s:{s:s, s:s}, s:{s:s, s:s}, "
-		"s:{s:s, s:s, s:s}}}",
-		"type", "object", "required", "Content", "additionalProperties",
-		0, "properties", "Name", "type", "string", "description",
-		"File name, without a path.", "ContentType", "type", "string",
-		"description", "Media type, e.g. application/pdf.", "Content",
-		"type", "string", "format", "byte", "description",
-		"The bytes, base64.");
+	    "{s:s, s:[s], s:b, s:{s:{s:s, s:s}, s:{s:s, s:s}, "
+	    "s:{s:s, s:s, s:s}}}",
+	    "type", "object", "required", "Content", "additionalProperties", 0,
+	    "properties", "Name", "type", "string", "description",
+	    "File name, without a path.", "ContentType", "type", "string",
+	    "description", "Media type, e.g. application/pdf.", "Content",
+	    "type", "string", "format", "byte", "description",
+	    "The bytes, base64.");
 }
 
 /* The schema of one item of type t. */
@@ -136,8 +136,7 @@ static json_t *row_schema(const struct sb_object *obj,
 			  const struct sb_method *m)
 {
 	json_t *props = json_object();
-	for (const struct sb_property *p = obj->properties; p && p->name;
-	     p++) {
+	for (const struct sb_property *p = obj->properties; p && p->name; p++) {
 		bool wanted = m->returns == NULL;
 		for (size_t i = 0; m->returns && m->returns[i]; i++)
 			if (strcmp(m->returns[i], p->name) == 0)
@@ -169,17 +168,15 @@ static bool has_required(const struct sb_method *m)
 	return false;
 }
 
-static void add_param(json_t *props, json_t *required,
-		      const struct sb_param *p)
+static void add_param(json_t *props, json_t *required, const struct sb_param *p)
 {
 	bool multi = (p->flags & SB_MULTI) != 0;
 	size_t max_items = 0;
 	if (multi)
 		max_items = p->max_size && p->type != SB_TYPE_FILE
-				    ? p->max_size
-				    : SBC_DEFAULT_MULTI_MAX;
-	json_t *s = value_schema(p->type, multi, p->choices, p->doc,
-				 max_items);
+				? p->max_size
+				: SBC_DEFAULT_MULTI_MAX;
+	json_t *s = value_schema(p->type, multi, p->choices, p->doc, max_items);
 	if (multi && (p->flags & SB_REQUIRED))
 		set(s, "minItems", json_integer(1));
 	set(props, p->name, s);
@@ -228,11 +225,11 @@ static json_t *answer_schema(const struct sb_object *obj,
 			     const struct sb_method *m)
 {
 	return json_pack(
-		"{s:s, s:[s,s,s], s:{s:{s:s, s:o}, s:{s:s}, s:{s:s, s:b}}}",
-		"type", "object", "required", "rows", "more",
-		"next_page_token", "properties", "rows", "type", "array",
-		"items", row_schema(obj, m), "more", "type", "boolean",
-		"next_page_token", "type", "string", "nullable", 1);
+	    "{s:s, s:[s,s,s], s:{s:{s:s, s:o}, s:{s:s}, s:{s:s, s:b}}}", "type",
+	    "object", "required", "rows", "more", "next_page_token",
+	    "properties", "rows", "type", "array", "items", row_schema(obj, m),
+	    "more", "type", "boolean", "next_page_token", "type", "string",
+	    "nullable", 1);
 }
 
 static json_t *json_content(json_t *schema)
@@ -272,28 +269,27 @@ static json_t *operation_id(json_t *ids, const char *inst, const char *obj,
 static json_t *components(void)
 {
 	json_t *err = json_pack(
-		"{s:s, s:[s], s:{s:{s:s, s:[s,s,s], s:{s:{s:s, s:[s,s,s,s,"
-		"s,s,s,s,s,s,s,s,s,s,s,s]}, s:{s:s}, s:{s:s}, "
-		"s:{s:s, s:s, s:i}}}}}",
-		"type", "object", "required", "error", "properties", "error",
-		"type", "object", "required", "category", "code", "message",
-		"properties", "category", "type", "string", "enum",
-		"invalid_input", "unauthenticated", "forbidden",
-		"upstream_denied", "not_found", "method_not_allowed",
-		"conflict", "payload_too_large", "unsupported_media_type",
-		"throttled", "internal", "upstream_auth", "upstream_error",
-		"unavailable", "timeout", "quota_exceeded", "code", "type",
-		"string", "message", "type", "string", "retry_after_ms",
-		"type", "integer", "format", "int64", "minimum", 0);
+	    "{s:s, s:[s], s:{s:{s:s, s:[s,s,s], s:{s:{s:s, s:[s,s,s,s,"
+	    "s,s,s,s,s,s,s,s,s,s,s,s]}, s:{s:s}, s:{s:s}, "
+	    "s:{s:s, s:s, s:i}}}}}",
+	    "type", "object", "required", "error", "properties", "error",
+	    "type", "object", "required", "category", "code", "message",
+	    "properties", "category", "type", "string", "enum", "invalid_input",
+	    "unauthenticated", "forbidden", "upstream_denied", "not_found",
+	    "method_not_allowed", "conflict", "payload_too_large",
+	    "unsupported_media_type", "throttled", "internal", "upstream_auth",
+	    "upstream_error", "unavailable", "timeout", "quota_exceeded",
+	    "code", "type", "string", "message", "type", "string",
+	    "retry_after_ms", "type", "integer", "format", "int64", "minimum",
+	    0);
 	json_t *resp = json_pack(
-		"{s:{s:s, s:{s:{s:s, s:{s:s, s:i}}}, s:o}}", "Error",
-		"description",
-		"An error; the category gives the HTTP status, Retry-After "
-		"comes with 429 and 503.",
-		"headers", "Retry-After", "description",
-		"Seconds to wait before retrying (429, 503).", "schema", "type",
-		"integer", "minimum", 1, "content",
-		json_content(ref("#/components/schemas/Error")));
+	    "{s:{s:s, s:{s:{s:s, s:{s:s, s:i}}}, s:o}}", "Error", "description",
+	    "An error; the category gives the HTTP status, Retry-After "
+	    "comes with 429 and 503.",
+	    "headers", "Retry-After", "description",
+	    "Seconds to wait before retrying (429, 503).", "schema", "type",
+	    "integer", "minimum", 1, "content",
+	    json_content(ref("#/components/schemas/Error")));
 	json_t *c = json_object();
 	json_t *schemas = json_object();
 	set(schemas, "Error", err);
@@ -310,24 +306,25 @@ static json_t *fixed_paths(void)
 	json_t *any = json_pack("{s:s}", "type", "object");
 
 	json_t *r = json_object();
-	set(r, "200", ok_response("Every instance and its objects.",
-				  json_deep_copy(any)));
+	set(r, "200",
+	    ok_response("Every instance and its objects.",
+			json_deep_copy(any)));
 	error_refs(r, get_errors);
 	set(paths, "/v1/catalog",
-	    json_pack("{s:{s:s, s:s, s:o}}", "get", "operationId",
-		      "getCatalog", "summary",
-		      "Instances and their objects (summary).", "responses",
-		      r));
+	    json_pack("{s:{s:s, s:s, s:o}}", "get", "operationId", "getCatalog",
+		      "summary", "Instances and their objects (summary).",
+		      "responses", r));
 
 	r = json_object();
-	set(r, "200", ok_response("The object's properties and methods.",
-				  json_deep_copy(any)));
+	set(r, "200",
+	    ok_response("The object's properties and methods.",
+			json_deep_copy(any)));
 	error_refs(r, get_errors);
-	json_t *params = json_pack(
-		"[{s:s, s:s, s:b, s:{s:s}}, {s:s, s:s, s:b, s:{s:s}}]", "name",
-		"instance", "in", "path", "required", 1, "schema", "type",
-		"string", "name", "object", "in", "path", "required", 1,
-		"schema", "type", "string");
+	json_t *params =
+	    json_pack("[{s:s, s:s, s:b, s:{s:s}}, {s:s, s:s, s:b, s:{s:s}}]",
+		      "name", "instance", "in", "path", "required", 1, "schema",
+		      "type", "string", "name", "object", "in", "path",
+		      "required", 1, "schema", "type", "string");
 	set(paths, "/v1/catalog/{instance}/{object}",
 	    json_pack("{s:{s:s, s:s, s:o, s:o}}", "get", "operationId",
 		      "getObject", "summary",
@@ -335,32 +332,31 @@ static json_t *fixed_paths(void)
 		      params, "responses", r));
 
 	r = json_object();
-	set(r, "200", ok_response("Serving; per-instance state inside.",
-				  json_deep_copy(any)));
+	set(r, "200",
+	    ok_response("Serving; per-instance state inside.",
+			json_deep_copy(any)));
 	error_refs(r, get_errors);
 	set(paths, "/v1/health",
-	    json_pack("{s:{s:s, s:s, s:o}}", "get", "operationId",
-		      "getHealth", "summary", "Health of the service.",
-		      "responses", r));
+	    json_pack("{s:{s:s, s:s, s:o}}", "get", "operationId", "getHealth",
+		      "summary", "Health of the service.", "responses", r));
 
 	r = json_object();
 	set(r, "200", ok_response("This document.", json_deep_copy(any)));
 	error_refs(r, get_errors);
 	set(paths, "/v1/openapi.json",
-	    json_pack("{s:{s:s, s:s, s:o}}", "get", "operationId",
-		      "getOpenApi", "summary",
-		      "The OpenAPI document of the running catalog.",
+	    json_pack("{s:{s:s, s:s, s:o}}", "get", "operationId", "getOpenApi",
+		      "summary", "The OpenAPI document of the running catalog.",
 		      "responses", r));
 
 	r = json_object();
 	set(r, "200",
 	    json_pack("{s:s, s:{s:{s:{s:s}}}}", "description",
-		      "Prometheus text exposition.", "content",
-		      "text/plain", "schema", "type", "string"));
+		      "Prometheus text exposition.", "content", "text/plain",
+		      "schema", "type", "string"));
 	error_refs(r, get_errors);
 	set(paths, "/metrics",
-	    json_pack("{s:{s:s, s:s, s:o}}", "get", "operationId",
-		      "getMetrics", "summary", "Metrics.", "responses", r));
+	    json_pack("{s:{s:s, s:s, s:o}}", "get", "operationId", "getMetrics",
+		      "summary", "Metrics.", "responses", r));
 	json_decref(any);
 	return paths;
 }
@@ -368,8 +364,8 @@ static json_t *fixed_paths(void)
 char *sbc_openapi_json(const struct sbc_catalog *c)
 {
 	static const char *const call_errors[] = {
-		"400", "403", "404", "405", "409", "413", "415", "429",
-		"500", "502", "503", "504", "507", NULL};
+	    "400", "403", "404", "405", "409", "413", "415",
+	    "429", "500", "502", "503", "504", "507", NULL};
 	json_t *root = json_object();
 	set(root, "openapi", json_string("3.0.3"));
 	set(root, "info",
@@ -410,20 +406,20 @@ char *sbc_openapi_json(const struct sbc_catalog *c)
 				snprintf(summary, sizeof(summary), "%s.%s (%s)",
 					 ob->name, m->name,
 					 sb_method_kind_name(m->kind)
-						 ? sb_method_kind_name(m->kind)
-						 : "execute");
+					     ? sb_method_kind_name(m->kind)
+					     : "execute");
 				set(op, "summary", json_string(summary));
 				if (m->doc)
 					set(op, "description",
 					    json_string(m->doc));
 				set(op, "tags", json_pack("[s]", inst->name));
 				set(op, "requestBody",
-				    json_pack("{s:b, s:o}", "required", 1,
-					      "content",
-					      json_content(
-						      request_schema(ob, m))));
+				    json_pack(
+					"{s:b, s:o}", "required", 1, "content",
+					json_content(request_schema(ob, m))));
 				set(op, "responses", r);
-				set(paths, path, json_pack("{s:o}", "post", op));
+				set(paths, path,
+				    json_pack("{s:o}", "post", op));
 			}
 		}
 	}

@@ -40,10 +40,7 @@ struct sb_runtime {
 static pthread_once_t modules_once = PTHREAD_ONCE_INIT;
 static int modules_rc;
 
-static void modules_start(void)
-{
-	modules_rc = sbc_modules_init();
-}
+static void modules_start(void) { modules_rc = sbc_modules_init(); }
 
 static void log_errors(const struct sbc_errlist *errs)
 {
@@ -90,10 +87,10 @@ int sbc_runtime_open(const char *config_path, struct sb_runtime **out,
 		goto fail;
 	}
 	sbc_log_set_level(rt->cfg->log_level);
-	rt->listen = strdup(rt->cfg->listen ? rt->cfg->listen
-					    : "127.0.0.1:8780");
-	rt->max_body = rt->cfg->max_body > 0 ? rt->cfg->max_body
-					     : 32 * 1024 * 1024;
+	rt->listen =
+	    strdup(rt->cfg->listen ? rt->cfg->listen : "127.0.0.1:8780");
+	rt->max_body =
+	    rt->cfg->max_body > 0 ? rt->cfg->max_body : 32 * 1024 * 1024;
 	if (!rt->listen) {
 		sbc_errlist_add(errs, "out of memory");
 		goto fail;
@@ -208,8 +205,8 @@ bool sbc_runtime_draining(const struct sb_runtime *rt)
 
 /* ---- the public API ------------------------------------------------------ */
 
-enum sb_status sb_runtime_open(const char *config_path,
-			       struct sb_runtime **out, struct sb_error *err)
+enum sb_status sb_runtime_open(const char *config_path, struct sb_runtime **out,
+			       struct sb_error *err)
 {
 	struct sbc_errlist errs = {0};
 	enum sb_status st = SB_OK;
@@ -314,8 +311,7 @@ static enum sb_status fail_json(const struct sb_error *e, char **json_out,
 	return e->status;
 }
 
-enum sb_status sb_runtime_call_json(struct sb_runtime *rt,
-				    const char *address,
+enum sb_status sb_runtime_call_json(struct sb_runtime *rt, const char *address,
 				    const char *json_inputs, char **json_out,
 				    struct sb_error *err)
 {
@@ -342,8 +338,8 @@ enum sb_status sb_runtime_call_json(struct sb_runtime *rt,
 				     "no instance named %.100s", in);
 		else if (!sbc_catalog_object(cat, in, ob))
 			sb_error_set(&e, SB_ERR_NOT_FOUND, "UnknownObject",
-				     "instance %.100s has no object %.100s",
-				     in, ob);
+				     "instance %.100s has no object %.100s", in,
+				     ob);
 		else
 			sb_error_set(&e, SB_ERR_NOT_FOUND, "UnknownMethod",
 				     "object %.100s/%.100s has no method "
@@ -354,7 +350,7 @@ enum sb_status sb_runtime_call_json(struct sb_runtime *rt,
 	}
 	const char *body = json_inputs && *json_inputs ? json_inputs : "{}";
 	struct sb_call *call =
-		sbc_json_decode_call(ent, body, strlen(body), false, &e);
+	    sbc_json_decode_call(ent, body, strlen(body), false, &e);
 	if (!call) {
 		sbc_catalog_unref(cat);
 		return fail_json(&e, json_out, err);
@@ -374,8 +370,8 @@ enum sb_status sb_runtime_call_json(struct sb_runtime *rt,
 	pthread_condattr_destroy(&ca);
 	w->refs = 2;
 	int64_t timeout = ent->inst->timeout_ms;
-	enum sb_status st = sbc_executor_submit(rt->ex, cat, ent, call,
-						call_done, w, &e);
+	enum sb_status st =
+	    sbc_executor_submit(rt->ex, cat, ent, call, call_done, w, &e);
 	sbc_catalog_unref(cat); /* the executor holds its own reference */
 	if (st != SB_OK) {
 		w->refs = 1;
@@ -444,9 +440,9 @@ enum sb_status sb_runtime_catalog_json(struct sb_runtime *rt,
 			buf[slash - object] = '\0';
 			const char *in = buf, *ob = buf + (slash - object) + 1;
 			struct sbc_instance *inst =
-				sbc_catalog_instance(cat, in);
+			    sbc_catalog_instance(cat, in);
 			const struct sb_object *o =
-				sbc_catalog_object(cat, in, ob);
+			    sbc_catalog_object(cat, in, ob);
 			if (!inst || !o)
 				st = sb_error_set(err, SB_ERR_NOT_FOUND, NULL,
 						  "no object %.200s", object);

@@ -79,36 +79,38 @@ static int check(const char *path)
 			char eb[1024];
 			if (!sbc_module_load(cfg->module_dir, *m, eb,
 					     sizeof(eb)))
-				sbc_errlist_add(&errs, "[module %s] %s", *m, eb);
+				sbc_errlist_add(&errs, "[module %s] %s", *m,
+						eb);
 		}
 		for (size_t i = 0; i < cfg->n_instances; i++) {
 			const struct sbc_instance_conf *ic = &cfg->instances[i];
 			for (size_t j = 0; j < i; j++)
-				if (strcmp(ic->name, cfg->instances[j].name) == 0)
+				if (strcmp(ic->name, cfg->instances[j].name) ==
+				    0)
 					sbc_errlist_add(
-						&errs,
-						"%s:%d: [instance %s] defined "
-						"twice (first at %s:%d)",
-						ic->file, ic->line, ic->name,
-						cfg->instances[j].file,
-						cfg->instances[j].line);
+					    &errs,
+					    "%s:%d: [instance %s] defined "
+					    "twice (first at %s:%d)",
+					    ic->file, ic->line, ic->name,
+					    cfg->instances[j].file,
+					    cfg->instances[j].line);
 			if (!module_enabled(cfg, ic->broker)) {
-				sbc_errlist_add(&errs,
-						"%s:%d: [instance %s] broker %s: "
-						"the module is not enabled",
-						ic->file, ic->line, ic->name,
-						ic->broker);
+				sbc_errlist_add(
+				    &errs,
+				    "%s:%d: [instance %s] broker %s: "
+				    "the module is not enabled",
+				    ic->file, ic->line, ic->name, ic->broker);
 				continue;
 			}
 			char eb[1024];
 			const struct sbc_module *mod = sbc_module_load(
-				cfg->module_dir, ic->broker, eb, sizeof(eb));
+			    cfg->module_dir, ic->broker, eb, sizeof(eb));
 			if (!mod)
 				continue; /* reported above */
 			const struct sb_broker *b = mod->broker;
 			void *conf = NULL;
-			if (sbc_config_bind(b->config, b->config_size, ic, &conf,
-					    &errs) == 0)
+			if (sbc_config_bind(b->config, b->config_size, ic,
+					    &conf, &errs) == 0)
 				sbc_config_unbind(b->config, conf);
 		}
 	}
@@ -289,12 +291,12 @@ int main(int argc, char **argv)
 {
 	enum { OPT_CHECK = 256, OPT_LIST, OPT_VERSION };
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"check", no_argument, NULL, OPT_CHECK},
-		{"list-brokers", no_argument, NULL, OPT_LIST},
-		{"version", no_argument, NULL, OPT_VERSION},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"check", no_argument, NULL, OPT_CHECK},
+	    {"list-brokers", no_argument, NULL, OPT_LIST},
+	    {"version", no_argument, NULL, OPT_VERSION},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *config = SB_DEFAULT_CONFIG;
 	int mode = 0;

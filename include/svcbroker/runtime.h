@@ -35,8 +35,8 @@ struct sb_runtime;
  * success returns SB_OK and *out (close it with sb_runtime_close).  On
  * failure returns an error status and fills err with the first problem
  * (every problem is logged on stderr). */
-enum sb_status sb_runtime_open(const char *config_path,
-			       struct sb_runtime **out, struct sb_error *err);
+enum sb_status sb_runtime_open(const char *config_path, struct sb_runtime **out,
+			       struct sb_error *err);
 
 /* Call "instance/Object.Method" with json_inputs, the JSON object of
  * inputs ({"Name": value, ...}; NULL or "" means none).  Blocks until the
@@ -45,8 +45,7 @@ enum sb_status sb_runtime_open(const char *config_path,
  * On failure returns the status, fills err, and sets *json_out to the
  * error document {"error": {...}}.  *json_out is malloc'd (free() it); it
  * is NULL only when out of memory. */
-enum sb_status sb_runtime_call_json(struct sb_runtime *rt,
-				    const char *address,
+enum sb_status sb_runtime_call_json(struct sb_runtime *rt, const char *address,
 				    const char *json_inputs, char **json_out,
 				    struct sb_error *err);
 

@@ -78,8 +78,8 @@ int main(int argc, char **argv)
 				  "{\"Text\": \"hi\", \"Numbers\": [1, 2]}",
 				  &out, &err);
 	check(st == SB_OK && contains(out, "\"Text\":\"hi\"") &&
-		      contains(out, "\"Numbers\":[1,2]") &&
-		      contains(out, "\"more\":false"),
+		  contains(out, "\"Numbers\":[1,2]") &&
+		  contains(out, "\"more\":false"),
 	      "call: typed round trip", out);
 	free(out);
 
@@ -88,17 +88,17 @@ int main(int argc, char **argv)
 	      "call without inputs", out);
 	free(out);
 
-	st = sb_runtime_call_json(rt, "t1/Echo.List",
-				  "{\"Total\": 5, \"PageSize\": 2}", &out, &err);
+	st = sb_runtime_call_json(
+	    rt, "t1/Echo.List", "{\"Total\": 5, \"PageSize\": 2}", &out, &err);
 	check(st == SB_OK && contains(out, "\"more\":true") &&
-		      contains(out, "\"next_page_token\":\""),
+		  contains(out, "\"next_page_token\":\""),
 	      "list pages", out);
 	free(out);
 
 	st = sb_runtime_call_json(rt, "t1/Nope.Echo", "{}", &out, &err);
 	check(st == SB_ERR_NOT_FOUND && err.status == SB_ERR_NOT_FOUND &&
-		      contains(out, "\"category\":\"not_found\"") &&
-		      contains(err.message, "Nope"),
+		  contains(out, "\"category\":\"not_found\"") &&
+		  contains(err.message, "Nope"),
 	      "unknown object is not_found", out);
 	free(out);
 
@@ -107,8 +107,8 @@ int main(int argc, char **argv)
 	      out);
 	free(out);
 
-	st = sb_runtime_call_json(rt, "t1/Echo.Echo", "{\"Text\": ", &out,
-				  &err);
+	st =
+	    sb_runtime_call_json(rt, "t1/Echo.Echo", "{\"Text\": ", &out, &err);
 	check(st == SB_ERR_INVALID_INPUT && contains(out, "invalid_input"),
 	      "malformed JSON is invalid_input", out);
 	free(out);
@@ -119,11 +119,11 @@ int main(int argc, char **argv)
 	      "a type mismatch names the input", err.message);
 	free(out);
 
-	st = sb_runtime_call_json(rt, "t1/Echo.Fail",
-				  "{\"Status\": \"conflict\", \"Code\": \"X1\"}",
-				  &out, &err);
+	st = sb_runtime_call_json(
+	    rt, "t1/Echo.Fail", "{\"Status\": \"conflict\", \"Code\": \"X1\"}",
+	    &out, &err);
 	check(st == SB_ERR_CONFLICT && !strcmp(err.code, "X1") &&
-		      contains(out, "\"code\":\"X1\""),
+		  contains(out, "\"code\":\"X1\""),
 	      "a broker failure comes back with its code", out);
 	free(out);
 
@@ -150,7 +150,7 @@ int main(int argc, char **argv)
 
 	st = sb_runtime_catalog_json(rt, NULL, &out, &err);
 	check(st == SB_OK && contains(out, "\"name\":\"t1\"") &&
-		      contains(out, "\"name\":\"t2\""),
+		  contains(out, "\"name\":\"t2\""),
 	      "catalog", out);
 	free(out);
 	st = sb_runtime_catalog_json(rt, "t1/Echo", &out, &err);
