@@ -195,15 +195,27 @@ def markdown(results, ratios, n, clients):
     except OSError:
         pass
     ncpu = os.cpu_count()
-    curl = subprocess.run(["curl", "--version"], capture_output=True,
-                          text=True).stdout.split("\n")[0]
+    toks = subprocess.run(["curl", "--version"], capture_output=True,
+                          text=True).stdout.split()
+    lib = [t.split("/", 1)[1] for t in toks if t.startswith("libcurl/")]
+    tls = [t.replace("/", " ") for t in toks if t.startswith("OpenSSL/")]
+    curl = "libcurl %s%s" % (lib[0] if lib else "?",
+                             " (%s)" % tls[0] if tls else "")
     swaks = subprocess.run(["swaks", "--version"], capture_output=True,
                            text=True).stdout.strip().split("\n")[0]
     import aiosmtpd
+    import textwrap
+
+    def para(text):
+        return textwrap.fill(text, 76)
+
+    def item(text):
+        return textwrap.fill(text, 76, initial_indent="- ",
+                             subsequent_indent="  ")
     lines = [
         "## SMTP",
         "",
-        "Measured %s with `bench/smtp/run.sh` on %d CPUs (%s), Python %s, "
+        para("Measured %s with `bench/smtp/run.sh` on %d CPUs (%s), Python %s, "
         "%s, %s, aiosmtpd %s.  One local aiosmtpd server "
         "(`tests/mock/smtp_server.py`, which writes every message to disk) "
         "receives the same plain-text messages (about 1 KiB each, one "
@@ -214,7 +226,7 @@ def markdown(results, ratios, n, clients):
         "the machine slows the process-heavy swaks most)."
         % (time.strftime("%Y-%m-%d"), ncpu, cpu, platform.python_version(),
            curl, swaks, aiosmtpd.__version__, n, results[-1]["sent"],
-           clients),
+           clients)),
         "",
         "| sender | messages | seconds | messages/s | SMTP connections "
         "| svcbroker is | load average |",
@@ -228,20 +240,28 @@ def markdown(results, ratios, n, clients):
             r["load"]))
     lines += [
         "",
-        "- svcbroker: each message is a `POST /v1/call/mail/Email/Send` "
-        "(JSON in, MIME built, sent with libcurl, JSON out) on an HTTP "
-        "keep-alive connection; the broker keeps one libcurl handle, and "
-        "so one SMTP connection, per concurrent call and reuses it.",
-        "- Python smtplib: one `smtplib.SMTP` connection per client, reused "
-        "for every message (`send_message`), the fastest way a script "
-        "sends; no HTTP, no JSON, no validation.",
-        "- swaks: one `swaks` process per message, hence one Perl start-up "
-        "and one SMTP connection per message — how shell scripts and "
-        "monitoring checks usually send.",
+        item("svcbroker: each message is a `POST "
+             "/v1/call/mail/Email/Send` (JSON in, inputs validated, MIME "
+             "built, sent with libcurl, JSON out) on an HTTP keep-alive "
+             "connection; the broker keeps one libcurl handle, and so one "
+             "SMTP connection, per concurrent call and reuses it (its "
+             "connection count excludes the one opened by the warm-up "
+             "sends)."),
+        item("Python smtplib: one `smtplib.SMTP` connection per client, "
+             "reused for every message (`send_message`), the fastest way a "
+             "script sends; no HTTP, no JSON, no validation."),
+        item("swaks: one `swaks` process per message, hence one Perl "
+             "start-up and one SMTP connection per message, which is how "
+             "shell scripts and monitoring checks usually send."),
+        item("The server is one Python process and is likely the ceiling "
+             "for the two fast senders: the figures compare clients of the "
+             "same server, not the broker's own limit.  The HTTP clients "
+             "of the broker run are Python threads too."),
         "",
-        "Reproduce: `bench/smtp/run.sh [BUILD_DIR]` (environment: MESSAGES, "
-        "default 500; SWAKS_MESSAGES, default 100; CLIENTS, default 4; "
-        "WRITE=0 to print without rewriting this section).",
+        para("Reproduce: `bench/smtp/run.sh [BUILD_DIR]` (environment: "
+             "MESSAGES, default 500; SWAKS_MESSAGES, default 100; CLIENTS, "
+             "default 4; WRITE=0 to print without rewriting this "
+             "section)."),
         "",
     ]
     return "\n".join(lines)
