@@ -47,8 +47,10 @@ static json_t *columns(const json_t *method, const json_t *rows)
 	{
 		size_t r;
 		bool any = false;
-		json_array_foreach(rows, r, row) if (json_object_get(
-			row, json_string_value(v))) any = true;
+		json_array_foreach(
+		    rows, r,
+		    row) if (json_object_get(row, json_string_value(v))) any =
+		    true;
 		if (any)
 			json_array_append(used, v);
 	}
@@ -244,12 +246,12 @@ int cli_cmd_call(const struct cli_opts *opts, int argc, char **argv)
 	}
 
 	if (ret == CLI_EXIT_OK && last) {
-		const json_t *rows = opts->all ? all_rows
-					       : json_object_get(last, "rows");
+		const json_t *rows =
+		    opts->all ? all_rows : json_object_get(last, "rows");
 		if (opts->json && opts->all) {
-			json_t *doc = json_pack("{s:O, s:b, s:n}", "rows",
-						all_rows, "more", 0,
-						"next_page_token");
+			json_t *doc =
+			    json_pack("{s:O, s:b, s:n}", "rows", all_rows,
+				      "more", 0, "next_page_token");
 			print_json(doc);
 			json_decref(doc);
 		} else if (!opts->json) {

@@ -42,8 +42,8 @@ json_t *cli_jlist(const json_t *o, const char *key)
 	json_t *item;
 	json_object_foreach(v, k, item)
 	{
-		json_t *copy = json_is_object(item) ? json_copy(item)
-						     : json_object();
+		json_t *copy =
+		    json_is_object(item) ? json_copy(item) : json_object();
 		if (!json_object_get(copy, "name"))
 			json_object_set_new(copy, "name", json_string(k));
 		if (!json_is_object(item))
@@ -71,14 +71,14 @@ char *cli_type_str(const json_t *def)
 		size_t i, len = 0;
 		json_t *c;
 		json_array_foreach(choices, i, c) len +=
-			strlen(json_string_value(c) ? json_string_value(c)
-						    : "") + 1;
+		    strlen(json_string_value(c) ? json_string_value(c) : "") +
+		    1;
 		ch = cli_xmalloc(len + 1);
 		size_t o = 0;
 		json_array_foreach(choices, i, c)
 		{
-			const char *s = json_string_value(c) ? json_string_value(c)
-							     : "";
+			const char *s =
+			    json_string_value(c) ? json_string_value(c) : "";
 			if (i)
 				ch[o++] = '|';
 			memcpy(ch + o, s, strlen(s));
@@ -86,9 +86,9 @@ char *cli_type_str(const json_t *def)
 		}
 		ch[o] = '\0';
 	}
-	char *r = cli_xasprintf("%s%s%s%s%s", type ? type : "?",
-				ch ? " (" : "", ch ? ch : "", ch ? ")" : "",
-				multi ? ", multi" : "");
+	char *r =
+	    cli_xasprintf("%s%s%s%s%s", type ? type : "?", ch ? " (" : "",
+			  ch ? ch : "", ch ? ")" : "", multi ? ", multi" : "");
 	free(ch);
 	return r;
 }
@@ -102,8 +102,9 @@ const json_t *cli_find_method(const json_t *objdef, const char *name)
 	}
 	size_t i;
 	const json_t *m;
-	json_array_foreach(v, i, m) if (item_name(m) &&
-					strcmp(item_name(m), name) == 0) return m;
+	json_array_foreach(v, i,
+			   m) if (item_name(m) &&
+				  strcmp(item_name(m), name) == 0) return m;
 	return NULL;
 }
 
@@ -142,7 +143,8 @@ static size_t width_of(const struct cli_opts *opts)
 	return opts->wide ? 0 : (size_t)opts->width;
 }
 
-/* ---- catalog --------------------------------------------------------------- */
+/* ---- catalog ---------------------------------------------------------------
+ */
 static const char *const state_keys[] = {"state", "status", NULL};
 static const char *const error_keys[] = {"error", "open_error", "message",
 					 NULL};
@@ -204,7 +206,8 @@ int cli_cmd_catalog(const struct cli_opts *opts, int argc, char **argv)
 	return CLI_EXIT_OK;
 }
 
-/* ---- describe ---------------------------------------------------------------- */
+/* ---- describe
+ * ---------------------------------------------------------------- */
 bool cli_address_parse(const char *s, struct cli_address *a, bool want_method)
 {
 	memset(a, 0, sizeof(*a));
@@ -222,7 +225,8 @@ bool cli_address_parse(const char *s, struct cli_address *a, bool want_method)
 	}
 	if (!a->instance || !a->object || !a->object[0] ||
 	    strchr(a->object, '/') || (a->method && !a->method[0]) ||
-	    (a->method && strchr(a->method, '/')) || (want_method && !a->method))
+	    (a->method && strchr(a->method, '/')) ||
+	    (want_method && !a->method))
 		return false;
 	return true;
 }
@@ -235,7 +239,7 @@ void cli_address_free(struct cli_address *a)
 }
 
 int cli_fetch_object(const struct cli_opts *opts, const char *instance,
-			const char *object, json_t **out)
+		     const char *object, json_t **out)
 {
 	char *ei = cli_escape(instance), *eo = cli_escape(object);
 	if (!ei || !eo) {
@@ -322,11 +326,11 @@ static void print_method(const struct cli_opts *opts, const char *object,
 		{
 			char *type = cli_type_str(in);
 			const char *cells[] = {
-				item_name(in), type,
-				json_is_true(json_object_get(in, "required"))
-					? "yes"
-					: "",
-				cli_jdoc(in)};
+			    item_name(in), type,
+			    json_is_true(json_object_get(in, "required"))
+				? "yes"
+				: "",
+			    cli_jdoc(in)};
 			cli_table_add(t, cells);
 			free(type);
 		}
@@ -436,9 +440,9 @@ static int describe_instance(const struct cli_opts *opts, const char *name)
 		json_t *o;
 		json_array_foreach(objs, i, o)
 		{
-			const char *cells[] = {
-				item_name(o),
-				json_is_object(o) ? cli_jdoc(o) : NULL};
+			const char *cells[] = {item_name(o), json_is_object(o)
+								 ? cli_jdoc(o)
+								 : NULL};
 			cli_table_add(t, cells);
 		}
 		putchar('\n');
@@ -501,7 +505,8 @@ int cli_cmd_describe(const struct cli_opts *opts, int argc, char **argv)
 	return ret;
 }
 
-/* ---- health ------------------------------------------------------------------ */
+/* ---- health
+ * ------------------------------------------------------------------ */
 int cli_cmd_health(const struct cli_opts *opts, int argc, char **argv)
 {
 	if (argc > 0) {
@@ -525,8 +530,7 @@ int cli_cmd_health(const struct cli_opts *opts, int argc, char **argv)
 		return ret;
 	}
 	const char *st = cli_jstr(r.json, "status");
-	printf("%s (HTTP %ld)\n", st ? st : (ret ? "failing" : "ok"),
-	       r.status);
+	printf("%s (HTTP %ld)\n", st ? st : (ret ? "failing" : "ok"), r.status);
 	const char *keys[] = {"version", "generation", "uptime_s",
 			      "uptime_seconds", NULL};
 	for (size_t k = 0; keys[k]; k++) {
@@ -546,10 +550,9 @@ int cli_cmd_health(const struct cli_opts *opts, int argc, char **argv)
 		json_t *inst;
 		json_array_foreach(insts, i, inst)
 		{
-			const char *cells[] = {cli_jstr(inst, "name"),
-					       cli_jstr(inst, "broker"),
-					       instance_state(inst),
-					       jstr_any(inst, error_keys)};
+			const char *cells[] = {
+			    cli_jstr(inst, "name"), cli_jstr(inst, "broker"),
+			    instance_state(inst), jstr_any(inst, error_keys)};
 			cli_table_add(t, cells);
 		}
 		putchar('\n');

@@ -30,13 +30,13 @@
 
 /* Global options. */
 struct cli_opts {
-	const char *url;      /* base URL without trailing slash */
-	bool json;            /* raw JSON out */
-	bool wide;            /* never truncate values */
-	bool all;             /* call: follow every page */
-	int64_t timeout_ms;   /* whole request */
-	size_t max_response;  /* bytes */
-	int width;            /* terminal columns for tables */
+	const char *url;     /* base URL without trailing slash */
+	bool json;	     /* raw JSON out */
+	bool wide;	     /* never truncate values */
+	bool all;	     /* call: follow every page */
+	int64_t timeout_ms;  /* whole request */
+	size_t max_response; /* bytes */
+	int width;	     /* terminal columns for tables */
 };
 
 /* Print "svcbroker: <message>" to stderr. */
@@ -44,10 +44,10 @@ void cli_err(const char *fmt, ...) CLI_PRINTF(1, 2);
 
 /* ==== http.c =========================================================== */
 struct cli_response {
-	long status;     /* HTTP status */
-	char *body;      /* NUL-terminated, malloc'd (may be empty) */
+	long status; /* HTTP status */
+	char *body;  /* NUL-terminated, malloc'd (may be empty) */
 	size_t len;
-	json_t *json;    /* parsed body, or NULL when it is not JSON */
+	json_t *json; /* parsed body, or NULL when it is not JSON */
 };
 
 /* One-time set-up / tear-down of libcurl. */

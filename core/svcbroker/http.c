@@ -48,10 +48,7 @@ bool cli_http_init(void)
 	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
 }
 
-void cli_http_exit(void)
-{
-	curl_global_cleanup();
-}
+void cli_http_exit(void) { curl_global_cleanup(); }
 
 char *cli_escape(const char *s)
 {
@@ -78,8 +75,8 @@ int cli_http(const struct cli_opts *opts, const char *path, const char *body,
 	struct curl_slist *hdrs = NULL;
 	hdrs = curl_slist_append(hdrs, "Accept: application/json");
 	if (body)
-		hdrs = curl_slist_append(hdrs,
-					 "Content-Type: application/json");
+		hdrs =
+		    curl_slist_append(hdrs, "Content-Type: application/json");
 	/* No "Expect: 100-continue" round trip for large bodies. */
 	hdrs = curl_slist_append(hdrs, "Expect:");
 
@@ -155,8 +152,8 @@ int cli_report_error(const struct cli_opts *opts,
 		     const struct cli_response *resp)
 {
 	const json_t *e = json_is_object(resp->json)
-				  ? json_object_get(resp->json, "error")
-				  : NULL;
+			      ? json_object_get(resp->json, "error")
+			      : NULL;
 	if (opts->json && resp->len > 0)
 		cli_print_body(resp);
 	if (!json_is_object(e)) {
@@ -177,10 +174,9 @@ int cli_report_error(const struct cli_opts *opts,
 	if (json_is_integer(ra) && json_integer_value(ra) > 0)
 		snprintf(retry, sizeof(retry), " (retry after %lld ms)",
 			 (long long)json_integer_value(ra));
-	cli_err("%s (HTTP %ld)%s%s%s: %s%s", cat ? cat : "error",
-		resp->status, code && code[0] ? " [" : "",
-		code && code[0] ? code : "", code && code[0] ? "]" : "", m,
-		retry);
+	cli_err("%s (HTTP %ld)%s%s%s: %s%s", cat ? cat : "error", resp->status,
+		code && code[0] ? " [" : "", code && code[0] ? code : "",
+		code && code[0] ? "]" : "", m, retry);
 	free(m);
 	return CLI_EXIT_SERVER;
 }

@@ -23,7 +23,8 @@
 
 #include "cli.h"
 
-/* ---- files ---------------------------------------------------------------- */
+/* ---- files ----------------------------------------------------------------
+ */
 static bool read_stream(FILE *f, const char *what, unsigned char **out,
 			size_t *out_len)
 {
@@ -78,46 +79,46 @@ static bool read_file(const char *path, unsigned char **out, size_t *len)
 static const struct {
 	const char *ext, *type;
 } content_types[] = {
-	{"txt", "text/plain"},
-	{"text", "text/plain"},
-	{"log", "text/plain"},
-	{"csv", "text/csv"},
-	{"htm", "text/html"},
-	{"html", "text/html"},
-	{"css", "text/css"},
-	{"ics", "text/calendar"},
-	{"vcf", "text/vcard"},
-	{"md", "text/markdown"},
-	{"xml", "application/xml"},
-	{"json", "application/json"},
-	{"pdf", "application/pdf"},
-	{"zip", "application/zip"},
-	{"gz", "application/gzip"},
-	{"tar", "application/x-tar"},
-	{"doc", "application/msword"},
-	{"docx", "application/"
-		 "vnd.openxmlformats-officedocument.wordprocessingml.document"},
-	{"xls", "application/vnd.ms-excel"},
-	{"xlsx",
-	 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
-	{"ppt", "application/vnd.ms-powerpoint"},
-	{"pptx", "application/"
-		 "vnd.openxmlformats-officedocument.presentationml.presentation"},
-	{"odt", "application/vnd.oasis.opendocument.text"},
-	{"ods", "application/vnd.oasis.opendocument.spreadsheet"},
-	{"rtf", "application/rtf"},
-	{"eml", "message/rfc822"},
-	{"png", "image/png"},
-	{"jpg", "image/jpeg"},
-	{"jpeg", "image/jpeg"},
-	{"gif", "image/gif"},
-	{"svg", "image/svg+xml"},
-	{"webp", "image/webp"},
-	{"tif", "image/tiff"},
-	{"tiff", "image/tiff"},
-	{"mp3", "audio/mpeg"},
-	{"wav", "audio/wav"},
-	{"mp4", "video/mp4"},
+    {"txt", "text/plain"},
+    {"text", "text/plain"},
+    {"log", "text/plain"},
+    {"csv", "text/csv"},
+    {"htm", "text/html"},
+    {"html", "text/html"},
+    {"css", "text/css"},
+    {"ics", "text/calendar"},
+    {"vcf", "text/vcard"},
+    {"md", "text/markdown"},
+    {"xml", "application/xml"},
+    {"json", "application/json"},
+    {"pdf", "application/pdf"},
+    {"zip", "application/zip"},
+    {"gz", "application/gzip"},
+    {"tar", "application/x-tar"},
+    {"doc", "application/msword"},
+    {"docx", "application/"
+	     "vnd.openxmlformats-officedocument.wordprocessingml.document"},
+    {"xls", "application/vnd.ms-excel"},
+    {"xlsx",
+     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
+    {"ppt", "application/vnd.ms-powerpoint"},
+    {"pptx", "application/"
+	     "vnd.openxmlformats-officedocument.presentationml.presentation"},
+    {"odt", "application/vnd.oasis.opendocument.text"},
+    {"ods", "application/vnd.oasis.opendocument.spreadsheet"},
+    {"rtf", "application/rtf"},
+    {"eml", "message/rfc822"},
+    {"png", "image/png"},
+    {"jpg", "image/jpeg"},
+    {"jpeg", "image/jpeg"},
+    {"gif", "image/gif"},
+    {"svg", "image/svg+xml"},
+    {"webp", "image/webp"},
+    {"tif", "image/tiff"},
+    {"tiff", "image/tiff"},
+    {"mp3", "audio/mpeg"},
+    {"wav", "audio/wav"},
+    {"mp4", "video/mp4"},
 };
 
 static const char *guess_type(const char *name)
@@ -138,8 +139,8 @@ static char *base64(const unsigned char *d, size_t n)
 	char *out = cli_xmalloc((n + 2) / 3 * 4 + 1);
 	size_t o = 0, i = 0;
 	for (; i + 2 < n; i += 3) {
-		unsigned v = (unsigned)d[i] << 16 | (unsigned)d[i + 1] << 8 |
-			     d[i + 2];
+		unsigned v =
+		    (unsigned)d[i] << 16 | (unsigned)d[i + 1] << 8 | d[i + 2];
 		out[o++] = tab[v >> 18 & 63];
 		out[o++] = tab[v >> 12 & 63];
 		out[o++] = tab[v >> 6 & 63];
@@ -192,7 +193,8 @@ static json_t *file_value(const char *spec)
 	return v;
 }
 
-/* ---- typing ---------------------------------------------------------------- */
+/* ---- typing ----------------------------------------------------------------
+ */
 static bool parse_int(const char *s, long long *out)
 {
 	const char *p = s;
@@ -295,8 +297,8 @@ static int read_stdin_inputs(json_t *out)
 	if (!read_stream(stdin, "stdin", &data, &len))
 		return CLI_EXIT_USAGE;
 	json_error_t jerr;
-	json_t *doc = json_loadb((const char *)data, len,
-				 JSON_REJECT_DUPLICATES, &jerr);
+	json_t *doc =
+	    json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &jerr);
 	free(data);
 	if (!doc) {
 		cli_err("stdin: line %d: %s", jerr.line, jerr.text);
@@ -315,8 +317,7 @@ static int read_stdin_inputs(json_t *out)
 	return CLI_EXIT_OK;
 }
 
-int cli_inputs_build(const json_t *method, char **args, int nargs,
-		     json_t **out)
+int cli_inputs_build(const json_t *method, char **args, int nargs, json_t **out)
 {
 	json_t *inputs = method ? cli_jlist(method, "inputs") : NULL;
 	json_t *obj = json_object();
@@ -383,7 +384,8 @@ int cli_inputs_build(const json_t *method, char **args, int nargs,
 		}
 		if (multi) {
 			json_t *arr = json_object_get(obj, key);
-			if (!json_object_get(given, key) || !json_is_array(arr)) {
+			if (!json_object_get(given, key) ||
+			    !json_is_array(arr)) {
 				arr = json_array();
 				json_object_set_new(obj, key, arr);
 			}

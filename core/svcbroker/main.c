@@ -120,8 +120,8 @@ static bool parse_size(const char *s, size_t *out)
 static int terminal_width(void)
 {
 	struct winsize ws;
-	if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 &&
-	    ws.ws_col > 0)
+	if (isatty(STDOUT_FILENO) &&
+	    ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
 		return ws.ws_col;
 	const char *c = getenv("COLUMNS");
 	if (c && *c) {
@@ -141,21 +141,21 @@ int main(int argc, char **argv)
 
 	const char *env_url = getenv("SVCBROKER_URL");
 	struct cli_opts opts = {
-		.url = env_url && *env_url ? env_url : DEFAULT_URL,
-		.timeout_ms = DEFAULT_TIMEOUT_MS,
-		.max_response = CLI_DEFAULT_MAX_RESPONSE,
+	    .url = env_url && *env_url ? env_url : DEFAULT_URL,
+	    .timeout_ms = DEFAULT_TIMEOUT_MS,
+	    .max_response = CLI_DEFAULT_MAX_RESPONSE,
 	};
 	enum { OPT_MAX_SIZE = 256 };
 	static const struct option longopts[] = {
-		{"url", required_argument, NULL, 'u'},
-		{"json", no_argument, NULL, 'j'},
-		{"timeout", required_argument, NULL, 't'},
-		{"all", no_argument, NULL, 'a'},
-		{"wide", no_argument, NULL, 'w'},
-		{"max-size", required_argument, NULL, OPT_MAX_SIZE},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"url", required_argument, NULL, 'u'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"all", no_argument, NULL, 'a'},
+	    {"wide", no_argument, NULL, 'w'},
+	    {"max-size", required_argument, NULL, OPT_MAX_SIZE},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 	opterr = 0;
@@ -202,8 +202,7 @@ int main(int argc, char **argv)
 				cli_err("unknown option or missing value: -%c",
 					optopt);
 			else
-				cli_err("unknown option: %s",
-					argv[optind - 1]);
+				cli_err("unknown option: %s", argv[optind - 1]);
 			fputs("Try 'svcbroker --help'.\n", stderr);
 			return CLI_EXIT_USAGE;
 		}
@@ -222,7 +221,8 @@ int main(int argc, char **argv)
 		cli_err("out of memory");
 		return CLI_EXIT_SERVER;
 	}
-	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+	if (strncmp(url, "http://", 7) != 0 &&
+	    strncmp(url, "https://", 8) != 0) {
 		cli_err("--url: '%s' is not an http:// or https:// URL",
 			opts.url);
 		free(url);

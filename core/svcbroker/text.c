@@ -100,7 +100,9 @@ static void next_unit(const char *str, size_t len, size_t *i, char out[16],
 	*i += n;
 	if (cp == '\n' || cp == '\t' || cp == '\r') {
 		snprintf(out, 16, "\\%c",
-			 cp == '\n' ? 'n' : cp == '\t' ? 't' : 'r');
+			 cp == '\n'   ? 'n'
+			 : cp == '\t' ? 't'
+				      : 'r');
 		*width = 2;
 	} else if (cp < 0x20 || cp == 0x7f) {
 		snprintf(out, 16, "\\x%02X", cp);
@@ -190,7 +192,7 @@ void cli_table_add(struct cli_table *t, const char *const *cells)
 	t->nrows++;
 	for (size_t c = 0; c < t->ncols; c++)
 		t->cells[t->nrows * t->ncols + c] =
-			cli_text_fit(cells[c] ? cells[c] : "", 0);
+		    cli_text_fit(cells[c] ? cells[c] : "", 0);
 }
 
 static void natural_widths(const struct cli_table *t, size_t *w)
@@ -227,7 +229,8 @@ void cli_table_print(struct cli_table *t, size_t indent, size_t width,
 				w[c] = col_cap;
 	if (width > 0) {
 		size_t gaps = indent + 2 * (t->ncols - 1);
-		size_t avail = width > gaps + t->ncols ? width - gaps : t->ncols;
+		size_t avail =
+		    width > gaps + t->ncols ? width - gaps : t->ncols;
 		size_t sum = 0;
 		for (size_t c = 0; c < t->ncols; c++)
 			sum += w[c];
@@ -247,8 +250,8 @@ void cli_table_print(struct cli_table *t, size_t indent, size_t width,
 	for (size_t r = 0; r <= t->nrows; r++) {
 		printf("%*s", (int)indent, "");
 		for (size_t c = 0; c < t->ncols; c++) {
-			char *cell = cli_text_fit(t->cells[r * t->ncols + c],
-						  w[c]);
+			char *cell =
+			    cli_text_fit(t->cells[r * t->ncols + c], w[c]);
 			/* Pad only when a later cell of the row has text, so
 			 * that no line ends in blanks. */
 			bool more = false;
@@ -306,7 +309,7 @@ char *cli_value_str(const json_t *v)
 		size_t i, len = 0;
 		json_t *item;
 		char **parts =
-			cli_xmalloc((json_array_size(v) + 1) * sizeof(char *));
+		    cli_xmalloc((json_array_size(v) + 1) * sizeof(char *));
 		json_array_foreach(v, i, item)
 		{
 			parts[i] = cli_value_str(item);
@@ -334,9 +337,9 @@ char *cli_value_str(const json_t *v)
 			const char *name = cli_jstr(v, "Name");
 			const char *type = cli_jstr(v, "ContentType");
 			return cli_xasprintf(
-				"%s (%s, %zu bytes)", name ? name : "(file)",
-				type ? type : "application/octet-stream",
-				base64_decoded_size(json_string_value(content)));
+			    "%s (%s, %zu bytes)", name ? name : "(file)",
+			    type ? type : "application/octet-stream",
+			    base64_decoded_size(json_string_value(content)));
 		}
 		char *d = json_dumps(v, JSON_COMPACT);
 		char *r = cli_xstrdup(d ? d : "{}");

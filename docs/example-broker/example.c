@@ -35,83 +35,107 @@ struct hello_conf {
 };
 
 static const struct sb_config_key hello_config[] = {
-	{.key = "greeting", .type = SB_CONF_STRING, .def = "Hello",
-	 .doc = "The word said before the name.",
-	 .offset = offsetof(struct hello_conf, greeting)},
-	{.key = "start", .type = SB_CONF_INT, .def = "0", .min = -1000000,
-	 .max = 1000000, .doc = "The counter's first value.",
-	 .offset = offsetof(struct hello_conf, start)},
-	{.key = "shout", .type = SB_CONF_BOOL, .def = "no",
-	 .doc = "Greet in capital letters.",
-	 .offset = offsetof(struct hello_conf, shout)},
-	SB_CONF_END,
+    {.key = "greeting",
+     .type = SB_CONF_STRING,
+     .def = "Hello",
+     .doc = "The word said before the name.",
+     .offset = offsetof(struct hello_conf, greeting)},
+    {.key = "start",
+     .type = SB_CONF_INT,
+     .def = "0",
+     .min = -1000000,
+     .max = 1000000,
+     .doc = "The counter's first value.",
+     .offset = offsetof(struct hello_conf, start)},
+    {.key = "shout",
+     .type = SB_CONF_BOOL,
+     .def = "no",
+     .doc = "Greet in capital letters.",
+     .offset = offsetof(struct hello_conf, shout)},
+    SB_CONF_END,
 };
 
-/* ---- catalog -------------------------------------------------------------- */
+/* ---- catalog --------------------------------------------------------------
+ */
 static const struct sb_property greeting_props[] = {
-	{.name = "Name", .type = SB_TYPE_TEXT, .doc = "Who is greeted."},
-	{.name = "Message", .type = SB_TYPE_TEXT, .doc = "The greeting."},
-	SB_PROPERTY_END,
+    {.name = "Name", .type = SB_TYPE_TEXT, .doc = "Who is greeted."},
+    {.name = "Message", .type = SB_TYPE_TEXT, .doc = "The greeting."},
+    SB_PROPERTY_END,
 };
 
 static const struct sb_param say_inputs[] = {
-	{.name = "Name", .type = SB_TYPE_TEXT, .flags = SB_REQUIRED,
-	 .max_size = 100, .doc = "Who to greet."},
-	SB_PARAM_END,
+    {.name = "Name",
+     .type = SB_TYPE_TEXT,
+     .flags = SB_REQUIRED,
+     .max_size = 100,
+     .doc = "Who to greet."},
+    SB_PARAM_END,
 };
 
 static const char *const say_returns[] = {"Name", "Message", NULL};
 
 static const struct sb_method greeting_methods[] = {
-	{.name = "Say", .kind = SB_KIND_EXECUTE,
-	 .doc = "Return a greeting for Name.", .inputs = say_inputs,
-	 .returns = say_returns},
-	SB_METHOD_END,
+    {.name = "Say",
+     .kind = SB_KIND_EXECUTE,
+     .doc = "Return a greeting for Name.",
+     .inputs = say_inputs,
+     .returns = say_returns},
+    SB_METHOD_END,
 };
 
 static const struct sb_property counter_props[] = {
-	{.name = "Value", .type = SB_TYPE_NUMBER,
-	 .doc = "The counter's value after the call."},
-	SB_PROPERTY_END,
+    {.name = "Value",
+     .type = SB_TYPE_NUMBER,
+     .doc = "The counter's value after the call."},
+    SB_PROPERTY_END,
 };
 
 static const struct sb_param increment_inputs[] = {
-	{.name = "By", .type = SB_TYPE_NUMBER,
-	 .doc = "How much to add (default 1, -1000..1000)."},
-	SB_PARAM_END,
+    {.name = "By",
+     .type = SB_TYPE_NUMBER,
+     .doc = "How much to add (default 1, -1000..1000)."},
+    SB_PARAM_END,
 };
 
 static const char *const counter_returns[] = {"Value", NULL};
 
 static const struct sb_method counter_methods[] = {
-	{.name = "Increment", .kind = SB_KIND_UPDATE,
-	 .doc = "Add By to the counter and return the new value.",
-	 .inputs = increment_inputs, .returns = counter_returns},
-	{.name = "Read", .kind = SB_KIND_READ,
-	 .doc = "Return the counter's value.", .returns = counter_returns},
-	SB_METHOD_END,
+    {.name = "Increment",
+     .kind = SB_KIND_UPDATE,
+     .doc = "Add By to the counter and return the new value.",
+     .inputs = increment_inputs,
+     .returns = counter_returns},
+    {.name = "Read",
+     .kind = SB_KIND_READ,
+     .doc = "Return the counter's value.",
+     .returns = counter_returns},
+    SB_METHOD_END,
 };
 
 static const struct sb_object hello_objects[] = {
-	{.name = "Greeting", .doc = "Greetings in this instance's words.",
-	 .properties = greeting_props, .methods = greeting_methods},
-	{.name = "Counter", .doc = "A counter kept by this instance.",
-	 .properties = counter_props, .methods = counter_methods},
-	SB_OBJECT_END,
+    {.name = "Greeting",
+     .doc = "Greetings in this instance's words.",
+     .properties = greeting_props,
+     .methods = greeting_methods},
+    {.name = "Counter",
+     .doc = "A counter kept by this instance.",
+     .properties = counter_props,
+     .methods = counter_methods},
+    SB_OBJECT_END,
 };
 
-/* ---- per-instance state ------------------------------------------------------
- * Everything lives here, never in globals: two instances of this broker
- * run side by side.  execute() runs concurrently, hence the atomic. */
+/* ---- per-instance state
+ * ------------------------------------------------------ Everything lives here,
+ * never in globals: two instances of this broker run side by side.  execute()
+ * runs concurrently, hence the atomic. */
 struct hello_state {
 	const struct sb_host *host;
 	const struct hello_conf *conf;
 	atomic_llong counter;
 };
 
-static enum sb_status hello_open(const struct sb_host *host,
-				 const void *config, void **state,
-				 struct sb_error *err)
+static enum sb_status hello_open(const struct sb_host *host, const void *config,
+				 void **state, struct sb_error *err)
 {
 	const struct hello_conf *conf = config;
 	struct hello_state *st = calloc(1, sizeof(*st));
@@ -121,8 +145,7 @@ static enum sb_status hello_open(const struct sb_host *host,
 	st->host = host;
 	st->conf = conf;
 	atomic_init(&st->counter, conf->start);
-	host->log(host, SB_LOG_INFO, "ready, greeting \"%s\"",
-		  conf->greeting);
+	host->log(host, SB_LOG_INFO, "ready, greeting \"%s\"", conf->greeting);
 	*state = st;
 	return SB_OK;
 }
@@ -202,15 +225,15 @@ static void hello_close(void *state)
 
 /* The one exported symbol. */
 SB_EXPORT const struct sb_broker svcbroker_broker = {
-	SB_BROKER_HEADER,
-	.name = "hello",
-	.version = "1.0",
-	.summary = "Greetings and a counter: an example broker.",
-	.config = hello_config,
-	.config_size = sizeof(struct hello_conf),
-	.objects = hello_objects,
-	.open = hello_open,
-	.execute = hello_execute,
-	.test = hello_test,
-	.close = hello_close,
+    SB_BROKER_HEADER,
+    .name = "hello",
+    .version = "1.0",
+    .summary = "Greetings and a counter: an example broker.",
+    .config = hello_config,
+    .config_size = sizeof(struct hello_conf),
+    .objects = hello_objects,
+    .open = hello_open,
+    .execute = hello_execute,
+    .test = hello_test,
+    .close = hello_close,
 };
