@@ -88,7 +88,8 @@ ok $st "no source-tree include path in the flags" "$cflags"
 cp -R "$top_srcdir/docs/example-broker" "$tmp/example"
 chmod -R u+w "$tmp/example"
 rm -f "$tmp/example/hello.so"
-timeout 120 make -C "$tmp/example" >"$tmp/build.log" 2>&1
+# As a user would, without the settings of the make running this test.
+timeout 120 env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$tmp/example" >"$tmp/build.log" 2>&1
 st=$?
 ok $st "the example broker builds with its Makefile" "$(tail -5 "$tmp/build.log")"
 [ $st -eq 0 ] || finish
