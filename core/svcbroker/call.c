@@ -242,6 +242,11 @@ int cli_cmd_call(const struct cli_opts *opts, int argc, char **argv)
 		const char *token = cli_jstr(last, "next_page_token");
 		if (!json_is_true(json_object_get(last, "more")) || !token)
 			break;
+		if (page + 1 == CLI_MAX_PAGES) {
+			cli_err("--all: stopped after %u pages", CLI_MAX_PAGES);
+			ret = CLI_EXIT_SERVER;
+			break;
+		}
 		json_object_set_new(inputs, "PageToken", json_string(token));
 	}
 
