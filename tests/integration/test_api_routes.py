@@ -336,6 +336,34 @@ def test_metrics_and_misc(t, d):
          "OpenAPI has a path per method")
 
 
+def test_garbage(t, d):
+    """Random bodies and values never crash the daemon nor reach a 5xx."""
+    import random
+    rnd = random.Random(1234)
+    js = {"Content-Type": "application/json"}
+    names = ["Text", "Memo", "Number", "Decimal", "Boolean", "DateTime",
+             "Guid", "Email", "Choice", "File", "Texts", "Numbers", "Files",
+             "Bogus", ""]
+    values = [None, True, 1, -1, 2 ** 63 - 1, 1.5, "", "x", "\u00e9",
+              "\n", [], [1], ["a"], {}, {"Content": "QQ=="},
+              {"Name": 1}, [[]], [{}], "9" * 100]
+    worst = 0
+    for i in range(150):
+        if i % 3 == 0:
+            body = bytes(rnd.randrange(256) for _ in range(rnd.randrange(64)))
+        else:
+            inputs = {rnd.choice(names): rnd.choice(values)
+                      for _ in range(rnd.randrange(4))}
+            body = json.dumps({"inputs": inputs}).encode()
+        st, _, out = raw(d, "POST", "/v1/call/t1/Echo/Echo", body=body,
+                         headers=js)
+        worst = max(worst, st)
+        if st >= 500 or not (st == 200 or "error" in (out or {})):
+            t.ok(False, "garbage body answered properly", repr(body)[:200])
+            return
+    t.ok(worst < 500, "150 garbage requests: no 5xx (worst %d)" % worst)
+
+
 def main():
     t = sbtest.Checks()
     with sbtest.Daemon(CONFIG, server_extra="max_body = 4KiB") as d:
@@ -346,6 +374,7 @@ def main():
         test_paging(t, d)
         test_fail_mapping(t, d)
         test_metrics_and_misc(t, d)
+        test_garbage(t, d)
         st, _ = d.get("/v1/health")
         t.eq(st, 200, "daemon still healthy after every error")
     t.done()
