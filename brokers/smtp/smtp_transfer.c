@@ -197,6 +197,34 @@ static enum sb_status map_failure(struct smtp_xfer *x, struct sb_error *err)
 			    "SMTP exchange failed: %s", cw);
 }
 
+/* One log line: the transcript's records joined by " | ", without the
+ * TLS handshake chatter. */
+static void log_transcript(struct smtp *s, CURLcode rc,
+			   const struct smtp_transcript *tr)
+{
+	if (!tr->buf.data)
+		return;
+	struct sb_buf b;
+	sb_buf_init(&b, 64 * 1024);
+	const char *p = tr->buf.data;
+	while (*p) {
+		size_t n = strcspn(p, "\n");
+		if (!(n > 6 && !strncmp(p, "* TLSv", 6))) {
+			if (b.len)
+				sb_buf_puts(&b, " | ");
+			sb_buf_append(&b, p, n);
+		}
+		p += n;
+		if (*p)
+			p++;
+	}
+	s->host->log(s->host, SB_LOG_DEBUG,
+		     "SMTP exchange failed (%s); transcript: %s%s",
+		     curl_easy_strerror(rc), b.data ? b.data : "",
+		     b.failed ? " ..." : "");
+	sb_buf_free(&b);
+}
+
 /* Did this exchange fail on a reused connection before the server took
  * anything (no reply to MAIL FROM)?  Then the server had dropped it. */
 static bool stale_reuse(CURL *h, const struct smtp_xfer *x)
@@ -366,11 +394,7 @@ enum sb_status smtp_transfer(struct smtp *s, const struct sb_call *call,
 	if (x->rc != CURLE_OK) {
 		st = map_failure(x, err);
 		/* the dialogue, credentials already redacted, for the admin */
-		if (tr.buf.data)
-			s->host->log(
-			    s->host, SB_LOG_DEBUG,
-			    "SMTP exchange failed (%s); transcript:\n%s",
-			    curl_easy_strerror(x->rc), tr.buf.data);
+		log_transcript(s, x->rc, &tr);
 	}
 	goto out;
 

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """smtp broker: STARTTLS, implicit TLS, certificate checks (a CA made by the
 test with openssl), AUTH PLAIN / LOGIN / XOAUTH2, Connection.Test."""
+import base64
 import os
 import shutil
 import subprocess
@@ -96,7 +97,8 @@ try:
              "tls = starttls\n"),
         inst("plain_none", "smtp://127.0.0.1:%d" % plain.port, "tls = none\n"),
     ])
-    with sbtest.Daemon(cfg) as d:
+    # debug level: failed exchanges log their (redacted) transcript
+    with sbtest.Daemon(cfg, server_extra="log_level = debug\n") as d:
         # ---- Connection.Test --------------------------------------------------
         st, body = d.call("st_plain/Connection.Test", {})
         c.eq(st, 200, "Connection.Test over STARTTLS")
@@ -192,9 +194,26 @@ try:
         st, body = d.call("plain_required/Connection.Test", {})
         c.eq(st, 502, "Connection.Test too refuses the downgrade")
 
+        st, body = d.call("im_plain/Connection.Test", {})
+        row = body["rows"][0] if st == 200 else {}
+        c.ok(st == 200 and row.get("TlsVersion", "").startswith("TLSv1."),
+             "Connection.Test over implicit TLS", body)
+
         log = d.read_log()
-        c.ok(SECRET not in log and TOKEN not in log,
-             "no password or token in the daemon log")
+        c.ok("> AUTH PLAIN" in log and "535 5.7.8" in log,
+             "failed exchanges are logged at debug level")
+        c.ok("[redacted]" in log, "AUTH lines are redacted in the log")
+        secrets = [SECRET, TOKEN, "wrong-password", "not-the-token"]
+        for sec in list(secrets):
+            for user in ("user@example.test",):
+                secrets.append(base64.b64encode(
+                    ("\0%s\0%s" % (user, sec)).encode()).decode())
+                secrets.append(base64.b64encode(sec.encode()).decode())
+                secrets.append(base64.b64encode(
+                    ("user=%s\x01auth=Bearer %s\x01\x01" % (user, sec))
+                    .encode()).decode())
+        c.eq([x for x in secrets if x in log], [],
+             "no password or token, plain or base64, in the daemon log")
 finally:
     for s in servers:
         s.stop()
