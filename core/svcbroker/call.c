@@ -247,6 +247,13 @@ int cli_cmd_call(const struct cli_opts *opts, int argc, char **argv)
 			ret = CLI_EXIT_SERVER;
 			break;
 		}
+		const char *prev = cli_jstr(inputs, "PageToken");
+		if (prev && strcmp(prev, token) == 0) {
+			cli_err("--all: the server gave the same page token "
+				"twice");
+			ret = CLI_EXIT_SERVER;
+			break;
+		}
 		json_object_set_new(inputs, "PageToken", json_string(token));
 	}
 
