@@ -619,6 +619,21 @@ out:
 
 /* ---- Move / Delete / MarkRead ---------------------------------------- */
 
+/* Items in the Outbox belong to a Send in progress (or one the next start
+ * finishes): they are neither changed nor moved, and nothing is moved in,
+ * or the next start would send it. */
+static enum sb_status outbox_guard(enum sb_status st, const char *folder,
+				   const char *id, struct sb_error *err)
+{
+	if (st != SB_OK || strcmp(folder, MAPI_OUTBOX) != 0)
+		return st;
+	return sb_error_set(err, SB_ERR_CONFLICT, "ErrorItemIsBeingSent",
+			    "item %s is in the Outbox, being sent: it cannot "
+			    "be changed, moved or deleted (nor can items be "
+			    "moved into the Outbox; use Email.Send)",
+			    id);
+}
+
 /* Rename src to <mb>/<folder>/<sub>/<file>; fsync both directories. */
 static enum sb_status rename_into(struct mapi_mailbox *mb, const char *src,
 				  const char *folder, const char *sub,
@@ -666,6 +681,8 @@ static enum sb_status email_move(struct mapi_store *s, struct mapi_mailbox *mb,
 	pthread_mutex_lock(&mb->lock);
 	st = mapi_item_find(mb, NULL, id, path, sizeof path, folder,
 			    sizeof folder, &e, err);
+	st = outbox_guard(st, folder, id, err);
+	st = outbox_guard(st, dest, id, err);
 	if (st == SB_OK)
 		st = rename_into(mb, path, dest, e.in_new ? "new" : "cur",
 				 e.file, err);
@@ -695,6 +712,7 @@ static enum sb_status email_delete(struct mapi_store *s,
 	pthread_mutex_lock(&mb->lock);
 	enum sb_status st = mapi_item_find(mb, NULL, id, path, sizeof path,
 					   folder, sizeof folder, &e, err);
+	st = outbox_guard(st, folder, id, err);
 	if (st == SB_OK) {
 		if (hard || strcmp(folder, MAPI_DELETED) == 0) {
 			if (unlink(path) < 0) {
@@ -767,6 +785,7 @@ static enum sb_status email_mark_read(struct mapi_store *s,
 	pthread_mutex_lock(&mb->lock);
 	enum sb_status st = mapi_item_find(mb, NULL, id, path, sizeof path,
 					   folder, sizeof folder, &e, err);
+	st = outbox_guard(st, folder, id, err);
 	if (st == SB_OK) {
 		if (!flagged_name(&e, read, name, sizeof name))
 			st = sb_error_set(err, SB_ERR_INTERNAL, NULL,

@@ -626,6 +626,43 @@ START_TEST(test_outbox_recovery)
 }
 END_TEST
 
+START_TEST(test_outbox_guard)
+{
+	const char *a[] = {"To=bob@example.test", "Subject=s", NULL};
+	struct res x = call("Email", "Send", a);
+	ck_assert_int_eq(x.st, SB_OK);
+	char idarg[160];
+	snprintf(idarg, sizeof idarg, "Id=%s", str(&x, 0, "Id"));
+	done(&x);
+	const char *mv[] = {idarg, "Folder=outbox", NULL};
+	x = call("Email", "Move", mv);
+	ck_assert_int_eq(x.st, SB_ERR_CONFLICT);
+	ck_assert_str_eq(x.err.code, "ErrorItemIsBeingSent");
+	done(&x);
+	/* A Send in progress: its Outbox item is left alone. */
+	leave_in_outbox("<pending@example.test>", false);
+	char uniq[40];
+	mapi_unique_for("<pending@example.test>", "alice@example.test", "sent",
+			uniq);
+	snprintf(idarg, sizeof idarg, "Id=%s", uniq);
+	const char *id_only[] = {idarg, NULL};
+	const char *mv2[] = {idarg, "Folder=Inbox", NULL};
+	const char *meths[] = {"MarkRead", "Delete"};
+	for (size_t i = 0; i < 2; i++) {
+		x = call("Email", meths[i], id_only);
+		ck_assert_int_eq(x.st, SB_ERR_CONFLICT);
+		done(&x);
+	}
+	x = call("Email", "Move", mv2);
+	ck_assert_int_eq(x.st, SB_ERR_CONFLICT);
+	done(&x);
+	x = call("Email", "Load", id_only);
+	ck_assert_int_eq(x.st, SB_OK);
+	ck_assert_str_eq(str(&x, 0, "Folder"), "Outbox");
+	done(&x);
+}
+END_TEST
+
 START_TEST(test_paging)
 {
 	for (int i = 0; i < 7; i++) {
@@ -806,6 +843,7 @@ int main(void)
 	tcase_add_test(tc, test_quota);
 	tcase_add_test(tc, test_lock);
 	tcase_add_test(tc, test_outbox_recovery);
+	tcase_add_test(tc, test_outbox_guard);
 	tcase_add_test(tc, test_paging);
 	tcase_add_test(tc, test_appointments_and_tasks);
 	tcase_add_test(tc, test_ical_fold);
