@@ -253,6 +253,12 @@ def markdown(results, ratios, n, clients):
         item("swaks: one `swaks` process per message, hence one Perl "
              "start-up and one SMTP connection per message, which is how "
              "shell scripts and monitoring checks usually send."),
+        *([item("This run shared the machine with other builds and tests "
+                 "(load average above twice the CPU count): absolute "
+                 "figures are low and noisy, and swaks, which starts a "
+                 "process per message, suffers most; rerun on an idle "
+                 "machine for clean figures.")]
+          if max(r["load"] for r in results) > 2 * (ncpu or 1) else []),
         item("The server is one Python process and is likely the ceiling "
              "for the two fast senders: the figures compare clients of the "
              "same server, not the broker's own limit.  The HTTP clients "
