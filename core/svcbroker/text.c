@@ -39,15 +39,14 @@ char *cli_xstrdup(const char *s)
 char *cli_xasprintf(const char *fmt, ...)
 {
 	va_list ap;
+	char *p = NULL;
 	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
+	int n = vasprintf(&p, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		n = 0;
-	char *p = cli_xmalloc((size_t)n + 1);
-	va_start(ap, fmt);
-	vsnprintf(p, (size_t)n + 1, fmt, ap);
-	va_end(ap);
+	if (n < 0) {
+		fputs("svcbroker: out of memory\n", stderr);
+		exit(CLI_EXIT_SERVER);
+	}
 	return p;
 }
 
