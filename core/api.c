@@ -67,6 +67,7 @@ struct req {
 	struct sb_buf body;
 	size_t discarded; /* bytes past max_body */
 	bool too_large;
+	bool answered; /* a response was queued: nothing more to do */
 	int64_t start_ms;
 	char what[200];	    /* "METHOD /path", printable, for the log */
 	pthread_mutex_t mu; /* submitted..done, answer */
@@ -112,6 +113,7 @@ static enum MHD_Result send_answer(struct req *r, int status, char *body,
 	}
 	if (allow)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+	r->answered = true;
 	enum MHD_Result ret =
 	    MHD_queue_response(r->conn, (unsigned)status, resp);
 	MHD_destroy_response(resp);
@@ -467,8 +469,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
 				    "this path takes GET");
 		return serve_get(r, seg);
 	}
-	if (r->route != R_CALL || !r->entry)
-		return MHD_YES; /* answered already; ignore any body */
+	if (r->answered || r->route != R_CALL || !r->entry) {
+		*upload_data_size = 0; /* answered already: drop any body */
+		return MHD_YES;
+	}
 	if (*upload_data_size) {
 		if (!r->too_large &&
 		    !sb_buf_append(&r->body, upload_data, *upload_data_size)) {
