@@ -2,6 +2,7 @@
 # Set up and run every test of svcbroker:
 #   1. install dependencies (scripts/deps.sh),
 #   2. build in build/ and run `make check`,
+#   2b. run the README's quick start end to end (tests/integration/test_quickstart.py),
 #   3. run the compiled (unit) tests again under valgrind (skip with
 #      SB_NO_VALGRIND=1),
 #   4. build in build-asan/ with AddressSanitizer + UndefinedBehaviorSanitizer
@@ -45,6 +46,23 @@ run_suite() { # run_suite BUILD_DIR [configure args...]
 
 run_suite build
 count plain build
+
+# The README's quick start, end to end, on its own (it installs into
+# build/prefix and serves on 127.0.0.1:8780).
+if [ ! -f "$top/build.build-failed" ] && [ "${SB_NO_E2E:-0}" != 1 ]; then
+	mkdir -p "$top/build-e2e"
+	if top_srcdir="$top" top_builddir="$top/build" timeout 900 \
+		/usr/bin/python3 "$top/tests/integration/test_quickstart.py" \
+		>"$top/build-e2e/test_quickstart.log" 2>&1; then
+		r=PASS
+	else
+		r=FAIL
+		status=1
+	fi
+	echo ":test-result: $r" >"$top/build-e2e/test_quickstart.trs"
+	echo "$r: tests/integration/test_quickstart.py"
+	count e2e build-e2e
+fi
 if [ "${SB_NO_VALGRIND:-0}" != 1 ] && [ ! -f "$top/build.build-failed" ]; then
 	native=$(make -s -C "$top/build" print-native-tests | tr '\n' ' ')
 	(cd "$top/build" && make -k check TESTS="$native" CK_FORK=no CK_DEFAULT_TIMEOUT=600 \
