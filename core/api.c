@@ -252,9 +252,12 @@ static enum MHD_Result serve_get(struct req *r,
 		break;
 	case R_HEALTH: {
 		bool draining = sbc_runtime_draining(rt);
-		ret = send_json(
-		    r, draining ? 503 : 200,
-		    sbc_json_health(cat, draining, sbc_runtime_uptime_s(rt)));
+		size_t queued = 0, running = 0;
+		sbc_executor_stats(sbc_runtime_executor(rt), &queued, &running);
+		ret = send_json(r, draining ? 503 : 200,
+				sbc_json_health(cat, draining,
+						sbc_runtime_uptime_s(rt),
+						queued, running));
 		break;
 	}
 	case R_METRICS: {

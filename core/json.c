@@ -544,7 +544,7 @@ char *sbc_json_object(const struct sbc_instance *inst,
 }
 
 char *sbc_json_health(const struct sbc_catalog *c, bool draining,
-		      int64_t uptime_s)
+		      int64_t uptime_s, size_t queued, size_t running)
 {
 	json_t *root = json_object();
 	size_t failed = 0;
@@ -570,6 +570,8 @@ char *sbc_json_health(const struct sbc_catalog *c, bool draining,
 				 : "ok"));
 	set(root, "generation", json_integer(c ? c->generation : 0));
 	set(root, "uptime_s", json_integer(uptime_s));
+	set(root, "calls_queued", json_integer((json_int_t)queued));
+	set(root, "calls_running", json_integer((json_int_t)running));
 	set(root, "instances", insts);
 	return dump(root);
 }

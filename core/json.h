@@ -29,9 +29,10 @@ char *sbc_json_catalog(const struct sbc_catalog *c);
 /* GET /v1/catalog/{instance}/{object}: the full definition. */
 char *sbc_json_object(const struct sbc_instance *inst,
 		      const struct sb_object *obj);
-/* GET /v1/health; draining says the service is shutting down. */
+/* GET /v1/health; draining says the service is shutting down; queued and
+ * running are the executor's calls waiting and running now. */
 char *sbc_json_health(const struct sbc_catalog *c, bool draining,
-		      int64_t uptime_s);
+		      int64_t uptime_s, size_t queued, size_t running);
 /* svcbrokerd --list-brokers: every module with its configuration table
  * (never a secret's default) and static objects. */
 char *sbc_json_brokers(const struct sbc_module *const *mods, size_t n);

@@ -133,6 +133,8 @@ def test_cap(t, d):
         t.eq(st, 200, "another instance's call while one is saturated")
         t.ok(el < 0.2, "another instance is not held back (%.3fs)" % el)
         _, h = d.get("/v1/health")
+        t.eq((h.get("calls_running"), h.get("calls_queued")), (2, 2),
+             "health shows the executor's running and waiting calls")
         nrun = {i["name"]: i for i in h["instances"]}["capped"]["running"]
         t.eq(nrun, 2, "the capped instance runs exactly max_concurrency")
         for f in futs:
