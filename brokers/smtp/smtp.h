@@ -173,6 +173,12 @@ void smtp_xfer_free(struct smtp_xfer *x);
  * 5xx -> upstream_error, ...). */
 enum sb_status smtp_reply_status(int code);
 
+/* ---- HTML to text (smtp_html.c) ---------------------------------------- */
+
+/* A plain-text rendition of html (valid UTF-8 in, valid UTF-8 out):
+ * malloc'd, or NULL when out of memory.  Pure function. */
+char *smtp_html_to_text(const char *html);
+
 /* ---- methods ------------------------------------------------------------ */
 
 enum sb_status smtp_email_send(struct smtp *s, const struct sb_call *call,

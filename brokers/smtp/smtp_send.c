@@ -69,6 +69,7 @@ struct sendreq {
 	const char *subject, *body, *html_body, *importance;
 	struct sb_file *att;
 	size_t n_att;
+	char *derived_body; /* text rendition of the HTML body, owned */
 };
 
 static void sendreq_free(struct sendreq *q)
@@ -78,6 +79,7 @@ static void sendreq_free(struct sendreq *q)
 	free(q->bcc.v);
 	free(q->reply_to.v);
 	free(q->att);
+	free(q->derived_body);
 }
 
 /* Build, send and report one message (shared by Send and Test). */
@@ -298,6 +300,16 @@ enum sb_status smtp_email_send(struct smtp *s, const struct sb_call *call,
 				  "HtmlBody: this instance sends plain text "
 				  "only (plain_text_only = yes)");
 		goto out;
+	}
+	if (q.html_body && !q.body) {
+		/* text-only readers get the HTML's text, not an empty part */
+		q.derived_body = smtp_html_to_text(q.html_body);
+		if (!q.derived_body) {
+			st = sb_error_set(err, SB_ERR_INTERNAL, NULL,
+					  "out of memory");
+			goto out;
+		}
+		q.body = q.derived_body;
 	}
 	q.n_att = sb_call_count(call, "Attachments");
 	if (q.n_att) {

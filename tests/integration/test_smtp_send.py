@@ -131,6 +131,21 @@ try:
         c.ok(b"\n" not in raw.replace(b"\r\n", b""), "CRLF line endings only")
         c.ok(all(b < 0x80 for b in raw), "7-bit on the wire")
 
+        # ---- HTML only: the text part is the HTML's text ---------------------
+        st, body = d.call("mail/Email.Send", {
+            "To": ["alice@example.test"], "Subject": "html only",
+            "HtmlBody": "<p>Hello <b>Zoë</b> &amp; co</p><ul><li>one</li>"
+                        "<li>two</li></ul>"})
+        c.eq(st, 200, "HTML-only send 200")
+        msg, defects = parse_strict(mx.messages()[-1][0])
+        c.eq(defects, [], "HTML-only message has no defects")
+        alt = list(msg.iter_parts())
+        c.eq([p.get_content_type() for p in alt], ["text/plain", "text/html"],
+             "HTML only: still multipart/alternative")
+        if len(alt) == 2:
+            c.eq(text_of(alt[0]), "Hello Zoë & co\n\n- one\n- two",
+                 "HTML only: text part rendered from the HTML")
+
         # ---- a plain message --------------------------------------------------
         st, body = d.call("mail/Email.Send", {
             "To": ["alice@example.test"], "Subject": "plain ascii",

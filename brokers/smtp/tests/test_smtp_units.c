@@ -345,6 +345,40 @@ START_TEST(test_ratelimit_acquire_waits_or_throttles)
 }
 END_TEST
 
+START_TEST(test_html_to_text)
+{
+	static const struct {
+		const char *html, *text;
+	} cases[] = {
+	    {"<html><head><title>T</title><style>p{color:red}</style>"
+	     "</head><body><p>Hello&nbsp;<b>World</b> &amp; you</p>"
+	     "<p>Line&lt;2&gt;<br>next &#233;&#x1F600;</p>"
+	     "<ul><li>one</li><li>two</li></ul>"
+	     "<script>if (a<b) x();</script><!-- <p>gone</p> -->"
+	     "<div>caf\xC3\xA9   and\n  more</div></body></html>",
+	     "Hello World & you\n\nLine<2>\nnext \xC3\xA9\xF0\x9F\x98\x80"
+	     "\n\n- one\n- two\n\ncaf\xC3\xA9 and more"},
+	    {"a<br><br>b<br/>c", "a\n\nb\nc"},
+	    {"x < y &unknown; &#0; &#xD800; z", "x < y &unknown; \xEF\xBF\xBD "
+						"\xEF\xBF\xBD z"},
+	    {"<table><tr><td>1</td><td>2</td></tr><tr><td>3</td></tr>"
+	     "</table>",
+	     "1 2\n3"},
+	    {"", ""},
+	    {"<p></p><p>only</p><p></p>", "only"},
+	    {"<b>unclosed <i", "unclosed <i"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *t = smtp_html_to_text(cases[i].html);
+		ck_assert_ptr_nonnull(t);
+		ck_assert_msg(!strcmp(t, cases[i].text), "case %zu: [%s]", i,
+			      t);
+		ck_assert(sb_utf8_valid(t, strlen(t)));
+		free(t);
+	}
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("smtp");
@@ -354,6 +388,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_auth_login_redacted);
 	tcase_add_test(tc, test_all_refused_and_data_refused);
 	tcase_add_test(tc, test_reply_text_made_safe);
+	tcase_add_test(tc, test_html_to_text);
 	tcase_add_test(tc, test_garbage_bounded);
 	tcase_add_test(tc, test_ratelimit_window);
 	tcase_add_test(tc, test_ratelimit_never_more_than_limit);
