@@ -56,6 +56,7 @@ try:
     mail550 = start(["--mail-reply", "550 5.7.1 Sender not allowed to relay"])
     ok = start([])
     idle = start(["--idle-timeout", "1"])
+    small = start(["--size-limit", "2000"])
     dead = closed_port()
     cfg = "[module smtp]\nenabled = yes\n" + "".join([
         inst("dead", dead, "timeout = 5s\n"),
@@ -68,6 +69,7 @@ try:
         inst("rate_wait", ok.port, "timeout = 10s\nmax_per_minute = 2\n"),
         inst("rate_refuse", ok.port, "timeout = 2s\nmax_per_minute = 2\n"),
         inst("idle", idle.port, "timeout = 10s\n"),
+        inst("small", small.port, "timeout = 10s\n"),
     ])
     msg = {"To": ["r@example.test"], "Subject": "s", "Body": "b"}
     with sbtest.Daemon(cfg) as d:
@@ -111,6 +113,16 @@ try:
         c.eq(e.get("category"), "upstream_denied", "550 on MAIL: upstream_denied")
         c.ok("not allowed to relay" in e.get("message", ""),
              "550 on MAIL: server's words", e)
+
+        # ---- a message over the server's SIZE limit ---------------------------
+        st, body = d.call("small/Email.Send", dict(msg, Body="x" * 5000))
+        e = err_of(body)
+        c.eq(st, 413, "over the server's SIZE: 413")
+        c.eq(e.get("code"), "552", "over SIZE: code 552")
+        c.ok("size" in e.get("message", "").lower(), "over SIZE: server's "
+             "words", e)
+        st, _ = d.call("small/Email.Send", msg)
+        c.eq(st, 200, "a small message to the same server goes")
 
         # ---- a kept connection the server closed meanwhile ---------------------
         st, _ = d.call("idle/Email.Send", msg)

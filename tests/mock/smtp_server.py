@@ -24,6 +24,7 @@ Options:
   --data-reply REPLY       answer the end of DATA with REPLY (nothing saved)
   --hang greeting|rcpt|data   never answer at that point
   --idle-timeout S         close a silent session after S seconds (421)
+  --size-limit N           largest message accepted (SIZE extension)
 """
 import argparse
 import asyncio
@@ -267,6 +268,8 @@ def main():
     ap.add_argument("--mail-reply")
     ap.add_argument("--data-reply")
     ap.add_argument("--hang", choices=["greeting", "rcpt", "data"])
+    ap.add_argument("--size-limit", type=int, default=64 * 1024 * 1024,
+                    help="largest message accepted (SIZE)")
     ap.add_argument("--idle-timeout", type=float, default=300,
                     help="close a silent session after this many seconds")
     ap.add_argument("--save-dir", required=True)
@@ -288,7 +291,7 @@ def main():
 
     def factory():
         kw = dict(hostname="mx.example.test", ident="svcbroker-test-mx",
-                  enable_SMTPUTF8=True, data_size_limit=64 * 1024 * 1024,
+                  enable_SMTPUTF8=True, data_size_limit=opts.size_limit,
                   timeout=opts.idle_timeout)
         if opts.tls == "starttls":
             kw["tls_context"] = ctx
