@@ -165,6 +165,10 @@ static enum sb_status map_failure(struct smtp_xfer *x, struct sb_error *err)
 		what = "the SMTP server refused DATA";
 		c = ss->data_code;
 		txt = ss->data_text;
+	} else if (ss->mail_code == 552) { /* SIZE= over the server's limit */
+		what = "the SMTP server refused the message as too large";
+		c = ss->mail_code;
+		txt = ss->mail_text;
 	} else if (ss->mail_code >= 400) {
 		what = "the SMTP server refused the sender";
 		c = ss->mail_code;
