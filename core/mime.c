@@ -29,6 +29,7 @@
 #define MAX_DEPTH 10
 #define MAX_ADDRESSES 1000
 #define MAX_PARAM_SECTIONS 64
+#define EW_SCAN_MAX 2048 /* longest encoded-word the reader accepts */
 
 /* ====================================================================
  * Validation
@@ -1273,13 +1274,19 @@ static char *decode_2047(const char *s)
 	bool last_ew = false;
 	while (*p) {
 		if (p[0] == '=' && p[1] == '?') {
+			/* searches stay within a window, so that a header
+			 * full of "=?" costs linear time */
 			const char *cs = p + 2;
-			const char *q1 = strchr(cs, '?');
-			if (q1 && q1[1] && q1[2] == '?') {
+			const char *q1 = memchr(cs, '?', strnlen(cs, 41));
+			const char *txt =
+			    q1 && q1[1] && q1[2] == '?' ? q1 + 3 : NULL;
+			const char *endw =
+			    txt ? memmem(txt, strnlen(txt, EW_SCAN_MAX),
+					 "?=", 2)
+				: NULL;
+			if (endw) {
 				char enc = (char)toupper((unsigned char)q1[1]);
-				const char *txt = q1 + 3;
-				const char *endw = strstr(txt, "?=");
-				if (endw && (enc == 'B' || enc == 'Q') &&
+				if ((enc == 'B' || enc == 'Q') &&
 				    q1 - cs < 40 &&
 				    !memchr(txt, ' ', (size_t)(endw - txt))) {
 					char csn[41];
