@@ -100,7 +100,7 @@ def input_limit(i):
     if i.get("max_size") is not None:
         size = human(i["max_size"], SIZE_UNITS, "")
         parts.append(("%s bytes" % size) if size.isdigit() else size)
-        if i.get("multi") and i["type"] != "file":
+        if i.get("multi"):
             parts[-1] += " each"
     if i.get("max_items") is not None:
         parts.append("%d items" % i["max_items"])
