@@ -37,7 +37,7 @@ def main():
               % cl.TOP_BUILDDIR)
         sys.exit(cl.SKIP)
     with tempfile.TemporaryDirectory(prefix="sbgolden-") as tmp:
-        listed, _ = cl.list_modules(tmp)
+        listed, warnings = cl.list_modules(tmp)
     by_name = {b["name"]: b for b in listed}
     sources = cl.source_brokers()
 
@@ -63,8 +63,10 @@ def main():
         sys.exit(1 if missing else 0)
 
     t = cl.Checks()
-    t.eq(sorted(by_name), sorted(built),
-         "svcbrokerd --list-brokers lists every broker module built here")
+    t.ok(sorted(by_name) == sorted(built),
+         "svcbrokerd --list-brokers lists every broker module built here",
+         "(listed %s, built %s)\n%s" % (sorted(by_name), sorted(built),
+                                        warnings))
     for name in sorted(by_name):
         path = os.path.join(GOLDEN_DIR, name + ".json")
         got = cl.dumps(cl.normalise(by_name[name]))
