@@ -43,7 +43,8 @@ struct sbc_api {
 	int fd;
 	bool quiesced;
 	int64_t max_body;
-	atomic_int suspended;
+	atomic_int suspended;  /* suspended, not yet resumed */
+	atomic_int calls_open; /* submitted calls whose request is not over */
 };
 
 enum route {
@@ -406,6 +407,7 @@ static enum MHD_Result call_submit(struct req *r)
 	}
 	r->submitted = true;
 	atomic_fetch_add(&r->api->suspended, 1);
+	atomic_fetch_add(&r->api->calls_open, 1);
 	MHD_suspend_connection(r->conn);
 	r->suspended = true;
 	pthread_mutex_unlock(&r->mu);
@@ -507,6 +509,8 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (!r)
 		return;
 	*con_cls = NULL;
+	if (r->submitted) /* its answer was sent, or the client left */
+		atomic_fetch_sub(&r->api->calls_open, 1);
 	sb_buf_free(&r->body);
 	free(r->answer);
 	sbc_catalog_unref(r->cat);
@@ -658,9 +662,12 @@ void sbc_api_stop(struct sbc_api *a, int64_t timeout_ms)
 	if (!a)
 		return;
 	sbc_api_quiesce(a);
+	/* every answered call gets its answer sent before the server stops */
 	int64_t until = sb_now_ms() + timeout_ms;
-	while (atomic_load(&a->suspended) > 0 && sb_now_ms() < until) {
-		struct timespec ts = {0, 10 * 1000 * 1000};
+	while ((atomic_load(&a->calls_open) > 0 ||
+		atomic_load(&a->suspended) > 0) &&
+	       sb_now_ms() < until) {
+		struct timespec ts = {0, 5 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
 	if (atomic_load(&a->suspended) > 0) {
@@ -671,6 +678,10 @@ void sbc_api_stop(struct sbc_api *a, int64_t timeout_ms)
 			atomic_load(&a->suspended));
 		return;
 	}
+	if (atomic_load(&a->calls_open) > 0)
+		sbc_log(SB_LOG_WARN, NULL, NULL,
+			"%d answers were not sent in time",
+			atomic_load(&a->calls_open));
 	MHD_stop_daemon(a->d);
 	free(a);
 }

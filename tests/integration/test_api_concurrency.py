@@ -99,11 +99,9 @@ def test_deadline(t, d):
             break
         time.sleep(0.05)
     t.eq(nrun, 0, "the abandoned call left the instance")
-    # the 504 went out while the broker was still in Sleep: its own
-    # answer came later and was dropped
-    t.ok(wait_for(lambda: "Echo.Sleep returned after its deadline"
-                  in d.read_log()),
-         "the broker was still sleeping when the 504 went out")
+    # (test_api_executor shows the 504 going out while a broker that
+    # ignores cancellation still runs; testmod stops by itself at the
+    # deadline, so which of the two answers first is a race here)
     st, body = d.call("short/Echo.Sleep", {"Ms": 10})
     t.eq(st, 200, "the instance answers again after a timeout")
 

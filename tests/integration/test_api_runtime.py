@@ -50,7 +50,6 @@ def main():
         bad = [m for m in sbtest.Daemon.SANITIZER_MARKS if m in report]
         t.eq(p.returncode, 0, "the runtime client passed")
         t.ok(not bad, "no sanitizer report", report[-3000:])
-        t.ok("[testmod:t1]" in report, "runtime logs carry [broker:instance]")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     t.done()
