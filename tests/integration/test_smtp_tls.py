@@ -96,6 +96,8 @@ try:
         inst("plain_required", "smtp://127.0.0.1:%d" % plain.port,
              "tls = starttls\n"),
         inst("plain_none", "smtp://127.0.0.1:%d" % plain.port, "tls = none\n"),
+        inst("plain_auth", "smtp://127.0.0.1:%d" % plain.port,
+             "tls = none\nauth = plain\n" + auth),
     ])
     # debug level: failed exchanges log their (redacted) transcript
     with sbtest.Daemon(cfg, server_extra="log_level = debug\n") as d:
@@ -193,6 +195,12 @@ try:
         c.eq(len(plain.messages()), n, "no silent downgrade: nothing sent")
         st, body = d.call("plain_required/Connection.Test", {})
         c.eq(st, 502, "Connection.Test too refuses the downgrade")
+        st, body = d.call("plain_auth/Connection.Test", {})
+        e = err_of(body)
+        c.eq((st, e.get("category")), (502, "upstream_auth"),
+             "Connection.Test: auth configured, server offers none")
+        c.ok("offers no AUTH" in e.get("message", ""), "says AUTH is not "
+             "offered", e)
 
         st, body = d.call("im_plain/Connection.Test", {})
         row = body["rows"][0] if st == 200 else {}
