@@ -531,15 +531,22 @@ int cli_cmd_health(const struct cli_opts *opts, int argc, char **argv)
 	}
 	const char *st = cli_jstr(r.json, "status");
 	printf("%s (HTTP %ld)\n", st ? st : (ret ? "failing" : "ok"), r.status);
-	const char *keys[] = {"version", "generation", "uptime_s",
-			      "uptime_seconds", NULL};
-	for (size_t k = 0; keys[k]; k++) {
-		json_t *v = json_object_get(r.json, keys[k]);
-		if (v && !json_is_object(v) && !json_is_array(v)) {
-			char *s = cli_value_str(v);
-			printf("%s: %s\n", keys[k], s);
-			free(s);
-		}
+	/* Every other scalar the daemon reports: generation, uptime, calls
+	 * queued and running... */
+	const char *key;
+	json_t *v;
+	json_object_foreach(r.json, key, v)
+	{
+		if (strcmp(key, "status") == 0 || json_is_object(v) ||
+		    json_is_array(v))
+			continue;
+		char *val = cli_value_str(v);
+		char *shown = cli_text_fit(val, 0);
+		char *k = cli_text_fit(key, 0);
+		printf("%s: %s\n", k, shown);
+		free(k);
+		free(shown);
+		free(val);
 	}
 	json_t *insts = cli_jlist(r.json, "instances");
 	if (json_array_size(insts) > 0) {
