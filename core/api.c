@@ -575,11 +575,13 @@ bool sbc_listen_parse(const char *listen, struct sockaddr_storage *ss,
 		return false;
 	}
 	struct addrinfo hints = {0}, *ai = NULL;
-	hints.ai_family = AF_UNSPEC;
+	bool any = !host[0] || strcmp(host, "*") == 0;
+	/* ":port" and "*:port" mean every IPv4 address; "[::]:port" every
+	 * address, IPv4 and IPv6 */
+	hints.ai_family = any ? AF_INET : AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	int rc = getaddrinfo(host[0] && strcmp(host, "*") != 0 ? host : NULL,
-			     port, &hints, &ai);
+	int rc = getaddrinfo(any ? NULL : host, port, &hints, &ai);
 	if (rc != 0 || !ai) {
 		snprintf(errbuf, errlen, "listen: cannot resolve '%.100s': %s",
 			 host, gai_strerror(rc));
@@ -607,8 +609,13 @@ struct sbc_api *sbc_api_start(struct sb_runtime *rt, char *errbuf,
 	}
 	int one = 1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (ss.ss_family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a6 =
+		    (const struct sockaddr_in6 *)&ss;
+		int v6only = !IN6_IS_ADDR_UNSPECIFIED(&a6->sin6_addr);
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
+			   sizeof(v6only));
+	}
 	if (bind(fd, (struct sockaddr *)&ss, slen) != 0 ||
 	    listen(fd, LISTEN_BACKLOG) != 0) {
 		snprintf(errbuf, errlen, "listen %s: %s", listen_at,
