@@ -4,10 +4,12 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -38,7 +40,8 @@ static void usage(FILE *f)
 		"Signals: SIGHUP reloads the configuration (a bad one is "
 		"refused and the\n"
 		"running one keeps serving); SIGTERM and SIGINT finish running "
-		"calls and exit.\n",
+		"calls and exit\n"
+		"(a second one exits at once).\n",
 		SB_DEFAULT_CONFIG);
 }
 
@@ -188,6 +191,23 @@ static void log_catalog(struct sb_runtime *rt)
 	sbc_catalog_unref(c);
 }
 
+/* While draining, a second SIGTERM/SIGINT stops at once. */
+static void *second_signal(void *arg)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	int sig = 0;
+	if (sigwait(&set, &sig) == 0) {
+		sbc_log(SB_LOG_WARN, NULL, NULL,
+			"second %s: exiting without waiting for running calls",
+			sig == SIGINT ? "SIGINT" : "SIGTERM");
+		_exit(1);
+	}
+	return NULL;
+}
+
 static int serve(const char *path)
 {
 	int64_t t0 = sb_now_ms();
@@ -272,6 +292,9 @@ static int serve(const char *path)
 		break;
 	}
 	int64_t s0 = sb_now_ms();
+	pthread_t watch;
+	if (pthread_create(&watch, NULL, second_signal, NULL) == 0)
+		pthread_detach(watch);
 	sbc_api_quiesce(api);
 	bool drained = sbc_runtime_drain(rt, DRAIN_MS);
 	if (!drained)

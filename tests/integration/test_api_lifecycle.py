@@ -163,6 +163,27 @@ def test_drain(t, sig, name):
         t.ok("stopped" in d.read_log(), "%s: logged" % name)
 
 
+def test_second_signal(t):
+    d = sbtest.Daemon(BASE)
+    with d:
+        d.expect_exit = True
+        th, box = background_call(d, "t1/Echo.Sleep", {"Ms": 20000})
+        t.ok(wait_for(lambda: running(d, "t1") == 1),
+             "second signal: the call is running")
+        d.signal(signal.SIGTERM)
+        t.ok(wait_for(lambda: "finishing running calls" in d.read_log()),
+             "second signal: the first one started the drain")
+        t0 = time.monotonic()
+        d.signal(signal.SIGTERM)
+        try:
+            code = d.proc.wait(timeout=10)
+        except Exception:
+            code = None
+        t.eq(code, 1, "a second SIGTERM exits 1")
+        t.ok(time.monotonic() - t0 < 3, "a second SIGTERM exits at once")
+        th.join(timeout=30)
+
+
 def test_secrets(t):
     with sbtest.Daemon(BASE, server_extra="log_level = debug") as d:
         seen = []
@@ -189,6 +210,7 @@ def main():
     test_reload(t)
     test_drain(t, signal.SIGTERM, "SIGTERM")
     test_drain(t, signal.SIGINT, "SIGINT")
+    test_second_signal(t)
     test_secrets(t)
     t.done()
 
