@@ -554,6 +554,39 @@ static bool filename_plain(const char *s)
 	return true;
 }
 
+/* Append an RFC 2231 parameter attr*=utf-8''<pe> (pe already
+ * percent-encoded), in sections of at most 50 characters that split neither
+ * a %XX escape nor a UTF-8 character, each on its own folded line.  semi:
+ * write the ';' that separates it from what precedes. */
+static void put_rfc2231(struct sb_buf *b, const char *attr,
+			const struct sb_buf *pe, bool semi)
+{
+	const char *p = pe->data;
+	size_t left = pe->len;
+	if (left <= 50) {
+		sb_buf_printf(b, "%s\r\n %s*=utf-8''", semi ? ";" : "", attr);
+		sb_buf_append(b, p, left);
+		return;
+	}
+	for (unsigned sec = 0; left; sec++) {
+		size_t n = left < 50 ? left : 50;
+		if (n < left) {
+			if (n >= 1 && p[n - 1] == '%')
+				n -= 1;
+			else if (n >= 2 && p[n - 2] == '%')
+				n -= 2;
+			/* readers decode sections one by one */
+			while (n >= 3 && n < left && is_cont_escape(p + n))
+				n -= 3;
+		}
+		sb_buf_printf(b, "%s\r\n %s*%u*=%s", (semi || sec) ? ";" : "",
+			      attr, sec, sec == 0 ? "utf-8''" : "");
+		sb_buf_append(b, p, n);
+		p += n;
+		left -= n;
+	}
+}
+
 static enum sb_status put_attachment(struct sb_buf *b, size_t idx,
 				     const struct sb_file *f,
 				     struct sb_error *err)
@@ -598,36 +631,9 @@ static enum sb_status put_attachment(struct sb_buf *b, size_t idx,
 		fw_str(&w, "\"");
 		fw_end(&w);
 	} else {
-		/* encoded-word name for readers that predate RFC 2231 */
-		fw_str(&w, "\r\n name=\"");
-		w.col = 7;
-		size_t len = strlen(name);
-		const unsigned char *u = (const unsigned char *)name;
-		bool first = true;
-		while (len) {
-			if (!first) {
-				fw_str(&w, "\r\n ");
-				w.col = 1;
-			}
-			/* room for the word and the closing quote */
-			size_t room = LINE_MAX_COLS - w.col - 1 - EW_OVERHEAD;
-			size_t bytes = room / 4 * 3;
-			size_t n = utf8_cut(u, len, bytes > 45 ? 45 : bytes);
-			char *b64 = sb_base64_encode(u, n, 0);
-			if (!b64)
-				return sb_error_set(err, SB_ERR_INTERNAL, NULL,
-						    "out of memory");
-			fw_str(&w, "=?utf-8?B?");
-			fw_str(&w, b64);
-			fw_str(&w, "?=");
-			free(b64);
-			u += n;
-			len -= n;
-			first = false;
-		}
-		fw_str(&w, "\"");
-		fw_end(&w);
-		/* RFC 2231 file name, in sections that keep lines short */
+		/* RFC 2231 names in both headers.  (An encoded-word inside the
+		 * quoted name is what some older mailers read, but RFC 2047
+		 * forbids it there and strict readers report it as a defect.) */
 		struct sb_buf pe;
 		sb_buf_init(&pe, 0);
 		pct_encode(&pe, name);
@@ -636,34 +642,10 @@ static enum sb_status put_attachment(struct sb_buf *b, size_t idx,
 			return sb_error_set(err, SB_ERR_INTERNAL, NULL,
 					    "out of memory");
 		}
+		put_rfc2231(b, "name", &pe, false);
+		fw_end(&w);
 		fw_str(&w, "Content-Disposition: attachment");
-		const char *p = pe.data;
-		size_t left = pe.len;
-		if (left <= 50) {
-			fw_str(&w, ";\r\n filename*=utf-8''");
-			fw_raw(&w, p, left);
-		} else {
-			for (unsigned sec = 0; left; sec++) {
-				size_t n = left < 50 ? left : 50;
-				/* never split a %XX escape */
-				if (n < left) {
-					if (n >= 1 && p[n - 1] == '%')
-						n -= 1;
-					else if (n >= 2 && p[n - 2] == '%')
-						n -= 2;
-					/* nor a UTF-8 character: readers decode
-					 * sections one by one */
-					while (n >= 3 && n < left &&
-					       is_cont_escape(p + n))
-						n -= 3;
-				}
-				sb_buf_printf(b, ";\r\n filename*%u*=%s", sec,
-					      sec == 0 ? "utf-8''" : "");
-				sb_buf_append(b, p, n);
-				p += n;
-				left -= n;
-			}
-		}
+		put_rfc2231(b, "filename", &pe, true);
 		fw_end(&w);
 		sb_buf_free(&pe);
 	}

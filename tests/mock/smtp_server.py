@@ -123,14 +123,6 @@ class MockSMTP:
             return -1
 
 
-# Defects Python reports for the encoded-word fallback `name="=?utf-8?B?..?="`
-# that the builder adds for non-ASCII attachment names (RFC 2231 filename*
-# is the standard form and is checked exactly; mail readers that predate it
-# read the fallback).  Nothing else is tolerated.
-NAME_FALLBACK_DEFECTS = ("encoded word inside quoted string",
-                         "missing trailing whitespace after encoded-word")
-
-
 def parse_strict(raw):
     """Parse raw bytes with Python's email package (policy=default).
     Returns (message, [defect strings]) over every part and header."""
@@ -143,10 +135,6 @@ def parse_strict(raw):
                     for d in part.defects]
         for name, value in part.items():
             for d in getattr(value, "defects", ()):
-                if (name.lower() == "content-type"
-                        and part.get_content_disposition() == "attachment"
-                        and str(d) in NAME_FALLBACK_DEFECTS):
-                    continue
                 defects.append("%s header: %s" % (name, d))
     return msg, defects
 

@@ -266,7 +266,9 @@ START_TEST(test_alternative_and_attachments)
 		if (*q != ' ')
 			break;
 	}
-	ck_assert_ptr_nonnull(strstr(msg, "name=\"=?utf-8?B?"));
+	/* the Content-Type name is RFC 2231 too, never an encoded-word */
+	ck_assert_ptr_nonnull(strstr(msg, "name*0*=utf-8''r%C3%A9sum%C3%A9"));
+	ck_assert_ptr_null(strstr(msg, "name=\"=?utf-8?B?"));
 	ck_assert_ptr_nonnull(strstr(msg, "filename=\"notes.txt\""));
 	/* parameters of the given type kept, its name replaced */
 	ck_assert_ptr_nonnull(
