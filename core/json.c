@@ -372,8 +372,9 @@ char *sbc_json_error(const struct sb_error *err)
 	enum sb_status st =
 	    err && err->status != SB_OK ? err->status : SB_ERR_INTERNAL;
 	set(e, "category", json_string(sb_status_str(st)));
-	set(e, "code",
-	    json_string(err && err->code[0] ? err->code : sb_status_str(st)));
+	/* the upstream's (or host's) own code, "" when there is none */
+	json_t *code = json_string(err ? err->code : "");
+	set(e, "code", code ? code : json_string(""));
 	/* messages are cut at a byte boundary: keep only valid UTF-8 */
 	const char *msg =
 	    err && err->message[0] ? err->message : sb_status_str(st);

@@ -152,12 +152,24 @@ static void label(struct sb_buf *b, const char *s)
 	}
 }
 
+/* instance="i",object="O",method="M" (s->method is "O.M"). */
 static void labels2(struct sb_buf *b, const struct series *s)
 {
 	sb_buf_puts(b, "instance=\"");
 	label(b, s->instance);
+	const char *dot = strchr(s->method, '.');
+	sb_buf_puts(b, "\",object=\"");
+	if (dot) {
+		char obj[NAME_MAX_LEN + 1];
+		size_t n = (size_t)(dot - s->method);
+		if (n > NAME_MAX_LEN)
+			n = NAME_MAX_LEN;
+		memcpy(obj, s->method, n);
+		obj[n] = '\0';
+		label(b, obj);
+	}
 	sb_buf_puts(b, "\",method=\"");
-	label(b, s->method);
+	label(b, dot ? dot + 1 : s->method);
 	sb_buf_puts(b, "\"");
 }
 

@@ -310,6 +310,8 @@ def test_fail_mapping(t, d):
             t.eq(e.get("retry_after_ms"), 2500, "Fail %s: retry_after_ms" % cat)
         else:
             t.ok("retry_after_ms" not in e, "Fail %s: no retry_after_ms" % cat)
+    st, body = d.call("t1/Echo.Fail", {"Status": "conflict", "Code": ""})
+    t.eq(err_of(body).get("code"), "", "no code: code is \"\"")
     st, body = d.call("t1/Echo.Fail", {})
     t.eq(st, 400, "missing required input is 400")
     t.ok("Status" in err_of(body).get("message", ""),
@@ -320,7 +322,7 @@ def test_metrics_and_misc(t, d):
     st, _, text = raw(d, "GET", "/metrics")
     t.eq(st, 200, "GET /metrics is 200")
     t.ok(isinstance(text, str) and
-         'svcbroker_calls_total{instance="t1",method="Echo.Echo",status="ok"}'
+         'svcbroker_calls_total{instance="t1",object="Echo",method="Echo",status="ok"}'
          in text, "metrics count calls by instance/method/status")
     t.ok('status="throttled"' in text, "metrics count failures by status")
     for name in ("svcbroker_call_duration_seconds_bucket",
