@@ -1166,7 +1166,7 @@ int sbc_config_load(const char *path, struct sbc_config **out,
 	c->path = abs_path(path);
 	c->workers = 16;
 	c->queue = 1024;
-	c->max_body = (int64_t)32 << 20;
+	c->max_body = (int64_t)40 << 20; /* a 25 MiB file, base64, fits */
 	c->log_level = SB_LOG_INFO;
 	if (!c->path) {
 		sbc_errlist_add(errs, "%s: out of memory", path);

@@ -120,7 +120,7 @@ struct sbc_config {
 	char *state_dir;     /* absolute; may be NULL */
 	int64_t workers;     /* 1..256, default 16 */
 	int64_t queue;       /* 0..100000, default 1024 */
-	int64_t max_body;    /* bytes, default 32 MiB */
+	int64_t max_body;    /* bytes, default 40 MiB (a 25 MiB file in base64) */
 	enum sb_log_level log_level; /* default info */
 	char **modules;      /* enabled module names, NULL-terminated */
 	struct sbc_instance_conf *instances;

@@ -139,7 +139,10 @@ static enum sb_status put_file(struct sb_call *c, const struct sb_param *p,
 		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
 				    "%s: a file needs \"Content\" (base64)",
 				    p->name);
-	size_t cap = p->max_size ? p->max_size : SBC_DEFAULT_FILE_MAX;
+	/* max_size counts items for a multi input (broker.h): each file of a
+	 * multi input gets the default cap, as sbc_call_put_file applies */
+	size_t cap = p->max_size && !(p->flags & SB_MULTI) ? p->max_size
+							    : SBC_DEFAULT_FILE_MAX;
 	/* base64 carries 3 bytes in 4 characters: refuse before decoding */
 	if (content_len / 4 > cap / 3 + 2)
 		return sb_error_set(err, SB_ERR_PAYLOAD_TOO_LARGE, NULL,
@@ -459,15 +462,14 @@ static json_t *param_json(const struct sb_param *p)
 		max = SBC_DEFAULT_MEMO_MAX;
 	else if (string_type(p->type))
 		max = SBC_DEFAULT_TEXT_MAX;
-	if (p->max_size && (!multi || p->type == SB_TYPE_FILE))
+	if (p->max_size && !multi)
 		max = p->max_size;
 	set(o, "max_size", max ? json_integer((json_int_t)max) : json_null());
 	if (multi)
 		set(o, "max_items",
 		    json_integer(
-			(json_int_t)(p->max_size && p->type != SB_TYPE_FILE
-					 ? p->max_size
-					 : SBC_DEFAULT_MULTI_MAX)));
+			(json_int_t)(p->max_size ? p->max_size
+						 : SBC_DEFAULT_MULTI_MAX)));
 	set(o, "doc", str_or_null(p->doc));
 	return o;
 }

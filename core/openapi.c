@@ -173,9 +173,7 @@ static void add_param(json_t *props, json_t *required, const struct sb_param *p)
 	bool multi = (p->flags & SB_MULTI) != 0;
 	size_t max_items = 0;
 	if (multi)
-		max_items = p->max_size && p->type != SB_TYPE_FILE
-				? p->max_size
-				: SBC_DEFAULT_MULTI_MAX;
+		max_items = p->max_size ? p->max_size : SBC_DEFAULT_MULTI_MAX;
 	json_t *s = value_schema(p->type, multi, p->choices, p->doc, max_items);
 	if (multi && (p->flags & SB_REQUIRED))
 		set(s, "minItems", json_integer(1));

@@ -90,7 +90,7 @@ int sbc_runtime_open(const char *config_path, struct sb_runtime **out,
 	rt->listen =
 	    strdup(rt->cfg->listen ? rt->cfg->listen : "127.0.0.1:8780");
 	rt->max_body =
-	    rt->cfg->max_body > 0 ? rt->cfg->max_body : 32 * 1024 * 1024;
+	    rt->cfg->max_body > 0 ? rt->cfg->max_body : 40 * 1024 * 1024;
 	if (!rt->listen) {
 		sbc_errlist_add(errs, "out of memory");
 		goto fail;

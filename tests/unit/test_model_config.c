@@ -150,7 +150,7 @@ START_TEST(defaults)
 	ck_assert_ptr_null(cfg->state_dir);
 	ck_assert_int_eq(cfg->workers, 16);
 	ck_assert_int_eq(cfg->queue, 1024);
-	ck_assert_int_eq(cfg->max_body, 32 * 1024 * 1024);
+	ck_assert_int_eq(cfg->max_body, 40 * 1024 * 1024);
 	ck_assert_int_eq(cfg->log_level, SB_LOG_INFO);
 	ck_assert_ptr_nonnull(cfg->modules);
 	ck_assert_ptr_null(cfg->modules[0]);
