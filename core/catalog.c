@@ -280,6 +280,25 @@ static bool module_enabled(const struct sbc_config *cfg, const char *name)
 
 /* <state_dir>/<instance>, created 0700.  Returns a malloc'd path, or NULL
  * with errs filled. */
+/* Create the missing parents of path (like mkdir -p, mode 0755); errors are
+ * left for the mkdir of path itself to report. */
+static void mkdir_parents(const char *path)
+{
+	char buf[4096];
+	size_t n = strlen(path);
+	if (n >= sizeof(buf))
+		return;
+	memcpy(buf, path, n + 1);
+	for (char *q = buf + 1; *q; q++) {
+		if (*q != '/')
+			continue;
+		*q = '\0';
+		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+			return;
+		*q = '/';
+	}
+}
+
 static char *make_state_dir(const struct sbc_config *cfg,
 			    const struct sbc_instance_conf *ic,
 			    struct sbc_errlist *errs)
@@ -298,6 +317,7 @@ static char *make_state_dir(const struct sbc_config *cfg,
 		return NULL;
 	}
 	snprintf(p, len, "%s/%s", cfg->state_dir, ic->name);
+	mkdir_parents(cfg->state_dir);
 	const char *dirs[2] = {cfg->state_dir, p};
 	for (int i = 0; i < 2; i++) {
 		struct stat st;
