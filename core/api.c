@@ -69,6 +69,7 @@ struct req {
 	size_t discarded; /* bytes past max_body */
 	bool too_large;
 	bool answered; /* a response was queued: nothing more to do */
+	bool get_pending; /* a GET/HEAD served on the handler's second call */
 	int64_t start_ms;
 	char what[200];	    /* "METHOD /path", printable, for the log */
 	pthread_mutex_t mu; /* submitted..done, answer */
@@ -472,6 +473,19 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
 			return fail(r, SB_ERR_METHOD_NOT_ALLOWED,
 				    "MethodNotAllowed", "GET, HEAD",
 				    "this path takes GET");
+		/* Answer on the next call: a response queued on the first
+		 * call makes libmicrohttpd close the connection (it cannot
+		 * know the request has no body), and keep-alive matters for
+		 * catalog readers. */
+		r->get_pending = true;
+		return MHD_YES;
+	}
+	if (r->get_pending && !r->answered) {
+		*upload_data_size = 0;
+		r->get_pending = false;
+		if (split_path(url, seg) < 0)
+			return fail(r, SB_ERR_NOT_FOUND, "NotFound", NULL,
+				    "no such path (see /v1/openapi.json)");
 		return serve_get(r, seg);
 	}
 	if (r->answered || r->route != R_CALL || !r->entry) {
