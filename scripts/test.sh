@@ -2,7 +2,8 @@
 # Set up and run every test of svcbroker:
 #   1. install dependencies (scripts/deps.sh),
 #   2. build in build/ and run `make check`,
-#   2b. run the README's quick start end to end (tests/integration/test_quickstart.py),
+#   2b. run the tests that install: the README's quick start end to end and
+#       the out-of-tree broker build (tests/integration/test_{quickstart,out_of_tree}),
 #   3. run the compiled (unit) tests again under valgrind (skip with
 #      SB_NO_VALGRIND=1),
 #   4. build in build-asan/ with AddressSanitizer + UndefinedBehaviorSanitizer
@@ -47,20 +48,28 @@ run_suite() { # run_suite BUILD_DIR [configure args...]
 run_suite build
 count plain build
 
-# The README's quick start, end to end, on its own (it installs into
-# build/prefix and serves on 127.0.0.1:8780).
-if [ ! -f "$top/build.build-failed" ] && [ "${SB_NO_E2E:-0}" != 1 ]; then
-	mkdir -p "$top/build-e2e"
-	if top_srcdir="$top" top_builddir="$top/build" timeout 900 \
-		/usr/bin/python3 "$top/tests/integration/test_quickstart.py" \
-		>"$top/build-e2e/test_quickstart.log" 2>&1; then
+# Tests that build and install (they would relink modules under the feet of
+# tests running in parallel), one after the other: the README's quick start
+# end to end (it installs into build/prefix and serves on 127.0.0.1:8780),
+# and a broker built out of tree against the installed headers.
+e2e() { # e2e NAME COMMAND...
+	name=$1
+	shift
+	if top_srcdir="$top" top_builddir="$top/build" timeout 900 "$@" \
+		>"$top/build-e2e/$name.log" 2>&1; then
 		r=PASS
 	else
 		r=FAIL
 		status=1
 	fi
-	echo ":test-result: $r" >"$top/build-e2e/test_quickstart.trs"
-	echo "$r: tests/integration/test_quickstart.py"
+	echo ":test-result: $r" >"$top/build-e2e/$name.trs"
+	echo "$r: $name"
+}
+if [ ! -f "$top/build.build-failed" ] && [ "${SB_NO_E2E:-0}" != 1 ]; then
+	rm -rf "$top/build-e2e"
+	mkdir -p "$top/build-e2e"
+	e2e test_quickstart /usr/bin/python3 "$top/tests/integration/test_quickstart.py"
+	e2e test_out_of_tree bash "$top/tests/integration/test_out_of_tree.sh"
 	count e2e build-e2e
 fi
 if [ "${SB_NO_VALGRIND:-0}" != 1 ] && [ ! -f "$top/build.build-failed" ]; then
