@@ -9,7 +9,7 @@
 #include "core.h"
 
 /* Never grow without bound, whatever the input. */
-#define ERRLIST_MAX 1000
+#define ERRLIST_MAX 100 /* enough for any real file; a binary file is not one */
 
 void sbc_errlist_add(struct sbc_errlist *l, const char *fmt, ...)
 {

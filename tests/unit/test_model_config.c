@@ -712,12 +712,30 @@ START_TEST(bind_bad_default_and_bad_table)
 }
 END_TEST
 
+START_TEST(errlist_is_capped)
+{
+	/* a binary file fed as configuration gives one problem per line:
+	 * the list stops at 100, and says so */
+	struct sbc_errlist l = {0};
+	for (int i = 0; i < 250; i++)
+		sbc_errlist_add(&l, "problem %d", i);
+	ck_assert_uint_eq(l.n, 100);
+	ck_assert_str_eq(l.msgs[0], "problem 0");
+	ck_assert_str_eq(l.msgs[98], "problem 98");
+	ck_assert_ptr_nonnull(strstr(l.msgs[99], "too many problems"));
+	ck_assert_ptr_null(l.msgs[100]);
+	sbc_errlist_free(&l);
+	ck_assert_uint_eq(l.n, 0);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
 	TCase *tc = tcase_create("config");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, parse_helpers);
+	tcase_add_test(tc, errlist_is_capped);
 	tcase_add_test(tc, defaults);
 	tcase_add_test(tc, server_values_and_relative_dirs);
 	tcase_add_test(tc, server_errors_are_all_collected);
