@@ -26,7 +26,8 @@ bool sbc_log_level_parse(const char *s, enum sb_log_level *out);
  * A list of human messages, "file:line: [instance x] key: what is wrong". */
 struct sbc_errlist {
 	char **msgs;
-	size_t n;
+	size_t n;     /* messages kept (at most 100; the last says it stopped) */
+	size_t total; /* problems reported, kept or not: for summaries */
 };
 void sbc_errlist_add(struct sbc_errlist *l, const char *fmt, ...) SB_PRINTF(2, 3);
 void sbc_errlist_free(struct sbc_errlist *l);

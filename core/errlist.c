@@ -15,6 +15,7 @@ void sbc_errlist_add(struct sbc_errlist *l, const char *fmt, ...)
 {
 	if (!l)
 		return;
+	l->total++;
 	if (l->n >= ERRLIST_MAX)
 		return;
 	va_list ap;
@@ -53,4 +54,5 @@ void sbc_errlist_free(struct sbc_errlist *l)
 	free(l->msgs);
 	l->msgs = NULL;
 	l->n = 0;
+	l->total = 0;
 }

@@ -51,9 +51,10 @@ static void log_errors(const struct sbc_errlist *errs)
 static void first_error(const struct sbc_errlist *errs, enum sb_status st,
 			struct sb_error *err)
 {
-	if (errs->n > 1)
-		sb_error_set(err, st, NULL, "%s (and %zu more problems)",
-			     errs->msgs[0], errs->n - 1);
+	if (errs->total > 1)
+		sb_error_set(err, st, NULL, "%s (and %zu more problem%s)",
+			     errs->msgs[0], errs->total - 1,
+			     errs->total == 2 ? "" : "s");
 	else
 		sb_error_set(err, st, NULL, "%s",
 			     errs->n ? errs->msgs[0] : "failed");

@@ -125,7 +125,7 @@ static int check(const char *path)
 		       cfg->n_instances == 1 ? "" : "s");
 	else
 		fprintf(stderr, "svcbrokerd: %s: %zu problem%s found\n", path,
-			errs.n, errs.n == 1 ? "" : "s");
+			errs.total, errs.total == 1 ? "" : "s");
 	sbc_errlist_free(&errs);
 	sbc_config_free(cfg);
 	sbc_modules_exit();
@@ -233,8 +233,8 @@ static int serve(const char *path)
 		for (size_t i = 0; i < errs.n; i++)
 			sbc_log(SB_LOG_ERROR, NULL, NULL, "%s", errs.msgs[i]);
 		sbc_log(SB_LOG_ERROR, NULL, NULL,
-			"not started: %zu problem%s in %s", errs.n,
-			errs.n == 1 ? "" : "s", path);
+			"not started: %zu problem%s in %s", errs.total,
+			errs.total == 1 ? "" : "s", path);
 		sbc_errlist_free(&errs);
 		sbc_modules_exit();
 		curl_global_cleanup();
@@ -270,7 +270,7 @@ static int serve(const char *path)
 				sbc_log(SB_LOG_ERROR, NULL, NULL,
 					"reload refused (%zu problem%s): the "
 					"running configuration keeps serving",
-					errs.n, errs.n == 1 ? "" : "s");
+					errs.total, errs.total == 1 ? "" : "s");
 			} else {
 				struct sbc_catalog *c = sbc_runtime_catalog(rt);
 				sbc_log(SB_LOG_INFO, NULL, NULL,

@@ -81,6 +81,15 @@ for name, wants in REFUSALS.items():
 code, out, err = daemon("--check", config_text=GOOD)
 t.eq(code, 0, "--check accepts testmod alone")
 
+# --- a file of garbage: the list stops, the summary gives the true count --
+code, out, err = daemon("--check", config_text=GOOD +
+                        "".join("garbage line %d\n" % i for i in range(250)))
+t.eq(code, 1, "--check refuses 250 lines of garbage")
+t.ok("250 problems found" in err, "the summary counts all 250", err[-300:])
+t.ok(len(err.splitlines()) <= 102, "the listing stops at 100 lines",
+     "%d lines" % len(err.splitlines()))
+t.ok("too many problems" in err, "and says it stopped", err[-300:])
+
 # --- --list-brokers: good modules as JSON, each refused file named --------
 code, out, err = daemon("--list-brokers", config_text=GOOD)
 t.eq(code, 0, "--list-brokers exits 0")

@@ -724,8 +724,10 @@ START_TEST(errlist_is_capped)
 	ck_assert_str_eq(l.msgs[98], "problem 98");
 	ck_assert_ptr_nonnull(strstr(l.msgs[99], "too many problems"));
 	ck_assert_ptr_null(l.msgs[100]);
+	ck_assert_uint_eq(l.total, 250); /* summaries give the true count */
 	sbc_errlist_free(&l);
 	ck_assert_uint_eq(l.n, 0);
+	ck_assert_uint_eq(l.total, 0);
 }
 END_TEST
 
