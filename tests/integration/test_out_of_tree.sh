@@ -63,6 +63,27 @@ inc=$(find "$dest" -path '*/include/svcbroker/broker.h' | head -1)
 test -n "$pc" && test -n "$inc" && test -n "$daemon" && test -n "$cli"
 ok $? "headers, svcbroker.pc, svcbrokerd and svcbroker are installed" "pc=$pc daemon=$daemon cli=$cli"
 [ -n "$pc" ] && [ -n "$daemon" ] || finish
+# The default configuration (with mapi-stub): its store is under the
+# state directory, not beside the file in etc/; an administrator's copy is
+# never overwritten or removed.
+ini=$(find "$dest" -path '*/svcbroker/svcbroker.ini' | head -1)
+if find "$dest" -name 'mapi-stub.so' | grep -q .; then
+	store=$(sed -n 's/^store_dir = //p' "$ini" 2>/dev/null)
+	case "$store" in
+	/*/lib/svcbroker/store) st=0 ;;
+	*) st=1 ;;
+	esac
+	ok $st "the installed svcbroker.ini keeps its store under the state directory" "ini=$ini store=$store"
+	if [ -n "$ini" ]; then
+		echo "; edited by the administrator" >>"$ini"
+		timeout 120 make -C "$top_builddir" install-default-config DESTDIR="$dest" >"$tmp/reinstall.log" 2>&1
+		grep -q "edited by the administrator" "$ini"
+		ok $? "installing again keeps an existing svcbroker.ini" "$(cat "$tmp/reinstall.log")"
+		timeout 120 make -C "$top_builddir" uninstall-default-config DESTDIR="$dest" >"$tmp/uninstall.log" 2>&1
+		test -f "$ini"
+		ok $? "uninstall keeps a changed svcbroker.ini" "$(cat "$tmp/uninstall.log")"
+	fi
+fi
 # The staged programs look for libsvcbroker in the configured libdir.
 LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 export LD_LIBRARY_PATH
