@@ -42,6 +42,10 @@ struct mapi_mailbox {
 	int64_t used; /* bytes stored, under lock */
 	/* Serialises read-modify-write of .ics items with their deletion. */
 	pthread_mutex_t ics_lock;
+	/* Files a List had to skip, as last logged per folder (a few
+	 * slots by folder name), so a warning is logged when the number
+	 * changes, not on every List. */
+	atomic_size_t skipped_logged[8];
 };
 
 struct mapi_store {
@@ -88,6 +92,11 @@ enum sb_status mapi_quota_reserve(struct mapi_store *s, struct mapi_mailbox *mb,
 				  int64_t bytes, struct sb_error *err);
 void mapi_quota_release(struct mapi_mailbox *mb, int64_t bytes);
 
+/* Log (as a warning, once per change of the number) that a List of folder
+ * skipped n files that are not items it can show. */
+void mapi_report_skipped(struct mapi_store *s, struct mapi_mailbox *mb,
+			 const char *folder, size_t n);
+
 /* Write data atomically as <dir>/<sub>/<name>: <dir>/tmp/<name>, fsync,
  * rename, fsync <dir>/<sub>.  With noreplace, an existing target is left
  * alone and SB_ERR_CONFLICT returned.  mode 0600. */
@@ -117,9 +126,37 @@ void mapi_unique_new(struct mapi_store *s, char *out, size_t len);
 void mapi_unique_for(const char *message_id, const char *mailbox,
 		     const char *role, char out[40]);
 
-/* True if id could be an item Id: 1..MAPI_ID_MAX printable ASCII bytes,
- * no '/', no ':', not starting with '.'. */
+/* True if id could be an item Id: 1..MAPI_ID_MAX bytes of UTF-8 without
+ * control characters, no '/', no ':', not starting with '.'. */
 bool mapi_id_ok(const char *id);
+
+/* ---- mapi_text.c -------------------------------------------------- */
+/* s made fit for a TEXT (memo false) or MEMO cell: invalid UTF-8 becomes
+ * U+FFFD; in TEXT, TAB, CR, LF and U+2028/9 become a space; other control
+ * characters are dropped.  malloc'd; NULL only when s is NULL or out of
+ * memory. */
+char *mapi_clean_text(const char *s, bool memo);
+/* sb_result_str of a value read from the store, cleaned as above (NULL:
+ * nothing set). */
+enum sb_status mapi_put_text(struct sb_result *r, const char *name,
+			     const char *value);
+enum sb_status mapi_put_memo(struct sb_result *r, const char *name,
+			     const char *value);
+/* True if s is 1..max bytes of valid UTF-8 with no control character, no
+ * '/', and does not start with '.': a name that is safe as one path
+ * component and fits a TEXT cell. */
+bool mapi_name_ok(const char *s, size_t max);
+
+/* ChangeKey of a mail item: a digest of where it is and of its file's
+ * name, inode, size, mtime and ctime (a rename, as MarkRead and Move do,
+ * changes the ctime), so it changes whenever the item changes and stays
+ * the same while it does not.  out: MAPI_CHANGEKEY_LEN + 1 bytes. */
+#define MAPI_CHANGEKEY_LEN 32
+struct mapi_entry;
+void mapi_change_key(const char *folder, const struct mapi_entry *e,
+		     char *out);
+/* Refresh e's file facts (size, times, inode) from path; false if gone. */
+bool mapi_entry_restat(const char *path, struct mapi_entry *e);
 
 /* Folders ---------------------------------------------------------- */
 struct mapi_wellknown {
@@ -155,12 +192,18 @@ struct mapi_entry {
 	bool seen;   /* flag S */
 	bool draft;  /* flag D */
 	int64_t mtime_ns;
+	int64_t ctime_ns;
+	uint64_t ino;
 	int64_t size;
 };
 /* Every item in <folder_dir>/new and cur.  *out malloc'd (free with
  * mapi_entries_free).  0 or -1 (errno). */
 int mapi_maildir_scan(const char *folder_dir, struct mapi_entry **out,
 		      size_t *n);
+/* The same, also counting files skipped because their name cannot be an
+ * Id (skipped may be NULL). */
+int mapi_maildir_scan2(const char *folder_dir, struct mapi_entry **out,
+		       size_t *n, size_t *skipped);
 void mapi_entries_free(struct mapi_entry *e, size_t n);
 /* Find item id in one folder (folder != NULL) or in every mail folder of
  * the mailbox.  Fills path (absolute file path), folder_out (canonical
@@ -295,7 +338,13 @@ char *mapi_ical_unescape(const char *raw);
 /* A multi-valued TEXT value (CATEGORIES) split at unescaped commas and
  * unescaped; *out malloc'd (free with mapi_names_free). */
 int mapi_ical_split(const char *raw, char ***out, size_t *n);
-/* iCalendar date-time / date <-> epoch. */
+/* iCalendar date-time / date <-> epoch.  Parsing accepts the years
+ * MAPI_YEAR_MIN..MAPI_YEAR_MAX and existing days only. */
+#define MAPI_YEAR_MIN 1601
+#define MAPI_YEAR_MAX 9999
+/* The epoch of 9999-12-31T23:59:59Z and of 1601-01-01T00:00:00Z. */
+#define MAPI_EPOCH_MAX INT64_C(253402300799)
+#define MAPI_EPOCH_MIN INT64_C(-11644473600)
 bool mapi_ical_time_parse(const char *v, int64_t *epoch, bool *is_date);
 void mapi_ical_time_format(int64_t epoch, bool is_date, char *out, size_t len);
 

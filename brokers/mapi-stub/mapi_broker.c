@@ -162,23 +162,24 @@ static const struct sb_param email_markread_in[] = {
 	SB_PARAM_END,
 };
 
-static const char *const email_send_ret[] = {"Id", "Folder", "MessageId",
-					     "Accepted", "Rejected", NULL};
-static const char *const email_draft_ret[] = {"Id", "Folder", "MessageId",
-					      NULL};
+static const char *const email_send_ret[] = {
+	"Id", "ChangeKey", "Folder", "MessageId", "Accepted", "Rejected", NULL};
+static const char *const email_draft_ret[] = {"Id", "ChangeKey", "Folder",
+					      "MessageId", NULL};
 static const char *const email_list_ret[] = {
-	"Id",	  "Folder",	"From",	      "To",	"Cc",
-	"Subject", "Importance", "Sent",	      "Received", "IsRead",
-	"HasAttachments", "MessageId", NULL};
+	"Id",	  "ChangeKey",	"Folder",   "From",	"To",
+	"Cc",	  "Subject",	"Importance", "Sent",	"Received",
+	"IsRead", "HasAttachments", "MessageId", NULL};
 static const char *const email_load_ret[] = {
-	"Id",	    "Folder",	  "From",	    "To",
-	"Cc",	    "Bcc",	  "ReplyTo",	    "Subject",
-	"Body",	    "HtmlBody",	  "Importance",	    "Sent",
-	"Received", "IsRead",	  "HasAttachments", "Attachments",
-	"MessageId", NULL};
-static const char *const email_move_ret[] = {"Id", "Folder", NULL};
-static const char *const email_markread_ret[] = {"Id", "Folder", "IsRead",
-						 NULL};
+	"Id",	    "ChangeKey",  "Folder",	    "From",
+	"To",	    "Cc",	  "Bcc",	    "ReplyTo",
+	"Subject",  "Body",	  "HtmlBody",	    "Importance",
+	"Sent",	    "Received",	  "IsRead",	    "HasAttachments",
+	"Attachments", "MessageId", NULL};
+static const char *const email_move_ret[] = {"Id", "ChangeKey", "Folder",
+					     NULL};
+static const char *const email_markread_ret[] = {"Id", "ChangeKey", "Folder",
+						 "IsRead", NULL};
 
 static const struct sb_method email_methods[] = {
 	{.name = "Send",

@@ -144,11 +144,14 @@ static enum sb_status appt_parse(const char *text, const char *id,
 	if (!time_of(c, "DTEND", &a->end, &d2)) {
 		const struct mapi_ical_prop *dur = mapi_ical_get(c, "DURATION");
 		int64_t secs;
-		if (dur && sb_duration_parse(dur->value, &secs))
+		if (dur && sb_duration_parse(dur->value, &secs) && secs >= 0 &&
+		    secs <= MAPI_EPOCH_MAX - a->start)
 			a->end = a->start + secs;
 		else
 			a->end = a->start + (d1 ? 86400 : 0);
 	}
+	if (a->end < a->start || a->end > MAPI_EPOCH_MAX)
+		a->end = a->start;
 	const struct mapi_ical_prop *cat = mapi_ical_get(c, "CATEGORIES");
 	if (cat &&
 	    mapi_ical_split(cat->value, &a->categories, &a->n_categories) < 0)
@@ -173,24 +176,22 @@ static void appt_row(struct sb_result *r, const struct appt *a)
 	char t[32];
 	sb_result_row(r);
 	sb_result_str(r, "Id", a->id);
-	if (a->subject)
-		sb_result_str(r, "Subject", a->subject);
-	if (a->body)
-		sb_result_str(r, "Body", a->body);
-	if (a->location)
-		sb_result_str(r, "Location", a->location);
+	/* Values from a file another tool may have written: cleaned to fit
+	 * their types (a SUMMARY may hold an escaped line break). */
+	mapi_put_text(r, "Subject", a->subject);
+	mapi_put_memo(r, "Body", a->body);
+	mapi_put_text(r, "Location", a->location);
 	sb_datetime_format(a->start, t, sizeof t);
 	sb_result_str(r, "Start", t);
 	sb_datetime_format(a->end, t, sizeof t);
 	sb_result_str(r, "End", t);
-	if (a->tz)
-		sb_result_str(r, "TimeZone", a->tz);
+	mapi_put_text(r, "TimeZone", a->tz);
 	sb_result_bool(r, "IsAllDay", a->all_day);
 	if (a->reminder >= 0)
 		sb_result_int(r, "Reminder", a->reminder);
 	sb_result_empty(r, "Categories");
 	for (size_t i = 0; i < a->n_categories; i++)
-		sb_result_str(r, "Categories", a->categories[i]);
+		mapi_put_text(r, "Categories", a->categories[i]);
 }
 
 /* The date an ISO 8601 value was written with (its first 10 characters),
@@ -229,6 +230,12 @@ static enum sb_status appt_create(struct mapi_store *s, struct mapi_mailbox *mb,
 		if (a.end <= a.start)
 			a.end = a.start + 86400;
 	}
+	if (a.start < MAPI_EPOCH_MIN || a.end > MAPI_EPOCH_MAX)
+		return sb_error_set(err, SB_ERR_INVALID_INPUT,
+				    "ErrorCalendarOutOfRange",
+				    "Start/End: only years %d to %d can be "
+				    "stored",
+				    MAPI_YEAR_MIN, MAPI_YEAR_MAX);
 	if (a.end < a.start)
 		return sb_error_set(
 		    err, SB_ERR_INVALID_INPUT,
@@ -302,7 +309,7 @@ static enum sb_status list_row(void *vctx, size_t index, struct sb_result *r,
 	return SB_OK;
 }
 
-static enum sb_status appt_list(struct mapi_mailbox *mb,
+static enum sb_status appt_list(struct mapi_store *s, struct mapi_mailbox *mb,
 				const struct sb_call *call, struct sb_result *r,
 				struct sb_error *err)
 {
@@ -326,7 +333,7 @@ static enum sb_status appt_list(struct mapi_mailbox *mb,
 	struct mapi_sortkey *k = calloc(n + 1, sizeof *k);
 	char *scope = NULL;
 	enum sb_status st = SB_OK;
-	size_t m = 0;
+	size_t m = 0, bad = 0;
 	if (!c.items || !k ||
 	    asprintf(&scope, "Appointment|%s|%lld|%lld", mb->address,
 		     (long long)ws, (long long)we) < 0) {
@@ -337,8 +344,14 @@ static enum sb_status appt_list(struct mapi_mailbox *mb,
 	for (size_t i = 0; i < n; i++) {
 		struct sb_error e2;
 		struct appt a;
-		if (appt_load(mb, ids[i], &a, &e2) != SB_OK)
-			continue; /* deleted meanwhile, or unreadable */
+		sb_error_clear(&e2);
+		if (appt_load(mb, ids[i], &a, &e2) != SB_OK) {
+			/* Deleted meanwhile, or unreadable: skipped (and
+			 * reported), never the whole List failed. */
+			if (e2.status != SB_ERR_NOT_FOUND)
+				bad++;
+			continue;
+		}
 		/* Overlap with [ws, we): ends after ws, starts before we. */
 		if ((ws != INT64_MIN && a.end <= ws) ||
 		    (we != INT64_MAX && a.start >= we)) {
@@ -351,6 +364,8 @@ static enum sb_status appt_list(struct mapi_mailbox *mb,
 		k[m].index = m;
 		m++;
 	}
+	if (bad)
+		mapi_report_skipped(s, mb, MAPI_CALENDAR, bad);
 	mapi_sort(k, m);
 	size_t start;
 	st =
@@ -381,7 +396,7 @@ enum sb_status mapi_appointment_execute(struct mapi_store *s,
 	if (strcmp(method, "Create") == 0)
 		return appt_create(s, mb, call, r, err);
 	if (strcmp(method, "List") == 0)
-		return appt_list(mb, call, r, err);
+		return appt_list(s, mb, call, r, err);
 	const char *id = sb_call_str(call, "Id", "");
 	if (strcmp(method, "Load") == 0) {
 		struct appt a;

@@ -387,7 +387,10 @@ bool mapi_ical_time_parse(const char *v, int64_t *epoch, bool *is_date)
 	} else {
 		return false;
 	}
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
+	/* Years Exchange can hold (from 1601, the FILETIME epoch); a day
+	 * that does not exist (30 February) is refused, not moved on. */
+	if (y < MAPI_YEAR_MIN || y > MAPI_YEAR_MAX || mo < 1 || mo > 12 ||
+	    d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
 		return false;
 	tm.tm_year = y - 1900;
 	tm.tm_mon = mo - 1;
@@ -396,6 +399,8 @@ bool mapi_ical_time_parse(const char *v, int64_t *epoch, bool *is_date)
 	tm.tm_min = mi;
 	tm.tm_sec = s;
 	*epoch = (int64_t)timegm(&tm);
+	if (tm.tm_mday != d || tm.tm_mon != mo - 1)
+		return false;
 	return true;
 }
 

@@ -218,6 +218,19 @@ static char *bcc_line(const char *const *bcc, size_t n)
 	return sb_buf_steal(&b);
 }
 
+/* The ChangeKey of e, now in folder of mb under e->file ("" if it cannot be
+ * read: moved again meanwhile). */
+static void key_after(struct mapi_mailbox *mb, const char *folder,
+		      struct mapi_entry *e, char *ck)
+{
+	char path[MAPI_PATH_MAX];
+	ck[0] = '\0';
+	if (mapi_path(path, sizeof path, "%s/%s/%s/%s", mb->dir, folder,
+		      e->in_new ? "new" : "cur", e->file) &&
+	    mapi_entry_restat(path, e))
+		mapi_change_key(folder, e, ck);
+}
+
 /* ---- Send / SaveDraft ---------------------------------------------- */
 
 static enum sb_status email_send(struct mapi_store *s, struct mapi_mailbox *mb,
@@ -245,7 +258,13 @@ static enum sb_status email_send(struct mapi_store *s, struct mapi_mailbox *mb,
 			      id, sizeof id, err);
 	if (st != SB_OK)
 		goto out;
+	char file[128], ck[MAPI_CHANGEKEY_LEN + 1];
+	snprintf(file, sizeof file, "%s:2,S", id);
+	struct mapi_entry e = {.file = file, .seen = true};
+	key_after(mb, MAPI_SENT, &e, ck);
 	sb_result_str(r, "Id", id);
+	if (ck[0])
+		sb_result_str(r, "ChangeKey", ck);
 	sb_result_str(r, "Folder", MAPI_SENT);
 	sb_result_str(r, "MessageId", b.msgid);
 out:
@@ -288,8 +307,13 @@ static enum sb_status email_save_draft(struct mapi_store *s,
 		mapi_quota_release(mb, (int64_t)all.len);
 		goto out;
 	}
+	struct mapi_entry e = {.file = name, .draft = true, .seen = true};
+	char ck[MAPI_CHANGEKEY_LEN + 1];
+	key_after(mb, MAPI_DRAFTS, &e, ck);
 	sb_result_row(r);
 	sb_result_str(r, "Id", uniq);
+	if (ck[0])
+		sb_result_str(r, "ChangeKey", ck);
 	sb_result_str(r, "Folder", MAPI_DRAFTS);
 	sb_result_str(r, "MessageId", b.msgid);
 out:
@@ -306,9 +330,15 @@ static int read_headers(const char *path, char **out, size_t *len)
 {
 	*out = NULL;
 	*len = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return -1;
+	struct stat fst;
+	if (fstat(fd, &fst) < 0 || !S_ISREG(fst.st_mode)) {
+		close(fd);
+		errno = ENOENT; /* replaced by something not an item */
+		return -1;
+	}
 	size_t cap = 8192, n = 0;
 	char *buf = malloc(cap + 1);
 	if (!buf) {
@@ -359,6 +389,21 @@ static int read_headers(const char *path, char **out, size_t *len)
 	return 0;
 }
 
+/* An attachment's name as a client may use it as a file name: one line of
+ * text, no path separators, not "." or "..".  malloc'd. */
+static char *attachment_name(const char *raw)
+{
+	char *n = mapi_clean_text(raw ? raw : "", false);
+	if (!n)
+		return NULL;
+	for (char *q = n; *q; q++)
+		if (*q == '/' || *q == '\\')
+			*q = '_';
+	if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
+		n[0] = '_';
+	return n;
+}
+
 static bool has_attachments_hdr(const char *raw, size_t len)
 {
 	char *ct = sb_mime_header(raw, len, "Content-Type");
@@ -374,7 +419,10 @@ static void put_common(struct sb_result *r, const char *id, const char *folder,
 {
 	char when[32];
 	int64_t t;
+	char ck[MAPI_CHANGEKEY_LEN + 1];
+	mapi_change_key(folder, e, ck);
 	sb_result_str(r, "Id", id);
+	sb_result_str(r, "ChangeKey", ck);
 	sb_result_str(r, "Folder", folder);
 	if (p->from && sb_email_valid(p->from))
 		sb_result_str(r, "From", p->from);
@@ -386,8 +434,7 @@ static void put_common(struct sb_result *r, const char *id, const char *folder,
 	for (size_t i = 0; i < p->n_cc; i++)
 		if (sb_email_valid(p->cc[i]))
 			sb_result_str(r, "Cc", p->cc[i]);
-	if (p->subject)
-		sb_result_str(r, "Subject", p->subject);
+	mapi_put_text(r, "Subject", p->subject);
 	sb_result_str(r, "Importance",
 		      p->importance ? p->importance : "Normal");
 	if (p->date && mapi_rfc5322_date(p->date, &t)) {
@@ -397,8 +444,7 @@ static void put_common(struct sb_result *r, const char *id, const char *folder,
 	iso(e->mtime_ns / 1000000000, when);
 	sb_result_str(r, "Received", when);
 	sb_result_bool(r, "IsRead", e->seen);
-	if (p->message_id)
-		sb_result_str(r, "MessageId", p->message_id);
+	mapi_put_text(r, "MessageId", p->message_id);
 }
 
 struct list_ctx {
@@ -474,7 +520,6 @@ static enum sb_status email_list(struct mapi_store *s, struct mapi_mailbox *mb,
 				 const struct sb_call *call,
 				 struct sb_result *r, struct sb_error *err)
 {
-	(void)s;
 	char folder[MAPI_FOLDER_MAX + 1];
 	enum sb_status st =
 	    mapi_folder_resolve(mb, sb_call_str(call, "Folder", MAPI_INBOX),
@@ -485,11 +530,13 @@ static enum sb_status email_list(struct mapi_store *s, struct mapi_mailbox *mb,
 	if (!mapi_path(c.dir, sizeof c.dir, "%s/%s", mb->dir, folder))
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
 				    "path too long");
-	size_t n = 0;
-	if (mapi_maildir_scan(c.dir, &c.e, &n) < 0)
+	size_t n = 0, skipped = 0;
+	if (mapi_maildir_scan2(c.dir, &c.e, &n, &skipped) < 0)
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
 				    "cannot list %s: %s", c.dir,
 				    strerror(errno));
+	if (skipped)
+		mapi_report_skipped(s, mb, folder, skipped);
 	struct mapi_sortkey *k = calloc(n + 1, sizeof *k);
 	char *scope = NULL;
 	if (!k || asprintf(&scope, "Email|%s|%s", mb->address, folder) < 0) {
@@ -566,9 +613,24 @@ static enum sb_status email_load(struct mapi_store *s, struct mapi_mailbox *mb,
 		goto out;
 	}
 	struct sb_mime_parsed p;
-	st = sb_mime_parse(raw, len, &p, err);
-	if (st != SB_OK)
+	struct sb_error perr;
+	sb_error_clear(&perr);
+	bool readable = len > 0 && sb_mime_parse(raw, len, &p, &perr) == SB_OK;
+	if (!readable && perr.status == SB_ERR_INTERNAL) {
+		st = sb_error_set(err, SB_ERR_INTERNAL, NULL, "%s", perr.message);
 		goto out;
+	}
+	if (!readable) {
+		/* Not a message (another tool's file, or damaged): show what
+		 * is there rather than fail; the client still sees Id,
+		 * Folder, flags and the content as text. */
+		memset(&p, 0, sizeof p);
+		s->host->log(s->host, SB_LOG_WARN,
+			     "%s: item %s in %s is not an RFC 5322 message "
+			     "(%s); loaded as plain text",
+			     mb->address, id, folder,
+			     len ? perr.message : "empty file");
+	}
 	if ((st = sb_result_row(r)) != SB_OK) {
 		sb_mime_parsed_free(&p);
 		st = sb_error_set(err, st, NULL, "cannot add a result row");
@@ -601,14 +663,26 @@ static enum sb_status email_load(struct mapi_store *s, struct mapi_mailbox *mb,
 	for (size_t i = 0; i < p.n_reply_to; i++)
 		if (sb_email_valid(p.reply_to[i]))
 			sb_result_str(r, "ReplyTo", p.reply_to[i]);
-	if (p.body)
-		sb_result_str(r, "Body", p.body);
-	if (p.html_body)
-		sb_result_str(r, "HtmlBody", p.html_body);
+	if (readable) {
+		mapi_put_memo(r, "Body", p.body);
+		mapi_put_memo(r, "HtmlBody", p.html_body);
+	} else {
+		mapi_put_memo(r, "Body", raw);
+	}
 	sb_result_bool(r, "HasAttachments", p.n_attachments > 0);
 	sb_result_empty(r, "Attachments");
-	for (size_t i = 0; i < p.n_attachments; i++)
-		sb_result_file(r, "Attachments", &p.attachments[i]);
+	for (size_t i = 0; i < p.n_attachments; i++) {
+		struct sb_file f = p.attachments[i];
+		char *name = attachment_name(f.name);
+		char *type = mapi_clean_text(
+		    f.content_type ? f.content_type : "", false);
+		f.name = name;
+		f.content_type = type;
+		if (name && type)
+			sb_result_file(r, "Attachments", &f);
+		free(name);
+		free(type);
+	}
 	sb_mime_parsed_free(&p);
 out:
 	free(raw);
@@ -683,13 +757,18 @@ static enum sb_status email_move(struct mapi_store *s, struct mapi_mailbox *mb,
 			    sizeof folder, &e, err);
 	st = outbox_guard(st, folder, id, err);
 	st = outbox_guard(st, dest, id, err);
+	char ck[MAPI_CHANGEKEY_LEN + 1] = "";
 	if (st == SB_OK)
 		st = rename_into(mb, path, dest, e.in_new ? "new" : "cur",
 				 e.file, err);
+	if (st == SB_OK)
+		key_after(mb, dest, &e, ck);
 	pthread_mutex_unlock(&mb->lock);
 	if (st == SB_OK) {
 		sb_result_row(r);
 		sb_result_str(r, "Id", e.id);
+		if (ck[0])
+			sb_result_str(r, "ChangeKey", ck);
 		sb_result_str(r, "Folder", dest);
 	}
 	free(e.file);
@@ -709,6 +788,7 @@ static enum sb_status email_delete(struct mapi_store *s,
 	char folder[MAPI_FOLDER_MAX + 1], path[MAPI_PATH_MAX];
 	struct mapi_entry e = {0};
 	bool gone = false;
+	char ck[MAPI_CHANGEKEY_LEN + 1] = "";
 	pthread_mutex_lock(&mb->lock);
 	enum sb_status st = mapi_item_find(mb, NULL, id, path, sizeof path,
 					   folder, sizeof folder, &e, err);
@@ -731,12 +811,16 @@ static enum sb_status email_delete(struct mapi_store *s,
 		} else {
 			st = rename_into(mb, path, MAPI_DELETED,
 					 e.in_new ? "new" : "cur", e.file, err);
+			if (st == SB_OK)
+				key_after(mb, MAPI_DELETED, &e, ck);
 		}
 	}
 	pthread_mutex_unlock(&mb->lock);
 	if (st == SB_OK) {
 		sb_result_row(r);
 		sb_result_str(r, "Id", e.id);
+		if (!gone && ck[0])
+			sb_result_str(r, "ChangeKey", ck);
 		if (!gone)
 			sb_result_str(r, "Folder", MAPI_DELETED);
 	}
@@ -781,6 +865,7 @@ static enum sb_status email_mark_read(struct mapi_store *s,
 	sb_call_bool(call, "IsRead", &read);
 	char folder[MAPI_FOLDER_MAX + 1], path[MAPI_PATH_MAX],
 	    name[MAPI_PATH_MAX];
+	char ck[MAPI_CHANGEKEY_LEN + 1] = "";
 	struct mapi_entry e = {0};
 	pthread_mutex_lock(&mb->lock);
 	enum sb_status st = mapi_item_find(mb, NULL, id, path, sizeof path,
@@ -792,11 +877,22 @@ static enum sb_status email_mark_read(struct mapi_store *s,
 					  "name too long");
 		else
 			st = rename_into(mb, path, folder, "cur", name, err);
+		if (st == SB_OK) {
+			char *nf = strdup(name);
+			if (nf) {
+				free(e.file);
+				e.file = nf;
+				e.in_new = false;
+				key_after(mb, folder, &e, ck);
+			}
+		}
 	}
 	pthread_mutex_unlock(&mb->lock);
 	if (st == SB_OK) {
 		sb_result_row(r);
 		sb_result_str(r, "Id", e.id);
+		if (ck[0])
+			sb_result_str(r, "ChangeKey", ck);
 		sb_result_str(r, "Folder", folder);
 		sb_result_bool(r, "IsRead", read);
 	}

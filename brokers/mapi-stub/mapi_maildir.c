@@ -109,14 +109,55 @@ void mapi_unique_for(const char *message_id, const char *mailbox,
 
 bool mapi_id_ok(const char *id)
 {
-	size_t n = id ? strlen(id) : 0;
-	if (n == 0 || n > MAPI_ID_MAX || id[0] == '.')
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)id[i];
-		if (c <= 0x20 || c >= 0x7f || c == '/' || c == ':')
-			return false;
+	return mapi_name_ok(id, MAPI_ID_MAX) && !strchr(id, ':');
+}
+
+void mapi_change_key(const char *folder, const struct mapi_entry *e,
+		     char *out)
+{
+	char facts[MAPI_PATH_MAX + 200];
+	int n = snprintf(facts, sizeof facts, "%s%c%s%c%s%c%llu|%lld|%lld|%lld",
+			 folder, 0, e->in_new ? "new" : "cur", 0, e->file, 0,
+			 (unsigned long long)e->ino, (long long)e->size,
+			 (long long)e->mtime_ns, (long long)e->ctime_ns);
+	if (n < 0 || (size_t)n >= sizeof facts)
+		n = (int)sizeof facts - 1;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	static const char hex[] = "0123456789abcdef";
+	if (EVP_Digest(facts, (size_t)n, md, &mdlen, EVP_sha256(), NULL) != 1 ||
+	    mdlen < MAPI_CHANGEKEY_LEN / 2) {
+		/* FNV-1a as a fallback: still a function of the same facts. */
+		uint64_t h = 1469598103934665603ULL;
+		for (int i = 0; i < n; i++)
+			h = (h ^ (unsigned char)facts[i]) * 1099511628211ULL;
+		for (int i = 0; i < MAPI_CHANGEKEY_LEN / 2; i++)
+			md[i] = (unsigned char)(h >> (8 * (i % 8))) ^
+				(unsigned char)i;
 	}
+	for (int i = 0; i < MAPI_CHANGEKEY_LEN / 2; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[MAPI_CHANGEKEY_LEN] = '\0';
+}
+
+static void entry_facts(struct mapi_entry *e, const struct stat *st)
+{
+	e->mtime_ns =
+	    (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	e->ctime_ns =
+	    (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+	e->ino = (uint64_t)st->st_ino;
+	e->size = st->st_size;
+}
+
+bool mapi_entry_restat(const char *path, struct mapi_entry *e)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return false;
+	entry_facts(e, &st);
 	return true;
 }
 
@@ -212,7 +253,10 @@ int mapi_folder_names(struct mapi_mailbox *mb, char ***out, size_t *nout)
 	size_t user_start = n;
 	struct dirent *de;
 	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
+		/* Hidden, or a name no folder can have (invalid UTF-8, control
+		 * characters): not a folder of this store. */
+		if (!mapi_name_ok(de->d_name, MAPI_FOLDER_MAX) ||
+		    strchr(de->d_name, '\\'))
 			continue;
 		bool skip = false;
 		for (size_t i = 0; mapi_wellknown[i].id && !skip; i++)
@@ -266,7 +310,8 @@ void mapi_entries_free(struct mapi_entry *e, size_t n)
 }
 
 static int scan_sub(const char *folder_dir, const char *sub, bool in_new,
-		    struct mapi_entry **arr, size_t *n, size_t *cap)
+		    struct mapi_entry **arr, size_t *n, size_t *cap,
+		    size_t *skipped)
 {
 	char dir[MAPI_PATH_MAX];
 	if (!mapi_path(dir, sizeof dir, "%s/%s", folder_dir, sub)) {
@@ -292,6 +337,16 @@ static int scan_sub(const char *folder_dir, const char *sub, bool in_new,
 		const char *colon = strstr(de->d_name, ":2,");
 		size_t idlen =
 		    colon ? (size_t)(colon - de->d_name) : strlen(de->d_name);
+		/* A name no Id can carry (another tool's, or damaged): not an
+		 * item of ours; counted so the caller can say so. */
+		char idbuf[MAPI_ID_MAX + 2];
+		if (idlen > MAPI_ID_MAX ||
+		    !mapi_path(idbuf, sizeof idbuf, "%.*s", (int)idlen,
+			       de->d_name) ||
+		    !mapi_id_ok(idbuf)) {
+			(*skipped)++;
+			continue;
+		}
 		if (*n == *cap) {
 			size_t nc = *cap ? *cap * 2 : 64;
 			struct mapi_entry *na =
@@ -319,9 +374,7 @@ static int scan_sub(const char *folder_dir, const char *sub, bool in_new,
 		const char *flags = colon ? colon + 3 : "";
 		e->seen = !in_new && strchr(flags, 'S') != NULL;
 		e->draft = strchr(flags, 'D') != NULL;
-		e->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
-			      st.st_mtim.tv_nsec;
-		e->size = st.st_size;
+		entry_facts(e, &st);
 		(*n)++;
 	}
 	closedir(d);
@@ -331,10 +384,18 @@ static int scan_sub(const char *folder_dir, const char *sub, bool in_new,
 int mapi_maildir_scan(const char *folder_dir, struct mapi_entry **out,
 		      size_t *nout)
 {
+	return mapi_maildir_scan2(folder_dir, out, nout, NULL);
+}
+
+int mapi_maildir_scan2(const char *folder_dir, struct mapi_entry **out,
+		       size_t *nout, size_t *skipped)
+{
 	struct mapi_entry *arr = NULL;
-	size_t n = 0, cap = 0;
-	if (scan_sub(folder_dir, "new", true, &arr, &n, &cap) < 0 ||
-	    scan_sub(folder_dir, "cur", false, &arr, &n, &cap) < 0) {
+	size_t n = 0, cap = 0, skip = 0;
+	if (skipped)
+		*skipped = 0;
+	if (scan_sub(folder_dir, "new", true, &arr, &n, &cap, &skip) < 0 ||
+	    scan_sub(folder_dir, "cur", false, &arr, &n, &cap, &skip) < 0) {
 		int e = errno;
 		mapi_entries_free(arr, n);
 		errno = e;
@@ -342,6 +403,8 @@ int mapi_maildir_scan(const char *folder_dir, struct mapi_entry **out,
 	}
 	*out = arr;
 	*nout = n;
+	if (skipped)
+		*skipped = skip;
 	return 0;
 }
 

@@ -119,6 +119,21 @@ void mapi_quota_release(struct mapi_mailbox *mb, int64_t bytes)
 	pthread_mutex_unlock(&mb->lock);
 }
 
+void mapi_report_skipped(struct mapi_store *s, struct mapi_mailbox *mb,
+			 const char *folder, size_t n)
+{
+	unsigned h = 0;
+	for (const char *p = folder; *p; p++)
+		h = h * 31 + (unsigned char)*p;
+	size_t was = atomic_exchange(&mb->skipped_logged[h % 8], n);
+	if (was != n)
+		s->host->log(s->host, SB_LOG_WARN,
+			     "%s: %zu file(s) in %s/%s are not items this "
+			     "store can show (a name that cannot be an Id, "
+			     "or unreadable iCalendar data); List skips them",
+			     mb->address, n, mb->dir, folder);
+}
+
 /* Bytes stored under dir (regular files, recursively, bounded depth). */
 static int64_t du(const char *dir, int depth)
 {

@@ -197,10 +197,8 @@ static void task_row(struct sb_result *r, const struct task *t)
 	char d[16];
 	sb_result_row(r);
 	sb_result_str(r, "Id", t->id);
-	if (t->subject)
-		sb_result_str(r, "Subject", t->subject);
-	if (t->body)
-		sb_result_str(r, "Body", t->body);
+	mapi_put_text(r, "Subject", t->subject);
+	mapi_put_memo(r, "Body", t->body);
 	if (t->start != INT64_MIN) {
 		date_str(t->start, d, sizeof d);
 		sb_result_str(r, "StartDate", d);
@@ -212,8 +210,7 @@ static void task_row(struct sb_result *r, const struct task *t)
 	sb_result_str(r, "Status", t->status);
 	sb_result_int(r, "PercentComplete", t->percent);
 	sb_result_str(r, "Importance", t->importance);
-	if (t->owner)
-		sb_result_str(r, "Owner", t->owner);
+	mapi_put_text(r, "Owner", t->owner);
 }
 
 static bool date_in(const char *s, int64_t *out)
@@ -222,8 +219,11 @@ static bool date_in(const char *s, int64_t *out)
 	const char *end = s ? strptime(s, "%Y-%m-%d", &tm) : NULL;
 	if (!end || *end)
 		return false;
+	int mday = tm.tm_mday;
 	*out = (int64_t)timegm(&tm);
-	return true;
+	/* Years an iCalendar date here can carry; no 30 February. */
+	return tm.tm_mday == mday && *out >= MAPI_EPOCH_MIN &&
+	       *out <= MAPI_EPOCH_MAX;
 }
 
 static enum sb_status task_create(struct mapi_store *s, struct mapi_mailbox *mb,
@@ -333,7 +333,7 @@ static enum sb_status list_row(void *vctx, size_t index, struct sb_result *r,
 	return SB_OK;
 }
 
-static enum sb_status task_list(struct mapi_mailbox *mb,
+static enum sb_status task_list(struct mapi_store *s, struct mapi_mailbox *mb,
 				const struct sb_call *call, struct sb_result *r,
 				struct sb_error *err)
 {
@@ -348,7 +348,7 @@ static enum sb_status task_list(struct mapi_mailbox *mb,
 	struct mapi_sortkey *k = calloc(n + 1, sizeof *k);
 	char *scope = NULL;
 	enum sb_status st = SB_OK;
-	size_t m = 0;
+	size_t m = 0, bad = 0;
 	if (!c.items || !k ||
 	    asprintf(&scope, "Task|%s|%s", mb->address, want ? want : "") < 0) {
 		scope = NULL;
@@ -358,8 +358,14 @@ static enum sb_status task_list(struct mapi_mailbox *mb,
 	for (size_t i = 0; i < n; i++) {
 		struct sb_error e2;
 		struct task t;
-		if (task_load(mb, ids[i], &t, &e2) != SB_OK)
+		sb_error_clear(&e2);
+		if (task_load(mb, ids[i], &t, &e2) != SB_OK) {
+			/* Deleted meanwhile, or unreadable: skipped (and
+			 * reported). */
+			if (e2.status != SB_ERR_NOT_FOUND)
+				bad++;
 			continue;
+		}
 		if (want && strcmp(want, t.status) != 0) {
 			task_free(&t);
 			continue;
@@ -370,6 +376,8 @@ static enum sb_status task_list(struct mapi_mailbox *mb,
 		k[m].index = m;
 		m++;
 	}
+	if (bad)
+		mapi_report_skipped(s, mb, MAPI_TASKS, bad);
 	mapi_sort(k, m);
 	size_t start;
 	st =
@@ -398,7 +406,7 @@ enum sb_status mapi_task_execute(struct mapi_store *s, const char *method,
 	if (strcmp(method, "Create") == 0)
 		return task_create(s, mb, call, r, err);
 	if (strcmp(method, "List") == 0)
-		return task_list(mb, call, r, err);
+		return task_list(s, mb, call, r, err);
 	const char *id = sb_call_str(call, "Id", "");
 	if (strcmp(method, "Load") == 0) {
 		struct task t;
