@@ -74,18 +74,25 @@ enum sb_status smtp_ratelimit_acquire(struct smtp_ratelimit *rl,
 /* Longest wait for the reply to QUIT when a connection is closed. */
 #define SMTP_QUIT_TIMEOUT_S 1
 
+struct smtp_pooled {
+	CURL *h;
+	bool authed; /* its connection authenticated (AUTH answered 235) */
+};
+
 struct smtp_pool {
 	pthread_mutex_t lock;
-	CURL **idle;
+	struct smtp_pooled *idle;
 	size_t n_idle, cap;
 };
 
 bool smtp_pool_init(struct smtp_pool *p, size_t keep);
 void smtp_pool_free(struct smtp_pool *p);
-/* An easy handle (reset, its connection cache kept), or NULL. */
-CURL *smtp_pool_get(struct smtp_pool *p);
+/* An easy handle (reset, its connection cache kept), or NULL.  *authed
+ * says whether the connection it keeps was authenticated (false for a
+ * new handle). */
+CURL *smtp_pool_get(struct smtp_pool *p, bool *authed);
 /* Give a handle back for reuse; broken handles (ok == false) are closed. */
-void smtp_pool_put(struct smtp_pool *p, CURL *h, bool ok);
+void smtp_pool_put(struct smtp_pool *p, CURL *h, bool ok, bool authed);
 
 /* ---- transcript (smtp_transcript.c) -------------------------------------
  * libcurl's debug callback feeds every command and reply line into a
@@ -96,6 +103,13 @@ struct smtp_transcript {
 	struct sb_buf buf;
 	bool in_auth;
 	struct sb_buf partial; /* an incomplete line of a chunk */
+	/* Kept even when buf is full.  authed: the connection in use has
+	 * authenticated (AUTH answered 235); an EHLO (a new connection, or
+	 * the one after STARTTLS) clears it.  Set by the caller before the
+	 * exchange for a reused connection.  mail_unauthed: a MAIL FROM went
+	 * out while not authed. */
+	bool authed;
+	bool mail_unauthed;
 };
 
 void smtp_transcript_init(struct smtp_transcript *t);

@@ -4,7 +4,6 @@
 #include "config.h"
 
 #include <string.h>
-#include <strings.h>
 
 #include "smtp.h"
 
@@ -14,17 +13,9 @@ enum sb_status smtp_probe(struct smtp *s, const struct sb_call *call,
 	struct smtp_xfer x;
 	memset(&x, 0, sizeof(x));
 	x.fresh = true; /* a reused connection would show no greeting */
+	/* with auth configured, a connection that did not authenticate is
+	 * an error (smtp_transfer says which mechanisms were offered) */
 	enum sb_status st = smtp_transfer(s, call, &x, err);
-	if (st == SB_OK && s->conf->auth != SMTP_AUTH_NONE &&
-	    !x.session.auth_sent)
-		st = sb_error_set(err, SB_ERR_UPSTREAM_AUTH, NULL,
-				  "authentication is configured but the SMTP "
-				  "server offers no AUTH%s",
-				  s->conf->tls == SMTP_TLS_NONE &&
-					  strncasecmp(s->url, "smtps:", 6)
-				      ? " (many servers offer it only "
-					"after STARTTLS)"
-				      : "");
 	if (st == SB_OK) {
 		*out = x.session;
 		memset(&x.session, 0, sizeof(x.session));

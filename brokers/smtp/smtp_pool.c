@@ -22,24 +22,28 @@ bool smtp_pool_init(struct smtp_pool *p, size_t keep)
 void smtp_pool_free(struct smtp_pool *p)
 {
 	for (size_t i = 0; i < p->n_idle; i++)
-		curl_easy_cleanup(p->idle[i]);
+		curl_easy_cleanup(p->idle[i].h);
 	free(p->idle);
 	p->idle = NULL;
 	p->n_idle = 0;
 	pthread_mutex_destroy(&p->lock);
 }
 
-CURL *smtp_pool_get(struct smtp_pool *p)
+CURL *smtp_pool_get(struct smtp_pool *p, bool *authed)
 {
 	CURL *h = NULL;
+	*authed = false;
 	pthread_mutex_lock(&p->lock);
-	if (p->n_idle)
-		h = p->idle[--p->n_idle];
+	if (p->n_idle) {
+		p->n_idle--;
+		h = p->idle[p->n_idle].h;
+		*authed = p->idle[p->n_idle].authed;
+	}
 	pthread_mutex_unlock(&p->lock);
 	return h ? h : curl_easy_init();
 }
 
-void smtp_pool_put(struct smtp_pool *p, CURL *h, bool ok)
+void smtp_pool_put(struct smtp_pool *p, CURL *h, bool ok, bool authed)
 {
 	if (!h)
 		return;
@@ -52,7 +56,9 @@ void smtp_pool_put(struct smtp_pool *p, CURL *h, bool ok)
 				 (long)SMTP_QUIT_TIMEOUT_S);
 		pthread_mutex_lock(&p->lock);
 		if (p->n_idle < p->cap) {
-			p->idle[p->n_idle++] = h;
+			p->idle[p->n_idle].h = h;
+			p->idle[p->n_idle].authed = authed;
+			p->n_idle++;
 			h = NULL;
 		}
 		pthread_mutex_unlock(&p->lock);

@@ -23,6 +23,8 @@ void smtp_transcript_init(struct smtp_transcript *t)
 	sb_buf_init(&t->buf, TRANSCRIPT_MAX);
 	sb_buf_init(&t->partial, 64 * 1024);
 	t->in_auth = false;
+	t->authed = false;
+	t->mail_unauthed = false;
 }
 
 void smtp_transcript_free(struct smtp_transcript *t)
@@ -39,6 +41,14 @@ static void put_line(struct smtp_transcript *t, char dir, const char *s,
 	if (n > LINE_MAX_KEEP)
 		n = LINE_MAX_KEEP;
 	if (dir == '>') {
+		/* a new SMTP session (or the one after STARTTLS) starts
+		 * unauthenticated */
+		if (n >= 4 && (!strncasecmp(s, "EHLO", 4) ||
+			       !strncasecmp(s, "HELO", 4)) &&
+		    (n == 4 || s[4] == ' '))
+			t->authed = false;
+		if (n >= 10 && !strncasecmp(s, "MAIL FROM:", 10) && !t->authed)
+			t->mail_unauthed = true;
 		/* Nothing after AUTH is kept until the server ends the
 		 * exchange: the lines carry credentials. */
 		if (n >= 5 && !strncasecmp(s, "AUTH ", 5)) {
@@ -56,8 +66,11 @@ static void put_line(struct smtp_transcript *t, char dir, const char *s,
 		}
 	}
 	if (dir == '<' && t->in_auth && n >= 4 &&
-	    isdigit((unsigned char)s[0]) && s[0] != '3' && s[3] == ' ')
+	    isdigit((unsigned char)s[0]) && s[0] != '3' && s[3] == ' ') {
 		t->in_auth = false;
+		if (!strncmp(s, "235", 3)) /* authentication succeeded */
+			t->authed = true;
+	}
 	/* a cut line ends on a character boundary */
 	if (n == LINE_MAX_KEEP)
 		while (n && ((unsigned char)s[n] & 0xC0) == 0x80)

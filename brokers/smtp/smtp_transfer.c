@@ -12,14 +12,37 @@
 
 #define DEFAULT_BUDGET_MS 30000 /* test() has no call, hence no deadline */
 
+/* With auth configured, nothing goes out on a connection that did not
+ * authenticate.  libcurl skips AUTH without a word when the server offers
+ * none (it fails only when the offered mechanisms exclude ours), so the
+ * exchange is stopped here: at the first progress report after an
+ * unauthenticated MAIL FROM, and at the latest when libcurl asks for the
+ * content after DATA (no byte of it is given, so the server never gets
+ * the final dot and keeps nothing). */
+struct guard {
+	const struct smtp_transcript *tr;
+	bool need_auth;
+	bool stopped; /* the exchange was stopped for want of AUTH */
+};
+
+static bool guard_stop(struct guard *g)
+{
+	if (g->need_auth && (!g->tr->authed || g->tr->mail_unauthed))
+		g->stopped = true;
+	return g->stopped;
+}
+
 struct upload {
 	const char *data;
 	size_t len, pos;
+	struct guard *guard;
 };
 
 static size_t read_cb(char *buf, size_t size, size_t nitems, void *ud)
 {
 	struct upload *u = ud;
+	if (guard_stop(u->guard))
+		return CURL_READFUNC_ABORT;
 	size_t room = size * nitems;
 	size_t left = u->len - u->pos;
 	size_t n = left < room ? left : room;
@@ -52,6 +75,7 @@ static int debug_cb(CURL *h, curl_infotype type, char *data, size_t size,
 struct progress {
 	struct smtp *s;
 	const struct sb_call *call;
+	struct guard *guard;
 };
 
 static int xferinfo_cb(void *ud, curl_off_t dlt, curl_off_t dln, curl_off_t ult,
@@ -62,6 +86,10 @@ static int xferinfo_cb(void *ud, curl_off_t dlt, curl_off_t dln, curl_off_t ult,
 	(void)ult;
 	(void)uln;
 	struct progress *p = ud;
+	if (p->guard->need_auth && p->guard->tr->mail_unauthed) {
+		p->guard->stopped = true;
+		return 1;
+	}
 	if (!p->call)
 		return 0;
 	const struct sb_host *host = p->s->host;
@@ -97,7 +125,42 @@ static int64_t budget_ms(struct smtp *s, const struct sb_call *call)
 	return s->host->remaining_ms(s->host, call);
 }
 
-static enum sb_status map_failure(struct smtp_xfer *x, struct sb_error *err)
+static const char *const auth_keys[] = {"none", "plain", "login", "xoauth2"};
+static const char *const auth_names[] = {"none", "PLAIN", "LOGIN", "XOAUTH2"};
+
+/* auth is configured but the server does not let us use it: a clear
+ * refusal naming what it offers. */
+static enum sb_status auth_missing(struct smtp *s, const struct smtp_session *ss,
+				   struct sb_error *err)
+{
+	bool clear = s->conf->tls == SMTP_TLS_NONE &&
+		     strncasecmp(s->url, "smtps:", 6) != 0;
+	if (!ss->n_auth_mechs)
+		return sb_error_set(
+		    err, SB_ERR_UPSTREAM_AUTH, "auth_not_offered",
+		    "authentication is configured (auth = %s) but the SMTP "
+		    "server offers no AUTH%s; nothing was sent",
+		    auth_keys[s->conf->auth],
+		    clear ? " (many servers offer it only after STARTTLS: "
+			    "tls = starttls)"
+			  : "");
+	struct sb_buf offered;
+	sb_buf_init(&offered, 1024);
+	for (size_t i = 0; i < ss->n_auth_mechs; i++)
+		sb_buf_printf(&offered, "%s%s", i ? " " : "",
+			      ss->auth_mechs[i]);
+	enum sb_status st = sb_error_set(
+	    err, SB_ERR_UPSTREAM_AUTH, "auth_not_offered",
+	    "authentication is configured but the SMTP server does not "
+	    "offer AUTH %s (it offers: %s%s); nothing was sent",
+	    auth_names[s->conf->auth], offered.data ? offered.data : "",
+	    offered.failed ? " ..." : "");
+	sb_buf_free(&offered);
+	return st;
+}
+
+static enum sb_status map_failure(struct smtp *s, struct smtp_xfer *x,
+				  struct sb_error *err)
 {
 	const struct smtp_session *ss = &x->session;
 	const char *cw =
@@ -141,6 +204,8 @@ static enum sb_status map_failure(struct smtp_xfer *x, struct sb_error *err)
 				    "(tls = starttls requires it): %s",
 				    cw);
 	case CURLE_LOGIN_DENIED:
+		if (!ss->auth_sent && s->conf->auth != SMTP_AUTH_NONE)
+			return auth_missing(s, ss, err); /* no usable mechanism */
 		if (ss->auth_code) {
 			snprintf(code, sizeof(code), "%d", ss->auth_code);
 			return sb_error_set(err, SB_ERR_UPSTREAM_AUTH, code,
@@ -262,15 +327,19 @@ enum sb_status smtp_transfer(struct smtp *s, const struct sb_call *call,
 		return sb_error_set(err, SB_ERR_TIMEOUT, NULL,
 				    "deadline passed before the SMTP exchange");
 
-	CURL *h = smtp_pool_get(&s->pool);
+	bool authed = false;
+	CURL *h = smtp_pool_get(&s->pool, &authed);
 	if (!h)
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
 				    "cannot create a libcurl handle");
 	struct smtp_transcript tr;
 	smtp_transcript_init(&tr);
+	/* a reused connection shows no AUTH: it authenticated before */
+	tr.authed = authed && !x->fresh;
+	struct guard guard = {&tr, c->auth != SMTP_AUTH_NONE, false};
 	struct curl_slist *rcpts = NULL;
-	struct upload up = {x->data, x->len, 0};
-	struct progress prog = {s, call};
+	struct upload up = {x->data, x->len, 0, &guard};
+	struct progress prog = {s, call, &guard};
 	enum sb_status st = SB_OK;
 
 	SETOPT(h, CURLOPT_URL, s->url);
@@ -383,7 +452,8 @@ enum sb_status smtp_transfer(struct smtp *s, const struct sb_call *call,
 			     curl_easy_strerror(x->rc));
 		smtp_session_free(&x->session);
 		smtp_transcript_free(&tr);
-		smtp_transcript_init(&tr);
+		smtp_transcript_init(&tr); /* not authed: a new connection */
+		guard.stopped = false;
 		up.pos = 0;
 		x->curl_err[0] = '\0';
 		curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
@@ -395,8 +465,17 @@ enum sb_status smtp_transfer(struct smtp *s, const struct sb_call *call,
 			goto out;
 		}
 	}
-	if (x->rc != CURLE_OK) {
-		st = map_failure(x, err);
+	if (guard.stopped || (x->rc == CURLE_OK && guard_stop(&guard))) {
+		/* auth configured, the connection never authenticated (the
+		 * connect-only probe ends OK without it) */
+		st = auth_missing(s, &x->session, err);
+		s->host->log(s->host, SB_LOG_WARN, "%s",
+			     err && err->message[0] ? err->message
+						    : "the SMTP server offers "
+						      "no usable AUTH");
+		log_transcript(s, x->rc, &tr);
+	} else if (x->rc != CURLE_OK) {
+		st = map_failure(s, x, err);
 		/* the dialogue, credentials already redacted, for the admin */
 		log_transcript(s, x->rc, &tr);
 	}
@@ -413,7 +492,7 @@ out:
 	if (st != SB_OK) /* a hung server must not hold the QUIT for long */
 		curl_easy_setopt(h, CURLOPT_SERVER_RESPONSE_TIMEOUT,
 				 (long)SMTP_QUIT_TIMEOUT_S);
-	smtp_pool_put(&s->pool, h, st == SB_OK && x->data != NULL);
+	smtp_pool_put(&s->pool, h, st == SB_OK && x->data != NULL, tr.authed);
 	curl_slist_free_all(rcpts);
 	smtp_transcript_free(&tr);
 	return st;

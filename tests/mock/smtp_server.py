@@ -3,20 +3,23 @@
 
 Prints "READY <port>" on stdout once it listens, then serves until SIGTERM
 or SIGINT.  Every accepted message is saved to --save-dir as NNNN.eml (the
-bytes received) with NNNN.json (envelope: mail_from, rcpt_tos, login, helo, tls);
-the number of TCP connections accepted so far is kept in
-<save-dir>/connections.
+bytes received) with NNNN.json (envelope: mail_from, rcpt_tos, login,
+auth_mech, helo, tls); the number of TCP connections accepted so far is kept
+in <save-dir>/connections, the number of MAIL and RCPT commands received
+(accepted or not) in <save-dir>/mail_commands and rcpt_commands.
 
 Imported, MockSMTP starts and stops one such server as a child process:
 
     with MockSMTP(["--tls", "starttls", ...]) as mx:
-        ... mx.port, mx.messages(), mx.connections() ...
+        ... mx.port, mx.messages(), mx.connections(), mx.mail_commands() ...
 
 Options:
   --port N                 0 = any free port (default)
   --tls none|starttls|implicit, --cert FILE --key FILE
   --require-starttls       refuse commands before STARTTLS
   --auth                   offer AUTH (PLAIN, LOGIN, XOAUTH2) and require it
+  --auth-optional          with --auth: offer AUTH but take mail without it
+  --auth-mechs LIST        with --auth: offer only these (e.g. LOGIN,PLAIN)
   --user NAME --password PW   the credentials PLAIN/LOGIN accept
   --token TOKEN            the bearer token XOAUTH2 accepts (for --user)
   --refuse ADDR=REPLY      refuse RCPT TO:<ADDR> with REPLY ("550 5.1.1 ...")
@@ -42,9 +45,12 @@ import tempfile
 import time
 
 try:
-    from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+    from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, syntax
 except ImportError:  # importing MockSMTP only needs the standard library
     SMTP = object
+
+    def syntax(*_a, **_k):
+        return lambda f: f
 
 
 class MockSMTP:
@@ -115,12 +121,21 @@ class MockSMTP:
             out.append((raw, meta))
         return out
 
-    def connections(self):
+    def _counter(self, name):
         try:
-            with open(os.path.join(self.save_dir, "connections")) as f:
+            with open(os.path.join(self.save_dir, name)) as f:
                 return int(f.read().strip() or 0)
         except (OSError, ValueError):
             return -1
+
+    def connections(self):
+        return self._counter("connections")
+
+    def mail_commands(self):
+        return self._counter("mail_commands")
+
+    def rcpt_commands(self):
+        return self._counter("rcpt_commands")
 
 
 def parse_strict(raw):
@@ -148,8 +163,18 @@ class Handler:
             self.refuse[addr.lower()] = reply
         self.count = 0
         self.connections = 0
+        self.mails = 0
+        self.rcpts = 0
+
+    def bump(self, name, value):
+        path = os.path.join(self.opts.save_dir, name)
+        with open(path + ".tmp", "w") as f:
+            f.write("%d\n" % value)
+        os.replace(path + ".tmp", path)
 
     async def handle_MAIL(self, server, session, envelope, address, options):
+        self.mails += 1
+        self.bump("mail_commands", self.mails)
         if self.opts.mail_reply:
             return self.opts.mail_reply
         envelope.mail_from = address
@@ -157,6 +182,8 @@ class Handler:
         return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, options):
+        self.rcpts += 1
+        self.bump("rcpt_commands", self.rcpts)
         if self.opts.hang == "rcpt":
             await asyncio.sleep(3600)
         reply = self.refuse.get(address.lower())
@@ -185,6 +212,8 @@ class Handler:
         meta = {"mail_from": envelope.mail_from,
                 "rcpt_tos": list(envelope.rcpt_tos),
                 "login": login,
+                "auth_mech": getattr(session, "auth_mech", None)
+                if session.authenticated else None,
                 "helo": session.host_name,
                 "tls": session.ssl is not None}
         with open(base + ".json", "w") as f:
@@ -226,11 +255,15 @@ class CountingSMTP(SMTP):
         if self._original_transport is None:  # not the STARTTLS upgrade
             h = self.event_handler
             h.connections += 1
-            path = os.path.join(h.opts.save_dir, "connections")
-            with open(path + ".tmp", "w") as f:
-                f.write("%d\n" % h.connections)
-            os.replace(path + ".tmp", path)
+            h.bump("connections", h.connections)
         super().connection_made(transport)
+
+    @syntax("AUTH <mechanism>")
+    async def smtp_AUTH(self, arg):
+        # remember the mechanism the client chose (saved with the message)
+        if arg and not self.session.authenticated:
+            self.session.auth_mech = arg.split()[0].upper()
+        return await super().smtp_AUTH(arg)
 
 
 class Hang(asyncio.Protocol):
@@ -249,6 +282,8 @@ def main():
     ap.add_argument("--key")
     ap.add_argument("--require-starttls", action="store_true")
     ap.add_argument("--auth", action="store_true")
+    ap.add_argument("--auth-optional", action="store_true")
+    ap.add_argument("--auth-mechs")
     ap.add_argument("--user", default="user")
     ap.add_argument("--password", default="secret")
     ap.add_argument("--token")
@@ -286,7 +321,11 @@ def main():
             kw["require_starttls"] = opts.require_starttls
         if opts.auth:
             kw["authenticator"] = authenticator
-            kw["auth_required"] = True
+            kw["auth_required"] = not opts.auth_optional
+            if opts.auth_mechs:
+                offer = {m.strip().upper() for m in opts.auth_mechs.split(",")}
+                kw["auth_exclude_mechanism"] = [
+                    m for m in ("PLAIN", "LOGIN", "XOAUTH2") if m not in offer]
             # with STARTTLS, AUTH only after it, as real servers do
             kw["auth_require_tls"] = opts.tls == "starttls"
         return CountingSMTP(handler, **kw)
@@ -301,8 +340,9 @@ def main():
             factory, "127.0.0.1", opts.port,
             ssl=ctx if opts.tls == "implicit" else None))
     port = server.sockets[0].getsockname()[1]
-    with open(os.path.join(opts.save_dir, "connections"), "w") as f:
-        f.write("0\n")
+    for name in ("connections", "mail_commands", "rcpt_commands"):
+        with open(os.path.join(opts.save_dir, name), "w") as f:
+            f.write("0\n")
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)

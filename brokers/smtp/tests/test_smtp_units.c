@@ -122,6 +122,68 @@ START_TEST(test_auth_login_redacted)
 
 END_TEST
 
+/* Whether the connection in use authenticated: an AUTH answered 235 sets
+ * it, a refused AUTH does not, every EHLO (a new connection, or the one
+ * after STARTTLS) clears it; a MAIL FROM while not authenticated is
+ * noted. */
+START_TEST(test_auth_state)
+{
+	struct smtp_transcript t;
+	smtp_transcript_init(&t);
+	ck_assert(!t.authed);
+	feed(&t, '<', "220 hi\r\n");
+	feed(&t, '>', "EHLO x\r\n");
+	feed(&t, '<', "250-hi\r\n250 AUTH PLAIN\r\n");
+	feed(&t, '>', "AUTH PLAIN AHVzZXIAc2VjcmV0\r\n");
+	feed(&t, '<', "535 5.7.8 no\r\n");
+	ck_assert(!t.authed);
+	feed(&t, '>', "AUTH PLAIN AHVzZXIAc2VjcmV0\r\n");
+	feed(&t, '<', "235 2.7.0 Authentication successful\r\n");
+	ck_assert(t.authed);
+	feed(&t, '>', "MAIL FROM:<a@b.test>\r\n");
+	ck_assert(!t.mail_unauthed);
+	smtp_transcript_free(&t);
+
+	/* authenticated before STARTTLS does not carry over: the EHLO after
+	 * it starts again, and a MAIL FROM without AUTH is noted */
+	smtp_transcript_init(&t);
+	feed(&t, '>', "EHLO x\r\n");
+	feed(&t, '>', "AUTH LOGIN\r\n");
+	feed(&t, '<', "334 VXNlcm5hbWU6\r\n");
+	feed(&t, '>', "dXNlcg==\r\n");
+	feed(&t, '<', "235 ok\r\n");
+	ck_assert(t.authed);
+	feed(&t, '>', "STARTTLS\r\n");
+	feed(&t, '<', "220 go ahead\r\n");
+	feed(&t, '>', "EHLO x\r\n");
+	ck_assert(!t.authed);
+	feed(&t, '<', "250 hi\r\n");
+	feed(&t, '>', "MAIL FROM:<a@b.test> SIZE=10\r\n");
+	ck_assert(t.mail_unauthed);
+	smtp_transcript_free(&t);
+
+	/* a reused connection: the caller says it authenticated before; no
+	 * EHLO in this exchange, so it stays so */
+	smtp_transcript_init(&t);
+	t.authed = true;
+	feed(&t, '>', "MAIL FROM:<a@b.test>\r\n");
+	ck_assert(t.authed);
+	ck_assert(!t.mail_unauthed);
+	/* a 235 seen outside an AUTH exchange means nothing */
+	smtp_transcript_free(&t);
+	smtp_transcript_init(&t);
+	feed(&t, '>', "EHLO x\r\n");
+	feed(&t, '<', "235 not an answer to AUTH\r\n");
+	ck_assert(!t.authed);
+	/* a line split over two chunks is judged whole */
+	feed(&t, '>', "MAIL FR");
+	ck_assert(!t.mail_unauthed);
+	feed(&t, '>', "OM:<a@b.test>\r\n");
+	ck_assert(t.mail_unauthed);
+	smtp_transcript_free(&t);
+}
+END_TEST
+
 START_TEST(test_reply_text_made_safe)
 {
 	struct smtp_transcript t;
@@ -386,6 +448,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_partial_acceptance);
 	tcase_add_test(tc, test_auth_login_redacted);
+	tcase_add_test(tc, test_auth_state);
 	tcase_add_test(tc, test_all_refused_and_data_refused);
 	tcase_add_test(tc, test_reply_text_made_safe);
 	tcase_add_test(tc, test_html_to_text);
