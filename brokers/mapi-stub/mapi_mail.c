@@ -225,10 +225,25 @@ static void key_after(struct mapi_mailbox *mb, const char *folder,
 {
 	char path[MAPI_PATH_MAX];
 	ck[0] = '\0';
-	if (mapi_path(path, sizeof path, "%s/%s/%s/%s", mb->dir, folder,
-		      e->in_new ? "new" : "cur", e->file) &&
-	    mapi_entry_restat(path, e))
-		mapi_change_key(folder, e, ck);
+	int64_t before = e->ctime_ns;
+	if (!mapi_path(path, sizeof path, "%s/%s/%s/%s", mb->dir, folder,
+		       e->in_new ? "new" : "cur", e->file) ||
+	    !mapi_entry_restat(path, e))
+		return;
+	/* The rename gave the file a new ctime, unless the clock the file
+	 * system reads has not ticked since the last change (a coarse
+	 * clock, a few ms): then touch its metadata until it has, so an
+	 * item changed back to an earlier state (read, unread, read) never
+	 * gets an earlier ChangeKey again.  Bounded: at most ~50 ms. */
+	for (int i = 0; i < 50 && before && e->ctime_ns <= before; i++) {
+		struct timespec ms = {0, 1000000};
+		struct stat st;
+		nanosleep(&ms, NULL);
+		if (lstat(path, &st) < 0 || chmod(path, st.st_mode & 07777) < 0 ||
+		    !mapi_entry_restat(path, e))
+			return;
+	}
+	mapi_change_key(folder, e, ck);
 }
 
 /* ---- Send / SaveDraft ---------------------------------------------- */

@@ -831,6 +831,199 @@ START_TEST(test_ical_fold)
 }
 END_TEST
 
+/* The ChangeKey of the single row of x (copied). */
+static void key_of(const struct res *x, char *out, size_t len)
+{
+	const char *k = str(x, 0, "ChangeKey");
+	ck_assert_msg(k != NULL, "no ChangeKey");
+	ck_assert_uint_eq(strlen(k), MAPI_CHANGEKEY_LEN);
+	snprintf(out, len, "%s", k);
+}
+
+START_TEST(test_change_key)
+{
+	const char *a[] = {"To=bob@example.test", "Subject=ck", NULL};
+	struct res x = call("Email", "Send", a);
+	ck_assert_int_eq(x.st, SB_OK);
+	char sent_key[64], k1[64], k2[64], k3[64], k4[64], k5[64], k6[64];
+	key_of(&x, sent_key, sizeof sent_key);
+	char sid[160];
+	snprintf(sid, sizeof sid, "Id=%s", str(&x, 0, "Id"));
+	done(&x);
+	/* Send's key is the one Load gives for the Sent Items copy. */
+	const char *ls[] = {sid, NULL};
+	x = call("Email", "Load", ls);
+	ck_assert_int_eq(x.st, SB_OK);
+	key_of(&x, k1, sizeof k1);
+	ck_assert_str_eq(k1, sent_key);
+	done(&x);
+
+	const char *lb[] = {"Mailbox=bob@example.test", NULL};
+	x = call("Email", "List", lb);
+	char idarg[160];
+	snprintf(idarg, sizeof idarg, "Id=%s", str(&x, 0, "Id"));
+	key_of(&x, k1, sizeof k1);
+	done(&x);
+	const char *l[] = {"Mailbox=bob@example.test", idarg, NULL};
+	/* Unchanged: Load twice, and List, give the same key. */
+	x = call("Email", "Load", l);
+	key_of(&x, k2, sizeof k2);
+	done(&x);
+	x = call("Email", "Load", l);
+	key_of(&x, k3, sizeof k3);
+	done(&x);
+	ck_assert_str_eq(k1, k2);
+	ck_assert_str_eq(k2, k3);
+	/* MarkRead changes it, and says the new one. */
+	x = call("Email", "MarkRead", l);
+	ck_assert_int_eq(x.st, SB_OK);
+	key_of(&x, k4, sizeof k4);
+	done(&x);
+	ck_assert_str_ne(k4, k3);
+	x = call("Email", "Load", l);
+	key_of(&x, k5, sizeof k5);
+	done(&x);
+	ck_assert_str_eq(k4, k5);
+	/* Read, unread, read again: every change gives a new key, even back
+	 * to a state seen before. */
+	const char *mu[] = {"Mailbox=bob@example.test", idarg, "?IsRead=false",
+			    NULL};
+	x = call("Email", "MarkRead", mu);
+	key_of(&x, k5, sizeof k5);
+	done(&x);
+	ck_assert_str_ne(k5, k4);
+	ck_assert_str_ne(k5, k3);
+	usleep(2000);
+	x = call("Email", "MarkRead", l);
+	key_of(&x, k6, sizeof k6);
+	done(&x);
+	ck_assert_str_ne(k6, k4);
+	ck_assert_str_ne(k6, k5);
+	/* Move changes it; Load in the new folder agrees. */
+	const char *fc[] = {"Mailbox=bob@example.test", "Name=Archive", NULL};
+	x = call("Folder", "Create", fc);
+	ck_assert_int_eq(x.st, SB_OK);
+	done(&x);
+	const char *mv[] = {"Mailbox=bob@example.test", idarg, "Folder=Archive",
+			    NULL};
+	x = call("Email", "Move", mv);
+	ck_assert_int_eq(x.st, SB_OK);
+	key_of(&x, k1, sizeof k1);
+	done(&x);
+	ck_assert_str_ne(k1, k6);
+	x = call("Email", "Load", l);
+	key_of(&x, k2, sizeof k2);
+	ck_assert_str_eq(str(&x, 0, "Folder"), "Archive");
+	done(&x);
+	ck_assert_str_eq(k1, k2);
+	/* Delete (to Deleted Items) changes it too. */
+	x = call("Email", "Delete", l);
+	ck_assert_int_eq(x.st, SB_OK);
+	key_of(&x, k3, sizeof k3);
+	done(&x);
+	ck_assert_str_ne(k3, k2);
+	/* A draft: SaveDraft's key is Load's. */
+	const char *d[] = {"Subject=draft", NULL};
+	x = call("Email", "SaveDraft", d);
+	ck_assert_int_eq(x.st, SB_OK);
+	key_of(&x, k1, sizeof k1);
+	snprintf(idarg, sizeof idarg, "Id=%s", str(&x, 0, "Id"));
+	done(&x);
+	const char *ld[] = {idarg, NULL};
+	x = call("Email", "Load", ld);
+	key_of(&x, k2, sizeof k2);
+	done(&x);
+	ck_assert_str_eq(k1, k2);
+	/* Content changed in place by another tool: a new key. */
+	char path[700];
+	snprintf(path, sizeof path, "%s/alice@example.test/Drafts/cur",
+		 conf.store_dir);
+	DIR *dd = opendir(path);
+	ck_assert_ptr_nonnull(dd);
+	struct dirent *de;
+	char file[1200] = "";
+	while ((de = readdir(dd)))
+		if (de->d_name[0] != '.')
+			snprintf(file, sizeof file, "%s/%s", path, de->d_name);
+	closedir(dd);
+	FILE *f = fopen(file, "a");
+	ck_assert_ptr_nonnull(f);
+	fputs("more\n", f);
+	fclose(f);
+	x = call("Email", "Load", ld);
+	key_of(&x, k3, sizeof k3);
+	done(&x);
+	ck_assert_str_ne(k3, k2);
+}
+END_TEST
+
+START_TEST(test_clean_text)
+{
+	struct {
+		const char *in;
+		bool memo;
+		const char *want;
+	} cases[] = {
+	    {"plain", false, "plain"},
+	    {"a\tb\r\nc", false, "a b  c"},
+	    {"a\tb\r\nc", true, "a\tb\r\nc"},
+	    {"x\x01y\x7fz", false, "xyz"},
+	    {"x\x01y\x0c", true, "xy"},
+	    {"caf\xe9!", false, "caf\xef\xbf\xbd!"},
+	    {"\xc2\x85next\xe2\x80\xa8line", false, "next line"},
+	    {"\xc2\x85next\xe2\x80\xa8line", true, "next\xe2\x80\xa8line"},
+	    {"\xed\xa0\x80s", false, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbds"},
+	    {"\xc0\xaf", false, "\xef\xbf\xbd\xef\xbf\xbd"},
+	    {"Gr\xc3\xbc\xc3\x9f" "e \xe2\x9c\x93", false,
+	     "Gr\xc3\xbc\xc3\x9f" "e \xe2\x9c\x93"},
+	    {"", false, ""},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *c = mapi_clean_text(cases[i].in, cases[i].memo);
+		ck_assert_ptr_nonnull(c);
+		ck_assert_msg(strcmp(c, cases[i].want) == 0, "case %zu: %s", i,
+			      c);
+		ck_assert(sb_type_check(cases[i].memo ? SB_TYPE_MEMO
+						      : SB_TYPE_TEXT,
+					c, NULL, NULL));
+		free(c);
+	}
+	ck_assert_ptr_null(mapi_clean_text(NULL, false));
+
+	/* Ids: any UTF-8 name without controls, '/', ':' or a leading '.'. */
+	ck_assert(mapi_id_ok("1700000000.M1P2Q3.host"));
+	ck_assert(mapi_id_ok("1700000000.M1P2Q3.h\xc3\xb6st"));
+	ck_assert(mapi_id_ok("a\\057b"));
+	ck_assert(!mapi_id_ok(""));
+	ck_assert(!mapi_id_ok(".x"));
+	ck_assert(!mapi_id_ok("a/b"));
+	ck_assert(!mapi_id_ok("a:2,S"));
+	ck_assert(!mapi_id_ok("a\nb"));
+	ck_assert(!mapi_id_ok("caf\xe9"));
+	char longid[MAPI_ID_MAX + 2];
+	memset(longid, 'a', sizeof longid - 1);
+	longid[sizeof longid - 1] = '\0';
+	ck_assert(!mapi_id_ok(longid));
+	longid[MAPI_ID_MAX] = '\0';
+	ck_assert(mapi_id_ok(longid));
+
+	/* iCalendar times: real days of years 1601..9999 only. */
+	int64_t t;
+	bool is_date;
+	ck_assert(mapi_ical_time_parse("20261201T090000Z", &t, &is_date));
+	ck_assert_int_eq(t, 1796115600);
+	ck_assert(mapi_ical_time_parse("16010101", &t, &is_date));
+	ck_assert_int_eq(t, MAPI_EPOCH_MIN);
+	ck_assert(mapi_ical_time_parse("99991231T235959Z", &t, &is_date));
+	ck_assert_int_eq(t, MAPI_EPOCH_MAX);
+	ck_assert(!mapi_ical_time_parse("00000101", &t, &is_date));
+	ck_assert(!mapi_ical_time_parse("16001231", &t, &is_date));
+	ck_assert(!mapi_ical_time_parse("20260230", &t, &is_date));
+	ck_assert(!mapi_ical_time_parse("20260431T000000Z", &t, &is_date));
+	ck_assert(!mapi_ical_time_parse("2026120", &t, &is_date));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("mapi-stub");
@@ -847,6 +1040,8 @@ int main(void)
 	tcase_add_test(tc, test_paging);
 	tcase_add_test(tc, test_appointments_and_tasks);
 	tcase_add_test(tc, test_ical_fold);
+	tcase_add_test(tc, test_change_key);
+	tcase_add_test(tc, test_clean_text);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
