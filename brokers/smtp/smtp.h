@@ -103,6 +103,7 @@ struct smtp_transcript {
 	struct sb_buf buf;
 	bool in_auth;
 	struct sb_buf partial; /* an incomplete line of a chunk */
+	size_t reply_kept;     /* bytes kept of the reply being read */
 	/* Kept even when buf is full.  authed: the connection in use has
 	 * authenticated (AUTH answered 235); an EHLO (a new connection, or
 	 * the one after STARTTLS) clears it.  Set by the caller before the
@@ -112,7 +113,8 @@ struct smtp_transcript {
 	bool mail_unauthed;
 };
 
-void smtp_transcript_init(struct smtp_transcript *t);
+/* Room for the exchange with n_rcpts recipients (every reply fits). */
+void smtp_transcript_init(struct smtp_transcript *t, size_t n_rcpts);
 void smtp_transcript_free(struct smtp_transcript *t);
 /* Record one chunk: dir '>' (sent), '<' (received) or '*' (note). */
 void smtp_transcript_add(struct smtp_transcript *t, char dir, const char *data,

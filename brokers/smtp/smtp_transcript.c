@@ -15,12 +15,24 @@
 
 #include "smtp.h"
 
-#define TRANSCRIPT_MAX (512u * 1024)
 #define LINE_MAX_KEEP 1000 /* longer lines are cut */
+/* Continuation lines of one reply are kept up to this much; the last line
+ * (the one with the code and a space) always is. */
+#define REPLY_KEEP 2048
+/* What one recipient can take in the transcript at most: its RCPT line,
+ * and its reply (REPLY_KEEP, then the last line), each line with "> " or
+ * "< " and LF. */
+#define PER_RCPT_MAX (3 * (LINE_MAX_KEEP + 3) + REPLY_KEEP)
+/* Everything else: greeting, EHLO (twice with STARTTLS), AUTH, MAIL,
+ * DATA and its replies, libcurl's notes. */
+#define TRANSCRIPT_BASE (512u * 1024)
 
-void smtp_transcript_init(struct smtp_transcript *t)
+void smtp_transcript_init(struct smtp_transcript *t, size_t n_rcpts)
 {
-	sb_buf_init(&t->buf, TRANSCRIPT_MAX);
+	/* every recipient's reply must fit: Accepted and Rejected are read
+	 * from here */
+	sb_buf_init(&t->buf, TRANSCRIPT_BASE + n_rcpts * PER_RCPT_MAX);
+	t->reply_kept = 0;
 	sb_buf_init(&t->partial, 64 * 1024);
 	t->in_auth = false;
 	t->authed = false;
@@ -40,6 +52,15 @@ static void put_line(struct smtp_transcript *t, char dir, const char *s,
 		n--;
 	if (n > LINE_MAX_KEEP)
 		n = LINE_MAX_KEEP;
+	if (dir == '>')
+		t->reply_kept = 0; /* a command: its reply starts */
+	if (dir == '<') {
+		/* "250-..." goes on, "250 ..." ends the reply */
+		bool last = !(n >= 4 && s[3] == '-');
+		if (!last && t->reply_kept + n > REPLY_KEEP)
+			return; /* a long reply is cut (its last line kept) */
+		t->reply_kept = last ? 0 : t->reply_kept + n;
+	}
 	if (dir == '>') {
 		/* a new SMTP session (or the one after STARTTLS) starts
 		 * unauthenticated */

@@ -333,7 +333,7 @@ enum sb_status smtp_transfer(struct smtp *s, const struct sb_call *call,
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
 				    "cannot create a libcurl handle");
 	struct smtp_transcript tr;
-	smtp_transcript_init(&tr);
+	smtp_transcript_init(&tr, x->n_rcpts);
 	/* a reused connection shows no AUTH: it authenticated before */
 	tr.authed = authed && !x->fresh;
 	struct guard guard = {&tr, c->auth != SMTP_AUTH_NONE, false};
@@ -452,7 +452,8 @@ enum sb_status smtp_transfer(struct smtp *s, const struct sb_call *call,
 			     curl_easy_strerror(x->rc));
 		smtp_session_free(&x->session);
 		smtp_transcript_free(&tr);
-		smtp_transcript_init(&tr); /* not authed: a new connection */
+		/* a new connection: not authenticated yet */
+		smtp_transcript_init(&tr, x->n_rcpts);
 		guard.stopped = false;
 		up.pos = 0;
 		x->curl_err[0] = '\0';

@@ -58,7 +58,10 @@ try:
         instance(mx.port, "plain", "plain_text_only = yes\n"
                  "max_attachment_size = 1KiB\n") + \
         instance(mx.port, "onbehalf", "allow_from_override = yes\n") + \
-        instance(mx.port, "reuse", "max_concurrency = 4\n")
+        instance(mx.port, "reuse", "max_concurrency = 4\n") + \
+        ("[instance bulk]\nbroker = smtp\nurl = smtp://127.0.0.1:%d\n"
+         "helo_name = client.example.test\nfrom = sender@example.test\n"
+         "timeout = 120s\n" % mx.port)
     with sbtest.Daemon(cfg) as d:
         # ---- a rich message -------------------------------------------------
         st, body = d.call("mail/Email.Send", {
@@ -175,6 +178,38 @@ try:
         c.eq(len(mx.messages()), n_before + 1, "message delivered once")
         c.eq(mx.messages()[-1][1]["rcpt_tos"], ["alice@example.test"],
              "only the accepted recipient in the envelope")
+
+        # ---- as many recipients as the inputs take, long addresses ----------
+        # every reply is kept: Accepted and Rejected stay truthful
+        dom = ".".join(["d" * 60] * 3) + ".example.test"
+
+        def many(tag, n):
+            return ["%s%04d%s@%s" % (tag, i, "x" * 50, dom) for i in range(n)]
+        to, cc = many("t", 1000), many("c", 1000)
+        bcc = many("b", 998) + ["gone@example.test", "full@example.test"]
+        n_before = len(mx.messages())
+        st, body = d.call("bulk/Email.Send", {
+            "To": to, "Cc": cc, "Bcc": bcc, "Subject": "bulk",
+            "Body": "to many\n"})
+        c.eq(st, 200, "3000 recipients: sent")
+        row = body["rows"][0] if st == 200 else {}
+        c.eq(len(row.get("Accepted", [])), 2998,
+             "3000 recipients: 2998 accepted")
+        c.eq(sorted(row.get("Accepted", [])), sorted(to + cc + bcc[:998]),
+             "3000 recipients: Accepted are exactly the accepted ones")
+        c.eq(sorted(row.get("Rejected", [])),
+             ["full@example.test: 452 4.2.2 mailbox full, try later",
+              "gone@example.test: 550 5.1.1 <gone@example.test>: no such "
+              "user here"], "3000 recipients: the two refused, with reasons")
+        c.eq(len(mx.messages()), n_before + 1, "3000 recipients: one message")
+        if len(mx.messages()) == n_before + 1:
+            raw, env = mx.messages()[-1]
+            c.eq(len(env["rcpt_tos"]), 2998, "3000 recipients: envelope")
+            msg, defects = parse_strict(raw)
+            c.eq(defects, [], "3000 recipients: no defects")
+            c.eq(len(msg["To"].addresses) + len(msg["Cc"].addresses), 2000,
+                 "3000 recipients: To and Cc headers complete")
+            c.ok(b"b0000" not in raw, "3000 recipients: no Bcc in the message")
 
         # ---- every recipient refused ------------------------------------------
         st, body = d.call("mail/Email.Send", {

@@ -20,7 +20,7 @@ static void feed(struct smtp_transcript *t, char dir, const char *s)
 START_TEST(test_partial_acceptance)
 {
 	struct smtp_transcript t;
-	smtp_transcript_init(&t);
+	smtp_transcript_init(&t, 0);
 	feed(&t, '*', "  Trying 127.0.0.1:2525...\n");
 	feed(&t, '*', "Connected to 127.0.0.1 (127.0.0.1) port 2525 (#0)\n");
 	feed(&t, '<', "220 mx.example.test ESMTP ready\r\n");
@@ -93,7 +93,7 @@ END_TEST
 START_TEST(test_auth_login_redacted)
 {
 	struct smtp_transcript t;
-	smtp_transcript_init(&t);
+	smtp_transcript_init(&t, 0);
 	feed(&t, '<', "220 hi\r\n");
 	feed(&t, '>', "EHLO x\r\n");
 	feed(&t, '<',
@@ -129,7 +129,7 @@ END_TEST
 START_TEST(test_auth_state)
 {
 	struct smtp_transcript t;
-	smtp_transcript_init(&t);
+	smtp_transcript_init(&t, 0);
 	ck_assert(!t.authed);
 	feed(&t, '<', "220 hi\r\n");
 	feed(&t, '>', "EHLO x\r\n");
@@ -146,7 +146,7 @@ START_TEST(test_auth_state)
 
 	/* authenticated before STARTTLS does not carry over: the EHLO after
 	 * it starts again, and a MAIL FROM without AUTH is noted */
-	smtp_transcript_init(&t);
+	smtp_transcript_init(&t, 0);
 	feed(&t, '>', "EHLO x\r\n");
 	feed(&t, '>', "AUTH LOGIN\r\n");
 	feed(&t, '<', "334 VXNlcm5hbWU6\r\n");
@@ -164,14 +164,14 @@ START_TEST(test_auth_state)
 
 	/* a reused connection: the caller says it authenticated before; no
 	 * EHLO in this exchange, so it stays so */
-	smtp_transcript_init(&t);
+	smtp_transcript_init(&t, 0);
 	t.authed = true;
 	feed(&t, '>', "MAIL FROM:<a@b.test>\r\n");
 	ck_assert(t.authed);
 	ck_assert(!t.mail_unauthed);
 	/* a 235 seen outside an AUTH exchange means nothing */
 	smtp_transcript_free(&t);
-	smtp_transcript_init(&t);
+	smtp_transcript_init(&t, 0);
 	feed(&t, '>', "EHLO x\r\n");
 	feed(&t, '<', "235 not an answer to AUTH\r\n");
 	ck_assert(!t.authed);
@@ -187,7 +187,7 @@ END_TEST
 START_TEST(test_reply_text_made_safe)
 {
 	struct smtp_transcript t;
-	smtp_transcript_init(&t);
+	smtp_transcript_init(&t, 0);
 	feed(&t, '<', "220 caf\xE9 latin-1\r\n");
 	feed(&t, '>', "EHLO x\r\n");
 	feed(&t, '<', "250 ok \xC3\xA9 utf-8\x01\r\n");
@@ -198,7 +198,7 @@ START_TEST(test_reply_text_made_safe)
 	smtp_session_free(&s);
 	smtp_transcript_free(&t);
 	/* a long reply is cut on a character boundary */
-	smtp_transcript_init(&t);
+	smtp_transcript_init(&t, 0);
 	char line[1200] = "550 ";
 	for (size_t i = 4; i + 3 < sizeof(line); i += 2)
 		memcpy(line + i, "\xC3\xA9", 2);
@@ -260,7 +260,7 @@ START_TEST(test_garbage_bounded)
 				buf[i + 1] = ' ';
 		}
 		struct smtp_transcript t;
-		smtp_transcript_init(&t);
+		smtp_transcript_init(&t, 0);
 		smtp_transcript_add(&t, '<', buf, sizeof(buf) / 2);
 		smtp_transcript_add(&t, '>', buf + sizeof(buf) / 2,
 				    sizeof(buf) / 2);
@@ -274,7 +274,7 @@ START_TEST(test_garbage_bounded)
 	}
 	/* the recorder has a cap */
 	struct smtp_transcript t;
-	smtp_transcript_init(&t);
+	smtp_transcript_init(&t, 0);
 	char line[600];
 	memset(line, 'x', sizeof(line) - 2);
 	line[sizeof(line) - 2] = '\n';
@@ -282,6 +282,61 @@ START_TEST(test_garbage_bounded)
 	for (int i = 0; i < 5000; i++)
 		feed(&t, '<', line);
 	ck_assert_uint_le(t.buf.len, 512u * 1024);
+	smtp_transcript_free(&t);
+}
+END_TEST
+
+/* Room for every recipient's reply, however long the server's replies
+ * and addresses are: a long reply is cut, its last line kept. */
+START_TEST(test_many_recipients_fit)
+{
+	enum { N = 3000 };
+	struct smtp_transcript t;
+	smtp_transcript_init(&t, N);
+	feed(&t, '<', "220 hi\r\n");
+	feed(&t, '>', "EHLO x\r\n");
+	feed(&t, '<', "250 hi\r\n");
+	feed(&t, '>', "MAIL FROM:<a@b.test>\r\n");
+	feed(&t, '<', "250 ok\r\n");
+	char addr[300], cmd[400], cont[1200], last[1200];
+	memset(cont, 'c', sizeof(cont));
+	memcpy(cont, "250-", 4);
+	memcpy(cont + sizeof(cont) - 3, "\r\n", 3);
+	for (int i = 0; i < N; i++) {
+		snprintf(addr, sizeof(addr), "r%04d%0240d@example.test", i, 0);
+		snprintf(cmd, sizeof(cmd), "RCPT TO:<%s>\r\n", addr);
+		feed(&t, '>', cmd);
+		for (int k = 0; k < 20; k++) /* 20 long continuation lines */
+			feed(&t, '<', cont);
+		snprintf(last, sizeof(last), "%s %d.1.1 %-900s\r\n",
+			 i % 7 ? "250" : "550", i % 7 ? 2 : 5, "the end");
+		feed(&t, '<', last);
+	}
+	feed(&t, '>', "DATA\r\n");
+	feed(&t, '<', "354 go\r\n");
+	feed(&t, '<', "250 2.0.0 queued\r\n");
+	ck_assert(!t.buf.failed);
+	struct smtp_session s;
+	ck_assert(smtp_transcript_parse(t.buf.data, t.buf.len, &s));
+	ck_assert_uint_eq(s.n_rcpts, N);
+	for (int i = 0; i < N; i++) {
+		ck_assert_int_eq(s.rcpts[i].code, i % 7 ? 250 : 550);
+		ck_assert_ptr_nonnull(strstr(s.rcpts[i].text, "the end"));
+	}
+	ck_assert_int_eq(s.final_code, 250);
+	smtp_session_free(&s);
+	smtp_transcript_free(&t);
+
+	/* an EHLO reply of ordinary length is kept whole */
+	smtp_transcript_init(&t, 0);
+	feed(&t, '>', "EHLO x\r\n");
+	for (int k = 0; k < 30; k++)
+		feed(&t, '<', "250-SOMEEXTENSION WITH PARAMS\r\n");
+	feed(&t, '<', "250 AUTH PLAIN LOGIN\r\n");
+	ck_assert(smtp_transcript_parse(t.buf.data, t.buf.len, &s));
+	ck_assert_uint_eq(s.n_ext, 30); /* the first line is the host name */
+	ck_assert_uint_eq(s.n_auth_mechs, 2);
+	smtp_session_free(&s);
 	smtp_transcript_free(&t);
 }
 END_TEST
@@ -453,6 +508,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_reply_text_made_safe);
 	tcase_add_test(tc, test_html_to_text);
 	tcase_add_test(tc, test_garbage_bounded);
+	tcase_add_test(tc, test_many_recipients_fit);
 	tcase_add_test(tc, test_ratelimit_window);
 	tcase_add_test(tc, test_ratelimit_never_more_than_limit);
 	tcase_add_test(tc, test_ratelimit_acquire_waits_or_throttles);
