@@ -199,6 +199,12 @@ static enum sb_status map_failure(struct smtp *s, struct smtp_xfer *x,
 		return sb_error_set(err, SB_ERR_UPSTREAM, "tls",
 				    "TLS with the SMTP server failed: %s", cw);
 	case CURLE_USE_SSL_FAILED:
+		if (ss->last_code >= 400) /* offered, then refused */
+			return sb_error_set(err, SB_ERR_UPSTREAM, "starttls",
+					    "the SMTP server refused STARTTLS "
+					    "(tls = starttls requires it; "
+					    "nothing was sent): %s",
+					    ss->last_text);
 		return sb_error_set(err, SB_ERR_UPSTREAM, "starttls",
 				    "the SMTP server does not offer STARTTLS "
 				    "(tls = starttls requires it): %s",

@@ -134,6 +134,17 @@ try:
         c.ok(b"\n" not in raw.replace(b"\r\n", b""), "CRLF line endings only")
         c.ok(all(b < 0x80 for b in raw), "7-bit on the wire")
 
+        # ---- Importance Low and Normal -----------------------------------------
+        for imp, prio in (("Low", "5"), ("Normal", "3")):
+            st, body = d.call("mail/Email.Send", {
+                "To": ["alice@example.test"], "Subject": "imp " + imp,
+                "Importance": imp})
+            c.eq(st, 200, "Importance %s: sent" % imp)
+            msg, defects = parse_strict(mx.messages()[-1][0])
+            c.eq((defects, str(msg["Importance"]).lower(),
+                  str(msg["X-Priority"])[:1]), ([], imp.lower(), prio),
+                 "Importance %s: headers" % imp)
+
         # ---- HTML only: the text part is the HTML's text ---------------------
         st, body = d.call("mail/Email.Send", {
             "To": ["alice@example.test"], "Subject": "html only",
@@ -240,6 +251,34 @@ try:
                 ("empty recipient lists", {"To": [], "Cc": [], "Bcc": []}),
                 ("bad Importance", {"To": ["a@example.test"],
                                     "Importance": "Urgent"}),
+                ("CRLF in an attachment name", {
+                    "To": ["a@example.test"], "Attachments": [file_input(
+                        "a.txt\r\nBcc: victim@example.test", b"x")]}),
+                ("LF in an attachment name", {
+                    "To": ["a@example.test"], "Attachments": [file_input(
+                        "a.txt\nContent-Type: text/html", b"x")]}),
+                ("CRLF in an attachment content type", {
+                    "To": ["a@example.test"], "Attachments": [file_input(
+                        "a.txt", b"x", "text/plain\r\nBcc: v@example.test")]}),
+                ("CR in a content type parameter", {
+                    "To": ["a@example.test"], "Attachments": [file_input(
+                        "a.txt", b"x", 'text/plain; name="x\r"')]}),
+                ("CRLF in From", {"From": "x@example.test\r\nBcc: v@x.test",
+                                  "To": ["a@example.test"]}),
+                ("CRLF in ReplyTo", {"To": ["a@example.test"],
+                                     "ReplyTo": ["r@example.test\r\nX: y"]}),
+                ("CR in Cc", {"To": ["a@example.test"],
+                              "Cc": ["r@example.test\rBcc: v@x.test"]}),
+                ("CRLF in a quoted local part", {
+                    "To": ['"a\r\nBcc: v@x.test"@example.test']}),
+                ("CRLF in Importance", {"To": ["a@example.test"],
+                                        "Importance": "High\r\nBcc: v@x.t"}),
+                ("U+2028 in Subject", {"To": ["a@example.test"],
+                                       "Subject": "a\u2028Bcc: v@x.test"}),
+                ("control character in Subject", {"To": ["a@example.test"],
+                                                  "Subject": "bell\x07"}),
+                ("NUL in Body", {"To": ["a@example.test"],
+                                 "Body": "before\x00Bcc: v@x.test"}),
                 ("invalid UTF-8 is not JSON text", None)]:
             if inputs is None:
                 st, body = d.request(

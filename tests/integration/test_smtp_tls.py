@@ -64,6 +64,11 @@ try:
     servers.append(selfsigned)
     plain = MockSMTP([]).start()  # no STARTTLS offered
     servers.append(plain)
+    # offers STARTTLS, then refuses it; takes mail in plain text
+    refuses = MockSMTP(["--tls", "starttls", "--starttls-reply",
+                        "454 4.7.0 TLS not available due to local problem"]
+                       + cert("server")).start()
+    servers.append(refuses)
 
     st_url = "smtp://127.0.0.1:%d" % starttls.port
     im_url = "smtps://127.0.0.1:%d" % implicit.port
@@ -96,6 +101,8 @@ try:
         inst("plain_required", "smtp://127.0.0.1:%d" % plain.port,
              "tls = starttls\n"),
         inst("plain_none", "smtp://127.0.0.1:%d" % plain.port, "tls = none\n"),
+        inst("refuses_required", "smtp://127.0.0.1:%d" % refuses.port,
+             "tls = starttls\nca_file = %s\n" % CA),
         inst("plain_auth", "smtp://127.0.0.1:%d" % plain.port,
              "tls = none\nauth = plain\n" + auth),
     ])
@@ -193,8 +200,24 @@ try:
         c.eq(st, 502, "tls = starttls against a server without it: 502")
         c.ok("STARTTLS" in e.get("message", ""), "says STARTTLS is missing", e)
         c.eq(len(plain.messages()), n, "no silent downgrade: nothing sent")
+        c.eq(plain.mail_commands(), 0,
+             "no silent downgrade: no MAIL FROM in plain text")
         st, body = d.call("plain_required/Connection.Test", {})
         c.eq(st, 502, "Connection.Test too refuses the downgrade")
+        # STARTTLS offered but refused by the server: no plain-text fallback
+        st, body = d.call("refuses_required/Email.Send",
+                          {"To": ["r@example.test"], "Subject": "secret"})
+        e = err_of(body)
+        c.eq((st, e.get("code")), (502, "starttls"),
+             "STARTTLS refused by the server: 502 starttls")
+        c.ok("refused STARTTLS" in e.get("message", "") and
+             "TLS not available due to local problem" in e.get("message", ""),
+             "says STARTTLS was refused, with the server's words", e)
+        c.eq((len(refuses.messages()), refuses.mail_commands()), (0, 0),
+             "STARTTLS refused: no MAIL FROM, nothing sent in plain text")
+        st, body = d.call("refuses_required/Connection.Test", {})
+        c.eq((st, err_of(body).get("code")), (502, "starttls"),
+             "Connection.Test: STARTTLS refused")
         st, body = d.call("plain_auth/Connection.Test", {})
         e = err_of(body)
         c.eq((st, e.get("category")), (502, "upstream_auth"),

@@ -17,6 +17,7 @@ Options:
   --port N                 0 = any free port (default)
   --tls none|starttls|implicit, --cert FILE --key FILE
   --require-starttls       refuse commands before STARTTLS
+  --starttls-reply REPLY   offer STARTTLS but answer it with REPLY ("454 ...")
   --auth                   offer AUTH (PLAIN, LOGIN, XOAUTH2) and require it
   --auth-optional          with --auth: offer AUTH but take mail without it
   --auth-mechs LIST        with --auth: offer only these (e.g. LOGIN,PLAIN)
@@ -258,6 +259,13 @@ class CountingSMTP(SMTP):
             h.bump("connections", h.connections)
         super().connection_made(transport)
 
+    @syntax("STARTTLS", when="tls_context")
+    async def smtp_STARTTLS(self, arg):
+        reply = self.event_handler.opts.starttls_reply
+        if reply:
+            return await self.push(reply)
+        return await super().smtp_STARTTLS(arg)
+
     @syntax("AUTH <mechanism>")
     async def smtp_AUTH(self, arg):
         # remember the mechanism the client chose (saved with the message)
@@ -281,6 +289,7 @@ def main():
     ap.add_argument("--cert")
     ap.add_argument("--key")
     ap.add_argument("--require-starttls", action="store_true")
+    ap.add_argument("--starttls-reply")
     ap.add_argument("--auth", action="store_true")
     ap.add_argument("--auth-optional", action="store_true")
     ap.add_argument("--auth-mechs")
