@@ -111,6 +111,9 @@ struct smtp_transcript {
 	 * out while not authed. */
 	bool authed;
 	bool mail_unauthed;
+	/* the last MAIL FROM: sent, and with the SMTPUTF8 parameter */
+	bool mail_sent;
+	bool mail_utf8;
 };
 
 /* Room for the exchange with n_rcpts recipients (every reply fits). */
@@ -171,6 +174,7 @@ struct smtp_xfer {
 	size_t n_rcpts;
 	const char *data; /* message, CRLF; NULL: connect only */
 	size_t len;
+	bool utf8; /* 8-bit header text (RFC 6532): needs SMTPUTF8 */
 	bool fresh; /* a new connection, not a reused one */
 	/* out */
 	struct smtp_session session;

@@ -139,6 +139,10 @@ static enum sb_status send_message(struct smtp *s, const struct sb_call *call,
 	x.n_rcpts = env.n;
 	x.data = msg.data;
 	x.len = msg.len;
+	/* the builder writes 7-bit text and encodings; only a non-ASCII
+	 * address (RFC 6532) leaves 8-bit bytes */
+	for (size_t i = 0; i < msg.len && !x.utf8; i++)
+		x.utf8 = (unsigned char)msg.data[i] >= 0x80;
 	st = smtp_transfer(s, call, &x, err);
 	const struct smtp_session *ss = &x.session;
 

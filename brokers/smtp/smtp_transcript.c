@@ -37,6 +37,8 @@ void smtp_transcript_init(struct smtp_transcript *t, size_t n_rcpts)
 	t->in_auth = false;
 	t->authed = false;
 	t->mail_unauthed = false;
+	t->mail_sent = false;
+	t->mail_utf8 = false;
 }
 
 void smtp_transcript_free(struct smtp_transcript *t)
@@ -68,8 +70,19 @@ static void put_line(struct smtp_transcript *t, char dir, const char *s,
 			       !strncasecmp(s, "HELO", 4)) &&
 		    (n == 4 || s[4] == ' '))
 			t->authed = false;
-		if (n >= 10 && !strncasecmp(s, "MAIL FROM:", 10) && !t->authed)
-			t->mail_unauthed = true;
+		if (n >= 10 && !strncasecmp(s, "MAIL FROM:", 10)) {
+			if (!t->authed)
+				t->mail_unauthed = true;
+			t->mail_sent = true;
+			/* parameters follow the closing '>' */
+			const char *gt = memrchr(s, '>', n);
+			size_t k = gt ? (size_t)(s + n - gt) : 0;
+			t->mail_utf8 = false;
+			for (size_t i = 0; gt && i + 9 <= k; i++)
+				if (!strncasecmp(gt + i, " SMTPUTF8", 9) &&
+				    (i + 9 == k || gt[i + 9] == ' '))
+					t->mail_utf8 = true;
+		}
 		/* Nothing after AUTH is kept until the server ends the
 		 * exchange: the lines carry credentials. */
 		if (n >= 5 && !strncasecmp(s, "AUTH ", 5)) {

@@ -19,17 +19,25 @@
  * unauthenticated MAIL FROM, and at the latest when libcurl asks for the
  * content after DATA (no byte of it is given, so the server never gets
  * the final dot and keeps nothing). */
+/* Likewise a message with 8-bit header text (a non-ASCII address) goes
+ * only in a transaction declared SMTPUTF8 (RFC 6531); libcurl declares it
+ * only for non-ASCII envelope addresses and when the server offers it. */
+enum guard_why { GUARD_GO = 0, GUARD_AUTH, GUARD_UTF8 };
+
 struct guard {
 	const struct smtp_transcript *tr;
 	bool need_auth;
-	bool stopped; /* the exchange was stopped for want of AUTH */
+	bool need_utf8;
+	enum guard_why stopped; /* why the exchange was stopped */
 };
 
 static bool guard_stop(struct guard *g)
 {
 	if (g->need_auth && (!g->tr->authed || g->tr->mail_unauthed))
-		g->stopped = true;
-	return g->stopped;
+		g->stopped = GUARD_AUTH;
+	else if (g->need_utf8 && g->tr->mail_sent && !g->tr->mail_utf8)
+		g->stopped = GUARD_UTF8;
+	return g->stopped != GUARD_GO;
 }
 
 struct upload {
@@ -86,10 +94,8 @@ static int xferinfo_cb(void *ud, curl_off_t dlt, curl_off_t dln, curl_off_t ult,
 	(void)ult;
 	(void)uln;
 	struct progress *p = ud;
-	if (p->guard->need_auth && p->guard->tr->mail_unauthed) {
-		p->guard->stopped = true;
+	if (p->guard->tr->mail_sent && guard_stop(p->guard))
 		return 1;
-	}
 	if (!p->call)
 		return 0;
 	const struct sb_host *host = p->s->host;
@@ -157,6 +163,36 @@ static enum sb_status auth_missing(struct smtp *s, const struct smtp_session *ss
 	    offered.failed ? " ..." : "");
 	sb_buf_free(&offered);
 	return st;
+}
+
+static bool has_8bit(const char *a)
+{
+	for (; a && *a; a++)
+		if ((unsigned char)*a >= 0x80)
+			return true;
+	return false;
+}
+
+/* libcurl declares SMTPUTF8 when an envelope address is non-ASCII and the
+ * server offers it: so either the server does not, or the non-ASCII
+ * address is only in the headers. */
+static enum sb_status utf8_refused(const struct smtp_xfer *x,
+				   struct sb_error *err)
+{
+	bool envelope = has_8bit(x->mail_from);
+	for (size_t i = 0; i < x->n_rcpts && !envelope; i++)
+		envelope = has_8bit(x->rcpts[i]);
+	if (envelope)
+		return sb_error_set(err, SB_ERR_UPSTREAM, "smtputf8",
+				    "the message has a non-ASCII address, "
+				    "which needs SMTPUTF8, and the SMTP "
+				    "server does not offer it; nothing was "
+				    "sent");
+	return sb_error_set(err, SB_ERR_INVALID_INPUT, "smtputf8",
+			    "a non-ASCII address only in From or ReplyTo "
+			    "cannot be sent (the transaction is declared "
+			    "SMTPUTF8 only for non-ASCII recipients or "
+			    "envelope sender); nothing was sent");
 }
 
 static enum sb_status map_failure(struct smtp *s, struct smtp_xfer *x,
@@ -342,7 +378,8 @@ enum sb_status smtp_transfer(struct smtp *s, const struct sb_call *call,
 	smtp_transcript_init(&tr, x->n_rcpts);
 	/* a reused connection shows no AUTH: it authenticated before */
 	tr.authed = authed && !x->fresh;
-	struct guard guard = {&tr, c->auth != SMTP_AUTH_NONE, false};
+	struct guard guard = {&tr, c->auth != SMTP_AUTH_NONE,
+			      x->data && x->utf8, GUARD_GO};
 	struct curl_slist *rcpts = NULL;
 	struct upload up = {x->data, x->len, 0, &guard};
 	struct progress prog = {s, call, &guard};
@@ -460,7 +497,7 @@ enum sb_status smtp_transfer(struct smtp *s, const struct sb_call *call,
 		smtp_transcript_free(&tr);
 		/* a new connection: not authenticated yet */
 		smtp_transcript_init(&tr, x->n_rcpts);
-		guard.stopped = false;
+		guard.stopped = GUARD_GO;
 		up.pos = 0;
 		x->curl_err[0] = '\0';
 		curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
@@ -472,7 +509,11 @@ enum sb_status smtp_transfer(struct smtp *s, const struct sb_call *call,
 			goto out;
 		}
 	}
-	if (guard.stopped || (x->rc == CURLE_OK && guard_stop(&guard))) {
+	if (guard.stopped == GUARD_UTF8) {
+		st = utf8_refused(x, err);
+		log_transcript(s, x->rc, &tr);
+	} else if (guard.stopped ||
+		   (x->rc == CURLE_OK && guard_stop(&guard))) {
 		/* auth configured, the connection never authenticated (the
 		 * connect-only probe ends OK without it) */
 		st = auth_missing(s, &x->session, err);

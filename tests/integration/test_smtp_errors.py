@@ -57,6 +57,8 @@ try:
     ok = start([])
     idle = start(["--idle-timeout", "1"])
     small = start(["--size-limit", "2000"])
+    noutf8 = start(["--no-smtputf8"])
+    utf8 = start([])
     dead = closed_port()
     cfg = "[module smtp]\nenabled = yes\n" + "".join([
         inst("dead", dead, "timeout = 5s\n"),
@@ -70,6 +72,8 @@ try:
         inst("rate_refuse", ok.port, "timeout = 2s\nmax_per_minute = 2\n"),
         inst("idle", idle.port, "timeout = 10s\n"),
         inst("small", small.port, "timeout = 10s\n"),
+        inst("noutf8", noutf8.port, "timeout = 10s\n"),
+        inst("utf8", utf8.port, "timeout = 10s\nallow_from_override = yes\n"),
     ])
     msg = {"To": ["r@example.test"], "Subject": "s", "Body": "b"}
     with sbtest.Daemon(cfg) as d:
@@ -123,6 +127,45 @@ try:
              "words", e)
         st, _ = d.call("small/Email.Send", msg)
         c.eq(st, 200, "a small message to the same server goes")
+
+        # ---- non-ASCII addresses need SMTPUTF8 (RFC 6531/6532) ----------------
+        for label, inputs in [("non-ASCII local part",
+                               {"To": ["jürgen@example.test"]}),
+                              ("non-ASCII domain",
+                               {"To": ["a@bücher.example.test"]})]:
+            st, body = d.call("noutf8/Email.Send", dict(msg, **inputs))
+            e = err_of(body)
+            c.eq((st, e.get("code")), (502, "smtputf8"),
+                 "%s, server without SMTPUTF8: refused" % label)
+            c.ok("SMTPUTF8" in e.get("message", ""), "%s: says why" % label,
+                 e)
+        st, body = d.call("noutf8/Email.Send", dict(
+            msg, ReplyTo=["rené@example.test"]))
+        c.eq((st, err_of(body).get("code")), (400, "smtputf8"),
+             "non-ASCII ReplyTo, server without SMTPUTF8: refused")
+        c.eq((noutf8.messages(), noutf8.rcpt_commands()), ([], 0),
+             "without SMTPUTF8: no RCPT, nothing delivered")
+        st, body = d.call("utf8/Email.Send", dict(msg, To=["jürgen@example.test"],
+                                                  Cc=["a@bücher.example.test"]))
+        c.eq(st, 200, "non-ASCII recipients, server with SMTPUTF8: sent")
+        if st == 200:
+            raw, env = utf8.messages()[-1]
+            c.eq(sorted(env["rcpt_tos"]),
+                 ["a@bücher.example.test", "jürgen@example.test"],
+                 "SMTPUTF8: exact envelope addresses")
+            c.ok("jürgen@example.test".encode() in raw and
+                 "a@bücher.example.test".encode() in raw,
+                 "SMTPUTF8: UTF-8 addresses in the headers (RFC 6532)")
+        n = len(utf8.messages())
+        st, body = d.call("utf8/Email.Send", dict(
+            msg, ReplyTo=["rené@example.test"]))
+        e = err_of(body)
+        c.eq((st, e.get("code")), (400, "smtputf8"),
+             "non-ASCII address only in ReplyTo: refused (not declarable)")
+        st, body = d.call("utf8/Email.Send", dict(msg, From="jörg@example.test"))
+        c.eq((st, err_of(body).get("code")), (400, "smtputf8"),
+             "non-ASCII From sent on behalf: refused")
+        c.eq(len(utf8.messages()), n, "undeclared 8-bit headers never sent")
 
         # ---- a kept connection the server closed meanwhile ---------------------
         st, _ = d.call("idle/Email.Send", msg)

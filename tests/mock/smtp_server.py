@@ -29,6 +29,7 @@ Options:
   --hang greeting|rcpt|data   never answer at that point
   --idle-timeout S         close a silent session after S seconds (421)
   --size-limit N           largest message accepted (SIZE extension)
+  --no-smtputf8            do not offer SMTPUTF8
 """
 import argparse
 import asyncio
@@ -304,6 +305,7 @@ def main():
                     help="largest message accepted (SIZE)")
     ap.add_argument("--idle-timeout", type=float, default=300,
                     help="close a silent session after this many seconds")
+    ap.add_argument("--no-smtputf8", action="store_true")
     ap.add_argument("--save-dir", required=True)
     opts = ap.parse_args()
     os.makedirs(opts.save_dir, exist_ok=True)
@@ -323,7 +325,7 @@ def main():
 
     def factory():
         kw = dict(hostname="mx.example.test", ident="svcbroker-test-mx",
-                  enable_SMTPUTF8=True, data_size_limit=opts.size_limit,
+                  enable_SMTPUTF8=not opts.no_smtputf8, data_size_limit=opts.size_limit,
                   timeout=opts.idle_timeout)
         if opts.tls == "starttls":
             kw["tls_context"] = ctx

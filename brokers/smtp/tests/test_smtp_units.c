@@ -184,6 +184,32 @@ START_TEST(test_auth_state)
 }
 END_TEST
 
+/* The SMTPUTF8 parameter is read from MAIL FROM's parameters only. */
+START_TEST(test_mail_smtputf8)
+{
+	static const struct {
+		const char *cmd;
+		bool utf8;
+	} cases[] = {
+	    {"MAIL FROM:<a@b.test> SIZE=10 SMTPUTF8\r\n", true},
+	    {"MAIL FROM:<a@b.test> SMTPUTF8 SIZE=10\r\n", true},
+	    {"MAIL FROM:<a@b.test> SIZE=10\r\n", false},
+	    {"MAIL FROM:<x SMTPUTF8@b.test>\r\n", false},
+	    {"MAIL FROM:<a@b.test> SMTPUTF8X\r\n", false},
+	    {"MAIL FROM:<a@b.test>\r\n", false},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct smtp_transcript t;
+		smtp_transcript_init(&t, 0);
+		ck_assert(!t.mail_sent);
+		feed(&t, '>', cases[i].cmd);
+		ck_assert(t.mail_sent);
+		ck_assert_msg(t.mail_utf8 == cases[i].utf8, "%s", cases[i].cmd);
+		smtp_transcript_free(&t);
+	}
+}
+END_TEST
+
 START_TEST(test_reply_text_made_safe)
 {
 	struct smtp_transcript t;
@@ -504,6 +530,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_partial_acceptance);
 	tcase_add_test(tc, test_auth_login_redacted);
 	tcase_add_test(tc, test_auth_state);
+	tcase_add_test(tc, test_mail_smtputf8);
 	tcase_add_test(tc, test_all_refused_and_data_refused);
 	tcase_add_test(tc, test_reply_text_made_safe);
 	tcase_add_test(tc, test_html_to_text);
