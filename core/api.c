@@ -209,14 +209,59 @@ static enum route route_of(int n, char seg[MAX_SEGMENTS][SEGMENT_MAX])
 	return R_NONE;
 }
 
-/* A name from the URL, made printable for a message. */
+/* A name from the URL, made printable for a message: control characters
+ * become '?', and so does every non-ASCII byte if the name is not valid
+ * UTF-8 (the JSON answer could not carry it, and cutting the message at
+ * the first bad byte would name something else). */
 static const char *shown(const char *s, char *buf, size_t n)
 {
 	size_t o = 0;
 	for (; *s && o + 1 < n && o < 100; s++)
 		buf[o++] = ((unsigned char)*s < 0x20 || *s == 0x7f) ? '?' : *s;
 	buf[o] = '\0';
+	if (!sb_utf8_valid(buf, o))
+		for (size_t i = 0; i < o; i++)
+			if ((unsigned char)buf[i] >= 0x80)
+				buf[i] = '?';
 	return buf;
+}
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* libmicrohttpd decodes %HH in the path before the handler sees it: a
+ * %2F would split one name into two segments, and a %00 would cut a name
+ * short (".../Echo%00junk" would call Echo).  Decode every other escape
+ * and keep these two as they are, so such a name is simply unknown. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	(void)cls;
+	(void)c;
+	char *w = s;
+	const char *p = s;
+	while (*p) {
+		if (p[0] == '%') {
+			int hi = hex_digit(p[1]);
+			int lo = hi < 0 ? -1 : hex_digit(p[2]);
+			int v = hi * 16 + lo;
+			if (hi >= 0 && lo >= 0 && v != 0 && v != '/') {
+				*w++ = (char)v;
+				p += 3;
+				continue;
+			}
+		}
+		*w++ = *p++;
+	}
+	*w = '\0';
+	return (size_t)(w - s);
 }
 
 /* ---- GET routes ---------------------------------------------------------- */
@@ -481,7 +526,14 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
 		return MHD_YES;
 	}
 	if (r->get_pending && !r->answered) {
-		*upload_data_size = 0;
+		if (*upload_data_size) {
+			/* a GET with a body: libmicrohttpd cannot queue an
+			 * answer while a body is being read, so drop the body
+			 * (up to a cap) and answer once it is over */
+			r->discarded += *upload_data_size;
+			*upload_data_size = 0;
+			return r->discarded > DISCARD_MAX ? MHD_NO : MHD_YES;
+		}
 		r->get_pending = false;
 		if (split_path(url, seg) < 0)
 			return fail(r, SB_ERR_NOT_FOUND, "NotFound", NULL,
@@ -655,7 +707,8 @@ struct sbc_api *sbc_api_start(struct sb_runtime *rt, char *errbuf,
 	    mhd_log, a, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)POOL_THREADS,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONN_TIMEOUT_S,
-	    MHD_OPTION_NOTIFY_COMPLETED, completed, a, MHD_OPTION_END);
+	    MHD_OPTION_NOTIFY_COMPLETED, completed, a,
+	    MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
 	if (!a->d) {
 		snprintf(errbuf, errlen,
 			 "listen %s: the HTTP server did not "

@@ -366,6 +366,36 @@ def test_garbage(t, d):
     t.ok(worst < 500, "150 garbage requests: no 5xx (worst %d)" % worst)
 
 
+def test_escaped_paths(t, d):
+    """%00 and %2F in a path name nothing (they neither cut a name short
+    nor split it); a name that is not UTF-8 is quoted without cutting the
+    message; a GET that carries a body still gets its answer."""
+    js = {"Content-Type": "application/json"}
+    body = json.dumps({"inputs": {}})
+    st, _, out = raw(d, "POST", "/v1/call/t1/Echo/Echo%00junk", body=body,
+                     headers=js)
+    t.eq((st, err_of(out).get("code")), (404, "UnknownMethod"),
+         "%00 in a method name: 404, not a call of Echo")
+    t.ok("Echo%00junk" in err_of(out).get("message", ""),
+         "the message quotes the name as sent", repr(out))
+    st, _, out = raw(d, "POST", "/v1/call/t1%2FEcho/Echo/Echo", body=body,
+                     headers=js)
+    t.eq((st, err_of(out).get("code")), (404, "UnknownInstance"),
+         "%2F does not split an instance name")
+    st, _, out = raw(d, "GET", "/v1/catalog/t1%2FEcho")
+    t.eq(st, 404, "GET /v1/catalog/t1%2FEcho is not t1/Echo")
+    st, _, out = raw(d, "GET", "/v1/catalog/t%31/Ech%6F")
+    t.eq(st, 200, "other escapes are decoded")
+    st, _, out = raw(d, "GET", "/v1/catalog/t%FF1/Echo")
+    t.eq(st, 404, "a name that is not UTF-8: 404")
+    t.ok("t?1" in err_of(out).get("message", ""),
+         "a name that is not UTF-8 is quoted whole, bad bytes as '?'",
+         repr(out))
+    for path in ("/v1/catalog", "/v1/health", "/metrics"):
+        st, _, out = raw(d, "GET", path, body="x" * 5000)
+        t.eq(st, 200, "GET %s with a body is answered" % path)
+
+
 def main():
     t = sbtest.Checks()
     with sbtest.Daemon(CONFIG, server_extra="max_body = 4KiB") as d:
@@ -377,6 +407,7 @@ def main():
         test_fail_mapping(t, d)
         test_metrics_and_misc(t, d)
         test_garbage(t, d)
+        test_escaped_paths(t, d)
         st, _ = d.get("/v1/health")
         t.eq(st, 200, "daemon still healthy after every error")
     t.done()
