@@ -312,8 +312,15 @@ static void print_method(const struct cli_opts *opts, const char *object,
 {
 	size_t width = width_of(opts);
 	const char *kind = cli_jstr(m, "kind");
-	printf("  %s.%s%s%s%s\n", object, item_name(m) ? item_name(m) : "?",
-	       kind ? " (" : "", kind ? kind : "", kind ? ")" : "");
+	/* names come from the server: printable only */
+	char *o = cli_text_fit(object, 0);
+	char *n = cli_text_fit(item_name(m) ? item_name(m) : "?", 0);
+	char *k = kind ? cli_text_fit(kind, 0) : NULL;
+	printf("  %s.%s%s%s%s\n", o, n, k ? " (" : "", k ? k : "",
+	       k ? ")" : "");
+	free(o);
+	free(n);
+	free(k);
 	print_doc(cli_jdoc(m), 4, width);
 	json_t *inputs = cli_jlist(m, "inputs");
 	if (json_array_size(inputs) > 0) {
@@ -356,7 +363,11 @@ static void print_object(const struct cli_opts *opts, const char *instance,
 	const char *name = cli_jstr(def, "name");
 	if (!name)
 		name = cli_jstr(def, "object");
-	printf("%s/%s\n", instance, name ? name : "?");
+	char *fi = cli_text_fit(instance, 0);
+	char *fn = cli_text_fit(name ? name : "?", 0);
+	printf("%s/%s\n", fi, fn);
+	free(fi);
+	free(fn);
 	print_doc(cli_jdoc(def), 2, width);
 
 	json_t *props = cli_jlist(def, "properties");
@@ -430,8 +441,14 @@ static int describe_instance(const struct cli_opts *opts, const char *name)
 	} else {
 		const char *broker = cli_jstr(found, "broker");
 		const char *err = jstr_any(found, error_keys);
-		printf("%s%s%s (%s)\n", name, broker ? " — broker " : "",
-		       broker ? broker : "", instance_state(found));
+		char *fn = cli_text_fit(name, 0);
+		char *fb = cli_text_fit(broker ? broker : "", 0);
+		char *fs = cli_text_fit(instance_state(found), 0);
+		printf("%s%s%s (%s)\n", fn, broker ? " — broker " : "", fb,
+		       fs);
+		free(fn);
+		free(fb);
+		free(fs);
 		if (err)
 			print_doc(err, 2, width_of(opts));
 		json_t *objs = cli_jlist(found, "objects");
@@ -530,7 +547,9 @@ int cli_cmd_health(const struct cli_opts *opts, int argc, char **argv)
 		return ret;
 	}
 	const char *st = cli_jstr(r.json, "status");
-	printf("%s (HTTP %ld)\n", st ? st : (ret ? "failing" : "ok"), r.status);
+	char *fst = cli_text_fit(st ? st : (ret ? "failing" : "ok"), 0);
+	printf("%s (HTTP %ld)\n", fst, r.status);
+	free(fst);
 	/* Every other scalar the daemon reports: generation, uptime, calls
 	 * queued and running... */
 	const char *key;

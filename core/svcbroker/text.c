@@ -9,15 +9,35 @@
 
 #include "cli.h"
 
+/* Messages quote names and texts that come from the server (error
+ * categories and codes, object and method names): they are made printable
+ * as a whole, so no control character ever reaches the terminal. */
 void cli_err(const char *fmt, ...)
 {
 	va_list ap;
-	fflush(stdout);
-	fputs("svcbroker: ", stderr);
+	char small[1024];
+	char *buf = small;
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	int n = vsnprintf(small, sizeof(small), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	if (n >= (int)sizeof(small)) {
+		buf = malloc((size_t)n + 1);
+		if (buf) {
+			va_start(ap, fmt);
+			vsnprintf(buf, (size_t)n + 1, fmt, ap);
+			va_end(ap);
+		} else {
+			buf = small;
+		}
+	} else if (n < 0) {
+		small[0] = '\0';
+	}
+	char *shown = cli_text_fit(buf, 0);
+	fflush(stdout);
+	fprintf(stderr, "svcbroker: %s\n", shown);
+	free(shown);
+	if (buf != small)
+		free(buf);
 }
 
 void *cli_xmalloc(size_t n)

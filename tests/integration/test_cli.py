@@ -115,6 +115,60 @@ t.ok(code == 3 and dead in err, "SVCBROKER_URL is used", "%d %s" % (code, err))
 code, out, err = run("catalog", url="ftp://127.0.0.1:1")
 t.eq(code, 2, "a non-HTTP --url is a usage error")
 
+# A server whose names, codes and messages carry terminal control
+# sequences: the client shows them escaped, never raw.
+import http.server  # noqa: E402
+import threading  # noqa: E402
+
+NASTY = "\x1b[31mRED\x1b]0;title\x07\r\nFAKE"
+
+
+class NastyHandler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def answer(self, status, doc):
+        body = json.dumps(doc).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        if self.path.startswith("/v1/catalog/"):
+            self.answer(200, {
+                "instance": NASTY, "name": NASTY, "doc": NASTY,
+                "properties": [{"name": NASTY, "type": NASTY, "doc": NASTY}],
+                "methods": [{"name": NASTY, "kind": NASTY, "doc": NASTY,
+                             "inputs": [], "returns": [NASTY]}]})
+        elif self.path == "/v1/health":
+            self.answer(200, {"status": NASTY, NASTY: NASTY, "instances": [
+                {"name": NASTY, "broker": NASTY, "state": NASTY}]})
+        else:
+            self.answer(200, {"instances": [
+                {"name": "n", "broker": NASTY, "state": NASTY,
+                 "objects": [{"name": NASTY, "doc": NASTY}]}]})
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.answer(400, {"error": {"category": NASTY, "code": NASTY,
+                                    "message": NASTY}})
+
+
+nasty = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NastyHandler)
+threading.Thread(target=nasty.serve_forever, daemon=True).start()
+nasty_url = "http://127.0.0.1:%d" % nasty.server_address[1]
+for args in (("catalog",), ("describe", "n"), ("describe", "n/O"),
+             ("describe", "n/O.M"), ("health",), ("call", "n/O.M", "-")):
+    code, out, err = run(*args, url=nasty_url,
+                         stdin="{}" if "-" in args else None)
+    raw_ctl = [c for c in "\x1b\x07\r" if c in out + err]
+    t.ok(not raw_ctl and "x1B" in out + err,
+         "%s: control characters from the server are shown escaped"
+         % " ".join(args), repr(out + err)[:300])
+nasty.shutdown()
+
 with sbtest.Daemon(CONFIG) as d:
     u = d.url
 
