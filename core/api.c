@@ -476,6 +476,37 @@ static enum MHD_Result call_finish(struct req *r)
 
 /* ---- the handler --------------------------------------------------------- */
 
+/* How a request says where its body ends. */
+struct framing {
+	int content_length, transfer_encoding;
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind,
+				     const char *key, const char *value)
+{
+	struct framing *f = cls;
+	(void)kind;
+	(void)value;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		f->content_length++;
+	else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+		f->transfer_encoding++;
+	return MHD_YES;
+}
+
+/* Several Content-Length headers, or one with Transfer-Encoding: a proxy
+ * in front may end the body elsewhere than libmicrohttpd does (which
+ * takes the first length, or the chunks), and the rest of the body would
+ * then be read as a request of its own.  Such a request is refused and
+ * its connection closed. */
+static bool framing_ambiguous(struct MHD_Connection *conn)
+{
+	struct framing f = {0, 0};
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, count_framing, &f);
+	return f.content_length > 1 || f.transfer_encoding > 1 ||
+	       (f.content_length > 0 && f.transfer_encoding > 0);
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
 			       const char *url, const char *method,
 			       const char *version, const char *upload_data,
@@ -496,6 +527,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
 		char pb[128];
 		snprintf(r->what, sizeof(r->what), "%.16s %s", method,
 			 shown(url, pb, sizeof(pb)));
+		if (framing_ambiguous(conn))
+			return fail(r, SB_ERR_INVALID_INPUT, "AmbiguousLength",
+				    NULL,
+				    "send one Content-Length header or "
+				    "Transfer-Encoding: chunked, not several "
+				    "or both");
 		int n = split_path(url, seg);
 		r->route = n < 0 ? R_NONE : route_of(n, seg);
 		bool is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||

@@ -396,6 +396,43 @@ def test_escaped_paths(t, d):
         t.eq(st, 200, "GET %s with a body is answered" % path)
 
 
+def test_ambiguous_length(t, d):
+    """A request whose body could end in two places (two Content-Length
+    headers, or one with Transfer-Encoding) is refused and its connection
+    closed, so no part of its body is ever read as another request."""
+    import socket
+    body = b'{"inputs":{}}'
+    inner = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
+    cases = {
+        "two Content-Length headers":
+            b"Content-Length: %d\r\nContent-Length: %d\r\n\r\n%s%s" % (
+                len(body), len(body) + len(inner), body, inner),
+        "Content-Length and Transfer-Encoding":
+            b"Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"%x\r\n%s\r\n0\r\n\r\n%s" % (len(body), body, inner),
+    }
+    for name, rest in cases.items():
+        s = socket.create_connection(("127.0.0.1", d.port), timeout=5)
+        try:
+            s.sendall(b"POST /v1/call/t1/Echo/Echo HTTP/1.1\r\nHost: x\r\n"
+                      b"Content-Type: application/json\r\n" + rest)
+            out = b""
+            while True:
+                try:
+                    chunk = s.recv(65536)
+                except socket.timeout:  # left open: fails below
+                    break
+                if not chunk:
+                    break
+                out += chunk
+        finally:
+            s.close()
+        t.ok(out.startswith(b"HTTP/1.1 400") and b"AmbiguousLength" in out,
+             "%s: 400 AmbiguousLength" % name, repr(out[:200]))
+        t.eq(out.count(b"HTTP/1.1 "), 1,
+             "%s: nothing after the body is answered" % name)
+
+
 def main():
     t = sbtest.Checks()
     with sbtest.Daemon(CONFIG, server_extra="max_body = 4KiB") as d:
@@ -408,6 +445,7 @@ def main():
         test_metrics_and_misc(t, d)
         test_garbage(t, d)
         test_escaped_paths(t, d)
+        test_ambiguous_length(t, d)
         st, _ = d.get("/v1/health")
         t.eq(st, 200, "daemon still healthy after every error")
     t.done()
