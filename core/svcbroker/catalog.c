@@ -444,8 +444,7 @@ static int describe_instance(const struct cli_opts *opts, const char *name)
 		char *fn = cli_text_fit(name, 0);
 		char *fb = cli_text_fit(broker ? broker : "", 0);
 		char *fs = cli_text_fit(instance_state(found), 0);
-		printf("%s%s%s (%s)\n", fn, broker ? " — broker " : "", fb,
-		       fs);
+		printf("%s%s%s (%s)\n", fn, broker ? " — broker " : "", fb, fs);
 		free(fn);
 		free(fb);
 		free(fs);
