@@ -4,8 +4,9 @@
 #   2. build in build/ and run `make check`,
 #   2b. run the tests that install: the README's quick start end to end and
 #       the out-of-tree broker build (tests/integration/test_{quickstart,out_of_tree}),
-#   3. run the compiled (unit) tests again under valgrind (skip with
-#      SB_NO_VALGRIND=1),
+#   3. run the compiled (unit) tests again under valgrind, then the
+#      integration tests with svcbrokerd itself under valgrind (skip both
+#      with SB_NO_VALGRIND=1),
 #   4. build in build-asan/ with AddressSanitizer + UndefinedBehaviorSanitizer
 #      and run `make check` again (skip with SB_NO_SANITIZE=1),
 # then print one line "N passed, N failed, N skipped" (each check counted,
@@ -79,6 +80,17 @@ if [ "${SB_NO_VALGRIND:-0}" != 1 ] && [ ! -f "$top/build.build-failed" ]; then
 		>"$top/build/valgrind.out" 2>&1) || status=1
 	grep -E '^(PASS|FAIL|SKIP|XFAIL|XPASS|ERROR):' "$top/build/valgrind.out" || true
 	count valgrind --tests-from "$top/build/valgrind.out" build
+	# The daemon under memcheck (tests/lib/sbtest.py: SB_TEST_VALGRIND=1):
+	# every request path of the integration tests, any error or leak fails
+	# the test.  Two tests are left out: they measure timing under load
+	# (test_api_concurrency) or SIGKILL the daemon mid-burst on purpose
+	# (test_mapi_durability), and valgrind's slowdown only makes them slow.
+	daemon_tests=$(make -s -C "$top/build" print-daemon-tests | grep -E '^tests/' |
+		grep -vE 'test_(api_concurrency|mapi_durability)\.py$' | tr '\n' ' ')
+	(cd "$top/build" && SB_TEST_VALGRIND=1 make -k check TESTS="$daemon_tests" \
+		>"$top/build/valgrind-daemon.out" 2>&1) || status=1
+	grep -E '^(PASS|FAIL|SKIP|XFAIL|XPASS|ERROR):' "$top/build/valgrind-daemon.out" || true
+	count valgrind-daemon --tests-from "$top/build/valgrind-daemon.out" build
 fi
 if [ "${SB_NO_SANITIZE:-0}" != 1 ]; then
 	SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"

@@ -33,6 +33,20 @@ def daemon_path():
     return os.path.join(TOP_BUILDDIR, "core", "svcbrokerd", "svcbrokerd")
 
 
+# SB_TEST_VALGRIND=1 runs every Daemon under valgrind's memcheck: any error
+# or definite/indirect leak makes it exit 99, which fails the test.
+VALGRIND = os.environ.get("SB_TEST_VALGRIND") == "1"
+
+
+def daemon_command():
+    if not VALGRIND:
+        return [daemon_path()]
+    return [os.path.join(TOP_BUILDDIR, "libtool"), "--mode=execute",
+            "valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
+            "--errors-for-leak-kinds=definite,indirect",
+            "--show-leak-kinds=definite,indirect", daemon_path()]
+
+
 def cli_path():
     return os.path.join(TOP_BUILDDIR, "core", "svcbroker", "svcbroker")
 
@@ -97,7 +111,7 @@ class Daemon:
         self.env = dict(os.environ)
         if env:
             self.env.update(env)
-        self.start_timeout = start_timeout
+        self.start_timeout = start_timeout * (4 if VALGRIND else 1)
         self.proc = None
         self.log = None
         # Set to True by a test that kills or expects the daemon to die.
@@ -115,7 +129,7 @@ class Daemon:
 
     def start(self):
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([daemon_path(), "-c", self.config],
+        self.proc = subprocess.Popen(daemon_command() + ["-c", self.config],
                                      stdout=self.log, stderr=subprocess.STDOUT,
                                      env=self.env, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + self.start_timeout
@@ -146,6 +160,8 @@ class Daemon:
 
     def stop(self, timeout=20.0):
         """SIGTERM and wait; returns the exit code (SIGKILL after timeout)."""
+        if VALGRIND:
+            timeout *= 3
         if not self.proc or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else None
         self.proc.send_signal(signal.SIGTERM)
