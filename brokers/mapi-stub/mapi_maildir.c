@@ -165,13 +165,16 @@ bool mapi_entry_restat(const char *path, struct mapi_entry *e)
 
 enum sb_status mapi_folder_name_check(const char *name, struct sb_error *err)
 {
+	size_t n = name ? strlen(name) : 0;
 	if (!name || !sb_path_component_ok(name, MAPI_FOLDER_MAX) ||
-	    name[0] == '.' || strchr(name, '\\'))
+	    !mapi_name_ok(name, MAPI_FOLDER_MAX) || strchr(name, '\\') ||
+	    name[0] == ' ' || name[n - 1] == ' ')
 		return sb_error_set(err, SB_ERR_INVALID_INPUT,
 				    "ErrorInvalidFolderName",
 				    "folder name \"%s\" is not allowed: "
-				    "1..%d bytes, no '/', '\\', control "
-				    "characters, and not starting with '.'",
+				    "1..%d bytes of UTF-8, no '/', '\\', "
+				    "control characters, not starting with "
+				    "'.', no leading or trailing space",
 				    name ? name : "", MAPI_FOLDER_MAX);
 	for (size_t i = 0; reserved_names[i]; i++)
 		if (strcasecmp(name, reserved_names[i]) == 0)
@@ -255,8 +258,7 @@ int mapi_folder_names(struct mapi_mailbox *mb, char ***out, size_t *nout)
 	while ((de = readdir(d))) {
 		/* Hidden, or a name no folder can have (invalid UTF-8, control
 		 * characters): not a folder of this store. */
-		if (!mapi_name_ok(de->d_name, MAPI_FOLDER_MAX) ||
-		    strchr(de->d_name, '\\'))
+		if (mapi_folder_name_check(de->d_name, NULL) != SB_OK)
 			continue;
 		bool skip = false;
 		for (size_t i = 0; mapi_wellknown[i].id && !skip; i++)
