@@ -1352,6 +1352,23 @@ static bool has_bounds(const struct sb_config_key *k)
 	return k->min != 0 || k->max != 0;
 }
 
+/* An int, duration or size value; *kind names what was expected. */
+static bool parse_number(enum sb_conf_type type, const char *v, int64_t *n,
+			 const char **kind)
+{
+	switch (type) {
+	case SB_CONF_DURATION:
+		*kind = "duration (such as 250ms, 30s, 5m, 1h)";
+		return sbc_parse_duration_ms(v, n);
+	case SB_CONF_SIZE:
+		*kind = "size (such as 512, 64KiB, 10MiB)";
+		return sbc_parse_size(v, n);
+	default:
+		*kind = "whole number";
+		return parse_int(v, n);
+	}
+}
+
 static bool in_range(const struct sb_config_key *k, int64_t v)
 {
 	if (!has_bounds(k))
@@ -1417,21 +1434,6 @@ static void bind_one(struct binder *B, const struct sb_config_key *k,
 		*(char **)field = s;
 		return;
 	}
-	case SB_CONF_INT:
-		if (!parse_int(v, &n)) {
-			berr(B, file, line, k->key,
-			     "%s is not a whole number", shown);
-			return;
-		}
-		if (!in_range(k, n)) {
-			char r[100];
-			range_text(k, r, sizeof(r));
-			berr(B, file, line, k->key, "%s is out of range %s",
-			     shown, r);
-			return;
-		}
-		*(int64_t *)field = n;
-		return;
 	case SB_CONF_BOOL: {
 		bool b;
 		if (!sbc_parse_bool(v, &b)) {
@@ -1444,12 +1446,13 @@ static void bind_one(struct binder *B, const struct sb_config_key *k,
 		*(bool *)field = b;
 		return;
 	}
+	case SB_CONF_INT:
 	case SB_CONF_DURATION:
-		if (!sbc_parse_duration_ms(v, &n)) {
-			berr(B, file, line, k->key,
-			     "%s is not a duration (such as 250ms, 30s, 5m, "
-			     "1h)",
-			     shown);
+	case SB_CONF_SIZE: {
+		const char *kind = NULL;
+		if (!parse_number(k->type, v, &n, &kind)) {
+			berr(B, file, line, k->key, "%s is not a %s", shown,
+			     kind);
 			return;
 		}
 		if (!in_range(k, n)) {
@@ -1461,22 +1464,7 @@ static void bind_one(struct binder *B, const struct sb_config_key *k,
 		}
 		*(int64_t *)field = n;
 		return;
-	case SB_CONF_SIZE:
-		if (!sbc_parse_size(v, &n)) {
-			berr(B, file, line, k->key,
-			     "%s is not a size (such as 512, 64KiB, 10MiB)",
-			     shown);
-			return;
-		}
-		if (!in_range(k, n)) {
-			char r[100];
-			range_text(k, r, sizeof(r));
-			berr(B, file, line, k->key, "%s is out of range %s",
-			     shown, r);
-			return;
-		}
-		*(int64_t *)field = n;
-		return;
+	}
 	case SB_CONF_ENUM: {
 		for (int i = 0; k->choices && k->choices[i]; i++) {
 			if (strcasecmp(k->choices[i], v) == 0) {
