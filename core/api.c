@@ -109,8 +109,10 @@ static enum MHD_Result send_answer(struct req *r, int status, char *body,
 				"no-store");
 	if (retry_after_ms > 0) {
 		char ra[32];
+		/* whole seconds, rounded up (without overflowing) */
 		snprintf(ra, sizeof(ra), "%lld",
-			 (long long)((retry_after_ms + 999) / 1000));
+			 (long long)(retry_after_ms / 1000 +
+				     (retry_after_ms % 1000 != 0)));
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
 	}
 	if (allow)

@@ -28,6 +28,7 @@
 #define RETRY_BUSY_MS 1000
 #define RETRY_DRAIN_MS 5000
 #define JOIN_WAIT_MS 5000
+#define RETRY_AFTER_MAX_MS ((int64_t)24 * 3600 * 1000) /* a day */
 
 enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_DONE };
 
@@ -244,6 +245,11 @@ static void *worker_main(void *arg)
 		struct sb_result *res =
 		    sbc_result_new(j->e->obj, j->e->method, 0, 0);
 		enum sb_status st = run(j, res, &err);
+		/* often an upstream's own figure: keep it sane */
+		if (err.retry_after_ms < 0)
+			err.retry_after_ms = 0;
+		else if (err.retry_after_ms > RETRY_AFTER_MAX_MS)
+			err.retry_after_ms = RETRY_AFTER_MAX_MS;
 
 		pthread_mutex_lock(&ex->mu);
 		atomic_fetch_sub(&inst->running, 1);

@@ -310,6 +310,19 @@ def test_fail_mapping(t, d):
             t.eq(e.get("retry_after_ms"), 2500, "Fail %s: retry_after_ms" % cat)
         else:
             t.ok("retry_after_ms" not in e, "Fail %s: no retry_after_ms" % cat)
+    # A broker passes an upstream's retry delay as it came: an absurd one
+    # is capped at a day (it overflowed the rounding to seconds), a
+    # negative one dropped.
+    for ms in (2 ** 63 - 1, 2 ** 62):
+        st, body = d.call("t1/Echo.Fail", {"Status": "throttled",
+                                           "RetryAfterMs": ms})
+        t.eq((st, err_of(body).get("retry_after_ms"),
+              d.last_headers.get("Retry-After")), (429, 86400000, "86400"),
+             "RetryAfterMs %d: capped at a day" % ms)
+    st, body = d.call("t1/Echo.Fail", {"Status": "unavailable",
+                                       "RetryAfterMs": -5})
+    t.ok(st == 503 and "retry_after_ms" not in err_of(body),
+         "a negative RetryAfterMs is dropped", repr(body))
     st, body = d.call("t1/Echo.Fail", {"Status": "conflict", "Code": ""})
     t.eq(err_of(body).get("code"), "", "no code: code is \"\"")
     st, body = d.call("t1/Echo.Fail", {})
