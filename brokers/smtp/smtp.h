@@ -174,7 +174,7 @@ struct smtp_xfer {
 	size_t n_rcpts;
 	const char *data; /* message, CRLF; NULL: connect only */
 	size_t len;
-	bool utf8; /* 8-bit header text (RFC 6532): needs SMTPUTF8 */
+	bool utf8;  /* 8-bit header text (RFC 6532): needs SMTPUTF8 */
 	bool fresh; /* a new connection, not a reused one */
 	/* out */
 	struct smtp_session session;

@@ -66,8 +66,9 @@ static void put_line(struct smtp_transcript *t, char dir, const char *s,
 	if (dir == '>') {
 		/* a new SMTP session (or the one after STARTTLS) starts
 		 * unauthenticated */
-		if (n >= 4 && (!strncasecmp(s, "EHLO", 4) ||
-			       !strncasecmp(s, "HELO", 4)) &&
+		if (n >= 4 &&
+		    (!strncasecmp(s, "EHLO", 4) ||
+		     !strncasecmp(s, "HELO", 4)) &&
 		    (n == 4 || s[4] == ' '))
 			t->authed = false;
 		if (n >= 10 && !strncasecmp(s, "MAIL FROM:", 10)) {

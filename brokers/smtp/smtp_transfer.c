@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "smtp.h"
 
@@ -16,9 +17,10 @@
  * authenticate.  libcurl skips AUTH without a word when the server offers
  * none (it fails only when the offered mechanisms exclude ours), so the
  * exchange is stopped here: at the first progress report after an
- * unauthenticated MAIL FROM, and at the latest when libcurl asks for the
- * content after DATA (no byte of it is given, so the server never gets
- * the final dot and keeps nothing). */
+ * unauthenticated MAIL FROM (when libcurl makes one: a matter of timing),
+ * and at the latest when libcurl asks for the content after DATA (no byte
+ * of it is given, so the server never gets the final dot and keeps
+ * nothing). */
 /* Likewise a message with 8-bit header text (a non-ASCII address) goes
  * only in a transaction declared SMTPUTF8 (RFC 6531); libcurl declares it
  * only for non-ASCII envelope addresses and when the server offers it. */
@@ -124,11 +126,21 @@ enum sb_status smtp_reply_status(int code)
 
 void smtp_xfer_free(struct smtp_xfer *x) { smtp_session_free(&x->session); }
 
+/* The time this exchange may take: what is left of the call's deadline,
+ * less a margin so that the broker's own answer (which says, for one, when
+ * a message may or may not have been delivered) reaches the caller before
+ * the host gives up on the call. */
 static int64_t budget_ms(struct smtp *s, const struct sb_call *call)
 {
 	if (!call || !s->host->remaining_ms)
 		return DEFAULT_BUDGET_MS;
-	return s->host->remaining_ms(s->host, call);
+	int64_t left = s->host->remaining_ms(s->host, call);
+	int64_t margin = left / 10;
+	if (margin < 50)
+		margin = 50;
+	if (margin > 1000)
+		margin = 1000;
+	return left > 2 * margin ? left - margin : left;
 }
 
 static const char *const auth_keys[] = {"none", "plain", "login", "xoauth2"};
@@ -136,7 +148,8 @@ static const char *const auth_names[] = {"none", "PLAIN", "LOGIN", "XOAUTH2"};
 
 /* auth is configured but the server does not let us use it: a clear
  * refusal naming what it offers. */
-static enum sb_status auth_missing(struct smtp *s, const struct smtp_session *ss,
+static enum sb_status auth_missing(struct smtp *s,
+				   const struct smtp_session *ss,
 				   struct sb_error *err)
 {
 	bool clear = s->conf->tls == SMTP_TLS_NONE &&
@@ -247,7 +260,8 @@ static enum sb_status map_failure(struct smtp *s, struct smtp_xfer *x,
 				    cw);
 	case CURLE_LOGIN_DENIED:
 		if (!ss->auth_sent && s->conf->auth != SMTP_AUTH_NONE)
-			return auth_missing(s, ss, err); /* no usable mechanism */
+			/* no usable mechanism */
+			return auth_missing(s, ss, err);
 		if (ss->auth_code) {
 			snprintf(code, sizeof(code), "%d", ss->auth_code);
 			return sb_error_set(err, SB_ERR_UPSTREAM_AUTH, code,
@@ -407,7 +421,7 @@ enum sb_status smtp_transfer(struct smtp *s, const struct sb_call *call,
 	/* bounds each reply wait, and the QUIT when a connection is closed
 	 * (libcurl then ignores the transfer timeout) */
 	SETOPT(h, CURLOPT_SERVER_RESPONSE_TIMEOUT,
-	       (long)(budget < 1000 ? 1 : (budget + 999) / 1000));
+	       (long)(budget < 2000 ? 1 : budget / 1000));
 	if (x->fresh)
 		SETOPT(h, CURLOPT_FRESH_CONNECT, 1L);
 
@@ -509,11 +523,15 @@ enum sb_status smtp_transfer(struct smtp *s, const struct sb_call *call,
 			goto out;
 		}
 	}
+	/* Judge by the transcript too: whether the progress callback stopped
+	 * the exchange before a recipient's refusal or the content did is a
+	 * matter of timing; the reason must not be. */
+	if (guard.stopped == GUARD_GO && (tr.mail_sent || x->rc == CURLE_OK))
+		guard_stop(&guard);
 	if (guard.stopped == GUARD_UTF8) {
 		st = utf8_refused(x, err);
 		log_transcript(s, x->rc, &tr);
-	} else if (guard.stopped ||
-		   (x->rc == CURLE_OK && guard_stop(&guard))) {
+	} else if (guard.stopped == GUARD_AUTH) {
 		/* auth configured, the connection never authenticated (the
 		 * connect-only probe ends OK without it) */
 		st = auth_missing(s, &x->session, err);
@@ -537,9 +555,18 @@ out:
 	/* a handle that failed may hold a half-done connection: drop it;
 	 * connect-only handles hold a connection nobody will use again */
 	curl_easy_setopt(h, CURLOPT_MAIL_RCPT, NULL);
-	if (st != SB_OK) /* a hung server must not hold the QUIT for long */
+	if (st != SB_OK) {
+		/* A failed session may be anywhere (in the content, say): a
+		 * QUIT would only wait on a hung server after the call's time
+		 * is up.  End the connection without it. */
+		curl_socket_t sock = CURL_SOCKET_BAD;
+		if (curl_easy_getinfo(h, CURLINFO_ACTIVESOCKET, &sock) ==
+			CURLE_OK &&
+		    sock != CURL_SOCKET_BAD)
+			shutdown(sock, SHUT_RDWR);
 		curl_easy_setopt(h, CURLOPT_SERVER_RESPONSE_TIMEOUT,
 				 (long)SMTP_QUIT_TIMEOUT_S);
+	}
 	smtp_pool_put(&s->pool, h, st == SB_OK && x->data != NULL, tr.authed);
 	curl_slist_free_all(rcpts);
 	smtp_transcript_free(&tr);

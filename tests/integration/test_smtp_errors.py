@@ -58,6 +58,7 @@ try:
     idle = start(["--idle-timeout", "1"])
     small = start(["--size-limit", "2000"])
     noutf8 = start(["--no-smtputf8"])
+    drop = start(["--drop-after-data"])
     utf8 = start([])
     dead = closed_port()
     cfg = "[module smtp]\nenabled = yes\n" + "".join([
@@ -73,6 +74,7 @@ try:
         inst("idle", idle.port, "timeout = 10s\n"),
         inst("small", small.port, "timeout = 10s\n"),
         inst("noutf8", noutf8.port, "timeout = 10s\n"),
+        inst("drop", drop.port, "timeout = 10s\n"),
         inst("utf8", utf8.port, "timeout = 10s\nallow_from_override = yes\n"),
     ])
     msg = {"To": ["r@example.test"], "Subject": "s", "Body": "b"}
@@ -96,7 +98,28 @@ try:
             c.eq(err_of(body).get("category"), "timeout", "%s: timeout" % name)
             c.ok(took < 6, "%s: bounded by the 2 s deadline" % name,
                  "(took %.1fs)" % took)
+            if name == "hang_data":
+                c.ok("may or may not be delivered" in
+                     err_of(body).get("message", ""),
+                     "hung after the content: says delivery is unknown",
+                     body)
         c.eq(len(hang_data.messages()), 0, "hung DATA saved nothing")
+
+        # ---- the connection drops after the content, before the reply ---------
+        for i in range(2):  # the second time on a kept handle
+            st, body = d.call("drop/Email.Send", msg)
+            e = err_of(body)
+            c.ok(st in (502, 503) and "may or may not be delivered" in
+                 e.get("message", ""),
+                 "dropped after the content: an error that says delivery "
+                 "is unknown", body)
+        c.eq(drop.mail_commands(), 2,
+             "dropped after the content: never sent again by itself")
+
+        # a good send on the same instance afterwards: the broken
+        # connection was not kept
+        st, _ = d.call("small/Email.Send", msg)
+        c.eq(st, 200, "sends go on after failures")
 
         st, body = d.call("data451/Email.Send", msg)
         e = err_of(body)
@@ -143,8 +166,7 @@ try:
             msg, ReplyTo=["rené@example.test"]))
         c.eq((st, err_of(body).get("code")), (400, "smtputf8"),
              "non-ASCII ReplyTo, server without SMTPUTF8: refused")
-        c.eq((noutf8.messages(), noutf8.rcpt_commands()), ([], 0),
-             "without SMTPUTF8: no RCPT, nothing delivered")
+        c.eq(noutf8.messages(), [], "without SMTPUTF8: nothing delivered")
         st, body = d.call("utf8/Email.Send", dict(msg, To=["jürgen@example.test"],
                                                   Cc=["a@bücher.example.test"]))
         c.eq(st, 200, "non-ASCII recipients, server with SMTPUTF8: sent")

@@ -27,6 +27,8 @@ Options:
   --mail-reply REPLY       answer every MAIL FROM with REPLY
   --data-reply REPLY       answer the end of DATA with REPLY (nothing saved)
   --hang greeting|rcpt|data   never answer at that point
+  --drop-after-data        close the connection when the content has
+                           arrived, without a reply (nothing saved)
   --idle-timeout S         close a silent session after S seconds (421)
   --size-limit N           largest message accepted (SIZE extension)
   --no-smtputf8            do not offer SMTPUTF8
@@ -197,6 +199,9 @@ class Handler:
     async def handle_DATA(self, server, session, envelope):
         if self.opts.hang == "data":
             await asyncio.sleep(3600)
+        if self.opts.drop_after_data:
+            server.transport.abort()
+            return "451 never seen"
         if self.opts.data_reply:
             return self.opts.data_reply
         self.count += 1
@@ -306,6 +311,7 @@ def main():
     ap.add_argument("--idle-timeout", type=float, default=300,
                     help="close a silent session after this many seconds")
     ap.add_argument("--no-smtputf8", action="store_true")
+    ap.add_argument("--drop-after-data", action="store_true")
     ap.add_argument("--save-dir", required=True)
     opts = ap.parse_args()
     os.makedirs(opts.save_dir, exist_ok=True)
