@@ -221,6 +221,11 @@ try:
             c.eq(len(msg["To"].addresses) + len(msg["Cc"].addresses), 2000,
                  "3000 recipients: To and Cc headers complete")
             c.ok(b"b0000" not in raw, "3000 recipients: no Bcc in the message")
+            lines = raw.split(b"\r\n")
+            c.ok(max(len(x) for x in lines) <= 998 and
+                 sum(len(x) > 78 for x in lines) <= 2000,
+                 "3000 recipients: headers folded (one address a line at "
+                 "most, no line over 998)")
 
         # ---- every recipient refused ------------------------------------------
         st, body = d.call("mail/Email.Send", {
