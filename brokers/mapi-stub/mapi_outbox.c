@@ -41,20 +41,17 @@ static void note_rej(struct outcome *o, const char *rcpt, const char *why)
 	o->n_rej++;
 }
 
-/* True if an item with this unique name is in <mb>/Inbox (new or cur). */
+/* True if an item with this unique name is anywhere in mb: the recipient
+ * may have read, moved or soft-deleted the copy before the Send that
+ * delivered it was finished. */
 static bool delivered(struct mapi_mailbox *mb, const char *uniq)
 {
-	char dir[MAPI_PATH_MAX];
-	if (!mapi_path(dir, sizeof dir, "%s/%s", mb->dir, MAPI_INBOX))
-		return false;
-	struct mapi_entry *e;
-	size_t n;
-	if (mapi_maildir_scan(dir, &e, &n) < 0)
-		return false;
-	bool found = false;
-	for (size_t i = 0; i < n && !found; i++)
-		found = strcmp(e[i].id, uniq) == 0;
-	mapi_entries_free(e, n);
+	char path[MAPI_PATH_MAX];
+	struct mapi_entry e = {0};
+	bool found = mapi_item_find(mb, NULL, uniq, path, sizeof path, NULL,
+				    0, &e, NULL) == SB_OK;
+	free(e.file);
+	free(e.id);
 	return found;
 }
 

@@ -623,6 +623,33 @@ START_TEST(test_outbox_recovery)
 	ck_assert_uint_eq(listed("bob@example.test", "Inbox"), 2);
 	ck_assert_uint_eq(listed("carol@example.test", "Inbox"), 2);
 	ck_assert_uint_eq(listed("alice@example.test", "Outbox"), 0);
+	/* And with carol having moved her copies away, or deleted them to
+	 * Deleted Items: not delivered again either. */
+	x = call("Email", "List",
+		 (const char *[]){"Mailbox=carol@example.test", NULL});
+	ck_assert_uint_eq(sbc_result_n_rows(x.r), 2);
+	char c0[200], c1[200];
+	snprintf(c0, sizeof c0, "Id=%s", str(&x, 0, "Id"));
+	snprintf(c1, sizeof c1, "Id=%s", str(&x, 1, "Id"));
+	done(&x);
+	x = call("Email", "Move",
+		 (const char *[]){"Mailbox=carol@example.test", c0,
+				  "Folder=drafts", NULL});
+	ck_assert_int_eq(x.st, SB_OK);
+	done(&x);
+	x = call("Email", "Delete",
+		 (const char *[]){"Mailbox=carol@example.test", c1, NULL});
+	ck_assert_int_eq(x.st, SB_OK);
+	done(&x);
+	svcbroker_broker.close(state);
+	leave_in_outbox("<one@example.test>", false);
+	leave_in_outbox("<two@example.test>", false);
+	open_store();
+	ck_assert_uint_eq(listed("carol@example.test", "Inbox"), 0);
+	ck_assert_uint_eq(listed("carol@example.test", "Drafts"), 1);
+	ck_assert_uint_eq(listed("carol@example.test", "Deleted Items"), 1);
+	ck_assert_uint_eq(listed("bob@example.test", "Inbox"), 2);
+	ck_assert_uint_eq(listed("alice@example.test", "Outbox"), 0);
 }
 END_TEST
 
