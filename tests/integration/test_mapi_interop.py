@@ -295,6 +295,32 @@ with sbtest.Daemon(conf()) as d:
     t.eq(st, 200, "Task.Delete")
     st, b = d.call("local/Task.Load", {"Id": task_id})
     t.eq(st, 404, "deleted task is gone")
+    # An all-day appointment and a task with no dates: valid iCalendar too.
+    st, b = d.call("local/Appointment.Create", {
+        "Subject": "Feiertag", "IsAllDay": True,
+        "Start": "2026-12-24T00:00:00+01:00", "End": "2026-12-26T00:00:00+01:00"})
+    day_id = rows(b)[0].get("Id") if rows(b) else ""
+    st, b = d.call("local/Appointment.Load", {"Id": day_id})
+    a = rows(b)[0] if rows(b) else {}
+    t.eq((a.get("IsAllDay"), a.get("Start"), a.get("End")),
+         (True, "2026-12-24T00:00:00Z", "2026-12-26T00:00:00Z"),
+         "all-day appointment keeps its dates")
+    st, b = d.call("local/Task.Create", {"Subject": "undated"})
+    und_id = rows(b)[0].get("Id") if rows(b) else ""
+    if icalendar is not None:
+        with open(os.path.join(store, ALICE, "Calendar", day_id + ".ics"), "rb") as f:
+            ev = [c for c in icalendar.Calendar.from_ical(f.read()).walk()
+                  if c.name == "VEVENT"]
+        t.ok(ev and ev[0].decoded("DTSTART").isoformat() == "2026-12-24" and
+             ev[0].decoded("DTEND").isoformat() == "2026-12-26",
+             "all-day VEVENT has DATE values icalendar reads")
+        with open(os.path.join(store, ALICE, "Tasks", und_id + ".ics"), "rb") as f:
+            td = [c for c in icalendar.Calendar.from_ical(f.read()).walk()
+                  if c.name == "VTODO"]
+        t.ok(td and str(td[0].get("SUMMARY")) == "undated" and td[0].get("DUE") is None,
+             "undated VTODO parses")
+    d.call("local/Appointment.Delete", {"Id": day_id})
+    d.call("local/Task.Delete", {"Id": und_id})
 
     # ---- a Maildir written by Python's mailbox module ----------------------
     md = mailbox.Maildir(folder_dir(CAROL, "Inbox"), create=False)
