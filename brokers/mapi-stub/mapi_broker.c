@@ -52,6 +52,9 @@ const struct sb_config_key mapi_config[] = {
 };
 
 #define MAX_RCPT 500
+/* Load reads at most 200 MIME parts of a message: 100 attachments and the
+ * bodies always fit, so what Send stores Load returns whole. */
+#define MAX_ATTACHMENTS 100
 #define SUBJECT_MAX 4096
 
 /* ---- Email ----------------------------------------------------------- */
@@ -76,7 +79,8 @@ const struct sb_config_key mapi_config[] = {
 	 .choices = sb_importance_choices,                                  \
 	 .doc = "Low, Normal or High."},                                    \
 	{.name = "Attachments", .type = SB_TYPE_FILE, .flags = SB_MULTI,    \
-	 .doc = "Files to attach (the whole message must fit "             \
+	 .max_size = MAX_ATTACHMENTS,                                       \
+	 .doc = "Files to attach, at most 100 (the whole message must fit " \
 		"max_message_size)."},                                      \
 	{.name = "From", .type = SB_TYPE_EMAIL,                             \
 	 .doc = "Sender; must be the mailbox acted on (the default)."},     \

@@ -334,6 +334,17 @@ with sbtest.Daemon(CONF) as d:
     st, b = d.call("local/Email.Send", {"To": [CAROL], "Body": "b" * (3 * 1024 * 1024)})
     t.eq((st, err(b).get("code")), (413, "ErrorMessageSizeExceeded"),
          "a body over max_message_size is refused")
+    one = {"Name": "a.txt", "ContentType": "text/plain",
+           "Content": base64.b64encode(b"1").decode()}
+    st, b = d.call("local/Email.Send", {"To": [CAROL], "Body": "b", "HtmlBody": "<p>h</p>",
+                                        "Attachments": [one] * 100})
+    sid = rows(b)[0].get("Id") if rows(b) else ""
+    st, b = d.call("local/Email.Load", {"Id": sid})
+    t.eq((st, len(rows(b)[0].get("Attachments", [])) if rows(b) else 0), (200, 100),
+         "100 attachments are sent and all loaded back")
+    st, b = d.call("local/Email.SaveDraft", {"Attachments": [one] * 101})
+    t.ok(st in (400, 413), "101 attachments are refused (%d), never stored and "
+         "loaded back short" % st)
     st, b = d.call("local/Appointment.Create", {
         "Subject": "old", "Start": "1500-01-01T00:00:00Z", "End": "1500-01-01T01:00:00Z"})
     t.eq(st, 400, "an appointment before 1601 is refused, not stored unreadable")
