@@ -452,12 +452,16 @@ static void put_common(struct sb_result *r, const char *id, const char *folder,
 	mapi_put_text(r, "Subject", p->subject);
 	sb_result_str(r, "Importance",
 		      p->importance ? p->importance : "Normal");
+	/* Dates from another tool's file may be anything: only those that
+	 * make a valid date-time are shown. */
 	if (p->date && mapi_rfc5322_date(p->date, &t)) {
 		iso(t, when);
-		sb_result_str(r, "Sent", when);
+		if (sb_datetime_parse(when, NULL))
+			sb_result_str(r, "Sent", when);
 	}
 	iso(e->mtime_ns / 1000000000, when);
-	sb_result_str(r, "Received", when);
+	if (sb_datetime_parse(when, NULL))
+		sb_result_str(r, "Received", when);
 	sb_result_bool(r, "IsRead", e->seen);
 	mapi_put_text(r, "MessageId", p->message_id);
 }

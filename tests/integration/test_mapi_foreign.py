@@ -98,6 +98,10 @@ with sbtest.Daemon(CONF) as d:
                                 "body\n"))
     keys["nodate"] = md.add(msg(["From: a@elsewhere.test",
                                  "Subject: no date here"], "x\n"))
+    keys["baddate"] = md.add(msg(["Subject: bad date",
+                                  "Date: 32 Foo 2026 25:61:61 +9999"], "x\n"))
+    keys["year99999"] = md.add(msg(["Subject: far date",
+                                    "Date: Mon, 1 Jan 99999 00:00:00 +0000"], "x\n"))
     keys["ctrl"] = md.add(msg([b"From: a@elsewhere.test",
                                b"Subject: bell\x07 and escape\x1b[1m",
                                b"Message-ID: <c\x01trl@elsewhere.test>"],
@@ -158,6 +162,9 @@ with sbtest.Daemon(CONF) as d:
     nd = listed.get(keys["nodate"], {})
     t.ok("Sent" not in nd and nd.get("Received", "").endswith("Z"),
          "no Date: no Sent, Received from the file", repr(nd))
+    t.ok(all("Sent" not in listed.get(keys[k], {}) and "Received" in listed.get(keys[k], {})
+             for k in ("baddate", "year99999")),
+         "a Date that is no date-time is left out, not fatal")
     t.eq(listed.get(keys["hugehdr"], {}).get("Subject"), "big header",
          "a 400 KB header does not hide the Subject")
     t.ok("\x07" not in listed.get(keys["ctrl"], {}).get("Subject", "\x07"),
