@@ -427,6 +427,29 @@ static bool has_attachments_hdr(const char *raw, size_t len)
 	return yes;
 }
 
+/* A multipart/mixed message may still have no attachment (some tools
+ * write one around a lone text part).  Whether it has one, as Load will
+ * say, for messages small enough to read whole; larger ones are taken to
+ * have one. */
+static bool small_has_attachments(const char *path,
+				  const struct mapi_entry *e)
+{
+	if (e->size > MAPI_HEADER_MAX)
+		return true;
+	char *raw = NULL;
+	size_t len = 0;
+	if (mapi_read_file(path, MAPI_HEADER_MAX, &raw, &len) < 0)
+		return true;
+	struct sb_mime_parsed p;
+	bool yes = true;
+	if (len && sb_mime_parse(raw, len, &p, NULL) == SB_OK) {
+		yes = p.n_attachments > 0;
+		sb_mime_parsed_free(&p);
+	}
+	free(raw);
+	return yes;
+}
+
 /* Cells shared by List and Load. */
 static void put_common(struct sb_result *r, const char *id, const char *folder,
 		       const struct sb_mime_parsed *p,
@@ -526,7 +549,8 @@ static enum sb_status list_row(void *vctx, size_t index, struct sb_result *r,
 	if (st == SB_OK) {
 		put_common(r, e->id, c->folder, &p, e);
 		sb_result_bool(r, "HasAttachments",
-			       has_attachments_hdr(raw, len));
+			       has_attachments_hdr(raw, len) &&
+				   small_has_attachments(path, e));
 	}
 	sb_mime_parsed_free(&p);
 	free(raw);

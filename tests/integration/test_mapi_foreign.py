@@ -122,6 +122,10 @@ with sbtest.Daemon(CONF) as d:
         "Content-Type: application/octet-stream\n"
         'Content-Disposition: attachment; filename="../../etc/passwd"\n'
         "Content-Transfer-Encoding: base64\n\n!!!not base64***\n"))
+    keys["mixednoatt"] = md.add(msg([
+        "Subject: mixed, no attachment",
+        'Content-Type: multipart/mixed; boundary="qq"'],
+        "--qq\nContent-Type: text/plain\n\nonly text\n--qq--\n"))
     keys["noboundary"] = md.add(msg(["Subject: no boundary",
                                      "Content-Type: multipart/mixed"],
                                     "hello\n"))
@@ -165,6 +169,8 @@ with sbtest.Daemon(CONF) as d:
     t.ok(all("Sent" not in listed.get(keys[k], {}) and "Received" in listed.get(keys[k], {})
              for k in ("baddate", "year99999")),
          "a Date that is no date-time is left out, not fatal")
+    t.eq(listed.get(keys["mixednoatt"], {}).get("HasAttachments"), False,
+         "multipart/mixed with no attachment: HasAttachments false, as Load says")
     t.eq(listed.get(keys["hugehdr"], {}).get("Subject"), "big header",
          "a 400 KB header does not hide the Subject")
     t.ok("\x07" not in listed.get(keys["ctrl"], {}).get("Subject", "\x07"),
@@ -200,6 +206,11 @@ with sbtest.Daemon(CONF) as d:
     t.ok(isinstance(L("koi8").get("Body"), str) and L("koi8").get("Body"),
          "a KOI8-R body loads as text")
     t.eq(L("broken").get("Body"), "part one", "broken MIME: the text part loads")
+    t.ok(all(loaded[i].get("HasAttachments") == listed[i].get("HasAttachments")
+             for i in loaded if i in listed),
+         "List and Load agree on HasAttachments",
+         repr([(i, loaded[i].get("HasAttachments"), listed[i].get("HasAttachments"))
+               for i in loaded if i in listed]))
     names = [a.get("Name") for a in L("broken").get("Attachments", [])]
     t.ok(all("/" not in n for n in names), "attachment names carry no path", repr(names))
     t.eq(L("notamessage").get("Body"), "\njust text, no header at all\n",
