@@ -45,10 +45,20 @@ static void usage(FILE *f)
 		SB_DEFAULT_CONFIG);
 }
 
+/* A problem quotes text from the configuration (section names, keys,
+ * values): control characters become '?', as in the log, so none of them
+ * reaches the terminal. */
 static void print_errors(const struct sbc_errlist *errs, const char *prefix)
 {
-	for (size_t i = 0; i < errs->n; i++)
-		fprintf(stderr, "svcbrokerd: %s%s\n", prefix, errs->msgs[i]);
+	for (size_t i = 0; i < errs->n; i++) {
+		char *m = strdup(errs->msgs[i]);
+		for (char *p = m; p && *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
+		fprintf(stderr, "svcbrokerd: %s%s\n", prefix,
+			m ? m : "out of memory");
+		free(m);
+	}
 }
 
 static bool module_enabled(const struct sbc_config *cfg, const char *name)

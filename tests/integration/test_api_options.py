@@ -111,6 +111,18 @@ def main():
     t.ok(all(w in err for w in ("nokey", "list_total", "describe", "label")),
          "--check prints every problem", repr(err))
 
+    # Text quoted from the file never drives the terminal.
+    ctl = make_config(work, "[su\x1b[31mper]\nx = 1\n")
+    for mode in ("--check", "--list-brokers"):
+        code, out, err = run([mode, "-c", ctl])
+        t.ok("\x1b" not in err and "su?[31mper" in err,
+             "%s shows control characters from the file as '?'" % mode,
+             repr(err[-400:]))
+    ctl = make_config(work, ENABLED + INST + "label = a\nno\x07key = 1\n")
+    code, out, err = run(["--check", "-c", ctl])
+    t.ok("\x07" not in err and "no?key" in err,
+         "--check shows a control character in a key as '?'", repr(err[-400:]))
+
     bad_listen = make_config(work, "").replace("svcbroker.ini", "x.ini")
     with open(make_config(work, "")) as f:
         text = f.read()
