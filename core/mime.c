@@ -12,6 +12,8 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <iconv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1124,11 +1126,72 @@ static size_t utf8_seq(const unsigned char *s, size_t len)
 	return n;
 }
 
-/* Append s[0..n) converted to UTF-8 from charset cs (NUL bytes dropped). */
+/* A charset name worth asking iconv(3) about: a plain name of letters,
+ * digits and ._:- (no "//" suffixes, no paths), and not one of the
+ * ISO-2022 stateful encodings glibc has had bugs in. */
+static bool iconv_name_ok(const char *cs)
+{
+	size_t n = strlen(cs);
+	if (n == 0 || n > 40)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)cs[i];
+		if (!isalnum(c) && c != '-' && c != '_' && c != '.' &&
+		    c != ':')
+			return false;
+	}
+	return strncasecmp(cs, "iso-2022-cn", 11) != 0 &&
+	       strncasecmp(cs, "iso2022cn", 9) != 0;
+}
+
+/* Convert with iconv(3) from cs: false if glibc does not know cs.  A byte
+ * sequence invalid in cs becomes U+FFFD; NUL bytes are dropped. */
+static bool iconv_to_utf8(struct sb_buf *b, const unsigned char *s, size_t n,
+			  const char *cs)
+{
+	if (!iconv_name_ok(cs))
+		return false;
+	iconv_t cd = iconv_open("UTF-8", cs);
+	if (cd == (iconv_t)-1)
+		return false;
+	char *in = (char *)s;
+	size_t inleft = n;
+	char out[4096];
+	while (inleft > 0) {
+		char *o = out;
+		size_t oleft = sizeof(out);
+		size_t r = iconv(cd, &in, &inleft, &o, &oleft);
+		int e = errno;
+		for (char *p = out; p < o; p++)
+			if (*p)
+				sb_buf_append(b, p, 1);
+		if (r != (size_t)-1)
+			break;
+		if (e == E2BIG && o != out)
+			continue;
+		/* EILSEQ, EINVAL (cut short at the end) or no progress */
+		sb_buf_append(b, "\xEF\xBF\xBD", 3);
+		in++;
+		inleft--;
+		iconv(cd, NULL, NULL, NULL, NULL); /* reset any shift state */
+	}
+	char *o = out;
+	size_t oleft = sizeof(out);
+	if (iconv(cd, NULL, NULL, &o, &oleft) != (size_t)-1)
+		sb_buf_append(b, out, (size_t)(o - out));
+	iconv_close(cd);
+	return true;
+}
+
+/* Append s[0..n) converted to UTF-8 from charset cs (NUL bytes dropped).
+ * UTF-8 and Latin-1 are converted here; any other charset that glibc's
+ * iconv knows goes through it; an unknown one is read as UTF-8. */
 static void to_utf8(struct sb_buf *b, const unsigned char *s, size_t n,
 		    const char *cs)
 {
 	int kind = charset_kind(cs);
+	if (kind == 0 && cs && *cs && iconv_to_utf8(b, s, n, cs))
+		return;
 	if (kind == 2) {
 		for (size_t i = 0; i < n; i++) {
 			unsigned char c = s[i];

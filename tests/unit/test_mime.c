@@ -557,7 +557,7 @@ START_TEST(test_parse_invalid_utf8_replaced)
 {
 	const char *raw = "From: a@example.test\r\n"
 			  "Subject: bad \xFF byte\r\n"
-			  "Content-Type: text/plain; charset=koi8-r\r\n"
+			  "Content-Type: text/plain; charset=x-no-such-charset\r\n"
 			  "\r\n"
 			  "ok \xC3\xA9 bad \xC3\r\n";
 	struct sb_mime_parsed p;
@@ -567,6 +567,47 @@ START_TEST(test_parse_invalid_utf8_replaced)
 	ck_assert_str_eq(p.subject, "bad \xEF\xBF\xBD byte");
 	/* the line break that ends a single-part message is content */
 	ck_assert_str_eq(p.body, "ok \xC3\xA9 bad \xEF\xBF\xBD\n");
+	sb_mime_parsed_free(&p);
+}
+END_TEST
+
+START_TEST(test_parse_other_charsets)
+{
+	/* any charset glibc's iconv knows, in headers (RFC 2047) and bodies */
+	const char *raw = "From: a@example.test\r\n"
+			  "Subject: =?koi8-r?B?8NLJ18XU?= =?windows-1252?Q?=80?="
+			  "\r\n"
+			  "Content-Type: text/plain; charset=koi8-r\r\n"
+			  "\r\n"
+			  "\xf0\xd2\xc9\xd7\xc5\xd4\r\n";
+	struct sb_mime_parsed p;
+	struct sb_error err = {0};
+	ck_assert_int_eq(sb_mime_parse(raw, strlen(raw), &p, &err), SB_OK);
+	ck_assert_str_eq(p.subject, "\xD0\x9F\xD1\x80\xD0\xB8\xD0\xB2\xD0\xB5"
+				    "\xD1\x82\xE2\x82\xAC"); /* Привет€ */
+	ck_assert_str_eq(p.body, "\xD0\x9F\xD1\x80\xD0\xB8\xD0\xB2\xD0\xB5"
+				 "\xD1\x82\n");
+	sb_mime_parsed_free(&p);
+
+	/* Shift_JIS with an invalid byte pair: replaced, the rest kept;
+	 * a name that is not a plain charset name is never given to iconv */
+	const char *sj = "From: a@example.test\r\n"
+			 "Content-Type: text/plain; charset=shift_jis\r\n"
+			 "\r\n"
+			 "\x93\xfa\x96\x7b \x81\x7f\xff x";
+	ck_assert_int_eq(sb_mime_parse(sj, strlen(sj), &p, &err), SB_OK);
+	ck_assert(sb_utf8_valid(p.body, strlen(p.body)));
+	ck_assert_ptr_nonnull(strstr(p.body, "\xE6\x97\xA5\xE6\x9C\xAC ")); /* 日本 */
+	ck_assert_ptr_nonnull(strstr(p.body, "\xEF\xBF\xBD"));
+	ck_assert_ptr_nonnull(strstr(p.body, " x"));
+	sb_mime_parsed_free(&p);
+
+	const char *odd = "From: a@example.test\r\n"
+			  "Content-Type: text/plain; charset=\"koi8-r//TRANSLIT\"\r\n"
+			  "\r\n"
+			  "\xf0 ok\r\n";
+	ck_assert_int_eq(sb_mime_parse(odd, strlen(odd), &p, &err), SB_OK);
+	ck_assert_str_eq(p.body, "\xEF\xBF\xBD ok\n");
 	sb_mime_parsed_free(&p);
 }
 END_TEST
@@ -676,6 +717,7 @@ static Suite *mime_suite(void)
 	tcase_add_test(tc, test_many_recipients_fold);
 	tcase_add_test(tc, test_parse_foreign_lf_latin1);
 	tcase_add_test(tc, test_parse_invalid_utf8_replaced);
+	tcase_add_test(tc, test_parse_other_charsets);
 	tcase_add_test(tc, test_parse_caps);
 	tcase_add_test(tc, test_parse_garbage_bounded);
 	tcase_add_test(tc, test_encode_header);
