@@ -252,11 +252,17 @@ enum server_key {
 	SK_MAX_BODY,
 	SK_LOG_LEVEL,
 	SK_INCLUDE,
+	SK_MAX_BODY_TOTAL,
+	SK_MAX_CONNECTIONS,
+	SK_MAX_CONNECTIONS_PER_IP,
+	SK_IDLE_TIMEOUT,
 	SK_COUNT_
 };
 static const char *const server_keys[SK_COUNT_] = {
-	"listen", "module_dir", "state_dir", "workers",
-	"queue",  "max_body",   "log_level", "include",
+	"listen",         "module_dir",      "state_dir",
+	"workers",        "queue",           "max_body",
+	"log_level",      "include",         "max_body_total",
+	"max_connections", "max_connections_per_ip", "idle_timeout",
 };
 
 /* include values of the file being read, in order. */
@@ -627,7 +633,9 @@ static void server_key(struct loader *L, int line, const char *key,
 		lerr(L, line,
 		     "[server] %s: unknown key; valid keys: listen, "
 		     "module_dir, state_dir, workers, queue, max_body, "
-		     "log_level, include",
+		     "max_body_total, max_connections, "
+		     "max_connections_per_ip, idle_timeout, log_level, "
+		     "include",
 		     key);
 		return;
 	}
@@ -708,6 +716,39 @@ static void server_key(struct loader *L, int line, const char *key,
 			     ref ? "value" : v);
 		else
 			c->max_body = n;
+		break;
+	case SK_MAX_BODY_TOTAL:
+		if (!sbc_parse_size(v, &n) || n < 1024 ||
+		    n > ((int64_t)64 << 30))
+			lerr(L, line,
+			     "[server] max_body_total: %s is not a size in "
+			     "1KiB..64GiB (such as 256MiB)",
+			     ref ? "value" : v);
+		else
+			c->max_body_total = n;
+		break;
+	case SK_MAX_CONNECTIONS:
+	case SK_MAX_CONNECTIONS_PER_IP: {
+		int64_t lo = k == SK_MAX_CONNECTIONS ? 1 : 0;
+		if (!parse_int(v, &n) || n < lo || n > 100000)
+			lerr(L, line,
+			     "[server] %s: %s is not a number in %lld..100000",
+			     key, ref ? "value" : v, (long long)lo);
+		else if (k == SK_MAX_CONNECTIONS)
+			c->max_connections = n;
+		else
+			c->max_connections_per_ip = n;
+		break;
+	}
+	case SK_IDLE_TIMEOUT:
+		if (!sbc_parse_duration_ms(v, &n) || n < 1000 ||
+		    n > 3600 * 1000)
+			lerr(L, line,
+			     "[server] idle_timeout: %s is not a duration in "
+			     "1s..1h (such as 60s)",
+			     ref ? "value" : v);
+		else
+			c->idle_timeout_ms = n;
 		break;
 	case SK_LOG_LEVEL:
 		if (!sbc_log_level_parse(v, &c->log_level))
@@ -1167,6 +1208,10 @@ int sbc_config_load(const char *path, struct sbc_config **out,
 	c->workers = 16;
 	c->queue = 1024;
 	c->max_body = (int64_t)40 << 20; /* a 25 MiB file, base64, fits */
+	c->max_body_total = (int64_t)256 << 20;
+	c->max_connections = 1000;
+	c->max_connections_per_ip = 0;
+	c->idle_timeout_ms = 60 * 1000;
 	c->log_level = SB_LOG_INFO;
 	if (!c->path) {
 		sbc_errlist_add(errs, "%s: out of memory", path);
@@ -1181,6 +1226,18 @@ int sbc_config_load(const char *path, struct sbc_config **out,
 		c->listen = strdup(DEFAULT_LISTEN);
 	if (!c->module_dir)
 		c->module_dir = strdup(SB_DEFAULT_MODULE_DIR);
+	if (c->max_body_total < c->max_body) {
+		int k = L.server_file[SK_MAX_BODY_TOTAL] ? SK_MAX_BODY_TOTAL
+							 : SK_MAX_BODY;
+		sbc_errlist_add(errs,
+				"%s:%d: [server] max_body_total (%lld bytes) "
+				"is less than max_body (%lld bytes): one "
+				"request could never be read",
+				L.server_file[k] ? L.server_file[k] : c->path,
+				L.server_line[k], (long long)c->max_body_total,
+				(long long)c->max_body);
+		L.nerr++;
+	}
 
 	/* Enabled modules. */
 	size_t ne = 0;
