@@ -31,7 +31,6 @@
 #include "metrics.h"
 
 #define POOL_THREADS 4
-#define CONN_TIMEOUT_S 120
 #define MAX_SEGMENTS 6
 #define SEGMENT_MAX 256
 #define LISTEN_BACKLOG 128
@@ -43,6 +42,10 @@ struct sbc_api {
 	int fd;
 	bool quiesced;
 	int64_t max_body;
+	int64_t max_body_total;
+	atomic_llong body_held; /* bytes of request bodies held now */
+	int64_t max_connections;
+	atomic_llong conns; /* connections open now */
 	atomic_int suspended;  /* suspended, not yet resumed */
 	atomic_int calls_open; /* submitted calls whose request is not over */
 };
@@ -67,7 +70,10 @@ struct req {
 	const struct sbc_entry *entry;
 	struct sb_buf body;
 	size_t discarded; /* bytes past max_body */
+	int64_t held;	  /* this request's part of api->body_held */
+	bool length_held; /* its declared Content-Length is held */
 	bool too_large;
+	bool over_budget; /* max_body_total was reached while reading */
 	bool answered; /* a response was queued: nothing more to do */
 	bool get_pending; /* a GET/HEAD served on the handler's second call */
 	int64_t start_ms;
@@ -342,6 +348,32 @@ static bool json_content_type(const char *ct)
 	return c == '\0' || c == ';' || c == ' ' || c == '\t';
 }
 
+/* Count n more bytes of body against max_body_total (all connections
+ * together): false, holding nothing more, if that would pass it. */
+static bool body_hold(struct req *r, int64_t n)
+{
+	struct sbc_api *a = r->api;
+	long long now = atomic_fetch_add(&a->body_held, (long long)n) + n;
+	if (now > a->max_body_total) {
+		atomic_fetch_sub(&a->body_held, (long long)n);
+		return false;
+	}
+	r->held += n;
+	return true;
+}
+
+static void body_release(struct req *r)
+{
+	if (r->held) {
+		atomic_fetch_sub(&r->api->body_held, (long long)r->held);
+		r->held = 0;
+	}
+}
+
+#define BUSY_BODIES                                                          \
+	"the server holds as many request bodies as it may now "             \
+	"(max_body_total, %lld bytes): retry shortly"
+
 /* Resolve the call and check the headers (first handler call).  Returns
  * true to go on reading the body; false once an error was queued (*ret). */
 static bool call_begin(struct req *r, struct MHD_Connection *conn,
@@ -393,6 +425,15 @@ static bool call_begin(struct req *r, struct MHD_Connection *conn,
 				    n, (long long)r->api->max_body);
 			return false;
 		}
+		if (errno == 0 && end != cl && n > 0) {
+			if (!body_hold(r, (int64_t)n)) {
+				*ret = fail(r, SB_ERR_UNAVAILABLE, "ServerBusy",
+					    NULL, BUSY_BODIES,
+					    (long long)r->api->max_body_total);
+				return false;
+			}
+			r->length_held = true;
+		}
 	}
 	sb_buf_init(&r->body, (size_t)r->api->max_body);
 	return true;
@@ -440,9 +481,13 @@ static enum MHD_Result call_submit(struct req *r)
 			    NULL,
 			    "the body is larger than max_body (%lld bytes)",
 			    (long long)r->api->max_body);
+	if (r->over_budget)
+		return fail(r, SB_ERR_UNAVAILABLE, "ServerBusy", NULL,
+			    BUSY_BODIES, (long long)r->api->max_body_total);
 	struct sb_call *call = sbc_json_decode_call(
 	    r->entry, r->body.data ? r->body.data : "", r->body.len, true, &e);
 	sb_buf_free(&r->body);
+	body_release(r);
 	if (!call)
 		return send_error(r, &e, NULL);
 	pthread_mutex_lock(&r->mu);
@@ -584,12 +629,20 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
-		if (!r->too_large &&
+		if (!r->too_large && !r->over_budget && !r->length_held &&
+		    !body_hold(r, (int64_t)*upload_data_size)) {
+			/* a chunked body past the budget of all bodies */
+			r->over_budget = true;
+			sb_buf_free(&r->body);
+			body_release(r);
+		}
+		if (!r->too_large && !r->over_budget &&
 		    !sb_buf_append(&r->body, upload_data, *upload_data_size)) {
 			r->too_large = true;
 			sb_buf_free(&r->body);
+			body_release(r);
 		}
-		if (r->too_large) {
+		if (r->too_large || r->over_budget) {
 			r->discarded += *upload_data_size;
 			/* libmicrohttpd 0.9.75 cannot answer before the body
 			 * is read (a length given up front is refused at
@@ -617,10 +670,47 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (r->submitted) /* its answer was sent, or the client left */
 		atomic_fetch_sub(&r->api->calls_open, 1);
 	sb_buf_free(&r->body);
+	body_release(r);
 	free(r->answer);
 	sbc_catalog_unref(r->cat);
 	pthread_mutex_destroy(&r->mu);
 	free(r);
+}
+
+/* max_connections: a connection past it is closed at once.  (Left to
+ * libmicrohttpd 0.9.75, its own limit stops accepting instead, so new
+ * clients wait in the listen backlog, and with epoll and a thread pool it
+ * may never accept again: its limit is set above ours, see
+ * sbc_api_start.) */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr,
+				     socklen_t addrlen)
+{
+	struct sbc_api *a = cls;
+	(void)addr;
+	(void)addrlen;
+	if (atomic_load(&a->conns) < a->max_connections)
+		return MHD_YES;
+	static atomic_llong last_ms;
+	long long now = sb_now_ms(), last = atomic_load(&last_ms);
+	if (now - last >= 10000 &&
+	    atomic_compare_exchange_strong(&last_ms, &last, now))
+		sbc_log(SB_LOG_WARN, NULL, NULL,
+			"http: %lld connections open, max_connections: "
+			"closing new ones (said at most once in 10 s)",
+			(long long)a->max_connections);
+	return MHD_NO;
+}
+
+static void conn_notify(void *cls, struct MHD_Connection *c, void **sctx,
+			enum MHD_ConnectionNotificationCode code)
+{
+	struct sbc_api *a = cls;
+	(void)c;
+	(void)sctx;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED)
+		atomic_fetch_add(&a->conns, 1);
+	else if (code == MHD_CONNECTION_NOTIFY_CLOSED)
+		atomic_fetch_sub(&a->conns, 1);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -630,7 +720,23 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	size_t n = strlen(buf);
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		buf[--n] = '\0';
-	sbc_log(SB_LOG_WARN, NULL, NULL, "http: %s", buf);
+	/* libmicrohttpd speaks of what clients do (a closed connection, a
+	 * timeout, a malformed request): that is debug, or anyone could fill
+	 * the log.  Reaching the connection limit matters to the
+	 * administrator: a warning, at most one each 10 s. */
+	static atomic_llong last_limit_ms;
+	if (strstr(buf, "limit")) {
+		long long now = sb_now_ms(), last = atomic_load(&last_limit_ms);
+		if (now - last >= 10000 &&
+		    atomic_compare_exchange_strong(&last_limit_ms, &last, now)) {
+			sbc_log(SB_LOG_WARN, NULL, NULL,
+				"http: %s (max_connections, "
+				"max_connections_per_ip)",
+				buf);
+			return;
+		}
+	}
+	sbc_log(SB_LOG_DEBUG, NULL, NULL, "http: %s", buf);
 }
 
 /* ---- listening ----------------------------------------------------------- */
@@ -737,15 +843,28 @@ struct sbc_api *sbc_api_start(struct sb_runtime *rt, char *errbuf,
 	a->rt = rt;
 	a->fd = fd;
 	a->max_body = sbc_runtime_max_body(rt);
+	struct sbc_http_limits lim;
+	sbc_runtime_http_limits(rt, &lim);
+	a->max_body_total = lim.max_body_total;
+	a->max_connections = lim.max_connections;
+	/* libmicrohttpd's own limit, per thread of its pool, stays above
+	 * ours (see accept_policy) */
+	unsigned mhd_limit =
+	    (unsigned)lim.max_connections + 16u * (unsigned)POOL_THREADS;
+	unsigned idle_s = (unsigned)((lim.idle_timeout_ms + 999) / 1000);
 	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD |
 			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	a->d = MHD_start_daemon(
-	    flags, 0, NULL, NULL, handler, a, MHD_OPTION_EXTERNAL_LOGGER,
+	    flags, 0, accept_policy, a, handler, a, MHD_OPTION_EXTERNAL_LOGGER,
 	    mhd_log, a, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)POOL_THREADS,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONN_TIMEOUT_S,
+	    MHD_OPTION_CONNECTION_TIMEOUT, idle_s ? idle_s : 1u,
+	    MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
+	    MHD_OPTION_NOTIFY_CONNECTION, conn_notify, a,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned int)lim.max_connections_per_ip,
 	    MHD_OPTION_NOTIFY_COMPLETED, completed, a,
 	    MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
 	if (!a->d) {

@@ -27,6 +27,14 @@ struct sbc_metrics *sbc_runtime_metrics(struct sb_runtime *rt);
 /* The [server] settings read at open (a reload does not change them). */
 const char *sbc_runtime_listen(const struct sb_runtime *rt);
 int64_t sbc_runtime_max_body(const struct sb_runtime *rt);
+struct sbc_http_limits {
+	int64_t max_body_total;         /* bytes of bodies held at once */
+	int64_t max_connections;        /* open connections */
+	int64_t max_connections_per_ip; /* 0: no limit */
+	int64_t idle_timeout_ms;        /* a silent connection is closed */
+};
+void sbc_runtime_http_limits(const struct sb_runtime *rt,
+			     struct sbc_http_limits *out);
 int64_t sbc_runtime_uptime_s(const struct sb_runtime *rt);
 /* Stop accepting calls and wait up to timeout_ms for running ones. */
 bool sbc_runtime_drain(struct sb_runtime *rt, int64_t timeout_ms);

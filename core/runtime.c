@@ -35,6 +35,7 @@ struct sb_runtime {
 	atomic_bool draining;
 	char *listen;
 	int64_t max_body;
+	struct sbc_http_limits http;
 };
 
 static pthread_once_t modules_once = PTHREAD_ONCE_INIT;
@@ -92,6 +93,10 @@ int sbc_runtime_open(const char *config_path, struct sb_runtime **out,
 	    strdup(rt->cfg->listen ? rt->cfg->listen : "127.0.0.1:8780");
 	rt->max_body =
 	    rt->cfg->max_body > 0 ? rt->cfg->max_body : 40 * 1024 * 1024;
+	rt->http.max_body_total = rt->cfg->max_body_total;
+	rt->http.max_connections = rt->cfg->max_connections;
+	rt->http.max_connections_per_ip = rt->cfg->max_connections_per_ip;
+	rt->http.idle_timeout_ms = rt->cfg->idle_timeout_ms;
 	if (!rt->listen) {
 		sbc_errlist_add(errs, "out of memory");
 		goto fail;
@@ -140,9 +145,16 @@ int sbc_runtime_reload(struct sb_runtime *rt, struct sbc_errlist *errs)
 			"listen changed to %s: it takes effect at the next "
 			"restart (still on %s)",
 			cfg->listen, rt->listen);
-	if (cfg->workers != rt->cfg->workers || cfg->queue != rt->cfg->queue)
+	if (cfg->workers != rt->cfg->workers || cfg->queue != rt->cfg->queue ||
+	    cfg->max_body != rt->cfg->max_body ||
+	    cfg->max_body_total != rt->cfg->max_body_total ||
+	    cfg->max_connections != rt->cfg->max_connections ||
+	    cfg->max_connections_per_ip != rt->cfg->max_connections_per_ip ||
+	    cfg->idle_timeout_ms != rt->cfg->idle_timeout_ms)
 		sbc_log(SB_LOG_WARN, NULL, NULL,
-			"workers and queue take effect at the next restart");
+			"workers, queue, max_body, max_body_total, "
+			"max_connections, max_connections_per_ip and "
+			"idle_timeout take effect at the next restart");
 	sbc_log_set_level(cfg->log_level);
 	rt->generation++;
 	pthread_mutex_lock(&rt->cat_mu);
@@ -186,6 +198,12 @@ const char *sbc_runtime_listen(const struct sb_runtime *rt)
 int64_t sbc_runtime_max_body(const struct sb_runtime *rt)
 {
 	return rt->max_body;
+}
+
+void sbc_runtime_http_limits(const struct sb_runtime *rt,
+			     struct sbc_http_limits *out)
+{
+	*out = rt->http;
 }
 
 int64_t sbc_runtime_uptime_s(const struct sb_runtime *rt)

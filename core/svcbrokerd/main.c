@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -236,6 +237,15 @@ static int serve(const char *path)
 		return 1;
 	}
 	sbc_json_init();
+	/* Every connection is a descriptor: take the hard limit on open
+	 * files (the soft one is often 1024), up to 65536. */
+	struct rlimit nofile;
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 &&
+	    nofile.rlim_cur < nofile.rlim_max && nofile.rlim_cur < 65536) {
+		nofile.rlim_cur =
+		    nofile.rlim_max < 65536 ? nofile.rlim_max : 65536;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
 
 	struct sbc_errlist errs = {0};
 	struct sb_runtime *rt = NULL;
@@ -260,6 +270,17 @@ static int serve(const char *path)
 		return 1;
 	}
 	log_catalog(rt);
+	struct sbc_http_limits lim;
+	sbc_runtime_http_limits(rt, &lim);
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 &&
+	    nofile.rlim_cur != RLIM_INFINITY &&
+	    (int64_t)nofile.rlim_cur < lim.max_connections + 64)
+		sbc_log(SB_LOG_WARN, NULL, NULL,
+			"max_connections is %lld but this process may open "
+			"only %llu files: raise the limit (ulimit -n, "
+			"LimitNOFILE=) or lower max_connections",
+			(long long)lim.max_connections,
+			(unsigned long long)nofile.rlim_cur);
 	sbc_log(SB_LOG_INFO, NULL, NULL,
 		"svcbrokerd %s listening on %s (config %s), started in %lld ms",
 		PACKAGE_VERSION, sbc_runtime_listen(rt), path,
