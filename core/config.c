@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glob.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core.h"
@@ -215,6 +217,64 @@ static char *abs_path(const char *p)
 	if (!getcwd(cwd, sizeof(cwd)))
 		return NULL;
 	return abs_against(cwd, p);
+}
+
+/* ---- opening files ---------------------------------------------------- */
+
+/* What a file that is not a regular file is, for messages. */
+static const char *file_kind(mode_t m)
+{
+	if (S_ISFIFO(m))
+		return "a FIFO";
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISCHR(m))
+		return "a character device";
+	if (S_ISBLK(m))
+		return "a block device";
+	if (S_ISSOCK(m))
+		return "a socket";
+	return "a special file";
+}
+
+/* Open path for reading, refusing anything but a regular file: reading a
+ * FIFO or a terminal would wait forever, a device may never end and a
+ * directory reads as nothing.  The open itself never blocks (O_NONBLOCK,
+ * cleared once the file is known to be regular).  Returns the stream, or
+ * NULL with *err set to an errno value, or to 0 with *kind set to what the
+ * path is instead ("a FIFO"...). */
+static FILE *open_regular(const char *path, int *err, const char **kind)
+{
+	*err = 0;
+	*kind = NULL;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		*err = errno;
+		return NULL;
+	}
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		*err = errno;
+		close(fd);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		*kind = file_kind(st.st_mode);
+		close(fd);
+		return NULL;
+	}
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+		*err = errno;
+		close(fd);
+		return NULL;
+	}
+	FILE *f = fdopen(fd, "r");
+	if (!f) {
+		*err = errno;
+		close(fd);
+	}
+	return f;
 }
 
 /* ---- loader state ------------------------------------------------------ */
@@ -565,10 +625,17 @@ static char *resolve(struct loader *L, int line, const char *label,
 	free(rel);
 	if (!path)
 		return NULL;
-	FILE *f = fopen(path, "rb");
+	int oerr;
+	const char *okind;
+	FILE *f = open_regular(path, &oerr, &okind);
 	if (!f) {
-		lerr(L, line, "%s %s: cannot read %s: %s", label, key, path,
-		     strerror(errno));
+		if (okind)
+			lerr(L, line,
+			     "%s %s: %s is %s, not a regular file", label,
+			     key, path, okind);
+		else
+			lerr(L, line, "%s %s: cannot read %s: %s", label, key,
+			     path, strerror(oerr));
 		free(path);
 		return NULL;
 	}
@@ -1040,17 +1107,29 @@ static int read_file(struct loader *L, const char *path, int from_line,
 		free(abs);
 		return -1;
 	}
-	FILE *f = fopen(abs, "r");
+	int oerr;
+	const char *okind;
+	FILE *f = open_regular(abs, &oerr, &okind);
 	if (!f) {
-		if (from_file)
+		if (from_file && okind)
+			sbc_errlist_add(L->errs,
+					"%s:%d: [server] include: %s is %s, "
+					"not a regular file",
+					from_file, from_line, abs, okind);
+		else if (from_file)
 			sbc_errlist_add(L->errs,
 					"%s:%d: [server] include: cannot open "
 					"%s: %s",
 					from_file, from_line, abs,
-					strerror(errno));
+					strerror(oerr));
+		else if (okind)
+			sbc_errlist_add(L->errs,
+					"%s: cannot read: it is %s, not a "
+					"regular file",
+					abs, okind);
 		else
 			sbc_errlist_add(L->errs, "%s: cannot open: %s", abs,
-					strerror(errno));
+					strerror(oerr));
 		L->nerr++;
 		free(abs);
 		return -1;

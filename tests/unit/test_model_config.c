@@ -413,6 +413,60 @@ START_TEST(env_and_file_references)
 }
 END_TEST
 
+/* A FIFO, a device or a directory as the configuration file, an include or
+ * a ${file:} secret is refused at once, naming the path and what it is
+ * (reading a FIFO with no writer would wait forever). */
+START_TEST(non_regular_files_refused)
+{
+	ck_assert_int_eq(mkfifo(path_of("fifo.ini"), 0600), 0);
+	ck_assert_int_eq(mkfifo(path_of("secret.fifo"), 0600), 0);
+	ck_assert_int_eq(mkdir(path_of("dir.ini"), 0700), 0);
+	char msg[800];
+
+	/* The main file. */
+	sbc_errlist_free(&errs);
+	ck_assert_int_eq(sbc_config_load(path_of("fifo.ini"), &cfg, &errs),
+			 -1);
+	snprintf(msg, sizeof(msg), "%s/fifo.ini: cannot read: it is a FIFO, "
+		 "not a regular file", dir);
+	ASSERT_ERR(msg);
+	ck_assert_uint_eq(errs.n, 1);
+	sbc_errlist_free(&errs);
+	ck_assert_int_eq(sbc_config_load(path_of("dir.ini"), &cfg, &errs),
+			 -1);
+	ASSERT_ERR("dir.ini: cannot read: it is a directory, not a regular "
+		   "file");
+
+	/* Includes: a glob matching a FIFO and a directory, and a plain
+	 * name. */
+	ck_assert_int_eq(load("[server]\ninclude = *.ini\n"), -1);
+	snprintf(msg, sizeof(msg), "main.ini:2: [server] include: %s/fifo.ini "
+		 "is a FIFO, not a regular file", dir);
+	ASSERT_ERR(msg);
+	ASSERT_ERR("main.ini:2: [server] include: ");
+	ASSERT_ERR("dir.ini is a directory, not a regular file");
+	ck_assert_uint_eq(errs.n, 3); /* main.ini itself: read twice */
+	ck_assert_int_eq(load("[server]\ninclude = fifo.ini\n"), -1);
+	ASSERT_ERR("fifo.ini is a FIFO, not a regular file");
+	ck_assert_uint_eq(errs.n, 1);
+
+	/* Secrets. */
+	ck_assert_int_eq(load("[module smtp]\n[instance a]\nbroker = smtp\n"
+			      "p1 = ${file:secret.fifo}\n"
+			      "p2 = ${file:/dev/null}\n"
+			      "p3 = ${file:dir.ini}\n"),
+			 -1);
+	snprintf(msg, sizeof(msg), "main.ini:4: [instance a] p1: %s/"
+		 "secret.fifo is a FIFO, not a regular file", dir);
+	ASSERT_ERR(msg);
+	ASSERT_ERR("main.ini:5: [instance a] p2: /dev/null is a character "
+		   "device, not a regular file");
+	ASSERT_ERR("main.ini:6: [instance a] p3: ");
+	ASSERT_ERR("dir.ini is a directory, not a regular file");
+	ck_assert_uint_eq(errs.n, 3);
+}
+END_TEST
+
 START_TEST(continuation_lines_and_comments)
 {
 	ck_assert_int_eq(load("# hash comment\n"
@@ -748,6 +802,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, host_keys_checked);
 	tcase_add_test(tc, includes_in_lexical_order);
 	tcase_add_test(tc, env_and_file_references);
+	tcase_add_test(tc, non_regular_files_refused);
 	tcase_add_test(tc, continuation_lines_and_comments);
 	tcase_add_test(tc, long_lines);
 	tcase_add_test(tc, syntax_errors);

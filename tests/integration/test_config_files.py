@@ -1,0 +1,133 @@
+"""Configuration files end to end, through svcbrokerd --check,
+--list-brokers, start-up and SIGHUP: a FIFO, device or directory given as
+the configuration, an include or a ${file:} secret is refused at once with
+a message naming it (never a hang), and configuration messages read as
+intended."""
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.environ.get(
+    "top_srcdir", os.path.join(os.path.dirname(__file__), "..", "..")),
+    "tests", "lib"))
+import sbtest  # noqa: E402
+
+t = sbtest.Checks()
+
+if not os.path.exists(sbtest.daemon_path()):
+    print("# svcbrokerd is not built")
+    sys.exit(1)
+
+work = tempfile.mkdtemp(prefix="sbtest-cfgfiles-")
+mdir = sbtest.make_module_dir(os.path.join(work, "modules"))
+GOOD = "[module testmod]\nenabled = yes\n[instance t]\nbroker = testmod\n" \
+       "label = t\n"
+# Every wait on the daemon is bounded; a hang fails the check instead of
+# blocking the test suite.
+TIMEOUT = 20
+
+
+def run(args, timeout=TIMEOUT):
+    """(exit code, stdout, stderr); code None if it did not finish."""
+    try:
+        p = subprocess.run([sbtest.daemon_path()] + list(args),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=timeout, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as e:
+        return None, (e.stdout or b"").decode("utf-8", "replace"), \
+            (e.stderr or b"").decode("utf-8", "replace")
+    return p.returncode, p.stdout.decode("utf-8", "replace"), \
+        p.stderr.decode("utf-8", "replace")
+
+
+def write(name, text):
+    path = os.path.join(work, name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def config(name, body):
+    return write(name, "[server]\nlisten = 127.0.0.1:%d\nmodule_dir = %s\n"
+                 "state_dir = %s\n%s" % (sbtest.free_port(), mdir,
+                                         os.path.join(work, "state"), body))
+
+
+def check(name, body):
+    return run(["-c", config(name, body), "--check"])
+
+
+# --- F7: non-regular files ------------------------------------------------
+fifo = os.path.join(work, "main.fifo")
+os.mkfifo(fifo)
+for mode in (["--check"], ["--list-brokers"], []):
+    what = " ".join(mode) or "start-up"
+    t0 = time.monotonic()
+    code, out, err = run(["-c", fifo] + mode)
+    t.ok(code is not None, "%s: a FIFO as the configuration does not hang"
+         % what, "(still running after %ds)" % TIMEOUT)
+    t.ok(time.monotonic() - t0 < 10, "%s: refused at once" % what)
+    t.ok("%s: cannot read: it is a FIFO, not a regular file" % fifo in
+         out + err, "%s: the message names the FIFO" % what, out + err)
+    if mode == ["--list-brokers"]:
+        t.eq(code, 0, "--list-brokers still lists the built-in module_dir")
+    else:
+        t.eq(code, 1, "%s: exit status 1" % what)
+
+code, out, err = run(["-c", work, "--check"])
+t.eq(code, 1, "a directory as the configuration is refused")
+t.ok("%s: cannot read: it is a directory, not a regular file" % work in err,
+     "the message says it is a directory", err)
+
+os.makedirs(os.path.join(work, "conf.d"))
+os.mkfifo(os.path.join(work, "conf.d", "10-fifo.ini"))
+write("conf.d/20-ok.ini", "[instance u]\nbroker = testmod\nlabel = u\n")
+code, out, err = check("inc.ini", "include = conf.d/*.ini\n" + GOOD)
+t.eq(code, 1, "an include matching a FIFO is refused")
+t.ok("inc.ini:5: [server] include: %s is a FIFO, not a regular file"
+     % os.path.join(work, "conf.d", "10-fifo.ini") in err,
+     "the message names the included FIFO and the include line", err)
+t.ok("problem found" in err and "2 problems" not in err,
+     "the other included file still reads", err)
+
+os.mkfifo(os.path.join(work, "token.fifo"))
+code, out, err = check("secret.ini", GOOD + "token = ${file:token.fifo}\n")
+t.eq(code, 1, "a ${file:} secret that is a FIFO is refused")
+t.ok("secret.ini:10: [instance t] token: %s is a FIFO, not a regular file"
+     % os.path.join(work, "token.fifo") in err,
+     "the message names the secret's FIFO", err)
+code, out, err = check("devnull.ini", GOOD + "token = ${file:/dev/null}\n")
+t.ok(code == 1 and "/dev/null is a character device, not a regular file"
+     in err, "a ${file:} secret that is a device is refused", err)
+
+# SIGHUP with an include that became a FIFO: refused, and SIGTERM still
+# stops the daemon.
+with sbtest.Daemon(GOOD) as d:
+    with open(d.config) as f:
+        text = f.read()
+    with open(d.config, "w") as f:
+        f.write(text.replace("[server]\n", "[server]\ninclude = hup.fifo\n",
+                             1))
+    os.mkfifo(os.path.join(d.workdir, "hup.fifo"))
+    d.signal(signal.SIGHUP)
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline and \
+            "reload refused" not in d.read_log():
+        time.sleep(0.05)
+    log = d.read_log()
+    t.ok("reload refused" in log, "SIGHUP: an include that is a FIFO is "
+         "refused without hanging", log[-2000:])
+    t.ok("hup.fifo is a FIFO, not a regular file" in log,
+         "SIGHUP: the log names the FIFO", log[-2000:])
+    st, body = d.call("t/Instance.Info", {})
+    t.eq(st, 200, "SIGHUP: the running configuration keeps serving")
+    t0 = time.monotonic()
+    t.eq(d.stop(timeout=TIMEOUT), 0, "SIGTERM after the refused reload: "
+         "exit 0")
+    t.ok(time.monotonic() - t0 < TIMEOUT, "SIGTERM is not ignored")
+
+t.done()
