@@ -66,6 +66,7 @@ struct sbc_executor {
 	pthread_t *workers;
 	pthread_t timer_thread;
 	bool timer_started;
+	int64_t timer_wake_ms; /* when the waiting timer thread wakes next */
 	struct sbc_metrics *metrics;
 };
 
@@ -255,8 +256,11 @@ static void *worker_main(void *arg)
 		atomic_fetch_sub(&inst->running, 1);
 		ex->n_running--;
 		j->state = JOB_DONE;
-		/* a slot of this instance is free: a waiting job may start */
-		pthread_cond_broadcast(&ex->work);
+		/* a slot of this instance is free: a waiting job may start.
+		 * One worker is enough (one slot freed); waking every idle
+		 * worker for each call cost more than the call itself. */
+		if (ex->n_queued > 0)
+			pthread_cond_signal(&ex->work);
 		bool mine = job_claim(ex, j);
 		pthread_mutex_unlock(&ex->mu);
 		if (mine) {
@@ -382,6 +386,7 @@ static void *timer_main(void *arg)
 			wait = 60000;
 		struct timespec ts;
 		abs_time(wait, &ts);
+		ex->timer_wake_ms = now + wait;
 		pthread_cond_timedwait(&ex->timer, &ex->mu, &ts);
 	}
 	pthread_mutex_unlock(&ex->mu);
@@ -529,7 +534,10 @@ enum sb_status sbc_executor_submit(struct sbc_executor *ex,
 	q_push(ex, j);
 	a_push(ex, j);
 	pthread_cond_signal(&ex->work);
-	pthread_cond_signal(&ex->timer);
+	/* the timer thread scans every job when it wakes: wake it early only
+	 * for a deadline before the one it waits for */
+	if (j->deadline_ms < ex->timer_wake_ms)
+		pthread_cond_signal(&ex->timer);
 	pthread_mutex_unlock(&ex->mu);
 	return SB_OK;
 }
