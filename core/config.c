@@ -176,6 +176,37 @@ static void fmt_size(int64_t b, char *buf, size_t n)
 	snprintf(buf, n, "%lld", (long long)b);
 }
 
+/* v as quoted in a message, at most max bytes of it: the password of any
+ * URL in it ("scheme://user:password@host") is shown as "***". */
+static void shown_value(const char *v, size_t max, char *out, size_t n)
+{
+	size_t o = 0;
+	const char *p = v;
+	while (*p && o + 1 < n && o < max) {
+		if (strncmp(p, "://", 3) == 0) {
+			const char *auth = p + 3;
+			size_t alen = strcspn(auth, "/?# \t\n");
+			const char *at = memrchr(auth, '@', alen);
+			const char *colon = at ? memchr(auth, ':',
+						       (size_t)(at - auth))
+					       : NULL;
+			if (colon) {
+				/* "://user:" then "***" then "@host..." */
+				for (const char *q = p; q <= colon; q++)
+					if (o + 1 < n && o < max)
+						out[o++] = *q;
+				for (int i = 0; i < 3; i++)
+					if (o + 1 < n && o < max)
+						out[o++] = '*';
+				p = at;
+				continue;
+			}
+		}
+		out[o++] = *p++;
+	}
+	out[o < n ? o : n - 1] = '\0';
+}
+
 /* ---- paths ------------------------------------------------------------ */
 
 static char *xstrdup(const char *s)
@@ -728,6 +759,8 @@ static void server_key(struct loader *L, int line, const char *key,
 	char *v = resolve(L, line, "[server]", key, value, &ref);
 	if (!v)
 		return;
+	char vs[80];
+	shown_value(ref ? "value" : v, 60, vs, sizeof(vs));
 	int64_t n;
 	switch ((enum server_key)k) {
 	case SK_LISTEN: {
@@ -762,7 +795,7 @@ static void server_key(struct loader *L, int line, const char *key,
 		if (!parse_int(v, &n) || n < 1 || n > 256)
 			lerr(L, line,
 			     "[server] workers: %s is not a number in 1..256",
-			     ref ? "value" : v);
+			     vs);
 		else
 			c->workers = n;
 		break;
@@ -770,7 +803,7 @@ static void server_key(struct loader *L, int line, const char *key,
 		if (!parse_int(v, &n) || n < 0 || n > 100000)
 			lerr(L, line,
 			     "[server] queue: %s is not a number in 0..100000",
-			     ref ? "value" : v);
+			     vs);
 		else
 			c->queue = n;
 		break;
@@ -780,7 +813,7 @@ static void server_key(struct loader *L, int line, const char *key,
 			lerr(L, line,
 			     "[server] max_body: %s is not a size in "
 			     "1KiB..1GiB (such as 32MiB)",
-			     ref ? "value" : v);
+			     vs);
 		else
 			c->max_body = n;
 		break;
@@ -790,7 +823,7 @@ static void server_key(struct loader *L, int line, const char *key,
 			lerr(L, line,
 			     "[server] max_body_total: %s is not a size in "
 			     "1KiB..64GiB (such as 256MiB)",
-			     ref ? "value" : v);
+			     vs);
 		else
 			c->max_body_total = n;
 		break;
@@ -800,7 +833,7 @@ static void server_key(struct loader *L, int line, const char *key,
 		if (!parse_int(v, &n) || n < lo || n > 100000)
 			lerr(L, line,
 			     "[server] %s: %s is not a number in %lld..100000",
-			     key, ref ? "value" : v, (long long)lo);
+			     key, vs, (long long)lo);
 		else if (k == SK_MAX_CONNECTIONS)
 			c->max_connections = n;
 		else
@@ -813,7 +846,7 @@ static void server_key(struct loader *L, int line, const char *key,
 			lerr(L, line,
 			     "[server] idle_timeout: %s is not a duration in "
 			     "1s..1h (such as 60s)",
-			     ref ? "value" : v);
+			     vs);
 		else
 			c->idle_timeout_ms = n;
 		break;
@@ -924,7 +957,7 @@ static void instance_key(struct loader *L, int line, const char *key,
 			return;
 		int64_t n;
 		char vb[80];
-		snprintf(vb, sizeof(vb), "%.60s", ref ? "value" : v);
+		shown_value(ref ? "value" : v, 60, vb, sizeof(vb));
 		if (is_broker) {
 			if (!name_ok(v, false)) {
 				lerr(L, line,
@@ -1548,11 +1581,14 @@ static void bind_one(struct binder *B, const struct sb_config_key *k,
 	char *field = (char *)conf + k->offset;
 	bool secret = (k->flags & SB_CONF_SECRET) || secret_ref;
 	char shown[96];
-	if (secret)
+	if (secret) {
 		snprintf(shown, sizeof(shown), "the %svalue", what);
-	else
-		snprintf(shown, sizeof(shown), "%s%s%.60s%s", what,
-			 *what ? "'" : "", v, *what ? "'" : "");
+	} else {
+		char sv[64];
+		shown_value(v, 60, sv, sizeof(sv));
+		snprintf(shown, sizeof(shown), "%s%s%s%s", what,
+			 *what ? "'" : "", sv, *what ? "'" : "");
+	}
 	if (k->type != SB_CONF_LIST && strchr(v, '\n')) {
 		berr(B, file, line, k->key,
 		     "only list keys may continue on an indented line");

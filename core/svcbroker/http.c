@@ -60,6 +60,22 @@ char *cli_escape(const char *s)
 	return r;
 }
 
+/* url as shown in messages: the password of "scheme://user:password@host"
+ * replaced by "***".  malloc'd. */
+static char *shown_url(const char *url)
+{
+	const char *sep = strstr(url, "://");
+	if (!sep)
+		return cli_xstrdup(url);
+	const char *auth = sep + 3;
+	size_t alen = strcspn(auth, "/?#");
+	const char *at = memrchr(auth, '@', alen);
+	const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+	if (!colon)
+		return cli_xstrdup(url);
+	return cli_xasprintf("%.*s***%s", (int)(colon + 1 - url), url, at);
+}
+
 int cli_http(const struct cli_opts *opts, const char *path, const char *body,
 	     struct cli_response *resp)
 {
@@ -109,16 +125,18 @@ int cli_http(const struct cli_opts *opts, const char *path, const char *body,
 	CURLcode rc = curl_easy_perform(h);
 	int ret = CLI_EXIT_OK;
 	if (rc != CURLE_OK) {
+		char *shown = shown_url(url);
 		if (sink.overflow || rc == CURLE_FILESIZE_EXCEEDED) {
 			cli_err("%s: the answer is larger than %zu bytes "
 				"(see --max-size)",
-				url, opts->max_response);
+				shown, opts->max_response);
 			ret = CLI_EXIT_SERVER;
 		} else {
-			cli_err("%s: %s", url,
+			cli_err("%s: %s", shown,
 				errbuf[0] ? errbuf : curl_easy_strerror(rc));
 			ret = CLI_EXIT_CONNECT;
 		}
+		free(shown);
 		free(sink.data);
 	} else {
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
@@ -190,8 +208,9 @@ int cli_get_json(const struct cli_opts *opts, const char *path, json_t **out)
 	if (r.status != 200) {
 		ret = cli_report_error(opts, &r);
 	} else if (!json_is_object(r.json)) {
-		cli_err("%s%s: the answer is not a JSON object", opts->url,
-			path);
+		char *shown = shown_url(opts->url);
+		cli_err("%s%s: the answer is not a JSON object", shown, path);
+		free(shown);
 		ret = CLI_EXIT_SERVER;
 	} else {
 		*out = json_incref(r.json);

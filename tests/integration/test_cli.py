@@ -114,6 +114,17 @@ code, out, err = run("catalog", env={"SVCBROKER_URL": dead})
 t.ok(code == 3 and dead in err, "SVCBROKER_URL is used", "%d %s" % (code, err))
 code, out, err = run("catalog", url="ftp://127.0.0.1:1")
 t.eq(code, 2, "a non-HTTP --url is a usage error")
+# A password in the URL is never shown in a message.
+secret_url = "http://someone:Pw-s3cret@127.0.0.1:%d/" % sbtest.free_port()
+for how in ("--url", "SVCBROKER_URL"):
+    if how == "--url":
+        code, out, err = run("catalog", url=secret_url)
+    else:
+        code, out, err = run("health", env={"SVCBROKER_URL": secret_url})
+    t.ok(code == 3 and "http://someone:***@127.0.0.1:" in err and
+         "Pw-s3cret" not in out + err,
+         "%s: connection error masks the URL's password" % how,
+         "%d %s" % (code, err))
 
 # A server whose names, codes and messages carry terminal control
 # sequences: the client shows them escaped, never raw.

@@ -104,6 +104,14 @@ code, out, err = check("devnull.ini", GOOD + "token = ${file:/dev/null}\n")
 t.ok(code == 1 and "/dev/null is a character device, not a regular file"
      in err, "a ${file:} secret that is a device is refused", err)
 
+# --- messages -------------------------------------------------------------
+# A URL's password is never echoed.
+code, out, err = check("url.ini", GOOD + "url = ftp://user:PASS-w0rd@host/\n")
+t.eq(code, 1, "--check refuses an ftp:// url")
+t.ok("url.ini:10: [instance t] url: ftp://user:***@host/: URL scheme must "
+     "be one of http, https" in err, "--check masks the URL's password", err)
+t.ok("PASS-w0rd" not in out + err, "the password is not shown", err)
+
 # SIGHUP with an include that became a FIFO: refused, and SIGTERM still
 # stops the daemon.
 with sbtest.Daemon(GOOD) as d:

@@ -711,6 +711,36 @@ START_TEST(bind_url_schemes)
 }
 END_TEST
 
+/* A URL quoted in a message never shows its password. */
+START_TEST(messages_mask_url_passwords)
+{
+	struct conf *c;
+	ck_assert_int_eq(bind_text("url = ftp://user:PASS1@host/\n", &c), -1);
+	ASSERT_ERR("main.ini:4: [instance mail] url: ftp://user:***@host/: URL "
+		   "scheme must be one of smtp, smtps");
+	ck_assert_int_eq(bind_text("url = smtp://u:PASS2@x y\n"
+				   "retries = see http://a:PASS3@b:1/?q=@\n"
+				   "auth = https://:PASS4@p@ss@h#x\n",
+				   &c),
+			 -1);
+	ASSERT_ERR("url: smtp://u:***@x y is not a URL");
+	ASSERT_ERR("retries: see http://a:***@b:1/?q=@ is not a whole number");
+	ASSERT_ERR("auth: https://:***@h#x is not one of");
+	/* A user name alone is not a secret. */
+	ck_assert_int_eq(bind_text("url = http://someone@host\n", &c), -1);
+	ASSERT_ERR("url: http://someone@host: URL scheme");
+	/* Host keys and [server] keys too. */
+	ck_assert_int_eq(load("[server]\nworkers = http://w:PASS5@h\n"
+			      "[module m]\n[instance a]\nbroker = m\n"
+			      "max_concurrency = http://m:PASS6@h\n"),
+			 -1);
+	ASSERT_ERR("main.ini:2: [server] workers: http://w:***@h is not");
+	ASSERT_ERR("main.ini:6: [instance a] max_concurrency: "
+		   "http://m:***@h");
+	ck_assert(!any_err_contains("PASS"));
+}
+END_TEST
+
 START_TEST(bind_never_shows_secrets)
 {
 	setenv("SB_TEST_SECRET_RETRIES", "hunter2-env", 1);
@@ -809,6 +839,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, bind_values_and_defaults);
 	tcase_add_test(tc, bind_errors_all_collected);
 	tcase_add_test(tc, bind_url_schemes);
+	tcase_add_test(tc, messages_mask_url_passwords);
 	tcase_add_test(tc, bind_never_shows_secrets);
 	tcase_add_test(tc, bind_bad_default_and_bad_table);
 	suite_add_tcase(s, tc);
