@@ -194,6 +194,15 @@ static struct job *pick(struct sbc_executor *ex)
 	return NULL;
 }
 
+/* A queued call with less time left than this is answered busy instead of
+ * started: it could only time out, perhaps half done (a side effect for a
+ * client already told it failed). */
+static int64_t start_margin_ms(const struct sbc_instance *inst)
+{
+	int64_t m = inst->timeout_ms / 10;
+	return m < 50 ? m : 50;
+}
+
 static enum sb_status run(struct job *j, struct sb_result *res,
 			  struct sb_error *err)
 {
@@ -225,6 +234,10 @@ static enum sb_status run(struct job *j, struct sb_result *res,
 	return st;
 }
 
+static void busy_error(struct job *j);
+static void expire(struct sbc_executor *ex, struct job *j, struct job **out);
+static void deliver_list(struct sbc_executor *ex, struct job *list);
+
 static void *worker_main(void *arg)
 {
 	struct sbc_executor *ex = arg;
@@ -234,6 +247,17 @@ static void *worker_main(void *arg)
 		struct job *j = pick(ex);
 		if (!j) {
 			pthread_cond_wait(&ex->work, &ex->mu);
+			continue;
+		}
+		if (j->deadline_ms - sb_now_ms() < start_margin_ms(j->e->inst)) {
+			struct job *out = NULL;
+			busy_error(j);
+			expire(ex, j, &out);
+			if (out) {
+				pthread_mutex_unlock(&ex->mu);
+				deliver_list(ex, out);
+				pthread_mutex_lock(&ex->mu);
+			}
 			continue;
 		}
 		q_remove(ex, j);

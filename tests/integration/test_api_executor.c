@@ -31,7 +31,7 @@ static void check(int cond, const char *name)
 
 static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
 static int gate_open; /* "Block" returns once set (bounded anyway) */
-static atomic_int running_now, running_max, finished;
+static atomic_int running_now, running_max, finished, quick_runs;
 
 static const struct sb_property props[] = {
     {.name = "N", .type = SB_TYPE_NUMBER, .doc = "A number."},
@@ -92,6 +92,7 @@ static enum sb_status fake_execute(void *state, const struct sb_call *call,
 		sb_result_row(r);
 		sb_result_int(r, "N", ms);
 	} else if (!strcmp(m, "Quick")) {
+		atomic_fetch_add(&quick_runs, 1);
 		sb_result_row(r);
 		sb_result_int(r, "N", 1);
 	} else if (!strcmp(m, "BadStatus")) {
@@ -315,6 +316,32 @@ int main(void)
 	check(submit(ex, 1, 0, &a, &e) == SB_ERR_UNAVAILABLE &&
 		  strstr(e.message, "inst") && strstr(e.message, "no upstream"),
 	      "a failed instance answers unavailable naming it");
+	sbc_executor_free(ex);
+
+	/* 7. a queued call left with almost no time is answered busy, not
+	 * started: cap 1, timeout 200 ms; B waits behind A (185 ms), so it
+	 * could only start with 15 ms or less of its 200 (the margin is a
+	 * tenth of the timeout, at most 50 ms).  On a slow machine the
+	 * deadline passes first: busy as well, and B never runs either way. */
+	setup(1, 200, 0);
+	set_gate(0);
+	ex = sbc_executor_new(2, 8, NULL);
+	answer_init(&a);
+	answer_init(&b);
+	atomic_store(&quick_runs, 0);
+	check(submit(ex, 0, 185, &a, &e) == SB_OK &&
+		  submit(ex, 1, 0, &b, &e) == SB_OK,
+	      "A (185 ms) and B queued behind it");
+	/* A itself may time out on a slow machine (under valgrind) */
+	check(wait_answer(&a, 3000) &&
+		  (a.st == SB_OK || a.st == SB_ERR_TIMEOUT),
+	      "A is answered");
+	check(wait_answer(&b, 3000) && b.st == SB_ERR_UNAVAILABLE &&
+		  !strcmp(b.code, "Busy"),
+	      "B, with too little time left to start, is answered busy");
+	for (int i = 0; i < 20 && atomic_load(&running_now); i++)
+		sleep_ms(5);
+	check(atomic_load(&quick_runs) == 0, "B never ran");
 	sbc_executor_free(ex);
 	check(atomic_load(&cat.refs) == 1, "every catalog reference returned");
 
