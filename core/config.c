@@ -326,12 +326,15 @@ struct module_rec {
 	char *file;
 	int line;
 	bool seen_enabled;
+	char *enabled_file; /* where enabled was first set */
+	int enabled_line;
 };
 
+/* Where each host key of an instance was first set (file NULL: not
+ * set). */
 struct inst_extra {
-	bool has_broker, has_mc, has_timeout;
+	char *broker_file, *mc_file, *timeout_file;
 	int broker_line, mc_line, timeout_line;
-	char *broker_file;
 };
 
 enum server_key {
@@ -695,11 +698,10 @@ static char *resolve(struct loader *L, int line, const char *label,
 		return NULL;
 	}
 	free(path);
-	if (n > 0 && buf[n - 1] == '\n') {
+	/* The line end(s) an editor leaves at the end are not part of the
+	 * value. */
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		n--;
-		if (n > 0 && buf[n - 1] == '\r')
-			n--;
-	}
 	buf[n] = '\0';
 	return buf;
 }
@@ -761,6 +763,14 @@ static void server_key(struct loader *L, int line, const char *key,
 		return;
 	char vs[80];
 	shown_value(ref ? "value" : v, 60, vs, sizeof(vs));
+	if (!*v && k != SK_MODULE_DIR && k != SK_STATE_DIR) {
+		lerr(L, line,
+		     "[server] %s: empty (give a value, or remove the line "
+		     "for the default)",
+		     key);
+		free(v);
+		return;
+	}
 	int64_t n;
 	switch ((enum server_key)k) {
 	case SK_LISTEN: {
@@ -884,10 +894,14 @@ static void module_key(struct loader *L, int line, const char *key,
 		return;
 	}
 	if (m->seen_enabled) {
-		lerr(L, line, "[module %s] enabled: set twice", m->name);
+		lerr(L, line, "[module %s] enabled: set twice (first at %s:%d)",
+		     m->name, m->enabled_file ? m->enabled_file : "?",
+		     m->enabled_line);
 		return;
 	}
 	m->seen_enabled = true;
+	m->enabled_file = xstrdup(L->file);
+	m->enabled_line = line;
 	bool ref;
 	char *v = resolve(L, line, "[module]", key, value, &ref);
 	if (!v)
@@ -940,17 +954,18 @@ static void instance_key(struct loader *L, int line, const char *key,
 	}
 	bool ref;
 	if (is_broker || is_mc || is_to) {
-		bool *seen = is_broker ? &x->has_broker
-				       : is_mc ? &x->has_mc : &x->has_timeout;
+		char **seen_file = is_broker ? &x->broker_file
+					     : is_mc ? &x->mc_file
+						     : &x->timeout_file;
 		int *seen_line = is_broker ? &x->broker_line
 					   : is_mc ? &x->mc_line
 						   : &x->timeout_line;
-		if (*seen) {
-			lerr(L, line, "%s %s: set twice (first at line %d)",
-			     label, key, *seen_line);
+		if (*seen_file) {
+			lerr(L, line, "%s %s: set twice (first at %s:%d)",
+			     label, key, *seen_file, *seen_line);
 			return;
 		}
-		*seen = true;
+		*seen_file = xstrdup(L->file);
 		*seen_line = line;
 		char *v = resolve(L, line, label, key, value, &ref);
 		if (!v)
@@ -959,6 +974,14 @@ static void instance_key(struct loader *L, int line, const char *key,
 		char vb[80];
 		shown_value(ref ? "value" : v, 60, vb, sizeof(vb));
 		if (is_broker) {
+			if (!*v) {
+				lerr(L, line,
+				     "%s broker: empty (name the module this "
+				     "instance runs, e.g. broker = smtp)",
+				     label);
+				free(v);
+				return;
+			}
 			if (!name_ok(v, false)) {
 				lerr(L, line,
 				     "%s broker: '%s' is not a module name",
@@ -968,12 +991,19 @@ static void instance_key(struct loader *L, int line, const char *key,
 			}
 			free(in->broker);
 			in->broker = v;
-			free(x->broker_file);
-			x->broker_file = xstrdup(L->file);
 			return;
 		}
-		if (is_mc) {
-			if (!parse_int(v, &n) || n < 1 || n > 1024)
+		if (!*v) {
+			lerr(L, line, "%s %s: empty, expected %s", label, key,
+			     is_mc ? "a whole number in 1..1024"
+				   : "a duration in 1ms..1h (such as 30s)");
+		} else if (is_mc) {
+			if (!parse_int(v, &n))
+				lerr(L, line,
+				     "%s max_concurrency: %s is not a whole "
+				     "number (expected 1..1024)",
+				     label, vb);
+			else if (n < 1 || n > 1024)
 				lerr(L, line,
 				     "%s max_concurrency: %s is out of range "
 				     "1..1024",
@@ -1288,11 +1318,15 @@ static void loader_free(struct loader *L)
 	for (size_t i = 0; i < L->n_mods; i++) {
 		free(L->mods[i].name);
 		free(L->mods[i].file);
+		free(L->mods[i].enabled_file);
 	}
 	free(L->mods);
 	if (L->cfg) {
-		for (size_t i = 0; i < L->cfg->n_instances; i++)
+		for (size_t i = 0; i < L->cfg->n_instances; i++) {
 			free(L->ix[i].broker_file);
+			free(L->ix[i].mc_file);
+			free(L->ix[i].timeout_file);
+		}
 	}
 	free(L->ix);
 	for (int k = 0; k < SK_COUNT_; k++)
@@ -1361,6 +1395,8 @@ int sbc_config_load(const char *path, struct sbc_config **out,
 	/* Every instance names an enabled module. */
 	for (size_t i = 0; i < c->n_instances; i++) {
 		struct sbc_instance_conf *in = &c->instances[i];
+		if (!in->broker && L.ix[i].broker_file)
+			continue; /* a bad value, reported where it is set */
 		if (!in->broker) {
 			sbc_errlist_add(errs,
 					"%s:%d: [instance %s] broker: missing "
@@ -1590,8 +1626,55 @@ static void bind_one(struct binder *B, const struct sb_config_key *k,
 			 *what ? "'" : "", sv, *what ? "'" : "");
 	}
 	if (k->type != SB_CONF_LIST && strchr(v, '\n')) {
-		berr(B, file, line, k->key,
-		     "only list keys may continue on an indented line");
+		if (secret_ref)
+			berr(B, file, line, k->key,
+			     "the file or variable it refers to holds several "
+			     "lines; this key takes one");
+		else
+			berr(B, file, line, k->key,
+			     "only list keys may continue on an indented "
+			     "line");
+		return;
+	}
+	if (k->flags & SB_CONF_REQUIRED) {
+		bool empty = *v == '\0';
+		if (k->type == SB_CONF_LIST) {
+			/* Only separators and white space: no item. */
+			empty = v[strspn(v, ", \t\n")] == '\0';
+		}
+		if (empty) {
+			berr(B, file, line, k->key,
+			     "empty, a value is required");
+			return;
+		}
+	}
+	if (*v == '\0' && k->type != SB_CONF_STRING &&
+	    k->type != SB_CONF_LIST && k->type != SB_CONF_PATH) {
+		/* Not "' is not a ...' with nothing quoted. */
+		char expect[420];
+		const char *kind = NULL;
+		switch (k->type) {
+		case SB_CONF_BOOL:
+			snprintf(expect, sizeof(expect),
+				 "a boolean (yes/no/true/false/on/off/1/0)");
+			break;
+		case SB_CONF_ENUM: {
+			char ch[400];
+			join(ch, sizeof(ch), k->choices);
+			snprintf(expect, sizeof(expect), "one of %s", ch);
+			break;
+		}
+		case SB_CONF_URL:
+			snprintf(expect, sizeof(expect),
+				 "a URL (scheme://host...)");
+			break;
+		default:
+			parse_number(k->type, v, &(int64_t){0}, &kind);
+			snprintf(expect, sizeof(expect), "a %s", kind);
+			break;
+		}
+		berr(B, file, line, k->key, "%sempty, expected %s", what,
+		     expect);
 		return;
 	}
 	int64_t n;

@@ -112,6 +112,37 @@ t.ok("url.ini:10: [instance t] url: ftp://user:***@host/: URL scheme must "
      "be one of http, https" in err, "--check masks the URL's password", err)
 t.ok("PASS-w0rd" not in out + err, "the password is not shown", err)
 
+# A required key with an empty value is refused.
+code, out, err = check("empty.ini", GOOD.replace("label = t", "label ="))
+t.eq(code, 1, "--check refuses an empty required string")
+t.ok("empty.ini:9: [instance t] label: empty, a value is required" in err,
+     "the message says the required key is empty", err)
+if os.path.exists(os.path.join(mdir, "mapi-stub.so")):
+    code, out, err = check("mapi.ini", "[module mapi-stub]\n"
+                           "[instance m]\nbroker = mapi-stub\n"
+                           "store_dir = store\nmailboxes =\n")
+    t.eq(code, 1, "--check refuses an empty required list")
+    t.ok("mapi.ini:9: [instance m] mailboxes: empty, a value is required"
+         in err, "the message says the required list is empty", err)
+# Clear wording, each problem once, file:line everywhere.
+code, out, err = check("words.ini", GOOD + "max_concurrency = abc\n"
+                       "[instance u]\nbroker = No_Such\nlabel = u\n"
+                       "timeout = 1s\ntimeout = 2s\n")
+t.eq(code, 1, "--check refuses the bad values")
+for want in ("words.ini:10: [instance t] max_concurrency: abc is not a whole "
+             "number (expected 1..1024)",
+             "words.ini:12: [instance u] broker: 'No_Such' is not a module "
+             "name",
+             "words.ini:15: [instance u] timeout: set twice (first at "
+             "%s:14)" % os.path.join(work, "words.ini")):
+    t.ok(want in err, "--check says %r" % want, err)
+t.ok("broker: missing" not in err and "  " not in err,
+     "no second message for the bad broker, no empty quote", err)
+t.ok("3 problems found" in err, "three problems in all", err)
+code, out, err = check("emptyurl.ini", GOOD + "url =\n")
+t.ok(code == 1 and "emptyurl.ini:10: [instance t] url: empty, expected a URL "
+     "(scheme://host...)" in err, "an empty url says empty", err)
+
 # SIGHUP with an include that became a FIFO: refused, and SIGTERM still
 # stops the daemon.
 with sbtest.Daemon(GOOD) as d:

@@ -741,6 +741,150 @@ START_TEST(messages_mask_url_passwords)
 }
 END_TEST
 
+/* A required key needs a value; an optional string may be empty; an empty
+ * value of another type says "empty" instead of quoting nothing. */
+START_TEST(bind_empty_values)
+{
+	static const struct sb_config_key req[] = {
+		{.key = "label", .type = SB_CONF_STRING,
+		 .flags = SB_CONF_REQUIRED, .doc = "Label.", .offset = 0},
+		{.key = "boxes", .type = SB_CONF_LIST,
+		 .flags = SB_CONF_REQUIRED, .doc = "Boxes.",
+		 .offset = sizeof(char *)},
+		SB_CONF_END,
+	};
+	void *o = NULL;
+	ck_assert_int_eq(load("[module smtp]\n[instance mail]\nbroker = smtp\n"
+			      "label =\nboxes =\n"),
+			 0);
+	ck_assert_int_eq(sbc_config_bind(req, 2 * sizeof(char *),
+					 &cfg->instances[0], &o, &errs),
+			 -1);
+	ASSERT_ERR("main.ini:4: [instance mail] label: empty, a value is "
+		   "required");
+	ASSERT_ERR("main.ini:5: [instance mail] boxes: empty, a value is "
+		   "required");
+	ck_assert_uint_eq(errs.n, 2);
+	/* A list of separators only holds no item. */
+	setenv("SB_TEST_EMPTY", "", 1);
+	ck_assert_int_eq(load("[module smtp]\n[instance mail]\nbroker = smtp\n"
+			      "label = ${env:SB_TEST_EMPTY}\nboxes = ,\n"
+			      "  ,\n"),
+			 0);
+	ck_assert_int_eq(sbc_config_bind(req, 2 * sizeof(char *),
+					 &cfg->instances[0], &o, &errs),
+			 -1);
+	ASSERT_ERR("main.ini:4: [instance mail] label: empty, a value is "
+		   "required");
+	ASSERT_ERR("main.ini:5: [instance mail] boxes: empty, a value is "
+		   "required");
+	ck_assert_uint_eq(errs.n, 2);
+	ck_assert_int_eq(load("[module smtp]\n[instance mail]\nbroker = smtp\n"
+			      "label = x\nboxes = a\n"),
+			 0);
+	ck_assert_int_eq(sbc_config_bind(req, 2 * sizeof(char *),
+					 &cfg->instances[0], &o, &errs),
+			 0);
+	sbc_config_unbind(req, o);
+
+	struct conf *c;
+	ck_assert_int_eq(bind_text("url =\n", &c), -1);
+	ASSERT_ERR("main.ini:4: [instance mail] url: empty, a value is "
+		   "required");
+	ck_assert(!has_err("  "));
+	ck_assert_uint_eq(errs.n, 1);
+	ck_assert_int_eq(bind_text("url = smtp://x\nretries =\nauth =\n"
+				   "verify_tls =\nio_timeout =\n",
+				   &c),
+			 -1);
+	ASSERT_ERR("main.ini:5: [instance mail] retries: empty, expected a "
+		   "whole number");
+	ASSERT_ERR("main.ini:6: [instance mail] auth: empty, expected one of "
+		   "none, plain, login");
+	ASSERT_ERR("main.ini:7: [instance mail] verify_tls: empty, expected a "
+		   "boolean");
+	ASSERT_ERR("main.ini:8: [instance mail] io_timeout: empty, expected a "
+		   "duration");
+	ck_assert(!has_err("  "));
+	ck_assert_uint_eq(errs.n, 4);
+	/* Optional strings and lists may be empty. */
+	ck_assert_int_eq(bind_text("url = smtp://x\nname =\nmailboxes =\n",
+				   &c),
+			 0);
+	ck_assert_str_eq(c->name, "");
+	ck_assert_ptr_null(c->mailboxes[0]);
+	sbc_config_unbind(keys, c);
+}
+END_TEST
+
+/* Host keys: what is wrong with the value, once, with file:line. */
+START_TEST(host_key_messages)
+{
+	write_file("two.txt", "line one\nline two\n");
+	write_file("nl.txt", "value\r\n\n");
+	write_file("more.ini", "[instance a]\nmax_concurrency = 3\n");
+	ck_assert_int_eq(load("[server]\ninclude = more.ini\n"
+			      "workers =\n"
+			      "[module smtp]\n"
+			      "[instance a]\nbroker = smtp\n"
+			      "max_concurrency = abc\n"
+			      "timeout =\n"
+			      "[instance b]\nbroker = Bad_Name\n"
+			      "max_concurrency = 2\nmax_concurrency = 4\n"
+			      "timeout = 1s\ntimeout = 2s\n"
+			      "[instance c]\nbroker =\n"),
+			 -1);
+	ASSERT_ERR("main.ini:3: [server] workers: empty (give a value, or "
+		   "remove the line for the default)");
+	ASSERT_ERR("main.ini:7: [instance a] max_concurrency: abc is not a "
+		   "whole number (expected 1..1024)");
+	ASSERT_ERR("main.ini:8: [instance a] timeout: empty, expected a "
+		   "duration");
+	ASSERT_ERR("main.ini:10: [instance b] broker: 'Bad_Name' is not a "
+		   "module name");
+	char msg[800];
+	snprintf(msg, sizeof(msg), "main.ini:12: [instance b] max_concurrency: "
+		 "set twice (first at %s/main.ini:11)", dir);
+	ASSERT_ERR(msg);
+	snprintf(msg, sizeof(msg), "main.ini:14: [instance b] timeout: set "
+		 "twice (first at %s/main.ini:13)", dir);
+	ASSERT_ERR(msg);
+	ASSERT_ERR("main.ini:16: [instance c] broker: empty (name the module");
+	/* The [instance a] of more.ini is a second section: one message. */
+	ASSERT_ERR("more.ini:1: [instance a] is defined twice");
+	ck_assert(!has_err("broker: missing"));
+	if (errs.n != 8)
+		dump_errs();
+	ck_assert_uint_eq(errs.n, 8);
+
+	/* Module keys name the first place too. */
+	ck_assert_int_eq(load("[module smtp]\nenabled = yes\nenabled = no\n"),
+			 -1);
+	snprintf(msg, sizeof(msg), "main.ini:3: [module smtp] enabled: set "
+		 "twice (first at %s/main.ini:2)", dir);
+	ASSERT_ERR(msg);
+
+	/* A ${file:} value: trailing line ends are not part of it; several
+	 * lines are refused for a key that takes one. */
+	struct conf *c;
+	ck_assert_int_eq(bind_text("url = smtp://x\nname = ${file:nl.txt}\n",
+				   &c),
+			 0);
+	ck_assert_str_eq(c->name, "value");
+	sbc_config_unbind(keys, c);
+	ck_assert_int_eq(bind_text("url = smtp://x\n"
+				   "password = ${file:two.txt}\n"
+				   "mailboxes = ${file:two.txt}\n",
+				   &c),
+			 -1);
+	ASSERT_ERR("main.ini:5: [instance mail] password: the file or variable "
+		   "it refers to holds several lines; this key takes one");
+	ck_assert(!has_err("only list keys"));
+	ck_assert(!has_err("line one"));
+	ck_assert_uint_eq(errs.n, 1);
+}
+END_TEST
+
 START_TEST(bind_never_shows_secrets)
 {
 	setenv("SB_TEST_SECRET_RETRIES", "hunter2-env", 1);
@@ -840,6 +984,8 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, bind_errors_all_collected);
 	tcase_add_test(tc, bind_url_schemes);
 	tcase_add_test(tc, messages_mask_url_passwords);
+	tcase_add_test(tc, bind_empty_values);
+	tcase_add_test(tc, host_key_messages);
 	tcase_add_test(tc, bind_never_shows_secrets);
 	tcase_add_test(tc, bind_bad_default_and_bad_table);
 	suite_add_tcase(s, tc);
