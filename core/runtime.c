@@ -155,6 +155,11 @@ int sbc_runtime_reload(struct sb_runtime *rt, struct sbc_errlist *errs)
 			"workers, queue, max_body, max_body_total, "
 			"max_connections, max_connections_per_ip and "
 			"idle_timeout take effect at the next restart");
+	if (cfg->n_instances == 0 && rt->cfg->n_instances > 0)
+		sbc_log(SB_LOG_WARN, NULL, NULL,
+			"reload: the new configuration has no instances; "
+			"every instance stops (was %zu)",
+			rt->cfg->n_instances);
 	sbc_log_set_level(cfg->log_level);
 	rt->generation++;
 	pthread_mutex_lock(&rt->cat_mu);

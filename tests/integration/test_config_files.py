@@ -169,4 +169,40 @@ with sbtest.Daemon(GOOD) as d:
          "exit 0")
     t.ok(time.monotonic() - t0 < TIMEOUT, "SIGTERM is not ignored")
 
+
+
+def wait_log(d, text, count=1):
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        if d.read_log().count(text) >= count:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+# SIGHUP with an empty (or truncated) file: accepted, but a configuration
+# that drops every instance is worth a warning.
+EMPTIED = "the new configuration has no instances; every instance stops"
+with sbtest.Daemon(GOOD) as d:
+    with open(d.config) as f:
+        full = f.read()
+    d.signal(signal.SIGHUP)  # same instances: no warning
+    t.ok(wait_log(d, "reloaded in"), "SIGHUP: reloaded")
+    t.ok(EMPTIED not in d.read_log(), "no warning while instances remain")
+    open(d.config, "w").close()
+    d.signal(signal.SIGHUP)
+    t.ok(wait_log(d, "reloaded in", 2), "SIGHUP: an empty file is accepted",
+         d.read_log()[-2000:])
+    t.ok("reload: " + EMPTIED + " (was 1)" in d.read_log(),
+         "SIGHUP: an empty file logs that every instance stops",
+         d.read_log()[-2000:])
+    st, body = d.get("/v1/catalog")
+    t.eq((st, body.get("instances")), (200, []), "no instance serves")
+    with open(d.config, "w") as f:
+        f.write(full.split("[module", 1)[0])
+    d.signal(signal.SIGHUP)
+    t.ok(wait_log(d, "reloaded in", 3), "SIGHUP: reloaded again")
+    t.eq(d.read_log().count(EMPTIED), 1,
+         "no warning when there were no instances before")
+
 t.done()
