@@ -1072,15 +1072,32 @@ enum sb_status sb_result_file(struct sb_result *r, const char *name,
 		return rfail(r, SB_ERR_INTERNAL,
 			     "result cell %s: file has no data",
 			     name ? name : "(null)");
+	const char *fname = file->name ? file->name : "";
+	const char *ctype = file->content_type && *file->content_type
+				    ? file->content_type
+				    : DEFAULT_CONTENT_TYPE;
+	/* Checked like a text cell: a name that is not one line of UTF-8
+	 * could not be rendered (it would vanish from the row). */
+	const char *why = NULL;
+	if (strnlen(fname, FILE_NAME_MAX + 1) > FILE_NAME_MAX)
+		return rfail(r, SB_ERR_INTERNAL,
+			     "result cell %s: file Name is longer than %u "
+			     "bytes",
+			     name ? name : "(null)", FILE_NAME_MAX);
+	if (!sb_type_check(SB_TYPE_TEXT, fname, NULL, &why))
+		return rfail(r, SB_ERR_INTERNAL,
+			     "result cell %s: file Name is invalid: %s",
+			     name ? name : "(null)", why ? why : "invalid");
+	if (!content_type_ok(ctype))
+		return rfail(r, SB_ERR_INTERNAL,
+			     "result cell %s: file ContentType must look like "
+			     "type/subtype (printable ASCII, at most %u bytes)",
+			     name ? name : "(null)", CONTENT_TYPE_MAX);
 	const struct sb_property *p;
 	union sb_datum *slot;
 	enum sb_status st = cell_slot(r, name, "a file", fits_file, &p, &slot);
 	if (st != SB_OK)
 		return st;
-	const char *fname = file->name ? file->name : "";
-	const char *ctype = file->content_type && *file->content_type
-				    ? file->content_type
-				    : DEFAULT_CONTENT_TYPE;
 	size_t nl = strlen(fname), cl = strlen(ctype);
 	/* Base64 grows content by a third when rendered. */
 	if (file->size > SIZE_MAX / 2 ||

@@ -368,6 +368,50 @@ char *sbc_json_result(const struct sb_result *r)
 	return dump(root);
 }
 
+/* s as valid UTF-8 (malloc'd): a sequence cut at the very end (a message
+ * truncated at a byte boundary) is dropped, any other invalid byte becomes
+ * U+FFFD, so the rest of the message still shows. */
+static char *valid_utf8(const char *s)
+{
+	size_t len = strlen(s);
+	if (len > SIZE_MAX / 3 - 1)
+		return NULL;
+	char *out = malloc(len * 3 + 1);
+	if (!out)
+		return NULL;
+	size_t o = 0;
+	for (size_t i = 0; i < len;) {
+		unsigned char c = (unsigned char)s[i];
+		size_t k = c < 0x80 ? 1
+			   : c >= 0xc2 && c <= 0xdf ? 2
+			   : c >= 0xe0 && c <= 0xef ? 3
+			   : c >= 0xf0 && c <= 0xf4 ? 4
+						    : 0;
+		if (k > len - i) {
+			/* cut at the end: drop it if it could have been a
+			 * sequence */
+			bool cont = true;
+			for (size_t j = i + 1; j < len; j++)
+				if (((unsigned char)s[j] & 0xc0) != 0x80)
+					cont = false;
+			if (cont)
+				break;
+			k = 0;
+		}
+		if (k > 0 && sb_utf8_valid(s + i, k)) {
+			memcpy(out + o, s + i, k);
+			o += k;
+			i += k;
+		} else {
+			memcpy(out + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
 char *sbc_json_error(const struct sb_error *err)
 {
 	json_t *root = json_object();
@@ -378,15 +422,13 @@ char *sbc_json_error(const struct sb_error *err)
 	/* the upstream's (or host's) own code, "" when there is none */
 	json_t *code = json_string(err ? err->code : "");
 	set(e, "code", code ? code : json_string(""));
-	/* messages are cut at a byte boundary: keep only valid UTF-8 */
 	const char *msg =
 	    err && err->message[0] ? err->message : sb_status_str(st);
 	json_t *m = json_string(msg);
 	if (!m) {
-		size_t len = strlen(msg);
-		while (len > 0 && !sb_utf8_valid(msg, len))
-			len--;
-		m = json_stringn(msg, len);
+		char *fixed = valid_utf8(msg);
+		m = fixed ? json_string(fixed) : NULL;
+		free(fixed);
 	}
 	set(e, "message", m ? m : json_string("error"));
 	if (err && err->retry_after_ms > 0)

@@ -9,6 +9,7 @@
 #include <svcbroker/schema.h>
 
 #include "core.h"
+#include "json.h"
 
 static const char *const colours[] = {"Red", "Green", "Blue", NULL};
 
@@ -456,7 +457,17 @@ START_TEST(result_checks_names_and_types)
 		{7, "Subject is not a multi property"},
 		{8, "set before sb_result_row"},
 		{9, "To is of type email, cannot be set with a file"},
+		{10, "Attachments: file Name is invalid: not valid UTF-8"},
+		{11, "Attachments: file Name is invalid: contains a control"},
+		{12, "Attachments: file Name is longer than 255 bytes"},
+		{13, "Attachments: file ContentType must look like "
+		     "type/subtype"},
+		{14, "Attachments: file ContentType must look like "
+		     "type/subtype"},
 	};
+	char long_name[300];
+	memset(long_name, 'n', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct sb_result *r = sbc_result_new(&email, send_m, 0, 0);
 		enum sb_status st = SB_OK;
@@ -495,6 +506,26 @@ START_TEST(result_checks_names_and_types)
 			break;
 		case 9:
 			st = sb_result_file(r, "To", &f);
+			break;
+		case 10:
+			f.name = "caf\xe9.txt"; /* Latin-1, not UTF-8 */
+			st = sb_result_file(r, "Attachments", &f);
+			break;
+		case 11:
+			f.name = "a\tb.txt";
+			st = sb_result_file(r, "Attachments", &f);
+			break;
+		case 12:
+			f.name = long_name;
+			st = sb_result_file(r, "Attachments", &f);
+			break;
+		case 13:
+			f.content_type = "text\nplain";
+			st = sb_result_file(r, "Attachments", &f);
+			break;
+		case 14:
+			f.content_type = "t\xc3\xa9xt/plain";
+			st = sb_result_file(r, "Attachments", &f);
 			break;
 		}
 		ck_assert_int_eq(st, SB_ERR_INTERNAL);
@@ -567,6 +598,15 @@ START_TEST(result_copies_values)
 	ck_assert_int_eq(sb_result_row(r), SB_OK);
 	ck_assert_int_eq(sb_result_str(r, "Subject", subj), SB_OK);
 	ck_assert_int_eq(sb_result_file(r, "Attachments", &f), SB_OK);
+	/* No name, a UTF-8 name of the longest length. */
+	struct sb_file anon = {.data = data, .size = 3};
+	ck_assert_int_eq(sb_result_file(r, "Attachments", &anon), SB_OK);
+	char longest[256];
+	memset(longest, 'n', 255);
+	memcpy(longest, "\xc3\xa9t\xc3\xa9", 6);
+	longest[255] = '\0';
+	struct sb_file lf = {.name = longest, .data = data, .size = 3};
+	ck_assert_int_eq(sb_result_file(r, "Attachments", &lf), SB_OK);
 	subj[0] = 'X';
 	data[0] = 9;
 	name[0] = 'z';
@@ -578,6 +618,34 @@ START_TEST(result_copies_values)
 	ck_assert_str_eq(cells[1].value.items[0].f.content_type,
 			 "application/octet-stream");
 	sbc_result_free(r);
+}
+END_TEST
+
+/* An error message with an invalid byte (a broker's or upstream's text)
+ * is rendered whole, the byte replaced by U+FFFD; a sequence cut at the
+ * end (truncation) is dropped. */
+START_TEST(error_json_replaces_invalid_bytes)
+{
+	struct sb_error e;
+	sb_error_clear(&e);
+	sb_error_set(&e, SB_ERR_UPSTREAM, "550", "mailbox caf\xe9 unknown, "
+		     "try later \xe2\x82\xac");
+	char *j = sbc_json_error(&e);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_msg(strstr(j, "\"mailbox caf\xef\xbf\xbd unknown, try later "
+			       "\xe2\x82\xac\"") != NULL,
+		      "got %s", j);
+	free(j);
+	sb_error_set(&e, SB_ERR_UPSTREAM, NULL, "cut \xe2\x82");
+	j = sbc_json_error(&e);
+	ck_assert_msg(strstr(j, "\"message\":\"cut \"") != NULL, "got %s", j);
+	free(j);
+	sb_error_set(&e, SB_ERR_UPSTREAM, NULL, "\xff\xfe bad \xc0\xaf end");
+	j = sbc_json_error(&e);
+	ck_assert_msg(strstr(j, "\"\xef\xbf\xbd\xef\xbf\xbd bad "
+			       "\xef\xbf\xbd\xef\xbf\xbd end\"") != NULL,
+		      "got %s", j);
+	free(j);
 }
 END_TEST
 
@@ -604,6 +672,7 @@ static Suite *call_suite(void)
 	tcase_add_test(tr, result_checks_names_and_types);
 	tcase_add_test(tr, result_caps);
 	tcase_add_test(tr, result_copies_values);
+	tcase_add_test(tr, error_json_replaces_invalid_bytes);
 	suite_add_tcase(s, tr);
 	return s;
 }
