@@ -321,6 +321,24 @@ with sbtest.Daemon(CONFIG) as d:
          "a bare object on stdin; Key=Value overrides it", out + err)
     code, out, err = run("call", "t1/Echo.Echo", "-", stdin="{not json", url=u)
     t.eq(code, 2, "invalid JSON on stdin: exit 2")
+    NUL_MSG = "a string holds \\u0000 (NUL), which is not allowed"
+    code, out, err = run("call", "t1/Echo.Echo", "-",
+                         stdin='{"Text": "a\\u0000b"}', url=u)
+    t.ok(code == 2 and "stdin: line 1: " + NUL_MSG in err and
+         "JSON_ALLOW_NUL" not in err,
+         "a NUL on stdin is named in plain words", err)
+    code, out, err = run("call", "t1/Echo.Echo", 'Text:="a\\u0000b"', url=u)
+    t.ok(code == 2 and "Text:= is not JSON: " + NUL_MSG in err and
+         "JSON_ALLOW_NUL" not in err,
+         "a NUL in Key:=JSON is named in plain words", err)
+    # The same words from the API itself.
+    st, body = d.request("POST", "/v1/call/t1/Echo/Echo",
+                         b'{"inputs": {"Text": "a\\u0000b"}}',
+                         headers={"Content-Type": "application/json"})
+    msg = body.get("error", {}).get("message", "") if isinstance(body, dict) \
+        else ""
+    t.ok(st == 400 and NUL_MSG in msg and "JSON_ALLOW_NUL" not in msg,
+         "the API names a NUL in plain words", repr(body))
 
     # --- output for people ---------------------------------------------------------
     code, out, err = run("call", "t1/Echo.Echo", "Text=short", "Number=3",
