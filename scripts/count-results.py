@@ -35,8 +35,9 @@ only = None
 if args[:1] == ["--tests-from"]:
     # Count only the tests this `make check` output reports on.
     with open(args[1], errors="replace") as f:
-        only = set(re.findall(r"^(?:PASS|FAIL|SKIP|XFAIL|XPASS|ERROR): (\S+)",
-                              f.read(), re.M))
+        # automake names a test's .log/.trs without its .py/.sh extension
+        only = set(re.sub(r"\.(py|sh)$", "", n) for n in re.findall(
+            r"^(?:PASS|FAIL|SKIP|XFAIL|XPASS|ERROR): (\S+)", f.read(), re.M))
     args = args[2:]
 for suite in args:
     bdir = os.path.join(top, suite)
