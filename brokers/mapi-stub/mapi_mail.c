@@ -406,6 +406,8 @@ static int read_headers(const char *path, char **out, size_t *len)
 
 /* An attachment's name as a client may use it as a file name: one line of
  * text, no path separators, not "." or "..".  malloc'd. */
+#define ATTACHMENT_NAME_MAX 255
+
 static char *attachment_name(const char *raw)
 {
 	char *n = mapi_clean_text(raw ? raw : "", false);
@@ -416,7 +418,32 @@ static char *attachment_name(const char *raw)
 			*q = '_';
 	if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
 		n[0] = '_';
+	/* a result file name holds at most 255 bytes: cut longer ones from
+	 * other tools at a character boundary */
+	size_t len = strlen(n);
+	if (len > ATTACHMENT_NAME_MAX) {
+		size_t cut = ATTACHMENT_NAME_MAX;
+		while (cut > 0 && ((unsigned char)n[cut] & 0xC0) == 0x80)
+			cut--;
+		n[cut] = '\0';
+	}
 	return n;
+}
+
+/* The attachment's content type as a result may carry it (printable
+ * ASCII type/subtype, at most 255 bytes); anything else written by
+ * another tool becomes application/octet-stream. */
+static char *attachment_type(const char *raw)
+{
+	const char *s = raw ? raw : "";
+	size_t len = strnlen(s, ATTACHMENT_NAME_MAX + 1);
+	const char *slash = strchr(s, '/');
+	bool ok = len > 0 && len <= ATTACHMENT_NAME_MAX && slash &&
+		  slash != s && slash[1] != '\0';
+	for (size_t i = 0; ok && i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f)
+			ok = false;
+	return strdup(ok ? s : "application/octet-stream");
 }
 
 static bool has_attachments_hdr(const char *raw, size_t len)
@@ -717,8 +744,7 @@ static enum sb_status email_load(struct mapi_store *s, struct mapi_mailbox *mb,
 	for (size_t i = 0; i < p.n_attachments; i++) {
 		struct sb_file f = p.attachments[i];
 		char *name = attachment_name(f.name);
-		char *type = mapi_clean_text(
-		    f.content_type ? f.content_type : "", false);
+		char *type = attachment_type(f.content_type);
 		f.name = name;
 		f.content_type = type;
 		if (name && type)

@@ -122,6 +122,16 @@ with sbtest.Daemon(CONF) as d:
         "Content-Type: application/octet-stream\n"
         'Content-Disposition: attachment; filename="../../etc/passwd"\n'
         "Content-Transfer-Encoding: base64\n\n!!!not base64***\n"))
+    keys["oddatt"] = md.add(msg([
+        "From: a@elsewhere.test", "Subject: odd attachments",
+        'Content-Type: multipart/mixed; boundary="aa"'],
+        "--aa\nContent-Type: text/plain\n\ntext\n"
+        "--aa\nContent-Type: weird\n"
+        "Content-Disposition: attachment; filename*=UTF-8''" +
+        "%C3%A9" * 300 + "\n\nfirst\n"
+        "--aa\nContent-Type: text/pl\u00e1in\n"
+        'Content-Disposition: attachment; filename="b.txt"\n\nsecond\n'
+        "--aa--\n"))
     keys["mixednoatt"] = md.add(msg([
         "Subject: mixed, no attachment",
         'Content-Type: multipart/mixed; boundary="qq"'],
@@ -213,6 +223,17 @@ with sbtest.Daemon(CONF) as d:
                for i in loaded if i in listed]))
     names = [a.get("Name") for a in L("broken").get("Attachments", [])]
     t.ok(all("/" not in n for n in names), "attachment names carry no path", repr(names))
+    odd = L("oddatt").get("Attachments", [])
+    t.eq(len(odd), 2, "a foreign message's odd attachments both load")
+    if len(odd) == 2:
+        t.ok(len(odd[0].get("Name", "").encode()) <= 255 and
+             odd[0].get("Name", "").startswith("\u00e9" * 100),
+             "a 600-byte attachment name is cut to 255 bytes at a character",
+             repr(odd[0].get("Name"))[:80])
+        t.eq([a.get("ContentType") for a in odd],
+             ["text/plain", "application/octet-stream"],
+             "a content type without a subtype is text/plain (RFC 2045); "
+             "one that is not ASCII becomes application/octet-stream")
     t.eq(L("notamessage").get("Body"), "\njust text, no header at all\n",
          "a file that is not a message loads as text")
     t.ok(isinstance(L("garbage").get("Body"), str), "binary junk loads as text")
