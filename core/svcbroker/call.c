@@ -224,8 +224,9 @@ int cli_cmd_call(const struct cli_opts *opts, int argc, char **argv)
 		if (r.status != 200) {
 			ret = cli_report_error(opts, &r);
 		} else if (!json_is_array(rows)) {
-			cli_err("%s%s: the answer has no rows", opts->url,
-				path);
+			char *shown = cli_shown_url(opts->url);
+			cli_err("%s%s: the answer has no rows", shown, path);
+			free(shown);
 			ret = CLI_EXIT_SERVER;
 		} else if (!opts->all) {
 			if (opts->json)

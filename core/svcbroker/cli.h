@@ -74,6 +74,9 @@ int cli_get_json(const struct cli_opts *opts, const char *path, json_t **out);
 
 /* Percent-encode one path segment; malloc'd, NULL on out of memory. */
 char *cli_escape(const char *s);
+/* url with the password of "scheme://user:password@host" shown as "***",
+ * for messages.  malloc'd. */
+char *cli_shown_url(const char *url);
 
 /* Write the raw body of a response to stdout, ending with a newline. */
 void cli_print_body(const struct cli_response *resp);

@@ -62,7 +62,7 @@ char *cli_escape(const char *s)
 
 /* url as shown in messages: the password of "scheme://user:password@host"
  * replaced by "***".  malloc'd. */
-static char *shown_url(const char *url)
+char *cli_shown_url(const char *url)
 {
 	const char *sep = strstr(url, "://");
 	if (!sep)
@@ -125,7 +125,7 @@ int cli_http(const struct cli_opts *opts, const char *path, const char *body,
 	CURLcode rc = curl_easy_perform(h);
 	int ret = CLI_EXIT_OK;
 	if (rc != CURLE_OK) {
-		char *shown = shown_url(url);
+		char *shown = cli_shown_url(url);
 		if (sink.overflow || rc == CURLE_FILESIZE_EXCEEDED) {
 			cli_err("%s: the answer is larger than %zu bytes "
 				"(see --max-size)",
@@ -208,7 +208,7 @@ int cli_get_json(const struct cli_opts *opts, const char *path, json_t **out)
 	if (r.status != 200) {
 		ret = cli_report_error(opts, &r);
 	} else if (!json_is_object(r.json)) {
-		char *shown = shown_url(opts->url);
+		char *shown = cli_shown_url(opts->url);
 		cli_err("%s%s: the answer is not a JSON object", shown, path);
 		free(shown);
 		ret = CLI_EXIT_SERVER;

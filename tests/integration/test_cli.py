@@ -125,6 +125,11 @@ for how in ("--url", "SVCBROKER_URL"):
          "Pw-s3cret" not in out + err,
          "%s: connection error masks the URL's password" % how,
          "%d %s" % (code, err))
+code, out, err = run("catalog", url="ftp://someone:Pw-s3cret@127.0.0.1:1/")
+t.ok(code == 2 and "ftp://someone:***@127.0.0.1:1" in err and
+     "Pw-s3cret" not in out + err,
+     "a non-HTTP --url is refused with its password masked",
+     "%d %s" % (code, err))
 
 # A server whose names, codes and messages carry terminal control
 # sequences: the client shows them escaped, never raw.
