@@ -2,8 +2,8 @@
  *
  *   Key=Value     typed by the method's definition: number inputs become
  *                 JSON numbers, boolean inputs true/false (yes/no/on/off/
- *                 1/0 too), every other type a JSON string; a value that
- *                 does not parse is sent as it is and the server says why.
+ *                 1/0 too), every other type a JSON string; a number or
+ *                 boolean that does not parse is refused here, naming it.
  *   Key=@PATH     file inputs: the file, base64-encoded, named after PATH,
  *                 content type from its extension (PATH;type=TYPE to say
  *                 it); memo inputs: the file's text.
@@ -261,10 +261,26 @@ static json_t *typed_value(const char *key, const char *type, const char *val)
 		long long n;
 		if (parse_int(val, &n))
 			return json_integer(n);
-	} else if (strcmp(type, "boolean") == 0) {
+		const char *d = val + (*val == '-' || *val == '+');
+		bool digits = *d && strspn(d, "0123456789") == strlen(d);
+		char *shown = cli_text_fit(val, 40);
+		cli_err("%s is a number input: '%s' is not a whole number%s",
+			key, shown ? shown : "",
+			digits ? " in the 64-bit range"
+			       : " (Key:=JSON sends a JSON value as it is)");
+		free(shown);
+		return NULL;
+	}
+	if (strcmp(type, "boolean") == 0) {
 		int b = parse_bool(val);
 		if (b >= 0)
 			return json_boolean(b);
+		char *shown = cli_text_fit(val, 40);
+		cli_err("%s is a boolean input: '%s' is not one of yes/no, "
+			"true/false, on/off, 1/0",
+			key, shown ? shown : "");
+		free(shown);
+		return NULL;
 	}
 	return string_value(key, val, strlen(val));
 }
@@ -321,6 +337,16 @@ static int read_stdin_inputs(json_t *out)
 		return CLI_EXIT_USAGE;
 	}
 	json_t *in = json_object_get(doc, "inputs");
+	if (json_object_size(doc) == 1 && in && !json_is_object(in)) {
+		cli_err("stdin: \"inputs\" must be a JSON object of inputs, "
+			"not %s",
+			json_is_array(in)    ? "an array"
+			: json_is_string(in) ? "a string"
+			: json_is_null(in)   ? "null"
+					     : "a number or boolean");
+		json_decref(doc);
+		return CLI_EXIT_USAGE;
+	}
 	if (!(json_object_size(doc) == 1 && json_is_object(in)))
 		in = doc;
 	if (!json_is_object(in)) {

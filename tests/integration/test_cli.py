@@ -387,9 +387,25 @@ with sbtest.Daemon(CONFIG) as d:
          "unknown instance: exit 1 with not_found (404)", "%d %s" % (code, err))
     code, out, err = run("call", "t1/Echo.Nope", url=u)
     t.ok(code == 1 and "not_found" in err, "unknown method: exit 1", "%d %s" % (code, err))
-    code, out, err = run("call", "t1/Echo.Echo", "Number=abc", url=u)
+    code, out, err = run("call", "t1/Echo.Echo", "Number:=\"abc\"", url=u)
     t.ok(code == 1 and "invalid_input" in err and "Number" in err and "400" in err,
          "invalid input: the server's message names it", "%d %s" % (code, err))
+    code, out, err = run("call", "t1/Echo.Echo", "-", stdin='{"inputs": [1]}',
+                         url=u)
+    t.ok(code == 2 and '"inputs" must be a JSON object of inputs, not an '
+         'array' in err, "stdin: inputs that are not an object are named",
+         "%d %s" % (code, err))
+    for arg, want in (("Number=abc", "Number is a number input: 'abc' is not "
+                       "a whole number"),
+                      ("Number=1.5", "'1.5' is not a whole number"),
+                      ("Number=99999999999999999999",
+                       "is not a whole number in the 64-bit range"),
+                      ("Boolean=maybe", "Boolean is a boolean input: 'maybe' "
+                       "is not one of yes/no")):
+        code, out, err = run("call", "t1/Echo.Echo", arg, url=u)
+        t.ok(code == 2 and want in err,
+             "%s: refused by the client, naming the input and its type" % arg,
+             "%d %s" % (code, err))
     code, out, err = run("call", "t1/Echo.Echo", "Unknown=1", url=u)
     t.ok(code == 1 and "invalid_input" in err and "Unknown" in err,
          "unknown input: refused by the server", "%d %s" % (code, err))
