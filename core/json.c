@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "json.h"
+#include "json_text.h"
 
 #define FILE_FIELD_MAX (2 * SB_ERROR_MSG_MAX)
 
@@ -215,21 +216,6 @@ static enum sb_status put_input(struct sb_call *c, const char *key,
 	return put_item(c, p, v, err);
 }
 
-#define NUL_MESSAGE "a string holds \\u0000 (NUL), which is not allowed"
-
-/* jansson's message for an escaped NUL in a string names one of its
- * flags: say what is wrong instead. */
-static const char *json_error_text(const json_error_t *je)
-{
-#if JANSSON_VERSION_HEX >= 0x020b00
-	if (json_error_code(je) == json_error_null_character)
-		return NUL_MESSAGE;
-#endif
-	if (strstr(je->text, "JSON_ALLOW_NUL"))
-		return NUL_MESSAGE;
-	return je->text;
-}
-
 struct sb_call *sbc_json_decode_call(const struct sbc_entry *e,
 				     const char *body, size_t len, bool wrapped,
 				     struct sb_error *err)
@@ -247,7 +233,7 @@ struct sb_call *sbc_json_decode_call(const struct sbc_entry *e,
 		else
 			sb_error_set(err, SB_ERR_INVALID_INPUT, "MalformedJson",
 				     "malformed JSON at line %d, column %d: %s",
-				     je.line, je.column, json_error_text(&je));
+				     je.line, je.column, sbc_json_error_text(&je));
 		return NULL;
 	}
 	json_t *inputs = root;

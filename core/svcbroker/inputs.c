@@ -22,6 +22,7 @@
 #include <strings.h>
 
 #include "cli.h"
+#include "json_text.h"
 
 /* ---- files ----------------------------------------------------------------
  */
@@ -306,21 +307,6 @@ static const json_t *find_input(const json_t *inputs, const char *key)
 	return NULL;
 }
 
-#define NUL_MESSAGE "a string holds \\u0000 (NUL), which is not allowed"
-
-/* jansson's message for an escaped NUL in a string names one of its
- * flags: say what is wrong instead. */
-static const char *json_error_text(const json_error_t *je)
-{
-#if JANSSON_VERSION_HEX >= 0x020b00
-	if (json_error_code(je) == json_error_null_character)
-		return NUL_MESSAGE;
-#endif
-	if (strstr(je->text, "JSON_ALLOW_NUL"))
-		return NUL_MESSAGE;
-	return je->text;
-}
-
 static int read_stdin_inputs(json_t *out)
 {
 	unsigned char *data;
@@ -333,7 +319,7 @@ static int read_stdin_inputs(json_t *out)
 	free(data);
 	if (!doc) {
 		cli_err("stdin: line %d: %s", jerr.line,
-			json_error_text(&jerr));
+			sbc_json_error_text(&jerr));
 		return CLI_EXIT_USAGE;
 	}
 	json_t *in = json_object_get(doc, "inputs");
@@ -416,7 +402,7 @@ int cli_inputs_build(const json_t *method, char **args, int nargs, json_t **out)
 			v = json_loads(val, JSON_DECODE_ANY, &jerr);
 			if (!v)
 				cli_err("%s:= is not JSON: %s", key,
-					json_error_text(&jerr));
+					sbc_json_error_text(&jerr));
 		} else {
 			v = typed_value(key, type, val);
 		}
