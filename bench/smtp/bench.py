@@ -259,10 +259,13 @@ def markdown(results, ratios, n, clients):
                  "process per message, suffers most; rerun on an idle "
                  "machine for clean figures.")]
           if max(r["load"] for r in results) > 2 * (ncpu or 1) else []),
-        item("The server is one Python process and is likely the ceiling "
-             "for the two fast senders: the figures compare clients of the "
-             "same server, not the broker's own limit.  The HTTP clients "
-             "of the broker run are Python threads too."),
+        item("The server is one Python process and, with the senders, "
+             "shares the machine's CPUs: the figures compare clients of the "
+             "same server, not the broker's own limit.  The HTTP clients of "
+             "the broker run are Python threads too, so that run has two "
+             "Python processes and the daemon on the CPUs where smtplib has "
+             "one.  Short runs vary a lot (500 messages: 290 to 510 msg/s "
+             "for svcbroker on an idle machine); use MESSAGES=3000 or more."),
         "",
         para("Reproduce: `bench/smtp/run.sh [BUILD_DIR]` (environment: "
              "MESSAGES, default 500; SWAKS_MESSAGES, default 100; CLIENTS, "
