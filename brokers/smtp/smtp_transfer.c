@@ -42,6 +42,26 @@ static bool guard_stop(struct guard *g)
 	return g->stopped != GUARD_GO;
 }
 
+#if LIBCURL_VERSION_NUM >= 0x075000
+/* Called once the connection is set up (greeting, EHLO, STARTTLS, AUTH)
+ * and before MAIL FROM: an unauthenticated connection with auth required
+ * stops here, so the server sees no transaction at all. */
+static int prereq_cb(void *ud, char *primary_ip, char *local_ip,
+		     int primary_port, int local_port)
+{
+	(void)primary_ip;
+	(void)local_ip;
+	(void)primary_port;
+	(void)local_port;
+	struct guard *g = ud;
+	if (g->need_auth && !g->tr->authed) {
+		g->stopped = GUARD_AUTH;
+		return CURL_PREREQFUNC_ABORT;
+	}
+	return CURL_PREREQFUNC_OK;
+}
+#endif
+
 struct upload {
 	const char *data;
 	size_t len, pos;
@@ -413,6 +433,10 @@ enum sb_status smtp_transfer(struct smtp *s, const struct sb_call *call,
 	SETOPT(h, CURLOPT_VERBOSE, 1L);
 	SETOPT(h, CURLOPT_DEBUGFUNCTION, debug_cb);
 	SETOPT(h, CURLOPT_DEBUGDATA, &tr);
+#if LIBCURL_VERSION_NUM >= 0x075000
+	SETOPT(h, CURLOPT_PREREQFUNCTION, prereq_cb);
+	SETOPT(h, CURLOPT_PREREQDATA, &guard);
+#endif
 	SETOPT(h, CURLOPT_NOPROGRESS, 0L);
 	SETOPT(h, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
 	SETOPT(h, CURLOPT_XFERINFODATA, &prog);

@@ -117,9 +117,11 @@ try:
             c.eq(noauth.connections() - conns, 2,
                  "%s: the refused connection was not reused" % name)
             c.eq(noauth.messages(), [], "%s: still nothing received" % name)
-        # (whether the exchange stops right after MAIL FROM or at the
-        # latest at DATA is a matter of timing: no content either way)
         c.eq(noauth.messages(), [], "nothing delivered without AUTH")
+        # the exchange stops once the connection is set up, before any
+        # transaction: not a MAIL FROM, not a RCPT TO
+        c.eq(noauth.mail_commands(), 0, "no MAIL FROM without AUTH")
+        c.eq(noauth.rcpt_commands(), 0, "no RCPT TO without AUTH")
         st, body = d.call("noauth_plain/Connection.Test", {})
         c.eq((st, err_of(body).get("code")), (502, "auth_not_offered"),
              "Connection.Test: server offers no AUTH")
