@@ -46,6 +46,7 @@ struct sbc_api {
 	atomic_llong body_held; /* bytes of request bodies held now */
 	int64_t max_connections;
 	atomic_llong conns; /* connections open now */
+	atomic_ullong conn_refused, body_refused; /* for /metrics */
 	atomic_int suspended;  /* suspended, not yet resumed */
 	atomic_int calls_open; /* submitted calls whose request is not over */
 };
@@ -316,7 +317,14 @@ static enum MHD_Result serve_get(struct req *r,
 		break;
 	}
 	case R_METRICS: {
-		struct sbc_metrics_gauges g = {.catalog = cat};
+		struct sbc_api *a = r->api;
+		struct sbc_metrics_gauges g = {
+		    .catalog = cat,
+		    .http = true,
+		    .http_connections = atomic_load(&a->conns),
+		    .http_body_bytes = atomic_load(&a->body_held),
+		    .http_conn_refused = atomic_load(&a->conn_refused),
+		    .http_body_refused = atomic_load(&a->body_refused)};
 		sbc_executor_stats(sbc_runtime_executor(rt), &g.queued,
 				   &g.running);
 		ret = send_answer(
@@ -356,6 +364,7 @@ static bool body_hold(struct req *r, int64_t n)
 	long long now = atomic_fetch_add(&a->body_held, (long long)n) + n;
 	if (now > a->max_body_total) {
 		atomic_fetch_sub(&a->body_held, (long long)n);
+		atomic_fetch_add(&a->body_refused, 1);
 		return false;
 	}
 	r->held += n;
@@ -690,6 +699,7 @@ static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr,
 	(void)addrlen;
 	if (atomic_load(&a->conns) < a->max_connections)
 		return MHD_YES;
+	atomic_fetch_add(&a->conn_refused, 1);
 	static atomic_llong last_ms;
 	long long now = sb_now_ms(), last = atomic_load(&last_ms);
 	if (now - last >= 10000 &&

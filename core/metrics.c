@@ -252,6 +252,26 @@ char *sbc_metrics_render(struct sbc_metrics *m,
 		      "# TYPE svcbroker_metrics_series_dropped gauge\n"
 		      "svcbroker_metrics_series_dropped %d\n",
 		      g ? g->running : 0, g ? g->queued : 0, overflow ? 1 : 0);
+	if (g && g->http)
+		sb_buf_printf(
+		    &b,
+		    "# HELP svcbroker_http_connections Open HTTP "
+		    "connections (limit: max_connections).\n"
+		    "# TYPE svcbroker_http_connections gauge\n"
+		    "svcbroker_http_connections %lld\n"
+		    "# HELP svcbroker_http_body_bytes Bytes of request bodies "
+		    "held now (limit: max_body_total).\n"
+		    "# TYPE svcbroker_http_body_bytes gauge\n"
+		    "svcbroker_http_body_bytes %lld\n"
+		    "# HELP svcbroker_http_refused_total Requests and "
+		    "connections refused by a server limit.\n"
+		    "# TYPE svcbroker_http_refused_total counter\n"
+		    "svcbroker_http_refused_total{limit=\"max_connections\"} "
+		    "%llu\n"
+		    "svcbroker_http_refused_total{limit=\"max_body_total\"} "
+		    "%llu\n",
+		    g->http_connections, g->http_body_bytes, g->http_conn_refused,
+		    g->http_body_refused);
 	const struct sbc_catalog *c = g ? g->catalog : NULL;
 	if (c) {
 		sb_buf_printf(&b,

@@ -4,6 +4,7 @@ max_connections, max_connections_per_ip, idle_timeout and max_body_total
 Every wait is bounded."""
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -143,6 +144,15 @@ with sbtest.Daemon(INST, server_extra="max_connections = 8\n") as d:
         ok = health(d.port).startswith(b"HTTP/1.1 200")
         time.sleep(0.1)
     t.ok(ok, "once they close, clients are served again")
+    st, metrics = d.get("/metrics")
+    m = re.search(r'^svcbroker_http_refused_total\{limit="max_connections"\} '
+                  r'(\d+)$', metrics if isinstance(metrics, str) else "", re.M)
+    t.ok(m is not None and int(m.group(1)) >= 16,
+         "/metrics counts the connections max_connections closed",
+         m.group(0) if m else str(metrics)[-800:])
+    t.ok(re.search(r"^svcbroker_http_connections [1-9]\d*$",
+                   metrics if isinstance(metrics, str) else "", re.M),
+         "/metrics shows the open connections (this one at least)")
     t.ok("max_connections" in d.read_log(),
          "the log names the setting that turned clients away",
          d.read_log()[-600:])
@@ -234,6 +244,14 @@ with sbtest.Daemon(INST, server_extra="max_body = 1MiB\n"
         st, _, body = read_answer(s)
         t.eq(st, 200, "the %s held call is answered" % name)
         s.close()
+    st, metrics = d.get("/metrics")
+    metrics = metrics if isinstance(metrics, str) else ""
+    t.ok(re.search(r'^svcbroker_http_refused_total\{limit="max_body_total"\}'
+                   r' 2$', metrics, re.M),
+         "/metrics counts the two bodies max_body_total refused",
+         "\n".join(ln for ln in metrics.splitlines() if "http" in ln))
+    t.ok(re.search(r"^svcbroker_http_body_bytes 0$", metrics, re.M),
+         "/metrics: no body held once the calls are answered")
     # with their bodies released, the budget is free again
     c = connect(d.port, 10)
     post_head(c, 900 * KIB)
