@@ -686,6 +686,14 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	free(r);
 }
 
+/* True at most once in 10 s per *last: for warnings clients can repeat. */
+static bool once_in_10s(atomic_llong *last)
+{
+	long long now = sb_now_ms(), prev = atomic_load(last);
+	return now - prev >= 10000 &&
+	       atomic_compare_exchange_strong(last, &prev, now);
+}
+
 /* max_connections: a connection past it is closed at once.  (Left to
  * libmicrohttpd 0.9.75, its own limit stops accepting instead, so new
  * clients wait in the listen backlog, and with epoll and a thread pool it
@@ -700,10 +708,8 @@ static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr,
 	if (atomic_load(&a->conns) < a->max_connections)
 		return MHD_YES;
 	atomic_fetch_add(&a->conn_refused, 1);
-	static atomic_llong last_ms;
-	long long now = sb_now_ms(), last = atomic_load(&last_ms);
-	if (now - last >= 10000 &&
-	    atomic_compare_exchange_strong(&last_ms, &last, now))
+	static atomic_llong last_warned;
+	if (once_in_10s(&last_warned))
 		sbc_log(SB_LOG_WARN, NULL, NULL,
 			"http: %lld connections open, max_connections: "
 			"closing new ones (said at most once in 10 s)",
@@ -732,19 +738,15 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 		buf[--n] = '\0';
 	/* libmicrohttpd speaks of what clients do (a closed connection, a
 	 * timeout, a malformed request): that is debug, or anyone could fill
-	 * the log.  Reaching the connection limit matters to the
-	 * administrator: a warning, at most one each 10 s. */
-	static atomic_llong last_limit_ms;
-	if (strstr(buf, "limit")) {
-		long long now = sb_now_ms(), last = atomic_load(&last_limit_ms);
-		if (now - last >= 10000 &&
-		    atomic_compare_exchange_strong(&last_limit_ms, &last, now)) {
-			sbc_log(SB_LOG_WARN, NULL, NULL,
-				"http: %s (max_connections, "
-				"max_connections_per_ip)",
-				buf);
-			return;
-		}
+	 * the log.  A limit reached (per client address, open files) matters
+	 * to the administrator: a warning, at most one each 10 s. */
+	static atomic_llong last_warned;
+	if (strstr(buf, "limit") && once_in_10s(&last_warned)) {
+		sbc_log(SB_LOG_WARN, NULL, NULL,
+			"http: %s (see max_connections_per_ip and the "
+			"open-file limit; said at most once in 10 s)",
+			buf);
+		return;
 	}
 	sbc_log(SB_LOG_DEBUG, NULL, NULL, "http: %s", buf);
 }
