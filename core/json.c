@@ -31,24 +31,6 @@ static json_t *str_or_null(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
-static void set(json_t *o, const char *k, json_t *v)
-{
-	if (!o || !v) {
-		json_decref(v);
-		return;
-	}
-	json_object_set_new(o, k, v);
-}
-
-static void push(json_t *a, json_t *v)
-{
-	if (!a || !v) {
-		json_decref(v);
-		return;
-	}
-	json_array_append_new(a, v);
-}
-
 static char *dump(json_t *root)
 {
 	if (!root)
@@ -62,7 +44,7 @@ static json_t *choices_json(const char *const *choices)
 {
 	json_t *a = json_array();
 	for (size_t i = 0; choices && choices[i]; i++)
-		push(a, json_string(choices[i]));
+		sbc_json_push(a, json_string(choices[i]));
 	return a;
 }
 
@@ -312,8 +294,8 @@ static json_t *datum_json(enum sb_type t, const union sb_datum *d)
 		return json_boolean(d->b);
 	case SB_TYPE_FILE: {
 		json_t *o = json_object();
-		set(o, "Name", str_or_null(d->f.name));
-		set(o, "ContentType", str_or_null(d->f.content_type));
+		sbc_json_set(o, "Name", str_or_null(d->f.name));
+		sbc_json_set(o, "ContentType", str_or_null(d->f.content_type));
 		char *b64 = sb_base64_encode(
 		    d->f.data ? d->f.data : (const unsigned char *)"",
 		    d->f.size, 0);
@@ -321,7 +303,7 @@ static json_t *datum_json(enum sb_type t, const union sb_datum *d)
 			json_decref(o);
 			return NULL;
 		}
-		set(o, "Content", json_string(b64));
+		sbc_json_set(o, "Content", json_string(b64));
 		free(b64);
 		return o;
 	}
@@ -337,7 +319,7 @@ static json_t *value_json(const struct sb_value *v)
 				: json_null();
 	json_t *a = json_array();
 	for (size_t i = 0; i < v->count; i++)
-		push(a, datum_json(v->type, &v->items[i]));
+		sbc_json_push(a, datum_json(v->type, &v->items[i]));
 	return a;
 }
 
@@ -358,14 +340,14 @@ char *sbc_json_result(const struct sb_result *r)
 				json_decref(root);
 				return NULL;
 			}
-			set(row, cells[k].name, v);
+			sbc_json_set(row, cells[k].name, v);
 		}
-		push(rows, row);
+		sbc_json_push(rows, row);
 	}
-	set(root, "rows", rows);
+	sbc_json_set(root, "rows", rows);
 	const char *tok = sbc_result_page_token(r);
-	set(root, "more", json_boolean(tok != NULL));
-	set(root, "next_page_token", str_or_null(tok));
+	sbc_json_set(root, "more", json_boolean(tok != NULL));
+	sbc_json_set(root, "next_page_token", str_or_null(tok));
 	return dump(root);
 }
 
@@ -419,10 +401,10 @@ char *sbc_json_error(const struct sb_error *err)
 	json_t *e = json_object();
 	enum sb_status st =
 	    err && err->status != SB_OK ? err->status : SB_ERR_INTERNAL;
-	set(e, "category", json_string(sb_status_str(st)));
+	sbc_json_set(e, "category", json_string(sb_status_str(st)));
 	/* the upstream's (or host's) own code, "" when there is none */
 	json_t *code = json_string(err ? err->code : "");
-	set(e, "code", code ? code : json_string(""));
+	sbc_json_set(e, "code", code ? code : json_string(""));
 	const char *msg =
 	    err && err->message[0] ? err->message : sb_status_str(st);
 	json_t *m = json_string(msg);
@@ -431,10 +413,11 @@ char *sbc_json_error(const struct sb_error *err)
 		m = fixed ? json_string(fixed) : NULL;
 		free(fixed);
 	}
-	set(e, "message", m ? m : json_string("error"));
+	sbc_json_set(e, "message", m ? m : json_string("error"));
 	if (err && err->retry_after_ms > 0)
-		set(e, "retry_after_ms", json_integer(err->retry_after_ms));
-	set(root, "error", e);
+		sbc_json_set(e, "retry_after_ms",
+			     json_integer(err->retry_after_ms));
+	sbc_json_set(root, "error", e);
 	return dump(root);
 }
 
@@ -443,43 +426,45 @@ char *sbc_json_error(const struct sb_error *err)
 static json_t *instance_head(const struct sbc_instance *inst)
 {
 	json_t *o = json_object();
-	set(o, "name", json_string(inst->name));
-	set(o, "broker", json_string(inst->broker->name));
-	set(o, "version", str_or_null(inst->broker->version));
-	set(o, "summary", str_or_null(inst->broker->summary));
-	set(o, "state", json_string(inst->open_error[0] ? "failed" : "ready"));
+	sbc_json_set(o, "name", json_string(inst->name));
+	sbc_json_set(o, "broker", json_string(inst->broker->name));
+	sbc_json_set(o, "version", str_or_null(inst->broker->version));
+	sbc_json_set(o, "summary", str_or_null(inst->broker->summary));
+	sbc_json_set(o, "state",
+		     json_string(inst->open_error[0] ? "failed" : "ready"));
 	if (inst->open_error[0])
-		set(o, "error", json_string(inst->open_error));
+		sbc_json_set(o, "error", json_string(inst->open_error));
 	return o;
 }
 
 char *sbc_json_catalog(const struct sbc_catalog *c)
 {
 	json_t *root = json_object();
-	set(root, "generation", json_integer(c->generation));
+	sbc_json_set(root, "generation", json_integer(c->generation));
 	json_t *insts = json_array();
 	for (size_t i = 0; i < c->n_instances; i++) {
 		const struct sbc_instance *inst = c->instances[i];
 		json_t *o = instance_head(inst);
-		set(o, "max_concurrency", json_integer(inst->max_concurrency));
-		set(o, "timeout_ms", json_integer(inst->timeout_ms));
+		sbc_json_set(o, "max_concurrency",
+			     json_integer(inst->max_concurrency));
+		sbc_json_set(o, "timeout_ms", json_integer(inst->timeout_ms));
 		json_t *objs = json_array();
 		for (size_t k = 0; k < inst->n_objects; k++) {
 			const struct sb_object *ob = inst->objects[k];
 			json_t *jo = json_object();
-			set(jo, "name", json_string(ob->name));
-			set(jo, "doc", str_or_null(ob->doc));
+			sbc_json_set(jo, "name", json_string(ob->name));
+			sbc_json_set(jo, "doc", str_or_null(ob->doc));
 			json_t *ms = json_array();
 			for (const struct sb_method *m = ob->methods;
 			     m && m->name; m++)
-				push(ms, json_string(m->name));
-			set(jo, "methods", ms);
-			push(objs, jo);
+				sbc_json_push(ms, json_string(m->name));
+			sbc_json_set(jo, "methods", ms);
+			sbc_json_push(objs, jo);
 		}
-		set(o, "objects", objs);
-		push(insts, o);
+		sbc_json_set(o, "objects", objs);
+		sbc_json_push(insts, o);
 	}
-	set(root, "instances", insts);
+	sbc_json_set(root, "instances", insts);
 	return dump(root);
 }
 
@@ -492,12 +477,12 @@ static json_t *param_json(const struct sb_param *p)
 {
 	json_t *o = json_object();
 	bool multi = (p->flags & SB_MULTI) != 0;
-	set(o, "name", json_string(p->name));
-	set(o, "type", json_string(sb_type_name(p->type)));
-	set(o, "required", json_boolean(p->flags & SB_REQUIRED));
-	set(o, "multi", json_boolean(multi));
+	sbc_json_set(o, "name", json_string(p->name));
+	sbc_json_set(o, "type", json_string(sb_type_name(p->type)));
+	sbc_json_set(o, "required", json_boolean(p->flags & SB_REQUIRED));
+	sbc_json_set(o, "multi", json_boolean(multi));
 	if (p->type == SB_TYPE_ENUM)
-		set(o, "choices", choices_json(p->choices));
+		sbc_json_set(o, "choices", choices_json(p->choices));
 	size_t max = 0;
 	if (p->type == SB_TYPE_FILE)
 		max = SBC_DEFAULT_FILE_MAX;
@@ -507,13 +492,15 @@ static json_t *param_json(const struct sb_param *p)
 		max = SBC_DEFAULT_TEXT_MAX;
 	if (p->max_size && !multi)
 		max = p->max_size;
-	set(o, "max_size", max ? json_integer((json_int_t)max) : json_null());
+	sbc_json_set(o, "max_size",
+		     max ? json_integer((json_int_t)max) : json_null());
 	if (multi)
-		set(o, "max_items",
-		    json_integer(
-			(json_int_t)(p->max_size ? p->max_size
-						 : SBC_DEFAULT_MULTI_MAX)));
-	set(o, "doc", str_or_null(p->doc));
+		sbc_json_set(
+		    o, "max_items",
+		    json_integer((json_int_t)(p->max_size
+						  ? p->max_size
+						  : SBC_DEFAULT_MULTI_MAX)));
+	sbc_json_set(o, "doc", str_or_null(p->doc));
 	return o;
 }
 
@@ -530,17 +517,17 @@ static json_t *method_json(const struct sbc_instance *inst,
 			   const struct sb_method *m)
 {
 	json_t *o = json_object();
-	set(o, "name", json_string(m->name));
+	sbc_json_set(o, "name", json_string(m->name));
 	const char *kind = sb_method_kind_name(m->kind);
-	set(o, "kind", json_string(kind ? kind : "execute"));
+	sbc_json_set(o, "kind", json_string(kind ? kind : "execute"));
 	char addr[512];
 	snprintf(addr, sizeof(addr), "%s/%s.%s", inst->name, obj->name,
 		 m->name);
-	set(o, "address", json_string(addr));
-	set(o, "doc", str_or_null(m->doc));
+	sbc_json_set(o, "address", json_string(addr));
+	sbc_json_set(o, "doc", str_or_null(m->doc));
 	json_t *in = json_array();
 	for (const struct sb_param *p = m->inputs; p && p->name; p++)
-		push(in, param_json(p));
+		sbc_json_push(in, param_json(p));
 	if (m->kind == SB_KIND_LIST) {
 		/* the host's paging inputs, as the call layer declares them */
 		struct sb_call *c = sbc_call_new(obj, m);
@@ -548,15 +535,15 @@ static json_t *method_json(const struct sbc_instance *inst,
 		for (size_t i = 0; c && i < 2; i++) {
 			const struct sb_param *p = sbc_call_param(c, host[i]);
 			if (p && !has_input(m, host[i]))
-				push(in, param_json(p));
+				sbc_json_push(in, param_json(p));
 		}
 		sbc_call_free(c);
 	}
-	set(o, "inputs", in);
+	sbc_json_set(o, "inputs", in);
 	json_t *ret = json_array();
 	for (size_t i = 0; m->returns && m->returns[i]; i++)
-		push(ret, json_string(m->returns[i]));
-	set(o, "returns", ret);
+		sbc_json_push(ret, json_string(m->returns[i]));
+	sbc_json_set(o, "returns", ret);
 	return o;
 }
 
@@ -564,28 +551,28 @@ char *sbc_json_object(const struct sbc_instance *inst,
 		      const struct sb_object *obj)
 {
 	json_t *root = json_object();
-	set(root, "instance", json_string(inst->name));
-	set(root, "broker", json_string(inst->broker->name));
-	set(root, "state",
-	    json_string(inst->open_error[0] ? "failed" : "ready"));
-	set(root, "name", json_string(obj->name));
-	set(root, "doc", str_or_null(obj->doc));
+	sbc_json_set(root, "instance", json_string(inst->name));
+	sbc_json_set(root, "broker", json_string(inst->broker->name));
+	sbc_json_set(root, "state",
+		     json_string(inst->open_error[0] ? "failed" : "ready"));
+	sbc_json_set(root, "name", json_string(obj->name));
+	sbc_json_set(root, "doc", str_or_null(obj->doc));
 	json_t *props = json_array();
 	for (const struct sb_property *p = obj->properties; p && p->name; p++) {
 		json_t *o = json_object();
-		set(o, "name", json_string(p->name));
-		set(o, "type", json_string(sb_type_name(p->type)));
-		set(o, "multi", json_boolean(p->flags & SB_MULTI));
+		sbc_json_set(o, "name", json_string(p->name));
+		sbc_json_set(o, "type", json_string(sb_type_name(p->type)));
+		sbc_json_set(o, "multi", json_boolean(p->flags & SB_MULTI));
 		if (p->type == SB_TYPE_ENUM)
-			set(o, "choices", choices_json(p->choices));
-		set(o, "doc", str_or_null(p->doc));
-		push(props, o);
+			sbc_json_set(o, "choices", choices_json(p->choices));
+		sbc_json_set(o, "doc", str_or_null(p->doc));
+		sbc_json_push(props, o);
 	}
-	set(root, "properties", props);
+	sbc_json_set(root, "properties", props);
 	json_t *ms = json_array();
 	for (const struct sb_method *m = obj->methods; m && m->name; m++)
-		push(ms, method_json(inst, obj, m));
-	set(root, "methods", ms);
+		sbc_json_push(ms, method_json(inst, obj, m));
+	sbc_json_set(root, "methods", ms);
 	return dump(root);
 }
 
@@ -600,25 +587,28 @@ char *sbc_json_health(const struct sbc_catalog *c, bool draining,
 		json_t *o = instance_head(inst);
 		if (inst->open_error[0])
 			failed++;
-		set(o, "running", json_integer(atomic_load(&inst->running)));
-		set(o, "calls_total",
+		sbc_json_set(o, "running",
+			     json_integer(atomic_load(&inst->running)));
+		sbc_json_set(
+		    o, "calls_total",
 		    json_integer((json_int_t)atomic_load(&inst->calls_total)));
-		set(o, "calls_failed",
+		sbc_json_set(
+		    o, "calls_failed",
 		    json_integer((json_int_t)atomic_load(&inst->calls_failed)));
-		set(o, "calls_rejected",
-		    json_integer(
-			(json_int_t)atomic_load(&inst->calls_rejected)));
-		push(insts, o);
+		sbc_json_set(o, "calls_rejected",
+			     json_integer((json_int_t)atomic_load(
+				 &inst->calls_rejected)));
+		sbc_json_push(insts, o);
 	}
-	set(root, "status",
-	    json_string(draining ? "stopping"
-			: failed ? "degraded"
-				 : "ok"));
-	set(root, "generation", json_integer(c ? c->generation : 0));
-	set(root, "uptime_s", json_integer(uptime_s));
-	set(root, "calls_queued", json_integer((json_int_t)queued));
-	set(root, "calls_running", json_integer((json_int_t)running));
-	set(root, "instances", insts);
+	sbc_json_set(root, "status",
+		     json_string(draining ? "stopping"
+				 : failed ? "degraded"
+					  : "ok"));
+	sbc_json_set(root, "generation", json_integer(c ? c->generation : 0));
+	sbc_json_set(root, "uptime_s", json_integer(uptime_s));
+	sbc_json_set(root, "calls_queued", json_integer((json_int_t)queued));
+	sbc_json_set(root, "calls_running", json_integer((json_int_t)running));
+	sbc_json_set(root, "instances", insts);
 	return dump(root);
 }
 
@@ -652,38 +642,38 @@ static const char *conf_type_name(enum sb_conf_type t)
 static json_t *object_def_json(const struct sb_object *obj)
 {
 	json_t *o = json_object();
-	set(o, "name", json_string(obj->name));
-	set(o, "doc", str_or_null(obj->doc));
+	sbc_json_set(o, "name", json_string(obj->name));
+	sbc_json_set(o, "doc", str_or_null(obj->doc));
 	json_t *props = json_array();
 	for (const struct sb_property *p = obj->properties; p && p->name; p++) {
 		json_t *jp = json_object();
-		set(jp, "name", json_string(p->name));
-		set(jp, "type", json_string(sb_type_name(p->type)));
-		set(jp, "multi", json_boolean(p->flags & SB_MULTI));
+		sbc_json_set(jp, "name", json_string(p->name));
+		sbc_json_set(jp, "type", json_string(sb_type_name(p->type)));
+		sbc_json_set(jp, "multi", json_boolean(p->flags & SB_MULTI));
 		if (p->type == SB_TYPE_ENUM)
-			set(jp, "choices", choices_json(p->choices));
-		set(jp, "doc", str_or_null(p->doc));
-		push(props, jp);
+			sbc_json_set(jp, "choices", choices_json(p->choices));
+		sbc_json_set(jp, "doc", str_or_null(p->doc));
+		sbc_json_push(props, jp);
 	}
-	set(o, "properties", props);
+	sbc_json_set(o, "properties", props);
 	json_t *ms = json_array();
 	for (const struct sb_method *m = obj->methods; m && m->name; m++) {
 		json_t *jm = json_object();
-		set(jm, "name", json_string(m->name));
+		sbc_json_set(jm, "name", json_string(m->name));
 		const char *kind = sb_method_kind_name(m->kind);
-		set(jm, "kind", json_string(kind ? kind : "execute"));
-		set(jm, "doc", str_or_null(m->doc));
+		sbc_json_set(jm, "kind", json_string(kind ? kind : "execute"));
+		sbc_json_set(jm, "doc", str_or_null(m->doc));
 		json_t *in = json_array();
 		for (const struct sb_param *p = m->inputs; p && p->name; p++)
-			push(in, param_json(p));
-		set(jm, "inputs", in);
+			sbc_json_push(in, param_json(p));
+		sbc_json_set(jm, "inputs", in);
 		json_t *ret = json_array();
 		for (size_t i = 0; m->returns && m->returns[i]; i++)
-			push(ret, json_string(m->returns[i]));
-		set(jm, "returns", ret);
-		push(ms, jm);
+			sbc_json_push(ret, json_string(m->returns[i]));
+		sbc_json_set(jm, "returns", ret);
+		sbc_json_push(ms, jm);
 	}
-	set(o, "methods", ms);
+	sbc_json_set(o, "methods", ms);
 	return o;
 }
 
@@ -693,42 +683,47 @@ char *sbc_json_brokers(const struct sbc_module *const *mods, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		const struct sb_broker *b = mods[i]->broker;
 		json_t *o = json_object();
-		set(o, "name", json_string(b->name));
-		set(o, "version", str_or_null(b->version));
-		set(o, "summary", str_or_null(b->summary));
-		set(o, "file", str_or_null(mods[i]->path));
-		set(o, "serial", json_boolean(b->flags & SB_BROKER_SERIAL));
+		sbc_json_set(o, "name", json_string(b->name));
+		sbc_json_set(o, "version", str_or_null(b->version));
+		sbc_json_set(o, "summary", str_or_null(b->summary));
+		sbc_json_set(o, "file", str_or_null(mods[i]->path));
+		sbc_json_set(o, "serial",
+			     json_boolean(b->flags & SB_BROKER_SERIAL));
 		json_t *keys = json_array();
 		for (const struct sb_config_key *k = b->config; k && k->key;
 		     k++) {
 			json_t *jk = json_object();
 			bool secret = (k->flags & SB_CONF_SECRET) != 0;
-			set(jk, "key", json_string(k->key));
-			set(jk, "type", json_string(conf_type_name(k->type)));
+			sbc_json_set(jk, "key", json_string(k->key));
+			sbc_json_set(jk, "type",
+				     json_string(conf_type_name(k->type)));
 			/* a secret's default is never shown */
-			set(jk, "default",
-			    secret ? json_null() : str_or_null(k->def));
-			set(jk, "required",
-			    json_boolean(k->flags & SB_CONF_REQUIRED));
-			set(jk, "secret", json_boolean(secret));
+			sbc_json_set(jk, "default",
+				     secret ? json_null()
+					    : str_or_null(k->def));
+			sbc_json_set(jk, "required",
+				     json_boolean(k->flags & SB_CONF_REQUIRED));
+			sbc_json_set(jk, "secret", json_boolean(secret));
 			bool bounded = k->min != 0 || k->max != 0;
-			set(jk, "min",
-			    bounded ? json_integer(k->min) : json_null());
-			set(jk, "max",
-			    bounded ? json_integer(k->max) : json_null());
-			set(jk, "choices",
-			    k->choices ? choices_json(k->choices)
-				       : json_null());
-			set(jk, "doc", str_or_null(k->doc));
-			push(keys, jk);
+			sbc_json_set(jk, "min",
+				     bounded ? json_integer(k->min)
+					     : json_null());
+			sbc_json_set(jk, "max",
+				     bounded ? json_integer(k->max)
+					     : json_null());
+			sbc_json_set(jk, "choices",
+				     k->choices ? choices_json(k->choices)
+						: json_null());
+			sbc_json_set(jk, "doc", str_or_null(k->doc));
+			sbc_json_push(keys, jk);
 		}
-		set(o, "config", keys);
+		sbc_json_set(o, "config", keys);
 		json_t *objs = json_array();
 		for (const struct sb_object *ob = b->objects; ob && ob->name;
 		     ob++)
-			push(objs, object_def_json(ob));
-		set(o, "objects", objs);
-		push(root, o);
+			sbc_json_push(objs, object_def_json(ob));
+		sbc_json_set(o, "objects", objs);
+		sbc_json_push(root, o);
 	}
 	char *s = root ? json_dumps(root, JSON_INDENT(2)) : NULL;
 	json_decref(root);

@@ -1,12 +1,32 @@
-/* jansson's parse error text, as svcbroker shows it: shared by the daemon
- * (core/json.c) and the client (core/svcbroker/inputs.c), which does not
- * link libsvcbroker. */
+/* Small jansson helpers shared by the JSON codec (core/json.c,
+ * core/openapi.c) and the client (core/svcbroker/inputs.c, which does not
+ * link libsvcbroker). */
 #ifndef SVCBROKER_JSON_TEXT_H
 #define SVCBROKER_JSON_TEXT_H
 
 #include <string.h>
 
 #include <jansson.h>
+
+/* o[k] = v, taking v's reference; a NULL o or v (out of memory) drops v. */
+static inline void sbc_json_set(json_t *o, const char *k, json_t *v)
+{
+	if (!o || !v) {
+		json_decref(v);
+		return;
+	}
+	json_object_set_new(o, k, v);
+}
+
+/* Append v to a, taking v's reference, as sbc_json_set. */
+static inline void sbc_json_push(json_t *a, json_t *v)
+{
+	if (!a || !v) {
+		json_decref(v);
+		return;
+	}
+	json_array_append_new(a, v);
+}
 
 #define SBC_JSON_NUL_MESSAGE                                                 \
 	"a string holds \\u0000 (NUL), which is not allowed"

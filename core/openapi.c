@@ -11,24 +11,7 @@
 #include <jansson.h>
 
 #include "json.h"
-
-static void set(json_t *o, const char *k, json_t *v)
-{
-	if (!o || !v) {
-		json_decref(v);
-		return;
-	}
-	json_object_set_new(o, k, v);
-}
-
-static void push(json_t *a, json_t *v)
-{
-	if (!a || !v) {
-		json_decref(v);
-		return;
-	}
-	json_array_append_new(a, v);
-}
+#include "json_text.h"
 
 static json_t *ref(const char *where)
 {
@@ -55,58 +38,60 @@ static json_t *type_schema(enum sb_type t, const char *const *choices)
 	switch (t) {
 	case SB_TYPE_TEXT:
 	case SB_TYPE_MEMO:
-		set(s, "type", json_string("string"));
+		sbc_json_set(s, "type", json_string("string"));
 		break;
 	case SB_TYPE_NUMBER:
-		set(s, "type", json_string("integer"));
-		set(s, "format", json_string("int64"));
+		sbc_json_set(s, "type", json_string("integer"));
+		sbc_json_set(s, "format", json_string("int64"));
 		break;
 	case SB_TYPE_DECIMAL:
-		set(s, "type", json_string("string"));
-		set(s, "pattern", json_string("^-?[0-9]+(\\.[0-9]+)?$"));
+		sbc_json_set(s, "type", json_string("string"));
+		sbc_json_set(s, "pattern",
+			     json_string("^-?[0-9]+(\\.[0-9]+)?$"));
 		break;
 	case SB_TYPE_BOOLEAN:
-		set(s, "type", json_string("boolean"));
+		sbc_json_set(s, "type", json_string("boolean"));
 		break;
 	case SB_TYPE_DATETIME:
-		set(s, "type", json_string("string"));
-		set(s, "format", json_string("date-time"));
+		sbc_json_set(s, "type", json_string("string"));
+		sbc_json_set(s, "format", json_string("date-time"));
 		break;
 	case SB_TYPE_DATE:
-		set(s, "type", json_string("string"));
-		set(s, "format", json_string("date"));
+		sbc_json_set(s, "type", json_string("string"));
+		sbc_json_set(s, "format", json_string("date"));
 		break;
 	case SB_TYPE_TIME:
-		set(s, "type", json_string("string"));
-		set(s, "pattern",
+		sbc_json_set(s, "type", json_string("string"));
+		sbc_json_set(
+		    s, "pattern",
 		    json_string("^[0-2][0-9]:[0-5][0-9](:[0-5][0-9])?$"));
 		break;
 	case SB_TYPE_DURATION:
-		set(s, "type", json_string("string"));
-		set(s, "format", json_string("duration"));
-		set(s, "pattern", json_string("^P"));
+		sbc_json_set(s, "type", json_string("string"));
+		sbc_json_set(s, "format", json_string("duration"));
+		sbc_json_set(s, "pattern", json_string("^P"));
 		break;
 	case SB_TYPE_GUID:
-		set(s, "type", json_string("string"));
-		set(s, "format", json_string("uuid"));
+		sbc_json_set(s, "type", json_string("string"));
+		sbc_json_set(s, "format", json_string("uuid"));
 		break;
 	case SB_TYPE_EMAIL:
-		set(s, "type", json_string("string"));
-		set(s, "format", json_string("email"));
+		sbc_json_set(s, "type", json_string("string"));
+		sbc_json_set(s, "format", json_string("email"));
 		break;
 	case SB_TYPE_ENUM: {
-		set(s, "type", json_string("string"));
+		sbc_json_set(s, "type", json_string("string"));
 		json_t *e = json_array();
 		for (size_t i = 0; choices && choices[i]; i++)
-			push(e, json_string(choices[i]));
-		set(s, "enum", e);
+			sbc_json_push(e, json_string(choices[i]));
+		sbc_json_set(s, "enum", e);
 		break;
 	}
 	case SB_TYPE_FILE:
 		json_decref(s);
 		return file_schema();
 	default:
-		set(s, "type", json_string("string"));
+		sbc_json_set(s, "type", json_string("string"));
 		break;
 	}
 	return s;
@@ -119,14 +104,15 @@ static json_t *value_schema(enum sb_type t, bool multi,
 	json_t *s = type_schema(t, choices);
 	if (multi) {
 		json_t *a = json_object();
-		set(a, "type", json_string("array"));
-		set(a, "items", s);
+		sbc_json_set(a, "type", json_string("array"));
+		sbc_json_set(a, "items", s);
 		if (max_items)
-			set(a, "maxItems", json_integer((json_int_t)max_items));
+			sbc_json_set(a, "maxItems",
+				     json_integer((json_int_t)max_items));
 		s = a;
 	}
 	if (doc)
-		set(s, "description", json_string(doc));
+		sbc_json_set(s, "description", json_string(doc));
 	return s;
 }
 
@@ -142,13 +128,14 @@ static json_t *row_schema(const struct sb_object *obj,
 			if (strcmp(m->returns[i], p->name) == 0)
 				wanted = true;
 		if (wanted)
-			set(props, p->name,
-			    value_schema(p->type, (p->flags & SB_MULTI) != 0,
-					 p->choices, p->doc, 0));
+			sbc_json_set(props, p->name,
+				     value_schema(p->type,
+						  (p->flags & SB_MULTI) != 0,
+						  p->choices, p->doc, 0));
 	}
 	json_t *row = json_object();
-	set(row, "type", json_string("object"));
-	set(row, "properties", props);
+	sbc_json_set(row, "type", json_string("object"));
+	sbc_json_set(row, "properties", props);
 	return row;
 }
 
@@ -176,10 +163,10 @@ static void add_param(json_t *props, json_t *required, const struct sb_param *p)
 		max_items = p->max_size ? p->max_size : SBC_DEFAULT_MULTI_MAX;
 	json_t *s = value_schema(p->type, multi, p->choices, p->doc, max_items);
 	if (multi && (p->flags & SB_REQUIRED))
-		set(s, "minItems", json_integer(1));
-	set(props, p->name, s);
+		sbc_json_set(s, "minItems", json_integer(1));
+	sbc_json_set(props, p->name, s);
 	if (p->flags & SB_REQUIRED)
-		push(required, json_string(p->name));
+		sbc_json_push(required, json_string(p->name));
 }
 
 static json_t *request_schema(const struct sb_object *obj,
@@ -200,22 +187,22 @@ static json_t *request_schema(const struct sb_object *obj,
 		sbc_call_free(c);
 	}
 	json_t *inputs = json_object();
-	set(inputs, "type", json_string("object"));
-	set(inputs, "additionalProperties", json_false());
-	set(inputs, "properties", props);
+	sbc_json_set(inputs, "type", json_string("object"));
+	sbc_json_set(inputs, "additionalProperties", json_false());
+	sbc_json_set(inputs, "properties", props);
 	if (json_array_size(required) > 0)
-		set(inputs, "required", required);
+		sbc_json_set(inputs, "required", required);
 	else
 		json_decref(required);
 
 	json_t *body = json_object();
-	set(body, "type", json_string("object"));
-	set(body, "additionalProperties", json_false());
+	sbc_json_set(body, "type", json_string("object"));
+	sbc_json_set(body, "additionalProperties", json_false());
 	json_t *bp = json_object();
-	set(bp, "inputs", inputs);
-	set(body, "properties", bp);
+	sbc_json_set(bp, "inputs", inputs);
+	sbc_json_set(body, "properties", bp);
 	if (m->inputs && has_required(m))
-		set(body, "required", json_pack("[s]", "inputs"));
+		sbc_json_set(body, "required", json_pack("[s]", "inputs"));
 	return body;
 }
 
@@ -244,7 +231,8 @@ static json_t *ok_response(const char *desc, json_t *schema)
 static void error_refs(json_t *responses, const char *const *codes)
 {
 	for (size_t i = 0; codes[i]; i++)
-		set(responses, codes[i], ref("#/components/responses/Error"));
+		sbc_json_set(responses, codes[i],
+			     ref("#/components/responses/Error"));
 }
 
 /* A safe operationId: letters, digits and '_' only, unique in ids. */
@@ -260,7 +248,7 @@ static json_t *operation_id(json_t *ids, const char *inst, const char *obj,
 	snprintf(id, sizeof(id), "%s", base);
 	for (int n = 2; json_object_get(ids, id) && n < 10000; n++)
 		snprintf(id, sizeof(id), "%s_%d", base, n);
-	set(ids, id, json_true());
+	sbc_json_set(ids, id, json_true());
 	return json_string(id);
 }
 
@@ -290,10 +278,10 @@ static json_t *components(void)
 	    json_content(ref("#/components/schemas/Error")));
 	json_t *c = json_object();
 	json_t *schemas = json_object();
-	set(schemas, "Error", err);
-	set(schemas, "File", file_schema());
-	set(c, "schemas", schemas);
-	set(c, "responses", resp);
+	sbc_json_set(schemas, "Error", err);
+	sbc_json_set(schemas, "File", file_schema());
+	sbc_json_set(c, "schemas", schemas);
+	sbc_json_set(c, "responses", resp);
 	return c;
 }
 
@@ -304,57 +292,62 @@ static json_t *fixed_paths(void)
 	json_t *any = json_pack("{s:s}", "type", "object");
 
 	json_t *r = json_object();
-	set(r, "200",
-	    ok_response("Every instance and its objects.",
-			json_deep_copy(any)));
+	sbc_json_set(r, "200",
+		     ok_response("Every instance and its objects.",
+				 json_deep_copy(any)));
 	error_refs(r, get_errors);
-	set(paths, "/v1/catalog",
-	    json_pack("{s:{s:s, s:s, s:o}}", "get", "operationId", "getCatalog",
-		      "summary", "Instances and their objects (summary).",
-		      "responses", r));
+	sbc_json_set(paths, "/v1/catalog",
+		     json_pack("{s:{s:s, s:s, s:o}}", "get", "operationId",
+			       "getCatalog", "summary",
+			       "Instances and their objects (summary).",
+			       "responses", r));
 
 	r = json_object();
-	set(r, "200",
-	    ok_response("The object's properties and methods.",
-			json_deep_copy(any)));
+	sbc_json_set(r, "200",
+		     ok_response("The object's properties and methods.",
+				 json_deep_copy(any)));
 	error_refs(r, get_errors);
 	json_t *params =
 	    json_pack("[{s:s, s:s, s:b, s:{s:s}}, {s:s, s:s, s:b, s:{s:s}}]",
 		      "name", "instance", "in", "path", "required", 1, "schema",
 		      "type", "string", "name", "object", "in", "path",
 		      "required", 1, "schema", "type", "string");
-	set(paths, "/v1/catalog/{instance}/{object}",
-	    json_pack("{s:{s:s, s:s, s:o, s:o}}", "get", "operationId",
-		      "getObject", "summary",
-		      "The full definition of one object.", "parameters",
-		      params, "responses", r));
+	sbc_json_set(paths, "/v1/catalog/{instance}/{object}",
+		     json_pack("{s:{s:s, s:s, s:o, s:o}}", "get", "operationId",
+			       "getObject", "summary",
+			       "The full definition of one object.",
+			       "parameters", params, "responses", r));
 
 	r = json_object();
-	set(r, "200",
-	    ok_response("Serving; per-instance state inside.",
-			json_deep_copy(any)));
+	sbc_json_set(r, "200",
+		     ok_response("Serving; per-instance state inside.",
+				 json_deep_copy(any)));
 	error_refs(r, get_errors);
-	set(paths, "/v1/health",
-	    json_pack("{s:{s:s, s:s, s:o}}", "get", "operationId", "getHealth",
-		      "summary", "Health of the service.", "responses", r));
+	sbc_json_set(paths, "/v1/health",
+		     json_pack("{s:{s:s, s:s, s:o}}", "get", "operationId",
+			       "getHealth", "summary", "Health of the service.",
+			       "responses", r));
 
 	r = json_object();
-	set(r, "200", ok_response("This document.", json_deep_copy(any)));
+	sbc_json_set(r, "200",
+		     ok_response("This document.", json_deep_copy(any)));
 	error_refs(r, get_errors);
-	set(paths, "/v1/openapi.json",
-	    json_pack("{s:{s:s, s:s, s:o}}", "get", "operationId", "getOpenApi",
-		      "summary", "The OpenAPI document of the running catalog.",
-		      "responses", r));
+	sbc_json_set(paths, "/v1/openapi.json",
+		     json_pack("{s:{s:s, s:s, s:o}}", "get", "operationId",
+			       "getOpenApi", "summary",
+			       "The OpenAPI document of the running catalog.",
+			       "responses", r));
 
 	r = json_object();
-	set(r, "200",
-	    json_pack("{s:s, s:{s:{s:{s:s}}}}", "description",
-		      "Prometheus text exposition.", "content", "text/plain",
-		      "schema", "type", "string"));
+	sbc_json_set(r, "200",
+		     json_pack("{s:s, s:{s:{s:{s:s}}}}", "description",
+			       "Prometheus text exposition.", "content",
+			       "text/plain", "schema", "type", "string"));
 	error_refs(r, get_errors);
-	set(paths, "/metrics",
-	    json_pack("{s:{s:s, s:s, s:o}}", "get", "operationId", "getMetrics",
-		      "summary", "Metrics.", "responses", r));
+	sbc_json_set(paths, "/metrics",
+		     json_pack("{s:{s:s, s:s, s:o}}", "get", "operationId",
+			       "getMetrics", "summary", "Metrics.", "responses",
+			       r));
 	json_decref(any);
 	return paths;
 }
@@ -365,8 +358,9 @@ char *sbc_openapi_json(const struct sbc_catalog *c)
 	    "400", "403", "404", "405", "409", "413", "415",
 	    "429", "500", "502", "503", "504", "507", NULL};
 	json_t *root = json_object();
-	set(root, "openapi", json_string("3.0.3"));
-	set(root, "info",
+	sbc_json_set(root, "openapi", json_string("3.0.3"));
+	sbc_json_set(
+	    root, "info",
 	    json_pack("{s:s, s:s, s:s}", "title", "svcbroker", "version",
 		      PACKAGE_VERSION, "description",
 		      "Objects, properties and methods of the configured "
@@ -381,8 +375,8 @@ char *sbc_openapi_json(const struct sbc_catalog *c)
 			 inst->broker->name,
 			 inst->open_error[0] ? " (unavailable: " : "",
 			 inst->open_error[0] ? "see /v1/health)" : "");
-		push(tags, json_pack("{s:s, s:s}", "name", inst->name,
-				     "description", tagdesc));
+		sbc_json_push(tags, json_pack("{s:s, s:s}", "name", inst->name,
+					      "description", tagdesc));
 		for (size_t k = 0; k < inst->n_objects; k++) {
 			const struct sb_object *ob = inst->objects[k];
 			for (const struct sb_method *m = ob->methods;
@@ -392,39 +386,43 @@ char *sbc_openapi_json(const struct sbc_catalog *c)
 					 "/v1/call/%s/%s/%s", inst->name,
 					 ob->name, m->name);
 				json_t *r = json_object();
-				set(r, "200",
+				sbc_json_set(
+				    r, "200",
 				    ok_response("The rows the method returns.",
 						answer_schema(ob, m)));
 				error_refs(r, call_errors);
 				json_t *op = json_object();
-				set(op, "operationId",
-				    operation_id(ids, inst->name, ob->name,
-						 m->name));
+				sbc_json_set(op, "operationId",
+					     operation_id(ids, inst->name,
+							  ob->name, m->name));
 				char summary[400];
 				snprintf(summary, sizeof(summary), "%s.%s (%s)",
 					 ob->name, m->name,
 					 sb_method_kind_name(m->kind)
 					     ? sb_method_kind_name(m->kind)
 					     : "execute");
-				set(op, "summary", json_string(summary));
+				sbc_json_set(op, "summary",
+					     json_string(summary));
 				if (m->doc)
-					set(op, "description",
-					    json_string(m->doc));
-				set(op, "tags", json_pack("[s]", inst->name));
-				set(op, "requestBody",
+					sbc_json_set(op, "description",
+						     json_string(m->doc));
+				sbc_json_set(op, "tags",
+					     json_pack("[s]", inst->name));
+				sbc_json_set(
+				    op, "requestBody",
 				    json_pack(
 					"{s:b, s:o}", "required", 1, "content",
 					json_content(request_schema(ob, m))));
-				set(op, "responses", r);
-				set(paths, path,
-				    json_pack("{s:o}", "post", op));
+				sbc_json_set(op, "responses", r);
+				sbc_json_set(paths, path,
+					     json_pack("{s:o}", "post", op));
 			}
 		}
 	}
 	json_decref(ids);
-	set(root, "tags", tags);
-	set(root, "paths", paths);
-	set(root, "components", components());
+	sbc_json_set(root, "tags", tags);
+	sbc_json_set(root, "paths", paths);
+	sbc_json_set(root, "components", components());
 	if (!root)
 		return NULL;
 	char *s = json_dumps(root, JSON_INDENT(1));
