@@ -56,23 +56,6 @@ def timed(fn, *a, **kw):
     return r, time.monotonic() - t0
 
 
-def wait_for(pred, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return False
-
-
-def running(d, inst):
-    st, body = d.get("/v1/health")
-    if st != 200:
-        return -1
-    return {i["name"]: i for i in body["instances"]}.get(inst, {}).get(
-        "running", -1)
-
-
 def queued(d):
     st, text = d.get("/metrics")
     for line in text.splitlines() if st == 200 else []:
@@ -94,7 +77,7 @@ def test_deadline(t, d):
     deadline = time.monotonic() + 5
     nrun = None
     while time.monotonic() < deadline:
-        nrun = running(d, "short")
+        nrun = d.running("short")
         if nrun == 0:
             break
         time.sleep(0.05)
@@ -118,7 +101,7 @@ def test_cap(t, d):
     with ThreadPoolExecutor(max_workers=4) as pool:
         futs = [pool.submit(sleeper) for _ in range(4)]
         # two run, two wait behind the cap
-        t.ok(wait_for(lambda: running(d, "capped") == 2 and queued(d) == 2),
+        t.ok(sbtest.wait_for(lambda: d.running("capped") == 2 and queued(d) == 2),
              "two capped calls run and two wait")
         (st, _), el = timed(d.get, "/v1/catalog")
         t.eq(st, 200, "catalog while an instance is saturated")
@@ -148,10 +131,10 @@ def test_queue_and_busy(t):
     with sbtest.Daemon(TIGHT, server_extra="workers = 1\nqueue = 1") as d:
         with ThreadPoolExecutor(max_workers=2) as pool:
             hog = pool.submit(timed, d.call, "long/Echo.Sleep", {"Ms": 2500})
-            t.ok(wait_for(lambda: running(d, "long") == 1),
+            t.ok(sbtest.wait_for(lambda: d.running("long") == 1),
                  "the only worker is busy")
             waiting = pool.submit(timed, d.call, "quick/Echo.Echo", {})
-            t.ok(wait_for(lambda: queued(d) == 1),
+            t.ok(sbtest.wait_for(lambda: queued(d) == 1),
                  "the only waiting place is taken")
             (st, body), el = timed(d.call, "long/Echo.Echo", {})
             t.eq(st, 503, "a call beyond the queue is 503")

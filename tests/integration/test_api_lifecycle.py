@@ -58,23 +58,6 @@ def lifecycle(d, inst):
         return []
 
 
-def wait_for(pred, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def running(d, inst):
-    st, body = d.get("/v1/health")
-    if st != 200:
-        return -1
-    return {i["name"]: i for i in body["instances"]}.get(inst, {}).get(
-        "running", -1)
-
-
 def names(d):
     st, body = d.get("/v1/catalog")
     return [i["name"] for i in body.get("instances", [])] if st == 200 else []
@@ -100,10 +83,10 @@ def test_reload(t):
     with sbtest.Daemon(BASE) as d:
         t.eq(names(d), ["t1"], "one instance at start")
         th, box = background_call(d, "t1/Echo.Sleep", {"Ms": 2000})
-        t.ok(wait_for(lambda: running(d, "t1") == 1), "the call is running")
+        t.ok(sbtest.wait_for(lambda: d.running("t1") == 1), "the call is running")
         write_config(d, ADDED)
         d.signal(signal.SIGHUP)
-        t.ok(wait_for(lambda: "t2" in names(d)), "SIGHUP: new instance appears")
+        t.ok(sbtest.wait_for(lambda: "t2" in names(d)), "SIGHUP: new instance appears")
         st, body = d.get("/v1/health")
         t.eq(body.get("generation"), 2, "SIGHUP: generation 2")
         st, body = d.call("t2/Instance.Info", {})
@@ -114,13 +97,13 @@ def test_reload(t):
         th.join(timeout=30)
         t.eq(box.get("result", (None,))[0], 200,
              "the call running on the old catalog completes")
-        t.ok(wait_for(lambda: lifecycle(d, "t1") == ["open", "open", "close"]),
+        t.ok(sbtest.wait_for(lambda: lifecycle(d, "t1") == ["open", "open", "close"]),
              "the old t1 closes exactly once after its last call",
              repr(lifecycle(d, "t1")))
 
         write_config(d, BAD)
         d.signal(signal.SIGHUP)
-        t.ok(wait_for(lambda: "reload refused" in d.read_log()),
+        t.ok(sbtest.wait_for(lambda: "reload refused" in d.read_log()),
              "a bad configuration is refused")
         t.ok("no_such_key" in d.read_log(), "the refusal names the problem")
         t.eq(names(d), ["t1", "t2"], "the old catalog keeps serving")
@@ -132,9 +115,9 @@ def test_reload(t):
              "metrics count reloads")
         write_config(d, BASE)
         d.signal(signal.SIGHUP)
-        t.ok(wait_for(lambda: names(d) == ["t1"]),
+        t.ok(sbtest.wait_for(lambda: names(d) == ["t1"]),
              "a reload can remove an instance")
-        t.ok(wait_for(lambda: lifecycle(d, "t2") == ["open", "close"]),
+        t.ok(sbtest.wait_for(lambda: lifecycle(d, "t2") == ["open", "close"]),
              "a removed instance is closed")
         st, body = d.call("t2/Echo.Echo", {})
         t.eq(st, 404, "a removed instance is 404")
@@ -144,7 +127,7 @@ def test_drain(t, sig, name):
     d = sbtest.Daemon(BASE)
     with d:
         th, box = background_call(d, "t1/Echo.Sleep", {"Ms": 1500})
-        t.ok(wait_for(lambda: running(d, "t1") == 1),
+        t.ok(sbtest.wait_for(lambda: d.running("t1") == 1),
              "%s: the call is running" % name)
         t0 = time.monotonic()
         d.signal(sig)
@@ -168,10 +151,10 @@ def test_second_signal(t):
     with d:
         d.expect_exit = True
         th, box = background_call(d, "t1/Echo.Sleep", {"Ms": 20000})
-        t.ok(wait_for(lambda: running(d, "t1") == 1),
+        t.ok(sbtest.wait_for(lambda: d.running("t1") == 1),
              "second signal: the call is running")
         d.signal(signal.SIGTERM)
-        t.ok(wait_for(lambda: "finishing running calls" in d.read_log()),
+        t.ok(sbtest.wait_for(lambda: "finishing running calls" in d.read_log()),
              "second signal: the first one started the drain")
         t0 = time.monotonic()
         d.signal(signal.SIGTERM)

@@ -138,11 +138,8 @@ with sbtest.Daemon(INST, server_extra="max_connections = 8\n") as d:
     t.ok(not health(d.port).startswith(b"HTTP/1.1 200"),
          "a new client is turned away while the limit is reached")
     close_all(held)
-    ok = False
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and not ok:
-        ok = health(d.port).startswith(b"HTTP/1.1 200")
-        time.sleep(0.1)
+    ok = sbtest.wait_for(
+        lambda: health(d.port).startswith(b"HTTP/1.1 200"), 10, 0.1)
     t.ok(ok, "once they close, clients are served again")
     st, metrics = d.get("/metrics")
     m = re.search(r'^svcbroker_http_refused_total\{limit="max_connections"\} '
@@ -174,11 +171,8 @@ with sbtest.Daemon(INST, server_extra="max_connections_per_ip = 3\n") as d:
     t.ok(not health(d.port).startswith(b"HTTP/1.1 200"),
          "a fourth from the same address is turned away")
     close_all(held[:1])
-    ok = False
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and not ok:
-        ok = health(d.port).startswith(b"HTTP/1.1 200")
-        time.sleep(0.1)
+    ok = sbtest.wait_for(
+        lambda: health(d.port).startswith(b"HTTP/1.1 200"), 10, 0.1)
     t.ok(ok, "one closes: the next is served")
     close_all(held)
 

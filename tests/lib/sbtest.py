@@ -51,6 +51,17 @@ def cli_path():
     return os.path.join(TOP_BUILDDIR, "core", "svcbroker", "svcbroker")
 
 
+def wait_for(pred, timeout=10.0, step=0.05):
+    """Poll pred() until it is true or timeout seconds passed; its last
+    answer."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(step)
+    return bool(pred())
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -147,6 +158,15 @@ class Daemon:
         self.stop()
         raise RuntimeError("svcbrokerd did not answer /v1/health in %.0fs:\n%s"
                            % (self.start_timeout, self.read_log()))
+
+    def running(self, inst):
+        """Calls of instance inst running now, from /v1/health; -1 if
+        that cannot be read."""
+        st, body = self.get("/v1/health")
+        if st != 200 or not isinstance(body, dict):
+            return -1
+        return {i["name"]: i for i in body.get("instances", [])}.get(
+            inst, {}).get("running", -1)
 
     def read_log(self):
         try:
