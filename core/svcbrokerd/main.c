@@ -15,7 +15,7 @@
 #include <curl/curl.h>
 
 #include "api.h"
-#include "core.h"
+#include "host.h"
 #include "json.h"
 
 #define DRAIN_MS 30000

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "core.h"
+#include "host.h"
 #include "executor.h"
 
 static int failed, passed;
@@ -178,7 +178,7 @@ static void done(void *ud, const struct sbc_outcome *o)
 		snprintf(a->code, sizeof(a->code), "%s", o->err->code);
 		snprintf(a->msg, sizeof(a->msg), "%s", o->err->message);
 	} else {
-		a->rows = sbc_result_n_rows(o->result);
+		a->rows = sb_result_n_rows(o->result);
 	}
 	pthread_cond_broadcast(&a->cv);
 	pthread_mutex_unlock(&a->mu);
@@ -202,9 +202,9 @@ static bool wait_answer(struct answer *a, int64_t ms)
 static enum sb_status submit(struct sbc_executor *ex, int method, int64_t ms,
 			     struct answer *a, struct sb_error *e)
 {
-	struct sb_call *c = sbc_call_new(&object, &methods[method]);
+	struct sb_call *c = sb_call_new(&object, &methods[method]);
 	if (method == 0)
-		sbc_call_put_int(c, "Ms", ms, NULL);
+		sb_call_put_int(c, "Ms", ms, NULL);
 	return sbc_executor_submit(ex, &cat, &entries[method], c, done, a, e);
 }
 

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core.h"
+#include "host.h"
 
 static char libs_dir[PATH_MAX];
 
@@ -209,51 +209,51 @@ static void run_begin(struct run *r, const struct sbc_catalog *c,
 	memset(r, 0, sizeof(*r));
 	r->e = sbc_catalog_method(c, inst, obj, meth);
 	ck_assert_msg(r->e != NULL, "no method %s/%s.%s", inst, obj, meth);
-	r->call = sbc_call_new(r->e->obj, r->e->method);
+	r->call = sb_call_new(r->e->obj, r->e->method);
 	ck_assert_ptr_nonnull(r->call);
-	sbc_call_set_deadline(r->call, sb_now_ms() + 10000);
+	sb_call_set_deadline(r->call, sb_now_ms() + 10000);
 }
 
 static void put_str(struct run *r, const char *name, const char *v)
 {
-	enum sb_status st = sbc_call_put_str(r->call, name, v, &r->err);
+	enum sb_status st = sb_call_put_str(r->call, name, v, &r->err);
 	ck_assert_msg(st == SB_OK, "%s: %s", name, r->err.message);
 }
 
 static void put_int(struct run *r, const char *name, int64_t v)
 {
-	enum sb_status st = sbc_call_put_int(r->call, name, v, &r->err);
+	enum sb_status st = sb_call_put_int(r->call, name, v, &r->err);
 	ck_assert_msg(st == SB_OK, "%s: %s", name, r->err.message);
 }
 
 static enum sb_status run_exec(struct run *r)
 {
-	enum sb_status st = sbc_call_finish(r->call, &r->err);
+	enum sb_status st = sb_call_finish(r->call, &r->err);
 	ck_assert_msg(st == SB_OK, "%s", r->err.message);
-	r->result = sbc_result_new(r->e->obj, r->e->method, 0, 0);
+	r->result = sb_result_new(r->e->obj, r->e->method, 0, 0);
 	ck_assert_ptr_nonnull(r->result);
 	sb_error_clear(&r->err);
 	struct sbc_instance *inst = r->e->inst;
 	ck_assert_msg(inst->open_error[0] == '\0', "%s", inst->open_error);
 	r->st = inst->broker->execute(inst->state, r->call, r->result, &r->err);
 	struct sb_error rerr;
-	ck_assert_msg(!sbc_result_error(r->result, &rerr), "result: %s",
+	ck_assert_msg(!sb_result_error(r->result, &rerr), "result: %s",
 		      rerr.message);
 	return r->st;
 }
 
 static void run_end(struct run *r)
 {
-	sbc_result_free(r->result);
-	sbc_call_free(r->call);
+	sb_result_free(r->result);
+	sb_call_free(r->call);
 }
 
 static const struct sb_value *cell(const struct run *r, size_t row,
 				   const char *name)
 {
-	const struct sbc_cell *cells;
-	ck_assert_uint_lt(row, sbc_result_n_rows(r->result));
-	size_t n = sbc_result_row_cells(r->result, row, &cells);
+	const struct sb_cell *cells;
+	ck_assert_uint_lt(row, sb_result_n_rows(r->result));
+	size_t n = sb_result_row_cells(r->result, row, &cells);
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(cells[i].name, name) == 0)
 			return &cells[i].value;
@@ -879,7 +879,7 @@ START_TEST(test_testmod_echo)
 	put_str(&r, "Memo", "line 1\nline 2\r\n\ttabbed");
 	put_int(&r, "Number", -9007199254740993LL);
 	put_str(&r, "Decimal", "-12.50");
-	ck_assert_int_eq(sbc_call_put_bool(r.call, "Boolean", true, &r.err),
+	ck_assert_int_eq(sb_call_put_bool(r.call, "Boolean", true, &r.err),
 			 SB_OK);
 	put_str(&r, "DateTime", "2026-01-31T09:00:00+01:00");
 	put_str(&r, "Date", "2026-01-31");
@@ -889,7 +889,7 @@ START_TEST(test_testmod_echo)
 	put_str(&r, "Email", "alice@example.com");
 	put_str(&r, "Choice", "Beta");
 	static const unsigned char bin[] = {0, 1, 2, 255, 'x'};
-	ck_assert_int_eq(sbc_call_put_file(r.call, "File", "a.bin",
+	ck_assert_int_eq(sb_call_put_file(r.call, "File", "a.bin",
 					   "application/octet-stream", bin,
 					   sizeof(bin), &r.err),
 			 SB_OK);
@@ -898,22 +898,22 @@ START_TEST(test_testmod_echo)
 	put_int(&r, "Numbers", 1);
 	put_int(&r, "Numbers", 2);
 	put_int(&r, "Numbers", 3);
-	ck_assert_int_eq(sbc_call_put_empty(r.call, "Booleans", &r.err), SB_OK);
+	ck_assert_int_eq(sb_call_put_empty(r.call, "Booleans", &r.err), SB_OK);
 	put_str(&r, "Choices", "Gamma");
 	put_str(&r, "Choices", "Alpha");
 	put_str(&r, "Emails", "a@example.com");
 	ck_assert_int_eq(
-	    sbc_call_put_file(r.call, "Files", "x.txt", "text/plain",
+	    sb_call_put_file(r.call, "Files", "x.txt", "text/plain",
 			      (const unsigned char *)"x", 1, &r.err),
 	    SB_OK);
 	ck_assert_int_eq(
-	    sbc_call_put_file(r.call, "Files", "empty.txt", "text/plain",
+	    sb_call_put_file(r.call, "Files", "empty.txt", "text/plain",
 			      (const unsigned char *)"", 0, &r.err),
 	    SB_OK);
 	ck_assert_int_eq(run_exec(&r), SB_OK);
-	ck_assert_uint_eq(sbc_result_n_rows(r.result), 1);
-	const struct sbc_cell *cells;
-	ck_assert_uint_eq(sbc_result_row_cells(r.result, 0, &cells), 20);
+	ck_assert_uint_eq(sb_result_n_rows(r.result), 1);
+	const struct sb_cell *cells;
+	ck_assert_uint_eq(sb_result_row_cells(r.result, 0, &cells), 20);
 	ck_assert_str_eq(cell_str(&r, 0, "Text"), "héllo");
 	ck_assert_str_eq(cell_str(&r, 0, "Short"), "short");
 	ck_assert_str_eq(cell_str(&r, 0, "Memo"), "line 1\nline 2\r\n\ttabbed");
@@ -961,14 +961,14 @@ START_TEST(test_testmod_echo)
 	/* no inputs: one empty row */
 	run_begin(&r, c, "t", "Echo", "Echo");
 	ck_assert_int_eq(run_exec(&r), SB_OK);
-	ck_assert_uint_eq(sbc_result_n_rows(r.result), 1);
-	ck_assert_uint_eq(sbc_result_row_cells(r.result, 0, &cells), 0);
+	ck_assert_uint_eq(sb_result_n_rows(r.result), 1);
+	ck_assert_uint_eq(sb_result_row_cells(r.result, 0, &cells), 0);
 	run_end(&r);
 
 	/* Short's 16-byte cap is enforced by the host */
 	run_begin(&r, c, "t", "Echo", "Echo");
 	ck_assert_int_ne(
-	    sbc_call_put_str(r.call, "Short", "seventeen bytes!!", &r.err),
+	    sb_call_put_str(r.call, "Short", "seventeen bytes!!", &r.err),
 	    SB_OK);
 	ck_assert_has(r.err.message, "Short");
 	run_end(&r);
@@ -1009,7 +1009,7 @@ START_TEST(test_testmod_list)
 		if (tok)
 			put_str(&r, "PageToken", saved);
 		ck_assert_int_eq(run_exec(&r), SB_OK);
-		size_t n = sbc_result_n_rows(r.result);
+		size_t n = sb_result_n_rows(r.result);
 		ck_assert_uint_eq(n, pages < 2 ? 10 : 3);
 		for (size_t i = 0; i < n; i++, next++) {
 			ck_assert_int_eq(cell_int(&r, i, "Index"), next);
@@ -1018,7 +1018,7 @@ START_TEST(test_testmod_list)
 				 (long long)next);
 			ck_assert_str_eq(cell_str(&r, i, "Name"), name);
 		}
-		tok = sbc_result_page_token(r.result);
+		tok = sb_result_page_token(r.result);
 		if (tok)
 			snprintf(saved, sizeof(saved), "%s", tok);
 		run_end(&r);
@@ -1031,8 +1031,8 @@ START_TEST(test_testmod_list)
 	run_begin(&r, c, "t", "Echo", "List");
 	put_int(&r, "Total", 150);
 	ck_assert_int_eq(run_exec(&r), SB_OK);
-	ck_assert_uint_eq(sbc_result_n_rows(r.result), SBC_PAGE_SIZE_DEFAULT);
-	ck_assert_ptr_nonnull(sbc_result_page_token(r.result));
+	ck_assert_uint_eq(sb_result_n_rows(r.result), SB_PAGE_SIZE_DEFAULT);
+	ck_assert_ptr_nonnull(sb_result_page_token(r.result));
 	run_end(&r);
 
 	/* a token it did not issue */
@@ -1049,8 +1049,8 @@ START_TEST(test_testmod_list)
 	run_begin(&r, c, "t", "Echo", "List");
 	put_int(&r, "Total", 0);
 	ck_assert_int_eq(run_exec(&r), SB_OK);
-	ck_assert_uint_eq(sbc_result_n_rows(r.result), 0);
-	ck_assert_ptr_null(sbc_result_page_token(r.result));
+	ck_assert_uint_eq(sb_result_n_rows(r.result), 0);
+	ck_assert_ptr_null(sb_result_page_token(r.result));
 	run_end(&r);
 	sbc_catalog_unref(c);
 	sbc_modules_exit();
@@ -1071,7 +1071,7 @@ START_TEST(test_testmod_fail)
 		snprintf(want, sizeof(want), "requested failure: %s",
 			 sb_status_str((enum sb_status)s));
 		ck_assert_str_eq(r.err.message, want);
-		ck_assert_uint_eq(sbc_result_n_rows(r.result), 0);
+		ck_assert_uint_eq(sb_result_n_rows(r.result), 0);
 		run_end(&r);
 	}
 	struct run r;
@@ -1087,8 +1087,8 @@ START_TEST(test_testmod_fail)
 	run_end(&r);
 	/* Status is required and checked by the host */
 	run_begin(&r, c, "t", "Echo", "Fail");
-	ck_assert_int_ne(sbc_call_finish(r.call, &r.err), SB_OK);
-	ck_assert_int_ne(sbc_call_put_str(r.call, "Status", "ok", &r.err),
+	ck_assert_int_ne(sb_call_finish(r.call, &r.err), SB_OK);
+	ck_assert_int_ne(sb_call_put_str(r.call, "Status", "ok", &r.err),
 			 SB_OK);
 	run_end(&r);
 	sbc_catalog_unref(c);
@@ -1105,7 +1105,7 @@ static void *cancel_later(void *arg)
 {
 	struct canceller *k = arg;
 	usleep((useconds_t)k->after_ms * 1000);
-	sbc_call_cancel(k->call);
+	sb_call_cancel(k->call);
 	return NULL;
 }
 
@@ -1123,7 +1123,7 @@ START_TEST(test_testmod_sleep)
 	/* the deadline passes */
 	run_begin(&r, c, "t", "Echo", "Sleep");
 	put_int(&r, "Ms", 60000);
-	sbc_call_set_deadline(r.call, sb_now_ms() + 50);
+	sb_call_set_deadline(r.call, sb_now_ms() + 50);
 	int64_t t0 = sb_now_ms();
 	ck_assert_int_eq(run_exec(&r), SB_ERR_TIMEOUT);
 	ck_assert_str_eq(r.err.code, "DeadlineExceeded");

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core.h"
+#include "host.h"
 
 static char libs_dir[PATH_MAX];
 static char errbuf[2048];
@@ -511,7 +511,7 @@ static void reset_desc(void)
 static void expect_bad(const char *needle)
 {
 	errbuf[0] = '\0';
-	ck_assert_msg(!sbc_broker_check(&desc, errbuf, sizeof(errbuf)),
+	ck_assert_msg(!sb_broker_check(&desc, errbuf, sizeof(errbuf)),
 		      "accepted, expected \"%s\"", needle);
 	ck_assert_has(errbuf, needle);
 	reset_desc();
@@ -520,17 +520,17 @@ static void expect_bad(const char *needle)
 START_TEST(test_check_valid)
 {
 	reset_desc();
-	ck_assert_msg(sbc_broker_check(&desc, errbuf, sizeof(errbuf)), "%s",
+	ck_assert_msg(sb_broker_check(&desc, errbuf, sizeof(errbuf)), "%s",
 		      errbuf);
-	ck_assert(sbc_object_check(&objects[0], errbuf, sizeof(errbuf)));
+	ck_assert(sb_object_check(&objects[0], errbuf, sizeof(errbuf)));
 	/* no config, no objects */
 	desc.config = NULL;
 	desc.config_size = 0;
 	desc.objects = NULL;
-	ck_assert(sbc_broker_check(&desc, errbuf, sizeof(errbuf)));
+	ck_assert(sb_broker_check(&desc, errbuf, sizeof(errbuf)));
 	reset_desc();
 	desc.flags = SB_BROKER_SERIAL;
-	ck_assert(sbc_broker_check(&desc, errbuf, sizeof(errbuf)));
+	ck_assert(sb_broker_check(&desc, errbuf, sizeof(errbuf)));
 }
 END_TEST
 
@@ -656,7 +656,7 @@ START_TEST(test_check_methods)
 	/* a non-list method may name its own PageSize */
 	methods[0].kind = SB_KIND_EXECUTE;
 	params[2].name = "PageSize";
-	ck_assert_msg(sbc_broker_check(&desc, errbuf, sizeof(errbuf)), "%s",
+	ck_assert_msg(sb_broker_check(&desc, errbuf, sizeof(errbuf)), "%s",
 		      errbuf);
 	reset_desc();
 }
@@ -681,7 +681,7 @@ START_TEST(test_check_param_matches_property)
 	params[2].name = "Tags";
 	params[2].type = SB_TYPE_TEXT;
 	params[2].flags = SB_MULTI;
-	ck_assert_msg(sbc_broker_check(&desc, errbuf, sizeof(errbuf)), "%s",
+	ck_assert_msg(sb_broker_check(&desc, errbuf, sizeof(errbuf)), "%s",
 		      errbuf);
 }
 END_TEST
@@ -691,7 +691,7 @@ START_TEST(test_check_testmod_descriptor)
 	const struct sbc_module *m =
 	    sbc_module_load(libs_dir, "testmod", errbuf, sizeof(errbuf));
 	ck_assert_msg(m != NULL, "%s", errbuf);
-	ck_assert(sbc_broker_check(m->broker, errbuf, sizeof(errbuf)));
+	ck_assert(sb_broker_check(m->broker, errbuf, sizeof(errbuf)));
 	/* every config type, one required key, one secret key */
 	bool seen[SB_CONF_URL + 1] = {false};
 	int required = 0, secret = 0;

@@ -19,7 +19,7 @@
 #include <svcbroker/sdk.h>
 
 #include "../../brokers/mapi-stub/mapi.h"
-#include "core.h"
+#include <svcbroker/invoke.h>
 
 extern const struct sb_broker svcbroker_broker;
 
@@ -126,7 +126,7 @@ static struct res call(const char *obj, const char *meth, const char **args)
 	const struct sb_object *o;
 	const struct sb_method *m = find_method(obj, meth, &o);
 	ck_assert_msg(m != NULL, "%s.%s", obj, meth);
-	struct sb_call *c = sbc_call_new(o, m);
+	struct sb_call *c = sb_call_new(o, m);
 	struct sb_error err;
 	for (size_t i = 0; args && args[i]; i++) {
 		char buf[4096];
@@ -140,39 +140,39 @@ static struct res call(const char *obj, const char *meth, const char **args)
 		char *v = eq + 1;
 		enum sb_status st;
 		if (kind == '?')
-			st = sbc_call_put_bool(c, name, strcmp(v, "true") == 0,
+			st = sb_call_put_bool(c, name, strcmp(v, "true") == 0,
 					       &err);
 		else if (kind == '#')
-			st = sbc_call_put_int(c, name, strtoll(v, NULL, 10),
+			st = sb_call_put_int(c, name, strtoll(v, NULL, 10),
 					      &err);
 		else if (kind == '@') {
 			char *t = strchr(v, '|');
 			*t++ = '\0';
 			char *d = strchr(t, '|');
 			*d++ = '\0';
-			st = sbc_call_put_file(c, name, v, t,
+			st = sb_call_put_file(c, name, v, t,
 					       (const unsigned char *)d,
 					       strlen(d), &err);
 		} else
-			st = sbc_call_put_str(c, name, v, &err);
+			st = sb_call_put_str(c, name, v, &err);
 		ck_assert_msg(st == SB_OK, "input %s: %s", name, err.message);
 	}
-	ck_assert_int_eq(sbc_call_finish(c, &err), SB_OK);
-	res.r = sbc_result_new(o, m, 0, 0);
+	ck_assert_int_eq(sb_call_finish(c, &err), SB_OK);
+	res.r = sb_result_new(o, m, 0, 0);
 	sb_error_clear(&res.err);
 	res.st = svcbroker_broker.execute(state, c, res.r, &res.err);
 	struct sb_error rerr;
-	ck_assert_msg(!sbc_result_error(res.r, &rerr), "result: %s",
+	ck_assert_msg(!sb_result_error(res.r, &rerr), "result: %s",
 		      rerr.message);
-	sbc_call_free(c);
+	sb_call_free(c);
 	return res;
 }
 
 static const struct sb_value *cell(const struct res *x, size_t row,
 				   const char *name)
 {
-	const struct sbc_cell *cells;
-	size_t n = sbc_result_row_cells(x->r, row, &cells);
+	const struct sb_cell *cells;
+	size_t n = sb_result_row_cells(x->r, row, &cells);
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(cells[i].name, name) == 0)
 			return &cells[i].value;
@@ -197,7 +197,7 @@ static bool has_item(const struct res *x, size_t row, const char *name,
 
 static void done(struct res *x)
 {
-	sbc_result_free(x->r);
+	sb_result_free(x->r);
 	x->r = NULL;
 }
 
@@ -223,7 +223,7 @@ static size_t listed(const char *mailbox, const char *folder)
 	const char *a[] = {mb, fo, "#PageSize=1000", NULL};
 	struct res x = call("Email", "List", a);
 	ck_assert_msg(x.st == SB_OK, "List: %s", x.err.message);
-	size_t n = sbc_result_n_rows(x.r);
+	size_t n = sb_result_n_rows(x.r);
 	done(&x);
 	return n;
 }
@@ -294,7 +294,7 @@ START_TEST(test_flags_move_delete)
 	done(&x);
 	const char *lb[] = {"Mailbox=bob@example.test", NULL};
 	x = call("Email", "List", lb);
-	ck_assert_uint_eq(sbc_result_n_rows(x.r), 1);
+	ck_assert_uint_eq(sb_result_n_rows(x.r), 1);
 	char id[128], idarg[160];
 	snprintf(id, sizeof id, "%s", str(&x, 0, "Id"));
 	snprintf(idarg, sizeof idarg, "Id=%s", id);
@@ -338,7 +338,7 @@ START_TEST(test_flags_move_delete)
 
 	const char *fl[] = {"Mailbox=bob@example.test", NULL};
 	x = call("Folder", "List", fl);
-	ck_assert_uint_eq(sbc_result_n_rows(x.r), 6);
+	ck_assert_uint_eq(sb_result_n_rows(x.r), 6);
 	ck_assert_str_eq(str(&x, 0, "Id"), "inbox");
 	ck_assert_str_eq(str(&x, 5, "Name"), "Projects");
 	ck_assert_int_eq(cell(&x, 5, "TotalCount")->items[0].i, 1);
@@ -415,20 +415,20 @@ START_TEST(test_bad_input)
 	big[900 * 1024 + 20] = '\0';
 	const struct sb_object *o;
 	const struct sb_method *m = find_method("Email", "Send", &o);
-	struct sb_call *c = sbc_call_new(o, m);
+	struct sb_call *c = sb_call_new(o, m);
 	struct sb_error err;
-	ck_assert_int_eq(sbc_call_put_str(c, "To", "bob@example.test", &err),
+	ck_assert_int_eq(sb_call_put_str(c, "To", "bob@example.test", &err),
 			 SB_OK);
-	ck_assert_int_eq(sbc_call_put_file(c, "Attachments", "b.bin",
+	ck_assert_int_eq(sb_call_put_file(c, "Attachments", "b.bin",
 					   "application/octet-stream",
 					   (unsigned char *)big + 23,
 					   900 * 1024, &err),
 			 SB_OK);
-	struct sb_result *r = sbc_result_new(o, m, 0, 0);
+	struct sb_result *r = sb_result_new(o, m, 0, 0);
 	ck_assert_int_eq(svcbroker_broker.execute(state, c, r, &err),
 			 SB_ERR_PAYLOAD_TOO_LARGE);
-	sbc_result_free(r);
-	sbc_call_free(c);
+	sb_result_free(r);
+	sb_call_free(c);
 	free(big);
 }
 END_TEST
@@ -627,7 +627,7 @@ START_TEST(test_outbox_recovery)
 	 * Deleted Items: not delivered again either. */
 	x = call("Email", "List",
 		 (const char *[]){"Mailbox=carol@example.test", NULL});
-	ck_assert_uint_eq(sbc_result_n_rows(x.r), 2);
+	ck_assert_uint_eq(sb_result_n_rows(x.r), 2);
 	char c0[200], c1[200];
 	snprintf(c0, sizeof c0, "Id=%s", str(&x, 0, "Id"));
 	snprintf(c1, sizeof c1, "Id=%s", str(&x, 1, "Id"));
@@ -708,12 +708,12 @@ START_TEST(test_paging)
 				   tok[0] ? tok : NULL, NULL};
 		struct res x = call("Email", "List", a);
 		ck_assert_int_eq(x.st, SB_OK);
-		for (size_t i = 0; i < sbc_result_n_rows(x.r); i++) {
+		for (size_t i = 0; i < sb_result_n_rows(x.r); i++) {
 			int k = str(&x, i, "Subject")[1] - '0';
 			ck_assert(!seen[k]);
 			seen[k] = 1;
 		}
-		const char *next = sbc_result_page_token(x.r);
+		const char *next = sb_result_page_token(x.r);
 		if (!next) {
 			done(&x);
 			break;
@@ -768,11 +768,11 @@ START_TEST(test_appointments_and_tasks)
 	const char *w[] = {"WindowStart=2026-12-01T00:00:00Z",
 			   "WindowEnd=2026-12-02T00:00:00Z", NULL};
 	x = call("Appointment", "List", w);
-	ck_assert_uint_eq(sbc_result_n_rows(x.r), 1);
+	ck_assert_uint_eq(sb_result_n_rows(x.r), 1);
 	done(&x);
 	const char *w2[] = {"WindowStart=2026-12-02T00:00:00Z", NULL};
 	x = call("Appointment", "List", w2);
-	ck_assert_uint_eq(sbc_result_n_rows(x.r), 0);
+	ck_assert_uint_eq(sb_result_n_rows(x.r), 0);
 	done(&x);
 	x = call("Appointment", "Delete", l);
 	ck_assert_int_eq(x.st, SB_OK);
@@ -806,7 +806,7 @@ START_TEST(test_appointments_and_tasks)
 	done(&x);
 	const char *tl[] = {"Status=Completed", NULL};
 	x = call("Task", "List", tl);
-	ck_assert_uint_eq(sbc_result_n_rows(x.r), 1);
+	ck_assert_uint_eq(sb_result_n_rows(x.r), 1);
 	done(&x);
 	x = call("Task", "Delete", l);
 	ck_assert_int_eq(x.st, SB_OK);

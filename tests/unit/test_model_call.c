@@ -8,7 +8,7 @@
 
 #include <svcbroker/schema.h>
 
-#include "core.h"
+#include "host.h"
 #include "json.h"
 
 static const char *const colours[] = {"Red", "Green", "Blue", NULL};
@@ -62,14 +62,14 @@ static struct sb_error err;
 
 static void setup(void)
 {
-	c = sbc_call_new(&email, send_m);
+	c = sb_call_new(&email, send_m);
 	ck_assert_ptr_nonnull(c);
 	sb_error_clear(&err);
 }
 
 static void teardown(void)
 {
-	sbc_call_free(c);
+	sb_call_free(c);
 	c = NULL;
 }
 
@@ -88,69 +88,69 @@ START_TEST(call_identity)
 	ck_assert_str_eq(sb_call_object(c), "Email");
 	ck_assert_str_eq(sb_call_method(c), "Send");
 	ck_assert_ptr_eq(sb_call_def(c), send_m);
-	ck_assert_ptr_eq(sbc_call_param(c, "Subject"), &send_inputs[1]);
-	ck_assert_ptr_null(sbc_call_param(c, "PageSize"));
-	ck_assert_ptr_null(sbc_call_param(c, "Nope"));
+	ck_assert_ptr_eq(sb_call_param(c, "Subject"), &send_inputs[1]);
+	ck_assert_ptr_null(sb_call_param(c, "PageSize"));
+	ck_assert_ptr_null(sb_call_param(c, "Nope"));
 }
 END_TEST
 
 START_TEST(unknown_input_lists_valid_names)
 {
-	EXPECT_FAIL(sbc_call_put_str(c, "Subjct", "x", &err),
+	EXPECT_FAIL(sb_call_put_str(c, "Subjct", "x", &err),
 		    SB_ERR_INVALID_INPUT, "unknown input 'Subjct'");
 	ck_assert_ptr_nonnull(strstr(err.message, "To, Subject, Body"));
 	ck_assert_ptr_null(strstr(err.message, "PageSize"));
-	EXPECT_FAIL(sbc_call_put_int(c, "Nope", 1, &err),
+	EXPECT_FAIL(sb_call_put_int(c, "Nope", 1, &err),
 		    SB_ERR_INVALID_INPUT, "Nope");
-	EXPECT_FAIL(sbc_call_put_bool(c, "Nope", true, &err),
+	EXPECT_FAIL(sb_call_put_bool(c, "Nope", true, &err),
 		    SB_ERR_INVALID_INPUT, "Nope");
-	EXPECT_FAIL(sbc_call_put_file(c, "Nope", "a", "text/plain",
+	EXPECT_FAIL(sb_call_put_file(c, "Nope", "a", "text/plain",
 				      (const unsigned char *)"x", 1, &err),
 		    SB_ERR_INVALID_INPUT, "Nope");
-	EXPECT_FAIL(sbc_call_put_empty(c, "Nope", &err), SB_ERR_INVALID_INPUT,
+	EXPECT_FAIL(sb_call_put_empty(c, "Nope", &err), SB_ERR_INVALID_INPUT,
 		    "Nope");
 	/* A control character in the name is not echoed raw. */
-	EXPECT_FAIL(sbc_call_put_str(c, "a\nb", "x", &err),
+	EXPECT_FAIL(sb_call_put_str(c, "a\nb", "x", &err),
 		    SB_ERR_INVALID_INPUT, "a?b");
-	ck_assert_uint_eq(sbc_call_n_inputs(c), 0);
+	ck_assert_uint_eq(sb_call_n_inputs(c), 0);
 	/* A method without inputs says so. */
-	struct sb_call *p = sbc_call_new(&email, ping_m);
-	EXPECT_FAIL(sbc_call_put_str(p, "X", "1", &err), SB_ERR_INVALID_INPUT,
+	struct sb_call *p = sb_call_new(&email, ping_m);
+	EXPECT_FAIL(sb_call_put_str(p, "X", "1", &err), SB_ERR_INVALID_INPUT,
 		    "(none)");
-	ck_assert_int_eq(sbc_call_finish(p, &err), SB_OK);
-	sbc_call_free(p);
+	ck_assert_int_eq(sb_call_finish(p, &err), SB_OK);
+	sb_call_free(p);
 }
 END_TEST
 
 START_TEST(wrong_type_and_format)
 {
-	EXPECT_FAIL(sbc_call_put_int(c, "Subject", 3, &err),
+	EXPECT_FAIL(sb_call_put_int(c, "Subject", 3, &err),
 		    SB_ERR_INVALID_INPUT, "Subject: expected text");
-	EXPECT_FAIL(sbc_call_put_bool(c, "Count", true, &err),
+	EXPECT_FAIL(sb_call_put_bool(c, "Count", true, &err),
 		    SB_ERR_INVALID_INPUT, "Count: expected number");
-	EXPECT_FAIL(sbc_call_put_str(c, "Logo", "x", &err),
+	EXPECT_FAIL(sb_call_put_str(c, "Logo", "x", &err),
 		    SB_ERR_INVALID_INPUT, "Logo: expected file");
-	EXPECT_FAIL(sbc_call_put_file(c, "Subject", "a.txt", "text/plain",
+	EXPECT_FAIL(sb_call_put_file(c, "Subject", "a.txt", "text/plain",
 				      (const unsigned char *)"x", 1, &err),
 		    SB_ERR_INVALID_INPUT, "Subject: expected text");
-	EXPECT_FAIL(sbc_call_put_str(c, "When", "2026-01-31T09:00:00", &err),
+	EXPECT_FAIL(sb_call_put_str(c, "When", "2026-01-31T09:00:00", &err),
 		    SB_ERR_INVALID_INPUT, "When: expected ISO 8601 date-time");
-	EXPECT_FAIL(sbc_call_put_str(c, "To", "Bob <bob@example.com>", &err),
+	EXPECT_FAIL(sb_call_put_str(c, "To", "Bob <bob@example.com>", &err),
 		    SB_ERR_INVALID_INPUT, "To: expected an e-mail address");
-	EXPECT_FAIL(sbc_call_put_str(c, "Subject", "two\nlines", &err),
+	EXPECT_FAIL(sb_call_put_str(c, "Subject", "two\nlines", &err),
 		    SB_ERR_INVALID_INPUT, "Subject: contains a control");
-	EXPECT_FAIL(sbc_call_put_str(c, "Body", "nul\x01", &err),
+	EXPECT_FAIL(sb_call_put_str(c, "Body", "nul\x01", &err),
 		    SB_ERR_INVALID_INPUT, "Body: contains a control");
-	EXPECT_FAIL(sbc_call_put_str(c, "Amount", "1.2.3", &err),
+	EXPECT_FAIL(sb_call_put_str(c, "Amount", "1.2.3", &err),
 		    SB_ERR_INVALID_INPUT, "Amount: expected a decimal");
-	EXPECT_FAIL(sbc_call_put_str(c, "Count", "12x", &err),
+	EXPECT_FAIL(sb_call_put_str(c, "Count", "12x", &err),
 		    SB_ERR_INVALID_INPUT, "Count: expected a whole number");
-	EXPECT_FAIL(sbc_call_put_str(c, "Urgent", "yes", &err),
+	EXPECT_FAIL(sb_call_put_str(c, "Urgent", "yes", &err),
 		    SB_ERR_INVALID_INPUT, "Urgent: expected true or false");
-	EXPECT_FAIL(sbc_call_put_str(c, "Subject", NULL, &err),
+	EXPECT_FAIL(sb_call_put_str(c, "Subject", NULL, &err),
 		    SB_ERR_INVALID_INPUT, "Subject");
 	/* Nothing of the failed puts is present. */
-	ck_assert_uint_eq(sbc_call_n_inputs(c), 0);
+	ck_assert_uint_eq(sb_call_n_inputs(c), 0);
 	ck_assert_ptr_null(sb_call_input(c, "Subject"));
 	ck_assert_ptr_null(sb_call_input(c, "Count"));
 }
@@ -158,12 +158,12 @@ END_TEST
 
 START_TEST(enum_lists_choices)
 {
-	EXPECT_FAIL(sbc_call_put_str(c, "Importance", "Urgent", &err),
+	EXPECT_FAIL(sb_call_put_str(c, "Importance", "Urgent", &err),
 		    SB_ERR_INVALID_INPUT,
 		    "Importance: 'Urgent' is not one of Low, Normal, High");
-	EXPECT_FAIL(sbc_call_put_str(c, "Colour", "red", &err),
+	EXPECT_FAIL(sb_call_put_str(c, "Colour", "red", &err),
 		    SB_ERR_INVALID_INPUT, "Red, Green, Blue");
-	ck_assert_int_eq(sbc_call_put_str(c, "Colour", "Blue", &err), SB_OK);
+	ck_assert_int_eq(sb_call_put_str(c, "Colour", "Blue", &err), SB_OK);
 	ck_assert_str_eq(sb_call_str(c, "Colour", NULL), "Blue");
 }
 END_TEST
@@ -171,60 +171,60 @@ END_TEST
 START_TEST(caps_give_payload_too_large)
 {
 	/* Declared max_size for a single text input. */
-	ck_assert_int_eq(sbc_call_put_str(c, "Code", "12345678", &err), SB_OK);
-	struct sb_call *c2 = sbc_call_new(&email, send_m);
-	EXPECT_FAIL(sbc_call_put_str(c2, "Code", "123456789", &err),
+	ck_assert_int_eq(sb_call_put_str(c, "Code", "12345678", &err), SB_OK);
+	struct sb_call *c2 = sb_call_new(&email, send_m);
+	EXPECT_FAIL(sb_call_put_str(c2, "Code", "123456789", &err),
 		    SB_ERR_PAYLOAD_TOO_LARGE, "Code: longer than 8 bytes");
 	/* Default text cap. */
-	size_t n = SBC_DEFAULT_TEXT_MAX + 1;
+	size_t n = SB_DEFAULT_TEXT_MAX + 1;
 	char *big = malloc(n + 1);
 	memset(big, 'a', n);
 	big[n] = '\0';
-	EXPECT_FAIL(sbc_call_put_str(c2, "Subject", big, &err),
+	EXPECT_FAIL(sb_call_put_str(c2, "Subject", big, &err),
 		    SB_ERR_PAYLOAD_TOO_LARGE, "Subject");
 	big[n - 1] = '\0';
-	ck_assert_int_eq(sbc_call_put_str(c2, "Subject", big, &err), SB_OK);
+	ck_assert_int_eq(sb_call_put_str(c2, "Subject", big, &err), SB_OK);
 	/* Memo allows more than text. */
-	ck_assert_int_eq(sbc_call_put_str(c2, "Body", big, &err), SB_OK);
+	ck_assert_int_eq(sb_call_put_str(c2, "Body", big, &err), SB_OK);
 	free(big);
 	/* File caps: declared max_size (decoded bytes). */
 	unsigned char data[11] = "0123456789";
-	EXPECT_FAIL(sbc_call_put_file(c2, "Logo", "logo.png", "image/png",
+	EXPECT_FAIL(sb_call_put_file(c2, "Logo", "logo.png", "image/png",
 				      data, 11, &err),
 		    SB_ERR_PAYLOAD_TOO_LARGE, "Logo");
-	ck_assert_int_eq(sbc_call_put_file(c2, "Logo", "logo.png", "image/png",
+	ck_assert_int_eq(sb_call_put_file(c2, "Logo", "logo.png", "image/png",
 					   data, 10, &err),
 			 SB_OK);
 	/* Multi caps: max_size counts items. */
-	ck_assert_int_eq(sbc_call_put_file(c2, "Attachments", "a", NULL, data,
+	ck_assert_int_eq(sb_call_put_file(c2, "Attachments", "a", NULL, data,
 					   1, &err),
 			 SB_OK);
-	ck_assert_int_eq(sbc_call_put_file(c2, "Attachments", "b", NULL, data,
+	ck_assert_int_eq(sb_call_put_file(c2, "Attachments", "b", NULL, data,
 					   2, &err),
 			 SB_OK);
-	EXPECT_FAIL(sbc_call_put_file(c2, "Attachments", "c", NULL, data, 3,
+	EXPECT_FAIL(sb_call_put_file(c2, "Attachments", "c", NULL, data, 3,
 				      &err),
 		    SB_ERR_PAYLOAD_TOO_LARGE, "Attachments: more than 2");
 	ck_assert_uint_eq(sb_call_count(c2, "Attachments"), 2);
 	/* Default multi cap. */
-	for (unsigned i = 0; i < SBC_DEFAULT_MULTI_MAX; i++)
-		ck_assert_int_eq(sbc_call_put_str(c2, "Tags", "t", &err),
+	for (unsigned i = 0; i < SB_DEFAULT_MULTI_MAX; i++)
+		ck_assert_int_eq(sb_call_put_str(c2, "Tags", "t", &err),
 				 SB_OK);
-	EXPECT_FAIL(sbc_call_put_str(c2, "Tags", "t", &err),
+	EXPECT_FAIL(sb_call_put_str(c2, "Tags", "t", &err),
 		    SB_ERR_PAYLOAD_TOO_LARGE, "Tags");
-	sbc_call_free(c2);
+	sb_call_free(c2);
 }
 END_TEST
 
 START_TEST(single_vs_multi)
 {
-	ck_assert_int_eq(sbc_call_put_str(c, "Subject", "Hi", &err), SB_OK);
-	EXPECT_FAIL(sbc_call_put_str(c, "Subject", "Again", &err),
+	ck_assert_int_eq(sb_call_put_str(c, "Subject", "Hi", &err), SB_OK);
+	EXPECT_FAIL(sb_call_put_str(c, "Subject", "Again", &err),
 		    SB_ERR_INVALID_INPUT, "Subject: takes one value");
 	ck_assert_str_eq(sb_call_str(c, "Subject", NULL), "Hi");
-	ck_assert_int_eq(sbc_call_put_str(c, "To", "a@example.com", &err),
+	ck_assert_int_eq(sb_call_put_str(c, "To", "a@example.com", &err),
 			 SB_OK);
-	ck_assert_int_eq(sbc_call_put_str(c, "To", "b@example.com", &err),
+	ck_assert_int_eq(sb_call_put_str(c, "To", "b@example.com", &err),
 			 SB_OK);
 	ck_assert_uint_eq(sb_call_count(c, "To"), 2);
 	ck_assert_str_eq(sb_call_str_at(c, "To", 0), "a@example.com");
@@ -239,48 +239,48 @@ START_TEST(single_vs_multi)
 	ck_assert_int_eq(v->type, SB_TYPE_EMAIL);
 	ck_assert_str_eq(v->items[1].s, "b@example.com");
 	/* put_empty: only for multi. */
-	EXPECT_FAIL(sbc_call_put_empty(c, "Body", &err), SB_ERR_INVALID_INPUT,
+	EXPECT_FAIL(sb_call_put_empty(c, "Body", &err), SB_ERR_INVALID_INPUT,
 		    "Body: takes one value, not a list");
-	ck_assert_int_eq(sbc_call_put_empty(c, "Tags", &err), SB_OK);
+	ck_assert_int_eq(sb_call_put_empty(c, "Tags", &err), SB_OK);
 	v = sb_call_input(c, "Tags");
 	ck_assert_ptr_nonnull(v);
 	ck_assert_uint_eq(v->count, 0);
-	ck_assert_uint_eq(sbc_call_n_inputs(c), 3);
-	ck_assert_str_eq(sbc_call_input_name(c, 0), "Subject");
-	ck_assert_str_eq(sbc_call_input_name(c, 1), "To");
-	ck_assert_str_eq(sbc_call_input_name(c, 2), "Tags");
-	ck_assert_ptr_null(sbc_call_input_name(c, 3));
+	ck_assert_uint_eq(sb_call_n_inputs(c), 3);
+	ck_assert_str_eq(sb_call_input_name(c, 0), "Subject");
+	ck_assert_str_eq(sb_call_input_name(c, 1), "To");
+	ck_assert_str_eq(sb_call_input_name(c, 2), "Tags");
+	ck_assert_ptr_null(sb_call_input_name(c, 3));
 }
 END_TEST
 
 START_TEST(required_inputs)
 {
-	EXPECT_FAIL(sbc_call_finish(c, &err), SB_ERR_INVALID_INPUT,
+	EXPECT_FAIL(sb_call_finish(c, &err), SB_ERR_INVALID_INPUT,
 		    "missing required inputs: To, Subject");
-	ck_assert_int_eq(sbc_call_put_str(c, "Subject", "Hi", &err), SB_OK);
-	EXPECT_FAIL(sbc_call_finish(c, &err), SB_ERR_INVALID_INPUT,
+	ck_assert_int_eq(sb_call_put_str(c, "Subject", "Hi", &err), SB_OK);
+	EXPECT_FAIL(sb_call_finish(c, &err), SB_ERR_INVALID_INPUT,
 		    "missing required input: To");
 	/* An empty list does not satisfy a required multi input. */
-	ck_assert_int_eq(sbc_call_put_empty(c, "To", &err), SB_OK);
-	EXPECT_FAIL(sbc_call_finish(c, &err), SB_ERR_INVALID_INPUT, "To");
-	ck_assert_int_eq(sbc_call_put_str(c, "To", "a@example.com", &err),
+	ck_assert_int_eq(sb_call_put_empty(c, "To", &err), SB_OK);
+	EXPECT_FAIL(sb_call_finish(c, &err), SB_ERR_INVALID_INPUT, "To");
+	ck_assert_int_eq(sb_call_put_str(c, "To", "a@example.com", &err),
 			 SB_OK);
-	ck_assert_int_eq(sbc_call_finish(c, &err), SB_OK);
+	ck_assert_int_eq(sb_call_finish(c, &err), SB_OK);
 }
 END_TEST
 
 START_TEST(typed_getters)
 {
-	ck_assert_int_eq(sbc_call_put_str(c, "Count", "-42", &err), SB_OK);
+	ck_assert_int_eq(sb_call_put_str(c, "Count", "-42", &err), SB_OK);
 	int64_t i = 0;
 	ck_assert(sb_call_int(c, "Count", &i));
 	ck_assert_int_eq(i, -42);
 	ck_assert_int_eq(sb_call_input(c, "Count")->type, SB_TYPE_NUMBER);
-	ck_assert_int_eq(sbc_call_put_str(c, "Urgent", "true", &err), SB_OK);
+	ck_assert_int_eq(sb_call_put_str(c, "Urgent", "true", &err), SB_OK);
 	bool b = false;
 	ck_assert(sb_call_bool(c, "Urgent", &b));
 	ck_assert(b);
-	ck_assert_int_eq(sbc_call_put_int(c, "Amount", 1250, &err), SB_OK);
+	ck_assert_int_eq(sb_call_put_int(c, "Amount", 1250, &err), SB_OK);
 	ck_assert_str_eq(sb_call_str(c, "Amount", NULL), "1250");
 	/* Mismatched getters give the fallback. */
 	ck_assert(!sb_call_int(c, "Urgent", &i));
@@ -292,7 +292,7 @@ START_TEST(typed_getters)
 	ck_assert_ptr_null(sb_call_file_at(c, "Count", 0));
 	/* Files are copied. */
 	unsigned char data[4] = {0, 1, 2, 255};
-	ck_assert_int_eq(sbc_call_put_file(c, "Logo", "r\xc3\xa9sum\xc3\xa9.pdf",
+	ck_assert_int_eq(sb_call_put_file(c, "Logo", "r\xc3\xa9sum\xc3\xa9.pdf",
 					   NULL, data, 4, &err),
 			 SB_OK);
 	data[0] = 9;
@@ -305,13 +305,13 @@ START_TEST(typed_getters)
 	ck_assert_int_eq(f->data[3], 255);
 	ck_assert_ptr_null(sb_call_file_at(c, "Logo", 1));
 	/* An empty file is fine. */
-	ck_assert_int_eq(sbc_call_put_file(c, "Attachments", "empty.txt",
+	ck_assert_int_eq(sb_call_put_file(c, "Attachments", "empty.txt",
 					   "text/plain", NULL, 0, &err),
 			 SB_OK);
 	ck_assert_uint_eq(sb_call_file_at(c, "Attachments", 0)->size, 0);
 	/* Strings are copied too. */
 	char subj[] = "Hello";
-	ck_assert_int_eq(sbc_call_put_str(c, "Subject", subj, &err), SB_OK);
+	ck_assert_int_eq(sb_call_put_str(c, "Subject", subj, &err), SB_OK);
 	subj[0] = 'J';
 	ck_assert_str_eq(sb_call_str(c, "Subject", NULL), "Hello");
 }
@@ -320,23 +320,23 @@ END_TEST
 START_TEST(file_names_and_types)
 {
 	const unsigned char *d = (const unsigned char *)"x";
-	EXPECT_FAIL(sbc_call_put_file(c, "Logo", "../etc/passwd", "text/plain",
+	EXPECT_FAIL(sb_call_put_file(c, "Logo", "../etc/passwd", "text/plain",
 				      d, 1, &err),
 		    SB_ERR_INVALID_INPUT, "Logo: file Name");
-	EXPECT_FAIL(sbc_call_put_file(c, "Logo", "a\\b", "text/plain", d, 1,
+	EXPECT_FAIL(sb_call_put_file(c, "Logo", "a\\b", "text/plain", d, 1,
 				      &err),
 		    SB_ERR_INVALID_INPUT, "file Name");
-	EXPECT_FAIL(sbc_call_put_file(c, "Logo", "", "text/plain", d, 1, &err),
+	EXPECT_FAIL(sb_call_put_file(c, "Logo", "", "text/plain", d, 1, &err),
 		    SB_ERR_INVALID_INPUT, "file Name");
-	EXPECT_FAIL(sbc_call_put_file(c, "Logo", "a\r\nb", "text/plain", d, 1,
+	EXPECT_FAIL(sb_call_put_file(c, "Logo", "a\r\nb", "text/plain", d, 1,
 				      &err),
 		    SB_ERR_INVALID_INPUT, "file Name");
-	EXPECT_FAIL(sbc_call_put_file(c, "Logo", "a.txt", "text", d, 1, &err),
+	EXPECT_FAIL(sb_call_put_file(c, "Logo", "a.txt", "text", d, 1, &err),
 		    SB_ERR_INVALID_INPUT, "ContentType");
-	EXPECT_FAIL(sbc_call_put_file(c, "Logo", "a.txt", "text/plain\r\nX: y",
+	EXPECT_FAIL(sb_call_put_file(c, "Logo", "a.txt", "text/plain\r\nX: y",
 				      d, 1, &err),
 		    SB_ERR_INVALID_INPUT, "ContentType");
-	EXPECT_FAIL(sbc_call_put_file(c, "Logo", "a.txt", "text/plain", NULL, 1,
+	EXPECT_FAIL(sb_call_put_file(c, "Logo", "a.txt", "text/plain", NULL, 1,
 				      &err),
 		    SB_ERR_INVALID_INPUT, "no content");
 	ck_assert_ptr_null(sb_call_input(c, "Logo"));
@@ -345,42 +345,42 @@ END_TEST
 
 START_TEST(list_page_inputs)
 {
-	struct sb_call *l = sbc_call_new(&email, list_m);
-	ck_assert_ptr_nonnull(sbc_call_param(l, "PageSize"));
-	ck_assert_ptr_nonnull(sbc_call_param(l, "PageToken"));
-	ck_assert_int_eq(sb_call_page_size(l), SBC_PAGE_SIZE_DEFAULT);
+	struct sb_call *l = sb_call_new(&email, list_m);
+	ck_assert_ptr_nonnull(sb_call_param(l, "PageSize"));
+	ck_assert_ptr_nonnull(sb_call_param(l, "PageToken"));
+	ck_assert_int_eq(sb_call_page_size(l), SB_PAGE_SIZE_DEFAULT);
 	ck_assert_ptr_null(sb_call_page_token(l));
-	EXPECT_FAIL(sbc_call_put_int(l, "PageSize", 0, &err),
+	EXPECT_FAIL(sb_call_put_int(l, "PageSize", 0, &err),
 		    SB_ERR_INVALID_INPUT, "PageSize: 0 is out of range 1..1000");
-	EXPECT_FAIL(sbc_call_put_str(l, "PageSize", "1001", &err),
+	EXPECT_FAIL(sb_call_put_str(l, "PageSize", "1001", &err),
 		    SB_ERR_INVALID_INPUT, "out of range");
-	EXPECT_FAIL(sbc_call_put_str(l, "PageSize", "ten", &err),
+	EXPECT_FAIL(sb_call_put_str(l, "PageSize", "ten", &err),
 		    SB_ERR_INVALID_INPUT, "PageSize");
-	EXPECT_FAIL(sbc_call_put_int(l, "PageToken", 5, &err),
+	EXPECT_FAIL(sb_call_put_int(l, "PageToken", 5, &err),
 		    SB_ERR_INVALID_INPUT, "PageToken: expected text");
-	EXPECT_FAIL(sbc_call_put_str(l, "Bogus", "x", &err),
+	EXPECT_FAIL(sb_call_put_str(l, "Bogus", "x", &err),
 		    SB_ERR_INVALID_INPUT, "Folder, PageSize, PageToken");
-	ck_assert_int_eq(sbc_call_put_str(l, "PageSize", "25", &err), SB_OK);
-	ck_assert_int_eq(sbc_call_put_str(l, "PageToken", "abc123", &err),
+	ck_assert_int_eq(sb_call_put_str(l, "PageSize", "25", &err), SB_OK);
+	ck_assert_int_eq(sb_call_put_str(l, "PageToken", "abc123", &err),
 			 SB_OK);
-	ck_assert_int_eq(sbc_call_finish(l, &err), SB_OK);
+	ck_assert_int_eq(sb_call_finish(l, &err), SB_OK);
 	ck_assert_int_eq(sb_call_page_size(l), 25);
 	ck_assert_str_eq(sb_call_page_token(l), "abc123");
-	sbc_call_free(l);
+	sb_call_free(l);
 	/* Non-list methods do not take them. */
-	EXPECT_FAIL(sbc_call_put_int(c, "PageSize", 10, &err),
+	EXPECT_FAIL(sb_call_put_int(c, "PageSize", 10, &err),
 		    SB_ERR_INVALID_INPUT, "unknown input 'PageSize'");
-	ck_assert_int_eq(sb_call_page_size(c), SBC_PAGE_SIZE_DEFAULT);
+	ck_assert_int_eq(sb_call_page_size(c), SB_PAGE_SIZE_DEFAULT);
 }
 END_TEST
 
 START_TEST(deadline_and_cancel)
 {
-	ck_assert(!sbc_call_is_cancelled(c));
-	sbc_call_set_deadline(c, 12345);
-	ck_assert_int_eq(sbc_call_deadline(c), 12345);
-	sbc_call_cancel(c);
-	ck_assert(sbc_call_is_cancelled(c));
+	ck_assert(!sb_call_is_cancelled(c));
+	sb_call_set_deadline(c, 12345);
+	ck_assert_int_eq(sb_call_deadline(c), 12345);
+	sb_call_cancel(c);
+	ck_assert(sb_call_is_cancelled(c));
 }
 END_TEST
 
@@ -388,8 +388,8 @@ END_TEST
 
 START_TEST(result_rows_and_cells)
 {
-	struct sb_result *r = sbc_result_new(&email, list_m, 10, 0);
-	ck_assert_uint_eq(sbc_result_n_rows(r), 0);
+	struct sb_result *r = sb_result_new(&email, list_m, 10, 0);
+	ck_assert_uint_eq(sb_result_n_rows(r), 0);
 	ck_assert_int_eq(sb_result_row(r), SB_OK);
 	ck_assert_int_eq(sb_result_str(r, "Subject", "First"), SB_OK);
 	ck_assert_int_eq(sb_result_str(r, "To", "a@example.com"), SB_OK);
@@ -409,11 +409,11 @@ START_TEST(result_rows_and_cells)
 	ck_assert_int_eq(sb_result_row(r), SB_OK);
 	ck_assert_int_eq(sb_result_str(r, "Subject", "Second"), SB_OK);
 	ck_assert_int_eq(sb_result_next_page(r, "tok-2"), SB_OK);
-	ck_assert(!sbc_result_error(r, &err));
+	ck_assert(!sb_result_error(r, &err));
 
-	ck_assert_uint_eq(sbc_result_n_rows(r), 2);
-	const struct sbc_cell *cells;
-	size_t n = sbc_result_row_cells(r, 0, &cells);
+	ck_assert_uint_eq(sb_result_n_rows(r), 2);
+	const struct sb_cell *cells;
+	size_t n = sb_result_row_cells(r, 0, &cells);
 	ck_assert_uint_eq(n, 7);
 	ck_assert_str_eq(cells[0].name, "Subject");
 	ck_assert_str_eq(cells[0].value.items[0].s, "Replaced");
@@ -432,12 +432,12 @@ START_TEST(result_rows_and_cells)
 	ck_assert_str_eq(cells[6].value.items[0].f.name, "a.txt");
 	ck_assert_int_eq(memcmp(cells[6].value.items[0].f.data, "hello", 5),
 			 0);
-	n = sbc_result_row_cells(r, 1, &cells);
+	n = sb_result_row_cells(r, 1, &cells);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_str_eq(cells[0].value.items[0].s, "Second");
-	ck_assert_uint_eq(sbc_result_row_cells(r, 2, &cells), 0);
-	ck_assert_str_eq(sbc_result_page_token(r), "tok-2");
-	sbc_result_free(r);
+	ck_assert_uint_eq(sb_result_row_cells(r, 2, &cells), 0);
+	ck_assert_str_eq(sb_result_page_token(r), "tok-2");
+	sb_result_free(r);
 }
 END_TEST
 
@@ -469,7 +469,7 @@ START_TEST(result_checks_names_and_types)
 	memset(long_name, 'n', sizeof(long_name) - 1);
 	long_name[sizeof(long_name) - 1] = '\0';
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct sb_result *r = sbc_result_new(&email, send_m, 0, 0);
+		struct sb_result *r = sb_result_new(&email, send_m, 0, 0);
 		enum sb_status st = SB_OK;
 		if (cases[i].which != 8)
 			ck_assert_int_eq(sb_result_row(r), SB_OK);
@@ -529,7 +529,7 @@ START_TEST(result_checks_names_and_types)
 			break;
 		}
 		ck_assert_int_eq(st, SB_ERR_INTERNAL);
-		ck_assert(sbc_result_error(r, &err));
+		ck_assert(sb_result_error(r, &err));
 		ck_assert_int_eq(err.status, SB_ERR_INTERNAL);
 		ck_assert_msg(strstr(err.message, cases[i].needle) != NULL,
 			      "case %zu: '%s' lacks '%s'", i, err.message,
@@ -540,48 +540,48 @@ START_TEST(result_checks_names_and_types)
 		ck_assert_int_eq(sb_result_str(r, "Subject", "ok"),
 				 SB_ERR_INTERNAL);
 		struct sb_error e2;
-		sbc_result_error(r, &e2);
+		sb_result_error(r, &e2);
 		ck_assert_str_eq(e2.message, err.message);
-		sbc_result_free(r);
+		sb_result_free(r);
 	}
 }
 END_TEST
 
 START_TEST(result_caps)
 {
-	struct sb_result *r = sbc_result_new(&email, list_m, 2, 0);
+	struct sb_result *r = sb_result_new(&email, list_m, 2, 0);
 	ck_assert_int_eq(sb_result_row(r), SB_OK);
 	ck_assert_int_eq(sb_result_row(r), SB_OK);
 	ck_assert_int_eq(sb_result_row(r), SB_ERR_PAYLOAD_TOO_LARGE);
-	ck_assert(sbc_result_error(r, &err));
+	ck_assert(sb_result_error(r, &err));
 	ck_assert_ptr_nonnull(strstr(err.message, "more than 2 rows"));
-	sbc_result_free(r);
+	sb_result_free(r);
 
-	r = sbc_result_new(&email, list_m, 0, 100);
+	r = sb_result_new(&email, list_m, 0, 100);
 	ck_assert_int_eq(sb_result_row(r), SB_OK);
 	char big[200];
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	ck_assert_int_eq(sb_result_str(r, "Subject", big),
 			 SB_ERR_PAYLOAD_TOO_LARGE);
-	ck_assert(sbc_result_error(r, &err));
+	ck_assert(sb_result_error(r, &err));
 	ck_assert_ptr_nonnull(strstr(err.message, "larger than 100 bytes"));
-	sbc_result_free(r);
+	sb_result_free(r);
 
 	/* Page tokens only for list methods, and one line of text. */
-	r = sbc_result_new(&email, send_m, 0, 0);
+	r = sb_result_new(&email, send_m, 0, 0);
 	ck_assert_int_eq(sb_result_next_page(r, "t"), SB_ERR_INTERNAL);
-	sbc_result_free(r);
-	r = sbc_result_new(&email, list_m, 0, 0);
+	sb_result_free(r);
+	r = sb_result_new(&email, list_m, 0, 0);
 	ck_assert_int_eq(sb_result_next_page(r, "a\nb"), SB_ERR_INTERNAL);
-	ck_assert_ptr_null(sbc_result_page_token(r));
-	sbc_result_free(r);
+	ck_assert_ptr_null(sb_result_page_token(r));
+	sb_result_free(r);
 }
 END_TEST
 
 START_TEST(result_copies_values)
 {
-	struct sb_result *r = sbc_result_new(&email, list_m, 0, 0);
+	struct sb_result *r = sb_result_new(&email, list_m, 0, 0);
 	char subj[] = "Original";
 	unsigned char data[3] = {1, 2, 3};
 	char name[] = "n.bin";
@@ -592,9 +592,9 @@ START_TEST(result_copies_values)
 	ck_assert_int_eq(sb_result_file(r, "Attachments", &f), SB_OK);
 	ck_assert_int_eq(sb_result_int(r, "Reminder", 5),
 			 SB_ERR_INTERNAL); /* not an Email property */
-	sbc_result_free(r);
+	sb_result_free(r);
 
-	r = sbc_result_new(&email, list_m, 0, 0);
+	r = sb_result_new(&email, list_m, 0, 0);
 	ck_assert_int_eq(sb_result_row(r), SB_OK);
 	ck_assert_int_eq(sb_result_str(r, "Subject", subj), SB_OK);
 	ck_assert_int_eq(sb_result_file(r, "Attachments", &f), SB_OK);
@@ -610,14 +610,14 @@ START_TEST(result_copies_values)
 	subj[0] = 'X';
 	data[0] = 9;
 	name[0] = 'z';
-	const struct sbc_cell *cells;
-	ck_assert_uint_eq(sbc_result_row_cells(r, 0, &cells), 2);
+	const struct sb_cell *cells;
+	ck_assert_uint_eq(sb_result_row_cells(r, 0, &cells), 2);
 	ck_assert_str_eq(cells[0].value.items[0].s, "Original");
 	ck_assert_int_eq(cells[1].value.items[0].f.data[0], 1);
 	ck_assert_str_eq(cells[1].value.items[0].f.name, "n.bin");
 	ck_assert_str_eq(cells[1].value.items[0].f.content_type,
 			 "application/octet-stream");
-	sbc_result_free(r);
+	sb_result_free(r);
 }
 END_TEST
 

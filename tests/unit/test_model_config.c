@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core.h"
+#include "host.h"
 
 static char dir[256];
 static struct sbc_errlist errs;

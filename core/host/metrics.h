@@ -3,7 +3,7 @@
 #ifndef SVCBROKER_METRICS_H
 #define SVCBROKER_METRICS_H
 
-#include "core.h"
+#include "host.h"
 
 struct sbc_metrics;
 

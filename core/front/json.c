@@ -123,9 +123,9 @@ static enum sb_status put_file(struct sb_call *c, const struct sb_param *p,
 				    "%s: a file needs \"Content\" (base64)",
 				    p->name);
 	/* max_size counts items for a multi input (broker.h): each file of a
-	 * multi input gets the default cap, as sbc_call_put_file applies */
+	 * multi input gets the default cap, as sb_call_put_file applies */
 	size_t cap = p->max_size && !(p->flags & SB_MULTI) ? p->max_size
-							    : SBC_DEFAULT_FILE_MAX;
+							    : SB_DEFAULT_FILE_MAX;
 	/* base64 carries 3 bytes in 4 characters: refuse before decoding */
 	if (content_len / 4 > cap / 3 + 2)
 		return sb_error_set(err, SB_ERR_PAYLOAD_TOO_LARGE, NULL,
@@ -137,7 +137,7 @@ static enum sb_status put_file(struct sb_call *c, const struct sb_param *p,
 		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
 				    "%s: Content is not valid base64", p->name);
 	enum sb_status st =
-	    sbc_call_put_file(c, p->name, name, ctype, data, n, err);
+	    sb_call_put_file(c, p->name, name, ctype, data, n, err);
 	free(data);
 	return st;
 }
@@ -149,11 +149,11 @@ static enum sb_status put_item(struct sb_call *c, const struct sb_param *p,
 	case SB_TYPE_NUMBER:
 		if (!json_is_integer(v))
 			return bad(err, p, "a whole number (JSON integer)", v);
-		return sbc_call_put_int(c, p->name, json_integer_value(v), err);
+		return sb_call_put_int(c, p->name, json_integer_value(v), err);
 	case SB_TYPE_BOOLEAN:
 		if (!json_is_boolean(v))
 			return bad(err, p, "true or false", v);
-		return sbc_call_put_bool(c, p->name, json_is_true(v), err);
+		return sb_call_put_bool(c, p->name, json_is_true(v), err);
 	case SB_TYPE_FILE:
 		return put_file(c, p, v, err);
 	default:
@@ -166,22 +166,22 @@ static enum sb_status put_item(struct sb_call *c, const struct sb_param *p,
 			 tn ? tn : "text");
 		return bad(err, p, want, v);
 	}
-	return sbc_call_put_str(c, p->name, json_string_value(v), err);
+	return sb_call_put_str(c, p->name, json_string_value(v), err);
 }
 
 static enum sb_status put_input(struct sb_call *c, const char *key,
 				const json_t *v, struct sb_error *err)
 {
-	const struct sb_param *p = sbc_call_param(c, key);
+	const struct sb_param *p = sb_call_param(c, key);
 	if (!p) /* the model's message lists the valid names */
-		return sbc_call_put_empty(c, key, err);
+		return sb_call_put_empty(c, key, err);
 	if (json_is_null(v))
 		return SB_OK; /* null: not given */
 	if (p->flags & SB_MULTI) {
 		if (!json_is_array(v))
 			return bad(err, p, "a JSON array", v);
 		if (json_array_size(v) == 0)
-			return sbc_call_put_empty(c, p->name, err);
+			return sb_call_put_empty(c, p->name, err);
 		size_t i;
 		json_t *item;
 		json_array_foreach(v, i, item)
@@ -254,7 +254,7 @@ struct sb_call *sbc_json_decode_call(const struct sbc_entry *e,
 		json_decref(root);
 		return NULL;
 	}
-	struct sb_call *c = sbc_call_new(e->obj, e->method);
+	struct sb_call *c = sb_call_new(e->obj, e->method);
 	if (!c) {
 		sb_error_set(err, SB_ERR_INTERNAL, NULL, "out of memory");
 		json_decref(root);
@@ -272,12 +272,12 @@ struct sb_call *sbc_json_decode_call(const struct sbc_entry *e,
 		}
 	}
 	if (st == SB_OK)
-		st = sbc_call_finish(c, err);
+		st = sb_call_finish(c, err);
 	json_decref(root);
 	if (st != SB_OK) {
 		if (err && err->status == SB_OK)
 			err->status = st;
-		sbc_call_free(c);
+		sb_call_free(c);
 		return NULL;
 	}
 	return c;
@@ -327,10 +327,10 @@ char *sbc_json_result(const struct sb_result *r)
 {
 	json_t *root = json_object();
 	json_t *rows = json_array();
-	size_t n = sbc_result_n_rows(r);
+	size_t n = sb_result_n_rows(r);
 	for (size_t i = 0; i < n; i++) {
-		const struct sbc_cell *cells = NULL;
-		size_t nc = sbc_result_row_cells(r, i, &cells);
+		const struct sb_cell *cells = NULL;
+		size_t nc = sb_result_row_cells(r, i, &cells);
 		json_t *row = json_object();
 		for (size_t k = 0; k < nc; k++) {
 			json_t *v = value_json(&cells[k].value);
@@ -345,7 +345,7 @@ char *sbc_json_result(const struct sb_result *r)
 		sbc_json_push(rows, row);
 	}
 	sbc_json_set(root, "rows", rows);
-	const char *tok = sbc_result_page_token(r);
+	const char *tok = sb_result_page_token(r);
 	sbc_json_set(root, "more", json_boolean(tok != NULL));
 	sbc_json_set(root, "next_page_token", str_or_null(tok));
 	return dump(root);
@@ -485,11 +485,11 @@ static json_t *param_json(const struct sb_param *p)
 		sbc_json_set(o, "choices", choices_json(p->choices));
 	size_t max = 0;
 	if (p->type == SB_TYPE_FILE)
-		max = SBC_DEFAULT_FILE_MAX;
+		max = SB_DEFAULT_FILE_MAX;
 	else if (p->type == SB_TYPE_MEMO)
-		max = SBC_DEFAULT_MEMO_MAX;
+		max = SB_DEFAULT_MEMO_MAX;
 	else if (string_type(p->type))
-		max = SBC_DEFAULT_TEXT_MAX;
+		max = SB_DEFAULT_TEXT_MAX;
 	if (p->max_size && !multi)
 		max = p->max_size;
 	sbc_json_set(o, "max_size",
@@ -499,7 +499,7 @@ static json_t *param_json(const struct sb_param *p)
 		    o, "max_items",
 		    json_integer((json_int_t)(p->max_size
 						  ? p->max_size
-						  : SBC_DEFAULT_MULTI_MAX)));
+						  : SB_DEFAULT_MULTI_MAX)));
 	sbc_json_set(o, "doc", str_or_null(p->doc));
 	return o;
 }
@@ -530,14 +530,14 @@ static json_t *method_json(const struct sbc_instance *inst,
 		sbc_json_push(in, param_json(p));
 	if (m->kind == SB_KIND_LIST) {
 		/* the host's paging inputs, as the call layer declares them */
-		struct sb_call *c = sbc_call_new(obj, m);
+		struct sb_call *c = sb_call_new(obj, m);
 		static const char *const host[] = {"PageSize", "PageToken"};
 		for (size_t i = 0; c && i < 2; i++) {
-			const struct sb_param *p = sbc_call_param(c, host[i]);
+			const struct sb_param *p = sb_call_param(c, host[i]);
 			if (p && !has_input(m, host[i]))
 				sbc_json_push(in, param_json(p));
 		}
-		sbc_call_free(c);
+		sb_call_free(c);
 	}
 	sbc_json_set(o, "inputs", in);
 	json_t *ret = json_array();

@@ -160,7 +160,7 @@ static void add_param(json_t *props, json_t *required, const struct sb_param *p)
 	bool multi = (p->flags & SB_MULTI) != 0;
 	size_t max_items = 0;
 	if (multi)
-		max_items = p->max_size ? p->max_size : SBC_DEFAULT_MULTI_MAX;
+		max_items = p->max_size ? p->max_size : SB_DEFAULT_MULTI_MAX;
 	json_t *s = value_schema(p->type, multi, p->choices, p->doc, max_items);
 	if (multi && (p->flags & SB_REQUIRED))
 		sbc_json_set(s, "minItems", json_integer(1));
@@ -177,14 +177,14 @@ static json_t *request_schema(const struct sb_object *obj,
 	for (const struct sb_param *p = m->inputs; p && p->name; p++)
 		add_param(props, required, p);
 	if (m->kind == SB_KIND_LIST) {
-		struct sb_call *c = sbc_call_new(obj, m);
+		struct sb_call *c = sb_call_new(obj, m);
 		static const char *const host[] = {"PageSize", "PageToken"};
 		for (size_t i = 0; c && i < 2; i++) {
-			const struct sb_param *p = sbc_call_param(c, host[i]);
+			const struct sb_param *p = sb_call_param(c, host[i]);
 			if (p && !has_input(m, host[i]))
 				add_param(props, required, p);
 		}
-		sbc_call_free(c);
+		sb_call_free(c);
 	}
 	json_t *inputs = json_object();
 	sbc_json_set(inputs, "type", json_string("object"));

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core.h"
+#include "host.h"
 #include "ini_reader.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:8780"

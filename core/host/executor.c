@@ -6,7 +6,7 @@
  * so a saturated instance never holds back another instance's calls.  A
  * deadline thread answers every call whose deadline passed: a waiting call
  * with "busy" (it never started), a running one with "timeout" (the broker
- * is told through sbc_call_cancel and its late result is dropped).
+ * is told through sb_call_cancel and its late result is dropped).
  *
  * A job is freed when nobody holds it any more: the execution reference
  * (held while queued or running) and one reference per answer being
@@ -133,7 +133,7 @@ static int64_t cap_of(const struct sbc_instance *inst)
 
 static void job_free(struct job *j)
 {
-	sbc_call_free(j->call);
+	sb_call_free(j->call);
 	sbc_catalog_unref(j->cat); /* may close instances: outside ex->mu */
 	free(j);
 }
@@ -214,7 +214,7 @@ static enum sb_status run(struct job *j, struct sb_result *res,
 	enum sb_status st =
 	    inst->broker->execute(inst->state, j->call, res, err);
 	if (st == SB_OK) {
-		if (sbc_result_error(res, err)) {
+		if (sb_result_error(res, err)) {
 			if (err->status == SB_OK)
 				err->status = SB_ERR_INTERNAL;
 			st = err->status;
@@ -268,7 +268,7 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&ex->mu);
 
 		struct sb_result *res =
-		    sbc_result_new(j->e->obj, j->e->method, 0, 0);
+		    sb_result_new(j->e->obj, j->e->method, 0, 0);
 		enum sb_status st = run(j, res, &err);
 		/* often an upstream's own figure: keep it sane */
 		if (err.retry_after_ms < 0)
@@ -296,7 +296,7 @@ static void *worker_main(void *arg)
 				j->e->obj->name, j->e->method->name,
 				(long long)(sb_now_ms() - j->start_ms));
 		}
-		sbc_result_free(res);
+		sb_result_free(res);
 		pthread_mutex_lock(&ex->mu);
 		bool f1 = mine && job_put(ex, j); /* delivery reference */
 		bool f2 = job_put(ex, j);	  /* execution reference */
@@ -325,7 +325,7 @@ static void expire(struct sbc_executor *ex, struct job *j, struct job **out)
 		j->state = JOB_DONE;
 		j->refs--; /* execution reference; the delivery one remains */
 	} else {
-		sbc_call_cancel(j->call);
+		sb_call_cancel(j->call);
 	}
 	j->xnext = *out;
 	*out = j;
@@ -497,7 +497,7 @@ enum sb_status sbc_executor_submit(struct sbc_executor *ex,
 	struct sbc_instance *inst = e->inst;
 	if (inst->open_error[0] || !inst->state) {
 		atomic_fetch_add(&inst->calls_rejected, 1);
-		sbc_call_free(call);
+		sb_call_free(call);
 		sb_error_set(err, SB_ERR_UNAVAILABLE, "InstanceUnavailable",
 			     "instance %s is unavailable: %s", inst->name,
 			     inst->open_error[0] ? inst->open_error
@@ -510,7 +510,7 @@ enum sb_status sbc_executor_submit(struct sbc_executor *ex,
 	}
 	struct job *j = calloc(1, sizeof(*j));
 	if (!j) {
-		sbc_call_free(call);
+		sb_call_free(call);
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
 				    "out of memory");
 	}
@@ -523,7 +523,7 @@ enum sb_status sbc_executor_submit(struct sbc_executor *ex,
 	j->start_ms = sb_now_ms();
 	int64_t t = inst->timeout_ms > 0 ? inst->timeout_ms : 30000;
 	j->deadline_ms = j->start_ms + t;
-	sbc_call_set_deadline(call, j->deadline_ms);
+	sb_call_set_deadline(call, j->deadline_ms);
 
 	pthread_mutex_lock(&ex->mu);
 	const char *why = NULL;
@@ -543,7 +543,7 @@ enum sb_status sbc_executor_submit(struct sbc_executor *ex,
 		atomic_fetch_add(&inst->calls_rejected, 1);
 		sbc_metrics_call(ex->metrics, inst->name, e->obj->name,
 				 e->method->name, SB_ERR_UNAVAILABLE, 0);
-		sbc_call_free(call);
+		sb_call_free(call);
 		free(j);
 		sb_error_set(err, SB_ERR_UNAVAILABLE, "QueueFull",
 			     "%s: %s/%s.%s was not queued; retry later", why,

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "api.h"
+#include "front.h"
 #include "executor.h"
 #include "json.h"
 #include "metrics.h"
@@ -381,7 +381,7 @@ enum sb_status sb_runtime_call_json(struct sb_runtime *rt, const char *address,
 	}
 	struct waiter *w = calloc(1, sizeof(*w));
 	if (!w) {
-		sbc_call_free(call);
+		sb_call_free(call);
 		sbc_catalog_unref(cat);
 		sb_error_set(&e, SB_ERR_INTERNAL, NULL, "out of memory");
 		return fail_json(&e, json_out, err);

@@ -5,7 +5,7 @@
 #ifndef SVCBROKER_JSON_H
 #define SVCBROKER_JSON_H
 
-#include "core.h"
+#include "host.h"
 
 /* Seed the JSON library's hash function; once, before threads start (a
  * second call is a no-op). */

@@ -2,8 +2,8 @@
  * rows out (struct sb_result).
  *
  * A call owns a private copy of every input value (one malloc per string,
- * file name, content type and file body), freed by sbc_call_free.  A result
- * owns copies of every cell value, freed by sbc_result_free. */
+ * file name, content type and file body), freed by sb_call_free.  A result
+ * owns copies of every cell value, freed by sb_result_free. */
 #include "config.h"
 
 #include <stdarg.h>
@@ -13,8 +13,9 @@
 #include <string.h>
 
 #include <svcbroker/schema.h>
+#include <svcbroker/sdk.h>
 
-#include "core.h"
+#include <svcbroker/invoke.h>
 
 #define PAGE_TOKEN_MAX 4096u
 #define FILE_NAME_MAX 255u
@@ -112,7 +113,7 @@ static void join_names(char *buf, size_t n, const char *const *names)
 
 /* ---- the call --------------------------------------------------------- */
 
-struct sb_call *sbc_call_new(const struct sb_object *obj,
+struct sb_call *sb_call_new(const struct sb_object *obj,
 			     const struct sb_method *m)
 {
 	struct sb_call *c = calloc(1, sizeof(*c));
@@ -125,7 +126,7 @@ struct sb_call *sbc_call_new(const struct sb_object *obj,
 	return c;
 }
 
-void sbc_call_free(struct sb_call *c)
+void sb_call_free(struct sb_call *c)
 {
 	if (!c)
 		return;
@@ -139,7 +140,7 @@ void sbc_call_free(struct sb_call *c)
 	free(c);
 }
 
-const struct sb_param *sbc_call_param(const struct sb_call *c, const char *name)
+const struct sb_param *sb_call_param(const struct sb_call *c, const char *name)
 {
 	if (!c || !name)
 		return NULL;
@@ -226,7 +227,7 @@ static enum sb_status input_room(struct input *in, struct sb_error *err)
 				    "%s: takes one value, not several",
 				    p->name);
 	if (in->value.multi) {
-		size_t max = p->max_size ? p->max_size : SBC_DEFAULT_MULTI_MAX;
+		size_t max = p->max_size ? p->max_size : SB_DEFAULT_MULTI_MAX;
 		if (in->value.count >= max)
 			return sb_error_set(err, SB_ERR_PAYLOAD_TOO_LARGE, NULL,
 					    "%s: more than %zu values",
@@ -262,7 +263,7 @@ static enum sb_status prepare(struct sb_call *c, const char *name,
 {
 	if (!c)
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL, "no call");
-	const struct sb_param *p = sbc_call_param(c, name);
+	const struct sb_param *p = sb_call_param(c, name);
 	if (!p)
 		return unknown_input(c, name, err);
 	*pp = p;
@@ -295,10 +296,10 @@ static enum sb_status range_check(const struct sb_param *p, int64_t v,
 				  struct sb_error *err)
 {
 	if (p == &page_size_param &&
-	    (v < 1 || v > SBC_PAGE_SIZE_MAX))
+	    (v < 1 || v > SB_PAGE_SIZE_MAX))
 		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
 				    "PageSize: %lld is out of range 1..%d",
-				    (long long)v, SBC_PAGE_SIZE_MAX);
+				    (long long)v, SB_PAGE_SIZE_MAX);
 	return SB_OK;
 }
 
@@ -336,13 +337,13 @@ static enum sb_status put_number(struct sb_call *c, const char *name,
 	return wrong_type(p, "a number", err);
 }
 
-enum sb_status sbc_call_put_int(struct sb_call *c, const char *name, int64_t v,
+enum sb_status sb_call_put_int(struct sb_call *c, const char *name, int64_t v,
 				struct sb_error *err)
 {
 	return put_number(c, name, v, err);
 }
 
-enum sb_status sbc_call_put_bool(struct sb_call *c, const char *name, bool v,
+enum sb_status sb_call_put_bool(struct sb_call *c, const char *name, bool v,
 				 struct sb_error *err)
 {
 	const struct sb_param *p = NULL;
@@ -371,12 +372,12 @@ static bool parse_int64(const char *s, int64_t *out)
 	return true;
 }
 
-enum sb_status sbc_call_put_str(struct sb_call *c, const char *name,
+enum sb_status sb_call_put_str(struct sb_call *c, const char *name,
 				const char *s, struct sb_error *err)
 {
 	if (!c)
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL, "no call");
-	const struct sb_param *p = sbc_call_param(c, name);
+	const struct sb_param *p = sb_call_param(c, name);
 	if (!p)
 		return unknown_input(c, name, err);
 	if (!s)
@@ -394,17 +395,17 @@ enum sb_status sbc_call_put_str(struct sb_call *c, const char *name,
 	}
 	if (p->type == SB_TYPE_BOOLEAN) {
 		if (strcmp(s, "true") == 0)
-			return sbc_call_put_bool(c, name, true, err);
+			return sb_call_put_bool(c, name, true, err);
 		if (strcmp(s, "false") == 0)
-			return sbc_call_put_bool(c, name, false, err);
+			return sb_call_put_bool(c, name, false, err);
 		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
 				    "%s: expected true or false", p->name);
 	}
 	if (p->type == SB_TYPE_FILE)
 		return wrong_type(p, "a string", err);
 
-	size_t cap = p->type == SB_TYPE_MEMO ? SBC_DEFAULT_MEMO_MAX
-					     : SBC_DEFAULT_TEXT_MAX;
+	size_t cap = p->type == SB_TYPE_MEMO ? SB_DEFAULT_MEMO_MAX
+					     : SB_DEFAULT_TEXT_MAX;
 	if (p->max_size && !(p->flags & SB_MULTI))
 		cap = p->max_size;
 	size_t len = strnlen(s, cap + 1);
@@ -468,19 +469,19 @@ static bool content_type_ok(const char *s)
 	return true;
 }
 
-enum sb_status sbc_call_put_file(struct sb_call *c, const char *name,
+enum sb_status sb_call_put_file(struct sb_call *c, const char *name,
 				 const char *file_name, const char *content_type,
 				 const unsigned char *data, size_t size,
 				 struct sb_error *err)
 {
 	if (!c)
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL, "no call");
-	const struct sb_param *p = sbc_call_param(c, name);
+	const struct sb_param *p = sb_call_param(c, name);
 	if (!p)
 		return unknown_input(c, name, err);
 	if (p->type != SB_TYPE_FILE)
 		return wrong_type(p, "a file", err);
-	size_t cap = SBC_DEFAULT_FILE_MAX;
+	size_t cap = SB_DEFAULT_FILE_MAX;
 	if (p->max_size && !(p->flags & SB_MULTI))
 		cap = p->max_size;
 	if (size > cap)
@@ -531,12 +532,12 @@ enum sb_status sbc_call_put_file(struct sb_call *c, const char *name,
 	return SB_OK;
 }
 
-enum sb_status sbc_call_put_empty(struct sb_call *c, const char *name,
+enum sb_status sb_call_put_empty(struct sb_call *c, const char *name,
 				  struct sb_error *err)
 {
 	if (!c)
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL, "no call");
-	const struct sb_param *p = sbc_call_param(c, name);
+	const struct sb_param *p = sb_call_param(c, name);
 	if (!p)
 		return unknown_input(c, name, err);
 	if (!(p->flags & SB_MULTI))
@@ -547,7 +548,7 @@ enum sb_status sbc_call_put_empty(struct sb_call *c, const char *name,
 	return input_slot(c, p, &in, err);
 }
 
-enum sb_status sbc_call_finish(struct sb_call *c, struct sb_error *err)
+enum sb_status sb_call_finish(struct sb_call *c, struct sb_error *err)
 {
 	if (!c)
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL, "no call");
@@ -578,36 +579,36 @@ enum sb_status sbc_call_finish(struct sb_call *c, struct sb_error *err)
 			    missing);
 }
 
-void sbc_call_set_deadline(struct sb_call *c, int64_t deadline_ms)
+void sb_call_set_deadline(struct sb_call *c, int64_t deadline_ms)
 {
 	if (c)
 		c->deadline_ms = deadline_ms;
 }
 
-int64_t sbc_call_deadline(const struct sb_call *c)
+int64_t sb_call_deadline(const struct sb_call *c)
 {
 	return c ? c->deadline_ms : 0;
 }
 
-void sbc_call_cancel(struct sb_call *c)
+void sb_call_cancel(struct sb_call *c)
 {
 	if (c)
 		atomic_store(&c->cancelled, true);
 }
 
-bool sbc_call_is_cancelled(const struct sb_call *c)
+bool sb_call_is_cancelled(const struct sb_call *c)
 {
 	if (!c)
 		return true;
 	return atomic_load(&((struct sb_call *)c)->cancelled);
 }
 
-size_t sbc_call_n_inputs(const struct sb_call *c)
+size_t sb_call_n_inputs(const struct sb_call *c)
 {
 	return c ? c->n_in : 0;
 }
 
-const char *sbc_call_input_name(const struct sb_call *c, size_t i)
+const char *sb_call_input_name(const struct sb_call *c, size_t i)
 {
 	if (!c || i >= c->n_in)
 		return NULL;
@@ -713,9 +714,9 @@ int64_t sb_call_page_size(const struct sb_call *call)
 	int64_t v;
 	if (call && call->m && call->m->kind == SB_KIND_LIST &&
 	    sb_call_int(call, "PageSize", &v) && v >= 1 &&
-	    v <= SBC_PAGE_SIZE_MAX)
+	    v <= SB_PAGE_SIZE_MAX)
 		return v;
-	return SBC_PAGE_SIZE_DEFAULT;
+	return SB_PAGE_SIZE_DEFAULT;
 }
 
 const char *sb_call_page_token(const struct sb_call *call)
@@ -729,7 +730,7 @@ const char *sb_call_page_token(const struct sb_call *call)
 /* ---- results ---------------------------------------------------------- */
 
 struct row {
-	struct sbc_cell *cells;
+	struct sb_cell *cells;
 	union sb_datum **items; /* mutable view of cells[k].value.items */
 	size_t *caps;
 	size_t n, cap;
@@ -746,7 +747,7 @@ struct sb_result {
 	struct sb_error err;
 };
 
-struct sb_result *sbc_result_new(const struct sb_object *obj,
+struct sb_result *sb_result_new(const struct sb_object *obj,
 				 const struct sb_method *m, size_t max_rows,
 				 size_t max_bytes)
 {
@@ -774,7 +775,7 @@ static void row_free(struct row *row)
 	free(row->caps);
 }
 
-void sbc_result_free(struct sb_result *r)
+void sb_result_free(struct sb_result *r)
 {
 	if (!r)
 		return;
@@ -785,13 +786,13 @@ void sbc_result_free(struct sb_result *r)
 	free(r);
 }
 
-size_t sbc_result_n_rows(const struct sb_result *r)
+size_t sb_result_n_rows(const struct sb_result *r)
 {
 	return r ? r->n_rows : 0;
 }
 
-size_t sbc_result_row_cells(const struct sb_result *r, size_t i,
-			    const struct sbc_cell **cells)
+size_t sb_result_row_cells(const struct sb_result *r, size_t i,
+			    const struct sb_cell **cells)
 {
 	if (!r || i >= r->n_rows) {
 		if (cells)
@@ -803,12 +804,12 @@ size_t sbc_result_row_cells(const struct sb_result *r, size_t i,
 	return r->rows[i].n;
 }
 
-const char *sbc_result_page_token(const struct sb_result *r)
+const char *sb_result_page_token(const struct sb_result *r)
 {
 	return r ? r->page_token : NULL;
 }
 
-bool sbc_result_error(const struct sb_result *r, struct sb_error *err)
+bool sb_result_error(const struct sb_result *r, struct sb_error *err)
 {
 	if (!r || !r->failed)
 		return false;
@@ -903,7 +904,7 @@ static enum sb_status cell_slot(struct sb_result *r, const char *name,
 	if (k == row->n) {
 		if (row->n == row->cap) {
 			size_t ncap = row->cap ? row->cap * 2 : 8;
-			struct sbc_cell *nc =
+			struct sb_cell *nc =
 				realloc(row->cells, ncap * sizeof(*nc));
 			if (!nc)
 				return rfail(r, SB_ERR_INTERNAL,
@@ -922,7 +923,7 @@ static enum sb_status cell_slot(struct sb_result *r, const char *name,
 			row->caps = ncp;
 			row->cap = ncap;
 		}
-		struct sbc_cell *cell = &row->cells[row->n];
+		struct sb_cell *cell = &row->cells[row->n];
 		cell->name = p->name;
 		cell->value.type = p->type;
 		cell->value.multi = (p->flags & SB_MULTI) != 0;
@@ -936,7 +937,7 @@ static enum sb_status cell_slot(struct sb_result *r, const char *name,
 	}
 	if (!slot)
 		return SB_OK;
-	struct sbc_cell *cell = &row->cells[k];
+	struct sb_cell *cell = &row->cells[k];
 	if (!cell->value.multi && cell->value.count == 1) {
 		free_datum(p->type, &row->items[k][0]);
 		cell->value.count = 0;
@@ -954,7 +955,7 @@ static enum sb_status cell_slot(struct sb_result *r, const char *name,
 	return SB_OK;
 }
 
-static struct sbc_cell *current_cell(struct sb_result *r,
+static struct sb_cell *current_cell(struct sb_result *r,
 				     const struct sb_property *p)
 {
 	struct row *row = &r->rows[r->n_rows - 1];

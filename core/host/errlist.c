@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core.h"
+#include "host.h"
 
 /* Never grow without bound, whatever the input. */
 #define ERRLIST_MAX 100 /* enough for any real file; a binary file is not one */

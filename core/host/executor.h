@@ -4,7 +4,7 @@
 #ifndef SVCBROKER_EXECUTOR_H
 #define SVCBROKER_EXECUTOR_H
 
-#include "core.h"
+#include "host.h"
 
 struct sbc_metrics;
 struct sbc_executor;

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core.h"
+#include "host.h"
 
 /* ---- the index: open addressing, linear probing ------------------------ *
  * One table holds three kinds of keys: (instance), (instance, object) and
@@ -169,7 +169,7 @@ static int64_t host_remaining_ms(const struct sb_host *host,
 {
 	if (!call)
 		return NO_DEADLINE_MS;
-	int64_t deadline = sbc_call_deadline(call);
+	int64_t deadline = sb_call_deadline(call);
 	if (deadline <= 0 || deadline == INT64_MAX)
 		return NO_DEADLINE_MS;
 	int64_t left = deadline - sb_now_ms();
@@ -179,22 +179,19 @@ static int64_t host_remaining_ms(const struct sb_host *host,
 static bool host_cancelled(const struct sb_host *host,
 			   const struct sb_call *call)
 {
-	return call && sbc_call_is_cancelled(call);
+	return call && sb_call_is_cancelled(call);
 }
 
 /* ---- dynamic objects -------------------------------------------------------
  */
 
-/* The builder describe() gets; also used to add the static objects. */
-struct sb_describe {
-	struct sbc_instance *inst;
-};
-
-static enum sb_status objects_add(struct sb_describe *b,
-				  const struct sb_object *obj,
+/* Add obj to the instance (ctx): the builder describe() gets (through
+ * sb_describe_add, which checks the object first); also used to add the
+ * static objects. */
+static enum sb_status objects_add(void *ctx, const struct sb_object *obj,
 				  struct sb_error *err)
 {
-	struct sbc_instance *inst = b->inst;
+	struct sbc_instance *inst = ctx;
 	for (size_t i = 0; i < inst->n_objects; i++)
 		if (strcmp(inst->objects[i]->name, obj->name) == 0)
 			return sb_error_set(err, SB_ERR_CONFLICT, NULL,
@@ -213,21 +210,6 @@ static enum sb_status objects_add(struct sb_describe *b,
 	}
 	inst->objects[inst->n_objects++] = obj;
 	return SB_OK;
-}
-
-enum sb_status sb_describe_add(struct sb_describe *b,
-			       const struct sb_object *obj,
-			       struct sb_error *err)
-{
-	if (!b || !b->inst)
-		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
-				    "no describe builder");
-	char why[SB_ERROR_MSG_MAX - 64];
-	if (!obj || !sbc_object_check(obj, why, sizeof(why)))
-		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
-				    "invalid dynamic object: %s",
-				    obj ? why : "NULL object");
-	return objects_add(b, obj, err);
 }
 
 /* ---- building --------------------------------------------------------------
@@ -430,12 +412,12 @@ static struct sbc_instance *instance_bind(const struct sbc_config *cfg,
 static int instance_open(struct sbc_instance *inst, struct sbc_errlist *errs)
 {
 	const struct sb_broker *b = inst->broker;
-	struct sb_describe builder = {.inst = inst};
+	struct sb_describe builder = {.ctx = inst, .add = objects_add};
 	struct sb_error err;
 	sb_error_clear(&err);
 	if (b->objects)
 		for (size_t i = 0; b->objects[i].name; i++)
-			if (objects_add(&builder, &b->objects[i], &err) !=
+			if (objects_add(inst, &b->objects[i], &err) !=
 			    SB_OK) {
 				sbc_errlist_add(errs, "[instance %s] %s",
 						inst->name, err.message);

@@ -1,8 +1,11 @@
-/* svcbroker core — private interfaces between the parts of libsvcbroker.
- * Not installed; brokers never include this.  Internal prefix: sbc_.
+/* svcbroker host — private interfaces between the parts of the host layer
+ * (configuration, module loading, table checks, catalog, log).  Not
+ * installed; brokers never include this, and neither does the SDK
+ * (core/sdk).  The front (core/front) and the daemon build on it.
+ * Internal prefix: sbc_.
  */
-#ifndef SVCBROKER_CORE_H
-#define SVCBROKER_CORE_H
+#ifndef SVCBROKER_HOST_H
+#define SVCBROKER_HOST_H
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -11,6 +14,7 @@
 
 #include <svcbroker/broker.h>
 #include <svcbroker/call.h>
+#include <svcbroker/invoke.h>
 #include <svcbroker/sdk.h>
 
 /* ==== log.c ============================================================
@@ -31,70 +35,6 @@ struct sbc_errlist {
 };
 void sbc_errlist_add(struct sbc_errlist *l, const char *fmt, ...) SB_PRINTF(2, 3);
 void sbc_errlist_free(struct sbc_errlist *l);
-
-/* ==== call.c: the internal side of struct sb_call / struct sb_result ===== */
-#define SBC_DEFAULT_TEXT_MAX (64u * 1024)        /* text/email/... inputs */
-#define SBC_DEFAULT_MEMO_MAX (4u * 1024 * 1024)  /* memo inputs */
-#define SBC_DEFAULT_FILE_MAX (25u * 1024 * 1024) /* decoded file inputs */
-#define SBC_DEFAULT_MULTI_MAX 1000u              /* items of a multi input */
-#define SBC_PAGE_SIZE_DEFAULT 100
-#define SBC_PAGE_SIZE_MAX 1000
-
-struct sbc_instance;
-
-/* A new call for obj.method (both borrowed, must outlive the call).  Host
- * inputs PageSize (number) and PageToken (text) are accepted for
- * SB_KIND_LIST methods.  NULL on out of memory. */
-struct sb_call *sbc_call_new(const struct sb_object *obj,
-			     const struct sb_method *m);
-void sbc_call_free(struct sb_call *c);
-/* The declaration of input `name` for this call (including host-added
- * PageSize/PageToken), or NULL if the method has no such input. */
-const struct sb_param *sbc_call_param(const struct sb_call *c, const char *name);
-/* Append one item to input `name`, validating it against its declaration
- * (unknown name, wrong type, bad format, enum choice, size caps, a second
- * item for a non-multi input).  Copies everything.  On error fills err with
- * SB_ERR_INVALID_INPUT (or SB_ERR_PAYLOAD_TOO_LARGE) naming the input. */
-enum sb_status sbc_call_put_str(struct sb_call *c, const char *name,
-				const char *s, struct sb_error *err);
-enum sb_status sbc_call_put_int(struct sb_call *c, const char *name,
-				int64_t v, struct sb_error *err);
-enum sb_status sbc_call_put_bool(struct sb_call *c, const char *name, bool v,
-				 struct sb_error *err);
-enum sb_status sbc_call_put_file(struct sb_call *c, const char *name,
-				 const char *file_name, const char *content_type,
-				 const unsigned char *data, size_t size,
-				 struct sb_error *err);
-/* Mark a multi input present with zero items (JSON []). */
-enum sb_status sbc_call_put_empty(struct sb_call *c, const char *name,
-				  struct sb_error *err);
-/* After all inputs: check required inputs are present. */
-enum sb_status sbc_call_finish(struct sb_call *c, struct sb_error *err);
-/* Deadline (monotonic ms, see sb_now_ms) and cancellation. */
-void sbc_call_set_deadline(struct sb_call *c, int64_t deadline_ms);
-int64_t sbc_call_deadline(const struct sb_call *c);
-void sbc_call_cancel(struct sb_call *c);
-bool sbc_call_is_cancelled(const struct sb_call *c);
-/* Iterate the inputs that are present (for logging names only, never values). */
-size_t sbc_call_n_inputs(const struct sb_call *c);
-const char *sbc_call_input_name(const struct sb_call *c, size_t i);
-
-/* Result: rows of cells, validated against obj's properties. */
-struct sbc_cell {
-	const char *name;
-	struct sb_value value;
-};
-struct sb_result *sbc_result_new(const struct sb_object *obj,
-				 const struct sb_method *m, size_t max_rows,
-				 size_t max_bytes);
-void sbc_result_free(struct sb_result *r);
-size_t sbc_result_n_rows(const struct sb_result *r);
-/* The cells of row i, in the order they were first set. */
-size_t sbc_result_row_cells(const struct sb_result *r, size_t i,
-			    const struct sbc_cell **cells);
-const char *sbc_result_page_token(const struct sb_result *r); /* NULL: none */
-/* If a builder call failed (bad name, wrong type, limits), the first error. */
-bool sbc_result_error(const struct sb_result *r, struct sb_error *err);
 
 /* ==== config.c: INI configuration ====================================== */
 struct sbc_kv {
@@ -179,11 +119,6 @@ const struct sbc_module *sbc_module_load(const char *module_dir,
  * ones refused go to errs.  Returns the count; *out is malloc'd. */
 size_t sbc_module_scan(const char *dir, const struct sbc_module ***out,
 		       struct sbc_errlist *errs);
-/* Check a descriptor's tables (docs present, names valid and unique, enum
- * choices present, inputs that name a property match its type, returns
- * name properties).  Returns true or false with a reason in errbuf. */
-bool sbc_broker_check(const struct sb_broker *b, char *errbuf, size_t errlen);
-bool sbc_object_check(const struct sb_object *o, char *errbuf, size_t errlen);
 
 /* ==== catalog.c: instances and the immutable catalog snapshot ========== */
 struct sbc_instance {

@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core.h"
+#include "host.h"
 
 #define LOG_LINE_MAX 4096
 
