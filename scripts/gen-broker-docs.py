@@ -104,11 +104,59 @@ def input_limit(i):
             parts[-1] += " each"
     if i.get("max_items") is not None:
         parts.append("%d items" % i["max_items"])
+    if i.get("minimum") is not None or i.get("maximum") is not None:
+        parts.append("%s..%s" % (i.get("minimum"), i.get("maximum")))
     return ", ".join(parts)
 
 
 def choices(values):
     return ", ".join(code(c) for c in values or [])
+
+
+def key_table(w, keys):
+    """A Markdown table of config keys (--list-brokers' form)."""
+    w("| Key | Type | Default | Required | Secret | Range | Choices "
+      "| Description |")
+    w("|---|---|---|---|---|---|---|---|")
+    for k in keys:
+        default = k.get("default")
+        allowed = k.get("choices") or k.get("schemes")
+        w("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            code(k["key"]), k["type"],
+            code(cell(default)) if default is not None else DASH,
+            yes_no(k.get("required")), yes_no(k.get("secret")),
+            cell(key_range(k)), cell(choices(allowed)),
+            cell(k.get("doc"))))
+
+
+def render_host(host):
+    """docs/configuration-reference.md: the host's own keys."""
+    out = []
+    w = out.append
+    w("# Configuration reference: the host's keys")
+    w("")
+    w("<!-- Generated from the host's key tables by "
+      "scripts/gen-broker-docs.py (svcbrokerd --list-brokers); do not "
+      "edit: run `make update-broker-docs` in a build directory. -->")
+    w("")
+    w("The host binds these keys with the same typed tables and the same "
+      "parser as a broker's own keys (see svcbroker.ini(5) for the "
+      "syntax, and docs/brokers/ for each broker's keys).")
+    for title, part, intro in (
+            ("`[server]`", "server",
+             "One `[server]` section; its keys may be spread over the main "
+             "file and included files, each key set once."),
+            ("`[module NAME]`", "module",
+             "One section per module; only enabled modules are loaded."),
+            ("Host keys of every `[instance NAME]`", "instance",
+             "Valid in every instance, whatever its broker.")):
+        w("")
+        w("## %s" % title)
+        w("")
+        w(intro)
+        w("")
+        key_table(w, host.get(part) or [])
+    return "\n".join(out) + "\n"
 
 
 def render(b, guide):
@@ -136,21 +184,13 @@ def render(b, guide):
     w("")
     keys = b.get("config") or []
     w("Keys of an `[instance NAME]` section with `broker = %s`. Every "
-      "instance also takes the host keys `timeout` and `max_concurrency` "
-      "(svcbroker.ini(5))." % name)
+      "instance also takes the host keys `broker`, `timeout` and "
+      "`max_concurrency` (see "
+      "[configuration-reference.md](../configuration-reference.md))."
+      % name)
     w("")
     if keys:
-        w("| Key | Type | Default | Required | Secret | Range | Choices "
-          "| Description |")
-        w("|---|---|---|---|---|---|---|---|")
-        for k in keys:
-            default = k.get("default")
-            w("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
-                code(k["key"]), k["type"],
-                code(cell(default)) if default is not None else DASH,
-                yes_no(k.get("required")), yes_no(k.get("secret")),
-                cell(key_range(k)), cell(choices(k.get("choices"))),
-                cell(k.get("doc"))))
+        key_table(w, keys)
     else:
         w("The broker has no keys of its own.")
     w("")
@@ -227,17 +267,25 @@ def main():
     src.add_argument("--builddir")
     src.add_argument("--json")
     ap.add_argument("--outdir", default=os.path.join(TOP, "docs", "brokers"))
+    ap.add_argument("--confdir", default=os.path.join(TOP, "docs"),
+                    help="where configuration-reference.md goes")
     args = ap.parse_args()
     if args.json:
         if args.json == "-":
-            brokers = json.load(sys.stdin)
+            listing = json.load(sys.stdin)
         else:
             with open(args.json, encoding="utf-8") as f:
-                brokers = json.load(f)
+                listing = json.load(f)
     else:
         builddir = (args.builddir or os.environ.get("top_builddir")
                     or os.path.join(TOP, "build"))
-        brokers = list_brokers(os.path.abspath(builddir))
+        listing = list_brokers(os.path.abspath(builddir))
+    brokers = listing["brokers"]
+    os.makedirs(args.confdir, exist_ok=True)
+    path = os.path.join(args.confdir, "configuration-reference.md")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(render_host(listing["host"]))
+    print("wrote %s" % path)
     os.makedirs(args.outdir, exist_ok=True)
     for b in sorted(brokers, key=lambda x: x["name"]):
         guide = os.path.exists(os.path.join(TOP, "docs", "brokers",

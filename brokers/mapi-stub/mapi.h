@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include <svcbroker/broker.h>
+#include <svcbroker/call.h>
 #include <svcbroker/sdk.h>
 
 /* The instance's configuration, filled by the host from mapi_config. */
@@ -85,6 +86,18 @@ enum sb_status mapi_mailbox_for_call(struct mapi_store *s,
 				     const struct sb_call *call,
 				     struct mapi_mailbox **out,
 				     struct sb_error *err);
+/* Define handler `name` (an sb_handler_fn) that resolves the call's
+ * mailbox, then runs fn(s, mb, call, r, err). */
+#define MAPI_MAILBOX_HANDLER(name, fn)                                    \
+	enum sb_status name(void *state, const struct sb_call *call,          \
+			    struct sb_result *r, struct sb_error *err)        \
+	{                                                                     \
+		struct mapi_store *s_ = state;                                \
+		struct mapi_mailbox *mb_;                                     \
+		enum sb_status st_ =                                          \
+		    mapi_mailbox_for_call(s_, call, &mb_, err);               \
+		return st_ != SB_OK ? st_ : fn(s_, mb_, call, r, err);        \
+	}
 
 /* Quota: reserve bytes before writing (SB_ERR_QUOTA when full), release
  * them when a write fails or an item is removed.  Thread-safe. */
@@ -250,9 +263,21 @@ enum sb_status mapi_page_emit(const struct mapi_sortkey *k, size_t n,
 			      void *ctx, struct sb_error *err);
 
 /* ---- mapi_mail.c -------------------------------------------------- */
-enum sb_status mapi_email_execute(struct mapi_store *s, const char *method,
-				  const struct sb_call *call,
-				  struct sb_result *r, struct sb_error *err);
+/* Method handlers of the Email table (sb_handler_fn). */
+enum sb_status mapi_email_send(void *state, const struct sb_call *call,
+			       struct sb_result *r, struct sb_error *err);
+enum sb_status mapi_email_save_draft(void *state, const struct sb_call *call,
+				     struct sb_result *r, struct sb_error *err);
+enum sb_status mapi_email_list(void *state, const struct sb_call *call,
+			       struct sb_result *r, struct sb_error *err);
+enum sb_status mapi_email_load(void *state, const struct sb_call *call,
+			       struct sb_result *r, struct sb_error *err);
+enum sb_status mapi_email_move(void *state, const struct sb_call *call,
+			       struct sb_result *r, struct sb_error *err);
+enum sb_status mapi_email_delete(void *state, const struct sb_call *call,
+				 struct sb_result *r, struct sb_error *err);
+enum sb_status mapi_email_mark_read(void *state, const struct sb_call *call,
+				    struct sb_result *r, struct sb_error *err);
 /* Parse an RFC 5322 date into epoch seconds; false if unparsable. */
 bool mapi_rfc5322_date(const char *s, int64_t *epoch);
 
@@ -278,19 +303,34 @@ enum sb_status mapi_outbox_send(struct mapi_store *s, struct mapi_mailbox *mb,
 void mapi_outbox_recover(struct mapi_store *s, struct mapi_mailbox *mb);
 
 /* ---- mapi_folder.c ------------------------------------------------ */
-enum sb_status mapi_folder_execute(struct mapi_store *s, const char *method,
-				   const struct sb_call *call,
-				   struct sb_result *r, struct sb_error *err);
+/* Method handlers of the Folder table. */
+enum sb_status mapi_folder_list(void *state, const struct sb_call *call,
+				struct sb_result *r, struct sb_error *err);
+enum sb_status mapi_folder_create(void *state, const struct sb_call *call,
+				  struct sb_result *r, struct sb_error *err);
 
 /* ---- mapi_calendar.c / mapi_task.c --------------------------------- */
-enum sb_status mapi_appointment_execute(struct mapi_store *s,
-					const char *method,
-					const struct sb_call *call,
-					struct sb_result *r,
-					struct sb_error *err);
-enum sb_status mapi_task_execute(struct mapi_store *s, const char *method,
-				 const struct sb_call *call,
-				 struct sb_result *r, struct sb_error *err);
+/* Method handlers of the Appointment and Task tables. */
+enum sb_status mapi_appointment_create(void *state, const struct sb_call *call,
+				       struct sb_result *r,
+				       struct sb_error *err);
+enum sb_status mapi_appointment_list(void *state, const struct sb_call *call,
+				     struct sb_result *r, struct sb_error *err);
+enum sb_status mapi_appointment_load(void *state, const struct sb_call *call,
+				     struct sb_result *r, struct sb_error *err);
+enum sb_status mapi_appointment_delete(void *state, const struct sb_call *call,
+				       struct sb_result *r,
+				       struct sb_error *err);
+enum sb_status mapi_task_create(void *state, const struct sb_call *call,
+				struct sb_result *r, struct sb_error *err);
+enum sb_status mapi_task_list(void *state, const struct sb_call *call,
+			      struct sb_result *r, struct sb_error *err);
+enum sb_status mapi_task_load(void *state, const struct sb_call *call,
+			      struct sb_result *r, struct sb_error *err);
+enum sb_status mapi_task_complete(void *state, const struct sb_call *call,
+				  struct sb_result *r, struct sb_error *err);
+enum sb_status mapi_task_delete(void *state, const struct sb_call *call,
+				struct sb_result *r, struct sb_error *err);
 /* Shared by both: list/load/delete of .ics items in a directory. */
 enum sb_status mapi_ics_store(struct mapi_store *s, struct mapi_mailbox *mb,
 			      const char *folder, const char *id,

@@ -188,6 +188,7 @@ static const char *const email_markread_ret[] = {"Id", "ChangeKey", "Folder",
 static const struct sb_method email_methods[] = {
 	{.name = "Send",
 	 .kind = SB_KIND_EXECUTE,
+	 .handler = mapi_email_send,
 	 .doc = "Send a message: it is kept in the sender's Outbox until it "
 		"has been delivered to the Inbox of every recipient in this "
 		"store, then moved to Sent Items.  Recipients outside the "
@@ -197,34 +198,40 @@ static const struct sb_method email_methods[] = {
 	 .returns = email_send_ret},
 	{.name = "SaveDraft",
 	 .kind = SB_KIND_CREATE,
+	 .handler = mapi_email_save_draft,
 	 .doc = "Save a message in the Drafts folder without sending it.",
 	 .inputs = email_draft_in,
 	 .returns = email_draft_ret},
 	{.name = "List",
 	 .kind = SB_KIND_LIST,
+	 .handler = mapi_email_list,
 	 .doc = "List the messages of a folder, newest first (headers only; "
 		"use Load for bodies and attachments).",
 	 .inputs = email_list_in,
 	 .returns = email_list_ret},
 	{.name = "Load",
 	 .kind = SB_KIND_READ,
+	 .handler = mapi_email_load,
 	 .doc = "Load one message with its bodies and attachments.",
 	 .inputs = email_load_in,
 	 .returns = email_load_ret},
 	{.name = "Move",
 	 .kind = SB_KIND_UPDATE,
+	 .handler = mapi_email_move,
 	 .doc = "Move a message to another folder of the same mailbox; its Id "
 		"does not change.",
 	 .inputs = email_move_in,
 	 .returns = email_move_ret},
 	{.name = "Delete",
 	 .kind = SB_KIND_DELETE,
+	 .handler = mapi_email_delete,
 	 .doc = "Move a message to Deleted Items, or remove it for good when "
 		"HardDelete is true or it already is in Deleted Items.",
 	 .inputs = email_delete_in,
 	 .returns = email_move_ret},
 	{.name = "MarkRead",
 	 .kind = SB_KIND_UPDATE,
+	 .handler = mapi_email_mark_read,
 	 .doc = "Mark a message read or unread (the Maildir S flag); its Id "
 		"does not change.",
 	 .inputs = email_markread_in,
@@ -250,6 +257,7 @@ static const char *const folder_ret[] = {"Id", "Name", "Parent", "TotalCount",
 static const struct sb_method folder_methods[] = {
 	{.name = "List",
 	 .kind = SB_KIND_LIST,
+	 .handler = mapi_folder_list,
 	 .doc = "List the mail folders of the mailbox with their item and "
 		"unread counts: the well-known ones first, then the others by "
 		"name.",
@@ -257,6 +265,7 @@ static const struct sb_method folder_methods[] = {
 	 .returns = folder_ret},
 	{.name = "Create",
 	 .kind = SB_KIND_CREATE,
+	 .handler = mapi_folder_create,
 	 .doc = "Create a mail folder at the top of the mailbox.",
 	 .inputs = folder_create_in,
 	 .returns = folder_ret},
@@ -320,22 +329,26 @@ static const char *const id_ret[] = {"Id", NULL};
 static const struct sb_method appt_methods[] = {
 	{.name = "Create",
 	 .kind = SB_KIND_CREATE,
+	 .handler = mapi_appointment_create,
 	 .doc = "Create an appointment in the mailbox's calendar (an "
 		"iCalendar VEVENT).",
 	 .inputs = appt_create_in,
 	 .returns = appt_ret},
 	{.name = "Load",
 	 .kind = SB_KIND_READ,
+	 .handler = mapi_appointment_load,
 	 .doc = "Load one appointment.",
 	 .inputs = item_id_in,
 	 .returns = appt_ret},
 	{.name = "Delete",
 	 .kind = SB_KIND_DELETE,
+	 .handler = mapi_appointment_delete,
 	 .doc = "Delete an appointment.",
 	 .inputs = item_id_in,
 	 .returns = id_ret},
 	{.name = "List",
 	 .kind = SB_KIND_LIST,
+	 .handler = mapi_appointment_list,
 	 .doc = "List appointments by start time, optionally only those "
 		"overlapping a window.",
 	 .inputs = appt_list_in,
@@ -384,27 +397,32 @@ static const char *const task_ret[] = {"Id",	 "Subject",	    "Body",
 static const struct sb_method task_methods[] = {
 	{.name = "Create",
 	 .kind = SB_KIND_CREATE,
+	 .handler = mapi_task_create,
 	 .doc = "Create a task (an iCalendar VTODO).",
 	 .inputs = task_create_in,
 	 .returns = task_ret},
 	{.name = "Load",
 	 .kind = SB_KIND_READ,
+	 .handler = mapi_task_load,
 	 .doc = "Load one task.",
 	 .inputs = item_id_in,
 	 .returns = task_ret},
 	{.name = "Complete",
 	 .kind = SB_KIND_UPDATE,
+	 .handler = mapi_task_complete,
 	 .doc = "Mark a task completed (Status Completed, PercentComplete "
 		"100).",
 	 .inputs = item_id_in,
 	 .returns = task_ret},
 	{.name = "Delete",
 	 .kind = SB_KIND_DELETE,
+	 .handler = mapi_task_delete,
 	 .doc = "Delete a task.",
 	 .inputs = item_id_in,
 	 .returns = id_ret},
 	{.name = "List",
 	 .kind = SB_KIND_LIST,
+	 .handler = mapi_task_list,
 	 .doc = "List tasks by due date (tasks without one last).",
 	 .inputs = task_list_in,
 	 .returns = task_ret},
@@ -449,23 +467,6 @@ static enum sb_status mapi_open(const struct sb_host *host, const void *config,
 	return SB_OK;
 }
 
-static enum sb_status mapi_execute(void *state, const struct sb_call *call,
-				   struct sb_result *r, struct sb_error *err)
-{
-	struct mapi_store *s = state;
-	const char *obj = sb_call_object(call);
-	const char *m = sb_call_method(call);
-	if (strcmp(obj, SB_OBJ_EMAIL) == 0)
-		return mapi_email_execute(s, m, call, r, err);
-	if (strcmp(obj, SB_OBJ_FOLDER) == 0)
-		return mapi_folder_execute(s, m, call, r, err);
-	if (strcmp(obj, SB_OBJ_APPOINTMENT) == 0)
-		return mapi_appointment_execute(s, m, call, r, err);
-	if (strcmp(obj, SB_OBJ_TASK) == 0)
-		return mapi_task_execute(s, m, call, r, err);
-	return sb_error_set(err, SB_ERR_METHOD_NOT_ALLOWED, NULL,
-			    "mapi-stub has no object %s", obj);
-}
 
 static enum sb_status mapi_test(void *state, struct sb_error *err)
 {
@@ -491,7 +492,6 @@ SB_EXPORT const struct sb_broker svcbroker_broker = {
     .config_size = sizeof(struct mapi_conf),
     .objects = mapi_objects,
     .open = mapi_open,
-    .execute = mapi_execute,
     .test = mapi_test,
     .close = mapi_close,
 };

@@ -383,38 +383,38 @@ out:
 	return st;
 }
 
-enum sb_status mapi_appointment_execute(struct mapi_store *s,
-					const char *method,
-					const struct sb_call *call,
-					struct sb_result *r,
-					struct sb_error *err)
+static enum sb_status appt_load_one(struct mapi_store *s,
+				    struct mapi_mailbox *mb,
+				    const struct sb_call *call,
+				    struct sb_result *r, struct sb_error *err)
 {
-	struct mapi_mailbox *mb;
-	enum sb_status st = mapi_mailbox_for_call(s, call, &mb, err);
-	if (st != SB_OK)
-		return st;
-	if (strcmp(method, "Create") == 0)
-		return appt_create(s, mb, call, r, err);
-	if (strcmp(method, "List") == 0)
-		return appt_list(s, mb, call, r, err);
-	const char *id = sb_call_str(call, "Id", "");
-	if (strcmp(method, "Load") == 0) {
-		struct appt a;
-		st = appt_load(mb, id, &a, err);
-		if (st == SB_OK) {
-			appt_row(r, &a);
-			appt_free(&a);
-		}
-		return st;
+	(void)s;
+	struct appt a;
+	enum sb_status st = appt_load(mb, sb_call_str(call, "Id", ""), &a, err);
+	if (st == SB_OK) {
+		appt_row(r, &a);
+		appt_free(&a);
 	}
-	if (strcmp(method, "Delete") == 0) {
-		st = mapi_ics_delete(mb, MAPI_CALENDAR, id, "appointment", err);
-		if (st == SB_OK) {
-			sb_result_row(r);
-			sb_result_str(r, "Id", id);
-		}
-		return st;
-	}
-	return sb_error_set(err, SB_ERR_METHOD_NOT_ALLOWED, NULL,
-			    "Appointment has no method %s", method);
+	return st;
 }
+
+static enum sb_status appt_delete(struct mapi_store *s,
+				  struct mapi_mailbox *mb,
+				  const struct sb_call *call,
+				  struct sb_result *r, struct sb_error *err)
+{
+	(void)s;
+	const char *id = sb_call_str(call, "Id", "");
+	enum sb_status st =
+	    mapi_ics_delete(mb, MAPI_CALENDAR, id, "appointment", err);
+	if (st == SB_OK) {
+		sb_result_row(r);
+		sb_result_str(r, "Id", id);
+	}
+	return st;
+}
+
+MAPI_MAILBOX_HANDLER(mapi_appointment_create, appt_create)
+MAPI_MAILBOX_HANDLER(mapi_appointment_list, appt_list)
+MAPI_MAILBOX_HANDLER(mapi_appointment_load, appt_load_one)
+MAPI_MAILBOX_HANDLER(mapi_appointment_delete, appt_delete)

@@ -179,18 +179,14 @@ static enum sb_status folder_create(struct mapi_store *s,
 	return folder_row(mb, name, r, err);
 }
 
-enum sb_status mapi_folder_execute(struct mapi_store *s, const char *method,
-				   const struct sb_call *call,
-				   struct sb_result *r, struct sb_error *err)
+static enum sb_status folder_list_in(struct mapi_store *s,
+				     struct mapi_mailbox *mb,
+				     const struct sb_call *call,
+				     struct sb_result *r, struct sb_error *err)
 {
-	struct mapi_mailbox *mb;
-	enum sb_status st = mapi_mailbox_for_call(s, call, &mb, err);
-	if (st != SB_OK)
-		return st;
-	if (strcmp(method, "List") == 0)
-		return folder_list(mb, call, r, err);
-	if (strcmp(method, "Create") == 0)
-		return folder_create(s, mb, call, r, err);
-	return sb_error_set(err, SB_ERR_METHOD_NOT_ALLOWED, NULL,
-			    "Folder has no method %s", method);
+	(void)s;
+	return folder_list(mb, call, r, err);
 }
+
+MAPI_MAILBOX_HANDLER(mapi_folder_list, folder_list_in)
+MAPI_MAILBOX_HANDLER(mapi_folder_create, folder_create)

@@ -970,28 +970,10 @@ static enum sb_status email_mark_read(struct mapi_store *s,
 	return st;
 }
 
-enum sb_status mapi_email_execute(struct mapi_store *s, const char *method,
-				  const struct sb_call *call,
-				  struct sb_result *r, struct sb_error *err)
-{
-	struct mapi_mailbox *mb;
-	enum sb_status st = mapi_mailbox_for_call(s, call, &mb, err);
-	if (st != SB_OK)
-		return st;
-	if (strcmp(method, "Send") == 0)
-		return email_send(s, mb, call, r, err);
-	if (strcmp(method, "SaveDraft") == 0)
-		return email_save_draft(s, mb, call, r, err);
-	if (strcmp(method, "List") == 0)
-		return email_list(s, mb, call, r, err);
-	if (strcmp(method, "Load") == 0)
-		return email_load(s, mb, call, r, err);
-	if (strcmp(method, "Move") == 0)
-		return email_move(s, mb, call, r, err);
-	if (strcmp(method, "Delete") == 0)
-		return email_delete(s, mb, call, r, err);
-	if (strcmp(method, "MarkRead") == 0)
-		return email_mark_read(s, mb, call, r, err);
-	return sb_error_set(err, SB_ERR_METHOD_NOT_ALLOWED, NULL,
-			    "Email has no method %s", method);
-}
+MAPI_MAILBOX_HANDLER(mapi_email_send, email_send)
+MAPI_MAILBOX_HANDLER(mapi_email_save_draft, email_save_draft)
+MAPI_MAILBOX_HANDLER(mapi_email_list, email_list)
+MAPI_MAILBOX_HANDLER(mapi_email_load, email_load)
+MAPI_MAILBOX_HANDLER(mapi_email_move, email_move)
+MAPI_MAILBOX_HANDLER(mapi_email_delete, email_delete)
+MAPI_MAILBOX_HANDLER(mapi_email_mark_read, email_mark_read)

@@ -395,38 +395,47 @@ out:
 	return st;
 }
 
-enum sb_status mapi_task_execute(struct mapi_store *s, const char *method,
-				 const struct sb_call *call,
-				 struct sb_result *r, struct sb_error *err)
+static enum sb_status task_load_one(struct mapi_store *s,
+				    struct mapi_mailbox *mb,
+				    const struct sb_call *call,
+				    struct sb_result *r, struct sb_error *err)
 {
-	struct mapi_mailbox *mb;
-	enum sb_status st = mapi_mailbox_for_call(s, call, &mb, err);
-	if (st != SB_OK)
-		return st;
-	if (strcmp(method, "Create") == 0)
-		return task_create(s, mb, call, r, err);
-	if (strcmp(method, "List") == 0)
-		return task_list(s, mb, call, r, err);
-	const char *id = sb_call_str(call, "Id", "");
-	if (strcmp(method, "Load") == 0) {
-		struct task t;
-		st = task_load(mb, id, &t, err);
-		if (st == SB_OK) {
-			task_row(r, &t);
-			task_free(&t);
-		}
-		return st;
+	(void)s;
+	struct task t;
+	enum sb_status st = task_load(mb, sb_call_str(call, "Id", ""), &t, err);
+	if (st == SB_OK) {
+		task_row(r, &t);
+		task_free(&t);
 	}
-	if (strcmp(method, "Complete") == 0)
-		return task_complete(s, mb, id, r, err);
-	if (strcmp(method, "Delete") == 0) {
-		st = mapi_ics_delete(mb, MAPI_TASKS, id, "task", err);
-		if (st == SB_OK) {
-			sb_result_row(r);
-			sb_result_str(r, "Id", id);
-		}
-		return st;
-	}
-	return sb_error_set(err, SB_ERR_METHOD_NOT_ALLOWED, NULL,
-			    "Task has no method %s", method);
+	return st;
 }
+
+static enum sb_status task_complete_one(struct mapi_store *s,
+					struct mapi_mailbox *mb,
+					const struct sb_call *call,
+					struct sb_result *r,
+					struct sb_error *err)
+{
+	return task_complete(s, mb, sb_call_str(call, "Id", ""), r, err);
+}
+
+static enum sb_status task_delete(struct mapi_store *s,
+				  struct mapi_mailbox *mb,
+				  const struct sb_call *call,
+				  struct sb_result *r, struct sb_error *err)
+{
+	(void)s;
+	const char *id = sb_call_str(call, "Id", "");
+	enum sb_status st = mapi_ics_delete(mb, MAPI_TASKS, id, "task", err);
+	if (st == SB_OK) {
+		sb_result_row(r);
+		sb_result_str(r, "Id", id);
+	}
+	return st;
+}
+
+MAPI_MAILBOX_HANDLER(mapi_task_create, task_create)
+MAPI_MAILBOX_HANDLER(mapi_task_list, task_list)
+MAPI_MAILBOX_HANDLER(mapi_task_load, task_load_one)
+MAPI_MAILBOX_HANDLER(mapi_task_complete, task_complete_one)
+MAPI_MAILBOX_HANDLER(mapi_task_delete, task_delete)

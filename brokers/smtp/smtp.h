@@ -10,6 +10,8 @@
 #include <curl/curl.h>
 
 #include <svcbroker/broker.h>
+#include <svcbroker/call.h>
+#include <svcbroker/conf.h>
 #include <svcbroker/sdk.h>
 
 /* ---- configuration (smtp_broker.c) -------------------------------------- */
@@ -34,8 +36,7 @@ struct smtp_conf {
 	bool plain_text_only;
 	int64_t max_attachment_size;
 	int64_t max_per_minute;
-	bool verify_tls;
-	char *ca_file;
+	struct sb_tls_conf trust; /* verify_tls, ca_file (a shared fragment) */
 };
 
 /* ---- rate limiter (smtp_ratelimit.c): a sliding one-minute window ------- */

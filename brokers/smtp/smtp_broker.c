@@ -10,6 +10,8 @@
 #include <strings.h>
 
 #include <svcbroker/broker.h>
+#include <svcbroker/call.h>
+#include <svcbroker/conf.h>
 #include <svcbroker/schema.h>
 
 #include "smtp.h"
@@ -27,7 +29,7 @@ static const struct sb_config_key smtp_config[] = {
     {.key = "url",
      .type = SB_CONF_URL,
      .flags = SB_CONF_REQUIRED,
-     .choices = url_schemes,
+     .schemes = url_schemes,
      .doc = "Server to submit to: smtp://host:25, smtp://host:587 (with "
 	    "tls = starttls) or smtps://host:465 for implicit TLS.",
      .offset = offsetof(struct smtp_conf, url)},
@@ -92,18 +94,25 @@ static const struct sb_config_key smtp_config[] = {
      .doc = "Messages per minute for this instance (0: no limit); over it "
 	    "a call waits within its deadline or gets throttled.",
      .offset = offsetof(struct smtp_conf, max_per_minute)},
-    {.key = "verify_tls",
-     .type = SB_CONF_BOOL,
-     .def = "yes",
-     .doc = "Verify the server's certificate and host name.",
-     .offset = offsetof(struct smtp_conf, verify_tls)},
-    {.key = "ca_file",
-     .type = SB_CONF_PATH,
-     .doc = "PEM file of the certificate authorities to trust (default: "
-	    "the system's).",
-     .offset = offsetof(struct smtp_conf, ca_file)},
+    SB_CONF_INCLUDE("tls", sb_tls_keys, offsetof(struct smtp_conf, trust)),
     SB_CONF_END,
 };
+
+/* ---- method handlers (the tables below name them) ---------------------- */
+
+static enum sb_status email_send(void *state, const struct sb_call *call,
+				 struct sb_result *result,
+				 struct sb_error *err)
+{
+	return smtp_email_send(state, call, result, err);
+}
+
+static enum sb_status connection_test(void *state, const struct sb_call *call,
+				      struct sb_result *result,
+				      struct sb_error *err)
+{
+	return smtp_connection_test(state, call, result, err);
+}
 
 /* ---- catalog --------------------------------------------------------------
  */
@@ -152,6 +161,7 @@ static const char *const send_ret[] = {"MessageId", "Accepted", "Rejected",
 static const struct sb_method email_methods[] = {
     {.name = "Send",
      .kind = SB_KIND_EXECUTE,
+     .handler = email_send,
      .doc = "Submit a message to the SMTP server.  Accepted lists the "
 	    "recipients the server took, Rejected the refused ones with "
 	    "the server's reply; if every recipient is refused the call "
@@ -206,6 +216,7 @@ static const char *const test_ret[] = {
 static const struct sb_method connection_methods[] = {
     {.name = "Test",
      .kind = SB_KIND_EXECUTE,
+     .handler = connection_test,
      .doc = "Connect on a new connection, negotiate TLS and authenticate "
 	    "as a send would, and report what the server offers; with To, "
 	    "also send a test message.",
@@ -281,22 +292,11 @@ static char *make_url(const struct smtp_conf *c, struct sb_error *err)
 	return u;
 }
 
-static void smtp_close(void *state)
-{
-	struct smtp *s = state;
-	if (!s)
-		return;
-	smtp_pool_free(&s->pool);
-	smtp_ratelimit_free(&s->rate);
-	free(s->url);
-	free(s);
-}
-
-static enum sb_status smtp_open(const struct sb_host *host, const void *config,
-				void **state, struct sb_error *err)
+/* Rules that span keys; run by --check, start-up and reload before any
+ * instance opens. */
+static enum sb_status smtp_validate(const void *config, struct sb_error *err)
 {
 	const struct smtp_conf *c = config;
-	*state = NULL;
 	bool smtps = !strncasecmp(c->url, "smtps:", 6);
 	if (smtps && c->tls == SMTP_TLS_STARTTLS)
 		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
@@ -322,7 +322,33 @@ static enum sb_status smtp_open(const struct sb_host *host, const void *config,
 		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
 				    "allow_from_override: needs `from` (the "
 				    "Sender of messages sent on behalf)");
+	struct sb_error e2;
+	char *u = make_url(c, &e2);
+	if (!u) {
+		*err = e2;
+		return e2.status;
+	}
+	free(u);
+	return SB_OK;
+}
 
+static void smtp_close(void *state)
+{
+	struct smtp *s = state;
+	if (!s)
+		return;
+	smtp_pool_free(&s->pool);
+	smtp_ratelimit_free(&s->rate);
+	free(s->url);
+	free(s);
+}
+
+static enum sb_status smtp_open(const struct sb_host *host, const void *config,
+				void **state, struct sb_error *err)
+{
+	const struct smtp_conf *c = config;
+	*state = NULL;
+	bool smtps = !strncasecmp(c->url, "smtps:", 6);
 	struct smtp *s = calloc(1, sizeof(*s));
 	if (!s)
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
@@ -351,7 +377,7 @@ static enum sb_status smtp_open(const struct sb_host *host, const void *config,
 			  "auth = %s without TLS: credentials cross the "
 			  "network in clear text",
 			  auth_choices[c->auth]);
-	if (!c->verify_tls)
+	if (!c->trust.verify_tls)
 		host->log(host, SB_LOG_WARN,
 			  "verify_tls = no: the server's identity is not "
 			  "checked");
@@ -359,20 +385,6 @@ static enum sb_status smtp_open(const struct sb_host *host, const void *config,
 	return SB_OK;
 }
 
-static enum sb_status smtp_execute(void *state, const struct sb_call *call,
-				   struct sb_result *result,
-				   struct sb_error *err)
-{
-	struct smtp *s = state;
-	const char *obj = sb_call_object(call);
-	const char *m = sb_call_method(call);
-	if (!strcmp(obj, SB_OBJ_EMAIL) && !strcmp(m, "Send"))
-		return smtp_email_send(s, call, result, err);
-	if (!strcmp(obj, "Connection") && !strcmp(m, "Test"))
-		return smtp_connection_test(s, call, result, err);
-	return sb_error_set(err, SB_ERR_NOT_FOUND, NULL, "no method %s.%s", obj,
-			    m);
-}
 
 static enum sb_status smtp_test(void *state, struct sb_error *err)
 {
@@ -393,7 +405,7 @@ SB_EXPORT const struct sb_broker svcbroker_broker = {
     .config_size = sizeof(struct smtp_conf),
     .objects = smtp_objects,
     .open = smtp_open,
-    .execute = smtp_execute,
+    .validate = smtp_validate,
     .test = smtp_test,
     .close = smtp_close,
 };

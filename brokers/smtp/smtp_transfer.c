@@ -454,10 +454,10 @@ enum sb_status smtp_transfer(struct smtp *s, const struct sb_call *call,
 		SETOPT(h, CURLOPT_USE_SSL,
 		       c->tls == SMTP_TLS_STARTTLS ? (long)CURLUSESSL_ALL
 						   : (long)CURLUSESSL_NONE);
-	SETOPT(h, CURLOPT_SSL_VERIFYPEER, c->verify_tls ? 1L : 0L);
-	SETOPT(h, CURLOPT_SSL_VERIFYHOST, c->verify_tls ? 2L : 0L);
-	if (c->ca_file)
-		SETOPT(h, CURLOPT_CAINFO, c->ca_file);
+	SETOPT(h, CURLOPT_SSL_VERIFYPEER, c->trust.verify_tls ? 1L : 0L);
+	SETOPT(h, CURLOPT_SSL_VERIFYHOST, c->trust.verify_tls ? 2L : 0L);
+	if (c->trust.ca_file)
+		SETOPT(h, CURLOPT_CAINFO, c->trust.ca_file);
 
 	switch (c->auth) {
 	case SMTP_AUTH_PLAIN:

@@ -9,6 +9,8 @@
 
 #include <jansson.h>
 
+#include <svcbroker/conf.h>
+
 #include "json.h"
 #include "json_text.h"
 
@@ -500,6 +502,10 @@ static json_t *param_json(const struct sb_param *p)
 		    json_integer((json_int_t)(p->max_size
 						  ? p->max_size
 						  : SB_DEFAULT_MULTI_MAX)));
+	if (p->type == SB_TYPE_NUMBER && (p->min != 0 || p->max != 0)) {
+		sbc_json_set(o, "minimum", json_integer(p->min));
+		sbc_json_set(o, "maximum", json_integer(p->max));
+	}
 	sbc_json_set(o, "doc", str_or_null(p->doc));
 	return o;
 }
@@ -635,8 +641,44 @@ static const char *conf_type_name(enum sb_conf_type t)
 		return "path";
 	case SB_CONF_URL:
 		return "url";
+	case SB_CONF_FRAGMENT:
+		break;
 	}
 	return "unknown";
+}
+
+/* A key table (fragments flattened) as --list-brokers shows it. */
+static json_t *keys_json(const struct sb_config_key *table)
+{
+	json_t *keys = json_array();
+	struct sb_conf_flat flat[SB_CONF_KEYS_MAX];
+	size_t n = sb_conf_flatten(table, flat, SB_CONF_KEYS_MAX);
+	for (size_t i = 0; i < n && i < SB_CONF_KEYS_MAX; i++) {
+		const struct sb_config_key *k = flat[i].key;
+		json_t *jk = json_object();
+		bool secret = (k->flags & SB_CONF_SECRET) != 0;
+		sbc_json_set(jk, "key", json_string(k->key));
+		sbc_json_set(jk, "type", json_string(conf_type_name(k->type)));
+		/* a secret's default is never shown */
+		sbc_json_set(jk, "default",
+			     secret ? json_null() : str_or_null(k->def));
+		sbc_json_set(jk, "required",
+			     json_boolean(k->flags & SB_CONF_REQUIRED));
+		sbc_json_set(jk, "secret", json_boolean(secret));
+		bool bounded = k->min != 0 || k->max != 0;
+		sbc_json_set(jk, "min",
+			     bounded ? json_integer(k->min) : json_null());
+		sbc_json_set(jk, "max",
+			     bounded ? json_integer(k->max) : json_null());
+		sbc_json_set(jk, "choices",
+			     k->choices ? choices_json(k->choices)
+					: json_null());
+		if (k->schemes)
+			sbc_json_set(jk, "schemes", choices_json(k->schemes));
+		sbc_json_set(jk, "doc", str_or_null(k->doc));
+		sbc_json_push(keys, jk);
+	}
+	return keys;
 }
 
 static json_t *object_def_json(const struct sb_object *obj)
@@ -679,6 +721,12 @@ static json_t *object_def_json(const struct sb_object *obj)
 
 char *sbc_json_brokers(const struct sbc_module *const *mods, size_t n)
 {
+	json_t *top = json_object();
+	json_t *host = json_object();
+	sbc_json_set(host, "server", keys_json(sbc_server_keys));
+	sbc_json_set(host, "module", keys_json(sbc_module_keys));
+	sbc_json_set(host, "instance", keys_json(sbc_instance_host_keys));
+	sbc_json_set(top, "host", host);
 	json_t *root = json_array();
 	for (size_t i = 0; i < n; i++) {
 		const struct sb_broker *b = mods[i]->broker;
@@ -689,34 +737,7 @@ char *sbc_json_brokers(const struct sbc_module *const *mods, size_t n)
 		sbc_json_set(o, "file", str_or_null(mods[i]->path));
 		sbc_json_set(o, "serial",
 			     json_boolean(b->flags & SB_BROKER_SERIAL));
-		json_t *keys = json_array();
-		for (const struct sb_config_key *k = b->config; k && k->key;
-		     k++) {
-			json_t *jk = json_object();
-			bool secret = (k->flags & SB_CONF_SECRET) != 0;
-			sbc_json_set(jk, "key", json_string(k->key));
-			sbc_json_set(jk, "type",
-				     json_string(conf_type_name(k->type)));
-			/* a secret's default is never shown */
-			sbc_json_set(jk, "default",
-				     secret ? json_null()
-					    : str_or_null(k->def));
-			sbc_json_set(jk, "required",
-				     json_boolean(k->flags & SB_CONF_REQUIRED));
-			sbc_json_set(jk, "secret", json_boolean(secret));
-			bool bounded = k->min != 0 || k->max != 0;
-			sbc_json_set(jk, "min",
-				     bounded ? json_integer(k->min)
-					     : json_null());
-			sbc_json_set(jk, "max",
-				     bounded ? json_integer(k->max)
-					     : json_null());
-			sbc_json_set(jk, "choices",
-				     k->choices ? choices_json(k->choices)
-						: json_null());
-			sbc_json_set(jk, "doc", str_or_null(k->doc));
-			sbc_json_push(keys, jk);
-		}
+		json_t *keys = keys_json(b->config);
 		sbc_json_set(o, "config", keys);
 		json_t *objs = json_array();
 		for (const struct sb_object *ob = b->objects; ob && ob->name;
@@ -725,7 +746,8 @@ char *sbc_json_brokers(const struct sbc_module *const *mods, size_t n)
 		sbc_json_set(o, "objects", objs);
 		sbc_json_push(root, o);
 	}
-	char *s = root ? json_dumps(root, JSON_INDENT(2)) : NULL;
-	json_decref(root);
+	sbc_json_set(top, "brokers", root);
+	char *s = top ? json_dumps(top, JSON_INDENT(2)) : NULL;
+	json_decref(top);
 	return s;
 }

@@ -162,6 +162,33 @@ static void add_param(json_t *props, json_t *required, const struct sb_param *p)
 	if (multi)
 		max_items = p->max_size ? p->max_size : SB_DEFAULT_MULTI_MAX;
 	json_t *s = value_schema(p->type, multi, p->choices, p->doc, max_items);
+	json_t *item = multi ? json_object_get(s, "items") : s;
+	if (p->type == SB_TYPE_NUMBER && (p->min != 0 || p->max != 0)) {
+		sbc_json_set(item, "minimum", json_integer(p->min));
+		sbc_json_set(item, "maximum", json_integer(p->max));
+	}
+	/* max_size: bytes of one text (decoded bytes of one file); the
+	 * default cap of its type otherwise, as the host enforces it. */
+	size_t max = 0;
+	if (p->type == SB_TYPE_FILE)
+		max = SB_DEFAULT_FILE_MAX;
+	else if (p->type == SB_TYPE_MEMO)
+		max = SB_DEFAULT_MEMO_MAX;
+	else if (p->type != SB_TYPE_NUMBER && p->type != SB_TYPE_BOOLEAN)
+		max = SB_DEFAULT_TEXT_MAX;
+	if (p->max_size && !multi)
+		max = p->max_size;
+	if (max && p->type == SB_TYPE_FILE) {
+		/* the Content is base64: 4 characters per 3 bytes */
+		json_t *fp = json_object_get(item, "properties");
+		json_t *content = fp ? json_object_get(fp, "Content") : NULL;
+		if (content)
+			sbc_json_set(content, "maxLength",
+				     json_integer((json_int_t)((max + 2) / 3 *
+							       4)));
+	} else if (max && p->type != SB_TYPE_ENUM) {
+		sbc_json_set(item, "maxLength", json_integer((json_int_t)max));
+	}
 	if (multi && (p->flags & SB_REQUIRED))
 		sbc_json_set(s, "minItems", json_integer(1));
 	sbc_json_set(props, p->name, s);

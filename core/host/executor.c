@@ -212,7 +212,14 @@ static enum sb_status run(struct job *j, struct sb_result *res,
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
 				    "out of memory");
 	enum sb_status st =
-	    inst->broker->execute(inst->state, j->call, res, err);
+	    j->e->method->handler(inst->state, j->call, res, err);
+	/* A getter misuse is a broker bug, whatever the handler answered. */
+	if (sb_call_misused(j->call, err)) {
+		sbc_log(SB_LOG_ERROR, inst->broker->name, inst->name,
+			"%s.%s: %s", j->e->obj->name, j->e->method->name,
+			err->message);
+		return err->status;
+	}
 	if (st == SB_OK) {
 		if (sb_result_error(res, err)) {
 			if (err->status == SB_OK)

@@ -36,7 +36,16 @@ struct sbc_errlist {
 void sbc_errlist_add(struct sbc_errlist *l, const char *fmt, ...) SB_PRINTF(2, 3);
 void sbc_errlist_free(struct sbc_errlist *l);
 
-/* ==== config.c: INI configuration ====================================== */
+/* ==== config_load.c: reading the INI configuration ======================
+ * The host's own keys are typed key tables, bound by the SDK's binder like
+ * a broker's (and listed by --list-brokers and the docs from the same
+ * tables). */
+extern const struct sb_config_key sbc_server_keys[];        /* [server] */
+extern const struct sb_config_key sbc_module_keys[];        /* [module X] */
+extern const struct sb_config_key sbc_instance_host_keys[]; /* every instance */
+/* True for broker, max_concurrency, timeout. */
+bool sbc_is_host_key(const char *key);
+
 struct sbc_kv {
 	char *key, *value; /* value after ${env:}/${file:} substitution */
 	char *file;        /* file that set it */
@@ -59,7 +68,7 @@ struct sbc_config {
 	char *listen;        /* "127.0.0.1:8780" */
 	char *module_dir;    /* absolute */
 	char *state_dir;     /* absolute; may be NULL */
-	int64_t workers;     /* 1..256, default 16 */
+	int64_t workers;     /* 1..4096, default 16 */
 	int64_t queue;       /* 0..100000, default 1024 */
 	int64_t max_body;    /* bytes, default 40 MiB (a 25 MiB file in base64) */
 	int64_t max_body_total;  /* bytes of request bodies held at once, all
@@ -68,7 +77,8 @@ struct sbc_config {
 	int64_t max_connections_per_ip; /* 0 (no limit)..100000, default 0 */
 	int64_t idle_timeout_ms; /* a connection silent this long is closed;
 				  * 1s..1h, default 60s */
-	enum sb_log_level log_level; /* default info */
+	int log_level;       /* enum sb_log_level; default info */
+	char **include;      /* as given (read by the loader) */
 	char **modules;      /* enabled module names, NULL-terminated */
 	struct sbc_instance_conf *instances;
 	size_t n_instances;
@@ -77,7 +87,7 @@ struct sbc_config {
 /* Read path (and its includes).  Returns 0 and *out, or -1 with every
  * problem found added to errs (syntax, unknown [server] keys, duplicate
  * sections, instance of a module not enabled, unreadable secrets...).
- * Broker keys are not checked here: see sbc_config_bind. */
+ * Broker keys are not checked here: see sbc_instance_bind. */
 int sbc_config_load(const char *path, struct sbc_config **out,
 		    struct sbc_errlist *errs);
 void sbc_config_free(struct sbc_config *c);
@@ -91,11 +101,15 @@ int sbc_config_bind(const struct sb_config_key *table, size_t config_size,
 		    const struct sbc_instance_conf *inst, void **out,
 		    struct sbc_errlist *errs);
 void sbc_config_unbind(const struct sb_config_key *table, void *conf);
-
-/* Parse helpers shared with the rest of core. */
-bool sbc_parse_bool(const char *s, bool *out);
-bool sbc_parse_duration_ms(const char *s, int64_t *out); /* 250ms 30s 5m 1h */
-bool sbc_parse_size(const char *s, int64_t *out);        /* 512 64KiB 10MiB */
+/* The broker's validate() on a bound config: 0, or -1 with its message
+ * added as "file:line: [instance x] message". */
+int sbc_config_validate(const struct sb_broker *b, const void *conf,
+			const struct sbc_instance_conf *inst,
+			struct sbc_errlist *errs);
+/* sbc_config_bind with b's table, then sbc_config_validate. */
+int sbc_instance_bind(const struct sb_broker *b,
+		      const struct sbc_instance_conf *inst, void **out,
+		      struct sbc_errlist *errs);
 
 /* ==== module.c: loading broker modules (the only user of <ltdl.h>) ===== */
 struct sbc_module {

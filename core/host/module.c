@@ -273,9 +273,14 @@ static bool descriptor_ok(const char *path, const char *name,
 		fmt(errbuf, errlen,
 		    "%s was built for broker ABI %u.%u, this host speaks "
 		    "%d.%d: "
-		    "rebuild it against these headers",
+		    "rebuild it against these headers (cc ... $(pkg-config "
+		    "--cflags --libs svcbroker)); %s",
 		    path, (unsigned)b->abi_major, (unsigned)b->abi_minor,
-		    SB_ABI_MAJOR, SB_ABI_MINOR);
+		    SB_ABI_MAJOR, SB_ABI_MINOR,
+		    b->abi_major < SB_ABI_MAJOR
+			? "the ABI changelog in <svcbroker/broker.h> says "
+			  "what to change in its source"
+			: "this host is older than the module");
 		return false;
 	}
 	if (b->abi_minor > SB_ABI_MINOR) {

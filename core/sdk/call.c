@@ -29,6 +29,8 @@ static const struct sb_param page_size_param = {
 	.name = "PageSize",
 	.type = SB_TYPE_NUMBER,
 	.flags = 0,
+	.min = 1,
+	.max = SB_PAGE_SIZE_MAX,
 	.doc = "How many rows to return at most (1 to 1000; default 100).",
 };
 static const struct sb_param page_token_param = {
@@ -54,30 +56,18 @@ struct sb_call {
 	size_t n_in, cap_in;
 	int64_t deadline_ms;
 	atomic_bool cancelled;
+	/* The first getter misuse (an undeclared input, or one read as a type
+	 * it is not declared with); the host fails the call with it. */
+	atomic_bool misused;
+	char misuse[SB_ERROR_MSG_MAX];
 };
 
 /* ---- helpers ---------------------------------------------------------- */
 
-/* A client-supplied name or value, made safe to quote in a message:
- * printable, valid UTF-8, truncated. */
+/* A client-supplied name or value, made safe to quote in a message. */
 static const char *echo(const char *s, char *buf, size_t n)
 {
-	if (!s)
-		return "(null)";
-	size_t len = strnlen(s, n - 4);
-	size_t o = 0;
-	for (size_t i = 0; i < len && o + 4 < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		buf[o++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-	}
-	buf[o] = '\0';
-	/* Drop a UTF-8 sequence cut by the truncation. */
-	while (o > 0 && !sb_utf8_valid(buf, o))
-		buf[--o] = '\0';
-	if (s[len] != '\0' && o + 3 < n) {
-		memcpy(buf + o, "...", 4);
-	}
-	return buf;
+	return sb_text_quotable(s, n > 4 ? n - 4 : 0, buf, n);
 }
 
 static bool is_string_type(enum sb_type t)
@@ -295,11 +285,11 @@ static enum sb_status wrong_type(const struct sb_param *p, const char *given,
 static enum sb_status range_check(const struct sb_param *p, int64_t v,
 				  struct sb_error *err)
 {
-	if (p == &page_size_param &&
-	    (v < 1 || v > SB_PAGE_SIZE_MAX))
+	if ((p->min != 0 || p->max != 0) && (v < p->min || v > p->max))
 		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
-				    "PageSize: %lld is out of range 1..%d",
-				    (long long)v, SB_PAGE_SIZE_MAX);
+				    "%s: %lld is out of range %lld..%lld",
+				    p->name, (long long)v, (long long)p->min,
+				    (long long)p->max);
 	return SB_OK;
 }
 
@@ -632,19 +622,67 @@ const struct sb_method *sb_call_def(const struct sb_call *call)
 	return call ? call->m : NULL;
 }
 
+/* Record the first getter misuse; the host fails the call with it. */
+static void misuse(const struct sb_call *call, const char *name,
+		   const char *asked, const struct sb_param *p)
+{
+	struct sb_call *c = (struct sb_call *)call; /* the record is mutable */
+	bool expected = false;
+	if (!atomic_compare_exchange_strong(&c->misused, &expected, true))
+		return;
+	char nb[96];
+	if (!p) {
+		snprintf(c->misuse, sizeof(c->misuse),
+			 "the broker read input %s, which %s.%s does not "
+			 "declare",
+			 echo(name, nb, sizeof(nb)), c->obj->name, c->m->name);
+		return;
+	}
+	const char *tn = sb_type_name(p->type);
+	snprintf(c->misuse, sizeof(c->misuse),
+		 "the broker read input %s as %s, but %s.%s declares it as "
+		 "%s%s",
+		 p->name, asked, c->obj->name, c->m->name,
+		 (p->flags & SB_MULTI) ? "a list of " : "", tn ? tn : "?");
+}
+
+/* The declaration of `name` if reading it as `asked` fits (ok(type)), for
+ * a single value when `single` is set; else NULL with the misuse
+ * recorded. */
+static const struct sb_param *declared(const struct sb_call *call,
+				       const char *name, const char *asked,
+				       bool (*ok)(enum sb_type), bool single)
+{
+	if (!call)
+		return NULL;
+	const struct sb_param *p = sb_call_param(call, name);
+	if (!p || !ok(p->type) || (single && (p->flags & SB_MULTI))) {
+		misuse(call, name, asked, p);
+		return NULL;
+	}
+	return p;
+}
+
 const struct sb_value *sb_call_input(const struct sb_call *call,
 				     const char *name)
 {
+	if (call && !sb_call_param(call, name))
+		misuse(call, name, "a value", NULL);
 	const struct input *in = find_input(call, name);
 	return in ? &in->value : NULL;
 }
 
-/* The single item of a present non-multi input. */
+static bool is_number(enum sb_type t) { return t == SB_TYPE_NUMBER; }
+static bool is_boolean(enum sb_type t) { return t == SB_TYPE_BOOLEAN; }
+static bool is_enum(enum sb_type t) { return t == SB_TYPE_ENUM; }
+static bool is_file(enum sb_type t) { return t == SB_TYPE_FILE; }
+
+/* The single item of a present input. */
 static const union sb_datum *single(const struct sb_call *call,
 				    const char *name)
 {
 	const struct input *in = find_input(call, name);
-	if (!in || in->value.multi || in->value.count != 1)
+	if (!in || in->value.count != 1)
 		return NULL;
 	return &in->items[0];
 }
@@ -652,8 +690,7 @@ static const union sb_datum *single(const struct sb_call *call,
 const char *sb_call_str(const struct sb_call *call, const char *name,
 			const char *fallback)
 {
-	const struct input *in = find_input(call, name);
-	if (!in || !is_string_type(in->value.type))
+	if (!declared(call, name, "a single string", is_string_type, true))
 		return fallback;
 	const union sb_datum *d = single(call, name);
 	return d ? d->s : fallback;
@@ -661,8 +698,7 @@ const char *sb_call_str(const struct sb_call *call, const char *name,
 
 bool sb_call_int(const struct sb_call *call, const char *name, int64_t *out)
 {
-	const struct input *in = find_input(call, name);
-	if (!in || in->value.type != SB_TYPE_NUMBER)
+	if (!declared(call, name, "a single number", is_number, true))
 		return false;
 	const union sb_datum *d = single(call, name);
 	if (!d)
@@ -674,8 +710,7 @@ bool sb_call_int(const struct sb_call *call, const char *name, int64_t *out)
 
 bool sb_call_bool(const struct sb_call *call, const char *name, bool *out)
 {
-	const struct input *in = find_input(call, name);
-	if (!in || in->value.type != SB_TYPE_BOOLEAN)
+	if (!declared(call, name, "a single boolean", is_boolean, true))
 		return false;
 	const union sb_datum *d = single(call, name);
 	if (!d)
@@ -685,8 +720,37 @@ bool sb_call_bool(const struct sb_call *call, const char *name, bool *out)
 	return true;
 }
 
+bool sb_call_enum(const struct sb_call *call, const char *name, size_t *index)
+{
+	const struct sb_param *p =
+		declared(call, name, "a single enum", is_enum, true);
+	if (!p)
+		return false;
+	const union sb_datum *d = single(call, name);
+	if (!d)
+		return false;
+	for (size_t i = 0; p->choices && p->choices[i]; i++) {
+		if (strcmp(p->choices[i], d->s) == 0) {
+			if (index)
+				*index = i;
+			return true;
+		}
+	}
+	return false; /* not reached: the value was checked on input */
+}
+
+bool sb_call_misused(const struct sb_call *c, struct sb_error *err)
+{
+	if (!c || !atomic_load(&c->misused))
+		return false;
+	sb_error_set(err, SB_ERR_INTERNAL, NULL, "%s", c->misuse);
+	return true;
+}
+
 size_t sb_call_count(const struct sb_call *call, const char *name)
 {
+	if (call && !sb_call_param(call, name))
+		misuse(call, name, "a list", NULL);
 	const struct input *in = find_input(call, name);
 	return in ? in->value.count : 0;
 }
@@ -694,8 +758,10 @@ size_t sb_call_count(const struct sb_call *call, const char *name)
 const char *sb_call_str_at(const struct sb_call *call, const char *name,
 			   size_t i)
 {
+	if (!declared(call, name, "a string", is_string_type, false))
+		return NULL;
 	const struct input *in = find_input(call, name);
-	if (!in || !is_string_type(in->value.type) || i >= in->value.count)
+	if (!in || i >= in->value.count)
 		return NULL;
 	return in->items[i].s;
 }
@@ -703,8 +769,10 @@ const char *sb_call_str_at(const struct sb_call *call, const char *name,
 const struct sb_file *sb_call_file_at(const struct sb_call *call,
 				      const char *name, size_t i)
 {
+	if (!declared(call, name, "a file", is_file, false))
+		return NULL;
 	const struct input *in = find_input(call, name);
-	if (!in || in->value.type != SB_TYPE_FILE || i >= in->value.count)
+	if (!in || i >= in->value.count)
 		return NULL;
 	return &in->items[i].f;
 }

@@ -250,9 +250,14 @@ bad:
 
 /* ---- UTF-8 and XML --------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at s (max n bytes), 0 if invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
+size_t sb_utf8_decode(const char *str, size_t n, uint32_t *cp)
 {
+	const unsigned char *s = (const unsigned char *)str;
+	uint32_t dummy;
+	if (!cp)
+		cp = &dummy;
+	if (!s || n == 0)
+		return 0;
 	unsigned char c = s[0];
 	if (c < 0x80) {
 		*cp = c;
@@ -300,7 +305,7 @@ bool sb_utf8_valid(const char *s, size_t len)
 			continue;
 		}
 		uint32_t cp;
-		size_t k = utf8_seq(p + i, len - i, &cp);
+		size_t k = sb_utf8_decode((const char *)p + i, len - i, &cp);
 		if (!k)
 			return false;
 		i += k;
@@ -519,4 +524,42 @@ int64_t sb_now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *sb_text_quotable(const char *s, size_t max, char *out, size_t n)
+{
+	if (!out || n == 0)
+		return "";
+	if (!s) {
+		snprintf(out, n, "(null)");
+		return out;
+	}
+	static const char repl[] = "\xef\xbf\xbd"; /* U+FFFD */
+	size_t len = strlen(s), i = 0, o = 0;
+	/* Room for "..." and the NUL. */
+	while (i < len && i < max) {
+		uint32_t cp;
+		size_t k = sb_utf8_decode(s + i, len - i, &cp);
+		const char *src = s + i;
+		size_t w = k;
+		if (k == 0) {
+			src = repl;
+			w = 3;
+			k = 1;
+		} else if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0)) {
+			src = "?";
+			w = 1;
+		}
+		if (o + w + 4 > n)
+			break;
+		memcpy(out + o, src, w);
+		o += w;
+		i += k;
+	}
+	if (i < len && o + 4 <= n) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+	return out;
 }

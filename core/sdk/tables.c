@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <svcbroker/broker.h>
+#include <svcbroker/conf.h>
 #include <svcbroker/invoke.h>
 
 #define MODULE_NAME_MAX 64
@@ -157,6 +158,20 @@ static bool params_ok(const struct sb_object *o, const struct sb_method *m,
 		if (p->type == SB_TYPE_ENUM &&
 		    !choices_ok(p->choices, what, errbuf, errlen))
 			return false;
+		if (p->type != SB_TYPE_ENUM && p->choices) {
+			fmt(errbuf, errlen,
+			    "%s: has choices but is not an enum", what);
+			return false;
+		}
+		if ((p->min != 0 || p->max != 0) &&
+		    (p->type != SB_TYPE_NUMBER || p->min > p->max)) {
+			fmt(errbuf, errlen,
+			    p->type != SB_TYPE_NUMBER
+				? "%s: min/max are for number inputs only"
+				: "%s: min is above max",
+			    what);
+			return false;
+		}
 		if (m->kind == SB_KIND_LIST &&
 		    (strcmp(p->name, "PageSize") == 0 ||
 		     strcmp(p->name, "PageToken") == 0)) {
@@ -277,6 +292,10 @@ bool sb_object_check(const struct sb_object *o, char *errbuf, size_t errlen)
 			    (int)m->kind);
 			return false;
 		}
+		if (!m->handler) {
+			fmt(errbuf, errlen, "%s: no handler", what);
+			return false;
+		}
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(o->methods[j].name, m->name) == 0) {
 				fmt(errbuf, errlen, "%s: declared twice", what);
@@ -328,6 +347,8 @@ static size_t conf_field_size(enum sb_conf_type t, size_t *align)
 	case SB_CONF_ENUM:
 		*align = _Alignof(int);
 		return sizeof(int);
+	case SB_CONF_FRAGMENT:
+		break;
 	}
 	*align = 1;
 	return 0;
@@ -348,8 +369,18 @@ static bool config_ok(const struct sb_broker *b, char *errbuf, size_t errlen)
 		    b->config_size, CONFIG_SIZE_MAX);
 		return false;
 	}
-	for (size_t i = 0; b->config[i].key; i++) {
-		const struct sb_config_key *k = &b->config[i];
+	struct sb_conf_flat flat[SB_CONF_KEYS_MAX];
+	size_t n = sb_conf_flatten(b->config, flat, SB_CONF_KEYS_MAX);
+	if (n == 0 || n > SB_CONF_KEYS_MAX) {
+		fmt(errbuf, errlen,
+		    "config table: a fragment is NULL, fragments nest more "
+		    "than 4 deep, or there are more than %d keys",
+		    SB_CONF_KEYS_MAX);
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct sb_config_key *k = flat[i].key;
+		size_t offset = flat[i].offset;
 		if (!config_key_name_ok(k->key)) {
 			fmt(errbuf, errlen,
 			    "config key \"%s\": names are [a-z][a-z0-9_]* (at "
@@ -369,7 +400,7 @@ static bool config_ok(const struct sb_broker *b, char *errbuf, size_t errlen)
 			fmt(errbuf, errlen, "config key %s: no doc", k->key);
 			return false;
 		}
-		if ((unsigned)k->type > SB_CONF_URL) {
+		if ((unsigned)k->type > SB_CONF_URL) { /* FRAGMENT flattened */
 			fmt(errbuf, errlen, "config key %s: unknown type %d",
 			    k->key, (int)k->type);
 			return false;
@@ -389,6 +420,19 @@ static bool config_ok(const struct sb_broker *b, char *errbuf, size_t errlen)
 			fmt(errbuf, errlen,
 			    "config key %s: min %lld is above max %lld", k->key,
 			    (long long)k->min, (long long)k->max);
+			return false;
+		}
+		if (k->choices && k->type != SB_CONF_ENUM) {
+			fmt(errbuf, errlen,
+			    "config key %s: has choices but is not an enum "
+			    "(URL keys list theirs in schemes)",
+			    k->key);
+			return false;
+		}
+		if (k->schemes && k->type != SB_CONF_URL) {
+			fmt(errbuf, errlen,
+			    "config key %s: has schemes but is not a URL",
+			    k->key);
 			return false;
 		}
 		if (k->type == SB_CONF_ENUM) {
@@ -411,23 +455,23 @@ static bool config_ok(const struct sb_broker *b, char *errbuf, size_t errlen)
 			}
 		}
 		size_t align, size = conf_field_size(k->type, &align);
-		if (k->offset > b->config_size ||
-		    size > b->config_size - k->offset) {
+		if (offset > b->config_size ||
+		    size > b->config_size - offset) {
 			fmt(errbuf, errlen,
 			    "config key %s: field at offset %zu (%zu bytes) "
 			    "lies outside config_size %zu",
-			    k->key, k->offset, size, b->config_size);
+			    k->key, offset, size, b->config_size);
 			return false;
 		}
-		if (k->offset % align) {
+		if (offset % align) {
 			fmt(errbuf, errlen,
 			    "config key %s: offset %zu is not aligned for its "
 			    "type",
-			    k->key, k->offset);
+			    k->key, offset);
 			return false;
 		}
 		for (size_t j = 0; j < i; j++) {
-			const struct sb_config_key *o = &b->config[j];
+			const struct sb_config_key *o = flat[j].key;
 			size_t oalign,
 			    osize = conf_field_size(o->type, &oalign);
 			if (strcmp(o->key, k->key) == 0) {
@@ -435,8 +479,8 @@ static bool config_ok(const struct sb_broker *b, char *errbuf, size_t errlen)
 				    "config key %s: declared twice", k->key);
 				return false;
 			}
-			if (k->offset < o->offset + osize &&
-			    o->offset < k->offset + size) {
+			if (offset < flat[j].offset + osize &&
+			    flat[j].offset < offset + size) {
 				fmt(errbuf, errlen,
 				    "config keys %s and %s: their fields "
 				    "overlap",
@@ -473,13 +517,10 @@ bool sb_broker_check(const struct sb_broker *b, char *errbuf, size_t errlen)
 		fmt(errbuf, errlen, "unknown flags 0x%x", b->flags);
 		return false;
 	}
-	if (!b->open || !b->execute || !b->close) {
+	if (!b->open || !b->close) {
 		fmt(errbuf, errlen,
-		    "open, execute and close are mandatory; %s "
-		    "is missing",
-		    !b->open	  ? "open"
-		    : !b->execute ? "execute"
-				  : "close");
+		    "open and close are mandatory; %s is missing",
+		    !b->open ? "open" : "close");
 		return false;
 	}
 	if (!config_ok(b, errbuf, errlen))

@@ -123,8 +123,7 @@ static int check(const char *path)
 				continue; /* reported above */
 			const struct sb_broker *b = mod->broker;
 			void *conf = NULL;
-			if (sbc_config_bind(b->config, b->config_size, ic,
-					    &conf, &errs) == 0)
+			if (sbc_instance_bind(b, ic, &conf, &errs) == 0)
 				sbc_config_unbind(b->config, conf);
 		}
 	}

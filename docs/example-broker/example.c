@@ -2,13 +2,18 @@
  *
  * Objects:
  *   Greeting.Say        returns a greeting for Name, in the instance's words
- *   Counter.Increment   adds By (default 1) to a per-instance counter
+ *   Counter.Increment   adds By (default 1, -1000..1000) to a per-instance
+ *                       counter, never past the instance's limit
  *   Counter.Read        returns the counter
  *
  * Instance keys:
  *   greeting  string  "Hello"   the word before the name
  *   start     int     0         the counter's first value
+ *   limit     int     1000000   the counter never goes past it
  *   shout     bool    no        greet in capitals
+ *
+ * Each method's table entry names its handler: the host calls it directly,
+ * so nothing here compares method names.
  *
  * Build: make (see Makefile; needs `pkg-config svcbroker`).
  */
@@ -31,6 +36,7 @@
 struct hello_conf {
 	char *greeting;
 	int64_t start;
+	int64_t limit;
 	bool shout;
 };
 
@@ -47,6 +53,13 @@ static const struct sb_config_key hello_config[] = {
      .max = 1000000,
      .doc = "The counter's first value.",
      .offset = offsetof(struct hello_conf, start)},
+    {.key = "limit",
+     .type = SB_CONF_INT,
+     .def = "1000000",
+     .min = -1000000,
+     .max = 1000000,
+     .doc = "The counter never goes past this value.",
+     .offset = offsetof(struct hello_conf, limit)},
     {.key = "shout",
      .type = SB_CONF_BOOL,
      .def = "no",
@@ -55,8 +68,17 @@ static const struct sb_config_key hello_config[] = {
     SB_CONF_END,
 };
 
-/* ---- catalog --------------------------------------------------------------
- */
+/* ---- catalog ------------------------------------------------------------- */
+
+/* The method handlers, defined below; each table entry names its own. */
+static enum sb_status say(void *state, const struct sb_call *call,
+			  struct sb_result *res, struct sb_error *err);
+static enum sb_status increment(void *state, const struct sb_call *call,
+				struct sb_result *res, struct sb_error *err);
+static enum sb_status read_counter(void *state, const struct sb_call *call,
+				   struct sb_result *res,
+				   struct sb_error *err);
+
 static const struct sb_property greeting_props[] = {
     {.name = "Name", .type = SB_TYPE_TEXT, .doc = "Who is greeted."},
     {.name = "Message", .type = SB_TYPE_TEXT, .doc = "The greeting."},
@@ -77,6 +99,7 @@ static const char *const say_returns[] = {"Name", "Message", NULL};
 static const struct sb_method greeting_methods[] = {
     {.name = "Say",
      .kind = SB_KIND_EXECUTE,
+     .handler = say,
      .doc = "Return a greeting for Name.",
      .inputs = say_inputs,
      .returns = say_returns},
@@ -93,7 +116,9 @@ static const struct sb_property counter_props[] = {
 static const struct sb_param increment_inputs[] = {
     {.name = "By",
      .type = SB_TYPE_NUMBER,
-     .doc = "How much to add (default 1, -1000..1000)."},
+     .min = -1000, /* the host refuses anything outside, before we run */
+     .max = 1000,
+     .doc = "How much to add (default 1)."},
     SB_PARAM_END,
 };
 
@@ -102,11 +127,13 @@ static const char *const counter_returns[] = {"Value", NULL};
 static const struct sb_method counter_methods[] = {
     {.name = "Increment",
      .kind = SB_KIND_UPDATE,
+     .handler = increment,
      .doc = "Add By to the counter and return the new value.",
      .inputs = increment_inputs,
      .returns = counter_returns},
     {.name = "Read",
      .kind = SB_KIND_READ,
+     .handler = read_counter,
      .doc = "Return the counter's value.",
      .returns = counter_returns},
     SB_METHOD_END,
@@ -124,15 +151,27 @@ static const struct sb_object hello_objects[] = {
     SB_OBJECT_END,
 };
 
-/* ---- per-instance state
- * ------------------------------------------------------ Everything lives here,
- * never in globals: two instances of this broker run side by side.  execute()
- * runs concurrently, hence the atomic. */
+/* ---- per-instance state ---------------------------------------------------
+ * Everything lives here, never in globals: two instances of this broker run
+ * side by side.  Handlers run concurrently, hence the atomic. */
 struct hello_state {
 	const struct sb_host *host;
 	const struct hello_conf *conf;
 	atomic_llong counter;
 };
+
+/* Rules that span keys: the host runs this for `svcbrokerd --check`, at
+ * start-up and on reload, before anything is opened. */
+static enum sb_status hello_validate(const void *config, struct sb_error *err)
+{
+	const struct hello_conf *conf = config;
+	if (conf->start > conf->limit)
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "start (%lld) is above limit (%lld)",
+				    (long long)conf->start,
+				    (long long)conf->limit);
+	return SB_OK;
+}
 
 static enum sb_status hello_open(const struct sb_host *host, const void *config,
 				 void **state, struct sb_error *err)
@@ -150,9 +189,10 @@ static enum sb_status hello_open(const struct sb_host *host, const void *config,
 	return SB_OK;
 }
 
-static enum sb_status say(struct hello_state *st, const struct sb_call *call,
+static enum sb_status say(void *state, const struct sb_call *call,
 			  struct sb_result *res, struct sb_error *err)
 {
+	struct hello_state *st = state;
 	/* Name is required and validated (text, <= 100 bytes) by the host. */
 	const char *name = sb_call_str(call, "Name", "");
 	struct sb_buf msg;
@@ -175,40 +215,38 @@ static enum sb_status say(struct hello_state *st, const struct sb_call *call,
 	return s;
 }
 
-static enum sb_status increment(struct hello_state *st,
-				const struct sb_call *call,
+static enum sb_status increment(void *state, const struct sb_call *call,
 				struct sb_result *res, struct sb_error *err)
 {
+	struct hello_state *st = state;
 	int64_t by = 1;
 	sb_call_int(call, "By", &by); /* absent: keep the default */
-	if (by < -1000 || by > 1000)
-		return sb_error_set(err, SB_ERR_INVALID_INPUT, "ByOutOfRange",
-				    "By: %lld is out of range -1000..1000",
-				    (long long)by);
-	long long v = atomic_fetch_add(&st->counter, by) + by;
+	long long cur = atomic_load(&st->counter), next;
+	do {
+		next = cur + by;
+		if (next > st->conf->limit)
+			return sb_error_set(err, SB_ERR_CONFLICT,
+					    "LimitReached",
+					    "the counter is %lld; adding %lld "
+					    "would pass the limit %lld",
+					    cur, (long long)by,
+					    (long long)st->conf->limit);
+	} while (!atomic_compare_exchange_weak(&st->counter, &cur, next));
 	enum sb_status s = sb_result_row(res);
-	return s == SB_OK ? sb_result_int(res, "Value", v) : s;
+	return s == SB_OK ? sb_result_int(res, "Value", next) : s;
 }
 
-static enum sb_status hello_execute(void *state, const struct sb_call *call,
-				    struct sb_result *res, struct sb_error *err)
+static enum sb_status read_counter(void *state, const struct sb_call *call,
+				   struct sb_result *res,
+				   struct sb_error *err)
 {
+	(void)call;
+	(void)err;
 	struct hello_state *st = state;
-	/* The host resolved the address against our tables: compare the
-	 * method's table entry, not strings. */
-	const struct sb_method *m = sb_call_def(call);
-	if (m == &greeting_methods[0])
-		return say(st, call, res, err);
-	if (m == &counter_methods[0])
-		return increment(st, call, res, err);
-	if (m == &counter_methods[1]) {
-		enum sb_status s = sb_result_row(res);
-		return s == SB_OK ? sb_result_int(res, "Value",
-						  atomic_load(&st->counter))
-				  : s;
-	}
-	return sb_error_set(err, SB_ERR_NOT_FOUND, NULL, "no method %s.%s",
-			    sb_call_object(call), sb_call_method(call));
+	enum sb_status s = sb_result_row(res);
+	return s == SB_OK ? sb_result_int(res, "Value",
+					  atomic_load(&st->counter))
+			  : s;
 }
 
 static enum sb_status hello_test(void *state, struct sb_error *err)
@@ -232,8 +270,8 @@ SB_EXPORT const struct sb_broker svcbroker_broker = {
     .config = hello_config,
     .config_size = sizeof(struct hello_conf),
     .objects = hello_objects,
+    .validate = hello_validate,
     .open = hello_open,
-    .execute = hello_execute,
     .test = hello_test,
     .close = hello_close,
 };

@@ -4,19 +4,35 @@
  * `svcbroker_broker`, a `const struct sb_broker` filled with designated
  * initialisers:
  *
+ *   static const struct sb_method greeting_methods[] = {
+ *           {.name = "Say", .kind = SB_KIND_EXECUTE, .handler = greeting_say,
+ *            .doc = "...", .inputs = ..., .returns = ...},
+ *           SB_METHOD_END};
+ *   ...
  *   const struct sb_broker svcbroker_broker = {
  *           SB_BROKER_HEADER,
  *           .name = "example", .version = "1.0", .summary = "...",
  *           .config = example_config, .config_size = sizeof(struct example_conf),
  *           .objects = example_objects,
- *           .open = example_open, .execute = example_execute,
+ *           .open = example_open, .validate = example_validate,
  *           .close = example_close,
  *   };
+ *
+ * Each method's table entry carries its handler: the table is the
+ * dispatcher, and the host calls the handler of the method it resolved.
  *
  * ABI changelog (bump SB_ABI_MINOR when appending a field at the end of
  * struct sb_broker or struct sb_host; bump SB_ABI_MAJOR for anything else,
  * including any change to a table entry struct):
  *   1.0  first version.
+ *   2.0  struct sb_method carries its handler (sb_broker.execute is gone);
+ *        struct sb_param has min/max for number inputs; struct
+ *        sb_config_key has `schemes` for URL keys (choices are for
+ *        enumerations only) and `fragment` for SB_CONF_FRAGMENT entries
+ *        that include a shared table of keys; struct sb_broker has an
+ *        optional validate() for rules spanning several keys; broker.h no
+ *        longer includes call.h; a getter that reads an input as the wrong
+ *        type fails the call instead of answering "absent".
  *
  * The first four fields of struct sb_broker (magic, abi_major, abi_minor,
  * struct_size) are frozen forever.  The host accepts a module whose major
@@ -37,7 +53,7 @@ extern "C" {
 #endif
 
 #define SB_BROKER_MAGIC 0x53564342u /* "SVCB" */
-#define SB_ABI_MAJOR 1
+#define SB_ABI_MAJOR 2
 #define SB_ABI_MINOR 0
 #define SB_BROKER_SYMBOL "svcbroker_broker"
 
@@ -58,23 +74,38 @@ enum sb_conf_type {
 	SB_CONF_ENUM,       /* int               index into choices */
 	SB_CONF_LIST,       /* char **           NULL-terminated, comma list */
 	SB_CONF_PATH,       /* char *            made absolute against the file */
-	SB_CONF_URL,        /* char *            scheme://...; choices = schemes */
+	SB_CONF_URL,        /* char *            scheme://...; see `schemes` */
+	SB_CONF_FRAGMENT,   /* not a key: includes the keys of `fragment`,
+	                       whose offsets are relative to `offset` (a struct
+	                       of the fragment's own type inside yours) */
 };
 
 #define SB_CONF_REQUIRED 0x1u /* the key must be given (no default) */
 #define SB_CONF_SECRET 0x2u   /* never printed, logged or returned */
 
+/* Enumerations have one model everywhere: a NULL-terminated list of names
+ * (`choices`), the same for a config key, a property and a method input.
+ * A config key's value is the index of its name (an int); an input's value
+ * is the name, and sb_call_enum() gives its index.  Names match without
+ * regard to case in INI files and exactly in the API. */
 struct sb_config_key {
-	const char *key;
+	const char *key;            /* for SB_CONF_FRAGMENT: the fragment's label */
 	enum sb_conf_type type;
 	const char *def;            /* default, in INI syntax; NULL = none */
 	unsigned flags;             /* SB_CONF_* */
 	int64_t min, max;           /* for INT/DURATION/SIZE; min==max==0: no bound */
-	const char *const *choices; /* ENUM names / URL schemes; NULL-terminated */
+	const char *const *choices; /* ENUM names; NULL-terminated */
+	const char *const *schemes; /* URL schemes allowed; NULL = any */
 	const char *doc;            /* mandatory, one sentence */
 	size_t offset;              /* offsetof(struct your_conf, field) */
+	const struct sb_config_key *fragment; /* for SB_CONF_FRAGMENT */
 };
 #define SB_CONF_END {.key = NULL}
+/* Include a shared table of keys (declared once, used by several
+ * brokers), bound into the struct at offsetof(struct your_conf, member). */
+#define SB_CONF_INCLUDE(label, table, member_offset)                      \
+	{.key = (label), .type = SB_CONF_FRAGMENT, .fragment = (table),       \
+	 .offset = (member_offset), .doc = "keys of " label}
 
 /* ---------------------------------------------------------------------
  * Catalog tables: objects, properties, methods.
@@ -101,6 +132,9 @@ struct sb_param {
 	const char *const *choices; /* for SB_TYPE_ENUM */
 	size_t max_size;            /* bytes (text) / decoded bytes (file) /
 	                               items (multi); 0 = host default */
+	int64_t min, max;           /* for SB_TYPE_NUMBER: the host refuses a
+	                               value outside min..max; min==max==0: no
+	                               bound */
 	const char *doc;            /* mandatory */
 };
 #define SB_PARAM_END {.name = NULL}
@@ -117,10 +151,23 @@ enum sb_method_kind {
 /* "create", "read", ... Static storage; NULL for unknown. */
 const char *sb_method_kind_name(enum sb_method_kind k);
 
+struct sb_call;     /* one method call: see <svcbroker/call.h> */
+struct sb_result;   /* rows out: see <svcbroker/call.h> */
+struct sb_describe; /* dynamic objects: see <svcbroker/call.h> */
+
+/* Run one method.  state is the instance's (from open()); call (and every
+ * input in it) is borrowed until the handler returns; add rows to result
+ * (the builders copy).  Return SB_OK, or an error status with err filled.
+ * Called concurrently for one instance unless SB_BROKER_SERIAL. */
+typedef enum sb_status (*sb_handler_fn)(void *state, const struct sb_call *call,
+					struct sb_result *result,
+					struct sb_error *err);
+
 struct sb_method {
 	const char *name;
 	enum sb_method_kind kind;
 	const char *doc;                  /* mandatory */
+	sb_handler_fn handler;            /* mandatory */
 	const struct sb_param *inputs;    /* SB_PARAM_END-terminated; may be NULL */
 	const char *const *returns;       /* property names a row carries,
 	                                     NULL-terminated; NULL = none */
@@ -134,10 +181,6 @@ struct sb_object {
 	const struct sb_method *methods;       /* SB_METHOD_END-terminated */
 };
 #define SB_OBJECT_END {.name = NULL}
-
-struct sb_call;     /* one method call: see <svcbroker/call.h> */
-struct sb_result;   /* rows out: see <svcbroker/call.h> */
-struct sb_describe; /* dynamic objects: see <svcbroker/call.h> */
 
 /* ---------------------------------------------------------------------
  * Host services, lent to a broker instance by const pointer.  Valid from
@@ -187,6 +230,14 @@ struct sb_broker {
 	size_t config_size;                 /* sizeof the broker's config struct */
 	const struct sb_object *objects;    /* SB_OBJECT_END-terminated; may be NULL */
 
+	/* Optional: check rules that span several keys (each key alone was
+	 * checked against the table already), e.g. "auth = plain needs a
+	 * username".  Return SB_OK, or SB_ERR_INVALID_INPUT with a message
+	 * that names the keys.  Must not open anything: `svcbrokerd --check`,
+	 * start-up and reload call it for every instance before any instance
+	 * is opened.  Thread-safe; config is borrowed. */
+	enum sb_status (*validate)(const void *config, struct sb_error *err);
+
 	/* Build per-instance state from the validated config.  host and config
 	 * stay valid until close().  Return SB_OK and set *state, or fill err.
 	 * Called once per instance, never concurrently with anything else of
@@ -198,12 +249,6 @@ struct sb_broker {
 	 * sb_describe_add).  The added objects must stay valid until close(). */
 	enum sb_status (*describe)(void *state, struct sb_describe *builder,
 				   struct sb_error *err);
-
-	/* Run one method.  call (and every input in it) is borrowed for the
-	 * duration of the call; add rows to result (the builders copy).
-	 * Called concurrently for one instance unless SB_BROKER_SERIAL. */
-	enum sb_status (*execute)(void *state, const struct sb_call *call,
-				  struct sb_result *result, struct sb_error *err);
 
 	/* Optional connectivity check ("Test settings").  Thread-safe like
 	 * execute. */
@@ -228,7 +273,5 @@ struct sb_broker {
 #ifdef __cplusplus
 }
 #endif
-
-#include <svcbroker/call.h>
 
 #endif

@@ -12,11 +12,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <svcbroker/broker.h>
+#include <svcbroker/status.h>
+#include <svcbroker/types.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+struct sb_call;
+struct sb_result;
+struct sb_describe;
+struct sb_method;
+struct sb_object;
 
 /* The object and method this call addresses, and the method's table entry. */
 const char *sb_call_object(const struct sb_call *call);
@@ -28,12 +35,19 @@ const struct sb_method *sb_call_def(const struct sb_call *call);
 const struct sb_value *sb_call_input(const struct sb_call *call,
 				     const char *name);
 
-/* Convenience getters.  Each returns the value of a present, single input of
- * a fitting type; otherwise the fallback / false / NULL. */
+/* Convenience getters.  Each returns the value of a present, single input;
+ * for an input the caller did not give, the fallback / false / NULL.
+ * Reading an input the method does not declare, or as a type it is not
+ * declared with (sb_call_int on a text input, a multi input as single), is
+ * a broker bug: the getter returns the fallback AND the call fails with
+ * SB_ERR_INTERNAL naming the input and both types, whatever the handler
+ * returns, so the mistake is never taken for "absent". */
 const char *sb_call_str(const struct sb_call *call, const char *name,
 			const char *fallback); /* any string-carried type */
 bool sb_call_int(const struct sb_call *call, const char *name, int64_t *out);
 bool sb_call_bool(const struct sb_call *call, const char *name, bool *out);
+/* An enum input: true and the index of its name in the declared choices. */
+bool sb_call_enum(const struct sb_call *call, const char *name, size_t *index);
 /* Items of an input: count (0 if absent) and the i-th string / file. */
 size_t sb_call_count(const struct sb_call *call, const char *name);
 const char *sb_call_str_at(const struct sb_call *call, const char *name,

@@ -68,6 +68,12 @@ bool sb_call_is_cancelled(const struct sb_call *c);
 size_t sb_call_n_inputs(const struct sb_call *c);
 const char *sb_call_input_name(const struct sb_call *c, size_t i);
 
+/* After the handler returned: true and err filled (SB_ERR_INTERNAL, naming
+ * the input and both types) if the broker read an input the method does
+ * not declare, or as a type it is not declared with.  The host then fails
+ * the call whatever the handler returned. */
+bool sb_call_misused(const struct sb_call *c, struct sb_error *err);
+
 /* Result: rows of cells, validated against obj's properties. */
 struct sb_cell {
 	const char *name;

@@ -56,6 +56,18 @@ bool sb_uuid4(char out[37]);
  * or UTF-8 (RFC 6531), no spaces, no control characters, <= 254 bytes). */
 bool sb_email_valid(const char *s);
 
+/* The one UTF-8 decoder: the length (1..4) of the valid, shortest-form
+ * UTF-8 sequence at s (at most n bytes) with its code point in *cp (cp may
+ * be NULL), or 0 if s does not start with one (surrogates and code points
+ * above U+10FFFF are invalid). */
+size_t sb_utf8_decode(const char *s, size_t n, uint32_t *cp);
+
+/* s made safe to quote in a message or a log line: at most max bytes of s,
+ * invalid UTF-8 replaced by U+FFFD, control characters by '?', "..." when
+ * cut; always NUL-terminated within n bytes.  Returns out ("(null)" for a
+ * NULL s). */
+const char *sb_text_quotable(const char *s, size_t max, char *out, size_t n);
+
 /* A safe single path component: non-empty, <= max bytes, no '/', no NUL,
  * not "." or "..", no control characters. */
 bool sb_path_component_ok(const char *s, size_t max);

@@ -69,10 +69,12 @@ def list_modules(workdir, brokers_only=True):
     if rc != 0 or sanitizer_report(err):
         raise RuntimeError("svcbrokerd --list-brokers exited with %d:\n%s"
                            % (rc, err))
-    mods = json.loads(out)
-    if not isinstance(mods, list):
-        raise RuntimeError("--list-brokers printed %s, not a list"
-                           % type(mods).__name__)
+    listing = json.loads(out)
+    mods = listing.get("brokers") if isinstance(listing, dict) else None
+    if not isinstance(mods, list) or not isinstance(listing.get("host"),
+                                                     dict):
+        raise RuntimeError("--list-brokers printed no {\"host\": {...}, "
+                           "\"brokers\": [...]} object")
     if brokers_only:
         broker_files = set(built_brokers().values())
         mods = [m for m in mods

@@ -32,12 +32,32 @@ def main():
     with tempfile.TemporaryDirectory(prefix="sbrefs-") as tmp:
         out = os.path.join(tmp, "out")
         p = subprocess.run(["/usr/bin/python3", GEN, "--builddir",
-                            cl.TOP_BUILDDIR, "--outdir", out],
+                            cl.TOP_BUILDDIR, "--outdir", out,
+                            "--confdir", tmp],
                            stdin=subprocess.DEVNULL, capture_output=True,
                            timeout=cl.RUN_TIMEOUT)
         err = p.stderr.decode("utf-8", "replace")
         t.ok(p.returncode == 0 and not cl.sanitizer_report(err),
              "gen-broker-docs.py runs", "(exit %d)\n%s" % (p.returncode, err))
+        # The host's keys: docs/configuration-reference.md.
+        conf_got = os.path.join(tmp, "configuration-reference.md")
+        conf_want = os.path.join(cl.TOP_SRCDIR, "docs",
+                                 "configuration-reference.md")
+        got = want = None
+        if os.path.exists(conf_got):
+            with open(conf_got, encoding="utf-8") as f:
+                got = f.read()
+        if os.path.exists(conf_want):
+            with open(conf_want, encoding="utf-8") as f:
+                want = f.read()
+        if not t.ok(got is not None and got == want,
+                    "docs/configuration-reference.md equals the generated "
+                    "reference"):
+            sys.stdout.write("".join(difflib.unified_diff(
+                (want or "").splitlines(True), (got or "").splitlines(True),
+                fromfile="docs/configuration-reference.md (committed)",
+                tofile="configuration-reference.md (generated)")))
+            sys.stdout.write(hint())
         generated = sorted(glob.glob(os.path.join(out, "*-reference.md")))
         t.eq(sorted(os.path.basename(g)[:-len("-reference.md")]
                     for g in generated), sorted(built),

@@ -37,6 +37,8 @@ static const struct sb_property props[] = {
     {.name = "N", .type = SB_TYPE_NUMBER, .doc = "A number."},
     SB_PROPERTY_END,
 };
+static enum sb_status fake_execute(void *state, const struct sb_call *call,
+				   struct sb_result *r, struct sb_error *err);
 static const struct sb_param ms_in[] = {
     {.name = "Ms", .type = SB_TYPE_NUMBER, .doc = "Milliseconds."},
     SB_PARAM_END,
@@ -44,17 +46,17 @@ static const struct sb_param ms_in[] = {
 static const char *const ret_n[] = {"N", NULL};
 static const struct sb_method methods[] = {
     {.name = "Block",
-     .kind = SB_KIND_EXECUTE,
+     .kind = SB_KIND_EXECUTE, .handler = fake_execute,
      .doc = "Ignore cancel.",
      .inputs = ms_in,
      .returns = ret_n},
     {.name = "Quick",
-     .kind = SB_KIND_EXECUTE,
+     .kind = SB_KIND_EXECUTE, .handler = fake_execute,
      .doc = "Answer at once.",
      .returns = ret_n},
-    {.name = "BadStatus", .kind = SB_KIND_EXECUTE, .doc = "Bad status."},
-    {.name = "BadCell", .kind = SB_KIND_EXECUTE, .doc = "Bad cell."},
-    {.name = "Bare", .kind = SB_KIND_EXECUTE, .doc = "No message."},
+    {.name = "BadStatus", .kind = SB_KIND_EXECUTE, .handler = fake_execute, .doc = "Bad status."},
+    {.name = "BadCell", .kind = SB_KIND_EXECUTE, .handler = fake_execute, .doc = "Bad cell."},
+    {.name = "Bare", .kind = SB_KIND_EXECUTE, .handler = fake_execute, .doc = "No message."},
     SB_METHOD_END,
 };
 static const struct sb_object object = {.name = "Thing",
@@ -121,7 +123,7 @@ static struct sb_broker broker = {
     SB_BROKER_HEADER,	     .name = "fake",
     .version = "1",	     .summary = "In-process test broker.",
     .objects = NULL,	     .open = fake_open,
-    .execute = fake_execute, .close = fake_close,
+    .close = fake_close,
 };
 
 /* ---- a hand-made catalog: the test keeps one reference for ever, so

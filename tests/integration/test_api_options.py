@@ -134,10 +134,25 @@ def main():
     code, out, err = run(["--list-brokers", "-c", good])
     t.eq(code, 0, "--list-brokers exits 0")
     try:
-        brokers = json.loads(out)
+        listing = json.loads(out)
     except ValueError:
-        brokers = []
+        listing = {}
+    brokers = listing.get("brokers") if isinstance(listing, dict) else None
     t.ok(isinstance(brokers, list) and brokers, "--list-brokers JSON parses")
+    brokers = brokers or []
+    # The host's own keys come from the same kind of table.
+    host = listing.get("host", {}) if isinstance(listing, dict) else {}
+    server = {k["key"]: k for k in host.get("server", [])}
+    t.ok({"listen", "workers", "queue", "max_body", "include",
+          "log_level"} <= set(server), "--list-brokers lists [server] keys")
+    t.eq((server.get("workers", {}).get("min"),
+          server.get("workers", {}).get("max")), (1, 4096),
+         "[server] workers: range shown")
+    t.eq(server.get("log_level", {}).get("choices"),
+         ["error", "warn", "info", "debug"], "[server] log_level: choices")
+    t.eq(sorted(k["key"] for k in host.get("instance", [])),
+         ["broker", "max_concurrency", "timeout"],
+         "--list-brokers lists the host keys of every instance")
     bym = {b.get("name"): b for b in brokers}
     tm = bym.get("testmod", {})
     t.ok(tm, "--list-brokers lists testmod")

@@ -267,9 +267,9 @@ p = subprocess.run([sbtest.daemon_path(), "--check", "-c", cfg],
 t.eq(p.returncode, 1, "--check refuses bad limits")
 t.ok("max_body_total (4194304 bytes) is less than max_body" in p.stderr,
      "max_body_total below max_body is named", p.stderr)
-t.ok("max_connections: 0 is not a number in 1..100000" in p.stderr,
+t.ok("max_connections: 0 is out of range 1..100000" in p.stderr,
      "max_connections out of range is named", p.stderr)
-t.ok("idle_timeout: 2h is not a duration in 1s..1h" in p.stderr,
+t.ok("idle_timeout: 2h is out of range 1s..1h" in p.stderr,
      "idle_timeout out of range is named", p.stderr)
 subprocess.run(["rm", "-rf", work], check=False)
 

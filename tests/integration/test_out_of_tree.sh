@@ -137,6 +137,7 @@ enabled = yes
 broker   = hello
 greeting = Bonjour
 start    = 40
+limit    = 100
 
 [instance loud]
 broker = hello
@@ -144,6 +145,13 @@ shout  = yes
 EOF
 timeout 60 "$daemon" --check -c "$tmp/svcbroker.ini" >"$tmp/check.log" 2>&1
 ok $? "svcbrokerd --check accepts the example's configuration" "$(cat "$tmp/check.log")"
+
+# The example's validate(): a rule spanning two keys, seen by --check.
+sed 's/^limit    = 100$/limit    = 10/' "$tmp/svcbroker.ini" >"$tmp/bad.ini"
+timeout 60 "$daemon" --check -c "$tmp/bad.ini" >"$tmp/bad.log" 2>&1
+st=$?
+grep -q 'start (40) is above limit (10)' "$tmp/bad.log" && [ $st -ne 0 ]
+ok $? "svcbrokerd --check runs the example's validate()" "$(cat "$tmp/bad.log")"
 
 "$daemon" -c "$tmp/svcbroker.ini" >"$tmp/daemon.log" 2>&1 &
 pid=$!
@@ -214,7 +222,14 @@ ok $st "a missing required input is refused before the broker runs" "$out"
 
 out=$(post /v1/call/hi/Counter/Increment '{"inputs": {"By": 5000}}')
 case "$out" in
-"400 "*ByOutOfRange*) st=0 ;;
+"400 "*invalid_input*"By: 5000 is out of range -1000..1000"*) st=0 ;;
+*) st=1 ;;
+esac
+ok $st "the host refuses a number outside the declared min/max" "$out"
+
+out=$(post /v1/call/hi/Counter/Increment '{"inputs": {"By": 100}}')
+case "$out" in
+"409 "*LimitReached*) st=0 ;;
 *) st=1 ;;
 esac
 ok $st "the broker's own error reaches the client with its code" "$out"

@@ -10,7 +10,7 @@ static enum sb_status badmod_open(const struct sb_host *host,
 	return SB_OK;
 }
 
-static enum sb_status badmod_execute(void *state, const struct sb_call *call,
+static enum sb_status badmod_do(void *state, const struct sb_call *call,
 				     struct sb_result *result,
 				     struct sb_error *err)
 {
@@ -25,9 +25,12 @@ static const struct sb_property thing_properties[] = {
 };
 static const struct sb_method thing_methods[] = {
 #ifdef BADMOD_TABLES
-    {.name = "Do", .kind = SB_KIND_EXECUTE}, /* no doc */
+    {.name = "Do", .kind = SB_KIND_EXECUTE, .handler = badmod_do}, /* no doc */
 #else
-    {.name = "Do", .kind = SB_KIND_EXECUTE, .doc = "Does nothing."},
+    {.name = "Do",
+     .kind = SB_KIND_EXECUTE,
+     .handler = badmod_do,
+     .doc = "Does nothing."},
 #endif
     SB_METHOD_END,
 };
@@ -58,6 +61,8 @@ static const struct sb_object badmod_objects[] = {
 #endif
 #ifdef BADMOD_MAJOR
 #define BADMOD_MAJOR_V (SB_ABI_MAJOR + 1)
+#elif defined(BADMOD_OLD)
+#define BADMOD_MAJOR_V (SB_ABI_MAJOR - 1) /* built for the 1.x contract */
 #else
 #define BADMOD_MAJOR_V SB_ABI_MAJOR
 #endif
@@ -88,6 +93,5 @@ SB_EXPORT const struct sb_broker BADMOD_SYMBOL = {
     .summary = "A module the host must refuse.",
     .objects = badmod_objects,
     .open = badmod_open,
-    .execute = badmod_execute,
     .close = badmod_close,
 };

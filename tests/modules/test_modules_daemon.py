@@ -49,10 +49,14 @@ REFUSALS = {
     "badmod-magic": ["badmod-magic.so: svcbroker_broker has magic "
                      "0xdeadbeef, expected 0x53564342",
                      "rebuild the module against these headers"],
-    "badmod-major": ["badmod-major.so was built for broker ABI 2.0, this "
-                     "host speaks 1.0: rebuild it against these headers"],
-    "badmod-minor": ["badmod-minor.so was built for broker ABI 1.1, newer "
-                     "than this host's 1.0", "upgrade svcbroker"],
+    "badmod-major": ["badmod-major.so was built for broker ABI 3.0, this "
+                     "host speaks 2.0: rebuild it against these headers"],
+    "badmod-old": ["badmod-old.so was built for broker ABI 1.0, this host "
+                   "speaks 2.0: rebuild it against these headers",
+                   "pkg-config --cflags --libs svcbroker",
+                   "the ABI changelog in <svcbroker/broker.h>"],
+    "badmod-minor": ["badmod-minor.so was built for broker ABI 2.1, newer "
+                     "than this host's 2.0", "upgrade svcbroker"],
     "badmod-size": ["badmod-size.so: descriptor struct_size is ",
                     "needs at least", "rebuild it"],
     "badmod-name": ["badmod-name.so holds module \"othername\", expected "
@@ -94,8 +98,8 @@ t.ok("too many problems" in err, "and says it stopped", err[-300:])
 code, out, err = daemon("--list-brokers", config_text=GOOD)
 t.eq(code, 0, "--list-brokers exits 0")
 try:
-    mods = json.loads(out)
-except ValueError:
+    mods = json.loads(out)["brokers"]
+except (ValueError, KeyError, TypeError):
     mods = []
 names = [m.get("name") for m in mods]
 t.eq(names.count("testmod"), 1, "--list-brokers: testmod once")
@@ -105,7 +109,8 @@ tm = [m for m in mods if m.get("name") == "testmod"]
 if tm:
     keys = [k.get("key") for k in tm[0].get("config", [])]
     t.eq(keys, ["label", "token", "list_total", "open_fail", "latency",
-                "max_echo", "describe", "tags", "data_dir", "url"],
+                "max_echo", "describe", "tags", "data_dir", "url",
+                "validate_error"],
          "--list-brokers: testmod's keys in table order")
 for name in REFUSALS:
     if name == "nosuch":
@@ -182,7 +187,7 @@ try:
     with open(d.config, "a") as f:
         f.write("\n[module badmod-major]\nenabled = yes\n")
     d.signal(signal.SIGHUP)
-    ok = wait_for(lambda: "badmod-major.so was built for broker ABI 2.0"
+    ok = wait_for(lambda: "badmod-major.so was built for broker ABI 3.0"
                   in d.read_log())
     t.ok(ok, "refused reload: the log names the module and the ABIs",
          d.read_log()[-2000:])

@@ -35,6 +35,7 @@ struct testmod_conf {
 	char **tags;
 	char *data_dir;
 	char *url;
+	char *validate_error;
 };
 
 static const char *const describe_choices[] = {"normal",    "none", "invalid",
@@ -95,13 +96,32 @@ static const struct sb_config_key testmod_config[] = {
      .offset = offsetof(struct testmod_conf, data_dir)},
     {.key = "url",
      .type = SB_CONF_URL,
-     .choices = url_schemes,
+     .schemes = url_schemes,
      .doc = "A URL that Instance.Info returns.",
      .offset = offsetof(struct testmod_conf, url)},
+    {.key = "validate_error",
+     .type = SB_CONF_STRING,
+     .doc = "When set, validate() refuses the instance with this message "
+	    "(to test how the host checks, starts and reloads).",
+     .offset = offsetof(struct testmod_conf, validate_error)},
     SB_CONF_END,
 };
 
 /* ---- catalog tables ------------------------------------------------------ */
+
+/* Method handlers (defined below). */
+static enum sb_status h_echo(void *state, const struct sb_call *call,
+			     struct sb_result *r, struct sb_error *err);
+static enum sb_status h_list(void *state, const struct sb_call *call,
+			     struct sb_result *r, struct sb_error *err);
+static enum sb_status h_fail(void *state, const struct sb_call *call,
+			     struct sb_result *r, struct sb_error *err);
+static enum sb_status h_sleep(void *state, const struct sb_call *call,
+			      struct sb_result *r, struct sb_error *err);
+static enum sb_status h_info(void *state, const struct sb_call *call,
+			     struct sb_result *r, struct sb_error *err);
+static enum sb_status h_ping(void *state, const struct sb_call *call,
+			     struct sb_result *r, struct sb_error *err);
 
 static const char *const abc_choices[] = {"Alpha", "Beta", "Gamma", NULL};
 
@@ -238,6 +258,8 @@ static const struct sb_param sleep_inputs[] = {
     {.name = "Ms",
      .type = SB_TYPE_NUMBER,
      .flags = SB_REQUIRED,
+     .min = 0,
+     .max = 600000,
      .doc = "Milliseconds to sleep, 0..600000."},
     SB_PARAM_END,
 };
@@ -246,20 +268,24 @@ static const char *const sleep_returns[] = {"Slept", NULL};
 static const struct sb_method echo_methods[] = {
     {.name = "Echo",
      .kind = SB_KIND_EXECUTE,
+     .handler = h_echo,
      .doc = "Return one row carrying every input given.",
      .inputs = echo_inputs,
      .returns = echo_returns},
     {.name = "List",
      .kind = SB_KIND_LIST,
+     .handler = h_list,
      .doc = "Page through Total numbered rows.",
      .inputs = list_inputs,
      .returns = list_returns},
     {.name = "Fail",
      .kind = SB_KIND_EXECUTE,
+     .handler = h_fail,
      .doc = "Fail with the status, code and message given.",
      .inputs = fail_inputs},
     {.name = "Sleep",
      .kind = SB_KIND_EXECUTE,
+     .handler = h_sleep,
      .doc = "Sleep, honouring the deadline and cancellation.",
      .inputs = sleep_inputs,
      .returns = sleep_returns},
@@ -306,6 +332,7 @@ static const char *const info_returns[] = {
 static const struct sb_method instance_methods[] = {
     {.name = "Info",
      .kind = SB_KIND_READ,
+     .handler = h_info,
      .doc = "This instance's configuration and lifecycle counters.",
      .returns = info_returns},
     SB_METHOD_END,
@@ -332,6 +359,7 @@ static const char *const ping_returns[] = {"Pong", NULL};
 static const struct sb_method dynamic_methods[] = {
     {.name = "Ping",
      .kind = SB_KIND_EXECUTE,
+     .handler = h_ping,
      .doc = "Answer with the instance's label.",
      .returns = ping_returns},
     SB_METHOD_END,
@@ -344,7 +372,7 @@ static const struct sb_object dynamic_object = {
 };
 /* describe = invalid: a method without a doc. */
 static const struct sb_method undocumented_methods[] = {
-    {.name = "Ping", .kind = SB_KIND_EXECUTE},
+    {.name = "Ping", .kind = SB_KIND_EXECUTE, .handler = h_ping},
     SB_METHOD_END,
 };
 static const struct sb_object invalid_object = {
@@ -692,34 +720,38 @@ static enum sb_status do_ping(struct testmod *t, struct sb_result *r,
 	return SB_OK;
 }
 
-static enum sb_status testmod_execute(void *state, const struct sb_call *call,
-				      struct sb_result *r, struct sb_error *err)
+/* Every method first waits the configured latency. */
+static enum sb_status pre(struct testmod *t, const struct sb_call *call,
+			  struct sb_error *err)
 {
-	struct testmod *t = state;
-	const char *obj = sb_call_object(call);
-	const char *m = sb_call_method(call);
-	if (t->conf->latency_ms > 0) {
-		enum sb_status st =
-		    nap(t, call, t->conf->latency_ms, NULL, err);
-		if (st != SB_OK)
-			return st;
+	if (t->conf->latency_ms > 0)
+		return nap(t, call, t->conf->latency_ms, NULL, err);
+	return SB_OK;
+}
+
+#define TESTMOD_HANDLER(name, expr)                                       \
+	static enum sb_status name(void *state, const struct sb_call *call,   \
+				   struct sb_result *r, struct sb_error *err) \
+	{                                                                     \
+		struct testmod *t = state;                                    \
+		(void)r;                                                      \
+		enum sb_status st = pre(t, call, err);                        \
+		return st != SB_OK ? st : (expr);                             \
 	}
-	if (strcmp(obj, "Echo") == 0) {
-		if (strcmp(m, "Echo") == 0)
-			return do_echo(t, call, r, err);
-		if (strcmp(m, "List") == 0)
-			return do_list(t, call, r, err);
-		if (strcmp(m, "Fail") == 0)
-			return do_fail(call, err);
-		if (strcmp(m, "Sleep") == 0)
-			return do_sleep(t, call, r, err);
-	} else if (strcmp(obj, "Instance") == 0 && strcmp(m, "Info") == 0) {
-		return do_info(t, r, err);
-	} else if (strcmp(obj, "Dynamic") == 0 && strcmp(m, "Ping") == 0) {
-		return do_ping(t, r, err);
-	}
-	return sb_error_set(err, SB_ERR_NOT_FOUND, NULL, "no method %s.%s", obj,
-			    m);
+TESTMOD_HANDLER(h_echo, do_echo(t, call, r, err))
+TESTMOD_HANDLER(h_list, do_list(t, call, r, err))
+TESTMOD_HANDLER(h_fail, do_fail(call, err))
+TESTMOD_HANDLER(h_sleep, do_sleep(t, call, r, err))
+TESTMOD_HANDLER(h_info, do_info(t, r, err))
+TESTMOD_HANDLER(h_ping, do_ping(t, r, err))
+
+static enum sb_status testmod_validate(const void *config, struct sb_error *err)
+{
+	const struct testmod_conf *c = config;
+	if (c->validate_error)
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "validate_error: %s", c->validate_error);
+	return SB_OK;
 }
 
 SB_EXPORT const struct sb_broker svcbroker_broker = {
@@ -732,7 +764,7 @@ SB_EXPORT const struct sb_broker svcbroker_broker = {
     .objects = testmod_objects,
     .open = testmod_open,
     .describe = testmod_describe,
-    .execute = testmod_execute,
+    .validate = testmod_validate,
     .test = testmod_test,
     .close = testmod_close,
 };

@@ -235,7 +235,7 @@ static enum sb_status run_exec(struct run *r)
 	sb_error_clear(&r->err);
 	struct sbc_instance *inst = r->e->inst;
 	ck_assert_msg(inst->open_error[0] == '\0', "%s", inst->open_error);
-	r->st = inst->broker->execute(inst->state, r->call, r->result, &r->err);
+	r->st = r->e->method->handler(inst->state, r->call, r->result, &r->err);
 	struct sb_error rerr;
 	ck_assert_msg(!sb_result_error(r->result, &rerr), "result: %s",
 		      rerr.message);
@@ -675,7 +675,7 @@ START_TEST(test_refused_module)
 	ck_assert_ptr_null(c);
 	ck_assert(errs_have(&errs, "[module badmod-major]"));
 	ck_assert(errs_have(&errs, "badmod-major.la was built for broker ABI "
-				   "2.0, this host speaks 1.0"));
+				   "3.0, this host speaks 2.0: rebuild it"));
 	ck_assert(errs_have(&errs, "[module nosuch] no module file nosuch.la "
 				   "or nosuch.so"));
 	ck_assert(errs_have(&errs, "[instance u] broker unlisted: the module "
@@ -1143,10 +1143,15 @@ START_TEST(test_testmod_sleep)
 	pthread_join(th, NULL);
 	run_end(&r);
 
-	/* out of range */
+	/* out of range: the host refuses it against the declared min/max,
+	 * before the broker runs */
 	run_begin(&r, c, "t", "Echo", "Sleep");
-	put_int(&r, "Ms", -1);
-	ck_assert_int_eq(run_exec(&r), SB_ERR_INVALID_INPUT);
+	ck_assert_int_eq(sb_call_put_int(r.call, "Ms", -1, &r.err),
+			 SB_ERR_INVALID_INPUT);
+	ck_assert_str_eq(r.err.message, "Ms: -1 is out of range 0..600000");
+	ck_assert_int_eq(sb_call_put_int(r.call, "Ms", 600001, &r.err),
+			 SB_ERR_INVALID_INPUT);
+	ck_assert_int_eq(sb_call_put_int(r.call, "Ms", 600000, &r.err), SB_OK);
 	run_end(&r);
 	sbc_catalog_unref(c);
 	sbc_modules_exit();

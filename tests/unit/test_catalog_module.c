@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <svcbroker/conf.h>
+
 #include "host.h"
 
 static char libs_dir[PATH_MAX];
@@ -322,8 +324,9 @@ END_TEST
 START_TEST(test_refusals_then_good)
 {
 	static const char *const bad[] = {
-	    "badmod-nosym", "badmod-magic", "badmod-major",  "badmod-minor",
-	    "badmod-size",  "badmod-name",  "badmod-tables", NULL};
+	    "badmod-nosym", "badmod-magic", "badmod-major",  "badmod-old",
+	    "badmod-minor", "badmod-size",  "badmod-name",   "badmod-tables",
+	    NULL};
 	for (int round = 0; round < 3; round++) {
 		for (size_t i = 0; bad[i]; i++)
 			refusal(libs_dir, bad[i]);
@@ -353,8 +356,10 @@ START_TEST(test_scan)
 	size_t n = sbc_module_scan(libs_dir, &mods, &errs);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_str_eq(mods[0]->broker->name, "testmod");
-	ck_assert_uint_eq(errs.n, 7);
+	ck_assert_uint_eq(errs.n, 8);
 	ck_assert(errs_have(&errs, "badmod-nosym"));
+	ck_assert(errs_have(&errs, "was built for broker ABI 1.0, this host "
+				   "speaks 2.0"));
 	ck_assert(errs_have(&errs, "magic 0xdeadbeef"));
 	ck_assert(errs_have(&errs, "ABI 2.0"));
 	ck_assert(errs_have(&errs, "newer than"));
@@ -427,7 +432,7 @@ struct t_conf {
 static const char *const abc[] = {"A", "B", "C", NULL};
 static const char *const abd[] = {"A", "B", "D", NULL};
 
-static struct sb_config_key conf_tab[4];
+static struct sb_config_key conf_tab[5];
 static struct sb_property props[4];
 static struct sb_param params[4];
 static const char *returns_tab[3];
@@ -488,11 +493,13 @@ static void reset_desc(void)
 	memset(methods, 0, sizeof(methods));
 	methods[0] = (struct sb_method){.name = "List",
 					.kind = SB_KIND_LIST,
+					.handler = t_exec,
 					.doc = "List.",
 					.inputs = params,
 					.returns = returns_tab};
 	methods[1] = (struct sb_method){
-	    .name = "Load", .kind = SB_KIND_READ, .doc = "Load."};
+	    .name = "Load", .kind = SB_KIND_READ, .handler = t_exec,
+	    .doc = "Load."};
 	memset(objects, 0, sizeof(objects));
 	objects[0] = (struct sb_object){.name = "Thing",
 					.doc = "A thing.",
@@ -505,7 +512,7 @@ static void reset_desc(void)
 	    .version = "1",	.summary = "Unit test.",
 	    .config = conf_tab, .config_size = sizeof(struct t_conf),
 	    .objects = objects, .open = t_open,
-	    .execute = t_exec,	.close = t_close};
+	    .close = t_close};
 }
 
 static void expect_bad(const char *needle)
@@ -545,8 +552,8 @@ START_TEST(test_check_descriptor)
 	expect_bad("no version");
 	desc.summary = NULL;
 	expect_bad("no summary");
-	desc.execute = NULL;
-	expect_bad("execute is missing");
+	desc.open = NULL;
+	expect_bad("open is missing");
 	desc.close = NULL;
 	expect_bad("close is missing");
 	desc.flags = 0x80;
@@ -592,6 +599,62 @@ START_TEST(test_check_config)
 	expect_bad("config key retries: unknown type 42");
 	conf_tab[1].flags = 0x10;
 	expect_bad("config key retries: unknown flags");
+	/* one model for enumerations: choices only on enums, schemes only on
+	 * URLs */
+	conf_tab[0].choices = abc;
+	expect_bad("config key url: has choices but is not an enum");
+	conf_tab[0].schemes = abc;
+	expect_bad("config key url: has schemes but is not a URL");
+	/* a fragment is flattened: its keys are checked like the others */
+	static struct sb_config_key frag[3];
+	memset(frag, 0, sizeof(frag));
+	frag[0] = (struct sb_config_key){.key = "url",
+					 .type = SB_CONF_STRING,
+					 .doc = "Again.",
+					 .offset = 0};
+	conf_tab[3] = (struct sb_config_key){.key = "tls",
+					     .type = SB_CONF_FRAGMENT,
+					     .fragment = frag,
+					     .offset = offsetof(struct t_conf, s)};
+	expect_bad("config key url: declared twice");
+	conf_tab[3] = (struct sb_config_key){.key = "tls",
+					     .type = SB_CONF_FRAGMENT,
+					     .fragment = NULL};
+	expect_bad("config table: a fragment is NULL");
+}
+END_TEST
+
+START_TEST(test_check_config_fragment)
+{
+	/* sb_tls_keys, included in a struct of its own: accepted, and its
+	 * keys sit at the member's offset. */
+	struct f_conf {
+		char *url;
+		struct sb_tls_conf tls;
+	};
+	static const struct sb_config_key keys[] = {
+	    {.key = "url", .type = SB_CONF_STRING, .doc = "The URL.",
+	     .offset = offsetof(struct f_conf, url)},
+	    SB_CONF_INCLUDE("tls", sb_tls_keys, offsetof(struct f_conf, tls)),
+	    SB_CONF_END};
+	reset_desc();
+	desc.config = keys;
+	desc.config_size = sizeof(struct f_conf);
+	ck_assert_msg(sb_broker_check(&desc, errbuf, sizeof(errbuf)), "%s",
+		      errbuf);
+	struct sb_conf_flat flat[8];
+	ck_assert_uint_eq(sb_conf_flatten(keys, flat, 8), 3);
+	ck_assert_str_eq(flat[1].key->key, "verify_tls");
+	ck_assert_uint_eq(flat[1].offset, offsetof(struct f_conf, tls) +
+					       offsetof(struct sb_tls_conf,
+							verify_tls));
+	ck_assert_str_eq(flat[2].key->key, "ca_file");
+	ck_assert_uint_eq(flat[2].offset,
+			  offsetof(struct f_conf, tls) +
+			      offsetof(struct sb_tls_conf, ca_file));
+	/* a struct too small for the fragment is refused */
+	desc.config_size = sizeof(char *) + 1;
+	expect_bad("lies outside config_size");
 }
 END_TEST
 
@@ -632,6 +695,16 @@ START_TEST(test_check_methods)
 	expect_bad("object Thing: method List: declared twice");
 	methods[1].kind = (enum sb_method_kind)99;
 	expect_bad("object Thing: method Load: unknown kind 99");
+	methods[1].handler = NULL;
+	expect_bad("object Thing: method Load: no handler");
+	params[2].min = 5;
+	params[2].max = 1;
+	expect_bad("method List: input Limit: min is above max");
+	params[0].min = 1;
+	params[0].max = 9;
+	expect_bad("method List: input Id: min/max are for number inputs");
+	params[0].choices = abc;
+	expect_bad("method List: input Id: has choices but is not an enum");
 	returns_tab[1] = "Nope";
 	expect_bad("object Thing: method List: returns \"Nope\", which is not "
 		   "a property of Thing");
@@ -731,6 +804,7 @@ static Suite *module_suite(void)
 	tcase_add_test(tc, test_check_valid);
 	tcase_add_test(tc, test_check_descriptor);
 	tcase_add_test(tc, test_check_config);
+	tcase_add_test(tc, test_check_config_fragment);
 	tcase_add_test(tc, test_check_objects);
 	tcase_add_test(tc, test_check_methods);
 	tcase_add_test(tc, test_check_param_matches_property);

@@ -160,7 +160,7 @@ static struct res call(const char *obj, const char *meth, const char **args)
 	ck_assert_int_eq(sb_call_finish(c, &err), SB_OK);
 	res.r = sb_result_new(o, m, 0, 0);
 	sb_error_clear(&res.err);
-	res.st = svcbroker_broker.execute(state, c, res.r, &res.err);
+	res.st = m->handler(state, c, res.r, &res.err);
 	struct sb_error rerr;
 	ck_assert_msg(!sb_result_error(res.r, &rerr), "result: %s",
 		      rerr.message);
@@ -425,7 +425,7 @@ START_TEST(test_bad_input)
 					   900 * 1024, &err),
 			 SB_OK);
 	struct sb_result *r = sb_result_new(o, m, 0, 0);
-	ck_assert_int_eq(svcbroker_broker.execute(state, c, r, &err),
+	ck_assert_int_eq(m->handler(state, c, r, &err),
 			 SB_ERR_PAYLOAD_TOO_LARGE);
 	sb_result_free(r);
 	sb_call_free(c);

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <svcbroker/conf.h>
+
 #include "host.h"
 
 static char dir[256];
@@ -101,38 +103,38 @@ static bool any_err_contains(const char *secret)
 START_TEST(parse_helpers)
 {
 	bool b;
-	ck_assert(sbc_parse_bool("yes", &b) && b);
-	ck_assert(sbc_parse_bool("On", &b) && b);
-	ck_assert(sbc_parse_bool("1", &b) && b);
-	ck_assert(sbc_parse_bool("TRUE", &b) && b);
-	ck_assert(sbc_parse_bool("no", &b) && !b);
-	ck_assert(sbc_parse_bool("off", &b) && !b);
-	ck_assert(sbc_parse_bool("0", &b) && !b);
-	ck_assert(sbc_parse_bool("false", &b) && !b);
-	ck_assert(!sbc_parse_bool("maybe", &b));
-	ck_assert(!sbc_parse_bool("", &b));
+	ck_assert(sb_parse_bool("yes", &b) && b);
+	ck_assert(sb_parse_bool("On", &b) && b);
+	ck_assert(sb_parse_bool("1", &b) && b);
+	ck_assert(sb_parse_bool("TRUE", &b) && b);
+	ck_assert(sb_parse_bool("no", &b) && !b);
+	ck_assert(sb_parse_bool("off", &b) && !b);
+	ck_assert(sb_parse_bool("0", &b) && !b);
+	ck_assert(sb_parse_bool("false", &b) && !b);
+	ck_assert(!sb_parse_bool("maybe", &b));
+	ck_assert(!sb_parse_bool("", &b));
 	int64_t v;
-	ck_assert(sbc_parse_duration_ms("250ms", &v) && v == 250);
-	ck_assert(sbc_parse_duration_ms("30s", &v) && v == 30000);
-	ck_assert(sbc_parse_duration_ms("5m", &v) && v == 300000);
-	ck_assert(sbc_parse_duration_ms("1h", &v) && v == 3600000);
-	ck_assert(sbc_parse_duration_ms("1h30m", &v) && v == 5400000);
-	ck_assert(sbc_parse_duration_ms("0", &v) && v == 0);
-	ck_assert(!sbc_parse_duration_ms("30", &v));
-	ck_assert(!sbc_parse_duration_ms("-5s", &v));
-	ck_assert(!sbc_parse_duration_ms("5 s", &v));
-	ck_assert(!sbc_parse_duration_ms("", &v));
-	ck_assert(!sbc_parse_duration_ms("99999999999999999999h", &v));
-	ck_assert(sbc_parse_size("512", &v) && v == 512);
-	ck_assert(sbc_parse_size("64KiB", &v) && v == 65536);
-	ck_assert(sbc_parse_size("10MiB", &v) && v == 10485760);
-	ck_assert(sbc_parse_size("1GiB", &v) && v == 1073741824);
-	ck_assert(sbc_parse_size("2M", &v) && v == 2097152);
-	ck_assert(!sbc_parse_size("10 MiB", &v));
-	ck_assert(!sbc_parse_size("-1", &v));
-	ck_assert(!sbc_parse_size("1.5MiB", &v));
-	ck_assert(!sbc_parse_size("10XB", &v));
-	ck_assert(!sbc_parse_size("99999999999TiB", &v));
+	ck_assert(sb_parse_duration_ms("250ms", &v) && v == 250);
+	ck_assert(sb_parse_duration_ms("30s", &v) && v == 30000);
+	ck_assert(sb_parse_duration_ms("5m", &v) && v == 300000);
+	ck_assert(sb_parse_duration_ms("1h", &v) && v == 3600000);
+	ck_assert(sb_parse_duration_ms("1h30m", &v) && v == 5400000);
+	ck_assert(sb_parse_duration_ms("0", &v) && v == 0);
+	ck_assert(!sb_parse_duration_ms("30", &v));
+	ck_assert(!sb_parse_duration_ms("-5s", &v));
+	ck_assert(!sb_parse_duration_ms("5 s", &v));
+	ck_assert(!sb_parse_duration_ms("", &v));
+	ck_assert(!sb_parse_duration_ms("99999999999999999999h", &v));
+	ck_assert(sb_parse_size("512", &v) && v == 512);
+	ck_assert(sb_parse_size("64KiB", &v) && v == 65536);
+	ck_assert(sb_parse_size("10MiB", &v) && v == 10485760);
+	ck_assert(sb_parse_size("1GiB", &v) && v == 1073741824);
+	ck_assert(sb_parse_size("2M", &v) && v == 2097152);
+	ck_assert(!sb_parse_size("10 MiB", &v));
+	ck_assert(!sb_parse_size("-1", &v));
+	ck_assert(!sb_parse_size("1.5MiB", &v));
+	ck_assert(!sb_parse_size("10XB", &v));
+	ck_assert(!sb_parse_size("99999999999TiB", &v));
 	enum sb_log_level l;
 	ck_assert(sbc_log_level_parse("debug", &l) && l == SB_LOG_DEBUG);
 	ck_assert(sbc_log_level_parse("error", &l) && l == SB_LOG_ERROR);
@@ -196,7 +198,7 @@ START_TEST(server_errors_are_all_collected)
 	char where[600];
 	snprintf(where, sizeof(where), "%s/main.ini:2: [server] listen", dir);
 	ASSERT_ERR(where);
-	ASSERT_ERR("main.ini:3: [server] workers: 0 is not a number in 1..256");
+	ASSERT_ERR("main.ini:3: [server] workers: 0 is out of range 1..4096");
 	ASSERT_ERR("main.ini:4: [server] queue");
 	ASSERT_ERR("main.ini:5: [server] max_body");
 	ASSERT_ERR("main.ini:6: [server] log_level");
@@ -253,8 +255,9 @@ START_TEST(duplicate_sections_name_both_places)
 		 "first at %s/main.ini:5",
 		 dir, dir);
 	ASSERT_ERR(msg);
-	ASSERT_ERR("main.ini:7: [server] is defined twice: first at");
-	ck_assert(has_err("main.ini:1, again here"));
+	/* [server] may appear again (here and in included files): only a
+	 * key set twice is an error. */
+	ck_assert(!has_err("[server] is defined twice"));
 }
 END_TEST
 
@@ -311,7 +314,7 @@ START_TEST(host_keys_checked)
 		   "range 1..1024");
 	ASSERT_ERR("main.ini:5: [instance a] timeout: 0 is out of range "
 		   "1ms..1h");
-	ASSERT_ERR("main.ini:8: [instance b] timeout: 'soon' is not a "
+	ASSERT_ERR("main.ini:8: [instance b] timeout: soon is not a "
 		   "duration");
 	ASSERT_ERR("main.ini:9: [instance b] broker: set twice");
 	ASSERT_ERR("main.ini:11: [instance b] url: set twice (first at");
@@ -494,7 +497,7 @@ START_TEST(continuation_lines_and_comments)
 	ck_assert_int_eq(load("[module m]\n[instance a]\nbroker = m\n"
 			      "  more\n"),
 			 -1);
-	ASSERT_ERR("main.ini:4: [instance a] broker: only list keys may "
+	ASSERT_ERR("main.ini:3: [instance a] broker: only list keys may "
 		   "continue");
 }
 END_TEST
@@ -547,7 +550,7 @@ START_TEST(syntax_errors)
 	ASSERT_ERR("main.ini:5: expected 'key = value'");
 	ASSERT_ERR("main.ini:6: expected 'key = value'");
 	ASSERT_ERR("main.ini:7: a key name is missing");
-	ASSERT_ERR("main.ini:8: [module m] enabled: expected yes/no");
+	ASSERT_ERR("main.ini:8: [module m] enabled: perhaps is not a boolean");
 	ASSERT_ERR("main.ini:9: [module m] colour: unknown key");
 	ck_assert_uint_eq(errs.n, 8);
 	/* A missing file. */
@@ -579,7 +582,7 @@ static const char *const auths[] = {"none", "plain", "login", NULL};
 
 static const struct sb_config_key keys[] = {
 	{.key = "url", .type = SB_CONF_URL, .flags = SB_CONF_REQUIRED,
-	 .choices = schemes, .doc = "Server URL.",
+	 .schemes = schemes, .doc = "Server URL.",
 	 .offset = offsetof(struct conf, url)},
 	{.key = "password", .type = SB_CONF_STRING, .flags = SB_CONF_SECRET,
 	 .doc = "Password.", .offset = offsetof(struct conf, password)},
@@ -834,10 +837,10 @@ START_TEST(host_key_messages)
 			      "timeout = 1s\ntimeout = 2s\n"
 			      "[instance c]\nbroker =\n"),
 			 -1);
-	ASSERT_ERR("main.ini:3: [server] workers: empty (give a value, or "
-		   "remove the line for the default)");
+	ASSERT_ERR("main.ini:3: [server] workers: empty, expected a whole "
+		   "number");
 	ASSERT_ERR("main.ini:7: [instance a] max_concurrency: abc is not a "
-		   "whole number (expected 1..1024)");
+		   "whole number");
 	ASSERT_ERR("main.ini:8: [instance a] timeout: empty, expected a "
 		   "duration");
 	ASSERT_ERR("main.ini:10: [instance b] broker: 'Bad_Name' is not a "
@@ -849,7 +852,8 @@ START_TEST(host_key_messages)
 	snprintf(msg, sizeof(msg), "main.ini:14: [instance b] timeout: set "
 		 "twice (first at %s/main.ini:13)", dir);
 	ASSERT_ERR(msg);
-	ASSERT_ERR("main.ini:16: [instance c] broker: empty (name the module");
+	ASSERT_ERR("main.ini:16: [instance c] broker: empty, a value is "
+		   "required");
 	/* The [instance a] of more.ini is a second section: one message. */
 	ASSERT_ERR("more.ini:1: [instance a] is defined twice");
 	ck_assert(!has_err("broker: missing"));
