@@ -179,6 +179,10 @@ const struct sbc_module *sbc_module_load(const char *module_dir,
  * ones refused go to errs.  Returns the count; *out is malloc'd. */
 size_t sbc_module_scan(const char *dir, const struct sbc_module ***out,
 		       struct sbc_errlist *errs);
+/* From now on (for --check and --list-brokers), try each module file in a
+ * child process first, killed after timeout_ms: a file that crashes,
+ * hangs or exits while loading is refused with the reason, not fatal. */
+void sbc_modules_probe(int timeout_ms);
 /* Check a descriptor's tables (docs present, names valid and unique, enum
  * choices present, inputs that name a property match its type, returns
  * name properties).  Returns true or false with a reason in errbuf. */
