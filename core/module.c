@@ -976,6 +976,8 @@ static void probe_child(int fd, const char *path, const char *module_dir,
 		snprintf(msg + 1, sizeof(msg) - 1, "%s: out of memory", path);
 	if (l)
 		msg[0] = 'K', msg[1] = '\0';
+	else
+		free(p); /* (a refusal leaves it to the caller) */
 	size_t len = strlen(msg), off = 0;
 	while (off < len) {
 		ssize_t w = write(fd, msg + off, len - off);
