@@ -978,7 +978,7 @@ static void probe_child(int fd, const char *path, const char *module_dir,
 		msg[0] = 'K', msg[1] = '\0';
 	else
 		free(p); /* (a refusal leaves it to the caller) */
-	size_t len = strlen(msg), off = 0;
+	size_t len = strlen(msg) + 1, off = 0; /* with its NUL: the end */
 	while (off < len) {
 		ssize_t w = write(fd, msg + off, len - off);
 		if (w <= 0 && errno != EINTR)
@@ -1036,19 +1036,37 @@ static bool probe(const char *path, const char *module_dir, const char *name,
 		ssize_t n = read(fds[0], msg + got, sizeof(msg) - 1 - got);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0 || got + (size_t)n >= sizeof(msg) - 1)
+		/* the message ends with a NUL (a process the constructor
+		 * forked may hold the pipe open after the child exits) */
+		if (n <= 0 || got + (size_t)n >= sizeof(msg) - 1 ||
+		    memchr(msg + got, '\0', (size_t)n))
 			eof = true;
 		if (n > 0)
 			got += (size_t)n;
 	}
 	close(fds[0]);
 	msg[got] = '\0';
+	/* The child exits after its message, or when the pipe closed; wait
+	 * for it until the deadline, then kill it. */
 	int status = 0;
-	/* EOF: the child is exiting (or dead); a timeout: kill it. */
-	if (timed_out)
+	bool reaped = false;
+	while (!timed_out) {
+		pid_t w = waitpid(pid, &status, WNOHANG);
+		if (w == pid || (w < 0 && errno != EINTR)) {
+			reaped = true; /* (or not ours to wait for: ECHILD) */
+			break;
+		}
+		if (sb_now_ms() >= deadline) {
+			timed_out = !(got && (msg[0] == 'K' || msg[0] == 'E'));
+			break;
+		}
+		poll(NULL, 0, 5);
+	}
+	if (!reaped) {
 		kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	}
 	char sb[32];
 	if (timed_out) {
 		fmt(errbuf, errlen,
