@@ -8,10 +8,12 @@
  * (segv, abort, exit, hang) makes the module's constructor fault when the
  * file is loaded: it only does with that variable set, so that the module
  * is harmless in every other test's module directory. */
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <svcbroker/broker.h>
@@ -45,7 +47,8 @@ static const struct sb_config_key crashmod_config[] = {
      .type = SB_CONF_ENUM,
      .choices = how_choices,
      .def = "segv",
-     .doc = "How crash_in faults: segv (a null write), abort, exit (exit(0)) "
+     .doc = "How crash_in faults: segv (a write to an unwritable page), "
+	    "abort, exit (exit(0)) "
 	    "or overflow (unbounded recursion).",
      .offset = offsetof(struct crashmod_conf, crash_how)},
     SB_CONF_END,
@@ -62,14 +65,23 @@ static int overflow(volatile char *prev, long depth)
 	return overflow(frame, depth + 1) + frame[0];
 }
 
-/* Where the null write goes (the compiler must not see it is null). */
-static volatile int *volatile nowhere;
+/* A write to a page that cannot be written: a real SIGSEGV, which
+ * neither the compiler nor UBSan sees coming (a null write would be
+ * reported by -fsanitize=null as undefined behaviour instead). */
+static void segv(void)
+{
+	volatile int *p =
+	    mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p != MAP_FAILED)
+		*p = 1;
+	raise(SIGSEGV); /* not reached */
+}
 
 static void crash(enum crash_how how)
 {
 	switch (how) {
 	case HOW_SEGV:
-		*nowhere = 1;
+		segv();
 		break;
 	case HOW_ABORT:
 		abort();
@@ -89,7 +101,7 @@ static const char *const crash_returns[] = {"Ok", NULL};
 static const struct sb_method crash_methods[] = {
     {.name = "Segv",
      .kind = SB_KIND_EXECUTE,
-     .doc = "Writes through a null pointer."},
+     .doc = "Writes to an unwritable page."},
     {.name = "Abort", .kind = SB_KIND_EXECUTE, .doc = "Calls abort()."},
     {.name = "Exit", .kind = SB_KIND_EXECUTE, .doc = "Calls exit(0)."},
     {.name = "Overflow",
