@@ -126,6 +126,26 @@ with sbtest.Daemon(CRASHMOD + "[instance c]\nbroker = crashmod\n") as d:
     t.eq(fault_lines(d.read_log()), [], "SIGTERM without a fault: no fault "
          "line")
 
+# --- a fatal signal outside broker code: named as the host's ---------------
+names = {signal.SIGSEGV: "SIGSEGV (invalid memory access)",
+         signal.SIGBUS: "SIGBUS (bus error)",
+         signal.SIGILL: "SIGILL (illegal instruction)",
+         signal.SIGFPE: "SIGFPE (arithmetic error)",
+         signal.SIGABRT: "SIGABRT (abort)"}
+for sig, label in names.items():
+    with sbtest.Daemon(CRASHMOD + "[instance c]\nbroker = crashmod\n") as d:
+        d.expect_exit = True
+        d.signal(sig)
+        try:
+            code = d.proc.wait(timeout=10 * SLOW)
+        except subprocess.TimeoutExpired:
+            code = None
+        log = d.read_log()
+        t.eq(code, -sig, "%s sent to an idle daemon: dies of it" % label)
+        t.ok(" error [svcbrokerd] fatal %s in the host (no broker code was "
+             "running on this thread): svcbrokerd stops" % label in log,
+             "%s sent to an idle daemon: logged as the host's" % label, log)
+
 # --- a constructor that crashes at start-up ---------------------------------
 d = sbtest.Daemon(CRASHMOD + "[instance c]\nbroker = crashmod\n",
                   env={"CRASHMOD_CTOR": "segv"})
