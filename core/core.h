@@ -168,8 +168,9 @@ void sbc_modules_exit(void);
 /* Load <module_dir>/<name>.la (falling back to <name>.so) by absolute path.
  * Refuses a missing file, a missing svcbroker_broker symbol, a wrong magic,
  * another ABI major, a newer minor, a struct_size smaller than required, a
- * descriptor name that differs from `name`, or invalid tables — with a
- * message naming the file, what was found, what was expected and the fix.
+ * descriptor name that differs from `name`, invalid tables, or a symbol no
+ * loaded library defines (every symbol is bound at load) — with a message
+ * naming the file, what was found, what was expected and the fix.
  * A loaded module is cached and never unloaded while the process runs.
  * Thread-safe. */
 const struct sbc_module *sbc_module_load(const char *module_dir,
