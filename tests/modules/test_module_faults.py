@@ -155,6 +155,14 @@ t.ok(" error [crashmod] fatal SIGSEGV" in log and
      "while loading module crashmod from %s" %
      os.path.join(d.module_dir, "crashmod.so") in log,
      "constructor segv at start-up: the line names the module and file", log)
+d = sbtest.Daemon(CRASHMOD + "[instance c]\nbroker = crashmod\n",
+                  env={"CRASHMOD_CTOR": "exit"})
+code, log = run_to_exit(d)
+t.eq(code, 70, "constructor exit(0) at start-up: status 70")
+t.ok(" error [crashmod] exit() called while loading module crashmod from %s"
+     % os.path.join(d.module_dir, "crashmod.so") in log,
+     "constructor exit(0) at start-up: the line names the module and file",
+     log)
 
 
 # --- --check and --list-brokers: a bad file is reported, not fatal ---------
