@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "crash.h"
 #include "host.h"
 
 /* ---- the index: open addressing, linear probing ------------------------ *
@@ -233,7 +234,11 @@ static void instance_close(struct sbc_instance *inst)
 	struct instance *pi = priv(inst);
 	if (pi->opened) {
 		pi->opened = false;
+		struct sbc_crash_frame cf;
+		sbc_crash_enter(&cf, inst->broker->name, inst->name, "close",
+				NULL, NULL);
 		inst->broker->close(inst->state);
+		sbc_crash_leave(&cf);
 		inst->state = NULL;
 	}
 }
@@ -426,7 +431,10 @@ static int instance_open(struct sbc_instance *inst, struct sbc_errlist *errs)
 	size_t n_static = inst->n_objects;
 
 	void *state = NULL;
+	struct sbc_crash_frame cf;
+	sbc_crash_enter(&cf, b->name, inst->name, "open", NULL, NULL);
 	enum sb_status st = b->open(&inst->host, inst->conf, &state, &err);
+	sbc_crash_leave(&cf);
 	if (st != SB_OK) {
 		snprintf(inst->open_error, sizeof(inst->open_error),
 			 "%s: %.440s", sb_status_str(st),
@@ -441,7 +449,9 @@ static int instance_open(struct sbc_instance *inst, struct sbc_errlist *errs)
 	if (!b->describe)
 		return 0;
 	sb_error_clear(&err);
+	sbc_crash_enter(&cf, b->name, inst->name, "describe", NULL, NULL);
 	st = b->describe(state, &builder, &err);
+	sbc_crash_leave(&cf);
 	if (st != SB_OK) {
 		snprintf(inst->open_error, sizeof(inst->open_error),
 			 "%s: describe: %.440s", sb_status_str(st),

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "crash.h"
 #include "executor.h"
 #include "metrics.h"
 
@@ -211,8 +212,12 @@ static enum sb_status run(struct job *j, struct sb_result *res,
 	if (!res)
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
 				    "out of memory");
+	struct sbc_crash_frame cf;
+	sbc_crash_enter(&cf, inst->broker->name, inst->name, "execute",
+			j->e->obj->name, j->e->method->name);
 	enum sb_status st =
 	    j->e->method->handler(inst->state, j->call, res, err);
+	sbc_crash_leave(&cf);
 	/* A getter misuse is a broker bug, whatever the handler answered. */
 	if (sb_call_misused(j->call, err)) {
 		sbc_log(SB_LOG_ERROR, inst->broker->name, inst->name,

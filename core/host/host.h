@@ -122,8 +122,9 @@ void sbc_modules_exit(void);
 /* Load <module_dir>/<name>.la (falling back to <name>.so) by absolute path.
  * Refuses a missing file, a missing svcbroker_broker symbol, a wrong magic,
  * another ABI major, a newer minor, a struct_size smaller than required, a
- * descriptor name that differs from `name`, or invalid tables — with a
- * message naming the file, what was found, what was expected and the fix.
+ * descriptor name that differs from `name`, invalid tables, or a symbol no
+ * loaded library defines (every symbol is bound at load) — with a message
+ * naming the file, what was found, what was expected and the fix.
  * A loaded module is cached and never unloaded while the process runs.
  * Thread-safe. */
 const struct sbc_module *sbc_module_load(const char *module_dir,
@@ -133,6 +134,10 @@ const struct sbc_module *sbc_module_load(const char *module_dir,
  * ones refused go to errs.  Returns the count; *out is malloc'd. */
 size_t sbc_module_scan(const char *dir, const struct sbc_module ***out,
 		       struct sbc_errlist *errs);
+/* From now on (for --check and --list-brokers), try each module file in a
+ * child process first, killed after timeout_ms: a file that crashes,
+ * hangs or exits while loading is refused with the reason, not fatal. */
+void sbc_modules_probe(int timeout_ms);
 
 /* ==== catalog.c: instances and the immutable catalog snapshot ========== */
 struct sbc_instance {

@@ -3,24 +3,34 @@
  * A module is opened by absolute path only (a bare name would make ltdl
  * search LD_LIBRARY_PATH and LTDL_LIBRARY_PATH), with RTLD_LOCAL, and its
  * descriptor is checked field by field before anything else of it is used.
- * A module that was accepted stays loaded until sbc_modules_exit().  (dlopen
- * is called directly only to explain why ltdl could not open a file.) */
+ * A module that was accepted stays loaded until sbc_modules_exit().
+ *
+ * Every symbol a module uses is resolved when it is loaded: ltdl binds
+ * lazily and has no advice for "now", so the shared object ltdl will open
+ * is first opened with dlopen(RTLD_NOW | RTLD_LOCAL), which refuses a
+ * module with an undefined symbol (naming it), and leaves the object bound
+ * for ltdl's open of the same file.  For --check and --list-brokers each
+ * file is first loaded in a child process (sbc_modules_probe), so that a
+ * constructor that crashes, hangs or exits is reported, not fatal. */
 #include "config.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
-#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ltdl.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "crash.h"
 #include "host.h"
 
 #define MODULE_NAME_MAX 64
@@ -150,110 +160,6 @@ static void head_hex(const char *path, char *out, size_t outlen, bool *is_elf)
 	*is_elf = n == 4 && memcmp(b, "\177ELF", 4) == 0;
 }
 
-#if UINTPTR_MAX > 0xffffffffu
-typedef Elf64_Ehdr elf_ehdr;
-typedef Elf64_Shdr elf_shdr;
-typedef Elf64_Sym elf_sym;
-#define ELF_ST_BIND ELF64_ST_BIND
-#define ELF_ST_TYPE ELF64_ST_TYPE
-#define ELF_CLASS ELFCLASS64
-#else
-typedef Elf32_Ehdr elf_ehdr;
-typedef Elf32_Shdr elf_shdr;
-typedef Elf32_Sym elf_sym;
-#define ELF_ST_BIND ELF32_ST_BIND
-#define ELF_ST_TYPE ELF32_ST_TYPE
-#define ELF_CLASS ELFCLASS32
-#endif
-#define SYMTAB_READ_MAX (16u << 20)
-
-static bool pread_all(int fd, void *buf, size_t len, uint64_t off)
-{
-	char *p = buf;
-	while (len) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
-		if (n <= 0)
-			return false;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return true;
-}
-
-/* The names of the objects and functions an ELF shared object exports
- * (its .dynsym), for the "no svcbroker_broker" message: "x, y", "no
- * objects or functions", or a note that they could not be read.  Reads at
- * most SYMTAB_READ_MAX bytes per table. */
-static void exported_symbols(const char *file, char *out, size_t outlen)
-{
-	snprintf(out, outlen, "symbols that could not be read");
-	int fd = open(file, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	elf_ehdr eh;
-	elf_shdr *sh = NULL;
-	elf_sym *syms = NULL;
-	char *strs = NULL;
-	if (!pread_all(fd, &eh, sizeof(eh), 0) ||
-	    memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
-	    eh.e_ident[EI_CLASS] != ELF_CLASS ||
-	    eh.e_shentsize != sizeof(elf_shdr) || eh.e_shnum == 0 ||
-	    eh.e_shnum > 4096)
-		goto done;
-	sh = calloc(eh.e_shnum, sizeof(*sh));
-	if (!sh ||
-	    !pread_all(fd, sh, (size_t)eh.e_shnum * sizeof(*sh), eh.e_shoff))
-		goto done;
-	size_t o = 0, shown = 0, more = 0;
-	for (size_t i = 0; i < eh.e_shnum; i++) {
-		if (sh[i].sh_type != SHT_DYNSYM || sh[i].sh_link >= eh.e_shnum)
-			continue;
-		const elf_shdr *st = &sh[sh[i].sh_link];
-		if (sh[i].sh_size > SYMTAB_READ_MAX ||
-		    st->sh_size > SYMTAB_READ_MAX || st->sh_size == 0 ||
-		    sh[i].sh_entsize != sizeof(elf_sym))
-			break;
-		syms = malloc(sh[i].sh_size ? sh[i].sh_size : 1);
-		strs = malloc(st->sh_size + 1);
-		if (!syms || !strs ||
-		    !pread_all(fd, syms, sh[i].sh_size, sh[i].sh_offset) ||
-		    !pread_all(fd, strs, st->sh_size, st->sh_offset))
-			break;
-		strs[st->sh_size] = '\0';
-		snprintf(out, outlen, "no objects or functions");
-		size_t n = sh[i].sh_size / sizeof(elf_sym);
-		for (size_t k = 0; k < n; k++) {
-			const elf_sym *y = &syms[k];
-			int bind = ELF_ST_BIND(y->st_info);
-			int type = ELF_ST_TYPE(y->st_info);
-			if (y->st_shndx == SHN_UNDEF ||
-			    y->st_name >= st->sh_size ||
-			    (bind != STB_GLOBAL && bind != STB_WEAK) ||
-			    (type != STT_OBJECT && type != STT_FUNC))
-				continue;
-			const char *nm = strs + y->st_name;
-			if (!*nm || nm[0] == '_')
-				continue; /* _init, _fini and the like */
-			if (shown == 4 || o + strlen(nm) + 3 >= outlen) {
-				more++;
-				continue;
-			}
-			o += (size_t)snprintf(out + o, outlen - o, "%s%s",
-					      shown ? ", " : "", nm);
-			shown++;
-		}
-		break;
-	}
-	if (more && o + 24 < outlen)
-		snprintf(out + o, outlen - o, " and %zu more", more);
-done:
-	free(sh);
-	free(syms);
-	free(strs);
-	close(fd);
-}
-
 /* Check the descriptor.  Returns true, or false with errbuf filled (the
  * message starts with the file's path). */
 static bool descriptor_ok(const char *path, const char *name,
@@ -357,19 +263,120 @@ static void warn_if_elsewhere(lt_dlhandle h, const char *path,
 		path, info->filename);
 }
 
+/* The value of `key='value'` (or key=value) on a line of a .la file, into
+ * out; false if the line is not that key. */
+static bool la_value(const char *line, const char *key, char *out,
+		     size_t outlen)
+{
+	size_t k = strlen(key);
+	if (strncmp(line, key, k) != 0 || line[k] != '=')
+		return false;
+	const char *v = line + k + 1;
+	size_t n = strcspn(v, "\n");
+	if (n >= 2 && v[0] == '\'' && v[n - 1] == '\'') {
+		v++;
+		n -= 2;
+	}
+	if (n >= outlen)
+		return false;
+	memcpy(out, v, n);
+	out[n] = '\0';
+	return true;
+}
+
+/* The shared object ltdl opens for path: path itself for a .so; for a .la,
+ * its dlname looked for where ltdl looks (libdir when installed, else
+ * .libs/ next to the .la, then next to the .la).  malloc'd, or NULL when
+ * there is none (ltdl then explains). */
+static char *shared_object(const char *path)
+{
+	size_t len = strlen(path);
+	if (len < 3 || strcmp(path + len - 3, ".la") != 0)
+		return strdup(path);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return NULL;
+	char line[1024], dlname[256] = "", libdir[512] = "", inst[8] = "";
+	for (int i = 0; i < 200 && fgets(line, sizeof(line), f); i++) {
+		la_value(line, "dlname", dlname, sizeof(dlname));
+		la_value(line, "libdir", libdir, sizeof(libdir));
+		la_value(line, "installed", inst, sizeof(inst));
+	}
+	fclose(f);
+	if (!dlname[0] || strchr(dlname, '/'))
+		return NULL;
+	const char *slash = strrchr(path, '/');
+	char *dir = strndup(path, slash ? (size_t)(slash - path) : 0);
+	if (!dir)
+		return NULL;
+	char *cand[3] = {NULL, NULL, NULL};
+	bool installed = strcmp(inst, "yes") == 0;
+	if (installed && libdir[0] == '/')
+		cand[0] = path_join(libdir, dlname, "");
+	if (!installed)
+		cand[1] = path_join(*dir ? dir : "/", ".libs/", dlname);
+	cand[2] = path_join(*dir ? dir : "/", dlname, "");
+	free(dir);
+	char *found = NULL;
+	for (int i = 0; i < 3; i++) {
+		if (!found && cand[i] && access(cand[i], F_OK) == 0)
+			found = cand[i];
+		else
+			free(cand[i]);
+	}
+	return found;
+}
+
 /* Open path with ltdl, find and check the descriptor.  Must hold
  * modules_lock.  Returns the new cache entry or NULL with errbuf filled. */
 static struct loaded *load_path(char *path, const char *module_dir,
 				const char *name, char *errbuf, size_t errlen)
 {
+	/* Bind every symbol now, or refuse naming the one missing. */
+	char nowerr[512] = "";
+	void *now = NULL;
+	char *so = shared_object(path);
+	if (so) {
+		dlerror();
+		now = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+		if (!now) {
+			const char *de = dlerror();
+			snprintf(nowerr, sizeof(nowerr), "%s",
+				 de ? de : "unknown error");
+		}
+	}
+	if (!now && so) {
+		/* "<file>: undefined symbol: x": the file is named already */
+		size_t sl = strlen(so);
+		if (strncmp(nowerr, so, sl) == 0 && nowerr[sl] == ':' &&
+		    nowerr[sl + 1] == ' ')
+			memmove(nowerr, nowerr + sl + 2,
+				strlen(nowerr + sl + 2) + 1);
+	}
+	if (!now && so && strstr(nowerr, "undefined symbol")) {
+		fmt(errbuf, errlen,
+		    "%s uses a symbol that no loaded library defines (%s): it "
+		    "would fail when the symbol is first used; rebuild it with "
+		    "-Wl,--no-undefined against the libraries it needs, and "
+		    "check they are installed (ldd -r %s)",
+		    path, nowerr, so);
+		free(so);
+		return NULL;
+	}
 	lt_dladvise adv;
 	if (lt_dladvise_init(&adv) != 0) {
 		fmt(errbuf, errlen, "%s: cannot load: %s", path, lt_dlerror());
+		if (now)
+			dlclose(now);
+		free(so);
 		return NULL;
 	}
 	lt_dladvise_local(&adv);
 	lt_dlhandle h = lt_dlopenadvise(path, adv);
 	lt_dladvise_destroy(&adv);
+	/* ltdl's handle now holds the object (bound above). */
+	if (now)
+		dlclose(now);
 	if (!h) {
 		const char *why = lt_dlerror();
 		char head[32];
@@ -384,21 +391,14 @@ static struct loaded *load_path(char *path, const char *module_dir,
 			    "replace it with a module built for svcbroker",
 			    path, head);
 		} else if (is_so) {
-			/* ltdl's reason is often just "file not found": ask
-			 * the dynamic linker itself for the real one. */
-			char real[512] = "";
-			dlerror();
-			void *dh = dlopen(path, RTLD_LAZY | RTLD_LOCAL);
-			const char *de = dh ? NULL : dlerror();
-			if (dh)
-				dlclose(dh);
-			snprintf(real, sizeof(real), "%s",
-				 de ? de : (why ? why : "unknown error"));
+			/* ltdl's reason is often just "file not found": the
+			 * dynamic linker's own one is in nowerr. */
 			fmt(errbuf, errlen,
 			    "%s is not a loadable object (%s): rebuild it for "
 			    "this system, and check the libraries it needs "
 			    "(ldd)",
-			    path, real);
+			    path,
+			    nowerr[0] ? nowerr : (why ? why : "unknown error"));
 		} else {
 			fmt(errbuf, errlen,
 			    "%s is not a loadable module (%s): check the "
@@ -406,19 +406,30 @@ static struct loaded *load_path(char *path, const char *module_dir,
 			    "module_dir at the .so",
 			    path, why ? why : "unknown error");
 		}
+		free(so);
 		return NULL;
 	}
+	if (!now && so) {
+		/* ltdl could open what dlopen(RTLD_NOW) could not */
+		fmt(errbuf, errlen,
+		    "%s cannot have every symbol it uses resolved (%s): "
+		    "rebuild it with -Wl,--no-undefined against the libraries "
+		    "it needs (ldd -r %s)",
+		    path, nowerr, so);
+		free(so);
+		lt_dlclose(h);
+		return NULL;
+	}
+	free(so);
 	const struct sb_broker *b = lt_dlsym(h, SB_BROKER_SYMBOL);
 	if (!b) {
-		const lt_dlinfo *info = lt_dlgetinfo(h);
-		char found[256];
-		exported_symbols(info && info->filename ? info->filename : path,
-				 found, sizeof(found));
 		fmt(errbuf, errlen,
-		    "%s has no symbol %s (it exports %s; expected the module's "
-		    "one exported const struct sb_broker): is it a svcbroker "
-		    "module? build it with -export-symbols-regex '^%s$'",
-		    path, SB_BROKER_SYMBOL, found, SB_BROKER_SYMBOL);
+		    "%s has no symbol %s (it exports no object or function of "
+		    "that name; expected the module's one exported const "
+		    "struct sb_broker): is it a svcbroker module? build it "
+		    "with -export-symbols-regex '^%s$' and check the name of "
+		    "its descriptor (nm -D --defined-only %s)",
+		    path, SB_BROKER_SYMBOL, SB_BROKER_SYMBOL, path);
 		lt_dlclose(h);
 		return NULL;
 	}
@@ -439,6 +450,179 @@ static struct loaded *load_path(char *path, const char *module_dir,
 	l->handle = h;
 	loaded[n_loaded++] = l;
 	return l;
+}
+
+/* ---- trying a module in a child process (--check, --list-brokers) ---- */
+
+static int probe_ms; /* 0: load in this process only */
+
+void sbc_modules_probe(int timeout_ms)
+{
+	pthread_mutex_lock(&modules_lock);
+	probe_ms = timeout_ms > 0 ? timeout_ms : 0;
+	pthread_mutex_unlock(&modules_lock);
+}
+
+static const char *sig_name(int sig, char *buf, size_t len)
+{
+	switch (sig) {
+	case SIGSEGV:
+		return "SIGSEGV (invalid memory access)";
+	case SIGBUS:
+		return "SIGBUS (bus error)";
+	case SIGILL:
+		return "SIGILL (illegal instruction)";
+	case SIGFPE:
+		return "SIGFPE (arithmetic error)";
+	case SIGABRT:
+		return "SIGABRT (abort)";
+	case SIGKILL:
+		return "SIGKILL";
+	case SIGTERM:
+		return "SIGTERM";
+	}
+	snprintf(buf, len, "signal %d", sig);
+	return buf;
+}
+
+/* The child: load path as the parent would, write 'K' (accepted) or 'E'
+ * and the refusal to fd, and end without running atexit handlers or
+ * flushing the parent's stdio buffers. */
+static void probe_child(int fd, const char *path, const char *module_dir,
+			const char *name)
+{
+	/* a constructor's output must not end up in --list-brokers' JSON */
+	dup2(STDERR_FILENO, STDOUT_FILENO);
+	static const int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		signal(sigs[i], SIG_DFL);
+	char msg[1024];
+	msg[0] = 'E';
+	char *p = strdup(path);
+	struct loaded *l =
+	    p ? load_path(p, module_dir, name, msg + 1, sizeof(msg) - 1) : NULL;
+	if (!p)
+		snprintf(msg + 1, sizeof(msg) - 1, "%s: out of memory", path);
+	if (l)
+		msg[0] = 'K', msg[1] = '\0';
+	else
+		free(p); /* (a refusal leaves it to the caller) */
+	size_t len = strlen(msg) + 1, off = 0; /* with its NUL: the end */
+	while (off < len) {
+		ssize_t w = write(fd, msg + off, len - off);
+		if (w <= 0 && errno != EINTR)
+			break;
+		if (w > 0)
+			off += (size_t)w;
+	}
+	_exit(0);
+}
+
+/* Load path in a child process first.  Must hold modules_lock.  Returns
+ * true if the child accepted it, else false with errbuf filled. */
+static bool probe(const char *path, const char *module_dir, const char *name,
+		  char *errbuf, size_t errlen)
+{
+	int fds[2];
+	if (pipe2(fds, O_CLOEXEC) != 0) {
+		fmt(errbuf, errlen, "%s: cannot try it in a child process: %s",
+		    path, strerror(errno));
+		return false;
+	}
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(fds[0]);
+		close(fds[1]);
+		fmt(errbuf, errlen, "%s: cannot try it in a child process: %s",
+		    path, strerror(e));
+		return false;
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		probe_child(fds[1], path, module_dir, name);
+	}
+	close(fds[1]);
+	char msg[1024];
+	size_t got = 0;
+	bool timed_out = false, eof = false;
+	int64_t deadline = sb_now_ms() + probe_ms;
+	while (!eof) {
+		int64_t left = deadline - sb_now_ms();
+		if (left <= 0) {
+			timed_out = true;
+			break;
+		}
+		struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
+		int r = poll(&pfd, 1, (int)left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			timed_out = r == 0;
+			break;
+		}
+		ssize_t n = read(fds[0], msg + got, sizeof(msg) - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		/* the message ends with a NUL (a process the constructor
+		 * forked may hold the pipe open after the child exits) */
+		if (n <= 0 || got + (size_t)n >= sizeof(msg) - 1 ||
+		    memchr(msg + got, '\0', (size_t)n))
+			eof = true;
+		if (n > 0)
+			got += (size_t)n;
+	}
+	close(fds[0]);
+	msg[got] = '\0';
+	/* The child exits after its message, or when the pipe closed; wait
+	 * for it until the deadline, then kill it. */
+	int status = 0;
+	bool reaped = false;
+	while (!timed_out) {
+		pid_t w = waitpid(pid, &status, WNOHANG);
+		if (w == pid || (w < 0 && errno != EINTR)) {
+			reaped = true; /* (or not ours to wait for: ECHILD) */
+			break;
+		}
+		if (sb_now_ms() >= deadline) {
+			timed_out = !(got && (msg[0] == 'K' || msg[0] == 'E'));
+			break;
+		}
+		poll(NULL, 0, 5);
+	}
+	if (!reaped) {
+		kill(pid, SIGKILL);
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	}
+	char sb[32];
+	if (timed_out) {
+		fmt(errbuf, errlen,
+		    "%s: loading it did not finish within %d ms (a constructor "
+		    "that hangs?): not loaded; fix or remove the file",
+		    path, probe_ms);
+		return false;
+	}
+	if (got && msg[0] == 'K')
+		return true;
+	if (got && msg[0] == 'E') {
+		fmt(errbuf, errlen, "%s", msg + 1);
+		return false;
+	}
+	if (WIFSIGNALED(status))
+		fmt(errbuf, errlen,
+		    "%s: loading it crashed with %s (in a constructor of the "
+		    "module or of a library it needs): not loaded; fix or "
+		    "remove the file",
+		    path, sig_name(WTERMSIG(status), sb, sizeof(sb)));
+	else
+		fmt(errbuf, errlen,
+		    "%s: loading it ended the process with exit status %d (a "
+		    "constructor that calls exit()?): not loaded; fix or "
+		    "remove the file",
+		    path, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	return false;
 }
 
 const struct sbc_module *sbc_module_load(const char *module_dir,
@@ -513,8 +697,15 @@ const struct sbc_module *sbc_module_load(const char *module_dir,
 		fmt(errbuf, errlen, "%s: cannot start the module loader: %s",
 		    path, lt_dlerror());
 		free(path);
+	} else if (probe_ms && !probe(path, module_dir, name, errbuf, errlen)) {
+		free(path);
 	} else {
+		/* a constructor that crashes or exits is named in the log */
+		sbc_log(SB_LOG_DEBUG, name, NULL, "loading %s", path);
+		struct sbc_crash_frame cf;
+		sbc_crash_enter(&cf, name, NULL, "load", path, NULL);
 		l = load_path(path, module_dir, name, errbuf, errlen);
+		sbc_crash_leave(&cf);
 		if (!l)
 			free(path);
 	}

@@ -15,11 +15,14 @@
 #include <curl/curl.h>
 
 #include "api.h"
+#include "crash.h"
 #include "host.h"
 #include "json.h"
 
 #define DRAIN_MS 30000
 #define STOP_MS 5000
+/* --check, --list-brokers: how long loading one module file may take. */
+#define PROBE_MS 10000
 
 static void usage(FILE *f)
 {
@@ -80,6 +83,7 @@ static int check(const char *path)
 				"loader\n");
 		return 1;
 	}
+	sbc_modules_probe(PROBE_MS);
 	if (sbc_config_load(path, &cfg, &errs) == 0) {
 		char buf[512];
 		struct sockaddr_storage ss;
@@ -154,6 +158,7 @@ static int list_brokers(const char *path)
 				"loader\n");
 		return 1;
 	}
+	sbc_modules_probe(PROBE_MS);
 	if (sbc_config_load(path, &cfg, &errs) == 0) {
 		dir = cfg->module_dir;
 	} else {
@@ -385,5 +390,13 @@ int main(int argc, char **argv)
 		return check(config);
 	if (mode == OPT_LIST)
 		return list_brokers(config);
-	return serve(config);
+	/* A fault or an exit() in broker code is logged, naming it, and the
+	 * daemon never ends with status 0 but through its own way out. */
+	if (sbc_crash_install() != 0)
+		sbc_log(SB_LOG_WARN, NULL, NULL,
+			"cannot install the crash handlers: a fault in a "
+			"broker will not be logged");
+	int rc = serve(config);
+	sbc_crash_exit_expected();
+	return rc;
 }

@@ -10,10 +10,19 @@ static enum sb_status badmod_open(const struct sb_host *host,
 	return SB_OK;
 }
 
+#ifdef BADMOD_UNDEF
+/* Defined nowhere: the module links (without -Wl,--no-undefined) and a
+ * lazily bound load would succeed, failing only at the first call. */
+extern void badmod_no_such_function(void);
+#endif
+
 static enum sb_status badmod_do(void *state, const struct sb_call *call,
 				     struct sb_result *result,
 				     struct sb_error *err)
 {
+#ifdef BADMOD_UNDEF
+	badmod_no_such_function();
+#endif
 	return sb_error_set(err, SB_ERR_INTERNAL, NULL, "not reachable");
 }
 

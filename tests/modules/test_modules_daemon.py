@@ -43,7 +43,7 @@ def daemon(*args, config_text=None, timeout=30):
 # --- every refusal, through --check --------------------------------------
 REFUSALS = {
     "badmod-nosym": ["badmod-nosym.so has no symbol svcbroker_broker (it exports "
-                     "svcbroker_broker_v1;",
+                     "no object or function of that name;",
                      "expected the module's one exported const struct "
                      "sb_broker", "-export-symbols-regex"],
     "badmod-magic": ["badmod-magic.so: svcbroker_broker has magic "

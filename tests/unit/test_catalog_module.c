@@ -236,11 +236,70 @@ START_TEST(test_no_symbol)
 {
 	const char *msg = refusal(libs_dir, "badmod-nosym");
 	assert_names_file(msg, libs_dir, "badmod-nosym");
-	ck_assert_has(msg, "has no symbol svcbroker_broker (it exports "
-			   "svcbroker_broker_v1;");
+	ck_assert_has(msg, "has no symbol svcbroker_broker (it exports no "
+			   "object or function of that name;");
 	ck_assert_has(msg, "expected the module's one exported const struct "
 			   "sb_broker");
 	ck_assert_has(msg, "-export-symbols-regex");
+	sbc_modules_exit();
+}
+END_TEST
+
+/* Every symbol is bound at load: a module calling a function no library
+ * defines is refused then, not when the call is first made. */
+START_TEST(test_undefined_symbol)
+{
+	const char *msg = refusal(libs_dir, "badmod-undef");
+	assert_names_file(msg, libs_dir, "badmod-undef");
+	ck_assert_has(msg, "uses a symbol that no loaded library defines "
+			   "(undefined symbol: badmod_no_such_function)");
+	ck_assert_has(msg, "-Wl,--no-undefined");
+	/* refused again, the same way (nothing half-loaded is cached) */
+	char first[sizeof(errbuf)];
+	snprintf(first, sizeof(first), "%s", msg);
+	ck_assert_str_eq(refusal(libs_dir, "badmod-undef"), first);
+	sbc_modules_exit();
+}
+END_TEST
+
+/* With sbc_modules_probe, a constructor that crashes, exits or hangs is a
+ * refusal with the reason, in a child process; this process goes on. */
+START_TEST(test_probe)
+{
+	static const struct {
+		const char *how, *want;
+	} cases[] = {
+	    {"segv", "crashmod.la: loading it crashed with SIGSEGV (invalid "
+		     "memory access) (in a constructor of the module"},
+	    {"abort", "crashmod.la: loading it crashed with SIGABRT (abort)"},
+	    {"exit", "crashmod.la: loading it ended the process with exit "
+		     "status 0 (a constructor that calls exit()?)"},
+	    {"hang", "crashmod.la: loading it did not finish within 500 ms (a "
+		     "constructor that hangs?)"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		/* (a child under valgrind may need seconds to crash) */
+		bool hang = strcmp(cases[i].how, "hang") == 0;
+		sbc_modules_probe(hang ? 500 : 20000);
+		setenv("CRASHMOD_CTOR", cases[i].how, 1);
+		const char *msg = refusal(libs_dir, "crashmod");
+		ck_assert_has(msg, libs_dir);
+		ck_assert_has(msg, cases[i].want);
+	}
+	unsetenv("CRASHMOD_CTOR");
+	sbc_modules_probe(20000);
+	/* the child's own refusals come back as they are */
+	ck_assert_has(refusal(libs_dir, "badmod-magic"), "magic 0xdeadbeef");
+	ck_assert_has(refusal(libs_dir, "badmod-undef"),
+		      "undefined symbol: badmod_no_such_function");
+	/* good modules load (in the child, then here) */
+	const struct sbc_module *m =
+	    sbc_module_load(libs_dir, "crashmod", errbuf, sizeof(errbuf));
+	ck_assert_msg(m != NULL, "crashmod refused: %s", errbuf);
+	ck_assert_str_eq(m->broker->name, "crashmod");
+	m = sbc_module_load(libs_dir, "testmod", errbuf, sizeof(errbuf));
+	ck_assert_msg(m != NULL, "testmod refused: %s", errbuf);
+	sbc_modules_probe(0);
 	sbc_modules_exit();
 }
 END_TEST
@@ -324,9 +383,9 @@ END_TEST
 START_TEST(test_refusals_then_good)
 {
 	static const char *const bad[] = {
-	    "badmod-nosym", "badmod-magic", "badmod-major",  "badmod-old",
-	    "badmod-minor", "badmod-size",  "badmod-name",   "badmod-tables",
-	    NULL};
+	    "badmod-nosym",  "badmod-magic", "badmod-major", "badmod-old",
+	    "badmod-minor",  "badmod-size",  "badmod-name",  "badmod-tables",
+	    "badmod-undef",  NULL};
 	for (int round = 0; round < 3; round++) {
 		for (size_t i = 0; bad[i]; i++)
 			refusal(libs_dir, bad[i]);
@@ -354,14 +413,17 @@ START_TEST(test_scan)
 	struct sbc_errlist errs = {0};
 	const struct sbc_module **mods = NULL;
 	size_t n = sbc_module_scan(libs_dir, &mods, &errs);
-	ck_assert_uint_eq(n, 1);
-	ck_assert_str_eq(mods[0]->broker->name, "testmod");
-	ck_assert_uint_eq(errs.n, 8);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(mods[0]->broker->name, "crashmod");
+	ck_assert_str_eq(mods[1]->broker->name, "testmod");
+	ck_assert_uint_eq(errs.n, 9);
+	ck_assert(
+	    errs_have(&errs, "undefined symbol: badmod_no_such_function"));
 	ck_assert(errs_have(&errs, "badmod-nosym"));
 	ck_assert(errs_have(&errs, "was built for broker ABI 1.0, this host "
 				   "speaks 2.0"));
 	ck_assert(errs_have(&errs, "magic 0xdeadbeef"));
-	ck_assert(errs_have(&errs, "ABI 2.0"));
+	ck_assert(errs_have(&errs, "ABI 3.0"));
 	ck_assert(errs_have(&errs, "newer than"));
 	ck_assert(errs_have(&errs, "struct_size"));
 	ck_assert(errs_have(&errs, "othername"));
@@ -791,6 +853,8 @@ static Suite *module_suite(void)
 	tcase_add_test(tc, test_bad_request);
 	tcase_add_test(tc, test_not_elf);
 	tcase_add_test(tc, test_no_symbol);
+	tcase_add_test(tc, test_undefined_symbol);
+	tcase_add_test(tc, test_probe);
 	tcase_add_test(tc, test_wrong_magic);
 	tcase_add_test(tc, test_other_major);
 	tcase_add_test(tc, test_newer_minor);

@@ -518,6 +518,35 @@ START_TEST(test_lock)
 	ck_assert_msg(strstr(buf, want) && strstr(buf, ".lock") &&
 			  buf[0] != '0',
 		      "%s", buf);
+	/* Removing .lock does not free the store: the directory itself is
+	 * locked too. */
+	char lockp[1200];
+	snprintf(lockp, sizeof lockp, "%s/.lock", conf.store_dir);
+	ck_assert_int_eq(unlink(lockp), 0);
+	ck_assert_int_eq(pipe(fds), 0);
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		struct sb_error e2;
+		sb_error_clear(&e2);
+		void *s2 = NULL;
+		enum sb_status r =
+		    svcbroker_broker.open(&host, &conf, &s2, &e2);
+		dprintf(fds[1], "%d %s", (int)r, e2.message);
+		if (r == SB_OK)
+			svcbroker_broker.close(s2);
+		_exit(0);
+	}
+	close(fds[1]);
+	n = read(fds[0], buf, sizeof buf - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	close(fds[0]);
+	waitpid(child, NULL, 0);
+	ck_assert_msg(buf[0] != '0' && strstr(buf, "is in use") &&
+			  strstr(buf, ".lock was removed"),
+		      "a second process opened the store after .lock was "
+		      "removed: %s",
+		      buf);
 	/* Closing the instance releases the lock. */
 	svcbroker_broker.close(state);
 	state = NULL;
