@@ -34,11 +34,12 @@ struct smtp_conf {
 	bool plain_text_only;
 	int64_t max_attachment_size;
 	int64_t max_per_minute;
+	int64_t rate_window_ms; /* the window max_per_minute counts in */
 	bool verify_tls;
 	char *ca_file;
 };
 
-/* ---- rate limiter (smtp_ratelimit.c): a sliding one-minute window ------- */
+/* ---- rate limiter (smtp_ratelimit.c): a sliding window (rate_window) --- */
 
 struct smtp_ratelimit {
 	pthread_mutex_t lock;
