@@ -121,8 +121,8 @@ static bool redact_line(const struct smtp_transcript *t, const char *s,
 	return found;
 }
 
-static void put_line_as_is(struct smtp_transcript *t, char dir,
-			   const char *s, size_t n);
+static void put_line_as_is(struct smtp_transcript *t, char dir, const char *s,
+			   size_t n);
 
 static void put_line(struct smtp_transcript *t, char dir, const char *s,
 		     size_t n)
@@ -144,8 +144,8 @@ static void put_line(struct smtp_transcript *t, char dir, const char *s,
 	put_line_as_is(t, dir, s, n);
 }
 
-static void put_line_as_is(struct smtp_transcript *t, char dir,
-			   const char *s, size_t n)
+static void put_line_as_is(struct smtp_transcript *t, char dir, const char *s,
+			   size_t n)
 {
 	if (n > LINE_MAX_KEEP)
 		n = LINE_MAX_KEEP;
