@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "core.h"
+#include "probe.h"
 
 /* ---- the index: open addressing, linear probing ------------------------ *
  * One table holds three kinds of keys: (instance), (instance, object) and
@@ -475,7 +476,10 @@ static int instance_open(struct sbc_instance *inst, struct sbc_errlist *errs)
 static bool index_instance(struct index *ix, struct sbc_instance *inst,
 			   struct sbc_errlist *errs)
 {
-	struct sbc_entry e = {.inst = inst};
+	/* the instance's own slot is also its probe entry (probe.h) */
+	struct sbc_entry e = {.inst = inst,
+			      .obj = &sbc_probe_object,
+			      .method = &sbc_probe_method};
 	if (!index_put(ix, inst->name, NULL, NULL, &e)) {
 		sbc_errlist_add(errs, "[instance %s] defined twice",
 				inst->name);
@@ -639,4 +643,13 @@ const struct sb_object *sbc_catalog_object(const struct sbc_catalog *c,
 		return NULL;
 	const struct slot *s = index_find(c->index, instance, object, NULL);
 	return s ? s->entry.obj : NULL;
+}
+
+const struct sbc_entry *sbc_catalog_probe_entry(const struct sbc_catalog *c,
+						const char *instance)
+{
+	if (!c || !instance)
+		return NULL;
+	const struct slot *s = index_find(c->index, instance, NULL, NULL);
+	return s ? &s->entry : NULL;
 }
