@@ -244,6 +244,11 @@ try:
             code, out, err = cli("health", url=u)
             c.ok(code == 1 and out.startswith("degraded"),
                  "svcbroker health, degraded: exit 1", out + err)
+        # counted as calls of (settings).Test: a failed check is a verdict
+        st, text = d.get("/metrics")
+        c.ok(st == 200 and 'svcbroker_calls_total{instance="bad",'
+             'object="(settings)",method="Test",status="ok"}' in str(text),
+             "/metrics counts tests as (settings).Test, a failed one ok")
         # the log says what each test found
         log = d.read_log()
         c.ok("[testmod:bad] test failed" in log and
