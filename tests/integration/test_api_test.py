@@ -46,6 +46,12 @@ broker = testmod
 label = down
 open_fail = yes
 """
+SERIAL = """
+[instance one]
+broker = testmod
+label = one
+max_concurrency = 1
+"""
 
 
 def cli(*args, url=None, timeout=60):
@@ -79,7 +85,7 @@ auth_mx = MockSMTP(["--auth", "--user", "u", "--password", "right"]).start()
 hang = MockSMTP(["--hang", "greeting"]).start()
 closed = sbtest.free_port()
 try:
-    cfg = TESTMOD + (
+    cfg = TESTMOD + SERIAL + (
         "[module mapi-stub]\nenabled = yes\n\n[module smtp]\nenabled = yes\n"
         "\n[instance local]\nbroker = mapi-stub\nstore_dir = %s\n"
         "mailboxes = a@example.test\n\n" % store) + "".join([
@@ -184,6 +190,18 @@ try:
         c.ok(st == 200 and v and v[0] is False and v[1] == "unavailable" and
              "not usable" in body.get("message", ""),
              "mapi-stub without its store: ok false", body)
+
+        # a test waits for a slot of its instance like a call
+        th = threading.Thread(target=d.call, args=("one/Echo.Sleep",
+                                                   {"Ms": 1500}))
+        th.start()
+        c.ok(sbtest.wait_for(lambda: d.running("one") == 1, 5),
+             "a call holds the only slot of instance one")
+        st, body = d.request("POST", "/v1/test/one")
+        th.join(30)
+        c.ok(st == 200 and verdict(body) == (True, "ok", "") and
+             body.get("elapsed_ms", 0) >= 800,
+             "the test waited for the slot (max_concurrency = 1)", body)
 
         # ---- the OpenAPI document ------------------------------------------
         st, doc = d.get("/v1/openapi.json")
