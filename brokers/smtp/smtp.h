@@ -36,10 +36,11 @@ struct smtp_conf {
 	bool plain_text_only;
 	int64_t max_attachment_size;
 	int64_t max_per_minute;
+	int64_t rate_window_ms; /* the window max_per_minute counts in */
 	struct sb_tls_conf trust; /* verify_tls, ca_file (a shared fragment) */
 };
 
-/* ---- rate limiter (smtp_ratelimit.c): a sliding one-minute window ------- */
+/* ---- rate limiter (smtp_ratelimit.c): a sliding window (rate_window) --- */
 
 struct smtp_ratelimit {
 	pthread_mutex_t lock;
@@ -98,11 +99,24 @@ void smtp_pool_put(struct smtp_pool *p, CURL *h, bool ok, bool authed);
 /* ---- transcript (smtp_transcript.c) -------------------------------------
  * libcurl's debug callback feeds every command and reply line into a
  * capped buffer ("> " commands, "< " replies, "* " notes); AUTH exchanges
- * are redacted as they arrive.  smtp_transcript_parse() reads it back. */
+ * are redacted as they arrive.  smtp_transcript_parse() reads it back.
+ *
+ * A server may echo what it was sent during AUTH in a reply ("535 ...
+ * failed for AHVzZXIA...").  Every reply and note is kept with each SASL
+ * response the client sent (base64, as sent) and the raw secret replaced
+ * by "***", so no error message or log line built from the transcript
+ * carries a credential. */
+
+#define SMTP_SASL_KEEP 4 /* SASL responses remembered for redaction */
 
 struct smtp_transcript {
 	struct sb_buf buf;
 	bool in_auth;
+	/* the raw credential (password or bearer token), borrowed; NULL if
+	 * none.  Set by the caller after init. */
+	const char *secret;
+	char *sent[SMTP_SASL_KEEP]; /* SASL responses sent, malloc'd */
+	size_t n_sent;
 	struct sb_buf partial; /* an incomplete line of a chunk */
 	size_t reply_kept;     /* bytes kept of the reply being read */
 	/* Kept even when buf is full.  authed: the connection in use has

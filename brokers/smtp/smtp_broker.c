@@ -94,6 +94,14 @@ static const struct sb_config_key smtp_config[] = {
      .doc = "Messages per minute for this instance (0: no limit); over it "
 	    "a call waits within its deadline or gets throttled.",
      .offset = offsetof(struct smtp_conf, max_per_minute)},
+    {.key = "rate_window",
+     .type = SB_CONF_DURATION,
+     .def = "1m",
+     .min = 1000,
+     .max = 3600 * 1000,
+     .doc = "The sliding window max_per_minute counts sends in: leave it "
+	    "at 1m (a shorter one exists to test the limit quickly).",
+     .offset = offsetof(struct smtp_conf, rate_window_ms)},
     SB_CONF_INCLUDE("tls", sb_tls_keys, offsetof(struct smtp_conf, trust)),
     SB_CONF_END,
 };
@@ -365,7 +373,8 @@ static enum sb_status smtp_open(const struct sb_host *host, const void *config,
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
 				    "out of memory");
 	}
-	if (!smtp_ratelimit_init(&s->rate, (size_t)c->max_per_minute, 60000)) {
+	if (!smtp_ratelimit_init(&s->rate, (size_t)c->max_per_minute,
+				 c->rate_window_ms)) {
 		smtp_pool_free(&s->pool);
 		free(s->url);
 		free(s);

@@ -39,19 +39,114 @@ void smtp_transcript_init(struct smtp_transcript *t, size_t n_rcpts)
 	t->mail_unauthed = false;
 	t->mail_sent = false;
 	t->mail_utf8 = false;
+	t->secret = NULL;
+	t->n_sent = 0;
 }
 
 void smtp_transcript_free(struct smtp_transcript *t)
 {
 	sb_buf_free(&t->buf);
 	sb_buf_free(&t->partial);
+	for (size_t i = 0; i < t->n_sent; i++)
+		free(t->sent[i]);
+	t->n_sent = 0;
 }
+
+/* Remember one SASL response the client sent (a base64 word; "*" cancels
+ * and is not one), to redact it from what the server says. */
+static void remember_sent(struct smtp_transcript *t, const char *s, size_t n)
+{
+	while (n && (*s == ' ')) {
+		s++;
+		n--;
+	}
+	size_t k = 0;
+	while (k < n && s[k] != ' ')
+		k++;
+	if (k < 4 || t->n_sent == SMTP_SASL_KEEP)
+		return;
+	char *w = malloc(k + 1);
+	if (!w)
+		return;
+	memcpy(w, s, k);
+	w[k] = '\0';
+	t->sent[t->n_sent++] = w;
+}
+
+/* The secret of this transcript that occurs at s (at most n bytes), as
+ * its length; 0 if none does. */
+static size_t secret_at(const struct smtp_transcript *t, const char *s,
+			size_t n)
+{
+	size_t best = 0;
+	for (size_t i = 0; i < t->n_sent; i++) {
+		size_t k = strlen(t->sent[i]);
+		if (k <= n && k > best && !memcmp(s, t->sent[i], k))
+			best = k;
+	}
+	if (t->secret && *t->secret) {
+		size_t k = strlen(t->secret);
+		if (k <= n && k > best && !memcmp(s, t->secret, k))
+			best = k;
+	}
+	return best;
+}
+
+/* A copy of the line s (n bytes) with every credential sent replaced by
+ * "***" in *out; false (out untouched) if it holds none. */
+static bool redact_line(const struct smtp_transcript *t, const char *s,
+			size_t n, struct sb_buf *out)
+{
+	if (!t->n_sent && !(t->secret && *t->secret))
+		return false;
+	bool found = false;
+	size_t done = 0;
+	for (size_t i = 0; i < n;) {
+		size_t k = secret_at(t, s + i, n - i);
+		if (!k) {
+			i++;
+			continue;
+		}
+		if (!found) {
+			sb_buf_init(out, 3 * n + 16);
+			found = true;
+		}
+		sb_buf_append(out, s + done, i - done);
+		sb_buf_append(out, "***", 3);
+		i += k;
+		done = i;
+	}
+	if (found)
+		sb_buf_append(out, s + done, n - done);
+	return found;
+}
+
+static void put_line_as_is(struct smtp_transcript *t, char dir, const char *s,
+			   size_t n);
 
 static void put_line(struct smtp_transcript *t, char dir, const char *s,
 		     size_t n)
 {
 	while (n && (s[n - 1] == '\r' || s[n - 1] == '\n'))
 		n--;
+	/* what the server (or libcurl) says may echo a credential: the
+	 * whole line is looked at, before it is cut */
+	struct sb_buf clean;
+	if (dir != '>' && redact_line(t, s, n, &clean)) {
+		if (clean.failed) /* out of memory: keep nothing of it */
+			put_line_as_is(t, dir, "[redacted]", 10);
+		else
+			put_line_as_is(t, dir, clean.data ? clean.data : "",
+				       clean.len);
+		sb_buf_free(&clean);
+		return;
+	}
+	put_line_as_is(t, dir, s, n);
+}
+
+static void put_line_as_is(struct smtp_transcript *t, char dir, const char *s,
+			   size_t n)
+{
 	if (n > LINE_MAX_KEEP)
 		n = LINE_MAX_KEEP;
 	if (dir == '>')
@@ -89,6 +184,8 @@ static void put_line(struct smtp_transcript *t, char dir, const char *s,
 		if (n >= 5 && !strncasecmp(s, "AUTH ", 5)) {
 			const char *sp = memchr(s + 5, ' ', n - 5);
 			size_t keep = sp ? (size_t)(sp - s) : n;
+			if (sp) /* the initial response */
+				remember_sent(t, sp, (size_t)(s + n - sp));
 			sb_buf_puts(&t->buf, "> ");
 			sb_buf_append(&t->buf, s, keep);
 			sb_buf_puts(&t->buf, sp ? " [redacted]\n" : "\n");
@@ -96,6 +193,7 @@ static void put_line(struct smtp_transcript *t, char dir, const char *s,
 			return;
 		}
 		if (t->in_auth) {
+			remember_sent(t, s, n);
 			sb_buf_puts(&t->buf, "> [redacted]\n");
 			return;
 		}

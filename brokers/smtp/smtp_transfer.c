@@ -410,6 +410,8 @@ enum sb_status smtp_transfer(struct smtp *s, const struct sb_call *call,
 				    "cannot create a libcurl handle");
 	struct smtp_transcript tr;
 	smtp_transcript_init(&tr, x->n_rcpts);
+	if (c->auth != SMTP_AUTH_NONE)
+		tr.secret = c->password; /* never kept if a server echoes it */
 	/* a reused connection shows no AUTH: it authenticated before */
 	tr.authed = authed && !x->fresh;
 	struct guard guard = {&tr, c->auth != SMTP_AUTH_NONE,
@@ -535,6 +537,8 @@ enum sb_status smtp_transfer(struct smtp *s, const struct sb_call *call,
 		smtp_transcript_free(&tr);
 		/* a new connection: not authenticated yet */
 		smtp_transcript_init(&tr, x->n_rcpts);
+		if (c->auth != SMTP_AUTH_NONE)
+			tr.secret = c->password;
 		guard.stopped = GUARD_GO;
 		up.pos = 0;
 		x->curl_err[0] = '\0';

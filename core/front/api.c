@@ -29,6 +29,7 @@
 #include "executor.h"
 #include "json.h"
 #include "metrics.h"
+#include "probe.h"
 
 #define POOL_THREADS 4
 #define MAX_SEGMENTS 6
@@ -59,6 +60,7 @@ enum route {
 	R_OPENAPI,
 	R_HEALTH,
 	R_METRICS,
+	R_TEST,
 };
 
 /* One request; lives from the first handler call to MHD's completion
@@ -215,6 +217,8 @@ static enum route route_of(int n, char seg[MAX_SEGMENTS][SEGMENT_MAX])
 		return R_OPENAPI;
 	if (n == 2 && strcmp(seg[1], "health") == 0)
 		return R_HEALTH;
+	if (n == 3 && strcmp(seg[1], "test") == 0)
+		return R_TEST;
 	return R_NONE;
 }
 
@@ -530,6 +534,81 @@ static enum MHD_Result call_finish(struct req *r)
 	return send_answer(r, status, answer, "application/json", retry, NULL);
 }
 
+/* ---- POST /v1/test/{instance} ---------------------------------------------
+ * The instance's test() on the executor (see probe.h), answered like a
+ * call: the connection is suspended until the verdict comes.  A body, if
+ * any, is read and dropped (up to DISCARD_MAX). */
+
+static void test_done(void *ud, const struct sbc_outcome *o)
+{
+	struct req *r = ud;
+	int status = 500;
+	int64_t retry = 0;
+	char *answer = sbc_probe_json(o, &status, &retry, NULL, NULL);
+	pthread_mutex_lock(&r->mu);
+	r->status = answer ? status : 500;
+	r->retry_after_ms = retry;
+	r->answer = answer;
+	r->done = true;
+	struct MHD_Connection *conn = r->conn;
+	struct sbc_api *api = r->api;
+	bool suspended = r->suspended;
+	r->suspended = false;
+	pthread_mutex_unlock(&r->mu);
+	if (suspended) {
+		MHD_resume_connection(conn);
+		atomic_fetch_sub(&api->suspended, 1);
+	}
+}
+
+static enum MHD_Result test_submit(struct req *r, const char *url)
+{
+	char seg[MAX_SEGMENTS][SEGMENT_MAX], b1[128];
+	if (split_path(url, seg) != 3)
+		return fail(r, SB_ERR_NOT_FOUND, "NotFound", NULL,
+			    "no such path (see /v1/openapi.json)");
+	r->cat = sbc_runtime_catalog(r->api->rt);
+	r->entry = sbc_catalog_probe_entry(r->cat, seg[2]);
+	if (!r->entry)
+		return fail(r, SB_ERR_NOT_FOUND, "UnknownInstance", NULL,
+			    "no instance named %s",
+			    shown(seg[2], b1, sizeof(b1)));
+	struct sb_error e;
+	sb_error_clear(&e);
+	pthread_mutex_lock(&r->mu);
+	enum sb_status st = sbc_probe_submit(sbc_runtime_executor(r->api->rt),
+					     r->cat, seg[2], test_done, r, &e);
+	if (st != SB_OK) {
+		pthread_mutex_unlock(&r->mu);
+		return send_error(r, &e, NULL);
+	}
+	r->submitted = true;
+	atomic_fetch_add(&r->api->suspended, 1);
+	atomic_fetch_add(&r->api->calls_open, 1);
+	MHD_suspend_connection(r->conn);
+	r->suspended = true;
+	pthread_mutex_unlock(&r->mu);
+	return MHD_YES;
+}
+
+/* Every handler call of a test request after the first. */
+static enum MHD_Result test_request(struct req *r, const char *url,
+				    size_t *upload_data_size)
+{
+	if (r->answered) {
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		r->discarded += *upload_data_size;
+		*upload_data_size = 0;
+		return r->discarded > DISCARD_MAX ? MHD_NO : MHD_YES;
+	}
+	if (!r->submitted)
+		return test_submit(r, url);
+	return call_finish(r);
+}
+
 /* ---- the handler --------------------------------------------------------- */
 
 /* How a request says where its body ends. */
@@ -597,6 +676,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
 		if (r->route == R_NONE)
 			return fail(r, SB_ERR_NOT_FOUND, "NotFound", NULL,
 				    "no such path (see /v1/openapi.json)");
+		if (r->route == R_TEST)
+			return is_post ? MHD_YES
+				       : fail(r, SB_ERR_METHOD_NOT_ALLOWED,
+					      "MethodNotAllowed", "POST",
+					      "a test takes POST");
 		if (r->route == R_CALL) {
 			if (!is_post)
 				return fail(r, SB_ERR_METHOD_NOT_ALLOWED,
@@ -618,6 +702,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
 		r->get_pending = true;
 		return MHD_YES;
 	}
+	if (r->route == R_TEST)
+		return test_request(r, url, upload_data_size);
 	if (r->get_pending && !r->answered) {
 		if (*upload_data_size) {
 			/* a GET with a body: libmicrohttpd cannot queue an

@@ -7,6 +7,7 @@
 #include <svcbroker/runtime.h>
 
 #include "host.h"
+#include "probe.h"
 
 struct sbc_executor;
 struct sbc_metrics;
@@ -36,5 +37,18 @@ int64_t sbc_runtime_uptime_s(const struct sb_runtime *rt);
 /* Stop accepting calls and wait up to timeout_ms for running ones. */
 bool sbc_runtime_drain(struct sb_runtime *rt, int64_t timeout_ms);
 bool sbc_runtime_draining(const struct sb_runtime *rt);
+
+/* ==== probe_json.c: the answer to a test of the settings (probe.h) ===== */
+/* The answer to a test from its outcome: malloc'd JSON (NULL when out of
+ * memory), *http the HTTP status, *retry_after_ms for 503 (else 0).
+ * A test that ran (passed, failed, or did not finish in time) is 200
+ *   {"instance", "broker", "ok", "message", "elapsed_ms",
+ *    "details": {"category", "code", "tested"}};
+ * a test that could not run is the error document with its status.
+ * *verdict gets the test's status (SB_OK when it passed) and *msg the
+ * message (both may be NULL). */
+char *sbc_probe_json(const struct sbc_outcome *o, int *http,
+		     int64_t *retry_after_ms, enum sb_status *verdict,
+		     struct sb_error *msg);
 
 #endif

@@ -279,6 +279,50 @@ static json_t *operation_id(json_t *ids, const char *inst, const char *obj,
 	return json_string(id);
 }
 
+/* POST /v1/test/{instance} and its answer (core/probe.c). */
+static json_t *test_result_schema(void)
+{
+	return json_pack(
+	    "{s:s, s:[s,s,s,s,s,s], s:{s:{s:s}, s:{s:s}, s:{s:s}, "
+	    "s:{s:s}, s:{s:s, s:s, s:i}, s:{s:s, s:[s,s,s], "
+	    "s:{s:{s:s}, s:{s:s}, s:{s:s}}}}}",
+	    "type", "object", "required", "instance", "broker", "ok", "message",
+	    "elapsed_ms", "details", "properties", "instance", "type", "string",
+	    "broker", "type", "string", "ok", "type", "boolean", "message",
+	    "type", "string", "elapsed_ms", "type", "integer", "format",
+	    "int64", "minimum", 0, "details", "type", "object", "required",
+	    "category", "code", "tested", "properties", "category", "type",
+	    "string", "code", "type", "string", "tested", "type", "boolean");
+}
+
+static void test_path(json_t *paths)
+{
+	static const char *const test_errors[] = {"404", "405", "500", "503",
+						  NULL};
+	json_t *r = json_object();
+	sbc_json_set(
+	    r, "200",
+	    ok_response("The test ran: ok says whether the settings work "
+			"(false also when it did not finish within the "
+			"instance's timeout).",
+			ref("#/components/schemas/TestResult")));
+	error_refs(r, test_errors);
+	json_t *params =
+	    json_pack("[{s:s, s:s, s:b, s:{s:s}}]", "name", "instance", "in",
+		      "path", "required", 1, "schema", "type", "string");
+	sbc_json_set(
+	    paths, "/v1/test/{instance}",
+	    json_pack("{s:{s:s, s:s, s:s, s:o, s:o}}", "post", "operationId",
+		      "testInstance", "summary",
+		      "Test an instance's settings (its broker's check).",
+		      "description",
+		      "Runs the broker's test on a worker, bounded by the "
+		      "instance's timeout. 404: no such instance; 503: the "
+		      "instance failed to open (its error in the message) or "
+		      "no worker can take the test.",
+		      "parameters", params, "responses", r));
+}
+
 static json_t *components(void)
 {
 	json_t *err = json_pack(
@@ -307,6 +351,7 @@ static json_t *components(void)
 	json_t *schemas = json_object();
 	sbc_json_set(schemas, "Error", err);
 	sbc_json_set(schemas, "File", file_schema());
+	sbc_json_set(schemas, "TestResult", test_result_schema());
 	sbc_json_set(c, "schemas", schemas);
 	sbc_json_set(c, "responses", resp);
 	return c;
@@ -375,6 +420,7 @@ static json_t *fixed_paths(void)
 		     json_pack("{s:{s:s, s:s, s:o}}", "get", "operationId",
 			       "getMetrics", "summary", "Metrics.", "responses",
 			       r));
+	test_path(paths);
 	json_decref(any);
 	return paths;
 }

@@ -12,6 +12,7 @@
 
 #include "crash.h"
 #include "host.h"
+#include "probe.h"
 
 /* ---- the index: open addressing, linear probing ------------------------ *
  * One table holds three kinds of keys: (instance), (instance, object) and
@@ -467,7 +468,10 @@ static int instance_open(struct sbc_instance *inst, struct sbc_errlist *errs)
 static bool index_instance(struct index *ix, struct sbc_instance *inst,
 			   struct sbc_errlist *errs)
 {
-	struct sbc_entry e = {.inst = inst};
+	/* the instance's own slot is also its probe entry (probe.h) */
+	struct sbc_entry e = {.inst = inst,
+			      .obj = &sbc_probe_object,
+			      .method = &sbc_probe_method};
 	if (!index_put(ix, inst->name, NULL, NULL, &e)) {
 		sbc_errlist_add(errs, "[instance %s] defined twice",
 				inst->name);
@@ -631,4 +635,13 @@ const struct sb_object *sbc_catalog_object(const struct sbc_catalog *c,
 		return NULL;
 	const struct slot *s = index_find(c->index, instance, object, NULL);
 	return s ? s->entry.obj : NULL;
+}
+
+const struct sbc_entry *sbc_catalog_probe_entry(const struct sbc_catalog *c,
+						const char *instance)
+{
+	if (!c || !instance)
+		return NULL;
+	const struct slot *s = index_find(c->index, instance, NULL, NULL);
+	return s ? &s->entry : NULL;
 }

@@ -539,13 +539,16 @@ int cli_cmd_health(const struct cli_opts *opts, int argc, char **argv)
 		cli_response_free(&r);
 		return ret;
 	}
-	ret = r.status == 200 ? CLI_EXIT_OK : CLI_EXIT_SERVER;
+	/* degraded (an instance failed to open) or stopping: not healthy,
+	 * whatever the HTTP status */
+	const char *st = cli_jstr(r.json, "status");
+	ret = r.status == 200 && st && strcmp(st, "ok") == 0 ? CLI_EXIT_OK
+							     : CLI_EXIT_SERVER;
 	if (opts->json) {
 		cli_print_body(&r);
 		cli_response_free(&r);
 		return ret;
 	}
-	const char *st = cli_jstr(r.json, "status");
 	char *fst = cli_text_fit(st ? st : (ret ? "failing" : "ok"), 0);
 	printf("%s (HTTP %ld)\n", fst, r.status);
 	free(fst);

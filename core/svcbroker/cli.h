@@ -153,4 +153,7 @@ int cli_fetch_object(const struct cli_opts *opts, const char *instance,
 /* ==== call.c ============================================================ */
 int cli_cmd_call(const struct cli_opts *opts, int argc, char **argv);
 
+/* ==== test.c ============================================================ */
+int cli_cmd_test(const struct cli_opts *opts, int argc, char **argv);
+
 #endif

@@ -4,6 +4,7 @@
  *   svcbroker [options] describe INSTANCE[/OBJECT[.METHOD]]
  *   svcbroker [options] call INSTANCE/OBJECT.METHOD [Key=Value ...] [-]
  *   svcbroker [options] health
+ *   svcbroker [options] test INSTANCE
  */
 #include "config.h"
 
@@ -35,6 +36,11 @@ static void usage(FILE *f)
 	      "its rows\n"
 	      "  health                               the daemon's and each "
 	      "instance's state\n"
+	      "                                       (exit 1 unless ok)\n"
+	      "  test INSTANCE                        check the instance's "
+	      "settings\n"
+	      "                                       (exit 1 if the test "
+	      "fails)\n"
 	      "\n"
 	      "Inputs of call (typed from the method's definition):\n"
 	      "  Key=Value     a value; numbers and booleans are converted\n"
@@ -59,9 +65,10 @@ static void usage(FILE *f)
 	      "  -h, --help           this help\n"
 	      "  -V, --version        print the version\n"
 	      "\n"
-	      "Exit status: 0 success, 1 error answered by the server, 2 "
-	      "usage error,\n"
-	      "3 server not reachable.  See svcbroker(1).\n",
+	      "Exit status: 0 success, 1 error answered by the server (or "
+	      "a failed test,\n"
+	      "a daemon not healthy), 2 usage error, 3 server not "
+	      "reachable.  See svcbroker(1).\n",
 	      f);
 }
 
@@ -245,6 +252,8 @@ int main(int argc, char **argv)
 		fn = cli_cmd_call;
 	else if (strcmp(cmd, "health") == 0)
 		fn = cli_cmd_health;
+	else if (strcmp(cmd, "test") == 0)
+		fn = cli_cmd_test;
 	else if (strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		free(url);
@@ -252,7 +261,7 @@ int main(int argc, char **argv)
 	}
 	if (!fn) {
 		cli_err("unknown command '%s' (catalog, describe, call, "
-			"health)",
+			"health, test)",
 			cmd);
 		fputs("Try 'svcbroker --help'.\n", stderr);
 		free(url);

@@ -56,6 +56,22 @@ enum sb_status sb_runtime_catalog_json(struct sb_runtime *rt,
 				       const char *object, char **json_out,
 				       struct sb_error *err);
 
+/* Test the settings of `instance` ("Test settings"): run its broker's
+ * test() on the worker threads, as a call, bounded by the instance's
+ * timeout.  *json_out (malloc'd, free() it; NULL only when out of memory)
+ * is the verdict when the test ran:
+ *   {"instance", "broker", "ok", "message", "elapsed_ms",
+ *    "details": {"category", "code", "tested"}}
+ * or the error document {"error": {...}} when it could not run.  Returns
+ * SB_OK when the test passed; the failure's status, with err filled
+ * (message and code), when it failed or did not finish in time (then
+ * "ok" is false); SB_ERR_NOT_FOUND for an unknown instance and
+ * SB_ERR_UNAVAILABLE for one that failed to open (its open error in err)
+ * or when no worker can take the test. */
+enum sb_status sb_runtime_test_json(struct sb_runtime *rt,
+				    const char *instance, char **json_out,
+				    struct sb_error *err);
+
 /* Read the configuration file again and swap in a new catalog.  Calls
  * running on the old catalog finish on it.  On failure the old catalog
  * keeps serving, every problem is logged and err holds the first. */

@@ -3,7 +3,9 @@
 at all.  libcurl skips AUTH without a word when a server offers none; the
 broker must refuse instead, name the problem, and deliver nothing.  Also:
 the mechanism configured is the one used, and a reused connection stays
-authenticated."""
+authenticated.  A server that echoes the SASL response in its refusal
+gets it (and the password) replaced by "***" in the answer and the log."""
+import base64
 import os
 import shutil
 import subprocess
@@ -75,6 +77,8 @@ try:
                      + CREDS + CERT)
     # every mechanism, AUTH optional: a send that skipped AUTH would go
     good = start(["--auth", "--auth-optional"] + CREDS)
+    # refuses every AUTH, echoing what it was sent
+    echo = start(["--auth", "--echo-auth"] + CREDS)
 
     cfg = "[module smtp]\nenabled = yes\n" + "".join([
         inst("noauth_plain", noauth.port, auth("plain")),
@@ -90,6 +94,9 @@ try:
         inst("g_plain", good.port, auth("plain")),
         inst("g_login", good.port, auth("login")),
         inst("g_oauth", good.port, auth("xoauth2", TOKEN)),
+        inst("echo_plain", echo.port, auth("plain")),
+        inst("echo_login", echo.port, auth("login")),
+        inst("echo_oauth", echo.port, auth("xoauth2", TOKEN)),
     ])
     with sbtest.Daemon(cfg, server_extra="log_level = debug\n") as d:
         # ---- server offers no AUTH: refused, nothing delivered ------------
@@ -189,10 +196,40 @@ try:
                  ["%s %d" % (name, i) for i in range(3)],
                  "%s: the right messages" % name)
 
+        # ---- a refusal that echoes the credentials -----------------------
+        def b64(raw):
+            return base64.b64encode(raw.encode()).decode()
+        sent = {  # what each mechanism sends, as the server echoes it
+            "echo_plain": [b64("\0%s\0%s" % (USER, SECRET)), SECRET],
+            "echo_login": [b64(USER), b64(SECRET), SECRET],
+            "echo_oauth": [b64("user=%s\x01auth=Bearer %s\x01\x01"
+                               % (USER, TOKEN)), TOKEN],
+        }
+        for name, creds in sent.items():
+            for method in ("Email.Send", "Connection.Test"):
+                st, body = d.call("%s/%s" % (name, method), MSG
+                                  if method == "Email.Send" else {})
+                e = err_of(body)
+                msg = e.get("message", "")
+                c.eq((st, e.get("category"), e.get("code")),
+                     (502, "upstream_auth", "535"),
+                     "%s %s: the server's 535 is reported" % (name, method))
+                c.ok("Authentication failed for ***" in msg and
+                     "(password ***)" in msg,
+                     "%s %s: the echo is redacted, the rest kept"
+                     % (name, method), e)
+                c.eq([x for x in creds if x in msg], [],
+                     "%s %s: no credential in the answer" % (name, method))
+        c.eq(echo.messages(), [], "echoing server: nothing delivered")
+
         log = d.read_log()
         c.ok("offers no AUTH" in log, "the refusal is logged")
+        c.ok("Authentication failed for ***" in log,
+             "the echoing refusal is in the debug log, redacted")
         c.eq([x for x in (SECRET, TOKEN) if x in log], [],
              "no password or token in the log")
+        c.eq([x for v in sent.values() for x in v if x in log], [],
+             "no SASL response in the log")
 finally:
     for s in servers:
         s.stop()

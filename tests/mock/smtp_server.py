@@ -23,6 +23,10 @@ Options:
   --auth-mechs LIST        with --auth: offer only these (e.g. LOGIN,PLAIN)
   --user NAME --password PW   the credentials PLAIN/LOGIN accept
   --token TOKEN            the bearer token XOAUTH2 accepts (for --user)
+  --echo-auth              with --auth: refuse every AUTH with a 535 reply
+                           that echoes the client's SASL responses (base64,
+                           as sent) and the password they carry, as some
+                           servers do in their error text
   --refuse ADDR=REPLY      refuse RCPT TO:<ADDR> with REPLY ("550 5.1.1 ...")
   --mail-reply REPLY       answer every MAIL FROM with REPLY
   --data-reply REPLY       answer the end of DATA with REPLY (nothing saved)
@@ -277,7 +281,34 @@ class CountingSMTP(SMTP):
         # remember the mechanism the client chose (saved with the message)
         if arg and not self.session.authenticated:
             self.session.auth_mech = arg.split()[0].upper()
+            if self.event_handler.opts.echo_auth:
+                return await self.echo_auth(arg)
         return await super().smtp_AUTH(arg)
+
+    async def echo_auth(self, arg):
+        """Read the client's SASL responses and refuse, echoing them."""
+        parts = arg.split()
+        mech = parts[0].upper()
+        sent = parts[1:2]  # an initial response
+        prompts = {"LOGIN": [b"Username:", b"Password:"]}.get(mech, [b""])
+        while len(sent) < len(prompts):
+            blob = await self.challenge_auth(prompts[len(sent)])
+            if not isinstance(blob, bytes):
+                return await self.push("501 5.7.0 Auth aborted")
+            sent.append(base64.b64encode(blob).decode("ascii"))
+        try:
+            blobs = [base64.b64decode(x) for x in sent]
+        except ValueError:
+            return await self.push("501 5.5.2 Can't decode base64")
+        if mech == "PLAIN":
+            password = blobs[0].split(b"\0")[-1]
+        elif mech == "XOAUTH2":
+            password = blobs[0].split(b"Bearer ")[-1].split(b"\x01")[0]
+        else:
+            password = blobs[-1]
+        return await self.push(
+            "535 5.7.8 Authentication failed for %s (password %s)"
+            % (" ".join(sent), password.decode("utf-8", "replace")))
 
 
 class Hang(asyncio.Protocol):
@@ -302,6 +333,7 @@ def main():
     ap.add_argument("--user", default="user")
     ap.add_argument("--password", default="secret")
     ap.add_argument("--token")
+    ap.add_argument("--echo-auth", action="store_true")
     ap.add_argument("--refuse", action="append")
     ap.add_argument("--mail-reply")
     ap.add_argument("--data-reply")

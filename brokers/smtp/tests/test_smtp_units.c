@@ -122,6 +122,60 @@ START_TEST(test_auth_login_redacted)
 
 END_TEST
 
+/* A server that echoes the SASL responses (or the password itself) in its
+ * replies: every echo is "***" in the transcript, so in error texts and
+ * the log too. */
+START_TEST(test_auth_echo_redacted)
+{
+	struct smtp_transcript t;
+	smtp_transcript_init(&t, 0);
+	t.secret = "secretpass";
+	feed(&t, '<', "220 hi\r\n");
+	feed(&t, '>', "EHLO x\r\n");
+	feed(&t, '<', "250-hi\r\n250 AUTH PLAIN LOGIN\r\n");
+	/* base64("\0user\0secretpass") */
+	feed(&t, '>', "AUTH PLAIN AHVzZXIAc2VjcmV0cGFzcw==\r\n");
+	feed(&t, '<', "535-5.7.8 no: AHVzZXIAc2VjcmV0cGFzcw==\r\n");
+	feed(&t, '<', "535 5.7.8 password secretpass, "
+		      "again AHVzZXIAc2VjcmV0cGFzcw==.\r\n");
+	ck_assert_ptr_null(strstr(t.buf.data, "AHVzZXIAc2VjcmV0cGFzcw"));
+	ck_assert_ptr_null(strstr(t.buf.data, "secretpass"));
+	struct smtp_session s;
+	ck_assert(smtp_transcript_parse(t.buf.data, t.buf.len, &s));
+	ck_assert_int_eq(s.auth_code, 535);
+	ck_assert_str_eq(s.auth_text, "535 5.7.8 no: *** 5.7.8 password ***, "
+				      "again ***.");
+	smtp_session_free(&s);
+	smtp_transcript_free(&t);
+
+	/* LOGIN: each response (user and password) sent on its own line */
+	smtp_transcript_init(&t, 0);
+	t.secret = "secret";
+	feed(&t, '>', "AUTH LOGIN\r\n");
+	feed(&t, '<', "334 VXNlcm5hbWU6\r\n");
+	feed(&t, '>', "dXNlcg==\r\n");
+	feed(&t, '<', "334 UGFzc3dvcmQ6\r\n");
+	feed(&t, '>', "c2VjcmV0\r\n");
+	/* a long echo, cut by the recorder: redacted before it is cut */
+	char line[1200];
+	memset(line, 'x', sizeof(line));
+	memcpy(line, "535 ", 4);
+	memcpy(line + 995, "c2VjcmV0", 8);
+	memcpy(line + sizeof(line) - 3, "\r\n", 3);
+	line[sizeof(line) - 1] = '\0';
+	feed(&t, '<', line);
+	feed(&t, '*', "note: c2VjcmV0 dXNlcg== secret\n");
+	ck_assert_ptr_null(strstr(t.buf.data, "c2VjcmV0"));
+	ck_assert_ptr_null(strstr(t.buf.data, "c2Vj"));
+	ck_assert_ptr_null(strstr(t.buf.data, "dXNlcg=="));
+	ck_assert_ptr_null(strstr(t.buf.data, "secret"));
+	ck_assert_ptr_nonnull(strstr(t.buf.data, "* note: *** *** ***\n"));
+	/* the 334 prompts are no credential: kept as they were */
+	ck_assert_ptr_nonnull(strstr(t.buf.data, "< 334 UGFzc3dvcmQ6\n"));
+	smtp_transcript_free(&t);
+}
+END_TEST
+
 /* Whether the connection in use authenticated: an AUTH answered 235 sets
  * it, a refused AUTH does not, every EHLO (a new connection, or the one
  * after STARTTLS) clears it; a MAIL FROM while not authenticated is
@@ -529,6 +583,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_partial_acceptance);
 	tcase_add_test(tc, test_auth_login_redacted);
+	tcase_add_test(tc, test_auth_echo_redacted);
 	tcase_add_test(tc, test_auth_state);
 	tcase_add_test(tc, test_mail_smtputf8);
 	tcase_add_test(tc, test_all_refused_and_data_refused);
