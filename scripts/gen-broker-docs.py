@@ -155,7 +155,12 @@ def render_host(host):
         w("")
         w(intro)
         w("")
-        key_table(w, host.get(part) or [])
+        keys = [dict(k) for k in host.get(part) or []]
+        for k in keys:
+            if k["key"] == "module_dir":
+                # set when svcbroker is built: the same words for every build
+                k["default"] = "<libdir>/svcbroker/brokers"
+        key_table(w, keys)
     return "\n".join(out) + "\n"
 
 

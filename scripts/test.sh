@@ -101,6 +101,38 @@ if [ "${SB_NO_SANITIZE:-0}" != 1 ]; then
 	count asan build-asan
 fi
 
+# Release checks, one result each (skip with SB_NO_RELEASE_CHECKS=1):
+# the tree is formatted as .clang-format says, `make distcheck` passes (the
+# tarball builds, installs, uninstalls and passes `make check` on its
+# own), and the tree builds with each broker disabled.
+if [ "${SB_NO_RELEASE_CHECKS:-0}" != 1 ]; then
+	rm -rf "$top/build-release"
+	mkdir -p "$top/build-release"
+	release() { # release NAME COMMAND...: one counted result
+		name=$1
+		shift
+		if (cd "$top" && timeout 1800 "$@") >"$top/build-release/$name.log" 2>&1; then
+			r=PASS
+		else
+			r=FAIL
+			status=1
+			tail -n 30 "$top/build-release/$name.log" >&2
+		fi
+		echo ":test-result: $r" >"$top/build-release/$name.trs"
+		echo "$r: $name"
+	}
+	release format "$top/scripts/check-format.sh"
+	release distcheck sh -c 'set -e; rm -rf build-dist; mkdir build-dist; cd build-dist;
+		../configure >configure.out 2>&1; make -j"$(nproc)" >/dev/null;
+		make distcheck'
+	for b in $(sed -n 's/^SB_BROKER(\[\([a-z0-9-]*\)\].*/\1/p' configure.ac); do
+		release "disable-$b" sh -c "set -e; rm -rf build-no-$b; mkdir build-no-$b; cd build-no-$b;
+			../configure --disable-$b >configure.out 2>&1; make -j\"\$(nproc)\" >/dev/null;
+			test ! -e brokers/$b/$b.la"
+	done
+	count release build-release
+fi
+
 # The one closing line: the sum of every run above.
 /usr/bin/python3 "$top/scripts/count-results.py" --sum "$results" || status=1
 exit $status
