@@ -350,6 +350,7 @@ enum server_key {
 	SK_MAX_CONNECTIONS,
 	SK_MAX_CONNECTIONS_PER_IP,
 	SK_IDLE_TIMEOUT,
+	SK_WORKER_STACK,
 	SK_COUNT_
 };
 static const char *const server_keys[SK_COUNT_] = {
@@ -357,6 +358,7 @@ static const char *const server_keys[SK_COUNT_] = {
 	"workers",        "queue",           "max_body",
 	"log_level",      "include",         "max_body_total",
 	"max_connections", "max_connections_per_ip", "idle_timeout",
+	"worker_stack",
 };
 
 /* include values of the file being read, in order. */
@@ -732,8 +734,8 @@ static void server_key(struct loader *L, int line, const char *key,
 			return; /* reported on the key's first line */
 		lerr(L, line,
 		     "[server] %s: unknown key; valid keys: listen, "
-		     "module_dir, state_dir, workers, queue, max_body, "
-		     "max_body_total, max_connections, "
+		     "module_dir, state_dir, workers, worker_stack, queue, "
+		     "max_body, max_body_total, max_connections, "
 		     "max_connections_per_ip, idle_timeout, log_level, "
 		     "include",
 		     key);
@@ -802,12 +804,22 @@ static void server_key(struct loader *L, int line, const char *key,
 		break;
 	}
 	case SK_WORKERS:
-		if (!parse_int(v, &n) || n < 1 || n > 256)
+		if (!parse_int(v, &n) || n < 1 || n > 4096)
 			lerr(L, line,
-			     "[server] workers: %s is not a number in 1..256",
+			     "[server] workers: %s is not a number in 1..4096",
 			     vs);
 		else
 			c->workers = n;
+		break;
+	case SK_WORKER_STACK:
+		if (!sbc_parse_size(v, &n) || n < 64 * 1024 ||
+		    n > ((int64_t)64 << 20))
+			lerr(L, line,
+			     "[server] worker_stack: %s is not a size in "
+			     "64KiB..64MiB (such as 256KiB)",
+			     vs);
+		else
+			c->worker_stack = n;
 		break;
 	case SK_QUEUE:
 		if (!parse_int(v, &n) || n < 0 || n > 100000)
@@ -1352,6 +1364,7 @@ int sbc_config_load(const char *path, struct sbc_config **out,
 	L.errs = errs;
 	c->path = abs_path(path);
 	c->workers = 16;
+	c->worker_stack = (int64_t)256 << 10;
 	c->queue = 1024;
 	c->max_body = (int64_t)40 << 20; /* a 25 MiB file, base64, fits */
 	c->max_body_total = (int64_t)256 << 20;
