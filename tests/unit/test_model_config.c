@@ -196,7 +196,7 @@ START_TEST(server_errors_are_all_collected)
 	char where[600];
 	snprintf(where, sizeof(where), "%s/main.ini:2: [server] listen", dir);
 	ASSERT_ERR(where);
-	ASSERT_ERR("main.ini:3: [server] workers: 0 is not a number in 1..256");
+	ASSERT_ERR("main.ini:3: [server] workers: 0 is not a number in 1..4096");
 	ASSERT_ERR("main.ini:4: [server] queue");
 	ASSERT_ERR("main.ini:5: [server] max_body");
 	ASSERT_ERR("main.ini:6: [server] log_level");
