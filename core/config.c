@@ -1368,7 +1368,7 @@ int sbc_config_load(const char *path, struct sbc_config **out,
 	c->queue = 1024;
 	c->max_body = (int64_t)40 << 20; /* a 25 MiB file, base64, fits */
 	c->max_body_total = (int64_t)256 << 20;
-	c->max_connections = 1000;
+	c->max_connections = 4096;
 	c->max_connections_per_ip = 0;
 	c->idle_timeout_ms = 60 * 1000;
 	c->log_level = SB_LOG_INFO;

@@ -125,7 +125,7 @@ struct sbc_config {
 	int64_t max_body;    /* bytes, default 40 MiB (a 25 MiB file in base64) */
 	int64_t max_body_total;  /* bytes of request bodies held at once, all
 				  * connections together; default 256 MiB */
-	int64_t max_connections; /* 1..100000, default 1000 */
+	int64_t max_connections; /* 1..100000, default 4096 */
 	int64_t max_connections_per_ip; /* 0 (no limit)..100000, default 0 */
 	int64_t idle_timeout_ms; /* a connection silent this long is closed;
 				  * 1s..1h, default 60s */

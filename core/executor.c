@@ -35,6 +35,14 @@
 #include "executor.h"
 #include "metrics.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define EXEC_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define EXEC_ASAN 1
+#endif
+#endif
+
 #define RETRY_FULL_MS 1000
 #define RETRY_BUSY_MS 1000
 #define RETRY_DRAIN_MS 5000
@@ -540,6 +548,11 @@ struct sbc_executor *sbc_executor_new_stack(unsigned workers, size_t queue,
 	if (stack > 0) {
 		if (stack < SBC_WORKER_STACK_MIN)
 			stack = SBC_WORKER_STACK_MIN;
+#ifdef EXEC_ASAN
+		/* AddressSanitizer's redzones take several times the stack
+		 * a frame needs */
+		stack *= 4;
+#endif
 		rc = pthread_attr_setstacksize(&wa, stack);
 	}
 	if (rc == 0)

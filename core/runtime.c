@@ -21,6 +21,7 @@
 #define ADDRESS_MAX 512
 #define CALL_GRACE_MS 10000
 #define CLOSE_DRAIN_MS 10000
+#define CONN_SPARE 64 /* connections slow calls should leave free */
 
 struct sb_runtime {
 	char *config_path;
@@ -119,6 +120,18 @@ int sbc_runtime_open(const char *config_path, struct sb_runtime **out,
 		goto fail;
 	}
 	sbc_executor_set_catalog(rt->ex, rt->cat);
+	/* calls running or waiting each hold a connection: if they can hold
+	 * them all, slow calls lock every client out of the catalog and
+	 * health */
+	if (rt->cfg->workers + rt->cfg->queue + CONN_SPARE >
+	    rt->cfg->max_connections)
+		sbc_log(SB_LOG_WARN, NULL, NULL,
+			"workers (%lld) + queue (%lld) leave fewer than %d of "
+			"max_connections (%lld) free: slow calls can hold every "
+			"connection and lock clients out of the catalog and "
+			"health; raise max_connections or lower queue",
+			(long long)rt->cfg->workers, (long long)rt->cfg->queue,
+			CONN_SPARE, (long long)rt->cfg->max_connections);
 	*out = rt;
 	return 0;
 fail:
