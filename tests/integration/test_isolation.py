@@ -13,7 +13,8 @@ sys.path.insert(0, os.path.join(os.environ.get(
     "tests", "lib"))
 import sbtest  # noqa: E402
 
-SLOW_MS = 6000
+SLOW = 4 if sbtest.VALGRIND else 1
+SLOW_MS = 6000 * SLOW
 
 CONFIG = """
 [module testmod]
@@ -36,15 +37,16 @@ max_concurrency = 8
 [instance fast]
 broker = testmod
 label = fast
-timeout = 2s
+timeout = %ds
 max_concurrency = 8
-"""
+""" % (2 * SLOW)
 
 
-def flood(d, inst, n, results):
+def flood(d, inst, n, results, ms=SLOW_MS):
     def run():
         try:
-            st, _ = d.call("%s/Echo.Sleep" % inst, {"Ms": SLOW_MS}, timeout=40)
+            st, _ = d.call("%s/Echo.Sleep" % inst, {"Ms": ms},
+                           timeout=60 * SLOW)
         except Exception as e:  # counted as a failure by the caller
             st = repr(e)
         results.append((inst, st))
@@ -55,16 +57,62 @@ def flood(d, inst, n, results):
     return ths
 
 
+SMALL = """
+[module testmod]
+enabled = yes
+
+[instance a]
+broker = testmod
+label = a
+stuck = yes
+timeout = %ds
+
+[instance b]
+broker = testmod
+label = b
+timeout = %ds
+""" % (10 * SLOW, 10 * SLOW)
+
+
+def test_waiting_room(t):
+    # 2 workers and 4 waiting places for 2 instances: 1 worker and 2
+    # places each
+    with sbtest.Daemon(SMALL, server_extra="workers = 2\nqueue = 4") as d:
+        results = []
+        ths = flood(d, "a", 3, results, ms=1500 * SLOW)
+        t.ok(sbtest.wait_for(lambda: d.running("a") == 1 and
+                             len(d.get("/v1/health")[1].get("instances", []))
+                             and d.get("/v1/health")[1].get("calls_queued")
+                             == 2, timeout=5 * SLOW),
+             "waiting room: a runs 1 call (its reservation) and 2 wait")
+        st, body = d.call("a/Echo.Echo", {}, timeout=10 * SLOW)
+        t.eq(st, 503, "waiting room: a call past a's share is refused")
+        msg = body.get("error", {}).get("message", "") if isinstance(
+            body, dict) else ""
+        t.ok("its share of calls waiting" in msg,
+             "waiting room: the refusal says why", msg)
+        t0 = time.monotonic()
+        st, _ = d.call("b/Echo.Echo", {}, timeout=10 * SLOW)
+        t.eq(st, 200, "waiting room: the other instance still runs at once")
+        t.ok(time.monotonic() - t0 < 1.0 * SLOW,
+             "waiting room: without waiting for a's calls")
+        for th in ths:
+            th.join(timeout=30 * SLOW)
+        t.eq(sorted(r[1] for r in results), [200] * 3,
+             "waiting room: a's waiting calls run in turn")
+
+
 def main():
     t = sbtest.Checks()
+    test_waiting_room(t)
     # 16 workers (the default) shared by 3 instances: 5 reserved each
     with sbtest.Daemon(CONFIG, server_extra="workers = 16\nqueue = 64") as d:
         results = []
         ths = flood(d, "slow1", 10, results) + flood(d, "slow2", 10, results)
         t.ok(sbtest.wait_for(lambda: d.running("slow1") >= 5 and
-                             d.running("slow2") >= 5, timeout=5),
+                             d.running("slow2") >= 5, timeout=5 * SLOW),
              "both stuck instances run calls")
-        time.sleep(0.3)  # let every worker that may start take its call
+        time.sleep(0.3 * SLOW)  # every worker that may start takes its call
         r1, r2 = d.running("slow1"), d.running("slow2")
         t.ok(r1 + r2 <= 16 - 5,
              "the stuck instances leave the third its 5 reserved workers",
@@ -86,13 +134,13 @@ def main():
             th.join(timeout=15)
         t.eq([f[0] for f in fast], [200] * 5,
              "the third instance answers 200 while the others are stuck")
-        t.ok(all(f[1] < 1.5 for f in fast),
+        t.ok(all(f[1] < 1.5 * SLOW for f in fast),
              "the third instance answers in time",
              repr([round(f[1], 3) for f in fast]))
         st, body = d.get("/v1/health")
         t.eq(st, 200, "health answers while instances are stuck")
         for th in ths:
-            th.join(timeout=60)
+            th.join(timeout=60 * SLOW)
         ok = sum(1 for r in results if r[1] == 200)
         t.ok(ok >= 10, "the stuck instances' calls still complete",
              "(%d of %d answered 200: %r)" % (ok, len(results),
