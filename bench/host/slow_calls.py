@@ -1,3 +1,4 @@
+#!/usr/bin/python3
 """Slow calls benchmark of svcbrokerd (not a test): CALLS concurrent calls
 that each take SLEEP_MS (testmod Echo.Sleep) must all run at once, with
 little resident memory each, while catalog reads stay fast.
@@ -161,6 +162,8 @@ def main():
                    stdout=subprocess.DEVNULL, check=True)
     subprocess.run(["make", "-C", BDIR, "test-modules"],
                    stdout=subprocess.DEVNULL, check=True)
+    with open("/proc/loadavg") as f:
+        load_before = " ".join(f.read().split()[:3])
     tmp = tempfile.mkdtemp(prefix="sb-slow.")
     mods = os.path.join(tmp, "modules")
     os.makedirs(mods)
@@ -298,7 +301,18 @@ def main():
         "A waiting call costs a connection and a suspended request; a running "
         "one also a worker thread, whose stack pages are touched only as deep "
         "as the broker goes (the 256 KiB are address space, not resident "
-        "memory).",
+        "memory). After the batch the process keeps the memory the answers "
+        "used (connections, JSON, results) instead of returning it to the "
+        "system; repeated batches of 2000 still grow it slowly (86, 110, 130, "
+        "139, 144, 152, 154, 165 MiB after each of eight 3-second batches), "
+        "while 500,000 no-op calls on 16 workers grow it by under 3 MiB and "
+        "valgrind finds no leak in the test suite: most likely glibc's "
+        "malloc arenas under thousands of threads, not yet proven; worth "
+        "watching.",
+        "",
+        "Load average before the run: %s (other people's builds and fuzzers "
+        "share the 2 CPUs; the p99 figures move by milliseconds with them)."
+        % load_before,
         "",
         "Reproduce: `scripts/build.sh build && bench/host/slow_calls.py build` "
         "(`CALLS`, `SLEEP_MS`, `WORKERS` adjust the run).",
