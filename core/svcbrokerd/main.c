@@ -504,15 +504,6 @@ static int serve(const char *path)
 		curl_global_cleanup();
 		return 1;
 	}
-	char eb[512];
-	struct sbc_api *api = sbc_api_start(rt, eb, sizeof(eb));
-	if (!api) {
-		sbc_log(SB_LOG_ERROR, NULL, NULL, "not started: %s", eb);
-		sb_runtime_close(rt);
-		sbc_modules_exit();
-		curl_global_cleanup();
-		return 1;
-	}
 	log_catalog(rt);
 	struct sbc_http_limits lim;
 	sbc_runtime_http_limits(rt, &lim);
@@ -525,12 +516,23 @@ static int serve(const char *path)
 			"LimitNOFILE=) or lower max_connections",
 			(long long)lim.max_connections,
 			(unsigned long long)nofile.rlim_cur);
+	/* From the first answer on, a SIGTERM drains and stops: the signal
+	 * thread waits for sg.mu until the stopper can have api and rt. */
+	pthread_mutex_lock(&sg.mu);
+	char eb[512];
+	struct sbc_api *api = sbc_api_start(rt, eb, sizeof(eb));
+	if (!api) {
+		pthread_mutex_unlock(&sg.mu);
+		sbc_log(SB_LOG_ERROR, NULL, NULL, "not started: %s", eb);
+		sb_runtime_close(rt);
+		sbc_modules_exit();
+		curl_global_cleanup();
+		return 1;
+	}
 	sbc_log(SB_LOG_INFO, NULL, NULL,
 		"svcbrokerd %s listening on %s (config %s), started in %lld ms",
 		PACKAGE_VERSION, sbc_runtime_listen(rt), path,
 		(long long)(sb_now_ms() - t0));
-
-	pthread_mutex_lock(&sg.mu);
 	sg.api = api;
 	sg.rt = rt;
 	sg.phase = PH_SERVING;
