@@ -471,7 +471,7 @@ static void error_text(char *dst, size_t len, const char *prefix,
 	size_t n = strlen(text);
 	for (size_t i = 0; i < n;) {
 		unsigned char c = (unsigned char)text[i];
-		size_t k = c < 0x80		  ? 1
+		size_t k = c < 0x80		    ? 1
 			   : c >= 0xc2 && c <= 0xdf ? 2
 			   : c >= 0xe0 && c <= 0xef ? 3
 			   : c >= 0xf0 && c <= 0xf4 ? 4
@@ -534,8 +534,7 @@ static int instance_open(struct sbc_instance *inst, struct sbc_errlist *errs)
 	opening_set(NULL);
 	if (st != SB_OK) {
 		char what[64];
-		snprintf(what, sizeof(what), "%s: describe",
-			 sb_status_str(st));
+		snprintf(what, sizeof(what), "%s: describe", sb_status_str(st));
 		error_text(inst->open_error, sizeof(inst->open_error), what,
 			   err.message[0] ? err.message : "describe failed");
 		sbc_log(SB_LOG_ERROR, b->name, inst->name, "%s",

@@ -579,8 +579,7 @@ struct sbc_executor *sbc_executor_new_stack(unsigned workers, size_t queue,
 	return ex;
 }
 
-void sbc_executor_set_catalog(struct sbc_executor *ex,
-			      struct sbc_catalog *cat)
+void sbc_executor_set_catalog(struct sbc_executor *ex, struct sbc_catalog *cat)
 {
 	size_t open = 0;
 	for (size_t i = 0; cat && i < cat->n_instances; i++)

@@ -46,8 +46,7 @@ struct sbc_executor *sbc_executor_new_stack(unsigned workers, size_t queue,
  * places, so instances whose calls never return cannot starve the others.
  * Without a catalog set (or for calls of an older one) calls are limited
  * only by max_concurrency, the workers and the queue.  Thread-safe. */
-void sbc_executor_set_catalog(struct sbc_executor *ex,
-			      struct sbc_catalog *cat);
+void sbc_executor_set_catalog(struct sbc_executor *ex, struct sbc_catalog *cat);
 
 /* Queue one call of entry e (borrowed from cat).  The executor takes a
  * reference on cat for as long as the call lives and takes ownership of

@@ -125,13 +125,14 @@ int sbc_runtime_open(const char *config_path, struct sb_runtime **out,
 	 * health */
 	if (rt->cfg->workers + rt->cfg->queue + CONN_SPARE >
 	    rt->cfg->max_connections)
-		sbc_log(SB_LOG_WARN, NULL, NULL,
-			"workers (%lld) + queue (%lld) leave fewer than %d of "
-			"max_connections (%lld) free: slow calls can hold every "
-			"connection and lock clients out of the catalog and "
-			"health; raise max_connections or lower queue",
-			(long long)rt->cfg->workers, (long long)rt->cfg->queue,
-			CONN_SPARE, (long long)rt->cfg->max_connections);
+		sbc_log(
+		    SB_LOG_WARN, NULL, NULL,
+		    "workers (%lld) + queue (%lld) leave fewer than %d of "
+		    "max_connections (%lld) free: slow calls can hold every "
+		    "connection and lock clients out of the catalog and "
+		    "health; raise max_connections or lower queue",
+		    (long long)rt->cfg->workers, (long long)rt->cfg->queue,
+		    CONN_SPARE, (long long)rt->cfg->max_connections);
 	*out = rt;
 	return 0;
 fail:
@@ -149,10 +150,9 @@ static bool all_open(const struct sbc_catalog *cat, struct sbc_errlist *errs)
 		const struct sbc_instance *in = cat->instances[i];
 		if (!in->open_error[0] && in->state)
 			continue;
-		sbc_errlist_add(errs, "[instance %s] did not open: %s",
-				in->name,
-				in->open_error[0] ? in->open_error
-						  : "no state");
+		sbc_errlist_add(
+		    errs, "[instance %s] did not open: %s", in->name,
+		    in->open_error[0] ? in->open_error : "no state");
 		ok = false;
 	}
 	return ok;

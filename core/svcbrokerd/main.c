@@ -225,10 +225,10 @@ static struct {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	enum phase phase;
-	bool reload;	  /* a SIGHUP waits for the main thread */
-	bool stopped;	  /* the stopper finished: main returns */
-	int stop_sig;	  /* the first SIGTERM/SIGINT, 0 before */
-	int64_t stop_ms;  /* when it came */
+	bool reload;	 /* a SIGHUP waits for the main thread */
+	bool stopped;	 /* the stopper finished: main returns */
+	int stop_sig;	 /* the first SIGTERM/SIGINT, 0 before */
+	int64_t stop_ms; /* when it came */
 	struct sbc_api *api;
 	struct sb_runtime *rt;
 	int rc;
@@ -451,8 +451,8 @@ static void reload(struct sb_runtime *rt, const char *path)
 		struct sbc_catalog *c = sbc_runtime_catalog(rt);
 		sbc_log(SB_LOG_INFO, NULL, NULL,
 			"reloaded in %lld ms: generation %lld, %zu instances",
-			(long long)(sb_now_ms() - r0),
-			(long long)c->generation, c->n_instances);
+			(long long)(sb_now_ms() - r0), (long long)c->generation,
+			c->n_instances);
 		sbc_catalog_unref(c);
 		log_catalog(rt);
 	}
