@@ -21,6 +21,7 @@
 #define ADDRESS_MAX 512
 #define CALL_GRACE_MS 10000
 #define CLOSE_DRAIN_MS 10000
+#define CONN_SPARE 64 /* connections slow calls should leave free */
 
 struct sb_runtime {
 	char *config_path;
@@ -111,17 +112,50 @@ int sbc_runtime_open(const char *config_path, struct sb_runtime **out,
 		sbc_errlist_add(errs, "out of memory");
 		goto fail;
 	}
-	rt->ex = sbc_executor_new((unsigned)rt->cfg->workers,
-				  (size_t)rt->cfg->queue, rt->metrics);
+	rt->ex = sbc_executor_new_stack(
+	    (unsigned)rt->cfg->workers, (size_t)rt->cfg->queue,
+	    (size_t)rt->cfg->worker_stack, rt->metrics);
 	if (!rt->ex) {
 		sbc_errlist_add(errs, "cannot start the executor threads");
 		goto fail;
 	}
+	sbc_executor_set_catalog(rt->ex, rt->cat);
+	/* calls running or waiting each hold a connection: if they can hold
+	 * them all, slow calls lock every client out of the catalog and
+	 * health */
+	if (rt->cfg->workers + rt->cfg->queue + CONN_SPARE >
+	    rt->cfg->max_connections)
+		sbc_log(
+		    SB_LOG_WARN, NULL, NULL,
+		    "workers (%lld) + queue (%lld) leave fewer than %d of "
+		    "max_connections (%lld) free: slow calls can hold every "
+		    "connection and lock clients out of the catalog and "
+		    "health; raise max_connections or lower queue",
+		    (long long)rt->cfg->workers, (long long)rt->cfg->queue,
+		    CONN_SPARE, (long long)rt->cfg->max_connections);
 	*out = rt;
 	return 0;
 fail:
 	sb_runtime_close(rt);
 	return -1;
+}
+
+/* A reload applies only if every instance of the new generation opened
+ * (at start-up a failed instance is kept and reported instead): false with
+ * one problem per failed instance. */
+static bool all_open(const struct sbc_catalog *cat, struct sbc_errlist *errs)
+{
+	bool ok = true;
+	for (size_t i = 0; i < cat->n_instances; i++) {
+		const struct sbc_instance *in = cat->instances[i];
+		if (!in->open_error[0] && in->state)
+			continue;
+		sbc_errlist_add(
+		    errs, "[instance %s] did not open: %s", in->name,
+		    in->open_error[0] ? in->open_error : "no state");
+		ok = false;
+	}
+	return ok;
 }
 
 int sbc_runtime_reload(struct sb_runtime *rt, struct sbc_errlist *errs)
@@ -134,7 +168,11 @@ int sbc_runtime_reload(struct sb_runtime *rt, struct sbc_errlist *errs)
 		sbc_metrics_reload(rt->metrics, false);
 		return -1;
 	}
-	if (sbc_catalog_build(cfg, rt->generation + 1, &cat, errs) != 0) {
+	if (sbc_catalog_build(cfg, rt->generation + 1, &cat, errs) != 0 ||
+	    !all_open(cat, errs)) {
+		/* closes whatever the new generation opened; the old one
+		 * keeps serving untouched */
+		sbc_catalog_unref(cat);
 		sbc_config_free(cfg);
 		pthread_mutex_unlock(&rt->reload_mu);
 		sbc_metrics_reload(rt->metrics, false);
@@ -146,13 +184,15 @@ int sbc_runtime_reload(struct sb_runtime *rt, struct sbc_errlist *errs)
 			"restart (still on %s)",
 			cfg->listen, rt->listen);
 	if (cfg->workers != rt->cfg->workers || cfg->queue != rt->cfg->queue ||
+	    cfg->worker_stack != rt->cfg->worker_stack ||
 	    cfg->max_body != rt->cfg->max_body ||
 	    cfg->max_body_total != rt->cfg->max_body_total ||
 	    cfg->max_connections != rt->cfg->max_connections ||
 	    cfg->max_connections_per_ip != rt->cfg->max_connections_per_ip ||
 	    cfg->idle_timeout_ms != rt->cfg->idle_timeout_ms)
 		sbc_log(SB_LOG_WARN, NULL, NULL,
-			"workers, queue, max_body, max_body_total, "
+			"workers, worker_stack, queue, max_body, "
+			"max_body_total, "
 			"max_connections, max_connections_per_ip and "
 			"idle_timeout take effect at the next restart");
 	if (cfg->n_instances == 0 && rt->cfg->n_instances > 0)
@@ -168,6 +208,7 @@ int sbc_runtime_reload(struct sb_runtime *rt, struct sbc_errlist *errs)
 	pthread_mutex_unlock(&rt->cat_mu);
 	struct sbc_config *old_cfg = rt->cfg;
 	rt->cfg = cfg;
+	sbc_executor_set_catalog(rt->ex, cat);
 	pthread_mutex_unlock(&rt->reload_mu);
 	/* calls still running on the old catalog hold their own references:
 	 * its instances close when the last one finishes */

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -389,7 +390,7 @@ static struct sbc_instance *instance_bind(const struct sbc_config *cfg,
 	inst->max_concurrency = ic->max_concurrency;
 	inst->timeout_ms = ic->timeout_ms;
 	const struct sb_broker *b = mod->broker;
-	if (sbc_config_bind(b->config, b->config_size, ic, &inst->conf, errs) !=
+	if (sbc_instance_bind(b, ic, &inst->conf, errs) !=
 	    0) {
 		inst->conf = NULL;
 		instance_free(inst);
@@ -410,6 +411,73 @@ static struct sbc_instance *instance_bind(const struct sbc_config *cfg,
 		inst->host.state_dir = sd;
 	}
 	return inst;
+}
+
+/* The instance whose open() or describe() runs now, for a signal handler
+ * to name (see sbc_catalog_opening). */
+static pthread_mutex_t opening_mu = PTHREAD_MUTEX_INITIALIZER;
+static char opening_name[256], opening_broker[128];
+static int64_t opening_since;
+
+static void opening_set(const struct sbc_instance *inst)
+{
+	pthread_mutex_lock(&opening_mu);
+	if (inst) {
+		snprintf(opening_name, sizeof(opening_name), "%s", inst->name);
+		snprintf(opening_broker, sizeof(opening_broker), "%s",
+			 inst->broker->name);
+		opening_since = sb_now_ms();
+	} else {
+		opening_name[0] = opening_broker[0] = '\0';
+	}
+	pthread_mutex_unlock(&opening_mu);
+}
+
+bool sbc_catalog_opening(char *buf, size_t len, int64_t *since_ms)
+{
+	pthread_mutex_lock(&opening_mu);
+	bool any = opening_name[0] != '\0';
+	if (any) {
+		snprintf(buf, len, "%s (broker %s)", opening_name,
+			 opening_broker);
+		if (since_ms)
+			*since_ms = opening_since;
+	}
+	pthread_mutex_unlock(&opening_mu);
+	return any;
+}
+
+/* dst (of size len) = "prefix: text" as valid UTF-8: a byte that does not
+ * start a valid sequence becomes U+FFFD, so the message survives in JSON
+ * (health) and the log; cut at a character boundary if it is too long. */
+static void error_text(char *dst, size_t len, const char *prefix,
+		       const char *text)
+{
+	size_t o = (size_t)snprintf(dst, len, "%s: ", prefix);
+	if (o >= len)
+		o = len - 1;
+	size_t n = strlen(text);
+	for (size_t i = 0; i < n;) {
+		unsigned char c = (unsigned char)text[i];
+		size_t k = c < 0x80		    ? 1
+			   : c >= 0xc2 && c <= 0xdf ? 2
+			   : c >= 0xe0 && c <= 0xef ? 3
+			   : c >= 0xf0 && c <= 0xf4 ? 4
+						    : 0;
+		const char *piece = text + i;
+		size_t step = k;
+		if (k == 0 || k > n - i || !sb_utf8_valid(text + i, k)) {
+			piece = "\xef\xbf\xbd";
+			k = 3;
+			step = 1;
+		}
+		if (o + k >= len)
+			break;
+		memcpy(dst + o, piece, k);
+		o += k;
+		i += step;
+	}
+	dst[o] = '\0';
 }
 
 /* Add the static objects, open, describe.  A failed open or describe is
@@ -434,12 +502,14 @@ static int instance_open(struct sbc_instance *inst, struct sbc_errlist *errs)
 	void *state = NULL;
 	struct sbc_crash_frame cf;
 	sbc_crash_enter(&cf, b->name, inst->name, "open", NULL, NULL);
+	opening_set(inst);
 	enum sb_status st = b->open(&inst->host, inst->conf, &state, &err);
+	opening_set(NULL);
 	sbc_crash_leave(&cf);
 	if (st != SB_OK) {
-		snprintf(inst->open_error, sizeof(inst->open_error),
-			 "%s: %.440s", sb_status_str(st),
-			 err.message[0] ? err.message : "open failed");
+		error_text(inst->open_error, sizeof(inst->open_error),
+			   sb_status_str(st),
+			   err.message[0] ? err.message : "open failed");
 		sbc_log(SB_LOG_ERROR, b->name, inst->name, "open failed: %s",
 			inst->open_error);
 		inst->state = NULL;
@@ -451,12 +521,15 @@ static int instance_open(struct sbc_instance *inst, struct sbc_errlist *errs)
 		return 0;
 	sb_error_clear(&err);
 	sbc_crash_enter(&cf, b->name, inst->name, "describe", NULL, NULL);
+	opening_set(inst);
 	st = b->describe(state, &builder, &err);
+	opening_set(NULL);
 	sbc_crash_leave(&cf);
 	if (st != SB_OK) {
-		snprintf(inst->open_error, sizeof(inst->open_error),
-			 "%s: describe: %.440s", sb_status_str(st),
-			 err.message[0] ? err.message : "describe failed");
+		char what[64];
+		snprintf(what, sizeof(what), "%s: describe", sb_status_str(st));
+		error_text(inst->open_error, sizeof(inst->open_error), what,
+			   err.message[0] ? err.message : "describe failed");
 		sbc_log(SB_LOG_ERROR, b->name, inst->name, "%s",
 			inst->open_error);
 		instance_close(inst);

@@ -50,6 +50,11 @@ const struct sb_config_key sbc_server_keys[] = {
 	 .max = 4096,
 	 .doc = "Executor threads: how many calls run at once in total.",
 	 .offset = SRV(workers)},
+	{.key = "worker_stack", .type = SB_CONF_SIZE, .def = "256KiB",
+	 .min = 64 * 1024, .max = (int64_t)64 << 20,
+	 .doc = "Stack size of each executor thread; memory is committed "
+		"only as a stack is used.",
+	 .offset = SRV(worker_stack)},
 	{.key = "queue", .type = SB_CONF_INT, .def = "1024", .min = 0,
 	 .max = 100000,
 	 .doc = "Calls allowed to wait for a worker; past it calls are "
@@ -64,7 +69,7 @@ const struct sb_config_key sbc_server_keys[] = {
 	 .doc = "Request body bytes held at once over all connections; past "
 		"it requests are answered 503.",
 	 .offset = SRV(max_body_total)},
-	{.key = "max_connections", .type = SB_CONF_INT, .def = "1000",
+	{.key = "max_connections", .type = SB_CONF_INT, .def = "4096",
 	 .min = 1, .max = 100000,
 	 .doc = "Open client connections; a connection past it is closed at "
 		"once.",

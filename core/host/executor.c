@@ -2,8 +2,19 @@
  * HTTP thread.
  *
  * One mutex guards everything.  Waiting calls sit in one FIFO list; a free
- * worker takes the oldest call whose instance is below its concurrency cap,
- * so a saturated instance never holds back another instance's calls.  A
+ * worker takes the oldest call whose instance is below its concurrency cap
+ * and may have a worker (see "fair share" below), so a saturated instance
+ * never holds back another instance's calls.
+ *
+ * Fair share: each open instance of the serving catalog has a reservation
+ * of min(max_concurrency, workers / open instances) workers and as many
+ * places in the waiting room (queue / open instances, at least 1).  An
+ * instance below its reservation always gets a free worker; past it, a call
+ * starts only if the workers left idle still cover every other instance's
+ * unused reservation (ex->unmet).  So instances whose upstream never
+ * answers hold at most their reservation plus the spare workers, and every
+ * other instance keeps its own.  Calls of an older catalog (during a
+ * reload) have no reservation and use spare workers only.  A
  * deadline thread answers every call whose deadline passed: a waiting call
  * with "busy" (it never started), a running one with "timeout" (the broker
  * is told through sb_call_cancel and its late result is dropped).
@@ -26,10 +37,19 @@
 #include "metrics.h"
 #include "probe.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define EXEC_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define EXEC_ASAN 1
+#endif
+#endif
+
 #define RETRY_FULL_MS 1000
 #define RETRY_BUSY_MS 1000
 #define RETRY_DRAIN_MS 5000
 #define JOIN_WAIT_MS 5000
+#define STUCK_JOIN_MS 1000 /* idle workers exit at once */
 #define RETRY_AFTER_MAX_MS ((int64_t)24 * 3600 * 1000) /* a day */
 
 enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_DONE };
@@ -63,13 +83,18 @@ struct sbc_executor {
 	struct list queue;    /* qprev/qnext */
 	struct list active;   /* aprev/anext: not yet answered */
 	size_t n_queued, n_running, n_jobs, max_queue;
-	bool draining, stop;
+	bool draining, drained, stop;
 	unsigned n_workers;
 	pthread_t *workers;
 	pthread_t timer_thread;
 	bool timer_started;
 	int64_t timer_wake_ms; /* when the waiting timer thread wakes next */
 	struct sbc_metrics *metrics;
+	/* fair share (see the top of this file) */
+	struct sbc_catalog *cur; /* the serving catalog, one reference */
+	size_t share;		 /* workers reserved per open instance */
+	size_t qshare;		 /* waiting places per open instance */
+	size_t unmet;		 /* reserved workers not in use now */
 };
 
 /* ---- lists --------------------------------------------------------------- */
@@ -84,6 +109,7 @@ static void q_push(struct sbc_executor *ex, struct job *j)
 		ex->queue.head = j;
 	ex->queue.tail = j;
 	ex->n_queued++;
+	atomic_fetch_add(&j->e->inst->queued, 1);
 }
 
 static void q_remove(struct sbc_executor *ex, struct job *j)
@@ -98,6 +124,7 @@ static void q_remove(struct sbc_executor *ex, struct job *j)
 		ex->queue.tail = j->qprev;
 	j->qprev = j->qnext = NULL;
 	ex->n_queued--;
+	atomic_fetch_sub(&j->e->inst->queued, 1);
 }
 
 static void a_push(struct sbc_executor *ex, struct job *j)
@@ -131,6 +158,42 @@ static int64_t cap_of(const struct sbc_instance *inst)
 	if (inst->broker && (inst->broker->flags & SB_BROKER_SERIAL))
 		return 1;
 	return inst->max_concurrency > 0 ? inst->max_concurrency : 1;
+}
+
+/* The workers reserved for j's instance (ex->mu held): none for a call of
+ * an older catalog or when no catalog is set. */
+static int64_t reserve_of(const struct sbc_executor *ex, const struct job *j)
+{
+	if (!ex->cur || j->cat != ex->cur || !j->e->inst->state)
+		return 0;
+	int64_t cap = cap_of(j->e->inst);
+	return (int64_t)ex->share < cap ? (int64_t)ex->share : cap;
+}
+
+/* May j start now on an idle worker (ex->mu held)? */
+static bool may_start(const struct sbc_executor *ex, const struct job *j)
+{
+	const struct sbc_instance *inst = j->e->inst;
+	int64_t running = atomic_load(&inst->running);
+	if (running >= cap_of(inst) || ex->n_running >= ex->n_workers)
+		return false;
+	if (running < reserve_of(ex, j))
+		return true;
+	/* past its reservation: only if the others' unused reservations
+	 * stay covered by the workers left idle */
+	return ex->n_workers - ex->n_running - 1 >= ex->unmet;
+}
+
+/* j's instance starts (+1) or ends (-1) a call (ex->mu held, before the
+ * running count changes). */
+static void unmet_update(struct sbc_executor *ex, const struct job *j, int d)
+{
+	int64_t r = reserve_of(ex, j);
+	int64_t running = atomic_load(&j->e->inst->running);
+	if (d > 0 && running < r && ex->unmet > 0)
+		ex->unmet--;
+	else if (d < 0 && running - 1 < r)
+		ex->unmet++;
 }
 
 static void job_free(struct job *j)
@@ -188,11 +251,9 @@ static void job_deliver(struct sbc_executor *ex, struct job *j,
 /* The oldest waiting job whose instance has a free slot (ex->mu held). */
 static struct job *pick(struct sbc_executor *ex)
 {
-	for (struct job *j = ex->queue.head; j; j = j->qnext) {
-		struct sbc_instance *inst = j->e->inst;
-		if (atomic_load(&inst->running) < cap_of(inst))
+	for (struct job *j = ex->queue.head; j; j = j->qnext)
+		if (may_start(ex, j))
 			return j;
-	}
 	return NULL;
 }
 
@@ -277,6 +338,7 @@ static void *worker_main(void *arg)
 		}
 		q_remove(ex, j);
 		j->state = JOB_RUNNING;
+		unmet_update(ex, j, +1);
 		ex->n_running++;
 		struct sbc_instance *inst = j->e->inst;
 		atomic_fetch_add(&inst->running, 1);
@@ -292,6 +354,7 @@ static void *worker_main(void *arg)
 			err.retry_after_ms = RETRY_AFTER_MAX_MS;
 
 		pthread_mutex_lock(&ex->mu);
+		unmet_update(ex, j, -1);
 		atomic_fetch_sub(&inst->running, 1);
 		ex->n_running--;
 		j->state = JOB_DONE;
@@ -446,6 +509,8 @@ static void executor_destroy(struct sbc_executor *ex)
 
 static bool join_bounded(pthread_t t, int64_t ms)
 {
+	if (ms < 0)
+		ms = 0;
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += ms / 1000;
@@ -460,10 +525,17 @@ static bool join_bounded(pthread_t t, int64_t ms)
 struct sbc_executor *sbc_executor_new(unsigned workers, size_t queue,
 				      struct sbc_metrics *metrics)
 {
+	return sbc_executor_new_stack(workers, queue, 0, metrics);
+}
+
+struct sbc_executor *sbc_executor_new_stack(unsigned workers, size_t queue,
+					    size_t stack,
+					    struct sbc_metrics *metrics)
+{
 	if (workers < 1)
 		workers = 1;
-	if (workers > 256)
-		workers = 256;
+	if (workers > SBC_WORKERS_MAX)
+		workers = SBC_WORKERS_MAX;
 	struct sbc_executor *ex = calloc(1, sizeof(*ex));
 	if (!ex)
 		return NULL;
@@ -483,24 +555,81 @@ struct sbc_executor *sbc_executor_new(unsigned workers, size_t queue,
 	pthread_cond_init(&ex->idle, &ca);
 	pthread_condattr_destroy(&ca);
 
-	int rc = pthread_create(&ex->timer_thread, NULL, timer_main, ex);
+	/* Workers get the configured stack (0: the system's default, often
+	 * 8 MiB of address space each); the timer thread the default. */
+	pthread_attr_t wa;
+	pthread_attr_init(&wa);
+	int rc = 0;
+	if (stack > 0) {
+		if (stack < SBC_WORKER_STACK_MIN)
+			stack = SBC_WORKER_STACK_MIN;
+#ifdef EXEC_ASAN
+		/* AddressSanitizer's redzones take several times the stack
+		 * a frame needs */
+		stack *= 4;
+#endif
+		rc = pthread_attr_setstacksize(&wa, stack);
+	}
+	if (rc == 0)
+		rc = pthread_create(&ex->timer_thread, NULL, timer_main, ex);
 	if (rc == 0) {
 		ex->timer_started = true;
 		for (unsigned i = 0; i < workers; i++) {
-			rc = pthread_create(&ex->workers[i], NULL, worker_main,
+			rc = pthread_create(&ex->workers[i], &wa, worker_main,
 					    ex);
 			if (rc != 0)
 				break;
 			ex->n_workers++;
 		}
 	}
+	pthread_attr_destroy(&wa);
 	if (rc != 0) {
 		sbc_log(SB_LOG_ERROR, NULL, NULL,
-			"cannot start executor threads: %s", strerror(rc));
+			"cannot start executor threads (%u of %u workers "
+			"started, stack %zu bytes): %s",
+			ex->n_workers, workers, stack, strerror(rc));
 		sbc_executor_free(ex);
 		return NULL;
 	}
 	return ex;
+}
+
+void sbc_executor_set_catalog(struct sbc_executor *ex, struct sbc_catalog *cat)
+{
+	size_t open = 0;
+	for (size_t i = 0; cat && i < cat->n_instances; i++)
+		if (cat->instances[i]->state)
+			open++;
+	sbc_catalog_ref(cat);
+	pthread_mutex_lock(&ex->mu);
+	struct sbc_catalog *old = ex->cur;
+	ex->cur = cat;
+	ex->share = open ? ex->n_workers / open : 0;
+	ex->qshare = open ? ex->max_queue / open : 0;
+	if (ex->qshare < 1)
+		ex->qshare = 1;
+	ex->unmet = 0;
+	for (size_t i = 0; cat && i < cat->n_instances; i++) {
+		const struct sbc_instance *inst = cat->instances[i];
+		if (!inst->state)
+			continue;
+		int64_t r = cap_of(inst);
+		if ((int64_t)ex->share < r)
+			r = (int64_t)ex->share;
+		int64_t running = atomic_load(&inst->running);
+		if (running < r)
+			ex->unmet += (size_t)(r - running);
+	}
+	/* the rules changed: a waiting call may start now */
+	pthread_cond_broadcast(&ex->work);
+	pthread_mutex_unlock(&ex->mu);
+	if (open > ex->n_workers)
+		sbc_log(SB_LOG_WARN, NULL, NULL,
+			"workers (%u) is less than the open instances (%zu): "
+			"no worker is reserved for each, so a slow instance "
+			"can stall the others; raise [server] workers",
+			ex->n_workers, open);
+	sbc_catalog_unref(old); /* may close instances: outside ex->mu */
 }
 
 enum sb_status sbc_executor_submit(struct sbc_executor *ex,
@@ -541,17 +670,21 @@ enum sb_status sbc_executor_submit(struct sbc_executor *ex,
 	sb_call_set_deadline(call, j->deadline_ms);
 
 	pthread_mutex_lock(&ex->mu);
+	j->cat = cat; /* borrowed until queued: reserve_of compares it */
 	const char *why = NULL;
 	int64_t retry = RETRY_FULL_MS;
+	/* with queue = 0 a call may still start at once on an idle worker */
+	bool now = ex->n_queued == 0 && may_start(ex, j);
 	if (ex->draining || ex->stop) {
 		why = "the service is shutting down";
 		retry = RETRY_DRAIN_MS;
-	} else if (ex->n_queued >= ex->max_queue &&
-		   !(ex->n_queued == 0 && ex->n_running < ex->n_workers &&
-		     atomic_load(&inst->running) < cap_of(inst))) {
-		/* with queue = 0 a call may still start at once on an idle
-		 * worker; otherwise the waiting room is full */
+	} else if (ex->n_queued >= ex->max_queue && !now) {
 		why = "too many calls are waiting";
+	} else if (reserve_of(ex, j) > 0 && !now &&
+		   (size_t)atomic_load(&inst->queued) >= ex->qshare) {
+		/* an instance whose calls pile up keeps to its share of the
+		 * waiting room, so the others still find a place */
+		why = "this instance has its share of calls waiting";
 	}
 	if (why) {
 		pthread_mutex_unlock(&ex->mu);
@@ -567,7 +700,7 @@ enum sb_status sbc_executor_submit(struct sbc_executor *ex,
 			err->retry_after_ms = retry;
 		return SB_ERR_UNAVAILABLE;
 	}
-	j->cat = sbc_catalog_ref(cat);
+	sbc_catalog_ref(cat);
 	atomic_fetch_add(&inst->calls_total, 1);
 	ex->n_jobs++;
 	q_push(ex, j);
@@ -596,6 +729,10 @@ bool sbc_executor_drain(struct sbc_executor *ex, int64_t timeout_ms)
 {
 	pthread_mutex_lock(&ex->mu);
 	ex->draining = true;
+	/* calls a first drain gave up on are not waited for again */
+	if (ex->drained)
+		timeout_ms = 0;
+	ex->drained = true;
 	struct timespec ts;
 	abs_time(timeout_ms > 0 ? timeout_ms : 0, &ts);
 	while (ex->n_jobs > 0) {
@@ -632,17 +769,29 @@ void sbc_executor_free(struct sbc_executor *ex)
 	ex->stop = true;
 	pthread_cond_broadcast(&ex->work);
 	pthread_cond_broadcast(&ex->timer);
+	/* A worker still running now is stuck in a broker: it is not waited
+	 * for again, so idle workers get a short, shared deadline. */
+	size_t stuck = ex->n_running;
+	struct sbc_catalog *cur = ex->cur;
+	ex->cur = NULL;
 	pthread_mutex_unlock(&ex->mu);
+	sbc_catalog_unref(cur);
+	int64_t until = sb_now_ms() + (stuck ? STUCK_JOIN_MS : JOIN_WAIT_MS);
 	bool joined = true;
-	if (ex->timer_started && !join_bounded(ex->timer_thread, JOIN_WAIT_MS))
+	if (ex->timer_started &&
+	    !join_bounded(ex->timer_thread, until - sb_now_ms()))
 		joined = false;
-	for (unsigned i = 0; i < ex->n_workers; i++)
-		if (!join_bounded(ex->workers[i], JOIN_WAIT_MS))
+	for (unsigned i = 0; i < ex->n_workers; i++) {
+		int64_t left = until - sb_now_ms();
+		if (!join_bounded(ex->workers[i], left > 0 ? left : 0))
 			joined = false;
+	}
 	if (!joined) {
 		/* A broker is stuck in a call: its thread still uses ex. */
 		sbc_log(SB_LOG_WARN, NULL, NULL,
-			"a broker call did not return; leaving it running");
+			"%zu broker call%s did not return; leaving %s running",
+			stuck, stuck == 1 ? "" : "s",
+			stuck == 1 ? "it" : "them");
 		return;
 	}
 	executor_destroy(ex);

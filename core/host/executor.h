@@ -23,11 +23,30 @@ struct sbc_outcome {
  * the outcome is borrowed until the callback returns. */
 typedef void (*sbc_exec_done_fn)(void *ud, const struct sbc_outcome *o);
 
-/* A new executor with `workers` threads (1..256) and room for `queue`
- * calls waiting (0 = none wait: a call runs at once or is refused).
- * metrics may be NULL.  NULL on failure (logged). */
+/* The most worker threads, and the smallest stack one may have. */
+#define SBC_WORKERS_MAX 4096
+#define SBC_WORKER_STACK_MIN ((size_t)64 * 1024)
+
+/* A new executor with `workers` threads (1..SBC_WORKERS_MAX) and room for
+ * `queue` calls waiting (0 = none wait: a call runs at once or is refused).
+ * metrics may be NULL.  NULL on failure (logged).  Threads get the
+ * system's default stack. */
 struct sbc_executor *sbc_executor_new(unsigned workers, size_t queue,
 				      struct sbc_metrics *metrics);
+/* The same with worker threads of `stack` bytes (0: the system's default;
+ * at least SBC_WORKER_STACK_MIN). */
+struct sbc_executor *sbc_executor_new_stack(unsigned workers, size_t queue,
+					    size_t stack,
+					    struct sbc_metrics *metrics);
+
+/* The catalog serving now (the executor keeps a reference until the next
+ * call or sbc_executor_free).  Its open instances share the workers and the
+ * waiting room fairly: each is reserved min(max_concurrency, workers / open
+ * instances) workers and queue / open instances (at least 1) waiting
+ * places, so instances whose calls never return cannot starve the others.
+ * Without a catalog set (or for calls of an older one) calls are limited
+ * only by max_concurrency, the workers and the queue.  Thread-safe. */
+void sbc_executor_set_catalog(struct sbc_executor *ex, struct sbc_catalog *cat);
 
 /* Queue one call of entry e (borrowed from cat).  The executor takes a
  * reference on cat for as long as the call lives and takes ownership of
@@ -48,13 +67,15 @@ void sbc_executor_stats(struct sbc_executor *ex, size_t *queued,
 
 /* Stop accepting calls and wait up to timeout_ms for every accepted call
  * to finish.  Calls still unanswered then are cancelled and answered with
- * SB_ERR_UNAVAILABLE.  Returns true if every call finished in time.
+ * SB_ERR_UNAVAILABLE.  Returns true if every call finished in time.  A
+ * later drain does not wait again for calls an earlier one gave up on.
  * Thread-safe; idempotent. */
 bool sbc_executor_drain(struct sbc_executor *ex, int64_t timeout_ms);
 
-/* Drain (bounded), stop the threads and free.  If a broker never returns
- * from a call, the executor is left allocated (its thread still uses it)
- * and a warning is logged.  NULL is a no-op. */
+/* Drain (bounded, and not again after an earlier drain), stop the threads
+ * and free.  If a broker never returns from a call, it is not waited for:
+ * the executor is left allocated (its thread still uses it) and a warning
+ * is logged.  NULL is a no-op. */
 void sbc_executor_free(struct sbc_executor *ex);
 
 #endif

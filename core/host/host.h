@@ -69,11 +69,12 @@ struct sbc_config {
 	char *module_dir;    /* absolute */
 	char *state_dir;     /* absolute; may be NULL */
 	int64_t workers;     /* 1..4096, default 16 */
+	int64_t worker_stack; /* bytes, 64KiB..64MiB, default 256 KiB */
 	int64_t queue;       /* 0..100000, default 1024 */
 	int64_t max_body;    /* bytes, default 40 MiB (a 25 MiB file in base64) */
 	int64_t max_body_total;  /* bytes of request bodies held at once, all
 				  * connections together; default 256 MiB */
-	int64_t max_connections; /* 1..100000, default 1000 */
+	int64_t max_connections; /* 1..100000, default 4096 */
 	int64_t max_connections_per_ip; /* 0 (no limit)..100000, default 0 */
 	int64_t idle_timeout_ms; /* a connection silent this long is closed;
 				  * 1s..1h, default 60s */
@@ -153,6 +154,7 @@ struct sbc_instance {
 	const struct sb_object **objects;  /* static + dynamic, in order */
 	size_t n_objects;
 	atomic_int running;                /* calls executing now */
+	atomic_int queued;                 /* calls waiting now (executor) */
 	atomic_ullong calls_total, calls_failed, calls_rejected;
 };
 
@@ -177,6 +179,9 @@ struct sbc_catalog {
  * a catalog with one reference, or -1 with errs filled (nothing leaks). */
 int sbc_catalog_build(const struct sbc_config *cfg, int64_t generation,
 		      struct sbc_catalog **out, struct sbc_errlist *errs);
+/* The instance whose open() or describe() is running now, as "name (broker
+ * b)" in buf, and since when (sb_now_ms); false if none.  Thread-safe. */
+bool sbc_catalog_opening(char *buf, size_t len, int64_t *since_ms);
 /* Reference counting; the last unref closes every instance. Thread-safe. */
 struct sbc_catalog *sbc_catalog_ref(struct sbc_catalog *c);
 void sbc_catalog_unref(struct sbc_catalog *c);

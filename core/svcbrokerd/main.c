@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -19,8 +20,10 @@
 #include "host.h"
 #include "json.h"
 
-#define DRAIN_MS 30000
-#define STOP_MS 5000
+/* SIGTERM: calls get DRAIN_MS to finish, answers STOP_MS to be sent, and
+ * the process is gone EXIT_MS after the signal whatever is stuck. */
+#define DRAIN_MS 25000
+#define STOP_MS 2000
 /* --check, --list-brokers: how long loading one module file may take. */
 #define PROBE_MS 10000
 
@@ -45,7 +48,9 @@ static void usage(FILE *f)
 		"refused and the\n"
 		"running one keeps serving); SIGTERM and SIGINT finish running "
 		"calls and exit\n"
-		"(a second one exits at once).\n",
+		"within 30 s (a second one exits at once); SIGUSR1, SIGUSR2 "
+		"and SIGALRM are\n"
+		"logged and ignored.\n",
 		SB_DEFAULT_CONFIG);
 }
 
@@ -206,35 +211,274 @@ static void log_catalog(struct sb_runtime *rt)
 	sbc_catalog_unref(c);
 }
 
-/* While draining, a second SIGTERM/SIGINT stops at once. */
-static void *second_signal(void *arg)
+/* ---- signals ---------------------------------------------------------------
+ *
+ * Every handled signal is blocked before any thread starts, so only the
+ * signal thread below takes them (sigwait).  It never runs broker code and
+ * never blocks for long, so SIGTERM works whatever the other threads do: at
+ * start-up (a broker's open() that never returns) the daemon exits at once,
+ * naming the instance being opened; later the stopper thread drains and
+ * stops, and whatever is left 30 s after the first SIGTERM is cut short.
+ * The main thread starts the daemon and runs reloads. */
+
+#define EXIT_MS 30000 /* the whole stop, whatever is stuck */
+
+enum phase { PH_STARTING, PH_SERVING, PH_RELOADING, PH_STOPPING };
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	enum phase phase;
+	bool reload;	 /* a SIGHUP waits for the main thread */
+	bool stopped;	 /* the stopper finished: main returns */
+	int stop_sig;	 /* the first SIGTERM/SIGINT, 0 before */
+	int64_t stop_ms; /* when it came */
+	struct sbc_api *api;
+	struct sb_runtime *rt;
+	int rc;
+} sg = {
+    .mu = PTHREAD_MUTEX_INITIALIZER,
+    .cv = PTHREAD_COND_INITIALIZER,
+};
+
+static const char *sig_name(int sig)
 {
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	int sig = 0;
-	if (sigwait(&set, &sig) == 0) {
+	switch (sig) {
+	case SIGHUP:
+		return "SIGHUP";
+	case SIGTERM:
+		return "SIGTERM";
+	case SIGINT:
+		return "SIGINT";
+	case SIGUSR1:
+		return "SIGUSR1";
+	case SIGUSR2:
+		return "SIGUSR2";
+	case SIGALRM:
+		return "SIGALRM";
+	}
+	return "signal";
+}
+
+static void signal_set(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGUSR1);
+	sigaddset(set, SIGUSR2);
+	sigaddset(set, SIGALRM);
+}
+
+/* Drain and stop (the stopper thread).  Runs beside a reload that may
+ * never end: it then leaves the runtime as it is and exits. */
+static void *stopper(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&sg.mu);
+	struct sbc_api *api = sg.api;
+	struct sb_runtime *rt = sg.rt;
+	int64_t t0 = sg.stop_ms;
+	pthread_mutex_unlock(&sg.mu);
+
+	sbc_api_quiesce(api);
+	bool drained = sbc_runtime_drain(rt, DRAIN_MS - (sb_now_ms() - t0));
+	if (!drained)
+		sbc_log(SB_LOG_WARN, NULL, NULL,
+			"calls still running %d s after the signal were "
+			"abandoned (answered 503)",
+			DRAIN_MS / 1000);
+	sbc_api_stop(api, STOP_MS);
+
+	/* a reload still opening its instances holds the runtime */
+	pthread_mutex_lock(&sg.mu);
+	while (sg.phase == PH_RELOADING) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 50 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&sg.cv, &sg.mu, &ts);
+		if (sg.phase == PH_RELOADING &&
+		    sb_now_ms() - t0 > DRAIN_MS + STOP_MS) {
+			char who[512];
+			bool any = sbc_catalog_opening(who, sizeof(who), NULL);
+			sbc_log(SB_LOG_ERROR, NULL, NULL,
+				"a reload is still opening %s: exiting without "
+				"closing the instances",
+				any ? who : "its instances");
+			_exit(1);
+		}
+	}
+	sg.phase = PH_STOPPING;
+	pthread_mutex_unlock(&sg.mu);
+
+	sb_runtime_close(rt);
+	sbc_log(SB_LOG_INFO, NULL, NULL, "stopped in %lld ms",
+		(long long)(sb_now_ms() - t0));
+	/* a broker thread still in a call runs module code: nothing may be
+	 * unloaded or cleaned up under it */
+	if (!drained)
+		_exit(0);
+	pthread_mutex_lock(&sg.mu);
+	sg.stopped = true;
+	pthread_cond_broadcast(&sg.cv);
+	pthread_mutex_unlock(&sg.mu);
+	return NULL;
+}
+
+static void on_stop(int sig)
+{
+	pthread_mutex_lock(&sg.mu);
+	if (sg.stop_sig) {
+		pthread_mutex_unlock(&sg.mu);
 		sbc_log(SB_LOG_WARN, NULL, NULL,
 			"second %s: exiting without waiting for running calls",
-			sig == SIGINT ? "SIGINT" : "SIGTERM");
+			sig_name(sig));
 		_exit(1);
 	}
+	sg.stop_sig = sig;
+	sg.stop_ms = sb_now_ms();
+	if (sg.phase == PH_STARTING) {
+		/* nothing serves yet: nothing to drain */
+		char who[512];
+		int64_t since = 0;
+		if (sbc_catalog_opening(who, sizeof(who), &since))
+			sbc_log(SB_LOG_ERROR, NULL, NULL,
+				"%s during start-up while opening instance %s "
+				"(for %lld ms): exiting without serving",
+				sig_name(sig), who,
+				(long long)(sb_now_ms() - since));
+		else
+			sbc_log(SB_LOG_ERROR, NULL, NULL,
+				"%s during start-up: exiting without serving",
+				sig_name(sig));
+		_exit(1);
+	}
+	if (sg.phase == PH_RELOADING) {
+		char who[512];
+		if (sbc_catalog_opening(who, sizeof(who), NULL))
+			sbc_log(SB_LOG_WARN, NULL, NULL,
+				"%s during a reload that is opening instance "
+				"%s: the running configuration drains and "
+				"stops",
+				sig_name(sig), who);
+	}
+	sbc_log(SB_LOG_INFO, NULL, NULL,
+		"%s: stopping; finishing running calls (at most %d s)",
+		sig_name(sig), DRAIN_MS / 1000);
+	pthread_t t;
+	if (pthread_create(&t, NULL, stopper, NULL) == 0) {
+		pthread_detach(t);
+	} else {
+		sbc_log(SB_LOG_ERROR, NULL, NULL,
+			"cannot start the stopper thread: exiting now");
+		_exit(1);
+	}
+	pthread_mutex_unlock(&sg.mu);
+}
+
+static void *signal_thread(void *arg)
+{
+	(void)arg;
+	sigset_t set;
+	signal_set(&set);
+	for (;;) {
+		int sig = 0;
+		pthread_mutex_lock(&sg.mu);
+		int64_t stop_ms = sg.stop_sig ? sg.stop_ms : 0;
+		pthread_mutex_unlock(&sg.mu);
+		if (stop_ms) {
+			/* stopping: whatever is stuck, exit by EXIT_MS */
+			int64_t left = stop_ms + EXIT_MS - sb_now_ms();
+			if (left <= 0) {
+				sbc_log(SB_LOG_ERROR, NULL, NULL,
+					"not stopped %d s after the signal: "
+					"exiting now",
+					EXIT_MS / 1000);
+				_exit(1);
+			}
+			struct timespec ts = {left / 1000,
+					      (left % 1000) * 1000000L};
+			sig = sigtimedwait(&set, NULL, &ts);
+			if (sig < 0)
+				continue;
+		} else if (sigwait(&set, &sig) != 0) {
+			continue;
+		}
+		switch (sig) {
+		case SIGTERM:
+		case SIGINT:
+			on_stop(sig);
+			break;
+		case SIGHUP:
+			pthread_mutex_lock(&sg.mu);
+			/* during start-up: reload once serving */
+			if (sg.stop_sig)
+				sbc_log(SB_LOG_WARN, NULL, NULL,
+					"SIGHUP ignored: the daemon is "
+					"stopping");
+			else
+				sg.reload = true;
+			pthread_cond_broadcast(&sg.cv);
+			pthread_mutex_unlock(&sg.mu);
+			break;
+		default:
+			/* SIGUSR1, SIGUSR2, SIGALRM: no meaning here, and
+			 * their default action would end the daemon */
+			sbc_log(SB_LOG_WARN, NULL, NULL,
+				"%s ignored: svcbrokerd gives it no meaning "
+				"(SIGHUP reloads, SIGTERM stops)",
+				sig_name(sig));
+			break;
+		}
+	}
 	return NULL;
+}
+
+static void reload(struct sb_runtime *rt, const char *path)
+{
+	struct sbc_errlist errs = {0};
+	int64_t r0 = sb_now_ms();
+	sbc_log(SB_LOG_INFO, NULL, NULL, "SIGHUP: reloading %s", path);
+	if (sbc_runtime_reload(rt, &errs) != 0) {
+		for (size_t i = 0; i < errs.n; i++)
+			sbc_log(SB_LOG_ERROR, NULL, NULL, "%s", errs.msgs[i]);
+		sbc_log(SB_LOG_ERROR, NULL, NULL,
+			"reload refused (%zu problem%s): the running "
+			"configuration keeps serving",
+			errs.total, errs.total == 1 ? "" : "s");
+	} else {
+		struct sbc_catalog *c = sbc_runtime_catalog(rt);
+		sbc_log(SB_LOG_INFO, NULL, NULL,
+			"reloaded in %lld ms: generation %lld, %zu instances",
+			(long long)(sb_now_ms() - r0), (long long)c->generation,
+			c->n_instances);
+		sbc_catalog_unref(c);
+		log_catalog(rt);
+	}
+	sbc_errlist_free(&errs);
 }
 
 static int serve(const char *path)
 {
 	int64_t t0 = sb_now_ms();
 	/* Signals are blocked before any thread starts, so every thread
-	 * inherits the mask and only sigwait below sees them. */
+	 * inherits the mask and only the signal thread sees them. */
 	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
+	signal_set(&set);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	pthread_t st;
+	if (pthread_create(&st, NULL, signal_thread, NULL) != 0) {
+		sbc_log(SB_LOG_ERROR, NULL, NULL,
+			"not started: cannot start the signal thread");
+		return 1;
+	}
+	pthread_detach(st);
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		sbc_log(SB_LOG_ERROR, NULL, NULL, "curl_global_init failed");
@@ -264,15 +508,6 @@ static int serve(const char *path)
 		curl_global_cleanup();
 		return 1;
 	}
-	char eb[512];
-	struct sbc_api *api = sbc_api_start(rt, eb, sizeof(eb));
-	if (!api) {
-		sbc_log(SB_LOG_ERROR, NULL, NULL, "not started: %s", eb);
-		sb_runtime_close(rt);
-		sbc_modules_exit();
-		curl_global_cleanup();
-		return 1;
-	}
 	log_catalog(rt);
 	struct sbc_http_limits lim;
 	sbc_runtime_http_limits(rt, &lim);
@@ -285,63 +520,44 @@ static int serve(const char *path)
 			"LimitNOFILE=) or lower max_connections",
 			(long long)lim.max_connections,
 			(unsigned long long)nofile.rlim_cur);
+	/* From the first answer on, a SIGTERM drains and stops: the signal
+	 * thread waits for sg.mu until the stopper can have api and rt. */
+	pthread_mutex_lock(&sg.mu);
+	char eb[512];
+	struct sbc_api *api = sbc_api_start(rt, eb, sizeof(eb));
+	if (!api) {
+		pthread_mutex_unlock(&sg.mu);
+		sbc_log(SB_LOG_ERROR, NULL, NULL, "not started: %s", eb);
+		sb_runtime_close(rt);
+		sbc_modules_exit();
+		curl_global_cleanup();
+		return 1;
+	}
 	sbc_log(SB_LOG_INFO, NULL, NULL,
 		"svcbrokerd %s listening on %s (config %s), started in %lld ms",
 		PACKAGE_VERSION, sbc_runtime_listen(rt), path,
 		(long long)(sb_now_ms() - t0));
-
-	for (;;) {
-		int sig = 0;
-		if (sigwait(&set, &sig) != 0)
-			continue;
-		if (sig == SIGHUP) {
-			int64_t r0 = sb_now_ms();
-			sbc_log(SB_LOG_INFO, NULL, NULL, "SIGHUP: reloading %s",
-				path);
-			if (sbc_runtime_reload(rt, &errs) != 0) {
-				for (size_t i = 0; i < errs.n; i++)
-					sbc_log(SB_LOG_ERROR, NULL, NULL, "%s",
-						errs.msgs[i]);
-				sbc_log(SB_LOG_ERROR, NULL, NULL,
-					"reload refused (%zu problem%s): the "
-					"running configuration keeps serving",
-					errs.total, errs.total == 1 ? "" : "s");
-			} else {
-				struct sbc_catalog *c = sbc_runtime_catalog(rt);
-				sbc_log(SB_LOG_INFO, NULL, NULL,
-					"reloaded in %lld ms: generation %lld, "
-					"%zu instances",
-					(long long)(sb_now_ms() - r0),
-					(long long)c->generation,
-					c->n_instances);
-				sbc_catalog_unref(c);
-				log_catalog(rt);
-			}
-			sbc_errlist_free(&errs);
-			errs = (struct sbc_errlist){0};
+	sg.api = api;
+	sg.rt = rt;
+	sg.phase = PH_SERVING;
+	while (!sg.stopped) {
+		if (sg.reload && !sg.stop_sig) {
+			sg.reload = false;
+			sg.phase = PH_RELOADING;
+			pthread_mutex_unlock(&sg.mu);
+			reload(rt, path);
+			pthread_mutex_lock(&sg.mu);
+			if (sg.phase == PH_RELOADING)
+				sg.phase = PH_SERVING;
+			pthread_cond_broadcast(&sg.cv);
 			continue;
 		}
-		sbc_log(SB_LOG_INFO, NULL, NULL,
-			"%s: stopping; finishing running calls",
-			sig == SIGINT ? "SIGINT" : "SIGTERM");
-		break;
+		pthread_cond_wait(&sg.cv, &sg.mu);
 	}
-	int64_t s0 = sb_now_ms();
-	pthread_t watch;
-	if (pthread_create(&watch, NULL, second_signal, NULL) == 0)
-		pthread_detach(watch);
-	sbc_api_quiesce(api);
-	bool drained = sbc_runtime_drain(rt, DRAIN_MS);
-	if (!drained)
-		sbc_log(SB_LOG_WARN, NULL, NULL,
-			"calls still running after %d ms were abandoned",
-			DRAIN_MS);
-	sbc_api_stop(api, STOP_MS);
-	sb_runtime_close(rt);
+	pthread_mutex_unlock(&sg.mu);
+	/* the stopper closed the runtime */
 	sbc_modules_exit();
 	curl_global_cleanup();
-	sbc_log(SB_LOG_INFO, NULL, NULL, "stopped in %lld ms",
-		(long long)(sb_now_ms() - s0));
 	return 0;
 }
 

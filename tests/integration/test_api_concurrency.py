@@ -159,7 +159,9 @@ def test_queue_and_busy(t):
 
 def main():
     t = sbtest.Checks()
-    with sbtest.Daemon(CONFIG, server_extra="workers = 3") as d:
+    # 6 workers for 3 instances: 2 reserved each (the executor's fair
+    # share), so capped may run its max_concurrency of 2
+    with sbtest.Daemon(CONFIG, server_extra="workers = 6") as d:
         test_deadline(t, d)
         test_cap(t, d)
     test_queue_and_busy(t)

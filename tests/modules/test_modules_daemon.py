@@ -110,7 +110,7 @@ if tm:
     keys = [k.get("key") for k in tm[0].get("config", [])]
     t.eq(keys, ["label", "token", "list_total", "open_fail", "latency",
                 "max_echo", "describe", "tags", "data_dir", "url",
-                "validate_error"],
+                "validate_error", "open_fail_text", "open_hang", "stuck"],
          "--list-brokers: testmod's keys in table order")
 for name in REFUSALS:
     if name == "nosuch":

@@ -36,6 +36,9 @@ struct testmod_conf {
 	char *data_dir;
 	char *url;
 	char *validate_error;
+	bool open_hang;
+	char *open_fail_text;
+	bool stuck;
 };
 
 static const char *const describe_choices[] = {"normal",    "none", "invalid",
@@ -104,6 +107,22 @@ static const struct sb_config_key testmod_config[] = {
      .doc = "When set, validate() refuses the instance with this message "
 	    "(to test how the host checks, starts and reloads).",
      .offset = offsetof(struct testmod_conf, validate_error)},
+    {.key = "open_fail_text",
+     .type = SB_CONF_STRING,
+     .doc = "The message of open_fail's error; \\xNN gives byte NN (to "
+	    "test text that is not UTF-8).",
+     .offset = offsetof(struct testmod_conf, open_fail_text)},
+    {.key = "open_hang",
+     .type = SB_CONF_BOOL,
+     .def = "no",
+     .doc = "Make open() never return, to test signals at start-up.",
+     .offset = offsetof(struct testmod_conf, open_hang)},
+    {.key = "stuck",
+     .type = SB_CONF_BOOL,
+     .def = "no",
+     .doc = "Make Echo.Sleep ignore its deadline and cancellation, as a "
+	    "call to an upstream that never answers.",
+     .offset = offsetof(struct testmod_conf, stuck)},
     SB_CONF_END,
 };
 
@@ -418,9 +437,33 @@ static enum sb_status testmod_open(const struct sb_host *host,
 				   struct sb_error *err)
 {
 	const struct testmod_conf *conf = config;
+	if (conf->open_fail && conf->open_fail_text) {
+		/* \xNN escapes become raw bytes */
+		char msg[256];
+		size_t o = 0;
+		for (const char *p = conf->open_fail_text;
+		     *p && o < sizeof(msg) - 1; p++) {
+			unsigned v;
+			if (p[0] == '\\' && p[1] == 'x' &&
+			    sscanf(p + 2, "%2x", &v) == 1 && v > 0) {
+				msg[o++] = (char)v;
+				p += 3;
+			} else {
+				msg[o++] = *p;
+			}
+		}
+		msg[o] = '\0';
+		return sb_error_set(err, SB_ERR_UPSTREAM, "OpenFailed", "%s",
+				    msg);
+	}
 	if (conf->open_fail)
 		return sb_error_set(err, SB_ERR_UPSTREAM, "OpenFailed",
 				    "open_fail is set");
+	if (conf->open_hang) {
+		host->log(host, SB_LOG_INFO, "open_hang: open() never returns");
+		for (;;)
+			sleep(1);
+	}
 	struct testmod *t = calloc(1, sizeof(*t));
 	if (!t)
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
@@ -663,7 +706,16 @@ static enum sb_status do_sleep(struct testmod *t, const struct sb_call *call,
 		return sb_error_set(err, SB_ERR_INVALID_INPUT, "BadMs",
 				    "Ms: must be 0..600000");
 	int64_t slept = 0;
-	enum sb_status st = nap(t, call, ms, &slept, err);
+	if (t->conf->stuck) {
+		/* an upstream that never answers: no deadline, no cancel */
+		struct timespec ts = {.tv_sec = ms / 1000,
+				      .tv_nsec = (ms % 1000) * 1000000L};
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+		slept = ms;
+	}
+	enum sb_status st =
+	    t->conf->stuck ? SB_OK : nap(t, call, ms, &slept, err);
 	if (st != SB_OK)
 		return st;
 	st = sb_result_row(r);

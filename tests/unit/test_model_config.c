@@ -1,4 +1,5 @@
-/* Unit tests for the INI configuration (core/config.c, core/ini_reader.c). */
+/* Unit tests for the INI configuration (core/host/config_load.c,
+ * config_bind.c, ini_reader.c) and the SDK binder (core/sdk/conf.c). */
 #include "config.h"
 
 #include <check.h>
