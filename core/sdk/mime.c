@@ -1154,14 +1154,8 @@ static void to_utf8(struct sb_buf *b, const unsigned char *s, size_t n,
 			unsigned char c = s[i];
 			if (c == 0)
 				continue;
-			if (c < 0x80) {
-				sb_buf_append(b, &c, 1);
-			} else {
-				unsigned char u[2] = {
-				    (unsigned char)(0xC0 | (c >> 6)),
-				    (unsigned char)(0x80 | (c & 0x3F))};
-				sb_buf_append(b, u, 2);
-			}
+			char u[4];
+			sb_buf_append(b, u, sb_utf8_encode(c, u));
 		}
 		return;
 	}

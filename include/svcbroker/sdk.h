@@ -78,6 +78,11 @@ size_t sb_utf8_decode(const char *s, size_t n, uint32_t *cp);
  * NULL s). */
 const char *sb_text_quotable(const char *s, size_t max, char *out, size_t n);
 
+/* The one UTF-8 encoder: cp as UTF-8 in out (not NUL-terminated), its
+ * length returned (1..4).  A surrogate or a value above U+10FFFF is
+ * written as U+FFFD. */
+size_t sb_utf8_encode(uint32_t cp, char out[4]);
+
 /* True if s[0..n) is the start of a valid UTF-8 sequence that lacks its
  * last bytes (a character cut by truncation), as opposed to invalid. */
 bool sb_utf8_truncated(const char *s, size_t n);

@@ -353,6 +353,29 @@ START_TEST(utf8_decode_gives_code_points)
 }
 END_TEST
 
+START_TEST(utf8_encode_round_trips)
+{
+	const uint32_t cps[] = {0, 'A', 0x7f, 0x80, 0xe9, 0x7ff, 0x800, 0x20ac,
+				0xd7ff, 0xe000, 0xffff, 0x10000, 0x1f600,
+				0x10ffff};
+	for (size_t i = 0; i < sizeof(cps) / sizeof(cps[0]); i++) {
+		char u[4];
+		size_t n = sb_utf8_encode(cps[i], u);
+		uint32_t back = 0xffffffff;
+		ck_assert_uint_eq(sb_utf8_decode(u, n, &back), n);
+		ck_assert_uint_eq(back, cps[i]);
+	}
+	char u[4];
+	ck_assert_uint_eq(sb_utf8_encode(0xe9, u), 2);
+	ck_assert_int_eq(memcmp(u, "\xc3\xa9", 2), 0);
+	/* What UTF-8 cannot carry becomes U+FFFD. */
+	ck_assert_uint_eq(sb_utf8_encode(0xd800, u), 3);
+	ck_assert_int_eq(memcmp(u, "\xef\xbf\xbd", 3), 0);
+	ck_assert_uint_eq(sb_utf8_encode(0x110000, u), 3);
+	ck_assert_int_eq(memcmp(u, "\xef\xbf\xbd", 3), 0);
+}
+END_TEST
+
 START_TEST(utf8_truncated_tells_cut_from_invalid)
 {
 	/* The start of a valid sequence, its last bytes missing. */
@@ -491,6 +514,7 @@ static Suite *sdk_suite(void)
 	tcase_add_test(tc, path_component_validation);
 	tcase_add_test(tc, now_ms_is_monotonic);
 	tcase_add_test(tc, utf8_decode_gives_code_points);
+	tcase_add_test(tc, utf8_encode_round_trips);
 	tcase_add_test(tc, utf8_truncated_tells_cut_from_invalid);
 	tcase_add_test(tc, utf8_cut_keeps_whole_characters);
 	tcase_add_test(tc, base64_append_strict_and_lenient);
