@@ -53,12 +53,10 @@ static bool fold(struct sb_buf *b, const char *line, size_t len)
 {
 	size_t pos = 0, limit = ICAL_FOLD;
 	while (len - pos > limit) {
-		size_t cut = pos + limit;
-		/* Do not split a UTF-8 sequence: back up over continuation
-		 * bytes. */
-		while (cut > pos + 1 &&
-		       ((unsigned char)line[cut] & 0xC0) == 0x80)
-			cut--;
+		/* Do not split a UTF-8 sequence. */
+		size_t cut = pos + sb_utf8_cut(line + pos, len - pos, limit);
+		if (cut == pos)
+			cut = pos + 1;
 		sb_buf_append(b, line + pos, cut - pos);
 		sb_buf_puts(b, "\r\n ");
 		pos = cut;

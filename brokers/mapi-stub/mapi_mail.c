@@ -420,13 +420,7 @@ static char *attachment_name(const char *raw)
 		n[0] = '_';
 	/* a result file name holds at most 255 bytes: cut longer ones from
 	 * other tools at a character boundary */
-	size_t len = strlen(n);
-	if (len > ATTACHMENT_NAME_MAX) {
-		size_t cut = ATTACHMENT_NAME_MAX;
-		while (cut > 0 && ((unsigned char)n[cut] & 0xC0) == 0x80)
-			cut--;
-		n[cut] = '\0';
-	}
+	n[sb_utf8_cut(n, strlen(n), ATTACHMENT_NAME_MAX)] = '\0';
 	return n;
 }
 

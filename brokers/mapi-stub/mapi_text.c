@@ -16,44 +16,6 @@
 
 #include "mapi.h"
 
-/* Length of the valid UTF-8 sequence at s (1..4) and its code point, or 0
- * when the bytes are not valid UTF-8. */
-static size_t utf8_next(const unsigned char *s, size_t len, uint32_t *cp)
-{
-	unsigned char c = s[0];
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	size_t n;
-	uint32_t v;
-	if (c >= 0xC2 && c <= 0xDF) {
-		n = 2;
-		v = c & 0x1F;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		n = 3;
-		v = c & 0x0F;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		n = 4;
-		v = c & 0x07;
-	} else {
-		return 0;
-	}
-	if (len < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		v = v << 6 | (s[i] & 0x3F);
-	}
-	/* Overlong forms, surrogates, beyond U+10FFFF. */
-	if ((n == 3 && v < 0x800) || (n == 4 && v < 0x10000) ||
-	    (v >= 0xD800 && v <= 0xDFFF) || v > 0x10FFFF)
-		return 0;
-	*cp = v;
-	return n;
-}
-
 char *mapi_clean_text(const char *s, bool memo)
 {
 	if (!s)
@@ -65,7 +27,7 @@ char *mapi_clean_text(const char *s, bool memo)
 	size_t i = 0;
 	while (i < len) {
 		uint32_t cp = 0;
-		size_t k = utf8_next(p + i, len - i, &cp);
+		size_t k = sb_utf8_decode(s + i, len - i, &cp);
 		if (k == 0) {
 			sb_buf_puts(&b, "\xEF\xBF\xBD");
 			i++;
@@ -119,10 +81,9 @@ bool mapi_name_ok(const char *s, size_t max)
 	size_t n = s ? strlen(s) : 0;
 	if (n == 0 || n > max || s[0] == '.')
 		return false;
-	const unsigned char *p = (const unsigned char *)s;
 	for (size_t i = 0; i < n;) {
 		uint32_t cp;
-		size_t k = utf8_next(p + i, n - i, &cp);
+		size_t k = sb_utf8_decode(s + i, n - i, &cp);
 		if (k == 0 || cp < 0x20 || cp == 0x7F ||
 		    (cp >= 0x80 && cp <= 0x9F) || cp == 0x2028 ||
 		    cp == 0x2029 || cp == '/')

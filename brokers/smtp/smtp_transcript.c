@@ -147,8 +147,7 @@ static void put_line(struct smtp_transcript *t, char dir, const char *s,
 static void put_line_as_is(struct smtp_transcript *t, char dir, const char *s,
 			   size_t n)
 {
-	if (n > LINE_MAX_KEEP)
-		n = LINE_MAX_KEEP;
+	n = sb_utf8_cut(s, n, LINE_MAX_KEEP); /* on a character boundary */
 	if (dir == '>')
 		t->reply_kept = 0; /* a command: its reply starts */
 	if (dir == '<') {
@@ -204,10 +203,6 @@ static void put_line_as_is(struct smtp_transcript *t, char dir, const char *s,
 		if (!strncmp(s, "235", 3)) /* authentication succeeded */
 			t->authed = true;
 	}
-	/* a cut line ends on a character boundary */
-	if (n == LINE_MAX_KEEP)
-		while (n && ((unsigned char)s[n] & 0xC0) == 0x80)
-			n--;
 	/* Replies reach API clients as text: valid UTF-8 (else bytes above
 	 * 0x7F become '?'), one record per line, no control characters. */
 	bool utf8 = sb_utf8_valid(s, n);

@@ -223,20 +223,12 @@ static enum route route_of(int n, char seg[MAX_SEGMENTS][SEGMENT_MAX])
 }
 
 /* A name from the URL, made printable for a message: control characters
- * become '?', and so does every non-ASCII byte if the name is not valid
- * UTF-8 (the JSON answer could not carry it, and cutting the message at
- * the first bad byte would name something else). */
+ * become '?' and invalid UTF-8 U+FFFD (the JSON answer could not carry it,
+ * and cutting the message at the first bad byte would name something
+ * else). */
 static const char *shown(const char *s, char *buf, size_t n)
 {
-	size_t o = 0;
-	for (; *s && o + 1 < n && o < 100; s++)
-		buf[o++] = ((unsigned char)*s < 0x20 || *s == 0x7f) ? '?' : *s;
-	buf[o] = '\0';
-	if (!sb_utf8_valid(buf, o))
-		for (size_t i = 0; i < o; i++)
-			if ((unsigned char)buf[i] >= 0x80)
-				buf[i] = '?';
-	return buf;
+	return sb_text_quotable(s, 100, buf, n);
 }
 
 static int hex_digit(char c)

@@ -366,24 +366,10 @@ static char *valid_utf8(const char *s)
 		return NULL;
 	size_t o = 0;
 	for (size_t i = 0; i < len;) {
-		unsigned char c = (unsigned char)s[i];
-		size_t k = c < 0x80 ? 1
-			   : c >= 0xc2 && c <= 0xdf ? 2
-			   : c >= 0xe0 && c <= 0xef ? 3
-			   : c >= 0xf0 && c <= 0xf4 ? 4
-						    : 0;
-		if (k > len - i) {
-			/* cut at the end: drop it if it could have been a
-			 * sequence */
-			bool cont = true;
-			for (size_t j = i + 1; j < len; j++)
-				if (((unsigned char)s[j] & 0xc0) != 0x80)
-					cont = false;
-			if (cont)
-				break;
-			k = 0;
-		}
-		if (k > 0 && sb_utf8_valid(s + i, k)) {
+		size_t k = sb_utf8_decode(s + i, len - i, NULL);
+		if (k == 0 && sb_utf8_truncated(s + i, len - i))
+			break; /* cut at the end: drop it */
+		if (k > 0) {
 			memcpy(out + o, s + i, k);
 			o += k;
 			i += k;

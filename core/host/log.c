@@ -73,21 +73,16 @@ void sbc_log(enum sb_log_level lvl, const char *broker, const char *instance,
 	if (n < 0)
 		return;
 	size_t pre = (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
+	char msg[LOG_LINE_MAX];
 	va_list ap;
 	va_start(ap, fmt);
-	int m = vsnprintf(line + pre, sizeof(line) - pre, fmt, ap);
+	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
+		msg[0] = '\0';
 	va_end(ap);
-	if (m < 0)
-		m = 0;
-	size_t len = pre + (size_t)m;
-	if (len > sizeof(line) - 2)
-		len = sizeof(line) - 2;
-	/* A message never spans lines: control characters become '?'. */
-	for (size_t i = pre; i < len; i++) {
-		unsigned char c = (unsigned char)line[i];
-		if (c < 0x20 || c == 0x7f)
-			line[i] = '?';
-	}
+	/* A message never spans lines and is valid UTF-8: control characters
+	 * become '?', invalid bytes U+FFFD, "..." when cut. */
+	sb_text_quotable(msg, sizeof(msg), line + pre, sizeof(line) - pre - 1);
+	size_t len = pre + strlen(line + pre);
 	line[len++] = '\n';
 	size_t off = 0;
 	int tries = 0;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <svcbroker/conf.h>
+#include <svcbroker/sdk.h>
 
 #define FRAGMENT_DEPTH_MAX 4
 
@@ -186,31 +187,7 @@ void sb_format_size(int64_t b, char *buf, size_t n)
  * URL in it ("scheme://user:password@host") is shown as "***". */
 void sb_conf_shown(const char *v, size_t max, char *out, size_t n)
 {
-	size_t o = 0;
-	const char *p = v;
-	while (*p && o + 1 < n && o < max) {
-		if (strncmp(p, "://", 3) == 0) {
-			const char *auth = p + 3;
-			size_t alen = strcspn(auth, "/?# \t\n");
-			const char *at = memrchr(auth, '@', alen);
-			const char *colon = at ? memchr(auth, ':',
-						       (size_t)(at - auth))
-					       : NULL;
-			if (colon) {
-				/* "://user:" then "***" then "@host..." */
-				for (const char *q = p; q <= colon; q++)
-					if (o + 1 < n && o < max)
-						out[o++] = *q;
-				for (int i = 0; i < 3; i++)
-					if (o + 1 < n && o < max)
-						out[o++] = '*';
-				p = at;
-				continue;
-			}
-		}
-		out[o++] = *p++;
-	}
-	out[o < n ? o : n - 1] = '\0';
+	sb_mask_url_password(v, max, out, n);
 }
 
 /* ---- paths ------------------------------------------------------------ */

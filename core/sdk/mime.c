@@ -144,18 +144,6 @@ static void fw_end(struct fw *w)
 	w->col = 0;
 }
 
-/* Length of the longest prefix of s[0..len) not longer than max bytes that
- * ends on a UTF-8 character boundary. */
-static size_t utf8_cut(const unsigned char *s, size_t len, size_t max)
-{
-	if (len <= max)
-		return len;
-	size_t n = max;
-	while (n > 0 && (s[n] & 0xC0) == 0x80)
-		n--;
-	return n;
-}
-
 /* Write s as a run of encoded-words, each preceded by a space or a fold.
  * No UTF-8 sequence is split between two words. */
 static void fw_encoded_words(struct fw *w, const char *s, size_t len)
@@ -175,7 +163,7 @@ static void fw_encoded_words(struct fw *w, const char *s, size_t len)
 		}
 		if (bytes > 45) /* an encoded-word is at most 75 characters */
 			bytes = 45;
-		size_t n = utf8_cut(u, len, bytes);
+		size_t n = sb_utf8_cut((const char *)u, len, bytes);
 		char *b64 = sb_base64_encode(u, n, 0);
 		if (!b64) {
 			w->b->failed = true;
@@ -1095,37 +1083,6 @@ static int charset_kind(const char *cs)
 	return 0;
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t len)
-{
-	unsigned char c = s[0];
-	if (c < 0x80)
-		return 1;
-	size_t n;
-	if (c >= 0xC2 && c <= 0xDF)
-		n = 2;
-	else if (c >= 0xE0 && c <= 0xEF)
-		n = 3;
-	else if (c >= 0xF0 && c <= 0xF4)
-		n = 4;
-	else
-		return 0;
-	if (len < n)
-		return 0;
-	for (size_t i = 1; i < n; i++)
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-	if (c == 0xE0 && s[1] < 0xA0)
-		return 0;
-	if (c == 0xED && s[1] >= 0xA0)
-		return 0;
-	if (c == 0xF0 && s[1] < 0x90)
-		return 0;
-	if (c == 0xF4 && s[1] >= 0x90)
-		return 0;
-	return n;
-}
-
 /* A charset name worth asking iconv(3) about: a plain name of letters,
  * digits and ._:- (no "//" suffixes, no paths), and not one of the
  * ISO-2022 stateful encodings glibc has had bugs in. */
@@ -1197,14 +1154,8 @@ static void to_utf8(struct sb_buf *b, const unsigned char *s, size_t n,
 			unsigned char c = s[i];
 			if (c == 0)
 				continue;
-			if (c < 0x80) {
-				sb_buf_append(b, &c, 1);
-			} else {
-				unsigned char u[2] = {
-				    (unsigned char)(0xC0 | (c >> 6)),
-				    (unsigned char)(0x80 | (c & 0x3F))};
-				sb_buf_append(b, u, 2);
-			}
+			char u[4];
+			sb_buf_append(b, u, sb_utf8_encode(c, u));
 		}
 		return;
 	}
@@ -1215,7 +1166,7 @@ static void to_utf8(struct sb_buf *b, const unsigned char *s, size_t n,
 			i++;
 			continue;
 		}
-		size_t k = utf8_seq(s + i, n - i);
+		size_t k = sb_utf8_decode((const char *)s + i, n - i, NULL);
 		if (k) {
 			sb_buf_append(b, s + i, k);
 			i += k;
@@ -1235,34 +1186,6 @@ static int hexval(int c)
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
 	return -1;
-}
-
-/* Tolerant base64 decoder: skips anything outside the alphabet, stops at
- * '='. */
-static void b64_decode_into(struct sb_buf *b, const char *s, size_t n)
-{
-	static const char alpha[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	signed char m[256];
-	memset(m, -1, sizeof(m));
-	for (int i = 0; i < 64; i++)
-		m[(unsigned char)alpha[i]] = (signed char)i;
-	unsigned acc = 0;
-	int bits = 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '=')
-			break;
-		if (m[c] < 0)
-			continue;
-		acc = (acc << 6) | (unsigned)m[c];
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			unsigned char o = (unsigned char)((acc >> bits) & 0xFF);
-			sb_buf_append(b, &o, 1);
-		}
-	}
 }
 
 static void qp_decode_into(struct sb_buf *b, const char *s, size_t n,
@@ -1345,9 +1268,10 @@ static char *decode_2047(const char *s)
 					struct sb_buf raw;
 					sb_buf_init(&raw, 0);
 					if (enc == 'B')
-						b64_decode_into(
+						sb_base64_decode_append(
 						    &raw, txt,
-						    (size_t)(endw - txt));
+						    (size_t)(endw - txt),
+						    SB_BASE64_LENIENT);
 					else
 						qp_decode_into(
 						    &raw, txt,
@@ -1614,7 +1538,7 @@ static void decode_cte(struct sb_buf *d, const char *cte, const char *s,
 		       size_t n)
 {
 	if (cte && !strncasecmp(cte, "base64", 6))
-		b64_decode_into(d, s, n);
+		sb_base64_decode_append(d, s, n, SB_BASE64_LENIENT);
 	else if (cte && !strncasecmp(cte, "quoted-printable", 16))
 		qp_decode_into(d, s, n, false);
 	else

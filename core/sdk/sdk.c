@@ -184,33 +184,39 @@ static int b64_value(unsigned char c)
 	return -1;
 }
 
-unsigned char *sb_base64_decode(const char *s, size_t len, size_t *out_len)
+/* The one base64 decoder.  Writes the bytes of s[0..len) to out (room for
+ * len / 4 * 3 + 3 bytes) and their count to *o.  Strict: CR/LF/space are
+ * skipped, anything else outside the alphabet, misplaced padding, an
+ * unpadded or non-canonical tail fail (false).  Lenient: anything outside
+ * the alphabet is skipped, the first '=' ends the data, and a partial tail
+ * gives the whole bytes it holds; never fails. */
+static bool b64_decode(const char *s, size_t len, bool lenient,
+		       unsigned char *out, size_t *o_len)
 {
-	if (!s)
-		return NULL;
-	unsigned char *out = malloc(len / 4 * 3 + 4);
-	if (!out)
-		return NULL;
 	size_t o = 0;
 	uint32_t acc = 0;
 	int nq = 0;   /* symbols in the current quantum */
 	int npad = 0; /* '=' seen */
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
+		if (c == '=' && lenient)
+			break;
 		if (c == '\r' || c == '\n' || c == ' ')
 			continue;
 		if (c == '=') {
 			/* Padding only in the 3rd/4th place of a quantum. */
 			if (nq + npad < 2)
-				goto bad;
+				return false;
 			npad++;
 			if (nq + npad > 4)
-				goto bad;
+				return false;
 			continue;
 		}
 		int v = b64_value(c);
+		if (v < 0 && lenient)
+			continue;
 		if (v < 0 || npad > 0)
-			goto bad;
+			return false;
 		acc = acc << 6 | (uint32_t)v;
 		nq++;
 		if (nq == 4) {
@@ -221,31 +227,61 @@ unsigned char *sb_base64_decode(const char *s, size_t len, size_t *out_len)
 			nq = 0;
 		}
 	}
-	if (npad > 0) {
-		if (nq + npad != 4)
-			goto bad;
-	} else if (nq != 0) {
-		goto bad; /* unpadded tail */
+	if (!lenient) {
+		if (npad > 0) {
+			if (nq + npad != 4)
+				return false;
+		} else if (nq != 0) {
+			return false; /* unpadded tail */
+		}
+		if (nq == 1 || (nq == 2 && (acc & 0xf)) ||
+		    (nq == 3 && (acc & 0x3)))
+			return false; /* non-canonical trailing bits */
 	}
 	if (nq == 2) {
-		if (acc & 0xf)
-			goto bad; /* non-canonical trailing bits */
 		out[o++] = (unsigned char)(acc >> 4);
 	} else if (nq == 3) {
-		if (acc & 0x3)
-			goto bad;
 		out[o++] = (unsigned char)(acc >> 10);
 		out[o++] = (unsigned char)(acc >> 2);
-	} else if (nq == 1) {
-		goto bad;
+	}
+	*o_len = o;
+	return true;
+}
+
+unsigned char *sb_base64_decode(const char *s, size_t len, size_t *out_len)
+{
+	if (!s)
+		return NULL;
+	unsigned char *out = malloc(len / 4 * 3 + 4);
+	if (!out)
+		return NULL;
+	size_t o;
+	if (!b64_decode(s, len, false, out, &o)) {
+		free(out);
+		return NULL;
 	}
 	out[o] = '\0';
 	if (out_len)
 		*out_len = o;
 	return out;
-bad:
-	free(out);
-	return NULL;
+}
+
+bool sb_base64_decode_append(struct sb_buf *b, const char *s, size_t len,
+			     unsigned flags)
+{
+	if (!s)
+		return false;
+	if (!buf_reserve(b, len / 4 * 3 + 3))
+		return false;
+	size_t o;
+	if (!b64_decode(s, len, flags & SB_BASE64_LENIENT,
+			(unsigned char *)b->data + b->len, &o)) {
+		b->data[b->len] = '\0';
+		return false;
+	}
+	b->len += o;
+	b->data[b->len] = '\0';
+	return true;
 }
 
 /* ---- UTF-8 and XML --------------------------------------------------- */
@@ -311,6 +347,101 @@ bool sb_utf8_valid(const char *s, size_t len)
 		i += k;
 	}
 	return true;
+}
+
+size_t sb_utf8_encode(uint32_t cp, char out[4])
+{
+	if ((cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		cp = 0xfffd;
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (char)(0xc0 | (cp >> 6));
+		out[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = (char)(0xe0 | (cp >> 12));
+		out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		out[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	out[0] = (char)(0xf0 | (cp >> 18));
+	out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+	out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+	out[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+bool sb_utf8_truncated(const char *s, size_t n)
+{
+	if (!s || n == 0 || n > 3 || ((unsigned char)s[0] & 0xc0) == 0x80)
+		return false;
+	/* Complete it with the lowest and the highest continuation byte:
+	 * every lead byte accepts one of them second (E0: A0..BF, ED: 80..9F,
+	 * F0: 90..BF, F4: 80..8F), and any continuation byte after that. */
+	static const unsigned char fill[2] = {0x80, 0xbf};
+	for (int f = 0; f < 2; f++) {
+		char t[4];
+		memcpy(t, s, n);
+		memset(t + n, fill[f], sizeof(t) - n);
+		if (sb_utf8_decode(t, sizeof(t), NULL) > n)
+			return true;
+	}
+	return false;
+}
+
+size_t sb_utf8_cut(const char *s, size_t len, size_t max)
+{
+	if (len <= max)
+		return len;
+	size_t n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return n;
+}
+
+/* ---- URLs ------------------------------------------------------------ */
+
+size_t sb_mask_url_password(const char *v, size_t max, char *out, size_t n)
+{
+	size_t o = 0; /* length of the whole masked text */
+#define MASK_PUT(ch)                                                     \
+	do {                                                             \
+		if (o + 1 < n && o < max)                                \
+			out[o] = (ch);                                   \
+		o++;                                                     \
+	} while (0)
+	const char *p = v ? v : "";
+	while (*p) {
+		if (strncmp(p, "://", 3) == 0) {
+			const char *auth = p + 3;
+			size_t alen = strcspn(auth, "/?# \t\r\n");
+			const char *at = memrchr(auth, '@', alen);
+			const char *colon = at ? memchr(auth, ':',
+						       (size_t)(at - auth))
+					       : NULL;
+			if (colon) {
+				/* "://user:" then "***" then "@host..." */
+				for (const char *q = p; q <= colon; q++)
+					MASK_PUT(*q);
+				for (int i = 0; i < 3; i++)
+					MASK_PUT('*');
+				p = at;
+				continue;
+			}
+		}
+		MASK_PUT(*p);
+		p++;
+	}
+#undef MASK_PUT
+	if (n > 0) {
+		size_t end = o < max ? o : max;
+		out[end < n ? end : n - 1] = '\0';
+	}
+	return o < max ? o : max;
 }
 
 char *sb_xml_escape(const char *s)

@@ -299,27 +299,6 @@ bool sb_duration_parse(const char *s, int64_t *seconds)
 
 /* ---- sb_type_check ---------------------------------------------------- */
 
-/* Decode the next code point (s valid UTF-8). */
-static size_t next_cp(const unsigned char *s, uint32_t *cp)
-{
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if (s[0] < 0xe0) {
-		*cp = (uint32_t)(s[0] & 0x1f) << 6 | (s[1] & 0x3f);
-		return 2;
-	}
-	if (s[0] < 0xf0) {
-		*cp = (uint32_t)(s[0] & 0x0f) << 12 |
-		      (uint32_t)(s[1] & 0x3f) << 6 | (s[2] & 0x3f);
-		return 3;
-	}
-	*cp = (uint32_t)(s[0] & 0x07) << 18 | (uint32_t)(s[1] & 0x3f) << 12 |
-	      (uint32_t)(s[2] & 0x3f) << 6 | (s[3] & 0x3f);
-	return 4;
-}
-
 static bool check_text(const char *s, bool memo, const char **why)
 {
 	size_t len = strlen(s);
@@ -327,10 +306,9 @@ static bool check_text(const char *s, bool memo, const char **why)
 		*why = "not valid UTF-8";
 		return false;
 	}
-	const unsigned char *p = (const unsigned char *)s;
-	while (*p) {
+	for (size_t i = 0, k; i < len; i += k) {
 		uint32_t cp;
-		p += next_cp(p, &cp);
+		k = sb_utf8_decode(s + i, len - i, &cp);
 		bool ctrl = cp < 0x20 || cp == 0x7f ||
 			    (cp >= 0x80 && cp <= 0x9f);
 		if (!ctrl && !memo && (cp == 0x2028 || cp == 0x2029))

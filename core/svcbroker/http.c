@@ -8,6 +8,8 @@
 
 #include <curl/curl.h>
 
+#include <svcbroker/sdk.h>
+
 #include "cli.h"
 
 struct sink {
@@ -64,16 +66,10 @@ char *cli_escape(const char *s)
  * replaced by "***".  malloc'd. */
 char *cli_shown_url(const char *url)
 {
-	const char *sep = strstr(url, "://");
-	if (!sep)
-		return cli_xstrdup(url);
-	const char *auth = sep + 3;
-	size_t alen = strcspn(auth, "/?#");
-	const char *at = memrchr(auth, '@', alen);
-	const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-	if (!colon)
-		return cli_xstrdup(url);
-	return cli_xasprintf("%.*s***%s", (int)(colon + 1 - url), url, at);
+	size_t n = sb_mask_url_password(url, SIZE_MAX, NULL, 0) + 1;
+	char *out = cli_xmalloc(n);
+	sb_mask_url_password(url, SIZE_MAX, out, n);
+	return out;
 }
 
 int cli_http(const struct cli_opts *opts, const char *path, const char *body,

@@ -21,6 +21,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <svcbroker/sdk.h>
+
 #include "cli.h"
 #include "json_text.h"
 
@@ -133,33 +135,6 @@ static const char *guess_type(const char *name)
 	return "application/octet-stream";
 }
 
-static char *base64(const unsigned char *d, size_t n)
-{
-	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				  "abcdefghijklmnopqrstuvwxyz0123456789+/";
-	char *out = cli_xmalloc((n + 2) / 3 * 4 + 1);
-	size_t o = 0, i = 0;
-	for (; i + 2 < n; i += 3) {
-		unsigned v =
-		    (unsigned)d[i] << 16 | (unsigned)d[i + 1] << 8 | d[i + 2];
-		out[o++] = tab[v >> 18 & 63];
-		out[o++] = tab[v >> 12 & 63];
-		out[o++] = tab[v >> 6 & 63];
-		out[o++] = tab[v & 63];
-	}
-	if (i < n) {
-		unsigned v = (unsigned)d[i] << 16;
-		if (i + 1 < n)
-			v |= (unsigned)d[i + 1] << 8;
-		out[o++] = tab[v >> 18 & 63];
-		out[o++] = tab[v >> 12 & 63];
-		out[o++] = i + 1 < n ? tab[v >> 6 & 63] : '=';
-		out[o++] = '=';
-	}
-	out[o] = '\0';
-	return out;
-}
-
 /* {"Name", "ContentType", "Content"} for spec "PATH" or "PATH;type=T". */
 static json_t *file_value(const char *spec)
 {
@@ -183,7 +158,11 @@ static json_t *file_value(const char *spec)
 	}
 	const char *slash = strrchr(path, '/');
 	const char *name = slash ? slash + 1 : path;
-	char *b64 = base64(data, len);
+	char *b64 = sb_base64_encode(data, len, 0);
+	if (!b64) {
+		fputs("svcbroker: out of memory\n", stderr);
+		exit(CLI_EXIT_SERVER);
+	}
 	json_t *v = json_pack("{s:s, s:s, s:s}", "Name", name, "ContentType",
 			      type ? type : guess_type(name), "Content", b64);
 	if (!v)

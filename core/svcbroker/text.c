@@ -7,6 +7,8 @@
 #include <string.h>
 #include <wchar.h>
 
+#include <svcbroker/sdk.h>
+
 #include "cli.h"
 
 /* Messages quote names and texts that come from the server (error
@@ -70,46 +72,14 @@ char *cli_xasprintf(const char *fmt, ...)
 	return p;
 }
 
-/* Decode one UTF-8 sequence at s (len bytes left).  Returns its length and
- * the code point, or 0 for an invalid sequence. */
-static size_t utf8_next(const unsigned char *s, size_t len, unsigned *cp)
-{
-	unsigned c = s[0];
-	size_t n;
-	unsigned min;
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	} else if ((c & 0xe0) == 0xc0) {
-		n = 2, min = 0x80, c &= 0x1f;
-	} else if ((c & 0xf0) == 0xe0) {
-		n = 3, min = 0x800, c &= 0x0f;
-	} else if ((c & 0xf8) == 0xf0) {
-		n = 4, min = 0x10000, c &= 0x07;
-	} else {
-		return 0;
-	}
-	if (len < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return n;
-}
-
 /* One display unit of s at *i: the bytes to print (in out, NUL-terminated)
  * and their width.  Advances *i. */
 static void next_unit(const char *str, size_t len, size_t *i, char out[16],
 		      size_t *width)
 {
 	const unsigned char *s = (const unsigned char *)str + *i;
-	unsigned cp = 0;
-	size_t n = utf8_next(s, len - *i, &cp);
+	uint32_t cp = 0;
+	size_t n = sb_utf8_decode(str + *i, len - *i, &cp);
 	if (n == 0) {
 		snprintf(out, 16, "\\x%02X", s[0]);
 		*width = 4;
@@ -300,15 +270,6 @@ void cli_table_free(struct cli_table *t)
 }
 
 /* ---- values -------------------------------------------------------------- */
-static size_t base64_decoded_size(const char *s)
-{
-	size_t n = 0; /* base64 characters, not counting padding */
-	for (; *s; s++)
-		if (*s != '=' && *s != '\r' && *s != '\n' && *s != ' ')
-			n++;
-	return n * 3 / 4;
-}
-
 char *cli_value_str(const json_t *v)
 {
 	switch (json_typeof(v)) {
@@ -355,10 +316,22 @@ char *cli_value_str(const json_t *v)
 		if (json_is_string(content)) {
 			const char *name = cli_jstr(v, "Name");
 			const char *type = cli_jstr(v, "ContentType");
-			return cli_xasprintf(
+			size_t size = 0;
+			unsigned char *bytes =
+			    sb_base64_decode(json_string_value(content),
+					     json_string_length(content), &size);
+			char *r = cli_xasprintf(
 			    "%s (%s, %zu bytes)", name ? name : "(file)",
-			    type ? type : "application/octet-stream",
-			    base64_decoded_size(json_string_value(content)));
+			    type ? type : "application/octet-stream", size);
+			if (!bytes) {
+				free(r);
+				r = cli_xasprintf(
+				    "%s (%s, content not valid base64)",
+				    name ? name : "(file)",
+				    type ? type : "application/octet-stream");
+			}
+			free(bytes);
+			return r;
 		}
 		char *d = json_dumps(v, JSON_COMPACT);
 		char *r = cli_xstrdup(d ? d : "{}");

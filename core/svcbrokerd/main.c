@@ -55,15 +55,15 @@ static void usage(FILE *f)
 }
 
 /* A problem quotes text from the configuration (section names, keys,
- * values): control characters become '?', as in the log, so none of them
- * reaches the terminal. */
+ * values): control characters become '?' and invalid UTF-8 U+FFFD, as in
+ * the log, so none of them reaches the terminal. */
 static void print_errors(const struct sbc_errlist *errs, const char *prefix)
 {
 	for (size_t i = 0; i < errs->n; i++) {
-		char *m = strdup(errs->msgs[i]);
-		for (char *p = m; p && *p; p++)
-			if ((unsigned char)*p < 0x20 || *p == 0x7f)
-				*p = '?';
+		size_t n = strlen(errs->msgs[i]) * 3 + 4;
+		char *m = malloc(n);
+		if (m)
+			sb_text_quotable(errs->msgs[i], SIZE_MAX, m, n);
 		fprintf(stderr, "svcbrokerd: %s%s\n", prefix,
 			m ? m : "out of memory");
 		free(m);

@@ -38,6 +38,16 @@ void sb_buf_free(struct sb_buf *b);
  * a malloc'd buffer (NUL-terminated beyond *out_len) or NULL. */
 char *sb_base64_encode(const void *data, size_t len, size_t line_len);
 unsigned char *sb_base64_decode(const char *s, size_t len, size_t *out_len);
+/* The same decoder, appending the bytes to b (still NUL-terminated).  With
+ * flags 0 it is as strict as sb_base64_decode and leaves b's content as it
+ * was on bad input.  SB_BASE64_LENIENT is for data received from elsewhere
+ * (MIME bodies and encoded-words): characters outside the alphabet are
+ * skipped, the first '=' ends the data, a partial last quantum gives the
+ * whole bytes it holds; it fails only when b cannot grow.  Returns false
+ * on bad input (strict) or when b failed. */
+#define SB_BASE64_LENIENT 1u
+bool sb_base64_decode_append(struct sb_buf *b, const char *s, size_t len,
+			     unsigned flags);
 
 /* Escape for XML text and attribute values (& < > " ').  Refuses (returns
  * NULL) input with characters XML 1.0 cannot carry (C0 controls other than
@@ -67,6 +77,26 @@ size_t sb_utf8_decode(const char *s, size_t n, uint32_t *cp);
  * cut; always NUL-terminated within n bytes.  Returns out ("(null)" for a
  * NULL s). */
 const char *sb_text_quotable(const char *s, size_t max, char *out, size_t n);
+
+/* The one UTF-8 encoder: cp as UTF-8 in out (not NUL-terminated), its
+ * length returned (1..4).  A surrogate or a value above U+10FFFF is
+ * written as U+FFFD. */
+size_t sb_utf8_encode(uint32_t cp, char out[4]);
+
+/* True if s[0..n) is the start of a valid UTF-8 sequence that lacks its
+ * last bytes (a character cut by truncation), as opposed to invalid. */
+bool sb_utf8_truncated(const char *s, size_t n);
+
+/* The length of the longest prefix of s[0..len) of at most max bytes that
+ * does not end inside a UTF-8 sequence (len itself when len <= max). */
+size_t sb_utf8_cut(const char *s, size_t len, size_t max);
+
+/* The one URL-password masker: v with the password of every URL in it
+ * ("scheme://user:password@host") replaced by "***".  Writes at most max
+ * bytes of the result to out, NUL-terminated within n bytes (n may be 0).
+ * Returns the length of the masked text, at most max, so a caller can size
+ * out: with max SIZE_MAX and n 0 it measures.  A NULL v is "". */
+size_t sb_mask_url_password(const char *v, size_t max, char *out, size_t n);
 
 /* A safe single path component: non-empty, <= max bytes, no '/', no NUL,
  * not "." or "..", no control characters. */

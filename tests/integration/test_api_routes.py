@@ -401,8 +401,8 @@ def test_escaped_paths(t, d):
     t.eq(st, 200, "other escapes are decoded")
     st, _, out = raw(d, "GET", "/v1/catalog/t%FF1/Echo")
     t.eq(st, 404, "a name that is not UTF-8: 404")
-    t.ok("t?1" in err_of(out).get("message", ""),
-         "a name that is not UTF-8 is quoted whole, bad bytes as '?'",
+    t.ok("t\ufffd1" in err_of(out).get("message", ""),
+         "a name that is not UTF-8 is quoted whole, bad bytes as U+FFFD",
          repr(out))
     for path in ("/v1/catalog", "/v1/health", "/metrics"):
         st, _, out = raw(d, "GET", path, body="x" * 5000)

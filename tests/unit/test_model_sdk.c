@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -324,6 +325,177 @@ START_TEST(now_ms_is_monotonic)
 }
 END_TEST
 
+/* ---- the one decoder per job ------------------------------------------ */
+
+START_TEST(utf8_decode_gives_code_points)
+{
+	uint32_t cp = 0;
+	ck_assert_uint_eq(sb_utf8_decode("A", 1, &cp), 1);
+	ck_assert_uint_eq(cp, 'A');
+	ck_assert_uint_eq(sb_utf8_decode("\xc3\xa9x", 3, &cp), 2);
+	ck_assert_uint_eq(cp, 0xe9);
+	ck_assert_uint_eq(sb_utf8_decode("\xe2\x82\xac", 3, &cp), 3);
+	ck_assert_uint_eq(cp, 0x20ac);
+	ck_assert_uint_eq(sb_utf8_decode("\xf4\x8f\xbf\xbf", 4, &cp), 4);
+	ck_assert_uint_eq(cp, 0x10ffff);
+	ck_assert_uint_eq(sb_utf8_decode("\xc3\xa9", 2, NULL), 2);
+	/* Invalid: lone continuation, overlongs, surrogates, above U+10FFFF,
+	 * a sequence longer than the n bytes given, nothing at all. */
+	const char *bad[] = {"\x80", "\xc0\x80", "\xc1\xbf", "\xe0\x9f\xbf",
+			     "\xf0\x8f\xbf\xbf", "\xed\xa0\x80",
+			     "\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xff"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(sb_utf8_decode(bad[i], strlen(bad[i]), &cp) == 0,
+			      "decoded bad sequence %zu", i);
+	ck_assert_uint_eq(sb_utf8_decode("\xe2\x82\xac", 2, &cp), 0);
+	ck_assert_uint_eq(sb_utf8_decode("", 0, &cp), 0);
+	ck_assert_uint_eq(sb_utf8_decode(NULL, 4, &cp), 0);
+}
+END_TEST
+
+START_TEST(utf8_encode_round_trips)
+{
+	const uint32_t cps[] = {0, 'A', 0x7f, 0x80, 0xe9, 0x7ff, 0x800, 0x20ac,
+				0xd7ff, 0xe000, 0xffff, 0x10000, 0x1f600,
+				0x10ffff};
+	for (size_t i = 0; i < sizeof(cps) / sizeof(cps[0]); i++) {
+		char u[4];
+		size_t n = sb_utf8_encode(cps[i], u);
+		uint32_t back = 0xffffffff;
+		ck_assert_uint_eq(sb_utf8_decode(u, n, &back), n);
+		ck_assert_uint_eq(back, cps[i]);
+	}
+	char u[4];
+	ck_assert_uint_eq(sb_utf8_encode(0xe9, u), 2);
+	ck_assert_int_eq(memcmp(u, "\xc3\xa9", 2), 0);
+	/* What UTF-8 cannot carry becomes U+FFFD. */
+	ck_assert_uint_eq(sb_utf8_encode(0xd800, u), 3);
+	ck_assert_int_eq(memcmp(u, "\xef\xbf\xbd", 3), 0);
+	ck_assert_uint_eq(sb_utf8_encode(0x110000, u), 3);
+	ck_assert_int_eq(memcmp(u, "\xef\xbf\xbd", 3), 0);
+}
+END_TEST
+
+START_TEST(utf8_truncated_tells_cut_from_invalid)
+{
+	/* The start of a valid sequence, its last bytes missing. */
+	ck_assert(sb_utf8_truncated("\xc3", 1));
+	ck_assert(sb_utf8_truncated("\xe2\x82", 2));
+	ck_assert(sb_utf8_truncated("\xe0", 1));     /* needs A0..BF next */
+	ck_assert(sb_utf8_truncated("\xed", 1));     /* needs 80..9F next */
+	ck_assert(sb_utf8_truncated("\xf0\x9f\x98", 3));
+	ck_assert(sb_utf8_truncated("\xf4\x8f", 2));
+	/* Invalid whatever follows, complete, or not a start at all. */
+	ck_assert(!sb_utf8_truncated("\xe0\x80", 2)); /* overlong */
+	ck_assert(!sb_utf8_truncated("\xed\xa0", 2)); /* surrogate */
+	ck_assert(!sb_utf8_truncated("\xf4\x90", 2)); /* above U+10FFFF */
+	ck_assert(!sb_utf8_truncated("\xc3\xa9", 2)); /* complete */
+	ck_assert(!sb_utf8_truncated("\x80", 1));
+	ck_assert(!sb_utf8_truncated("\xff", 1));
+	ck_assert(!sb_utf8_truncated("a", 1));
+	ck_assert(!sb_utf8_truncated("\xf0\x9f\x98\x80", 4));
+	ck_assert(!sb_utf8_truncated("", 0));
+}
+END_TEST
+
+START_TEST(utf8_cut_keeps_whole_characters)
+{
+	const char *s = "ab\xe2\x82\xac"; /* "ab€", 5 bytes */
+	ck_assert_uint_eq(sb_utf8_cut(s, 5, 10), 5);
+	ck_assert_uint_eq(sb_utf8_cut(s, 5, 5), 5);
+	ck_assert_uint_eq(sb_utf8_cut(s, 5, 4), 2);
+	ck_assert_uint_eq(sb_utf8_cut(s, 5, 3), 2);
+	ck_assert_uint_eq(sb_utf8_cut(s, 5, 2), 2);
+	ck_assert_uint_eq(sb_utf8_cut(s, 5, 1), 1);
+	ck_assert_uint_eq(sb_utf8_cut(s, 5, 0), 0);
+	ck_assert_uint_eq(sb_utf8_cut("\xc3\xa9\xc3\xa9", 4, 3), 2);
+}
+END_TEST
+
+START_TEST(base64_append_strict_and_lenient)
+{
+	struct sb_buf b;
+	sb_buf_init(&b, 0);
+	ck_assert(sb_buf_puts(&b, "<"));
+	ck_assert(sb_base64_decode_append(&b, "Zm9v\r\nYmFy", 10, 0));
+	ck_assert_str_eq(b.data, "<foobar");
+	/* Strict refuses and leaves the content as it was. */
+	ck_assert(!sb_base64_decode_append(&b, "Zm9v!A==", 8, 0));
+	ck_assert_uint_eq(b.len, 7);
+	ck_assert_str_eq(b.data, "<foobar");
+	ck_assert(!b.failed);
+	/* Lenient: junk skipped, '=' ends the data, a partial tail kept. */
+	ck_assert(sb_base64_decode_append(&b, "Zm9v!\tYQ==Zm9v", 14,
+					  SB_BASE64_LENIENT));
+	ck_assert_str_eq(b.data, "<foobarfooa");
+	ck_assert(sb_base64_decode_append(&b, "Zm9", 3, SB_BASE64_LENIENT));
+	ck_assert_str_eq(b.data, "<foobarfooafo");
+	ck_assert(sb_base64_decode_append(&b, "", 0, SB_BASE64_LENIENT));
+	ck_assert_uint_eq(b.len, 13);
+	sb_buf_free(&b);
+	/* A buffer that cannot grow fails. */
+	sb_buf_init(&b, 4);
+	ck_assert(!sb_base64_decode_append(&b, "Zm9vYmFy", 8, 0));
+	ck_assert(b.failed);
+	sb_buf_free(&b);
+}
+END_TEST
+
+START_TEST(mask_url_password_hides_every_password)
+{
+	char out[128];
+	size_t n = sb_mask_url_password("http://u:secret@h:8780/x", SIZE_MAX,
+					out, sizeof(out));
+	ck_assert_str_eq(out, "http://u:***@h:8780/x");
+	ck_assert_uint_eq(n, strlen(out));
+	/* Every URL in a value; a user without a password is kept. */
+	sb_mask_url_password("a smtp://me:pw@a b imaps://x@y c https://p:q@r",
+			     SIZE_MAX, out, sizeof(out));
+	ck_assert_str_eq(out,
+			 "a smtp://me:***@a b imaps://x@y c https://p:***@r");
+	/* An '@' after the authority is not a password's end. */
+	sb_mask_url_password("http://h/a:b@c", SIZE_MAX, out, sizeof(out));
+	ck_assert_str_eq(out, "http://h/a:b@c");
+	/* The last '@' of the authority ends the password. */
+	sb_mask_url_password("http://u:p@ss@h", SIZE_MAX, out, sizeof(out));
+	ck_assert_str_eq(out, "http://u:***@h");
+	/* Measure, then cut at max bytes and at the buffer. */
+	ck_assert_uint_eq(sb_mask_url_password("http://u:@h", SIZE_MAX, NULL,
+					       0),
+			  14);
+	ck_assert_uint_eq(sb_mask_url_password("http://u:pw@h", 10, out,
+					       sizeof(out)),
+			  10);
+	ck_assert_str_eq(out, "http://u:*");
+	sb_mask_url_password("http://u:pw@h", SIZE_MAX, out, 8);
+	ck_assert_str_eq(out, "http://");
+	sb_mask_url_password(NULL, SIZE_MAX, out, sizeof(out));
+	ck_assert_str_eq(out, "");
+}
+END_TEST
+
+START_TEST(text_quotable_makes_text_safe)
+{
+	char out[64];
+	ck_assert_str_eq(sb_text_quotable("plain é", 100, out, sizeof(out)),
+			 "plain é");
+	/* Controls (C0, DEL, C1 such as CSI) become '?'. */
+	ck_assert_str_eq(sb_text_quotable("a\nb\x1b[0m\x7f\xc2\x9b", 100, out,
+					  sizeof(out)),
+			 "a?b?[0m??");
+	/* Invalid UTF-8 becomes U+FFFD, byte by byte. */
+	ck_assert_str_eq(sb_text_quotable("x\xff\xc3", 100, out, sizeof(out)),
+			 "x\xef\xbf\xbd\xef\xbf\xbd");
+	/* Cut at max bytes of input, or at the buffer, with "...". */
+	ck_assert_str_eq(sb_text_quotable("abcdef", 3, out, sizeof(out)),
+			 "abc...");
+	ck_assert_str_eq(sb_text_quotable("abcdefghij", 100, out, 8),
+			 "abcd...");
+	ck_assert_str_eq(sb_text_quotable(NULL, 100, out, sizeof(out)),
+			 "(null)");
+}
+END_TEST
+
 static Suite *sdk_suite(void)
 {
 	Suite *s = suite_create("sdk");
@@ -341,6 +513,13 @@ static Suite *sdk_suite(void)
 	tcase_add_test(tc, email_validation);
 	tcase_add_test(tc, path_component_validation);
 	tcase_add_test(tc, now_ms_is_monotonic);
+	tcase_add_test(tc, utf8_decode_gives_code_points);
+	tcase_add_test(tc, utf8_encode_round_trips);
+	tcase_add_test(tc, utf8_truncated_tells_cut_from_invalid);
+	tcase_add_test(tc, utf8_cut_keeps_whole_characters);
+	tcase_add_test(tc, base64_append_strict_and_lenient);
+	tcase_add_test(tc, mask_url_password_hides_every_password);
+	tcase_add_test(tc, text_quotable_makes_text_safe);
 	suite_add_tcase(s, tc);
 	return s;
 }
