@@ -209,6 +209,31 @@ static const struct sb_broker tiny_broker = {
 	.close = tiny_close,
 };
 
+/* The same broker with describe() (an "Extra" object found at open, and
+ * with greeting = twice a second "Greeting", refused) and test(). */
+static const struct sb_object extra_object = {
+	.name = "Extra", .doc = "Found at open.", .properties = greeting_props,
+	.methods = greeting_methods};
+
+static enum sb_status tiny_describe(void *state, struct sb_describe *b,
+				    struct sb_error *err)
+{
+	struct tiny *t = state;
+	enum sb_status st = sb_describe_add(b, &extra_object, err);
+	if (st == SB_OK && strcmp(t->conf->greeting, "twice") == 0)
+		st = sb_describe_add(b, &tiny_objects[0], err);
+	return st;
+}
+
+static enum sb_status tiny_test(void *state, struct sb_error *err)
+{
+	struct tiny *t = state;
+	if (strcmp(t->conf->greeting, "down") == 0)
+		return sb_error_set(err, SB_ERR_UPSTREAM, NULL,
+				    "the greeter is down");
+	return SB_OK;
+}
+
 /* ---- helpers ------------------------------------------------------------ */
 
 static struct sb_testhost *th;
@@ -659,6 +684,52 @@ START_TEST(test_deadline_and_cancel_seen_by_the_handler)
 }
 END_TEST
 
+START_TEST(test_describe_and_test)
+{
+	static struct sb_broker dyn; /* outlives th (freed by teardown) */
+	dyn = tiny_broker;
+	dyn.describe = tiny_describe;
+	dyn.test = tiny_test;
+	struct sb_error err;
+	/* tiny has no test(): said so */
+	open_with(plain);
+	ck_assert_int_eq(sb_testhost_test(th, &err), SB_ERR_INVALID_INPUT);
+	ck_assert_ptr_null(sb_testhost_object(th, "Extra"));
+	sb_testhost_free(th);
+
+	th = sb_testhost_new(&dyn, "d", &err);
+	ck_assert_ptr_nonnull(th);
+	ck_assert_int_eq(sb_testhost_test(th, &err), SB_ERR_UNAVAILABLE);
+	open_with(plain);
+	ck_assert_int_eq(sb_testhost_test(th, &err), SB_OK);
+	/* the described object runs like a static one */
+	ck_assert_ptr_eq(sb_testhost_object(th, "Extra"), &extra_object);
+	const char *in[] = {"Name=Dee", NULL};
+	struct sb_testhost_run *r = sb_testhost_run(th, "Extra", "Say", in, NULL);
+	ck_assert_msg(r->status == SB_OK, "%s", r->err.message);
+	ck_assert_str_eq(sb_testhost_text(r, 0, "Text"), "Hello, Dee.");
+	sb_testhost_run_free(r);
+	/* after close it is gone */
+	sb_testhost_close(th);
+	ck_assert_ptr_null(sb_testhost_object(th, "Extra"));
+	/* test() failing */
+	const char *const down[] = {"greeting=down", NULL};
+	open_with(down);
+	ck_assert_int_eq(sb_testhost_test(th, &err), SB_ERR_UPSTREAM);
+	ck_assert_str_eq(err.message, "the greeter is down");
+	sb_testhost_close(th);
+	/* describe() failing: open fails and the instance is closed again */
+	const char *const twice[] = {"greeting=twice", NULL};
+	ck_assert_int_eq(sb_testhost_config(th, twice, &err), SB_OK);
+	sb_testhost_log_clear(th);
+	ck_assert_int_eq(sb_testhost_open(th, &err), SB_ERR_CONFLICT);
+	ck_assert_ptr_nonnull(strstr(err.message, "describe:"));
+	ck_assert_ptr_nonnull(strstr(err.message, "Greeting"));
+	ck_assert(!sb_testhost_is_open(th));
+	ck_assert_uint_eq(sb_testhost_log_find(th, SB_LOG_INFO, "close"), 1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("testhost");
@@ -672,6 +743,7 @@ int main(void)
 	tcase_add_test(tc, test_getter_misuse_fails_the_call);
 	tcase_add_test(tc, test_result_helpers);
 	tcase_add_test(tc, test_deadline_and_cancel_seen_by_the_handler);
+	tcase_add_test(tc, test_describe_and_test);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
