@@ -344,6 +344,26 @@ static bool is_host_key(const char *k)
 	return false;
 }
 
+/* A configuration refused before binding: the previous one is dropped,
+ * as when binding fails. */
+static enum sb_status refuse(struct sb_testhost *th, const char *why,
+			     struct sb_error *err)
+{
+	conf_release(th);
+	problems_clear(th);
+	th->conf_tried = true;
+	add_problem(th, why);
+	return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL, "%s", why);
+}
+
+static enum sb_status refuse_open(struct sb_testhost *th, struct sb_error *err)
+{
+	return sb_error_set(err, SB_ERR_CONFLICT, NULL,
+			    "instance %s is open; close it before "
+			    "configuring it again",
+			    th->instance);
+}
+
 /* Bind kv[0..n) (host keys and the broker's), then validate(). */
 static enum sb_status bind_all(struct sb_testhost *th,
 			       const struct sb_conf_kv *kv, size_t n, bool ini,
@@ -351,9 +371,7 @@ static enum sb_status bind_all(struct sb_testhost *th,
 {
 	sb_error_clear(err);
 	if (th->open)
-		return sb_error_set(err, SB_ERR_CONFLICT, NULL,
-				    "the instance is open; close it before "
-				    "configuring it again");
+		return refuse_open(th, err);
 	conf_release(th);
 	problems_clear(th);
 	th->conf_tried = true;
@@ -466,17 +484,18 @@ static bool kvs_add(struct kvs *k, char *key, char *value, int line)
 enum sb_status sb_testhost_config(struct sb_testhost *th,
 				  const char *const *kv, struct sb_error *err)
 {
+	if (th->open)
+		return refuse_open(th, err);
 	struct kvs k = {0};
 	for (size_t i = 0; kv && kv[i]; i++) {
 		const char *eq = strchr(kv[i], '=');
 		if (!eq || eq == kv[i]) {
 			kvs_free(&k);
-			problems_clear(th);
-			add_problem(th, "expected key=value");
-			return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
-					    "item %zu: expected key=value, "
-					    "got \"%.100s\"",
-					    i + 1, kv[i]);
+			char why[200];
+			snprintf(why, sizeof(why),
+				 "item %zu: expected key=value, got \"%.100s\"",
+				 i + 1, kv[i]);
+			return refuse(th, why, err);
 		}
 		if (!kvs_add(&k, trimmed(kv[i], eq),
 			     trimmed(eq + 1, eq + strlen(eq)), 0)) {
@@ -493,6 +512,8 @@ enum sb_status sb_testhost_config(struct sb_testhost *th,
 enum sb_status sb_testhost_config_ini(struct sb_testhost *th,
 				      const char *text, struct sb_error *err)
 {
+	if (th->open)
+		return refuse_open(th, err);
 	struct kvs k = {0};
 	int line = 0;
 	const char *p = text ? text : "";
@@ -549,10 +570,7 @@ enum sb_status sb_testhost_config_ini(struct sb_testhost *th,
 	}
 	if (why[0]) {
 		kvs_free(&k);
-		problems_clear(th);
-		add_problem(th, why);
-		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL, "%s",
-				    why);
+		return refuse(th, why, err);
 	}
 	enum sb_status st = bind_all(th, k.kv, k.n, true, err);
 	kvs_free(&k);

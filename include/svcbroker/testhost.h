@@ -73,8 +73,9 @@ const struct sb_host *sb_testhost_host(const struct sb_testhost *th);
 /* The host's state_dir (copied; NULL: none).  Before open. */
 enum sb_status sb_testhost_set_state_dir(struct sb_testhost *th,
 					 const char *dir, struct sb_error *err);
-/* The deadline of each call, from its start (default 30 s, or the
- * instance's `timeout` key). */
+/* The deadline of each call, from its start.  Binding a configuration
+ * sets it from the `timeout` key (default 30 s); call this afterwards to
+ * override it. */
 void sb_testhost_set_timeout(struct sb_testhost *th, int64_t ms);
 
 /* ---- configuration -----------------------------------------------------

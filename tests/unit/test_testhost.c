@@ -394,11 +394,15 @@ START_TEST(test_config_errors_name_the_key)
 	/* a refused configuration cannot be opened */
 	ck_assert_int_eq(sb_testhost_open(th, &err), SB_ERR_INVALID_INPUT);
 	ck_assert(!sb_testhost_is_open(th));
-	/* not a key=value */
+	/* not a key=value: the configuration bound before is dropped too */
+	ck_assert_int_eq(sb_testhost_config(th, plain, &err), SB_OK);
+	ck_assert_ptr_nonnull(sb_testhost_config_data(th));
 	const char *const junk[] = {"greeting", NULL};
 	ck_assert_int_eq(sb_testhost_config(th, junk, &err),
 			 SB_ERR_INVALID_INPUT);
 	ck_assert_ptr_nonnull(strstr(err.message, "item 1"));
+	ck_assert_ptr_null(sb_testhost_config_data(th));
+	ck_assert_uint_eq(sb_testhost_config_problems(th), 1);
 	/* host keys: timeout is checked and used, broker must be ours */
 	const char *const host_bad[] = {"greeting=Hi", "timeout=soon",
 					"broker=smtp", NULL};
