@@ -1,6 +1,6 @@
-/* Unit tests of the mapi-stub broker: its descriptor driven directly with
- * calls and results built by core, against a store in a temporary
- * directory. */
+/* Unit tests of the mapi-stub broker: whole method handlers run through
+ * the SDK's test host (<svcbroker/testhost.h>), against a store in a
+ * temporary directory. */
 #include "config.h"
 
 #include <check.h>
@@ -17,45 +17,16 @@
 #include <svcbroker/broker.h>
 #include <svcbroker/mime.h>
 #include <svcbroker/sdk.h>
+#include <svcbroker/testhost.h>
 
 #include "../../brokers/mapi-stub/mapi.h"
-#include <svcbroker/invoke.h>
 
 extern const struct sb_broker svcbroker_broker;
 
 static char root[256];
-static char *mailboxes[] = {"alice@example.test", "bob@example.test",
-			    "carol@example.test", NULL};
-static struct mapi_conf conf;
-static void *state;
-
-static void host_log(const struct sb_host *h, enum sb_log_level lvl,
-		     const char *fmt, ...)
-{
-	(void)h;
-	(void)lvl;
-	(void)fmt;
-}
-static int64_t host_remaining(const struct sb_host *h, const struct sb_call *c)
-{
-	(void)h;
-	(void)c;
-	return 30000;
-}
-static bool host_cancelled(const struct sb_host *h, const struct sb_call *c)
-{
-	(void)h;
-	(void)c;
-	return false;
-}
-static const struct sb_host host = {
-    .struct_size = sizeof(struct sb_host),
-    .instance = "local",
-    .broker = "mapi-stub",
-    .log = host_log,
-    .remaining_ms = host_remaining,
-    .cancelled = host_cancelled,
-};
+static char store[300];
+static char quota[32];
+static struct sb_testhost *th; /* instance "local" */
 
 static int rm_cb(const char *p, const struct stat *sb, int flag,
 		 struct FTW *ftw)
@@ -66,139 +37,122 @@ static int rm_cb(const char *p, const struct stat *sb, int flag,
 	return remove(p);
 }
 
+/* Give h the store's keys, bound through mapi-stub's own key table. */
+static void configure(struct sb_testhost *h)
+{
+	char sd[400], q[64];
+	snprintf(sd, sizeof sd, "store_dir=%s", store);
+	snprintf(q, sizeof q, "quota=%s", quota);
+	const char *kv[] = {sd,
+			    "mailboxes=alice@example.test, bob@example.test, "
+			    "carol@example.test",
+			    q, "max_message_size=1MiB", NULL};
+	struct sb_error err;
+	ck_assert_msg(sb_testhost_config(h, kv, &err) == SB_OK, "config: %s",
+		      err.message);
+}
+
+/* A configured test host for another instance of the same store. */
+static struct sb_testhost *new_host(const char *instance)
+{
+	struct sb_error err;
+	struct sb_testhost *h =
+	    sb_testhost_new(&svcbroker_broker, instance, &err);
+	ck_assert_msg(h != NULL, "%s", err.message);
+	configure(h);
+	return h;
+}
+
 static void open_store(void)
 {
 	struct sb_error err;
-	sb_error_clear(&err);
-	state = NULL;
-	enum sb_status st = svcbroker_broker.open(&host, &conf, &state, &err);
+	enum sb_status st = sb_testhost_open(th, &err);
 	ck_assert_msg(st == SB_OK, "open: %s", err.message);
+}
+
+static void close_store(void)
+{
+	sb_testhost_close(th);
 }
 
 static void setup(void)
 {
 	snprintf(root, sizeof root, "/tmp/mapi-unit-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(root));
-	memset(&conf, 0, sizeof conf);
-	static char store[300];
 	snprintf(store, sizeof store, "%s/store", root);
-	conf.store_dir = store;
-	conf.mailboxes = mailboxes;
-	conf.quota = 100 * 1024 * 1024;
-	conf.max_message_size = 1024 * 1024;
+	snprintf(quota, sizeof quota, "100MiB");
+	th = new_host("local");
 	open_store();
 }
 
 static void teardown(void)
 {
-	svcbroker_broker.close(state);
-	state = NULL;
+	sb_testhost_free(th); /* closes the instance */
+	th = NULL;
 	nftw(root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* ---- calling the broker ------------------------------------------- */
 
-struct res {
-	enum sb_status st;
-	struct sb_error err;
-	struct sb_result *r;
-};
-
-static const struct sb_method *find_method(const char *obj, const char *m,
-					   const struct sb_object **o_out)
+/* args: "Name=value" strings, NULL-terminated, each parsed by the input's
+ * declared type; files: file inputs (may be NULL).  The call must reach
+ * the handler (inputs valid), and the rows it added must be valid. */
+static struct sb_testhost_run *call_files(const char *obj, const char *meth,
+					  const char **args,
+					  const struct sb_testhost_file *files)
 {
-	for (const struct sb_object *o = svcbroker_broker.objects; o->name; o++)
-		if (strcmp(o->name, obj) == 0)
-			for (const struct sb_method *mm = o->methods; mm->name;
-			     mm++)
-				if (strcmp(mm->name, m) == 0) {
-					*o_out = o;
-					return mm;
-				}
-	return NULL;
-}
-
-/* args: "Name=value" strings, NULL-terminated; "?Name=true" is a
- * boolean, "#Name=5" a number, "@Name=file|type|content" a file. */
-static struct res call(const char *obj, const char *meth, const char **args)
-{
-	struct res res = {0};
-	const struct sb_object *o;
-	const struct sb_method *m = find_method(obj, meth, &o);
-	ck_assert_msg(m != NULL, "%s.%s", obj, meth);
-	struct sb_call *c = sb_call_new(o, m);
-	struct sb_error err;
-	for (size_t i = 0; args && args[i]; i++) {
-		char buf[4096];
-		snprintf(buf, sizeof buf, "%s", args[i]);
-		char kind = buf[0];
-		char *name =
-		    (kind == '?' || kind == '#' || kind == '@') ? buf + 1 : buf;
-		char *eq = strchr(name, '=');
-		ck_assert_ptr_nonnull(eq);
-		*eq = '\0';
-		char *v = eq + 1;
-		enum sb_status st;
-		if (kind == '?')
-			st = sb_call_put_bool(c, name, strcmp(v, "true") == 0,
-					       &err);
-		else if (kind == '#')
-			st = sb_call_put_int(c, name, strtoll(v, NULL, 10),
-					      &err);
-		else if (kind == '@') {
-			char *t = strchr(v, '|');
-			*t++ = '\0';
-			char *d = strchr(t, '|');
-			*d++ = '\0';
-			st = sb_call_put_file(c, name, v, t,
-					       (const unsigned char *)d,
-					       strlen(d), &err);
-		} else
-			st = sb_call_put_str(c, name, v, &err);
-		ck_assert_msg(st == SB_OK, "input %s: %s", name, err.message);
-	}
-	ck_assert_int_eq(sb_call_finish(c, &err), SB_OK);
-	res.r = sb_result_new(o, m, 0, 0);
-	sb_error_clear(&res.err);
-	res.st = m->handler(state, c, res.r, &res.err);
+	struct sb_testhost_run *x = sb_testhost_run(th, obj, meth, args, files);
+	ck_assert_ptr_nonnull(x);
+	ck_assert_msg(x->ran, "%s.%s refused before it ran: %s", obj, meth,
+		      x->err.message);
 	struct sb_error rerr;
-	ck_assert_msg(!sb_result_error(res.r, &rerr), "result: %s",
+	ck_assert_msg(!sb_result_error(x->result, &rerr), "result: %s",
 		      rerr.message);
-	sb_call_free(c);
-	return res;
+	return x;
 }
 
-static const struct sb_value *cell(const struct res *x, size_t row,
-				   const char *name)
+static struct sb_testhost_run *call(const char *obj, const char *meth,
+				    const char **args)
 {
-	const struct sb_cell *cells;
-	size_t n = sb_result_row_cells(x->r, row, &cells);
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(cells[i].name, name) == 0)
-			return &cells[i].value;
-	return NULL;
+	return call_files(obj, meth, args, NULL);
 }
 
-static const char *str(const struct res *x, size_t row, const char *name)
+static const char *str(const struct sb_testhost_run *x, size_t row,
+		       const char *name)
 {
-	const struct sb_value *v = cell(x, row, name);
-	return v && v->count ? v->items[0].s : NULL;
+	return sb_testhost_text(x, row, name);
 }
 
-static bool has_item(const struct res *x, size_t row, const char *name,
-		     const char *want)
+/* A boolean / number cell the row must have. */
+static bool flag(const struct sb_testhost_run *x, size_t row,
+		 const char *name)
 {
-	const struct sb_value *v = cell(x, row, name);
-	for (size_t i = 0; v && i < v->count; i++)
-		if (strcmp(v->items[i].s, want) == 0)
-			return true;
-	return false;
+	bool b = false;
+	ck_assert_msg(sb_testhost_bool(x, row, name, &b), "no %s", name);
+	return b;
 }
 
-static void done(struct res *x)
+static int64_t num(const struct sb_testhost_run *x, size_t row,
+		   const char *name)
 {
-	sb_result_free(x->r);
-	x->r = NULL;
+	int64_t i = 0;
+	ck_assert_msg(sb_testhost_int(x, row, name, &i), "no %s", name);
+	return i;
+}
+
+static void done(struct sb_testhost_run *x)
+{
+	sb_testhost_run_free(x);
+}
+
+/* Open (and close again) another test host on the same store: another
+ * instance, a reload of this one, or another process. */
+static enum sb_status open_other(const char *instance, struct sb_error *err)
+{
+	struct sb_testhost *h = new_host(instance);
+	enum sb_status st = sb_testhost_open(h, err);
+	sb_testhost_free(h);
+	return st;
 }
 
 static size_t count_files(const char *dir)
@@ -220,11 +174,11 @@ static size_t listed(const char *mailbox, const char *folder)
 	char mb[128], fo[128];
 	snprintf(mb, sizeof mb, "Mailbox=%s", mailbox);
 	snprintf(fo, sizeof fo, "Folder=%s", folder);
-	const char *a[] = {mb, fo, "#PageSize=1000", NULL};
-	struct res x = call("Email", "List", a);
-	ck_assert_msg(x.st == SB_OK, "List: %s", x.err.message);
-	size_t n = sb_result_n_rows(x.r);
-	done(&x);
+	const char *a[] = {mb, fo, "PageSize=1000", NULL};
+	struct sb_testhost_run *x = call("Email", "List", a);
+	ck_assert_msg(x->status == SB_OK, "List: %s", x->err.message);
+	size_t n = sb_testhost_rows(x);
+	done(x);
 	return n;
 }
 
@@ -238,19 +192,21 @@ START_TEST(test_send_and_load)
 			   "Bcc=alice@example.test",
 			   "Subject=Grüße, \xe2\x82\xac 100",
 			   "Body=Hallo Bob,\nviele Grüße.\n",
-			   "@Attachments=a.txt|text/plain|hello",
 			   NULL};
-	struct res x = call("Email", "Send", a);
-	ck_assert_msg(x.st == SB_OK, "%s", x.err.message);
-	ck_assert(has_item(&x, 0, "Accepted", "bob@example.test"));
-	ck_assert(has_item(&x, 0, "Accepted", "carol@example.test"));
+	const struct sb_testhost_file files[] = {
+	    {"Attachments", "a.txt", "text/plain", "hello", 5},
+	    SB_TESTHOST_FILE_END};
+	struct sb_testhost_run *x = call_files("Email", "Send", a, files);
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	ck_assert(sb_testhost_has_text(x, 0, "Accepted", "bob@example.test"));
+	ck_assert(sb_testhost_has_text(x, 0, "Accepted", "carol@example.test"));
 	ck_assert(
-	    has_item(&x, 0, "Rejected",
+	    sb_testhost_has_text(x, 0, "Rejected",
 		     "nobody@example.test: no such mailbox in this store"));
-	ck_assert_str_eq(str(&x, 0, "Folder"), "Sent Items");
+	ck_assert_str_eq(str(x, 0, "Folder"), "Sent Items");
 	char id[128];
-	snprintf(id, sizeof id, "Id=%s", str(&x, 0, "Id"));
-	done(&x);
+	snprintf(id, sizeof id, "Id=%s", str(x, 0, "Id"));
+	done(x);
 	ck_assert_uint_eq(listed("bob@example.test", "Inbox"), 1);
 	ck_assert_uint_eq(listed("carol@example.test", "inbox"), 1);
 	ck_assert_uint_eq(listed("alice@example.test", "Inbox"), 1); /* Bcc */
@@ -260,183 +216,175 @@ START_TEST(test_send_and_load)
 	/* The sender's copy keeps Bcc; the delivered ones do not. */
 	const char *l[] = {id, NULL};
 	x = call("Email", "Load", l);
-	ck_assert_msg(x.st == SB_OK, "%s", x.err.message);
-	ck_assert_str_eq(str(&x, 0, "Subject"), "Grüße, \xe2\x82\xac 100");
-	ck_assert(has_item(&x, 0, "Bcc", "alice@example.test"));
-	done(&x);
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	ck_assert_str_eq(str(x, 0, "Subject"), "Grüße, \xe2\x82\xac 100");
+	ck_assert(sb_testhost_has_text(x, 0, "Bcc", "alice@example.test"));
+	done(x);
 
 	const char *lb[] = {"Mailbox=bob@example.test", "Folder=Inbox", NULL};
 	x = call("Email", "List", lb);
 	char bid[128];
-	snprintf(bid, sizeof bid, "Id=%s", str(&x, 0, "Id"));
-	ck_assert_str_eq(str(&x, 0, "From"), "alice@example.test");
-	done(&x);
+	snprintf(bid, sizeof bid, "Id=%s", str(x, 0, "Id"));
+	ck_assert_str_eq(str(x, 0, "From"), "alice@example.test");
+	done(x);
 	const char *lbl[] = {"Mailbox=bob@example.test", bid, NULL};
 	x = call("Email", "Load", lbl);
-	ck_assert_msg(x.st == SB_OK, "%s", x.err.message);
-	ck_assert_str_eq(str(&x, 0, "Body"), "Hallo Bob,\nviele Grüße.\n");
-	ck_assert_ptr_null(str(&x, 0, "Bcc"));
-	const struct sb_value *att = cell(&x, 0, "Attachments");
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	ck_assert_str_eq(str(x, 0, "Body"), "Hallo Bob,\nviele Grüße.\n");
+	ck_assert_ptr_null(str(x, 0, "Bcc"));
+	const struct sb_value *att = sb_testhost_cell(x, 0, "Attachments");
 	ck_assert_ptr_nonnull(att);
 	ck_assert_uint_eq(att->count, 1);
 	ck_assert_str_eq(att->items[0].f.name, "a.txt");
 	ck_assert_uint_eq(att->items[0].f.size, 5);
 	ck_assert(memcmp(att->items[0].f.data, "hello", 5) == 0);
-	done(&x);
+	done(x);
 }
 END_TEST
 
 START_TEST(test_flags_move_delete)
 {
 	const char *a[] = {"To=bob@example.test", "Subject=s", NULL};
-	struct res x = call("Email", "Send", a);
-	ck_assert_int_eq(x.st, SB_OK);
-	done(&x);
+	struct sb_testhost_run *x = call("Email", "Send", a);
+	ck_assert_int_eq(x->status, SB_OK);
+	done(x);
 	const char *lb[] = {"Mailbox=bob@example.test", NULL};
 	x = call("Email", "List", lb);
-	ck_assert_uint_eq(sb_result_n_rows(x.r), 1);
+	ck_assert_uint_eq(sb_testhost_rows(x), 1);
 	char id[128], idarg[160];
-	snprintf(id, sizeof id, "%s", str(&x, 0, "Id"));
+	snprintf(id, sizeof id, "%s", str(x, 0, "Id"));
 	snprintf(idarg, sizeof idarg, "Id=%s", id);
-	ck_assert(!cell(&x, 0, "IsRead")->items[0].b);
-	done(&x);
+	ck_assert(!flag(x, 0, "IsRead"));
+	done(x);
 
 	const char *mr[] = {"Mailbox=bob@example.test", idarg, NULL};
 	x = call("Email", "MarkRead", mr);
-	ck_assert_msg(x.st == SB_OK, "%s", x.err.message);
-	ck_assert_str_eq(str(&x, 0, "Id"), id);
-	done(&x);
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	ck_assert_str_eq(str(x, 0, "Id"), id);
+	done(x);
 	x = call("Email", "List", lb);
-	ck_assert_str_eq(str(&x, 0, "Id"), id);
-	ck_assert(cell(&x, 0, "IsRead")->items[0].b);
-	done(&x);
-	const char *mu[] = {"Mailbox=bob@example.test", idarg, "?IsRead=false",
+	ck_assert_str_eq(str(x, 0, "Id"), id);
+	ck_assert(flag(x, 0, "IsRead"));
+	done(x);
+	const char *mu[] = {"Mailbox=bob@example.test", idarg, "IsRead=false",
 			    NULL};
 	x = call("Email", "MarkRead", mu);
-	ck_assert_int_eq(x.st, SB_OK);
-	done(&x);
+	ck_assert_int_eq(x->status, SB_OK);
+	done(x);
 	x = call("Email", "Load", mr);
-	ck_assert_int_eq(x.st, SB_OK);
-	ck_assert(!cell(&x, 0, "IsRead")->items[0].b);
-	done(&x);
+	ck_assert_int_eq(x->status, SB_OK);
+	ck_assert(!flag(x, 0, "IsRead"));
+	done(x);
 
 	const char *fc[] = {"Mailbox=bob@example.test", "Name=Projects", NULL};
 	x = call("Folder", "Create", fc);
-	ck_assert_msg(x.st == SB_OK, "%s", x.err.message);
-	done(&x);
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	done(x);
 	x = call("Folder", "Create", fc);
-	ck_assert_int_eq(x.st, SB_ERR_CONFLICT);
-	done(&x);
+	ck_assert_int_eq(x->status, SB_ERR_CONFLICT);
+	done(x);
 	const char *mv[] = {"Mailbox=bob@example.test", idarg,
 			    "Folder=projects", NULL};
 	x = call("Email", "Move", mv);
-	ck_assert_msg(x.st == SB_OK, "%s", x.err.message);
-	ck_assert_str_eq(str(&x, 0, "Folder"), "Projects");
-	done(&x);
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	ck_assert_str_eq(str(x, 0, "Folder"), "Projects");
+	done(x);
 	ck_assert_uint_eq(listed("bob@example.test", "Inbox"), 0);
 	ck_assert_uint_eq(listed("bob@example.test", "Projects"), 1);
 
 	const char *fl[] = {"Mailbox=bob@example.test", NULL};
 	x = call("Folder", "List", fl);
-	ck_assert_uint_eq(sb_result_n_rows(x.r), 6);
-	ck_assert_str_eq(str(&x, 0, "Id"), "inbox");
-	ck_assert_str_eq(str(&x, 5, "Name"), "Projects");
-	ck_assert_int_eq(cell(&x, 5, "TotalCount")->items[0].i, 1);
-	ck_assert_int_eq(cell(&x, 5, "UnreadCount")->items[0].i, 1);
-	done(&x);
+	ck_assert_uint_eq(sb_testhost_rows(x), 6);
+	ck_assert_str_eq(str(x, 0, "Id"), "inbox");
+	ck_assert_str_eq(str(x, 5, "Name"), "Projects");
+	ck_assert_int_eq(num(x, 5, "TotalCount"), 1);
+	ck_assert_int_eq(num(x, 5, "UnreadCount"), 1);
+	done(x);
 
 	x = call("Email", "Delete", mr);
-	ck_assert_int_eq(x.st, SB_OK);
-	ck_assert_str_eq(str(&x, 0, "Folder"), "Deleted Items");
-	done(&x);
+	ck_assert_int_eq(x->status, SB_OK);
+	ck_assert_str_eq(str(x, 0, "Folder"), "Deleted Items");
+	done(x);
 	ck_assert_uint_eq(listed("bob@example.test", "deleteditems"), 1);
 	x = call("Email", "Delete", mr);
-	ck_assert_int_eq(x.st, SB_OK);
-	ck_assert_ptr_null(str(&x, 0, "Folder"));
-	done(&x);
+	ck_assert_int_eq(x->status, SB_OK);
+	ck_assert_ptr_null(str(x, 0, "Folder"));
+	done(x);
 	x = call("Email", "Load", mr);
-	ck_assert_int_eq(x.st, SB_ERR_NOT_FOUND);
-	ck_assert_str_eq(x.err.code, "ErrorItemNotFound");
-	done(&x);
+	ck_assert_int_eq(x->status, SB_ERR_NOT_FOUND);
+	ck_assert_str_eq(x->err.code, "ErrorItemNotFound");
+	done(x);
 }
 END_TEST
 
 START_TEST(test_bad_input)
 {
-	struct res x;
+	struct sb_testhost_run *x;
 	const char *bad_folders[] = {"Folder=../bob@example.test",
 				     "Folder=/etc", "Folder=..",
 				     "Folder=.hidden", NULL};
 	for (size_t i = 0; bad_folders[i]; i++) {
 		const char *a[] = {bad_folders[i], NULL};
 		x = call("Email", "List", a);
-		ck_assert_msg(x.st == SB_ERR_INVALID_INPUT, "%s: %d",
-			      bad_folders[i], x.st);
-		done(&x);
+		ck_assert_msg(x->status == SB_ERR_INVALID_INPUT, "%s: %d",
+			      bad_folders[i], x->status);
+		done(x);
 	}
 	const char *nf[] = {"Folder=Nope", NULL};
 	x = call("Email", "List", nf);
-	ck_assert_int_eq(x.st, SB_ERR_NOT_FOUND);
-	ck_assert_str_eq(x.err.code, "ErrorFolderNotFound");
-	ck_assert_ptr_nonnull(strstr(x.err.message, "Nope"));
-	done(&x);
+	ck_assert_int_eq(x->status, SB_ERR_NOT_FOUND);
+	ck_assert_str_eq(x->err.code, "ErrorFolderNotFound");
+	ck_assert_ptr_nonnull(strstr(x->err.message, "Nope"));
+	done(x);
 	const char *fc[] = {"Name=../x", NULL};
 	x = call("Folder", "Create", fc);
-	ck_assert_int_eq(x.st, SB_ERR_INVALID_INPUT);
-	done(&x);
+	ck_assert_int_eq(x->status, SB_ERR_INVALID_INPUT);
+	done(x);
 	const char *fc2[] = {"Name=Calendar", NULL};
 	x = call("Folder", "Create", fc2);
-	ck_assert_int_eq(x.st, SB_ERR_INVALID_INPUT);
-	done(&x);
+	ck_assert_int_eq(x->status, SB_ERR_INVALID_INPUT);
+	done(x);
 	const char *ids[] = {"Id=../../x", "Id=a/b", "Id=.x", NULL};
 	for (size_t i = 0; ids[i]; i++) {
 		const char *a[] = {ids[i], NULL};
 		x = call("Email", "Load", a);
-		ck_assert_int_eq(x.st, SB_ERR_INVALID_INPUT);
-		done(&x);
+		ck_assert_int_eq(x->status, SB_ERR_INVALID_INPUT);
+		done(x);
 		x = call("Appointment", "Load", a);
-		ck_assert_int_eq(x.st, SB_ERR_INVALID_INPUT);
-		done(&x);
+		ck_assert_int_eq(x->status, SB_ERR_INVALID_INPUT);
+		done(x);
 	}
 	const char *um[] = {"Mailbox=zed@example.test", NULL};
 	x = call("Email", "List", um);
-	ck_assert_int_eq(x.st, SB_ERR_NOT_FOUND);
-	ck_assert_ptr_nonnull(strstr(x.err.message, "zed@example.test"));
-	done(&x);
+	ck_assert_int_eq(x->status, SB_ERR_NOT_FOUND);
+	ck_assert_ptr_nonnull(strstr(x->err.message, "zed@example.test"));
+	done(x);
 	const char *from[] = {"To=bob@example.test", "From=bob@example.test",
 			      NULL};
 	x = call("Email", "Send", from);
-	ck_assert_int_eq(x.st, SB_ERR_UPSTREAM_DENIED);
-	done(&x);
+	ck_assert_int_eq(x->status, SB_ERR_UPSTREAM_DENIED);
+	done(x);
 	/* Larger than max_message_size (1 MiB). */
-	char *big = malloc(900 * 1024 + 32);
-	snprintf(big, 32, "@Attachments=b.bin|x/y|");
-	memset(big + strlen(big), 'A', 900 * 1024);
-	big[900 * 1024 + 20] = '\0';
-	const struct sb_object *o;
-	const struct sb_method *m = find_method("Email", "Send", &o);
-	struct sb_call *c = sb_call_new(o, m);
-	struct sb_error err;
-	ck_assert_int_eq(sb_call_put_str(c, "To", "bob@example.test", &err),
-			 SB_OK);
-	ck_assert_int_eq(sb_call_put_file(c, "Attachments", "b.bin",
-					   "application/octet-stream",
-					   (unsigned char *)big + 23,
-					   900 * 1024, &err),
-			 SB_OK);
-	struct sb_result *r = sb_result_new(o, m, 0, 0);
-	ck_assert_int_eq(m->handler(state, c, r, &err),
-			 SB_ERR_PAYLOAD_TOO_LARGE);
-	sb_result_free(r);
-	sb_call_free(c);
+	char *big = malloc(900 * 1024);
+	ck_assert_ptr_nonnull(big);
+	memset(big, 'A', 900 * 1024);
+	const char *to[] = {"To=bob@example.test", NULL};
+	const struct sb_testhost_file bigf[] = {
+	    {"Attachments", "b.bin", "application/octet-stream", big,
+	     900 * 1024},
+	    SB_TESTHOST_FILE_END};
+	x = call_files("Email", "Send", to, bigf);
+	ck_assert_int_eq(x->status, SB_ERR_PAYLOAD_TOO_LARGE);
+	done(x);
 	free(big);
 }
 END_TEST
 
 START_TEST(test_quota)
 {
-	svcbroker_broker.close(state);
-	conf.quota = 8 * 1024;
+	close_store();
+	snprintf(quota, sizeof quota, "8KiB");
+	configure(th);
 	open_store();
 	char body[1500];
 	memset(body, 'x', sizeof body - 1);
@@ -446,53 +394,49 @@ START_TEST(test_quota)
 	int ok = 0, full = 0;
 	for (int i = 0; i < 20; i++) {
 		const char *a[] = {"Mailbox=bob@example.test", barg, NULL};
-		struct res x = call("Email", "SaveDraft", a);
-		if (x.st == SB_OK)
+		struct sb_testhost_run *x = call("Email", "SaveDraft", a);
+		if (x->status == SB_OK)
 			ok++;
 		else {
-			ck_assert_int_eq(x.st, SB_ERR_QUOTA);
-			ck_assert_str_eq(x.err.code, "ErrorQuotaExceeded");
+			ck_assert_int_eq(x->status, SB_ERR_QUOTA);
+			ck_assert_str_eq(x->err.code, "ErrorQuotaExceeded");
 			ck_assert_ptr_nonnull(
-			    strstr(x.err.message, "mailbox full"));
+			    strstr(x->err.message, "mailbox full"));
 			full++;
 		}
-		done(&x);
+		done(x);
 	}
 	ck_assert_int_gt(ok, 1);
 	ck_assert_int_gt(full, 1);
 	/* Mail to the full mailbox is refused and says so. */
 	const char *s[] = {"To=bob@example.test", "Subject=x", barg, NULL};
-	struct res x = call("Email", "Send", s);
-	ck_assert_int_eq(x.st, SB_OK);
+	struct sb_testhost_run *x = call("Email", "Send", s);
+	ck_assert_int_eq(x->status, SB_OK);
 	ck_assert(
-	    has_item(&x, 0, "Rejected",
+	    sb_testhost_has_text(x, 0, "Rejected",
 		     "bob@example.test: mailbox full (ErrorQuotaExceeded)"));
-	done(&x);
+	done(x);
 	/* Accounting survives a restart. */
-	svcbroker_broker.close(state);
+	close_store();
 	open_store();
 	const char *a[] = {"Mailbox=bob@example.test", barg, NULL};
 	x = call("Email", "SaveDraft", a);
-	ck_assert_int_eq(x.st, SB_ERR_QUOTA);
-	done(&x);
+	ck_assert_int_eq(x->status, SB_ERR_QUOTA);
+	done(x);
 }
 END_TEST
 
 START_TEST(test_lock)
 {
 	/* Another instance of this process naming the same store. */
-	struct sb_host other = host;
-	other.instance = "other";
-	void *second = NULL;
 	struct sb_error err;
 	sb_error_clear(&err);
-	enum sb_status st = svcbroker_broker.open(&other, &conf, &second, &err);
+	enum sb_status st = open_other("other", &err);
 	ck_assert_int_ne(st, SB_OK);
 	ck_assert_ptr_nonnull(strstr(err.message, "instance local"));
 	/* The same instance (a reload) shares the store. */
-	st = svcbroker_broker.open(&host, &conf, &second, &err);
+	st = open_other("local", &err);
 	ck_assert_msg(st == SB_OK, "%s", err.message);
-	svcbroker_broker.close(second);
 	/* Another process is refused, naming the lock and our pid. */
 	int fds[2];
 	ck_assert_int_eq(pipe(fds), 0);
@@ -501,9 +445,7 @@ START_TEST(test_lock)
 	if (child == 0) {
 		struct sb_error e2;
 		sb_error_clear(&e2);
-		void *s2 = NULL;
-		enum sb_status r =
-		    svcbroker_broker.open(&host, &conf, &s2, &e2);
+		enum sb_status r = open_other("local", &e2);
 		dprintf(fds[1], "%d %s", (int)r, e2.message);
 		_exit(0);
 	}
@@ -521,7 +463,7 @@ START_TEST(test_lock)
 	/* Removing .lock does not free the store: the directory itself is
 	 * locked too. */
 	char lockp[1200];
-	snprintf(lockp, sizeof lockp, "%s/.lock", conf.store_dir);
+	snprintf(lockp, sizeof lockp, "%s/.lock", store);
 	ck_assert_int_eq(unlink(lockp), 0);
 	ck_assert_int_eq(pipe(fds), 0);
 	child = fork();
@@ -529,12 +471,8 @@ START_TEST(test_lock)
 	if (child == 0) {
 		struct sb_error e2;
 		sb_error_clear(&e2);
-		void *s2 = NULL;
-		enum sb_status r =
-		    svcbroker_broker.open(&host, &conf, &s2, &e2);
+		enum sb_status r = open_other("local", &e2);
 		dprintf(fds[1], "%d %s", (int)r, e2.message);
-		if (r == SB_OK)
-			svcbroker_broker.close(s2);
 		_exit(0);
 	}
 	close(fds[1]);
@@ -548,15 +486,11 @@ START_TEST(test_lock)
 		      "removed: %s",
 		      buf);
 	/* Closing the instance releases the lock. */
-	svcbroker_broker.close(state);
-	state = NULL;
+	close_store();
 	child = fork();
 	if (child == 0) {
 		struct sb_error e2;
-		void *s2 = NULL;
-		enum sb_status r =
-		    svcbroker_broker.open(&host, &conf, &s2, &e2);
-		svcbroker_broker.close(s2);
+		enum sb_status r = open_other("local", &e2);
 		_exit(r == SB_OK ? 0 : 1);
 	}
 	int status = 0;
@@ -586,14 +520,14 @@ static void leave_in_outbox(const char *msgid, bool delivered_to_bob)
 	sb_buf_puts(&rec, "Bcc: carol@example.test\r\n");
 	sb_buf_append(&rec, b.data, b.len);
 	snprintf(dir, sizeof dir, "%s/alice@example.test/Outbox",
-		 conf.store_dir);
+		 store);
 	ck_assert_int_eq(
 	    mapi_write_atomic(dir, "new", uniq, rec.data, rec.len, true, NULL),
 	    SB_OK);
 	if (delivered_to_bob) {
 		mapi_unique_for(msgid, "bob@example.test", "inbox", uniq);
 		snprintf(dir, sizeof dir, "%s/bob@example.test/Inbox",
-			 conf.store_dir);
+			 store);
 		ck_assert_int_eq(mapi_write_atomic(dir, "new", uniq, b.data,
 						   b.len, true, NULL),
 				 SB_OK);
@@ -604,13 +538,13 @@ static void leave_in_outbox(const char *msgid, bool delivered_to_bob)
 
 START_TEST(test_outbox_recovery)
 {
-	svcbroker_broker.close(state);
+	close_store();
 	leave_in_outbox("<one@example.test>", false);
 	leave_in_outbox("<two@example.test>", true);
 	/* A half-written file in tmp/ is removed at open. */
 	char p[600];
 	snprintf(p, sizeof p, "%s/bob@example.test/Inbox/tmp/partial",
-		 conf.store_dir);
+		 store);
 	FILE *f = fopen(p, "w");
 	ck_assert_ptr_nonnull(f);
 	fputs("From: half", f);
@@ -620,33 +554,33 @@ START_TEST(test_outbox_recovery)
 	ck_assert_uint_eq(listed("carol@example.test", "Inbox"), 2);
 	ck_assert_uint_eq(listed("alice@example.test", "Outbox"), 0);
 	ck_assert_uint_eq(listed("alice@example.test", "Sent Items"), 2);
-	snprintf(p, sizeof p, "%s/bob@example.test/Inbox/tmp", conf.store_dir);
+	snprintf(p, sizeof p, "%s/bob@example.test/Inbox/tmp", store);
 	ck_assert_uint_eq(count_files(p), 0);
 	/* Delivered copies carry no Bcc line. */
 	const char *lb[] = {"Mailbox=carol@example.test", NULL};
-	struct res x = call("Email", "List", lb);
+	struct sb_testhost_run *x = call("Email", "List", lb);
 	for (size_t i = 0; i < 2; i++) {
 		char idarg[200];
-		snprintf(idarg, sizeof idarg, "Id=%s", str(&x, i, "Id"));
+		snprintf(idarg, sizeof idarg, "Id=%s", str(x, i, "Id"));
 		const char *l[] = {"Mailbox=carol@example.test", idarg, NULL};
-		struct res y = call("Email", "Load", l);
-		ck_assert_int_eq(y.st, SB_OK);
-		ck_assert_ptr_null(str(&y, 0, "Bcc"));
-		ck_assert_str_eq(str(&y, 0, "Subject"), "interrupted");
-		done(&y);
+		struct sb_testhost_run *y = call("Email", "Load", l);
+		ck_assert_int_eq(y->status, SB_OK);
+		ck_assert_ptr_null(str(y, 0, "Bcc"));
+		ck_assert_str_eq(str(y, 0, "Subject"), "interrupted");
+		done(y);
 	}
-	done(&x);
+	done(x);
 	/* Again, with bob having read his copy: still no duplicate. */
 	x = call("Email", "List",
 		 (const char *[]){"Mailbox=bob@example.test", NULL});
 	char idarg[200];
-	snprintf(idarg, sizeof idarg, "Id=%s", str(&x, 0, "Id"));
-	done(&x);
+	snprintf(idarg, sizeof idarg, "Id=%s", str(x, 0, "Id"));
+	done(x);
 	x = call("Email", "MarkRead",
 		 (const char *[]){"Mailbox=bob@example.test", idarg, NULL});
-	ck_assert_int_eq(x.st, SB_OK);
-	done(&x);
-	svcbroker_broker.close(state);
+	ck_assert_int_eq(x->status, SB_OK);
+	done(x);
+	close_store();
 	leave_in_outbox("<one@example.test>", false);
 	open_store();
 	ck_assert_uint_eq(listed("bob@example.test", "Inbox"), 2);
@@ -656,21 +590,21 @@ START_TEST(test_outbox_recovery)
 	 * Deleted Items: not delivered again either. */
 	x = call("Email", "List",
 		 (const char *[]){"Mailbox=carol@example.test", NULL});
-	ck_assert_uint_eq(sb_result_n_rows(x.r), 2);
+	ck_assert_uint_eq(sb_testhost_rows(x), 2);
 	char c0[200], c1[200];
-	snprintf(c0, sizeof c0, "Id=%s", str(&x, 0, "Id"));
-	snprintf(c1, sizeof c1, "Id=%s", str(&x, 1, "Id"));
-	done(&x);
+	snprintf(c0, sizeof c0, "Id=%s", str(x, 0, "Id"));
+	snprintf(c1, sizeof c1, "Id=%s", str(x, 1, "Id"));
+	done(x);
 	x = call("Email", "Move",
 		 (const char *[]){"Mailbox=carol@example.test", c0,
 				  "Folder=drafts", NULL});
-	ck_assert_int_eq(x.st, SB_OK);
-	done(&x);
+	ck_assert_int_eq(x->status, SB_OK);
+	done(x);
 	x = call("Email", "Delete",
 		 (const char *[]){"Mailbox=carol@example.test", c1, NULL});
-	ck_assert_int_eq(x.st, SB_OK);
-	done(&x);
-	svcbroker_broker.close(state);
+	ck_assert_int_eq(x->status, SB_OK);
+	done(x);
+	close_store();
 	leave_in_outbox("<one@example.test>", false);
 	leave_in_outbox("<two@example.test>", false);
 	open_store();
@@ -685,16 +619,16 @@ END_TEST
 START_TEST(test_outbox_guard)
 {
 	const char *a[] = {"To=bob@example.test", "Subject=s", NULL};
-	struct res x = call("Email", "Send", a);
-	ck_assert_int_eq(x.st, SB_OK);
+	struct sb_testhost_run *x = call("Email", "Send", a);
+	ck_assert_int_eq(x->status, SB_OK);
 	char idarg[160];
-	snprintf(idarg, sizeof idarg, "Id=%s", str(&x, 0, "Id"));
-	done(&x);
+	snprintf(idarg, sizeof idarg, "Id=%s", str(x, 0, "Id"));
+	done(x);
 	const char *mv[] = {idarg, "Folder=outbox", NULL};
 	x = call("Email", "Move", mv);
-	ck_assert_int_eq(x.st, SB_ERR_CONFLICT);
-	ck_assert_str_eq(x.err.code, "ErrorItemIsBeingSent");
-	done(&x);
+	ck_assert_int_eq(x->status, SB_ERR_CONFLICT);
+	ck_assert_str_eq(x->err.code, "ErrorItemIsBeingSent");
+	done(x);
 	/* A Send in progress: its Outbox item is left alone. */
 	leave_in_outbox("<pending@example.test>", false);
 	char uniq[40];
@@ -706,16 +640,16 @@ START_TEST(test_outbox_guard)
 	const char *meths[] = {"MarkRead", "Delete"};
 	for (size_t i = 0; i < 2; i++) {
 		x = call("Email", meths[i], id_only);
-		ck_assert_int_eq(x.st, SB_ERR_CONFLICT);
-		done(&x);
+		ck_assert_int_eq(x->status, SB_ERR_CONFLICT);
+		done(x);
 	}
 	x = call("Email", "Move", mv2);
-	ck_assert_int_eq(x.st, SB_ERR_CONFLICT);
-	done(&x);
+	ck_assert_int_eq(x->status, SB_ERR_CONFLICT);
+	done(x);
 	x = call("Email", "Load", id_only);
-	ck_assert_int_eq(x.st, SB_OK);
-	ck_assert_str_eq(str(&x, 0, "Folder"), "Outbox");
-	done(&x);
+	ck_assert_int_eq(x->status, SB_OK);
+	ck_assert_str_eq(str(x, 0, "Folder"), "Outbox");
+	done(x);
 }
 END_TEST
 
@@ -725,38 +659,38 @@ START_TEST(test_paging)
 		char s[64];
 		snprintf(s, sizeof s, "Subject=m%d", i);
 		const char *a[] = {"To=bob@example.test", s, NULL};
-		struct res x = call("Email", "Send", a);
-		ck_assert_int_eq(x.st, SB_OK);
-		done(&x);
+		struct sb_testhost_run *x = call("Email", "Send", a);
+		ck_assert_int_eq(x->status, SB_OK);
+		done(x);
 	}
 	char seen[7] = {0};
 	char tok[1200] = "";
 	int pages = 0;
 	for (; pages < 10; pages++) {
-		const char *a[] = {"Mailbox=bob@example.test", "#PageSize=3",
+		const char *a[] = {"Mailbox=bob@example.test", "PageSize=3",
 				   tok[0] ? tok : NULL, NULL};
-		struct res x = call("Email", "List", a);
-		ck_assert_int_eq(x.st, SB_OK);
-		for (size_t i = 0; i < sb_result_n_rows(x.r); i++) {
-			int k = str(&x, i, "Subject")[1] - '0';
+		struct sb_testhost_run *x = call("Email", "List", a);
+		ck_assert_int_eq(x->status, SB_OK);
+		for (size_t i = 0; i < sb_testhost_rows(x); i++) {
+			int k = str(x, i, "Subject")[1] - '0';
 			ck_assert(!seen[k]);
 			seen[k] = 1;
 		}
-		const char *next = sb_result_page_token(x.r);
+		const char *next = sb_testhost_next_page(x);
 		if (!next) {
-			done(&x);
+			done(x);
 			break;
 		}
 		snprintf(tok, sizeof tok, "PageToken=%s", next);
-		done(&x);
+		done(x);
 	}
 	ck_assert_int_eq(pages, 2);
 	for (int i = 0; i < 7; i++)
 		ck_assert(seen[i]);
 	const char *bad[] = {"PageToken=bm9wZQ==", NULL};
-	struct res x = call("Email", "List", bad);
-	ck_assert_int_eq(x.st, SB_ERR_INVALID_INPUT);
-	done(&x);
+	struct sb_testhost_run *x = call("Email", "List", bad);
+	ck_assert_int_eq(x->status, SB_ERR_INVALID_INPUT);
+	done(x);
 }
 END_TEST
 
@@ -768,47 +702,47 @@ START_TEST(test_appointments_and_tasks)
 			   "Start=2026-12-01T09:00:00+01:00",
 			   "End=2026-12-01T10:30:00+01:00",
 			   "TimeZone=Europe/Berlin",
-			   "#Reminder=15",
+			   "Reminder=15",
 			   "Categories=Work",
 			   "Categories=a,b",
 			   NULL};
-	struct res x = call("Appointment", "Create", a);
-	ck_assert_msg(x.st == SB_OK, "%s", x.err.message);
+	struct sb_testhost_run *x = call("Appointment", "Create", a);
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
 	char idarg[100];
-	snprintf(idarg, sizeof idarg, "Id=%s", str(&x, 0, "Id"));
-	done(&x);
+	snprintf(idarg, sizeof idarg, "Id=%s", str(x, 0, "Id"));
+	done(x);
 	const char *l[] = {idarg, NULL};
 	x = call("Appointment", "Load", l);
-	ck_assert_msg(x.st == SB_OK, "%s", x.err.message);
-	ck_assert_str_eq(str(&x, 0, "Subject"), "Review; budget, Q3 \\ final");
-	ck_assert_str_eq(str(&x, 0, "Body"),
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	ck_assert_str_eq(str(x, 0, "Subject"), "Review; budget, Q3 \\ final");
+	ck_assert_str_eq(str(x, 0, "Body"),
 			 "Line 1\nLine 2, with; specials \\");
-	ck_assert_str_eq(str(&x, 0, "Start"), "2026-12-01T08:00:00Z");
-	ck_assert_str_eq(str(&x, 0, "End"), "2026-12-01T09:30:00Z");
-	ck_assert_int_eq(cell(&x, 0, "Reminder")->items[0].i, 15);
-	ck_assert(has_item(&x, 0, "Categories", "a,b"));
-	ck_assert(has_item(&x, 0, "Categories", "Work"));
-	done(&x);
+	ck_assert_str_eq(str(x, 0, "Start"), "2026-12-01T08:00:00Z");
+	ck_assert_str_eq(str(x, 0, "End"), "2026-12-01T09:30:00Z");
+	ck_assert_int_eq(num(x, 0, "Reminder"), 15);
+	ck_assert(sb_testhost_has_text(x, 0, "Categories", "a,b"));
+	ck_assert(sb_testhost_has_text(x, 0, "Categories", "Work"));
+	done(x);
 	const char *bad[] = {"Subject=x", "Start=2026-12-01T09:00:00Z",
 			     "End=2026-12-01T08:00:00Z", NULL};
 	x = call("Appointment", "Create", bad);
-	ck_assert_int_eq(x.st, SB_ERR_INVALID_INPUT);
-	done(&x);
+	ck_assert_int_eq(x->status, SB_ERR_INVALID_INPUT);
+	done(x);
 	const char *w[] = {"WindowStart=2026-12-01T00:00:00Z",
 			   "WindowEnd=2026-12-02T00:00:00Z", NULL};
 	x = call("Appointment", "List", w);
-	ck_assert_uint_eq(sb_result_n_rows(x.r), 1);
-	done(&x);
+	ck_assert_uint_eq(sb_testhost_rows(x), 1);
+	done(x);
 	const char *w2[] = {"WindowStart=2026-12-02T00:00:00Z", NULL};
 	x = call("Appointment", "List", w2);
-	ck_assert_uint_eq(sb_result_n_rows(x.r), 0);
-	done(&x);
+	ck_assert_uint_eq(sb_testhost_rows(x), 0);
+	done(x);
 	x = call("Appointment", "Delete", l);
-	ck_assert_int_eq(x.st, SB_OK);
-	done(&x);
+	ck_assert_int_eq(x->status, SB_OK);
+	done(x);
 	x = call("Appointment", "Load", l);
-	ck_assert_int_eq(x.st, SB_ERR_NOT_FOUND);
-	done(&x);
+	ck_assert_int_eq(x->status, SB_ERR_NOT_FOUND);
+	done(x);
 
 	const char *t[] = {"Subject=Write report",
 			   "DueDate=2026-12-24",
@@ -818,31 +752,31 @@ START_TEST(test_appointments_and_tasks)
 			   "Owner=Alice",
 			   NULL};
 	x = call("Task", "Create", t);
-	ck_assert_msg(x.st == SB_OK, "%s", x.err.message);
-	snprintf(idarg, sizeof idarg, "Id=%s", str(&x, 0, "Id"));
-	done(&x);
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	snprintf(idarg, sizeof idarg, "Id=%s", str(x, 0, "Id"));
+	done(x);
 	x = call("Task", "Load", l);
-	ck_assert_int_eq(x.st, SB_OK);
-	ck_assert_str_eq(str(&x, 0, "Status"), "WaitingOnOthers");
-	ck_assert_str_eq(str(&x, 0, "DueDate"), "2026-12-24");
-	ck_assert_str_eq(str(&x, 0, "Importance"), "High");
-	ck_assert_str_eq(str(&x, 0, "Owner"), "Alice");
-	done(&x);
+	ck_assert_int_eq(x->status, SB_OK);
+	ck_assert_str_eq(str(x, 0, "Status"), "WaitingOnOthers");
+	ck_assert_str_eq(str(x, 0, "DueDate"), "2026-12-24");
+	ck_assert_str_eq(str(x, 0, "Importance"), "High");
+	ck_assert_str_eq(str(x, 0, "Owner"), "Alice");
+	done(x);
 	x = call("Task", "Complete", l);
-	ck_assert_int_eq(x.st, SB_OK);
-	ck_assert_str_eq(str(&x, 0, "Status"), "Completed");
-	ck_assert_int_eq(cell(&x, 0, "PercentComplete")->items[0].i, 100);
-	done(&x);
+	ck_assert_int_eq(x->status, SB_OK);
+	ck_assert_str_eq(str(x, 0, "Status"), "Completed");
+	ck_assert_int_eq(num(x, 0, "PercentComplete"), 100);
+	done(x);
 	const char *tl[] = {"Status=Completed", NULL};
 	x = call("Task", "List", tl);
-	ck_assert_uint_eq(sb_result_n_rows(x.r), 1);
-	done(&x);
+	ck_assert_uint_eq(sb_testhost_rows(x), 1);
+	done(x);
 	x = call("Task", "Delete", l);
-	ck_assert_int_eq(x.st, SB_OK);
-	done(&x);
+	ck_assert_int_eq(x->status, SB_OK);
+	done(x);
 	x = call("Task", "Delete", l);
-	ck_assert_int_eq(x.st, SB_ERR_NOT_FOUND);
-	done(&x);
+	ck_assert_int_eq(x->status, SB_ERR_NOT_FOUND);
+	done(x);
 }
 END_TEST
 
@@ -888,7 +822,7 @@ START_TEST(test_ical_fold)
 END_TEST
 
 /* The ChangeKey of the single row of x (copied). */
-static void key_of(const struct res *x, char *out, size_t len)
+static void key_of(const struct sb_testhost_run *x, char *out, size_t len)
 {
 	const char *k = str(x, 0, "ChangeKey");
 	ck_assert_msg(k != NULL, "no ChangeKey");
@@ -899,101 +833,101 @@ static void key_of(const struct res *x, char *out, size_t len)
 START_TEST(test_change_key)
 {
 	const char *a[] = {"To=bob@example.test", "Subject=ck", NULL};
-	struct res x = call("Email", "Send", a);
-	ck_assert_int_eq(x.st, SB_OK);
+	struct sb_testhost_run *x = call("Email", "Send", a);
+	ck_assert_int_eq(x->status, SB_OK);
 	char sent_key[64], k1[64], k2[64], k3[64], k4[64], k5[64], k6[64];
-	key_of(&x, sent_key, sizeof sent_key);
+	key_of(x, sent_key, sizeof sent_key);
 	char sid[160];
-	snprintf(sid, sizeof sid, "Id=%s", str(&x, 0, "Id"));
-	done(&x);
+	snprintf(sid, sizeof sid, "Id=%s", str(x, 0, "Id"));
+	done(x);
 	/* Send's key is the one Load gives for the Sent Items copy. */
 	const char *ls[] = {sid, NULL};
 	x = call("Email", "Load", ls);
-	ck_assert_int_eq(x.st, SB_OK);
-	key_of(&x, k1, sizeof k1);
+	ck_assert_int_eq(x->status, SB_OK);
+	key_of(x, k1, sizeof k1);
 	ck_assert_str_eq(k1, sent_key);
-	done(&x);
+	done(x);
 
 	const char *lb[] = {"Mailbox=bob@example.test", NULL};
 	x = call("Email", "List", lb);
 	char idarg[160];
-	snprintf(idarg, sizeof idarg, "Id=%s", str(&x, 0, "Id"));
-	key_of(&x, k1, sizeof k1);
-	done(&x);
+	snprintf(idarg, sizeof idarg, "Id=%s", str(x, 0, "Id"));
+	key_of(x, k1, sizeof k1);
+	done(x);
 	const char *l[] = {"Mailbox=bob@example.test", idarg, NULL};
 	/* Unchanged: Load twice, and List, give the same key. */
 	x = call("Email", "Load", l);
-	key_of(&x, k2, sizeof k2);
-	done(&x);
+	key_of(x, k2, sizeof k2);
+	done(x);
 	x = call("Email", "Load", l);
-	key_of(&x, k3, sizeof k3);
-	done(&x);
+	key_of(x, k3, sizeof k3);
+	done(x);
 	ck_assert_str_eq(k1, k2);
 	ck_assert_str_eq(k2, k3);
 	/* MarkRead changes it, and says the new one. */
 	x = call("Email", "MarkRead", l);
-	ck_assert_int_eq(x.st, SB_OK);
-	key_of(&x, k4, sizeof k4);
-	done(&x);
+	ck_assert_int_eq(x->status, SB_OK);
+	key_of(x, k4, sizeof k4);
+	done(x);
 	ck_assert_str_ne(k4, k3);
 	x = call("Email", "Load", l);
-	key_of(&x, k5, sizeof k5);
-	done(&x);
+	key_of(x, k5, sizeof k5);
+	done(x);
 	ck_assert_str_eq(k4, k5);
 	/* Read, unread, read again: every change gives a new key, even back
 	 * to a state seen before. */
-	const char *mu[] = {"Mailbox=bob@example.test", idarg, "?IsRead=false",
+	const char *mu[] = {"Mailbox=bob@example.test", idarg, "IsRead=false",
 			    NULL};
 	x = call("Email", "MarkRead", mu);
-	key_of(&x, k5, sizeof k5);
-	done(&x);
+	key_of(x, k5, sizeof k5);
+	done(x);
 	ck_assert_str_ne(k5, k4);
 	ck_assert_str_ne(k5, k3);
 	usleep(2000);
 	x = call("Email", "MarkRead", l);
-	key_of(&x, k6, sizeof k6);
-	done(&x);
+	key_of(x, k6, sizeof k6);
+	done(x);
 	ck_assert_str_ne(k6, k4);
 	ck_assert_str_ne(k6, k5);
 	/* Move changes it; Load in the new folder agrees. */
 	const char *fc[] = {"Mailbox=bob@example.test", "Name=Archive", NULL};
 	x = call("Folder", "Create", fc);
-	ck_assert_int_eq(x.st, SB_OK);
-	done(&x);
+	ck_assert_int_eq(x->status, SB_OK);
+	done(x);
 	const char *mv[] = {"Mailbox=bob@example.test", idarg, "Folder=Archive",
 			    NULL};
 	x = call("Email", "Move", mv);
-	ck_assert_int_eq(x.st, SB_OK);
-	key_of(&x, k1, sizeof k1);
-	done(&x);
+	ck_assert_int_eq(x->status, SB_OK);
+	key_of(x, k1, sizeof k1);
+	done(x);
 	ck_assert_str_ne(k1, k6);
 	x = call("Email", "Load", l);
-	key_of(&x, k2, sizeof k2);
-	ck_assert_str_eq(str(&x, 0, "Folder"), "Archive");
-	done(&x);
+	key_of(x, k2, sizeof k2);
+	ck_assert_str_eq(str(x, 0, "Folder"), "Archive");
+	done(x);
 	ck_assert_str_eq(k1, k2);
 	/* Delete (to Deleted Items) changes it too. */
 	x = call("Email", "Delete", l);
-	ck_assert_int_eq(x.st, SB_OK);
-	key_of(&x, k3, sizeof k3);
-	done(&x);
+	ck_assert_int_eq(x->status, SB_OK);
+	key_of(x, k3, sizeof k3);
+	done(x);
 	ck_assert_str_ne(k3, k2);
 	/* A draft: SaveDraft's key is Load's. */
 	const char *d[] = {"Subject=draft", NULL};
 	x = call("Email", "SaveDraft", d);
-	ck_assert_int_eq(x.st, SB_OK);
-	key_of(&x, k1, sizeof k1);
-	snprintf(idarg, sizeof idarg, "Id=%s", str(&x, 0, "Id"));
-	done(&x);
+	ck_assert_int_eq(x->status, SB_OK);
+	key_of(x, k1, sizeof k1);
+	snprintf(idarg, sizeof idarg, "Id=%s", str(x, 0, "Id"));
+	done(x);
 	const char *ld[] = {idarg, NULL};
 	x = call("Email", "Load", ld);
-	key_of(&x, k2, sizeof k2);
-	done(&x);
+	key_of(x, k2, sizeof k2);
+	done(x);
 	ck_assert_str_eq(k1, k2);
 	/* Content changed in place by another tool: a new key. */
 	char path[700];
 	snprintf(path, sizeof path, "%s/alice@example.test/Drafts/cur",
-		 conf.store_dir);
+		 store);
 	DIR *dd = opendir(path);
 	ck_assert_ptr_nonnull(dd);
 	struct dirent *de;
@@ -1007,8 +941,8 @@ START_TEST(test_change_key)
 	fputs("more\n", f);
 	fclose(f);
 	x = call("Email", "Load", ld);
-	key_of(&x, k3, sizeof k3);
-	done(&x);
+	key_of(x, k3, sizeof k3);
+	done(x);
 	ck_assert_str_ne(k3, k2);
 }
 END_TEST

@@ -1,5 +1,7 @@
-/* Unit tests for the smtp broker's pure parts: the transcript recorder and
- * parser, and the per-minute rate limiter. */
+/* Unit tests for the smtp broker: its pure parts (the transcript recorder
+ * and parser, the per-minute rate limiter, HTML to text), and the broker
+ * itself in the SDK's test host (its key table, validate(), open() and
+ * handlers that answer before connecting). */
 #include "config.h"
 
 #include <check.h>
@@ -7,7 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <svcbroker/testhost.h>
+
 #include "../smtp.h"
+
+extern const struct sb_broker svcbroker_broker;
 
 static void feed(struct smtp_transcript *t, char dir, const char *s)
 {
@@ -483,62 +489,170 @@ START_TEST(test_ratelimit_never_more_than_limit)
 }
 END_TEST
 
-/* A fake host: a fixed time left, and cancellation on demand. */
-static int64_t fake_left;
-static bool fake_cancel;
-static int64_t fake_remaining(const struct sb_host *h, const struct sb_call *c)
+/* An smtp instance "mail" in a test host, configured with kv and open
+ * (open does not connect: nothing needs to listen). */
+static struct sb_testhost *smtp_instance(const char *const *kv)
 {
-	(void)h;
-	(void)c;
-	return fake_left;
+	struct sb_error err;
+	struct sb_testhost *th =
+	    sb_testhost_new(&svcbroker_broker, "mail", &err);
+	ck_assert_msg(th != NULL, "%s", err.message);
+	ck_assert_msg(sb_testhost_config(th, kv, &err) == SB_OK, "config: %s",
+		      err.message);
+	ck_assert_msg(sb_testhost_open(th, &err) == SB_OK, "open: %s",
+		      err.message);
+	return th;
 }
-static bool fake_cancelled(const struct sb_host *h, const struct sb_call *c)
-{
-	(void)h;
-	(void)c;
-	return fake_cancel;
-}
+
+static const char *const local_kv[] = {"url=smtp://127.0.0.1:2525",
+				       "from=a@example.test", NULL};
 
 START_TEST(test_ratelimit_acquire_waits_or_throttles)
 {
-	struct sb_host host = {.struct_size = sizeof(host),
-			       .remaining_ms = fake_remaining,
-			       .cancelled = fake_cancelled};
-	const struct sb_call *call = (const struct sb_call *)&host; /* opaque */
+	/* the host's remaining_ms and cancelled, from a real call's deadline
+	 * and cancel flag */
+	struct sb_testhost *th = smtp_instance(local_kv);
+	const struct sb_host *host = sb_testhost_host(th);
+	const char *in[] = {"To=b@example.test", "Subject=rate", NULL};
+	struct sb_error err;
+	struct sb_call *call =
+	    sb_testhost_call_new(th, "Email", "Send", in, NULL, &err);
+	ck_assert_msg(call != NULL, "%s", err.message);
 	struct smtp_ratelimit rl;
 	ck_assert(smtp_ratelimit_init(&rl, 2, 600)); /* 2 per 600 ms */
-	struct sb_error err;
-	fake_left = 5000;
-	fake_cancel = false;
+	sb_call_set_deadline(call, sb_now_ms() + 5000);
 	int64_t t0 = sb_now_ms();
-	ck_assert_int_eq(smtp_ratelimit_acquire(&rl, &host, call, &err), SB_OK);
-	ck_assert_int_eq(smtp_ratelimit_acquire(&rl, &host, call, &err), SB_OK);
+	ck_assert_int_eq(smtp_ratelimit_acquire(&rl, host, call, &err), SB_OK);
+	ck_assert_int_eq(smtp_ratelimit_acquire(&rl, host, call, &err), SB_OK);
 	ck_assert_int_lt(sb_now_ms() - t0, 300); /* no wait within the limit */
 	/* the third waits for the first slot to leave the window */
-	ck_assert_int_eq(smtp_ratelimit_acquire(&rl, &host, call, &err), SB_OK);
+	ck_assert_int_eq(smtp_ratelimit_acquire(&rl, host, call, &err), SB_OK);
 	int64_t waited = sb_now_ms() - t0;
 	ck_assert_int_ge(waited, 590);
 	ck_assert_int_lt(waited, 2000);
 	/* the fourth shares the window of the third */
-	ck_assert_int_eq(smtp_ratelimit_acquire(&rl, &host, call, &err), SB_OK);
+	ck_assert_int_eq(smtp_ratelimit_acquire(&rl, host, call, &err), SB_OK);
 	/* a deadline too close: throttled at once, with the wait to expect */
-	fake_left = 1100; /* 100 ms once a second is kept to send */
+	/* 100 ms once a second is kept to send */
+	sb_call_set_deadline(call, sb_now_ms() + 1100);
 	t0 = sb_now_ms();
 	sb_error_clear(&err);
-	ck_assert_int_eq(smtp_ratelimit_acquire(&rl, &host, call, &err),
+	ck_assert_int_eq(smtp_ratelimit_acquire(&rl, host, call, &err),
 			 SB_ERR_THROTTLED);
 	ck_assert_int_eq(err.status, SB_ERR_THROTTLED);
 	ck_assert_int_gt(err.retry_after_ms, 100);
 	ck_assert_int_le(err.retry_after_ms, 600);
 	ck_assert_int_lt(sb_now_ms() - t0, 50);
 	/* abandoned while waiting: timeout, promptly */
-	fake_left = 5000;
-	fake_cancel = true;
+	sb_call_set_deadline(call, sb_now_ms() + 5000);
+	sb_call_cancel(call);
 	t0 = sb_now_ms();
-	ck_assert_int_eq(smtp_ratelimit_acquire(&rl, &host, call, &err),
+	ck_assert_int_eq(smtp_ratelimit_acquire(&rl, host, call, &err),
 			 SB_ERR_TIMEOUT);
 	ck_assert_int_lt(sb_now_ms() - t0, 300);
 	smtp_ratelimit_free(&rl);
+	sb_call_free(call);
+	sb_testhost_free(th);
+}
+END_TEST
+
+/* The rules validate() checks across keys, as --check and start-up see
+ * them; a password is never quoted. */
+START_TEST(test_validate_in_testhost)
+{
+	static const struct {
+		const char *kv[5];
+		const char *says;
+	} refused[] = {
+	    {{"url=smtp://127.0.0.1:2525", "auth=plain",
+	      "password=secretpass", NULL},
+	     "[instance mail] username: required when auth = plain"},
+	    {{"url=smtp://127.0.0.1:2525", "auth=login", "username=u", NULL},
+	     "[instance mail] password: required when auth = login"},
+	    {{"url=smtps://127.0.0.1:465", "tls=starttls", NULL},
+	     "[instance mail] tls: starttls applies to smtp:// URLs"},
+	    {{"url=smtp://127.0.0.1:2525", "from=not an address", NULL},
+	     "[instance mail] from: not a valid email address"},
+	    {{"url=smtp://127.0.0.1:2525", "helo_name=bad name!", NULL},
+	     "[instance mail] helo_name:"},
+	};
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		struct sb_error err;
+		struct sb_testhost *th =
+		    sb_testhost_new(&svcbroker_broker, "mail", &err);
+		ck_assert_ptr_nonnull(th);
+		ck_assert_int_eq(sb_testhost_config(th, refused[i].kv, &err),
+				 SB_ERR_INVALID_INPUT);
+		ck_assert_msg(strstr(err.message, refused[i].says),
+			      "case %zu: %s", i, err.message);
+		ck_assert_ptr_null(strstr(err.message, "secretpass"));
+		/* refused before anything is opened */
+		ck_assert_int_eq(sb_testhost_open(th, &err),
+				 SB_ERR_INVALID_INPUT);
+		ck_assert(!sb_testhost_is_open(th));
+		sb_testhost_free(th);
+	}
+}
+END_TEST
+
+/* open() warns about credentials in clear text and an unchecked server,
+ * without quoting the password. */
+START_TEST(test_open_warnings_logged)
+{
+	const char *const kv[] = {"url=smtp://127.0.0.1:2525", "auth=login",
+				  "username=u", "password=secretpass",
+				  "verify_tls=no", NULL};
+	struct sb_testhost *th = smtp_instance(kv);
+	ck_assert_uint_eq(sb_testhost_log_count(th, SB_LOG_WARN), 2);
+	ck_assert_uint_eq(sb_testhost_log_find(th, SB_LOG_WARN,
+					       "auth = login without TLS"),
+			  1);
+	ck_assert_uint_eq(
+	    sb_testhost_log_find(th, SB_LOG_WARN, "verify_tls = no"), 1);
+	ck_assert_uint_eq(sb_testhost_log_find(th, SB_TESTHOST_ANY_LEVEL,
+					       "secretpass"),
+			  0);
+	sb_testhost_free(th);
+	/* a plain instance opens without a word */
+	th = smtp_instance(local_kv);
+	ck_assert_uint_eq(sb_testhost_log_count(th, SB_TESTHOST_ANY_LEVEL), 0);
+	sb_testhost_free(th);
+}
+END_TEST
+
+/* Email.Send refuses what it must before connecting anywhere (nothing
+ * listens on the configured port). */
+START_TEST(test_send_refusals_in_testhost)
+{
+	const char *const kv[] = {"url=smtp://127.0.0.1:2525",
+				  "from=a@example.test", "plain_text_only=yes",
+				  NULL};
+	struct sb_testhost *th = smtp_instance(kv);
+	static const struct {
+		const char *in[3];
+		enum sb_status st;
+		const char *says;
+	} cases[] = {
+	    {{"From=b@example.test", "To=c@example.test", NULL},
+	     SB_ERR_FORBIDDEN, "allow_from_override = no"},
+	    {{"Subject=nobody", NULL}, SB_ERR_INVALID_INPUT,
+	     "no recipients"},
+	    {{"To=c@example.test", "HtmlBody=<p>hi</p>", NULL},
+	     SB_ERR_INVALID_INPUT, "plain_text_only = yes"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sb_testhost_run *r =
+		    sb_testhost_run(th, "Email", "Send", cases[i].in, NULL);
+		ck_assert_ptr_nonnull(r);
+		ck_assert_msg(r->ran, "case %zu: %s", i, r->err.message);
+		ck_assert_msg(r->status == cases[i].st, "case %zu: %d %s", i,
+			      r->status, r->err.message);
+		ck_assert_msg(strstr(r->err.message, cases[i].says),
+			      "case %zu: %s", i, r->err.message);
+		ck_assert_uint_eq(sb_testhost_rows(r), 0);
+		sb_testhost_run_free(r);
+	}
+	sb_testhost_free(th);
 }
 END_TEST
 
@@ -594,6 +708,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_ratelimit_window);
 	tcase_add_test(tc, test_ratelimit_never_more_than_limit);
 	tcase_add_test(tc, test_ratelimit_acquire_waits_or_throttles);
+	tcase_add_test(tc, test_validate_in_testhost);
+	tcase_add_test(tc, test_open_warnings_logged);
+	tcase_add_test(tc, test_send_refusals_in_testhost);
 	suite_add_tcase(s, tc);
 	return s;
 }
