@@ -139,41 +139,6 @@ static char *xstrdup(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
-/* dir of an absolute file path ("/a/b.ini" -> "/a"). */
-static char *dir_of(const char *file)
-{
-	const char *slash = strrchr(file, '/');
-	if (!slash)
-		return strdup(".");
-	if (slash == file)
-		return strdup("/");
-	return strndup(file, (size_t)(slash - file));
-}
-
-/* p made absolute against dir (p returned as a copy if absolute). */
-static char *abs_against(const char *dir, const char *p)
-{
-	if (p[0] == '/')
-		return strdup(p);
-	char *out = NULL;
-	if (strcmp(dir, "/") == 0) {
-		if (asprintf(&out, "/%s", p) < 0)
-			return NULL;
-	} else if (asprintf(&out, "%s/%s", dir, p) < 0) {
-		return NULL;
-	}
-	return out;
-}
-
-static char *abs_path(const char *p)
-{
-	if (p[0] == '/')
-		return strdup(p);
-	char cwd[PATH_MAX];
-	if (!getcwd(cwd, sizeof(cwd)))
-		return NULL;
-	return abs_against(cwd, p);
-}
 
 /* ---- opening files ---------------------------------------------------- */
 
@@ -497,7 +462,7 @@ static char *resolve(struct loader *L, int line, const char *label,
 		free(rel);
 		return NULL;
 	}
-	char *path = abs_against(L->dir, rel);
+	char *path = sb_path_against(L->dir, rel);
 	free(rel);
 	if (!path)
 		return NULL;
@@ -737,7 +702,7 @@ static void do_includes(struct loader *L, struct includes *inc,
 		const char *g = inc->globs[i];
 		if (strncmp(g, "${", 2) == 0)
 			continue; /* not a path */
-		char *pat = abs_against(dir, g);
+		char *pat = sb_path_against(dir, g);
 		if (!pat)
 			continue;
 		glob_t gl;
@@ -772,7 +737,7 @@ static void do_includes(struct loader *L, struct includes *inc,
 static int read_file(struct loader *L, const char *path, int from_line,
 		     const char *from_file)
 {
-	char *abs = abs_path(path);
+	char *abs = sb_path_absolute(path);
 	if (!abs) {
 		sbc_errlist_add(L->errs, "%s: out of memory", path);
 		L->nerr++;
@@ -859,7 +824,7 @@ static int read_file(struct loader *L, const char *path, int from_line,
 		return -1;
 	}
 	L->file = abs;
-	L->dir = dir_of(abs);
+	L->dir = sb_path_dir(abs);
 	L->rd = rd;
 	L->cur = NULL;
 	L->prev_key = NULL;
@@ -1041,7 +1006,7 @@ int sbc_config_load(const char *path, struct sbc_config **out,
 	memset(&L, 0, sizeof(L));
 	L.cfg = c;
 	L.errs = errs;
-	c->path = abs_path(path);
+	c->path = sb_path_absolute(path);
 	if (!c->path) {
 		sbc_errlist_add(errs, "%s: out of memory", path);
 		sbc_config_free(c);

@@ -192,8 +192,7 @@ void sb_conf_shown(const char *v, size_t max, char *out, size_t n)
 
 /* ---- paths ------------------------------------------------------------ */
 
-/* dir of an absolute file path ("/a/b.ini" -> "/a"). */
-static char *dir_of(const char *file)
+char *sb_path_dir(const char *file)
 {
 	const char *slash = strrchr(file, '/');
 	if (!slash)
@@ -203,8 +202,7 @@ static char *dir_of(const char *file)
 	return strndup(file, (size_t)(slash - file));
 }
 
-/* p made absolute against dir (p returned as a copy if absolute). */
-static char *abs_against(const char *dir, const char *p)
+char *sb_path_against(const char *dir, const char *p)
 {
 	if (p[0] == '/')
 		return strdup(p);
@@ -218,14 +216,14 @@ static char *abs_against(const char *dir, const char *p)
 	return out;
 }
 
-static char *abs_path(const char *p)
+char *sb_path_absolute(const char *p)
 {
 	if (p[0] == '/')
 		return strdup(p);
 	char cwd[PATH_MAX];
 	if (!getcwd(cwd, sizeof(cwd)))
 		return NULL;
-	return abs_against(cwd, p);
+	return sb_path_against(cwd, p);
 }
 
 /* ---- binding ------------------------------------------------------------ */
@@ -537,8 +535,8 @@ static void bind_one(struct binder *B, const struct sb_config_key *k,
 			berr(B, file, line, k->key, "empty path");
 			return;
 		}
-		char *dir = file ? dir_of(file) : NULL;
-		char *p = dir ? abs_against(dir, v) : abs_path(v);
+		char *dir = file ? sb_path_dir(file) : NULL;
+		char *p = dir ? sb_path_against(dir, v) : sb_path_absolute(v);
 		free(dir);
 		if (!p) {
 			berr(B, file, line, k->key, "out of memory");
@@ -609,26 +607,35 @@ size_t sb_conf_flatten(const struct sb_config_key *table,
 	return n;
 }
 
-static size_t field_size(enum sb_conf_type t)
+size_t sb_conf_field_size(enum sb_conf_type t, size_t *align)
 {
+	size_t a_ = 1;
+	if (!align)
+		align = &a_;
 	switch (t) {
 	case SB_CONF_STRING:
 	case SB_CONF_PATH:
 	case SB_CONF_URL:
+		*align = _Alignof(char *);
 		return sizeof(char *);
 	case SB_CONF_LIST:
+		*align = _Alignof(char **);
 		return sizeof(char **);
 	case SB_CONF_INT:
 	case SB_CONF_DURATION:
 	case SB_CONF_SIZE:
+		*align = _Alignof(int64_t);
 		return sizeof(int64_t);
 	case SB_CONF_BOOL:
+		*align = _Alignof(bool);
 		return sizeof(bool);
 	case SB_CONF_ENUM:
+		*align = _Alignof(int);
 		return sizeof(int);
 	case SB_CONF_FRAGMENT:
-		return 0;
+		break;
 	}
+	*align = 1;
 	return 0;
 }
 
@@ -701,7 +708,7 @@ int sb_conf_bind(const struct sb_config_key *table, void *conf,
 	}
 	/* The table itself must fit the struct (a broker bug otherwise). */
 	for (size_t i = 0; i < nk; i++) {
-		size_t fs = field_size(flat[i].key->type);
+		size_t fs = sb_conf_field_size(flat[i].key->type, NULL);
 		if (fs == 0 || flat[i].offset > conf_size ||
 		    conf_size - flat[i].offset < fs) {
 			berr(&B, where->file, where->line, flat[i].key->key,

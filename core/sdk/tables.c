@@ -325,34 +325,6 @@ bool sb_object_check(const struct sb_object *o, char *errbuf, size_t errlen)
 	return true;
 }
 
-static size_t conf_field_size(enum sb_conf_type t, size_t *align)
-{
-	switch (t) {
-	case SB_CONF_STRING:
-	case SB_CONF_PATH:
-	case SB_CONF_URL:
-		*align = _Alignof(char *);
-		return sizeof(char *);
-	case SB_CONF_LIST:
-		*align = _Alignof(char **);
-		return sizeof(char **);
-	case SB_CONF_INT:
-	case SB_CONF_DURATION:
-	case SB_CONF_SIZE:
-		*align = _Alignof(int64_t);
-		return sizeof(int64_t);
-	case SB_CONF_BOOL:
-		*align = _Alignof(bool);
-		return sizeof(bool);
-	case SB_CONF_ENUM:
-		*align = _Alignof(int);
-		return sizeof(int);
-	case SB_CONF_FRAGMENT:
-		break;
-	}
-	*align = 1;
-	return 0;
-}
 
 static const char *const host_keys[] = {"broker", "max_concurrency", "timeout",
 					NULL};
@@ -454,7 +426,7 @@ static bool config_ok(const struct sb_broker *b, char *errbuf, size_t errlen)
 				}
 			}
 		}
-		size_t align, size = conf_field_size(k->type, &align);
+		size_t align, size = sb_conf_field_size(k->type, &align);
 		if (offset > b->config_size ||
 		    size > b->config_size - offset) {
 			fmt(errbuf, errlen,
@@ -473,7 +445,7 @@ static bool config_ok(const struct sb_broker *b, char *errbuf, size_t errlen)
 		for (size_t j = 0; j < i; j++) {
 			const struct sb_config_key *o = flat[j].key;
 			size_t oalign,
-			    osize = conf_field_size(o->type, &oalign);
+			    osize = sb_conf_field_size(o->type, &oalign);
 			if (strcmp(o->key, k->key) == 0) {
 				fmt(errbuf, errlen,
 				    "config key %s: declared twice", k->key);

@@ -30,6 +30,17 @@ bool sb_parse_size(const char *s, int64_t *out);     /* 512 64KiB 10MiB 1GiB */
 void sb_format_duration_ms(int64_t ms, char *buf, size_t n);
 void sb_format_size(int64_t bytes, char *buf, size_t n);
 
+/* ---- paths ------------------------------------------------------------------
+ * Configuration paths are relative to the file that names them.  Each
+ * returns a malloc'd string, or NULL when out of memory (or, for
+ * sb_path_absolute, when the working directory cannot be read). */
+/* The directory of a file path: "/a/b.ini" -> "/a", "b.ini" -> ".". */
+char *sb_path_dir(const char *file);
+/* p made absolute against dir (a copy of p if it is absolute already). */
+char *sb_path_against(const char *dir, const char *p);
+/* p made absolute against the working directory. */
+char *sb_path_absolute(const char *p);
+
 /* ---- tables -----------------------------------------------------------------
  * A table with SB_CONF_FRAGMENT entries, flattened: every real key with its
  * offset from the start of the outermost struct.  Returns the number of
@@ -59,6 +70,10 @@ struct sb_tls_conf {
 	char *ca_file;   /* PEM file of trusted authorities; NULL: system's */
 };
 extern const struct sb_config_key sb_tls_keys[];
+
+/* The size and alignment of the field a key of type t binds to (0 for a
+ * fragment, which has no field of its own). */
+size_t sb_conf_field_size(enum sb_conf_type t, size_t *align);
 
 /* ---- binding --------------------------------------------------------------- */
 
