@@ -297,7 +297,7 @@ static void check_bound(const struct sbc_instance_conf *in,
 			else
 				ok = v && (n = strtoll(v, &end, 10), *end == '\0');
 			FUZZ_CHECK(ok && n == *(const int64_t *)field &&
-					   (k->min == 0 && k->max == 0 ||
+					   ((k->min == 0 && k->max == 0) ||
 					    (n >= k->min && n <= k->max)),
 				   "key %s = '%s' bound as %" PRId64, k->key, v,
 				   *(const int64_t *)field);
