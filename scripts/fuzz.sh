@@ -1,25 +1,28 @@
 #!/bin/sh
 # Run the fuzz targets of tests/fuzz (clang's libFuzzer; see docs/testing.md).
-#   scripts/fuzz.sh [-s SECONDS] [-b BUILD_DIR] [-o OUT_DIR] [TARGET...]
+#   scripts/fuzz.sh [-t] [-s SECONDS] [-b BUILD_DIR] [-o OUT_DIR] [TARGET...]
 # Builds them in BUILD_DIR (default build, already configured) with
 # `make fuzz-build` unless FUZZ_NO_BUILD=1, then runs each TARGET (default:
 # all) for SECONDS (default 5) on its checked-in corpus
 # (tests/fuzz/corpus/TARGET; inputs found on the way go to
 # OUT_DIR/corpus/TARGET, crashes to OUT_DIR/TARGET-crash-*).  OUT_DIR
-# (default build-fuzz) gets TARGET.log and TARGET.trs per target, the way
-# scripts/count-results.py counts them, and one "PASS: fuzz_TARGET" /
-# "FAIL: ..." line is printed per target.  Exits non-zero if any failed.
+# (default build-fuzz) gets TARGET.log per target, and with -t TARGET.trs
+# too, the way scripts/count-results.py counts them (scripts/test.sh).  One
+# "PASS: fuzz_TARGET" / "FAIL: ..." line is printed per target.  Exits
+# non-zero if any failed.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 secs=5
 bdir=build
 out=build-fuzz
-while getopts s:b:o: opt; do
+trs=0
+while getopts ts:b:o: opt; do
 	case $opt in
+	t) trs=1 ;;
 	s) secs=$OPTARG ;;
 	b) bdir=$OPTARG ;;
 	o) out=$OPTARG ;;
-	*) echo "usage: $0 [-s SECONDS] [-b BUILD_DIR] [-o OUT_DIR] [TARGET...]" >&2
+	*) echo "usage: $0 [-t] [-s SECONDS] [-b BUILD_DIR] [-o OUT_DIR] [TARGET...]" >&2
 	   exit 2 ;;
 	esac
 done
@@ -67,7 +70,7 @@ for t in $targets; do
 		r=FAIL
 	fi
 	[ $r = PASS ] || status=1
-	echo ":test-result: $r" >"$out/$t.trs"
+	[ $trs = 0 ] || echo ":test-result: $r" >"$out/$t.trs"
 	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out/$t.log")
 	echo "$r: fuzz_$t${runs:+ ($runs runs in ${secs}s)}"
 	[ $r = PASS ] || tail -n 30 "$out/$t.log" >&2

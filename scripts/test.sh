@@ -79,7 +79,7 @@ fi
 # checked-in corpus (scripts/fuzz.sh; skip with SB_NO_FUZZ=1).
 if [ "${SB_NO_FUZZ:-0}" != 1 ] && [ ! -f "$top/build.build-failed" ]; then
 	rm -rf "$top/build-fuzz"
-	"$top/scripts/fuzz.sh" -s 5 -b "$top/build" -o "$top/build-fuzz" || status=1
+	"$top/scripts/fuzz.sh" -t -s 5 -b "$top/build" -o "$top/build-fuzz" || status=1
 	count fuzz build-fuzz
 fi
 if [ "${SB_NO_VALGRIND:-0}" != 1 ] && [ ! -f "$top/build.build-failed" ]; then
