@@ -135,9 +135,11 @@ static bool writable(const char *v, bool first_line_only)
 	}
 }
 
+/* "key =value": with a space after '=', a value starting with ';' would
+ * read as an inline comment. */
 static void put_value(FILE *f, const char *key, const char *v)
 {
-	fprintf(f, "%s = ", key);
+	fprintf(f, "%s =", key);
 	for (; *v; v++) {
 		if (*v == '\n')
 			fputs("\n\t", f);
