@@ -367,7 +367,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size > 16384)
 		return 0;
-	char *text = fuzz_cstr(data, size);
+	/* Every line counts, those after a NUL byte too. */
+	char *text = malloc(size + 1);
+	if (!text)
+		abort();
+	for (size_t i = 0; i < size; i++)
+		text[i] = data[i] ? (char)data[i] : ' ';
+	text[size] = '\0';
 	bool inside = stays_inside(text);
 	free(text);
 	if (!inside)
