@@ -22,16 +22,16 @@
 static json_t *method;
 
 static const char method_json[] =
-	"{\"name\": \"Send\", \"inputs\": ["
-	"{\"name\": \"Count\", \"type\": \"number\"},"
-	"{\"name\": \"Flag\", \"type\": \"boolean\"},"
-	"{\"name\": \"Subject\", \"type\": \"text\"},"
-	"{\"name\": \"Body\", \"type\": \"memo\"},"
-	"{\"name\": \"When\", \"type\": \"datetime\"},"
-	"{\"name\": \"Attachment\", \"type\": \"file\"},"
-	"{\"name\": \"To\", \"type\": \"email\", \"multi\": true},"
-	"{\"name\": \"Numbers\", \"type\": \"number\", \"multi\": true},"
-	"{\"name\": \"to\", \"type\": \"text\"}]}";
+    "{\"name\": \"Send\", \"inputs\": ["
+    "{\"name\": \"Count\", \"type\": \"number\"},"
+    "{\"name\": \"Flag\", \"type\": \"boolean\"},"
+    "{\"name\": \"Subject\", \"type\": \"text\"},"
+    "{\"name\": \"Body\", \"type\": \"memo\"},"
+    "{\"name\": \"When\", \"type\": \"datetime\"},"
+    "{\"name\": \"Attachment\", \"type\": \"file\"},"
+    "{\"name\": \"To\", \"type\": \"email\", \"multi\": true},"
+    "{\"name\": \"Numbers\", \"type\": \"number\", \"multi\": true},"
+    "{\"name\": \"to\", \"type\": \"text\"}]}";
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -48,14 +48,14 @@ static const json_t *decl(const char *key)
 {
 	const json_t *inputs = json_object_get(method, "inputs"), *in;
 	size_t i;
-	json_array_foreach(inputs, i, in)
-		if (strcmp(json_string_value(json_object_get(in, "name")),
-			   key) == 0)
-			return in;
-	json_array_foreach(inputs, i, in)
-		if (strcasecmp(json_string_value(json_object_get(in, "name")),
-			       key) == 0)
-			return in;
+	json_array_foreach(
+	    inputs, i,
+	    in) if (strcmp(json_string_value(json_object_get(in, "name")),
+			   key) == 0) return in;
+	json_array_foreach(
+	    inputs, i,
+	    in) if (strcasecmp(json_string_value(json_object_get(in, "name")),
+			       key) == 0) return in;
 	return NULL;
 }
 
@@ -82,8 +82,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (char *save = NULL, *a = strtok_r(text, "\n", &save); a && n < 16;
 	     a = strtok_r(NULL, "\n", &save)) {
 		const char *eq = strchr(a, '=');
-		if (strcmp(a, "-") == 0 || (eq && eq[1] == '@' &&
-					    (eq == a || eq[-1] != ':')))
+		if (strcmp(a, "-") == 0 ||
+		    (eq && eq[1] == '@' && (eq == a || eq[-1] != ':')))
 			continue;
 		args[n++] = a;
 	}
@@ -106,15 +106,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(key, args[i], kl);
 		key[kl] = '\0';
 		const json_t *d = decl(key);
-		const char *name = d ? json_string_value(json_object_get(d, "name"))
-				     : key;
-		const char *type = d ? json_string_value(json_object_get(d, "type"))
-				     : strcmp(key, "PageSize") == 0 ? "number"
-								    : "text";
+		const char *name =
+		    d ? json_string_value(json_object_get(d, "name")) : key;
+		const char *type =
+		    d ? json_string_value(json_object_get(d, "type"))
+		    : strcmp(key, "PageSize") == 0 ? "number"
+						   : "text";
 		bool multi = d && json_is_true(json_object_get(d, "multi"));
 		const json_t *got = json_object_get(out, name);
-		FUZZ_CHECK(got, "argument '%s' missing from the inputs", args[i]);
-		json_int_t used = json_integer_value(json_object_get(seen, name));
+		FUZZ_CHECK(got, "argument '%s' missing from the inputs",
+			   args[i]);
+		json_int_t used =
+		    json_integer_value(json_object_get(seen, name));
 		json_t *want;
 		if (raw) {
 			want = json_loads(eq + 1, JSON_DECODE_ANY, NULL);
@@ -135,19 +138,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				   name);
 			size_t k = (size_t)used;
 			if (raw && json_is_array(want)) {
-				for (size_t j = 0; j < json_array_size(want); j++)
-					FUZZ_CHECK(json_equal(json_array_get(got, k + j),
-							      json_array_get(want, j)),
-						   "%s item %zu differs", name, k + j);
+				for (size_t j = 0; j < json_array_size(want);
+				     j++)
+					FUZZ_CHECK(
+					    json_equal(
+						json_array_get(got, k + j),
+						json_array_get(want, j)),
+					    "%s item %zu differs", name, k + j);
 				used += (json_int_t)json_array_size(want);
 			} else {
-				FUZZ_CHECK(json_equal(json_array_get(got, k), want),
-					   "%s item %zu differs", name, k);
+				FUZZ_CHECK(
+				    json_equal(json_array_get(got, k), want),
+				    "%s item %zu differs", name, k);
 				used++;
 			}
 		} else {
-			FUZZ_CHECK(used == 0, "single input %s given twice "
-					      "was accepted",
+			FUZZ_CHECK(used == 0,
+				   "single input %s given twice "
+				   "was accepted",
 				   name);
 			FUZZ_CHECK(json_equal(got, want),
 				   "%s: the value differs from '%s'", name,
@@ -167,7 +175,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (json_is_array(v) && decl(k) &&
 		    json_is_true(json_object_get(decl(k), "multi")))
 			FUZZ_CHECK(json_array_size(v) ==
-					   (size_t)json_integer_value(u),
+				       (size_t)json_integer_value(u),
 				   "%s holds %zu items for %lld given", k,
 				   json_array_size(v),
 				   (long long)json_integer_value(u));

@@ -36,27 +36,29 @@ static const char *const auths[] = {"none", "plain", "login", NULL};
 static const char *const schemes[] = {"http", "https", NULL};
 
 #define KEY(k, t, def, fl, lo, hi, ch, f)                                      \
-	{k, t, def, fl, lo, hi, ch, "a key", offsetof(struct conf, f)}
+	{                                                                      \
+		k, t, def, fl, lo, hi, ch, "a key", offsetof(struct conf, f)   \
+	}
 static const struct sb_config_key table[] = {
-	KEY("s", SB_CONF_STRING, "x", SB_CONF_SECRET, 0, 0, NULL, s),
-	KEY("n", SB_CONF_INT, "5", 0, -10, 1000, NULL, n),
-	KEY("b", SB_CONF_BOOL, "yes", 0, 0, 0, NULL, b),
-	KEY("d", SB_CONF_DURATION, "30s", 0, 1, 3600000, NULL, d),
-	KEY("z", SB_CONF_SIZE, "1MiB", 0, 0, 0, NULL, z),
-	KEY("e", SB_CONF_ENUM, "none", 0, 0, 0, auths, e),
-	KEY("l", SB_CONF_LIST, NULL, 0, 0, 0, NULL, l),
-	KEY("p", SB_CONF_PATH, NULL, 0, 0, 0, NULL, p),
-	KEY("u", SB_CONF_URL, NULL, 0, 0, 0, schemes, u),
-	SB_CONF_END,
+    KEY("s", SB_CONF_STRING, "x", SB_CONF_SECRET, 0, 0, NULL, s),
+    KEY("n", SB_CONF_INT, "5", 0, -10, 1000, NULL, n),
+    KEY("b", SB_CONF_BOOL, "yes", 0, 0, 0, NULL, b),
+    KEY("d", SB_CONF_DURATION, "30s", 0, 1, 3600000, NULL, d),
+    KEY("z", SB_CONF_SIZE, "1MiB", 0, 0, 0, NULL, z),
+    KEY("e", SB_CONF_ENUM, "none", 0, 0, 0, auths, e),
+    KEY("l", SB_CONF_LIST, NULL, 0, 0, 0, NULL, l),
+    KEY("p", SB_CONF_PATH, NULL, 0, 0, 0, NULL, p),
+    KEY("u", SB_CONF_URL, NULL, 0, 0, 0, schemes, u),
+    SB_CONF_END,
 };
 /* The same with a required key. */
 static const struct sb_config_key table_req[] = {
-	KEY("s", SB_CONF_STRING, NULL, 0, 0, 0, NULL, s),
-	KEY("r", SB_CONF_STRING, NULL, SB_CONF_REQUIRED | SB_CONF_SECRET, 0, 0,
-	    NULL, r),
-	KEY("n", SB_CONF_INT, NULL, SB_CONF_REQUIRED, 0, 0, NULL, n),
-	KEY("l", SB_CONF_LIST, NULL, SB_CONF_REQUIRED, 0, 0, NULL, l),
-	SB_CONF_END,
+    KEY("s", SB_CONF_STRING, NULL, 0, 0, 0, NULL, s),
+    KEY("r", SB_CONF_STRING, NULL, SB_CONF_REQUIRED | SB_CONF_SECRET, 0, 0,
+	NULL, r),
+    KEY("n", SB_CONF_INT, NULL, SB_CONF_REQUIRED, 0, 0, NULL, n),
+    KEY("l", SB_CONF_LIST, NULL, SB_CONF_REQUIRED, 0, 0, NULL, l),
+    SB_CONF_END,
 };
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -160,8 +162,8 @@ static bool write_config(const struct sbc_config *c, const char *p)
 	for (size_t i = 0; i < c->n_instances; i++) {
 		const struct sbc_instance_conf *in = &c->instances[i];
 		for (size_t k = 0; k < in->n_kv; k++)
-			if (in->kv[k].secret_ref || !writable(in->kv[k].value,
-							      false) ||
+			if (in->kv[k].secret_ref ||
+			    !writable(in->kv[k].value, false) ||
 			    !writable(in->kv[k].key, true) ||
 			    strchr(in->kv[k].key, '=') ||
 			    strchr(in->kv[k].key, ':'))
@@ -175,10 +177,11 @@ static bool write_config(const struct sbc_config *c, const char *p)
 	if (c->state_dir)
 		fprintf(f, "state_dir = %s\n", c->state_dir);
 	fprintf(f,
-		"workers = %" PRId64 "\nqueue = %" PRId64 "\nmax_body = %" PRId64
-		"\nmax_body_total = %" PRId64 "\nmax_connections = %" PRId64
-		"\nmax_connections_per_ip = %" PRId64 "\nidle_timeout = %" PRId64
-		"ms\nlog_level = %s\n",
+		"workers = %" PRId64 "\nqueue = %" PRId64
+		"\nmax_body = %" PRId64 "\nmax_body_total = %" PRId64
+		"\nmax_connections = %" PRId64
+		"\nmax_connections_per_ip = %" PRId64
+		"\nidle_timeout = %" PRId64 "ms\nlog_level = %s\n",
 		c->workers, c->queue, c->max_body, c->max_body_total,
 		c->max_connections, c->max_connections_per_ip,
 		c->idle_timeout_ms, levels[c->log_level]);
@@ -206,17 +209,16 @@ static bool same_str(const char *a, const char *b)
 static void check_same(const struct sbc_config *a, const struct sbc_config *b)
 {
 	FUZZ_CHECK(same_str(a->listen, b->listen) &&
-			   same_str(a->module_dir, b->module_dir) &&
-			   same_str(a->state_dir, b->state_dir),
+		       same_str(a->module_dir, b->module_dir) &&
+		       same_str(a->state_dir, b->state_dir),
 		   "server paths differ after writing the configuration out");
 	FUZZ_CHECK(a->workers == b->workers && a->queue == b->queue &&
-			   a->max_body == b->max_body &&
-			   a->max_body_total == b->max_body_total &&
-			   a->max_connections == b->max_connections &&
-			   a->max_connections_per_ip ==
-				   b->max_connections_per_ip &&
-			   a->idle_timeout_ms == b->idle_timeout_ms &&
-			   a->log_level == b->log_level,
+		       a->max_body == b->max_body &&
+		       a->max_body_total == b->max_body_total &&
+		       a->max_connections == b->max_connections &&
+		       a->max_connections_per_ip == b->max_connections_per_ip &&
+		       a->idle_timeout_ms == b->idle_timeout_ms &&
+		       a->log_level == b->log_level,
 		   "server numbers differ after writing the configuration out");
 	size_t i;
 	for (i = 0; a->modules[i] && b->modules[i]; i++)
@@ -228,19 +230,19 @@ static void check_same(const struct sbc_config *a, const struct sbc_config *b)
 		const struct sbc_instance_conf *x = &a->instances[i],
 					       *y = &b->instances[i];
 		FUZZ_CHECK(strcmp(x->name, y->name) == 0 &&
-				   same_str(x->broker, y->broker) &&
-				   x->max_concurrency == y->max_concurrency &&
-				   x->timeout_ms == y->timeout_ms &&
-				   x->n_kv == y->n_kv,
+			       same_str(x->broker, y->broker) &&
+			       x->max_concurrency == y->max_concurrency &&
+			       x->timeout_ms == y->timeout_ms &&
+			       x->n_kv == y->n_kv,
 			   "instance %s differs after writing it out", x->name);
 		for (size_t k = 0; k < x->n_kv; k++)
-			FUZZ_CHECK(strcmp(x->kv[k].key, y->kv[k].key) == 0 &&
-					   strcmp(x->kv[k].value,
-						  y->kv[k].value) == 0,
-				   "[instance %s] key '%s' = '%s' reads back as "
-				   "'%s' = '%s'",
-				   x->name, x->kv[k].key, x->kv[k].value,
-				   y->kv[k].key, y->kv[k].value);
+			FUZZ_CHECK(
+			    strcmp(x->kv[k].key, y->kv[k].key) == 0 &&
+				strcmp(x->kv[k].value, y->kv[k].value) == 0,
+			    "[instance %s] key '%s' = '%s' reads back as "
+			    "'%s' = '%s'",
+			    x->name, x->kv[k].key, x->kv[k].value, y->kv[k].key,
+			    y->kv[k].value);
 	}
 }
 
@@ -282,7 +284,7 @@ static void check_bound(const struct sbc_instance_conf *in,
 			if (v) {
 				size_t pl = strlen(p), vl = strlen(v);
 				FUZZ_CHECK(p[0] == '/' && pl >= vl &&
-						   strcmp(p + pl - vl, v) == 0,
+					       strcmp(p + pl - vl, v) == 0,
 					   "path '%s' bound as '%s'", v, p);
 			}
 			break;
@@ -297,22 +299,24 @@ static void check_bound(const struct sbc_instance_conf *in,
 			else if (k->type == SB_CONF_SIZE)
 				ok = sbc_parse_size(v, &n);
 			else
-				ok = v && (n = strtoll(v, &end, 10), *end == '\0');
+				ok = v &&
+				     (n = strtoll(v, &end, 10), *end == '\0');
 			FUZZ_CHECK(ok && n == *(const int64_t *)field &&
-					   ((k->min == 0 && k->max == 0) ||
-					    (n >= k->min && n <= k->max)),
+				       ((k->min == 0 && k->max == 0) ||
+					(n >= k->min && n <= k->max)),
 				   "key %s = '%s' bound as %" PRId64, k->key, v,
 				   *(const int64_t *)field);
 			break;
 		}
 		case SB_CONF_BOOL:
 			FUZZ_CHECK(sbc_parse_bool(v, &b) &&
-					   b == *(const bool *)field,
+				       b == *(const bool *)field,
 				   "key b = '%s'", v);
 			break;
 		case SB_CONF_ENUM: {
 			int e = *(const int *)field;
-			FUZZ_CHECK(e >= 0 && e < 3 && strcasecmp(auths[e], v) == 0,
+			FUZZ_CHECK(e >= 0 && e < 3 &&
+				       strcasecmp(auths[e], v) == 0,
 				   "key e = '%s' bound as %d", v, e);
 			break;
 		}
@@ -322,13 +326,13 @@ static void check_bound(const struct sbc_instance_conf *in,
 			size_t items = 0;
 			for (size_t i = 0; l && l[i]; i++, items++)
 				FUZZ_CHECK(l[i][0] && !strpbrk(l[i], ",\n") &&
-						   l[i][0] != ' ' &&
-						   l[i][strlen(l[i]) - 1] != ' ' &&
-						   strstr(v, l[i]),
+					       l[i][0] != ' ' &&
+					       l[i][strlen(l[i]) - 1] != ' ' &&
+					       strstr(v, l[i]),
 					   "list '%s' has item '%s'", v, l[i]);
 			if (k->flags & SB_CONF_REQUIRED)
-				FUZZ_CHECK(items > 0, "required list '%s' empty",
-					   v);
+				FUZZ_CHECK(items > 0,
+					   "required list '%s' empty", v);
 			break;
 		}
 		}
@@ -342,19 +346,18 @@ static void bind_all(const struct sbc_config *cfg,
 		const struct sbc_instance_conf *in = &cfg->instances[i];
 		struct sbc_errlist errs = {0};
 		void *out = NULL;
-		int rc = sbc_config_bind(tab, sizeof(struct conf), in, &out,
-					 &errs);
+		int rc =
+		    sbc_config_bind(tab, sizeof(struct conf), in, &out, &errs);
 		FUZZ_CHECK((rc == 0) == (errs.n == 0),
 			   "bind returned %d with %zu messages", rc, errs.n);
 		FUZZ_CHECK((rc == 0) == (out != NULL), "bind result %d", rc);
 		char prefix[128];
 		snprintf(prefix, sizeof(prefix), "[instance %s] ", in->name);
 		for (size_t m = 0; m < errs.n; m++)
-			FUZZ_CHECK(strstr(errs.msgs[m], prefix) &&
-					   strncmp(errs.msgs[m], dir,
-						   strlen(dir)) == 0,
-				   "message does not say where: %s",
-				   errs.msgs[m]);
+			FUZZ_CHECK(
+			    strstr(errs.msgs[m], prefix) &&
+				strncmp(errs.msgs[m], dir, strlen(dir)) == 0,
+			    "message does not say where: %s", errs.msgs[m]);
 		if (rc == 0) {
 			check_bound(in, tab, out);
 			sbc_config_unbind(tab, out);
@@ -395,8 +398,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t k = 0; k < in->n_kv; k++) {
 			const struct sbc_kv *kv = &in->kv[k];
 			FUZZ_CHECK(kv->key[0] && kv->value && kv->file &&
-					   kv->line >= in->line &&
-					   given(in, kv->key) == kv,
+				       kv->line >= in->line &&
+				       given(in, kv->key) == kv,
 				   "[instance %s] key %zu '%s' not findable",
 				   in->name, k, kv->key);
 		}
@@ -404,8 +407,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (write_config(cfg, path2)) {
 		struct sbc_config *again = NULL;
 		rc = sbc_config_load(path2, &again, &errs);
-		FUZZ_CHECK(rc == 0, "written out, the configuration does not "
-				    "load: %s",
+		FUZZ_CHECK(rc == 0,
+			   "written out, the configuration does not "
+			   "load: %s",
 			   errs.n ? errs.msgs[0] : "?");
 		check_same(cfg, again);
 		sbc_config_free(again);

@@ -19,49 +19,52 @@
 #include <svcbroker/call.h>
 
 #include "core.h"
-#include "json.h"
 #include "fuzz.h"
+#include "json.h"
 
 static const char *const levels[] = {"Low", "Normal", "High", NULL};
 
-#define IN(n, t, f, c, max) {n, t, f, c, max, "an input"}
+#define IN(n, t, f, c, max)                                                    \
+	{                                                                      \
+		n, t, f, c, max, "an input"                                    \
+	}
 static const struct sb_param all_inputs[] = {
-	IN("Text", SB_TYPE_TEXT, 0, NULL, 64),
-	IN("Memo", SB_TYPE_MEMO, 0, NULL, 0),
-	IN("Number", SB_TYPE_NUMBER, 0, NULL, 0),
-	IN("Decimal", SB_TYPE_DECIMAL, 0, NULL, 0),
-	IN("Flag", SB_TYPE_BOOLEAN, 0, NULL, 0),
-	IN("When", SB_TYPE_DATETIME, 0, NULL, 0),
-	IN("Day", SB_TYPE_DATE, 0, NULL, 0),
-	IN("At", SB_TYPE_TIME, 0, NULL, 0),
-	IN("Span", SB_TYPE_DURATION, 0, NULL, 0),
-	IN("Id", SB_TYPE_GUID, 0, NULL, 0),
-	IN("To", SB_TYPE_EMAIL, SB_MULTI, NULL, 5),
-	IN("Importance", SB_TYPE_ENUM, 0, levels, 0),
-	IN("Attachment", SB_TYPE_FILE, 0, NULL, 100),
-	IN("Files", SB_TYPE_FILE, SB_MULTI, NULL, 0),
-	IN("Numbers", SB_TYPE_NUMBER, SB_MULTI, NULL, 0),
-	IN("Flags", SB_TYPE_BOOLEAN, SB_MULTI, NULL, 0),
-	IN("Tags", SB_TYPE_TEXT, SB_MULTI, NULL, 0),
-	SB_PARAM_END,
+    IN("Text", SB_TYPE_TEXT, 0, NULL, 64),
+    IN("Memo", SB_TYPE_MEMO, 0, NULL, 0),
+    IN("Number", SB_TYPE_NUMBER, 0, NULL, 0),
+    IN("Decimal", SB_TYPE_DECIMAL, 0, NULL, 0),
+    IN("Flag", SB_TYPE_BOOLEAN, 0, NULL, 0),
+    IN("When", SB_TYPE_DATETIME, 0, NULL, 0),
+    IN("Day", SB_TYPE_DATE, 0, NULL, 0),
+    IN("At", SB_TYPE_TIME, 0, NULL, 0),
+    IN("Span", SB_TYPE_DURATION, 0, NULL, 0),
+    IN("Id", SB_TYPE_GUID, 0, NULL, 0),
+    IN("To", SB_TYPE_EMAIL, SB_MULTI, NULL, 5),
+    IN("Importance", SB_TYPE_ENUM, 0, levels, 0),
+    IN("Attachment", SB_TYPE_FILE, 0, NULL, 100),
+    IN("Files", SB_TYPE_FILE, SB_MULTI, NULL, 0),
+    IN("Numbers", SB_TYPE_NUMBER, SB_MULTI, NULL, 0),
+    IN("Flags", SB_TYPE_BOOLEAN, SB_MULTI, NULL, 0),
+    IN("Tags", SB_TYPE_TEXT, SB_MULTI, NULL, 0),
+    SB_PARAM_END,
 };
 static const struct sb_param required_inputs[] = {
-	IN("Subject", SB_TYPE_TEXT, SB_REQUIRED, NULL, 0),
-	IN("To", SB_TYPE_EMAIL, SB_MULTI | SB_REQUIRED, NULL, 0),
-	IN("Count", SB_TYPE_NUMBER, SB_REQUIRED, NULL, 0),
-	IN("Body", SB_TYPE_MEMO, 0, NULL, 0),
-	IN("Attachment", SB_TYPE_FILE, 0, NULL, 0),
-	SB_PARAM_END,
+    IN("Subject", SB_TYPE_TEXT, SB_REQUIRED, NULL, 0),
+    IN("To", SB_TYPE_EMAIL, SB_MULTI | SB_REQUIRED, NULL, 0),
+    IN("Count", SB_TYPE_NUMBER, SB_REQUIRED, NULL, 0),
+    IN("Body", SB_TYPE_MEMO, 0, NULL, 0),
+    IN("Attachment", SB_TYPE_FILE, 0, NULL, 0),
+    SB_PARAM_END,
 };
 static const struct sb_property props[] = {
-	{"Text", SB_TYPE_TEXT, 0, NULL, "a property"},
-	SB_PROPERTY_END,
+    {"Text", SB_TYPE_TEXT, 0, NULL, "a property"},
+    SB_PROPERTY_END,
 };
 static const char *const returns[] = {"Text", NULL};
 static const struct sb_method methods[] = {
-	{"List", SB_KIND_LIST, "a list method", all_inputs, returns},
-	{"Send", SB_KIND_EXECUTE, "an execute method", required_inputs, NULL},
-	SB_METHOD_END,
+    {"List", SB_KIND_LIST, "a list method", all_inputs, returns},
+    {"Send", SB_KIND_EXECUTE, "an execute method", required_inputs, NULL},
+    SB_METHOD_END,
 };
 static const struct sb_object object = {"Thing", "an object", props, methods};
 
@@ -85,14 +88,14 @@ static void check_item(const struct sb_param *p, const struct sb_value *v,
 			   p->name);
 		size_t n = 0;
 		unsigned char *bytes = sb_base64_decode(
-			json_string_value(c), json_string_length(c), &n);
+		    json_string_value(c), json_string_length(c), &n);
 		FUZZ_CHECK(bytes && n == d->f.size &&
-				   (n == 0 || memcmp(bytes, d->f.data, n) == 0),
+			       (n == 0 || memcmp(bytes, d->f.data, n) == 0),
 			   "%s[%zu]: file bytes differ", p->name, i);
 		free(bytes);
 		size_t cap = p->max_size && !(p->flags & SB_MULTI)
-				     ? p->max_size
-				     : SBC_DEFAULT_FILE_MAX;
+				 ? p->max_size
+				 : SBC_DEFAULT_FILE_MAX;
 		FUZZ_CHECK(d->f.size <= cap, "%s: %zu bytes over the cap",
 			   p->name, d->f.size);
 		FUZZ_CHECK(d->f.content_type && d->f.content_type[0],
@@ -140,11 +143,11 @@ static void check_call(const struct sb_call *c, const struct sb_method *m,
 		}
 		present++;
 		FUZZ_CHECK(val && val->type == p->type &&
-				   val->multi == !!(p->flags & SB_MULTI),
+			       val->multi == !!(p->flags & SB_MULTI),
 			   "%s: missing or of another type", k);
 		if (p->flags & SB_MULTI) {
 			FUZZ_CHECK(json_is_array(v) &&
-					   json_array_size(v) == val->count,
+				       json_array_size(v) == val->count,
 				   "%s: %zu items for %zu in the JSON", k,
 				   val->count, json_array_size(v));
 			for (size_t i = 0; i < val->count; i++)

@@ -19,7 +19,8 @@
 static void check_utf8(const char *what, const char *s)
 {
 	if (s)
-		FUZZ_CHECK(sb_utf8_valid(s, strlen(s)), "%s is not UTF-8", what);
+		FUZZ_CHECK(sb_utf8_valid(s, strlen(s)), "%s is not UTF-8",
+			   what);
 }
 
 static void check_list(const char *what, char **l, size_t n)
@@ -60,8 +61,8 @@ static void check_same_list(const char *what, char **a, size_t na, char **b,
 	FUZZ_CHECK(na == nb, "%s: %zu addresses read back as %zu", what, na,
 		   nb);
 	for (size_t i = 0; i < na; i++)
-		FUZZ_CHECK(strcmp(a[i], b[i]) == 0, "%s: '%s' read back as '%s'",
-			   what, a[i], b[i]);
+		FUZZ_CHECK(strcmp(a[i], b[i]) == 0,
+			   "%s: '%s' read back as '%s'", what, a[i], b[i]);
 }
 
 static bool addresses(char **l, size_t n)
@@ -76,25 +77,25 @@ static bool addresses(char **l, size_t n)
  * tolerant and hands back an entry it cannot make sense of as it is. */
 static void round_trip(const struct sb_mime_parsed *p)
 {
-	if (!p->from || !sb_email_valid(p->from) || !addresses(p->to, p->n_to) ||
-	    !addresses(p->cc, p->n_cc) ||
+	if (!p->from || !sb_email_valid(p->from) ||
+	    !addresses(p->to, p->n_to) || !addresses(p->cc, p->n_cc) ||
 	    !addresses(p->reply_to, p->n_reply_to))
 		return;
 	struct sb_mime_message m = {
-		.from = p->from,
-		.to = (const char *const *)p->to,
-		.n_to = p->n_to,
-		.cc = (const char *const *)p->cc,
-		.n_cc = p->n_cc,
-		.reply_to = (const char *const *)p->reply_to,
-		.n_reply_to = p->n_reply_to,
-		.subject = p->subject,
-		.body = p->body,
-		.html_body = p->html_body,
-		.importance = p->importance,
-		.date = 1700000000,
-		.attachments = p->attachments,
-		.n_attachments = p->n_attachments,
+	    .from = p->from,
+	    .to = (const char *const *)p->to,
+	    .n_to = p->n_to,
+	    .cc = (const char *const *)p->cc,
+	    .n_cc = p->n_cc,
+	    .reply_to = (const char *const *)p->reply_to,
+	    .n_reply_to = p->n_reply_to,
+	    .subject = p->subject,
+	    .body = p->body,
+	    .html_body = p->html_body,
+	    .importance = p->importance,
+	    .date = 1700000000,
+	    .attachments = p->attachments,
+	    .n_attachments = p->n_attachments,
 	};
 	struct sb_buf b;
 	sb_buf_init(&b, 0);
@@ -116,7 +117,7 @@ static void round_trip(const struct sb_mime_parsed *p)
 	FUZZ_CHECK(same_text(p->subject, q.subject),
 		   "Subject '%s' read back as '%s'", p->subject, q.subject);
 	FUZZ_CHECK(same_str(p->importance, q.importance) ||
-			   (!p->importance && same_str(q.importance, "Normal")),
+		       (!p->importance && same_str(q.importance, "Normal")),
 		   "Importance %s read back as %s", p->importance,
 		   q.importance);
 	FUZZ_CHECK(same_text(p->body, q.body), "body differs");
@@ -128,8 +129,8 @@ static void round_trip(const struct sb_mime_parsed *p)
 		const struct sb_file *x = &p->attachments[i],
 				     *y = &q.attachments[i];
 		FUZZ_CHECK(x->size == y->size &&
-				   (x->size == 0 ||
-				    memcmp(x->data, y->data, x->size) == 0),
+			       (x->size == 0 ||
+				memcmp(x->data, y->data, x->size) == 0),
 			   "attachment %zu: bytes differ", i);
 		FUZZ_CHECK(same_str(x->name, y->name),
 			   "attachment name '%s' read back as '%s'", x->name,
@@ -159,9 +160,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(subj);
 		return 0;
 	}
-	FUZZ_CHECK(!subj == !p.subject, "sb_mime_header %s a Subject, "
-				       "sb_mime_parse %s",
-		   subj ? "finds" : "finds no", p.subject ? "does" : "does not");
+	FUZZ_CHECK(!subj == !p.subject,
+		   "sb_mime_header %s a Subject, "
+		   "sb_mime_parse %s",
+		   subj ? "finds" : "finds no",
+		   p.subject ? "does" : "does not");
 	free(subj);
 	check_utf8("From", p.from);
 	check_utf8("Subject", p.subject);

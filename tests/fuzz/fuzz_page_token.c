@@ -17,11 +17,11 @@
 #include "fuzz.h"
 
 static struct mapi_sortkey rows[] = {
-	{.key = INT64_MIN, .id = "a"}, {.key = -5, .id = "b"},
-	{.key = 0, .id = ""},          {.key = 0, .id = "0"},
-	{.key = 0, .id = "x|y"},       {.key = 7, .id = "m"},
-	{.key = 7, .id = "n"},         {.key = 1700000000, .id = "c"},
-	{.key = INT64_MAX, .id = "z"},
+    {.key = INT64_MIN, .id = "a"}, {.key = -5, .id = "b"},
+    {.key = 0, .id = ""},	   {.key = 0, .id = "0"},
+    {.key = 0, .id = "x|y"},	   {.key = 7, .id = "m"},
+    {.key = 7, .id = "n"},	   {.key = 1700000000, .id = "c"},
+    {.key = INT64_MAX, .id = "z"},
 };
 #define NROWS (sizeof(rows) / sizeof(rows[0]))
 
@@ -36,8 +36,8 @@ static size_t start_of(const char *scope, const char *token, bool *ok)
 {
 	struct sb_error err = {0};
 	size_t start = SIZE_MAX;
-	enum sb_status st = mapi_page_start(rows, NROWS, scope, token, &start,
-					    &err);
+	enum sb_status st =
+	    mapi_page_start(rows, NROWS, scope, token, &start, &err);
 	*ok = st == SB_OK;
 	FUZZ_CHECK(*ok || (st == SB_ERR_INVALID_INPUT && err.message[0]),
 		   "refusal without a message (status %d)", (int)st);
@@ -63,15 +63,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ok && *token) {
 		/* Accepted: it is v1|scope|key|id in base64. */
 		size_t plen = 0;
-		unsigned char *plain = sb_base64_decode(token, strlen(token),
-							&plen);
+		unsigned char *plain =
+		    sb_base64_decode(token, strlen(token), &plen);
 		FUZZ_CHECK(plain, "accepted token '%s' is not base64", token);
 		size_t sl = strlen(scope);
 		char *p = (char *)plain;
 		FUZZ_CHECK(plen == strlen(p) && plen > 3 + sl &&
-				   strncmp(p, "v1|", 3) == 0 &&
-				   strncmp(p + 3, scope, sl) == 0 &&
-				   p[3 + sl] == '|',
+			       strncmp(p, "v1|", 3) == 0 &&
+			       strncmp(p + 3, scope, sl) == 0 &&
+			       p[3 + sl] == '|',
 			   "accepted token '%s' of another scope", token);
 		char *key = p + 3 + sl + 1, *bar = strchr(key, '|');
 		FUZZ_CHECK(bar, "accepted token without an id: '%s'", p);

@@ -44,8 +44,8 @@ static void check_datetime(const char *s)
 		   "'%s' parses to %" PRId64 ", formatted as '%s' which does "
 		   "not parse",
 		   s, epoch, buf);
-	FUZZ_CHECK(again == epoch, "'%s' -> %" PRId64 " -> '%s' -> %" PRId64,
-		   s, epoch, buf, again);
+	FUZZ_CHECK(again == epoch, "'%s' -> %" PRId64 " -> '%s' -> %" PRId64, s,
+		   epoch, buf, again);
 	sb_datetime_format(again, buf2, sizeof(buf2));
 	FUZZ_CHECK(strcmp(buf, buf2) == 0, "format not canonical: '%s' '%s'",
 		   buf, buf2);
@@ -67,12 +67,13 @@ static void check_date_time(const char *s)
 	char dt[64];
 	if (len < 40) {
 		snprintf(dt, sizeof(dt), "%sT12:00:00Z", s);
-		FUZZ_CHECK(valid(SB_TYPE_DATE, s) == valid(SB_TYPE_DATETIME, dt),
+		FUZZ_CHECK(valid(SB_TYPE_DATE, s) ==
+			       valid(SB_TYPE_DATETIME, dt),
 			   "date '%s' vs datetime '%s'", s, dt);
 		snprintf(dt, sizeof(dt), "2000-02-29T%s%sZ", s,
 			 len == 5 ? ":00" : "");
 		FUZZ_CHECK(!valid(SB_TYPE_TIME, s) ||
-				   valid(SB_TYPE_DATETIME, dt),
+			       valid(SB_TYPE_DATETIME, dt),
 			   "time '%s' valid but datetime '%s' not", s, dt);
 	}
 }
@@ -92,8 +93,8 @@ static void check_duration(const char *s)
 	FUZZ_CHECK(sb_duration_parse(buf, &again) && again == secs,
 		   "'%s' -> %" PRId64 " -> '%s' -> %" PRId64, s, secs, buf,
 		   again);
-	snprintf(buf, sizeof(buf), "P%" PRId64 "DT%" PRId64 "H%" PRId64
-		 "M%" PRId64 "S",
+	snprintf(buf, sizeof(buf),
+		 "P%" PRId64 "DT%" PRId64 "H%" PRId64 "M%" PRId64 "S",
 		 secs / 86400, secs % 86400 / 3600, secs % 3600 / 60,
 		 secs % 60);
 	again = -1;
@@ -115,8 +116,8 @@ static void check_numbers(const char *s)
 	char *end = NULL;
 	long long v = strtoll(s, &end, 10);
 	const char *d = s + (*s == '-');
-	bool strict = *d >= '0' && *d <= '9' && errno == 0 && end &&
-		      *end == '\0';
+	bool strict =
+	    *d >= '0' && *d <= '9' && errno == 0 && end && *end == '\0';
 	FUZZ_CHECK(num == strict, "number '%s': check %d, strtoll %d", s, num,
 		   strict);
 	if (num) {
