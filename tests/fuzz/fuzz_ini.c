@@ -18,6 +18,7 @@
 #include <inttypes.h>
 #include <stddef.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "core.h"
 #include "fuzz.h"
@@ -62,6 +63,20 @@ static const struct sb_config_key table_req[] = {
 };
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
+/* The scratch directory goes when the run ends (not after a crash: the
+ * files may help to reproduce it). */
+static void remove_dir(void)
+{
+	static const char *const names[] = {"fuzz.ini", "again.ini", "secret",
+					    "inc.conf"};
+	char p[128];
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
+		unlink(p);
+	}
+	rmdir(dir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
@@ -69,6 +84,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(dir, sizeof(dir), "/tmp/sb-fuzz-ini.XXXXXX");
 	if (!mkdtemp(dir))
 		abort();
+	atexit(remove_dir);
 	snprintf(path, sizeof(path), "%s/fuzz.ini", dir);
 	snprintf(path2, sizeof(path2), "%s/again.ini", dir);
 	char p[128];
