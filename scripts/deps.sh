@@ -6,7 +6,7 @@
 # already installed are not fetched again.
 set -eu
 
-pkgs="build-essential autoconf automake libtool pkg-config
+pkgs="build-essential autoconf automake libtool pkg-config clang
 libltdl-dev libinih-dev libmicrohttpd-dev libjansson-dev
 libcurl4-openssl-dev libxml2-dev libssl-dev check
 python3 python3-aiosmtpd python3-icalendar

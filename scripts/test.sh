@@ -7,6 +7,8 @@
 #   3. run the compiled (unit) tests again under valgrind, then the
 #      integration tests with svcbrokerd itself under valgrind (skip both
 #      with SB_NO_VALGRIND=1),
+#   3b. run each fuzz target (tests/fuzz) for 5 seconds on its corpus
+#       (skip with SB_NO_FUZZ=1),
 #   4. build in build-asan/ with AddressSanitizer + UndefinedBehaviorSanitizer
 #      and run `make check` again (skip with SB_NO_SANITIZE=1),
 # then print one line "N passed, N failed, N skipped" (each check counted,
@@ -72,6 +74,13 @@ if [ ! -f "$top/build.build-failed" ] && [ "${SB_NO_E2E:-0}" != 1 ]; then
 	e2e test_quickstart /usr/bin/python3 "$top/tests/integration/test_quickstart.py"
 	e2e test_out_of_tree bash "$top/tests/integration/test_out_of_tree.sh"
 	count e2e build-e2e
+fi
+# Fuzz smoke pass: each fuzz target of tests/fuzz for a few seconds on its
+# checked-in corpus (scripts/fuzz.sh; skip with SB_NO_FUZZ=1).
+if [ "${SB_NO_FUZZ:-0}" != 1 ] && [ ! -f "$top/build.build-failed" ]; then
+	rm -rf "$top/build-fuzz"
+	"$top/scripts/fuzz.sh" -t -s 5 -b "$top/build" -o "$top/build-fuzz" || status=1
+	count fuzz build-fuzz
 fi
 if [ "${SB_NO_VALGRIND:-0}" != 1 ] && [ ! -f "$top/build.build-failed" ]; then
 	native=$(make -s -C "$top/build" print-native-tests | tr '\n' ' ')

@@ -1073,10 +1073,13 @@ int sbc_config_load(const char *path, struct sbc_config **out,
 		int before = L.nerr;
 		sb_conf_bind(sbc_instance_host_keys, in, sizeof(*in), view,
 			     nh, &where, report, &L);
-		const struct sb_conf_kv *at = NULL;
+		/* Where broker was set (its strings stay in x->kv). */
+		struct sb_conf_kv at_kv, *at = NULL;
 		for (size_t i = 0; i < nh; i++)
-			if (strcmp(view[i].key, "broker") == 0)
-				at = &view[i];
+			if (strcmp(view[i].key, "broker") == 0) {
+				at_kv = view[i];
+				at = &at_kv;
+			}
 		free(view);
 		/* The broker's own keys move to the instance. */
 		for (size_t i = 0; i < x->n_kv; i++) {

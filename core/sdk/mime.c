@@ -31,6 +31,7 @@
 #define MAX_DEPTH 10
 #define MAX_ADDRESSES 1000
 #define MAX_PARAM_SECTIONS 64
+#define FILE_NAME_MAX 255 /* bytes of an attachment's name */
 #define EW_SCAN_MAX 2048 /* longest encoded-word the reader accepts */
 
 /* ====================================================================
@@ -587,6 +588,12 @@ static enum sb_status put_attachment(struct sb_buf *b, size_t idx,
 	enum sb_status st = check_header_text(field, name, err);
 	if (st != SB_OK)
 		return st;
+	/* As file inputs: a longer name would take more RFC 2231 sections
+	 * than a reader (this one included) puts together. */
+	if (strlen(name) > FILE_NAME_MAX)
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "%s: longer than %d bytes", field,
+				    FILE_NAME_MAX);
 	const char *ct = f->content_type && *f->content_type
 			     ? f->content_type
 			     : "application/octet-stream";

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include <svcbroker/sdk.h>
+#include <svcbroker/types.h>
 
 #define SB_BUF_DEFAULT_MAX ((size_t)64 * 1024 * 1024)
 
@@ -598,6 +599,10 @@ bool sb_email_valid(const char *s)
 	if (len < 3 || len > 254)
 		return false;
 	if (!sb_utf8_valid(s, len))
+		return false;
+	/* UTF-8 local parts (RFC 6531) still hold no control character or
+	 * line break (C1 controls, U+2028): an address is one line of text. */
+	if (!sb_type_check(SB_TYPE_TEXT, s, NULL, NULL))
 		return false;
 	const char *at = strrchr(s, '@');
 	if (!at || at == s)

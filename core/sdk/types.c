@@ -174,9 +174,15 @@ bool sb_datetime_parse(const char *s, int64_t *epoch)
 	}
 	if (*p != '\0')
 		return false;
+	int64_t t = days_from_civil(y, mo, d) * 86400 + (int64_t)h * 3600 +
+		    mi * 60 + sec - off;
+	/* The instant must be writable in UTC (sb_datetime_format): an offset
+	 * may not carry it out of the years 0000..9999. */
+	if (t < days_from_civil(0, 1, 1) * 86400 ||
+	    t >= days_from_civil(10000, 1, 1) * 86400)
+		return false;
 	if (epoch)
-		*epoch = days_from_civil(y, mo, d) * 86400 + (int64_t)h * 3600 +
-			 mi * 60 + sec - off;
+		*epoch = t;
 	return true;
 }
 

@@ -363,6 +363,17 @@ int cli_inputs_build(const json_t *method, char **args, int nargs, json_t **out)
 		memcpy(key, arg, klen);
 		key[klen] = '\0';
 		const char *val = eq + 1;
+		/* A JSON object cannot hold the name otherwise (it would be
+		 * dropped without a word). */
+		json_t *utf8 = json_string(key);
+		json_decref(utf8);
+		if (!utf8) {
+			cli_err("argument %d: the input name is not valid UTF-8",
+				a + 1);
+			free(key);
+			ret = CLI_EXIT_USAGE;
+			break;
+		}
 
 		const json_t *def = inputs ? find_input(inputs, key) : NULL;
 		const char *type = def ? cli_jstr(def, "type") : NULL;

@@ -409,6 +409,12 @@ with sbtest.Daemon(CONFIG) as d:
     code, out, err = run("call", "t1/Echo.Echo", "Unknown=1", url=u)
     t.ok(code == 1 and "invalid_input" in err and "Unknown" in err,
          "unknown input: refused by the server", "%d %s" % (code, err))
+    # Found by tests/fuzz/fuzz_cli_inputs: a name that is not UTF-8 was
+    # dropped from the inputs without a word.
+    code, out, err = run("call", "t1/Echo.Echo", "Text=x", b"Te\xffxt=1", url=u)
+    t.ok(code == 2 and "argument 2: the input name is not valid UTF-8" in err,
+         "an input name that is not UTF-8: refused by the client",
+         "%d %s" % (code, err))
     code, out, err = run("call", "t1/Echo.Fail", "Status=throttled", "Code=SlowDown",
                          "Message=take a break", "RetryAfterMs=1500", url=u)
     t.ok(code == 1 and "throttled" in err and "[SlowDown]" in err

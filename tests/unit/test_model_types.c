@@ -218,6 +218,40 @@ START_TEST(guid_email_enum_file)
 }
 END_TEST
 
+/* Found by tests/fuzz/fuzz_values: a date-time whose offset carries its
+ * instant out of the years 0000..9999 parsed, but its UTC form did not. */
+START_TEST(datetime_instant_within_years)
+{
+	int64_t e = 0;
+	char buf[32];
+	ck_assert(!sb_datetime_parse("0000-01-01T00:00:00+01:00", &e));
+	ck_assert(!sb_datetime_parse("9999-12-31T23:59:59-01:00", &e));
+	ck_assert(!sb_type_check(SB_TYPE_DATETIME, "0000-01-01T00:59:59+01:00",
+				 NULL, NULL));
+	ck_assert(sb_datetime_parse("0000-01-01T01:00:00+01:00", &e));
+	sb_datetime_format(e, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "0000-01-01T00:00:00Z");
+	ck_assert(sb_datetime_parse("9999-12-31T22:59:59-01:00", &e));
+	sb_datetime_format(e, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "9999-12-31T23:59:59Z");
+	ck_assert(sb_datetime_parse(buf, NULL));
+}
+END_TEST
+
+/* Found by tests/fuzz/fuzz_values: an e-mail address with a line
+ * separator or a C1 control in a UTF-8 local part was valid. */
+START_TEST(email_is_one_line)
+{
+	static const char *const good[] = {"j\xc3\xb6rg@example.com",
+					   "\"quoted.name\"@example.com"};
+	static const char *const bad[] = {"\xe2\x80\xa8@Y",
+					  "a\xe2\x80\xa9" "b@example.com",
+					  "a\xc2\x85" "@example.com",
+					  "\"a\xc2\x9f" "\"@example.com"};
+	expect(SB_TYPE_EMAIL, NULL, good, N(good), bad, N(bad));
+}
+END_TEST
+
 /* ---- schema ---------------------------------------------------------- */
 
 static void check_table(const struct sb_property *t, const char *const *names,
@@ -305,6 +339,8 @@ static Suite *types_suite(void)
 	tcase_add_test(tc, date_and_time);
 	tcase_add_test(tc, duration_check_and_parse);
 	tcase_add_test(tc, guid_email_enum_file);
+	tcase_add_test(tc, datetime_instant_within_years);
+	tcase_add_test(tc, email_is_one_line);
 	tcase_add_test(tc, schema_tables);
 	suite_add_tcase(s, tc);
 	return s;

@@ -1,0 +1,189 @@
+/* Fuzz target: the MIME reader (core/mime.c sb_mime_parse, sb_mime_header)
+ * and, for what it reads, the builder (sb_mime_build).
+ *
+ * Invariants: sb_mime_header gives an unfolded value, and finds a Subject
+ * exactly when sb_mime_parse does; a parse either succeeds or names its
+ * reason; every string a successful parse returns is valid UTF-8;
+ * attachments have a content type; and a parsed message with plain
+ * addresses that the builder accepts reads back the same (addresses,
+ * subject, importance, text and HTML bodies up to line endings, attachments
+ * byte for byte). */
+#include "config.h"
+
+#include <strings.h>
+
+#include <svcbroker/mime.h>
+
+#include "fuzz.h"
+
+static void check_utf8(const char *what, const char *s)
+{
+	if (s)
+		FUZZ_CHECK(sb_utf8_valid(s, strlen(s)), "%s is not UTF-8",
+			   what);
+}
+
+static void check_list(const char *what, char **l, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		FUZZ_CHECK(l[i], "%s[%zu] is NULL", what, i);
+		check_utf8(what, l[i]);
+	}
+}
+
+/* a and b equal once CR bytes are dropped (the builder writes CRLF). */
+static bool same_text(const char *a, const char *b)
+{
+	if (!a || !b)
+		return (!a || !*a) && (!b || !*b);
+	for (;;) {
+		while (*a == '\r')
+			a++;
+		while (*b == '\r')
+			b++;
+		if (*a != *b)
+			return false;
+		if (!*a)
+			return true;
+		a++;
+		b++;
+	}
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static void check_same_list(const char *what, char **a, size_t na, char **b,
+			    size_t nb)
+{
+	FUZZ_CHECK(na == nb, "%s: %zu addresses read back as %zu", what, na,
+		   nb);
+	for (size_t i = 0; i < na; i++)
+		FUZZ_CHECK(strcmp(a[i], b[i]) == 0,
+			   "%s: '%s' read back as '%s'", what, a[i], b[i]);
+}
+
+static bool addresses(char **l, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!sb_email_valid(l[i]))
+			return false;
+	return true;
+}
+
+/* Only for messages whose addresses are plain addresses: the reader is
+ * tolerant and hands back an entry it cannot make sense of as it is. */
+static void round_trip(const struct sb_mime_parsed *p)
+{
+	if (!p->from || !sb_email_valid(p->from) ||
+	    !addresses(p->to, p->n_to) || !addresses(p->cc, p->n_cc) ||
+	    !addresses(p->reply_to, p->n_reply_to))
+		return;
+	struct sb_mime_message m = {
+	    .from = p->from,
+	    .to = (const char *const *)p->to,
+	    .n_to = p->n_to,
+	    .cc = (const char *const *)p->cc,
+	    .n_cc = p->n_cc,
+	    .reply_to = (const char *const *)p->reply_to,
+	    .n_reply_to = p->n_reply_to,
+	    .subject = p->subject,
+	    .body = p->body,
+	    .html_body = p->html_body,
+	    .importance = p->importance,
+	    .date = 1700000000,
+	    .attachments = p->attachments,
+	    .n_attachments = p->n_attachments,
+	};
+	struct sb_buf b;
+	sb_buf_init(&b, 0);
+	struct sb_error err = {0};
+	if (sb_mime_build(&m, &b, NULL, &err) != SB_OK) {
+		sb_buf_free(&b);
+		return;
+	}
+	struct sb_mime_parsed q;
+	enum sb_status st = sb_mime_parse(b.data, b.len, &q, &err);
+	FUZZ_CHECK(st == SB_OK, "a built message does not parse: %s",
+		   err.message);
+	FUZZ_CHECK(same_str(p->from, q.from), "From '%s' read back as '%s'",
+		   p->from, q.from);
+	check_same_list("To", p->to, p->n_to, q.to, q.n_to);
+	check_same_list("Cc", p->cc, p->n_cc, q.cc, q.n_cc);
+	check_same_list("Reply-To", p->reply_to, p->n_reply_to, q.reply_to,
+			q.n_reply_to);
+	FUZZ_CHECK(same_text(p->subject, q.subject),
+		   "Subject '%s' read back as '%s'", p->subject, q.subject);
+	FUZZ_CHECK(same_str(p->importance, q.importance) ||
+		       (!p->importance && same_str(q.importance, "Normal")),
+		   "Importance %s read back as %s", p->importance,
+		   q.importance);
+	FUZZ_CHECK(same_text(p->body, q.body), "body differs");
+	FUZZ_CHECK(same_text(p->html_body, q.html_body), "HTML body differs");
+	FUZZ_CHECK(p->n_attachments == q.n_attachments,
+		   "%zu attachments read back as %zu", p->n_attachments,
+		   q.n_attachments);
+	for (size_t i = 0; i < p->n_attachments; i++) {
+		const struct sb_file *x = &p->attachments[i],
+				     *y = &q.attachments[i];
+		FUZZ_CHECK(x->size == y->size &&
+			       (x->size == 0 ||
+				memcmp(x->data, y->data, x->size) == 0),
+			   "attachment %zu: bytes differ", i);
+		FUZZ_CHECK(same_str(x->name, y->name),
+			   "attachment name '%s' read back as '%s'", x->name,
+			   y->name);
+		FUZZ_CHECK(strcasecmp(x->content_type, y->content_type) == 0,
+			   "attachment type '%s' read back as '%s'",
+			   x->content_type, y->content_type);
+	}
+	sb_mime_parsed_free(&q);
+	sb_buf_free(&b);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size > 65536)
+		return 0;
+	const char *raw = (const char *)data;
+	/* The raw value, unfolded: one line. */
+	char *subj = sb_mime_header(raw, size, "Subject");
+	FUZZ_CHECK(!subj || !strchr(subj, '\n'), "raw Subject '%s' is folded",
+		   subj);
+	struct sb_mime_parsed p;
+	struct sb_error err = {0};
+	enum sb_status st = sb_mime_parse(raw, size, &p, &err);
+	if (st != SB_OK) {
+		FUZZ_CHECK(err.message[0], "refused without a reason");
+		free(subj);
+		return 0;
+	}
+	FUZZ_CHECK(!subj == !p.subject,
+		   "sb_mime_header %s a Subject, "
+		   "sb_mime_parse %s",
+		   subj ? "finds" : "finds no",
+		   p.subject ? "does" : "does not");
+	free(subj);
+	check_utf8("From", p.from);
+	check_utf8("Subject", p.subject);
+	check_utf8("Message-ID", p.message_id);
+	check_utf8("Date", p.date);
+	check_utf8("Importance", p.importance);
+	check_utf8("body", p.body);
+	check_utf8("HTML body", p.html_body);
+	check_list("To", p.to, p.n_to);
+	check_list("Cc", p.cc, p.n_cc);
+	check_list("Reply-To", p.reply_to, p.n_reply_to);
+	for (size_t i = 0; i < p.n_attachments; i++) {
+		const struct sb_file *f = &p.attachments[i];
+		FUZZ_CHECK(f->content_type && f->content_type[0],
+			   "attachment %zu without a content type", i);
+		check_utf8("attachment name", f->name);
+		FUZZ_CHECK(f->size == 0 || f->data, "attachment %zu data", i);
+	}
+	round_trip(&p);
+	sb_mime_parsed_free(&p);
+	return 0;
+}
