@@ -4,6 +4,7 @@
  * keys and the test host. */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +49,8 @@ int sbc_config_bind(const struct sb_config_key *table, size_t config_size,
 				&where, report, errs);
 	free(view);
 	if (nerr > 0) {
-		sbc_config_unbind(table, conf);
+		sb_conf_release(table, conf, config_size);
+		free(conf);
 		return -1;
 	}
 	*out = conf;
@@ -59,7 +61,7 @@ void sbc_config_unbind(const struct sb_config_key *table, void *conf)
 {
 	if (!conf)
 		return;
-	sb_conf_release(table, conf);
+	sb_conf_release(table, conf, SIZE_MAX); /* a table that bound */
 	free(conf);
 }
 

@@ -863,14 +863,14 @@ void sbc_config_free(struct sbc_config *c)
 	if (!c)
 		return;
 	free(c->path);
-	sb_conf_release(sbc_server_keys, c);
+	sb_conf_release(sbc_server_keys, c, sizeof(*c));
 	for (size_t i = 0; c->modules && c->modules[i]; i++)
 		free(c->modules[i]);
 	free(c->modules);
 	for (size_t i = 0; i < c->n_instances; i++) {
 		struct sbc_instance_conf *in = &c->instances[i];
 		free(in->name);
-		sb_conf_release(sbc_instance_host_keys, in);
+		sb_conf_release(sbc_instance_host_keys, in, sizeof(*in));
 		free(in->file);
 		for (size_t k = 0; k < in->n_kv; k++)
 			kv_free(&in->kv[k]);

@@ -639,7 +639,8 @@ size_t sb_conf_field_size(enum sb_conf_type t, size_t *align)
 	return 0;
 }
 
-void sb_conf_release(const struct sb_config_key *table, void *conf)
+void sb_conf_release(const struct sb_config_key *table, void *conf,
+		     size_t conf_size)
 {
 	if (!conf)
 		return;
@@ -649,6 +650,9 @@ void sb_conf_release(const struct sb_config_key *table, void *conf)
 		n = SB_CONF_KEYS_MAX;
 	for (size_t i = 0; i < n; i++) {
 		const struct sb_config_key *k = flat[i].key;
+		size_t fs = sb_conf_field_size(k->type, NULL);
+		if (flat[i].offset > conf_size || conf_size - flat[i].offset < fs)
+			continue;
 		char *field = (char *)conf + flat[i].offset;
 		switch (k->type) {
 		case SB_CONF_STRING:

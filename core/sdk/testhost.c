@@ -211,7 +211,7 @@ static void conf_release(struct sb_testhost *th)
 {
 	if (!th->conf)
 		return;
-	sb_conf_release(th->b->config, th->conf);
+	sb_conf_release(th->b->config, th->conf, th->b->config_size);
 	free(th->conf);
 	th->conf = NULL;
 }
@@ -413,9 +413,9 @@ static enum sb_status bind_all(struct sb_testhost *th,
 			     n_mine, &where, report, &B);
 	free(mine);
 	free(hosts);
-	sb_conf_release(host_keys, &hk);
+	sb_conf_release(host_keys, &hk, sizeof(hk));
 	if (nerr > 0) {
-		sb_conf_release(th->b->config, conf);
+		sb_conf_release(th->b->config, conf, th->b->config_size);
 		free(conf);
 		return first_problem(th, SB_ERR_INVALID_INPUT, err);
 	}
@@ -431,7 +431,7 @@ static enum sb_status bind_all(struct sb_testhost *th,
 				 verr.message[0] ? verr.message
 						 : sb_status_str(st));
 			add_problem(th, msg);
-			sb_conf_release(th->b->config, conf);
+			sb_conf_release(th->b->config, conf, th->b->config_size);
 			free(conf);
 			return first_problem(th, st, err);
 		}

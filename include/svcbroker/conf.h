@@ -115,9 +115,11 @@ int sb_conf_bind(const struct sb_config_key *table, void *conf,
 		 const struct sb_conf_where *where, sb_conf_report_fn report,
 		 void *ctx);
 /* Free what binding allocated in conf (strings, lists; secrets are wiped
- * first) and zero those fields; conf itself is the caller's.  NULL conf is
- * a no-op. */
-void sb_conf_release(const struct sb_config_key *table, void *conf);
+ * first) and zero those fields; conf itself is the caller's.  Fields that
+ * would lie past conf_size bytes are not touched (a table that does not
+ * fit its struct is refused by sb_conf_bind).  NULL conf is a no-op. */
+void sb_conf_release(const struct sb_config_key *table, void *conf,
+		     size_t conf_size);
 
 /* v as safe to quote in a message about configuration: at most max bytes,
  * and the password of any URL in it ("scheme://user:password@host") shown
