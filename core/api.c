@@ -33,11 +33,21 @@
 #define SEGMENT_MAX 256
 #define LISTEN_BACKLOG 1024
 
+/* A document that depends on the catalog alone, encoded once per
+ * catalog generation (encoding the catalog was most of a GET's time). */
+struct doc_cache {
+	pthread_mutex_t mu;
+	int64_t generation; /* 0: empty */
+	char *json;
+	size_t len;
+};
+
 struct sbc_api {
 	struct sb_runtime *rt;
 	struct sbh_server *srv;
 	bool quiesced;
 	atomic_int calls_open; /* submitted calls whose request is not over */
+	struct doc_cache catalog_doc, openapi_doc;
 };
 
 enum route {
@@ -181,6 +191,41 @@ static const char *shown(const char *s, char *buf, size_t n)
 
 /* ---- GET routes ---------------------------------------------------------- */
 
+/* A malloc'd copy of cat's document, from the cache or encoded now. */
+static char *cached_doc(struct doc_cache *dc, const struct sbc_catalog *cat,
+			char *(*encode)(const struct sbc_catalog *))
+{
+	char *out = NULL;
+	pthread_mutex_lock(&dc->mu);
+	if (dc->json && dc->generation == cat->generation) {
+		out = malloc(dc->len + 1);
+		if (out)
+			memcpy(out, dc->json, dc->len + 1);
+	}
+	pthread_mutex_unlock(&dc->mu);
+	if (out)
+		return out;
+	out = encode(cat);
+	if (!out)
+		return NULL;
+	size_t len = strlen(out);
+	char *keep = malloc(len + 1);
+	if (!keep)
+		return out;
+	memcpy(keep, out, len + 1);
+	pthread_mutex_lock(&dc->mu);
+	if (cat->generation >= dc->generation) {
+		free(dc->json);
+		dc->json = keep;
+		dc->len = len;
+		dc->generation = cat->generation;
+		keep = NULL;
+	}
+	pthread_mutex_unlock(&dc->mu);
+	free(keep);
+	return out;
+}
+
 static void serve_get(struct sbc_api *api, struct sbh_conn *c, enum route rt_,
 		      char seg[MAX_SEGMENTS][SEGMENT_MAX])
 {
@@ -189,7 +234,8 @@ static void serve_get(struct sbc_api *api, struct sbh_conn *c, enum route rt_,
 	char b1[128], b2[128];
 	switch (rt_) {
 	case R_CATALOG:
-		send_json(c, 200, sbc_json_catalog(cat));
+		send_json(c, 200,
+			  cached_doc(&api->catalog_doc, cat, sbc_json_catalog));
 		break;
 	case R_OBJECT: {
 		struct sbc_instance *inst = sbc_catalog_instance(cat, seg[2]);
@@ -209,7 +255,8 @@ static void serve_get(struct sbc_api *api, struct sbh_conn *c, enum route rt_,
 		break;
 	}
 	case R_OPENAPI:
-		send_json(c, 200, sbc_openapi_json(cat));
+		send_json(c, 200,
+			  cached_doc(&api->openapi_doc, cat, sbc_openapi_json));
 		break;
 	case R_HEALTH: {
 		bool draining = sbc_runtime_draining(rt);
@@ -496,6 +543,12 @@ bool sbc_listen_parse(const char *listen, struct sockaddr_storage *ss,
 	return true;
 }
 
+static void doc_cache_free(struct doc_cache *dc)
+{
+	free(dc->json);
+	pthread_mutex_destroy(&dc->mu);
+}
+
 struct sbc_api *sbc_api_start(struct sb_runtime *rt, char *errbuf,
 			      size_t errlen)
 {
@@ -534,6 +587,8 @@ struct sbc_api *sbc_api_start(struct sb_runtime *rt, char *errbuf,
 		return NULL;
 	}
 	a->rt = rt;
+	pthread_mutex_init(&a->catalog_doc.mu, NULL);
+	pthread_mutex_init(&a->openapi_doc.mu, NULL);
 	struct sbc_http_limits lim;
 	sbc_runtime_http_limits(rt, &lim);
 	struct sbh_config cfg = {
@@ -556,6 +611,8 @@ struct sbc_api *sbc_api_start(struct sb_runtime *rt, char *errbuf,
 	if (!a->srv) {
 		snprintf(errbuf, errlen, "listen %s: %s", listen_at, why);
 		close(fd);
+		doc_cache_free(&a->catalog_doc);
+		doc_cache_free(&a->openapi_doc);
 		free(a);
 		return NULL;
 	}
@@ -595,5 +652,7 @@ void sbc_api_stop(struct sbc_api *a, int64_t timeout_ms)
 			"%d answers were not sent in time",
 			atomic_load(&a->calls_open));
 	sbh_stop(a->srv);
+	doc_cache_free(&a->catalog_doc);
+	doc_cache_free(&a->openapi_doc);
 	free(a);
 }
