@@ -148,9 +148,6 @@ long sbh_parse_head(char *buf, size_t len, struct sbh_head *h,
 			break;
 		p += *p == '\r' ? 2 : 1;
 	}
-	if (memchr(buf, '\0', len))
-		return refuse(ref, 400, "BadRequest",
-			      "the request head holds a NUL byte");
 	char *lf = line_end(p, end);
 	if (!lf) {
 		if ((size_t)(end - p) > SBH_MAX_LINE)
@@ -187,6 +184,9 @@ long sbh_parse_head(char *buf, size_t len, struct sbh_head *h,
 	if ((size_t)(head_end - buf) > SBH_MAX_HEAD)
 		return refuse(ref, 431, "HeadersTooLarge",
 			      "the request head is larger than 16 KiB");
+	if (memchr(buf, '\0', (size_t)(head_end - buf)))
+		return refuse(ref, 400, "BadRequest",
+			      "the request head holds a NUL byte");
 	memset(h, 0, sizeof(*h));
 	if (!cut_line(p, lf))
 		return refuse(ref, 400, "BadRequest",
