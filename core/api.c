@@ -67,11 +67,6 @@ struct req {
 	struct sbc_catalog *cat; /* the catalog the call resolved in */
 	const struct sbc_entry *entry;
 	bool submitted;
-	pthread_mutex_t mu; /* done, answer */
-	bool done;
-	int status;
-	char *answer;
-	int64_t retry_after_ms;
 };
 
 static const char *shown(const char *s, char *buf, size_t n);
@@ -310,9 +305,7 @@ static bool json_content_type(const char *ct)
 
 static void req_free(struct req *r)
 {
-	free(r->answer);
 	sbc_catalog_unref(r->cat);
-	pthread_mutex_destroy(&r->mu);
 	free(r);
 }
 
@@ -362,34 +355,41 @@ static bool call_begin(struct sbc_api *api, struct sbh_conn *c,
 	r->conn = c;
 	r->cat = cat;
 	r->entry = entry;
-	pthread_mutex_init(&r->mu, NULL);
 	sbh_set_data(c, r);
 	return true;
 }
 
-/* Completion callback from the executor: keep the answer, resume. */
+/* The answer to a suspended call's connection, from any thread. */
+static void answer_call(struct sbh_conn *c, enum sb_status st,
+			const struct sb_error *err,
+			const struct sb_result *result)
+{
+	struct sbh_answer a = {.content_type = "application/json"};
+	if (st == SB_OK) {
+		a.body = sbc_json_result(result);
+		a.status = 200; /* NULL body: answered 500 */
+	} else {
+		struct sb_error copy = *err;
+		copy.status = st;
+		/* the header always says when to retry; the body only
+		 * what the broker said */
+		if (st == SB_ERR_THROTTLED || st == SB_ERR_UNAVAILABLE)
+			a.retry_after_ms = copy.retry_after_ms > 0
+					       ? copy.retry_after_ms
+					       : 1000;
+		a.status = sb_status_http(st);
+		a.body = sbc_json_error(&copy);
+	}
+	sbh_resume_with(c, &a);
+}
+
+/* Completion callback from the executor (a worker thread): the answer is
+ * sent from here.  The request (r) lives until the connection's thread
+ * finishes it (on_done). */
 static void call_done(void *ud, const struct sbc_outcome *o)
 {
 	struct req *r = ud;
-	char *answer = o->status == SB_OK ? sbc_json_result(o->result)
-					  : sbc_json_error(o->err);
-	pthread_mutex_lock(&r->mu);
-	if (o->status == SB_OK) {
-		r->status = answer ? 200 : 500;
-	} else {
-		r->status = sb_status_http(o->status);
-		if (o->status == SB_ERR_THROTTLED ||
-		    o->status == SB_ERR_UNAVAILABLE)
-			r->retry_after_ms = o->err->retry_after_ms > 0
-						? o->err->retry_after_ms
-						: 1000;
-	}
-	r->answer = answer;
-	r->done = true;
-	struct sbh_conn *conn = r->conn;
-	pthread_mutex_unlock(&r->mu);
-	/* r stays valid: its connection is suspended until resumed */
-	sbh_resume(conn);
+	answer_call(r->conn, o->status, o->err, o->result);
 }
 
 static void on_body(void *ud, struct sbh_conn *c, const struct sbh_request *rq)
@@ -408,31 +408,16 @@ static void on_body(void *ud, struct sbh_conn *c, const struct sbh_request *rq)
 		send_error(c, &e, NULL);
 		return;
 	}
+	/* suspended before it is submitted: from then on the worker that
+	 * runs it owns the answer */
+	r->submitted = true;
+	atomic_fetch_add(&api->calls_open, 1);
+	sbh_suspend(c);
 	enum sb_status st =
 	    sbc_executor_submit(sbc_runtime_executor(api->rt), r->cat,
 				r->entry, call, call_done, r, &e);
-	if (st != SB_OK) {
-		send_error(c, &e, NULL);
-		return;
-	}
-	/* the answer may be resumed already: it is taken on this
-	 * connection's thread, after this function */
-	sbh_suspend(c);
-	r->submitted = true;
-	atomic_fetch_add(&api->calls_open, 1);
-}
-
-static void on_resume(void *ud, struct sbh_conn *c)
-{
-	(void)ud;
-	struct req *r = sbh_data(c);
-	pthread_mutex_lock(&r->mu);
-	char *answer = r->answer;
-	r->answer = NULL;
-	int status = r->status;
-	int64_t retry = r->retry_after_ms;
-	pthread_mutex_unlock(&r->mu);
-	send_answer(c, status, answer, "application/json", retry, NULL);
+	if (st != SB_OK)
+		answer_call(c, st, &e, NULL);
 }
 
 static void on_done(void *ud, struct sbh_conn *c, void *data)
@@ -604,7 +589,6 @@ struct sbc_api *sbc_api_start(struct sb_runtime *rt, char *errbuf,
 	struct sbh_handlers h = {.ud = a,
 				 .on_head = on_head,
 				 .on_body = on_body,
-				 .on_resume = on_resume,
 				 .on_done = on_done};
 	char why[200];
 	a->srv = sbh_start(&cfg, &h, why, sizeof(why));

@@ -60,8 +60,6 @@ struct loop {
 	atomic_int sleeping;	  /* in epoll_wait, or about to be */
 	struct sbh_conn *old, *young; /* by last activity (not suspended) */
 	struct sbh_conn *dead;	      /* closed, to be freed */
-	time_t date_at;
-	char date[64];
 };
 
 struct ipcount {
@@ -328,17 +326,20 @@ static const char *reason(int st)
 	}
 }
 
-static const char *date_line(struct loop *l)
+/* Answers are made on loop and worker threads: one Date per thread. */
+static const char *date_line(void)
 {
+	static __thread time_t at;
+	static __thread char date[64];
 	time_t now = time(NULL);
-	if (now != l->date_at) {
+	if (now != at) {
 		struct tm tm;
 		gmtime_r(&now, &tm);
-		strftime(l->date, sizeof(l->date),
+		strftime(date, sizeof(date),
 			 "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
-		l->date_at = now;
+		at = now;
 	}
-	return l->date;
+	return date;
 }
 
 #define HEAD_MAX (sizeof(((struct sbh_conn *)0)->head))
@@ -417,7 +418,7 @@ void sbh_answer(struct sbh_conn *c, const struct sbh_answer *a)
 	o = PUTL(h, o, " ");
 	o = put_str(h, o, reason(status));
 	o = PUTL(h, o, "\r\n");
-	o = put_str(h, o, date_line(c->l));
+	o = put_str(h, o, date_line());
 	o = PUTL(h, o, "Content-Type: ");
 	o = put_str(h, o, ctype);
 	o = PUTL(h, o, "\r\nContent-Length: ");
@@ -783,7 +784,8 @@ static bool flush(struct sbh_conn *c)
 		} else {
 			c->head_off += left;
 		}
-		touch(c);
+		if (c->listed) /* not while another thread answers it */
+			touch(c);
 	}
 }
 
@@ -828,6 +830,8 @@ static int fill(struct sbh_conn *c)
 static void conn_run(struct sbh_conn *c)
 {
 	for (int rounds = 0; rounds < 10000; rounds++) {
+		if (c->suspended) /* its fields are the answering thread's */
+			return;
 		switch (c->state) {
 		case C_SUSPENDED:
 			return;
@@ -927,6 +931,16 @@ void sbh_resume(struct sbh_conn *c)
 		ssize_t w = write(l->evfd, &one, sizeof(one));
 		(void)w;
 	}
+}
+
+void sbh_resume_with(struct sbh_conn *c, const struct sbh_answer *a)
+{
+	/* the loop does not touch a suspended connection: this thread sends
+	 * the answer at once (the loop sends what the socket did not take),
+	 * and the client has it without waiting for the loop to wake */
+	sbh_answer(c, a);
+	flush(c);
+	sbh_resume(c);
 }
 
 void sbh_set_data(struct sbh_conn *c, void *data)
@@ -1037,8 +1051,9 @@ static void take_resumed(struct loop *l)
 		c->suspended = false;
 		atomic_fetch_sub(&l->s->suspended, 1);
 		touch(c);
-		l->s->h.on_resume(l->s->h.ud, c);
-		if (c->state == C_SUSPENDED && !c->answered)
+		if (!c->answered && l->s->h.on_resume)
+			l->s->h.on_resume(l->s->h.ud, c);
+		if (!c->answered)
 			sbh_answer_error(c, 500, SB_ERR_INTERNAL, "internal",
 					 NULL, 0,
 					 "the request was not answered");
@@ -1096,7 +1111,7 @@ static void *loop_main(void *arg)
 				accept_some(l);
 			} else {
 				struct sbh_conn *c = p;
-				if (c->dead || c->state == C_SUSPENDED)
+				if (c->dead || c->suspended)
 					continue; /* nothing until resumed */
 				conn_run(c);
 			}

@@ -48,7 +48,8 @@ struct sbh_handlers {
 	/* The body is read: answer now, or sbh_suspend and answer later. */
 	void (*on_body)(void *ud, struct sbh_conn *c,
 			const struct sbh_request *rq);
-	/* A suspended connection was resumed (sbh_resume): answer now. */
+	/* A suspended connection was resumed (sbh_resume): answer now.
+	 * May be NULL if every resume is sbh_resume_with. */
 	void (*on_resume)(void *ud, struct sbh_conn *c);
 	/* The request is over (answered, or its connection closed): free
 	 * what was attached with sbh_set_data. */
@@ -89,6 +90,9 @@ void sbh_suspend(struct sbh_conn *c);
 /* From any thread, once per sbh_suspend: on_resume is called on the
  * connection's thread. */
 void sbh_resume(struct sbh_conn *c);
+/* From any thread, once per sbh_suspend: answer (sent from this thread as
+ * far as the socket takes it) and resume; on_resume is not called. */
+void sbh_resume_with(struct sbh_conn *c, const struct sbh_answer *a);
 
 /* A JSON error answer (the API's format); message printf-like. */
 void sbh_answer_error(struct sbh_conn *c, int http_status, int sb_status,
