@@ -60,6 +60,7 @@ struct loop {
 	atomic_int sleeping;	  /* in epoll_wait, or about to be */
 	struct sbh_conn *old, *young; /* by last activity (not suspended) */
 	struct sbh_conn *dead;	      /* closed, to be freed */
+	struct sbh_conn *again;	      /* to run again (see conn_run) */
 };
 
 struct ipcount {
@@ -119,6 +120,8 @@ struct sbh_conn {
 	bool suspended; /* between sbh_suspend and its resume */
 	bool dead;	/* closed, freed at the end of the loop's round */
 	struct sbh_conn *dnext;
+	bool again; /* on the loop's again list */
+	struct sbh_conn *anext;
 	int minor;
 	void *data;
 	/* output */
@@ -290,12 +293,33 @@ static void conn_close(struct sbh_conn *c)
 
 static void free_dead(struct loop *l)
 {
+	struct sbh_conn *keep = NULL;
 	while (l->dead) {
 		struct sbh_conn *c = l->dead;
 		l->dead = c->dnext;
+		if (c->again) { /* still on the again list: next round */
+			c->dnext = keep;
+			keep = c;
+			continue;
+		}
 		free(c->in);
 		free(c->path);
 		free(c);
+	}
+	l->dead = keep;
+}
+
+/* Run the connections conn_run left for another round. */
+static void run_again(struct loop *l)
+{
+	struct sbh_conn *again = l->again;
+	l->again = NULL;
+	while (again) {
+		struct sbh_conn *c = again;
+		again = c->anext;
+		c->again = false;
+		if (!c->dead && !c->suspended)
+			conn_run(c);
 	}
 }
 
@@ -904,8 +928,15 @@ static void conn_run(struct sbh_conn *c)
 		}
 		}
 	}
-	/* a client keeping one thread busy this long: let others run */
+	/* a client keeping the thread busy this long (pipelining without
+	 * end): let the others run, and come back to it in the next round
+	 * (its edge is used up: epoll would not report it again) */
 	touch(c);
+	if (!c->again) {
+		c->again = true;
+		c->anext = c->l->again;
+		c->l->again = c;
+	}
 }
 
 void sbh_suspend(struct sbh_conn *c)
@@ -1094,10 +1125,13 @@ static void *loop_main(void *arg)
 		if (waiting) {
 			atomic_store(&l->sleeping, 0);
 			take_resumed(l);
+			run_again(l);
 			expire(l);
 			free_dead(l);
 			continue;
 		}
+		if (l->again)
+			timeout = 0;
 		int n = epoll_wait(l->ep, evs, 64, timeout);
 		atomic_store(&l->sleeping, 0);
 		for (int i = 0; i < n; i++) {
@@ -1116,11 +1150,15 @@ static void *loop_main(void *arg)
 				conn_run(c);
 			}
 		}
+		run_again(l);
 		expire(l);
 		free_dead(l);
 	}
 	while (l->old)
 		conn_close(l->old);
+	for (struct sbh_conn *c = l->again; c; c = c->anext)
+		c->again = false;
+	l->again = NULL;
 	free_dead(l);
 	return NULL;
 }

@@ -230,6 +230,24 @@ with sbtest.Daemon(INST, server_extra="max_body = 64KiB\n"
     t.ok(not closed_after(s, 0.3), "and the connection stays open")
     s.close()
 
+    # more pipelined requests than one round of the loop takes: all are
+    # answered (the rest is not left waiting for an event that never comes)
+    import threading
+    s = connect(p)
+    many = 5000
+    sender = threading.Thread(target=s.sendall, args=(
+        b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n" * many,))
+    sender.start()
+    got, start = 0, time.monotonic()
+    while got < many and time.monotonic() - start < 60:
+        st = read_answer(s)[0]
+        if st != 200:
+            break
+        got += 1
+    sender.join(10)
+    t.eq(got, many, "%d pipelined requests in one go: all answered" % many)
+    s.close()
+
     s = connect(p)
     s.sendall(b"GET /v1/health HTTP/1.0\r\n\r\n")
     st, hdrs, body, _ = read_answer(s)
