@@ -620,6 +620,7 @@ void sbc_api_stop(struct sbc_api *a, int64_t timeout_ms)
 	int64_t until = sb_now_ms() + timeout_ms;
 	while ((atomic_load(&a->calls_open) > 0 || sbh_suspended(a->srv) > 0) &&
 	       sb_now_ms() < until) {
+		sbh_wake(a->srv);
 		struct timespec ts = {0, 5 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}

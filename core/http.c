@@ -24,6 +24,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sched.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -118,6 +119,8 @@ struct sbh_conn {
 	int64_t held; /* this request's part of body_held */
 	bool answered;
 	bool suspended; /* between sbh_suspend and its resume */
+	atomic_int sending; /* sbh_resume_with is sending the answer */
+	atomic_int missed;  /* an event came while suspended */
 	bool dead;	/* closed, freed at the end of the loop's round */
 	struct sbh_conn *dnext;
 	bool again; /* on the loop's again list */
@@ -951,13 +954,12 @@ void sbh_resume(struct sbh_conn *c)
 {
 	struct loop *l = c->l;
 	pthread_mutex_lock(&l->mu);
-	bool first = l->resumed == NULL;
 	c->rnext = l->resumed;
 	l->resumed = c;
 	pthread_mutex_unlock(&l->mu);
 	/* a loop that is awake looks at its list before it sleeps (see
 	 * loop_main): only a sleeping one needs the eventfd */
-	if (first && atomic_load(&l->sleeping)) {
+	if (atomic_load(&l->sleeping)) {
 		uint64_t one = 1;
 		ssize_t w = write(l->evfd, &one, sizeof(one));
 		(void)w;
@@ -969,9 +971,39 @@ void sbh_resume_with(struct sbh_conn *c, const struct sbh_answer *a)
 	/* the loop does not touch a suspended connection: this thread sends
 	 * the answer at once (the loop sends what the socket did not take),
 	 * and the client has it without waiting for the loop to wake */
+	struct loop *l = c->l;
 	sbh_answer(c, a);
+	/* back on the loop's list before the client can have the answer
+	 * (and send its next request): the loop takes the connection when
+	 * that request wakes it, waiting (sending) for this send to end */
+	atomic_store(&c->sending, 1);
+	pthread_mutex_lock(&l->mu);
+	c->rnext = l->resumed;
+	l->resumed = c;
+	pthread_mutex_unlock(&l->mu);
 	flush(c);
-	sbh_resume(c);
+	/* all sent on a kept connection, with no request of the client's
+	 * waiting (read already, or come meanwhile): nothing for the loop
+	 * until the client sends again, which wakes it.  Else it is woken
+	 * now. */
+	bool wake = c->close_after || c->state == C_LINGER ||
+		    c->head_off < c->head_len || c->out_off < c->out_len ||
+		    c->off < c->len || atomic_load(&c->missed);
+	atomic_store(&c->sending, 0); /* from here c is the loop's */
+	if (wake && atomic_load(&l->sleeping)) {
+		uint64_t one = 1;
+		ssize_t w = write(l->evfd, &one, sizeof(one));
+		(void)w;
+	}
+}
+
+void sbh_wake(struct sbh_server *s)
+{
+	for (int i = 0; i < s->nloops; i++) {
+		uint64_t one = 1;
+		ssize_t w = write(s->loops[i].evfd, &one, sizeof(one));
+		(void)w;
+	}
 }
 
 void sbh_set_data(struct sbh_conn *c, void *data)
@@ -1079,7 +1111,13 @@ static void take_resumed(struct loop *l)
 		struct sbh_conn *c = list;
 		list = c->rnext;
 		c->rnext = NULL;
+		for (unsigned spins = 0; atomic_load(&c->sending); spins++) {
+			/* its answering thread is in sendmsg */
+			if (spins > 1000)
+				sched_yield();
+		}
 		c->suspended = false;
+		atomic_store(&c->missed, 0);
 		atomic_fetch_sub(&l->s->suspended, 1);
 		touch(c);
 		if (!c->answered && l->s->h.on_resume)
@@ -1134,19 +1172,24 @@ static void *loop_main(void *arg)
 			timeout = 0;
 		int n = epoll_wait(l->ep, evs, 64, timeout);
 		atomic_store(&l->sleeping, 0);
+		/* first, so that a returned connection's events find it back */
+		take_resumed(l);
 		for (int i = 0; i < n; i++) {
 			void *p = evs[i].data.ptr;
 			if (p == (void *)l) {
 				uint64_t v;
 				ssize_t r = read(l->evfd, &v, sizeof(v));
 				(void)r;
-				take_resumed(l);
 			} else if (p == (void *)l->s) {
 				accept_some(l);
 			} else {
 				struct sbh_conn *c = p;
-				if (c->dead || c->suspended)
-					continue; /* nothing until resumed */
+				if (c->dead)
+					continue;
+				if (c->suspended) { /* nothing until resumed */
+					atomic_store(&c->missed, 1);
+					continue;
+				}
 				conn_run(c);
 			}
 		}

@@ -93,6 +93,9 @@ void sbh_resume(struct sbh_conn *c);
 /* From any thread, once per sbh_suspend: answer (sent from this thread as
  * far as the socket takes it) and resume; on_resume is not called. */
 void sbh_resume_with(struct sbh_conn *c, const struct sbh_answer *a);
+/* Wake every loop (so that connections handed back are taken now; for a
+ * drain). */
+void sbh_wake(struct sbh_server *s);
 
 /* A JSON error answer (the API's format); message printf-like. */
 void sbh_answer_error(struct sbh_conn *c, int http_status, int sb_status,

@@ -230,6 +230,31 @@ with sbtest.Daemon(INST, server_extra="max_body = 64KiB\n"
     t.ok(not closed_after(s, 0.3), "and the connection stays open")
     s.close()
 
+    # a call, then a GET in the same packet, and a call whose next request
+    # comes while it runs (testmod Echo.Sleep): each is answered at once, not
+    # when the connection next wakes its thread
+    s = connect(p)
+    start = time.monotonic()
+    s.sendall(CALL + JS + b"Content-Length: 24\r\n\r\n"
+              b'{"inputs":{"Text":"hi"}}'
+              b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+    a1, a2 = read_answer(s), read_answer(s)
+    took = time.monotonic() - start
+    t.eq((a1[0], a2[0]), (200, 200), "a call and a GET in one packet")
+    t.ok(took < 0.5, "both answered at once", "%.2f s" % took)
+    body = b'{"inputs":{"Ms":300}}'
+    start = time.monotonic()
+    s.sendall(b"POST /v1/call/t1/Echo/Sleep HTTP/1.1\r\nHost: x\r\n" + JS +
+              b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    time.sleep(0.1)
+    s.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+    a1, a2 = read_answer(s), read_answer(s)
+    took = time.monotonic() - start
+    t.eq((a1[0], a2[0]), (200, 200),
+         "a request sent while the call before it runs")
+    t.ok(took < 0.8, "answered right after the call", "%.2f s" % took)
+    s.close()
+
     # more pipelined requests than one round of the loop takes: all are
     # answered (the rest is not left waiting for an event that never comes)
     import threading
