@@ -64,8 +64,6 @@ struct sbc_executor {
 	bool draining, stop;
 	unsigned n_workers;
 	unsigned n_idle, n_waking; /* waiting for work; of them, signalled */
-	bool spinning;		   /* a worker polls for work (see poll_work) */
-	atomic_uint submits;	   /* calls queued so far (poll_work looks) */
 	pthread_t *workers;
 	pthread_t timer_thread;
 	bool timer_started;
@@ -247,56 +245,20 @@ static void deliver_list(struct sbc_executor *ex, struct job *list);
  * then found its job taken, was most of a no-op call's cost. */
 static void wake_worker(struct sbc_executor *ex, size_t self)
 {
-	size_t coming = (size_t)ex->n_waking + (ex->spinning ? 1 : 0) + self;
-	if (ex->n_idle > ex->n_waking && ex->n_queued > coming) {
+	if (ex->n_idle > ex->n_waking &&
+	    ex->n_queued > (size_t)ex->n_waking + self) {
 		ex->n_waking++;
 		pthread_cond_signal(&ex->work);
 	}
-}
-
-/* When no call runs, one idle worker polls for a new call up to POLL_US
- * before it sleeps (ex->mu held on entry and return).  On one connection
- * the next call comes within that time, and waking a sleeping worker took
- * longer than a no-op call (7,500 -> 12,000 calls/s).  Under load it never
- * polls: the CPU goes to the calls.  False if it did not poll. */
-#define POLL_US 50
-static bool poll_work(struct sbc_executor *ex)
-{
-	if (ex->spinning || ex->n_running > 0)
-		return false;
-	ex->spinning = true;
-	unsigned seen = atomic_load(&ex->submits);
-	pthread_mutex_unlock(&ex->mu);
-	struct timespec t0, t;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	do {
-#if defined(__x86_64__) || defined(__i386__)
-		__builtin_ia32_pause();
-#endif
-		if (atomic_load(&ex->submits) != seen)
-			break;
-		clock_gettime(CLOCK_MONOTONIC, &t);
-	} while ((t.tv_sec - t0.tv_sec) * 1000000 +
-		     (t.tv_nsec - t0.tv_nsec) / 1000 <
-		 POLL_US);
-	pthread_mutex_lock(&ex->mu);
-	ex->spinning = false;
-	return true;
 }
 
 static void *worker_main(void *arg)
 {
 	struct sbc_executor *ex = arg;
 	struct sb_error err;
-	bool polled = false;
 	pthread_mutex_lock(&ex->mu);
 	while (!ex->stop) {
 		struct job *j = pick(ex);
-		if (!j && !polled && poll_work(ex)) {
-			polled = true;
-			continue;
-		}
-		polled = false;
 		if (!j) {
 			ex->n_idle++;
 			pthread_cond_wait(&ex->work, &ex->mu);
@@ -612,7 +574,6 @@ enum sb_status sbc_executor_submit(struct sbc_executor *ex,
 	ex->n_jobs++;
 	q_push(ex, j);
 	a_push(ex, j);
-	atomic_fetch_add(&ex->submits, 1);
 	wake_worker(ex, 0);
 	/* the timer thread scans every job when it wakes: wake it early only
 	 * for a deadline before the one it waits for */
