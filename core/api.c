@@ -1,8 +1,8 @@
 /* The HTTP/JSON API, on the HTTP server of http.c.
  *
  * HTTP threads never run broker code: a call is decoded, handed to the
- * executor and its connection suspended; the completion callback stores
- * the answer and resumes the connection, whose thread then sends it.
+ * executor and its connection suspended; the completion callback (on the
+ * worker) encodes and sends the answer and hands the connection back.
  * Shutting down is: quiesce (no new connections), drain the executor
  * (every call answered, every connection resumed), wait for the resumed
  * connections to be served, stop. */

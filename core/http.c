@@ -8,8 +8,10 @@
  * suspended while a worker runs the call), write, then the next request
  * on the same connection, or linger and close.  Each thread keeps its
  * connections in order of last activity, so closing the idle ones is a
- * look at the oldest.  Another thread resumes a suspended connection by
- * queueing it to its loop and waking the loop (eventfd). */
+ * look at the oldest.  A suspended connection belongs to the thread that
+ * will answer it: that thread sends the answer itself (sbh_resume_with)
+ * and queues the connection back to its loop, waking the loop (eventfd)
+ * only if something is left for it to do. */
 #include "config.h"
 
 #include <errno.h>
