@@ -7,7 +7,7 @@
 set -eu
 
 pkgs="build-essential autoconf automake libtool pkg-config clang
-libltdl-dev libinih-dev libmicrohttpd-dev libjansson-dev
+libltdl-dev libinih-dev libjansson-dev
 libcurl4-openssl-dev libxml2-dev libssl-dev check
 python3 python3-aiosmtpd python3-icalendar
 openssl curl valgrind ca-certificates"

@@ -1,10 +1,9 @@
-/* The HTTP/JSON API (libmicrohttpd).
+/* The HTTP/JSON API, on the HTTP server of http.c.
  *
  * HTTP threads never run broker code: a call is decoded, handed to the
- * executor and its connection suspended; the completion callback stores
- * the answer and resumes the connection, whose handler then sends it.
- * libmicrohttpd aborts if it is stopped while a connection is suspended,
- * so shutting down is: quiesce (no new connections), drain the executor
+ * executor and its connection suspended; the completion callback (on the
+ * worker) encodes and sends the answer and hands the connection back.
+ * Shutting down is: quiesce (no new connections), drain the executor
  * (every call answered, every connection resumed), wait for the resumed
  * connections to be served, stop. */
 #include "config.h"
@@ -23,33 +22,33 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <microhttpd.h>
-
 #include "api.h"
 #include "executor.h"
+#include "http.h"
 #include "json.h"
 #include "metrics.h"
 #include "probe.h"
 
-#define POOL_THREADS 4
+#define HTTP_THREADS 2
 #define MAX_SEGMENTS 6
 #define SEGMENT_MAX 256
-#define LISTEN_BACKLOG 128
-#define DISCARD_MAX (1024u * 1024)
+#define LISTEN_BACKLOG 1024
+
+/* A document that depends on the catalog alone, encoded once per
+ * catalog generation (encoding the catalog was most of a GET's time). */
+struct doc_cache {
+	pthread_mutex_t mu;
+	int64_t generation; /* 0: empty */
+	char *json;
+	size_t len;
+};
 
 struct sbc_api {
 	struct sb_runtime *rt;
-	struct MHD_Daemon *d;
-	int fd;
+	struct sbh_server *srv;
 	bool quiesced;
-	int64_t max_body;
-	int64_t max_body_total;
-	atomic_llong body_held; /* bytes of request bodies held now */
-	int64_t max_connections;
-	atomic_llong conns; /* connections open now */
-	atomic_ullong conn_refused, body_refused; /* for /metrics */
-	atomic_int suspended;  /* suspended, not yet resumed */
 	atomic_int calls_open; /* submitted calls whose request is not over */
+	struct doc_cache catalog_doc, openapi_doc;
 };
 
 enum route {
@@ -63,87 +62,40 @@ enum route {
 	R_TEST,
 };
 
-/* One request; lives from the first handler call to MHD's completion
- * notice. */
+/* One call; lives from its head to the end of its request. */
 struct req {
 	struct sbc_api *api;
-	struct MHD_Connection *conn;
-	enum route route;
-	struct sbc_catalog *cat; /* R_CALL: the catalog the call resolved in */
+	struct sbh_conn *conn;
+	struct sbc_catalog *cat; /* the catalog the call resolved in */
 	const struct sbc_entry *entry;
-	struct sb_buf body;
-	size_t discarded; /* bytes past max_body */
-	int64_t held;	  /* this request's part of api->body_held */
-	bool length_held; /* its declared Content-Length is held */
-	bool too_large;
-	bool over_budget; /* max_body_total was reached while reading */
-	bool answered; /* a response was queued: nothing more to do */
-	bool get_pending; /* a GET/HEAD served on the handler's second call */
-	int64_t start_ms;
-	char what[200];	    /* "METHOD /path", printable, for the log */
-	pthread_mutex_t mu; /* submitted..done, answer */
-	bool submitted, suspended, done;
-	int status;
-	char *answer;
-	int64_t retry_after_ms;
+	bool submitted;
+	bool test;                    /* POST /v1/test/{instance} */
+	char instance[SEGMENT_MAX];   /* the instance a test is of */
 };
 
 static const char *shown(const char *s, char *buf, size_t n);
 
 /* ---- answers ------------------------------------------------------------- */
 
-static enum MHD_Result send_answer(struct req *r, int status, char *body,
-				   const char *ctype, int64_t retry_after_ms,
-				   const char *allow)
+static void send_answer(struct sbh_conn *c, int status, char *body,
+			const char *ctype, int64_t retry_after_ms,
+			const char *allow)
 {
-	static const char oom[] =
-	    "{\"error\":{\"category\":\"internal\",\"code\":\"internal\","
-	    "\"message\":\"out of memory\"}}";
-	struct MHD_Response *resp;
-	if (body) {
-		resp = MHD_create_response_from_buffer(strlen(body), body,
-						       MHD_RESPMEM_MUST_FREE);
-	} else {
-		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
-		ctype = "application/json";
-		resp = MHD_create_response_from_buffer(
-		    sizeof(oom) - 1, (void *)oom, MHD_RESPMEM_PERSISTENT);
-	}
-	if (!resp) {
-		free(body);
-		return MHD_NO;
-	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-				"no-store");
-	if (retry_after_ms > 0) {
-		char ra[32];
-		/* whole seconds, rounded up (without overflowing) */
-		snprintf(ra, sizeof(ra), "%lld",
-			 (long long)(retry_after_ms / 1000 +
-				     (retry_after_ms % 1000 != 0)));
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
-	}
-	if (allow)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-	r->answered = true;
-	enum MHD_Result ret =
-	    MHD_queue_response(r->conn, (unsigned)status, resp);
-	MHD_destroy_response(resp);
-	sbc_metrics_http(sbc_runtime_metrics(r->api->rt), status);
-	sbc_log(status >= 500 ? SB_LOG_WARN : SB_LOG_DEBUG, NULL, NULL,
-		"%s: %d in %lld ms", r->what, status,
-		(long long)(sb_now_ms() - r->start_ms));
-	return ret;
+	struct sbh_answer a = {.status = status,
+			       .body = body,
+			       .content_type = ctype,
+			       .retry_after_ms = retry_after_ms,
+			       .allow = allow};
+	sbh_answer(c, &a);
 }
 
-static enum MHD_Result send_json(struct req *r, int status, char *json)
+static void send_json(struct sbh_conn *c, int status, char *json)
 {
-	return send_answer(r, status, json, "application/json", 0, NULL);
+	send_answer(c, status, json, "application/json", 0, NULL);
 }
 
-static enum MHD_Result send_error(struct req *r, const struct sb_error *e,
-				  const char *allow)
+static void send_error(struct sbh_conn *c, const struct sb_error *e,
+		       const char *allow)
 {
 	enum sb_status st = e->status != SB_OK ? e->status : SB_ERR_INTERNAL;
 	int64_t retry = 0;
@@ -152,15 +104,14 @@ static enum MHD_Result send_error(struct req *r, const struct sb_error *e,
 	struct sb_error copy = *e;
 	copy.status = st;
 	copy.retry_after_ms = retry;
-	return send_answer(r, sb_status_http(st), sbc_json_error(&copy),
-			   "application/json", retry, allow);
+	send_answer(c, sb_status_http(st), sbc_json_error(&copy),
+		    "application/json", retry, allow);
 }
 
-static enum MHD_Result fail(struct req *r, enum sb_status st, const char *code,
-			    const char *allow, const char *fmt, ...)
-    SB_PRINTF(5, 6);
-static enum MHD_Result fail(struct req *r, enum sb_status st, const char *code,
-			    const char *allow, const char *fmt, ...)
+static void fail(struct sbh_conn *c, enum sb_status st, const char *code,
+		 const char *allow, const char *fmt, ...) SB_PRINTF(5, 6);
+static void fail(struct sbh_conn *c, enum sb_status st, const char *code,
+		 const char *allow, const char *fmt, ...)
 {
 	struct sb_error e;
 	sb_error_clear(&e);
@@ -171,7 +122,7 @@ static enum MHD_Result fail(struct req *r, enum sb_status st, const char *code,
 	va_start(ap, fmt);
 	vsnprintf(e.message, sizeof(e.message), fmt, ap);
 	va_end(ap);
-	return send_error(r, &e, allow);
+	send_error(c, &e, allow);
 }
 
 /* ---- routing ------------------------------------------------------------- */
@@ -223,118 +174,116 @@ static enum route route_of(int n, char seg[MAX_SEGMENTS][SEGMENT_MAX])
 }
 
 /* A name from the URL, made printable for a message: control characters
- * become '?' and invalid UTF-8 U+FFFD (the JSON answer could not carry it,
- * and cutting the message at the first bad byte would name something
- * else). */
+ * become '?', and so does every non-ASCII byte if the name is not valid
+ * UTF-8 (the JSON answer could not carry it, and cutting the message at
+ * the first bad byte would name something else). */
 static const char *shown(const char *s, char *buf, size_t n)
 {
 	return sb_text_quotable(s, 100, buf, n);
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* libmicrohttpd decodes %HH in the path before the handler sees it: a
- * %2F would split one name into two segments, and a %00 would cut a name
- * short (".../Echo%00junk" would call Echo).  Decode every other escape
- * and keep these two as they are, so such a name is simply unknown. */
-static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
-{
-	(void)cls;
-	(void)c;
-	char *w = s;
-	const char *p = s;
-	while (*p) {
-		if (p[0] == '%') {
-			int hi = hex_digit(p[1]);
-			int lo = hi < 0 ? -1 : hex_digit(p[2]);
-			int v = hi * 16 + lo;
-			if (hi >= 0 && lo >= 0 && v != 0 && v != '/') {
-				*w++ = (char)v;
-				p += 3;
-				continue;
-			}
-		}
-		*w++ = *p++;
-	}
-	*w = '\0';
-	return (size_t)(w - s);
-}
-
 /* ---- GET routes ---------------------------------------------------------- */
 
-static enum MHD_Result serve_get(struct req *r,
-				 char seg[MAX_SEGMENTS][SEGMENT_MAX])
+/* A malloc'd copy of cat's document, from the cache or encoded now. */
+static char *cached_doc(struct doc_cache *dc, const struct sbc_catalog *cat,
+			char *(*encode)(const struct sbc_catalog *))
 {
-	struct sb_runtime *rt = r->api->rt;
+	char *out = NULL;
+	pthread_mutex_lock(&dc->mu);
+	if (dc->json && dc->generation == cat->generation) {
+		out = malloc(dc->len + 1);
+		if (out)
+			memcpy(out, dc->json, dc->len + 1);
+	}
+	pthread_mutex_unlock(&dc->mu);
+	if (out)
+		return out;
+	out = encode(cat);
+	if (!out)
+		return NULL;
+	size_t len = strlen(out);
+	char *keep = malloc(len + 1);
+	if (!keep)
+		return out;
+	memcpy(keep, out, len + 1);
+	pthread_mutex_lock(&dc->mu);
+	if (cat->generation >= dc->generation) {
+		free(dc->json);
+		dc->json = keep;
+		dc->len = len;
+		dc->generation = cat->generation;
+		keep = NULL;
+	}
+	pthread_mutex_unlock(&dc->mu);
+	free(keep);
+	return out;
+}
+
+static void serve_get(struct sbc_api *api, struct sbh_conn *c, enum route rt_,
+		      char seg[MAX_SEGMENTS][SEGMENT_MAX])
+{
+	struct sb_runtime *rt = api->rt;
 	struct sbc_catalog *cat = sbc_runtime_catalog(rt);
-	enum MHD_Result ret;
 	char b1[128], b2[128];
-	switch (r->route) {
+	switch (rt_) {
 	case R_CATALOG:
-		ret = send_json(r, 200, sbc_json_catalog(cat));
+		send_json(c, 200,
+			  cached_doc(&api->catalog_doc, cat, sbc_json_catalog));
 		break;
 	case R_OBJECT: {
 		struct sbc_instance *inst = sbc_catalog_instance(cat, seg[2]);
 		const struct sb_object *o =
 		    inst ? sbc_catalog_object(cat, seg[2], seg[3]) : NULL;
 		if (!inst)
-			ret = fail(r, SB_ERR_NOT_FOUND, "UnknownInstance", NULL,
-				   "no instance named %s",
-				   shown(seg[2], b1, sizeof(b1)));
+			fail(c, SB_ERR_NOT_FOUND, "UnknownInstance", NULL,
+			     "no instance named %s",
+			     shown(seg[2], b1, sizeof(b1)));
 		else if (!o)
-			ret = fail(r, SB_ERR_NOT_FOUND, "UnknownObject", NULL,
-				   "instance %s has no object %s",
-				   shown(seg[2], b1, sizeof(b1)),
-				   shown(seg[3], b2, sizeof(b2)));
+			fail(c, SB_ERR_NOT_FOUND, "UnknownObject", NULL,
+			     "instance %s has no object %s",
+			     shown(seg[2], b1, sizeof(b1)),
+			     shown(seg[3], b2, sizeof(b2)));
 		else
-			ret = send_json(r, 200, sbc_json_object(inst, o));
+			send_json(c, 200, sbc_json_object(inst, o));
 		break;
 	}
 	case R_OPENAPI:
-		ret = send_json(r, 200, sbc_openapi_json(cat));
+		send_json(c, 200,
+			  cached_doc(&api->openapi_doc, cat, sbc_openapi_json));
 		break;
 	case R_HEALTH: {
 		bool draining = sbc_runtime_draining(rt);
 		size_t queued = 0, running = 0;
 		sbc_executor_stats(sbc_runtime_executor(rt), &queued, &running);
-		ret = send_json(r, draining ? 503 : 200,
-				sbc_json_health(cat, draining,
-						sbc_runtime_uptime_s(rt),
-						queued, running));
+		send_json(c, draining ? 503 : 200,
+			  sbc_json_health(cat, draining,
+					  sbc_runtime_uptime_s(rt), queued,
+					  running));
 		break;
 	}
 	case R_METRICS: {
-		struct sbc_api *a = r->api;
+		struct sbh_stats hs;
+		sbh_stats(api->srv, &hs);
 		struct sbc_metrics_gauges g = {
 		    .catalog = cat,
 		    .http = true,
-		    .http_connections = atomic_load(&a->conns),
-		    .http_body_bytes = atomic_load(&a->body_held),
-		    .http_conn_refused = atomic_load(&a->conn_refused),
-		    .http_body_refused = atomic_load(&a->body_refused)};
+		    .http_connections = hs.connections,
+		    .http_body_bytes = hs.body_bytes,
+		    .http_conn_refused = (unsigned long long)hs.conn_refused,
+		    .http_body_refused = (unsigned long long)hs.body_refused};
 		sbc_executor_stats(sbc_runtime_executor(rt), &g.queued,
 				   &g.running);
-		ret = send_answer(
-		    r, 200, sbc_metrics_render(sbc_runtime_metrics(rt), &g),
-		    "text/plain; version=0.0.4; charset=utf-8", 0, NULL);
+		send_answer(c, 200,
+			    sbc_metrics_render(sbc_runtime_metrics(rt), &g),
+			    "text/plain; version=0.0.4; charset=utf-8", 0,
+			    NULL);
 		break;
 	}
 	default:
-		ret =
-		    fail(r, SB_ERR_NOT_FOUND, "NotFound", NULL, "no such path");
+		fail(c, SB_ERR_NOT_FOUND, "NotFound", NULL, "no such path");
 		break;
 	}
 	sbc_catalog_unref(cat);
-	return ret;
 }
 
 /* ---- calls --------------------------------------------------------------- */
@@ -352,481 +301,233 @@ static bool json_content_type(const char *ct)
 	return c == '\0' || c == ';' || c == ' ' || c == '\t';
 }
 
-/* Count n more bytes of body against max_body_total (all connections
- * together): false, holding nothing more, if that would pass it. */
-static bool body_hold(struct req *r, int64_t n)
+static void req_free(struct req *r)
 {
-	struct sbc_api *a = r->api;
-	long long now = atomic_fetch_add(&a->body_held, (long long)n) + n;
-	if (now > a->max_body_total) {
-		atomic_fetch_sub(&a->body_held, (long long)n);
-		atomic_fetch_add(&a->body_refused, 1);
-		return false;
-	}
-	r->held += n;
-	return true;
+	sbc_catalog_unref(r->cat);
+	free(r);
 }
 
-static void body_release(struct req *r)
-{
-	if (r->held) {
-		atomic_fetch_sub(&r->api->body_held, (long long)r->held);
-		r->held = 0;
-	}
-}
-
-#define BUSY_BODIES                                                          \
-	"the server holds as many request bodies as it may now "             \
-	"(max_body_total, %lld bytes): retry shortly"
-
-/* Resolve the call and check the headers (first handler call).  Returns
- * true to go on reading the body; false once an error was queued (*ret). */
-static bool call_begin(struct req *r, struct MHD_Connection *conn,
-		       char seg[MAX_SEGMENTS][SEGMENT_MAX],
-		       enum MHD_Result *ret)
+/* Resolve the call and check its headers.  True to have the body read;
+ * false once an error was answered. */
+static bool call_begin(struct sbc_api *api, struct sbh_conn *c,
+		       const struct sbh_request *rq,
+		       char seg[MAX_SEGMENTS][SEGMENT_MAX])
 {
 	char b1[128], b2[128], b3[128];
-	r->cat = sbc_runtime_catalog(r->api->rt);
-	r->entry = sbc_catalog_method(r->cat, seg[2], seg[3], seg[4]);
-	if (!r->entry) {
-		if (!sbc_catalog_instance(r->cat, seg[2]))
-			*ret = fail(r, SB_ERR_NOT_FOUND, "UnknownInstance",
-				    NULL, "no instance named %s",
-				    shown(seg[2], b1, sizeof(b1)));
-		else if (!sbc_catalog_object(r->cat, seg[2], seg[3]))
-			*ret = fail(r, SB_ERR_NOT_FOUND, "UnknownObject", NULL,
-				    "instance %s has no object %s",
-				    shown(seg[2], b1, sizeof(b1)),
-				    shown(seg[3], b2, sizeof(b2)));
+	struct sbc_catalog *cat = sbc_runtime_catalog(api->rt);
+	const struct sbc_entry *entry =
+	    sbc_catalog_method(cat, seg[2], seg[3], seg[4]);
+	if (!entry) {
+		if (!sbc_catalog_instance(cat, seg[2]))
+			fail(c, SB_ERR_NOT_FOUND, "UnknownInstance", NULL,
+			     "no instance named %s",
+			     shown(seg[2], b1, sizeof(b1)));
+		else if (!sbc_catalog_object(cat, seg[2], seg[3]))
+			fail(c, SB_ERR_NOT_FOUND, "UnknownObject", NULL,
+			     "instance %s has no object %s",
+			     shown(seg[2], b1, sizeof(b1)),
+			     shown(seg[3], b2, sizeof(b2)));
 		else
-			*ret = fail(r, SB_ERR_NOT_FOUND, "UnknownMethod", NULL,
-				    "object %s/%s has no method %s",
-				    shown(seg[2], b1, sizeof(b1)),
-				    shown(seg[3], b2, sizeof(b2)),
-				    shown(seg[4], b3, sizeof(b3)));
+			fail(c, SB_ERR_NOT_FOUND, "UnknownMethod", NULL,
+			     "object %s/%s has no method %s",
+			     shown(seg[2], b1, sizeof(b1)),
+			     shown(seg[3], b2, sizeof(b2)),
+			     shown(seg[4], b3, sizeof(b3)));
+		sbc_catalog_unref(cat);
 		return false;
 	}
-	const char *ct = MHD_lookup_connection_value(
-	    conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-	if (!json_content_type(ct)) {
-		*ret = fail(r, SB_ERR_UNSUPPORTED_MEDIA_TYPE,
-			    "UnsupportedMediaType", NULL,
-			    "a call's body must be application/json%s",
-			    ct ? "" : " (no Content-Type was sent)");
+	if (!json_content_type(rq->content_type)) {
+		fail(c, SB_ERR_UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaType",
+		     NULL, "a call's body must be application/json%s",
+		     rq->content_type ? "" : " (no Content-Type was sent)");
+		sbc_catalog_unref(cat);
 		return false;
 	}
-	const char *cl = MHD_lookup_connection_value(
-	    conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (cl) {
-		char *end;
-		errno = 0;
-		unsigned long long n = strtoull(cl, &end, 10);
-		if (errno == 0 && end != cl &&
-		    n > (unsigned long long)r->api->max_body) {
-			*ret = fail(r, SB_ERR_PAYLOAD_TOO_LARGE,
-				    "PayloadTooLarge", NULL,
-				    "the body (%llu bytes) is larger than "
-				    "max_body (%lld bytes)",
-				    n, (long long)r->api->max_body);
-			return false;
-		}
-		if (errno == 0 && end != cl && n > 0) {
-			if (!body_hold(r, (int64_t)n)) {
-				*ret = fail(r, SB_ERR_UNAVAILABLE, "ServerBusy",
-					    NULL, BUSY_BODIES,
-					    (long long)r->api->max_body_total);
-				return false;
-			}
-			r->length_held = true;
-		}
+	struct req *r = calloc(1, sizeof(*r));
+	if (!r) {
+		sbc_catalog_unref(cat);
+		send_json(c, 500, NULL);
+		return false;
 	}
-	sb_buf_init(&r->body, (size_t)r->api->max_body);
+	r->api = api;
+	r->conn = c;
+	r->cat = cat;
+	r->entry = entry;
+	sbh_set_data(c, r);
 	return true;
 }
 
-/* Completion callback from the executor: keep the answer, resume. */
+/* The answer to a suspended call's connection, from any thread. */
+static void answer_call(struct sbh_conn *c, enum sb_status st,
+			const struct sb_error *err,
+			const struct sb_result *result)
+{
+	struct sbh_answer a = {.content_type = "application/json"};
+	if (st == SB_OK) {
+		a.body = sbc_json_result(result);
+		a.status = 200; /* NULL body: answered 500 */
+	} else {
+		struct sb_error copy = *err;
+		copy.status = st;
+		/* the header always says when to retry; the body only
+		 * what the broker said */
+		if (st == SB_ERR_THROTTLED || st == SB_ERR_UNAVAILABLE)
+			a.retry_after_ms = copy.retry_after_ms > 0
+					       ? copy.retry_after_ms
+					       : 1000;
+		a.status = sb_status_http(st);
+		a.body = sbc_json_error(&copy);
+	}
+	sbh_resume_with(c, &a);
+}
+
+/* Completion callback from the executor (a worker thread): the answer is
+ * sent from here.  The request (r) lives until the connection's thread
+ * finishes it (on_done). */
 static void call_done(void *ud, const struct sbc_outcome *o)
 {
 	struct req *r = ud;
-	char *answer = o->status == SB_OK ? sbc_json_result(o->result)
-					  : sbc_json_error(o->err);
-	pthread_mutex_lock(&r->mu);
-	if (o->status == SB_OK) {
-		r->status = answer ? 200 : 500;
-	} else {
-		r->status = sb_status_http(o->status);
-		if (o->status == SB_ERR_THROTTLED ||
-		    o->status == SB_ERR_UNAVAILABLE)
-			r->retry_after_ms = o->err->retry_after_ms > 0
-						? o->err->retry_after_ms
-						: 1000;
-	}
-	r->answer = answer;
-	r->done = true;
-	struct MHD_Connection *conn = r->conn;
-	struct sbc_api *api = r->api;
-	bool suspended = r->suspended;
-	r->suspended = false;
-	pthread_mutex_unlock(&r->mu);
-	/* r stays valid: its connection is suspended until this resume.
-	 * Once every suspended connection was resumed, stopping the server
-	 * is safe (libmicrohttpd finishes pending resumes when it stops). */
-	if (suspended) {
-		MHD_resume_connection(conn);
-		atomic_fetch_sub(&api->suspended, 1);
-	}
-}
-
-static enum MHD_Result call_submit(struct req *r)
-{
-	struct sb_error e;
-	sb_error_clear(&e);
-	if (r->too_large)
-		return fail(r, SB_ERR_PAYLOAD_TOO_LARGE, "PayloadTooLarge",
-			    NULL,
-			    "the body is larger than max_body (%lld bytes)",
-			    (long long)r->api->max_body);
-	if (r->over_budget)
-		return fail(r, SB_ERR_UNAVAILABLE, "ServerBusy", NULL,
-			    BUSY_BODIES, (long long)r->api->max_body_total);
-	struct sb_call *call = sbc_json_decode_call(
-	    r->entry, r->body.data ? r->body.data : "", r->body.len, true, &e);
-	sb_buf_free(&r->body);
-	body_release(r);
-	if (!call)
-		return send_error(r, &e, NULL);
-	pthread_mutex_lock(&r->mu);
-	enum sb_status st =
-	    sbc_executor_submit(sbc_runtime_executor(r->api->rt), r->cat,
-				r->entry, call, call_done, r, &e);
-	if (st != SB_OK) {
-		pthread_mutex_unlock(&r->mu);
-		return send_error(r, &e, NULL);
-	}
-	r->submitted = true;
-	atomic_fetch_add(&r->api->suspended, 1);
-	atomic_fetch_add(&r->api->calls_open, 1);
-	MHD_suspend_connection(r->conn);
-	r->suspended = true;
-	pthread_mutex_unlock(&r->mu);
-	return MHD_YES;
-}
-
-static enum MHD_Result call_finish(struct req *r)
-{
-	pthread_mutex_lock(&r->mu);
-	bool done = r->done;
-	char *answer = r->answer;
-	r->answer = NULL;
-	int status = r->status;
-	int64_t retry = r->retry_after_ms;
-	pthread_mutex_unlock(&r->mu);
-	if (!done) /* not resumed by us: nothing to send yet */
-		return MHD_YES;
-	return send_answer(r, status, answer, "application/json", retry, NULL);
+	answer_call(r->conn, o->status, o->err, o->result);
 }
 
 /* ---- POST /v1/test/{instance} ---------------------------------------------
  * The instance's test() on the executor (see probe.h), answered like a
  * call: the connection is suspended until the verdict comes.  A body, if
- * any, is read and dropped (up to DISCARD_MAX). */
+ * any, is read (within max_body) and ignored. */
 
+static bool test_begin(struct sbc_api *api, struct sbh_conn *c,
+		       char seg[MAX_SEGMENTS][SEGMENT_MAX])
+{
+	char b1[128];
+	struct sbc_catalog *cat = sbc_runtime_catalog(api->rt);
+	if (!sbc_catalog_probe_entry(cat, seg[2])) {
+		fail(c, SB_ERR_NOT_FOUND, "UnknownInstance", NULL,
+		     "no instance named %s", shown(seg[2], b1, sizeof(b1)));
+		sbc_catalog_unref(cat);
+		return false;
+	}
+	struct req *r = calloc(1, sizeof(*r));
+	if (!r) {
+		sbc_catalog_unref(cat);
+		send_json(c, 500, NULL);
+		return false;
+	}
+	r->api = api;
+	r->conn = c;
+	r->cat = cat;
+	r->test = true;
+	snprintf(r->instance, sizeof(r->instance), "%s", seg[2]);
+	sbh_set_data(c, r);
+	return true;
+}
+
+/* The verdict, from the worker that ran the test. */
 static void test_done(void *ud, const struct sbc_outcome *o)
 {
 	struct req *r = ud;
+	struct sbh_answer a = {.content_type = "application/json"};
 	int status = 500;
-	int64_t retry = 0;
-	char *answer = sbc_probe_json(o, &status, &retry, NULL, NULL);
-	pthread_mutex_lock(&r->mu);
-	r->status = answer ? status : 500;
-	r->retry_after_ms = retry;
-	r->answer = answer;
-	r->done = true;
-	struct MHD_Connection *conn = r->conn;
-	struct sbc_api *api = r->api;
-	bool suspended = r->suspended;
-	r->suspended = false;
-	pthread_mutex_unlock(&r->mu);
-	if (suspended) {
-		MHD_resume_connection(conn);
-		atomic_fetch_sub(&api->suspended, 1);
-	}
+	a.body = sbc_probe_json(o, &status, &a.retry_after_ms, NULL, NULL);
+	a.status = a.body ? status : 500;
+	sbh_resume_with(r->conn, &a);
 }
 
-static enum MHD_Result test_submit(struct req *r, const char *url)
+static void test_submit(struct sbc_api *api, struct sbh_conn *c,
+			struct req *r)
 {
-	char seg[MAX_SEGMENTS][SEGMENT_MAX], b1[128];
-	if (split_path(url, seg) != 3)
-		return fail(r, SB_ERR_NOT_FOUND, "NotFound", NULL,
-			    "no such path (see /v1/openapi.json)");
-	r->cat = sbc_runtime_catalog(r->api->rt);
-	r->entry = sbc_catalog_probe_entry(r->cat, seg[2]);
-	if (!r->entry)
-		return fail(r, SB_ERR_NOT_FOUND, "UnknownInstance", NULL,
-			    "no instance named %s",
-			    shown(seg[2], b1, sizeof(b1)));
 	struct sb_error e;
 	sb_error_clear(&e);
-	pthread_mutex_lock(&r->mu);
-	enum sb_status st = sbc_probe_submit(sbc_runtime_executor(r->api->rt),
-					     r->cat, seg[2], test_done, r, &e);
-	if (st != SB_OK) {
-		pthread_mutex_unlock(&r->mu);
-		return send_error(r, &e, NULL);
-	}
 	r->submitted = true;
-	atomic_fetch_add(&r->api->suspended, 1);
-	atomic_fetch_add(&r->api->calls_open, 1);
-	MHD_suspend_connection(r->conn);
-	r->suspended = true;
-	pthread_mutex_unlock(&r->mu);
-	return MHD_YES;
+	atomic_fetch_add(&api->calls_open, 1);
+	sbh_suspend(c);
+	enum sb_status st =
+	    sbc_probe_submit(sbc_runtime_executor(api->rt), r->cat,
+			     r->instance, test_done, r, &e);
+	if (st != SB_OK)
+		answer_call(c, st, &e, NULL);
 }
 
-/* Every handler call of a test request after the first. */
-static enum MHD_Result test_request(struct req *r, const char *url,
-				    size_t *upload_data_size)
+static void on_body(void *ud, struct sbh_conn *c, const struct sbh_request *rq)
 {
-	if (r->answered) {
-		*upload_data_size = 0;
-		return MHD_YES;
+	struct sbc_api *api = ud;
+	struct req *r = sbh_data(c);
+	struct sb_error e;
+	sb_error_clear(&e);
+	if (!r) { /* cannot be: on_head answered every other request */
+		fail(c, SB_ERR_INTERNAL, "internal", NULL, "no call");
+		return;
 	}
-	if (*upload_data_size) {
-		r->discarded += *upload_data_size;
-		*upload_data_size = 0;
-		return r->discarded > DISCARD_MAX ? MHD_NO : MHD_YES;
+	if (r->test) {
+		test_submit(api, c, r);
+		return;
 	}
-	if (!r->submitted)
-		return test_submit(r, url);
-	return call_finish(r);
+	struct sb_call *call = sbc_json_decode_call(r->entry, rq->body,
+						    rq->body_len, true, &e);
+	if (!call) {
+		send_error(c, &e, NULL);
+		return;
+	}
+	/* suspended before it is submitted: from then on the worker that
+	 * runs it owns the answer */
+	r->submitted = true;
+	atomic_fetch_add(&api->calls_open, 1);
+	sbh_suspend(c);
+	enum sb_status st =
+	    sbc_executor_submit(sbc_runtime_executor(api->rt), r->cat,
+				r->entry, call, call_done, r, &e);
+	if (st != SB_OK)
+		answer_call(c, st, &e, NULL);
+}
+
+static void on_done(void *ud, struct sbh_conn *c, void *data)
+{
+	struct sbc_api *api = ud;
+	struct req *r = data;
+	(void)c;
+	if (r->submitted) /* its answer was sent, or the client left */
+		atomic_fetch_sub(&api->calls_open, 1);
+	req_free(r);
 }
 
 /* ---- the handler --------------------------------------------------------- */
 
-/* How a request says where its body ends. */
-struct framing {
-	int content_length, transfer_encoding;
-};
-
-static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind,
-				     const char *key, const char *value)
+static bool on_head(void *ud, struct sbh_conn *c, const struct sbh_request *rq)
 {
-	struct framing *f = cls;
-	(void)kind;
-	(void)value;
-	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
-		f->content_length++;
-	else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
-		f->transfer_encoding++;
-	return MHD_YES;
-}
-
-/* Several Content-Length headers, or one with Transfer-Encoding: a proxy
- * in front may end the body elsewhere than libmicrohttpd does (which
- * takes the first length, or the chunks), and the rest of the body would
- * then be read as a request of its own.  Such a request is refused and
- * its connection closed. */
-static bool framing_ambiguous(struct MHD_Connection *conn)
-{
-	struct framing f = {0, 0};
-	MHD_get_connection_values(conn, MHD_HEADER_KIND, count_framing, &f);
-	return f.content_length > 1 || f.transfer_encoding > 1 ||
-	       (f.content_length > 0 && f.transfer_encoding > 0);
-}
-
-static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
-			       const char *url, const char *method,
-			       const char *version, const char *upload_data,
-			       size_t *upload_data_size, void **con_cls)
-{
-	struct sbc_api *api = cls;
-	struct req *r = *con_cls;
+	struct sbc_api *api = ud;
 	char seg[MAX_SEGMENTS][SEGMENT_MAX];
-	if (!r) {
-		r = calloc(1, sizeof(*r));
-		if (!r)
-			return MHD_NO;
-		r->api = api;
-		r->conn = conn;
-		r->start_ms = sb_now_ms();
-		pthread_mutex_init(&r->mu, NULL);
-		*con_cls = r;
-		char pb[128];
-		snprintf(r->what, sizeof(r->what), "%.16s %s", method,
-			 shown(url, pb, sizeof(pb)));
-		if (framing_ambiguous(conn))
-			return fail(r, SB_ERR_INVALID_INPUT, "AmbiguousLength",
-				    NULL,
-				    "send one Content-Length header or "
-				    "Transfer-Encoding: chunked, not several "
-				    "or both");
-		int n = split_path(url, seg);
-		r->route = n < 0 ? R_NONE : route_of(n, seg);
-		bool is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
-			      strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
-		bool is_post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
-		if (r->route == R_NONE)
-			return fail(r, SB_ERR_NOT_FOUND, "NotFound", NULL,
-				    "no such path (see /v1/openapi.json)");
-		if (r->route == R_TEST)
-			return is_post ? MHD_YES
-				       : fail(r, SB_ERR_METHOD_NOT_ALLOWED,
-					      "MethodNotAllowed", "POST",
-					      "a test takes POST");
-		if (r->route == R_CALL) {
-			if (!is_post)
-				return fail(r, SB_ERR_METHOD_NOT_ALLOWED,
-					    "MethodNotAllowed", "POST",
-					    "a call takes POST");
-			enum MHD_Result ret = MHD_YES;
-			if (!call_begin(r, conn, seg, &ret))
-				return ret;
-			return MHD_YES; /* the body follows */
-		}
-		if (!is_get)
-			return fail(r, SB_ERR_METHOD_NOT_ALLOWED,
-				    "MethodNotAllowed", "GET, HEAD",
-				    "this path takes GET");
-		/* Answer on the next call: a response queued on the first
-		 * call makes libmicrohttpd close the connection (it cannot
-		 * know the request has no body), and keep-alive matters for
-		 * catalog readers. */
-		r->get_pending = true;
-		return MHD_YES;
+	int n = split_path(rq->path, seg);
+	enum route route = n < 0 ? R_NONE : route_of(n, seg);
+	bool is_get = strcmp(rq->method, "GET") == 0 ||
+		      strcmp(rq->method, "HEAD") == 0;
+	bool is_post = strcmp(rq->method, "POST") == 0;
+	if (route == R_NONE) {
+		fail(c, SB_ERR_NOT_FOUND, "NotFound", NULL,
+		     "no such path (see /v1/openapi.json)");
+		return false;
 	}
-	if (r->route == R_TEST)
-		return test_request(r, url, upload_data_size);
-	if (r->get_pending && !r->answered) {
-		if (*upload_data_size) {
-			/* a GET with a body: libmicrohttpd cannot queue an
-			 * answer while a body is being read, so drop the body
-			 * (up to a cap) and answer once it is over */
-			r->discarded += *upload_data_size;
-			*upload_data_size = 0;
-			return r->discarded > DISCARD_MAX ? MHD_NO : MHD_YES;
+	if (route == R_TEST) {
+		if (!is_post) {
+			fail(c, SB_ERR_METHOD_NOT_ALLOWED, "MethodNotAllowed",
+			     "POST", "a test takes POST");
+			return false;
 		}
-		r->get_pending = false;
-		if (split_path(url, seg) < 0)
-			return fail(r, SB_ERR_NOT_FOUND, "NotFound", NULL,
-				    "no such path (see /v1/openapi.json)");
-		return serve_get(r, seg);
+		return test_begin(api, c, seg);
 	}
-	if (r->answered || r->route != R_CALL || !r->entry) {
-		*upload_data_size = 0; /* answered already: drop any body */
-		return MHD_YES;
-	}
-	if (*upload_data_size) {
-		if (!r->too_large && !r->over_budget && !r->length_held &&
-		    !body_hold(r, (int64_t)*upload_data_size)) {
-			/* a chunked body past the budget of all bodies */
-			r->over_budget = true;
-			sb_buf_free(&r->body);
-			body_release(r);
+	if (route == R_CALL) {
+		if (!is_post) {
+			fail(c, SB_ERR_METHOD_NOT_ALLOWED, "MethodNotAllowed",
+			     "POST", "a call takes POST");
+			return false;
 		}
-		if (!r->too_large && !r->over_budget &&
-		    !sb_buf_append(&r->body, upload_data, *upload_data_size)) {
-			r->too_large = true;
-			sb_buf_free(&r->body);
-			body_release(r);
-		}
-		if (r->too_large || r->over_budget) {
-			r->discarded += *upload_data_size;
-			/* libmicrohttpd 0.9.75 cannot answer before the body
-			 * is read (a length given up front is refused at
-			 * once, see call_begin): read a little more to answer
-			 * 413 in JSON, then drop the connection rather than
-			 * read an endless body */
-			if (r->discarded > DISCARD_MAX)
-				return MHD_NO;
-		}
-		*upload_data_size = 0;
-		return MHD_YES;
+		return call_begin(api, c, rq, seg);
 	}
-	if (!r->submitted)
-		return call_submit(r);
-	return call_finish(r);
-}
-
-static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-		      enum MHD_RequestTerminationCode toe)
-{
-	struct req *r = *con_cls;
-	if (!r)
-		return;
-	*con_cls = NULL;
-	if (r->submitted) /* its answer was sent, or the client left */
-		atomic_fetch_sub(&r->api->calls_open, 1);
-	sb_buf_free(&r->body);
-	body_release(r);
-	free(r->answer);
-	sbc_catalog_unref(r->cat);
-	pthread_mutex_destroy(&r->mu);
-	free(r);
-}
-
-/* True at most once in 10 s per *last: for warnings clients can repeat. */
-static bool once_in_10s(atomic_llong *last)
-{
-	long long now = sb_now_ms(), prev = atomic_load(last);
-	return now - prev >= 10000 &&
-	       atomic_compare_exchange_strong(last, &prev, now);
-}
-
-/* max_connections: a connection past it is closed at once.  (Left to
- * libmicrohttpd 0.9.75, its own limit stops accepting instead, so new
- * clients wait in the listen backlog, and with epoll and a thread pool it
- * may never accept again: its limit is set above ours, see
- * sbc_api_start.) */
-static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr,
-				     socklen_t addrlen)
-{
-	struct sbc_api *a = cls;
-	(void)addr;
-	(void)addrlen;
-	if (atomic_load(&a->conns) < a->max_connections)
-		return MHD_YES;
-	atomic_fetch_add(&a->conn_refused, 1);
-	static atomic_llong last_warned;
-	if (once_in_10s(&last_warned))
-		sbc_log(SB_LOG_WARN, NULL, NULL,
-			"http: %lld connections open, max_connections: "
-			"closing new ones (said at most once in 10 s)",
-			(long long)a->max_connections);
-	return MHD_NO;
-}
-
-static void conn_notify(void *cls, struct MHD_Connection *c, void **sctx,
-			enum MHD_ConnectionNotificationCode code)
-{
-	struct sbc_api *a = cls;
-	(void)c;
-	(void)sctx;
-	if (code == MHD_CONNECTION_NOTIFY_STARTED)
-		atomic_fetch_add(&a->conns, 1);
-	else if (code == MHD_CONNECTION_NOTIFY_CLOSED)
-		atomic_fetch_sub(&a->conns, 1);
-}
-
-static void mhd_log(void *cls, const char *fmt, va_list ap)
-{
-	char buf[512];
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	size_t n = strlen(buf);
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		buf[--n] = '\0';
-	/* libmicrohttpd speaks of what clients do (a closed connection, a
-	 * timeout, a malformed request): that is debug, or anyone could fill
-	 * the log.  A limit reached (per client address, open files) matters
-	 * to the administrator: a warning, at most one each 10 s. */
-	static atomic_llong last_warned;
-	if (strstr(buf, "limit") && once_in_10s(&last_warned)) {
-		sbc_log(SB_LOG_WARN, NULL, NULL,
-			"http: %s (see max_connections_per_ip and the "
-			"open-file limit; said at most once in 10 s)",
-			buf);
-		return;
+	if (!is_get) {
+		fail(c, SB_ERR_METHOD_NOT_ALLOWED, "MethodNotAllowed",
+		     "GET, HEAD", "this path takes GET");
+		return false;
 	}
-	sbc_log(SB_LOG_DEBUG, NULL, NULL, "http: %s", buf);
+	serve_get(api, c, route, seg);
+	return false;
 }
 
 /* ---- listening ----------------------------------------------------------- */
@@ -894,6 +595,12 @@ bool sbc_listen_parse(const char *listen, struct sockaddr_storage *ss,
 	return true;
 }
 
+static void doc_cache_free(struct doc_cache *dc)
+{
+	free(dc->json);
+	pthread_mutex_destroy(&dc->mu);
+}
+
 struct sbc_api *sbc_api_start(struct sb_runtime *rt, char *errbuf,
 			      size_t errlen)
 {
@@ -902,7 +609,8 @@ struct sbc_api *sbc_api_start(struct sb_runtime *rt, char *errbuf,
 	const char *listen_at = sbc_runtime_listen(rt);
 	if (!sbc_listen_parse(listen_at, &ss, &slen, errbuf, errlen))
 		return NULL;
-	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(ss.ss_family,
+			SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		snprintf(errbuf, errlen, "listen %s: socket: %s", listen_at,
 			 strerror(errno));
@@ -931,38 +639,31 @@ struct sbc_api *sbc_api_start(struct sb_runtime *rt, char *errbuf,
 		return NULL;
 	}
 	a->rt = rt;
-	a->fd = fd;
-	a->max_body = sbc_runtime_max_body(rt);
+	pthread_mutex_init(&a->catalog_doc.mu, NULL);
+	pthread_mutex_init(&a->openapi_doc.mu, NULL);
 	struct sbc_http_limits lim;
 	sbc_runtime_http_limits(rt, &lim);
-	a->max_body_total = lim.max_body_total;
-	a->max_connections = lim.max_connections;
-	/* libmicrohttpd's own limit, per thread of its pool, stays above
-	 * ours (see accept_policy) */
-	unsigned mhd_limit =
-	    (unsigned)lim.max_connections + 16u * (unsigned)POOL_THREADS;
-	unsigned idle_s = (unsigned)((lim.idle_timeout_ms + 999) / 1000);
-	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD |
-			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-	if (ss.ss_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
-	a->d = MHD_start_daemon(
-	    flags, 0, accept_policy, a, handler, a, MHD_OPTION_EXTERNAL_LOGGER,
-	    mhd_log, a, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)POOL_THREADS,
-	    MHD_OPTION_CONNECTION_TIMEOUT, idle_s ? idle_s : 1u,
-	    MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
-	    MHD_OPTION_NOTIFY_CONNECTION, conn_notify, a,
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-	    (unsigned int)lim.max_connections_per_ip,
-	    MHD_OPTION_NOTIFY_COMPLETED, completed, a,
-	    MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
-	if (!a->d) {
-		snprintf(errbuf, errlen,
-			 "listen %s: the HTTP server did not "
-			 "start",
-			 listen_at);
+	struct sbh_config cfg = {
+	    .fd = fd,
+	    .threads = HTTP_THREADS,
+	    .max_body = sbc_runtime_max_body(rt),
+	    .max_body_total = lim.max_body_total,
+	    .max_connections = lim.max_connections,
+	    .max_connections_per_ip = lim.max_connections_per_ip,
+	    .idle_timeout_ms = lim.idle_timeout_ms > 0 ? lim.idle_timeout_ms
+						       : 1000,
+	    .metrics = sbc_runtime_metrics(rt)};
+	struct sbh_handlers h = {.ud = a,
+				 .on_head = on_head,
+				 .on_body = on_body,
+				 .on_done = on_done};
+	char why[200];
+	a->srv = sbh_start(&cfg, &h, why, sizeof(why));
+	if (!a->srv) {
+		snprintf(errbuf, errlen, "listen %s: %s", listen_at, why);
 		close(fd);
+		doc_cache_free(&a->catalog_doc);
+		doc_cache_free(&a->openapi_doc);
 		free(a);
 		return NULL;
 	}
@@ -974,9 +675,7 @@ void sbc_api_quiesce(struct sbc_api *a)
 	if (!a || a->quiesced)
 		return;
 	a->quiesced = true;
-	MHD_socket fd = MHD_quiesce_daemon(a->d);
-	if (fd != MHD_INVALID_SOCKET)
-		close(fd);
+	sbh_quiesce(a->srv);
 }
 
 void sbc_api_stop(struct sbc_api *a, int64_t timeout_ms)
@@ -986,24 +685,26 @@ void sbc_api_stop(struct sbc_api *a, int64_t timeout_ms)
 	sbc_api_quiesce(a);
 	/* every answered call gets its answer sent before the server stops */
 	int64_t until = sb_now_ms() + timeout_ms;
-	while ((atomic_load(&a->calls_open) > 0 ||
-		atomic_load(&a->suspended) > 0) &&
+	while ((atomic_load(&a->calls_open) > 0 || sbh_suspended(a->srv) > 0) &&
 	       sb_now_ms() < until) {
+		sbh_wake(a->srv);
 		struct timespec ts = {0, 5 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
-	if (atomic_load(&a->suspended) > 0) {
-		/* stopping now would abort the process; leave it to exit */
+	if (sbh_suspended(a->srv) > 0) {
+		/* their calls still hold them: leave them to the exit */
 		sbc_log(SB_LOG_WARN, NULL, NULL,
 			"%d connections still waiting for a call: not "
 			"stopping the HTTP server",
-			atomic_load(&a->suspended));
+			sbh_suspended(a->srv));
 		return;
 	}
 	if (atomic_load(&a->calls_open) > 0)
 		sbc_log(SB_LOG_WARN, NULL, NULL,
 			"%d answers were not sent in time",
 			atomic_load(&a->calls_open));
-	MHD_stop_daemon(a->d);
+	sbh_stop(a->srv);
+	doc_cache_free(&a->catalog_doc);
+	doc_cache_free(&a->openapi_doc);
 	free(a);
 }

@@ -85,6 +85,7 @@ struct sbc_executor {
 	size_t n_queued, n_running, n_jobs, max_queue;
 	bool draining, drained, stop;
 	unsigned n_workers;
+	unsigned n_idle, n_waking; /* waiting for work; of them, signalled */
 	pthread_t *workers;
 	pthread_t timer_thread;
 	bool timer_started;
@@ -314,6 +315,19 @@ static void busy_error(struct job *j);
 static void expire(struct sbc_executor *ex, struct job *j, struct job **out);
 static void deliver_list(struct sbc_executor *ex, struct job *list);
 
+/* Wake an idle worker for the queued jobs no worker is on its way to
+ * already (ex->mu held).  self is 1 when the caller is a worker that
+ * looks at the queue itself next.  Waking a worker for every call, that
+ * then found its job taken, was most of a no-op call's cost. */
+static void wake_worker(struct sbc_executor *ex, size_t self)
+{
+	if (ex->n_idle > ex->n_waking &&
+	    ex->n_queued > (size_t)ex->n_waking + self) {
+		ex->n_waking++;
+		pthread_cond_signal(&ex->work);
+	}
+}
+
 static void *worker_main(void *arg)
 {
 	struct sbc_executor *ex = arg;
@@ -322,7 +336,11 @@ static void *worker_main(void *arg)
 	while (!ex->stop) {
 		struct job *j = pick(ex);
 		if (!j) {
+			ex->n_idle++;
 			pthread_cond_wait(&ex->work, &ex->mu);
+			ex->n_idle--;
+			if (ex->n_waking > 0)
+				ex->n_waking--;
 			continue;
 		}
 		if (j->deadline_ms - sb_now_ms() < start_margin_ms(j->e->inst)) {
@@ -361,8 +379,7 @@ static void *worker_main(void *arg)
 		/* a slot of this instance is free: a waiting job may start.
 		 * One worker is enough (one slot freed); waking every idle
 		 * worker for each call cost more than the call itself. */
-		if (ex->n_queued > 0)
-			pthread_cond_signal(&ex->work);
+		wake_worker(ex, 1);
 		bool mine = job_claim(ex, j);
 		pthread_mutex_unlock(&ex->mu);
 		if (mine) {
@@ -705,7 +722,7 @@ enum sb_status sbc_executor_submit(struct sbc_executor *ex,
 	ex->n_jobs++;
 	q_push(ex, j);
 	a_push(ex, j);
-	pthread_cond_signal(&ex->work);
+	wake_worker(ex, 0);
 	/* the timer thread scans every job when it wakes: wake it early only
 	 * for a deadline before the one it waits for */
 	if (j->deadline_ms < ex->timer_wake_ms)
