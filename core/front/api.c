@@ -313,26 +313,13 @@ static bool call_begin(struct sbc_api *api, struct sbh_conn *c,
 		       const struct sbh_request *rq,
 		       char seg[MAX_SEGMENTS][SEGMENT_MAX])
 {
-	char b1[128], b2[128], b3[128];
+	struct sb_error e;
+	sb_error_clear(&e);
 	struct sbc_catalog *cat = sbc_runtime_catalog(api->rt);
 	const struct sbc_entry *entry =
-	    sbc_catalog_method(cat, seg[2], seg[3], seg[4]);
+	    sbc_dispatch_resolve(cat, seg[2], seg[3], seg[4], &e);
 	if (!entry) {
-		if (!sbc_catalog_instance(cat, seg[2]))
-			fail(c, SB_ERR_NOT_FOUND, "UnknownInstance", NULL,
-			     "no instance named %s",
-			     shown(seg[2], b1, sizeof(b1)));
-		else if (!sbc_catalog_object(cat, seg[2], seg[3]))
-			fail(c, SB_ERR_NOT_FOUND, "UnknownObject", NULL,
-			     "instance %s has no object %s",
-			     shown(seg[2], b1, sizeof(b1)),
-			     shown(seg[3], b2, sizeof(b2)));
-		else
-			fail(c, SB_ERR_NOT_FOUND, "UnknownMethod", NULL,
-			     "object %s/%s has no method %s",
-			     shown(seg[2], b1, sizeof(b1)),
-			     shown(seg[3], b2, sizeof(b2)),
-			     shown(seg[4], b3, sizeof(b3)));
+		send_error(c, &e, NULL);
 		sbc_catalog_unref(cat);
 		return false;
 	}
@@ -461,20 +448,14 @@ static void on_body(void *ud, struct sbh_conn *c, const struct sbh_request *rq)
 		test_submit(api, c, r);
 		return;
 	}
-	struct sb_call *call = sbc_json_decode_call(r->entry, rq->body,
-						    rq->body_len, true, &e);
-	if (!call) {
-		send_error(c, &e, NULL);
-		return;
-	}
 	/* suspended before it is submitted: from then on the worker that
 	 * runs it owns the answer */
 	r->submitted = true;
 	atomic_fetch_add(&api->calls_open, 1);
 	sbh_suspend(c);
 	enum sb_status st =
-	    sbc_executor_submit(sbc_runtime_executor(api->rt), r->cat,
-				r->entry, call, call_done, r, &e);
+	    sbc_dispatch_submit(api->rt, r->cat, r->entry, rq->body,
+				rq->body_len, true, call_done, r, &e);
 	if (st != SB_OK)
 		answer_call(c, st, &e, NULL);
 }

@@ -7,6 +7,7 @@
 #include <svcbroker/runtime.h>
 
 #include "host.h"
+#include "executor.h"
 #include "probe.h"
 
 struct sbc_executor;
@@ -37,6 +38,48 @@ int64_t sbc_runtime_uptime_s(const struct sb_runtime *rt);
 /* Stop accepting calls and wait up to timeout_ms for running ones. */
 bool sbc_runtime_drain(struct sb_runtime *rt, int64_t timeout_ms);
 bool sbc_runtime_draining(const struct sb_runtime *rt);
+
+/* ==== dispatch.c: one path for a client's call ===========================
+ * resolve -> decode -> submit, and wait for callers that block.  The HTTP
+ * API and the in-process runtime both go through it. */
+/* The entry of instance/object/method in cat (borrowed while the caller
+ * holds its reference), or NULL with err: SB_ERR_NOT_FOUND and the code
+ * UnknownInstance, UnknownObject or UnknownMethod, names quoted safely. */
+const struct sbc_entry *sbc_dispatch_resolve(const struct sbc_catalog *cat,
+					     const char *instance,
+					     const char *object,
+					     const char *method,
+					     struct sb_error *err);
+/* Decode body (JSON: {"inputs": {...}} when wrapped, else the inputs
+ * object) into a call for e and submit it to rt's executor with cat (the
+ * executor takes its own reference).  SB_OK: done(ud, outcome) is called
+ * once, from a worker.  Otherwise err says why and nothing was
+ * submitted. */
+enum sb_status sbc_dispatch_submit(struct sb_runtime *rt,
+				   struct sbc_catalog *cat,
+				   const struct sbc_entry *e, const char *body,
+				   size_t len, bool wrapped,
+				   sbc_exec_done_fn done, void *ud,
+				   struct sb_error *err);
+
+/* A waiter, for callers that block until a submitted job is answered.
+ * render runs on the worker inside the completion (the outcome's result
+ * lives only then): it returns the answer's text (malloc'd; NULL when out
+ * of memory) and may change *st and *err, which start as the outcome's. */
+typedef char *(*sbc_render_fn)(const struct sbc_outcome *o,
+			       enum sb_status *st, struct sb_error *err);
+struct sbc_waiter;
+/* NULL when out of memory. */
+struct sbc_waiter *sbc_waiter_new(sbc_render_fn render);
+/* The completion to submit with the waiter as ud (an sbc_exec_done_fn). */
+void sbc_waiter_done(void *ud, const struct sbc_outcome *o);
+/* After a failed submit (the completion will never run): free it. */
+void sbc_waiter_abandon(struct sbc_waiter *w);
+/* Wait at most timeout_ms: true with *st, *err and *text (malloc'd, the
+ * caller frees; NULL if rendering ran out of memory), false if no answer
+ * came.  Either way the caller is done with w. */
+bool sbc_waiter_wait(struct sbc_waiter *w, int64_t timeout_ms,
+		     enum sb_status *st, struct sb_error *err, char **text);
 
 /* ==== probe_json.c: the answer to a test of the settings (probe.h) ===== */
 /* The answer to a test from its outcome: malloc'd JSON (NULL when out of

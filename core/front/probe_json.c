@@ -108,46 +108,16 @@ char *sbc_probe_json(const struct sbc_outcome *o, int *http,
 
 /* The caller waiting for a verdict, shared with the completion callback
  * (whichever is last frees it). */
-struct waiter {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int refs;
-	bool done;
-	enum sb_status verdict;
-	struct sb_error msg;
-	char *json;
-};
-
-static void waiter_put(struct waiter *w)
+/* The test's answer (on the worker): its JSON, with the verdict. */
+static char *test_render(const struct sbc_outcome *o, enum sb_status *st,
+			 struct sb_error *err)
 {
-	pthread_mutex_lock(&w->mu);
-	bool last = --w->refs == 0;
-	pthread_mutex_unlock(&w->mu);
-	if (!last)
-		return;
-	pthread_mutex_destroy(&w->mu);
-	pthread_cond_destroy(&w->cv);
-	free(w->json);
-	free(w);
-}
-
-static void waiter_done(void *ud, const struct sbc_outcome *o)
-{
-	struct waiter *w = ud;
 	int http;
 	int64_t retry;
 	enum sb_status verdict = SB_ERR_INTERNAL;
-	struct sb_error msg;
-	sb_error_clear(&msg);
-	char *json = sbc_probe_json(o, &http, &retry, &verdict, &msg);
-	pthread_mutex_lock(&w->mu);
-	w->verdict = json ? verdict : SB_ERR_INTERNAL;
-	w->msg = msg;
-	w->json = json;
-	w->done = true;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
-	waiter_put(w);
+	char *json = sbc_probe_json(o, &http, &retry, &verdict, err);
+	*st = json ? verdict : SB_ERR_INTERNAL;
+	return json;
 }
 
 static enum sb_status test_fail(const struct sb_error *e, char **json_out,
@@ -176,49 +146,23 @@ enum sb_status sb_runtime_test_json(struct sb_runtime *rt, const char *instance,
 			     "name the instance to test");
 		return test_fail(&e, json_out, err);
 	}
-	struct waiter *w = calloc(1, sizeof(*w));
+	struct sbc_waiter *w = sbc_waiter_new(test_render);
 	if (!w) {
 		sb_error_set(&e, SB_ERR_INTERNAL, NULL, "out of memory");
 		return test_fail(&e, json_out, err);
 	}
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_mutex_init(&w->mu, NULL);
-	pthread_cond_init(&w->cv, &ca);
-	pthread_condattr_destroy(&ca);
-	w->refs = 2;
 	struct sbc_catalog *cat = sbc_runtime_catalog(rt);
 	struct sbc_instance *inst = sbc_catalog_instance(cat, instance);
 	int64_t timeout = inst ? inst->timeout_ms : 0;
 	enum sb_status st = sbc_probe_submit(sbc_runtime_executor(rt), cat,
-					     instance, waiter_done, w, &e);
+					     instance, sbc_waiter_done, w, &e);
 	sbc_catalog_unref(cat); /* the executor holds its own reference */
 	if (st != SB_OK) {
-		w->refs = 1;
-		waiter_put(w);
+		sbc_waiter_abandon(w);
 		return test_fail(&e, json_out, err);
 	}
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	int64_t wait = timeout + WAIT_GRACE_MS;
-	ts.tv_sec += wait / 1000;
-	ts.tv_nsec += (wait % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&w->mu);
-	while (!w->done)
-		if (pthread_cond_timedwait(&w->cv, &w->mu, &ts) == ETIMEDOUT)
-			break;
-	bool done = w->done;
-	char *json = w->json;
-	w->json = NULL;
-	st = w->verdict;
-	e = w->msg;
-	pthread_mutex_unlock(&w->mu);
-	waiter_put(w);
+	char *json = NULL;
+	bool done = sbc_waiter_wait(w, timeout + WAIT_GRACE_MS, &st, &e, &json);
 	if (!done) {
 		sb_error_set(&e, SB_ERR_TIMEOUT, "DeadlineExceeded",
 			     "the test of %.100s did not answer in time",

@@ -326,43 +326,13 @@ static bool split_address(const char *address, char *buf, size_t len,
 }
 
 /* A caller waiting for its answer; shared with the completion callback. */
-struct waiter {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int refs;
-	bool done;
-	enum sb_status st;
-	struct sb_error err;
-	char *json;
-};
-
-static void waiter_put(struct waiter *w)
+/* The answer's JSON: the rows, or the error document. */
+static char *call_render(const struct sbc_outcome *o, enum sb_status *st,
+			 struct sb_error *err)
 {
-	pthread_mutex_lock(&w->mu);
-	bool last = --w->refs == 0;
-	pthread_mutex_unlock(&w->mu);
-	if (!last)
-		return;
-	pthread_mutex_destroy(&w->mu);
-	pthread_cond_destroy(&w->cv);
-	free(w->json);
-	free(w);
-}
-
-static void call_done(void *ud, const struct sbc_outcome *o)
-{
-	struct waiter *w = ud;
-	char *json = o->status == SB_OK ? sbc_json_result(o->result)
-					: sbc_json_error(o->err);
-	pthread_mutex_lock(&w->mu);
-	w->st = o->status;
-	if (o->status != SB_OK)
-		w->err = *o->err;
-	w->json = json;
-	w->done = true;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
-	waiter_put(w);
+	(void)st;
+	return o->status == SB_OK ? sbc_json_result(o->result)
+				  : sbc_json_error(err);
 }
 
 /* Fill err and *json_out with the error document. */
@@ -395,85 +365,38 @@ enum sb_status sb_runtime_call_json(struct sb_runtime *rt, const char *address,
 			     "a method address is instance/Object.Method");
 		return fail_json(&e, json_out, err);
 	}
+	/* The one dispatch path: resolve, decode, submit, wait. */
 	struct sbc_catalog *cat = sbc_runtime_catalog(rt);
-	const struct sbc_entry *ent = sbc_catalog_method(cat, in, ob, me);
-	if (!ent) {
-		if (!sbc_catalog_instance(cat, in))
-			sb_error_set(&e, SB_ERR_NOT_FOUND, "UnknownInstance",
-				     "no instance named %.100s", in);
-		else if (!sbc_catalog_object(cat, in, ob))
-			sb_error_set(&e, SB_ERR_NOT_FOUND, "UnknownObject",
-				     "instance %.100s has no object %.100s", in,
-				     ob);
-		else
-			sb_error_set(&e, SB_ERR_NOT_FOUND, "UnknownMethod",
-				     "object %.100s/%.100s has no method "
-				     "%.100s",
-				     in, ob, me);
-		sbc_catalog_unref(cat);
-		return fail_json(&e, json_out, err);
-	}
-	const char *body = json_inputs && *json_inputs ? json_inputs : "{}";
-	struct sb_call *call =
-	    sbc_json_decode_call(ent, body, strlen(body), false, &e);
-	if (!call) {
-		sbc_catalog_unref(cat);
-		return fail_json(&e, json_out, err);
-	}
-	struct waiter *w = calloc(1, sizeof(*w));
-	if (!w) {
-		sb_call_free(call);
-		sbc_catalog_unref(cat);
+	const struct sbc_entry *ent = sbc_dispatch_resolve(cat, in, ob, me, &e);
+	struct sbc_waiter *w = ent ? sbc_waiter_new(call_render) : NULL;
+	if (ent && !w)
 		sb_error_set(&e, SB_ERR_INTERNAL, NULL, "out of memory");
+	if (!w) {
+		sbc_catalog_unref(cat);
 		return fail_json(&e, json_out, err);
 	}
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_mutex_init(&w->mu, NULL);
-	pthread_cond_init(&w->cv, &ca);
-	pthread_condattr_destroy(&ca);
-	w->refs = 2;
 	int64_t timeout = ent->inst->timeout_ms;
+	const char *body = json_inputs && *json_inputs ? json_inputs : "{}";
 	enum sb_status st =
-	    sbc_executor_submit(rt->ex, cat, ent, call, call_done, w, &e);
+	    sbc_dispatch_submit(rt, cat, ent, body, strlen(body), false,
+				sbc_waiter_done, w, &e);
 	sbc_catalog_unref(cat); /* the executor holds its own reference */
 	if (st != SB_OK) {
-		w->refs = 1;
-		waiter_put(w);
+		sbc_waiter_abandon(w);
 		return fail_json(&e, json_out, err);
 	}
 	/* The executor answers by the deadline; the grace only guards
 	 * against a bug there. */
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	int64_t wait = timeout + CALL_GRACE_MS;
-	ts.tv_sec += wait / 1000;
-	ts.tv_nsec += (wait % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&w->mu);
-	while (!w->done)
-		if (pthread_cond_timedwait(&w->cv, &w->mu, &ts) == ETIMEDOUT)
-			break;
-	bool done = w->done;
-	if (done) {
-		st = w->st;
-		e = w->err;
-		if (json_out) {
-			*json_out = w->json;
-			w->json = NULL;
-		}
-	}
-	pthread_mutex_unlock(&w->mu);
-	waiter_put(w);
-	if (!done) {
+	char *json = NULL;
+	if (!sbc_waiter_wait(w, timeout + CALL_GRACE_MS, &st, &e, &json)) {
 		sb_error_set(&e, SB_ERR_TIMEOUT, "DeadlineExceeded",
 			     "%s did not answer in time", address);
 		return fail_json(&e, json_out, err);
 	}
+	if (json_out)
+		*json_out = json;
+	else
+		free(json);
 	if (st != SB_OK) {
 		if (err)
 			*err = e;
