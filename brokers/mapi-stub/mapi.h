@@ -88,15 +88,15 @@ enum sb_status mapi_mailbox_for_call(struct mapi_store *s,
 				     struct sb_error *err);
 /* Define handler `name` (an sb_handler_fn) that resolves the call's
  * mailbox, then runs fn(s, mb, call, r, err). */
-#define MAPI_MAILBOX_HANDLER(name, fn)                                    \
-	enum sb_status name(void *state, const struct sb_call *call,          \
-			    struct sb_result *r, struct sb_error *err)        \
-	{                                                                     \
-		struct mapi_store *s_ = state;                                \
-		struct mapi_mailbox *mb_;                                     \
-		enum sb_status st_ =                                          \
-		    mapi_mailbox_for_call(s_, call, &mb_, err);               \
-		return st_ != SB_OK ? st_ : fn(s_, mb_, call, r, err);        \
+#define MAPI_MAILBOX_HANDLER(name, fn)                                         \
+	enum sb_status name(void *state, const struct sb_call *call,           \
+			    struct sb_result *r, struct sb_error *err)         \
+	{                                                                      \
+		struct mapi_store *s_ = state;                                 \
+		struct mapi_mailbox *mb_;                                      \
+		enum sb_status st_ =                                           \
+		    mapi_mailbox_for_call(s_, call, &mb_, err);                \
+		return st_ != SB_OK ? st_ : fn(s_, mb_, call, r, err);         \
 	}
 
 /* Quota: reserve bytes before writing (SB_ERR_QUOTA when full), release
@@ -166,8 +166,7 @@ bool mapi_name_ok(const char *s, size_t max);
  * the same while it does not.  out: MAPI_CHANGEKEY_LEN + 1 bytes. */
 #define MAPI_CHANGEKEY_LEN 32
 struct mapi_entry;
-void mapi_change_key(const char *folder, const struct mapi_entry *e,
-		     char *out);
+void mapi_change_key(const char *folder, const struct mapi_entry *e, char *out);
 /* Refresh e's file facts (size, times, inode) from path; false if gone. */
 bool mapi_entry_restat(const char *path, struct mapi_entry *e);
 

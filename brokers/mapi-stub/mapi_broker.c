@@ -468,7 +468,6 @@ static enum sb_status mapi_open(const struct sb_host *host, const void *config,
 	return SB_OK;
 }
 
-
 static enum sb_status mapi_test(void *state, struct sb_error *err)
 {
 	struct mapi_store *s = state;

@@ -398,8 +398,7 @@ static enum sb_status appt_load_one(struct mapi_store *s,
 	return st;
 }
 
-static enum sb_status appt_delete(struct mapi_store *s,
-				  struct mapi_mailbox *mb,
+static enum sb_status appt_delete(struct mapi_store *s, struct mapi_mailbox *mb,
 				  const struct sb_call *call,
 				  struct sb_result *r, struct sb_error *err)
 {

@@ -86,16 +86,15 @@ enum sb_status mapi_ics_load(struct mapi_mailbox *mb, const char *folder,
 					    "%s %s not found in mailbox %s",
 					    what, id, mb->address);
 		if (errno == EFBIG)
-			return sb_error_set(err, SB_ERR_INTERNAL,
-					    "ErrorCorruptData",
-					    "%s %s: its file %s is larger than "
-					    "the %d KiB an item may have",
-					    what, id, path, MAPI_ICS_MAX / 1024);
+			return sb_error_set(
+			    err, SB_ERR_INTERNAL, "ErrorCorruptData",
+			    "%s %s: its file %s is larger than "
+			    "the %d KiB an item may have",
+			    what, id, path, MAPI_ICS_MAX / 1024);
 		if (errno == EINVAL)
-			return sb_error_set(err, SB_ERR_INTERNAL,
-					    "ErrorCorruptData",
-					    "%s %s: %s is not a regular file",
-					    what, id, path);
+			return sb_error_set(
+			    err, SB_ERR_INTERNAL, "ErrorCorruptData",
+			    "%s %s: %s is not a regular file", what, id, path);
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
 				    "cannot read %s: %s", path,
 				    strerror(errno));

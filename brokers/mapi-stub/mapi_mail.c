@@ -239,7 +239,8 @@ static void key_after(struct mapi_mailbox *mb, const char *folder,
 		struct timespec ms = {0, 1000000};
 		struct stat st;
 		nanosleep(&ms, NULL);
-		if (lstat(path, &st) < 0 || chmod(path, st.st_mode & 07777) < 0 ||
+		if (lstat(path, &st) < 0 ||
+		    chmod(path, st.st_mode & 07777) < 0 ||
 		    !mapi_entry_restat(path, e))
 			return;
 	}
@@ -452,8 +453,7 @@ static bool has_attachments_hdr(const char *raw, size_t len)
  * write one around a lone text part).  Whether it has one, as Load will
  * say, for messages small enough to read whole; larger ones are taken to
  * have one. */
-static bool small_has_attachments(const char *path,
-				  const struct mapi_entry *e)
+static bool small_has_attachments(const char *path, const struct mapi_entry *e)
 {
 	if (e->size > MAPI_HEADER_MAX)
 		return true;
@@ -681,7 +681,8 @@ static enum sb_status email_load(struct mapi_store *s, struct mapi_mailbox *mb,
 	sb_error_clear(&perr);
 	bool readable = len > 0 && sb_mime_parse(raw, len, &p, &perr) == SB_OK;
 	if (!readable && perr.status == SB_ERR_INTERNAL) {
-		st = sb_error_set(err, SB_ERR_INTERNAL, NULL, "%s", perr.message);
+		st = sb_error_set(err, SB_ERR_INTERNAL, NULL, "%s",
+				  perr.message);
 		goto out;
 	}
 	if (!readable) {

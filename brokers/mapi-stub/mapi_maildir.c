@@ -112,8 +112,7 @@ bool mapi_id_ok(const char *id)
 	return mapi_name_ok(id, MAPI_ID_MAX) && !strchr(id, ':');
 }
 
-void mapi_change_key(const char *folder, const struct mapi_entry *e,
-		     char *out)
+void mapi_change_key(const char *folder, const struct mapi_entry *e, char *out)
 {
 	char facts[MAPI_PATH_MAX + 200];
 	int n = snprintf(facts, sizeof facts, "%s%c%s%c%s%c%llu|%lld|%lld|%lld",

@@ -48,8 +48,8 @@ static bool delivered(struct mapi_mailbox *mb, const char *uniq)
 {
 	char path[MAPI_PATH_MAX];
 	struct mapi_entry e = {0};
-	bool found = mapi_item_find(mb, NULL, uniq, path, sizeof path, NULL,
-				    0, &e, NULL) == SB_OK;
+	bool found = mapi_item_find(mb, NULL, uniq, path, sizeof path, NULL, 0,
+				    &e, NULL) == SB_OK;
 	free(e.file);
 	free(e.id);
 	return found;

@@ -419,8 +419,7 @@ static enum sb_status task_complete_one(struct mapi_store *s,
 	return task_complete(s, mb, sb_call_str(call, "Id", ""), r, err);
 }
 
-static enum sb_status task_delete(struct mapi_store *s,
-				  struct mapi_mailbox *mb,
+static enum sb_status task_delete(struct mapi_store *s, struct mapi_mailbox *mb,
 				  const struct sb_call *call,
 				  struct sb_result *r, struct sb_error *err)
 {

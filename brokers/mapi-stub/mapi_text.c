@@ -33,7 +33,8 @@ char *mapi_clean_text(const char *s, bool memo)
 			i++;
 			continue;
 		}
-		bool ctrl = cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F);
+		bool ctrl =
+		    cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F);
 		if (memo && (cp == '\t' || cp == '\n' || cp == '\r'))
 			ctrl = false;
 		bool sep = cp == 0x2028 || cp == 0x2029;

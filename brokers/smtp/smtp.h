@@ -36,7 +36,7 @@ struct smtp_conf {
 	bool plain_text_only;
 	int64_t max_attachment_size;
 	int64_t max_per_minute;
-	int64_t rate_window_ms; /* the window max_per_minute counts in */
+	int64_t rate_window_ms;	  /* the window max_per_minute counts in */
 	struct sb_tls_conf trust; /* verify_tls, ca_file (a shared fragment) */
 };
 

@@ -109,8 +109,7 @@ static const struct sb_config_key smtp_config[] = {
 /* ---- method handlers (the tables below name them) ---------------------- */
 
 static enum sb_status email_send(void *state, const struct sb_call *call,
-				 struct sb_result *result,
-				 struct sb_error *err)
+				 struct sb_result *result, struct sb_error *err)
 {
 	return smtp_email_send(state, call, result, err);
 }
@@ -122,8 +121,7 @@ static enum sb_status connection_test(void *state, const struct sb_call *call,
 	return smtp_connection_test(state, call, result, err);
 }
 
-/* ---- catalog --------------------------------------------------------------
- */
+/* ---- catalog ------------------------------------------------------------- */
 
 static const struct sb_param send_in[] = {
     {.name = "From",
@@ -245,8 +243,7 @@ static const struct sb_object smtp_objects[] = {
     SB_OBJECT_END,
 };
 
-/* ---- lifecycle ------------------------------------------------------------
- */
+/* ---- lifecycle ----------------------------------------------------------- */
 
 static bool helo_ok(const char *h)
 {
@@ -393,7 +390,6 @@ static enum sb_status smtp_open(const struct sb_host *host, const void *config,
 	*state = s;
 	return SB_OK;
 }
-
 
 static enum sb_status smtp_test(void *state, struct sb_error *err)
 {

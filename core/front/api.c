@@ -69,8 +69,8 @@ struct req {
 	struct sbc_catalog *cat; /* the catalog the call resolved in */
 	const struct sbc_entry *entry;
 	bool submitted;
-	bool test;                    /* POST /v1/test/{instance} */
-	char instance[SEGMENT_MAX];   /* the instance a test is of */
+	bool test;		    /* POST /v1/test/{instance} */
+	char instance[SEGMENT_MAX]; /* the instance a test is of */
 };
 
 static const char *shown(const char *s, char *buf, size_t n);
@@ -273,10 +273,9 @@ static void serve_get(struct sbc_api *api, struct sbh_conn *c, enum route rt_,
 		    .http_body_refused = (unsigned long long)hs.body_refused};
 		sbc_executor_stats(sbc_runtime_executor(rt), &g.queued,
 				   &g.running);
-		send_answer(c, 200,
-			    sbc_metrics_render(sbc_runtime_metrics(rt), &g),
-			    "text/plain; version=0.0.4; charset=utf-8", 0,
-			    NULL);
+		send_answer(
+		    c, 200, sbc_metrics_render(sbc_runtime_metrics(rt), &g),
+		    "text/plain; version=0.0.4; charset=utf-8", 0, NULL);
 		break;
 	}
 	default:
@@ -419,8 +418,7 @@ static void test_done(void *ud, const struct sbc_outcome *o)
 	sbh_resume_with(r->conn, &a);
 }
 
-static void test_submit(struct sbc_api *api, struct sbh_conn *c,
-			struct req *r)
+static void test_submit(struct sbc_api *api, struct sbh_conn *c, struct req *r)
 {
 	struct sb_error e;
 	sb_error_clear(&e);
@@ -428,8 +426,8 @@ static void test_submit(struct sbc_api *api, struct sbh_conn *c,
 	atomic_fetch_add(&api->calls_open, 1);
 	sbh_suspend(c);
 	enum sb_status st =
-	    sbc_probe_submit(sbc_runtime_executor(api->rt), r->cat,
-			     r->instance, test_done, r, &e);
+	    sbc_probe_submit(sbc_runtime_executor(api->rt), r->cat, r->instance,
+			     test_done, r, &e);
 	if (st != SB_OK)
 		answer_call(c, st, &e, NULL);
 }
@@ -478,8 +476,8 @@ static bool on_head(void *ud, struct sbh_conn *c, const struct sbh_request *rq)
 	char seg[MAX_SEGMENTS][SEGMENT_MAX];
 	int n = split_path(rq->path, seg);
 	enum route route = n < 0 ? R_NONE : route_of(n, seg);
-	bool is_get = strcmp(rq->method, "GET") == 0 ||
-		      strcmp(rq->method, "HEAD") == 0;
+	bool is_get =
+	    strcmp(rq->method, "GET") == 0 || strcmp(rq->method, "HEAD") == 0;
 	bool is_post = strcmp(rq->method, "POST") == 0;
 	if (route == R_NONE) {
 		fail(c, SB_ERR_NOT_FOUND, "NotFound", NULL,
@@ -590,8 +588,8 @@ struct sbc_api *sbc_api_start(struct sb_runtime *rt, char *errbuf,
 	const char *listen_at = sbc_runtime_listen(rt);
 	if (!sbc_listen_parse(listen_at, &ss, &slen, errbuf, errlen))
 		return NULL;
-	int fd = socket(ss.ss_family,
-			SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int fd =
+	    socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		snprintf(errbuf, errlen, "listen %s: socket: %s", listen_at,
 			 strerror(errno));
@@ -631,8 +629,8 @@ struct sbc_api *sbc_api_start(struct sb_runtime *rt, char *errbuf,
 	    .max_body_total = lim.max_body_total,
 	    .max_connections = lim.max_connections,
 	    .max_connections_per_ip = lim.max_connections_per_ip,
-	    .idle_timeout_ms = lim.idle_timeout_ms > 0 ? lim.idle_timeout_ms
-						       : 1000,
+	    .idle_timeout_ms =
+		lim.idle_timeout_ms > 0 ? lim.idle_timeout_ms : 1000,
 	    .metrics = sbc_runtime_metrics(rt)};
 	struct sbh_handlers h = {.ud = a,
 				 .on_head = on_head,

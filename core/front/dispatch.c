@@ -52,8 +52,8 @@ enum sb_status sbc_dispatch_submit(struct sb_runtime *rt,
 	if (!call)
 		return err->status != SB_OK ? err->status : SB_ERR_INTERNAL;
 	/* On failure the executor frees the call and answers nothing. */
-	return sbc_executor_submit(sbc_runtime_executor(rt), cat, e, call,
-				   done, ud, err);
+	return sbc_executor_submit(sbc_runtime_executor(rt), cat, e, call, done,
+				   ud, err);
 }
 
 /* ---- waiting ------------------------------------------------------------ */

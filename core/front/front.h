@@ -6,8 +6,8 @@
 
 #include <svcbroker/runtime.h>
 
-#include "host.h"
 #include "executor.h"
+#include "host.h"
 #include "probe.h"
 
 struct sbc_executor;
@@ -27,10 +27,10 @@ struct sbc_metrics *sbc_runtime_metrics(struct sb_runtime *rt);
 const char *sbc_runtime_listen(const struct sb_runtime *rt);
 int64_t sbc_runtime_max_body(const struct sb_runtime *rt);
 struct sbc_http_limits {
-	int64_t max_body_total;         /* bytes of bodies held at once */
-	int64_t max_connections;        /* open connections */
+	int64_t max_body_total;		/* bytes of bodies held at once */
+	int64_t max_connections;	/* open connections */
 	int64_t max_connections_per_ip; /* 0: no limit */
-	int64_t idle_timeout_ms;        /* a silent connection is closed */
+	int64_t idle_timeout_ms;	/* a silent connection is closed */
 };
 void sbc_runtime_http_limits(const struct sb_runtime *rt,
 			     struct sbc_http_limits *out);
@@ -66,8 +66,8 @@ enum sb_status sbc_dispatch_submit(struct sb_runtime *rt,
  * render runs on the worker inside the completion (the outcome's result
  * lives only then): it returns the answer's text (malloc'd; NULL when out
  * of memory) and may change *st and *err, which start as the outcome's. */
-typedef char *(*sbc_render_fn)(const struct sbc_outcome *o,
-			       enum sb_status *st, struct sb_error *err);
+typedef char *(*sbc_render_fn)(const struct sbc_outcome *o, enum sb_status *st,
+			       struct sb_error *err);
 struct sbc_waiter;
 /* NULL when out of memory. */
 struct sbc_waiter *sbc_waiter_new(sbc_render_fn render);

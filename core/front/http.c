@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +27,6 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sched.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,10 +57,10 @@ struct loop {
 	struct sbh_server *s;
 	pthread_t th;
 	int ep, evfd;
-	bool stop;		 /* under mu */
-	pthread_mutex_t mu;	 /* resumed, stop */
-	struct sbh_conn *resumed; /* under mu */
-	atomic_int sleeping;	  /* in epoll_wait, or about to be */
+	bool stop;		      /* under mu */
+	pthread_mutex_t mu;	      /* resumed, stop */
+	struct sbh_conn *resumed;     /* under mu */
+	atomic_int sleeping;	      /* in epoll_wait, or about to be */
 	struct sbh_conn *old, *young; /* by last activity (not suspended) */
 	struct sbh_conn *dead;	      /* closed, to be freed */
 	struct sbh_conn *again;	      /* to run again (see conn_run) */
@@ -114,16 +114,16 @@ struct sbh_conn {
 	bool chunked;
 	int64_t body_left; /* Content-Length bytes still to come */
 	struct sbh_chunked ch;
-	bool discard;	   /* the body is dropped (answered already) */
+	bool discard; /* the body is dropped (answered already) */
 	size_t discarded;
 	bool body_pending; /* answered before its body was read */
 	struct sb_buf body;
 	int64_t held; /* this request's part of body_held */
 	bool answered;
-	bool suspended; /* between sbh_suspend and its resume */
+	bool suspended;	    /* between sbh_suspend and its resume */
 	atomic_int sending; /* sbh_resume_with is sending the answer */
 	atomic_int missed;  /* an event came while suspended */
-	bool dead;	/* closed, freed at the end of the loop's round */
+	bool dead;	    /* closed, freed at the end of the loop's round */
 	struct sbh_conn *dnext;
 	bool again; /* on the loop's again list */
 	struct sbh_conn *anext;
@@ -242,7 +242,7 @@ static void ip_remove(struct sbh_server *s, struct sbh_conn *c)
 	pthread_mutex_unlock(&s->ip_mu);
 }
 
-/* ---- bodies held ---------------------------------------------------------- */
+/* ---- bodies held --------------------------------------------------------- */
 
 static bool body_hold(struct sbh_conn *c, int64_t n)
 {
@@ -265,7 +265,7 @@ static void body_release(struct sbh_conn *c)
 	}
 }
 
-/* ---- closing ---------------------------------------------------------------- */
+/* ---- closing ------------------------------------------------------------- */
 
 static void request_over(struct sbh_conn *c)
 {
@@ -328,30 +328,49 @@ static void run_again(struct loop *l)
 	}
 }
 
-/* ---- answers ------------------------------------------------------------------ */
+/* ---- answers ------------------------------------------------------------- */
 
 static const char *reason(int st)
 {
 	switch (st) {
-	case 200: return "OK";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 409: return "Conflict";
-	case 413: return "Content Too Large";
-	case 414: return "URI Too Long";
-	case 415: return "Unsupported Media Type";
-	case 429: return "Too Many Requests";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	case 505: return "HTTP Version Not Supported";
-	case 507: return "Insufficient Storage";
-	default: return "Status";
+	case 200:
+		return "OK";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 409:
+		return "Conflict";
+	case 413:
+		return "Content Too Large";
+	case 414:
+		return "URI Too Long";
+	case 415:
+		return "Unsupported Media Type";
+	case 429:
+		return "Too Many Requests";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 500:
+		return "Internal Server Error";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
+	case 505:
+		return "HTTP Version Not Supported";
+	case 507:
+		return "Insufficient Storage";
+	default:
+		return "Status";
 	}
 }
 
@@ -407,8 +426,8 @@ void sbh_answer(struct sbh_conn *c, const struct sbh_answer *a)
 	    "\"message\":\"out of memory\"}}";
 	struct sbh_server *s = c->l->s;
 	int status = a->status;
-	const char *ctype = a->content_type ? a->content_type
-					    : "application/json";
+	const char *ctype =
+	    a->content_type ? a->content_type : "application/json";
 	free(c->out_body);
 	c->out_body = NULL;
 	if (a->shared) {
@@ -456,9 +475,10 @@ void sbh_answer(struct sbh_conn *c, const struct sbh_answer *a)
 	if (a->retry_after_ms > 0) {
 		/* whole seconds, rounded up */
 		o = PUTL(h, o, "Retry-After: ");
-		o = put_num(h, o,
-			    (unsigned long long)(a->retry_after_ms / 1000 +
-						 (a->retry_after_ms % 1000 != 0)));
+		o = put_num(
+		    h, o,
+		    (unsigned long long)(a->retry_after_ms / 1000 +
+					 (a->retry_after_ms % 1000 != 0)));
 		o = PUTL(h, o, "\r\n");
 	}
 	if (a->allow) {
@@ -482,8 +502,7 @@ void sbh_answer(struct sbh_conn *c, const struct sbh_answer *a)
 		sbc_metrics_http(s->cfg.metrics, status);
 	/* a client's mistake (505 too) is not the administrator's */
 	sbc_log(status >= 500 && status != 505 ? SB_LOG_WARN : SB_LOG_DEBUG,
-		NULL, NULL,
-		"%s: %d in %lld ms", c->what, status,
+		NULL, NULL, "%s: %d in %lld ms", c->what, status,
 		(long long)(sb_now_ms() - c->start_ms));
 }
 
@@ -513,7 +532,7 @@ static void refuse(struct sbh_conn *c, const struct sbh_refusal *ref)
 {
 	c->close_after = true;
 	enum sb_status st = ref->status == 413 ? SB_ERR_PAYLOAD_TOO_LARGE
-						: SB_ERR_INVALID_INPUT;
+					       : SB_ERR_INVALID_INPUT;
 	sbh_answer_error(c, ref->status, st, ref->code, NULL, 0, "%s",
 			 ref->why);
 }
@@ -545,7 +564,7 @@ static void refuse_large(struct sbh_conn *c, int64_t n)
 				 (long long)c->l->s->cfg.max_body);
 }
 
-/* ---- the request -------------------------------------------------------------- */
+/* ---- the request --------------------------------------------------------- */
 
 static void new_request(struct sbh_conn *c)
 {
@@ -565,8 +584,7 @@ static void new_request(struct sbh_conn *c)
 }
 
 /* Printable for the log: control bytes as '?'. */
-static void set_what(struct sbh_conn *c, const char *method,
-		     const char *target)
+static void set_what(struct sbh_conn *c, const char *method, const char *target)
 {
 	snprintf(c->what, sizeof(c->what), "%.16s %.150s", method, target);
 	for (char *p = c->what; *p; p++)
@@ -653,7 +671,7 @@ static bool take_head(struct sbh_conn *c)
 	}
 	bool want_body = s->h.on_head(s->h.ud, c, &c->rq);
 	c->rq.content_type = NULL; /* points into the head */
-	if (c->answered) /* its body, if any, is dropped after */
+	if (c->answered)	   /* its body, if any, is dropped after */
 		return true;
 	if (!want_body || !c->rq.has_body) {
 		if (c->rq.has_body) {
@@ -713,8 +731,8 @@ static bool take_body(struct sbh_conn *c)
 	while (c->off < c->len) {
 		size_t used = 0, dlen = 0;
 		const char *data = NULL;
-		uint64_t max = c->discard ? UINT64_C(1) << 53
-					  : (uint64_t)s->cfg.max_body;
+		uint64_t max =
+		    c->discard ? UINT64_C(1) << 53 : (uint64_t)s->cfg.max_body;
 		enum sbh_chunk_result r =
 		    sbh_chunked_feed(&c->ch, c->in + c->off, c->len - c->off,
 				     &used, &data, &dlen, max);
@@ -772,7 +790,7 @@ static bool take_body(struct sbh_conn *c)
 	return false;
 }
 
-/* ---- I/O ------------------------------------------------------------------------ */
+/* ---- I/O ----------------------------------------------------------------- */
 
 /* Send what is left of the answer.  True when all is sent. */
 static bool flush(struct sbh_conn *c)
@@ -824,7 +842,8 @@ static int fill(struct sbh_conn *c)
 {
 	if (c->off == c->len) {
 		c->off = c->len = 0;
-	} else if (c->off > 0 && (c->cap - c->len < 1024 || c->off > c->cap / 2)) {
+	} else if (c->off > 0 &&
+		   (c->cap - c->len < 1024 || c->off > c->cap / 2)) {
 		memmove(c->in, c->in + c->off, c->len - c->off);
 		c->len -= c->off;
 		c->off = 0;
@@ -900,8 +919,8 @@ static void conn_run(struct sbh_conn *c)
 					c->lingered += (size_t)r;
 					continue;
 				}
-				if (r < 0 && (errno == EAGAIN ||
-					      errno == EWOULDBLOCK))
+				if (r < 0 &&
+				    (errno == EAGAIN || errno == EWOULDBLOCK))
 					return;
 				if (r < 0 && errno == EINTR)
 					continue;
@@ -911,9 +930,9 @@ static void conn_run(struct sbh_conn *c)
 		}
 		case C_HEAD:
 		case C_BODY: {
-			bool progress = c->off < c->len &&
-					(c->state == C_HEAD ? take_head(c)
-							    : take_body(c));
+			bool progress =
+			    c->off < c->len &&
+			    (c->state == C_HEAD ? take_head(c) : take_body(c));
 			if (progress)
 				break;
 			int r = fill(c);
@@ -1008,22 +1027,13 @@ void sbh_wake(struct sbh_server *s)
 	}
 }
 
-void sbh_set_data(struct sbh_conn *c, void *data)
-{
-	c->data = data;
-}
+void sbh_set_data(struct sbh_conn *c, void *data) { c->data = data; }
 
-void *sbh_data(struct sbh_conn *c)
-{
-	return c->data;
-}
+void *sbh_data(struct sbh_conn *c) { return c->data; }
 
-const char *sbh_what(struct sbh_conn *c)
-{
-	return c->what;
-}
+const char *sbh_what(struct sbh_conn *c) { return c->what; }
 
-/* ---- the loops ------------------------------------------------------------------ */
+/* ---- the loops ----------------------------------------------------------- */
 
 static void accept_some(struct loop *l)
 {
@@ -1073,21 +1083,21 @@ static void accept_some(struct loop *l)
 			free(in);
 			free(c);
 			if (once_in_10s(&s->last_warned_ip))
-				sbc_log(SB_LOG_WARN, NULL, NULL,
-					"http: a client address reached "
-					"max_connections_per_ip (%lld): "
-					"closing its new connections (said "
-					"at most once in 10 s)",
-					(long long)s->cfg.max_connections_per_ip);
+				sbc_log(
+				    SB_LOG_WARN, NULL, NULL,
+				    "http: a client address reached "
+				    "max_connections_per_ip (%lld): "
+				    "closing its new connections (said "
+				    "at most once in 10 s)",
+				    (long long)s->cfg.max_connections_per_ip);
 			continue;
 		}
 		atomic_fetch_add(&s->conns, 1);
 		int one = 1;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
-			   sizeof(one));
-		struct epoll_event ev = {
-		    .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-		    .data.ptr = c};
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT |
+						   EPOLLRDHUP | EPOLLET,
+					 .data.ptr = c};
 		if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
 			ip_remove(s, c);
 			atomic_fetch_sub(&s->conns, 1);
@@ -1153,7 +1163,9 @@ static void *loop_main(void *arg)
 		if (l->old) {
 			int64_t left = l->old->last_ms +
 				       l->s->cfg.idle_timeout_ms - sb_now_ms();
-			timeout = left < 0 ? 0 : left > 1000 ? 1000 : (int)left + 1;
+			timeout = left < 0	? 0
+				  : left > 1000 ? 1000
+						: (int)left + 1;
 		}
 		/* sleeping is set before the list is looked at, and
 		 * sbh_resume looks at it after adding to the list: either
@@ -1305,10 +1317,7 @@ void sbh_stop(struct sbh_server *s)
 	free(s);
 }
 
-int sbh_suspended(struct sbh_server *s)
-{
-	return atomic_load(&s->suspended);
-}
+int sbh_suspended(struct sbh_server *s) { return atomic_load(&s->suspended); }
 
 void sbh_stats(struct sbh_server *s, struct sbh_stats *out)
 {

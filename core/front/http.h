@@ -18,8 +18,8 @@ struct sbc_metrics;
 
 /* A request as the handler sees it; valid during the callbacks only. */
 struct sbh_request {
-	const char *method; /* as sent ("GET", "POST", ...) */
-	const char *path;   /* decoded, see sbh_path_decode */
+	const char *method;	  /* as sent ("GET", "POST", ...) */
+	const char *path;	  /* decoded, see sbh_path_decode */
 	const char *content_type; /* NULL if absent */
 	bool has_body;		  /* a length above 0, or chunked */
 	const char *body;	  /* on_body only */

@@ -397,7 +397,8 @@ enum sbh_chunk_result sbh_chunked_feed(struct sbh_chunked *c, const char *in,
 				bool empty = c->line == 0;
 				if (ch == '\r') {
 					c->state = CH_TRAILER_LF;
-					c->digits = empty; /* remembers "empty" */
+					c->digits =
+					    empty; /* remembers "empty" */
 					i++;
 					continue;
 				}

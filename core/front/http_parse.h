@@ -8,9 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SBH_MAX_LINE 8192     /* request line: 414 past it */
-#define SBH_MAX_HEAD 16384    /* the whole head: 431 past it */
-#define SBH_MAX_FIELDS 64     /* header fields: 431 past it */
+#define SBH_MAX_LINE 8192	/* request line: 414 past it */
+#define SBH_MAX_HEAD 16384	/* the whole head: 431 past it */
+#define SBH_MAX_FIELDS 64	/* header fields: 431 past it */
 #define SBH_MAX_CHUNK_LINE 1024 /* a chunk-size line or a trailer field */
 
 struct sbh_field {
@@ -41,8 +41,8 @@ long sbh_parse_head(char *buf, size_t len, struct sbh_head *h,
 struct sbh_framing {
 	int64_t content_length; /* -1: none */
 	bool chunked;
-	bool keep_alive;   /* the connection may serve another request */
-	bool expect_100;   /* Expect: 100-continue */
+	bool keep_alive;	  /* the connection may serve another request */
+	bool expect_100;	  /* Expect: 100-continue */
 	const char *content_type; /* NULL if absent */
 };
 

@@ -126,8 +126,9 @@ static enum sb_status put_file(struct sb_call *c, const struct sb_param *p,
 				    p->name);
 	/* max_size counts items for a multi input (broker.h): each file of a
 	 * multi input gets the default cap, as sb_call_put_file applies */
-	size_t cap = p->max_size && !(p->flags & SB_MULTI) ? p->max_size
-							    : SB_DEFAULT_FILE_MAX;
+	size_t cap = p->max_size && !(p->flags & SB_MULTI)
+			 ? p->max_size
+			 : SB_DEFAULT_FILE_MAX;
 	/* base64 carries 3 bytes in 4 characters: refuse before decoding */
 	if (content_len / 4 > cap / 3 + 2)
 		return sb_error_set(err, SB_ERR_PAYLOAD_TOO_LARGE, NULL,
@@ -217,7 +218,8 @@ struct sb_call *sbc_json_decode_call(const struct sbc_entry *e,
 		else
 			sb_error_set(err, SB_ERR_INVALID_INPUT, "MalformedJson",
 				     "malformed JSON at line %d, column %d: %s",
-				     je.line, je.column, sbc_json_error_text(&je));
+				     je.line, je.column,
+				     sbc_json_error_text(&je));
 		return NULL;
 	}
 	json_t *inputs = root;

@@ -28,7 +28,7 @@ static inline void sbc_json_push(json_t *a, json_t *v)
 	json_array_append_new(a, v);
 }
 
-#define SBC_JSON_NUL_MESSAGE                                                 \
+#define SBC_JSON_NUL_MESSAGE                                                   \
 	"a string holds \\u0000 (NUL), which is not allowed"
 
 /* jansson's message for an escaped NUL in a string names one of its

@@ -183,9 +183,9 @@ static void add_param(json_t *props, json_t *required, const struct sb_param *p)
 		json_t *fp = json_object_get(item, "properties");
 		json_t *content = fp ? json_object_get(fp, "Content") : NULL;
 		if (content)
-			sbc_json_set(content, "maxLength",
-				     json_integer((json_int_t)((max + 2) / 3 *
-							       4)));
+			sbc_json_set(
+			    content, "maxLength",
+			    json_integer((json_int_t)((max + 2) / 3 * 4)));
 	} else if (max && p->type != SB_TYPE_ENUM) {
 		sbc_json_set(item, "maxLength", json_integer((json_int_t)max));
 	}

@@ -13,8 +13,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "front.h"
 #include "executor.h"
+#include "front.h"
 #include "json.h"
 #include "metrics.h"
 
@@ -377,9 +377,8 @@ enum sb_status sb_runtime_call_json(struct sb_runtime *rt, const char *address,
 	}
 	int64_t timeout = ent->inst->timeout_ms;
 	const char *body = json_inputs && *json_inputs ? json_inputs : "{}";
-	enum sb_status st =
-	    sbc_dispatch_submit(rt, cat, ent, body, strlen(body), false,
-				sbc_waiter_done, w, &e);
+	enum sb_status st = sbc_dispatch_submit(
+	    rt, cat, ent, body, strlen(body), false, sbc_waiter_done, w, &e);
 	sbc_catalog_unref(cat); /* the executor holds its own reference */
 	if (st != SB_OK) {
 		sbc_waiter_abandon(w);

@@ -185,8 +185,7 @@ static bool host_cancelled(const struct sb_host *host,
 	return call && sb_call_is_cancelled(call);
 }
 
-/* ---- dynamic objects -------------------------------------------------------
- */
+/* ---- dynamic objects ----------------------------------------------------- */
 
 /* Add obj to the instance (ctx): the builder describe() gets (through
  * sb_describe_add, which checks the object first); also used to add the
@@ -215,8 +214,7 @@ static enum sb_status objects_add(void *ctx, const struct sb_object *obj,
 	return SB_OK;
 }
 
-/* ---- building --------------------------------------------------------------
- */
+/* ---- building ------------------------------------------------------------ */
 
 static void instance_free(struct sbc_instance *inst)
 {
@@ -390,8 +388,7 @@ static struct sbc_instance *instance_bind(const struct sbc_config *cfg,
 	inst->max_concurrency = ic->max_concurrency;
 	inst->timeout_ms = ic->timeout_ms;
 	const struct sb_broker *b = mod->broker;
-	if (sbc_instance_bind(b, ic, &inst->conf, errs) !=
-	    0) {
+	if (sbc_instance_bind(b, ic, &inst->conf, errs) != 0) {
 		inst->conf = NULL;
 		instance_free(inst);
 		return NULL;
@@ -491,8 +488,7 @@ static int instance_open(struct sbc_instance *inst, struct sbc_errlist *errs)
 	sb_error_clear(&err);
 	if (b->objects)
 		for (size_t i = 0; b->objects[i].name; i++)
-			if (objects_add(inst, &b->objects[i], &err) !=
-			    SB_OK) {
+			if (objects_add(inst, &b->objects[i], &err) != SB_OK) {
 				sbc_errlist_add(errs, "[instance %s] %s",
 						inst->name, err.message);
 				return -1;

@@ -37,8 +37,8 @@ int sbc_config_bind(const struct sb_config_key *table, size_t config_size,
 	}
 	for (size_t i = 0; i < inst->n_kv; i++)
 		view[i] = (struct sb_conf_kv){
-			inst->kv[i].key, inst->kv[i].value, inst->kv[i].file,
-			inst->kv[i].line, inst->kv[i].secret_ref};
+		    inst->kv[i].key, inst->kv[i].value, inst->kv[i].file,
+		    inst->kv[i].line, inst->kv[i].secret_ref};
 	char label[128];
 	snprintf(label, sizeof(label), "[instance %s]", inst->name);
 	struct sb_conf_where where = {.label = label,

@@ -28,70 +28,102 @@
 #define SECRET_FILE_MAX (64 * 1024)
 #define NAME_MAX_LEN 64
 
-/* ---- the host's key tables ------------------------------------------------ */
+/* ---- the host's key tables ----------------------------------------------- */
 
 static const char *const log_levels[] = {"error", "warn", "info", "debug",
 					 NULL};
 
 #define SRV(f) offsetof(struct sbc_config, f)
 const struct sb_config_key sbc_server_keys[] = {
-	{.key = "listen", .type = SB_CONF_STRING, .def = "127.0.0.1:8780",
-	 .doc = "Address the HTTP/JSON API listens on: HOST:PORT, "
-		"[IPv6]:PORT or :PORT for every address.",
-	 .offset = SRV(listen)},
-	{.key = "module_dir", .type = SB_CONF_PATH, .def = SB_DEFAULT_MODULE_DIR,
-	 .doc = "Directory the broker modules are loaded from.",
-	 .offset = SRV(module_dir)},
-	{.key = "state_dir", .type = SB_CONF_PATH,
-	 .doc = "Directory under which each instance may keep state across "
-		"restarts (one subdirectory per instance); none by default.",
-	 .offset = SRV(state_dir)},
-	{.key = "workers", .type = SB_CONF_INT, .def = "16", .min = 1,
-	 .max = 4096,
-	 .doc = "Executor threads: how many calls run at once in total.",
-	 .offset = SRV(workers)},
-	{.key = "worker_stack", .type = SB_CONF_SIZE, .def = "256KiB",
-	 .min = 64 * 1024, .max = (int64_t)64 << 20,
-	 .doc = "Stack size of each executor thread; memory is committed "
-		"only as a stack is used.",
-	 .offset = SRV(worker_stack)},
-	{.key = "queue", .type = SB_CONF_INT, .def = "1024", .min = 0,
-	 .max = 100000,
-	 .doc = "Calls allowed to wait for a worker; past it calls are "
-		"answered 503 busy.",
-	 .offset = SRV(queue)},
-	{.key = "max_body", .type = SB_CONF_SIZE, .def = "40MiB",
-	 .min = 1024, .max = (int64_t)1 << 30,
-	 .doc = "Largest request body; larger requests are answered 413.",
-	 .offset = SRV(max_body)},
-	{.key = "max_body_total", .type = SB_CONF_SIZE, .def = "256MiB",
-	 .min = 1024, .max = (int64_t)64 << 30,
-	 .doc = "Request body bytes held at once over all connections; past "
-		"it requests are answered 503.",
-	 .offset = SRV(max_body_total)},
-	{.key = "max_connections", .type = SB_CONF_INT, .def = "4096",
-	 .min = 1, .max = 100000,
-	 .doc = "Open client connections; a connection past it is closed at "
-		"once.",
-	 .offset = SRV(max_connections)},
-	{.key = "max_connections_per_ip", .type = SB_CONF_INT, .def = "0",
-	 .min = 0, .max = 100000,
-	 .doc = "Open connections from one client address (0: no limit).",
-	 .offset = SRV(max_connections_per_ip)},
-	{.key = "idle_timeout", .type = SB_CONF_DURATION, .def = "60s",
-	 .min = 1000, .max = 3600 * 1000,
-	 .doc = "A connection silent this long is closed.",
-	 .offset = SRV(idle_timeout_ms)},
-	{.key = "log_level", .type = SB_CONF_ENUM, .def = "info",
-	 .choices = log_levels,
-	 .doc = "Messages logged: error, warn, info or debug.",
-	 .offset = SRV(log_level)},
-	{.key = "include", .type = SB_CONF_LIST,
-	 .doc = "More configuration files: glob patterns relative to the "
-		"including file, read in lexical order; they may hold any "
-		"section and include further files.",
-	 .offset = SRV(include)},
-	SB_CONF_END,
+    {.key = "listen",
+     .type = SB_CONF_STRING,
+     .def = "127.0.0.1:8780",
+     .doc = "Address the HTTP/JSON API listens on: HOST:PORT, "
+	    "[IPv6]:PORT or :PORT for every address.",
+     .offset = SRV(listen)},
+    {.key = "module_dir",
+     .type = SB_CONF_PATH,
+     .def = SB_DEFAULT_MODULE_DIR,
+     .doc = "Directory the broker modules are loaded from.",
+     .offset = SRV(module_dir)},
+    {.key = "state_dir",
+     .type = SB_CONF_PATH,
+     .doc = "Directory under which each instance may keep state across "
+	    "restarts (one subdirectory per instance); none by default.",
+     .offset = SRV(state_dir)},
+    {.key = "workers",
+     .type = SB_CONF_INT,
+     .def = "16",
+     .min = 1,
+     .max = 4096,
+     .doc = "Executor threads: how many calls run at once in total.",
+     .offset = SRV(workers)},
+    {.key = "worker_stack",
+     .type = SB_CONF_SIZE,
+     .def = "256KiB",
+     .min = 64 * 1024,
+     .max = (int64_t)64 << 20,
+     .doc = "Stack size of each executor thread; memory is committed "
+	    "only as a stack is used.",
+     .offset = SRV(worker_stack)},
+    {.key = "queue",
+     .type = SB_CONF_INT,
+     .def = "1024",
+     .min = 0,
+     .max = 100000,
+     .doc = "Calls allowed to wait for a worker; past it calls are "
+	    "answered 503 busy.",
+     .offset = SRV(queue)},
+    {.key = "max_body",
+     .type = SB_CONF_SIZE,
+     .def = "40MiB",
+     .min = 1024,
+     .max = (int64_t)1 << 30,
+     .doc = "Largest request body; larger requests are answered 413.",
+     .offset = SRV(max_body)},
+    {.key = "max_body_total",
+     .type = SB_CONF_SIZE,
+     .def = "256MiB",
+     .min = 1024,
+     .max = (int64_t)64 << 30,
+     .doc = "Request body bytes held at once over all connections; past "
+	    "it requests are answered 503.",
+     .offset = SRV(max_body_total)},
+    {.key = "max_connections",
+     .type = SB_CONF_INT,
+     .def = "4096",
+     .min = 1,
+     .max = 100000,
+     .doc = "Open client connections; a connection past it is closed at "
+	    "once.",
+     .offset = SRV(max_connections)},
+    {.key = "max_connections_per_ip",
+     .type = SB_CONF_INT,
+     .def = "0",
+     .min = 0,
+     .max = 100000,
+     .doc = "Open connections from one client address (0: no limit).",
+     .offset = SRV(max_connections_per_ip)},
+    {.key = "idle_timeout",
+     .type = SB_CONF_DURATION,
+     .def = "60s",
+     .min = 1000,
+     .max = 3600 * 1000,
+     .doc = "A connection silent this long is closed.",
+     .offset = SRV(idle_timeout_ms)},
+    {.key = "log_level",
+     .type = SB_CONF_ENUM,
+     .def = "info",
+     .choices = log_levels,
+     .doc = "Messages logged: error, warn, info or debug.",
+     .offset = SRV(log_level)},
+    {.key = "include",
+     .type = SB_CONF_LIST,
+     .doc = "More configuration files: glob patterns relative to the "
+	    "including file, read in lexical order; they may hold any "
+	    "section and include further files.",
+     .offset = SRV(include)},
+    SB_CONF_END,
 };
 #undef SRV
 
@@ -99,28 +131,38 @@ struct module_conf {
 	bool enabled;
 };
 const struct sb_config_key sbc_module_keys[] = {
-	{.key = "enabled", .type = SB_CONF_BOOL, .def = "yes",
-	 .doc = "Whether the module is loaded; only enabled modules may have "
-		"instances.",
-	 .offset = offsetof(struct module_conf, enabled)},
-	SB_CONF_END,
+    {.key = "enabled",
+     .type = SB_CONF_BOOL,
+     .def = "yes",
+     .doc = "Whether the module is loaded; only enabled modules may have "
+	    "instances.",
+     .offset = offsetof(struct module_conf, enabled)},
+    SB_CONF_END,
 };
 
 #define INST(f) offsetof(struct sbc_instance_conf, f)
 const struct sb_config_key sbc_instance_host_keys[] = {
-	{.key = "broker", .type = SB_CONF_STRING, .flags = SB_CONF_REQUIRED,
-	 .doc = "The module this instance runs, e.g. broker = smtp.",
-	 .offset = INST(broker)},
-	{.key = "max_concurrency", .type = SB_CONF_INT, .def = "8", .min = 1,
-	 .max = 1024,
-	 .doc = "Calls of this instance that run at once; more wait.",
-	 .offset = INST(max_concurrency)},
-	{.key = "timeout", .type = SB_CONF_DURATION, .def = "30s", .min = 1,
-	 .max = 3600 * 1000,
-	 .doc = "Deadline of each call of this instance; past it the client "
-		"gets 504.",
-	 .offset = INST(timeout_ms)},
-	SB_CONF_END,
+    {.key = "broker",
+     .type = SB_CONF_STRING,
+     .flags = SB_CONF_REQUIRED,
+     .doc = "The module this instance runs, e.g. broker = smtp.",
+     .offset = INST(broker)},
+    {.key = "max_concurrency",
+     .type = SB_CONF_INT,
+     .def = "8",
+     .min = 1,
+     .max = 1024,
+     .doc = "Calls of this instance that run at once; more wait.",
+     .offset = INST(max_concurrency)},
+    {.key = "timeout",
+     .type = SB_CONF_DURATION,
+     .def = "30s",
+     .min = 1,
+     .max = 3600 * 1000,
+     .doc = "Deadline of each call of this instance; past it the client "
+	    "gets 504.",
+     .offset = INST(timeout_ms)},
+    SB_CONF_END,
 };
 #undef INST
 
@@ -134,11 +176,7 @@ bool sbc_is_host_key(const char *key)
 
 /* ---- paths ------------------------------------------------------------ */
 
-static char *xstrdup(const char *s)
-{
-	return s ? strdup(s) : NULL;
-}
-
+static char *xstrdup(const char *s) { return s ? strdup(s) : NULL; }
 
 /* ---- opening files ---------------------------------------------------- */
 
@@ -242,7 +280,7 @@ struct loader {
 };
 
 static void lerr(struct loader *L, int line, const char *fmt, ...)
-	SB_PRINTF(3, 4);
+    SB_PRINTF(3, 4);
 static void lerr(struct loader *L, int line, const char *fmt, ...)
 {
 	char msg[1024];
@@ -381,8 +419,8 @@ static bool ev_section(void *user, const char *text, int line)
 		     sect_label(s, lb, sizeof(lb)), s->file, s->line);
 		return false;
 	}
-	struct sect *s = add_sect(L, kind, kind == SECT_SERVER ? "" : name,
-				  line);
+	struct sect *s =
+	    add_sect(L, kind, kind == SECT_SERVER ? "" : name, line);
 	if (!s) {
 		lerr(L, line, "out of memory");
 		return false;
@@ -399,8 +437,8 @@ static void ev_error(void *user, int line, const char *what)
 }
 
 static const struct sbc_ini_events events = {
-	.section = ev_section,
-	.error = ev_error,
+    .section = ev_section,
+    .error = ev_error,
 };
 
 /* ---- values: ${env:VAR} and ${file:PATH} ------------------------------- */
@@ -433,21 +471,23 @@ static char *resolve(struct loader *L, int line, const char *label,
 		bool ok = var[0] != '\0';
 		for (size_t i = 0; var[i]; i++) {
 			char c = var[i];
-			if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-			      c == '_' || (i > 0 && c >= '0' && c <= '9')))
+			if (!((c >= 'A' && c <= 'Z') ||
+			      (c >= 'a' && c <= 'z') || c == '_' ||
+			      (i > 0 && c >= '0' && c <= '9')))
 				ok = false;
 		}
 		if (!ok) {
-			lerr(L, line, "%s %s: invalid environment variable name",
-			     label, key);
+			lerr(L, line,
+			     "%s %s: invalid environment variable name", label,
+			     key);
 			free(var);
 			return NULL;
 		}
 		const char *e = getenv(var);
 		if (!e) {
 			lerr(L, line,
-			     "%s %s: environment variable %s is not set",
-			     label, key, var);
+			     "%s %s: environment variable %s is not set", label,
+			     key, var);
 			free(var);
 			return NULL;
 		}
@@ -471,9 +511,8 @@ static char *resolve(struct loader *L, int line, const char *label,
 	FILE *f = open_regular(path, &oerr, &okind);
 	if (!f) {
 		if (okind)
-			lerr(L, line,
-			     "%s %s: %s is %s, not a regular file", label,
-			     key, path, okind);
+			lerr(L, line, "%s %s: %s is %s, not a regular file",
+			     label, key, path, okind);
 		else
 			lerr(L, line, "%s %s: cannot read %s: %s", label, key,
 			     path, strerror(oerr));
@@ -539,8 +578,7 @@ static void append_continuation(char **value, const char *more)
 
 /* Where key was set before in this section (every [server] section counts
  * as one), or NULL. */
-static const struct sbc_kv *set_before(const struct loader *L,
-				       const char *key)
+static const struct sbc_kv *set_before(const struct loader *L, const char *key)
 {
 	for (size_t s = 0; s < L->n_sects; s++) {
 		const struct sect *x = &L->sects[s];
@@ -584,13 +622,13 @@ static void include_key(struct loader *L, int line, const char *value,
 		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
 			b--;
 		if (b > a) {
-			char **ng = realloc(inc->globs,
-					    (inc->n + 1) * sizeof(*ng));
+			char **ng =
+			    realloc(inc->globs, (inc->n + 1) * sizeof(*ng));
 			if (!ng)
 				return;
 			inc->globs = ng;
-			int *nl = realloc(inc->lines,
-					  (inc->n + 1) * sizeof(*nl));
+			int *nl =
+			    realloc(inc->lines, (inc->n + 1) * sizeof(*nl));
 			if (!nl)
 				return;
 			inc->lines = nl;
@@ -618,8 +656,8 @@ static int handler(void *user, const char *section, const char *name,
 	struct sect *s = L->cur;
 	if (s->kind == SECT_BAD)
 		return 1;
-	bool cont = L->rd->indented && L->prev_key &&
-		    strcmp(L->prev_key, name) == 0;
+	bool cont =
+	    L->rd->indented && L->prev_key && strcmp(L->prev_key, name) == 0;
 	if (!cont) {
 		free(L->prev_key);
 		L->prev_key = xstrdup(name);
@@ -795,8 +833,8 @@ static int read_file(struct loader *L, const char *path, int from_line,
 			return -1;
 		}
 	}
-	char **nf = real ? realloc(L->files, (L->n_files + 1) * sizeof(*nf))
-			 : NULL;
+	char **nf =
+	    real ? realloc(L->files, (L->n_files + 1) * sizeof(*nf)) : NULL;
 	if (nf) {
 		L->files = nf;
 		L->files[L->n_files++] = real;
@@ -811,10 +849,10 @@ static int read_file(struct loader *L, const char *path, int from_line,
 	struct sect *saved_cur = L->cur;
 	char *saved_prev = L->prev_key;
 	struct includes *saved_inc = L->inc;
-	size_t saved_cur_i = saved_cur && saved_cur->kind != SECT_BAD &&
-					     L->n_sects
-				     ? (size_t)(saved_cur - L->sects)
-				     : SIZE_MAX;
+	size_t saved_cur_i =
+	    saved_cur && saved_cur->kind != SECT_BAD && L->n_sects
+		? (size_t)(saved_cur - L->sects)
+		: SIZE_MAX;
 
 	struct includes inc = {0};
 	struct sbc_ini_reader *rd = malloc(sizeof(*rd));
@@ -911,9 +949,9 @@ static size_t kv_view(const struct sbc_kv *kv, size_t n, int want,
 	for (size_t i = 0; i < n; i++) {
 		if (want >= 0 && sbc_is_host_key(kv[i].key) != (want == 1))
 			continue;
-		out[o++] = (struct sb_conf_kv){kv[i].key, kv[i].value,
-					       kv[i].file, kv[i].line,
-					       kv[i].secret_ref};
+		out[o++] =
+		    (struct sb_conf_kv){kv[i].key, kv[i].value, kv[i].file,
+					kv[i].line, kv[i].secret_ref};
 	}
 	return o;
 }
@@ -944,8 +982,8 @@ static void bind_server(struct loader *L, struct sbc_config *c)
 		if (L->sects[s].kind == SECT_SERVER)
 			o += kv_view(L->sects[s].kv, L->sects[s].n_kv, -1,
 				     view + o);
-	struct sb_conf_where where = {.label = "[server]", .file = c->path,
-				      .line = 0};
+	struct sb_conf_where where = {
+	    .label = "[server]", .file = c->path, .line = 0};
 	sb_conf_bind(sbc_server_keys, c, sizeof(*c), view, o, &where, report,
 		     L);
 	const struct sb_conf_kv *at_listen = NULL, *at_total = NULL,
@@ -1031,8 +1069,8 @@ int sbc_config_load(const char *path, struct sbc_config **out,
 		struct sb_conf_kv view[8];
 		char label[NAME_MAX_LEN + 16];
 		snprintf(label, sizeof(label), "[module %s]", x->name);
-		struct sb_conf_where where = {.label = label, .file = x->file,
-					      .line = x->line};
+		struct sb_conf_where where = {
+		    .label = label, .file = x->file, .line = x->line};
 		struct module_conf mc = {0};
 		size_t nv = x->n_kv < 8 ? x->n_kv : 8;
 		kv_view(x->kv, nv, -1, view);
@@ -1060,8 +1098,8 @@ int sbc_config_load(const char *path, struct sbc_config **out,
 		in->line = x->line;
 		char label[NAME_MAX_LEN + 16];
 		snprintf(label, sizeof(label), "[instance %s]", x->name);
-		struct sb_conf_where where = {.label = label, .file = x->file,
-					      .line = x->line};
+		struct sb_conf_where where = {
+		    .label = label, .file = x->file, .line = x->line};
 		struct sb_conf_kv *view = calloc(x->n_kv + 1, sizeof(*view));
 		in->kv = calloc(x->n_kv + 1, sizeof(*in->kv));
 		if (!view || !in->kv) {
@@ -1071,8 +1109,8 @@ int sbc_config_load(const char *path, struct sbc_config **out,
 		}
 		size_t nh = kv_view(x->kv, x->n_kv, 1, view);
 		int before = L.nerr;
-		sb_conf_bind(sbc_instance_host_keys, in, sizeof(*in), view,
-			     nh, &where, report, &L);
+		sb_conf_bind(sbc_instance_host_keys, in, sizeof(*in), view, nh,
+			     &where, report, &L);
 		/* Where broker was set (its strings stay in x->kv). */
 		struct sb_conf_kv at_kv, *at = NULL;
 		for (size_t i = 0; i < nh; i++)
@@ -1091,8 +1129,8 @@ int sbc_config_load(const char *path, struct sbc_config **out,
 		if (L.nerr != before || !in->broker || !at)
 			continue;
 		char shown[80];
-		sb_conf_shown(at->secret_ref ? "value" : in->broker, 60,
-			      shown, sizeof(shown));
+		sb_conf_shown(at->secret_ref ? "value" : in->broker, 60, shown,
+			      sizeof(shown));
 		if (!name_valid(in->broker)) {
 			sbc_errlist_add(errs,
 					"%s:%d: [instance %s] broker: '%s' is "
@@ -1110,14 +1148,14 @@ int sbc_config_load(const char *path, struct sbc_config **out,
 			}
 		}
 		if (!on) {
-			sbc_errlist_add(errs,
-					"%s:%d: [instance %s] broker: module %s "
-					"is %s: add [module %s] with enabled = "
-					"yes",
-					at->file, at->line, in->name,
-					in->broker,
-					found ? "not enabled" : "not configured",
-					in->broker);
+			sbc_errlist_add(
+			    errs,
+			    "%s:%d: [instance %s] broker: module %s "
+			    "is %s: add [module %s] with enabled = "
+			    "yes",
+			    at->file, at->line, in->name, in->broker,
+			    found ? "not enabled" : "not configured",
+			    in->broker);
 			L.nerr++;
 		}
 	}

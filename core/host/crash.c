@@ -187,8 +187,7 @@ static const char *signal_name(int sig)
 	return "fatal signal";
 }
 
-/* ---- the handlers ---------------------------------------------------------
- */
+/* ---- the handlers -------------------------------------------------------- */
 
 static void on_fatal(int sig, siginfo_t *si, void *uc)
 {
@@ -241,8 +240,7 @@ static void on_exit_(void)
 	_exit(SBC_CRASH_EXIT_STATUS);
 }
 
-/* ---- alternate signal stacks ----------------------------------------------
- */
+/* ---- alternate signal stacks --------------------------------------------- */
 
 static void altstack_free(void *p)
 {

@@ -8,8 +8,9 @@
 
 #include "host.h"
 
-/* Never grow without bound, whatever the input. */
-#define ERRLIST_MAX 100 /* enough for any real file; a binary file is not one */
+/* Never grow without bound, whatever the input: enough for any real
+ * file; a binary file is not one. */
+#define ERRLIST_MAX 100
 
 void sbc_errlist_add(struct sbc_errlist *l, const char *fmt, ...)
 {

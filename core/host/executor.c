@@ -343,7 +343,8 @@ static void *worker_main(void *arg)
 				ex->n_waking--;
 			continue;
 		}
-		if (j->deadline_ms - sb_now_ms() < start_margin_ms(j->e->inst)) {
+		if (j->deadline_ms - sb_now_ms() <
+		    start_margin_ms(j->e->inst)) {
 			struct job *out = NULL;
 			busy_error(j);
 			expire(ex, j, &out);

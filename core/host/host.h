@@ -18,8 +18,8 @@
 #include <svcbroker/sdk.h>
 
 /* ==== log.c ============================================================
- * One line per message on stderr: "2026-11-29T08:00:00Z level [broker:instance] msg".
- * broker/instance may be NULL (then "[svcbrokerd]").  Thread-safe. */
+ * One line per message on stderr: "2026-11-29T08:00:00Z level [broker:instance]
+ * msg". broker/instance may be NULL (then "[svcbrokerd]").  Thread-safe. */
 void sbc_log(enum sb_log_level lvl, const char *broker, const char *instance,
 	     const char *fmt, ...) SB_PRINTF(4, 5);
 void sbc_log_set_level(enum sb_log_level max);
@@ -30,57 +30,58 @@ bool sbc_log_level_parse(const char *s, enum sb_log_level *out);
  * A list of human messages, "file:line: [instance x] key: what is wrong". */
 struct sbc_errlist {
 	char **msgs;
-	size_t n;     /* messages kept (at most 100; the last says it stopped) */
+	size_t n; /* messages kept (at most 100; the last says it stopped) */
 	size_t total; /* problems reported, kept or not: for summaries */
 };
-void sbc_errlist_add(struct sbc_errlist *l, const char *fmt, ...) SB_PRINTF(2, 3);
+void sbc_errlist_add(struct sbc_errlist *l, const char *fmt, ...)
+    SB_PRINTF(2, 3);
 void sbc_errlist_free(struct sbc_errlist *l);
 
 /* ==== config_load.c: reading the INI configuration ======================
  * The host's own keys are typed key tables, bound by the SDK's binder like
  * a broker's (and listed by --list-brokers and the docs from the same
  * tables). */
-extern const struct sb_config_key sbc_server_keys[];        /* [server] */
-extern const struct sb_config_key sbc_module_keys[];        /* [module X] */
+extern const struct sb_config_key sbc_server_keys[];	    /* [server] */
+extern const struct sb_config_key sbc_module_keys[];	    /* [module X] */
 extern const struct sb_config_key sbc_instance_host_keys[]; /* every instance */
 /* True for broker, max_concurrency, timeout. */
 bool sbc_is_host_key(const char *key);
 
 struct sbc_kv {
 	char *key, *value; /* value after ${env:}/${file:} substitution */
-	char *file;        /* file that set it */
+	char *file;	   /* file that set it */
 	int line;
-	bool secret_ref;   /* value came from ${env:} or ${file:} */
+	bool secret_ref; /* value came from ${env:} or ${file:} */
 };
 
 struct sbc_instance_conf {
 	char *name, *broker;
-	char *file;  /* where the section starts */
+	char *file; /* where the section starts */
 	int line;
 	int64_t max_concurrency; /* host key, default 8, 1..1024 */
-	int64_t timeout_ms;      /* host key, default 30s, 1ms..1h */
-	struct sbc_kv *kv;       /* every other key, in file order */
+	int64_t timeout_ms;	 /* host key, default 30s, 1ms..1h */
+	struct sbc_kv *kv;	 /* every other key, in file order */
 	size_t n_kv;
 };
 
 struct sbc_config {
-	char *path;          /* absolute path of the main file */
-	char *listen;        /* "127.0.0.1:8780" */
-	char *module_dir;    /* absolute */
-	char *state_dir;     /* absolute; may be NULL */
-	int64_t workers;     /* 1..4096, default 16 */
+	char *path;	      /* absolute path of the main file */
+	char *listen;	      /* "127.0.0.1:8780" */
+	char *module_dir;     /* absolute */
+	char *state_dir;      /* absolute; may be NULL */
+	int64_t workers;      /* 1..4096, default 16 */
 	int64_t worker_stack; /* bytes, 64KiB..64MiB, default 256 KiB */
-	int64_t queue;       /* 0..100000, default 1024 */
-	int64_t max_body;    /* bytes, default 40 MiB (a 25 MiB file in base64) */
-	int64_t max_body_total;  /* bytes of request bodies held at once, all
+	int64_t queue;	      /* 0..100000, default 1024 */
+	int64_t max_body; /* bytes, default 40 MiB (a 25 MiB file in base64) */
+	int64_t max_body_total;	 /* bytes of request bodies held at once, all
 				  * connections together; default 256 MiB */
 	int64_t max_connections; /* 1..100000, default 4096 */
 	int64_t max_connections_per_ip; /* 0 (no limit)..100000, default 0 */
 	int64_t idle_timeout_ms; /* a connection silent this long is closed;
 				  * 1s..1h, default 60s */
-	int log_level;       /* enum sb_log_level; default info */
-	char **include;      /* as given (read by the loader) */
-	char **modules;      /* enabled module names, NULL-terminated */
+	int log_level;		 /* enum sb_log_level; default info */
+	char **include;		 /* as given (read by the loader) */
+	char **modules;		 /* enabled module names, NULL-terminated */
 	struct sbc_instance_conf *instances;
 	size_t n_instances;
 };
@@ -114,7 +115,7 @@ int sbc_instance_bind(const struct sb_broker *b,
 
 /* ==== module.c: loading broker modules (the only user of <ltdl.h>) ===== */
 struct sbc_module {
-	char *path;                    /* absolute path of the .la/.so */
+	char *path; /* absolute path of the .la/.so */
 	const struct sb_broker *broker;
 };
 /* Call once before threads start / once at exit. */
@@ -145,16 +146,16 @@ struct sbc_instance {
 	char *name;
 	const struct sbc_module *module;
 	const struct sb_broker *broker; /* == module->broker */
-	void *conf;                     /* bound config struct */
-	void *state;                    /* from open(); NULL if open failed */
+	void *conf;			/* bound config struct */
+	void *state;			/* from open(); NULL if open failed */
 	struct sb_host host;
 	int64_t max_concurrency;
 	int64_t timeout_ms;
 	char open_error[SB_ERROR_MSG_MAX]; /* non-empty if open failed */
 	const struct sb_object **objects;  /* static + dynamic, in order */
 	size_t n_objects;
-	atomic_int running;                /* calls executing now */
-	atomic_int queued;                 /* calls waiting now (executor) */
+	atomic_int running; /* calls executing now */
+	atomic_int queued;  /* calls waiting now (executor) */
 	atomic_ullong calls_total, calls_failed, calls_rejected;
 };
 
@@ -169,7 +170,7 @@ struct sbc_catalog {
 	struct sbc_instance **instances;
 	size_t n_instances;
 	int64_t generation; /* increases with every reload */
-	void *index;        /* private hash table */
+	void *index;	    /* private hash table */
 };
 
 /* Build a catalog from cfg: load every enabled module (refusals are

@@ -21,10 +21,7 @@
  * at a time. */
 static pthread_mutex_t ini_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static bool is_space(char c)
-{
-	return c == ' ' || c == '\t';
-}
+static bool is_space(char c) { return c == ' ' || c == '\t'; }
 
 /* One physical line into r->buf, without its line end.  Returns the
  * length, -1 at end of file, -2 if the line was too long (consumed). */
@@ -164,7 +161,8 @@ static char *reader(char *str, int num, void *stream)
 		return give(str, num, comment_line);
 	}
 	if (eq == s) {
-		r->ev->error(r->user, r->line, "a key name is missing before '='");
+		r->ev->error(r->user, r->line,
+			     "a key name is missing before '='");
 		return give(str, num, comment_line);
 	}
 	char *o = give(str, num, s);

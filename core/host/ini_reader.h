@@ -7,8 +7,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#define SBC_INI_LINE_MAX 4096           /* bytes, without the line end */
-#define SBC_INI_FILE_MAX (16L << 20)    /* bytes per configuration file */
+#define SBC_INI_LINE_MAX 4096	     /* bytes, without the line end */
+#define SBC_INI_FILE_MAX (16L << 20) /* bytes per configuration file */
 
 struct sbc_ini_reader;
 
@@ -26,11 +26,11 @@ struct sbc_ini_reader {
 	FILE *f;
 	const struct sbc_ini_events *ev;
 	void *user;
-	int line;       /* number of the line last handed to inih */
-	bool indented;  /* that line started with white space */
-	bool header;    /* that line was a section header */
-	long bytes;     /* bytes read so far */
-	bool too_big;   /* SBC_INI_FILE_MAX reached (reported once) */
+	int line;      /* number of the line last handed to inih */
+	bool indented; /* that line started with white space */
+	bool header;   /* that line was a section header */
+	long bytes;    /* bytes read so far */
+	bool too_big;  /* SBC_INI_FILE_MAX reached (reported once) */
 	char buf[SBC_INI_LINE_MAX + 2];
 };
 

@@ -17,10 +17,10 @@
 static atomic_int log_max = SB_LOG_INFO;
 
 static const char *const level_names[] = {
-	[SB_LOG_ERROR] = "error",
-	[SB_LOG_WARN] = "warn",
-	[SB_LOG_INFO] = "info",
-	[SB_LOG_DEBUG] = "debug",
+    [SB_LOG_ERROR] = "error",
+    [SB_LOG_WARN] = "warn",
+    [SB_LOG_INFO] = "info",
+    [SB_LOG_DEBUG] = "debug",
 };
 
 void sbc_log_set_level(enum sb_log_level max)

@@ -270,8 +270,8 @@ char *sbc_metrics_render(struct sbc_metrics *m,
 		    "%llu\n"
 		    "svcbroker_http_refused_total{limit=\"max_body_total\"} "
 		    "%llu\n",
-		    g->http_connections, g->http_body_bytes, g->http_conn_refused,
-		    g->http_body_refused);
+		    g->http_connections, g->http_body_bytes,
+		    g->http_conn_refused, g->http_body_refused);
 	const struct sbc_catalog *c = g ? g->catalog : NULL;
 	if (c) {
 		sb_buf_printf(&b,

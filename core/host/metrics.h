@@ -25,8 +25,8 @@ struct sbc_metrics_gauges {
 	size_t queued, running;
 	const struct sbc_catalog *catalog; /* may be NULL */
 	bool http; /* the HTTP server's figures below are set */
-	long long http_connections;	       /* open now */
-	long long http_body_bytes;	       /* request bodies held now */
+	long long http_connections;	      /* open now */
+	long long http_body_bytes;	      /* request bodies held now */
 	unsigned long long http_conn_refused; /* closed by max_connections */
 	unsigned long long http_body_refused; /* 503 by max_body_total */
 };

@@ -14,8 +14,8 @@
 #ifndef SVCBROKER_PROBE_H
 #define SVCBROKER_PROBE_H
 
-#include "host.h"
 #include "executor.h"
+#include "host.h"
 
 /* The host-made object and method a test is a call of. */
 extern const struct sb_object sbc_probe_object;

@@ -26,20 +26,20 @@
 
 /* Inputs the host adds to every list method. */
 static const struct sb_param page_size_param = {
-	.name = "PageSize",
-	.type = SB_TYPE_NUMBER,
-	.flags = 0,
-	.min = 1,
-	.max = SB_PAGE_SIZE_MAX,
-	.doc = "How many rows to return at most (1 to 1000; default 100).",
+    .name = "PageSize",
+    .type = SB_TYPE_NUMBER,
+    .flags = 0,
+    .min = 1,
+    .max = SB_PAGE_SIZE_MAX,
+    .doc = "How many rows to return at most (1 to 1000; default 100).",
 };
 static const struct sb_param page_token_param = {
-	.name = "PageToken",
-	.type = SB_TYPE_TEXT,
-	.flags = 0,
-	.max_size = PAGE_TOKEN_MAX,
-	.doc = "The next_page_token of the previous answer, to fetch the next "
-	       "page.",
+    .name = "PageToken",
+    .type = SB_TYPE_TEXT,
+    .flags = 0,
+    .max_size = PAGE_TOKEN_MAX,
+    .doc = "The next_page_token of the previous answer, to fetch the next "
+	   "page.",
 };
 
 struct input {
@@ -72,8 +72,7 @@ static const char *echo(const char *s, char *buf, size_t n)
 
 static bool is_string_type(enum sb_type t)
 {
-	return t != SB_TYPE_NUMBER && t != SB_TYPE_BOOLEAN &&
-	       t != SB_TYPE_FILE;
+	return t != SB_TYPE_NUMBER && t != SB_TYPE_BOOLEAN && t != SB_TYPE_FILE;
 }
 
 static void free_datum(enum sb_type t, union sb_datum *d)
@@ -93,8 +92,8 @@ static void join_names(char *buf, size_t n, const char *const *names)
 	size_t o = 0;
 	buf[0] = '\0';
 	for (size_t i = 0; names && names[i] && o < n; i++) {
-		int w = snprintf(buf + o, n - o, "%s%s", i ? ", " : "",
-				 names[i]);
+		int w =
+		    snprintf(buf + o, n - o, "%s%s", i ? ", " : "", names[i]);
 		if (w < 0)
 			break;
 		o += (size_t)w;
@@ -104,7 +103,7 @@ static void join_names(char *buf, size_t n, const char *const *names)
 /* ---- the call --------------------------------------------------------- */
 
 struct sb_call *sb_call_new(const struct sb_object *obj,
-			     const struct sb_method *m)
+			    const struct sb_method *m)
 {
 	struct sb_call *c = calloc(1, sizeof(*c));
 	if (!c)
@@ -176,11 +175,11 @@ static enum sb_status unknown_input(const struct sb_call *c, const char *name,
 		snprintf(valid + o, sizeof(valid) - o, "%sPageSize, PageToken",
 			 o ? ", " : "");
 	char nb[80];
-	return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
-			    "unknown input '%s' for %s.%s; valid inputs: %s",
-			    echo(name, nb, sizeof(nb)),
-			    c->obj ? c->obj->name : "?",
-			    c->m ? c->m->name : "?", valid[0] ? valid : "(none)");
+	return sb_error_set(
+	    err, SB_ERR_INVALID_INPUT, NULL,
+	    "unknown input '%s' for %s.%s; valid inputs: %s",
+	    echo(name, nb, sizeof(nb)), c->obj ? c->obj->name : "?",
+	    c->m ? c->m->name : "?", valid[0] ? valid : "(none)");
 }
 
 /* Find or create the input for decl, and make room for one more item.
@@ -220,8 +219,8 @@ static enum sb_status input_room(struct input *in, struct sb_error *err)
 		size_t max = p->max_size ? p->max_size : SB_DEFAULT_MULTI_MAX;
 		if (in->value.count >= max)
 			return sb_error_set(err, SB_ERR_PAYLOAD_TOO_LARGE, NULL,
-					    "%s: more than %zu values",
-					    p->name, max);
+					    "%s: more than %zu values", p->name,
+					    max);
 	}
 	if (in->value.count == in->cap) {
 		size_t ncap = in->cap ? in->cap * 2 : 1;
@@ -276,8 +275,7 @@ static enum sb_status wrong_type(const struct sb_param *p, const char *given,
 {
 	const char *tn = sb_type_name(p->type);
 	return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
-			    "%s: expected %s%s, got %s", p->name,
-			    tn ? tn : "?",
+			    "%s: expected %s%s, got %s", p->name, tn ? tn : "?",
 			    (p->flags & SB_MULTI) ? " (or a list of them)" : "",
 			    given);
 }
@@ -293,8 +291,8 @@ static enum sb_status range_check(const struct sb_param *p, int64_t v,
 	return SB_OK;
 }
 
-static enum sb_status put_number(struct sb_call *c, const char *name,
-				 int64_t v, struct sb_error *err)
+static enum sb_status put_number(struct sb_call *c, const char *name, int64_t v,
+				 struct sb_error *err)
 {
 	const struct sb_param *p = NULL;
 	bool was_new = find_input(c, name) == NULL;
@@ -328,13 +326,13 @@ static enum sb_status put_number(struct sb_call *c, const char *name,
 }
 
 enum sb_status sb_call_put_int(struct sb_call *c, const char *name, int64_t v,
-				struct sb_error *err)
+			       struct sb_error *err)
 {
 	return put_number(c, name, v, err);
 }
 
 enum sb_status sb_call_put_bool(struct sb_call *c, const char *name, bool v,
-				 struct sb_error *err)
+				struct sb_error *err)
 {
 	const struct sb_param *p = NULL;
 	bool was_new = find_input(c, name) == NULL;
@@ -363,7 +361,7 @@ static bool parse_int64(const char *s, int64_t *out)
 }
 
 enum sb_status sb_call_put_str(struct sb_call *c, const char *name,
-				const char *s, struct sb_error *err)
+			       const char *s, struct sb_error *err)
 {
 	if (!c)
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL, "no call");
@@ -394,8 +392,8 @@ enum sb_status sb_call_put_str(struct sb_call *c, const char *name,
 	if (p->type == SB_TYPE_FILE)
 		return wrong_type(p, "a string", err);
 
-	size_t cap = p->type == SB_TYPE_MEMO ? SB_DEFAULT_MEMO_MAX
-					     : SB_DEFAULT_TEXT_MAX;
+	size_t cap =
+	    p->type == SB_TYPE_MEMO ? SB_DEFAULT_MEMO_MAX : SB_DEFAULT_TEXT_MAX;
 	if (p->max_size && !(p->flags & SB_MULTI))
 		cap = p->max_size;
 	size_t len = strnlen(s, cap + 1);
@@ -460,9 +458,9 @@ static bool content_type_ok(const char *s)
 }
 
 enum sb_status sb_call_put_file(struct sb_call *c, const char *name,
-				 const char *file_name, const char *content_type,
-				 const unsigned char *data, size_t size,
-				 struct sb_error *err)
+				const char *file_name, const char *content_type,
+				const unsigned char *data, size_t size,
+				struct sb_error *err)
 {
 	if (!c)
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL, "no call");
@@ -523,7 +521,7 @@ enum sb_status sb_call_put_file(struct sb_call *c, const char *name,
 }
 
 enum sb_status sb_call_put_empty(struct sb_call *c, const char *name,
-				  struct sb_error *err)
+				 struct sb_error *err)
 {
 	if (!c)
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL, "no call");
@@ -532,8 +530,7 @@ enum sb_status sb_call_put_empty(struct sb_call *c, const char *name,
 		return unknown_input(c, name, err);
 	if (!(p->flags & SB_MULTI))
 		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
-				    "%s: takes one value, not a list",
-				    p->name);
+				    "%s: takes one value, not a list", p->name);
 	struct input *in;
 	return input_slot(c, p, &in, err);
 }
@@ -593,10 +590,7 @@ bool sb_call_is_cancelled(const struct sb_call *c)
 	return atomic_load(&((struct sb_call *)c)->cancelled);
 }
 
-size_t sb_call_n_inputs(const struct sb_call *c)
-{
-	return c ? c->n_in : 0;
-}
+size_t sb_call_n_inputs(const struct sb_call *c) { return c ? c->n_in : 0; }
 
 const char *sb_call_input_name(const struct sb_call *c, size_t i)
 {
@@ -723,7 +717,7 @@ bool sb_call_bool(const struct sb_call *call, const char *name, bool *out)
 bool sb_call_enum(const struct sb_call *call, const char *name, size_t *index)
 {
 	const struct sb_param *p =
-		declared(call, name, "a single enum", is_enum, true);
+	    declared(call, name, "a single enum", is_enum, true);
 	if (!p)
 		return false;
 	const union sb_datum *d = single(call, name);
@@ -816,8 +810,8 @@ struct sb_result {
 };
 
 struct sb_result *sb_result_new(const struct sb_object *obj,
-				 const struct sb_method *m, size_t max_rows,
-				 size_t max_bytes)
+				const struct sb_method *m, size_t max_rows,
+				size_t max_bytes)
 {
 	struct sb_result *r = calloc(1, sizeof(*r));
 	if (!r)
@@ -834,8 +828,7 @@ static void row_free(struct row *row)
 {
 	for (size_t k = 0; k < row->n; k++) {
 		for (size_t j = 0; j < row->cells[k].value.count; j++)
-			free_datum(row->cells[k].value.type,
-				   &row->items[k][j]);
+			free_datum(row->cells[k].value.type, &row->items[k][j]);
 		free(row->items[k]);
 	}
 	free(row->cells);
@@ -854,13 +847,10 @@ void sb_result_free(struct sb_result *r)
 	free(r);
 }
 
-size_t sb_result_n_rows(const struct sb_result *r)
-{
-	return r ? r->n_rows : 0;
-}
+size_t sb_result_n_rows(const struct sb_result *r) { return r ? r->n_rows : 0; }
 
 size_t sb_result_row_cells(const struct sb_result *r, size_t i,
-			    const struct sb_cell **cells)
+			   const struct sb_cell **cells)
 {
 	if (!r || i >= r->n_rows) {
 		if (cells)
@@ -952,7 +942,7 @@ static enum sb_status cell_slot(struct sb_result *r, const char *name,
 			     "cell %s set before sb_result_row",
 			     name ? name : "(null)");
 	const struct sb_property *p =
-		r->obj ? sb_property_find(r->obj->properties, name) : NULL;
+	    r->obj ? sb_property_find(r->obj->properties, name) : NULL;
 	if (!p)
 		return rfail(r, SB_ERR_INTERNAL,
 			     "result cell %s is not a property of %s",
@@ -973,13 +963,13 @@ static enum sb_status cell_slot(struct sb_result *r, const char *name,
 		if (row->n == row->cap) {
 			size_t ncap = row->cap ? row->cap * 2 : 8;
 			struct sb_cell *nc =
-				realloc(row->cells, ncap * sizeof(*nc));
+			    realloc(row->cells, ncap * sizeof(*nc));
 			if (!nc)
 				return rfail(r, SB_ERR_INTERNAL,
 					     "out of memory");
 			row->cells = nc;
 			union sb_datum **ni =
-				realloc(row->items, ncap * sizeof(*ni));
+			    realloc(row->items, ncap * sizeof(*ni));
 			if (!ni)
 				return rfail(r, SB_ERR_INTERNAL,
 					     "out of memory");
@@ -1024,7 +1014,7 @@ static enum sb_status cell_slot(struct sb_result *r, const char *name,
 }
 
 static struct sb_cell *current_cell(struct sb_result *r,
-				     const struct sb_property *p)
+				    const struct sb_property *p)
 {
 	struct row *row = &r->rows[r->n_rows - 1];
 	for (size_t k = 0; k < row->n; k++)
@@ -1033,22 +1023,13 @@ static struct sb_cell *current_cell(struct sb_result *r,
 	return NULL;
 }
 
-static bool fits_str(enum sb_type t)
-{
-	return is_string_type(t);
-}
+static bool fits_str(enum sb_type t) { return is_string_type(t); }
 static bool fits_int(enum sb_type t)
 {
 	return t == SB_TYPE_NUMBER || t == SB_TYPE_DECIMAL;
 }
-static bool fits_bool(enum sb_type t)
-{
-	return t == SB_TYPE_BOOLEAN;
-}
-static bool fits_file(enum sb_type t)
-{
-	return t == SB_TYPE_FILE;
-}
+static bool fits_bool(enum sb_type t) { return t == SB_TYPE_BOOLEAN; }
+static bool fits_file(enum sb_type t) { return t == SB_TYPE_FILE; }
 
 enum sb_status sb_result_str(struct sb_result *r, const char *name,
 			     const char *value)
@@ -1061,7 +1042,7 @@ enum sb_status sb_result_str(struct sb_result *r, const char *name,
 	if (r->failed)
 		return r->err.status;
 	const struct sb_property *p =
-		r->obj ? sb_property_find(r->obj->properties, name) : NULL;
+	    r->obj ? sb_property_find(r->obj->properties, name) : NULL;
 	if (p && is_string_type(p->type)) {
 		const char *why = NULL;
 		if (!sb_type_check(p->type, value, p->choices, &why))
@@ -1091,8 +1072,7 @@ enum sb_status sb_result_int(struct sb_result *r, const char *name,
 {
 	const struct sb_property *p;
 	union sb_datum *slot;
-	enum sb_status st =
-		cell_slot(r, name, "a number", fits_int, &p, &slot);
+	enum sb_status st = cell_slot(r, name, "a number", fits_int, &p, &slot);
 	if (st != SB_OK)
 		return st;
 	if (charge(r, 24) != SB_OK)
@@ -1111,13 +1091,12 @@ enum sb_status sb_result_int(struct sb_result *r, const char *name,
 	return SB_OK;
 }
 
-enum sb_status sb_result_bool(struct sb_result *r, const char *name,
-			      bool value)
+enum sb_status sb_result_bool(struct sb_result *r, const char *name, bool value)
 {
 	const struct sb_property *p;
 	union sb_datum *slot;
 	enum sb_status st =
-		cell_slot(r, name, "a boolean", fits_bool, &p, &slot);
+	    cell_slot(r, name, "a boolean", fits_bool, &p, &slot);
 	if (st != SB_OK)
 		return st;
 	if (charge(r, 8) != SB_OK)
@@ -1143,8 +1122,8 @@ enum sb_status sb_result_file(struct sb_result *r, const char *name,
 			     name ? name : "(null)");
 	const char *fname = file->name ? file->name : "";
 	const char *ctype = file->content_type && *file->content_type
-				    ? file->content_type
-				    : DEFAULT_CONTENT_TYPE;
+				? file->content_type
+				: DEFAULT_CONTENT_TYPE;
 	/* Checked like a text cell: a name that is not one line of UTF-8
 	 * could not be rendered (it would vanish from the row). */
 	const char *why = NULL;
@@ -1201,11 +1180,10 @@ enum sb_status sb_result_empty(struct sb_result *r, const char *name)
 	if (r->failed)
 		return r->err.status;
 	const struct sb_property *p =
-		r->obj ? sb_property_find(r->obj->properties, name) : NULL;
+	    r->obj ? sb_property_find(r->obj->properties, name) : NULL;
 	if (p && !(p->flags & SB_MULTI))
 		return rfail(r, SB_ERR_INTERNAL,
-			     "result cell %s is not a multi property",
-			     p->name);
+			     "result cell %s is not a multi property", p->name);
 	return cell_slot(r, name, "an empty list", NULL, &p, NULL);
 }
 

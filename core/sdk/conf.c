@@ -5,8 +5,8 @@
 #include "config.h"
 
 #include <limits.h>
-#include <stddef.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,14 +21,17 @@
 /* ---- shared fragments --------------------------------------------------- */
 
 const struct sb_config_key sb_tls_keys[] = {
-	{.key = "verify_tls", .type = SB_CONF_BOOL, .def = "yes",
-	 .doc = "Verify the server's certificate and host name.",
-	 .offset = offsetof(struct sb_tls_conf, verify_tls)},
-	{.key = "ca_file", .type = SB_CONF_PATH,
-	 .doc = "PEM file of the certificate authorities to trust (default: "
-		"the system's).",
-	 .offset = offsetof(struct sb_tls_conf, ca_file)},
-	SB_CONF_END,
+    {.key = "verify_tls",
+     .type = SB_CONF_BOOL,
+     .def = "yes",
+     .doc = "Verify the server's certificate and host name.",
+     .offset = offsetof(struct sb_tls_conf, verify_tls)},
+    {.key = "ca_file",
+     .type = SB_CONF_PATH,
+     .doc = "PEM file of the certificate authorities to trust (default: "
+	    "the system's).",
+     .offset = offsetof(struct sb_tls_conf, ca_file)},
+    SB_CONF_END,
 };
 
 /* ---- values ----------------------------------------------------------- */
@@ -141,9 +144,9 @@ bool sb_parse_size(const char *s, int64_t *out)
 		const char *suffix;
 		int shift;
 	} units[] = {
-		{"", 0},     {"B", 0},    {"K", 10},   {"KiB", 10},
-		{"k", 10},   {"M", 20},   {"MiB", 20}, {"G", 30},
-		{"GiB", 30}, {"T", 40},   {"TiB", 40},
+	    {"", 0},	 {"B", 0},  {"K", 10},	 {"KiB", 10},
+	    {"k", 10},	 {"M", 20}, {"MiB", 20}, {"G", 30},
+	    {"GiB", 30}, {"T", 40}, {"TiB", 40},
 	};
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		if (strcmp(p, units[i].suffix) == 0) {
@@ -235,10 +238,10 @@ struct binder {
 	int nerr;
 };
 
-static void berr(struct binder *B, const char *file, int line,
-		 const char *key, const char *fmt, ...) SB_PRINTF(5, 6);
-static void berr(struct binder *B, const char *file, int line,
-		 const char *key, const char *fmt, ...)
+static void berr(struct binder *B, const char *file, int line, const char *key,
+		 const char *fmt, ...) SB_PRINTF(5, 6);
+static void berr(struct binder *B, const char *file, int line, const char *key,
+		 const char *fmt, ...)
 {
 	char msg[1024], full[1400];
 	va_list ap;
@@ -276,8 +279,8 @@ static char **split_list(const char *v)
 		if (b > a) {
 			if (n == cap) {
 				cap *= 2;
-				char **no = realloc(out,
-						    (cap + 1) * sizeof(char *));
+				char **no =
+				    realloc(out, (cap + 1) * sizeof(char *));
 				if (!no) {
 					free_list(out);
 					return NULL;
@@ -332,8 +335,8 @@ static void join(char *buf, size_t n, const char *const *names)
 	size_t o = 0;
 	buf[0] = '\0';
 	for (size_t i = 0; names && names[i] && o < n; i++) {
-		int w = snprintf(buf + o, n - o, "%s%s", i ? ", " : "",
-				 names[i]);
+		int w =
+		    snprintf(buf + o, n - o, "%s%s", i ? ", " : "", names[i]);
 		if (w < 0)
 			break;
 		o += (size_t)w;
@@ -553,8 +556,8 @@ static void bind_one(struct binder *B, const struct sb_config_key *k,
 				char ch[400];
 				join(ch, sizeof(ch), k->schemes);
 				berr(B, file, line, k->key,
-				     "%s: URL scheme must be one of %s",
-				     shown, ch);
+				     "%s: URL scheme must be one of %s", shown,
+				     ch);
 			} else {
 				berr(B, file, line, k->key,
 				     "%s is not a URL (scheme://host...)",
@@ -577,8 +580,8 @@ static void bind_one(struct binder *B, const struct sb_config_key *k,
 	berr(B, file, line, k->key, "unknown key type");
 }
 
-static bool flatten(const struct sb_config_key *table, size_t base,
-		    int depth, struct sb_conf_flat *out, size_t max, size_t *n)
+static bool flatten(const struct sb_config_key *table, size_t base, int depth,
+		    struct sb_conf_flat *out, size_t max, size_t *n)
 {
 	if (depth > FRAGMENT_DEPTH_MAX)
 		return false;
@@ -651,7 +654,8 @@ void sb_conf_release(const struct sb_config_key *table, void *conf,
 	for (size_t i = 0; i < n; i++) {
 		const struct sb_config_key *k = flat[i].key;
 		size_t fs = sb_conf_field_size(k->type, NULL);
-		if (flat[i].offset > conf_size || conf_size - flat[i].offset < fs)
+		if (flat[i].offset > conf_size ||
+		    conf_size - flat[i].offset < fs)
 			continue;
 		char *field = (char *)conf + flat[i].offset;
 		switch (k->type) {
@@ -689,8 +693,8 @@ static void valid_keys(const struct sb_conf_flat *flat, size_t n,
 			o += (size_t)w;
 	}
 	for (size_t j = 0; also && also[j] && o < len; j++) {
-		int w = snprintf(buf + o, len - o, "%s%s", o ? ", " : "",
-				 also[j]);
+		int w =
+		    snprintf(buf + o, len - o, "%s%s", o ? ", " : "", also[j]);
 		if (w > 0)
 			o += (size_t)w;
 	}

@@ -32,7 +32,7 @@
 #define MAX_ADDRESSES 1000
 #define MAX_PARAM_SECTIONS 64
 #define FILE_NAME_MAX 255 /* bytes of an attachment's name */
-#define EW_SCAN_MAX 2048 /* longest encoded-word the reader accepts */
+#define EW_SCAN_MAX 2048  /* longest encoded-word the reader accepts */
 
 /* ====================================================================
  * Validation
@@ -630,7 +630,8 @@ static enum sb_status put_attachment(struct sb_buf *b, size_t idx,
 	} else {
 		/* RFC 2231 names in both headers.  (An encoded-word inside the
 		 * quoted name is what some older mailers read, but RFC 2047
-		 * forbids it there and strict readers report it as a defect.) */
+		 * forbids it there and strict readers report it as a defect.)
+		 */
 		struct sb_buf pe;
 		sb_buf_init(&pe, 0);
 		pct_encode(&pe, name);
@@ -1100,8 +1101,7 @@ static bool iconv_name_ok(const char *cs)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)cs[i];
-		if (!isalnum(c) && c != '-' && c != '_' && c != '.' &&
-		    c != ':')
+		if (!isalnum(c) && c != '-' && c != '_' && c != '.' && c != ':')
 			return false;
 	}
 	return strncasecmp(cs, "iso-2022-cn", 11) != 0 &&

@@ -118,7 +118,7 @@ void sb_buf_free(struct sb_buf *b)
 /* ---- base64 ---------------------------------------------------------- */
 
 static const char b64_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 char *sb_base64_encode(const void *data, size_t len, size_t line_len)
 {
@@ -133,15 +133,15 @@ char *sb_base64_encode(const void *data, size_t len, size_t line_len)
 	if (!out)
 		return NULL;
 	size_t o = 0, col = 0;
-#define B64_PUT(ch)                                                      \
-	do {                                                             \
-		if (line_len > 0 && col == line_len) {                   \
-			out[o++] = '\r';                                 \
-			out[o++] = '\n';                                 \
-			col = 0;                                         \
-		}                                                        \
-		out[o++] = (ch);                                         \
-		col++;                                                   \
+#define B64_PUT(ch)                                                            \
+	do {                                                                   \
+		if (line_len > 0 && col == line_len) {                         \
+			out[o++] = '\r';                                       \
+			out[o++] = '\n';                                       \
+			col = 0;                                               \
+		}                                                              \
+		out[o++] = (ch);                                               \
+		col++;                                                         \
 	} while (0)
 	size_t i = 0;
 	for (; i + 3 <= len; i += 3) {
@@ -409,11 +409,11 @@ size_t sb_utf8_cut(const char *s, size_t len, size_t max)
 size_t sb_mask_url_password(const char *v, size_t max, char *out, size_t n)
 {
 	size_t o = 0; /* length of the whole masked text */
-#define MASK_PUT(ch)                                                     \
-	do {                                                             \
-		if (o + 1 < n && o < max)                                \
-			out[o] = (ch);                                   \
-		o++;                                                     \
+#define MASK_PUT(ch)                                                           \
+	do {                                                                   \
+		if (o + 1 < n && o < max)                                      \
+			out[o] = (ch);                                         \
+		o++;                                                           \
 	} while (0)
 	const char *p = v ? v : "";
 	while (*p) {
@@ -421,9 +421,8 @@ size_t sb_mask_url_password(const char *v, size_t max, char *out, size_t n)
 			const char *auth = p + 3;
 			size_t alen = strcspn(auth, "/?# \t\r\n");
 			const char *at = memrchr(auth, '@', alen);
-			const char *colon = at ? memchr(auth, ':',
-						       (size_t)(at - auth))
-					       : NULL;
+			const char *colon =
+			    at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
 			if (colon) {
 				/* "://user:" then "***" then "@host..." */
 				for (const char *q = p; q <= colon; q++)
@@ -584,7 +583,8 @@ static bool domain_ok(const char *d, size_t len)
 static bool local_atext(unsigned char c)
 {
 	if (c >= 0x80)
-		return true; /* RFC 6531 UTF-8; checked as UTF-8 by the caller */
+		return true; /* RFC 6531 UTF-8; checked as UTF-8 by the caller
+			      */
 	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 	    (c >= '0' && c <= '9'))
 		return true;
@@ -682,7 +682,8 @@ const char *sb_text_quotable(const char *s, size_t max, char *out, size_t n)
 			src = repl;
 			w = 3;
 			k = 1;
-		} else if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0)) {
+		} else if (cp < 0x20 || cp == 0x7f ||
+			   (cp >= 0x80 && cp < 0xa0)) {
 			src = "?";
 			w = 1;
 		}

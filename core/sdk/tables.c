@@ -325,7 +325,6 @@ bool sb_object_check(const struct sb_object *o, char *errbuf, size_t errlen)
 	return true;
 }
 
-
 static const char *const host_keys[] = {"broker", "max_concurrency", "timeout",
 					NULL};
 
@@ -427,8 +426,7 @@ static bool config_ok(const struct sb_broker *b, char *errbuf, size_t errlen)
 			}
 		}
 		size_t align, size = sb_conf_field_size(k->type, &align);
-		if (offset > b->config_size ||
-		    size > b->config_size - offset) {
+		if (offset > b->config_size || size > b->config_size - offset) {
 			fmt(errbuf, errlen,
 			    "config key %s: field at offset %zu (%zu bytes) "
 			    "lies outside config_size %zu",

@@ -39,8 +39,8 @@ struct sb_testhost {
 	char *state_dir;
 	int64_t timeout_ms;
 
-	void *conf;             /* bound configuration, or NULL */
-	bool conf_tried;        /* a configuration was given (maybe refused) */
+	void *conf;	 /* bound configuration, or NULL */
+	bool conf_tried; /* a configuration was given (maybe refused) */
 	char **problems;
 	size_t n_problems;
 
@@ -116,10 +116,7 @@ static void th_log(const struct sb_host *host, enum sb_log_level level,
 	free(copy); /* out of memory: the line is lost */
 }
 
-static bool has_deadline(int64_t d)
-{
-	return d > 0 && d != INT64_MAX;
-}
+static bool has_deadline(int64_t d) { return d > 0 && d != INT64_MAX; }
 
 static int64_t th_remaining_ms(const struct sb_host *host,
 			       const struct sb_call *call)
@@ -134,8 +131,7 @@ static int64_t th_remaining_ms(const struct sb_host *host,
 	return left > NO_DEADLINE_MS ? NO_DEADLINE_MS : left;
 }
 
-static bool th_cancelled(const struct sb_host *host,
-			 const struct sb_call *call)
+static bool th_cancelled(const struct sb_host *host, const struct sb_call *call)
 {
 	(void)host;
 	if (!call)
@@ -146,7 +142,7 @@ static bool th_cancelled(const struct sb_host *host,
 	return has_deadline(deadline) && sb_now_ms() >= deadline;
 }
 
-/* ---- life ------------------------------------------------------------------ */
+/* ---- life ---------------------------------------------------------------- */
 
 struct sb_testhost *sb_testhost_new(const struct sb_broker *b,
 				    const char *instance, struct sb_error *err)
@@ -260,7 +256,7 @@ void sb_testhost_set_timeout(struct sb_testhost *th, int64_t ms)
 	th->timeout_ms = ms;
 }
 
-/* ---- configuration ---------------------------------------------------------- */
+/* ---- configuration ------------------------------------------------------- */
 
 struct binding {
 	struct sb_testhost *th;
@@ -270,8 +266,7 @@ struct binding {
 static void add_problem(struct sb_testhost *th, const char *msg)
 {
 	char *copy = strdup(msg);
-	char **np = realloc(th->problems,
-			    (th->n_problems + 1) * sizeof(*np));
+	char **np = realloc(th->problems, (th->n_problems + 1) * sizeof(*np));
 	if (!copy || !np) {
 		free(copy);
 		if (np)
@@ -304,15 +299,15 @@ static void report(void *ctx, const char *message)
 	}
 }
 
-static enum sb_status first_problem(struct sb_testhost *th,
-				    enum sb_status st, struct sb_error *err)
+static enum sb_status first_problem(struct sb_testhost *th, enum sb_status st,
+				    struct sb_error *err)
 {
 	if (th->n_problems == 0)
 		return sb_error_set(err, st, NULL, "configuration refused");
 	if (th->n_problems == 1)
 		return sb_error_set(err, st, NULL, "%s", th->problems[0]);
-	return sb_error_set(err, st, NULL, "%s (and %zu more)",
-			    th->problems[0], th->n_problems - 1);
+	return sb_error_set(err, st, NULL, "%s (and %zu more)", th->problems[0],
+			    th->n_problems - 1);
 }
 
 /* The host keys an instance section may hold besides the broker's. */
@@ -322,16 +317,25 @@ struct host_keys {
 	int64_t timeout_ms;
 };
 static const struct sb_config_key host_keys[] = {
-	{.key = "broker", .type = SB_CONF_STRING,
-	 .doc = "The module this instance runs.",
-	 .offset = offsetof(struct host_keys, broker)},
-	{.key = "max_concurrency", .type = SB_CONF_INT, .def = "8", .min = 1,
-	 .max = 1024, .doc = "Calls of this instance that run at once.",
-	 .offset = offsetof(struct host_keys, max_concurrency)},
-	{.key = "timeout", .type = SB_CONF_DURATION, .def = "30s", .min = 1,
-	 .max = 3600 * 1000, .doc = "Deadline of each call of this instance.",
-	 .offset = offsetof(struct host_keys, timeout_ms)},
-	SB_CONF_END,
+    {.key = "broker",
+     .type = SB_CONF_STRING,
+     .doc = "The module this instance runs.",
+     .offset = offsetof(struct host_keys, broker)},
+    {.key = "max_concurrency",
+     .type = SB_CONF_INT,
+     .def = "8",
+     .min = 1,
+     .max = 1024,
+     .doc = "Calls of this instance that run at once.",
+     .offset = offsetof(struct host_keys, max_concurrency)},
+    {.key = "timeout",
+     .type = SB_CONF_DURATION,
+     .def = "30s",
+     .min = 1,
+     .max = 3600 * 1000,
+     .doc = "Deadline of each call of this instance.",
+     .offset = offsetof(struct host_keys, timeout_ms)},
+    SB_CONF_END,
 };
 static const char *const host_key_names[] = {"broker", "max_concurrency",
 					     "timeout", NULL};
@@ -431,7 +435,8 @@ static enum sb_status bind_all(struct sb_testhost *th,
 				 verr.message[0] ? verr.message
 						 : sb_status_str(st));
 			add_problem(th, msg);
-			sb_conf_release(th->b->config, conf, th->b->config_size);
+			sb_conf_release(th->b->config, conf,
+					th->b->config_size);
 			free(conf);
 			return first_problem(th, st, err);
 		}
@@ -476,13 +481,13 @@ static bool kvs_add(struct kvs *k, char *key, char *value, int line)
 		return false;
 	}
 	k->kv = nk;
-	k->kv[k->n++] = (struct sb_conf_kv){.key = key, .value = value,
-					    .line = line};
+	k->kv[k->n++] =
+	    (struct sb_conf_kv){.key = key, .value = value, .line = line};
 	return true;
 }
 
-enum sb_status sb_testhost_config(struct sb_testhost *th,
-				  const char *const *kv, struct sb_error *err)
+enum sb_status sb_testhost_config(struct sb_testhost *th, const char *const *kv,
+				  struct sb_error *err)
 {
 	if (th->open)
 		return refuse_open(th, err);
@@ -509,8 +514,8 @@ enum sb_status sb_testhost_config(struct sb_testhost *th,
 	return st;
 }
 
-enum sb_status sb_testhost_config_ini(struct sb_testhost *th,
-				      const char *text, struct sb_error *err)
+enum sb_status sb_testhost_config_ini(struct sb_testhost *th, const char *text,
+				      struct sb_error *err)
 {
 	if (th->open)
 		return refuse_open(th, err);
@@ -535,8 +540,8 @@ enum sb_status sb_testhost_config_ini(struct sb_testhost *th,
 			char *more = trimmed(a, e);
 			struct sb_conf_kv *last = &k.kv[k.n - 1];
 			char *joined = NULL;
-			if (!more || asprintf(&joined, "%s\n%s", last->value,
-					      more) < 0)
+			if (!more ||
+			    asprintf(&joined, "%s\n%s", last->value, more) < 0)
 				joined = NULL;
 			free(more);
 			if (!joined) {
@@ -592,7 +597,7 @@ const void *sb_testhost_config_data(const struct sb_testhost *th)
 	return th->conf;
 }
 
-/* ---- the instance ------------------------------------------------------------ */
+/* ---- the instance -------------------------------------------------------- */
 
 static enum sb_status dyn_add(void *ctx, const struct sb_object *obj,
 			      struct sb_error *err)
@@ -671,10 +676,7 @@ void sb_testhost_close(struct sb_testhost *th)
 	th->n_dyn = 0;
 }
 
-bool sb_testhost_is_open(const struct sb_testhost *th)
-{
-	return th->open;
-}
+bool sb_testhost_is_open(const struct sb_testhost *th) { return th->open; }
 
 void *sb_testhost_state(const struct sb_testhost *th)
 {
@@ -710,7 +712,7 @@ enum sb_status sb_testhost_test(struct sb_testhost *th, struct sb_error *err)
 	return st;
 }
 
-/* ---- calls ------------------------------------------------------------------- */
+/* ---- calls --------------------------------------------------------------- */
 
 static enum sb_status put_one(struct sb_call *c, const char *arg,
 			      struct sb_error *err)
@@ -763,8 +765,8 @@ static enum sb_status put_one(struct sb_call *c, const char *arg,
 	}
 }
 
-struct sb_call *sb_testhost_call_new(struct sb_testhost *th,
-				     const char *object, const char *method,
+struct sb_call *sb_testhost_call_new(struct sb_testhost *th, const char *object,
+				     const char *method,
 				     const char *const *inputs,
 				     const struct sb_testhost_file *files,
 				     struct sb_error *err)
@@ -829,12 +831,13 @@ struct sb_testhost_run *sb_testhost_execute(struct sb_testhost *th,
 		return r;
 	}
 	if (!th->open) {
-		r->status = sb_error_set(err, SB_ERR_UNAVAILABLE, NULL,
-					 "instance %s is not open",
-					 th->instance);
+		r->status =
+		    sb_error_set(err, SB_ERR_UNAVAILABLE, NULL,
+				 "instance %s is not open", th->instance);
 		return r;
 	}
-	const struct sb_object *o = sb_testhost_object(th, sb_call_object(call));
+	const struct sb_object *o =
+	    sb_testhost_object(th, sb_call_object(call));
 	if (!o) {
 		r->status = sb_error_set(err, SB_ERR_NOT_FOUND, NULL,
 					 "instance %s has no object %.100s",
@@ -843,8 +846,8 @@ struct sb_testhost_run *sb_testhost_execute(struct sb_testhost *th,
 	}
 	r->result = sb_result_new(o, m, 0, 0);
 	if (!r->result) {
-		r->status = sb_error_set(err, SB_ERR_INTERNAL, NULL,
-					 "out of memory");
+		r->status =
+		    sb_error_set(err, SB_ERR_INTERNAL, NULL, "out of memory");
 		return r;
 	}
 	struct running me = {.call = call};
@@ -945,7 +948,7 @@ void sb_testhost_cancel(struct sb_testhost *th)
 	pthread_mutex_unlock(&th->mu);
 }
 
-/* ---- reading results ---------------------------------------------------------- */
+/* ---- reading results ----------------------------------------------------- */
 
 size_t sb_testhost_rows(const struct sb_testhost_run *r)
 {
@@ -967,16 +970,14 @@ const struct sb_value *sb_testhost_cell(const struct sb_testhost_run *r,
 
 static bool string_carried(enum sb_type t)
 {
-	return t != SB_TYPE_NUMBER && t != SB_TYPE_BOOLEAN &&
-	       t != SB_TYPE_FILE;
+	return t != SB_TYPE_NUMBER && t != SB_TYPE_BOOLEAN && t != SB_TYPE_FILE;
 }
 
 const char *sb_testhost_text(const struct sb_testhost_run *r, size_t row,
 			     const char *name)
 {
 	const struct sb_value *v = sb_testhost_cell(r, row, name);
-	return v && v->count && string_carried(v->type) ? v->items[0].s
-							 : NULL;
+	return v && v->count && string_carried(v->type) ? v->items[0].s : NULL;
 }
 
 bool sb_testhost_int(const struct sb_testhost_run *r, size_t row,
@@ -1025,7 +1026,7 @@ const char *sb_testhost_next_page(const struct sb_testhost_run *r)
 	return r && r->result ? sb_result_page_token(r->result) : NULL;
 }
 
-/* ---- the recorded log ---------------------------------------------------------- */
+/* ---- the recorded log ---------------------------------------------------- */
 
 static struct sb_testhost *unconst(const struct sb_testhost *th)
 {

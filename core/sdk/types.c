@@ -9,13 +9,13 @@
 #include <svcbroker/types.h>
 
 static const char *const type_names[SB_TYPE_COUNT_] = {
-	[SB_TYPE_TEXT] = "text",         [SB_TYPE_MEMO] = "memo",
-	[SB_TYPE_NUMBER] = "number",     [SB_TYPE_DECIMAL] = "decimal",
-	[SB_TYPE_BOOLEAN] = "boolean",   [SB_TYPE_DATETIME] = "datetime",
-	[SB_TYPE_DATE] = "date",         [SB_TYPE_TIME] = "time",
-	[SB_TYPE_DURATION] = "duration", [SB_TYPE_GUID] = "guid",
-	[SB_TYPE_EMAIL] = "email",       [SB_TYPE_ENUM] = "enum",
-	[SB_TYPE_FILE] = "file",
+    [SB_TYPE_TEXT] = "text",	     [SB_TYPE_MEMO] = "memo",
+    [SB_TYPE_NUMBER] = "number",     [SB_TYPE_DECIMAL] = "decimal",
+    [SB_TYPE_BOOLEAN] = "boolean",   [SB_TYPE_DATETIME] = "datetime",
+    [SB_TYPE_DATE] = "date",	     [SB_TYPE_TIME] = "time",
+    [SB_TYPE_DURATION] = "duration", [SB_TYPE_GUID] = "guid",
+    [SB_TYPE_EMAIL] = "email",	     [SB_TYPE_ENUM] = "enum",
+    [SB_TYPE_FILE] = "file",
 };
 
 const char *sb_type_name(enum sb_type t)
@@ -46,10 +46,7 @@ const char *sb_method_kind_name(enum sb_method_kind k)
 
 /* ---- small parsers ---------------------------------------------------- */
 
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 /* Exactly n digits at *p; advances. */
 static bool digits(const char **p, int n, int *out)
@@ -222,7 +219,7 @@ static size_t read_uint(const char *s, int64_t *v)
 static bool duration_parse(const char *s, int64_t *seconds, const char **why)
 {
 	static const char *const msg =
-		"expected ISO 8601 duration such as PT30M or P1DT2H";
+	    "expected ISO 8601 duration such as PT30M or P1DT2H";
 	if (!s || *s != 'P') {
 		*why = msg;
 		return false;
@@ -315,8 +312,8 @@ static bool check_text(const char *s, bool memo, const char **why)
 	for (size_t i = 0, k; i < len; i += k) {
 		uint32_t cp;
 		k = sb_utf8_decode(s + i, len - i, &cp);
-		bool ctrl = cp < 0x20 || cp == 0x7f ||
-			    (cp >= 0x80 && cp <= 0x9f);
+		bool ctrl =
+		    cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f);
 		if (!ctrl && !memo && (cp == 0x2028 || cp == 0x2029))
 			ctrl = true; /* line/paragraph separators */
 		if (ctrl && memo && (cp == '\t' || cp == '\n' || cp == '\r'))

@@ -143,8 +143,7 @@ static size_t width_of(const struct cli_opts *opts)
 	return opts->wide ? 0 : (size_t)opts->width;
 }
 
-/* ---- catalog ---------------------------------------------------------------
- */
+/* ---- catalog ------------------------------------------------------------- */
 static const char *const state_keys[] = {"state", "status", NULL};
 static const char *const error_keys[] = {"error", "open_error", "message",
 					 NULL};

@@ -26,8 +26,7 @@
 #include "cli.h"
 #include "json_text.h"
 
-/* ---- files ----------------------------------------------------------------
- */
+/* ---- files --------------------------------------------------------------- */
 static bool read_stream(FILE *f, const char *what, unsigned char **out,
 			size_t *out_len)
 {
@@ -173,8 +172,7 @@ static json_t *file_value(const char *spec)
 	return v;
 }
 
-/* ---- typing ----------------------------------------------------------------
- */
+/* ---- typing -------------------------------------------------------------- */
 static bool parse_int(const char *s, long long *out)
 {
 	const char *p = s;
@@ -368,8 +366,9 @@ int cli_inputs_build(const json_t *method, char **args, int nargs, json_t **out)
 		json_t *utf8 = json_string(key);
 		json_decref(utf8);
 		if (!utf8) {
-			cli_err("argument %d: the input name is not valid UTF-8",
-				a + 1);
+			cli_err(
+			    "argument %d: the input name is not valid UTF-8",
+			    a + 1);
 			free(key);
 			ret = CLI_EXIT_USAGE;
 			break;

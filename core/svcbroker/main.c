@@ -231,8 +231,7 @@ int main(int argc, char **argv)
 	if (strncmp(url, "http://", 7) != 0 &&
 	    strncmp(url, "https://", 8) != 0) {
 		char *shown = cli_shown_url(opts.url);
-		cli_err("--url: '%s' is not an http:// or https:// URL",
-			shown);
+		cli_err("--url: '%s' is not an http:// or https:// URL", shown);
 		free(shown);
 		free(url);
 		return CLI_EXIT_USAGE;

@@ -317,9 +317,9 @@ char *cli_value_str(const json_t *v)
 			const char *name = cli_jstr(v, "Name");
 			const char *type = cli_jstr(v, "ContentType");
 			size_t size = 0;
-			unsigned char *bytes =
-			    sb_base64_decode(json_string_value(content),
-					     json_string_length(content), &size);
+			unsigned char *bytes = sb_base64_decode(
+			    json_string_value(content),
+			    json_string_length(content), &size);
 			char *r = cli_xasprintf(
 			    "%s (%s, %zu bytes)", name ? name : "(file)",
 			    type ? type : "application/octet-stream", size);

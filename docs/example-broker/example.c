@@ -76,8 +76,7 @@ static enum sb_status say(void *state, const struct sb_call *call,
 static enum sb_status increment(void *state, const struct sb_call *call,
 				struct sb_result *res, struct sb_error *err);
 static enum sb_status read_counter(void *state, const struct sb_call *call,
-				   struct sb_result *res,
-				   struct sb_error *err);
+				   struct sb_result *res, struct sb_error *err);
 
 static const struct sb_property greeting_props[] = {
     {.name = "Name", .type = SB_TYPE_TEXT, .doc = "Who is greeted."},
@@ -225,28 +224,26 @@ static enum sb_status increment(void *state, const struct sb_call *call,
 	do {
 		next = cur + by;
 		if (next > st->conf->limit)
-			return sb_error_set(err, SB_ERR_CONFLICT,
-					    "LimitReached",
-					    "the counter is %lld; adding %lld "
-					    "would pass the limit %lld",
-					    cur, (long long)by,
-					    (long long)st->conf->limit);
+			return sb_error_set(
+			    err, SB_ERR_CONFLICT, "LimitReached",
+			    "the counter is %lld; adding %lld "
+			    "would pass the limit %lld",
+			    cur, (long long)by, (long long)st->conf->limit);
 	} while (!atomic_compare_exchange_weak(&st->counter, &cur, next));
 	enum sb_status s = sb_result_row(res);
 	return s == SB_OK ? sb_result_int(res, "Value", next) : s;
 }
 
 static enum sb_status read_counter(void *state, const struct sb_call *call,
-				   struct sb_result *res,
-				   struct sb_error *err)
+				   struct sb_result *res, struct sb_error *err)
 {
 	(void)call;
 	(void)err;
 	struct hello_state *st = state;
 	enum sb_status s = sb_result_row(res);
-	return s == SB_OK ? sb_result_int(res, "Value",
-					  atomic_load(&st->counter))
-			  : s;
+	return s == SB_OK
+		   ? sb_result_int(res, "Value", atomic_load(&st->counter))
+		   : s;
 }
 
 static enum sb_status hello_test(void *state, struct sb_error *err)

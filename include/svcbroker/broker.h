@@ -12,10 +12,9 @@
  *   const struct sb_broker svcbroker_broker = {
  *           SB_BROKER_HEADER,
  *           .name = "example", .version = "1.0", .summary = "...",
- *           .config = example_config, .config_size = sizeof(struct example_conf),
- *           .objects = example_objects,
- *           .open = example_open, .validate = example_validate,
- *           .close = example_close,
+ *           .config = example_config, .config_size = sizeof(struct
+ * example_conf), .objects = example_objects, .open = example_open, .validate =
+ * example_validate, .close = example_close,
  *   };
  *
  * Each method's table entry carries its handler: the table is the
@@ -66,18 +65,19 @@ extern "C" {
  * it belong to the host until close() returns.
  * ------------------------------------------------------------------- */
 enum sb_conf_type {
-	SB_CONF_STRING = 0, /* char *            (NULL if unset and no default) */
-	SB_CONF_INT,        /* int64_t           min/max apply */
-	SB_CONF_BOOL,       /* bool              yes/no/true/false/on/off/1/0 */
-	SB_CONF_DURATION,   /* int64_t, ms       250ms 30s 5m 1h; min/max in ms */
-	SB_CONF_SIZE,       /* int64_t, bytes    512 64KiB 10MiB 1GiB; min/max */
-	SB_CONF_ENUM,       /* int               index into choices */
-	SB_CONF_LIST,       /* char **           NULL-terminated, comma list */
-	SB_CONF_PATH,       /* char *            made absolute against the file */
-	SB_CONF_URL,        /* char *            scheme://...; see `schemes` */
-	SB_CONF_FRAGMENT,   /* not a key: includes the keys of `fragment`,
-	                       whose offsets are relative to `offset` (a struct
-	                       of the fragment's own type inside yours) */
+	SB_CONF_STRING =
+	    0,		  /* char *            (NULL if unset and no default) */
+	SB_CONF_INT,	  /* int64_t           min/max apply */
+	SB_CONF_BOOL,	  /* bool              yes/no/true/false/on/off/1/0 */
+	SB_CONF_DURATION, /* int64_t, ms       250ms 30s 5m 1h; min/max in ms */
+	SB_CONF_SIZE,	  /* int64_t, bytes    512 64KiB 10MiB 1GiB; min/max */
+	SB_CONF_ENUM,	  /* int               index into choices */
+	SB_CONF_LIST,	  /* char **           NULL-terminated, comma list */
+	SB_CONF_PATH,	  /* char *            made absolute against the file */
+	SB_CONF_URL,	  /* char *            scheme://...; see `schemes` */
+	SB_CONF_FRAGMENT, /* not a key: includes the keys of `fragment`,
+			     whose offsets are relative to `offset` (a struct
+			     of the fragment's own type inside yours) */
 };
 
 #define SB_CONF_REQUIRED 0x1u /* the key must be given (no default) */
@@ -89,38 +89,46 @@ enum sb_conf_type {
  * is the name, and sb_call_enum() gives its index.  Names match without
  * regard to case in INI files and exactly in the API. */
 struct sb_config_key {
-	const char *key;            /* for SB_CONF_FRAGMENT: the fragment's label */
+	const char *key; /* for SB_CONF_FRAGMENT: the fragment's label */
 	enum sb_conf_type type;
-	const char *def;            /* default, in INI syntax; NULL = none */
-	unsigned flags;             /* SB_CONF_* */
-	int64_t min, max;           /* for INT/DURATION/SIZE; min==max==0: no bound */
+	const char *def;  /* default, in INI syntax; NULL = none */
+	unsigned flags;	  /* SB_CONF_* */
+	int64_t min, max; /* for INT/DURATION/SIZE; min==max==0: no bound */
 	const char *const *choices; /* ENUM names; NULL-terminated */
 	const char *const *schemes; /* URL schemes allowed; NULL = any */
-	const char *doc;            /* mandatory, one sentence */
-	size_t offset;              /* offsetof(struct your_conf, field) */
+	const char *doc;	    /* mandatory, one sentence */
+	size_t offset;		    /* offsetof(struct your_conf, field) */
 	const struct sb_config_key *fragment; /* for SB_CONF_FRAGMENT */
 };
-#define SB_CONF_END {.key = NULL}
+#define SB_CONF_END                                                            \
+	{                                                                      \
+		.key = NULL                                                    \
+	}
 /* Include a shared table of keys (declared once, used by several
  * brokers), bound into the struct at offsetof(struct your_conf, member). */
-#define SB_CONF_INCLUDE(label, table, member_offset)                      \
-	{.key = (label), .type = SB_CONF_FRAGMENT, .fragment = (table),       \
-	 .offset = (member_offset), .doc = "keys of " label}
+#define SB_CONF_INCLUDE(label, table, member_offset)                           \
+	{                                                                      \
+		.key = (label), .type = SB_CONF_FRAGMENT, .fragment = (table), \
+		.offset = (member_offset), .doc = "keys of " label             \
+	}
 
 /* ---------------------------------------------------------------------
  * Catalog tables: objects, properties, methods.
  * ------------------------------------------------------------------- */
-#define SB_MULTI 0x1u    /* property/input holds an array of its type */
+#define SB_MULTI 0x1u	 /* property/input holds an array of its type */
 #define SB_REQUIRED 0x2u /* method input must be present */
 
 struct sb_property {
-	const char *name;           /* PascalCase */
+	const char *name; /* PascalCase */
 	enum sb_type type;
-	unsigned flags;             /* SB_MULTI */
+	unsigned flags;		    /* SB_MULTI */
 	const char *const *choices; /* for SB_TYPE_ENUM, NULL-terminated */
-	const char *doc;            /* mandatory */
+	const char *doc;	    /* mandatory */
 };
-#define SB_PROPERTY_END {.name = NULL}
+#define SB_PROPERTY_END                                                        \
+	{                                                                      \
+		.name = NULL                                                   \
+	}
 
 /* A method input: a property of the object, or a parameter of the method.
  * If `name` equals a property of the object, type/choices must match it
@@ -128,30 +136,33 @@ struct sb_property {
 struct sb_param {
 	const char *name;
 	enum sb_type type;
-	unsigned flags;             /* SB_MULTI | SB_REQUIRED */
+	unsigned flags;		    /* SB_MULTI | SB_REQUIRED */
 	const char *const *choices; /* for SB_TYPE_ENUM */
-	size_t max_size;            /* bytes (text) / decoded bytes (file) /
-	                               items (multi); 0 = host default */
-	int64_t min, max;           /* for SB_TYPE_NUMBER: the host refuses a
-	                               value outside min..max; min==max==0: no
-	                               bound */
-	const char *doc;            /* mandatory */
+	size_t max_size;	    /* bytes (text) / decoded bytes (file) /
+				       items (multi); 0 = host default */
+	int64_t min, max;	    /* for SB_TYPE_NUMBER: the host refuses a
+				       value outside min..max; min==max==0: no
+				       bound */
+	const char *doc;	    /* mandatory */
 };
-#define SB_PARAM_END {.name = NULL}
+#define SB_PARAM_END                                                           \
+	{                                                                      \
+		.name = NULL                                                   \
+	}
 
 enum sb_method_kind {
 	SB_KIND_CREATE = 0,
 	SB_KIND_READ,
 	SB_KIND_UPDATE,
 	SB_KIND_DELETE,
-	SB_KIND_LIST,   /* the host adds optional PageSize/PageToken inputs */
+	SB_KIND_LIST, /* the host adds optional PageSize/PageToken inputs */
 	SB_KIND_EXECUTE,
 };
 
 /* "create", "read", ... Static storage; NULL for unknown. */
 const char *sb_method_kind_name(enum sb_method_kind k);
 
-struct sb_call;     /* one method call: see <svcbroker/call.h> */
+struct sb_call;	    /* one method call: see <svcbroker/call.h> */
 struct sb_result;   /* rows out: see <svcbroker/call.h> */
 struct sb_describe; /* dynamic objects: see <svcbroker/call.h> */
 
@@ -166,21 +177,28 @@ typedef enum sb_status (*sb_handler_fn)(void *state, const struct sb_call *call,
 struct sb_method {
 	const char *name;
 	enum sb_method_kind kind;
-	const char *doc;                  /* mandatory */
-	sb_handler_fn handler;            /* mandatory */
-	const struct sb_param *inputs;    /* SB_PARAM_END-terminated; may be NULL */
-	const char *const *returns;       /* property names a row carries,
-	                                     NULL-terminated; NULL = none */
+	const char *doc;       /* mandatory */
+	sb_handler_fn handler; /* mandatory */
+	const struct sb_param
+	    *inputs;		    /* SB_PARAM_END-terminated; may be NULL */
+	const char *const *returns; /* property names a row carries,
+				       NULL-terminated; NULL = none */
 };
-#define SB_METHOD_END {.name = NULL}
+#define SB_METHOD_END                                                          \
+	{                                                                      \
+		.name = NULL                                                   \
+	}
 
 struct sb_object {
-	const char *name;                      /* PascalCase */
-	const char *doc;                       /* mandatory */
-	const struct sb_property *properties;  /* SB_PROPERTY_END-terminated */
-	const struct sb_method *methods;       /* SB_METHOD_END-terminated */
+	const char *name;		      /* PascalCase */
+	const char *doc;		      /* mandatory */
+	const struct sb_property *properties; /* SB_PROPERTY_END-terminated */
+	const struct sb_method *methods;      /* SB_METHOD_END-terminated */
 };
-#define SB_OBJECT_END {.name = NULL}
+#define SB_OBJECT_END                                                          \
+	{                                                                      \
+		.name = NULL                                                   \
+	}
 
 /* ---------------------------------------------------------------------
  * Host services, lent to a broker instance by const pointer.  Valid from
@@ -189,9 +207,9 @@ struct sb_object {
 enum sb_log_level { SB_LOG_ERROR = 0, SB_LOG_WARN, SB_LOG_INFO, SB_LOG_DEBUG };
 
 struct sb_host {
-	uint32_t struct_size;  /* sizeof(struct sb_host) of the host */
-	const char *instance;  /* the instance's name, e.g. "exchange" */
-	const char *broker;    /* the broker's name, e.g. "exchange-ews" */
+	uint32_t struct_size; /* sizeof(struct sb_host) of the host */
+	const char *instance; /* the instance's name, e.g. "exchange" */
+	const char *broker;   /* the broker's name, e.g. "exchange-ews" */
 	/* Log one line as "[broker:instance] level: message".  Never pass a
 	 * secret. */
 	void (*log)(const struct sb_host *host, enum sb_log_level level,
@@ -201,7 +219,8 @@ struct sb_host {
 				const struct sb_call *call);
 	/* True once the call was abandoned (deadline passed, client gone,
 	 * daemon stopping): stop work and return SB_ERR_TIMEOUT. */
-	bool (*cancelled)(const struct sb_host *host, const struct sb_call *call);
+	bool (*cancelled)(const struct sb_host *host,
+			  const struct sb_call *call);
 	/* A directory where the instance may keep state across restarts
 	 * (created by the host, mode 0700); NULL if none is configured. */
 	const char *state_dir;
@@ -211,12 +230,13 @@ struct sb_host {
  * The module descriptor.
  * ------------------------------------------------------------------- */
 
-#define SB_BROKER_SERIAL 0x1u /* execute() is never called concurrently
-                                 for one instance */
+#define SB_BROKER_SERIAL                                                       \
+	0x1u /* execute() is never called concurrently                         \
+		for one instance */
 
 struct sb_broker {
 	/* Frozen forever: */
-	uint32_t magic;       /* SB_BROKER_MAGIC */
+	uint32_t magic;	      /* SB_BROKER_MAGIC */
 	uint16_t abi_major;   /* SB_ABI_MAJOR the module was built with */
 	uint16_t abi_minor;   /* SB_ABI_MINOR the module was built with */
 	uint32_t struct_size; /* sizeof(struct sb_broker) it was built with */
@@ -224,11 +244,13 @@ struct sb_broker {
 	const char *name;    /* module name, e.g. "smtp"; [a-z0-9-]+ */
 	const char *version; /* the module's version */
 	const char *summary; /* one line */
-	unsigned flags;      /* SB_BROKER_* */
+	unsigned flags;	     /* SB_BROKER_* */
 
-	const struct sb_config_key *config; /* SB_CONF_END-terminated; may be NULL */
-	size_t config_size;                 /* sizeof the broker's config struct */
-	const struct sb_object *objects;    /* SB_OBJECT_END-terminated; may be NULL */
+	const struct sb_config_key
+	    *config;	    /* SB_CONF_END-terminated; may be NULL */
+	size_t config_size; /* sizeof the broker's config struct */
+	const struct sb_object
+	    *objects; /* SB_OBJECT_END-terminated; may be NULL */
 
 	/* Optional: check rules that span several keys (each key alone was
 	 * checked against the table already), e.g. "auth = plain needs a
@@ -246,7 +268,8 @@ struct sb_broker {
 			       void **state, struct sb_error *err);
 
 	/* Optional: add objects discovered upstream to builder (see
-	 * sb_describe_add).  The added objects must stay valid until close(). */
+	 * sb_describe_add).  The added objects must stay valid until close().
+	 */
 	enum sb_status (*describe)(void *state, struct sb_describe *builder,
 				   struct sb_error *err);
 
@@ -259,8 +282,8 @@ struct sb_broker {
 	void (*close)(void *state);
 };
 
-#define SB_BROKER_HEADER                                                  \
-	.magic = SB_BROKER_MAGIC, .abi_major = SB_ABI_MAJOR,                  \
+#define SB_BROKER_HEADER                                                       \
+	.magic = SB_BROKER_MAGIC, .abi_major = SB_ABI_MAJOR,                   \
 	.abi_minor = SB_ABI_MINOR, .struct_size = sizeof(struct sb_broker)
 
 /* Declare the module's one exported symbol. */

@@ -21,10 +21,11 @@ extern "C" {
 /* ---- values ---------------------------------------------------------------
  * Each returns true and sets *out (out may be NULL), or false if s is not
  * a value of that kind. */
-bool sb_parse_bool(const char *s, bool *out);        /* yes/no/true/false/on/off/1/0 */
-bool sb_parse_int64(const char *s, int64_t *out);    /* [+-]digits */
-bool sb_parse_duration_ms(const char *s, int64_t *out); /* 250ms 30s 5m 1h 1h30m 0 */
-bool sb_parse_size(const char *s, int64_t *out);     /* 512 64KiB 10MiB 1GiB */
+bool sb_parse_bool(const char *s, bool *out); /* yes/no/true/false/on/off/1/0 */
+bool sb_parse_int64(const char *s, int64_t *out); /* [+-]digits */
+bool sb_parse_duration_ms(const char *s,
+			  int64_t *out);	 /* 250ms 30s 5m 1h 1h30m 0 */
+bool sb_parse_size(const char *s, int64_t *out); /* 512 64KiB 10MiB 1GiB */
 /* The shortest exact form: 90000 -> "90s", 3600000 -> "1h"; 1048576 ->
  * "1MiB". */
 void sb_format_duration_ms(int64_t ms, char *buf, size_t n);
@@ -54,7 +55,7 @@ struct sb_conf_flat {
 size_t sb_conf_flatten(const struct sb_config_key *table,
 		       struct sb_conf_flat *out, size_t max);
 
-/* ---- shared fragments ---------------------------------------------------------
+/* ---- shared fragments -------------------------------------------------------
  * Key tables several brokers include with SB_CONF_INCLUDE, so the keys are
  * named, typed and documented once.
  *
@@ -67,7 +68,7 @@ size_t sb_conf_flatten(const struct sb_config_key *table,
 /* verify_tls (default yes) and ca_file: how a broker trusts its server. */
 struct sb_tls_conf {
 	bool verify_tls; /* verify the server's certificate and host name */
-	char *ca_file;   /* PEM file of trusted authorities; NULL: system's */
+	char *ca_file;	 /* PEM file of trusted authorities; NULL: system's */
 };
 extern const struct sb_config_key sb_tls_keys[];
 
@@ -75,7 +76,7 @@ extern const struct sb_config_key sb_tls_keys[];
  * fragment, which has no field of its own). */
 size_t sb_conf_field_size(enum sb_conf_type t, size_t *align);
 
-/* ---- binding --------------------------------------------------------------- */
+/* ---- binding ------------------------------------------------------------- */
 
 /* One key = value as read, with where it was set.  value is after
  * ${env:}/${file:} substitution (secret_ref: it came from one, so it is

@@ -24,10 +24,10 @@
 extern "C" {
 #endif
 
-#define SB_DEFAULT_TEXT_MAX (64u * 1024)        /* text/email/... inputs */
-#define SB_DEFAULT_MEMO_MAX (4u * 1024 * 1024)  /* memo inputs */
+#define SB_DEFAULT_TEXT_MAX (64u * 1024)	/* text/email/... inputs */
+#define SB_DEFAULT_MEMO_MAX (4u * 1024 * 1024)	/* memo inputs */
 #define SB_DEFAULT_FILE_MAX (25u * 1024 * 1024) /* decoded file inputs */
-#define SB_DEFAULT_MULTI_MAX 1000u              /* items of a multi input */
+#define SB_DEFAULT_MULTI_MAX 1000u		/* items of a multi input */
 #define SB_PAGE_SIZE_DEFAULT 100
 #define SB_PAGE_SIZE_MAX 1000
 
@@ -35,7 +35,7 @@ extern "C" {
  * inputs PageSize (number) and PageToken (text) are accepted for
  * SB_KIND_LIST methods.  NULL on out of memory. */
 struct sb_call *sb_call_new(const struct sb_object *obj,
-			     const struct sb_method *m);
+			    const struct sb_method *m);
 void sb_call_free(struct sb_call *c);
 /* The declaration of input `name` for this call (including host-added
  * PageSize/PageToken), or NULL if the method has no such input. */
@@ -45,18 +45,18 @@ const struct sb_param *sb_call_param(const struct sb_call *c, const char *name);
  * item for a non-multi input).  Copies everything.  On error fills err with
  * SB_ERR_INVALID_INPUT (or SB_ERR_PAYLOAD_TOO_LARGE) naming the input. */
 enum sb_status sb_call_put_str(struct sb_call *c, const char *name,
-				const char *s, struct sb_error *err);
-enum sb_status sb_call_put_int(struct sb_call *c, const char *name,
-				int64_t v, struct sb_error *err);
+			       const char *s, struct sb_error *err);
+enum sb_status sb_call_put_int(struct sb_call *c, const char *name, int64_t v,
+			       struct sb_error *err);
 enum sb_status sb_call_put_bool(struct sb_call *c, const char *name, bool v,
-				 struct sb_error *err);
+				struct sb_error *err);
 enum sb_status sb_call_put_file(struct sb_call *c, const char *name,
-				 const char *file_name, const char *content_type,
-				 const unsigned char *data, size_t size,
-				 struct sb_error *err);
+				const char *file_name, const char *content_type,
+				const unsigned char *data, size_t size,
+				struct sb_error *err);
 /* Mark a multi input present with zero items (JSON []). */
 enum sb_status sb_call_put_empty(struct sb_call *c, const char *name,
-				  struct sb_error *err);
+				 struct sb_error *err);
 /* After all inputs: check required inputs are present. */
 enum sb_status sb_call_finish(struct sb_call *c, struct sb_error *err);
 /* Deadline (monotonic ms, see sb_now_ms) and cancellation. */
@@ -64,7 +64,8 @@ void sb_call_set_deadline(struct sb_call *c, int64_t deadline_ms);
 int64_t sb_call_deadline(const struct sb_call *c);
 void sb_call_cancel(struct sb_call *c);
 bool sb_call_is_cancelled(const struct sb_call *c);
-/* Iterate the inputs that are present (for logging names only, never values). */
+/* Iterate the inputs that are present (for logging names only, never values).
+ */
 size_t sb_call_n_inputs(const struct sb_call *c);
 const char *sb_call_input_name(const struct sb_call *c, size_t i);
 
@@ -80,13 +81,13 @@ struct sb_cell {
 	struct sb_value value;
 };
 struct sb_result *sb_result_new(const struct sb_object *obj,
-				 const struct sb_method *m, size_t max_rows,
-				 size_t max_bytes);
+				const struct sb_method *m, size_t max_rows,
+				size_t max_bytes);
 void sb_result_free(struct sb_result *r);
 size_t sb_result_n_rows(const struct sb_result *r);
 /* The cells of row i, in the order they were first set. */
 size_t sb_result_row_cells(const struct sb_result *r, size_t i,
-			    const struct sb_cell **cells);
+			   const struct sb_cell **cells);
 const char *sb_result_page_token(const struct sb_result *r); /* NULL: none */
 /* If a builder call failed (bad name, wrong type, limits), the first error. */
 bool sb_result_error(const struct sb_result *r, struct sb_error *err);

@@ -23,20 +23,26 @@ extern "C" {
 #endif
 
 struct sb_mime_message {
-	const char *from;      /* required: address */
-	const char *sender;    /* optional: Sender header (send on behalf) */
-	const char *const *to; size_t n_to;
-	const char *const *cc; size_t n_cc;
-	const char *const *reply_to; size_t n_reply_to;
-	const char *subject;   /* optional, UTF-8, no CR/LF */
-	const char *body;      /* optional plain text, UTF-8 */
-	const char *html_body; /* optional HTML, UTF-8 */
+	const char *from;   /* required: address */
+	const char *sender; /* optional: Sender header (send on behalf) */
+	const char *const *to;
+	size_t n_to;
+	const char *const *cc;
+	size_t n_cc;
+	const char *const *reply_to;
+	size_t n_reply_to;
+	const char *subject;	/* optional, UTF-8, no CR/LF */
+	const char *body;	/* optional plain text, UTF-8 */
+	const char *html_body;	/* optional HTML, UTF-8 */
 	const char *importance; /* optional: "Low" | "Normal" | "High" */
 	const char *message_id; /* optional "<id@domain>"; NULL: generated */
-	int64_t date;           /* seconds since epoch; 0: now */
-	const struct sb_file *attachments; size_t n_attachments;
-	/* optional extra headers (name, value) pairs, validated like the rest */
-	const char *const *extra_headers; size_t n_extra_headers;
+	int64_t date;		/* seconds since epoch; 0: now */
+	const struct sb_file *attachments;
+	size_t n_attachments;
+	/* optional extra headers (name, value) pairs, validated like the rest
+	 */
+	const char *const *extra_headers;
+	size_t n_extra_headers;
 };
 
 /* Build the message into out (appends).  If message_id is NULL a unique one
@@ -58,11 +64,15 @@ bool sb_mime_encode_header(struct sb_buf *out, const char *value,
  * text/plain and text/html parts decoded to UTF-8, attachments decoded. */
 struct sb_mime_parsed {
 	char *from, *subject, *message_id, *date, *importance;
-	char **to; size_t n_to;
-	char **cc; size_t n_cc;
-	char **reply_to; size_t n_reply_to;
+	char **to;
+	size_t n_to;
+	char **cc;
+	size_t n_cc;
+	char **reply_to;
+	size_t n_reply_to;
 	char *body, *html_body;
-	struct sb_file *attachments; size_t n_attachments; /* owned */
+	struct sb_file *attachments;
+	size_t n_attachments; /* owned */
 };
 
 /* Parse raw (len bytes) into out.  Tolerant of LF-only line endings and of

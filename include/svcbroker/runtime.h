@@ -68,9 +68,8 @@ enum sb_status sb_runtime_catalog_json(struct sb_runtime *rt,
  * "ok" is false); SB_ERR_NOT_FOUND for an unknown instance and
  * SB_ERR_UNAVAILABLE for one that failed to open (its open error in err)
  * or when no worker can take the test. */
-enum sb_status sb_runtime_test_json(struct sb_runtime *rt,
-				    const char *instance, char **json_out,
-				    struct sb_error *err);
+enum sb_status sb_runtime_test_json(struct sb_runtime *rt, const char *instance,
+				    char **json_out, struct sb_error *err);
 
 /* Read the configuration file again and swap in a new catalog.  Calls
  * running on the old catalog finish on it.  On failure the old catalog

@@ -16,9 +16,10 @@ extern "C" {
 
 /* Enum choice sets (NULL-terminated). */
 extern const char *const sb_importance_choices[]; /* Low, Normal, High */
-extern const char *const sb_task_status_choices[]; /* NotStarted, InProgress,
-						      Completed, WaitingOnOthers,
-						      Deferred */
+extern const char
+    *const sb_task_status_choices[]; /* NotStarted, InProgress,
+					Completed, WaitingOnOthers,
+					Deferred */
 
 /* Property tables (SB_PROPERTY_END-terminated). */
 extern const struct sb_property sb_email_properties[];
@@ -34,9 +35,11 @@ extern const struct sb_property sb_folder_properties[];
 
 /* The optional "Mailbox" input every mailbox method declares (act as /
  * impersonate that mailbox). Use as an element of a method's inputs. */
-#define SB_PARAM_MAILBOX                                                  \
-	{.name = "Mailbox", .type = SB_TYPE_EMAIL, .flags = 0,                \
-	 .doc = "Act on this mailbox instead of the instance's own."}
+#define SB_PARAM_MAILBOX                                                       \
+	{                                                                      \
+		.name = "Mailbox", .type = SB_TYPE_EMAIL, .flags = 0,          \
+		.doc = "Act on this mailbox instead of the instance's own."    \
+	}
 
 /* Look a property up in a table by name; NULL if absent. */
 const struct sb_property *sb_property_find(const struct sb_property *table,

@@ -22,23 +22,23 @@ extern "C" {
 
 enum sb_status {
 	SB_OK = 0,
-	SB_ERR_INVALID_INPUT,          /* 400 invalid_input */
-	SB_ERR_UNAUTHENTICATED,        /* 401 unauthenticated (this API) */
-	SB_ERR_FORBIDDEN,              /* 403 forbidden (this API's grants) */
-	SB_ERR_UPSTREAM_DENIED,        /* 403 upstream refused identity/mailbox */
-	SB_ERR_NOT_FOUND,              /* 404 not_found (address or item) */
-	SB_ERR_METHOD_NOT_ALLOWED,     /* 405 method_not_allowed */
-	SB_ERR_CONFLICT,               /* 409 conflict */
-	SB_ERR_PAYLOAD_TOO_LARGE,      /* 413 payload_too_large */
+	SB_ERR_INVALID_INPUT,	   /* 400 invalid_input */
+	SB_ERR_UNAUTHENTICATED,	   /* 401 unauthenticated (this API) */
+	SB_ERR_FORBIDDEN,	   /* 403 forbidden (this API's grants) */
+	SB_ERR_UPSTREAM_DENIED,	   /* 403 upstream refused identity/mailbox */
+	SB_ERR_NOT_FOUND,	   /* 404 not_found (address or item) */
+	SB_ERR_METHOD_NOT_ALLOWED, /* 405 method_not_allowed */
+	SB_ERR_CONFLICT,	   /* 409 conflict */
+	SB_ERR_PAYLOAD_TOO_LARGE,  /* 413 payload_too_large */
 	SB_ERR_UNSUPPORTED_MEDIA_TYPE, /* 415 unsupported_media_type */
-	SB_ERR_THROTTLED,              /* 429 throttled (Retry-After) */
-	SB_ERR_INTERNAL,               /* 500 internal */
-	SB_ERR_UPSTREAM_AUTH,          /* 502 upstream rejected our credentials */
-	SB_ERR_UPSTREAM,               /* 502 upstream_error */
-	SB_ERR_UNAVAILABLE,            /* 503 unavailable / busy (Retry-After) */
-	SB_ERR_TIMEOUT,                /* 504 timeout (deadline or upstream) */
-	SB_ERR_QUOTA,                  /* 507 quota_exceeded (mailbox full) */
-	SB_STATUS_COUNT_               /* not a status; keep last */
+	SB_ERR_THROTTLED,	       /* 429 throttled (Retry-After) */
+	SB_ERR_INTERNAL,	       /* 500 internal */
+	SB_ERR_UPSTREAM_AUTH, /* 502 upstream rejected our credentials */
+	SB_ERR_UPSTREAM,      /* 502 upstream_error */
+	SB_ERR_UNAVAILABLE,   /* 503 unavailable / busy (Retry-After) */
+	SB_ERR_TIMEOUT,	      /* 504 timeout (deadline or upstream) */
+	SB_ERR_QUOTA,	      /* 507 quota_exceeded (mailbox full) */
+	SB_STATUS_COUNT_      /* not a status; keep last */
 };
 
 /* Category name, e.g. "invalid_input".  Never NULL: an unknown value gives
@@ -67,7 +67,7 @@ struct sb_error {
  * secret through it: the message reaches API clients. Thread-safe. */
 enum sb_status sb_error_set(struct sb_error *err, enum sb_status st,
 			    const char *code, const char *fmt, ...)
-	SB_PRINTF(4, 5);
+    SB_PRINTF(4, 5);
 
 /* Reset err to SB_OK with empty strings.  err may be NULL. */
 void sb_error_clear(struct sb_error *err);

@@ -60,8 +60,7 @@ struct sb_testhost;
  * ABI major, tables).  NULL with err filled if it is refused or out of
  * memory. */
 struct sb_testhost *sb_testhost_new(const struct sb_broker *b,
-				    const char *instance,
-				    struct sb_error *err);
+				    const char *instance, struct sb_error *err);
 /* Close the instance if it is open, release the configuration, free
  * everything.  NULL is a no-op. */
 void sb_testhost_free(struct sb_testhost *th);
@@ -94,19 +93,18 @@ void sb_testhost_set_timeout(struct sb_testhost *th, int64_t ms);
 
 /* kv: "key=value" strings, NULL-terminated (spaces around key and value
  * are trimmed; a list value is a comma list). */
-enum sb_status sb_testhost_config(struct sb_testhost *th,
-				  const char *const *kv, struct sb_error *err);
+enum sb_status sb_testhost_config(struct sb_testhost *th, const char *const *kv,
+				  struct sb_error *err);
 /* text: an instance section as in an INI file: "key = value" lines,
  * comments starting with ';' or '#', blank lines, an optional
  * "[instance NAME]" header first, and indented lines continuing the
  * previous value (joined with '\n', as for list keys).  Problems name the
  * line: "line 3: [instance NAME] quota: ...". */
-enum sb_status sb_testhost_config_ini(struct sb_testhost *th,
-				      const char *text, struct sb_error *err);
+enum sb_status sb_testhost_config_ini(struct sb_testhost *th, const char *text,
+				      struct sb_error *err);
 /* The problems the last configuration had (0 if it was accepted). */
 size_t sb_testhost_config_problems(const struct sb_testhost *th);
-const char *sb_testhost_config_problem(const struct sb_testhost *th,
-				       size_t i);
+const char *sb_testhost_config_problem(const struct sb_testhost *th, size_t i);
 /* The bound configuration struct (the broker's config type), or NULL. */
 const void *sb_testhost_config_data(const struct sb_testhost *th);
 
@@ -139,13 +137,16 @@ struct sb_testhost_file {
 	const void *data;
 	size_t size;
 };
-#define SB_TESTHOST_FILE_END {.input = NULL}
+#define SB_TESTHOST_FILE_END                                                   \
+	{                                                                      \
+		.input = NULL                                                  \
+	}
 
 /* What a run answered. */
 struct sb_testhost_run {
-	enum sb_status status;    /* as the client would get it */
-	struct sb_error err;      /* filled when status != SB_OK */
-	bool ran;                 /* false: refused before the handler ran
+	enum sb_status status;	  /* as the client would get it */
+	struct sb_error err;	  /* filled when status != SB_OK */
+	bool ran;		  /* false: refused before the handler ran
 				     (unknown object or method, bad input,
 				     instance not open) */
 	struct sb_result *result; /* the rows the handler added (read them
@@ -168,8 +169,8 @@ struct sb_testhost_run {
  * instance (a described object belongs to the instance).  Use it to set
  * another deadline or cancel a call before running it with
  * sb_testhost_execute. */
-struct sb_call *sb_testhost_call_new(struct sb_testhost *th,
-				     const char *object, const char *method,
+struct sb_call *sb_testhost_call_new(struct sb_testhost *th, const char *object,
+				     const char *method,
 				     const char *const *inputs,
 				     const struct sb_testhost_file *files,
 				     struct sb_error *err);

@@ -16,20 +16,23 @@ extern "C" {
 #endif
 
 enum sb_type {
-	SB_TYPE_TEXT = 0, /* one line of UTF-8, no control characters (no CR/LF) */
-	SB_TYPE_MEMO,     /* multi-line UTF-8 (TAB, LF, CR allowed; no NUL) */
-	SB_TYPE_NUMBER,   /* int64 */
-	SB_TYPE_DECIMAL,  /* exact decimal, carried as a string "-?digits(.digits)?" */
+	SB_TYPE_TEXT =
+	    0,	      /* one line of UTF-8, no control characters (no CR/LF) */
+	SB_TYPE_MEMO, /* multi-line UTF-8 (TAB, LF, CR allowed; no NUL) */
+	SB_TYPE_NUMBER,	  /* int64 */
+	SB_TYPE_DECIMAL,  /* exact decimal, carried as a string
+			     "-?digits(.digits)?" */
 	SB_TYPE_BOOLEAN,  /* true/false */
-	SB_TYPE_DATETIME, /* ISO 8601 with offset: 2026-01-31T09:00:00Z / +01:00 */
-	SB_TYPE_DATE,     /* 2026-01-31 */
-	SB_TYPE_TIME,     /* 09:30 or 09:30:00 */
+	SB_TYPE_DATETIME, /* ISO 8601 with offset: 2026-01-31T09:00:00Z / +01:00
+			   */
+	SB_TYPE_DATE,	  /* 2026-01-31 */
+	SB_TYPE_TIME,	  /* 09:30 or 09:30:00 */
 	SB_TYPE_DURATION, /* ISO 8601 duration, e.g. PT30M, P1DT2H */
-	SB_TYPE_GUID,     /* 8-4-4-4-12 hex */
-	SB_TYPE_EMAIL,    /* RFC 5321 address local@domain, no display name */
-	SB_TYPE_ENUM,     /* one of a declared set of names */
-	SB_TYPE_FILE,     /* {"Name","ContentType","Content"(base64)} */
-	SB_TYPE_COUNT_    /* not a type; keep last */
+	SB_TYPE_GUID,	  /* 8-4-4-4-12 hex */
+	SB_TYPE_EMAIL,	  /* RFC 5321 address local@domain, no display name */
+	SB_TYPE_ENUM,	  /* one of a declared set of names */
+	SB_TYPE_FILE,	  /* {"Name","ContentType","Content"(base64)} */
+	SB_TYPE_COUNT_	  /* not a type; keep last */
 };
 
 /* "text", "memo", ... Static storage; NULL for an unknown value. */
@@ -37,7 +40,7 @@ const char *sb_type_name(enum sb_type t);
 
 /* A file value.  In inputs, the bytes are decoded (not base64). */
 struct sb_file {
-	const char *name;         /* file name, UTF-8, no path separators */
+	const char *name;	  /* file name, UTF-8, no path separators */
 	const char *content_type; /* e.g. "application/pdf"; never NULL */
 	const unsigned char *data;
 	size_t size;
@@ -65,7 +68,8 @@ struct sb_value {
 /* Validate a string as the given type (for every type but NUMBER, BOOLEAN
  * and FILE).  Returns true if valid; on false writes a reason (for humans,
  * "expected ISO 8601 date-time with offset") to why (may be NULL).
- * choices: NULL-terminated names for SB_TYPE_ENUM, else ignored. Thread-safe. */
+ * choices: NULL-terminated names for SB_TYPE_ENUM, else ignored. Thread-safe.
+ */
 bool sb_type_check(enum sb_type t, const char *s, const char *const *choices,
 		   const char **why);
 

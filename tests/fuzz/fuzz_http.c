@@ -18,13 +18,13 @@
 
 #include "http_parse.h"
 
-#define CHECK(cond)                                                         \
-	do {                                                                \
-		if (!(cond)) {                                              \
-			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__,  \
-				#cond);                                     \
-			abort();                                            \
-		}                                                           \
+#define CHECK(cond)                                                            \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__,     \
+				#cond);                                        \
+			abort();                                               \
+		}                                                              \
 	} while (0)
 
 #define BODY_MAX 4096
@@ -49,7 +49,8 @@ static enum sbh_chunk_result decode(const char *in, size_t n, size_t step,
 				     BODY_MAX);
 		CHECK(used <= avail);
 		if (r == SBH_CHUNK_DATA) {
-			CHECK(data >= in + off && data + dlen <= in + off + used);
+			CHECK(data >= in + off &&
+			      data + dlen <= in + off + used);
 			CHECK(dlen > 0);
 			CHECK(*olen + dlen <= BODY_MAX);
 			memcpy(out + *olen, data, dlen);
@@ -114,10 +115,10 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	char whole[BODY_MAX], piece[BODY_MAX];
 	size_t wl = 0, pl = 0, wc = 0, pc = 0;
 	size_t step = 1 + data[0] % 7;
-	enum sbh_chunk_result rw = decode((const char *)data, size, 0, whole,
-					  &wl, &wc);
-	enum sbh_chunk_result rp = decode((const char *)data, size, step,
-					  piece, &pl, &pc);
+	enum sbh_chunk_result rw =
+	    decode((const char *)data, size, 0, whole, &wl, &wc);
+	enum sbh_chunk_result rp =
+	    decode((const char *)data, size, step, piece, &pl, &pc);
 	CHECK(rw == rp);
 	CHECK(wl == pl && memcmp(whole, piece, wl) == 0);
 	CHECK(wc == pc);

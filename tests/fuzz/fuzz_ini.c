@@ -23,8 +23,8 @@
 #include <svcbroker/conf.h>
 #include <svcbroker/invoke.h>
 
-#include "host.h"
 #include "fuzz.h"
+#include "host.h"
 
 static char dir[64], path[96], path2[96];
 

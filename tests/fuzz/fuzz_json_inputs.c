@@ -21,8 +21,8 @@
 #include <svcbroker/conf.h>
 #include <svcbroker/invoke.h>
 
-#include "host.h"
 #include "fuzz.h"
+#include "host.h"
 #include "json.h"
 
 static const char *const levels[] = {"Low", "Normal", "High", NULL};
@@ -67,8 +67,7 @@ static const struct sb_property props[] = {
 static const char *const returns[] = {"Text", NULL};
 /* Decoding never runs a handler; the tables still name one. */
 static enum sb_status no_handler(void *state, const struct sb_call *call,
-				 struct sb_result *result,
-				 struct sb_error *err)
+				 struct sb_result *result, struct sb_error *err)
 {
 	(void)state;
 	(void)call;

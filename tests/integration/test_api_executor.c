@@ -12,8 +12,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "host.h"
 #include "executor.h"
+#include "host.h"
 
 static int failed, passed;
 
@@ -46,17 +46,28 @@ static const struct sb_param ms_in[] = {
 static const char *const ret_n[] = {"N", NULL};
 static const struct sb_method methods[] = {
     {.name = "Block",
-     .kind = SB_KIND_EXECUTE, .handler = fake_execute,
+     .kind = SB_KIND_EXECUTE,
+     .handler = fake_execute,
      .doc = "Ignore cancel.",
      .inputs = ms_in,
      .returns = ret_n},
     {.name = "Quick",
-     .kind = SB_KIND_EXECUTE, .handler = fake_execute,
+     .kind = SB_KIND_EXECUTE,
+     .handler = fake_execute,
      .doc = "Answer at once.",
      .returns = ret_n},
-    {.name = "BadStatus", .kind = SB_KIND_EXECUTE, .handler = fake_execute, .doc = "Bad status."},
-    {.name = "BadCell", .kind = SB_KIND_EXECUTE, .handler = fake_execute, .doc = "Bad cell."},
-    {.name = "Bare", .kind = SB_KIND_EXECUTE, .handler = fake_execute, .doc = "No message."},
+    {.name = "BadStatus",
+     .kind = SB_KIND_EXECUTE,
+     .handler = fake_execute,
+     .doc = "Bad status."},
+    {.name = "BadCell",
+     .kind = SB_KIND_EXECUTE,
+     .handler = fake_execute,
+     .doc = "Bad cell."},
+    {.name = "Bare",
+     .kind = SB_KIND_EXECUTE,
+     .handler = fake_execute,
+     .doc = "No message."},
     SB_METHOD_END,
 };
 static const struct sb_object object = {.name = "Thing",
@@ -120,9 +131,9 @@ static enum sb_status fake_open(const struct sb_host *h, const void *c,
 static void fake_close(void *state) {}
 
 static struct sb_broker broker = {
-    SB_BROKER_HEADER,	     .name = "fake",
-    .version = "1",	     .summary = "In-process test broker.",
-    .objects = NULL,	     .open = fake_open,
+    SB_BROKER_HEADER,	 .name = "fake",
+    .version = "1",	 .summary = "In-process test broker.",
+    .objects = NULL,	 .open = fake_open,
     .close = fake_close,
 };
 

@@ -17,8 +17,7 @@ extern void badmod_no_such_function(void);
 #endif
 
 static enum sb_status badmod_do(void *state, const struct sb_call *call,
-				     struct sb_result *result,
-				     struct sb_error *err)
+				struct sb_result *result, struct sb_error *err)
 {
 #ifdef BADMOD_UNDEF
 	badmod_no_such_function();

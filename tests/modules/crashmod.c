@@ -99,17 +99,16 @@ static const struct sb_property crash_properties[] = {
     SB_PROPERTY_END,
 };
 /* One handler per method: each faults its own way. */
-#define CRASH_HANDLER(name, how)                                          \
-	static enum sb_status name(void *state, const struct sb_call *call,   \
-				   struct sb_result *result,                  \
-				   struct sb_error *err)                      \
-	{                                                                     \
-		(void)state;                                                  \
-		(void)result;                                                 \
-		crash(how);                                                   \
-		return sb_error_set(err, SB_ERR_INTERNAL, "Survived",         \
-				    "%s did not fault",                       \
-				    sb_call_method(call));                    \
+#define CRASH_HANDLER(name, how)                                               \
+	static enum sb_status name(void *state, const struct sb_call *call,    \
+				   struct sb_result *result,                   \
+				   struct sb_error *err)                       \
+	{                                                                      \
+		(void)state;                                                   \
+		(void)result;                                                  \
+		crash(how);                                                    \
+		return sb_error_set(err, SB_ERR_INTERNAL, "Survived",          \
+				    "%s did not fault", sb_call_method(call)); \
 	}
 CRASH_HANDLER(do_segv, HOW_SEGV)
 CRASH_HANDLER(do_abort, HOW_ABORT)
@@ -123,7 +122,8 @@ static enum sb_status do_fine(void *state, const struct sb_call *call,
 	(void)call;
 	if (sb_result_row(result) != SB_OK ||
 	    sb_result_bool(result, "Ok", true) != SB_OK)
-		return sb_error_set(err, SB_ERR_INTERNAL, NULL, "out of memory");
+		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
+				    "out of memory");
 	return SB_OK;
 }
 
@@ -190,7 +190,6 @@ static enum sb_status crashmod_describe(void *state, struct sb_describe *d,
 		crash((enum crash_how)(m->how & 0xff));
 	return SB_OK;
 }
-
 
 static void crashmod_close(void *state)
 {

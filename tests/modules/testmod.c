@@ -408,8 +408,7 @@ static const struct sb_object duplicate_object = {
     .methods = dynamic_methods,
 };
 
-/* ---- state -----------------------------------------------------------------
- */
+/* ---- state --------------------------------------------------------------- */
 
 static atomic_llong testmod_opens, testmod_closes;
 
@@ -781,14 +780,14 @@ static enum sb_status pre(struct testmod *t, const struct sb_call *call,
 	return SB_OK;
 }
 
-#define TESTMOD_HANDLER(name, expr)                                       \
-	static enum sb_status name(void *state, const struct sb_call *call,   \
-				   struct sb_result *r, struct sb_error *err) \
-	{                                                                     \
-		struct testmod *t = state;                                    \
-		(void)r;                                                      \
-		enum sb_status st = pre(t, call, err);                        \
-		return st != SB_OK ? st : (expr);                             \
+#define TESTMOD_HANDLER(name, expr)                                            \
+	static enum sb_status name(void *state, const struct sb_call *call,    \
+				   struct sb_result *r, struct sb_error *err)  \
+	{                                                                      \
+		struct testmod *t = state;                                     \
+		(void)r;                                                       \
+		enum sb_status st = pre(t, call, err);                         \
+		return st != SB_OK ? st : (expr);                              \
 	}
 TESTMOD_HANDLER(h_echo, do_echo(t, call, r, err))
 TESTMOD_HANDLER(h_list, do_list(t, call, r, err))

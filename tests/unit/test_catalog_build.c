@@ -281,8 +281,7 @@ static bool cell_bool(const struct run *r, size_t row, const char *name)
 	return v->items[0].b;
 }
 
-/* ---- building -------------------------------------------------------------
- */
+/* ---- building ------------------------------------------------------------ */
 
 START_TEST(test_two_instances)
 {
@@ -852,8 +851,7 @@ START_TEST(test_from_ini)
 }
 END_TEST
 
-/* ---- testmod's methods ------------------------------------------------------
- */
+/* ---- testmod's methods --------------------------------------------------- */
 
 static struct sbc_catalog *one_testmod(const char *extra_key,
 				       const char *extra_value)
@@ -890,8 +888,8 @@ START_TEST(test_testmod_echo)
 	put_str(&r, "Choice", "Beta");
 	static const unsigned char bin[] = {0, 1, 2, 255, 'x'};
 	ck_assert_int_eq(sb_call_put_file(r.call, "File", "a.bin",
-					   "application/octet-stream", bin,
-					   sizeof(bin), &r.err),
+					  "application/octet-stream", bin,
+					  sizeof(bin), &r.err),
 			 SB_OK);
 	put_str(&r, "Texts", "one");
 	put_str(&r, "Texts", "two");
@@ -904,12 +902,12 @@ START_TEST(test_testmod_echo)
 	put_str(&r, "Emails", "a@example.com");
 	ck_assert_int_eq(
 	    sb_call_put_file(r.call, "Files", "x.txt", "text/plain",
-			      (const unsigned char *)"x", 1, &r.err),
+			     (const unsigned char *)"x", 1, &r.err),
 	    SB_OK);
-	ck_assert_int_eq(
-	    sb_call_put_file(r.call, "Files", "empty.txt", "text/plain",
-			      (const unsigned char *)"", 0, &r.err),
-	    SB_OK);
+	ck_assert_int_eq(sb_call_put_file(r.call, "Files", "empty.txt",
+					  "text/plain",
+					  (const unsigned char *)"", 0, &r.err),
+			 SB_OK);
 	ck_assert_int_eq(run_exec(&r), SB_OK);
 	ck_assert_uint_eq(sb_result_n_rows(r.result), 1);
 	const struct sb_cell *cells;

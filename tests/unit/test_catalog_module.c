@@ -382,10 +382,11 @@ END_TEST
 /* Refusals (tried again and again) leave good modules working. */
 START_TEST(test_refusals_then_good)
 {
-	static const char *const bad[] = {
-	    "badmod-nosym",  "badmod-magic", "badmod-major", "badmod-old",
-	    "badmod-minor",  "badmod-size",  "badmod-name",  "badmod-tables",
-	    "badmod-undef",  NULL};
+	static const char *const bad[] = {"badmod-nosym", "badmod-magic",
+					  "badmod-major", "badmod-old",
+					  "badmod-minor", "badmod-size",
+					  "badmod-name",  "badmod-tables",
+					  "badmod-undef", NULL};
 	for (int round = 0; round < 3; round++) {
 		for (size_t i = 0; bad[i]; i++)
 			refusal(libs_dir, bad[i]);
@@ -559,9 +560,10 @@ static void reset_desc(void)
 					.doc = "List.",
 					.inputs = params,
 					.returns = returns_tab};
-	methods[1] = (struct sb_method){
-	    .name = "Load", .kind = SB_KIND_READ, .handler = t_exec,
-	    .doc = "Load."};
+	methods[1] = (struct sb_method){.name = "Load",
+					.kind = SB_KIND_READ,
+					.handler = t_exec,
+					.doc = "Load."};
 	memset(objects, 0, sizeof(objects));
 	objects[0] = (struct sb_object){.name = "Thing",
 					.doc = "A thing.",
@@ -670,18 +672,16 @@ START_TEST(test_check_config)
 	/* a fragment is flattened: its keys are checked like the others */
 	static struct sb_config_key frag[3];
 	memset(frag, 0, sizeof(frag));
-	frag[0] = (struct sb_config_key){.key = "url",
-					 .type = SB_CONF_STRING,
-					 .doc = "Again.",
-					 .offset = 0};
-	conf_tab[3] = (struct sb_config_key){.key = "tls",
-					     .type = SB_CONF_FRAGMENT,
-					     .fragment = frag,
-					     .offset = offsetof(struct t_conf, s)};
+	frag[0] = (struct sb_config_key){
+	    .key = "url", .type = SB_CONF_STRING, .doc = "Again.", .offset = 0};
+	conf_tab[3] =
+	    (struct sb_config_key){.key = "tls",
+				   .type = SB_CONF_FRAGMENT,
+				   .fragment = frag,
+				   .offset = offsetof(struct t_conf, s)};
 	expect_bad("config key url: declared twice");
-	conf_tab[3] = (struct sb_config_key){.key = "tls",
-					     .type = SB_CONF_FRAGMENT,
-					     .fragment = NULL};
+	conf_tab[3] = (struct sb_config_key){
+	    .key = "tls", .type = SB_CONF_FRAGMENT, .fragment = NULL};
 	expect_bad("config table: a fragment is NULL");
 }
 END_TEST
@@ -695,7 +695,9 @@ START_TEST(test_check_config_fragment)
 		struct sb_tls_conf tls;
 	};
 	static const struct sb_config_key keys[] = {
-	    {.key = "url", .type = SB_CONF_STRING, .doc = "The URL.",
+	    {.key = "url",
+	     .type = SB_CONF_STRING,
+	     .doc = "The URL.",
 	     .offset = offsetof(struct f_conf, url)},
 	    SB_CONF_INCLUDE("tls", sb_tls_keys, offsetof(struct f_conf, tls)),
 	    SB_CONF_END};
@@ -707,9 +709,9 @@ START_TEST(test_check_config_fragment)
 	struct sb_conf_flat flat[8];
 	ck_assert_uint_eq(sb_conf_flatten(keys, flat, 8), 3);
 	ck_assert_str_eq(flat[1].key->key, "verify_tls");
-	ck_assert_uint_eq(flat[1].offset, offsetof(struct f_conf, tls) +
-					       offsetof(struct sb_tls_conf,
-							verify_tls));
+	ck_assert_uint_eq(flat[1].offset,
+			  offsetof(struct f_conf, tls) +
+			      offsetof(struct sb_tls_conf, verify_tls));
 	ck_assert_str_eq(flat[2].key->key, "ca_file");
 	ck_assert_uint_eq(flat[2].offset,
 			  offsetof(struct f_conf, tls) +

@@ -70,10 +70,7 @@ static void open_store(void)
 	ck_assert_msg(st == SB_OK, "open: %s", err.message);
 }
 
-static void close_store(void)
-{
-	sb_testhost_close(th);
-}
+static void close_store(void) { sb_testhost_close(th); }
 
 static void setup(void)
 {
@@ -124,8 +121,7 @@ static const char *str(const struct sb_testhost_run *x, size_t row,
 }
 
 /* A boolean / number cell the row must have. */
-static bool flag(const struct sb_testhost_run *x, size_t row,
-		 const char *name)
+static bool flag(const struct sb_testhost_run *x, size_t row, const char *name)
 {
 	bool b = false;
 	ck_assert_msg(sb_testhost_bool(x, row, name, &b), "no %s", name);
@@ -140,10 +136,7 @@ static int64_t num(const struct sb_testhost_run *x, size_t row,
 	return i;
 }
 
-static void done(struct sb_testhost_run *x)
-{
-	sb_testhost_run_free(x);
-}
+static void done(struct sb_testhost_run *x) { sb_testhost_run_free(x); }
 
 /* Open (and close again) another test host on the same store: another
  * instance, a reload of this one, or another process. */
@@ -200,9 +193,9 @@ START_TEST(test_send_and_load)
 	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
 	ck_assert(sb_testhost_has_text(x, 0, "Accepted", "bob@example.test"));
 	ck_assert(sb_testhost_has_text(x, 0, "Accepted", "carol@example.test"));
-	ck_assert(
-	    sb_testhost_has_text(x, 0, "Rejected",
-		     "nobody@example.test: no such mailbox in this store"));
+	ck_assert(sb_testhost_has_text(
+	    x, 0, "Rejected",
+	    "nobody@example.test: no such mailbox in this store"));
 	ck_assert_str_eq(str(x, 0, "Folder"), "Sent Items");
 	char id[128];
 	snprintf(id, sizeof id, "Id=%s", str(x, 0, "Id"));
@@ -369,10 +362,10 @@ START_TEST(test_bad_input)
 	ck_assert_ptr_nonnull(big);
 	memset(big, 'A', 900 * 1024);
 	const char *to[] = {"To=bob@example.test", NULL};
-	const struct sb_testhost_file bigf[] = {
-	    {"Attachments", "b.bin", "application/octet-stream", big,
-	     900 * 1024},
-	    SB_TESTHOST_FILE_END};
+	const struct sb_testhost_file bigf[] = {{"Attachments", "b.bin",
+						 "application/octet-stream",
+						 big, 900 * 1024},
+						SB_TESTHOST_FILE_END};
 	x = call_files("Email", "Send", to, bigf);
 	ck_assert_int_eq(x->status, SB_ERR_PAYLOAD_TOO_LARGE);
 	done(x);
@@ -412,9 +405,9 @@ START_TEST(test_quota)
 	const char *s[] = {"To=bob@example.test", "Subject=x", barg, NULL};
 	struct sb_testhost_run *x = call("Email", "Send", s);
 	ck_assert_int_eq(x->status, SB_OK);
-	ck_assert(
-	    sb_testhost_has_text(x, 0, "Rejected",
-		     "bob@example.test: mailbox full (ErrorQuotaExceeded)"));
+	ck_assert(sb_testhost_has_text(
+	    x, 0, "Rejected",
+	    "bob@example.test: mailbox full (ErrorQuotaExceeded)"));
 	done(x);
 	/* Accounting survives a restart. */
 	close_store();
@@ -519,15 +512,13 @@ static void leave_in_outbox(const char *msgid, bool delivered_to_bob)
 	sb_buf_init(&rec, 0);
 	sb_buf_puts(&rec, "Bcc: carol@example.test\r\n");
 	sb_buf_append(&rec, b.data, b.len);
-	snprintf(dir, sizeof dir, "%s/alice@example.test/Outbox",
-		 store);
+	snprintf(dir, sizeof dir, "%s/alice@example.test/Outbox", store);
 	ck_assert_int_eq(
 	    mapi_write_atomic(dir, "new", uniq, rec.data, rec.len, true, NULL),
 	    SB_OK);
 	if (delivered_to_bob) {
 		mapi_unique_for(msgid, "bob@example.test", "inbox", uniq);
-		snprintf(dir, sizeof dir, "%s/bob@example.test/Inbox",
-			 store);
+		snprintf(dir, sizeof dir, "%s/bob@example.test/Inbox", store);
 		ck_assert_int_eq(mapi_write_atomic(dir, "new", uniq, b.data,
 						   b.len, true, NULL),
 				 SB_OK);
@@ -543,8 +534,7 @@ START_TEST(test_outbox_recovery)
 	leave_in_outbox("<two@example.test>", true);
 	/* A half-written file in tmp/ is removed at open. */
 	char p[600];
-	snprintf(p, sizeof p, "%s/bob@example.test/Inbox/tmp/partial",
-		 store);
+	snprintf(p, sizeof p, "%s/bob@example.test/Inbox/tmp/partial", store);
 	FILE *f = fopen(p, "w");
 	ck_assert_ptr_nonnull(f);
 	fputs("From: half", f);
@@ -926,8 +916,7 @@ START_TEST(test_change_key)
 	ck_assert_str_eq(k1, k2);
 	/* Content changed in place by another tool: a new key. */
 	char path[700];
-	snprintf(path, sizeof path, "%s/alice@example.test/Drafts/cur",
-		 store);
+	snprintf(path, sizeof path, "%s/alice@example.test/Drafts/cur", store);
 	DIR *dd = opendir(path);
 	ck_assert_ptr_nonnull(dd);
 	struct dirent *de;
@@ -964,8 +953,11 @@ START_TEST(test_clean_text)
 	    {"\xc2\x85next\xe2\x80\xa8line", true, "next\xe2\x80\xa8line"},
 	    {"\xed\xa0\x80s", false, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbds"},
 	    {"\xc0\xaf", false, "\xef\xbf\xbd\xef\xbf\xbd"},
-	    {"Gr\xc3\xbc\xc3\x9f" "e \xe2\x9c\x93", false,
-	     "Gr\xc3\xbc\xc3\x9f" "e \xe2\x9c\x93"},
+	    {"Gr\xc3\xbc\xc3\x9f"
+	     "e \xe2\x9c\x93",
+	     false,
+	     "Gr\xc3\xbc\xc3\x9f"
+	     "e \xe2\x9c\x93"},
 	    {"", false, ""},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -973,9 +965,9 @@ START_TEST(test_clean_text)
 		ck_assert_ptr_nonnull(c);
 		ck_assert_msg(strcmp(c, cases[i].want) == 0, "case %zu: %s", i,
 			      c);
-		ck_assert(sb_type_check(cases[i].memo ? SB_TYPE_MEMO
-						      : SB_TYPE_TEXT,
-					c, NULL, NULL));
+		ck_assert(
+		    sb_type_check(cases[i].memo ? SB_TYPE_MEMO : SB_TYPE_TEXT,
+				  c, NULL, NULL));
 		free(c);
 	}
 	ck_assert_ptr_null(mapi_clean_text(NULL, false));

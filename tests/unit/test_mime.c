@@ -448,9 +448,12 @@ START_TEST(test_long_attachment_name)
 	ck_assert_uint_eq(strlen(name), 255);
 	struct sb_file f = {name, "text/plain", (const unsigned char *)"x", 1};
 	const char *to[] = {"b@example.com"};
-	struct sb_mime_message m = {.from = "a@example.com", .to = to,
-				    .n_to = 1, .date = 1700000000,
-				    .attachments = &f, .n_attachments = 1};
+	struct sb_mime_message m = {.from = "a@example.com",
+				    .to = to,
+				    .n_to = 1,
+				    .date = 1700000000,
+				    .attachments = &f,
+				    .n_attachments = 1};
 	struct sb_buf b;
 	sb_buf_init(&b, 0);
 	struct sb_error err = {0};
@@ -587,11 +590,12 @@ END_TEST
 
 START_TEST(test_parse_invalid_utf8_replaced)
 {
-	const char *raw = "From: a@example.test\r\n"
-			  "Subject: bad \xFF byte\r\n"
-			  "Content-Type: text/plain; charset=x-no-such-charset\r\n"
-			  "\r\n"
-			  "ok \xC3\xA9 bad \xC3\r\n";
+	const char *raw =
+	    "From: a@example.test\r\n"
+	    "Subject: bad \xFF byte\r\n"
+	    "Content-Type: text/plain; charset=x-no-such-charset\r\n"
+	    "\r\n"
+	    "ok \xC3\xA9 bad \xC3\r\n";
 	struct sb_mime_parsed p;
 	struct sb_error err = {0};
 	ck_assert_int_eq(sb_mime_parse(raw, strlen(raw), &p, &err), SB_OK);
@@ -606,12 +610,13 @@ END_TEST
 START_TEST(test_parse_other_charsets)
 {
 	/* any charset glibc's iconv knows, in headers (RFC 2047) and bodies */
-	const char *raw = "From: a@example.test\r\n"
-			  "Subject: =?koi8-r?B?8NLJ18XU?= =?windows-1252?Q?=80?="
-			  "\r\n"
-			  "Content-Type: text/plain; charset=koi8-r\r\n"
-			  "\r\n"
-			  "\xf0\xd2\xc9\xd7\xc5\xd4\r\n";
+	const char *raw =
+	    "From: a@example.test\r\n"
+	    "Subject: =?koi8-r?B?8NLJ18XU?= =?windows-1252?Q?=80?="
+	    "\r\n"
+	    "Content-Type: text/plain; charset=koi8-r\r\n"
+	    "\r\n"
+	    "\xf0\xd2\xc9\xd7\xc5\xd4\r\n";
 	struct sb_mime_parsed p;
 	struct sb_error err = {0};
 	ck_assert_int_eq(sb_mime_parse(raw, strlen(raw), &p, &err), SB_OK);
@@ -629,15 +634,17 @@ START_TEST(test_parse_other_charsets)
 			 "\x93\xfa\x96\x7b \x81\x7f\xff x";
 	ck_assert_int_eq(sb_mime_parse(sj, strlen(sj), &p, &err), SB_OK);
 	ck_assert(sb_utf8_valid(p.body, strlen(p.body)));
-	ck_assert_ptr_nonnull(strstr(p.body, "\xE6\x97\xA5\xE6\x9C\xAC ")); /* 日本 */
+	ck_assert_ptr_nonnull(
+	    strstr(p.body, "\xE6\x97\xA5\xE6\x9C\xAC ")); /* 日本 */
 	ck_assert_ptr_nonnull(strstr(p.body, "\xEF\xBF\xBD"));
 	ck_assert_ptr_nonnull(strstr(p.body, " x"));
 	sb_mime_parsed_free(&p);
 
-	const char *odd = "From: a@example.test\r\n"
-			  "Content-Type: text/plain; charset=\"koi8-r//TRANSLIT\"\r\n"
-			  "\r\n"
-			  "\xf0 ok\r\n";
+	const char *odd =
+	    "From: a@example.test\r\n"
+	    "Content-Type: text/plain; charset=\"koi8-r//TRANSLIT\"\r\n"
+	    "\r\n"
+	    "\xf0 ok\r\n";
 	ck_assert_int_eq(sb_mime_parse(odd, strlen(odd), &p, &err), SB_OK);
 	ck_assert_str_eq(p.body, "\xEF\xBF\xBD ok\n");
 	sb_mime_parsed_free(&p);

@@ -14,44 +14,60 @@
 static const char *const colours[] = {"Red", "Green", "Blue", NULL};
 
 static const struct sb_param send_inputs[] = {
-	{.name = "To", .type = SB_TYPE_EMAIL, .flags = SB_MULTI | SB_REQUIRED,
-	 .doc = "Recipients."},
-	{.name = "Subject", .type = SB_TYPE_TEXT, .flags = SB_REQUIRED,
-	 .doc = "Subject."},
-	{.name = "Body", .type = SB_TYPE_MEMO, .doc = "Body."},
-	{.name = "Importance", .type = SB_TYPE_ENUM,
-	 .choices = sb_importance_choices, .doc = "Importance."},
-	{.name = "Attachments", .type = SB_TYPE_FILE, .flags = SB_MULTI,
-	 .max_size = 2, .doc = "Files."},
-	{.name = "Logo", .type = SB_TYPE_FILE, .max_size = 10, .doc = "A file."},
-	{.name = "Code", .type = SB_TYPE_TEXT, .max_size = 8, .doc = "Short."},
-	{.name = "Count", .type = SB_TYPE_NUMBER, .doc = "A number."},
-	{.name = "Amount", .type = SB_TYPE_DECIMAL, .doc = "A decimal."},
-	{.name = "Urgent", .type = SB_TYPE_BOOLEAN, .doc = "A flag."},
-	{.name = "When", .type = SB_TYPE_DATETIME, .doc = "A time."},
-	{.name = "Tags", .type = SB_TYPE_TEXT, .flags = SB_MULTI, .doc = "Tags."},
-	{.name = "Colour", .type = SB_TYPE_ENUM, .choices = colours,
-	 .doc = "A colour."},
-	SB_PARAM_END,
+    {.name = "To",
+     .type = SB_TYPE_EMAIL,
+     .flags = SB_MULTI | SB_REQUIRED,
+     .doc = "Recipients."},
+    {.name = "Subject",
+     .type = SB_TYPE_TEXT,
+     .flags = SB_REQUIRED,
+     .doc = "Subject."},
+    {.name = "Body", .type = SB_TYPE_MEMO, .doc = "Body."},
+    {.name = "Importance",
+     .type = SB_TYPE_ENUM,
+     .choices = sb_importance_choices,
+     .doc = "Importance."},
+    {.name = "Attachments",
+     .type = SB_TYPE_FILE,
+     .flags = SB_MULTI,
+     .max_size = 2,
+     .doc = "Files."},
+    {.name = "Logo", .type = SB_TYPE_FILE, .max_size = 10, .doc = "A file."},
+    {.name = "Code", .type = SB_TYPE_TEXT, .max_size = 8, .doc = "Short."},
+    {.name = "Count", .type = SB_TYPE_NUMBER, .doc = "A number."},
+    {.name = "Amount", .type = SB_TYPE_DECIMAL, .doc = "A decimal."},
+    {.name = "Urgent", .type = SB_TYPE_BOOLEAN, .doc = "A flag."},
+    {.name = "When", .type = SB_TYPE_DATETIME, .doc = "A time."},
+    {.name = "Tags", .type = SB_TYPE_TEXT, .flags = SB_MULTI, .doc = "Tags."},
+    {.name = "Colour",
+     .type = SB_TYPE_ENUM,
+     .choices = colours,
+     .doc = "A colour."},
+    SB_PARAM_END,
 };
 static const struct sb_param list_inputs[] = {
-	{.name = "Folder", .type = SB_TYPE_TEXT, .doc = "Folder."},
-	SB_PARAM_END,
+    {.name = "Folder", .type = SB_TYPE_TEXT, .doc = "Folder."},
+    SB_PARAM_END,
 };
 static const char *const send_returns[] = {"MessageId", "Accepted", NULL};
 static const struct sb_method methods[] = {
-	{.name = "Send", .kind = SB_KIND_EXECUTE, .doc = "Send.",
-	 .inputs = send_inputs, .returns = send_returns},
-	{.name = "List", .kind = SB_KIND_LIST, .doc = "List.",
-	 .inputs = list_inputs},
-	{.name = "Ping", .kind = SB_KIND_EXECUTE, .doc = "No inputs."},
-	SB_METHOD_END,
+    {.name = "Send",
+     .kind = SB_KIND_EXECUTE,
+     .doc = "Send.",
+     .inputs = send_inputs,
+     .returns = send_returns},
+    {.name = "List",
+     .kind = SB_KIND_LIST,
+     .doc = "List.",
+     .inputs = list_inputs},
+    {.name = "Ping", .kind = SB_KIND_EXECUTE, .doc = "No inputs."},
+    SB_METHOD_END,
 };
 static const struct sb_object email = {
-	.name = "Email",
-	.doc = "A message.",
-	.properties = sb_email_properties,
-	.methods = methods,
+    .name = "Email",
+    .doc = "A message.",
+    .properties = sb_email_properties,
+    .methods = methods,
 };
 static const struct sb_method *send_m = &methods[0];
 static const struct sb_method *list_m = &methods[1];
@@ -73,14 +89,14 @@ static void teardown(void)
 	c = NULL;
 }
 
-#define EXPECT_FAIL(call, st, needle)                                      \
-	do {                                                               \
-		sb_error_clear(&err);                                      \
-		ck_assert_int_eq((call), (st));                            \
-		ck_assert_int_eq(err.status, (st));                        \
-		ck_assert_msg(strstr(err.message, (needle)) != NULL,       \
-			      "message '%s' lacks '%s'", err.message,      \
-			      (needle));                                   \
+#define EXPECT_FAIL(call, st, needle)                                          \
+	do {                                                                   \
+		sb_error_clear(&err);                                          \
+		ck_assert_int_eq((call), (st));                                \
+		ck_assert_int_eq(err.status, (st));                            \
+		ck_assert_msg(strstr(err.message, (needle)) != NULL,           \
+			      "message '%s' lacks '%s'", err.message,          \
+			      (needle));                                       \
 	} while (0)
 
 START_TEST(call_identity)
@@ -100,18 +116,18 @@ START_TEST(unknown_input_lists_valid_names)
 		    SB_ERR_INVALID_INPUT, "unknown input 'Subjct'");
 	ck_assert_ptr_nonnull(strstr(err.message, "To, Subject, Body"));
 	ck_assert_ptr_null(strstr(err.message, "PageSize"));
-	EXPECT_FAIL(sb_call_put_int(c, "Nope", 1, &err),
-		    SB_ERR_INVALID_INPUT, "Nope");
+	EXPECT_FAIL(sb_call_put_int(c, "Nope", 1, &err), SB_ERR_INVALID_INPUT,
+		    "Nope");
 	EXPECT_FAIL(sb_call_put_bool(c, "Nope", true, &err),
 		    SB_ERR_INVALID_INPUT, "Nope");
 	EXPECT_FAIL(sb_call_put_file(c, "Nope", "a", "text/plain",
-				      (const unsigned char *)"x", 1, &err),
+				     (const unsigned char *)"x", 1, &err),
 		    SB_ERR_INVALID_INPUT, "Nope");
 	EXPECT_FAIL(sb_call_put_empty(c, "Nope", &err), SB_ERR_INVALID_INPUT,
 		    "Nope");
 	/* A control character in the name is not echoed raw. */
-	EXPECT_FAIL(sb_call_put_str(c, "a\nb", "x", &err),
-		    SB_ERR_INVALID_INPUT, "a?b");
+	EXPECT_FAIL(sb_call_put_str(c, "a\nb", "x", &err), SB_ERR_INVALID_INPUT,
+		    "a?b");
 	ck_assert_uint_eq(sb_call_n_inputs(c), 0);
 	/* A method without inputs says so. */
 	struct sb_call *p = sb_call_new(&email, ping_m);
@@ -128,10 +144,10 @@ START_TEST(wrong_type_and_format)
 		    SB_ERR_INVALID_INPUT, "Subject: expected text");
 	EXPECT_FAIL(sb_call_put_bool(c, "Count", true, &err),
 		    SB_ERR_INVALID_INPUT, "Count: expected number");
-	EXPECT_FAIL(sb_call_put_str(c, "Logo", "x", &err),
-		    SB_ERR_INVALID_INPUT, "Logo: expected file");
+	EXPECT_FAIL(sb_call_put_str(c, "Logo", "x", &err), SB_ERR_INVALID_INPUT,
+		    "Logo: expected file");
 	EXPECT_FAIL(sb_call_put_file(c, "Subject", "a.txt", "text/plain",
-				      (const unsigned char *)"x", 1, &err),
+				     (const unsigned char *)"x", 1, &err),
 		    SB_ERR_INVALID_INPUT, "Subject: expected text");
 	EXPECT_FAIL(sb_call_put_str(c, "When", "2026-01-31T09:00:00", &err),
 		    SB_ERR_INVALID_INPUT, "When: expected ISO 8601 date-time");
@@ -189,27 +205,26 @@ START_TEST(caps_give_payload_too_large)
 	free(big);
 	/* File caps: declared max_size (decoded bytes). */
 	unsigned char data[11] = "0123456789";
-	EXPECT_FAIL(sb_call_put_file(c2, "Logo", "logo.png", "image/png",
-				      data, 11, &err),
+	EXPECT_FAIL(sb_call_put_file(c2, "Logo", "logo.png", "image/png", data,
+				     11, &err),
 		    SB_ERR_PAYLOAD_TOO_LARGE, "Logo");
 	ck_assert_int_eq(sb_call_put_file(c2, "Logo", "logo.png", "image/png",
-					   data, 10, &err),
+					  data, 10, &err),
 			 SB_OK);
 	/* Multi caps: max_size counts items. */
-	ck_assert_int_eq(sb_call_put_file(c2, "Attachments", "a", NULL, data,
-					   1, &err),
-			 SB_OK);
-	ck_assert_int_eq(sb_call_put_file(c2, "Attachments", "b", NULL, data,
-					   2, &err),
-			 SB_OK);
-	EXPECT_FAIL(sb_call_put_file(c2, "Attachments", "c", NULL, data, 3,
-				      &err),
-		    SB_ERR_PAYLOAD_TOO_LARGE, "Attachments: more than 2");
+	ck_assert_int_eq(
+	    sb_call_put_file(c2, "Attachments", "a", NULL, data, 1, &err),
+	    SB_OK);
+	ck_assert_int_eq(
+	    sb_call_put_file(c2, "Attachments", "b", NULL, data, 2, &err),
+	    SB_OK);
+	EXPECT_FAIL(
+	    sb_call_put_file(c2, "Attachments", "c", NULL, data, 3, &err),
+	    SB_ERR_PAYLOAD_TOO_LARGE, "Attachments: more than 2");
 	ck_assert_uint_eq(sb_call_count(c2, "Attachments"), 2);
 	/* Default multi cap. */
 	for (unsigned i = 0; i < SB_DEFAULT_MULTI_MAX; i++)
-		ck_assert_int_eq(sb_call_put_str(c2, "Tags", "t", &err),
-				 SB_OK);
+		ck_assert_int_eq(sb_call_put_str(c2, "Tags", "t", &err), SB_OK);
 	EXPECT_FAIL(sb_call_put_str(c2, "Tags", "t", &err),
 		    SB_ERR_PAYLOAD_TOO_LARGE, "Tags");
 	sb_call_free(c2);
@@ -293,7 +308,7 @@ START_TEST(typed_getters)
 	/* Files are copied. */
 	unsigned char data[4] = {0, 1, 2, 255};
 	ck_assert_int_eq(sb_call_put_file(c, "Logo", "r\xc3\xa9sum\xc3\xa9.pdf",
-					   NULL, data, 4, &err),
+					  NULL, data, 4, &err),
 			 SB_OK);
 	data[0] = 9;
 	const struct sb_file *f = sb_call_file_at(c, "Logo", 0);
@@ -306,7 +321,7 @@ START_TEST(typed_getters)
 	ck_assert_ptr_null(sb_call_file_at(c, "Logo", 1));
 	/* An empty file is fine. */
 	ck_assert_int_eq(sb_call_put_file(c, "Attachments", "empty.txt",
-					   "text/plain", NULL, 0, &err),
+					  "text/plain", NULL, 0, &err),
 			 SB_OK);
 	ck_assert_uint_eq(sb_call_file_at(c, "Attachments", 0)->size, 0);
 	/* Strings are copied too. */
@@ -321,24 +336,24 @@ START_TEST(file_names_and_types)
 {
 	const unsigned char *d = (const unsigned char *)"x";
 	EXPECT_FAIL(sb_call_put_file(c, "Logo", "../etc/passwd", "text/plain",
-				      d, 1, &err),
+				     d, 1, &err),
 		    SB_ERR_INVALID_INPUT, "Logo: file Name");
-	EXPECT_FAIL(sb_call_put_file(c, "Logo", "a\\b", "text/plain", d, 1,
-				      &err),
-		    SB_ERR_INVALID_INPUT, "file Name");
+	EXPECT_FAIL(
+	    sb_call_put_file(c, "Logo", "a\\b", "text/plain", d, 1, &err),
+	    SB_ERR_INVALID_INPUT, "file Name");
 	EXPECT_FAIL(sb_call_put_file(c, "Logo", "", "text/plain", d, 1, &err),
 		    SB_ERR_INVALID_INPUT, "file Name");
-	EXPECT_FAIL(sb_call_put_file(c, "Logo", "a\r\nb", "text/plain", d, 1,
-				      &err),
-		    SB_ERR_INVALID_INPUT, "file Name");
+	EXPECT_FAIL(
+	    sb_call_put_file(c, "Logo", "a\r\nb", "text/plain", d, 1, &err),
+	    SB_ERR_INVALID_INPUT, "file Name");
 	EXPECT_FAIL(sb_call_put_file(c, "Logo", "a.txt", "text", d, 1, &err),
 		    SB_ERR_INVALID_INPUT, "ContentType");
 	EXPECT_FAIL(sb_call_put_file(c, "Logo", "a.txt", "text/plain\r\nX: y",
-				      d, 1, &err),
+				     d, 1, &err),
 		    SB_ERR_INVALID_INPUT, "ContentType");
-	EXPECT_FAIL(sb_call_put_file(c, "Logo", "a.txt", "text/plain", NULL, 1,
-				      &err),
-		    SB_ERR_INVALID_INPUT, "no content");
+	EXPECT_FAIL(
+	    sb_call_put_file(c, "Logo", "a.txt", "text/plain", NULL, 1, &err),
+	    SB_ERR_INVALID_INPUT, "no content");
 	ck_assert_ptr_null(sb_call_input(c, "Logo"));
 }
 END_TEST
@@ -351,7 +366,8 @@ START_TEST(list_page_inputs)
 	ck_assert_int_eq(sb_call_page_size(l), SB_PAGE_SIZE_DEFAULT);
 	ck_assert_ptr_null(sb_call_page_token(l));
 	EXPECT_FAIL(sb_call_put_int(l, "PageSize", 0, &err),
-		    SB_ERR_INVALID_INPUT, "PageSize: 0 is out of range 1..1000");
+		    SB_ERR_INVALID_INPUT,
+		    "PageSize: 0 is out of range 1..1000");
 	EXPECT_FAIL(sb_call_put_str(l, "PageSize", "1001", &err),
 		    SB_ERR_INVALID_INPUT, "out of range");
 	EXPECT_FAIL(sb_call_put_str(l, "PageSize", "ten", &err),
@@ -400,7 +416,8 @@ START_TEST(result_rows_and_cells)
 	ck_assert_int_eq(sb_result_str(r, "Importance", "High"), SB_OK);
 	ck_assert_int_eq(sb_result_empty(r, "Cc"), SB_OK);
 	ck_assert_int_eq(sb_result_str(r, "Body", NULL), SB_OK); /* skipped */
-	struct sb_file f = {.name = "a.txt", .content_type = "text/plain",
+	struct sb_file f = {.name = "a.txt",
+			    .content_type = "text/plain",
 			    .data = (const unsigned char *)"hello",
 			    .size = 5};
 	ck_assert_int_eq(sb_result_file(r, "Attachments", &f), SB_OK);
@@ -430,8 +447,7 @@ START_TEST(result_rows_and_cells)
 	ck_assert_str_eq(cells[6].name, "Attachments");
 	ck_assert_uint_eq(cells[6].value.items[0].f.size, 5);
 	ck_assert_str_eq(cells[6].value.items[0].f.name, "a.txt");
-	ck_assert_int_eq(memcmp(cells[6].value.items[0].f.data, "hello", 5),
-			 0);
+	ck_assert_int_eq(memcmp(cells[6].value.items[0].f.data, "hello", 5), 0);
 	n = sb_result_row_cells(r, 1, &cells);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_str_eq(cells[0].value.items[0].s, "Second");
@@ -447,23 +463,23 @@ START_TEST(result_checks_names_and_types)
 		int which;
 		const char *needle;
 	} cases[] = {
-		{0, "NoSuch is not a property of Email"},
-		{1, "Subject is of type text, cannot be set with a number"},
-		{2, "IsRead is of type boolean, cannot be set with a string"},
-		{3, "Attachments is of type file, cannot be set with a string"},
-		{4, "Sent: datetime value is invalid"},
-		{5, "Importance: enum value is invalid"},
-		{6, "Subject: text value is invalid"},
-		{7, "Subject is not a multi property"},
-		{8, "set before sb_result_row"},
-		{9, "To is of type email, cannot be set with a file"},
-		{10, "Attachments: file Name is invalid: not valid UTF-8"},
-		{11, "Attachments: file Name is invalid: contains a control"},
-		{12, "Attachments: file Name is longer than 255 bytes"},
-		{13, "Attachments: file ContentType must look like "
-		     "type/subtype"},
-		{14, "Attachments: file ContentType must look like "
-		     "type/subtype"},
+	    {0, "NoSuch is not a property of Email"},
+	    {1, "Subject is of type text, cannot be set with a number"},
+	    {2, "IsRead is of type boolean, cannot be set with a string"},
+	    {3, "Attachments is of type file, cannot be set with a string"},
+	    {4, "Sent: datetime value is invalid"},
+	    {5, "Importance: enum value is invalid"},
+	    {6, "Subject: text value is invalid"},
+	    {7, "Subject is not a multi property"},
+	    {8, "set before sb_result_row"},
+	    {9, "To is of type email, cannot be set with a file"},
+	    {10, "Attachments: file Name is invalid: not valid UTF-8"},
+	    {11, "Attachments: file Name is invalid: contains a control"},
+	    {12, "Attachments: file Name is longer than 255 bytes"},
+	    {13, "Attachments: file ContentType must look like "
+		 "type/subtype"},
+	    {14, "Attachments: file ContentType must look like "
+		 "type/subtype"},
 	};
 	char long_name[300];
 	memset(long_name, 'n', sizeof(long_name) - 1);
@@ -473,7 +489,8 @@ START_TEST(result_checks_names_and_types)
 		enum sb_status st = SB_OK;
 		if (cases[i].which != 8)
 			ck_assert_int_eq(sb_result_row(r), SB_OK);
-		struct sb_file f = {.name = "x", .content_type = "a/b",
+		struct sb_file f = {.name = "x",
+				    .content_type = "a/b",
 				    .data = (const unsigned char *)"x",
 				    .size = 1};
 		switch (cases[i].which) {
@@ -585,8 +602,8 @@ START_TEST(result_copies_values)
 	char subj[] = "Original";
 	unsigned char data[3] = {1, 2, 3};
 	char name[] = "n.bin";
-	struct sb_file f = {.name = name, .content_type = NULL, .data = data,
-			    .size = 3};
+	struct sb_file f = {
+	    .name = name, .content_type = NULL, .data = data, .size = 3};
 	ck_assert_int_eq(sb_result_row(r), SB_OK);
 	ck_assert_int_eq(sb_result_str(r, "Subject", subj), SB_OK);
 	ck_assert_int_eq(sb_result_file(r, "Attachments", &f), SB_OK);
@@ -628,12 +645,13 @@ START_TEST(error_json_replaces_invalid_bytes)
 {
 	struct sb_error e;
 	sb_error_clear(&e);
-	sb_error_set(&e, SB_ERR_UPSTREAM, "550", "mailbox caf\xe9 unknown, "
+	sb_error_set(&e, SB_ERR_UPSTREAM, "550",
+		     "mailbox caf\xe9 unknown, "
 		     "try later \xe2\x82\xac");
 	char *j = sbc_json_error(&e);
 	ck_assert_ptr_nonnull(j);
 	ck_assert_msg(strstr(j, "\"mailbox caf\xef\xbf\xbd unknown, try later "
-			       "\xe2\x82\xac\"") != NULL,
+				"\xe2\x82\xac\"") != NULL,
 		      "got %s", j);
 	free(j);
 	sb_error_set(&e, SB_ERR_UPSTREAM, NULL, "cut \xe2\x82");
@@ -643,7 +661,7 @@ START_TEST(error_json_replaces_invalid_bytes)
 	sb_error_set(&e, SB_ERR_UPSTREAM, NULL, "\xff\xfe bad \xc0\xaf end");
 	j = sbc_json_error(&e);
 	ck_assert_msg(strstr(j, "\"\xef\xbf\xbd\xef\xbf\xbd bad "
-			       "\xef\xbf\xbd\xef\xbf\xbd end\"") != NULL,
+				"\xef\xbf\xbd\xef\xbf\xbd end\"") != NULL,
 		      "got %s", j);
 	free(j);
 }

@@ -46,7 +46,8 @@ static char *path_of(const char *rel)
 static void setup(void)
 {
 	const char *tmp = getenv("TMPDIR");
-	snprintf(dir, sizeof(dir), "%s/sbcfg.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	snprintf(dir, sizeof(dir), "%s/sbcfg.XXXXXX",
+		 tmp && *tmp ? tmp : "/tmp");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	memset(&errs, 0, sizeof(errs));
 	cfg = NULL;
@@ -86,18 +87,15 @@ static void dump_errs(void)
 		fprintf(stderr, "  error: %s\n", errs.msgs[i]);
 }
 
-#define ASSERT_ERR(needle)                                                 \
-	do {                                                               \
-		if (!has_err(needle))                                      \
-			dump_errs();                                       \
-		ck_assert_msg(has_err(needle), "no error with '%s'",       \
-			      (needle));                                   \
+#define ASSERT_ERR(needle)                                                     \
+	do {                                                                   \
+		if (!has_err(needle))                                          \
+			dump_errs();                                           \
+		ck_assert_msg(has_err(needle), "no error with '%s'",           \
+			      (needle));                                       \
 	} while (0)
 
-static bool any_err_contains(const char *secret)
-{
-	return has_err(secret);
-}
+static bool any_err_contains(const char *secret) { return has_err(secret); }
 
 /* ---- parse helpers ---------------------------------------------------- */
 
@@ -429,23 +427,25 @@ START_TEST(non_regular_files_refused)
 
 	/* The main file. */
 	sbc_errlist_free(&errs);
-	ck_assert_int_eq(sbc_config_load(path_of("fifo.ini"), &cfg, &errs),
-			 -1);
-	snprintf(msg, sizeof(msg), "%s/fifo.ini: cannot read: it is a FIFO, "
-		 "not a regular file", dir);
+	ck_assert_int_eq(sbc_config_load(path_of("fifo.ini"), &cfg, &errs), -1);
+	snprintf(msg, sizeof(msg),
+		 "%s/fifo.ini: cannot read: it is a FIFO, "
+		 "not a regular file",
+		 dir);
 	ASSERT_ERR(msg);
 	ck_assert_uint_eq(errs.n, 1);
 	sbc_errlist_free(&errs);
-	ck_assert_int_eq(sbc_config_load(path_of("dir.ini"), &cfg, &errs),
-			 -1);
+	ck_assert_int_eq(sbc_config_load(path_of("dir.ini"), &cfg, &errs), -1);
 	ASSERT_ERR("dir.ini: cannot read: it is a directory, not a regular "
 		   "file");
 
 	/* Includes: a glob matching a FIFO and a directory, and a plain
 	 * name. */
 	ck_assert_int_eq(load("[server]\ninclude = *.ini\n"), -1);
-	snprintf(msg, sizeof(msg), "main.ini:2: [server] include: %s/fifo.ini "
-		 "is a FIFO, not a regular file", dir);
+	snprintf(msg, sizeof(msg),
+		 "main.ini:2: [server] include: %s/fifo.ini "
+		 "is a FIFO, not a regular file",
+		 dir);
 	ASSERT_ERR(msg);
 	ASSERT_ERR("main.ini:2: [server] include: ");
 	ASSERT_ERR("dir.ini is a directory, not a regular file");
@@ -460,8 +460,10 @@ START_TEST(non_regular_files_refused)
 			      "p2 = ${file:/dev/null}\n"
 			      "p3 = ${file:dir.ini}\n"),
 			 -1);
-	snprintf(msg, sizeof(msg), "main.ini:4: [instance a] p1: %s/"
-		 "secret.fifo is a FIFO, not a regular file", dir);
+	snprintf(msg, sizeof(msg),
+		 "main.ini:4: [instance a] p1: %s/"
+		 "secret.fifo is a FIFO, not a regular file",
+		 dir);
 	ASSERT_ERR(msg);
 	ASSERT_ERR("main.ini:5: [instance a] p2: /dev/null is a character "
 		   "device, not a regular file");
@@ -556,8 +558,7 @@ START_TEST(syntax_errors)
 	ck_assert_uint_eq(errs.n, 8);
 	/* A missing file. */
 	sbc_errlist_free(&errs);
-	ck_assert_int_eq(sbc_config_load(path_of("nope.ini"), &cfg, &errs),
-			 -1);
+	ck_assert_int_eq(sbc_config_load(path_of("nope.ini"), &cfg, &errs), -1);
 	ASSERT_ERR("nope.ini: cannot open");
 }
 END_TEST
@@ -582,39 +583,75 @@ static const char *const schemes[] = {"smtp", "smtps", NULL};
 static const char *const auths[] = {"none", "plain", "login", NULL};
 
 static const struct sb_config_key keys[] = {
-	{.key = "url", .type = SB_CONF_URL, .flags = SB_CONF_REQUIRED,
-	 .schemes = schemes, .doc = "Server URL.",
-	 .offset = offsetof(struct conf, url)},
-	{.key = "password", .type = SB_CONF_STRING, .flags = SB_CONF_SECRET,
-	 .doc = "Password.", .offset = offsetof(struct conf, password)},
-	{.key = "mailboxes", .type = SB_CONF_LIST, .doc = "Mailboxes.",
-	 .offset = offsetof(struct conf, mailboxes)},
-	{.key = "io_timeout", .type = SB_CONF_DURATION, .def = "30s",
-	 .min = 1000, .max = 600000, .doc = "I/O timeout.",
-	 .offset = offsetof(struct conf, io_timeout)},
-	{.key = "auth", .type = SB_CONF_ENUM, .def = "plain", .choices = auths,
-	 .doc = "Auth.", .offset = offsetof(struct conf, auth)},
-	{.key = "retries", .type = SB_CONF_INT, .def = "3", .min = 0,
-	 .max = 10, .doc = "Retries.", .offset = offsetof(struct conf, retries)},
-	{.key = "verify_tls", .type = SB_CONF_BOOL, .def = "yes",
-	 .doc = "Verify.", .offset = offsetof(struct conf, verify)},
-	{.key = "max_size", .type = SB_CONF_SIZE, .def = "10MiB",
-	 .min = 1024, .max = 1 << 30, .doc = "Max size.",
-	 .offset = offsetof(struct conf, max_size)},
-	{.key = "ca_file", .type = SB_CONF_PATH, .doc = "CA file.",
-	 .offset = offsetof(struct conf, ca_file)},
-	{.key = "pin", .type = SB_CONF_INT, .flags = SB_CONF_SECRET,
-	 .doc = "A secret number.", .offset = offsetof(struct conf, pin)},
-	{.key = "name", .type = SB_CONF_STRING, .doc = "A name.",
-	 .offset = offsetof(struct conf, name)},
-	SB_CONF_END,
+    {.key = "url",
+     .type = SB_CONF_URL,
+     .flags = SB_CONF_REQUIRED,
+     .schemes = schemes,
+     .doc = "Server URL.",
+     .offset = offsetof(struct conf, url)},
+    {.key = "password",
+     .type = SB_CONF_STRING,
+     .flags = SB_CONF_SECRET,
+     .doc = "Password.",
+     .offset = offsetof(struct conf, password)},
+    {.key = "mailboxes",
+     .type = SB_CONF_LIST,
+     .doc = "Mailboxes.",
+     .offset = offsetof(struct conf, mailboxes)},
+    {.key = "io_timeout",
+     .type = SB_CONF_DURATION,
+     .def = "30s",
+     .min = 1000,
+     .max = 600000,
+     .doc = "I/O timeout.",
+     .offset = offsetof(struct conf, io_timeout)},
+    {.key = "auth",
+     .type = SB_CONF_ENUM,
+     .def = "plain",
+     .choices = auths,
+     .doc = "Auth.",
+     .offset = offsetof(struct conf, auth)},
+    {.key = "retries",
+     .type = SB_CONF_INT,
+     .def = "3",
+     .min = 0,
+     .max = 10,
+     .doc = "Retries.",
+     .offset = offsetof(struct conf, retries)},
+    {.key = "verify_tls",
+     .type = SB_CONF_BOOL,
+     .def = "yes",
+     .doc = "Verify.",
+     .offset = offsetof(struct conf, verify)},
+    {.key = "max_size",
+     .type = SB_CONF_SIZE,
+     .def = "10MiB",
+     .min = 1024,
+     .max = 1 << 30,
+     .doc = "Max size.",
+     .offset = offsetof(struct conf, max_size)},
+    {.key = "ca_file",
+     .type = SB_CONF_PATH,
+     .doc = "CA file.",
+     .offset = offsetof(struct conf, ca_file)},
+    {.key = "pin",
+     .type = SB_CONF_INT,
+     .flags = SB_CONF_SECRET,
+     .doc = "A secret number.",
+     .offset = offsetof(struct conf, pin)},
+    {.key = "name",
+     .type = SB_CONF_STRING,
+     .doc = "A name.",
+     .offset = offsetof(struct conf, name)},
+    SB_CONF_END,
 };
 
 static int bind_text(const char *body, struct conf **out)
 {
 	char text[4096];
-	snprintf(text, sizeof(text), "[module smtp]\n[instance mail]\n"
-				     "broker = smtp\n%s",
+	snprintf(text, sizeof(text),
+		 "[module smtp]\n[instance mail]\n"
+		 "broker = smtp\n%s",
 		 body);
 	if (load(text) != 0) {
 		dump_errs();
@@ -750,12 +787,17 @@ END_TEST
 START_TEST(bind_empty_values)
 {
 	static const struct sb_config_key req[] = {
-		{.key = "label", .type = SB_CONF_STRING,
-		 .flags = SB_CONF_REQUIRED, .doc = "Label.", .offset = 0},
-		{.key = "boxes", .type = SB_CONF_LIST,
-		 .flags = SB_CONF_REQUIRED, .doc = "Boxes.",
-		 .offset = sizeof(char *)},
-		SB_CONF_END,
+	    {.key = "label",
+	     .type = SB_CONF_STRING,
+	     .flags = SB_CONF_REQUIRED,
+	     .doc = "Label.",
+	     .offset = 0},
+	    {.key = "boxes",
+	     .type = SB_CONF_LIST,
+	     .flags = SB_CONF_REQUIRED,
+	     .doc = "Boxes.",
+	     .offset = sizeof(char *)},
+	    SB_CONF_END,
 	};
 	void *o = NULL;
 	ck_assert_int_eq(load("[module smtp]\n[instance mail]\nbroker = smtp\n"
@@ -812,8 +854,7 @@ START_TEST(bind_empty_values)
 	ck_assert(!has_err("  "));
 	ck_assert_uint_eq(errs.n, 4);
 	/* Optional strings and lists may be empty. */
-	ck_assert_int_eq(bind_text("url = smtp://x\nname =\nmailboxes =\n",
-				   &c),
+	ck_assert_int_eq(bind_text("url = smtp://x\nname =\nmailboxes =\n", &c),
 			 0);
 	ck_assert_str_eq(c->name, "");
 	ck_assert_ptr_null(c->mailboxes[0]);
@@ -847,11 +888,15 @@ START_TEST(host_key_messages)
 	ASSERT_ERR("main.ini:10: [instance b] broker: 'Bad_Name' is not a "
 		   "module name");
 	char msg[800];
-	snprintf(msg, sizeof(msg), "main.ini:12: [instance b] max_concurrency: "
-		 "set twice (first at %s/main.ini:11)", dir);
+	snprintf(msg, sizeof(msg),
+		 "main.ini:12: [instance b] max_concurrency: "
+		 "set twice (first at %s/main.ini:11)",
+		 dir);
 	ASSERT_ERR(msg);
-	snprintf(msg, sizeof(msg), "main.ini:14: [instance b] timeout: set "
-		 "twice (first at %s/main.ini:13)", dir);
+	snprintf(msg, sizeof(msg),
+		 "main.ini:14: [instance b] timeout: set "
+		 "twice (first at %s/main.ini:13)",
+		 dir);
 	ASSERT_ERR(msg);
 	ASSERT_ERR("main.ini:16: [instance c] broker: empty, a value is "
 		   "required");
@@ -865,16 +910,17 @@ START_TEST(host_key_messages)
 	/* Module keys name the first place too. */
 	ck_assert_int_eq(load("[module smtp]\nenabled = yes\nenabled = no\n"),
 			 -1);
-	snprintf(msg, sizeof(msg), "main.ini:3: [module smtp] enabled: set "
-		 "twice (first at %s/main.ini:2)", dir);
+	snprintf(msg, sizeof(msg),
+		 "main.ini:3: [module smtp] enabled: set "
+		 "twice (first at %s/main.ini:2)",
+		 dir);
 	ASSERT_ERR(msg);
 
 	/* A ${file:} value: trailing line ends are not part of it; several
 	 * lines are refused for a key that takes one. */
 	struct conf *c;
-	ck_assert_int_eq(bind_text("url = smtp://x\nname = ${file:nl.txt}\n",
-				   &c),
-			 0);
+	ck_assert_int_eq(
+	    bind_text("url = smtp://x\nname = ${file:nl.txt}\n", &c), 0);
 	ck_assert_str_eq(c->name, "value");
 	sbc_config_unbind(keys, c);
 	ck_assert_int_eq(bind_text("url = smtp://x\n"
@@ -916,12 +962,15 @@ END_TEST
 START_TEST(bind_bad_default_and_bad_table)
 {
 	static const struct sb_config_key bad_def[] = {
-		{.key = "n", .type = SB_CONF_INT, .def = "ten", .doc = "N.",
-		 .offset = 0},
-		SB_CONF_END,
+	    {.key = "n",
+	     .type = SB_CONF_INT,
+	     .def = "ten",
+	     .doc = "N.",
+	     .offset = 0},
+	    SB_CONF_END,
 	};
-	ck_assert_int_eq(load("[module smtp]\n[instance mail]\nbroker = smtp\n"),
-			 0);
+	ck_assert_int_eq(
+	    load("[module smtp]\n[instance mail]\nbroker = smtp\n"), 0);
 	void *o = (void *)1;
 	ck_assert_int_eq(sbc_config_bind(bad_def, sizeof(int64_t),
 					 &cfg->instances[0], &o, &errs),
@@ -929,17 +978,15 @@ START_TEST(bind_bad_default_and_bad_table)
 	ck_assert_ptr_null(o);
 	ASSERT_ERR("[instance mail] n: default 'ten' is not a whole number");
 	static const struct sb_config_key too_big[] = {
-		{.key = "s", .type = SB_CONF_STRING, .doc = "S.", .offset = 8},
-		SB_CONF_END,
+	    {.key = "s", .type = SB_CONF_STRING, .doc = "S.", .offset = 8},
+	    SB_CONF_END,
 	};
-	ck_assert_int_eq(sbc_config_bind(too_big, 8, &cfg->instances[0], &o,
-					 &errs),
-			 -1);
+	ck_assert_int_eq(
+	    sbc_config_bind(too_big, 8, &cfg->instances[0], &o, &errs), -1);
 	ASSERT_ERR("does not fit its config struct");
 	/* An empty table binds an instance without keys. */
-	ck_assert_int_eq(sbc_config_bind(NULL, 0, &cfg->instances[0], &o,
-					 &errs),
-			 0);
+	ck_assert_int_eq(
+	    sbc_config_bind(NULL, 0, &cfg->instances[0], &o, &errs), 0);
 	ck_assert_ptr_nonnull(o);
 	sbc_config_unbind(NULL, o);
 }

@@ -75,11 +75,10 @@ END_TEST
 
 START_TEST(base64_rfc4648_vectors)
 {
-	static const char *const plain[] = {"",     "f",     "fo",    "foo",
+	static const char *const plain[] = {"",	    "f",     "fo",    "foo",
 					    "foob", "fooba", "foobar"};
-	static const char *const enc[] = {"",         "Zg==",     "Zm8=",
-					  "Zm9v",     "Zm9vYg==", "Zm9vYmE=",
-					  "Zm9vYmFy"};
+	static const char *const enc[] = {
+	    "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
 	for (size_t i = 0; i < 7; i++) {
 		char *e = sb_base64_encode(plain[i], strlen(plain[i]), 0);
 		ck_assert_str_eq(e, enc[i]);
@@ -130,16 +129,16 @@ END_TEST
 START_TEST(base64_rejects_bad_input)
 {
 	static const char *const bad[] = {
-		"Zg=",      /* short padding */
-		"Zg",       /* unpadded */
-		"Z",        /* one symbol */
-		"Zm9v!A==", /* bad character */
-		"Zg==Zg==", /* data after padding */
-		"=Zg=",     /* padding first */
-		"Zh==",     /* non-canonical trailing bits */
-		"Zm9=",     /* non-canonical trailing bits */
-		"Zg===",    /* too much padding */
-		"Zm9v\tYmFy", /* TAB is not ignored */
+	    "Zg=",	  /* short padding */
+	    "Zg",	  /* unpadded */
+	    "Z",	  /* one symbol */
+	    "Zm9v!A==",	  /* bad character */
+	    "Zg==Zg==",	  /* data after padding */
+	    "=Zg=",	  /* padding first */
+	    "Zh==",	  /* non-canonical trailing bits */
+	    "Zm9=",	  /* non-canonical trailing bits */
+	    "Zg===",	  /* too much padding */
+	    "Zm9v\tYmFy", /* TAB is not ignored */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		size_t n;
@@ -192,20 +191,20 @@ START_TEST(utf8_edge_cases)
 {
 	ck_assert(sb_utf8_valid("", 0));
 	ck_assert(sb_utf8_valid("plain ascii", 11));
-	ck_assert(sb_utf8_valid("\xc3\xa9", 2));             /* é */
-	ck_assert(sb_utf8_valid("\xe2\x82\xac", 3));         /* € */
-	ck_assert(sb_utf8_valid("\xf0\x9f\x98\x80", 4));     /* emoji */
-	ck_assert(sb_utf8_valid("\xf4\x8f\xbf\xbf", 4));     /* U+10FFFF */
-	ck_assert(sb_utf8_valid("\xed\x9f\xbf", 3));         /* U+D7FF */
-	ck_assert(!sb_utf8_valid("\xc0\x80", 2));            /* overlong NUL */
-	ck_assert(!sb_utf8_valid("\xe0\x80\xaf", 3));        /* overlong / */
-	ck_assert(!sb_utf8_valid("\xf0\x82\x82\xac", 4));    /* overlong € */
-	ck_assert(!sb_utf8_valid("\xed\xa0\x80", 3));        /* surrogate */
-	ck_assert(!sb_utf8_valid("\xed\xbf\xbf", 3));        /* surrogate */
-	ck_assert(!sb_utf8_valid("\xf4\x90\x80\x80", 4));    /* > U+10FFFF */
-	ck_assert(!sb_utf8_valid("\xc3", 1));                /* truncated */
-	ck_assert(!sb_utf8_valid("\xe2\x82", 2));            /* truncated */
-	ck_assert(!sb_utf8_valid("\x80", 1));                /* lone cont. */
+	ck_assert(sb_utf8_valid("\xc3\xa9", 2));	  /* é */
+	ck_assert(sb_utf8_valid("\xe2\x82\xac", 3));	  /* € */
+	ck_assert(sb_utf8_valid("\xf0\x9f\x98\x80", 4));  /* emoji */
+	ck_assert(sb_utf8_valid("\xf4\x8f\xbf\xbf", 4));  /* U+10FFFF */
+	ck_assert(sb_utf8_valid("\xed\x9f\xbf", 3));	  /* U+D7FF */
+	ck_assert(!sb_utf8_valid("\xc0\x80", 2));	  /* overlong NUL */
+	ck_assert(!sb_utf8_valid("\xe0\x80\xaf", 3));	  /* overlong / */
+	ck_assert(!sb_utf8_valid("\xf0\x82\x82\xac", 4)); /* overlong € */
+	ck_assert(!sb_utf8_valid("\xed\xa0\x80", 3));	  /* surrogate */
+	ck_assert(!sb_utf8_valid("\xed\xbf\xbf", 3));	  /* surrogate */
+	ck_assert(!sb_utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
+	ck_assert(!sb_utf8_valid("\xc3", 1));		  /* truncated */
+	ck_assert(!sb_utf8_valid("\xe2\x82", 2));	  /* truncated */
+	ck_assert(!sb_utf8_valid("\x80", 1));		  /* lone cont. */
 	ck_assert(!sb_utf8_valid("\xfe", 1));
 	ck_assert(!sb_utf8_valid("a\xc3(", 3));
 	/* Length, not NUL, bounds the check. */
@@ -243,37 +242,38 @@ END_TEST
 START_TEST(email_validation)
 {
 	static const char *const good[] = {
-		"user@example.com",
-		"first.last+tag@sub.example.co.uk",
-		"o'brien@example.org",
-		"x@localhost",
-		"user@[192.0.2.1]",
-		"\xc3\xa9milie@exemple.fr",
-		"user@b\xc3\xbc" "cher.example",
-		"a!#$%&'*+/=?^_`{|}~-@example.com",
+	    "user@example.com",
+	    "first.last+tag@sub.example.co.uk",
+	    "o'brien@example.org",
+	    "x@localhost",
+	    "user@[192.0.2.1]",
+	    "\xc3\xa9milie@exemple.fr",
+	    "user@b\xc3\xbc"
+	    "cher.example",
+	    "a!#$%&'*+/=?^_`{|}~-@example.com",
 	};
 	static const char *const bad[] = {
-		"",
-		"plain",
-		"@example.com",
-		"user@",
-		"user@@example.com",
-		"two words@example.com",
-		"user@exa mple.com",
-		"\"Name\" <user@example.com>",
-		"user@example.com>",
-		".user@example.com",
-		"user.@example.com",
-		"us..er@example.com",
-		"user@.example.com",
-		"user@example..com",
-		"user@-example.com",
-		"user@example-.com",
-		"user\r\n@example.com",
-		"user@example.com\n",
-		"user@exa\x01mple.com",
-		"bad\xff@example.com",
-		"user@exa_mple.com",
+	    "",
+	    "plain",
+	    "@example.com",
+	    "user@",
+	    "user@@example.com",
+	    "two words@example.com",
+	    "user@exa mple.com",
+	    "\"Name\" <user@example.com>",
+	    "user@example.com>",
+	    ".user@example.com",
+	    "user.@example.com",
+	    "us..er@example.com",
+	    "user@.example.com",
+	    "user@example..com",
+	    "user@-example.com",
+	    "user@example-.com",
+	    "user\r\n@example.com",
+	    "user@example.com\n",
+	    "user@exa\x01mple.com",
+	    "bad\xff@example.com",
+	    "user@exa_mple.com",
 	};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
 		ck_assert_msg(sb_email_valid(good[i]), "refused %s", good[i]);
@@ -289,7 +289,8 @@ START_TEST(email_validation)
 	snprintf(buf + 65, sizeof(buf) - 65, "@example.com");
 	ck_assert(!sb_email_valid(buf));
 	/* A long but valid-looking domain beyond 254 bytes overall. */
-	const char *label = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	const char *label =
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 	snprintf(buf, sizeof(buf), "u@%s.%s.%s.%s.%s.com", label, label, label,
 		 label, label);
 	ck_assert_uint_gt(strlen(buf), 254);
@@ -341,9 +342,15 @@ START_TEST(utf8_decode_gives_code_points)
 	ck_assert_uint_eq(sb_utf8_decode("\xc3\xa9", 2, NULL), 2);
 	/* Invalid: lone continuation, overlongs, surrogates, above U+10FFFF,
 	 * a sequence longer than the n bytes given, nothing at all. */
-	const char *bad[] = {"\x80", "\xc0\x80", "\xc1\xbf", "\xe0\x9f\xbf",
-			     "\xf0\x8f\xbf\xbf", "\xed\xa0\x80",
-			     "\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xff"};
+	const char *bad[] = {"\x80",
+			     "\xc0\x80",
+			     "\xc1\xbf",
+			     "\xe0\x9f\xbf",
+			     "\xf0\x8f\xbf\xbf",
+			     "\xed\xa0\x80",
+			     "\xf4\x90\x80\x80",
+			     "\xf5\x80\x80\x80",
+			     "\xff"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		ck_assert_msg(sb_utf8_decode(bad[i], strlen(bad[i]), &cp) == 0,
 			      "decoded bad sequence %zu", i);
@@ -355,9 +362,9 @@ END_TEST
 
 START_TEST(utf8_encode_round_trips)
 {
-	const uint32_t cps[] = {0, 'A', 0x7f, 0x80, 0xe9, 0x7ff, 0x800, 0x20ac,
-				0xd7ff, 0xe000, 0xffff, 0x10000, 0x1f600,
-				0x10ffff};
+	const uint32_t cps[] = {0,	'A',	 0x7f,	  0x80,	   0xe9,
+				0x7ff,	0x800,	 0x20ac,  0xd7ff,  0xe000,
+				0xffff, 0x10000, 0x1f600, 0x10ffff};
 	for (size_t i = 0; i < sizeof(cps) / sizeof(cps[0]); i++) {
 		char u[4];
 		size_t n = sb_utf8_encode(cps[i], u);
@@ -381,8 +388,8 @@ START_TEST(utf8_truncated_tells_cut_from_invalid)
 	/* The start of a valid sequence, its last bytes missing. */
 	ck_assert(sb_utf8_truncated("\xc3", 1));
 	ck_assert(sb_utf8_truncated("\xe2\x82", 2));
-	ck_assert(sb_utf8_truncated("\xe0", 1));     /* needs A0..BF next */
-	ck_assert(sb_utf8_truncated("\xed", 1));     /* needs 80..9F next */
+	ck_assert(sb_utf8_truncated("\xe0", 1)); /* needs A0..BF next */
+	ck_assert(sb_utf8_truncated("\xed", 1)); /* needs 80..9F next */
 	ck_assert(sb_utf8_truncated("\xf0\x9f\x98", 3));
 	ck_assert(sb_utf8_truncated("\xf4\x8f", 2));
 	/* Invalid whatever follows, complete, or not a start at all. */
@@ -460,12 +467,10 @@ START_TEST(mask_url_password_hides_every_password)
 	sb_mask_url_password("http://u:p@ss@h", SIZE_MAX, out, sizeof(out));
 	ck_assert_str_eq(out, "http://u:***@h");
 	/* Measure, then cut at max bytes and at the buffer. */
-	ck_assert_uint_eq(sb_mask_url_password("http://u:@h", SIZE_MAX, NULL,
-					       0),
-			  14);
-	ck_assert_uint_eq(sb_mask_url_password("http://u:pw@h", 10, out,
-					       sizeof(out)),
-			  10);
+	ck_assert_uint_eq(
+	    sb_mask_url_password("http://u:@h", SIZE_MAX, NULL, 0), 14);
+	ck_assert_uint_eq(
+	    sb_mask_url_password("http://u:pw@h", 10, out, sizeof(out)), 10);
 	ck_assert_str_eq(out, "http://u:*");
 	sb_mask_url_password("http://u:pw@h", SIZE_MAX, out, 8);
 	ck_assert_str_eq(out, "http://");
@@ -480,9 +485,9 @@ START_TEST(text_quotable_makes_text_safe)
 	ck_assert_str_eq(sb_text_quotable("plain é", 100, out, sizeof(out)),
 			 "plain é");
 	/* Controls (C0, DEL, C1 such as CSI) become '?'. */
-	ck_assert_str_eq(sb_text_quotable("a\nb\x1b[0m\x7f\xc2\x9b", 100, out,
-					  sizeof(out)),
-			 "a?b?[0m??");
+	ck_assert_str_eq(
+	    sb_text_quotable("a\nb\x1b[0m\x7f\xc2\x9b", 100, out, sizeof(out)),
+	    "a?b?[0m??");
 	/* Invalid UTF-8 becomes U+FFFD, byte by byte. */
 	ck_assert_str_eq(sb_text_quotable("x\xff\xc3", 100, out, sizeof(out)),
 			 "x\xef\xbf\xbd\xef\xbf\xbd");

@@ -39,7 +39,7 @@ START_TEST(type_names)
 	for (int t = 0; t < SB_TYPE_COUNT_; t++)
 		ck_assert_ptr_nonnull(sb_type_name((enum sb_type)t));
 	ck_assert_ptr_null(sb_type_name(SB_TYPE_COUNT_));
-	ck_assert_ptr_null(sb_type_name((enum sb_type)-1));
+	ck_assert_ptr_null(sb_type_name((enum sb_type) - 1));
 	ck_assert_str_eq(sb_method_kind_name(SB_KIND_LIST), "list");
 	ck_assert_str_eq(sb_method_kind_name(SB_KIND_EXECUTE), "execute");
 	ck_assert_str_eq(sb_method_kind_name(SB_KIND_CREATE), "create");
@@ -49,13 +49,12 @@ END_TEST
 
 START_TEST(text_and_memo)
 {
-	static const char *const tgood[] = {"", "Hello, world",
-					    "caf\xc3\xa9 \xe2\x82\xac",
-					    "\xf0\x9f\x98\x80"};
-	static const char *const tbad[] = {"two\nlines", "cr\r", "tab\t",
-					   "bell\a", "del\x7f",
-					   "c1 \xc2\x85 nel", "bad \xff",
-					   "sep \xe2\x80\xa8"};
+	static const char *const tgood[] = {
+	    "", "Hello, world", "caf\xc3\xa9 \xe2\x82\xac", "\xf0\x9f\x98\x80"};
+	static const char *const tbad[] = {"two\nlines", "cr\r",
+					   "tab\t",	 "bell\a",
+					   "del\x7f",	 "c1 \xc2\x85 nel",
+					   "bad \xff",	 "sep \xe2\x80\xa8"};
 	expect(SB_TYPE_TEXT, NULL, tgood, N(tgood), tbad, N(tbad));
 	static const char *const mgood[] = {"", "line 1\r\nline 2\n",
 					    "tab\there", "caf\xc3\xa9",
@@ -70,14 +69,14 @@ START_TEST(decimal_and_number)
 {
 	static const char *const dgood[] = {"0", "-12", "12.50", "-0.001",
 					    "123456789012345678901234567890"};
-	static const char *const dbad[] = {"", "-", "1.", ".5", "1e5", "+1",
-					   "1,5", " 1", "1.2.3", "0x10"};
+	static const char *const dbad[] = {"",	 "-",	"1.", ".5",    "1e5",
+					   "+1", "1,5", " 1", "1.2.3", "0x10"};
 	expect(SB_TYPE_DECIMAL, NULL, dgood, N(dgood), dbad, N(dbad));
 	static const char *const ngood[] = {"0", "-1", "9223372036854775807",
 					    "-9223372036854775808"};
-	static const char *const nbad[] = {"", "1.0", "9223372036854775808",
-					   "-9223372036854775809", "12a",
-					   "+5"};
+	static const char *const nbad[] = {
+	    "",	   "1.0", "9223372036854775808", "-9223372036854775809",
+	    "12a", "+5"};
 	expect(SB_TYPE_NUMBER, NULL, ngood, N(ngood), nbad, N(nbad));
 	static const char *const bgood[] = {"true", "false"};
 	static const char *const bbad[] = {"yes", "TRUE", "1", ""};
@@ -88,30 +87,30 @@ END_TEST
 START_TEST(datetime_strict)
 {
 	static const char *const good[] = {
-		"2026-01-31T09:00:00Z",      "2026-01-31T09:00:00+01:00",
-		"2026-01-31T09:00:00-05:30", "2024-02-29T23:59:59Z",
-		"2026-01-31T09:00:00.123Z",  "2000-02-29T00:00:00+14:00",
+	    "2026-01-31T09:00:00Z",	 "2026-01-31T09:00:00+01:00",
+	    "2026-01-31T09:00:00-05:30", "2024-02-29T23:59:59Z",
+	    "2026-01-31T09:00:00.123Z",	 "2000-02-29T00:00:00+14:00",
 	};
 	static const char *const bad[] = {
-		"2026-01-31T09:00:00",        /* no offset */
-		"2026-01-31 09:00:00Z",       /* space */
-		"2026-01-31T09:00Z",          /* no seconds */
-		"2026-1-31T09:00:00Z",        /* short month */
-		"2026-02-30T09:00:00Z",       /* no such day */
-		"2025-02-29T09:00:00Z",       /* not a leap year */
-		"1900-02-29T09:00:00Z",       /* not a leap year */
-		"2026-13-01T09:00:00Z",       /* month */
-		"2026-01-31T24:00:00Z",       /* hour */
-		"2026-01-31T09:60:00Z",       /* minute */
-		"2026-01-31T09:00:61Z",       /* second */
-		"2026-01-31T09:00:00+0100",   /* offset without colon */
-		"2026-01-31T09:00:00+1:00",   /* short offset */
-		"2026-01-31T09:00:00z",       /* lower-case zone */
-		"2026-01-31t09:00:00Z",       /* lower-case T */
-		"2026-01-31T09:00:00Zjunk",   /* trailing text */
-		"2026-01-31T09:00:00.Z",      /* empty fraction */
-		"2026-01-31",                 /* a date */
-		"",
+	    "2026-01-31T09:00:00",	/* no offset */
+	    "2026-01-31 09:00:00Z",	/* space */
+	    "2026-01-31T09:00Z",	/* no seconds */
+	    "2026-1-31T09:00:00Z",	/* short month */
+	    "2026-02-30T09:00:00Z",	/* no such day */
+	    "2025-02-29T09:00:00Z",	/* not a leap year */
+	    "1900-02-29T09:00:00Z",	/* not a leap year */
+	    "2026-13-01T09:00:00Z",	/* month */
+	    "2026-01-31T24:00:00Z",	/* hour */
+	    "2026-01-31T09:60:00Z",	/* minute */
+	    "2026-01-31T09:00:61Z",	/* second */
+	    "2026-01-31T09:00:00+0100", /* offset without colon */
+	    "2026-01-31T09:00:00+1:00", /* short offset */
+	    "2026-01-31T09:00:00z",	/* lower-case zone */
+	    "2026-01-31t09:00:00Z",	/* lower-case T */
+	    "2026-01-31T09:00:00Zjunk", /* trailing text */
+	    "2026-01-31T09:00:00.Z",	/* empty fraction */
+	    "2026-01-31",		/* a date */
+	    "",
 	};
 	expect(SB_TYPE_DATETIME, NULL, good, N(good), bad, N(bad));
 }
@@ -152,15 +151,15 @@ START_TEST(date_and_time)
 {
 	static const char *const dgood[] = {"2026-01-31", "2024-02-29",
 					    "0001-01-01"};
-	static const char *const dbad[] = {"2026-1-31", "2026-02-29",
-					   "26-01-31", "2026/01/31",
-					   "2026-01-31T00:00:00Z", ""};
+	static const char *const dbad[] = {
+	    "2026-1-31",  "2026-02-29",		  "26-01-31",
+	    "2026/01/31", "2026-01-31T00:00:00Z", ""};
 	expect(SB_TYPE_DATE, NULL, dgood, N(dgood), dbad, N(dbad));
 	static const char *const tgood[] = {"09:30", "09:30:00", "00:00",
 					    "23:59:59"};
-	static const char *const tbad[] = {"9:30", "24:00", "09:60",
-					   "09:30:60", "09:30:00Z",
-					   "09:30:00.5", ""};
+	static const char *const tbad[] = {
+	    "9:30",	 "24:00",      "09:60", "09:30:60",
+	    "09:30:00Z", "09:30:00.5", ""};
 	expect(SB_TYPE_TIME, NULL, tgood, N(tgood), tbad, N(tbad));
 }
 END_TEST
@@ -169,8 +168,8 @@ START_TEST(duration_check_and_parse)
 {
 	static const char *const good[] = {"PT30M", "P1DT2H", "P2W",
 					   "PT0S",  "P1D",    "PT1H30M15S"};
-	static const char *const bad[] = {"",     "P",     "PT",   "30M",
-					  "PT1D", "P1H",   "P1Y",  "P1M",
+	static const char *const bad[] = {"",	    "P",    "PT",    "30M",
+					  "PT1D",   "P1H",  "P1Y",   "P1M",
 					  "PT1.5S", "P1DT", "-PT1H", "PT1M1H"};
 	expect(SB_TYPE_DURATION, NULL, good, N(good), bad, N(bad));
 	int64_t s = 0;
@@ -193,18 +192,19 @@ END_TEST
 START_TEST(guid_email_enum_file)
 {
 	static const char *const ggood[] = {
-		"0f8fad5b-d9cb-469f-a165-70867728950e",
-		"0F8FAD5B-D9CB-469F-A165-70867728950E"};
+	    "0f8fad5b-d9cb-469f-a165-70867728950e",
+	    "0F8FAD5B-D9CB-469F-A165-70867728950E"};
 	static const char *const gbad[] = {
-		"0f8fad5bd9cb469fa16570867728950e",
-		"{0f8fad5b-d9cb-469f-a165-70867728950e}",
-		"0f8fad5b-d9cb-469f-a165-70867728950",
-		"0f8fad5b-d9cb-469f-a165-70867728950e0",
-		"0g8fad5b-d9cb-469f-a165-70867728950e", ""};
+	    "0f8fad5bd9cb469fa16570867728950e",
+	    "{0f8fad5b-d9cb-469f-a165-70867728950e}",
+	    "0f8fad5b-d9cb-469f-a165-70867728950",
+	    "0f8fad5b-d9cb-469f-a165-70867728950e0",
+	    "0g8fad5b-d9cb-469f-a165-70867728950e",
+	    ""};
 	expect(SB_TYPE_GUID, NULL, ggood, N(ggood), gbad, N(gbad));
 	static const char *const egood[] = {"user@example.com"};
-	static const char *const ebad[] = {"User <user@example.com>",
-					   "user", ""};
+	static const char *const ebad[] = {"User <user@example.com>", "user",
+					   ""};
 	expect(SB_TYPE_EMAIL, NULL, egood, N(egood), ebad, N(ebad));
 	static const char *const cgood[] = {"Low", "Normal", "High"};
 	static const char *const cbad[] = {"low", "Urgent", "", "High "};
@@ -245,9 +245,12 @@ START_TEST(email_is_one_line)
 	static const char *const good[] = {"j\xc3\xb6rg@example.com",
 					   "\"quoted.name\"@example.com"};
 	static const char *const bad[] = {"\xe2\x80\xa8@Y",
-					  "a\xe2\x80\xa9" "b@example.com",
-					  "a\xc2\x85" "@example.com",
-					  "\"a\xc2\x9f" "\"@example.com"};
+					  "a\xe2\x80\xa9"
+					  "b@example.com",
+					  "a\xc2\x85"
+					  "@example.com",
+					  "\"a\xc2\x9f"
+					  "\"@example.com"};
 	expect(SB_TYPE_EMAIL, NULL, good, N(good), bad, N(bad));
 }
 END_TEST
@@ -278,28 +281,26 @@ static void check_table(const struct sb_property *t, const char *const *names,
 START_TEST(schema_tables)
 {
 	static const char *const email[] = {
-		"Id",       "ChangeKey",      "Folder",      "From",
-		"To",       "Cc",             "Bcc",         "ReplyTo",
-		"Subject",  "Body",           "HtmlBody",    "Importance",
-		"Sent",     "Received",       "IsRead",      "HasAttachments",
-		"Attachments", "MessageId",   "Accepted",    "Rejected"};
+	    "Id",	   "ChangeKey", "Folder",   "From",
+	    "To",	   "Cc",	"Bcc",	    "ReplyTo",
+	    "Subject",	   "Body",	"HtmlBody", "Importance",
+	    "Sent",	   "Received",	"IsRead",   "HasAttachments",
+	    "Attachments", "MessageId", "Accepted", "Rejected"};
 	check_table(sb_email_properties, email, N(email));
-	static const char *const appt[] = {"Id",       "Subject",  "Body",
-					   "Location", "Start",    "End",
-					   "TimeZone", "IsAllDay", "Reminder",
-					   "Categories"};
+	static const char *const appt[] = {
+	    "Id",  "Subject",  "Body",	   "Location", "Start",
+	    "End", "TimeZone", "IsAllDay", "Reminder", "Categories"};
 	check_table(sb_appointment_properties, appt, N(appt));
-	static const char *const task[] = {"Id",         "Subject",
-					   "Body",       "StartDate",
-					   "DueDate",    "Status",
-					   "PercentComplete", "Importance",
-					   "Owner"};
+	static const char *const task[] = {
+	    "Id",     "Subject",	 "Body",       "StartDate", "DueDate",
+	    "Status", "PercentComplete", "Importance", "Owner"};
 	check_table(sb_task_properties, task, N(task));
 	static const char *const folder[] = {"Id", "Name", "Parent",
 					     "TotalCount", "UnreadCount"};
 	check_table(sb_folder_properties, folder, N(folder));
 
-	const struct sb_property *p = sb_property_find(sb_email_properties, "To");
+	const struct sb_property *p =
+	    sb_property_find(sb_email_properties, "To");
 	ck_assert_int_eq(p->type, SB_TYPE_EMAIL);
 	ck_assert(p->flags & SB_MULTI);
 	p = sb_property_find(sb_email_properties, "From");

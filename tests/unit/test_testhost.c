@@ -30,16 +30,30 @@ struct tiny_conf {
 static const char *const modes[] = {"fast", "slow", NULL};
 
 static const struct sb_config_key tiny_keys[] = {
-	{.key = "greeting", .type = SB_CONF_STRING, .flags = SB_CONF_REQUIRED,
-	 .doc = "What Say says.", .offset = offsetof(struct tiny_conf, greeting)},
-	{.key = "limit", .type = SB_CONF_INT, .def = "3", .min = 1, .max = 10,
-	 .doc = "Largest Times.", .offset = offsetof(struct tiny_conf, limit)},
-	{.key = "mode", .type = SB_CONF_ENUM, .def = "fast", .choices = modes,
-	 .doc = "How to say it.", .offset = offsetof(struct tiny_conf, mode)},
-	{.key = "names", .type = SB_CONF_LIST, .doc = "Names to know.",
-	 .offset = offsetof(struct tiny_conf, names)},
-	SB_CONF_INCLUDE("tls", sb_tls_keys, offsetof(struct tiny_conf, tls)),
-	SB_CONF_END,
+    {.key = "greeting",
+     .type = SB_CONF_STRING,
+     .flags = SB_CONF_REQUIRED,
+     .doc = "What Say says.",
+     .offset = offsetof(struct tiny_conf, greeting)},
+    {.key = "limit",
+     .type = SB_CONF_INT,
+     .def = "3",
+     .min = 1,
+     .max = 10,
+     .doc = "Largest Times.",
+     .offset = offsetof(struct tiny_conf, limit)},
+    {.key = "mode",
+     .type = SB_CONF_ENUM,
+     .def = "fast",
+     .choices = modes,
+     .doc = "How to say it.",
+     .offset = offsetof(struct tiny_conf, mode)},
+    {.key = "names",
+     .type = SB_CONF_LIST,
+     .doc = "Names to know.",
+     .offset = offsetof(struct tiny_conf, names)},
+    SB_CONF_INCLUDE("tls", sb_tls_keys, offsetof(struct tiny_conf, tls)),
+    SB_CONF_END,
 };
 
 static enum sb_status tiny_validate(const void *config, struct sb_error *err)
@@ -58,9 +72,8 @@ struct tiny {
 	int64_t left_at_start; /* what Wait saw */
 };
 
-static enum sb_status tiny_open(const struct sb_host *host,
-				const void *config, void **state,
-				struct sb_error *err)
+static enum sb_status tiny_open(const struct sb_host *host, const void *config,
+				void **state, struct sb_error *err)
 {
 	struct tiny *t = calloc(1, sizeof(*t));
 	if (!t)
@@ -128,7 +141,8 @@ static enum sb_status tiny_say(void *state, const struct sb_call *call,
 		if (n == 0)
 			sb_result_empty(r, "Tags");
 		for (size_t k = 0; k < n; k++)
-			sb_result_str(r, "Tags", sb_call_str_at(call, "Tags", k));
+			sb_result_str(r, "Tags",
+				      sb_call_str_at(call, "Tags", k));
 		if (strcmp(name, "bad-row") == 0)
 			sb_result_str(r, "Nope", "x");
 	}
@@ -147,9 +161,10 @@ static enum sb_status tiny_wait(void *state, const struct sb_call *call,
 	t->left_at_start = h->remaining_ms(h, call);
 	for (int i = 0; i < 1000; i++) {
 		if (h->cancelled(h, call))
-			return sb_error_set(err, SB_ERR_TIMEOUT, NULL,
-					    "abandoned, %lld ms left",
-					    (long long)h->remaining_ms(h, call));
+			return sb_error_set(
+			    err, SB_ERR_TIMEOUT, NULL,
+			    "abandoned, %lld ms left",
+			    (long long)h->remaining_ms(h, call));
 		struct timespec ts = {0, 5 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
@@ -157,63 +172,76 @@ static enum sb_status tiny_wait(void *state, const struct sb_call *call,
 }
 
 static const struct sb_property greeting_props[] = {
-	{.name = "Text", .type = SB_TYPE_TEXT, .doc = "What was said."},
-	{.name = "Count", .type = SB_TYPE_NUMBER, .doc = "Which time."},
-	{.name = "Loud", .type = SB_TYPE_BOOLEAN, .doc = "Said loudly."},
-	{.name = "Tags", .type = SB_TYPE_TEXT, .flags = SB_MULTI,
-	 .doc = "Tags given."},
-	SB_PROPERTY_END,
+    {.name = "Text", .type = SB_TYPE_TEXT, .doc = "What was said."},
+    {.name = "Count", .type = SB_TYPE_NUMBER, .doc = "Which time."},
+    {.name = "Loud", .type = SB_TYPE_BOOLEAN, .doc = "Said loudly."},
+    {.name = "Tags",
+     .type = SB_TYPE_TEXT,
+     .flags = SB_MULTI,
+     .doc = "Tags given."},
+    SB_PROPERTY_END,
 };
 
 static const struct sb_param say_inputs[] = {
-	{.name = "Name", .type = SB_TYPE_TEXT, .flags = SB_REQUIRED,
-	 .doc = "Whom to greet."},
-	{.name = "Times", .type = SB_TYPE_NUMBER, .min = 1, .max = 5,
-	 .doc = "How often."},
-	{.name = "Loud", .type = SB_TYPE_BOOLEAN, .doc = "Loudly."},
-	{.name = "Tags", .type = SB_TYPE_TEXT, .flags = SB_MULTI,
-	 .doc = "Tags to repeat."},
-	{.name = "Misuse", .type = SB_TYPE_BOOLEAN,
-	 .doc = "Read Name as a number (a broker bug)."},
-	SB_PARAM_END,
+    {.name = "Name",
+     .type = SB_TYPE_TEXT,
+     .flags = SB_REQUIRED,
+     .doc = "Whom to greet."},
+    {.name = "Times",
+     .type = SB_TYPE_NUMBER,
+     .min = 1,
+     .max = 5,
+     .doc = "How often."},
+    {.name = "Loud", .type = SB_TYPE_BOOLEAN, .doc = "Loudly."},
+    {.name = "Tags",
+     .type = SB_TYPE_TEXT,
+     .flags = SB_MULTI,
+     .doc = "Tags to repeat."},
+    {.name = "Misuse",
+     .type = SB_TYPE_BOOLEAN,
+     .doc = "Read Name as a number (a broker bug)."},
+    SB_PARAM_END,
 };
 
 static const char *const say_returns[] = {"Text", "Count", "Loud", "Tags",
 					  NULL};
 
 static const struct sb_method greeting_methods[] = {
-	{.name = "Say", .kind = SB_KIND_LIST, .handler = tiny_say,
-	 .doc = "Greet someone.", .inputs = say_inputs,
-	 .returns = say_returns},
-	{.name = "Wait", .kind = SB_KIND_EXECUTE, .handler = tiny_wait,
-	 .doc = "Wait until abandoned."},
-	SB_METHOD_END,
+    {.name = "Say",
+     .kind = SB_KIND_LIST,
+     .handler = tiny_say,
+     .doc = "Greet someone.",
+     .inputs = say_inputs,
+     .returns = say_returns},
+    {.name = "Wait",
+     .kind = SB_KIND_EXECUTE,
+     .handler = tiny_wait,
+     .doc = "Wait until abandoned."},
+    SB_METHOD_END,
 };
 
 static const struct sb_object tiny_objects[] = {
-	{.name = "Greeting", .doc = "Greetings.", .properties = greeting_props,
-	 .methods = greeting_methods},
-	SB_OBJECT_END,
+    {.name = "Greeting",
+     .doc = "Greetings.",
+     .properties = greeting_props,
+     .methods = greeting_methods},
+    SB_OBJECT_END,
 };
 
 static const struct sb_broker tiny_broker = {
-	SB_BROKER_HEADER,
-	.name = "tiny",
-	.version = "1.0",
-	.summary = "A broker for testing the test host.",
-	.config = tiny_keys,
-	.config_size = sizeof(struct tiny_conf),
-	.objects = tiny_objects,
-	.validate = tiny_validate,
-	.open = tiny_open,
-	.close = tiny_close,
+    SB_BROKER_HEADER,	     .name = "tiny",
+    .version = "1.0",	     .summary = "A broker for testing the test host.",
+    .config = tiny_keys,     .config_size = sizeof(struct tiny_conf),
+    .objects = tiny_objects, .validate = tiny_validate,
+    .open = tiny_open,	     .close = tiny_close,
 };
 
 /* The same broker with describe() (an "Extra" object found at open, and
  * with greeting = twice a second "Greeting", refused) and test(). */
-static const struct sb_object extra_object = {
-	.name = "Extra", .doc = "Found at open.", .properties = greeting_props,
-	.methods = greeting_methods};
+static const struct sb_object extra_object = {.name = "Extra",
+					      .doc = "Found at open.",
+					      .properties = greeting_props,
+					      .methods = greeting_methods};
 
 static enum sb_status tiny_describe(void *state, struct sb_describe *b,
 				    struct sb_error *err)
@@ -329,8 +357,8 @@ START_TEST(test_logs_recorded_with_levels)
 			  1);
 	ck_assert_uint_eq(sb_testhost_log_find(th, SB_LOG_INFO, "say to Ann"),
 			  0);
-	ck_assert_uint_eq(
-	    sb_testhost_log_find(th, SB_TESTHOST_ANY_LEVEL, "x2"), 1);
+	ck_assert_uint_eq(sb_testhost_log_find(th, SB_TESTHOST_ANY_LEVEL, "x2"),
+			  1);
 
 	/* from several threads at once: every line kept */
 	sb_testhost_log_clear(th);
@@ -339,8 +367,8 @@ START_TEST(test_logs_recorded_with_levels)
 	struct logger lg[4];
 	for (int i = 0; i < 4; i++) {
 		lg[i] = (struct logger){sb_testhost_host(th), i};
-		ck_assert_int_eq(pthread_create(&tid[i], NULL, log_many, &lg[i]),
-				 0);
+		ck_assert_int_eq(
+		    pthread_create(&tid[i], NULL, log_many, &lg[i]), 0);
 	}
 	for (int i = 0; i < 4; i++)
 		pthread_join(tid[i], NULL);
@@ -418,7 +446,8 @@ START_TEST(test_config_errors_name_the_key)
 			  "limit = lots\n";
 	ck_assert_int_eq(sb_testhost_config_ini(th, ini, &err),
 			 SB_ERR_INVALID_INPUT);
-	ck_assert_ptr_nonnull(strstr(err.message, "line 5: [instance t] limit"));
+	ck_assert_ptr_nonnull(
+	    strstr(err.message, "line 5: [instance t] limit"));
 	ck_assert_int_eq(sb_testhost_config_ini(th, "greeting Hi\n", &err),
 			 SB_ERR_INVALID_INPUT);
 	ck_assert_ptr_nonnull(strstr(err.message, "line 1: expected key"));
@@ -446,8 +475,9 @@ START_TEST(test_validate_refusal)
 	ck_assert_int_eq(sb_testhost_open(th, &err), SB_ERR_INVALID_INPUT);
 	/* accepted: the INI form, a continued line, the fragment bound into
 	 * its member, a relative path made absolute */
-	ck_assert_int_eq(sb_testhost_config_ini(th, "greeting = Good\n"
-							"  morning\n",
+	ck_assert_int_eq(sb_testhost_config_ini(th,
+						"greeting = Good\n"
+						"  morning\n",
 						&err),
 			 SB_ERR_INVALID_INPUT);
 	ck_assert_ptr_nonnull(strstr(err.message, "line 1: [instance t] "
@@ -500,8 +530,8 @@ START_TEST(test_getter_misuse_fails_the_call)
 	ck_assert_int_eq(r->err.status, SB_ERR_INTERNAL);
 	ck_assert_ptr_nonnull(strstr(r->err.message, "Name"));
 	ck_assert_ptr_nonnull(strstr(r->err.message, "text"));
-	ck_assert_uint_eq(sb_testhost_log_find(th, SB_LOG_ERROR, "Greeting.Say"),
-			  1);
+	ck_assert_uint_eq(
+	    sb_testhost_log_find(th, SB_LOG_ERROR, "Greeting.Say"), 1);
 	sb_testhost_run_free(r);
 	/* a bad cell: the row builder's error fails the call */
 	const char *bad[] = {"Name=bad-row", NULL};
@@ -531,8 +561,8 @@ END_TEST
 START_TEST(test_result_helpers)
 {
 	open_with(plain);
-	const char *in[] = {"Name=Eve", "Times=3", "Loud=yes", "Tags=a",
-			    "Tags=b,c", NULL};
+	const char *in[] = {"Name=Eve", "Times=3",  "Loud=yes",
+			    "Tags=a",	"Tags=b,c", NULL};
 	struct sb_testhost_run *r =
 	    sb_testhost_run(th, "Greeting", "Say", in, NULL);
 	ck_assert_msg(r->status == SB_OK, "%s", r->err.message);
@@ -709,7 +739,8 @@ START_TEST(test_describe_and_test)
 	/* the described object runs like a static one */
 	ck_assert_ptr_eq(sb_testhost_object(th, "Extra"), &extra_object);
 	const char *in[] = {"Name=Dee", NULL};
-	struct sb_testhost_run *r = sb_testhost_run(th, "Extra", "Say", in, NULL);
+	struct sb_testhost_run *r =
+	    sb_testhost_run(th, "Extra", "Say", in, NULL);
 	ck_assert_msg(r->status == SB_OK, "%s", r->err.message);
 	ck_assert_str_eq(sb_testhost_text(r, 0, "Text"), "Hello, Dee.");
 	sb_testhost_run_free(r);

@@ -142,8 +142,9 @@ START_TEST(test_auth_echo_redacted)
 	/* base64("\0user\0secretpass") */
 	feed(&t, '>', "AUTH PLAIN AHVzZXIAc2VjcmV0cGFzcw==\r\n");
 	feed(&t, '<', "535-5.7.8 no: AHVzZXIAc2VjcmV0cGFzcw==\r\n");
-	feed(&t, '<', "535 5.7.8 password secretpass, "
-		      "again AHVzZXIAc2VjcmV0cGFzcw==.\r\n");
+	feed(&t, '<',
+	     "535 5.7.8 password secretpass, "
+	     "again AHVzZXIAc2VjcmV0cGFzcw==.\r\n");
 	ck_assert_ptr_null(strstr(t.buf.data, "AHVzZXIAc2VjcmV0cGFzcw"));
 	ck_assert_ptr_null(strstr(t.buf.data, "secretpass"));
 	struct smtp_session s;
@@ -564,8 +565,8 @@ START_TEST(test_validate_in_testhost)
 		const char *kv[5];
 		const char *says;
 	} refused[] = {
-	    {{"url=smtp://127.0.0.1:2525", "auth=plain",
-	      "password=secretpass", NULL},
+	    {{"url=smtp://127.0.0.1:2525", "auth=plain", "password=secretpass",
+	      NULL},
 	     "[instance mail] username: required when auth = plain"},
 	    {{"url=smtp://127.0.0.1:2525", "auth=login", "username=u", NULL},
 	     "[instance mail] password: required when auth = login"},
@@ -599,19 +600,18 @@ END_TEST
  * without quoting the password. */
 START_TEST(test_open_warnings_logged)
 {
-	const char *const kv[] = {"url=smtp://127.0.0.1:2525", "auth=login",
-				  "username=u", "password=secretpass",
-				  "verify_tls=no", NULL};
+	const char *const kv[] = {
+	    "url=smtp://127.0.0.1:2525", "auth=login",	  "username=u",
+	    "password=secretpass",	 "verify_tls=no", NULL};
 	struct sb_testhost *th = smtp_instance(kv);
 	ck_assert_uint_eq(sb_testhost_log_count(th, SB_LOG_WARN), 2);
-	ck_assert_uint_eq(sb_testhost_log_find(th, SB_LOG_WARN,
-					       "auth = login without TLS"),
-			  1);
+	ck_assert_uint_eq(
+	    sb_testhost_log_find(th, SB_LOG_WARN, "auth = login without TLS"),
+	    1);
 	ck_assert_uint_eq(
 	    sb_testhost_log_find(th, SB_LOG_WARN, "verify_tls = no"), 1);
-	ck_assert_uint_eq(sb_testhost_log_find(th, SB_TESTHOST_ANY_LEVEL,
-					       "secretpass"),
-			  0);
+	ck_assert_uint_eq(
+	    sb_testhost_log_find(th, SB_TESTHOST_ANY_LEVEL, "secretpass"), 0);
 	sb_testhost_free(th);
 	/* a plain instance opens without a word */
 	th = smtp_instance(local_kv);
@@ -634,11 +634,12 @@ START_TEST(test_send_refusals_in_testhost)
 		const char *says;
 	} cases[] = {
 	    {{"From=b@example.test", "To=c@example.test", NULL},
-	     SB_ERR_FORBIDDEN, "allow_from_override = no"},
-	    {{"Subject=nobody", NULL}, SB_ERR_INVALID_INPUT,
-	     "no recipients"},
+	     SB_ERR_FORBIDDEN,
+	     "allow_from_override = no"},
+	    {{"Subject=nobody", NULL}, SB_ERR_INVALID_INPUT, "no recipients"},
 	    {{"To=c@example.test", "HtmlBody=<p>hi</p>", NULL},
-	     SB_ERR_INVALID_INPUT, "plain_text_only = yes"},
+	     SB_ERR_INVALID_INPUT,
+	     "plain_text_only = yes"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct sb_testhost_run *r =
