@@ -1,6 +1,6 @@
-/* Small jansson helpers shared by the JSON codec (core/json.c,
- * core/openapi.c) and the client (core/svcbroker/inputs.c, which does not
- * link libsvcbroker). */
+/* Small jansson helpers shared by the JSON codec (core/front/json.c,
+ * core/front/openapi.c) and the client (core/svcbroker/inputs.c; the CLI
+ * links the SDK, not the front, and includes only this header of it). */
 #ifndef SVCBROKER_JSON_TEXT_H
 #define SVCBROKER_JSON_TEXT_H
 

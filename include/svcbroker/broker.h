@@ -100,10 +100,9 @@ struct sb_config_key {
 	size_t offset;		    /* offsetof(struct your_conf, field) */
 	const struct sb_config_key *fragment; /* for SB_CONF_FRAGMENT */
 };
-#define SB_CONF_END                                                            \
-	{                                                                      \
-		.key = NULL                                                    \
-	}
+/* clang-format off */
+#define SB_CONF_END {.key = NULL}
+/* clang-format on */
 /* Include a shared table of keys (declared once, used by several
  * brokers), bound into the struct at offsetof(struct your_conf, member). */
 #define SB_CONF_INCLUDE(label, table, member_offset)                           \
@@ -125,10 +124,9 @@ struct sb_property {
 	const char *const *choices; /* for SB_TYPE_ENUM, NULL-terminated */
 	const char *doc;	    /* mandatory */
 };
-#define SB_PROPERTY_END                                                        \
-	{                                                                      \
-		.name = NULL                                                   \
-	}
+/* clang-format off */
+#define SB_PROPERTY_END {.name = NULL}
+/* clang-format on */
 
 /* A method input: a property of the object, or a parameter of the method.
  * If `name` equals a property of the object, type/choices must match it
@@ -145,10 +143,9 @@ struct sb_param {
 				       bound */
 	const char *doc;	    /* mandatory */
 };
-#define SB_PARAM_END                                                           \
-	{                                                                      \
-		.name = NULL                                                   \
-	}
+/* clang-format off */
+#define SB_PARAM_END {.name = NULL}
+/* clang-format on */
 
 enum sb_method_kind {
 	SB_KIND_CREATE = 0,
@@ -184,10 +181,9 @@ struct sb_method {
 	const char *const *returns; /* property names a row carries,
 				       NULL-terminated; NULL = none */
 };
-#define SB_METHOD_END                                                          \
-	{                                                                      \
-		.name = NULL                                                   \
-	}
+/* clang-format off */
+#define SB_METHOD_END {.name = NULL}
+/* clang-format on */
 
 struct sb_object {
 	const char *name;		      /* PascalCase */
@@ -195,10 +191,9 @@ struct sb_object {
 	const struct sb_property *properties; /* SB_PROPERTY_END-terminated */
 	const struct sb_method *methods;      /* SB_METHOD_END-terminated */
 };
-#define SB_OBJECT_END                                                          \
-	{                                                                      \
-		.name = NULL                                                   \
-	}
+/* clang-format off */
+#define SB_OBJECT_END {.name = NULL}
+/* clang-format on */
 
 /* ---------------------------------------------------------------------
  * Host services, lent to a broker instance by const pointer.  Valid from
@@ -230,9 +225,9 @@ struct sb_host {
  * The module descriptor.
  * ------------------------------------------------------------------- */
 
-#define SB_BROKER_SERIAL                                                       \
-	0x1u /* execute() is never called concurrently                         \
-		for one instance */
+/* Flags of struct sb_broker: with SB_BROKER_SERIAL, the host never runs
+ * two handlers (or test()) of one instance at once. */
+#define SB_BROKER_SERIAL 0x1u
 
 struct sb_broker {
 	/* Frozen forever: */
