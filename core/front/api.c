@@ -306,6 +306,25 @@ static void req_free(struct req *r)
 	free(r);
 }
 
+/* A request that will read its body, attached to its connection; it owns
+ * the reference on cat.  NULL (answered 500, cat dropped) when out of
+ * memory. */
+static struct req *req_new(struct sbc_api *api, struct sbh_conn *c,
+			   struct sbc_catalog *cat)
+{
+	struct req *r = calloc(1, sizeof(*r));
+	if (!r) {
+		sbc_catalog_unref(cat);
+		send_json(c, 500, NULL);
+		return NULL;
+	}
+	r->api = api;
+	r->conn = c;
+	r->cat = cat;
+	sbh_set_data(c, r);
+	return r;
+}
+
 /* Resolve the call and check its headers.  True to have the body read;
  * false once an error was answered. */
 static bool call_begin(struct sbc_api *api, struct sbh_conn *c,
@@ -329,17 +348,10 @@ static bool call_begin(struct sbc_api *api, struct sbh_conn *c,
 		sbc_catalog_unref(cat);
 		return false;
 	}
-	struct req *r = calloc(1, sizeof(*r));
-	if (!r) {
-		sbc_catalog_unref(cat);
-		send_json(c, 500, NULL);
+	struct req *r = req_new(api, c, cat);
+	if (!r)
 		return false;
-	}
-	r->api = api;
-	r->conn = c;
-	r->cat = cat;
 	r->entry = entry;
-	sbh_set_data(c, r);
 	return true;
 }
 
@@ -392,18 +404,11 @@ static bool test_begin(struct sbc_api *api, struct sbh_conn *c,
 		sbc_catalog_unref(cat);
 		return false;
 	}
-	struct req *r = calloc(1, sizeof(*r));
-	if (!r) {
-		sbc_catalog_unref(cat);
-		send_json(c, 500, NULL);
+	struct req *r = req_new(api, c, cat);
+	if (!r)
 		return false;
-	}
-	r->api = api;
-	r->conn = c;
-	r->cat = cat;
 	r->test = true;
 	snprintf(r->instance, sizeof(r->instance), "%s", seg[2]);
-	sbh_set_data(c, r);
 	return true;
 }
 
