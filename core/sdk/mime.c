@@ -1169,6 +1169,15 @@ static void to_utf8(struct sb_buf *b, const unsigned char *s, size_t n,
 	/* UTF-8, ASCII, or unknown: keep valid UTF-8, replace the rest */
 	size_t i = 0;
 	while (i < n) {
+		/* a run of plain ASCII in one append: the common case */
+		size_t run = 0;
+		while (i + run < n && s[i + run] && s[i + run] < 0x80)
+			run++;
+		if (run) {
+			sb_buf_append(b, s + i, run);
+			i += run;
+			continue;
+		}
 		if (s[i] == 0) {
 			i++;
 			continue;
