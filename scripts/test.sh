@@ -105,7 +105,8 @@ if [ "${SB_NO_SANITIZE:-0}" != 1 ]; then
 	SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-	export ASAN_OPTIONS UBSAN_OPTIONS
+	LSAN_OPTIONS=suppressions=$top/tests/lsan.supp:print_suppressions=0
+	export ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
 	run_suite build-asan CFLAGS="-O1 -g $SAN" LDFLAGS="$SAN"
 	count asan build-asan
 fi
