@@ -7,6 +7,10 @@ summary (the unit tests).  A test whose .trs says FAIL/ERROR but whose log
 shows no failed check (a crash, a timeout) counts one more failure, and a
 test with no countable checks counts as one by its .trs result.  A build
 that failed counts one failure.
+
+With --failures FILE, each test that failed appends to FILE its name and
+its failed checks (or, when it has none, the end of its log), so that the
+closing output says what failed without the logs at hand.
 """
 import glob
 import os
@@ -30,6 +34,10 @@ if args[:1] == ["--sum"]:
     sys.exit(1 if failed or passed == 0 else 0)
 if args[:1] == ["--label"]:
     label = args[1] + ": "
+    args = args[2:]
+failures = None
+if args[:1] == ["--failures"]:
+    failures = args[1]
     args = args[2:]
 only = None
 if args[:1] == ["--tests-from"]:
@@ -71,6 +79,16 @@ for suite in args:
                 n = 1
         elif result in ("FAIL", "ERROR", "XPASS") and n == 0:
             n = 1
+        if n and failures:
+            lines = [ln for ln in text.splitlines()
+                     if ln.startswith("not ok - ")][:12]
+            if not lines:
+                lines = text.splitlines()[-15:]
+            with open(failures, "a") as f:
+                f.write("%s%s (%s):\n" % (label, os.path.relpath(log, top),
+                                          result))
+                for ln in lines:
+                    f.write("    %s\n" % (ln[:400],))
         passed += p
         failed += n
 print("%s%d passed, %d failed, %d skipped" % (label, passed, failed, skipped))

@@ -25,12 +25,15 @@ fi
 
 status=0
 results="$top/build/test-results.txt"
+failures="$top/build/test-failures.txt"
 mkdir -p "$top/build"
 : >"$results"
+: >"$failures"
 count() { # count LABEL BUILD_DIR [--tests-from OUT]: add that run's counts to $results
 	label=$1
 	shift
-	/usr/bin/python3 "$top/scripts/count-results.py" --label "$label" "$@" >>"$results" || status=1
+	/usr/bin/python3 "$top/scripts/count-results.py" --label "$label" \
+		--failures "$failures" "$@" >>"$results" || status=1
 	tail -n 1 "$results"
 }
 run_suite() { # run_suite BUILD_DIR [configure args...]
@@ -143,6 +146,11 @@ if [ "${SB_NO_RELEASE_CHECKS:-0}" != 1 ]; then
 	count release build-release
 fi
 
-# The one closing line: the sum of every run above.
+# What failed, by name and check, so the output alone says it; then the
+# one closing line: the sum of every run above.
+if [ -s "$failures" ]; then
+	echo "failed checks:"
+	head -n 150 "$failures"
+fi
 /usr/bin/python3 "$top/scripts/count-results.py" --sum "$results" || status=1
 exit $status
