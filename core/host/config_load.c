@@ -111,6 +111,15 @@ const struct sb_config_key sbc_server_keys[] = {
      .max = 3600 * 1000,
      .doc = "A connection silent this long is closed.",
      .offset = SRV(idle_timeout_ms)},
+    {.key = "module_load_timeout",
+     .type = SB_CONF_DURATION,
+     .def = "10s",
+     .min = 1000,
+     .max = 600 * 1000,
+     .doc = "How long --check and --list-brokers let a module file load "
+	    "(in a child process, so that a constructor that crashes or "
+	    "hangs is reported, not fatal).",
+     .offset = SRV(module_load_timeout_ms)},
     {.key = "log_level",
      .type = SB_CONF_ENUM,
      .def = "info",

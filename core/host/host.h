@@ -79,6 +79,8 @@ struct sbc_config {
 	int64_t max_connections_per_ip; /* 0 (no limit)..100000, default 0 */
 	int64_t idle_timeout_ms; /* a connection silent this long is closed;
 				  * 1s..1h, default 60s */
+	int64_t module_load_timeout_ms; /* --check's probe of a module
+					 * file; 1s..10min, default 10s */
 	int log_level;		 /* enum sb_log_level; default info */
 	char **include;		 /* as given (read by the loader) */
 	char **modules;		 /* enabled module names, NULL-terminated */

@@ -24,7 +24,8 @@
  * the process is gone EXIT_MS after the signal whatever is stuck. */
 #define DRAIN_MS 25000
 #define STOP_MS 2000
-/* --check, --list-brokers: how long loading one module file may take. */
+/* --check, --list-brokers: how long loading one module file may take when
+ * the configuration (its [server] module_load_timeout) cannot be read. */
 #define PROBE_MS 10000
 
 static void usage(FILE *f)
@@ -88,8 +89,10 @@ static int check(const char *path)
 				"loader\n");
 		return 1;
 	}
-	sbc_modules_probe(PROBE_MS);
-	if (sbc_config_load(path, &cfg, &errs) == 0) {
+	int loaded = sbc_config_load(path, &cfg, &errs);
+	sbc_modules_probe(loaded == 0 ? (int)cfg->module_load_timeout_ms
+				      : PROBE_MS);
+	if (loaded == 0) {
 		char buf[512];
 		struct sockaddr_storage ss;
 		socklen_t len;
@@ -163,8 +166,10 @@ static int list_brokers(const char *path)
 				"loader\n");
 		return 1;
 	}
-	sbc_modules_probe(PROBE_MS);
-	if (sbc_config_load(path, &cfg, &errs) == 0) {
+	int loaded = sbc_config_load(path, &cfg, &errs);
+	sbc_modules_probe(loaded == 0 ? (int)cfg->module_load_timeout_ms
+				      : PROBE_MS);
+	if (loaded == 0) {
 		dir = cfg->module_dir;
 	} else {
 		print_errors(&errs, "warning: ");

@@ -127,6 +127,11 @@ class Daemon:
         self.log = None
         # Set to True by a test that kills or expects the daemon to die.
         self.expect_exit = False
+        if VALGRIND and "module_load_timeout" not in server_extra:
+            # --check/--list-brokers load each module in a child process
+            # within this limit (10 s by default): under valgrind on a busy
+            # machine loading alone can take longer.
+            server_extra = "module_load_timeout = 120s\n" + server_extra
         with open(self.config, "w") as f:
             f.write("[server]\nlisten = 127.0.0.1:%d\nmodule_dir = %s\n"
                     "state_dir = %s\n%s\n%s\n" % (
