@@ -242,8 +242,7 @@ static void job_deliver(struct sbc_executor *ex, struct job *j,
 	struct sbc_instance *inst = j->e->inst;
 	if (st != SB_OK)
 		atomic_fetch_add(&inst->calls_failed, 1);
-	sbc_metrics_call(ex->metrics, inst->name, j->e->obj->name,
-			 j->e->method->name, st, o.elapsed_ms);
+	sbc_metrics_call_entry(ex->metrics, j->e, st, o.elapsed_ms);
 	j->done(j->ud, &o);
 }
 

@@ -161,10 +161,14 @@ struct sbc_instance {
 	atomic_ullong calls_total, calls_failed, calls_rejected;
 };
 
+struct sbc_series;
 struct sbc_entry { /* one method address */
 	struct sbc_instance *inst;
 	const struct sb_object *obj;
 	const struct sb_method *method;
+	/* its metrics series, found on its first answered call (metrics.c):
+	 * a cache, so it is written through const pointers */
+	struct sbc_series *_Atomic series;
 };
 
 struct sbc_catalog {

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,22 +20,29 @@
 static const double bucket_s[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
 				  1,	 2.5,  5,     10,   30,	 60};
 #define N_BUCKETS (sizeof(bucket_s) / sizeof(bucket_s[0]))
+#define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
 
-struct series {
+/* Counters are atomic and updated without a lock; the lock guards the
+ * list of series (appended to, never shortened until the end) and the
+ * reload counters.  A series never moves once made, so a pointer to it
+ * may be kept (sbc_metrics_call_entry). */
+struct sbc_series {
+	struct sbc_series *next;
 	char *instance, *method; /* method: "Object.Method" */
-	unsigned long long count[SB_STATUS_COUNT_];
-	unsigned long long bucket[N_BUCKETS];
-	unsigned long long n;
-	double sum_s;
+	atomic_ullong count[SB_STATUS_COUNT_];
+	/* calls by duration bucket, not cumulative: [N_BUCKETS] is over the
+	 * last bound (render adds them up, as Prometheus wants) */
+	atomic_ullong bucket[N_BUCKETS + 1];
+	atomic_ullong sum_ms;
 };
 
 struct sbc_metrics {
 	pthread_mutex_t mu;
-	struct series *s;
-	size_t n, cap;
-	bool overflow;
+	struct sbc_series *head, **tail;
+	size_t n;
+	atomic_bool overflow;
 	unsigned long long reload_ok, reload_failed;
-	unsigned long long http[6]; /* by class 1xx..5xx (index 1..5) */
+	atomic_ullong http[6]; /* by class 1xx..5xx (index 1..5) */
 };
 
 struct sbc_metrics *sbc_metrics_new(void)
@@ -43,6 +51,7 @@ struct sbc_metrics *sbc_metrics_new(void)
 	if (!m)
 		return NULL;
 	pthread_mutex_init(&m->mu, NULL);
+	m->tail = &m->head;
 	return m;
 }
 
@@ -50,46 +59,63 @@ void sbc_metrics_free(struct sbc_metrics *m)
 {
 	if (!m)
 		return;
-	for (size_t i = 0; i < m->n; i++) {
-		free(m->s[i].instance);
-		free(m->s[i].method);
+	for (struct sbc_series *s = m->head, *next; s; s = next) {
+		next = s->next;
+		free(s->instance);
+		free(s->method);
+		free(s);
 	}
-	free(m->s);
 	pthread_mutex_destroy(&m->mu);
 	free(m);
 }
 
-/* The series for (instance, method), created if needed (m->mu held). */
-static struct series *find(struct sbc_metrics *m, const char *instance,
-			   const char *method)
+/* The series for (instance, Object.Method), made if needed; NULL past
+ * the cap or out of memory. */
+static struct sbc_series *find(struct sbc_metrics *m, const char *instance,
+			       const char *object, const char *method)
 {
-	for (size_t i = 0; i < m->n; i++)
-		if (strcmp(m->s[i].instance, instance) == 0 &&
-		    strcmp(m->s[i].method, method) == 0)
-			return &m->s[i];
-	if (m->n >= MAX_SERIES) {
-		m->overflow = true;
-		return NULL;
+	char name[2 * NAME_MAX_LEN + 2];
+	snprintf(name, sizeof(name), "%s.%s", object, method);
+	pthread_mutex_lock(&m->mu);
+	struct sbc_series *s = m->head;
+	for (; s; s = s->next)
+		if (strcmp(s->instance, instance) == 0 &&
+		    strcmp(s->method, name) == 0)
+			break;
+	if (!s && m->n >= MAX_SERIES)
+		atomic_store(&m->overflow, true);
+	else if (!s && (s = calloc(1, sizeof(*s)))) {
+		s->instance = strndup(instance, NAME_MAX_LEN);
+		s->method = strndup(name, 2 * NAME_MAX_LEN + 1);
+		if (!s->instance || !s->method) {
+			free(s->instance);
+			free(s->method);
+			free(s);
+			s = NULL;
+		} else {
+			*m->tail = s;
+			m->tail = &s->next;
+			m->n++;
+		}
 	}
-	if (m->n == m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 16;
-		struct series *s = realloc(m->s, cap * sizeof(*s));
-		if (!s)
-			return NULL;
-		m->s = s;
-		m->cap = cap;
-	}
-	struct series *s = &m->s[m->n];
-	memset(s, 0, sizeof(*s));
-	s->instance = strndup(instance, NAME_MAX_LEN);
-	s->method = strndup(method, NAME_MAX_LEN);
-	if (!s->instance || !s->method) {
-		free(s->instance);
-		free(s->method);
-		return NULL;
-	}
-	m->n++;
+	pthread_mutex_unlock(&m->mu);
 	return s;
+}
+
+static void count(struct sbc_series *s, enum sb_status st, int64_t elapsed_ms)
+{
+	if (st < 0 || st >= SB_STATUS_COUNT_)
+		st = SB_ERR_INTERNAL;
+	if (elapsed_ms < 0)
+		elapsed_ms = 0;
+	double secs = (double)elapsed_ms / 1000.0;
+	size_t b = 0;
+	while (b < N_BUCKETS && secs > bucket_s[b])
+		b++;
+	atomic_fetch_add_explicit(&s->count[st], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->bucket[b], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->sum_ms, (unsigned long long)elapsed_ms,
+				  memory_order_relaxed);
 }
 
 void sbc_metrics_call(struct sbc_metrics *m, const char *instance,
@@ -98,22 +124,26 @@ void sbc_metrics_call(struct sbc_metrics *m, const char *instance,
 {
 	if (!m || !instance || !object || !method)
 		return;
-	char name[2 * NAME_MAX_LEN + 2];
-	snprintf(name, sizeof(name), "%s.%s", object, method);
-	if (st < 0 || st >= SB_STATUS_COUNT_)
-		st = SB_ERR_INTERNAL;
-	double secs = elapsed_ms > 0 ? (double)elapsed_ms / 1000.0 : 0.0;
-	pthread_mutex_lock(&m->mu);
-	struct series *s = find(m, instance, name);
-	if (s) {
-		s->count[st]++;
-		s->n++;
-		s->sum_s += secs;
-		for (size_t b = 0; b < N_BUCKETS; b++)
-			if (secs <= bucket_s[b])
-				s->bucket[b]++;
+	struct sbc_series *s = find(m, instance, object, method);
+	if (s)
+		count(s, st, elapsed_ms);
+}
+
+void sbc_metrics_call_entry(struct sbc_metrics *m, const struct sbc_entry *e,
+			    enum sb_status st, int64_t elapsed_ms)
+{
+	if (!m || !e || !e->inst || !e->obj || !e->method)
+		return;
+	struct sbc_entry *me = (struct sbc_entry *)e; /* the cache only */
+	struct sbc_series *s = atomic_load_explicit(&me->series,
+						    memory_order_acquire);
+	if (!s) {
+		s = find(m, e->inst->name, e->obj->name, e->method->name);
+		if (!s)
+			return;
+		atomic_store_explicit(&me->series, s, memory_order_release);
 	}
-	pthread_mutex_unlock(&m->mu);
+	count(s, st, elapsed_ms);
 }
 
 void sbc_metrics_reload(struct sbc_metrics *m, bool ok)
@@ -132,9 +162,8 @@ void sbc_metrics_http(struct sbc_metrics *m, int code)
 {
 	if (!m || code < 100 || code > 599)
 		return;
-	pthread_mutex_lock(&m->mu);
-	m->http[code / 100]++;
-	pthread_mutex_unlock(&m->mu);
+	atomic_fetch_add_explicit(&m->http[code / 100], 1,
+				  memory_order_relaxed);
 }
 
 /* A label value with \, " and newline escaped. */
@@ -153,7 +182,7 @@ static void label(struct sb_buf *b, const char *s)
 }
 
 /* instance="i",object="O",method="M" (s->method is "O.M"). */
-static void labels2(struct sb_buf *b, const struct series *s)
+static void labels2(struct sb_buf *b, const struct sbc_series *s)
 {
 	sb_buf_puts(b, "instance=\"");
 	label(b, s->instance);
@@ -182,10 +211,10 @@ char *sbc_metrics_render(struct sbc_metrics *m,
 	sb_buf_puts(&b, "# HELP svcbroker_calls_total Method calls answered, "
 			"by instance, method and status.\n"
 			"# TYPE svcbroker_calls_total counter\n");
-	for (size_t i = 0; i < m->n; i++) {
-		const struct series *s = &m->s[i];
+	for (const struct sbc_series *s = m->head; s; s = s->next) {
 		for (int st = 0; st < SB_STATUS_COUNT_; st++) {
-			if (!s->count[st])
+			unsigned long long n = LOAD(s->count[st]);
+			if (!n)
 				continue;
 			sb_buf_puts(&b, "svcbroker_calls_total{");
 			labels2(&b, s);
@@ -193,32 +222,40 @@ char *sbc_metrics_render(struct sbc_metrics *m,
 				      st == SB_OK
 					  ? "ok"
 					  : sb_status_str((enum sb_status)st),
-				      s->count[st]);
+				      n);
 		}
 	}
 	sb_buf_puts(&b, "# HELP svcbroker_call_duration_seconds Time from "
 			"accepting a call to its answer.\n"
 			"# TYPE svcbroker_call_duration_seconds histogram\n");
-	for (size_t i = 0; i < m->n; i++) {
-		const struct series *s = &m->s[i];
-		if (!s->n)
+	for (const struct sbc_series *s = m->head; s; s = s->next) {
+		/* one snapshot of the buckets: the count is their sum, so the
+		 * histogram is consistent even while calls are counted */
+		unsigned long long cum = 0, by[N_BUCKETS + 1];
+		for (size_t k = 0; k <= N_BUCKETS; k++)
+			by[k] = LOAD(s->bucket[k]);
+		unsigned long long total = 0;
+		for (size_t k = 0; k <= N_BUCKETS; k++)
+			total += by[k];
+		if (!total)
 			continue;
 		for (size_t k = 0; k < N_BUCKETS; k++) {
+			cum += by[k];
 			sb_buf_puts(&b,
 				    "svcbroker_call_duration_seconds_bucket{");
 			labels2(&b, s);
 			sb_buf_printf(&b, ",le=\"%g\"} %llu\n", bucket_s[k],
-				      s->bucket[k]);
+				      cum);
 		}
 		sb_buf_puts(&b, "svcbroker_call_duration_seconds_bucket{");
 		labels2(&b, s);
-		sb_buf_printf(&b, ",le=\"+Inf\"} %llu\n", s->n);
+		sb_buf_printf(&b, ",le=\"+Inf\"} %llu\n", total);
 		sb_buf_puts(&b, "svcbroker_call_duration_seconds_sum{");
 		labels2(&b, s);
-		sb_buf_printf(&b, "} %.6f\n", s->sum_s);
+		sb_buf_printf(&b, "} %.3f\n", (double)LOAD(s->sum_ms) / 1000.0);
 		sb_buf_puts(&b, "svcbroker_call_duration_seconds_count{");
 		labels2(&b, s);
-		sb_buf_printf(&b, "} %llu\n", s->n);
+		sb_buf_printf(&b, "} %llu\n", total);
 	}
 	sb_buf_printf(&b,
 		      "# HELP svcbroker_reloads_total Configuration reloads, "
@@ -234,8 +271,8 @@ char *sbc_metrics_render(struct sbc_metrics *m,
 		sb_buf_printf(&b,
 			      "svcbroker_http_responses_total{class=\"%dxx\"} "
 			      "%llu\n",
-			      c, m->http[c]);
-	bool overflow = m->overflow;
+			      c, LOAD(m->http[c]));
+	bool overflow = LOAD(m->overflow);
 	pthread_mutex_unlock(&m->mu);
 
 	sb_buf_printf(&b,

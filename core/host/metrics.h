@@ -15,6 +15,10 @@ void sbc_metrics_free(struct sbc_metrics *m);
 void sbc_metrics_call(struct sbc_metrics *m, const char *instance,
 		      const char *object, const char *method, enum sb_status st,
 		      int64_t elapsed_ms);
+/* The same for the method of entry e, whose series is looked up once and
+ * kept in e->series: no lock, no name formatting per call. */
+void sbc_metrics_call_entry(struct sbc_metrics *m, const struct sbc_entry *e,
+			    enum sb_status st, int64_t elapsed_ms);
 /* One configuration reload, successful or refused. */
 void sbc_metrics_reload(struct sbc_metrics *m, bool ok);
 /* One HTTP answer with this status code. */

@@ -134,9 +134,13 @@ const struct sb_param *sb_call_param(const struct sb_call *c, const char *name)
 	if (!c || !name)
 		return NULL;
 	if (c->m && c->m->inputs) {
-		for (size_t i = 0; c->m->inputs[i].name; i++)
-			if (strcmp(c->m->inputs[i].name, name) == 0)
-				return &c->m->inputs[i];
+		/* a broker reading its inputs passes the same literals as its
+		 * table, often the very same pointers; the first byte settles
+		 * most of the others without a call */
+		for (const struct sb_param *p = c->m->inputs; p->name; p++)
+			if (p->name == name ||
+			    (p->name[0] == name[0] && strcmp(p->name, name) == 0))
+				return p;
 	}
 	if (c->m && c->m->kind == SB_KIND_LIST) {
 		if (strcmp(name, page_size_param.name) == 0)
@@ -151,9 +155,11 @@ static struct input *find_input(const struct sb_call *c, const char *name)
 {
 	if (!c || !name)
 		return NULL;
-	for (size_t i = 0; i < c->n_in; i++)
-		if (strcmp(c->in[i].decl->name, name) == 0)
+	for (size_t i = 0; i < c->n_in; i++) {
+		const char *n = c->in[i].decl->name;
+		if (n == name || (n[0] == name[0] && strcmp(n, name) == 0))
 			return &c->in[i];
+	}
 	return NULL;
 }
 
@@ -660,10 +666,16 @@ static const struct sb_param *declared(const struct sb_call *call,
 const struct sb_value *sb_call_input(const struct sb_call *call,
 				     const char *name)
 {
-	if (call && !sb_call_param(call, name))
+	const struct sb_param *p = sb_call_param(call, name);
+	if (call && !p)
 		misuse(call, name, "a value", NULL);
-	const struct input *in = find_input(call, name);
-	return in ? &in->value : NULL;
+	if (!p)
+		return NULL;
+	/* an input given is kept with its declaration: compare those */
+	for (size_t i = 0; i < call->n_in; i++)
+		if (call->in[i].decl == p)
+			return &call->in[i].value;
+	return NULL;
 }
 
 static bool is_number(enum sb_type t) { return t == SB_TYPE_NUMBER; }

@@ -342,6 +342,36 @@ def test_metrics_and_misc(t, d):
                  "svcbroker_calls_in_flight", "svcbroker_queue_depth",
                  "svcbroker_reloads_total"):
         t.ok(name in text, "metrics has %s" % name)
+    # the histogram of one method: a fast call and a 300 ms one more
+    def series(text, name, labels):
+        out = []
+        for line in text.splitlines():
+            if line.startswith(name + "{") and labels in line:
+                out.append((line[line.index("{"):line.rindex("}") + 1],
+                            float(line.rsplit(" ", 1)[1])))
+        return out
+    lab = 'instance="t1",object="Echo",method="Sleep"'
+    before = series(text, "svcbroker_call_duration_seconds_count", lab)
+    n0 = before[0][1] if before else 0
+    d.call("t1/Echo.Sleep", {"Ms": 1})
+    d.call("t1/Echo.Sleep", {"Ms": 300})
+    _, _, text = raw(d, "GET", "/metrics")
+    buckets = series(text, "svcbroker_call_duration_seconds_bucket", lab)
+    counts = [v for _, v in buckets]
+    total = series(text, "svcbroker_call_duration_seconds_count", lab)
+    ssum = series(text, "svcbroker_call_duration_seconds_sum", lab)
+    t.ok(len(buckets) == 14 and counts == sorted(counts) and
+         'le="+Inf"' in buckets[-1][0],
+         "metrics: histogram buckets are cumulative, up to +Inf", buckets)
+    t.ok(total and total[0][1] == counts[-1] == n0 + 2,
+         "metrics: the count is the +Inf bucket and counts each call",
+         (total, counts[-1:], n0))
+    le = {k: v for k, v in buckets}
+    t.ok(le.get(lab.join(["{", ',le="0.25"}'])) is not None and
+         le[lab.join(["{", ',le="0.25"}'])] <= counts[-1] - 1,
+         "metrics: the 300 ms call is counted above the 0.25 s bound", le)
+    t.ok(ssum and ssum[0][1] >= 0.3,
+         "metrics: the sum holds the 300 ms call", ssum)
     st, h, _ = raw(d, "HEAD", "/v1/health")
     t.eq(st, 200, "HEAD /v1/health is 200")
     st, body = d.get("/v1/openapi.json")
