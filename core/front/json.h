@@ -22,6 +22,13 @@ struct sb_call *sbc_json_decode_call(const struct sbc_entry *e,
 
 /* {"rows": [...], "more": bool, "next_page_token": string|null} */
 char *sbc_json_result(const struct sb_result *r);
+/* Append s (valid UTF-8) as a JSON string, or v as a JSON number, exactly
+ * as jansson's compact output writes them (the result encoder's parts;
+ * the fuzz target fuzz_json_result compares them with jansson).  False
+ * when the buffer is full. */
+struct sb_buf;
+bool sbc_json_put_string(struct sb_buf *b, const char *s);
+bool sbc_json_put_int(struct sb_buf *b, int64_t v);
 /* {"error": {"category", "code", "message", "retry_after_ms"?}} */
 char *sbc_json_error(const struct sb_error *err);
 /* GET /v1/catalog: every instance with its objects (summary). */

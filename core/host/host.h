@@ -81,9 +81,9 @@ struct sbc_config {
 				  * 1s..1h, default 60s */
 	int64_t module_load_timeout_ms; /* --check's probe of a module
 					 * file; 1s..10min, default 10s */
-	int log_level;		 /* enum sb_log_level; default info */
-	char **include;		 /* as given (read by the loader) */
-	char **modules;		 /* enabled module names, NULL-terminated */
+	int log_level;			/* enum sb_log_level; default info */
+	char **include;			/* as given (read by the loader) */
+	char **modules; /* enabled module names, NULL-terminated */
 	struct sbc_instance_conf *instances;
 	size_t n_instances;
 };

@@ -135,8 +135,8 @@ void sbc_metrics_call_entry(struct sbc_metrics *m, const struct sbc_entry *e,
 	if (!m || !e || !e->inst || !e->obj || !e->method)
 		return;
 	struct sbc_entry *me = (struct sbc_entry *)e; /* the cache only */
-	struct sbc_series *s = atomic_load_explicit(&me->series,
-						    memory_order_acquire);
+	struct sbc_series *s =
+	    atomic_load_explicit(&me->series, memory_order_acquire);
 	if (!s) {
 		s = find(m, e->inst->name, e->obj->name, e->method->name);
 		if (!s)

@@ -30,7 +30,4 @@ __attribute__((constructor)) static void sb_net_init(void)
 		 xmlParserVersion ? xmlParserVersion : "?");
 }
 
-const char *sb_net_libraries(void)
-{
-	return libraries;
-}
+const char *sb_net_libraries(void) { return libraries; }

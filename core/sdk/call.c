@@ -138,8 +138,8 @@ const struct sb_param *sb_call_param(const struct sb_call *c, const char *name)
 		 * table, often the very same pointers; the first byte settles
 		 * most of the others without a call */
 		for (const struct sb_param *p = c->m->inputs; p->name; p++)
-			if (p->name == name ||
-			    (p->name[0] == name[0] && strcmp(p->name, name) == 0))
+			if (p->name == name || (p->name[0] == name[0] &&
+						strcmp(p->name, name) == 0))
 				return p;
 	}
 	if (c->m && c->m->kind == SB_KIND_LIST) {
