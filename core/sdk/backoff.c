@@ -98,16 +98,14 @@ int64_t sb_backoff_left(const struct sb_backoff *b)
 
 enum sb_status sb_backoff_wait(const struct sb_backoff *b,
 			       const struct sb_host *host,
-			       const struct sb_call *call,
-			       struct sb_error *err)
+			       const struct sb_call *call, struct sb_error *err)
 {
 	for (int round = 0; round < WAIT_ROUNDS; round++) {
 		int64_t left = sb_backoff_left(b);
 		if (left <= 0)
 			return SB_OK;
-		int64_t remaining = bounded(host, call)
-					? host->remaining_ms(host, call)
-					: 0;
+		int64_t remaining =
+		    bounded(host, call) ? host->remaining_ms(host, call) : 0;
 		if (left >= remaining) {
 			enum sb_status st = sb_error_set(
 			    err, SB_ERR_THROTTLED, NULL,
@@ -126,6 +124,7 @@ enum sb_status sb_backoff_wait(const struct sb_backoff *b,
 					 "the upstream keeps asking for "
 					 "pauses: retry later");
 	if (err)
-		err->retry_after_ms = sb_backoff_left(b) > 0 ? sb_backoff_left(b) : 1;
+		err->retry_after_ms =
+		    sb_backoff_left(b) > 0 ? sb_backoff_left(b) : 1;
 	return st;
 }

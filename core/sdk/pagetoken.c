@@ -15,7 +15,8 @@
 #define HEAD_LEN (1 + BIND_LEN)
 #define TOKEN_CHARS_MAX 4096
 
-/* ---- SipHash-2-4-128 ------------------------------------------------------ */
+/* ---- SipHash-2-4-128 ------------------------------------------------------
+ */
 
 static uint64_t rotl(uint64_t x, int b) { return (x << b) | (x >> (64 - b)); }
 
@@ -91,7 +92,8 @@ void sb_siphash128(const unsigned char key[16], const void *data, size_t len,
 	put_le64(out + 8, s.v0 ^ s.v1 ^ s.v2 ^ s.v3);
 }
 
-/* ---- the process's keys ------------------------------------------------------ */
+/* ---- the process's keys
+ * ------------------------------------------------------ */
 
 static pthread_once_t keys_once = PTHREAD_ONCE_INIT;
 static unsigned char key_tag[16], key_bind[16];
@@ -139,7 +141,8 @@ static bool bind_hash(const char *const *binding, size_t n,
 	return true;
 }
 
-/* ---- base64url without padding (RFC 4648 section 5) ------------------------ */
+/* ---- base64url without padding (RFC 4648 section 5) ------------------------
+ */
 
 static const char b64url[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -211,7 +214,8 @@ static bool b64url_decode(const char *s, size_t len, unsigned char *out,
 	return true;
 }
 
-/* ---- tokens ------------------------------------------------------------------- */
+/* ---- tokens
+ * ------------------------------------------------------------------- */
 
 char *sb_page_token_new(const char *const *binding, size_t n, const void *pos,
 			size_t len)
@@ -251,9 +255,9 @@ static bool same(const unsigned char *a, const unsigned char *b, size_t n)
 	return d == 0;
 }
 
-enum sb_status sb_page_token_read(const char *token,
-				  const char *const *binding, size_t n,
-				  struct sb_buf *pos, struct sb_error *err)
+enum sb_status sb_page_token_read(const char *token, const char *const *binding,
+				  size_t n, struct sb_buf *pos,
+				  struct sb_error *err)
 {
 	if (!token || !*token)
 		return refuse(err, "is empty");

@@ -65,9 +65,9 @@ char *sb_page_token_new(const char *const *binding, size_t n, const void *pos,
  * or made by another process, or made for another listing; pos is then
  * left as it was.  SB_ERR_INTERNAL when pos cannot grow or the process has
  * no key. */
-enum sb_status sb_page_token_read(const char *token,
-				  const char *const *binding, size_t n,
-				  struct sb_buf *pos, struct sb_error *err);
+enum sb_status sb_page_token_read(const char *token, const char *const *binding,
+				  size_t n, struct sb_buf *pos,
+				  struct sb_error *err);
 
 /* SipHash-2-4 with a 128-bit output (Aumasson and Bernstein): a keyed
  * pseudorandom function for short inputs, used as the page tokens' MAC.

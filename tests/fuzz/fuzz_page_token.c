@@ -47,8 +47,8 @@ static bool read_ok(const char *token, const char *const *bind, size_t n,
 			   "the position replaced what the buffer held");
 		return true;
 	}
-	FUZZ_CHECK(st == SB_ERR_INVALID_INPUT, "status %d for '%.80s'",
-		   (int)st, token ? token : "(null)");
+	FUZZ_CHECK(st == SB_ERR_INVALID_INPUT, "status %d for '%.80s'", (int)st,
+		   token ? token : "(null)");
 	FUZZ_CHECK(strcmp(err.code, SB_PAGE_TOKEN_CODE) == 0,
 		   "code '%s' for a refused token", err.code);
 	FUZZ_CHECK(strncmp(err.message, "PageToken ", 10) == 0,

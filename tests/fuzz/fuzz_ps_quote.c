@@ -41,10 +41,10 @@ static size_t ps_unquote(const char *s, size_t len, struct sb_buf *out)
 			return 0;
 		if (is_quote(cp)) {
 			uint32_t next;
-			size_t k2 = i + k < len ? sb_utf8_decode(s + i + k,
-								 len - i - k,
-								 &next)
-						: 0;
+			size_t k2 =
+			    i + k < len
+				? sb_utf8_decode(s + i + k, len - i - k, &next)
+				: 0;
 			if (k2 == 0 || !is_quote(next))
 				return i + k; /* closed */
 			sb_buf_append(out, s + i + k, k2);

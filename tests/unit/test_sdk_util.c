@@ -52,7 +52,9 @@ static enum sb_status up_fetch(void *state, const struct sb_call *call,
 	st = sb_result_row(r);
 	if (st == SB_OK && odd) {
 		/* One odd cell must not fail the call. */
-		st = sb_result_clean_text(r, "Text", "a\x01" "b\xff\nc");
+		st = sb_result_clean_text(r, "Text",
+					  "a\x01"
+					  "b\xff\nc");
 		if (st == SB_OK)
 			st = sb_result_clean_memo(r, "Body",
 						  "l1\r\nl2\x07\xc0\xaf");
@@ -61,8 +63,9 @@ static enum sb_status up_fetch(void *state, const struct sb_call *call,
 	} else if (st == SB_OK) {
 		st = sb_result_str(r, "Text", "ok");
 	}
-	return st == SB_OK ? SB_OK
-			   : sb_error_set(err, st, NULL, "cannot build the row");
+	return st == SB_OK
+		   ? SB_OK
+		   : sb_error_set(err, st, NULL, "cannot build the row");
 }
 
 static enum sb_status up_open(const struct sb_host *host, const void *config,
@@ -135,8 +138,7 @@ static struct up_state *state_of(struct sb_testhost *th)
 
 static int calls_of(struct sb_testhost *th)
 {
-	return __atomic_load_n(&state_of(th)->upstream_calls,
-			       __ATOMIC_SEQ_CST);
+	return __atomic_load_n(&state_of(th)->upstream_calls, __ATOMIC_SEQ_CST);
 }
 
 static struct sb_call *new_call(struct sb_testhost *th, int64_t deadline_in)
@@ -149,7 +151,8 @@ static struct sb_call *new_call(struct sb_testhost *th, int64_t deadline_in)
 	return c;
 }
 
-/* ---- sb_sleep --------------------------------------------------------------- */
+/* ---- sb_sleep ---------------------------------------------------------------
+ */
 
 START_TEST(test_sleep_plain)
 {
@@ -162,7 +165,7 @@ START_TEST(test_sleep_plain)
 	t0 = sb_now_ms();
 	ck_assert_int_eq(sb_sleep(NULL, NULL, 0, &err), SB_OK);
 	ck_assert_int_eq(sb_sleep(NULL, NULL, -5, &err), SB_OK);
-	ck_assert_int_lt(sb_now_ms() - t0, 20);
+	ck_assert_int_lt(sb_now_ms() - t0, LATE_MS);
 }
 END_TEST
 
@@ -182,7 +185,7 @@ START_TEST(test_sleep_in_call)
 	sb_call_set_deadline(c, sb_now_ms() + 300);
 	t0 = sb_now_ms();
 	ck_assert_int_eq(sb_sleep(host, c, 1000, &err), SB_ERR_TIMEOUT);
-	ck_assert_int_lt(sb_now_ms() - t0, 50);
+	ck_assert_int_lt(sb_now_ms() - t0, LATE_MS);
 	ck_assert_msg(strstr(err.message, "deadline"), "%s", err.message);
 	/* A passed deadline: no wait at all. */
 	sb_call_set_deadline(c, sb_now_ms() - 1);
@@ -229,13 +232,14 @@ START_TEST(test_sleep_cancelled)
 	/* already cancelled: at once */
 	t0 = sb_now_ms();
 	ck_assert_int_eq(sb_sleep(host, c, 1000, &err), SB_ERR_TIMEOUT);
-	ck_assert_int_lt(sb_now_ms() - t0, 20);
+	ck_assert_int_lt(sb_now_ms() - t0, LATE_MS);
 	sb_call_free(c);
 	sb_testhost_free(th);
 }
 END_TEST
 
-/* ---- back-off --------------------------------------------------------------- */
+/* ---- back-off ---------------------------------------------------------------
+ */
 
 START_TEST(test_backoff_basics)
 {
@@ -273,8 +277,8 @@ START_TEST(test_backoff_throttles_without_upstream)
 	struct sb_testhost *th = open_up();
 	sb_testhost_set_timeout(th, 2000);
 	const char *busy[] = {"BusyMs=10000", NULL};
-	struct sb_testhost_run *r = sb_testhost_run(th, "Up", "Fetch", busy,
-						    NULL);
+	struct sb_testhost_run *r =
+	    sb_testhost_run(th, "Up", "Fetch", busy, NULL);
 	ck_assert_int_eq(r->status, SB_ERR_THROTTLED);
 	ck_assert_str_eq(r->err.code, "ErrorServerBusy");
 	sb_testhost_run_free(r);
@@ -293,7 +297,7 @@ START_TEST(test_backoff_throttles_without_upstream)
 			      (long long)r->err.retry_after_ms);
 		ck_assert_msg(strstr(r->err.message, "pause"), "%s",
 			      r->err.message);
-		ck_assert_int_lt(took, 100);
+		ck_assert_int_lt(took, LATE_MS);
 		sb_testhost_run_free(r);
 	}
 	ck_assert_int_eq(calls_of(th), 1);
@@ -307,8 +311,8 @@ START_TEST(test_backoff_waits_within_deadline)
 	sb_testhost_set_timeout(th, 3000);
 	sb_backoff_set(&state_of(th)->backoff, 250);
 	int64_t t0 = sb_now_ms();
-	struct sb_testhost_run *r = sb_testhost_run(th, "Up", "Fetch", NULL,
-						    NULL);
+	struct sb_testhost_run *r =
+	    sb_testhost_run(th, "Up", "Fetch", NULL, NULL);
 	int64_t took = sb_now_ms() - t0;
 	ck_assert_msg(r->status == SB_OK, "%s", r->err.message);
 	ck_assert_str_eq(sb_testhost_text(r, 0, "Text"), "ok");
@@ -342,7 +346,8 @@ START_TEST(test_backoff_wait_cancelled)
 }
 END_TEST
 
-/* ---- SipHash --------------------------------------------------------------- */
+/* ---- SipHash ---------------------------------------------------------------
+ */
 
 /* From the SipHash reference implementation's vectors (vectors_sip128):
  * key 00 01 .. 0f, message 00 01 .. (n - 1). */
@@ -350,18 +355,24 @@ static const struct {
 	size_t n;
 	unsigned char out[16];
 } sip_vectors[] = {
-    {0, {0xa3, 0x81, 0x7f, 0x04, 0xba, 0x25, 0xa8, 0xe6, 0x6d, 0xf6, 0x72,
-	 0x14, 0xc7, 0x55, 0x02, 0x93}},
-    {1, {0xda, 0x87, 0xc1, 0xd8, 0x6b, 0x99, 0xaf, 0x44, 0x34, 0x76, 0x59,
-	 0x11, 0x9b, 0x22, 0xfc, 0x45}},
-    {7, {0xa1, 0xf1, 0xeb, 0xbe, 0xd8, 0xdb, 0xc1, 0x53, 0xc0, 0xb8, 0x4a,
-	 0xa6, 0x1f, 0xf0, 0x82, 0x39}},
-    {8, {0x3b, 0x62, 0xa9, 0xba, 0x62, 0x58, 0xf5, 0x61, 0x0f, 0x83, 0xe2,
-	 0x64, 0xf3, 0x14, 0x97, 0xb4}},
-    {15, {0x54, 0x93, 0xe9, 0x99, 0x33, 0xb0, 0xa8, 0x11, 0x7e, 0x08, 0xec,
-	  0x0f, 0x97, 0xcf, 0xc3, 0xd9}},
-    {63, {0x51, 0x50, 0xd1, 0x77, 0x2f, 0x50, 0x83, 0x4a, 0x50, 0x3e, 0x06,
-	  0x9a, 0x97, 0x3f, 0xbd, 0x7c}},
+    {0,
+     {0xa3, 0x81, 0x7f, 0x04, 0xba, 0x25, 0xa8, 0xe6, 0x6d, 0xf6, 0x72, 0x14,
+      0xc7, 0x55, 0x02, 0x93}},
+    {1,
+     {0xda, 0x87, 0xc1, 0xd8, 0x6b, 0x99, 0xaf, 0x44, 0x34, 0x76, 0x59, 0x11,
+      0x9b, 0x22, 0xfc, 0x45}},
+    {7,
+     {0xa1, 0xf1, 0xeb, 0xbe, 0xd8, 0xdb, 0xc1, 0x53, 0xc0, 0xb8, 0x4a, 0xa6,
+      0x1f, 0xf0, 0x82, 0x39}},
+    {8,
+     {0x3b, 0x62, 0xa9, 0xba, 0x62, 0x58, 0xf5, 0x61, 0x0f, 0x83, 0xe2, 0x64,
+      0xf3, 0x14, 0x97, 0xb4}},
+    {15,
+     {0x54, 0x93, 0xe9, 0x99, 0x33, 0xb0, 0xa8, 0x11, 0x7e, 0x08, 0xec, 0x0f,
+      0x97, 0xcf, 0xc3, 0xd9}},
+    {63,
+     {0x51, 0x50, 0xd1, 0x77, 0x2f, 0x50, 0x83, 0x4a, 0x50, 0x3e, 0x06, 0x9a,
+      0x97, 0x3f, 0xbd, 0x7c}},
 };
 
 START_TEST(test_siphash_vectors)
@@ -380,7 +391,8 @@ START_TEST(test_siphash_vectors)
 }
 END_TEST
 
-/* ---- page tokens ------------------------------------------------------------- */
+/* ---- page tokens
+ * ------------------------------------------------------------- */
 
 static const char *const bind3[] = {"Email.List", "alice@example.test",
 				    "Inbox"};
@@ -456,8 +468,7 @@ START_TEST(test_page_token_round_trip)
 	sb_buf_free(&pos);
 	/* a pos that cannot grow: internal, not the client's fault */
 	sb_buf_init(&pos, 16);
-	ck_assert_int_eq(read_tok(tok, bind3, 3, &pos, &err),
-			 SB_ERR_INTERNAL);
+	ck_assert_int_eq(read_tok(tok, bind3, 3, &pos, &err), SB_ERR_INTERNAL);
 	sb_buf_free(&pos);
 	free(tok);
 	ck_assert_ptr_null(
@@ -641,7 +652,8 @@ START_TEST(test_page_token_tampered)
 }
 END_TEST
 
-/* ---- cleaners ------------------------------------------------------------------ */
+/* ---- cleaners
+ * ------------------------------------------------------------------ */
 
 START_TEST(test_clean_text_memo)
 {
@@ -747,11 +759,10 @@ START_TEST(test_result_clean_in_a_call)
 {
 	struct sb_testhost *th = open_up();
 	const char *in[] = {"Odd=true", NULL};
-	struct sb_testhost_run *r = sb_testhost_run(th, "Up", "Fetch", in,
-						    NULL);
+	struct sb_testhost_run *r =
+	    sb_testhost_run(th, "Up", "Fetch", in, NULL);
 	ck_assert_msg(r->status == SB_OK, "%s", r->err.message);
-	ck_assert_str_eq(sb_testhost_text(r, 0, "Text"),
-			 "ab\xef\xbf\xbd c");
+	ck_assert_str_eq(sb_testhost_text(r, 0, "Text"), "ab\xef\xbf\xbd c");
 	ck_assert_str_eq(sb_testhost_text(r, 0, "Body"),
 			 "l1\r\nl2\xef\xbf\xbd\xef\xbf\xbd");
 	ck_assert_ptr_null(sb_testhost_cell(r, 0, "Note"));
@@ -760,7 +771,8 @@ START_TEST(test_result_clean_in_a_call)
 }
 END_TEST
 
-/* ---- PowerShell quoting --------------------------------------------------------- */
+/* ---- PowerShell quoting
+ * --------------------------------------------------------- */
 
 static void quote_ok(const char *in, const char *want)
 {
