@@ -144,17 +144,6 @@ void mapi_unique_for(const char *message_id, const char *mailbox,
 bool mapi_id_ok(const char *id);
 
 /* ---- mapi_text.c -------------------------------------------------- */
-/* s made fit for a TEXT (memo false) or MEMO cell: invalid UTF-8 becomes
- * U+FFFD; in TEXT, TAB, CR, LF and U+2028/9 become a space; other control
- * characters are dropped.  malloc'd; NULL only when s is NULL or out of
- * memory. */
-char *mapi_clean_text(const char *s, bool memo);
-/* sb_result_str of a value read from the store, cleaned as above (NULL:
- * nothing set). */
-enum sb_status mapi_put_text(struct sb_result *r, const char *name,
-			     const char *value);
-enum sb_status mapi_put_memo(struct sb_result *r, const char *name,
-			     const char *value);
 /* True if s is 1..max bytes of valid UTF-8 with no control character, no
  * '/', and does not start with '.': a name that is safe as one path
  * component and fits a TEXT cell. */

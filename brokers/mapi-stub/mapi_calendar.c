@@ -178,20 +178,20 @@ static void appt_row(struct sb_result *r, const struct appt *a)
 	sb_result_str(r, "Id", a->id);
 	/* Values from a file another tool may have written: cleaned to fit
 	 * their types (a SUMMARY may hold an escaped line break). */
-	mapi_put_text(r, "Subject", a->subject);
-	mapi_put_memo(r, "Body", a->body);
-	mapi_put_text(r, "Location", a->location);
+	sb_result_clean_text(r, "Subject", a->subject);
+	sb_result_clean_memo(r, "Body", a->body);
+	sb_result_clean_text(r, "Location", a->location);
 	sb_datetime_format(a->start, t, sizeof t);
 	sb_result_str(r, "Start", t);
 	sb_datetime_format(a->end, t, sizeof t);
 	sb_result_str(r, "End", t);
-	mapi_put_text(r, "TimeZone", a->tz);
+	sb_result_clean_text(r, "TimeZone", a->tz);
 	sb_result_bool(r, "IsAllDay", a->all_day);
 	if (a->reminder >= 0)
 		sb_result_int(r, "Reminder", a->reminder);
 	sb_result_empty(r, "Categories");
 	for (size_t i = 0; i < a->n_categories; i++)
-		mapi_put_text(r, "Categories", a->categories[i]);
+		sb_result_clean_text(r, "Categories", a->categories[i]);
 }
 
 /* The date an ISO 8601 value was written with (its first 10 characters),

@@ -405,42 +405,6 @@ static int read_headers(const char *path, char **out, size_t *len)
 	return 0;
 }
 
-/* An attachment's name as a client may use it as a file name: one line of
- * text, no path separators, not "." or "..".  malloc'd. */
-#define ATTACHMENT_NAME_MAX 255
-
-static char *attachment_name(const char *raw)
-{
-	char *n = mapi_clean_text(raw ? raw : "", false);
-	if (!n)
-		return NULL;
-	for (char *q = n; *q; q++)
-		if (*q == '/' || *q == '\\')
-			*q = '_';
-	if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
-		n[0] = '_';
-	/* a result file name holds at most 255 bytes: cut longer ones from
-	 * other tools at a character boundary */
-	n[sb_utf8_cut(n, strlen(n), ATTACHMENT_NAME_MAX)] = '\0';
-	return n;
-}
-
-/* The attachment's content type as a result may carry it (printable
- * ASCII type/subtype, at most 255 bytes); anything else written by
- * another tool becomes application/octet-stream. */
-static char *attachment_type(const char *raw)
-{
-	const char *s = raw ? raw : "";
-	size_t len = strnlen(s, ATTACHMENT_NAME_MAX + 1);
-	const char *slash = strchr(s, '/');
-	bool ok = len > 0 && len <= ATTACHMENT_NAME_MAX && slash &&
-		  slash != s && slash[1] != '\0';
-	for (size_t i = 0; ok && i < len; i++)
-		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f)
-			ok = false;
-	return strdup(ok ? s : "application/octet-stream");
-}
-
 static bool has_attachments_hdr(const char *raw, size_t len)
 {
 	char *ct = sb_mime_header(raw, len, "Content-Type");
@@ -493,7 +457,7 @@ static void put_common(struct sb_result *r, const char *id, const char *folder,
 	for (size_t i = 0; i < p->n_cc; i++)
 		if (sb_email_valid(p->cc[i]))
 			sb_result_str(r, "Cc", p->cc[i]);
-	mapi_put_text(r, "Subject", p->subject);
+	sb_result_clean_text(r, "Subject", p->subject);
 	sb_result_str(r, "Importance",
 		      p->importance ? p->importance : "Normal");
 	/* Dates from another tool's file may be anything: only those that
@@ -507,7 +471,7 @@ static void put_common(struct sb_result *r, const char *id, const char *folder,
 	if (sb_datetime_parse(when, NULL))
 		sb_result_str(r, "Received", when);
 	sb_result_bool(r, "IsRead", e->seen);
-	mapi_put_text(r, "MessageId", p->message_id);
+	sb_result_clean_text(r, "MessageId", p->message_id);
 }
 
 struct list_ctx {
@@ -729,17 +693,17 @@ static enum sb_status email_load(struct mapi_store *s, struct mapi_mailbox *mb,
 		if (sb_email_valid(p.reply_to[i]))
 			sb_result_str(r, "ReplyTo", p.reply_to[i]);
 	if (readable) {
-		mapi_put_memo(r, "Body", p.body);
-		mapi_put_memo(r, "HtmlBody", p.html_body);
+		sb_result_clean_memo(r, "Body", p.body);
+		sb_result_clean_memo(r, "HtmlBody", p.html_body);
 	} else {
-		mapi_put_memo(r, "Body", raw);
+		sb_result_clean_memo(r, "Body", raw);
 	}
 	sb_result_bool(r, "HasAttachments", p.n_attachments > 0);
 	sb_result_empty(r, "Attachments");
 	for (size_t i = 0; i < p.n_attachments; i++) {
 		struct sb_file f = p.attachments[i];
-		char *name = attachment_name(f.name);
-		char *type = attachment_type(f.content_type);
+		char *name = sb_clean_file_name(f.name);
+		char *type = sb_clean_content_type(f.content_type);
 		f.name = name;
 		f.content_type = type;
 		if (name && type)

@@ -3,16 +3,16 @@
  * Rows are sorted by (key, id).  A page token names the list it belongs to
  * (scope) and the last row returned, so the next page starts after that
  * row even when items were added or removed meanwhile: no row is returned
- * twice.  The token is opaque to clients (base64 of "v1|scope|key|id"). */
+ * twice.  The token is the SDK's (<svcbroker/pagetoken.h>): bound to the
+ * scope, its position the row's key and id, any change refused with
+ * ErrorInvalidPageToken. */
 #include "config.h"
 
-#include <errno.h>
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <svcbroker/call.h>
+#include <svcbroker/pagetoken.h>
 #include <svcbroker/sdk.h>
 
 #include "mapi.h"
@@ -31,22 +31,18 @@ void mapi_sort(struct mapi_sortkey *k, size_t n)
 		qsort(k, n, sizeof *k, cmp_key);
 }
 
+/* The position of a token: the row's key (8 bytes, big-endian) and id. */
 char *mapi_page_token(const char *scope, const struct mapi_sortkey *k)
 {
-	char *plain = NULL;
-	if (asprintf(&plain, "v1|%s|%" PRId64 "|%s", scope, k->key, k->id) < 0)
+	size_t idlen = strlen(k->id);
+	if (idlen > SB_PAGE_TOKEN_POS_MAX - 8)
 		return NULL;
-	char *tok = sb_base64_encode(plain, strlen(plain), 0);
-	free(plain);
-	return tok;
-}
-
-static enum sb_status bad_token(struct sb_error *err)
-{
-	return sb_error_set(err, SB_ERR_INVALID_INPUT, "ErrorInvalidPageToken",
-			    "PageToken is not a token this list returned "
-			    "(tokens belong to one list: same method, "
-			    "mailbox and folder)");
+	unsigned char pos[SB_PAGE_TOKEN_POS_MAX];
+	uint64_t key = (uint64_t)k->key;
+	for (int i = 0; i < 8; i++)
+		pos[i] = (unsigned char)(key >> (56 - 8 * i));
+	memcpy(pos + 8, k->id, idlen);
+	return sb_page_token_new(&scope, 1, pos, 8 + idlen);
 }
 
 enum sb_status mapi_page_start(const struct mapi_sortkey *k, size_t n,
@@ -56,37 +52,25 @@ enum sb_status mapi_page_start(const struct mapi_sortkey *k, size_t n,
 	*start = 0;
 	if (!token || !*token)
 		return SB_OK;
-	size_t tlen = strlen(token);
-	if (tlen > 1024)
-		return bad_token(err);
-	size_t plen = 0;
-	unsigned char *plain = sb_base64_decode(token, tlen, &plen);
-	if (!plain)
-		return bad_token(err);
-	enum sb_status st = SB_OK;
-	/* v1|scope|key|id: scope may not contain '|'; id may not either. */
-	char *p = (char *)plain;
-	size_t slen = strlen(scope);
-	if (plen != strlen(p) || strncmp(p, "v1|", 3) != 0 ||
-	    strncmp(p + 3, scope, slen) != 0 || p[3 + slen] != '|') {
-		st = bad_token(err);
-		goto out;
+	struct sb_buf pos;
+	sb_buf_init(&pos, SB_PAGE_TOKEN_POS_MAX + 1);
+	enum sb_status st = sb_page_token_read(token, &scope, 1, &pos, err);
+	if (st != SB_OK) {
+		sb_buf_free(&pos);
+		return st;
 	}
-	char *keys = p + 3 + slen + 1;
-	char *bar = strchr(keys, '|');
-	if (!bar) {
-		st = bad_token(err);
-		goto out;
+	/* Only this process made it (the tag says so): a position that does
+	 * not parse is a bug, but is still answered as a bad token. */
+	if (pos.len < 8 || memchr(pos.data + 8, '\0', pos.len - 8)) {
+		sb_buf_free(&pos);
+		return sb_error_set(err, SB_ERR_INVALID_INPUT,
+				    SB_PAGE_TOKEN_CODE,
+				    "PageToken holds no row position");
 	}
-	*bar = '\0';
-	char *end = NULL;
-	errno = 0;
-	long long key = strtoll(keys, &end, 10);
-	if (errno || end == keys || *end) {
-		st = bad_token(err);
-		goto out;
-	}
-	struct mapi_sortkey last = {.key = key, .id = bar + 1};
+	uint64_t key = 0;
+	for (int i = 0; i < 8; i++)
+		key = (key << 8) | (unsigned char)pos.data[i];
+	struct mapi_sortkey last = {.key = (int64_t)key, .id = pos.data + 8};
 	/* First row strictly after `last` (binary search). */
 	size_t lo = 0, hi = n;
 	while (lo < hi) {
@@ -97,9 +81,8 @@ enum sb_status mapi_page_start(const struct mapi_sortkey *k, size_t n,
 			hi = mid;
 	}
 	*start = lo;
-out:
-	free(plain);
-	return st;
+	sb_buf_free(&pos);
+	return SB_OK;
 }
 
 enum sb_status mapi_page_emit(const struct mapi_sortkey *k, size_t n,

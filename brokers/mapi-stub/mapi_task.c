@@ -197,8 +197,8 @@ static void task_row(struct sb_result *r, const struct task *t)
 	char d[16];
 	sb_result_row(r);
 	sb_result_str(r, "Id", t->id);
-	mapi_put_text(r, "Subject", t->subject);
-	mapi_put_memo(r, "Body", t->body);
+	sb_result_clean_text(r, "Subject", t->subject);
+	sb_result_clean_memo(r, "Body", t->body);
 	if (t->start != INT64_MIN) {
 		date_str(t->start, d, sizeof d);
 		sb_result_str(r, "StartDate", d);
@@ -210,7 +210,7 @@ static void task_row(struct sb_result *r, const struct task *t)
 	sb_result_str(r, "Status", t->status);
 	sb_result_int(r, "PercentComplete", t->percent);
 	sb_result_str(r, "Importance", t->importance);
-	mapi_put_text(r, "Owner", t->owner);
+	sb_result_clean_text(r, "Owner", t->owner);
 }
 
 static bool date_in(const char *s, int64_t *out)

@@ -105,6 +105,45 @@ bool sb_path_component_ok(const char *s, size_t max);
 /* Monotonic clock in milliseconds; wall clock in seconds. */
 int64_t sb_now_ms(void);
 
+/* ---- Values from an upstream, made fit for a result cell ---------------
+ * Text read from an upstream (a header, a body, a stored file, a server's
+ * answer) may hold invalid UTF-8 or control characters that the catalog's
+ * types refuse.  One odd cell must never fail a whole call, so such values
+ * are cleaned rather than refused: invalid bytes become U+FFFD (one per
+ * byte), and characters the type does not allow become a space (TEXT: TAB,
+ * CR, LF, U+2028, U+2029) or are dropped (other C0 and C1 controls, DEL;
+ * in MEMO every control but TAB, CR and LF).  Each returns a malloc'd
+ * string, NULL only when s is NULL or out of memory. */
+char *sb_clean_text(const char *s);
+char *sb_clean_memo(const char *s);
+/* An attachment's file name as a client may save it: cleaned as TEXT,
+ * '/' and '\' become '_', "." and ".." become "_" and "_.", cut at a
+ * character boundary to 255 bytes ("" stays ""). */
+char *sb_clean_file_name(const char *s);
+/* A content type as a result may carry it: s when it is printable ASCII
+ * "type/subtype[; parameters]" of at most 255 bytes, else
+ * "application/octet-stream". */
+char *sb_clean_content_type(const char *s);
+
+struct sb_result;
+/* sb_result_str of a value from an upstream, cleaned as TEXT or MEMO
+ * first (a NULL value sets nothing).  The status of sb_result_str, or
+ * SB_ERR_INTERNAL when out of memory (the cell is then not set). */
+enum sb_status sb_result_clean_text(struct sb_result *r, const char *name,
+				    const char *value);
+enum sb_status sb_result_clean_memo(struct sb_result *r, const char *name,
+				    const char *value);
+
+/* ---- PowerShell literals ------------------------------------------------
+ * Append s[0..len) to b as one PowerShell single-quoted string literal,
+ * quotes included: every single-quote character PowerShell knows (U+0027
+ * ', U+2018, U+2019, U+201A, U+201B) is doubled, nothing else changes, so
+ * no value can end the literal early.  SB_ERR_INVALID_INPUT (b unchanged,
+ * err naming the byte offset) for a NUL byte or invalid UTF-8;
+ * SB_ERR_INTERNAL when b is full or failed.  s may be NULL when len is 0. */
+enum sb_status sb_ps_quote(struct sb_buf *b, const char *s, size_t len,
+			   struct sb_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,16 +1,21 @@
-/* Fuzz target: mapi-stub's page tokens (brokers/mapi-stub/mapi_page.c),
- * the one PageToken parser the tree keeps by hand (testmod's tokens are
- * plain numbers in a test module).
+/* Fuzz target: the SDK's page tokens (core/sdk/pagetoken.c), the one
+ * PageToken reader every broker uses, and mapi-stub's row positions in
+ * them (brokers/mapi-stub/mapi_page.c).
  *
- * Input: "scope\ntoken".  The token is checked against a fixed sorted list.
- * Invariants: a token is accepted only if it decodes to "v1|scope|key|id"
- * for this scope; the start it gives is the first row after (key, id); a
- * token made by mapi_page_token for that row gives the same start, and is
- * refused in any other scope; a token made for row i starts at row i + 1. */
+ * Input: "binding\ntoken", the binding's items separated by TAB.
+ * Invariants: a refusal is invalid_input with the code
+ * ErrorInvalidPageToken and a message, and leaves the position buffer as
+ * it was; an accepted token is exactly the token this process makes for
+ * that binding and position (a client cannot make one); a token made for
+ * any binding and position reads back to that position, and is refused
+ * once one of its characters is changed, when it is cut, or with another
+ * binding; mapi-stub's token for row i starts at row i + 1 in its scope
+ * and is refused in another scope. */
 #include "config.h"
 
 #include <inttypes.h>
 
+#include <svcbroker/pagetoken.h>
 #include <svcbroker/sdk.h>
 
 #include "../../brokers/mapi-stub/mapi.h"
@@ -24,12 +29,33 @@ static struct mapi_sortkey rows[] = {
     {.key = INT64_MAX, .id = "z"},
 };
 #define NROWS (sizeof(rows) / sizeof(rows[0]))
+#define MAX_ITEMS 8
 
-static int cmp(const struct mapi_sortkey *a, const struct mapi_sortkey *b)
+static const char b64u[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/* Read token; on success *pos holds the position (caller frees). */
+static bool read_ok(const char *token, const char *const *bind, size_t n,
+		    struct sb_buf *pos)
 {
-	if (a->key != b->key)
-		return a->key < b->key ? -1 : 1;
-	return strcmp(a->id, b->id);
+	struct sb_error err = {0};
+	sb_buf_init(pos, 0);
+	sb_buf_puts(pos, "before");
+	enum sb_status st = sb_page_token_read(token, bind, n, pos, &err);
+	if (st == SB_OK) {
+		FUZZ_CHECK(pos->len >= 6 && memcmp(pos->data, "before", 6) == 0,
+			   "the position replaced what the buffer held");
+		return true;
+	}
+	FUZZ_CHECK(st == SB_ERR_INVALID_INPUT, "status %d for '%.80s'", (int)st,
+		   token ? token : "(null)");
+	FUZZ_CHECK(strcmp(err.code, SB_PAGE_TOKEN_CODE) == 0,
+		   "code '%s' for a refused token", err.code);
+	FUZZ_CHECK(strncmp(err.message, "PageToken ", 10) == 0,
+		   "message '%s' does not name PageToken", err.message);
+	FUZZ_CHECK(pos->len == 6 && strcmp(pos->data, "before") == 0,
+		   "a refusal changed the position buffer");
+	return false;
 }
 
 static size_t start_of(const char *scope, const char *token, bool *ok)
@@ -39,8 +65,9 @@ static size_t start_of(const char *scope, const char *token, bool *ok)
 	enum sb_status st =
 	    mapi_page_start(rows, NROWS, scope, token, &start, &err);
 	*ok = st == SB_OK;
-	FUZZ_CHECK(*ok || (st == SB_ERR_INVALID_INPUT && err.message[0]),
-		   "refusal without a message (status %d)", (int)st);
+	FUZZ_CHECK(*ok || (st == SB_ERR_INVALID_INPUT &&
+			   strcmp(err.code, SB_PAGE_TOKEN_CODE) == 0),
+		   "mapi refusal with status %d code '%s'", (int)st, err.code);
 	FUZZ_CHECK(start <= NROWS, "start %zu past the %zu rows", start,
 		   (size_t)NROWS);
 	return start;
@@ -52,67 +79,100 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	char *in = fuzz_cstr(data, size);
 	char *nl = strchr(in, '\n');
-	const char *scope = "", *token = in;
+	char *token = in, *binding = NULL;
 	if (nl) {
 		*nl = '\0';
-		scope = in;
+		binding = in;
 		token = nl + 1;
 	}
-	bool ok;
-	size_t start = start_of(scope, token, &ok);
-	if (ok && *token) {
-		/* Accepted: it is v1|scope|key|id in base64. */
-		size_t plen = 0;
-		unsigned char *plain =
-		    sb_base64_decode(token, strlen(token), &plen);
-		FUZZ_CHECK(plain, "accepted token '%s' is not base64", token);
-		size_t sl = strlen(scope);
-		char *p = (char *)plain;
-		FUZZ_CHECK(plen == strlen(p) && plen > 3 + sl &&
-			       strncmp(p, "v1|", 3) == 0 &&
-			       strncmp(p + 3, scope, sl) == 0 &&
-			       p[3 + sl] == '|',
-			   "accepted token '%s' of another scope", token);
-		char *key = p + 3 + sl + 1, *bar = strchr(key, '|');
-		FUZZ_CHECK(bar, "accepted token without an id: '%s'", p);
-		*bar = '\0';
-		char *end;
-		struct mapi_sortkey last = {.key = strtoll(key, &end, 10),
-					    .id = bar + 1};
-		FUZZ_CHECK(start == NROWS || cmp(&rows[start], &last) > 0,
-			   "row %zu is not after the token's row", start);
-		FUZZ_CHECK(start == 0 || cmp(&rows[start - 1], &last) <= 0,
-			   "row %zu before the start is after the token's row",
-			   start - 1);
-		/* Made again from the row it names: same start; another
-		 * scope refuses it. */
-		char *again = mapi_page_token(scope, &last);
-		FUZZ_CHECK(again, "no token for an accepted row");
-		bool ok2;
-		FUZZ_CHECK(start_of(scope, again, &ok2) == start && ok2,
-			   "token '%s' and its remake '%s' differ", token,
-			   again);
-		char other[80];
-		snprintf(other, sizeof(other), "%.60s~", scope);
-		start_of(other, again, &ok2);
-		FUZZ_CHECK(!ok2 || sl > 60 || strlen(again) > 1024,
-			   "token of scope '%s' accepted in scope '%s'", scope,
-			   other);
-		free(again);
-		free(plain);
+	const char *items[MAX_ITEMS + 1];
+	size_t n = 0;
+	for (char *p = binding; p && n < MAX_ITEMS;) {
+		items[n++] = p;
+		char *tab = strchr(p, '\t');
+		if (!tab)
+			break;
+		*tab = '\0';
+		p = tab + 1;
 	}
-	/* A token this list made for each row starts right after it (ids
-	 * containing '|' included). */
-	size_t i = size % NROWS;
-	char *tok = mapi_page_token(scope, &rows[i]);
-	FUZZ_CHECK(tok, "no token");
-	if (strlen(tok) <= 1024) {
-		size_t s2 = start_of(scope, tok, &ok);
-		FUZZ_CHECK(ok && s2 == i + 1,
-			   "token for row %zu in scope '%s' starts at %zu (%s)",
-			   i, scope, s2, ok ? "accepted" : "refused");
+
+	/* The input's token: refused, unless it is exactly what this
+	 * process makes for that binding and position. */
+	struct sb_buf pos;
+	if (read_ok(token, items, n, &pos)) {
+		char *again =
+		    sb_page_token_new(items, n, pos.data + 6, pos.len - 6);
+		FUZZ_CHECK(again && strcmp(again, token) == 0,
+			   "accepted '%s', which this process does not make",
+			   token);
+		free(again);
+	}
+	sb_buf_free(&pos);
+
+	/* A token made for this binding, its position the token text. */
+	size_t plen = strlen(token);
+	if (plen > SB_PAGE_TOKEN_POS_MAX)
+		plen = SB_PAGE_TOKEN_POS_MAX;
+	char *tok = sb_page_token_new(items, n, token, plen);
+	FUZZ_CHECK(tok, "no token for a %zu-byte position", plen);
+	FUZZ_CHECK(read_ok(tok, items, n, &pos) && pos.len == 6 + plen &&
+		       memcmp(pos.data + 6, token, plen) == 0,
+		   "token '%s' does not read back", tok);
+	sb_buf_free(&pos);
+	size_t tl = strlen(tok);
+	/* one character changed, chosen by the input */
+	char *t = strdup(tok);
+	size_t at = size % tl;
+	char ch = b64u[(size / tl + (unsigned char)tok[at]) % 64];
+	if (ch == tok[at])
+		ch = ch == 'A' ? 'B' : 'A';
+	t[at] = ch;
+	FUZZ_CHECK(!read_ok(t, items, n, &pos), "changed token '%s' accepted",
+		   t);
+	sb_buf_free(&pos);
+	/* cut */
+	memcpy(t, tok, tl + 1);
+	t[at] = '\0';
+	FUZZ_CHECK(!read_ok(t, items, n, &pos), "cut token '%s' accepted", t);
+	sb_buf_free(&pos);
+	free(t);
+	/* another binding: one more item, or the last one changed */
+	items[n] = "";
+	FUZZ_CHECK(!read_ok(tok, items, n + 1, &pos),
+		   "token accepted with one more binding item");
+	sb_buf_free(&pos);
+	if (n > 0) {
+		const char *keep = items[n - 1];
+		items[n - 1] = NULL;
+		FUZZ_CHECK(!read_ok(tok, items, n, &pos),
+			   "token accepted with its last item NULL");
+		sb_buf_free(&pos);
+		items[n - 1] = keep;
 	}
 	free(tok);
+
+	/* mapi-stub: the token it makes for row i, in the scope given by
+	 * the binding's first item, starts at row i + 1; the input's token
+	 * is refused by it (it is not one mapi-stub made). */
+	const char *scope = n ? items[0] : "";
+	bool ok;
+	start_of(scope, token, &ok);
+	FUZZ_CHECK(!ok || !*token, "mapi accepted a token it did not make");
+	size_t i = size % NROWS;
+	char *mt = mapi_page_token(scope, &rows[i]);
+	FUZZ_CHECK(mt, "no mapi token");
+	size_t s2 = start_of(scope, mt, &ok);
+	FUZZ_CHECK(ok && s2 == i + 1,
+		   "token for row %zu in scope '%s' starts at %zu (%s)", i,
+		   scope, s2, ok ? "accepted" : "refused");
+	char other[80];
+	snprintf(other, sizeof(other), "%.60s~", scope);
+	if (strcmp(other, scope) != 0) {
+		start_of(other, mt, &ok);
+		FUZZ_CHECK(!ok, "token of scope '%s' accepted in scope '%s'",
+			   scope, other);
+	}
+	free(mt);
 	free(in);
 	return 0;
 }

@@ -282,7 +282,8 @@ def test_paging(t, d):
     t.eq(seen, list(range(7)), "paging returns every row once, in order")
     st, body = d.call("t1/Echo.List", {"PageToken": "forged"})
     t.eq(st, 400, "a forged page token is 400")
-    t.eq(err_of(body).get("code"), "BadPageToken", "upstream code is kept")
+    t.eq(err_of(body).get("code"), "ErrorInvalidPageToken",
+         "upstream code is kept")
     st, body = d.call("t1/Echo.List", {"PageSize": 0})
     t.eq(st, 400, "PageSize 0 is 400")
     st, body = d.call("t1/Echo.List", {"PageSize": 5000})

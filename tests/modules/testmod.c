@@ -12,6 +12,7 @@
 
 #include <svcbroker/broker.h>
 #include <svcbroker/call.h>
+#include <svcbroker/pagetoken.h>
 #include <svcbroker/sdk.h>
 
 /* ---- configuration ----------------------------------------------------- */
@@ -625,18 +626,39 @@ static enum sb_status do_echo(struct testmod *t, const struct sb_call *call,
 	return SB_OK;
 }
 
-/* Page tokens are "tm1:<offset>"; anything else is refused. */
-static bool parse_token(const char *tok, int64_t *off)
+/* Page tokens are the SDK's (<svcbroker/pagetoken.h>), bound to the
+ * method and Total, holding the offset of the next row in decimal; any
+ * other token is refused with ErrorInvalidPageToken, as mapi-stub does. */
+static enum sb_status read_token(const char *tok, int64_t total, int64_t *off,
+				 struct sb_error *err)
 {
-	if (strncmp(tok, "tm1:", 4) != 0 || tok[4] < '0' || tok[4] > '9')
-		return false;
-	char *end;
-	errno = 0;
-	long long v = strtoll(tok + 4, &end, 10);
-	if (errno || *end || v < 0)
-		return false;
-	*off = v;
-	return true;
+	char tot[24];
+	snprintf(tot, sizeof(tot), "%" PRId64, total);
+	const char *bind[] = {"Echo.List", tot};
+	struct sb_buf pos;
+	sb_buf_init(&pos, 64);
+	enum sb_status st = sb_page_token_read(tok, bind, 2, &pos, err);
+	if (st == SB_OK) {
+		char *end;
+		errno = 0;
+		long long v = strtoll(pos.data, &end, 10);
+		if (errno || *end || end == pos.data || v < 0 || v > total)
+			st = sb_error_set(err, SB_ERR_INVALID_INPUT,
+					  SB_PAGE_TOKEN_CODE,
+					  "PageToken: no offset in it");
+		*off = v;
+	}
+	sb_buf_free(&pos);
+	return st;
+}
+
+static char *make_token(int64_t total, int64_t off)
+{
+	char tot[24], pos[24];
+	snprintf(tot, sizeof(tot), "%" PRId64, total);
+	snprintf(pos, sizeof(pos), "%" PRId64, off);
+	const char *bind[] = {"Echo.List", tot};
+	return sb_page_token_new(bind, 2, pos, strlen(pos));
 }
 
 static enum sb_status do_list(struct testmod *t, const struct sb_call *call,
@@ -649,9 +671,11 @@ static enum sb_status do_list(struct testmod *t, const struct sb_call *call,
 		    "Total: %" PRId64 " is out of range 0..100000", total);
 	int64_t off = 0;
 	const char *tok = sb_call_page_token(call);
-	if (tok && (!parse_token(tok, &off) || off > total))
-		return sb_error_set(err, SB_ERR_INVALID_INPUT, "BadPageToken",
-				    "PageToken: not a token this list issued");
+	if (tok) {
+		enum sb_status st = read_token(tok, total, &off, err);
+		if (st != SB_OK)
+			return st;
+	}
 	int64_t size = sb_call_page_size(call);
 	if (size < 1)
 		size = 1;
@@ -667,9 +691,12 @@ static enum sb_status do_list(struct testmod *t, const struct sb_call *call,
 			st = sb_result_str(r, "Name", name);
 	}
 	if (st == SB_OK && end < total) {
-		char next[32];
-		snprintf(next, sizeof(next), "tm1:%" PRId64, end);
+		char *next = make_token(total, end);
+		if (!next)
+			return sb_error_set(err, SB_ERR_INTERNAL, NULL,
+					    "cannot make a page token");
 		st = sb_result_next_page(r, next);
+		free(next);
 	}
 	if (st != SB_OK)
 		return sb_error_set(err, st, NULL, "could not build the rows");

@@ -1031,17 +1031,31 @@ START_TEST(test_testmod_list)
 	ck_assert_int_eq(run_exec(&r), SB_OK);
 	ck_assert_uint_eq(sb_result_n_rows(r.result), SB_PAGE_SIZE_DEFAULT);
 	ck_assert_ptr_nonnull(sb_result_page_token(r.result));
+	char tok150[256];
+	snprintf(tok150, sizeof(tok150), "%s", sb_result_page_token(r.result));
 	run_end(&r);
 
 	/* a token it did not issue */
 	run_begin(&r, c, "t", "Echo", "List");
 	put_str(&r, "PageToken", "forged");
 	ck_assert_int_eq(run_exec(&r), SB_ERR_INVALID_INPUT);
-	ck_assert_str_eq(r.err.code, "BadPageToken");
+	ck_assert_str_eq(r.err.code, "ErrorInvalidPageToken");
 	run_end(&r);
+	/* a token of another listing (Total 150, not 23) */
 	run_begin(&r, c, "t", "Echo", "List");
-	put_str(&r, "PageToken", "tm1:99999");
+	put_str(&r, "PageToken", tok150);
 	ck_assert_int_eq(run_exec(&r), SB_ERR_INVALID_INPUT);
+	ck_assert_str_eq(r.err.code, "ErrorInvalidPageToken");
+	ck_assert_msg(strstr(r.err.message, "another listing"), "%s",
+		      r.err.message);
+	run_end(&r);
+	/* the same token, one character changed */
+	tok150[3] = tok150[3] == 'A' ? 'B' : 'A';
+	run_begin(&r, c, "t", "Echo", "List");
+	put_int(&r, "Total", 150);
+	put_str(&r, "PageToken", tok150);
+	ck_assert_int_eq(run_exec(&r), SB_ERR_INVALID_INPUT);
+	ck_assert_str_eq(r.err.code, "ErrorInvalidPageToken");
 	run_end(&r);
 	/* an empty list */
 	run_begin(&r, c, "t", "Echo", "List");

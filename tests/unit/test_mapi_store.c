@@ -680,6 +680,27 @@ START_TEST(test_paging)
 	const char *bad[] = {"PageToken=bm9wZQ==", NULL};
 	struct sb_testhost_run *x = call("Email", "List", bad);
 	ck_assert_int_eq(x->status, SB_ERR_INVALID_INPUT);
+	ck_assert_str_eq(x->err.code, "ErrorInvalidPageToken");
+	done(x);
+	/* A token of bob's Inbox is refused for another folder and when
+	 * any character of it is changed. */
+	const char *first[] = {"Mailbox=bob@example.test", "PageSize=3", NULL};
+	x = call("Email", "List", first);
+	ck_assert_ptr_nonnull(sb_testhost_next_page(x));
+	snprintf(tok, sizeof tok, "PageToken=%s", sb_testhost_next_page(x));
+	done(x);
+	const char *other[] = {"Mailbox=bob@example.test", "Folder=Sent Items",
+			       tok, NULL};
+	x = call("Email", "List", other);
+	ck_assert_int_eq(x->status, SB_ERR_INVALID_INPUT);
+	ck_assert_str_eq(x->err.code, "ErrorInvalidPageToken");
+	done(x);
+	char *last = tok + strlen(tok) - 1;
+	*last = *last == 'A' ? 'Q' : 'A';
+	const char *changed[] = {"Mailbox=bob@example.test", tok, NULL};
+	x = call("Email", "List", changed);
+	ck_assert_int_eq(x->status, SB_ERR_INVALID_INPUT);
+	ck_assert_str_eq(x->err.code, "ErrorInvalidPageToken");
 	done(x);
 }
 END_TEST
@@ -961,7 +982,8 @@ START_TEST(test_clean_text)
 	    {"", false, ""},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		char *c = mapi_clean_text(cases[i].in, cases[i].memo);
+		char *c = cases[i].memo ? sb_clean_memo(cases[i].in)
+					: sb_clean_text(cases[i].in);
 		ck_assert_ptr_nonnull(c);
 		ck_assert_msg(strcmp(c, cases[i].want) == 0, "case %zu: %s", i,
 			      c);
@@ -970,7 +992,7 @@ START_TEST(test_clean_text)
 				  c, NULL, NULL));
 		free(c);
 	}
-	ck_assert_ptr_null(mapi_clean_text(NULL, false));
+	ck_assert_ptr_null(sb_clean_text(NULL));
 
 	/* Ids: any UTF-8 name without controls, '/', ':' or a leading '.'. */
 	ck_assert(mapi_id_ok("1700000000.M1P2Q3.host"));
