@@ -278,11 +278,11 @@ static enum sb_status appt_create(struct mapi_store *s, struct mapi_mailbox *mb,
 		enum sb_status rs = sb_rrule_check(rec, err);
 		if (rs != SB_OK)
 			return rs;
-		return sb_error_set(err, SB_ERR_INVALID_INPUT,
-				    "ErrorRecurrenceNotSupported",
-				    "Recurrence: recurring appointments are not "
-				    "stored by this broker yet; create the "
-				    "occurrences as single appointments");
+		return sb_error_set(
+		    err, SB_ERR_INVALID_INPUT, "ErrorRecurrenceNotSupported",
+		    "Recurrence: recurring appointments are not "
+		    "stored by this broker yet; create the "
+		    "occurrences as single appointments");
 	}
 	int64_t rem;
 	if (sb_call_int(call, "Reminder", &rem)) {

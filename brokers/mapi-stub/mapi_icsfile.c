@@ -31,9 +31,8 @@ static enum sb_status bad_id(const char *id, const char *what,
 
 /* The ChangeKey of the file at path holding text (see mapi.h); "" if the
  * file cannot be examined. */
-static void ics_change_key(const char *path, const char *folder,
-			   const char *id, const char *text, size_t len,
-			   char *out)
+static void ics_change_key(const char *path, const char *folder, const char *id,
+			   const char *text, size_t len, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
 	out[0] = '\0';

@@ -270,11 +270,10 @@ static enum sb_status task_create(struct mapi_store *s, struct mapi_mailbox *mb,
 	t.body = (char *)sb_call_str(call, "Body", NULL);
 	t.owner = (char *)sb_call_str(call, "Owner", NULL);
 	char *text = task_ics(&t);
-	enum sb_status st =
-	    text ? mapi_ics_store(s, mb, MAPI_TASKS, uuid, text, false, t.ck,
-				  err)
-		 : sb_error_set(err, SB_ERR_PAYLOAD_TOO_LARGE, NULL,
-				"task too large");
+	enum sb_status st = text ? mapi_ics_store(s, mb, MAPI_TASKS, uuid, text,
+						  false, t.ck, err)
+				 : sb_error_set(err, SB_ERR_PAYLOAD_TOO_LARGE,
+						NULL, "task too large");
 	if (st == SB_OK)
 		task_row(r, &t);
 	free(text);

@@ -13,8 +13,9 @@
 #include <svcbroker/rrule.h>
 
 #define PREFIX "Recurrence: "
-#define SUPPORTED "FREQ, INTERVAL, BYDAY, BYMONTHDAY, BYMONTH, BYSETPOS, " \
-		  "COUNT, UNTIL"
+#define SUPPORTED                                                              \
+	"FREQ, INTERVAL, BYDAY, BYMONTHDAY, BYMONTH, BYSETPOS, "               \
+	"COUNT, UNTIL"
 #define FREQS "DAILY, WEEKLY, MONTHLY or YEARLY"
 #define QUOTE_MAX 40 /* bytes of a value quoted in a message */
 
@@ -27,7 +28,7 @@ static const char *const day_names[] = {"MO", "TU", "WE", "TH",
  * here: refused by name rather than called unknown. */
 static const char *const unsupported_parts[] = {
     "BYSECOND", "BYMINUTE", "BYHOUR", "BYWEEKNO", "BYYEARDAY",
-    "WKST",	"RSCALE",   "SKIP", NULL};
+    "WKST",	"RSCALE",   "SKIP",   NULL};
 
 enum part {
 	P_FREQ,
@@ -41,7 +42,7 @@ enum part {
 	P_N_
 };
 static const char *const part_names[P_N_] = {
-    "FREQ", "INTERVAL", "BYDAY", "BYMONTHDAY",
+    "FREQ",    "INTERVAL", "BYDAY", "BYMONTHDAY",
     "BYMONTH", "BYSETPOS", "COUNT", "UNTIL"};
 
 /* The text being read: an upper-case copy that is cut into parts, and the
@@ -187,9 +188,8 @@ static enum sb_status parse_until(struct reader *rd, const char *v,
 		mi = digits(v + 11, 2);
 		s = digits(v + 13, 2);
 		if (h > 23 || mi > 59 || s > 59)
-			return bad(rd,
-				   "UNTIL \"%s\" is not a valid time of day",
-				   q);
+			return bad(
+			    rd, "UNTIL \"%s\" is not a valid time of day", q);
 	}
 	r->has_until = true;
 	r->until_is_date = is_date;
@@ -261,8 +261,8 @@ static enum sb_status parse_byday_item(struct reader *rd, const char *v,
 
 /* Split a list value at ',' and read each item with one(); refuses empty
  * items, more than max items and a value given twice. */
-static enum sb_status parse_list(struct reader *rd, const char *name,
-				 char *v, size_t max, struct sb_rrule *r,
+static enum sb_status parse_list(struct reader *rd, const char *name, char *v,
+				 size_t max, struct sb_rrule *r,
 				 enum part which)
 {
 	size_t n = 0;
@@ -293,8 +293,8 @@ static enum sb_status parse_list(struct reader *rd, const char *name,
 			break;
 		}
 		case P_BYMONTHDAY:
-			if (!number(item, true, &num) || num == 0 ||
-			    num > 31 || num < -31)
+			if (!number(item, true, &num) || num == 0 || num > 31 ||
+			    num < -31)
 				return bad(rd,
 					   "BYMONTHDAY value \"%.*s\" is not a "
 					   "day of the month (1..31 or "
@@ -456,8 +456,9 @@ enum sb_status sb_rrule_parse(const char *text, struct sb_rrule *out,
 		if (semi)
 			cut(&rd, semi);
 		if (*part == '\0')
-			return bad(&rd, "empty part at byte %zu (a ';' too "
-					"many?)",
+			return bad(&rd,
+				   "empty part at byte %zu (a ';' too "
+				   "many?)",
 				   (size_t)(part - rd.up) + 1);
 		char *eq = strchr(part, '=');
 		if (!eq)
@@ -532,10 +533,9 @@ static bool rule_ok(const struct sb_rrule *r)
 		    r->bysetpos[i] < -366)
 			return false;
 	/* 1601-01-01 .. 9999-12-31T23:59:59Z */
-	if (r->has_until &&
-	    (r->until < INT64_C(-11644473600) ||
-	     r->until > INT64_C(253402300799) ||
-	     (r->until_is_date && r->until % 86400 != 0)))
+	if (r->has_until && (r->until < INT64_C(-11644473600) ||
+			     r->until > INT64_C(253402300799) ||
+			     (r->until_is_date && r->until % 86400 != 0)))
 		return false;
 	return true;
 }
@@ -592,8 +592,8 @@ bool sb_rrule_format(const struct sb_rrule *r, char *out, size_t len)
 			    r->n_bymonthday);
 	ok = ok &&
 	     put_ints(out, len, &pos, ";BYMONTH=", r->bymonth, r->n_bymonth);
-	ok = ok && put_ints(out, len, &pos, ";BYSETPOS=", r->bysetpos,
-			    r->n_bysetpos);
+	ok = ok &&
+	     put_ints(out, len, &pos, ";BYSETPOS=", r->bysetpos, r->n_bysetpos);
 	if (ok && r->count)
 		ok = put(out, len, &pos, ";COUNT=%d", r->count);
 	if (ok && r->has_until) {
@@ -605,8 +605,8 @@ bool sb_rrule_format(const struct sb_rrule *r, char *out, size_t len)
 		int y, m, d;
 		civil_from_days(days, &y, &m, &d);
 		if (r->until_is_date)
-			ok = put(out, len, &pos, ";UNTIL=%04d%02d%02d", y, m,
-				 d);
+			ok =
+			    put(out, len, &pos, ";UNTIL=%04d%02d%02d", y, m, d);
 		else
 			ok = put(out, len, &pos,
 				 ";UNTIL=%04d%02d%02dT%02d%02d%02dZ", y, m, d,

@@ -14,8 +14,8 @@ const char *const sb_task_status_choices[] = {"NotStarted", "InProgress",
 					      "Deferred",   NULL};
 
 const char *const sb_response_status_choices[] = {
-    "Unknown", "Organizer", "Tentative", "Accept", "Decline",
-    "NoResponseReceived", NULL};
+    "Unknown", "Organizer",	     "Tentative", "Accept",
+    "Decline", "NoResponseReceived", NULL};
 
 const char *const sb_attendee_kind_choices[] = {"Required", "Optional",
 						"Resource", NULL};

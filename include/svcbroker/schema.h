@@ -1,9 +1,10 @@
 /* svcbroker — shared concept tables.
  *
  * Where several brokers publish one concept (Email, Appointment, Meeting,
- * MeetingAttendee, Task, Folder) they use these property tables, so a client can move from one
- * instance to another without change.  Defined once in libsvcbroker; a test
- * keeps every broker's objects of these names equal to them.
+ * MeetingAttendee, Task, Folder) they use these property tables, so a client
+ * can move from one instance to another without change.  Defined once in
+ * libsvcbroker; a test keeps every broker's objects of these names equal to
+ * them.
  */
 #ifndef SVCBROKER_SCHEMA_H
 #define SVCBROKER_SCHEMA_H

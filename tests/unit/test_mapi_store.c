@@ -973,9 +973,8 @@ START_TEST(test_ics_change_key_and_recurrence)
 		ck_assert_str_eq(k1, k0);
 		done(x);
 	}
-	const char *stale[] = {idarg,
-			       "ChangeKey=00000000000000000000000000000000",
-			       NULL};
+	const char *stale[] = {
+	    idarg, "ChangeKey=00000000000000000000000000000000", NULL};
 	x = call("Task", "Complete", stale);
 	ck_assert_int_eq(x->status, SB_ERR_CONFLICT);
 	ck_assert_str_eq(x->err.code, "ErrorIrresolvableConflict");
@@ -1055,8 +1054,9 @@ START_TEST(test_ics_change_key_and_recurrence)
 
 	/* A file another tool wrote: its RRULE is shown, canonical when it
 	 * is of the shared subset, as written otherwise. */
-	put_foreign_ics("foreign-1", "Monthly", "freq=monthly;byday=-1fr;"
-						"interval=1;count=3");
+	put_foreign_ics("foreign-1", "Monthly",
+			"freq=monthly;byday=-1fr;"
+			"interval=1;count=3");
 	put_foreign_ics("foreign-2", "Weekly", "FREQ=WEEKLY;WKST=SU;BYDAY=MO");
 	put_foreign_ics("foreign-3", "Single", NULL);
 	const char *f1[] = {"Id=foreign-1", NULL};

@@ -288,23 +288,24 @@ START_TEST(schema_tables)
 	    "Attachments", "MessageId", "Accepted", "Rejected"};
 	check_table(sb_email_properties, email, N(email));
 	static const char *const appt[] = {
-	    "Id",	"ChangeKey", "Subject",	 "Body",
-	    "Location", "Start",     "End",	 "TimeZone",
+	    "Id",	"ChangeKey", "Subject",	   "Body",
+	    "Location", "Start",     "End",	   "TimeZone",
 	    "IsAllDay", "Reminder",  "Categories", "Recurrence"};
 	check_table(sb_appointment_properties, appt, N(appt));
 	static const char *const meeting[] = {
-	    "Id",	"ChangeKey", "Subject",	 "Body",
-	    "Location", "Start",     "End",	 "TimeZone",
-	    "IsAllDay", "Reminder",  "Categories", "Recurrence",
+	    "Id",	 "ChangeKey",	      "Subject",
+	    "Body",	 "Location",	      "Start",
+	    "End",	 "TimeZone",	      "IsAllDay",
+	    "Reminder",	 "Categories",	      "Recurrence",
 	    "Organizer", "RequiredAttendees", "OptionalAttendees",
 	    "Resources", "ResponseStatus"};
 	check_table(sb_meeting_properties, meeting, N(meeting));
-	static const char *const attendee[] = {"Email", "Kind", "ResponseStatus",
-					       "LastResponseTime"};
+	static const char *const attendee[] = {
+	    "Email", "Kind", "ResponseStatus", "LastResponseTime"};
 	check_table(sb_meeting_attendee_properties, attendee, N(attendee));
 	static const char *const task[] = {
-	    "Id",	"ChangeKey",	     "Subject",	   "Body",
-	    "StartDate", "DueDate",	     "Status",	   "PercentComplete",
+	    "Id",	  "ChangeKey", "Subject", "Body",
+	    "StartDate",  "DueDate",   "Status",  "PercentComplete",
 	    "Importance", "Owner"};
 	check_table(sb_task_properties, task, N(task));
 	static const char *const folder[] = {"Id", "Name", "Parent",

@@ -96,9 +96,8 @@ START_TEST(test_daily)
 	ck_assert_int_eq(r.interval, 1);
 	ck_assert_int_eq(r.count, 0);
 	ck_assert(!r.has_until);
-	ck_assert_uint_eq(r.n_byday + r.n_bymonthday + r.n_bymonth +
-			      r.n_bysetpos,
-			  0);
+	ck_assert_uint_eq(
+	    r.n_byday + r.n_bymonthday + r.n_bymonth + r.n_bysetpos, 0);
 	r = ok_rule("FREQ=DAILY;INTERVAL=3;COUNT=10");
 	ck_assert_int_eq(r.interval, 3);
 	ck_assert_int_eq(r.count, 10);
@@ -114,8 +113,8 @@ END_TEST
 
 START_TEST(test_weekly)
 {
-	struct sb_rrule r =
-	    ok_rule("FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,WE;UNTIL=20271231T235959Z");
+	struct sb_rrule r = ok_rule(
+	    "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,WE;UNTIL=20271231T235959Z");
 	ck_assert_int_eq(r.freq, SB_RRULE_WEEKLY);
 	ck_assert_int_eq(r.interval, 2);
 	ck_assert_uint_eq(r.n_byday, 2);
