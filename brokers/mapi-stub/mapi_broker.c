@@ -408,7 +408,8 @@ static const struct sb_param task_complete_in[] = {
 	 .type = SB_TYPE_TEXT,
 	 .max_size = 64,
 	 .doc = "The ChangeKey the task was read with: if it has changed "
-		"since, 409 conflict and the task is left as it is."},
+		"since, 409 conflict and the task is left as it is (empty: "
+		"no check)."},
 	SB_PARAM_MAILBOX,
 	SB_PARAM_END,
 };

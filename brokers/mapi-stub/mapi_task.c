@@ -306,7 +306,7 @@ static enum sb_status task_complete(struct mapi_store *s,
 	 * compared is the one of the version written over. */
 	pthread_mutex_lock(&mb->ics_lock);
 	enum sb_status st = task_load(mb, id, &t, err);
-	if (st == SB_OK && want_ck && strcmp(want_ck, t.ck) != 0) {
+	if (st == SB_OK && want_ck && *want_ck && strcmp(want_ck, t.ck) != 0) {
 		st = sb_error_set(err, SB_ERR_CONFLICT,
 				  "ErrorIrresolvableConflict",
 				  "task %s has changed since that ChangeKey "
