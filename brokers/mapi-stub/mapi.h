@@ -315,18 +315,27 @@ enum sb_status mapi_task_list(void *state, const struct sb_call *call,
 			      struct sb_result *r, struct sb_error *err);
 enum sb_status mapi_task_load(void *state, const struct sb_call *call,
 			      struct sb_result *r, struct sb_error *err);
+/* Given a ChangeKey input that is not the task's current one: 409
+ * ErrorIrresolvableConflict, the task left as it is. */
 enum sb_status mapi_task_complete(void *state, const struct sb_call *call,
 				  struct sb_result *r, struct sb_error *err);
 enum sb_status mapi_task_delete(void *state, const struct sb_call *call,
 				struct sb_result *r, struct sb_error *err);
-/* Shared by both: list/load/delete of .ics items in a directory. */
+/* Shared by both: list/load/delete of .ics items in a directory.
+ *
+ * ChangeKey of an .ics item: a digest of its folder, Id, its file's inode,
+ * size, mtime and ctime, and its content.  Every write goes through a new
+ * file renamed into place (a new inode), so the key changes with every
+ * write and stays the same while the file is left alone.  ck (may be
+ * NULL): MAPI_CHANGEKEY_LEN + 1 bytes, "" when the file could not be
+ * examined after the write. */
 enum sb_status mapi_ics_store(struct mapi_store *s, struct mapi_mailbox *mb,
 			      const char *folder, const char *id,
-			      const char *text, bool replace,
+			      const char *text, bool replace, char *ck,
 			      struct sb_error *err);
 enum sb_status mapi_ics_load(struct mapi_mailbox *mb, const char *folder,
 			     const char *id, const char *what, char **text,
-			     struct sb_error *err);
+			     char *ck, struct sb_error *err);
 enum sb_status mapi_ics_delete(struct mapi_mailbox *mb, const char *folder,
 			       const char *id, const char *what,
 			       struct sb_error *err);

@@ -8,6 +8,7 @@
 
 #include <svcbroker/broker.h>
 #include <svcbroker/call.h>
+#include <svcbroker/rrule.h>
 #include <svcbroker/schema.h>
 
 #include "mapi.h"
@@ -300,6 +301,11 @@ static const struct sb_param appt_create_in[] = {
 	 .doc = "Minutes before Start to remind (0..40320)."},
 	{.name = "Categories", .type = SB_TYPE_TEXT, .flags = SB_MULTI,
 	 .max_size = 50, .doc = "Category names."},
+	{.name = "Recurrence", .type = SB_TYPE_TEXT,
+	 .max_size = SB_RRULE_TEXT_MAX,
+	 .doc = "Not stored by this broker yet: a rule is checked and then "
+		"refused (ErrorRecurrenceNotSupported); empty means a single "
+		"appointment."},
 	SB_PARAM_MAILBOX,
 	SB_PARAM_END,
 };
@@ -323,8 +329,9 @@ static const struct sb_param appt_list_in[] = {
 	SB_PARAM_END,
 };
 static const char *const appt_ret[] = {
-	"Id",	    "Subject",	"Body",	    "Location", "Start",
-	"End",	    "TimeZone", "IsAllDay", "Reminder", "Categories", NULL};
+	"Id",	    "ChangeKey", "Subject",  "Body",	   "Location",
+	"Start",    "End",	 "TimeZone", "IsAllDay", "Reminder",
+	"Categories", "Recurrence", NULL};
 static const char *const id_ret[] = {"Id", NULL};
 static const struct sb_method appt_methods[] = {
 	{.name = "Create",
@@ -391,7 +398,22 @@ static const struct sb_param task_list_in[] = {
 	SB_PARAM_MAILBOX,
 	SB_PARAM_END,
 };
-static const char *const task_ret[] = {"Id",	 "Subject",	    "Body",
+static const struct sb_param task_complete_in[] = {
+	{.name = "Id",
+	 .type = SB_TYPE_TEXT,
+	 .flags = SB_REQUIRED,
+	 .max_size = MAPI_ID_MAX,
+	 .doc = "Id of the task."},
+	{.name = "ChangeKey",
+	 .type = SB_TYPE_TEXT,
+	 .max_size = 64,
+	 .doc = "The ChangeKey the task was read with: if it has changed "
+		"since, 409 conflict and the task is left as it is (empty: "
+		"no check)."},
+	SB_PARAM_MAILBOX,
+	SB_PARAM_END,
+};
+static const char *const task_ret[] = {"Id", "ChangeKey", "Subject", "Body",
 				       "StartDate", "DueDate",	    "Status",
 				       "PercentComplete", "Importance", "Owner",
 				       NULL};
@@ -413,7 +435,7 @@ static const struct sb_method task_methods[] = {
 	 .handler = mapi_task_complete,
 	 .doc = "Mark a task completed (Status Completed, PercentComplete "
 		"100).",
-	 .inputs = item_id_in,
+	 .inputs = task_complete_in,
 	 .returns = task_ret},
 	{.name = "Delete",
 	 .kind = SB_KIND_DELETE,

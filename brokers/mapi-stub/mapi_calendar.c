@@ -1,5 +1,10 @@
 /* mapi-stub: the Appointment object — Create, Load, Delete, List over
- * iCalendar VEVENT files in the mailbox's Calendar/ directory. */
+ * iCalendar VEVENT files in the mailbox's Calendar/ directory.
+ *
+ * Recurrence: an RRULE a file carries (written by another tool) is shown,
+ * in its canonical form when it is of the shared subset; series are not
+ * expanded and Create refuses a Recurrence input, as this store does not
+ * keep recurring appointments yet. */
 #include "config.h"
 
 #include <errno.h>
@@ -9,6 +14,7 @@
 #include <time.h>
 
 #include <svcbroker/call.h>
+#include <svcbroker/rrule.h>
 #include <svcbroker/sdk.h>
 
 #include "mapi.h"
@@ -17,6 +23,8 @@
 
 struct appt {
 	char *id, *subject, *body, *location, *tz;
+	char *recurrence; /* the RRULE value, as shown; NULL: none */
+	char ck[MAPI_CHANGEKEY_LEN + 1];
 	int64_t start, end;
 	bool all_day;
 	int64_t reminder; /* minutes; -1: none */
@@ -32,6 +40,7 @@ static void appt_free(struct appt *a)
 	free(a->body);
 	free(a->location);
 	free(a->tz);
+	free(a->recurrence);
 	mapi_names_free(a->categories, a->n_categories);
 	memset(a, 0, sizeof *a);
 }
@@ -115,6 +124,22 @@ static int64_t trigger_minutes(const char *v)
 	return secs / 60;
 }
 
+/* The Recurrence of a file's first RRULE: canonical when it is of the
+ * shared subset, else as written (cleaned when the row is made), so a
+ * series is never shown as a single item.  NULL when there is none. */
+static char *recurrence_of(const struct mapi_ical_comp *c)
+{
+	const struct mapi_ical_prop *p = mapi_ical_get(c, "RRULE");
+	if (!p || !p->value[0])
+		return NULL;
+	struct sb_rrule rule;
+	char canon[SB_RRULE_TEXT_MAX + 1];
+	if (sb_rrule_parse(p->value, &rule, NULL) == SB_OK &&
+	    sb_rrule_format(&rule, canon, sizeof canon))
+		return strdup(canon);
+	return strdup(p->value);
+}
+
 static enum sb_status appt_parse(const char *text, const char *id,
 				 struct appt *a, struct sb_error *err)
 {
@@ -134,6 +159,7 @@ static enum sb_status appt_parse(const char *text, const char *id,
 	a->body = text_of(c, "DESCRIPTION");
 	a->location = text_of(c, "LOCATION");
 	a->tz = text_of(c, "X-SVCBROKER-TIMEZONE");
+	a->recurrence = recurrence_of(c);
 	enum sb_status st = SB_OK;
 	if (!time_of(c, "DTSTART", &a->start, &d1)) {
 		st = sb_error_set(err, SB_ERR_INTERNAL, "ErrorCorruptData",
@@ -176,6 +202,8 @@ static void appt_row(struct sb_result *r, const struct appt *a)
 	char t[32];
 	sb_result_row(r);
 	sb_result_str(r, "Id", a->id);
+	if (a->ck[0])
+		sb_result_str(r, "ChangeKey", a->ck);
 	/* Values from a file another tool may have written: cleaned to fit
 	 * their types (a SUMMARY may hold an escaped line break). */
 	sb_result_clean_text(r, "Subject", a->subject);
@@ -192,6 +220,7 @@ static void appt_row(struct sb_result *r, const struct appt *a)
 	sb_result_empty(r, "Categories");
 	for (size_t i = 0; i < a->n_categories; i++)
 		sb_result_clean_text(r, "Categories", a->categories[i]);
+	sb_result_clean_text(r, "Recurrence", a->recurrence);
 }
 
 /* The date an ISO 8601 value was written with (its first 10 characters),
@@ -241,6 +270,20 @@ static enum sb_status appt_create(struct mapi_store *s, struct mapi_mailbox *mb,
 		    err, SB_ERR_INVALID_INPUT,
 		    "ErrorCalendarEndDateIsEarlierThanStartDate",
 		    "End (%s) is before Start (%s)", end, start);
+	/* An empty Recurrence is no recurrence.  Any other is checked (so a
+	 * malformed rule is named as such) and refused: dropping it would
+	 * store a single item where a series was asked for. */
+	const char *rec = sb_call_str(call, "Recurrence", NULL);
+	if (rec && *rec) {
+		enum sb_status rs = sb_rrule_check(rec, err);
+		if (rs != SB_OK)
+			return rs;
+		return sb_error_set(
+		    err, SB_ERR_INVALID_INPUT, "ErrorRecurrenceNotSupported",
+		    "Recurrence: recurring appointments are not "
+		    "stored by this broker yet; create the "
+		    "occurrences as single appointments");
+	}
 	int64_t rem;
 	if (sb_call_int(call, "Reminder", &rem)) {
 		if (rem < 0 || rem > REMINDER_MAX)
@@ -275,7 +318,7 @@ static enum sb_status appt_create(struct mapi_store *s, struct mapi_mailbox *mb,
 				  "appointment too large");
 	else
 		st = mapi_ics_store(s, mb, MAPI_CALENDAR, uuid, text, false,
-				    err);
+				    a.ck, err);
 	if (st == SB_OK)
 		appt_row(r, &a);
 	free(text);
@@ -286,12 +329,14 @@ static enum sb_status appt_create(struct mapi_store *s, struct mapi_mailbox *mb,
 static enum sb_status appt_load(struct mapi_mailbox *mb, const char *id,
 				struct appt *a, struct sb_error *err)
 {
-	char *text;
+	char *text, ck[MAPI_CHANGEKEY_LEN + 1];
 	enum sb_status st =
-	    mapi_ics_load(mb, MAPI_CALENDAR, id, "appointment", &text, err);
+	    mapi_ics_load(mb, MAPI_CALENDAR, id, "appointment", &text, ck, err);
 	if (st != SB_OK)
 		return st;
 	st = appt_parse(text, id, a, err);
+	if (st == SB_OK)
+		memcpy(a->ck, ck, sizeof ck);
 	free(text);
 	return st;
 }

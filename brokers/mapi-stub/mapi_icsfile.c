@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
 #include <svcbroker/sdk.h>
 
 #include "mapi.h"
@@ -28,11 +29,49 @@ static enum sb_status bad_id(const char *id, const char *what,
 			    "Id \"%.80s\" is not a valid %s id", id, what);
 }
 
+/* The ChangeKey of the file at path holding text (see mapi.h); "" if the
+ * file cannot be examined. */
+static void ics_change_key(const char *path, const char *folder, const char *id,
+			   const char *text, size_t len, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	out[0] = '\0';
+	struct stat st;
+	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return;
+	char facts[MAPI_ID_MAX + MAPI_FOLDER_MAX + 120];
+	int n = snprintf(
+	    facts, sizeof facts, "ics%c%s%c%s%c%llu|%lld|%lld|%lld", 0, folder,
+	    0, id, 0, (unsigned long long)st.st_ino, (long long)st.st_size,
+	    (long long)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec,
+	    (long long)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec);
+	if (n < 0 || (size_t)n >= sizeof facts)
+		return;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+		  EVP_DigestUpdate(ctx, facts, (size_t)n + 1) == 1 &&
+		  EVP_DigestUpdate(ctx, text, len) == 1 &&
+		  EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 &&
+		  mdlen >= MAPI_CHANGEKEY_LEN / 2;
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		return;
+	for (int i = 0; i < MAPI_CHANGEKEY_LEN / 2; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[MAPI_CHANGEKEY_LEN] = '\0';
+}
+
 enum sb_status mapi_ics_store(struct mapi_store *s, struct mapi_mailbox *mb,
 			      const char *folder, const char *id,
-			      const char *text, bool replace,
+			      const char *text, bool replace, char *ck,
 			      struct sb_error *err)
 {
+	if (ck)
+		ck[0] = '\0';
 	if (!mapi_id_ok(id))
 		return bad_id(id, "item", err);
 	char dir[MAPI_PATH_MAX], path[MAPI_PATH_MAX];
@@ -64,14 +103,18 @@ enum sb_status mapi_ics_store(struct mapi_store *s, struct mapi_mailbox *mb,
 		mapi_quota_release(mb, grow);
 	else if (rc == SB_OK && grow < 0)
 		mapi_quota_release(mb, -grow);
+	if (rc == SB_OK && ck)
+		ics_change_key(path, folder, id, text, len, ck);
 	return rc;
 }
 
 enum sb_status mapi_ics_load(struct mapi_mailbox *mb, const char *folder,
 			     const char *id, const char *what, char **text,
-			     struct sb_error *err)
+			     char *ck, struct sb_error *err)
 {
 	*text = NULL;
+	if (ck)
+		ck[0] = '\0';
 	if (!mapi_id_ok(id))
 		return bad_id(id, what, err);
 	char path[MAPI_PATH_MAX];
@@ -107,6 +150,11 @@ enum sb_status mapi_ics_load(struct mapi_mailbox *mb, const char *folder,
 				    "byte in %s)",
 				    what, id, path);
 	}
+	/* The file's facts are read after its content: should it be replaced
+	 * in between, the key mixes two versions and matches neither, so a
+	 * stale key is never taken for the current one. */
+	if (ck)
+		ics_change_key(path, folder, id, *text, len, ck);
 	return SB_OK;
 }
 

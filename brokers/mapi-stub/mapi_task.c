@@ -19,6 +19,7 @@ struct task {
 	char *id, *subject, *body, *owner;
 	char status[24];    /* one of sb_task_status_choices */
 	char importance[8]; /* Low, Normal, High */
+	char ck[MAPI_CHANGEKEY_LEN + 1];
 	int64_t start, due; /* epoch of the date; INT64_MIN: none */
 	int64_t percent;
 	int64_t created;
@@ -197,6 +198,8 @@ static void task_row(struct sb_result *r, const struct task *t)
 	char d[16];
 	sb_result_row(r);
 	sb_result_str(r, "Id", t->id);
+	if (t->ck[0])
+		sb_result_str(r, "ChangeKey", t->ck);
 	sb_result_clean_text(r, "Subject", t->subject);
 	sb_result_clean_memo(r, "Body", t->body);
 	if (t->start != INT64_MIN) {
@@ -267,10 +270,10 @@ static enum sb_status task_create(struct mapi_store *s, struct mapi_mailbox *mb,
 	t.body = (char *)sb_call_str(call, "Body", NULL);
 	t.owner = (char *)sb_call_str(call, "Owner", NULL);
 	char *text = task_ics(&t);
-	enum sb_status st =
-	    text ? mapi_ics_store(s, mb, MAPI_TASKS, uuid, text, false, err)
-		 : sb_error_set(err, SB_ERR_PAYLOAD_TOO_LARGE, NULL,
-				"task too large");
+	enum sb_status st = text ? mapi_ics_store(s, mb, MAPI_TASKS, uuid, text,
+						  false, t.ck, err)
+				 : sb_error_set(err, SB_ERR_PAYLOAD_TOO_LARGE,
+						NULL, "task too large");
 	if (st == SB_OK)
 		task_row(r, &t);
 	free(text);
@@ -280,25 +283,37 @@ static enum sb_status task_create(struct mapi_store *s, struct mapi_mailbox *mb,
 static enum sb_status task_load(struct mapi_mailbox *mb, const char *id,
 				struct task *t, struct sb_error *err)
 {
-	char *text;
+	char *text, ck[MAPI_CHANGEKEY_LEN + 1];
 	enum sb_status st =
-	    mapi_ics_load(mb, MAPI_TASKS, id, "task", &text, err);
+	    mapi_ics_load(mb, MAPI_TASKS, id, "task", &text, ck, err);
 	if (st != SB_OK)
 		return st;
 	st = task_parse(text, id, t, err);
+	if (st == SB_OK)
+		memcpy(t->ck, ck, sizeof ck);
 	free(text);
 	return st;
 }
 
 static enum sb_status task_complete(struct mapi_store *s,
 				    struct mapi_mailbox *mb, const char *id,
-				    struct sb_result *r, struct sb_error *err)
+				    const char *want_ck, struct sb_result *r,
+				    struct sb_error *err)
 {
 	struct task t;
 	/* Read-modify-write under the mailbox's .ics lock so a Complete and
-	 * a Delete (or two Completes) do not interleave. */
+	 * a Delete (or two Completes) do not interleave, and the ChangeKey
+	 * compared is the one of the version written over. */
 	pthread_mutex_lock(&mb->ics_lock);
 	enum sb_status st = task_load(mb, id, &t, err);
+	if (st == SB_OK && want_ck && *want_ck && strcmp(want_ck, t.ck) != 0) {
+		st = sb_error_set(err, SB_ERR_CONFLICT,
+				  "ErrorIrresolvableConflict",
+				  "task %s has changed since that ChangeKey "
+				  "was read: Load it again",
+				  id);
+		task_free(&t);
+	}
 	if (st != SB_OK) {
 		pthread_mutex_unlock(&mb->ics_lock);
 		return st;
@@ -311,7 +326,8 @@ static enum sb_status task_complete(struct mapi_store *s,
 	if (!text)
 		st = sb_error_set(err, SB_ERR_INTERNAL, NULL, "out of memory");
 	else
-		st = mapi_ics_store(s, mb, MAPI_TASKS, id, text, true, err);
+		st = mapi_ics_store(s, mb, MAPI_TASKS, id, text, true, t.ck,
+				    err);
 	pthread_mutex_unlock(&mb->ics_lock);
 	if (st == SB_OK)
 		task_row(r, &t);
@@ -416,7 +432,8 @@ static enum sb_status task_complete_one(struct mapi_store *s,
 					struct sb_result *r,
 					struct sb_error *err)
 {
-	return task_complete(s, mb, sb_call_str(call, "Id", ""), r, err);
+	return task_complete(s, mb, sb_call_str(call, "Id", ""),
+			     sb_call_str(call, "ChangeKey", NULL), r, err);
 }
 
 static enum sb_status task_delete(struct mapi_store *s, struct mapi_mailbox *mb,

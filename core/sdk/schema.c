@@ -1,5 +1,6 @@
-/* The shared concept tables (Email, Appointment, Task, Folder), so every
- * broker publishing one of them publishes the same names and types. */
+/* The shared concept tables (Email, Appointment, Meeting, MeetingAttendee,
+ * Task, Folder), so every broker publishing one of them publishes the same
+ * names and types. */
 #include "config.h"
 
 #include <string.h>
@@ -11,6 +12,13 @@ const char *const sb_importance_choices[] = {"Low", "Normal", "High", NULL};
 const char *const sb_task_status_choices[] = {"NotStarted", "InProgress",
 					      "Completed",  "WaitingOnOthers",
 					      "Deferred",   NULL};
+
+const char *const sb_response_status_choices[] = {
+    "Unknown", "Organizer",	     "Tentative", "Accept",
+    "Decline", "NoResponseReceived", NULL};
+
+const char *const sb_attendee_kind_choices[] = {"Required", "Optional",
+						"Resource", NULL};
 
 #define P(n, t, fl, d)                                                         \
 	{                                                                      \
@@ -61,30 +69,79 @@ const struct sb_property sb_email_properties[] = {
     SB_PROPERTY_END,
 };
 
+/* Appointment's properties, in order: Meeting starts with them. */
+#define APPOINTMENT_PROPERTIES(what)                                           \
+	P("Id", SB_TYPE_TEXT, 0,                                               \
+	  "Opaque identifier of the " what ", stable for the life of the "     \
+	  "item."),                                                            \
+	    P("ChangeKey", SB_TYPE_TEXT, 0,                                    \
+	      "Opaque version of the " what "; changes whenever the item "     \
+	      "changes."),                                                     \
+	    P("Subject", SB_TYPE_TEXT, 0, "Title of the " what "."),           \
+	    P("Body", SB_TYPE_MEMO, 0,                                         \
+	      "Plain-text description of the " what "."),                      \
+	    P("Location", SB_TYPE_TEXT, 0, "Where the " what " takes place."), \
+	    P("Start", SB_TYPE_DATETIME, 0,                                    \
+	      "Date and time the " what " starts (of a series: its first "     \
+	      "occurrence)."),                                                 \
+	    P("End", SB_TYPE_DATETIME, 0,                                      \
+	      "Date and time the " what " ends (of a series: its first "       \
+	      "occurrence)."),                                                 \
+	    P("TimeZone", SB_TYPE_TEXT, 0,                                     \
+	      "IANA or Windows name of the time zone the " what " was "        \
+	      "planned in."),                                                  \
+	    P("IsAllDay", SB_TYPE_BOOLEAN, 0,                                  \
+	      "Whether the " what " lasts whole days rather than set hours."), \
+	    P("Reminder", SB_TYPE_NUMBER, 0,                                   \
+	      "Minutes before the start at which a reminder is shown."),       \
+	    P("Categories", SB_TYPE_TEXT, SB_MULTI,                            \
+	      "Category names the " what " is filed under."),                  \
+	    P("Recurrence", SB_TYPE_TEXT, 0,                                   \
+	      "How the " what " repeats: one RFC 5545 RRULE value (FREQ "      \
+	      "DAILY, WEEKLY, MONTHLY or YEARLY; INTERVAL, BYDAY, "            \
+	      "BYMONTHDAY, BYMONTH, BYSETPOS; COUNT or UNTIL), e.g. "          \
+	      "FREQ=WEEKLY;BYDAY=MO,WE;COUNT=10; empty when it does not "      \
+	      "repeat.")
+
 const struct sb_property sb_appointment_properties[] = {
-    P("Id", SB_TYPE_TEXT, 0,
-      "Opaque identifier of the appointment, stable for the life of the "
-      "item."),
-    P("Subject", SB_TYPE_TEXT, 0, "Title of the appointment."),
-    P("Body", SB_TYPE_MEMO, 0, "Plain-text description of the appointment."),
-    P("Location", SB_TYPE_TEXT, 0, "Where the appointment takes place."),
-    P("Start", SB_TYPE_DATETIME, 0, "Date and time the appointment starts."),
-    P("End", SB_TYPE_DATETIME, 0, "Date and time the appointment ends."),
-    P("TimeZone", SB_TYPE_TEXT, 0,
-      "IANA or Windows name of the time zone the appointment was planned "
-      "in."),
-    P("IsAllDay", SB_TYPE_BOOLEAN, 0,
-      "Whether the appointment lasts whole days rather than set hours."),
-    P("Reminder", SB_TYPE_NUMBER, 0,
-      "Minutes before the start at which a reminder is shown."),
-    P("Categories", SB_TYPE_TEXT, SB_MULTI,
-      "Category names the appointment is filed under."),
+    APPOINTMENT_PROPERTIES("appointment"),
+    SB_PROPERTY_END,
+};
+
+const struct sb_property sb_meeting_properties[] = {
+    APPOINTMENT_PROPERTIES("meeting"),
+    P("Organizer", SB_TYPE_EMAIL, 0,
+      "Address of the mailbox that organizes the meeting."),
+    P("RequiredAttendees", SB_TYPE_EMAIL, SB_MULTI,
+      "Addresses of the attendees whose presence is required."),
+    P("OptionalAttendees", SB_TYPE_EMAIL, SB_MULTI,
+      "Addresses of the attendees whose presence is optional."),
+    P("Resources", SB_TYPE_EMAIL, SB_MULTI,
+      "Addresses of the rooms and equipment booked for the meeting."),
+    PE("ResponseStatus", sb_response_status_choices,
+       "The mailbox's own answer to the meeting: Organizer when it "
+       "organizes it, else Unknown, Tentative, Accept, Decline or "
+       "NoResponseReceived."),
+    SB_PROPERTY_END,
+};
+
+const struct sb_property sb_meeting_attendee_properties[] = {
+    P("Email", SB_TYPE_EMAIL, 0, "Address of the attendee."),
+    PE("Kind", sb_attendee_kind_choices,
+       "How the attendee was invited: Required, Optional or Resource."),
+    PE("ResponseStatus", sb_response_status_choices,
+       "The attendee's last answer: Unknown, Organizer, Tentative, "
+       "Accept, Decline or NoResponseReceived."),
+    P("LastResponseTime", SB_TYPE_DATETIME, 0,
+      "Date and time of the attendee's last answer; empty before any."),
     SB_PROPERTY_END,
 };
 
 const struct sb_property sb_task_properties[] = {
     P("Id", SB_TYPE_TEXT, 0,
       "Opaque identifier of the task, stable for the life of the item."),
+    P("ChangeKey", SB_TYPE_TEXT, 0,
+      "Opaque version of the task; changes whenever the item changes."),
     P("Subject", SB_TYPE_TEXT, 0, "Title of the task."),
     P("Body", SB_TYPE_MEMO, 0, "Plain-text description of the task."),
     P("StartDate", SB_TYPE_DATE, 0, "Date work on the task starts."),

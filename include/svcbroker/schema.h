@@ -1,9 +1,10 @@
 /* svcbroker — shared concept tables.
  *
- * Where several brokers publish one concept (Email, Appointment, Task,
- * Folder) they use these property tables, so a client can move from one
- * instance to another without change.  Defined once in libsvcbroker; a test
- * keeps every broker's objects of these names equal to them.
+ * Where several brokers publish one concept (Email, Appointment, Meeting,
+ * MeetingAttendee, Task, Folder) they use these property tables, so a client
+ * can move from one instance to another without change.  Defined once in
+ * libsvcbroker; a test keeps every broker's objects of these names equal to
+ * them.
  */
 #ifndef SVCBROKER_SCHEMA_H
 #define SVCBROKER_SCHEMA_H
@@ -20,16 +21,43 @@ extern const char
     *const sb_task_status_choices[]; /* NotStarted, InProgress,
 					Completed, WaitingOnOthers,
 					Deferred */
+/* A meeting's answer, the mailbox's own (Meeting.ResponseStatus) or an
+ * attendee's: Unknown, Organizer, Tentative, Accept, Decline,
+ * NoResponseReceived (EWS's ResponseTypeType). */
+extern const char *const sb_response_status_choices[];
+/* How an attendee was invited: Required, Optional, Resource. */
+extern const char *const sb_attendee_kind_choices[];
 
-/* Property tables (SB_PROPERTY_END-terminated). */
+/* Property tables (SB_PROPERTY_END-terminated).
+ *
+ * Appointment: Id, ChangeKey, Subject, Body, Location, Start, End,
+ * TimeZone, IsAllDay, Reminder, Categories, Recurrence.  Recurrence is one
+ * RFC 5545 RRULE value, empty when the item does not repeat; check an
+ * input with sb_rrule_check (<svcbroker/rrule.h>).  ChangeKey changes with
+ * every change of the item; an update given a stale one answers
+ * SB_ERR_CONFLICT.
+ *
+ * Meeting: Appointment's properties in the same order, then Organizer,
+ * RequiredAttendees, OptionalAttendees, Resources (email; the three lists
+ * multi) and ResponseStatus (sb_response_status_choices).
+ *
+ * MeetingAttendee: Email, Kind (sb_attendee_kind_choices), ResponseStatus,
+ * LastResponseTime (datetime).
+ *
+ * Task: Id, ChangeKey, Subject, Body, StartDate, DueDate, Status,
+ * PercentComplete, Importance, Owner. */
 extern const struct sb_property sb_email_properties[];
 extern const struct sb_property sb_appointment_properties[];
+extern const struct sb_property sb_meeting_properties[];
+extern const struct sb_property sb_meeting_attendee_properties[];
 extern const struct sb_property sb_task_properties[];
 extern const struct sb_property sb_folder_properties[];
 
 /* The shared object names. */
 #define SB_OBJ_EMAIL "Email"
 #define SB_OBJ_APPOINTMENT "Appointment"
+#define SB_OBJ_MEETING "Meeting"
+#define SB_OBJ_MEETING_ATTENDEE "MeetingAttendee"
 #define SB_OBJ_TASK "Task"
 #define SB_OBJ_FOLDER "Folder"
 

@@ -76,6 +76,9 @@ int main(void)
 	putchar('{');
 	ok &= put_table(SB_OBJ_EMAIL, sb_email_properties, true);
 	ok &= put_table(SB_OBJ_APPOINTMENT, sb_appointment_properties, false);
+	ok &= put_table(SB_OBJ_MEETING, sb_meeting_properties, false);
+	ok &= put_table(SB_OBJ_MEETING_ATTENDEE, sb_meeting_attendee_properties,
+			false);
 	ok &= put_table(SB_OBJ_TASK, sb_task_properties, false);
 	ok &= put_table(SB_OBJ_FOLDER, sb_folder_properties, false);
 	printf("\n}\n");

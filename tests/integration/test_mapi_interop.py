@@ -237,6 +237,21 @@ with sbtest.Daemon(conf()) as d:
     st, b = d.call("local/Appointment.List", {
         "WindowStart": "2026-12-01T00:00:00Z", "WindowEnd": "2026-12-02T00:00:00Z"})
     t.eq([r.get("Id") for r in rows(b)], [appt_id], "Appointment.List window")
+    t.ok(len(a.get("ChangeKey") or "") == 32 and "Recurrence" not in a
+         and [r.get("ChangeKey") for r in rows(b)] == [a.get("ChangeKey")],
+         "an appointment has a ChangeKey (Load's is List's), no Recurrence",
+         repr(a))
+    # A Recurrence is checked, then refused: never stored as a single item.
+    for rule, code in (("FREQ=WEEKLY;BYDAY=MO;COUNT=4",
+                        "ErrorRecurrenceNotSupported"),
+                       ("FREQ=WEEKLY;BYHOUR=9", "ErrorInvalidRecurrence")):
+        st, b = d.call("local/Appointment.Create", {
+            "Subject": "series", "Start": "2026-12-02T09:00:00Z",
+            "End": "2026-12-02T10:00:00Z", "Recurrence": rule})
+        t.eq((st, err(b).get("code")), (400, code),
+             "Appointment.Create with Recurrence %s refused" % rule)
+        t.ok("Recurrence" in (err(b).get("message") or ""),
+             "the refusal names Recurrence", repr(err(b)))
     st, b = d.call("local/Task.Create", {
         "Subject": "Bericht; schreiben, bald", "DueDate": "2026-12-24",
         "StartDate": "2026-12-01", "Status": "InProgress",

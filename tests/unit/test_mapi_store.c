@@ -957,6 +957,162 @@ START_TEST(test_change_key)
 }
 END_TEST
 
+/* Write a foreign appointment file into alice's calendar. */
+static void put_foreign_ics(const char *id, const char *summary,
+			    const char *rrule)
+{
+	char path[600];
+	snprintf(path, sizeof path, "%s/alice@example.test/Calendar/%s.ics",
+		 store, id);
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f,
+		"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//other//EN\r\n"
+		"BEGIN:VEVENT\r\nUID:%s\r\nDTSTART:20261204T150000Z\r\n"
+		"DTEND:20261204T160000Z\r\nSUMMARY:%s\r\n%s%s%s"
+		"END:VEVENT\r\nEND:VCALENDAR\r\n",
+		id, summary, rrule ? "RRULE:" : "", rrule ? rrule : "",
+		rrule ? "\r\n" : "");
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+START_TEST(test_ics_change_key_and_recurrence)
+{
+	/* Task: Create's key is Load's; Complete checks a given key. */
+	const char *t[] = {"Subject=ck task", NULL};
+	struct sb_testhost_run *x = call("Task", "Create", t);
+	ck_assert_int_eq(x->status, SB_OK);
+	char k0[64], k1[64], k2[64], idarg[100], ckarg[100];
+	key_of(x, k0, sizeof k0);
+	snprintf(idarg, sizeof idarg, "Id=%s", str(x, 0, "Id"));
+	done(x);
+	const char *l[] = {idarg, NULL};
+	for (int i = 0; i < 2; i++) {
+		x = call("Task", "Load", l);
+		ck_assert_int_eq(x->status, SB_OK);
+		key_of(x, k1, sizeof k1);
+		ck_assert_str_eq(k1, k0);
+		done(x);
+	}
+	const char *stale[] = {
+	    idarg, "ChangeKey=00000000000000000000000000000000", NULL};
+	x = call("Task", "Complete", stale);
+	ck_assert_int_eq(x->status, SB_ERR_CONFLICT);
+	ck_assert_str_eq(x->err.code, "ErrorIrresolvableConflict");
+	ck_assert_msg(strstr(x->err.message, "Load it again"), "%s",
+		      x->err.message);
+	done(x);
+	x = call("Task", "Load", l);
+	ck_assert_str_eq(str(x, 0, "Status"), "NotStarted");
+	key_of(x, k1, sizeof k1);
+	ck_assert_str_eq(k1, k0);
+	done(x);
+	snprintf(ckarg, sizeof ckarg, "ChangeKey=%s", k0);
+	const char *fresh[] = {idarg, ckarg, NULL};
+	x = call("Task", "Complete", fresh);
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	ck_assert_str_eq(str(x, 0, "Status"), "Completed");
+	key_of(x, k1, sizeof k1);
+	ck_assert_str_ne(k1, k0);
+	done(x);
+	x = call("Task", "Load", l);
+	key_of(x, k2, sizeof k2);
+	ck_assert_str_eq(k2, k1);
+	done(x);
+	/* k0 is stale now; with an empty key Complete just writes. */
+	x = call("Task", "Complete", fresh);
+	ck_assert_int_eq(x->status, SB_ERR_CONFLICT);
+	done(x);
+	const char *nokey[] = {idarg, "ChangeKey=", NULL};
+	x = call("Task", "Complete", nokey);
+	ck_assert_int_eq(x->status, SB_OK);
+	key_of(x, k2, sizeof k2);
+	ck_assert_str_ne(k2, k1);
+	ck_assert_str_ne(k2, k0);
+	done(x);
+	x = call("Task", "List", (const char *[]){NULL});
+	ck_assert_uint_eq(sb_testhost_rows(x), 1);
+	ck_assert_str_eq(str(x, 0, "ChangeKey"), k2);
+	done(x);
+
+	/* Appointment: a key, no Recurrence of its own. */
+	const char *a[] = {"Subject=ck appt", "Start=2026-12-03T09:00:00Z",
+			   "End=2026-12-03T10:00:00Z", "Recurrence=", NULL};
+	x = call("Appointment", "Create", a);
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	key_of(x, k0, sizeof k0);
+	ck_assert_ptr_null(str(x, 0, "Recurrence"));
+	snprintf(idarg, sizeof idarg, "Id=%s", str(x, 0, "Id"));
+	done(x);
+	x = call("Appointment", "Load", l);
+	key_of(x, k1, sizeof k1);
+	ck_assert_str_eq(k1, k0);
+	ck_assert_ptr_null(str(x, 0, "Recurrence"));
+	done(x);
+	/* A Recurrence input is checked, then refused: never dropped. */
+	const char *rec[] = {"Subject=weekly", "Start=2026-12-03T09:00:00Z",
+			     "End=2026-12-03T10:00:00Z",
+			     "Recurrence=FREQ=WEEKLY;BYDAY=MO;COUNT=4", NULL};
+	x = call("Appointment", "Create", rec);
+	ck_assert_int_eq(x->status, SB_ERR_INVALID_INPUT);
+	ck_assert_str_eq(x->err.code, "ErrorRecurrenceNotSupported");
+	ck_assert_msg(strstr(x->err.message, "Recurrence: recurring "
+					     "appointments are not stored by "
+					     "this broker yet"),
+		      "%s", x->err.message);
+	done(x);
+	const char *badrec[] = {"Subject=hourly", "Start=2026-12-03T09:00:00Z",
+				"End=2026-12-03T10:00:00Z",
+				"Recurrence=FREQ=HOURLY", NULL};
+	x = call("Appointment", "Create", badrec);
+	ck_assert_int_eq(x->status, SB_ERR_INVALID_INPUT);
+	ck_assert_str_eq(x->err.code, "ErrorInvalidRecurrence");
+	ck_assert_msg(strstr(x->err.message, "FREQ=HOURLY is not supported"),
+		      "%s", x->err.message);
+	done(x);
+	x = call("Appointment", "List", (const char *[]){NULL});
+	ck_assert_uint_eq(sb_testhost_rows(x), 1); /* nothing stored */
+	done(x);
+
+	/* A file another tool wrote: its RRULE is shown, canonical when it
+	 * is of the shared subset, as written otherwise. */
+	put_foreign_ics("foreign-1", "Monthly",
+			"freq=monthly;byday=-1fr;"
+			"interval=1;count=3");
+	put_foreign_ics("foreign-2", "Weekly", "FREQ=WEEKLY;WKST=SU;BYDAY=MO");
+	put_foreign_ics("foreign-3", "Single", NULL);
+	const char *f1[] = {"Id=foreign-1", NULL};
+	x = call("Appointment", "Load", f1);
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	ck_assert_str_eq(str(x, 0, "Recurrence"),
+			 "FREQ=MONTHLY;BYDAY=-1FR;COUNT=3");
+	key_of(x, k0, sizeof k0);
+	done(x);
+	const char *f2[] = {"Id=foreign-2", NULL};
+	x = call("Appointment", "Load", f2);
+	ck_assert_str_eq(str(x, 0, "Recurrence"),
+			 "FREQ=WEEKLY;WKST=SU;BYDAY=MO");
+	done(x);
+	const char *f3[] = {"Id=foreign-3", NULL};
+	x = call("Appointment", "Load", f3);
+	ck_assert_ptr_null(str(x, 0, "Recurrence"));
+	done(x);
+	/* Rewritten by that tool: a new key. */
+	put_foreign_ics("foreign-1", "Monthly, moved", "FREQ=MONTHLY;COUNT=3");
+	x = call("Appointment", "Load", f1);
+	key_of(x, k1, sizeof k1);
+	ck_assert_str_ne(k1, k0);
+	ck_assert_str_eq(str(x, 0, "Recurrence"), "FREQ=MONTHLY;COUNT=3");
+	done(x);
+	x = call("Appointment", "List", (const char *[]){NULL});
+	ck_assert_uint_eq(sb_testhost_rows(x), 4);
+	for (size_t i = 0; i < 4; i++)
+		ck_assert_uint_eq(strlen(str(x, i, "ChangeKey")),
+				  MAPI_CHANGEKEY_LEN);
+	done(x);
+}
+END_TEST
+
 START_TEST(test_clean_text)
 {
 	struct {
@@ -1045,6 +1201,7 @@ int main(void)
 	tcase_add_test(tc, test_appointments_and_tasks);
 	tcase_add_test(tc, test_ical_fold);
 	tcase_add_test(tc, test_change_key);
+	tcase_add_test(tc, test_ics_change_key_and_recurrence);
 	tcase_add_test(tc, test_clean_text);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

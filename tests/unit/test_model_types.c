@@ -288,12 +288,25 @@ START_TEST(schema_tables)
 	    "Attachments", "MessageId", "Accepted", "Rejected"};
 	check_table(sb_email_properties, email, N(email));
 	static const char *const appt[] = {
-	    "Id",  "Subject",  "Body",	   "Location", "Start",
-	    "End", "TimeZone", "IsAllDay", "Reminder", "Categories"};
+	    "Id",	"ChangeKey", "Subject",	   "Body",
+	    "Location", "Start",     "End",	   "TimeZone",
+	    "IsAllDay", "Reminder",  "Categories", "Recurrence"};
 	check_table(sb_appointment_properties, appt, N(appt));
+	static const char *const meeting[] = {
+	    "Id",	 "ChangeKey",	      "Subject",
+	    "Body",	 "Location",	      "Start",
+	    "End",	 "TimeZone",	      "IsAllDay",
+	    "Reminder",	 "Categories",	      "Recurrence",
+	    "Organizer", "RequiredAttendees", "OptionalAttendees",
+	    "Resources", "ResponseStatus"};
+	check_table(sb_meeting_properties, meeting, N(meeting));
+	static const char *const attendee[] = {
+	    "Email", "Kind", "ResponseStatus", "LastResponseTime"};
+	check_table(sb_meeting_attendee_properties, attendee, N(attendee));
 	static const char *const task[] = {
-	    "Id",     "Subject",	 "Body",       "StartDate", "DueDate",
-	    "Status", "PercentComplete", "Importance", "Owner"};
+	    "Id",	  "ChangeKey", "Subject", "Body",
+	    "StartDate",  "DueDate",   "Status",  "PercentComplete",
+	    "Importance", "Owner"};
 	check_table(sb_task_properties, task, N(task));
 	static const char *const folder[] = {"Id", "Name", "Parent",
 					     "TotalCount", "UnreadCount"};
@@ -319,6 +332,23 @@ START_TEST(schema_tables)
 	ck_assert_int_eq(p->type, SB_TYPE_DATE);
 	p = sb_property_find(sb_appointment_properties, "Reminder");
 	ck_assert_int_eq(p->type, SB_TYPE_NUMBER);
+	p = sb_property_find(sb_appointment_properties, "Recurrence");
+	ck_assert_int_eq(p->type, SB_TYPE_TEXT);
+	ck_assert(!(p->flags & SB_MULTI));
+	p = sb_property_find(sb_meeting_properties, "Resources");
+	ck_assert_int_eq(p->type, SB_TYPE_EMAIL);
+	ck_assert(p->flags & SB_MULTI);
+	p = sb_property_find(sb_meeting_properties, "ResponseStatus");
+	ck_assert_ptr_eq(p->choices, sb_response_status_choices);
+	p = sb_property_find(sb_meeting_attendee_properties, "Kind");
+	ck_assert_ptr_eq(p->choices, sb_attendee_kind_choices);
+	ck_assert_str_eq(sb_attendee_kind_choices[2], "Resource");
+	ck_assert_ptr_null(sb_attendee_kind_choices[3]);
+	ck_assert_str_eq(sb_response_status_choices[5], "NoResponseReceived");
+	ck_assert_ptr_null(sb_response_status_choices[6]);
+	p = sb_property_find(sb_meeting_attendee_properties,
+			     "LastResponseTime");
+	ck_assert_int_eq(p->type, SB_TYPE_DATETIME);
 	ck_assert_ptr_null(sb_property_find(sb_email_properties, "to"));
 	ck_assert_ptr_null(sb_property_find(NULL, "To"));
 	ck_assert_ptr_null(sb_property_find(sb_email_properties, NULL));
