@@ -543,8 +543,8 @@ enum sb_status sb_oauth2_token(struct sb_oauth2 *o, const struct sb_call *call,
 	pthread_mutex_lock(&o->lock);
 	for (;;) {
 		int64_t now = sb_now_ms();
-		if (call_cancelled(o, call) || now >= deadline) {
-			st = timed_out(call_cancelled(o, call), err);
+		if (now >= deadline || call_cancelled(o, call)) {
+			st = timed_out(now < deadline, err);
 			break;
 		}
 		bool usable = o->token && now < o->expire_at;
