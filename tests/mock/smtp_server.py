@@ -24,8 +24,10 @@ Options:
   --user NAME --password PW   the credentials PLAIN/LOGIN accept
   --token TOKEN            the bearer token XOAUTH2 accepts (for --user)
   --token-file FILE        XOAUTH2 also accepts the tokens listed in FILE,
-                           one a line, read at each AUTH (the test edits
-                           it: tokens from tests/mock/token_server.py)
+                           one a line, read at each AUTH (repeatable; the
+                           `tokens` list of tests/mock/token_server.py);
+                           the number of such AUTHs is kept in
+                           <save-dir>/xoauth2_auths
   --echo-auth              with --auth: refuse every AUTH with a 535 reply
                            that echoes the client's SASL responses (base64,
                            as sent) and the password they carry, as some
@@ -262,11 +264,13 @@ class Handler:
             return AuthResult(success=True, auth_data=user)
         if user == self.opts.user and self.opts.token_file and \
                 token.startswith("Bearer "):
-            try:
-                with open(self.opts.token_file) as f:
-                    valid = set(t for t in f.read().split("\n") if t)
-            except OSError:
-                valid = set()
+            valid = set()
+            for path in self.opts.token_file:
+                try:
+                    with open(path) as f:
+                        valid.update(t for t in f.read().split("\n") if t)
+                except OSError:
+                    pass
             self.xoauth2_auths += 1
             self.bump("xoauth2_auths", self.xoauth2_auths)
             if token[len("Bearer "):] in valid:
@@ -348,7 +352,7 @@ def main():
     ap.add_argument("--user", default="user")
     ap.add_argument("--password", default="secret")
     ap.add_argument("--token")
-    ap.add_argument("--token-file")
+    ap.add_argument("--token-file", action="append")
     ap.add_argument("--echo-auth", action="store_true")
     ap.add_argument("--refuse", action="append")
     ap.add_argument("--mail-reply")
