@@ -202,7 +202,8 @@ struct smtp_xfer {
 	size_t len;
 	bool utf8;  /* 8-bit header text (RFC 6532): needs SMTPUTF8 */
 	bool fresh; /* a new connection, not a reused one */
-	const char *bearer; /* XOAUTH2 token (OAuth2); NULL: the password */
+	/* the XOAUTH2 token from OAuth2; NULL: the password */
+	const char *bearer;
 	/* out */
 	struct smtp_session session;
 	CURLcode rc;

@@ -17,11 +17,11 @@
 
 #include "oauth2_int.h"
 
-#define DEFAULT_BUDGET_MS 30000	   /* no call (test()): no deadline */
-#define ASSERTION_LIFETIME_S 300   /* a client assertion is used at once */
-#define DEFAULT_LIFETIME_S 300	   /* an answer without expires_in */
-#define RENEW_MAX_MS (300 * 1000)  /* renew at most 5 minutes early ... */
-#define EXPIRE_MAX_MS (30 * 1000)  /* ... and stop using it 30 s early */
+#define DEFAULT_BUDGET_MS 30000	      /* no call (test()): no deadline */
+#define ASSERTION_LIFETIME_S 300      /* a client assertion is used at once */
+#define DEFAULT_LIFETIME_S 300	      /* an answer without expires_in */
+#define RENEW_MAX_MS (300 * 1000)     /* renew at most 5 minutes early ... */
+#define EXPIRE_MAX_MS (30 * 1000)     /* ... and stop using it 30 s early */
 #define FAILED_RENEWAL_PAUSE_MS 10000 /* after an early renewal failed */
 #define WAIT_SLICE_MS 200	      /* waiters look at cancellation */
 
@@ -48,7 +48,8 @@ struct sb_oauth2 {
 	uint64_t requests;
 };
 
-/* ---- small helpers -------------------------------------------------------- */
+/* ---- small helpers --------------------------------------------------------
+ */
 
 static void wipe(void *p, size_t n)
 {
@@ -132,7 +133,8 @@ static enum sb_status check_url(const char *u, struct sb_error *err)
 
 static bool nonempty(const char *s) { return s && *s; }
 
-/* ---- new / free ----------------------------------------------------------- */
+/* ---- new / free -----------------------------------------------------------
+ */
 
 enum sb_status sb_oauth2_new(const struct sb_oauth2_conf *conf,
 			     const struct sb_host *host, struct sb_oauth2 **out,
@@ -178,12 +180,12 @@ enum sb_status sb_oauth2_new(const struct sb_oauth2_conf *conf,
 	bool oom = false;
 	o->token_url = dup_or_null(conf->token_url, &oom);
 	o->client_id = dup_or_null(conf->client_id, &oom);
-	o->client_secret = secret ? dup_or_null(conf->client_secret, &oom)
-				  : NULL;
-	o->scope = nonempty(conf->scope) ? dup_or_null(conf->scope, &oom)
-					 : NULL;
-	o->ca_file = nonempty(conf->ca_file) ? dup_or_null(conf->ca_file, &oom)
-					     : NULL;
+	o->client_secret =
+	    secret ? dup_or_null(conf->client_secret, &oom) : NULL;
+	o->scope =
+	    nonempty(conf->scope) ? dup_or_null(conf->scope, &oom) : NULL;
+	o->ca_file =
+	    nonempty(conf->ca_file) ? dup_or_null(conf->ca_file, &oom) : NULL;
 	pthread_condattr_t ca;
 	bool cond_ok = pthread_condattr_init(&ca) == 0;
 	if (cond_ok) {
@@ -213,8 +215,8 @@ enum sb_status sb_oauth2_new(const struct sb_oauth2_conf *conf,
 				    "out of memory");
 	}
 	if (cert) {
-		st = oauth2_cert_load(conf->cert_file, conf->key_file,
-				      &o->cert, err);
+		st = oauth2_cert_load(conf->cert_file, conf->key_file, &o->cert,
+				      err);
 		if (st != SB_OK) {
 			o->use_cert = false;
 			sb_oauth2_free(o);
@@ -250,7 +252,8 @@ uint64_t sb_oauth2_requests(struct sb_oauth2 *o)
 	return n;
 }
 
-/* ---- the token request ---------------------------------------------------- */
+/* ---- the token request ----------------------------------------------------
+ */
 
 /* Percent-encode v for a form body (everything but unreserved). */
 static void form_value(struct sb_buf *b, const char *v)
@@ -303,10 +306,9 @@ static void log_line(const struct sb_oauth2 *o, enum sb_log_level lv,
  * Entra ID answers). */
 static enum sb_status error_status(const char *e, long http)
 {
-	static const char *const auth[] = {"invalid_client",
-					   "unauthorized_client",
-					   "invalid_grant", "access_denied",
-					   NULL};
+	static const char *const auth[] = {
+	    "invalid_client", "unauthorized_client", "invalid_grant",
+	    "access_denied", NULL};
 	for (size_t i = 0; auth[i]; i++)
 		if (!strcmp(e, auth[i]))
 			return SB_ERR_UPSTREAM_AUTH;
@@ -344,9 +346,8 @@ static enum sb_status read_answer(const struct sb_oauth2 *o, long http,
 	if (parsed && a.error) {
 		st = error_status(a.error, http);
 		sb_text_quotable(a.error, 60, q2, sizeof(q2));
-		sb_text_quotable(a.error_description
-				     ? a.error_description
-				     : "(no error_description)",
+		sb_text_quotable(a.error_description ? a.error_description
+						     : "(no error_description)",
 				 300, q1, sizeof(q1));
 		sb_error_set(err, st, q2,
 			     "the OAuth2 token endpoint %s refused the "
@@ -424,9 +425,9 @@ static enum sb_status fetch(struct sb_oauth2 *o, const struct sb_call *call,
 	if (o->scope)
 		form_field(&form, "scope", o->scope);
 	if (o->use_cert) {
-		char *jwt = oauth2_jwt_assertion(&o->cert, o->token_url,
-						 o->client_id, (int64_t)time(NULL),
-						 ASSERTION_LIFETIME_S, err);
+		char *jwt = oauth2_jwt_assertion(
+		    &o->cert, o->token_url, o->client_id, (int64_t)time(NULL),
+		    ASSERTION_LIFETIME_S, err);
 		if (!jwt) {
 			sb_buf_free(&form);
 			return err ? err->status : SB_ERR_INTERNAL;
@@ -497,9 +498,11 @@ static enum sb_status fetch(struct sb_oauth2 *o, const struct sb_call *call,
 	return SB_OK;
 }
 
-/* ---- the cache ------------------------------------------------------------ */
+/* ---- the cache ------------------------------------------------------------
+ */
 
-static enum sb_status copy_token(const char *t, char **out, struct sb_error *err)
+static enum sb_status copy_token(const char *t, char **out,
+				 struct sb_error *err)
 {
 	*out = strdup(t);
 	if (!*out)
@@ -665,7 +668,8 @@ enum sb_status sb_oauth2_with_token(struct sb_oauth2 *o,
 	return st;
 }
 
-/* ---- the default transport: one libcurl POST ------------------------------ */
+/* ---- the default transport: one libcurl POST ------------------------------
+ */
 
 struct sink {
 	struct sb_buf *body;

@@ -36,8 +36,8 @@ void oauth2_answer_free(struct oauth2_answer *a);
 
 /* ---- certificate and JWT client assertion (jwt.c) ------------------------ */
 struct oauth2_cert {
-	void *key;	/* EVP_PKEY *, RSA */
-	char x5t[32];	/* base64url SHA-1 of the DER certificate */
+	void *key;    /* EVP_PKEY *, RSA */
+	char x5t[32]; /* base64url SHA-1 of the DER certificate */
 };
 
 /* Read the PEM certificate and the PEM private key (refused when group or

@@ -68,15 +68,15 @@ struct sb_call;
 
 /* One token request, as handed to the transport. */
 struct sb_oauth2_post {
-	const char *url;	  /* the token endpoint */
-	const char *body;	  /* application/x-www-form-urlencoded */
-	size_t body_len;	  /* carries the secret or assertion */
-	int64_t timeout_ms;	  /* the whole exchange, > 0 */
-	bool verify_tls;	  /* verify the server's certificate and name */
-	const char *ca_file;	  /* PEM trust anchors; NULL: the system's */
-	size_t max_response;	  /* answer bodies larger than this: refused */
-	const struct sb_host *host;  /* for cancellation (may be NULL) */
-	const struct sb_call *call;  /* the call it serves; NULL: none */
+	const char *url;     /* the token endpoint */
+	const char *body;    /* application/x-www-form-urlencoded */
+	size_t body_len;     /* carries the secret or assertion */
+	int64_t timeout_ms;  /* the whole exchange, > 0 */
+	bool verify_tls;     /* verify the server's certificate and name */
+	const char *ca_file; /* PEM trust anchors; NULL: the system's */
+	size_t max_response; /* answer bodies larger than this: refused */
+	const struct sb_host *host; /* for cancellation (may be NULL) */
+	const struct sb_call *call; /* the call it serves; NULL: none */
 };
 
 /* A transport for the token request: POST req->body to req->url with

@@ -49,8 +49,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct oauth2_answer a;
 	char why[96];
-	bool ok = oauth2_answer_parse((const char *)data, size, &a, why,
-				      sizeof(why));
+	bool ok =
+	    oauth2_answer_parse((const char *)data, size, &a, why, sizeof(why));
 	if (!ok) {
 		FUZZ_CHECK(why[0] != '\0', "refused without a reason");
 		oauth2_answer_free(&a);

@@ -77,12 +77,8 @@ static enum sb_status t_open(const struct sb_host *host, const void *config,
 static void t_close(void *state) { (void)state; }
 
 static const struct sb_broker tbroker = {
-    SB_BROKER_HEADER,
-    .name = "oauth-test",
-    .version = "1",
-    .summary = "test",
-    .objects = objects,
-    .open = t_open,
+    SB_BROKER_HEADER,  .name = "oauth-test", .version = "1",
+    .summary = "test", .objects = objects,   .open = t_open,
     .close = t_close,
 };
 
@@ -104,8 +100,9 @@ static void assert_not_logged(const char *needle)
 	size_t n = sb_testhost_log_count(th, SB_TESTHOST_ANY_LEVEL);
 	for (size_t i = 0; i < n; i++) {
 		const char *l = sb_testhost_log_line(th, i, NULL);
-		ck_assert_msg(!strstr(l, needle), "log line %zu carries a "
-						  "secret: %s",
+		ck_assert_msg(!strstr(l, needle),
+			      "log line %zu carries a "
+			      "secret: %s",
 			      i, l);
 	}
 }
@@ -135,7 +132,8 @@ static void sleep_ms(int64_t ms)
 		;
 }
 
-/* ---- the answer reader ---------------------------------------------------- */
+/* ---- the answer reader ----------------------------------------------------
+ */
 
 START_TEST(answer_good)
 {
@@ -157,8 +155,7 @@ START_TEST(answer_good)
 	ck_assert(oauth2_answer_parse(j, strlen(j), &a, why, sizeof(why)));
 	ck_assert_int_eq(a.expires_in, 60);
 	ck_assert_str_eq(a.error, "invalid_client");
-	ck_assert_str_eq(a.error_description,
-			 "caf\xc3\xa9 \xf0\x9f\x98\x80");
+	ck_assert_str_eq(a.error_description, "caf\xc3\xa9 \xf0\x9f\x98\x80");
 	oauth2_answer_free(&a);
 }
 END_TEST
@@ -184,7 +181,8 @@ START_TEST(answer_bad)
 	    "{\"a\":\"\xff\"}",
 	    "{\"a\":tru}",
 	    "{'a':1}",
-	    "{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]"
+	    "{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]"
+	    "]]"
 	    "]]]]]]]]]]]]]}",
 	    NULL};
 	for (size_t i = 0; bad[i]; i++) {
@@ -199,7 +197,8 @@ START_TEST(answer_bad)
 }
 END_TEST
 
-/* ---- the cache through a fake transport ----------------------------------- */
+/* ---- the cache through a fake transport -----------------------------------
+ */
 
 struct fake {
 	pthread_mutex_t lock;
@@ -236,11 +235,11 @@ static enum sb_status fake_post(void *ctx, const struct sb_oauth2_post *req,
 	if (f->answer)
 		sb_buf_puts(body, f->answer);
 	else
-		sb_buf_printf(body,
-			      "{\"access_token\":\"tok-%d\",\"token_type\":"
-			      "\"bearer\",\"expires_in\":%lld}",
-			      n, (long long)(f->expires_in ? f->expires_in
-							   : 3600));
+		sb_buf_printf(
+		    body,
+		    "{\"access_token\":\"tok-%d\",\"token_type\":"
+		    "\"bearer\",\"expires_in\":%lld}",
+		    n, (long long)(f->expires_in ? f->expires_in : 3600));
 	return SB_OK;
 }
 
@@ -337,9 +336,9 @@ START_TEST(early_renewal_failure_keeps_old_token)
 	t = get(o, 5000, NULL, SB_OK); /* no second attempt right away */
 	sb_oauth2_token_free(t);
 	ck_assert_int_eq(f.calls, 2);
-	ck_assert_int_eq(sb_testhost_log_find(th, SB_LOG_WARN,
-					      "temporarily_unavailable"),
-			 1);
+	ck_assert_int_eq(
+	    sb_testhost_log_find(th, SB_LOG_WARN, "temporarily_unavailable"),
+	    1);
 	sleep_ms(200); /* expired now: the failure is the answer */
 	struct sb_call *c = call_ms(5000);
 	struct sb_error err = {0};
@@ -360,6 +359,7 @@ struct racer {
 	struct sb_error err;
 	char *token;
 	int64_t took_ms;
+	pthread_barrier_t *start;
 };
 
 static void *race(void *ud)
@@ -370,6 +370,8 @@ static void *race(void *ud)
 	 * every racer of one test uses the same timeout, set before */
 	struct sb_error err = {0};
 	c = sb_testhost_call_new(th, "Thing", "Get", NULL, NULL, &err);
+	if (r->start) /* every racer ready: they ask at once */
+		pthread_barrier_wait(r->start);
 	int64_t t0 = sb_now_ms();
 	r->st = sb_oauth2_token(r->o, c, &r->token, NULL, &r->err);
 	r->took_ms = sb_now_ms() - t0;
@@ -382,18 +384,21 @@ static void *race(void *ud)
 static void run_racers(struct sb_oauth2 *o, int64_t ms, struct racer *r)
 {
 	pthread_t tid[NRACERS];
+	pthread_barrier_t start;
+	pthread_barrier_init(&start, NULL, NRACERS);
 	sb_testhost_set_timeout(th, ms);
 	for (int i = 0; i < NRACERS; i++) {
-		r[i] = (struct racer){.o = o, .ms = ms};
+		r[i] = (struct racer){.o = o, .ms = ms, .start = &start};
 		ck_assert_int_eq(pthread_create(&tid[i], NULL, race, &r[i]), 0);
 	}
 	for (int i = 0; i < NRACERS; i++)
 		pthread_join(tid[i], NULL);
+	pthread_barrier_destroy(&start);
 }
 
 START_TEST(concurrent_callers_one_request)
 {
-	struct fake f = {.delay_ms = 300};
+	struct fake f = {.delay_ms = 1000};
 	struct sb_oauth2 *o = fake_cache(&f);
 	struct racer r[NRACERS];
 	run_racers(o, 5000, r);
@@ -410,7 +415,7 @@ END_TEST
 
 START_TEST(failure_reaches_every_waiter)
 {
-	struct fake f = {.delay_ms = 300,
+	struct fake f = {.delay_ms = 1000,
 			 .http = 401,
 			 .answer = "{\"error\":\"invalid_client\",\"error_"
 				   "description\":\"AADSTS7000215: Invalid "
@@ -447,8 +452,7 @@ START_TEST(waiting_bounded_by_deadline)
 	char *t = NULL;
 	struct sb_error err = {0};
 	int64_t t0 = sb_now_ms();
-	ck_assert_int_eq(sb_oauth2_token(o, c, &t, NULL, &err),
-			 SB_ERR_TIMEOUT);
+	ck_assert_int_eq(sb_oauth2_token(o, c, &t, NULL, &err), SB_ERR_TIMEOUT);
 	int64_t took = sb_now_ms() - t0;
 	ck_assert_msg(took >= 250 && took < 900, "waited %lld ms",
 		      (long long)took);
@@ -545,8 +549,9 @@ START_TEST(answers_refused)
 	     "characters"},
 	    {200, "<html>", 0, SB_ERR_UPSTREAM, "no usable JSON"},
 	    {200, NULL, 70000, SB_ERR_UPSTREAM, "more than 65536 bytes"},
-	    {400, "{\"error\":\"invalid_scope\",\"error_description\":\"bad "
-		  "scope\"}",
+	    {400,
+	     "{\"error\":\"invalid_scope\",\"error_description\":\"bad "
+	     "scope\"}",
 	     0, SB_ERR_UPSTREAM, "invalid_scope: bad scope"},
 	    {429, "", 0, SB_ERR_THROTTLED, "HTTP 429"},
 	    {500, "oops", 0, SB_ERR_UPSTREAM, "HTTP 500 (not a JSON"},
@@ -579,7 +584,8 @@ START_TEST(conf_refused)
 		const char *needle;
 	} cases[] = {
 	    {{.client_id = "a", .client_secret = "s"}, "token_url: required"},
-	    {{.token_url = "ftp://x/token", .client_id = "a",
+	    {{.token_url = "ftp://x/token",
+	      .client_id = "a",
 	      .client_secret = "s"},
 	     "token_url: expected an https"},
 	    {{.token_url = "http://login.example.test/token",
@@ -632,7 +638,8 @@ START_TEST(conf_refused)
 }
 END_TEST
 
-/* ---- against the token endpoint mock -------------------------------------- */
+/* ---- against the token endpoint mock --------------------------------------
+ */
 
 struct mock {
 	pid_t pid;
@@ -805,8 +812,13 @@ START_TEST(mock_expiry_and_concurrency)
 {
 	struct mock m;
 	/* 2 s tokens; answers take 400 ms so that the callers overlap */
-	const char *args[] = {"--client-secret", SECRET, "--expires-in", "2",
-			      "--delay", "0.4", NULL};
+	const char *args[] = {"--client-secret",
+			      SECRET,
+			      "--expires-in",
+			      "2",
+			      "--delay",
+			      "0.4",
+			      NULL};
 	mock_start(&m, args);
 	struct sb_error err = {0};
 	struct sb_oauth2 *o = mock_cache(&m, SECRET, NULL, NULL, &err, SB_OK);
