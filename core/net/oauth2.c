@@ -608,8 +608,11 @@ enum sb_status sb_oauth2_token(struct sb_oauth2 *o, const struct sb_call *call,
 			}
 			pthread_cond_timedwait(&o->cond, &o->lock, &ts);
 		}
-		if (o->gen != gen && !o->last_ok) {
-			/* the request this caller waited for failed */
+		if (o->gen != gen && !o->last_ok &&
+		    o->last_err.status != SB_ERR_TIMEOUT) {
+			/* the request this caller waited for failed (a
+			 * timeout was the deadline of the call that made
+			 * it: this caller tries with its own instead) */
 			if (err)
 				*err = o->last_err;
 			st = o->last_err.status != SB_OK ? o->last_err.status

@@ -215,7 +215,6 @@ static enum sb_status fake_post(void *ctx, const struct sb_oauth2_post *req,
 				long *http_status, struct sb_buf *body,
 				struct sb_error *err)
 {
-	(void)err;
 	struct fake *f = ctx;
 	pthread_mutex_lock(&f->lock);
 	int n = ++f->calls;
@@ -224,6 +223,13 @@ static enum sb_status fake_post(void *ctx, const struct sb_oauth2_post *req,
 	pthread_mutex_unlock(&f->lock);
 	ck_assert_int_eq(req->max_response, SB_OAUTH2_MAX_RESPONSE);
 	ck_assert(req->timeout_ms > 0);
+	if (f->delay_ms > req->timeout_ms) {
+		/* as a transport does: the request's deadline ends it */
+		sleep_ms(req->timeout_ms);
+		return sb_error_set(err, SB_ERR_TIMEOUT, NULL,
+				    "the OAuth2 token endpoint did not answer "
+				    "in time");
+	}
 	if (f->delay_ms)
 		sleep_ms(f->delay_ms);
 	*http_status = f->http ? f->http : 200;
@@ -360,22 +366,25 @@ struct racer {
 	char *token;
 	int64_t took_ms;
 	pthread_barrier_t *start;
+	struct sb_call *call; /* made by the test (it frees it); NULL: own */
 };
 
 static void *race(void *ud)
 {
 	struct racer *r = ud;
-	struct sb_call *c = NULL;
+	struct sb_call *c = r->call;
 	/* sb_testhost_call_new is thread-safe; the timeout setter is not:
 	 * every racer of one test uses the same timeout, set before */
 	struct sb_error err = {0};
-	c = sb_testhost_call_new(th, "Thing", "Get", NULL, NULL, &err);
+	if (!c)
+		c = sb_testhost_call_new(th, "Thing", "Get", NULL, NULL, &err);
 	if (r->start) /* every racer ready: they ask at once */
 		pthread_barrier_wait(r->start);
 	int64_t t0 = sb_now_ms();
 	r->st = sb_oauth2_token(r->o, c, &r->token, NULL, &r->err);
 	r->took_ms = sb_now_ms() - t0;
-	sb_call_free(c);
+	if (!r->call)
+		sb_call_free(c);
 	return NULL;
 }
 
@@ -469,6 +478,32 @@ START_TEST(waiting_bounded_by_deadline)
 	sb_call_free(c);
 	pthread_join(tid, NULL);
 	sb_oauth2_token_free(slow.token);
+	sb_oauth2_free(o);
+	pthread_mutex_destroy(&f.lock);
+}
+END_TEST
+
+START_TEST(requester_timeout_not_shared)
+{
+	/* the endpoint takes 800 ms: a call with 400 ms left requests and
+	 * times out; one with 5 s left waited for it, then requests itself */
+	struct fake f = {.delay_ms = 800};
+	struct sb_oauth2 *o = fake_cache(&f);
+	struct racer quick = {.o = o, .call = call_ms(400)};
+	struct racer patient = {.o = o, .call = call_ms(5000)};
+	pthread_t t1, t2;
+	ck_assert_int_eq(pthread_create(&t1, NULL, race, &quick), 0);
+	sleep_ms(100);
+	ck_assert_int_eq(pthread_create(&t2, NULL, race, &patient), 0);
+	pthread_join(t1, NULL);
+	pthread_join(t2, NULL);
+	sb_call_free(quick.call);
+	sb_call_free(patient.call);
+	ck_assert_int_eq(quick.st, SB_ERR_TIMEOUT);
+	ck_assert_msg(patient.st == SB_OK, "%s", patient.err.message);
+	ck_assert_str_eq(patient.token, "tok-2");
+	ck_assert_int_eq(f.calls, 2);
+	sb_oauth2_token_free(patient.token);
 	sb_oauth2_free(o);
 	pthread_mutex_destroy(&f.lock);
 }
@@ -1035,6 +1070,7 @@ int main(void)
 	tcase_add_test(tc, concurrent_callers_one_request);
 	tcase_add_test(tc, failure_reaches_every_waiter);
 	tcase_add_test(tc, waiting_bounded_by_deadline);
+	tcase_add_test(tc, requester_timeout_not_shared);
 	tcase_add_test(tc, revoked_token_one_renewal_one_retry);
 	tcase_add_test(tc, answers_refused);
 	tcase_add_test(tc, conf_refused);
