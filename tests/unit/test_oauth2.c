@@ -727,8 +727,12 @@ static void mock_start(struct mock *m, const char *const *extra)
 	close(p[0]);
 	ck_assert_msg(sscanf(line, "READY %d", &m->port) == 1,
 		      "token server did not start: %s", line);
+	bool tls = false;
+	for (size_t i = 0; extra && extra[i]; i++)
+		tls = tls || !strcmp(extra[i], "--tls-cert");
 	snprintf(m->url, sizeof(m->url),
-		 "http://127.0.0.1:%d/tenant-1/oauth2/v2.0/token", m->port);
+		 "%s://127.0.0.1:%d/tenant-1/oauth2/v2.0/token",
+		 tls ? "https" : "http", m->port);
 }
 
 static int mock_requests(const struct mock *m)
@@ -889,6 +893,53 @@ START_TEST(mock_unreachable)
 				      "endpoint http://127.0.0.1:1/token"));
 	sb_call_free(c);
 	sb_oauth2_free(o);
+}
+END_TEST
+
+START_TEST(mock_https)
+{
+	char dir[] = "/tmp/sbtest-oauth2-pki-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	const char *top = getenv("top_srcdir");
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "sh '%s/tests/mock/make_certs.sh' '%s'",
+		 top ? top : ".", dir);
+	ck_assert_int_eq(system(cmd), 0);
+	char cert[128], key[128], ca[128];
+	snprintf(cert, sizeof(cert), "%s/server.pem", dir);
+	snprintf(key, sizeof(key), "%s/server.key", dir);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+	struct mock m;
+	const char *args[] = {"--client-secret", SECRET, "--tls-cert", cert,
+			      "--tls-key",	 key,	 NULL};
+	mock_start(&m, args);
+	struct sb_oauth2_conf c = {.token_url = m.url,
+				   .client_id = "app-1",
+				   .client_secret = SECRET,
+				   .verify_tls = true};
+	struct sb_oauth2 *o = NULL;
+	struct sb_error err = {0};
+	/* verified by default: a private CA is refused, named */
+	ck_assert_int_eq(sb_oauth2_new(&c, host, &o, &err), SB_OK);
+	struct sb_call *call = call_ms(10000);
+	char *t = NULL;
+	ck_assert_int_eq(sb_oauth2_token(o, call, &t, NULL, &err),
+			 SB_ERR_UPSTREAM);
+	ck_assert_str_eq(err.code, "tls_verify");
+	ck_assert_int_eq(mock_requests(&m), 0);
+	sb_oauth2_free(o);
+	/* with ca_file: the token */
+	c.ca_file = ca;
+	ck_assert_int_eq(sb_oauth2_new(&c, host, &o, &err), SB_OK);
+	ck_assert_int_eq(sb_oauth2_token(o, call, &t, NULL, &err), SB_OK);
+	ck_assert(strstr(read_file(m.dir, "tokens"), t));
+	ck_assert_int_eq(mock_requests(&m), 1);
+	sb_oauth2_token_free(t);
+	sb_oauth2_free(o);
+	sb_call_free(call);
+	mock_stop(&m);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
 }
 END_TEST
 
@@ -1082,6 +1133,7 @@ int main(void)
 	tcase_add_test(tc, mock_invalid_client);
 	tcase_add_test(tc, mock_expiry_and_concurrency);
 	tcase_add_test(tc, mock_unreachable);
+	tcase_add_test(tc, mock_https);
 	tcase_add_test(tc, mock_certificate);
 	tcase_add_test(tc, key_mode_refused);
 	tcase_add_test(tc, jwt_shape);
