@@ -85,11 +85,11 @@ try:
 
     cert, key = make_cert("client", 0o600)
     lax_cert, lax_key = make_cert("lax", 0o644)
-    # endpoints: 3-second tokens (answers take 0.3 s, so that concurrent
+    # endpoints: 6-second tokens (answers take 0.3 s, so that concurrent
     # calls overlap); 1-hour tokens; one whose tokens the SMTP server
     # never accepts; one for the certificate
     short = start(MockTokenServer(["--client-secret", SECRET,
-                                   "--expires-in", "3", "--delay", "0.3"]))
+                                   "--expires-in", "6", "--delay", "0.3"]))
     hour = start(MockTokenServer(["--client-secret", SECRET]))
     unknown = start(MockTokenServer(["--client-secret", SECRET]))
     certts = start(MockTokenServer(["--cert", cert]))
@@ -122,7 +122,7 @@ try:
         st, body = d.call("short/Connection.Test", {})
         c.ok(st == 200, "Connection.Test authenticates with it", body)
         c.eq(short.requests(), 1, "one token request, then the cache")
-        time.sleep(3.2)  # the 3-second token has expired
+        time.sleep(6.2)  # the 6-second token has expired
         results = []
 
         def send():
