@@ -25,6 +25,8 @@
 #define FAILED_RENEWAL_PAUSE_MS 10000 /* after an early renewal failed */
 #define WAIT_SLICE_MS 200	      /* waiters look at cancellation */
 
+int64_t (*oauth2_clock_ms)(void) = sb_now_ms;
+
 struct sb_oauth2 {
 	const struct sb_host *host;
 	char *token_url, *client_id, *client_secret, *scope, *ca_file;
@@ -550,9 +552,11 @@ enum sb_status sb_oauth2_token(struct sb_oauth2 *o, const struct sb_call *call,
 			st = timed_out(now < deadline, err);
 			break;
 		}
-		bool usable = o->token && now < o->expire_at;
-		if (usable && (now < o->renew_at || o->fetching ||
-			       now < o->no_retry_til)) {
+		/* the token's clock (the same, but tests move it) */
+		int64_t tnow = oauth2_clock_ms();
+		bool usable = o->token && tnow < o->expire_at;
+		if (usable && (tnow < o->renew_at || o->fetching ||
+			       tnow < o->no_retry_til)) {
 			st = copy_token(o->token, token, err);
 			break;
 		}
@@ -572,15 +576,16 @@ enum sb_status sb_oauth2_token(struct sb_oauth2 *o, const struct sb_call *call,
 			o->last_ok = st == SB_OK;
 			o->last_err = e;
 			if (st == SB_OK) {
-				store(o, fresh, life, now);
+				store(o, fresh, life, tnow);
 				if (cached)
 					*cached = false;
 				st = copy_token(o->token, token, err);
-			} else if (o->token && sb_now_ms() < o->expire_at) {
+			} else if (o->token &&
+				   oauth2_clock_ms() < o->expire_at) {
 				/* an early renewal failed: the old token
 				 * serves until it expires */
 				o->no_retry_til =
-				    sb_now_ms() + FAILED_RENEWAL_PAUSE_MS;
+				    oauth2_clock_ms() + FAILED_RENEWAL_PAUSE_MS;
 				st = copy_token(o->token, token, err);
 			} else if (err) {
 				*err = e;

@@ -10,6 +10,13 @@
 
 #include <svcbroker/status.h>
 
+/* ---- the cache (oauth2.c)
+ * ---------------------------------------------------- The clock token
+ * lifetimes are measured with (monotonic ms): sb_now_ms. A unit test that
+ * compiles oauth2.c in moves it to cross a lifetime without sleeping through
+ * it; deadlines and waits use the real clock. */
+extern int64_t (*oauth2_clock_ms)(void);
+
 /* ---- the token endpoint's answer (oauth2_json.c) -------------------------
  * A strict reader for the flat JSON object a token endpoint answers with
  * (RFC 6749 sections 5.1 and 5.2): one object, string/number/true/false/

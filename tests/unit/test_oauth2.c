@@ -85,6 +85,17 @@ static const struct sb_broker tbroker = {
 static struct sb_testhost *th;
 static const struct sb_host *host;
 
+/* the cache's clock, moved forward by the tests (oauth2_clock_ms) */
+static int64_t clock_skew_ms;
+static int64_t test_clock(void)
+{
+	return sb_now_ms() + __atomic_load_n(&clock_skew_ms, __ATOMIC_SEQ_CST);
+}
+static void skew(int64_t ms)
+{
+	__atomic_add_fetch(&clock_skew_ms, ms, __ATOMIC_SEQ_CST);
+}
+
 static void setup(void)
 {
 	struct sb_error err = {0};
@@ -92,6 +103,8 @@ static void setup(void)
 	ck_assert_ptr_nonnull(th);
 	ck_assert_int_eq(sb_testhost_open(th, &err), SB_OK);
 	host = sb_testhost_host(th);
+	clock_skew_ms = 0;
+	oauth2_clock_ms = test_clock;
 }
 
 /* no log line at any level carries needle */
@@ -207,7 +220,8 @@ struct fake {
 	long http;
 	const char *answer; /* the answer's body, as is */
 	int64_t expires_in;
-	size_t big; /* append this many bytes instead */
+	size_t big;   /* append this many bytes instead */
+	bool in_post; /* a request has started */
 	char body[4096];
 };
 
@@ -218,6 +232,7 @@ static enum sb_status fake_post(void *ctx, const struct sb_oauth2_post *req,
 	struct fake *f = ctx;
 	pthread_mutex_lock(&f->lock);
 	int n = ++f->calls;
+	__atomic_store_n(&f->in_post, true, __ATOMIC_SEQ_CST);
 	snprintf(f->body, sizeof(f->body), "%.*s", (int)req->body_len,
 		 req->body);
 	pthread_mutex_unlock(&f->lock);
@@ -303,61 +318,6 @@ START_TEST(cache_reuses_and_sends_form)
 }
 END_TEST
 
-START_TEST(cache_renews_ahead_of_expiry)
-{
-	/* 2 s: renewed once 10% (200 ms) is left, hard expiry 100 ms early */
-	struct fake f = {.expires_in = 2};
-	struct sb_oauth2 *o = fake_cache(&f);
-	char *t = get(o, 5000, NULL, SB_OK);
-	ck_assert_str_eq(t, "tok-1");
-	sb_oauth2_token_free(t);
-	sleep_ms(1500);
-	t = get(o, 5000, NULL, SB_OK);
-	ck_assert_str_eq(t, "tok-1");
-	sb_oauth2_token_free(t);
-	sleep_ms(400); /* 1.9 s: in the renewal window, still valid */
-	bool cached = true;
-	t = get(o, 5000, &cached, SB_OK);
-	ck_assert_str_eq(t, "tok-2");
-	ck_assert(!cached);
-	sb_oauth2_token_free(t);
-	ck_assert_int_eq(f.calls, 2);
-	sb_oauth2_free(o);
-	pthread_mutex_destroy(&f.lock);
-}
-END_TEST
-
-START_TEST(early_renewal_failure_keeps_old_token)
-{
-	struct fake f = {.expires_in = 2};
-	struct sb_oauth2 *o = fake_cache(&f);
-	char *t = get(o, 5000, NULL, SB_OK);
-	sb_oauth2_token_free(t);
-	sleep_ms(1850);
-	f.http = 503;
-	f.answer = "{\"error\":\"temporarily_unavailable\"}";
-	t = get(o, 5000, NULL, SB_OK); /* the renewal failed: old token */
-	ck_assert_str_eq(t, "tok-1");
-	sb_oauth2_token_free(t);
-	t = get(o, 5000, NULL, SB_OK); /* no second attempt right away */
-	sb_oauth2_token_free(t);
-	ck_assert_int_eq(f.calls, 2);
-	ck_assert_int_eq(
-	    sb_testhost_log_find(th, SB_LOG_WARN, "temporarily_unavailable"),
-	    1);
-	sleep_ms(200); /* expired now: the failure is the answer */
-	struct sb_call *c = call_ms(5000);
-	struct sb_error err = {0};
-	ck_assert_int_eq(sb_oauth2_token(o, c, &t, NULL, &err),
-			 SB_ERR_UNAVAILABLE);
-	ck_assert_ptr_null(t);
-	ck_assert_str_eq(err.code, "temporarily_unavailable");
-	sb_call_free(c);
-	sb_oauth2_free(o);
-	pthread_mutex_destroy(&f.lock);
-}
-END_TEST
-
 struct racer {
 	struct sb_oauth2 *o;
 	int64_t ms;
@@ -387,6 +347,97 @@ static void *race(void *ud)
 		sb_call_free(c);
 	return NULL;
 }
+
+/* one caller renews while the others go on with the old token */
+START_TEST(cache_renews_ahead_of_expiry)
+{
+	struct fake f = {0}; /* 1-hour tokens */
+	struct sb_oauth2 *o = fake_cache(&f);
+	char *t = get(o, 5000, NULL, SB_OK);
+	ck_assert_str_eq(t, "tok-1");
+	sb_oauth2_token_free(t);
+	skew(3299 * 1000); /* 5 min 1 s left: still the cached one */
+	bool cached = false;
+	t = get(o, 5000, &cached, SB_OK);
+	ck_assert_str_eq(t, "tok-1");
+	ck_assert(cached);
+	sb_oauth2_token_free(t);
+	ck_assert_int_eq(f.calls, 1);
+	skew(2 * 1000); /* 4 min 59 s left: renewed by the next caller */
+	f.delay_ms = 1000;
+	__atomic_store_n(&f.in_post, false, __ATOMIC_SEQ_CST);
+	struct racer renewer = {.o = o, .call = call_ms(10000)};
+	pthread_t tid;
+	ck_assert_int_eq(pthread_create(&tid, NULL, race, &renewer), 0);
+	for (int i = 0;
+	     i < 500 && !__atomic_load_n(&f.in_post, __ATOMIC_SEQ_CST); i++)
+		sleep_ms(10);
+	ck_assert(__atomic_load_n(&f.in_post, __ATOMIC_SEQ_CST));
+	/* meanwhile another caller does not wait: the old token */
+	int64_t t0 = sb_now_ms();
+	t = get(o, 5000, &cached, SB_OK);
+	ck_assert_msg(sb_now_ms() - t0 < 500, "waited %lld ms",
+		      (long long)(sb_now_ms() - t0));
+	ck_assert_str_eq(t, "tok-1");
+	ck_assert(cached);
+	sb_oauth2_token_free(t);
+	pthread_join(tid, NULL);
+	ck_assert_int_eq(renewer.st, SB_OK);
+	ck_assert_str_eq(renewer.token, "tok-2");
+	sb_oauth2_token_free(renewer.token);
+	sb_call_free(renewer.call);
+	f.delay_ms = 0;
+	t = get(o, 5000, &cached, SB_OK);
+	ck_assert_str_eq(t, "tok-2");
+	ck_assert(cached);
+	sb_oauth2_token_free(t);
+	ck_assert_int_eq(f.calls, 2);
+	skew(3600 * 1000); /* expired: a new one */
+	t = get(o, 5000, &cached, SB_OK);
+	ck_assert_str_eq(t, "tok-3");
+	ck_assert(!cached);
+	sb_oauth2_token_free(t);
+	sb_oauth2_free(o);
+	pthread_mutex_destroy(&f.lock);
+}
+END_TEST
+
+START_TEST(early_renewal_failure_keeps_old_token)
+{
+	struct fake f = {0};
+	struct sb_oauth2 *o = fake_cache(&f);
+	char *t = get(o, 5000, NULL, SB_OK);
+	sb_oauth2_token_free(t);
+	skew(3301 * 1000); /* in the renewal window */
+	f.http = 503;
+	f.answer = "{\"error\":\"temporarily_unavailable\"}";
+	t = get(o, 5000, NULL, SB_OK); /* the renewal failed: old token */
+	ck_assert_str_eq(t, "tok-1");
+	sb_oauth2_token_free(t);
+	t = get(o, 5000, NULL, SB_OK); /* no second attempt right away */
+	sb_oauth2_token_free(t);
+	ck_assert_int_eq(f.calls, 2);
+	ck_assert_int_eq(
+	    sb_testhost_log_find(th, SB_LOG_WARN, "temporarily_unavailable"),
+	    1);
+	skew(11 * 1000); /* 10 s later: tried again */
+	t = get(o, 5000, NULL, SB_OK);
+	ck_assert_str_eq(t, "tok-1");
+	sb_oauth2_token_free(t);
+	ck_assert_int_eq(f.calls, 3);
+	skew(300 * 1000); /* expired now: the failure is the answer */
+	struct sb_call *c = call_ms(5000);
+	struct sb_error err = {0};
+	ck_assert_int_eq(sb_oauth2_token(o, c, &t, NULL, &err),
+			 SB_ERR_UNAVAILABLE);
+	ck_assert_ptr_null(t);
+	ck_assert_str_eq(err.code, "temporarily_unavailable");
+	ck_assert_int_eq(f.calls, 4);
+	sb_call_free(c);
+	sb_oauth2_free(o);
+	pthread_mutex_destroy(&f.lock);
+}
+END_TEST
 
 #define NRACERS 8
 
@@ -863,7 +914,7 @@ START_TEST(mock_expiry_and_concurrency)
 	struct sb_oauth2 *o = mock_cache(&m, SECRET, NULL, NULL, &err, SB_OK);
 	char *t1 = get(o, 10000, NULL, SB_OK);
 	ck_assert_int_eq(mock_requests(&m), 1);
-	sleep_ms(2100); /* expired (the request's start counts) */
+	skew(2100); /* expired (the request's start counts) */
 	struct racer r[NRACERS];
 	run_racers(o, 10000, r);
 	ck_assert_int_eq(mock_requests(&m), 2);
