@@ -9,7 +9,7 @@ set -eu
 pkgs="build-essential autoconf automake libtool pkg-config clang clang-format
 libltdl-dev libinih-dev libjansson-dev
 libcurl4-openssl-dev libxml2-dev libssl-dev check
-python3 python3-aiosmtpd python3-icalendar
+python3 python3-aiosmtpd python3-icalendar python3-cryptography
 openssl curl valgrind ca-certificates"
 # Node.js and npm (for the OpenAPI validator in the tests): Debian's, unless
 # the machine already has a node with npm from elsewhere.

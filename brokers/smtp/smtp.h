@@ -12,6 +12,7 @@
 #include <svcbroker/broker.h>
 #include <svcbroker/call.h>
 #include <svcbroker/conf.h>
+#include <svcbroker/oauth2.h>
 #include <svcbroker/sdk.h>
 
 /* ---- configuration (smtp_broker.c) -------------------------------------- */
@@ -38,6 +39,15 @@ struct smtp_conf {
 	int64_t max_per_minute;
 	int64_t rate_window_ms;	  /* the window max_per_minute counts in */
 	struct sb_tls_conf trust; /* verify_tls, ca_file (a shared fragment) */
+	/* auth = xoauth2 with tokens from an OAuth2 token endpoint (client
+	 * credentials) instead of a static token in password */
+	char *token_url;
+	char *client_id;
+	char *client_secret;
+	char *cert_file;
+	char *key_file;
+	char *scope;
+	char *token_ca_file;
 };
 
 /* ---- rate limiter (smtp_ratelimit.c): a sliding window (rate_window) --- */
@@ -178,6 +188,7 @@ struct smtp {
 	char *url; /* conf->url with helo_name as its path */
 	struct smtp_pool pool;
 	struct smtp_ratelimit rate;
+	struct sb_oauth2 *oauth; /* token_url given: the token cache */
 };
 
 /* ---- one SMTP exchange (smtp_transfer.c) -------------------------------- */
@@ -191,6 +202,8 @@ struct smtp_xfer {
 	size_t len;
 	bool utf8;  /* 8-bit header text (RFC 6532): needs SMTPUTF8 */
 	bool fresh; /* a new connection, not a reused one */
+	/* the XOAUTH2 token from OAuth2; NULL: the password */
+	const char *bearer;
 	/* out */
 	struct smtp_session session;
 	CURLcode rc;
@@ -202,6 +215,11 @@ struct smtp_xfer {
  * the failure into err (server's words when there are some). */
 enum sb_status smtp_transfer(struct smtp *s, const struct sb_call *call,
 			     struct smtp_xfer *x, struct sb_error *err);
+/* smtp_transfer with the credential in place: with OAuth2, a token from
+ * the instance's cache, and when the server refuses a cached token in
+ * AUTH (revoked), one new token and one more try (smtp_broker.c). */
+enum sb_status smtp_transfer_auth(struct smtp *s, const struct sb_call *call,
+				  struct smtp_xfer *x, struct sb_error *err);
 void smtp_xfer_free(struct smtp_xfer *x);
 
 /* Map an SMTP reply to a status (535 -> upstream_auth, 4xx -> unavailable,

@@ -24,6 +24,7 @@ static const char *const url_schemes[] = {"smtp", "smtps", NULL};
 static const char *const tls_choices[] = {"none", "starttls", NULL};
 static const char *const auth_choices[] = {"none", "plain", "login", "xoauth2",
 					   NULL};
+static const char *const token_schemes[] = {"https", "http", NULL};
 
 static const struct sb_config_key smtp_config[] = {
     {.key = "url",
@@ -44,8 +45,8 @@ static const struct sb_config_key smtp_config[] = {
      .type = SB_CONF_ENUM,
      .def = "none",
      .choices = auth_choices,
-     .doc = "SASL mechanism: none, plain, login, or xoauth2 (password is "
-	    "then the OAuth 2 bearer token).",
+     .doc = "SASL mechanism: none, plain, login, or xoauth2 (a bearer "
+	    "token from token_url, or a static token given as password).",
      .offset = offsetof(struct smtp_conf, auth)},
     {.key = "username",
      .type = SB_CONF_STRING,
@@ -54,8 +55,8 @@ static const struct sb_config_key smtp_config[] = {
     {.key = "password",
      .type = SB_CONF_STRING,
      .flags = SB_CONF_SECRET,
-     .doc = "Password, or the bearer token for auth = xoauth2; prefer "
-	    "${file:...}.",
+     .doc = "Password, or a static bearer token for auth = xoauth2 "
+	    "without token_url; prefer ${file:...}.",
      .offset = offsetof(struct smtp_conf, password)},
     {.key = "helo_name",
      .type = SB_CONF_STRING,
@@ -103,6 +104,45 @@ static const struct sb_config_key smtp_config[] = {
 	    "at 1m (a shorter one exists to test the limit quickly).",
      .offset = offsetof(struct smtp_conf, rate_window_ms)},
     SB_CONF_INCLUDE("tls", sb_tls_keys, offsetof(struct smtp_conf, trust)),
+    {.key = "token_url",
+     .type = SB_CONF_URL,
+     .schemes = token_schemes,
+     .doc = "auth = xoauth2: the OAuth2 token endpoint tokens are requested "
+	    "from (client credentials) and renewed before they expire, "
+	    "e.g. https://login.microsoftonline.com/TENANT/oauth2/v2.0/token.",
+     .offset = offsetof(struct smtp_conf, token_url)},
+    {.key = "client_id",
+     .type = SB_CONF_STRING,
+     .doc = "With token_url: the application (client) id.",
+     .offset = offsetof(struct smtp_conf, client_id)},
+    {.key = "client_secret",
+     .type = SB_CONF_STRING,
+     .flags = SB_CONF_SECRET,
+     .doc = "With token_url: the client secret (or give cert_file and "
+	    "key_file); prefer ${file:...}.",
+     .offset = offsetof(struct smtp_conf, client_secret)},
+    {.key = "cert_file",
+     .type = SB_CONF_PATH,
+     .doc = "With token_url, instead of client_secret: the application's "
+	    "certificate (PEM); token requests carry a JWT assertion "
+	    "signed with key_file.",
+     .offset = offsetof(struct smtp_conf, cert_file)},
+    {.key = "key_file",
+     .type = SB_CONF_PATH,
+     .doc = "With cert_file: its RSA private key (PEM, unencrypted, "
+	    "readable by the daemon's user only: mode 0600 or 0400).",
+     .offset = offsetof(struct smtp_conf, key_file)},
+    {.key = "scope",
+     .type = SB_CONF_STRING,
+     .def = "https://outlook.office365.com/.default",
+     .doc = "With token_url: the scope requested (Office 365 SMTP AUTH: "
+	    "the default).",
+     .offset = offsetof(struct smtp_conf, scope)},
+    {.key = "token_ca_file",
+     .type = SB_CONF_PATH,
+     .doc = "With token_url: PEM file of authorities trusted for the token "
+	    "endpoint (default: the system's; verify_tls applies too).",
+     .offset = offsetof(struct smtp_conf, token_ca_file)},
     SB_CONF_END,
 };
 
@@ -297,6 +337,71 @@ static char *make_url(const struct smtp_conf *c, struct sb_error *err)
 	return u;
 }
 
+/* auth = xoauth2 with token_url: the OAuth2 keys.  The files themselves
+ * are read at open (sb_oauth2_new), not here. */
+static enum sb_status oauth_validate(const struct smtp_conf *c,
+				     struct sb_error *err)
+{
+	static const char *const only[] = {"client_id", "client_secret",
+					   "cert_file", "key_file",
+					   "token_ca_file"};
+	const char *const vals[] = {c->client_id, c->client_secret,
+				    c->cert_file, c->key_file,
+				    c->token_ca_file};
+	if (c->token_url && c->auth != SMTP_AUTH_XOAUTH2)
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "token_url: applies to auth = xoauth2 "
+				    "only");
+	if (!c->token_url) {
+		for (size_t i = 0; i < sizeof(only) / sizeof(only[0]); i++)
+			if (vals[i])
+				return sb_error_set(
+				    err, SB_ERR_INVALID_INPUT, NULL,
+				    "%s: applies with token_url (auth = "
+				    "xoauth2 with tokens from an OAuth2 "
+				    "endpoint) only",
+				    only[i]);
+		return SB_OK;
+	}
+	if (c->password)
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "password: give either a static token as "
+				    "password or token_url, not both");
+	if (!strncasecmp(c->token_url, "http://", 7)) {
+		const char *h = c->token_url + 7;
+		if (strncmp(h, "127.", 4) && strncasecmp(h, "localhost", 9) &&
+		    strncmp(h, "[::1]", 5))
+			return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+					    "token_url: use https:// (http:// "
+					    "is for a loopback address only: "
+					    "the client credentials would "
+					    "cross the network in clear text)");
+	}
+	if (!c->client_id || !*c->client_id)
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "client_id: required with token_url");
+	bool cert = c->cert_file || c->key_file;
+	if (c->client_secret && cert)
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "client_secret: give either "
+				    "client_secret or cert_file and "
+				    "key_file, not both");
+	if (!c->client_secret && !cert)
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "client_secret: required with token_url "
+				    "(or cert_file and key_file)");
+	if (c->client_secret && !*c->client_secret)
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "client_secret: empty");
+	if (cert && !c->cert_file)
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "cert_file: required with key_file");
+	if (cert && !c->key_file)
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "key_file: required with cert_file");
+	return SB_OK;
+}
+
 /* Rules that span keys; run by --check, start-up and reload before any
  * instance opens. */
 static enum sb_status smtp_validate(const void *config, struct sb_error *err)
@@ -312,10 +417,18 @@ static enum sb_status smtp_validate(const void *config, struct sb_error *err)
 		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
 				    "username: required when auth = %s",
 				    auth_choices[c->auth]);
-	if (c->auth != SMTP_AUTH_NONE && (!c->password || !*c->password))
+	enum sb_status ost = oauth_validate(c, err);
+	if (ost != SB_OK)
+		return ost;
+	if (c->auth != SMTP_AUTH_NONE && !c->token_url &&
+	    (!c->password || !*c->password))
 		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
-				    "password: required when auth = %s",
-				    auth_choices[c->auth]);
+				    "password: required when auth = %s%s",
+				    auth_choices[c->auth],
+				    c->auth == SMTP_AUTH_XOAUTH2
+					? " (a static token), unless token_url "
+					  "is given"
+					: "");
 	if (c->from && !sb_email_valid(c->from))
 		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
 				    "from: not a valid email address");
@@ -344,8 +457,50 @@ static void smtp_close(void *state)
 		return;
 	smtp_pool_free(&s->pool);
 	smtp_ratelimit_free(&s->rate);
+	sb_oauth2_free(s->oauth);
 	free(s->url);
 	free(s);
+}
+
+enum sb_status smtp_transfer_auth(struct smtp *s, const struct sb_call *call,
+				  struct smtp_xfer *x, struct sb_error *err)
+{
+	if (!s->oauth)
+		return smtp_transfer(s, call, x, err);
+	char *tok = NULL;
+	bool cached = false;
+	enum sb_status st = sb_oauth2_token(s->oauth, call, &tok, &cached, err);
+	if (st != SB_OK)
+		return st;
+	x->bearer = tok;
+	st = smtp_transfer(s, call, x, err);
+	/* AUTH refused a token from the cache (revoked, or expired early):
+	 * nothing was sent; one new token, one more try */
+	if (st == SB_ERR_UPSTREAM_AUTH && cached && x->session.auth_sent &&
+	    x->session.auth_code >= 500) {
+		s->host->log(s->host, SB_LOG_INFO,
+			     "the SMTP server refused the cached OAuth2 token "
+			     "(%d); requesting a new one and trying once more",
+			     x->session.auth_code);
+		sb_oauth2_invalidate(s->oauth, tok);
+		sb_oauth2_token_free(tok);
+		x->bearer = tok = NULL;
+		struct sb_error e2 = {0};
+		st = sb_oauth2_token(s->oauth, call, &tok, NULL, &e2);
+		if (st != SB_OK) {
+			if (err)
+				*err = e2;
+			return st;
+		}
+		smtp_session_free(&x->session);
+		sb_error_clear(err);
+		x->bearer = tok;
+		x->fresh = true;
+		st = smtp_transfer(s, call, x, err);
+	}
+	x->bearer = NULL;
+	sb_oauth2_token_free(tok);
+	return st;
 }
 
 static enum sb_status smtp_open(const struct sb_host *host, const void *config,
@@ -377,6 +532,23 @@ static enum sb_status smtp_open(const struct sb_host *host, const void *config,
 		free(s);
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
 				    "out of memory");
+	}
+	if (c->token_url) {
+		struct sb_oauth2_conf oc = {
+		    .token_url = c->token_url,
+		    .client_id = c->client_id,
+		    .client_secret = c->client_secret,
+		    .cert_file = c->cert_file,
+		    .key_file = c->key_file,
+		    .scope = c->scope,
+		    .verify_tls = c->trust.verify_tls,
+		    .ca_file = c->token_ca_file,
+		};
+		enum sb_status st = sb_oauth2_new(&oc, host, &s->oauth, err);
+		if (st != SB_OK) {
+			smtp_close(s);
+			return st;
+		}
 	}
 	if (c->auth != SMTP_AUTH_NONE && !smtps && c->tls == SMTP_TLS_NONE)
 		host->log(host, SB_LOG_WARN,

@@ -15,7 +15,7 @@ enum sb_status smtp_probe(struct smtp *s, const struct sb_call *call,
 	x.fresh = true; /* a reused connection would show no greeting */
 	/* with auth configured, a connection that did not authenticate is
 	 * an error (smtp_transfer says which mechanisms were offered) */
-	enum sb_status st = smtp_transfer(s, call, &x, err);
+	enum sb_status st = smtp_transfer_auth(s, call, &x, err);
 	if (st == SB_OK) {
 		*out = x.session;
 		memset(&x.session, 0, sizeof(x.session));

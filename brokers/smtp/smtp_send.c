@@ -143,7 +143,7 @@ static enum sb_status send_message(struct smtp *s, const struct sb_call *call,
 	 * address (RFC 6532) leaves 8-bit bytes */
 	for (size_t i = 0; i < msg.len && !x.utf8; i++)
 		x.utf8 = (unsigned char)msg.data[i] >= 0x80;
-	st = smtp_transfer(s, call, &x, err);
+	st = smtp_transfer_auth(s, call, &x, err);
 	const struct smtp_session *ss = &x.session;
 
 	/* who was accepted, who refused and why */

@@ -410,8 +410,8 @@ enum sb_status smtp_transfer(struct smtp *s, const struct sb_call *call,
 				    "cannot create a libcurl handle");
 	struct smtp_transcript tr;
 	smtp_transcript_init(&tr, x->n_rcpts);
-	if (c->auth != SMTP_AUTH_NONE)
-		tr.secret = c->password; /* never kept if a server echoes it */
+	if (c->auth != SMTP_AUTH_NONE) /* never kept if a server echoes it */
+		tr.secret = x->bearer ? x->bearer : c->password;
 	/* a reused connection shows no AUTH: it authenticated before */
 	tr.authed = authed && !x->fresh;
 	struct guard guard = {&tr, c->auth != SMTP_AUTH_NONE,
@@ -474,7 +474,8 @@ enum sb_status smtp_transfer(struct smtp *s, const struct sb_call *call,
 		break;
 	case SMTP_AUTH_XOAUTH2:
 		SETOPT(h, CURLOPT_USERNAME, c->username);
-		SETOPT(h, CURLOPT_XOAUTH2_BEARER, c->password);
+		SETOPT(h, CURLOPT_XOAUTH2_BEARER,
+		       x->bearer ? x->bearer : c->password);
 		SETOPT(h, CURLOPT_LOGIN_OPTIONS, "AUTH=XOAUTH2");
 		break;
 	default:
@@ -538,7 +539,7 @@ enum sb_status smtp_transfer(struct smtp *s, const struct sb_call *call,
 		/* a new connection: not authenticated yet */
 		smtp_transcript_init(&tr, x->n_rcpts);
 		if (c->auth != SMTP_AUTH_NONE)
-			tr.secret = c->password;
+			tr.secret = x->bearer ? x->bearer : c->password;
 		guard.stopped = GUARD_GO;
 		up.pos = 0;
 		x->curl_err[0] = '\0';

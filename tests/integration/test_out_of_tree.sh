@@ -1,8 +1,10 @@
 #!/bin/sh
 # A broker built out of tree: install svcbroker into a staging directory,
 # build docs/example-broker against the INSTALLED headers and
-# `pkg-config svcbroker` only, load it into the installed svcbrokerd and
-# call its methods over HTTP.  Every wait is bounded; everything is removed
+# `pkg-config svcbroker` only, and docs/example-http-broker against
+# `pkg-config svcbroker-net`, load them into the installed svcbrokerd and
+# call their methods over HTTP (the HTTP broker's pages come from a web
+# server on loopback).  Every wait is bounded; everything is removed
 # at the end.
 set -u
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -31,7 +33,9 @@ done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/sb-oot.XXXXXX") || exit 99
 pid=""
+wpid=""
 cleanup() {
+	[ -n "$wpid" ] && kill -TERM "$wpid" 2>/dev/null
 	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
 		kill -TERM "$pid" 2>/dev/null
 		i=0
@@ -120,9 +124,51 @@ syms=$(nm -D --defined-only "$tmp/example/hello.so" 2>/dev/null | awk '$2 ~ /^[A
 [ "$syms" = "svcbroker_broker " ]
 ok $? "hello.so exports exactly svcbroker_broker" "$syms"
 
-# 3. Run the installed daemon on a free port with the example loaded.
+# The HTTP example, against libsvcbroker-net.
+cp -R "$top_srcdir/docs/example-http-broker" "$tmp/example-http"
+chmod -R u+w "$tmp/example-http"
+rm -f "$tmp/example-http/pages.so"
+timeout 120 env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$tmp/example-http" >"$tmp/build-http.log" 2>&1
+st=$?
+ok $st "the example HTTP broker builds with its Makefile (pkg-config svcbroker-net)" "$(tail -5 "$tmp/build-http.log")"
+[ $st -eq 0 ] || finish
+syms=$(nm -D --defined-only "$tmp/example-http/pages.so" 2>/dev/null | awk '$2 ~ /^[A-Za-z]$/ {print $3}' | sort | tr '\n' ' ')
+[ "$syms" = "svcbroker_broker " ]
+ok $? "pages.so exports exactly svcbroker_broker" "$syms"
+# Only a broker that talks HTTP pulls in libcurl and libxml2.
+if command -v ldd >/dev/null 2>&1; then
+	deps=$(ldd "$tmp/example/hello.so" 2>/dev/null)
+	case "$deps" in
+	*libcurl* | *libxml2* | *libsvcbroker-net*) st=1 ;;
+	*) st=0 ;;
+	esac
+	ok $st "hello.so links neither libcurl, libxml2 nor libsvcbroker-net" "$deps"
+	deps=$(ldd "$tmp/example-http/pages.so" 2>/dev/null)
+	case "$deps" in
+	*libsvcbroker-net*libcurl* | *libcurl*libsvcbroker-net*) st=0 ;;
+	*libsvcbroker-net*) st=0 ;;
+	*) st=1 ;;
+	esac
+	ok $st "pages.so links libsvcbroker-net" "$deps"
+fi
+
+# A web server on loopback for the HTTP broker's pages.
+mkdir -p "$tmp/www/docs"
+printf 'all systems go\n' >"$tmp/www/status.txt"
+printf 'caf\303\251 \377 bytes\n' >"$tmp/www/docs/odd.txt"
+wport=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+(cd "$tmp/www" && exec /usr/bin/python3 -m http.server --bind 127.0.0.1 "$wport") >"$tmp/www.log" 2>&1 &
+wpid=$!
+i=0
+while ! curl -sf --max-time 1 "http://127.0.0.1:$wport/status.txt" >/dev/null 2>&1 && [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+
+# 3. Run the installed daemon on a free port with the examples loaded.
 mkdir -p "$tmp/modules" "$tmp/state"
 cp "$tmp/example/hello.so" "$tmp/modules/hello.so"
+cp "$tmp/example-http/pages.so" "$tmp/modules/pages.so"
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cat >"$tmp/svcbroker.ini" <<EOF
 [server]
@@ -142,6 +188,14 @@ limit    = 100
 [instance loud]
 broker = hello
 shout  = yes
+
+[module pages]
+enabled = yes
+
+[instance site]
+broker = pages
+url    = http://127.0.0.1:$wport
+auth   = none
 EOF
 timeout 60 "$daemon" --check -c "$tmp/svcbroker.ini" >"$tmp/check.log" 2>&1
 ok $? "svcbrokerd --check accepts the example's configuration" "$(cat "$tmp/check.log")"
@@ -233,6 +287,42 @@ case "$out" in
 *) st=1 ;;
 esac
 ok $st "the broker's own error reaches the client with its code" "$out"
+
+# The HTTP broker: a page, a missing page, a path refused before any
+# request, text made valid, and the settings test.
+out=$(post /v1/call/site/Page/Load '{"inputs": {"Path": "/status.txt"}}')
+case "$out" in
+"200 "*'"Status":200'*'"Text":"all systems go\n"'*) st=0 ;;
+*) st=1 ;;
+esac
+ok $st "site/Page.Load fetches a page over HTTP" "$out"
+out=$(post /v1/call/site/Page/Load '{"inputs": {"Path": "/docs/odd.txt"}}')
+case "$out" in
+"200 "*'"Text":"café � bytes\n"'*) st=0 ;; # U+FFFD for the \377
+*) st=1 ;;
+esac
+ok $st "site/Page.Load cleans invalid UTF-8 from the server" "$out"
+out=$(post /v1/call/site/Page/Load '{"inputs": {"Path": "/missing.txt"}}')
+case "$out" in
+"404 "*not_found*) st=0 ;;
+*) st=1 ;;
+esac
+ok $st "a 404 from the server is not_found" "$out"
+before=$(grep -c 'GET' "$tmp/www.log")
+out=$(post /v1/call/site/Page/Load '{"inputs": {"Path": "/../etc/passwd"}}')
+case "$out" in
+"400 "*InvalidPath*) st=0 ;;
+*) st=1 ;;
+esac
+after=$(grep -c 'GET' "$tmp/www.log")
+[ $st -eq 0 ] && [ "$before" = "$after" ]
+ok $? "a path that could leave the site is refused before any request" "$out"
+out=$(curl -s --max-time 20 -X POST "$base/v1/test/site")
+case "$out" in
+*'"ok":true'*) st=0 ;;
+*) st=1 ;;
+esac
+ok $st "svcbroker test of the HTTP instance reaches the server" "$out"
 
 # The installed command-line client too.
 out=$(timeout 30 "$cli" --url "$base" call hi/Greeting.Say Name=Client 2>&1)

@@ -23,6 +23,11 @@ Options:
   --auth-mechs LIST        with --auth: offer only these (e.g. LOGIN,PLAIN)
   --user NAME --password PW   the credentials PLAIN/LOGIN accept
   --token TOKEN            the bearer token XOAUTH2 accepts (for --user)
+  --token-file FILE        XOAUTH2 also accepts the tokens listed in FILE,
+                           one a line, read at each AUTH (repeatable; the
+                           `tokens` list of tests/mock/token_server.py);
+                           the number of such AUTHs is kept in
+                           <save-dir>/xoauth2_auths
   --echo-auth              with --auth: refuse every AUTH with a 535 reply
                            that echoes the client's SASL responses (base64,
                            as sent) and the password they carry, as some
@@ -173,6 +178,7 @@ class Handler:
         self.connections = 0
         self.mails = 0
         self.rcpts = 0
+        self.xoauth2_auths = 0  # AUTH XOAUTH2 checked against --token-file
 
     def bump(self, name, value):
         path = os.path.join(self.opts.save_dir, name)
@@ -256,6 +262,19 @@ class Handler:
         if (user == self.opts.user and self.opts.token
                 and token == "Bearer " + self.opts.token):
             return AuthResult(success=True, auth_data=user)
+        if user == self.opts.user and self.opts.token_file and \
+                token.startswith("Bearer "):
+            valid = set()
+            for path in self.opts.token_file:
+                try:
+                    with open(path) as f:
+                        valid.update(t for t in f.read().split("\n") if t)
+                except OSError:
+                    pass
+            self.xoauth2_auths += 1
+            self.bump("xoauth2_auths", self.xoauth2_auths)
+            if token[len("Bearer "):] in valid:
+                return AuthResult(success=True, auth_data=user)
         return AuthResult(success=False, handled=False,
                           message="535 5.7.8 Username and Password not "
                                   "accepted (XOAUTH2)")
@@ -333,6 +352,7 @@ def main():
     ap.add_argument("--user", default="user")
     ap.add_argument("--password", default="secret")
     ap.add_argument("--token")
+    ap.add_argument("--token-file", action="append")
     ap.add_argument("--echo-auth", action="store_true")
     ap.add_argument("--refuse", action="append")
     ap.add_argument("--mail-reply")
