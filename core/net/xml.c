@@ -40,10 +40,19 @@ static void quiet_message(void *ctx, const char *msg, ...)
 	(void)msg;
 }
 
+/* Keeps nothing of the message (it may quote the input) but the first
+ * error's code and line, in the parse's own guard.  ctx is the parser
+ * context (its userData is itself: no SAX user data is ever set). */
 static void quiet_structured(void *ctx, xmlErrorPtr error)
 {
-	(void)ctx;
-	(void)error;
+	xmlParserCtxtPtr ctxt = ctx;
+	struct sb_xml_guard *g = ctxt ? ctxt->_private : NULL;
+	if (!g || !error || g->first_code)
+		return;
+	g->first_code = error->code ? error->code : -1;
+	g->first_line = error->line;
+	g->first_huge = error->code == XML_ERR_NO_MEMORY && error->message &&
+			strstr(error->message, "huge") != NULL;
 }
 
 /* <!DOCTYPE seen: stop before anything of it (its internal subset, where
@@ -90,8 +99,7 @@ void sb_xml_guard_ctxt(xmlParserCtxtPtr ctxt, struct sb_xml_guard *g)
 	ctxt->sax->externalSubset = refuse_dtd;
 	ctxt->sax->resolveEntity = refuse_entity;
 	ctxt->_private = g;
-	g->dtd = false;
-	g->owner = NULL;
+	memset(g, 0, sizeof(*g));
 }
 
 struct sb_xml_guard *sb_xml_guard_of(xmlParserCtxtPtr ctxt)
@@ -107,23 +115,23 @@ enum sb_status sb_xml_ctxt_error(xmlParserCtxtPtr ctxt, struct sb_error *err)
 				    "XML document refused: it has a document "
 				    "type declaration (DTD), which is never "
 				    "accepted from a server");
-	const xmlError *e = &ctxt->lastError;
-	if (e->code == XML_ERR_NO_MEMORY && e->message &&
-	    strstr(e->message, "huge"))
+	int code = g && g->first_code ? g->first_code : ctxt->lastError.code;
+	int line = g && g->first_code ? g->first_line : ctxt->lastError.line;
+	if (g && g->first_huge)
 		return sb_error_set(err, SB_ERR_UPSTREAM, NULL,
 				    "XML document refused: a text node at line "
 				    "%d is over libxml2's 10 MB limit",
-				    e->line);
-	if (e->code == XML_ERR_NO_MEMORY)
+				    line);
+	if (code == XML_ERR_NO_MEMORY)
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
 				    "out of memory parsing XML");
-	if (e->code == XML_ERR_DOCUMENT_EMPTY)
+	if (code == XML_ERR_DOCUMENT_EMPTY)
 		return sb_error_set(err, SB_ERR_UPSTREAM, NULL,
 				    "XML document refused: it is empty");
 	return sb_error_set(err, SB_ERR_UPSTREAM, NULL,
 			    "XML document not well-formed at line %d "
 			    "(libxml2 error %d)",
-			    e->line > 0 ? e->line : 1, (int)e->code);
+			    line > 0 ? line : 1, code);
 }
 
 enum sb_status sb_xml_too_large(size_t len, size_t max, struct sb_error *err)

@@ -12,6 +12,9 @@
 struct sb_xml_guard {
 	bool dtd; /* a document type declaration was met: refused */
 	void *owner; /* the stream, for xml_stream.c's SAX hooks */
+	/* The first error libxml2 reported (later ones follow from it). */
+	int first_code, first_line;
+	bool first_huge; /* it was the 10 MB text node limit */
 };
 
 /* Set ctxt up for a safe parse (options, quiet error hooks, DTD refusal)
