@@ -319,14 +319,22 @@ enum sb_status sb_soap_fault_error(const struct sb_soap_fault *f,
 			  : f->message[0]	? f->message
 			  : f->wsman_message[0] ? f->wsman_message
 						: "(no reason given)";
+	/* Cut both at a character boundary: sb_error_set would cut bytes. */
+	char c[SB_ERROR_CODE_MAX], m[SB_ERROR_MSG_MAX];
+	copy_str(c, sizeof(c), code);
+	char full[SB_SOAP_CODE_MAX + SB_SOAP_TEXT_MAX + 32];
+	if (f->back_off_ms > 0)
+		snprintf(full, sizeof(full), "upstream busy: %s", msg);
+	else
+		snprintf(full, sizeof(full), "SOAP fault%s%s: %s",
+			 code[0] ? " " : "", code, msg);
+	copy_str(m, sizeof(m), full);
 	if (f->back_off_ms > 0) {
-		enum sb_status st = sb_error_set(err, SB_ERR_THROTTLED, code,
-						 "upstream busy: %s", msg);
+		enum sb_status st =
+		    sb_error_set(err, SB_ERR_THROTTLED, c, "%s", m);
 		if (err)
 			err->retry_after_ms = f->back_off_ms;
 		return st;
 	}
-	return sb_error_set(err, SB_ERR_UPSTREAM, code[0] ? code : NULL,
-			    "SOAP fault%s%s: %s", code[0] ? " " : "", code,
-			    msg);
+	return sb_error_set(err, SB_ERR_UPSTREAM, c[0] ? c : NULL, "%s", m);
 }

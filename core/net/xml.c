@@ -378,11 +378,14 @@ char *sb_xml_text(const xmlNode *n, size_t max, struct sb_error *err)
 	if (t.b.failed || t.b.len > max) {
 		bool big = t.total > max;
 		sb_buf_free(&t.b);
+		char name[80];
+		sb_text_quotable((const char *)n->name, 64, name,
+				 sizeof(name));
 		if (big)
 			sb_error_set(err, SB_ERR_UPSTREAM, NULL,
 				     "text of XML element <%s> longer than "
 				     "%zu bytes",
-				     (const char *)n->name, max);
+				     name, max);
 		else
 			sb_error_set(err, SB_ERR_INTERNAL, NULL,
 				     "out of memory");
