@@ -67,11 +67,11 @@ void sb_soap_begin(struct sb_xml_w *w, enum sb_soap_version v,
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(ns[j].prefix, ns[i].prefix) == 0) {
 				if (w->err.status == SB_OK)
-					sb_error_set(
-					    &w->err, SB_ERR_INTERNAL, NULL,
-					    "SOAP envelope: prefix %s "
-					    "declared twice",
-					    ns[i].prefix);
+					sb_error_set(&w->err, SB_ERR_INTERNAL,
+						     NULL,
+						     "SOAP envelope: prefix %s "
+						     "declared twice",
+						     ns[i].prefix);
 				return;
 			}
 		char q[48];
@@ -163,10 +163,7 @@ xmlNode *sb_soap_header_of(const xmlDoc *doc)
 	return env_child(doc, "Header");
 }
 
-xmlNode *sb_soap_body_of(const xmlDoc *doc)
-{
-	return env_child(doc, "Body");
-}
+xmlNode *sb_soap_body_of(const xmlDoc *doc) { return env_child(doc, "Body"); }
 
 static bool is_space(char c)
 {
@@ -196,8 +193,8 @@ static void copy_str(char *out, size_t size, const char *s)
 
 /* A QName value of element n ("a:ErrorServerBusy") split into its local
  * part and the URI its prefix is bound to where n is ("" unbound). */
-static void qname_value(const xmlNode *n, char *local, size_t lsize,
-			char *uri, size_t usize)
+static void qname_value(const xmlNode *n, char *local, size_t lsize, char *uri,
+			size_t usize)
 {
 	char v[SB_SOAP_TEXT_MAX];
 	local[0] = uri[0] = '\0';
@@ -260,8 +257,8 @@ static void read_detail(const xmlNode *detail, struct sb_soap_fault *f)
 				unsigned long long n = strtoull(p, &end, 10);
 				while (end && is_space(*end))
 					end++;
-				if (end && !*end && n <= (unsigned long long)
-							      INT64_MAX)
+				if (end && !*end &&
+				    n <= (unsigned long long)INT64_MAX)
 					f->wsman_code_num = (int64_t)n;
 			}
 		}
@@ -279,8 +276,8 @@ bool sb_soap_fault_read(const xmlDoc *doc, struct sb_soap_fault *f)
 	f->wsman_code_num = -1;
 	int v = sb_soap_version_of(doc);
 	const char *ens = v ? env_ns((enum sb_soap_version)v) : NULL;
-	xmlNode *fault = v ? sb_xml_child(sb_soap_body_of(doc), ens, "Fault")
-			   : NULL;
+	xmlNode *fault =
+	    v ? sb_xml_child(sb_soap_body_of(doc), ens, "Fault") : NULL;
 	if (!fault)
 		return false;
 	f->version = v;

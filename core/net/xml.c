@@ -205,8 +205,8 @@ bool sb_xml_is(const xmlNode *n, const char *ns, const char *local)
 	if (!n || n->type != XML_ELEMENT_NODE || !local ||
 	    strcmp((const char *)n->name, local) != 0)
 		return false;
-	const char *href = n->ns && n->ns->href ? (const char *)n->ns->href
-						: "";
+	const char *href =
+	    n->ns && n->ns->href ? (const char *)n->ns->href : "";
 	return strcmp(href, ns ? ns : "") == 0;
 }
 
@@ -230,8 +230,7 @@ xmlNode *sb_xml_next_element(const xmlNode *n)
 	return NULL;
 }
 
-xmlNode *sb_xml_child(const xmlNode *parent, const char *ns,
-		      const char *local)
+xmlNode *sb_xml_child(const xmlNode *parent, const char *ns, const char *local)
 {
 	if (!parent)
 		return NULL;
@@ -272,8 +271,7 @@ xmlNode *sb_xml_path(const xmlNode *from, ...)
 
 /* The node after n in document order within the subtree of top (n's
  * children first), or NULL when the subtree is done. */
-static const xmlNode *walk_next(const xmlNode *n, const xmlNode *top,
-				bool into)
+static const xmlNode *walk_next(const xmlNode *n, const xmlNode *top, bool into)
 {
 	if (into && n->children && n->type == XML_ELEMENT_NODE)
 		return n->children;
@@ -361,8 +359,7 @@ static bool text_to_buf(void *arg, const char *s, size_t len)
 char *sb_xml_text(const xmlNode *n, size_t max, struct sb_error *err)
 {
 	if (!n) {
-		sb_error_set(err, SB_ERR_UPSTREAM, NULL,
-			     "XML element missing");
+		sb_error_set(err, SB_ERR_UPSTREAM, NULL, "XML element missing");
 		return NULL;
 	}
 	if (!max)
@@ -379,8 +376,7 @@ char *sb_xml_text(const xmlNode *n, size_t max, struct sb_error *err)
 		bool big = t.total > max;
 		sb_buf_free(&t.b);
 		char name[80];
-		sb_text_quotable((const char *)n->name, 64, name,
-				 sizeof(name));
+		sb_text_quotable((const char *)n->name, 64, name, sizeof(name));
 		if (big)
 			sb_error_set(err, SB_ERR_UPSTREAM, NULL,
 				     "text of XML element <%s> longer than "
@@ -480,9 +476,8 @@ bool sb_xml_int64(const xmlNode *n, int64_t *out)
 
 /* ---- escaping ----------------------------------------------------------- */
 
-enum sb_status sb_xml_escape_append(struct sb_buf *b, const char *s,
-				    size_t len, unsigned mode,
-				    struct sb_error *err)
+enum sb_status sb_xml_escape_append(struct sb_buf *b, const char *s, size_t len,
+				    unsigned mode, struct sb_error *err)
 {
 	if (!b)
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL,

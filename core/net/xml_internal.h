@@ -10,7 +10,7 @@
 
 /* Per-parse state kept in the parser context's _private. */
 struct sb_xml_guard {
-	bool dtd; /* a document type declaration was met: refused */
+	bool dtd;    /* a document type declaration was met: refused */
 	void *owner; /* the stream, for xml_stream.c's SAX hooks */
 	/* The first error libxml2 reported (later ones follow from it). */
 	int first_code, first_line;

@@ -153,8 +153,10 @@ static bool decode(struct sb_xml_stream *s, const xmlChar *ch, int len)
 		s->quad[s->nq++] = (unsigned char)v;
 		if (s->nq == 4) {
 			unsigned char o[3];
-			o[0] = (unsigned char)(s->quad[0] << 2 | s->quad[1] >> 4);
-			o[1] = (unsigned char)(s->quad[1] << 4 | s->quad[2] >> 2);
+			o[0] =
+			    (unsigned char)(s->quad[0] << 2 | s->quad[1] >> 4);
+			o[1] =
+			    (unsigned char)(s->quad[1] << 4 | s->quad[2] >> 2);
 			o[2] = (unsigned char)(s->quad[2] << 6 | s->quad[3]);
 			if (!put(s, o, 3))
 				return false;
@@ -169,19 +171,17 @@ static struct sb_xml_stream *stream_of(void *ctx)
 	return sb_xml_guard_of((xmlParserCtxtPtr)ctx)->owner;
 }
 
-static void on_start(void *ctx, const xmlChar *localname,
-		     const xmlChar *prefix, const xmlChar *uri,
-		     int nb_namespaces, const xmlChar **namespaces,
-		     int nb_attributes, int nb_defaulted,
-		     const xmlChar **attributes)
+static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
+		     const xmlChar *uri, int nb_namespaces,
+		     const xmlChar **namespaces, int nb_attributes,
+		     int nb_defaulted, const xmlChar **attributes)
 {
 	struct sb_xml_stream *s = stream_of(ctx);
 	xmlParserCtxtPtr ctxt = ctx;
 	xmlSAX2StartElementNs(ctx, localname, prefix, uri, nb_namespaces,
 			      namespaces, nb_attributes, nb_defaulted,
 			      attributes);
-	if (s->target || !ctxt->node ||
-	    !sb_xml_is(ctxt->node, s->ns, s->local))
+	if (s->target || !ctxt->node || !sb_xml_is(ctxt->node, s->ns, s->local))
 		return;
 	s->target = ctxt->node;
 	s->count++;

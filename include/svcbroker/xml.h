@@ -41,7 +41,8 @@ extern "C" {
 /* Namespace URIs the SOAP brokers meet. */
 #define SB_NS_SOAP11 "http://schemas.xmlsoap.org/soap/envelope/"
 #define SB_NS_SOAP12 "http://www.w3.org/2003/05/soap-envelope"
-#define SB_NS_EWS_TYPES "http://schemas.microsoft.com/exchange/services/2006/types"
+#define SB_NS_EWS_TYPES                                                        \
+	"http://schemas.microsoft.com/exchange/services/2006/types"
 #define SB_NS_EWS_MESSAGES                                                     \
 	"http://schemas.microsoft.com/exchange/services/2006/messages"
 #define SB_NS_EWS_ERRORS                                                       \
@@ -73,8 +74,7 @@ bool sb_xml_is(const xmlNode *n, const char *ns, const char *local);
 
 /* The first child element of parent named {ns}local, or NULL.  parent may
  * be NULL (then NULL). */
-xmlNode *sb_xml_child(const xmlNode *parent, const char *ns,
-		      const char *local);
+xmlNode *sb_xml_child(const xmlNode *parent, const char *ns, const char *local);
 
 /* The next sibling element of n with n's own namespace and local name
  * (walks a list: for (x = sb_xml_child(p, ns, "Item"); x; x =
@@ -186,9 +186,8 @@ xmlDoc *sb_xml_parse_stream(const char *data, size_t len, size_t max_len,
  * turns them into spaces).  SB_ERR_INVALID_INPUT naming the byte offset of
  * a character XML cannot carry or of invalid UTF-8 (b is then left as it
  * was); SB_ERR_INTERNAL when b cannot grow. */
-enum sb_status sb_xml_escape_append(struct sb_buf *b, const char *s,
-				    size_t len, unsigned mode,
-				    struct sb_error *err);
+enum sb_status sb_xml_escape_append(struct sb_buf *b, const char *s, size_t len,
+				    unsigned mode, struct sb_error *err);
 
 /* A small writer of well-formed fragments into a struct sb_buf.  Element
  * and attribute names are qualified names given by the caller ("t:Subject")

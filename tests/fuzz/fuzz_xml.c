@@ -36,11 +36,10 @@ static void check_error(const struct sb_error *err)
 		       err->status == SB_ERR_INTERNAL,
 		   "status %d", (int)err->status);
 	size_t n = strnlen(err->message, sizeof(err->message));
-	FUZZ_CHECK(n > 0 && n < sizeof(err->message), "message length %zu",
-		   n);
+	FUZZ_CHECK(n > 0 && n < sizeof(err->message), "message length %zu", n);
 	FUZZ_CHECK(sb_utf8_valid(err->message, n), "message not UTF-8");
 	FUZZ_CHECK(strncmp(err->message, "XML", 3) == 0 ||
-			   strncmp(err->message, "out of memory", 13) == 0,
+		       strncmp(err->message, "out of memory", 13) == 0,
 		   "unexpected message: %s", err->message);
 }
 
@@ -52,8 +51,8 @@ static void check_round_trip(const char *text)
 	struct sb_error err;
 	sb_buf_init(&b, 0);
 	sb_buf_puts(&b, "<r a='");
-	enum sb_status st = sb_xml_escape_append(&b, text, (size_t)-1,
-						 SB_XML_ATTR, &err);
+	enum sb_status st =
+	    sb_xml_escape_append(&b, text, (size_t)-1, SB_XML_ATTR, &err);
 	if (st != SB_OK) {
 		/* Only what XML cannot carry (a tree's text always can). */
 		FUZZ_CHECK(false, "escaping a parsed text failed: %s",
@@ -66,8 +65,7 @@ static void check_round_trip(const char *text)
 	sb_buf_puts(&b, "</r>");
 	FUZZ_CHECK(!b.failed, "buffer");
 	xmlDoc *doc = sb_xml_parse(b.data, b.len, b.len, &err);
-	FUZZ_CHECK(doc != NULL, "escaped text does not parse: %s",
-		   err.message);
+	FUZZ_CHECK(doc != NULL, "escaped text does not parse: %s", err.message);
 	xmlNode *r = sb_xml_root(doc);
 	const char *a = sb_xml_attr(r, NULL, "a");
 	FUZZ_CHECK(a && strcmp(a, text) == 0, "attribute round trip");

@@ -123,8 +123,8 @@ static void assert_refused(const char *doc, const char *what)
 		      "message \"%s\" does not say \"%s\"", err.message, what);
 	ck_assert_int_lt(sb_now_ms() - t0, 1000);
 	/* The same through a stream, fed in small pieces. */
-	struct sb_xml_stream *s = sb_xml_stream_new(SB_NS_EWS_TYPES, "Content",
-						    0, 0, NULL, NULL);
+	struct sb_xml_stream *s =
+	    sb_xml_stream_new(SB_NS_EWS_TYPES, "Content", 0, 0, NULL, NULL);
 	ck_assert_ptr_nonnull(s);
 	size_t len = strlen(doc);
 	enum sb_status st = SB_OK;
@@ -262,9 +262,8 @@ START_TEST(sample_faults_read)
 	ck_assert(!sb_soap_fault_read(doc, &f));
 	ck_assert_int_eq(f.back_off_ms, -1);
 	ck_assert_int_eq(sb_soap_version_of(doc), 11);
-	ck_assert_ptr_nonnull(
-	    sb_xml_child(sb_soap_body_of(doc), SB_NS_EWS_MESSAGES,
-			 "GetItemResponse"));
+	ck_assert_ptr_nonnull(sb_xml_child(
+	    sb_soap_body_of(doc), SB_NS_EWS_MESSAGES, "GetItemResponse"));
 	sb_xml_free(doc);
 	doc = parse_sample(dir, "winrm/samples/01-create-shell.response.xml");
 	ck_assert(!sb_soap_fault_read(doc, &f));
@@ -531,8 +530,8 @@ START_TEST(nothing_reaches_stderr)
 		struct sb_error err;
 		xmlDoc *d = parse(bad[i], &err);
 		sb_xml_free(d);
-		xmlDoc *s = sb_xml_parse_stream(bad[i], strlen(bad[i]), 0,
-						NULL, "r", 0, NULL, NULL, &err);
+		xmlDoc *s = sb_xml_parse_stream(bad[i], strlen(bad[i]), 0, NULL,
+						"r", 0, NULL, NULL, &err);
 		sb_xml_free(s);
 	}
 	long n = stderr_end();
@@ -548,7 +547,8 @@ START_TEST(lookup_by_namespace_and_local_name)
 	    "<m:Resp xmlns:m='" SB_NS_EWS_MESSAGES "' xmlns:t='" SB_NS_EWS_TYPES
 	    "'>\n"
 	    "  <m:Items>\n"
-	    "    <t:Message><t:Subject>one &amp; &#x263A;</t:Subject></t:Message>\n"
+	    "    <t:Message><t:Subject>one &amp; "
+	    "&#x263A;</t:Subject></t:Message>\n"
 	    "    <x:Note xmlns:x='urn:other'/>\n"
 	    "    <Message xmlns='" SB_NS_EWS_TYPES "' Id=\"a&lt;b\" e=''>"
 	    "<Subject>two<![CDATA[ <cdata> ]]>!</Subject></Message>\n"
@@ -572,9 +572,8 @@ START_TEST(lookup_by_namespace_and_local_name)
 	for (xmlNode *m = sb_xml_child(items, SB_NS_EWS_TYPES, "Message"); m;
 	     m = sb_xml_next(m), n++) {
 		ck_assert_int_lt(n, 3);
-		char *s = sb_xml_text(sb_xml_child(m, SB_NS_EWS_TYPES,
-						   "Subject"),
-				      0, &err);
+		char *s = sb_xml_text(
+		    sb_xml_child(m, SB_NS_EWS_TYPES, "Subject"), 0, &err);
 		if (n < 2) {
 			ck_assert_str_eq(s, subjects[n]);
 		} else {
@@ -689,16 +688,15 @@ START_TEST(escape_modes)
 	/* An explicit length may carry a NUL, which is refused too. */
 	struct sb_buf b;
 	sb_buf_init(&b, 0);
-	ck_assert_int_eq(sb_xml_escape_append(&b, "a\0b", 3, SB_XML_TEXT,
-					      &err),
+	ck_assert_int_eq(sb_xml_escape_append(&b, "a\0b", 3, SB_XML_TEXT, &err),
 			 SB_ERR_INVALID_INPUT);
 	ck_assert_ptr_nonnull(strstr(err.message, "U+0000 at byte 1"));
 	sb_buf_free(&b);
 	/* A full buffer is an error, not a cut document. */
 	sb_buf_init(&b, 8);
-	ck_assert_int_eq(sb_xml_escape_append(&b, "&&&", (size_t)-1,
-					      SB_XML_TEXT, &err),
-			 SB_ERR_INTERNAL);
+	ck_assert_int_eq(
+	    sb_xml_escape_append(&b, "&&&", (size_t)-1, SB_XML_TEXT, &err),
+	    SB_ERR_INTERNAL);
 	sb_buf_free(&b);
 }
 END_TEST
@@ -781,15 +779,14 @@ START_TEST(writer_and_envelopes)
 	xmlDoc *doc = sb_xml_parse(out.data, out.len, 0, &err);
 	ck_assert_msg(doc != NULL, "%s", err.message);
 	ck_assert_int_eq(sb_soap_version_of(doc), 11);
-	ck_assert_ptr_nonnull(sb_xml_child(sb_soap_header_of(doc),
-					   SB_NS_EWS_TYPES,
-					   "RequestServerVersion"));
+	ck_assert_ptr_nonnull(sb_xml_child(
+	    sb_soap_header_of(doc), SB_NS_EWS_TYPES, "RequestServerVersion"));
 	xmlNode *ci = sb_xml_child(sb_soap_body_of(doc), SB_NS_EWS_MESSAGES,
 				   "CreateItem");
 	ck_assert_str_eq(sb_xml_attr(ci, NULL, "MessageDisposition"),
 			 "Send \"now\"\r\n");
-	char *subj = sb_xml_text(sb_xml_find(ci, SB_NS_EWS_TYPES, "Subject"),
-				 0, &err);
+	char *subj =
+	    sb_xml_text(sb_xml_find(ci, SB_NS_EWS_TYPES, "Subject"), 0, &err);
 	ck_assert_str_eq(subj, "a < b & c\r\n");
 	free(subj);
 	sb_xml_free(doc);
@@ -817,9 +814,8 @@ START_TEST(writer_and_envelopes)
 
 	/* Header-less envelope. */
 	sb_buf_init(&out, 0);
-	ck_assert_int_eq(sb_soap_envelope(&out, SB_SOAP11, NULL, 0, NULL,
-					  "", &err),
-			 SB_OK);
+	ck_assert_int_eq(
+	    sb_soap_envelope(&out, SB_SOAP11, NULL, 0, NULL, "", &err), SB_OK);
 	ck_assert_ptr_null(strstr(out.data, "Header"));
 	ck_assert_ptr_nonnull(strstr(out.data, "<s:Body></s:Body>"));
 	sb_buf_free(&out);
@@ -835,8 +831,7 @@ START_TEST(writer_and_envelopes)
 	sb_buf_free(&out);
 
 	const char *bad_names[] = {"", "1x", "a b", "a:", ":a", "a:b:c", "<"};
-	for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]);
-	     i++) {
+	for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
 		sb_buf_init(&out, 0);
 		sb_xml_w_init(&w, &out);
 		sb_xml_w_open(&w, bad_names[i]);
@@ -860,9 +855,9 @@ START_TEST(writer_and_envelopes)
 	sb_buf_init(&out, 0);
 	static const struct sb_xml_ns twice[] = {{"t", "urn:a"},
 						 {"t", "urn:b"}};
-	ck_assert_int_eq(sb_soap_envelope(&out, SB_SOAP11, twice, 2, NULL, "",
-					  &err),
-			 SB_ERR_INTERNAL);
+	ck_assert_int_eq(
+	    sb_soap_envelope(&out, SB_SOAP11, twice, 2, NULL, "", &err),
+	    SB_ERR_INTERNAL);
 	sb_buf_free(&out);
 	sb_buf_init(&out, 0);
 	static const struct sb_xml_ns bad[] = {{"s", "urn:a"}};
@@ -963,12 +958,12 @@ START_TEST(stream_large_attachment)
 	ck_assert_msg(strstr(err.message, "10 MB") != NULL, "%s", err.message);
 
 	/* The stream, fed as a network would. */
-	struct sink_state st = {.hash = {14695981039346656037ULL,
-					 14695981039346656037ULL}};
+	struct sink_state st = {
+	    .hash = {14695981039346656037ULL, 14695981039346656037ULL}};
 	st.heap_base = heap_in_use();
-	struct sb_xml_stream *s = sb_xml_stream_new(
-	    SB_NS_EWS_TYPES, "Content", 32u * 1024 * 1024, 14u * 1024 * 1024,
-	    sink, &st);
+	struct sb_xml_stream *s =
+	    sb_xml_stream_new(SB_NS_EWS_TYPES, "Content", 32u * 1024 * 1024,
+			      14u * 1024 * 1024, sink, &st);
 	ck_assert_ptr_nonnull(s);
 	for (size_t off = 0; off < doc.len; off += 100000) {
 		size_t n = doc.len - off < 100000 ? doc.len - off : 100000;
@@ -993,10 +988,10 @@ START_TEST(stream_large_attachment)
 			      st.heap_peak - st.heap_base);
 	/* The rest of the document is a tree; the content elements are
 	 * there, empty. */
-	xmlNode *att = sb_xml_find(sb_soap_body_of(d), SB_NS_EWS_TYPES,
-				   "FileAttachment");
-	char *name = sb_xml_text(sb_xml_child(att, SB_NS_EWS_TYPES, "Name"), 0,
-				 &err);
+	xmlNode *att =
+	    sb_xml_find(sb_soap_body_of(d), SB_NS_EWS_TYPES, "FileAttachment");
+	char *name =
+	    sb_xml_text(sb_xml_child(att, SB_NS_EWS_TYPES, "Name"), 0, &err);
 	ck_assert_str_eq(name, "big.bin");
 	free(name);
 	xmlNode *content = sb_xml_child(att, SB_NS_EWS_TYPES, "Content");
@@ -1015,8 +1010,8 @@ START_TEST(stream_large_attachment)
 	ck_assert_ptr_nonnull(strstr(err.message, "over 1048576 bytes"));
 	ck_assert_uint_le(st.bytes[0], 1024 * 1024);
 	/* And on the whole document. */
-	d = sb_xml_parse_stream(doc.data, doc.len, 1024 * 1024,
-				SB_NS_EWS_TYPES, "Content", 0, sink, &st, &err);
+	d = sb_xml_parse_stream(doc.data, doc.len, 1024 * 1024, SB_NS_EWS_TYPES,
+				"Content", 0, sink, &st, &err);
 	ck_assert_ptr_null(d);
 	ck_assert_ptr_nonnull(strstr(err.message, "too large"));
 	sb_buf_free(&doc);
@@ -1053,7 +1048,7 @@ START_TEST(stream_small_pieces_and_errors)
 	sb_xml_stream_free(s);
 
 	const char *bad[] = {
-	    "<r><c>aGVsbG8</c></r>", "<r><c>a=GV</c></r>",
+	    "<r><c>aGVsbG8</c></r>",  "<r><c>a=GV</c></r>",
 	    "<r><c>aGVs*G8=</c></r>", "<r><c>aGU=aGVs</c></r>",
 	    "<r><c>&#0;</c></r>",
 	};
