@@ -130,8 +130,9 @@ bool sb_xml_int64(const xmlNode *n, int64_t *out);
 
 /* Receives the decoded bytes of the index-th matching element (0, 1, ...
  * in document order), in pieces of at most a few kilobytes; len is 0 once
- * at the end of each element.  Return false to stop the parse (it then
- * fails with SB_ERR_UPSTREAM "stopped by the content sink" unless the sink
+ * at the end of each element.  A NULL sink drops the bytes (they are still
+ * checked and counted against the cap).  Return false to stop the parse (it
+ * then fails with SB_ERR_UPSTREAM "stopped by the content sink" unless the sink
  * filled the stream's error itself through sb_xml_stream_error). */
 typedef bool (*sb_xml_sink_fn)(void *arg, unsigned index, const void *data,
 			       size_t len);

@@ -13,6 +13,7 @@
 #include <malloc.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1079,6 +1080,54 @@ START_TEST(stream_small_pieces_and_errors)
 }
 END_TEST
 
+/* Parses, refusals and streams on several threads at once (the helpers
+ * share nothing; libxml2 was initialised when the library was loaded). */
+static void *parse_many(void *arg)
+{
+	(void)arg;
+	const char *good = "<s:Envelope xmlns:s='" SB_NS_SOAP11
+			   "'><s:Body><s:Fault><faultcode>s:Client</faultcode>"
+			   "<faultstring>no</faultstring></s:Fault></s:Body>"
+			   "</s:Envelope>";
+	const char *bad = "<!DOCTYPE r [<!ENTITY a 'b'>]><r>&a;</r>";
+	long ok = 0;
+	for (int i = 0; i < 300; i++) {
+		struct sb_error err;
+		struct sb_soap_fault f;
+		xmlDoc *d = sb_xml_parse(good, strlen(good), 0, &err);
+		if (d && sb_soap_fault_read(d, &f) &&
+		    strcmp(f.code, "Client") == 0 &&
+		    strcmp(f.code_ns, SB_NS_SOAP11) == 0)
+			ok++;
+		sb_xml_free(d);
+		d = sb_xml_parse(bad, strlen(bad), 0, &err);
+		if (!d && err.status == SB_ERR_UPSTREAM &&
+		    strstr(err.message, "DTD"))
+			ok++;
+		sb_xml_free(d);
+		d = sb_xml_parse_stream("<r><c>QUJD</c></r>", 18, 0, NULL, "c",
+					0, NULL, NULL, &err);
+		if (d)
+			ok++;
+		sb_xml_free(d);
+	}
+	return (void *)ok;
+}
+
+START_TEST(threads_parse_at_once)
+{
+	pthread_t t[4];
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, parse_many, NULL),
+				 0);
+	for (int i = 0; i < 4; i++) {
+		void *r;
+		ck_assert_int_eq(pthread_join(t[i], &r), 0);
+		ck_assert_int_eq((long)r, 900);
+	}
+}
+END_TEST
+
 START_TEST(net_libraries_named)
 {
 	ck_assert_ptr_nonnull(strstr(sb_net_libraries(), "libxml2 2"));
@@ -1103,6 +1152,7 @@ static Suite *xml_suite(void)
 	tcase_add_test(tc, writer_and_envelopes);
 	tcase_add_test(tc, stream_large_attachment);
 	tcase_add_test(tc, stream_small_pieces_and_errors);
+	tcase_add_test(tc, threads_parse_at_once);
 	tcase_add_test(tc, net_libraries_named);
 	suite_add_tcase(s, tc);
 	return s;
