@@ -2,7 +2,8 @@
  * (libsvcbroker-net; compile with $(SB_NET_CFLAGS) or pkg-config
  * svcbroker-net, which add libxml2's include directory).
  *
- * Everything here is thread-safe and keeps no state between calls.  The
+ * Everything here is thread-safe and keeps no state between calls (a
+ * stream or a writer is used by one thread at a time).  The
  * library initialises libxml2 when it is loaded (see <svcbroker/net.h>);
  * a broker never calls xmlInitParser, xmlCleanupParser or any libxml2
  * function that changes a process-wide default (docs/writing-a-broker.md,
@@ -227,9 +228,9 @@ struct sb_xml_ns {
 	const char *uri;
 };
 
-/* Begin an envelope in w: the XML declaration and <s:Envelope> declaring
- * s (the version's envelope namespace) and the n_ns namespaces of ns once
- * for the whole message.  Then optionally sb_soap_header, header blocks,
+/* Begin an envelope in w (whose buffer must be empty): the XML
+ * declaration and <s:Envelope> declaring s (the version's envelope
+ * namespace) and the n_ns namespaces of ns once for the whole message.  Then optionally sb_soap_header, header blocks,
  * then sb_soap_body, the body's content, and sb_soap_end (which closes
  * everything still open). */
 void sb_soap_begin(struct sb_xml_w *w, enum sb_soap_version v,
@@ -239,7 +240,8 @@ void sb_soap_body(struct sb_xml_w *w);
 void sb_soap_end(struct sb_xml_w *w);
 
 /* A whole envelope from already-built fragments (header_xml may be NULL:
- * no header), appended to out.  SB_OK or the error. */
+ * no header) written into out, which must be empty (the XML declaration
+ * starts the document).  SB_OK or the error. */
 enum sb_status sb_soap_envelope(struct sb_buf *out, enum sb_soap_version v,
 				const struct sb_xml_ns *ns, size_t n_ns,
 				const char *header_xml, const char *body_xml,
