@@ -230,9 +230,9 @@ struct sb_xml_ns {
 
 /* Begin an envelope in w (whose buffer must be empty): the XML
  * declaration and <s:Envelope> declaring s (the version's envelope
- * namespace) and the n_ns namespaces of ns once for the whole message.  Then optionally sb_soap_header, header blocks,
- * then sb_soap_body, the body's content, and sb_soap_end (which closes
- * everything still open). */
+ * namespace) and the n_ns namespaces of ns once for the whole message.  Then
+ * optionally sb_soap_header, header blocks, then sb_soap_body, the body's
+ * content, and sb_soap_end (which closes everything still open). */
 void sb_soap_begin(struct sb_xml_w *w, enum sb_soap_version v,
 		   const struct sb_xml_ns *ns, size_t n_ns);
 void sb_soap_header(struct sb_xml_w *w);

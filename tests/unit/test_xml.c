@@ -861,6 +861,14 @@ START_TEST(writer_and_envelopes)
 	    SB_ERR_INTERNAL);
 	sb_buf_free(&out);
 	sb_buf_init(&out, 0);
+	sb_buf_puts(&out, "junk");
+	ck_assert_int_eq(
+	    sb_soap_envelope(&out, SB_SOAP12, NULL, 0, NULL, "", &err),
+	    SB_ERR_INTERNAL);
+	ck_assert_ptr_nonnull(strstr(err.message, "empty buffer"));
+	ck_assert_str_eq(out.data, "junk");
+	sb_buf_free(&out);
+	sb_buf_init(&out, 0);
 	static const struct sb_xml_ns bad[] = {{"s", "urn:a"}};
 	ck_assert_int_eq(
 	    sb_soap_envelope(&out, SB_SOAP11, bad, 1, NULL, "", &err),
