@@ -483,6 +483,17 @@ char *sb_xml_escape(const char *s)
 		case '\'':
 			sb_buf_puts(&b, "&apos;");
 			break;
+		/* As references, or a parser would turn CR and CRLF into LF
+		 * and, in an attribute, TAB and LF into spaces. */
+		case '\r':
+			sb_buf_puts(&b, "&#13;");
+			break;
+		case '\t':
+			sb_buf_puts(&b, "&#9;");
+			break;
+		case '\n':
+			sb_buf_puts(&b, "&#10;");
+			break;
 		default:
 			sb_buf_append(&b, &s[i], 1);
 			break;

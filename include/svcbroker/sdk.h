@@ -49,9 +49,12 @@ unsigned char *sb_base64_decode(const char *s, size_t len, size_t *out_len);
 bool sb_base64_decode_append(struct sb_buf *b, const char *s, size_t len,
 			     unsigned flags);
 
-/* Escape for XML text and attribute values (& < > " ').  Refuses (returns
- * NULL) input with characters XML 1.0 cannot carry (C0 controls other than
- * TAB/LF/CR) or invalid UTF-8.  malloc'd. */
+/* Escape for XML text and attribute values (& < > " ' as entities, TAB,
+ * LF and CR as &#9; &#10; &#13;, which a parser would otherwise turn into
+ * spaces or LF).  Refuses (returns NULL) input with characters XML 1.0
+ * cannot carry (C0 controls other than TAB/LF/CR, U+FFFE, U+FFFF) or
+ * invalid UTF-8.  malloc'd.  <svcbroker/xml.h> has sb_xml_escape_append,
+ * which appends to a buffer and says where the input is wrong. */
 char *sb_xml_escape(const char *s);
 
 /* True if s is valid UTF-8 (no overlongs or surrogates). */

@@ -168,7 +168,7 @@ START_TEST(xml_escape_escapes_five)
 	ck_assert_str_eq(s, "a&amp;b&lt;c&gt;d&quot;e&apos;f");
 	free(s);
 	s = sb_xml_escape("tab\tcr\rlf\n\xc3\xa9");
-	ck_assert_str_eq(s, "tab\tcr\rlf\n\xc3\xa9");
+	ck_assert_str_eq(s, "tab&#9;cr&#13;lf&#10;\xc3\xa9");
 	free(s);
 	s = sb_xml_escape("");
 	ck_assert_str_eq(s, "");
