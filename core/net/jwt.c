@@ -21,21 +21,6 @@
 
 #include "oauth2_int.h"
 
-char *oauth2_base64url(const void *data, size_t len)
-{
-	char *s = sb_base64_encode(data, len, 0);
-	if (!s)
-		return NULL;
-	size_t j = 0;
-	for (size_t i = 0; s[i]; i++) {
-		if (s[i] == '=')
-			break;
-		s[j++] = s[i] == '+' ? '-' : s[i] == '/' ? '_' : s[i];
-	}
-	s[j] = '\0';
-	return s;
-}
-
 void oauth2_json_string(struct sb_buf *b, const char *s)
 {
 	sb_buf_append(b, "\"", 1);
@@ -136,7 +121,7 @@ enum sb_status oauth2_cert_load(const char *cert_file, const char *key_file,
 	bool ok = dlen > 0 &&
 		  EVP_Digest(der, (size_t)dlen, sha1, &slen, EVP_sha1(), NULL);
 	OPENSSL_free(der);
-	char *t = ok ? oauth2_base64url(sha1, slen) : NULL;
+	char *t = ok ? sb_base64url_encode(sha1, slen) : NULL;
 	if (!t) {
 		X509_free(x);
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
@@ -200,7 +185,7 @@ void oauth2_cert_free(struct oauth2_cert *c)
 
 static bool append_b64url(struct sb_buf *b, const void *d, size_t n)
 {
-	char *s = oauth2_base64url(d, n);
+	char *s = sb_base64url_encode(d, n);
 	if (!s)
 		return false;
 	sb_buf_puts(b, s);

@@ -62,9 +62,6 @@ char *oauth2_jwt_assertion(const struct oauth2_cert *c, const char *aud,
 			   const char *client_id, int64_t now_s,
 			   int64_t lifetime_s, struct sb_error *err);
 
-/* s as base64url without padding (RFC 7515); malloc'd or NULL. */
-char *oauth2_base64url(const void *data, size_t len);
-
 /* s as a JSON string with its quotes, appended to b. */
 struct sb_buf;
 void oauth2_json_string(struct sb_buf *b, const char *s);

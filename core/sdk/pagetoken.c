@@ -141,79 +141,6 @@ static bool bind_hash(const char *const *binding, size_t n,
 	return true;
 }
 
-/* ---- base64url without padding (RFC 4648 section 5) ------------------------
- */
-
-static const char b64url[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static int b64url_val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
-}
-
-static char *b64url_encode(const unsigned char *p, size_t len)
-{
-	char *out = malloc((len + 2) / 3 * 4 + 1);
-	if (!out)
-		return NULL;
-	size_t o = 0;
-	for (size_t i = 0; i < len; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16;
-		if (i + 1 < len)
-			v |= (uint32_t)p[i + 1] << 8;
-		if (i + 2 < len)
-			v |= p[i + 2];
-		out[o++] = b64url[(v >> 18) & 63];
-		out[o++] = b64url[(v >> 12) & 63];
-		if (i + 1 < len)
-			out[o++] = b64url[(v >> 6) & 63];
-		if (i + 2 < len)
-			out[o++] = b64url[v & 63];
-	}
-	out[o] = '\0';
-	return out;
-}
-
-/* Strict: only the alphabet, no padding, and the unused low bits of the
- * last character zero, so that each byte string has exactly one spelling
- * and any changed character changes the bytes.  out holds len * 3 / 4. */
-static bool b64url_decode(const char *s, size_t len, unsigned char *out,
-			  size_t *out_len)
-{
-	if (len % 4 == 1)
-		return false;
-	size_t o = 0;
-	uint32_t acc = 0;
-	int bits = 0;
-	for (size_t i = 0; i < len; i++) {
-		int v = b64url_val((unsigned char)s[i]);
-		if (v < 0)
-			return false;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (unsigned char)(acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
-	}
-	if (acc != 0)
-		return false;
-	*out_len = o;
-	return true;
-}
-
 /* ---- tokens
  * ------------------------------------------------------------------- */
 
@@ -233,7 +160,7 @@ char *sb_page_token_new(const char *const *binding, size_t n, const void *pos,
 			memcpy(raw + HEAD_LEN, pos, len);
 		sb_siphash128(key_tag, raw, HEAD_LEN + len,
 			      raw + HEAD_LEN + len);
-		tok = b64url_encode(raw, total);
+		tok = sb_base64url_encode(raw, total);
 	}
 	free(raw);
 	return tok;
@@ -275,7 +202,7 @@ enum sb_status sb_page_token_read(const char *token, const char *const *binding,
 	enum sb_status st = SB_OK;
 	size_t rlen = 0;
 	unsigned char tag[TAG_LEN], bind[BIND_LEN];
-	if (!b64url_decode(token, tlen, raw, &rlen)) {
+	if (!sb_base64url_decode(token, tlen, raw, &rlen)) {
 		st = refuse(err, "is not a page token (not base64url)");
 	} else if (rlen < HEAD_LEN + TAG_LEN ||
 		   rlen > HEAD_LEN + SB_PAGE_TOKEN_POS_MAX + TAG_LEN) {

@@ -12,6 +12,8 @@
 
 #include <svcbroker/rrule.h>
 
+#include "sdk_int.h"
+
 #define PREFIX "Recurrence: "
 #define SUPPORTED                                                              \
 	"FREQ, INTERVAL, BYDAY, BYMONTHDAY, BYMONTH, BYSETPOS, "               \
@@ -110,30 +112,6 @@ static bool number(const char *s, bool signed_ok, int *out)
 
 /* ---- dates ---------------------------------------------------------- */
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int *y, int *m, int *d)
-{
-	z += 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	int64_t doe = z - era * 146097;
-	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	int64_t mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = (int)(yoe + era * 400 + (*m <= 2));
-}
-
 static int month_days(int y, int m)
 {
 	static const int days[] = {31, 28, 31, 30, 31, 30,
@@ -193,7 +171,8 @@ static enum sb_status parse_until(struct reader *rd, const char *v,
 	}
 	r->has_until = true;
 	r->until_is_date = is_date;
-	r->until = days_from_civil(y, m, d) * 86400 + h * 3600 + mi * 60 + s;
+	r->until =
+	    sdk_days_from_civil(y, m, d) * 86400 + h * 3600 + mi * 60 + s;
 	return SB_OK;
 }
 
@@ -602,8 +581,10 @@ bool sb_rrule_format(const struct sb_rrule *r, char *out, size_t len)
 			secs += 86400;
 			days--;
 		}
-		int y, m, d;
-		civil_from_days(days, &y, &m, &d);
+		int64_t y64;
+		int m, d;
+		sdk_civil_from_days(days, &y64, &m, &d);
+		int y = (int)y64;
 		if (r->until_is_date)
 			ok =
 			    put(out, len, &pos, ";UNTIL=%04d%02d%02d", y, m, d);

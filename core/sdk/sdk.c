@@ -185,6 +185,65 @@ static int b64_value(unsigned char c)
 	return -1;
 }
 
+static const char b64url_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+char *sb_base64url_encode(const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	if (len > (SIZE_MAX - 4) / 4 * 3)
+		return NULL;
+	char *out = malloc((len + 2) / 3 * 4 + 1);
+	if (!out)
+		return NULL;
+	size_t o = 0;
+	for (size_t i = 0; i < len; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16;
+		if (i + 1 < len)
+			v |= (uint32_t)p[i + 1] << 8;
+		if (i + 2 < len)
+			v |= p[i + 2];
+		out[o++] = b64url_alphabet[(v >> 18) & 63];
+		out[o++] = b64url_alphabet[(v >> 12) & 63];
+		if (i + 1 < len)
+			out[o++] = b64url_alphabet[(v >> 6) & 63];
+		if (i + 2 < len)
+			out[o++] = b64url_alphabet[v & 63];
+	}
+	out[o] = '\0';
+	return out;
+}
+
+bool sb_base64url_decode(const char *s, size_t len, unsigned char *out,
+			 size_t *out_len)
+{
+	if (!s || len % 4 == 1)
+		return false;
+	size_t o = 0;
+	uint32_t acc = 0;
+	int bits = 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		int v = c == '-'	       ? 62
+			: c == '_'	       ? 63
+			: c == '+' || c == '/' ? -1
+					       : b64_value(c);
+		if (v < 0)
+			return false;
+		acc = (acc << 6) | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (unsigned char)(acc >> bits);
+			acc &= (1u << bits) - 1;
+		}
+	}
+	if (acc != 0)
+		return false;
+	*out_len = o;
+	return true;
+}
+
 /* The one base64 decoder.  Writes the bytes of s[0..len) to out (room for
  * len / 4 * 3 + 3 bytes) and their count to *o.  Strict: CR/LF/space are
  * skipped, anything else outside the alphabet, misplaced padding, an

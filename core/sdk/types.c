@@ -8,6 +8,8 @@
 #include <svcbroker/sdk.h>
 #include <svcbroker/types.h>
 
+#include "sdk_int.h"
+
 static const char *const type_names[SB_TYPE_COUNT_] = {
     [SB_TYPE_TEXT] = "text",	     [SB_TYPE_MEMO] = "memo",
     [SB_TYPE_NUMBER] = "number",     [SB_TYPE_DECIMAL] = "decimal",
@@ -122,7 +124,7 @@ static bool parse_time(const char **p, bool need_sec, bool allow_frac, int *h,
 }
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static int64_t days_from_civil(int64_t y, int m, int d)
+int64_t sdk_days_from_civil(int64_t y, int m, int d)
 {
 	y -= m <= 2;
 	int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -132,7 +134,7 @@ static int64_t days_from_civil(int64_t y, int m, int d)
 	return era * 146097 + doe - 719468;
 }
 
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+void sdk_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 {
 	z += 719468;
 	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
@@ -171,12 +173,12 @@ bool sb_datetime_parse(const char *s, int64_t *epoch)
 	}
 	if (*p != '\0')
 		return false;
-	int64_t t = days_from_civil(y, mo, d) * 86400 + (int64_t)h * 3600 +
+	int64_t t = sdk_days_from_civil(y, mo, d) * 86400 + (int64_t)h * 3600 +
 		    mi * 60 + sec - off;
 	/* The instant must be writable in UTC (sb_datetime_format): an offset
 	 * may not carry it out of the years 0000..9999. */
-	if (t < days_from_civil(0, 1, 1) * 86400 ||
-	    t >= days_from_civil(10000, 1, 1) * 86400)
+	if (t < sdk_days_from_civil(0, 1, 1) * 86400 ||
+	    t >= sdk_days_from_civil(10000, 1, 1) * 86400)
 		return false;
 	if (epoch)
 		*epoch = t;
@@ -194,7 +196,7 @@ void sb_datetime_format(int64_t epoch, char *buf, size_t len)
 	}
 	int64_t y;
 	int m, d;
-	civil_from_days(days, &y, &m, &d);
+	sdk_civil_from_days(days, &y, &m, &d);
 	snprintf(buf, len, "%04lld-%02d-%02dT%02d:%02d:%02dZ", (long long)y, m,
 		 d, (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
 }

@@ -65,7 +65,7 @@ static const struct sb_param load_inputs[] = {
     SB_PARAM_END,
 };
 
-static const char *const load_returns[] = {"Path",  "Status", "ContentType",
+static const char *const load_returns[] = {"Path", "Status", "ContentType",
 					   "Size", "Text",   NULL};
 
 static const struct sb_method page_methods[] = {
@@ -89,7 +89,7 @@ static const struct sb_object pages_objects[] = {
 /* ---- per-instance state -------------------------------------------------- */
 struct pages_state {
 	const struct sb_host *host;
-	struct sb_http *http;	    /* one client, every concurrent call */
+	struct sb_http *http;	   /* one client, every concurrent call */
 	struct sb_backoff backoff; /* the server asked for a pause */
 };
 
@@ -134,9 +134,10 @@ static bool path_ok(const char *p)
 	    (strlen(p) >= 3 && strcmp(p + strlen(p) - 3, "/..") == 0))
 		return false;
 	for (; *p; p++)
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			     "0123456789/._~-",
-			     *p))
+		if (!strchr(
+			"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			"0123456789/._~-",
+			*p))
 			return false;
 	return true;
 }

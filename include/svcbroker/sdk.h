@@ -49,6 +49,16 @@ unsigned char *sb_base64_decode(const char *s, size_t len, size_t *out_len);
 bool sb_base64_decode_append(struct sb_buf *b, const char *s, size_t len,
 			     unsigned flags);
 
+/* base64url without padding (RFC 4648 section 5), as page tokens and JWTs
+ * use it.  Encode: malloc'd, NUL-terminated; NULL when out of memory.
+ * Decode: strict (only the alphabet, no padding or white space, and the
+ * unused low bits of the last character zero, so every byte string has
+ * exactly one spelling); writes to out, which holds len / 4 * 3 + 3
+ * bytes, and the count to *out_len.  false on anything else. */
+char *sb_base64url_encode(const void *data, size_t len);
+bool sb_base64url_decode(const char *s, size_t len, unsigned char *out,
+			 size_t *out_len);
+
 /* Escape for XML text and attribute values (& < > " ' as entities, TAB,
  * LF and CR as &#9; &#10; &#13;, which a parser would otherwise turn into
  * spaces or LF).  Refuses (returns NULL) input with characters XML 1.0

@@ -94,6 +94,41 @@ START_TEST(base64_rfc4648_vectors)
 }
 END_TEST
 
+START_TEST(base64url_vectors_and_strictness)
+{
+	static const char *const plain[] = {"",	    "f",     "fo",    "foo",
+					    "foob", "fooba", "foobar"};
+	static const char *const enc[] = {
+	    "", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy"};
+	unsigned char out[16];
+	size_t n;
+	for (size_t i = 0; i < 7; i++) {
+		char *e = sb_base64url_encode(plain[i], strlen(plain[i]));
+		ck_assert_str_eq(e, enc[i]);
+		n = 99;
+		ck_assert(sb_base64url_decode(e, strlen(e), out, &n));
+		ck_assert_uint_eq(n, strlen(plain[i]));
+		ck_assert_int_eq(memcmp(out, plain[i], n), 0);
+		free(e);
+	}
+	/* the URL alphabet: 0xfb 0xff -> "-_8" (base64: "+/8=") */
+	static const unsigned char bin[] = {0xfb, 0xff};
+	char *e = sb_base64url_encode(bin, 2);
+	ck_assert_str_eq(e, "-_8");
+	free(e);
+	ck_assert(sb_base64url_decode("-_8", 3, out, &n) && n == 2 &&
+		  out[0] == 0xfb && out[1] == 0xff);
+	/* refused: the other alphabet, padding, white space, one character
+	 * too many, non-zero unused bits */
+	static const char *const bad[] = {"+/8", "Zg==", "Zm 9v", "Zm9vY",
+					  "Zh"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(
+		    !sb_base64url_decode(bad[i], strlen(bad[i]), out, &n),
+		    "%s accepted", bad[i]);
+}
+END_TEST
+
 START_TEST(base64_binary_round_trip_with_lines)
 {
 	unsigned char data[1000];
@@ -509,6 +544,7 @@ static Suite *sdk_suite(void)
 	tcase_add_test(tc, buf_cap_is_sticky);
 	tcase_add_test(tc, buf_grows_large);
 	tcase_add_test(tc, base64_rfc4648_vectors);
+	tcase_add_test(tc, base64url_vectors_and_strictness);
 	tcase_add_test(tc, base64_binary_round_trip_with_lines);
 	tcase_add_test(tc, base64_rejects_bad_input);
 	tcase_add_test(tc, xml_escape_escapes_five);
