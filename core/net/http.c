@@ -317,10 +317,17 @@ static void excerpt(const struct sb_http_response *r,
 	struct sb_buf red;
 	sb_buf_init(&red, 8 * EXCERPT_MAX);
 	sbn_redact_append(&red, sec, r->body, take);
-	bool space = true;
+	/* markup (a SOAP fault, an HTML error page) shows its text only */
+	const char *ct = sb_http_header(r, "Content-Type");
+	bool markup = ct && (strstr(ct, "xml") || strstr(ct, "html"));
+	bool space = true, in_tag = false;
 	for (size_t i = 0; red.data && i < red.len && b.len < EXCERPT_MAX;
 	     i++) {
 		unsigned char ch = (unsigned char)red.data[i];
+		if (markup && (in_tag || ch == '<')) {
+			in_tag = ch != '>';
+			ch = ' ';
+		}
 		if (ch <= ' ') {
 			if (!space)
 				sb_buf_append(&b, " ", 1);
@@ -610,6 +617,11 @@ static enum sb_status build(struct sb_http *c, const struct sb_http_request *q,
 					    "\"Name: value\" on one line",
 					    i + 1);
 		b->hdr[b->n_hdr++] = hs[i];
+		/* a value the transcript hides is hidden wherever it shows
+		 * (a server echoing it in a body) */
+		size_t cut = sbn_redact_at(hs[i], strlen(hs[i]));
+		if (cut && hs[i][cut])
+			sbn_secrets_add(sec, hs[i] + cut);
 	}
 	if (q->content_type && !caller_has(hs, "Content-Type")) {
 		if (strpbrk(q->content_type, "\r\n"))

@@ -28,7 +28,7 @@ enum sbn_line sbn_http_header_line(struct sb_http_response *resp,
 
 /* ---- transcript (http_transcript.c) -------------------------------------- */
 
-#define SBN_SECRETS_MAX 6
+#define SBN_SECRETS_MAX 12
 /* Strings never to be logged or quoted in a message, borrowed. */
 struct sbn_secrets {
 	const char *s[SBN_SECRETS_MAX];
@@ -38,6 +38,10 @@ void sbn_secrets_add(struct sbn_secrets *sec, const char *s);
 /* text[0..len) with every secret replaced by "***", appended to b. */
 void sbn_redact_append(struct sb_buf *b, const struct sbn_secrets *sec,
 		       const char *text, size_t len);
+/* Is this header line one whose value the transcript hides?  Then the
+ * offset of what is hidden (after the scheme of an Authorization), else
+ * 0. */
+size_t sbn_redact_at(const char *line, size_t len);
 /* Log a block of header lines (as sent or received) at SB_LOG_DEBUG, one
  * log line each, redacted: "http > ..." (dir '>') or "http < ...". */
 void sbn_log_head(const struct sb_host *host, const struct sbn_secrets *sec,

@@ -59,7 +59,7 @@ static bool name_has(const char *name, size_t n, const char *part)
 }
 
 /* How much of the header line to show before "***": 0 to show it all. */
-static size_t redact_at(const char *line, size_t len)
+size_t sbn_redact_at(const char *line, size_t len)
 {
 	const char *colon = memchr(line, ':', len);
 	if (!colon || line[0] == ' ' || line[0] == '\t')
@@ -117,7 +117,7 @@ void sbn_log_head(const struct sb_host *host, const struct sbn_secrets *sec,
 			continue;
 		struct sb_buf b;
 		sb_buf_init(&b, 4 * LINE_SHOWN);
-		size_t cut = redact_at(line, n);
+		size_t cut = sbn_redact_at(line, n);
 		if (cut) {
 			sbn_redact_append(&b, sec, line, cut);
 			sb_buf_puts(&b, "***");
