@@ -145,6 +145,9 @@ enum sbn_line sbn_http_header_line(struct sb_http_response *resp,
 		len--;
 	if (!len)
 		return SBN_LINE_END;
+	/* a bare CR or a NUL inside a line is refused, not carried on */
+	if (memchr(line, '\r', len) || memchr(line, '\0', len))
+		return SBN_LINE_BAD;
 	int code;
 	const char *reason;
 	size_t rlen;
@@ -174,15 +177,18 @@ enum sbn_line sbn_http_header_line(struct sb_http_response *resp,
 		while (len > i && is_ows(line[len - 1]))
 			len--;
 		struct sb_http_header *h = &resp->headers[resp->n_headers - 1];
-		size_t old = strlen(h->value);
+		size_t old = strlen(h->value), sp = old ? 1 : 0;
+		if (i == len) /* nothing to add */
+			return SBN_LINE_HEADER;
 		if (old + len - i > SB_HTTP_HEADER_MAX)
 			return SBN_LINE_BAD;
-		char *v = realloc(h->value, old + 1 + (len - i) + 1);
+		char *v = realloc(h->value, old + sp + (len - i) + 1);
 		if (!v)
 			return SBN_LINE_NOMEM;
-		v[old] = ' ';
-		memcpy(v + old + 1, line + i, len - i);
-		v[old + 1 + len - i] = '\0';
+		if (sp)
+			v[old] = ' ';
+		memcpy(v + old + sp, line + i, len - i);
+		v[old + sp + len - i] = '\0';
 		h->value = v;
 		return SBN_LINE_HEADER;
 	}
