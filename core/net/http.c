@@ -20,12 +20,12 @@
 
 #include "http_int.h"
 
-#define POOL_KEEP 16	       /* idle connections kept per client */
-#define MAX_CONN_AGE_S 50      /* reuse a connection idle at most this long */
+#define POOL_KEEP 16		/* idle connections kept per client */
+#define MAX_CONN_AGE_S 50	/* reuse a connection idle at most this long */
 #define NO_CALL_BUDGET_MS 30000 /* open() and test() have no deadline */
-#define RETRY_DEFAULT_MS 5000  /* 429/503 without Retry-After */
-#define EXCERPT_MAX 200	       /* bytes of a body quoted in an error */
-#define WIRE_HEADERS_MAX 64    /* headers of one request */
+#define RETRY_DEFAULT_MS 5000	/* 429/503 without Retry-After */
+#define EXCERPT_MAX 200		/* bytes of a body quoted in an error */
+#define WIRE_HEADERS_MAX 64	/* headers of one request */
 
 /* ---- configuration ----------------------------------------------------- */
 
@@ -91,10 +91,9 @@ static bool empty(const char *s) { return !s || !*s; }
 enum sb_status sb_http_conf_check(const struct sb_http_conf *c,
 				  struct sb_error *err)
 {
-	const char *an =
-	    c->auth >= 0 && c->auth <= SB_HTTP_AUTH_HEADER
-		? sb_http_auth_choices[c->auth]
-		: "?";
+	const char *an = c->auth >= 0 && c->auth <= SB_HTTP_AUTH_HEADER
+			     ? sb_http_auth_choices[c->auth]
+			     : "?";
 	if (c->auth < 0 || c->auth > SB_HTTP_AUTH_HEADER)
 		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
 				    "auth: unknown value %d", c->auth);
@@ -127,8 +126,7 @@ enum sb_status sb_http_conf_check(const struct sb_http_conf *c,
 			return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
 					    "password: required when auth = %s",
 					    an);
-		if (c->auth == SB_HTTP_AUTH_BASIC &&
-		    strchr(c->username, ':'))
+		if (c->auth == SB_HTTP_AUTH_BASIC && strchr(c->username, ':'))
 			return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
 					    "username: a ':' cannot be sent "
 					    "with auth = basic");
@@ -151,12 +149,12 @@ enum sb_status sb_http_conf_check(const struct sb_http_conf *c,
 		break;
 	case SB_HTTP_AUTH_NEGOTIATE:
 		if (!empty(c->username) || !empty(c->password))
-			return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
-					    "%s: not used with auth = negotiate "
-					    "(the daemon's own Kerberos "
-					    "credentials are used)",
-					    empty(c->username) ? "password"
-							       : "username");
+			return sb_error_set(
+			    err, SB_ERR_INVALID_INPUT, NULL,
+			    "%s: not used with auth = negotiate "
+			    "(the daemon's own Kerberos "
+			    "credentials are used)",
+			    empty(c->username) ? "password" : "username");
 		break;
 	default:
 		break;
@@ -244,8 +242,8 @@ struct sb_http *sb_http_new(const struct sb_host *host,
 		struct sb_buf up;
 		sb_buf_init(&up, 8192);
 		sb_buf_printf(&up, "%s:%s", c->username, c->password);
-		char *b64 = up.failed ? NULL
-				      : sb_base64_encode(up.data, up.len, 0);
+		char *b64 =
+		    up.failed ? NULL : sb_base64_encode(up.data, up.len, 0);
 		if (up.data)
 			memset(up.data, 0, up.len);
 		sb_buf_free(&up);
@@ -263,8 +261,9 @@ struct sb_http *sb_http_new(const struct sb_host *host,
 	if (!c->pool)
 		goto nomem;
 	const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
-	snprintf(c->user_agent, sizeof(c->user_agent), "svcbroker/%s libcurl/%s",
-		 PACKAGE_VERSION, cv && cv->version ? cv->version : "?");
+	snprintf(c->user_agent, sizeof(c->user_agent),
+		 "svcbroker/%s libcurl/%s", PACKAGE_VERSION,
+		 cv && cv->version ? cv->version : "?");
 	if (!c->verify_tls && !strncasecmp(c->url, "https:", 6))
 		host->log(host, SB_LOG_WARN,
 			  "verify_tls = no: the server's identity is not "
@@ -406,10 +405,11 @@ static enum sb_status status_error(const struct sb_http *c,
 	if (s == 401) {
 		char o[96];
 		offered(r, o, sizeof(o));
-		snprintf(extra, sizeof(extra),
-			 " (the server refused the credentials of auth = %s%s%s)",
-			 c ? sb_http_auth_choices[c->auth] : "?",
-			 o[0] ? "; it offers " : "", o);
+		snprintf(
+		    extra, sizeof(extra),
+		    " (the server refused the credentials of auth = %s%s%s)",
+		    c ? sb_http_auth_choices[c->auth] : "?",
+		    o[0] ? "; it offers " : "", o);
 	} else if (s >= 300 && s < 400) {
 		char loc[120];
 		sb_text_quotable(sb_http_header(r, "Location"), 100, loc,
@@ -419,12 +419,12 @@ static enum sb_status status_error(const struct sb_http *c,
 			 "check the url)",
 			 loc);
 	}
-	sb_error_set(err, st, code, "the server answered HTTP %d%s%s%s%s%s",
-		     s, reason[0] ? " " : "", reason, extra, ex[0] ? ": " : "",
+	sb_error_set(err, st, code, "the server answered HTTP %d%s%s%s%s%s", s,
+		     reason[0] ? " " : "", reason, extra, ex[0] ? ": " : "",
 		     ex);
 	if (err && (st == SB_ERR_THROTTLED || st == SB_ERR_UNAVAILABLE))
-		err->retry_after_ms =
-		    r->retry_after_ms > 0 ? r->retry_after_ms : RETRY_DEFAULT_MS;
+		err->retry_after_ms = r->retry_after_ms > 0 ? r->retry_after_ms
+							    : RETRY_DEFAULT_MS;
 	return st;
 }
 
@@ -608,9 +608,10 @@ static enum sb_status build(struct sb_http *c, const struct sb_http_request *q,
 	const char *const *hs = q->headers;
 	for (size_t i = 0; hs && hs[i]; i++) {
 		if (b->n_hdr >= WIRE_HEADERS_MAX)
-			return sb_error_set(err, SB_ERR_INTERNAL, NULL,
-					    "HTTP request: more than %d headers",
-					    WIRE_HEADERS_MAX);
+			return sb_error_set(
+			    err, SB_ERR_INTERNAL, NULL,
+			    "HTTP request: more than %d headers",
+			    WIRE_HEADERS_MAX);
 		if (!header_ok(hs[i]))
 			return sb_error_set(err, SB_ERR_INTERNAL, NULL,
 					    "HTTP request: header %zu is not "
@@ -643,8 +644,7 @@ static enum sb_status build(struct sb_http *c, const struct sb_http_request *q,
 					    "credentials");
 		if (q->bearer) {
 			sbn_secrets_add(sec, q->bearer);
-			if (!add_owned(b, "Authorization: Bearer ",
-				       q->bearer))
+			if (!add_owned(b, "Authorization: Bearer ", q->bearer))
 				goto nomem;
 		} else {
 			authz = q->authorization;
@@ -652,8 +652,7 @@ static enum sb_status build(struct sb_http *c, const struct sb_http_request *q,
 	} else if (c->auth == SB_HTTP_AUTH_BASIC) {
 		authz = c->basic;
 	} else if (c->auth == SB_HTTP_AUTH_BEARER) {
-		if (!add_owned(b, "Authorization: Bearer ",
-			       c->password))
+		if (!add_owned(b, "Authorization: Bearer ", c->password))
 			goto nomem;
 	} else if (c->auth == SB_HTTP_AUTH_HEADER) {
 		authz = c->password;
@@ -688,9 +687,9 @@ static enum sb_status curl_failure(CURL *h, CURLcode rc, const char *ebuf,
 	double connect_s = 0, app_s = 0;
 	curl_easy_getinfo(h, CURLINFO_CONNECT_TIME, &connect_s);
 	curl_easy_getinfo(h, CURLINFO_APPCONNECT_TIME, &app_s);
-	bool connected = x->resp->status > 0 ||
-			 (connect_s > 0 &&
-			  (strncasecmp(b->url, "https:", 6) || app_s > 0));
+	bool connected =
+	    x->resp->status > 0 ||
+	    (connect_s > 0 && (strncasecmp(b->url, "https:", 6) || app_s > 0));
 	if (x->over_cap)
 		return sb_error_set(err, SB_ERR_UPSTREAM, "response_too_large",
 				    "the server's answer is larger than "
@@ -832,10 +831,16 @@ static enum sb_status via_curl(struct sb_http *c, const struct sb_call *call,
 		SETOPT(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_NEGOTIATE);
 		SETOPT(h, CURLOPT_USERPWD, ":");
 	}
-	if (!strcmp(b->method, "GET")) {
-		SETOPT(h, CURLOPT_HTTPGET, 1L);
-	} else if (!strcmp(b->method, "HEAD")) {
+	bool takes_body = !strcmp(b->method, "POST") ||
+			  !strcmp(b->method, "PUT") ||
+			  !strcmp(b->method, "PATCH");
+	if (!strcmp(b->method, "HEAD")) {
 		SETOPT(h, CURLOPT_NOBODY, 1L);
+	} else if (!q->body_len && !takes_body) {
+		/* GET, DELETE, ... without a body: no Content-Length */
+		SETOPT(h, CURLOPT_HTTPGET, 1L);
+		if (strcmp(b->method, "GET"))
+			SETOPT(h, CURLOPT_CUSTOMREQUEST, b->method);
 	} else {
 		/* the body stays in the caller's memory: libcurl re-sends it
 		 * when an authentication handshake asks */
@@ -881,9 +886,8 @@ static enum sb_status via_transport(struct sb_http *c,
 	    .body_len = q->body_len,
 	    .auth = b->auth,
 	    .timeout_ms = budget,
-	    .connect_timeout_ms = c->connect_timeout_ms < budget
-				      ? c->connect_timeout_ms
-				      : budget,
+	    .connect_timeout_ms =
+		c->connect_timeout_ms < budget ? c->connect_timeout_ms : budget,
 	    .max_response = x->cap,
 	};
 	/* what the wire would show */
@@ -923,6 +927,7 @@ static enum sb_status via_transport(struct sb_http *c,
 	*x->resp = got;
 	if ((int64_t)got.body_len > x->cap) {
 		x->over_cap = true;
+		sb_http_response_free(x->resp); /* as from the wire: nothing */
 		return sb_error_set(err, SB_ERR_UPSTREAM, "response_too_large",
 				    "the server's answer is larger than "
 				    "max_response_size (%lld bytes, decoded); "
@@ -930,6 +935,19 @@ static enum sb_status via_transport(struct sb_http *c,
 				    (long long)x->cap);
 	}
 	return SB_OK;
+}
+
+/* The Content-Type the request goes with, or NULL. */
+static const char *request_type(const struct built *b)
+{
+	for (size_t i = 0; i < b->n_hdr; i++)
+		if (!strncasecmp(b->hdr[i], "Content-Type:", 13)) {
+			const char *v = b->hdr[i] + 13;
+			while (*v == ' ' || *v == '\t')
+				v++;
+			return v;
+		}
+	return NULL;
 }
 
 enum sb_status sb_http_perform(struct sb_http *c, const struct sb_call *call,
@@ -944,8 +962,8 @@ enum sb_status sb_http_perform(struct sb_http *c, const struct sb_call *call,
 	int64_t budget = sb_curl_budget_ms(c->host, call, NO_CALL_BUDGET_MS);
 	if (c->request_timeout_ms > 0 && c->request_timeout_ms < budget)
 		budget = c->request_timeout_ms;
-	if (budget <= 0 || (call && c->host->cancelled &&
-			    c->host->cancelled(c->host, call)))
+	if (budget <= 0 ||
+	    (call && c->host->cancelled && c->host->cancelled(c->host, call)))
 		return sb_error_set(err, SB_ERR_TIMEOUT, NULL,
 				    "the call's deadline passed before the "
 				    "HTTP request");
@@ -963,7 +981,7 @@ enum sb_status sb_http_perform(struct sb_http *c, const struct sb_call *call,
 	sb_buf_init(&x.body, (size_t)x.cap);
 	bool secret = q->flags & SB_HTTP_SECRET_BODY;
 	if (q->body_len && q->body)
-		sbn_log_body(c->host, &sec, '>', q->content_type, q->body,
+		sbn_log_body(c->host, &sec, '>', request_type(&b), q->body,
 			     q->body_len, secret);
 	if (c->transport) {
 		st = via_transport(c, q, &b, &x, budget, err);
@@ -991,8 +1009,8 @@ enum sb_status sb_http_perform(struct sb_http *c, const struct sb_call *call,
 			     resp->body_len, secret);
 		const char *ra = sb_http_header(resp, "Retry-After");
 		int64_t ms;
-		if (ra && sb_http_parse_retry_after(ra, (int64_t)time(NULL),
-						    &ms))
+		if (ra &&
+		    sb_http_parse_retry_after(ra, (int64_t)time(NULL), &ms))
 			resp->retry_after_ms = ms;
 		st = status_error(c, resp, &sec, err);
 	} else if (c->host->log) {

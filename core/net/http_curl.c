@@ -14,8 +14,8 @@
 
 /* ---- the call's deadline ------------------------------------------------ */
 
-int64_t sb_curl_budget_ms(const struct sb_host *host, const struct sb_call *call,
-			  int64_t no_call_ms)
+int64_t sb_curl_budget_ms(const struct sb_host *host,
+			  const struct sb_call *call, int64_t no_call_ms)
 {
 	if (!call || !host || !host->remaining_ms)
 		return no_call_ms;

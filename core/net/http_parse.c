@@ -83,8 +83,8 @@ bool sb_http_response_add_header(struct sb_http_response *resp,
 	return add_header_n(resp, name, strlen(name), value, strlen(value));
 }
 
-bool sb_http_response_set_body(struct sb_http_response *resp,
-			       const void *data, size_t len)
+bool sb_http_response_set_body(struct sb_http_response *resp, const void *data,
+			       size_t len)
 {
 	char *b = malloc(len + 1);
 	if (!b)
@@ -98,7 +98,8 @@ bool sb_http_response_set_body(struct sb_http_response *resp,
 	return true;
 }
 
-/* ---- lines ----------------------------------------------------------------- */
+/* ---- lines -----------------------------------------------------------------
+ */
 
 static bool is_ows(char c) { return c == ' ' || c == '\t'; }
 
@@ -267,11 +268,11 @@ nomem:
 	return sb_error_set(err, SB_ERR_INTERNAL, NULL, "out of memory");
 }
 
-/* ---- Retry-After ------------------------------------------------------------ */
+/* ---- Retry-After ------------------------------------------------------------
+ */
 
-static const char *const months[] = {"Jan", "Feb", "Mar", "Apr",
-				     "May", "Jun", "Jul", "Aug",
-				     "Sep", "Oct", "Nov", "Dec"};
+static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+				     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
 static int month_of(const char *s)
 {

@@ -12,8 +12,9 @@
 
 #include "http_int.h"
 
-#define LINE_SHOWN 1000 /* bytes of one transcript line (the host's log
-			   line holds 2 KiB) */
+#define LINE_SHOWN                                                             \
+	1000 /* bytes of one transcript line (the host's log                   \
+		line holds 2 KiB) */
 
 void sbn_secrets_add(struct sbn_secrets *sec, const char *s)
 {
@@ -147,8 +148,8 @@ void sbn_log_body(const struct sb_host *host, const struct sbn_secrets *sec,
 	if (!host || !host->log || !len)
 		return;
 	if (secret) {
-		host->log(host, SB_LOG_DEBUG, "http %c | (%zu bytes, not shown)",
-			  dir, len);
+		host->log(host, SB_LOG_DEBUG,
+			  "http %c | (%zu bytes, not shown)", dir, len);
 		return;
 	}
 	if (!sbn_text_type(content_type)) {

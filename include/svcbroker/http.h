@@ -51,8 +51,8 @@ extern "C" {
  * upstream) reaches the caller before the host gives up on the call with
  * a bare 504.  Without a call (open, test) or a remaining_ms: no_call_ms.
  * <= 0: the deadline has passed, do not start. */
-int64_t sb_curl_budget_ms(const struct sb_host *host, const struct sb_call *call,
-			  int64_t no_call_ms);
+int64_t sb_curl_budget_ms(const struct sb_host *host,
+			  const struct sb_call *call, int64_t no_call_ms);
 
 /* ---- cancellation ----------------------------------------------------------
  * A watch stops a libcurl transfer from its progress callback (called
@@ -157,7 +157,8 @@ extern const char *const sb_http_auth_choices[];
 enum sb_status sb_http_conf_check(const struct sb_http_conf *conf,
 				  struct sb_error *err);
 
-/* ---- the client ------------------------------------------------------------ */
+/* ---- the client ------------------------------------------------------------
+ */
 struct sb_http;
 
 /* A client for one instance: made in open(), freed in close().  conf is
@@ -172,7 +173,7 @@ struct sb_http *sb_http_new(const struct sb_host *host,
 void sb_http_free(struct sb_http *c);
 
 /* One request.  Everything is borrowed for the duration of the call. */
-#define SB_HTTP_SECRET_BODY 0x1u /* never log the bodies (token requests) */
+#define SB_HTTP_SECRET_BODY 0x1u   /* never log the bodies (token requests) */
 #define SB_HTTP_FRESH_CONNECT 0x2u /* on a new connection */
 struct sb_http_request {
 	const char *method; /* "GET" (NULL), "POST", "PUT", "PATCH", ... */
@@ -221,8 +222,7 @@ struct sb_http_response {
 };
 void sb_http_response_free(struct sb_http_response *r);
 /* The value of the first header named name (any case), or NULL. */
-const char *sb_http_header(const struct sb_http_response *r,
-			   const char *name);
+const char *sb_http_header(const struct sb_http_response *r, const char *name);
 
 /* Run one request within the call's deadline (sb_curl_budget_ms, bounded
  * by request_timeout; connect_timeout bounds the connection), stopping
@@ -327,8 +327,8 @@ bool sb_http_response_set_status(struct sb_http_response *resp, int status,
 				 const char *reason);
 bool sb_http_response_add_header(struct sb_http_response *resp,
 				 const char *name, const char *value);
-bool sb_http_response_set_body(struct sb_http_response *resp,
-			       const void *data, size_t len);
+bool sb_http_response_set_body(struct sb_http_response *resp, const void *data,
+			       size_t len);
 
 /* ---- small parsers ---------------------------------------------------------
  * A Retry-After value: delta-seconds ("120") or an HTTP-date ("Wed, 21

@@ -53,9 +53,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(r.body_len <= size, "body %zu of %zu", r.body_len,
 			   size);
 		FUZZ_CHECK(r.body[r.body_len] == '\0', "body not terminated");
-		FUZZ_CHECK(!memcmp(r.body, text + size - r.body_len,
-				   r.body_len),
-			   "the body is the end of the input");
+		FUZZ_CHECK(
+		    !memcmp(r.body, text + size - r.body_len, r.body_len),
+		    "the body is the end of the input");
 		check_headers(&r);
 		/* the same head, line by line as libcurl gives it */
 		struct sb_http_response l;
@@ -65,8 +65,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		while (pos < size - r.body_len && k != SBN_LINE_END) {
 			const char *nl =
 			    memchr(text + pos, '\n', size - r.body_len - pos);
-			size_t end = nl ? (size_t)(nl - text) + 1
-					: size - r.body_len;
+			size_t end =
+			    nl ? (size_t)(nl - text) + 1 : size - r.body_len;
 			k = sbn_http_header_line(&l, text + pos, end - pos);
 			FUZZ_CHECK(k != SBN_LINE_BAD && k != SBN_LINE_NOMEM,
 				   "line at %zu refused line by line", pos);
@@ -77,14 +77,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(l.n_headers == r.n_headers, "%zu != %zu",
 			   l.n_headers, r.n_headers);
 		for (size_t i = 0; i < r.n_headers; i++)
-			FUZZ_CHECK(!strcmp(l.headers[i].value,
-					   r.headers[i].value),
-				   "header %zu differs", i);
+			FUZZ_CHECK(
+			    !strcmp(l.headers[i].value, r.headers[i].value),
+			    "header %zu differs", i);
 		const char *ra = sb_http_header(&r, "Retry-After");
 		int64_t ms = -1;
 		if (ra && sb_http_parse_retry_after(ra, 1700000000, &ms))
-			FUZZ_CHECK(ms >= 0 && ms <= 24 * 3600 * 1000LL,
-				   "%lld", (long long)ms);
+			FUZZ_CHECK(ms >= 0 && ms <= 24 * 3600 * 1000LL, "%lld",
+				   (long long)ms);
 		sb_http_response_free(&l);
 	} else {
 		FUZZ_CHECK(st == SB_ERR_INVALID_INPUT || st == SB_ERR_INTERNAL,

@@ -34,7 +34,8 @@
 #define BEARER_TOK "tok-9f8e7d6c5b4a"
 #define HEADER_VAL "SharedKey acct:Zm9vYmFyc2lnbmF0dXJl"
 
-/* ---- a broker on the shared key fragment ---------------------------------- */
+/* ---- a broker on the shared key fragment ----------------------------------
+ */
 
 struct tconf {
 	struct sb_http_conf http;
@@ -93,7 +94,10 @@ static const struct sb_property tprops[] = {
     SB_PROPERTY_END,
 };
 static const struct sb_param tin[] = {
-    {.name = "Path", .type = SB_TYPE_TEXT, .flags = SB_REQUIRED, .doc = "Path."},
+    {.name = "Path",
+     .type = SB_TYPE_TEXT,
+     .flags = SB_REQUIRED,
+     .doc = "Path."},
     {.name = "Method", .type = SB_TYPE_TEXT, .doc = "Method."},
     {.name = "Body", .type = SB_TYPE_MEMO, .doc = "Body."},
     {.name = "Bearer", .type = SB_TYPE_TEXT, .doc = "Token."},
@@ -118,16 +122,11 @@ static const struct sb_object tobjects[] = {
 };
 
 static const struct sb_broker tbroker = {
-    SB_BROKER_HEADER,
-    .name = "httptest",
-    .version = "1",
-    .summary = "HTTP client tests.",
-    .config = tkeys,
-    .config_size = sizeof(struct tconf),
-    .objects = tobjects,
-    .open = t_open,
-    .validate = t_validate,
-    .close = t_close,
+    SB_BROKER_HEADER,	    .name = "httptest",
+    .version = "1",	    .summary = "HTTP client tests.",
+    .config = tkeys,	    .config_size = sizeof(struct tconf),
+    .objects = tobjects,    .open = t_open,
+    .validate = t_validate, .close = t_close,
 };
 
 /* ---- the mock servers --------------------------------------------------- */
@@ -205,7 +204,8 @@ static void servers_down(void)
 		fprintf(stderr, "cannot remove %s\n", tmpdir);
 }
 
-/* ---- helpers -------------------------------------------------------------- */
+/* ---- helpers --------------------------------------------------------------
+ */
 
 static struct sb_testhost *open_with(const char *const *kv)
 {
@@ -281,7 +281,8 @@ static void assert_log_clean(struct sb_testhost *th, const char *const *sec)
 	}
 }
 
-/* ---- requests -------------------------------------------------------------- */
+/* ---- requests --------------------------------------------------------------
+ */
 
 START_TEST(test_get_and_post)
 {
@@ -309,7 +310,8 @@ START_TEST(test_get_and_post)
 	ck_assert_int_eq(perform(th, &q, &rs, &err), SB_OK);
 	ck_assert_ptr_nonnull(strstr(rs.body, "\"method\": \"POST\""));
 	ck_assert_ptr_nonnull(strstr(rs.body, "\"x-custom\": \"one two\""));
-	ck_assert_ptr_nonnull(strstr(rs.body, "\"accept\": \"application/json\""));
+	ck_assert_ptr_nonnull(
+	    strstr(rs.body, "\"accept\": \"application/json\""));
 	ck_assert_ptr_nonnull(
 	    strstr(rs.body, "\"content-type\": \"text/xml; charset=utf-8\""));
 	ck_assert_ptr_nonnull(
@@ -322,6 +324,14 @@ START_TEST(test_get_and_post)
 	q.url = NULL;
 	ck_assert_int_eq(perform(th, &q, &rs, &err), SB_OK);
 	ck_assert_ptr_nonnull(strstr(rs.body, "\"method\": \"PUT\""));
+	sb_http_response_free(&rs);
+
+	/* DELETE without a body sends no body headers */
+	struct sb_http_request qd = {.method = "DELETE", .path = "/echo"};
+	ck_assert_int_eq(perform(th, &qd, &rs, &err), SB_OK);
+	ck_assert_ptr_nonnull(strstr(rs.body, "\"method\": \"DELETE\""));
+	ck_assert_ptr_null(strstr(rs.body, "content-length"));
+	ck_assert_ptr_null(strstr(rs.body, "content-type"));
 	sb_http_response_free(&rs);
 
 	/* an absolute URL (a next-page link) instead of url + path */
@@ -368,16 +378,17 @@ END_TEST
 
 START_TEST(test_basic_auth)
 {
-	struct sb_testhost *th = open_plain("auth=basic", "username=" BASIC_USER,
-					    "password=" BASIC_PASS);
+	struct sb_testhost *th = open_plain(
+	    "auth=basic", "username=" BASIC_USER, "password=" BASIC_PASS);
 	struct sb_http_response rs;
 	struct sb_error err;
 	ck_assert_msg(get(th, "/basic", &rs, &err) == SB_OK, "%s", err.message);
 	ck_assert_str_eq(rs.body, "welcome");
 	sb_http_response_free(&rs);
-	ck_assert_uint_gt(sb_testhost_log_find(th, SB_LOG_DEBUG,
-					       "http > Authorization: Basic ***"),
-			  0);
+	ck_assert_uint_gt(
+	    sb_testhost_log_find(th, SB_LOG_DEBUG,
+				 "http > Authorization: Basic ***"),
+	    0);
 	const char *sec[] = {BASIC_PASS, "YWxpY2U6czNjcmV0LUJhc2ljLXB3", NULL};
 	assert_log_clean(th, sec);
 	sb_testhost_free(th);
@@ -407,7 +418,8 @@ START_TEST(test_bearer_header_custom)
 	    strstr(rs.body, "\"authorization\": \"Bearer " BEARER_TOK "\""));
 	sb_http_response_free(&rs);
 	/* a request's own token (OAuth2) replaces the configured one */
-	struct sb_http_request q = {.path = "/echo", .bearer = "per-call-TOKEN-1"};
+	struct sb_http_request q = {.path = "/echo",
+				    .bearer = "per-call-TOKEN-1"};
 	ck_assert_int_eq(perform(th, &q, &rs, &err), SB_OK);
 	ck_assert_ptr_nonnull(
 	    strstr(rs.body, "\"authorization\": \"Bearer per-call-TOKEN-1\""));
@@ -481,12 +493,14 @@ END_TEST
 
 START_TEST(test_gzip_and_caps)
 {
-	struct sb_testhost *th = open_plain("max_response_size=1MiB", NULL, NULL);
+	struct sb_testhost *th =
+	    open_plain("max_response_size=1MiB", NULL, NULL);
 	struct sb_http_response rs;
 	struct sb_error err;
 	ck_assert_int_eq(get(th, "/gzip", &rs, &err), SB_OK);
 	ck_assert_uint_eq(rs.body_len, 17 * 100);
-	ck_assert_int_eq(strncmp(rs.body, "compressed hello compressed", 27), 0);
+	ck_assert_int_eq(strncmp(rs.body, "compressed hello compressed", 27),
+			 0);
 	sb_http_response_free(&rs);
 
 	/* 256 MiB of zeros, 256 KiB on the wire: stopped at the cap */
@@ -500,7 +514,8 @@ START_TEST(test_gzip_and_caps)
 	sb_http_response_free(&rs);
 
 	/* exactly the cap passes, one byte more does not */
-	struct sb_http_request q = {.path = "/big?n=4096", .max_response = 4096};
+	struct sb_http_request q = {.path = "/big?n=4096",
+				    .max_response = 4096};
 	ck_assert_int_eq(perform(th, &q, &rs, &err), SB_OK);
 	ck_assert_uint_eq(rs.body_len, 4096);
 	sb_http_response_free(&rs);
@@ -683,8 +698,8 @@ END_TEST
 
 START_TEST(test_transcript_redacted)
 {
-	struct sb_testhost *th = open_plain("auth=basic", "username=" BASIC_USER,
-					    "password=" BASIC_PASS);
+	struct sb_testhost *th = open_plain(
+	    "auth=basic", "username=" BASIC_USER, "password=" BASIC_PASS);
 	struct sb_http_response rs;
 	struct sb_error err;
 	/* a body quoting the password (a server echoing it, say) */
@@ -707,19 +722,20 @@ START_TEST(test_transcript_redacted)
 	qs.body_len = strlen(qs.body);
 	ck_assert_int_eq(perform(th, &qs, &rs, &err), SB_OK);
 	sb_http_response_free(&rs);
-	const char *sec[] = {BASIC_PASS, "YWxpY2U6czNjcmV0LUJhc2ljLXB3",
-			     "c00kie-VALUE", "k3y-VALUE", "Sup3rSecretValue",
-			     NULL};
+	const char *sec[] = {BASIC_PASS,	 "YWxpY2U6czNjcmV0LUJhc2ljLXB3",
+			     "c00kie-VALUE",	 "k3y-VALUE",
+			     "Sup3rSecretValue", NULL};
 	assert_log_clean(th, sec);
 	/* and it is a transcript */
 	ck_assert_uint_eq(sb_testhost_log_find(th, SB_LOG_DEBUG,
 					       "http > POST /echo HTTP/1.1"),
 			  2);
 	ck_assert_uint_eq(
-	    sb_testhost_log_find(th, SB_LOG_DEBUG, "http < HTTP/1.1 200 OK"), 2);
-	ck_assert_uint_ge(
-	    sb_testhost_log_find(th, SB_LOG_DEBUG, "http > | <x>user alice pw ***"),
-	    1);
+	    sb_testhost_log_find(th, SB_LOG_DEBUG, "http < HTTP/1.1 200 OK"),
+	    2);
+	ck_assert_uint_ge(sb_testhost_log_find(th, SB_LOG_DEBUG,
+					       "http > | <x>user alice pw ***"),
+			  1);
 	ck_assert_uint_eq(sb_testhost_log_find(th, SB_LOG_DEBUG, "Cookie: ***"),
 			  2);
 	ck_assert_uint_eq(sb_testhost_log_find(th, SB_LOG_DEBUG, "not shown"),
@@ -762,10 +778,12 @@ START_TEST(test_ntlm_negotiate_chosen)
 	struct sb_http_response rs;
 	struct sb_error err;
 	ck_assert_int_eq(get(th, "/echo", &rs, &err), SB_OK);
-	ck_assert_ptr_nonnull(strstr(rs.body, "\"authorization\": \"NTLM TlRMTVNT"));
+	ck_assert_ptr_nonnull(
+	    strstr(rs.body, "\"authorization\": \"NTLM TlRMTVNT"));
 	sb_http_response_free(&rs);
 	ck_assert_uint_eq(
-	    sb_testhost_log_find(th, SB_LOG_DEBUG, "Authorization: NTLM ***"), 1);
+	    sb_testhost_log_find(th, SB_LOG_DEBUG, "Authorization: NTLM ***"),
+	    1);
 	const char *sec[] = {"Ntlm-Pa55word", NULL};
 	assert_log_clean(th, sec);
 	sb_testhost_free(th);
@@ -831,7 +849,8 @@ START_TEST(test_config_keys)
 }
 END_TEST
 
-/* ---- the replaceable transport ---------------------------------------------- */
+/* ---- the replaceable transport ----------------------------------------------
+ */
 
 struct fixtures {
 	char method[16];
@@ -873,9 +892,9 @@ static enum sb_status from_fixture(void *ctx, const struct sb_http_wire *w,
 
 START_TEST(test_transport_fixtures)
 {
-	struct sb_testhost *th = open_with((const char *[]){
-	    "url=https://graph.example/v1.0", "auth=bearer",
-	    "password=" BEARER_TOK, NULL});
+	struct sb_testhost *th = open_with(
+	    (const char *[]){"url=https://graph.example/v1.0", "auth=bearer",
+			     "password=" BEARER_TOK, NULL});
 	struct fixtures f;
 	memset(&f, 0, sizeof(f));
 	sb_http_set_transport(sb_testhost_state(th), from_fixture, &f);
@@ -955,8 +974,11 @@ START_TEST(test_response_parse)
 	ck_assert_str_eq(rs.body, "");
 	sb_http_response_free(&rs);
 	static const char *const bad[] = {
-	    "", "HTTP/1.1 200 OK\r\nA: 1\r\n", "HTTP/1.1 20 OK\r\n\r\n",
-	    "HTP/1.1 200 OK\r\n\r\n", "HTTP/1.1 200 OK\r\nno colon\r\n\r\n",
+	    "",
+	    "HTTP/1.1 200 OK\r\nA: 1\r\n",
+	    "HTTP/1.1 20 OK\r\n\r\n",
+	    "HTP/1.1 200 OK\r\n\r\n",
+	    "HTTP/1.1 200 OK\r\nno colon\r\n\r\n",
 	    "HTTP/1.1 200 OK\r\n folded first\r\n\r\n",
 	    "HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -992,10 +1014,15 @@ START_TEST(test_retry_after)
 	/* capped at a day */
 	ck_assert(sb_http_parse_retry_after("99999999999999999999", 0, &ms));
 	ck_assert_int_eq(ms, 24 * 3600 * 1000LL);
-	static const char *const bad[] = {
-	    "", "-1", "1.5", "soon", "Wed, 21 Oct 2015 07:28:00", "12 s",
-	    "Wed, 32 Oct 2015 07:28:00 GMT", "Wed, 21 Foo 2015 07:28:00 GMT",
-	    "Wed, 21 Oct 2015 25:28:00 GMT"};
+	static const char *const bad[] = {"",
+					  "-1",
+					  "1.5",
+					  "soon",
+					  "Wed, 21 Oct 2015 07:28:00",
+					  "12 s",
+					  "Wed, 32 Oct 2015 07:28:00 GMT",
+					  "Wed, 21 Foo 2015 07:28:00 GMT",
+					  "Wed, 21 Oct 2015 25:28:00 GMT"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		ck_assert_msg(!sb_http_parse_retry_after(bad[i], 0, &ms), "%s",
 			      bad[i]);
