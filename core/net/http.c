@@ -422,9 +422,12 @@ static enum sb_status status_error(const struct sb_http *c,
 	sb_error_set(err, st, code, "the server answered HTTP %d%s%s%s%s%s", s,
 		     reason[0] ? " " : "", reason, extra, ex[0] ? ": " : "",
 		     ex);
+	int64_t ra = r->retry_after_ms;
+	if (!ra && !sb_http_parse_retry_after(sb_http_header(r, "Retry-After"),
+					      (int64_t)time(NULL), &ra))
+		ra = 0;
 	if (err && (st == SB_ERR_THROTTLED || st == SB_ERR_UNAVAILABLE))
-		err->retry_after_ms = r->retry_after_ms > 0 ? r->retry_after_ms
-							    : RETRY_DEFAULT_MS;
+		err->retry_after_ms = ra > 0 ? ra : RETRY_DEFAULT_MS;
 	return st;
 }
 

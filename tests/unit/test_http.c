@@ -973,6 +973,19 @@ START_TEST(test_response_parse)
 	ck_assert_uint_eq(rs.body_len, 0);
 	ck_assert_str_eq(rs.body, "");
 	sb_http_response_free(&rs);
+	/* the generic error of a response a broker looked at first */
+	const char busy[] = "HTTP/1.1 503 Service Unavailable\n"
+			    "Retry-After: 30\nContent-Type: text/html\n\n"
+			    "<html><body><h1>Server busy</h1></body></html>";
+	ck_assert_int_eq(sb_http_response_parse(&rs, busy, strlen(busy), &err),
+			 SB_OK);
+	ck_assert_int_eq(sb_http_status_error(NULL, &rs, &err),
+			 SB_ERR_UNAVAILABLE);
+	ck_assert_str_eq(err.code, "http_503");
+	ck_assert_int_eq(err.retry_after_ms, 30000);
+	ck_assert_msg(strstr(err.message, "Service Unavailable: Server busy"),
+		      "%s", err.message);
+	sb_http_response_free(&rs);
 	static const char *const bad[] = {
 	    "",
 	    "HTTP/1.1 200 OK\r\nA: 1\r\n",
