@@ -157,8 +157,7 @@ extern const char *const sb_http_auth_choices[];
 enum sb_status sb_http_conf_check(const struct sb_http_conf *conf,
 				  struct sb_error *err);
 
-/* ---- the client ------------------------------------------------------------
- */
+/* ---- the client -------------------------------------------------------- */
 struct sb_http;
 
 /* A client for one instance: made in open(), freed in close().  conf is
@@ -253,8 +252,10 @@ enum sb_status sb_http_perform(struct sb_http *c, const struct sb_call *call,
 			       struct sb_error *err);
 
 /* The status and error sb_http_perform gives for a whole response
- * (SB_OK for 2xx); for a broker that answered an error itself first (a
- * SOAP fault) and falls back to the generic one. */
+ * (SB_OK for 2xx; retry_after_ms from its Retry-After), for a broker
+ * that looked at the response first (a SOAP fault) and falls back to the
+ * generic error.  c (may be NULL) names the configured auth in a 401's
+ * message and keeps its credentials out of the quoted body. */
 enum sb_status sb_http_status_error(const struct sb_http *c,
 				    const struct sb_http_response *resp,
 				    struct sb_error *err);
