@@ -12,6 +12,7 @@
 #include <svcbroker/broker.h>
 #include <svcbroker/call.h>
 #include <svcbroker/conf.h>
+#include <svcbroker/http.h>
 #include <svcbroker/oauth2.h>
 #include <svcbroker/sdk.h>
 
@@ -79,32 +80,19 @@ enum sb_status smtp_ratelimit_acquire(struct smtp_ratelimit *rl,
 				      const struct sb_call *call,
 				      struct sb_error *err);
 
-/* ---- handle pool (smtp_pool.c) ------------------------------------------ */
+/* ---- handle pool: the SDK's (<svcbroker/http.h>, sb_curl_pool) --------- */
 
 /* A kept connection idle longer than this is not reused. */
 #define SMTP_MAX_IDLE_S 50
 /* Longest wait for the reply to QUIT when a connection is closed. */
 #define SMTP_QUIT_TIMEOUT_S 1
+/* The tag a pooled handle carries: its connection authenticated (AUTH
+ * answered 235). */
+#define SMTP_POOL_AUTHED 0x1u
 
-struct smtp_pooled {
-	CURL *h;
-	bool authed; /* its connection authenticated (AUTH answered 235) */
-};
-
-struct smtp_pool {
-	pthread_mutex_t lock;
-	struct smtp_pooled *idle;
-	size_t n_idle, cap;
-};
-
-bool smtp_pool_init(struct smtp_pool *p, size_t keep);
-void smtp_pool_free(struct smtp_pool *p);
-/* An easy handle (reset, its connection cache kept), or NULL.  *authed
- * says whether the connection it keeps was authenticated (false for a
- * new handle). */
-CURL *smtp_pool_get(struct smtp_pool *p, bool *authed);
-/* Give a handle back for reuse; broken handles (ok == false) are closed. */
-void smtp_pool_put(struct smtp_pool *p, CURL *h, bool ok, bool authed);
+/* Applied to a handle going back into the pool: bounds the QUIT the pool
+ * sends when it closes the connection. */
+void smtp_pool_idle_setup(void *easy);
 
 /* ---- transcript (smtp_transcript.c) -------------------------------------
  * libcurl's debug callback feeds every command and reply line into a
@@ -186,7 +174,7 @@ struct smtp {
 	const struct sb_host *host;
 	const struct smtp_conf *conf;
 	char *url; /* conf->url with helo_name as its path */
-	struct smtp_pool pool;
+	struct sb_curl_pool *pool;
 	struct smtp_ratelimit rate;
 	struct sb_oauth2 *oauth; /* token_url given: the token cache */
 };

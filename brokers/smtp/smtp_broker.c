@@ -455,7 +455,7 @@ static void smtp_close(void *state)
 	struct smtp *s = state;
 	if (!s)
 		return;
-	smtp_pool_free(&s->pool);
+	sb_curl_pool_free(s->pool);
 	smtp_ratelimit_free(&s->rate);
 	sb_oauth2_free(s->oauth);
 	free(s->url);
@@ -519,7 +519,9 @@ static enum sb_status smtp_open(const struct sb_host *host, const void *config,
 		free(s);
 		return err ? err->status : SB_ERR_INVALID_INPUT;
 	}
-	if (!smtp_pool_init(&s->pool, POOL_KEEP)) {
+	s->pool =
+	    sb_curl_pool_new(POOL_KEEP, SMTP_MAX_IDLE_S, smtp_pool_idle_setup);
+	if (!s->pool) {
 		free(s->url);
 		free(s);
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
@@ -527,7 +529,7 @@ static enum sb_status smtp_open(const struct sb_host *host, const void *config,
 	}
 	if (!smtp_ratelimit_init(&s->rate, (size_t)c->max_per_minute,
 				 c->rate_window_ms)) {
-		smtp_pool_free(&s->pool);
+		sb_curl_pool_free(s->pool);
 		free(s->url);
 		free(s);
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL,

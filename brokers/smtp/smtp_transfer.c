@@ -102,28 +102,19 @@ static int debug_cb(CURL *h, curl_infotype type, char *data, size_t size,
 	return 0;
 }
 
-struct progress {
-	struct smtp *s;
-	const struct sb_call *call;
-	struct guard *guard;
-};
-
-static int xferinfo_cb(void *ud, curl_off_t dlt, curl_off_t dln, curl_off_t ult,
-		       curl_off_t uln)
+/* The progress callback (the SDK's watch) asks this first: stop once the
+ * guard says so after MAIL FROM went out. */
+static bool guard_hook(void *ud)
 {
-	(void)dlt;
-	(void)dln;
-	(void)ult;
-	(void)uln;
-	struct progress *p = ud;
-	if (p->guard->tr->mail_sent && guard_stop(p->guard))
-		return 1;
-	if (!p->call)
-		return 0;
-	const struct sb_host *host = p->s->host;
-	if (host->cancelled && host->cancelled(host, p->call))
-		return 1;
-	return 0;
+	struct guard *g = ud;
+	return g->tr->mail_sent && guard_stop(g);
+}
+
+void smtp_pool_idle_setup(void *easy)
+{
+	/* bounds the QUIT when the pool closes the connection */
+	curl_easy_setopt(easy, CURLOPT_SERVER_RESPONSE_TIMEOUT,
+			 (long)SMTP_QUIT_TIMEOUT_S);
 }
 
 enum sb_status smtp_reply_status(int code)
@@ -145,23 +136,6 @@ enum sb_status smtp_reply_status(int code)
 }
 
 void smtp_xfer_free(struct smtp_xfer *x) { smtp_session_free(&x->session); }
-
-/* The time this exchange may take: what is left of the call's deadline,
- * less a margin so that the broker's own answer (which says, for one, when
- * a message may or may not have been delivered) reaches the caller before
- * the host gives up on the call. */
-static int64_t budget_ms(struct smtp *s, const struct sb_call *call)
-{
-	if (!call || !s->host->remaining_ms)
-		return DEFAULT_BUDGET_MS;
-	int64_t left = s->host->remaining_ms(s->host, call);
-	int64_t margin = left / 10;
-	if (margin < 50)
-		margin = 50;
-	if (margin > 1000)
-		margin = 1000;
-	return left > 2 * margin ? left - margin : left;
-}
 
 static const char *const auth_keys[] = {"none", "plain", "login", "xoauth2"};
 static const char *const auth_names[] = {"none", "PLAIN", "LOGIN", "XOAUTH2"};
@@ -398,13 +372,17 @@ enum sb_status smtp_transfer(struct smtp *s, const struct sb_call *call,
 	memset(&x->session, 0, sizeof(x->session));
 	x->curl_err[0] = '\0';
 	x->rc = CURLE_OK;
-	int64_t budget = budget_ms(s, call);
+	/* what is left of the call's deadline less a margin, so that the
+	 * broker's own answer (which says, for one, when a message may or
+	 * may not have been delivered) comes before the host's */
+	int64_t budget = sb_curl_budget_ms(s->host, call, DEFAULT_BUDGET_MS);
 	if (budget <= 0)
 		return sb_error_set(err, SB_ERR_TIMEOUT, NULL,
 				    "deadline passed before the SMTP exchange");
 
-	bool authed = false;
-	CURL *h = smtp_pool_get(&s->pool, &authed);
+	unsigned tag = 0;
+	CURL *h = sb_curl_pool_get(s->pool, &tag);
+	bool authed = tag & SMTP_POOL_AUTHED;
 	if (!h)
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
 				    "cannot create a libcurl handle");
@@ -418,7 +396,8 @@ enum sb_status smtp_transfer(struct smtp *s, const struct sb_call *call,
 			      x->data && x->utf8, GUARD_GO};
 	struct curl_slist *rcpts = NULL;
 	struct upload up = {x->data, x->len, 0, &guard};
-	struct progress prog = {s, call, &guard};
+	struct sb_curl_watch watch = {s->host, call, guard_hook, &guard,
+				      SB_CURL_GO};
 	enum sb_status st = SB_OK;
 
 	SETOPT(h, CURLOPT_URL, s->url);
@@ -439,9 +418,8 @@ enum sb_status smtp_transfer(struct smtp *s, const struct sb_call *call,
 	SETOPT(h, CURLOPT_PREREQFUNCTION, prereq_cb);
 	SETOPT(h, CURLOPT_PREREQDATA, &guard);
 #endif
-	SETOPT(h, CURLOPT_NOPROGRESS, 0L);
-	SETOPT(h, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
-	SETOPT(h, CURLOPT_XFERINFODATA, &prog);
+	if (!sb_curl_watch_install(h, &watch))
+		goto setopt_failed;
 	SETOPT(h, CURLOPT_TIMEOUT_MS, (long)budget);
 	SETOPT(h, CURLOPT_CONNECTTIMEOUT_MS, (long)budget);
 	/* bounds each reply wait, and the QUIT when a connection is closed
@@ -596,7 +574,8 @@ out:
 		curl_easy_setopt(h, CURLOPT_SERVER_RESPONSE_TIMEOUT,
 				 (long)SMTP_QUIT_TIMEOUT_S);
 	}
-	smtp_pool_put(&s->pool, h, st == SB_OK && x->data != NULL, tr.authed);
+	sb_curl_pool_put(s->pool, h, st == SB_OK && x->data != NULL,
+			 tr.authed ? SMTP_POOL_AUTHED : 0);
 	curl_slist_free_all(rcpts);
 	smtp_transcript_free(&tr);
 	return st;
