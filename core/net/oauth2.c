@@ -12,6 +12,7 @@
 
 #include <curl/curl.h>
 
+#include <svcbroker/http.h>
 #include <svcbroker/oauth2.h>
 #include <svcbroker/sdk.h>
 
@@ -695,24 +696,6 @@ static size_t write_cb(char *data, size_t size, size_t n, void *ud)
 	return len;
 }
 
-struct cancel {
-	const struct sb_oauth2_post *req;
-};
-
-static int xferinfo_cb(void *ud, curl_off_t dlt, curl_off_t dln, curl_off_t ult,
-		       curl_off_t uln)
-{
-	(void)dlt;
-	(void)dln;
-	(void)ult;
-	(void)uln;
-	const struct sb_oauth2_post *req = ud;
-	if (req->call && req->host && req->host->cancelled &&
-	    req->host->cancelled(req->host, req->call))
-		return 1;
-	return 0;
-}
-
 #define SETOPT(h, o, v)                                                        \
 	do {                                                                   \
 		if (curl_easy_setopt((h), (o), (v)) != CURLE_OK)               \
@@ -736,6 +719,7 @@ enum sb_status sb_oauth2_curl_post(void *ctx, const struct sb_oauth2_post *req,
 	char cerr[CURL_ERROR_SIZE] = "";
 	struct curl_slist *hdrs = NULL, *nl;
 	struct sink sink = {body, false};
+	struct sb_curl_watch watch = {.host = req->host, .call = req->call};
 	enum sb_status st = SB_OK;
 	if (!(nl = curl_slist_append(
 		  hdrs, "Content-Type: application/x-www-form-urlencoded")))
@@ -763,9 +747,8 @@ enum sb_status sb_oauth2_curl_post(void *ctx, const struct sb_oauth2_post *req,
 	SETOPT(h, CURLOPT_WRITEFUNCTION, write_cb);
 	SETOPT(h, CURLOPT_WRITEDATA, &sink);
 	SETOPT(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)req->max_response);
-	SETOPT(h, CURLOPT_NOPROGRESS, 0L);
-	SETOPT(h, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
-	SETOPT(h, CURLOPT_XFERINFODATA, (void *)req);
+	if (!sb_curl_watch_install(h, &watch)) /* cancellation */
+		goto setopt_failed;
 	SETOPT(h, CURLOPT_SSL_VERIFYPEER, req->verify_tls ? 1L : 0L);
 	SETOPT(h, CURLOPT_SSL_VERIFYHOST, req->verify_tls ? 2L : 0L);
 	if (req->ca_file)
