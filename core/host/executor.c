@@ -60,10 +60,7 @@ struct job {
 	struct job *xnext;	   /* scratch list while delivering */
 	int refs;		   /* under ex->mu */
 	enum job_state state;
-	/* set once, by whoever answers (compare-and-swap): the worker that
-	 * ran it claims it without the lock; the deadline thread and drain
-	 * claim it under ex->mu */
-	atomic_bool answered;
+	bool answered;
 	struct sbc_catalog *cat;
 	const struct sbc_entry *e;
 	struct sb_call *call;
@@ -222,9 +219,9 @@ static bool job_put(struct sbc_executor *ex, struct job *j)
  * it was answered already. */
 static bool job_claim(struct sbc_executor *ex, struct job *j)
 {
-	bool no = false;
-	if (!atomic_compare_exchange_strong(&j->answered, &no, true))
+	if (j->answered)
 		return false;
+	j->answered = true;
 	a_remove(ex, j);
 	j->refs++;
 	return true;
@@ -374,14 +371,17 @@ static void *worker_main(void *arg)
 		else if (err.retry_after_ms > RETRY_AFTER_MAX_MS)
 			err.retry_after_ms = RETRY_AFTER_MAX_MS;
 
-		/* Claimed without the lock and answered at once; the
-		 * bookkeeping below then shares one lock with picking the
-		 * next job (a lock taken per call by every worker was most
-		 * of the contention on ex->mu).  Until then the job stays on
-		 * the unanswered list, where the deadline thread skips it. */
-		bool no = false;
-		bool mine =
-		    atomic_compare_exchange_strong(&j->answered, &no, true);
+		pthread_mutex_lock(&ex->mu);
+		unmet_update(ex, j, -1);
+		atomic_fetch_sub(&inst->running, 1);
+		ex->n_running--;
+		j->state = JOB_DONE;
+		/* a slot of this instance is free: a waiting job may start.
+		 * One worker is enough (one slot freed); waking every idle
+		 * worker for each call cost more than the call itself. */
+		wake_worker(ex, 1);
+		bool mine = job_claim(ex, j);
+		pthread_mutex_unlock(&ex->mu);
 		if (mine) {
 			job_deliver(ex, j, st, &err, res);
 		} else {
@@ -393,17 +393,9 @@ static void *worker_main(void *arg)
 		}
 		sb_result_free(res);
 		pthread_mutex_lock(&ex->mu);
-		if (mine)
-			a_remove(ex, j);
-		unmet_update(ex, j, -1);
-		atomic_fetch_sub(&inst->running, 1);
-		ex->n_running--;
-		j->state = JOB_DONE;
-		/* a slot of this instance is free: a waiting job may start.
-		 * One worker is enough (one slot freed); waking every idle
-		 * worker for each call cost more than the call itself. */
-		wake_worker(ex, 1);
-		if (job_put(ex, j)) { /* the execution reference */
+		bool f1 = mine && job_put(ex, j); /* delivery reference */
+		bool f2 = job_put(ex, j);	  /* execution reference */
+		if (f1 || f2) {
 			pthread_mutex_unlock(&ex->mu);
 			job_free(j);
 			pthread_mutex_lock(&ex->mu);
@@ -491,9 +483,7 @@ static void *timer_main(void *arg)
 		struct job *j = ex->active.head;
 		while (j) {
 			struct job *nx = j->anext;
-			if (atomic_load(&j->answered)) {
-				/* its worker answered; it unlists it */
-			} else if (j->deadline_ms <= now) {
+			if (j->deadline_ms <= now) {
 				if (j->state == JOB_QUEUED)
 					busy_error(j);
 				else
