@@ -133,7 +133,14 @@ names = {signal.SIGSEGV: "SIGSEGV (invalid memory access)",
          signal.SIGILL: "SIGILL (illegal instruction)",
          signal.SIGFPE: "SIGFPE (arithmetic error)",
          signal.SIGABRT: "SIGABRT (abort)"}
+# Under valgrind only SIGABRT: valgrind takes a SIGSEGV, SIGBUS, SIGILL or
+# SIGFPE sent with kill() for a fault of its own and now and then never
+# hands it to the program (seen: a SIGILL left an idle daemon running for
+# 40 s).  Each signal's name is checked in the plain and ASan runs; here
+# the fatal-signal path is checked for memory errors.
 for sig, label in names.items():
+    if sbtest.VALGRIND and sig != signal.SIGABRT:
+        continue
     with sbtest.Daemon(CRASHMOD + "[instance c]\nbroker = crashmod\n") as d:
         d.expect_exit = True
         d.signal(sig)
