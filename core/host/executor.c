@@ -327,91 +327,41 @@ static void wake_worker(struct sbc_executor *ex, size_t self)
 	}
 }
 
-/* Count j's call finished (ex->mu held): its slot is free again, and a
- * waiting job of its instance may start. */
-static void job_finished(struct sbc_executor *ex, struct job *j)
+static void *worker_main(void *arg)
 {
-	unmet_update(ex, j, -1);
-	atomic_fetch_sub(&j->e->inst->running, 1);
-	ex->n_running--;
-	j->state = JOB_DONE;
-	/* One worker is enough (one slot freed); waking every idle worker
-	 * for each call cost more than the call itself. */
-	wake_worker(ex, 1);
-}
-
-/* Start the next job (ex->mu held): the oldest waiting one whose instance
- * has a free slot, counted running; NULL if there is none.  Jobs too near
- * their deadline to start are answered busy on the way (put on *out, for
- * delivery once the lock is dropped). */
-static struct job *start_next(struct sbc_executor *ex, struct job **out)
-{
-	struct job *j;
-	while ((j = pick(ex))) {
+	struct sbc_executor *ex = arg;
+	struct sb_error err;
+	pthread_mutex_lock(&ex->mu);
+	while (!ex->stop) {
+		struct job *j = pick(ex);
+		if (!j) {
+			ex->n_idle++;
+			pthread_cond_wait(&ex->work, &ex->mu);
+			ex->n_idle--;
+			if (ex->n_waking > 0)
+				ex->n_waking--;
+			continue;
+		}
 		if (j->deadline_ms - sb_now_ms() <
 		    start_margin_ms(j->e->inst)) {
+			struct job *out = NULL;
 			busy_error(j);
-			expire(ex, j, out); /* off the queue */
+			expire(ex, j, &out);
+			if (out) {
+				pthread_mutex_unlock(&ex->mu);
+				deliver_list(ex, out);
+				pthread_mutex_lock(&ex->mu);
+			}
 			continue;
 		}
 		q_remove(ex, j);
 		j->state = JOB_RUNNING;
 		unmet_update(ex, j, +1);
 		ex->n_running++;
-		atomic_fetch_add(&j->e->inst->running, 1);
-		return j;
-	}
-	return NULL;
-}
-
-/* A worker takes ex->mu once per call while calls wait: after running a
- * call it counts it finished, claims its answer and starts its next job
- * under one lock, then sends the answer.  The answered job's last
- * reference is dropped at the worker's next lock (`put`), not under a
- * lock of its own.  A call is counted finished before its answer is
- * sent, so a client that has its answer never finds it still running in
- * /v1/health. */
-static void *worker_main(void *arg)
-{
-	struct sbc_executor *ex = arg;
-	struct sb_error err;
-	struct job *j = NULL;	/* started under the lock, to run next */
-	struct job *put = NULL; /* answered: its delivery reference to drop */
-	pthread_mutex_lock(&ex->mu);
-	bool locked = true;
-	for (;;) {
-		if (!j) {
-			if (!locked) {
-				pthread_mutex_lock(&ex->mu);
-				locked = true;
-			}
-			struct job *out = NULL, *fr = NULL;
-			if (put && job_put(ex, put))
-				fr = put;
-			put = NULL;
-			if (!ex->stop)
-				j = start_next(ex, &out);
-			if (!j && !out && !fr) {
-				if (ex->stop)
-					break;
-				ex->n_idle++;
-				pthread_cond_wait(&ex->work, &ex->mu);
-				ex->n_idle--;
-				if (ex->n_waking > 0)
-					ex->n_waking--;
-				continue;
-			}
-			pthread_mutex_unlock(&ex->mu);
-			locked = false;
-			if (fr)
-				job_free(fr);
-			if (out)
-				deliver_list(ex, out);
-			continue;
-		}
-
-		/* j was started under the lock; ex->mu is not held */
 		struct sbc_instance *inst = j->e->inst;
+		atomic_fetch_add(&inst->running, 1);
+		pthread_mutex_unlock(&ex->mu);
+
 		struct sb_result *res =
 		    sb_result_new(j->e->obj, j->e->method, 0, 0);
 		enum sb_status st = run(j, res, &err);
@@ -422,20 +372,18 @@ static void *worker_main(void *arg)
 			err.retry_after_ms = RETRY_AFTER_MAX_MS;
 
 		pthread_mutex_lock(&ex->mu);
-		job_finished(ex, j);
+		unmet_update(ex, j, -1);
+		atomic_fetch_sub(&inst->running, 1);
+		ex->n_running--;
+		j->state = JOB_DONE;
+		/* a slot of this instance is free: a waiting job may start.
+		 * One worker is enough (one slot freed); waking every idle
+		 * worker for each call cost more than the call itself. */
+		wake_worker(ex, 1);
 		bool mine = job_claim(ex, j);
-		struct job *out = NULL, *fr = NULL, *fr2 = NULL;
-		if (put && job_put(ex, put))
-			fr = put;
-		put = NULL;
-		if (job_put(ex, j)) /* the execution reference */
-			fr2 = j;
-		struct job *next = ex->stop ? NULL : start_next(ex, &out);
 		pthread_mutex_unlock(&ex->mu);
-
 		if (mine) {
 			job_deliver(ex, j, st, &err, res);
-			put = j; /* the delivery reference, dropped later */
 		} else {
 			sbc_log(SB_LOG_INFO, inst->broker->name, inst->name,
 				"%s.%s returned after its deadline "
@@ -444,13 +392,14 @@ static void *worker_main(void *arg)
 				(long long)(sb_now_ms() - j->start_ms));
 		}
 		sb_result_free(res);
-		if (fr)
-			job_free(fr);
-		if (fr2)
-			job_free(fr2);
-		if (out)
-			deliver_list(ex, out);
-		j = next;
+		pthread_mutex_lock(&ex->mu);
+		bool f1 = mine && job_put(ex, j); /* delivery reference */
+		bool f2 = job_put(ex, j);	  /* execution reference */
+		if (f1 || f2) {
+			pthread_mutex_unlock(&ex->mu);
+			job_free(j);
+			pthread_mutex_lock(&ex->mu);
+		}
 	}
 	pthread_mutex_unlock(&ex->mu);
 	return NULL;
