@@ -570,6 +570,46 @@ static bool add_owned(struct built *b, const char *prefix, const char *v)
 	return true;
 }
 
+/* Do a and b name the same server: scheme, host and port (libcurl's URL
+ * parser, default ports filled in)? */
+static bool same_origin(const char *a, const char *b)
+{
+	static const CURLUPart parts[] = {CURLUPART_SCHEME, CURLUPART_HOST,
+					  CURLUPART_PORT};
+	CURLU *ua = curl_url(), *ub = curl_url();
+	bool same = ua && ub &&
+		    curl_url_set(ua, CURLUPART_URL, a, 0) == CURLUE_OK &&
+		    curl_url_set(ub, CURLUPART_URL, b, 0) == CURLUE_OK;
+	for (size_t i = 0; same && i < sizeof(parts) / sizeof(parts[0]); i++) {
+		char *va = NULL, *vb = NULL;
+		same = curl_url_get(ua, parts[i], &va, CURLU_DEFAULT_PORT) ==
+			   CURLUE_OK &&
+		       curl_url_get(ub, parts[i], &vb, CURLU_DEFAULT_PORT) ==
+			   CURLUE_OK &&
+		       strcasecmp(va, vb) == 0;
+		curl_free(va);
+		curl_free(vb);
+	}
+	curl_url_cleanup(ua);
+	curl_url_cleanup(ub);
+	return same;
+}
+
+/* A path appended to the configured URL may not name another server
+ * ("@evil.example", ".evil.example" after a URL without a slash) nor
+ * carry control bytes: it starts with '/' or '?' and holds no '@' or
+ * '\'. */
+static bool path_ok(const char *p)
+{
+	if (p[0] != '/' && p[0] != '?')
+		return false;
+	for (; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '@' ||
+		    *p == '\\')
+			return false;
+	return true;
+}
+
 static enum sb_status build(struct sb_http *c, const struct sb_http_request *q,
 			    struct built *b, struct sbn_secrets *sec,
 			    struct sb_error *err)
@@ -583,14 +623,33 @@ static enum sb_status build(struct sb_http *c, const struct sb_http_request *q,
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
 				    "HTTP request: both a bearer token and "
 				    "an Authorization value");
+	/* the request's own credentials are hidden first, before the slots
+	 * of the list go to the caller's other sensitive headers */
+	sbn_secrets_add(sec, q->bearer);
+	sbn_secrets_add(sec, q->authorization);
 	if (q->url) {
 		if (strncasecmp(q->url, "http://", 7) &&
 		    strncasecmp(q->url, "https://", 8))
 			return sb_error_set(err, SB_ERR_INTERNAL, NULL,
 					    "HTTP request: the URL is not "
 					    "http(s)");
+		/* an absolute URL (a next-page link) may come from the
+		 * server: the configured credentials go to the configured
+		 * server only, never elsewhere nor over plain http */
+		if (c->auth != SB_HTTP_AUTH_NONE && !q->bearer &&
+		    !q->authorization && !same_origin(q->url, c->url))
+			return sb_error_set(
+			    err, SB_ERR_UPSTREAM, "foreign_url",
+			    "HTTP request: an absolute URL on another server "
+			    "(scheme, host or port) than the configured url; "
+			    "the instance's credentials are never sent there");
 		b->url = strdup(q->url);
 	} else {
+		if (q->path && !path_ok(q->path))
+			return sb_error_set(err, SB_ERR_INTERNAL, NULL,
+					    "HTTP request: the path must start "
+					    "with / or ? and hold no @, \\ or "
+					    "control characters");
 		struct sb_buf u;
 		sb_buf_init(&u, 64 * 1024);
 		sb_buf_puts(&u, c->url);

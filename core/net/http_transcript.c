@@ -18,7 +18,12 @@
 
 void sbn_secrets_add(struct sbn_secrets *sec, const char *s)
 {
-	if (s && *s && sec->n < SBN_SECRETS_MAX)
+	if (!s || !*s)
+		return;
+	for (size_t i = 0; i < sec->n; i++)
+		if (sec->s[i] == s || strcmp(sec->s[i], s) == 0)
+			return; /* once is enough */
+	if (sec->n < SBN_SECRETS_MAX)
 		sec->s[sec->n++] = s;
 }
 

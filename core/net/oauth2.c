@@ -352,6 +352,14 @@ static enum sb_status read_answer(const struct sb_oauth2 *o, long http,
 		sb_text_quotable(a.error_description ? a.error_description
 						     : "(no error_description)",
 				 300, q1, sizeof(q1));
+		/* an endpoint (or a proxy) that echoes the form would quote
+		 * the secret: never pass it on */
+		if (o->client_secret && *o->client_secret &&
+		    strstr(a.error_description ? a.error_description : "",
+			   o->client_secret))
+			snprintf(q1, sizeof(q1),
+				 "(its description held the client secret "
+				 "and is not shown)");
 		sb_error_set(err, st, q2,
 			     "the OAuth2 token endpoint %s refused the "
 			     "client credentials (HTTP %ld): %s: %s",

@@ -49,7 +49,9 @@ extern "C" {
  * (host->remaining_ms) less a margin (a tenth of it, at least 50 ms and at
  * most 1 s), so that the broker's own error (which says what happened
  * upstream) reaches the caller before the host gives up on the call with
- * a bare 504.  Without a call (open, test) or a remaining_ms: no_call_ms.
+ * a bare 504.  With twice the margin or less left (100 ms at most), all
+ * of what is left: too little to split, the transfer still gets its
+ * chance.  Without a call (open, test) or a remaining_ms: no_call_ms.
  * <= 0: the deadline has passed, do not start. */
 int64_t sb_curl_budget_ms(const struct sb_host *host,
 			  const struct sb_call *call, int64_t no_call_ms);
@@ -177,7 +179,13 @@ void sb_http_free(struct sb_http *c);
 struct sb_http_request {
 	const char *method; /* "GET" (NULL), "POST", "PUT", "PATCH", ... */
 	/* Where: url (absolute http(s) URL, e.g. a next-page link) if set,
-	 * else the configured url with path appended if set. */
+	 * else the configured url with path appended if set.  path starts
+	 * with '/' or '?' and holds no '@', '\\' or control characters (it
+	 * can never name another server).  A url on another server than
+	 * the configured one (scheme, host or port) is refused with
+	 * upstream_error, code "foreign_url", unless the request brings its
+	 * own bearer or authorization or auth is none: the instance's
+	 * credentials go to its configured server only. */
 	const char *url;
 	const char *path;
 	/* Extra headers, "Name: value", NULL-terminated; may be NULL.  A

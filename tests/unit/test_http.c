@@ -407,6 +407,59 @@ START_TEST(test_basic_auth)
 }
 END_TEST
 
+/* The instance's credentials go to its configured server only: an
+ * absolute URL elsewhere (a next-page link from a hostile server) is
+ * refused before anything is sent, and a path cannot name another host. */
+START_TEST(test_credentials_stay_home)
+{
+	struct sb_testhost *th = open_plain(
+	    "auth=basic", "username=" BASIC_USER, "password=" BASIC_PASS);
+	struct sb_http_response rs;
+	struct sb_error err;
+	char same[128], other_port[128], other_host[128], plain[128];
+	snprintf(same, sizeof(same), "http://127.0.0.1:%d/basic", port);
+	snprintf(other_port, sizeof(other_port), "http://127.0.0.1:%d/basic",
+		 port == 65535 ? 1 : port + 1);
+	snprintf(other_host, sizeof(other_host), "http://127.0.0.2:%d/basic",
+		 port);
+	snprintf(plain, sizeof(plain), "https://127.0.0.1:%d/basic", port);
+	struct sb_http_request q = {.url = same};
+	ck_assert_msg(perform(th, &q, &rs, &err) == SB_OK, "%s", err.message);
+	ck_assert_str_eq(rs.body, "welcome");
+	sb_http_response_free(&rs);
+	const char *foreign[] = {other_port, other_host, plain};
+	for (size_t i = 0; i < 3; i++) {
+		q.url = foreign[i];
+		ck_assert_int_eq(perform(th, &q, &rs, &err), SB_ERR_UPSTREAM);
+		ck_assert_str_eq(err.code, "foreign_url");
+		ck_assert_int_eq(rs.status, 0);
+		ck_assert_ptr_null(strstr(err.message, BASIC_PASS));
+		sb_http_response_free(&rs);
+	}
+	/* a request that brings its own credentials decides for itself */
+	struct sb_http_request own = {.url = other_port, .bearer = "tok-1"};
+	perform(th, &own, &rs,
+		&err); /* refused or answered: whatever is there */
+	ck_assert_str_ne(err.code, "foreign_url");
+	sb_http_response_free(&rs);
+	/* paths that would change the host, or carry control bytes */
+	const char *bad[] = {"@127.0.0.2/basic",
+			     ".evil.example/x",
+			     "basic",
+			     "/a\\b",
+			     "/a\rb",
+			     "/x@y"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_int_eq(get(th, bad[i], &rs, &err), SB_ERR_INTERNAL);
+		ck_assert_int_eq(rs.status, 0);
+		sb_http_response_free(&rs);
+	}
+	const char *sec[] = {BASIC_PASS, NULL};
+	assert_log_clean(th, sec);
+	sb_testhost_free(th);
+}
+END_TEST
+
 START_TEST(test_bearer_header_custom)
 {
 	struct sb_testhost *th =
@@ -1093,6 +1146,7 @@ static Suite *suite(void)
 	tcase_add_test(net, test_get_and_post);
 	tcase_add_test(net, test_keepalive_reuse);
 	tcase_add_test(net, test_basic_auth);
+	tcase_add_test(net, test_credentials_stay_home);
 	tcase_add_test(net, test_bearer_header_custom);
 	tcase_add_test(net, test_tls_verify);
 	tcase_add_test(net, test_gzip_and_caps);

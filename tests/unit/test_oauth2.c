@@ -642,6 +642,12 @@ START_TEST(answers_refused)
 	    {429, "", 0, SB_ERR_THROTTLED, "HTTP 429"},
 	    {500, "oops", 0, SB_ERR_UPSTREAM, "HTTP 500 (not a JSON"},
 	    {401, "{}", 0, SB_ERR_UPSTREAM_AUTH, "HTTP 401"},
+	    /* an endpoint echoing the form: the secret is not passed on */
+	    {401,
+	     "{\"error\":\"invalid_client\",\"error_description\":\"bad "
+	     "client_secret=" SECRET "\"}",
+	     0, SB_ERR_UPSTREAM_AUTH,
+	     "held the client secret and is not shown"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct fake f = {.http = cases[i].http,
@@ -655,6 +661,7 @@ START_TEST(answers_refused)
 				 cases[i].st);
 		ck_assert_msg(strstr(err.message, cases[i].needle),
 			      "case %zu: %s", i, err.message);
+		ck_assert_ptr_null(strstr(err.message, SECRET));
 		ck_assert_ptr_null(t);
 		sb_call_free(c);
 		sb_oauth2_free(o);
