@@ -8,8 +8,8 @@
  * whether the bytes come at once or in pieces (as they come off a socket).
  *
  *   make fuzz-http FUZZ_TIME=600     (clang's libFuzzer; see docs/testing)
- * Built without libFuzzer (SB_FUZZ_MAIN), it replays the files given as
- * arguments: make check runs it over the corpus. */
+ * Built without libFuzzer (with tests/fuzz/replay_main.c), it replays the files
+ * given as arguments: make check runs it over the corpus. */
 #include "config.h"
 
 #include <stdio.h>
@@ -124,22 +124,3 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	CHECK(wc == pc);
 	return 0;
 }
-
-#ifdef SB_FUZZ_MAIN
-int main(int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++) {
-		FILE *f = fopen(argv[i], "rb");
-		if (!f) {
-			perror(argv[i]);
-			return 1;
-		}
-		static unsigned char b[1 << 20];
-		size_t n = fread(b, 1, sizeof(b), f);
-		fclose(f);
-		LLVMFuzzerTestOneInput(b, n);
-	}
-	printf("%d inputs replayed\n", argc - 1);
-	return 0;
-}
-#endif

@@ -9,8 +9,9 @@
  * feeding the same head line by line gives the same status and headers;
  * a Retry-After is at most a day and never negative.
  *
- * Built without libFuzzer (SB_FUZZ_MAIN), it replays the files given as
- * arguments: make check runs it over tests/fuzz/corpus/http_response. */
+ * Built without libFuzzer (with tests/fuzz/replay_main.c), it replays the files
+ * given as arguments: make check runs it over tests/fuzz/corpus/http_response.
+ */
 #include "config.h"
 
 #include <ctype.h>
@@ -102,22 +103,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(v);
 	return 0;
 }
-
-#ifdef SB_FUZZ_MAIN
-int main(int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++) {
-		FILE *f = fopen(argv[i], "rb");
-		if (!f) {
-			perror(argv[i]);
-			return 1;
-		}
-		static unsigned char b[1 << 20];
-		size_t n = fread(b, 1, sizeof(b), f);
-		fclose(f);
-		LLVMFuzzerTestOneInput(b, n);
-	}
-	printf("%d inputs replayed\n", argc - 1);
-	return 0;
-}
-#endif

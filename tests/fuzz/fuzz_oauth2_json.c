@@ -6,8 +6,8 @@
  * or >= 0; the accepted values written back as JSON are read back equal
  * (the reader and a plain writer agree); a refusal always has a reason.
  *
- * Built without libFuzzer (SB_FUZZ_MAIN), it replays the files given as
- * arguments: make check runs it over the corpus. */
+ * Built without libFuzzer (with tests/fuzz/replay_main.c), it replays the files
+ * given as arguments: make check runs it over the corpus. */
 #include "config.h"
 
 #include <inttypes.h>
@@ -87,22 +87,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sb_buf_free(&b);
 	return 0;
 }
-
-#ifdef SB_FUZZ_MAIN
-int main(int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++) {
-		FILE *f = fopen(argv[i], "rb");
-		if (!f) {
-			perror(argv[i]);
-			return 1;
-		}
-		static unsigned char b[1 << 20];
-		size_t n = fread(b, 1, sizeof(b), f);
-		fclose(f);
-		LLVMFuzzerTestOneInput(b, n);
-	}
-	printf("%d inputs replayed\n", argc - 1);
-	return 0;
-}
-#endif

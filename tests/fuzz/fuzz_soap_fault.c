@@ -3,8 +3,8 @@
  * NUL-terminated within its size and valid UTF-8, the numbers are -1 or
  * what the text says, and the fault maps to an error report.
  *
- * Built without libFuzzer (SB_FUZZ_MAIN), it replays the files given as
- * arguments (make check runs it over its corpus). */
+ * Built without libFuzzer (with tests/fuzz/replay_main.c), it replays the files
+ * given as arguments (make check runs it over its corpus). */
 #include "config.h"
 
 #include <stdbool.h>
@@ -82,22 +82,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sb_xml_free(doc);
 	return 0;
 }
-
-#ifdef SB_FUZZ_MAIN
-int main(int argc, char **argv)
-{
-	static unsigned char b[DOC_MAX + 1];
-	for (int i = 1; i < argc; i++) {
-		FILE *f = fopen(argv[i], "rb");
-		if (!f) {
-			perror(argv[i]);
-			return 1;
-		}
-		size_t n = fread(b, 1, sizeof(b), f);
-		fclose(f);
-		LLVMFuzzerTestOneInput(b, n);
-	}
-	printf("%d inputs replayed\n", argc - 1);
-	return 0;
-}
-#endif

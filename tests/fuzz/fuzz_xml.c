@@ -10,8 +10,8 @@
  * sb_xml_escape_append and parsed again comes back unchanged; the sink
  * never sees more than the decoded cap.
  *
- * Built without libFuzzer (SB_FUZZ_MAIN), it replays the files given as
- * arguments: make check runs it over the corpora of fuzz_xml and
+ * Built without libFuzzer (with tests/fuzz/replay_main.c), it replays the files
+ * given as arguments: make check runs it over the corpora of fuzz_xml and
  * fuzz_soap_fault. */
 #include "config.h"
 
@@ -173,22 +173,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sb_xml_stream_free(s);
 	return 0;
 }
-
-#ifdef SB_FUZZ_MAIN
-int main(int argc, char **argv)
-{
-	static unsigned char b[DOC_MAX + 1];
-	for (int i = 1; i < argc; i++) {
-		FILE *f = fopen(argv[i], "rb");
-		if (!f) {
-			perror(argv[i]);
-			return 1;
-		}
-		size_t n = fread(b, 1, sizeof(b), f);
-		fclose(f);
-		LLVMFuzzerTestOneInput(b, n);
-	}
-	printf("%d inputs replayed\n", argc - 1);
-	return 0;
-}
-#endif
