@@ -1,7 +1,7 @@
-/* The main() of the fuzz targets' replay programs (tests/fuzz/*.am): built
- * with gcc for `make check`, it feeds each file named on the command line
- * to the target's LLVMFuzzerTestOneInput once, so the checked-in corpora
- * and every crash input found are replayed without clang.  An input is
+/* The main() of the fuzz targets' replay programs (the tests/fuzz .am
+ * fragments): built with gcc for `make check`, it feeds each file named on the
+ * command line to the target's LLVMFuzzerTestOneInput once, so the checked-in
+ * corpora and every crash input found are replayed without clang.  An input is
  * read up to 1 MiB (libFuzzer's inputs are no larger by default). */
 #include <stddef.h>
 #include <stdint.h>
