@@ -503,60 +503,107 @@ size_t sb_mask_url_password(const char *v, size_t max, char *out, size_t n)
 	return o < max ? o : max;
 }
 
+enum sb_status sb_xml_escape_append(struct sb_buf *b, const char *s, size_t len,
+				    unsigned mode, struct sb_error *err)
+{
+	if (!b)
+		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
+				    "no buffer to escape into");
+	if (!s) {
+		if (len != 0 && len != (size_t)-1)
+			return sb_error_set(err, SB_ERR_INTERNAL, NULL,
+					    "no text to escape");
+		s = "";
+		len = 0;
+	}
+	if (len == (size_t)-1)
+		len = strlen(s);
+	bool attr = mode & SB_XML_ATTR;
+	size_t start_len = b->len;
+	size_t run = 0; /* start of the bytes not yet appended */
+	for (size_t i = 0; i < len;) {
+		uint32_t cp;
+		size_t k = sb_utf8_decode(s + i, len - i, &cp);
+		if (!k) {
+			if (b->data && !b->failed) {
+				b->len = start_len;
+				b->data[b->len] = '\0';
+			}
+			return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+					    "invalid UTF-8 at byte %zu of a "
+					    "text to be sent as XML",
+					    i);
+		}
+		if ((cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') ||
+		    cp == 0xfffe || cp == 0xffff) {
+			if (b->data && !b->failed) {
+				b->len = start_len;
+				b->data[b->len] = '\0';
+			}
+			return sb_error_set(
+			    err, SB_ERR_INVALID_INPUT, NULL,
+			    "character U+%04X at byte %zu cannot be sent in "
+			    "XML 1.0",
+			    (unsigned)cp, i);
+		}
+		const char *rep = NULL;
+		switch (cp) {
+		case '&':
+			rep = "&amp;";
+			break;
+		case '<':
+			rep = "&lt;";
+			break;
+		case '>':
+			rep = "&gt;";
+			break;
+		case '\r':
+			rep = "&#13;";
+			break;
+		case '"':
+			rep = attr ? "&quot;" : NULL;
+			break;
+		case '\'':
+			rep = attr ? "&apos;" : NULL;
+			break;
+		case '\t':
+			rep = attr ? "&#9;" : NULL;
+			break;
+		case '\n':
+			rep = attr ? "&#10;" : NULL;
+			break;
+		default:
+			break;
+		}
+		if (rep) {
+			if (i > run)
+				sb_buf_append(b, s + run, i - run);
+			sb_buf_puts(b, rep);
+			run = i + k;
+		}
+		i += k;
+	}
+	if (len > run)
+		sb_buf_append(b, s + run, len - run);
+	else if (!b->data)
+		sb_buf_append(b, "", 0);
+	if (b->failed)
+		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
+				    "XML output over its size limit or out "
+				    "of memory");
+	return SB_OK;
+}
+
 char *sb_xml_escape(const char *s)
 {
 	if (!s)
 		return NULL;
-	size_t len = strlen(s);
-	if (!sb_utf8_valid(s, len))
-		return NULL;
 	struct sb_buf b;
-	sb_buf_init(&b, len * 6 + 1);
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
-			sb_buf_free(&b);
-			return NULL;
-		}
-		/* U+FFFE and U+FFFF are not XML characters either. */
-		if (c == 0xef && i + 2 < len &&
-		    (unsigned char)s[i + 1] == 0xbf &&
-		    ((unsigned char)s[i + 2] == 0xbe ||
-		     (unsigned char)s[i + 2] == 0xbf)) {
-			sb_buf_free(&b);
-			return NULL;
-		}
-		switch (c) {
-		case '&':
-			sb_buf_puts(&b, "&amp;");
-			break;
-		case '<':
-			sb_buf_puts(&b, "&lt;");
-			break;
-		case '>':
-			sb_buf_puts(&b, "&gt;");
-			break;
-		case '"':
-			sb_buf_puts(&b, "&quot;");
-			break;
-		case '\'':
-			sb_buf_puts(&b, "&apos;");
-			break;
-		/* As references, or a parser would turn CR and CRLF into LF
-		 * and, in an attribute, TAB and LF into spaces. */
-		case '\r':
-			sb_buf_puts(&b, "&#13;");
-			break;
-		case '\t':
-			sb_buf_puts(&b, "&#9;");
-			break;
-		case '\n':
-			sb_buf_puts(&b, "&#10;");
-			break;
-		default:
-			sb_buf_append(&b, &s[i], 1);
-			break;
-		}
+	size_t len = strlen(s);
+	sb_buf_init(&b, len > (SIZE_MAX - 1) / 6 ? 0 : len * 6 + 1);
+	if (sb_xml_escape_append(&b, s, len, SB_XML_ATTR, NULL) != SB_OK) {
+		sb_buf_free(&b);
+		return NULL;
 	}
 	return sb_buf_steal(&b);
 }

@@ -59,12 +59,21 @@ char *sb_base64url_encode(const void *data, size_t len);
 bool sb_base64url_decode(const char *s, size_t len, unsigned char *out,
 			 size_t *out_len);
 
-/* Escape for XML text and attribute values (& < > " ' as entities, TAB,
- * LF and CR as &#9; &#10; &#13;, which a parser would otherwise turn into
- * spaces or LF).  Refuses (returns NULL) input with characters XML 1.0
- * cannot carry (C0 controls other than TAB/LF/CR, U+FFFE, U+FFFF) or
- * invalid UTF-8.  malloc'd.  <svcbroker/xml.h> has sb_xml_escape_append,
- * which appends to a buffer and says where the input is wrong. */
+#define SB_XML_TEXT 0u /* element content */
+#define SB_XML_ATTR 1u /* attribute value, quoted with " or ' */
+
+/* Append s (len bytes; len (size_t)-1: strlen(s)) to b escaped: & < > as
+ * entities and CR as &#13; (an XML parser turns a raw CR or CRLF into LF,
+ * so a message body's CRLF would not survive); with SB_XML_ATTR also " and
+ * ' as entities and TAB, LF as &#9; &#10; (attribute value normalisation
+ * turns them into spaces).  SB_ERR_INVALID_INPUT naming the byte offset of
+ * a character XML cannot carry or of invalid UTF-8 (b is then left as it
+ * was); SB_ERR_INTERNAL when b cannot grow. */
+enum sb_status sb_xml_escape_append(struct sb_buf *b, const char *s, size_t len,
+				    unsigned mode, struct sb_error *err);
+/* The same as a malloc'd string, escaped for either place (SB_XML_ATTR:
+ * & < > " ' as entities, TAB, LF and CR as references); NULL for input
+ * XML cannot carry or when out of memory. */
 char *sb_xml_escape(const char *s);
 
 /* True if s is valid UTF-8 (no overlongs or surrogates). */

@@ -178,18 +178,8 @@ xmlDoc *sb_xml_parse_stream(const char *data, size_t len, size_t max_len,
  * invalid UTF-8) are refused, so a request the server would reject is
  * never sent. */
 
-#define SB_XML_TEXT 0u /* element content */
-#define SB_XML_ATTR 1u /* attribute value, quoted with " or ' */
-
-/* Append s (len bytes; len (size_t)-1: strlen(s)) to b escaped: & < > as
- * entities and CR as &#13; (an XML parser turns a raw CR or CRLF into LF,
- * so a message body's CRLF would not survive); with SB_XML_ATTR also " and
- * ' as entities and TAB, LF as &#9; &#10; (attribute value normalisation
- * turns them into spaces).  SB_ERR_INVALID_INPUT naming the byte offset of
- * a character XML cannot carry or of invalid UTF-8 (b is then left as it
- * was); SB_ERR_INTERNAL when b cannot grow. */
-enum sb_status sb_xml_escape_append(struct sb_buf *b, const char *s, size_t len,
-				    unsigned mode, struct sb_error *err);
+/* sb_xml_escape_append, SB_XML_TEXT and SB_XML_ATTR: <svcbroker/sdk.h>
+ * (the escaping is the SDK's own, used by brokers without libxml2 too). */
 
 /* A small writer of well-formed fragments into a struct sb_buf.  Element
  * and attribute names are qualified names given by the caller ("t:Subject")
