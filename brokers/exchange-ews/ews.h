@@ -1,0 +1,164 @@
+/* exchange-ews broker — declarations shared by the files of this module.
+ *
+ * The files:
+ *   ews_broker.c      configuration keys, open/close/test, the object table
+ *   ews_client.c      one EWS operation: envelope, authentication,
+ *                     impersonation, throttling, response messages
+ *   ews_errors.c      ResponseCode -> status (the table of the broker's docs)
+ *   ews_autodiscover.c POX Autodiscover and its per-instance cache
+ *   ews_values.c      values from and to EWS (dates, mailboxes, text)
+ *   ews_folder.c      Folder (List, Load, Create) and folder references
+ *   ews_contact.c     Contact.Resolve
+ *   ews_oof.c         AutomaticReply (Load, Save)
+ *   ews_service.c     Service (Autodiscover, Test)
+ *   ews_mail.c        Email
+ *   ews_attach.c      Attachment
+ *
+ * A handler builds the first child of soap:Body with an sb_xml_w into
+ * op.body, runs it with ews_op_run and reads the response messages:
+ *
+ *   struct ews_op op;
+ *   ews_op_init(&op, e, call, 0);
+ *   st = ews_op_mailbox(&op, err);            // the Mailbox input
+ *   sb_xml_w_open(&op.w, "m:GetFolder"); ... sb_xml_w_close(&op.w);
+ *   st = ews_op_run(&op, err);                // SB_OK: op.messages set
+ *   for (xmlNode *m = ews_op_first(&op); m; m = ews_op_next(m))
+ *           st = ews_message_status(m, err); ...
+ *   ews_op_free(&op);
+ *
+ * Prefixes in op.w: "m" (messages), "t" (types); the envelope declares
+ * them.  Everything here is thread-safe: one struct ews serves every
+ * concurrent call of its instance.
+ */
+#ifndef EWS_H
+#define EWS_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libxml/tree.h>
+
+#include <svcbroker/broker.h>
+#include <svcbroker/call.h>
+#include <svcbroker/conf.h>
+#include <svcbroker/http.h>
+#include <svcbroker/oauth2.h>
+#include <svcbroker/sdk.h>
+#include <svcbroker/xml.h>
+
+/* ---- configuration and instance (ews_broker.c) -------------------------- */
+
+enum ews_impersonation {
+	EWS_IMP_NONE = 0,    /* a call naming a Mailbox: 405 */
+	EWS_IMP_IMPERSONATE, /* ExchangeImpersonation + X-AnchorMailbox */
+	EWS_IMP_DELEGATE,    /* DistinguishedFolderId/Mailbox, send on behalf */
+};
+
+struct ews; /* one instance; fields private to ews_broker.c/ews_client.c */
+
+/* What the object files need to know of their instance. */
+const struct sb_host *ews_host(const struct ews *e);
+enum ews_impersonation ews_impersonation(const struct ews *e);
+/* max_attachment_size (bytes; 0: none of its own) and the response cap
+ * (max_response_size). */
+int64_t ews_max_attachment(const struct ews *e);
+int64_t ews_max_response(const struct ews *e);
+/* The configured account's own SMTP address if known (username when it
+ * is one, or autodiscover_email), else NULL. */
+const char *ews_account(const struct ews *e);
+
+/* ---- one operation (ews_client.c) --------------------------------------- */
+
+/* Not idempotent (CreateItem with SendAndSaveCopy, SendItem, response
+ * objects): retried only when the server certainly did not take it (no
+ * connection; a fault such as ErrorServerBusy that says it was refused). */
+#define EWS_OP_SEND 0x1u
+
+struct ews_op {
+	struct ews *e;
+	const struct sb_call *call; /* NULL in open()/test() */
+	unsigned flags;
+	/* The Mailbox input (or NULL), set by ews_op_mailbox */
+	const char *mailbox;
+	/* the body's first element, written by the handler */
+	struct sb_buf body;
+	struct sb_xml_w w;
+	/* after ews_op_run: the parsed response, and its
+	 * m:ResponseMessages (NULL for operations that answer otherwise,
+	 * e.g. GetUserOofSettings: read op.response then) */
+	xmlDoc *doc;
+	xmlNode *response; /* the first child of soap:Body */
+	xmlNode *messages;
+};
+
+void ews_op_init(struct ews_op *op, struct ews *e, const struct sb_call *call,
+		 unsigned flags);
+void ews_op_free(struct ews_op *op);
+/* Read the call's optional Mailbox input: SB_OK (op->mailbox set, or
+ * NULL when absent); 405 method_not_allowed when the instance's
+ * impersonation is none and a Mailbox is given; 400 for an address that
+ * is not one. */
+enum sb_status ews_op_mailbox(struct ews_op *op, struct sb_error *err);
+/* Send op.body (which must be finished: every element closed) in an
+ * envelope with RequestServerVersion, ExchangeImpersonation (impersonate
+ * mode and a mailbox) and TimeZoneContext, with the instance's
+ * authentication, within the call's deadline and max_concurrency.
+ * ErrorServerBusy: waits BackOffMilliseconds and retries (at most
+ * `retries` times) when that fits the deadline, else 429 with
+ * retry_after_ms.  A SOAP fault or a transport error: the mapped error
+ * (ews_code_status), with the EWS ResponseCode as err->code.  SB_OK: the
+ * answer parsed (op->doc, op->response, op->messages).  A response over
+ * max_response_size, malformed XML or any DTD: upstream_error. */
+enum sb_status ews_op_run(struct ews_op *op, struct sb_error *err);
+/* The response messages in order (m:*ResponseMessage elements). */
+xmlNode *ews_op_first(const struct ews_op *op);
+xmlNode *ews_op_next(const xmlNode *msg);
+/* One response message: SB_OK for ResponseClass Success or Warning (a
+ * warning is logged at debug), else the status of its ResponseCode with
+ * err->code the ResponseCode and the MessageText in err->message. */
+enum sb_status ews_message_status(const xmlNode *msg, struct sb_error *err);
+
+/* Write the mailbox addressing of a DistinguishedFolderId for this op
+ * (delegate mode and a mailbox: <t:Mailbox><t:EmailAddress>...), else
+ * nothing.  Called right after sb_xml_w_open(&op->w,
+ * "t:DistinguishedFolderId") and its Id attribute. */
+void ews_op_folder_mailbox(struct ews_op *op);
+
+/* ---- errors (ews_errors.c) ---------------------------------------------- */
+
+/* The status for an EWS ResponseCode (the table in
+ * docs/brokers/exchange-ews.md); unknown codes: SB_ERR_UPSTREAM. */
+enum sb_status ews_code_status(const char *response_code);
+
+/* ---- folders (ews_folder.c) --------------------------------------------- */
+
+/* Write a folder reference for a Folder input into op->w: an EWS folder
+ * Id (<t:FolderId Id=.../>), a well-known name ("inbox", "sentitems",
+ * "drafts", "deleteditems", "outbox", "junkemail", "msgfolderroot",
+ * "root", ... as <t:DistinguishedFolderId>), or a display name looked up
+ * by a FindFolder (deep) of the same mailbox: 404 not_found when no
+ * folder has it, 409 conflict when two do.  Empty or NULL folder: the
+ * well-known def ("inbox").  Runs at most one request of its own. */
+enum sb_status ews_folder_ref(struct ews_op *op, const char *folder,
+			      const char *def, struct sb_error *err);
+
+/* ---- values (ews_values.c) ---------------------------------------------- */
+
+/* The text of child ns:local of parent (t: namespace when ns is NULL),
+ * or NULL when absent; borrowed from the document (xmlNode content), or
+ * copied into buf of size n.  */
+const char *ews_child_text(const xmlNode *parent, const char *local,
+			   char *buf, size_t n);
+/* An xs:dateTime from EWS ("2026-05-01T09:00:00Z", with or without
+ * fraction or offset) to the catalog's datetime text (RFC 3339 with an
+ * offset): false when it is not one. */
+bool ews_datetime_read(const char *in, char *out, size_t n);
+/* A t:Mailbox (or t:EmailAddress holder) to an SMTP address: the
+ * EmailAddress when RoutingType is SMTP (or absent) and it is a valid
+ * address; an EX (legacyExchangeDN) address resolved through the
+ * response's own data when possible, else NULL (left out of the row). */
+const char *ews_mailbox_smtp(const xmlNode *mailbox, char *buf, size_t n);
+
+#endif
