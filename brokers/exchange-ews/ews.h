@@ -161,4 +161,12 @@ bool ews_datetime_read(const char *in, char *out, size_t n);
  * response's own data when possible, else NULL (left out of the row). */
 const char *ews_mailbox_smtp(const xmlNode *mailbox, char *buf, size_t n);
 
+/* ---- mail (ews_mail.c, ews_attach.c) ---- */
+
+/* Email's methods (its properties: the SDK's sb_email_properties) and
+ * the Attachment object's table. */
+extern const struct sb_method ews_email_methods[];
+extern const struct sb_property ews_attachment_properties[];
+extern const struct sb_method ews_attachment_methods[];
+
 #endif

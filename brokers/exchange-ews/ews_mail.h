@@ -103,11 +103,14 @@ bool ews_page_pos_decode(const unsigned char *in, size_t len,
 void ews_w_find_items_head(struct ews_op *op, unsigned max,
 			   const struct ews_page_pos *pos);
 
-/* m:GetItem of ids[0..n).  full: every property Email.Load returns
- * (bodies, attachments' descriptions, Bcc, ReplyTo); else only the
- * recipients Email.List adds to FindItem's answer. */
+/* m:GetItem of ids[0..n), asking for: */
+enum ews_get {
+	EWS_GET_RECIPIENTS, /* To and Cc (Email.List adds them to FindItem's) */
+	EWS_GET_FULL,	    /* everything Email.Load returns */
+	EWS_GET_ATTACHMENTS /* the attachments' descriptions */
+};
 void ews_w_get_items(struct ews_op *op, const char *const *ids, size_t n,
-		     bool full);
+		     enum ews_get what);
 
 /* m:GetAttachment of ids[0..n) (attached items with their MIME content). */
 void ews_w_get_attachments(struct ews_op *op, const char *const *ids,
@@ -169,6 +172,14 @@ bool ews_mail_row_read(const xmlNode *item, struct ews_mail_row *row);
  * of the same item. */
 void ews_mail_row_recipients(struct ews_mail_row *row, const xmlNode *item);
 void ews_mail_row_free(struct ews_mail_row *row);
+
+/* One t:FileAttachment or t:ItemAttachment described (no content). */
+bool ews_att_desc_read(const xmlNode *a, struct ews_att_desc *d);
+void ews_att_desc_free(struct ews_att_desc *d);
+/* Its content decoded: a file's t:Content, an attached message's
+ * t:MimeContent; false (nothing allocated) when it has none or it is not
+ * base64. */
+bool ews_att_content(const xmlNode *a, unsigned char **data, size_t *n);
 
 /* The item element (t:Message, t:Item, ...) of a GetItem/FindItem/
  * CreateItem response message's m:Items, the first one or the next. */

@@ -137,7 +137,23 @@ static void read_recipients(const xmlNode *item, const char *local,
 	}
 }
 
-static bool att_desc_read(const xmlNode *a, struct ews_att_desc *d)
+static char *eml_name(const char *name)
+{
+	size_t n = strlen(name);
+	if (n > 250)
+		n = sb_utf8_cut(name, n, 250);
+	char *s = malloc(n + 5);
+	if (!s)
+		return NULL;
+	memcpy(s, name, n);
+	if (n >= 4 && strncasecmp(name + n - 4, ".eml", 4) == 0)
+		s[n] = '\0';
+	else
+		memcpy(s + n, ".eml", 5);
+	return s;
+}
+
+bool ews_att_desc_read(const xmlNode *a, struct ews_att_desc *d)
 {
 	memset(d, 0, sizeof(*d));
 	const xmlNode *aid = tchild(a, "AttachmentId");
@@ -146,9 +162,17 @@ static bool att_desc_read(const xmlNode *a, struct ews_att_desc *d)
 		return false;
 	d->id = sb_clean_text(id);
 	char *name = ews_text_clean(tchild(a, "Name"), false);
-	d->name = sb_clean_file_name(name && *name ? name : "attachment");
-	free(name);
 	d->is_item = sb_xml_is(a, SB_NS_EWS_TYPES, "ItemAttachment");
+	if (d->is_item) {
+		/* an attached message: a message/rfc822 file, name.eml */
+		char *eml = eml_name(name && *name ? name : "message");
+		d->name = eml ? sb_clean_file_name(eml) : NULL;
+		free(eml);
+	} else {
+		d->name =
+		    sb_clean_file_name(name && *name ? name : "attachment");
+	}
+	free(name);
 	char *ct = ews_text_clean(tchild(a, "ContentType"), false);
 	d->content_type = sb_clean_content_type(
 	    d->is_item ? "message/rfc822" : (ct ? ct : ""));
@@ -163,6 +187,38 @@ static bool att_desc_read(const xmlNode *a, struct ews_att_desc *d)
 		return false;
 	}
 	return true;
+}
+
+void ews_att_desc_free(struct ews_att_desc *d)
+{
+	free(d->id);
+	free(d->name);
+	free(d->content_type);
+	memset(d, 0, sizeof(*d));
+}
+
+bool ews_att_content(const xmlNode *a, unsigned char **data, size_t *n)
+{
+	const xmlNode *c = NULL;
+	*data = NULL;
+	*n = 0;
+	if (sb_xml_is(a, SB_NS_EWS_TYPES, "FileAttachment")) {
+		c = tchild(a, "Content");
+	} else {
+		/* an attached message (t:Message, t:Item, ...): its MIME */
+		for (const xmlNode *it = sb_xml_first_element(a); it && !c;
+		     it = sb_xml_next_element(it))
+			c = tchild(it, "MimeContent");
+	}
+	if (!c)
+		return false;
+	struct sb_error err;
+	char *b64 = sb_xml_text(c, TEXT_MAX, &err);
+	if (!b64)
+		return false;
+	*data = sb_base64_decode(b64, strlen(b64), n);
+	free(b64);
+	return *data != NULL;
 }
 
 static void read_attachments(const xmlNode *item, struct ews_mail_row *row)
@@ -184,7 +240,7 @@ static void read_attachments(const xmlNode *item, struct ews_mail_row *row)
 		if (!sb_xml_is(a, SB_NS_EWS_TYPES, "FileAttachment") &&
 		    !sb_xml_is(a, SB_NS_EWS_TYPES, "ItemAttachment"))
 			continue; /* reference attachments: links, no bytes */
-		if (att_desc_read(a, &row->atts[row->n_atts]))
+		if (ews_att_desc_read(a, &row->atts[row->n_atts]))
 			row->n_atts++;
 	}
 }
@@ -309,11 +365,8 @@ void ews_mail_row_free(struct ews_mail_row *row)
 	free(row->sent);
 	free(row->received);
 	free(row->message_id);
-	for (size_t i = 0; i < row->n_atts; i++) {
-		free(row->atts[i].id);
-		free(row->atts[i].name);
-		free(row->atts[i].content_type);
-	}
+	for (size_t i = 0; i < row->n_atts; i++)
+		ews_att_desc_free(&row->atts[i]);
 	free(row->atts);
 	memset(row, 0, sizeof(*row));
 }

@@ -353,16 +353,21 @@ void ews_w_find_items_head(struct ews_op *op, unsigned max,
 	sb_xml_w_open(w, "m:ParentFolderIds");
 }
 
+static const char *const attachment_fields[] = {"item:Attachments",
+						 "item:HasAttachments", NULL};
+
 void ews_w_get_items(struct ews_op *op, const char *const *ids, size_t n,
-		     bool full)
+		     enum ews_get what)
 {
 	struct sb_xml_w *w = &op->w;
 	sb_xml_w_open(w, "m:GetItem");
 	sb_xml_w_open(w, "m:ItemShape");
 	sb_xml_w_leaf(w, "t:BaseShape", "IdOnly");
-	if (full)
+	if (what == EWS_GET_FULL)
 		sb_xml_w_leaf(w, "t:BodyType", "Best");
-	w_fields(w, full ? load_fields : recipient_fields);
+	w_fields(w, what == EWS_GET_FULL	  ? load_fields
+		    : what == EWS_GET_ATTACHMENTS ? attachment_fields
+						  : recipient_fields);
 	sb_xml_w_close(w);
 	sb_xml_w_open(w, "m:ItemIds");
 	for (size_t i = 0; i < n; i++)

@@ -220,14 +220,14 @@ START_TEST(test_item_operations_valid)
 	struct ews_op op;
 
 	op_start(&op, NULL);
-	ews_w_get_items(&op, ids, 3, true);
+	ews_w_get_items(&op, ids, 3, EWS_GET_FULL);
 	ck_assert_int_eq(op_validate(&op), 0);
 	ck_assert_ptr_nonnull(strstr(op.body.data, "Id=\"A&amp;B\""));
 	ck_assert_ptr_nonnull(strstr(op.body.data, "item:TextBody"));
 	op_end(&op);
 
 	op_start(&op, NULL);
-	ews_w_get_items(&op, ids, 2, false);
+	ews_w_get_items(&op, ids, 2, EWS_GET_RECIPIENTS);
 	ck_assert_int_eq(op_validate(&op), 0);
 	ck_assert_ptr_nonnull(strstr(op.body.data, "message:CcRecipients"));
 	ck_assert_ptr_null(strstr(op.body.data, "item:Body"));
@@ -439,6 +439,7 @@ START_TEST(test_read_item)
 	ck_assert(!r.atts[0].is_item);
 	ck_assert(r.atts[1].is_item);
 	ck_assert_str_eq(r.atts[1].content_type, "message/rfc822");
+	ck_assert_str_eq(r.atts[1].name, "Fwd: old.eml");
 	ews_mail_row_free(&r);
 	xmlFreeDoc(d);
 }
