@@ -187,11 +187,11 @@ static enum sb_status att_add(void *state, const struct sb_call *call,
 		st = sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
 				  "Content: a file is required");
 	if (st == SB_OK && cap > 0 && (int64_t)f->size > cap)
-		st = sb_error_set(err, SB_ERR_PAYLOAD_TOO_LARGE,
-				  "ErrorMessageSizeExceeded",
-				  "Content: %zu bytes, over max_attachment_size "
-				  "(%lld)",
-				  f->size, (long long)cap);
+		st = sb_error_set(
+		    err, SB_ERR_PAYLOAD_TOO_LARGE, "ErrorMessageSizeExceeded",
+		    "Content: %zu bytes, over max_attachment_size "
+		    "(%lld)",
+		    f->size, (long long)cap);
 	xmlNode *msg = NULL;
 	if (st == SB_OK) {
 		struct ews_att_in a = {.name = f->name,
@@ -301,75 +301,72 @@ const struct sb_property ews_attachment_properties[] = {
 };
 
 #define P_ITEM(req)                                                            \
-	{.name = "ItemId",                                                     \
-	 .type = SB_TYPE_TEXT,                                                 \
-	 .flags = (req),                                                       \
-	 .max_size = ID_MAX,                                                   \
-	 .doc = "Id of the message."}
+	{                                                                      \
+		.name = "ItemId", .type = SB_TYPE_TEXT, .flags = (req),        \
+		.max_size = ID_MAX, .doc = "Id of the message."                \
+	}
 #define P_ATT_ID                                                               \
-	{.name = "Id",                                                         \
-	 .type = SB_TYPE_TEXT,                                                 \
-	 .flags = SB_REQUIRED,                                                 \
-	 .max_size = ID_MAX,                                                   \
-	 .doc = "Id of the attachment."}
+	{                                                                      \
+		.name = "Id", .type = SB_TYPE_TEXT, .flags = SB_REQUIRED,      \
+		.max_size = ID_MAX, .doc = "Id of the attachment."             \
+	}
 
-static const struct sb_param list_in[] = {P_ITEM(SB_REQUIRED),
-					  SB_PARAM_MAILBOX, SB_PARAM_END};
+static const struct sb_param list_in[] = {P_ITEM(SB_REQUIRED), SB_PARAM_MAILBOX,
+					  SB_PARAM_END};
 static const struct sb_param load_in[] = {P_ATT_ID, SB_PARAM_MAILBOX,
 					  SB_PARAM_END};
 static const struct sb_param delete_in[] = {P_ATT_ID, SB_PARAM_MAILBOX,
 					    SB_PARAM_END};
 static const struct sb_param add_in[] = {
-	P_ITEM(SB_REQUIRED),
-	{.name = "ItemChangeKey",
-	 .type = SB_TYPE_TEXT,
-	 .max_size = ID_MAX,
-	 .doc = "The message's ChangeKey: when given, a message changed "
-		"since is not touched (409)."},
-	{.name = "Content",
-	 .type = SB_TYPE_FILE,
-	 .flags = SB_REQUIRED,
-	 .doc = "The file to attach (its Name and ContentType go with it)."},
-	{.name = "IsInline",
-	 .type = SB_TYPE_BOOLEAN,
-	 .doc = "Attach as an inline part (default false)."},
-	SB_PARAM_MAILBOX,
-	SB_PARAM_END,
+    P_ITEM(SB_REQUIRED),
+    {.name = "ItemChangeKey",
+     .type = SB_TYPE_TEXT,
+     .max_size = ID_MAX,
+     .doc = "The message's ChangeKey: when given, a message changed "
+	    "since is not touched (409)."},
+    {.name = "Content",
+     .type = SB_TYPE_FILE,
+     .flags = SB_REQUIRED,
+     .doc = "The file to attach (its Name and ContentType go with it)."},
+    {.name = "IsInline",
+     .type = SB_TYPE_BOOLEAN,
+     .doc = "Attach as an inline part (default false)."},
+    SB_PARAM_MAILBOX,
+    SB_PARAM_END,
 };
 
-static const char *const desc_ret[] = {"Id",	      "ItemId", "ItemChangeKey",
-				       "Name",	      "ContentType", "Size",
-				       "IsInline", NULL};
+static const char *const desc_ret[] = {
+    "Id",	   "ItemId", "ItemChangeKey", "Name",
+    "ContentType", "Size",   "IsInline",      NULL};
 static const char *const load_ret[] = {
-    "Id",   "ItemId", "ItemChangeKey", "Name", "ContentType",
-    "Size", "IsInline", "Content",	   NULL};
-static const char *const delete_ret[] = {"Id", "ItemId", "ItemChangeKey",
-					 NULL};
+    "Id",   "ItemId",	"ItemChangeKey", "Name", "ContentType",
+    "Size", "IsInline", "Content",	 NULL};
+static const char *const delete_ret[] = {"Id", "ItemId", "ItemChangeKey", NULL};
 
 const struct sb_method ews_attachment_methods[] = {
-	{.name = "List",
-	 .kind = SB_KIND_LIST,
-	 .handler = att_list,
-	 .doc = "List the attachments of a message (without their content).",
-	 .inputs = list_in,
-	 .returns = desc_ret},
-	{.name = "Load",
-	 .kind = SB_KIND_READ,
-	 .handler = att_load,
-	 .doc = "Load one attachment with its content.",
-	 .inputs = load_in,
-	 .returns = load_ret},
-	{.name = "Add",
-	 .kind = SB_KIND_CREATE,
-	 .handler = att_add,
-	 .doc = "Attach a file to a message (a draft, usually).",
-	 .inputs = add_in,
-	 .returns = desc_ret},
-	{.name = "Delete",
-	 .kind = SB_KIND_DELETE,
-	 .handler = att_delete,
-	 .doc = "Remove an attachment from its message.",
-	 .inputs = delete_in,
-	 .returns = delete_ret},
-	SB_METHOD_END,
+    {.name = "List",
+     .kind = SB_KIND_LIST,
+     .handler = att_list,
+     .doc = "List the attachments of a message (without their content).",
+     .inputs = list_in,
+     .returns = desc_ret},
+    {.name = "Load",
+     .kind = SB_KIND_READ,
+     .handler = att_load,
+     .doc = "Load one attachment with its content.",
+     .inputs = load_in,
+     .returns = load_ret},
+    {.name = "Add",
+     .kind = SB_KIND_CREATE,
+     .handler = att_add,
+     .doc = "Attach a file to a message (a draft, usually).",
+     .inputs = add_in,
+     .returns = desc_ret},
+    {.name = "Delete",
+     .kind = SB_KIND_DELETE,
+     .handler = att_delete,
+     .doc = "Remove an attachment from its message.",
+     .inputs = delete_in,
+     .returns = delete_ret},
+    SB_METHOD_END,
 };

@@ -90,8 +90,7 @@ static enum sb_status msg_inputs_read(struct ews_op *op,
 			    "as another mailbox with the Mailbox input",
 			    from, self ? self : "unknown");
 	}
-	if ((m->to.n && !g->to) || (m->cc.n && !g->cc) ||
-	    (m->bcc.n && !g->bcc))
+	if ((m->to.n && !g->to) || (m->cc.n && !g->cc) || (m->bcc.n && !g->bcc))
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
 				    "out of memory");
 	/* delegate access sends on behalf of the other mailbox */
@@ -342,8 +341,8 @@ static enum sb_status page_recipients(struct ews *e, const struct sb_call *call,
 	ews_w_get_items(&op, ids, p->n, EWS_GET_RECIPIENTS);
 	enum sb_status st = ews_op_run(&op, err);
 	size_t i = 0;
-	for (xmlNode *m = st == SB_OK ? ews_op_first(&op) : NULL;
-	     m && i < p->n; m = ews_op_next(m), i++) {
+	for (xmlNode *m = st == SB_OK ? ews_op_first(&op) : NULL; m && i < p->n;
+	     m = ews_op_next(m), i++) {
 		struct sb_error ignored;
 		/* an item gone since FindItem, or odd: no recipients */
 		if (ews_message_status(m, &ignored) != SB_OK)
@@ -433,8 +432,8 @@ static enum sb_status email_list(void *state, const struct sb_call *call,
 		st = first_status(&op, &msg, err);
 	bool more = false;
 	if (st == SB_OK) {
-		xmlNode *root = sb_xml_child(msg, SB_NS_EWS_MESSAGES,
-					     "RootFolder");
+		xmlNode *root =
+		    sb_xml_child(msg, SB_NS_EWS_MESSAGES, "RootFolder");
 		const char *last =
 		    root ? sb_xml_attr(root, NULL, "IncludesLastItemInRange")
 			 : NULL;
@@ -554,12 +553,10 @@ static enum sb_status check_sizes(struct ews *e, const struct ews_mail_row *x,
 }
 
 /* Every attachment of x as a file of the row, with one GetAttachment. */
-static enum sb_status load_attachments(struct ews *e,
-				       const struct sb_call *call,
-				       const char *mailbox,
-				       struct ews_mail_row *x,
-				       struct sb_result *r,
-				       struct sb_error *err)
+static enum sb_status
+load_attachments(struct ews *e, const struct sb_call *call, const char *mailbox,
+		 struct ews_mail_row *x, struct sb_result *r,
+		 struct sb_error *err)
 {
 	const char **ids = calloc(x->n_atts, sizeof(*ids));
 	if (!ids)
@@ -788,8 +785,7 @@ static enum sb_status email_reply(void *state, const struct sb_call *call,
 }
 
 static enum sb_status email_reply_all(void *state, const struct sb_call *call,
-				      struct sb_result *r,
-				      struct sb_error *err)
+				      struct sb_result *r, struct sb_error *err)
 {
 	return respond(state, call, r, err, "ReplyAllToItem");
 }
@@ -812,8 +808,8 @@ static enum sb_status id_row(struct sb_result *r, const xmlNode *msg,
 	const char *ck = iid ? sb_xml_attr(iid, NULL, "ChangeKey") : NULL;
 	enum sb_status st = sb_result_row(r);
 	if (st == SB_OK)
-		st = sb_result_clean_text(r, "Id",
-					  id && *id ? id : fallback_id);
+		st =
+		    sb_result_clean_text(r, "Id", id && *id ? id : fallback_id);
 	if (st == SB_OK && ck && *ck)
 		st = sb_result_clean_text(r, "ChangeKey", ck);
 	if (st == SB_OK && folder)
@@ -906,228 +902,246 @@ static enum sb_status email_mark_read(void *state, const struct sb_call *call,
 /* ---- the table -------------------------------------------------------- */
 
 #define P_ID                                                                   \
-	{.name = "Id",                                                         \
-	 .type = SB_TYPE_TEXT,                                                 \
-	 .flags = SB_REQUIRED,                                                 \
-	 .max_size = ID_MAX,                                                   \
-	 .doc = "Id of the message (EWS ItemId)."}
+	{                                                                      \
+		.name = "Id", .type = SB_TYPE_TEXT, .flags = SB_REQUIRED,      \
+		.max_size = ID_MAX, .doc = "Id of the message (EWS ItemId)."   \
+	}
 #define P_CC                                                                   \
-	{.name = "Cc", .type = SB_TYPE_EMAIL, .flags = SB_MULTI,               \
-	 .max_size = MAX_RCPT, .doc = "Carbon-copy recipients."}
+	{                                                                      \
+		.name = "Cc", .type = SB_TYPE_EMAIL, .flags = SB_MULTI,        \
+		.max_size = MAX_RCPT, .doc = "Carbon-copy recipients."         \
+	}
 #define P_BCC                                                                  \
-	{.name = "Bcc", .type = SB_TYPE_EMAIL, .flags = SB_MULTI,              \
-	 .max_size = MAX_RCPT,                                                 \
-	 .doc = "Blind carbon-copy recipients: delivered to, never shown to "  \
-		"the others."}
+	{                                                                      \
+		.name = "Bcc", .type = SB_TYPE_EMAIL, .flags = SB_MULTI,       \
+		.max_size = MAX_RCPT,                                          \
+		.doc = "Blind carbon-copy recipients: delivered to, never "    \
+		       "shown to "                                             \
+		       "the others."                                           \
+	}
 #define P_BODY                                                                 \
-	{.name = "Body", .type = SB_TYPE_MEMO,                                 \
-	 .doc = "Plain-text body (UTF-8)."}
+	{                                                                      \
+		.name = "Body", .type = SB_TYPE_MEMO,                          \
+		.doc = "Plain-text body (UTF-8)."                              \
+	}
 #define P_HTML                                                                 \
-	{.name = "HtmlBody", .type = SB_TYPE_MEMO,                             \
-	 .doc = "HTML body (UTF-8).  EWS carries one body: with both, "        \
-		"HtmlBody is sent and Body is not."}
+	{                                                                      \
+		.name = "HtmlBody", .type = SB_TYPE_MEMO,                      \
+		.doc = "HTML body (UTF-8).  EWS carries one body: with both, " \
+		       "HtmlBody is sent and Body is not."                     \
+	}
 #define P_ATTS                                                                 \
-	{.name = "Attachments", .type = SB_TYPE_FILE, .flags = SB_MULTI,       \
-	 .max_size = MAX_ATTACHMENTS,                                          \
-	 .doc = "Files to attach, at most 100, within max_attachment_size "    \
-		"in all."}
+	{                                                                      \
+		.name = "Attachments", .type = SB_TYPE_FILE,                   \
+		.flags = SB_MULTI, .max_size = MAX_ATTACHMENTS,                \
+		.doc = "Files to attach, at most 100, within "                 \
+		       "max_attachment_size "                                  \
+		       "in all."                                               \
+	}
 
 #define IN_MESSAGE                                                             \
 	P_CC, P_BCC,                                                           \
-	    {.name = "ReplyTo", .type = SB_TYPE_EMAIL, .flags = SB_MULTI,      \
-	     .max_size = 20, .doc = "Addresses replies should go to."},        \
-	    {.name = "Subject", .type = SB_TYPE_TEXT, .max_size = SUBJECT_MAX, \
+	    {.name = "ReplyTo",                                                \
+	     .type = SB_TYPE_EMAIL,                                            \
+	     .flags = SB_MULTI,                                                \
+	     .max_size = 20,                                                   \
+	     .doc = "Addresses replies should go to."},                        \
+	    {.name = "Subject",                                                \
+	     .type = SB_TYPE_TEXT,                                             \
+	     .max_size = SUBJECT_MAX,                                          \
 	     .doc = "Subject line (UTF-8)."},                                  \
 	    P_BODY, P_HTML,                                                    \
-	    {.name = "Importance", .type = SB_TYPE_ENUM,                       \
-	     .choices = sb_importance_choices, .doc = "Low, Normal or High."}, \
+	    {.name = "Importance",                                             \
+	     .type = SB_TYPE_ENUM,                                             \
+	     .choices = sb_importance_choices,                                 \
+	     .doc = "Low, Normal or High."},                                   \
 	    P_ATTS,                                                            \
-	    {.name = "From", .type = SB_TYPE_EMAIL,                            \
+	    {.name = "From",                                                   \
+	     .type = SB_TYPE_EMAIL,                                            \
 	     .doc = "Sender; must be the mailbox acted on (the default)."},    \
 	    SB_PARAM_MAILBOX
 
 static const struct sb_param send_in[] = {
-	{.name = "To",
-	 .type = SB_TYPE_EMAIL,
-	 .flags = SB_MULTI | SB_REQUIRED,
-	 .max_size = MAX_RCPT,
-	 .doc = "Primary recipients."},
-	IN_MESSAGE,
-	SB_PARAM_END,
+    {.name = "To",
+     .type = SB_TYPE_EMAIL,
+     .flags = SB_MULTI | SB_REQUIRED,
+     .max_size = MAX_RCPT,
+     .doc = "Primary recipients."},
+    IN_MESSAGE,
+    SB_PARAM_END,
 };
 static const struct sb_param draft_in[] = {
-	{.name = "To",
-	 .type = SB_TYPE_EMAIL,
-	 .flags = SB_MULTI,
-	 .max_size = MAX_RCPT,
-	 .doc = "Primary recipients."},
-	IN_MESSAGE,
-	SB_PARAM_END,
+    {.name = "To",
+     .type = SB_TYPE_EMAIL,
+     .flags = SB_MULTI,
+     .max_size = MAX_RCPT,
+     .doc = "Primary recipients."},
+    IN_MESSAGE,
+    SB_PARAM_END,
 };
 static const struct sb_param reply_in[] = {
-	P_ID, P_BODY, P_HTML, P_CC, P_BCC, P_ATTS, SB_PARAM_MAILBOX,
-	SB_PARAM_END,
+    P_ID, P_BODY, P_HTML, P_CC, P_BCC, P_ATTS, SB_PARAM_MAILBOX, SB_PARAM_END,
 };
 static const struct sb_param forward_in[] = {
-	P_ID,
-	{.name = "To",
-	 .type = SB_TYPE_EMAIL,
-	 .flags = SB_MULTI | SB_REQUIRED,
-	 .max_size = MAX_RCPT,
-	 .doc = "Recipients of the forwarded message."},
-	P_CC,
-	P_BCC,
-	P_BODY,
-	P_HTML,
-	P_ATTS,
-	SB_PARAM_MAILBOX,
-	SB_PARAM_END,
+    P_ID,
+    {.name = "To",
+     .type = SB_TYPE_EMAIL,
+     .flags = SB_MULTI | SB_REQUIRED,
+     .max_size = MAX_RCPT,
+     .doc = "Recipients of the forwarded message."},
+    P_CC,
+    P_BCC,
+    P_BODY,
+    P_HTML,
+    P_ATTS,
+    SB_PARAM_MAILBOX,
+    SB_PARAM_END,
 };
 static const struct sb_param list_in[] = {
-	{.name = "Folder",
-	 .type = SB_TYPE_TEXT,
-	 .max_size = FOLDER_MAX,
-	 .doc = "Folder to list: an EWS FolderId, a well-known id (inbox, "
-		"drafts, sentitems, deleteditems, outbox, junkemail) or a "
-		"folder's name; default Inbox."},
-	SB_PARAM_MAILBOX,
-	SB_PARAM_END,
+    {.name = "Folder",
+     .type = SB_TYPE_TEXT,
+     .max_size = FOLDER_MAX,
+     .doc = "Folder to list: an EWS FolderId, a well-known id (inbox, "
+	    "drafts, sentitems, deleteditems, outbox, junkemail) or a "
+	    "folder's name; default Inbox."},
+    SB_PARAM_MAILBOX,
+    SB_PARAM_END,
 };
 static const struct sb_param load_in[] = {
-	P_ID,
-	{.name = "Folder",
-	 .type = SB_TYPE_TEXT,
-	 .max_size = FOLDER_MAX,
-	 .doc = "Accepted for compatibility: an EWS Id names one item of the "
-		"whole mailbox, so the folder is not needed to find it."},
-	SB_PARAM_MAILBOX,
-	SB_PARAM_END,
+    P_ID,
+    {.name = "Folder",
+     .type = SB_TYPE_TEXT,
+     .max_size = FOLDER_MAX,
+     .doc = "Accepted for compatibility: an EWS Id names one item of the "
+	    "whole mailbox, so the folder is not needed to find it."},
+    SB_PARAM_MAILBOX,
+    SB_PARAM_END,
 };
 static const struct sb_param move_in[] = {
-	P_ID,
-	{.name = "Folder",
-	 .type = SB_TYPE_TEXT,
-	 .flags = SB_REQUIRED,
-	 .max_size = FOLDER_MAX,
-	 .doc = "Destination folder: FolderId, well-known id or name."},
-	SB_PARAM_MAILBOX,
-	SB_PARAM_END,
+    P_ID,
+    {.name = "Folder",
+     .type = SB_TYPE_TEXT,
+     .flags = SB_REQUIRED,
+     .max_size = FOLDER_MAX,
+     .doc = "Destination folder: FolderId, well-known id or name."},
+    SB_PARAM_MAILBOX,
+    SB_PARAM_END,
 };
 static const struct sb_param delete_in[] = {
-	P_ID,
-	{.name = "HardDelete",
-	 .type = SB_TYPE_BOOLEAN,
-	 .doc = "Remove the message for good instead of moving it to Deleted "
-		"Items."},
-	SB_PARAM_MAILBOX,
-	SB_PARAM_END,
+    P_ID,
+    {.name = "HardDelete",
+     .type = SB_TYPE_BOOLEAN,
+     .doc = "Remove the message for good instead of moving it to Deleted "
+	    "Items."},
+    SB_PARAM_MAILBOX,
+    SB_PARAM_END,
 };
 static const struct sb_param markread_in[] = {
-	P_ID,
-	{.name = "IsRead",
-	 .type = SB_TYPE_BOOLEAN,
-	 .doc = "true (the default) marks the message read, false unread."},
-	{.name = "ChangeKey",
-	 .type = SB_TYPE_TEXT,
-	 .max_size = ID_MAX,
-	 .doc = "The message's ChangeKey: when given, a message changed since "
-		"(a stale ChangeKey) is not updated and the call answers 409."},
-	SB_PARAM_MAILBOX,
-	SB_PARAM_END,
+    P_ID,
+    {.name = "IsRead",
+     .type = SB_TYPE_BOOLEAN,
+     .doc = "true (the default) marks the message read, false unread."},
+    {.name = "ChangeKey",
+     .type = SB_TYPE_TEXT,
+     .max_size = ID_MAX,
+     .doc = "The message's ChangeKey: when given, a message changed since "
+	    "(a stale ChangeKey) is not updated and the call answers 409."},
+    SB_PARAM_MAILBOX,
+    SB_PARAM_END,
 };
 
-static const char *const send_ret[] = {"Id",	    "ChangeKey", "Folder",
-				       "MessageId", "Accepted",	 "Rejected",
-				       NULL};
+static const char *const send_ret[] = {
+    "Id", "ChangeKey", "Folder", "MessageId", "Accepted", "Rejected", NULL};
 static const char *const draft_ret[] = {"Id", "ChangeKey", "Folder",
 					"MessageId", NULL};
 static const char *const list_ret[] = {
-    "Id",	"ChangeKey", "Folder",	 "From",     "To",
-    "Cc",	"Subject",   "Importance", "Sent",   "Received",
-    "IsRead", "HasAttachments", "MessageId", NULL};
+    "Id",     "ChangeKey",	"Folder",     "From", "To",
+    "Cc",     "Subject",	"Importance", "Sent", "Received",
+    "IsRead", "HasAttachments", "MessageId",  NULL};
 static const char *const load_ret[] = {
-    "Id",	   "ChangeKey",	  "Folder",	 "From",     "To",
-    "Cc",	   "Bcc",	  "ReplyTo",	 "Subject",  "Body",
-    "HtmlBody",	   "Importance",  "Sent",	 "Received", "IsRead",
-    "HasAttachments", "Attachments", "MessageId", NULL};
+    "Id",	   "ChangeKey", "Folder",   "From",
+    "To",	   "Cc",	"Bcc",	    "ReplyTo",
+    "Subject",	   "Body",	"HtmlBody", "Importance",
+    "Sent",	   "Received",	"IsRead",   "HasAttachments",
+    "Attachments", "MessageId", NULL};
 static const char *const move_ret[] = {"Id", "ChangeKey", "Folder", NULL};
 static const char *const markread_ret[] = {"Id", "ChangeKey", "Folder",
 					   "IsRead", NULL};
 
 const struct sb_method ews_email_methods[] = {
-	{.name = "Send",
-	 .kind = SB_KIND_EXECUTE,
-	 .handler = email_send,
-	 .doc = "Send a message (EWS CreateItem, SendAndSaveCopy): a copy is "
-		"kept in Sent Items.  EWS answers a send with no item, so the "
-		"row has no Id; Accepted lists every recipient taken.  Never "
-		"repeated unless the server certainly did not take it.",
-	 .inputs = send_in,
-	 .returns = send_ret},
-	{.name = "SaveDraft",
-	 .kind = SB_KIND_CREATE,
-	 .handler = email_save_draft,
-	 .doc = "Save a message in the Drafts folder without sending it.",
-	 .inputs = draft_in,
-	 .returns = draft_ret},
-	{.name = "List",
-	 .kind = SB_KIND_LIST,
-	 .handler = email_list,
-	 .doc = "List the messages of a folder, newest first (headers, To and "
-		"Cc; use Load for bodies and attachments).  A page token "
-		"survives new mail arriving: no message is listed twice.",
-	 .inputs = list_in,
-	 .returns = list_ret},
-	{.name = "Load",
-	 .kind = SB_KIND_READ,
-	 .handler = email_load,
-	 .doc = "Load one message with its bodies and attachments (attached "
-		"messages as message/rfc822 files).  Attachments over "
-		"max_attachment_size or max_response_size answer 413: load "
-		"them with the Attachment object.",
-	 .inputs = load_in,
-	 .returns = load_ret},
-	{.name = "Reply",
-	 .kind = SB_KIND_EXECUTE,
-	 .handler = email_reply,
-	 .doc = "Answer the sender (Reply-To, else From): the new text first, "
-		"then the original quoted; Subject gets \"RE: \".",
-	 .inputs = reply_in,
-	 .returns = send_ret},
-	{.name = "ReplyAll",
-	 .kind = SB_KIND_EXECUTE,
-	 .handler = email_reply_all,
-	 .doc = "Answer the sender and every To and Cc recipient except the "
-		"mailbox itself.",
-	 .inputs = reply_in,
-	 .returns = send_ret},
-	{.name = "Forward",
-	 .kind = SB_KIND_EXECUTE,
-	 .handler = email_forward,
-	 .doc = "Forward a message with its attachments; Subject gets "
-		"\"FW: \".",
-	 .inputs = forward_in,
-	 .returns = send_ret},
-	{.name = "Move",
-	 .kind = SB_KIND_UPDATE,
-	 .handler = email_move,
-	 .doc = "Move a message to another folder.  EWS gives the moved "
-		"message a new Id: the row carries it.",
-	 .inputs = move_in,
-	 .returns = move_ret},
-	{.name = "Delete",
-	 .kind = SB_KIND_DELETE,
-	 .handler = email_delete,
-	 .doc = "Move a message to Deleted Items, or remove it for good when "
-		"HardDelete is true.",
-	 .inputs = delete_in,
-	 .returns = move_ret},
-	{.name = "MarkRead",
-	 .kind = SB_KIND_UPDATE,
-	 .handler = email_mark_read,
-	 .doc = "Mark a message read or unread; its Id does not change, its "
-		"ChangeKey does.",
-	 .inputs = markread_in,
-	 .returns = markread_ret},
-	SB_METHOD_END,
+    {.name = "Send",
+     .kind = SB_KIND_EXECUTE,
+     .handler = email_send,
+     .doc = "Send a message (EWS CreateItem, SendAndSaveCopy): a copy is "
+	    "kept in Sent Items.  EWS answers a send with no item, so the "
+	    "row has no Id; Accepted lists every recipient taken.  Never "
+	    "repeated unless the server certainly did not take it.",
+     .inputs = send_in,
+     .returns = send_ret},
+    {.name = "SaveDraft",
+     .kind = SB_KIND_CREATE,
+     .handler = email_save_draft,
+     .doc = "Save a message in the Drafts folder without sending it.",
+     .inputs = draft_in,
+     .returns = draft_ret},
+    {.name = "List",
+     .kind = SB_KIND_LIST,
+     .handler = email_list,
+     .doc = "List the messages of a folder, newest first (headers, To and "
+	    "Cc; use Load for bodies and attachments).  A page token "
+	    "survives new mail arriving: no message is listed twice.",
+     .inputs = list_in,
+     .returns = list_ret},
+    {.name = "Load",
+     .kind = SB_KIND_READ,
+     .handler = email_load,
+     .doc = "Load one message with its bodies and attachments (attached "
+	    "messages as message/rfc822 files).  Attachments over "
+	    "max_attachment_size or max_response_size answer 413: load "
+	    "them with the Attachment object.",
+     .inputs = load_in,
+     .returns = load_ret},
+    {.name = "Reply",
+     .kind = SB_KIND_EXECUTE,
+     .handler = email_reply,
+     .doc = "Answer the sender (Reply-To, else From): the new text first, "
+	    "then the original quoted; Subject gets \"RE: \".",
+     .inputs = reply_in,
+     .returns = send_ret},
+    {.name = "ReplyAll",
+     .kind = SB_KIND_EXECUTE,
+     .handler = email_reply_all,
+     .doc = "Answer the sender and every To and Cc recipient except the "
+	    "mailbox itself.",
+     .inputs = reply_in,
+     .returns = send_ret},
+    {.name = "Forward",
+     .kind = SB_KIND_EXECUTE,
+     .handler = email_forward,
+     .doc = "Forward a message with its attachments; Subject gets "
+	    "\"FW: \".",
+     .inputs = forward_in,
+     .returns = send_ret},
+    {.name = "Move",
+     .kind = SB_KIND_UPDATE,
+     .handler = email_move,
+     .doc = "Move a message to another folder.  EWS gives the moved "
+	    "message a new Id: the row carries it.",
+     .inputs = move_in,
+     .returns = move_ret},
+    {.name = "Delete",
+     .kind = SB_KIND_DELETE,
+     .handler = email_delete,
+     .doc = "Move a message to Deleted Items, or remove it for good when "
+	    "HardDelete is true.",
+     .inputs = delete_in,
+     .returns = move_ret},
+    {.name = "MarkRead",
+     .kind = SB_KIND_UPDATE,
+     .handler = email_mark_read,
+     .doc = "Mark a message read or unread; its Id does not change, its "
+	    "ChangeKey does.",
+     .inputs = markread_in,
+     .returns = markread_ret},
+    SB_METHOD_END,
 };

@@ -39,8 +39,8 @@ struct ews_att_in {
  * strings and empty lists are left out. */
 struct ews_msg_in {
 	const char *subject;
-	const char *body;      /* plain text */
-	const char *html_body; /* wins over body: EWS carries one body */
+	const char *body;	/* plain text */
+	const char *html_body;	/* wins over body: EWS carries one body */
 	const char *importance; /* Low, Normal, High */
 	const char *from;	/* delegate sends on behalf of this mailbox */
 	struct ews_addrs to, cc, bcc, reply_to;
@@ -113,8 +113,7 @@ void ews_w_get_items(struct ews_op *op, const char *const *ids, size_t n,
 		     enum ews_get what);
 
 /* m:GetAttachment of ids[0..n) (attached items with their MIME content). */
-void ews_w_get_attachments(struct ews_op *op, const char *const *ids,
-			   size_t n);
+void ews_w_get_attachments(struct ews_op *op, const char *const *ids, size_t n);
 /* m:DeleteAttachment of one attachment. */
 void ews_w_delete_attachment(struct ews_op *op, const char *id);
 /* m:MoveItem of one item (returning its new Id), up to and including the

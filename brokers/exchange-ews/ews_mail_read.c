@@ -128,7 +128,8 @@ static void read_recipients(const xmlNode *item, const char *local,
 	const xmlNode *list = tchild(item, local);
 	if (!list)
 		return;
-	for (const xmlNode *m = tchild(list, "Mailbox"); m; m = sb_xml_next(m)) {
+	for (const xmlNode *m = tchild(list, "Mailbox"); m;
+	     m = sb_xml_next(m)) {
 		char *a = mailbox_addr(m);
 		if (a) {
 			strs_add(out, a);
@@ -174,8 +175,8 @@ bool ews_att_desc_read(const xmlNode *a, struct ews_att_desc *d)
 	}
 	free(name);
 	char *ct = ews_text_clean(tchild(a, "ContentType"), false);
-	d->content_type = sb_clean_content_type(
-	    d->is_item ? "message/rfc822" : (ct ? ct : ""));
+	d->content_type = sb_clean_content_type(d->is_item ? "message/rfc822"
+							   : (ct ? ct : ""));
 	free(ct);
 	if (!sb_xml_int64(tchild(a, "Size"), &d->size) || d->size < 0)
 		d->size = -1;
@@ -331,8 +332,8 @@ bool ews_mail_row_read(const xmlNode *item, struct ews_mail_row *row)
 		/* an EX sender: the server's own SMTP form of the sender,
 		 * when the sender is the From (no on-behalf sending) */
 		const xmlNode *snd = tchild(tchild(item, "Sender"), "Mailbox");
-		char *smtp = ews_text_clean(tchild(item, "SenderSMTPAddress"),
-					    false);
+		char *smtp =
+		    ews_text_clean(tchild(item, "SenderSMTPAddress"), false);
 		if (smtp && sb_email_valid(smtp) && from &&
 		    same_mailbox(tchild(from, "Mailbox"), snd))
 			row->from = smtp;
@@ -341,7 +342,8 @@ bool ews_mail_row_read(const xmlNode *item, struct ews_mail_row *row)
 	}
 	ews_mail_row_recipients(row, item);
 	row->is_read = read_bool(tchild(item, "IsRead"));
-	row->message_id = ews_text_clean(tchild(item, "InternetMessageId"), false);
+	row->message_id =
+	    ews_text_clean(tchild(item, "InternetMessageId"), false);
 	if (row->message_id && !*row->message_id) {
 		free(row->message_id);
 		row->message_id = NULL;

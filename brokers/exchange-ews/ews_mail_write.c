@@ -47,8 +47,7 @@ static void w_recipients(struct sb_xml_w *w, const char *qname,
 	sb_xml_w_close(w);
 }
 
-static void w_base64(struct sb_xml_w *w, const unsigned char *data,
-		     size_t size)
+static void w_base64(struct sb_xml_w *w, const unsigned char *data, size_t size)
 {
 	if (!size) {
 		sb_xml_w_text(w, "");
@@ -70,9 +69,9 @@ static void w_file_attachment(struct sb_xml_w *w, const struct ews_att_in *a)
 {
 	sb_xml_w_open(w, "t:FileAttachment");
 	sb_xml_w_leaf(w, "t:Name", a->name);
-	sb_xml_w_leaf(w, "t:ContentType", a->content_type
-					       ? a->content_type
-					       : "application/octet-stream");
+	sb_xml_w_leaf(w, "t:ContentType",
+		      a->content_type ? a->content_type
+				      : "application/octet-stream");
 	sb_xml_w_leaf(w, "t:IsInline", a->is_inline ? "true" : "false");
 	sb_xml_w_open(w, "t:Content");
 	w_base64(w, a->data, a->size);
@@ -288,25 +287,39 @@ static void w_fields(struct sb_xml_w *w, const char *const *uris)
 	sb_xml_w_close(w);
 }
 
-static const char *const list_fields[] = {
-    "item:ParentFolderId",  "item:Subject",	   "item:DateTimeReceived",
-    "item:Importance",	    "item:DateTimeSent",   "item:HasAttachments",
-    "message:From",	    "message:InternetMessageId", "message:IsRead",
-    "message:Sender", NULL};
+static const char *const list_fields[] = {"item:ParentFolderId",
+					  "item:Subject",
+					  "item:DateTimeReceived",
+					  "item:Importance",
+					  "item:DateTimeSent",
+					  "item:HasAttachments",
+					  "message:From",
+					  "message:InternetMessageId",
+					  "message:IsRead",
+					  "message:Sender",
+					  NULL};
 
-static const char *const recipient_fields[] = {
-    "message:ToRecipients", "message:CcRecipients", NULL};
+static const char *const recipient_fields[] = {"message:ToRecipients",
+					       "message:CcRecipients", NULL};
 
-static const char *const load_fields[] = {
-    "item:ParentFolderId",	 "item:Subject",
-    "item:Body",		 "item:TextBody",
-    "item:Attachments",		 "item:DateTimeReceived",
-    "item:Importance",		 "item:DateTimeSent",
-    "item:HasAttachments",	 "message:ToRecipients",
-    "message:CcRecipients",	 "message:BccRecipients",
-    "message:From",		 "message:InternetMessageId",
-    "message:IsRead",		 "message:ReplyTo",
-    "message:Sender", NULL};
+static const char *const load_fields[] = {"item:ParentFolderId",
+					  "item:Subject",
+					  "item:Body",
+					  "item:TextBody",
+					  "item:Attachments",
+					  "item:DateTimeReceived",
+					  "item:Importance",
+					  "item:DateTimeSent",
+					  "item:HasAttachments",
+					  "message:ToRecipients",
+					  "message:CcRecipients",
+					  "message:BccRecipients",
+					  "message:From",
+					  "message:InternetMessageId",
+					  "message:IsRead",
+					  "message:ReplyTo",
+					  "message:Sender",
+					  NULL};
 
 void ews_w_find_items_head(struct ews_op *op, unsigned max,
 			   const struct ews_page_pos *pos)
@@ -354,7 +367,7 @@ void ews_w_find_items_head(struct ews_op *op, unsigned max,
 }
 
 static const char *const attachment_fields[] = {"item:Attachments",
-						 "item:HasAttachments", NULL};
+						"item:HasAttachments", NULL};
 
 void ews_w_get_items(struct ews_op *op, const char *const *ids, size_t n,
 		     enum ews_get what)
@@ -376,8 +389,7 @@ void ews_w_get_items(struct ews_op *op, const char *const *ids, size_t n,
 	sb_xml_w_close(w);
 }
 
-void ews_w_get_attachments(struct ews_op *op, const char *const *ids,
-			   size_t n)
+void ews_w_get_attachments(struct ews_op *op, const char *const *ids, size_t n)
 {
 	struct sb_xml_w *w = &op->w;
 	sb_xml_w_open(w, "m:GetAttachment");

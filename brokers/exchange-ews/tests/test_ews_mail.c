@@ -73,9 +73,9 @@ static int op_validate(struct ews_op *op)
 	sb_buf_append(&doc, op->body.data, op->body.len);
 	sb_buf_puts(&doc, "</B>");
 	ck_assert(!doc.failed);
-	xmlDoc *d = xmlReadMemory(doc.data, (int)doc.len, "body.xml", NULL,
-				  XML_PARSE_NONET | XML_PARSE_NOERROR |
-				      XML_PARSE_HUGE);
+	xmlDoc *d =
+	    xmlReadMemory(doc.data, (int)doc.len, "body.xml", NULL,
+			  XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_HUGE);
 	ck_assert_ptr_nonnull(d);
 	xmlNode *el = sb_xml_first_element(xmlDocGetRootElement(d));
 	ck_assert_ptr_nonnull(el);
@@ -91,10 +91,7 @@ static int op_validate(struct ews_op *op)
 	return rc;
 }
 
-static void op_end(struct ews_op *op)
-{
-	sb_buf_free(&op->body);
-}
+static void op_end(struct ews_op *op) { sb_buf_free(&op->body); }
 
 static const char *const to2[] = {"bob@example.test", "carol@example.test"};
 static const char *const cc1[] = {"dave@example.test"};
@@ -130,7 +127,8 @@ START_TEST(test_send_with_attachments_valid)
 	ews_w_create_message(&op, "SendAndSaveCopy", &m, true);
 	ck_assert_int_eq(op_validate(&op), 0);
 	const char *b = op.body.data;
-	ck_assert_ptr_nonnull(strstr(b, "MessageDisposition=\"SendAndSaveCopy\""));
+	ck_assert_ptr_nonnull(
+	    strstr(b, "MessageDisposition=\"SendAndSaveCopy\""));
 	ck_assert_ptr_nonnull(strstr(b, "Id=\"sentitems\""));
 	/* HtmlBody wins: one body, HTML */
 	ck_assert_ptr_nonnull(strstr(b, "<t:Body BodyType=\"HTML\">&lt;p&gt;"));
@@ -170,8 +168,7 @@ END_TEST
 
 START_TEST(test_bad_text_refused_before_request)
 {
-	struct ews_msg_in m = {.subject = "bad \x01 control",
-			       .to = {to2, 1}};
+	struct ews_msg_in m = {.subject = "bad \x01 control", .to = {to2, 1}};
 	struct ews_op op;
 	struct sb_error err;
 	op_start(&op, NULL);
@@ -197,8 +194,8 @@ START_TEST(test_response_objects_valid)
 			op_start(&op, save ? "x@example.test" : NULL);
 			ews_w_response_object(
 			    &op, kinds[i],
-			    save ? "SaveOnly" : "SendAndSaveCopy", "AAMk=",
-			    save ? "CQAA" : NULL, &m);
+			    save ? "SaveOnly" : "SendAndSaveCopy",
+			    "AAMk=", save ? "CQAA" : NULL, &m);
 			ck_assert_int_eq(op_validate(&op), 0);
 			char tag[64];
 			snprintf(tag, sizeof(tag), "<t:%s>", kinds[i]);
@@ -302,7 +299,8 @@ START_TEST(test_find_items_and_position)
 	sb_xml_w_close(&op.w);
 	ck_assert_int_eq(op_validate(&op), 0);
 	ck_assert_ptr_null(strstr(op.body.data, "Restriction"));
-	ck_assert_ptr_nonnull(strstr(op.body.data, "MaxEntriesReturned=\"50\""));
+	ck_assert_ptr_nonnull(
+	    strstr(op.body.data, "MaxEntriesReturned=\"50\""));
 	ck_assert_ptr_nonnull(strstr(op.body.data, "Order=\"Descending\""));
 	op_end(&op);
 
@@ -360,7 +358,8 @@ END_TEST
 	"<s:Envelope xmlns:s=\"" SB_NS_SOAP11 "\"><s:Body>"                    \
 	"<m:GetItemResponse xmlns:m=\"" SB_NS_EWS_MESSAGES                     \
 	"\" xmlns:t=\"" SB_NS_EWS_TYPES "\"><m:ResponseMessages>"
-#define ENV_TAIL "</m:ResponseMessages></m:GetItemResponse></s:Body></s:Envelope>"
+#define ENV_TAIL                                                               \
+	"</m:ResponseMessages></m:GetItemResponse></s:Body></s:Envelope>"
 
 static xmlDoc *parse(const char *xml)
 {
@@ -378,8 +377,7 @@ static xmlNode *first_item(xmlDoc *d)
 	return ews_items_first(msg);
 }
 
-static const char good_item[] =
-    ENV_HEAD
+static const char good_item[] = ENV_HEAD
     "<m:GetItemResponseMessage ResponseClass=\"Success\">"
     "<m:ResponseCode>NoError</m:ResponseCode><m:Items><t:Message>"
     "<t:ItemId Id=\"AAMkA1\" ChangeKey=\"CQAAA1\"/>"
@@ -448,8 +446,7 @@ END_TEST
 /* A hostile mailbox's item: control characters, invalid UTF-8, dates that
  * are not dates, an EX sender the answer resolves and EX recipients it
  * does not, an address that is not one, an unknown importance. */
-static const char hostile_item[] =
-    ENV_HEAD
+static const char hostile_item[] = ENV_HEAD
     "<m:GetItemResponseMessage ResponseClass=\"Success\">"
     "<m:ResponseCode>NoError</m:ResponseCode><m:Items><t:Message>"
     "<t:ItemId Id=\"AAMkH1\"/>"
