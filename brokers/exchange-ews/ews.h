@@ -149,8 +149,8 @@ enum sb_status ews_folder_ref(struct ews_op *op, const char *folder,
 /* The text of child ns:local of parent (t: namespace when ns is NULL),
  * or NULL when absent; borrowed from the document (xmlNode content), or
  * copied into buf of size n.  */
-const char *ews_child_text(const xmlNode *parent, const char *local, char *buf,
-			   size_t n);
+const char *ews_child_text(const xmlNode *parent, const char *local,
+			   char *buf, size_t n);
 /* An xs:dateTime from EWS ("2026-05-01T09:00:00Z", with or without
  * fraction or offset) to the catalog's datetime text (RFC 3339 with an
  * offset): false when it is not one. */
