@@ -1,0 +1,858 @@
+#!/usr/bin/python3
+"""A stateful mock Exchange Web Services (EWS) server for svcbroker's
+tests, on loopback.  Python standard library plus python3-lxml (schema
+validation), python3-pycryptodome (MD4 for NTLM) and python3-cryptography
+(JWT signatures).
+
+    ews_server.py --port-file F [--cert C --key K]
+        [--auth basic|ntlm|oauth2|none] [--jwks-cert PEM] [--tokens-file F]
+        [--schema-dir DIR] [--lifetime S] [--log FILE]
+        [--validate-responses]
+
+Listens on 127.0.0.1; the ephemeral port is written to F once it accepts
+connections.  Stops on SIGTERM, when its parent goes away, or after
+--lifetime seconds (default 900).  HTTP/1.1 with keep-alive.
+
+Users (mailboxes): alice@, bob@, carol@example.test, password
+"Secret-Pw-1" each; the user name may be the address, EXAMPLE\\alice or
+alice.  Every EWS and Autodiscover request is authenticated by --auth:
+  basic   Authorization: Basic
+  ntlm    NTLM (type 1/2/3 on one connection, NTLMv2 response recomputed
+          from the password); a connection stays authenticated, so a
+          second request on it needs no handshake
+  oauth2  Authorization: Bearer <JWT RS256-signed by the key of
+          --jwks-cert (claims upn/preferred_username/email name the user;
+          without one the token is an application's, which acts through
+          ExchangeImpersonation or X-AnchorMailbox)>, a token listed in
+          --tokens-file (tests/mock/token_server.py's "tokens"; an
+          application's) or one registered with /_mock/token
+  none    nobody is asked; requests act as X-AnchorMailbox or alice
+
+Paths:
+  POST /EWS/Exchange.asmx      SOAP 1.1 EWS.  Each header child and the
+        body's first child are validated against messages.xsd of
+        --schema-dir (default ../shared/protocol/ews/schema from the source
+        tree root); a violation answers ErrorSchemaValidation (HTTP 500
+        fault) and is recorded in /_mock/stats "violations".  A
+        RequestServerVersion newer than Exchange2016 (exchangelib's first
+        guess, Exchange2019) answers ErrorInvalidServerVersion, as
+        Exchange 2016 does.
+  POST /autodiscover/autodiscover.xml (any case)   POX Autodiscover.
+  Control (JSON, no authentication):
+  POST /_mock/reset     empty every mailbox; clear injections, stats,
+                        registered tokens, autodiscover and access settings
+  POST /_mock/deliver   {"mailbox", "from", "to", "cc", "bcc", "reply_to",
+        "subject" ("{n}" is replaced by the message's number), "body",
+        "html_body", "folder" (well-known id, folder name or id; default
+        inbox), "is_read", "received" (ISO time), "attachments": [{"name",
+        "content_type", "content_b64", "is_inline", "content_id",
+        "item": {a message: same keys}}], "count": N, "from_ex": true,
+        "hostile": true} -> {"ids": [...]}
+  POST /_mock/inject    {"operation": "FindItem" | "*" | "Autodiscover",
+        "count": 1 (-1: every request), one of: "response_code": code
+        (every response message answers it, "response_class" default
+        Error), "fault": code (+ "back_off_ms", "message"), "http_status":
+        N (+ "body"), "drop": "before_read" (the request is not executed)
+        | "after_read" (executed, then the connection closes unanswered),
+        "delay_ms": N (then answers normally), "raw": body (+
+        "raw_status", "content_type"), "raw_preset": "billion_laughs" |
+        "xxe" | "dtd" | "malformed" | "truncated" | "huge" | "not_xml"}
+  POST /_mock/autodiscover {"redirect_addr", "redirect_url", "ews_url",
+        "error" (an ErrorCode, e.g. 500), "redirect_count" (default: every
+        request), "http_status"}; {} restores the default
+  POST /_mock/token     {"token", "user" (optional: an application's)}
+  POST /_mock/config    {"impersonators": [addresses allowed to use
+        ExchangeImpersonation; default alice], "delegates": {owner:
+        [addresses that may open owner's mailbox]; default: everyone}}
+  GET  /_mock/stats     {"requests", "by_operation", "max_concurrent",
+        "concurrent", "violations", "response_violations",
+        "ntlm_handshakes", "connections", "last_headers", "auth_failures",
+        "anchor_mailboxes", "impersonated", "delegated", "sent_external",
+        "invalid_versions", "auth_schemes"}
+  GET  /_mock/mailbox?mailbox=A[&folder=F]   every folder and item as JSON
+"""
+import argparse
+import base64
+import json
+import os
+import re
+import signal
+import socket
+import ssl
+import sys
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from lxml import etree  # noqa: E402
+
+import ews_ops  # noqa: E402
+import ews_store  # noqa: E402
+from ews_ops import Ctx, Fault, MsgError  # noqa: E402
+from ews_store import (NS_E, NS_M, NS_S, NS_T, Attachment, Item,  # noqa
+                       Recipient, Store, attr, esc, parse_iso, now_utc)
+
+SRC_ROOT = os.path.dirname(os.path.dirname(HERE))
+DEFAULT_SCHEMA = os.path.join(SRC_ROOT, "..", "shared", "protocol", "ews",
+                              "schema")
+MAX_BODY = 96 << 20
+
+SERVER_VERSION = (
+    '<h:ServerVersionInfo MajorVersion="15" MinorVersion="1" '
+    'MajorBuildNumber="2507" MinorBuildNumber="6" Version="Exchange2016" '
+    'xmlns:h="%s" xmlns="%s" '
+    'xmlns:xsd="http://www.w3.org/2001/XMLSchema" '
+    'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"/>' % (NS_T, NS_T))
+
+VERSIONS_OK = {
+    "Exchange2007", "Exchange2007_SP1", "Exchange2009", "Exchange2010",
+    "Exchange2010_SP1", "Exchange2010_SP2", "Exchange2012", "Exchange2013",
+    "Exchange2013_SP1", "Exchange2015", "Exchange2016", "V2015_10_05",
+    "V2016_01_06", "V2016_04_13", "V2016_07_13", "V2016_10_10"}
+
+FAULT_TEXT = {
+    "ErrorServerBusy": "The server cannot service this request right now. "
+                       "Try again later.",
+    "ErrorImpersonateUserDenied": "The account does not have permission to "
+                                  "impersonate the requested user.",
+    "ErrorInvalidServerVersion": "The specified server version is invalid.",
+    "ErrorSchemaValidation": "The request failed schema validation.",
+    "ErrorAccessDenied": "Access is denied. Check credentials and try again.",
+    "ErrorInvalidRequest": "The request is invalid.",
+    "ErrorMailboxMoveInProgress": "The mailbox is being moved.",
+    "ErrorNonExistentMailbox": "No mailbox with such guid.",
+    "ErrorInternalServerError": "An internal server error occurred. The "
+                                "operation failed.",
+}
+
+RAW_PRESETS = {
+    "billion_laughs": '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol '
+                      '"lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;'
+                      '&lol;&lol;&lol;&lol;"><!ENTITY lol3 "&lol2;&lol2;'
+                      '&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">'
+                      '<!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;'
+                      '&lol3;&lol3;&lol3;&lol3;"><!ENTITY lol5 "&lol4;&lol4;'
+                      '&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">'
+                      '<!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;'
+                      '&lol5;&lol5;&lol5;&lol5;"><!ENTITY lol7 "&lol6;&lol6;'
+                      '&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">'
+                      '<!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;'
+                      '&lol7;&lol7;&lol7;&lol7;"><!ENTITY lol9 "&lol8;&lol8;'
+                      '&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">]>'
+                      '<s:Envelope xmlns:s="%s"><s:Body><lolz>&lol9;</lolz>'
+                      '</s:Body></s:Envelope>' % NS_S,
+    "xxe": '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY xxe SYSTEM '
+           '"file:///etc/passwd">]><s:Envelope xmlns:s="%s"><s:Body>'
+           '<r>&xxe;</r></s:Body></s:Envelope>' % NS_S,
+    "dtd": '<?xml version="1.0"?><!DOCTYPE s:Envelope SYSTEM '
+           '"http://127.0.0.1:9/ews.dtd"><s:Envelope xmlns:s="%s"><s:Body/>'
+           '</s:Envelope>' % NS_S,
+    "malformed": '<?xml version="1.0" encoding="utf-8"?><s:Envelope '
+                 'xmlns:s="%s"><s:Body><m:FindItemResponse xmlns:m="%s">'
+                 '<m:ResponseMessages></s:Body></s:Envelope>' % (NS_S, NS_M),
+    "truncated": '<?xml version="1.0" encoding="utf-8"?><s:Envelope '
+                 'xmlns:s="%s"><s:Header>' % NS_S,
+    "not_xml": "<html><body>502 Bad Gateway</body></html>",
+}
+
+
+def log(msg):
+    if OPTS and OPTS.log:
+        with LOG_LOCK:
+            with open(OPTS.log, "a") as f:
+                f.write("%s %s\n" % (time.strftime("%H:%M:%S"), msg))
+
+
+OPTS = None
+LOG_LOCK = threading.Lock()
+
+
+def envelope(body):
+    body = re.sub(r"^<(m:\w+)", r'<\1 xmlns:m="%s" xmlns:t="%s"' % (NS_M, NS_T),
+                  body, count=1)
+    return ('<?xml version="1.0" encoding="utf-8"?>'
+            '<s:Envelope xmlns:s="%s"><s:Header>%s</s:Header>'
+            '<s:Body xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+            'xmlns:xsd="http://www.w3.org/2001/XMLSchema">%s</s:Body>'
+            '</s:Envelope>' % (NS_S, SERVER_VERSION, body))
+
+
+def fault_xml(code, text, back_off_ms=None, message_xml=None):
+    mx = ""
+    if back_off_ms is not None:
+        mx = ('<t:MessageXml xmlns:t="%s"><t:Value Name="BackOffMilliseconds">'
+              '%d</t:Value></t:MessageXml>' % (NS_T, int(back_off_ms)))
+    elif message_xml:
+        mx = '<t:MessageXml xmlns:t="%s">%s</t:MessageXml>' % (NS_T,
+                                                              message_xml)
+    return ('<?xml version="1.0" encoding="utf-8"?>'
+            '<s:Envelope xmlns:s="%s"><s:Body><s:Fault>'
+            '<faultcode xmlns:a="%s">a:%s</faultcode>'
+            '<faultstring xml:lang="en-US">%s</faultstring><detail>'
+            '<e:ResponseCode xmlns:e="%s">%s</e:ResponseCode>'
+            '<e:Message xmlns:e="%s">%s</e:Message>%s</detail>'
+            '</s:Fault></s:Body></s:Envelope>' % (
+                NS_S, NS_T, code, esc(text), NS_E, code, NS_E,
+                esc(FAULT_TEXT.get(code, text)), mx))
+
+
+class Drop(Exception):
+    pass
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 64
+
+    def __init__(self, addr, opts, schema):
+        super().__init__(addr, Handler)
+        self.opts = opts
+        self.schema = schema
+        self.schema_lock = threading.Lock()
+        self.store = Store()
+        self.lock = threading.Lock()
+        self.pubkey = None
+        if opts.jwks_cert:
+            from cryptography import x509
+            with open(opts.jwks_cert, "rb") as f:
+                self.pubkey = x509.load_pem_x509_certificate(
+                    f.read()).public_key()
+        self.reset()
+
+    def reset(self):
+        with self.lock:
+            self.injections = []
+            self.tokens = {}
+            self.autodiscover = {}
+            self.impersonators = {"alice@example.test"}
+            self.delegates = {}
+            self.stats = {
+                "requests": 0, "by_operation": {}, "max_concurrent": 0,
+                "concurrent": self.stats["concurrent"]
+                if hasattr(self, "stats") else 0,
+                "violations": [], "response_violations": [],
+                "ntlm_handshakes": 0,
+                "connections": self.stats["connections"]
+                if hasattr(self, "stats") else 0,
+                "last_headers": {}, "auth_failures": 0,
+                "anchor_mailboxes": [], "impersonated": [], "delegated": [],
+                "sent_external": [], "invalid_versions": 0,
+                "auth_schemes": {}, "autodiscover_requests": 0}
+        with self.store.lock:
+            self.store.reset()
+
+    def bump(self, key, n=1):
+        with self.lock:
+            self.stats[key] += n
+
+    def note_outbound(self, addr):
+        self.stats["sent_external"].append(addr)
+
+    def take_injection(self, op, when):
+        """The first injection for op (or "*") of kind when ("before": drop
+        before_read; "any": everything else), its count decremented."""
+        with self.lock:
+            for inj in self.injections:
+                if inj["operation"] not in ("*", op):
+                    continue
+                is_before = inj.get("drop") == "before_read"
+                if (when == "before") != is_before:
+                    continue
+                if when == "before" and inj["operation"] != "*" and \
+                        op is None:
+                    continue
+                if inj["count"] > 0:
+                    inj["count"] -= 1
+                    if inj["count"] == 0:
+                        self.injections.remove(inj)
+                return inj
+        return None
+
+    def validate(self, el):
+        with self.schema_lock:
+            if self.schema.validate(el):
+                return None
+            errs = list(self.schema.error_log)
+        e = errs[0] if errs else None
+        return {"line": e.line if e else 0, "column": e.column if e else 0,
+                "message": e.message if e else "invalid"}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "Microsoft-IIS/10.0"
+    sys_version = ""
+    timeout = 120
+
+    def setup(self):
+        super().setup()
+        self.ntlm = None       # NTLM state of this connection
+        self.conn_user = None  # the user this connection authenticated as
+        self.server.bump("connections")
+
+    def log_message(self, fmt, *args):
+        pass
+
+    # ---- plumbing ----
+    def send(self, status, body, ctype="text/xml; charset=utf-8",
+             headers=None):
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-BackEndHttpStatus", str(status))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+        self.wfile.flush()
+
+    def read_body(self):
+        te = (self.headers.get("Transfer-Encoding") or "").lower()
+        if "chunked" in te:
+            out = bytearray()
+            for _ in range(1 << 20):
+                line = self.rfile.readline(1024)
+                size = int(line.split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline(1024) not in (b"\r\n", b"\n",
+                                                            b""):
+                        pass
+                    break
+                out += self.rfile.read(size)
+                self.rfile.readline(8)
+                if len(out) > MAX_BODY:
+                    raise Drop()
+            return bytes(out)
+        n = int(self.headers.get("Content-Length") or 0)
+        if n > MAX_BODY:
+            raise Drop()
+        return self.rfile.read(n) if n > 0 else b""
+
+    def drop(self):
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def json_reply(self, status, obj):
+        self.send(status, json.dumps(obj, indent=1),
+                  "application/json")
+
+    # ---- routing ----
+    def do_GET(self):
+        u = urllib.parse.urlsplit(self.path)
+        q = dict(urllib.parse.parse_qsl(u.query))
+        if u.path == "/_mock/stats":
+            with self.server.lock:
+                s = json.loads(json.dumps(self.server.stats))
+            return self.json_reply(200, s)
+        if u.path == "/_mock/mailbox":
+            st = self.server.store
+            with st.lock:
+                mb = st.mailbox(q.get("mailbox", ""))
+                if mb is None:
+                    return self.json_reply(404, {"error": "no mailbox %r"
+                                                 % q.get("mailbox")})
+                return self.json_reply(200, mb.to_json(q.get("folder")))
+        if u.path.lower() in ("/ews/exchange.asmx", "/ews/services.wsdl"):
+            self.read_body()
+            return self.send(405, "POST only", "text/plain")
+        self.send(404, "not found", "text/plain")
+
+    def do_POST(self):
+        path = urllib.parse.urlsplit(self.path).path
+        low = path.lower()
+        try:
+            if path.startswith("/_mock/"):
+                return self.control(path)
+            if low == "/ews/exchange.asmx":
+                return self.ews()
+            if low == "/autodiscover/autodiscover.xml":
+                return self.pox_autodiscover()
+            self.read_body()
+            self.send(404, "not found", "text/plain")
+        except Drop:
+            self.drop()
+        except (ConnectionError, socket.timeout):
+            self.close_connection = True
+
+    # ---- control API ----
+    def control(self, path):
+        raw = self.read_body()
+        try:
+            req = json.loads(raw.decode() or "{}")
+            if not isinstance(req, dict):
+                raise ValueError("a JSON object is expected")
+        except ValueError as e:
+            return self.json_reply(400, {"error": "bad JSON: %s" % e})
+        srv = self.server
+        try:
+            if path == "/_mock/reset":
+                srv.reset()
+                return self.json_reply(200, {"ok": True})
+            if path == "/_mock/deliver":
+                with srv.store.lock:
+                    ids = deliver(srv.store, req)
+                return self.json_reply(200, {"ids": ids})
+            if path == "/_mock/inject":
+                inj = check_injection(req)
+                with srv.lock:
+                    srv.injections.append(inj)
+                return self.json_reply(200, {"ok": True})
+            if path == "/_mock/autodiscover":
+                with srv.lock:
+                    srv.autodiscover = dict(req)
+                return self.json_reply(200, {"ok": True})
+            if path == "/_mock/token":
+                if not isinstance(req.get("token"), str) or \
+                        not req["token"]:
+                    raise ValueError("token: a non-empty string is needed")
+                with srv.lock:
+                    srv.tokens[req["token"]] = req.get("user")
+                return self.json_reply(200, {"ok": True})
+            if path == "/_mock/config":
+                with srv.lock:
+                    if "impersonators" in req:
+                        srv.impersonators = {a.lower() for a in
+                                             req["impersonators"]}
+                    if "delegates" in req:
+                        srv.delegates = {k.lower(): {a.lower() for a in v}
+                                         for k, v in
+                                         req["delegates"].items()}
+                return self.json_reply(200, {"ok": True})
+        except (ValueError, KeyError, TypeError) as e:
+            return self.json_reply(400, {"error": str(e)})
+        return self.json_reply(404, {"error": "no control path %s" % path})
+
+    # ---- authentication ----
+    def authenticate(self):
+        """The authenticated address, or None after answering 401 (the
+        body has been read then).  For an application's token: "app:" +
+        its name."""
+        import ews_auth
+        return ews_auth.authenticate(self)
+
+    # ---- EWS ----
+    def ews(self):
+        srv = self.server
+        with srv.lock:
+            srv.stats["concurrent"] += 1
+            srv.stats["max_concurrent"] = max(srv.stats["max_concurrent"],
+                                              srv.stats["concurrent"])
+        try:
+            self._ews()
+        finally:
+            with srv.lock:
+                srv.stats["concurrent"] -= 1
+
+    def _ews(self):
+        srv = self.server
+        inj = srv.take_injection(None, "before")
+        if inj:
+            log("drop before_read (any operation)")
+            raise Drop()
+        user = self.authenticate()
+        if user is None:
+            return
+        raw = self.read_body()
+        hdrs = {k: v for k, v in self.headers.items()}
+        if "Authorization" in hdrs:
+            hdrs["Authorization"] = hdrs["Authorization"].split(" ")[0] + \
+                " (hidden)"
+        anchor = self.headers.get("X-AnchorMailbox")
+        with srv.lock:
+            srv.stats["requests"] += 1
+            srv.stats["last_headers"] = hdrs
+            if anchor:
+                srv.stats["anchor_mailboxes"].append(anchor)
+        status, body = self.soap(user, raw)
+        if status is None:
+            raise Drop()
+        self.send(status, body)
+
+    def soap(self, user, raw):
+        """(status, body) for one EWS request; status None: drop."""
+        srv = self.server
+        parser = etree.XMLParser(resolve_entities=False, no_network=True,
+                                 load_dtd=False, huge_tree=True,
+                                 remove_blank_text=False)
+        try:
+            doc = etree.fromstring(raw, parser).getroottree()
+        except etree.XMLSyntaxError as e:
+            return self.violation("(unparsed)", 0, 0,
+                                  "not well-formed XML: %s" % e)
+        if doc.docinfo.internalDTD is not None or doc.docinfo.doctype:
+            return self.violation("(envelope)", 1, 0,
+                                  "a DTD is not allowed in a request")
+        env = doc.getroot()
+        if env.tag != "{%s}Envelope" % NS_S:
+            return self.violation("(envelope)", env.sourceline or 0, 0,
+                                  "the root is %s, not soap:Envelope"
+                                  % env.tag)
+        header = env.find("{%s}Header" % NS_S)
+        body = env.find("{%s}Body" % NS_S)
+        if body is None or len(body) == 0:
+            return self.violation("(envelope)", env.sourceline or 0, 0,
+                                  "soap:Body with one element is required")
+        op_el = body[0]
+        op = etree.QName(op_el).localname
+        with srv.lock:
+            bo = srv.stats["by_operation"]
+            bo[op] = bo.get(op, 0) + 1
+        version = None
+        imp = None
+        for h in (header if header is not None else []):
+            if not isinstance(h.tag, str):
+                continue
+            name = etree.QName(h).localname
+            if name == "RequestServerVersion":
+                version = h.get("Version")
+                if version not in VERSIONS_OK:
+                    srv.bump("invalid_versions")
+                    return 500, fault_xml(
+                        "ErrorInvalidServerVersion",
+                        FAULT_TEXT["ErrorInvalidServerVersion"])
+            err = srv.validate(h)
+            if err:
+                return self.violation(name, err["line"], err["column"],
+                                      err["message"], op)
+            if name == "ExchangeImpersonation":
+                imp = h
+        err = srv.validate(op_el)
+        if err:
+            return self.violation(op, err["line"], err["column"],
+                                  err["message"], op)
+        inj = srv.take_injection(op, "any")
+        after_drop = False
+        if inj:
+            log("inject %s: %s" % (op, json.dumps(inj)))
+            if inj.get("delay_ms"):
+                time.sleep(min(inj["delay_ms"], 120000) / 1000.0)
+            if inj.get("drop") == "before_read":
+                return None, None
+            if inj.get("drop") == "after_read":
+                after_drop = True
+            elif "fault" in inj:
+                code = inj["fault"]
+                return 500, fault_xml(code, inj.get("message") or
+                                      FAULT_TEXT.get(code, code),
+                                      inj.get("back_off_ms"))
+            elif "http_status" in inj:
+                return inj["http_status"], inj.get("body", "")
+            elif "raw" in inj or "raw_preset" in inj:
+                return inj.get("raw_status", 200), raw_body(inj)
+            elif "response_code" in inj:
+                return 200, envelope(injected_messages(op, op_el, inj))
+        fn = ews_ops.OPERATIONS.get(op)
+        if fn is None:
+            return 500, fault_xml("ErrorInvalidRequest",
+                                  "The mock does not implement %s." % op)
+        store = srv.store
+        try:
+            with store.lock:
+                ctx = Ctx(srv, store, None)
+                principal = self.acting(user, imp, ctx)
+                ctx.principal = principal
+                out = fn(ctx, op_el)
+                if ctx.delegated:
+                    with srv.lock:
+                        srv.stats["delegated"].extend(sorted(ctx.delegated))
+        except Fault as f:
+            log("%s fault %s" % (op, f.code))
+            return f.http, fault_xml(f.code, f.text, f.back_off_ms,
+                                     f.message_xml)
+        except MsgError as e:
+            return 500, fault_xml(e.code, e.text)
+        text = envelope(out)
+        if OPTS.validate_responses:
+            self.check_response(op, text)
+        log("%s by %s -> 200" % (op, user))
+        if after_drop:
+            return None, None
+        return 200, text
+
+    def acting(self, user, imp, ctx):
+        """The mailbox this request acts as: the impersonated one when the
+        header is there and allowed, else the authenticated user (an
+        application's token acts through the header or X-AnchorMailbox)."""
+        srv = self.server
+        app = user.startswith("app:")
+        if imp is not None:
+            cs = imp.find("{%s}ConnectingSID" % NS_T)
+            target = None
+            for c in cs:
+                target = (c.text or "").strip().lower()
+                kind = etree.QName(c).localname
+                if kind == "PrincipalName" and "@" not in target:
+                    target += "@example.test"
+                break
+            if not app and user not in srv.impersonators:
+                raise Fault("ErrorImpersonateUserDenied",
+                            FAULT_TEXT["ErrorImpersonateUserDenied"])
+            if srv.store.mailbox(target) is None:
+                raise Fault("ErrorNonExistentMailbox",
+                            "The SMTP address has no mailbox associated "
+                            "with it.")
+            with srv.lock:
+                srv.stats["impersonated"].append(target)
+            return target
+        if app:
+            anchor = (self.headers.get("X-AnchorMailbox") or "").lower()
+            if srv.store.mailbox(anchor) is None:
+                raise Fault("ErrorAccessDenied",
+                            "An application's token needs "
+                            "ExchangeImpersonation or X-AnchorMailbox naming "
+                            "a mailbox.")
+            return anchor
+        return user
+
+    def violation(self, element, line, col, message, op=None):
+        srv = self.server
+        rec = {"operation": op, "element": element, "line": line,
+               "column": col, "message": message}
+        with srv.lock:
+            srv.stats["violations"].append(rec)
+        log("schema violation: %s" % json.dumps(rec))
+        mx = ("<t:LineNumber>%d</t:LineNumber><t:LinePosition>%d"
+              "</t:LinePosition><t:Violation>%s</t:Violation>"
+              % (line or 0, col or 0, esc(message)))
+        return 500, fault_xml("ErrorSchemaValidation",
+                              "The request failed schema validation: %s"
+                              % message, message_xml=mx)
+
+    def check_response(self, op, text):
+        srv = self.server
+        doc = etree.fromstring(text.encode())
+        body = doc.find("{%s}Body" % NS_S)
+        for el in [doc.find("{%s}Header" % NS_S)[0], body[0]]:
+            err = srv.validate(el)
+            if err:
+                with srv.lock:
+                    srv.stats["response_violations"].append(
+                        dict(err, operation=op))
+                log("response violation %s: %s" % (op, err))
+
+    # ---- POX Autodiscover ----
+    def pox_autodiscover(self):
+        import ews_autodiscover
+        ews_autodiscover.answer(self)
+
+
+def raw_body(inj):
+    if "raw" in inj:
+        return inj["raw"]
+    p = inj["raw_preset"]
+    if p == "huge":
+        return envelope('<m:GetFolderResponse><m:ResponseMessages>'
+                        '<m:GetFolderResponseMessage ResponseClass="Error">'
+                        '<m:MessageText>%s</m:MessageText><m:ResponseCode>'
+                        'ErrorInternalServerError</m:ResponseCode>'
+                        '</m:GetFolderResponseMessage></m:ResponseMessages>'
+                        '</m:GetFolderResponse>' % ("x" * (
+                            int(inj.get("size", 64 << 20)))))
+    return RAW_PRESETS[p]
+
+
+def injected_messages(op, op_el, inj):
+    code = inj["response_code"]
+    cls = inj.get("response_class", "Error")
+    n = 1
+    for tag in ("ItemIds", "FolderIds", "AttachmentIds", "ItemChanges",
+                "Items", "Folders", "ParentFolderIds", "SourceIds",
+                "Attachments"):
+        c = op_el.find("{%s}%s" % (NS_M, tag))
+        if c is not None:
+            n = max(1, len(c))
+            break
+    text = inj.get("message") or ews_ops.text_of(code)
+    if op in ("GetUserOofSettingsRequest", "SetUserOofSettingsRequest"):
+        name = op.replace("Request", "Response")
+        return "<m:%s>%s</m:%s>" % (name, ews_ops.oof_msg(code, cls, text),
+                                    name)
+    fill = ews_ops.ERROR_FILL.get(op, "")
+    return ews_ops.wrap(op, [ews_ops.rmsg(op, fill, cls, code, text)] * n)
+
+
+def check_injection(req):
+    op = req.get("operation")
+    if not isinstance(op, str) or not op:
+        raise ValueError("operation: an EWS operation name, \"*\" or "
+                         "\"Autodiscover\" is needed")
+    kinds = [k for k in ("response_code", "fault", "http_status", "drop",
+                         "raw", "raw_preset") if k in req]
+    if len(kinds) > 1:
+        raise ValueError("one of response_code, fault, http_status, drop, "
+                         "raw, raw_preset (got %s)" % ", ".join(kinds))
+    if not kinds and "delay_ms" not in req:
+        raise ValueError("one of response_code, fault, http_status, drop, "
+                         "raw, raw_preset, delay_ms is needed")
+    if req.get("drop") not in (None, "before_read", "after_read"):
+        raise ValueError("drop: before_read or after_read")
+    if "raw_preset" in req and req["raw_preset"] not in \
+            list(RAW_PRESETS) + ["huge"]:
+        raise ValueError("raw_preset: one of %s" % ", ".join(
+            sorted(list(RAW_PRESETS) + ["huge"])))
+    inj = dict(req)
+    inj["count"] = int(req.get("count", 1))
+    if inj["count"] == 0:
+        raise ValueError("count: 1 or more, or -1 for every request")
+    return inj
+
+
+# ---- /_mock/deliver ----------------------------------------------------------
+
+def parse_addr(s):
+    import email.utils
+    name, addr = email.utils.parseaddr(s or "")
+    if not addr:
+        return Recipient(s or "")
+    return Recipient(addr, name or None)
+
+
+def build_item(store, mailbox, req, folder_id, n):
+    it = Item(mailbox, folder_id)
+    subj = req.get("subject", "")
+    it.subject = subj.replace("{n}", str(n))
+    if req.get("html_body") is not None:
+        it.body, it.body_type = req["html_body"], "HTML"
+    else:
+        it.body, it.body_type = req.get("body", ""), "Text"
+    if req.get("from_ex"):
+        local = (req.get("from") or "someone@example.test").split("@")[0]
+        it.from_ = Recipient(
+            "/o=ExampleOrg/ou=Exchange Administrative Group "
+            "(FYDIBOHF23SPDLT)/cn=Recipients/cn=%s" % local,
+            req.get("from_name", local.title()), routing="EX")
+    elif req.get("from"):
+        it.from_ = parse_addr(req["from"])
+    it.sender = it.from_
+    it.to = [parse_addr(a) for a in req.get("to", [])]
+    it.cc = [parse_addr(a) for a in req.get("cc", [])]
+    it.bcc = [parse_addr(a) for a in req.get("bcc", [])]
+    it.reply_to = [parse_addr(a) for a in req.get("reply_to", [])]
+    it.is_read = bool(req.get("is_read", False))
+    if req.get("importance"):
+        it.importance = req["importance"]
+    if req.get("received"):
+        it.received = parse_iso(req["received"])
+        it.sent = it.received
+    for a in req.get("attachments", []):
+        if a.get("item") is not None:
+            inner = build_item(store, mailbox, a["item"], None, n)
+            at = Attachment(a.get("name", inner.subject), b"",
+                            a.get("content_type"), a.get("is_inline"),
+                            a.get("content_id"), item=inner)
+        else:
+            at = Attachment(a.get("name", ""),
+                            base64.b64decode(a.get("content_b64", "")),
+                            a.get("content_type"), a.get("is_inline"),
+                            a.get("content_id"))
+        it.add_attachment(at)
+    if req.get("hostile"):
+        it.hostile = {
+            "subject": "odd\x7f\u0085\u009f\u202e\u200b\ttab "
+                       "\U0001F600 " + it.subject,
+            "received": "not-a-date",
+            "sent": "9999-99-99T99:99:99Z",
+            "from_raw": "<t:Name>\u0085\u202e</t:Name>"
+                        "<t:EmailAddress>not an address</t:EmailAddress>"
+                        "<t:RoutingType>SMTP</t:RoutingType>",
+        }
+        it.to.append(Recipient("", "\u0085"))
+    return it
+
+
+def deliver(store, req):
+    mb = store.mailbox(req.get("mailbox", ""))
+    if mb is None:
+        raise ValueError("mailbox: no mailbox %r" % req.get("mailbox"))
+    fname = req.get("folder", "inbox")
+    f = mb.by_wk.get(fname) or mb.folders.get(fname)
+    if f is None:
+        hits = [x for x in mb.folders.values() if x.name == fname]
+        if len(hits) != 1:
+            raise ValueError("folder: %r names %d folders" % (fname,
+                                                              len(hits)))
+        f = hits[0]
+    count = int(req.get("count", 1))
+    if not 1 <= count <= 100000:
+        raise ValueError("count: 1..100000")
+    ids = []
+    for n in range(1, count + 1):
+        it = build_item(store, mb.address, req, f.id, n)
+        mb.items[it.id] = it
+        ids.append(it.id)
+    return ids
+
+
+# ---- main ----------------------------------------------------------------
+
+def load_schema(d):
+    path = os.path.join(d, "messages.xsd")
+    if not os.path.exists(path):
+        sys.exit("ews_server: no messages.xsd in %s (use --schema-dir)" % d)
+    return etree.XMLSchema(etree.parse(path))
+
+
+def main():
+    global OPTS
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--port-file", required=True)
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--cert")
+    ap.add_argument("--key")
+    ap.add_argument("--auth", default="basic",
+                    choices=["basic", "ntlm", "oauth2", "none"])
+    ap.add_argument("--jwks-cert")
+    ap.add_argument("--tokens-file")
+    ap.add_argument("--schema-dir", default=DEFAULT_SCHEMA)
+    ap.add_argument("--lifetime", type=float, default=900)
+    ap.add_argument("--log")
+    ap.add_argument("--validate-responses", action="store_true")
+    opts = ap.parse_args()
+    OPTS = opts
+    if bool(opts.cert) != bool(opts.key):
+        ap.error("--cert and --key go together")
+    schema = load_schema(opts.schema_dir)
+    srv = Server(("127.0.0.1", opts.port), opts, schema)
+    if opts.cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(opts.cert, opts.key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    srv.scheme = "https" if opts.cert else "http"
+    port = srv.server_address[1]
+    tmp = opts.port_file + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("%d\n" % port)
+    os.rename(tmp, opts.port_file)
+
+    def stop(*_):
+        threading.Thread(target=srv.shutdown, daemon=True).start()
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    parent = os.getppid()
+    t0 = time.monotonic()
+
+    def watchdog():
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent or \
+                    time.monotonic() - t0 > opts.lifetime:
+                stop()
+                return
+    threading.Thread(target=watchdog, daemon=True).start()
+    log("listening on %d (auth %s)" % (port, opts.auth))
+    srv.serve_forever(poll_interval=0.2)
+    srv.server_close()
+
+
+if __name__ == "__main__":
+    main()
