@@ -98,8 +98,8 @@ bool ews_page_pos_decode(const unsigned char *in, size_t len,
 
 /* The m:FindItem of Email.List up to and including the opening of
  * m:ParentFolderIds (the caller writes the folder reference and closes
- * both): at most max rows, newest first, received at or before the
- * position's time when it has one. */
+ * both): at most max rows, newest first, received before the second
+ * after the position's time when it has one. */
 void ews_w_find_items_head(struct ews_op *op, unsigned max,
 			   const struct ews_page_pos *pos);
 

@@ -341,9 +341,12 @@ void ews_w_find_items_head(struct ews_op *op, unsigned max,
 	sb_xml_w_close(w);
 	if (pos && pos->have) {
 		char when[32];
-		sb_datetime_format(pos->received, when, sizeof(when));
+		/* before the second after the anchor's: a server keeping
+		 * fractions of a second still lists every item of that
+		 * second (the seen Ids skip the ones already returned) */
+		sb_datetime_format(pos->received + 1, when, sizeof(when));
 		sb_xml_w_open(w, "m:Restriction");
-		sb_xml_w_open(w, "t:IsLessThanOrEqualTo");
+		sb_xml_w_open(w, "t:IsLessThan");
 		sb_xml_w_open(w, "t:FieldURI");
 		sb_xml_w_attr(w, "FieldURI", "item:DateTimeReceived");
 		sb_xml_w_close(w);

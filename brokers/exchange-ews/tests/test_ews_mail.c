@@ -318,9 +318,9 @@ START_TEST(test_find_items_and_position)
 	sb_xml_w_close(&op.w);
 	sb_xml_w_close(&op.w);
 	ck_assert_int_eq(op_validate(&op), 0);
-	ck_assert_ptr_nonnull(strstr(op.body.data, "<t:IsLessThanOrEqualTo>"));
+	ck_assert_ptr_nonnull(strstr(op.body.data, "<t:IsLessThan>"));
 	ck_assert_ptr_nonnull(
-	    strstr(op.body.data, "Value=\"2026-05-01T09:00:00Z\""));
+	    strstr(op.body.data, "Value=\"2026-05-01T09:00:01Z\""));
 	op_end(&op);
 
 	unsigned char buf[SB_PAGE_TOKEN_POS_MAX];
