@@ -180,6 +180,28 @@ void ews_att_desc_free(struct ews_att_desc *d);
  * base64. */
 bool ews_att_content(const xmlNode *a, unsigned char **data, size_t *n);
 
+/* Attachment content decoded while the answer is parsed: an
+ * sb_xml_sink_fn for sb_xml_stream_* on t:Content, keeping each
+ * element's bytes (index 0, 1, ... in document order) in its own buffer
+ * of at most max_each bytes (0: 64 MiB), so no base64 text is ever held
+ * whole and no copy of the bytes is made while parsing. */
+struct ews_content_sink {
+	struct sb_buf *bufs;
+	unsigned n, cap;
+	size_t max_each;
+	bool failed; /* out of memory or over max_each */
+};
+bool ews_content_sink_fn(void *arg, unsigned index, const void *data,
+			 size_t len);
+void ews_content_sink_free(struct ews_content_sink *s);
+/* The content of attachment element a: from the sink when the file's
+ * t:Content was streamed (its index: the count of streamed t:Content
+ * elements before it in the document, kept by the caller in *next), else
+ * from the tree as ews_att_content.  The bytes are taken from the sink
+ * (no copy): free *data. */
+bool ews_att_content_from(const xmlNode *a, struct ews_content_sink *s,
+			  unsigned *next, unsigned char **data, size_t *n);
+
 /* The item element (t:Message, t:Item, ...) of a GetItem/FindItem/
  * CreateItem response message's m:Items, the first one or the next. */
 xmlNode *ews_items_first(const xmlNode *msg);

@@ -222,6 +222,64 @@ bool ews_att_content(const xmlNode *a, unsigned char **data, size_t *n)
 	return *data != NULL;
 }
 
+bool ews_content_sink_fn(void *arg, unsigned index, const void *data,
+			 size_t len)
+{
+	struct ews_content_sink *s = arg;
+	if (s->failed)
+		return false;
+	while (index >= s->n) {
+		if (s->n == s->cap) {
+			unsigned cap = s->cap ? s->cap * 2 : 4;
+			struct sb_buf *nb = realloc(s->bufs, cap * sizeof(*nb));
+			if (!nb) {
+				s->failed = true;
+				return false;
+			}
+			s->bufs = nb;
+			s->cap = cap;
+		}
+		sb_buf_init(&s->bufs[s->n++],
+			    s->max_each ? s->max_each : 64u * 1024 * 1024);
+	}
+	if (len && !sb_buf_append(&s->bufs[index], data, len)) {
+		s->failed = true;
+		return false;
+	}
+	return true;
+}
+
+void ews_content_sink_free(struct ews_content_sink *s)
+{
+	for (unsigned i = 0; i < s->n; i++)
+		sb_buf_free(&s->bufs[i]);
+	free(s->bufs);
+	s->bufs = NULL;
+	s->n = s->cap = 0;
+}
+
+bool ews_att_content_from(const xmlNode *a, struct ews_content_sink *s,
+			  unsigned *next, unsigned char **data, size_t *n)
+{
+	if (!s || !sb_xml_is(a, SB_NS_EWS_TYPES, "FileAttachment") ||
+	    !tchild(a, "Content"))
+		return ews_att_content(a, data, n);
+	unsigned k = (*next)++;
+	*data = NULL;
+	*n = 0;
+	if (k >= s->n)
+		return false;
+	size_t len = s->bufs[k].len;
+	char *d = sb_buf_steal(&s->bufs[k]);
+	if (!d && len == 0)
+		d = calloc(1, 1); /* an empty file */
+	if (!d)
+		return false;
+	*data = (unsigned char *)d;
+	*n = len;
+	return true;
+}
+
 static void read_attachments(const xmlNode *item, struct ews_mail_row *row)
 {
 	const xmlNode *list = tchild(item, "Attachments");

@@ -544,6 +544,115 @@ START_TEST(test_recipients_merge)
 }
 END_TEST
 
+/* A GetAttachment answer with a small file, an attached message and a
+ * 12 MiB file: decoded while parsed, the large content never becomes a
+ * text node, each file's bytes land in their own buffer. */
+START_TEST(test_stream_attachments)
+{
+	size_t big_n = 12u * 1024 * 1024;
+	unsigned char *big = malloc(big_n);
+	ck_assert_ptr_nonnull(big);
+	for (size_t i = 0; i < big_n; i++)
+		big[i] = (unsigned char)(i * 7 + (i >> 13));
+	char *big64 = sb_base64_encode(big, big_n, 0);
+	ck_assert_ptr_nonnull(big64);
+	struct sb_buf x;
+	sb_buf_init(&x, 0);
+	sb_buf_puts(&x,
+		    "<s:Envelope xmlns:s=\"" SB_NS_SOAP11 "\"><s:Body>"
+		    "<m:GetAttachmentResponse xmlns:m=\"" SB_NS_EWS_MESSAGES
+		    "\" xmlns:t=\"" SB_NS_EWS_TYPES "\"><m:ResponseMessages>");
+	static const char msg_head[] =
+	    "<m:GetAttachmentResponseMessage ResponseClass=\"Success\">"
+	    "<m:ResponseCode>NoError</m:ResponseCode><m:Attachments>";
+	static const char msg_tail[] =
+	    "</m:Attachments></m:GetAttachmentResponseMessage>";
+	sb_buf_puts(&x, msg_head);
+	sb_buf_puts(&x,
+		    "<t:FileAttachment><t:AttachmentId Id=\"AAMkF1\" "
+		    "RootItemId=\"AAMkI\" RootItemChangeKey=\"CQ1\"/>"
+		    "<t:Name>a.txt</t:Name><t:Content>aGVs\nbG8=</t:Content>"
+		    "</t:FileAttachment>");
+	sb_buf_puts(&x, msg_tail);
+	sb_buf_puts(&x, msg_head);
+	sb_buf_puts(&x, "<t:ItemAttachment><t:AttachmentId Id=\"AAMkF2\"/>"
+			"<t:Name>old</t:Name><t:Message><t:MimeContent "
+			"CharacterSet=\"UTF-8\">RnJvbTogeEBleGFtcGxlLnRlc3QN"
+			"Cg0KYm9keQ==</t:MimeContent></t:Message>"
+			"</t:ItemAttachment>");
+	sb_buf_puts(&x, msg_tail);
+	sb_buf_puts(&x, msg_head);
+	sb_buf_puts(&x, "<t:FileAttachment><t:AttachmentId Id=\"AAMkF3\"/>"
+			"<t:Name>big.bin</t:Name><t:Content>");
+	sb_buf_puts(&x, big64);
+	sb_buf_puts(&x, "</t:Content></t:FileAttachment>");
+	sb_buf_puts(&x, msg_tail);
+	sb_buf_puts(&x, "</m:ResponseMessages></m:GetAttachmentResponse>"
+			"</s:Body></s:Envelope>");
+	ck_assert(!x.failed);
+	free(big64);
+
+	struct sb_error err;
+	struct ews_content_sink sink = {.max_each = 16u << 20};
+	xmlDoc *d = sb_xml_parse_stream(x.data, x.len, 64u << 20,
+					SB_NS_EWS_TYPES, "Content", 16u << 20,
+					ews_content_sink_fn, &sink, &err);
+	ck_assert_msg(d != NULL, "%s", err.message);
+	sb_buf_free(&x);
+	ck_assert_uint_eq(sink.n, 2);
+
+	unsigned next = 0, found = 0;
+	for (xmlNode *m = sb_xml_find(sb_xml_root(d), SB_NS_EWS_MESSAGES,
+				      "GetAttachmentResponseMessage");
+	     m; m = sb_xml_next(m), found++) {
+		xmlNode *a = sb_xml_first_element(
+		    sb_xml_child(m, SB_NS_EWS_MESSAGES, "Attachments"));
+		struct ews_att_desc desc;
+		ck_assert(ews_att_desc_read(a, &desc));
+		unsigned char *data = NULL;
+		size_t n = 0;
+		ck_assert(ews_att_content_from(a, &sink, &next, &data, &n));
+		if (found == 0) {
+			ck_assert_uint_eq(n, 5);
+			ck_assert(memcmp(data, "hello", 5) == 0);
+		} else if (found == 1) {
+			ck_assert(desc.is_item);
+			ck_assert_str_eq(desc.name, "old.eml");
+			ck_assert_uint_eq(n, 31);
+			ck_assert(memcmp(data, "From: x@example.test", 20) ==
+				  0);
+		} else {
+			ck_assert_uint_eq(n, big_n);
+			ck_assert(memcmp(data, big, big_n) == 0);
+		}
+		free(data);
+		ews_att_desc_free(&desc);
+	}
+	ck_assert_uint_eq(found, 3);
+	ck_assert_uint_eq(next, 2);
+	ews_content_sink_free(&sink);
+	sb_xml_free(d);
+	free(big);
+}
+END_TEST
+
+/* A sink over its cap stops the parse. */
+START_TEST(test_stream_cap)
+{
+	static const char xml[] =
+	    "<r xmlns:t=\"" SB_NS_EWS_TYPES "\"><t:Content>"
+	    "QUJDREVGR0hJSktMTU5PUA==</t:Content></r>";
+	struct ews_content_sink sink = {.max_each = 8};
+	struct sb_error err;
+	xmlDoc *d =
+	    sb_xml_parse_stream(xml, strlen(xml), 0, SB_NS_EWS_TYPES, "Content",
+				0, ews_content_sink_fn, &sink, &err);
+	ck_assert_ptr_null(d);
+	ck_assert(sink.failed);
+	ews_content_sink_free(&sink);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("ews_mail");
@@ -559,6 +668,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_read_hostile_item);
 	tcase_add_test(tc, test_read_item_without_id);
 	tcase_add_test(tc, test_recipients_merge);
+	tcase_add_test(tc, test_stream_attachments);
+	tcase_add_test(tc, test_stream_cap);
 	suite_add_tcase(s, tc);
 	return s;
 }
