@@ -618,7 +618,7 @@ START_TEST(test_stream_attachments)
 		} else if (found == 1) {
 			ck_assert(desc.is_item);
 			ck_assert_str_eq(desc.name, "old.eml");
-			ck_assert_uint_eq(n, 31);
+			ck_assert_uint_eq(n, 28);
 			ck_assert(memcmp(data, "From: x@example.test", 20) ==
 				  0);
 		} else {
