@@ -129,10 +129,16 @@ void ews_op_folder_mailbox(struct ews_op *op);
 /* ---- errors (ews_errors.c) ---------------------------------------------- */
 
 /* The status for an EWS ResponseCode (the table in
- * docs/brokers/exchange-ews.md); unknown codes: SB_ERR_UPSTREAM. */
+ * docs/brokers/exchange-ews.md); unknown codes: SB_ERR_UPSTREAM; NULL, ""
+ * and "NoError": SB_OK. */
 enum sb_status ews_code_status(const char *response_code);
+/* The table itself (for the docs and the tests): its size, and up to max
+ * of its codes and statuses (either array may be NULL). */
+size_t ews_code_table(const char **codes, enum sb_status *statuses, size_t max);
 
 /* ---- folders (ews_folder.c) --------------------------------------------- */
+
+extern const struct sb_method ews_folder_methods[];
 
 /* Write a folder reference for a Folder input into op->w: an EWS folder
  * Id (<t:FolderId Id=.../>), a well-known name ("inbox", "sentitems",
@@ -146,11 +152,14 @@ enum sb_status ews_folder_ref(struct ews_op *op, const char *folder,
 
 /* ---- values (ews_values.c) ---------------------------------------------- */
 
-/* The text of child ns:local of parent (t: namespace when ns is NULL),
- * or NULL when absent; borrowed from the document (xmlNode content), or
- * copied into buf of size n.  */
-const char *ews_child_text(const xmlNode *parent, const char *local,
-			   char *buf, size_t n);
+/* The text of the child `local` of parent, or NULL when absent.  local
+ * is "Name" or "t:Name" for the types namespace, "m:Name" for the
+ * messages one.  With buf (n bytes) the text is copied there (cut at a
+ * character boundary) and buf returned; without, it is borrowed from the
+ * document: "" for an empty element, NULL also when the content is not
+ * one text node (ask with a buffer then).  */
+const char *ews_child_text(const xmlNode *parent, const char *local, char *buf,
+			   size_t n);
 /* An xs:dateTime from EWS ("2026-05-01T09:00:00Z", with or without
  * fraction or offset) to the catalog's datetime text (RFC 3339 with an
  * offset): false when it is not one. */
@@ -160,6 +169,23 @@ bool ews_datetime_read(const char *in, char *out, size_t n);
  * address; an EX (legacyExchangeDN) address resolved through the
  * response's own data when possible, else NULL (left out of the row). */
 const char *ews_mailbox_smtp(const xmlNode *mailbox, char *buf, size_t n);
+
+/* ---- the core's objects (ews_contact.c, ews_oof.c, ews_service.c) ------- */
+
+extern const struct sb_property ews_contact_properties[];
+extern const struct sb_method ews_contact_methods[];
+extern const struct sb_property ews_oof_properties[];
+extern const struct sb_method ews_oof_methods[];
+extern const struct sb_property ews_service_properties[];
+extern const struct sb_method ews_service_methods[];
+
+/* ---- unit tests --------------------------------------------------------- */
+
+/* Replace the network of every HTTP client of the instance (EWS and
+ * Autodiscover) by fn (sb_http_set_transport); before any call runs. */
+void ews_set_transport(struct ews *e, sb_http_transport_fn fn, void *ctx);
+/* EWS requests sent so far by the instance. */
+uint64_t ews_requests(struct ews *e);
 
 /* ---- mail (ews_mail.c, ews_attach.c) ---- */
 

@@ -1,0 +1,688 @@
+/* exchange-ews broker — the module descriptor: instance keys, validate,
+ * open/close/test, the EWS client of the instance, and the object table. */
+#include "config.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <svcbroker/broker.h>
+#include <svcbroker/call.h>
+#include <svcbroker/conf.h>
+#include <svcbroker/schema.h>
+
+#include "ews_int.h"
+
+/* ---- instance keys ------------------------------------------------------ */
+
+static const char *const url_schemes[] = {"https", "http", NULL};
+static const char *const auth_choices[] = {"basic", "ntlm", "negotiate",
+					   "oauth2", NULL};
+static const char *const imp_choices[] = {"none", "impersonate", "delegate",
+					  NULL};
+
+/* RequestServerVersion values of the shipped schema (ExchangeVersionType). */
+static const char *const server_versions[] = {"Exchange2007",
+					      "Exchange2007_SP1",
+					      "Exchange2009",
+					      "Exchange2010",
+					      "Exchange2010_SP1",
+					      "Exchange2010_SP2",
+					      "Exchange2012",
+					      "Exchange2013",
+					      "Exchange2013_SP1",
+					      "Exchange2015",
+					      "Exchange2016",
+					      "V2015_10_05",
+					      "V2016_01_06",
+					      "V2016_04_13",
+					      "V2016_07_13",
+					      "V2016_10_10",
+					      NULL};
+
+static const struct sb_config_key ews_config[] = {
+    {.key = "url",
+     .type = SB_CONF_URL,
+     .schemes = url_schemes,
+     .doc = "The EWS endpoint, e.g. https://mail.example.com/EWS/"
+	    "Exchange.asmx (http only when given so); or leave it out and "
+	    "give autodiscover_email.",
+     .offset = offsetof(struct ews_conf, url)},
+    {.key = "autodiscover_email",
+     .type = SB_CONF_STRING,
+     .doc = "Find the EWS endpoint by POX Autodiscover for this address "
+	    "(at the first call; cached, refreshed when the mailbox moves), "
+	    "instead of url.",
+     .offset = offsetof(struct ews_conf, autodiscover_email)},
+    {.key = "autodiscover_url",
+     .type = SB_CONF_URL,
+     .schemes = url_schemes,
+     .doc = "With autodiscover_email: the Autodiscover endpoint to ask "
+	    "instead of https://DOMAIN/autodiscover/autodiscover.xml and "
+	    "https://autodiscover.DOMAIN/autodiscover/autodiscover.xml.",
+     .offset = offsetof(struct ews_conf, autodiscover_url)},
+    {.key = "auth",
+     .type = SB_CONF_ENUM,
+     .def = "ntlm",
+     .choices = auth_choices,
+     .doc = "basic, ntlm, negotiate (Kerberos with the daemon's own "
+	    "credentials: KRB5CCNAME or KRB5_CLIENT_KTNAME), or oauth2 "
+	    "(client credentials from token_url).",
+     .offset = offsetof(struct ews_conf, auth)},
+    {.key = "username",
+     .type = SB_CONF_STRING,
+     .doc = "basic and ntlm: the account, DOMAIN\\user or "
+	    "user@domain.",
+     .offset = offsetof(struct ews_conf, username)},
+    {.key = "password",
+     .type = SB_CONF_STRING,
+     .flags = SB_CONF_SECRET,
+     .doc = "basic and ntlm: the account's password; prefer "
+	    "${file:...}.",
+     .offset = offsetof(struct ews_conf, password)},
+    {.key = "token_url",
+     .type = SB_CONF_URL,
+     .schemes = url_schemes,
+     .doc = "oauth2: the token endpoint (https; http to loopback only), "
+	    "e.g. https://login.microsoftonline.com/TENANT/oauth2/v2.0/"
+	    "token.",
+     .offset = offsetof(struct ews_conf, token_url)},
+    {.key = "client_id",
+     .type = SB_CONF_STRING,
+     .doc = "oauth2: the application (client) id.",
+     .offset = offsetof(struct ews_conf, client_id)},
+    {.key = "scope",
+     .type = SB_CONF_STRING,
+     .def = "https://outlook.office365.com/.default",
+     .doc = "oauth2: the scope requested.",
+     .offset = offsetof(struct ews_conf, scope)},
+    {.key = "client_secret",
+     .type = SB_CONF_STRING,
+     .flags = SB_CONF_SECRET,
+     .doc = "oauth2: the client secret (or give client_certificate and "
+	    "client_key); prefer ${file:...}.",
+     .offset = offsetof(struct ews_conf, client_secret)},
+    {.key = "client_certificate",
+     .type = SB_CONF_PATH,
+     .doc = "oauth2, instead of client_secret: the application's "
+	    "certificate (PEM); token requests carry a JWT assertion "
+	    "signed with client_key.",
+     .offset = offsetof(struct ews_conf, client_certificate)},
+    {.key = "client_key",
+     .type = SB_CONF_PATH,
+     .doc = "With client_certificate: its RSA private key (PEM, "
+	    "unencrypted, mode 0600 or 0400).",
+     .offset = offsetof(struct ews_conf, client_key)},
+    {.key = "impersonation",
+     .type = SB_CONF_ENUM,
+     .def = "none",
+     .choices = imp_choices,
+     .doc = "How a call's Mailbox input is honoured: none (refused with "
+	    "405), impersonate (ExchangeImpersonation; the account needs "
+	    "the ApplicationImpersonation role) or delegate (the other "
+	    "mailbox's folders, sending on behalf).",
+     .offset = offsetof(struct ews_conf, impersonation)},
+    {.key = "server_version",
+     .type = SB_CONF_STRING,
+     .def = "Exchange2013_SP1",
+     .doc = "RequestServerVersion sent with each request: Exchange2010 "
+	    "... Exchange2016 or V2015_10_05 ... V2016_10_10.",
+     .offset = offsetof(struct ews_conf, server_version)},
+    {.key = "timezone",
+     .type = SB_CONF_STRING,
+     .def = "UTC",
+     .doc = "Time zone of the requests (TimeZoneContext): a Windows id "
+	    "(\"W. Europe Standard Time\") or an IANA name "
+	    "(\"Europe/Berlin\").",
+     .offset = offsetof(struct ews_conf, timezone)},
+    SB_CONF_INCLUDE("tls", sb_tls_keys, offsetof(struct ews_conf, tls)),
+    {.key = "retries",
+     .type = SB_CONF_INT,
+     .def = "3",
+     .min = 0,
+     .max = 10,
+     .doc = "How often a request the server refused with ErrorServerBusy "
+	    "is tried again after its BackOffMilliseconds, when that fits "
+	    "the call's deadline.",
+     .offset = offsetof(struct ews_conf, retries)},
+    {.key = "connect_timeout",
+     .type = SB_CONF_DURATION,
+     .def = "10s",
+     .min = 100,
+     .max = 300 * 1000,
+     .doc = "Bound on connecting to the server, TLS included.",
+     .offset = offsetof(struct ews_conf, connect_timeout_ms)},
+    {.key = "max_response_size",
+     .type = SB_CONF_SIZE,
+     .def = "32MiB",
+     .min = 64 * 1024,
+     .max = (int64_t)1024 * 1024 * 1024,
+     .doc = "Largest EWS answer read (decoded); a larger one is refused "
+	    "(payload_too_large for mail, upstream_error otherwise).",
+     .offset = offsetof(struct ews_conf, max_response_size)},
+    {.key = "max_attachment_size",
+     .type = SB_CONF_SIZE,
+     .def = "25MiB",
+     .min = 1,
+     .max = (int64_t)1024 * 1024 * 1024,
+     .doc = "Largest single attachment taken or returned (decoded); "
+	    "larger ones answer payload_too_large.",
+     .offset = offsetof(struct ews_conf, max_attachment_size)},
+    SB_CONF_END,
+};
+
+/* ---- time zones ---------------------------------------------------------- */
+
+struct tz_map {
+	const char *iana;
+	const char *windows;
+};
+/* IANA names to Windows ids (CLDR windowsZones, the usual zones). */
+static const struct tz_map tz_table[] = {
+    {"UTC", "UTC"},
+    {"Etc/UTC", "UTC"},
+    {"Etc/GMT", "UTC"},
+    {"Europe/London", "GMT Standard Time"},
+    {"Europe/Dublin", "GMT Standard Time"},
+    {"Europe/Lisbon", "GMT Standard Time"},
+    {"Atlantic/Reykjavik", "Greenwich Standard Time"},
+    {"Europe/Berlin", "W. Europe Standard Time"},
+    {"Europe/Amsterdam", "W. Europe Standard Time"},
+    {"Europe/Rome", "W. Europe Standard Time"},
+    {"Europe/Vienna", "W. Europe Standard Time"},
+    {"Europe/Zurich", "W. Europe Standard Time"},
+    {"Europe/Stockholm", "W. Europe Standard Time"},
+    {"Europe/Oslo", "W. Europe Standard Time"},
+    {"Europe/Paris", "Romance Standard Time"},
+    {"Europe/Brussels", "Romance Standard Time"},
+    {"Europe/Madrid", "Romance Standard Time"},
+    {"Europe/Copenhagen", "Romance Standard Time"},
+    {"Europe/Warsaw", "Central European Standard Time"},
+    {"Europe/Prague", "Central Europe Standard Time"},
+    {"Europe/Budapest", "Central Europe Standard Time"},
+    {"Europe/Athens", "GTB Standard Time"},
+    {"Europe/Bucharest", "GTB Standard Time"},
+    {"Europe/Helsinki", "FLE Standard Time"},
+    {"Europe/Kiev", "FLE Standard Time"},
+    {"Europe/Kyiv", "FLE Standard Time"},
+    {"Europe/Istanbul", "Turkey Standard Time"},
+    {"Europe/Moscow", "Russian Standard Time"},
+    {"Africa/Cairo", "Egypt Standard Time"},
+    {"Africa/Johannesburg", "South Africa Standard Time"},
+    {"Africa/Lagos", "W. Central Africa Standard Time"},
+    {"Africa/Nairobi", "E. Africa Standard Time"},
+    {"Asia/Jerusalem", "Israel Standard Time"},
+    {"Asia/Dubai", "Arabian Standard Time"},
+    {"Asia/Karachi", "Pakistan Standard Time"},
+    {"Asia/Kolkata", "India Standard Time"},
+    {"Asia/Calcutta", "India Standard Time"},
+    {"Asia/Dhaka", "Bangladesh Standard Time"},
+    {"Asia/Bangkok", "SE Asia Standard Time"},
+    {"Asia/Jakarta", "SE Asia Standard Time"},
+    {"Asia/Shanghai", "China Standard Time"},
+    {"Asia/Hong_Kong", "China Standard Time"},
+    {"Asia/Singapore", "Singapore Standard Time"},
+    {"Asia/Taipei", "Taipei Standard Time"},
+    {"Asia/Seoul", "Korea Standard Time"},
+    {"Asia/Tokyo", "Tokyo Standard Time"},
+    {"Australia/Perth", "W. Australia Standard Time"},
+    {"Australia/Adelaide", "Cen. Australia Standard Time"},
+    {"Australia/Brisbane", "E. Australia Standard Time"},
+    {"Australia/Sydney", "AUS Eastern Standard Time"},
+    {"Australia/Melbourne", "AUS Eastern Standard Time"},
+    {"Pacific/Auckland", "New Zealand Standard Time"},
+    {"Pacific/Honolulu", "Hawaiian Standard Time"},
+    {"America/Anchorage", "Alaskan Standard Time"},
+    {"America/Los_Angeles", "Pacific Standard Time"},
+    {"America/Vancouver", "Pacific Standard Time"},
+    {"America/Phoenix", "US Mountain Standard Time"},
+    {"America/Denver", "Mountain Standard Time"},
+    {"America/Chicago", "Central Standard Time"},
+    {"America/Mexico_City", "Central Standard Time (Mexico)"},
+    {"America/New_York", "Eastern Standard Time"},
+    {"America/Toronto", "Eastern Standard Time"},
+    {"America/Halifax", "Atlantic Standard Time"},
+    {"America/St_Johns", "Newfoundland Standard Time"},
+    {"America/Sao_Paulo", "E. South America Standard Time"},
+    {"America/Argentina/Buenos_Aires", "Argentina Standard Time"},
+    {"America/Bogota", "SA Pacific Standard Time"},
+    {"America/Lima", "SA Pacific Standard Time"},
+    {"America/Santiago", "Pacific SA Standard Time"},
+};
+
+const char *ews_timezone_id(const char *name)
+{
+	if (!name || !*name)
+		return NULL;
+	for (size_t i = 0; i < sizeof(tz_table) / sizeof(tz_table[0]); i++) {
+		if (strcmp(tz_table[i].iana, name) == 0)
+			return tz_table[i].windows;
+		if (strcasecmp(tz_table[i].windows, name) == 0)
+			return tz_table[i].windows;
+	}
+	return NULL;
+}
+
+/* ---- validate -------------------------------------------------------------
+ */
+
+static enum sb_status ews_validate(const void *config, struct sb_error *err)
+{
+	const struct ews_conf *c = config;
+	if (c->url && c->autodiscover_email)
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "url, autodiscover_email: give one of the "
+				    "two, not both");
+	if (!c->url && !c->autodiscover_email)
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "url: required (or give autodiscover_email "
+				    "to find it by Autodiscover)");
+	if (c->autodiscover_url && !c->autodiscover_email)
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "autodiscover_url: applies with "
+				    "autodiscover_email only");
+	if (c->autodiscover_email && !sb_email_valid(c->autodiscover_email))
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "autodiscover_email: not an email address");
+	const char *check_url = c->url ? c->url : c->autodiscover_url;
+	if (check_url) {
+		char host[256];
+		if (!ews_url_host(check_url, host, sizeof(host), NULL, NULL))
+			return sb_error_set(
+			    err, SB_ERR_INVALID_INPUT, NULL,
+			    "%s: expected http(s)://host[:port]/path with no "
+			    "credentials in it",
+			    c->url ? "url" : "autodiscover_url");
+	}
+	switch (c->auth) {
+	case EWS_AUTH_BASIC:
+	case EWS_AUTH_NTLM:
+		if (!c->username || !*c->username)
+			return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+					    "username: required with auth = %s",
+					    auth_choices[c->auth]);
+		if (!c->password || !*c->password)
+			return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+					    "password: required with auth = %s",
+					    auth_choices[c->auth]);
+		break;
+	case EWS_AUTH_NEGOTIATE:
+		if (c->username || c->password)
+			return sb_error_set(
+			    err, SB_ERR_INVALID_INPUT, NULL,
+			    "username, password: auth = negotiate uses the "
+			    "daemon's own Kerberos credentials (KRB5CCNAME or "
+			    "KRB5_CLIENT_KTNAME), not these keys");
+		break;
+	case EWS_AUTH_OAUTH2:
+		if (!c->token_url)
+			return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+					    "token_url: required with auth = "
+					    "oauth2");
+		if (!c->client_id || !*c->client_id)
+			return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+					    "client_id: required with auth = "
+					    "oauth2");
+		if (c->client_secret &&
+		    (c->client_certificate || c->client_key))
+			return sb_error_set(
+			    err, SB_ERR_INVALID_INPUT, NULL,
+			    "client_secret, client_certificate: give a client "
+			    "secret or a certificate and key, not both");
+		if (!c->client_secret &&
+		    !(c->client_certificate && c->client_key))
+			return sb_error_set(
+			    err, SB_ERR_INVALID_INPUT, NULL,
+			    "client_secret: required with auth = oauth2 (or "
+			    "give client_certificate and client_key)");
+		if (c->password)
+			return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+					    "password: not used with auth = "
+					    "oauth2 (give client_secret)");
+		break;
+	default:
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "auth: unknown value");
+	}
+	if (c->auth != EWS_AUTH_OAUTH2 &&
+	    (c->token_url || c->client_id || c->client_secret ||
+	     c->client_certificate || c->client_key))
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "token_url, client_id, client_secret, "
+				    "client_certificate, client_key: apply to "
+				    "auth = oauth2 only");
+	if ((c->client_certificate != NULL) != (c->client_key != NULL))
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "client_certificate, client_key: give "
+				    "both or neither");
+	bool known = false;
+	for (size_t i = 0; server_versions[i]; i++)
+		if (c->server_version &&
+		    strcmp(c->server_version, server_versions[i]) == 0)
+			known = true;
+	if (!known)
+		return sb_error_set(
+		    err, SB_ERR_INVALID_INPUT, NULL,
+		    "server_version: not a RequestServerVersion of the EWS "
+		    "schema (Exchange2007 ... Exchange2016, V2015_10_05 ... "
+		    "V2016_10_10; Exchange2019 servers take Exchange2016)");
+	if (!ews_timezone_id(c->timezone))
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "timezone: not a Windows time zone id or "
+				    "an IANA name this broker knows (e.g. "
+				    "UTC, Europe/Berlin, W. Europe Standard "
+				    "Time)");
+	return SB_OK;
+}
+
+/* ---- the instance ----------------------------------------------------------
+ */
+
+const struct sb_host *ews_host(const struct ews *e) { return e->host; }
+enum ews_impersonation ews_impersonation(const struct ews *e)
+{
+	return (enum ews_impersonation)e->conf->impersonation;
+}
+int64_t ews_max_attachment(const struct ews *e)
+{
+	return e->conf->max_attachment_size;
+}
+int64_t ews_max_response(const struct ews *e)
+{
+	return e->conf->max_response_size;
+}
+const char *ews_account(const struct ews *e) { return e->account; }
+
+struct sb_http *ews_http_new(struct ews *e, const char *url,
+			     struct sb_error *err)
+{
+	const struct ews_conf *c = e->conf;
+	struct sb_http_conf hc = {
+	    .url = (char *)url,
+	    .tls = c->tls,
+	    .auth = SB_HTTP_AUTH_NONE,
+	    .connect_timeout_ms = c->connect_timeout_ms,
+	    .request_timeout_ms = 0,
+	    .max_response_size = c->max_response_size,
+	};
+	switch (c->auth) {
+	case EWS_AUTH_BASIC:
+		hc.auth = SB_HTTP_AUTH_BASIC;
+		break;
+	case EWS_AUTH_NTLM:
+		hc.auth = SB_HTTP_AUTH_NTLM;
+		break;
+	case EWS_AUTH_NEGOTIATE:
+		hc.auth = SB_HTTP_AUTH_NEGOTIATE;
+		break;
+	default: /* oauth2: a bearer token per request */
+		break;
+	}
+	if (hc.auth == SB_HTTP_AUTH_BASIC || hc.auth == SB_HTTP_AUTH_NTLM) {
+		hc.username = c->username;
+		hc.password = c->password;
+	}
+	struct sb_http *h = sb_http_new(e->host, &hc, err);
+	if (h && e->tfn)
+		sb_http_set_transport(h, e->tfn, e->tctx);
+	return h;
+}
+
+static void conn_free(struct ews_conn *c)
+{
+	if (!c)
+		return;
+	sb_http_free(c->http);
+	free(c->url);
+	free(c);
+}
+
+static struct ews_conn *conn_new(struct ews *e, const char *url,
+				 struct sb_error *err)
+{
+	struct ews_conn *c = calloc(1, sizeof(*c));
+	if (!c || !(c->url = strdup(url))) {
+		free(c);
+		sb_error_set(err, SB_ERR_INTERNAL, NULL, "out of memory");
+		return NULL;
+	}
+	c->http = ews_http_new(e, url, err);
+	if (!c->http) {
+		free(c->url);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+struct ews_conn *ews_conn_get(struct ews *e, const struct sb_call *call,
+			      struct sb_error *err)
+{
+	pthread_mutex_lock(&e->mu);
+	struct ews_conn *c = e->conn;
+	if (c)
+		c->refs++;
+	pthread_mutex_unlock(&e->mu);
+	if (c)
+		return c;
+
+	/* Autodiscover (the only way there is no client yet); concurrent
+	 * first calls may each ask, the first result is kept */
+	struct ews_discovered d;
+	enum sb_status st = ews_autodiscover(e, call, &d, err);
+	if (st != SB_OK)
+		return NULL;
+	struct ews_conn *fresh = conn_new(e, d.ews_url, err);
+	if (!fresh)
+		return NULL;
+	e->host->log(e->host, SB_LOG_INFO,
+		     "Autodiscover: EWS at %s (server %s, %u redirects)",
+		     d.ews_url, d.server_version[0] ? d.server_version : "?",
+		     d.hops);
+	pthread_mutex_lock(&e->mu);
+	if (!e->conn) {
+		e->conn = fresh;
+		e->disc = d;
+		e->discovered_ok = true;
+		fresh = NULL;
+	}
+	c = e->conn;
+	c->refs++;
+	pthread_mutex_unlock(&e->mu);
+	conn_free(fresh);
+	return c;
+}
+
+void ews_conn_put(struct ews *e, struct ews_conn *c)
+{
+	if (!c)
+		return;
+	bool drop = false;
+	pthread_mutex_lock(&e->mu);
+	c->refs--;
+	drop = c->retired && c->refs == 0;
+	pthread_mutex_unlock(&e->mu);
+	if (drop)
+		conn_free(c);
+}
+
+void ews_conn_refresh(struct ews *e)
+{
+	if (e->conf->url)
+		return;
+	struct ews_conn *c;
+	bool drop = false;
+	pthread_mutex_lock(&e->mu);
+	c = e->conn;
+	e->conn = NULL;
+	e->discovered_ok = false;
+	if (c) {
+		c->retired = true;
+		drop = c->refs == 0;
+	}
+	pthread_mutex_unlock(&e->mu);
+	if (drop)
+		conn_free(c);
+	e->host->log(e->host, SB_LOG_INFO,
+		     "Autodiscover: cached EWS URL dropped; the next call "
+		     "discovers it anew");
+}
+
+bool ews_discovered(struct ews *e, char *url, size_t url_n, char *version,
+		    size_t version_n, char *server, size_t server_n)
+{
+	pthread_mutex_lock(&e->mu);
+	bool ok = e->discovered_ok;
+	if (url)
+		snprintf(url, url_n, "%s",
+			 e->conn ? e->conn->url
+				 : (e->conf->url ? e->conf->url : ""));
+	if (version)
+		snprintf(version, version_n, "%s",
+			 ok ? e->disc.server_version : "");
+	if (server)
+		snprintf(server, server_n, "%s", e->server_info);
+	pthread_mutex_unlock(&e->mu);
+	return ok;
+}
+
+void ews_set_transport(struct ews *e, sb_http_transport_fn fn, void *ctx)
+{
+	e->tfn = fn;
+	e->tctx = ctx;
+	if (e->conn)
+		sb_http_set_transport(e->conn->http, fn, ctx);
+}
+
+uint64_t ews_requests(struct ews *e)
+{
+	return __atomic_load_n(&e->requests, __ATOMIC_RELAXED);
+}
+
+static void ews_close(void *state)
+{
+	struct ews *e = state;
+	if (!e)
+		return;
+	conn_free(e->conn);
+	sb_oauth2_free(e->oauth);
+	free(e->account);
+	pthread_mutex_destroy(&e->mu);
+	free(e);
+}
+
+static enum sb_status ews_open(const struct sb_host *host, const void *config,
+			       void **state, struct sb_error *err)
+{
+	const struct ews_conf *c = config;
+	struct ews *e = calloc(1, sizeof(*e));
+	if (!e)
+		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
+				    "out of memory");
+	e->host = host;
+	e->conf = c;
+	pthread_mutex_init(&e->mu, NULL);
+	e->tz_id = ews_timezone_id(c->timezone);
+	if (!e->tz_id) {
+		ews_close(e);
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "timezone: unknown");
+	}
+	const char *acct = NULL;
+	if (c->username && sb_email_valid(c->username))
+		acct = c->username;
+	else if (c->autodiscover_email)
+		acct = c->autodiscover_email;
+	if (acct && !(e->account = strdup(acct))) {
+		ews_close(e);
+		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
+				    "out of memory");
+	}
+	if (c->auth == EWS_AUTH_OAUTH2) {
+		struct sb_oauth2_conf oc = {
+		    .token_url = c->token_url,
+		    .client_id = c->client_id,
+		    .client_secret = c->client_secret,
+		    .cert_file = c->client_certificate,
+		    .key_file = c->client_key,
+		    .scope = c->scope,
+		    .verify_tls = c->tls.verify_tls,
+		    .ca_file = c->tls.ca_file,
+		};
+		enum sb_status st = sb_oauth2_new(&oc, host, &e->oauth, err);
+		if (st != SB_OK) {
+			ews_close(e);
+			return st;
+		}
+	}
+	if (c->url) {
+		/* sb_http_new contacts nothing: open() stays offline */
+		e->conn = conn_new(e, c->url, err);
+		if (!e->conn) {
+			enum sb_status st = err ? err->status : SB_ERR_INTERNAL;
+			ews_close(e);
+			return st;
+		}
+	}
+	*state = e;
+	return SB_OK;
+}
+
+static enum sb_status ews_test(void *state, struct sb_error *err)
+{
+	struct ews_probe p;
+	return ews_probe(state, NULL, NULL, &p, err);
+}
+
+/* ---- the object table ------------------------------------------------------
+ */
+
+static const struct sb_object ews_objects[] = {
+    {.name = SB_OBJ_FOLDER,
+     .doc = "A mail folder of the mailbox.",
+     .properties = sb_folder_properties,
+     .methods = ews_folder_methods},
+    {.name = "Contact",
+     .doc = "A recipient the server knows (the address book and the "
+	    "mailbox's contacts), found by name.",
+     .properties = ews_contact_properties,
+     .methods = ews_contact_methods},
+    {.name = "AutomaticReply",
+     .doc = "The mailbox's automatic replies (out of office).",
+     .properties = ews_oof_properties,
+     .methods = ews_oof_methods},
+    {.name = "Service",
+     .doc = "The EWS service of the instance: where it is and which "
+	    "version answers.",
+     .properties = ews_service_properties,
+     .methods = ews_service_methods},
+    /* mail objects (ews_mail.c, ews_attach.c) */
+    {.name = SB_OBJ_EMAIL,
+     .doc = "A message of the mailbox: send, answer, list, load, move, "
+	    "mark and delete.",
+     .properties = sb_email_properties,
+     .methods = ews_email_methods},
+    {.name = "Attachment",
+     .doc = "A file attached to a message, one at a time: the way to mail "
+	    "too large to load whole.",
+     .properties = ews_attachment_properties,
+     .methods = ews_attachment_methods},
+    SB_OBJECT_END,
+};
+
+SB_EXPORT const struct sb_broker svcbroker_broker = {
+    SB_BROKER_HEADER,
+    .name = "exchange-ews",
+    .version = "1.0",
+    .summary = "Microsoft Exchange Server 2013-2019 and Subscription Edition "
+	       "over Exchange Web Services (SOAP)",
+    .config = ews_config,
+    .config_size = sizeof(struct ews_conf),
+    .objects = ews_objects,
+    .validate = ews_validate,
+    .open = ews_open,
+    .test = ews_test,
+    .close = ews_close,
+};

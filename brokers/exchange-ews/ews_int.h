@@ -1,0 +1,146 @@
+/* exchange-ews broker — the instance's private state, shared by
+ * ews_broker.c, ews_client.c, ews_autodiscover.c and ews_service.c only
+ * (object files use ews.h). */
+#ifndef EWS_INT_H
+#define EWS_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <svcbroker/backoff.h>
+#include <svcbroker/http.h>
+#include <svcbroker/oauth2.h>
+
+#include "ews.h"
+
+enum ews_auth {
+	EWS_AUTH_BASIC = 0,
+	EWS_AUTH_NTLM,
+	EWS_AUTH_NEGOTIATE,
+	EWS_AUTH_OAUTH2,
+};
+
+/* The instance keys (docs/brokers/exchange-ews.md). */
+struct ews_conf {
+	char *url;
+	char *autodiscover_email;
+	char *autodiscover_url;
+	int auth; /* enum ews_auth */
+	char *username;
+	char *password;
+	char *token_url;
+	char *client_id;
+	char *scope;
+	char *client_secret;
+	char *client_certificate;
+	char *client_key;
+	int impersonation; /* enum ews_impersonation */
+	char *server_version;
+	char *timezone;
+	struct sb_tls_conf tls;
+	int64_t retries;
+	int64_t connect_timeout_ms;
+	int64_t max_response_size;
+	int64_t max_attachment_size;
+};
+
+/* One HTTP client bound to one EWS URL.  Replaced when Autodiscover
+ * finds another URL; a call holds a reference while it uses it. */
+struct ews_conn {
+	struct sb_http *http;
+	char *url;
+	unsigned refs;
+	bool retired;
+};
+
+/* What Autodiscover found (ews_autodiscover.c). */
+struct ews_discovered {
+	char ews_url[1024];
+	char server_version[64]; /* "15.1.2176" from the hex build, or "" */
+	char email[256];	 /* the address it ended with */
+	unsigned hops;
+};
+
+struct ews {
+	const struct sb_host *host;
+	const struct ews_conf *conf;
+	const char *tz_id; /* the Windows time zone id sent */
+	char *account;	   /* ews_account() */
+	struct sb_oauth2 *oauth;
+	struct sb_backoff backoff;
+
+	pthread_mutex_t mu; /* guards everything below */
+	struct ews_conn *conn;
+	bool discovered_ok;
+	struct ews_discovered disc;
+	char server_info[128]; /* last ServerVersionInfo seen */
+	/* unit tests: the transport of every client made */
+	sb_http_transport_fn tfn;
+	void *tctx;
+	uint64_t requests; /* EWS requests sent (tests, diagnostics) */
+};
+
+/* A reference to the current EWS client, made (after Autodiscover if the
+ * instance has no url) when there is none yet; NULL with err filled. */
+struct ews_conn *ews_conn_get(struct ews *e, const struct sb_call *call,
+			      struct sb_error *err);
+void ews_conn_put(struct ews *e, struct ews_conn *c);
+/* Forget the Autodiscover result and retire the client made from it (the
+ * mailbox moved, or the URL answers 404): the next call discovers anew.
+ * No-op with a configured url. */
+void ews_conn_refresh(struct ews *e);
+
+/* An HTTP client for url with the instance's TLS, auth and caps (and the
+ * unit test's transport).  NULL with err filled. */
+struct sb_http *ews_http_new(struct ews *e, const char *url,
+			     struct sb_error *err);
+/* Run one HTTP request with the instance's credentials: for oauth2 a
+ * token from the cache, invalidated and renewed once when the server
+ * answers 401 to a cached one. */
+enum sb_status ews_http_perform(struct ews *e, struct sb_http *http,
+				const struct sb_call *call,
+				struct sb_http_request *rq,
+				struct sb_http_response *rs,
+				struct sb_error *err);
+
+/* POX Autodiscover for the instance's autodiscover_email: fills d.
+ * Contacts the server every time (the cache is ews_conn_get's). */
+enum sb_status ews_autodiscover(struct ews *e, const struct sb_call *call,
+				struct ews_discovered *d, struct sb_error *err);
+/* The host of an http(s) URL (lower-case) and whether it is https:
+ * false when it is not such a URL.  For tests too. */
+bool ews_url_host(const char *url, char *host, size_t n, bool *https,
+		  int *port);
+/* May an Autodiscover request carrying the credentials go to host, for an
+ * address of domain `domain` when `origin` is the configured address's
+ * domain?  (host is domain or autodiscover.domain, and domain is origin
+ * or below it.) */
+bool ews_autodiscover_host_ok(const char *host, const char *domain,
+			      const char *origin);
+/* A hex ServerVersion of POX Autodiscover ("73C18880") as
+ * "major.minor.build" ("15.1.2176"); false when it is not one. */
+bool ews_server_version_hex(const char *hex, char *out, size_t n);
+
+/* What Service.Test and test() report. */
+struct ews_probe {
+	char server_version[128]; /* "15.1.2507.6", from ServerVersionInfo */
+	char ews_url[1024];
+};
+/* One cheap request (GetFolder msgfolderroot, of mailbox if given)
+ * through the instance's EWS client: reachability, TLS, credentials and
+ * (with a mailbox) impersonation. */
+enum sb_status ews_probe(struct ews *e, const struct sb_call *call,
+			 const char *mailbox, struct ews_probe *p,
+			 struct sb_error *err);
+/* The current EWS URL, the server version Autodiscover reported and the
+ * last ServerVersionInfo seen (each may be NULL); true when the URL came
+ * from Autodiscover. */
+bool ews_discovered(struct ews *e, char *url, size_t url_n, char *version,
+		    size_t version_n, char *server, size_t server_n);
+
+/* The Windows time zone id for a timezone key value (a Windows id or an
+ * IANA name of the table), or NULL. */
+const char *ews_timezone_id(const char *name);
+
+#endif
