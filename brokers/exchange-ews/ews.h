@@ -187,4 +187,12 @@ void ews_set_transport(struct ews *e, sb_http_transport_fn fn, void *ctx);
 /* EWS requests sent so far by the instance. */
 uint64_t ews_requests(struct ews *e);
 
+/* ---- mail (ews_mail.c, ews_attach.c) ---- */
+
+/* Email's methods (its properties: the SDK's sb_email_properties) and
+ * the Attachment object's table. */
+extern const struct sb_method ews_email_methods[];
+extern const struct sb_property ews_attachment_properties[];
+extern const struct sb_method ews_attachment_methods[];
+
 #endif

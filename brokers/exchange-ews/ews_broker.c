@@ -659,6 +659,16 @@ static const struct sb_object ews_objects[] = {
      .properties = ews_service_properties,
      .methods = ews_service_methods},
     /* mail objects (ews_mail.c, ews_attach.c) */
+    {.name = SB_OBJ_EMAIL,
+     .doc = "A message of the mailbox: send, answer, list, load, move, "
+	    "mark and delete.",
+     .properties = sb_email_properties,
+     .methods = ews_email_methods},
+    {.name = "Attachment",
+     .doc = "A file attached to a message, one at a time: the way to mail "
+	    "too large to load whole.",
+     .properties = ews_attachment_properties,
+     .methods = ews_attachment_methods},
     SB_OBJECT_END,
 };
 

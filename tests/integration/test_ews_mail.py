@@ -1,0 +1,426 @@
+#!/usr/bin/python3
+"""exchange-ews broker: Email and Attachment end to end through the real
+daemon against the mock EWS server (tests/mock/ews_server.py, which checks
+every request against Microsoft's schema): every method, List paging while
+mail arrives, a hostile mailbox, 413 for oversize mail, a 25 MiB attachment
+(memory measured), Send never repeated after the connection drops once the
+request was read, and no schema violation at the end."""
+import base64
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.environ.get("top_srcdir") or os.path.join(HERE, "..", "..")
+sys.path.insert(0, os.path.join(SRC, "tests", "lib"))
+
+import sbtest  # noqa: E402
+
+MOCK = os.path.join(SRC, "tests", "mock", "ews_server.py")
+if not os.path.exists(sbtest.daemon_path()) or not os.path.exists(MOCK):
+    print("# svcbrokerd or the mock EWS server not built")
+    sys.exit(sbtest.SKIP)
+
+c = sbtest.Checks()
+ALICE, BOB, CAROL = ("alice@example.test", "bob@example.test",
+                     "carol@example.test")
+PW = "Secret-Pw-1"
+
+
+class MockEWS:
+    """The mock EWS server on loopback, stopped by stop() (and by its own
+    lifetime if this process dies)."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="ewsmock-")
+        pf = os.path.join(self.dir, "port")
+        self.log = os.path.join(self.dir, "mock.log")
+        self.proc = subprocess.Popen(
+            ["/usr/bin/python3", MOCK, "--port-file", pf, "--auth", "basic",
+             "--lifetime", "1200", "--log", self.log],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+        ok = sbtest.wait_for(
+            lambda: os.path.exists(pf) and open(pf).read().strip(), 30)
+        if not ok:
+            self.stop()
+            raise RuntimeError("mock EWS server did not start")
+        self.port = int(open(pf).read().strip())
+
+    def ctl(self, path, body=None, timeout=120):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(
+            "http://127.0.0.1:%d%s" % (self.port, path), data=data,
+            method="GET" if data is None else "POST",
+            headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return json.loads(r.read().decode())
+
+    def deliver(self, **kw):
+        kw.setdefault("mailbox", ALICE)
+        kw.setdefault("from", CAROL)
+        kw.setdefault("to", [kw["mailbox"]])
+        return self.ctl("/_mock/deliver", kw)["ids"]
+
+    def mailbox(self, who, folder=None):
+        q = "/_mock/mailbox?mailbox=" + who
+        if folder:
+            q += "&folder=" + folder
+        return self.ctl(q)
+
+    def items(self, who, folder):
+        """Every item of one folder of a mailbox, whatever the JSON's
+        nesting (a list of items, or folders holding them)."""
+        box = self.mailbox(who, folder)
+        found = []
+
+        def walk(x):
+            if isinstance(x, dict):
+                if "subject" in x and "id" in x:
+                    found.append(x)
+                    return
+                for v in x.values():
+                    walk(v)
+            elif isinstance(x, list):
+                for v in x:
+                    walk(v)
+        walk(box)
+        return found
+
+    def stats(self):
+        return self.ctl("/_mock/stats")
+
+    def ops(self, name):
+        return self.stats().get("by_operation", {}).get(name, 0)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def instance(name, port, extra=""):
+    return ("[instance %s]\nbroker = exchange-ews\n"
+            "url = http://127.0.0.1:%d/EWS/Exchange.asmx\nauth = basic\n"
+            "username = %s\npassword = %s\nimpersonation = impersonate\n"
+            "timeout = 120s\n%s\n" % (name, port, ALICE, PW, extra))
+
+
+def f_in(name, data, ctype="application/octet-stream"):
+    return {"Name": name, "ContentType": ctype,
+            "Content": base64.b64encode(data).decode()}
+
+
+def err(body):
+    return body.get("error", {}) if isinstance(body, dict) else {}
+
+
+def rows(body):
+    return body.get("rows", []) if isinstance(body, dict) else []
+
+
+def subjects(items):
+    return [i.get("subject") for i in items]
+
+
+def vm_hwm(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return -1
+
+
+mock = MockEWS()
+try:
+    cfg = ("[module exchange-ews]\nenabled = yes\n" +
+           instance("ews", mock.port, "max_response_size = 64MiB\n") +
+           instance("small", mock.port, "max_attachment_size = 1KiB\n"))
+    with sbtest.Daemon(cfg) as d:
+        mock.ctl("/_mock/reset", {})
+
+        # ---- Send -----------------------------------------------------------
+        before = mock.ops("CreateItem")
+        st, b = d.call("ews/Email.Send", {
+            "To": [BOB], "Cc": [CAROL], "Subject": "Plan & <budget>",
+            "Body": "plain text", "HtmlBody": "<p>the <b>HTML</b></p>",
+            "Importance": "High",
+            "Attachments": [f_in("plan.pdf", b"%PDF-1.4\x00\xff" * 50,
+                                 "application/pdf")]})
+        c.eq(st, 200, "Send answers 200")
+        r = rows(b)[0] if rows(b) else {}
+        c.eq(sorted(r.get("Accepted", [])), [BOB, CAROL],
+             "Send: Accepted = every recipient")
+        c.ok(not r.get("Id"), "Send: no Id (EWS answers a send with no item)")
+        c.eq(mock.ops("CreateItem") - before, 1,
+             "Send: one CreateItem, attachments in it")
+        got = [i for i in mock.items(BOB, "inbox")
+               if i.get("subject") == "Plan & <budget>"]
+        c.eq(len(got), 1, "Send: delivered to bob's Inbox once")
+        if got:
+            c.ok("<b>HTML</b>" in (got[0].get("html_body") or ""),
+                 "Send: HtmlBody wins")
+            c.eq([a.get("name") for a in got[0].get("attachments", [])],
+                 ["plan.pdf"], "Send: the attachment went with it")
+        c.eq(len([i for i in mock.items(ALICE, "sentitems")
+                  if i.get("subject") == "Plan & <budget>"]), 1,
+             "Send: a copy in Sent Items")
+
+        # bad inputs fail before any request
+        n0 = mock.stats().get("requests", 0)
+        st, b = d.call("ews/Email.Send", {"To": [BOB], "From": BOB})
+        c.eq(st, 400, "Send: From another mailbox is 400")
+        st, b = d.call("ews/Email.Send", {"To": ["not-an-address"]})
+        c.eq(st, 400, "Send: invalid address is 400")
+        st, b = d.call("small/Email.Send", {
+            "To": [BOB], "Attachments": [f_in("big.bin", b"x" * 4096)]})
+        c.eq((st, err(b).get("code")), (413, "ErrorMessageSizeExceeded"),
+             "Send: attachments over max_attachment_size: 413")
+        c.eq(mock.stats().get("requests", 0), n0,
+             "bad inputs sent no request")
+
+        # ---- SaveDraft, Attachment.Add/List/Delete -------------------------
+        st, b = d.call("ews/Email.SaveDraft", {
+            "To": [BOB], "Subject": "draft one", "Body": "text",
+            "Attachments": [f_in("a.txt", b"alpha", "text/plain")]})
+        c.eq(st, 200, "SaveDraft answers 200")
+        draft = rows(b)[0] if rows(b) else {}
+        c.ok(draft.get("Id") and draft.get("ChangeKey"),
+             "SaveDraft: Id and ChangeKey")
+        c.eq(draft.get("Folder"), "drafts", "SaveDraft: Folder drafts")
+        st, b = d.call("ews/Attachment.Add", {
+            "ItemId": draft.get("Id", "x"),
+            "Content": f_in("b.bin", bytes(range(256)))})
+        c.eq(st, 200, "Attachment.Add answers 200")
+        added = rows(b)[0] if rows(b) else {}
+        c.eq((added.get("Name"), added.get("Size")), ("b.bin", 256),
+             "Attachment.Add: row of the new attachment")
+        st, b = d.call("ews/Attachment.List", {"ItemId": draft.get("Id", "x")})
+        c.eq(st, 200, "Attachment.List answers 200")
+        c.eq(sorted(x.get("Name") for x in rows(b)), ["a.txt", "b.bin"],
+             "Attachment.List: both attachments")
+        st, b = d.call("ews/Attachment.Load", {"Id": added.get("Id", "x")})
+        c.eq(st, 200, "Attachment.Load answers 200")
+        cont = (rows(b)[0] if rows(b) else {}).get("Content", {})
+        c.eq(base64.b64decode(cont.get("Content", "")), bytes(range(256)),
+             "Attachment.Load: the bytes")
+        st, b = d.call("ews/Attachment.Delete", {"Id": added.get("Id", "x")})
+        c.eq(st, 200, "Attachment.Delete answers 200")
+        st, b = d.call("ews/Attachment.List", {"ItemId": draft.get("Id", "x")})
+        c.eq([x.get("Name") for x in rows(b)], ["a.txt"],
+             "Attachment.Delete: it is gone")
+
+        # ---- List: To and Cc, one GetItem per page -------------------------
+        mock.ctl("/_mock/reset", {})
+        mock.deliver(subject="first", to=[ALICE, BOB], cc=[CAROL])
+        time.sleep(1.1)
+        mock.deliver(subject="second", to=[ALICE])
+        gi = mock.ops("GetItem")
+        st, b = d.call("ews/Email.List", {"Folder": "inbox"})
+        c.eq(st, 200, "List answers 200")
+        c.eq([x.get("Subject") for x in rows(b)], ["second", "first"],
+             "List: newest first")
+        first = rows(b)[1] if len(rows(b)) > 1 else {}
+        c.eq((sorted(first.get("To", [])), first.get("Cc")),
+             ([ALICE, BOB], [CAROL]), "List: To and Cc")
+        c.eq(first.get("From"), CAROL, "List: From")
+        c.eq(mock.ops("GetItem") - gi, 1, "List: one batched GetItem")
+        st, b = d.call("ews/Email.List", {"Folder": "no such folder"})
+        c.eq(st, 404, "List: unknown folder is 404")
+
+        # ---- paging through 250 while 10 arrive ------------------------------
+        mock.ctl("/_mock/reset", {})
+        orig = set(mock.deliver(subject="bulk", count=250))
+        seen, dup, token, pages = [], 0, None, 0
+        while pages < 20:
+            inp = {"PageSize": 40}
+            if token:
+                inp["PageToken"] = token
+            st, b = d.call("ews/Email.List", inp)
+            if st != 200:
+                c.ok(False, "paging: page %d answers 200" % pages, str(b))
+                break
+            for x in rows(b):
+                if x["Id"] in seen:
+                    dup += 1
+                seen.append(x["Id"])
+            pages += 1
+            if pages <= 5:
+                mock.deliver(subject="arrived", count=2)
+            token = b.get("next_page_token")
+            if not token:
+                break
+        c.eq(dup, 0, "paging: no row twice while 10 arrive")
+        c.eq(len(orig - set(seen)), 0, "paging: every one of the 250 seen")
+
+        # ---- Load: bodies, attachments inline, attached message --------------
+        mock.ctl("/_mock/reset", {})
+        att = os.urandom(3000)
+        ids = mock.deliver(
+            subject="with files", to=[ALICE], cc=[BOB], body="hello",
+            html_body="<p>hello</p>",
+            attachments=[
+                {"name": "data.bin", "content_type": "application/x-data",
+                 "content_b64": base64.b64encode(att).decode()},
+                {"name": "old mail", "item": {
+                    "subject": "the old one", "from": BOB, "to": [ALICE],
+                    "body": "inner body"}}])
+        ga = mock.ops("GetAttachment")
+        st, b = d.call("ews/Email.Load", {"Id": ids[0]})
+        c.eq(st, 200, "Load answers 200")
+        r = rows(b)[0] if rows(b) else {}
+        c.eq(r.get("Subject"), "with files", "Load: Subject")
+        c.ok("<p>hello</p>" in (r.get("HtmlBody") or ""), "Load: HtmlBody")
+        files = {f.get("Name"): f for f in r.get("Attachments", [])}
+        c.eq(base64.b64decode(files.get("data.bin", {}).get("Content", "")),
+             att, "Load: the file's bytes")
+        eml = [f for f in files.values()
+               if f.get("ContentType") == "message/rfc822"]
+        c.eq(len(eml), 1, "Load: the attached message as message/rfc822")
+        if eml:
+            c.ok(b"the old one" in base64.b64decode(eml[0]["Content"]),
+                 "Load: the attached message's MIME source")
+        c.eq(mock.ops("GetAttachment") - ga, 1, "Load: one GetAttachment")
+        st, b = d.call("ews/Email.Load", {"Id": "AAMkDoesNotExist="})
+        c.eq(st, 404, "Load: unknown Id is 404")
+
+        # ---- 413 for oversize mail ----------------------------------------
+        big = mock.deliver(subject="big one", attachments=[
+            {"name": "big.bin", "content_type": "application/octet-stream",
+             "content_b64": base64.b64encode(b"y" * 8192).decode()}])
+        st, b = d.call("small/Email.Load", {"Id": big[0]})
+        c.eq((st, err(b).get("code")), (413, "ErrorMessageSizeExceeded"),
+             "Load over max_attachment_size: 413 ErrorMessageSizeExceeded")
+        c.ok("Attachment" in err(b).get("message", ""),
+             "the 413 names the Attachment object", err(b).get("message"))
+
+        # ---- hostile mailbox ----------------------------------------------
+        mock.ctl("/_mock/reset", {})
+        mock.deliver(subject="fine", to=[ALICE])
+        mock.deliver(hostile=True, count=3)
+        mock.deliver(from_ex=True, subject="from EX")
+        st, b = d.call("ews/Email.List", {})
+        c.eq(st, 200, "hostile mailbox: List answers 200")
+        c.ok(len(rows(b)) >= 2, "hostile mailbox: the good rows are there")
+        for x in rows(b):
+            c.ok("From" not in x or ("@" in x["From"] and
+                                     not x["From"].startswith("/")),
+                 "hostile mailbox: From is an SMTP address or absent")
+            st2, b2 = d.call("ews/Email.Load", {"Id": x["Id"]})
+            c.eq(st2, 200, "hostile mailbox: Load of %s" % x.get("Subject"))
+
+        # ---- Reply, ReplyAll, Forward ---------------------------------------
+        mock.ctl("/_mock/reset", {})
+        o = mock.deliver(subject="question", to=[ALICE], cc=[BOB],
+                         body="what now?",
+                         attachments=[{"name": "q.txt",
+                                       "content_type": "text/plain",
+                                       "content_b64": "cQ=="}])[0]
+        st, b = d.call("ews/Email.Reply", {"Id": o, "Body": "this"})
+        c.eq(st, 200, "Reply answers 200")
+        c.eq((rows(b)[0] if rows(b) else {}).get("Accepted"), [CAROL],
+             "Reply: to the sender")
+        c.ok(any((s or "").lower().startswith("re: question")
+                 for s in subjects(mock.items(CAROL, "inbox"))),
+             "Reply: carol got RE: question")
+        st, b = d.call("ews/Email.ReplyAll", {"Id": o, "Body": "all"})
+        c.eq(st, 200, "ReplyAll answers 200")
+        c.eq(sorted((rows(b)[0] if rows(b) else {}).get("Accepted", [])),
+             [BOB, CAROL], "ReplyAll: sender and Cc, not alice herself")
+        st, b = d.call("ews/Email.Forward", {
+            "Id": o, "To": [BOB], "Body": "fyi",
+            "Attachments": [f_in("extra.txt", b"extra", "text/plain")]})
+        c.eq(st, 200, "Forward answers 200")
+        fw = [i for i in mock.items(BOB, "inbox")
+              if (i.get("subject") or "").lower().startswith("fw")]
+        c.eq(len(fw), 1, "Forward: bob got FW: once")
+        if fw:
+            c.eq(sorted(a.get("name") for a in fw[0].get("attachments", [])),
+                 ["extra.txt", "q.txt"],
+                 "Forward: original attachment kept, new one added")
+        st, b = d.call("ews/Email.Reply", {"Id": "AAMkNope="})
+        c.eq(st, 404, "Reply to an unknown Id is 404")
+
+        # ---- MarkRead, Move, Delete ----------------------------------------
+        st, b = d.call("ews/Email.Load", {"Id": o})
+        ck = (rows(b)[0] if rows(b) else {}).get("ChangeKey", "")
+        st, b = d.call("ews/Email.MarkRead", {"Id": o, "ChangeKey": ck})
+        c.eq(st, 200, "MarkRead answers 200")
+        r = rows(b)[0] if rows(b) else {}
+        c.ok(r.get("ChangeKey") and r.get("ChangeKey") != ck,
+             "MarkRead: a new ChangeKey")
+        c.ok(all(i.get("is_read") for i in mock.items(ALICE, "inbox")
+                 if i.get("id") == o), "MarkRead: read at the server")
+        st, b = d.call("ews/Email.MarkRead", {"Id": o, "ChangeKey": ck,
+                                              "IsRead": False})
+        c.eq(st, 409, "MarkRead with a stale ChangeKey: 409")
+        st, b = d.call("ews/Email.Move", {"Id": o, "Folder": "deleteditems"})
+        c.eq(st, 200, "Move answers 200")
+        new_id = (rows(b)[0] if rows(b) else {}).get("Id")
+        c.ok(new_id and new_id != o, "Move: a new Id")
+        st, b = d.call("ews/Email.Load", {"Id": new_id or "x"})
+        c.eq(st, 200, "Move: the new Id loads")
+        st, b = d.call("ews/Email.Delete", {"Id": new_id or "x",
+                                            "HardDelete": True})
+        c.eq(st, 200, "Delete answers 200")
+        st, b = d.call("ews/Email.Load", {"Id": new_id or "x"})
+        c.eq(st, 404, "Delete: gone")
+
+        # ---- Send is not repeated after the request was read ---------------
+        before = mock.ops("CreateItem")
+        mock.ctl("/_mock/inject", {"operation": "CreateItem", "count": 1,
+                                   "drop": "after_read"})
+        st, b = d.call("ews/Email.Send", {"To": [BOB], "Subject": "once"})
+        c.ok(st >= 500, "Send after a dropped connection fails", str(st))
+        time.sleep(0.5)
+        c.ok(len([i for i in mock.items(BOB, "inbox")
+                  if i.get("subject") == "once"]) <= 1,
+             "Send: never delivered twice")
+        c.eq(mock.ops("CreateItem") - before, 1, "Send: not retried")
+
+        c.eq(mock.stats().get("violations"), [],
+             "no schema violation at the mock")
+
+    # ---- the 25 MiB attachment, memory measured ----------------------------
+    mock.ctl("/_mock/reset", {})
+    blob = os.urandom(25 * 1024 * 1024)
+    ids = mock.deliver(subject="huge", attachments=[
+        {"name": "huge.bin", "content_type": "application/octet-stream",
+         "content_b64": base64.b64encode(blob).decode()}])
+    with sbtest.Daemon("[module exchange-ews]\nenabled = yes\n" +
+                       instance("ews", mock.port,
+                                "max_response_size = 64MiB\n")) as d:
+        st, b = d.call("ews/Attachment.List", {"ItemId": ids[0]})
+        c.eq(st, 200, "25 MiB: Attachment.List answers 200")
+        a = rows(b)[0] if rows(b) else {}
+        c.eq(a.get("Size"), len(blob), "25 MiB: Size")
+        base = vm_hwm(d.proc.pid) if not sbtest.VALGRIND else -1
+        st, b = d.call("ews/Attachment.Load", {"Id": a.get("Id", "x")},
+                       timeout=300)
+        c.eq(st, 200, "25 MiB: Attachment.Load answers 200")
+        data = base64.b64decode(
+            (rows(b)[0] if rows(b) else {}).get("Content", {}).get(
+                "Content", ""))
+        c.eq(hashlib.sha256(data).hexdigest(),
+             hashlib.sha256(blob).hexdigest(), "25 MiB: the exact bytes")
+        if base > 0:
+            peak = vm_hwm(d.proc.pid) - base
+            print("# 25 MiB attachment: daemon peak RSS grew by %.1f MiB "
+                  "(%.2fx the file)" % (peak / 1048576.0,
+                                        peak / float(len(blob))))
+            c.ok(peak < 8 * len(blob), "25 MiB: memory stays bounded",
+                 "%d bytes" % peak)
+        c.eq(mock.stats().get("violations"), [],
+             "no schema violation at the mock (25 MiB)")
+finally:
+    mock.stop()
+c.done()
