@@ -73,7 +73,9 @@ const char *ews_account(const struct ews *e);
 
 /* Not idempotent (CreateItem with SendAndSaveCopy, SendItem, response
  * objects): retried only when the server certainly did not take it (no
- * connection; a fault such as ErrorServerBusy that says it was refused). */
+ * connection; a fault such as ErrorServerBusy that says it was refused),
+ * and sent on a new connection (libcurl itself re-sends a request whose
+ * kept connection closes before any answer). */
 #define EWS_OP_SEND 0x1u
 
 struct ews_op {
