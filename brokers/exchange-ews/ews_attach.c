@@ -118,13 +118,28 @@ static enum sb_status att_load(void *state, const struct sb_call *call,
 {
 	struct ews_op op;
 	const char *id = sb_call_str(call, "Id", NULL);
+	int64_t cap = ews_max_attachment(state);
+	/* the content is decoded while the answer is parsed, into one
+	 * buffer: never held as base64 text */
+	struct ews_content_sink sink = {.max_each = cap > 0 ? (size_t)cap : 0};
 	ews_op_init(&op, state, call, 0);
+	op.stream_local = "Content";
+	op.stream_sink = ews_content_sink_fn;
+	op.stream_arg = &sink;
 	enum sb_status st = ews_op_mailbox(&op, err);
 	xmlNode *msg = NULL;
 	if (st == SB_OK) {
 		const char *ids[] = {id};
 		ews_w_get_attachments(&op, ids, 1);
 		st = ews_op_run(&op, err);
+		if (st != SB_OK && sink.failed && cap > 0 && sink.n &&
+		    sink.bufs[sink.n - 1].failed)
+			st = sb_error_set(
+			    err, SB_ERR_PAYLOAD_TOO_LARGE,
+			    "ErrorMessageSizeExceeded",
+			    "Attachment %s: over max_attachment_size "
+			    "(%lld)",
+			    id, (long long)cap);
 	}
 	if (st == SB_OK)
 		st = first_message(&op, &msg, err);
@@ -137,11 +152,11 @@ static enum sb_status att_load(void *state, const struct sb_call *call,
 				  "attachment");
 	unsigned char *data = NULL;
 	size_t len = 0;
-	if (st == SB_OK && !ews_att_content(a, &data, &len))
+	unsigned next = 0;
+	if (st == SB_OK && !ews_att_content_from(a, &sink, &next, &data, &len))
 		st = sb_error_set(err, SB_ERR_UPSTREAM, "invalid_response",
 				  "the attachment's content is missing or not "
 				  "base64");
-	int64_t cap = ews_max_attachment(state);
 	if (st == SB_OK && cap > 0 && (int64_t)len > cap)
 		st = sb_error_set(err, SB_ERR_PAYLOAD_TOO_LARGE,
 				  "ErrorMessageSizeExceeded",
@@ -166,6 +181,7 @@ static enum sb_status att_load(void *state, const struct sb_call *call,
 	free(data);
 	ews_att_desc_free(&d);
 	ews_op_free(&op);
+	ews_content_sink_free(&sink);
 	return st;
 }
 

@@ -564,8 +564,14 @@ load_attachments(struct ews *e, const struct sb_call *call, const char *mailbox,
 	for (size_t i = 0; i < x->n_atts; i++)
 		ids[i] = x->atts[i].id;
 	struct ews_op op;
+	struct ews_content_sink sink = {0};
+	unsigned next = 0;
 	ews_op_init(&op, e, call, 0);
 	op.mailbox = mailbox;
+	/* files decoded while the answer is parsed, one buffer each */
+	op.stream_local = "Content";
+	op.stream_sink = ews_content_sink_fn;
+	op.stream_arg = &sink;
 	ews_w_get_attachments(&op, ids, x->n_atts);
 	enum sb_status st = ews_op_run(&op, err);
 	size_t i = 0;
@@ -581,7 +587,7 @@ load_attachments(struct ews *e, const struct sb_call *call, const char *mailbox,
 			continue;
 		unsigned char *data = NULL;
 		size_t len = 0;
-		if (!ews_att_content(a, &data, &len))
+		if (!ews_att_content_from(a, &sink, &next, &data, &len))
 			continue; /* nothing readable: left out */
 		struct sb_file f = {.name = x->atts[i].name,
 				    .content_type = x->atts[i].content_type,
@@ -593,6 +599,7 @@ load_attachments(struct ews *e, const struct sb_call *call, const char *mailbox,
 		free(data);
 	}
 	ews_op_free(&op);
+	ews_content_sink_free(&sink);
 	free(ids);
 	return st;
 }

@@ -347,7 +347,7 @@ try:
             c.eq(sorted(a.get("name") for a in fw[0].get("attachments", [])),
                  ["extra.txt", "q.txt"],
                  "Forward: original attachment kept, new one added")
-        st, b = d.call("ews/Email.Reply", {"Id": "AAMkNope="})
+        st, b = d.call("ews/Email.Reply", {"Id": "AAMkDoesNotExist="})
         c.eq(st, 404, "Reply to an unknown Id is 404")
 
         # ---- MarkRead, Move, Delete ----------------------------------------
@@ -417,7 +417,11 @@ try:
             print("# 25 MiB attachment: daemon peak RSS grew by %.1f MiB "
                   "(%.2fx the file)" % (peak / 1048576.0,
                                         peak / float(len(blob))))
-            c.ok(peak < 8 * len(blob), "25 MiB: memory stays bounded",
+            # what is held at the peak: the answer's base64 (1.33x, freed
+            # once parsed), the decoded file (1x, the content decoded while
+            # parsed: never a base64 text node), the result's copy (1x)
+            # and the host's JSON rendering of it (1.33x)
+            c.ok(peak < 5 * len(blob), "25 MiB: memory stays bounded",
                  "%d bytes" % peak)
         c.eq(mock.stats().get("violations"), [],
              "no schema violation at the mock (25 MiB)")
