@@ -66,6 +66,10 @@ static bool op_name(const char *body, char *out, size_t n)
 		len -= (size_t)(colon + 1 - p);
 		p = colon + 1;
 	}
+	/* GetUserAvailabilityRequest, Get/SetUserOofSettingsRequest: the
+	 * operation is the element's name without "Request" */
+	if (len > 7 && memcmp(p + len - 7, "Request", 7) == 0)
+		len -= 7;
 	if (!len || len >= n)
 		return false;
 	memcpy(out, p, len);

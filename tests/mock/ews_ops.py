@@ -102,6 +102,11 @@ def ctext(el, name, default=None):
     return c.text if c is not None and c.text is not None else default
 
 
+def xbool(s):
+    """xs:boolean: true, false, 1, 0."""
+    return (s or "").strip() in ("true", "1")
+
+
 def local(el):
     return el.tag.rsplit("}", 1)[-1]
 
@@ -201,7 +206,7 @@ def parse_shape(el, cls=ItemShape):
                 add.append(f.get("FieldURI"))
     return cls(ctext(el, T + "BaseShape", "Default"), add,
                ctext(el, T + "BodyType", "Best"),
-               ctext(el, T + "IncludeMimeContent", "false") == "true")
+               xbool(ctext(el, T + "IncludeMimeContent")))
 
 
 # ---- folders -------------------------------------------------------------
@@ -354,7 +359,7 @@ def coerce(val, const):
     if isinstance(val, datetime.datetime):
         return val, parse_iso(const)
     if isinstance(val, bool):
-        return val, const.strip().lower() == "true"
+        return val, xbool(const)
     return val, const
 
 
@@ -485,7 +490,7 @@ def parse_recipients(el):
 def parse_attachment(ctx, ae, mailbox):
     name = ctext(ae, T + "Name", "")
     ctype = ctext(ae, T + "ContentType")
-    inline = ctext(ae, T + "IsInline", "false") == "true"
+    inline = xbool(ctext(ae, T + "IsInline"))
     cid = ctext(ae, T + "ContentId")
     if local(ae) == "FileAttachment":
         raw = ctext(ae, T + "Content", "")
@@ -532,7 +537,7 @@ def fill_message(ctx, it, me):
         elif n == "Sensitivity":
             it.sensitivity = c.text
         elif n == "IsRead":
-            it.is_read = c.text == "true"
+            it.is_read = xbool(c.text)
         elif n == "ItemClass":
             it.item_class = c.text or "IPM.Note"
         elif n == "Categories":
@@ -544,9 +549,9 @@ def fill_message(ctx, it, me):
         elif n == "InternetMessageId":
             it.message_id = c.text
         elif n == "IsReadReceiptRequested":
-            it.read_receipt = c.text == "true"
+            it.read_receipt = xbool(c.text)
         elif n == "IsDeliveryReceiptRequested":
-            it.delivery_receipt = c.text == "true"
+            it.delivery_receipt = xbool(c.text)
         elif n == "Attachments":
             for ae in c:
                 it.add_attachment(parse_attachment(ctx, ae, it.mailbox))
@@ -892,7 +897,8 @@ def op_CopyItem(ctx, el):
 
 
 def op_SendItem(ctx, el):
-    save = el.get("SaveItemToFolder") != "false"
+    save = el.get("SaveItemToFolder") is None or \
+        xbool(el.get("SaveItemToFolder"))
     out = []
     saved = None
     sf = folder_ids(child(el, M + "SavedItemFolderId"))
@@ -1032,7 +1038,7 @@ def contact_xml(e):
 
 
 def op_ResolveNames(ctx, el):
-    full = el.get("ReturnFullContactData") == "true"
+    full = xbool(el.get("ReturnFullContactData"))
     q = ctext(el, M + "UnresolvedEntry", "")
     hits = sorted([e for e in DIRECTORY if matches(e, q)],
                   key=lambda e: e["name"].lower())[:100]

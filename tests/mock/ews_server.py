@@ -793,6 +793,150 @@ def deliver(store, req):
     return ids
 
 
+# ---- a child-process handle for tests ----------------------------------------
+
+class MockEWS:
+    """Run this file as a server in a child process (bounded waits):
+
+        with MockEWS(["--auth", "ntlm"]) as ews:
+            ews.url, ews.control("deliver", {...}), ews.stats(),
+            ews.mailbox("bob@example.test"), ews.post_soap(xml, auth=...)
+    """
+
+    def __init__(self, args=(), start_timeout=20.0):
+        import tempfile
+        self.dir = tempfile.mkdtemp(prefix="sbtest-ews-")
+        self.args = list(args)
+        self.start_timeout = start_timeout
+        self.proc = None
+        self.port = None
+        self.tls = "--cert" in self.args
+        self.log_path = os.path.join(self.dir, "server.log")
+
+    @property
+    def base(self):
+        return "%s://127.0.0.1:%d" % ("https" if self.tls else "http",
+                                      self.port)
+
+    @property
+    def url(self):
+        return self.base + "/EWS/Exchange.asmx"
+
+    @property
+    def autodiscover_url(self):
+        return self.base + "/autodiscover/autodiscover.xml"
+
+    def start(self):
+        import subprocess
+        pf = os.path.join(self.dir, "port")
+        self.err = open(os.path.join(self.dir, "stderr"), "wb")
+        self.proc = subprocess.Popen(
+            ["/usr/bin/python3", os.path.abspath(__file__), "--port-file",
+             pf, "--log", self.log_path] + self.args,
+            stdin=subprocess.DEVNULL, stdout=self.err, stderr=self.err)
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if os.path.exists(pf):
+                with open(pf) as f:
+                    self.port = int(f.read().strip())
+                return self
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.stop()
+        with open(os.path.join(self.dir, "stderr"), "rb") as f:
+            raise RuntimeError("ews_server did not start: %s"
+                               % f.read()[-2000:].decode(errors="replace"))
+
+    def stop(self):
+        import subprocess
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        import shutil
+        self.stop()
+        self.err.close()
+        if exc[0] is None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _http(self, method, path, body=None, headers=None, timeout=30):
+        import http.client
+        if self.tls:
+            conn = http.client.HTTPSConnection(
+                "127.0.0.1", self.port, timeout=timeout,
+                context=ssl._create_unverified_context())
+        else:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port,
+                                              timeout=timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            r = conn.getresponse()
+            return r.status, dict(r.getheaders()), r.read()
+        finally:
+            conn.close()
+
+    def control(self, name, obj=None):
+        """POST /_mock/<name> with obj as JSON -> (status, decoded JSON)."""
+        st, _, body = self._http("POST", "/_mock/" + name,
+                                 json.dumps(obj or {}).encode(),
+                                 {"Content-Type": "application/json"})
+        return st, json.loads(body)
+
+    def ok(self, name, obj=None):
+        st, body = self.control(name, obj)
+        if st != 200:
+            raise RuntimeError("/_mock/%s: %d %s" % (name, st, body))
+        return body
+
+    def stats(self):
+        return json.loads(self._http("GET", "/_mock/stats")[2])
+
+    def mailbox(self, addr, folder=None):
+        q = "mailbox=" + urllib.parse.quote(addr)
+        if folder:
+            q += "&folder=" + urllib.parse.quote(folder)
+        st, _, body = self._http("GET", "/_mock/mailbox?" + q)
+        if st != 200:
+            raise RuntimeError("/_mock/mailbox: %d %s" % (st, body))
+        return json.loads(body)
+
+    def items(self, addr, folder):
+        mb = self.mailbox(addr, folder)
+        return [i for f in mb["folders"] for i in f["items"]]
+
+    def post(self, path, body, headers=None):
+        h = {"Content-Type": "text/xml; charset=utf-8"}
+        h.update(headers or {})
+        if isinstance(body, str):
+            body = body.encode()
+        return self._http("POST", path, body, h)
+
+    def post_soap(self, body_xml, user="alice@example.test",
+                  password=ews_store.PASSWORD, headers=None, header_xml="",
+                  version="Exchange2016"):
+        """One EWS request with Basic credentials -> (status, headers,
+        body bytes)."""
+        env = ('<?xml version="1.0" encoding="utf-8"?><s:Envelope '
+               'xmlns:s="%s" xmlns:m="%s" xmlns:t="%s"><s:Header>'
+               '<t:RequestServerVersion Version="%s"/>%s</s:Header>'
+               '<s:Body>%s</s:Body></s:Envelope>' % (
+                   NS_S, NS_M, NS_T, version, header_xml, body_xml))
+        h = dict(headers or {})
+        if user is not None and "Authorization" not in h:
+            h["Authorization"] = "Basic " + base64.b64encode(
+                ("%s:%s" % (user, password)).encode()).decode()
+        return self.post("/EWS/Exchange.asmx", env, h)
+
+
 # ---- main ----------------------------------------------------------------
 
 def load_schema(d):

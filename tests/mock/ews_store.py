@@ -178,7 +178,7 @@ class Attachment:
     @property
     def size(self):
         if self.item is not None:
-            return len(self.item.mime())
+            return self.item.size()
         return len(self.content)
 
     def to_json(self):
@@ -229,8 +229,11 @@ class ItemShape:
         self.additional = set(additional)
         self.body_type = body_type
         self.include_mime = include_mime
+        self.finditem = False
 
     def has(self, uri, in_default=False):
+        if self.finditem and uri in NOT_IN_FINDITEM:
+            return False
         if uri in self.additional:
             return True
         if self.base == "AllProperties":
@@ -302,7 +305,12 @@ class Item:
         return self.body if self.body_type == "Text" else ""
 
     def size(self):
-        return len(self.mime())
+        """Like Exchange's Size: the stored properties, roughly."""
+        n = 600 + len((self.subject or "").encode()) + \
+            len((self.body or "").encode())
+        for r in self.to + self.cc + self.bcc + self.reply_to:
+            n += 40 + len(r.address) + len(r.name or "")
+        return n + sum(a.size for a in self.attachments)
 
     def copy_to(self, mailbox, folder_id):
         it = Item(mailbox, folder_id)
@@ -395,10 +403,9 @@ class Item:
         h = self.hostile or {}
         p = ["<t:%s>" % tag]
         if finditem:
-            shape = ItemShape(shape.base, shape.additional - NOT_IN_FINDITEM,
-                              shape.body_type, False)
-            if shape.base == "AllProperties":
-                shape.base = "Default"
+            shape = ItemShape(shape.base, shape.additional, shape.body_type,
+                              False)
+            shape.finditem = True
         if shape.include_mime or shape.has("item:MimeContent"):
             p.append('<t:MimeContent CharacterSet="UTF-8">%s</t:MimeContent>'
                      % base64.b64encode(self.mime()).decode())
@@ -417,7 +424,7 @@ class Item:
         if shape.has("item:Sensitivity", True):
             p.append("<t:Sensitivity>%s</t:Sensitivity>"
                      % esc(self.sensitivity))
-        if shape.has("item:Body", embedded):
+        if shape.has("item:Body", True):
             bt = self.body_type
             text = self.body
             if shape.body_type == "Text" and bt == "HTML":

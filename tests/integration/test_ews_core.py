@@ -1,0 +1,437 @@
+#!/usr/bin/python3
+"""exchange-ews broker, its core, end to end through the real daemon
+against the mock EWS server (tests/mock/ews_server.py, which validates
+every request against Microsoft's schema): Service (Test, Autodiscover)
+and the broker's test(), Folder (List, Load, Create), Contact.Resolve,
+AutomaticReply (Load, Save); the impersonation modes; Basic, NTLM (one
+handshake per kept connection) and OAuth2 (a revoked token renewed once);
+Autodiscover redirects and refusals; ErrorServerBusy retried and 429;
+every ResponseCode of the broker's table answered with its status;
+hostile answers; no secret in any log line, answer or /metrics; no schema
+violation at the end."""
+import base64
+import os
+import re
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.environ.get("top_srcdir") or os.path.join(HERE, "..", "..")
+sys.path.insert(0, os.path.join(SRC, "tests", "lib"))
+sys.path.insert(0, os.path.join(SRC, "tests", "mock"))
+
+import sbtest  # noqa: E402
+
+if not os.path.exists(sbtest.daemon_path()):
+    print("# svcbrokerd not built")
+    sys.exit(sbtest.SKIP)
+try:
+    from ews_server import MockEWS  # noqa: E402
+    from token_server import MockTokenServer  # noqa: E402
+except ImportError as e:  # python3-lxml, -pycryptodome, -cryptography
+    print("# the mock EWS server cannot run here: %s" % e)
+    sys.exit(sbtest.SKIP)
+
+c = sbtest.Checks()
+ALICE, BOB, CAROL = ("alice@example.test", "bob@example.test",
+                     "carol@example.test")
+PW = "Secret-Pw-1"
+CLIENT_SECRET = "Client-Secret-Value-42"
+
+HTTP_OF = {
+    "SB_ERR_INVALID_INPUT": 400, "SB_ERR_UPSTREAM_DENIED": 403,
+    "SB_ERR_NOT_FOUND": 404, "SB_ERR_CONFLICT": 409,
+    "SB_ERR_PAYLOAD_TOO_LARGE": 413, "SB_ERR_THROTTLED": 429,
+    "SB_ERR_UPSTREAM_AUTH": 502, "SB_ERR_UPSTREAM": 502,
+    "SB_ERR_UNAVAILABLE": 503, "SB_ERR_TIMEOUT": 504, "SB_ERR_QUOTA": 507,
+}
+
+
+def code_table():
+    """The broker's ResponseCode table, read from its source."""
+    with open(os.path.join(SRC, "brokers", "exchange-ews",
+                           "ews_errors.c")) as f:
+        return re.findall(r'\{"(\w+)", (SB_ERR_\w+)\}', f.read())
+
+
+def err(body):
+    return body.get("error", {}) if isinstance(body, dict) else {}
+
+
+def rows(body):
+    return body.get("rows", []) if isinstance(body, dict) else []
+
+
+def first(body):
+    r = rows(body)
+    return r[0] if r else {}
+
+
+def inst(name, url, extra=""):
+    if "timeout" not in extra:
+        extra += "timeout = 60s\n"
+    return ("[instance %s]\nbroker = exchange-ews\nurl = %s\n"
+            "auth = basic\nusername = %s\npassword = %s\n%s\n"
+            % (name, url, ALICE, PW, extra))
+
+
+answers = []  # every answer body, searched for secrets at the end
+
+
+def call(d, addr, inputs=None, timeout=90):
+    st, b = d.call(addr, inputs, timeout=timeout)
+    answers.append(repr(b))
+    return st, b
+
+
+def basic_tests(d, ews):
+    # ---- Service.Test and test() -------------------------------------------
+    st, b = call(d, "ews/Service.Test")
+    c.eq(st, 200, "Service.Test answers 200")
+    c.eq(first(b).get("ServerVersion"), "15.1.2507.6",
+         "Service.Test: ServerVersion from ServerVersionInfo")
+    c.eq(first(b).get("EwsUrl"), ews.url, "Service.Test: EwsUrl")
+    st, b = call(d, "ews/Service.Test", {"Mailbox": BOB})
+    c.eq(st, 200, "Service.Test with a Mailbox (impersonation) answers 200")
+    c.ok(BOB in ews.stats().get("impersonated", []),
+         "Service.Test: the mailbox was impersonated")
+    st, b = d.request("POST", "/v1/test/ews")
+    answers.append(repr(b))
+    c.eq(st, 200, "test() of the instance answers 200")
+    st, b = call(d, "plain/Service.Test", {"Mailbox": BOB})
+    c.eq((st, err(b).get("category")), (405, "method_not_allowed"),
+         "impersonation = none: a Mailbox is 405")
+    ews.ok("config", {"impersonators": [CAROL]})
+    st, b = call(d, "ews/Service.Test", {"Mailbox": BOB})
+    c.eq((st, err(b).get("category"), err(b).get("code")),
+         (403, "upstream_denied", "ErrorImpersonateUserDenied"),
+         "impersonation refused: 403 upstream_denied with the EWS code")
+    ews.ok("config", {"impersonators": [ALICE]})
+
+    # ---- Folder ----------------------------------------------------------------
+    st, b = call(d, "ews/Folder.List")
+    c.eq(st, 200, "Folder.List answers 200")
+    names = [r.get("Name") for r in rows(b)]
+    c.ok(names[:1] == ["Inbox"], "Folder.List: Inbox first", names)
+    c.ok(all(isinstance(r.get("TotalCount"), int) for r in rows(b)),
+         "Folder.List: counts")
+    st, b = call(d, "ews/Folder.Create", {"Name": "Projects"})
+    c.eq(st, 200, "Folder.Create answers 200")
+    proj = first(b)
+    c.eq(proj.get("Name"), "Projects", "Folder.Create: the new folder's row")
+    c.eq(proj.get("TotalCount"), 0, "Folder.Create: empty")
+    st, b = call(d, "ews/Folder.Create", {"Name": "Projects"})
+    c.eq(st, 409, "Folder.Create: a name taken is 409")
+    st, b = call(d, "ews/Folder.Create", {"Name": "Sub",
+                                          "Parent": "Projects"})
+    c.eq((st, first(b).get("Parent")), (200, proj.get("Id")),
+         "Folder.Create with Parent by name")
+    st, b = call(d, "ews/Folder.Load", {"Folder": "Projects"})
+    c.eq((st, first(b).get("Id")), (200, proj.get("Id")),
+         "Folder.Load by name")
+    st, b = call(d, "ews/Folder.Load", {"Folder": proj.get("Id", "x")})
+    c.eq((st, first(b).get("Name")), (200, "Projects"), "Folder.Load by Id")
+    st, b = call(d, "ews/Folder.Load", {"Folder": "sentitems"})
+    c.eq(st, 200, "Folder.Load by well-known id")
+    st, b = call(d, "ews/Folder.Load", {"Folder": "No Such Folder"})
+    c.eq(st, 404, "Folder.Load: an unknown name is 404")
+    call(d, "ews/Folder.Create", {"Name": "Twice"})
+    call(d, "ews/Folder.Create", {"Name": "Twice", "Parent": "Projects"})
+    st, b = call(d, "ews/Folder.Load", {"Folder": "Twice"})
+    c.eq(st, 409, "Folder.Load: an ambiguous name is 409")
+    seen, token, pages = [], None, 0
+    while pages < 20:
+        inp = {"PageSize": 2}
+        if token:
+            inp["PageToken"] = token
+        st, b = call(d, "ews/Folder.List", inp)
+        if st != 200:
+            break
+        seen += [r["Id"] for r in rows(b)]
+        pages += 1
+        token = b.get("next_page_token")
+        if not token:
+            break
+    st, b = call(d, "ews/Folder.List", {"PageSize": 1000})
+    c.eq(seen, [r["Id"] for r in rows(b)],
+         "Folder.List paged by 2: every folder once, in order")
+    st, b = call(d, "ews/Folder.List", {"Mailbox": BOB})
+    c.ok(st == 200 and "Projects" not in [r["Name"] for r in rows(b)],
+         "Folder.List of another mailbox (impersonated)")
+    st, b = call(d, "deleg/Folder.List", {"Mailbox": BOB})
+    c.eq(st, 200, "delegate: Folder.List of another mailbox")
+    c.ok(BOB in ews.stats().get("delegated", []),
+         "delegate: addressed through DistinguishedFolderId/Mailbox")
+
+    # ---- Contact.Resolve ------------------------------------------------------
+    st, b = call(d, "ews/Contact.Resolve", {"Name": "alice"})
+    c.eq(st, 200, "Contact.Resolve answers 200")
+    c.ok(ALICE in [r.get("Email") for r in rows(b)],
+         "Contact.Resolve: alice found", rows(b))
+    st, b = call(d, "ews/Contact.Resolve", {"Name": "al", "PageSize": 1})
+    got = [r.get("Email") for r in rows(b)]
+    token = b.get("next_page_token")
+    while token and len(got) < 10:
+        st, b = call(d, "ews/Contact.Resolve", {"Name": "al",
+                                                "PageSize": 1,
+                                                "PageToken": token})
+        got += [r.get("Email") for r in rows(b)]
+        token = b.get("next_page_token")
+    st, b = call(d, "ews/Contact.Resolve", {"Name": "al"})
+    c.ok(len(got) >= 3 and got == [r.get("Email") for r in rows(b)],
+         "Contact.Resolve pages one by one: every row once", got)
+    st, b = call(d, "ews/Contact.Resolve", {"Name": "zz-nobody-zz"})
+    c.eq((st, rows(b)), (200, []), "Contact.Resolve: nobody is no rows")
+
+    # ---- AutomaticReply -----------------------------------------------------------
+    st, b = call(d, "ews/AutomaticReply.Save", {
+        "State": "Scheduled", "ExternalAudience": "Known",
+        "InternalReply": "Away until Monday", "ExternalReply": "Out",
+        "Start": "2026-12-24T08:00:00Z", "End": "2027-01-04T08:00:00+01:00"})
+    c.eq(st, 200, "AutomaticReply.Save answers 200")
+    st, b = call(d, "ews/AutomaticReply.Load")
+    r = first(b)
+    c.eq((st, r.get("State"), r.get("ExternalAudience"), r.get("Start"),
+          r.get("End")),
+         (200, "Scheduled", "Known", "2026-12-24T08:00:00Z",
+          "2027-01-04T07:00:00Z"), "AutomaticReply.Load: what was saved")
+    c.ok("Away until Monday" in (r.get("InternalReply") or ""),
+         "AutomaticReply.Load: the internal reply")
+    st, b = call(d, "ews/AutomaticReply.Save", {"State": "Disabled",
+                                                "Mailbox": BOB})
+    st2, b2 = call(d, "ews/AutomaticReply.Load", {"Mailbox": BOB})
+    c.eq((st, st2, first(b2).get("State")), (200, 200, "Disabled"),
+         "AutomaticReply of another mailbox")
+    st, b = call(d, "ews/AutomaticReply.Load")
+    c.eq(first(b).get("State"), "Scheduled",
+         "AutomaticReply: the other mailbox's change left alice's alone")
+    n = ews.stats().get("requests", 0)
+    st, b = call(d, "ews/AutomaticReply.Save", {
+        "State": "Scheduled", "Start": "2027-01-02T00:00:00Z",
+        "End": "2027-01-01T00:00:00Z"})
+    c.eq((st, ews.stats().get("requests", 0)), (400, n),
+         "AutomaticReply.Save: End before Start is 400 before any request")
+
+
+def error_tests(d, ews):
+    # ---- every ResponseCode of the table -------------------------------------
+    table = code_table()
+    c.ok(len(table) > 100, "the code table is read")
+    wrong = []
+    for code, st_name in table:
+        ews.ok("inject", {"operation": "GetFolder", "count": 1,
+                          "response_code": code})
+        st, b = call(d, "plain/Folder.Load", {"Folder": "inbox"})
+        if (st, err(b).get("code")) != (HTTP_OF[st_name], code):
+            wrong.append((code, st, err(b).get("code")))
+    c.eq(wrong, [], "every ResponseCode answers its status, code kept")
+    ews.ok("inject", {"operation": "ResolveNames", "count": 1,
+                      "response_code": "ErrorNameResolutionMultipleResults",
+                      "response_class": "Warning"})
+    st, b = call(d, "plain/Contact.Resolve", {"Name": "alice"})
+    c.eq(st, 200, "a Warning does not fail the call")
+    for code, want in (("ErrorAccessDenied", 403),
+                       ("ErrorQuotaExceeded", 507),
+                       ("ErrorInvalidServerVersion", 502)):
+        ews.ok("inject", {"operation": "GetFolder", "count": 1,
+                          "fault": code})
+        st, b = call(d, "plain/Folder.Load", {"Folder": "inbox"})
+        c.eq((st, err(b).get("code")), (want, code),
+             "a %s fault answers %d" % (code, want))
+    ews.ok("inject", {"operation": "GetFolder", "count": 1,
+                      "http_status": 401})
+    st, b = call(d, "plain/Folder.Load", {"Folder": "inbox"})
+    c.eq((st, err(b).get("category")), (502, "upstream_auth"),
+         "a transport 401 is 502 upstream_auth")
+    for preset in ("billion_laughs", "xxe", "dtd", "malformed", "truncated",
+                   "not_xml", "huge"):
+        ews.ok("inject", {"operation": "GetFolder", "count": 1,
+                          "raw_preset": preset})
+        st, b = call(d, "small/Folder.Load", {"Folder": "inbox"})
+        c.eq((st, err(b).get("category")), (502, "upstream_error"),
+             "a hostile answer (%s) is upstream_error" % preset)
+    st, b = call(d, "plain/Folder.Load", {"Folder": "inbox"})
+    c.eq(st, 200, "the instance works after hostile answers")
+
+    # ---- ErrorServerBusy --------------------------------------------------------
+    n = ews.stats()["by_operation"].get("GetFolder", 0)
+    ews.ok("inject", {"operation": "GetFolder", "count": 1,
+                      "fault": "ErrorServerBusy", "back_off_ms": 400})
+    t0 = time.monotonic()
+    st, b = call(d, "busy/Folder.Load", {"Folder": "inbox"})
+    c.eq(st, 200, "ErrorServerBusy: waited and retried")
+    c.ok(time.monotonic() - t0 >= 0.39, "ErrorServerBusy: the back-off kept")
+    c.eq(ews.stats()["by_operation"].get("GetFolder", 0) - n, 2,
+         "ErrorServerBusy: one retry")
+    ews.ok("inject", {"operation": "GetFolder", "count": 1,
+                      "fault": "ErrorServerBusy", "back_off_ms": 120000})
+    st, b = call(d, "busy/Folder.Load", {"Folder": "inbox"})
+    c.eq((st, err(b).get("code")), (429, "ErrorServerBusy"),
+         "a back-off past the deadline: 429")
+    c.ok(int(err(b).get("retry_after_ms", 0)) > 100000,
+         "429 carries retry_after_ms", err(b))
+    n = ews.stats().get("requests", 0)
+    st, b = call(d, "busy/Folder.List")
+    c.eq(st, 429, "while the back-off is in force: 429")
+    c.eq(ews.stats().get("requests", 0), n, "... without a request")
+
+
+def autodiscover_tests(d, ews):
+    st, b = call(d, "ad/Service.Autodiscover")
+    c.eq(st, 200, "Service.Autodiscover answers 200")
+    c.eq(first(b).get("EwsUrl"), ews.url, "Autodiscover: the EWS URL")
+    c.ok(re.match(r"^15\.\d+\.\d+$", first(b).get("ServerVersion", "")),
+         "Autodiscover: the server version", first(b))
+    st, b = call(d, "ad/Folder.Load", {"Folder": "inbox"})
+    c.eq(st, 200, "an instance found by Autodiscover works")
+    n = ews.stats()["by_operation"].get("Autodiscover", 0)
+    call(d, "ad/Folder.Load", {"Folder": "inbox"})
+    c.eq(ews.stats()["by_operation"].get("Autodiscover", 0), n,
+         "Autodiscover: cached")
+    ews.ok("inject", {"operation": "GetFolder", "count": 1,
+                      "response_code": "ErrorMailboxMoveInProgress"})
+    st, b = call(d, "ad/Folder.Load", {"Folder": "inbox"})
+    c.eq(st, 200, "ErrorMailboxMoveInProgress: discovered again, retried")
+    c.eq(ews.stats()["by_operation"].get("Autodiscover", 0), n + 1,
+         "... with one Autodiscover")
+    # redirects
+    ews.ok("autodiscover", {"redirect_addr": BOB, "redirect_count": 1})
+    st, b = call(d, "ad/Service.Autodiscover", {"Refresh": True})
+    c.eq((st, first(b).get("EwsUrl")), (200, ews.url),
+         "Autodiscover follows redirectAddr")
+    ews.ok("autodiscover", {"redirect_url": ews.autodiscover_url,
+                            "redirect_count": 2})
+    st, b = call(d, "ad/Service.Autodiscover", {"Refresh": True})
+    c.eq(st, 200, "Autodiscover follows redirectUrl to its own server")
+    ews.ok("autodiscover", {"redirect_url": ews.autodiscover_url})
+    st, b = call(d, "ad/Service.Autodiscover", {"Refresh": True})
+    c.eq((st, err(b).get("code")), (502, "autodiscover_redirects"),
+         "Autodiscover: at most 10 redirects")
+    for target in ("https://evil.example.org/autodiscover/autodiscover.xml",
+                   "http://autodiscover.example.test/autodiscover/"
+                   "autodiscover.xml"):
+        ews.ok("autodiscover", {"redirect_url": target})
+        n = ews.stats().get("requests", 0)
+        st, b = call(d, "ad/Service.Autodiscover", {"Refresh": True})
+        c.eq((st, err(b).get("code")), (502, "autodiscover_refused"),
+             "Autodiscover refuses redirectUrl %s" % target)
+    ews.ok("autodiscover", {"redirect_addr": "alice@example.org"})
+    st, b = call(d, "ad/Service.Autodiscover", {"Refresh": True})
+    c.eq((st, err(b).get("code")), (502, "autodiscover_refused"),
+         "Autodiscover refuses an address outside the domain")
+    ews.ok("autodiscover", {"error": 500})
+    st, b = call(d, "ad/Service.Autodiscover", {"Refresh": True})
+    c.eq(st, 404, "Autodiscover: no such mailbox is 404")
+    ews.ok("autodiscover", {})
+    st, b = call(d, "ad/Service.Autodiscover", {"Refresh": True})
+    c.eq(st, 200, "Autodiscover again once the server answers settings")
+
+
+def secrets_absent(where, text, secrets):
+    for s in secrets:
+        if s and s in text:
+            c.ok(False, "no secret in %s" % where, "found %r" % s[:6])
+            return
+    c.ok(True, "no secret in %s" % where)
+
+
+basic_b64 = base64.b64encode(("%s:%s" % (ALICE, PW)).encode()).decode()
+
+# ---- Basic: the objects, errors, Autodiscover --------------------------------
+with MockEWS(["--auth", "basic", "--lifetime", "900"]) as ews:
+    cfg = ("[module exchange-ews]\nenabled = yes\n" +
+           inst("ews", ews.url, "impersonation = impersonate\n") +
+           inst("plain", ews.url) +
+           inst("deleg", ews.url, "impersonation = delegate\n") +
+           inst("small", ews.url, "max_response_size = 256KiB\n") +
+           inst("busy", ews.url, "retries = 2\ntimeout = 20s\n") +
+           "[instance ad]\nbroker = exchange-ews\n"
+           "autodiscover_email = %s\nautodiscover_url = %s\n"
+           "auth = basic\nusername = %s\npassword = %s\ntimeout = 60s\n"
+           % (ALICE, ews.autodiscover_url, ALICE, PW))
+    with sbtest.Daemon(cfg, server_extra="log_level = debug\n") as d:
+        c.eq(ews.stats().get("requests"), 0, "open() contacted nothing")
+        basic_tests(d, ews)
+        error_tests(d, ews)
+        autodiscover_tests(d, ews)
+        st, metrics = d.get("/metrics")
+        answers.append(str(metrics))
+        log = d.read_log()
+        c.ok("http > POST /EWS/Exchange.asmx" in log,
+             "the debug transcript is in the log")
+        secrets_absent("the daemon log (Basic)", log, [PW, basic_b64])
+        secrets_absent("answers and /metrics (Basic)", "\n".join(answers),
+                       [PW, basic_b64])
+    c.eq(ews.stats().get("violations"), [],
+         "no request violated the schema (Basic)")
+
+# ---- NTLM: one handshake per kept connection ---------------------------------
+with MockEWS(["--auth", "ntlm", "--lifetime", "300"]) as ews:
+    cfg = ("[module exchange-ews]\nenabled = yes\n"
+           "[instance ntlm]\nbroker = exchange-ews\nurl = %s\nauth = ntlm\n"
+           "username = EXAMPLE\\alice\npassword = %s\nmax_concurrency = 1\n"
+           % (ews.url, PW))
+    with sbtest.Daemon(cfg, server_extra="log_level = debug\n") as d:
+        st, b = call(d, "ntlm/Service.Test")
+        c.eq(st, 200, "NTLM: Service.Test answers 200")
+        h1 = ews.stats().get("ntlm_handshakes")
+        st, b = call(d, "ntlm/Folder.Load", {"Folder": "inbox"})
+        st2, b = call(d, "ntlm/Folder.List")
+        c.eq((st, st2), (200, 200), "NTLM: the next calls answer 200")
+        c.eq((h1, ews.stats().get("ntlm_handshakes")), (1, 1),
+             "NTLM: later calls on the kept connection make no handshake")
+        log = d.read_log()
+        c.ok("NTLM ***" in log, "NTLM: the handshake is in the transcript, "
+             "hidden")
+        secrets_absent("the daemon log (NTLM)", log,
+                       [PW] + re.findall(r"NTLM (TlRMTVNT\S+)", log))
+        n = ews.stats().get("auth_failures", 0)
+    bad = ("[module exchange-ews]\nenabled = yes\n"
+           "[instance ntlm]\nbroker = exchange-ews\nurl = %s\nauth = ntlm\n"
+           "username = EXAMPLE\\alice\npassword = wrong-password\n"
+           % ews.url)
+    with sbtest.Daemon(bad) as d:
+        st, b = call(d, "ntlm/Service.Test")
+        c.eq((st, err(b).get("category")), (502, "upstream_auth"),
+             "NTLM: a wrong password is 502 upstream_auth")
+    c.eq(ews.stats().get("violations"), [], "no violation (NTLM)")
+
+# ---- OAuth2: client credentials, a revoked token renewed once ----------------
+with MockTokenServer(["--client-secret", CLIENT_SECRET]) as ts:
+    with MockEWS(["--auth", "oauth2", "--tokens-file", ts.tokens_file(),
+                  "--lifetime", "300"]) as ews:
+        cfg = ("[module exchange-ews]\nenabled = yes\n"
+               "[instance oa]\nbroker = exchange-ews\nurl = %s\n"
+               "auth = oauth2\ntoken_url = %s\nclient_id = app-1\n"
+               "client_secret = %s\nimpersonation = impersonate\n"
+               % (ews.url, ts.url, CLIENT_SECRET))
+        with sbtest.Daemon(cfg, server_extra="log_level = debug\n") as d:
+            st, b = call(d, "oa/Folder.List", {"Mailbox": ALICE})
+            c.eq(st, 200, "OAuth2: Folder.List answers 200")
+            st, b = call(d, "oa/Service.Test", {"Mailbox": BOB})
+            c.eq((st, ts.requests()), (200, 1), "OAuth2: the token is kept")
+            c.ok(BOB in ews.stats().get("anchor_mailboxes", []),
+                 "OAuth2: X-AnchorMailbox sent")
+            tokens = ts.tokens()
+            ts.revoke()
+            st, b = call(d, "oa/Service.Test", {"Mailbox": BOB})
+            c.eq((st, ts.requests()), (200, 2),
+                 "OAuth2: a revoked token is renewed once and the call "
+                 "goes through")
+            ts.revoke()
+            ews.ok("inject", {"operation": "*", "count": -1,
+                              "http_status": 401})
+            st, b = call(d, "oa/Service.Test", {"Mailbox": BOB})
+            c.eq((st, err(b).get("category")), (502, "upstream_auth"),
+                 "OAuth2: refused again: 502, no loop")
+            c.ok(ts.requests() <= 3, "OAuth2: at most one renewal per call")
+            log = d.read_log()
+            st, metrics = d.get("/metrics")
+            secrets_absent("the daemon log and /metrics (OAuth2)",
+                           log + str(metrics),
+                           [CLIENT_SECRET] + tokens + ts.tokens())
+        c.eq(ews.stats().get("violations"), [], "no violation (OAuth2)")
+
+secrets_absent("every answer", "\n".join(answers), [PW, CLIENT_SECRET])
+c.done()

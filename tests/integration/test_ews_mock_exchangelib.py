@@ -1,0 +1,767 @@
+#!/usr/bin/python3
+"""The mock EWS server (tests/mock/ews_server.py) answers like Exchange:
+exchangelib 4.9.0 (Debian python3-exchangelib), an independent EWS client,
+lists folders, sends mail and sees it delivered, loads messages, creates
+and reads attachments, resolves names and gets and sets automatic replies
+against it, with Basic and with NTLM, and not one of its requests (nor one
+of the mock's answers) breaks Microsoft's schema.  Also checks the mock's
+own control API, its schema validation, injections, Autodiscover,
+impersonation and OAuth2 bearer tokens."""
+import base64
+import datetime
+import json
+import os
+import socket
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.environ.get("top_srcdir") or os.path.join(HERE, "..", "..")
+sys.path.insert(0, os.path.join(SRC, "tests", "lib"))
+sys.path.insert(0, os.path.join(SRC, "tests", "mock"))
+
+import sbtest  # noqa: E402
+
+try:
+    import lxml  # noqa: F401
+    import exchangelib
+    from exchangelib import (Account, Configuration, Credentials, DELEGATE,
+                             IMPERSONATION, BASIC, NTLM, UTC, Message,
+                             Mailbox, FileAttachment, ItemAttachment,
+                             Folder, OofSettings, EWSDateTime)
+    from exchangelib.errors import (ErrorServerBusy,
+                                    ErrorImpersonateUserDenied,
+                                    UnauthorizedError, ErrorItemNotFound)
+except ImportError as e:
+    print("# missing python3-lxml / python3-exchangelib: %s" % e)
+    sys.exit(sbtest.SKIP)
+
+from ews_server import MockEWS  # noqa: E402
+
+SCHEMA = os.path.join(SRC, "..", "shared", "protocol", "ews", "schema",
+                      "messages.xsd")
+if not os.path.exists(SCHEMA):
+    print("# no EWS schema at %s" % SCHEMA)
+    sys.exit(sbtest.SKIP)
+
+c = sbtest.Checks()
+PW = "Secret-Pw-1"
+ATT = bytes(range(256)) * 20 + "é 東京 😀".encode()
+
+
+def account(ews, user, auth=BASIC, access=DELEGATE, login=None, pw=PW):
+    cfg = Configuration(service_endpoint=ews.url,
+                        credentials=Credentials(login or user, pw),
+                        auth_type=auth)
+    return Account(user, config=cfg, autodiscover=False, access_type=access,
+                   default_timezone=UTC)
+
+
+def no_violations(ews, name):
+    s = ews.stats()
+    c.eq(s["violations"], [], name + ": no request broke the schema")
+    c.eq(s["response_violations"], [],
+         name + ": no answer of the mock broke the schema")
+
+
+def subjects(ews, addr, folder):
+    return sorted(i["subject"] for i in ews.items(addr, folder))
+
+
+# ---------------------------------------------------------------------------
+# 1. Basic authentication, version negotiation, the whole mail round
+# ---------------------------------------------------------------------------
+def basic_round(ews):
+    # unpinned: exchangelib probes with ConvertId and "Exchange2019"; the
+    # mock answers ErrorInvalidServerVersion and exchangelib settles on
+    # Exchange2016 from ServerVersionInfo
+    cfg = Configuration(service_endpoint=ews.url,
+                        credentials=Credentials("alice@example.test", PW))
+    a = Account("alice@example.test", config=cfg, autodiscover=False,
+                access_type=DELEGATE, default_timezone=UTC)
+    c.eq(cfg.auth_type, BASIC, "auth type detected from the 401")
+    c.eq(a.version.api_version, "Exchange2016", "version negotiated")
+    c.eq((a.version.build.major_version, a.version.build.minor_version),
+         (15, 1), "server build 15.1 read from ServerVersionInfo")
+    c.ok(ews.stats()["invalid_versions"] >= 1,
+         "Exchange2019 refused with ErrorInvalidServerVersion")
+
+    # folder listing
+    names = [f.name for f in a.root.walk()]
+    for n in ("Inbox", "Sent Items", "Drafts", "Deleted Items", "Outbox",
+              "Junk Email"):
+        c.ok(n in names, "folder listing has %s" % n, names)
+    c.eq(a.inbox.name, "Inbox", "inbox by distinguished id")
+    proj = Folder(parent=a.inbox, name="Projects")
+    proj.save()
+    sub = Folder(parent=proj, name="2030")
+    sub.save()
+    c.eq([f.name for f in a.inbox.children], ["Projects"],
+         "CreateFolder: child of the inbox listed (FindFolder Shallow)")
+    c.eq(sorted(f.name for f in a.inbox.walk()), ["2030", "Projects"],
+         "FindFolder Deep sees the grandchild")
+    dup = Folder(parent=a.inbox, name="Projects")
+    try:
+        dup.save()
+        c.ok(False, "a duplicate folder name is refused")
+    except exchangelib.errors.ErrorFolderExists:
+        c.ok(True, "a duplicate folder name is refused")
+
+    # sending, delivered to bob's and carol's inboxes, copy in sent items
+    m = Message(account=a, subject="Build 1742 passed",
+                body="All 312 tests passed.",
+                to_recipients=[Mailbox(email_address="bob@example.test")],
+                cc_recipients=["carol@example.test"],
+                bcc_recipients=["outside@partner.test"])
+    m.send_and_save()
+    c.eq(subjects(ews, "bob@example.test", "inbox"), ["Build 1742 passed"],
+         "sent mail delivered to bob's Inbox")
+    c.eq(subjects(ews, "carol@example.test", "inbox"),
+         ["Build 1742 passed"], "sent mail delivered to carol (Cc)")
+    c.eq(subjects(ews, "alice@example.test", "sentitems"),
+         ["Build 1742 passed"], "SendAndSaveCopy kept a copy in Sent Items")
+    c.ok("outside@partner.test" in ews.stats()["sent_external"],
+         "a non-local recipient is recorded as sent outside")
+
+    # bob sees it with exchangelib, loads it, marks it read
+    b = account(ews, "bob@example.test")
+    got = list(b.inbox.all())
+    c.eq([x.subject for x in got], ["Build 1742 passed"],
+         "bob lists his inbox (FindItem)")
+    full = b.inbox.get(id=got[0].id)
+    c.eq(full.body, "All 312 tests passed.", "GetItem: body")
+    c.eq(full.author.email_address, "alice@example.test", "GetItem: From")
+    c.eq([r.email_address for r in full.to_recipients],
+         ["bob@example.test"], "GetItem: To")
+    c.eq([r.email_address for r in full.cc_recipients or []],
+         ["carol@example.test"], "GetItem: Cc")
+    c.eq(full.is_read, False, "delivered unread")
+    old_ck = full.changekey
+    full.is_read = True
+    full.save(update_fields=["is_read"])
+    row = ews.items("bob@example.test", "inbox")[0]
+    c.eq(row["is_read"], True, "UpdateItem IsRead stored")
+    c.ok(full.changekey != old_ck and row["change_key"] == full.changekey,
+         "the ChangeKey changes on update")
+    # several ids in one GetItem, one unknown: answered per item
+    res = list(b.fetch(ids=[(got[0].id, None), ("AAMkAGZha2UtbWJ4=", None)]))
+    c.eq(type(res[0]).__name__, "Message", "GetItem: first id found")
+    c.ok(isinstance(res[1], ErrorItemNotFound),
+         "GetItem: an unknown id answered ErrorItemNotFound", repr(res[1]))
+
+    # reply: delivered back to alice with RE: and the original quoted
+    full.reply(subject=None, body="Great, thanks!")
+    c.eq(subjects(ews, "alice@example.test", "inbox"),
+         ["RE: Build 1742 passed"], "ReplyToItem delivered to alice")
+    reply = ews.items("alice@example.test", "inbox")[0]
+    c.ok(reply["body"].startswith("Great, thanks!") and
+         "All 312 tests passed." in reply["body"],
+         "reply: new text first, then the original", reply["body"])
+    c.eq(reply["in_reply_to"], row["message_id"],
+         "reply: In-Reply-To is the original's Message-ID")
+
+    # reply all and forward (response objects with ReferenceItemId)
+    orig = [x for x in b.inbox.all() if x.subject == "Build 1742 passed"][0]
+    orig.reply_all(subject=None, body="Noted by all")
+    c.eq(subjects(ews, "carol@example.test", "inbox"),
+         ["Build 1742 passed", "RE: Build 1742 passed"],
+         "ReplyAllToItem reaches the Cc recipient")
+    c.eq(subjects(ews, "alice@example.test", "inbox"),
+         ["RE: Build 1742 passed", "RE: Build 1742 passed"],
+         "ReplyAllToItem reaches the sender")
+    orig.forward(subject=None, body="FYI",
+                 to_recipients=["carol@example.test"])
+    fw = [x for x in ews.items("carol@example.test", "inbox")
+          if x["subject"] == "FW: Build 1742 passed"]
+    c.ok(len(fw) == 1 and fw[0]["from"] == "bob@example.test" and
+         fw[0]["body"].startswith("FYI"), "ForwardItem delivered", fw)
+
+    # a draft sent later (SendItem) and an on-behalf send
+    dr = Message(account=a, folder=a.drafts, subject="draft to send",
+                 body="later", to_recipients=["bob@example.test"])
+    dr.save()
+    c.eq(subjects(ews, "alice@example.test", "drafts"), ["draft to send"],
+         "SaveOnly keeps a draft")
+    dr.send()
+    c.eq(subjects(ews, "alice@example.test", "drafts"), [],
+         "SendItem takes the draft out of Drafts")
+    c.ok("draft to send" in subjects(ews, "bob@example.test", "inbox"),
+         "SendItem delivered the draft")
+    c.ok("draft to send" in subjects(ews, "alice@example.test",
+                                     "sentitems"),
+         "SendItem saved a copy in Sent Items")
+    bob_as_alice = account(ews, "bob@example.test",
+                           login="alice@example.test")
+    Message(account=bob_as_alice, subject="on behalf", body="for bob",
+            to_recipients=["carol@example.test"]).send_and_save()
+    ob = [x for x in ews.items("carol@example.test", "inbox")
+          if x["subject"] == "on behalf"]
+    c.ok(len(ob) == 1 and ob[0]["from"] == "bob@example.test" and
+         ob[0]["sender"] == "alice@example.test" and
+         ob[0]["sent_by"] == "alice@example.test",
+         "a delegate's send is on behalf (sent_by recorded)", ob)
+    c.ok("on behalf" in subjects(ews, "bob@example.test", "sentitems"),
+         "the delegate's copy goes to the owner's Sent Items")
+
+    # attachments: file and item attachments on a draft
+    d = Message(account=a, folder=a.drafts, subject="with files",
+                body="see attached", to_recipients=["bob@example.test"])
+    d.save()
+    d.attach(FileAttachment(name="data é.bin", content=ATT,
+                            content_type="application/octet-stream"))
+    inner = Message(subject="the attached one", body="inner body",
+                    to_recipients=["carol@example.test"])
+    d.attach(ItemAttachment(name="forwarded", item=inner))
+    stored = ews.items("alice@example.test", "drafts")
+    c.eq([(x["name"], x["size"]) for x in stored[0]["attachments"]][0],
+         ("data é.bin", len(ATT)), "CreateAttachment stored the file")
+    c.eq(len(stored[0]["attachments"]), 2,
+         "CreateAttachment stored the item attachment")
+    again = a.drafts.get(id=d.id)
+    files = [x for x in again.attachments if isinstance(x, FileAttachment)]
+    c.eq([x.name for x in files], ["data é.bin"], "attachment listed")
+    c.eq(files[0].content, ATT, "GetAttachment: content round trip")
+    items = [x for x in again.attachments if isinstance(x, ItemAttachment)]
+    c.eq(items[0].item.subject if items else None, "the attached one",
+         "GetAttachment: the attached message")
+    files[0].detach()
+    c.eq(len(ews.items("alice@example.test", "drafts")[0]["attachments"]),
+         1, "DeleteAttachment removed the file")
+
+    # delivered mail with attachments, loaded by exchangelib
+    ews.ok("deliver", {
+        "mailbox": "carol@example.test", "from": "Dave <dave@partner.test>",
+        "to": ["carol@example.test"], "subject": "report",
+        "html_body": "<p>see <b>report</b></p>",
+        "attachments": [
+            {"name": "r.pdf", "content_type": "application/pdf",
+             "content_b64": base64.b64encode(ATT).decode()},
+            {"name": "orig.eml", "item": {"subject": "inner",
+                                          "from": "x@partner.test",
+                                          "to": ["carol@example.test"],
+                                          "body": "inner text"}}]})
+    cz = account(ews, "carol@example.test")
+    rep = [x for x in cz.inbox.all() if x.subject == "report"][0]
+    c.ok("<b>report</b>" in str(rep.body), "HTML body loaded")
+    c.eq(sorted(x.name for x in rep.attachments), ["orig.eml", "r.pdf"],
+         "delivered attachments listed")
+    c.eq([x.content for x in rep.attachments if x.name == "r.pdf"][0], ATT,
+         "delivered file attachment content")
+
+    # move (new id, as Exchange) and delete to Deleted Items
+    old_id = rep.id
+    rep.move(cz.trash)
+    c.eq(subjects(ews, "carol@example.test", "deleteditems"), ["report"],
+         "MoveItem to Deleted Items")
+    new_id = ews.items("carol@example.test", "deleteditems")[0]["id"]
+    c.ok(new_id != old_id and rep.id == new_id,
+         "MoveItem gives a new id, as Exchange does")
+    msg = [x for x in cz.inbox.all() if x.subject == "on behalf"][0]
+    msg.delete()
+    c.ok("on behalf" not in subjects(ews, "carol@example.test", "inbox") and
+         "on behalf" not in subjects(ews, "carol@example.test",
+                                     "deleteditems"),
+         "DeleteItem HardDelete")
+
+    # paging and restrictions through FindItem
+    ews.ok("deliver", {"mailbox": "bob@example.test", "count": 25,
+                       "from": "robot@example.test",
+                       "to": ["bob@example.test"], "subject": "n{n}"})
+    qs = b.inbox.filter(subject__startswith="n").order_by(
+        "-datetime_received")
+    qs.page_size = 10
+    seen = [x.subject for x in qs]
+    c.eq(len(seen), 25, "paged FindItem: 25 messages")
+    c.eq(len(set(seen)), 25, "paged FindItem: no message twice")
+    c.ok(ews.stats()["by_operation"].get("FindItem", 0) >= 3,
+         "paged FindItem needed several requests")
+    cut = EWSDateTime.now(tz=UTC) - datetime.timedelta(days=1)
+    n_bob = len(ews.items("bob@example.test", "inbox"))
+    c.eq(b.inbox.filter(datetime_received__gt=cut).count(), n_bob,
+         "Restriction IsGreaterThan DateTimeReceived")
+    c.eq(b.inbox.filter(datetime_received__lte=cut).count(), 0,
+         "Restriction IsLessThanOrEqualTo DateTimeReceived")
+
+    # name resolution
+    res = a.protocol.resolve_names(["ali"], return_full_contact_data=True)
+    c.eq(sorted(m.email_address for m, _ in res),
+         ["alice@example.test", "alistair@example.test"],
+         "ResolveNames: an ambiguous name gives several resolutions")
+    c.eq([ct.department for m, ct in res
+          if m.email_address == "alice@example.test"], ["Engineering"],
+         "ResolveNames: full contact data")
+    res = a.protocol.resolve_names(["bob"])
+    c.eq([m.email_address for m in res], ["bob@example.test"],
+         "ResolveNames: one resolution")
+    res = a.protocol.resolve_names(["qa-team"])
+    c.eq([m.mailbox_type for m in res], ["PublicDL"],
+         "ResolveNames: a distribution list")
+    res = a.protocol.resolve_names(["nobody-by-that-name"])
+    c.ok(len(res) == 1 and isinstance(
+        res[0], exchangelib.errors.ErrorNameResolutionNoResults),
+        "ResolveNames: no result", res)
+
+    # automatic replies
+    o = a.oof_settings
+    c.eq(o.state, OofSettings.DISABLED, "GetUserOofSettings: disabled")
+    start = EWSDateTime.now(tz=UTC).replace(microsecond=0)
+    a.oof_settings = OofSettings(
+        state=OofSettings.SCHEDULED, external_audience="Known",
+        start=start, end=start + datetime.timedelta(days=3),
+        internal_reply="Back on Monday — Zoë", external_reply="Away")
+    o = a.oof_settings
+    c.eq((o.state, o.external_audience, o.internal_reply, o.external_reply),
+         (OofSettings.SCHEDULED, "Known", "Back on Monday — Zoë", "Away"),
+         "SetUserOofSettings stored, GetUserOofSettings reads it back")
+    c.eq(o.end - o.start, datetime.timedelta(days=3), "OOF duration")
+
+    # delegate access to another mailbox; impersonation
+    bob_as_alice = account(ews, "bob@example.test", login="alice@example.test")
+    c.eq(len(list(bob_as_alice.inbox.all())), n_bob,
+         "delegate access through DistinguishedFolderId/Mailbox")
+    c.ok("bob@example.test" in ews.stats()["delegated"],
+         "delegate access recorded")
+    imp = account(ews, "carol@example.test", login="alice@example.test",
+                  access=IMPERSONATION)
+    c.eq(imp.inbox.total_count, len(ews.items("carol@example.test", "inbox")),
+         "alice may impersonate carol")
+    st = ews.stats()
+    c.ok("carol@example.test" in st["impersonated"],
+         "ExchangeImpersonation honoured")
+    c.ok("carol@example.test" in st["anchor_mailboxes"],
+         "X-AnchorMailbox recorded")
+    try:
+        account(ews, "carol@example.test", login="bob@example.test",
+                access=IMPERSONATION).inbox.total_count
+        c.ok(False, "bob may not impersonate")
+    except ErrorImpersonateUserDenied:
+        c.ok(True, "bob may not impersonate")
+
+    # throttling as Exchange answers it
+    ews.ok("inject", {"operation": "FindItem", "fault": "ErrorServerBusy",
+                      "back_off_ms": 1500})
+    try:
+        list(b.inbox.all())
+        c.ok(False, "ErrorServerBusy raised")
+    except ErrorServerBusy as e:
+        c.eq(e.back_off, 1.5, "ErrorServerBusy: BackOffMilliseconds read")
+    no_violations(ews, "basic")
+
+
+# ---------------------------------------------------------------------------
+# 2. NTLM
+# ---------------------------------------------------------------------------
+def ntlm_round(ews):
+    a = account(ews, "alice@example.test", auth=NTLM,
+                login="EXAMPLE\\alice")
+    names = [f.name for f in a.root.walk()]
+    c.ok("Inbox" in names, "NTLM: folder listing")
+    m = Message(account=a, subject="via NTLM", body="hello",
+                to_recipients=["bob@example.test"])
+    m.send_and_save()
+    c.eq(subjects(ews, "bob@example.test", "inbox"), ["via NTLM"],
+         "NTLM: sent and delivered")
+    b = account(ews, "bob@example.test", auth=NTLM,
+                login="bob@example.test")
+    got = list(b.inbox.all())
+    c.eq(b.inbox.get(id=got[0].id).body, "hello", "NTLM: loaded")
+    res = a.protocol.resolve_names(["carol"])
+    c.eq([x.email_address for x in res], ["carol@example.test"],
+         "NTLM: name resolution")
+    c.eq(a.oof_settings.state, OofSettings.DISABLED, "NTLM: OOF get")
+    st = ews.stats()
+    c.ok(1 <= st["ntlm_handshakes"] <= st["connections"],
+         "NTLM: at most one handshake per connection",
+         "%d handshakes, %d connections" % (st["ntlm_handshakes"],
+                                            st["connections"]))
+    c.ok(st["requests"] >= 2 * st["ntlm_handshakes"],
+         "NTLM: kept connections answer without a new handshake",
+         "%d requests, %d handshakes" % (st["requests"],
+                                         st["ntlm_handshakes"]))
+    try:
+        account(ews, "alice@example.test", auth=NTLM,
+                login="EXAMPLE\\alice", pw="wrong").root
+        c.ok(False, "NTLM: a wrong password is refused")
+    except UnauthorizedError:
+        c.ok(True, "NTLM: a wrong password is refused")
+    c.ok(ews.stats()["auth_failures"] >= 1, "NTLM: failure counted")
+    no_violations(ews, "ntlm")
+    log = open(ews.log_path).read()
+    c.ok(PW not in log and "NTLMSSP" not in log and
+         "TlRMTVNT" not in log, "NTLM: no secret in the mock's log")
+
+
+# ---------------------------------------------------------------------------
+# 3. The mock itself: control API, validation, injections, Autodiscover
+# ---------------------------------------------------------------------------
+GETFOLDER = ('<m:GetFolder><m:FolderShape><t:BaseShape>Default</t:BaseShape>'
+             '</m:FolderShape><m:FolderIds><t:DistinguishedFolderId '
+             'Id="inbox"/></m:FolderIds></m:GetFolder>')
+
+
+def self_test(ews):
+    st, body = ews.control("deliver", {"mailbox": "nobody@example.test"})
+    c.eq(st, 400, "deliver to an unknown mailbox: 400")
+    c.ok("nobody@example.test" in body.get("error", ""),
+         "the error names the mailbox", body)
+    st, body = ews.control("inject", {"operation": "GetItem"})
+    c.eq(st, 400, "an injection without an action: 400")
+    st, body = ews.control("nope", {})
+    c.eq(st, 404, "unknown control path: 404")
+    ids = ews.ok("deliver", {"mailbox": "alice@example.test", "count": 3,
+                             "subject": "s{n}", "from": "x@partner.test",
+                             "to": ["alice@example.test"]})["ids"]
+    c.eq(len(ids), 3, "deliver count 3 -> 3 ids")
+    c.eq(subjects(ews, "alice@example.test", "inbox"), ["s1", "s2", "s3"],
+         "/_mock/mailbox shows the delivered items")
+    ews.ok("reset")
+    c.eq(subjects(ews, "alice@example.test", "inbox"), [],
+         "reset empties the mailboxes")
+    c.eq(ews.stats()["requests"], 0, "reset clears the stats")
+
+    # a request that passes the schema
+    st, _, body = ews.post_soap(GETFOLDER)
+    c.eq(st, 200, "a valid GetFolder: 200")
+    c.ok(b'Version="Exchange2016"' in body and
+         b'ResponseClass="Success"' in body, "ServerVersionInfo, Success")
+    c.eq(ews.stats()["violations"], [], "valid request: no violation")
+    # one that breaks it: recorded, answered like Exchange
+    bad = GETFOLDER.replace("<m:FolderShape>", "<m:FolderShape><t:Bogus/>")
+    st, _, body = ews.post_soap(bad)
+    c.eq(st, 500, "schema violation: HTTP 500")
+    c.ok(b"a:ErrorSchemaValidation" in body and b"<t:Violation>" in body,
+         "schema violation: ErrorSchemaValidation fault", body[:300])
+    v = ews.stats()["violations"]
+    c.ok(len(v) == 1 and v[0]["operation"] == "GetFolder" and
+         "Bogus" in v[0]["message"], "schema violation recorded", v)
+    st, _, body = ews.post_soap(GETFOLDER, header_xml=(
+        '<t:ExchangeImpersonation><t:Bogus/></t:ExchangeImpersonation>'))
+    c.eq(st, 500, "a header that breaks the schema: 500")
+    c.eq(len(ews.stats()["violations"]), 2, "header violation recorded")
+    st, _, body = ews.post("/EWS/Exchange.asmx", b"<s:Envelope",
+                           {"Authorization": "Basic " + base64.b64encode(
+                               b"alice:" + PW.encode()).decode()})
+    c.eq(st, 500, "malformed request XML: 500")
+    dtd = ('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e "e">]>'
+           '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/">'
+           '<s:Body/></s:Envelope>')
+    st, _, body = ews.post("/EWS/Exchange.asmx", dtd.encode(), {
+        "Authorization": "Basic " + base64.b64encode(
+            b"alice:" + PW.encode()).decode()})
+    c.ok(st == 500 and len(ews.stats()["violations"]) == 4,
+         "a DTD in a request is refused and recorded")
+    ews.ok("reset")
+
+    # authentication
+    st, hdrs, _ = ews.post_soap(GETFOLDER, password="wrong")
+    c.eq(st, 401, "wrong password: 401")
+    c.ok(hdrs.get("WWW-Authenticate", "").startswith("Basic"),
+         "401 names Basic")
+    c.eq(ews.stats()["auth_failures"], 1, "auth failure counted")
+    st, _, body = ews.post_soap(GETFOLDER, user="EXAMPLE\\bob")
+    c.eq(st, 200, "EXAMPLE\\bob accepted")
+
+    # injections
+    ews.ok("inject", {"operation": "GetFolder", "response_code":
+                      "ErrorMailboxStoreUnavailable"})
+    st, _, body = ews.post_soap(GETFOLDER)
+    c.ok(st == 200 and b'ResponseClass="Error"' in body and
+         b"ErrorMailboxStoreUnavailable" in body,
+         "inject response_code: per-message error", body[-400:])
+    st, _, body = ews.post_soap(GETFOLDER)
+    c.ok(b'ResponseClass="Success"' in body, "injection used up (count 1)")
+    ews.ok("inject", {"operation": "*", "fault": "ErrorServerBusy",
+                      "back_off_ms": 250, "count": 2})
+    for i in range(2):
+        st, _, body = ews.post_soap(GETFOLDER)
+        c.ok(st == 500 and b'<t:Value Name="BackOffMilliseconds">250<' in
+             body, "inject fault ErrorServerBusy #%d" % (i + 1))
+    ews.ok("inject", {"operation": "GetFolder", "http_status": 503})
+    c.eq(ews.post_soap(GETFOLDER)[0], 503, "inject http_status")
+    ews.ok("inject", {"operation": "GetFolder", "raw_preset":
+                      "billion_laughs"})
+    st, _, body = ews.post_soap(GETFOLDER)
+    c.ok(b"<!DOCTYPE" in body and b"&lol9;" in body,
+         "inject raw_preset billion_laughs")
+    ews.ok("inject", {"operation": "GetFolder", "raw": "<a><b></a>"})
+    c.eq(ews.post_soap(GETFOLDER)[2], b"<a><b></a>", "inject raw")
+    for when in ("before_read", "after_read"):
+        ews.ok("inject", {"operation": "*" if when == "before_read" else
+                          "CreateItem", "drop": when})
+        create = ('<m:CreateItem MessageDisposition="SendAndSaveCopy">'
+                  '<m:Items><t:Message><t:Subject>drop %s</t:Subject>'
+                  '<t:ToRecipients><t:Mailbox><t:EmailAddress>'
+                  'bob@example.test</t:EmailAddress></t:Mailbox>'
+                  '</t:ToRecipients></t:Message></m:Items></m:CreateItem>'
+                  % when)
+        try:
+            ews.post_soap(create)
+            c.ok(False, "drop %s closes without an answer" % when)
+        except (ConnectionError, OSError, Exception) as e:
+            c.ok(isinstance(e, (ConnectionError, OSError)) or
+                 "Remote" in type(e).__name__ or
+                 "BadStatus" in type(e).__name__,
+                 "drop %s closes without an answer" % when, repr(e))
+    c.eq(subjects(ews, "bob@example.test", "inbox"), ["drop after_read"],
+         "after_read executed the request, before_read did not")
+
+    # concurrency is counted
+    ews.ok("inject", {"operation": "GetFolder", "delay_ms": 400,
+                      "count": 4})
+    ts = [threading.Thread(target=ews.post_soap, args=(GETFOLDER,))
+          for _ in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(30)
+    c.ok(ews.stats()["max_concurrent"] >= 2,
+         "max_concurrent counts requests in flight",
+         ews.stats()["max_concurrent"])
+    c.eq(ews.stats()["concurrent"], 0, "nothing left in flight")
+
+    # per-message answers, conflicts, ids
+    ids = ews.ok("deliver", {"mailbox": "alice@example.test",
+                             "subject": "ck", "from": "x@partner.test",
+                             "to": ["alice@example.test"]})["ids"]
+    item = ews.items("alice@example.test", "inbox")[0]
+    upd = ('<m:UpdateItem ConflictResolution="AutoResolve">'
+           '<m:ItemChanges><t:ItemChange><t:ItemId Id="%s" ChangeKey="%s"/>'
+           '<t:Updates><t:SetItemField><t:FieldURI FieldURI="message:IsRead"'
+           '/><t:Message><t:IsRead>true</t:IsRead></t:Message>'
+           '</t:SetItemField></t:Updates></t:ItemChange></m:ItemChanges>'
+           '</m:UpdateItem>')
+    st, _, body = ews.post_soap(upd % (ids[0], item["change_key"]))
+    c.ok(b'ResponseClass="Success"' in body, "UpdateItem with the ChangeKey")
+    st, _, body = ews.post_soap(upd % (ids[0], item["change_key"]))
+    c.ok(b"ErrorIrresolvableConflict" in body,
+         "a stale ChangeKey: ErrorIrresolvableConflict")
+
+    # shapes, several ids per request, paging of folders, odd mail
+    ids = ews.ok("deliver", {
+        "mailbox": "alice@example.test", "from": "x@partner.test",
+        "to": ["alice@example.test"], "subject": "shapes",
+        "attachments": [{"name": "a.txt", "content_type": "text/plain",
+                         "content_b64": base64.b64encode(b"A").decode()},
+                        {"name": "b.txt", "content_type": "text/plain",
+                         "content_b64": base64.b64encode(b"BB").decode()}]
+    })["ids"]
+    ids += ews.ok("deliver", {"mailbox": "alice@example.test",
+                              "from": "boss@example.test", "from_ex": True,
+                              "subject": "from EX"})["ids"]
+    for base in ("IdOnly", "Default", "AllProperties"):
+        st, _, body = ews.post_soap(
+            '<m:GetItem><m:ItemShape><t:BaseShape>%s</t:BaseShape>'
+            '<t:IncludeMimeContent>true</t:IncludeMimeContent>'
+            '</m:ItemShape><m:ItemIds><t:ItemId Id="%s"/><t:ItemId Id="%s"/>'
+            '<t:ItemId Id="AAMkAGZha2UtbWJ4LTAwMQBGAAAAAAA="/>'
+            '</m:ItemIds></m:GetItem>' % (base, ids[0], ids[1]))
+        c.ok(st == 200 and body.count(b'ResponseClass="Success"') == 2 and
+             body.count(b"ErrorItemNotFound") == 1 and b"<t:MimeContent" in
+             body, "GetItem %s: three ids answered one by one" % base)
+    c.ok(b"<t:RoutingType>EX</t:RoutingType>" in body and
+         b"/o=ExampleOrg/" in body, "from_ex: an EX legacyExchangeDN sender")
+    st, _, body = ews.post_soap(
+        '<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>'
+        'AllProperties</t:BaseShape></m:ItemShape><m:IndexedPageItemView '
+        'MaxEntriesReturned="1" Offset="0" BasePoint="Beginning"/>'
+        '<m:ParentFolderIds><t:DistinguishedFolderId Id="inbox"/>'
+        '</m:ParentFolderIds></m:FindItem>')
+    c.ok(b'IndexedPagingOffset="1"' in body and b'TotalItemsInView="3"' in
+         body and b'IncludesLastItemInRange="false"' in body and
+         b"<t:Body" not in body, "FindItem page attributes, no Body", body)
+    st, _, body = ews.post_soap(
+        '<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly'
+        '</t:BaseShape><t:AdditionalProperties><t:FieldURI FieldURI='
+        '"message:ToRecipients"/></t:AdditionalProperties></m:ItemShape>'
+        '<m:ParentFolderIds><t:DistinguishedFolderId Id="inbox"/>'
+        '</m:ParentFolderIds></m:FindItem>')
+    c.ok(b"ErrorInvalidPropertyRequest" in body,
+         "FindItem refuses ToRecipients as Exchange does")
+    st, _, body = ews.post_soap(
+        '<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly'
+        '</t:BaseShape></m:ItemShape><m:Restriction><t:IsEqualTo><t:FieldURI'
+        ' FieldURI="item:ItemId"/><t:FieldURIOrConstant><t:Constant Value='
+        '"%s"/></t:FieldURIOrConstant></t:IsEqualTo></m:Restriction>'
+        '<m:ParentFolderIds><t:DistinguishedFolderId Id="inbox"/>'
+        '</m:ParentFolderIds></m:FindItem>' % ids[1])
+    c.ok(b'TotalItemsInView="1"' in body and ids[1].encode() in body,
+         "Restriction IsEqualTo item:ItemId")
+    att = [a["id"] for a in ews.items("alice@example.test", "inbox")
+           if a["subject"] == "shapes"][0]
+    att = [a["id"] for a in [i for i in ews.items("alice@example.test",
+                                                  "inbox")
+                             if i["subject"] == "shapes"][0]["attachments"]]
+    st, _, body = ews.post_soap(
+        '<m:GetAttachment><m:AttachmentIds><t:AttachmentId Id="%s"/>'
+        '<t:AttachmentId Id="%s"/></m:AttachmentIds></m:GetAttachment>'
+        % tuple(att))
+    c.ok(body.count(b'ResponseClass="Success"') == 2 and
+         b"<t:Content>QQ==</t:Content>" in body and
+         b"<t:Content>QkI=</t:Content>" in body,
+         "GetAttachment: two ids in one request")
+    for i in range(12):
+        st, _, body = ews.post_soap(
+            '<m:CreateFolder><m:ParentFolderId><t:DistinguishedFolderId '
+            'Id="inbox"/></m:ParentFolderId><m:Folders><t:Folder>'
+            '<t:DisplayName>f%02d</t:DisplayName></t:Folder></m:Folders>'
+            '</m:CreateFolder>' % i)
+    names = []
+    for off in (0, 5, 10):
+        st, _, body = ews.post_soap(
+            '<m:FindFolder Traversal="Shallow"><m:FolderShape><t:BaseShape>'
+            'Default</t:BaseShape></m:FolderShape><m:IndexedPageFolderView '
+            'MaxEntriesReturned="5" Offset="%d" BasePoint="Beginning"/>'
+            '<m:ParentFolderIds><t:DistinguishedFolderId Id="inbox"/>'
+            '</m:ParentFolderIds></m:FindFolder>' % off)
+        names += [n.decode() for n in
+                  __import__("re").findall(rb"<t:DisplayName>(f\d+)<", body)]
+    c.eq(names, ["f%02d" % i for i in range(12)], "FindFolder paging")
+    ews.ok("deliver", {"mailbox": "bob@example.test", "hostile": True,
+                       "subject": "odd", "from": "x@partner.test"})
+    st, _, body = ews.post_soap(
+        '<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>Default'
+        '</t:BaseShape></m:ItemShape><m:ParentFolderIds>'
+        '<t:DistinguishedFolderId Id="inbox"><t:Mailbox><t:EmailAddress>'
+        'bob@example.test</t:EmailAddress></t:Mailbox>'
+        '</t:DistinguishedFolderId></m:ParentFolderIds></m:FindItem>')
+    c.ok(st == 200 and b"not-a-date" in body and b"not an address" in body,
+         "hostile: odd values delivered as they are")
+    st = ews.stats()
+    c.eq([v["operation"] for v in st["response_violations"]], ["FindItem"],
+         "only the hostile answer breaks the schema")
+
+    # Autodiscover
+    pox = ('<?xml version="1.0" encoding="utf-8"?><Autodiscover xmlns='
+           '"http://schemas.microsoft.com/exchange/autodiscover/outlook/'
+           'requestschema/2006"><Request><EMailAddress>%s</EMailAddress>'
+           '<AcceptableResponseSchema>http://schemas.microsoft.com/exchange/'
+           'autodiscover/outlook/responseschema/2006a'
+           '</AcceptableResponseSchema></Request></Autodiscover>')
+    auth = {"Authorization": "Basic " + base64.b64encode(
+        b"alice@example.test:" + PW.encode()).decode()}
+    st, _, body = ews.post("/autodiscover/autodiscover.xml",
+                           pox % "alice@example.test", auth)
+    c.ok(st == 200 and ("<EwsUrl>%s</EwsUrl>" % ews.url).encode() in body,
+         "Autodiscover: settings with this server's EwsUrl", body[:200])
+    ews.ok("autodiscover", {"redirect_addr": "alice@corp.example.test"})
+    st, _, body = ews.post("/Autodiscover/Autodiscover.xml",
+                           pox % "alice@example.test", auth)
+    c.ok(b"<Action>redirectAddr</Action>" in body and
+         b"alice@corp.example.test" in body, "Autodiscover: redirectAddr")
+    st, _, body = ews.post("/Autodiscover/Autodiscover.xml",
+                           pox % "alice@corp.example.test", auth)
+    c.ok(b"<Action>settings</Action>" in body,
+         "Autodiscover: the redirect target gets settings")
+    ews.ok("autodiscover", {"error": 500})
+    st, _, body = ews.post("/autodiscover/autodiscover.xml",
+                           pox % "alice@example.test", auth)
+    c.ok(b"<ErrorCode>500</ErrorCode>" in body, "Autodiscover: error")
+    st, _, _ = ews.post("/autodiscover/autodiscover.xml",
+                        pox % "alice@example.test")
+    c.eq(st, 401, "Autodiscover is authenticated")
+
+
+# ---------------------------------------------------------------------------
+# 4. OAuth2 bearer tokens (JWT signed by the test certificate's key)
+# ---------------------------------------------------------------------------
+def make_cert(d):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "issuer")])
+    now = datetime.datetime.utcnow()
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(1)
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=2))
+            .sign(key, hashes.SHA256()))
+    path = os.path.join(d, "jwks.pem")
+    with open(path, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    return key, path
+
+
+def jwt(key, claims):
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    def b64(x):
+        return base64.urlsafe_b64encode(x).rstrip(b"=").decode()
+    head = b64(json.dumps({"alg": "RS256", "typ": "JWT"}).encode())
+    body = b64(json.dumps(claims).encode())
+    sig = key.sign((head + "." + body).encode(), padding.PKCS1v15(),
+                   hashes.SHA256())
+    return head + "." + body + "." + b64(sig)
+
+
+def oauth_round(ews, key):
+    now = int(time.time())
+    tok = jwt(key, {"upn": "bob@example.test", "exp": now + 600,
+                    "nbf": now - 10, "aud": "https://outlook.office365.com"})
+    st, _, body = ews.post_soap(GETFOLDER, headers={
+        "Authorization": "Bearer " + tok})
+    c.eq(st, 200, "OAuth2: a signed JWT is accepted")
+    c.ok(b"ErrorAccessDenied" not in body, "OAuth2: acts as the upn")
+    forged = tok[:-6] + ("AAAAAA" if not tok.endswith("AAAAAA") else "BBBBBB")
+    st, hdrs, _ = ews.post_soap(GETFOLDER, headers={
+        "Authorization": "Bearer " + forged})
+    c.eq(st, 401, "OAuth2: a bad signature is refused")
+    c.ok(hdrs.get("WWW-Authenticate", "").startswith("Bearer"),
+         "OAuth2: 401 names Bearer")
+    old = jwt(key, {"upn": "bob@example.test", "exp": now - 5})
+    c.eq(ews.post_soap(GETFOLDER, headers={
+        "Authorization": "Bearer " + old})[0], 401,
+        "OAuth2: an expired JWT is refused")
+    app = jwt(key, {"appid": "app-1", "exp": now + 600})
+    imp = ('<t:ExchangeImpersonation><t:ConnectingSID><t:PrimarySmtpAddress>'
+           'carol@example.test</t:PrimarySmtpAddress></t:ConnectingSID>'
+           '</t:ExchangeImpersonation>')
+    st, _, body = ews.post_soap(GETFOLDER, header_xml=imp, headers={
+        "Authorization": "Bearer " + app,
+        "X-AnchorMailbox": "carol@example.test"})
+    c.ok(st == 200 and "carol@example.test" in ews.stats()["impersonated"],
+         "OAuth2: an application's token impersonates")
+    ews.ok("token", {"token": "opaque-1", "user": "alice@example.test"})
+    c.eq(ews.post_soap(GETFOLDER, headers={
+        "Authorization": "Bearer opaque-1"})[0], 200,
+        "OAuth2: a registered token is accepted")
+    c.eq(ews.post_soap(GETFOLDER, headers={
+        "Authorization": "Bearer opaque-2"})[0], 401,
+        "OAuth2: an unknown token is refused")
+    no_violations(ews, "oauth2")
+
+
+def main():
+    with MockEWS(["--auth", "basic", "--validate-responses"]) as ews:
+        try:
+            basic_round(ews)
+        except Exception as e:
+            import traceback
+            traceback.print_exc()
+            c.ok(False, "basic round completed", repr(e))
+        ews.ok("reset")
+        self_test(ews)
+    with MockEWS(["--auth", "ntlm", "--validate-responses"]) as ews:
+        try:
+            ntlm_round(ews)
+        except Exception as e:
+            import traceback
+            traceback.print_exc()
+            c.ok(False, "ntlm round completed", repr(e))
+    import tempfile
+    d = tempfile.mkdtemp(prefix="sbtest-ewsjwt-")
+    key, cert = make_cert(d)
+    with MockEWS(["--auth", "oauth2", "--jwks-cert", cert,
+                  "--validate-responses"]) as ews:
+        oauth_round(ews, key)
+    import shutil
+    shutil.rmtree(d, ignore_errors=True)
+    c.done()
+
+
+if __name__ == "__main__":
+    socket.setdefaulttimeout(60)
+    main()
