@@ -11,7 +11,7 @@ validation), python3-pycryptodome (MD4 for NTLM) and python3-cryptography
 
 Listens on 127.0.0.1; the ephemeral port is written to F once it accepts
 connections.  Stops on SIGTERM, when its parent goes away, or after
---lifetime seconds (default 900).  HTTP/1.1 with keep-alive.
+--lifetime seconds (default 1800).  HTTP/1.1 with keep-alive.
 
 Users (mailboxes): alice@, bob@, carol@example.test, password
 "Secret-Pw-1" each; the user name may be the address, EXAMPLE\\alice or
@@ -54,7 +54,8 @@ Paths:
         Error), "fault": code (+ "back_off_ms", "message"), "http_status":
         N (+ "body"), "drop": "before_read" (the request is not executed)
         | "after_read" (executed, then the connection closes unanswered),
-        "delay_ms": N (then answers normally), "raw": body (+
+        "delay_ms": N (then answers normally), "headers": {name: value}
+        (added to the answer), "raw": body (+
         "raw_status", "content_type"), "raw_preset": "billion_laughs" |
         "xxe" | "dtd" | "malformed" | "truncated" | "huge" | "not_xml"}
   POST /_mock/autodiscover {"redirect_addr", "redirect_url", "ews_url",
@@ -63,7 +64,9 @@ Paths:
   POST /_mock/token     {"token", "user" (optional: an application's)}
   POST /_mock/config    {"impersonators": [addresses allowed to use
         ExchangeImpersonation; default alice], "delegates": {owner:
-        [addresses that may open owner's mailbox]; default: everyone}}
+        [addresses that may open owner's mailbox]; default: everyone},
+        "gzip": true (gzip answers when the client accepts it; default
+        off)}
   GET  /_mock/stats     {"requests", "by_operation", "max_concurrent",
         "concurrent", "violations", "response_violations",
         "ntlm_handshakes", "connections", "last_headers", "auth_failures",
@@ -231,6 +234,7 @@ class Server(ThreadingHTTPServer):
             self.autodiscover = {}
             self.impersonators = {"alice@example.test"}
             self.delegates = {}
+            self.gzip = False
             self.stats = {
                 "requests": 0, "by_operation": {}, "max_concurrent": 0,
                 "concurrent": self.stats["concurrent"]
@@ -423,6 +427,8 @@ class Handler(BaseHTTPRequestHandler):
                     if "impersonators" in req:
                         srv.impersonators = {a.lower() for a in
                                              req["impersonators"]}
+                    if "gzip" in req:
+                        srv.gzip = bool(req["gzip"])
                     if "delegates" in req:
                         srv.delegates = {k.lower(): {a.lower() for a in v}
                                          for k, v in
@@ -473,10 +479,18 @@ class Handler(BaseHTTPRequestHandler):
             srv.stats["last_headers"] = hdrs
             if anchor:
                 srv.stats["anchor_mailboxes"].append(anchor)
+        self.extra_headers = {}
         status, body = self.soap(user, raw)
         if status is None:
             raise Drop()
-        self.send(status, body)
+        headers = dict(self.extra_headers)
+        if srv.gzip and "gzip" in (self.headers.get("Accept-Encoding") or
+                                   "").lower():
+            import gzip
+            body = gzip.compress(body.encode("utf-8")
+                                 if isinstance(body, str) else body, 6)
+            headers["Content-Encoding"] = "gzip"
+        self.send(status, body, headers=headers)
 
     def soap(self, user, raw):
         """(status, body) for one EWS request; status None: drop."""
@@ -533,7 +547,8 @@ class Handler(BaseHTTPRequestHandler):
         inj = srv.take_injection(op, "any")
         after_drop = False
         if inj:
-            log("inject %s: %s" % (op, json.dumps(inj)))
+            log("inject %s: %s" % (op, json.dumps(inj)[:300]))
+            self.extra_headers = dict(inj.get("headers") or {})
             if inj.get("delay_ms"):
                 time.sleep(min(inj["delay_ms"], 120000) / 1000.0)
             if inj.get("drop") == "before_read":
@@ -958,7 +973,7 @@ def main():
     ap.add_argument("--jwks-cert")
     ap.add_argument("--tokens-file")
     ap.add_argument("--schema-dir", default=DEFAULT_SCHEMA)
-    ap.add_argument("--lifetime", type=float, default=900)
+    ap.add_argument("--lifetime", type=float, default=1800)
     ap.add_argument("--log")
     ap.add_argument("--validate-responses", action="store_true")
     opts = ap.parse_args()
