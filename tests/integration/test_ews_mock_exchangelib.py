@@ -374,7 +374,7 @@ def ntlm_round(ews):
     a.oof_settings = OofSettings(
         state=OofSettings.ENABLED, external_audience="None",
         start=start, end=start + datetime.timedelta(hours=5),
-        internal_reply="out", external_reply="")
+        internal_reply="out", external_reply="away")
     c.eq(a.oof_settings.state, OofSettings.ENABLED, "NTLM: OOF set")
     d = Message(account=a, folder=a.drafts, subject="NTLM files",
                 body="x", to_recipients=["bob@example.test"])
