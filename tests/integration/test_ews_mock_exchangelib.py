@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.join(SRC, "tests", "mock"))
 import sbtest  # noqa: E402
 
 try:
-    import lxml  # noqa: F401
+    __import__("lxml")  # the mock needs it
     import exchangelib
     from exchangelib import (Account, Configuration, Credentials, DELEGATE,
                              IMPERSONATION, BASIC, NTLM, UTC, Message,
@@ -484,6 +484,17 @@ def self_test(ews):
          "inject response_code: per-message error", body[-400:])
     st, _, body = ews.post_soap(GETFOLDER)
     c.ok(b'ResponseClass="Success"' in body, "injection used up (count 1)")
+    ews.ok("inject", {"operation": "GetFolder", "item_index": 1,
+                      "response_code": "ErrorItemNotFound",
+                      "response_class": "Warning"})
+    st, _, body = ews.post_soap(GETFOLDER.replace(
+        "</m:FolderIds>", '<t:DistinguishedFolderId Id="drafts"/>'
+        '<t:DistinguishedFolderId Id="sentitems"/></m:FolderIds>'))
+    c.ok(body.count(b'ResponseClass="Success"') == 2 and
+         body.count(b'ResponseClass="Warning"') == 1 and
+         body.index(b"Warning") > body.index(b"Inbox") and
+         b"Drafts" not in body and b"Sent Items" in body,
+         "inject item_index: only the second message fails", body)
     ews.ok("inject", {"operation": "*", "fault": "ErrorServerBusy",
                       "back_off_ms": 250, "count": 2})
     for i in range(2):

@@ -50,9 +50,9 @@ Paths:
         "hostile": true} -> {"ids": [...]}
   POST /_mock/inject    {"operation": "FindItem" | "*" | "Autodiscover",
         "count": 1 (-1: every request), one of: "response_code": code
-        (every response message answers it, "response_class" default
-        Error), "fault": code (+ "back_off_ms", "message"), "http_status":
-        N (+ "body"), "drop": "before_read" (the request is not executed)
+        (every response message answers it, or only the one at
+        "item_index", 0-based; "response_class" default Error), "fault":
+        code (+ "back_off_ms", "message"), "http_status": N (+ "body"), "drop": "before_read" (the request is not executed)
         | "after_read" (executed, then the connection closes unanswered),
         "delay_ms": N (then answers normally), "headers": {name: value}
         (added to the answer), "raw": body (+
@@ -97,7 +97,7 @@ import ews_ops  # noqa: E402
 import ews_store  # noqa: E402
 from ews_ops import Ctx, Fault, MsgError  # noqa: E402
 from ews_store import (NS_E, NS_M, NS_S, NS_T, Attachment, Item,  # noqa
-                       Recipient, Store, attr, esc, parse_iso, now_utc)
+                       Recipient, Store, esc, parse_iso)
 
 SRC_ROOT = os.path.dirname(os.path.dirname(HERE))
 DEFAULT_SCHEMA = os.path.join(SRC_ROOT, "..", "shared", "protocol", "ews",
@@ -175,8 +175,10 @@ LOG_LOCK = threading.Lock()
 
 
 def envelope(body):
-    body = re.sub(r"^<(m:\w+)", r'<\1 xmlns:m="%s" xmlns:t="%s"' % (NS_M, NS_T),
-                  body, count=1)
+    if "xmlns:m=" not in body.split(">", 1)[0]:
+        body = re.sub(r"^<(m:\w+)",
+                      r'<\1 xmlns:m="%s" xmlns:t="%s"' % (NS_M, NS_T),
+                      body, count=1)
     return ('<?xml version="1.0" encoding="utf-8"?>'
             '<s:Envelope xmlns:s="%s"><s:Header>%s</s:Header>'
             '<s:Body xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
@@ -564,7 +566,7 @@ class Handler(BaseHTTPRequestHandler):
                 return inj["http_status"], inj.get("body", "")
             elif "raw" in inj or "raw_preset" in inj:
                 return inj.get("raw_status", 200), raw_body(inj)
-            elif "response_code" in inj:
+            elif "response_code" in inj and "item_index" not in inj:
                 return 200, envelope(injected_messages(op, op_el, inj))
         fn = ews_ops.OPERATIONS.get(op)
         if fn is None:
@@ -586,6 +588,8 @@ class Handler(BaseHTTPRequestHandler):
                                      f.message_xml)
         except MsgError as e:
             return 500, fault_xml(e.code, e.text)
+        if inj and "item_index" in inj:
+            out = replace_message(op, out, inj)
         text = envelope(out)
         if OPTS.validate_responses:
             self.check_response(op, text)
@@ -696,6 +700,27 @@ def injected_messages(op, op_el, inj):
     return ews_ops.wrap(op, [ews_ops.rmsg(op, fill, cls, code, text)] * n)
 
 
+def replace_message(op, out, inj):
+    """The answer with its item_index-th response message (0-based)
+    replaced by the injected response_code."""
+    el = etree.fromstring(envelope(out).encode()).find(
+        "{%s}Body" % NS_S)[0]
+    msgs = el.find("{%s}ResponseMessages" % NS_M)
+    k = int(inj["item_index"])
+    if msgs is None or not 0 <= k < len(msgs):
+        return out
+    fill = ews_ops.ERROR_FILL.get(op, "")
+    new = etree.fromstring(
+        '<m:X xmlns:m="%s" xmlns:t="%s">%s</m:X>' % (
+            NS_M, NS_T, ews_ops.rmsg(
+                op, fill, inj.get("response_class", "Error"),
+                inj["response_code"], inj.get("message") or
+                ews_ops.text_of(inj["response_code"]))))[0]
+    msgs[k].addprevious(new)
+    msgs.remove(msgs[k + 1])
+    return etree.tostring(el, encoding="unicode")
+
+
 def check_injection(req):
     op = req.get("operation")
     if not isinstance(op, str) or not op:
@@ -722,7 +747,7 @@ def check_injection(req):
     return inj
 
 
-# ---- /_mock/deliver ----------------------------------------------------------
+# ---- /_mock/deliver ------------------------------------------------------
 
 def parse_addr(s):
     import email.utils
@@ -808,7 +833,7 @@ def deliver(store, req):
     return ids
 
 
-# ---- a child-process handle for tests ----------------------------------------
+# ---- a child-process handle for tests ------------------------------------
 
 class MockEWS:
     """Run this file as a server in a child process (bounded waits):
