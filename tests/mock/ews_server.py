@@ -49,15 +49,22 @@ Paths:
         "item": {a message: same keys}}], "count": N, "from_ex": true,
         "hostile": true} -> {"ids": [...]}
   POST /_mock/inject    {"operation": "FindItem" | "*" | "Autodiscover",
-        "count": 1 (-1: every request), one of: "response_code": code
-        (every response message answers it, or only the one at
-        "item_index", 0-based; "response_class" default Error), "fault":
-        code (+ "back_off_ms", "message"), "http_status": N (+ "body"), "drop": "before_read" (the request is not executed)
-        | "after_read" (executed, then the connection closes unanswered),
-        "delay_ms": N (then answers normally), "headers": {name: value}
-        (added to the answer), "raw": body (+
-        "raw_status", "content_type"), "raw_preset": "billion_laughs" |
-        "xxe" | "dtd" | "malformed" | "truncated" | "huge" | "not_xml"}
+        "count": 1 (-1: every request), one of:
+          "response_code": code   every response message answers it, or
+                                  only the one at "item_index" (0-based);
+                                  "response_class" default Error
+          "fault": code           a SOAP fault, HTTP 500 (+ "back_off_ms",
+                                  "message")
+          "http_status": N        (+ "body")
+          "drop": "before_read"   the connection closes, the request is not
+                                  executed; "after_read": it is executed,
+                                  then the connection closes unanswered
+          "delay_ms": N           then answers normally (or as one of the
+                                  others says)
+          "raw": body             (+ "raw_status", "content_type")
+          "raw_preset": "billion_laughs" | "xxe" | "dtd" | "malformed" |
+                        "truncated" | "huge" (+ "size") | "not_xml"
+        and "headers": {name: value} added to the answer}
   POST /_mock/autodiscover {"redirect_addr", "redirect_url", "ews_url",
         "error" (an ErrorCode, e.g. 500), "redirect_count" (default: every
         request), "http_status"}; {} restores the default
@@ -482,6 +489,7 @@ class Handler(BaseHTTPRequestHandler):
             if anchor:
                 srv.stats["anchor_mailboxes"].append(anchor)
         self.extra_headers = {}
+        self.content_type = "text/xml; charset=utf-8"
         status, body = self.soap(user, raw)
         if status is None:
             raise Drop()
@@ -492,7 +500,7 @@ class Handler(BaseHTTPRequestHandler):
             body = gzip.compress(body.encode("utf-8")
                                  if isinstance(body, str) else body, 6)
             headers["Content-Encoding"] = "gzip"
-        self.send(status, body, headers=headers)
+        self.send(status, body, self.content_type, headers=headers)
 
     def soap(self, user, raw):
         """(status, body) for one EWS request; status None: drop."""
@@ -565,6 +573,8 @@ class Handler(BaseHTTPRequestHandler):
             elif "http_status" in inj:
                 return inj["http_status"], inj.get("body", "")
             elif "raw" in inj or "raw_preset" in inj:
+                if inj.get("content_type"):
+                    self.content_type = inj["content_type"]
                 return inj.get("raw_status", 200), raw_body(inj)
             elif "response_code" in inj and "item_index" not in inj:
                 return 200, envelope(injected_messages(op, op_el, inj))
