@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.join(SRC, "tests", "mock"))
 import sbtest  # noqa: E402
 
 try:
-    import lxml  # noqa: F401
+    __import__("lxml")  # the mock needs it
     import exchangelib
     from exchangelib import (Account, Configuration, Credentials, DELEGATE,
                              IMPERSONATION, BASIC, NTLM, UTC, Message,
@@ -370,6 +370,19 @@ def ntlm_round(ews):
     c.eq([x.email_address for x in res], ["carol@example.test"],
          "NTLM: name resolution")
     c.eq(a.oof_settings.state, OofSettings.DISABLED, "NTLM: OOF get")
+    start = EWSDateTime.now(tz=UTC).replace(microsecond=0)
+    a.oof_settings = OofSettings(
+        state=OofSettings.ENABLED, external_audience="None",
+        start=start, end=start + datetime.timedelta(hours=5),
+        internal_reply="out", external_reply="away")
+    c.eq(a.oof_settings.state, OofSettings.ENABLED, "NTLM: OOF set")
+    d = Message(account=a, folder=a.drafts, subject="NTLM files",
+                body="x", to_recipients=["bob@example.test"])
+    d.save()
+    d.attach(FileAttachment(name="n.bin", content=ATT))
+    back = a.drafts.get(id=d.id)
+    c.eq([x.content for x in back.attachments], [ATT],
+         "NTLM: attachment created and read back")
     st = ews.stats()
     c.ok(1 <= st["ntlm_handshakes"] <= st["connections"],
          "NTLM: at most one handshake per connection",
@@ -471,14 +484,36 @@ def self_test(ews):
          "inject response_code: per-message error", body[-400:])
     st, _, body = ews.post_soap(GETFOLDER)
     c.ok(b'ResponseClass="Success"' in body, "injection used up (count 1)")
+    ews.ok("inject", {"operation": "GetFolder", "item_index": 1,
+                      "response_code": "ErrorItemNotFound",
+                      "response_class": "Warning"})
+    st, _, body = ews.post_soap(GETFOLDER.replace(
+        "</m:FolderIds>", '<t:DistinguishedFolderId Id="drafts"/>'
+        '<t:DistinguishedFolderId Id="sentitems"/></m:FolderIds>'))
+    c.ok(body.count(b'ResponseClass="Success"') == 2 and
+         body.count(b'ResponseClass="Warning"') == 1 and
+         body.index(b"Warning") > body.index(b"Inbox") and
+         b"Drafts" not in body and b"Sent Items" in body,
+         "inject item_index: only the second message fails", body)
     ews.ok("inject", {"operation": "*", "fault": "ErrorServerBusy",
                       "back_off_ms": 250, "count": 2})
     for i in range(2):
         st, _, body = ews.post_soap(GETFOLDER)
         c.ok(st == 500 and b'<t:Value Name="BackOffMilliseconds">250<' in
              body, "inject fault ErrorServerBusy #%d" % (i + 1))
-    ews.ok("inject", {"operation": "GetFolder", "http_status": 503})
-    c.eq(ews.post_soap(GETFOLDER)[0], 503, "inject http_status")
+    ews.ok("inject", {"operation": "GetFolder", "http_status": 503,
+                      "headers": {"Retry-After": "2"}})
+    st, hdrs, _ = ews.post_soap(GETFOLDER)
+    c.ok(st == 503 and hdrs.get("Retry-After") == "2",
+         "inject http_status with a header")
+    ews.ok("config", {"gzip": True})
+    st, hdrs, body = ews.post_soap(GETFOLDER,
+                                   headers={"Accept-Encoding": "gzip"})
+    import gzip
+    c.ok(hdrs.get("Content-Encoding") == "gzip" and
+         b"GetFolderResponse" in gzip.decompress(body),
+         "config gzip: gzip answers")
+    ews.ok("config", {"gzip": False})
     ews.ok("inject", {"operation": "GetFolder", "raw_preset":
                       "billion_laughs"})
     st, _, body = ews.post_soap(GETFOLDER)
@@ -653,6 +688,16 @@ def self_test(ews):
                            pox % "alice@corp.example.test", auth)
     c.ok(b"<Action>settings</Action>" in body,
          "Autodiscover: the redirect target gets settings")
+    ews.ok("autodiscover", {"redirect_url": ews.base +
+                            "/autodiscover/autodiscover.xml",
+                            "redirect_count": 1})
+    st, _, body = ews.post("/autodiscover/autodiscover.xml",
+                           pox % "alice@example.test", auth)
+    c.ok(b"<Action>redirectUrl</Action>" in body, "Autodiscover: redirectUrl")
+    st, _, body = ews.post("/autodiscover/autodiscover.xml",
+                           pox % "alice@example.test", auth)
+    c.ok(b"<Action>settings</Action>" in body,
+         "Autodiscover: redirect_count 1 redirects once")
     ews.ok("autodiscover", {"error": 500})
     st, _, body = ews.post("/autodiscover/autodiscover.xml",
                            pox % "alice@example.test", auth)
@@ -724,6 +769,10 @@ def oauth_round(ews, key):
         "X-AnchorMailbox": "carol@example.test"})
     c.ok(st == 200 and "carol@example.test" in ews.stats()["impersonated"],
          "OAuth2: an application's token impersonates")
+    c.eq(ews.post_soap(GETFOLDER, headers={
+        "Authorization": "Bearer tok-from-file",
+        "X-AnchorMailbox": "bob@example.test"})[0], 200,
+        "OAuth2: a token of --tokens-file is accepted")
     ews.ok("token", {"token": "opaque-1", "user": "alice@example.test"})
     c.eq(ews.post_soap(GETFOLDER, headers={
         "Authorization": "Bearer opaque-1"})[0], 200,
@@ -754,8 +803,18 @@ def main():
     import tempfile
     d = tempfile.mkdtemp(prefix="sbtest-ewsjwt-")
     key, cert = make_cert(d)
+    with open(os.path.join(d, "tokens"), "w") as f:
+        f.write("tok-other\ntok-from-file\n")
+    tls = os.path.join(d, "tls")
+    rc = os.system("sh '%s' '%s'" % (os.path.join(SRC, "tests", "mock",
+                                                  "make_certs.sh"), tls))
+    c.eq(rc, 0, "test certificates made")
     with MockEWS(["--auth", "oauth2", "--jwks-cert", cert,
+                  "--tokens-file", os.path.join(d, "tokens"),
+                  "--cert", os.path.join(tls, "server.pem"),
+                  "--key", os.path.join(tls, "server.key"),
                   "--validate-responses"]) as ews:
+        c.ok(ews.url.startswith("https://"), "the mock speaks TLS")
         oauth_round(ews, key)
     import shutil
     shutil.rmtree(d, ignore_errors=True)
