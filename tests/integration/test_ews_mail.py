@@ -219,6 +219,56 @@ try:
         c.eq([x.get("Name") for x in rows(b)], ["a.txt"],
              "Attachment.Delete: it is gone")
 
+        # the draft loads with every column, Bcc and ReplyTo too
+        st, b = d.call("ews/Email.SaveDraft", {
+            "To": [BOB], "Bcc": [CAROL], "ReplyTo": [BOB],
+            "Subject": "draft two", "Importance": "Low"})
+        d2 = rows(b)[0] if rows(b) else {}
+        st, b = d.call("ews/Email.Load", {"Id": d2.get("Id", "x")})
+        r = rows(b)[0] if rows(b) else {}
+        c.eq((st, r.get("Bcc"), r.get("ReplyTo"), r.get("Importance")),
+             (200, [CAROL], [BOB], "Low"), "Load of a draft: Bcc, ReplyTo")
+        c.eq(r.get("Folder") and r.get("Attachments"), [],
+             "Load of a draft: no attachments, a folder")
+
+        # attachments page over the recomputed answer
+        st, b = d.call("ews/Email.SaveDraft", {
+            "To": [BOB], "Subject": "three files",
+            "Attachments": [f_in("f%d.txt" % k, b"x%d" % k, "text/plain")
+                            for k in range(3)]})
+        d3 = rows(b)[0] if rows(b) else {}
+        names, token = [], None
+        for _ in range(5):
+            inp = {"ItemId": d3.get("Id", "x"), "PageSize": 2}
+            if token:
+                inp["PageToken"] = token
+            st, b = d.call("ews/Attachment.List", inp)
+            names += [x.get("Name") for x in rows(b)]
+            token = b.get("next_page_token") if st == 200 else None
+            if not token:
+                break
+        c.eq(sorted(names), ["f0.txt", "f1.txt", "f2.txt"],
+             "Attachment.List pages: every file once")
+
+        # impersonation: the Mailbox input sends as bob
+        st, b = d.call("ews/Email.Send", {"To": [CAROL], "Subject": "as bob",
+                                          "Mailbox": BOB})
+        c.eq(st, 200, "Send with Mailbox (impersonate) answers 200")
+        got = [i for i in mock.items(CAROL, "inbox")
+               if i.get("subject") == "as bob"]
+        c.eq([i.get("from") for i in got], [BOB],
+             "Send with Mailbox: carol got it from bob")
+
+        # a folder by name: Move there, List it
+        st, b = d.call("ews/Folder.Create", {"Name": "Projects"})
+        c.eq(st, 200, "Folder.Create Projects")
+        st, b = d.call("ews/Email.Move", {"Id": d3.get("Id", "x"),
+                                          "Folder": "Projects"})
+        c.eq(st, 200, "Move to a folder by name")
+        st, b = d.call("ews/Email.List", {"Folder": "Projects"})
+        c.eq([x.get("Subject") for x in rows(b)], ["three files"],
+             "List of a folder by name")
+
         # ---- List: To and Cc, one GetItem per page -------------------------
         mock.ctl("/_mock/reset", {})
         mock.deliver(subject="first", to=[ALICE, BOB], cc=[CAROL])
