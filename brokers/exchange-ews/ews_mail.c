@@ -451,8 +451,7 @@ static enum sb_status email_list(void *state, const struct sb_call *call,
 			struct ews_mail_row *x = &pg.rows[pg.n];
 			if (!ews_mail_row_read(it, x))
 				continue; /* one odd item never fails a List */
-			if (pos.have && x->received_epoch == pos.received &&
-			    ews_page_pos_seen(&pos, x->id)) {
+			if (pos.have && ews_page_pos_seen(&pos, x->id)) {
 				ews_mail_row_free(x);
 				continue;
 			}
@@ -467,26 +466,24 @@ static enum sb_status email_list(void *state, const struct sb_call *call,
 			sb_error_set(err, st, NULL, "building the result");
 	}
 	if (st == SB_OK && more && pg.n) {
-		/* anchor on the last row with a time; keep every Id of
-		 * this page (and of the anchor's earlier pages) at it */
-		struct ews_page_pos next = {.have = true};
-		size_t k = pg.n;
-		while (k > 0 && pg.rows[k - 1].received_epoch < 0)
-			k--;
-		if (k == 0) {
-			next = pos; /* no time on the page: same anchor */
-		} else {
-			next.received = pg.rows[k - 1].received_epoch;
-			if (pos.have && pos.received == next.received) {
-				next.n_seen = pos.n_seen;
-				memcpy(next.seen, pos.seen,
-				       sizeof(pos.seen[0]) * pos.n_seen);
+		struct ews_page_pos next;
+		const char **ids = calloc(pg.n, sizeof(*ids));
+		int64_t *times = calloc(pg.n, sizeof(*times));
+		if (ids && times) {
+			for (size_t i = 0; i < pg.n; i++) {
+				ids[i] = pg.rows[i].id;
+				times[i] = pg.rows[i].received_epoch;
 			}
+			ews_page_pos_advance(&pos, ids, times, pg.n, &next);
 		}
-		for (size_t i = 0; i < pg.n; i++)
-			if (pg.rows[i].received_epoch == next.received &&
-			    next.have)
-				ews_page_pos_add(&next, pg.rows[i].id);
+		bool oom = !ids || !times;
+		free(ids);
+		free(times);
+		if (oom) {
+			page_free(&pg);
+			ews_op_free(&op);
+			return out_of_memory(err);
+		}
 		unsigned char enc[SB_PAGE_TOKEN_POS_MAX];
 		size_t len = ews_page_pos_encode(&next, enc, sizeof(enc));
 		char *tok = len ? sb_page_token_new(bind, 3, enc, len) : NULL;

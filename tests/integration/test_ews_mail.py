@@ -368,6 +368,25 @@ try:
             st2, b2 = d.call("ews/Email.Load", {"Id": x["Id"]})
             c.eq(st2, 200, "hostile mailbox: Load of %s" % x.get("Subject"))
 
+        # paging over rows whose time cannot be read: none twice, none lost
+        want = set(mock.deliver(subject="plain {n}", count=5)) | \
+            set(mock.deliver(hostile=True, count=4))
+        mock.deliver(subject="late", count=1)
+        ids, token = [], None
+        for _ in range(30):
+            inp = {"PageSize": 2}
+            if token:
+                inp["PageToken"] = token
+            st, b = d.call("ews/Email.List", inp)
+            if st != 200:
+                break
+            ids += [x["Id"] for x in rows(b)]
+            token = b.get("next_page_token")
+            if not token:
+                break
+        c.eq(len(ids), len(set(ids)), "hostile paging: no row twice")
+        c.eq(want - set(ids), set(), "hostile paging: every row seen")
+
         # ---- Reply, ReplyAll, Forward ---------------------------------------
         mock.ctl("/_mock/reset", {})
         o = mock.deliver(subject="question", to=[ALICE], cc=[BOB],
