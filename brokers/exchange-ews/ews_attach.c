@@ -61,6 +61,8 @@ static enum sb_status att_list(void *state, const struct sb_call *call,
 
 	ews_op_init(&op, state, call, 0);
 	enum sb_status st = ews_op_mailbox(&op, err);
+	if (st == SB_OK)
+		st = ews_check_id("ItemId", item, err);
 	const char *bind[] = {"Attachment.List", op.mailbox, item};
 	const char *token = sb_call_page_token(call);
 	if (st == SB_OK && token) {
@@ -127,6 +129,8 @@ static enum sb_status att_load(void *state, const struct sb_call *call,
 	op.stream_sink = ews_content_sink_fn;
 	op.stream_arg = &sink;
 	enum sb_status st = ews_op_mailbox(&op, err);
+	if (st == SB_OK)
+		st = ews_check_id("Id", id, err);
 	xmlNode *msg = NULL;
 	if (st == SB_OK) {
 		const char *ids[] = {id};
@@ -198,6 +202,8 @@ static enum sb_status att_add(void *state, const struct sb_call *call,
 	sb_call_bool(call, "IsInline", &is_inline);
 	ews_op_init(&op, state, call, 0);
 	enum sb_status st = ews_op_mailbox(&op, err);
+	if (st == SB_OK)
+		st = ews_check_id("ItemId", item, err);
 	int64_t cap = ews_max_attachment(state);
 	if (st == SB_OK && !f)
 		st = sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
@@ -261,6 +267,8 @@ static enum sb_status att_delete(void *state, const struct sb_call *call,
 	const char *id = sb_call_str(call, "Id", NULL);
 	ews_op_init(&op, state, call, 0);
 	enum sb_status st = ews_op_mailbox(&op, err);
+	if (st == SB_OK)
+		st = ews_check_id("Id", id, err);
 	xmlNode *msg = NULL;
 	if (st == SB_OK) {
 		ews_w_delete_attachment(&op, id);

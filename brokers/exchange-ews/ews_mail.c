@@ -610,6 +610,8 @@ static enum sb_status email_load(void *state, const struct sb_call *call,
 	ews_op_init(&op, state, call, 0);
 	enum sb_status st = ews_op_mailbox(&op, err);
 	if (st == SB_OK)
+		st = ews_check_id("Id", id, err);
+	if (st == SB_OK)
 		st = get_full(&op, id, &x, err);
 	if (st == SB_OK)
 		st = check_sizes(state, &x, err);
@@ -693,6 +695,8 @@ static enum sb_status respond(void *state, const struct sb_call *call,
 	 * and its recipients make the Accepted column */
 	ews_op_init(&op, e, call, 0);
 	enum sb_status st = ews_op_mailbox(&op, err);
+	if (st == SB_OK)
+		st = ews_check_id("Id", id, err);
 	const char *mailbox = op.mailbox;
 	if (st == SB_OK)
 		st = msg_inputs_read(&op, call, forward ? IN_TO : 0, &g, err);
@@ -831,6 +835,8 @@ static enum sb_status email_move(void *state, const struct sb_call *call,
 	const char *folder = sb_call_str(call, "Folder", NULL);
 	ews_op_init(&op, state, call, 0);
 	enum sb_status st = ews_op_mailbox(&op, err);
+	if (st == SB_OK)
+		st = ews_check_id("Id", id, err);
 	if (st == SB_OK) {
 		ews_w_move_item_head(&op);
 		st = ews_folder_ref(&op, folder, NULL, err);
@@ -858,6 +864,8 @@ static enum sb_status email_delete(void *state, const struct sb_call *call,
 	sb_call_bool(call, "HardDelete", &hard);
 	ews_op_init(&op, state, call, 0);
 	enum sb_status st = ews_op_mailbox(&op, err);
+	if (st == SB_OK)
+		st = ews_check_id("Id", id, err);
 	if (st == SB_OK) {
 		ews_w_delete_item(&op, id, hard);
 		st = ews_op_run(&op, err);
@@ -885,6 +893,8 @@ static enum sb_status email_mark_read(void *state, const struct sb_call *call,
 	sb_call_bool(call, "IsRead", &is_read);
 	ews_op_init(&op, state, call, 0);
 	enum sb_status st = ews_op_mailbox(&op, err);
+	if (st == SB_OK)
+		st = ews_check_id("Id", id, err);
 	xmlNode *msg = NULL;
 	if (st == SB_OK) {
 		ews_w_mark_read(&op, id, ck, is_read);

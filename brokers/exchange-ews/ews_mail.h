@@ -48,6 +48,12 @@ struct ews_msg_in {
 	size_t n_atts;
 };
 
+/* An item or attachment Id input checked before any request: EWS ids
+ * are base64 (also its URL-safe alphabet).  SB_OK, or 400 with the code
+ * ErrorInvalidIdMalformed naming the input. */
+enum sb_status ews_check_id(const char *input, const char *id,
+			    struct sb_error *err);
+
 /* <t:DistinguishedFolderId Id="id"> with the op's mailbox addressing. */
 void ews_w_distinguished(struct ews_op *op, const char *id);
 

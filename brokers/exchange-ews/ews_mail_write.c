@@ -11,6 +11,22 @@
 
 #include "ews_mail.h"
 
+enum sb_status ews_check_id(const char *input, const char *id,
+			    struct sb_error *err)
+{
+	size_t n = id ? strlen(id) : 0;
+	size_t bad = strspn(id ? id : "", "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					  "abcdefghijklmnopqrstuvwxyz"
+					  "0123456789+/=-_");
+	if (n == 0 || bad != n)
+		return sb_error_set(err, SB_ERR_INVALID_INPUT,
+				    "ErrorInvalidIdMalformed",
+				    "%s: not an EWS id (base64 characters "
+				    "expected)",
+				    input);
+	return SB_OK;
+}
+
 void ews_w_distinguished(struct ews_op *op, const char *id)
 {
 	sb_xml_w_open(&op->w, "t:DistinguishedFolderId");

@@ -185,6 +185,13 @@ try:
             "To": [BOB], "Attachments": [f_in("big.bin", b"x" * 4096)]})
         c.eq((st, err(b).get("code")), (413, "ErrorMessageSizeExceeded"),
              "Send: attachments over max_attachment_size: 413")
+        for meth, inp in (("Email.Load", {"Id": "not an id!"}),
+                          ("Email.Move", {"Id": "<x>", "Folder": "inbox"}),
+                          ("Email.Reply", {"Id": "a b"}),
+                          ("Attachment.List", {"ItemId": "%%%"})):
+            st, b = d.call("ews/" + meth, inp)
+            c.eq((st, err(b).get("code")), (400, "ErrorInvalidIdMalformed"),
+                 "%s: a malformed id is 400" % meth)
         c.eq(mock.stats().get("requests", 0), n0,
              "bad inputs sent no request")
 

@@ -708,6 +708,19 @@ START_TEST(test_page_advance)
 }
 END_TEST
 
+START_TEST(test_check_id)
+{
+	struct sb_error err;
+	ck_assert_int_eq(ews_check_id("Id", "AAMkAGI2-_+/==", &err), SB_OK);
+	ck_assert_int_eq(ews_check_id("Id", "", &err), SB_ERR_INVALID_INPUT);
+	ck_assert_int_eq(ews_check_id("ItemId", "a b", &err),
+			 SB_ERR_INVALID_INPUT);
+	ck_assert_str_eq(err.code, "ErrorInvalidIdMalformed");
+	ck_assert_ptr_nonnull(strstr(err.message, "ItemId"));
+	ck_assert_int_eq(ews_check_id("Id", "<x>", &err), SB_ERR_INVALID_INPUT);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("ews_mail");
@@ -720,6 +733,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_item_operations_valid);
 	tcase_add_test(tc, test_find_items_and_position);
 	tcase_add_test(tc, test_page_advance);
+	tcase_add_test(tc, test_check_id);
 	tcase_add_test(tc, test_read_item);
 	tcase_add_test(tc, test_read_hostile_item);
 	tcase_add_test(tc, test_read_item_without_id);
