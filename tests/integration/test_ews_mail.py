@@ -132,6 +132,16 @@ def subjects(items):
     return [i.get("subject") for i in items]
 
 
+def sanitized(pid):
+    """True when the daemon runs with AddressSanitizer (its quarantine
+    and redzones make its memory no measure of the broker's)."""
+    try:
+        with open("/proc/%d/maps" % pid) as f:
+            return "libasan" in f.read()
+    except OSError:
+        return False
+
+
 def vm_hwm(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -479,7 +489,8 @@ try:
         c.eq(st, 200, "25 MiB: Attachment.List answers 200")
         a = rows(b)[0] if rows(b) else {}
         c.eq(a.get("Size"), len(blob), "25 MiB: Size")
-        base = vm_hwm(d.proc.pid) if not sbtest.VALGRIND else -1
+        measure = not sbtest.VALGRIND and not sanitized(d.proc.pid)
+        base = vm_hwm(d.proc.pid) if measure else -1
         st, b = d.call("ews/Attachment.Load", {"Id": a.get("Id", "x")},
                        timeout=300)
         c.eq(st, 200, "25 MiB: Attachment.Load answers 200")
