@@ -433,8 +433,8 @@ enum sb_status ews_op_run(struct ews_op *op, struct sb_error *err)
 		    /* libcurl silently re-sends a request whose kept
 		     * connection closes before any answer: a send must
 		     * never be repeated, so it goes on a new connection */
-		    .flags = is_send_flags(op->flags) ? SB_HTTP_FRESH_CONNECT
-						      : 0u,
+		    .flags =
+			is_send_flags(op->flags) ? SB_HTTP_FRESH_CONNECT : 0u,
 		};
 		struct sb_http_response rs;
 		__atomic_add_fetch(&e->requests, 1, __ATOMIC_RELAXED);

@@ -50,9 +50,10 @@ static void date_ok(const char *s, const char *what)
 static void addrs_ok(const struct ews_strs *a, const char *what)
 {
 	for (size_t i = 0; i < a->n; i++)
-		FUZZ_CHECK(sb_email_valid(a->v[i]) &&
-			       sb_type_check(SB_TYPE_EMAIL, a->v[i], NULL, NULL),
-			   "%s[%zu] not an address", what, i);
+		FUZZ_CHECK(
+		    sb_email_valid(a->v[i]) &&
+			sb_type_check(SB_TYPE_EMAIL, a->v[i], NULL, NULL),
+		    "%s[%zu] not an address", what, i);
 }
 
 static void row_ok(const struct ews_mail_row *r)
