@@ -154,7 +154,9 @@ mock = MockEWS()
 try:
     cfg = ("[module exchange-ews]\nenabled = yes\n" +
            instance("ews", mock.port, "max_response_size = 64MiB\n") +
-           instance("small", mock.port, "max_attachment_size = 1KiB\n"))
+           instance("small", mock.port, "max_attachment_size = 1KiB\n") +
+           instance("deleg", mock.port, "").replace(
+               "impersonation = impersonate", "impersonation = delegate"))
     with sbtest.Daemon(cfg) as d:
         mock.ctl("/_mock/reset", {})
 
@@ -275,6 +277,21 @@ try:
                if i.get("subject") == "as bob"]
         c.eq([i.get("from") for i in got], [BOB],
              "Send with Mailbox: carol got it from bob")
+
+        # delegate access: sent on behalf of bob, listed from bob's Inbox
+        st, b = d.call("deleg/Email.Send", {"To": [CAROL],
+                                            "Subject": "on behalf",
+                                            "Mailbox": BOB})
+        c.eq(st, 200, "delegate Send answers 200")
+        got = [i for i in mock.items(CAROL, "inbox")
+               if i.get("subject") == "on behalf"]
+        c.eq([(i.get("from"), i.get("sent_by")) for i in got],
+             [(BOB, ALICE)], "delegate Send: from bob, sent by alice")
+        mock.deliver(mailbox=BOB, subject="for bob only", to=[BOB])
+        st, b = d.call("deleg/Email.List", {"Mailbox": BOB})
+        c.ok(st == 200 and "for bob only" in
+             [x.get("Subject") for x in rows(b)],
+             "delegate List: bob's Inbox", str(st))
 
         # a folder by name: Move there, List it
         st, b = d.call("ews/Folder.Create", {"Name": "Projects"})
