@@ -104,6 +104,18 @@ enum sb_status ews_http_perform(struct ews *e, struct sb_http *http,
 				struct sb_http_response *rs,
 				struct sb_error *err);
 
+#define NS_AD_REQ                                                              \
+	"http://schemas.microsoft.com/exchange/autodiscover/outlook/"          \
+	"requestschema/2006"
+#define NS_AD_RESP                                                             \
+	"http://schemas.microsoft.com/exchange/autodiscover/responseschema/"   \
+	"2006"
+#define NS_AD_OUT                                                              \
+	"http://schemas.microsoft.com/exchange/autodiscover/outlook/"          \
+	"responseschema/2006a"
+/* The largest Autodiscover answer read. */
+#define EWS_AD_MAX_ANSWER (1024 * 1024)
+
 /* POX Autodiscover for the instance's autodiscover_email: fills d.
  * Contacts the server every time (the cache is ews_conn_get's). */
 enum sb_status ews_autodiscover(struct ews *e, const struct sb_call *call,
@@ -118,6 +130,26 @@ bool ews_url_host(const char *url, char *host, size_t n, bool *https,
  * or below it.) */
 bool ews_autodiscover_host_ok(const char *host, const char *domain,
 			      const char *origin);
+/* d is domain or a domain below it ("corp.example.test" within
+ * "example.test"), without regard to case. */
+bool ews_domain_within(const char *d, const char *origin);
+/* Read one POX Autodiscover answer (body, len bytes) to a request for
+ * email sent to from_url: SB_OK and *nx EWS_AD_DONE with d filled (an
+ * http EwsUrl from an https from_url is refused), or a redirect with its
+ * target (an address, checked as one, or a URL, not checked here) in
+ * next; else the error (an Error answer with ErrorCode 500: not_found;
+ * anything unreadable: upstream_error), never quoting the answer but its
+ * own Message, cleaned. */
+enum ews_ad_next {
+	EWS_AD_DONE = 0,
+	EWS_AD_REDIRECT_ADDR,
+	EWS_AD_REDIRECT_URL,
+};
+enum sb_status ews_autodiscover_read(const char *email, const char *from_url,
+				     const char *body, size_t len,
+				     struct ews_discovered *d,
+				     enum ews_ad_next *nx, char *next,
+				     size_t next_n, struct sb_error *err);
 /* A hex ServerVersion of POX Autodiscover ("73C18880") as
  * "major.minor.build" ("15.1.2176"); false when it is not one. */
 bool ews_server_version_hex(const char *hex, char *out, size_t n);

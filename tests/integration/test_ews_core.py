@@ -218,6 +218,11 @@ def error_tests(d, ews):
     # ---- every ResponseCode of the table -------------------------------------
     table = code_table()
     c.ok(len(table) > 100, "the code table is read")
+    with open(os.path.join(SRC, "docs", "brokers", "exchange-ews.md")) as f:
+        documented = dict(re.findall(r"^\| `(\w+)` \| (\d{3}) `", f.read(),
+                                     re.M))
+    c.eq(documented, {code: str(HTTP_OF[st]) for code, st in table},
+         "docs/brokers/exchange-ews.md shows the code table as it is")
     wrong = []
     for code, st_name in table:
         ews.ok("inject", {"operation": "GetFolder", "count": 1,

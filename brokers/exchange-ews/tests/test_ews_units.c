@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <curl/curl.h>
 #include <libxml/parser.h>
 #include <libxml/xmlschemas.h>
 
@@ -1530,6 +1531,36 @@ START_TEST(test_values)
 }
 END_TEST
 
+/* The scheme libcurl is given: NTLM alone (never ANY), Negotiate with
+ * the daemon's own Kerberos credentials, nothing of its own for Basic
+ * (sent at once) and OAuth2 (a bearer per request). */
+START_TEST(test_curl_auth)
+{
+	static const struct {
+		const char *auth;
+		unsigned long bits;
+	} want[] = {
+	    {"auth=ntlm", CURLAUTH_NTLM},
+	    {"auth=negotiate", CURLAUTH_NEGOTIATE},
+	    {"auth=basic", 0},
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		bool neg = strcmp(want[i].auth, "auth=negotiate") == 0;
+		const char *kv[] = {
+		    "url=https://mail.example.test/EWS/Exchange.asmx",
+		    want[i].auth, neg ? NULL : "username=EXAMPLE\\alice",
+		    "password=Sup3r-Secret-Pw", NULL};
+		struct sb_testhost *th = open_with(kv);
+		struct ews *e = sb_testhost_state(th);
+		ck_assert_ptr_nonnull(e->conn);
+		ck_assert_uint_eq(sb_http_curl_auth(e->conn->http),
+				  want[i].bits);
+		sb_testhost_free(th);
+	}
+	wire_reset();
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("exchange-ews");
@@ -1555,6 +1586,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_oof);
 	tcase_add_test(tc, test_service_test);
 	tcase_add_test(tc, test_values);
+	tcase_add_test(tc, test_curl_auth);
 	suite_add_tcase(s, tc);
 	return s;
 }
