@@ -63,6 +63,7 @@ def no_violations(ews, name):
     c.eq(s["violations"], [], name + ": no request broke the schema")
     c.eq(s["response_violations"], [],
          name + ": no answer of the mock broke the schema")
+    c.eq(s["internal_errors"], [], name + ": no defect of the mock met")
 
 
 def subjects(ews, addr, folder):
@@ -420,6 +421,8 @@ def self_test(ews):
          "the error names the mailbox", body)
     st, body = ews.control("inject", {"operation": "GetItem"})
     c.eq(st, 400, "an injection without an action: 400")
+    st, body = ews.control("config", {"delegates": ["not", "a", "dict"]})
+    c.eq(st, 400, "config with a malformed value: 400")
     st, body = ews.control("nope", {})
     c.eq(st, 404, "unknown control path: 404")
     ids = ews.ok("deliver", {"mailbox": "alice@example.test", "count": 3,

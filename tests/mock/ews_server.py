@@ -78,7 +78,8 @@ Paths:
         "concurrent", "violations", "response_violations",
         "ntlm_handshakes", "connections", "last_headers", "auth_failures",
         "anchor_mailboxes", "impersonated", "delegated", "sent_external",
-        "invalid_versions", "auth_schemes"}
+        "invalid_versions", "auth_schemes", "autodiscover_requests",
+        "internal_errors" (defects of the mock, with tracebacks)}
   GET  /_mock/mailbox?mailbox=A[&folder=F]   every folder and item as JSON
 """
 import argparse
@@ -216,6 +217,10 @@ class Drop(Exception):
     pass
 
 
+class TooBig(Exception):
+    pass
+
+
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -255,7 +260,8 @@ class Server(ThreadingHTTPServer):
                 "last_headers": {}, "auth_failures": 0,
                 "anchor_mailboxes": [], "impersonated": [], "delegated": [],
                 "sent_external": [], "invalid_versions": 0,
-                "auth_schemes": {}, "autodiscover_requests": 0}
+                "auth_schemes": {}, "autodiscover_requests": 0,
+                "internal_errors": []}
         with self.store.lock:
             self.store.reset()
 
@@ -341,11 +347,11 @@ class Handler(BaseHTTPRequestHandler):
                 out += self.rfile.read(size)
                 self.rfile.readline(8)
                 if len(out) > MAX_BODY:
-                    raise Drop()
+                    raise TooBig()
             return bytes(out)
         n = int(self.headers.get("Content-Length") or 0)
         if n > MAX_BODY:
-            raise Drop()
+            raise TooBig()
         return self.rfile.read(n) if n > 0 else b""
 
     def drop(self):
@@ -394,6 +400,10 @@ class Handler(BaseHTTPRequestHandler):
             self.send(404, "not found", "text/plain")
         except Drop:
             self.drop()
+        except TooBig:
+            self.close_connection = True
+            self.send(413, "Request Entity Too Large", "text/plain",
+                      {"Connection": "close"})
         except (ConnectionError, socket.timeout):
             self.close_connection = True
 
@@ -443,8 +453,9 @@ class Handler(BaseHTTPRequestHandler):
                                          for k, v in
                                          req["delegates"].items()}
                 return self.json_reply(200, {"ok": True})
-        except (ValueError, KeyError, TypeError) as e:
-            return self.json_reply(400, {"error": str(e)})
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            return self.json_reply(400, {"error": "%s: %s" % (
+                type(e).__name__, e)})
         return self.json_reply(404, {"error": "no control path %s" % path})
 
     # ---- authentication ----
