@@ -6,7 +6,8 @@ and reads attachments, resolves names and gets and sets automatic replies
 against it, with Basic and with NTLM, and not one of its requests (nor one
 of the mock's answers) breaks Microsoft's schema.  Also checks the mock's
 own control API, its schema validation, injections, Autodiscover,
-impersonation and OAuth2 bearer tokens."""
+impersonation, OAuth2 bearer tokens and Kerberos (Negotiate) from a real
+MIT KDC on loopback."""
 import base64
 import datetime
 import json
@@ -63,6 +64,7 @@ def no_violations(ews, name):
     c.eq(s["violations"], [], name + ": no request broke the schema")
     c.eq(s["response_violations"], [],
          name + ": no answer of the mock broke the schema")
+    c.eq(s["internal_errors"], [], name + ": no defect of the mock met")
 
 
 def subjects(ews, addr, folder):
@@ -420,6 +422,8 @@ def self_test(ews):
          "the error names the mailbox", body)
     st, body = ews.control("inject", {"operation": "GetItem"})
     c.eq(st, 400, "an injection without an action: 400")
+    st, body = ews.control("config", {"delegates": ["not", "a", "dict"]})
+    c.eq(st, 400, "config with a malformed value: 400")
     st, body = ews.control("nope", {})
     c.eq(st, 404, "unknown control path: 404")
     ids = ews.ok("deliver", {"mailbox": "alice@example.test", "count": 3,
@@ -783,6 +787,90 @@ def oauth_round(ews, key):
     no_violations(ews, "oauth2")
 
 
+# ---------------------------------------------------------------------------
+# 5. Negotiate: Kerberos from a real MIT KDC on loopback (tests/mock/kdc.py)
+# ---------------------------------------------------------------------------
+def negotiate_round():
+    import http.client
+    import subprocess
+    import kdc as kdcmod
+    try:
+        import gssapi
+    except ImportError:
+        gssapi = None
+    if not kdcmod.available() or gssapi is None:
+        print("# skip Negotiate: krb5-kdc or python3-gssapi missing")
+        return
+    with kdcmod.MockKDC() as kdc, \
+            MockEWS(["--auth", "negotiate", "--validate-responses"],
+                    env=kdc.server_env()) as ews:
+        req = os.path.join(kdc.dir, "getfolder.xml")
+        with open(req, "w") as f:
+            f.write('<?xml version="1.0" encoding="utf-8"?><s:Envelope '
+                    'xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
+                    'xmlns:m="http://schemas.microsoft.com/exchange/services/'
+                    '2006/messages" xmlns:t="http://schemas.microsoft.com/'
+                    'exchange/services/2006/types"><s:Header>'
+                    '<t:RequestServerVersion Version="Exchange2016"/>'
+                    '</s:Header><s:Body>%s</s:Body></s:Envelope>'
+                    % GETFOLDER)
+
+        def curl(env):
+            r = subprocess.run(
+                ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
+                 "--negotiate", "-u", ":", "-H",
+                 "Content-Type: text/xml; charset=utf-8", "--data-binary",
+                 "@" + req, ews.url], env=env, capture_output=True,
+                timeout=60)
+            return r.stdout.decode()
+        c.eq(curl(kdc.client_env("alice")), "200",
+             "Negotiate: curl with alice's Kerberos credentials")
+        st = ews.stats()
+        c.ok(st["negotiate_handshakes"] >= 1 and
+             st["auth_schemes"].get("Negotiate", 0) >= 1,
+             "Negotiate: the handshake counted", st["auth_schemes"])
+        nokey = kdc.client_env("alice")
+        nokey["KRB5_CLIENT_KTNAME"] = os.path.join(kdc.dir, "none.keytab")
+        nokey["KRB5CCNAME"] = "FILE:" + os.path.join(kdc.dir, "cc-none")
+        c.eq(curl(nokey), "401", "Negotiate: no credentials, 401")
+
+        # a kept connection stays authenticated (as with IIS)
+        os.environ.update({k: v for k, v in kdc.client_env("bob").items()
+                           if k.startswith("KRB5")})
+        name = gssapi.Name("HTTP@127.0.0.1",
+                           gssapi.NameType.hostbased_service)
+        spnego = gssapi.Mechanism.from_sasl_name("SPNEGO")
+        ctx = gssapi.SecurityContext(name=name, usage="initiate",
+                                     mech=spnego)
+        tok = ctx.step()
+        conn = http.client.HTTPConnection("127.0.0.1", ews.port, timeout=30)
+        body = open(req, "rb").read()
+        conn.request("POST", "/EWS/Exchange.asmx", body, {
+            "Content-Type": "text/xml; charset=utf-8",
+            "Authorization": "Negotiate " + base64.b64encode(tok).decode()})
+        r = conn.getresponse()
+        r.read()
+        c.eq(r.status, 200, "Negotiate: one round trip with a Kerberos "
+             "ticket (python-gssapi)")
+        mutual = r.getheader("WWW-Authenticate", "")
+        try:
+            ctx.step(base64.b64decode(mutual.split(" ", 1)[1]))
+            c.ok(ctx.complete, "Negotiate: mutual authentication token")
+        except (IndexError, gssapi.exceptions.GSSError) as e:
+            c.ok(False, "Negotiate: mutual authentication token", repr(e))
+        before = ews.stats()["negotiate_handshakes"]
+        conn.request("POST", "/EWS/Exchange.asmx", body, {
+            "Content-Type": "text/xml; charset=utf-8"})
+        r = conn.getresponse()
+        r.read()
+        conn.close()
+        c.eq(r.status, 200, "Negotiate: the kept connection needs no "
+             "new handshake")
+        c.eq(ews.stats()["negotiate_handshakes"], before,
+             "Negotiate: no handshake counted for it")
+        no_violations(ews, "negotiate")
+
+
 def main():
     with MockEWS(["--auth", "basic", "--validate-responses"]) as ews:
         try:
@@ -818,6 +906,7 @@ def main():
         oauth_round(ews, key)
     import shutil
     shutil.rmtree(d, ignore_errors=True)
+    negotiate_round()
     c.done()
 
 

@@ -119,8 +119,7 @@ class Ctx:
         self.server = server
         self.store = store
         self.principal = principal     # the mailbox acted as
-        self.authenticated = principal
-        self.delegated = set()
+        self.delegated = set()         # other mailboxes opened
 
     def mailbox_for(self, addr):
         mb = self.store.mailbox(addr)
@@ -690,7 +689,7 @@ def op_CreateItem(ctx, el):
     try:
         sf = folder_ids(child(el, M + "SavedItemFolderId"))
         if sf:
-            smb, saved = resolve_folder(ctx, sf[0])
+            _, saved = resolve_folder(ctx, sf[0])
     except MsgError as e:
         return wrap("CreateItem", [rerr("CreateItem", e)
                                    for _ in child(el, M + "Items")])
@@ -704,8 +703,6 @@ def op_CreateItem(ctx, el):
             elif kind in ("Message", "Item"):
                 it = Item(owner.address, None)
                 fill_message(ctx, it, ie)
-                if kind == "Item" and it.item_class == "IPM.Note":
-                    it.item_class = "IPM.Note"
             else:
                 raise MsgError("ErrorInvalidItemForOperationCreateItem",
                                "The mock stores messages only, not %s."

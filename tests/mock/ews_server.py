@@ -5,7 +5,8 @@ validation), python3-pycryptodome (MD4 for NTLM) and python3-cryptography
 (JWT signatures).
 
     ews_server.py --port-file F [--cert C --key K]
-        [--auth basic|ntlm|oauth2|none] [--jwks-cert PEM] [--tokens-file F]
+        [--auth basic|ntlm|negotiate|oauth2|none] [--jwks-cert PEM]
+        [--tokens-file F]
         [--schema-dir DIR] [--lifetime S] [--log FILE]
         [--validate-responses]
 
@@ -20,6 +21,10 @@ alice.  Every EWS and Autodiscover request is authenticated by --auth:
   ntlm    NTLM (type 1/2/3 on one connection, NTLMv2 response recomputed
           from the password); a connection stays authenticated, so a
           second request on it needs no handshake
+  negotiate  Kerberos through SPNEGO (GSS-API, python3-gssapi): the
+          service key comes from KRB5_KTNAME and KRB5_CONFIG names the
+          realm (tests/mock/kdc.py makes both); connection-based like
+          NTLM; counted in "negotiate_handshakes"
   oauth2  Authorization: Bearer <JWT RS256-signed by the key of
           --jwks-cert (claims upn/preferred_username/email name the user;
           without one the token is an application's, which acts through
@@ -76,9 +81,10 @@ Paths:
         off)}
   GET  /_mock/stats     {"requests", "by_operation", "max_concurrent",
         "concurrent", "violations", "response_violations",
-        "ntlm_handshakes", "connections", "last_headers", "auth_failures",
+        "ntlm_handshakes", "negotiate_handshakes", "connections", "last_headers", "auth_failures",
         "anchor_mailboxes", "impersonated", "delegated", "sent_external",
-        "invalid_versions", "auth_schemes"}
+        "invalid_versions", "auth_schemes", "autodiscover_requests",
+        "internal_errors" (defects of the mock, with tracebacks)}
   GET  /_mock/mailbox?mailbox=A[&folder=F]   every folder and item as JSON
 """
 import argparse
@@ -216,6 +222,10 @@ class Drop(Exception):
     pass
 
 
+class TooBig(Exception):
+    pass
+
+
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -249,13 +259,14 @@ class Server(ThreadingHTTPServer):
                 "concurrent": self.stats["concurrent"]
                 if hasattr(self, "stats") else 0,
                 "violations": [], "response_violations": [],
-                "ntlm_handshakes": 0,
+                "ntlm_handshakes": 0, "negotiate_handshakes": 0,
                 "connections": self.stats["connections"]
                 if hasattr(self, "stats") else 0,
                 "last_headers": {}, "auth_failures": 0,
                 "anchor_mailboxes": [], "impersonated": [], "delegated": [],
                 "sent_external": [], "invalid_versions": 0,
-                "auth_schemes": {}, "autodiscover_requests": 0}
+                "auth_schemes": {}, "autodiscover_requests": 0,
+                "internal_errors": []}
         with self.store.lock:
             self.store.reset()
 
@@ -305,6 +316,8 @@ class Handler(BaseHTTPRequestHandler):
     def setup(self):
         super().setup()
         self.ntlm = None       # NTLM state of this connection
+        self.gss = None        # Negotiate (GSS-API) context in progress
+        self.auth_reply = None  # WWW-Authenticate of a completed Negotiate
         self.conn_user = None  # the user this connection authenticated as
         self.server.bump("connections")
 
@@ -320,6 +333,9 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("X-BackEndHttpStatus", str(status))
+        if self.auth_reply:
+            self.send_header("WWW-Authenticate", self.auth_reply)
+            self.auth_reply = None
         for k, v in (headers or {}).items():
             self.send_header(k, v)
         self.end_headers()
@@ -341,11 +357,11 @@ class Handler(BaseHTTPRequestHandler):
                 out += self.rfile.read(size)
                 self.rfile.readline(8)
                 if len(out) > MAX_BODY:
-                    raise Drop()
+                    raise TooBig()
             return bytes(out)
         n = int(self.headers.get("Content-Length") or 0)
         if n > MAX_BODY:
-            raise Drop()
+            raise TooBig()
         return self.rfile.read(n) if n > 0 else b""
 
     def drop(self):
@@ -394,6 +410,10 @@ class Handler(BaseHTTPRequestHandler):
             self.send(404, "not found", "text/plain")
         except Drop:
             self.drop()
+        except TooBig:
+            self.close_connection = True
+            self.send(413, "Request Entity Too Large", "text/plain",
+                      {"Connection": "close"})
         except (ConnectionError, socket.timeout):
             self.close_connection = True
 
@@ -443,8 +463,9 @@ class Handler(BaseHTTPRequestHandler):
                                          for k, v in
                                          req["delegates"].items()}
                 return self.json_reply(200, {"ok": True})
-        except (ValueError, KeyError, TypeError) as e:
-            return self.json_reply(400, {"error": str(e)})
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            return self.json_reply(400, {"error": "%s: %s" % (
+                type(e).__name__, e)})
         return self.json_reply(404, {"error": "no control path %s" % path})
 
     # ---- authentication ----
@@ -853,10 +874,11 @@ class MockEWS:
             ews.mailbox("bob@example.test"), ews.post_soap(xml, auth=...)
     """
 
-    def __init__(self, args=(), start_timeout=20.0):
+    def __init__(self, args=(), start_timeout=20.0, env=None):
         import tempfile
         self.dir = tempfile.mkdtemp(prefix="sbtest-ews-")
         self.args = list(args)
+        self.env = env
         self.start_timeout = start_timeout
         self.proc = None
         self.port = None
@@ -882,7 +904,7 @@ class MockEWS:
         self.err = open(os.path.join(self.dir, "stderr"), "wb")
         self.proc = subprocess.Popen(
             ["/usr/bin/python3", os.path.abspath(__file__), "--port-file",
-             pf, "--log", self.log_path] + self.args,
+             pf, "--log", self.log_path] + self.args, env=self.env,
             stdin=subprocess.DEVNULL, stdout=self.err, stderr=self.err)
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
@@ -1004,7 +1026,8 @@ def main():
     ap.add_argument("--cert")
     ap.add_argument("--key")
     ap.add_argument("--auth", default="basic",
-                    choices=["basic", "ntlm", "oauth2", "none"])
+                    choices=["basic", "ntlm", "negotiate", "oauth2",
+                             "none"])
     ap.add_argument("--jwks-cert")
     ap.add_argument("--tokens-file")
     ap.add_argument("--schema-dir", default=DEFAULT_SCHEMA)
