@@ -318,6 +318,15 @@ try:
              ([ALICE, BOB], [CAROL]), "List: To and Cc")
         c.eq(first.get("From"), CAROL, "List: From")
         c.eq(mock.ops("GetItem") - gi, 1, "List: one batched GetItem")
+        # one odd item never fails a List: its recipients are left out
+        mock.ctl("/_mock/inject", {"operation": "GetItem", "count": 1,
+                                   "response_code": "ErrorItemNotFound",
+                                   "item_index": 0})
+        st, b = d.call("ews/Email.List", {"Folder": "inbox"})
+        c.eq([x.get("Subject") for x in rows(b)], ["second", "first"],
+             "List with an item gone meanwhile: every row")
+        c.eq([x.get("To") for x in rows(b)], [[], [ALICE, BOB]],
+             "List with an item gone meanwhile: only its To left out")
         st, b = d.call("ews/Email.List", {"Folder": "no such folder"})
         c.eq(st, 404, "List: unknown folder is 404")
 
@@ -477,6 +486,19 @@ try:
         c.eq(st, 200, "Delete answers 200")
         st, b = d.call("ews/Email.Load", {"Id": new_id or "x"})
         c.eq(st, 404, "Delete: gone")
+
+        # ---- a Send the server refused as busy is retried, once -----------
+        before = mock.ops("CreateItem")
+        mock.ctl("/_mock/inject", {"operation": "CreateItem", "count": 1,
+                                   "fault": "ErrorServerBusy",
+                                   "back_off_ms": 200})
+        st, b = d.call("ews/Email.Send", {"To": [BOB], "Subject": "busy"})
+        c.eq(st, 200, "Send after ErrorServerBusy answers 200")
+        c.eq(len([i for i in mock.items(BOB, "inbox")
+                  if i.get("subject") == "busy"]), 1,
+             "Send after ErrorServerBusy: delivered once")
+        c.eq(mock.ops("CreateItem") - before, 2,
+             "Send after ErrorServerBusy: retried once")
 
         # ---- Send is not repeated after the request was read ---------------
         before = mock.ops("CreateItem")
