@@ -11,6 +11,7 @@ libltdl-dev libinih-dev libjansson-dev
 libcurl4-openssl-dev libxml2-dev libssl-dev check
 python3 python3-aiosmtpd python3-icalendar python3-cryptography
 python3-lxml python3-exchangelib python3-pycryptodome
+python3-gssapi krb5-kdc krb5-admin-server
 openssl curl valgrind ca-certificates"
 # Node.js and npm (for the OpenAPI validator in the tests): Debian's, unless
 # the machine already has a node with npm from elsewhere.

@@ -93,6 +93,13 @@ struct ews_op {
 	xmlDoc *doc;
 	xmlNode *response; /* the first child of soap:Body */
 	xmlNode *messages;
+	/* optional, set before ews_op_run (attachment content): the base64
+	 * text of every t:<stream_local> element of the answer is decoded
+	 * while it is parsed (sb_xml_stream_*) and handed to stream_sink;
+	 * those elements are empty in op->doc */
+	const char *stream_local;
+	sb_xml_sink_fn stream_sink;
+	void *stream_arg;
 };
 
 void ews_op_init(struct ews_op *op, struct ews *e, const struct sb_call *call,

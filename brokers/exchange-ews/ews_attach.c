@@ -61,6 +61,8 @@ static enum sb_status att_list(void *state, const struct sb_call *call,
 
 	ews_op_init(&op, state, call, 0);
 	enum sb_status st = ews_op_mailbox(&op, err);
+	if (st == SB_OK)
+		st = ews_check_id("ItemId", item, err);
 	const char *bind[] = {"Attachment.List", op.mailbox, item};
 	const char *token = sb_call_page_token(call);
 	if (st == SB_OK && token) {
@@ -118,13 +120,30 @@ static enum sb_status att_load(void *state, const struct sb_call *call,
 {
 	struct ews_op op;
 	const char *id = sb_call_str(call, "Id", NULL);
+	int64_t cap = ews_max_attachment(state);
+	/* the content is decoded while the answer is parsed, into one
+	 * buffer: never held as base64 text */
+	struct ews_content_sink sink = {.max_each = cap > 0 ? (size_t)cap : 0};
 	ews_op_init(&op, state, call, 0);
+	op.stream_local = "Content";
+	op.stream_sink = ews_content_sink_fn;
+	op.stream_arg = &sink;
 	enum sb_status st = ews_op_mailbox(&op, err);
+	if (st == SB_OK)
+		st = ews_check_id("Id", id, err);
 	xmlNode *msg = NULL;
 	if (st == SB_OK) {
 		const char *ids[] = {id};
 		ews_w_get_attachments(&op, ids, 1);
 		st = ews_op_run(&op, err);
+		if (st != SB_OK && sink.failed && cap > 0 && sink.n &&
+		    sink.bufs[sink.n - 1].failed)
+			st = sb_error_set(
+			    err, SB_ERR_PAYLOAD_TOO_LARGE,
+			    "ErrorMessageSizeExceeded",
+			    "Attachment %s: over max_attachment_size "
+			    "(%lld)",
+			    id, (long long)cap);
 	}
 	if (st == SB_OK)
 		st = first_message(&op, &msg, err);
@@ -137,11 +156,11 @@ static enum sb_status att_load(void *state, const struct sb_call *call,
 				  "attachment");
 	unsigned char *data = NULL;
 	size_t len = 0;
-	if (st == SB_OK && !ews_att_content(a, &data, &len))
+	unsigned next = 0;
+	if (st == SB_OK && !ews_att_content_from(a, &sink, &next, &data, &len))
 		st = sb_error_set(err, SB_ERR_UPSTREAM, "invalid_response",
 				  "the attachment's content is missing or not "
 				  "base64");
-	int64_t cap = ews_max_attachment(state);
 	if (st == SB_OK && cap > 0 && (int64_t)len > cap)
 		st = sb_error_set(err, SB_ERR_PAYLOAD_TOO_LARGE,
 				  "ErrorMessageSizeExceeded",
@@ -166,6 +185,7 @@ static enum sb_status att_load(void *state, const struct sb_call *call,
 	free(data);
 	ews_att_desc_free(&d);
 	ews_op_free(&op);
+	ews_content_sink_free(&sink);
 	return st;
 }
 
@@ -182,6 +202,8 @@ static enum sb_status att_add(void *state, const struct sb_call *call,
 	sb_call_bool(call, "IsInline", &is_inline);
 	ews_op_init(&op, state, call, 0);
 	enum sb_status st = ews_op_mailbox(&op, err);
+	if (st == SB_OK)
+		st = ews_check_id("ItemId", item, err);
 	int64_t cap = ews_max_attachment(state);
 	if (st == SB_OK && !f)
 		st = sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
@@ -245,6 +267,8 @@ static enum sb_status att_delete(void *state, const struct sb_call *call,
 	const char *id = sb_call_str(call, "Id", NULL);
 	ews_op_init(&op, state, call, 0);
 	enum sb_status st = ews_op_mailbox(&op, err);
+	if (st == SB_OK)
+		st = ews_check_id("Id", id, err);
 	xmlNode *msg = NULL;
 	if (st == SB_OK) {
 		ews_w_delete_attachment(&op, id);

@@ -342,14 +342,23 @@ static enum sb_status fault_error(const struct sb_soap_fault *f,
 
 /* Parse a body that should be an envelope: SB_OK with *doc, or the
  * refusal (upstream_error) in err. */
-static enum sb_status parse_answer(struct ews *e,
+static enum sb_status parse_answer(struct ews *e, const struct ews_op *op,
 				   const struct sb_http_response *rs,
 				   xmlDoc **doc, struct sb_error *err)
 {
 	struct sb_error perr;
 	sb_error_clear(&perr);
-	*doc = sb_xml_parse(rs->body, rs->body_len, (size_t)ews_max_response(e),
-			    &perr);
+	if (op->stream_local)
+		/* large base64 content decoded while parsed: never held
+		 * as text, handed to the op's sink */
+		*doc = sb_xml_parse_stream(
+		    rs->body, rs->body_len, (size_t)ews_max_response(e),
+		    SB_NS_EWS_TYPES, op->stream_local,
+		    (size_t)ews_max_response(e), op->stream_sink,
+		    op->stream_arg, &perr);
+	else
+		*doc = sb_xml_parse(rs->body, rs->body_len,
+				    (size_t)ews_max_response(e), &perr);
 	if (!*doc)
 		return sb_error_set(
 		    err,
@@ -468,7 +477,7 @@ enum sb_status ews_op_run(struct ews_op *op, struct sb_error *err)
 			sb_http_response_free(&rs);
 			break;
 		}
-		enum sb_status pst = parse_answer(e, &rs, &doc, err);
+		enum sb_status pst = parse_answer(e, op, &rs, &doc, err);
 		sb_http_response_free(&rs);
 		if (pst != SB_OK) {
 			st = pst;

@@ -451,8 +451,7 @@ static enum sb_status email_list(void *state, const struct sb_call *call,
 			struct ews_mail_row *x = &pg.rows[pg.n];
 			if (!ews_mail_row_read(it, x))
 				continue; /* one odd item never fails a List */
-			if (pos.have && x->received_epoch == pos.received &&
-			    ews_page_pos_seen(&pos, x->id)) {
+			if (pos.have && ews_page_pos_seen(&pos, x->id)) {
 				ews_mail_row_free(x);
 				continue;
 			}
@@ -467,26 +466,24 @@ static enum sb_status email_list(void *state, const struct sb_call *call,
 			sb_error_set(err, st, NULL, "building the result");
 	}
 	if (st == SB_OK && more && pg.n) {
-		/* anchor on the last row with a time; keep every Id of
-		 * this page (and of the anchor's earlier pages) at it */
-		struct ews_page_pos next = {.have = true};
-		size_t k = pg.n;
-		while (k > 0 && pg.rows[k - 1].received_epoch < 0)
-			k--;
-		if (k == 0) {
-			next = pos; /* no time on the page: same anchor */
-		} else {
-			next.received = pg.rows[k - 1].received_epoch;
-			if (pos.have && pos.received == next.received) {
-				next.n_seen = pos.n_seen;
-				memcpy(next.seen, pos.seen,
-				       sizeof(pos.seen[0]) * pos.n_seen);
+		struct ews_page_pos next;
+		const char **ids = calloc(pg.n, sizeof(*ids));
+		int64_t *times = calloc(pg.n, sizeof(*times));
+		if (ids && times) {
+			for (size_t i = 0; i < pg.n; i++) {
+				ids[i] = pg.rows[i].id;
+				times[i] = pg.rows[i].received_epoch;
 			}
+			ews_page_pos_advance(&pos, ids, times, pg.n, &next);
 		}
-		for (size_t i = 0; i < pg.n; i++)
-			if (pg.rows[i].received_epoch == next.received &&
-			    next.have)
-				ews_page_pos_add(&next, pg.rows[i].id);
+		bool oom = !ids || !times;
+		free(ids);
+		free(times);
+		if (oom) {
+			page_free(&pg);
+			ews_op_free(&op);
+			return out_of_memory(err);
+		}
 		unsigned char enc[SB_PAGE_TOKEN_POS_MAX];
 		size_t len = ews_page_pos_encode(&next, enc, sizeof(enc));
 		char *tok = len ? sb_page_token_new(bind, 3, enc, len) : NULL;
@@ -564,8 +561,14 @@ load_attachments(struct ews *e, const struct sb_call *call, const char *mailbox,
 	for (size_t i = 0; i < x->n_atts; i++)
 		ids[i] = x->atts[i].id;
 	struct ews_op op;
+	struct ews_content_sink sink = {0};
+	unsigned next = 0;
 	ews_op_init(&op, e, call, 0);
 	op.mailbox = mailbox;
+	/* files decoded while the answer is parsed, one buffer each */
+	op.stream_local = "Content";
+	op.stream_sink = ews_content_sink_fn;
+	op.stream_arg = &sink;
 	ews_w_get_attachments(&op, ids, x->n_atts);
 	enum sb_status st = ews_op_run(&op, err);
 	size_t i = 0;
@@ -581,7 +584,7 @@ load_attachments(struct ews *e, const struct sb_call *call, const char *mailbox,
 			continue;
 		unsigned char *data = NULL;
 		size_t len = 0;
-		if (!ews_att_content(a, &data, &len))
+		if (!ews_att_content_from(a, &sink, &next, &data, &len))
 			continue; /* nothing readable: left out */
 		struct sb_file f = {.name = x->atts[i].name,
 				    .content_type = x->atts[i].content_type,
@@ -593,6 +596,7 @@ load_attachments(struct ews *e, const struct sb_call *call, const char *mailbox,
 		free(data);
 	}
 	ews_op_free(&op);
+	ews_content_sink_free(&sink);
 	free(ids);
 	return st;
 }
@@ -605,6 +609,8 @@ static enum sb_status email_load(void *state, const struct sb_call *call,
 	const char *id = sb_call_str(call, "Id", NULL);
 	ews_op_init(&op, state, call, 0);
 	enum sb_status st = ews_op_mailbox(&op, err);
+	if (st == SB_OK)
+		st = ews_check_id("Id", id, err);
 	if (st == SB_OK)
 		st = get_full(&op, id, &x, err);
 	if (st == SB_OK)
@@ -689,6 +695,8 @@ static enum sb_status respond(void *state, const struct sb_call *call,
 	 * and its recipients make the Accepted column */
 	ews_op_init(&op, e, call, 0);
 	enum sb_status st = ews_op_mailbox(&op, err);
+	if (st == SB_OK)
+		st = ews_check_id("Id", id, err);
 	const char *mailbox = op.mailbox;
 	if (st == SB_OK)
 		st = msg_inputs_read(&op, call, forward ? IN_TO : 0, &g, err);
@@ -827,6 +835,8 @@ static enum sb_status email_move(void *state, const struct sb_call *call,
 	const char *folder = sb_call_str(call, "Folder", NULL);
 	ews_op_init(&op, state, call, 0);
 	enum sb_status st = ews_op_mailbox(&op, err);
+	if (st == SB_OK)
+		st = ews_check_id("Id", id, err);
 	if (st == SB_OK) {
 		ews_w_move_item_head(&op);
 		st = ews_folder_ref(&op, folder, NULL, err);
@@ -854,6 +864,8 @@ static enum sb_status email_delete(void *state, const struct sb_call *call,
 	sb_call_bool(call, "HardDelete", &hard);
 	ews_op_init(&op, state, call, 0);
 	enum sb_status st = ews_op_mailbox(&op, err);
+	if (st == SB_OK)
+		st = ews_check_id("Id", id, err);
 	if (st == SB_OK) {
 		ews_w_delete_item(&op, id, hard);
 		st = ews_op_run(&op, err);
@@ -881,6 +893,8 @@ static enum sb_status email_mark_read(void *state, const struct sb_call *call,
 	sb_call_bool(call, "IsRead", &is_read);
 	ews_op_init(&op, state, call, 0);
 	enum sb_status st = ews_op_mailbox(&op, err);
+	if (st == SB_OK)
+		st = ews_check_id("Id", id, err);
 	xmlNode *msg = NULL;
 	if (st == SB_OK) {
 		ews_w_mark_read(&op, id, ck, is_read);

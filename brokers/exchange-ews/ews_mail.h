@@ -48,6 +48,12 @@ struct ews_msg_in {
 	size_t n_atts;
 };
 
+/* An item or attachment Id input checked before any request: EWS ids
+ * are base64 (also its URL-safe alphabet).  SB_OK, or 400 with the code
+ * ErrorInvalidIdMalformed naming the input. */
+enum sb_status ews_check_id(const char *input, const char *id,
+			    struct sb_error *err);
+
 /* <t:DistinguishedFolderId Id="id"> with the op's mailbox addressing. */
 void ews_w_distinguished(struct ews_op *op, const char *id);
 
@@ -76,20 +82,32 @@ void ews_w_create_attachments(struct ews_op *op, const char *parent,
 			      const struct ews_att_in *atts, size_t n);
 
 /* Email.List's page position: the DateTimeReceived (epoch seconds) of the
- * last row returned and the hashes of the Ids already returned that carry
- * that same time, so a message arriving meanwhile (always newer) or one
- * sharing the anchor's second is never returned twice nor skipped. */
+ * last dated row returned and the hashes of the Ids returned that the next
+ * page may meet again: those of the anchor's second, and those of rows
+ * whose time was unreadable (their place in the listing is known, their
+ * second is not).  A message arriving meanwhile is newer than the anchor
+ * and never enters the rest of the listing; none is returned twice nor
+ * skipped. */
 #define EWS_PAGE_SEEN_MAX 240
 struct ews_page_pos {
 	bool have; /* false: the first page */
 	int64_t received;
 	unsigned n_seen;
+	unsigned n_undated; /* seen[0..n_undated): rows without a time */
 	uint64_t seen[EWS_PAGE_SEEN_MAX];
 };
+/* The anchor of a listing whose first page has no readable time:
+ * 9999-12-31T23:59:58Z, so the next page asks for everything */
+#define EWS_PAGE_END INT64_C(253402300798)
 uint64_t ews_id_hash(const char *id);
 bool ews_page_pos_seen(const struct ews_page_pos *p, const char *id);
 /* Append a hash (false when the position is full). */
 bool ews_page_pos_add(struct ews_page_pos *p, const char *id);
+/* The position after a page of n rows (Ids and DateTimeReceived, -1 when
+ * unreadable, in the listing's order) returned from position pos. */
+void ews_page_pos_advance(const struct ews_page_pos *pos,
+			  const char *const *ids, const int64_t *received,
+			  size_t n, struct ews_page_pos *next);
 /* Serialised form for sb_page_token_new / back from sb_page_token_read. */
 size_t ews_page_pos_encode(const struct ews_page_pos *p, unsigned char *out,
 			   size_t n);

@@ -11,6 +11,22 @@
 
 #include "ews_mail.h"
 
+enum sb_status ews_check_id(const char *input, const char *id,
+			    struct sb_error *err)
+{
+	size_t n = id ? strlen(id) : 0;
+	size_t bad = strspn(id ? id : "", "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					  "abcdefghijklmnopqrstuvwxyz"
+					  "0123456789+/=-_");
+	if (n == 0 || bad != n)
+		return sb_error_set(err, SB_ERR_INVALID_INPUT,
+				    "ErrorInvalidIdMalformed",
+				    "%s: not an EWS id (base64 characters "
+				    "expected)",
+				    input);
+	return SB_OK;
+}
+
 void ews_w_distinguished(struct ews_op *op, const char *id)
 {
 	sb_xml_w_open(&op->w, "t:DistinguishedFolderId");
@@ -225,7 +241,52 @@ bool ews_page_pos_add(struct ews_page_pos *p, const char *id)
 	return true;
 }
 
-#define POS_MAGIC 0x45 /* 'E' */
+static void add_hash(struct ews_page_pos *p, uint64_t h, bool undated)
+{
+	if (undated && p->n_undated == EWS_PAGE_SEEN_MAX) {
+		/* full: the oldest row without a time makes room */
+		memmove(p->seen, p->seen + 1,
+			sizeof(p->seen[0]) * (EWS_PAGE_SEEN_MAX - 1));
+		p->seen[EWS_PAGE_SEEN_MAX - 1] = h;
+		return;
+	}
+	if (p->n_seen >= EWS_PAGE_SEEN_MAX)
+		return;
+	p->seen[p->n_seen++] = h;
+	if (undated)
+		p->n_undated++;
+}
+
+void ews_page_pos_advance(const struct ews_page_pos *pos,
+			  const char *const *ids, const int64_t *received,
+			  size_t n, struct ews_page_pos *next)
+{
+	memset(next, 0, sizeof(*next));
+	next->have = true;
+	size_t k = n;
+	while (k > 0 && received[k - 1] < 0)
+		k--;
+	if (k > 0)
+		next->received = received[k - 1];
+	else
+		next->received = pos->have ? pos->received : EWS_PAGE_END;
+	/* rows without a time first, kept from page to page: their
+	 * second is unknown, any later page may meet them again */
+	for (unsigned j = 0; pos->have && j < pos->n_undated; j++)
+		add_hash(next, pos->seen[j], true);
+	for (size_t i = 0; i < n; i++)
+		if (received[i] < 0)
+			add_hash(next, ews_id_hash(ids[i]), true);
+	/* then the anchor's second: older seconds never come again */
+	if (pos->have && pos->received == next->received)
+		for (unsigned j = pos->n_undated; j < pos->n_seen; j++)
+			add_hash(next, pos->seen[j], false);
+	for (size_t i = 0; i < n; i++)
+		if (received[i] >= 0 && received[i] == next->received)
+			add_hash(next, ews_id_hash(ids[i]), false);
+}
+
+#define POS_MAGIC 0x46 /* 'F' */
 
 static void put64(unsigned char *o, uint64_t v)
 {
@@ -246,14 +307,16 @@ static uint64_t get64(const unsigned char *in)
 size_t ews_page_pos_encode(const struct ews_page_pos *p, unsigned char *out,
 			   size_t n)
 {
-	size_t need = 1 + 8 + 1 + 8 * (size_t)p->n_seen;
-	if (n < need || p->n_seen > EWS_PAGE_SEEN_MAX)
+	size_t need = 1 + 8 + 2 + 8 * (size_t)p->n_seen;
+	if (n < need || p->n_seen > EWS_PAGE_SEEN_MAX ||
+	    p->n_undated > p->n_seen)
 		return 0;
 	out[0] = POS_MAGIC;
 	put64(out + 1, (uint64_t)p->received);
 	out[9] = (unsigned char)p->n_seen;
+	out[10] = (unsigned char)p->n_undated;
 	for (unsigned i = 0; i < p->n_seen; i++)
-		put64(out + 10 + 8 * (size_t)i, p->seen[i]);
+		put64(out + 11 + 8 * (size_t)i, p->seen[i]);
 	return need;
 }
 
@@ -261,16 +324,17 @@ bool ews_page_pos_decode(const unsigned char *in, size_t len,
 			 struct ews_page_pos *p)
 {
 	memset(p, 0, sizeof(*p));
-	if (len < 10 || in[0] != POS_MAGIC)
+	if (len < 11 || in[0] != POS_MAGIC)
 		return false;
-	unsigned n = in[9];
-	if (n > EWS_PAGE_SEEN_MAX || len != 10 + 8 * (size_t)n)
+	unsigned n = in[9], u = in[10];
+	if (n > EWS_PAGE_SEEN_MAX || u > n || len != 11 + 8 * (size_t)n)
 		return false;
 	p->have = true;
 	p->received = (int64_t)get64(in + 1);
 	p->n_seen = n;
+	p->n_undated = u;
 	for (unsigned i = 0; i < n; i++)
-		p->seen[i] = get64(in + 10 + 8 * (size_t)i);
+		p->seen[i] = get64(in + 11 + 8 * (size_t)i);
 	return true;
 }
 

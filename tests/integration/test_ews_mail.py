@@ -132,6 +132,16 @@ def subjects(items):
     return [i.get("subject") for i in items]
 
 
+def sanitized(pid):
+    """True when the daemon runs with AddressSanitizer (its quarantine
+    and redzones make its memory no measure of the broker's)."""
+    try:
+        with open("/proc/%d/maps" % pid) as f:
+            return "libasan" in f.read()
+    except OSError:
+        return False
+
+
 def vm_hwm(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -144,7 +154,9 @@ mock = MockEWS()
 try:
     cfg = ("[module exchange-ews]\nenabled = yes\n" +
            instance("ews", mock.port, "max_response_size = 64MiB\n") +
-           instance("small", mock.port, "max_attachment_size = 1KiB\n"))
+           instance("small", mock.port, "max_attachment_size = 1KiB\n") +
+           instance("deleg", mock.port, "").replace(
+               "impersonation = impersonate", "impersonation = delegate"))
     with sbtest.Daemon(cfg) as d:
         mock.ctl("/_mock/reset", {})
 
@@ -185,6 +197,13 @@ try:
             "To": [BOB], "Attachments": [f_in("big.bin", b"x" * 4096)]})
         c.eq((st, err(b).get("code")), (413, "ErrorMessageSizeExceeded"),
              "Send: attachments over max_attachment_size: 413")
+        for meth, inp in (("Email.Load", {"Id": "not an id!"}),
+                          ("Email.Move", {"Id": "<x>", "Folder": "inbox"}),
+                          ("Email.Reply", {"Id": "a b"}),
+                          ("Attachment.List", {"ItemId": "%%%"})):
+            st, b = d.call("ews/" + meth, inp)
+            c.eq((st, err(b).get("code")), (400, "ErrorInvalidIdMalformed"),
+                 "%s: a malformed id is 400" % meth)
         c.eq(mock.stats().get("requests", 0), n0,
              "bad inputs sent no request")
 
@@ -219,6 +238,71 @@ try:
         c.eq([x.get("Name") for x in rows(b)], ["a.txt"],
              "Attachment.Delete: it is gone")
 
+        # the draft loads with every column, Bcc and ReplyTo too
+        st, b = d.call("ews/Email.SaveDraft", {
+            "To": [BOB], "Bcc": [CAROL], "ReplyTo": [BOB],
+            "Subject": "draft two", "Importance": "Low"})
+        d2 = rows(b)[0] if rows(b) else {}
+        st, b = d.call("ews/Email.Load", {"Id": d2.get("Id", "x")})
+        r = rows(b)[0] if rows(b) else {}
+        c.eq((st, r.get("Bcc"), r.get("ReplyTo"), r.get("Importance")),
+             (200, [CAROL], [BOB], "Low"), "Load of a draft: Bcc, ReplyTo")
+        c.eq(r.get("Folder") and r.get("Attachments"), [],
+             "Load of a draft: no attachments, a folder")
+
+        # attachments page over the recomputed answer
+        st, b = d.call("ews/Email.SaveDraft", {
+            "To": [BOB], "Subject": "three files",
+            "Attachments": [f_in("f%d.txt" % k, b"x%d" % k, "text/plain")
+                            for k in range(3)]})
+        d3 = rows(b)[0] if rows(b) else {}
+        names, token = [], None
+        for _ in range(5):
+            inp = {"ItemId": d3.get("Id", "x"), "PageSize": 2}
+            if token:
+                inp["PageToken"] = token
+            st, b = d.call("ews/Attachment.List", inp)
+            names += [x.get("Name") for x in rows(b)]
+            token = b.get("next_page_token") if st == 200 else None
+            if not token:
+                break
+        c.eq(sorted(names), ["f0.txt", "f1.txt", "f2.txt"],
+             "Attachment.List pages: every file once")
+
+        # impersonation: the Mailbox input sends as bob
+        st, b = d.call("ews/Email.Send", {"To": [CAROL], "Subject": "as bob",
+                                          "Mailbox": BOB})
+        c.eq(st, 200, "Send with Mailbox (impersonate) answers 200")
+        got = [i for i in mock.items(CAROL, "inbox")
+               if i.get("subject") == "as bob"]
+        c.eq([i.get("from") for i in got], [BOB],
+             "Send with Mailbox: carol got it from bob")
+
+        # delegate access: sent on behalf of bob, listed from bob's Inbox
+        st, b = d.call("deleg/Email.Send", {"To": [CAROL],
+                                            "Subject": "on behalf",
+                                            "Mailbox": BOB})
+        c.eq(st, 200, "delegate Send answers 200")
+        got = [i for i in mock.items(CAROL, "inbox")
+               if i.get("subject") == "on behalf"]
+        c.eq([(i.get("from"), i.get("sent_by")) for i in got],
+             [(BOB, ALICE)], "delegate Send: from bob, sent by alice")
+        mock.deliver(mailbox=BOB, subject="for bob only", to=[BOB])
+        st, b = d.call("deleg/Email.List", {"Mailbox": BOB})
+        c.ok(st == 200 and "for bob only" in
+             [x.get("Subject") for x in rows(b)],
+             "delegate List: bob's Inbox", str(st))
+
+        # a folder by name: Move there, List it
+        st, b = d.call("ews/Folder.Create", {"Name": "Projects"})
+        c.eq(st, 200, "Folder.Create Projects")
+        st, b = d.call("ews/Email.Move", {"Id": d3.get("Id", "x"),
+                                          "Folder": "Projects"})
+        c.eq(st, 200, "Move to a folder by name")
+        st, b = d.call("ews/Email.List", {"Folder": "Projects"})
+        c.eq([x.get("Subject") for x in rows(b)], ["three files"],
+             "List of a folder by name")
+
         # ---- List: To and Cc, one GetItem per page -------------------------
         mock.ctl("/_mock/reset", {})
         mock.deliver(subject="first", to=[ALICE, BOB], cc=[CAROL])
@@ -234,6 +318,15 @@ try:
              ([ALICE, BOB], [CAROL]), "List: To and Cc")
         c.eq(first.get("From"), CAROL, "List: From")
         c.eq(mock.ops("GetItem") - gi, 1, "List: one batched GetItem")
+        # one odd item never fails a List: its recipients are left out
+        mock.ctl("/_mock/inject", {"operation": "GetItem", "count": 1,
+                                   "response_code": "ErrorItemNotFound",
+                                   "item_index": 0})
+        st, b = d.call("ews/Email.List", {"Folder": "inbox"})
+        c.eq([x.get("Subject") for x in rows(b)], ["second", "first"],
+             "List with an item gone meanwhile: every row")
+        c.eq([x.get("To") for x in rows(b)], [[], [ALICE, BOB]],
+             "List with an item gone meanwhile: only its To left out")
         st, b = d.call("ews/Email.List", {"Folder": "no such folder"})
         c.eq(st, 404, "List: unknown folder is 404")
 
@@ -318,6 +411,25 @@ try:
             st2, b2 = d.call("ews/Email.Load", {"Id": x["Id"]})
             c.eq(st2, 200, "hostile mailbox: Load of %s" % x.get("Subject"))
 
+        # paging over rows whose time cannot be read: none twice, none lost
+        want = set(mock.deliver(subject="plain {n}", count=5)) | \
+            set(mock.deliver(hostile=True, count=4))
+        mock.deliver(subject="late", count=1)
+        ids, token = [], None
+        for _ in range(30):
+            inp = {"PageSize": 2}
+            if token:
+                inp["PageToken"] = token
+            st, b = d.call("ews/Email.List", inp)
+            if st != 200:
+                break
+            ids += [x["Id"] for x in rows(b)]
+            token = b.get("next_page_token")
+            if not token:
+                break
+        c.eq(len(ids), len(set(ids)), "hostile paging: no row twice")
+        c.eq(want - set(ids), set(), "hostile paging: every row seen")
+
         # ---- Reply, ReplyAll, Forward ---------------------------------------
         mock.ctl("/_mock/reset", {})
         o = mock.deliver(subject="question", to=[ALICE], cc=[BOB],
@@ -347,7 +459,7 @@ try:
             c.eq(sorted(a.get("name") for a in fw[0].get("attachments", [])),
                  ["extra.txt", "q.txt"],
                  "Forward: original attachment kept, new one added")
-        st, b = d.call("ews/Email.Reply", {"Id": "AAMkNope="})
+        st, b = d.call("ews/Email.Reply", {"Id": "AAMkDoesNotExist="})
         c.eq(st, 404, "Reply to an unknown Id is 404")
 
         # ---- MarkRead, Move, Delete ----------------------------------------
@@ -374,6 +486,19 @@ try:
         c.eq(st, 200, "Delete answers 200")
         st, b = d.call("ews/Email.Load", {"Id": new_id or "x"})
         c.eq(st, 404, "Delete: gone")
+
+        # ---- a Send the server refused as busy is retried, once -----------
+        before = mock.ops("CreateItem")
+        mock.ctl("/_mock/inject", {"operation": "CreateItem", "count": 1,
+                                   "fault": "ErrorServerBusy",
+                                   "back_off_ms": 200})
+        st, b = d.call("ews/Email.Send", {"To": [BOB], "Subject": "busy"})
+        c.eq(st, 200, "Send after ErrorServerBusy answers 200")
+        c.eq(len([i for i in mock.items(BOB, "inbox")
+                  if i.get("subject") == "busy"]), 1,
+             "Send after ErrorServerBusy: delivered once")
+        c.eq(mock.ops("CreateItem") - before, 2,
+             "Send after ErrorServerBusy: retried once")
 
         # ---- Send is not repeated after the request was read ---------------
         before = mock.ops("CreateItem")
@@ -403,7 +528,8 @@ try:
         c.eq(st, 200, "25 MiB: Attachment.List answers 200")
         a = rows(b)[0] if rows(b) else {}
         c.eq(a.get("Size"), len(blob), "25 MiB: Size")
-        base = vm_hwm(d.proc.pid) if not sbtest.VALGRIND else -1
+        measure = not sbtest.VALGRIND and not sanitized(d.proc.pid)
+        base = vm_hwm(d.proc.pid) if measure else -1
         st, b = d.call("ews/Attachment.Load", {"Id": a.get("Id", "x")},
                        timeout=300)
         c.eq(st, 200, "25 MiB: Attachment.Load answers 200")
@@ -417,7 +543,11 @@ try:
             print("# 25 MiB attachment: daemon peak RSS grew by %.1f MiB "
                   "(%.2fx the file)" % (peak / 1048576.0,
                                         peak / float(len(blob))))
-            c.ok(peak < 8 * len(blob), "25 MiB: memory stays bounded",
+            # what is held at the peak: the answer's base64 (1.33x, freed
+            # once parsed), the decoded file (1x, the content decoded while
+            # parsed: never a base64 text node), the result's copy (1x)
+            # and the host's JSON rendering of it (1.33x)
+            c.ok(peak < 5 * len(blob), "25 MiB: memory stays bounded",
                  "%d bytes" % peak)
         c.eq(mock.stats().get("violations"), [],
              "no schema violation at the mock (25 MiB)")

@@ -6,7 +6,8 @@ and reads attachments, resolves names and gets and sets automatic replies
 against it, with Basic and with NTLM, and not one of its requests (nor one
 of the mock's answers) breaks Microsoft's schema.  Also checks the mock's
 own control API, its schema validation, injections, Autodiscover,
-impersonation and OAuth2 bearer tokens."""
+impersonation, OAuth2 bearer tokens and Kerberos (Negotiate) from a real
+MIT KDC on loopback."""
 import base64
 import datetime
 import json
@@ -24,7 +25,7 @@ sys.path.insert(0, os.path.join(SRC, "tests", "mock"))
 import sbtest  # noqa: E402
 
 try:
-    import lxml  # noqa: F401
+    __import__("lxml")  # the mock needs it
     import exchangelib
     from exchangelib import (Account, Configuration, Credentials, DELEGATE,
                              IMPERSONATION, BASIC, NTLM, UTC, Message,
@@ -63,6 +64,7 @@ def no_violations(ews, name):
     c.eq(s["violations"], [], name + ": no request broke the schema")
     c.eq(s["response_violations"], [],
          name + ": no answer of the mock broke the schema")
+    c.eq(s["internal_errors"], [], name + ": no defect of the mock met")
 
 
 def subjects(ews, addr, folder):
@@ -370,6 +372,19 @@ def ntlm_round(ews):
     c.eq([x.email_address for x in res], ["carol@example.test"],
          "NTLM: name resolution")
     c.eq(a.oof_settings.state, OofSettings.DISABLED, "NTLM: OOF get")
+    start = EWSDateTime.now(tz=UTC).replace(microsecond=0)
+    a.oof_settings = OofSettings(
+        state=OofSettings.ENABLED, external_audience="None",
+        start=start, end=start + datetime.timedelta(hours=5),
+        internal_reply="out", external_reply="away")
+    c.eq(a.oof_settings.state, OofSettings.ENABLED, "NTLM: OOF set")
+    d = Message(account=a, folder=a.drafts, subject="NTLM files",
+                body="x", to_recipients=["bob@example.test"])
+    d.save()
+    d.attach(FileAttachment(name="n.bin", content=ATT))
+    back = a.drafts.get(id=d.id)
+    c.eq([x.content for x in back.attachments], [ATT],
+         "NTLM: attachment created and read back")
     st = ews.stats()
     c.ok(1 <= st["ntlm_handshakes"] <= st["connections"],
          "NTLM: at most one handshake per connection",
@@ -407,6 +422,8 @@ def self_test(ews):
          "the error names the mailbox", body)
     st, body = ews.control("inject", {"operation": "GetItem"})
     c.eq(st, 400, "an injection without an action: 400")
+    st, body = ews.control("config", {"delegates": ["not", "a", "dict"]})
+    c.eq(st, 400, "config with a malformed value: 400")
     st, body = ews.control("nope", {})
     c.eq(st, 404, "unknown control path: 404")
     ids = ews.ok("deliver", {"mailbox": "alice@example.test", "count": 3,
@@ -471,14 +488,36 @@ def self_test(ews):
          "inject response_code: per-message error", body[-400:])
     st, _, body = ews.post_soap(GETFOLDER)
     c.ok(b'ResponseClass="Success"' in body, "injection used up (count 1)")
+    ews.ok("inject", {"operation": "GetFolder", "item_index": 1,
+                      "response_code": "ErrorItemNotFound",
+                      "response_class": "Warning"})
+    st, _, body = ews.post_soap(GETFOLDER.replace(
+        "</m:FolderIds>", '<t:DistinguishedFolderId Id="drafts"/>'
+        '<t:DistinguishedFolderId Id="sentitems"/></m:FolderIds>'))
+    c.ok(body.count(b'ResponseClass="Success"') == 2 and
+         body.count(b'ResponseClass="Warning"') == 1 and
+         body.index(b"Warning") > body.index(b"Inbox") and
+         b"Drafts" not in body and b"Sent Items" in body,
+         "inject item_index: only the second message fails", body)
     ews.ok("inject", {"operation": "*", "fault": "ErrorServerBusy",
                       "back_off_ms": 250, "count": 2})
     for i in range(2):
         st, _, body = ews.post_soap(GETFOLDER)
         c.ok(st == 500 and b'<t:Value Name="BackOffMilliseconds">250<' in
              body, "inject fault ErrorServerBusy #%d" % (i + 1))
-    ews.ok("inject", {"operation": "GetFolder", "http_status": 503})
-    c.eq(ews.post_soap(GETFOLDER)[0], 503, "inject http_status")
+    ews.ok("inject", {"operation": "GetFolder", "http_status": 503,
+                      "headers": {"Retry-After": "2"}})
+    st, hdrs, _ = ews.post_soap(GETFOLDER)
+    c.ok(st == 503 and hdrs.get("Retry-After") == "2",
+         "inject http_status with a header")
+    ews.ok("config", {"gzip": True})
+    st, hdrs, body = ews.post_soap(GETFOLDER,
+                                   headers={"Accept-Encoding": "gzip"})
+    import gzip
+    c.ok(hdrs.get("Content-Encoding") == "gzip" and
+         b"GetFolderResponse" in gzip.decompress(body),
+         "config gzip: gzip answers")
+    ews.ok("config", {"gzip": False})
     ews.ok("inject", {"operation": "GetFolder", "raw_preset":
                       "billion_laughs"})
     st, _, body = ews.post_soap(GETFOLDER)
@@ -653,6 +692,16 @@ def self_test(ews):
                            pox % "alice@corp.example.test", auth)
     c.ok(b"<Action>settings</Action>" in body,
          "Autodiscover: the redirect target gets settings")
+    ews.ok("autodiscover", {"redirect_url": ews.base +
+                            "/autodiscover/autodiscover.xml",
+                            "redirect_count": 1})
+    st, _, body = ews.post("/autodiscover/autodiscover.xml",
+                           pox % "alice@example.test", auth)
+    c.ok(b"<Action>redirectUrl</Action>" in body, "Autodiscover: redirectUrl")
+    st, _, body = ews.post("/autodiscover/autodiscover.xml",
+                           pox % "alice@example.test", auth)
+    c.ok(b"<Action>settings</Action>" in body,
+         "Autodiscover: redirect_count 1 redirects once")
     ews.ok("autodiscover", {"error": 500})
     st, _, body = ews.post("/autodiscover/autodiscover.xml",
                            pox % "alice@example.test", auth)
@@ -724,6 +773,10 @@ def oauth_round(ews, key):
         "X-AnchorMailbox": "carol@example.test"})
     c.ok(st == 200 and "carol@example.test" in ews.stats()["impersonated"],
          "OAuth2: an application's token impersonates")
+    c.eq(ews.post_soap(GETFOLDER, headers={
+        "Authorization": "Bearer tok-from-file",
+        "X-AnchorMailbox": "bob@example.test"})[0], 200,
+        "OAuth2: a token of --tokens-file is accepted")
     ews.ok("token", {"token": "opaque-1", "user": "alice@example.test"})
     c.eq(ews.post_soap(GETFOLDER, headers={
         "Authorization": "Bearer opaque-1"})[0], 200,
@@ -732,6 +785,90 @@ def oauth_round(ews, key):
         "Authorization": "Bearer opaque-2"})[0], 401,
         "OAuth2: an unknown token is refused")
     no_violations(ews, "oauth2")
+
+
+# ---------------------------------------------------------------------------
+# 5. Negotiate: Kerberos from a real MIT KDC on loopback (tests/mock/kdc.py)
+# ---------------------------------------------------------------------------
+def negotiate_round():
+    import http.client
+    import subprocess
+    import kdc as kdcmod
+    try:
+        import gssapi
+    except ImportError:
+        gssapi = None
+    if not kdcmod.available() or gssapi is None:
+        print("# skip Negotiate: krb5-kdc or python3-gssapi missing")
+        return
+    with kdcmod.MockKDC() as kdc, \
+            MockEWS(["--auth", "negotiate", "--validate-responses"],
+                    env=kdc.server_env()) as ews:
+        req = os.path.join(kdc.dir, "getfolder.xml")
+        with open(req, "w") as f:
+            f.write('<?xml version="1.0" encoding="utf-8"?><s:Envelope '
+                    'xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
+                    'xmlns:m="http://schemas.microsoft.com/exchange/services/'
+                    '2006/messages" xmlns:t="http://schemas.microsoft.com/'
+                    'exchange/services/2006/types"><s:Header>'
+                    '<t:RequestServerVersion Version="Exchange2016"/>'
+                    '</s:Header><s:Body>%s</s:Body></s:Envelope>'
+                    % GETFOLDER)
+
+        def curl(env):
+            r = subprocess.run(
+                ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
+                 "--negotiate", "-u", ":", "-H",
+                 "Content-Type: text/xml; charset=utf-8", "--data-binary",
+                 "@" + req, ews.url], env=env, capture_output=True,
+                timeout=60)
+            return r.stdout.decode()
+        c.eq(curl(kdc.client_env("alice")), "200",
+             "Negotiate: curl with alice's Kerberos credentials")
+        st = ews.stats()
+        c.ok(st["negotiate_handshakes"] >= 1 and
+             st["auth_schemes"].get("Negotiate", 0) >= 1,
+             "Negotiate: the handshake counted", st["auth_schemes"])
+        nokey = kdc.client_env("alice")
+        nokey["KRB5_CLIENT_KTNAME"] = os.path.join(kdc.dir, "none.keytab")
+        nokey["KRB5CCNAME"] = "FILE:" + os.path.join(kdc.dir, "cc-none")
+        c.eq(curl(nokey), "401", "Negotiate: no credentials, 401")
+
+        # a kept connection stays authenticated (as with IIS)
+        os.environ.update({k: v for k, v in kdc.client_env("bob").items()
+                           if k.startswith("KRB5")})
+        name = gssapi.Name("HTTP@127.0.0.1",
+                           gssapi.NameType.hostbased_service)
+        spnego = gssapi.Mechanism.from_sasl_name("SPNEGO")
+        ctx = gssapi.SecurityContext(name=name, usage="initiate",
+                                     mech=spnego)
+        tok = ctx.step()
+        conn = http.client.HTTPConnection("127.0.0.1", ews.port, timeout=30)
+        body = open(req, "rb").read()
+        conn.request("POST", "/EWS/Exchange.asmx", body, {
+            "Content-Type": "text/xml; charset=utf-8",
+            "Authorization": "Negotiate " + base64.b64encode(tok).decode()})
+        r = conn.getresponse()
+        r.read()
+        c.eq(r.status, 200, "Negotiate: one round trip with a Kerberos "
+             "ticket (python-gssapi)")
+        mutual = r.getheader("WWW-Authenticate", "")
+        try:
+            ctx.step(base64.b64decode(mutual.split(" ", 1)[1]))
+            c.ok(ctx.complete, "Negotiate: mutual authentication token")
+        except (IndexError, gssapi.exceptions.GSSError) as e:
+            c.ok(False, "Negotiate: mutual authentication token", repr(e))
+        before = ews.stats()["negotiate_handshakes"]
+        conn.request("POST", "/EWS/Exchange.asmx", body, {
+            "Content-Type": "text/xml; charset=utf-8"})
+        r = conn.getresponse()
+        r.read()
+        conn.close()
+        c.eq(r.status, 200, "Negotiate: the kept connection needs no "
+             "new handshake")
+        c.eq(ews.stats()["negotiate_handshakes"], before,
+             "Negotiate: no handshake counted for it")
+        no_violations(ews, "negotiate")
 
 
 def main():
@@ -754,11 +891,22 @@ def main():
     import tempfile
     d = tempfile.mkdtemp(prefix="sbtest-ewsjwt-")
     key, cert = make_cert(d)
+    with open(os.path.join(d, "tokens"), "w") as f:
+        f.write("tok-other\ntok-from-file\n")
+    tls = os.path.join(d, "tls")
+    rc = os.system("sh '%s' '%s'" % (os.path.join(SRC, "tests", "mock",
+                                                  "make_certs.sh"), tls))
+    c.eq(rc, 0, "test certificates made")
     with MockEWS(["--auth", "oauth2", "--jwks-cert", cert,
+                  "--tokens-file", os.path.join(d, "tokens"),
+                  "--cert", os.path.join(tls, "server.pem"),
+                  "--key", os.path.join(tls, "server.key"),
                   "--validate-responses"]) as ews:
+        c.ok(ews.url.startswith("https://"), "the mock speaks TLS")
         oauth_round(ews, key)
     import shutil
     shutil.rmtree(d, ignore_errors=True)
+    negotiate_round()
     c.done()
 
 

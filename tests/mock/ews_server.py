@@ -5,13 +5,14 @@ validation), python3-pycryptodome (MD4 for NTLM) and python3-cryptography
 (JWT signatures).
 
     ews_server.py --port-file F [--cert C --key K]
-        [--auth basic|ntlm|oauth2|none] [--jwks-cert PEM] [--tokens-file F]
+        [--auth basic|ntlm|negotiate|oauth2|none] [--jwks-cert PEM]
+        [--tokens-file F]
         [--schema-dir DIR] [--lifetime S] [--log FILE]
         [--validate-responses]
 
 Listens on 127.0.0.1; the ephemeral port is written to F once it accepts
 connections.  Stops on SIGTERM, when its parent goes away, or after
---lifetime seconds (default 900).  HTTP/1.1 with keep-alive.
+--lifetime seconds (default 1800).  HTTP/1.1 with keep-alive.
 
 Users (mailboxes): alice@, bob@, carol@example.test, password
 "Secret-Pw-1" each; the user name may be the address, EXAMPLE\\alice or
@@ -20,6 +21,10 @@ alice.  Every EWS and Autodiscover request is authenticated by --auth:
   ntlm    NTLM (type 1/2/3 on one connection, NTLMv2 response recomputed
           from the password); a connection stays authenticated, so a
           second request on it needs no handshake
+  negotiate  Kerberos through SPNEGO (GSS-API, python3-gssapi): the
+          service key comes from KRB5_KTNAME and KRB5_CONFIG names the
+          realm (tests/mock/kdc.py makes both); connection-based like
+          NTLM; counted in "negotiate_handshakes"
   oauth2  Authorization: Bearer <JWT RS256-signed by the key of
           --jwks-cert (claims upn/preferred_username/email name the user;
           without one the token is an application's, which acts through
@@ -49,26 +54,37 @@ Paths:
         "item": {a message: same keys}}], "count": N, "from_ex": true,
         "hostile": true} -> {"ids": [...]}
   POST /_mock/inject    {"operation": "FindItem" | "*" | "Autodiscover",
-        "count": 1 (-1: every request), one of: "response_code": code
-        (every response message answers it, "response_class" default
-        Error), "fault": code (+ "back_off_ms", "message"), "http_status":
-        N (+ "body"), "drop": "before_read" (the request is not executed)
-        | "after_read" (executed, then the connection closes unanswered),
-        "delay_ms": N (then answers normally), "raw": body (+
-        "raw_status", "content_type"), "raw_preset": "billion_laughs" |
-        "xxe" | "dtd" | "malformed" | "truncated" | "huge" | "not_xml"}
+        "count": 1 (-1: every request), one of:
+          "response_code": code   every response message answers it, or
+                                  only the one at "item_index" (0-based);
+                                  "response_class" default Error
+          "fault": code           a SOAP fault, HTTP 500 (+ "back_off_ms",
+                                  "message")
+          "http_status": N        (+ "body")
+          "drop": "before_read"   the connection closes, the request is not
+                                  executed; "after_read": it is executed,
+                                  then the connection closes unanswered
+          "delay_ms": N           then answers normally (or as one of the
+                                  others says)
+          "raw": body             (+ "raw_status", "content_type")
+          "raw_preset": "billion_laughs" | "xxe" | "dtd" | "malformed" |
+                        "truncated" | "huge" (+ "size") | "not_xml"
+        and "headers": {name: value} added to the answer}
   POST /_mock/autodiscover {"redirect_addr", "redirect_url", "ews_url",
         "error" (an ErrorCode, e.g. 500), "redirect_count" (default: every
         request), "http_status"}; {} restores the default
   POST /_mock/token     {"token", "user" (optional: an application's)}
   POST /_mock/config    {"impersonators": [addresses allowed to use
         ExchangeImpersonation; default alice], "delegates": {owner:
-        [addresses that may open owner's mailbox]; default: everyone}}
+        [addresses that may open owner's mailbox]; default: everyone},
+        "gzip": true (gzip answers when the client accepts it; default
+        off)}
   GET  /_mock/stats     {"requests", "by_operation", "max_concurrent",
         "concurrent", "violations", "response_violations",
-        "ntlm_handshakes", "connections", "last_headers", "auth_failures",
+        "ntlm_handshakes", "negotiate_handshakes", "connections", "last_headers", "auth_failures",
         "anchor_mailboxes", "impersonated", "delegated", "sent_external",
-        "invalid_versions", "auth_schemes"}
+        "invalid_versions", "auth_schemes", "autodiscover_requests",
+        "internal_errors" (defects of the mock, with tracebacks)}
   GET  /_mock/mailbox?mailbox=A[&folder=F]   every folder and item as JSON
 """
 import argparse
@@ -94,7 +110,7 @@ import ews_ops  # noqa: E402
 import ews_store  # noqa: E402
 from ews_ops import Ctx, Fault, MsgError  # noqa: E402
 from ews_store import (NS_E, NS_M, NS_S, NS_T, Attachment, Item,  # noqa
-                       Recipient, Store, attr, esc, parse_iso, now_utc)
+                       Recipient, Store, esc, parse_iso)
 
 SRC_ROOT = os.path.dirname(os.path.dirname(HERE))
 DEFAULT_SCHEMA = os.path.join(SRC_ROOT, "..", "shared", "protocol", "ews",
@@ -172,8 +188,10 @@ LOG_LOCK = threading.Lock()
 
 
 def envelope(body):
-    body = re.sub(r"^<(m:\w+)", r'<\1 xmlns:m="%s" xmlns:t="%s"' % (NS_M, NS_T),
-                  body, count=1)
+    if "xmlns:m=" not in body.split(">", 1)[0]:
+        body = re.sub(r"^<(m:\w+)",
+                      r'<\1 xmlns:m="%s" xmlns:t="%s"' % (NS_M, NS_T),
+                      body, count=1)
     return ('<?xml version="1.0" encoding="utf-8"?>'
             '<s:Envelope xmlns:s="%s"><s:Header>%s</s:Header>'
             '<s:Body xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
@@ -204,6 +222,10 @@ class Drop(Exception):
     pass
 
 
+class TooBig(Exception):
+    pass
+
+
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -231,18 +253,20 @@ class Server(ThreadingHTTPServer):
             self.autodiscover = {}
             self.impersonators = {"alice@example.test"}
             self.delegates = {}
+            self.gzip = False
             self.stats = {
                 "requests": 0, "by_operation": {}, "max_concurrent": 0,
                 "concurrent": self.stats["concurrent"]
                 if hasattr(self, "stats") else 0,
                 "violations": [], "response_violations": [],
-                "ntlm_handshakes": 0,
+                "ntlm_handshakes": 0, "negotiate_handshakes": 0,
                 "connections": self.stats["connections"]
                 if hasattr(self, "stats") else 0,
                 "last_headers": {}, "auth_failures": 0,
                 "anchor_mailboxes": [], "impersonated": [], "delegated": [],
                 "sent_external": [], "invalid_versions": 0,
-                "auth_schemes": {}, "autodiscover_requests": 0}
+                "auth_schemes": {}, "autodiscover_requests": 0,
+                "internal_errors": []}
         with self.store.lock:
             self.store.reset()
 
@@ -292,6 +316,8 @@ class Handler(BaseHTTPRequestHandler):
     def setup(self):
         super().setup()
         self.ntlm = None       # NTLM state of this connection
+        self.gss = None        # Negotiate (GSS-API) context in progress
+        self.auth_reply = None  # WWW-Authenticate of a completed Negotiate
         self.conn_user = None  # the user this connection authenticated as
         self.server.bump("connections")
 
@@ -307,6 +333,9 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("X-BackEndHttpStatus", str(status))
+        if self.auth_reply:
+            self.send_header("WWW-Authenticate", self.auth_reply)
+            self.auth_reply = None
         for k, v in (headers or {}).items():
             self.send_header(k, v)
         self.end_headers()
@@ -328,11 +357,11 @@ class Handler(BaseHTTPRequestHandler):
                 out += self.rfile.read(size)
                 self.rfile.readline(8)
                 if len(out) > MAX_BODY:
-                    raise Drop()
+                    raise TooBig()
             return bytes(out)
         n = int(self.headers.get("Content-Length") or 0)
         if n > MAX_BODY:
-            raise Drop()
+            raise TooBig()
         return self.rfile.read(n) if n > 0 else b""
 
     def drop(self):
@@ -381,6 +410,10 @@ class Handler(BaseHTTPRequestHandler):
             self.send(404, "not found", "text/plain")
         except Drop:
             self.drop()
+        except TooBig:
+            self.close_connection = True
+            self.send(413, "Request Entity Too Large", "text/plain",
+                      {"Connection": "close"})
         except (ConnectionError, socket.timeout):
             self.close_connection = True
 
@@ -423,13 +456,16 @@ class Handler(BaseHTTPRequestHandler):
                     if "impersonators" in req:
                         srv.impersonators = {a.lower() for a in
                                              req["impersonators"]}
+                    if "gzip" in req:
+                        srv.gzip = bool(req["gzip"])
                     if "delegates" in req:
                         srv.delegates = {k.lower(): {a.lower() for a in v}
                                          for k, v in
                                          req["delegates"].items()}
                 return self.json_reply(200, {"ok": True})
-        except (ValueError, KeyError, TypeError) as e:
-            return self.json_reply(400, {"error": str(e)})
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            return self.json_reply(400, {"error": "%s: %s" % (
+                type(e).__name__, e)})
         return self.json_reply(404, {"error": "no control path %s" % path})
 
     # ---- authentication ----
@@ -473,10 +509,19 @@ class Handler(BaseHTTPRequestHandler):
             srv.stats["last_headers"] = hdrs
             if anchor:
                 srv.stats["anchor_mailboxes"].append(anchor)
+        self.extra_headers = {}
+        self.content_type = "text/xml; charset=utf-8"
         status, body = self.soap(user, raw)
         if status is None:
             raise Drop()
-        self.send(status, body)
+        headers = dict(self.extra_headers)
+        if srv.gzip and "gzip" in (self.headers.get("Accept-Encoding") or
+                                   "").lower():
+            import gzip
+            body = gzip.compress(body.encode("utf-8")
+                                 if isinstance(body, str) else body, 6)
+            headers["Content-Encoding"] = "gzip"
+        self.send(status, body, self.content_type, headers=headers)
 
     def soap(self, user, raw):
         """(status, body) for one EWS request; status None: drop."""
@@ -533,7 +578,8 @@ class Handler(BaseHTTPRequestHandler):
         inj = srv.take_injection(op, "any")
         after_drop = False
         if inj:
-            log("inject %s: %s" % (op, json.dumps(inj)))
+            log("inject %s: %s" % (op, json.dumps(inj)[:300]))
+            self.extra_headers = dict(inj.get("headers") or {})
             if inj.get("delay_ms"):
                 time.sleep(min(inj["delay_ms"], 120000) / 1000.0)
             if inj.get("drop") == "before_read":
@@ -548,8 +594,10 @@ class Handler(BaseHTTPRequestHandler):
             elif "http_status" in inj:
                 return inj["http_status"], inj.get("body", "")
             elif "raw" in inj or "raw_preset" in inj:
+                if inj.get("content_type"):
+                    self.content_type = inj["content_type"]
                 return inj.get("raw_status", 200), raw_body(inj)
-            elif "response_code" in inj:
+            elif "response_code" in inj and "item_index" not in inj:
                 return 200, envelope(injected_messages(op, op_el, inj))
         fn = ews_ops.OPERATIONS.get(op)
         if fn is None:
@@ -571,6 +619,8 @@ class Handler(BaseHTTPRequestHandler):
                                      f.message_xml)
         except MsgError as e:
             return 500, fault_xml(e.code, e.text)
+        if inj and "item_index" in inj:
+            out = replace_message(op, out, inj)
         text = envelope(out)
         if OPTS.validate_responses:
             self.check_response(op, text)
@@ -681,6 +731,27 @@ def injected_messages(op, op_el, inj):
     return ews_ops.wrap(op, [ews_ops.rmsg(op, fill, cls, code, text)] * n)
 
 
+def replace_message(op, out, inj):
+    """The answer with its item_index-th response message (0-based)
+    replaced by the injected response_code."""
+    el = etree.fromstring(envelope(out).encode()).find(
+        "{%s}Body" % NS_S)[0]
+    msgs = el.find("{%s}ResponseMessages" % NS_M)
+    k = int(inj["item_index"])
+    if msgs is None or not 0 <= k < len(msgs):
+        return out
+    fill = ews_ops.ERROR_FILL.get(op, "")
+    new = etree.fromstring(
+        '<m:X xmlns:m="%s" xmlns:t="%s">%s</m:X>' % (
+            NS_M, NS_T, ews_ops.rmsg(
+                op, fill, inj.get("response_class", "Error"),
+                inj["response_code"], inj.get("message") or
+                ews_ops.text_of(inj["response_code"]))))[0]
+    msgs[k].addprevious(new)
+    msgs.remove(msgs[k + 1])
+    return etree.tostring(el, encoding="unicode")
+
+
 def check_injection(req):
     op = req.get("operation")
     if not isinstance(op, str) or not op:
@@ -707,7 +778,7 @@ def check_injection(req):
     return inj
 
 
-# ---- /_mock/deliver ----------------------------------------------------------
+# ---- /_mock/deliver ------------------------------------------------------
 
 def parse_addr(s):
     import email.utils
@@ -793,7 +864,7 @@ def deliver(store, req):
     return ids
 
 
-# ---- a child-process handle for tests ----------------------------------------
+# ---- a child-process handle for tests ------------------------------------
 
 class MockEWS:
     """Run this file as a server in a child process (bounded waits):
@@ -803,10 +874,11 @@ class MockEWS:
             ews.mailbox("bob@example.test"), ews.post_soap(xml, auth=...)
     """
 
-    def __init__(self, args=(), start_timeout=20.0):
+    def __init__(self, args=(), start_timeout=20.0, env=None):
         import tempfile
         self.dir = tempfile.mkdtemp(prefix="sbtest-ews-")
         self.args = list(args)
+        self.env = env
         self.start_timeout = start_timeout
         self.proc = None
         self.port = None
@@ -832,7 +904,7 @@ class MockEWS:
         self.err = open(os.path.join(self.dir, "stderr"), "wb")
         self.proc = subprocess.Popen(
             ["/usr/bin/python3", os.path.abspath(__file__), "--port-file",
-             pf, "--log", self.log_path] + self.args,
+             pf, "--log", self.log_path] + self.args, env=self.env,
             stdin=subprocess.DEVNULL, stdout=self.err, stderr=self.err)
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
@@ -954,11 +1026,12 @@ def main():
     ap.add_argument("--cert")
     ap.add_argument("--key")
     ap.add_argument("--auth", default="basic",
-                    choices=["basic", "ntlm", "oauth2", "none"])
+                    choices=["basic", "ntlm", "negotiate", "oauth2",
+                             "none"])
     ap.add_argument("--jwks-cert")
     ap.add_argument("--tokens-file")
     ap.add_argument("--schema-dir", default=DEFAULT_SCHEMA)
-    ap.add_argument("--lifetime", type=float, default=900)
+    ap.add_argument("--lifetime", type=float, default=1800)
     ap.add_argument("--log")
     ap.add_argument("--validate-responses", action="store_true")
     opts = ap.parse_args()

@@ -325,7 +325,7 @@ START_TEST(test_find_items_and_position)
 
 	unsigned char buf[SB_PAGE_TOKEN_POS_MAX];
 	size_t n = ews_page_pos_encode(&p, buf, sizeof(buf));
-	ck_assert_uint_eq(n, 10 + 3 * 8);
+	ck_assert_uint_eq(n, 11 + 3 * 8);
 	struct ews_page_pos q;
 	ck_assert(ews_page_pos_decode(buf, n, &q));
 	ck_assert(q.have);
@@ -653,6 +653,74 @@ START_TEST(test_stream_cap)
 }
 END_TEST
 
+/* The next position keeps what the next page may meet again: the
+ * anchor's second (carried while the anchor stays), rows without a time
+ * (carried always), never an older second. */
+START_TEST(test_page_advance)
+{
+	struct ews_page_pos first = {0}, p1, p2, p3;
+	const char *ids1[] = {"a", "b", "u1", "c", "d", "u2"};
+	const int64_t t1[] = {300, 200, -1, 200, 100, -1};
+	ews_page_pos_advance(&first, ids1, t1, 6, &p1);
+	ck_assert(p1.have);
+	ck_assert_int_eq(p1.received, 100);
+	ck_assert_uint_eq(p1.n_undated, 2);
+	ck_assert_uint_eq(p1.n_seen, 3);
+	ck_assert(ews_page_pos_seen(&p1, "u1") && ews_page_pos_seen(&p1, "u2"));
+	ck_assert(ews_page_pos_seen(&p1, "d"));
+	ck_assert(!ews_page_pos_seen(&p1, "c")); /* an older page's second */
+
+	/* a page in the same second: its Ids join the anchor's */
+	const char *ids2[] = {"e", "f"};
+	const int64_t t2[] = {100, 100};
+	ews_page_pos_advance(&p1, ids2, t2, 2, &p2);
+	ck_assert_int_eq(p2.received, 100);
+	ck_assert_uint_eq(p2.n_seen, 5);
+	ck_assert(ews_page_pos_seen(&p2, "d") && ews_page_pos_seen(&p2, "f"));
+	ck_assert(ews_page_pos_seen(&p2, "u1"));
+
+	/* a page moving on: the old second goes, undated rows stay */
+	const char *ids3[] = {"g"};
+	const int64_t t3[] = {50};
+	ews_page_pos_advance(&p2, ids3, t3, 1, &p3);
+	ck_assert_int_eq(p3.received, 50);
+	ck_assert(!ews_page_pos_seen(&p3, "d"));
+	ck_assert(ews_page_pos_seen(&p3, "g") && ews_page_pos_seen(&p3, "u2"));
+
+	/* a first page without any time: everything, less what was seen */
+	const char *ids4[] = {"x", "y"};
+	const int64_t t4[] = {-1, -1};
+	struct ews_page_pos p4;
+	ews_page_pos_advance(&first, ids4, t4, 2, &p4);
+	ck_assert_int_eq(p4.received, EWS_PAGE_END);
+	ck_assert_uint_eq(p4.n_undated, 2);
+
+	/* round trip of the encoding keeps both parts */
+	unsigned char buf[SB_PAGE_TOKEN_POS_MAX];
+	struct ews_page_pos q;
+	size_t n = ews_page_pos_encode(&p2, buf, sizeof(buf));
+	ck_assert(ews_page_pos_decode(buf, n, &q));
+	ck_assert_uint_eq(q.n_undated, p2.n_undated);
+	ck_assert_uint_eq(q.n_seen, p2.n_seen);
+	ck_assert(memcmp(q.seen, p2.seen, 8 * p2.n_seen) == 0);
+	buf[10] = (unsigned char)(p2.n_seen + 1); /* more undated than seen */
+	ck_assert(!ews_page_pos_decode(buf, n, &q));
+}
+END_TEST
+
+START_TEST(test_check_id)
+{
+	struct sb_error err;
+	ck_assert_int_eq(ews_check_id("Id", "AAMkAGI2-_+/==", &err), SB_OK);
+	ck_assert_int_eq(ews_check_id("Id", "", &err), SB_ERR_INVALID_INPUT);
+	ck_assert_int_eq(ews_check_id("ItemId", "a b", &err),
+			 SB_ERR_INVALID_INPUT);
+	ck_assert_str_eq(err.code, "ErrorInvalidIdMalformed");
+	ck_assert_ptr_nonnull(strstr(err.message, "ItemId"));
+	ck_assert_int_eq(ews_check_id("Id", "<x>", &err), SB_ERR_INVALID_INPUT);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("ews_mail");
@@ -664,6 +732,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_response_objects_valid);
 	tcase_add_test(tc, test_item_operations_valid);
 	tcase_add_test(tc, test_find_items_and_position);
+	tcase_add_test(tc, test_page_advance);
+	tcase_add_test(tc, test_check_id);
 	tcase_add_test(tc, test_read_item);
 	tcase_add_test(tc, test_read_hostile_item);
 	tcase_add_test(tc, test_read_item_without_id);
