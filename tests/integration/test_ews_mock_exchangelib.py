@@ -682,6 +682,19 @@ def self_test(ews):
     st = ews.stats()
     c.eq([v["operation"] for v in st["response_violations"]], ["FindItem"],
          "only the hostile answer breaks the schema")
+    ews.ok("reset")
+    mid = ews.ok("deliver", {"mailbox": "bob@example.test",
+                             "hostile": "missing", "subject": "gone",
+                             "from": "x@partner.test"})["ids"][0]
+    st, _, body = ews.post_soap(
+        '<m:GetItem><m:ItemShape><t:BaseShape>AllProperties</t:BaseShape>'
+        '</m:ItemShape><m:ItemIds><t:ItemId Id="%s"/></m:ItemIds>'
+        '</m:GetItem>' % mid, user="bob@example.test")
+    c.ok(st == 200 and mid.encode() in body and b"<t:Subject>" not in body
+         and b"<t:From>" not in body and b"<t:DateTimeReceived>" not in body
+         and b"<t:InternetMessageId>" not in body,
+         "hostile missing: the fields are left out")
+
 
     # Autodiscover
     pox = ('<?xml version="1.0" encoding="utf-8"?><Autodiscover xmlns='

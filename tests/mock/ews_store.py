@@ -439,7 +439,8 @@ class Item:
             for a in self.attachments:
                 p.append(a.xml(False))
             p.append("</t:Attachments>")
-        if shape.has("item:DateTimeReceived", True):
+        if shape.has("item:DateTimeReceived", True) and \
+                "no_received" not in h:
             p.append("<t:DateTimeReceived>%s</t:DateTimeReceived>"
                      % esc(h.get("received", iso(self.received))))
         if shape.has("item:Size", True):
@@ -465,7 +466,7 @@ class Item:
         if shape.has("item:IsUnmodified", True):
             p.append("<t:IsUnmodified>%s</t:IsUnmodified>"
                      % tf(self.version == 1))
-        if shape.has("item:DateTimeSent", True):
+        if shape.has("item:DateTimeSent", True) and "no_sent" not in h:
             p.append("<t:DateTimeSent>%s</t:DateTimeSent>"
                      % esc(h.get("sent", iso(self.sent))))
         if shape.has("item:DateTimeCreated", True):
@@ -517,7 +518,8 @@ class Item:
                          % h["from_raw"])
             else:
                 p.append(self.from_.xml().join(["<t:From>", "</t:From>"]))
-        if shape.has("message:InternetMessageId", True):
+        if shape.has("message:InternetMessageId", True) and \
+                "no_message_id" not in h:
             p.append("<t:InternetMessageId>%s</t:InternetMessageId>"
                      % esc(self.message_id))
         if shape.has("message:IsRead", True):
