@@ -227,6 +227,12 @@ def basic_round(ews):
     items = [x for x in again.attachments if isinstance(x, ItemAttachment)]
     c.eq(items[0].item.subject if items else None, "the attached one",
          "GetAttachment: the attached message")
+    again.subject = "renamed"
+    again.body = "a new body"
+    again.save(update_fields=["subject", "body"])
+    row = ews.items("alice@example.test", "drafts")[0]
+    c.eq((row["subject"], row["body"]), ("renamed", "a new body"),
+         "UpdateItem Subject and Body")
     files[0].detach()
     c.eq(len(ews.items("alice@example.test", "drafts")[0]["attachments"]),
          1, "DeleteAttachment removed the file")
@@ -259,6 +265,19 @@ def basic_round(ews):
     new_id = ews.items("carol@example.test", "deleteditems")[0]["id"]
     c.ok(new_id != old_id and rep.id == new_id,
          "MoveItem gives a new id, as Exchange does")
+    x = [x for x in cz.inbox.all() if x.subject == "FW: Build 1742 passed"]
+    x[0].move_to_trash()
+    c.ok("FW: Build 1742 passed" in subjects(ews, "carol@example.test",
+                                             "deleteditems"),
+         "DeleteItem MoveToDeletedItems")
+    x = [x for x in cz.inbox.all() if x.subject == "RE: Build 1742 passed"]
+    x[0].soft_delete()
+    c.ok("RE: Build 1742 passed" not in
+         subjects(ews, "carol@example.test", "inbox") + subjects(
+             ews, "carol@example.test", "deleteditems") and
+         "RE: Build 1742 passed" in subjects(
+             ews, "carol@example.test", "recoverableitemsdeletions"),
+         "DeleteItem SoftDelete: kept in Recoverable Items")
     msg = [x for x in cz.inbox.all() if x.subject == "on behalf"][0]
     msg.delete()
     c.ok("on behalf" not in subjects(ews, "carol@example.test", "inbox") and

@@ -60,6 +60,8 @@ WELL_KNOWN = [
     ("calendar", "Calendar", "msgfolderroot", "IPF.Appointment"),
     ("contacts", "Contacts", "msgfolderroot", "IPF.Contact"),
     ("tasks", "Tasks", "msgfolderroot", "IPF.Task"),
+    ("recoverableitemsroot", "Recoverable Items", "root", None),
+    ("recoverableitemsdeletions", "Deletions", "recoverableitemsroot", None),
 ]
 WELL_KNOWN_IDS = {w[0] for w in WELL_KNOWN}
 
@@ -644,7 +646,6 @@ class Mailbox:
                        cls)
             self.folders[f.id] = f
             self.by_wk[wk] = f
-        self.recoverable = []
         self.oof = {"state": "Disabled", "audience": "All",
                     "start": None, "end": None,
                     "internal": "", "external": ""}
