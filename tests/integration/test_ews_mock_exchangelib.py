@@ -916,6 +916,48 @@ def negotiate_round():
         no_violations(ews, "negotiate")
 
 
+# ---------------------------------------------------------------------------
+# 6. A defect of the mock is loud: run it in this process with one
+#    operation broken on purpose
+# ---------------------------------------------------------------------------
+def defect_round():
+    import argparse
+    import shutil
+    import ews_ops
+    import ews_server
+
+    def boom(ctx, el):
+        raise KeyError("broken on purpose")
+    saved = ews_ops.OPERATIONS["GetFolder"]
+    ews_ops.OPERATIONS["GetFolder"] = boom
+    ews_server.OPTS = argparse.Namespace(
+        log=None, validate_responses=False, auth="basic", jwks_cert=None,
+        tokens_file=None)
+    srv = ews_server.Server(("127.0.0.1", 0), ews_server.OPTS,
+                            ews_server.load_schema(os.path.dirname(SCHEMA)))
+    srv.scheme = "http"
+    t = threading.Thread(target=srv.serve_forever, kwargs={
+        "poll_interval": 0.1}, daemon=True)
+    t.start()
+    h = MockEWS()
+    h.port = srv.server_address[1]
+    try:
+        st, _, body = h.post_soap(GETFOLDER)
+        c.ok(st == 500 and b"a:ErrorInternalServerError" in body and
+             b"broken on purpose" in body,
+             "a defect of the mock answers ErrorInternalServerError")
+        errs = h.stats()["internal_errors"]
+        c.ok(len(errs) == 1 and "broken on purpose" in errs[0]["error"] and
+             "Traceback" in errs[0]["traceback"],
+             "a defect of the mock is listed in stats", errs)
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        t.join(10)
+        ews_ops.OPERATIONS["GetFolder"] = saved
+        shutil.rmtree(h.dir, ignore_errors=True)
+
+
 def main():
     with MockEWS(["--auth", "basic", "--validate-responses"]) as ews:
         try:
@@ -952,6 +994,7 @@ def main():
     import shutil
     shutil.rmtree(d, ignore_errors=True)
     negotiate_round()
+    defect_round()
     c.done()
 
 

@@ -622,6 +622,15 @@ class Handler(BaseHTTPRequestHandler):
                                      f.message_xml)
         except MsgError as e:
             return 500, fault_xml(e.code, e.text)
+        except Exception as e:  # a defect of the mock: say so loudly
+            import traceback
+            tb = traceback.format_exc()
+            with srv.lock:
+                srv.stats["internal_errors"].append(
+                    {"operation": op, "error": repr(e), "traceback": tb})
+            log("internal error in %s: %s" % (op, tb))
+            return 500, fault_xml("ErrorInternalServerError",
+                                  "mock defect in %s: %r" % (op, e))
         if inj and "item_index" in inj:
             out = replace_message(op, out, inj)
         text = envelope(out)
