@@ -542,8 +542,21 @@ def self_test(ews):
     st, _, body = ews.post_soap(GETFOLDER)
     c.ok(b"<!DOCTYPE" in body and b"&lol9;" in body,
          "inject raw_preset billion_laughs")
-    ews.ok("inject", {"operation": "GetFolder", "raw": "<a><b></a>"})
-    c.eq(ews.post_soap(GETFOLDER)[2], b"<a><b></a>", "inject raw")
+    ews.ok("inject", {"operation": "GetFolder", "raw": "<a><b></a>",
+                      "content_type": "text/html"})
+    st, hdrs, body = ews.post_soap(GETFOLDER)
+    c.ok(body == b"<a><b></a>" and hdrs.get("Content-Type") == "text/html",
+         "inject raw with a content type")
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", ews.port, timeout=30)
+    conn.putrequest("POST", "/EWS/Exchange.asmx")
+    conn.putheader("Content-Length", str(200 << 20))
+    conn.putheader("Authorization", "Basic " + base64.b64encode(
+        b"alice:" + PW.encode()).decode())
+    conn.endheaders()
+    r = conn.getresponse()
+    c.eq(r.status, 413, "a request body over the limit: 413")
+    conn.close()
     for when in ("before_read", "after_read"):
         ews.ok("inject", {"operation": "*" if when == "before_read" else
                           "CreateItem", "drop": when})

@@ -84,7 +84,9 @@ Paths:
         off)}
   GET  /_mock/stats     {"requests", "by_operation", "max_concurrent",
         "concurrent", "violations", "response_violations",
-        "ntlm_handshakes", "negotiate_handshakes", "connections", "last_headers", "auth_failures",
+        "ntlm_handshakes", "negotiate_handshakes", "connections",
+        "last_headers" (Authorization shows its scheme only),
+        "auth_failures",
         "anchor_mailboxes", "impersonated", "delegated", "sent_external",
         "invalid_versions", "auth_schemes", "autodiscover_requests",
         "internal_errors" (defects of the mock, with tracebacks)}

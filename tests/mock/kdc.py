@@ -12,7 +12,8 @@ Realm EXAMPLE.TEST; principals alice, bob, carol (password Secret-Pw-1,
 each also in its own client keytab) and HTTP/127.0.0.1 (random key, in
 the service keytab).  The KDC listens on 127.0.0.1 only, on a free port,
 runs in the foreground as a child (which dies with its parent) and is
-stopped by stop(); every wait is bounded.  Nothing outside its temporary directory is read or written.
+stopped by stop(); every wait is bounded.  Nothing outside its temporary
+directory is written.
 """
 import os
 import shutil
@@ -111,7 +112,8 @@ class MockKDC:
                 "[kdcdefaults]\n kdc_listen = 127.0.0.1:%(p)d\n"
                 " kdc_tcp_listen = 127.0.0.1:%(p)d\n"
                 "[realms]\n %(r)s = {\n  database_name = %(d)s/principal\n"
-                "  key_stash_file = %(d)s/stash\n  acl_file = %(d)s/kadm5.acl\n"
+                "  key_stash_file = %(d)s/stash\n"
+                "  acl_file = %(d)s/kadm5.acl\n"
                 "  kdc_listen = 127.0.0.1:%(p)d\n"
                 "  kdc_tcp_listen = 127.0.0.1:%(p)d\n"
                 "  max_life = 1h\n }\n"
