@@ -269,7 +269,7 @@ enum sb_status mapi_email_mark_read(void *state, const struct sb_call *call,
 /* Parse an RFC 5322 date into epoch seconds; false if unparsable. */
 bool mapi_rfc5322_date(const char *s, int64_t *epoch);
 
-/* ---- mapi_reply.c ------------------------------------------------- */
+/* ---- mapi_reply.c, mapi_thread.c ----------------------------------- */
 /* Method handlers Email.Reply, Email.ReplyAll and Email.Forward. */
 enum sb_status mapi_email_reply(void *state, const struct sb_call *call,
 				struct sb_result *r, struct sb_error *err);
