@@ -8,7 +8,6 @@
  * Items, and finished at the next start when interrupted. */
 #include "config.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,14 +23,13 @@
 
 #define REPLY_RETRIES 5		  /* lookups racing with a rename */
 #define REPLY_MAX_ATTACHMENTS 100 /* as Send: Load returns every one */
-#define REPLY_REFS_MAX 30	  /* ids kept in References */
 
 enum reply_kind { REPLY, REPLY_ALL, FORWARD };
 
 /* ---- recipients ------------------------------------------------------ */
 
-/* A list of addresses without duplicates (case-insensitive) across every
- * list sharing the same `seen` list. */
+/* A NULL-terminated list of addresses (pointing into the call's inputs
+ * or the parsed original), kept without duplicates by rcpts_add. */
 struct rcpts {
 	const char **v;
 	size_t n, cap;
@@ -149,9 +147,27 @@ static bool text_part(struct sb_buf *b, const char *body,
 	return !b->failed;
 }
 
+/* Append s[0..n) escaped for HTML; a character XML cannot carry (U+FFFE,
+ * U+FFFF, as a file another tool wrote may hold) becomes U+FFFD. */
+static void escape_html(struct sb_buf *b, const char *s, size_t n)
+{
+	if (sb_xml_escape_append(b, s, n, SB_XML_TEXT, NULL) == SB_OK)
+		return;
+	for (size_t i = 0; i < n;) {
+		uint32_t cp;
+		size_t k = sb_utf8_decode(s + i, n - i, &cp);
+		if (k == 0)
+			k = 1;
+		if (sb_xml_escape_append(b, s + i, k, SB_XML_TEXT, NULL) !=
+		    SB_OK)
+			sb_buf_puts(b, "\xEF\xBF\xBD");
+		i += k;
+	}
+}
+
 /* Text as HTML: escaped, each line break a <br>. */
-static enum sb_status html_of_text(struct sb_buf *b, const char *what,
-				   const char *text, struct sb_error *err)
+static enum sb_status html_of_text(struct sb_buf *b, const char *text,
+				   struct sb_error *err)
 {
 	struct sb_buf o;
 	sb_buf_init(&o, 0);
@@ -163,23 +179,17 @@ static enum sb_status html_of_text(struct sb_buf *b, const char *what,
 				    "out of memory");
 	}
 	sb_buf_puts(b, "<div>");
-	enum sb_status st = SB_OK;
-	for (size_t i = 0; i < o.len && st == SB_OK;) {
+	for (size_t i = 0; i < o.len;) {
 		const char *nl = memchr(o.data + i, '\n', o.len - i);
 		size_t k = nl ? (size_t)(nl - o.data) - i : o.len - i;
-		struct sb_error e;
-		sb_error_clear(&e);
-		if (sb_xml_escape_append(b, o.data + i, k, SB_XML_TEXT, &e) !=
-		    SB_OK)
-			st = sb_error_set(err, e.status, NULL, "%s: %s", what,
-					  e.message);
+		escape_html(b, o.data + i, k);
 		if (nl)
 			sb_buf_puts(b, "<br>\n");
 		i += k + 1;
 	}
 	sb_buf_puts(b, "</div>\n");
 	sb_buf_free(&o);
-	return st;
+	return SB_OK;
 }
 
 /* The HTML part: the new HTML (or the new text as HTML), the attribution,
@@ -195,14 +205,14 @@ static enum sb_status html_part(struct sb_buf *b, const char *html,
 		sb_buf_puts(b, html);
 		sb_buf_puts(b, "\n");
 	} else if (body && *body) {
-		st = html_of_text(b, "Body", body, err);
+		st = html_of_text(b, body, err);
 	}
 	struct sb_buf a;
 	sb_buf_init(&a, 0);
 	attribution(&a, p, received);
 	sb_buf_append(&a, "", 0);
 	if (st == SB_OK)
-		st = html_of_text(b, "the original's sender", a.data, err);
+		st = html_of_text(b, a.data, err);
 	sb_buf_free(&a);
 	sb_buf_puts(b, "<blockquote type=\"cite\" style=\"margin:0 0 0 .8ex;"
 		       "border-left:1px solid #ccc;padding-left:1ex\">\n");
@@ -210,7 +220,7 @@ static enum sb_status html_part(struct sb_buf *b, const char *html,
 		sb_buf_puts(b, orig_html);
 		sb_buf_puts(b, "\n");
 	} else if (st == SB_OK) {
-		st = html_of_text(b, "the original's text", orig_text, err);
+		st = html_of_text(b, orig_text, err);
 	}
 	sb_buf_puts(b, "</blockquote>\n");
 	if (st == SB_OK && b->failed)
@@ -366,8 +376,9 @@ static enum sb_status recipients(struct answer *a, enum reply_kind kind,
 	if (a->to.n + a->cc.n + a->bcc.n == 0)
 		return sb_error_set(err, SB_ERR_INVALID_INPUT,
 				    "ErrorInvalidRecipients",
-				    "message %s leaves no one to answer but "
-				    "this mailbox (%s); give Cc or Bcc",
+				    "message %s has no one to answer (no "
+				    "Reply-To, From, To or Cc but this "
+				    "mailbox, %s): give Cc or Bcc",
 				    id, mb->address);
 	return SB_OK;
 }

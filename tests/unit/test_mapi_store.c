@@ -1266,7 +1266,8 @@ START_TEST(test_reply_forward)
 	fputs("From: carol@example.test\nSubject: =?utf-8?q?x=01y=0Az?=\n"
 	      "Message-ID: <odd@x.test>\nReferences: junk <a@x.test> <odd@x."
 	      "test>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; "
-	      "boundary=b\n\n--b\nContent-Type: text/plain\n\nbody\xff\x01\n"
+	      "boundary=b\n\n--b\nContent-Type: text/plain; charset=utf-8\n\n"
+	      "body\xff\x01 \xef\xbf\xbf <&\n"
 	      "--b\nContent-Type: bad type\nContent-Disposition: attachment; "
 	      "filename=\"../x\x01.txt\"\n\ndata\n--b--\n",
 	      f);
@@ -1281,6 +1282,21 @@ START_TEST(test_reply_forward)
 	x = load_in("bob@example.test", sid);
 	ck_assert_str_eq(str(x, 0, "Subject"), "FW: xy z");
 	ck_assert_uint_eq(sb_testhost_cell(x, 0, "Attachments")->count, 1);
+	done(x);
+	/* Its text in HTML: escaped, U+FFFF (no XML character) as U+FFFD. */
+	const char *oddr[] = {"Mailbox=bob@example.test",
+			      "Id=1700000000.odd.host", "HtmlBody=<p>ok</p>",
+			      NULL};
+	x = call("Email", "Reply", oddr);
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	ck_assert(sb_testhost_has_text(x, 0, "Accepted", "carol@example.test"));
+	char rid[160];
+	snprintf(rid, sizeof rid, "Id=%s", str(x, 0, "Id"));
+	done(x);
+	x = load_in("bob@example.test", rid);
+	ck_assert_ptr_nonnull(
+	    strstr(str(x, 0, "HtmlBody"), "\xef\xbf\xbd &lt;&amp;</div>"));
+	ck_assert_ptr_null(strstr(str(x, 0, "HtmlBody"), "\xef\xbf\xbf"));
 	done(x);
 	snprintf(path, sizeof path, "%s/bob@example.test/Sent Items/cur/%s:2,S",
 		 store, sid + 3);
