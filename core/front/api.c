@@ -586,22 +586,6 @@ bool sbc_listen_parse(const char *listen, struct sockaddr_storage *ss,
 	return true;
 }
 
-/* A loopback address: 127.0.0.0/8, ::1 or ::ffff:127.x.y.z. */
-static bool loopback(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
-		return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
-	}
-	if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
-		return IN6_IS_ADDR_LOOPBACK(&a->sin6_addr) ||
-		       (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) &&
-			a->sin6_addr.s6_addr[12] == 127);
-	}
-	return false;
-}
-
 static void doc_cache_free(struct doc_cache *dc)
 {
 	free(dc->json);
@@ -648,8 +632,7 @@ struct sbc_api *sbc_api_start(struct sb_runtime *rt, char *errbuf,
 	a->rt = rt;
 	int console_mode;
 	sbc_runtime_console(rt, &console_mode, &a->con.dir, &a->con.libs);
-	a->console = console_mode == SBC_CONSOLE_ON ||
-		     (console_mode == SBC_CONSOLE_LOOPBACK && loopback(&ss));
+	a->console = sbc_console_enabled(console_mode, &ss);
 	if (a->console)
 		sbc_log(SB_LOG_INFO, NULL, NULL,
 			"web console at /ui/ (files in %s)", a->con.dir);

@@ -8,8 +8,10 @@
  * mostly links into the packages' own directories. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +56,25 @@ static const struct {
 /* The libraries the console may load, by their directory under
  * console_libs (the Debian packages libjs-bootstrap5, libjs-chart.js). */
 static const char *const packages[] = {"bootstrap5", "chart.js"};
+
+bool sbc_console_enabled(int mode, const struct sockaddr_storage *ss)
+{
+	if (mode == SBC_CONSOLE_ON)
+		return true;
+	if (mode != SBC_CONSOLE_LOOPBACK)
+		return false;
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+		return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+		return IN6_IS_ADDR_LOOPBACK(&a->sin6_addr) ||
+		       (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) &&
+			a->sin6_addr.s6_addr[12] == 127);
+	}
+	return false;
+}
 
 bool sbc_console_path(const char *path)
 {
@@ -155,25 +176,30 @@ bool sbc_console_etag_match(const char *inm, const char *etag)
 	const char *p = ows(inm);
 	if (*p == '*' && *ows(p + 1) == '\0')
 		return true;
-	for (int guard = 0; *p && guard < 64; guard++) {
+	/* the whole list must be well formed, else it is ignored */
+	bool match = false;
+	int n = 0;
+	while (*p) {
+		if (++n > 64)
+			return false;
 		if (strncmp(p, "W/", 2) == 0)
 			p += 2;
 		const char *s = p;
 		if (*p != '"')
-			return false; /* not a list of entity tags */
+			return false;
 		const char *q = strchr(p + 1, '"');
 		if (!q)
 			return false;
 		p = q + 1;
 		if ((size_t)(p - s) == elen && memcmp(s, etag, elen) == 0)
-			return true;
+			match = true;
 		p = ows(p);
 		if (*p == ',')
 			p = ows(p + 1);
 		else if (*p)
 			return false;
 	}
-	return false;
+	return match;
 }
 
 /* FNV-1a, 64 bits: the ETag is the content's, so it changes with every

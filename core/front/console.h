@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 #include "http.h"
 
@@ -15,6 +16,11 @@ struct sbc_console {
 	const char *dir;  /* the console's own files */
 	const char *libs; /* the libraries: <libs>/<package>/... */
 };
+
+/* Whether the console is served: mode is [server] console (enum
+ * sbc_console_mode), listen the address the API listens on.  "loopback"
+ * serves it only on 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104. */
+bool sbc_console_enabled(int mode, const struct sockaddr_storage *listen);
 
 /* True if path is the console's: "/ui" or anything under "/ui/". */
 bool sbc_console_path(const char *path);
