@@ -24,8 +24,8 @@ export function el(tag, props, ...children) {
 	return e;
 }
 
-export function append(parent, children) {
-	for (const c of [children].flat(Infinity)) {
+export function append(parent, ...children) {
+	for (const c of children.flat(Infinity)) {
 		if (c === null || c === undefined || c === false)
 			continue;
 		parent.append(c instanceof Node ? c : document.createTextNode(String(c)));

@@ -17,7 +17,8 @@ static enum sb_status hostile_open(const struct sb_host *host,
 	(void)host;
 	(void)config;
 	(void)err;
-	*state = NULL;
+	static int opened; /* the host takes a NULL state for "not open" */
+	*state = &opened;
 	return SB_OK;
 }
 
