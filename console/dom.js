@@ -61,5 +61,7 @@ export function table(caption, headers, rows, id) {
 		caption ? el('caption', {}, caption) : null,
 		el('thead', {}, el('tr', {}, headers.map((h) => el('th', {scope: 'col'}, h)))),
 		el('tbody', {}, rows.map((r) => el('tr', {}, r.map((c) => el('td', {}, c))))));
-	return el('div', {class: 'sb-scroll'}, t);
+	// focusable, so that a keyboard can scroll it sideways
+	return el('div', {class: 'sb-scroll', tabindex: 0, role: 'region',
+		'aria-label': caption || 'Table'}, t);
 }

@@ -131,8 +131,12 @@ class Browser:
         return self.wait("the view %r" % want,
                          lambda: self.css("#view-title").text == want)
 
-    def shot(self, name):
+    def shot(self, name, at=None):
+        """A screenshot, scrolled to the element `at` (CSS) if given."""
         os.makedirs(OUT, exist_ok=True)
+        if at and self.csss(at):
+            self.js("arguments[0].scrollIntoView({block: 'start'});",
+                    self.css(at))
         self.d.save_screenshot(os.path.join(OUT, name + ".png"))
 
     def field(self, name, n=0):
@@ -270,7 +274,7 @@ def check_send_and_list(t, b, d, work):
          and "'To=bob@example.test'" in cli and "'Attachments=@report.txt'" in cli
          and "'Mailbox=alice@example.test'" in cli,
          "the equivalent svcbroker call command", cli[:300])
-    b.shot("send")
+    b.shot("send", "#answer")
 
     b.go(d.url + "/ui/#/try/local/Email/List", "local/Email.List")
     b.field("Mailbox").send_keys("bob@example.test")
@@ -283,7 +287,7 @@ def check_send_and_list(t, b, d, work):
          "Email.List shows the row, the subject as text", repr(rows))
     t.ok(not b.csss("#answer img") and not b.csss("#answer script"),
          "the subject's markup made no element")
-    b.shot("list")
+    b.shot("list", "#answer")
     msg_id = rows[0].get("Id", "")
 
     # the attachment comes back with Email.Load: download it
@@ -297,7 +301,7 @@ def check_send_and_list(t, b, d, work):
                  lambda: b.csss('#answer button.sb-download[data-name="report.txt"]'))
     t.ok("%d bytes" % len(ATTACHMENT) in b.css("#answer .sb-file").text,
          "the file's name, type and size")
-    b.shot("load")
+    b.shot("load", "#answer")
     b.click(btn[0])
     dl = os.path.join(work, "downloads", "report.txt")
 
@@ -321,7 +325,7 @@ def check_paging(t, b, d):
                lambda: ("page %d" % page) in b.css("#answer h3").text)
         seen += [r["Name"] for r in b.rows()]
         if page == 2:
-            b.shot("paging")
+            b.shot("paging", "#answer")
         if page < 3:
             nxt = b.wait("next page", lambda: b.csss("#next-page"))
             b.click(nxt[0])
@@ -346,7 +350,7 @@ def check_refusals(t, b, d):
     t.eq(b.js("return document.activeElement.closest('[data-input]')"
               ".getAttribute('data-input');"), "Ms",
          "focus goes to the refused input")
-    b.shot("refused-in-browser")
+    b.shot("refused-in-browser", "[data-input=\"Ms\"]")
     b.click(b.css('input[type="checkbox"][id$="-skip"]'))
     b.run()
     kind, box = b.answer()
@@ -356,7 +360,7 @@ def check_refusals(t, b, d):
          "error: category")
     t.ok("Ms" in b.css("#answer .sb-err-message").text,
          "error: the message names the input")
-    b.shot("refused-by-server")
+    b.shot("refused-by-server", "#answer")
 
     b.go(d.url + "/ui/#/try/t1/Echo/List", "t1/Echo.List")
     b.field("PageToken").send_keys("not-a-token")
@@ -432,7 +436,7 @@ def check_instances(t, b, d):
            lambda: "t1/Echo.Echo" in b.css("#method-table").text,
            timeout=WAIT + 10)
     t.ok(True, "the charts and table refresh from /metrics")
-    b.shot("instances")
+    b.shot("instances", "#charts")
 
 
 def check_token_and_zoom(t, b, d):
