@@ -86,7 +86,8 @@ class Browser:
         o.add_experimental_option("prefs", {
             "download.default_directory": downloads,
             "download.prompt_for_download": False})
-        o.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        o.set_capability("goog:loggingPrefs", {"browser": "ALL",
+                                               "performance": "ALL"})
         self.d = webdriver.Chrome(service=Service(CHROMEDRIVER), options=o)
         self.d.set_page_load_timeout(WAIT)
         self.d.set_script_timeout(WAIT)
@@ -179,6 +180,21 @@ class Browser:
         return self.js("return window.__sbPwned === undefined ? null : "
                        "String(window.__sbPwned);")
 
+    def sent_header(self, path, name):
+        """The header `name` of the last request to path, from Chromium's
+        performance log (None if it was not sent)."""
+        import json
+        got = None
+        for e in self.d.get_log("performance"):
+            m = json.loads(e["message"])["message"]
+            if m.get("method") != "Network.requestWillBeSent":
+                continue
+            rq = m["params"]["request"]
+            if rq["url"].endswith(path):
+                got = {k.lower(): v for k, v in rq["headers"].items()}.get(
+                    name.lower())
+        return got
+
     def severe_logs(self):
         self.logs += self.d.get_log("browser")
         # the calls refused on purpose (400) are logged as failed loads
@@ -209,10 +225,10 @@ def check_catalog(t, b, d):
     box.send_keys(Keys.TAB)  # to the first result's link
     focused = b.js("return document.activeElement.textContent;")
     t.eq(focused, "t1/Echo.List", "search: TAB reaches the first result")
-    b.js("document.activeElement.dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter'}));")
     b.d.switch_to.active_element.send_keys(Keys.ENTER)
-    b.title("t1/Echo.List")
-    t.ok(True, "search: ENTER on a result opens the method tester")
+    t.ok(b.wait("the method tester", lambda: b.css("#view-title").text
+                == "t1/Echo.List"),
+         "search: ENTER on a result opens the method tester")
     t.eq(b.js("return document.activeElement.id;"), "view-title",
          "focus moves to the new view's heading")
 
@@ -311,6 +327,73 @@ def check_send_and_list(t, b, d, work):
         with open(dl, "rb") as f:
             return f.read() == ATTACHMENT
     t.ok(b.wait("the download", downloaded), "the attachment downloads intact")
+
+
+def check_types(t, b, d):
+    """Echo.Echo: a control per catalog type, the values as the server
+    takes them, and the browser's checks."""
+    b.go(d.url + "/ui/#/try/t1/Echo/Echo", "t1/Echo.Echo")
+    kinds = b.js("""
+        const o = {};
+        for (const f of document.querySelectorAll('[data-input]')) {
+            const c = f.querySelector('input, select, textarea');
+            o[f.getAttribute('data-input')] = c.tagName.toLowerCase() +
+                (c.type && c.tagName === 'INPUT' ? ':' + c.type : '');
+        }
+        return o;""")
+    want = {"Text": "input:text", "Memo": "textarea", "Number": "input:number",
+            "Decimal": "input:text", "Boolean": "select", "DateTime":
+            "input:datetime-local", "Date": "input:date", "Time": "input:time",
+            "Duration": "input:text", "Guid": "input:text", "Email":
+            "input:email", "Choice": "select", "File": "input:file",
+            "Choices": "select", "Files": "input:file"}
+    t.eq({k: kinds.get(k) for k in want}, want,
+         "a fitting control for each catalog type")
+    # the browser's own date and time pickers: set as the picker would
+    for name, value in (("Date", "2026-01-31"), ("Time", "09:30:15"),
+                        ("DateTime", "2026-01-31T09:00:00")):
+        b.js("arguments[0].value = arguments[1];", b.field(name), value)
+    offset = b.css('[data-input="DateTime"] input[id$="-offset"]')
+    offset.clear()
+    offset.send_keys("+01:00")
+    b.field("Number").send_keys("42")
+    b.field("Decimal").send_keys("12.50")
+    from selenium.webdriver.support.ui import Select
+    Select(b.field("Boolean")).select_by_value("true")
+    Select(b.field("Choice")).select_by_value("Beta")
+    Select(b.field("Choices")).select_by_value("Alpha")
+    b.click(b.css('[data-input="Choices"] button.btn-outline-primary'))
+    Select(b.field("Choices", 1)).select_by_value("Gamma")
+    b.field("Duration").send_keys("P1Y")
+    b.field("Guid").send_keys("not-a-guid")
+    b.field("Email").send_keys("Bob <bob@example.test>")
+    b.run()
+    errs = {n: b.css('[data-input="%s"] .sb-field-error' % n).text
+            for n in ("Duration", "Guid", "Email")}
+    t.ok("ISO 8601 duration" in errs["Duration"] and "GUID" in errs["Guid"]
+         and "e-mail address" in errs["Email"],
+         "the browser refuses what the server would", repr(errs))
+    b.shot("types-refused", '[data-input="Duration"]')
+    for name, value in (("Duration", "PT30M"),
+                        ("Guid", "0f8fad5b-d9cb-469f-a165-70867728950e"),
+                        ("Email", "bob@example.test")):
+        b.field(name).clear()
+        b.field(name).send_keys(value)
+    b.run()
+    kind, _ = b.answer()
+    t.eq(kind, "rows", "Echo.Echo with every type answers")
+    row = b.rows()[0]
+    t.eq({k: row.get(k) for k in ("Number", "Decimal", "Boolean", "Date",
+                                   "Time", "DateTime", "Duration", "Guid",
+                                   "Email", "Choice", "Choices")},
+         {"Number": "42", "Decimal": "12.50", "Boolean": "true",
+          "Date": "2026-01-31", "Time": "09:30:15",
+          "DateTime": "2026-01-31T09:00:00+01:00", "Duration": "PT30M",
+          "Guid": "0f8fad5b-d9cb-469f-a165-70867728950e",
+          "Email": "bob@example.test", "Choice": "Beta",
+          "Choices": "Alpha, Gamma"},
+         "every typed value comes back as sent")
+    b.shot("types", "#answer")
 
 
 def check_paging(t, b, d):
@@ -432,10 +515,10 @@ def check_instances(t, b, d):
     # the charts refresh: a call made now shows in a later sample
     sbtest_calls = d.call("t1/Echo.Echo", {"Text": "x"})
     t.eq(sbtest_calls[0], 200, "a call from outside the browser")
-    b.wait("a refreshed method table",
-           lambda: "t1/Echo.Echo" in b.css("#method-table").text,
-           timeout=WAIT + 10)
-    t.ok(True, "the charts and table refresh from /metrics")
+    t.ok(b.wait("a refreshed method table",
+                lambda: "t1/Echo.Echo" in b.css("#method-table").text,
+                timeout=WAIT + 10),
+         "the charts and table refresh from /metrics")
     b.shot("instances", "#charts")
 
 
@@ -453,6 +536,8 @@ def check_token_and_zoom(t, b, d):
     b.run()
     kind, _ = b.answer()
     t.eq(kind, "rows", "calls work with a token set")
+    t.eq(b.sent_header("/v1/call/t1/Echo/Echo", "Authorization"),
+         "Bearer s3cret-token", "the token is sent as the Authorization header")
     curl = b.css("#cmd-curl").text
     t.ok("$SVCBROKER_TOKEN" in curl and "s3cret" not in curl,
          "the curl line names the token without showing it", curl)
@@ -496,6 +581,7 @@ def main():
                 check_catalog(t, b, d)
                 check_object(t, b, d)
                 check_send_and_list(t, b, d, work)
+                check_types(t, b, d)
                 check_paging(t, b, d)
                 check_refusals(t, b, d)
                 check_hostile_catalog(t, b, d)
