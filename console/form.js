@@ -63,6 +63,10 @@ export function checkValue(p, s) {
 		const v = BigInt(s);
 		if (v > 9223372036854775807n || v < -9223372036854775808n)
 			return 'expected a whole number (64-bit)';
+		// JSON numbers in a browser are doubles: past 2^53 they would
+		// change on the way (svcbroker call or curl send them exactly)
+		if (v > 9007199254740991n || v < -9007199254740991n)
+			return 'beyond ±9007199254740991, which a browser cannot send exactly (use the command line)';
 		if (p.minimum !== undefined && p.minimum !== null && v < BigInt(p.minimum))
 			return 'at least ' + p.minimum;
 		if (p.maximum !== undefined && p.maximum !== null && v > BigInt(p.maximum))
