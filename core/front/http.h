@@ -28,7 +28,8 @@ struct sbh_request {
 };
 
 /* An answer.  body is malloc'd and taken over (NULL: an "out of memory"
- * 500); shared, if set, is sent instead and not freed.  */
+ * 500); shared, if set, is sent instead and not freed.  A 304 is sent
+ * without body, Content-Type or Content-Length.  */
 struct sbh_answer {
 	int status;
 	char *body;
@@ -39,9 +40,10 @@ struct sbh_answer {
 	const char *allow;	   /* an Allow header, or NULL */
 	size_t body_len;	   /* body's length if above 0 (else strlen) */
 	const char *cache_control; /* NULL: "no-store" */
-	const char *etag; /* an ETag header (quotes included), or NULL */
-	const char
-	    *headers; /* more header lines, each ending "\r\n", or NULL */
+	/* An ETag header (quotes included), or NULL. */
+	const char *etag;
+	/* More header lines, each ending "\r\n", or NULL. */
+	const char *headers;
 };
 
 struct sbh_handlers {
