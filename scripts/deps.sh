@@ -1,6 +1,8 @@
 #!/bin/sh
 # Install what svcbroker needs to build, test and run on Debian 12.
-#   scripts/deps.sh           build + test dependencies
+#   scripts/deps.sh           build + test dependencies (the web console's
+#                             libraries, and Chromium with Selenium for its
+#                             browser test)
 #   scripts/deps.sh --bench   also the benchmark tools (wrk, nginx, swaks)
 # Runs apt-get as root (directly, or through sudo).  Idempotent: packages
 # already installed are not fetched again.
@@ -10,7 +12,8 @@ pkgs="build-essential autoconf automake libtool pkg-config clang clang-format
 libltdl-dev libinih-dev libjansson-dev
 libcurl4-openssl-dev libxml2-dev libssl-dev check
 python3 python3-aiosmtpd python3-icalendar python3-cryptography
-openssl curl valgrind ca-certificates"
+openssl curl valgrind ca-certificates
+libjs-bootstrap5 libjs-chart.js chromium chromium-driver python3-selenium"
 # Node.js and npm (for the OpenAPI validator in the tests): Debian's, unless
 # the machine already has a node with npm from elsewhere.
 command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1 ||
