@@ -11,11 +11,13 @@ the client's principal.  test_http_negotiate_client runs the requests
 with the process's own credentials, as the daemon would have them:
   - a kinit'd credential cache (KRB5CCNAME): 200 as alice, on every
     request of a kept connection, a POST's body sent whole;
-  - nothing but a client keytab (KRB5_CLIENT_KTNAME): 200 as bob, the
-    library getting the ticket-granting ticket itself;
-  - no credentials at all, a service keytab older than the key the KDC
-    issues tickets with, and a URL of 127.0.0.1 (no such service
-    principal): a clean upstream_auth (502) naming auth = negotiate;
+  - nothing but a client keytab (KRB5_CLIENT_KTNAME) and a MEMORY cache:
+    200 as bob, the library getting the ticket-granting ticket itself,
+    once for both requests;
+  - no credentials at all, a credential cache whose ticket expired, a
+    service keytab older than the key the KDC issues tickets with, a URL
+    of 127.0.0.1 (no such service principal) and a KDC that is down: a
+    clean upstream_auth (502) naming auth = negotiate;
   - the debug transcript shows "Authorization: Negotiate ***" and no part
     of any token that went either way.
 Skips (77) without krb5-kdc/krb5-admin-server/krb5-user or python3-gssapi.
@@ -28,6 +30,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -223,19 +226,28 @@ try:
         c.ok(hit is None, "ccache: no part of any token is in the transcript",
              hit)
 
-        # -- bob's client keytab alone, an empty credential cache ----------
-        env = kdc.env(KRB5CCNAME="FILE:" + os.path.join(kdc.dir, "bob.cc"),
+        # -- bob's client keytab alone, a memory credential cache ---------
+        env = kdc.env(KRB5CCNAME="MEMORY:negotiate-test",
                       KRB5_CLIENT_KTNAME="FILE:" + bob_kt, **NOPROXY)
-        res, lines = run_client("keytab", good.url(), ["GET /negotiate"], env)
-        r = res.get(1, {})
-        c.ok(r.get("status") == 200 and r.get("body") == bob,
-             "client keytab: 200 as %s, no kinit" % bob, r)
+        res, lines = run_client("keytab", good.url(),
+                                ["GET /negotiate", "POST /negotiate"], env)
+        for i in (1, 2):
+            r = res.get(i, {})
+            c.ok(r.get("status") == 200 and r.get("body") == bob,
+                 "client keytab: request %d is 200 as %s, no kinit" % (i, bob),
+                 r)
+        issued = [ln for ln in kdc.read_log().splitlines()
+                  if "ISSUE" in ln and "bob@EXAMPLE.TEST for" in ln]
+        c.eq((sum("AS_REQ" in ln for ln in issued),
+              sum("TGS_REQ" in ln for ln in issued)), (1, 1),
+             "client keytab: one ticket-granting and one service ticket, "
+             "kept for both requests")
         hit = leaked(lines, token_pieces(good.stats()["tokens"]))
         c.ok(hit is None, "client keytab: no part of a token is logged", hit)
 
-        def refused(name, url, env, want_msg):
-            res, lines = run_client(name, url, ["GET /negotiate"], env)
-            r = res.get(1, {})
+        def refused(name, url, env, want_msg, reqs=("GET /negotiate",)):
+            res, lines = run_client(name, url, reqs, env)
+            r = res.get(len(reqs), {})
             c.ok(r.get("status") == 401 and r.get("sb") == "upstream_auth"
                  and r.get("api") == 502 and r.get("code") == "http_401",
                  "%s: 401 gives upstream_auth (502), code http_401" % name, r)
@@ -243,7 +255,7 @@ try:
             c.ok("auth = negotiate" in msg and "it offers Negotiate" in msg
                  and want_msg in msg,
                  "%s: the message names the auth and the scheme" % name, msg)
-            return lines
+            return res, lines
 
         # -- no credentials at all -----------------------------------------
         before = good.stats()
@@ -255,9 +267,35 @@ try:
               after["accepted"] - before["accepted"]), (1, 0),
              "no credentials: one 401 and no second try without a token")
 
+        # -- tickets that expire: a kinit'd cache is not renewed, a
+        # client keytab gets a new ticket-granting ticket -----------------
+        short = os.path.join(kdc.dir, "short.cc")
+        kdc.kinit("alice", ccache=short, lifetime="2s")
+        env = kdc.env(KRB5CCNAME="FILE:" + short, KRB5_CLIENT_KTNAME=nothing,
+                      **NOPROXY)
+        res, _ = refused("expired cache", good.url(), env, "",
+                         ["GET /negotiate", "sleep 3000", "GET /negotiate"])
+        c.eq(res.get(1, {}).get("body"), alice,
+             "expired cache: 200 as alice while the ticket was valid")
+        carol_kt = os.path.join(kdc.dir, "carol.keytab")
+        carol = kdc.add_principal("carol", keytab=carol_kt)
+        kdc.kadmin("modprinc -maxlife 2s %s" % carol)
+        env = kdc.env(KRB5CCNAME="MEMORY:negotiate-refresh",
+                      KRB5_CLIENT_KTNAME="FILE:" + carol_kt, **NOPROXY)
+        res, _ = run_client("keytab refresh", good.url(),
+                            ["GET /negotiate", "sleep 3000",
+                             "GET /negotiate"], env)
+        c.ok(all(res.get(i, {}).get("body") == carol for i in (1, 3)),
+             "client keytab: 200 again after the first tickets expired", res)
+        issued = [ln for ln in kdc.read_log().splitlines()
+                  if "ISSUE" in ln and "AS_REQ" in ln and
+                  "carol@EXAMPLE.TEST for" in ln]
+        c.eq(len(issued), 2, "client keytab: a new ticket-granting ticket "
+             "from the keytab when the first expired")
+
         # -- the service's keytab is older than its key --------------------
         env = kdc.env(KRB5_CLIENT_KTNAME=nothing, **NOPROXY)
-        lines = refused("stale service key", stale.url(), env,
+        _, lines = refused("stale service key", stale.url(), env,
                         "Negotiate refused")
         st = stale.stats()
         c.ok(st["refused"] >= 1 and st["accepted"] == 0,
@@ -279,6 +317,16 @@ try:
         c.ok("HTTP/127.0.0.1@EXAMPLE.TEST" in kdc.read_log() and
              "Server not found in Kerberos database" in kdc.read_log(),
              "ip address: the KDC was asked for HTTP/127.0.0.1 and knew none")
+
+        # -- a client keytab, but no KDC to be reached ---------------------
+        kdc.stop_kdc()
+        env = kdc.env(KRB5CCNAME="MEMORY:negotiate-nokdc",
+                      KRB5_CLIENT_KTNAME="FILE:" + bob_kt, **NOPROXY)
+        t0 = time.monotonic()
+        refused("no KDC", good.url(), env, "")
+        took = time.monotonic() - t0
+        c.ok(took < 30 * (4 if sbtest.VALGRIND else 1),
+             "no KDC: the answer came at once (%.1f s)" % took)
         for m in mocks:
             m.stop()
         mocks = []

@@ -8,8 +8,9 @@
  *
  * Opens one instance (url = URL, auth = negotiate) in the SDK's test host
  * and runs each REQUEST ("GET /path" or "POST /path": a POST sends a
- * small body) in turn with sb_http_perform, on the same client (a kept
- * connection is reused).  For request i it prints
+ * small body; "sleep MS" waits MS milliseconds, at most a minute) in
+ * turn with sb_http_perform, on the same client (a kept connection is
+ * reused).  For request i it prints
  *
  *   result i HTTP_STATUS SB_STATUS API_STATUS CODE NEW_CONNECTIONS
  *   body i TEXT                    (the response body, on one line)
@@ -28,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <svcbroker/broker.h>
 #include <svcbroker/call.h>
@@ -114,6 +116,12 @@ static void print_line(const char *tag, int i, const char *s)
 
 static int run(struct sb_testhost *th, int i, const char *spec)
 {
+	if (!strncmp(spec, "sleep ", 6)) {
+		int ms = atoi(spec + 6);
+		if (ms > 0 && ms <= 60000)
+			usleep((useconds_t)ms * 1000);
+		return 0;
+	}
 	char method[8];
 	const char *sp = strchr(spec, ' ');
 	if (!sp || sp - spec >= (long)sizeof(method) || sp[1] != '/') {

@@ -248,12 +248,15 @@ class Realm:
         self.kadmin("ktadd -k %s %s" % (keytab, self.principal(name)))
         return keytab
 
-    def kinit(self, name, keytab=None, ccache=None, timeout=20.0):
+    def kinit(self, name, keytab=None, ccache=None, lifetime=None,
+              timeout=20.0):
         """Get name a ticket-granting ticket from its keytab (default:
-        the client keytab) into ccache (default: the realm's)."""
+        the client keytab) into ccache (default: the realm's), for
+        lifetime (kinit -l, e.g. "2s"; default: the realm's 1 hour)."""
+        life = ["-l", lifetime] if lifetime else []
         self._run(["kinit", "-k", "-t", keytab or self.client_keytab,
-                   "-c", "FILE:" + (ccache or self.ccache),
-                   self.principal(name)], timeout=timeout)
+                   "-c", "FILE:" + (ccache or self.ccache)] + life +
+                  [self.principal(name)], timeout=timeout)
 
     def klist(self, ccache=None):
         """klist's listing of ccache (default: the realm's)."""
@@ -305,6 +308,10 @@ class Realm:
                 return f.read().decode("utf-8", "replace")
         except OSError:
             return ""
+
+    def stop_kdc(self):
+        """Stop the KDC (the realm's files stay until stop())."""
+        self._stop_kdc()
 
     def _stop_kdc(self):
         if self.proc and self.proc.poll() is None:
