@@ -15,9 +15,11 @@ with the process's own credentials, as the daemon would have them:
     200 as bob, the library getting the ticket-granting ticket itself,
     once for both requests;
   - no credentials at all, a credential cache whose ticket expired, a
-    service keytab older than the key the KDC issues tickets with, a URL
+    service keytab older than the key the KDC issues tickets with (the
+    server answering a bare Negotiate, or a KRB-ERROR as Windows does), a URL
     of 127.0.0.1 (no such service principal) and a KDC that is down: a
-    clean upstream_auth (502) naming auth = negotiate;
+    clean upstream_auth (502) naming auth = negotiate and GSS-API's
+    reason when it gave one;
   - the debug transcript shows "Authorization: Negotiate ***" and no part
     of any token that went either way.
 Skips (77) without krb5-kdc/krb5-admin-server/krb5-user or python3-gssapi.
@@ -66,12 +68,12 @@ NOPROXY = {"no_proxy": "*", "NO_PROXY": "*", "http_proxy": None,
 class Mock:
     """http_server.py serving /negotiate with a service keytab."""
 
-    def __init__(self, workdir, name, keytab, env):
+    def __init__(self, workdir, name, keytab, env, extra=()):
         self.port_file = os.path.join(workdir, name + ".port")
         self.log = open(os.path.join(workdir, name + ".log"), "wb")
         self.proc = subprocess.Popen(
             ["/usr/bin/python3", MOCK, "--port-file", self.port_file,
-             "--keytab", keytab, "--lifetime", "600"],
+             "--keytab", keytab, "--lifetime", "600"] + list(extra),
             env=env, stdin=subprocess.DEVNULL, stdout=self.log,
             stderr=subprocess.STDOUT)
         if not sbtest.wait_for(lambda: os.path.exists(self.port_file)
@@ -190,6 +192,9 @@ try:
         mocks.append(good)
         stale = Mock(WORK, "stale", stale_kt, base)
         mocks.append(stale)
+        stale_krb_error = Mock(WORK, "stale-krb-error", stale_kt, base,
+                               ["--reject-token"])
+        mocks.append(stale_krb_error)
 
         # -- alice's credential cache, as after kinit ----------------------
         env = kdc.env(KRB5_CLIENT_KTNAME=nothing, **NOPROXY)
@@ -252,16 +257,18 @@ try:
                  and r.get("api") == 502 and r.get("code") == "http_401",
                  "%s: 401 gives upstream_auth (502), code http_401" % name, r)
             msg = r.get("message", "")
+            print("# %s: %s" % (name, msg))
             c.ok("auth = negotiate" in msg and "it offers Negotiate" in msg
                  and want_msg in msg,
-                 "%s: the message names the auth and the scheme" % name, msg)
+                 "%s: the message says what went wrong" % name, msg)
             return res, lines
 
         # -- no credentials at all -----------------------------------------
         before = good.stats()
         env = kdc.env(KRB5CCNAME=nothing, KRB5_CLIENT_KTNAME=nothing,
                       **NOPROXY)
-        refused("no credentials", good.url(), env, "")
+        refused("no credentials", good.url(), env,
+                "auth = negotiate sent no Kerberos ticket: No credentials")
         after = good.stats()
         c.eq((after["challenges"] - before["challenges"],
               after["accepted"] - before["accepted"]), (1, 0),
@@ -269,22 +276,25 @@ try:
 
         # -- tickets that expire: a kinit'd cache is not renewed, a
         # client keytab gets a new ticket-granting ticket -----------------
+        # (long enough for valgrind to start the client within it)
+        life = 15 if sbtest.VALGRIND else 2
+        wait = "sleep %d" % ((life + 1) * 1000)
         short = os.path.join(kdc.dir, "short.cc")
-        kdc.kinit("alice", ccache=short, lifetime="2s")
+        kdc.kinit("alice", ccache=short, lifetime="%ds" % life)
         env = kdc.env(KRB5CCNAME="FILE:" + short, KRB5_CLIENT_KTNAME=nothing,
                       **NOPROXY)
-        res, _ = refused("expired cache", good.url(), env, "",
-                         ["GET /negotiate", "sleep 3000", "GET /negotiate"])
+        res, _ = refused("expired cache", good.url(), env,
+                         "sent no Kerberos ticket: Ticket expired",
+                         ["GET /negotiate", wait, "GET /negotiate"])
         c.eq(res.get(1, {}).get("body"), alice,
              "expired cache: 200 as alice while the ticket was valid")
         carol_kt = os.path.join(kdc.dir, "carol.keytab")
         carol = kdc.add_principal("carol", keytab=carol_kt)
-        kdc.kadmin("modprinc -maxlife 2s %s" % carol)
+        kdc.kadmin("modprinc -maxlife %ds %s" % (life, carol))
         env = kdc.env(KRB5CCNAME="MEMORY:negotiate-refresh",
                       KRB5_CLIENT_KTNAME="FILE:" + carol_kt, **NOPROXY)
         res, _ = run_client("keytab refresh", good.url(),
-                            ["GET /negotiate", "sleep 3000",
-                             "GET /negotiate"], env)
+                            ["GET /negotiate", wait, "GET /negotiate"], env)
         c.ok(all(res.get(i, {}).get("body") == carol for i in (1, 3)),
              "client keytab: 200 again after the first tickets expired", res)
         issued = [ln for ln in kdc.read_log().splitlines()
@@ -296,7 +306,8 @@ try:
         # -- the service's keytab is older than its key --------------------
         env = kdc.env(KRB5_CLIENT_KTNAME=nothing, **NOPROXY)
         _, lines = refused("stale service key", stale.url(), env,
-                        "Negotiate refused")
+                           "the server refused the credentials of auth = "
+                           "negotiate")
         st = stale.stats()
         c.ok(st["refused"] >= 1 and st["accepted"] == 0,
              "stale service key: the server refused the ticket", st["errors"])
@@ -307,9 +318,24 @@ try:
         c.ok(hit is None, "stale service key: no part of a token is logged",
              hit)
 
+        # -- the same, answered with a KRB-ERROR as Windows does ----------
+        _, lines = refused("stale key, KRB-ERROR", stale_krb_error.url(), env,
+                           "the server refused the credentials of auth = "
+                           "negotiate: Key version is not available")
+        st = stale_krb_error.stats()
+        c.ok(st["refused"] >= 1 and st["accepted"] == 0 and
+             len(st["tokens"]) >= 2,
+             "stale key, KRB-ERROR: refused with a token of the server's",
+             st)
+        hit = leaked(lines, token_pieces(st["tokens"]))
+        c.ok(hit is None, "stale key, KRB-ERROR: no part of either token is "
+             "logged", hit)
+
         # -- 127.0.0.1: libcurl asks a ticket for HTTP/127.0.0.1 -----------
         before = good.stats()
-        refused("ip address", good.url("127.0.0.1"), env, "")
+        refused("ip address", good.url("127.0.0.1"), env,
+                "sent no Kerberos ticket: Server HTTP/127.0.0.1@EXAMPLE.TEST "
+                "not found in Kerberos database")
         after = good.stats()
         c.eq((after["challenges"] - before["challenges"],
               after["accepted"] - before["accepted"]), (1, 0),
@@ -323,7 +349,7 @@ try:
         env = kdc.env(KRB5CCNAME="MEMORY:negotiate-nokdc",
                       KRB5_CLIENT_KTNAME="FILE:" + bob_kt, **NOPROXY)
         t0 = time.monotonic()
-        refused("no KDC", good.url(), env, "")
+        refused("no KDC", good.url(), env, "Cannot contact any KDC")
         took = time.monotonic() - t0
         c.ok(took < 30 * (4 if sbtest.VALGRIND else 1),
              "no KDC: the answer came at once (%.1f s)" % took)

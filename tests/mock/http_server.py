@@ -3,7 +3,7 @@
 (tests/unit/test_http.c).  Standard library only.
 
     http_server.py --port-file F [--cert C --key K] [--lifetime S]
-                   [--keytab KT]
+                   [--keytab KT [--reject-token]]
 
 Listens on 127.0.0.1, an ephemeral port written to F once it accepts
 connections; with --cert/--key it speaks TLS.  Stops on SIGTERM, when its
@@ -30,7 +30,9 @@ is on (HTTP/1.1).  Paths:
                             the body (and the server's mutual token in
                             WWW-Authenticate) for a valid Authorization:
                             Negotiate, else 401 WWW-Authenticate:
-                            Negotiate (the reason as the body)
+                            Negotiate (the reason as the body; with
+                            --reject-token the acceptor's error token
+                            with it, as Windows sends a KRB-ERROR)
   GET  /stats               JSON {connections, requests}; with --keytab
                             also negotiate: {challenges (401 without
                             credentials), accepted, refused, principals,
@@ -226,6 +228,9 @@ def main():
     ap.add_argument("--lifetime", type=float, default=300)
     ap.add_argument("--keytab", help="serve /negotiate with this service "
                     "keytab (needs python3-gssapi)")
+    ap.add_argument("--reject-token", action="store_true",
+                    help="answer a refused Negotiate token with the "
+                    "acceptor's error token")
     a = ap.parse_args()
     if a.keytab:
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -235,7 +240,7 @@ def main():
             sys.exit("http_server.py: --keytab: " + why)
         if not os.path.isfile(a.keytab):
             sys.exit("http_server.py: --keytab: no such file: " + a.keytab)
-        NEGOTIATE = spnego.Spnego(a.keytab)
+        NEGOTIATE = spnego.Spnego(a.keytab, reject_token=a.reject_token)
     srv = Server(("127.0.0.1", 0), Handler)
     if a.cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

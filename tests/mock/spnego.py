@@ -19,6 +19,11 @@ step() takes the whole Authorization value ("Negotiate <base64>"; None,
   (False, "Negotiate", None)  refused: challenge again with header; the
       answer's .error says why ("no Negotiate credentials", the
       GSS-API message for a bad or replayed token, a stale service key).
+      With Spnego(keytab, reject_token=True) header carries the
+      acceptor's error token when it made one ("Negotiate <base64>": a
+      SPNEGO reject with the KRB-ERROR inside, as Windows answers a
+      ticket for a key it no longer has), which the client's GSS-API
+      reads ("Key version is not available").
 The answer is a tuple of three with an .error attribute (None when ok).
 Kerberos completes in one round trip: every request is checked on its
 own and nothing is kept between requests (a mechanism that needs a second
@@ -82,9 +87,10 @@ def parse(value):
 class Spnego:
     """The acceptor for one service keytab (a path).  principal: the
     service name to accept for (e.g. "HTTP/localhost@EXAMPLE.TEST"); None
-    accepts a ticket for any principal in the keytab."""
+    accepts a ticket for any principal in the keytab.  reject_token: see
+    the module's description."""
 
-    def __init__(self, keytab, principal=None):
+    def __init__(self, keytab, principal=None, reject_token=False):
         why = available()
         if why:
             raise RuntimeError(why)
@@ -94,6 +100,7 @@ class Spnego:
         # the keytab alone: not KRB5_KTNAME, not /etc/krb5.keytab
         self.creds = gssapi.Credentials(usage="accept", name=name,
                                         store={"keytab": keytab})
+        self.reject_token = reject_token
         self.lock = threading.Lock()
         self.accepted = 0
         self.refused = 0
@@ -115,6 +122,7 @@ class Spnego:
             self._count(False)
             return _result(False, SCHEME, None, why)
         ctx = gssapi.SecurityContext(creds=self.creds, usage="accept")
+        out = None
         try:
             # SPNEGO answers a bad token with a reject token and keeps
             # the error for the next use of the context: complete raises
@@ -123,7 +131,10 @@ class Spnego:
             principal = str(ctx.initiator_name) if complete else None
         except gssapi.exceptions.GSSError as e:
             self._count(False)
-            return _result(False, SCHEME, None, e.gen_message())
+            header = SCHEME
+            if out and self.reject_token:
+                header = "%s %s" % (SCHEME, base64.b64encode(out).decode())
+            return _result(False, header, None, e.gen_message())
         if not complete:
             self._count(False)
             return _result(False, SCHEME, None,
