@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -76,9 +77,8 @@ class Mock:
              "--keytab", keytab, "--lifetime", "600"] + list(extra),
             env=env, stdin=subprocess.DEVNULL, stdout=self.log,
             stderr=subprocess.STDOUT)
-        if not sbtest.wait_for(lambda: os.path.exists(self.port_file)
-                               or self.proc.poll() is not None, 15):
-            pass
+        sbtest.wait_for(lambda: os.path.exists(self.port_file)
+                        or self.proc.poll() is not None, 15)
         if not os.path.exists(self.port_file):
             self.stop()
             with open(self.log.name, "rb") as f:
@@ -95,6 +95,18 @@ class Mock:
                 urllib.request.ProxyHandler({})).open(
                     "http://127.0.0.1:%d/stats" % self.port, timeout=10) as r:
             return json.loads(r.read())["negotiate"]
+
+    def replay(self, token):
+        """GET /negotiate with this token again: (status, body)."""
+        req = urllib.request.Request(
+            "http://127.0.0.1:%d/negotiate" % self.port,
+            headers={"Authorization": "Negotiate " + token})
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        try:
+            with opener.open(req, timeout=10) as r:
+                return r.status, r.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode("utf-8", "replace")
 
     def stop(self):
         if self.proc.poll() is None:
@@ -230,6 +242,10 @@ try:
         hit = leaked(lines, pieces)
         c.ok(hit is None, "ccache: no part of any token is in the transcript",
              hit)
+        # the mock is a real acceptor: a token seen before is refused
+        code, body = good.replay(st["tokens"][0])
+        c.ok(code == 401 and "replay" in body,
+             "the mock refuses a replayed token", (code, body))
 
         # -- bob's client keytab alone, a memory credential cache ---------
         env = kdc.env(KRB5CCNAME="MEMORY:negotiate-test",

@@ -30,15 +30,19 @@ own and nothing is kept between requests (a mechanism that needs a second
 leg, such as NTLM inside SPNEGO, is refused).  One Spnego serves
 concurrent requests from many threads.
 
-The Kerberos library finds its configuration and replay cache from the
-environment (KRB5_CONFIG, KRB5RCACHEDIR: tests/lib/krb5kdc.py's env()
-sets them); the keytab given here is the only one used.  Importing this
+The Kerberos library finds its configuration from the environment
+(KRB5_CONFIG: tests/lib/krb5kdc.py's env() sets it); the keytab given
+here is the only one used.  The replay cache (a token seen twice is
+refused) is the one KRB5RCACHENAME or KRB5RCACHEDIR names (env() sets
+the latter), else a file next to the keytab: never the system's
+/var/tmp.  Importing this
 module needs python3-gssapi: a server imports it only when asked to
 check Negotiate, and available() says whether it can.
 """
 import base64
 import binascii
 import collections
+import os
 import threading
 
 try:
@@ -88,9 +92,11 @@ class Spnego:
     """The acceptor for one service keytab (a path).  principal: the
     service name to accept for (e.g. "HTTP/localhost@EXAMPLE.TEST"); None
     accepts a ticket for any principal in the keytab.  reject_token: see
-    the module's description."""
+    the module's description.  rcache: a replay cache name ("file2:PATH",
+    "none:"), default as the module's description says."""
 
-    def __init__(self, keytab, principal=None, reject_token=False):
+    def __init__(self, keytab, principal=None, reject_token=False,
+                 rcache=None):
         why = available()
         if why:
             raise RuntimeError(why)
@@ -98,8 +104,14 @@ class Spnego:
         if principal:
             name = gssapi.Name(principal, gssapi.NameType.kerberos_principal)
         # the keytab alone: not KRB5_KTNAME, not /etc/krb5.keytab
+        store = {"keytab": keytab}
+        if rcache is None and not (os.environ.get("KRB5RCACHENAME") or
+                                   os.environ.get("KRB5RCACHEDIR")):
+            rcache = "file2:%s.rcache" % os.path.abspath(keytab)
+        if rcache:
+            store["rcache"] = rcache
         self.creds = gssapi.Credentials(usage="accept", name=name,
-                                        store={"keytab": keytab})
+                                        store=store)
         self.reject_token = reject_token
         self.lock = threading.Lock()
         self.accepted = 0
