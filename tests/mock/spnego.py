@@ -35,9 +35,9 @@ The Kerberos library finds its configuration from the environment
 here is the only one used.  The replay cache (a token seen twice is
 refused) is the one KRB5RCACHENAME or KRB5RCACHEDIR names (env() sets
 the latter), else a file next to the keytab: never the system's
-/var/tmp.  Importing this
-module needs python3-gssapi: a server imports it only when asked to
-check Negotiate, and available() says whether it can.
+/var/tmp.  Importing this module needs python3-gssapi: a server imports
+it only when asked to check Negotiate, and available() says whether it
+can.
 """
 import base64
 import binascii
