@@ -18,6 +18,9 @@ libjs-bootstrap5 libjs-chart.js chromium chromium-driver python3-selenium"
 # the machine already has a node with npm from elsewhere.
 command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1 ||
 	pkgs="$pkgs nodejs npm"
+# A throwaway Kerberos realm on loopback for the negotiate tests
+# (tests/lib/krb5kdc.py, tests/mock/spnego.py); no system realm is set up.
+pkgs="$pkgs krb5-kdc krb5-admin-server krb5-user python3-gssapi"
 [ "${1:-}" = "--bench" ] && pkgs="$pkgs wrk nginx-light swaks"
 
 missing=""
