@@ -104,6 +104,7 @@ import sys
 import threading
 import time
 import urllib.parse
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -329,6 +330,9 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
 
+    def version_string(self):
+        return self.server_version
+
     # ---- plumbing ----
     def send(self, status, body, ctype="text/xml; charset=utf-8",
              headers=None):
@@ -338,6 +342,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("X-BackEndHttpStatus", str(status))
+        self.send_header("request-id", str(uuid.uuid4()))
+        self.send_header("X-FEServer", "MBX01")
         if self.auth_reply:
             self.send_header("WWW-Authenticate", self.auth_reply)
             self.auth_reply = None
