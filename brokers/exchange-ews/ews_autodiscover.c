@@ -216,7 +216,14 @@ enum sb_status ews_autodiscover(struct ews *e, const struct sb_call *call,
 					    "address in %s, outside %s: "
 					    "refused",
 					    nd, s.origin);
-				snprintf(s.email, sizeof(s.email), "%s", next);
+				size_t nl = strlen(next);
+				if (nl >= sizeof(s.email))
+					return sb_error_set(
+					    err, SB_ERR_UPSTREAM,
+					    "invalid_response",
+					    "Autodiscover redirected to an "
+					    "address too long");
+				memcpy(s.email, next, nl + 1);
 				e->host->log(e->host, SB_LOG_INFO,
 					     "Autodiscover: redirected to "
 					     "another address (hop %u)",

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <svcbroker/broker.h>
 #include <svcbroker/call.h>
@@ -561,11 +562,163 @@ uint64_t ews_requests(struct ews *e)
 	return __atomic_load_n(&e->requests, __ATOMIC_RELAXED);
 }
 
+/* ---- the hand-over between configurations of one instance -------------- */
+
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t reg_cv = PTHREAD_COND_INITIALIZER;
+static struct ews *reg_head; /* every open instance */
+/* per instance name, at most one instance holds the floor: the one whose
+ * requests are in flight */
+#define FLOOR_NAME_MAX 128
+struct floor {
+	char name[FLOOR_NAME_MAX]; /* "": a free slot */
+	struct ews *owner;
+	struct ews *last; /* the owner before (compared, never used) */
+	unsigned inflight;
+};
+#define FLOORS_MAX 256
+static struct floor floors[FLOORS_MAX];
+
+static const char *name_of(const struct ews *e)
+{
+	return e->host && e->host->instance ? e->host->instance : "";
+}
+
+/* The floor of e's name, made if need be; NULL when the name is too long
+ * or every slot is taken (then that name has no hand-over). */
+static struct floor *floor_of(const struct ews *e)
+{
+	const char *name = name_of(e);
+	struct floor *free_slot = NULL;
+	if (strlen(name) >= FLOOR_NAME_MAX)
+		return NULL;
+	for (size_t i = 0; i < FLOORS_MAX; i++) {
+		if (floors[i].name[0] && strcmp(floors[i].name, name) == 0)
+			return &floors[i];
+		if (!floors[i].name[0] && !free_slot)
+			free_slot = &floors[i];
+	}
+	if (free_slot) {
+		snprintf(free_slot->name, sizeof(free_slot->name), "%s", name);
+		free_slot->owner = NULL;
+		free_slot->inflight = 0;
+	}
+	return free_slot;
+}
+
+static bool same_name(const struct ews *a, const struct ews *b)
+{
+	return strcmp(name_of(a), name_of(b)) == 0;
+}
+
+void ews_floor_register(struct ews *e)
+{
+	pthread_mutex_lock(&reg_mu);
+	e->reg_next = reg_head;
+	reg_head = e;
+	pthread_mutex_unlock(&reg_mu);
+}
+
+void ews_floor_unregister(struct ews *e)
+{
+	pthread_mutex_lock(&reg_mu);
+	bool used = false;
+	for (struct ews **p = &reg_head; *p;) {
+		if (*p == e) {
+			*p = e->reg_next;
+			continue;
+		}
+		if (same_name(*p, e))
+			used = true;
+		p = &(*p)->reg_next;
+	}
+	struct floor *f = floor_of(e);
+	if (f && f->owner == e) { /* cannot happen: close follows the calls */
+		f->owner = NULL;
+		f->inflight = 0;
+	}
+	if (f && !used)
+		memset(f, 0, sizeof(*f));
+	pthread_cond_broadcast(&reg_cv);
+	pthread_mutex_unlock(&reg_mu);
+}
+
+/* Another instance of the owner's name has a request waiting. */
+static bool others_waiting(const struct ews *owner)
+{
+	for (const struct ews *x = reg_head; x; x = x->reg_next)
+		if (x != owner && x->floor_waiting && same_name(x, owner))
+			return true;
+	return false;
+}
+
+enum sb_status ews_floor_take(struct ews *e, const struct sb_call *call,
+			      struct sb_error *err)
+{
+	int64_t start = sb_now_ms();
+	bool waited = false;
+	pthread_mutex_lock(&reg_mu);
+	struct floor *f = floor_of(e);
+	while (f) {
+		/* the floor goes to the other instance when it is waiting:
+		 * neither starves the other */
+		bool free_for_e =
+		    f->owner == NULL && !(f->last == e && others_waiting(e));
+		if (free_for_e || (f->owner == e && !others_waiting(e))) {
+			f->owner = e;
+			f->last = e;
+			f->inflight++;
+			break;
+		}
+		int64_t left = call ? e->host->remaining_ms(e->host, call)
+				    : 30000 - (sb_now_ms() - start);
+		if (left <= 0 || (call && e->host->cancelled(e->host, call))) {
+			if (waited)
+				e->floor_waiting--;
+			pthread_cond_broadcast(&reg_cv);
+			pthread_mutex_unlock(&reg_mu);
+			return sb_error_set(
+			    err, SB_ERR_TIMEOUT, NULL,
+			    "the deadline passed while the requests of the "
+			    "instance's previous configuration finished");
+		}
+		if (!waited) {
+			e->floor_waiting++;
+			waited = true;
+		}
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		int64_t slice = left < 20 ? left : 20;
+		ts.tv_nsec += (long)(slice * 1000000);
+		while (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&reg_cv, &reg_mu, &ts);
+	}
+	if (waited)
+		e->floor_waiting--;
+	pthread_mutex_unlock(&reg_mu);
+	return SB_OK;
+}
+
+void ews_floor_give(struct ews *e)
+{
+	pthread_mutex_lock(&reg_mu);
+	struct floor *f = floor_of(e);
+	if (f && f->owner == e && f->inflight > 0 && --f->inflight == 0) {
+		f->owner = NULL;
+		pthread_cond_broadcast(&reg_cv);
+	}
+	pthread_mutex_unlock(&reg_mu);
+}
+
 static void ews_close(void *state)
 {
 	struct ews *e = state;
 	if (!e)
 		return;
+	ews_floor_unregister(e);
 	conn_free(e->conn);
 	sb_oauth2_free(e->oauth);
 	free(e->account);
@@ -626,6 +779,7 @@ static enum sb_status ews_open(const struct sb_host *host, const void *config,
 			return st;
 		}
 	}
+	ews_floor_register(e);
 	*state = e;
 	return SB_OK;
 }

@@ -210,15 +210,23 @@ enum sb_status ews_http_perform(struct ews *e, struct sb_http *http,
 				struct sb_http_response *rs,
 				struct sb_error *err)
 {
-	if (!e->oauth)
-		return sb_http_perform(http, call, rq, rs, err);
+	enum sb_status st = ews_floor_take(e, call, err);
+	if (st != SB_OK) {
+		memset(rs, 0, sizeof(*rs));
+		return st;
+	}
+	if (!e->oauth) {
+		st = sb_http_perform(http, call, rq, rs, err);
+		ews_floor_give(e);
+		return st;
+	}
 	for (int round = 0;; round++) {
 		char *tok = NULL;
 		bool cached = false;
-		enum sb_status st =
-		    sb_oauth2_token(e->oauth, call, &tok, &cached, err);
+		st = sb_oauth2_token(e->oauth, call, &tok, &cached, err);
 		if (st != SB_OK) {
 			memset(rs, 0, sizeof(*rs));
+			ews_floor_give(e);
 			return st;
 		}
 		rq->bearer = tok;
@@ -232,6 +240,7 @@ enum sb_status ews_http_perform(struct ews *e, struct sb_http *http,
 			continue;
 		}
 		sb_oauth2_token_free(tok);
+		ews_floor_give(e);
 		return st;
 	}
 }

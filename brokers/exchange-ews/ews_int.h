@@ -79,7 +79,27 @@ struct ews {
 	sb_http_transport_fn tfn;
 	void *tctx;
 	uint64_t requests; /* EWS requests sent (tests, diagnostics) */
+
+	/* the hand-over between the configurations of one instance name
+	 * (ews_floor_*): guarded by the module's registry lock */
+	struct ews *reg_next;
+	unsigned floor_waiting; /* this instance's requests waiting */
 };
+
+/* Across a reload the host opens the new configuration of an instance
+ * while calls of the old one still run, and each keeps its own
+ * max_concurrency: together they could exceed what the server allows.
+ * So the instances of one name take turns: requests of one of them run
+ * (at most its max_concurrency at once), the other's wait until they are
+ * all done; the one in flight starts no new request while the other
+ * waits, so neither starves.  With one instance of a name (no reload in
+ * progress) this never waits.  ews_floor_take waits within the call's
+ * deadline (SB_ERR_TIMEOUT when it passes or the call is cancelled). */
+void ews_floor_register(struct ews *e);
+void ews_floor_unregister(struct ews *e);
+enum sb_status ews_floor_take(struct ews *e, const struct sb_call *call,
+			      struct sb_error *err);
+void ews_floor_give(struct ews *e);
 
 /* A reference to the current EWS client, made (after Autodiscover if the
  * instance has no url) when there is none yet; NULL with err filled. */

@@ -7,13 +7,15 @@ AutomaticReply (Load, Save); the impersonation modes; Basic, NTLM (one
 handshake per kept connection) and OAuth2 (a revoked token renewed once);
 Autodiscover redirects and refusals; ErrorServerBusy retried and 429;
 every ResponseCode of the broker's table answered with its status;
-hostile answers; no secret in any log line, answer or /metrics; no schema
+hostile answers; max_concurrency never exceeded at the server, also
+across a reload; no secret in any log line, answer or /metrics; no schema
 violation at the end."""
 import base64
 import os
 import re
+import signal
 import sys
-import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -437,6 +439,57 @@ with MockTokenServer(["--client-secret", CLIENT_SECRET]) as ts:
                            log + str(metrics),
                            [CLIENT_SECRET] + tokens + ts.tokens())
         c.eq(ews.stats().get("violations"), [], "no violation (OAuth2)")
+
+
+# ---- max_concurrency at the server, also across a reload ---------------------
+def conc_cfg(retries):
+    return ("[module exchange-ews]\nenabled = yes\n" +
+            inst("conc", ews.url, "max_concurrency = 2\nretries = %d\n"
+                 % retries))
+
+
+def generation(d):
+    st, body = d.get("/v1/health")
+    return body.get("generation") if st == 200 else None
+
+
+with MockEWS(["--auth", "basic", "--lifetime", "300"]) as ews:
+    with sbtest.Daemon(conc_cfg(3)) as d:
+        ews.ok("inject", {"operation": "GetFolder", "count": -1,
+                          "delay_ms": 300})
+        results = []
+        lock = threading.Lock()
+
+        def one():
+            st, b = d.call("conc/Folder.Load", {"Folder": "inbox"},
+                           timeout=120)
+            with lock:
+                results.append(st)
+        threads = [threading.Thread(target=one) for _ in range(8)]
+        for t in threads:
+            t.start()
+        time.sleep(0.4)
+        g0 = generation(d)
+        with open(d.config) as f:
+            text = f.read()
+        server = text.split("\n[module", 1)[0]
+        with open(d.config + ".new", "w") as f:
+            f.write(server + "\n" + conc_cfg(2))
+        os.replace(d.config + ".new", d.config)
+        d.signal(signal.SIGHUP)
+        c.ok(sbtest.wait_for(lambda: generation(d) not in (None, g0), 20),
+             "concurrency: the reload applied")
+        more = [threading.Thread(target=one) for _ in range(6)]
+        for t in more:
+            t.start()
+        for t in threads + more:
+            t.join(180)
+        c.eq(sorted(set(results)), [200],
+             "concurrency: every call answered 200")
+        c.ok(1 <= ews.stats().get("max_concurrent", 99) <= 2,
+             "max_concurrency = 2 never exceeded at the server, across a "
+             "reload", ews.stats().get("max_concurrent"))
+        ews.ok("reset")
 
 secrets_absent("every answer", "\n".join(answers), [PW, CLIENT_SECRET])
 c.done()
