@@ -656,6 +656,19 @@ def self_test(ews):
         names += [n.decode() for n in
                   __import__("re").findall(rb"<t:DisplayName>(f\d+)<", body)]
     c.eq(names, ["f%02d" % i for i in range(12)], "FindFolder paging")
+    ews.ok("deliver", {"mailbox": "carol@example.test", "count": 1005,
+                       "subject": "bulk {n}", "from": "x@partner.test"})
+    st, _, body = ews.post_soap(
+        '<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly'
+        '</t:BaseShape></m:ItemShape><m:IndexedPageItemView '
+        'MaxEntriesReturned="5000" Offset="0" BasePoint="Beginning"/>'
+        '<m:ParentFolderIds><t:DistinguishedFolderId Id="inbox"><t:Mailbox>'
+        '<t:EmailAddress>carol@example.test</t:EmailAddress></t:Mailbox>'
+        '</t:DistinguishedFolderId></m:ParentFolderIds></m:FindItem>')
+    c.ok(body.count(b"<t:ItemId ") == 1000 and
+         b'IndexedPagingOffset="1000" TotalItemsInView="1005" '
+         b'IncludesLastItemInRange="false"' in body,
+         "FindItem: at most 1000 entries per answer, as Exchange")
     ews.ok("deliver", {"mailbox": "bob@example.test", "hostile": True,
                        "subject": "odd", "from": "x@partner.test"})
     st, _, body = ews.post_soap(

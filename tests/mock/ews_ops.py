@@ -222,12 +222,19 @@ def op_GetFolder(ctx, el):
     return wrap("GetFolder", out)
 
 
-def paged(seq, view, default_max=None):
+# Exchange's default EWSFindCountLimit: one FindItem/FindFolder answer
+# holds at most this many entries, whatever MaxEntriesReturned says.
+FIND_COUNT_LIMIT = 1000
+
+
+def paged(seq, view):
     """IndexedPage(Item|Folder)View -> (page, offset_attr, includes_last)."""
     total = len(seq)
     if view is None:
-        return seq, None, True
-    maxn = int(view.get("MaxEntriesReturned") or 0) or default_max or total
+        page = seq[:FIND_COUNT_LIMIT]
+        return page, None, len(page) == total
+    maxn = min(int(view.get("MaxEntriesReturned") or 0) or total,
+               FIND_COUNT_LIMIT)
     off = int(view.get("Offset") or 0)
     if view.get("BasePoint") == "End":
         start = max(0, total - off - maxn)
