@@ -428,6 +428,69 @@ def run_fresh(exe, url, req, auth, n):
     return out
 
 
+ROUNDS = 5
+
+
+def timed_op(r, d, pid, x, m, op, b, n, fresh_bin):
+    """The daemon, curl on a kept connection and (Send) the fresh-
+    connection loop in turn, ROUNDS times n/ROUNDS calls each, so that
+    they see the same load on a shared machine.  Each round is a new curl
+    process, hence a new connection: its first call is dropped, except in
+    the first round, where it is the "first call" (for the daemon, the
+    first of the instance's upstream connection)."""
+    mpid = m.proc.pid
+    per = max(2, n // ROUNDS)
+    reqs = b[op]
+    k = len(reqs)
+    url = "%s/v1/call/%s%s/Email/%s" % (d.url, x, op.lower(), op)
+    r.update(daemon=[], curl=[], daemon_cpu=0.0, daemon_mock_cpu=0.0,
+             curl_mock_cpu=0.0, daemon_calls=0, curl_calls=0,
+             daemon_upstream_conns=0, curl_conns=0)
+    if op == "Send":
+        r["curl_fresh"] = []
+    for rnd in range(ROUNDS):
+        # 1. the daemon: one client connection; the instance keeps its
+        #    upstream connection across the rounds (Send: a new one each)
+        args = []
+        for _ in range(per + 1):
+            args += curl_transfer(url, b[op + "_inputs"],
+                                  ["Content-Type: application/json"])
+        m0 = m.stats().get("connections", 0)
+        dc0, mc0 = cpu_threads(pid), cpu_seconds(m.proc.pid)
+        out = run_curl(args, per + 1)
+        r["daemon_cpu"] += cpu_threads(pid) - dc0
+        r["daemon_mock_cpu"] += cpu_seconds(mpid) - mc0
+        r["daemon_calls"] += per + 1
+        # (less the connection of this stats request)
+        r["daemon_upstream_conns"] += m.stats().get("connections", 0) - m0 - 1
+        bad = [o for o in out if o[0] != 200]
+        if bad:
+            raise RuntimeError("daemon %s/%s: status %s" % (x, op, bad[:3]))
+        r["daemon"] += [o[1] for o in (out if rnd == 0 else out[1:])]
+        # 2. curl straight to the mock on one kept connection
+        args = []
+        for _ in range(per + 1):
+            for q in reqs:
+                args += curl_transfer(m.url, q["file"], q["headers"], x)
+        mc0 = cpu_seconds(mpid)
+        out = run_curl(args, (per + 1) * k)
+        r["curl_mock_cpu"] += cpu_seconds(mpid) - mc0
+        r["curl_calls"] += per + 1
+        bad = [o for o in out if o[0] != 200]
+        if bad:
+            raise RuntimeError("curl %s/%s: status %s" % (x, op, bad[:3]))
+        sums = [sum(o[1] for o in out[i:i + k])
+                for i in range(0, len(out), k)]
+        r["curl"] += sums if rnd == 0 else sums[1:]
+        r["curl_conns"] += sum(o[2] for o in out)
+        # 2b. Send on a new connection per message, as the broker sends
+        #     (libcurl, FRESH_CONNECT + FORBID_REUSE); the first of each
+        #     process is dropped (its first use of libcurl and OpenSSL)
+        if op == "Send":
+            out = run_fresh(fresh_bin, m.url, reqs[0], x, per + 1)
+            r["curl_fresh"] += [o[1] for o in out[1:]]
+
+
 def one_run(sbtest, mocks, ids, bodies, n, tmp, fresh_bin):
     """One daemon (one instance per operation and auth), then for each
     auth and operation: the daemon, curl and exchangelib in turn."""
@@ -454,49 +517,7 @@ def one_run(sbtest, mocks, ids, bodies, n, tmp, fresh_bin):
             b = bodies.get("by_auth", {}).get(x, bodies)
             for op in OPS:
                 r = res.setdefault(x, {}).setdefault(op, {})
-                # 1. the daemon: N+1 calls on one client connection; the
-                #    first opens the instance's upstream connection
-                url = "%s/v1/call/%s%s/Email/%s" % (d.url, x, op.lower(), op)
-                args = []
-                for _ in range(n + 1):
-                    args += curl_transfer(url, b[op + "_inputs"],
-                                          ["Content-Type: application/json"])
-                m0 = mocks[x].stats().get("connections", 0)
-                dc0, mc0 = cpu_threads(pid), cpu_seconds(mpid)
-                out = run_curl(args, n + 1)
-                bad = [o for o in out if o[0] != 200]
-                if bad:
-                    raise RuntimeError("daemon %s/%s: status %s" % (
-                        x, op, bad[:3]))
-                r["daemon"] = [o[1] for o in out]
-                r["daemon_cpu"] = cpu_threads(pid) - dc0
-                r["daemon_mock_cpu"] = cpu_seconds(mpid) - mc0
-                # (less the connection of this stats request)
-                r["daemon_upstream_conns"] = (
-                    mocks[x].stats().get("connections", 0) - m0 - 1)
-                # 2. curl straight to the mock, kept connection
-                reqs = b[op]
-                args = []
-                for _ in range(n + 1):
-                    for q in reqs:
-                        args += curl_transfer(m.url, q["file"], q["headers"],
-                                              x)
-                mc0 = cpu_seconds(mpid)
-                out = run_curl(args, (n + 1) * len(reqs))
-                bad = [o for o in out if o[0] != 200]
-                if bad:
-                    raise RuntimeError("curl %s/%s: status %s" % (
-                        x, op, bad[:3]))
-                k = len(reqs)
-                r["curl"] = [sum(o[1] for o in out[i:i + k])
-                             for i in range(0, len(out), k)]
-                r["curl_mock_cpu"] = cpu_seconds(mpid) - mc0
-                r["curl_conns"] = sum(o[2] for o in out)
-                # 2b. Send on a fresh connection per message, as the
-                #     broker sends (libcurl, FRESH_CONNECT + FORBID_REUSE)
-                if op == "Send":
-                    out = run_fresh(fresh_bin, m.url, reqs[0], x, n + 1)
-                    r["curl_fresh"] = [o[1] for o in out]
+                timed_op(r, d, pid, x, m, op, b, n, fresh_bin)
                 # 3. exchangelib
                 e = run_exchangelib(m.url, x, op, n, ids[x][0], mpid)
                 r["exchangelib"] = e["times"]
@@ -523,10 +544,10 @@ def summarize(results):
                             "first_min": min(first),
                             "first_max": max(first),
                             # calls per second on one connection
-                            "rate": median([n / sum(r[who][1:])
-                                            for r in runs])}
+                            "rate": median([(len(r[who]) - 1) /
+                                            sum(r[who][1:]) for r in runs])}
             if op == "Send":
-                fr = [median(r["curl_fresh"][1:]) for r in runs]
+                fr = [median(r["curl_fresh"]) for r in runs]
                 row["curl_fresh"] = {"kept": median(fr), "kept_min": min(fr),
                                      "kept_max": max(fr)}
             ratios = [median(r["daemon"][1:]) / median(r["curl"][1:])
@@ -535,7 +556,7 @@ def summarize(results):
             row["lat_ratio_min"], row["lat_ratio_max"] = min(ratios), \
                 max(ratios)
             if op == "Send":
-                fr = [median(r["daemon"][1:]) / median(r["curl_fresh"][1:])
+                fr = [median(r["daemon"][1:]) / median(r["curl_fresh"])
                       for r in runs]
                 row["lat_ratio_fresh"] = median(fr)
                 row["lat_ratio_fresh_min"] = min(fr)
@@ -546,16 +567,16 @@ def summarize(results):
             row["tp_ratio_min"], row["tp_ratio_max"] = min(tp), max(tp)
             # CPU per call of the client side (daemon process vs the
             # exchangelib process) and of the mock in each case
-            dcpu = [r["daemon_cpu"] / (n + 1) for r in runs]
+            dcpu = [r["daemon_cpu"] / r["daemon_calls"] for r in runs]
             ecpu = [r["exchangelib_cpu"] / n for r in runs]
             row["daemon_cpu"] = median(dcpu)
             row["exchangelib_cpu"] = median(ecpu)
             row["cpu_ratio"] = median([e / d if d else float("inf")
                                        for e, d in zip(ecpu, dcpu)])
-            row["mock_cpu_daemon"] = median([r["daemon_mock_cpu"] / (n + 1)
-                                             for r in runs])
-            row["mock_cpu_curl"] = median([r["curl_mock_cpu"] / (n + 1)
-                                           for r in runs])
+            row["mock_cpu_daemon"] = median([r["daemon_mock_cpu"] /
+                                             r["daemon_calls"] for r in runs])
+            row["mock_cpu_curl"] = median([r["curl_mock_cpu"] /
+                                           r["curl_calls"] for r in runs])
             row["mock_cpu_exchangelib"] = median(
                 [r["exchangelib_mock_cpu"] / (n + 1) for r in runs])
             row["upstream_conns"] = median([r["daemon_upstream_conns"]
@@ -704,9 +725,9 @@ def markdown(results, s):
                          ms(row["mock_cpu_exchangelib"])))
     ms_ = results.get("mock_stats", {})
     lines += ["", "Mock totals: " + "; ".join(
-        "%s: %s requests, %s connections, %s NTLM handshakes, %d schema "
+        "%s: %s requests, %s NTLM handshakes, %d schema "
         "violations, %d internal errors" % (
-            x, v.get("requests"), v.get("connections"),
+            x, v.get("requests"),
             v.get("ntlm_handshakes"), len(v.get("violations") or []),
             len(v.get("internal_errors") or []))
         for x, v in ms_.items()) + ".",
