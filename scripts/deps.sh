@@ -1,6 +1,8 @@
 #!/bin/sh
 # Install what svcbroker needs to build, test and run on Debian 12.
-#   scripts/deps.sh           build + test dependencies
+#   scripts/deps.sh           build + test dependencies (the web console's
+#                             libraries, and Chromium with Selenium for its
+#                             browser test)
 #   scripts/deps.sh --bench   also the benchmark tools (wrk, nginx, swaks)
 # Runs apt-get as root (directly, or through sudo).  Idempotent: packages
 # already installed are not fetched again.
@@ -11,12 +13,15 @@ libltdl-dev libinih-dev libjansson-dev
 libcurl4-openssl-dev libxml2-dev libssl-dev check
 python3 python3-aiosmtpd python3-icalendar python3-cryptography
 python3-lxml python3-exchangelib python3-pycryptodome
-python3-gssapi krb5-kdc krb5-admin-server
-openssl curl valgrind ca-certificates"
+openssl curl valgrind ca-certificates
+libjs-bootstrap5 libjs-chart.js chromium chromium-driver python3-selenium"
 # Node.js and npm (for the OpenAPI validator in the tests): Debian's, unless
 # the machine already has a node with npm from elsewhere.
 command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1 ||
 	pkgs="$pkgs nodejs npm"
+# A throwaway Kerberos realm on loopback for the negotiate tests
+# (tests/lib/krb5kdc.py, tests/mock/spnego.py); no system realm is set up.
+pkgs="$pkgs krb5-kdc krb5-admin-server krb5-user python3-gssapi"
 [ "${1:-}" = "--bench" ] && pkgs="$pkgs wrk nginx-light swaks"
 
 missing=""

@@ -160,6 +160,10 @@ def render_host(host):
             if k["key"] == "module_dir":
                 # set when svcbroker is built: the same words for every build
                 k["default"] = "<libdir>/svcbroker/brokers"
+            if k["key"] == "console_dir":
+                k["default"] = "<datadir>/svcbroker/console"
+            if k["key"] == "console_libs":  # configure --with-javascript-dir
+                k["default"] = "/usr/share/javascript"
         key_table(w, keys)
     return "\n".join(out) + "\n"
 

@@ -73,7 +73,9 @@ const char *ews_account(const struct ews *e);
 
 /* Not idempotent (CreateItem with SendAndSaveCopy, SendItem, response
  * objects): retried only when the server certainly did not take it (no
- * connection; a fault such as ErrorServerBusy that says it was refused). */
+ * connection; a fault such as ErrorServerBusy that says it was refused),
+ * and sent on a new connection (libcurl itself re-sends a request whose
+ * kept connection closes before any answer). */
 #define EWS_OP_SEND 0x1u
 
 struct ews_op {
@@ -171,10 +173,13 @@ const char *ews_child_text(const xmlNode *parent, const char *local, char *buf,
  * fraction or offset) to the catalog's datetime text (RFC 3339 with an
  * offset): false when it is not one. */
 bool ews_datetime_read(const char *in, char *out, size_t n);
-/* A t:Mailbox (or t:EmailAddress holder) to an SMTP address: the
- * EmailAddress when RoutingType is SMTP (or absent) and it is a valid
- * address; an EX (legacyExchangeDN) address resolved through the
- * response's own data when possible, else NULL (left out of the row). */
+/* A t:Mailbox (or an element holding one: t:From, t:Sender, a
+ * recipient) to an SMTP address in buf: the EmailAddress (trimmed, an
+ * "SMTP:" prefix dropped) when RoutingType is SMTP or absent and it is a
+ * valid address; NULL otherwise, an EX (legacyExchangeDN) address
+ * included: a caller with an SMTP address of its own for it (a message's
+ * SenderSMTPAddress, a contact's "SMTP:" entry) uses that instead, or
+ * leaves the value out of the row. */
 const char *ews_mailbox_smtp(const xmlNode *mailbox, char *buf, size_t n);
 
 /* ---- the core's objects (ews_contact.c, ews_oof.c, ews_service.c) ------- */

@@ -439,11 +439,11 @@ enum sb_status ews_op_run(struct ews_op *op, struct sb_error *err)
 		    .body_len = env.len,
 		    .content_type = "text/xml; charset=utf-8",
 		    .max_response = ews_max_response(e),
-		    /* libcurl silently re-sends a request whose kept
-		     * connection closes before any answer: a send must
-		     * never be repeated, so it goes on a new connection */
+		    /* libcurl sends a request again, by itself, when a kept
+		     * connection closes before any answer: for a send that
+		     * could deliver it twice, so a send takes a new one */
 		    .flags =
-			is_send_flags(op->flags) ? SB_HTTP_FRESH_CONNECT : 0u,
+			is_send_flags(op->flags) ? SB_HTTP_FRESH_CONNECT : 0,
 		};
 		struct sb_http_response rs;
 		__atomic_add_fetch(&e->requests, 1, __ATOMIC_RELAXED);

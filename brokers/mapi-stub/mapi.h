@@ -269,6 +269,26 @@ enum sb_status mapi_email_mark_read(void *state, const struct sb_call *call,
 /* Parse an RFC 5322 date into epoch seconds; false if unparsable. */
 bool mapi_rfc5322_date(const char *s, int64_t *epoch);
 
+/* ---- mapi_reply.c, mapi_thread.c ----------------------------------- */
+/* Method handlers Email.Reply, Email.ReplyAll and Email.Forward. */
+enum sb_status mapi_email_reply(void *state, const struct sb_call *call,
+				struct sb_result *r, struct sb_error *err);
+enum sb_status mapi_email_reply_all(void *state, const struct sb_call *call,
+				    struct sb_result *r, struct sb_error *err);
+enum sb_status mapi_email_forward(void *state, const struct sb_call *call,
+				  struct sb_result *r, struct sb_error *err);
+/* The Subject of an answer: "RE: " (forward: "FW: ") and subject, cleaned
+ * and trimmed, unless subject already starts with such a prefix in any
+ * case ("Re:", "Fw:", "Fwd:").  Malloc'd; NULL when out of memory. */
+char *mapi_reply_subject(const char *subject, bool forward);
+/* The In-Reply-To and References values of an answer from the original's
+ * Message-ID, References and In-Reply-To as written (any may be NULL):
+ * valid <id@domain> items only, the original's id last, at most 30 (the
+ * first and the latest kept); both "" without a valid Message-ID.
+ * *irt and *refs malloc'd; false when out of memory. */
+bool mapi_reply_threading(const char *message_id, const char *references,
+			  const char *in_reply_to, char **irt, char **refs);
+
 /* ---- mapi_outbox.c ------------------------------------------------ */
 struct mapi_send {
 	const char *const *to;

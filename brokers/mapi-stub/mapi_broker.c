@@ -167,6 +167,52 @@ static const struct sb_param email_markread_in[] = {
 	SB_PARAM_END,
 };
 
+/* Reply, ReplyAll and Forward: the same inputs as exchange-ews takes. */
+#define IN_ANSWER                                                           \
+	{.name = "Cc", .type = SB_TYPE_EMAIL, .flags = SB_MULTI,            \
+	 .max_size = MAX_RCPT,                                              \
+	 .doc = "Carbon-copy recipients, added to those of the answer."},   \
+	{.name = "Bcc", .type = SB_TYPE_EMAIL, .flags = SB_MULTI,           \
+	 .max_size = MAX_RCPT,                                              \
+	 .doc = "Blind carbon-copy recipients: delivered to, never shown to " \
+		"the others."},                                             \
+	{.name = "Body", .type = SB_TYPE_MEMO,                              \
+	 .doc = "New plain text (UTF-8), written above the original, which " \
+		"follows quoted with \"> \"."},                              \
+	{.name = "HtmlBody", .type = SB_TYPE_MEMO,                          \
+	 .doc = "New HTML (UTF-8), written above the original in a "        \
+		"blockquote; the answer carries HTML when this is given or "  \
+		"the original has HTML."},                                  \
+	{.name = "Attachments", .type = SB_TYPE_FILE, .flags = SB_MULTI,    \
+	 .max_size = MAX_ATTACHMENTS,                                       \
+	 .doc = "Files to attach (with a forwarded message's own, at most " \
+		"100; the whole message must fit max_message_size)."},      \
+	SB_PARAM_MAILBOX
+
+static const struct sb_param email_reply_in[] = {
+	{.name = "Id",
+	 .type = SB_TYPE_TEXT,
+	 .flags = SB_REQUIRED,
+	 .max_size = MAPI_ID_MAX,
+	 .doc = "Id of the message to answer (any folder of the mailbox)."},
+	IN_ANSWER,
+	SB_PARAM_END,
+};
+static const struct sb_param email_forward_in[] = {
+	{.name = "Id",
+	 .type = SB_TYPE_TEXT,
+	 .flags = SB_REQUIRED,
+	 .max_size = MAPI_ID_MAX,
+	 .doc = "Id of the message to forward (any folder of the mailbox)."},
+	{.name = "To",
+	 .type = SB_TYPE_EMAIL,
+	 .flags = SB_MULTI | SB_REQUIRED,
+	 .max_size = MAX_RCPT,
+	 .doc = "Recipients of the forward."},
+	IN_ANSWER,
+	SB_PARAM_END,
+};
+
 static const char *const email_send_ret[] = {
 	"Id", "ChangeKey", "Folder", "MessageId", "Accepted", "Rejected", NULL};
 static const char *const email_draft_ret[] = {"Id", "ChangeKey", "Folder",
@@ -237,6 +283,32 @@ static const struct sb_method email_methods[] = {
 		"does not change.",
 	 .inputs = email_markread_in,
 	 .returns = email_markread_ret},
+	{.name = "Reply",
+	 .kind = SB_KIND_EXECUTE,
+	 .handler = mapi_email_reply,
+	 .doc = "Answer a message of the mailbox: to its Reply-To, or else "
+		"its From, with Subject \"RE: ...\" (unless it has the "
+		"prefix already), In-Reply-To and References of the "
+		"original, the new text above the original quoted.  Sent "
+		"exactly as Send sends.",
+	 .inputs = email_reply_in,
+	 .returns = email_send_ret},
+	{.name = "ReplyAll",
+	 .kind = SB_KIND_EXECUTE,
+	 .handler = mapi_email_reply_all,
+	 .doc = "As Reply, also to every To (in To) and Cc (in Cc) of the "
+		"original, without this mailbox and without duplicates.",
+	 .inputs = email_reply_in,
+	 .returns = email_send_ret},
+	{.name = "Forward",
+	 .kind = SB_KIND_EXECUTE,
+	 .handler = mapi_email_forward,
+	 .doc = "Forward a message of the mailbox to To, with Subject "
+		"\"FW: ...\" (unless it has the prefix already), the new "
+		"text above the original quoted, and the original's "
+		"attachments.  Sent exactly as Send sends.",
+	 .inputs = email_forward_in,
+	 .returns = email_send_ret},
 	SB_METHOD_END,
 };
 

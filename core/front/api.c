@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "console.h"
 #include "executor.h"
 #include "http.h"
 #include "json.h"
@@ -49,6 +50,8 @@ struct sbc_api {
 	bool quiesced;
 	atomic_int calls_open; /* submitted calls whose request is not over */
 	struct doc_cache catalog_doc, openapi_doc;
+	bool console; /* /ui/ is served */
+	struct sbc_console con;
 };
 
 enum route {
@@ -478,6 +481,10 @@ static void on_done(void *ud, struct sbh_conn *c, void *data)
 static bool on_head(void *ud, struct sbh_conn *c, const struct sbh_request *rq)
 {
 	struct sbc_api *api = ud;
+	if (api->console && sbc_console_path(rq->path)) {
+		sbc_console_serve(&api->con, c, rq);
+		return false;
+	}
 	char seg[MAX_SEGMENTS][SEGMENT_MAX];
 	int n = split_path(rq->path, seg);
 	enum route route = n < 0 ? R_NONE : route_of(n, seg);
@@ -623,6 +630,12 @@ struct sbc_api *sbc_api_start(struct sb_runtime *rt, char *errbuf,
 		return NULL;
 	}
 	a->rt = rt;
+	int console_mode;
+	sbc_runtime_console(rt, &console_mode, &a->con.dir, &a->con.libs);
+	a->console = sbc_console_enabled(console_mode, &ss);
+	if (a->console)
+		sbc_log(SB_LOG_INFO, NULL, NULL,
+			"web console at /ui/ (files in %s)", a->con.dir);
 	pthread_mutex_init(&a->catalog_doc.mu, NULL);
 	pthread_mutex_init(&a->openapi_doc.mu, NULL);
 	struct sbc_http_limits lim;

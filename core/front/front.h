@@ -26,6 +26,9 @@ struct sbc_metrics *sbc_runtime_metrics(struct sb_runtime *rt);
 /* The [server] settings read at open (a reload does not change them). */
 const char *sbc_runtime_listen(const struct sb_runtime *rt);
 int64_t sbc_runtime_max_body(const struct sb_runtime *rt);
+/* [server] console (enum sbc_console_mode), console_dir, console_libs. */
+void sbc_runtime_console(const struct sb_runtime *rt, int *mode,
+			 const char **dir, const char **libs);
 struct sbc_http_limits {
 	int64_t max_body_total;		/* bytes of bodies held at once */
 	int64_t max_connections;	/* open connections */

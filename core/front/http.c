@@ -130,7 +130,7 @@ struct sbh_conn {
 	int minor;
 	void *data;
 	/* output */
-	char head[1024];
+	char head[2048];
 	size_t head_len, head_off;
 	char *out_body; /* owned, or NULL */
 	const char *out;
@@ -335,6 +335,10 @@ static const char *reason(int st)
 	switch (st) {
 	case 200:
 		return "OK";
+	case 301:
+		return "Moved Permanently";
+	case 304:
+		return "Not Modified";
 	case 400:
 		return "Bad Request";
 	case 401:
@@ -436,7 +440,7 @@ void sbh_answer(struct sbh_conn *c, const struct sbh_answer *a)
 	} else if (a->body) {
 		c->out_body = a->body;
 		c->out = a->body;
-		c->out_len = strlen(a->body);
+		c->out_len = a->body_len > 0 ? a->body_len : strlen(a->body);
 	} else {
 		status = 500;
 		ctype = "application/json";
@@ -467,11 +471,25 @@ void sbh_answer(struct sbh_conn *c, const struct sbh_answer *a)
 	o = put_str(h, o, reason(status));
 	o = PUTL(h, o, "\r\n");
 	o = put_str(h, o, date_line());
-	o = PUTL(h, o, "Content-Type: ");
-	o = put_str(h, o, ctype);
-	o = PUTL(h, o, "\r\nContent-Length: ");
-	o = put_num(h, o, (unsigned long long)c->out_len);
-	o = PUTL(h, o, "\r\nCache-Control: no-store\r\n");
+	if (status == 304) { /* no body, and nothing that describes one */
+		c->out_len = 0;
+	} else {
+		o = PUTL(h, o, "Content-Type: ");
+		o = put_str(h, o, ctype);
+		o = PUTL(h, o, "\r\nContent-Length: ");
+		o = put_num(h, o, (unsigned long long)c->out_len);
+		o = PUTL(h, o, "\r\n");
+	}
+	o = PUTL(h, o, "Cache-Control: ");
+	o = put_str(h, o, a->cache_control ? a->cache_control : "no-store");
+	o = PUTL(h, o, "\r\n");
+	if (a->etag) {
+		o = PUTL(h, o, "ETag: ");
+		o = put_str(h, o, a->etag);
+		o = PUTL(h, o, "\r\n");
+	}
+	if (a->headers)
+		o = put_str(h, o, a->headers);
 	if (a->retry_after_ms > 0) {
 		/* whole seconds, rounded up */
 		o = PUTL(h, o, "Retry-After: ");
@@ -663,6 +681,10 @@ static bool take_head(struct sbh_conn *c)
 	c->rq.path = c->path;
 	c->rq.content_type = f.content_type;
 	c->rq.has_body = f.chunked || f.content_length > 0;
+	c->rq.if_none_match = NULL;
+	for (int i = 0; i < h.nfields; i++)
+		if (strcasecmp(h.fields[i].name, "If-None-Match") == 0)
+			c->rq.if_none_match = h.fields[i].value;
 	if (!sbh_path_decode(c->path)) {
 		c->rq.content_type = NULL;
 		sbh_answer_error(c, 404, SB_ERR_NOT_FOUND, "NotFound", NULL, 0,
@@ -671,7 +693,8 @@ static bool take_head(struct sbh_conn *c)
 	}
 	bool want_body = s->h.on_head(s->h.ud, c, &c->rq);
 	c->rq.content_type = NULL; /* points into the head */
-	if (c->answered)	   /* its body, if any, is dropped after */
+	c->rq.if_none_match = NULL;
+	if (c->answered) /* its body, if any, is dropped after */
 		return true;
 	if (!want_body || !c->rq.has_body) {
 		if (c->rq.has_body) {

@@ -18,24 +18,32 @@ struct sbc_metrics;
 
 /* A request as the handler sees it; valid during the callbacks only. */
 struct sbh_request {
-	const char *method;	  /* as sent ("GET", "POST", ...) */
-	const char *path;	  /* decoded, see sbh_path_decode */
-	const char *content_type; /* NULL if absent */
-	bool has_body;		  /* a length above 0, or chunked */
-	const char *body;	  /* on_body only */
+	const char *method;	   /* as sent ("GET", "POST", ...) */
+	const char *path;	   /* decoded, see sbh_path_decode */
+	const char *content_type;  /* NULL if absent */
+	bool has_body;		   /* a length above 0, or chunked */
+	const char *if_none_match; /* on_head only; NULL if absent */
+	const char *body;	   /* on_body only */
 	size_t body_len;
 };
 
 /* An answer.  body is malloc'd and taken over (NULL: an "out of memory"
- * 500); shared, if set, is sent instead and not freed.  */
+ * 500); shared, if set, is sent instead and not freed.  A 304 is sent
+ * without body, Content-Type or Content-Length.  */
 struct sbh_answer {
 	int status;
 	char *body;
 	const char *shared;
 	size_t shared_len;
 	const char *content_type;
-	int64_t retry_after_ms; /* > 0: a Retry-After header */
-	const char *allow;	/* an Allow header, or NULL */
+	int64_t retry_after_ms;	   /* > 0: a Retry-After header */
+	const char *allow;	   /* an Allow header, or NULL */
+	size_t body_len;	   /* body's length if above 0 (else strlen) */
+	const char *cache_control; /* NULL: "no-store" */
+	/* An ETag header (quotes included), or NULL. */
+	const char *etag;
+	/* More header lines, each ending "\r\n", or NULL. */
+	const char *headers;
 };
 
 struct sbh_handlers {

@@ -35,6 +35,8 @@ struct sb_runtime {
 	int64_t started_ms;
 	atomic_bool draining;
 	char *listen;
+	int console; /* [server] console, console_dir, console_libs */
+	char *console_dir, *console_libs;
 	int64_t max_body;
 	struct sbc_http_limits http;
 };
@@ -98,7 +100,13 @@ int sbc_runtime_open(const char *config_path, struct sb_runtime **out,
 	rt->http.max_connections = rt->cfg->max_connections;
 	rt->http.max_connections_per_ip = rt->cfg->max_connections_per_ip;
 	rt->http.idle_timeout_ms = rt->cfg->idle_timeout_ms;
-	if (!rt->listen) {
+	rt->console = rt->cfg->console;
+	rt->console_dir = strdup(rt->cfg->console_dir ? rt->cfg->console_dir
+						      : SB_DEFAULT_CONSOLE_DIR);
+	rt->console_libs =
+	    strdup(rt->cfg->console_libs ? rt->cfg->console_libs
+					 : SB_DEFAULT_JAVASCRIPT_DIR);
+	if (!rt->listen || !rt->console_dir || !rt->console_libs) {
 		sbc_errlist_add(errs, "out of memory");
 		goto fail;
 	}
@@ -195,6 +203,14 @@ int sbc_runtime_reload(struct sb_runtime *rt, struct sbc_errlist *errs)
 			"max_body_total, "
 			"max_connections, max_connections_per_ip and "
 			"idle_timeout take effect at the next restart");
+	if (cfg->console != rt->console ||
+	    (cfg->console_dir &&
+	     strcmp(cfg->console_dir, rt->console_dir) != 0) ||
+	    (cfg->console_libs &&
+	     strcmp(cfg->console_libs, rt->console_libs) != 0))
+		sbc_log(SB_LOG_WARN, NULL, NULL,
+			"console, console_dir and console_libs take effect "
+			"at the next restart");
 	if (cfg->n_instances == 0 && rt->cfg->n_instances > 0)
 		sbc_log(SB_LOG_WARN, NULL, NULL,
 			"reload: the new configuration has no instances; "
@@ -239,6 +255,14 @@ struct sbc_metrics *sbc_runtime_metrics(struct sb_runtime *rt)
 const char *sbc_runtime_listen(const struct sb_runtime *rt)
 {
 	return rt->listen;
+}
+
+void sbc_runtime_console(const struct sb_runtime *rt, int *mode,
+			 const char **dir, const char **libs)
+{
+	*mode = rt->console;
+	*dir = rt->console_dir;
+	*libs = rt->console_libs;
 }
 
 int64_t sbc_runtime_max_body(const struct sb_runtime *rt)
@@ -460,5 +484,7 @@ void sb_runtime_close(struct sb_runtime *rt)
 	pthread_mutex_destroy(&rt->reload_mu);
 	free(rt->config_path);
 	free(rt->listen);
+	free(rt->console_dir);
+	free(rt->console_libs);
 	free(rt);
 }

@@ -32,6 +32,8 @@
 
 static const char *const log_levels[] = {"error", "warn", "info", "debug",
 					 NULL};
+/* [server] console: the order is enum sbc_console_mode (host.h) */
+static const char *const console_modes[] = {"loopback", "on", "off", NULL};
 
 #define SRV(f) offsetof(struct sbc_config, f)
 const struct sb_config_key sbc_server_keys[] = {
@@ -126,6 +128,27 @@ const struct sb_config_key sbc_server_keys[] = {
      .choices = log_levels,
      .doc = "Messages logged: error, warn, info or debug.",
      .offset = SRV(log_level)},
+    {.key = "console",
+     .type = SB_CONF_ENUM,
+     .def = "loopback",
+     .choices = console_modes,
+     .doc = "The web console at /ui/: loopback serves it only while "
+	    "listen is a loopback address, on serves it on any address, "
+	    "off never.",
+     .offset = SRV(console)},
+    {.key = "console_dir",
+     .type = SB_CONF_PATH,
+     .def = SB_DEFAULT_CONSOLE_DIR,
+     .doc = "Directory of the web console's own files (index.html, "
+	    "app.js, ...).",
+     .offset = SRV(console_dir)},
+    {.key = "console_libs",
+     .type = SB_CONF_PATH,
+     .def = SB_DEFAULT_JAVASCRIPT_DIR,
+     .doc = "Directory of the JavaScript libraries the console uses, as "
+	    "Debian installs them (bootstrap5/, chart.js/); served under "
+	    "/ui/lib/.",
+     .offset = SRV(console_libs)},
     {.key = "include",
      .type = SB_CONF_LIST,
      .doc = "More configuration files: glob patterns relative to the "

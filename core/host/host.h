@@ -64,6 +64,14 @@ struct sbc_instance_conf {
 	size_t n_kv;
 };
 
+/* [server] console */
+enum sbc_console_mode {
+	SBC_CONSOLE_LOOPBACK =
+	    0, /* served while listen is a loopback address */
+	SBC_CONSOLE_ON,
+	SBC_CONSOLE_OFF,
+};
+
 struct sbc_config {
 	char *path;	      /* absolute path of the main file */
 	char *listen;	      /* "127.0.0.1:8780" */
@@ -82,8 +90,11 @@ struct sbc_config {
 	int64_t module_load_timeout_ms; /* --check's probe of a module
 					 * file; 1s..10min, default 10s */
 	int log_level;			/* enum sb_log_level; default info */
-	char **include;			/* as given (read by the loader) */
-	char **modules; /* enabled module names, NULL-terminated */
+	int console;	    /* enum sbc_console_mode; default loopback */
+	char *console_dir;  /* absolute: the console's own files */
+	char *console_libs; /* absolute: Debian's /usr/share/javascript */
+	char **include;	    /* as given (read by the loader) */
+	char **modules;	    /* enabled module names, NULL-terminated */
 	struct sbc_instance_conf *instances;
 	size_t n_instances;
 };

@@ -369,9 +369,12 @@ static void offered(const struct sb_http_response *r, char *out, size_t n)
 	}
 }
 
+/* gss: why libcurl could not make or finish a Negotiate token (GSS-API's
+ * words), or NULL or ""; gss_sent: a token had gone to the server. */
 static enum sb_status status_error(const struct sb_http *c,
 				   const struct sb_http_response *r,
 				   const struct sbn_secrets *sec,
+				   const char *gss, bool gss_sent,
 				   struct sb_error *err)
 {
 	int s = r->status;
@@ -405,11 +408,24 @@ static enum sb_status status_error(const struct sb_http *c,
 	if (s == 401) {
 		char o[96];
 		offered(r, o, sizeof(o));
-		snprintf(
-		    extra, sizeof(extra),
-		    " (the server refused the credentials of auth = %s%s%s)",
-		    c ? sb_http_auth_choices[c->auth] : "?",
-		    o[0] ? "; it offers " : "", o);
+		if (gss && gss[0] && !gss_sent)
+			/* no token went: the server never saw credentials */
+			snprintf(extra, sizeof(extra),
+				 " (auth = negotiate sent no Kerberos ticket: "
+				 "%s%s%s)",
+				 gss, o[0] ? "; it offers " : "", o);
+		else if (gss && gss[0])
+			/* the server's answer to the ticket, read by GSS-API */
+			snprintf(extra, sizeof(extra),
+				 " (the server refused the credentials of "
+				 "auth = negotiate: %s%s%s)",
+				 gss, o[0] ? "; it offers " : "", o);
+		else
+			snprintf(extra, sizeof(extra),
+				 " (the server refused the credentials of "
+				 "auth = %s%s%s)",
+				 c ? sb_http_auth_choices[c->auth] : "?",
+				 o[0] ? "; it offers " : "", o);
 	} else if (s >= 300 && s < 400) {
 		char loc[120];
 		sb_text_quotable(sb_http_header(r, "Location"), 100, loc,
@@ -443,7 +459,7 @@ enum sb_status sb_http_status_error(const struct sb_http *c,
 	if (!resp->status)
 		return sb_error_set(err, SB_ERR_UPSTREAM, NULL,
 				    "no response from the server");
-	return status_error(c, resp, &sec, err);
+	return status_error(c, resp, &sec, NULL, false, err);
 }
 
 /* ---- one request --------------------------------------------------------- */
@@ -455,7 +471,23 @@ struct xfer {
 	struct sb_buf body;
 	int64_t cap;
 	bool over_cap, nomem, bad_head;
+	/* auth = negotiate: why libcurl made no token or could not read
+	 * the server's (GSS-API's words); whether a token went out */
+	char gss[160];
+	bool gss_sent;
 };
+
+/* Does a block of request header lines hold Authorization: Negotiate? */
+static bool sends_negotiate(const char *data, size_t size)
+{
+	static const char h[] = "authorization: negotiate ";
+	const size_t hl = sizeof(h) - 1;
+	for (size_t i = 0; i + hl <= size; i++)
+		if ((i == 0 || data[i - 1] == '\n') &&
+		    !strncasecmp(data + i, h, hl))
+			return true;
+	return false;
+}
 
 static size_t header_cb(char *data, size_t size, size_t n, void *ud)
 {
@@ -501,8 +533,28 @@ static int debug_cb(CURL *h, curl_infotype type, char *data, size_t size,
 {
 	(void)h;
 	struct xfer *x = ud;
-	if (type == CURLINFO_HEADER_OUT)
+	static const char gss_failed[] = "gss_init_sec_context() failed: ";
+	const size_t gl = sizeof(gss_failed) - 1;
+	if (type == CURLINFO_HEADER_OUT) {
 		sbn_log_head(x->c->host, x->sec, '>', data, size);
+		if (!x->gss_sent && sends_negotiate(data, size))
+			x->gss_sent = true;
+	} else if (type == CURLINFO_TEXT && !x->gss[0] && size > gl &&
+		   !memcmp(data, gss_failed, gl)) {
+		/* libcurl says so only here: keep it for the 401's message
+		 * (names of principals and caches, never a token).  Before
+		 * a token went: none could be made; after: the server's
+		 * answer to it was an error (a KRB-ERROR in SPNEGO) */
+		char t[sizeof(x->gss)];
+		size_t n =
+		    size - gl < sizeof(t) - 1 ? size - gl : sizeof(t) - 1;
+		memcpy(t, data + gl, n);
+		while (n &&
+		       (isspace((unsigned char)t[n - 1]) || t[n - 1] == '.'))
+			n--;
+		t[n] = '\0';
+		sb_text_quotable(t, sizeof(x->gss) - 4, x->gss, sizeof(x->gss));
+	}
 	return 0;
 }
 
@@ -1074,7 +1126,7 @@ enum sb_status sb_http_perform(struct sb_http *c, const struct sb_call *call,
 		if (ra &&
 		    sb_http_parse_retry_after(ra, (int64_t)time(NULL), &ms))
 			resp->retry_after_ms = ms;
-		st = status_error(c, resp, &sec, err);
+		st = status_error(c, resp, &sec, x.gss, x.gss_sent, err);
 	} else if (c->host->log) {
 		c->host->log(c->host, SB_LOG_DEBUG, "http ! %s: %s",
 			     sb_status_str(st), err ? err->message : "");

@@ -718,6 +718,48 @@ static bool make_msgid(const char *from_addr, char out[MSGID_MAX])
 	return true;
 }
 
+/* In-Reply-To and References hold msg-ids (RFC 5322 3.6.4): written as
+ * given, folded between two ids, never as encoded-words (the first id
+ * stays on the field's line and a later long one, as some servers make,
+ * goes on a line of its own: lines stay far below 998 octets). */
+static bool msgid_list_header(const char *name)
+{
+	return !strcasecmp(name, "In-Reply-To") ||
+	       !strcasecmp(name, "References");
+}
+
+/* Check (w NULL) or write (to w) each space-separated id of v; false if
+ * one is not <id@domain> or there is none. */
+static bool msgid_list_each(const char *v, struct fw *w)
+{
+	size_t n = 0;
+	while (*v) {
+		while (*v == ' ')
+			v++;
+		if (!*v)
+			break;
+		size_t k = strcspn(v, " ");
+		char id[MSGID_MAX];
+		if (k >= sizeof(id))
+			return false;
+		memcpy(id, v, k);
+		id[k] = '\0';
+		if (!msgid_ok(id))
+			return false;
+		if (w) {
+			/* the first on the field's own line, even a long one */
+			if (n == 0)
+				fw_raw(w, " ", 1);
+			else
+				fw_sep(w, k);
+			fw_raw(w, id, k);
+		}
+		n++;
+		v += k;
+	}
+	return n > 0;
+}
+
 /* ====================================================================
  * sb_mime_build
  * ================================================================== */
@@ -781,6 +823,11 @@ enum sb_status sb_mime_build(const struct sb_mime_message *m,
 					    "header %zu: invalid name", i);
 		if ((st = check_header_text(hn, hv, err)) != SB_OK)
 			return st;
+		if (msgid_list_header(hn) && !msgid_list_each(hv, NULL))
+			return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+					    "%s: expected <id@domain> items "
+					    "separated by spaces",
+					    hn);
 	}
 
 	size_t start = out->len;
@@ -821,7 +868,10 @@ enum sb_status sb_mime_build(const struct sb_mime_message *m,
 		struct fw w = {b, 0};
 		fw_str(&w, m->extra_headers[2 * i]);
 		fw_str(&w, ":");
-		fw_unstructured(&w, m->extra_headers[2 * i + 1]);
+		if (msgid_list_header(m->extra_headers[2 * i]))
+			msgid_list_each(m->extra_headers[2 * i + 1], &w);
+		else
+			fw_unstructured(&w, m->extra_headers[2 * i + 1]);
 		fw_end(&w);
 	}
 	sb_buf_puts(b, "MIME-Version: 1.0\r\n");

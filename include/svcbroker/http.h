@@ -245,7 +245,9 @@ const char *sb_http_header(const struct sb_http_response *r, const char *name);
  *   "tls" (the handshake), the message naming the problem;
  *   a body over the cap: upstream_error, code "response_too_large";
  *   the connection closed early: upstream_error, "connection_closed";
- *   401: upstream_auth (naming the schemes offered); 403: upstream_denied;
+ *   401: upstream_auth (naming the schemes offered and, with auth =
+ *   negotiate, GSS-API's reason when no Kerberos ticket could be had, e.g.
+ *   "Ticket expired"); 403: upstream_denied;
  *   404, 410: not_found; 408: timeout; 409, 412: conflict; 413:
  *   payload_too_large; 429: throttled and 503: unavailable, both with
  *   retry_after_ms (Retry-After, else 5 s); 507: quota_exceeded; 3xx

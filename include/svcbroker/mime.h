@@ -39,7 +39,9 @@ struct sb_mime_message {
 	int64_t date;		/* seconds since epoch; 0: now */
 	const struct sb_file *attachments;
 	size_t n_attachments;
-	/* optional extra headers (name, value) pairs, validated like the rest
+	/* optional extra headers (name, value) pairs, validated like the rest;
+	 * In-Reply-To and References must be <id@domain> items separated by
+	 * spaces and are folded between items, never encoded
 	 */
 	const char *const *extra_headers;
 	size_t n_extra_headers;

@@ -41,8 +41,8 @@ static void autodiscover(const char *s, size_t n)
 	next[0] = '\0';
 	enum sb_status st = ews_autodiscover_read(
 	    "alice@example.test",
-	    "https://autodiscover.example.test/autodiscover/autodiscover.xml", s,
-	    n, &d, &nx, next, sizeof(next), &err);
+	    "https://autodiscover.example.test/autodiscover/autodiscover.xml",
+	    s, n, &d, &nx, next, sizeof(next), &err);
 	FUZZ_CHECK(strnlen(next, sizeof(next)) < sizeof(next), "next");
 	if (st != SB_OK) {
 		FUZZ_CHECK(sb_utf8_valid(err.message, strlen(err.message)),
@@ -52,9 +52,9 @@ static void autodiscover(const char *s, size_t n)
 	if (nx == EWS_AD_DONE) {
 		char host[256];
 		bool https;
-		FUZZ_CHECK(ews_url_host(d.ews_url, host, sizeof(host), &https,
-					NULL),
-			   "EwsUrl %s not a URL", d.ews_url);
+		FUZZ_CHECK(
+		    ews_url_host(d.ews_url, host, sizeof(host), &https, NULL),
+		    "EwsUrl %s not a URL", d.ews_url);
 		FUZZ_CHECK(https, "http EwsUrl after https: %s", d.ews_url);
 	} else if (nx == EWS_AD_REDIRECT_ADDR) {
 		FUZZ_CHECK(sb_email_valid(next), "redirect address %s", next);

@@ -227,6 +227,12 @@ def basic_round(ews):
     items = [x for x in again.attachments if isinstance(x, ItemAttachment)]
     c.eq(items[0].item.subject if items else None, "the attached one",
          "GetAttachment: the attached message")
+    again.subject = "renamed"
+    again.body = "a new body"
+    again.save(update_fields=["subject", "body"])
+    row = ews.items("alice@example.test", "drafts")[0]
+    c.eq((row["subject"], row["body"]), ("renamed", "a new body"),
+         "UpdateItem Subject and Body")
     files[0].detach()
     c.eq(len(ews.items("alice@example.test", "drafts")[0]["attachments"]),
          1, "DeleteAttachment removed the file")
@@ -259,6 +265,19 @@ def basic_round(ews):
     new_id = ews.items("carol@example.test", "deleteditems")[0]["id"]
     c.ok(new_id != old_id and rep.id == new_id,
          "MoveItem gives a new id, as Exchange does")
+    x = [x for x in cz.inbox.all() if x.subject == "FW: Build 1742 passed"]
+    x[0].move_to_trash()
+    c.ok("FW: Build 1742 passed" in subjects(ews, "carol@example.test",
+                                             "deleteditems"),
+         "DeleteItem MoveToDeletedItems")
+    x = [x for x in cz.inbox.all() if x.subject == "RE: Build 1742 passed"]
+    x[0].soft_delete()
+    c.ok("RE: Build 1742 passed" not in
+         subjects(ews, "carol@example.test", "inbox") + subjects(
+             ews, "carol@example.test", "deleteditems") and
+         "RE: Build 1742 passed" in subjects(
+             ews, "carol@example.test", "recoverableitemsdeletions"),
+         "DeleteItem SoftDelete: kept in Recoverable Items")
     msg = [x for x in cz.inbox.all() if x.subject == "on behalf"][0]
     msg.delete()
     c.ok("on behalf" not in subjects(ews, "carol@example.test", "inbox") and
@@ -523,8 +542,21 @@ def self_test(ews):
     st, _, body = ews.post_soap(GETFOLDER)
     c.ok(b"<!DOCTYPE" in body and b"&lol9;" in body,
          "inject raw_preset billion_laughs")
-    ews.ok("inject", {"operation": "GetFolder", "raw": "<a><b></a>"})
-    c.eq(ews.post_soap(GETFOLDER)[2], b"<a><b></a>", "inject raw")
+    ews.ok("inject", {"operation": "GetFolder", "raw": "<a><b></a>",
+                      "content_type": "text/html"})
+    st, hdrs, body = ews.post_soap(GETFOLDER)
+    c.ok(body == b"<a><b></a>" and hdrs.get("Content-Type") == "text/html",
+         "inject raw with a content type")
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", ews.port, timeout=30)
+    conn.putrequest("POST", "/EWS/Exchange.asmx")
+    conn.putheader("Content-Length", str(200 << 20))
+    conn.putheader("Authorization", "Basic " + base64.b64encode(
+        b"alice:" + PW.encode()).decode())
+    conn.endheaders()
+    r = conn.getresponse()
+    c.eq(r.status, 413, "a request body over the limit: 413")
+    conn.close()
     for when in ("before_read", "after_read"):
         ews.ok("inject", {"operation": "*" if when == "before_read" else
                           "CreateItem", "drop": when})
@@ -682,6 +714,19 @@ def self_test(ews):
     st = ews.stats()
     c.eq([v["operation"] for v in st["response_violations"]], ["FindItem"],
          "only the hostile answer breaks the schema")
+    ews.ok("reset")
+    mid = ews.ok("deliver", {"mailbox": "bob@example.test",
+                             "hostile": "missing", "subject": "gone",
+                             "from": "x@partner.test"})["ids"][0]
+    st, _, body = ews.post_soap(
+        '<m:GetItem><m:ItemShape><t:BaseShape>AllProperties</t:BaseShape>'
+        '</m:ItemShape><m:ItemIds><t:ItemId Id="%s"/></m:ItemIds>'
+        '</m:GetItem>' % mid, user="bob@example.test")
+    c.ok(st == 200 and mid.encode() in body and b"<t:Subject>" not in body
+         and b"<t:From>" not in body and b"<t:DateTimeReceived>" not in body
+         and b"<t:InternetMessageId>" not in body,
+         "hostile missing: the fields are left out")
+
 
     # Autodiscover
     pox = ('<?xml version="1.0" encoding="utf-8"?><Autodiscover xmlns='
@@ -884,6 +929,48 @@ def negotiate_round():
         no_violations(ews, "negotiate")
 
 
+# ---------------------------------------------------------------------------
+# 6. A defect of the mock is loud: run it in this process with one
+#    operation broken on purpose
+# ---------------------------------------------------------------------------
+def defect_round():
+    import argparse
+    import shutil
+    import ews_ops
+    import ews_server
+
+    def boom(ctx, el):
+        raise KeyError("broken on purpose")
+    saved = ews_ops.OPERATIONS["GetFolder"]
+    ews_ops.OPERATIONS["GetFolder"] = boom
+    ews_server.OPTS = argparse.Namespace(
+        log=None, validate_responses=False, auth="basic", jwks_cert=None,
+        tokens_file=None)
+    srv = ews_server.Server(("127.0.0.1", 0), ews_server.OPTS,
+                            ews_server.load_schema(os.path.dirname(SCHEMA)))
+    srv.scheme = "http"
+    t = threading.Thread(target=srv.serve_forever, kwargs={
+        "poll_interval": 0.1}, daemon=True)
+    t.start()
+    h = MockEWS()
+    h.port = srv.server_address[1]
+    try:
+        st, _, body = h.post_soap(GETFOLDER)
+        c.ok(st == 500 and b"a:ErrorInternalServerError" in body and
+             b"broken on purpose" in body,
+             "a defect of the mock answers ErrorInternalServerError")
+        errs = h.stats()["internal_errors"]
+        c.ok(len(errs) == 1 and "broken on purpose" in errs[0]["error"] and
+             "Traceback" in errs[0]["traceback"],
+             "a defect of the mock is listed in stats", errs)
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        t.join(10)
+        ews_ops.OPERATIONS["GetFolder"] = saved
+        shutil.rmtree(h.dir, ignore_errors=True)
+
+
 def main():
     with MockEWS(["--auth", "basic", "--validate-responses"]) as ews:
         try:
@@ -920,6 +1007,7 @@ def main():
     import shutil
     shutil.rmtree(d, ignore_errors=True)
     negotiate_round()
+    defect_round()
     c.done()
 
 

@@ -73,7 +73,8 @@ def make_module_dir(dest):
     and test modules), as symlinks to the built .so files."""
     os.makedirs(dest, exist_ok=True)
     pats = [os.path.join(TOP_BUILDDIR, "brokers", "*", ".libs", "*.so"),
-            os.path.join(TOP_BUILDDIR, "tests", "modules", ".libs", "*.so")]
+            os.path.join(TOP_BUILDDIR, "tests", "modules", ".libs", "*.so"),
+            os.path.join(TOP_BUILDDIR, "tests", "integration", ".libs", "*.so")]
     for pat in pats:
         for so in glob.glob(pat):
             link = os.path.join(dest, os.path.basename(so))

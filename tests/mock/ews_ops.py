@@ -848,10 +848,11 @@ def op_DeleteItem(ctx, el):
             if dt == "MoveToDeletedItems" and \
                     it.folder_id != mb.by_wk["deleteditems"].id:
                 move(mb, it, mb.by_wk["deleteditems"])
+            elif dt == "SoftDelete":
+                # kept where Exchange keeps it: Recoverable Items\Deletions
+                move(mb, it, mb.by_wk["recoverableitemsdeletions"])
             else:
                 del mb.items[it.id]
-                if dt == "SoftDelete":
-                    mb.recoverable.append(it)
             out.append(rmsg("DeleteItem"))
         except MsgError as e:
             out.append(rerr("DeleteItem", e))

@@ -52,7 +52,10 @@ Paths:
         inbox), "is_read", "received" (ISO time), "attachments": [{"name",
         "content_type", "content_b64", "is_inline", "content_id",
         "item": {a message: same keys}}], "count": N, "from_ex": true,
-        "hostile": true} -> {"ids": [...]}
+        "hostile": true (odd values: control characters, invalid dates, a
+        From that is no address, a recipient without one) or "missing"
+        (no Subject, From, DateTimeReceived, DateTimeSent,
+        InternetMessageId)} -> {"ids": [...]}
   POST /_mock/inject    {"operation": "FindItem" | "*" | "Autodiscover",
         "count": 1 (-1: every request), one of:
           "response_code": code   every response message answers it, or
@@ -81,7 +84,9 @@ Paths:
         off)}
   GET  /_mock/stats     {"requests", "by_operation", "max_concurrent",
         "concurrent", "violations", "response_violations",
-        "ntlm_handshakes", "negotiate_handshakes", "connections", "last_headers", "auth_failures",
+        "ntlm_handshakes", "negotiate_handshakes", "connections",
+        "last_headers" (Authorization shows its scheme only),
+        "auth_failures",
         "anchor_mailboxes", "impersonated", "delegated", "sent_external",
         "invalid_versions", "auth_schemes", "autodiscover_requests",
         "internal_errors" (defects of the mock, with tracebacks)}
@@ -623,6 +628,15 @@ class Handler(BaseHTTPRequestHandler):
                                      f.message_xml)
         except MsgError as e:
             return 500, fault_xml(e.code, e.text)
+        except Exception as e:  # a defect of the mock: say so loudly
+            import traceback
+            tb = traceback.format_exc()
+            with srv.lock:
+                srv.stats["internal_errors"].append(
+                    {"operation": op, "error": repr(e), "traceback": tb})
+            log("internal error in %s: %s" % (op, tb))
+            return 500, fault_xml("ErrorInternalServerError",
+                                  "mock defect in %s: %r" % (op, e))
         if inj and "item_index" in inj:
             out = replace_message(op, out, inj)
         text = envelope(out)
@@ -831,7 +845,10 @@ def build_item(store, mailbox, req, folder_id, n):
                             a.get("content_type"), a.get("is_inline"),
                             a.get("content_id"))
         it.add_attachment(at)
-    if req.get("hostile"):
+    if req.get("hostile") == "missing":
+        it.hostile = {"no_subject": 1, "no_from": 1, "no_sent": 1,
+                      "no_received": 1, "no_message_id": 1}
+    elif req.get("hostile"):
         it.hostile = {
             "subject": "odd\x7f\u0085\u009f\u202e\u200b\ttab "
                        "\U0001F600 " + it.subject,

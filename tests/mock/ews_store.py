@@ -60,6 +60,8 @@ WELL_KNOWN = [
     ("calendar", "Calendar", "msgfolderroot", "IPF.Appointment"),
     ("contacts", "Contacts", "msgfolderroot", "IPF.Contact"),
     ("tasks", "Tasks", "msgfolderroot", "IPF.Task"),
+    ("recoverableitemsroot", "Recoverable Items", "root", None),
+    ("recoverableitemsdeletions", "Deletions", "recoverableitemsroot", None),
 ]
 WELL_KNOWN_IDS = {w[0] for w in WELL_KNOWN}
 
@@ -439,7 +441,8 @@ class Item:
             for a in self.attachments:
                 p.append(a.xml(False))
             p.append("</t:Attachments>")
-        if shape.has("item:DateTimeReceived", True):
+        if shape.has("item:DateTimeReceived", True) and \
+                "no_received" not in h:
             p.append("<t:DateTimeReceived>%s</t:DateTimeReceived>"
                      % esc(h.get("received", iso(self.received))))
         if shape.has("item:Size", True):
@@ -465,7 +468,7 @@ class Item:
         if shape.has("item:IsUnmodified", True):
             p.append("<t:IsUnmodified>%s</t:IsUnmodified>"
                      % tf(self.version == 1))
-        if shape.has("item:DateTimeSent", True):
+        if shape.has("item:DateTimeSent", True) and "no_sent" not in h:
             p.append("<t:DateTimeSent>%s</t:DateTimeSent>"
                      % esc(h.get("sent", iso(self.sent))))
         if shape.has("item:DateTimeCreated", True):
@@ -517,7 +520,8 @@ class Item:
                          % h["from_raw"])
             else:
                 p.append(self.from_.xml().join(["<t:From>", "</t:From>"]))
-        if shape.has("message:InternetMessageId", True):
+        if shape.has("message:InternetMessageId", True) and \
+                "no_message_id" not in h:
             p.append("<t:InternetMessageId>%s</t:InternetMessageId>"
                      % esc(self.message_id))
         if shape.has("message:IsRead", True):
@@ -642,7 +646,6 @@ class Mailbox:
                        cls)
             self.folders[f.id] = f
             self.by_wk[wk] = f
-        self.recoverable = []
         self.oof = {"state": "Disabled", "audience": "All",
                     "start": None, "end": None,
                     "internal": "", "external": ""}

@@ -3,6 +3,7 @@
 (tests/unit/test_http.c).  Standard library only.
 
     http_server.py --port-file F [--cert C --key K] [--lifetime S]
+                   [--keytab KT [--reject-token]]
 
 Listens on 127.0.0.1, an ephemeral port written to F once it accepts
 connections; with --cert/--key it speaks TLS.  Stops on SIGTERM, when its
@@ -23,7 +24,20 @@ is on (HTTP/1.1).  Paths:
   GET  /slow?s=S            answers after S seconds (at most 30)
   GET  /close               closes the connection without an answer
   GET  /partial             headers and half the body, then closes
-  GET  /stats               JSON {connections, requests}
+  *    /negotiate            with --keytab KT (a service keytab, e.g.
+                            for HTTP/localhost; tests/mock/spnego.py):
+                            200 with the client's Kerberos principal as
+                            the body (and the server's mutual token in
+                            WWW-Authenticate) for a valid Authorization:
+                            Negotiate, else 401 WWW-Authenticate:
+                            Negotiate (the reason as the body; with
+                            --reject-token the acceptor's error token
+                            with it, as Windows sends a KRB-ERROR)
+  GET  /stats               JSON {connections, requests}; with --keytab
+                            also negotiate: {challenges (401 without
+                            credentials), accepted, refused, principals,
+                            errors, tokens (every token in and out,
+                            base64: for tests that look for them in logs)}
 """
 import argparse
 import gzip
@@ -43,6 +57,10 @@ BASIC_PASS = "s3cret-Basic-pw"
 
 STATS = {"connections": 0, "requests": 0}
 LOCK = threading.Lock()
+NEGOTIATE = None  # a spnego.Spnego with --keytab
+NEG_STATS = {"challenges": 0, "accepted": 0, "refused": 0, "principals": [],
+             "errors": [], "tokens": []}
+NEG_KEEP = 100  # entries kept in each list
 
 SOAP_FAULT = (
     '<?xml version="1.0" encoding="utf-8"?>'
@@ -144,11 +162,51 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return None
+        if p == "/negotiate":
+            return self.negotiate(data)
         if p == "/stats":
             with LOCK:
                 s = dict(STATS)
+                if NEGOTIATE:
+                    s["negotiate"] = json.loads(json.dumps(NEG_STATS))
             return self.reply(200, json.dumps(s), "application/json")
         return self.reply(404, "no such path: " + p)
+
+    def negotiate(self, data):
+        if not NEGOTIATE:
+            return self.reply(404, "no /negotiate: started without --keytab")
+        value = self.headers.get("Authorization")
+        if not value:
+            with LOCK:
+                NEG_STATS["challenges"] += 1
+            return self.reply(401, "Negotiate, please", headers={
+                "WWW-Authenticate": "Negotiate"})
+        ok, header, principal = r = NEGOTIATE.step(value)
+
+        def note(key, item):
+            lst = NEG_STATS[key]
+            lst.append(item)
+            del lst[:-NEG_KEEP]
+
+        with LOCK:
+            parts = value.split(None, 1)
+            if len(parts) == 2:
+                note("tokens", parts[1].strip())
+            if header and " " in header:
+                note("tokens", header.split(None, 1)[1])
+            if ok:
+                NEG_STATS["accepted"] += 1
+                note("principals", principal)
+            else:
+                NEG_STATS["refused"] += 1
+                note("errors", r.error)
+        if not ok:
+            return self.reply(401, "Negotiate refused: %s" % r.error,
+                              headers={"WWW-Authenticate": header})
+        hdr = {"WWW-Authenticate": header} if header else {}
+        if data:
+            hdr["X-Body-Length"] = str(len(data))
+        return self.reply(200, principal, headers=hdr)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = handle_any
 
@@ -162,12 +220,27 @@ class Server(http.server.ThreadingHTTPServer):
 
 
 def main():
+    global NEGOTIATE
     ap = argparse.ArgumentParser()
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--cert")
     ap.add_argument("--key")
     ap.add_argument("--lifetime", type=float, default=300)
+    ap.add_argument("--keytab", help="serve /negotiate with this service "
+                    "keytab (needs python3-gssapi)")
+    ap.add_argument("--reject-token", action="store_true",
+                    help="answer a refused Negotiate token with the "
+                    "acceptor's error token")
     a = ap.parse_args()
+    if a.keytab:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import spnego
+        why = spnego.available()
+        if why:
+            sys.exit("http_server.py: --keytab: " + why)
+        if not os.path.isfile(a.keytab):
+            sys.exit("http_server.py: --keytab: no such file: " + a.keytab)
+        NEGOTIATE = spnego.Spnego(a.keytab, reject_token=a.reject_token)
     srv = Server(("127.0.0.1", 0), Handler)
     if a.cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -11,8 +11,9 @@
 Realm EXAMPLE.TEST; principals alice, bob, carol (password Secret-Pw-1,
 each also in its own client keytab) and HTTP/127.0.0.1 (random key, in
 the service keytab).  The KDC listens on 127.0.0.1 only, on a free port,
-runs in the foreground as a child and is stopped by stop(); every wait is
-bounded.  Nothing outside its temporary directory is read or written.
+runs in the foreground as a child (which dies with its parent) and is
+stopped by stop(); every wait is bounded.  Nothing outside its temporary
+directory is written.
 """
 import os
 import shutil
@@ -35,6 +36,17 @@ def available():
 
 def prog(name):
     return shutil.which(name) or "/usr/sbin/" + name
+
+
+def die_with_parent():
+    """In the child: SIGTERM when the process that started it goes away
+    (Linux PR_SET_PDEATHSIG), so a killed test leaves no KDC behind."""
+    import ctypes
+    import signal
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
 
 
 def free_port():
@@ -100,7 +112,8 @@ class MockKDC:
                 "[kdcdefaults]\n kdc_listen = 127.0.0.1:%(p)d\n"
                 " kdc_tcp_listen = 127.0.0.1:%(p)d\n"
                 "[realms]\n %(r)s = {\n  database_name = %(d)s/principal\n"
-                "  key_stash_file = %(d)s/stash\n  acl_file = %(d)s/kadm5.acl\n"
+                "  key_stash_file = %(d)s/stash\n"
+                "  acl_file = %(d)s/kadm5.acl\n"
                 "  kdc_listen = 127.0.0.1:%(p)d\n"
                 "  kdc_tcp_listen = 127.0.0.1:%(p)d\n"
                 "  max_life = 1h\n }\n"
@@ -118,7 +131,8 @@ class MockKDC:
         self.log = open(os.path.join(d, "krb5kdc.out"), "wb")
         self.proc = subprocess.Popen(
             [prog("krb5kdc"), "-n", "-r", REALM], env=self._env(),
-            stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
+            stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
+            preexec_fn=die_with_parent)
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -819,9 +819,10 @@ END_TEST
 
 START_TEST(test_ntlm_negotiate_chosen)
 {
-	/* no mock serves NTLM or Kerberos: check what libcurl is told, and
-	 * that NTLM's first message goes out on the first request (it does
-	 * only when NTLM is the one scheme allowed) and is redacted */
+	/* no mock serves NTLM: check what libcurl is told, and that NTLM's
+	 * first message goes out on the first request (it does only when
+	 * NTLM is the one scheme allowed) and is redacted.  Negotiate runs
+	 * against a real KDC in test_http_negotiate.py. */
 	struct sb_testhost *th = open_plain("auth=ntlm", "username=CORP\\svc",
 					    "password=Ntlm-Pa55word");
 	ck_assert_uint_eq(sb_http_curl_auth(sb_testhost_state(th)),

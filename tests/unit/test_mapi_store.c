@@ -1113,6 +1113,206 @@ START_TEST(test_ics_change_key_and_recurrence)
 }
 END_TEST
 
+/* The Id of the first message List shows in mailbox's folder. */
+static void first_id(const char *mailbox, const char *folder, char *out,
+		     size_t len)
+{
+	char mb[128], fo[128];
+	snprintf(mb, sizeof mb, "Mailbox=%s", mailbox);
+	snprintf(fo, sizeof fo, "Folder=%s", folder);
+	const char *a[] = {mb, fo, NULL};
+	struct sb_testhost_run *x = call("Email", "List", a);
+	ck_assert_msg(x->status == SB_OK && sb_testhost_rows(x) > 0, "List");
+	snprintf(out, len, "Id=%s", str(x, 0, "Id"));
+	done(x);
+}
+
+/* Load the message Id= (as "Id=...") of mailbox; caller frees. */
+static struct sb_testhost_run *load_in(const char *mailbox, const char *id)
+{
+	char mb[128];
+	snprintf(mb, sizeof mb, "Mailbox=%s", mailbox);
+	const char *a[] = {mb, id, NULL};
+	struct sb_testhost_run *x = call("Email", "Load", a);
+	ck_assert_msg(x->status == SB_OK, "Load: %s", x->err.message);
+	return x;
+}
+
+START_TEST(test_reply_forward)
+{
+	const char *a[] = {"To=bob@example.test",
+			   "Cc=carol@example.test",
+			   "Subject=Plan",
+			   "Body=line one\nline <two> & three\n",
+			   "HtmlBody=<p>line one</p>",
+			   NULL};
+	const struct sb_testhost_file files[] = {
+	    {"Attachments", "a.bin", "application/octet-stream", "\0\1\2", 3},
+	    SB_TESTHOST_FILE_END};
+	struct sb_testhost_run *x = call_files("Email", "Send", a, files);
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	char orig_mid[256];
+	snprintf(orig_mid, sizeof orig_mid, "%s", str(x, 0, "MessageId"));
+	done(x);
+	char bid[160];
+	first_id("bob@example.test", "Inbox", bid, sizeof bid);
+
+	/* Reply: to alice only, threaded, quoted. */
+	const char *r[] = {"Mailbox=bob@example.test", bid, "Body=Agreed.",
+			   NULL};
+	x = call("Email", "Reply", r);
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	ck_assert_str_eq(str(x, 0, "Folder"), "Sent Items");
+	ck_assert(sb_testhost_has_text(x, 0, "Accepted", "alice@example.test"));
+	ck_assert_uint_eq(sb_testhost_cell(x, 0, "Accepted")->count, 1);
+	char sid[160];
+	snprintf(sid, sizeof sid, "Id=%s", str(x, 0, "Id"));
+	done(x);
+	x = load_in("bob@example.test", sid);
+	ck_assert_str_eq(str(x, 0, "Subject"), "RE: Plan");
+	const char *body = str(x, 0, "Body");
+	ck_assert_msg(strncmp(body, "Agreed.\n\nOn ", 12) == 0, "%s", body);
+	ck_assert_ptr_nonnull(strstr(body, " alice@example.test wrote:\n"
+					   "> line one\n"
+					   "> line <two> & three\n"));
+	const char *html = str(x, 0, "HtmlBody");
+	ck_assert_ptr_nonnull(html);
+	ck_assert_ptr_nonnull(strstr(html, "<div>Agreed.</div>"));
+	ck_assert_ptr_nonnull(strstr(html, "<blockquote"));
+	ck_assert_ptr_nonnull(strstr(html, "<p>line one</p>"));
+	ck_assert(!flag(x, 0, "HasAttachments"));
+	done(x);
+	/* The raw file carries the threading headers. */
+	char path[700], *raw = NULL;
+	size_t len = 0;
+	snprintf(path, sizeof path, "%s/alice@example.test/Inbox/new", store);
+	ck_assert_uint_eq(count_files(path), 1);
+	DIR *dir = opendir(path);
+	struct dirent *de;
+	while ((de = readdir(dir)) && de->d_name[0] == '.')
+		;
+	ck_assert_ptr_nonnull(de);
+	char file[1000];
+	snprintf(file, sizeof file, "%s/%s", path, de->d_name);
+	closedir(dir);
+	ck_assert_int_eq(mapi_read_file(file, 1 << 20, &raw, &len), 0);
+	char *v = sb_mime_header(raw, len, "In-Reply-To");
+	ck_assert_ptr_nonnull(v);
+	ck_assert_ptr_nonnull(strstr(v, orig_mid));
+	free(v);
+	ck_assert_ptr_nonnull(strstr(raw, "\nSubject: RE: Plan\n"));
+	free(raw);
+	raw = NULL;
+
+	/* ReplyAll: alice (To) and carol (Cc), not bob; the added Cc once. */
+	const char *ra[] = {"Mailbox=bob@example.test", bid,
+			    "Cc=carol@example.test", "Cc=nobody@example.test",
+			    NULL};
+	x = call("Email", "ReplyAll", ra);
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	ck_assert_uint_eq(sb_testhost_cell(x, 0, "Accepted")->count, 2);
+	ck_assert(sb_testhost_has_text(x, 0, "Accepted", "carol@example.test"));
+	ck_assert_uint_eq(sb_testhost_cell(x, 0, "Rejected")->count, 1);
+	snprintf(sid, sizeof sid, "Id=%s", str(x, 0, "Id"));
+	done(x);
+	x = load_in("bob@example.test", sid);
+	ck_assert_uint_eq(sb_testhost_cell(x, 0, "To")->count, 1);
+	ck_assert(sb_testhost_has_text(x, 0, "To", "alice@example.test"));
+	ck_assert_uint_eq(sb_testhost_cell(x, 0, "Cc")->count, 2);
+	ck_assert(!sb_testhost_has_text(x, 0, "Cc", "bob@example.test"));
+	done(x);
+
+	/* Forward: the original's attachment, then the given one. */
+	const char *fw[] = {"Mailbox=bob@example.test", bid,
+			    "To=carol@example.test", NULL};
+	const struct sb_testhost_file more[] = {
+	    {"Attachments", "b.txt", "text/plain", "bee", 3},
+	    SB_TESTHOST_FILE_END};
+	x = call_files("Email", "Forward", fw, more);
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	snprintf(sid, sizeof sid, "Id=%s", str(x, 0, "Id"));
+	done(x);
+	x = load_in("bob@example.test", sid);
+	ck_assert_str_eq(str(x, 0, "Subject"), "FW: Plan");
+	const struct sb_value *att = sb_testhost_cell(x, 0, "Attachments");
+	ck_assert_ptr_nonnull(att);
+	ck_assert_uint_eq(att->count, 2);
+	ck_assert_str_eq(att->items[0].f.name, "a.bin");
+	ck_assert(att->items[0].f.size == 3 &&
+		  memcmp(att->items[0].f.data, "\0\1\2", 3) == 0);
+	ck_assert_str_eq(att->items[1].f.name, "b.txt");
+	done(x);
+	snprintf(path, sizeof path, "%s/carol@example.test/Inbox/new", store);
+	ck_assert_uint_eq(count_files(path), 3); /* original, ReplyAll, FW */
+
+	/* A missing original: 404 naming it; Forward needs To. */
+	const char *miss[] = {"Mailbox=bob@example.test", "Id=nosuch.item",
+			      NULL};
+	x = call("Email", "ReplyAll", miss);
+	ck_assert_int_eq(x->status, SB_ERR_NOT_FOUND);
+	ck_assert_ptr_nonnull(strstr(x->err.message, "nosuch.item"));
+	done(x);
+	x = sb_testhost_run(th, "Email", "Forward", r, NULL);
+	ck_assert_ptr_nonnull(x);
+	ck_assert_int_eq(x->status, SB_ERR_INVALID_INPUT);
+	ck_assert_ptr_nonnull(strstr(x->err.message, "To"));
+	done(x);
+
+	/* A foreign original with odd values: cleaned, never refused. */
+	snprintf(path, sizeof path,
+		 "%s/bob@example.test/Inbox/new/1700000000.odd.host", store);
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("From: carol@example.test\nSubject: =?utf-8?q?x=01y=0Az?=\n"
+	      "Message-ID: <odd@x.test>\nReferences: junk <a@x.test> <odd@x."
+	      "test>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; "
+	      "boundary=b\n\n--b\nContent-Type: text/plain; charset=utf-8\n\n"
+	      "body\xff\x01 \xef\xbf\xbf <&\n"
+	      "--b\nContent-Type: bad type\nContent-Disposition: attachment; "
+	      "filename=\"../x\x01.txt\"\n\ndata\n--b--\n",
+	      f);
+	fclose(f);
+	const char *odd[] = {"Mailbox=bob@example.test",
+			     "Id=1700000000.odd.host", "To=alice@example.test",
+			     NULL};
+	x = call("Email", "Forward", odd);
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	snprintf(sid, sizeof sid, "Id=%s", str(x, 0, "Id"));
+	done(x);
+	x = load_in("bob@example.test", sid);
+	ck_assert_str_eq(str(x, 0, "Subject"), "FW: xy z");
+	ck_assert_uint_eq(sb_testhost_cell(x, 0, "Attachments")->count, 1);
+	done(x);
+	/* Its text in HTML: escaped, U+FFFF (no XML character) as U+FFFD. */
+	const char *oddr[] = {"Mailbox=bob@example.test",
+			      "Id=1700000000.odd.host", "HtmlBody=<p>ok</p>",
+			      NULL};
+	x = call("Email", "Reply", oddr);
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	ck_assert(sb_testhost_has_text(x, 0, "Accepted", "carol@example.test"));
+	char rid[160];
+	snprintf(rid, sizeof rid, "Id=%s", str(x, 0, "Id"));
+	done(x);
+	x = load_in("bob@example.test", rid);
+	ck_assert_ptr_nonnull(
+	    strstr(str(x, 0, "HtmlBody"), "\xef\xbf\xbd &lt;&amp;</div>"));
+	ck_assert_ptr_null(strstr(str(x, 0, "HtmlBody"), "\xef\xbf\xbf"));
+	done(x);
+	snprintf(path, sizeof path, "%s/bob@example.test/Sent Items/cur/%s:2,S",
+		 store, sid + 3);
+	ck_assert_int_eq(mapi_read_file(path, 1 << 20, &raw, &len), 0);
+	char *refs = sb_mime_header(raw, len, "References");
+	char *irt = sb_mime_header(raw, len, "In-Reply-To");
+	ck_assert_ptr_nonnull(refs);
+	ck_assert_ptr_nonnull(irt);
+	ck_assert_str_eq(refs, "<a@x.test> <odd@x.test>");
+	ck_assert_str_eq(irt, "<odd@x.test>");
+	free(refs);
+	free(irt);
+	free(raw);
+}
+END_TEST
+
 START_TEST(test_clean_text)
 {
 	struct {
@@ -1203,6 +1403,7 @@ int main(void)
 	tcase_add_test(tc, test_change_key);
 	tcase_add_test(tc, test_ics_change_key_and_recurrence);
 	tcase_add_test(tc, test_clean_text);
+	tcase_add_test(tc, test_reply_forward);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

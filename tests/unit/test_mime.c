@@ -749,6 +749,57 @@ START_TEST(test_encode_header)
 }
 END_TEST
 
+/* In-Reply-To and References: msg-ids written as given, folded between
+ * ids, never encoded; anything else in them is refused. */
+START_TEST(test_msgid_list_headers)
+{
+	const char *to[] = {"b@example.test"};
+	const char *longid = "<DM6PR11MB4657D3A0B9B2A6B3C1A8C2A5E6A29@DM6PR11M"
+			     "B4657.namprd11.prod.outlook.com>";
+	char refs[512];
+	snprintf(refs, sizeof refs, "<a.1@example.test> %s <c.3@example.test>",
+		 longid);
+	const char *extra[] = {"In-Reply-To", longid, "References", refs};
+	struct sb_mime_message m = {.from = "a@example.test",
+				    .to = to,
+				    .n_to = 1,
+				    .extra_headers = extra,
+				    .n_extra_headers = 2};
+	struct sb_error err = {0};
+	enum sb_status st;
+	char *msg = build(&m, &err, &st, NULL);
+	ck_assert_int_eq(st, SB_OK);
+	char want[256];
+	snprintf(want, sizeof want, "\r\nIn-Reply-To: %s\r\n", longid);
+	ck_assert_ptr_nonnull(strstr(msg, want));
+	snprintf(want, sizeof want,
+		 "\r\nReferences: <a.1@example.test>\r\n %s\r\n"
+		 " <c.3@example.test>\r\n",
+		 longid);
+	ck_assert_ptr_nonnull(strstr(msg, want));
+	ck_assert_ptr_null(strstr(msg, "=?"));
+	free(msg);
+	const char *bad[] = {"",
+			     " ",
+			     "a@example.test",
+			     "<a@example.test",
+			     "<a@example.test> x",
+			     "<no-at>",
+			     "<a@b@c>",
+			     "<\xC3\xA9@example.test>"};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		const char *e2[] = {"References", bad[i]};
+		m.extra_headers = e2;
+		m.n_extra_headers = 1;
+		sb_error_clear(&err);
+		msg = build(&m, &err, &st, NULL);
+		ck_assert_int_eq(st, SB_ERR_INVALID_INPUT);
+		ck_assert_ptr_nonnull(strstr(err.message, "References"));
+		free(msg);
+	}
+}
+END_TEST
+
 static Suite *mime_suite(void)
 {
 	Suite *s = suite_create("mime");
@@ -769,6 +820,7 @@ static Suite *mime_suite(void)
 	tcase_add_test(tc, test_parse_caps);
 	tcase_add_test(tc, test_parse_garbage_bounded);
 	tcase_add_test(tc, test_encode_header);
+	tcase_add_test(tc, test_msgid_list_headers);
 	suite_add_tcase(s, tc);
 	return s;
 }
