@@ -1,7 +1,6 @@
 """Authentication of the mock EWS server (tests/mock/ews_server.py):
-Basic, NTLM (ews_ntlm.py), Negotiate (Kerberos through GSS-API,
-python3-gssapi, with the service keytab of KRB5_KTNAME: see kdc.py),
-OAuth2 bearer tokens, or none.
+Basic, NTLM (ews_ntlm.py), Negotiate (Kerberos through spnego.py and the
+service keytab of --keytab), OAuth2 bearer tokens, or none.
 
 authenticate(handler) answers the authenticated address ("app:<name>" for
 an application's token), or None after it has answered 401 itself (the
@@ -148,47 +147,27 @@ def bearer(h, auth):
 
 
 def negotiate(h, auth):
-    """SPNEGO/Kerberos, connection-based like IIS: the context lives on the
-    connection; once complete, later requests on it need no header.  The
-    final token goes back in the answer's WWW-Authenticate (mutual
-    authentication)."""
-    import gssapi
-    challenge = ["Negotiate"]
+    """SPNEGO/Kerberos through tests/mock/spnego.py (the --keytab service
+    keytab), connection-based like IIS (authPersistNonNTLM): once a
+    request on a connection was accepted, later requests on it need no
+    header.  The server's token goes back in the answer's
+    WWW-Authenticate (mutual authentication)."""
     if not auth:
         if h.conn_user:
             return h.conn_user
-        return refuse(h, challenge)
-    scheme, _, data = auth.partition(" ")
-    if scheme.lower() != "negotiate" or not data.strip():
-        return refuse(h, challenge)
+        return refuse(h, ["Negotiate"])
+    if auth.split(" ", 1)[0].lower() != "negotiate":
+        return refuse(h, ["Negotiate"])
     scheme_seen(h, "Negotiate")
-    try:
-        token = base64.b64decode(data.strip(), validate=True)
-    except ValueError:
-        return refuse(h, challenge)
-    if getattr(h, "gss", None) is None:
-        h.server.bump("negotiate_handshakes")
-        h.conn_user = None
-        h.gss = gssapi.SecurityContext(usage="accept")
-    try:
-        out = h.gss.step(token)
-    except gssapi.exceptions.GSSError:
-        h.gss = None
-        return refuse(h, challenge)
-    if not h.gss.complete:
-        h.read_body()
-        h.send_response(401)
-        h.send_header("WWW-Authenticate", "Negotiate " +
-                      base64.b64encode(out or b"").decode())
-        h.send_header("Content-Length", "0")
-        h.end_headers()
-        return None
-    name = str(h.gss.initiator_name)
-    h.gss = None
-    user = user_of(name.split("@")[0])
+    h.server.bump("negotiate_handshakes")
+    h.conn_user = None
+    r = h.server.spnego.step(auth)
+    if not r.ok:
+        return refuse(h, [r.header or "Negotiate"])
+    user = user_of((r.principal or "").split("@")[0])
     if user is None:
-        return refuse(h, challenge)
+        return refuse(h, ["Negotiate"])
     h.conn_user = user
-    if out:
-        h.auth_reply = "Negotiate " + base64.b64encode(out).decode()
+    if r.header:
+        h.auth_reply = r.header
     return user

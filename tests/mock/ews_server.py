@@ -5,8 +5,8 @@ validation), python3-pycryptodome (MD4 for NTLM) and python3-cryptography
 (JWT signatures).
 
     ews_server.py --port-file F [--cert C --key K]
-        [--auth basic|ntlm|negotiate|oauth2|none] [--jwks-cert PEM]
-        [--tokens-file F]
+        [--auth basic|ntlm|negotiate|oauth2|none] [--keytab KT]
+        [--jwks-cert PEM] [--tokens-file F]
         [--schema-dir DIR] [--lifetime S] [--log FILE]
         [--validate-responses]
 
@@ -21,10 +21,12 @@ alice.  Every EWS and Autodiscover request is authenticated by --auth:
   ntlm    NTLM (type 1/2/3 on one connection, NTLMv2 response recomputed
           from the password); a connection stays authenticated, so a
           second request on it needs no handshake
-  negotiate  Kerberos through SPNEGO (GSS-API, python3-gssapi): the
-          service key comes from KRB5_KTNAME and KRB5_CONFIG names the
-          realm (tests/mock/kdc.py makes both); connection-based like
-          NTLM; counted in "negotiate_handshakes"
+  negotiate  Kerberos through SPNEGO (tests/mock/spnego.py, GSS-API):
+          the service keys come from --keytab, KRB5_CONFIG names the realm
+          (tests/lib/krb5kdc.py makes both; the client asks for
+          HTTP/localhost, so reach the server as http://localhost:PORT);
+          connection-based like IIS; alice@REALM is alice@example.test;
+          counted in "negotiate_handshakes"
   oauth2  Authorization: Bearer <JWT RS256-signed by the key of
           --jwks-cert (claims upn/preferred_username/email name the user;
           without one the token is an application's, which acts through
@@ -104,6 +106,7 @@ import sys
 import threading
 import time
 import urllib.parse
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -244,6 +247,10 @@ class Server(ThreadingHTTPServer):
         self.store = Store()
         self.lock = threading.Lock()
         self.pubkey = None
+        self.spnego = None
+        if opts.auth == "negotiate":
+            from spnego import Spnego
+            self.spnego = Spnego(opts.keytab)
         if opts.jwks_cert:
             from cryptography import x509
             with open(opts.jwks_cert, "rb") as f:
@@ -325,13 +332,15 @@ class Handler(BaseHTTPRequestHandler):
     def setup(self):
         super().setup()
         self.ntlm = None       # NTLM state of this connection
-        self.gss = None        # Negotiate (GSS-API) context in progress
         self.auth_reply = None  # WWW-Authenticate of a completed Negotiate
         self.conn_user = None  # the user this connection authenticated as
         self.server.bump("connections")
 
     def log_message(self, fmt, *args):
         pass
+
+    def version_string(self):
+        return self.server_version
 
     # ---- plumbing ----
     def send(self, status, body, ctype="text/xml; charset=utf-8",
@@ -342,6 +351,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("X-BackEndHttpStatus", str(status))
+        self.send_header("request-id", str(uuid.uuid4()))
+        self.send_header("X-FEServer", "MBX01")
         if self.auth_reply:
             self.send_header("WWW-Authenticate", self.auth_reply)
             self.auth_reply = None
@@ -1049,6 +1060,7 @@ def main():
     ap.add_argument("--auth", default="basic",
                     choices=["basic", "ntlm", "negotiate", "oauth2",
                              "none"])
+    ap.add_argument("--keytab", help="the service keytab (negotiate)")
     ap.add_argument("--jwks-cert")
     ap.add_argument("--tokens-file")
     ap.add_argument("--schema-dir", default=DEFAULT_SCHEMA)
@@ -1059,6 +1071,8 @@ def main():
     OPTS = opts
     if bool(opts.cert) != bool(opts.key):
         ap.error("--cert and --key go together")
+    if opts.auth == "negotiate" and not opts.keytab:
+        ap.error("--auth negotiate needs --keytab (the service keytab)")
     schema = load_schema(opts.schema_dir)
     srv = Server(("127.0.0.1", opts.port), opts, schema)
     if opts.cert:
