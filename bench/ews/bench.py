@@ -645,10 +645,20 @@ def environment():
         el = exchangelib.__version__
     except Exception:  # noqa: BLE001 - reported as unknown
         el = "?"
-    return {"cpu": cpu, "ncpu": os.cpu_count(),
+    commit = subprocess.run(["git", "-C", TOP, "describe", "--always",
+                             "--dirty"], capture_output=True,
+                            text=True).stdout.strip() or "?"
+    return {"cpu": cpu, "ncpu": os.cpu_count(), "commit": commit,
             "python": platform.python_version(),
             "libcurl": lib[0] if lib else "?", "exchangelib": el,
             "date": time.strftime("%Y-%m-%d")}
+
+
+def kept_calls(results):
+    """Calls on the kept connection per sender in one run (the daemon's
+    List of the first run: all are alike)."""
+    r = results["runs"][0]
+    return len(r[results["auths"][0]]["List"]["daemon"]) - 1
 
 
 def rows(s):
@@ -662,13 +672,14 @@ def markdown(results, s):
     env = results["env"]
     lines = [
         "<!-- bench/ews figures: begin -->",
-        "Measured %s with `bench/ews/run.sh` on %d CPUs (%s), Python %s, "
-        "libcurl %s, exchangelib %s; %d runs of %d calls on the kept "
-        "connection (plus the first) per sender, operation and "
+        "Measured %s at `%s` with `bench/ews/run.sh` on %d CPUs (%s), "
+        "Python %s, libcurl %s, exchangelib %s; %d run%s of %d calls on the "
+        "kept connection (plus the first) per sender, operation and "
         "authentication; 1-minute load average at the start of the runs: "
-        "%s." % (env["date"], env["ncpu"], env["cpu"], env["python"],
-                 env["libcurl"], env["exchangelib"], results["runs_n"],
-                 results["calls"],
+        "%s." % (env["date"], env.get("commit", "?"), env["ncpu"],
+                 env["cpu"], env["python"], env["libcurl"],
+                 env["exchangelib"], results["runs_n"],
+                 "" if results["runs_n"] == 1 else "s", kept_calls(results),
                  ", ".join("%.1f" % v for v in results["load"])),
         "",
         "Latency, milliseconds: median over the runs of each run's median "
