@@ -148,18 +148,27 @@ static struct instance *priv(struct sbc_instance *inst)
 
 /* ---- host services lent to brokers -------------------------------------- */
 
+static bool host_log_enabled(const struct sb_host *host,
+			     enum sb_log_level level)
+{
+	(void)host;
+	return sbc_log_enabled(level);
+}
+
 static void host_log(const struct sb_host *host, enum sb_log_level level,
 		     const char *fmt, ...) SB_PRINTF(3, 4);
 static void host_log(const struct sb_host *host, enum sb_log_level level,
 		     const char *fmt, ...)
 {
+	if ((unsigned)level > SB_LOG_DEBUG)
+		level = SB_LOG_DEBUG;
+	if (!sbc_log_enabled(level))
+		return; /* not formatted for nothing */
 	char buf[2048];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	if ((unsigned)level > SB_LOG_DEBUG)
-		level = SB_LOG_DEBUG;
 	sbc_log(level, host ? host->broker : NULL, host ? host->instance : NULL,
 		"%s", buf);
 }
@@ -399,6 +408,7 @@ static struct sbc_instance *instance_bind(const struct sbc_config *cfg,
 	inst->host.log = host_log;
 	inst->host.remaining_ms = host_remaining_ms;
 	inst->host.cancelled = host_cancelled;
+	inst->host.log_enabled = host_log_enabled;
 	if (cfg->state_dir) {
 		char *sd = make_state_dir(cfg, ic, errs);
 		if (!sd) {

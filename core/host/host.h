@@ -23,6 +23,8 @@
 void sbc_log(enum sb_log_level lvl, const char *broker, const char *instance,
 	     const char *fmt, ...) SB_PRINTF(4, 5);
 void sbc_log_set_level(enum sb_log_level max);
+/* Would sbc_log write a line at lvl? */
+bool sbc_log_enabled(enum sb_log_level lvl);
 /* "error", "warn", "info", "debug" -> level; false if unknown. */
 bool sbc_log_level_parse(const char *s, enum sb_log_level *out);
 

@@ -28,6 +28,11 @@ void sbc_log_set_level(enum sb_log_level max)
 	atomic_store(&log_max, (int)max);
 }
 
+bool sbc_log_enabled(enum sb_log_level lvl)
+{
+	return (int)lvl <= atomic_load(&log_max);
+}
+
 bool sbc_log_level_parse(const char *s, enum sb_log_level *out)
 {
 	if (!s)

@@ -108,8 +108,8 @@ static void log_line(const struct sb_host *host, char dir, const char *pfx,
 void sbn_log_head(const struct sb_host *host, const struct sbn_secrets *sec,
 		  char dir, const char *data, size_t len)
 {
-	if (!host || !host->log)
-		return;
+	if (!host || !host->log || !sb_log_enabled(host, SB_LOG_DEBUG))
+		return; /* built for no one */
 	size_t pos = 0;
 	while (pos < len) {
 		const char *nl = memchr(data + pos, '\n', len - pos);
@@ -150,7 +150,7 @@ void sbn_log_body(const struct sb_host *host, const struct sbn_secrets *sec,
 		  char dir, const char *content_type, const void *body,
 		  size_t len, bool secret)
 {
-	if (!host || !host->log || !len)
+	if (!host || !host->log || !len || !sb_log_enabled(host, SB_LOG_DEBUG))
 		return;
 	if (secret) {
 		host->log(host, SB_LOG_DEBUG,

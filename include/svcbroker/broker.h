@@ -53,7 +53,7 @@ extern "C" {
 
 #define SB_BROKER_MAGIC 0x53564342u /* "SVCB" */
 #define SB_ABI_MAJOR 2
-#define SB_ABI_MINOR 0
+#define SB_ABI_MINOR 1
 #define SB_BROKER_SYMBOL "svcbroker_broker"
 
 /* ---------------------------------------------------------------------
@@ -219,7 +219,27 @@ struct sb_host {
 	/* A directory where the instance may keep state across restarts
 	 * (created by the host, mode 0700); NULL if none is configured. */
 	const char *state_dir;
+	/* Since 2.1 (a host of 2.0 has no such field: read it through
+	 * sb_log_enabled): true when a line at this level would be logged,
+	 * so that a broker skips building text no one will read (a debug
+	 * transcript).  NULL: every level is. */
+	bool (*log_enabled)(const struct sb_host *host,
+			    enum sb_log_level level);
 };
+
+/* Would host->log write a line at level?  True for a host without
+ * log_enabled (older than 2.1, or one that logs everything). */
+static inline bool sb_log_enabled(const struct sb_host *host,
+				  enum sb_log_level level)
+{
+	if (!host)
+		return false;
+	if (host->struct_size < offsetof(struct sb_host, log_enabled) +
+				    sizeof(host->log_enabled) ||
+	    !host->log_enabled)
+		return true;
+	return host->log_enabled(host, level);
+}
 
 /* ---------------------------------------------------------------------
  * The module descriptor.

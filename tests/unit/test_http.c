@@ -944,6 +944,69 @@ static enum sb_status from_fixture(void *ctx, const struct sb_http_wire *w,
 	return sb_http_response_parse(rs, buf, n, err);
 }
 
+/* A host of our own: counts its debug lines, and says whether debug
+ * lines are wanted (log_enabled, ABI 2.1). */
+static int lines_logged;
+static bool debug_wanted;
+static void count_log(const struct sb_host *host, enum sb_log_level level,
+		      const char *fmt, ...) SB_PRINTF(3, 4);
+static void count_log(const struct sb_host *host, enum sb_log_level level,
+		      const char *fmt, ...)
+{
+	(void)host;
+	(void)fmt;
+	if (level == SB_LOG_DEBUG)
+		lines_logged++;
+}
+static bool want_debug(const struct sb_host *host, enum sb_log_level level)
+{
+	(void)host;
+	return level != SB_LOG_DEBUG || debug_wanted;
+}
+
+START_TEST(test_transcript_only_when_wanted)
+{
+	struct sb_host h = {.struct_size = sizeof(struct sb_host),
+			    .instance = "web",
+			    .broker = "t",
+			    .log = count_log,
+			    .log_enabled = want_debug};
+	struct sb_http_conf conf = {.url = "https://graph.example/v1.0",
+				    .tls = {.verify_tls = true},
+				    .connect_timeout_ms = 1000,
+				    .max_response_size = 1 << 20};
+	struct sb_error err;
+	struct sb_http *c = sb_http_new(&h, &conf, &err);
+	ck_assert_msg(c != NULL, "%s", err.message);
+	struct fixtures f;
+	memset(&f, 0, sizeof(f));
+	sb_http_set_transport(c, from_fixture, &f);
+	struct sb_http_request rq = {.path = "/items_ok"};
+	struct sb_http_response rs;
+	for (int round = 0; round < 2; round++) {
+		debug_wanted = round == 1;
+		lines_logged = 0;
+		ck_assert_int_eq(sb_http_perform(c, NULL, &rq, &rs, &err),
+				 SB_OK);
+		ck_assert_int_eq(rs.status, 200);
+		sb_http_response_free(&rs);
+		if (debug_wanted)
+			ck_assert_int_gt(lines_logged, 2);
+		else
+			ck_assert_int_eq(lines_logged, 0);
+	}
+	/* a host older than 2.1 has no log_enabled: everything is wanted */
+	h.struct_size = offsetof(struct sb_host, log_enabled);
+	debug_wanted = false;
+	lines_logged = 0;
+	ck_assert(sb_log_enabled(&h, SB_LOG_DEBUG));
+	ck_assert_int_eq(sb_http_perform(c, NULL, &rq, &rs, &err), SB_OK);
+	sb_http_response_free(&rs);
+	ck_assert_int_gt(lines_logged, 2);
+	sb_http_free(c);
+}
+END_TEST
+
 START_TEST(test_transport_fixtures)
 {
 	struct sb_testhost *th = open_with(
@@ -1161,6 +1224,7 @@ static Suite *suite(void)
 	TCase *off = tcase_create("no network");
 	tcase_add_test(off, test_config_keys);
 	tcase_add_test(off, test_transport_fixtures);
+	tcase_add_test(off, test_transcript_only_when_wanted);
 	tcase_add_test(off, test_response_parse);
 	tcase_add_test(off, test_retry_after);
 	tcase_add_test(off, test_pool);
