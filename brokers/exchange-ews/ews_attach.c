@@ -144,6 +144,14 @@ static enum sb_status att_load(void *state, const struct sb_call *call,
 			    "Attachment %s: over max_attachment_size "
 			    "(%lld)",
 			    id, (long long)cap);
+		else if (st != SB_OK && err &&
+			 !strcmp(err->code, "response_too_large"))
+			st = sb_error_set(
+			    err, SB_ERR_PAYLOAD_TOO_LARGE,
+			    "ErrorMessageSizeExceeded",
+			    "Attachment %s: the answer is over "
+			    "max_response_size (%lld)",
+			    id, (long long)ews_max_response_att(state));
 	}
 	if (st == SB_OK)
 		st = first_message(&op, &msg, err);

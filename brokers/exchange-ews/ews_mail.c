@@ -527,9 +527,9 @@ static enum sb_status check_sizes(struct ews *e, const struct ews_mail_row *x,
 		if (x->atts[i].size > 0)
 			sum += x->atts[i].size;
 	int64_t cap = ews_max_attachment(e);
-	int64_t resp = ews_max_response(e);
+	int64_t resp = ews_max_response_att(e);
 	/* the answer carries them in base64, plus the envelope */
-	int64_t wire = sum / 3 * 4 + 4 + 64 * 1024;
+	int64_t wire = (sum + 2) / 3 * 4 + 4 * (int64_t)x->n_atts + 64 * 1024;
 	const char *which = NULL;
 	int64_t limit = 0;
 	if (cap > 0 && sum > cap) {
@@ -571,6 +571,14 @@ load_attachments(struct ews *e, const struct sb_call *call, const char *mailbox,
 	op.stream_arg = &sink;
 	ews_w_get_attachments(&op, ids, x->n_atts);
 	enum sb_status st = ews_op_run(&op, err);
+	if (st != SB_OK && err && !strcmp(err->code, "response_too_large"))
+		st = sb_error_set(err, SB_ERR_PAYLOAD_TOO_LARGE,
+				  "ErrorMessageSizeExceeded",
+				  "the message's attachments are over "
+				  "max_response_size (%lld): load them one "
+				  "at a time with Attachment.List and "
+				  "Attachment.Load",
+				  (long long)ews_max_response_att(e));
 	size_t i = 0;
 	for (xmlNode *m = st == SB_OK ? ews_op_first(&op) : NULL;
 	     st == SB_OK && m && i < x->n_atts; m = ews_op_next(m), i++) {

@@ -155,6 +155,8 @@ try:
     cfg = ("[module exchange-ews]\nenabled = yes\n" +
            instance("ews", mock.port, "max_response_size = 64MiB\n") +
            instance("small", mock.port, "max_attachment_size = 1KiB\n") +
+           instance("tight", mock.port, "max_attachment_size = 16KiB\n"
+                    "max_response_size = 64KiB\n") +
            instance("deleg", mock.port, "").replace(
                "impersonation = impersonate", "impersonation = delegate"))
     with sbtest.Daemon(cfg) as d:
@@ -395,6 +397,18 @@ try:
              "Load over max_attachment_size: 413 ErrorMessageSizeExceeded")
         c.ok("Attachment" in err(b).get("message", ""),
              "the 413 names the Attachment object", err(b).get("message"))
+        # an attachment answer over the response cap is 413 too, not 502
+        for meth, inp in (("Attachment.Load", {"Id": ids[0]}),
+                          ("Email.Load", {"Id": ids[0]})):
+            mock.ctl("/_mock/inject", {"operation": "GetAttachment",
+                                       "count": 1, "raw_preset": "huge",
+                                       "size": 2 << 20})
+            st, b = d.call("tight/" + meth, inp)
+            c.eq((st, err(b).get("code")), (413, "ErrorMessageSizeExceeded"),
+                 "%s: answer over max_response_size: 413" % meth)
+            c.ok("Attachment" in err(b).get("message", ""),
+                 "%s: the 413 names the Attachment object" % meth,
+                 err(b).get("message"))
 
         # ---- hostile mailbox ----------------------------------------------
         mock.ctl("/_mock/reset", {})
@@ -521,9 +535,10 @@ try:
     ids = mock.deliver(subject="huge", attachments=[
         {"name": "huge.bin", "content_type": "application/octet-stream",
          "content_b64": base64.b64encode(blob).decode()}])
+    # default max_response_size and max_attachment_size: a 25 MiB file
+    # (35 MB in base64) loads although the answer is over 32 MiB
     with sbtest.Daemon("[module exchange-ews]\nenabled = yes\n" +
-                       instance("ews", mock.port,
-                                "max_response_size = 64MiB\n")) as d:
+                       instance("ews", mock.port, "")) as d:
         st, b = d.call("ews/Attachment.List", {"ItemId": ids[0]})
         c.eq(st, 200, "25 MiB: Attachment.List answers 200")
         a = rows(b)[0] if rows(b) else {}
