@@ -814,7 +814,8 @@ static enum sb_status email_forward(void *state, const struct sb_call *call,
 
 /* ---- Move, Delete, MarkRead ------------------------------------------- */
 
-/* The Id and ChangeKey of the first item of the answer, to the row. */
+/* The Id and ChangeKey of the first item of the answer, to the row; an
+ * answer without an Id is refused when there is no fallback_id. */
 static enum sb_status id_row(struct sb_result *r, const xmlNode *msg,
 			     const char *fallback_id, const char *folder,
 			     struct sb_error *err)
@@ -822,6 +823,9 @@ static enum sb_status id_row(struct sb_result *r, const xmlNode *msg,
 	const xmlNode *iid = first_item_id(msg);
 	const char *id = iid ? sb_xml_attr(iid, NULL, "Id") : NULL;
 	const char *ck = iid ? sb_xml_attr(iid, NULL, "ChangeKey") : NULL;
+	if ((!id || !*id) && !fallback_id)
+		return sb_error_set(err, SB_ERR_UPSTREAM, "invalid_response",
+				    "EWS answered without the item's new Id");
 	enum sb_status st = sb_result_row(r);
 	if (st == SB_OK)
 		st =
@@ -863,19 +867,117 @@ static enum sb_status email_move(void *state, const struct sb_call *call,
 	return st;
 }
 
+/* The FolderId of the item id's folder (GetItem) into buf. */
+static enum sb_status item_folder(struct ews *e, const struct sb_call *call,
+				  const char *mailbox, const char *id,
+				  char *buf, size_t n, struct sb_error *err)
+{
+	struct ews_op op;
+	ews_op_init(&op, e, call, 0);
+	op.mailbox = mailbox;
+	const char *ids[] = {id};
+	ews_w_get_items(&op, ids, 1, EWS_GET_PARENT);
+	xmlNode *msg = NULL;
+	enum sb_status st = ews_op_run(&op, err);
+	if (st == SB_OK)
+		st = first_status(&op, &msg, err);
+	const xmlNode *pf =
+	    st == SB_OK ? sb_xml_child(ews_items_first(msg), SB_NS_EWS_TYPES,
+				       "ParentFolderId")
+			: NULL;
+	const char *v = pf ? sb_xml_attr(pf, NULL, "Id") : NULL;
+	if (st == SB_OK && (!v || !*v || strlen(v) >= n))
+		st = sb_error_set(err, SB_ERR_UPSTREAM, "invalid_response",
+				  "GetItem answered without the item's "
+				  "ParentFolderId");
+	if (st == SB_OK)
+		snprintf(buf, n, "%s", v);
+	ews_op_free(&op);
+	return st;
+}
+
+/* The FolderId of the well-known folder wk (GetFolder) into buf. */
+static enum sb_status well_known_folder(struct ews *e,
+					const struct sb_call *call,
+					const char *mailbox, const char *wk,
+					char *buf, size_t n,
+					struct sb_error *err)
+{
+	struct ews_op op;
+	ews_op_init(&op, e, call, 0);
+	op.mailbox = mailbox;
+	sb_xml_w_open(&op.w, "m:GetFolder");
+	sb_xml_w_open(&op.w, "m:FolderShape");
+	sb_xml_w_leaf(&op.w, "t:BaseShape", "IdOnly");
+	sb_xml_w_close(&op.w);
+	sb_xml_w_open(&op.w, "m:FolderIds");
+	ews_w_distinguished(&op, wk);
+	sb_xml_w_close(&op.w);
+	sb_xml_w_close(&op.w);
+	xmlNode *msg = NULL;
+	enum sb_status st = ews_op_run(&op, err);
+	if (st == SB_OK)
+		st = first_status(&op, &msg, err);
+	const xmlNode *fid =
+	    st == SB_OK ? sb_xml_child(sb_xml_first_element(sb_xml_child(
+					   msg, SB_NS_EWS_MESSAGES, "Folders")),
+				       SB_NS_EWS_TYPES, "FolderId")
+			: NULL;
+	const char *v = fid ? sb_xml_attr(fid, NULL, "Id") : NULL;
+	if (st == SB_OK && (!v || !*v || strlen(v) >= n))
+		st = sb_error_set(err, SB_ERR_UPSTREAM, "invalid_response",
+				  "GetFolder answered without the FolderId "
+				  "of %s",
+				  wk);
+	if (st == SB_OK)
+		snprintf(buf, n, "%s", v);
+	ews_op_free(&op);
+	return st;
+}
+
+/* Like mapi-stub: without HardDelete a message is moved to Deleted Items
+ * (a new Id there, returned with its ChangeKey and Folder), and removed
+ * for good when it already is in Deleted Items. */
 static enum sb_status email_delete(void *state, const struct sb_call *call,
 				   struct sb_result *r, struct sb_error *err)
 {
+	struct ews *e = state;
 	struct ews_op op;
 	const char *id = sb_call_str(call, "Id", NULL);
 	bool hard = false;
 	sb_call_bool(call, "HardDelete", &hard);
-	ews_op_init(&op, state, call, 0);
+	ews_op_init(&op, e, call, 0);
 	enum sb_status st = ews_op_mailbox(&op, err);
 	if (st == SB_OK)
 		st = ews_check_id("Id", id, err);
+	char parent[ID_MAX], deleted[ID_MAX];
+	if (st == SB_OK && !hard) {
+		st = item_folder(e, call, op.mailbox, id, parent,
+				 sizeof(parent), err);
+		if (st == SB_OK)
+			st = well_known_folder(e, call, op.mailbox,
+					       "deleteditems", deleted,
+					       sizeof(deleted), err);
+		if (st == SB_OK && !strcmp(parent, deleted))
+			hard = true;
+	}
+	xmlNode *msg = NULL;
+	if (st == SB_OK && !hard) {
+		ews_w_move_item_head(&op);
+		st = ews_folder_ref(&op, "deleteditems", NULL, err);
+		if (st == SB_OK) {
+			ews_w_move_item_tail(&op, id);
+			st = ews_op_run(&op, err);
+		}
+		if (st == SB_OK)
+			st = first_status(&op, &msg, err);
+		if (st == SB_OK)
+			st = id_row(r, msg, NULL, deleted, err);
+		ews_op_free(&op);
+		return st;
+	}
 	if (st == SB_OK) {
-		ews_w_delete_item(&op, id, hard);
+		ews_w_delete_item(&op, id, true);
 		st = ews_op_run(&op, err);
 	}
 	if (st == SB_OK)
@@ -1154,8 +1256,9 @@ const struct sb_method ews_email_methods[] = {
     {.name = "Delete",
      .kind = SB_KIND_DELETE,
      .handler = email_delete,
-     .doc = "Move a message to Deleted Items, or remove it for good when "
-	    "HardDelete is true.",
+     .doc = "Move a message to Deleted Items (it gets a new Id there, "
+	    "returned with its ChangeKey and Folder), or remove it for good "
+	    "when HardDelete is true or it already is in Deleted Items.",
      .inputs = delete_in,
      .returns = move_ret},
     {.name = "MarkRead",

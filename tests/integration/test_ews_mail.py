@@ -489,6 +489,26 @@ try:
         st, b = d.call("ews/Email.MarkRead", {"Id": o, "ChangeKey": ck,
                                               "IsRead": False})
         c.eq(st, 409, "MarkRead with a stale ChangeKey: 409")
+        # Delete without HardDelete: to Deleted Items, with its new Id
+        soft = mock.deliver(subject="soft delete", to=[ALICE])[0]
+        st, b = d.call("ews/Email.Delete", {"Id": soft})
+        c.eq(st, 200, "soft Delete answers 200")
+        r = rows(b)[0] if rows(b) else {}
+        c.ok(r.get("Id") and r.get("Id") != soft and r.get("ChangeKey"),
+             "soft Delete: the new Id and ChangeKey", str(r))
+        c.eq([i.get("id") for i in mock.items(ALICE, "deleteditems")
+              if i.get("subject") == "soft delete"], [r.get("Id")],
+             "soft Delete: the message is in Deleted Items")
+        st, b = d.call("ews/Email.Load", {"Id": r.get("Id") or "x"})
+        c.eq((st, (rows(b)[0] if rows(b) else {}).get("Folder")),
+             (200, r.get("Folder")),
+             "soft Delete: the new Id loads, in the Folder returned")
+        st, b = d.call("ews/Email.Delete", {"Id": r.get("Id") or "x"})
+        c.eq((st, (rows(b)[0] if rows(b) else {}).get("Folder")),
+             (200, None), "soft Delete in Deleted Items: removed")
+        c.eq([i for i in mock.items(ALICE, "deleteditems")
+              if i.get("subject") == "soft delete"], [],
+             "soft Delete in Deleted Items: gone for good")
         st, b = d.call("ews/Email.Move", {"Id": o, "Folder": "deleteditems"})
         c.eq(st, 200, "Move answers 200")
         new_id = (rows(b)[0] if rows(b) else {}).get("Id")
