@@ -581,8 +581,12 @@ try:
             # what is held at the peak: the answer's base64 (1.33x, freed
             # once parsed), the decoded file (1x, the content decoded while
             # parsed: never a base64 text node), the result's copy (1x)
-            # and the host's JSON rendering of it (1.33x)
-            c.ok(peak < 5 * len(blob), "25 MiB: memory stays bounded",
+            # and the host's JSON rendering of it (1.33x): measured 3.67x.
+            # Parsing the answer into a tree first (a base64 text node
+            # besides the raw answer) measured 4.0x, so the bound, 3.85x,
+            # is met only while the content is decoded as it streams.
+            c.ok(peak < 3.85 * len(blob),
+                 "25 MiB: memory stays bounded (content streamed)",
                  "%d bytes" % peak)
         c.eq(mock.stats().get("violations"), [],
              "no schema violation at the mock (25 MiB)")
