@@ -54,27 +54,38 @@ static const char *well_known_name(const char *s)
 	return NULL;
 }
 
-/* An EWS folder id: base64 (standard or URL-safe), at least 20
- * characters; a display name hardly is one. */
+/* An EWS folder id: base64 (standard, or URL-safe as REST gives it) of
+ * Exchange's id layout: a compression byte (0 or 1), the id's storage
+ * type (a small number), then the moniker's length and the rest: at
+ * least 8 bytes.  A name such as "Quarterly-Reports-2024" is made of the
+ * same characters, but it does not decode to that layout. */
 static bool looks_like_id(const char *s)
 {
 	size_t n = strlen(s);
 	if (n < 20 || n > 1024)
 		return false;
-	bool special = false;
+	char b64[1032];
+	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (isalnum(c))
-			continue;
-		if (c == '+' || c == '/' || c == '=' || c == '-' || c == '_') {
-			special = true;
-			continue;
-		}
-		return false;
+		if (c == '-')
+			c = '+';
+		else if (c == '_')
+			c = '/';
+		else if (!isalnum(c) && c != '+' && c != '/' && c != '=')
+			return false;
+		b64[k++] = (char)c;
 	}
-	/* a long single word of letters could be a name: ids have digits
-	 * or padding */
-	return special || strpbrk(s, "0123456789") != NULL;
+	if (!memchr(b64, '=', k))
+		while (k % 4)
+			b64[k++] = '=';
+	size_t len = 0;
+	unsigned char *raw = sb_base64_decode(b64, k, &len);
+	if (!raw)
+		return false;
+	bool id = len >= 8 && raw[0] <= 1 && raw[1] <= 0x0f;
+	free(raw);
+	return id;
 }
 
 static void write_shape(struct sb_xml_w *w)

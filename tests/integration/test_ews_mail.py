@@ -304,6 +304,15 @@ try:
         st, b = d.call("ews/Email.List", {"Folder": "Projects"})
         c.eq([x.get("Subject") for x in rows(b)], ["three files"],
              "List of a folder by name")
+        # a long name of base64's characters is still a name, not an Id
+        st, b = d.call("ews/Folder.Create", {"Name": "Quarterly-Reports-2024"})
+        c.eq(st, 200, "Folder.Create Quarterly-Reports-2024")
+        st, b = d.call("ews/Email.Move", {"Id": d2.get("Id", "x"),
+                                          "Folder": "Quarterly-Reports-2024"})
+        c.eq(st, 200, "Move to a folder by a long name")
+        st, b = d.call("ews/Email.List", {"Folder": "Quarterly-Reports-2024"})
+        c.eq((st, [x.get("Subject") for x in rows(b)]), (200, ["draft two"]),
+             "List of a folder by a long name")
 
         # ---- List: To and Cc, one GetItem per page -------------------------
         mock.ctl("/_mock/reset", {})
