@@ -328,6 +328,13 @@ def autodiscover_tests(d, ews):
     st, b = call(d, "ad/Service.Autodiscover", {"Refresh": True})
     c.eq((st, err(b).get("code")), (502, "autodiscover_refused"),
          "Autodiscover refuses an address outside the domain")
+    ews.ok("autodiscover", {"ews_url": "https://evil.example.org/EWS/"
+                                       "Exchange.asmx"})
+    st, b = call(d, "ad/Service.Autodiscover", {"Refresh": True})
+    c.eq((st, err(b).get("code")), (502, "autodiscover_refused"),
+         "Autodiscover refuses an EwsUrl outside the domain")
+    c.ok("evil.example.org" in err(b).get("message", ""),
+         "... naming its host", err(b).get("message"))
     ews.ok("autodiscover", {"error": 500})
     st, b = call(d, "ad/Service.Autodiscover", {"Refresh": True})
     c.eq(st, 404, "Autodiscover: no such mailbox is 404")

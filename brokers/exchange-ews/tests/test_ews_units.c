@@ -940,6 +940,34 @@ START_TEST(test_autodiscover_redirects)
 		ck_assert_uint_eq(W.n_req, 1);
 		sb_testhost_free(th);
 	}
+	/* an EwsUrl outside the domain and not the answering server */
+	th = open_ad(ovr);
+	a = ad_settings("https://evil.example.org/EWS/Exchange.asmx");
+	push(200, a);
+	free(a);
+	ck_assert_int_eq(run_status(th, "Service", "Autodiscover", NULL, &err),
+			 SB_ERR_UPSTREAM);
+	ck_assert_str_eq(err.code, "autodiscover_refused");
+	ck_assert_ptr_nonnull(strstr(err.message, "evil.example.org"));
+	sb_testhost_free(th);
+	/* ... but the configured Autodiscover server's own host will do */
+	const char *far = "https://ad.hosting.example.net/autodiscover/"
+			  "autodiscover.xml";
+	th = open_ad(far);
+	a = ad_settings("https://ad.hosting.example.net/EWS/Exchange.asmx");
+	push(200, a);
+	free(a);
+	ck_assert_int_eq(run_status(th, "Service", "Autodiscover", NULL, &err),
+			 SB_OK);
+	sb_testhost_free(th);
+	th = open_ad(far);
+	a = ad_settings("https://mail.hosting.example.net/EWS/Exchange.asmx");
+	push(200, a);
+	free(a);
+	ck_assert_int_eq(run_status(th, "Service", "Autodiscover", NULL, &err),
+			 SB_ERR_UPSTREAM);
+	ck_assert_str_eq(err.code, "autodiscover_refused");
+	sb_testhost_free(th);
 	/* an http EwsUrl from an https Autodiscover */
 	th = open_ad(ovr);
 	a = ad_settings("http://mail.example.test/EWS/Exchange.asmx");
