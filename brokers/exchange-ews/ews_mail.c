@@ -860,9 +860,10 @@ static enum sb_status email_move(void *state, const struct sb_call *call,
 	}
 	if (st == SB_OK)
 		st = first_status(&op, &msg, err);
-	/* EWS gives the moved message a new Id: the row carries it */
+	/* EWS gives the moved message a new Id: the row carries it (an
+	 * answer without it is refused: the old Id names nothing now) */
 	if (st == SB_OK)
-		st = id_row(r, msg, id, folder, err);
+		st = id_row(r, msg, NULL, folder, err);
 	ews_op_free(&op);
 	return st;
 }

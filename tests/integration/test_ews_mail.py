@@ -524,6 +524,22 @@ try:
         c.ok(new_id and new_id != o, "Move: a new Id")
         st, b = d.call("ews/Email.Load", {"Id": new_id or "x"})
         c.eq(st, 200, "Move: the new Id loads")
+        # an answer without the new Id fails instead of returning the old
+        mock.ctl("/_mock/inject", {
+            "operation": "MoveItem", "count": 1, "raw": (
+                '<?xml version="1.0" encoding="utf-8"?><s:Envelope '
+                'xmlns:s="http://schemas.xmlsoap.org/soap/envelope/">'
+                '<s:Body><m:MoveItemResponse xmlns:m="http://schemas.'
+                'microsoft.com/exchange/services/2006/messages">'
+                '<m:ResponseMessages><m:MoveItemResponseMessage '
+                'ResponseClass="Success"><m:ResponseCode>NoError'
+                '</m:ResponseCode><m:Items/></m:MoveItemResponseMessage>'
+                '</m:ResponseMessages></m:MoveItemResponse></s:Body>'
+                '</s:Envelope>')})
+        st, b = d.call("ews/Email.Move", {"Id": new_id or "x",
+                                          "Folder": "inbox"})
+        c.eq((st, err(b).get("code")), (502, "invalid_response"),
+             "Move answered without the new Id: upstream error")
         st, b = d.call("ews/Email.Delete", {"Id": new_id or "x",
                                             "HardDelete": True})
         c.eq(st, 200, "Delete answers 200")
