@@ -178,14 +178,104 @@ static enum sb_status add_addrs(struct sb_result *r, const char *name,
 
 /* Send's row: EWS answers a send with no item, so no Id, ChangeKey or
  * MessageId; every recipient was taken for delivery. */
-static enum sb_status sent_row(struct sb_result *r, const struct ews_addrs *to,
+/* The FolderId of the item id's folder (GetItem) into buf. */
+static enum sb_status item_folder(struct ews *e, const struct sb_call *call,
+				  const char *mailbox, const char *id,
+				  char *buf, size_t n, struct sb_error *err)
+{
+	struct ews_op op;
+	ews_op_init(&op, e, call, 0);
+	op.mailbox = mailbox;
+	const char *ids[] = {id};
+	ews_w_get_items(&op, ids, 1, EWS_GET_PARENT);
+	xmlNode *msg = NULL;
+	enum sb_status st = ews_op_run(&op, err);
+	if (st == SB_OK)
+		st = first_status(&op, &msg, err);
+	const xmlNode *pf =
+	    st == SB_OK ? sb_xml_child(ews_items_first(msg), SB_NS_EWS_TYPES,
+				       "ParentFolderId")
+			: NULL;
+	const char *v = pf ? sb_xml_attr(pf, NULL, "Id") : NULL;
+	if (st == SB_OK && (!v || !*v || strlen(v) >= n))
+		st = sb_error_set(err, SB_ERR_UPSTREAM, "invalid_response",
+				  "GetItem answered without the item's "
+				  "ParentFolderId");
+	if (st == SB_OK)
+		snprintf(buf, n, "%s", v);
+	ews_op_free(&op);
+	return st;
+}
+
+/* The FolderId of the well-known folder wk (GetFolder) into buf. */
+static enum sb_status well_known_folder(struct ews *e,
+					const struct sb_call *call,
+					const char *mailbox, const char *wk,
+					char *buf, size_t n,
+					struct sb_error *err)
+{
+	struct ews_op op;
+	ews_op_init(&op, e, call, 0);
+	op.mailbox = mailbox;
+	sb_xml_w_open(&op.w, "m:GetFolder");
+	sb_xml_w_open(&op.w, "m:FolderShape");
+	sb_xml_w_leaf(&op.w, "t:BaseShape", "IdOnly");
+	sb_xml_w_close(&op.w);
+	sb_xml_w_open(&op.w, "m:FolderIds");
+	ews_w_distinguished(&op, wk);
+	sb_xml_w_close(&op.w);
+	sb_xml_w_close(&op.w);
+	xmlNode *msg = NULL;
+	enum sb_status st = ews_op_run(&op, err);
+	if (st == SB_OK)
+		st = first_status(&op, &msg, err);
+	const xmlNode *fid =
+	    st == SB_OK ? sb_xml_child(sb_xml_first_element(sb_xml_child(
+					   msg, SB_NS_EWS_MESSAGES, "Folders")),
+				       SB_NS_EWS_TYPES, "FolderId")
+			: NULL;
+	const char *v = fid ? sb_xml_attr(fid, NULL, "Id") : NULL;
+	if (st == SB_OK && (!v || !*v || strlen(v) >= n))
+		st = sb_error_set(err, SB_ERR_UPSTREAM, "invalid_response",
+				  "GetFolder answered without the FolderId "
+				  "of %s",
+				  wk);
+	if (st == SB_OK)
+		snprintf(buf, n, "%s", v);
+	ews_op_free(&op);
+	return st;
+}
+
+/* The Folder column of a row: the FolderId of the item id's folder (id
+ * given) or of the well-known folder wk, as List and Load give it.  The
+ * action is done already: when the lookup fails, fallback (a folder
+ * reference Folder inputs take as well) is returned instead, and logged. */
+static void folder_col(struct ews *e, const struct sb_call *call,
+		       const char *mailbox, const char *id, const char *wk,
+		       const char *fallback, char *buf, size_t n)
+{
+	struct sb_error lerr;
+	sb_error_clear(&lerr);
+	enum sb_status st =
+	    id ? item_folder(e, call, mailbox, id, buf, n, &lerr)
+	       : well_known_folder(e, call, mailbox, wk, buf, n, &lerr);
+	if (st == SB_OK)
+		return;
+	ews_host(e)->log(ews_host(e), SB_LOG_WARN,
+			 "the result's Folder left as %s: %s", fallback,
+			 lerr.message);
+	snprintf(buf, n, "%s", fallback);
+}
+
+static enum sb_status sent_row(struct sb_result *r, const char *folder,
+			       const struct ews_addrs *to,
 			       const struct ews_addrs *cc,
 			       const struct ews_addrs *bcc,
 			       struct sb_error *err)
 {
 	enum sb_status st = sb_result_row(r);
 	if (st == SB_OK)
-		st = sb_result_str(r, "Folder", "sentitems");
+		st = sb_result_clean_text(r, "Folder", folder);
 	if (st == SB_OK)
 		st = sb_result_empty(r, "Accepted");
 	if (st == SB_OK)
@@ -220,8 +310,12 @@ static enum sb_status email_send(void *state, const struct sb_call *call,
 	}
 	if (st == SB_OK)
 		st = first_status(&op, NULL, err);
+	char folder[ID_MAX];
 	if (st == SB_OK)
-		st = sent_row(r, &g.m.to, &g.m.cc, &g.m.bcc, err);
+		folder_col(state, call, op.mailbox, NULL, "sentitems",
+			   "sentitems", folder, sizeof(folder));
+	if (st == SB_OK)
+		st = sent_row(r, folder, &g.m.to, &g.m.cc, &g.m.bcc, err);
 	msg_inputs_free(&g);
 	ews_op_free(&op);
 	return st;
@@ -293,6 +387,10 @@ static enum sb_status email_save_draft(void *state, const struct sb_call *call,
 				  g.m.n_atts, nck, sizeof(nck), err);
 		snprintf(ck, sizeof(ck), "%s", nck);
 	}
+	char folder[ID_MAX];
+	if (st == SB_OK)
+		folder_col(state, call, op.mailbox, id, NULL, "drafts", folder,
+			   sizeof(folder));
 	if (st == SB_OK) {
 		st = sb_result_row(r);
 		if (st == SB_OK)
@@ -300,7 +398,7 @@ static enum sb_status email_save_draft(void *state, const struct sb_call *call,
 		if (st == SB_OK && *ck)
 			st = sb_result_clean_text(r, "ChangeKey", ck);
 		if (st == SB_OK)
-			st = sb_result_str(r, "Folder", "drafts");
+			st = sb_result_clean_text(r, "Folder", folder);
 		if (st != SB_OK)
 			sb_error_set(err, st, NULL, "building the result");
 	}
@@ -759,11 +857,15 @@ static enum sb_status respond(void *state, const struct sb_call *call,
 			ews_op_free(&op);
 		}
 	}
+	char folder[ID_MAX];
+	if (st == SB_OK)
+		folder_col(e, call, mailbox, NULL, "sentitems", "sentitems",
+			   folder, sizeof(folder));
 	if (st == SB_OK) {
 		const char *self = mailbox ? mailbox : ews_account(e);
 		st = sb_result_row(r);
 		if (st == SB_OK)
-			st = sb_result_str(r, "Folder", "sentitems");
+			st = sb_result_clean_text(r, "Folder", folder);
 		if (st == SB_OK)
 			st = sb_result_empty(r, "Accepted");
 		if (!forward) {
@@ -861,77 +963,17 @@ static enum sb_status email_move(void *state, const struct sb_call *call,
 	if (st == SB_OK)
 		st = first_status(&op, &msg, err);
 	/* EWS gives the moved message a new Id: the row carries it (an
-	 * answer without it is refused: the old Id names nothing now) */
+	 * answer without it is refused: the old Id names nothing now),
+	 * and the FolderId of where it is now */
+	const xmlNode *iid = st == SB_OK ? first_item_id(msg) : NULL;
+	const char *nid = iid ? sb_xml_attr(iid, NULL, "Id") : NULL;
+	char fid[ID_MAX];
+	if (nid && *nid)
+		folder_col(state, call, op.mailbox, nid, NULL,
+			   folder && *folder ? folder : "inbox", fid,
+			   sizeof(fid));
 	if (st == SB_OK)
-		st = id_row(r, msg, NULL, folder, err);
-	ews_op_free(&op);
-	return st;
-}
-
-/* The FolderId of the item id's folder (GetItem) into buf. */
-static enum sb_status item_folder(struct ews *e, const struct sb_call *call,
-				  const char *mailbox, const char *id,
-				  char *buf, size_t n, struct sb_error *err)
-{
-	struct ews_op op;
-	ews_op_init(&op, e, call, 0);
-	op.mailbox = mailbox;
-	const char *ids[] = {id};
-	ews_w_get_items(&op, ids, 1, EWS_GET_PARENT);
-	xmlNode *msg = NULL;
-	enum sb_status st = ews_op_run(&op, err);
-	if (st == SB_OK)
-		st = first_status(&op, &msg, err);
-	const xmlNode *pf =
-	    st == SB_OK ? sb_xml_child(ews_items_first(msg), SB_NS_EWS_TYPES,
-				       "ParentFolderId")
-			: NULL;
-	const char *v = pf ? sb_xml_attr(pf, NULL, "Id") : NULL;
-	if (st == SB_OK && (!v || !*v || strlen(v) >= n))
-		st = sb_error_set(err, SB_ERR_UPSTREAM, "invalid_response",
-				  "GetItem answered without the item's "
-				  "ParentFolderId");
-	if (st == SB_OK)
-		snprintf(buf, n, "%s", v);
-	ews_op_free(&op);
-	return st;
-}
-
-/* The FolderId of the well-known folder wk (GetFolder) into buf. */
-static enum sb_status well_known_folder(struct ews *e,
-					const struct sb_call *call,
-					const char *mailbox, const char *wk,
-					char *buf, size_t n,
-					struct sb_error *err)
-{
-	struct ews_op op;
-	ews_op_init(&op, e, call, 0);
-	op.mailbox = mailbox;
-	sb_xml_w_open(&op.w, "m:GetFolder");
-	sb_xml_w_open(&op.w, "m:FolderShape");
-	sb_xml_w_leaf(&op.w, "t:BaseShape", "IdOnly");
-	sb_xml_w_close(&op.w);
-	sb_xml_w_open(&op.w, "m:FolderIds");
-	ews_w_distinguished(&op, wk);
-	sb_xml_w_close(&op.w);
-	sb_xml_w_close(&op.w);
-	xmlNode *msg = NULL;
-	enum sb_status st = ews_op_run(&op, err);
-	if (st == SB_OK)
-		st = first_status(&op, &msg, err);
-	const xmlNode *fid =
-	    st == SB_OK ? sb_xml_child(sb_xml_first_element(sb_xml_child(
-					   msg, SB_NS_EWS_MESSAGES, "Folders")),
-				       SB_NS_EWS_TYPES, "FolderId")
-			: NULL;
-	const char *v = fid ? sb_xml_attr(fid, NULL, "Id") : NULL;
-	if (st == SB_OK && (!v || !*v || strlen(v) >= n))
-		st = sb_error_set(err, SB_ERR_UPSTREAM, "invalid_response",
-				  "GetFolder answered without the FolderId "
-				  "of %s",
-				  wk);
-	if (st == SB_OK)
-		snprintf(buf, n, "%s", v);
+		st = id_row(r, msg, NULL, nid && *nid ? fid : folder, err);
 	ews_op_free(&op);
 	return st;
 }

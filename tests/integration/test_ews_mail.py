@@ -177,6 +177,11 @@ try:
         c.ok(not r.get("Id"), "Send: no Id (EWS answers a send with no item)")
         c.eq(mock.ops("CreateItem") - before, 1,
              "Send: one CreateItem, attachments in it")
+        st2, b2 = d.call("ews/Folder.Load", {"Folder": "sentitems"})
+        sent_fid = (rows(b2)[0] if rows(b2) else {}).get("Id")
+        c.ok(sent_fid and r.get("Folder") == sent_fid,
+             "Send: Folder is the FolderId of Sent Items, as List gives it",
+             "%r %r" % (r.get("Folder"), sent_fid))
         got = [i for i in mock.items(BOB, "inbox")
                if i.get("subject") == "Plan & <budget>"]
         c.eq(len(got), 1, "Send: delivered to bob's Inbox once")
@@ -217,7 +222,10 @@ try:
         draft = rows(b)[0] if rows(b) else {}
         c.ok(draft.get("Id") and draft.get("ChangeKey"),
              "SaveDraft: Id and ChangeKey")
-        c.eq(draft.get("Folder"), "drafts", "SaveDraft: Folder drafts")
+        st, b = d.call("ews/Email.Load", {"Id": draft.get("Id", "x")})
+        c.ok(draft.get("Folder") and draft.get("Folder") ==
+             (rows(b)[0] if rows(b) else {}).get("Folder"),
+             "SaveDraft: Folder is the Drafts FolderId, as Load gives it")
         st, b = d.call("ews/Attachment.Add", {
             "ItemId": draft.get("Id", "x"),
             "Content": f_in("b.bin", bytes(range(256)))})
@@ -301,6 +309,11 @@ try:
         st, b = d.call("ews/Email.Move", {"Id": d3.get("Id", "x"),
                                           "Folder": "Projects"})
         c.eq(st, 200, "Move to a folder by name")
+        moved = rows(b)[0] if rows(b) else {}
+        st, b = d.call("ews/Email.Load", {"Id": moved.get("Id", "x")})
+        c.ok(moved.get("Folder") not in (None, "Projects") and
+             moved.get("Folder") == (rows(b)[0] if rows(b) else {}).get(
+                 "Folder"), "Move: Folder is the FolderId, as Load gives it")
         st, b = d.call("ews/Email.List", {"Folder": "Projects"})
         c.eq([x.get("Subject") for x in rows(b)], ["three files"],
              "List of a folder by name")
@@ -462,6 +475,10 @@ try:
                                        "content_b64": "cQ=="}])[0]
         st, b = d.call("ews/Email.Reply", {"Id": o, "Body": "this"})
         c.eq(st, 200, "Reply answers 200")
+        st2, b2 = d.call("ews/Folder.Load", {"Folder": "sentitems"})
+        c.eq((rows(b)[0] if rows(b) else {}).get("Folder"),
+             (rows(b2)[0] if rows(b2) else {}).get("Id", "?"),
+             "Reply: Folder is the FolderId of Sent Items")
         c.eq((rows(b)[0] if rows(b) else {}).get("Accepted"), [CAROL],
              "Reply: to the sender")
         c.ok(any((s or "").lower().startswith("re: question")
