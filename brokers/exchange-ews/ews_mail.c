@@ -31,22 +31,26 @@ struct msg_inputs {
 	int64_t att_bytes;
 };
 
-static const char **addrs(const struct sb_call *call, const char *name,
-			  struct ews_addrs *out)
+/* The items of the multi input name into out, their array in *keep (to
+ * free; the strings are the call's).  false when out of memory. */
+static bool addrs(const struct sb_call *call, const char *name,
+		  struct ews_addrs *out, const char ***keep)
 {
 	size_t n = sb_call_count(call, name);
 	out->v = NULL;
 	out->n = 0;
+	*keep = NULL;
 	if (!n)
-		return NULL;
+		return true;
 	const char **v = calloc(n, sizeof(*v));
 	if (!v)
-		return NULL;
+		return false;
 	for (size_t i = 0; i < n; i++)
 		v[i] = sb_call_str_at(call, name, i);
 	out->v = v;
 	out->n = n;
-	return v;
+	*keep = v;
+	return true;
 }
 
 static void msg_inputs_free(struct msg_inputs *g)
@@ -70,14 +74,19 @@ static enum sb_status msg_inputs_read(struct ews_op *op,
 {
 	memset(g, 0, sizeof(*g));
 	struct ews_msg_in *m = &g->m;
+	bool ok = true;
 	if (which & IN_TO)
-		g->to = addrs(call, "To", &m->to);
-	g->cc = addrs(call, "Cc", &m->cc);
-	g->bcc = addrs(call, "Bcc", &m->bcc);
+		ok = addrs(call, "To", &m->to, &g->to);
+	ok = addrs(call, "Cc", &m->cc, &g->cc) && ok;
+	ok = addrs(call, "Bcc", &m->bcc, &g->bcc) && ok;
+	if (which & IN_FULL)
+		ok = addrs(call, "ReplyTo", &m->reply_to, &g->reply_to) && ok;
+	if (!ok)
+		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
+				    "out of memory");
 	m->body = sb_call_str(call, "Body", NULL);
 	m->html_body = sb_call_str(call, "HtmlBody", NULL);
 	if (which & IN_FULL) {
-		g->reply_to = addrs(call, "ReplyTo", &m->reply_to);
 		m->subject = sb_call_str(call, "Subject", NULL);
 		m->importance = sb_call_str(call, "Importance", NULL);
 		const char *from = sb_call_str(call, "From", NULL);
@@ -90,9 +99,6 @@ static enum sb_status msg_inputs_read(struct ews_op *op,
 			    "as another mailbox with the Mailbox input",
 			    from, self ? self : "unknown");
 	}
-	if ((m->to.n && !g->to) || (m->cc.n && !g->cc) || (m->bcc.n && !g->bcc))
-		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
-				    "out of memory");
 	/* delegate access sends on behalf of the other mailbox */
 	if (op->mailbox && ews_impersonation(op->e) == EWS_IMP_DELEGATE)
 		m->from = op->mailbox;
