@@ -558,6 +558,38 @@ enum sb_status ews_op_run(struct ews_op *op, struct sb_error *err)
 			op->response = op->messages = NULL;
 			continue;
 		}
+		/* ErrorServerBusy in the response messages rather than as a
+		 * fault: the same back-off; tried again when every message
+		 * says so (none was carried out, so even a send) */
+		int64_t busy_ms = -1;
+		bool all_busy = m1 != NULL;
+		for (xmlNode *m = m1; m; m = ews_op_next(m)) {
+			char rc[64] = "";
+			if (ews_child_text(m, "m:ResponseCode", rc,
+					   sizeof(rc)) &&
+			    strcmp(rc, "ErrorServerBusy") == 0) {
+				int64_t ms = message_back_off(m);
+				if (ms > busy_ms)
+					busy_ms = ms > 0 ? ms : 5000;
+			} else {
+				all_busy = false;
+			}
+		}
+		if (busy_ms > 0) {
+			sb_backoff_set(&e->backoff, busy_ms);
+			if (all_busy && busy < retries &&
+			    fits_deadline(e, op->call, busy_ms)) {
+				busy++;
+				e->host->log(e->host, SB_LOG_INFO,
+					     "EWS %s: server busy, retrying in "
+					     "%lld ms",
+					     name, (long long)busy_ms);
+				sb_xml_free(op->doc);
+				op->doc = NULL;
+				op->response = op->messages = NULL;
+				continue;
+			}
+		}
 		st = SB_OK;
 		break;
 	}

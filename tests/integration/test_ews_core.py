@@ -272,6 +272,30 @@ def error_tests(d, ews):
     c.ok(time.monotonic() - t0 >= 0.39, "ErrorServerBusy: the back-off kept")
     c.eq(ews.stats()["by_operation"].get("GetFolder", 0) - n, 2,
          "ErrorServerBusy: one retry")
+    # ... also when it comes in the response message, not as a fault
+    busy_msg = (
+        '<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://'
+        'schemas.xmlsoap.org/soap/envelope/"><s:Body><m:GetFolderResponse '
+        'xmlns:m="http://schemas.microsoft.com/exchange/services/2006/'
+        'messages" xmlns:t="http://schemas.microsoft.com/exchange/services/'
+        '2006/types"><m:ResponseMessages><m:GetFolderResponseMessage '
+        'ResponseClass="Error"><m:MessageText>The server cannot service '
+        'this request right now.</m:MessageText><m:ResponseCode>'
+        'ErrorServerBusy</m:ResponseCode><m:DescriptiveLinkKey>0'
+        '</m:DescriptiveLinkKey><m:MessageXml><t:Value Name="BackOff'
+        'Milliseconds">%d</t:Value></m:MessageXml>'
+        '</m:GetFolderResponseMessage></m:ResponseMessages>'
+        '</m:GetFolderResponse></s:Body></s:Envelope>')
+    n = ews.stats()["by_operation"].get("GetFolder", 0)
+    ews.ok("inject", {"operation": "GetFolder", "count": 1,
+                      "raw": busy_msg % 400})
+    t0 = time.monotonic()
+    st, b = call(d, "busy/Folder.Load", {"Folder": "inbox"})
+    c.eq(st, 200, "ErrorServerBusy in a message: waited and retried")
+    c.ok(time.monotonic() - t0 >= 0.39,
+         "ErrorServerBusy in a message: the back-off kept")
+    c.eq(ews.stats()["by_operation"].get("GetFolder", 0) - n, 2,
+         "ErrorServerBusy in a message: one retry")
     ews.ok("inject", {"operation": "GetFolder", "count": 1,
                       "fault": "ErrorServerBusy", "back_off_ms": 120000})
     st, b = call(d, "busy/Folder.Load", {"Folder": "inbox"})
