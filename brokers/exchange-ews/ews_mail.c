@@ -20,6 +20,8 @@
 #define ID_MAX 1024
 #define FOLDER_MAX 1024
 #define LIST_MAX 1000 /* rows of one page (the host's PageSize cap) */
+#define FIND_MAX 1000 /* entries of one FindItem (Exchange's cap) */
+#define FIND_TRIES 4  /* FindItems of one Email.List page */
 
 /* ---- inputs ------------------------------------------------------------- */
 
@@ -494,6 +496,52 @@ static enum sb_status list_row(struct sb_result *r,
 	return st;
 }
 
+/* One FindItem of Email.List: up to want entries, at most size new rows
+ * into pg; *more when the folder holds more than were read. */
+static enum sb_status find_page(struct ews_op *op, const char *folder,
+				unsigned want, size_t size,
+				const struct ews_page_pos *pos, struct page *pg,
+				bool *more, struct sb_error *err)
+{
+	*more = false;
+	ews_w_find_items_head(op, want, pos);
+	enum sb_status st = ews_folder_ref(op, folder, "inbox", err);
+	xmlNode *msg = NULL;
+	if (st == SB_OK) {
+		sb_xml_w_close(&op->w); /* m:ParentFolderIds */
+		sb_xml_w_close(&op->w); /* m:FindItem */
+		st = ews_op_run(op, err);
+	}
+	if (st == SB_OK)
+		st = first_status(op, &msg, err);
+	if (st != SB_OK)
+		return st;
+	xmlNode *root = sb_xml_child(msg, SB_NS_EWS_MESSAGES, "RootFolder");
+	const char *last =
+	    root ? sb_xml_attr(root, NULL, "IncludesLastItemInRange") : NULL;
+	*more = last && strcmp(last, "false") == 0;
+	pg->rows = calloc(size, sizeof(*pg->rows));
+	if (!pg->rows)
+		return out_of_memory(err);
+	xmlNode *items = sb_xml_child(root, SB_NS_EWS_TYPES, "Items");
+	for (xmlNode *it = sb_xml_first_element(items); it;
+	     it = sb_xml_next_element(it)) {
+		if (pg->n == size) {
+			*more = true; /* unseen rows remain */
+			break;
+		}
+		struct ews_mail_row *x = &pg->rows[pg->n];
+		if (!ews_mail_row_read(it, x))
+			continue; /* one odd item never fails a List */
+		if (pos->have && ews_page_pos_seen(pos, x->id)) {
+			ews_mail_row_free(x);
+			continue;
+		}
+		pg->n++;
+	}
+	return SB_OK;
+}
+
 static enum sb_status email_list(void *state, const struct sb_call *call,
 				 struct sb_result *r, struct sb_error *err)
 {
@@ -522,45 +570,35 @@ static enum sb_status email_list(void *state, const struct sb_call *call,
 					  "listing");
 		sb_buf_free(&b);
 	}
-	if (st == SB_OK) {
-		ews_w_find_items_head(&op, (unsigned)size + pos.n_seen, &pos);
-		st = ews_folder_ref(&op, folder, "inbox", err);
-	}
-	xmlNode *msg = NULL;
-	if (st == SB_OK) {
-		sb_xml_w_close(&op.w); /* m:ParentFolderIds */
-		sb_xml_w_close(&op.w); /* m:FindItem */
-		st = ews_op_run(&op, err);
-	}
-	if (st == SB_OK)
-		st = first_status(&op, &msg, err);
+	/* rows already returned, or unreadable ones (no ItemId), take
+	 * places in FindItem's answer: a page of nothing but those while
+	 * more remain asks again for more, so the listing never ends early */
+	unsigned want = (unsigned)size + pos.n_seen;
 	bool more = false;
-	if (st == SB_OK) {
-		xmlNode *root =
-		    sb_xml_child(msg, SB_NS_EWS_MESSAGES, "RootFolder");
-		const char *last =
-		    root ? sb_xml_attr(root, NULL, "IncludesLastItemInRange")
-			 : NULL;
-		more = last && strcmp(last, "false") == 0;
-		pg.rows = calloc((size_t)size, sizeof(*pg.rows));
-		if (!pg.rows)
-			st = out_of_memory(err);
-		xmlNode *items = sb_xml_child(root, SB_NS_EWS_TYPES, "Items");
-		for (xmlNode *it = sb_xml_first_element(items);
-		     st == SB_OK && it; it = sb_xml_next_element(it)) {
-			if (pg.n == (size_t)size) {
-				more = true; /* unseen rows remain */
+	for (unsigned tries = 0; st == SB_OK; tries++) {
+		if (tries) {
+			page_free(&pg);
+			memset(&pg, 0, sizeof(pg));
+			ews_op_free(&op);
+			ews_op_init(&op, state, call, 0);
+			st = ews_op_mailbox(&op, err);
+			if (st != SB_OK)
 				break;
-			}
-			struct ews_mail_row *x = &pg.rows[pg.n];
-			if (!ews_mail_row_read(it, x))
-				continue; /* one odd item never fails a List */
-			if (pos.have && ews_page_pos_seen(&pos, x->id)) {
-				ews_mail_row_free(x);
-				continue;
-			}
-			pg.n++;
 		}
+		st = find_page(&op, folder, want, (size_t)size, &pos, &pg,
+			       &more, err);
+		if (st != SB_OK || pg.n || !more)
+			break;
+		if (want >= FIND_MAX || tries == FIND_TRIES) {
+			st = sb_error_set(err, SB_ERR_UPSTREAM,
+					  "invalid_response",
+					  "Email.List: FindItem answered %u "
+					  "entries without a readable new "
+					  "message, and more remain",
+					  want);
+			break;
+		}
+		want = want * 4 > FIND_MAX ? FIND_MAX : want * 4;
 	}
 	if (st == SB_OK)
 		st = page_recipients(state, call, op.mailbox, &pg, err);

@@ -351,6 +351,27 @@ try:
              "List with an item gone meanwhile: every row")
         c.eq([x.get("To") for x in rows(b)], [[], [ALICE, BOB]],
              "List with an item gone meanwhile: only its To left out")
+        # a page of nothing but unreadable entries does not end the list
+        mock.ctl("/_mock/inject", {
+            "operation": "FindItem", "count": 1, "raw": (
+                '<?xml version="1.0" encoding="utf-8"?><s:Envelope '
+                'xmlns:s="http://schemas.xmlsoap.org/soap/envelope/">'
+                '<s:Body><m:FindItemResponse xmlns:m="http://schemas.'
+                'microsoft.com/exchange/services/2006/messages" xmlns:t='
+                '"http://schemas.microsoft.com/exchange/services/2006/'
+                'types"><m:ResponseMessages><m:FindItemResponseMessage '
+                'ResponseClass="Success"><m:ResponseCode>NoError'
+                '</m:ResponseCode><m:RootFolder TotalItemsInView="4" '
+                'IncludesLastItemInRange="false"><t:Items>'
+                '<t:Message><t:Subject>no id</t:Subject></t:Message>'
+                '<t:Message><t:Subject>no id</t:Subject></t:Message>'
+                '</t:Items></m:RootFolder></m:FindItemResponseMessage>'
+                '</m:ResponseMessages></m:FindItemResponse></s:Body>'
+                '</s:Envelope>')})
+        st, b = d.call("ews/Email.List", {"Folder": "inbox", "PageSize": 2})
+        c.eq((st, [x.get("Subject") for x in rows(b)]),
+             (200, ["second", "first"]),
+             "List past a page of entries without an ItemId")
         st, b = d.call("ews/Email.List", {"Folder": "no such folder"})
         c.eq(st, 404, "List: unknown folder is 404")
 
