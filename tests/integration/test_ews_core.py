@@ -159,6 +159,25 @@ def basic_tests(d, ews):
     st, b = call(d, "ews/Folder.List", {"PageSize": 1000})
     c.eq(seen, [r["Id"] for r in rows(b)],
          "Folder.List paged by 2: every folder once, in order")
+    # a folder made between pages, before the position: no row twice
+    seen, token, made = [], None, False
+    for _ in range(30):
+        inp = {"PageSize": 2}
+        if token:
+            inp["PageToken"] = token
+        st, b = call(d, "ews/Folder.List", inp)
+        if st != 200:
+            break
+        seen += [r["Id"] for r in rows(b)]
+        if not made and "Projects" in [r["Name"] for r in rows(b)]:
+            st2, b2 = call(d, "ews/Folder.Create", {"Name": "Aardvark"})
+            made = st2 == 200
+        token = b.get("next_page_token")
+        if not token:
+            break
+    c.ok(made and len(seen) == len(set(seen)),
+         "Folder.List: a folder made between pages repeats no row",
+         "%s %d %d" % (made, len(seen), len(set(seen))))
     st, b = call(d, "ews/Folder.List", {"Mailbox": BOB})
     c.ok(st == 200 and "Projects" not in [r["Name"] for r in rows(b)],
          "Folder.List of another mailbox (impersonated)")

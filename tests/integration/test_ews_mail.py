@@ -278,6 +278,19 @@ try:
                 break
         c.eq(sorted(names), ["f0.txt", "f1.txt", "f2.txt"],
              "Attachment.List pages: every file once")
+        # one removed before the position between pages skips nothing
+        st, b = d.call("ews/Attachment.List", {"ItemId": d3.get("Id", "x"),
+                                               "PageSize": 2})
+        first_page = rows(b)
+        token = b.get("next_page_token")
+        st2, b2 = d.call("ews/Attachment.Delete", {
+            "Id": first_page[0].get("Id", "x") if first_page else "x"})
+        st, b = d.call("ews/Attachment.List", {"ItemId": d3.get("Id", "x"),
+                                               "PageSize": 2,
+                                               "PageToken": token or "x"})
+        c.eq((st2, st, [x.get("Name") for x in rows(b)]),
+             (200, 200, ["f2.txt"]),
+             "Attachment.List: a file removed meanwhile moves no row")
 
         # impersonation: the Mailbox input sends as bob
         st, b = d.call("ews/Email.Send", {"To": [CAROL], "Subject": "as bob",
