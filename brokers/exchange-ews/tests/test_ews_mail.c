@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libxml/parser.h>
 #include <libxml/xmlschemas.h>
@@ -35,12 +36,23 @@ void ews_op_folder_mailbox(struct ews_op *op)
 
 static xmlSchemaPtr schema;
 
+/* Microsoft's schema lives beside the repository, in
+ * ../shared/protocol/ews (EWS_PROTOCOL_DIR overrides it); a build from a
+ * tarball has none: the schema checks are skipped then, saying so. */
 static void load_schema(void)
 {
 	char path[4096];
-	snprintf(path, sizeof(path),
-		 "%s/../shared/protocol/ews/schema/messages.xsd",
-		 EWS_TOP_SRCDIR);
+	const char *over = getenv("EWS_PROTOCOL_DIR");
+	if (over && *over)
+		snprintf(path, sizeof(path), "%s/schema/messages.xsd", over);
+	else
+		snprintf(path, sizeof(path),
+			 "%s/../shared/protocol/ews/schema/messages.xsd",
+			 EWS_TOP_SRCDIR);
+	if (access(path, R_OK) != 0) {
+		printf("# schema checks skipped: no EWS schema at %s\n", path);
+		return;
+	}
 	xmlSchemaParserCtxtPtr pc = xmlSchemaNewParserCtxt(path);
 	if (pc) {
 		schema = xmlSchemaParse(pc);
@@ -73,6 +85,15 @@ static int op_validate(struct ews_op *op)
 	sb_buf_append(&doc, op->body.data, op->body.len);
 	sb_buf_puts(&doc, "</B>");
 	ck_assert(!doc.failed);
+	if (!schema) { /* no schema here: well-formed is all we can say */
+		xmlDoc *wf = xmlReadMemory(
+		    doc.data, (int)doc.len, "body.xml", NULL,
+		    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_HUGE);
+		ck_assert_ptr_nonnull(wf);
+		xmlFreeDoc(wf);
+		sb_buf_free(&doc);
+		return 0;
+	}
 	xmlDoc *d =
 	    xmlReadMemory(doc.data, (int)doc.len, "body.xml", NULL,
 			  XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_HUGE);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <libxml/parser.h>
@@ -150,13 +151,33 @@ static char *slurp(const char *path)
 	return b;
 }
 
+/* The EWS protocol material (Microsoft's schema, sample answers) lives
+ * beside the repository, ../shared/protocol/ews (EWS_PROTOCOL_DIR
+ * overrides it); a build from a tarball has none. */
 static const char *shared_dir(void)
 {
 	static char dir[1024];
+	const char *over = getenv("EWS_PROTOCOL_DIR");
 	const char *top = getenv("top_srcdir");
-	snprintf(dir, sizeof(dir), "%s/../shared/protocol/ews",
-		 top ? top : "..");
+	if (over && *over)
+		snprintf(dir, sizeof(dir), "%s", over);
+	else
+		snprintf(dir, sizeof(dir), "%s/../shared/protocol/ews",
+			 top ? top : "..");
 	return dir;
+}
+
+/* Whether the protocol material is there; when not, what needs it is
+ * skipped, saying so once per check. */
+static bool shared_present(const char *what)
+{
+	char p[1200];
+	snprintf(p, sizeof(p), "%s/schema/messages.xsd", shared_dir());
+	if (access(p, R_OK) == 0)
+		return true;
+	printf("# %s skipped: no EWS protocol material at %s\n", what,
+	       shared_dir());
+	return false;
 }
 
 static char *sample(const char *name)
@@ -288,7 +309,11 @@ static void schema_free(void)
  * against messages.xsd; returns the number of header blocks. */
 static int validate_request(size_t i)
 {
-	schema_load();
+	static int present = -1;
+	if (present < 0)
+		present = shared_present("the schema checks of the requests");
+	if (present)
+		schema_load();
 	ck_assert_uint_lt(i, W.n_req);
 	xmlDocPtr d = xmlReadMemory(
 	    W.body[i], (int)strlen(W.body[i]), "request.xml", NULL,
@@ -298,13 +323,14 @@ static int validate_request(size_t i)
 	int n = 0;
 	for (xmlNode *h = sb_xml_first_element(sb_soap_header_of(d)); h;
 	     h = sb_xml_next_element(h)) {
-		ck_assert_msg(xmlSchemaValidateOneElement(vctx, h) == 0,
+		ck_assert_msg(!vctx ||
+				  xmlSchemaValidateOneElement(vctx, h) == 0,
 			      "header %s of request %zu invalid", h->name, i);
 		n++;
 	}
 	xmlNode *b = sb_xml_first_element(sb_soap_body_of(d));
 	ck_assert_ptr_nonnull(b);
-	ck_assert_msg(xmlSchemaValidateOneElement(vctx, b) == 0,
+	ck_assert_msg(!vctx || xmlSchemaValidateOneElement(vctx, b) == 0,
 		      "body %s of request %zu invalid:\n%s", b->name, i,
 		      W.body[i]);
 	ck_assert_ptr_null(sb_xml_next_element(b));
@@ -443,6 +469,8 @@ END_TEST
 
 START_TEST(test_impersonation_modes)
 {
+	if (!shared_present("test_impersonation_modes"))
+		return;
 	/* none: a Mailbox is refused before any request */
 	struct sb_testhost *th = open_basic("none");
 	const char *in[] = {"Folder=inbox", "Mailbox=bob@example.test", NULL};
@@ -548,6 +576,8 @@ END_TEST
 
 START_TEST(test_transport_errors)
 {
+	if (!shared_present("test_transport_errors"))
+		return;
 	struct sb_testhost *th = open_basic("none");
 	const char *in[] = {"Folder=inbox", NULL};
 	struct sb_error err;
@@ -585,6 +615,8 @@ END_TEST
 
 START_TEST(test_hostile_answers)
 {
+	if (!shared_present("test_hostile_answers"))
+		return;
 	struct sb_testhost *th = open_basic("none");
 	const char *in[] = {"Folder=inbox", NULL};
 	struct sb_error err;
@@ -679,6 +711,8 @@ static char *busy_fault(int ms)
 
 START_TEST(test_server_busy)
 {
+	if (!shared_present("test_server_busy"))
+		return;
 	struct sb_testhost *th = open_basic("none");
 	sb_testhost_set_timeout(th, 5000);
 	const char *in[] = {"Folder=inbox", NULL};
@@ -752,6 +786,8 @@ END_TEST
 
 START_TEST(test_no_secret_logged)
 {
+	if (!shared_present("test_no_secret_logged"))
+		return;
 	struct sb_testhost *th = open_basic("none");
 	push_folder(FID, "Inbox");
 	const char *in[] = {"Folder=inbox", NULL};
@@ -848,6 +884,8 @@ static struct sb_testhost *open_ad(const char *ovr)
 
 START_TEST(test_autodiscover_flow)
 {
+	if (!shared_present("test_autodiscover_flow"))
+		return;
 	struct sb_testhost *th = open_ad(NULL);
 	/* example.test does not answer; autodiscover.example.test does */
 	push_full(0, NULL, SB_ERR_UNAVAILABLE, NULL);
@@ -909,6 +947,8 @@ END_TEST
 
 START_TEST(test_autodiscover_redirects)
 {
+	if (!shared_present("test_autodiscover_redirects"))
+		return;
 	const char *ovr =
 	    "https://ad.example.test/autodiscover/autodiscover.xml";
 	struct sb_testhost *th = open_ad(ovr);
@@ -1314,6 +1354,8 @@ END_TEST
 
 START_TEST(test_contact_resolve)
 {
+	if (!shared_present("test_contact_resolve"))
+		return;
 	struct sb_testhost *th = open_basic("none");
 	char *a = sample("resolvenames.response.xml");
 	push(200, a);
