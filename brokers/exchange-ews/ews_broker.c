@@ -170,8 +170,10 @@ static const struct sb_config_key ews_config[] = {
      .def = "25MiB",
      .min = 1,
      .max = (int64_t)1024 * 1024 * 1024,
-     .doc = "Largest single attachment taken or returned (decoded); "
-	    "larger ones answer payload_too_large.",
+     .doc = "Bound on attachment bytes (decoded): one attachment "
+	    "(Attachment.Add, Attachment.Load) and all the attachments of "
+	    "one message together (Send, SaveDraft, Reply, ReplyAll, "
+	    "Forward, Email.Load); more answers payload_too_large.",
      .offset = offsetof(struct ews_conf, max_attachment_size)},
     SB_CONF_END,
 };

@@ -204,6 +204,13 @@ try:
             "To": [BOB], "Attachments": [f_in("big.bin", b"x" * 4096)]})
         c.eq((st, err(b).get("code")), (413, "ErrorMessageSizeExceeded"),
              "Send: attachments over max_attachment_size: 413")
+        # max_attachment_size bounds the attachments of a message together
+        st, b = d.call("small/Email.Send", {
+            "To": [BOB], "Attachments": [f_in("half%d.bin" % k, b"x" * 600)
+                                         for k in range(2)]})
+        c.eq((st, err(b).get("code")), (413, "ErrorMessageSizeExceeded"),
+             "Send: attachments each under, together over "
+             "max_attachment_size: 413")
         for meth, inp in (("Email.Load", {"Id": "not an id!"}),
                           ("Email.Move", {"Id": "<x>", "Folder": "inbox"}),
                           ("Email.Reply", {"Id": "a b"}),

@@ -464,6 +464,47 @@ START_TEST(test_read_item)
 }
 END_TEST
 
+/* Dates without an offset (EWS means UTC) and with long fractions. */
+START_TEST(test_read_dates)
+{
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+	    {"2026-05-01T09:00:00", "2026-05-01T09:00:00Z"},
+	    {"2026-05-01T09:00:00.1234567", "2026-05-01T09:00:00Z"},
+	    {"2026-05-01T09:00:00.123456789012345678901234567890123456789Z",
+	     "2026-05-01T09:00:00Z"},
+	    {"2026-05-01T11:00:00.5+02:00", "2026-05-01T09:00:00Z"},
+	    {"2026-05-01T09:00:00.", NULL},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *xml = NULL;
+		ck_assert_int_gt(
+		    asprintf(&xml,
+			     ENV_HEAD
+			     "<m:GetItemResponseMessage "
+			     "ResponseClass=\"Success\"><m:ResponseCode>"
+			     "NoError</m:ResponseCode><m:Items>"
+			     "<t:Message><t:ItemId Id=\"AAMkD1\"/>"
+			     "<t:DateTimeReceived>%s</t:DateTimeReceived>"
+			     "</t:Message></m:Items>"
+			     "</m:GetItemResponseMessage>" ENV_TAIL,
+			     cases[i].in),
+		    0);
+		xmlDoc *d = parse(xml);
+		struct ews_mail_row r;
+		ck_assert(ews_mail_row_read(first_item(d), &r));
+		if (cases[i].want)
+			ck_assert_str_eq(r.received, cases[i].want);
+		else
+			ck_assert_ptr_null(r.received);
+		ews_mail_row_free(&r);
+		xmlFreeDoc(d);
+		free(xml);
+	}
+}
+END_TEST
+
 /* A hostile mailbox's item: control characters, invalid UTF-8, dates that
  * are not dates, an EX sender the answer resolves and EX recipients it
  * does not, an address that is not one, an unknown importance. */
@@ -756,6 +797,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_page_advance);
 	tcase_add_test(tc, test_check_id);
 	tcase_add_test(tc, test_read_item);
+	tcase_add_test(tc, test_read_dates);
 	tcase_add_test(tc, test_read_hostile_item);
 	tcase_add_test(tc, test_read_item_without_id);
 	tcase_add_test(tc, test_recipients_merge);
