@@ -161,15 +161,19 @@ static const struct sb_config_key ews_config[] = {
      .min = 64 * 1024,
      .max = (int64_t)1024 * 1024 * 1024,
      .doc = "Largest EWS answer read (decoded); a larger one is refused "
-	    "(payload_too_large for mail, upstream_error otherwise).",
+	    "(payload_too_large for mail, upstream_error otherwise). An "
+	    "answer carrying attachment content may be as large as "
+	    "max_attachment_size in base64 plus 1 MiB, when that is more.",
      .offset = offsetof(struct ews_conf, max_response_size)},
     {.key = "max_attachment_size",
      .type = SB_CONF_SIZE,
      .def = "25MiB",
      .min = 1,
      .max = (int64_t)1024 * 1024 * 1024,
-     .doc = "Largest single attachment taken or returned (decoded); "
-	    "larger ones answer payload_too_large.",
+     .doc = "Bound on attachment bytes (decoded): one attachment "
+	    "(Attachment.Add, Attachment.Load) and all the attachments of "
+	    "one message together (Send, SaveDraft, Reply, ReplyAll, "
+	    "Forward, Email.Load); more answers payload_too_large.",
      .offset = offsetof(struct ews_conf, max_attachment_size)},
     SB_CONF_END,
 };
@@ -393,6 +397,18 @@ int64_t ews_max_attachment(const struct ews *e)
 int64_t ews_max_response(const struct ews *e)
 {
 	return e->conf->max_response_size;
+}
+int64_t ews_max_response_att(const struct ews *e)
+{
+	int64_t cap = e->conf->max_response_size;
+	int64_t att = e->conf->max_attachment_size;
+	if (att > 0) {
+		/* base64: 4 characters for every 3 bytes, rounded up */
+		int64_t need = (att + 2) / 3 * 4 + EWS_ATT_ENVELOPE_MARGIN;
+		if (need > cap)
+			cap = need;
+	}
+	return cap;
 }
 const char *ews_account(const struct ews *e) { return e->account; }
 
