@@ -525,6 +525,47 @@ void ews_conn_put(struct ews *e, struct ews_conn *c)
 		conn_free(c);
 }
 
+static bool wk_key(const char *mailbox, const char *wk, char *key)
+{
+	int k = snprintf(key, EWS_WK_KEY, "%s\n%s", mailbox ? mailbox : "", wk);
+	return k > 0 && k < EWS_WK_KEY;
+}
+
+bool ews_wk_get(struct ews *e, const char *mailbox, const char *wk, char *buf,
+		size_t n)
+{
+	char key[EWS_WK_KEY];
+	bool hit = false;
+	if (!wk_key(mailbox, wk, key))
+		return false;
+	pthread_mutex_lock(&e->mu);
+	for (size_t i = 0; i < EWS_WK_CACHE && !hit; i++)
+		if (!strcasecmp(e->wk[i].key, key) && strlen(e->wk[i].id) < n) {
+			snprintf(buf, n, "%s", e->wk[i].id);
+			hit = true;
+		}
+	pthread_mutex_unlock(&e->mu);
+	return hit;
+}
+
+void ews_wk_put(struct ews *e, const char *mailbox, const char *wk,
+		const char *id)
+{
+	char key[EWS_WK_KEY];
+	if (!wk_key(mailbox, wk, key) || strlen(id) >= EWS_WK_ID)
+		return;
+	pthread_mutex_lock(&e->mu);
+	size_t at = EWS_WK_CACHE;
+	for (size_t i = 0; i < EWS_WK_CACHE && at == EWS_WK_CACHE; i++)
+		if (!strcasecmp(e->wk[i].key, key))
+			at = i;
+	if (at == EWS_WK_CACHE)
+		at = e->wk_next++ % EWS_WK_CACHE;
+	snprintf(e->wk[at].key, sizeof(e->wk[at].key), "%s", key);
+	snprintf(e->wk[at].id, sizeof(e->wk[at].id), "%s", id);
+	pthread_mutex_unlock(&e->mu);
+}
+
 void ews_conn_refresh(struct ews *e)
 {
 	if (e->conf->url)
@@ -535,6 +576,7 @@ void ews_conn_refresh(struct ews *e)
 	c = e->conn;
 	e->conn = NULL;
 	e->discovered_ok = false;
+	memset(e->wk, 0, sizeof(e->wk)); /* the mailbox may have moved */
 	if (c) {
 		c->retired = true;
 		drop = c->refs == 0;

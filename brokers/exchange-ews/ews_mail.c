@@ -12,6 +12,7 @@
 #include <svcbroker/pagetoken.h>
 #include <svcbroker/schema.h>
 
+#include "ews_int.h"
 #include "ews_mail.h"
 
 #define MAX_RCPT 500
@@ -222,6 +223,8 @@ static enum sb_status well_known_folder(struct ews *e,
 					char *buf, size_t n,
 					struct sb_error *err)
 {
+	if (ews_wk_get(e, mailbox, wk, buf, n))
+		return SB_OK; /* well-known folders keep their Ids */
 	struct ews_op op;
 	ews_op_init(&op, e, call, 0);
 	op.mailbox = mailbox;
@@ -248,8 +251,10 @@ static enum sb_status well_known_folder(struct ews *e,
 				  "GetFolder answered without the FolderId "
 				  "of %s",
 				  wk);
-	if (st == SB_OK)
+	if (st == SB_OK) {
 		snprintf(buf, n, "%s", v);
+		ews_wk_put(e, mailbox, wk, v);
+	}
 	ews_op_free(&op);
 	return st;
 }

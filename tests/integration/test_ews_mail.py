@@ -182,6 +182,16 @@ try:
         c.ok(sent_fid and r.get("Folder") == sent_fid,
              "Send: Folder is the FolderId of Sent Items, as List gives it",
              "%r %r" % (r.get("Folder"), sent_fid))
+        # Sent Items' FolderId is remembered: a second Send asks no
+        # GetFolder for it
+        gf = mock.ops("GetFolder")
+        st, b = d.call("ews/Email.Send", {"To": [CAROL],
+                                          "Subject": "second send"})
+        r2 = rows(b)[0] if rows(b) else {}
+        c.eq((st, r2.get("Folder"), mock.ops("GetFolder") - gf),
+             (200, sent_fid, 0),
+             "Send: the Sent Items FolderId comes from the cache the "
+             "second time")
         got = [i for i in mock.items(BOB, "inbox")
                if i.get("subject") == "Plan & <budget>"]
         c.eq(len(got), 1, "Send: delivered to bob's Inbox once")
