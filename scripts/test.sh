@@ -16,6 +16,13 @@
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
+# The protocol material beside the project (Microsoft's EWS schema and
+# samples): named for the tests by path, so that the tests of a build from
+# the tarball (make distcheck, outside this tree) find it too.
+if [ -z "${SB_PROTOCOL_DIR:-}" ] && [ -d "$top/../shared/protocol" ]; then
+	SB_PROTOCOL_DIR=$(cd "$top/../shared/protocol" && pwd)
+	export SB_PROTOCOL_DIR
+fi
 
 "$top/scripts/deps.sh" || { echo "0 passed, 1 failed"; exit 1; }
 if [ -f tests/openapi/package.json ] && [ ! -d tests/openapi/node_modules ]; then

@@ -35,6 +35,10 @@ try:
 except ImportError as e:  # python3-lxml, -pycryptodome, -cryptography
     print("# the mock EWS server cannot run here: %s" % e)
     sys.exit(sbtest.SKIP)
+import ews_server  # noqa: E402
+if ews_server.schema_missing():
+    print("# %s" % ews_server.schema_missing())
+    sys.exit(sbtest.SKIP)
 
 c = sbtest.Checks()
 ALICE, BOB, CAROL = ("alice@example.test", "bob@example.test",

@@ -25,6 +25,15 @@ MOCK = os.path.join(SRC, "tests", "mock", "ews_server.py")
 if not os.path.exists(sbtest.daemon_path()) or not os.path.exists(MOCK):
     print("# svcbrokerd or the mock EWS server not built")
     sys.exit(sbtest.SKIP)
+sys.path.insert(0, os.path.join(SRC, "tests", "mock"))
+try:
+    import ews_server  # noqa: E402
+except ImportError as e:  # python3-lxml, -pycryptodome
+    print("# the mock EWS server cannot run here: %s" % e)
+    sys.exit(sbtest.SKIP)
+if ews_server.schema_missing():
+    print("# %s" % ews_server.schema_missing())
+    sys.exit(sbtest.SKIP)
 
 c = sbtest.Checks()
 ALICE, BOB, CAROL = ("alice@example.test", "bob@example.test",

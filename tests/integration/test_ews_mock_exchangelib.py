@@ -40,10 +40,10 @@ except ImportError as e:
 
 from ews_server import MockEWS  # noqa: E402
 
-SCHEMA = os.path.join(SRC, "..", "shared", "protocol", "ews", "schema",
-                      "messages.xsd")
-if not os.path.exists(SCHEMA):
-    print("# no EWS schema at %s" % SCHEMA)
+import ews_server  # noqa: E402
+SCHEMA = os.path.join(ews_server.DEFAULT_SCHEMA, "messages.xsd")
+if ews_server.schema_missing():
+    print("# %s" % ews_server.schema_missing())
     sys.exit(sbtest.SKIP)
 
 c = sbtest.Checks()

@@ -121,8 +121,24 @@ from ews_store import (NS_E, NS_M, NS_S, NS_T, Attachment, Item,  # noqa
                        Recipient, Store, esc, parse_iso)
 
 SRC_ROOT = os.path.dirname(os.path.dirname(HERE))
-DEFAULT_SCHEMA = os.path.join(SRC_ROOT, "..", "shared", "protocol", "ews",
-                              "schema")
+def _protocol_dir():
+    """The EWS protocol material: EWS_PROTOCOL_DIR, else SB_PROTOCOL_DIR/ews,
+    else ../shared/protocol/ews beside the source tree."""
+    if os.environ.get("EWS_PROTOCOL_DIR"):
+        return os.environ["EWS_PROTOCOL_DIR"]
+    if os.environ.get("SB_PROTOCOL_DIR"):
+        return os.path.join(os.environ["SB_PROTOCOL_DIR"], "ews")
+    return os.path.join(SRC_ROOT, "..", "shared", "protocol", "ews")
+
+
+DEFAULT_SCHEMA = os.path.join(_protocol_dir(), "schema")
+
+
+def schema_missing():
+    """"" when the schema the mock validates with is there, else why not
+    (a test then skips: e.g. make distcheck outside the project's tree)."""
+    x = os.path.join(DEFAULT_SCHEMA, "messages.xsd")
+    return "" if os.path.exists(x) else "no EWS schema at %s" % x
 MAX_BODY = 96 << 20
 
 SERVER_VERSION = (

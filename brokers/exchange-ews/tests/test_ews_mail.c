@@ -37,14 +37,18 @@ void ews_op_folder_mailbox(struct ews_op *op)
 static xmlSchemaPtr schema;
 
 /* Microsoft's schema lives beside the repository, in
- * ../shared/protocol/ews (EWS_PROTOCOL_DIR overrides it); a build from a
+ * ../shared/protocol/ews (EWS_PROTOCOL_DIR, or SB_PROTOCOL_DIR/ews,
+ * overrides it); a build from a
  * tarball has none: the schema checks are skipped then, saying so. */
 static void load_schema(void)
 {
 	char path[4096];
 	const char *over = getenv("EWS_PROTOCOL_DIR");
+	const char *all = getenv("SB_PROTOCOL_DIR");
 	if (over && *over)
 		snprintf(path, sizeof(path), "%s/schema/messages.xsd", over);
+	else if (all && *all)
+		snprintf(path, sizeof(path), "%s/ews/schema/messages.xsd", all);
 	else
 		snprintf(path, sizeof(path),
 			 "%s/../shared/protocol/ews/schema/messages.xsd",

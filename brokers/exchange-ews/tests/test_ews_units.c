@@ -152,15 +152,18 @@ static char *slurp(const char *path)
 }
 
 /* The EWS protocol material (Microsoft's schema, sample answers) lives
- * beside the repository, ../shared/protocol/ews (EWS_PROTOCOL_DIR
- * overrides it); a build from a tarball has none. */
+ * beside the repository, ../shared/protocol/ews (EWS_PROTOCOL_DIR,
+ * or SB_PROTOCOL_DIR/ews, overrides it); a build from a tarball has none. */
 static const char *shared_dir(void)
 {
 	static char dir[1024];
 	const char *over = getenv("EWS_PROTOCOL_DIR");
+	const char *all = getenv("SB_PROTOCOL_DIR");
 	const char *top = getenv("top_srcdir");
 	if (over && *over)
 		snprintf(dir, sizeof(dir), "%s", over);
+	else if (all && *all)
+		snprintf(dir, sizeof(dir), "%s/ews", all);
 	else
 		snprintf(dir, sizeof(dir), "%s/../shared/protocol/ews",
 			 top ? top : "..");
