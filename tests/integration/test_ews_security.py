@@ -36,7 +36,7 @@ if not shutil.which("openssl"):
     print("# openssl command not found")
     sys.exit(sbtest.SKIP)
 try:
-    from ews_server import MockEWS  # noqa: E402
+    from ews_server import MockEWS, fault_xml  # noqa: E402
     from token_server import MockTokenServer  # noqa: E402
 except ImportError as e:  # python3-lxml, -pycryptodome, -cryptography
     print("# the mock EWS server cannot run here: %s" % e)
@@ -535,6 +535,39 @@ def hostile_xml_tests():
                          "connection)" % name)
                     c.ok("Injected" not in json.dumps(b),
                          "%s: no entity expanded into the answer" % name)
+                # the same in a SOAP fault (HTTP 500): its own reading
+                fault = fault_xml("ErrorAccessDenied", "MARK")
+                fault = re.sub(r"^<\?xml[^>]*\?>", "", fault)
+
+                def inject_fault(dtd, entity):
+                    ews.ok("inject", {
+                        "operation": "GetFolder", "count": 1,
+                        "raw_status": 500,
+                        "raw": '<?xml version="1.0"?>' + dtd +
+                        fault.replace("MARK", entity),
+                        "content_type": "text/xml; charset=utf-8"})
+
+                inject_fault("", "Plain words")
+                st, b = call(d, "x/Folder.Load", {"Folder": "inbox"})
+                c.eq((st, err(b).get("code")), (403, "ErrorAccessDenied"),
+                     "control: the injected fault without a DTD is read")
+                for name, dtd in (
+                        ("XXE over http", '<!DOCTYPE s:Envelope [<!ENTITY x '
+                         'SYSTEM "%s/fault">]>' % leak),
+                        ("XXE file:///etc/passwd", '<!DOCTYPE s:Envelope '
+                         '[<!ENTITY x SYSTEM "file:///etc/passwd">]>'),
+                        ("an internal entity", '<!DOCTYPE s:Envelope '
+                         '[<!ENTITY x "Injected">]>')):
+                    k = lis.connections
+                    inject_fault(dtd, "&x;")
+                    st, b = call(d, "x/Folder.Load", {"Folder": "inbox"})
+                    settle()
+                    c.eq((st, err(b).get("category"), lis.connections - k),
+                         (502, "upstream_error", 0),
+                         "a fault with %s: refused, nothing fetched" % name)
+                    c.ok("Injected" not in json.dumps(b),
+                         "a fault with %s: no entity expanded into the "
+                         "answer" % name, b)
                 # XInclude in an answer without a DTD: never processed
                 k = lis.connections
                 xi = ('<xi:include xmlns:xi="http://www.w3.org/2001/XInclude"'
@@ -594,8 +627,8 @@ def hostile_xml_tests():
                          "any answer")
                 c.ok("root:" not in "\n".join(answers),
                      "no /etc/passwd content in any answer")
-        c.eq(lis.connections - base, 0, "hostile XML: the listener never saw a "
-             "connection")
+        c.eq(lis.connections - base, 0,
+             "hostile XML: the listener never saw a connection")
     finally:
         lis.stop()
 
