@@ -474,6 +474,7 @@ def hostile_xml_tests():
     try:
         with MockEWS(["--auth", "basic", "--lifetime", "900"]) as ews:
             cfg = (MODULE + inst("x", ews.url) +
+                   inst("xsmall", ews.url, "max_response_size = 1MiB\n") +
                    "[instance xad]\nbroker = exchange-ews\n"
                    "autodiscover_email = %s\nautodiscover_url = %s\n"
                    "auth = basic\nusername = %s\npassword = %s\n"
@@ -617,6 +618,23 @@ def hostile_xml_tests():
                      "billion laughs: 502 upstream_error")
                 c.ok(took < 10 * SLOW, "billion laughs: answered in "
                      "bounded time (%.2f s)" % took)
+                # a gzip bomb: 16 MiB that travel as a few KiB; the limit
+                # holds for the decoded size
+                ews.ok("config", {"gzip": True})
+                ews.ok("inject", {"operation": "GetFolder", "count": 1,
+                                  "raw_preset": "huge", "size": 16 << 20})
+                t0 = time.monotonic()
+                st, b = call(d, "xsmall/Folder.Load", {"Folder": "inbox"})
+                took = time.monotonic() - t0
+                hdrs = {k.lower(): v for k, v in
+                        (ews.stats().get("last_headers") or {}).items()}
+                c.ok("gzip" in hdrs.get("accept-encoding", ""),
+                     "the daemon accepts gzip (the mock compressed)", hdrs)
+                c.eq((st, err(b).get("code")), (502, "response_too_large"),
+                     "a gzip bomb: refused at max_response_size, decoded")
+                c.ok(took < 20 * SLOW, "a gzip bomb: bounded time (%.2f s)"
+                     % took)
+                ews.ok("config", {"gzip": False})
                 st, b = call(d, "x/Service.Test")
                 c.eq(st, 200, "the daemon keeps serving after hostile XML")
                 log = d.read_log()
