@@ -53,6 +53,7 @@ pki = tempfile.mkdtemp(prefix="sbtest-pki-")
 subprocess.run(["sh", os.path.join(SRC, "tests", "mock", "make_certs.sh"),
                 pki], check=True, timeout=60)
 CA = os.path.join(pki, "ca.pem")
+MISSING_CA = os.path.join(pki, "no-such-ca.pem")
 OTHER_CA = os.path.join(pki, "other-ca.pem")
 
 
@@ -175,6 +176,7 @@ def tls_tests():
                inst("sys", ews.url) +
                inst("other", ews.url, "ca_file = %s\n" % OTHER_CA) +
                inst("lax", ews.url, "verify_tls = no\n") +
+               inst("cabad", ews.url, "ca_file = %s\n" % MISSING_CA) +
                inst("wrongname", wrong.url, "ca_file = %s\n" % CA) +
                ad % ("adca", ALICE, ews.autodiscover_url, ALICE, PW,
                      "ca_file = %s\n" % CA) +
@@ -215,6 +217,12 @@ def tls_tests():
                  "certificate refused", (st, b))
             c.eq(ews.stats().get("requests", 0), n,
                  "TLS refused: no request reached the server")
+
+            st, b = call(d, "cabad/Service.Test")
+            c.ok(st == 502 and MISSING_CA in err(b).get("message", ""),
+                 "a ca_file that does not exist: 502 naming the file", b)
+            c.eq(ews.stats().get("requests", 0), n,
+                 "... and nothing reached the server")
 
             st, b = call(d, "wrongname/Service.Test")
             e = err(b)
@@ -271,6 +279,8 @@ def make_client_cert(name):
 def oauth2_tests():
     crt, key = make_client_cert("client")
     other_crt, _ = make_client_cert("client-other")
+    lax_crt, lax_key = make_client_cert("client-lax")
+    os.chmod(lax_key, 0o644)
     with open(key) as f:
         key_lines = [ln for ln in f.read().split("\n")
                      if ln and not ln.startswith("-----")]
@@ -288,7 +298,11 @@ def oauth2_tests():
                     % (name, ews.url, token_url, crt, key, extra))
         cfg = (MODULE + oa("oa", ts.url, "ca_file = %s\n" % CA) +
                oa("oaother", ots.url, "ca_file = %s\n" % CA) +
-               oa("oasys", ts.url))
+               oa("oasys", ts.url) +
+               oa("oahttp", "http://login.example.test/t/token",
+                  "ca_file = %s\n" % CA) +
+               oa("oalax", ts.url, "ca_file = %s\n" % CA).replace(
+                   key, lax_key).replace(crt, lax_crt))
         with sbtest.Daemon(cfg, server_extra="log_level = debug\n") as d:
             c.ok(ts.url.startswith("https://"),
                  "the token endpoint serves https")
@@ -325,11 +339,21 @@ def oauth2_tests():
                  "the token endpoint's certificate is checked (no ca_file: "
                  "tls_verify)")
             c.eq(ts.requests(), n, "... and no token request reached it")
+            st, b = call(d, "oahttp/Service.Test", {"Mailbox": ALICE})
+            c.ok(st == 503 and "token_url" in err(b).get("message", "") and
+                 "https" in err(b).get("message", ""),
+                 "a token_url over http to a host not on loopback: the "
+                 "instance does not open, the error names token_url", b)
+            st, b = call(d, "oalax/Service.Test", {"Mailbox": ALICE})
+            c.ok(st == 503 and lax_key in err(b).get("message", "") and
+                 "0644" in err(b).get("message", ""),
+                 "a client_key others may read: the instance does not "
+                 "open, the error names the file and its mode", b)
+            c.eq(ts.requests(), n, "... nothing was requested with it")
             st, metrics = d.get("/metrics")
             answers.append(str(metrics))
             log = d.read_log()
-            c.ok("requesting an OAuth2 token from" in log or
-                 "token" in log.lower(),
+            c.ok("requesting an OAuth2 token from" in log,
                  "the debug log speaks of the token request")
             tokens = ts.tokens()
             text = log + "\n" + "\n".join(answers) + "\n" + str(metrics)
