@@ -65,6 +65,12 @@ enum ews_impersonation ews_impersonation(const struct ews *e);
  * (max_response_size). */
 int64_t ews_max_attachment(const struct ews *e);
 int64_t ews_max_response(const struct ews *e);
+/* The cap of an answer carrying attachment content (GetAttachment):
+ * max_response_size, raised when needed to max_attachment_size in base64
+ * plus EWS_ATT_ENVELOPE_MARGIN, so that every attachment the instance
+ * accepts can also be loaded. */
+#define EWS_ATT_ENVELOPE_MARGIN ((int64_t)1024 * 1024)
+int64_t ews_max_response_att(const struct ews *e);
 /* The configured account's own SMTP address if known (username when it
  * is one, or autodiscover_email), else NULL. */
 const char *ews_account(const struct ews *e);

@@ -258,6 +258,23 @@ enum sb_status ews_autodiscover_read(const char *email, const char *from_url,
 				  host);
 		goto out;
 	}
+	/* the credentials go where EwsUrl says: only to the address's
+	 * domain (or below it) or to the server that answered */
+	const char *at = strrchr(email, '@');
+	const char *domain = at ? at + 1 : "";
+	char from_host[256] = "";
+	if (!ews_url_host(from_url, from_host, sizeof(from_host), NULL, NULL))
+		from_host[0] = '\0';
+	if (!(*domain && ews_domain_within(host, domain)) &&
+	    !(from_host[0] && strcasecmp(host, from_host) == 0)) {
+		char shown[300];
+		sb_text_quotable(domain, 200, shown, sizeof(shown));
+		st = sb_error_set(err, SB_ERR_UPSTREAM, "autodiscover_refused",
+				  "Autodiscover EwsUrl host %s is neither in "
+				  "%s nor the Autodiscover server %s: refused",
+				  host, shown, from_host[0] ? from_host : "?");
+		goto out;
+	}
 	snprintf(d->ews_url, sizeof(d->ews_url), "%s", ews_url);
 	snprintf(d->server_version, sizeof(d->server_version), "%s", ver);
 	snprintf(d->email, sizeof(d->email), "%s", email);

@@ -58,6 +58,10 @@ static enum sb_status att_list(void *state, const struct sb_call *call,
 	const char *item = sb_call_str(call, "ItemId", NULL);
 	int64_t size = sb_call_page_size(call);
 	uint64_t offset = 0;
+	/* the answer is recomputed for every page: the token holds the last
+	 * row's Id (the next page starts after it) and its place, used only
+	 * when that attachment is gone meanwhile */
+	char last[SB_PAGE_TOKEN_POS_MAX] = "";
 
 	ews_op_init(&op, state, call, 0);
 	enum sb_status st = ews_op_mailbox(&op, err);
@@ -70,10 +74,12 @@ static enum sb_status att_list(void *state, const struct sb_call *call,
 		struct sb_buf b;
 		sb_buf_init(&b, SB_PAGE_TOKEN_POS_MAX + 1);
 		st = sb_page_token_read(token, bind, 3, &b, err);
-		if (st == SB_OK && b.len == 8)
+		if (st == SB_OK && b.len >= 8) {
 			for (int i = 0; i < 8; i++)
 				offset = offset << 8 | (unsigned char)b.data[i];
-		else if (st == SB_OK)
+			snprintf(last, sizeof(last), "%.*s", (int)(b.len - 8),
+				 b.data + 8);
+		} else if (st == SB_OK)
 			st = sb_error_set(err, SB_ERR_INVALID_INPUT,
 					  SB_PAGE_TOKEN_CODE,
 					  "PageToken: not a position of this "
@@ -92,6 +98,11 @@ static enum sb_status att_list(void *state, const struct sb_call *call,
 		st = sb_error_set(err, SB_ERR_UPSTREAM, "invalid_response",
 				  "GetItem answered without the item");
 	size_t i = offset < x.n_atts ? (size_t)offset : x.n_atts;
+	for (size_t k = 0; last[0] && k < x.n_atts; k++)
+		if (x.atts[k].id && strcmp(x.atts[k].id, last) == 0) {
+			i = k + 1;
+			break;
+		}
 	size_t end = i + (size_t)(size > 0 ? size : 1);
 	for (; st == SB_OK && i < x.n_atts && i < end; i++) {
 		st = desc_row(r, &x.atts[i], x.id, x.change_key);
@@ -99,10 +110,15 @@ static enum sb_status att_list(void *state, const struct sb_call *call,
 			sb_error_set(err, st, NULL, "building the result");
 	}
 	if (st == SB_OK && i < x.n_atts) {
-		unsigned char pos[8];
+		unsigned char pos[SB_PAGE_TOKEN_POS_MAX];
 		for (int k = 7, v = 0; k >= 0; k--, v++)
 			pos[k] = (unsigned char)((uint64_t)i >> (8 * v));
-		char *tok = sb_page_token_new(bind, 3, pos, sizeof(pos));
+		const char *lid = i && x.atts[i - 1].id ? x.atts[i - 1].id : "";
+		size_t ll = strlen(lid);
+		if (ll > sizeof(pos) - 8)
+			ll = 0; /* too long to keep: the place alone */
+		memcpy(pos + 8, lid, ll);
+		char *tok = sb_page_token_new(bind, 3, pos, 8 + ll);
 		st = tok ? sb_result_next_page(r, tok)
 			 : sb_error_set(err, SB_ERR_INTERNAL, NULL,
 					"cannot make a page token");
@@ -144,6 +160,14 @@ static enum sb_status att_load(void *state, const struct sb_call *call,
 			    "Attachment %s: over max_attachment_size "
 			    "(%lld)",
 			    id, (long long)cap);
+		else if (st != SB_OK && err &&
+			 !strcmp(err->code, "response_too_large"))
+			st = sb_error_set(
+			    err, SB_ERR_PAYLOAD_TOO_LARGE,
+			    "ErrorMessageSizeExceeded",
+			    "Attachment %s: the answer is over "
+			    "max_response_size (%lld)",
+			    id, (long long)ews_max_response_att(state));
 	}
 	if (st == SB_OK)
 		st = first_message(&op, &msg, err);

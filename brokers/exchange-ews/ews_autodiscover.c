@@ -8,7 +8,9 @@
  * address's domain or below it: a parent domain is never tried), or to the
  * configured autodiscover_url's server; a redirectUrl must be https (http
  * only back to a configured http override's own server) and name one of
- * those hosts.  At most EWS_AD_HOPS redirects. */
+ * those hosts.  The EwsUrl of the settings must name the address's domain
+ * (or a host below it) or the Autodiscover server that answered
+ * (ews_autodiscover_read).  At most EWS_AD_HOPS redirects. */
 #include "config.h"
 
 #include <ctype.h>

@@ -161,15 +161,19 @@ static const struct sb_config_key ews_config[] = {
      .min = 64 * 1024,
      .max = (int64_t)1024 * 1024 * 1024,
      .doc = "Largest EWS answer read (decoded); a larger one is refused "
-	    "(payload_too_large for mail, upstream_error otherwise).",
+	    "(payload_too_large for mail, upstream_error otherwise). An "
+	    "answer carrying attachment content may be as large as "
+	    "max_attachment_size in base64 plus 1 MiB, when that is more.",
      .offset = offsetof(struct ews_conf, max_response_size)},
     {.key = "max_attachment_size",
      .type = SB_CONF_SIZE,
      .def = "25MiB",
      .min = 1,
      .max = (int64_t)1024 * 1024 * 1024,
-     .doc = "Largest single attachment taken or returned (decoded); "
-	    "larger ones answer payload_too_large.",
+     .doc = "Bound on attachment bytes (decoded): one attachment "
+	    "(Attachment.Add, Attachment.Load) and all the attachments of "
+	    "one message together (Send, SaveDraft, Reply, ReplyAll, "
+	    "Forward, Email.Load); more answers payload_too_large.",
      .offset = offsetof(struct ews_conf, max_attachment_size)},
     SB_CONF_END,
 };
@@ -394,6 +398,18 @@ int64_t ews_max_response(const struct ews *e)
 {
 	return e->conf->max_response_size;
 }
+int64_t ews_max_response_att(const struct ews *e)
+{
+	int64_t cap = e->conf->max_response_size;
+	int64_t att = e->conf->max_attachment_size;
+	if (att > 0) {
+		/* base64: 4 characters for every 3 bytes, rounded up */
+		int64_t need = (att + 2) / 3 * 4 + EWS_ATT_ENVELOPE_MARGIN;
+		if (need > cap)
+			cap = need;
+	}
+	return cap;
+}
 const char *ews_account(const struct ews *e) { return e->account; }
 
 struct sb_http *ews_http_new(struct ews *e, const char *url,
@@ -509,6 +525,47 @@ void ews_conn_put(struct ews *e, struct ews_conn *c)
 		conn_free(c);
 }
 
+static bool wk_key(const char *mailbox, const char *wk, char *key)
+{
+	int k = snprintf(key, EWS_WK_KEY, "%s\n%s", mailbox ? mailbox : "", wk);
+	return k > 0 && k < EWS_WK_KEY;
+}
+
+bool ews_wk_get(struct ews *e, const char *mailbox, const char *wk, char *buf,
+		size_t n)
+{
+	char key[EWS_WK_KEY];
+	bool hit = false;
+	if (!wk_key(mailbox, wk, key))
+		return false;
+	pthread_mutex_lock(&e->mu);
+	for (size_t i = 0; i < EWS_WK_CACHE && !hit; i++)
+		if (!strcasecmp(e->wk[i].key, key) && strlen(e->wk[i].id) < n) {
+			snprintf(buf, n, "%s", e->wk[i].id);
+			hit = true;
+		}
+	pthread_mutex_unlock(&e->mu);
+	return hit;
+}
+
+void ews_wk_put(struct ews *e, const char *mailbox, const char *wk,
+		const char *id)
+{
+	char key[EWS_WK_KEY];
+	if (!wk_key(mailbox, wk, key) || strlen(id) >= EWS_WK_ID)
+		return;
+	pthread_mutex_lock(&e->mu);
+	size_t at = EWS_WK_CACHE;
+	for (size_t i = 0; i < EWS_WK_CACHE && at == EWS_WK_CACHE; i++)
+		if (!strcasecmp(e->wk[i].key, key))
+			at = i;
+	if (at == EWS_WK_CACHE)
+		at = e->wk_next++ % EWS_WK_CACHE;
+	snprintf(e->wk[at].key, sizeof(e->wk[at].key), "%s", key);
+	snprintf(e->wk[at].id, sizeof(e->wk[at].id), "%s", id);
+	pthread_mutex_unlock(&e->mu);
+}
+
 void ews_conn_refresh(struct ews *e)
 {
 	if (e->conf->url)
@@ -519,6 +576,7 @@ void ews_conn_refresh(struct ews *e)
 	c = e->conn;
 	e->conn = NULL;
 	e->discovered_ok = false;
+	memset(e->wk, 0, sizeof(e->wk)); /* the mailbox may have moved */
 	if (c) {
 		c->retired = true;
 		drop = c->refs == 0;

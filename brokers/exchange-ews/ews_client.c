@@ -340,6 +340,14 @@ static enum sb_status fault_error(const struct sb_soap_fault *f,
 	return st;
 }
 
+/* The response cap of op: answers carrying attachment content may be as
+ * large as max_attachment_size allows. */
+static int64_t op_max_response(const struct ews_op *op)
+{
+	return op->stream_local ? ews_max_response_att(op->e)
+				: ews_max_response(op->e);
+}
+
 /* Parse a body that should be an envelope: SB_OK with *doc, or the
  * refusal (upstream_error) in err. */
 static enum sb_status parse_answer(struct ews *e, const struct ews_op *op,
@@ -348,17 +356,16 @@ static enum sb_status parse_answer(struct ews *e, const struct ews_op *op,
 {
 	struct sb_error perr;
 	sb_error_clear(&perr);
+	size_t cap = (size_t)op_max_response(op);
 	if (op->stream_local)
 		/* large base64 content decoded while parsed: never held
 		 * as text, handed to the op's sink */
-		*doc = sb_xml_parse_stream(
-		    rs->body, rs->body_len, (size_t)ews_max_response(e),
-		    SB_NS_EWS_TYPES, op->stream_local,
-		    (size_t)ews_max_response(e), op->stream_sink,
-		    op->stream_arg, &perr);
+		*doc =
+		    sb_xml_parse_stream(rs->body, rs->body_len, cap,
+					SB_NS_EWS_TYPES, op->stream_local, cap,
+					op->stream_sink, op->stream_arg, &perr);
 	else
-		*doc = sb_xml_parse(rs->body, rs->body_len,
-				    (size_t)ews_max_response(e), &perr);
+		*doc = sb_xml_parse(rs->body, rs->body_len, cap, &perr);
 	if (!*doc)
 		return sb_error_set(
 		    err,
@@ -438,7 +445,7 @@ enum sb_status ews_op_run(struct ews_op *op, struct sb_error *err)
 		    .body = env.data,
 		    .body_len = env.len,
 		    .content_type = "text/xml; charset=utf-8",
-		    .max_response = ews_max_response(e),
+		    .max_response = op_max_response(op),
 		    /* libcurl sends a request again, by itself, when a kept
 		     * connection closes before any answer: for a send that
 		     * could deliver it twice, so a send takes a new one */
@@ -550,6 +557,38 @@ enum sb_status ews_op_run(struct ews_op *op, struct sb_error *err)
 			op->doc = NULL;
 			op->response = op->messages = NULL;
 			continue;
+		}
+		/* ErrorServerBusy in the response messages rather than as a
+		 * fault: the same back-off; tried again when every message
+		 * says so (none was carried out, so even a send) */
+		int64_t busy_ms = -1;
+		bool all_busy = m1 != NULL;
+		for (xmlNode *m = m1; m; m = ews_op_next(m)) {
+			char rc[64] = "";
+			if (ews_child_text(m, "m:ResponseCode", rc,
+					   sizeof(rc)) &&
+			    strcmp(rc, "ErrorServerBusy") == 0) {
+				int64_t ms = message_back_off(m);
+				if (ms > busy_ms)
+					busy_ms = ms > 0 ? ms : 5000;
+			} else {
+				all_busy = false;
+			}
+		}
+		if (busy_ms > 0) {
+			sb_backoff_set(&e->backoff, busy_ms);
+			if (all_busy && busy < retries &&
+			    fits_deadline(e, op->call, busy_ms)) {
+				busy++;
+				e->host->log(e->host, SB_LOG_INFO,
+					     "EWS %s: server busy, retrying in "
+					     "%lld ms",
+					     name, (long long)busy_ms);
+				sb_xml_free(op->doc);
+				op->doc = NULL;
+				op->response = op->messages = NULL;
+				continue;
+			}
 		}
 		st = SB_OK;
 		break;

@@ -64,6 +64,23 @@ static enum sb_status resolution_row(struct sb_result *r, const xmlNode *res)
 	return st;
 }
 
+/* A row's identity across answers: FNV-1a of the mailbox's address and
+ * name as the server gave them (never 0). */
+static uint64_t resolution_key(const xmlNode *res)
+{
+	char addr[512] = "", name[512] = "";
+	xmlNode *mb = sb_xml_child(res, SB_NS_EWS_TYPES, "Mailbox");
+	ews_child_text(mb, "EmailAddress", addr, sizeof(addr));
+	ews_child_text(mb, "Name", name, sizeof(name));
+	uint64_t h = 1469598103934665603ull;
+	for (const char *p = addr; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	h = (h ^ '\n') * 1099511628211ull;
+	for (const char *p = name; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	return h ? h : 1;
+}
+
 static enum sb_status contact_resolve(void *state, const struct sb_call *call,
 				      struct sb_result *r, struct sb_error *err)
 {
@@ -76,15 +93,28 @@ static enum sb_status contact_resolve(void *state, const struct sb_call *call,
 	ews_op_init(&op, e, call, 0);
 	enum sb_status st = ews_op_mailbox(&op, err);
 	const char *bind[] = {"Contact.Resolve", op.mailbox, name};
+	/* the answer is recomputed for every page: the token holds a hash
+	 * of the last row's address and name (the next page starts after
+	 * it) and its place, used only when that row is gone meanwhile */
 	int64_t offset = 0;
+	unsigned long long last = 0;
 	const char *tok = sb_call_page_token(call);
 	if (st == SB_OK && tok) {
 		struct sb_buf pos;
 		sb_buf_init(&pos, SB_PAGE_TOKEN_POS_MAX);
 		st = sb_page_token_read(tok, bind, 3, &pos, err);
+		char num[32] = "";
+		const char *colon =
+		    pos.data ? memchr(pos.data, ':', pos.len) : NULL;
+		if (colon && (size_t)(colon - pos.data) < sizeof(num)) {
+			memcpy(num, pos.data, (size_t)(colon - pos.data));
+			char *end = NULL;
+			last = strtoull(colon + 1, &end, 16);
+			if (!end || *end)
+				num[0] = '\0';
+		}
 		if (st == SB_OK &&
-		    (!pos.data || !sb_parse_int64(pos.data, &offset) ||
-		     offset < 0))
+		    (!num[0] || !sb_parse_int64(num, &offset) || offset < 0))
 			st = sb_error_set(err, SB_ERR_INVALID_INPUT,
 					  SB_PAGE_TOKEN_CODE,
 					  "PageToken: no position");
@@ -117,6 +147,17 @@ static enum sb_status contact_resolve(void *state, const struct sb_call *call,
 	xmlNode *set = sb_xml_child(m, SB_NS_EWS_MESSAGES, "ResolutionSet");
 	int64_t size = sb_call_page_size(call), i = 0, shown = 0;
 	bool more = false;
+	if (tok && last) {
+		int64_t k = 0;
+		for (xmlNode *x =
+			 sb_xml_child(set, SB_NS_EWS_TYPES, "Resolution");
+		     x; x = sb_xml_next(x), k++)
+			if (resolution_key(x) == last) {
+				offset = k + 1;
+				break;
+			}
+	}
+	uint64_t last_key = 0;
 	for (xmlNode *x = sb_xml_child(set, SB_NS_EWS_TYPES, "Resolution"); x;
 	     x = sb_xml_next(x), i++) {
 		if (i < offset)
@@ -128,11 +169,13 @@ static enum sb_status contact_resolve(void *state, const struct sb_call *call,
 		st = resolution_row(r, x);
 		if (st != SB_OK)
 			break;
+		last_key = resolution_key(x);
 		shown++;
 	}
 	if (st == SB_OK && more) {
-		char pos[32];
-		snprintf(pos, sizeof(pos), "%lld", (long long)i);
+		char pos[64];
+		snprintf(pos, sizeof(pos), "%lld:%llx", (long long)i,
+			 (unsigned long long)last_key);
 		char *next = sb_page_token_new(bind, 3, pos, strlen(pos));
 		if (!next)
 			st = sb_error_set(err, SB_ERR_INTERNAL, NULL,

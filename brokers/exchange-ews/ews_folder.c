@@ -54,27 +54,38 @@ static const char *well_known_name(const char *s)
 	return NULL;
 }
 
-/* An EWS folder id: base64 (standard or URL-safe), at least 20
- * characters; a display name hardly is one. */
+/* An EWS folder id: base64 (standard, or URL-safe as REST gives it) of
+ * Exchange's id layout: a compression byte (0 or 1), the id's storage
+ * type (a small number), then the moniker's length and the rest: at
+ * least 8 bytes.  A name such as "Quarterly-Reports-2024" is made of the
+ * same characters, but it does not decode to that layout. */
 static bool looks_like_id(const char *s)
 {
 	size_t n = strlen(s);
 	if (n < 20 || n > 1024)
 		return false;
-	bool special = false;
+	char b64[1032];
+	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (isalnum(c))
-			continue;
-		if (c == '+' || c == '/' || c == '=' || c == '-' || c == '_') {
-			special = true;
-			continue;
-		}
-		return false;
+		if (c == '-')
+			c = '+';
+		else if (c == '_')
+			c = '/';
+		else if (!isalnum(c) && c != '+' && c != '/' && c != '=')
+			return false;
+		b64[k++] = (char)c;
 	}
-	/* a long single word of letters could be a name: ids have digits
-	 * or padding */
-	return special || strpbrk(s, "0123456789") != NULL;
+	if (!memchr(b64, '=', k))
+		while (k % 4)
+			b64[k++] = '=';
+	size_t len = 0;
+	unsigned char *raw = sb_base64_decode(b64, k, &len);
+	if (!raw)
+		return false;
+	bool id = len >= 8 && raw[0] <= 1 && raw[1] <= 0x0f;
+	free(raw);
+	return id;
 }
 
 static void write_shape(struct sb_xml_w *w)
@@ -419,6 +430,47 @@ static enum sb_status rank_well_known(struct ews *e, const struct sb_call *call,
 	return SB_OK;
 }
 
+/* A row's sort key as a page position: "rank\0name\0id"; 0 when it
+ * does not fit in n. */
+static size_t key_encode(const struct folder *f, char *out, size_t n)
+{
+	const char *name = f->name ? f->name : "";
+	int k = snprintf(out, n, "%d", f->rank);
+	size_t nl = strlen(name), il = strlen(f->id);
+	if (k < 0 || (size_t)k + 2 + nl + il > n)
+		return 0;
+	size_t at = (size_t)k + 1;
+	memcpy(out + at, name, nl + 1);
+	at += nl + 1;
+	memcpy(out + at, f->id, il);
+	return at + il;
+}
+
+/* Back from key_encode: the strings point into buf (len + 1 bytes). */
+static bool key_decode(const char *data, size_t len, char *buf,
+		       struct folder *key)
+{
+	if (!data || !len || len > SB_PAGE_TOKEN_POS_MAX)
+		return false;
+	memcpy(buf, data, len);
+	buf[len] = '\0';
+	const char *name = memchr(buf, '\0', len);
+	if (!name)
+		return false;
+	name++;
+	const char *id = memchr(name, '\0', len - (size_t)(name - buf));
+	if (!id)
+		return false;
+	id++;
+	int64_t rank;
+	if (!sb_parse_int64(buf, &rank) || rank < 0 || rank > 100)
+		return false;
+	key->rank = (int)rank;
+	key->name = (char *)name;
+	key->id = (char *)id;
+	return true;
+}
+
 static enum sb_status folder_list(void *state, const struct sb_call *call,
 				  struct sb_result *r, struct sb_error *err)
 {
@@ -431,22 +483,26 @@ static enum sb_status folder_list(void *state, const struct sb_call *call,
 	if (st != SB_OK)
 		return st;
 
+	/* the listing is recomputed for every page: the token holds the
+	 * last row's sort key (rank, name, id), the next page starts after
+	 * it, so a folder made or removed meanwhile moves nothing */
 	const char *bind[] = {"Folder.List", mailbox};
-	int64_t offset = 0;
+	struct folder key = {0};
+	bool have_key = false;
+	char kbuf[SB_PAGE_TOKEN_POS_MAX + 1];
 	const char *tok = sb_call_page_token(call);
 	if (tok) {
 		struct sb_buf pos;
 		sb_buf_init(&pos, SB_PAGE_TOKEN_POS_MAX);
 		st = sb_page_token_read(tok, bind, 2, &pos, err);
-		if (st == SB_OK &&
-		    (!pos.data || !sb_parse_int64(pos.data, &offset) ||
-		     offset < 0))
+		if (st == SB_OK && !key_decode(pos.data, pos.len, kbuf, &key))
 			st = sb_error_set(err, SB_ERR_INVALID_INPUT,
 					  SB_PAGE_TOKEN_CODE,
 					  "PageToken: no position");
 		sb_buf_free(&pos);
 		if (st != SB_OK)
 			return st;
+		have_key = true;
 	}
 	struct folder_list l = {0};
 	st = find_all(e, call, mailbox, true, &l, err);
@@ -458,14 +514,16 @@ static enum sb_status folder_list(void *state, const struct sb_call *call,
 	}
 	qsort(l.v, l.n, sizeof(*l.v), folder_cmp);
 	int64_t size = sb_call_page_size(call);
-	size_t i = (size_t)offset;
-	for (; i < l.n && (int64_t)(i - (size_t)offset) < size && st == SB_OK;
-	     i++)
+	size_t i = 0;
+	while (have_key && i < l.n && folder_cmp(&l.v[i], &key) <= 0)
+		i++;
+	int64_t shown = 0;
+	for (; i < l.n && shown < size && st == SB_OK; i++, shown++)
 		st = folder_row(r, &l.v[i]);
-	if (st == SB_OK && i < l.n) {
-		char pos[32];
-		snprintf(pos, sizeof(pos), "%zu", i);
-		char *next = sb_page_token_new(bind, 2, pos, strlen(pos));
+	if (st == SB_OK && i < l.n && i > 0) {
+		char pos[SB_PAGE_TOKEN_POS_MAX];
+		size_t len = key_encode(&l.v[i - 1], pos, sizeof(pos));
+		char *next = len ? sb_page_token_new(bind, 2, pos, len) : NULL;
 		if (!next)
 			st = sb_error_set(err, SB_ERR_INTERNAL, NULL,
 					  "cannot make a page token");

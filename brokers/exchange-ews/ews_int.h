@@ -62,6 +62,23 @@ struct ews_discovered {
 	unsigned hops;
 };
 
+/* One cached FolderId of a well-known folder ("sentitems") of a mailbox
+ * ("" for the account's own). */
+#define EWS_WK_CACHE 32
+#define EWS_WK_KEY 320
+#define EWS_WK_ID 512
+struct ews_wk {
+	char key[EWS_WK_KEY]; /* mailbox "\n" well-known name; "" unused */
+	char id[EWS_WK_ID];
+};
+/* Look up / remember the FolderId of well-known folder wk of mailbox
+ * (NULL: the account's own).  ews_wk_get: true with the id in buf.
+ * Thread-safe.  ews_conn_refresh forgets them all. */
+bool ews_wk_get(struct ews *e, const char *mailbox, const char *wk, char *buf,
+		size_t n);
+void ews_wk_put(struct ews *e, const char *mailbox, const char *wk,
+		const char *id);
+
 struct ews {
 	const struct sb_host *host;
 	const struct ews_conf *conf;
@@ -79,6 +96,10 @@ struct ews {
 	sb_http_transport_fn tfn;
 	void *tctx;
 	uint64_t requests; /* EWS requests sent (tests, diagnostics) */
+	/* FolderIds of well-known folders per mailbox (ews_wk_*): they do
+	 * not change while the mailbox stays where it is */
+	struct ews_wk wk[EWS_WK_CACHE];
+	unsigned wk_next; /* the entry replaced next */
 
 	/* the hand-over between the configurations of one instance name
 	 * (ews_floor_*): guarded by the module's registry lock */

@@ -12,6 +12,7 @@
 #include <svcbroker/pagetoken.h>
 #include <svcbroker/schema.h>
 
+#include "ews_int.h"
 #include "ews_mail.h"
 
 #define MAX_RCPT 500
@@ -20,6 +21,8 @@
 #define ID_MAX 1024
 #define FOLDER_MAX 1024
 #define LIST_MAX 1000 /* rows of one page (the host's PageSize cap) */
+#define FIND_MAX 1000 /* entries of one FindItem (Exchange's cap) */
+#define FIND_TRIES 4  /* FindItems of one Email.List page */
 
 /* ---- inputs ------------------------------------------------------------- */
 
@@ -31,22 +34,26 @@ struct msg_inputs {
 	int64_t att_bytes;
 };
 
-static const char **addrs(const struct sb_call *call, const char *name,
-			  struct ews_addrs *out)
+/* The items of the multi input name into out, their array in *keep (to
+ * free; the strings are the call's).  false when out of memory. */
+static bool addrs(const struct sb_call *call, const char *name,
+		  struct ews_addrs *out, const char ***keep)
 {
 	size_t n = sb_call_count(call, name);
 	out->v = NULL;
 	out->n = 0;
+	*keep = NULL;
 	if (!n)
-		return NULL;
+		return true;
 	const char **v = calloc(n, sizeof(*v));
 	if (!v)
-		return NULL;
+		return false;
 	for (size_t i = 0; i < n; i++)
 		v[i] = sb_call_str_at(call, name, i);
 	out->v = v;
 	out->n = n;
-	return v;
+	*keep = v;
+	return true;
 }
 
 static void msg_inputs_free(struct msg_inputs *g)
@@ -70,14 +77,19 @@ static enum sb_status msg_inputs_read(struct ews_op *op,
 {
 	memset(g, 0, sizeof(*g));
 	struct ews_msg_in *m = &g->m;
+	bool ok = true;
 	if (which & IN_TO)
-		g->to = addrs(call, "To", &m->to);
-	g->cc = addrs(call, "Cc", &m->cc);
-	g->bcc = addrs(call, "Bcc", &m->bcc);
+		ok = addrs(call, "To", &m->to, &g->to);
+	ok = addrs(call, "Cc", &m->cc, &g->cc) && ok;
+	ok = addrs(call, "Bcc", &m->bcc, &g->bcc) && ok;
+	if (which & IN_FULL)
+		ok = addrs(call, "ReplyTo", &m->reply_to, &g->reply_to) && ok;
+	if (!ok)
+		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
+				    "out of memory");
 	m->body = sb_call_str(call, "Body", NULL);
 	m->html_body = sb_call_str(call, "HtmlBody", NULL);
 	if (which & IN_FULL) {
-		g->reply_to = addrs(call, "ReplyTo", &m->reply_to);
 		m->subject = sb_call_str(call, "Subject", NULL);
 		m->importance = sb_call_str(call, "Importance", NULL);
 		const char *from = sb_call_str(call, "From", NULL);
@@ -90,9 +102,6 @@ static enum sb_status msg_inputs_read(struct ews_op *op,
 			    "as another mailbox with the Mailbox input",
 			    from, self ? self : "unknown");
 	}
-	if ((m->to.n && !g->to) || (m->cc.n && !g->cc) || (m->bcc.n && !g->bcc))
-		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
-				    "out of memory");
 	/* delegate access sends on behalf of the other mailbox */
 	if (op->mailbox && ews_impersonation(op->e) == EWS_IMP_DELEGATE)
 		m->from = op->mailbox;
@@ -178,14 +187,108 @@ static enum sb_status add_addrs(struct sb_result *r, const char *name,
 
 /* Send's row: EWS answers a send with no item, so no Id, ChangeKey or
  * MessageId; every recipient was taken for delivery. */
-static enum sb_status sent_row(struct sb_result *r, const struct ews_addrs *to,
+/* The FolderId of the item id's folder (GetItem) into buf. */
+static enum sb_status item_folder(struct ews *e, const struct sb_call *call,
+				  const char *mailbox, const char *id,
+				  char *buf, size_t n, struct sb_error *err)
+{
+	struct ews_op op;
+	ews_op_init(&op, e, call, 0);
+	op.mailbox = mailbox;
+	const char *ids[] = {id};
+	ews_w_get_items(&op, ids, 1, EWS_GET_PARENT);
+	xmlNode *msg = NULL;
+	enum sb_status st = ews_op_run(&op, err);
+	if (st == SB_OK)
+		st = first_status(&op, &msg, err);
+	const xmlNode *pf =
+	    st == SB_OK ? sb_xml_child(ews_items_first(msg), SB_NS_EWS_TYPES,
+				       "ParentFolderId")
+			: NULL;
+	const char *v = pf ? sb_xml_attr(pf, NULL, "Id") : NULL;
+	if (st == SB_OK && (!v || !*v || strlen(v) >= n))
+		st = sb_error_set(err, SB_ERR_UPSTREAM, "invalid_response",
+				  "GetItem answered without the item's "
+				  "ParentFolderId");
+	if (st == SB_OK)
+		snprintf(buf, n, "%s", v);
+	ews_op_free(&op);
+	return st;
+}
+
+/* The FolderId of the well-known folder wk (GetFolder) into buf. */
+static enum sb_status well_known_folder(struct ews *e,
+					const struct sb_call *call,
+					const char *mailbox, const char *wk,
+					char *buf, size_t n,
+					struct sb_error *err)
+{
+	if (ews_wk_get(e, mailbox, wk, buf, n))
+		return SB_OK; /* well-known folders keep their Ids */
+	struct ews_op op;
+	ews_op_init(&op, e, call, 0);
+	op.mailbox = mailbox;
+	sb_xml_w_open(&op.w, "m:GetFolder");
+	sb_xml_w_open(&op.w, "m:FolderShape");
+	sb_xml_w_leaf(&op.w, "t:BaseShape", "IdOnly");
+	sb_xml_w_close(&op.w);
+	sb_xml_w_open(&op.w, "m:FolderIds");
+	ews_w_distinguished(&op, wk);
+	sb_xml_w_close(&op.w);
+	sb_xml_w_close(&op.w);
+	xmlNode *msg = NULL;
+	enum sb_status st = ews_op_run(&op, err);
+	if (st == SB_OK)
+		st = first_status(&op, &msg, err);
+	const xmlNode *fid =
+	    st == SB_OK ? sb_xml_child(sb_xml_first_element(sb_xml_child(
+					   msg, SB_NS_EWS_MESSAGES, "Folders")),
+				       SB_NS_EWS_TYPES, "FolderId")
+			: NULL;
+	const char *v = fid ? sb_xml_attr(fid, NULL, "Id") : NULL;
+	if (st == SB_OK && (!v || !*v || strlen(v) >= n))
+		st = sb_error_set(err, SB_ERR_UPSTREAM, "invalid_response",
+				  "GetFolder answered without the FolderId "
+				  "of %s",
+				  wk);
+	if (st == SB_OK) {
+		snprintf(buf, n, "%s", v);
+		ews_wk_put(e, mailbox, wk, v);
+	}
+	ews_op_free(&op);
+	return st;
+}
+
+/* The Folder column of a row: the FolderId of the item id's folder (id
+ * given) or of the well-known folder wk, as List and Load give it.  The
+ * action is done already: when the lookup fails, fallback (a folder
+ * reference Folder inputs take as well) is returned instead, and logged. */
+static void folder_col(struct ews *e, const struct sb_call *call,
+		       const char *mailbox, const char *id, const char *wk,
+		       const char *fallback, char *buf, size_t n)
+{
+	struct sb_error lerr;
+	sb_error_clear(&lerr);
+	enum sb_status st =
+	    id ? item_folder(e, call, mailbox, id, buf, n, &lerr)
+	       : well_known_folder(e, call, mailbox, wk, buf, n, &lerr);
+	if (st == SB_OK)
+		return;
+	ews_host(e)->log(ews_host(e), SB_LOG_WARN,
+			 "the result's Folder left as %s: %s", fallback,
+			 lerr.message);
+	snprintf(buf, n, "%s", fallback);
+}
+
+static enum sb_status sent_row(struct sb_result *r, const char *folder,
+			       const struct ews_addrs *to,
 			       const struct ews_addrs *cc,
 			       const struct ews_addrs *bcc,
 			       struct sb_error *err)
 {
 	enum sb_status st = sb_result_row(r);
 	if (st == SB_OK)
-		st = sb_result_str(r, "Folder", "sentitems");
+		st = sb_result_clean_text(r, "Folder", folder);
 	if (st == SB_OK)
 		st = sb_result_empty(r, "Accepted");
 	if (st == SB_OK)
@@ -220,8 +323,12 @@ static enum sb_status email_send(void *state, const struct sb_call *call,
 	}
 	if (st == SB_OK)
 		st = first_status(&op, NULL, err);
+	char folder[ID_MAX];
 	if (st == SB_OK)
-		st = sent_row(r, &g.m.to, &g.m.cc, &g.m.bcc, err);
+		folder_col(state, call, op.mailbox, NULL, "sentitems",
+			   "sentitems", folder, sizeof(folder));
+	if (st == SB_OK)
+		st = sent_row(r, folder, &g.m.to, &g.m.cc, &g.m.bcc, err);
 	msg_inputs_free(&g);
 	ews_op_free(&op);
 	return st;
@@ -293,6 +400,10 @@ static enum sb_status email_save_draft(void *state, const struct sb_call *call,
 				  g.m.n_atts, nck, sizeof(nck), err);
 		snprintf(ck, sizeof(ck), "%s", nck);
 	}
+	char folder[ID_MAX];
+	if (st == SB_OK)
+		folder_col(state, call, op.mailbox, id, NULL, "drafts", folder,
+			   sizeof(folder));
 	if (st == SB_OK) {
 		st = sb_result_row(r);
 		if (st == SB_OK)
@@ -300,7 +411,7 @@ static enum sb_status email_save_draft(void *state, const struct sb_call *call,
 		if (st == SB_OK && *ck)
 			st = sb_result_clean_text(r, "ChangeKey", ck);
 		if (st == SB_OK)
-			st = sb_result_str(r, "Folder", "drafts");
+			st = sb_result_clean_text(r, "Folder", folder);
 		if (st != SB_OK)
 			sb_error_set(err, st, NULL, "building the result");
 	}
@@ -390,6 +501,52 @@ static enum sb_status list_row(struct sb_result *r,
 	return st;
 }
 
+/* One FindItem of Email.List: up to want entries, at most size new rows
+ * into pg; *more when the folder holds more than were read. */
+static enum sb_status find_page(struct ews_op *op, const char *folder,
+				unsigned want, size_t size,
+				const struct ews_page_pos *pos, struct page *pg,
+				bool *more, struct sb_error *err)
+{
+	*more = false;
+	ews_w_find_items_head(op, want, pos);
+	enum sb_status st = ews_folder_ref(op, folder, "inbox", err);
+	xmlNode *msg = NULL;
+	if (st == SB_OK) {
+		sb_xml_w_close(&op->w); /* m:ParentFolderIds */
+		sb_xml_w_close(&op->w); /* m:FindItem */
+		st = ews_op_run(op, err);
+	}
+	if (st == SB_OK)
+		st = first_status(op, &msg, err);
+	if (st != SB_OK)
+		return st;
+	xmlNode *root = sb_xml_child(msg, SB_NS_EWS_MESSAGES, "RootFolder");
+	const char *last =
+	    root ? sb_xml_attr(root, NULL, "IncludesLastItemInRange") : NULL;
+	*more = last && strcmp(last, "false") == 0;
+	pg->rows = calloc(size, sizeof(*pg->rows));
+	if (!pg->rows)
+		return out_of_memory(err);
+	xmlNode *items = sb_xml_child(root, SB_NS_EWS_TYPES, "Items");
+	for (xmlNode *it = sb_xml_first_element(items); it;
+	     it = sb_xml_next_element(it)) {
+		if (pg->n == size) {
+			*more = true; /* unseen rows remain */
+			break;
+		}
+		struct ews_mail_row *x = &pg->rows[pg->n];
+		if (!ews_mail_row_read(it, x))
+			continue; /* one odd item never fails a List */
+		if (pos->have && ews_page_pos_seen(pos, x->id)) {
+			ews_mail_row_free(x);
+			continue;
+		}
+		pg->n++;
+	}
+	return SB_OK;
+}
+
 static enum sb_status email_list(void *state, const struct sb_call *call,
 				 struct sb_result *r, struct sb_error *err)
 {
@@ -418,45 +575,35 @@ static enum sb_status email_list(void *state, const struct sb_call *call,
 					  "listing");
 		sb_buf_free(&b);
 	}
-	if (st == SB_OK) {
-		ews_w_find_items_head(&op, (unsigned)size + pos.n_seen, &pos);
-		st = ews_folder_ref(&op, folder, "inbox", err);
-	}
-	xmlNode *msg = NULL;
-	if (st == SB_OK) {
-		sb_xml_w_close(&op.w); /* m:ParentFolderIds */
-		sb_xml_w_close(&op.w); /* m:FindItem */
-		st = ews_op_run(&op, err);
-	}
-	if (st == SB_OK)
-		st = first_status(&op, &msg, err);
+	/* rows already returned, or unreadable ones (no ItemId), take
+	 * places in FindItem's answer: a page of nothing but those while
+	 * more remain asks again for more, so the listing never ends early */
+	unsigned want = (unsigned)size + pos.n_seen;
 	bool more = false;
-	if (st == SB_OK) {
-		xmlNode *root =
-		    sb_xml_child(msg, SB_NS_EWS_MESSAGES, "RootFolder");
-		const char *last =
-		    root ? sb_xml_attr(root, NULL, "IncludesLastItemInRange")
-			 : NULL;
-		more = last && strcmp(last, "false") == 0;
-		pg.rows = calloc((size_t)size, sizeof(*pg.rows));
-		if (!pg.rows)
-			st = out_of_memory(err);
-		xmlNode *items = sb_xml_child(root, SB_NS_EWS_TYPES, "Items");
-		for (xmlNode *it = sb_xml_first_element(items);
-		     st == SB_OK && it; it = sb_xml_next_element(it)) {
-			if (pg.n == (size_t)size) {
-				more = true; /* unseen rows remain */
+	for (unsigned tries = 0; st == SB_OK; tries++) {
+		if (tries) {
+			page_free(&pg);
+			memset(&pg, 0, sizeof(pg));
+			ews_op_free(&op);
+			ews_op_init(&op, state, call, 0);
+			st = ews_op_mailbox(&op, err);
+			if (st != SB_OK)
 				break;
-			}
-			struct ews_mail_row *x = &pg.rows[pg.n];
-			if (!ews_mail_row_read(it, x))
-				continue; /* one odd item never fails a List */
-			if (pos.have && ews_page_pos_seen(&pos, x->id)) {
-				ews_mail_row_free(x);
-				continue;
-			}
-			pg.n++;
 		}
+		st = find_page(&op, folder, want, (size_t)size, &pos, &pg,
+			       &more, err);
+		if (st != SB_OK || pg.n || !more)
+			break;
+		if (want >= FIND_MAX || tries == FIND_TRIES) {
+			st = sb_error_set(err, SB_ERR_UPSTREAM,
+					  "invalid_response",
+					  "Email.List: FindItem answered %u "
+					  "entries without a readable new "
+					  "message, and more remain",
+					  want);
+			break;
+		}
+		want = want * 4 > FIND_MAX ? FIND_MAX : want * 4;
 	}
 	if (st == SB_OK)
 		st = page_recipients(state, call, op.mailbox, &pg, err);
@@ -527,9 +674,9 @@ static enum sb_status check_sizes(struct ews *e, const struct ews_mail_row *x,
 		if (x->atts[i].size > 0)
 			sum += x->atts[i].size;
 	int64_t cap = ews_max_attachment(e);
-	int64_t resp = ews_max_response(e);
+	int64_t resp = ews_max_response_att(e);
 	/* the answer carries them in base64, plus the envelope */
-	int64_t wire = sum / 3 * 4 + 4 + 64 * 1024;
+	int64_t wire = (sum + 2) / 3 * 4 + 4 * (int64_t)x->n_atts + 64 * 1024;
 	const char *which = NULL;
 	int64_t limit = 0;
 	if (cap > 0 && sum > cap) {
@@ -571,6 +718,14 @@ load_attachments(struct ews *e, const struct sb_call *call, const char *mailbox,
 	op.stream_arg = &sink;
 	ews_w_get_attachments(&op, ids, x->n_atts);
 	enum sb_status st = ews_op_run(&op, err);
+	if (st != SB_OK && err && !strcmp(err->code, "response_too_large"))
+		st = sb_error_set(err, SB_ERR_PAYLOAD_TOO_LARGE,
+				  "ErrorMessageSizeExceeded",
+				  "the message's attachments are over "
+				  "max_response_size (%lld): load them one "
+				  "at a time with Attachment.List and "
+				  "Attachment.Load",
+				  (long long)ews_max_response_att(e));
 	size_t i = 0;
 	for (xmlNode *m = st == SB_OK ? ews_op_first(&op) : NULL;
 	     st == SB_OK && m && i < x->n_atts; m = ews_op_next(m), i++) {
@@ -751,11 +906,15 @@ static enum sb_status respond(void *state, const struct sb_call *call,
 			ews_op_free(&op);
 		}
 	}
+	char folder[ID_MAX];
+	if (st == SB_OK)
+		folder_col(e, call, mailbox, NULL, "sentitems", "sentitems",
+			   folder, sizeof(folder));
 	if (st == SB_OK) {
 		const char *self = mailbox ? mailbox : ews_account(e);
 		st = sb_result_row(r);
 		if (st == SB_OK)
-			st = sb_result_str(r, "Folder", "sentitems");
+			st = sb_result_clean_text(r, "Folder", folder);
 		if (st == SB_OK)
 			st = sb_result_empty(r, "Accepted");
 		if (!forward) {
@@ -806,7 +965,8 @@ static enum sb_status email_forward(void *state, const struct sb_call *call,
 
 /* ---- Move, Delete, MarkRead ------------------------------------------- */
 
-/* The Id and ChangeKey of the first item of the answer, to the row. */
+/* The Id and ChangeKey of the first item of the answer, to the row; an
+ * answer without an Id is refused when there is no fallback_id. */
 static enum sb_status id_row(struct sb_result *r, const xmlNode *msg,
 			     const char *fallback_id, const char *folder,
 			     struct sb_error *err)
@@ -814,6 +974,9 @@ static enum sb_status id_row(struct sb_result *r, const xmlNode *msg,
 	const xmlNode *iid = first_item_id(msg);
 	const char *id = iid ? sb_xml_attr(iid, NULL, "Id") : NULL;
 	const char *ck = iid ? sb_xml_attr(iid, NULL, "ChangeKey") : NULL;
+	if ((!id || !*id) && !fallback_id)
+		return sb_error_set(err, SB_ERR_UPSTREAM, "invalid_response",
+				    "EWS answered without the item's new Id");
 	enum sb_status st = sb_result_row(r);
 	if (st == SB_OK)
 		st =
@@ -848,26 +1011,65 @@ static enum sb_status email_move(void *state, const struct sb_call *call,
 	}
 	if (st == SB_OK)
 		st = first_status(&op, &msg, err);
-	/* EWS gives the moved message a new Id: the row carries it */
+	/* EWS gives the moved message a new Id: the row carries it (an
+	 * answer without it is refused: the old Id names nothing now),
+	 * and the FolderId of where it is now */
+	const xmlNode *iid = st == SB_OK ? first_item_id(msg) : NULL;
+	const char *nid = iid ? sb_xml_attr(iid, NULL, "Id") : NULL;
+	char fid[ID_MAX];
+	if (nid && *nid)
+		folder_col(state, call, op.mailbox, nid, NULL,
+			   folder && *folder ? folder : "inbox", fid,
+			   sizeof(fid));
 	if (st == SB_OK)
-		st = id_row(r, msg, id, folder, err);
+		st = id_row(r, msg, NULL, nid && *nid ? fid : folder, err);
 	ews_op_free(&op);
 	return st;
 }
 
+/* Like mapi-stub: without HardDelete a message is moved to Deleted Items
+ * (a new Id there, returned with its ChangeKey and Folder), and removed
+ * for good when it already is in Deleted Items. */
 static enum sb_status email_delete(void *state, const struct sb_call *call,
 				   struct sb_result *r, struct sb_error *err)
 {
+	struct ews *e = state;
 	struct ews_op op;
 	const char *id = sb_call_str(call, "Id", NULL);
 	bool hard = false;
 	sb_call_bool(call, "HardDelete", &hard);
-	ews_op_init(&op, state, call, 0);
+	ews_op_init(&op, e, call, 0);
 	enum sb_status st = ews_op_mailbox(&op, err);
 	if (st == SB_OK)
 		st = ews_check_id("Id", id, err);
+	char parent[ID_MAX], deleted[ID_MAX];
+	if (st == SB_OK && !hard) {
+		st = item_folder(e, call, op.mailbox, id, parent,
+				 sizeof(parent), err);
+		if (st == SB_OK)
+			st = well_known_folder(e, call, op.mailbox,
+					       "deleteditems", deleted,
+					       sizeof(deleted), err);
+		if (st == SB_OK && !strcmp(parent, deleted))
+			hard = true;
+	}
+	xmlNode *msg = NULL;
+	if (st == SB_OK && !hard) {
+		ews_w_move_item_head(&op);
+		st = ews_folder_ref(&op, "deleteditems", NULL, err);
+		if (st == SB_OK) {
+			ews_w_move_item_tail(&op, id);
+			st = ews_op_run(&op, err);
+		}
+		if (st == SB_OK)
+			st = first_status(&op, &msg, err);
+		if (st == SB_OK)
+			st = id_row(r, msg, NULL, deleted, err);
+		ews_op_free(&op);
+		return st;
+	}
 	if (st == SB_OK) {
-		ews_w_delete_item(&op, id, hard);
+		ews_w_delete_item(&op, id, true);
 		st = ews_op_run(&op, err);
 	}
 	if (st == SB_OK)
@@ -1146,8 +1348,9 @@ const struct sb_method ews_email_methods[] = {
     {.name = "Delete",
      .kind = SB_KIND_DELETE,
      .handler = email_delete,
-     .doc = "Move a message to Deleted Items, or remove it for good when "
-	    "HardDelete is true.",
+     .doc = "Move a message to Deleted Items (it gets a new Id there, "
+	    "returned with its ChangeKey and Folder), or remove it for good "
+	    "when HardDelete is true or it already is in Deleted Items.",
      .inputs = delete_in,
      .returns = move_ret},
     {.name = "MarkRead",

@@ -125,7 +125,8 @@ void ews_w_find_items_head(struct ews_op *op, unsigned max,
 enum ews_get {
 	EWS_GET_RECIPIENTS, /* To and Cc (Email.List adds them to FindItem's) */
 	EWS_GET_FULL,	    /* everything Email.Load returns */
-	EWS_GET_ATTACHMENTS /* the attachments' descriptions */
+	EWS_GET_ATTACHMENTS, /* the attachments' descriptions */
+	EWS_GET_PARENT	     /* its folder (ParentFolderId) only */
 };
 void ews_w_get_items(struct ews_op *op, const char *const *ids, size_t n,
 		     enum ews_get what);

@@ -64,15 +64,15 @@ static char *read_date(const xmlNode *n, int64_t *epoch)
 			e++;
 		if (e == dot + 1)
 			return NULL;
-		memcpy(fixed, in, (size_t)(dot - in));
-		strcpy(fixed + (dot - in), e);
+		snprintf(fixed, sizeof(fixed), "%.*s%s", (int)(dot - in), in,
+			 e);
 	} else {
-		strcpy(fixed, in);
+		snprintf(fixed, sizeof(fixed), "%s", in);
 	}
 	/* no offset: EWS writes UTC */
 	size_t fl = strlen(fixed);
-	if (fl == 19 && fl + 1 < sizeof(fixed))
-		strcat(fixed, "Z");
+	if (fl == 19)
+		snprintf(fixed + fl, sizeof(fixed) - fl, "Z");
 	int64_t t;
 	if (!sb_type_check(SB_TYPE_DATETIME, fixed, NULL, NULL) ||
 	    !sb_datetime_parse(fixed, &t))

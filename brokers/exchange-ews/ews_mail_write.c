@@ -435,6 +435,7 @@ void ews_w_find_items_head(struct ews_op *op, unsigned max,
 
 static const char *const attachment_fields[] = {"item:Attachments",
 						"item:HasAttachments", NULL};
+static const char *const parent_fields[] = {"item:ParentFolderId", NULL};
 
 void ews_w_get_items(struct ews_op *op, const char *const *ids, size_t n,
 		     enum ews_get what)
@@ -447,6 +448,7 @@ void ews_w_get_items(struct ews_op *op, const char *const *ids, size_t n,
 		sb_xml_w_leaf(w, "t:BodyType", "Best");
 	w_fields(w, what == EWS_GET_FULL	  ? load_fields
 		    : what == EWS_GET_ATTACHMENTS ? attachment_fields
+		    : what == EWS_GET_PARENT	  ? parent_fields
 						  : recipient_fields);
 	sb_xml_w_close(w);
 	sb_xml_w_open(w, "m:ItemIds");

@@ -214,11 +214,19 @@ static enum sb_status oof_save(void *state, const struct sb_call *call,
 	if (int_in) {
 		free(o.internal);
 		o.internal = strdup(int_in);
+		if (!o.internal)
+			st = sb_error_set(err, SB_ERR_INTERNAL, NULL,
+					  "out of memory");
 	}
-	if (ext_in) {
+	if (ext_in && st == SB_OK) {
 		free(o.external);
 		o.external = strdup(ext_in);
+		if (!o.external)
+			st = sb_error_set(err, SB_ERR_INTERNAL, NULL,
+					  "out of memory");
 	}
+	if (st != SB_OK)
+		goto out;
 	if (!o.state[0])
 		snprintf(o.state, sizeof(o.state), "Disabled");
 	if (!o.audience[0])

@@ -159,6 +159,25 @@ def basic_tests(d, ews):
     st, b = call(d, "ews/Folder.List", {"PageSize": 1000})
     c.eq(seen, [r["Id"] for r in rows(b)],
          "Folder.List paged by 2: every folder once, in order")
+    # a folder made between pages, before the position: no row twice
+    seen, token, made = [], None, False
+    for _ in range(30):
+        inp = {"PageSize": 2}
+        if token:
+            inp["PageToken"] = token
+        st, b = call(d, "ews/Folder.List", inp)
+        if st != 200:
+            break
+        seen += [r["Id"] for r in rows(b)]
+        if not made and "Projects" in [r["Name"] for r in rows(b)]:
+            st2, b2 = call(d, "ews/Folder.Create", {"Name": "Aardvark"})
+            made = st2 == 200
+        token = b.get("next_page_token")
+        if not token:
+            break
+    c.ok(made and len(seen) == len(set(seen)),
+         "Folder.List: a folder made between pages repeats no row",
+         "%s %d %d" % (made, len(seen), len(set(seen))))
     st, b = call(d, "ews/Folder.List", {"Mailbox": BOB})
     c.ok(st == 200 and "Projects" not in [r["Name"] for r in rows(b)],
          "Folder.List of another mailbox (impersonated)")
@@ -272,6 +291,30 @@ def error_tests(d, ews):
     c.ok(time.monotonic() - t0 >= 0.39, "ErrorServerBusy: the back-off kept")
     c.eq(ews.stats()["by_operation"].get("GetFolder", 0) - n, 2,
          "ErrorServerBusy: one retry")
+    # ... also when it comes in the response message, not as a fault
+    busy_msg = (
+        '<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://'
+        'schemas.xmlsoap.org/soap/envelope/"><s:Body><m:GetFolderResponse '
+        'xmlns:m="http://schemas.microsoft.com/exchange/services/2006/'
+        'messages" xmlns:t="http://schemas.microsoft.com/exchange/services/'
+        '2006/types"><m:ResponseMessages><m:GetFolderResponseMessage '
+        'ResponseClass="Error"><m:MessageText>The server cannot service '
+        'this request right now.</m:MessageText><m:ResponseCode>'
+        'ErrorServerBusy</m:ResponseCode><m:DescriptiveLinkKey>0'
+        '</m:DescriptiveLinkKey><m:MessageXml><t:Value Name="BackOff'
+        'Milliseconds">%d</t:Value></m:MessageXml>'
+        '</m:GetFolderResponseMessage></m:ResponseMessages>'
+        '</m:GetFolderResponse></s:Body></s:Envelope>')
+    n = ews.stats()["by_operation"].get("GetFolder", 0)
+    ews.ok("inject", {"operation": "GetFolder", "count": 1,
+                      "raw": busy_msg % 400})
+    t0 = time.monotonic()
+    st, b = call(d, "busy/Folder.Load", {"Folder": "inbox"})
+    c.eq(st, 200, "ErrorServerBusy in a message: waited and retried")
+    c.ok(time.monotonic() - t0 >= 0.39,
+         "ErrorServerBusy in a message: the back-off kept")
+    c.eq(ews.stats()["by_operation"].get("GetFolder", 0) - n, 2,
+         "ErrorServerBusy in a message: one retry")
     ews.ok("inject", {"operation": "GetFolder", "count": 1,
                       "fault": "ErrorServerBusy", "back_off_ms": 120000})
     st, b = call(d, "busy/Folder.Load", {"Folder": "inbox"})
@@ -328,6 +371,13 @@ def autodiscover_tests(d, ews):
     st, b = call(d, "ad/Service.Autodiscover", {"Refresh": True})
     c.eq((st, err(b).get("code")), (502, "autodiscover_refused"),
          "Autodiscover refuses an address outside the domain")
+    ews.ok("autodiscover", {"ews_url": "https://evil.example.org/EWS/"
+                                       "Exchange.asmx"})
+    st, b = call(d, "ad/Service.Autodiscover", {"Refresh": True})
+    c.eq((st, err(b).get("code")), (502, "autodiscover_refused"),
+         "Autodiscover refuses an EwsUrl outside the domain")
+    c.ok("evil.example.org" in err(b).get("message", ""),
+         "... naming its host", err(b).get("message"))
     ews.ok("autodiscover", {"error": 500})
     st, b = call(d, "ad/Service.Autodiscover", {"Refresh": True})
     c.eq(st, 404, "Autodiscover: no such mailbox is 404")

@@ -155,6 +155,8 @@ try:
     cfg = ("[module exchange-ews]\nenabled = yes\n" +
            instance("ews", mock.port, "max_response_size = 64MiB\n") +
            instance("small", mock.port, "max_attachment_size = 1KiB\n") +
+           instance("tight", mock.port, "max_attachment_size = 16KiB\n"
+                    "max_response_size = 64KiB\n") +
            instance("deleg", mock.port, "").replace(
                "impersonation = impersonate", "impersonation = delegate"))
     with sbtest.Daemon(cfg) as d:
@@ -175,6 +177,21 @@ try:
         c.ok(not r.get("Id"), "Send: no Id (EWS answers a send with no item)")
         c.eq(mock.ops("CreateItem") - before, 1,
              "Send: one CreateItem, attachments in it")
+        st2, b2 = d.call("ews/Folder.Load", {"Folder": "sentitems"})
+        sent_fid = (rows(b2)[0] if rows(b2) else {}).get("Id")
+        c.ok(sent_fid and r.get("Folder") == sent_fid,
+             "Send: Folder is the FolderId of Sent Items, as List gives it",
+             "%r %r" % (r.get("Folder"), sent_fid))
+        # Sent Items' FolderId is remembered: a second Send asks no
+        # GetFolder for it
+        gf = mock.ops("GetFolder")
+        st, b = d.call("ews/Email.Send", {"To": [CAROL],
+                                          "Subject": "second send"})
+        r2 = rows(b)[0] if rows(b) else {}
+        c.eq((st, r2.get("Folder"), mock.ops("GetFolder") - gf),
+             (200, sent_fid, 0),
+             "Send: the Sent Items FolderId comes from the cache the "
+             "second time")
         got = [i for i in mock.items(BOB, "inbox")
                if i.get("subject") == "Plan & <budget>"]
         c.eq(len(got), 1, "Send: delivered to bob's Inbox once")
@@ -197,6 +214,13 @@ try:
             "To": [BOB], "Attachments": [f_in("big.bin", b"x" * 4096)]})
         c.eq((st, err(b).get("code")), (413, "ErrorMessageSizeExceeded"),
              "Send: attachments over max_attachment_size: 413")
+        # max_attachment_size bounds the attachments of a message together
+        st, b = d.call("small/Email.Send", {
+            "To": [BOB], "Attachments": [f_in("half%d.bin" % k, b"x" * 600)
+                                         for k in range(2)]})
+        c.eq((st, err(b).get("code")), (413, "ErrorMessageSizeExceeded"),
+             "Send: attachments each under, together over "
+             "max_attachment_size: 413")
         for meth, inp in (("Email.Load", {"Id": "not an id!"}),
                           ("Email.Move", {"Id": "<x>", "Folder": "inbox"}),
                           ("Email.Reply", {"Id": "a b"}),
@@ -215,7 +239,10 @@ try:
         draft = rows(b)[0] if rows(b) else {}
         c.ok(draft.get("Id") and draft.get("ChangeKey"),
              "SaveDraft: Id and ChangeKey")
-        c.eq(draft.get("Folder"), "drafts", "SaveDraft: Folder drafts")
+        st, b = d.call("ews/Email.Load", {"Id": draft.get("Id", "x")})
+        c.ok(draft.get("Folder") and draft.get("Folder") ==
+             (rows(b)[0] if rows(b) else {}).get("Folder"),
+             "SaveDraft: Folder is the Drafts FolderId, as Load gives it")
         st, b = d.call("ews/Attachment.Add", {
             "ItemId": draft.get("Id", "x"),
             "Content": f_in("b.bin", bytes(range(256)))})
@@ -268,6 +295,19 @@ try:
                 break
         c.eq(sorted(names), ["f0.txt", "f1.txt", "f2.txt"],
              "Attachment.List pages: every file once")
+        # one removed before the position between pages skips nothing
+        st, b = d.call("ews/Attachment.List", {"ItemId": d3.get("Id", "x"),
+                                               "PageSize": 2})
+        first_page = rows(b)
+        token = b.get("next_page_token")
+        st2, b2 = d.call("ews/Attachment.Delete", {
+            "Id": first_page[0].get("Id", "x") if first_page else "x"})
+        st, b = d.call("ews/Attachment.List", {"ItemId": d3.get("Id", "x"),
+                                               "PageSize": 2,
+                                               "PageToken": token or "x"})
+        c.eq((st2, st, [x.get("Name") for x in rows(b)]),
+             (200, 200, ["f2.txt"]),
+             "Attachment.List: a file removed meanwhile moves no row")
 
         # impersonation: the Mailbox input sends as bob
         st, b = d.call("ews/Email.Send", {"To": [CAROL], "Subject": "as bob",
@@ -299,9 +339,23 @@ try:
         st, b = d.call("ews/Email.Move", {"Id": d3.get("Id", "x"),
                                           "Folder": "Projects"})
         c.eq(st, 200, "Move to a folder by name")
+        moved = rows(b)[0] if rows(b) else {}
+        st, b = d.call("ews/Email.Load", {"Id": moved.get("Id", "x")})
+        c.ok(moved.get("Folder") not in (None, "Projects") and
+             moved.get("Folder") == (rows(b)[0] if rows(b) else {}).get(
+                 "Folder"), "Move: Folder is the FolderId, as Load gives it")
         st, b = d.call("ews/Email.List", {"Folder": "Projects"})
         c.eq([x.get("Subject") for x in rows(b)], ["three files"],
              "List of a folder by name")
+        # a long name of base64's characters is still a name, not an Id
+        st, b = d.call("ews/Folder.Create", {"Name": "Quarterly-Reports-2024"})
+        c.eq(st, 200, "Folder.Create Quarterly-Reports-2024")
+        st, b = d.call("ews/Email.Move", {"Id": d2.get("Id", "x"),
+                                          "Folder": "Quarterly-Reports-2024"})
+        c.eq(st, 200, "Move to a folder by a long name")
+        st, b = d.call("ews/Email.List", {"Folder": "Quarterly-Reports-2024"})
+        c.eq((st, [x.get("Subject") for x in rows(b)]), (200, ["draft two"]),
+             "List of a folder by a long name")
 
         # ---- List: To and Cc, one GetItem per page -------------------------
         mock.ctl("/_mock/reset", {})
@@ -327,6 +381,27 @@ try:
              "List with an item gone meanwhile: every row")
         c.eq([x.get("To") for x in rows(b)], [[], [ALICE, BOB]],
              "List with an item gone meanwhile: only its To left out")
+        # a page of nothing but unreadable entries does not end the list
+        mock.ctl("/_mock/inject", {
+            "operation": "FindItem", "count": 1, "raw": (
+                '<?xml version="1.0" encoding="utf-8"?><s:Envelope '
+                'xmlns:s="http://schemas.xmlsoap.org/soap/envelope/">'
+                '<s:Body><m:FindItemResponse xmlns:m="http://schemas.'
+                'microsoft.com/exchange/services/2006/messages" xmlns:t='
+                '"http://schemas.microsoft.com/exchange/services/2006/'
+                'types"><m:ResponseMessages><m:FindItemResponseMessage '
+                'ResponseClass="Success"><m:ResponseCode>NoError'
+                '</m:ResponseCode><m:RootFolder TotalItemsInView="4" '
+                'IncludesLastItemInRange="false"><t:Items>'
+                '<t:Message><t:Subject>no id</t:Subject></t:Message>'
+                '<t:Message><t:Subject>no id</t:Subject></t:Message>'
+                '</t:Items></m:RootFolder></m:FindItemResponseMessage>'
+                '</m:ResponseMessages></m:FindItemResponse></s:Body>'
+                '</s:Envelope>')})
+        st, b = d.call("ews/Email.List", {"Folder": "inbox", "PageSize": 2})
+        c.eq((st, [x.get("Subject") for x in rows(b)]),
+             (200, ["second", "first"]),
+             "List past a page of entries without an ItemId")
         st, b = d.call("ews/Email.List", {"Folder": "no such folder"})
         c.eq(st, 404, "List: unknown folder is 404")
 
@@ -395,6 +470,18 @@ try:
              "Load over max_attachment_size: 413 ErrorMessageSizeExceeded")
         c.ok("Attachment" in err(b).get("message", ""),
              "the 413 names the Attachment object", err(b).get("message"))
+        # an attachment answer over the response cap is 413 too, not 502
+        for meth, inp in (("Attachment.Load", {"Id": ids[0]}),
+                          ("Email.Load", {"Id": ids[0]})):
+            mock.ctl("/_mock/inject", {"operation": "GetAttachment",
+                                       "count": 1, "raw_preset": "huge",
+                                       "size": 2 << 20})
+            st, b = d.call("tight/" + meth, inp)
+            c.eq((st, err(b).get("code")), (413, "ErrorMessageSizeExceeded"),
+                 "%s: answer over max_response_size: 413" % meth)
+            c.ok("Attachment" in err(b).get("message", ""),
+                 "%s: the 413 names the Attachment object" % meth,
+                 err(b).get("message"))
 
         # ---- hostile mailbox ----------------------------------------------
         mock.ctl("/_mock/reset", {})
@@ -439,6 +526,10 @@ try:
                                        "content_b64": "cQ=="}])[0]
         st, b = d.call("ews/Email.Reply", {"Id": o, "Body": "this"})
         c.eq(st, 200, "Reply answers 200")
+        st2, b2 = d.call("ews/Folder.Load", {"Folder": "sentitems"})
+        c.eq((rows(b)[0] if rows(b) else {}).get("Folder"),
+             (rows(b2)[0] if rows(b2) else {}).get("Id", "?"),
+             "Reply: Folder is the FolderId of Sent Items")
         c.eq((rows(b)[0] if rows(b) else {}).get("Accepted"), [CAROL],
              "Reply: to the sender")
         c.ok(any((s or "").lower().startswith("re: question")
@@ -475,12 +566,48 @@ try:
         st, b = d.call("ews/Email.MarkRead", {"Id": o, "ChangeKey": ck,
                                               "IsRead": False})
         c.eq(st, 409, "MarkRead with a stale ChangeKey: 409")
+        # Delete without HardDelete: to Deleted Items, with its new Id
+        soft = mock.deliver(subject="soft delete", to=[ALICE])[0]
+        st, b = d.call("ews/Email.Delete", {"Id": soft})
+        c.eq(st, 200, "soft Delete answers 200")
+        r = rows(b)[0] if rows(b) else {}
+        c.ok(r.get("Id") and r.get("Id") != soft and r.get("ChangeKey"),
+             "soft Delete: the new Id and ChangeKey", str(r))
+        c.eq([i.get("id") for i in mock.items(ALICE, "deleteditems")
+              if i.get("subject") == "soft delete"], [r.get("Id")],
+             "soft Delete: the message is in Deleted Items")
+        st, b = d.call("ews/Email.Load", {"Id": r.get("Id") or "x"})
+        c.eq((st, (rows(b)[0] if rows(b) else {}).get("Folder")),
+             (200, r.get("Folder")),
+             "soft Delete: the new Id loads, in the Folder returned")
+        st, b = d.call("ews/Email.Delete", {"Id": r.get("Id") or "x"})
+        c.eq((st, (rows(b)[0] if rows(b) else {}).get("Folder")),
+             (200, None), "soft Delete in Deleted Items: removed")
+        c.eq([i for i in mock.items(ALICE, "deleteditems")
+              if i.get("subject") == "soft delete"], [],
+             "soft Delete in Deleted Items: gone for good")
         st, b = d.call("ews/Email.Move", {"Id": o, "Folder": "deleteditems"})
         c.eq(st, 200, "Move answers 200")
         new_id = (rows(b)[0] if rows(b) else {}).get("Id")
         c.ok(new_id and new_id != o, "Move: a new Id")
         st, b = d.call("ews/Email.Load", {"Id": new_id or "x"})
         c.eq(st, 200, "Move: the new Id loads")
+        # an answer without the new Id fails instead of returning the old
+        mock.ctl("/_mock/inject", {
+            "operation": "MoveItem", "count": 1, "raw": (
+                '<?xml version="1.0" encoding="utf-8"?><s:Envelope '
+                'xmlns:s="http://schemas.xmlsoap.org/soap/envelope/">'
+                '<s:Body><m:MoveItemResponse xmlns:m="http://schemas.'
+                'microsoft.com/exchange/services/2006/messages">'
+                '<m:ResponseMessages><m:MoveItemResponseMessage '
+                'ResponseClass="Success"><m:ResponseCode>NoError'
+                '</m:ResponseCode><m:Items/></m:MoveItemResponseMessage>'
+                '</m:ResponseMessages></m:MoveItemResponse></s:Body>'
+                '</s:Envelope>')})
+        st, b = d.call("ews/Email.Move", {"Id": new_id or "x",
+                                          "Folder": "inbox"})
+        c.eq((st, err(b).get("code")), (502, "invalid_response"),
+             "Move answered without the new Id: upstream error")
         st, b = d.call("ews/Email.Delete", {"Id": new_id or "x",
                                             "HardDelete": True})
         c.eq(st, 200, "Delete answers 200")
@@ -521,9 +648,10 @@ try:
     ids = mock.deliver(subject="huge", attachments=[
         {"name": "huge.bin", "content_type": "application/octet-stream",
          "content_b64": base64.b64encode(blob).decode()}])
+    # default max_response_size and max_attachment_size: a 25 MiB file
+    # (35 MB in base64) loads although the answer is over 32 MiB
     with sbtest.Daemon("[module exchange-ews]\nenabled = yes\n" +
-                       instance("ews", mock.port,
-                                "max_response_size = 64MiB\n")) as d:
+                       instance("ews", mock.port, "")) as d:
         st, b = d.call("ews/Attachment.List", {"ItemId": ids[0]})
         c.eq(st, 200, "25 MiB: Attachment.List answers 200")
         a = rows(b)[0] if rows(b) else {}
@@ -546,8 +674,12 @@ try:
             # what is held at the peak: the answer's base64 (1.33x, freed
             # once parsed), the decoded file (1x, the content decoded while
             # parsed: never a base64 text node), the result's copy (1x)
-            # and the host's JSON rendering of it (1.33x)
-            c.ok(peak < 5 * len(blob), "25 MiB: memory stays bounded",
+            # and the host's JSON rendering of it (1.33x): measured 3.67x.
+            # Parsing the answer into a tree first (a base64 text node
+            # besides the raw answer) measured 4.0x, so the bound, 3.85x,
+            # is met only while the content is decoded as it streams.
+            c.ok(peak < 3.85 * len(blob),
+                 "25 MiB: memory stays bounded (content streamed)",
                  "%d bytes" % peak)
         c.eq(mock.stats().get("violations"), [],
              "no schema violation at the mock (25 MiB)")

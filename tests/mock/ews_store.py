@@ -98,9 +98,15 @@ def parse_iso(s):
     return dt
 
 
-def make_id(kind, mailbox):
-    """An Exchange-like id: 00 03 24 <kind> <mailbox hash> <serial>."""
-    n = next(_serial)
+def make_id(kind, mailbox, well_known=None):
+    """An Exchange-like id: 00 03 24 <kind> <mailbox hash> <serial>.  A
+    well-known folder's id is the same for its mailbox every time (as in
+    Exchange, where a reset mailbox would not renumber its Inbox)."""
+    if well_known:
+        n = int.from_bytes(hashlib.sha1(well_known.encode()).digest()[:4],
+                           "big") | (1 << 62)
+    else:
+        n = next(_serial)
     h = hashlib.sha1(mailbox.encode()).digest()[:8]
     raw = b"\x00\x03\x24\x00" + kind.encode() + b"\x00" + h + \
         n.to_bytes(8, "big") + b"\x00\x00"
@@ -576,7 +582,7 @@ class Folder:
     def __init__(self, mailbox, name, parent_id, well_known=None,
                  folder_class="IPF.Note"):
         self.mailbox = mailbox
-        self.id = make_id("F", mailbox)
+        self.id = make_id("F", mailbox, well_known)
         self.version = 1
         self.name = name
         self.parent_id = parent_id
