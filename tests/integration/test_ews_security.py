@@ -457,6 +457,16 @@ def autodiscover_tests():
                 c.ok(st != 200 and lis.connections == k,
                      "... a call then does not go to the http EwsUrl",
                      (st, b))
+                # an EwsUrl on a host outside the domain (https)
+                refused({"ews_url": "https://localhost:%d/EWS/Exchange.asmx"
+                         % lis.port}, "autodiscover_refused",
+                        "an EwsUrl on a host outside the domain",
+                        words=r"localhost")
+                k = lis.connections
+                st, b = call(d, "ad/Folder.Load", {"Folder": "inbox"})
+                settle()
+                c.ok(st != 200 and lis.connections == k,
+                     "... a call then does not go to that EwsUrl", (st, b))
                 # addresses: another domain, a parent domain
                 refused({"redirect_addr": "alice@example.org"},
                         "autodiscover_refused",
