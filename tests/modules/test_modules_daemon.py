@@ -4,6 +4,7 @@ with what was found, what was expected and the fix (--check and
 per open() across reloads and shutdown."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -41,6 +42,18 @@ def daemon(*args, config_text=None, timeout=30):
 
 
 # --- every refusal, through --check --------------------------------------
+def _abi():
+    """SB_ABI_MAJOR and SB_ABI_MINOR of the headers the modules were built
+    with (include/svcbroker/broker.h)."""
+    with open(os.path.join(sbtest.TOP_SRCDIR, "include", "svcbroker",
+                           "broker.h")) as f:
+        h = f.read()
+    return tuple(int(re.search(r"#define SB_ABI_%s (\d+)" % k, h).group(1))
+                 for k in ("MAJOR", "MINOR"))
+
+
+MAJ, MIN = _abi()
+HOST = "%d.%d" % (MAJ, MIN)
 REFUSALS = {
     "badmod-nosym": ["badmod-nosym.so has no symbol svcbroker_broker (it exports "
                      "no object or function of that name;",
@@ -49,14 +62,17 @@ REFUSALS = {
     "badmod-magic": ["badmod-magic.so: svcbroker_broker has magic "
                      "0xdeadbeef, expected 0x53564342",
                      "rebuild the module against these headers"],
-    "badmod-major": ["badmod-major.so was built for broker ABI 3.0, this "
-                     "host speaks 2.0: rebuild it against these headers"],
-    "badmod-old": ["badmod-old.so was built for broker ABI 1.0, this host "
-                   "speaks 2.0: rebuild it against these headers",
+    "badmod-major": ["badmod-major.so was built for broker ABI %d.%d, this "
+                     "host speaks %s: rebuild it against these headers"
+                     % (MAJ + 1, MIN, HOST)],
+    "badmod-old": ["badmod-old.so was built for broker ABI %d.%d, this host "
+                   "speaks %s: rebuild it against these headers"
+                   % (MAJ - 1, MIN, HOST),
                    "pkg-config --cflags --libs svcbroker",
                    "the ABI changelog in <svcbroker/broker.h>"],
-    "badmod-minor": ["badmod-minor.so was built for broker ABI 2.1, newer "
-                     "than this host's 2.0", "upgrade svcbroker"],
+    "badmod-minor": ["badmod-minor.so was built for broker ABI %d.%d, newer "
+                     "than this host's %s" % (MAJ, MIN + 1, HOST),
+                     "upgrade svcbroker"],
     "badmod-size": ["badmod-size.so: descriptor struct_size is ",
                     "needs at least", "rebuild it"],
     "badmod-name": ["badmod-name.so holds module \"othername\", expected "
@@ -187,8 +203,8 @@ try:
     with open(d.config, "a") as f:
         f.write("\n[module badmod-major]\nenabled = yes\n")
     d.signal(signal.SIGHUP)
-    ok = wait_for(lambda: "badmod-major.so was built for broker ABI 3.0"
-                  in d.read_log())
+    ok = wait_for(lambda: "badmod-major.so was built for broker ABI %d.%d"
+                  % (MAJ + 1, MIN) in d.read_log())
     t.ok(ok, "refused reload: the log names the module and the ABIs",
          d.read_log()[-2000:])
     time.sleep(0.2)
