@@ -80,8 +80,9 @@ def test_waiting_room(t):
     with sbtest.Daemon(SMALL, server_extra="workers = 2\nqueue = 4") as d:
         results = []
         # long enough that the three calls are in before the first ends,
-        # also when valgrind slows every request down many times
-        ths = flood(d, "a", 3, results, ms=15000 if sbtest.VALGRIND else 1500)
+        # also when valgrind slows every request down many times, or a
+        # sanitizer build on a loaded machine (1.5 s was once too short)
+        ths = flood(d, "a", 3, results, ms=15000 if sbtest.VALGRIND else 5000)
         t.ok(sbtest.wait_for(lambda: d.running("a") == 1 and
                              len(d.get("/v1/health")[1].get("instances", []))
                              and d.get("/v1/health")[1].get("calls_queued")
