@@ -363,6 +363,9 @@ class Handler(BaseHTTPRequestHandler):
              headers=None):
         if isinstance(body, str):
             body = body.encode("utf-8")
+        # the request is done before its answer leaves: counted as in
+        # flight no longer, or a client's next request could meet it
+        self.leave_ews()
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -519,11 +522,18 @@ class Handler(BaseHTTPRequestHandler):
             srv.stats["concurrent"] += 1
             srv.stats["max_concurrent"] = max(srv.stats["max_concurrent"],
                                               srv.stats["concurrent"])
+        self.in_flight = True
         try:
             self._ews()
         finally:
-            with srv.lock:
-                srv.stats["concurrent"] -= 1
+            self.leave_ews()
+
+    def leave_ews(self):
+        """The EWS request in flight (if any) is no longer."""
+        if getattr(self, "in_flight", False):
+            self.in_flight = False
+            with self.server.lock:
+                self.server.stats["concurrent"] -= 1
 
     def _ews(self):
         srv = self.server
