@@ -12,7 +12,10 @@
  *    functions that drop the message: libxml2's messages quote the input,
  *    and the global handlers would print them on stderr.  They hold no
  *    pointer to anything of a module, since parser contexts may be used by
- *    worker threads that outlive a module reload. */
+ *    worker threads that outlive a module reload;
+ *  - the few errors libxml2 2.9 raises without the context (character-set
+ *    conversion) go to the calling thread's handlers, which each parse
+ *    call sets to quiet ones for its duration (sb_xml_quiet_begin). */
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -53,6 +56,33 @@ static void quiet_structured(void *ctx, xmlErrorPtr error)
 	g->first_line = error->line;
 	g->first_huge = error->code == XML_ERR_NO_MEMORY && error->message &&
 			strstr(error->message, "huge") != NULL;
+}
+
+/* A context-less error (thread's structured handler): its code and line
+ * into the guard, if it is the parse's first. */
+static void quiet_thread_structured(void *ctx, xmlErrorPtr error)
+{
+	struct sb_xml_guard *g = ctx;
+	if (!g || !error || g->first_code)
+		return;
+	g->first_code = error->code ? error->code : -1;
+	g->first_line = error->line;
+}
+
+void sb_xml_quiet_begin(struct sb_xml_quiet *q, struct sb_xml_guard *g)
+{
+	q->generic = xmlGenericError;
+	q->generic_ctx = xmlGenericErrorContext;
+	q->structured = xmlStructuredError;
+	q->structured_ctx = xmlStructuredErrorContext;
+	xmlSetGenericErrorFunc(NULL, quiet_message);
+	xmlSetStructuredErrorFunc(g, quiet_thread_structured);
+}
+
+void sb_xml_quiet_end(const struct sb_xml_quiet *q)
+{
+	xmlSetGenericErrorFunc(q->generic_ctx, q->generic);
+	xmlSetStructuredErrorFunc(q->structured_ctx, q->structured);
 }
 
 /* <!DOCTYPE seen: stop before anything of it (its internal subset, where
@@ -128,6 +158,14 @@ enum sb_status sb_xml_ctxt_error(xmlParserCtxtPtr ctxt, struct sb_error *err)
 	if (code == XML_ERR_DOCUMENT_EMPTY)
 		return sb_error_set(err, SB_ERR_UPSTREAM, NULL,
 				    "XML document refused: it is empty");
+	if (code == XML_I18N_CONV_FAILED || code == XML_ERR_INVALID_ENCODING ||
+	    code == XML_ERR_UNSUPPORTED_ENCODING ||
+	    code == XML_I18N_NO_HANDLER || code == XML_I18N_NO_NAME)
+		return sb_error_set(err, SB_ERR_UPSTREAM, NULL,
+				    "XML document refused: its bytes at line "
+				    "%d are not valid in its declared "
+				    "character encoding (libxml2 error %d)",
+				    line > 0 ? line : 1, code);
 	return sb_error_set(err, SB_ERR_UPSTREAM, NULL,
 			    "XML document not well-formed at line %d "
 			    "(libxml2 error %d)",
@@ -166,7 +204,10 @@ xmlDoc *sb_xml_parse(const char *data, size_t len, size_t max_len,
 	}
 	struct sb_xml_guard g;
 	sb_xml_guard_ctxt(ctxt, &g);
+	struct sb_xml_quiet q;
+	sb_xml_quiet_begin(&q, &g);
 	xmlParseDocument(ctxt);
+	sb_xml_quiet_end(&q);
 	xmlDoc *doc = NULL;
 	if (ctxt->wellFormed && !g.dtd && ctxt->myDoc) {
 		doc = ctxt->myDoc;

@@ -288,7 +288,10 @@ enum sb_status sb_xml_stream_feed(struct sb_xml_stream *s, const void *data,
 	const char *p = data;
 	while (len > 0) {
 		size_t n = len < FEED_PIECE ? len : FEED_PIECE;
+		struct sb_xml_quiet q;
+		sb_xml_quiet_begin(&q, &s->guard);
 		xmlParseChunk(s->ctxt, p, (int)n, 0);
+		sb_xml_quiet_end(&q);
 		s->fed += n;
 		p += n;
 		len -= n;
@@ -315,7 +318,10 @@ xmlDoc *sb_xml_stream_finish(struct sb_xml_stream *s, struct sb_error *err)
 		failed(s, err);
 		return NULL;
 	}
+	struct sb_xml_quiet q;
+	sb_xml_quiet_begin(&q, &s->guard);
 	xmlParseChunk(s->ctxt, NULL, 0, 1);
+	sb_xml_quiet_end(&q);
 	xmlParserCtxtPtr ctxt = s->ctxt;
 	if (s->err.status != SB_OK || s->guard.dtd || !ctxt->wellFormed ||
 	    !ctxt->myDoc) {

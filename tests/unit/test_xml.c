@@ -510,6 +510,13 @@ START_TEST(refusals_name_the_problem_without_content)
 	ck_assert_ptr_null(d);
 	ck_assert_int_eq(err.status, SB_ERR_UPSTREAM);
 	ck_assert_ptr_nonnull(strstr(err.message, "line 1"));
+
+	d = parse("<?xml version='1.0' encoding='EUC-JP'?>\n<r>\x8e\xff</r>",
+		  &err);
+	ck_assert_ptr_null(d);
+	ck_assert_int_eq(err.status, SB_ERR_UPSTREAM);
+	ck_assert_msg(strstr(err.message, "declared character encoding"), "%s",
+		      err.message);
 }
 END_TEST
 
@@ -525,6 +532,11 @@ START_TEST(nothing_reaches_stderr)
 	    "<?xml version='1.0' encoding='x-unknown-charset'?><r/>",
 	    "<r><![CDATA[SECRET-MAIL-TEXT</r>",
 	    "<r xmlns='not a uri'>SECRET-MAIL-TEXT</r>",
+	    /* a failed character-set conversion: libxml2 2.9 reports it
+	     * through the thread's handlers, not the context's */
+	    "<?xml version='1.0' encoding='EUC-JP'?><r>\x8e\xff</r>",
+	    "<?xml version='1.0' encoding='ISO-2022-JP'?><r>\x1b$B\xff\xff"
+	    "SECRET-MAIL-TEXT</r>",
 	};
 	stderr_begin();
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
