@@ -59,8 +59,9 @@ static enum sb_status att_list(void *state, const struct sb_call *call,
 	int64_t size = sb_call_page_size(call);
 	uint64_t offset = 0;
 	/* the answer is recomputed for every page: the token holds the last
-	 * row's Id (the next page starts after it) and its place, used only
-	 * when that attachment is gone meanwhile */
+	 * row's Id (the next page starts after it) and the place after it,
+	 * used only when that attachment is gone meanwhile (the rows after
+	 * it have then moved up by one) */
 	char last[SB_PAGE_TOKEN_POS_MAX] = "";
 
 	ews_op_init(&op, state, call, 0);
@@ -98,11 +99,17 @@ static enum sb_status att_list(void *state, const struct sb_call *call,
 		st = sb_error_set(err, SB_ERR_UPSTREAM, "invalid_response",
 				  "GetItem answered without the item");
 	size_t i = offset < x.n_atts ? (size_t)offset : x.n_atts;
+	bool found = false;
 	for (size_t k = 0; last[0] && k < x.n_atts; k++)
 		if (x.atts[k].id && strcmp(x.atts[k].id, last) == 0) {
 			i = k + 1;
+			found = true;
 			break;
 		}
+	/* the last row shown is gone: the next one moved up into its place */
+	if (last[0] && !found && offset > 0 && offset <= x.n_atts + 1)
+		i = (size_t)offset - 1 < x.n_atts ? (size_t)offset - 1
+						  : x.n_atts;
 	size_t end = i + (size_t)(size > 0 ? size : 1);
 	for (; st == SB_OK && i < x.n_atts && i < end; i++) {
 		st = desc_row(r, &x.atts[i], x.id, x.change_key);

@@ -95,7 +95,8 @@ static enum sb_status contact_resolve(void *state, const struct sb_call *call,
 	const char *bind[] = {"Contact.Resolve", op.mailbox, name};
 	/* the answer is recomputed for every page: the token holds a hash
 	 * of the last row's address and name (the next page starts after
-	 * it) and its place, used only when that row is gone meanwhile */
+	 * it) and the place after it, used only when that row is gone
+	 * meanwhile (then the rows after it have moved up by one) */
 	int64_t offset = 0;
 	unsigned long long last = 0;
 	const char *tok = sb_call_page_token(call);
@@ -149,13 +150,19 @@ static enum sb_status contact_resolve(void *state, const struct sb_call *call,
 	bool more = false;
 	if (tok && last) {
 		int64_t k = 0;
+		bool found = false;
 		for (xmlNode *x =
 			 sb_xml_child(set, SB_NS_EWS_TYPES, "Resolution");
 		     x; x = sb_xml_next(x), k++)
 			if (resolution_key(x) == last) {
 				offset = k + 1;
+				found = true;
 				break;
 			}
+		/* the last row shown is gone: the next one moved up into
+		 * its place */
+		if (!found && offset > 0)
+			offset--;
 	}
 	uint64_t last_key = 0;
 	for (xmlNode *x = sb_xml_child(set, SB_NS_EWS_TYPES, "Resolution"); x;

@@ -207,6 +207,41 @@ def basic_tests(d, ews):
     st, b = call(d, "ews/Contact.Resolve", {"Name": "al"})
     c.ok(len(got) >= 3 and got == [r.get("Email") for r in rows(b)],
          "Contact.Resolve pages one by one: every row once", got)
+    # the answer changes between pages (ResolveNames has no paging of its
+    # own: each page recomputes it): an entry added after the position
+    # and one added before it, then the last row shown removed; no row
+    # comes twice and none after the position is skipped
+    def resolve_pages(change_after_first):
+        st, b = call(d, "ews/Contact.Resolve", {"Name": "al", "PageSize": 1})
+        seen = [r.get("Email") for r in rows(b)]
+        token = b.get("next_page_token")
+        change_after_first(seen[0])
+        while token and len(seen) < 20:
+            st, b = call(d, "ews/Contact.Resolve",
+                         {"Name": "al", "PageSize": 1, "PageToken": token})
+            if st != 200:
+                return seen, (st, b)
+            seen += [r.get("Email") for r in rows(b)]
+            token = b.get("next_page_token")
+        return seen, None
+    before = [r.get("Email") for r in rows(call(
+        d, "ews/Contact.Resolve", {"Name": "al"})[1])]
+    seen, bad = resolve_pages(lambda first: ews.ok("directory", {"add": [
+        {"address": "aaron.al@example.test", "name": "Aaron Al"},
+        {"address": "alz.zed@example.test", "name": "Alz Zed"}]}))
+    c.ok(bad is None and len(seen) == len(set(seen)) and
+         seen == before[:1] + before[1:] + ["alz.zed@example.test"],
+         "Contact.Resolve: entries added between pages: none twice, the "
+         "one after the position shown, every earlier row once",
+         (seen, before, bad))
+    ews.ok("directory", {"restore": True})
+    seen, bad = resolve_pages(lambda first: ews.ok(
+        "directory", {"remove": [first]}))
+    c.ok(bad is None and seen == before,
+         "Contact.Resolve: the last row shown removed between pages: the "
+         "rest follow, none skipped or twice", (seen, before, bad))
+    ews.ok("directory", {"restore": True})
+
     st, b = call(d, "ews/Contact.Resolve", {"Name": "zz-nobody-zz"})
     c.eq((st, rows(b)), (200, []), "Contact.Resolve: nobody is no rows")
 

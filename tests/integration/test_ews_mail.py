@@ -317,6 +317,26 @@ try:
         c.eq((st2, st, [x.get("Name") for x in rows(b)]),
              (200, 200, ["f2.txt"]),
              "Attachment.List: a file removed meanwhile moves no row")
+        # the last one shown removed between pages: the next follows
+        st, b = d.call("ews/Email.SaveDraft", {
+            "To": [BOB], "Subject": "three more files",
+            "Attachments": [f_in("g%d.txt" % k, b"y%d" % k, "text/plain")
+                            for k in range(3)]})
+        d4 = rows(b)[0] if rows(b) else {}
+        st, b = d.call("ews/Attachment.List", {"ItemId": d4.get("Id", "x"),
+                                               "PageSize": 2})
+        first_page = rows(b)
+        token = b.get("next_page_token")
+        st2, b2 = d.call("ews/Attachment.Delete", {
+            "Id": first_page[-1].get("Id", "x") if first_page else "x"})
+        st, b = d.call("ews/Attachment.List", {"ItemId": d4.get("Id", "x"),
+                                               "PageSize": 2,
+                                               "PageToken": token or "x"})
+        c.eq((st2, st, [x.get("Name") for x in first_page],
+              [x.get("Name") for x in rows(b)]),
+             (200, 200, ["g0.txt", "g1.txt"], ["g2.txt"]),
+             "Attachment.List: the last file shown removed meanwhile: "
+             "the next one follows")
 
         # impersonation: the Mailbox input sends as bob
         st, b = d.call("ews/Email.Send", {"To": [CAROL], "Subject": "as bob",

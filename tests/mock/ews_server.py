@@ -84,6 +84,9 @@ Paths:
         [addresses that may open owner's mailbox]; default: everyone},
         "gzip": true (gzip answers when the client accepts it; default
         off)}
+  POST /_mock/directory {"restore": true, "add": [{"address", "name", ...}],
+                        "remove": [addresses]}: change what ResolveNames
+                        finds (restore: back to the start first)
   GET  /_mock/stats     {"requests", "by_operation", "max_concurrent",
         "concurrent", "violations", "response_violations",
         "ntlm_handshakes", "negotiate_handshakes", "connections",
@@ -118,7 +121,8 @@ import ews_ops  # noqa: E402
 import ews_store  # noqa: E402
 from ews_ops import Ctx, Fault, MsgError  # noqa: E402
 from ews_store import (NS_E, NS_M, NS_S, NS_T, Attachment, Item,  # noqa
-                       Recipient, Store, esc, parse_iso)
+                       Recipient, Store, esc, parse_iso, DIRECTORY,
+                       DIRECTORY_START)
 
 SRC_ROOT = os.path.dirname(os.path.dirname(HERE))
 def _protocol_dir():
@@ -275,6 +279,8 @@ class Server(ThreadingHTTPServer):
         self.reset()
 
     def reset(self):
+        with self.store.lock:
+            DIRECTORY[:] = DIRECTORY_START
         with self.lock:
             self.injections = []
             self.tokens = {}
@@ -489,6 +495,10 @@ class Handler(BaseHTTPRequestHandler):
                     raise ValueError("token: a non-empty string is needed")
                 with srv.lock:
                     srv.tokens[req["token"]] = req.get("user")
+                return self.json_reply(200, {"ok": True})
+            if path == "/_mock/directory":
+                with srv.store.lock:
+                    directory_change(req)
                 return self.json_reply(200, {"ok": True})
             if path == "/_mock/config":
                 with srv.lock:
@@ -831,6 +841,23 @@ def check_injection(req):
     if inj["count"] == 0:
         raise ValueError("count: 1 or more, or -1 for every request")
     return inj
+
+
+# ---- /_mock/directory ----------------------------------------------------
+def directory_change(req):
+    """{"restore": true, "add": [{"address", "name", "type": "Contact"...}],
+    "remove": [addresses]}: what ResolveNames sees from now on (restore:
+    the directory as it started, before the rest)."""
+    if req.get("restore"):
+        DIRECTORY[:] = DIRECTORY_START
+    for a in req.get("remove", []):
+        a = str(a).lower()
+        DIRECTORY[:] = [e for e in DIRECTORY if e["address"].lower() != a]
+    for e in req.get("add", []):
+        if not isinstance(e, dict) or not isinstance(e.get("address"), str) \
+                or not isinstance(e.get("name"), str):
+            raise ValueError("add: objects with address and name")
+        DIRECTORY.append(dict({"type": "Contact"}, **e))
 
 
 # ---- /_mock/deliver ------------------------------------------------------

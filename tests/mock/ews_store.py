@@ -47,6 +47,10 @@ DIRECTORY = USERS + [
      "type": "PublicDL"},
 ]
 
+# The directory as it starts (and comes back to on /_mock/reset);
+# /_mock/directory changes DIRECTORY in place.
+DIRECTORY_START = list(DIRECTORY)
+
 # Well-known folders: distinguished id -> (display name, parent, class).
 WELL_KNOWN = [
     ("root", "Top of Information Store", None, None),
