@@ -388,7 +388,15 @@ static enum sb_status ews_validate(const void *config, struct sb_error *err)
 				    "an IANA name this broker knows (e.g. "
 				    "UTC, Europe/Berlin, W. Europe Standard "
 				    "Time)");
-	return SB_OK;
+	/* files open() will read: missing or too open, said by --check */
+	enum sb_status st = sb_path_check("ca_file", c->tls.ca_file, 0, err);
+	if (st == SB_OK)
+		st = sb_path_check("client_certificate", c->client_certificate,
+				   0, err);
+	if (st == SB_OK)
+		st = sb_path_check("client_key", c->client_key, SB_PATH_PRIVATE,
+				   err);
+	return st;
 }
 
 /* ---- the instance ----------------------------------------------------------

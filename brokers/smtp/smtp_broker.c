@@ -447,7 +447,16 @@ static enum sb_status smtp_validate(const void *config, struct sb_error *err)
 		return e2.status;
 	}
 	free(u);
-	return SB_OK;
+	/* files open() will read: missing or too open, said by --check */
+	enum sb_status st = sb_path_check("ca_file", c->trust.ca_file, 0, err);
+	if (st == SB_OK)
+		st = sb_path_check("token_ca_file", c->token_ca_file, 0, err);
+	if (st == SB_OK)
+		st = sb_path_check("cert_file", c->cert_file, 0, err);
+	if (st == SB_OK)
+		st = sb_path_check("key_file", c->key_file, SB_PATH_PRIVATE,
+				   err);
+	return st;
 }
 
 static void smtp_close(void *state)

@@ -4,6 +4,8 @@
  * test host alike. */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <svcbroker/conf.h>
@@ -227,6 +230,40 @@ char *sb_path_absolute(const char *p)
 	if (!getcwd(cwd, sizeof(cwd)))
 		return NULL;
 	return sb_path_against(cwd, p);
+}
+
+enum sb_status sb_path_check(const char *key, const char *path, unsigned flags,
+			     struct sb_error *err)
+{
+	if (!path || !*path)
+		return SB_OK;
+	const char *k = key ? key : "path";
+	/* opened, not just stat'ed: it says what open() will meet */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		int e = errno;
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "%s: %s: %s", k, path,
+				    e == ENOENT	  ? "no such file"
+				    : e == EACCES ? "permission denied"
+						  : strerror(e));
+	}
+	struct stat st;
+	enum sb_status rc = SB_OK;
+	if (fstat(fd, &st) != 0)
+		rc = sb_error_set(err, SB_ERR_INVALID_INPUT, NULL, "%s: %s: %s",
+				  k, path, strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		rc = sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				  "%s: %s: not a regular file", k, path);
+	else if ((flags & SB_PATH_PRIVATE) &&
+		 (st.st_mode & (S_IRWXG | S_IRWXO)))
+		rc = sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				  "%s: %s: readable by group or others (mode "
+				  "%04o): chmod 600 it",
+				  k, path, (unsigned)(st.st_mode & 07777));
+	close(fd);
+	return rc;
 }
 
 /* ---- binding ------------------------------------------------------------ */

@@ -41,6 +41,17 @@ char *sb_path_dir(const char *file);
 char *sb_path_against(const char *dir, const char *p);
 /* p made absolute against the working directory. */
 char *sb_path_absolute(const char *p);
+/* For validate(): the file a path key names can be read now, so that
+ * `svcbrokerd --check` finds a missing or unreadable file before open()
+ * does.  path NULL or "" is fine (the key is unset).  With
+ * SB_PATH_PRIVATE (a private key, a keytab) it must also not be readable
+ * or writable by group or others.  SB_OK, or SB_ERR_INVALID_INPUT with a
+ * message naming key, the path and what is wrong ("no such file", "not
+ * a regular file", "permission denied", "readable by group or others
+ * (mode 0644): chmod 600 it").  Since libsvcbroker 2.2 (contract 2.1). */
+#define SB_PATH_PRIVATE 0x1u
+enum sb_status sb_path_check(const char *key, const char *path, unsigned flags,
+			     struct sb_error *err);
 
 /* ---- tables -----------------------------------------------------------------
  * A table with SB_CONF_FRAGMENT entries, flattened: every real key with its

@@ -107,10 +107,10 @@ try:
         inst("wrong", mx.port, oauth(hour, "not-the-secret")),
         inst("cert", mx.port, "token_url = %s\nclient_id = app-1\n"
              "cert_file = %s\nkey_file = %s\n" % (certts.url, cert, key)),
-        inst("lax", mx.port, "token_url = %s\nclient_id = app-1\n"
-             "cert_file = %s\nkey_file = %s\n"
-             % (certts.url, lax_cert, lax_key)),
     ])
+    lax = inst("lax", mx.port, "token_url = %s\nclient_id = app-1\n"
+               "cert_file = %s\nkey_file = %s\n"
+               % (certts.url, lax_cert, lax_key))
     with sbtest.Daemon(cfg, server_extra="log_level = debug\n") as d:
         # ---- one token, reused; renewed once it expires ----------------
         st, body = d.call("short/Email.Send", MSG)
@@ -192,15 +192,26 @@ try:
              "RS256, aud = token URL, iss = client id (signature, x5t and "
              "times checked by the endpoint)")
 
-        # ---- a key file others may read: the instance does not open ----
-        st, body = d.call("lax/Email.Send", MSG)
-        c.ok(st >= 400, "key readable by others: no instance", body)
-        log = d.read_log()
-        c.ok("key_file %s: mode 0644" % lax_key in log,
-             "the log names the key file and its mode")
+        # ---- a key file others may read: refused by --check and at
+        # start (before anything is opened) -----------------------------
+        bad = sbtest.Daemon("[module smtp]\nenabled = yes\n" + lax)
+        code, out = bad.check()
+        c.ok(code != 0 and "[instance lax] key_file: %s: readable by group "
+             "or others (mode 0644)" % lax_key in out,
+             "key readable by others: --check fails naming the file and "
+             "its mode", (code, out[-2000:]))
+        try:
+            bad.start()
+            bad.stop()
+            refused = False
+        except RuntimeError as e:
+            refused = "mode 0644" in str(e)
+        bad.cleanup()
+        c.ok(refused, "key readable by others: the daemon does not start")
         c.eq(certts.requests(), 1, "nothing was requested with that key")
 
         # ---- nothing secret in the log ---------------------------------
+        log = d.read_log()
         issued = (short.tokens() + first + hour.tokens() +
                   unknown.tokens() + certts.tokens())
         c.ok(len(issued) >= 6, "tokens were issued", len(issued))

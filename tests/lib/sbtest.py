@@ -230,6 +230,20 @@ class Daemon:
             if self.own_workdir and not self.keep_workdir:
                 shutil.rmtree(self.workdir, ignore_errors=True)
 
+    def check(self, timeout=120):
+        """svcbrokerd --check on this daemon's configuration (the daemon
+        itself is not started): (exit code, stdout and stderr)."""
+        p = subprocess.run(daemon_command() + ["--check", "-c", self.config],
+                           capture_output=True, text=True, env=self.env,
+                           stdin=subprocess.DEVNULL, timeout=timeout)
+        return p.returncode, p.stdout + p.stderr
+
+    def cleanup(self):
+        """Remove the work directory of a daemon that was never
+        started (one made only for check())."""
+        if self.own_workdir and not self.keep_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
     # --- HTTP -------------------------------------------------------------
     def request(self, method, path, body=None, headers=None, timeout=30):
         """Returns (status, parsed JSON or raw text)."""

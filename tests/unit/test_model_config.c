@@ -752,6 +752,46 @@ START_TEST(bind_url_schemes)
 }
 END_TEST
 
+/* sb_path_check: what validate() says of a file key before open(). */
+START_TEST(path_check_names_the_problem)
+{
+	struct sb_error e;
+	ck_assert_int_eq(sb_path_check("ca_file", NULL, 0, &e), SB_OK);
+	ck_assert_int_eq(sb_path_check("ca_file", "", 0, &e), SB_OK);
+
+	write_file("ca.pem", "x\n");
+	char ca[600];
+	snprintf(ca, sizeof(ca), "%s", path_of("ca.pem"));
+	ck_assert_int_eq(chmod(ca, 0644), 0);
+	ck_assert_int_eq(sb_path_check("ca_file", ca, 0, &e), SB_OK);
+	/* a private key's file may not be read by others */
+	ck_assert_int_eq(sb_path_check("key_file", ca, SB_PATH_PRIVATE, &e),
+			 SB_ERR_INVALID_INPUT);
+	ck_assert_msg(strstr(e.message, "key_file: ") == e.message &&
+			  strstr(e.message, "ca.pem: readable by group or "
+					    "others (mode 0644)"),
+		      "%s", e.message);
+	ck_assert_int_eq(chmod(ca, 0600), 0);
+	ck_assert_int_eq(sb_path_check("key_file", ca, SB_PATH_PRIVATE, &e),
+			 SB_OK);
+
+	ck_assert_int_eq(sb_path_check("ca_file", path_of("none.pem"), 0, &e),
+			 SB_ERR_INVALID_INPUT);
+	ck_assert_msg(strstr(e.message, "none.pem: no such file"), "%s",
+		      e.message);
+	ck_assert_int_eq(sb_path_check("ca_file", dir, 0, &e),
+			 SB_ERR_INVALID_INPUT);
+	ck_assert_msg(strstr(e.message, "not a regular file"), "%s", e.message);
+	if (geteuid() != 0) { /* root reads anything */
+		ck_assert_int_eq(chmod(ca, 0), 0);
+		ck_assert_int_eq(sb_path_check("ca_file", ca, 0, &e),
+				 SB_ERR_INVALID_INPUT);
+		ck_assert_msg(strstr(e.message, "permission denied"), "%s",
+			      e.message);
+	}
+}
+END_TEST
+
 /* A URL quoted in a message never shows its password. */
 START_TEST(messages_mask_url_passwords)
 {
@@ -1036,6 +1076,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, bind_errors_all_collected);
 	tcase_add_test(tc, bind_url_schemes);
 	tcase_add_test(tc, messages_mask_url_passwords);
+	tcase_add_test(tc, path_check_names_the_problem);
 	tcase_add_test(tc, bind_empty_values);
 	tcase_add_test(tc, host_key_messages);
 	tcase_add_test(tc, bind_never_shows_secrets);
