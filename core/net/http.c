@@ -1067,7 +1067,7 @@ static enum sb_status ntlm_perform(struct sb_http *c, CURL *h,
 	if (st == SB_OK)
 		st = sbn_ntlm_authenticate(
 		    &ch, c->ntlm_user, c->ntlm_domain, c->ntlm_key, cc,
-		    sbn_ntlm_filetime_now(), &m3, &m3n, err);
+		    sbn_ntlm_filetime_now(), m1, m1n, m2, m2n, &m3, &m3n, err);
 	if (st != SB_OK)
 		goto done;
 	authz = negotiate_header(m3, m3n);
