@@ -190,8 +190,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "test host: %s\n", err.message);
 		return 2;
 	}
-	if (sb_testhost_config(th, kv, &err) != SB_OK ||
-	    sb_testhost_open(th, &err) != SB_OK) {
+	enum sb_status cst = sb_testhost_config(th, kv, &err);
+	memset(pw_kv, 0, sizeof(pw_kv)); /* the instance has its copy */
+	if (cst != SB_OK || sb_testhost_open(th, &err) != SB_OK) {
 		printf("open %s\n", err.message);
 		fprintf(stderr, "instance: %s\n", err.message);
 		sb_testhost_free(th);

@@ -209,7 +209,8 @@ static size_t challenge(uint8_t *m, uint32_t flags, const uint8_t sc[8],
 	m[40] = (uint8_t)ti_len, m[41] = (uint8_t)(ti_len >> 8);
 	m[42] = (uint8_t)ti_len, m[43] = (uint8_t)(ti_len >> 8);
 	m[44] = 56;
-	memcpy(m + 56, ti, ti_len);
+	if (ti_len)
+		memcpy(m + 56, ti, ti_len);
 	return 56 + ti_len;
 }
 
