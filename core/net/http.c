@@ -144,6 +144,13 @@ enum sb_status sb_http_conf_check(const struct sb_http_conf *c,
 			free(d);
 			if (st != SB_OK)
 				return st;
+			if (strlen(c->password) > SBN_NTLM_PASSWORD_MAX ||
+			    !sb_utf8_valid(c->password, strlen(c->password)))
+				return sb_error_set(
+				    err, SB_ERR_INVALID_INPUT, NULL,
+				    "password: NTLM takes valid UTF-8 of at "
+				    "most %d bytes",
+				    SBN_NTLM_PASSWORD_MAX);
 		}
 		break;
 	case SB_HTTP_AUTH_BEARER:

@@ -401,6 +401,11 @@ try:
     c.ok("password: required when auth = ntlm-negotiate" in
          res.get(0, {}).get("open", ""),
          "no password: the instance does not open, naming the key", res)
+    res, _ = run_client("long password", "EXAMPLE\\alice", "p" * 1100,
+                        ["GET /ntlm"], want_rc=2)
+    c.ok("password: NTLM takes valid UTF-8 of at most 1024 bytes" in
+         res.get(0, {}).get("open", ""),
+         "long password: the instance does not open, naming the key", res)
 finally:
     SRV.shutdown()
     SRV.server_close()

@@ -178,7 +178,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *pw = getenv("SB_TEST_NTLM_PASSWORD");
-	char url_kv[1024], user_kv[1024], pw_kv[1024];
+	char url_kv[1024], user_kv[1024], pw_kv[4096];
 	snprintf(url_kv, sizeof(url_kv), "url=%s", argv[1]);
 	snprintf(user_kv, sizeof(user_kv), "username=%s", argv[2]);
 	snprintf(pw_kv, sizeof(pw_kv), "password=%s", pw ? pw : "");
