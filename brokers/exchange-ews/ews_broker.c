@@ -326,15 +326,9 @@ static enum sb_status ews_validate(const void *config, struct sb_error *err)
 			return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
 					    "token_url: required with auth = "
 					    "oauth2");
-		if (!strncasecmp(c->token_url, "http://", 7) &&
-		    strncmp(c->token_url + 7, "127.", 4) &&
-		    strncasecmp(c->token_url + 7, "localhost", 9) &&
-		    strncmp(c->token_url + 7, "[::1]", 5))
-			return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
-					    "token_url: use https:// (http:// "
-					    "is for a loopback address only: "
-					    "the client credentials would "
-					    "cross the network in clear text)");
+		enum sb_status ust = sb_oauth2_url_check(c->token_url, err);
+		if (ust != SB_OK)
+			return ust;
 		if (!c->client_id || !*c->client_id)
 			return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
 					    "client_id: required with auth = "

@@ -367,16 +367,9 @@ static enum sb_status oauth_validate(const struct smtp_conf *c,
 		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
 				    "password: give either a static token as "
 				    "password or token_url, not both");
-	if (!strncasecmp(c->token_url, "http://", 7)) {
-		const char *h = c->token_url + 7;
-		if (strncmp(h, "127.", 4) && strncasecmp(h, "localhost", 9) &&
-		    strncmp(h, "[::1]", 5))
-			return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
-					    "token_url: use https:// (http:// "
-					    "is for a loopback address only: "
-					    "the client credentials would "
-					    "cross the network in clear text)");
-	}
+	enum sb_status ust = sb_oauth2_url_check(c->token_url, err);
+	if (ust != SB_OK)
+		return ust;
 	if (!c->client_id || !*c->client_id)
 		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
 				    "client_id: required with token_url");

@@ -98,8 +98,11 @@ static bool loopback_host(const char *h, size_t n)
 	return false;
 }
 
-static enum sb_status check_url(const char *u, struct sb_error *err)
+enum sb_status sb_oauth2_url_check(const char *u, struct sb_error *err)
 {
+	if (!u || !*u)
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "token_url: required for OAuth2");
 	bool https = !strncasecmp(u, "https://", 8);
 	bool http = !strncasecmp(u, "http://", 7);
 	if (!https && !http)
@@ -147,7 +150,7 @@ enum sb_status sb_oauth2_new(const struct sb_oauth2_conf *conf,
 	if (!conf || !nonempty(conf->token_url))
 		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
 				    "token_url: required for OAuth2");
-	enum sb_status st = check_url(conf->token_url, err);
+	enum sb_status st = sb_oauth2_url_check(conf->token_url, err);
 	if (st != SB_OK)
 		return st;
 	if (!nonempty(conf->client_id))

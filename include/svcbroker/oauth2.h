@@ -128,6 +128,14 @@ struct sb_oauth2_conf {
 
 struct sb_oauth2;
 
+/* The rule sb_oauth2_new applies to a token endpoint, for validate():
+ * an https:// URL with a host and no credentials or white space in it;
+ * http:// only to a loopback host (127.x.y.z, [::1], localhost: the
+ * whole host, not a prefix), since the client credentials would cross the
+ * network in clear text.  SB_OK, or SB_ERR_INVALID_INPUT with a message
+ * naming token_url.  Since libsvcbroker-net 1.1. */
+enum sb_status sb_oauth2_url_check(const char *token_url, struct sb_error *err);
+
 /* Check conf and make an empty token cache (no request is made: the first
  * sb_oauth2_token does).  Every string is copied; the certificate and key
  * are read now, so a missing or unreadable file, a key readable by group

@@ -232,7 +232,14 @@ try:
         ("token_url = https://login.example.test/t/token\nclient_id = a\n"
          "cert_file = /c.pem\n", "key_file: required"),
         ("token_url = http://login.example.test/t/token\nclient_id = a\n"
-         "client_secret = s\n", "token_url: use https://"),
+         "client_secret = s\n", "token_url: http:// only to a loopback"),
+        # loopback is the whole host, not a prefix of it
+        ("token_url = http://localhost.example.test/t/token\n"
+         "client_id = a\nclient_secret = s\n",
+         "token_url: http:// only to a loopback"),
+        ("token_url = http://127.0.0.1.example.test/t/token\n"
+         "client_id = a\nclient_secret = s\n",
+         "token_url: http:// only to a loopback"),
         ("token_url = https://login.example.test/t/token\nclient_id = a\n"
          "client_secret = s\npassword = static\n", "password: give either"),
         ("client_id = a\npassword = static\n", "client_id: applies with "
