@@ -310,6 +310,16 @@ def test_drain_health(t):
              "stopping", "drain: its status is stopping")
         st, body = d.call("t1/Echo.Echo", {}, timeout=5)
         t.eq(st, 503, "drain: a new call is refused with 503")
+        p = subprocess.run([sbtest.cli_path(), "--json", "-u", d.url,
+                            "health"], capture_output=True, text=True,
+                           timeout=30)
+        try:
+            status = json.loads(p.stdout).get("status")
+        except ValueError:
+            status = None
+        t.ok(p.returncode == 1 and status == "stopping",
+             "drain: svcbroker --json health prints the answer, exit 1",
+             "%d %r %r" % (p.returncode, p.stdout, p.stderr))
         th.join(timeout=30)
         t.eq(box.get("r", (None,))[0], 200,
              "drain: the running call still completes")

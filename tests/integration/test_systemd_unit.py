@@ -16,8 +16,7 @@ sys.path.insert(0, os.path.join(os.environ.get(
     "tests", "lib"))
 import sbtest  # noqa: E402
 
-UNIT = os.path.join(sbtest.TOP_BUILDDIR, "etc", "systemd",
-                    "svcbrokerd.service")
+UNIT = os.path.join(sbtest.TOP_BUILDDIR, "svcbrokerd.service")
 SYSUSERS = os.path.join(sbtest.TOP_SRCDIR, "etc", "systemd", "sysusers.d",
                         "svcbroker.conf")
 GUIDE = os.path.join(sbtest.TOP_SRCDIR, "docs", "admin-guide.md")
