@@ -65,10 +65,12 @@ static void put_key(FILE *f, const struct sb_config_key *k, const void *conf,
 		return;
 	}
 	case SB_CONF_INT:
-		fprintf(f, "%s = %lld\n", k->key, (long long)*(const int64_t *)p);
+		fprintf(f, "%s = %lld\n", k->key,
+			(long long)*(const int64_t *)p);
 		return;
 	case SB_CONF_BOOL:
-		fprintf(f, "%s = %s\n", k->key, *(const bool *)p ? "yes" : "no");
+		fprintf(f, "%s = %s\n", k->key,
+			*(const bool *)p ? "yes" : "no");
 		return;
 	case SB_CONF_DURATION:
 		sb_format_duration_ms(*(const int64_t *)p, buf, sizeof(buf));
@@ -159,18 +161,19 @@ int sbc_dump_config(FILE *f, const struct sbc_config *cfg,
 			ic->name);
 		put_table(f, sbc_instance_host_keys, ic);
 		char eb[1024];
-		const struct sbc_module *mod =
-		    sbc_module_load(cfg->module_dir, ic->broker, eb, sizeof(eb));
+		const struct sbc_module *mod = sbc_module_load(
+		    cfg->module_dir, ic->broker, eb, sizeof(eb));
 		void *conf = NULL;
-		if (mod && sbc_instance_bind(mod->broker, ic, &conf, errs) == 0) {
+		if (mod &&
+		    sbc_instance_bind(mod->broker, ic, &conf, errs) == 0) {
 			put_table(f, mod->broker->config, conf);
 			sbc_config_unbind(mod->broker->config, conf);
 			continue;
 		}
 		if (!mod)
-			sbc_errlist_add(errs, "%s:%d: [instance %s] broker %s: %s",
-					ic->file, ic->line, ic->name,
-					ic->broker, eb);
+			sbc_errlist_add(
+			    errs, "%s:%d: [instance %s] broker %s: %s",
+			    ic->file, ic->line, ic->name, ic->broker, eb);
 		/* as written: without its module no key is known to be
 		 * harmless, so every value is masked */
 		fputs("# not bound (see the problems on standard error); "

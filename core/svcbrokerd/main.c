@@ -49,7 +49,7 @@ static void usage(FILE *f)
 		"      --list-brokers  print every module of module_dir with "
 		"its configuration\n"
 		"                      keys and objects as JSON\n"
-		"      --pid-file FILE write the process id to FILE once "
+		"      --pid-file FILE write the process id to FILE before "
 		"listening; removed\n"
 		"                      at a clean exit\n"
 		"      --version       print the version and exit\n"
@@ -90,7 +90,7 @@ static bool module_enabled(const struct sbc_config *cfg, const char *name)
 	return false;
 }
 
-/* --pid-file: written once listening, removed at a clean exit (a stale
+/* --pid-file: written just before listening, removed at a clean exit (a stale
  * one is left only by a crash or a stop that had to be cut short). */
 static const char *pid_file;
 static bool pid_file_written;
@@ -639,20 +639,21 @@ static int serve(const char *path)
 			(unsigned long long)nofile.rlim_cur);
 	/* From the first answer on, a SIGTERM drains and stops: the signal
 	 * thread waits for sg.mu until the stopper can have api and rt. */
+	/* the pid file before the listener: a daemon that cannot write it
+	 * never answers */
+	if (pid_file && !pid_file_write()) {
+		sb_runtime_close(rt);
+		sbc_modules_exit();
+		return 1;
+	}
 	pthread_mutex_lock(&sg.mu);
 	char eb[512];
 	struct sbc_api *api = sbc_api_start(rt, eb, sizeof(eb));
 	if (!api) {
 		pthread_mutex_unlock(&sg.mu);
+		pid_file_remove();
 		sbc_log(SB_LOG_ERROR, NULL, NULL, "not started: %s", eb);
 		sbd_notify("STATUS=not started: %s", eb);
-		sb_runtime_close(rt);
-		sbc_modules_exit();
-		return 1;
-	}
-	if (pid_file && !pid_file_write()) {
-		pthread_mutex_unlock(&sg.mu);
-		sbc_api_stop(api, STOP_MS);
 		sb_runtime_close(rt);
 		sbc_modules_exit();
 		return 1;

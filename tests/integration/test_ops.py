@@ -167,7 +167,8 @@ def test_pid_file(t):
     t.ok(not started and d.proc.returncode == 1 and
          "--pid-file" in d.read_log() and "No such file" in d.read_log(),
          "--pid-file in a missing directory: not started, saying why",
-         d.read_log()[-500:])
+         "(started %r, exit %r) %s" % (started, d.proc.returncode,
+                                       d.read_log()[-500:]))
     os.rmdir(tmp)
 
 
@@ -303,7 +304,10 @@ def test_drain_health(t):
         d.signal(signal.SIGTERM)
         t.ok(sbtest.wait_for(lambda: "finishing running calls" in
                              d.read_log()), "drain: the stop began")
-        # new connections, each its own (urllib opens one per request)
+        # new connections, each its own (urllib opens one per request);
+        # the stopper thread marks the runtime draining just after the
+        # line above is logged
+        sbtest.wait_for(lambda: d.get("/v1/health", timeout=5)[0] == 503, 5)
         st, body = d.get("/v1/health", timeout=5)
         t.eq(st, 503, "drain: a new connection's /v1/health is 503")
         t.eq(body.get("status") if isinstance(body, dict) else body,
@@ -387,8 +391,65 @@ def test_metrics(t):
              "metrics: CPU seconds only grow")
 
 
+def test_paths(t):
+    """The installed man pages (generated with this build's paths), the
+    daemon's built-in defaults and the installed default configuration
+    name the same places."""
+    code, out, err = run(["--help"])
+    m = re.search(r"configuration file \(default (\S+)\)", out)
+    config = m.group(1) if m else None
+    t.ok(config and config.endswith("/svcbroker/svcbroker.ini"),
+         "paths: --help names the default configuration", out)
+    tmp = tempfile.mkdtemp(prefix="sbpaths-")
+    empty = os.path.join(tmp, "empty.ini")
+    with open(empty, "w") as f:
+        f.write("[server]\n")
+    code, out, err = run(["--dump-config", "-c", empty])
+    dumped = dict(re.findall(r"^(module_dir|console_dir) = (.*)$", out, re.M))
+    man_dir = os.path.join(sbtest.TOP_BUILDDIR, "man")
+    try:
+        with open(os.path.join(man_dir, "svcbrokerd.8")) as f:
+            man8 = f.read().replace("\\-", "-")
+        with open(os.path.join(man_dir, "svcbroker.ini.5")) as f:
+            man5 = f.read().replace("\\-", "-")
+    except OSError as e:
+        man8 = man5 = repr(e)
+    t.ok(config and config in man8,
+         "paths: svcbrokerd(8) names the default configuration", config)
+    t.ok(dumped.get("module_dir") and dumped["module_dir"] + "/" in man8 and
+         "module_dir = " + dumped["module_dir"] in man5,
+         "paths: svcbrokerd(8) and svcbroker.ini(5) name the module "
+         "directory", repr(dumped))
+    t.ok(dumped.get("console_dir") and dumped["console_dir"] + "/" in man8,
+         "paths: svcbrokerd(8) names the console's directory")
+    t.ok(not re.search(r"@[a-z]+@", man8 + man5),
+         "paths: no @placeholder@ left in the installed man pages")
+    # the default configuration as make install puts it
+    dest = os.path.join(tmp, "dest")
+    p = subprocess.run(["make", "-s", "-C", sbtest.TOP_BUILDDIR,
+                        "install-default-config", "DESTDIR=" + dest],
+                       capture_output=True, text=True, timeout=120)
+    if p.returncode != 0 and "No rule to make target" in p.stderr:
+        # a build without mapi-stub installs no default configuration
+        print("# install-default-config: not in this build, skipped")
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+    try:
+        with open(dest + config) as f:
+            installed = f.read()
+    except (OSError, TypeError) as e:
+        installed = repr(e) + p.stdout + p.stderr
+    m = re.search(r"^store_dir = (\S+)$", installed, re.M)
+    store = m.group(1) if m else None
+    t.ok(store and store.endswith("/lib/svcbroker/store") and
+         store in man8, "paths: svcbrokerd(8) names the installed default "
+         "configuration's store", "%r" % store)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main():
     t = sbtest.Checks()
+    test_paths(t)
     test_journal(t)
     test_json(t)
     test_pid_file(t)
