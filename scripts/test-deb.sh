@@ -9,7 +9,8 @@
 #      daemon, its conffile /etc/svcbroker/svcbroker.ini (store in
 #      /var/lib/svcbroker), the unit and the system user, one package per
 #      broker, the SDK's headers, pkg-config files and examples, no
-#      /usr/local anywhere, man pages naming the package's paths;
+#      /usr/local anywhere, man pages naming the package's paths, the
+#      packaged unit rated at most 2.0 by systemd-analyze security;
 #   4. dependencies: the daemon with mapi-stub pulls in neither libxml2 nor
 #      libcurl nor Kerberos, not even through their own dependencies;
 #   5. the daemon of the clean root runs with its installed default
@@ -152,6 +153,16 @@ if printf '%s' "$man8" | grep -q '/etc/svcbroker/svcbroker.ini' &&
 	ok "svcbrokerd(8) names the package's paths"
 else
 	notok "svcbrokerd(8) names the package's paths" "$(printf '%s' "$man8" | grep -n 'usr/local\|/etc/\|/var/\|@[a-z]*@')"
+fi
+if command -v systemd-analyze >/dev/null 2>&1; then
+	level=$(systemd-analyze security --offline=yes \
+		"$root/lib/systemd/system/svcbrokerd.service" 2>&1 |
+		sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\) .*/\1/p')
+	if [ -n "$level" ] && awk "BEGIN { exit !($level <= 2.0) }"; then
+		ok "systemd-analyze security rates the packaged unit $level (at most 2.0)"
+	else
+		notok "systemd-analyze security rates the packaged unit at most 2.0" "level: $level"
+	fi
 fi
 check "the sysusers.d user has no login shell" \
 	grep -q '^u svcbroker .* /usr/sbin/nologin$' "$root/usr/lib/sysusers.d/svcbrokerd.conf"
