@@ -22,6 +22,11 @@ command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1 ||
 # A throwaway Kerberos realm on loopback for the negotiate tests
 # (tests/lib/krb5kdc.py, tests/mock/spnego.py); no system realm is set up.
 pkgs="$pkgs krb5-kdc krb5-admin-server krb5-user python3-gssapi"
+# sd_notify for the systemd unit's Type=notify (optional at configure
+# time), and the Debian package build and its checks (scripts/test-deb.sh:
+# dpkg-buildpackage, debhelper with dh_installsysusers, lintian;
+# systemd-analyze for tests/integration/test_systemd_unit.py).
+pkgs="$pkgs libsystemd-dev systemd dpkg-dev debhelper fakeroot lintian"
 [ "${1:-}" = "--bench" ] && pkgs="$pkgs wrk nginx-light swaks"
 
 missing=""

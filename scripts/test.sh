@@ -124,7 +124,8 @@ fi
 # Release checks, one result each (skip with SB_NO_RELEASE_CHECKS=1):
 # the tree is formatted as .clang-format says, `make distcheck` passes (the
 # tarball builds, installs, uninstalls and passes `make check` on its
-# own), and the tree builds with each broker disabled.
+# own), the tree builds with each broker disabled, and the Debian packages
+# build and install (scripts/test-deb.sh, when dpkg-buildpackage is there).
 if [ "${SB_NO_RELEASE_CHECKS:-0}" != 1 ]; then
 	rm -rf "$top/build-release"
 	mkdir -p "$top/build-release"
@@ -150,6 +151,11 @@ if [ "${SB_NO_RELEASE_CHECKS:-0}" != 1 ]; then
 			../configure --disable-$b >configure.out 2>&1; make -j\"\$(nproc)\" >/dev/null;
 			test ! -e brokers/$b/$b.la"
 	done
+	# The Debian packages: built, checked by lintian, unpacked in a clean
+	# root whose daemon runs on its default configuration.
+	if command -v dpkg-buildpackage >/dev/null 2>&1 && command -v dh >/dev/null 2>&1; then
+		release deb "$top/scripts/test-deb.sh"
+	fi
 	count release build-release
 fi
 

@@ -92,6 +92,7 @@ int sbc_runtime_open(const char *config_path, struct sb_runtime **out,
 		goto fail;
 	}
 	sbc_log_set_level(rt->cfg->log_level);
+	sbc_log_set_format((enum sbc_log_format)rt->cfg->log_format);
 	rt->listen =
 	    strdup(rt->cfg->listen ? rt->cfg->listen : "127.0.0.1:8780");
 	rt->max_body =
@@ -217,6 +218,7 @@ int sbc_runtime_reload(struct sb_runtime *rt, struct sbc_errlist *errs)
 			"every instance stops (was %zu)",
 			rt->cfg->n_instances);
 	sbc_log_set_level(cfg->log_level);
+	sbc_log_set_format((enum sbc_log_format)cfg->log_format);
 	rt->generation++;
 	pthread_mutex_lock(&rt->cat_mu);
 	struct sbc_catalog *old = rt->cat;

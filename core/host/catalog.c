@@ -460,6 +460,11 @@ bool sbc_catalog_opening(char *buf, size_t len, int64_t *since_ms)
 static void error_text(char *dst, size_t len, const char *prefix,
 		       const char *text)
 {
+	/* a message that names its category already does not repeat it */
+	size_t pl = strlen(prefix);
+	if (strncmp(text, prefix, pl) == 0 && text[pl] == ':' &&
+	    text[pl + 1] == ' ')
+		text += pl + 2;
 	size_t o = (size_t)snprintf(dst, len, "%s: ", prefix);
 	if (o >= len)
 		o = len - 1;

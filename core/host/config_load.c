@@ -32,6 +32,8 @@
 
 static const char *const log_levels[] = {"error", "warn", "info", "debug",
 					 NULL};
+/* [server] log_format: the order is enum sbc_log_format (host.h) */
+static const char *const log_formats[] = {"text", "json", NULL};
 /* [server] console: the order is enum sbc_console_mode (host.h) */
 static const char *const console_modes[] = {"loopback", "on", "off", NULL};
 
@@ -128,6 +130,15 @@ const struct sb_config_key sbc_server_keys[] = {
      .choices = log_levels,
      .doc = "Messages logged: error, warn, info or debug.",
      .offset = SRV(log_level)},
+    {.key = "log_format",
+     .type = SB_CONF_ENUM,
+     .def = "text",
+     .choices = log_formats,
+     .doc = "Shape of the log lines: text (one line per message; with a "
+	    "<N> priority prefix and no timestamp when stderr is the "
+	    "journal) or json (one JSON object per line, for log "
+	    "shippers).",
+     .offset = SRV(log_format)},
     {.key = "console",
      .type = SB_CONF_ENUM,
      .def = "loopback",

@@ -19,10 +19,18 @@
 
 /* ==== log.c ============================================================
  * One line per message on stderr: "2026-11-29T08:00:00Z level [broker:instance]
- * msg". broker/instance may be NULL (then "[svcbrokerd]").  Thread-safe. */
+ * msg". broker/instance may be NULL (then "[svcbrokerd]").  Thread-safe.
+ * When stderr is the journal (JOURNAL_STREAM), "<N>" (the syslog priority)
+ * instead of the timestamp; with SBC_LOG_JSON one JSON object a line:
+ * {"time","level","broker","instance" (if any),"msg"}. */
 void sbc_log(enum sb_log_level lvl, const char *broker, const char *instance,
 	     const char *fmt, ...) SB_PRINTF(4, 5);
 void sbc_log_set_level(enum sb_log_level max);
+/* [server] log_format: the order is config_load.c's log_formats. */
+enum sbc_log_format { SBC_LOG_TEXT = 0, SBC_LOG_JSON };
+void sbc_log_set_format(enum sbc_log_format f);
+/* JOURNAL_STREAM names stderr (device:inode): systemd's journal reads it. */
+bool sbc_log_stderr_is_journal(void);
 /* Would sbc_log write a line at lvl? */
 bool sbc_log_enabled(enum sb_log_level lvl);
 /* "error", "warn", "info", "debug" -> level; false if unknown. */
@@ -92,6 +100,7 @@ struct sbc_config {
 	int64_t module_load_timeout_ms; /* --check's probe of a module
 					 * file; 1s..10min, default 10s */
 	int log_level;			/* enum sb_log_level; default info */
+	int log_format;			/* enum sbc_log_format; default text */
 	int console;	    /* enum sbc_console_mode; default loopback */
 	char *console_dir;  /* absolute: the console's own files */
 	char *console_libs; /* absolute: Debian's /usr/share/javascript */

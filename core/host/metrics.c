@@ -6,11 +6,15 @@
  * them; a hard cap guards against anything unexpected. */
 #include "config.h"
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "metrics.h"
 
@@ -42,8 +46,47 @@ struct sbc_metrics {
 	size_t n;
 	atomic_bool overflow;
 	unsigned long long reload_ok, reload_failed;
-	atomic_ullong http[6]; /* by class 1xx..5xx (index 1..5) */
+	atomic_ullong http[6];	   /* by class 1xx..5xx (index 1..5) */
+	int64_t listed_generation; /* the catalog whose methods have series */
+	double start_s;		   /* the process's start, seconds since 1970 */
 };
+
+/* When this process started (seconds since 1970), from /proc: its start
+ * in clock ticks after boot (field 22 of /proc/self/stat) and the boot
+ * time (btime of /proc/stat); now, if /proc cannot be read. */
+static double process_start_s(void)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	double fallback = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+	char buf[1024];
+	FILE *f = fopen("/proc/self/stat", "re");
+	if (!f)
+		return fallback;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* the command name (field 2) may hold spaces: count after its ')' */
+	char *p = strrchr(buf, ')');
+	unsigned long long ticks = 0;
+	if (!p || sscanf(p + 2,
+			 "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u "
+			 "%*d %*d %*d %*d %*d %*d %llu",
+			 &ticks) != 1)
+		return fallback;
+	unsigned long long btime = 0;
+	f = fopen("/proc/stat", "re");
+	if (!f)
+		return fallback;
+	while (fgets(buf, sizeof(buf), f))
+		if (sscanf(buf, "btime %llu", &btime) == 1)
+			break;
+	fclose(f);
+	long hz = sysconf(_SC_CLK_TCK);
+	if (!btime || hz <= 0)
+		return fallback;
+	return (double)btime + (double)ticks / (double)hz;
+}
 
 struct sbc_metrics *sbc_metrics_new(void)
 {
@@ -52,6 +95,7 @@ struct sbc_metrics *sbc_metrics_new(void)
 		return NULL;
 	pthread_mutex_init(&m->mu, NULL);
 	m->tail = &m->head;
+	m->start_s = process_start_s();
 	return m;
 }
 
@@ -202,11 +246,107 @@ static void labels2(struct sb_buf *b, const struct sbc_series *s)
 	sb_buf_puts(b, "\"");
 }
 
+/* A series for every method of every instance of c, so that each is
+ * listed at zero before its first call; once per catalog generation. */
+static void list_methods(struct sbc_metrics *m, const struct sbc_catalog *c)
+{
+	pthread_mutex_lock(&m->mu);
+	bool done = m->listed_generation == c->generation;
+	pthread_mutex_unlock(&m->mu);
+	if (done)
+		return;
+	for (size_t i = 0; i < c->n_instances; i++) {
+		const struct sbc_instance *in = c->instances[i];
+		for (size_t j = 0; j < in->n_objects; j++) {
+			const struct sb_object *o = in->objects[j];
+			for (const struct sb_method *me = o->methods;
+			     me && me->name; me++)
+				find(m, in->name, o->name, me->name);
+		}
+	}
+	pthread_mutex_lock(&m->mu);
+	m->listed_generation = c->generation;
+	pthread_mutex_unlock(&m->mu);
+}
+
+/* The process's own figures, with the names Prometheus' client libraries
+ * use (process_*), read from /proc and getrusage at scrape time. */
+static void process_metrics(struct sb_buf *b, double start_s)
+{
+	struct rusage ru;
+	double cpu = 0;
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+		      ((double)ru.ru_utime.tv_usec +
+		       (double)ru.ru_stime.tv_usec) /
+			  1e6;
+	unsigned long long pages = 0, rss = 0;
+	FILE *f = fopen("/proc/self/statm", "re");
+	if (f) {
+		if (fscanf(f, "%llu %llu", &pages, &rss) != 2)
+			rss = 0;
+		fclose(f);
+	}
+	long page = sysconf(_SC_PAGESIZE);
+	long long fds = 0;
+	DIR *d = opendir("/proc/self/fd");
+	if (d) {
+		struct dirent *e;
+		while ((e = readdir(d)))
+			if (e->d_name[0] != '.')
+				fds++;
+		closedir(d);
+		fds--; /* the one opendir holds */
+	}
+	struct rlimit nofile;
+	long long max_fds = -1;
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0)
+		max_fds = nofile.rlim_cur == RLIM_INFINITY
+			      ? -1
+			      : (long long)nofile.rlim_cur;
+	sb_buf_printf(
+	    b,
+	    "# HELP process_cpu_seconds_total User and system CPU time "
+	    "spent, in seconds.\n"
+	    "# TYPE process_cpu_seconds_total counter\n"
+	    "process_cpu_seconds_total %.3f\n"
+	    "# HELP process_resident_memory_bytes Resident memory size in "
+	    "bytes.\n"
+	    "# TYPE process_resident_memory_bytes gauge\n"
+	    "process_resident_memory_bytes %llu\n"
+	    "# HELP process_virtual_memory_bytes Virtual memory size in "
+	    "bytes.\n"
+	    "# TYPE process_virtual_memory_bytes gauge\n"
+	    "process_virtual_memory_bytes %llu\n"
+	    "# HELP process_open_fds Open file descriptors.\n"
+	    "# TYPE process_open_fds gauge\n"
+	    "process_open_fds %lld\n"
+	    "# HELP process_max_fds Limit on open file descriptors.\n"
+	    "# TYPE process_max_fds gauge\n"
+	    "process_max_fds %lld\n"
+	    "# HELP process_start_time_seconds Start time of the process "
+	    "since the Unix epoch, in seconds.\n"
+	    "# TYPE process_start_time_seconds gauge\n"
+	    "process_start_time_seconds %.2f\n",
+	    cpu, rss * (unsigned long long)(page > 0 ? page : 4096),
+	    pages * (unsigned long long)(page > 0 ? page : 4096),
+	    fds < 0 ? 0 : fds, max_fds, start_s);
+}
+
 char *sbc_metrics_render(struct sbc_metrics *m,
 			 const struct sbc_metrics_gauges *g)
 {
 	struct sb_buf b;
 	sb_buf_init(&b, 0);
+	if (g && g->catalog)
+		list_methods(m, g->catalog);
+	sb_buf_printf(&b,
+		      "# HELP svcbroker_build_info The running svcbrokerd: "
+		      "its version and broker contract (always 1).\n"
+		      "# TYPE svcbroker_build_info gauge\n"
+		      "svcbroker_build_info{version=\"%s\",abi=\"%d.%d\"} 1\n",
+		      PACKAGE_VERSION, SB_ABI_MAJOR, SB_ABI_MINOR);
+	process_metrics(&b, m->start_s);
 	pthread_mutex_lock(&m->mu);
 	sb_buf_puts(&b, "# HELP svcbroker_calls_total Method calls answered, "
 			"by instance, method and status.\n"
@@ -214,7 +354,9 @@ char *sbc_metrics_render(struct sbc_metrics *m,
 	for (const struct sbc_series *s = m->head; s; s = s->next) {
 		for (int st = 0; st < SB_STATUS_COUNT_; st++) {
 			unsigned long long n = LOAD(s->count[st]);
-			if (!n)
+			/* "ok" is always there, at zero before the first
+			 * call; errors once they happened */
+			if (!n && st != SB_OK)
 				continue;
 			sb_buf_puts(&b, "svcbroker_calls_total{");
 			labels2(&b, s);
@@ -237,8 +379,6 @@ char *sbc_metrics_render(struct sbc_metrics *m,
 		unsigned long long total = 0;
 		for (size_t k = 0; k <= N_BUCKETS; k++)
 			total += by[k];
-		if (!total)
-			continue;
 		for (size_t k = 0; k < N_BUCKETS; k++) {
 			cum += by[k];
 			sb_buf_puts(&b,

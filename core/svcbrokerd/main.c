@@ -3,6 +3,8 @@
  * SIGHUP, drain and exit on SIGTERM/SIGINT. */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -13,12 +15,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "api.h"
 #include "crash.h"
+#include "dump_config.h"
 #include "host.h"
 #include "json.h"
+#include "notify.h"
 
 /* SIGTERM: calls get DRAIN_MS to finish, answers STOP_MS to be sent, and
  * the process is gone EXIT_MS after the signal whatever is stuck. */
@@ -40,18 +42,27 @@ static void usage(FILE *f)
 		"                      and bind every instance's keys; print "
 		"every problem\n"
 		"                      and exit 1 if there is any\n"
+		"      --dump-config   print the effective configuration "
+		"(includes read,\n"
+		"                      defaults filled in, secrets masked) "
+		"and exit\n"
 		"      --list-brokers  print every module of module_dir with "
 		"its configuration\n"
 		"                      keys and objects as JSON\n"
+		"      --pid-file FILE write the process id to FILE before "
+		"listening; removed\n"
+		"                      at a clean exit\n"
 		"      --version       print the version and exit\n"
 		"  -h, --help          print this help and exit\n\n"
 		"Signals: SIGHUP reloads the configuration (a bad one is "
 		"refused and the\n"
 		"running one keeps serving); SIGTERM and SIGINT finish running "
 		"calls and exit\n"
-		"within 30 s (a second one exits at once); SIGUSR1, SIGUSR2 "
-		"and SIGALRM are\n"
-		"logged and ignored.\n",
+		"within 30 s, /v1/health answering 503 meanwhile (a second "
+		"SIGTERM or SIGINT\n"
+		"exits at once with status 1, abandoning running calls); "
+		"SIGUSR1, SIGUSR2\n"
+		"and SIGALRM are logged and ignored.\n",
 		SB_DEFAULT_CONFIG);
 }
 
@@ -77,6 +88,71 @@ static bool module_enabled(const struct sbc_config *cfg, const char *name)
 		if (strcmp(*m, name) == 0)
 			return true;
 	return false;
+}
+
+/* --pid-file: written just before listening, removed at a clean exit (a stale
+ * one is left only by a crash or a stop that had to be cut short). */
+static const char *pid_file;
+static bool pid_file_written;
+
+static bool pid_file_write(void)
+{
+	char tmp[4096];
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", pid_file) >=
+	    (int)sizeof(tmp)) {
+		sbc_log(SB_LOG_ERROR, NULL, NULL,
+			"not started: --pid-file %s: name too long", pid_file);
+		return false;
+	}
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (fd < 0 || write(fd, buf, (size_t)n) != n || close(fd) != 0 ||
+	    rename(tmp, pid_file) != 0) {
+		int e = errno;
+		if (fd >= 0)
+			unlink(tmp);
+		sbc_log(SB_LOG_ERROR, NULL, NULL,
+			"not started: --pid-file %s: %s", pid_file,
+			strerror(e));
+		return false;
+	}
+	pid_file_written = true;
+	return true;
+}
+
+static void pid_file_remove(void)
+{
+	if (pid_file_written && unlink(pid_file) != 0 && errno != ENOENT)
+		sbc_log(SB_LOG_WARN, NULL, NULL, "cannot remove %s: %s",
+			pid_file, strerror(errno));
+	pid_file_written = false;
+}
+
+/* --dump-config: the configuration as the daemon would run it. */
+static int dump_config(const char *path)
+{
+	struct sbc_errlist errs = {0};
+	struct sbc_config *cfg = NULL;
+	if (sbc_modules_init() != 0) {
+		fprintf(stderr, "svcbrokerd: cannot initialise the module "
+				"loader\n");
+		return 1;
+	}
+	int rc = 1;
+	if (sbc_config_load(path, &cfg, &errs) == 0) {
+		sbc_modules_probe((int)cfg->module_load_timeout_ms);
+		rc = sbc_dump_config(stdout, cfg, &errs) == 0 ? 0 : 1;
+	}
+	fflush(stdout);
+	print_errors(&errs, "");
+	if (rc != 0)
+		fprintf(stderr, "svcbrokerd: %s: %zu problem%s found\n", path,
+			errs.total, errs.total == 1 ? "" : "s");
+	sbc_errlist_free(&errs);
+	sbc_config_free(cfg);
+	sbc_modules_exit();
+	return rc;
 }
 
 /* --check: everything but opening instances (no upstream is contacted). */
@@ -203,10 +279,8 @@ static void log_catalog(struct sb_runtime *rt)
 	struct sbc_catalog *c = sbc_runtime_catalog(rt);
 	for (size_t i = 0; i < c->n_instances; i++) {
 		const struct sbc_instance *in = c->instances[i];
-		if (in->open_error[0])
-			sbc_log(SB_LOG_ERROR, in->broker->name, in->name,
-				"unavailable: %s", in->open_error);
-		else
+		/* a failed open was logged once already, when it failed */
+		if (!in->open_error[0])
 			sbc_log(SB_LOG_INFO, in->broker->name, in->name,
 				"ready: %zu objects, max_concurrency %lld, "
 				"timeout %lld ms",
@@ -287,7 +361,9 @@ static void *stopper(void *arg)
 	int64_t t0 = sg.stop_ms;
 	pthread_mutex_unlock(&sg.mu);
 
-	sbc_api_quiesce(api);
+	/* the listener stays open while calls drain: a load balancer's
+	 * new connections get /v1/health 503 "stopping" (and calls 503)
+	 * until the drain ends; sbc_api_stop closes it */
 	bool drained = sbc_runtime_drain(rt, DRAIN_MS - (sb_now_ms() - t0));
 	if (!drained)
 		sbc_log(SB_LOG_WARN, NULL, NULL,
@@ -326,8 +402,10 @@ static void *stopper(void *arg)
 		(long long)(sb_now_ms() - t0));
 	/* a broker thread still in a call runs module code: nothing may be
 	 * unloaded or cleaned up under it */
-	if (!drained)
+	if (!drained) {
+		pid_file_remove();
 		_exit(0);
+	}
 	pthread_mutex_lock(&sg.mu);
 	sg.stopped = true;
 	pthread_cond_broadcast(&sg.cv);
@@ -375,6 +453,8 @@ static void on_stop(int sig)
 	sbc_log(SB_LOG_INFO, NULL, NULL,
 		"%s: stopping; finishing running calls (at most %d s)",
 		sig_name(sig), DRAIN_MS / 1000);
+	sbd_notify("STOPPING=1\nSTATUS=%s: finishing running calls",
+		   sig_name(sig));
 	pthread_t t;
 	if (pthread_create(&t, NULL, stopper, NULL) == 0) {
 		pthread_detach(t);
@@ -444,10 +524,40 @@ static void *signal_thread(void *arg)
 	return NULL;
 }
 
+/* READY=1 with a status line: how many instances serve, where. */
+static void notify_serving(struct sb_runtime *rt)
+{
+	struct sbc_catalog *c = sbc_runtime_catalog(rt);
+	size_t failed = 0;
+	for (size_t i = 0; i < c->n_instances; i++)
+		if (c->instances[i]->open_error[0])
+			failed++;
+	if (failed)
+		sbd_notify("READY=1\nSTATUS=serving %zu of %zu instances on %s "
+			   "(generation %lld); %zu failed to open, see "
+			   "/v1/health",
+			   c->n_instances - failed, c->n_instances,
+			   sbc_runtime_listen(rt), (long long)c->generation,
+			   failed);
+	else
+		sbd_notify("READY=1\nSTATUS=serving %zu instance%s on %s "
+			   "(generation %lld)",
+			   c->n_instances, c->n_instances == 1 ? "" : "s",
+			   sbc_runtime_listen(rt), (long long)c->generation);
+	sbc_catalog_unref(c);
+}
+
 static void reload(struct sb_runtime *rt, const char *path)
 {
 	struct sbc_errlist errs = {0};
 	int64_t r0 = sb_now_ms();
+	struct timespec mono;
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	/* MONOTONIC_USEC: systemd 253's Type=notify-reload wants it */
+	sbd_notify("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading %s",
+		   (unsigned long long)mono.tv_sec * 1000000ULL +
+		       (unsigned long long)mono.tv_nsec / 1000,
+		   path);
 	sbc_log(SB_LOG_INFO, NULL, NULL, "SIGHUP: reloading %s", path);
 	if (sbc_runtime_reload(rt, &errs) != 0) {
 		for (size_t i = 0; i < errs.n; i++)
@@ -456,6 +566,10 @@ static void reload(struct sb_runtime *rt, const char *path)
 			"reload refused (%zu problem%s): the running "
 			"configuration keeps serving",
 			errs.total, errs.total == 1 ? "" : "s");
+		sbd_notify("READY=1\nSTATUS=reload refused (%zu problem%s), "
+			   "serving the previous configuration: %s",
+			   errs.total, errs.total == 1 ? "" : "s",
+			   errs.n ? errs.msgs[0] : "");
 	} else {
 		struct sbc_catalog *c = sbc_runtime_catalog(rt);
 		sbc_log(SB_LOG_INFO, NULL, NULL,
@@ -464,6 +578,7 @@ static void reload(struct sb_runtime *rt, const char *path)
 			c->n_instances);
 		sbc_catalog_unref(c);
 		log_catalog(rt);
+		notify_serving(rt);
 	}
 	sbc_errlist_free(&errs);
 }
@@ -485,10 +600,6 @@ static int serve(const char *path)
 	}
 	pthread_detach(st);
 
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		sbc_log(SB_LOG_ERROR, NULL, NULL, "curl_global_init failed");
-		return 1;
-	}
 	sbc_json_init();
 	/* Every connection is a descriptor: take the hard limit on open
 	 * files (the soft one is often 1024), up to 65536. */
@@ -508,9 +619,10 @@ static int serve(const char *path)
 		sbc_log(SB_LOG_ERROR, NULL, NULL,
 			"not started: %zu problem%s in %s", errs.total,
 			errs.total == 1 ? "" : "s", path);
+		sbd_notify("STATUS=not started: %zu problem%s in %s",
+			   errs.total, errs.total == 1 ? "" : "s", path);
 		sbc_errlist_free(&errs);
 		sbc_modules_exit();
-		curl_global_cleanup();
 		return 1;
 	}
 	log_catalog(rt);
@@ -527,21 +639,30 @@ static int serve(const char *path)
 			(unsigned long long)nofile.rlim_cur);
 	/* From the first answer on, a SIGTERM drains and stops: the signal
 	 * thread waits for sg.mu until the stopper can have api and rt. */
+	/* the pid file before the listener: a daemon that cannot write it
+	 * never answers */
+	if (pid_file && !pid_file_write()) {
+		sb_runtime_close(rt);
+		sbc_modules_exit();
+		return 1;
+	}
 	pthread_mutex_lock(&sg.mu);
 	char eb[512];
 	struct sbc_api *api = sbc_api_start(rt, eb, sizeof(eb));
 	if (!api) {
 		pthread_mutex_unlock(&sg.mu);
+		pid_file_remove();
 		sbc_log(SB_LOG_ERROR, NULL, NULL, "not started: %s", eb);
+		sbd_notify("STATUS=not started: %s", eb);
 		sb_runtime_close(rt);
 		sbc_modules_exit();
-		curl_global_cleanup();
 		return 1;
 	}
 	sbc_log(SB_LOG_INFO, NULL, NULL,
 		"svcbrokerd %s listening on %s (config %s), started in %lld ms",
 		PACKAGE_VERSION, sbc_runtime_listen(rt), path,
 		(long long)(sb_now_ms() - t0));
+	notify_serving(rt);
 	sg.api = api;
 	sg.rt = rt;
 	sg.phase = PH_SERVING;
@@ -562,16 +683,18 @@ static int serve(const char *path)
 	pthread_mutex_unlock(&sg.mu);
 	/* the stopper closed the runtime */
 	sbc_modules_exit();
-	curl_global_cleanup();
+	pid_file_remove();
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	enum { OPT_CHECK = 256, OPT_LIST, OPT_VERSION };
+	enum { OPT_CHECK = 256, OPT_LIST, OPT_VERSION, OPT_DUMP, OPT_PID };
 	static const struct option opts[] = {
 	    {"config", required_argument, NULL, 'c'},
 	    {"check", no_argument, NULL, OPT_CHECK},
+	    {"dump-config", no_argument, NULL, OPT_DUMP},
+	    {"pid-file", required_argument, NULL, OPT_PID},
 	    {"list-brokers", no_argument, NULL, OPT_LIST},
 	    {"version", no_argument, NULL, OPT_VERSION},
 	    {"help", no_argument, NULL, 'h'},
@@ -587,7 +710,16 @@ int main(int argc, char **argv)
 			break;
 		case OPT_CHECK:
 		case OPT_LIST:
+		case OPT_DUMP:
 			mode = c;
+			break;
+		case OPT_PID:
+			if (!optarg[0]) {
+				fprintf(stderr, "svcbrokerd: --pid-file needs "
+						"a file name\n");
+				return 2;
+			}
+			pid_file = optarg;
 			break;
 		case OPT_VERSION:
 			printf("svcbrokerd (%s) %s\n", PACKAGE_NAME,
@@ -611,6 +743,8 @@ int main(int argc, char **argv)
 		return check(config);
 	if (mode == OPT_LIST)
 		return list_brokers(config);
+	if (mode == OPT_DUMP)
+		return dump_config(config);
 	/* A fault or an exit() in broker code is logged, naming it, and the
 	 * daemon never ends with status 0 but through its own way out. */
 	if (sbc_crash_install() != 0)
