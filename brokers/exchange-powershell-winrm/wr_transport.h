@@ -91,4 +91,12 @@ enum sb_status wr_run(struct wr_pool *p, const struct sb_call *call,
  * ever open at once. */
 void wr_pool_stats(struct wr_pool *p, int *open_now, int *max_seen);
 
+/* For unit tests: replace the network of p's HTTP client (see
+ * sb_http_set_transport; set before any wr_run on p). */
+void wr_pool_set_transport(struct wr_pool *p, sb_http_transport_fn fn,
+			   void *ctx);
+/* For unit tests: every pool handle made from now on (wr_pool_get) gets
+ * this transport (fn NULL: the network again).  Not thread-safe. */
+void wr_set_test_transport(sb_http_transport_fn fn, void *ctx);
+
 #endif
