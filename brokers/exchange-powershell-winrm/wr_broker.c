@@ -296,7 +296,8 @@ static enum sb_status run_cmdlet(struct wr *w, const struct sb_call *call,
 	    wr_run(w->pool, call, script, strlen(script), &r, &started, err);
 	free(script);
 	if (st != SB_OK) {
-		if (mutating && started && strcmp(err->code, "outcome_unknown")) {
+		if (mutating && started &&
+		    strcmp(err->code, "outcome_unknown")) {
 			char was[SB_ERROR_MSG_MAX];
 			snprintf(was, sizeof(was), "%s", err->message);
 			sb_error_set(err, st, "outcome_unknown",
@@ -333,7 +334,15 @@ static enum sb_status run_cmdlet(struct wr *w, const struct sb_call *call,
 
 /* ---- rows out ----------------------------------------------------------- */
 
-enum prop_kind { P_TEXT, P_MULTI, P_BOOL, P_NUMBER, P_EMAIL, P_INTERNAL };
+enum prop_kind {
+	P_TEXT,
+	P_MEMO,
+	P_MULTI,
+	P_BOOL,
+	P_NUMBER,
+	P_EMAIL,
+	P_INTERNAL
+};
 
 struct out_prop {
 	const char *name;
@@ -381,6 +390,8 @@ static enum sb_status put_cell(struct sb_result *res, const struct out_prop *p,
 			return SB_OK;
 		return sb_result_int(res, p->name, (int64_t)n);
 	}
+	case P_MEMO:
+		return sb_result_clean_memo(res, p->name, v);
 	case P_EMAIL:
 		if (!sb_email_valid(v))
 			return SB_OK;
@@ -425,12 +436,10 @@ static int by_key(const void *a, const void *b, void *ctx)
 	return strcmp(x ? x : "", y ? y : "");
 }
 
-static enum sb_status put_page(const struct sb_call *call,
-			       struct sb_result *res,
-			       const struct out_prop *props, size_t n,
-			       const struct wr_rows *rows, int key,
-			       const char *const *binding, size_t nbind,
-			       const char *after)
+static enum sb_status
+put_page(const struct sb_call *call, struct sb_result *res,
+	 const struct out_prop *props, size_t n, const struct wr_rows *rows,
+	 int key, const char *const *binding, size_t nbind, const char *after)
 {
 	size_t *order = malloc((rows->n ? rows->n : 1) * sizeof(size_t));
 	if (!order)
@@ -616,9 +625,9 @@ static enum sb_status sg_load(void *state, const struct sb_call *call,
 /* ---- MailboxDatabase ----------------------------------------------------- */
 
 static const struct out_prop db_props[] = {
-    {"Identity", P_TEXT, false},   {"Name", P_TEXT, false},
-    {"Server", P_TEXT, false},	   {"StorageGroup", P_TEXT, false},
-    {"EdbFilePath", P_TEXT, false}, {"Mounted", P_BOOL, false},
+    {"Identity", P_TEXT, false},      {"Name", P_TEXT, false},
+    {"Server", P_TEXT, false},	      {"StorageGroup", P_TEXT, false},
+    {"EdbFilePath", P_TEXT, false},   {"Mounted", P_BOOL, false},
     {"DatabaseSize", P_NUMBER, true},
 };
 static const char *const status_switch[] = {"-Status", NULL};
@@ -641,14 +650,15 @@ static enum sb_status db_load(void *state, const struct sb_call *call,
 			    0, p, 1, status_switch, true);
 }
 
-/* ---- Mailbox -------------------------------------------------------------- */
+/* ---- Mailbox --------------------------------------------------------------
+ */
 
 /* DistinguishedName is read (unique, the order of pages) but not shown */
 static const struct out_prop mbx_props[] = {
     {"DistinguishedName", P_INTERNAL, false},
     {"Identity", P_TEXT, false},
     {"Alias", P_TEXT, false},
-    {"DisplayName", P_TEXT, false},
+    {"DisplayName", P_MEMO, false},
     {"Database", P_TEXT, false},
     {"RecipientTypeDetails", P_TEXT, false},
     {"PrimarySmtpAddress", P_EMAIL, false},
@@ -745,7 +755,8 @@ static enum sb_status mbx_disable(void *state, const struct sb_call *call,
 	return st;
 }
 
-/* ---- the tables ----------------------------------------------------------- */
+/* ---- the tables -----------------------------------------------------------
+ */
 
 static const struct sb_property server_properties[] = {
     {.name = "Name", .type = SB_TYPE_TEXT, .doc = "The server's name."},
@@ -778,8 +789,8 @@ static const struct sb_param identity_in_server[] = {
     SB_PARAM_END,
 };
 static const char *const server_returns[] = {
-    "Name", "Fqdn", "Site", "Edition", "AdminDisplayVersion", "ServerRole",
-    NULL};
+    "Name",	  "Fqdn", "Site", "Edition", "AdminDisplayVersion",
+    "ServerRole", NULL};
 
 static const struct sb_method server_methods[] = {
     {.name = "List",
@@ -906,8 +917,9 @@ static const struct sb_property mbx_properties[] = {
      .doc = "The mailbox's identity (domain/OU/Name)."},
     {.name = "Alias", .type = SB_TYPE_TEXT, .doc = "The mailbox's alias."},
     {.name = "DisplayName",
-     .type = SB_TYPE_TEXT,
-     .doc = "The name shown in address lists."},
+     .type = SB_TYPE_MEMO,
+     .doc = "The name shown in address lists (exactly as stored: it may "
+	    "hold tabs or line breaks)."},
     {.name = "Database",
      .type = SB_TYPE_TEXT,
      .doc = "The mailbox database holding the mailbox."},
