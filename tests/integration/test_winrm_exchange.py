@@ -500,8 +500,52 @@ def tests_shells():
                  % (st.get("shells_created"), st.get("commands")))
 
 
+def check_config(body):
+    """svcbrokerd --check of a configuration: (exit code, output)."""
+    d = sbtest.Daemon(body)
+    try:
+        p = subprocess.run(sbtest.daemon_command() + ["-c", d.config,
+                                                      "--check"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=120 * SLOW)
+        return p.returncode, p.stdout.decode("utf-8", "replace")
+    finally:
+        shutil.rmtree(d.workdir, ignore_errors=True)
+
+
+def tests_config():
+    url = "https://127.0.0.1:5986/wsman"
+    rc, out = check_config(MODULE + inst("a", url))
+    c.eq(rc, 0, "--check accepts an https instance", )
+    rc, out = check_config(MODULE + inst("a", "http://127.0.0.1:5985/wsman"))
+    c.ok(rc != 0 and "allow_unencrypted" in out,
+         "--check refuses http:// without allow_unencrypted", out[-500:])
+    rc, out = check_config(
+        MODULE + "[instance k]\nbroker = exchange-powershell-winrm\n"
+        "url = %s\nauth = kerberos\nusername = x\n" % url)
+    c.ok(rc != 0 and "kerberos" in out,
+         "--check refuses an account with auth = kerberos", out[-500:])
+    rc, out = check_config(
+        MODULE + "[instance n]\nbroker = exchange-powershell-winrm\n"
+        "url = %s\nauth = ntlm\nusername = x\n" % url)
+    c.ok(rc != 0 and "password" in out,
+         "--check: auth = ntlm needs a password", out[-500:])
+    rc, out = check_config(MODULE + inst("v", url, "exchange_version = 2003\n"))
+    c.ok(rc != 0 and "exchange_version" in out,
+         "--check refuses an unknown exchange_version", out[-500:])
+    # plain http with allow_unencrypted: works, with a warning at start-up
+    with MockWinRM(["--lifetime", "300"]) as w:
+        body = MODULE + inst("plain", w.url, "allow_unencrypted = yes\n")
+        with sbtest.Daemon(body) as d:
+            st, b = call(d, "plain/ExchangeServer.List")
+            c.eq(st, 200, "http:// with allow_unencrypted = yes works")
+            c.ok("clear text" in d.read_log(),
+                 "http://: a warning at start-up", d.read_log()[-1000:])
+
+
 def main():
     try:
+        tests_config()
         with MockWinRM(TLS + ["--lifetime", "900"]) as w:
             body = (MODULE + inst("ex", w.url, "max_shells = 2\n") +
                     inst("short", w.url, "max_shells = 2\ntimeout = %ds\n"
