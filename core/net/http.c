@@ -19,6 +19,7 @@
 #include <svcbroker/sdk.h>
 
 #include "http_int.h"
+#include "ntlm_int.h"
 
 #define POOL_KEEP 16		/* idle connections kept per client */
 #define MAX_CONN_AGE_S 50	/* reuse a connection idle at most this long */
@@ -30,7 +31,8 @@
 /* ---- configuration ----------------------------------------------------- */
 
 const char *const sb_http_auth_choices[] = {
-    "none", "basic", "ntlm", "negotiate", "bearer", "header", NULL};
+    "none",   "basic",	"ntlm",		  "negotiate",
+    "bearer", "header", "ntlm-negotiate", NULL};
 static const char *const http_schemes[] = {"http", "https", NULL};
 
 const struct sb_config_key sb_http_keys[] = {
@@ -47,17 +49,20 @@ const struct sb_config_key sb_http_keys[] = {
      .choices = sb_http_auth_choices,
      .doc = "HTTP authentication: none, basic, ntlm, negotiate (Kerberos "
 	    "with the daemon's own credentials), bearer (password is the "
-	    "token) or header (password is the whole Authorization value).",
+	    "token), header (password is the whole Authorization value) or "
+	    "ntlm-negotiate (NTLMv2 with username and password, carried in "
+	    "the Negotiate scheme, as WinRM wants it).",
      .offset = offsetof(struct sb_http_conf, auth)},
     {.key = "username",
      .type = SB_CONF_STRING,
-     .doc = "User to authenticate as, for basic and ntlm (DOMAIN\\user or "
-	    "user@domain).",
+     .doc = "User to authenticate as, for basic, ntlm and ntlm-negotiate "
+	    "(DOMAIN\\user or user@domain).",
      .offset = offsetof(struct sb_http_conf, username)},
     {.key = "password",
      .type = SB_CONF_STRING,
      .flags = SB_CONF_SECRET,
-     .doc = "Password for basic and ntlm, the token for bearer, the "
+     .doc = "Password for basic, ntlm and ntlm-negotiate, the token for "
+	    "bearer, the "
 	    "Authorization value for header; prefer ${file:...}.",
      .offset = offsetof(struct sb_http_conf, password)},
     {.key = "connect_timeout",
@@ -91,10 +96,10 @@ static bool empty(const char *s) { return !s || !*s; }
 enum sb_status sb_http_conf_check(const struct sb_http_conf *c,
 				  struct sb_error *err)
 {
-	const char *an = c->auth >= 0 && c->auth <= SB_HTTP_AUTH_HEADER
+	const char *an = c->auth >= 0 && c->auth <= SB_HTTP_AUTH_NTLM_NEGOTIATE
 			     ? sb_http_auth_choices[c->auth]
 			     : "?";
-	if (c->auth < 0 || c->auth > SB_HTTP_AUTH_HEADER)
+	if (c->auth < 0 || c->auth > SB_HTTP_AUTH_NTLM_NEGOTIATE)
 		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
 				    "auth: unknown value %d", c->auth);
 	if (empty(c->url))
@@ -118,6 +123,7 @@ enum sb_status sb_http_conf_check(const struct sb_http_conf *c,
 	switch (c->auth) {
 	case SB_HTTP_AUTH_BASIC:
 	case SB_HTTP_AUTH_NTLM:
+	case SB_HTTP_AUTH_NTLM_NEGOTIATE:
 		if (empty(c->username))
 			return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
 					    "username: required when auth = %s",
@@ -130,6 +136,15 @@ enum sb_status sb_http_conf_check(const struct sb_http_conf *c,
 			return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
 					    "username: a ':' cannot be sent "
 					    "with auth = basic");
+		if (c->auth == SB_HTTP_AUTH_NTLM_NEGOTIATE) {
+			char *u = NULL, *d = NULL;
+			enum sb_status st =
+			    sbn_ntlm_split_account(c->username, &u, &d, err);
+			free(u);
+			free(d);
+			if (st != SB_OK)
+				return st;
+		}
 		break;
 	case SB_HTTP_AUTH_BEARER:
 	case SB_HTTP_AUTH_HEADER:
@@ -168,6 +183,10 @@ struct sb_http {
 	const struct sb_host *host;
 	char *url, *ca_file, *username, *password;
 	char *basic; /* "Basic base64(user:password)" */
+	/* auth = ntlm-negotiate: the account as NTLM sends it, and the
+	 * NTOWFv2 key made from the password once (wiped when freed) */
+	char *ntlm_user, *ntlm_domain;
+	uint8_t ntlm_key[SBN_NTLM_KEY_LEN];
 	bool verify_tls;
 	enum sb_http_auth auth;
 	int64_t connect_timeout_ms, request_timeout_ms, max_response;
@@ -197,6 +216,9 @@ void sb_http_free(struct sb_http *c)
 	free(c->username);
 	wipe_free(c->password);
 	wipe_free(c->basic);
+	free(c->ntlm_user);
+	free(c->ntlm_domain);
+	sbn_ntlm_wipe(c->ntlm_key, sizeof(c->ntlm_key));
 	free(c);
 }
 
@@ -256,6 +278,17 @@ struct sb_http *sb_http_new(const struct sb_host *host,
 		wipe_free(b64);
 		if (!c->basic)
 			goto nomem;
+	}
+	if (c->auth == SB_HTTP_AUTH_NTLM_NEGOTIATE) {
+		if (sbn_ntlm_split_account(c->username, &c->ntlm_user,
+					   &c->ntlm_domain, &e) != SB_OK ||
+		    sbn_ntlm_ntowfv2(c->password, c->ntlm_user, c->ntlm_domain,
+				     c->ntlm_key, &e) != SB_OK) {
+			sb_http_free(c);
+			if (err)
+				*err = e;
+			return NULL;
+		}
 	}
 	c->pool = sb_curl_pool_new(POOL_KEEP, MAX_CONN_AGE_S, NULL);
 	if (!c->pool)
@@ -878,6 +911,199 @@ static enum sb_status curl_failure(CURL *h, CURLcode rc, const char *ebuf,
 	}
 }
 
+/* ---- auth = ntlm-negotiate ------------------------------------------------
+ * NTLM authenticates a connection: a handle whose connection finished the
+ * handshake goes back to the pool with this tag, and its next request
+ * goes without a handshake. */
+#define TAG_NTLM_AUTHENTICATED 0x1u
+
+/* "Authorization: Negotiate <base64 of msg>", malloc'd, or NULL. */
+static char *negotiate_header(const uint8_t *msg, size_t len)
+{
+	char *b64 = sb_base64_encode(msg, len, 0);
+	if (!b64)
+		return NULL;
+	struct sb_buf s;
+	sb_buf_init(&s, 256 * 1024);
+	sb_buf_puts(&s, "Authorization: Negotiate ");
+	sb_buf_puts(&s, b64);
+	free(b64);
+	return sb_buf_steal(&s);
+}
+
+/* The token of the 401's "WWW-Authenticate: Negotiate <token>", or NULL. */
+static const char *negotiate_token(const struct sb_http_response *r)
+{
+	for (size_t i = 0; i < r->n_headers; i++) {
+		const char *v = r->headers[i].value;
+		if (strcasecmp(r->headers[i].name, "WWW-Authenticate") ||
+		    strncasecmp(v, "Negotiate", 9) ||
+		    (v[9] != ' ' && v[9] != '\t'))
+			continue;
+		v += 9;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		if (*v)
+			return v;
+	}
+	return NULL;
+}
+
+/* One leg of the handshake: the request with the headers of base and
+ * authz (NULL: no Authorization), its response replacing the last one's,
+ * within what is left until deadline (ms, monotonic).  *conns: the new
+ * connections it opened. */
+static CURLcode ntlm_leg(CURL *h, struct xfer *x, struct curl_slist *base,
+			 const char *authz, int64_t deadline, long *conns,
+			 curl_socket_t *sock)
+{
+	struct curl_slist *l = NULL;
+	CURLcode rc = CURLE_OUT_OF_MEMORY;
+	*conns = 0;
+	*sock = CURL_SOCKET_BAD;
+	for (struct curl_slist *p = base; p; p = p->next) {
+		struct curl_slist *n = curl_slist_append(l, p->data);
+		if (!n)
+			goto out;
+		l = n;
+	}
+	if (authz) {
+		struct curl_slist *n = curl_slist_append(l, authz);
+		if (!n)
+			goto out;
+		l = n;
+	}
+	int64_t left = deadline - sb_now_ms();
+	if (left <= 0) {
+		rc = CURLE_OPERATION_TIMEDOUT;
+		goto out;
+	}
+	if (curl_easy_setopt(h, CURLOPT_HTTPHEADER, l) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)left) != CURLE_OK)
+		goto out;
+	sb_http_response_free(x->resp);
+	x->body.len = 0;
+	if (x->body.data)
+		x->body.data[0] = '\0';
+	rc = curl_easy_perform(h);
+	if (curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, conns) != CURLE_OK)
+		*conns = 0;
+	if (curl_easy_getinfo(h, CURLINFO_ACTIVESOCKET, sock) != CURLE_OK)
+		*sock = CURL_SOCKET_BAD;
+out:
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, base);
+	curl_slist_free_all(l);
+	return rc;
+}
+
+/* The request with auth = ntlm-negotiate on h (whose other options are
+ * set): on a connection authenticated before (authed), as it is; on a new
+ * one, or after a 401 on a kept one (the server forgot it), the handshake
+ * NEGOTIATE -> 401 CHALLENGE -> AUTHENTICATE on that same connection, the
+ * request whole with each leg.  *rc: libcurl's result of the last leg;
+ * *tag: TAG_NTLM_AUTHENTICATED when the connection ends authenticated.
+ * An error of its own (a challenge that cannot be answered) with resp
+ * emptied; else SB_OK and resp the last leg's. */
+static enum sb_status ntlm_perform(struct sb_http *c, CURL *h,
+				   struct curl_slist *hl, struct xfer *x,
+				   bool authed, int64_t budget, CURLcode *rc,
+				   unsigned *tag, struct sb_error *err)
+{
+	enum sb_status st = SB_OK;
+	int64_t deadline = sb_now_ms() + budget;
+	long conns = 0, n = 0;
+	curl_socket_t sock1, sock2;
+	char *authz = NULL;
+	uint8_t *m3 = NULL;
+	size_t m3n = 0;
+	unsigned char *m2 = NULL;
+	size_t m2n = 0;
+	*tag = 0;
+	if (authed) {
+		*rc = ntlm_leg(h, x, hl, NULL, deadline, &n, &sock1);
+		conns += n;
+		if (*rc != CURLE_OK)
+			goto done;
+		if (x->resp->status != 401) {
+			*tag = TAG_NTLM_AUTHENTICATED;
+			goto done;
+		}
+		/* the server does not know the connection (any more, or it
+		 * is a new one): authenticate it again, once */
+	}
+	uint8_t m1[SBN_NTLM_NEGOTIATE_LEN];
+	size_t m1n = sbn_ntlm_negotiate(m1);
+	authz = negotiate_header(m1, m1n);
+	if (!authz) {
+		*rc = CURLE_OUT_OF_MEMORY;
+		goto done;
+	}
+	*rc = ntlm_leg(h, x, hl, authz, deadline, &n, &sock1);
+	conns += n;
+	free(authz);
+	authz = NULL;
+	/* anything but a 401 (an error, or a server that wants no
+	 * authentication) is the answer; a 401 without a Negotiate token
+	 * refused the account: its offers name what it wants */
+	const char *tok = *rc == CURLE_OK && x->resp->status == 401
+			      ? negotiate_token(x->resp)
+			      : NULL;
+	if (!tok)
+		goto done;
+	m2 = sb_base64_decode(tok, strlen(tok), &m2n);
+	if (!m2) {
+		st = sb_error_set(err, SB_ERR_UPSTREAM, "ntlm_challenge",
+				  "the server's Negotiate challenge is not "
+				  "base64");
+		goto done;
+	}
+	struct sbn_ntlm_challenge ch;
+	st = sbn_ntlm_parse_challenge(m2, m2n, &ch, err);
+	uint8_t cc[SBN_NTLM_CHALLENGE_LEN];
+	if (st == SB_OK && !sb_random_bytes(cc, sizeof(cc)))
+		st = sb_error_set(err, SB_ERR_INTERNAL, NULL,
+				  "no random bytes for the NTLM client "
+				  "challenge");
+	if (st == SB_OK)
+		st = sbn_ntlm_authenticate(
+		    &ch, c->ntlm_user, c->ntlm_domain, c->ntlm_key, cc,
+		    sbn_ntlm_filetime_now(), &m3, &m3n, err);
+	if (st != SB_OK)
+		goto done;
+	authz = negotiate_header(m3, m3n);
+	if (!authz ||
+	    curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 0L) != CURLE_OK) {
+		*rc = CURLE_OUT_OF_MEMORY;
+		goto done;
+	}
+	*rc = ntlm_leg(h, x, hl, authz, deadline, &n, &sock2);
+	conns += n;
+	if (*rc != CURLE_OK)
+		goto done;
+	if ((n || sock1 != sock2) && x->resp->status == 401) {
+		st = sb_error_set(err, SB_ERR_UPSTREAM_AUTH, "http_401",
+				  "the answer to the server's NTLM challenge "
+				  "could not go on the connection the "
+				  "challenge came on (closed) and was refused "
+				  "on another (NTLM authenticates one "
+				  "connection: is there a proxy in between "
+				  "that does not keep it?)");
+		goto done;
+	}
+	if (x->resp->status != 401)
+		*tag = TAG_NTLM_AUTHENTICATED;
+done:
+	if (st != SB_OK)
+		sb_http_response_free(x->resp);
+	x->resp->new_connections = conns;
+	if (m3)
+		sbn_ntlm_wipe(m3, m3n);
+	free(m3);
+	free(m2);
+	free(authz);
+	return st;
+}
+
 #define SETOPT(h, o, v)                                                        \
 	do {                                                                   \
 		if (curl_easy_setopt((h), (o), (v)) != CURLE_OK)               \
@@ -893,7 +1119,8 @@ static enum sb_status via_curl(struct sb_http *c, const struct sb_call *call,
 	struct curl_slist *hl = NULL;
 	char ebuf[CURL_ERROR_SIZE] = "";
 	struct sb_curl_watch w = {c->host, call, NULL, NULL, SB_CURL_GO};
-	CURL *h = sb_curl_pool_get(c->pool, NULL);
+	unsigned tag = 0;
+	CURL *h = sb_curl_pool_get(c->pool, &tag);
 	if (!h)
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
 				    "cannot create a libcurl handle");
@@ -964,10 +1191,25 @@ static enum sb_status via_curl(struct sb_http *c, const struct sb_call *call,
 			SETOPT(h, CURLOPT_CUSTOMREQUEST, b->method);
 	}
 
-	CURLcode rc = curl_easy_perform(h);
-	long conns = 0;
-	if (curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &conns) == CURLE_OK)
-		x->resp->new_connections = conns;
+	CURLcode rc = CURLE_OK;
+	if (b->auth == SB_HTTP_AUTH_NTLM_NEGOTIATE) {
+		bool authed = (tag & TAG_NTLM_AUTHENTICATED) &&
+			      !(q->flags & SB_HTTP_FRESH_CONNECT);
+		/* one connection in the handle's cache: after a fresh
+		 * connect the old one is closed, so that the next leg cannot
+		 * go on it */
+		SETOPT(h, CURLOPT_MAXCONNECTS, 1L);
+		st = ntlm_perform(c, h, hl, x, authed, budget, &rc, &tag, err);
+		if (st != SB_OK)
+			goto out;
+	} else {
+		tag = 0;
+		rc = curl_easy_perform(h);
+		long conns = 0;
+		if (curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &conns) ==
+		    CURLE_OK)
+			x->resp->new_connections = conns;
+	}
 	if (rc != CURLE_OK) {
 		st = curl_failure(h, rc, ebuf, x, &w, b, budget,
 				  c->connect_timeout_ms, err);
@@ -981,7 +1223,7 @@ setopt_failed:
 out:
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 	/* a failed transfer may leave its connection half-way */
-	sb_curl_pool_put(c->pool, h, st == SB_OK, 0);
+	sb_curl_pool_put(c->pool, h, st == SB_OK, tag);
 	curl_slist_free_all(hl);
 	return st;
 }

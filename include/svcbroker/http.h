@@ -117,10 +117,13 @@ size_t sb_curl_pool_idle(struct sb_curl_pool *p);
  *   url              http(s) URL of the service (required)
  *   verify_tls       verify the server's certificate and host name (yes)
  *   ca_file          PEM file of trusted authorities (system's)
- *   auth             none | basic | ntlm | negotiate | bearer | header
- *   username         for basic and ntlm (DOMAIN\user or user@domain)
- *   password         secret: the password (basic, ntlm), the token
- *                    (bearer) or the whole Authorization value (header)
+ *   auth             none | basic | ntlm | negotiate | bearer | header |
+ *                    ntlm-negotiate
+ *   username         for basic, ntlm and ntlm-negotiate (DOMAIN\user or
+ *                    user@domain)
+ *   password         secret: the password (basic, ntlm, ntlm-negotiate),
+ *                    the token (bearer) or the whole Authorization value
+ *                    (header)
  *   connect_timeout  bound on connecting, TLS included (10s)
  *   request_timeout  bound on one request (0: the call's deadline only)
  *   max_response_size  largest response body, decoded (32MiB)
@@ -135,6 +138,10 @@ enum sb_http_auth {
 				   KRB5_CLIENT_KTNAME) */
 	SB_HTTP_AUTH_BEARER,	/* Authorization: Bearer <password> */
 	SB_HTTP_AUTH_HEADER,	/* Authorization: <password> */
+	/* NTLMv2 with username and password, the NTLMSSP tokens carried in
+	 * the Negotiate scheme (as WinRM wants them), run by the client
+	 * itself; see "auth = ntlm-negotiate" below */
+	SB_HTTP_AUTH_NTLM_NEGOTIATE,
 };
 struct sb_http_conf {
 	char *url;
@@ -147,17 +154,50 @@ struct sb_http_conf {
 	int64_t max_response_size;
 };
 extern const struct sb_config_key sb_http_keys[];
-/* The names of enum sb_http_auth, NULL-terminated ("none", "basic", ...). */
+/* The names of enum sb_http_auth, NULL-terminated ("none", "basic", ...,
+ * "ntlm-negotiate"). */
 extern const char *const sb_http_auth_choices[];
 
-/* The rules spanning the fragment's keys: basic and ntlm need username and
- * password, bearer and header a password; negotiate takes neither (it
- * uses the daemon's own Kerberos credentials); the url has a host and no
- * credentials in it.  SB_OK, or SB_ERR_INVALID_INPUT with a message
+/* The rules spanning the fragment's keys: basic, ntlm and ntlm-negotiate
+ * need username and password (ntlm-negotiate: a username NTLM can send,
+ * DOMAIN\user, user@domain or user), bearer and header a password; negotiate
+ * takes neither (it uses the daemon's own Kerberos credentials); the url has a
+ * host and no credentials in it.  SB_OK, or SB_ERR_INVALID_INPUT with a message
  * naming the key.  (sb_http_new warns about basic, bearer or header auth
  * over plain http.) */
 enum sb_status sb_http_conf_check(const struct sb_http_conf *conf,
 				  struct sb_error *err);
+
+/* ---- auth = ntlm-negotiate -------------------------------------------------
+ * NTLMv2 with the instance's own username and password, the NTLMSSP
+ * tokens carried raw in the Negotiate scheme, as WinRM (which offers only
+ * Negotiate and Kerberos) accepts them from non-Windows clients.  libcurl
+ * cannot (CURLAUTH_NTLM names the NTLM scheme; its GSS-API path takes
+ * only the process's credentials), so the client runs the handshake
+ * itself, on ONE connection (NTLM authenticates a connection):
+ *   > the request + Authorization: Negotiate <NEGOTIATE message>
+ *   < 401 + WWW-Authenticate: Negotiate <CHALLENGE message>
+ *   > the request + Authorization: Negotiate <AUTHENTICATE message>
+ *   < the answer
+ * The request goes whole (its body too) with each leg.  The NTLMv2
+ * response takes the challenge's MsvAvTimestamp when it has one; there is
+ * no MIC, no signing or sealing (use https).  A kept connection that
+ * finished the handshake serves later requests with no Authorization at
+ * all; a new connection (SB_HTTP_FRESH_CONNECT, or the server closed the
+ * kept one) handshakes again, and so does, once, a 401 on a kept
+ * connection (the server forgot it).  A 401 to the AUTHENTICATE message
+ * is upstream_auth ("the server refused the credentials of auth =
+ * ntlm-negotiate; it offers Negotiate"); a CHALLENGE that cannot be
+ * answered (not NTLMSSP, fields outside the message, OEM only) is
+ * upstream_error, code "ntlm_challenge", naming what is wrong.
+ * sb_http_new computes the NTOWFv2 key once (MD4 from OpenSSL's legacy
+ * provider, in a private library context: it fails with a clear error
+ * when that provider is missing) and wipes it with the password when the
+ * client is freed; the transcript shows "Authorization: Negotiate ***"
+ * and "WWW-Authenticate: Negotiate ***".  The debug transport stand-in
+ * (sb_http_set_transport) gets the request without Authorization and
+ * auth SB_HTTP_AUTH_NTLM_NEGOTIATE: there is no handshake to stand in
+ * for. */
 
 /* ---- the client -------------------------------------------------------- */
 struct sb_http;
@@ -299,7 +339,8 @@ struct sb_http_wire {
 	const void *body;
 	size_t body_len;
 	enum sb_http_auth auth; /* how it authenticates (ntlm and negotiate
-				   are handshakes libcurl would run) */
+				   are handshakes libcurl would run,
+				   ntlm-negotiate one the client runs) */
 	int64_t timeout_ms;	/* the budget libcurl would be given */
 	int64_t connect_timeout_ms;
 	int64_t max_response;
@@ -320,7 +361,8 @@ void sb_http_set_transport(struct sb_http *c, sb_http_transport_fn fn,
 			   void *ctx);
 /* Which CURLAUTH_* bits the client gives libcurl (CURLOPT_HTTPAUTH) for
  * its configured auth: CURLAUTH_NTLM for ntlm, CURLAUTH_NEGOTIATE for
- * negotiate, 0 when it sends its own Authorization header or none. */
+ * negotiate, 0 when it sends its own Authorization header (ntlm-negotiate
+ * too) or none. */
 unsigned long sb_http_curl_auth(const struct sb_http *c);
 
 /* Fill resp from a whole HTTP/1.x response as text (a fixture file):

@@ -5,7 +5,9 @@ response is recomputed from the user's password (MD4 from pycryptodome,
 HMAC-MD5) and compared.  Once a connection has authenticated, later
 requests on it need no Authorization header.  NTLMv1 and anonymous
 responses are refused.  /_mock/stats "ntlm_handshakes" counts NEGOTIATE
-messages.
+messages.  A token in the Negotiate scheme (a raw NTLMSSP token, as
+WinRM's clients send it) is answered in that scheme; offer= names the
+scheme a 401 without credentials offers (default "NTLM").
 """
 import base64
 import hashlib
@@ -132,8 +134,8 @@ def verify(msg, challenge):
     return addr
 
 
-def authenticate(h, auth):
-    challenge = ["NTLM"]
+def authenticate(h, auth, offer="NTLM"):
+    challenge = [offer]
     if not auth:
         if h.conn_user:
             return h.conn_user
@@ -156,7 +158,8 @@ def authenticate(h, auth):
             h.read_body()
             t2 = base64.b64encode(challenge_message(neg, ch)).decode()
             h.send_response(401)
-            h.send_header("WWW-Authenticate", "NTLM " + t2)
+            name = "Negotiate" if scheme.lower() == "negotiate" else "NTLM"
+            h.send_header("WWW-Authenticate", name + " " + t2)
             h.send_header("Content-Length", "0")
             h.end_headers()
             return None
