@@ -48,7 +48,8 @@ def no_defects(w, name):
 
 
 # ---- Basic ---------------------------------------------------------------
-with MockWinRM(["--auth", "basic", "--chunk", "7"]) as w:
+with MockWinRM(["--exchange", "none", "--auth", "basic",
+                "--chunk", "7"]) as w:
     s = winrm.Session(w.url, auth=(ADMIN, PW), transport="basic")
     r = s.run_cmd("echo", ["hello", "world"])
     c.eq((r.status_code, r.std_out, r.std_err),
@@ -210,7 +211,7 @@ except ImportError:
     print("# python3-requests-ntlm missing: NTLM not checked")
     have_ntlm = False
 if have_ntlm:
-    with MockWinRM(["--auth", "ntlm"]) as w:
+    with MockWinRM(["--exchange", "none", "--auth", "ntlm"]) as w:
         s = winrm.Session(w.url, auth=(ADMIN, PW), transport="ntlm",
                           message_encryption="never")
         r = s.run_cmd("echo", ["ntlm"])
@@ -230,7 +231,7 @@ if have_ntlm:
         no_defects(w, "ntlm")
 
 # ---- the control API refuses what it does not know ------------------------
-with MockWinRM(["--auth", "basic"]) as w:
+with MockWinRM(["--exchange", "none", "--auth", "basic"]) as w:
     st, body = w.control("inject", {"action": "Nope", "fault": "timeout"})
     c.eq(st, 400, "control: an unknown action refused")
     st, body = w.control("inject", {"action": "Create", "fault": "nope"})

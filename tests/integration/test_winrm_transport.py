@@ -5,7 +5,8 @@ the mock WinRM server (tests/mock/winrm_server.py) through a small driver
 daemon: scripts run over Basic and over TLS, shells are reused and never
 more than max_shells, output cut inside UTF-8 characters comes back whole,
 a long script goes on stdin, the Receive is re-sent on the TimedOut fault,
-a forgotten shell is replaced, the server's shell quota and a bad password
+a forgotten shell is replaced, NTLMv2 inside Negotiate authenticates,
+the server's shell quota and a bad password
 give the documented errors, a hung server times out within the deadline,
 and every shell is deleted at the end."""
 import base64
@@ -71,7 +72,8 @@ def no_defects(w, name):
 
 
 # ---- Basic: a round, shells reused, deleted at the end -------------------
-with MockWinRM(["--auth", "basic", "--chunk", "5"]) as w:
+with MockWinRM(["--exchange", "none", "--auth", "basic",
+                "--chunk", "5"]) as w:
     text = "Grüße, 東京 😀 ’quotes’"
     runs, stats, done = run(w, ["Write-Output '%s'" % text, "exit 3",
                                 "Write-Error 'Mailbox not found'"])
@@ -185,7 +187,8 @@ with MockWinRM(["--auth", "basic", "--chunk", "5"]) as w:
     no_defects(w, "errors")
 
 # ---- the server's shell quota -------------------------------------------
-with MockWinRM(["--auth", "basic", "--max-shells", "1"]) as w:
+with MockWinRM(["--exchange", "none", "--auth", "basic",
+                "--max-shells", "1"]) as w:
     runs, stats, _ = run(w, ["Start-Sleep -Milliseconds 500",
                              "Write-Output 'q'"], threads=3, max_shells=3)
     c.eq([r["st"] for r in runs], ["ok"] * 6,
@@ -198,8 +201,23 @@ with MockWinRM(["--auth", "basic", "--max-shells", "1"]) as w:
     c.eq((runs[0]["st"], runs[0]["code"]), ("throttled", "2150859174"),
          "quota: throttled, with the fault's code")
 
+# ---- NTLM inside Negotiate (the SDK's ntlm-negotiate) ------------------
+with MockWinRM(["--exchange", "none", "--auth", "ntlm"]) as w:
+    runs, _, _ = run(w, ["Write-Output 'n1'", "Write-Output 'n2'"],
+                     auth="ntlm")
+    c.eq([(r["st"], r["out"]) for r in runs],
+         [("ok", b"n1\r\n"), ("ok", b"n2\r\n")],
+         "ntlm: scripts run with NTLMv2 inside Negotiate")
+    s = w.stats()
+    c.eq(s["ntlm_handshakes"], 1,
+         "ntlm: one handshake, the connection stays authenticated")
+    runs, _, _ = run(w, ["Write-Output 'x'"], auth="ntlm", pw="wrong")
+    c.eq((runs[0]["st"], runs[0]["started"]), ("upstream_auth", False),
+         "ntlm: a bad password is upstream_auth")
+    no_defects(w, "ntlm")
+
 # ---- a hung server ---------------------------------------------------------
-with MockWinRM(["--auth", "basic"]) as w:
+with MockWinRM(["--exchange", "none", "--auth", "basic"]) as w:
     w.ok("inject", {"action": "Create", "delay_ms": 8000})
     t0 = time.monotonic()
     runs, _, _ = run(w, ["Write-Output 'x'"], deadline_ms=2000)
@@ -216,7 +234,8 @@ cert = os.path.join(certs, "server.pem")
 key = os.path.join(certs, "server.key")
 ca = os.path.join(certs, "ca.pem")
 if p.returncode == 0 and os.path.exists(cert) and os.path.exists(ca):
-    with MockWinRM(["--auth", "basic", "--cert", cert, "--key", key]) as w:
+    with MockWinRM(["--exchange", "none", "--auth", "basic", "--cert", cert,
+                    "--key", key]) as w:
         url = "https://localhost:%d/wsman" % w.port
         runs, _, _ = run(w, ["Write-Output 'tls'"], ca=ca, url=url)
         c.eq((runs[0]["st"], runs[0]["out"]), ("ok", b"tls\r\n"),

@@ -5,7 +5,7 @@ NTLM) and python3-gssapi (Kerberos) when those are asked for.
 
     winrm_server.py --port-file F [--cert C --key K]
         [--auth basic|ntlm|kerberos|none] [--keytab KT]
-        [--exchange 2007|2010|2013] [--max-shells N] [--chunk BYTES]
+        [--exchange 2007|2010|2013|none] [--max-shells N] [--chunk BYTES]
         [--lifetime S] [--log FILE]
 
 Listens on 127.0.0.1; the ephemeral port is written to F once it accepts
@@ -39,7 +39,8 @@ IdleTimeOut (default 7200 s); the next use of it answers 2150858843.
         `... -Command <text>`: the script goes to tests/mock/winrm_exchange.py's
         run(directory, script) -> (stdout, stderr, exit code) when that
         module is there (directory = winrm_exchange.Directory(version)
-        made at start-up), else to a tiny executor (Write-Output/echo X,
+        made at start-up; --exchange none: never), else to a tiny
+        executor (Write-Output/echo X,
         Write-Error X (CLIXML on stderr, as powershell.exe writes it),
         Start-Sleep [-Seconds] N | -Milliseconds N, exit N).  Any other
         command: `echo ARGS` prints ARGS and CRLF, `exit N`, `sleep S`;
@@ -498,7 +499,7 @@ class Server(ThreadingHTTPServer):
             from spnego import Spnego
             self.spnego = Spnego(opts.keytab)
         self.directory = None
-        if winrm_exchange is not None:
+        if winrm_exchange is not None and opts.exchange != "none":
             self.directory = winrm_exchange.Directory(opts.exchange)
         self.reset()
 
@@ -1198,7 +1199,7 @@ def main():
                     choices=["basic", "ntlm", "kerberos", "none"])
     ap.add_argument("--keytab", help="the service keytab (kerberos)")
     ap.add_argument("--exchange", default="2013",
-                    choices=["2007", "2010", "2013"])
+                    choices=["2007", "2010", "2013", "none"])
     ap.add_argument("--max-shells", type=int, default=5)
     ap.add_argument("--chunk", type=int, default=700)
     ap.add_argument("--lifetime", type=float, default=1800)

@@ -5,12 +5,11 @@
  *   wr_transport_client URL AUTH USER PASSWORD MAX_SHELLS DEADLINE_MS
  *                       [-t THREADS] [-c CA_FILE] SCRIPT...
  *
- * AUTH is basic, ntlm or none; SCRIPT "@FILE" is the content of FILE.
- * Every script is run in turn, or by THREADS threads at once (each runs
- * every script).  One line per run:
- *   R <n> st=<status> code=<code> exit=<n> started=<0|1> out=<b64>
- *     err=<b64> msg=<b64>
- * then "STATS open=<n> max=<n>" and, after the pool is put, "DONE".
+ * AUTH is basic, ntlm (NTLMv2 inside Negotiate) or none; SCRIPT "@FILE" is the
+ * content of FILE. Every script is run in turn, or by THREADS threads at once
+ * (each runs every script).  One line per run: R <n> st=<status> code=<code>
+ * exit=<n> started=<0|1> out=<b64> err=<b64> msg=<b64> then "STATS open=<n>
+ * max=<n>" and, after the pool is put, "DONE".
  */
 #include "config.h"
 
@@ -151,7 +150,7 @@ int main(int argc, char **argv)
 	if (strcmp(argv[2], "basic") == 0)
 		http.auth = SB_HTTP_AUTH_BASIC;
 	else if (strcmp(argv[2], "ntlm") == 0)
-		http.auth = SB_HTTP_AUTH_NTLM;
+		http.auth = SB_HTTP_AUTH_NTLM_NEGOTIATE;
 	else
 		http.auth = SB_HTTP_AUTH_NONE;
 	if (http.auth == SB_HTTP_AUTH_NONE)
