@@ -5,7 +5,8 @@ shells, runs commands and PowerShell, reads output across several
 Receive answers, re-sends the Receive on the TimedOut fault, cleans up
 with Signal and Delete (checking RelatesTo), meets the documented faults
 as WinRMError with the fault's data, and authenticates with Basic and
-with NTLM inside Negotiate (requests-ntlm); a bad password is
+with NTLM inside Negotiate (requests-ntlm) and Kerberos (a loopback MIT
+KDC, requests-kerberos); a bad password is
 InvalidCredentialsError.  Also checks the mock's control API."""
 import base64
 import hashlib
@@ -229,6 +230,48 @@ if have_ntlm:
         except InvalidCredentialsError:
             c.ok(True, "ntlm: bad password refused (401)")
         no_defects(w, "ntlm")
+
+# ---- Kerberos from a real MIT KDC on loopback (requests-kerberos) --------
+def kerberos_round():
+    import krb5kdc
+    import spnego
+    why = krb5kdc.missing() or spnego.available()
+    try:
+        import requests_kerberos  # noqa: F401
+    except ImportError as e:
+        why = why or "python3-requests-kerberos: %s" % e
+    if why:
+        print("# Kerberos not checked: %s" % why)
+        return
+    with krb5kdc.Realm() as kdc:
+        kdc.add_principal("administrator", keytab=kdc.client_keytab)
+        kdc.add_principal("HTTP/localhost", keytab=kdc.service_keytab)
+        env = kdc.env()
+        saved = {k: os.environ.get(k) for k in env if k.startswith("KRB5")}
+        os.environ.update({k: v for k, v in env.items()
+                           if k.startswith("KRB5")})
+        try:
+            with MockWinRM(["--exchange", "none", "--auth", "kerberos",
+                            "--keytab", kdc.service_keytab], env=env) as w:
+                url = "http://localhost:%d/wsman" % w.port
+                s = winrm.Session(url, auth=(None, None),
+                                  transport="kerberos",
+                                  message_encryption="never")
+                r = s.run_cmd("echo", ["kerberos"])
+                c.eq((r.status_code, r.std_out), (0, b"kerberos\r\n"),
+                     "kerberos: SPNEGO/Kerberos accepted")
+                c.ok(w.stats()["negotiate_handshakes"] >= 1,
+                     "kerberos: the handshake counted")
+                no_defects(w, "kerberos")
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+
+kerberos_round()
 
 # ---- the control API refuses what it does not know ------------------------
 with MockWinRM(["--exchange", "none", "--auth", "basic"]) as w:

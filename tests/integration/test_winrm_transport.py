@@ -5,7 +5,8 @@ the mock WinRM server (tests/mock/winrm_server.py) through a small driver
 daemon: scripts run over Basic and over TLS, shells are reused and never
 more than max_shells, output cut inside UTF-8 characters comes back whole,
 a long script goes on stdin, the Receive is re-sent on the TimedOut fault,
-a forgotten shell is replaced, NTLMv2 inside Negotiate authenticates,
+a forgotten shell is replaced, NTLMv2 inside Negotiate and Kerberos
+(a loopback MIT KDC) authenticate,
 the server's shell quota and a bad password
 give the documented errors, a hung server times out within the deadline,
 and every shell is deleted at the end."""
@@ -36,7 +37,8 @@ PW = "Secret-Pw-1"
 
 
 def run(w, scripts, user=ADMIN, pw=PW, auth="basic", max_shells=2,
-        deadline_ms=20000, threads=1, ca=None, url=None, timeout=120):
+        deadline_ms=20000, threads=1, ca=None, url=None, timeout=120,
+        env=None):
     args = [DRIVER, url or w.url, auth, user, pw, str(max_shells),
             str(deadline_ms)]
     if threads > 1:
@@ -44,7 +46,7 @@ def run(w, scripts, user=ADMIN, pw=PW, auth="basic", max_shells=2,
     if ca:
         args += ["-c", ca]
     p = subprocess.run(args + list(scripts), capture_output=True,
-                       timeout=timeout)
+                       timeout=timeout, env=env)
     runs, stats, done = [], None, False
     for line in p.stdout.decode().splitlines():
         if line.startswith("R "):
@@ -215,6 +217,40 @@ with MockWinRM(["--exchange", "none", "--auth", "ntlm"]) as w:
     c.eq((runs[0]["st"], runs[0]["started"]), ("upstream_auth", False),
          "ntlm: a bad password is upstream_auth")
     no_defects(w, "ntlm")
+
+# ---- Kerberos (the SDK's negotiate) from a real MIT KDC on loopback ----
+def kerberos_round():
+    import krb5kdc
+    import spnego
+    why = krb5kdc.missing() or spnego.available()
+    if why:
+        print("# Kerberos not checked: %s" % why)
+        return
+    with krb5kdc.Realm() as kdc:
+        kdc.add_principal("administrator", keytab=kdc.client_keytab)
+        kdc.add_principal("HTTP/localhost", keytab=kdc.service_keytab)
+        env = kdc.env()
+        with MockWinRM(["--exchange", "none", "--auth", "kerberos",
+                        "--keytab", kdc.service_keytab], env=env) as w:
+            url = "http://localhost:%d/wsman" % w.port
+            runs, _, _ = run(w, ["Write-Output 'k1'", "Write-Output 'k2'"],
+                             auth="kerberos", url=url, env=env)
+            c.eq([(r["st"], r["out"]) for r in runs],
+                 [("ok", b"k1\r\n"), ("ok", b"k2\r\n")],
+                 "kerberos: scripts run with the process's own ticket")
+            c.ok(w.stats()["negotiate_handshakes"] >= 1,
+                 "kerberos: the Negotiate handshake counted")
+            nokey = kdc.env(
+                KRB5_CLIENT_KTNAME="FILE:" + os.path.join(w.dir, "no.kt"),
+                KRB5CCNAME="FILE:" + os.path.join(w.dir, "no.cc"))
+            runs, _, _ = run(w, ["Write-Output 'x'"], auth="kerberos",
+                             url=url, env=nokey)
+            c.eq(runs[0]["st"], "upstream_auth",
+                 "kerberos: no credentials is upstream_auth")
+            no_defects(w, "kerberos")
+
+
+kerberos_round()
 
 # ---- a hung server ---------------------------------------------------------
 with MockWinRM(["--exchange", "none", "--auth", "basic"]) as w:

@@ -5,7 +5,8 @@
  *   wr_transport_client URL AUTH USER PASSWORD MAX_SHELLS DEADLINE_MS
  *                       [-t THREADS] [-c CA_FILE] SCRIPT...
  *
- * AUTH is basic, ntlm (NTLMv2 inside Negotiate) or none; SCRIPT "@FILE" is the
+ * AUTH is basic, ntlm (NTLMv2 inside Negotiate), kerberos (the
+ * process's own Kerberos credentials) or none; SCRIPT "@FILE" is the
  * content of FILE. Every script is run in turn, or by THREADS threads at once
  * (each runs every script).  One line per run: R <n> st=<status> code=<code>
  * exit=<n> started=<0|1> out=<b64> err=<b64> msg=<b64> then "STATS open=<n>
@@ -151,9 +152,12 @@ int main(int argc, char **argv)
 		http.auth = SB_HTTP_AUTH_BASIC;
 	else if (strcmp(argv[2], "ntlm") == 0)
 		http.auth = SB_HTTP_AUTH_NTLM_NEGOTIATE;
+	else if (strcmp(argv[2], "kerberos") == 0)
+		http.auth = SB_HTTP_AUTH_NEGOTIATE;
 	else
 		http.auth = SB_HTTP_AUTH_NONE;
-	if (http.auth == SB_HTTP_AUTH_NONE)
+	if (http.auth == SB_HTTP_AUTH_NONE ||
+	    http.auth == SB_HTTP_AUTH_NEGOTIATE)
 		http.username = http.password = NULL;
 	deadline_ms = atoll(argv[6]);
 	int threads = 1, i = 7;
