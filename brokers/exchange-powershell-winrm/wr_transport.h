@@ -41,11 +41,11 @@ struct wr_transport_conf {
 	 * the Negotiate scheme; negotiate = Kerberos), username, password,
 	 * timeouts, max_response_size */
 	const struct sb_http_conf *http;
-	int max_shells;		 /* at most this many shells, ever (>= 1) */
-	int64_t shell_idle_ms;	 /* IdleTimeOut asked of the server */
-	int64_t max_envelope;	 /* MaxEnvelopeSize (bytes; 0: 153600) */
-	int64_t max_output;	 /* cap on a command's stdout+stderr (bytes) */
-	bool allow_unencrypted;	 /* http:// allowed (validated elsewhere) */
+	int max_shells;		/* at most this many shells, ever (>= 1) */
+	int64_t shell_idle_ms;	/* IdleTimeOut asked of the server */
+	int64_t max_envelope;	/* MaxEnvelopeSize (bytes; 0: 153600) */
+	int64_t max_output;	/* cap on a command's stdout+stderr (bytes) */
+	bool allow_unencrypted; /* http:// allowed (validated elsewhere) */
 };
 
 /* The shells of one endpoint and account (url + username + auth), shared

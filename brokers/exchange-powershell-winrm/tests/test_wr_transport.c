@@ -995,7 +995,7 @@ START_TEST(clixml_reduced)
 	/* a whole error record: the position and category lines go */
 	char *o = reduce(
 	    "#< CLIXML\r\n" OBJS "<Obj S=\"progress\" RefId=\"0\"><TN "
-				 "RefId=\"0\"><T>System.Management."
+	    "RefId=\"0\"><T>System.Management."
 	    "Automation.PSCustomObject</T></TN><MS><I64 N=\"SourceId\">1</I64>"
 	    "</MS></Obj>"
 	    "<S S=\"Error\">Get-Mailbox : The operation couldn't be performed "
