@@ -351,7 +351,14 @@ static enum sb_status acquire(struct wr_pool *p, const struct sb_call *call,
 		}
 		/* wait for a shell within the deadline */
 		int64_t left = wr_ws_remaining(&p->ws, call);
-		if (wr_ws_cancelled(&p->ws, call) || left <= WR_MIN_RUN_MS) {
+		if (left > 0 && wr_ws_cancelled(&p->ws, call)) {
+			pthread_mutex_unlock(&e->mu);
+			return sb_error_set(
+			    err, SB_ERR_TIMEOUT, NULL,
+			    "WinRM: the call was cancelled while "
+			    "it waited for a shell");
+		}
+		if (left <= WR_MIN_RUN_MS) {
 			int open = e->open;
 			pthread_mutex_unlock(&e->mu);
 			sb_error_set(err, SB_ERR_THROTTLED, "too_many_shells",

@@ -1208,6 +1208,16 @@ START_TEST(pool_throttles_at_deadline)
 	ck_assert_ptr_nonnull(strstr(b.err.message, "no shell free"));
 	ck_assert_msg(took >= 500 && took < 1800, "waited %lld ms",
 		      (long long)took);
+	/* a call cancelled while it waits: timeout, within a second */
+	struct tcall tc = in_ms(30000);
+	tc.cancel = 1;
+	struct wr_result r;
+	struct sb_error err;
+	t0 = sb_now_ms();
+	enum sb_status st = wr_run(p, CALL(&tc), "x", 1, &r, NULL, &err);
+	ck_assert_int_eq(st, SB_ERR_TIMEOUT);
+	ck_assert_ptr_nonnull(strstr(err.message, "cancelled"));
+	ck_assert_int_lt(sb_now_ms() - t0, 1500);
 	unblock();
 	pthread_join(a.th, NULL);
 	ck_assert_int_eq(a.st, SB_OK);
