@@ -603,5 +603,7 @@ enum sb_status wr_run(struct wr_pool *p, const struct sb_call *call,
 	res->err_len = et.len;
 	res->err_text = sb_buf_steal(&et);
 	res->exit_code = r.exit_code;
+	/* what a retried fault left there is no error of this run */
+	sb_error_clear(err);
 	return SB_OK;
 }

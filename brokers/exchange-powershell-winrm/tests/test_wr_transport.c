@@ -757,6 +757,7 @@ START_TEST(receive_retried_on_timeout_fault)
 	enum sb_status st =
 	    run(p, 30000, "Get-ExchangeServer", &r, &started, &err);
 	ck_assert_msg(st == SB_OK, "%s", err.message);
+	ck_assert_str_eq(err.code, "");
 	ck_assert_uint_eq(count("Receive"), 5);
 	ck_assert_str_eq(r.out,
 			 "\"Name\",\"ServerRole\",\"AdminDisplayVersion\""
