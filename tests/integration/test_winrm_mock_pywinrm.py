@@ -12,6 +12,7 @@ import base64
 import hashlib
 import os
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("top_srcdir") or os.path.join(HERE, "..", "..")
@@ -171,6 +172,19 @@ with MockWinRM(["--exchange", "none", "--auth", "basic",
         c.ok(False, "forget: a forgotten shell faults")
     except WinRMError as e:
         c.ok("2150858843" in str(e), "forget: a forgotten shell faults")
+
+    # a shell idle past its IdleTimeOut is reaped
+    w.ok("reset")
+    p = protocol(w)
+    shell = p.open_shell(idle_timeout="PT1S")
+    c.eq(w.stats()["idle_timeouts"], [1.0], "idle: IdleTimeOut recorded")
+    time.sleep(1.6)
+    try:
+        p.run_command(shell, "echo", ["x"])
+        c.ok(False, "idle: a reaped shell faults")
+    except WinRMError as e:
+        c.ok("2150858843" in str(e), "idle: a reaped shell faults")
+    c.eq(w.stats()["shells_open"], 0, "idle: reaped")
 
     # bad password, and a user unknown
     w.ok("reset")

@@ -1295,6 +1295,35 @@ START_TEST(forgotten_shell_replaced)
 }
 END_TEST
 
+START_TEST(idle_shell_forgotten)
+{
+	SKIP_WITHOUT_SAMPLES;
+	struct sb_http_conf hc = HTTP;
+	struct wr_transport_conf c = {
+	    .http = &hc, .max_shells = 1, .shell_idle_ms = 200};
+	struct sb_error err;
+	struct wr_pool *p = wr_pool_get(&HOST, &c, &err);
+	ck_assert_ptr_nonnull(p);
+	struct wr_result r;
+	ck_assert_int_eq(run(p, 30000, "x", &r, NULL, &err), SB_OK);
+	wr_result_free(&r);
+	ck_assert_ptr_nonnull(strstr(nth("Create", 0), "PT0.200S"));
+	usleep(300000);
+	/* idle past its IdleTimeOut: the server reaped it, a new one is
+	 * made without asking about the old one */
+	ck_assert_int_eq(run(p, 30000, "y", &r, NULL, &err), SB_OK);
+	wr_result_free(&r);
+	ck_assert_uint_eq(count("Create"), 2);
+	ck_assert_uint_eq(count("Command"), 2);
+	ck_assert_uint_eq(count("Delete"), 0);
+	/* the last put deletes the fresh one only: the other was reaped */
+	wr_pool_put(p);
+	ck_assert_uint_eq(count("Delete"), 1);
+	ck_assert_ptr_nonnull(
+	    strstr(nth("Delete", 0), "0A442A7F-4627-43AE-8751-900000000001"));
+}
+END_TEST
+
 START_TEST(errors_mapped)
 {
 	SKIP_WITHOUT_SAMPLES;
@@ -1441,6 +1470,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, pool_throttles_at_deadline);
 	tcase_add_test(tc, too_many_shells_fault);
 	tcase_add_test(tc, forgotten_shell_replaced);
+	tcase_add_test(tc, idle_shell_forgotten);
 	tcase_add_test(tc, errors_mapped);
 	tcase_add_test(tc, reload_generations_share_the_limit);
 	tcase_add_test(tc, receive_reader);
