@@ -543,9 +543,31 @@ def tests_config():
                  "http://: a warning at start-up", d.read_log()[-1000:])
 
 
+def tests_ntlm():
+    with MockWinRM(TLS + ["--auth", "ntlm", "--lifetime", "300"]) as w:
+        body = MODULE + inst("nt", w.url, "").replace(
+            "auth = basic", "auth = ntlm") + inst("ntbad", w.url).replace(
+            "auth = basic", "auth = ntlm").replace(PW, "Wrong-Pw-2")
+        with sbtest.Daemon(body) as d:
+            for i in range(3):
+                st, b = call(d, "nt/Mailbox.Load",
+                             {"Identity": "Alice Example"})
+                c.eq((st, first(b).get("Alias")), (200, "AliceExample"),
+                     "auth = ntlm (NTLMv2 in Negotiate): call %d" % (i + 1))
+            st = w.stats()
+            c.ok(1 <= st.get("ntlm_handshakes", 0) <= 2,
+                 "ntlm: the handshake is not repeated per call",
+                 st.get("ntlm_handshakes"))
+            st, b = call(d, "ntbad/Mailbox.Load",
+                         {"Identity": "Alice Example"})
+            c.eq((st, err(b).get("category")), (502, "upstream_auth"),
+                 "ntlm with a wrong password: 502 upstream_auth")
+
+
 def main():
     try:
         tests_config()
+        tests_ntlm()
         with MockWinRM(TLS + ["--lifetime", "900"]) as w:
             body = (MODULE + inst("ex", w.url, "max_shells = 2\n") +
                     inst("short", w.url, "max_shells = 2\ntimeout = %ds\n"
