@@ -564,10 +564,52 @@ def tests_ntlm():
                  "ntlm with a wrong password: 502 upstream_auth")
 
 
+def tests_kerberos():
+    """auth = kerberos: the daemon's own credentials, from a real MIT KDC
+    on loopback (tests/lib/krb5kdc.py)."""
+    import krb5kdc
+    import spnego
+    why = krb5kdc.missing() or spnego.available()
+    if why:
+        print("# skip Kerberos: %s" % why)
+        return
+    with krb5kdc.Realm() as kdc:
+        kdc.add_principal("administrator", keytab=kdc.client_keytab)
+        kdc.add_principal("HTTP/localhost", keytab=kdc.service_keytab)
+        with MockWinRM(["--auth", "kerberos", "--keytab",
+                        kdc.service_keytab, "--lifetime", "300"],
+                       env=kdc.env()) as w:
+            # the service principal is HTTP/localhost: the URL names it
+            url = "http://localhost:%d/wsman" % w.port
+            body = (MODULE + "[instance kr]\nbroker = "
+                    "exchange-powershell-winrm\nurl = %s\nauth = kerberos\n"
+                    "allow_unencrypted = yes\ntimeout = %ds\n"
+                    % (url, 60 * SLOW))
+            with sbtest.Daemon(body, env=kdc.env(
+                    KRB5CCNAME="MEMORY:svcbroker", KRB5_KTNAME=None)) as d:
+                st, b = call(d, "kr/Mailbox.Load",
+                             {"Identity": "Alice Example"})
+                c.eq((st, first(b).get("Alias")), (200, "AliceExample"),
+                     "auth = kerberos: a call with the daemon's Kerberos "
+                     "credentials (a client keytab)")
+                st, b = call(d, "kr/ExchangeServer.List")
+                c.eq(st, 200, "auth = kerberos: a second call")
+            nokey = kdc.env(
+                KRB5_CLIENT_KTNAME="FILE:" + os.path.join(kdc.dir, "no.kt"),
+                KRB5CCNAME="FILE:" + os.path.join(kdc.dir, "cc-none"),
+                KRB5_KTNAME=None)
+            with sbtest.Daemon(body, env=nokey) as d:
+                st, b = call(d, "kr/ExchangeServer.List")
+                c.eq((st, err(b).get("category")), (502, "upstream_auth"),
+                     "auth = kerberos without credentials: 502 "
+                     "upstream_auth")
+
+
 def main():
     try:
         tests_config()
         tests_ntlm()
+        tests_kerberos()
         with MockWinRM(TLS + ["--lifetime", "900"]) as w:
             body = (MODULE + inst("ex", w.url, "max_shells = 2\n") +
                     inst("short", w.url, "max_shells = 2\ntimeout = %ds\n"
