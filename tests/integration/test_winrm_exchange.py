@@ -35,7 +35,7 @@ from winrm_server import MockWinRM  # noqa: E402
 c = sbtest.Checks()
 ADMIN = "EXAMPLE\\administrator"
 PW = "Secret-Pw-1"
-SLOW = 4 if os.environ.get("SB_VALGRIND") else 1
+SLOW = 4 if sbtest.VALGRIND else 1
 
 pki = tempfile.mkdtemp(prefix="sbtest-winrm-pki-")
 
