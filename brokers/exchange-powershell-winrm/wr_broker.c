@@ -188,9 +188,9 @@ static enum sb_status wr_open(const struct sb_host *host, const void *config,
 	};
 	switch (c->auth) {
 	case WR_AUTH_NTLM:
-		/* NTLMv2 inside the Negotiate scheme (the transport's
-		 * meaning of this value) */
-		hc.auth = SB_HTTP_AUTH_NTLM;
+		/* NTLMv2 inside the Negotiate scheme: WinRM offers only
+		 * Negotiate and Kerberos */
+		hc.auth = SB_HTTP_AUTH_NTLM_NEGOTIATE;
 		break;
 	case WR_AUTH_KERBEROS:
 		hc.auth = SB_HTTP_AUTH_NEGOTIATE;

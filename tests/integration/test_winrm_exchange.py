@@ -35,7 +35,7 @@ from winrm_server import MockWinRM  # noqa: E402
 c = sbtest.Checks()
 ADMIN = "EXAMPLE\\administrator"
 PW = "Secret-Pw-1"
-SLOW = 4 if os.environ.get("SB_VALGRIND") else 1
+SLOW = 4 if sbtest.VALGRIND else 1
 
 pki = tempfile.mkdtemp(prefix="sbtest-winrm-pki-")
 
@@ -543,9 +543,73 @@ def tests_config():
                  "http://: a warning at start-up", d.read_log()[-1000:])
 
 
+def tests_ntlm():
+    with MockWinRM(TLS + ["--auth", "ntlm", "--lifetime", "300"]) as w:
+        body = MODULE + inst("nt", w.url, "").replace(
+            "auth = basic", "auth = ntlm") + inst("ntbad", w.url).replace(
+            "auth = basic", "auth = ntlm").replace(PW, "Wrong-Pw-2")
+        with sbtest.Daemon(body) as d:
+            for i in range(3):
+                st, b = call(d, "nt/Mailbox.Load",
+                             {"Identity": "Alice Example"})
+                c.eq((st, first(b).get("Alias")), (200, "AliceExample"),
+                     "auth = ntlm (NTLMv2 in Negotiate): call %d" % (i + 1))
+            st = w.stats()
+            c.ok(1 <= st.get("ntlm_handshakes", 0) <= 2,
+                 "ntlm: the handshake is not repeated per call",
+                 st.get("ntlm_handshakes"))
+            st, b = call(d, "ntbad/Mailbox.Load",
+                         {"Identity": "Alice Example"})
+            c.eq((st, err(b).get("category")), (502, "upstream_auth"),
+                 "ntlm with a wrong password: 502 upstream_auth")
+
+
+def tests_kerberos():
+    """auth = kerberos: the daemon's own credentials, from a real MIT KDC
+    on loopback (tests/lib/krb5kdc.py)."""
+    import krb5kdc
+    import spnego
+    why = krb5kdc.missing() or spnego.available()
+    if why:
+        print("# skip Kerberos: %s" % why)
+        return
+    with krb5kdc.Realm() as kdc:
+        kdc.add_principal("administrator", keytab=kdc.client_keytab)
+        kdc.add_principal("HTTP/localhost", keytab=kdc.service_keytab)
+        with MockWinRM(["--auth", "kerberos", "--keytab",
+                        kdc.service_keytab, "--lifetime", "300"],
+                       env=kdc.env()) as w:
+            # the service principal is HTTP/localhost: the URL names it
+            url = "http://localhost:%d/wsman" % w.port
+            body = (MODULE + "[instance kr]\nbroker = "
+                    "exchange-powershell-winrm\nurl = %s\nauth = kerberos\n"
+                    "allow_unencrypted = yes\ntimeout = %ds\n"
+                    % (url, 60 * SLOW))
+            with sbtest.Daemon(body, env=kdc.env(
+                    KRB5CCNAME="MEMORY:svcbroker", KRB5_KTNAME=None)) as d:
+                st, b = call(d, "kr/Mailbox.Load",
+                             {"Identity": "Alice Example"})
+                c.eq((st, first(b).get("Alias")), (200, "AliceExample"),
+                     "auth = kerberos: a call with the daemon's Kerberos "
+                     "credentials (a client keytab)")
+                st, b = call(d, "kr/ExchangeServer.List")
+                c.eq(st, 200, "auth = kerberos: a second call")
+            nokey = kdc.env(
+                KRB5_CLIENT_KTNAME="FILE:" + os.path.join(kdc.dir, "no.kt"),
+                KRB5CCNAME="FILE:" + os.path.join(kdc.dir, "cc-none"),
+                KRB5_KTNAME=None)
+            with sbtest.Daemon(body, env=nokey) as d:
+                st, b = call(d, "kr/ExchangeServer.List")
+                c.eq((st, err(b).get("category")), (502, "upstream_auth"),
+                     "auth = kerberos without credentials: 502 "
+                     "upstream_auth")
+
+
 def main():
     try:
         tests_config()
+        tests_ntlm()
+        tests_kerberos()
         with MockWinRM(TLS + ["--lifetime", "900"]) as w:
             body = (MODULE + inst("ex", w.url, "max_shells = 2\n") +
                     inst("short", w.url, "max_shells = 2\ntimeout = %ds\n"
