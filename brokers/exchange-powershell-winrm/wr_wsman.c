@@ -129,6 +129,9 @@ enum sb_status wr_ws_init(struct wr_ws *ws, const struct sb_host *host,
 		ws->max_envelope = 8192;
 	ws->max_output = conf->max_output > 0 ? conf->max_output : 64 << 20;
 	ws->shell_idle_ms = conf->shell_idle_ms > 0 ? conf->shell_idle_ms : 0;
+	ws->request_timeout_ms = conf->http->request_timeout_ms > 0
+				     ? conf->http->request_timeout_ms
+				     : 0;
 	ws->url = strdup(conf->http->url);
 	if (!ws->url)
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
@@ -405,6 +408,9 @@ static enum sb_status prepare(struct wr_ws *ws, const struct sb_call *call,
 	e->action = action;
 	e->shell_id = shell_id;
 	int64_t budget = sb_curl_budget_ms(&ws->host, call, 30000);
+	/* the client's request_timeout bounds the transfer as well */
+	if (ws->request_timeout_ms > 0 && ws->request_timeout_ms < budget)
+		budget = ws->request_timeout_ms;
 	e->op_timeout_ms = wr_operation_timeout_ms(budget);
 	if (e->op_timeout_ms <= 0 || (call && wr_ws_cancelled(ws, call)))
 		return sb_error_set(err, SB_ERR_TIMEOUT, NULL,

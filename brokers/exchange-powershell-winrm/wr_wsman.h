@@ -55,6 +55,7 @@ struct wr_ws {
 	int64_t max_envelope;
 	int64_t max_output;
 	int64_t shell_idle_ms;
+	int64_t request_timeout_ms; /* the HTTP client's own bound (0: none) */
 };
 
 enum sb_status wr_ws_init(struct wr_ws *ws, const struct sb_host *host,

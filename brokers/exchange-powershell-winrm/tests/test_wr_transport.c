@@ -733,6 +733,19 @@ START_TEST(operation_timeout_below_deadline)
 		if (strcmp(F.reqs[i].action, "Receive") == 0 && i > 2)
 			ck_assert_int_gt(F.reqs[i].timeout_ms,
 					 (int64_t)(secs * 1000));
+	wr_pool_put(p);
+	/* the HTTP client's request_timeout bounds it too */
+	fake_reset();
+	struct sb_http_conf hc = HTTP;
+	hc.request_timeout_ms = 3000;
+	struct wr_transport_conf c = {.http = &hc, .max_shells = 1};
+	p = wr_pool_get(&HOST, &c, &err);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(run(p, 60000, "c", &r, NULL, &err), SB_OK);
+	wr_result_free(&r);
+	o = strstr(nth("Receive", 0), "<w:OperationTimeout>PT");
+	secs = atof(o + 22);
+	ck_assert_msg(secs > 0.5 && secs < 3.0, "OperationTimeout %.3f", secs);
 	ck_assert_int_eq(wr_operation_timeout_ms(0), 0);
 	ck_assert_int_eq(wr_operation_timeout_ms(100000), 20000);
 	ck_assert_int_lt(wr_operation_timeout_ms(2000), 2000);
