@@ -760,7 +760,6 @@ class Handler(BaseHTTPRequestHandler):
             self.ntlm = ch
             neg = struct.unpack_from("<I", msg, 12)[0] if len(msg) >= 16 \
                 else ews_ntlm.NEGOTIATE_UNICODE
-            self.read_body()
             t2 = base64.b64encode(ews_ntlm.challenge_message(neg, ch))
             self.send_response(401)
             self.send_header("WWW-Authenticate", "Negotiate " + t2.decode())
@@ -806,12 +805,10 @@ class Handler(BaseHTTPRequestHandler):
         with srv.lock:
             srv.stats["requests"] += 1
             srv.stats["last_headers"] = hdrs
+        raw = self.read_body()  # read first: a 401 keeps the connection
         user = self.authenticate()
         if user is None:
-            if srv.opts.auth != "ntlm" or self.ntlm is None:
-                self.read_body()
             return None
-        raw = self.read_body()
         ctype = (self.headers.get("Content-Type") or "").lower()
         try:
             root = ET.fromstring(raw)
