@@ -464,6 +464,8 @@ enum sb_status wr_run(struct wr_pool *p, const struct sb_call *call,
 	if (!p || !res || (!script && len))
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
 				    "wr_run: no pool, script or result");
+	if (!call) /* test(): the HTTP client's own 30 s, for the whole run */
+		call = wr_no_call(WR_NO_CALL_MS);
 	if (memchr(script, '\0', len))
 		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
 				    "the script holds a NUL byte");

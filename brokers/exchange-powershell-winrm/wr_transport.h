@@ -82,7 +82,8 @@ void wr_result_free(struct wr_result *r);
  *   anything failing after the Command was accepted: the error message
  *   says the command "may or may not have run" and err->code is
  *   "outcome_unknown" (*started true).
- * started (may be NULL) is set true once the server accepted Command. */
+ * started (may be NULL) is set true once the server accepted Command.
+ * call may be NULL (a broker's test()): the run then has 30 s. */
 enum sb_status wr_run(struct wr_pool *p, const struct sb_call *call,
 		      const char *script, size_t len, struct wr_result *res,
 		      bool *started, struct sb_error *err);

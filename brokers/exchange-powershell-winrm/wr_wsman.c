@@ -42,6 +42,17 @@ const struct sb_call *wr_cleanup_call(int64_t budget_ms)
 	return CLEANUP_CALL;
 }
 
+/* A run without a call (a broker's test()) gets a deadline all the same. */
+static const char nocall_tag;
+#define NO_CALL ((const struct sb_call *)(const void *)&nocall_tag)
+static _Thread_local int64_t nocall_deadline;
+
+const struct sb_call *wr_no_call(int64_t budget_ms)
+{
+	nocall_deadline = sb_now_ms() + budget_ms;
+	return NO_CALL;
+}
+
 static const struct wr_ws *ws_of(const struct sb_host *h)
 {
 	return (const struct wr_ws *)(const void *)h;
@@ -67,6 +78,8 @@ static int64_t h_remaining(const struct sb_host *h, const struct sb_call *call)
 {
 	if (call == CLEANUP_CALL)
 		return cleanup_deadline - sb_now_ms();
+	if (call == NO_CALL)
+		return nocall_deadline - sb_now_ms();
 	const struct sb_host *real = ws_of(h)->real;
 	if (!call || !real || !real->remaining_ms)
 		return 30000;
@@ -75,7 +88,7 @@ static int64_t h_remaining(const struct sb_host *h, const struct sb_call *call)
 
 static bool h_cancelled(const struct sb_host *h, const struct sb_call *call)
 {
-	if (call == CLEANUP_CALL || !call)
+	if (call == CLEANUP_CALL || call == NO_CALL || !call)
 		return false;
 	const struct sb_host *real = ws_of(h)->real;
 	return real && real->cancelled && real->cancelled(real, call);

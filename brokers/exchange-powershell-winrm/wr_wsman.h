@@ -67,6 +67,10 @@ void wr_ws_fini(struct wr_ws *ws);
  * budget_ms of its own and no cancellation: the Signal and Delete of a
  * clean-up run after the call's deadline or cancellation too. */
 const struct sb_call *wr_cleanup_call(int64_t budget_ms);
+/* The same for a run without a call (a broker's test()): budget_ms from
+ * now, no cancellation; valid on this thread until the next call. */
+const struct sb_call *wr_no_call(int64_t budget_ms);
+#define WR_NO_CALL_MS 30000
 
 /* Milliseconds left to the call (through the instance's host). */
 int64_t wr_ws_remaining(const struct wr_ws *ws, const struct sb_call *call);

@@ -733,6 +733,12 @@ START_TEST(operation_timeout_below_deadline)
 		if (strcmp(F.reqs[i].action, "Receive") == 0 && i > 2)
 			ck_assert_int_gt(F.reqs[i].timeout_ms,
 					 (int64_t)(secs * 1000));
+	/* without a call (test()): 30 s for the whole run */
+	ck_assert_int_eq(wr_run(p, NULL, "d", 1, &r, NULL, &err), SB_OK);
+	wr_result_free(&r);
+	o = strstr(nth("Receive", 2), "<w:OperationTimeout>PT");
+	ck_assert_ptr_nonnull(o);
+	ck_assert_msg(atof(o + 22) == 20.0, "%s", o);
 	wr_pool_put(p);
 	/* the HTTP client's request_timeout bounds it too */
 	fake_reset();
