@@ -144,6 +144,13 @@ enum sb_status sb_http_conf_check(const struct sb_http_conf *c,
 			free(d);
 			if (st != SB_OK)
 				return st;
+			if (strlen(c->password) > SBN_NTLM_PASSWORD_MAX ||
+			    !sb_utf8_valid(c->password, strlen(c->password)))
+				return sb_error_set(
+				    err, SB_ERR_INVALID_INPUT, NULL,
+				    "password: NTLM takes valid UTF-8 of at "
+				    "most %d bytes",
+				    SBN_NTLM_PASSWORD_MAX);
 		}
 		break;
 	case SB_HTTP_AUTH_BEARER:
@@ -1067,7 +1074,7 @@ static enum sb_status ntlm_perform(struct sb_http *c, CURL *h,
 	if (st == SB_OK)
 		st = sbn_ntlm_authenticate(
 		    &ch, c->ntlm_user, c->ntlm_domain, c->ntlm_key, cc,
-		    sbn_ntlm_filetime_now(), &m3, &m3n, err);
+		    sbn_ntlm_filetime_now(), m1, m1n, m2, m2n, &m3, &m3n, err);
 	if (st != SB_OK)
 		goto done;
 	authz = negotiate_header(m3, m3n);

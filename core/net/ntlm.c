@@ -93,8 +93,7 @@ size_t sbn_ntlm_negotiate(uint8_t out[SBN_NTLM_NEGOTIATE_LEN])
 	return SBN_NTLM_NEGOTIATE_LEN;
 }
 
-/* ---- CHALLENGE ------------------------------------------------------------
- */
+/* ---- CHALLENGE ----------------------------------------------------------- */
 
 /* A security buffer (Len, MaxLen, Offset) at off: its place, checked to
  * lie inside the message. */
@@ -189,8 +188,7 @@ enum sb_status sbn_ntlm_parse_challenge(const void *msg, size_t len,
 	return SB_OK;
 }
 
-/* ---- names -----------------------------------------------------------------
- */
+/* ---- names --------------------------------------------------------------- */
 
 static uint32_t upper_cp(uint32_t c)
 {
@@ -276,8 +274,7 @@ enum sb_status sbn_ntlm_split_account(const char *account, char **user,
 	return SB_OK;
 }
 
-/* ---- cryptography
- * ------------------------------------------------------------ */
+/* ---- cryptography -------------------------------------------------------- */
 
 static bool hmac_md5(const uint8_t key[SBN_NTLM_KEY_LEN], const uint8_t *a,
 		     size_t an, const uint8_t *b, size_t bn,
@@ -407,20 +404,84 @@ sbn_ntlm_lmv2_response(const uint8_t key[SBN_NTLM_KEY_LEN],
 	return SB_OK;
 }
 
-/* ---- AUTHENTICATE ----------------------------------------------------------
- */
+/* ---- AUTHENTICATE -------------------------------------------------------- */
 
-#define AUTH_HEAD 64 /* up to NegotiateFlags: no Version, no MIC */
+#define AUTH_HEAD 64	 /* up to NegotiateFlags: no Version, no MIC */
+#define AUTH_HEAD_MIC 88 /* with Version (zeros) and the MIC at 72 */
+#define AUTH_MIC_AT 72
+#define AV_FLAGS 6		/* MsvAvFlags */
+#define AV_FLAG_MIC 0x00000002u /* the AUTHENTICATE message has a MIC */
 
-enum sb_status
-sbn_ntlm_authenticate(const struct sbn_ntlm_challenge *ch, const char *user,
-		      const char *domain, const uint8_t key[SBN_NTLM_KEY_LEN],
-		      const uint8_t client_challenge[SBN_NTLM_CHALLENGE_LEN],
-		      uint64_t now, uint8_t **msg, size_t *len,
-		      struct sb_error *err)
+/* The target info with MsvAvFlags saying "MIC present" (the pair's bit
+ * set, or a pair added before MsvAvEOL), malloc'd; ti was checked by the
+ * parser.  NULL when out of memory. */
+static uint8_t *with_mic_flag(const uint8_t *ti, size_t n, size_t *out_len)
+{
+	uint8_t *o = malloc(n + 12);
+	if (!o)
+		return NULL;
+	size_t p = 0, w = 0;
+	bool flagged = false;
+	while (p + 4 <= n) {
+		uint16_t id = get16(ti + p), vl = get16(ti + p + 2);
+		if (id == SBN_AV_EOL || vl > n - p - 4)
+			break;
+		memcpy(o + w, ti + p, 4 + (size_t)vl);
+		if (id == AV_FLAGS && vl == 4) {
+			put32(o + w + 4, get32(ti + p + 4) | AV_FLAG_MIC);
+			flagged = true;
+		}
+		w += 4 + (size_t)vl;
+		p += 4 + (size_t)vl;
+	}
+	if (!flagged) {
+		put16(o + w, AV_FLAGS);
+		put16(o + w + 2, 4);
+		put32(o + w + 4, AV_FLAG_MIC);
+		w += 8;
+	}
+	memset(o + w, 0, 4); /* MsvAvEOL */
+	*out_len = w + 4;
+	return o;
+}
+
+/* HMAC-MD5(key, a + b + c) into out. */
+static bool hmac_md5_3(const uint8_t key[SBN_NTLM_KEY_LEN], const uint8_t *a,
+		       size_t an, const uint8_t *b, size_t bn, const uint8_t *c,
+		       size_t cn, uint8_t out[SBN_NTLM_KEY_LEN])
+{
+	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+	char digest[] = "MD5";
+	OSSL_PARAM params[] = {
+	    OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+	    OSSL_PARAM_construct_end()};
+	uint8_t r[SBN_NTLM_KEY_LEN];
+	size_t outl = 0;
+	bool ok = ctx && EVP_MAC_init(ctx, key, SBN_NTLM_KEY_LEN, params) &&
+		  EVP_MAC_update(ctx, a, an) && EVP_MAC_update(ctx, b, bn) &&
+		  EVP_MAC_update(ctx, c, cn) &&
+		  EVP_MAC_final(ctx, r, &outl, sizeof(r)) &&
+		  outl == SBN_NTLM_KEY_LEN;
+	EVP_MAC_CTX_free(ctx);
+	EVP_MAC_free(mac);
+	if (ok)
+		memcpy(out, r, SBN_NTLM_KEY_LEN);
+	return ok;
+}
+
+enum sb_status sbn_ntlm_authenticate(
+    const struct sbn_ntlm_challenge *ch, const char *user, const char *domain,
+    const uint8_t key[SBN_NTLM_KEY_LEN],
+    const uint8_t client_challenge[SBN_NTLM_CHALLENGE_LEN], uint64_t now,
+    const uint8_t *negotiate, size_t negotiate_len, const uint8_t *challenge,
+    size_t challenge_len, uint8_t **msg, size_t *len, struct sb_error *err)
 {
 	*msg = NULL;
 	*len = 0;
+	/* a MIC when the server gave its time (MS-NLMP 3.1.5.1.2) and the
+	 * messages it covers are there */
+	bool mic = ch->has_timestamp && negotiate && challenge;
 	uint8_t dom16[SBN_NTLM_NAME_MAX * 4], user16[SBN_NTLM_NAME_MAX * 4];
 	size_t dn = 0, un = 0;
 	if (!utf16le(domain, false, dom16, sizeof(dom16), &dn) ||
@@ -437,29 +498,40 @@ sbn_ntlm_authenticate(const struct sbn_ntlm_challenge *ch, const char *user,
 					  client_challenge, lm, err) != SB_OK) {
 		return err ? err->status : SB_ERR_INTERNAL;
 	}
-	uint8_t *nt = NULL;
-	size_t nt_len = 0;
-	enum sb_status st = sbn_ntlm_v2_response(
-	    key, ch->server_challenge, client_challenge, ts, ch->target_info,
-	    ch->target_info_len, &nt, &nt_len, NULL, err);
-	if (st != SB_OK)
-		return st;
-	if (nt_len > 0xffff) {
-		free(nt);
-		return sb_error_set(err, SB_ERR_UPSTREAM, "ntlm_challenge",
-				    "the server's NTLM target info is too "
-				    "large to answer");
+	const uint8_t *ti = ch->target_info;
+	size_t ti_len = ch->target_info_len;
+	uint8_t *ti_mic = NULL;
+	if (mic) {
+		ti_mic = with_mic_flag(ti, ti_len, &ti_len);
+		if (!ti_mic)
+			return sb_error_set(err, SB_ERR_INTERNAL, NULL,
+					    "out of memory");
+		ti = ti_mic;
 	}
-	size_t total = AUTH_HEAD + sizeof(lm) + nt_len + dn + un;
-	uint8_t *m = calloc(1, total);
+	uint8_t *nt = NULL, *m = NULL;
+	size_t nt_len = 0, total = 0;
+	uint8_t sk[SBN_NTLM_KEY_LEN];
+	enum sb_status st =
+	    sbn_ntlm_v2_response(key, ch->server_challenge, client_challenge,
+				 ts, ti, ti_len, &nt, &nt_len, sk, err);
+	if (st != SB_OK)
+		goto out;
+	if (nt_len > 0xffff) {
+		st = sb_error_set(err, SB_ERR_UPSTREAM, "ntlm_challenge",
+				  "the server's NTLM target info is too "
+				  "large to answer");
+		goto out;
+	}
+	size_t head = mic ? AUTH_HEAD_MIC : AUTH_HEAD;
+	total = head + sizeof(lm) + nt_len + dn + un;
+	m = calloc(1, total);
 	if (!m) {
-		free(nt);
-		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
-				    "out of memory");
+		st = sb_error_set(err, SB_ERR_INTERNAL, NULL, "out of memory");
+		goto out;
 	}
 	memcpy(m, SIG, 8);
 	put32(m + 8, 3);
-	size_t at = AUTH_HEAD;
+	size_t at = head;
 	/* payload: domain, user, (no workstation), LM, NT, (no key) */
 	struct {
 		size_t off;
@@ -480,8 +552,22 @@ sbn_ntlm_authenticate(const struct sbn_ntlm_challenge *ch, const char *user,
 	uint32_t flags = (ch->flags & AUTH_FLAGS & ~SBN_NTLM_OEM) |
 			 SBN_NTLM_UNICODE | SBN_NTLM_NTLM;
 	put32(m + 60, flags);
-	free(nt);
+	/* MIC = HMAC-MD5(ExportedSessionKey, NEGOTIATE + CHALLENGE +
+	 * AUTHENTICATE with the MIC zero); without key exchange the
+	 * exported key is the session base key */
+	if (mic && !hmac_md5_3(sk, negotiate, negotiate_len, challenge,
+			       challenge_len, m, total, m + AUTH_MIC_AT)) {
+		st = sb_error_set(err, SB_ERR_INTERNAL, NULL,
+				  "NTLM: OpenSSL's HMAC-MD5 failed");
+		goto out;
+	}
 	*msg = m;
 	*len = total;
-	return SB_OK;
+	m = NULL;
+out:
+	sbn_ntlm_wipe(sk, sizeof(sk));
+	free(m);
+	free(nt);
+	free(ti_mic);
+	return st;
 }

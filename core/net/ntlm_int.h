@@ -2,7 +2,7 @@
  * ntlm-negotiate — a raw NTLMSSP token carried in the Negotiate scheme.
  * Not installed: the HTTP client, its unit test and its fuzz target use
  * it.  Only what an HTTP client needs: no signing or sealing, no key
- * exchange, no MIC. */
+ * exchange. */
 #ifndef SB_NET_NTLM_INT_H
 #define SB_NET_NTLM_INT_H
 
@@ -107,15 +107,20 @@ sbn_ntlm_lmv2_response(const uint8_t key[SBN_NTLM_KEY_LEN],
  * response with the challenge's MsvAvTimestamp when it has one (and then
  * an LmChallengeResponse of zeros, as MS-NLMP says), else with now (a
  * FILETIME) and an LMv2 response.  client_challenge: 8 random bytes (the
- * caller's, so that tests can repeat a computation).  No workstation
- * name, no session key, no MIC.  *msg malloc'd.  SB_ERR_INVALID_INPUT
- * for names that do not fit, SB_ERR_INTERNAL on failure. */
-enum sb_status
-sbn_ntlm_authenticate(const struct sbn_ntlm_challenge *ch, const char *user,
-		      const char *domain, const uint8_t key[SBN_NTLM_KEY_LEN],
-		      const uint8_t client_challenge[SBN_NTLM_CHALLENGE_LEN],
-		      uint64_t now, uint8_t **msg, size_t *len,
-		      struct sb_error *err);
+ * caller's, so that tests can repeat a computation).  With the challenge's
+ * timestamp and the NEGOTIATE and CHALLENGE messages as sent and received
+ * (both not NULL), a MIC: MsvAvFlags in the response's target info says
+ * so, and the message has a Version (zeros) and at offset 72 the MIC,
+ * HMAC-MD5 of the three messages (the MIC zero) under the session base
+ * key.  No workstation name, no encrypted session key.  *msg malloc'd.
+ * SB_ERR_INVALID_INPUT for names that do not fit, SB_ERR_INTERNAL on
+ * failure. */
+enum sb_status sbn_ntlm_authenticate(
+    const struct sbn_ntlm_challenge *ch, const char *user, const char *domain,
+    const uint8_t key[SBN_NTLM_KEY_LEN],
+    const uint8_t client_challenge[SBN_NTLM_CHALLENGE_LEN], uint64_t now,
+    const uint8_t *negotiate, size_t negotiate_len, const uint8_t *challenge,
+    size_t challenge_len, uint8_t **msg, size_t *len, struct sb_error *err);
 
 /* The current time as a FILETIME (100 ns units since 1601-01-01 UTC). */
 uint64_t sbn_ntlm_filetime_now(void);

@@ -180,8 +180,9 @@ enum sb_status sb_http_conf_check(const struct sb_http_conf *conf,
  *   > the request + Authorization: Negotiate <AUTHENTICATE message>
  *   < the answer
  * The request goes whole (its body too) with each leg.  The NTLMv2
- * response takes the challenge's MsvAvTimestamp when it has one; there is
- * no MIC, no signing or sealing (use https).  A kept connection that
+ * response takes the challenge's MsvAvTimestamp when it has one, and then
+ * the AUTHENTICATE message carries a MIC (MS-NLMP); there is no signing
+ * or sealing, nor channel binding (use https).  A kept connection that
  * finished the handshake serves later requests with no Authorization at
  * all; a new connection (SB_HTTP_FRESH_CONNECT, or the server closed the
  * kept one) handshakes again, and so does, once, a 401 on a kept

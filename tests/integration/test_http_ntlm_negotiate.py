@@ -10,7 +10,7 @@ account:
   - EXAMPLE\\alice and alice@example.test: 200, the handshake on the first
     request's connection (NEGOTIATE, 401 with the CHALLENGE in
     WWW-Authenticate: Negotiate, AUTHENTICATE) with the body sent whole on
-    each leg; later requests on the kept connection send no Authorization
+    each leg, the AUTHENTICATE message's MIC checked too; later requests on the kept connection send no Authorization
     and no new handshake; a new connection (SB_HTTP_FRESH_CONNECT) has its
     own handshake;
   - the server closing a kept connection: the next request's new
@@ -27,6 +27,8 @@ With SB_TEST_VALGRIND=1 the client runs under valgrind's memcheck; an
 ASan build reports through its stderr: either fails the test.
 """
 import base64
+import hashlib
+import hmac
 import http.server
 import json
 import os
@@ -50,6 +52,7 @@ try:
 except ImportError as e:
     print("# SKIP: tests/mock/ews_ntlm.py cannot be loaded: %s" % e)
     sys.exit(sbtest.SKIP)
+import ews_auth  # noqa: E402
 from ews_store import PASSWORD  # noqa: E402
 
 CLIENT = os.path.join(sbtest.TOP_BUILDDIR, "tests", "integration",
@@ -79,7 +82,8 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         with self.lock:
             self.stats = {"connections": 0, "requests": 0,
                           "ntlm_handshakes": 0, "auth_failures": 0,
-                          "auth_schemes": {}}
+                          "auth_schemes": {}, "mic_ok": 0, "mic_bad": 0,
+                          "no_mic": 0}
             # one entry per request: (connection, scheme, NTLM message
             # type or 0, body length, path)
             self.log = []
@@ -99,6 +103,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.conn_id = self.server.bump("connections")
         self.ntlm = None
         self.conn_user = None
+        self.m1 = self.m2 = None  # NEGOTIATE and CHALLENGE, for the MIC
 
     def log_message(self, fmt, *args):  # quiet
         pass
@@ -111,8 +116,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def send_header(self, name, value):
         if name.lower() == "www-authenticate" and " " in value:
+            tok = value.split(" ", 1)[1]
             with self.server.lock:
-                self.server.tokens.append(value.split(" ", 1)[1])
+                self.server.tokens.append(tok)
+            self.m2 = base64.b64decode(tok)
         super().send_header(name, value)
 
     def handle_any(self):
@@ -121,7 +128,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         srv.bump("requests")
         auth = self.headers.get("Authorization") or ""
         scheme, _, tok = auth.partition(" ")
-        kind = 0
+        kind, msg = 0, b""
         if tok:
             with srv.lock:
                 srv.tokens.append(tok.strip())
@@ -143,6 +150,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
+        if kind == 1:
+            self.m1 = msg
+        if kind == 3 and not self.mic_ok(msg):
+            return ews_auth.refuse(self, ["Negotiate"])
         user = ews_ntlm.authenticate(self, auth, offer="Negotiate")
         if user is None:
             return  # it answered 401
@@ -160,6 +171,41 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.conn_user = None  # as a server restarted behind a proxy
 
     do_GET = do_POST = handle_any
+
+    def mic_ok(self, m3):
+        """The MIC of an AUTHENTICATE message whose NTLMv2 proof is right
+        (ews_ntlm judges the rest): False if MsvAvFlags says there is one
+        and it is not HMAC-MD5(session base key, NEGOTIATE + CHALLENGE +
+        AUTHENTICATE with the MIC zero)."""
+        try:
+            nt = ews_ntlm.field(m3, 20)
+            dom = ews_ntlm.field(m3, 28).decode("utf-16-le")
+            user = ews_ntlm.field(m3, 36).decode("utf-16-le")
+        except (ews_ntlm.BadMessage, UnicodeDecodeError, struct.error):
+            return True
+        key = ews_ntlm.nt_owf_v2(user, dom, PASSWORD)
+        if len(nt) <= 48 or self.ntlm is None or not hmac.compare_digest(
+                hmac.new(key, self.ntlm + nt[16:], hashlib.md5).digest(),
+                nt[:16]):
+            return True  # not NTLMv2, or a wrong proof: ews_ntlm refuses
+        flags, ti = 0, nt[16 + 28:]
+        p = 0
+        while p + 4 <= len(ti):
+            av, ln = struct.unpack_from("<HH", ti, p)
+            if av == 0:
+                break
+            if av == 6 and ln == 4:
+                flags = struct.unpack_from("<I", ti, p + 4)[0]
+            p += 4 + ln
+        if not flags & 2:
+            self.server.bump("no_mic")
+            return True
+        sbk = hmac.new(key, nt[:16], hashlib.md5).digest()
+        zeroed = m3[:72] + b"\x00" * 16 + m3[88:]
+        want = hmac.new(sbk, self.m1 + self.m2 + zeroed, hashlib.md5).digest()
+        good = len(m3) >= 88 and hmac.compare_digest(want, m3[72:88])
+        self.server.bump("mic_ok" if good else "mic_bad")
+        return good
 
 
 def client_command():
@@ -269,6 +315,8 @@ try:
     c.eq(st["ntlm_handshakes"], 2,
          "domain user: one handshake per connection, none more")
     c.eq(st["auth_failures"], 0, "domain user: nothing refused")
+    c.eq((st["mic_ok"], st["mic_bad"], st["no_mic"]), (2, 0, 0),
+         "domain user: each AUTHENTICATE had a MIC, checked by the server")
     want = [(1, "Negotiate", 1, POST_BODY_LEN, "/ntlm"),
             (1, "Negotiate", 3, POST_BODY_LEN, "/ntlm"),
             (1, "", 0, 0, "/ntlm"),
@@ -353,6 +401,11 @@ try:
     c.ok("password: required when auth = ntlm-negotiate" in
          res.get(0, {}).get("open", ""),
          "no password: the instance does not open, naming the key", res)
+    res, _ = run_client("long password", "EXAMPLE\\alice", "p" * 1100,
+                        ["GET /ntlm"], want_rc=2)
+    c.ok("password: NTLM takes valid UTF-8 of at most 1024 bytes" in
+         res.get(0, {}).get("open", ""),
+         "long password: the instance does not open, naming the key", res)
 finally:
     SRV.shutdown()
     SRV.server_close()

@@ -178,7 +178,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *pw = getenv("SB_TEST_NTLM_PASSWORD");
-	char url_kv[1024], user_kv[1024], pw_kv[1024];
+	char url_kv[1024], user_kv[1024], pw_kv[4096];
 	snprintf(url_kv, sizeof(url_kv), "url=%s", argv[1]);
 	snprintf(user_kv, sizeof(user_kv), "username=%s", argv[2]);
 	snprintf(pw_kv, sizeof(pw_kv), "password=%s", pw ? pw : "");
@@ -190,8 +190,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "test host: %s\n", err.message);
 		return 2;
 	}
-	if (sb_testhost_config(th, kv, &err) != SB_OK ||
-	    sb_testhost_open(th, &err) != SB_OK) {
+	enum sb_status cst = sb_testhost_config(th, kv, &err);
+	memset(pw_kv, 0, sizeof(pw_kv)); /* the instance has its copy */
+	if (cst != SB_OK || sb_testhost_open(th, &err) != SB_OK) {
 		printf("open %s\n", err.message);
 		fprintf(stderr, "instance: %s\n", err.message);
 		sb_testhost_free(th);

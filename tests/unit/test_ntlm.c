@@ -24,8 +24,7 @@
 
 #include "ntlm_int.h"
 
-/* ---- an independent MD4 (RFC 1320) ----------------------------------------
- */
+/* ---- an independent MD4 (RFC 1320) --------------------------------------- */
 
 #define ROTL(x, s) (((x) << (s)) | ((x) >> (32 - (s))))
 
@@ -128,8 +127,7 @@ static void hex(const char *s, uint8_t *out, size_t n)
 	}
 }
 
-/* ---- MS-NLMP 4.2.4
- * ------------------------------------------------------------ */
+/* ---- MS-NLMP 4.2.4 ------------------------------------------------------- */
 
 static const char TI_424[] = /* MsvAvNbDomainName "Domain",
 				MsvAvNbComputerName "Server", MsvAvEOL */
@@ -194,8 +192,7 @@ START_TEST(test_msnlmp_424)
 }
 END_TEST
 
-/* ---- AUTHENTICATE, read back and recomputed
- * ------------------------------------ */
+/* ---- AUTHENTICATE, read back and recomputed ------------------------------ */
 
 /* A CHALLENGE message: flags, server challenge, target info. */
 static size_t challenge(uint8_t *m, uint32_t flags, const uint8_t sc[8],
@@ -212,7 +209,8 @@ static size_t challenge(uint8_t *m, uint32_t flags, const uint8_t sc[8],
 	m[40] = (uint8_t)ti_len, m[41] = (uint8_t)(ti_len >> 8);
 	m[42] = (uint8_t)ti_len, m[43] = (uint8_t)(ti_len >> 8);
 	m[44] = 56;
-	memcpy(m + 56, ti, ti_len);
+	if (ti_len)
+		memcpy(m + 56, ti, ti_len);
 	return 56 + ti_len;
 }
 
@@ -229,6 +227,7 @@ static const uint8_t *afield(const uint8_t *m, size_t len, size_t off,
 	*n = le16(m + off);
 	ck_assert_uint_eq(le16(m + off + 2), *n);
 	size_t at = le32(m + off + 4);
+	ck_assert_uint_ge(at, 64);
 	ck_assert_uint_le(at + *n, len);
 	return m + at;
 }
@@ -237,7 +236,7 @@ static const uint8_t *afield(const uint8_t *m, size_t len, size_t off,
 
 static void check_authenticate(const char *account, const char *pw,
 			       const char *user, const char *dom,
-			       bool timestamp)
+			       bool timestamp, bool mic, bool srv_flags)
 {
 	struct sb_error err;
 	char *u = NULL, *d = NULL;
@@ -258,6 +257,10 @@ static void check_authenticate(const char *account, const char *pw,
 	       "E\0X\0",
 	       8);
 	tl = 8;
+	if (srv_flags) { /* MsvAvFlags of the server's: 1, constrained */
+		memcpy(ti + tl, "\x06\x00\x04\x00\x01\x00\x00\x00", 8);
+		tl += 8;
+	}
 	const uint64_t srv_ts = 0x01d9f00ddeadbeefULL;
 	if (timestamp) {
 		memcpy(ti + tl, "\x07\x00\x08\x00", 4);
@@ -276,12 +279,25 @@ static void check_authenticate(const char *account, const char *pw,
 	ck_assert_uint_eq(ch.target_info_len, tl);
 
 	const uint64_t now = 0x01da000012345678ULL;
-	uint8_t *m3 = NULL;
-	size_t m3n = 0;
+	uint8_t *m3 = NULL, m1[SBN_NTLM_NEGOTIATE_LEN];
+	size_t m3n = 0, m1n = sbn_ntlm_negotiate(m1);
 	ck_assert_int_eq(
-	    sbn_ntlm_authenticate(&ch, u, d, key, cc, now, &m3, &m3n, &err),
+	    sbn_ntlm_authenticate(&ch, u, d, key, cc, now, mic ? m1 : NULL, m1n,
+				  mic ? m2 : NULL, m2n, &m3, &m3n, &err),
 	    SB_OK);
-	ck_assert_uint_ge(m3n, 64);
+	/* the target info expected back: with a MIC, MsvAvFlags says so */
+	const bool with_mic = mic && timestamp;
+	uint8_t tx[80];
+	size_t txl = tl;
+	memcpy(tx, ti, tl);
+	if (with_mic && srv_flags) {
+		tx[8 + 4] |= 2;
+	} else if (with_mic) {
+		memcpy(tx + tl - 4, "\x06\x00\x04\x00\x02\0\0\0\0\0\0\0", 12);
+		txl = tl + 8;
+	}
+	const size_t head = with_mic ? 88 : 64;
+	ck_assert_uint_ge(m3n, head);
 	ck_assert_mem_eq(m3, "NTLMSSP\0\x03\0\0\0", 12);
 	uint32_t flags = le32(m3 + 60);
 	ck_assert(flags & SBN_NTLM_UNICODE);
@@ -305,7 +321,7 @@ static void check_authenticate(const char *account, const char *pw,
 	/* the NTLMv2 response: the blob as MS-NLMP builds it, its proof
 	 * recomputed with the independent key and HMAC */
 	const uint8_t *nt = afield(m3, m3n, 20, &n);
-	ck_assert_uint_eq(n, 16 + 28 + tl + 4);
+	ck_assert_uint_eq(n, 16 + 28 + txl + 4);
 	const uint8_t *blob = nt + 16;
 	ck_assert_mem_eq(blob, "\x01\x01\0\0\0\0\0\0", 8);
 	uint64_t ts = 0;
@@ -314,8 +330,8 @@ static void check_authenticate(const char *account, const char *pw,
 	ck_assert(ts == (timestamp ? srv_ts : now));
 	ck_assert_mem_eq(blob + 16, cc, 8);
 	ck_assert_mem_eq(blob + 24, "\0\0\0\0", 4);
-	ck_assert_mem_eq(blob + 28, ti, tl);
-	ck_assert_mem_eq(blob + 28 + tl, "\0\0\0\0", 4);
+	ck_assert_mem_eq(blob + 28, tx, txl);
+	ck_assert_mem_eq(blob + 28 + txl, "\0\0\0\0", 4);
 	uint8_t proof[16];
 	ref_hmac(ref, sc, 8, blob, n - 16, proof);
 	ck_assert_mem_eq(nt, proof, 16);
@@ -334,8 +350,29 @@ static void check_authenticate(const char *account, const char *pw,
 	/* a wrong password gives another proof */
 	uint8_t bad[16];
 	ref_ntowfv2("not-the-password", user, dom, bad);
-	ref_hmac(bad, sc, 8, blob, 16 + 28 + tl + 4 - 16, proof);
+	ref_hmac(bad, sc, 8, blob, 28 + txl + 4, proof);
 	ck_assert(memcmp(nt, proof, 16) != 0);
+
+	/* the payload starts after the head; with a MIC, the Version is
+	 * zeros and the MIC is HMAC-MD5 of the three messages (the MIC
+	 * zero) under the session base key HMAC-MD5(NTOWFv2, NTProofStr) */
+	for (size_t off = 12; off <= 52; off += 8)
+		ck_assert_uint_ge(le32(m3 + off + 4), head);
+	if (with_mic) {
+		ck_assert_mem_eq(m3 + 64, "\0\0\0\0\0\0\0\0", 8);
+		uint8_t sbk[16], want_mic[16];
+		ref_hmac(ref, nt, 16, NULL, 0, sbk);
+		size_t all_n = m1n + m2n + m3n;
+		uint8_t *all = malloc(all_n);
+		ck_assert_ptr_nonnull(all);
+		memcpy(all, m1, m1n);
+		memcpy(all + m1n, m2, m2n);
+		memcpy(all + m1n + m2n, m3, m3n);
+		memset(all + m1n + m2n + 72, 0, 16);
+		ref_hmac(sbk, all, all_n, NULL, 0, want_mic);
+		ck_assert_mem_eq(m3 + 72, want_mic, 16);
+		free(all);
+	}
 	free(m3);
 	free(u);
 	free(d);
@@ -344,20 +381,33 @@ static void check_authenticate(const char *account, const char *pw,
 START_TEST(test_authenticate_domain_user)
 {
 	check_authenticate("EXAMPLE\\administrator", "Secret-Pw-1",
-			   "administrator", "EXAMPLE", true);
+			   "administrator", "EXAMPLE", true, false, false);
+}
+END_TEST
+
+START_TEST(test_authenticate_mic)
+{
+	check_authenticate("EXAMPLE\\administrator", "Secret-Pw-1",
+			   "administrator", "EXAMPLE", true, true, false);
+	/* the server's MsvAvFlags gets the MIC bit, no second pair */
+	check_authenticate("EXAMPLE\\operator", "Secret-Pw-1", "operator",
+			   "EXAMPLE", true, true, true);
+	/* no timestamp from the server: no MIC, even when asked */
+	check_authenticate("EXAMPLE\\operator", "Secret-Pw-1", "operator",
+			   "EXAMPLE", false, true, false);
 }
 END_TEST
 
 START_TEST(test_authenticate_upn_no_timestamp)
 {
 	check_authenticate("operator@example.test", "an0ther pass phrase",
-			   "operator@example.test", "", false);
+			   "operator@example.test", "", false, false, false);
 }
 END_TEST
 
 START_TEST(test_authenticate_plain_user)
 {
-	check_authenticate("Bob", "x", "Bob", "", true);
+	check_authenticate("Bob", "x", "Bob", "", true, false, false);
 }
 END_TEST
 
@@ -435,8 +485,7 @@ START_TEST(test_split_account_refusals)
 }
 END_TEST
 
-/* ---- bad challenges
- * ------------------------------------------------------------- */
+/* ---- bad challenges ------------------------------------------------------ */
 
 static void refused(const uint8_t *m, size_t n, const char *words)
 {
@@ -511,6 +560,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_md4_reference);
 	tcase_add_test(tc, test_msnlmp_424);
 	tcase_add_test(tc, test_authenticate_domain_user);
+	tcase_add_test(tc, test_authenticate_mic);
 	tcase_add_test(tc, test_authenticate_upn_no_timestamp);
 	tcase_add_test(tc, test_authenticate_plain_user);
 	tcase_add_test(tc, test_negotiate_message);
