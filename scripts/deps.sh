@@ -13,6 +13,7 @@ libltdl-dev libinih-dev libjansson-dev
 libcurl4-openssl-dev libxml2-dev libssl-dev check
 python3 python3-aiosmtpd python3-icalendar python3-cryptography
 python3-lxml python3-exchangelib python3-pycryptodome
+python3-winrm python3-requests-ntlm python3-requests-kerberos
 openssl curl valgrind ca-certificates
 libjs-bootstrap5 libjs-chart.js chromium chromium-driver python3-selenium"
 # Node.js and npm (for the OpenAPI validator in the tests): Debian's, unless

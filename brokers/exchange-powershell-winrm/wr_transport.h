@@ -82,7 +82,8 @@ void wr_result_free(struct wr_result *r);
  *   anything failing after the Command was accepted: the error message
  *   says the command "may or may not have run" and err->code is
  *   "outcome_unknown" (*started true).
- * started (may be NULL) is set true once the server accepted Command. */
+ * started (may be NULL) is set true once the server accepted Command.
+ * call may be NULL (a broker's test()): the run then has 30 s. */
 enum sb_status wr_run(struct wr_pool *p, const struct sb_call *call,
 		      const char *script, size_t len, struct wr_result *res,
 		      bool *started, struct sb_error *err);
@@ -90,5 +91,13 @@ enum sb_status wr_run(struct wr_pool *p, const struct sb_call *call,
 /* For tests and /metrics-like diagnostics: shells open now, and the most
  * ever open at once. */
 void wr_pool_stats(struct wr_pool *p, int *open_now, int *max_seen);
+
+/* For unit tests: replace the network of p's HTTP client (see
+ * sb_http_set_transport; set before any wr_run on p). */
+void wr_pool_set_transport(struct wr_pool *p, sb_http_transport_fn fn,
+			   void *ctx);
+/* For unit tests: every pool handle made from now on (wr_pool_get) gets
+ * this transport (fn NULL: the network again).  Not thread-safe. */
+void wr_set_test_transport(sb_http_transport_fn fn, void *ctx);
 
 #endif
