@@ -2,6 +2,7 @@
  * validate, open/close, and the object table. */
 #include "config.h"
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,11 +163,72 @@ static enum sb_status wr_validate(const void *config, struct sb_error *err)
 
 /* ---- the instance ------------------------------------------------------- */
 
+/* The transport sees the call's deadline WR_DEADLINE_MARGIN_MS early, so
+ * that its error (after Enable or Disable was sent: "may or may not have
+ * run") reaches the client before the host gives up on the call with a
+ * bare timeout of its own. */
+#define WR_DEADLINE_MARGIN_MS 750
+
 struct wr {
 	const struct sb_host *host;
 	const struct wr_conf *conf;
 	struct wr_pool *pool;
+	struct sb_host early; /* the host lent to the transport */
 };
+
+static const struct sb_host *real_of(const struct sb_host *h)
+{
+	const struct wr *w =
+	    (const struct wr *)((const char *)h - offsetof(struct wr, early));
+	return w->host;
+}
+
+static void early_log(const struct sb_host *h, enum sb_log_level level,
+		      const char *fmt, ...) SB_PRINTF(3, 4);
+static void early_log(const struct sb_host *h, enum sb_log_level level,
+		      const char *fmt, ...)
+{
+	const struct sb_host *real = real_of(h);
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	real->log(real, level, "%s", line);
+}
+
+static int64_t early_remaining(const struct sb_host *h,
+			       const struct sb_call *call)
+{
+	const struct sb_host *real = real_of(h);
+	return real->remaining_ms(real, call) - WR_DEADLINE_MARGIN_MS;
+}
+
+static bool early_cancelled(const struct sb_host *h, const struct sb_call *call)
+{
+	const struct sb_host *real = real_of(h);
+	return real->cancelled(real, call) || early_remaining(h, call) <= 0;
+}
+
+static bool early_log_enabled(const struct sb_host *h, enum sb_log_level level)
+{
+	return sb_log_enabled(real_of(h), level);
+}
+
+static void early_host(struct wr *w)
+{
+	const struct sb_host *real = w->host;
+	w->early = (struct sb_host){
+	    .struct_size = sizeof(struct sb_host),
+	    .instance = real->instance,
+	    .broker = real->broker,
+	    .log = early_log,
+	    .remaining_ms = early_remaining,
+	    .cancelled = early_cancelled,
+	    .state_dir = real->state_dir,
+	    .log_enabled = early_log_enabled,
+	};
+}
 
 static enum sb_status wr_open(const struct sb_host *host, const void *config,
 			      void **state, struct sb_error *err)
@@ -210,7 +272,8 @@ static enum sb_status wr_open(const struct sb_host *host, const void *config,
 	    .max_output = c->max_output,
 	    .allow_unencrypted = c->allow_unencrypted,
 	};
-	w->pool = wr_pool_get(host, &tc, err);
+	early_host(w);
+	w->pool = wr_pool_get(&w->early, &tc, err);
 	if (!w->pool) {
 		free(w);
 		return err->status ? err->status : SB_ERR_INTERNAL;
