@@ -844,6 +844,13 @@ static enum sb_status curl_failure(CURL *h, CURLcode rc, const char *ebuf,
 	bool connected =
 	    x->resp->status > 0 ||
 	    (connect_s > 0 && (strncasecmp(b->url, "https:", 6) || app_s > 0));
+	/* A kept connection has no connect time of its own: a transfer that
+	 * ran well past connect_timeout cannot have failed connecting (the
+	 * connect would have timed out at connect_timeout). */
+	double total_s = 0;
+	curl_easy_getinfo(h, CURLINFO_TOTAL_TIME, &total_s);
+	if ((int64_t)(total_s * 1000) > connect_ms + 250)
+		connected = true;
 	if (x->over_cap)
 		return sb_error_set(err, SB_ERR_UPSTREAM, "response_too_large",
 				    "the server's answer is larger than "
