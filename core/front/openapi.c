@@ -427,6 +427,13 @@ static json_t *fixed_paths(void)
 
 char *sbc_openapi_json(const struct sbc_catalog *c)
 {
+	return sbc_openapi_json_view(c, NULL);
+}
+
+char *sbc_openapi_json_view(const struct sbc_catalog *c,
+			    const struct sbc_view *v)
+{
+	bool all = !v || !v->may;
 	static const char *const call_errors[] = {
 	    "400", "403", "404", "405", "409", "413", "415",
 	    "429", "500", "502", "503", "504", "507", NULL};
@@ -454,6 +461,9 @@ char *sbc_openapi_json(const struct sbc_catalog *c)
 			const struct sb_object *ob = inst->objects[k];
 			for (const struct sb_method *m = ob->methods;
 			     m && m->name; m++) {
+				if (!all && !v->may(v->ud, inst->name, ob->name,
+						    m->name))
+					continue;
 				char path[600];
 				snprintf(path, sizeof(path),
 					 "/v1/call/%s/%s/%s", inst->name,
@@ -495,7 +505,24 @@ char *sbc_openapi_json(const struct sbc_catalog *c)
 	json_decref(ids);
 	sbc_json_set(root, "tags", tags);
 	sbc_json_set(root, "paths", paths);
-	sbc_json_set(root, "components", components());
+	json_t *comp = components();
+	if (v && v->secured) {
+		/* every path but the health check needs a credential */
+		sbc_json_set(
+		    comp, "securitySchemes",
+		    json_pack("{s:{s:s, s:s, s:s}}", "bearer", "type", "http",
+			      "scheme", "bearer", "description",
+			      "A client's token ([client] token_sha256 holds "
+			      "its SHA-256).  Over TLS a client certificate "
+			      "whose subject is a [client]'s cert_subject "
+			      "authenticates as well."));
+		sbc_json_set(root, "security", json_pack("[{s:[]}]", "bearer"));
+		json_t *h = json_object_get(
+		    json_object_get(paths, "/v1/health"), "get");
+		if (h)
+			sbc_json_set(h, "security", json_array());
+	}
+	sbc_json_set(root, "components", comp);
 	if (!root)
 		return NULL;
 	char *s = json_dumps(root, JSON_INDENT(1));

@@ -1,0 +1,475 @@
+/* The API's security policy (see security.h and docs/design-notes.md,
+ * "API security"): clients and their grants, the listener's TLS context,
+ * CORS origins and request ids. */
+#include "config.h"
+
+#include <fnmatch.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+
+#include "security.h"
+
+struct doc_slot {
+	int64_t generation; /* 0: empty */
+	char *text;
+	size_t len;
+};
+
+struct sbc_client {
+	char *name;
+	bool has_token;
+	unsigned char token_hash[32];
+	char *cert_subject;
+	char **allow;	  /* NULL-terminated (may be empty) */
+	char **mailboxes; /* NULL-terminated (may be empty) */
+	int64_t per_minute;
+	/* the call rate: a bucket of per_minute calls, refilled evenly */
+	pthread_mutex_t mu; /* tokens, last_ms, docs */
+	double tokens;
+	int64_t last_ms;
+	struct doc_slot docs[2];
+};
+
+struct sbc_security {
+	atomic_int refs;
+	struct sbc_client *clients;
+	size_t n_clients;
+	SSL_CTX *tls;
+	char **origins;
+	bool access_log;
+};
+
+static char **strv_copy(char *const *v)
+{
+	size_t n = 0;
+	while (v && v[n])
+		n++;
+	char **out = calloc(n + 1, sizeof(*out));
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		out[i] = strdup(v[i]);
+		if (!out[i]) {
+			for (size_t k = 0; k < i; k++)
+				free(out[k]);
+			free(out);
+			return NULL;
+		}
+	}
+	return out;
+}
+
+static void strv_free(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+static bool unhex32(const char *hex, unsigned char out[32])
+{
+	for (size_t i = 0; i < 32; i++) {
+		unsigned v = 0;
+		for (int k = 0; k < 2; k++) {
+			char ch = hex[2 * i + (size_t)k];
+			v <<= 4;
+			if (ch >= '0' && ch <= '9')
+				v |= (unsigned)(ch - '0');
+			else if (ch >= 'a' && ch <= 'f')
+				v |= (unsigned)(ch - 'a' + 10);
+			else if (ch >= 'A' && ch <= 'F')
+				v |= (unsigned)(ch - 'A' + 10);
+			else
+				return false;
+		}
+		out[i] = (unsigned char)v;
+	}
+	return hex[64] == '\0';
+}
+
+void sbc_sha256_hex(const char *s, size_t len, char out[65])
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	static const char hx[] = "0123456789abcdef";
+	if (!EVP_Digest(s, len, md, &mdlen, EVP_sha256(), NULL) ||
+	    mdlen != 32) {
+		out[0] = '\0';
+		return;
+	}
+	for (size_t i = 0; i < 32; i++) {
+		out[2 * i] = hx[md[i] >> 4];
+		out[2 * i + 1] = hx[md[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+/* The last OpenSSL error as text (the queue is emptied). */
+static const char *ssl_error(char *buf, size_t n)
+{
+	unsigned long e = ERR_get_error(), more;
+	while ((more = ERR_get_error()) != 0)
+		e = more;
+	if (!e) {
+		snprintf(buf, n, "unknown error");
+		return buf;
+	}
+	ERR_error_string_n(e, buf, n);
+	return buf;
+}
+
+static SSL_CTX *tls_build(const struct sbc_config *cfg,
+			  struct sbc_errlist *errs)
+{
+	char why[256];
+	const char *where = cfg->path;
+	/* config_load.c checked that tls_cert and tls_key go together */
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	if (!ctx) {
+		sbc_errlist_add(errs, "%s: [server] TLS: %s", where,
+				ssl_error(why, sizeof(why)));
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+				  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+	static const unsigned char sid[] = "svcbrokerd";
+	SSL_CTX_set_session_id_context(ctx, sid, sizeof(sid) - 1);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1) {
+		sbc_errlist_add(
+		    errs, "%s: [server] tls_cert: cannot use %s: %s", where,
+		    cfg->tls_cert, ssl_error(why, sizeof(why)));
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) !=
+	    1) {
+		/* never the key's bytes: only its path */
+		sbc_errlist_add(errs, "%s: [server] tls_key: cannot use %s: %s",
+				where, cfg->tls_key,
+				ssl_error(why, sizeof(why)));
+		goto fail;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		sbc_errlist_add(errs,
+				"%s: [server] tls_key: %s does not match the "
+				"certificate in %s",
+				where, cfg->tls_key, cfg->tls_cert);
+		ERR_clear_error();
+		goto fail;
+	}
+	if (cfg->tls_client_ca) {
+		STACK_OF(X509_NAME) *names =
+		    SSL_load_client_CA_file(cfg->tls_client_ca);
+		if (!names || SSL_CTX_load_verify_locations(
+				  ctx, cfg->tls_client_ca, NULL) != 1) {
+			if (names)
+				sk_X509_NAME_pop_free(names, X509_NAME_free);
+			sbc_errlist_add(errs,
+					"%s: [server] tls_client_ca: cannot "
+					"use %s: %s",
+					where, cfg->tls_client_ca,
+					ssl_error(why, sizeof(why)));
+			goto fail;
+		}
+		SSL_CTX_set_client_CA_list(ctx, names);
+		/* asked for, not required: a client without a certificate
+		 * may still authenticate with a token */
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+		SSL_CTX_set_verify_depth(ctx, 8);
+	}
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+struct sbc_security *sbc_security_build(const struct sbc_config *cfg,
+					struct sbc_errlist *errs)
+{
+	struct sbc_security *s = calloc(1, sizeof(*s));
+	if (!s) {
+		sbc_errlist_add(errs, "out of memory");
+		return NULL;
+	}
+	atomic_init(&s->refs, 1);
+	s->access_log = cfg->access_log;
+	bool ok = true;
+	if (cfg->cors_origins) {
+		s->origins = strv_copy(cfg->cors_origins);
+		ok = s->origins != NULL;
+	}
+	if (cfg->tls_cert && cfg->tls_key) {
+		s->tls = tls_build(cfg, errs);
+		ok = ok && s->tls;
+	}
+	if (cfg->n_clients) {
+		s->clients = calloc(cfg->n_clients, sizeof(*s->clients));
+		ok = ok && s->clients;
+	}
+	for (size_t i = 0; ok && i < cfg->n_clients; i++) {
+		const struct sbc_client_conf *cc = &cfg->clients[i];
+		struct sbc_client *c = &s->clients[i];
+		pthread_mutex_init(&c->mu, NULL);
+		s->n_clients++;
+		c->name = strdup(cc->name);
+		c->cert_subject =
+		    cc->cert_subject ? strdup(cc->cert_subject) : NULL;
+		c->allow = strv_copy(cc->allow);
+		c->mailboxes = strv_copy(cc->mailboxes);
+		c->per_minute = cc->max_calls_per_minute;
+		c->tokens = (double)c->per_minute;
+		if (cc->token_sha256) {
+			c->has_token = unhex32(cc->token_sha256, c->token_hash);
+			ok = c->has_token;
+		}
+		if (!c->name || !c->allow || !c->mailboxes ||
+		    (cc->cert_subject && !c->cert_subject))
+			ok = false;
+	}
+	if (!ok) {
+		if (errs->total == 0)
+			sbc_errlist_add(errs, "out of memory");
+		sbc_security_unref(s);
+		return NULL;
+	}
+	return s;
+}
+
+struct sbc_security *sbc_security_ref(struct sbc_security *s)
+{
+	if (s)
+		atomic_fetch_add(&s->refs, 1);
+	return s;
+}
+
+void sbc_security_unref(struct sbc_security *s)
+{
+	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
+		return;
+	for (size_t i = 0; i < s->n_clients; i++) {
+		struct sbc_client *c = &s->clients[i];
+		free(c->name);
+		free(c->cert_subject);
+		strv_free(c->allow);
+		strv_free(c->mailboxes);
+		for (int k = 0; k < 2; k++)
+			free(c->docs[k].text);
+		OPENSSL_cleanse(c->token_hash, sizeof(c->token_hash));
+		pthread_mutex_destroy(&c->mu);
+	}
+	free(s->clients);
+	strv_free(s->origins);
+	SSL_CTX_free(s->tls);
+	free(s);
+}
+
+bool sbc_security_closed(const struct sbc_security *s)
+{
+	return s && s->n_clients > 0;
+}
+
+void *sbc_security_tls(const struct sbc_security *s)
+{
+	return s ? s->tls : NULL;
+}
+
+bool sbc_security_access_log(const struct sbc_security *s)
+{
+	return s && s->access_log;
+}
+
+bool sbc_security_origin_ok(const struct sbc_security *s, const char *origin)
+{
+	for (size_t i = 0; s && origin && s->origins && s->origins[i]; i++)
+		if (strcmp(s->origins[i], origin) == 0 ||
+		    strcmp(s->origins[i], "*") == 0)
+			return true;
+	return false;
+}
+
+const struct sbc_client *sbc_security_by_token(const struct sbc_security *s,
+					       const char *token)
+{
+	if (!s || !token || !*token)
+		return NULL;
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	if (!EVP_Digest(token, strlen(token), md, &mdlen, EVP_sha256(), NULL) ||
+	    mdlen != 32)
+		return NULL;
+	/* every client is compared, whichever matches */
+	const struct sbc_client *found = NULL;
+	for (size_t i = 0; i < s->n_clients; i++) {
+		const struct sbc_client *c = &s->clients[i];
+		bool eq = CRYPTO_memcmp(md, c->token_hash, 32) == 0;
+		if (eq && c->has_token && !found)
+			found = c;
+	}
+	return found;
+}
+
+const struct sbc_client *sbc_security_by_subject(const struct sbc_security *s,
+						 const char *subject)
+{
+	for (size_t i = 0; s && subject && i < s->n_clients; i++)
+		if (s->clients[i].cert_subject &&
+		    strcmp(s->clients[i].cert_subject, subject) == 0)
+			return &s->clients[i];
+	return NULL;
+}
+
+const char *sbc_client_name(const struct sbc_client *c)
+{
+	return c ? c->name : "-";
+}
+
+bool sbc_client_may_call(const struct sbc_client *c, const char *instance,
+			 const char *object, const char *method)
+{
+	if (!c)
+		return true;
+	char addr[3 * 260];
+	int n =
+	    snprintf(addr, sizeof(addr), "%s/%s.%s", instance, object, method);
+	if (n < 0 || (size_t)n >= sizeof(addr))
+		return false;
+	for (size_t i = 0; c->allow[i]; i++)
+		if (fnmatch(c->allow[i], addr, 0) == 0)
+			return true;
+	return false;
+}
+
+bool sbc_client_may_mailbox(const struct sbc_client *c, const char *mailbox)
+{
+	if (!c)
+		return true;
+	for (size_t i = 0; c->mailboxes[i]; i++) {
+		const char *g = c->mailboxes[i];
+		if (strcmp(g, "*") == 0)
+			return true;
+		if (!mailbox) {
+			if (strcmp(g, "default") == 0)
+				return true;
+			continue;
+		}
+		if (g[0] == '*' && g[1] == '@') {
+			size_t gl = strlen(g + 1), ml = strlen(mailbox);
+			if (ml > gl && mailbox[0] != '@' &&
+			    strcasecmp(mailbox + ml - gl, g + 1) == 0 &&
+			    !memchr(mailbox, '@', ml - gl))
+				return true;
+			continue;
+		}
+		if (strcasecmp(g, mailbox) == 0)
+			return true;
+	}
+	return false;
+}
+
+bool sbc_client_rate(const struct sbc_client *cc, int64_t now_ms,
+		     int64_t *retry_ms)
+{
+	if (!cc || cc->per_minute <= 0)
+		return true;
+	struct sbc_client *c = (struct sbc_client *)cc; /* the counters */
+	pthread_mutex_lock(&c->mu);
+	double rate = (double)c->per_minute / 60000.0; /* calls per ms */
+	if (c->last_ms) {
+		c->tokens += (double)(now_ms - c->last_ms) * rate;
+		if (c->tokens > (double)c->per_minute)
+			c->tokens = (double)c->per_minute;
+	}
+	c->last_ms = now_ms;
+	bool ok = c->tokens >= 1.0;
+	if (ok)
+		c->tokens -= 1.0;
+	else if (retry_ms)
+		*retry_ms = (int64_t)((1.0 - c->tokens) / rate) + 1;
+	pthread_mutex_unlock(&c->mu);
+	return ok;
+}
+
+char *sbc_client_doc_get(const struct sbc_client *cc, int which,
+			 int64_t generation, size_t *len)
+{
+	struct sbc_client *c = (struct sbc_client *)cc; /* the cache */
+	char *out = NULL;
+	pthread_mutex_lock(&c->mu);
+	struct doc_slot *d = &c->docs[which];
+	if (d->text && d->generation == generation) {
+		out = malloc(d->len + 1);
+		if (out) {
+			memcpy(out, d->text, d->len + 1);
+			*len = d->len;
+		}
+	}
+	pthread_mutex_unlock(&c->mu);
+	return out;
+}
+
+void sbc_client_doc_put(const struct sbc_client *cc, int which,
+			int64_t generation, const char *doc, size_t len)
+{
+	struct sbc_client *c = (struct sbc_client *)cc;
+	char *keep = malloc(len + 1);
+	if (!keep)
+		return;
+	memcpy(keep, doc, len);
+	keep[len] = '\0';
+	pthread_mutex_lock(&c->mu);
+	struct doc_slot *d = &c->docs[which];
+	if (generation >= d->generation) {
+		free(d->text);
+		d->text = keep;
+		d->len = len;
+		d->generation = generation;
+		keep = NULL;
+	}
+	pthread_mutex_unlock(&c->mu);
+	free(keep);
+}
+
+/* ---- request ids --------------------------------------------------------- */
+
+bool sbc_request_id_ok(const char *id)
+{
+	size_t n = 0;
+	for (; id[n]; n++) {
+		unsigned char ch = (unsigned char)id[n];
+		if (n >= SBC_REQUEST_ID_MAX || ch <= 0x20 || ch >= 0x7f ||
+		    ch == '"' || ch == '\\')
+			return false;
+	}
+	return n > 0;
+}
+
+static pthread_once_t id_once = PTHREAD_ONCE_INIT;
+static unsigned long long id_prefix;
+static atomic_ullong id_counter;
+
+static void id_start(void)
+{
+	unsigned long long r = 0;
+	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		r = (unsigned long long)sb_now_ms() * 2654435761u;
+	id_prefix = r;
+}
+
+void sbc_request_id_new(char out[SBC_REQUEST_ID_MAX + 1])
+{
+	pthread_once(&id_once, id_start);
+	unsigned long long n = atomic_fetch_add(&id_counter, 1) + 1;
+	snprintf(out, SBC_REQUEST_ID_MAX + 1, "%016llx%08llx", id_prefix,
+		 n & 0xffffffffull);
+}
