@@ -30,13 +30,16 @@
 
 /* Global options. */
 struct cli_opts {
-	const char *url;     /* base URL without trailing slash */
-	bool json;	     /* raw JSON out */
-	bool wide;	     /* never truncate values */
-	bool all;	     /* call: follow every page */
-	int64_t timeout_ms;  /* whole request */
-	size_t max_response; /* bytes */
-	int width;	     /* terminal columns for tables */
+	const char *url;	/* base URL without trailing slash */
+	bool json;		/* raw JSON out */
+	bool wide;		/* never truncate values */
+	bool all;		/* call: follow every page */
+	int64_t timeout_ms;	/* whole request */
+	size_t max_response;	/* bytes */
+	int width;		/* terminal columns for tables */
+	const char *token;	/* bearer token (--token, $SVCBROKER_TOKEN) */
+	const char *cacert;	/* PEM authorities for an https:// URL */
+	const char *cert, *key; /* client certificate and its key (PEM) */
 };
 
 /* Print "svcbroker: <message>" to stderr. */
