@@ -819,6 +819,7 @@ char *sbc_json_brokers(const struct sbc_module *const *mods, size_t n)
 	sbc_json_set(host, "server", keys_json(sbc_server_keys));
 	sbc_json_set(host, "module", keys_json(sbc_module_keys));
 	sbc_json_set(host, "instance", keys_json(sbc_instance_host_keys));
+	sbc_json_set(host, "client", keys_json(sbc_client_keys));
 	sbc_json_set(top, "host", host);
 	json_t *root = json_array();
 	for (size_t i = 0; i < n; i++) {
