@@ -33,6 +33,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
+#include <zlib.h>
 
 #define HTTP_THREADS 2
 #define MAX_SEGMENTS 6
@@ -41,11 +42,19 @@
 
 /* A document that depends on the catalog alone, encoded once per
  * catalog generation (encoding the catalog was most of a GET's time). */
-struct doc_cache {
-	pthread_mutex_t mu;
-	int64_t generation; /* 0: empty */
+struct doc {
+	atomic_int refs;
+	int64_t generation;
 	char *json;
 	size_t len;
+	char *gz; /* gzip of json, or NULL (compression failed) */
+	size_t gzlen;
+	char etag[40], etag_gz[44]; /* quoted */
+};
+
+struct doc_cache {
+	pthread_mutex_t mu;
+	struct doc *doc; /* NULL: empty */
 };
 
 struct sbc_api {
@@ -197,39 +206,90 @@ static const char *shown(const char *s, char *buf, size_t n)
 
 /* ---- GET routes ---------------------------------------------------------- */
 
-/* A malloc'd copy of cat's document, from the cache or encoded now. */
-static char *cached_doc(struct doc_cache *dc, const struct sbc_catalog *cat,
-			char *(*encode)(const struct sbc_catalog *))
+static void *doc_ref(void *p)
 {
-	char *out = NULL;
-	pthread_mutex_lock(&dc->mu);
-	if (dc->json && dc->generation == cat->generation) {
-		out = malloc(dc->len + 1);
-		if (out)
-			memcpy(out, dc->json, dc->len + 1);
-	}
-	pthread_mutex_unlock(&dc->mu);
-	if (out)
-		return out;
-	out = encode(cat);
-	if (!out)
+	struct doc *d = p;
+	atomic_fetch_add(&d->refs, 1);
+	return d;
+}
+
+static void doc_unref(void *p)
+{
+	struct doc *d = p;
+	if (!d || atomic_fetch_sub(&d->refs, 1) != 1)
+		return;
+	free(d->json);
+	free(d->gz);
+	free(d);
+}
+
+/* json (taken over) as a cached document: its entity tag (a hash of the
+ * text, so it survives restarts that leave the catalog as it was) and its
+ * gzip form, made once.  NULL when out of memory. */
+static struct doc *doc_new(char *json, int64_t generation)
+{
+	if (!json)
 		return NULL;
-	size_t len = strlen(out);
-	char *keep = malloc(len + 1);
-	if (!keep)
-		return out;
-	memcpy(keep, out, len + 1);
+	struct doc *d = calloc(1, sizeof(*d));
+	if (!d) {
+		free(json);
+		return NULL;
+	}
+	atomic_init(&d->refs, 1);
+	d->generation = generation;
+	d->json = json;
+	d->len = strlen(json);
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+	for (size_t i = 0; i < d->len; i++)
+		h = (h ^ (unsigned char)json[i]) * 0x100000001b3ull;
+	snprintf(d->etag, sizeof(d->etag), "\"%016llx-%zx\"",
+		 (unsigned long long)h, d->len);
+	snprintf(d->etag_gz, sizeof(d->etag_gz), "\"%016llx-%zx-gz\"",
+		 (unsigned long long)h, d->len);
+	uLongf bound = compressBound((uLong)d->len) + 32;
+	d->gz = malloc(bound);
+	z_stream z = {0};
+	if (d->gz && deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8,
+				  Z_DEFAULT_STRATEGY) == Z_OK) {
+		z.next_in = (Bytef *)d->json;
+		z.avail_in = (uInt)d->len;
+		z.next_out = (Bytef *)d->gz;
+		z.avail_out = (uInt)bound;
+		if (deflate(&z, Z_FINISH) == Z_STREAM_END)
+			d->gzlen = z.total_out;
+		deflateEnd(&z);
+	}
+	if (!d->gzlen) {
+		free(d->gz);
+		d->gz = NULL;
+	}
+	return d;
+}
+
+/* cat's document (a reference), from the cache or encoded now. */
+static struct doc *cached_doc(struct doc_cache *dc,
+			      const struct sbc_catalog *cat,
+			      char *(*encode)(const struct sbc_catalog *))
+{
+	struct doc *d = NULL;
 	pthread_mutex_lock(&dc->mu);
-	if (cat->generation >= dc->generation) {
-		free(dc->json);
-		dc->json = keep;
-		dc->len = len;
-		dc->generation = cat->generation;
-		keep = NULL;
+	if (dc->doc && dc->doc->generation == cat->generation)
+		d = doc_ref(dc->doc);
+	pthread_mutex_unlock(&dc->mu);
+	if (d)
+		return d;
+	d = doc_new(encode(cat), cat->generation);
+	if (!d)
+		return NULL;
+	struct doc *old = NULL;
+	pthread_mutex_lock(&dc->mu);
+	if (!dc->doc || cat->generation >= dc->doc->generation) {
+		old = dc->doc;
+		dc->doc = doc_ref(d);
 	}
 	pthread_mutex_unlock(&dc->mu);
-	free(keep);
-	return out;
+	doc_unref(old);
+	return d;
 }
 
 static bool view_may(const void *ud, const char *instance, const char *object,
@@ -239,26 +299,100 @@ static bool view_may(const void *ud, const char *instance, const char *object,
 }
 
 /* A catalog document (which: 0 the catalog, 1 OpenAPI) as client cl may
- * see it: the shared cache without clients, else the client's own. */
-static char *client_doc(struct sbc_api *api, const struct sbc_catalog *cat,
-			const struct sbc_client *cl, int which)
+ * see it (a reference): the shared cache without clients, else the
+ * client's own. */
+static struct doc *client_doc(struct sbc_api *api,
+			      const struct sbc_catalog *cat,
+			      const struct sbc_client *cl, int which)
 {
 	if (!cl)
 		return which == 0 ? cached_doc(&api->catalog_doc, cat,
 					       sbc_json_catalog)
 				  : cached_doc(&api->openapi_doc, cat,
 					       sbc_openapi_json);
-	size_t len;
-	char *doc = sbc_client_doc_get(cl, which, cat->generation, &len);
-	if (doc)
-		return doc;
+	struct doc *d = sbc_client_doc_get(cl, which, cat->generation, doc_ref);
+	if (d)
+		return d;
 	struct sbc_view v = {.may = view_may, .ud = cl, .secured = true};
-	doc = which == 0 ? sbc_json_catalog_view(cat, &v)
-			 : sbc_openapi_json_view(cat, &v);
-	if (doc)
-		sbc_client_doc_put(cl, which, cat->generation, doc,
-				   strlen(doc));
-	return doc;
+	d = doc_new(which == 0 ? sbc_json_catalog_view(cat, &v)
+			       : sbc_openapi_json_view(cat, &v),
+		    cat->generation);
+	if (d)
+		sbc_client_doc_put(cl, which, cat->generation, doc_ref(d),
+				   doc_unref);
+	return d;
+}
+
+/* Does the client take gzip (Accept-Encoding: gzip, not with q=0)? */
+static bool takes_gzip(const char *ae)
+{
+	for (const char *p = ae; p && *p;) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		size_t n = strcspn(p, ",");
+		if ((n >= 4 && strncasecmp(p, "gzip", 4) == 0 &&
+		     (n == 4 || p[4] == ';' || p[4] == ' ')) ||
+		    (n >= 1 && p[0] == '*' && (n == 1 || p[1] == ';'))) {
+			const char *q = memchr(p, ';', n);
+			if (!q)
+				return true;
+			/* q=0, q=0.0, q=0.000: refused */
+			const char *v = strstr(q, "q=");
+			if (!v || v > p + n)
+				return true;
+			v += 2;
+			bool zero = *v == '0';
+			for (v++; zero && *v == '.'; v++)
+				;
+			while (zero && *v == '0')
+				v++;
+			if (!zero ||
+			    (*v && *v != ',' && *v != ' ' && *v != ';'))
+				return true;
+			return false;
+		}
+		p += n;
+	}
+	return false;
+}
+
+/* A cached document: 304 when If-None-Match names it, gzip when the
+ * client takes it. */
+static void send_doc(struct sbh_conn *c, const struct sbh_request *rq,
+		     struct doc *d)
+{
+	if (!d) {
+		send_json(c, 500, NULL);
+		return;
+	}
+	bool gz = d->gz && takes_gzip(rq->accept_encoding);
+	const char *etag = gz ? d->etag_gz : d->etag;
+	struct sbh_answer a = {.content_type = "application/json",
+			       .cache_control = "no-cache",
+			       .etag = etag,
+			       .headers = gz ? "Vary: Accept-Encoding\r\n"
+					       "Content-Encoding: gzip\r\n"
+					     : "Vary: Accept-Encoding\r\n"};
+	if (rq->if_none_match &&
+	    (sbc_console_etag_match(rq->if_none_match, d->etag) ||
+	     sbc_console_etag_match(rq->if_none_match, d->etag_gz))) {
+		a.status = 304;
+		a.headers = "Vary: Accept-Encoding\r\n";
+		a.body = strdup("");
+		sbh_answer(c, &a);
+		doc_unref(d);
+		return;
+	}
+	size_t n = gz ? d->gzlen : d->len;
+	a.status = 200;
+	a.body = malloc(n + 1);
+	if (a.body) {
+		memcpy(a.body, gz ? d->gz : d->json, n);
+		a.body[n] = '\0';
+		a.body_len = n;
+	}
+	doc_unref(d);
+	sbh_answer(c, &a);
 }
 
 /* May cl call any method of instance (and object, if not NULL)? */
@@ -280,7 +414,8 @@ static bool may_any(const struct sbc_catalog *cat, const struct sbc_client *cl,
 	return false;
 }
 
-static void serve_get(struct sbc_api *api, struct sbh_conn *c, enum route rt_,
+static void serve_get(struct sbc_api *api, struct sbh_conn *c,
+		      const struct sbh_request *rq, enum route rt_,
 		      char seg[MAX_SEGMENTS][SEGMENT_MAX],
 		      const struct sbc_client *cl)
 {
@@ -289,7 +424,7 @@ static void serve_get(struct sbc_api *api, struct sbh_conn *c, enum route rt_,
 	char b1[128], b2[128];
 	switch (rt_) {
 	case R_CATALOG:
-		send_json(c, 200, client_doc(api, cat, cl, 0));
+		send_doc(c, rq, client_doc(api, cat, cl, 0));
 		break;
 	case R_OBJECT: {
 		/* what a client may not call does not exist for it */
@@ -317,7 +452,7 @@ static void serve_get(struct sbc_api *api, struct sbh_conn *c, enum route rt_,
 		break;
 	}
 	case R_OPENAPI:
-		send_json(c, 200, client_doc(api, cat, cl, 1));
+		send_doc(c, rq, client_doc(api, cat, cl, 1));
 		break;
 	case R_HEALTH: {
 		bool draining = sbc_runtime_draining(rt);
@@ -810,7 +945,7 @@ static bool handle(struct sbc_api *api, struct sbc_security *sec,
 		     "GET, HEAD", "this path takes GET");
 		return false;
 	}
-	serve_get(api, c, route, seg, cl);
+	serve_get(api, c, rq, route, seg, cl);
 	return false;
 }
 
@@ -895,7 +1030,7 @@ bool sbc_listen_parse(const char *listen, struct sockaddr_storage *ss,
 
 static void doc_cache_free(struct doc_cache *dc)
 {
-	free(dc->json);
+	doc_unref(dc->doc);
 	pthread_mutex_destroy(&dc->mu);
 }
 

@@ -21,8 +21,8 @@
 
 struct doc_slot {
 	int64_t generation; /* 0: empty */
-	char *text;
-	size_t len;
+	void *doc;
+	void (*unref)(void *);
 };
 
 struct sbc_client {
@@ -264,7 +264,8 @@ void sbc_security_unref(struct sbc_security *s)
 		strv_free(c->allow);
 		strv_free(c->mailboxes);
 		for (int k = 0; k < 2; k++)
-			free(c->docs[k].text);
+			if (c->docs[k].doc)
+				c->docs[k].unref(c->docs[k].doc);
 		OPENSSL_cleanse(c->token_hash, sizeof(c->token_hash));
 		pthread_mutex_destroy(&c->mu);
 	}
@@ -400,44 +401,35 @@ bool sbc_client_rate(const struct sbc_client *cc, int64_t now_ms,
 	return ok;
 }
 
-char *sbc_client_doc_get(const struct sbc_client *cc, int which,
-			 int64_t generation, size_t *len)
+void *sbc_client_doc_get(const struct sbc_client *cc, int which,
+			 int64_t generation, void *(*ref)(void *))
 {
 	struct sbc_client *c = (struct sbc_client *)cc; /* the cache */
-	char *out = NULL;
+	void *out = NULL;
 	pthread_mutex_lock(&c->mu);
 	struct doc_slot *d = &c->docs[which];
-	if (d->text && d->generation == generation) {
-		out = malloc(d->len + 1);
-		if (out) {
-			memcpy(out, d->text, d->len + 1);
-			*len = d->len;
-		}
-	}
+	if (d->doc && d->generation == generation)
+		out = ref(d->doc);
 	pthread_mutex_unlock(&c->mu);
 	return out;
 }
 
 void sbc_client_doc_put(const struct sbc_client *cc, int which,
-			int64_t generation, const char *doc, size_t len)
+			int64_t generation, void *doc, void (*unref)(void *))
 {
 	struct sbc_client *c = (struct sbc_client *)cc;
-	char *keep = malloc(len + 1);
-	if (!keep)
-		return;
-	memcpy(keep, doc, len);
-	keep[len] = '\0';
+	void *old = doc;
 	pthread_mutex_lock(&c->mu);
 	struct doc_slot *d = &c->docs[which];
 	if (generation >= d->generation) {
-		free(d->text);
-		d->text = keep;
-		d->len = len;
+		old = d->doc;
+		d->doc = doc;
+		d->unref = unref;
 		d->generation = generation;
-		keep = NULL;
 	}
 	pthread_mutex_unlock(&c->mu);
-	free(keep);
+	if (old)
+		unref(old);
 }
 
 /* ---- request ids --------------------------------------------------------- */

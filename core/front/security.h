@@ -53,13 +53,14 @@ bool sbc_client_may_mailbox(const struct sbc_client *c, const char *mailbox);
 bool sbc_client_rate(const struct sbc_client *c, int64_t now_ms,
 		     int64_t *retry_ms);
 /* The per-client cache of a document that depends on the catalog (the
- * catalog and OpenAPI documents as this client may see them): a malloc'd
- * copy of the cached text for generation, or NULL. which: 0 catalog, 1
- * OpenAPI. */
-char *sbc_client_doc_get(const struct sbc_client *c, int which,
-			 int64_t generation, size_t *len);
+ * catalog and OpenAPI documents as this client may see them; which: 0
+ * catalog, 1 OpenAPI), opaque here.  get: the document cached for
+ * generation with a reference taken by ref, or NULL.  put: keep doc (a
+ * reference, dropped with unref when replaced or freed). */
+void *sbc_client_doc_get(const struct sbc_client *c, int which,
+			 int64_t generation, void *(*ref)(void *));
 void sbc_client_doc_put(const struct sbc_client *c, int which,
-			int64_t generation, const char *doc, size_t len);
+			int64_t generation, void *doc, void (*unref)(void *));
 
 /* ---- request ids ---------------------------------------------------------
  * An incoming X-Request-Id is kept if it is 1..SBC_REQUEST_ID_MAX bytes of

@@ -5,6 +5,7 @@ max_calls_per_minute (429), what the catalog and the OpenAPI document
 show each client, request ids (echoed, in error JSON, in the audit and
 access log lines, handed to the broker), CORS and preflights, and the
 refusal to serve a non-loopback address unguarded."""
+import gzip
 import hashlib
 import http.client
 import json
@@ -312,6 +313,40 @@ with sbtest.Daemon("[module testmod]\nenabled = yes\n\n[instance t1]\n"
     t.eq(st, 204, "OPTIONS without CORS: 204 with Allow")
     t.ok("GET" in (hd.get("Allow") or ""), "... Allow lists GET")
     t.ok("quiet-1" not in d.read_log(), "access_log = no: no access line")
+
+    # ---- ETag and gzip ----------------------------------------------------
+    for path in ("/v1/catalog", "/v1/openapi.json"):
+        st, hd, plain = req(d, "GET", path)
+        etag = hd.get("ETag")
+        t.ok(st == 200 and etag and etag.startswith('"'),
+             "%s has a strong ETag" % path, repr(etag))
+        st, hd, _ = req(d, "GET", path, headers={"If-None-Match": etag})
+        t.eq(st, 304, "%s: If-None-Match with its ETag: 304" % path)
+        st, hd, _ = req(d, "GET", path, headers={"If-None-Match": '"other"'})
+        t.eq(st, 200, "%s: another ETag: 200" % path)
+        conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=30)
+        conn.request("GET", path, headers={"Accept-Encoding": "gzip"})
+        r = conn.getresponse()
+        raw = r.read()
+        conn.close()
+        t.eq(r.headers.get("Content-Encoding"), "gzip",
+             "%s: Accept-Encoding: gzip gets gzip" % path)
+        t.eq(json.loads(gzip.decompress(raw)), plain,
+             "%s: ... the same document" % path)
+        t.ok(r.headers.get("ETag") not in (None, etag),
+             "%s: ... with an ETag of its own" % path)
+        t.ok("Accept-Encoding" in (r.headers.get("Vary") or ""),
+             "%s: Vary: Accept-Encoding" % path)
+        st, hd, _ = req(d, "GET", path, headers={
+            "If-None-Match": r.headers.get("ETag")})
+        t.eq(st, 304, "%s: the gzip ETag revalidates too" % path)
+        conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=30)
+        conn.request("GET", path, headers={"Accept-Encoding": "gzip;q=0"})
+        r = conn.getresponse()
+        r.read()
+        conn.close()
+        t.eq(r.headers.get("Content-Encoding"), None,
+             "%s: gzip;q=0 is refused" % path)
 
 # ---- configuration errors -------------------------------------------------
 
