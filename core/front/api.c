@@ -516,6 +516,8 @@ static void audit(const struct sbc_client *cl, const char *inst,
 		  const char *obj, const char *method, const char *mailbox,
 		  int http_status, const char *rid)
 {
+	if (!sbc_log_enabled(SB_LOG_INFO))
+		return;
 	char b1[128], b2[128], b3[128];
 	sbc_log(SB_LOG_INFO, NULL, NULL,
 		"audit: client=%s call=%s/%s.%s mailbox=%s status=%d "

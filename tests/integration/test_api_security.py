@@ -314,6 +314,28 @@ with sbtest.Daemon("[module testmod]\nenabled = yes\n\n[instance t1]\n"
     t.ok("GET" in (hd.get("Allow") or ""), "... Allow lists GET")
     t.ok("quiet-1" not in d.read_log(), "access_log = no: no access line")
 
+    # ---- OpenAPI: null for optional inputs, typed answers ------------------
+    st, _, doc = req(d, "GET", "/v1/openapi.json")
+    props = doc["paths"]["/v1/call/t1/Echo/Echo"]["post"]["requestBody"][
+        "content"]["application/json"]["schema"]
+    props = props.get("properties", {}).get("inputs", props).get(
+        "properties", {})
+    t.eq(props.get("Text", {}).get("nullable"), True,
+         "an optional input's schema is nullable")
+    st, _, body = req(d, "POST", "/v1/call/t1/Echo/Echo",
+                      body={"inputs": {"Text": None, "Memo": "m"}})
+    t.ok(st == 200 and "Text" not in body["rows"][0],
+         "... and the API takes null as not given", repr(body)[:200])
+    schemas = doc["components"]["schemas"]
+    t.ok("instances" in schemas.get("Catalog", {}).get("properties", {}),
+         "the catalog's answer has a typed schema")
+    t.ok("status" in schemas.get("Health", {}).get("properties", {}),
+         "the health answer has a typed schema")
+    t.eq(doc["paths"]["/v1/catalog"]["get"]["responses"]["200"]["content"][
+        "application/json"]["schema"], {"$ref": "#/components/schemas/Catalog"},
+        "GET /v1/catalog refers to it")
+    t.ok("security" not in doc, "without clients: no security requirement")
+
     # ---- ETag and gzip ----------------------------------------------------
     for path in ("/v1/catalog", "/v1/openapi.json"):
         st, hd, plain = req(d, "GET", path)
