@@ -128,6 +128,8 @@ int cli_inputs_build(const json_t *method, char **args, int nargs,
 int cli_cmd_catalog(const struct cli_opts *opts, int argc, char **argv);
 int cli_cmd_describe(const struct cli_opts *opts, int argc, char **argv);
 int cli_cmd_health(const struct cli_opts *opts, int argc, char **argv);
+/* names.c: the catalog's addresses, one a line. */
+int cli_cmd_names(const struct cli_opts *opts, int argc, char **argv);
 
 /* Helpers for reading catalog JSON whatever the spelling of a field. */
 const char *cli_jstr(const json_t *o, const char *key);

@@ -41,6 +41,8 @@ static void usage(FILE *f)
 	      "settings\n"
 	      "                                       (exit 1 if the test "
 	      "fails)\n"
+	      "  names [instances|objects|methods]    the catalog's "
+	      "addresses, one a line\n"
 	      "\n"
 	      "Inputs of call (typed from the method's definition):\n"
 	      "  Key=Value     a value; numbers and booleans are converted\n"
@@ -350,6 +352,8 @@ int main(int argc, char **argv)
 		fn = cli_cmd_health;
 	else if (strcmp(cmd, "test") == 0)
 		fn = cli_cmd_test;
+	else if (strcmp(cmd, "names") == 0)
+		fn = cli_cmd_names;
 	else if (strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		free(url);
@@ -357,7 +361,7 @@ int main(int argc, char **argv)
 	}
 	if (!fn) {
 		cli_err("unknown command '%s' (catalog, describe, call, "
-			"health, test)",
+			"health, test, names)",
 			cmd);
 		fputs("Try 'svcbroker --help'.\n", stderr);
 		free(url);
