@@ -29,6 +29,7 @@
 #include "json.h"
 #include "metrics.h"
 #include "probe.h"
+#include "reqhdr.h"
 #include "security.h"
 
 #include <openssl/crypto.h>
@@ -323,39 +324,6 @@ static struct doc *client_doc(struct sbc_api *api,
 	return d;
 }
 
-/* Does the client take gzip (Accept-Encoding: gzip, not with q=0)? */
-static bool takes_gzip(const char *ae)
-{
-	for (const char *p = ae; p && *p;) {
-		while (*p == ' ' || *p == '\t' || *p == ',')
-			p++;
-		size_t n = strcspn(p, ",");
-		if ((n >= 4 && strncasecmp(p, "gzip", 4) == 0 &&
-		     (n == 4 || p[4] == ';' || p[4] == ' ')) ||
-		    (n >= 1 && p[0] == '*' && (n == 1 || p[1] == ';'))) {
-			const char *q = memchr(p, ';', n);
-			if (!q)
-				return true;
-			/* q=0, q=0.0, q=0.000: refused */
-			const char *v = strstr(q, "q=");
-			if (!v || v > p + n)
-				return true;
-			v += 2;
-			bool zero = *v == '0';
-			for (v++; zero && *v == '.'; v++)
-				;
-			while (zero && *v == '0')
-				v++;
-			if (!zero ||
-			    (*v && *v != ',' && *v != ' ' && *v != ';'))
-				return true;
-			return false;
-		}
-		p += n;
-	}
-	return false;
-}
-
 /* A cached document: 304 when If-None-Match names it, gzip when the
  * client takes it. */
 static void send_doc(struct sbh_conn *c, const struct sbh_request *rq,
@@ -365,7 +333,7 @@ static void send_doc(struct sbh_conn *c, const struct sbh_request *rq,
 		send_json(c, 500, NULL);
 		return;
 	}
-	bool gz = d->gz && takes_gzip(rq->accept_encoding);
+	bool gz = d->gz && sbc_accepts_gzip(rq->accept_encoding);
 	const char *etag = gz ? d->etag_gz : d->etag;
 	struct sbh_answer a = {.content_type = "application/json",
 			       .cache_control = "no-cache",
@@ -759,25 +727,6 @@ static void on_done(void *ud, struct sbh_conn *c, void *data)
 
 /* ---- the handler --------------------------------------------------------- */
 
-/* The token of an "Authorization: Bearer TOKEN" header, in buf; NULL if
- * there is none. */
-static const char *bearer(const char *auth, char *buf, size_t n)
-{
-	if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
-		return NULL;
-	auth += 7;
-	while (*auth == ' ')
-		auth++;
-	size_t len = strlen(auth);
-	while (len && auth[len - 1] == ' ')
-		len--;
-	if (len == 0 || len >= n)
-		return NULL;
-	memcpy(buf, auth, len);
-	buf[len] = '\0';
-	return buf;
-}
-
 static const char *route_allow(enum route route)
 {
 	switch (route) {
@@ -856,7 +805,8 @@ static bool handle(struct sbc_api *api, struct sbc_security *sec,
 	const struct sbc_client *cl = NULL;
 	if (sbc_security_closed(sec) && route != R_HEALTH) {
 		char tb[512];
-		const char *tok = bearer(rq->authorization, tb, sizeof(tb));
+		const char *tok =
+		    sbc_bearer_token(rq->authorization, tb, sizeof(tb));
 		if (tok)
 			cl = sbc_security_by_token(sec, tok);
 		else if (sbh_is_tls(c))

@@ -510,18 +510,6 @@ void sbc_client_doc_put(const struct sbc_client *cc, int which,
 
 /* ---- request ids --------------------------------------------------------- */
 
-bool sbc_request_id_ok(const char *id)
-{
-	size_t n = 0;
-	for (; id[n]; n++) {
-		unsigned char ch = (unsigned char)id[n];
-		if (n >= SBC_REQUEST_ID_MAX || ch <= 0x20 || ch >= 0x7f ||
-		    ch == '"' || ch == '\\')
-			return false;
-	}
-	return n > 0;
-}
-
 static pthread_once_t id_once = PTHREAD_ONCE_INIT;
 static unsigned long long id_prefix;
 static atomic_ullong id_counter;

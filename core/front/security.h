@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "host.h"
+#include "reqhdr.h"
 
 struct sbc_security;
 struct sbc_client;
@@ -63,11 +64,8 @@ void sbc_client_doc_put(const struct sbc_client *c, int which,
 			int64_t generation, void *doc, void (*unref)(void *));
 
 /* ---- request ids ---------------------------------------------------------
- * An incoming X-Request-Id is kept if it is 1..SBC_REQUEST_ID_MAX bytes of
- * printable ASCII without spaces, quotes or backslashes; else one is made:
- * 16 random bytes in hex. */
-#define SBC_REQUEST_ID_MAX 64
-bool sbc_request_id_ok(const char *id);
+ * A new id (an incoming one is checked by sbc_request_id_ok, reqhdr.h): a
+ * random per-process prefix and a counter, 24 hex digits. */
 void sbc_request_id_new(char out[SBC_REQUEST_ID_MAX + 1]);
 
 /* SHA-256 of s, in lower-case hex (65 bytes with the NUL). */
