@@ -91,6 +91,7 @@ start() {
 	dpid=$!
 	pids="$pids $dpid"
 	echo "$url" >"$tmp/$mode.url"
+	echo "$dpid" >"$tmp/$mode.pid"
 	i=0
 	until curl -sf --max-time 1 --cacert "$tmp/pki/ca.pem" "$url/v1/health" >/dev/null 2>&1; do
 		i=$((i + 1))
@@ -119,12 +120,18 @@ for auth in none bearer; do
 	done
 done
 
-# run_wrk NAME URL SCRIPT -> appends "rps p50 p99 errors" to $tmp/NAME.res
+# CPU time of process $1 so far, in clock ticks (user + system)
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# run_wrk NAME URL SCRIPT PID -> appends "rps p50 p99 errors cpu_us" to
+# $tmp/NAME.res (cpu_us: the daemon's CPU time per request, microseconds)
 run_wrk() {
-	name=$1 u=$2 script=$3
+	name=$1 u=$2 script=$3 pid=$4
+	t0=$(ticks "$pid")
 	wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --timeout 10s --latency \
 		-s "$script" "$u" >"$tmp/$name.out" 2>&1 || true
-	awk '
+	t1=$(ticks "$pid")
+	awk -v t0="$t0" -v t1="$t1" -v hz="$(getconf CLK_TCK)" '
 		function ms(v) {
 			if (v ~ /us$/) { sub(/us$/, "", v); return v / 1000 }
 			if (v ~ /ms$/) { sub(/ms$/, "", v); return v + 0 }
@@ -132,13 +139,14 @@ run_wrk() {
 			return v + 0
 		}
 		/Requests\/sec:/ { rps = $2 }
+		/ requests in / { n = $1 }
 		/^ +50%/ { p50 = ms($2) }
 		/^ +99%/ { p99 = ms($2) }
 		/Non-2xx or 3xx responses:/ { err += $NF }
 		/Socket errors:/ { for (i = 3; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) { v = $i; sub(/,/, "", v); err += v } }
-		END { printf "%.0f %.3f %.3f %d\n", rps, p50, p99, err }
+		END { printf "%.0f %.3f %.3f %d %.2f\n", rps, p50, p99, err, n > 0 ? (t1 - t0) * 1e6 / hz / n : 0 }
 	' "$tmp/$name.out" >>"$tmp/$name.res"
-	echo "auth.sh: $name: $(tail -1 "$tmp/$name.res") (rps p50ms p99ms errors)" >&2
+	echo "auth.sh: $name: $(tail -1 "$tmp/$name.res") (rps p50ms p99ms errors cpu_us)" >&2
 }
 
 for mode in plain token tls tlstoken; do
@@ -159,20 +167,24 @@ while [ $r -le "$ROUNDS" ]; do
 			a=none
 			case $mode in *token) a=bearer ;; esac
 			u=$(cat "$tmp/$mode.url")
+			p=$(cat "$tmp/$mode.pid")
 			if [ "$k" = cat ]; then
-				run_wrk "$mode-cat" "$u/v1/catalog" "$tmp/get-$a.lua"
+				run_wrk "$mode-cat" "$u/v1/catalog" "$tmp/get-$a.lua" "$p"
 			else
-				run_wrk "$mode-call" "$u/v1/call/t1/Echo/Echo" "$tmp/post-$a.lua"
+				run_wrk "$mode-call" "$u/v1/call/t1/Echo/Echo" "$tmp/post-$a.lua" "$p"
 			fi
 		done
 	done
 	r=$((r + 1))
 done
 
-# the median round of NAME: "rps p50 p99", and the errors of all rounds
-med() {
-	sort -n -k1,1 "$tmp/$1.res" | awk -v n="$ROUNDS" 'NR == int((n + 1) / 2) {print $1, $2, $3}'
+# the medians of NAME's rounds, each figure on its own: "rps p50 p99
+# cpu_us"; and the errors of all rounds
+med1() {
+	awk -v c="$2" '{print $c}' "$tmp/$1.res" | sort -n |
+		awk -v n="$ROUNDS" 'NR == int((n + 1) / 2)'
 }
+med() { echo "$(med1 "$1" 1) $(med1 "$1" 2) $(med1 "$1" 3) $(med1 "$1" 5)"; }
 errs() { awk '{s += $4} END {print s + 0}' "$tmp/$1.res"; }
 f() { med "$1" | awk -v n="$2" '{print $n}'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%+.1f %%", (a / b - 1) * 100; else print "n/a" }'; }
@@ -196,25 +208,28 @@ cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 	echo "last one's (so every hash is compared); *tls*: HTTPS with a 2048-bit RSA"
 	echo "certificate (TLS 1.3), its handshake paid once per connection."
 	echo
-	echo "| | req/s | p50 / p99 ms | against |"
-	echo "|---|---|---|---|"
+	echo "| | req/s | against | CPU µs / request | against | p50 / p99 ms |"
+	echo "|---|---|---|---|---|---|"
 	for k in cat call; do
 		case $k in
 		cat) what='`GET /v1/catalog`' ;;
 		*) what='`POST /v1/call/t1/Echo/Echo`' ;;
 		esac
-		echo "| $what plain | $(f plain-$k 1) | $(f plain-$k 2) / $(f plain-$k 3) | |"
-		echo "| $what token | $(f token-$k 1) | $(f token-$k 2) / $(f token-$k 3) | $(pct "$(f token-$k 1)" "$(f plain-$k 1)") of plain |"
-		echo "| $what tls | $(f tls-$k 1) | $(f tls-$k 2) / $(f tls-$k 3) | $(pct "$(f tls-$k 1)" "$(f plain-$k 1)") of plain |"
-		echo "| $what tls+token | $(f tlstoken-$k 1) | $(f tlstoken-$k 2) / $(f tlstoken-$k 3) | $(pct "$(f tlstoken-$k 1)" "$(f tls-$k 1)") of tls |"
+		echo "| $what plain | $(f plain-$k 1) | | $(f plain-$k 4) | | $(f plain-$k 2) / $(f plain-$k 3) |"
+		echo "| $what token | $(f token-$k 1) | $(pct "$(f token-$k 1)" "$(f plain-$k 1)") of plain | $(f token-$k 4) | $(pct "$(f token-$k 4)" "$(f plain-$k 4)") of plain | $(f token-$k 2) / $(f token-$k 3) |"
+		echo "| $what tls | $(f tls-$k 1) | $(pct "$(f tls-$k 1)" "$(f plain-$k 1)") of plain | $(f tls-$k 4) | $(pct "$(f tls-$k 4)" "$(f plain-$k 4)") of plain | $(f tls-$k 2) / $(f tls-$k 3) |"
+		echo "| $what tls+token | $(f tlstoken-$k 1) | $(pct "$(f tlstoken-$k 1)" "$(f tls-$k 1)") of tls | $(f tlstoken-$k 4) | $(pct "$(f tlstoken-$k 4)" "$(f tls-$k 4)") of tls | $(f tlstoken-$k 2) / $(f tlstoken-$k 3) |"
 	done
 	echo
 	echo "Authentication's cost is the *token* row against *plain* and the"
 	echo "*tls+token* row against *tls*: per request, a SHA-256 of the token,"
 	echo "its comparison with every client's hash, the grant patterns of a call,"
-	echo "and the client's own cached catalog. Failed or non-2xx answers during"
-	echo "all runs: $errors. Load average before the runs: $load_before (the machine"
-	echo "is shared; single runs vary by tens of percent, hence the medians)."
+	echo "and the client's own cached catalog. *CPU µs / request* is the daemon's"
+	echo "user and system time over the requests wrk completed: on a shared"
+	echo "machine it is the steadier figure (throughput follows the other"
+	echo "processes' load; single runs vary by tens of percent, hence the"
+	echo "medians of each figure). Failed or non-2xx answers during all runs:"
+	echo "$errors. Load average before the runs: $load_before."
 	echo
 	echo "Reproduce: \`scripts/build.sh build && bench/host/auth.sh build\`"
 	echo "(\`DURATION\`, \`CONNECTIONS\`, \`THREADS\`, \`ROUNDS\` adjust the runs)."

@@ -1142,6 +1142,20 @@ static void bind_server(struct loader *L, struct sbc_config *c)
 				c->tls_cert ? "tls_key" : "tls_cert");
 		L->nerr++;
 	}
+	/* readable now (their contents are checked when the API's policy
+	 * is built: sbc_security_build); --check sees these */
+	const char *const tls_files[] = {c->tls_cert, c->tls_key,
+					 c->tls_client_ca};
+	static const char *const tls_keys[] = {"tls_cert", "tls_key",
+					       "tls_client_ca"};
+	for (size_t i = 0; i < 3; i++) {
+		if (!tls_files[i] || access(tls_files[i], R_OK) == 0)
+			continue;
+		sbc_errlist_add(L->errs, "%s: [server] %s: cannot read %s: %s",
+				c->path, tls_keys[i], tls_files[i],
+				strerror(errno));
+		L->nerr++;
+	}
 	if (c->tls_client_ca && !c->tls_cert) {
 		sbc_errlist_add(L->errs,
 				"%s: [server] tls_client_ca: needs tls_cert "

@@ -398,6 +398,13 @@ check_fails(BASE + "\n[client x]\ntoken_sha256 = %s\n[client y]\n"
 check_fails(BASE, "tls_cert = /nonexistent/cert.pem\n",
             "tls_cert and tls_key go together",
             "tls_cert without tls_key is refused")
+check_fails(BASE, "tls_cert = /nonexistent/cert.pem\n"
+            "tls_key = /nonexistent/key.pem\n",
+            "tls_cert: cannot read /nonexistent/cert.pem",
+            "--check: an unreadable certificate is refused")
+check_fails(BASE + "\n[client x]\ncert_subject = CN=x\n", "",
+            "needs [server] tls_client_ca",
+            "cert_subject without tls_client_ca is refused")
 
 # ---- secure by default ------------------------------------------------------
 # A non-loopback address without TLS and clients is refused before the

@@ -143,6 +143,8 @@ START_TEST(grants)
 	ck_assert(!sbc_client_may_call(a, "local", "Folder", "List"));
 	ck_assert(!sbc_client_may_call(a, "localx", "Email", "List"));
 	ck_assert(sbc_client_may_call(b, "any", "Thing", "Goes"));
+	ck_assert(!sbc_client_may_call(a, "local", "Emailx", "List"));
+	ck_assert(sbc_client_may_call(a, "local", "Email", "List.More"));
 	ck_assert(!sbc_client_may_call(c, "local", "Email", "List"));
 	ck_assert(sbc_client_may_call(NULL, "local", "Email", "List"));
 	/* mailboxes */
