@@ -144,7 +144,7 @@ run_wrk() {
 		/^ +99%/ { p99 = ms($2) }
 		/Non-2xx or 3xx responses:/ { err += $NF }
 		/Socket errors:/ { for (i = 3; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) { v = $i; sub(/,/, "", v); err += v } }
-		END { printf "%.0f %.3f %.3f %d %.2f\n", rps, p50, p99, err, n > 0 ? (t1 - t0) * 1e6 / hz / n : 0 }
+		END { cpu = 0; if (n > 0) cpu = (t1 - t0) * 1e6 / hz / n; printf "%.0f %.3f %.3f %d %.2f\n", rps, p50, p99, err, cpu }
 	' "$tmp/$name.out" >>"$tmp/$name.res"
 	echo "auth.sh: $name: $(tail -1 "$tmp/$name.res") (rps p50ms p99ms errors cpu_us)" >&2
 }

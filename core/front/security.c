@@ -17,6 +17,8 @@
 
 #include "security.h"
 
+#define SBC_TOKEN_CACHE_MAX 256
+
 struct doc_slot {
 	int64_t generation; /* 0: empty */
 	void *doc;
@@ -40,6 +42,7 @@ struct sbc_client {
 
 struct sbc_security {
 	atomic_int refs;
+	uint64_t serial; /* unique per policy built (the token cache) */
 	struct sbc_client *clients;
 	size_t n_clients;
 	SSL_CTX *tls;
@@ -281,6 +284,8 @@ struct sbc_security *sbc_security_build(const struct sbc_config *cfg,
 		return NULL;
 	}
 	atomic_init(&s->refs, 1);
+	static atomic_ullong serials;
+	s->serial = atomic_fetch_add(&serials, 1) + 1;
 	s->access_log = cfg->access_log;
 	bool ok = true;
 	if (cfg->cors_origins) {
@@ -377,13 +382,27 @@ bool sbc_security_origin_ok(const struct sbc_security *s, const char *origin)
 	return false;
 }
 
+/* The last token this thread found a client for, under the policy of
+ * that serial: a kept-alive connection sends the same token with every
+ * request, and comparing it (in constant time) is cheaper than hashing
+ * it.  Wiped when replaced. */
+static _Thread_local struct {
+	uint64_t serial;
+	size_t len, client;
+	char token[SBC_TOKEN_CACHE_MAX];
+} last_token;
+
 const struct sbc_client *sbc_security_by_token(const struct sbc_security *s,
 					       const char *token)
 {
 	if (!s || !token || !*token)
 		return NULL;
+	size_t len = strlen(token);
+	if (last_token.serial == s->serial && last_token.len == len &&
+	    CRYPTO_memcmp(last_token.token, token, len) == 0)
+		return &s->clients[last_token.client];
 	unsigned char md[32];
-	sha256(token, strlen(token), md);
+	sha256(token, len, md);
 	/* every client is compared, whichever matches */
 	const struct sbc_client *found = NULL;
 	for (size_t i = 0; i < s->n_clients; i++) {
@@ -391,6 +410,13 @@ const struct sbc_client *sbc_security_by_token(const struct sbc_security *s,
 		bool eq = CRYPTO_memcmp(md, c->token_hash, 32) == 0;
 		if (eq && c->has_token && !found)
 			found = c;
+	}
+	if (found && len < sizeof(last_token.token)) {
+		OPENSSL_cleanse(last_token.token, sizeof(last_token.token));
+		memcpy(last_token.token, token, len);
+		last_token.len = len;
+		last_token.client = (size_t)(found - s->clients);
+		last_token.serial = s->serial;
 	}
 	return found;
 }

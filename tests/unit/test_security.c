@@ -130,6 +130,37 @@ START_TEST(tokens_and_subjects)
 }
 END_TEST
 
+START_TEST(token_cache_follows_the_policy)
+{
+	struct sbc_security *s = policy();
+	ck_assert_ptr_nonnull(sbc_security_by_token(s, tok_a)); /* cached */
+	ck_assert_ptr_nonnull(sbc_security_by_token(s, tok_a));
+	/* same length, one byte off: not the cached token */
+	char off[sizeof(tok_a)];
+	memcpy(off, tok_a, sizeof(tok_a));
+	off[10] ^= 1;
+	ck_assert_ptr_null(sbc_security_by_token(s, off));
+	sbc_security_unref(s);
+	/* a reload without client a: its token is no longer taken */
+	char hb[65];
+	sbc_sha256_hex(tok_b, strlen(tok_b), hb);
+	static char *allow[] = {NULL};
+	static char *mb[] = {"default", NULL};
+	struct sbc_client_conf cl = {
+	    .name = "b", .token_sha256 = hb, .allow = allow, .mailboxes = mb};
+	struct sbc_config cfg = {
+	    .path = "/x.ini", .clients = &cl, .n_clients = 1};
+	struct sbc_errlist errs = {0};
+	struct sbc_security *s2 = sbc_security_build(&cfg, &errs);
+	ck_assert_ptr_nonnull(s2);
+	ck_assert_ptr_null(sbc_security_by_token(s2, tok_a));
+	ck_assert_str_eq(sbc_client_name(sbc_security_by_token(s2, tok_b)),
+			 "b");
+	sbc_security_unref(s2);
+	sbc_errlist_free(&errs);
+}
+END_TEST
+
 START_TEST(grants)
 {
 	struct sbc_security *s = policy();
@@ -230,6 +261,7 @@ int main(void)
 	TCase *tc = tcase_create("policy");
 	tcase_add_test(tc, sha256_vectors);
 	tcase_add_test(tc, tokens_and_subjects);
+	tcase_add_test(tc, token_cache_follows_the_policy);
 	tcase_add_test(tc, grants);
 	tcase_add_test(tc, rate);
 	tcase_add_test(tc, request_ids);
