@@ -889,7 +889,7 @@ static bool handle(struct sbc_api *api, struct sbc_security *sec,
 		struct req *r = sbh_data(c);
 		r->sec = sbc_security_ref(sec);
 		r->client = cl;
-		snprintf(r->rid, sizeof(r->rid), "%s", rid);
+		memcpy(r->rid, rid, strlen(rid) + 1);
 		return true;
 	}
 	if (!is_get) {
@@ -907,7 +907,7 @@ static bool on_head(void *ud, struct sbh_conn *c, const struct sbh_request *rq)
 	struct sbc_security *sec = sbc_runtime_security(api->rt);
 	char rid[SBC_REQUEST_ID_MAX + 1];
 	if (rq->request_id && sbc_request_id_ok(rq->request_id))
-		snprintf(rid, sizeof(rid), "%s", rq->request_id);
+		memcpy(rid, rq->request_id, strlen(rq->request_id) + 1);
 	else
 		sbc_request_id_new(rid);
 	bool want = handle(api, sec, c, rq, rid);

@@ -583,11 +583,23 @@ void sbh_answer(struct sbh_conn *c, const struct sbh_answer *a)
 			(long long)(sb_now_ms() - c->start_ms));
 }
 
+/* s (NULL: "") into buf of n bytes, cut to fit (no printf: this runs
+ * for every request). */
+static void copy_cut(char *buf, size_t n, const char *s)
+{
+	size_t len = s ? strlen(s) : 0;
+	if (len >= n)
+		len = n - 1;
+	if (len)
+		memcpy(buf, s, len);
+	buf[len] = '\0';
+}
+
 void sbh_set_tag(struct sbh_conn *c, const char *client, const char *rid,
 		 bool access_log)
 {
-	snprintf(c->client, sizeof(c->client), "%s", client ? client : "");
-	snprintf(c->rid, sizeof(c->rid), "%s", rid ? rid : "");
+	copy_cut(c->client, sizeof(c->client), client);
+	copy_cut(c->rid, sizeof(c->rid), rid);
 	c->access_log = access_log;
 }
 
