@@ -221,6 +221,15 @@ cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 		echo "| $what tls+token | $(f tlstoken-$k 1) | $(pct "$(f tlstoken-$k 1)" "$(f tls-$k 1)") of tls | $(f tlstoken-$k 4) | $(pct "$(f tlstoken-$k 4)" "$(f tls-$k 4)") of tls | $(f tlstoken-$k 2) / $(f tlstoken-$k 3) |"
 	done
 	echo
+	worst=$(for k in cat call; do
+		pct "$(f token-$k 1)" "$(f plain-$k 1)"
+		echo
+		pct "$(f tlstoken-$k 1)" "$(f tls-$k 1)"
+		echo
+	done | sort -g | head -1)
+	echo "Authentication's largest change of throughput here: $worst (the aim: no"
+	echo "worse than -10 %)."
+	echo
 	echo "Authentication's cost is the *token* row against *plain* and the"
 	echo "*tls+token* row against *tls*: per request, a SHA-256 of the token,"
 	echo "its comparison with every client's hash, the grant patterns of a call,"
