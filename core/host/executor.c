@@ -301,9 +301,11 @@ static enum sb_status run_call(struct job *j, struct sb_result *res,
 	sbc_crash_leave(&cf);
 	/* A getter misuse is a broker bug, whatever the handler answered. */
 	if (sb_call_misused(j->call, err)) {
+		const char *rid = sb_call_request_id(j->call);
 		sbc_log(SB_LOG_ERROR, inst->broker->name, inst->name,
-			"%s.%s: %s", j->e->obj->name, j->e->method->name,
-			err->message);
+			"%s.%s: %s%s%s", j->e->obj->name, j->e->method->name,
+			err->message, rid ? " request_id=" : "",
+			rid ? rid : "");
 		return err->status;
 	}
 	if (st == SB_OK) {
@@ -402,11 +404,13 @@ static void *worker_main(void *arg)
 		if (mine) {
 			job_deliver(ex, j, st, &err, res);
 		} else {
+			const char *rid = sb_call_request_id(j->call);
 			sbc_log(SB_LOG_INFO, inst->broker->name, inst->name,
 				"%s.%s returned after its deadline "
-				"(%lld ms): result dropped",
+				"(%lld ms): result dropped%s%s",
 				j->e->obj->name, j->e->method->name,
-				(long long)(sb_now_ms() - j->start_ms));
+				(long long)(sb_now_ms() - j->start_ms),
+				rid ? " request_id=" : "", rid ? rid : "");
 		}
 		sb_result_free(res);
 		pthread_mutex_lock(&ex->mu);

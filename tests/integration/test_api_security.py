@@ -46,6 +46,11 @@ enabled = yes
 broker = testmod
 label = first
 
+[instance quick]
+broker = testmod
+label = quick
+timeout = 300ms
+
 [instance local]
 broker = mapi-stub
 store_dir = %(store)s
@@ -179,7 +184,7 @@ with sbtest.Daemon(CONFIG, server_extra="cors_origins = "
     t.eq(objs, {"Echo": ["Echo"]}, "... and Echo.Echo only")
     st, _, cat = req(d, "GET", "/v1/catalog", token=ADMIN_TOKEN)
     t.eq(sorted(i["name"] for i in cat.get("instances", [])),
-         ["local", "t1"], "admin's catalog shows every instance")
+         ["local", "quick", "t1"], "admin's catalog shows every instance")
     st, _, doc = req(d, "GET", "/v1/openapi.json", token=ECHO_TOKEN)
     calls = sorted(p for p in doc.get("paths", {}) if p.startswith("/v1/call/"))
     t.eq(calls, ["/v1/call/t1/Echo/Echo"], "echo's OpenAPI has its one call")
@@ -248,6 +253,15 @@ with sbtest.Daemon(CONFIG, server_extra="cors_origins = "
     rows = body.get("rows", []) if isinstance(body, dict) else []
     t.eq(rows and rows[0].get("RequestId"), "to-the-broker-1",
          "the broker reads the request id (sb_call_request_id)")
+
+    # a call past its deadline: the executor's line carries the id too
+    st, _, body = call(d, "quick/Echo.Sleep", ADMIN_TOKEN, {"Ms": 1200},
+                       headers={"X-Request-Id": "late-call-9"})
+    t.eq(st, 504, "a call past its deadline: 504")
+    t.ok(sbtest.wait_for(lambda: re.search(
+        r"returned after its deadline .*request_id=late-call-9",
+        d.read_log()), timeout=20),
+        "the executor's line about it carries the request id")
 
     # ---- CORS -------------------------------------------------------------
     st, hd, body = req(d, "OPTIONS", "/v1/call/t1/Echo/Echo", headers={
