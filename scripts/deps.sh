@@ -10,7 +10,7 @@ set -eu
 
 pkgs="build-essential autoconf automake libtool pkg-config clang clang-format
 libltdl-dev libinih-dev libjansson-dev
-libcurl4-openssl-dev libxml2-dev libssl-dev check
+libcurl4-openssl-dev libxml2-dev libssl-dev zlib1g-dev check
 python3 python3-aiosmtpd python3-icalendar python3-cryptography
 python3-lxml python3-exchangelib python3-pycryptodome
 python3-winrm python3-requests-ntlm python3-requests-kerberos

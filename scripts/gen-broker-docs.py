@@ -149,7 +149,11 @@ def render_host(host):
             ("`[module NAME]`", "module",
              "One section per module; only enabled modules are loaded."),
             ("Host keys of every `[instance NAME]`", "instance",
-             "Valid in every instance, whatever its broker.")):
+             "Valid in every instance, whatever its broker."),
+            ("`[client NAME]`", "client",
+             "One section per API client (see docs/api.md, "
+             "\"Authentication and grants\"); with any client configured "
+             "every request but the health check must authenticate.")):
         w("")
         w("## %s" % title)
         w("")

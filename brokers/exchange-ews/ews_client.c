@@ -421,10 +421,19 @@ enum sb_status ews_op_run(struct ews_op *op, struct sb_error *err)
 	snprintf(action, sizeof(action),
 		 "SOAPAction: \"" SB_NS_EWS_MESSAGES "/%s\"", name);
 	const char *hdr[4] = {action, NULL, NULL, NULL};
+	int nh = 1;
 	if (op->mailbox && ews_impersonation(e) == EWS_IMP_IMPERSONATE) {
 		snprintf(anchor, sizeof(anchor), "X-AnchorMailbox: %s",
 			 op->mailbox);
-		hdr[1] = anchor;
+		hdr[nh++] = anchor;
+	}
+	/* the client's request id, so that Exchange's logs (and its
+	 * answer's request-id) tie back to ours */
+	char reqid[96];
+	const char *rid = op->call ? sb_call_request_id(op->call) : NULL;
+	if (rid) {
+		snprintf(reqid, sizeof(reqid), "client-request-id: %s", rid);
+		hdr[nh++] = reqid;
 	}
 
 	int64_t retries = e->conf->retries;

@@ -29,6 +29,12 @@
 #include "json.h"
 #include "metrics.h"
 #include "probe.h"
+#include "reqhdr.h"
+#include "security.h"
+
+#include <openssl/crypto.h>
+#include <openssl/ssl.h>
+#include <zlib.h>
 
 #define HTTP_THREADS 2
 #define MAX_SEGMENTS 6
@@ -37,11 +43,19 @@
 
 /* A document that depends on the catalog alone, encoded once per
  * catalog generation (encoding the catalog was most of a GET's time). */
-struct doc_cache {
-	pthread_mutex_t mu;
-	int64_t generation; /* 0: empty */
+struct doc {
+	atomic_int refs;
+	int64_t generation;
 	char *json;
 	size_t len;
+	char *gz; /* gzip of json, or NULL (compression failed) */
+	size_t gzlen;
+	char etag[40], etag_gz[44]; /* quoted */
+};
+
+struct doc_cache {
+	pthread_mutex_t mu;
+	struct doc *doc; /* NULL: empty */
 };
 
 struct sbc_api {
@@ -52,6 +66,7 @@ struct sbc_api {
 	struct doc_cache catalog_doc, openapi_doc;
 	bool console; /* /ui/ is served */
 	struct sbc_console con;
+	void *tls_start; /* the SSL_CTX at start (a reference); NULL: plain */
 };
 
 enum route {
@@ -74,6 +89,11 @@ struct req {
 	bool submitted;
 	bool test;		    /* POST /v1/test/{instance} */
 	char instance[SEGMENT_MAX]; /* the instance a test is of */
+	/* for the audit line and the broker */
+	struct sbc_security *sec;	 /* a reference */
+	const struct sbc_client *client; /* NULL: no clients configured */
+	char rid[SBC_REQUEST_ID_MAX + 1];
+	char mailbox[160]; /* as shown in the audit line; "-" if none */
 };
 
 static const char *shown(const char *s, char *buf, size_t n);
@@ -187,57 +207,206 @@ static const char *shown(const char *s, char *buf, size_t n)
 
 /* ---- GET routes ---------------------------------------------------------- */
 
-/* A malloc'd copy of cat's document, from the cache or encoded now. */
-static char *cached_doc(struct doc_cache *dc, const struct sbc_catalog *cat,
-			char *(*encode)(const struct sbc_catalog *))
+static void *doc_ref(void *p)
 {
-	char *out = NULL;
-	pthread_mutex_lock(&dc->mu);
-	if (dc->json && dc->generation == cat->generation) {
-		out = malloc(dc->len + 1);
-		if (out)
-			memcpy(out, dc->json, dc->len + 1);
-	}
-	pthread_mutex_unlock(&dc->mu);
-	if (out)
-		return out;
-	out = encode(cat);
-	if (!out)
-		return NULL;
-	size_t len = strlen(out);
-	char *keep = malloc(len + 1);
-	if (!keep)
-		return out;
-	memcpy(keep, out, len + 1);
-	pthread_mutex_lock(&dc->mu);
-	if (cat->generation >= dc->generation) {
-		free(dc->json);
-		dc->json = keep;
-		dc->len = len;
-		dc->generation = cat->generation;
-		keep = NULL;
-	}
-	pthread_mutex_unlock(&dc->mu);
-	free(keep);
-	return out;
+	struct doc *d = p;
+	atomic_fetch_add(&d->refs, 1);
+	return d;
 }
 
-static void serve_get(struct sbc_api *api, struct sbh_conn *c, enum route rt_,
-		      char seg[MAX_SEGMENTS][SEGMENT_MAX])
+static void doc_unref(void *p)
+{
+	struct doc *d = p;
+	if (!d || atomic_fetch_sub(&d->refs, 1) != 1)
+		return;
+	free(d->json);
+	free(d->gz);
+	free(d);
+}
+
+/* json (taken over) as a cached document: its entity tag (a hash of the
+ * text, so it survives restarts that leave the catalog as it was) and its
+ * gzip form, made once.  NULL when out of memory. */
+static struct doc *doc_new(char *json, int64_t generation)
+{
+	if (!json)
+		return NULL;
+	struct doc *d = calloc(1, sizeof(*d));
+	if (!d) {
+		free(json);
+		return NULL;
+	}
+	atomic_init(&d->refs, 1);
+	d->generation = generation;
+	d->json = json;
+	d->len = strlen(json);
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+	for (size_t i = 0; i < d->len; i++)
+		h = (h ^ (unsigned char)json[i]) * 0x100000001b3ull;
+	snprintf(d->etag, sizeof(d->etag), "\"%016llx-%zx\"",
+		 (unsigned long long)h, d->len);
+	snprintf(d->etag_gz, sizeof(d->etag_gz), "\"%016llx-%zx-gz\"",
+		 (unsigned long long)h, d->len);
+	uLongf bound = compressBound((uLong)d->len) + 32;
+	d->gz = malloc(bound);
+	z_stream z = {0};
+	if (d->gz && deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8,
+				  Z_DEFAULT_STRATEGY) == Z_OK) {
+		z.next_in = (Bytef *)d->json;
+		z.avail_in = (uInt)d->len;
+		z.next_out = (Bytef *)d->gz;
+		z.avail_out = (uInt)bound;
+		if (deflate(&z, Z_FINISH) == Z_STREAM_END)
+			d->gzlen = z.total_out;
+		deflateEnd(&z);
+	}
+	if (!d->gzlen) {
+		free(d->gz);
+		d->gz = NULL;
+	}
+	return d;
+}
+
+/* cat's document (a reference), from the cache or encoded now. */
+static struct doc *cached_doc(struct doc_cache *dc,
+			      const struct sbc_catalog *cat,
+			      char *(*encode)(const struct sbc_catalog *))
+{
+	struct doc *d = NULL;
+	pthread_mutex_lock(&dc->mu);
+	if (dc->doc && dc->doc->generation == cat->generation)
+		d = doc_ref(dc->doc);
+	pthread_mutex_unlock(&dc->mu);
+	if (d)
+		return d;
+	d = doc_new(encode(cat), cat->generation);
+	if (!d)
+		return NULL;
+	struct doc *old = NULL;
+	pthread_mutex_lock(&dc->mu);
+	if (!dc->doc || cat->generation >= dc->doc->generation) {
+		old = dc->doc;
+		dc->doc = doc_ref(d);
+	}
+	pthread_mutex_unlock(&dc->mu);
+	doc_unref(old);
+	return d;
+}
+
+static bool view_may(const void *ud, const char *instance, const char *object,
+		     const char *method)
+{
+	return sbc_client_may_call(ud, instance, object, method);
+}
+
+/* A catalog document (which: 0 the catalog, 1 OpenAPI) as client cl may
+ * see it (a reference): the shared cache without clients, else the
+ * client's own. */
+static struct doc *client_doc(struct sbc_api *api,
+			      const struct sbc_catalog *cat,
+			      const struct sbc_client *cl, int which)
+{
+	if (!cl)
+		return which == 0 ? cached_doc(&api->catalog_doc, cat,
+					       sbc_json_catalog)
+				  : cached_doc(&api->openapi_doc, cat,
+					       sbc_openapi_json);
+	struct doc *d = sbc_client_doc_get(cl, which, cat->generation, doc_ref);
+	if (d)
+		return d;
+	struct sbc_view v = {.may = view_may, .ud = cl, .secured = true};
+	d = doc_new(which == 0 ? sbc_json_catalog_view(cat, &v)
+			       : sbc_openapi_json_view(cat, &v),
+		    cat->generation);
+	if (d)
+		sbc_client_doc_put(cl, which, cat->generation, doc_ref(d),
+				   doc_unref);
+	return d;
+}
+
+/* A cached document: 304 when If-None-Match names it, gzip when the
+ * client takes it. */
+static void send_doc(struct sbh_conn *c, const struct sbh_request *rq,
+		     struct doc *d)
+{
+	if (!d) {
+		send_json(c, 500, NULL);
+		return;
+	}
+	bool gz = d->gz && sbc_accepts_gzip(rq->accept_encoding);
+	const char *etag = gz ? d->etag_gz : d->etag;
+	struct sbh_answer a = {.content_type = "application/json",
+			       .cache_control = "no-cache",
+			       .etag = etag,
+			       .headers = gz ? "Vary: Accept-Encoding\r\n"
+					       "Content-Encoding: gzip\r\n"
+					     : "Vary: Accept-Encoding\r\n"};
+	if (rq->if_none_match &&
+	    (sbc_console_etag_match(rq->if_none_match, d->etag) ||
+	     sbc_console_etag_match(rq->if_none_match, d->etag_gz))) {
+		a.status = 304;
+		a.headers = "Vary: Accept-Encoding\r\n";
+		a.body = strdup("");
+		sbh_answer(c, &a);
+		doc_unref(d);
+		return;
+	}
+	size_t n = gz ? d->gzlen : d->len;
+	a.status = 200;
+	a.body = malloc(n + 1);
+	if (a.body) {
+		memcpy(a.body, gz ? d->gz : d->json, n);
+		a.body[n] = '\0';
+		a.body_len = n;
+	}
+	doc_unref(d);
+	sbh_answer(c, &a);
+}
+
+/* May cl call any method of instance (and object, if not NULL)? */
+static bool may_any(const struct sbc_catalog *cat, const struct sbc_client *cl,
+		    const char *instance, const char *object)
+{
+	if (!cl)
+		return true;
+	const struct sbc_instance *inst = sbc_catalog_instance(cat, instance);
+	for (size_t k = 0; inst && k < inst->n_objects; k++) {
+		const struct sb_object *ob = inst->objects[k];
+		if (object && strcmp(ob->name, object) != 0)
+			continue;
+		for (const struct sb_method *m = ob->methods; m && m->name; m++)
+			if (sbc_client_may_call(cl, instance, ob->name,
+						m->name))
+				return true;
+	}
+	return false;
+}
+
+static void serve_get(struct sbc_api *api, struct sbh_conn *c,
+		      const struct sbh_request *rq, enum route rt_,
+		      char seg[MAX_SEGMENTS][SEGMENT_MAX],
+		      const struct sbc_client *cl)
 {
 	struct sb_runtime *rt = api->rt;
 	struct sbc_catalog *cat = sbc_runtime_catalog(rt);
 	char b1[128], b2[128];
 	switch (rt_) {
 	case R_CATALOG:
-		send_json(c, 200,
-			  cached_doc(&api->catalog_doc, cat, sbc_json_catalog));
+		send_doc(c, rq, client_doc(api, cat, cl, 0));
 		break;
 	case R_OBJECT: {
-		struct sbc_instance *inst = sbc_catalog_instance(cat, seg[2]);
+		/* what a client may not call does not exist for it */
+		bool seen = may_any(cat, cl, seg[2], seg[3]);
+		struct sbc_instance *inst =
+		    seen ? sbc_catalog_instance(cat, seg[2]) : NULL;
 		const struct sb_object *o =
 		    inst ? sbc_catalog_object(cat, seg[2], seg[3]) : NULL;
-		if (!inst)
+		if (!seen && may_any(cat, cl, seg[2], NULL))
+			fail(c, SB_ERR_NOT_FOUND, "UnknownObject", NULL,
+			     "instance %s has no object %s",
+			     shown(seg[2], b1, sizeof(b1)),
+			     shown(seg[3], b2, sizeof(b2)));
+		else if (!inst)
 			fail(c, SB_ERR_NOT_FOUND, "UnknownInstance", NULL,
 			     "no instance named %s",
 			     shown(seg[2], b1, sizeof(b1)));
@@ -251,8 +420,7 @@ static void serve_get(struct sbc_api *api, struct sbh_conn *c, enum route rt_,
 		break;
 	}
 	case R_OPENAPI:
-		send_json(c, 200,
-			  cached_doc(&api->openapi_doc, cat, sbc_openapi_json));
+		send_doc(c, rq, client_doc(api, cat, cl, 1));
 		break;
 	case R_HEALTH: {
 		bool draining = sbc_runtime_draining(rt);
@@ -306,7 +474,25 @@ static bool json_content_type(const char *ct)
 static void req_free(struct req *r)
 {
 	sbc_catalog_unref(r->cat);
+	sbc_security_unref(r->sec);
 	free(r);
+}
+
+/* The audit line of a call: who called what for which mailbox, and how
+ * it ended; never an input's value but the Mailbox. */
+static void audit(const struct sbc_client *cl, const char *inst,
+		  const char *obj, const char *method, const char *mailbox,
+		  int http_status, const char *rid)
+{
+	if (!sbc_log_enabled(SB_LOG_INFO))
+		return;
+	char b1[128], b2[128], b3[128];
+	sbc_log(SB_LOG_INFO, NULL, NULL,
+		"audit: client=%s call=%s/%s.%s mailbox=%s status=%d "
+		"request_id=%s",
+		sbc_client_name(cl), shown(inst, b1, sizeof(b1)),
+		shown(obj, b2, sizeof(b2)), shown(method, b3, sizeof(b3)),
+		mailbox && *mailbox ? mailbox : "-", http_status, rid);
 }
 
 /* A request that will read its body, attached to its connection; it owns
@@ -382,12 +568,22 @@ static void answer_call(struct sbh_conn *c, enum sb_status st,
 	sbh_resume_with(c, &a);
 }
 
+static void call_audit(const struct req *r, enum sb_status st)
+{
+	if (!r->entry)
+		return;
+	audit(r->client, r->entry->inst->name, r->entry->obj->name,
+	      r->entry->method->name, r->mailbox,
+	      st == SB_OK ? 200 : sb_status_http(st), r->rid);
+}
+
 /* Completion callback from the executor (a worker thread): the answer is
  * sent from here.  The request (r) lives until the connection's thread
  * finishes it (on_done). */
 static void call_done(void *ud, const struct sbc_outcome *o)
 {
 	struct req *r = ud;
+	call_audit(r, o->status);
 	answer_call(r->conn, o->status, o->err, o->result);
 }
 
@@ -440,6 +636,37 @@ static void test_submit(struct sbc_api *api, struct sbh_conn *c, struct req *r)
 		answer_call(c, st, &e, NULL);
 }
 
+/* The Mailbox a call acts for (NULL: the instance's default mailbox, when
+ * the method has no Mailbox input or the call names none), checked
+ * against the client's mailboxes.  False with err: 403 forbidden. */
+static bool mailbox_granted(struct req *r, const struct sb_call *call,
+			    struct sb_error *err)
+{
+	const struct sb_method *m = r->entry->method;
+	const char *mb = NULL;
+	for (const struct sb_param *p = m->inputs; p && p->name; p++)
+		if (strcmp(p->name, "Mailbox") == 0 &&
+		    (p->flags & SB_MULTI) == 0 && p->type != SB_TYPE_FILE &&
+		    p->type != SB_TYPE_NUMBER && p->type != SB_TYPE_BOOLEAN)
+			mb = sb_call_str(call, "Mailbox", NULL);
+	if (mb)
+		sb_text_quotable(mb, 120, r->mailbox, sizeof(r->mailbox));
+	if (sbc_client_may_mailbox(r->client, mb))
+		return true;
+	char b1[64];
+	if (mb)
+		sb_error_set(err, SB_ERR_FORBIDDEN, "forbidden",
+			     "client %s may not act for mailbox %s",
+			     sbc_client_name(r->client), r->mailbox);
+	else
+		sb_error_set(err, SB_ERR_FORBIDDEN, "forbidden",
+			     "client %s may not act for the default mailbox "
+			     "of instance %s (name a Mailbox it may act for)",
+			     sbc_client_name(r->client),
+			     shown(r->entry->inst->name, b1, sizeof(b1)));
+	return false;
+}
+
 static void on_body(void *ud, struct sbh_conn *c, const struct sbh_request *rq)
 {
 	struct sbc_api *api = ud;
@@ -454,16 +681,38 @@ static void on_body(void *ud, struct sbh_conn *c, const struct sbh_request *rq)
 		test_submit(api, c, r);
 		return;
 	}
+	struct sb_call *call =
+	    sbc_json_decode_call(r->entry, rq->body, rq->body_len, true, &e);
+	if (!call) {
+		if (e.status == SB_OK)
+			e.status = SB_ERR_INTERNAL;
+		call_audit(r, e.status);
+		send_error(c, &e, NULL);
+		return;
+	}
+	if (!mailbox_granted(r, call, &e) ||
+	    !sb_call_set_request_id(call, r->rid)) {
+		if (e.status == SB_OK)
+			sb_error_set(&e, SB_ERR_INTERNAL, NULL,
+				     "out of memory");
+		sb_call_free(call);
+		call_audit(r, e.status);
+		send_error(c, &e, NULL);
+		return;
+	}
 	/* suspended before it is submitted: from then on the worker that
 	 * runs it owns the answer */
 	r->submitted = true;
 	atomic_fetch_add(&api->calls_open, 1);
 	sbh_suspend(c);
+	/* on failure the executor frees the call and answers nothing */
 	enum sb_status st =
-	    sbc_dispatch_submit(api->rt, r->cat, r->entry, rq->body,
-				rq->body_len, true, call_done, r, &e);
-	if (st != SB_OK)
+	    sbc_executor_submit(sbc_runtime_executor(api->rt), r->cat, r->entry,
+				call, call_done, r, &e);
+	if (st != SB_OK) {
+		call_audit(r, st);
 		answer_call(c, st, &e, NULL);
+	}
 }
 
 static void on_done(void *ud, struct sbh_conn *c, void *data)
@@ -478,11 +727,62 @@ static void on_done(void *ud, struct sbh_conn *c, void *data)
 
 /* ---- the handler --------------------------------------------------------- */
 
-static bool on_head(void *ud, struct sbh_conn *c, const struct sbh_request *rq)
+static const char *route_allow(enum route route)
 {
-	struct sbc_api *api = ud;
+	switch (route) {
+	case R_CALL:
+	case R_TEST:
+		return "POST, OPTIONS";
+	default:
+		return "GET, HEAD, OPTIONS";
+	}
+}
+
+/* OPTIONS: what the path takes, and a CORS preflight's answer for an
+ * allowed origin. */
+static void preflight(struct sbh_conn *c, const struct sbh_request *rq,
+		      const char *allow, bool cors)
+{
+	if (cors && rq->acr_method) {
+		char h[400];
+		snprintf(h, sizeof(h),
+			 "Access-Control-Allow-Methods: %s\r\n"
+			 "Access-Control-Allow-Headers: Authorization, "
+			 "Content-Type, X-Request-Id, If-None-Match\r\n"
+			 "Access-Control-Max-Age: 600\r\n",
+			 allow);
+		sbh_add_headers(c, h);
+	}
+	struct sbh_answer a = {
+	    .status = 204, .body = strdup(""), .allow = allow};
+	sbh_answer(c, &a);
+}
+
+static bool handle(struct sbc_api *api, struct sbc_security *sec,
+		   struct sbh_conn *c, const struct sbh_request *rq,
+		   const char *rid)
+{
+	bool alog = sbc_security_access_log(sec);
+	sbh_set_tag(c, NULL, rid, alog);
+	bool cors = rq->origin && sbc_security_origin_ok(sec, rq->origin);
+	if (cors) {
+		char h[400];
+		/* the origin itself, unless the list is "*" */
+		bool exact = !sbc_security_origin_ok(sec, "\x01") &&
+			     strlen(rq->origin) < 200;
+		snprintf(h, sizeof(h),
+			 "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n"
+			 "Access-Control-Expose-Headers: X-Request-Id, ETag, "
+			 "Retry-After, WWW-Authenticate\r\n",
+			 exact ? rq->origin : "*");
+		sbh_add_headers(c, h);
+	}
+	bool is_options = strcmp(rq->method, "OPTIONS") == 0;
 	if (api->console && sbc_console_path(rq->path)) {
-		sbc_console_serve(&api->con, c, rq);
+		if (is_options)
+			preflight(c, rq, "GET, HEAD, OPTIONS", cors);
+		else
+			sbc_console_serve(&api->con, c, rq);
 		return false;
 	}
 	char seg[MAX_SEGMENTS][SEGMENT_MAX];
@@ -496,10 +796,60 @@ static bool on_head(void *ud, struct sbh_conn *c, const struct sbh_request *rq)
 		     "no such path (see /v1/openapi.json)");
 		return false;
 	}
+	if (is_options) { /* a preflight carries no credentials */
+		preflight(c, rq, route_allow(route), cors);
+		return false;
+	}
+	/* who is calling: with clients configured, every path but the
+	 * health check needs a credential */
+	const struct sbc_client *cl = NULL;
+	if (sbc_security_closed(sec) && route != R_HEALTH) {
+		char tb[512];
+		const char *tok =
+		    sbc_bearer_token(rq->authorization, tb, sizeof(tb));
+		if (tok)
+			cl = sbc_security_by_token(sec, tok);
+		else if (sbh_is_tls(c))
+			cl = sbc_security_by_subject(sec, sbh_peer_subject(c));
+		if (tok)
+			OPENSSL_cleanse(tb, sizeof(tb));
+		if (!cl) {
+			sbh_add_headers(c, tok || rq->authorization
+					       ? "WWW-Authenticate: Bearer "
+						 "realm=\"svcbroker\", "
+						 "error=\"invalid_token\"\r\n"
+					       : "WWW-Authenticate: Bearer "
+						 "realm=\"svcbroker\"\r\n");
+			if (route == R_CALL)
+				audit(NULL, seg[2], seg[3], seg[4], NULL, 401,
+				      rid);
+			fail(c, SB_ERR_UNAUTHENTICATED, "Unauthenticated", NULL,
+			     "%s",
+			     tok || rq->authorization
+				 ? "the credentials are not valid"
+				 : "this API needs a bearer token "
+				   "(Authorization: Bearer TOKEN) or "
+				   "a client certificate");
+			return false;
+		}
+		sbh_set_tag(c, sbc_client_name(cl), rid, alog);
+	}
+	char b1[128], b2[128], b3[128];
 	if (route == R_TEST) {
 		if (!is_post) {
 			fail(c, SB_ERR_METHOD_NOT_ALLOWED, "MethodNotAllowed",
 			     "POST", "a test takes POST");
+			return false;
+		}
+		struct sbc_catalog *cat = sbc_runtime_catalog(api->rt);
+		bool ok = may_any(cat, cl, seg[2], NULL);
+		sbc_catalog_unref(cat);
+		if (!ok) {
+			fail(c, SB_ERR_FORBIDDEN, "Forbidden", NULL,
+			     "client %s may not test instance %s (it may "
+			     "call none of its methods)",
+			     sbc_client_name(cl),
+			     shown(seg[2], b1, sizeof(b1)));
 			return false;
 		}
 		return test_begin(api, c, seg);
@@ -510,15 +860,59 @@ static bool on_head(void *ud, struct sbh_conn *c, const struct sbh_request *rq)
 			     "POST", "a call takes POST");
 			return false;
 		}
-		return call_begin(api, c, rq, seg);
+		if (!sbc_client_may_call(cl, seg[2], seg[3], seg[4])) {
+			audit(cl, seg[2], seg[3], seg[4], NULL, 403, rid);
+			fail(c, SB_ERR_FORBIDDEN, "Forbidden", NULL,
+			     "client %s may not call %s/%s.%s",
+			     sbc_client_name(cl), shown(seg[2], b1, sizeof(b1)),
+			     shown(seg[3], b2, sizeof(b2)),
+			     shown(seg[4], b3, sizeof(b3)));
+			return false;
+		}
+		int64_t retry = 0;
+		if (!sbc_client_rate(cl, sb_now_ms(), &retry)) {
+			audit(cl, seg[2], seg[3], seg[4], NULL, 429, rid);
+			struct sb_error e;
+			sb_error_set(&e, SB_ERR_THROTTLED, "RateLimited",
+				     "client %s is over its "
+				     "max_calls_per_minute",
+				     sbc_client_name(cl));
+			e.retry_after_ms = retry;
+			send_error(c, &e, NULL);
+			return false;
+		}
+		if (!call_begin(api, c, rq, seg)) {
+			audit(cl, seg[2], seg[3], seg[4], NULL,
+			      sbh_answered_status(c), rid);
+			return false;
+		}
+		struct req *r = sbh_data(c);
+		r->sec = sbc_security_ref(sec);
+		r->client = cl;
+		memcpy(r->rid, rid, strlen(rid) + 1);
+		return true;
 	}
 	if (!is_get) {
 		fail(c, SB_ERR_METHOD_NOT_ALLOWED, "MethodNotAllowed",
 		     "GET, HEAD", "this path takes GET");
 		return false;
 	}
-	serve_get(api, c, route, seg);
+	serve_get(api, c, rq, route, seg, cl);
 	return false;
+}
+
+static bool on_head(void *ud, struct sbh_conn *c, const struct sbh_request *rq)
+{
+	struct sbc_api *api = ud;
+	struct sbc_security *sec = sbc_runtime_security(api->rt);
+	char rid[SBC_REQUEST_ID_MAX + 1];
+	if (rq->request_id && sbc_request_id_ok(rq->request_id))
+		memcpy(rid, rq->request_id, strlen(rq->request_id) + 1);
+	else
+		sbc_request_id_new(rid);
+	bool want = handle(api, sec, c, rq, rid);
+	sbc_security_unref(sec);
+	return want;
 }
 
 /* ---- listening ----------------------------------------------------------- */
@@ -588,8 +982,57 @@ bool sbc_listen_parse(const char *listen, struct sockaddr_storage *ss,
 
 static void doc_cache_free(struct doc_cache *dc)
 {
-	free(dc->json);
+	doc_unref(dc->doc);
 	pthread_mutex_destroy(&dc->mu);
+}
+
+/* The TLS context of a new connection: the policy's now (a renewed
+ * certificate is taken at reload), or the one of the start if a reload
+ * turned TLS off (that takes a restart). */
+static void *tls_ctx(void *ud)
+{
+	struct sbc_api *a = ud;
+	if (!a->tls_start)
+		return NULL;
+	struct sbc_security *sec = sbc_runtime_security(a->rt);
+	SSL_CTX *ctx = sbc_security_tls(sec);
+	if (!ctx)
+		ctx = a->tls_start;
+	SSL_CTX_up_ref(ctx);
+	sbc_security_unref(sec);
+	return ctx;
+}
+
+/* Secure by default: an address other hosts can reach is served only
+ * with TLS or clients, or when the configuration says allow_insecure. */
+static bool exposure_ok(struct sb_runtime *rt,
+			const struct sockaddr_storage *ss,
+			const char *listen_at, char *errbuf, size_t errlen)
+{
+	if (sbc_console_enabled(SBC_CONSOLE_LOOPBACK, ss))
+		return true;
+	struct sbc_security *sec = sbc_runtime_security(rt);
+	bool guarded = sbc_security_tls(sec) || sbc_security_closed(sec);
+	sbc_security_unref(sec);
+	if (guarded)
+		return true;
+	if (!sbc_runtime_allow_insecure(rt)) {
+		snprintf(errbuf, errlen,
+			 "listen %s: not a loopback address, and the API has "
+			 "neither TLS (tls_cert, tls_key) nor [client] "
+			 "sections: anyone who reaches it could call every "
+			 "method; configure them, or set allow_insecure = yes "
+			 "in [server] (for a trusted network or a proxy in "
+			 "front)",
+			 listen_at);
+		return false;
+	}
+	sbc_log(SB_LOG_WARN, NULL, NULL,
+		"listen %s: serving a non-loopback address without TLS and "
+		"without clients (allow_insecure = yes): anyone who reaches "
+		"it may call every method",
+		listen_at);
+	return true;
 }
 
 struct sbc_api *sbc_api_start(struct sb_runtime *rt, char *errbuf,
@@ -599,6 +1042,8 @@ struct sbc_api *sbc_api_start(struct sb_runtime *rt, char *errbuf,
 	socklen_t slen;
 	const char *listen_at = sbc_runtime_listen(rt);
 	if (!sbc_listen_parse(listen_at, &ss, &slen, errbuf, errlen))
+		return NULL;
+	if (!exposure_ok(rt, &ss, listen_at, errbuf, errlen))
 		return NULL;
 	int fd =
 	    socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -630,6 +1075,17 @@ struct sbc_api *sbc_api_start(struct sb_runtime *rt, char *errbuf,
 		return NULL;
 	}
 	a->rt = rt;
+	struct sbc_security *sec = sbc_runtime_security(rt);
+	if (sbc_security_tls(sec)) {
+		a->tls_start = sbc_security_tls(sec);
+		SSL_CTX_up_ref(a->tls_start);
+	}
+	sbc_log(SB_LOG_INFO, NULL, NULL, "API over %s, %s",
+		a->tls_start ? "TLS (HTTPS)" : "plain HTTP",
+		sbc_security_closed(sec)
+		    ? "clients authenticate"
+		    : "no [client] sections: every caller may call everything");
+	sbc_security_unref(sec);
 	int console_mode;
 	sbc_runtime_console(rt, &console_mode, &a->con.dir, &a->con.libs);
 	a->console = sbc_console_enabled(console_mode, &ss);
@@ -649,7 +1105,9 @@ struct sbc_api *sbc_api_start(struct sb_runtime *rt, char *errbuf,
 	    .max_connections_per_ip = lim.max_connections_per_ip,
 	    .idle_timeout_ms =
 		lim.idle_timeout_ms > 0 ? lim.idle_timeout_ms : 1000,
-	    .metrics = sbc_runtime_metrics(rt)};
+	    .metrics = sbc_runtime_metrics(rt),
+	    .tls_ctx = tls_ctx,
+	    .tls_ud = a};
 	struct sbh_handlers h = {.ud = a,
 				 .on_head = on_head,
 				 .on_body = on_body,
@@ -658,6 +1116,7 @@ struct sbc_api *sbc_api_start(struct sb_runtime *rt, char *errbuf,
 	a->srv = sbh_start(&cfg, &h, why, sizeof(why));
 	if (!a->srv) {
 		snprintf(errbuf, errlen, "listen %s: %s", listen_at, why);
+		SSL_CTX_free(a->tls_start);
 		close(fd);
 		doc_cache_free(&a->catalog_doc);
 		doc_cache_free(&a->openapi_doc);
@@ -701,6 +1160,7 @@ void sbc_api_stop(struct sbc_api *a, int64_t timeout_ms)
 			"%d answers were not sent in time",
 			atomic_load(&a->calls_open));
 	sbh_stop(a->srv);
+	SSL_CTX_free(a->tls_start);
 	doc_cache_free(&a->catalog_doc);
 	doc_cache_free(&a->openapi_doc);
 	free(a);

@@ -9,6 +9,7 @@
 #include "executor.h"
 #include "host.h"
 #include "probe.h"
+#include "security.h"
 
 struct sbc_executor;
 struct sbc_metrics;
@@ -22,6 +23,11 @@ int sbc_runtime_reload(struct sb_runtime *rt, struct sbc_errlist *errs);
  * sbc_catalog_unref.  Never NULL once open. */
 struct sbc_catalog *sbc_runtime_catalog(struct sb_runtime *rt);
 struct sbc_executor *sbc_runtime_executor(struct sb_runtime *rt);
+/* The API's security policy now (security.h), with a reference the caller
+ * drops with sbc_security_unref.  Never NULL once open. */
+struct sbc_security *sbc_runtime_security(struct sb_runtime *rt);
+/* [server] allow_insecure as read at open. */
+bool sbc_runtime_allow_insecure(const struct sb_runtime *rt);
 struct sbc_metrics *sbc_runtime_metrics(struct sb_runtime *rt);
 /* The [server] settings read at open (a reload does not change them). */
 const char *sbc_runtime_listen(const struct sb_runtime *rt);

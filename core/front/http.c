@@ -31,6 +31,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
 #include "host.h"
 #include "http.h"
 #include "http_parse.h"
@@ -138,6 +142,16 @@ struct sbh_conn {
 	bool interim;	  /* the head is a 100 Continue */
 	bool close_after; /* close once the answer is sent */
 	size_t lingered;
+	/* TLS */
+	SSL *ssl;      /* NULL: plain HTTP */
+	char *subject; /* the peer certificate's, once asked */
+	bool subject_done;
+	/* the request's tag (sbh_set_tag) */
+	bool access_log;
+	char client[72];
+	char rid[72];
+	char extra[512]; /* header lines for every answer (sbh_add_headers) */
+	int status;	 /* of the last answer */
 };
 
 static void conn_run(struct sbh_conn *c);
@@ -307,6 +321,8 @@ static void free_dead(struct loop *l)
 			keep = c;
 			continue;
 		}
+		SSL_free(c->ssl);
+		free(c->subject);
 		free(c->in);
 		free(c->path);
 		free(c);
@@ -335,6 +351,8 @@ static const char *reason(int st)
 	switch (st) {
 	case 200:
 		return "OK";
+	case 204:
+		return "No Content";
 	case 301:
 		return "Moved Permanently";
 	case 304:
@@ -423,6 +441,27 @@ static size_t put_num(char *h, size_t o, unsigned long long v)
 	return put(h, o, b + i, sizeof(b) - i);
 }
 
+/* An error answer's JSON ({"error": {...}}) gets the request id inside
+ * its error object.  The id needs no escaping (see security.h). */
+static void error_add_rid(struct sbh_conn *c)
+{
+	static const char pre[] = "{\"error\":";
+	size_t n = c->out_len;
+	if (n < sizeof(pre) + 1 || memcmp(c->out, pre, sizeof(pre) - 1) != 0 ||
+	    c->out[n - 1] != '}' || c->out[n - 2] != '}')
+		return;
+	size_t rl = strlen(c->rid);
+	char *b = realloc(c->out_body, n + rl + 20);
+	if (!b)
+		return;
+	/* ..."}}" -> ...",\"request_id\":\"RID\"}}" */
+	int w =
+	    snprintf(b + n - 2, rl + 22, ",\"request_id\":\"%s\"}}", c->rid);
+	c->out_body = b;
+	c->out = b;
+	c->out_len = n - 2 + (size_t)w;
+}
+
 void sbh_answer(struct sbh_conn *c, const struct sbh_answer *a)
 {
 	static const char oom[] =
@@ -441,6 +480,8 @@ void sbh_answer(struct sbh_conn *c, const struct sbh_answer *a)
 		c->out_body = a->body;
 		c->out = a->body;
 		c->out_len = a->body_len > 0 ? a->body_len : strlen(a->body);
+		if (c->rid[0] && status >= 400)
+			error_add_rid(c);
 	} else {
 		status = 500;
 		ctype = "application/json";
@@ -449,6 +490,7 @@ void sbh_answer(struct sbh_conn *c, const struct sbh_answer *a)
 	}
 	c->out_off = 0;
 	c->answered = true;
+	c->status = status;
 	/* answered before the whole body came: drop the rest if it is short
 	 * and its end is known, else close after the answer */
 	if ((c->state == C_HEAD || c->state == C_BODY) &&
@@ -471,7 +513,7 @@ void sbh_answer(struct sbh_conn *c, const struct sbh_answer *a)
 	o = put_str(h, o, reason(status));
 	o = PUTL(h, o, "\r\n");
 	o = put_str(h, o, date_line());
-	if (status == 304) { /* no body, and nothing that describes one */
+	if (status == 304 || status == 204) { /* no body, nothing about one */
 		c->out_len = 0;
 	} else {
 		o = PUTL(h, o, "Content-Type: ");
@@ -490,6 +532,13 @@ void sbh_answer(struct sbh_conn *c, const struct sbh_answer *a)
 	}
 	if (a->headers)
 		o = put_str(h, o, a->headers);
+	if (c->extra[0])
+		o = put_str(h, o, c->extra);
+	if (c->rid[0]) {
+		o = PUTL(h, o, "X-Request-Id: ");
+		o = put_str(h, o, c->rid);
+		o = PUTL(h, o, "\r\n");
+	}
 	if (a->retry_after_ms > 0) {
 		/* whole seconds, rounded up */
 		o = PUTL(h, o, "Retry-After: ");
@@ -519,9 +568,78 @@ void sbh_answer(struct sbh_conn *c, const struct sbh_answer *a)
 	if (s->cfg.metrics)
 		sbc_metrics_http(s->cfg.metrics, status);
 	/* a client's mistake (505 too) is not the administrator's */
-	sbc_log(status >= 500 && status != 505 ? SB_LOG_WARN : SB_LOG_DEBUG,
-		NULL, NULL, "%s: %d in %lld ms", c->what, status,
-		(long long)(sb_now_ms() - c->start_ms));
+	enum sb_log_level lvl =
+	    status >= 500 && status != 505 ? SB_LOG_WARN : SB_LOG_DEBUG;
+	if (c->access_log && lvl > SB_LOG_INFO)
+		lvl = SB_LOG_INFO;
+	if (c->access_log || c->rid[0])
+		sbc_log(lvl, NULL, NULL,
+			"%s %d %lldms %zu bytes client=%s request_id=%s",
+			c->what, status, (long long)(sb_now_ms() - c->start_ms),
+			c->out_len, c->client[0] ? c->client : "-",
+			c->rid[0] ? c->rid : "-");
+	else
+		sbc_log(lvl, NULL, NULL, "%s: %d in %lld ms", c->what, status,
+			(long long)(sb_now_ms() - c->start_ms));
+}
+
+/* s (NULL: "") into buf of n bytes, cut to fit (no printf: this runs
+ * for every request). */
+static void copy_cut(char *buf, size_t n, const char *s)
+{
+	size_t len = s ? strlen(s) : 0;
+	if (len >= n)
+		len = n - 1;
+	if (len)
+		memcpy(buf, s, len);
+	buf[len] = '\0';
+}
+
+void sbh_set_tag(struct sbh_conn *c, const char *client, const char *rid,
+		 bool access_log)
+{
+	copy_cut(c->client, sizeof(c->client), client);
+	copy_cut(c->rid, sizeof(c->rid), rid);
+	c->access_log = access_log;
+}
+
+bool sbh_is_tls(const struct sbh_conn *c) { return c->ssl != NULL; }
+
+int sbh_answered_status(const struct sbh_conn *c) { return c->status; }
+
+bool sbh_add_headers(struct sbh_conn *c, const char *lines)
+{
+	size_t have = strlen(c->extra), n = strlen(lines);
+	if (have + n >= sizeof(c->extra))
+		return false;
+	memcpy(c->extra + have, lines, n + 1);
+	return true;
+}
+
+const char *sbh_peer_subject(struct sbh_conn *c)
+{
+	if (c->subject_done || !c->ssl)
+		return c->subject;
+	c->subject_done = true;
+	X509 *cert = SSL_get1_peer_certificate(c->ssl);
+	if (!cert)
+		return NULL;
+	if (SSL_get_verify_result(c->ssl) == X509_V_OK) {
+		BIO *b = BIO_new(BIO_s_mem());
+		if (b && X509_NAME_print_ex(b, X509_get_subject_name(cert), 0,
+					    XN_FLAG_RFC2253) >= 0) {
+			char *data = NULL;
+			long n = BIO_get_mem_data(b, &data);
+			if (n > 0 && n < 4096 &&
+			    (c->subject = malloc((size_t)n + 1))) {
+				memcpy(c->subject, data, (size_t)n);
+				c->subject[n] = '\0';
+			}
+		}
+		BIO_free(b);
+	}
+	X509_free(cert);
+	return c->subject;
 }
 
 void sbh_answer_error(struct sbh_conn *c, int http_status, int sb_status,
@@ -599,6 +717,8 @@ static void new_request(struct sbh_conn *c)
 	c->head_only = false;
 	c->interim = false;
 	c->what[0] = '\0';
+	c->access_log = false;
+	c->client[0] = c->rid[0] = c->extra[0] = '\0';
 }
 
 /* Printable for the log: control bytes as '?'. */
@@ -682,11 +802,26 @@ static bool take_head(struct sbh_conn *c)
 	c->rq.content_type = f.content_type;
 	c->rq.has_body = f.chunked || f.content_length > 0;
 	c->rq.if_none_match = NULL;
-	for (int i = 0; i < h.nfields; i++)
-		if (strcasecmp(h.fields[i].name, "If-None-Match") == 0)
-			c->rq.if_none_match = h.fields[i].value;
+	for (int i = 0; i < h.nfields; i++) {
+		const char *fn = h.fields[i].name, *fv = h.fields[i].value;
+		if (strcasecmp(fn, "If-None-Match") == 0)
+			c->rq.if_none_match = fv;
+		else if (strcasecmp(fn, "Authorization") == 0)
+			c->rq.authorization = fv;
+		else if (strcasecmp(fn, "X-Request-Id") == 0)
+			c->rq.request_id = fv;
+		else if (strcasecmp(fn, "Origin") == 0)
+			c->rq.origin = fv;
+		else if (strcasecmp(fn, "Access-Control-Request-Method") == 0)
+			c->rq.acr_method = fv;
+		else if (strcasecmp(fn, "Accept-Encoding") == 0)
+			c->rq.accept_encoding = fv;
+	}
 	if (!sbh_path_decode(c->path)) {
 		c->rq.content_type = NULL;
+		c->rq.if_none_match = NULL;
+		c->rq.authorization = c->rq.request_id = c->rq.origin = NULL;
+		c->rq.acr_method = c->rq.accept_encoding = NULL;
 		sbh_answer_error(c, 404, SB_ERR_NOT_FOUND, "NotFound", NULL, 0,
 				 "no such path (see /v1/openapi.json)");
 		return true;
@@ -694,6 +829,8 @@ static bool take_head(struct sbh_conn *c)
 	bool want_body = s->h.on_head(s->h.ud, c, &c->rq);
 	c->rq.content_type = NULL; /* points into the head */
 	c->rq.if_none_match = NULL;
+	c->rq.authorization = c->rq.request_id = c->rq.origin = NULL;
+	c->rq.acr_method = c->rq.accept_encoding = NULL;
 	if (c->answered) /* its body, if any, is dropped after */
 		return true;
 	if (!want_body || !c->rq.has_body) {
@@ -815,9 +952,56 @@ static bool take_body(struct sbh_conn *c)
 
 /* ---- I/O ----------------------------------------------------------------- */
 
+/* flush over TLS: what is left of head and body, gathered into records
+ * of at most 16 KiB (one record for a small answer). */
+static bool flush_tls(struct sbh_conn *c)
+{
+	char buf[16384];
+	for (;;) {
+		size_t n = 0, hl = c->head_len - c->head_off;
+		if (hl) {
+			n = hl < sizeof(buf) ? hl : sizeof(buf);
+			memcpy(buf, c->head + c->head_off, n);
+		}
+		if (n < sizeof(buf) && c->out_off < c->out_len) {
+			size_t bl = c->out_len - c->out_off;
+			if (bl > sizeof(buf) - n)
+				bl = sizeof(buf) - n;
+			memcpy(buf + n, c->out + c->out_off, bl);
+			n += bl;
+		}
+		if (n == 0)
+			return true;
+		ERR_clear_error();
+		int w = SSL_write(c->ssl, buf, (int)n);
+		if (w <= 0) {
+			int e = SSL_get_error(c->ssl, w);
+			if (e == SSL_ERROR_WANT_WRITE ||
+			    e == SSL_ERROR_WANT_READ)
+				return false;
+			c->close_after = true;
+			c->state = C_LINGER;
+			c->lingered = DISCARD_MAX + 1; /* close at once */
+			return true;
+		}
+		size_t left = (size_t)w;
+		if (left >= hl) {
+			c->head_off = c->head_len;
+			left -= hl;
+			c->out_off += left;
+		} else {
+			c->head_off += left;
+		}
+		if (c->listed)
+			touch(c);
+	}
+}
+
 /* Send what is left of the answer.  True when all is sent. */
 static bool flush(struct sbh_conn *c)
 {
+	if (c->ssl)
+		return flush_tls(c);
 	for (;;) {
 		struct iovec iov[2];
 		int n = 0;
@@ -885,6 +1069,26 @@ static int fill(struct sbh_conn *c)
 		c->in = p;
 		c->cap = want;
 	}
+	if (c->ssl) {
+		ERR_clear_error();
+		int r =
+		    SSL_read(c->ssl, c->in + c->len, (int)(c->cap - c->len));
+		if (r > 0) {
+			c->len += (size_t)r;
+			touch(c);
+			return 1;
+		}
+		int e = SSL_get_error(c->ssl, r);
+		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+			return 0;
+		if (e == SSL_ERROR_SSL && sbc_log_enabled(SB_LOG_DEBUG)) {
+			char why[200];
+			ERR_error_string_n(ERR_get_error(), why, sizeof(why));
+			sbc_log(SB_LOG_DEBUG, NULL, NULL, "TLS: %s", why);
+		}
+		ERR_clear_error();
+		return -1;
+	}
 	ssize_t r = recv(c->fd, c->in + c->len, c->cap - c->len, 0);
 	if (r > 0) {
 		c->len += (size_t)r;
@@ -919,6 +1123,11 @@ static void conn_run(struct sbh_conn *c)
 			}
 			if (c->close_after) {
 				request_over(c);
+				if (c->ssl) {
+					ERR_clear_error();
+					SSL_shutdown(c->ssl); /* close_notify */
+					ERR_clear_error();
+				}
 				shutdown(c->fd, SHUT_WR);
 				c->state = C_LINGER;
 				c->lingered = 0;
@@ -1092,6 +1301,21 @@ static void accept_some(struct loop *l)
 		c->fd = fd;
 		c->in = in;
 		c->cap = IN_START;
+		SSL_CTX *ctx =
+		    s->cfg.tls_ctx ? s->cfg.tls_ctx(s->cfg.tls_ud) : NULL;
+		if (ctx) {
+			c->ssl = SSL_new(ctx);
+			SSL_CTX_free(ctx); /* the SSL holds its own */
+			if (!c->ssl || SSL_set_fd(c->ssl, fd) != 1) {
+				SSL_free(c->ssl);
+				free(c);
+				free(in);
+				close(fd);
+				ERR_clear_error();
+				continue;
+			}
+			SSL_set_accept_state(c->ssl);
+		}
 		if (ss.ss_family == AF_INET) {
 			const struct sockaddr_in *a = (void *)&ss;
 			memcpy(c->ip, &a->sin_addr, 4);
@@ -1103,6 +1327,7 @@ static void accept_some(struct loop *l)
 		}
 		if (!ip_add(s, c)) {
 			close(fd);
+			SSL_free(c->ssl);
 			free(in);
 			free(c);
 			if (once_in_10s(&s->last_warned_ip))
@@ -1125,6 +1350,7 @@ static void accept_some(struct loop *l)
 			ip_remove(s, c);
 			atomic_fetch_sub(&s->conns, 1);
 			close(fd);
+			SSL_free(c->ssl);
 			free(in);
 			free(c);
 			continue;

@@ -23,7 +23,13 @@ struct sbh_request {
 	const char *content_type;  /* NULL if absent */
 	bool has_body;		   /* a length above 0, or chunked */
 	const char *if_none_match; /* on_head only; NULL if absent */
-	const char *body;	   /* on_body only */
+	/* more header fields, on_head only; NULL if absent */
+	const char *authorization;   /* Authorization */
+	const char *request_id;	     /* X-Request-Id */
+	const char *origin;	     /* Origin */
+	const char *acr_method;	     /* Access-Control-Request-Method */
+	const char *accept_encoding; /* Accept-Encoding */
+	const char *body;	     /* on_body only */
 	size_t body_len;
 };
 
@@ -70,6 +76,11 @@ struct sbh_config {
 	int64_t max_body, max_body_total, max_connections,
 	    max_connections_per_ip, idle_timeout_ms;
 	struct sbc_metrics *metrics; /* counts answers by class; may be NULL */
+	/* HTTPS: the TLS context for a new connection (an SSL_CTX *, with a
+	 * reference the server drops), or NULL to serve it in the clear.
+	 * NULL function: plain HTTP. */
+	void *(*tls_ctx)(void *ud);
+	void *tls_ud;
 };
 
 struct sbh_stats {
@@ -92,6 +103,21 @@ void sbh_answer(struct sbh_conn *c, const struct sbh_answer *a);
 void sbh_set_data(struct sbh_conn *c, void *data);
 void *sbh_data(struct sbh_conn *c);
 const char *sbh_what(struct sbh_conn *c); /* "METHOD /path" for logs */
+/* Tag the request for its answer and log lines: its client's name and
+ * its request id (both copied; NULL: none).  The answer then carries
+ * X-Request-Id, an error answer's JSON gets "request_id", and with
+ * access_log a line per request is logged at info. */
+void sbh_set_tag(struct sbh_conn *c, const char *client, const char *rid,
+		 bool access_log);
+/* The verified client certificate's subject (RFC 2253), or NULL (plain
+ * HTTP, or no certificate).  Valid while the connection is open. */
+const char *sbh_peer_subject(struct sbh_conn *c);
+bool sbh_is_tls(const struct sbh_conn *c);
+/* The HTTP status of the request's answer, once answered. */
+int sbh_answered_status(const struct sbh_conn *c);
+/* Header lines (each ending "\r\n") added to this request's answer,
+ * whoever makes it; at most 511 bytes in all (false past it). */
+bool sbh_add_headers(struct sbh_conn *c, const char *lines);
 /* The request waits for an answer from another thread: its connection
  * reads nothing more until sbh_resume. */
 void sbh_suspend(struct sbh_conn *c);

@@ -517,28 +517,45 @@ static json_t *instance_head(const struct sbc_instance *inst)
 
 char *sbc_json_catalog(const struct sbc_catalog *c)
 {
+	return sbc_json_catalog_view(c, NULL);
+}
+
+char *sbc_json_catalog_view(const struct sbc_catalog *c,
+			    const struct sbc_view *v)
+{
+	bool all = !v || !v->may;
 	json_t *root = json_object();
 	sbc_json_set(root, "generation", json_integer(c->generation));
 	json_t *insts = json_array();
 	for (size_t i = 0; i < c->n_instances; i++) {
 		const struct sbc_instance *inst = c->instances[i];
+		json_t *objs = json_array();
+		for (size_t k = 0; k < inst->n_objects; k++) {
+			const struct sb_object *ob = inst->objects[k];
+			json_t *ms = json_array();
+			for (const struct sb_method *m = ob->methods;
+			     m && m->name; m++)
+				if (all || v->may(v->ud, inst->name, ob->name,
+						  m->name))
+					sbc_json_push(ms, json_string(m->name));
+			if (!all && json_array_size(ms) == 0) {
+				json_decref(ms);
+				continue;
+			}
+			json_t *jo = json_object();
+			sbc_json_set(jo, "name", json_string(ob->name));
+			sbc_json_set(jo, "doc", str_or_null(ob->doc));
+			sbc_json_set(jo, "methods", ms);
+			sbc_json_push(objs, jo);
+		}
+		if (!all && json_array_size(objs) == 0) {
+			json_decref(objs);
+			continue;
+		}
 		json_t *o = instance_head(inst);
 		sbc_json_set(o, "max_concurrency",
 			     json_integer(inst->max_concurrency));
 		sbc_json_set(o, "timeout_ms", json_integer(inst->timeout_ms));
-		json_t *objs = json_array();
-		for (size_t k = 0; k < inst->n_objects; k++) {
-			const struct sb_object *ob = inst->objects[k];
-			json_t *jo = json_object();
-			sbc_json_set(jo, "name", json_string(ob->name));
-			sbc_json_set(jo, "doc", str_or_null(ob->doc));
-			json_t *ms = json_array();
-			for (const struct sb_method *m = ob->methods;
-			     m && m->name; m++)
-				sbc_json_push(ms, json_string(m->name));
-			sbc_json_set(jo, "methods", ms);
-			sbc_json_push(objs, jo);
-		}
 		sbc_json_set(o, "objects", objs);
 		sbc_json_push(insts, o);
 	}
@@ -802,6 +819,7 @@ char *sbc_json_brokers(const struct sbc_module *const *mods, size_t n)
 	sbc_json_set(host, "server", keys_json(sbc_server_keys));
 	sbc_json_set(host, "module", keys_json(sbc_module_keys));
 	sbc_json_set(host, "instance", keys_json(sbc_instance_host_keys));
+	sbc_json_set(host, "client", keys_json(sbc_client_keys));
 	sbc_json_set(top, "host", host);
 	json_t *root = json_array();
 	for (size_t i = 0; i < n; i++) {

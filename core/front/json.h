@@ -33,6 +33,19 @@ bool sbc_json_put_int(struct sb_buf *b, int64_t v);
 char *sbc_json_error(const struct sb_error *err);
 /* GET /v1/catalog: every instance with its objects (summary). */
 char *sbc_json_catalog(const struct sbc_catalog *c);
+/* What a client may see of the catalog: may(ud, instance, object, method)
+ * for each method (NULL may: everything); an object without a visible
+ * method is left out, and so is an instance without a visible object.
+ * secured: clients are configured (the OpenAPI document then declares
+ * its security schemes). */
+struct sbc_view {
+	bool (*may)(const void *ud, const char *instance, const char *object,
+		    const char *method);
+	const void *ud;
+	bool secured;
+};
+char *sbc_json_catalog_view(const struct sbc_catalog *c,
+			    const struct sbc_view *v);
 /* GET /v1/catalog/{instance}/{object}: the full definition. */
 char *sbc_json_object(const struct sbc_instance *inst,
 		      const struct sb_object *obj);
@@ -46,5 +59,7 @@ char *sbc_json_brokers(const struct sbc_module *const *mods, size_t n);
 
 /* openapi.c: the OpenAPI 3.0.3 document for catalog c. */
 char *sbc_openapi_json(const struct sbc_catalog *c);
+char *sbc_openapi_json_view(const struct sbc_catalog *c,
+			    const struct sbc_view *v);
 
 #endif

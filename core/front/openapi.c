@@ -191,6 +191,15 @@ static void add_param(json_t *props, json_t *required, const struct sb_param *p)
 	}
 	if (multi && (p->flags & SB_REQUIRED))
 		sbc_json_set(s, "minItems", json_integer(1));
+	if (!(p->flags & SB_REQUIRED)) {
+		/* an optional input may be null: "not given" (docs/api.md) */
+		if (json_object_get(s, "$ref")) {
+			json_t *w = json_object();
+			sbc_json_set(w, "allOf", json_pack("[o]", s));
+			s = w;
+		}
+		sbc_json_set(s, "nullable", json_true());
+	}
 	sbc_json_set(props, p->name, s);
 	if (p->flags & SB_REQUIRED)
 		sbc_json_push(required, json_string(p->name));
@@ -323,6 +332,67 @@ static void test_path(json_t *paths)
 		      "parameters", params, "responses", r));
 }
 
+/* The head every instance has in the catalog and in health. */
+static json_t *instance_props(void)
+{
+	return json_pack("{s:{s:s}, s:{s:s}, s:{s:s, s:b}, s:{s:s, s:b}, "
+			 "s:{s:s, s:[s,s]}, s:{s:s}}",
+			 "name", "type", "string", "broker", "type", "string",
+			 "version", "type", "string", "nullable", 1, "summary",
+			 "type", "string", "nullable", 1, "state", "type",
+			 "string", "enum", "ready", "failed", "error", "type",
+			 "string");
+}
+
+/* GET /v1/catalog's answer (json.c, sbc_json_catalog_view). */
+static json_t *catalog_schema(void)
+{
+	json_t *inst = instance_props();
+	sbc_json_set(inst, "max_concurrency",
+		     json_pack("{s:s}", "type", "integer"));
+	sbc_json_set(
+	    inst, "timeout_ms",
+	    json_pack("{s:s, s:s}", "type", "integer", "format", "int64"));
+	sbc_json_set(
+	    inst, "objects",
+	    json_pack("{s:s, s:{s:s, s:[s,s], s:{s:{s:s}, s:{s:s, s:b}, "
+		      "s:{s:s, s:{s:s}}}}}",
+		      "type", "array", "items", "type", "object", "required",
+		      "name", "methods", "properties", "name", "type", "string",
+		      "doc", "type", "string", "nullable", 1, "methods", "type",
+		      "array", "items", "type", "string"));
+	return json_pack(
+	    "{s:s, s:[s,s], s:{s:{s:s, s:s}, s:{s:s, s:{s:s, s:[s,s,s], "
+	    "s:o}}}}",
+	    "type", "object", "required", "generation", "instances",
+	    "properties", "generation", "type", "integer", "format", "int64",
+	    "instances", "type", "array", "items", "type", "object", "required",
+	    "name", "broker", "state", "properties", inst);
+}
+
+/* GET /v1/health's answer (json.c, sbc_json_health). */
+static json_t *health_schema(void)
+{
+	json_t *inst = instance_props();
+	static const char *const counts[] = {
+	    "running", "calls_total", "calls_failed", "calls_rejected", NULL};
+	for (size_t i = 0; counts[i]; i++)
+		sbc_json_set(inst, counts[i],
+			     json_pack("{s:s, s:s, s:i}", "type", "integer",
+				       "format", "int64", "minimum", 0));
+	return json_pack(
+	    "{s:s, s:[s,s], s:{s:{s:s, s:[s,s,s]}, s:{s:s, s:s}, "
+	    "s:{s:s, s:s}, s:{s:s, s:i}, s:{s:s, s:i}, "
+	    "s:{s:s, s:{s:s, s:[s,s], s:o}}}}",
+	    "type", "object", "required", "status", "instances", "properties",
+	    "status", "type", "string", "enum", "ok", "degraded", "stopping",
+	    "generation", "type", "integer", "format", "int64", "uptime_s",
+	    "type", "integer", "format", "int64", "calls_queued", "type",
+	    "integer", "minimum", 0, "calls_running", "type", "integer",
+	    "minimum", 0, "instances", "type", "array", "items", "type",
+	    "object", "required", "name", "state", "properties", inst);
+}
+
 static json_t *components(void)
 {
 	json_t *err = json_pack(
@@ -352,6 +422,8 @@ static json_t *components(void)
 	sbc_json_set(schemas, "Error", err);
 	sbc_json_set(schemas, "File", file_schema());
 	sbc_json_set(schemas, "TestResult", test_result_schema());
+	sbc_json_set(schemas, "Catalog", catalog_schema());
+	sbc_json_set(schemas, "Health", health_schema());
 	sbc_json_set(c, "schemas", schemas);
 	sbc_json_set(c, "responses", resp);
 	return c;
@@ -365,8 +437,12 @@ static json_t *fixed_paths(void)
 
 	json_t *r = json_object();
 	sbc_json_set(r, "200",
-		     ok_response("Every instance and its objects.",
-				 json_deep_copy(any)));
+		     ok_response("Every instance and its objects (those the "
+				 "client may call, with clients configured).",
+				 ref("#/components/schemas/Catalog")));
+	sbc_json_set(r, "304",
+		     json_pack("{s:s}", "description",
+			       "Not modified (If-None-Match named its ETag)."));
 	error_refs(r, get_errors);
 	sbc_json_set(paths, "/v1/catalog",
 		     json_pack("{s:{s:s, s:s, s:o}}", "get", "operationId",
@@ -393,7 +469,10 @@ static json_t *fixed_paths(void)
 	r = json_object();
 	sbc_json_set(r, "200",
 		     ok_response("Serving; per-instance state inside.",
-				 json_deep_copy(any)));
+				 ref("#/components/schemas/Health")));
+	sbc_json_set(r, "503",
+		     ok_response("Stopping (draining after SIGTERM).",
+				 ref("#/components/schemas/Health")));
 	error_refs(r, get_errors);
 	sbc_json_set(paths, "/v1/health",
 		     json_pack("{s:{s:s, s:s, s:o}}", "get", "operationId",
@@ -403,6 +482,9 @@ static json_t *fixed_paths(void)
 	r = json_object();
 	sbc_json_set(r, "200",
 		     ok_response("This document.", json_deep_copy(any)));
+	sbc_json_set(r, "304",
+		     json_pack("{s:s}", "description",
+			       "Not modified (If-None-Match named its ETag)."));
 	error_refs(r, get_errors);
 	sbc_json_set(paths, "/v1/openapi.json",
 		     json_pack("{s:{s:s, s:s, s:o}}", "get", "operationId",
@@ -427,6 +509,13 @@ static json_t *fixed_paths(void)
 
 char *sbc_openapi_json(const struct sbc_catalog *c)
 {
+	return sbc_openapi_json_view(c, NULL);
+}
+
+char *sbc_openapi_json_view(const struct sbc_catalog *c,
+			    const struct sbc_view *v)
+{
+	bool all = !v || !v->may;
 	static const char *const call_errors[] = {
 	    "400", "403", "404", "405", "409", "413", "415",
 	    "429", "500", "502", "503", "504", "507", NULL};
@@ -454,6 +543,9 @@ char *sbc_openapi_json(const struct sbc_catalog *c)
 			const struct sb_object *ob = inst->objects[k];
 			for (const struct sb_method *m = ob->methods;
 			     m && m->name; m++) {
+				if (!all && !v->may(v->ud, inst->name, ob->name,
+						    m->name))
+					continue;
 				char path[600];
 				snprintf(path, sizeof(path),
 					 "/v1/call/%s/%s/%s", inst->name,
@@ -495,7 +587,40 @@ char *sbc_openapi_json(const struct sbc_catalog *c)
 	json_decref(ids);
 	sbc_json_set(root, "tags", tags);
 	sbc_json_set(root, "paths", paths);
-	sbc_json_set(root, "components", components());
+	json_t *comp = components();
+	if (v && v->secured) {
+		/* every path but the health check needs a credential */
+		sbc_json_set(
+		    comp, "securitySchemes",
+		    json_pack("{s:{s:s, s:s, s:s}}", "bearer", "type", "http",
+			      "scheme", "bearer", "description",
+			      "A client's token ([client] token_sha256 holds "
+			      "its SHA-256).  Over TLS a client certificate "
+			      "whose subject is a [client]'s cert_subject "
+			      "authenticates as well."));
+		sbc_json_set(root, "security", json_pack("[{s:[]}]", "bearer"));
+		json_t *h = json_object_get(
+		    json_object_get(paths, "/v1/health"), "get");
+		if (h)
+			sbc_json_set(h, "security", json_array());
+		/* every other operation may answer 401 */
+		const char *pk;
+		json_t *item;
+		json_object_foreach(paths, pk, item)
+		{
+			const char *mk;
+			json_t *op;
+			json_object_foreach(item, mk, op)
+			{
+				json_t *rs = json_object_get(op, "responses");
+				if (op != h && rs)
+					sbc_json_set(rs, "401",
+						     ref("#/components/"
+							 "responses/Error"));
+			}
+		}
+	}
+	sbc_json_set(root, "components", comp);
 	if (!root)
 		return NULL;
 	char *s = json_dumps(root, JSON_INDENT(1));

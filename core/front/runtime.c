@@ -27,6 +27,7 @@ struct sb_runtime {
 	char *config_path;
 	pthread_mutex_t cat_mu; /* guards cat */
 	struct sbc_catalog *cat;
+	struct sbc_security *sec;  /* guarded by cat_mu */
 	pthread_mutex_t reload_mu; /* one reload at a time; guards cfg */
 	struct sbc_config *cfg;
 	int64_t generation;
@@ -111,6 +112,9 @@ int sbc_runtime_open(const char *config_path, struct sb_runtime **out,
 		sbc_errlist_add(errs, "out of memory");
 		goto fail;
 	}
+	rt->sec = sbc_security_build(rt->cfg, errs);
+	if (!rt->sec)
+		goto fail;
 	rt->generation = 1;
 	if (sbc_catalog_build(rt->cfg, rt->generation, &rt->cat, errs) != 0) {
 		rt->cat = NULL;
@@ -177,10 +181,13 @@ int sbc_runtime_reload(struct sb_runtime *rt, struct sbc_errlist *errs)
 		sbc_metrics_reload(rt->metrics, false);
 		return -1;
 	}
-	if (sbc_catalog_build(cfg, rt->generation + 1, &cat, errs) != 0 ||
+	struct sbc_security *sec = sbc_security_build(cfg, errs);
+	if (!sec ||
+	    sbc_catalog_build(cfg, rt->generation + 1, &cat, errs) != 0 ||
 	    !all_open(cat, errs)) {
 		/* closes whatever the new generation opened; the old one
 		 * keeps serving untouched */
+		sbc_security_unref(sec);
 		sbc_catalog_unref(cat);
 		sbc_config_free(cfg);
 		pthread_mutex_unlock(&rt->reload_mu);
@@ -217,13 +224,21 @@ int sbc_runtime_reload(struct sb_runtime *rt, struct sbc_errlist *errs)
 			"reload: the new configuration has no instances; "
 			"every instance stops (was %zu)",
 			rt->cfg->n_instances);
+	if (!sbc_security_tls(sec) != !sbc_security_tls(rt->sec))
+		sbc_log(SB_LOG_WARN, NULL, NULL,
+			"TLS turned %s: it takes effect at the next restart "
+			"(a renewed certificate or key is taken now)",
+			sbc_security_tls(sec) ? "on" : "off");
 	sbc_log_set_level(cfg->log_level);
 	sbc_log_set_format((enum sbc_log_format)cfg->log_format);
 	rt->generation++;
 	pthread_mutex_lock(&rt->cat_mu);
 	struct sbc_catalog *old = rt->cat;
 	rt->cat = cat;
+	struct sbc_security *old_sec = rt->sec;
+	rt->sec = sec;
 	pthread_mutex_unlock(&rt->cat_mu);
+	sbc_security_unref(old_sec);
 	struct sbc_config *old_cfg = rt->cfg;
 	rt->cfg = cfg;
 	sbc_executor_set_catalog(rt->ex, cat);
@@ -242,6 +257,19 @@ struct sbc_catalog *sbc_runtime_catalog(struct sb_runtime *rt)
 	struct sbc_catalog *c = sbc_catalog_ref(rt->cat);
 	pthread_mutex_unlock(&rt->cat_mu);
 	return c;
+}
+
+struct sbc_security *sbc_runtime_security(struct sb_runtime *rt)
+{
+	pthread_mutex_lock(&rt->cat_mu);
+	struct sbc_security *s = sbc_security_ref(rt->sec);
+	pthread_mutex_unlock(&rt->cat_mu);
+	return s;
+}
+
+bool sbc_runtime_allow_insecure(const struct sb_runtime *rt)
+{
+	return rt->cfg->allow_insecure;
 }
 
 struct sbc_executor *sbc_runtime_executor(struct sb_runtime *rt)
@@ -480,6 +508,7 @@ void sb_runtime_close(struct sb_runtime *rt)
 		sbc_executor_free(rt->ex);
 	}
 	sbc_catalog_unref(rt->cat);
+	sbc_security_unref(rt->sec);
 	sbc_config_free(rt->cfg);
 	sbc_metrics_free(rt->metrics);
 	pthread_mutex_destroy(&rt->cat_mu);

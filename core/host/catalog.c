@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "crash.h"
+#include "executor.h"
 #include "host.h"
 #include "probe.h"
 
@@ -169,8 +170,9 @@ static void host_log(const struct sb_host *host, enum sb_log_level level,
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	const char *rid = sbc_executor_request_id();
 	sbc_log(level, host ? host->broker : NULL, host ? host->instance : NULL,
-		"%s", buf);
+		"%s%s%s", buf, rid ? " request_id=" : "", rid ? rid : "");
 }
 
 /* No call (open/describe/test), or a call without a deadline: a day. */

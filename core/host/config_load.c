@@ -160,6 +160,39 @@ const struct sb_config_key sbc_server_keys[] = {
 	    "Debian installs them (bootstrap5/, chart.js/); served under "
 	    "/ui/lib/.",
      .offset = SRV(console_libs)},
+    {.key = "tls_cert",
+     .type = SB_CONF_PATH,
+     .doc = "PEM certificate (chain) the API serves HTTPS with; with "
+	    "tls_key.  Read again on reload, so a renewed certificate is "
+	    "taken without a restart.",
+     .offset = SRV(tls_cert)},
+    {.key = "tls_key",
+     .type = SB_CONF_PATH,
+     .doc = "PEM private key of tls_cert.",
+     .offset = SRV(tls_key)},
+    {.key = "tls_client_ca",
+     .type = SB_CONF_PATH,
+     .doc = "PEM authorities whose client certificates are accepted "
+	    "(mutual TLS); a client presenting none is still served and "
+	    "authenticates with a token.",
+     .offset = SRV(tls_client_ca)},
+    {.key = "allow_insecure",
+     .type = SB_CONF_BOOL,
+     .def = "no",
+     .doc = "Serve a non-loopback listen address without TLS and without "
+	    "[client] sections (refused otherwise; warned at every start).",
+     .offset = SRV(allow_insecure)},
+    {.key = "cors_origins",
+     .type = SB_CONF_LIST,
+     .doc = "Origins (https://app.example.com) whose browser pages may "
+	    "call the API; none by default.",
+     .offset = SRV(cors_origins)},
+    {.key = "access_log",
+     .type = SB_CONF_BOOL,
+     .def = "yes",
+     .doc = "Log a line per request at info: method, path, status, "
+	    "duration, bytes, client and request id.",
+     .offset = SRV(access_log)},
     {.key = "include",
      .type = SB_CONF_LIST,
      .doc = "More configuration files: glob patterns relative to the "
@@ -182,6 +215,45 @@ const struct sb_config_key sbc_module_keys[] = {
      .offset = offsetof(struct module_conf, enabled)},
     SB_CONF_END,
 };
+
+#define CLI(f) offsetof(struct sbc_client_conf, f)
+const struct sb_config_key sbc_client_keys[] = {
+    {.key = "token_sha256",
+     .type = SB_CONF_STRING,
+     .doc = "SHA-256 of the client's bearer token, 64 hexadecimal digits "
+	    "(printf %s \"$TOKEN\" | sha256sum); the token itself is "
+	    "never stored.",
+     .offset = CLI(token_sha256)},
+    {.key = "cert_subject",
+     .type = SB_CONF_STRING,
+     .doc = "Subject of the client's certificate as RFC 2253 writes it "
+	    "(CN=app1,O=Example), verified against tls_client_ca.",
+     .offset = CLI(cert_subject)},
+    {.key = "allow",
+     .type = SB_CONF_LIST,
+     .doc = "Methods the client may call: instance/Object.Method "
+	    "patterns where * matches any run of characters "
+	    "(local/Email.*, */*.*); none by default.",
+     .offset = CLI(allow)},
+    {.key = "mailboxes",
+     .type = SB_CONF_LIST,
+     .def = "default",
+     .doc = "Mailboxes the client may act for: addresses and *@domain "
+	    "it may name in a Mailbox input, * for any, default for calls "
+	    "that name none (the instance's own mailbox, the only one by "
+	    "default).",
+     .offset = CLI(mailboxes)},
+    {.key = "max_calls_per_minute",
+     .type = SB_CONF_INT,
+     .def = "0",
+     .min = 0,
+     .max = 1000000,
+     .doc = "Calls the client may make in a minute; past it 429 (0: no "
+	    "limit).",
+     .offset = CLI(max_calls_per_minute)},
+    SB_CONF_END,
+};
+#undef CLI
 
 #define INST(f) offsetof(struct sbc_instance_conf, f)
 const struct sb_config_key sbc_instance_host_keys[] = {
@@ -281,7 +353,13 @@ static FILE *open_regular(const char *path, int *err, const char **kind)
 
 /* ---- loader state ------------------------------------------------------ */
 
-enum sect_kind { SECT_BAD = 0, SECT_SERVER, SECT_MODULE, SECT_INSTANCE };
+enum sect_kind {
+	SECT_BAD = 0,
+	SECT_SERVER,
+	SECT_MODULE,
+	SECT_INSTANCE,
+	SECT_CLIENT
+};
 
 /* One section as read: its keys in file order. */
 struct sect {
@@ -353,6 +431,9 @@ static const char *sect_label(const struct sect *s, char *buf, size_t n)
 	case SECT_INSTANCE:
 		snprintf(buf, n, "[instance %s]", s->name);
 		break;
+	case SECT_CLIENT:
+		snprintf(buf, n, "[client %s]", s->name);
+		break;
 	default:
 		snprintf(buf, n, "[?]");
 		break;
@@ -411,7 +492,7 @@ static bool ev_section(void *user, const char *text, int line)
 	if (tl >= sizeof(type)) {
 		lerr(L, line,
 		     "[%.40s]: unknown section type (expected [server], "
-		     "[module NAME] or [instance NAME])",
+		     "[module NAME], [instance NAME] or [client NAME])",
 		     text);
 		return false;
 	}
@@ -444,10 +525,19 @@ static bool ev_section(void *user, const char *text, int line)
 			     name, NAME_MAX_LEN);
 			return false;
 		}
+	} else if (strcmp(type, "client") == 0) {
+		kind = SECT_CLIENT;
+		if (!name_ok(name, true)) {
+			lerr(L, line,
+			     "[client %.80s]: invalid client name (expected "
+			     "[a-z0-9][a-z0-9_-]*, at most %d characters)",
+			     name, NAME_MAX_LEN);
+			return false;
+		}
 	} else {
 		lerr(L, line,
 		     "[%.80s]: unknown section type '%s' (expected [server], "
-		     "[module NAME] or [instance NAME])",
+		     "[module NAME], [instance NAME] or [client NAME])",
 		     text, type);
 		return false;
 	}
@@ -710,7 +800,9 @@ static int handler(void *user, const char *section, const char *name,
 		snprintf(label, sizeof(label), "[server]");
 	else
 		snprintf(label, sizeof(label), "[%s %s]",
-			 s->kind == SECT_MODULE ? "module" : "instance",
+			 s->kind == SECT_MODULE	  ? "module"
+			 : s->kind == SECT_CLIENT ? "client"
+						  : "instance",
 			 s->name);
 	if (s->kind == SECT_SERVER && strcmp(name, "include") == 0) {
 		include_key(L, line, value, cont);
@@ -958,6 +1050,13 @@ void sbc_config_free(struct sbc_config *c)
 		free(in->kv);
 	}
 	free(c->instances);
+	for (size_t i = 0; i < c->n_clients; i++) {
+		struct sbc_client_conf *cl = &c->clients[i];
+		free(cl->name);
+		free(cl->file);
+		sb_conf_release(sbc_client_keys, cl, sizeof(*cl));
+	}
+	free(c->clients);
 	free(c);
 }
 
@@ -1046,6 +1145,36 @@ static void bind_server(struct loader *L, struct sbc_config *c)
 				at_listen->file, at_listen->line);
 		L->nerr++;
 	}
+	if (!c->tls_cert != !c->tls_key) {
+		sbc_errlist_add(L->errs,
+				"%s: [server] tls_cert and tls_key go together "
+				"(%s is set, %s is not)",
+				c->path, c->tls_cert ? "tls_cert" : "tls_key",
+				c->tls_cert ? "tls_key" : "tls_cert");
+		L->nerr++;
+	}
+	/* readable now (their contents are checked when the API's policy
+	 * is built: sbc_security_build); --check sees these */
+	const char *const tls_files[] = {c->tls_cert, c->tls_key,
+					 c->tls_client_ca};
+	static const char *const tls_keys[] = {"tls_cert", "tls_key",
+					       "tls_client_ca"};
+	for (size_t i = 0; i < 3; i++) {
+		if (!tls_files[i] || access(tls_files[i], R_OK) == 0)
+			continue;
+		sbc_errlist_add(L->errs, "%s: [server] %s: cannot read %s: %s",
+				c->path, tls_keys[i], tls_files[i],
+				strerror(errno));
+		L->nerr++;
+	}
+	if (c->tls_client_ca && !c->tls_cert) {
+		sbc_errlist_add(L->errs,
+				"%s: [server] tls_client_ca: needs tls_cert "
+				"and tls_key (client certificates come with "
+				"TLS)",
+				c->path);
+		L->nerr++;
+	}
 	if (c->max_body_total < c->max_body) {
 		const struct sb_conf_kv *at = at_total ? at_total : at_body;
 		sbc_errlist_add(L->errs,
@@ -1058,6 +1187,149 @@ static void bind_server(struct loader *L, struct sbc_config *c)
 		L->nerr++;
 	}
 	free(view);
+}
+
+/* An allow pattern: instance/Object.Method, each part a name or a glob. */
+static bool grant_pattern_ok(const char *p)
+{
+	const char *slash = strchr(p, '/');
+	if (!slash || slash == p || strchr(slash + 1, '/'))
+		return false;
+	const char *dot = strchr(slash + 1, '.');
+	if (!dot || dot == slash + 1 || !dot[1])
+		return false;
+	for (const char *q = p; *q; q++)
+		if ((unsigned char)*q <= ' ' || *q == 0x7f)
+			return false;
+	return true;
+}
+
+static bool hex64(const char *s)
+{
+	size_t i = 0;
+	for (; s[i]; i++) {
+		char ch = s[i];
+		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') ||
+		      (ch >= 'A' && ch <= 'F')))
+			return false;
+	}
+	return i == 64;
+}
+
+/* [client NAME] sections, bound by sbc_client_keys and checked. */
+static void bind_clients(struct loader *L, struct sbc_config *c)
+{
+	size_t n = 0;
+	for (size_t s = 0; s < L->n_sects; s++)
+		n += L->sects[s].kind == SECT_CLIENT;
+	if (n == 0)
+		return;
+	c->clients = calloc(n, sizeof(*c->clients));
+	if (!c->clients) {
+		report(L, "out of memory");
+		return;
+	}
+	for (size_t s = 0; s < L->n_sects; s++) {
+		struct sect *x = &L->sects[s];
+		if (x->kind != SECT_CLIENT)
+			continue;
+		struct sbc_client_conf *cl = &c->clients[c->n_clients++];
+		cl->name = xstrdup(x->name);
+		cl->file = xstrdup(x->file);
+		cl->line = x->line;
+		char label[NAME_MAX_LEN + 16];
+		snprintf(label, sizeof(label), "[client %s]", x->name);
+		struct sb_conf_where where = {
+		    .label = label, .file = x->file, .line = x->line};
+		struct sb_conf_kv *view = calloc(x->n_kv + 1, sizeof(*view));
+		if (!view) {
+			report(L, "out of memory");
+			continue;
+		}
+		size_t nv = kv_view(x->kv, x->n_kv, -1, view);
+		int before = L->nerr;
+		sb_conf_bind(sbc_client_keys, cl, sizeof(*cl), view, nv, &where,
+			     report, L);
+		const char *at_file = x->file;
+		int at_line = x->line;
+		if (L->nerr == before && cl->token_sha256 &&
+		    !hex64(cl->token_sha256)) {
+			for (size_t i = 0; i < nv; i++)
+				if (strcmp(view[i].key, "token_sha256") == 0) {
+					at_file = view[i].file;
+					at_line = view[i].line;
+				}
+			sbc_errlist_add(L->errs,
+					"%s:%d: %s token_sha256: expected 64 "
+					"hexadecimal digits (the SHA-256 of "
+					"the token, as sha256sum prints it)",
+					at_file, at_line, label);
+			L->nerr++;
+		}
+		if (L->nerr == before && cl->cert_subject &&
+		    !c->tls_client_ca) {
+			sbc_errlist_add(
+			    L->errs,
+			    "%s:%d: %s cert_subject: needs [server] "
+			    "tls_client_ca (the authorities that "
+			    "sign client certificates)",
+			    x->file, x->line, label);
+			L->nerr++;
+		}
+		if (L->nerr == before && !cl->token_sha256 &&
+		    !cl->cert_subject) {
+			sbc_errlist_add(L->errs,
+					"%s:%d: %s: no credential: set "
+					"token_sha256 or cert_subject",
+					x->file, x->line, label);
+			L->nerr++;
+		}
+		for (size_t i = 0;
+		     L->nerr == before && cl->allow && cl->allow[i]; i++) {
+			if (grant_pattern_ok(cl->allow[i]))
+				continue;
+			char shown[80];
+			sb_conf_shown(cl->allow[i], 60, shown, sizeof(shown));
+			sbc_errlist_add(L->errs,
+					"%s:%d: %s allow: '%s' is not "
+					"instance/Object.Method (each part a "
+					"name or a pattern with *)",
+					x->file, x->line, label, shown);
+			L->nerr++;
+		}
+		for (size_t i = 0;
+		     L->nerr == before && cl->mailboxes && cl->mailboxes[i];
+		     i++) {
+			const char *m = cl->mailboxes[i];
+			if (strcmp(m, "*") == 0 || strcmp(m, "default") == 0 ||
+			    (strchr(m, '@') && !strpbrk(m, " \t") &&
+			     !strchr(m + 1, '*')))
+				continue;
+			char shown[80];
+			sb_conf_shown(m, 60, shown, sizeof(shown));
+			sbc_errlist_add(L->errs,
+					"%s:%d: %s mailboxes: '%s' is not an "
+					"address, *@domain, * or default",
+					x->file, x->line, label, shown);
+			L->nerr++;
+		}
+		free(view);
+	}
+	for (size_t i = 0; i < c->n_clients; i++)
+		for (size_t k = i + 1; k < c->n_clients; k++) {
+			const char *a = c->clients[i].token_sha256,
+				   *b = c->clients[k].token_sha256;
+			if (a && b && strcasecmp(a, b) == 0) {
+				sbc_errlist_add(
+				    L->errs,
+				    "%s:%d: [client %s] "
+				    "token_sha256: the same token "
+				    "as [client %s]",
+				    c->clients[k].file, c->clients[k].line,
+				    c->clients[k].name, c->clients[i].name);
+				L->nerr++;
+			}
+		}
 }
 
 static bool name_valid(const char *s)
@@ -1203,6 +1475,7 @@ int sbc_config_load(const char *path, struct sbc_config **out,
 		}
 	}
 	free(enabled);
+	bind_clients(&L, c);
 	bool failed = L.nerr > 0 || !c->listen || !c->module_dir ||
 		      !c->modules || !c->instances;
 	int nerr = L.nerr;

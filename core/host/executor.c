@@ -266,8 +266,24 @@ static int64_t start_margin_ms(const struct sbc_instance *inst)
 	return m < 50 ? m : 50;
 }
 
+static _Thread_local const char *current_rid;
+
+const char *sbc_executor_request_id(void) { return current_rid; }
+
+static enum sb_status run_call(struct job *j, struct sb_result *res,
+			       struct sb_error *err);
+
+/* run_call with the call's request id known to the thread's log lines. */
 static enum sb_status run(struct job *j, struct sb_result *res,
 			  struct sb_error *err)
+{
+	enum sb_status st = run_call(j, res, err);
+	current_rid = NULL;
+	return st;
+}
+
+static enum sb_status run_call(struct job *j, struct sb_result *res,
+			       struct sb_error *err)
 {
 	struct sbc_instance *inst = j->e->inst;
 	sb_error_clear(err);
@@ -275,6 +291,7 @@ static enum sb_status run(struct job *j, struct sb_result *res,
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
 				    "out of memory");
 	struct sbc_crash_frame cf;
+	current_rid = sb_call_request_id(j->call);
 	sbc_crash_enter(&cf, inst->broker->name, inst->name, "execute",
 			j->e->obj->name, j->e->method->name);
 	enum sb_status st =
@@ -284,9 +301,11 @@ static enum sb_status run(struct job *j, struct sb_result *res,
 	sbc_crash_leave(&cf);
 	/* A getter misuse is a broker bug, whatever the handler answered. */
 	if (sb_call_misused(j->call, err)) {
+		const char *rid = sb_call_request_id(j->call);
 		sbc_log(SB_LOG_ERROR, inst->broker->name, inst->name,
-			"%s.%s: %s", j->e->obj->name, j->e->method->name,
-			err->message);
+			"%s.%s: %s%s%s", j->e->obj->name, j->e->method->name,
+			err->message, rid ? " request_id=" : "",
+			rid ? rid : "");
 		return err->status;
 	}
 	if (st == SB_OK) {
@@ -385,11 +404,13 @@ static void *worker_main(void *arg)
 		if (mine) {
 			job_deliver(ex, j, st, &err, res);
 		} else {
+			const char *rid = sb_call_request_id(j->call);
 			sbc_log(SB_LOG_INFO, inst->broker->name, inst->name,
 				"%s.%s returned after its deadline "
-				"(%lld ms): result dropped",
+				"(%lld ms): result dropped%s%s",
 				j->e->obj->name, j->e->method->name,
-				(long long)(sb_now_ms() - j->start_ms));
+				(long long)(sb_now_ms() - j->start_ms),
+				rid ? " request_id=" : "", rid ? rid : "");
 		}
 		sb_result_free(res);
 		pthread_mutex_lock(&ex->mu);

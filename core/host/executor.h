@@ -77,5 +77,9 @@ bool sbc_executor_drain(struct sbc_executor *ex, int64_t timeout_ms);
  * the executor is left allocated (its thread still uses it) and a warning
  * is logged.  NULL is a no-op. */
 void sbc_executor_free(struct sbc_executor *ex);
+/* The request id of the call the calling worker thread runs now (see
+ * sb_call_request_id), or NULL: the host adds it to a broker's log
+ * lines. */
+const char *sbc_executor_request_id(void);
 
 #endif

@@ -54,6 +54,7 @@ void sbc_errlist_free(struct sbc_errlist *l);
 extern const struct sb_config_key sbc_server_keys[];	    /* [server] */
 extern const struct sb_config_key sbc_module_keys[];	    /* [module X] */
 extern const struct sb_config_key sbc_instance_host_keys[]; /* every instance */
+extern const struct sb_config_key sbc_client_keys[];	    /* [client X] */
 /* True for broker, max_concurrency, timeout. */
 bool sbc_is_host_key(const char *key);
 
@@ -72,6 +73,19 @@ struct sbc_instance_conf {
 	int64_t timeout_ms;	 /* host key, default 30s, 1ms..1h */
 	struct sbc_kv *kv;	 /* every other key, in file order */
 	size_t n_kv;
+};
+
+/* [client NAME]: who may call the API, and what (see docs/api.md,
+ * "Clients and grants"). */
+struct sbc_client_conf {
+	char *name;
+	char *file; /* where the section starts */
+	int line;
+	char *token_sha256;	      /* hex SHA-256 of the bearer token */
+	char *cert_subject;	      /* RFC 2253 subject of its certificate */
+	char **allow;		      /* instance/Object.Method patterns */
+	char **mailboxes;	      /* addresses, *@domain, *, default */
+	int64_t max_calls_per_minute; /* 0: no limit */
 };
 
 /* [server] console */
@@ -105,7 +119,14 @@ struct sbc_config {
 	char *console_dir;  /* absolute: the console's own files */
 	char *console_libs; /* absolute: Debian's /usr/share/javascript */
 	char **include;	    /* as given (read by the loader) */
-	char **modules;	    /* enabled module names, NULL-terminated */
+	/* the API's security (core/front/security.c) */
+	char *tls_cert, *tls_key, *tls_client_ca; /* absolute; may be NULL */
+	bool allow_insecure; /* serve a non-loopback address in the clear */
+	char **cors_origins; /* allowed Origin values; NULL: none */
+	bool access_log;     /* a line per request at info */
+	struct sbc_client_conf *clients;
+	size_t n_clients;
+	char **modules; /* enabled module names, NULL-terminated */
 	struct sbc_instance_conf *instances;
 	size_t n_instances;
 };

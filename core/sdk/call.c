@@ -55,6 +55,7 @@ struct sb_call {
 	struct input *in;
 	size_t n_in, cap_in;
 	int64_t deadline_ms;
+	char *request_id; /* NULL: none */
 	atomic_bool cancelled;
 	/* The first getter misuse (an undeclared input, or one read as a type
 	 * it is not declared with); the host fails the call with it. */
@@ -119,6 +120,7 @@ void sb_call_free(struct sb_call *c)
 {
 	if (!c)
 		return;
+	free(c->request_id);
 	for (size_t i = 0; i < c->n_in; i++) {
 		struct input *in = &c->in[i];
 		for (size_t k = 0; k < in->value.count; k++)
@@ -576,6 +578,23 @@ void sb_call_set_deadline(struct sb_call *c, int64_t deadline_ms)
 {
 	if (c)
 		c->deadline_ms = deadline_ms;
+}
+
+bool sb_call_set_request_id(struct sb_call *c, const char *id)
+{
+	if (!c)
+		return false;
+	char *copy = id ? strdup(id) : NULL;
+	if (id && !copy)
+		return false;
+	free(c->request_id);
+	c->request_id = copy;
+	return true;
+}
+
+const char *sb_call_request_id(const struct sb_call *c)
+{
+	return c ? c->request_id : NULL;
 }
 
 int64_t sb_call_deadline(const struct sb_call *c)

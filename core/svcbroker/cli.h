@@ -30,13 +30,16 @@
 
 /* Global options. */
 struct cli_opts {
-	const char *url;     /* base URL without trailing slash */
-	bool json;	     /* raw JSON out */
-	bool wide;	     /* never truncate values */
-	bool all;	     /* call: follow every page */
-	int64_t timeout_ms;  /* whole request */
-	size_t max_response; /* bytes */
-	int width;	     /* terminal columns for tables */
+	const char *url;	/* base URL without trailing slash */
+	bool json;		/* raw JSON out */
+	bool wide;		/* never truncate values */
+	bool all;		/* call: follow every page */
+	int64_t timeout_ms;	/* whole request */
+	size_t max_response;	/* bytes */
+	int width;		/* terminal columns for tables */
+	const char *token;	/* bearer token (--token, $SVCBROKER_TOKEN) */
+	const char *cacert;	/* PEM authorities for an https:// URL */
+	const char *cert, *key; /* client certificate and its key (PEM) */
 };
 
 /* Print "svcbroker: <message>" to stderr. */
@@ -125,6 +128,8 @@ int cli_inputs_build(const json_t *method, char **args, int nargs,
 int cli_cmd_catalog(const struct cli_opts *opts, int argc, char **argv);
 int cli_cmd_describe(const struct cli_opts *opts, int argc, char **argv);
 int cli_cmd_health(const struct cli_opts *opts, int argc, char **argv);
+/* names.c: the catalog's addresses, one a line. */
+int cli_cmd_names(const struct cli_opts *opts, int argc, char **argv);
 
 /* Helpers for reading catalog JSON whatever the spelling of a field. */
 const char *cli_jstr(const json_t *o, const char *key);

@@ -91,6 +91,18 @@ int cli_http(const struct cli_opts *opts, const char *path, const char *body,
 		    curl_slist_append(hdrs, "Content-Type: application/json");
 	/* No "Expect: 100-continue" round trip for large bodies. */
 	hdrs = curl_slist_append(hdrs, "Expect:");
+	char *auth = NULL;
+	if (opts->token) {
+		auth = cli_xasprintf("Authorization: Bearer %s", opts->token);
+		hdrs = curl_slist_append(hdrs, auth);
+	}
+	if (opts->cacert)
+		curl_easy_setopt(h, CURLOPT_CAINFO, opts->cacert);
+	if (opts->cert) {
+		curl_easy_setopt(h, CURLOPT_SSLCERT, opts->cert);
+		curl_easy_setopt(h, CURLOPT_SSLKEY,
+				 opts->key ? opts->key : opts->cert);
+	}
 
 	long connect_ms = opts->timeout_ms < 10000 ? opts->timeout_ms : 10000;
 	curl_easy_setopt(h, CURLOPT_URL, url);
@@ -144,6 +156,10 @@ int cli_http(const struct cli_opts *opts, const char *path, const char *body,
 	}
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(h);
+	if (auth) { /* the token does not linger in the heap */
+		memset(auth, 0, strlen(auth));
+		free(auth);
+	}
 	free(url);
 	return ret;
 }

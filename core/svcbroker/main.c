@@ -41,6 +41,8 @@ static void usage(FILE *f)
 	      "settings\n"
 	      "                                       (exit 1 if the test "
 	      "fails)\n"
+	      "  names [instances|objects|methods]    the catalog's "
+	      "addresses, one a line\n"
 	      "\n"
 	      "Inputs of call (typed from the method's definition):\n"
 	      "  Key=Value     a value; numbers and booleans are converted\n"
@@ -62,6 +64,15 @@ static void usage(FILE *f)
 	      "method\n"
 	      "  -w, --wide           never cut long values\n"
 	      "      --max-size SIZE  largest answer accepted (256MiB)\n"
+	      "      --token TOKEN    bearer token (default $SVCBROKER_TOKEN; "
+	      "-: read a line\n"
+	      "                       from stdin, @PATH: from a file)\n"
+	      "      --cacert FILE    PEM authorities that sign the daemon's "
+	      "certificate\n"
+	      "      --cert FILE      client certificate (PEM), for mutual "
+	      "TLS\n"
+	      "      --key FILE       its private key (PEM; default: in "
+	      "--cert)\n"
 	      "  -h, --help           this help\n"
 	      "  -V, --version        print the version\n"
 	      "\n"
@@ -124,6 +135,55 @@ static bool parse_size(const char *s, size_t *out)
 	return true;
 }
 
+/* --token's value: the token itself, "-" for a line on stdin, or
+ * "@PATH" for the first line of a file (so that it stays out of the
+ * process list).  malloc'd, or NULL with a message printed. */
+static char *read_token(const char *arg)
+{
+	FILE *f = NULL;
+	if (strcmp(arg, "-") == 0)
+		f = stdin;
+	else if (arg[0] == '@' && !(f = fopen(arg + 1, "r"))) {
+		cli_err("--token: cannot read %s: %s", arg + 1,
+			strerror(errno));
+		return NULL;
+	}
+	char *tok;
+	if (f) {
+		char line[4096];
+		bool got = fgets(line, sizeof(line), f) != NULL;
+		if (f != stdin)
+			fclose(f);
+		if (!got) {
+			cli_err("--token: no token in %s",
+				arg[0] == '@' ? arg + 1 : "stdin");
+			return NULL;
+		}
+		line[strcspn(line, "\r\n")] = '\0';
+		tok = strdup(line);
+		memset(line, 0, sizeof(line));
+	} else {
+		tok = strdup(arg);
+	}
+	if (!tok) {
+		cli_err("out of memory");
+		return NULL;
+	}
+	for (const char *p = tok; *p; p++)
+		if ((unsigned char)*p < 0x21 || *p == 0x7f) {
+			cli_err("--token: the token has a space or control "
+				"character");
+			free(tok);
+			return NULL;
+		}
+	if (!*tok) {
+		cli_err("--token: the token is empty");
+		free(tok);
+		return NULL;
+	}
+	return tok;
+}
+
 static int terminal_width(void)
 {
 	struct winsize ws;
@@ -152,7 +212,16 @@ int main(int argc, char **argv)
 	    .timeout_ms = DEFAULT_TIMEOUT_MS,
 	    .max_response = CLI_DEFAULT_MAX_RESPONSE,
 	};
-	enum { OPT_MAX_SIZE = 256 };
+	const char *env_token = getenv("SVCBROKER_TOKEN");
+	opts.token = env_token && *env_token ? env_token : NULL;
+	char *token_buf = NULL;
+	enum {
+		OPT_MAX_SIZE = 256,
+		OPT_TOKEN,
+		OPT_CACERT,
+		OPT_CERT,
+		OPT_KEY,
+	};
 	static const struct option longopts[] = {
 	    {"url", required_argument, NULL, 'u'},
 	    {"json", no_argument, NULL, 'j'},
@@ -160,6 +229,10 @@ int main(int argc, char **argv)
 	    {"all", no_argument, NULL, 'a'},
 	    {"wide", no_argument, NULL, 'w'},
 	    {"max-size", required_argument, NULL, OPT_MAX_SIZE},
+	    {"token", required_argument, NULL, OPT_TOKEN},
+	    {"cacert", required_argument, NULL, OPT_CACERT},
+	    {"cert", required_argument, NULL, OPT_CERT},
+	    {"key", required_argument, NULL, OPT_KEY},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -197,6 +270,32 @@ int main(int argc, char **argv)
 					optarg);
 				return CLI_EXIT_USAGE;
 			}
+			break;
+		case OPT_TOKEN:
+			free(token_buf);
+			token_buf = read_token(optarg);
+			if (!token_buf)
+				return CLI_EXIT_USAGE;
+			opts.token = token_buf;
+			break;
+		case OPT_CACERT:
+		case OPT_CERT:
+		case OPT_KEY:
+			if (access(optarg, R_OK) != 0) {
+				cli_err("--%s: cannot read %s: %s",
+					c == OPT_CACERT ? "cacert"
+					: c == OPT_CERT ? "cert"
+							: "key",
+					optarg, strerror(errno));
+				free(token_buf);
+				return CLI_EXIT_USAGE;
+			}
+			if (c == OPT_CACERT)
+				opts.cacert = optarg;
+			else if (c == OPT_CERT)
+				opts.cert = optarg;
+			else
+				opts.key = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -253,6 +352,8 @@ int main(int argc, char **argv)
 		fn = cli_cmd_health;
 	else if (strcmp(cmd, "test") == 0)
 		fn = cli_cmd_test;
+	else if (strcmp(cmd, "names") == 0)
+		fn = cli_cmd_names;
 	else if (strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		free(url);
@@ -260,7 +361,7 @@ int main(int argc, char **argv)
 	}
 	if (!fn) {
 		cli_err("unknown command '%s' (catalog, describe, call, "
-			"health, test)",
+			"health, test, names)",
 			cmd);
 		fputs("Try 'svcbroker --help'.\n", stderr);
 		free(url);
@@ -271,9 +372,26 @@ int main(int argc, char **argv)
 		free(url);
 		return CLI_EXIT_CONNECT;
 	}
+	for (const char *p = opts.token; p && !token_buf && *p; p++)
+		if ((unsigned char)*p < 0x21 || *p == 0x7f) {
+			cli_err("SVCBROKER_TOKEN: the token has a space or "
+				"control character");
+			free(url);
+			return CLI_EXIT_USAGE;
+		}
+	if (opts.key && !opts.cert) {
+		cli_err("--key goes with --cert");
+		free(url);
+		free(token_buf);
+		return CLI_EXIT_USAGE;
+	}
 	int ret = fn(&opts, nargs, args);
 	cli_http_exit();
 	free(url);
+	if (token_buf) {
+		memset(token_buf, 0, strlen(token_buf));
+		free(token_buf);
+	}
 	if (fflush(stdout) != 0 && ret == CLI_EXIT_OK) {
 		cli_err("writing the output: %s", strerror(errno));
 		ret = CLI_EXIT_SERVER;

@@ -32,6 +32,9 @@
  *        optional validate() for rules spanning several keys; broker.h no
  *        longer includes call.h; a getter that reads an input as the wrong
  *        type fails the call instead of answering "absent".
+ *   2.1  struct sb_host has log_enabled.
+ *   2.2  sb_call_request_id() (libsvcbroker): the client request's id,
+ *        for upstream requests.
  *
  * The first four fields of struct sb_broker (magic, abi_major, abi_minor,
  * struct_size) are frozen forever.  The host accepts a module whose major
@@ -53,7 +56,7 @@ extern "C" {
 
 #define SB_BROKER_MAGIC 0x53564342u /* "SVCB" */
 #define SB_ABI_MAJOR 2
-#define SB_ABI_MINOR 1
+#define SB_ABI_MINOR 2
 #define SB_BROKER_SYMBOL "svcbroker_broker"
 
 /* ---------------------------------------------------------------------

@@ -60,6 +60,14 @@ const struct sb_file *sb_call_file_at(const struct sb_call *call,
 int64_t sb_call_page_size(const struct sb_call *call);
 const char *sb_call_page_token(const struct sb_call *call);
 
+/* The request id of the client request this call serves (the client's
+ * X-Request-Id, or one the host made): at most 64 printable ASCII bytes
+ * without spaces, quotes or backslashes, so it may go as is into an
+ * upstream request's header (EWS: client-request-id) to tie the two logs
+ * together.  NULL when the call has none (a unit test, the in-process
+ * runtime).  Since ABI 2.2. */
+const char *sb_call_request_id(const struct sb_call *call);
+
 /* --- result rows ------------------------------------------------------
  * Start a row with sb_result_row, then set cells by property name.  Names
  * must be properties of the call's object (checked; an unknown name or a

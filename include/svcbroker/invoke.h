@@ -62,6 +62,9 @@ enum sb_status sb_call_finish(struct sb_call *c, struct sb_error *err);
 /* Deadline (monotonic ms, see sb_now_ms) and cancellation. */
 void sb_call_set_deadline(struct sb_call *c, int64_t deadline_ms);
 int64_t sb_call_deadline(const struct sb_call *c);
+/* The request id brokers read with sb_call_request_id (copied; NULL
+ * clears it).  False when out of memory. */
+bool sb_call_set_request_id(struct sb_call *c, const char *id);
 void sb_call_cancel(struct sb_call *c);
 bool sb_call_is_cancelled(const struct sb_call *c);
 /* Iterate the inputs that are present (for logging names only, never values).

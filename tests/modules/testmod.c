@@ -142,6 +142,8 @@ static enum sb_status h_info(void *state, const struct sb_call *call,
 			     struct sb_result *r, struct sb_error *err);
 static enum sb_status h_ping(void *state, const struct sb_call *call,
 			     struct sb_result *r, struct sb_error *err);
+static enum sb_status h_request_id(void *state, const struct sb_call *call,
+				   struct sb_result *r, struct sb_error *err);
 
 static const char *const abc_choices[] = {"Alpha", "Beta", "Gamma", NULL};
 
@@ -343,18 +345,27 @@ static const struct sb_property instance_properties[] = {
     {.name = "Closes",
      .type = SB_TYPE_NUMBER,
      .doc = "close() calls of testmod in this process."},
+    {.name = "RequestId",
+     .type = SB_TYPE_TEXT,
+     .doc = "The request id of the call (sb_call_request_id)."},
     SB_PROPERTY_END,
 };
 static const char *const info_returns[] = {
     "Label",	"HasToken", "ListTotal", "Latency", "MaxEcho",
     "Describe", "Tags",	    "DataDir",	 "Url",	    "StateDir",
     "Opens",	"Closes",   NULL};
+static const char *const request_id_returns[] = {"RequestId", NULL};
 static const struct sb_method instance_methods[] = {
     {.name = "Info",
      .kind = SB_KIND_READ,
      .handler = h_info,
      .doc = "This instance's configuration and lifecycle counters.",
      .returns = info_returns},
+    {.name = "RequestId",
+     .kind = SB_KIND_EXECUTE,
+     .handler = h_request_id,
+     .doc = "The call's request id, also logged at info.",
+     .returns = request_id_returns},
     SB_METHOD_END,
 };
 
@@ -822,6 +833,21 @@ TESTMOD_HANDLER(h_fail, do_fail(call, err))
 TESTMOD_HANDLER(h_sleep, do_sleep(t, call, r, err))
 TESTMOD_HANDLER(h_info, do_info(t, r, err))
 TESTMOD_HANDLER(h_ping, do_ping(t, r, err))
+
+static enum sb_status do_request_id(struct testmod *t,
+				    const struct sb_call *call,
+				    struct sb_result *r, struct sb_error *err)
+{
+	const char *rid = sb_call_request_id(call);
+	t->host->log(t->host, SB_LOG_INFO, "asked for the request id");
+	enum sb_status st = sb_result_row(r);
+	if (st == SB_OK && rid)
+		st = sb_result_str(r, "RequestId", rid);
+	if (st != SB_OK)
+		return sb_error_set(err, st, NULL, "could not build the row");
+	return SB_OK;
+}
+TESTMOD_HANDLER(h_request_id, do_request_id(t, call, r, err))
 
 static enum sb_status testmod_validate(const void *config, struct sb_error *err)
 {
