@@ -10,8 +10,9 @@ set -eu
 
 pkgs="build-essential autoconf automake libtool pkg-config clang clang-format
 libltdl-dev libinih-dev libjansson-dev
-libcurl4-openssl-dev libxml2-dev libssl-dev check
+libcurl4-openssl-dev libxml2-dev libssl-dev libgmime-3.0-dev check
 python3 python3-aiosmtpd python3-icalendar python3-cryptography
+libpython3.11-testsuite
 python3-lxml python3-exchangelib python3-pycryptodome
 openssl curl valgrind ca-certificates
 libjs-bootstrap5 libjs-chart.js chromium chromium-driver python3-selenium"

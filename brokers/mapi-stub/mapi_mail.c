@@ -669,23 +669,15 @@ static enum sb_status email_load(struct mapi_store *s, struct mapi_mailbox *mb,
 	sb_result_empty(r, "Bcc");
 	char *bcc = sb_mime_header(raw, len, "Bcc");
 	if (bcc) {
+		/* A Bcc line is only in the sender's own copies. */
 		char **v = NULL;
 		size_t nv = 0;
-		/* A Bcc line is only in the sender's own copies. */
-		struct sb_mime_parsed tmp;
-		struct sb_buf fake;
-		sb_buf_init(&fake, 0);
-		sb_buf_printf(&fake, "To: %s\r\n\r\n", bcc);
-		if (!fake.failed &&
-		    sb_mime_parse(fake.data, fake.len, &tmp, NULL) == SB_OK) {
-			v = tmp.to;
-			nv = tmp.n_to;
+		if (sb_mime_addresses(bcc, &v, &nv, NULL) == SB_OK) {
 			for (size_t i = 0; i < nv; i++)
 				if (sb_email_valid(v[i]))
 					sb_result_str(r, "Bcc", v[i]);
-			sb_mime_parsed_free(&tmp);
+			sb_mime_address_list_free(v, nv);
 		}
-		sb_buf_free(&fake);
 		free(bcc);
 	}
 	sb_result_empty(r, "ReplyTo");
