@@ -51,15 +51,6 @@ static enum sb_status check_body_text(const char *field, const char *s,
 	return SB_OK;
 }
 
-/* Parser options for a broker's values: RFC 5322 addresses strictly. */
-static GMimeParserOptions *strict_options(void)
-{
-	GMimeParserOptions *o = g_mime_parser_options_new();
-	g_mime_parser_options_set_address_compliance_mode(
-	    o, GMIME_RFC_COMPLIANCE_STRICT);
-	return o;
-}
-
 /* One address as a broker gives it, "addr" or "Display Name <addr>",
  * read by GMime's address parser: exactly one mailbox, whose address is
  * valid.  Returns a new mailbox or NULL with err set. */
@@ -68,9 +59,8 @@ static InternetAddress *read_address(const char *field, const char *s,
 {
 	if (check_header_text(field, s, err) != SB_OK)
 		return NULL;
-	GMimeParserOptions *o = strict_options();
-	InternetAddressList *l = internet_address_list_parse(o, s);
-	g_mime_parser_options_free(o);
+	InternetAddressList *l =
+	    internet_address_list_parse(mime_strict_options, s);
 	InternetAddress *a = NULL;
 	if (l && internet_address_list_length(l) == 1)
 		a = internet_address_list_get_address(l, 0);
@@ -107,9 +97,8 @@ static InternetAddress *read_address(const char *field, const char *s,
 }
 
 static enum sb_status add_addresses(GMimeMessage *msg, GMimeAddressType type,
-				    const char *field,
-				    const char *const *list, size_t n,
-				    struct sb_error *err)
+				    const char *field, const char *const *list,
+				    size_t n, struct sb_error *err)
 {
 	InternetAddressList *dst = g_mime_message_get_addresses(msg, type);
 	for (size_t i = 0; i < n; i++) {
@@ -275,14 +264,14 @@ static GMimeObject *text_part(const char *subtype, const char *text)
 	char *lf = lf_text(text);
 	GMimeStream *s = g_mime_stream_mem_new_with_buffer(lf, strlen(lf));
 	g_free(lf);
-	GMimeDataWrapper *w =
-	    g_mime_data_wrapper_new_with_stream(s, GMIME_CONTENT_ENCODING_DEFAULT);
+	GMimeDataWrapper *w = g_mime_data_wrapper_new_with_stream(
+	    s, GMIME_CONTENT_ENCODING_DEFAULT);
 	g_object_unref(s);
 	g_mime_part_set_content((GMimePart *)t, w);
 	g_object_unref(w);
 	g_mime_text_part_set_charset(t, "utf-8");
-	g_mime_part_set_content_encoding((GMimePart *)t,
-					 GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
+	g_mime_part_set_content_encoding(
+	    (GMimePart *)t, GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
 	return (GMimeObject *)t;
 }
 
@@ -317,8 +306,8 @@ static void add_2231_name(GMimeObject *part, const char *field,
 			g_string_append_printf(pe, "%%%02X", *p);
 	}
 	GString *v = g_string_new(raw);
-	while (v->len && (v->str[v->len - 1] == '\n' ||
-			  v->str[v->len - 1] == '\r'))
+	while (v->len &&
+	       (v->str[v->len - 1] == '\n' || v->str[v->len - 1] == '\r'))
 		g_string_truncate(v, v->len - 1);
 	const char *p = pe->str;
 	size_t left = pe->len;
@@ -332,12 +321,13 @@ static void add_2231_name(GMimeObject *part, const char *field,
 					n -= 1;
 				else if (p[n - 2] == '%')
 					n -= 2;
-				while (n >= 3 && n < left && is_cont_escape(p + n))
+				while (n >= 3 && n < left &&
+				       is_cont_escape(p + n))
 					n -= 3;
 			}
 			g_string_append_printf(v, ";\n\t%s*%u*=%s%.*s", attr,
-					       sec, sec ? "" : "UTF-8''", (int)n,
-					       p);
+					       sec, sec ? "" : "UTF-8''",
+					       (int)n, p);
 			p += n;
 			left -= n;
 		}
@@ -364,12 +354,11 @@ static GMimeObject *attachment_part(size_t idx, const struct sb_file *f,
 		return NULL;
 	}
 	snprintf(field, sizeof(field), "Attachments[%zu].ContentType", idx);
-	GMimeContentType *ct =
-	    read_ctype(field,
-		       f->content_type && *f->content_type
-			   ? f->content_type
-			   : "application/octet-stream",
-		       err);
+	GMimeContentType *ct = read_ctype(field,
+					  f->content_type && *f->content_type
+					      ? f->content_type
+					      : "application/octet-stream",
+					  err);
 	if (!ct)
 		return NULL;
 	GMimePart *p = g_mime_part_new();
@@ -389,8 +378,8 @@ static GMimeObject *attachment_part(size_t idx, const struct sb_file *f,
 	}
 	GMimeStream *s = g_mime_stream_mem_new_with_buffer(
 	    f->size ? (const char *)f->data : "", f->size);
-	GMimeDataWrapper *w =
-	    g_mime_data_wrapper_new_with_stream(s, GMIME_CONTENT_ENCODING_DEFAULT);
+	GMimeDataWrapper *w = g_mime_data_wrapper_new_with_stream(
+	    s, GMIME_CONTENT_ENCODING_DEFAULT);
 	g_object_unref(s);
 	g_mime_part_set_content(p, w);
 	g_object_unref(w);
@@ -400,17 +389,20 @@ static GMimeObject *attachment_part(size_t idx, const struct sb_file *f,
 
 /* ---- sb_mime_build -------------------------------------------------- */
 
-static GMimeFormatOptions *wire_format(void)
+/* A boundary of GMime's shape from getrandom (GMime reads /dev/urandom
+ * for each one). */
+static bool set_boundary(GMimeMultipart *mp)
 {
-	GMimeFormatOptions *f = g_mime_format_options_new();
-	g_mime_format_options_set_newline_format(f, GMIME_NEWLINE_FORMAT_DOS);
-	g_mime_format_options_set_param_encoding_method(
-	    f, GMIME_PARAM_ENCODING_METHOD_RFC2231);
-	return f;
+	char hex[33], b[48];
+	if (!mime_random_hex(hex, 12))
+		return false;
+	snprintf(b, sizeof(b), "=-sb-%s", hex);
+	g_mime_multipart_set_boundary(mp, b);
+	return true;
 }
 
-static enum sb_status check_message(const struct sb_mime_message *m,
-				    int *prio, struct sb_error *err)
+static enum sb_status check_message(const struct sb_mime_message *m, int *prio,
+				    struct sb_error *err)
 {
 	enum sb_status st;
 	if (m->subject &&
@@ -468,6 +460,7 @@ static GMimeObject *body_of(const struct sb_mime_message *m,
 	if (m->html_body) {
 		GMimeMultipart *alt =
 		    g_mime_multipart_new_with_subtype("alternative");
+		set_boundary(alt);
 		GMimeObject *a = text_part("plain", body);
 		GMimeObject *b = text_part("html", m->html_body);
 		g_mime_multipart_add(alt, a);
@@ -481,6 +474,7 @@ static GMimeObject *body_of(const struct sb_mime_message *m,
 	if (!m->n_attachments)
 		return text;
 	GMimeMultipart *mixed = g_mime_multipart_new_with_subtype("mixed");
+	set_boundary(mixed);
 	g_mime_multipart_add(mixed, text);
 	g_object_unref(text);
 	for (size_t i = 0; i < m->n_attachments; i++) {
@@ -518,13 +512,26 @@ enum sb_status sb_mime_build(const struct sb_mime_message *m,
 	GMimeMessage *msg = g_mime_message_new(TRUE);
 	internet_address_list_add(
 	    g_mime_message_get_addresses(msg, GMIME_ADDRESS_TYPE_FROM), from);
-	char *gen_id = NULL;
+	/* a generated id: 128 random bits at the sender's domain, or at
+	 * localhost when that is no plain host name */
+	char gen_id[MSGID_MAX] = "";
 	if (!m->message_id) {
 		const char *dom = strrchr(internet_address_mailbox_get_addr(
 					      (InternetAddressMailbox *)from),
 					  '@');
-		gen_id = g_mime_utils_generate_message_id(dom ? dom + 1
-							      : "localhost");
+		dom = dom ? dom + 1 : "";
+		bool ok = *dom && strlen(dom) < 200;
+		for (const char *p = dom; ok && *p; p++)
+			ok = g_ascii_isalnum(*p) || *p == '-' || *p == '.';
+		char hex[33];
+		if (!mime_random_hex(hex, 16)) {
+			g_object_unref(from);
+			g_object_unref(msg);
+			return sb_error_set(err, SB_ERR_INTERNAL, NULL,
+					    "no random bytes for a Message-ID");
+		}
+		snprintf(gen_id, sizeof(gen_id), "%s@%s", hex,
+			 ok ? dom : "localhost");
 	}
 	g_object_unref(from);
 	if ((m->sender && *m->sender &&
@@ -583,10 +590,16 @@ enum sb_status sb_mime_build(const struct sb_mime_message *m,
 	g_mime_message_set_mime_part(msg, body);
 	g_object_unref(body);
 
-	GMimeFormatOptions *fo = wire_format();
-	GMimeStream *s = g_mime_stream_mem_new();
-	bool wrote = g_mime_object_write_to_stream(mo, fo, s) >= 0;
-	g_mime_format_options_free(fo);
+	/* room for the whole message at once: text in QP, attachments in
+	 * base64 (4/3 and line breaks) */
+	size_t guess = 4096 + (m->body ? strlen(m->body) * 11 / 10 : 0) +
+		       (m->html_body ? strlen(m->html_body) * 11 / 10 : 0);
+	for (size_t i = 0; i < m->n_attachments; i++)
+		guess += 512 + m->attachments[i].size / 3 * 4 * 78 / 76;
+	GMimeStream *s = g_mime_stream_mem_new_with_byte_array(
+	    g_byte_array_sized_new((guint)MIN(guess, 64u << 20)));
+	bool wrote =
+	    g_mime_object_write_to_stream(mo, mime_wire_format, s) >= 0;
 	GByteArray *ba = g_mime_stream_mem_get_byte_array((GMimeStreamMem *)s);
 	size_t start = out->len;
 	if (!wrote || !sb_buf_append(out, ba->data, ba->len)) {
@@ -603,7 +616,6 @@ enum sb_status sb_mime_build(const struct sb_mime_message *m,
 	}
 	g_object_unref(s);
 out:
-	g_free(gen_id);
 	g_object_unref(msg);
 	return st;
 }
@@ -614,12 +626,12 @@ bool sb_mime_encode_header(struct sb_buf *out, const char *value,
 	if (!out || !value || name_len > 76)
 		return false;
 	mime_init_once();
-	GMimeFormatOptions *fo = wire_format();
+	GMimeFormatOptions *fo = mime_wire_format;
 	char *enc = g_mime_utils_header_encode_text(fo, value, "utf-8");
 	/* folded as the value of a field whose name is name_len long */
-	char *field = g_strdup_printf("%*s:%s%s", (int)name_len, "",
-				      enc && *enc != ' ' ? " " : "",
-				      enc ? enc : "");
+	char *field =
+	    g_strdup_printf("%*s:%s%s", (int)name_len, "",
+			    enc && *enc != ' ' ? " " : "", enc ? enc : "");
 	char *folded = g_mime_utils_unstructured_header_fold(NULL, fo, field);
 	bool ok = false;
 	if (folded && strlen(folded) > name_len + 1) {
@@ -632,6 +644,5 @@ bool sb_mime_encode_header(struct sb_buf *out, const char *value,
 	g_free(folded);
 	g_free(field);
 	g_free(enc);
-	g_mime_format_options_free(fo);
 	return ok;
 }

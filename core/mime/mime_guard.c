@@ -60,8 +60,8 @@ static bool container_ctype(const char *p, const char *end)
 	}
 }
 
-bool mime_guard(const char *raw, size_t len, struct mime_guard *g,
-		const char **why)
+static bool guard(const char *raw, size_t len, struct mime_guard *g,
+		  const char **why, bool headers_only)
 {
 	memset(g, 0, sizeof(*g));
 	g->keep = len;
@@ -80,6 +80,10 @@ bool mime_guard(const char *raw, size_t len, struct mime_guard *g,
 				in_top = false;
 				g->header_len = (size_t)(next - raw);
 				g->blank_at = (size_t)(p - raw);
+				if (headers_only) {
+					p = next;
+					break;
+				}
 			} else if (*p != ' ' && *p != '\t' &&
 				   ++g->headers == MIME_MAX_HEADERS + 1) {
 				g->hdr_cut = (size_t)(p - raw);
@@ -94,9 +98,23 @@ bool mime_guard(const char *raw, size_t len, struct mime_guard *g,
 	}
 	if (in_top)
 		g->header_len = g->blank_at = (size_t)(p - raw);
-	if (p < end) {
+	if (headers_only) {
+		g->keep = g->header_len;
+	} else if (p < end) {
 		g->keep = (size_t)(p - raw);
 		g->cut = true;
 	}
 	return true;
+}
+
+bool mime_guard(const char *raw, size_t len, struct mime_guard *g,
+		const char **why)
+{
+	return guard(raw, len, g, why, false);
+}
+
+bool mime_guard_headers(const char *raw, size_t len, struct mime_guard *g,
+			const char **why)
+{
+	return guard(raw, len, g, why, true);
 }

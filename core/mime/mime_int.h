@@ -20,10 +20,10 @@
 struct mime_guard {
 	size_t header_len; /* bytes of the top header block, blank line incl. */
 	size_t headers;	   /* its fields */
-	size_t hdr_cut;	   /* 0, or where its MIME_MAX_HEADERS+1th field starts */
-	size_t blank_at;   /* where the blank line after it starts (or len) */
-	size_t keep;	   /* bytes GMime may read: len, or a line start */
-	bool cut;	   /* keep < len: a cap was reached */
+	size_t hdr_cut;	 /* 0, or where its MIME_MAX_HEADERS+1th field starts */
+	size_t blank_at; /* where the blank line after it starts (or len) */
+	size_t keep;	 /* bytes GMime may read: len, or a line start */
+	bool cut;	 /* keep < len: a cap was reached */
 };
 
 /* Scan raw (LF or CRLF lines) in one pass, bounded by len: measure the top
@@ -39,7 +39,25 @@ struct mime_guard {
 bool mime_guard(const char *raw, size_t len, struct mime_guard *g,
 		const char **why);
 
+/* The same, stopping at the end of the top header block (keep is then
+ * header_len): for a single header field. */
+bool mime_guard_headers(const char *raw, size_t len, struct mime_guard *g,
+			const char **why);
+
 /* g_mime_init once per process (pthread_once). */
 void mime_init_once(void);
+
+/* Options made once by mime_init_once and only read after (GMime takes
+ * them const): the reader's, a broker value's (strict addresses), and the
+ * wire format (CRLF).  Opaque here to keep GMime out of the fuzz
+ * targets' headers. */
+struct _GMimeParserOptions;
+struct _GMimeFormatOptions;
+extern struct _GMimeParserOptions *mime_reader_options;
+extern struct _GMimeParserOptions *mime_strict_options;
+extern struct _GMimeFormatOptions *mime_wire_format;
+
+/* n random bytes as hex into out (2n + 1 bytes); false without them. */
+bool mime_random_hex(char *out, size_t n);
 
 #endif

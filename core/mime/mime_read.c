@@ -29,7 +29,10 @@ static char *utf8_take(char *s)
 	return v;
 }
 
-static char *utf8_dup(const char *s) { return s ? utf8_take(g_strdup(s)) : NULL; }
+static char *utf8_dup(const char *s)
+{
+	return s ? utf8_take(g_strdup(s)) : NULL;
+}
 
 /* CRLF and a lone CR become LF, in place. */
 static void to_lf(char *s)
@@ -45,16 +48,6 @@ static void to_lf(char *s)
 		}
 	}
 	*o = '\0';
-}
-
-static GMimeParserOptions *reader_options(void)
-{
-	GMimeParserOptions *o = g_mime_parser_options_new();
-	/* undeclared 8-bit header text: UTF-8 (invalid bytes become U+FFFD
-	 * below, as Python's email reads them) */
-	static const char *fallback[] = {"utf-8", NULL};
-	g_mime_parser_options_set_fallback_charsets(o, fallback);
-	return o;
 }
 
 static GMimeMessage *parse_bytes(const char *raw, size_t len,
@@ -103,11 +96,10 @@ static void list_add_all(struct list *l, InternetAddressList *al, int depth)
 		InternetAddress *a = internet_address_list_get_address(al, i);
 		if (INTERNET_ADDRESS_IS_GROUP(a)) {
 			if (depth < 2)
-				list_add_all(
-				    l,
-				    internet_address_group_get_members(
-					(InternetAddressGroup *)a),
-				    depth + 1);
+				list_add_all(l,
+					     internet_address_group_get_members(
+						 (InternetAddressGroup *)a),
+					     depth + 1);
 			continue;
 		}
 		const char *addr = internet_address_mailbox_get_addr(
@@ -143,9 +135,8 @@ enum sb_status sb_mime_addresses(const char *value, char ***out, size_t *n,
 		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
 				    "address list larger than 64 MiB");
 	mime_init_once();
-	GMimeParserOptions *o = reader_options();
-	InternetAddressList *al = internet_address_list_parse(o, value);
-	g_mime_parser_options_free(o);
+	InternetAddressList *al =
+	    internet_address_list_parse(mime_reader_options, value);
 	struct list l = {0};
 	list_add_all(&l, al, 0);
 	if (al)
@@ -162,6 +153,8 @@ void sb_mime_address_list_free(char **list, size_t n) { free_list(list, n); }
 struct walk {
 	struct sb_mime_parsed *out;
 	size_t parts, att_cap;
+	unsigned flags;
+	bool have_plain, have_html;
 };
 
 /* The part's decoded content (transfer encoding undone), malloc'd. */
@@ -256,11 +249,14 @@ static void walk_object(struct walk *w, GMimeObject *obj, int depth)
 		}
 	}
 	if (GMIME_IS_MESSAGE_PART(obj)) {
-		size_t size;
+		size_t size = 0;
 		unsigned char *data =
-		    message_bytes((GMimeMessagePart *)obj, &size);
-		const char *fn = g_mime_object_get_content_disposition_parameter(
-		    obj, "filename");
+		    w->flags & SB_MIME_PARSE_NO_CONTENT
+			? NULL
+			: message_bytes((GMimeMessagePart *)obj, &size);
+		const char *fn =
+		    g_mime_object_get_content_disposition_parameter(obj,
+								    "filename");
 		add_attachment(w, fn, ct, data, size, ".eml");
 		g_free(ct);
 		return;
@@ -276,16 +272,22 @@ static void walk_object(struct walk *w, GMimeObject *obj, int depth)
 	bool is_html = !strcmp(ct, "text/html");
 	bool attach = (disp && !g_ascii_strcasecmp(disp, "attachment")) ||
 		      fname || !(is_plain || is_html) ||
-		      (is_plain && w->out->body) ||
-		      (is_html && w->out->html_body);
+		      (is_plain && w->have_plain) || (is_html && w->have_html);
 	if (attach) {
-		size_t size;
-		unsigned char *data = content_bytes(part, &size);
+		size_t size = 0;
+		unsigned char *data = w->flags & SB_MIME_PARSE_NO_CONTENT
+					  ? NULL
+					  : content_bytes(part, &size);
 		add_attachment(w, fname, ct, data, size,
-			       is_html			     ? ".html"
+			       is_html			  ? ".html"
 			       : !strncmp(ct, "text/", 5) ? ".txt"
 							  : ".bin");
+	} else if (w->flags & SB_MIME_PARSE_NO_CONTENT) {
+		w->have_plain |= is_plain;
+		w->have_html |= is_html;
 	} else {
+		w->have_plain |= is_plain;
+		w->have_html |= is_html;
 		char *t = NULL;
 		if (GMIME_IS_TEXT_PART(part)) {
 			t = g_mime_text_part_get_text((GMimeTextPart *)part);
@@ -390,8 +392,7 @@ static const char *importance_of(GMimeObject *o)
 	return NULL;
 }
 
-static void take_list(GMimeMessage *m, GMimeAddressType t, char ***v,
-		      size_t *n)
+static void take_list(GMimeMessage *m, GMimeAddressType t, char ***v, size_t *n)
 {
 	struct list l = {0};
 	list_add_all(&l, g_mime_message_get_addresses(m, t), 0);
@@ -421,11 +422,19 @@ void sb_mime_parsed_free(struct sb_mime_parsed *p)
 		free((unsigned char *)p->attachments[i].data);
 	}
 	free(p->attachments);
+	free(p->content_type);
 	memset(p, 0, sizeof(*p));
 }
 
 enum sb_status sb_mime_parse(const char *raw, size_t len,
 			     struct sb_mime_parsed *out, struct sb_error *err)
+{
+	return sb_mime_parse_flags(raw, len, 0, out, err);
+}
+
+enum sb_status sb_mime_parse_flags(const char *raw, size_t len, unsigned flags,
+				   struct sb_mime_parsed *out,
+				   struct sb_error *err)
 {
 	if (!out)
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
@@ -439,14 +448,19 @@ enum sb_status sb_mime_parse(const char *raw, size_t len,
 	if (!mime_guard(raw, len, &g, &why))
 		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL, "%s", why);
 	mime_init_once();
-	GMimeParserOptions *o = reader_options();
+	GMimeParserOptions *o = mime_reader_options;
 	GMimeMessage *m = parse_guarded(raw, &g, false, o);
 	GMimeObject *mo = (GMimeObject *)m;
-	if (!m || g_mime_header_list_get_count(
-		      g_mime_object_get_header_list(mo)) == 0) {
+	/* GMime keeps the Content-* fields with the message's part */
+	GMimeObject *top = m ? g_mime_message_get_mime_part(m) : NULL;
+	if (!m ||
+	    g_mime_header_list_get_count(g_mime_object_get_header_list(mo)) +
+		    (top ? g_mime_header_list_get_count(
+			       g_mime_object_get_header_list(top))
+			 : 0) ==
+		0) {
 		if (m)
 			g_object_unref(m);
-		g_mime_parser_options_free(o);
 		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
 				    "not a message: no header fields");
 	}
@@ -463,14 +477,20 @@ enum sb_status sb_mime_parse(const char *raw, size_t len,
 	take_list(m, GMIME_ADDRESS_TYPE_REPLY_TO, &out->reply_to,
 		  &out->n_reply_to);
 	out->subject = subject_of(mo, o);
-	g_mime_parser_options_free(o);
 	out->message_id = header_value(mo, "Message-ID");
 	out->date = header_value(mo, "Date");
 	const char *imp = importance_of(mo);
 	if (imp)
 		out->importance = g_strdup(imp);
-	struct walk w = {.out = out};
-	walk_object(&w, g_mime_message_get_mime_part(m), 0);
+	GMimeContentType *tct =
+	    top ? g_mime_object_get_content_type(top) : NULL;
+	if (tct) {
+		out->content_type = g_mime_content_type_get_mime_type(tct);
+		for (char *c = out->content_type; c && *c; c++)
+			*c = g_ascii_tolower(*c);
+	}
+	struct walk w = {.out = out, .flags = flags};
+	walk_object(&w, top, 0);
 	g_object_unref(m);
 	return SB_OK;
 }
@@ -481,13 +501,11 @@ char *sb_mime_header(const char *raw, size_t len, const char *name)
 		return NULL;
 	struct mime_guard g;
 	const char *why;
-	if (!mime_guard(raw, len, &g, &why))
+	if (!mime_guard_headers(raw, len, &g, &why))
 		return NULL;
 	mime_init_once();
 	/* the header block alone: the body is never parsed for this */
-	GMimeParserOptions *o = reader_options();
-	GMimeMessage *m = parse_guarded(raw, &g, true, o);
-	g_mime_parser_options_free(o);
+	GMimeMessage *m = parse_guarded(raw, &g, true, mime_reader_options);
 	if (!m)
 		return NULL;
 	char *r = NULL;

@@ -78,6 +78,7 @@ struct sb_mime_parsed {
 	char *body, *html_body;
 	struct sb_file *attachments;
 	size_t n_attachments; /* owned */
+	char *content_type;   /* the message's own "type/subtype", lower case */
 };
 
 /* Parse raw (len bytes) into out.  Tolerant of LF-only line endings and of
@@ -92,6 +93,17 @@ struct sb_mime_parsed {
  * Returns SB_OK or SB_ERR_INVALID_INPUT with a reason. */
 enum sb_status sb_mime_parse(const char *raw, size_t len,
 			     struct sb_mime_parsed *out, struct sb_error *err);
+
+/* sb_mime_parse_flags flags: decode no content.  body and html_body stay
+ * NULL, attachments have their name and content type but no data (NULL,
+ * size 0): for listings that need the header fields and whether there are
+ * attachments, at a fraction of the cost. */
+#define SB_MIME_PARSE_NO_CONTENT 0x1u
+
+/* sb_mime_parse with flags (0: the same). */
+enum sb_status sb_mime_parse_flags(const char *raw, size_t len, unsigned flags,
+				   struct sb_mime_parsed *out,
+				   struct sb_error *err);
 void sb_mime_parsed_free(struct sb_mime_parsed *p);
 
 /* Return just one header's raw (unfolded, undecoded) value, malloc'd, or

@@ -817,6 +817,103 @@ START_TEST(test_msgid_list_headers)
 }
 END_TEST
 
+/* Address lists read by GMime's parser: groups flattened, display names,
+ * comments and quoted commas skipped, nothing made up from garbage. */
+START_TEST(test_addresses)
+{
+	char **v = NULL;
+	size_t n = 99;
+	struct sb_error err = {0};
+	ck_assert_int_eq(
+	    sb_mime_addresses("\"Doe, Jane\" <jane@example.test>, "
+			      "team: a@example.test, b@example.test;, "
+			      "c@example.test (Carl), "
+			      "=?utf-8?B?SsO2cmc=?= <jorg@example.test>",
+			      &v, &n, &err),
+	    SB_OK);
+	ck_assert_uint_eq(n, 5);
+	ck_assert_str_eq(v[0], "jane@example.test");
+	ck_assert_str_eq(v[1], "a@example.test");
+	ck_assert_str_eq(v[2], "b@example.test");
+	ck_assert_str_eq(v[3], "c@example.test");
+	ck_assert_str_eq(v[4], "jorg@example.test");
+	sb_mime_address_list_free(v, n);
+	ck_assert_int_eq(sb_mime_addresses("", &v, &n, &err), SB_OK);
+	ck_assert_uint_eq(n, 0);
+	sb_mime_address_list_free(v, n);
+	ck_assert_int_eq(sb_mime_addresses(NULL, &v, &n, &err), SB_OK);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(sb_mime_addresses("x", NULL, &n, &err),
+			 SB_ERR_INTERNAL);
+}
+END_TEST
+
+/* NO_CONTENT: the header fields and the attachments' names and types,
+ * no data; the message's own content type either way. */
+START_TEST(test_parse_no_content)
+{
+	const char *raw =
+	    "From: a@example.test\r\n"
+	    "Subject: listed\r\n"
+	    "Content-Type: Multipart/Mixed; boundary=b\r\n\r\n"
+	    "--b\r\nContent-Type: text/plain\r\n\r\nbody\r\n"
+	    "--b\r\nContent-Type: message/rfc822\r\n\r\n"
+	    "From: x@example.test\r\nSubject: inner\r\n\r\ninner body\r\n"
+	    "--b\r\nContent-Type: image/png; name=p.png\r\n"
+	    "Content-Transfer-Encoding: base64\r\n\r\niVBORw==\r\n"
+	    "--b--\r\n";
+	struct sb_mime_parsed p;
+	struct sb_error err = {0};
+	ck_assert_int_eq(sb_mime_parse_flags(raw, strlen(raw),
+					     SB_MIME_PARSE_NO_CONTENT, &p,
+					     &err),
+			 SB_OK);
+	ck_assert_str_eq(p.subject, "listed");
+	ck_assert_str_eq(p.content_type, "multipart/mixed");
+	ck_assert_ptr_null(p.body);
+	ck_assert_uint_eq(p.n_attachments, 2);
+	ck_assert_str_eq(p.attachments[0].content_type, "message/rfc822");
+	ck_assert_ptr_null(p.attachments[0].data);
+	ck_assert_str_eq(p.attachments[1].name, "p.png");
+	ck_assert_uint_eq(p.attachments[1].size, 0);
+	sb_mime_parsed_free(&p);
+	/* the same in full: the attached message is one .eml attachment */
+	ck_assert_int_eq(sb_mime_parse(raw, strlen(raw), &p, &err), SB_OK);
+	ck_assert_str_eq(p.body, "body");
+	ck_assert_uint_eq(p.n_attachments, 2);
+	ck_assert_ptr_nonnull(strstr(p.attachments[0].name, ".eml"));
+	ck_assert_ptr_nonnull(
+	    strstr((const char *)p.attachments[0].data, "Subject: inner"));
+	ck_assert_uint_eq(p.attachments[1].size, 4); /* PNG signature */
+	sb_mime_parsed_free(&p);
+}
+END_TEST
+
+/* Header fields beyond the cap are left out before GMime reads them; the
+ * fields before and the body stay. */
+START_TEST(test_parse_many_header_fields)
+{
+	struct sb_buf b;
+	sb_buf_init(&b, 0);
+	sb_buf_puts(&b, "Subject: many\r\n");
+	for (int i = 0; i < 20000; i++)
+		sb_buf_printf(&b, "X-H%d: v\r\n", i);
+	sb_buf_puts(&b, "From: late@example.test\r\n\r\nthe body\r\n");
+	struct sb_mime_parsed p;
+	struct sb_error err = {0};
+	ck_assert_int_eq(sb_mime_parse(b.data, b.len, &p, &err), SB_OK);
+	ck_assert_str_eq(p.subject, "many");
+	ck_assert_ptr_null(p.from); /* field 20002: beyond the cap */
+	ck_assert_str_eq(p.body, "the body\n");
+	sb_mime_parsed_free(&p);
+	char *s = sb_mime_header(b.data, b.len, "Subject");
+	ck_assert_str_eq(s, "many");
+	free(s);
+	ck_assert_ptr_null(sb_mime_header(b.data, b.len, "X-H5000"));
+	sb_buf_free(&b);
+}
+END_TEST
+
 static Suite *mime_suite(void)
 {
 	Suite *s = suite_create("mime");
@@ -838,6 +935,9 @@ static Suite *mime_suite(void)
 	tcase_add_test(tc, test_parse_garbage_bounded);
 	tcase_add_test(tc, test_encode_header);
 	tcase_add_test(tc, test_msgid_list_headers);
+	tcase_add_test(tc, test_addresses);
+	tcase_add_test(tc, test_parse_no_content);
+	tcase_add_test(tc, test_parse_many_header_fields);
 	suite_add_tcase(s, tc);
 	return s;
 }
