@@ -112,7 +112,9 @@ static enum sb_status add_addresses(GMimeMessage *msg, GMimeAddressType type,
 	return SB_OK;
 }
 
-/* "<id@domain>": what GMime reads as one message id, given in full. */
+/* "<id@domain>": one message id as GMime reads it in a References field,
+ * given in full, after which GMime reads on (its reader stops after some
+ * ids it takes, "<a@.b>", and its writer drops what it did not read). */
 static bool msgid_ok(const char *s)
 {
 	size_t len = strlen(s);
@@ -121,35 +123,59 @@ static bool msgid_ok(const char *s)
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
 			return false;
-	char *id = g_mime_utils_decode_message_id(s);
+	char probe[MSGID_MAX + 16];
+	snprintf(probe, sizeof(probe), "%s <z@z>", s);
+	GMimeReferences *r = g_mime_references_parse(NULL, probe);
+	const char *id = r && g_mime_references_length(r) == 2
+			     ? g_mime_references_get_message_id(r, 0)
+			     : NULL;
 	bool ok = id && strlen(id) == len - 2 && !memcmp(id, s + 1, len - 2) &&
+		  !strcmp(g_mime_references_get_message_id(r, 1), "z@z") &&
 		  strchr(id, '@') && id[0] != '@' && id[len - 3] != '@';
-	g_free(id);
+	if (r)
+		g_mime_references_free(r);
 	return ok;
 }
 
+bool sb_mime_msgid_valid(const char *id)
+{
+	if (!id)
+		return false;
+	mime_init_once();
+	return msgid_ok(id);
+}
+
 /* In-Reply-To and References: msg-ids separated by spaces, each one that
- * msgid_ok takes. */
+ * msgid_ok takes, and all of them in one reading of the whole (GMime's
+ * stops at an id it reads but cannot go on from, "<a@.b>"). */
 static bool msgid_list_ok(const char *v)
 {
-	size_t n = 0;
-	while (*v) {
-		while (*v == ' ')
-			v++;
-		if (!*v)
+	int n = 0;
+	GMimeReferences *all = g_mime_references_parse(NULL, v);
+	bool ok = all != NULL;
+	for (const char *p = v; ok && *p;) {
+		while (*p == ' ')
+			p++;
+		if (!*p)
 			break;
-		size_t k = strcspn(v, " ");
+		size_t k = strcspn(p, " ");
 		char id[MSGID_MAX];
-		if (k >= sizeof(id))
-			return false;
-		memcpy(id, v, k);
-		id[k] = '\0';
-		if (!msgid_ok(id))
-			return false;
+		const char *got = n < g_mime_references_length(all)
+				      ? g_mime_references_get_message_id(all, n)
+				      : NULL;
+		ok = k < sizeof(id) && got && strlen(got) == k - 2;
+		if (ok) {
+			memcpy(id, p, k);
+			id[k] = '\0';
+			ok = msgid_ok(id) && !memcmp(got, id + 1, k - 2);
+		}
 		n++;
-		v += k;
+		p += k;
 	}
-	return n > 0;
+	ok = ok && n > 0 && n == g_mime_references_length(all);
+	if (all)
+		g_mime_references_free(all);
+	return ok;
 }
 
 static bool msgid_list_header(const char *name)

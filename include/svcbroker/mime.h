@@ -111,6 +111,11 @@ void sb_mime_parsed_free(struct sb_mime_parsed *p);
  */
 char *sb_mime_header(const char *raw, size_t len, const char *name);
 
+/* True if id is one "<left@right>" message id that sb_mime_build writes
+ * in Message-ID, In-Reply-To and References (GMime reads it whole, and
+ * reads on after it). */
+bool sb_mime_msgid_valid(const char *id);
+
 /* Read an address list (a To, Cc or Bcc field's value, RFC 5322, groups
  * flattened) into the bare addresses, UTF-8, malloc'd (*out, *n; free with
  * sb_mime_address_list_free).  At most 1000.  A list without any address

@@ -796,8 +796,15 @@ START_TEST(test_msgid_list_headers)
 	ck_assert_ptr_nonnull(strstr(msg, want));
 	ck_assert_ptr_null(strstr(msg, "=?"));
 	free(msg);
+	/* GMime reads "<r2@.st>" but no id after it: refused, and by
+	 * sb_mime_msgid_valid, which mapi-stub's threading asks */
+	ck_assert(sb_mime_msgid_valid("<r1@x.test>"));
+	ck_assert(!sb_mime_msgid_valid("<r2@.st>"));
+	ck_assert(!sb_mime_msgid_valid("r1@x.test"));
+	ck_assert(!sb_mime_msgid_valid(NULL));
 	const char *bad[] = {"",
 			     " ",
+			     "<r1@x.test> <r2@.st> <r3@x.test>",
 			     "a@example.test",
 			     "<a@example.test",
 			     "<a@example.test> x",
