@@ -9,8 +9,8 @@ through svcbrokerd's HTTP API, for one build:
   - smtp Email.Send: the same message to a local aiosmtpd server.
 
 For each: calls per second (one client, keep-alive), and the daemon's
-resident memory (VmRSS) after the phase and its peak (VmHWM), from
-/proc.  Prints one JSON object (bench/mime/run.sh runs it for two builds
+resident memory (VmRSS) after the phase and its peak (VmHWM), and the
+daemon's CPU time per call (utime + stime), from /proc.  Prints one JSON object (bench/mime/run.sh runs it for two builds
 and writes the comparison).
 
     bench.py --build BUILD_DIR [--calls N]
@@ -66,8 +66,16 @@ class Client:
         return r.status, json.loads(body) if body else {}
 
 
+def cpu_seconds(pid):
+    """The daemon's CPU time (user + system), from /proc/PID/stat."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def phase(name, pid, n, fn, out):
     rss0 = proc_kib(pid, "VmRSS")
+    cpu0 = cpu_seconds(pid)
     t0 = time.perf_counter()
     bad = 0
     for i in range(n):
@@ -75,12 +83,16 @@ def phase(name, pid, n, fn, out):
         if st != 200:
             bad += 1
     elapsed = time.perf_counter() - t0
+    cpu = cpu_seconds(pid) - cpu0
     out[name] = {"calls": n, "seconds": elapsed, "rate": n / elapsed,
+                 "cpu_ms_per_call": cpu * 1000 / n,
                  "errors": bad, "rss_before_kib": rss0,
                  "rss_after_kib": proc_kib(pid, "VmRSS"),
                  "hwm_kib": proc_kib(pid, "VmHWM")}
-    print("%-22s %5d calls %7.2f s %8.1f/s  RSS %d -> %d KiB  peak %d KiB%s"
-          % (name, n, elapsed, n / elapsed, rss0, out[name]["rss_after_kib"],
+    print("%-22s %5d calls %7.2f s %8.1f/s  CPU %.2f ms/call  RSS %d -> %d KiB"
+          "  peak %d KiB%s"
+          % (name, n, elapsed, n / elapsed, cpu * 1000 / n, rss0,
+             out[name]["rss_after_kib"],
              out[name]["hwm_kib"], "  ERRORS %d" % bad if bad else ""),
           file=sys.stderr, flush=True)
 

@@ -2,8 +2,9 @@
 # MIME benchmark (not a test): mapi-stub's Email.Send, List and Load and
 # smtp's Email.Send through svcbrokerd (bench/mime/bench.py), for two
 # builds in the same run, ROUNDS times each in turn (before, after,
-# before, ...); prints the best rate of each build and its resident
-# memory, and rewrites the "## MIME" section of docs/performance.md.
+# before, ...); prints the best rate and the least daemon CPU time per
+# call of each build and its resident memory, and rewrites the "## MIME"
+# section of docs/performance.md.
 #
 #   bench/mime/run.sh BEFORE_BUILD_DIR [AFTER_BUILD_DIR]
 #
@@ -44,6 +45,8 @@ rows = []
 for ph in phases:
     b = max(x[ph]["rate"] for x in runs["before"])
     a = max(x[ph]["rate"] for x in runs["after"])
+    cb = min(x[ph]["cpu_ms_per_call"] for x in runs["before"])
+    ca = min(x[ph]["cpu_ms_per_call"] for x in runs["after"])
     # resident memory per call: growth of VmRSS over the phase, per call
     # (median over the rounds), and the daemon's peak after it
     def per_call(w):
@@ -53,23 +56,26 @@ for ph in phases:
     def peak(w):
         v = sorted(x[ph]["hwm_kib"] for x in runs[w])
         return v[len(v) // 2]
-    rows.append((ph, b, a, a / b if b else 0, per_call("before"), per_call("after"),
-                 peak("before"), peak("after")))
+    rows.append((ph, b, a, a / b if b else 0, cb, ca, per_call("before"),
+                 per_call("after"), peak("before"), peak("after")))
 lines = ["## MIME", "",
          "`bench/mime/run.sh BEFORE AFTER` (CALLS=%s, ROUNDS=%d): the calls that "
          "build and read messages, through svcbrokerd's HTTP API, one client; "
          "the message has a Unicode subject, text, HTML and two attachments "
          "(20 KiB binary, and a text file with a non-ASCII name).  Best rate of "
-         "the rounds, run in turn on the same machine; memory from /proc "
+         "the rounds, run in turn on the same machine; the daemon's CPU time "
+         "per call (user + system, least of the rounds: what a loaded machine "
+         "disturbs least); memory from /proc "
          "(VmRSS growth over the phase per call, median; VmHWM after it).  "
          "Before: the hand-written reader and builder in libsvcbroker; after: "
          "libsvcbroker-mime on GMime 3.2.  Machine: %s, %d CPUs, load %.1f "
          "(shared)." % (calls, rounds, platform.machine(), os.cpu_count(),
                         os.getloadavg()[0]), "",
-         "| call | before /s | after /s | after/before | RSS KiB/call before | after | peak KiB before | after |",
-         "|---|---|---|---|---|---|---|---|"]
-for ph, b, a, ratio, pb, pa, hb, ha in rows:
-    lines.append("| %s | %.1f | %.1f | %.2f | %.2f | %.2f | %d | %d |" % (ph, b, a, ratio, pb, pa, hb, ha))
+         "| call | before /s | after /s | after/before | CPU ms/call before | after | RSS KiB/call before | after | peak KiB before | after |",
+         "|---|---|---|---|---|---|---|---|---|---|"]
+for ph, b, a, ratio, cb, ca, pb, pa, hb, ha in rows:
+    lines.append("| %s | %.1f | %.1f | %.2f | %.2f | %.2f | %.2f | %.2f | %d | %d |"
+                 % (ph, b, a, ratio, cb, ca, pb, pa, hb, ha))
 section = "\n".join(lines) + "\n"
 print(section)
 if write:

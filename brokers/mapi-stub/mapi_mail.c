@@ -667,19 +667,10 @@ static enum sb_status email_load(struct mapi_store *s, struct mapi_mailbox *mb,
 	}
 	put_common(r, e.id, folder, &p, &e);
 	sb_result_empty(r, "Bcc");
-	char *bcc = sb_mime_header(raw, len, "Bcc");
-	if (bcc) {
-		/* A Bcc line is only in the sender's own copies. */
-		char **v = NULL;
-		size_t nv = 0;
-		if (sb_mime_addresses(bcc, &v, &nv, NULL) == SB_OK) {
-			for (size_t i = 0; i < nv; i++)
-				if (sb_email_valid(v[i]))
-					sb_result_str(r, "Bcc", v[i]);
-			sb_mime_address_list_free(v, nv);
-		}
-		free(bcc);
-	}
+	/* A Bcc line is only in the sender's own copies. */
+	for (size_t i = 0; i < p.n_bcc; i++)
+		if (sb_email_valid(p.bcc[i]))
+			sb_result_str(r, "Bcc", p.bcc[i]);
 	sb_result_empty(r, "ReplyTo");
 	for (size_t i = 0; i < p.n_reply_to; i++)
 		if (sb_email_valid(p.reply_to[i]))

@@ -414,6 +414,7 @@ void sb_mime_parsed_free(struct sb_mime_parsed *p)
 	free_list(p->to, p->n_to);
 	free_list(p->cc, p->n_cc);
 	free_list(p->reply_to, p->n_reply_to);
+	free_list(p->bcc, p->n_bcc);
 	free(p->body);
 	free(p->html_body);
 	for (size_t i = 0; i < p->n_attachments; i++) {
@@ -476,6 +477,7 @@ enum sb_status sb_mime_parse_flags(const char *raw, size_t len, unsigned flags,
 	take_list(m, GMIME_ADDRESS_TYPE_CC, &out->cc, &out->n_cc);
 	take_list(m, GMIME_ADDRESS_TYPE_REPLY_TO, &out->reply_to,
 		  &out->n_reply_to);
+	take_list(m, GMIME_ADDRESS_TYPE_BCC, &out->bcc, &out->n_bcc);
 	out->subject = subject_of(mo, o);
 	out->message_id = header_value(mo, "Message-ID");
 	out->date = header_value(mo, "Date");

@@ -79,6 +79,8 @@ struct sb_mime_parsed {
 	struct sb_file *attachments;
 	size_t n_attachments; /* owned */
 	char *content_type;   /* the message's own "type/subtype", lower case */
+	char **bcc; /* a Bcc field's addresses (a sender's own copy) */
+	size_t n_bcc;
 };
 
 /* Parse raw (len bytes) into out.  Tolerant of LF-only line endings and of

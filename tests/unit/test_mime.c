@@ -852,6 +852,15 @@ START_TEST(test_addresses)
 	ck_assert_uint_eq(n, 0);
 	ck_assert_int_eq(sb_mime_addresses("x", NULL, &n, &err),
 			 SB_ERR_INTERNAL);
+	/* a sender's own copy: its Bcc field is read with the others */
+	const char *raw = "From: a@example.test\r\n"
+			  "Bcc: x@example.test, \"Y\" <y@example.test>\r\n"
+			  "\r\nhi\r\n";
+	struct sb_mime_parsed p;
+	ck_assert_int_eq(sb_mime_parse(raw, strlen(raw), &p, &err), SB_OK);
+	ck_assert_uint_eq(p.n_bcc, 2);
+	ck_assert_str_eq(p.bcc[1], "y@example.test");
+	sb_mime_parsed_free(&p);
 }
 END_TEST
 
