@@ -10,8 +10,9 @@ set -eu
 
 pkgs="build-essential autoconf automake libtool pkg-config clang clang-format
 libltdl-dev libinih-dev libjansson-dev
-libcurl4-openssl-dev libxml2-dev libssl-dev zlib1g-dev check
+libcurl4-openssl-dev libxml2-dev libssl-dev zlib1g-dev libgmime-3.0-dev check
 python3 python3-aiosmtpd python3-icalendar python3-cryptography
+libpython3.11-testsuite
 python3-lxml python3-exchangelib python3-pycryptodome
 python3-winrm python3-requests-ntlm python3-requests-kerberos
 openssl curl valgrind ca-certificates

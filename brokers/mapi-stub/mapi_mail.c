@@ -405,12 +405,10 @@ static int read_headers(const char *path, char **out, size_t *len)
 	return 0;
 }
 
-static bool has_attachments_hdr(const char *raw, size_t len)
+static bool has_attachments_hdr(const struct sb_mime_parsed *p)
 {
-	char *ct = sb_mime_header(raw, len, "Content-Type");
-	bool yes = ct && strncasecmp(ct, "multipart/mixed", 15) == 0;
-	free(ct);
-	return yes;
+	return p->content_type &&
+	       strncmp(p->content_type, "multipart/mixed", 15) == 0;
 }
 
 /* A multipart/mixed message may still have no attachment (some tools
@@ -427,7 +425,8 @@ static bool small_has_attachments(const char *path, const struct mapi_entry *e)
 		return true;
 	struct sb_mime_parsed p;
 	bool yes = true;
-	if (len && sb_mime_parse(raw, len, &p, NULL) == SB_OK) {
+	if (len && sb_mime_parse_flags(raw, len, SB_MIME_PARSE_NO_CONTENT, &p,
+				       NULL) == SB_OK) {
 		yes = p.n_attachments > 0;
 		sb_mime_parsed_free(&p);
 	}
@@ -528,13 +527,14 @@ static enum sb_status list_row(void *vctx, size_t index, struct sb_result *r,
 				    "item %s vanished", e->id);
 	struct sb_mime_parsed p;
 	struct sb_error perr;
-	if (len == 0 || sb_mime_parse(raw, len, &p, &perr) != SB_OK)
+	if (len == 0 || sb_mime_parse_flags(raw, len, SB_MIME_PARSE_NO_CONTENT,
+					    &p, &perr) != SB_OK)
 		memset(&p, 0, sizeof p); /* not a message: list what we know */
 	enum sb_status st = sb_result_row(r);
 	if (st == SB_OK) {
 		put_common(r, e->id, c->folder, &p, e);
 		sb_result_bool(r, "HasAttachments",
-			       has_attachments_hdr(raw, len) &&
+			       has_attachments_hdr(&p) &&
 				   small_has_attachments(path, e));
 	}
 	sb_mime_parsed_free(&p);
@@ -667,27 +667,10 @@ static enum sb_status email_load(struct mapi_store *s, struct mapi_mailbox *mb,
 	}
 	put_common(r, e.id, folder, &p, &e);
 	sb_result_empty(r, "Bcc");
-	char *bcc = sb_mime_header(raw, len, "Bcc");
-	if (bcc) {
-		char **v = NULL;
-		size_t nv = 0;
-		/* A Bcc line is only in the sender's own copies. */
-		struct sb_mime_parsed tmp;
-		struct sb_buf fake;
-		sb_buf_init(&fake, 0);
-		sb_buf_printf(&fake, "To: %s\r\n\r\n", bcc);
-		if (!fake.failed &&
-		    sb_mime_parse(fake.data, fake.len, &tmp, NULL) == SB_OK) {
-			v = tmp.to;
-			nv = tmp.n_to;
-			for (size_t i = 0; i < nv; i++)
-				if (sb_email_valid(v[i]))
-					sb_result_str(r, "Bcc", v[i]);
-			sb_mime_parsed_free(&tmp);
-		}
-		sb_buf_free(&fake);
-		free(bcc);
-	}
+	/* A Bcc line is only in the sender's own copies. */
+	for (size_t i = 0; i < p.n_bcc; i++)
+		if (sb_email_valid(p.bcc[i]))
+			sb_result_str(r, "Bcc", p.bcc[i]);
 	sb_result_empty(r, "ReplyTo");
 	for (size_t i = 0; i < p.n_reply_to; i++)
 		if (sb_email_valid(p.reply_to[i]))

@@ -312,20 +312,15 @@ static void recover_one(struct mapi_store *s, struct mapi_mailbox *mb,
 	while (ml && isspace((unsigned char)m[ml - 1]))
 		m[--ml] = '\0';
 	/* Envelope: To, Cc and the record's Bcc line. */
-	struct sb_mime_parsed bccp;
-	memset(&bccp, 0, sizeof bccp);
+	char **bcc = NULL;
+	size_t n_bcc = 0;
 	if (skip) {
-		struct sb_buf fake;
-		sb_buf_init(&fake, 0);
 		char *bv = sb_mime_header(rec, len, "Bcc");
-		sb_buf_printf(&fake, "To: %s\r\n\r\n", bv ? bv : "");
+		if (bv && sb_mime_addresses(bv, &bcc, &n_bcc, NULL) != SB_OK)
+			n_bcc = 0;
 		free(bv);
-		if (fake.failed ||
-		    sb_mime_parse(fake.data, fake.len, &bccp, NULL) != SB_OK)
-			memset(&bccp, 0, sizeof bccp);
-		sb_buf_free(&fake);
 	}
-	size_t n = p.n_to + p.n_cc + bccp.n_to;
+	size_t n = p.n_to + p.n_cc + n_bcc;
 	const char **rcpt = calloc(n + 1, sizeof *rcpt);
 	struct outcome o = {0};
 	sb_buf_init(&o.accepted, 0);
@@ -336,8 +331,8 @@ static void recover_one(struct mapi_store *s, struct mapi_mailbox *mb,
 			rcpt[k++] = p.to[i];
 		for (size_t i = 0; i < p.n_cc; i++)
 			rcpt[k++] = p.cc[i];
-		for (size_t i = 0; i < bccp.n_to; i++)
-			rcpt[k++] = bccp.to[i];
+		for (size_t i = 0; i < n_bcc; i++)
+			rcpt[k++] = bcc[i];
 		deliver_all(s, raw, rlen, m, rcpt, n, true, &o);
 		char uniq[40];
 		mapi_unique_for(m, mb->address, "sent", uniq);
@@ -363,7 +358,7 @@ static void recover_one(struct mapi_store *s, struct mapi_mailbox *mb,
 	free(rcpt);
 	sb_buf_free(&o.accepted);
 	sb_buf_free(&o.rejected);
-	sb_mime_parsed_free(&bccp);
+	sb_mime_address_list_free(bcc, n_bcc);
 	sb_mime_parsed_free(&p);
 	free(msgid);
 	free(rec);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <svcbroker/mime.h>
 #include <svcbroker/sdk.h>
 
 #include "mapi.h"
@@ -36,7 +37,8 @@ static bool ids_has(const struct ids *l, const char *id, size_t n)
 }
 
 /* True if s[0..n) is a msg-id the MIME builder writes: "<left@right>" of
- * printable ASCII without spaces or angle brackets inside, one '@'. */
+ * printable ASCII without spaces or angle brackets inside, one '@', that
+ * GMime reads whole (sb_mime_msgid_valid). */
 static bool msgid_ok(const char *s, size_t n)
 {
 	if (n < 5 || n > 250 || s[0] != '<' || s[n - 1] != '>')
@@ -51,7 +53,12 @@ static bool msgid_ok(const char *s, size_t n)
 			ats++;
 		}
 	}
-	return ats == 1 && at > 1 && at < n - 2;
+	if (ats != 1 || at <= 1 || at >= n - 2)
+		return false;
+	char id[256];
+	memcpy(id, s, n);
+	id[n] = '\0';
+	return sb_mime_msgid_valid(id);
 }
 
 /* Append the msg-ids of v (a Message-ID, In-Reply-To or References value

@@ -64,6 +64,8 @@ def err(body):
 
 
 SUBJECT = "Grüße aus Köln — Тест 测试 ✓ " + "long words " * 8
+# header text goes out without its trailing white space (GMime)
+SUBJECT_READ = SUBJECT.rstrip()
 BODY = "Hallo Bob,\n\nein Gruß mit Ümläuten, € und 测试.\nZeile drei.\n"
 HTML = "<p>Hallo <b>Bob</b> — €</p>"
 ATT1 = bytes(range(256)) * 40
@@ -110,7 +112,7 @@ with sbtest.Daemon(conf()) as d:
         t.eq(list(msg.defects), [], "message has no defects")
         part_defects = [p.defects for p in msg.walk() if p.defects]
         t.eq(part_defects, [], "no part has defects")
-        t.eq(str(msg["Subject"]), SUBJECT, "Unicode subject round-trips")
+        t.eq(str(msg["Subject"]), SUBJECT_READ, "Unicode subject round-trips")
         t.eq(msg["Message-ID"], msgid, "Message-ID matches")
         t.ok(msg["Bcc"] is None, "no Bcc header in a delivered copy")
         t.eq(msg.get_body(("plain",)).get_content(), BODY, "plain body round-trips")
@@ -135,7 +137,7 @@ with sbtest.Daemon(conf()) as d:
     lst = rows(b)
     t.eq(len(lst), 1, "one message listed")
     bob_id = lst[0].get("Id") if lst else ""
-    t.eq(lst[0].get("Subject") if lst else None, SUBJECT, "List gives the subject")
+    t.eq(lst[0].get("Subject") if lst else None, SUBJECT_READ, "List gives the subject")
     t.eq(lst[0].get("HasAttachments") if lst else None, True, "List: HasAttachments")
     t.eq(lst[0].get("IsRead") if lst else None, False, "List: unread")
     st, b = d.call("local/Email.Load", {"Mailbox": BOB, "Id": bob_id})

@@ -143,12 +143,41 @@ if command -v ldd >/dev/null 2>&1; then
 	*) st=0 ;;
 	esac
 	ok $st "hello.so links neither libcurl, libxml2 nor libsvcbroker-net" "$deps"
+	case "$deps" in
+	*libgmime* | *libglib* | *libsvcbroker-mime*) st=1 ;;
+	*) st=0 ;;
+	esac
+	ok $st "hello.so links neither GMime, GLib nor libsvcbroker-mime" "$deps"
 	deps=$(ldd "$tmp/example-http/pages.so" 2>/dev/null)
 	case "$deps" in
 	*libsvcbroker-net*) st=0 ;;
 	*) st=1 ;;
 	esac
 	ok $st "pages.so links libsvcbroker-net" "$deps"
+fi
+
+# The layering: libsvcbroker needs libc alone; MIME is libsvcbroker-mime,
+# on GMime, never unloaded (GObject types cannot be registered twice).
+if command -v readelf >/dev/null 2>&1; then
+	sdk=$(ls "$libdir"/libsvcbroker.so.* 2>/dev/null | head -1)
+	needed=$(readelf -d "$sdk" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
+	[ "$needed" = "libc.so.6 " ]
+	ok $? "libsvcbroker links libc alone" "$sdk: $needed"
+	syms=$(nm -D --defined-only "$sdk" 2>/dev/null | grep -c ' sb_mime_')
+	[ "$syms" = 0 ]
+	ok $? "libsvcbroker has no sb_mime_ symbol" "$syms"
+	mime=$(ls "$libdir"/libsvcbroker-mime.so.* 2>/dev/null | head -1)
+	dyn=$(readelf -d "$mime" 2>/dev/null)
+	case "$dyn" in
+	*libgmime-3.0*NODELETE* | *NODELETE*libgmime-3.0*) st=0 ;;
+	*) st=1 ;;
+	esac
+	ok $st "libsvcbroker-mime links GMime and is never unloaded" "$dyn"
+	nm -D --defined-only "$mime" | awk '$2 ~ /^[TDB]$/ {print $3}' | grep -v '^sb_' >"$tmp/mime-syms" || true
+	[ ! -s "$tmp/mime-syms" ]
+	ok $? "libsvcbroker-mime exports only sb_*" "$(cat "$tmp/mime-syms")"
+	pkg-config --exists svcbroker-mime
+	ok $? "pkg-config finds svcbroker-mime" ""
 fi
 
 # A web server on loopback for the HTTP broker's pages.
