@@ -11,6 +11,7 @@ set -eu
 pkgs="build-essential autoconf automake libtool pkg-config clang clang-format
 libltdl-dev libinih-dev libjansson-dev
 libcurl4-openssl-dev libxml2-dev libssl-dev check
+libical-dev
 python3 python3-aiosmtpd python3-icalendar python3-cryptography
 python3-lxml python3-exchangelib python3-pycryptodome
 openssl curl valgrind ca-certificates
