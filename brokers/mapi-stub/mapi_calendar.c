@@ -560,6 +560,10 @@ static bool expand(struct list_ctx *c, size_t i, int64_t ws, int64_t we)
 	icaltimezone *z = NULL;
 	if (!t0.is_date && !icaltime_is_utc(t0))
 		z = mapi_ical_zone_of(cal, dp, NULL);
+	/* The iterator compares occurrences with a UTC UNTIL through their
+	 * zone: without one, local times would be taken for UTC. */
+	if (z)
+		t0.zone = z;
 	int64_t dur = a->end - a->start;
 	int64_t *ex = NULL, *rids = NULL;
 	size_t n_ex = 0, n_rids = 0;
