@@ -414,9 +414,10 @@ icaltimezone *mapi_ical_zone(const char *name);
 /* Add z's VTIMEZONE to cal under TZID tzid, its rules from `from` on. */
 bool mapi_ical_add_zone(icalcomponent *cal, icaltimezone *z, const char *tzid,
 			int64_t from);
-/* The zone a property's TZID names: the calendar's VTIMEZONE of that TZID
- * (if libical can expand it in bounded time), else the built-in zone of
- * that name, else NULL (read as UTC).  *tzid (may be NULL) gets the TZID. */
+/* The zone a property's TZID names: the built-in zone of that name, else
+ * the calendar's VTIMEZONE of that TZID (if libical can expand it in
+ * bounded time), else NULL (read as UTC).  *tzid (may be NULL) gets the TZID.
+ */
 icaltimezone *mapi_ical_zone_of(icalcomponent *cal, icalproperty *p,
 				const char **tzid);
 

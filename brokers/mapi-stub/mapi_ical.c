@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,19 @@
 #include <svcbroker/sdk.h>
 
 #include "mapi.h"
+
+/* libical stays loaded once this module is: it keeps per-thread state
+ * (icalerrno, its string buffers) behind pthread keys whose destructors
+ * are libical's own code, run when a thread of the host ends, and its
+ * table of built-in zones behind a static pointer.  Unloaded with the
+ * module, the first would run unmapped code and the second would leak. */
+__attribute__((constructor)) static void mapi_ical_pin(void)
+{
+	Dl_info info;
+	if (dladdr((void *)icalcomponent_new, &info) && info.dli_fname)
+		(void)dlopen(info.dli_fname,
+			     RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+}
 
 /* ---- limits, before libical ----------------------------------------- */
 
@@ -639,13 +653,17 @@ icaltimezone *mapi_ical_zone_of(icalcomponent *cal, icalproperty *p,
 		*tzid = id;
 	if (!id || !*id)
 		return NULL;
-	icaltimezone *z = cal ? icalcomponent_get_timezone(cal, id) : NULL;
-	if (z && vtimezone_sane(z))
+	/* An IANA name libical knows: its built-in zone, whose changes are
+	 * expanded once per process (the store writes that zone's own
+	 * VTIMEZONE; python's icalendar and most clients read such a TZID
+	 * the same way).  Otherwise the file's VTIMEZONE, if usable; else
+	 * the time is read as UTC, as the store always read floating
+	 * times. */
+	icaltimezone *z = mapi_ical_zone(id);
+	if (z)
 		return z;
-	/* No usable definition in the file: the built-in zone of that
-	 * name, if there is one; otherwise the time is read as UTC, as the
-	 * store always read floating times. */
-	return mapi_ical_zone(id);
+	z = cal ? icalcomponent_get_timezone(cal, id) : NULL;
+	return z && vtimezone_sane(z) ? z : NULL;
 }
 
 bool mapi_ical_time_of(icalcomponent *cal, icalproperty *p, int64_t *epoch,
