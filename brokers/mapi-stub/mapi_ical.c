@@ -169,7 +169,9 @@ char *mapi_ical_split_lists(const char *text, size_t len, const char **why)
 		} else {
 			size_t start = v + 1;
 			for (size_t i = start; i <= line.len; i++) {
-				if (i < line.len && line.data[i] == '\\') {
+				/* A backslash escapes the next character; a
+				 * last one stays as it is. */
+				if (i + 1 < line.len && line.data[i] == '\\') {
 					i++;
 					continue;
 				}
