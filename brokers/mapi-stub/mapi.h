@@ -365,6 +365,39 @@ enum sb_status mapi_ics_delete(struct mapi_mailbox *mb, const char *folder,
 int mapi_ics_ids(struct mapi_mailbox *mb, const char *folder, char ***ids,
 		 size_t *n);
 
+/* ---- mapi_cache.c: items read from .ics files, by ChangeKey ------------ */
+/* The ChangeKey digests a file's facts and whole content, so an item read
+ * under a key is the same as any read under it.  One cache per kind of
+ * item (a static of its file, MAPI_CACHE_INIT), process-wide, thread-safe:
+ * at most MAPI_CACHE_BYTES (as the items' sizes are counted by their
+ * callers), in a table of slots looked up from an item's place on. */
+#define MAPI_CACHE_SLOTS 4096
+#define MAPI_CACHE_BYTES (8 * 1024 * 1024)
+struct mapi_cache {
+	pthread_mutex_t lock;
+	void *(*copy)(const void *v); /* deep copy; NULL: no memory */
+	void (*free)(void *v);
+	size_t bytes;
+	struct {
+		char ck[MAPI_CHANGEKEY_LEN + 1];
+		void *v;
+		size_t bytes;
+	} slot[MAPI_CACHE_SLOTS];
+};
+#define MAPI_CACHE_INIT(copy_fn, free_fn)                                      \
+	{                                                                      \
+		.lock = PTHREAD_MUTEX_INITIALIZER, .copy = copy_fn,            \
+		.free = free_fn                                                \
+	}
+/* A copy of the item kept under ck, or NULL. */
+void *mapi_cache_get(struct mapi_cache *c, const char *ck);
+/* Keep a copy of v (bytes: its size) under ck, in place of what its slot
+ * held; nothing when it would pass the bound. */
+void mapi_cache_put(struct mapi_cache *c, const char *ck, const void *v,
+		    size_t bytes);
+/* Drop everything (the module's destructor). */
+void mapi_cache_clear(struct mapi_cache *c);
+
 /* ---- mapi_ical.c: iCalendar through libical -------------------------- */
 /* Limits a file must meet before libical parses it (with MAPI_ICS_MAX). */
 #define MAPI_ICAL_MAX_LINES 1000 /* content lines */
@@ -382,6 +415,11 @@ char *mapi_ical_split_lists(const char *text, size_t len, const char **why);
 /* Check, then parse with libical: the first VCALENDAR (free it with
  * icalcomponent_free), or NULL with the reason in why. */
 icalcomponent *mapi_ical_parse(const char *text, size_t len, const char **why);
+/* Free libical's temporary strings of the calling thread: a ring of up to
+ * 2500 buffers per thread that libical keeps until the thread ends.  Called
+ * when a file has been read or written; no string libical returned from
+ * its ring may be used after. */
+void mapi_ical_release(void);
 /* A new VCALENDAR with VERSION and PRODID. */
 icalcomponent *mapi_ical_calendar(void);
 /* cal as RFC 5545 text (CRLF, folded at 75 octets); malloc'd, NULL when

@@ -103,6 +103,7 @@ static char *appt_ics(const struct appt *a, icaltimezone *z,
 	}
 	char *text = ok ? mapi_ical_text(cal) : NULL;
 	icalcomponent_free(cal);
+	mapi_ical_release();
 	return text;
 }
 
@@ -430,19 +431,102 @@ static enum sb_status appt_create(struct mapi_store *s, struct mapi_mailbox *mb,
 	return st;
 }
 
-static enum sb_status appt_load(struct mapi_mailbox *mb, const char *id,
-				struct appt *a, struct sb_error *err)
+/* Copies kept by ChangeKey (mapi_cache.c), without the parsed file. */
+static char **names_copy(char *const *v, size_t n)
+{
+	char **out = calloc(n + 1, sizeof *out);
+	for (size_t i = 0; out && i < n; i++)
+		if (!(out[i] = strdup(v[i]))) {
+			mapi_names_free(out, i);
+			return NULL;
+		}
+	return out;
+}
+
+static char *dup_or_null(const char *s, bool *ok)
+{
+	char *d = s ? strdup(s) : NULL;
+	if (s && !d)
+		*ok = false;
+	return d;
+}
+
+static void *appt_copy(const void *v)
+{
+	const struct appt *a = v;
+	struct appt *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	bool ok = true;
+	*c = *a;
+	c->cal = c->master = NULL;
+	c->id = dup_or_null(a->id, &ok);
+	c->subject = dup_or_null(a->subject, &ok);
+	c->body = dup_or_null(a->body, &ok);
+	c->location = dup_or_null(a->location, &ok);
+	c->tz = dup_or_null(a->tz, &ok);
+	c->recurrence = dup_or_null(a->recurrence, &ok);
+	c->categories = names_copy(a->categories, a->n_categories);
+	if (!c->categories)
+		c->n_categories = 0;
+	if (!ok || !c->categories) {
+		appt_free(c);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void appt_release(void *v)
+{
+	appt_free(v);
+	free(v);
+}
+
+static struct mapi_cache appt_cache = MAPI_CACHE_INIT(appt_copy, appt_release);
+
+__attribute__((destructor)) static void appt_cache_fini(void)
+{
+	mapi_cache_clear(&appt_cache);
+}
+
+/* Load appointment id.  with_file: keep the parsed file in a (a series'
+ * expansion needs it); else a copy kept under the same ChangeKey may be
+ * taken instead of parsing the file again. */
+static enum sb_status appt_load2(struct mapi_mailbox *mb, const char *id,
+				 struct appt *a, bool with_file,
+				 struct sb_error *err)
 {
 	char *text, ck[MAPI_CHANGEKEY_LEN + 1];
 	enum sb_status st =
 	    mapi_ics_load(mb, MAPI_CALENDAR, id, "appointment", &text, ck, err);
 	if (st != SB_OK)
 		return st;
+	struct appt *hit = with_file ? NULL : mapi_cache_get(&appt_cache, ck);
+	if (hit) {
+		*a = *hit;
+		free(hit);
+		free(text);
+		return SB_OK;
+	}
 	st = appt_parse(text, id, a, err);
-	if (st == SB_OK)
+	mapi_ical_release();
+	if (st == SB_OK) {
 		memcpy(a->ck, ck, sizeof ck);
+		mapi_cache_put(&appt_cache, ck, a, strlen(text) + sizeof *a);
+		if (!with_file) {
+			icalcomponent_free(a->cal);
+			a->cal = a->master = NULL;
+		}
+	}
 	free(text);
 	return st;
+}
+
+static enum sb_status appt_load(struct mapi_mailbox *mb, const char *id,
+				struct appt *a, struct sb_error *err)
+{
+	return appt_load2(mb, id, a, false, err);
 }
 
 /* What a List shows: a row per appointment, or, over a window, a row per
@@ -647,6 +731,7 @@ static bool expand(struct list_ctx *c, size_t i, int64_t ws, int64_t we)
 	}
 	if (it)
 		icalrecur_iterator_free(it);
+	mapi_ical_release();
 	free(ex);
 	free(rids);
 	return ok;
@@ -706,6 +791,16 @@ static enum sb_status appt_list(struct mapi_store *s, struct mapi_mailbox *mb,
 			continue;
 		}
 		bool series = window && a.recurrence;
+		if (series) {
+			/* Its file, parsed, for the expansion. */
+			appt_free(&a);
+			if (appt_load2(mb, ids[i], &a, true, &e2) != SB_OK) {
+				if (e2.status != SB_ERR_NOT_FOUND)
+					bad++;
+				continue;
+			}
+			series = a.recurrence && a.cal;
+		}
 		/* Overlap with [ws, we): ends after ws, starts before we. */
 		if (!series && !overlaps(a.start, a.end, ws, we)) {
 			appt_free(&a);

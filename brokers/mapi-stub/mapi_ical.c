@@ -233,6 +233,8 @@ icalcomponent *mapi_ical_parse(const char *text, size_t len, const char **why)
 	return cal;
 }
 
+void mapi_ical_release(void) { icalmemory_free_ring(); }
+
 icalcomponent *mapi_ical_calendar(void)
 {
 	icalcomponent *cal = icalcomponent_new(ICAL_VCALENDAR_COMPONENT);

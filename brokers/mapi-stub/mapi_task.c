@@ -98,6 +98,7 @@ static char *task_ics(const struct task *t)
 					t->completed, false, NULL, NULL);
 	char *text = ok ? mapi_ical_text(cal) : NULL;
 	icalcomponent_free(cal);
+	mapi_ical_release();
 	return text;
 }
 
@@ -277,6 +278,40 @@ static enum sb_status task_create(struct mapi_store *s, struct mapi_mailbox *mb,
 	return st;
 }
 
+/* Copies kept by ChangeKey (mapi_cache.c). */
+static void *task_copy(const void *v)
+{
+	const struct task *t = v;
+	struct task *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	*c = *t;
+	c->id = t->id ? strdup(t->id) : NULL;
+	c->subject = t->subject ? strdup(t->subject) : NULL;
+	c->body = t->body ? strdup(t->body) : NULL;
+	c->owner = t->owner ? strdup(t->owner) : NULL;
+	if ((t->id && !c->id) || (t->subject && !c->subject) ||
+	    (t->body && !c->body) || (t->owner && !c->owner)) {
+		task_free(c);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void task_release(void *v)
+{
+	task_free(v);
+	free(v);
+}
+
+static struct mapi_cache task_cache = MAPI_CACHE_INIT(task_copy, task_release);
+
+__attribute__((destructor)) static void task_cache_fini(void)
+{
+	mapi_cache_clear(&task_cache);
+}
+
 static enum sb_status task_load(struct mapi_mailbox *mb, const char *id,
 				struct task *t, struct sb_error *err)
 {
@@ -285,9 +320,19 @@ static enum sb_status task_load(struct mapi_mailbox *mb, const char *id,
 	    mapi_ics_load(mb, MAPI_TASKS, id, "task", &text, ck, err);
 	if (st != SB_OK)
 		return st;
+	struct task *hit = mapi_cache_get(&task_cache, ck);
+	if (hit) {
+		*t = *hit;
+		free(hit);
+		free(text);
+		return SB_OK;
+	}
 	st = task_parse(text, id, t, err);
-	if (st == SB_OK)
+	mapi_ical_release();
+	if (st == SB_OK) {
 		memcpy(t->ck, ck, sizeof ck);
+		mapi_cache_put(&task_cache, ck, t, strlen(text) + sizeof *t);
+	}
 	free(text);
 	return st;
 }

@@ -6,12 +6,12 @@
  *
  * Input: the file's bytes.
  * Invariants: precheck refuses with one of its reasons or accepts; the
- * rewrite of CATEGORIES lines (of text without NUL) is idempotent and leaves other lines alone
- * (no CATEGORIES line: no rewrite); a parse happens only for text the
- * precheck accepts; every time read is inside the store's years (give or
- * take a zone's offset), a list has no empty value, a calendar read can
- * be written again; a recurrence is walked for a bounded number of steps
- * with times in order of the iterator. */
+ * rewrite of CATEGORIES lines (of text without NUL) is idempotent and leaves
+ * other lines alone (no CATEGORIES line: no rewrite); a parse happens only for
+ * text the precheck accepts; every time read is inside the store's years (give
+ * or take a zone's offset), a list has no empty value, a calendar read can be
+ * written again; a recurrence is walked for a bounded number of steps with
+ * times in order of the iterator. */
 #include "config.h"
 
 #include <strings.h>
@@ -29,12 +29,16 @@ void mapi_names_free(char **names, size_t n)
 	free(names);
 }
 
-static const char *const reasons[] = {
-    "iCalendar data too large",	     "NUL byte in iCalendar data",
-    "too many iCalendar lines",	     "malformed content line",
-    "components nested too deeply",  "too many iCalendar components",
-    "END without BEGIN",	     "property outside a component",
-    "unterminated component",	     NULL};
+static const char *const reasons[] = {"iCalendar data too large",
+				      "NUL byte in iCalendar data",
+				      "too many iCalendar lines",
+				      "malformed content line",
+				      "components nested too deeply",
+				      "too many iCalendar components",
+				      "END without BEGIN",
+				      "property outside a component",
+				      "unterminated component",
+				      NULL};
 
 static bool known_reason(const char *why)
 {
@@ -60,11 +64,13 @@ static void check_time(icalcomponent *cal, icalproperty *p)
 static void check_component(icalcomponent *cal, icalcomponent *c)
 {
 	static const icalproperty_kind kinds[] = {
-	    ICAL_DTSTART_PROPERTY, ICAL_DTEND_PROPERTY,	  ICAL_DUE_PROPERTY,
-	    ICAL_CREATED_PROPERTY, ICAL_COMPLETED_PROPERTY,
-	    ICAL_EXDATE_PROPERTY,  ICAL_RECURRENCEID_PROPERTY};
+	    ICAL_DTSTART_PROPERTY,     ICAL_DTEND_PROPERTY,
+	    ICAL_DUE_PROPERTY,	       ICAL_CREATED_PROPERTY,
+	    ICAL_COMPLETED_PROPERTY,   ICAL_EXDATE_PROPERTY,
+	    ICAL_RECURRENCEID_PROPERTY};
 	for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
-		for (icalproperty *p = icalcomponent_get_first_property(c, kinds[k]);
+		for (icalproperty *p =
+			 icalcomponent_get_first_property(c, kinds[k]);
 		     p; p = icalcomponent_get_next_property(c, kinds[k]))
 			check_time(cal, p);
 	char **v;
@@ -77,7 +83,8 @@ static void check_component(icalcomponent *cal, icalcomponent *c)
 	free(mapi_ical_text_of(c, ICAL_SUMMARY_PROPERTY));
 	free(mapi_ical_x_of(c, "X-SVCBROKER-TIMEZONE"));
 	/* A recurrence, walked as a List walks it (bounded). */
-	icalproperty *rp = icalcomponent_get_first_property(c, ICAL_RRULE_PROPERTY);
+	icalproperty *rp =
+	    icalcomponent_get_first_property(c, ICAL_RRULE_PROPERTY);
 	icalproperty *dp =
 	    icalcomponent_get_first_property(c, ICAL_DTSTART_PROPERTY);
 	if (!rp || !dp)
@@ -139,10 +146,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(!cal || !mapi_ical_precheck(in, size),
 		   "parsed what the precheck refuses");
 	if (cal) {
-		for (icalcomponent *c =
-			 icalcomponent_get_first_component(cal, ICAL_ANY_COMPONENT);
-		     c;
-		     c = icalcomponent_get_next_component(cal, ICAL_ANY_COMPONENT))
+		for (icalcomponent *c = icalcomponent_get_first_component(
+			 cal, ICAL_ANY_COMPONENT);
+		     c; c = icalcomponent_get_next_component(
+			    cal, ICAL_ANY_COMPONENT))
 			check_component(cal, c);
 		char *text = mapi_ical_text(cal);
 		FUZZ_CHECK(text || size > MAPI_ICS_MAX / 4,

@@ -883,6 +883,50 @@ START_TEST(test_ical_fold)
 }
 END_TEST
 
+static void *str_copy(const void *v) { return strdup(v); }
+
+START_TEST(test_ics_cache)
+{
+	static struct mapi_cache c = MAPI_CACHE_INIT(str_copy, free);
+	char ck[MAPI_CHANGEKEY_LEN + 1];
+	memset(ck, 'a', MAPI_CHANGEKEY_LEN);
+	ck[MAPI_CHANGEKEY_LEN] = '\0';
+	ck_assert_ptr_null(mapi_cache_get(&c, ck));
+	mapi_cache_put(&c, ck, "one", 4);
+	char *v = mapi_cache_get(&c, ck);
+	ck_assert_str_eq(v, "one");
+	free(v);
+	/* Replaced under the same key; a wrong-length key is never kept. */
+	mapi_cache_put(&c, ck, "two", 4);
+	v = mapi_cache_get(&c, ck);
+	ck_assert_str_eq(v, "two");
+	free(v);
+	mapi_cache_put(&c, "short", "x", 2);
+	ck_assert_ptr_null(mapi_cache_get(&c, "short"));
+	/* Many keys: every one found while they fit their slots. */
+	char keys[500][MAPI_CHANGEKEY_LEN + 1];
+	for (int i = 0; i < 500; i++) {
+		snprintf(keys[i], sizeof keys[i], "%032x",
+			 (unsigned)i * 2654435761u);
+		mapi_cache_put(&c, keys[i], keys[i], 40);
+	}
+	int found = 0;
+	for (int i = 0; i < 500; i++) {
+		v = mapi_cache_get(&c, keys[i]);
+		if (v && strcmp(v, keys[i]) == 0)
+			found++;
+		free(v);
+	}
+	ck_assert_int_ge(found, 495);
+	/* An item too large for the bound is not kept. */
+	memset(ck, 'b', MAPI_CHANGEKEY_LEN);
+	mapi_cache_put(&c, ck, "big", MAPI_CACHE_BYTES);
+	ck_assert_ptr_null(mapi_cache_get(&c, ck));
+	mapi_cache_clear(&c);
+	ck_assert_ptr_null(mapi_cache_get(&c, keys[0]));
+}
+END_TEST
+
 /* The ChangeKey of the single row of x (copied). */
 static void key_of(const struct sb_testhost_run *x, char *out, size_t len)
 {
@@ -1464,6 +1508,7 @@ int main(void)
 	tcase_add_test(tc, test_paging);
 	tcase_add_test(tc, test_appointments_and_tasks);
 	tcase_add_test(tc, test_ical_fold);
+	tcase_add_test(tc, test_ics_cache);
 	tcase_add_test(tc, test_change_key);
 	tcase_add_test(tc, test_ics_change_key_and_recurrence);
 	tcase_add_test(tc, test_clean_text);
