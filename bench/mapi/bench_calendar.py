@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """mapi-stub calendar benchmark (not a test): one svcbrokerd from BUILD_DIR
 with a fresh store; N appointments created (a third in UTC, a third in
-Europe/Berlin, a third with a Windows zone name), a tenth of them weekly
-series, and N tasks; then timed, one client after another:
+Europe/Berlin, a third with a Windows zone name), every tenth a weekly
+series (--series-every), and N tasks; then timed, one client after another:
 
   Appointment.Create, Appointment.Load (each), Appointment.List without a
   window and with a one-month window (series expanded), Task.Create,
@@ -12,7 +12,7 @@ Prints milliseconds per call (wall clock, and the daemon's CPU time,
 which a loaded machine disturbs less) and the daemon's resident memory (VmRSS and
 VmHWM) at the end.  Run it on two builds of the same machine to compare.
 
-    bench_calendar.py --build BUILD_DIR [--items N] [--lists L]
+    bench_calendar.py --build BUILD_DIR [--items N] [--lists L] [--series-every K]
 """
 import argparse
 import os
@@ -25,6 +25,8 @@ p = argparse.ArgumentParser()
 p.add_argument("--build", required=True)
 p.add_argument("--items", type=int, default=300)
 p.add_argument("--lists", type=int, default=20)
+p.add_argument("--series-every", type=int, default=10,
+               help="every Nth appointment a weekly series (0: none)")
 a = p.parse_args()
 top = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 os.environ["top_builddir"] = os.path.abspath(a.build)
@@ -79,7 +81,7 @@ with sbtest.Daemon(conf) as d:
              "Categories": ["Work", "a,b"]}
         if zones[i % 3]:
             c["TimeZone"] = zones[i % 3]
-        if i % 10 == 0:
+        if a.series_every and i % a.series_every == 0:
             c["Recurrence"] = "FREQ=WEEKLY;BYDAY=MO,WE;COUNT=30"
         creates.append(c)
     t0, c0 = time.perf_counter(), cpu(d)
