@@ -8,8 +8,11 @@
   zone: a few hundred rules generated from a fixed seed, starting in spring
   and autumn so that daylight-saving changes fall inside the series;
 - a file another tool wrote with EXDATE and an overridden occurrence
-  (RECURRENCE-ID) lists without the excluded dates and with the override."""
+  (RECURRENCE-ID) lists without the excluded dates and with the override;
+- concurrent Creates and Lists with zone aliases (which libical adds to its
+  shared table of zones) each get their own zone and instant."""
 import datetime as dt
+import threading
 import os
 import random
 import shutil
@@ -283,6 +286,41 @@ with sbtest.Daemon(conf) as d:
                            "WindowEnd": "2026-11-20T20:00:00Z"})
     t.eq([r.get("Subject") for r in got], ["Weekly sync (moved)"],
          "an override is found by its own time")
+    # ---- concurrent calls: zone lookups (aliases libical appends to its
+    # table of zones, under the store's lock) and parses on many threads ---
+
+    alias_zones = ["US/Eastern", "US/Pacific", "Asia/Calcutta", "Europe/Kiev",
+                   "America/Buenos_Aires", "Australia/ACT", "Europe/Berlin", "Japan"]
+    results, lock = [], threading.Lock()
+
+    def worker(k):
+        c = d  # urllib: one connection per request, safe across threads
+        for j in range(12):
+            z = alias_zones[(k + j) % len(alias_zones)]
+            st, b = c.call("local/Appointment.Create", {
+                "Subject": "c%d-%d" % (k, j), "Start": "2027-07-01T10:00:00+00:00",
+                "End": "2027-07-01T11:00:00+00:00", "TimeZone": z,
+                "Recurrence": "FREQ=DAILY;COUNT=3"})
+            st2, b2 = c.call("local/Appointment.List", {
+                "WindowStart": "2027-07-01T00:00:00Z", "WindowEnd": "2027-07-05T00:00:00Z"})
+            r = rows(b)[0] if rows(b) else {}
+            with lock:
+                results.append((st, st2, r.get("TimeZone") == z,
+                                r.get("Start") == "2027-07-01T10:00:00Z"))
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(120)
+    t.eq(len(results), 96, "96 concurrent Create + List pairs ran")
+    t.ok(all(r == (200, 200, True, True) for r in results),
+         "every concurrent call answered, each with its zone and instant",
+         repr([r for r in results if r != (200, 200, True, True)][:5]))
+    st, got = list_all(d, {"WindowStart": "2027-07-01T00:00:00Z",
+                           "WindowEnd": "2027-07-05T00:00:00Z"})
+    t.eq(len([r for r in got if r.get("Subject", "").startswith("c")]), 96 * 3,
+         "each of the 96 series shows its 3 occurrences")
     code = d.stop()
     log = d.read_log()
     t.ok(code == 0 and "AddressSanitizer" not in log and "runtime error:" not in log,
