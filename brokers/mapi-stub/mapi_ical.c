@@ -470,27 +470,74 @@ icaltimezone *mapi_ical_zone(const char *name)
 	return z;
 }
 
+/* Truncated VTIMEZONEs made before, by zone and year: cloning and
+ * truncating a zone's whole history costs more than the rest of a Create.
+ * A small table, replaced in turn; under zone_lock. */
+#define VTZ_KEPT 16
+static struct {
+	icaltimezone *zone;
+	char tzid[65];
+	int year;
+	icalcomponent *vtz;
+} vtz_kept[VTZ_KEPT];
+static size_t vtz_next;
+
+__attribute__((destructor)) static void vtz_kept_fini(void)
+{
+	for (size_t i = 0; i < VTZ_KEPT; i++)
+		if (vtz_kept[i].vtz) {
+			icalcomponent_free(vtz_kept[i].vtz);
+			vtz_kept[i].vtz = NULL;
+		}
+}
+
 bool mapi_ical_add_zone(icalcomponent *cal, icaltimezone *z, const char *tzid,
 			int64_t from)
 {
+	/* The zone's own name as TZID (libical's carries a private prefix),
+	 * and only the rules in force from the start of the year of the
+	 * first time written on: the rules of today's zone stay unbounded,
+	 * so every later occurrence of a series is covered. */
+	struct icaltimetype start = mapi_ical_time_in(from, true, NULL);
+	start.month = 1;
+	start.day = 1;
+	start.is_date = 0;
+	if (strlen(tzid) >= sizeof vtz_kept[0].tzid)
+		return false;
+	icalcomponent *vtz = NULL;
 	pthread_mutex_lock(&zone_lock);
-	icalcomponent *def = icaltimezone_get_component(z);
-	icalcomponent *vtz = def ? icalcomponent_new_clone(def) : NULL;
+	for (size_t i = 0; i < VTZ_KEPT && !vtz; i++)
+		if (vtz_kept[i].vtz && vtz_kept[i].zone == z &&
+		    vtz_kept[i].year == start.year &&
+		    strcmp(vtz_kept[i].tzid, tzid) == 0)
+			vtz = icalcomponent_new_clone(vtz_kept[i].vtz);
+	if (!vtz) {
+		icalcomponent *def = icaltimezone_get_component(z);
+		icalcomponent *made = def ? icalcomponent_new_clone(def) : NULL;
+		if (made) {
+			icalproperty *p = icalcomponent_get_first_property(
+			    made, ICAL_TZID_PROPERTY);
+			if (p)
+				icalproperty_set_tzid(p, tzid);
+			else
+				icalcomponent_add_property(
+				    made, icalproperty_new_tzid(tzid));
+			icaltimezone_truncate_vtimezone(
+			    made, start, icaltime_null_time(), 1);
+			vtz = icalcomponent_new_clone(made);
+			size_t i = vtz_next++ % VTZ_KEPT;
+			if (vtz_kept[i].vtz)
+				icalcomponent_free(vtz_kept[i].vtz);
+			vtz_kept[i].zone = z;
+			vtz_kept[i].year = start.year;
+			snprintf(vtz_kept[i].tzid, sizeof vtz_kept[i].tzid,
+				 "%s", tzid);
+			vtz_kept[i].vtz = made;
+		}
+	}
 	pthread_mutex_unlock(&zone_lock);
 	if (!vtz)
 		return false;
-	/* The zone's own name as TZID (libical's carries a private prefix),
-	 * and only the rules in force from the first time written on: the
-	 * rules of today's zone stay unbounded, so every later occurrence of
-	 * a series is covered. */
-	icalproperty *p =
-	    icalcomponent_get_first_property(vtz, ICAL_TZID_PROPERTY);
-	if (p)
-		icalproperty_set_tzid(p, tzid);
-	else
-		icalcomponent_add_property(vtz, icalproperty_new_tzid(tzid));
-	struct icaltimetype start = mapi_ical_time_in(from, false, NULL);
-	icaltimezone_truncate_vtimezone(vtz, start, icaltime_null_time(), 1);
 	icalcomponent_add_component(cal, vtz);
 	return true;
 }
