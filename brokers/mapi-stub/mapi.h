@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <libical/ical.h>
+
 #include <svcbroker/broker.h>
 #include <svcbroker/call.h>
 #include <svcbroker/sdk.h>
@@ -363,46 +365,124 @@ enum sb_status mapi_ics_delete(struct mapi_mailbox *mb, const char *folder,
 int mapi_ics_ids(struct mapi_mailbox *mb, const char *folder, char ***ids,
 		 size_t *n);
 
-/* ---- mapi_ical.c: a small RFC 5545 writer and reader --------------- */
-struct mapi_ical_prop {
-	char *name;   /* upper case, e.g. "DTSTART" */
-	char *params; /* raw parameters after the name, e.g. "VALUE=DATE"; "" */
-	char *value;  /* as written (TEXT values still escaped) */
+/* ---- mapi_cache.c: items read from .ics files, by ChangeKey ------------ */
+/* The ChangeKey digests a file's facts and whole content, so an item read
+ * under a key is the same as any read under it.  One cache per kind of
+ * item (a static of its file, MAPI_CACHE_INIT), process-wide, thread-safe:
+ * at most MAPI_CACHE_BYTES (as the items' sizes are counted by their
+ * callers), in a table of slots looked up from an item's place on. */
+#define MAPI_CACHE_SLOTS 4096
+#define MAPI_CACHE_BYTES (8 * 1024 * 1024)
+struct mapi_cache {
+	pthread_mutex_t lock;
+	void *(*copy)(const void *v); /* deep copy; NULL: no memory */
+	void (*free)(void *v);
+	size_t bytes;
+	struct {
+		char ck[MAPI_CHANGEKEY_LEN + 1];
+		void *v;
+		size_t bytes;
+	} slot[MAPI_CACHE_SLOTS];
 };
-struct mapi_ical_comp {
-	char *name; /* "VEVENT", "VTODO", "VALARM" */
-	struct mapi_ical_prop *props;
-	size_t n_props;
-	struct mapi_ical_comp *subs;
-	size_t n_subs;
-};
-/* Writer: append one content line, folded at 75 octets (never inside a
- * UTF-8 sequence), CRLF-terminated.  If text, value is escaped (\ ; , and
- * newlines). */
-bool mapi_ical_line(struct sb_buf *b, const char *name, const char *params,
-		    const char *value, bool text);
-/* Escape a TEXT value into b. */
+#define MAPI_CACHE_INIT(copy_fn, free_fn)                                      \
+	{                                                                      \
+		.lock = PTHREAD_MUTEX_INITIALIZER, .copy = copy_fn,            \
+		.free = free_fn                                                \
+	}
+/* A copy of the item kept under ck, or NULL. */
+void *mapi_cache_get(struct mapi_cache *c, const char *ck);
+/* Keep a copy of v (bytes: its size) under ck, in place of what its slot
+ * held; nothing when it would pass the bound. */
+void mapi_cache_put(struct mapi_cache *c, const char *ck, const void *v,
+		    size_t bytes);
+/* Drop everything (the module's destructor). */
+void mapi_cache_clear(struct mapi_cache *c);
+
+/* ---- mapi_ical.c: iCalendar through libical -------------------------- */
+/* Limits a file must meet before libical parses it (with MAPI_ICS_MAX). */
+#define MAPI_ICAL_MAX_LINES 1000 /* content lines */
+#define MAPI_ICAL_MAX_COMPS 200	 /* components (BEGIN lines) */
+#define MAPI_ICAL_MAX_DEPTH 8	 /* nesting of components */
+/* NULL if text (len bytes) meets the limits and is made of content lines
+ * (a name, then ';' or ':'), with BEGIN and END paired and every property
+ * inside a component; else the reason. */
+const char *mapi_ical_precheck(const char *text, size_t len);
+/* text with each CATEGORIES line of several values written as one line per
+ * value (libical 3.0 misreads some lists with escaped commas); malloc'd.
+ * NULL when there is no such line, or with *why set when the result would
+ * be too large. */
+char *mapi_ical_split_lists(const char *text, size_t len, const char **why);
+/* Check, then parse with libical: the first VCALENDAR (free it with
+ * icalcomponent_free), or NULL with the reason in why. */
+icalcomponent *mapi_ical_parse(const char *text, size_t len, const char **why);
+/* Free libical's temporary strings of the calling thread: a ring of up to
+ * 2500 buffers per thread that libical keeps until the thread ends.  Called
+ * when a file has been read or written; no string libical returned from
+ * its ring may be used after. */
+void mapi_ical_release(void);
+/* A new VCALENDAR with VERSION and PRODID. */
+icalcomponent *mapi_ical_calendar(void);
+/* cal as RFC 5545 text (CRLF, folded at 75 octets); malloc'd, NULL when
+ * larger than MAPI_ICS_MAX or out of memory. */
+char *mapi_ical_text(icalcomponent *cal);
+/* Add a TEXT property, an X- property, or a list (CATEGORIES) whose values
+ * may hold commas.  CR LF and lone CR become line breaks.  False when out
+ * of memory. */
+bool mapi_ical_add_text(icalcomponent *c, icalproperty_kind kind,
+			const char *v);
+bool mapi_ical_add_x(icalcomponent *c, const char *name, const char *v);
+bool mapi_ical_add_list(icalcomponent *c, icalproperty_kind kind,
+			const char *const *v, size_t n);
+/* Escape a TEXT value into b (\ \; \, \n). */
 bool mapi_ical_escape(struct sb_buf *b, const char *value);
-/* Parse an iCalendar stream; returns the first component named want
- * (e.g. "VEVENT") inside VCALENDAR, or NULL with a reason in why. */
-struct mapi_ical_comp *mapi_ical_parse(const char *text, size_t len,
-				       const char *want, const char **why);
-void mapi_ical_free(struct mapi_ical_comp *c);
-const struct mapi_ical_prop *mapi_ical_get(const struct mapi_ical_comp *c,
-					   const char *name);
-/* A TEXT value unescaped (malloc'd), or NULL when out of memory. */
-char *mapi_ical_unescape(const char *raw);
-/* A multi-valued TEXT value (CATEGORIES) split at unescaped commas and
- * unescaped; *out malloc'd (free with mapi_names_free). */
-int mapi_ical_split(const char *raw, char ***out, size_t *n);
-/* iCalendar date-time / date <-> epoch.  Parsing accepts the years
- * MAPI_YEAR_MIN..MAPI_YEAR_MAX and existing days only. */
+/* The (unescaped) value of the first property of that kind / X- name,
+ * malloc'd; NULL when there is none. */
+char *mapi_ical_text_of(icalcomponent *c, icalproperty_kind kind);
+char *mapi_ical_x_of(icalcomponent *c, const char *name);
+/* Every value of a list property (CATEGORIES), unescaped, empty ones left
+ * out; *out malloc'd (free with mapi_names_free).  0 or -1 (no memory). */
+int mapi_ical_list_of(icalcomponent *c, icalproperty_kind kind, char ***out,
+		      size_t *n);
+
+/* Time zones: libical's built-in zone of an IANA name (from the system's
+ * zoneinfo), NULL when it has none or the name is not a plain zone name
+ * (mapi_ical_zone_name_ok).  Thread-safe. */
+bool mapi_ical_zone_name_ok(const char *name);
+icaltimezone *mapi_ical_zone(const char *name);
+/* Add z's VTIMEZONE to cal under TZID tzid, its rules from `from` on. */
+bool mapi_ical_add_zone(icalcomponent *cal, icaltimezone *z, const char *tzid,
+			int64_t from);
+/* The zone a property's TZID names: the built-in zone of that name, else
+ * the calendar's VTIMEZONE of that TZID (if libical can expand it in
+ * bounded time), else NULL (read as UTC).  *tzid (may be NULL) gets the TZID.
+ */
+icaltimezone *mapi_ical_zone_of(icalcomponent *cal, icalproperty *p,
+				const char **tzid);
+
+/* Times.  The years MAPI_YEAR_MIN..MAPI_YEAR_MAX, existing days only. */
 #define MAPI_YEAR_MIN 1601
 #define MAPI_YEAR_MAX 9999
 /* The epoch of 9999-12-31T23:59:59Z and of 1601-01-01T00:00:00Z. */
 #define MAPI_EPOCH_MAX INT64_C(253402300799)
 #define MAPI_EPOCH_MIN INT64_C(-11644473600)
+/* Epoch seconds of t, its fields read in z (NULL: UTC; a date: its day at
+ * 00:00 UTC).  False when out of range or not an existing day. */
+bool mapi_ical_time_epoch(struct icaltimetype t, icaltimezone *z,
+			  int64_t *epoch);
+/* The fields of epoch in z (NULL: UTC), or its day. */
+struct icaltimetype mapi_ical_time_in(int64_t epoch, bool is_date,
+				      icaltimezone *z);
+/* Add a DATE (VALUE=DATE) or DATE-TIME property: in UTC, or in zone z
+ * with TZID=tzid. */
+bool mapi_ical_add_time(icalcomponent *c, icalproperty_kind kind, int64_t epoch,
+			bool is_date, icaltimezone *z, const char *tzid);
+/* A DATE or DATE-TIME property as epoch seconds (see mapi_ical_zone_of);
+ * *tzid (may be NULL) gets its TZID.  False when it is none or out of
+ * range. */
+bool mapi_ical_time_of(icalcomponent *cal, icalproperty *p, int64_t *epoch,
+		       bool *is_date, const char **tzid);
+/* A DATE or UTC DATE-TIME value ("20261201", "20261201T090000Z"; floating
+ * read as UTC) as epoch seconds. */
 bool mapi_ical_time_parse(const char *v, int64_t *epoch, bool *is_date);
-void mapi_ical_time_format(int64_t epoch, bool is_date, char *out, size_t len);
 
 #endif

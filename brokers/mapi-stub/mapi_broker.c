@@ -366,7 +366,10 @@ static const struct sb_param appt_create_in[] = {
 	{.name = "Location", .type = SB_TYPE_TEXT, .max_size = 1024,
 	 .doc = "Where it takes place."},
 	{.name = "TimeZone", .type = SB_TYPE_TEXT, .max_size = 128,
-	 .doc = "Time zone name it was planned in (kept as given)."},
+	 .doc = "Time zone name it was planned in (kept as given); with an "
+		"IANA name (Europe/Berlin) the times are stored in that zone, "
+		"so a series keeps its local time across daylight-saving "
+		"changes."},
 	{.name = "IsAllDay", .type = SB_TYPE_BOOLEAN,
 	 .doc = "Whole days: Start and End are taken as dates."},
 	{.name = "Reminder", .type = SB_TYPE_NUMBER,
@@ -375,9 +378,10 @@ static const struct sb_param appt_create_in[] = {
 	 .max_size = 50, .doc = "Category names."},
 	{.name = "Recurrence", .type = SB_TYPE_TEXT,
 	 .max_size = SB_RRULE_TEXT_MAX,
-	 .doc = "Not stored by this broker yet: a rule is checked and then "
-		"refused (ErrorRecurrenceNotSupported); empty means a single "
-		"appointment."},
+	 .doc = "How it repeats: one RRULE of the shared subset (e.g. "
+		"FREQ=WEEKLY;BYDAY=MO;COUNT=10), kept in the item's "
+		"iCalendar file; a List with a window shows each occurrence. "
+		"Empty means a single appointment."},
 	SB_PARAM_MAILBOX,
 	SB_PARAM_END,
 };
@@ -429,7 +433,10 @@ static const struct sb_method appt_methods[] = {
 	 .kind = SB_KIND_LIST,
 	 .handler = mapi_appointment_list,
 	 .doc = "List appointments by start time, optionally only those "
-		"overlapping a window.",
+		"overlapping a window; over a window a recurring series "
+		"gives a row per occurrence (its Start and End), without "
+		"its excluded dates and with its changed occurrences as "
+		"changed.",
 	 .inputs = appt_list_in,
 	 .returns = appt_ret},
 	SB_METHOD_END,

@@ -1,13 +1,15 @@
 /* mapi-stub: the Appointment object — Create, Load, Delete, List over
  * iCalendar VEVENT files in the mailbox's Calendar/ directory.
  *
- * Recurrence: an RRULE a file carries (written by another tool) is shown,
- * in its canonical form when it is of the shared subset; series are not
- * expanded and Create refuses a Recurrence input, as this store does not
- * keep recurring appointments yet. */
+ * Recurrence: Create stores a Recurrence of the shared subset as the
+ * VEVENT's RRULE; an RRULE is shown in its canonical form when it is of the
+ * subset.  A List over a window expands a series with libical's recurrence
+ * iterator, without its EXDATEs and with the occurrences other VEVENTs of
+ * the file override (RECURRENCE-ID). */
 #include "config.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,8 @@ struct appt {
 	char **categories;
 	size_t n_categories;
 	int64_t created;
+	icalcomponent *cal;    /* the file, as read (NULL when made here) */
+	icalcomponent *master; /* its VEVENT of the series, inside cal */
 };
 
 static void appt_free(struct appt *a)
@@ -42,102 +46,176 @@ static void appt_free(struct appt *a)
 	free(a->tz);
 	free(a->recurrence);
 	mapi_names_free(a->categories, a->n_categories);
+	if (a->cal)
+		icalcomponent_free(a->cal);
 	memset(a, 0, sizeof *a);
 }
 
-static char *appt_ics(const struct appt *a)
+/* Write a's VEVENT.  With a time zone libical knows (an IANA name), the
+ * times are written in it with TZID and the zone's VTIMEZONE, so the local
+ * zone survives for other calendar tools; any other TimeZone (a Windows
+ * name) is kept in X-SVCBROKER-TIMEZONE with UTC times, as the store always
+ * did.  rule: the RRULE to write (NULL: none). */
+static char *appt_ics(const struct appt *a, icaltimezone *z,
+		      const struct icalrecurrencetype *rule)
 {
-	struct sb_buf b;
-	sb_buf_init(&b, MAPI_ICS_MAX);
-	char t[32];
-	sb_buf_puts(&b, "BEGIN:VCALENDAR\r\n");
-	mapi_ical_line(&b, "VERSION", NULL, "2.0", false);
-	mapi_ical_line(&b, "PRODID", NULL, "-//svcbroker//mapi-stub//EN",
-		       false);
-	sb_buf_puts(&b, "BEGIN:VEVENT\r\n");
-	mapi_ical_line(&b, "UID", NULL, a->id, true);
-	mapi_ical_time_format(time(NULL), false, t, sizeof t);
-	mapi_ical_line(&b, "DTSTAMP", NULL, t, false);
-	mapi_ical_time_format(a->created, false, t, sizeof t);
-	mapi_ical_line(&b, "CREATED", NULL, t, false);
-	mapi_ical_time_format(a->start, a->all_day, t, sizeof t);
-	mapi_ical_line(&b, "DTSTART", a->all_day ? "VALUE=DATE" : NULL, t,
-		       false);
-	mapi_ical_time_format(a->end, a->all_day, t, sizeof t);
-	mapi_ical_line(&b, "DTEND", a->all_day ? "VALUE=DATE" : NULL, t, false);
-	if (a->subject)
-		mapi_ical_line(&b, "SUMMARY", NULL, a->subject, true);
-	if (a->body)
-		mapi_ical_line(&b, "DESCRIPTION", NULL, a->body, true);
-	if (a->location)
-		mapi_ical_line(&b, "LOCATION", NULL, a->location, true);
-	if (a->n_categories) {
-		struct sb_buf c;
-		sb_buf_init(&c, MAPI_ICS_MAX);
-		for (size_t i = 0; i < a->n_categories; i++) {
-			if (i)
-				sb_buf_puts(&c, ",");
-			mapi_ical_escape(&c, a->categories[i]);
-		}
-		if (!c.failed)
-			mapi_ical_line(&b, "CATEGORIES", NULL, c.data, false);
-		else
-			b.failed = true;
-		sb_buf_free(&c);
+	icalcomponent *cal = mapi_ical_calendar();
+	if (z && !a->all_day && !mapi_ical_add_zone(cal, z, a->tz, a->start))
+		z = NULL;
+	if (a->all_day)
+		z = NULL;
+	icalcomponent *c = icalcomponent_new(ICAL_VEVENT_COMPONENT);
+	icalcomponent_add_component(cal, c);
+	const char *tzid = z ? a->tz : NULL;
+	bool ok = mapi_ical_add_text(c, ICAL_UID_PROPERTY, a->id) &&
+		  mapi_ical_add_time(c, ICAL_DTSTAMP_PROPERTY, time(NULL),
+				     false, NULL, NULL) &&
+		  mapi_ical_add_time(c, ICAL_CREATED_PROPERTY, a->created,
+				     false, NULL, NULL) &&
+		  mapi_ical_add_time(c, ICAL_DTSTART_PROPERTY, a->start,
+				     a->all_day, z, tzid) &&
+		  mapi_ical_add_time(c, ICAL_DTEND_PROPERTY, a->end, a->all_day,
+				     z, tzid);
+	if (ok && rule)
+		icalcomponent_add_property(c, icalproperty_new_rrule(*rule));
+	if (ok && a->subject)
+		ok = mapi_ical_add_text(c, ICAL_SUMMARY_PROPERTY, a->subject);
+	if (ok && a->body)
+		ok = mapi_ical_add_text(c, ICAL_DESCRIPTION_PROPERTY, a->body);
+	if (ok && a->location)
+		ok = mapi_ical_add_text(c, ICAL_LOCATION_PROPERTY, a->location);
+	if (ok && a->n_categories)
+		ok = mapi_ical_add_list(c, ICAL_CATEGORIES_PROPERTY,
+					(const char *const *)a->categories,
+					a->n_categories);
+	if (ok && a->tz && !tzid)
+		ok = mapi_ical_add_x(c, "X-SVCBROKER-TIMEZONE", a->tz);
+	if (ok && a->reminder >= 0) {
+		icalcomponent *al = icalcomponent_new(ICAL_VALARM_COMPONENT);
+		icalcomponent_add_component(c, al);
+		icalcomponent_add_property(
+		    al, icalproperty_new_action(ICAL_ACTION_DISPLAY));
+		struct icaltriggertype tr = icaltriggertype_from_int(0);
+		tr.duration = icaldurationtype_from_int(-(int)a->reminder * 60);
+		icalcomponent_add_property(al, icalproperty_new_trigger(tr));
+		ok = mapi_ical_add_text(al, ICAL_DESCRIPTION_PROPERTY,
+					"Reminder");
 	}
-	if (a->tz)
-		mapi_ical_line(&b, "X-SVCBROKER-TIMEZONE", NULL, a->tz, true);
-	if (a->reminder >= 0) {
-		char trig[32];
-		snprintf(trig, sizeof trig, "-PT%lldM", (long long)a->reminder);
-		sb_buf_puts(&b, "BEGIN:VALARM\r\n");
-		mapi_ical_line(&b, "ACTION", NULL, "DISPLAY", false);
-		mapi_ical_line(&b, "TRIGGER", NULL, trig, false);
-		mapi_ical_line(&b, "DESCRIPTION", NULL, "Reminder", true);
-		sb_buf_puts(&b, "END:VALARM\r\n");
-	}
-	sb_buf_puts(&b, "END:VEVENT\r\nEND:VCALENDAR\r\n");
-	return sb_buf_steal(&b);
+	char *text = ok ? mapi_ical_text(cal) : NULL;
+	icalcomponent_free(cal);
+	mapi_ical_release();
+	return text;
 }
 
-static char *text_of(const struct mapi_ical_comp *c, const char *name)
+/* Minutes before the start of a VALARM's TRIGGER (a duration, before the
+ * start); -1 for any other. */
+static int64_t trigger_minutes(icalcomponent *alarm)
 {
-	const struct mapi_ical_prop *p = mapi_ical_get(c, name);
-	return p ? mapi_ical_unescape(p->value) : NULL;
-}
-
-static bool time_of(const struct mapi_ical_comp *c, const char *name,
-		    int64_t *t, bool *is_date)
-{
-	const struct mapi_ical_prop *p = mapi_ical_get(c, name);
-	return p && mapi_ical_time_parse(p->value, t, is_date);
-}
-
-/* Minutes of a "-PT15M" / "-PT1H30M" / "-P1D" trigger before the start. */
-static int64_t trigger_minutes(const char *v)
-{
-	if (!v || v[0] != '-')
+	icalproperty *p =
+	    icalcomponent_get_first_property(alarm, ICAL_TRIGGER_PROPERTY);
+	if (!p)
 		return -1;
-	int64_t secs;
-	if (!sb_duration_parse(v + 1, &secs) || secs < 0)
+	icalparameter *rel =
+	    icalproperty_get_first_parameter(p, ICAL_RELATED_PARAMETER);
+	if (rel && icalparameter_get_related(rel) == ICAL_RELATED_END)
 		return -1;
-	return secs / 60;
+	struct icaltriggertype tr = icalproperty_get_trigger(p);
+	if (!icaltime_is_null_time(tr.time) ||
+	    icaldurationtype_is_bad_duration(tr.duration))
+		return -1;
+	int secs = icaldurationtype_as_int(tr.duration);
+	return secs > 0 ? -1 : -secs / 60;
 }
 
-/* The Recurrence of a file's first RRULE: canonical when it is of the
- * shared subset, else as written (cleaned when the row is made), so a
- * series is never shown as a single item.  NULL when there is none. */
-static char *recurrence_of(const struct mapi_ical_comp *c)
+/* The Recurrence of a VEVENT's first RRULE: canonical when it is of the
+ * shared subset, else as libical writes it (cleaned when the row is
+ * made), so a series is never shown as a single item.  NULL when there is
+ * none. */
+static char *recurrence_of(icalcomponent *c)
 {
-	const struct mapi_ical_prop *p = mapi_ical_get(c, "RRULE");
-	if (!p || !p->value[0])
+	icalproperty *p =
+	    icalcomponent_get_first_property(c, ICAL_RRULE_PROPERTY);
+	char *v = p ? icalproperty_get_value_as_string_r(p) : NULL;
+	if (!v || !*v) {
+		free(v);
 		return NULL;
+	}
 	struct sb_rrule rule;
 	char canon[SB_RRULE_TEXT_MAX + 1];
-	if (sb_rrule_parse(p->value, &rule, NULL) == SB_OK &&
-	    sb_rrule_format(&rule, canon, sizeof canon))
+	if (sb_rrule_parse(v, &rule, NULL) == SB_OK &&
+	    sb_rrule_format(&rule, canon, sizeof canon)) {
+		free(v);
 		return strdup(canon);
-	return strdup(p->value);
+	}
+	return v;
+}
+
+/* Fill a from VEVENT c of cal (a->id set by the caller). */
+static enum sb_status appt_fill(icalcomponent *cal, icalcomponent *c,
+				const char *id, struct appt *a,
+				struct sb_error *err)
+{
+	bool d1 = false, d2 = false;
+	const char *tzid = NULL;
+	a->reminder = -1;
+	a->subject = mapi_ical_text_of(c, ICAL_SUMMARY_PROPERTY);
+	a->body = mapi_ical_text_of(c, ICAL_DESCRIPTION_PROPERTY);
+	a->location = mapi_ical_text_of(c, ICAL_LOCATION_PROPERTY);
+	a->tz = mapi_ical_x_of(c, "X-SVCBROKER-TIMEZONE");
+	a->recurrence = recurrence_of(c);
+	if (!mapi_ical_time_of(
+		cal, icalcomponent_get_first_property(c, ICAL_DTSTART_PROPERTY),
+		&a->start, &d1, &tzid))
+		return sb_error_set(err, SB_ERR_INTERNAL, "ErrorCorruptData",
+				    "appointment %s has no valid DTSTART", id);
+	if (!a->tz && tzid)
+		a->tz = strdup(tzid);
+	a->all_day = d1;
+	if (!mapi_ical_time_of(
+		cal, icalcomponent_get_first_property(c, ICAL_DTEND_PROPERTY),
+		&a->end, &d2, NULL)) {
+		icalproperty *dur =
+		    icalcomponent_get_first_property(c, ICAL_DURATION_PROPERTY);
+		int64_t secs = -1;
+		if (dur) {
+			struct icaldurationtype dt =
+			    icalproperty_get_duration(dur);
+			if (!icaldurationtype_is_bad_duration(dt))
+				secs = icaldurationtype_as_int(dt);
+		}
+		if (secs >= 0 && secs <= MAPI_EPOCH_MAX - a->start)
+			a->end = a->start + secs;
+		else
+			a->end = a->start + (d1 ? 86400 : 0);
+	}
+	if (a->end < a->start || a->end > MAPI_EPOCH_MAX)
+		a->end = a->start;
+	if (mapi_ical_list_of(c, ICAL_CATEGORIES_PROPERTY, &a->categories,
+			      &a->n_categories) < 0)
+		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
+				    "out of memory");
+	icalcomponent *al =
+	    icalcomponent_get_first_component(c, ICAL_VALARM_COMPONENT);
+	if (al)
+		a->reminder = trigger_minutes(al);
+	return SB_OK;
+}
+
+/* The series' own VEVENT: the first without RECURRENCE-ID. */
+static icalcomponent *master_of(icalcomponent *cal)
+{
+	icalcomponent *first = NULL;
+	for (icalcomponent *c =
+		 icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT);
+	     c;
+	     c = icalcomponent_get_next_component(cal, ICAL_VEVENT_COMPONENT)) {
+		if (!first)
+			first = c;
+		if (!icalcomponent_get_first_property(
+			c, ICAL_RECURRENCEID_PROPERTY))
+			return c;
+	}
+	return first;
 }
 
 static enum sb_status appt_parse(const char *text, const char *id,
@@ -146,58 +224,34 @@ static enum sb_status appt_parse(const char *text, const char *id,
 	memset(a, 0, sizeof *a);
 	a->reminder = -1;
 	const char *why = NULL;
-	struct mapi_ical_comp *c =
-	    mapi_ical_parse(text, strlen(text), "VEVENT", &why);
-	if (!c)
+	icalcomponent *cal = mapi_ical_parse(text, strlen(text), &why);
+	icalcomponent *c = cal ? master_of(cal) : NULL;
+	if (!c) {
+		if (cal)
+			icalcomponent_free(cal);
 		return sb_error_set(err, SB_ERR_INTERNAL, "ErrorCorruptData",
 				    "appointment %s: unreadable iCalendar "
 				    "data (%s)",
-				    id, why ? why : "?");
-	bool d1 = false, d2 = false;
+				    id, why ? why : "no VEVENT");
+	}
 	a->id = strdup(id);
-	a->subject = text_of(c, "SUMMARY");
-	a->body = text_of(c, "DESCRIPTION");
-	a->location = text_of(c, "LOCATION");
-	a->tz = text_of(c, "X-SVCBROKER-TIMEZONE");
-	a->recurrence = recurrence_of(c);
-	enum sb_status st = SB_OK;
-	if (!time_of(c, "DTSTART", &a->start, &d1)) {
-		st = sb_error_set(err, SB_ERR_INTERNAL, "ErrorCorruptData",
-				  "appointment %s has no valid DTSTART", id);
-		goto out;
-	}
-	a->all_day = d1;
-	if (!time_of(c, "DTEND", &a->end, &d2)) {
-		const struct mapi_ical_prop *dur = mapi_ical_get(c, "DURATION");
-		int64_t secs;
-		if (dur && sb_duration_parse(dur->value, &secs) && secs >= 0 &&
-		    secs <= MAPI_EPOCH_MAX - a->start)
-			a->end = a->start + secs;
-		else
-			a->end = a->start + (d1 ? 86400 : 0);
-	}
-	if (a->end < a->start || a->end > MAPI_EPOCH_MAX)
-		a->end = a->start;
-	const struct mapi_ical_prop *cat = mapi_ical_get(c, "CATEGORIES");
-	if (cat &&
-	    mapi_ical_split(cat->value, &a->categories, &a->n_categories) < 0)
-		st = sb_error_set(err, SB_ERR_INTERNAL, NULL, "out of memory");
-	for (size_t i = 0; i < c->n_subs; i++)
-		if (strcmp(c->subs[i].name, "VALARM") == 0) {
-			const struct mapi_ical_prop *tr =
-			    mapi_ical_get(&c->subs[i], "TRIGGER");
-			if (tr)
-				a->reminder = trigger_minutes(tr->value);
-			break;
-		}
-out:
-	mapi_ical_free(c);
-	if (st != SB_OK)
+	enum sb_status st =
+	    a->id ? appt_fill(cal, c, id, a, err)
+		  : sb_error_set(err, SB_ERR_INTERNAL, NULL, "out of memory");
+	if (st != SB_OK) {
+		icalcomponent_free(cal);
 		appt_free(a);
-	return st;
+		return st;
+	}
+	a->cal = cal;
+	a->master = c;
+	return SB_OK;
 }
 
-static void appt_row(struct sb_result *r, const struct appt *a)
+/* A row of a, starting at start and ending at end (an occurrence of a
+ * series; a's own times otherwise). */
+static void appt_row_at(struct sb_result *r, const struct appt *a,
+			int64_t start, int64_t end)
 {
 	char t[32];
 	sb_result_row(r);
@@ -209,9 +263,9 @@ static void appt_row(struct sb_result *r, const struct appt *a)
 	sb_result_clean_text(r, "Subject", a->subject);
 	sb_result_clean_memo(r, "Body", a->body);
 	sb_result_clean_text(r, "Location", a->location);
-	sb_datetime_format(a->start, t, sizeof t);
+	sb_datetime_format(start, t, sizeof t);
 	sb_result_str(r, "Start", t);
-	sb_datetime_format(a->end, t, sizeof t);
+	sb_datetime_format(end, t, sizeof t);
 	sb_result_str(r, "End", t);
 	sb_result_clean_text(r, "TimeZone", a->tz);
 	sb_result_bool(r, "IsAllDay", a->all_day);
@@ -221,6 +275,11 @@ static void appt_row(struct sb_result *r, const struct appt *a)
 	for (size_t i = 0; i < a->n_categories; i++)
 		sb_result_clean_text(r, "Categories", a->categories[i]);
 	sb_result_clean_text(r, "Recurrence", a->recurrence);
+}
+
+static void appt_row(struct sb_result *r, const struct appt *a)
+{
+	appt_row_at(r, a, a->start, a->end);
 }
 
 /* The date an ISO 8601 value was written with (its first 10 characters),
@@ -245,6 +304,8 @@ static enum sb_status appt_create(struct mapi_store *s, struct mapi_mailbox *mb,
 				  struct sb_result *r, struct sb_error *err)
 {
 	struct appt a = {.reminder = -1};
+	int64_t until = INT64_MIN;
+	bool until_is_date = false;
 	const char *start = sb_call_str(call, "Start", NULL);
 	const char *end = sb_call_str(call, "End", NULL);
 	if (!sb_datetime_parse(start, &a.start) ||
@@ -270,19 +331,27 @@ static enum sb_status appt_create(struct mapi_store *s, struct mapi_mailbox *mb,
 		    err, SB_ERR_INVALID_INPUT,
 		    "ErrorCalendarEndDateIsEarlierThanStartDate",
 		    "End (%s) is before Start (%s)", end, start);
-	/* An empty Recurrence is no recurrence.  Any other is checked (so a
-	 * malformed rule is named as such) and refused: dropping it would
-	 * store a single item where a series was asked for. */
+	/* An empty Recurrence is no recurrence.  Any other is checked
+	 * against the shared subset (so a malformed rule is named as such)
+	 * and stored as the RRULE libical reads from the same text. */
 	const char *rec = sb_call_str(call, "Recurrence", NULL);
-	if (rec && *rec) {
-		enum sb_status rs = sb_rrule_check(rec, err);
+	struct icalrecurrencetype rule;
+	bool has_rule = rec && *rec;
+	if (has_rule) {
+		struct sb_rrule sr;
+		enum sb_status rs = sb_rrule_parse(rec, &sr, err);
 		if (rs != SB_OK)
 			return rs;
-		return sb_error_set(
-		    err, SB_ERR_INVALID_INPUT, "ErrorRecurrenceNotSupported",
-		    "Recurrence: recurring appointments are not "
-		    "stored by this broker yet; create the "
-		    "occurrences as single appointments");
+		rule = icalrecurrencetype_from_string(rec);
+		icalerror_clear_errno();
+		if (rule.freq == ICAL_NO_RECURRENCE)
+			return sb_error_set(err, SB_ERR_INVALID_INPUT,
+					    SB_RRULE_ERROR_CODE,
+					    "Recurrence: \"%.100s\" is not "
+					    "an RRULE iCalendar can hold",
+					    rec);
+		until = sr.has_until ? sr.until : INT64_MIN;
+		until_is_date = sr.until_is_date;
 	}
 	int64_t rem;
 	if (sb_call_int(call, "Reminder", &rem)) {
@@ -311,7 +380,43 @@ static enum sb_status appt_create(struct mapi_store *s, struct mapi_mailbox *mb,
 		cats[i] = (char *)sb_call_str_at(call, "Categories", i);
 	a.categories = cats;
 	a.created = time(NULL);
-	char *text = appt_ics(&a);
+	icaltimezone *z = a.tz ? mapi_ical_zone(a.tz) : NULL;
+	if (has_rule && until != INT64_MIN) {
+		/* UNTIL takes DTSTART's value type (RFC 5545 3.3.10): the
+		 * end date of an all-day series; for set hours, a date means
+		 * the end of that day where the series is planned, in UTC. */
+		if (a.all_day)
+			rule.until = mapi_ical_time_in(until, true, NULL);
+		else if (until_is_date) {
+			struct icaltimetype d =
+			    mapi_ical_time_in(until, true, NULL);
+			d.is_date = 0;
+			d.hour = 23;
+			d.minute = 59;
+			d.second = 59;
+			int64_t e;
+			if (!mapi_ical_time_epoch(d, a.all_day ? NULL : z, &e))
+				e = until + 86399;
+			rule.until = mapi_ical_time_in(e, false, NULL);
+		}
+	}
+	a.recurrence = NULL;
+	char canon[SB_RRULE_TEXT_MAX + 1];
+	char *text = appt_ics(&a, z, has_rule ? &rule : NULL);
+	if (text && has_rule) {
+		/* Shown as Load will show it: libical's RRULE, canonical. */
+		struct appt back;
+		struct sb_error e2;
+		sb_error_clear(&e2);
+		if (appt_parse(text, a.id, &back, &e2) == SB_OK) {
+			snprintf(canon, sizeof canon, "%s",
+				 back.recurrence ? back.recurrence : rec);
+			appt_free(&back);
+		} else {
+			snprintf(canon, sizeof canon, "%s", rec);
+		}
+		a.recurrence = canon;
+	}
 	enum sb_status st;
 	if (!text)
 		st = sb_error_set(err, SB_ERR_PAYLOAD_TOO_LARGE, NULL,
@@ -326,31 +431,319 @@ static enum sb_status appt_create(struct mapi_store *s, struct mapi_mailbox *mb,
 	return st;
 }
 
-static enum sb_status appt_load(struct mapi_mailbox *mb, const char *id,
-				struct appt *a, struct sb_error *err)
+/* Copies kept by ChangeKey (mapi_cache.c), without the parsed file. */
+static char **names_copy(char *const *v, size_t n)
+{
+	char **out = calloc(n + 1, sizeof *out);
+	for (size_t i = 0; out && i < n; i++)
+		if (!(out[i] = strdup(v[i]))) {
+			mapi_names_free(out, i);
+			return NULL;
+		}
+	return out;
+}
+
+static char *dup_or_null(const char *s, bool *ok)
+{
+	char *d = s ? strdup(s) : NULL;
+	if (s && !d)
+		*ok = false;
+	return d;
+}
+
+static void *appt_copy(const void *v)
+{
+	const struct appt *a = v;
+	struct appt *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	bool ok = true;
+	*c = *a;
+	c->cal = c->master = NULL;
+	c->id = dup_or_null(a->id, &ok);
+	c->subject = dup_or_null(a->subject, &ok);
+	c->body = dup_or_null(a->body, &ok);
+	c->location = dup_or_null(a->location, &ok);
+	c->tz = dup_or_null(a->tz, &ok);
+	c->recurrence = dup_or_null(a->recurrence, &ok);
+	c->categories = names_copy(a->categories, a->n_categories);
+	if (!c->categories)
+		c->n_categories = 0;
+	if (!ok || !c->categories) {
+		appt_free(c);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void appt_release(void *v)
+{
+	appt_free(v);
+	free(v);
+}
+
+static struct mapi_cache appt_cache = MAPI_CACHE_INIT(appt_copy, appt_release);
+
+__attribute__((destructor)) static void appt_cache_fini(void)
+{
+	mapi_cache_clear(&appt_cache);
+}
+
+/* Load appointment id.  with_file: keep the parsed file in a (a series'
+ * expansion needs it); else a copy kept under the same ChangeKey may be
+ * taken instead of parsing the file again. */
+static enum sb_status appt_load2(struct mapi_mailbox *mb, const char *id,
+				 struct appt *a, bool with_file,
+				 struct sb_error *err)
 {
 	char *text, ck[MAPI_CHANGEKEY_LEN + 1];
 	enum sb_status st =
 	    mapi_ics_load(mb, MAPI_CALENDAR, id, "appointment", &text, ck, err);
 	if (st != SB_OK)
 		return st;
+	struct appt *hit = with_file ? NULL : mapi_cache_get(&appt_cache, ck);
+	if (hit) {
+		*a = *hit;
+		free(hit);
+		free(text);
+		return SB_OK;
+	}
 	st = appt_parse(text, id, a, err);
-	if (st == SB_OK)
+	mapi_ical_release();
+	if (st == SB_OK) {
 		memcpy(a->ck, ck, sizeof ck);
+		mapi_cache_put(&appt_cache, ck, a, strlen(text) + sizeof *a);
+		if (!with_file) {
+			icalcomponent_free(a->cal);
+			a->cal = a->master = NULL;
+		}
+	}
 	free(text);
 	return st;
 }
 
-struct list_ctx {
-	struct appt *items;
+static enum sb_status appt_load(struct mapi_mailbox *mb, const char *id,
+				struct appt *a, struct sb_error *err)
+{
+	return appt_load2(mb, id, a, false, err);
+}
+
+/* What a List shows: a row per appointment, or, over a window, a row per
+ * occurrence of a series in it. */
+struct occ {
+	size_t item; /* index in list_ctx.items */
+	int64_t start, end;
 };
+
+struct list_ctx {
+	struct appt *items; /* appointments, and the overridden occurrences */
+	size_t n_items, cap_items;
+	struct occ *occ;
+	size_t n_occ, cap_occ;
+};
+
+/* Series expansion bounds: occurrences shown per series and List, and
+ * steps of libical's iterator per series (a rule whose instances are
+ * rare, or that starts long before the window, ends there). */
+#define OCC_MAX 1000
+#define STEPS_MAX 100000
+
+static bool add_occ(struct list_ctx *c, size_t item, int64_t start, int64_t end)
+{
+	if (c->n_occ == c->cap_occ) {
+		size_t nc = c->cap_occ ? 2 * c->cap_occ : 64;
+		struct occ *n = realloc(c->occ, nc * sizeof *n);
+		if (!n)
+			return false;
+		c->occ = n;
+		c->cap_occ = nc;
+	}
+	c->occ[c->n_occ++] = (struct occ){item, start, end};
+	return true;
+}
+
+/* Append a to items (taken over); its index, or SIZE_MAX when out of
+ * memory (a is freed). */
+static size_t add_item(struct list_ctx *c, struct appt *a)
+{
+	if (c->n_items == c->cap_items) {
+		size_t nc = c->cap_items ? 2 * c->cap_items : 32;
+		struct appt *n = realloc(c->items, nc * sizeof *n);
+		if (!n) {
+			appt_free(a);
+			return SIZE_MAX;
+		}
+		c->items = n;
+		c->cap_items = nc;
+	}
+	c->items[c->n_items] = *a;
+	return c->n_items++;
+}
+
+static bool overlaps(int64_t start, int64_t end, int64_t ws, int64_t we)
+{
+	return !((ws != INT64_MIN && end <= ws) ||
+		 (we != INT64_MAX && start >= we));
+}
+
+/* The epochs of a VEVENT's EXDATEs (libical gives one property per
+ * value); *out malloc'd. */
+static bool exdates_of(icalcomponent *cal, icalcomponent *m, int64_t **out,
+		       size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	size_t cap = 0;
+	for (icalproperty *p =
+		 icalcomponent_get_first_property(m, ICAL_EXDATE_PROPERTY);
+	     p; p = icalcomponent_get_next_property(m, ICAL_EXDATE_PROPERTY)) {
+		int64_t t;
+		bool d;
+		if (!mapi_ical_time_of(cal, p, &t, &d, NULL))
+			continue;
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 8;
+			int64_t *nv = realloc(*out, cap * sizeof *nv);
+			if (!nv)
+				return false;
+			*out = nv;
+		}
+		(*out)[(*n)++] = t;
+	}
+	return true;
+}
+
+static bool in_list(const int64_t *v, size_t n, int64_t t)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == t)
+			return true;
+	return false;
+}
+
+/* The occurrences of series items[i] overlapping [ws, we): libical's
+ * recurrence iterator from DTSTART, in the zone of DTSTART (so a series
+ * keeps its local time across daylight-saving changes), without the
+ * EXDATEs, and with the occurrences another VEVENT of the file overrides
+ * (same UID, RECURRENCE-ID) shown as that VEVENT says.  False when out of
+ * memory. */
+static bool expand(struct list_ctx *c, size_t i, int64_t ws, int64_t we)
+{
+	struct appt *a = &c->items[i];
+	icalcomponent *cal = a->cal, *m = a->master;
+	icalproperty *rp =
+	    icalcomponent_get_first_property(m, ICAL_RRULE_PROPERTY);
+	icalproperty *dp =
+	    icalcomponent_get_first_property(m, ICAL_DTSTART_PROPERTY);
+	struct icalrecurrencetype rule = icalproperty_get_rrule(rp);
+	if (rule.freq == ICAL_NO_RECURRENCE)
+		return !overlaps(a->start, a->end, ws, we) ||
+		       add_occ(c, i, a->start, a->end);
+	struct icaltimetype t0 = icalproperty_get_dtstart(dp);
+	icaltimezone *z = NULL;
+	if (!t0.is_date && !icaltime_is_utc(t0))
+		z = mapi_ical_zone_of(cal, dp, NULL);
+	/* The iterator compares occurrences with a UTC UNTIL through their
+	 * zone: without one, local times would be taken for UTC. */
+	if (z)
+		t0.zone = z;
+	int64_t dur = a->end - a->start;
+	int64_t *ex = NULL, *rids = NULL;
+	size_t n_ex = 0, n_rids = 0;
+	bool ok = exdates_of(cal, m, &ex, &n_ex);
+
+	/* Overrides: shown on their own (their times may have moved into
+	 * or out of the window); their RECURRENCE-IDs are left out of the
+	 * series. */
+	const char *uid = icalcomponent_get_uid(m);
+	size_t cap_rids = 0;
+	for (icalcomponent *o =
+		 icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT);
+	     ok && o;
+	     o = icalcomponent_get_next_component(cal, ICAL_VEVENT_COMPONENT)) {
+		icalproperty *rid = icalcomponent_get_first_property(
+		    o, ICAL_RECURRENCEID_PROPERTY);
+		const char *ouid = icalcomponent_get_uid(o);
+		int64_t rt;
+		bool d;
+		if (o == m || !rid || (uid && ouid && strcmp(uid, ouid) != 0) ||
+		    !mapi_ical_time_of(cal, rid, &rt, &d, NULL))
+			continue;
+		if (n_rids == cap_rids) {
+			cap_rids = cap_rids ? 2 * cap_rids : 8;
+			int64_t *nv = realloc(rids, cap_rids * sizeof *nv);
+			if (!nv) {
+				ok = false;
+				break;
+			}
+			rids = nv;
+		}
+		rids[n_rids++] = rt;
+		if (in_list(ex, n_ex, rt))
+			continue;
+		struct appt ov = {0};
+		struct sb_error e2;
+		sb_error_clear(&e2);
+		if (!(ov.id = strdup(a->id))) {
+			ok = false;
+			break;
+		}
+		if (appt_fill(cal, o, a->id, &ov, &e2) != SB_OK) {
+			appt_free(&ov);
+			continue;
+		}
+		if (!ov.recurrence && a->recurrence)
+			ov.recurrence = strdup(a->recurrence);
+		if (!overlaps(ov.start, ov.end, ws, we)) {
+			appt_free(&ov);
+			continue;
+		}
+		int64_t os = ov.start, oe = ov.end;
+		size_t k = add_item(c, &ov);
+		a = &c->items[i]; /* items may have moved */
+		if (k == SIZE_MAX || !add_occ(c, k, os, oe))
+			ok = false;
+	}
+
+	icalrecur_iterator *it = ok ? icalrecur_iterator_new(rule, t0) : NULL;
+	if (ok && !it) {
+		/* A rule libical cannot iterate: the series shows its first
+		 * occurrence, as without a window. */
+		icalerror_clear_errno();
+		if (overlaps(a->start, a->end, ws, we))
+			ok = add_occ(c, i, a->start, a->end);
+	}
+	size_t shown = 0;
+	for (size_t step = 0; it && ok && step < STEPS_MAX && shown < OCC_MAX;
+	     step++) {
+		struct icaltimetype t = icalrecur_iterator_next(it);
+		int64_t e;
+		if (icaltime_is_null_time(t) || !mapi_ical_time_epoch(t, z, &e))
+			break;
+		if (we != INT64_MAX && e >= we)
+			break;
+		if (e > MAPI_EPOCH_MAX - dur || in_list(ex, n_ex, e) ||
+		    in_list(rids, n_rids, e) || !overlaps(e, e + dur, ws, we))
+			continue;
+		ok = add_occ(c, i, e, e + dur);
+		shown++;
+	}
+	if (it)
+		icalrecur_iterator_free(it);
+	mapi_ical_release();
+	free(ex);
+	free(rids);
+	return ok;
+}
 
 static enum sb_status list_row(void *vctx, size_t index, struct sb_result *r,
 			       struct sb_error *err)
 {
 	(void)err;
 	struct list_ctx *c = vctx;
-	appt_row(r, &c->items[index]);
+	const struct occ *o = &c->occ[index];
+	appt_row_at(r, &c->items[o->item], o->start, o->end);
 	return SB_OK;
 }
 
@@ -368,25 +761,25 @@ static enum sb_status appt_list(struct mapi_store *s, struct mapi_mailbox *mb,
 	    !sb_datetime_parse(v, &we))
 		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
 				    "WindowEnd: not a date-time");
+	bool window = ws != INT64_MIN || we != INT64_MAX;
 	char **ids;
 	size_t n;
 	if (mapi_ics_ids(mb, MAPI_CALENDAR, &ids, &n) < 0)
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
 				    "cannot list the calendar of %s: %s",
 				    mb->address, strerror(errno));
-	struct list_ctx c = {.items = calloc(n + 1, sizeof *c.items)};
-	struct mapi_sortkey *k = calloc(n + 1, sizeof *k);
+	struct list_ctx c = {0};
+	struct mapi_sortkey *k = NULL;
 	char *scope = NULL;
 	enum sb_status st = SB_OK;
-	size_t m = 0, bad = 0;
-	if (!c.items || !k ||
-	    asprintf(&scope, "Appointment|%s|%lld|%lld", mb->address,
+	size_t bad = 0;
+	if (asprintf(&scope, "Appointment|%s|%lld|%lld", mb->address,
 		     (long long)ws, (long long)we) < 0) {
 		scope = NULL;
 		st = sb_error_set(err, SB_ERR_INTERNAL, NULL, "out of memory");
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && st == SB_OK; i++) {
 		struct sb_error e2;
 		struct appt a;
 		sb_error_clear(&e2);
@@ -397,31 +790,59 @@ static enum sb_status appt_list(struct mapi_store *s, struct mapi_mailbox *mb,
 				bad++;
 			continue;
 		}
+		bool series = window && a.recurrence;
+		if (series) {
+			/* Its file, parsed, for the expansion. */
+			appt_free(&a);
+			if (appt_load2(mb, ids[i], &a, true, &e2) != SB_OK) {
+				if (e2.status != SB_ERR_NOT_FOUND)
+					bad++;
+				continue;
+			}
+			series = a.recurrence && a.cal;
+		}
 		/* Overlap with [ws, we): ends after ws, starts before we. */
-		if ((ws != INT64_MIN && a.end <= ws) ||
-		    (we != INT64_MAX && a.start >= we)) {
+		if (!series && !overlaps(a.start, a.end, ws, we)) {
 			appt_free(&a);
 			continue;
 		}
-		c.items[m] = a;
-		k[m].key = a.start;
-		k[m].id = c.items[m].id;
-		k[m].index = m;
-		m++;
+		int64_t as = a.start, ae = a.end;
+		size_t idx = add_item(&c, &a);
+		bool ok = idx != SIZE_MAX;
+		if (ok && series)
+			ok = expand(&c, idx, ws, we);
+		else if (ok)
+			ok = add_occ(&c, idx, as, ae);
+		if (!ok)
+			st = sb_error_set(err, SB_ERR_INTERNAL, NULL,
+					  "out of memory");
 	}
+	if (st != SB_OK)
+		goto out;
 	if (bad)
 		mapi_report_skipped(s, mb, MAPI_CALENDAR, bad);
-	mapi_sort(k, m);
+	k = calloc(c.n_occ + 1, sizeof *k);
+	if (!k) {
+		st = sb_error_set(err, SB_ERR_INTERNAL, NULL, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < c.n_occ; i++) {
+		k[i].key = c.occ[i].start;
+		k[i].id = c.items[c.occ[i].item].id;
+		k[i].index = i;
+	}
+	mapi_sort(k, c.n_occ);
 	size_t start;
-	st =
-	    mapi_page_start(k, m, scope, sb_call_page_token(call), &start, err);
+	st = mapi_page_start(k, c.n_occ, scope, sb_call_page_token(call),
+			     &start, err);
 	if (st == SB_OK)
-		st = mapi_page_emit(k, m, start, call, r, scope, list_row, &c,
-				    err);
+		st = mapi_page_emit(k, c.n_occ, start, call, r, scope, list_row,
+				    &c, err);
 out:
-	for (size_t i = 0; i < m; i++)
+	for (size_t i = 0; i < c.n_items; i++)
 		appt_free(&c.items[i]);
 	free(c.items);
+	free(c.occ);
 	free(k);
 	free(scope);
 	mapi_names_free(ids, n);

@@ -1,12 +1,17 @@
-/* mapi-stub: a small iCalendar (RFC 5545) writer and reader.
+/* mapi-stub: iCalendar (RFC 5545) through libical.
  *
- * Writer: content lines folded at 75 octets (never inside a UTF-8
- * sequence), CRLF line ends, TEXT values escaped (\\ \; \, \n).
- * Reader: unfolds, splits name / parameters / value, builds the component
- * tree (bounded depth and size). */
+ * libical parses and writes the .ics files; what is left here is what it
+ * cannot do for us: the limits a file must meet before libical sees it
+ * (size, lines, components, nesting: mapi_ical_precheck, fuzzed), the
+ * conversion of its times to and from epoch seconds in the years the store
+ * allows, and a serialised lookup of its built-in time zones (libical's
+ * zone table is shared by every thread and grows on lookups; see
+ * docs/design-notes.md). */
 #include "config.h"
 
 #include <ctype.h>
+#include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +22,281 @@
 
 #include "mapi.h"
 
-#define ICAL_FOLD 75
-#define ICAL_MAX_DEPTH 8
-#define ICAL_MAX_PROPS 1000
+/* libical stays loaded once this module is: it keeps per-thread state
+ * (icalerrno, its string buffers) behind pthread keys whose destructors
+ * are libical's own code, run when a thread of the host ends, and its
+ * table of built-in zones behind a static pointer.  Unloaded with the
+ * module, the first would run unmapped code and the second would leak. */
+__attribute__((constructor)) static void mapi_ical_pin(void)
+{
+	Dl_info info;
+	if (dladdr((void *)icalcomponent_new, &info) && info.dli_fname)
+		(void)dlopen(info.dli_fname,
+			     RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+}
+
+/* ---- limits, before libical ----------------------------------------- */
+
+/* True if the physical line [p, e) starts with name (case-insensitive)
+ * followed by ':'. */
+static bool line_is(const char *p, const char *e, const char *name)
+{
+	size_t n = strlen(name);
+	return (size_t)(e - p) > n && strncasecmp(p, name, n) == 0 &&
+	       p[n] == ':';
+}
+
+const char *mapi_ical_precheck(const char *text, size_t len)
+{
+	if (len > MAPI_ICS_MAX)
+		return "iCalendar data too large";
+	if (memchr(text, '\0', len))
+		return "NUL byte in iCalendar data";
+	const char *p = text, *end = text + len;
+	size_t lines = 0, comps = 0;
+	int depth = 0;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *e = nl ? nl : end;
+		const char *next = nl ? nl + 1 : end;
+		if (e > p && e[-1] == '\r')
+			e--;
+		/* A folded continuation, or an empty line: nothing to count. */
+		if (e == p || *p == ' ' || *p == '\t') {
+			p = next;
+			continue;
+		}
+		if (++lines > MAPI_ICAL_MAX_LINES)
+			return "too many iCalendar lines";
+		const char *q = p;
+		while (q < e && (isalnum((unsigned char)*q) || *q == '-'))
+			q++;
+		bool continued = next < end && (*next == ' ' || *next == '\t');
+		if (q == p || (q < e && *q != ':' && *q != ';') ||
+		    (q == e && !continued))
+			return "malformed content line";
+		if (line_is(p, e, "BEGIN")) {
+			if (++depth > MAPI_ICAL_MAX_DEPTH)
+				return "components nested too deeply";
+			if (++comps > MAPI_ICAL_MAX_COMPS)
+				return "too many iCalendar components";
+		} else if (line_is(p, e, "END")) {
+			if (--depth < 0)
+				return "END without BEGIN";
+		} else if (depth == 0) {
+			return "property outside a component";
+		}
+		p = next;
+	}
+	if (depth != 0)
+		return "unterminated component";
+	return NULL;
+}
+
+/* ---- parse and write -------------------------------------------------- */
+
+/* libical 3.0 splits a CATEGORIES value at its commas with a guess that
+ * takes a separator for an escaped comma when a backslash stands one or
+ * three characters before it ("a\,b,c" reads as one category).  Before
+ * libical sees the text, each CATEGORIES line with several values is
+ * written as one line per value, which it reads right.  NULL when there
+ * is nothing to rewrite (or out of memory: *why set). */
+static bool is_list_line(const char *p, const char *e)
+{
+	static const char name[] = "CATEGORIES";
+	size_t n = sizeof name - 1;
+	return (size_t)(e - p) > n && strncasecmp(p, name, n) == 0 &&
+	       (p[n] == ':' || p[n] == ';');
+}
+
+char *mapi_ical_split_lists(const char *text, size_t len, const char **why)
+{
+	*why = NULL;
+	bool any = false;
+	for (const char *p = text; p && p < text + len;) {
+		const char *nl = memchr(p, '\n', (size_t)(text + len - p));
+		if (is_list_line(p, nl ? nl : text + len))
+			any = true;
+		p = nl ? nl + 1 : NULL;
+	}
+	if (!any)
+		return NULL;
+	struct sb_buf out;
+	sb_buf_init(&out, 4 * (size_t)MAPI_ICS_MAX);
+	const char *p = text, *end = text + len;
+	while (p < end) {
+		/* One logical line: physical lines joined at CRLF/LF + WSP. */
+		const char *q = p;
+		for (;;) {
+			const char *nl = memchr(q, '\n', (size_t)(end - q));
+			if (!nl) {
+				q = end;
+				break;
+			}
+			q = nl + 1;
+			if (q >= end || (*q != ' ' && *q != '\t'))
+				break;
+		}
+		if (!is_list_line(p, q)) {
+			sb_buf_append(&out, p, (size_t)(q - p));
+			p = q;
+			continue;
+		}
+		struct sb_buf line;
+		sb_buf_init(&line, MAPI_ICS_MAX);
+		for (const char *r = p; r < q; r++) {
+			if (*r == '\r' && r + 1 < q && r[1] == '\n')
+				continue;
+			if (*r == '\n') {
+				if (r + 1 < q)
+					r++; /* the folding space */
+				continue;
+			}
+			sb_buf_append(&line, r, 1);
+		}
+		/* Name and parameters end at the first ':' outside quotes. */
+		size_t v = 0;
+		bool quoted = false;
+		for (; v < line.len; v++) {
+			if (line.data[v] == '"')
+				quoted = !quoted;
+			else if (line.data[v] == ':' && !quoted)
+				break;
+		}
+		if (line.failed || v == line.len) {
+			/* Not a line we can split: left to libical. */
+			sb_buf_append(&out, p, (size_t)(q - p));
+		} else {
+			size_t start = v + 1;
+			for (size_t i = start; i <= line.len; i++) {
+				/* A backslash escapes the next character; a
+				 * last one stays as it is. */
+				if (i + 1 < line.len && line.data[i] == '\\') {
+					i++;
+					continue;
+				}
+				if (i < line.len && line.data[i] != ',')
+					continue;
+				sb_buf_append(&out, line.data, v + 1);
+				sb_buf_append(&out, line.data + start,
+					      i - start);
+				sb_buf_puts(&out, "\r\n");
+				start = i + 1;
+			}
+		}
+		sb_buf_free(&line);
+		p = q;
+	}
+	if (out.failed) {
+		sb_buf_free(&out);
+		*why = "iCalendar data too large";
+		return NULL;
+	}
+	return sb_buf_steal(&out);
+}
+
+icalcomponent *mapi_ical_parse(const char *text, size_t len, const char **why)
+{
+	static const char *dummy;
+	if (!why)
+		why = &dummy;
+	if ((*why = mapi_ical_precheck(text, len)))
+		return NULL;
+	/* libical wants a NUL-terminated string. */
+	char *copy = mapi_ical_split_lists(text, len, why);
+	if (*why)
+		return NULL;
+	if (copy)
+		text = copy;
+	else if (text[len] != '\0') {
+		if (!(copy = strndup(text, len))) {
+			*why = "out of memory";
+			return NULL;
+		}
+		text = copy;
+	}
+	icalcomponent *root = icalparser_parse_string(text);
+	free(copy);
+	icalcomponent *cal = NULL;
+	if (root && icalcomponent_isa(root) == ICAL_VCALENDAR_COMPONENT) {
+		cal = root;
+	} else if (root) {
+		/* Several top-level components: the first VCALENDAR. */
+		cal = icalcomponent_get_first_component(
+		    root, ICAL_VCALENDAR_COMPONENT);
+		if (cal)
+			icalcomponent_remove_component(root, cal);
+		icalcomponent_free(root);
+	}
+	if (!cal)
+		*why = "no VCALENDAR";
+	return cal;
+}
+
+void mapi_ical_release(void) { icalmemory_free_ring(); }
+
+icalcomponent *mapi_ical_calendar(void)
+{
+	icalcomponent *cal = icalcomponent_new(ICAL_VCALENDAR_COMPONENT);
+	icalcomponent_add_property(cal, icalproperty_new_version("2.0"));
+	icalcomponent_add_property(
+	    cal, icalproperty_new_prodid("-//svcbroker//mapi-stub//EN"));
+	return cal;
+}
+
+char *mapi_ical_text(icalcomponent *cal)
+{
+	char *s = icalcomponent_as_ical_string_r(cal);
+	if (s && strlen(s) > MAPI_ICS_MAX) {
+		free(s);
+		s = NULL;
+	}
+	return s;
+}
+
+/* libical keeps \n as the line break of a TEXT value and drops \r: a CRLF
+ * or a lone CR becomes \n first, as the store always wrote them. */
+static char *newlines(const char *v)
+{
+	char *out = malloc(strlen(v) + 1);
+	if (!out)
+		return NULL;
+	size_t j = 0;
+	for (const char *p = v; *p; p++) {
+		if (*p == '\r') {
+			if (p[1] != '\n')
+				out[j++] = '\n';
+			continue;
+		}
+		out[j++] = *p;
+	}
+	out[j] = '\0';
+	return out;
+}
+
+bool mapi_ical_add_text(icalcomponent *c, icalproperty_kind kind, const char *v)
+{
+	char *n = v ? newlines(v) : NULL;
+	if (!n)
+		return false;
+	icalproperty *p = icalproperty_new(kind);
+	icalproperty_set_value(p, icalvalue_new_text(n));
+	icalcomponent_add_property(c, p);
+	free(n);
+	return true;
+}
+
+bool mapi_ical_add_x(icalcomponent *c, const char *name, const char *v)
+{
+	char *n = v ? newlines(v) : NULL;
+	if (!n)
+		return false;
+	icalproperty *p = icalproperty_new_x(n);
+	icalproperty_set_x_name(p, name);
+	icalcomponent_add_property(c, p);
+	free(n);
+	return true;
+}
 
 bool mapi_ical_escape(struct sb_buf *b, const char *value)
 {
@@ -48,364 +325,440 @@ bool mapi_ical_escape(struct sb_buf *b, const char *value)
 	return !b->failed;
 }
 
-/* Append line (without CRLF) folded at ICAL_FOLD octets. */
-static bool fold(struct sb_buf *b, const char *line, size_t len)
+bool mapi_ical_add_list(icalcomponent *c, icalproperty_kind kind,
+			const char *const *v, size_t n)
 {
-	size_t pos = 0, limit = ICAL_FOLD;
-	while (len - pos > limit) {
-		/* Do not split a UTF-8 sequence. */
-		size_t cut = pos + sb_utf8_cut(line + pos, len - pos, limit);
-		if (cut == pos)
-			cut = pos + 1;
-		sb_buf_append(b, line + pos, cut - pos);
-		sb_buf_puts(b, "\r\n ");
-		pos = cut;
-		limit = ICAL_FOLD - 1; /* the leading space counts */
+	/* libical 3.0 writes a multi-valued TEXT property (CATEGORIES) with
+	 * its commas as separators and cannot escape a comma inside one
+	 * value.  The list is escaped here and handed over as a STRING value,
+	 * which libical writes as it is; the VALUE=TEXT parameter (the
+	 * property's default, so never written) keeps it from announcing
+	 * VALUE=STRING. */
+	struct sb_buf b;
+	sb_buf_init(&b, MAPI_ICS_MAX);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			sb_buf_puts(&b, ",");
+		mapi_ical_escape(&b, v[i]);
 	}
-	sb_buf_append(b, line + pos, len - pos);
-	sb_buf_puts(b, "\r\n");
-	return !b->failed;
-}
-
-bool mapi_ical_line(struct sb_buf *b, const char *name, const char *params,
-		    const char *value, bool text)
-{
-	struct sb_buf line;
-	sb_buf_init(&line, MAPI_ICS_MAX);
-	sb_buf_puts(&line, name);
-	if (params && *params) {
-		sb_buf_puts(&line, ";");
-		sb_buf_puts(&line, params);
+	bool ok = !b.failed;
+	if (ok) {
+		icalproperty *p = icalproperty_new(kind);
+		icalproperty_set_value(p, icalvalue_new_string(b.data));
+		icalproperty_add_parameter(
+		    p, icalparameter_new_value(ICAL_VALUE_TEXT));
+		icalcomponent_add_property(c, p);
 	}
-	sb_buf_puts(&line, ":");
-	if (text)
-		mapi_ical_escape(&line, value);
-	else
-		sb_buf_puts(&line, value);
-	bool ok = !line.failed && fold(b, line.data, line.len);
-	sb_buf_free(&line);
+	sb_buf_free(&b);
 	return ok;
 }
 
-/* ---- reader ------------------------------------------------------- */
-
-char *mapi_ical_unescape(const char *raw)
+char *mapi_ical_text_of(icalcomponent *c, icalproperty_kind kind)
 {
-	size_t n = strlen(raw);
-	char *out = malloc(n + 1);
-	if (!out)
+	icalproperty *p = icalcomponent_get_first_property(c, kind);
+	icalvalue *v = p ? icalproperty_get_value(p) : NULL;
+	if (!v)
 		return NULL;
-	size_t j = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (raw[i] == '\\' && i + 1 < n) {
-			char c = raw[++i];
-			out[j++] = (c == 'n' || c == 'N') ? '\n' : c;
-		} else {
-			out[j++] = raw[i];
-		}
+	const char *s = NULL;
+	switch (icalvalue_isa(v)) {
+	case ICAL_TEXT_VALUE:
+		s = icalvalue_get_text(v);
+		break;
+	case ICAL_STRING_VALUE:
+		s = icalvalue_get_string(v);
+		break;
+	case ICAL_X_VALUE:
+		s = icalvalue_get_x(v);
+		break;
+	default:
+		s = icalproperty_get_value_as_string(p);
 	}
-	out[j] = '\0';
-	return out;
+	return s ? strdup(s) : NULL;
 }
 
-int mapi_ical_split(const char *raw, char ***out, size_t *nout)
+char *mapi_ical_x_of(icalcomponent *c, const char *name)
+{
+	for (icalproperty *p =
+		 icalcomponent_get_first_property(c, ICAL_X_PROPERTY);
+	     p; p = icalcomponent_get_next_property(c, ICAL_X_PROPERTY)) {
+		const char *n = icalproperty_get_x_name(p);
+		if (n && strcasecmp(n, name) == 0) {
+			const char *v = icalproperty_get_x(p);
+			return v ? strdup(v) : NULL;
+		}
+	}
+	return NULL;
+}
+
+int mapi_ical_list_of(icalcomponent *c, icalproperty_kind kind, char ***out,
+		      size_t *nout)
 {
 	*out = NULL;
 	*nout = 0;
-	size_t cap = 1;
-	for (const char *p = raw; *p; p++)
-		if (*p == ',')
-			cap++;
-	char **v = calloc(cap, sizeof *v);
-	if (!v)
-		return -1;
-	size_t n = 0;
-	const char *start = raw;
-	for (const char *p = raw;; p++) {
-		if (*p == '\\' && p[1]) {
-			p++;
+	size_t n = 0, cap = 0;
+	char **v = NULL;
+	/* libical splits a list at its unescaped commas into one property
+	 * per value, already unescaped. */
+	for (icalproperty *p = icalcomponent_get_first_property(c, kind); p;
+	     p = icalcomponent_get_next_property(c, kind)) {
+		icalvalue *val = icalproperty_get_value(p);
+		const char *s = NULL;
+		if (val && icalvalue_isa(val) == ICAL_TEXT_VALUE)
+			s = icalvalue_get_text(val);
+		if (!s || !*s)
 			continue;
+		if (n == cap) {
+			size_t nc = cap ? 2 * cap : 8;
+			char **nv = realloc(v, nc * sizeof *nv);
+			if (!nv)
+				goto oom;
+			v = nv;
+			cap = nc;
 		}
-		if (*p == ',' || *p == '\0') {
-			char *piece = strndup(start, (size_t)(p - start));
-			char *u = piece ? mapi_ical_unescape(piece) : NULL;
-			free(piece);
-			if (!u) {
-				mapi_names_free(v, n);
-				return -1;
-			}
-			if (*u)
-				v[n++] = u;
-			else
-				free(u);
-			if (*p == '\0')
-				break;
-			start = p + 1;
-		}
+		if (!(v[n] = strdup(s)))
+			goto oom;
+		n++;
 	}
 	*out = v;
 	*nout = n;
 	return 0;
+oom:
+	mapi_names_free(v, n);
+	return -1;
 }
 
-static void comp_clear(struct mapi_ical_comp *c)
-{
-	free(c->name);
-	for (size_t i = 0; i < c->n_props; i++) {
-		free(c->props[i].name);
-		free(c->props[i].params);
-		free(c->props[i].value);
-	}
-	free(c->props);
-	for (size_t i = 0; i < c->n_subs; i++)
-		comp_clear(&c->subs[i]);
-	free(c->subs);
-}
+/* ---- time zones ------------------------------------------------------- */
 
-void mapi_ical_free(struct mapi_ical_comp *c)
-{
-	if (!c)
-		return;
-	comp_clear(c);
-	free(c);
-}
+/* libical's table of built-in zones is one per process: a lookup of a zone
+ * that zone.tab does not name (an alias such as US/Eastern) appends to it
+ * without a lock, and a zone's definition is loaded on first use.  Every
+ * lookup here goes through this mutex; converting times with a zone found
+ * is safe without it (libical locks its cache of zone changes). */
+static pthread_mutex_t zone_lock = PTHREAD_MUTEX_INITIALIZER;
 
-const struct mapi_ical_prop *mapi_ical_get(const struct mapi_ical_comp *c,
-					   const char *name)
+bool mapi_ical_zone_name_ok(const char *name)
 {
-	for (size_t i = 0; i < c->n_props; i++)
-		if (strcasecmp(c->props[i].name, name) == 0)
-			return &c->props[i];
-	return NULL;
-}
-
-/* Split one unfolded content line.  Returns false if malformed. */
-static bool split_line(char *line, char **name, char **params, char **value)
-{
-	char *p = line;
-	while (*p && (isalnum((unsigned char)*p) || *p == '-'))
-		p++;
-	if (p == line || (*p != ';' && *p != ':'))
+	/* An IANA name: components of letters, digits, '_', '-', '+'
+	 * separated by single '/', no component starting with '.' -- libical
+	 * makes a file path of it. */
+	size_t n = name ? strlen(name) : 0;
+	if (n == 0 || n > 64 || name[0] == '/' || name[n - 1] == '/')
 		return false;
-	*name = line;
-	if (*p == ':') {
-		*p = '\0';
-		*params = p; /* empty string */
-		*value = p + 1;
-		return true;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)name[i];
+		if (ch == '/') {
+			if (name[i + 1] == '/')
+				return false;
+			continue;
+		}
+		if (!isalnum(ch) && ch != '_' && ch != '-' && ch != '+')
+			return false;
 	}
-	*p++ = '\0';
-	*params = p;
-	bool quoted = false;
-	for (; *p; p++) {
-		if (*p == '"')
-			quoted = !quoted;
-		else if (*p == ':' && !quoted)
-			break;
-	}
-	if (*p != ':')
-		return false;
-	*p = '\0';
-	*value = p + 1;
 	return true;
 }
 
-struct mapi_ical_comp *mapi_ical_parse(const char *text, size_t len,
-				       const char *want, const char **why)
+icaltimezone *mapi_ical_zone(const char *name)
 {
-	static const char *dummy;
-	if (!why)
-		why = &dummy;
-	*why = NULL;
-	if (len > MAPI_ICS_MAX) {
-		*why = "iCalendar data too large";
+	if (!mapi_ical_zone_name_ok(name) || strcmp(name, "UTC") == 0)
 		return NULL;
-	}
-	/* Unfold into lines. */
-	char *buf = malloc(len + 1);
-	if (!buf) {
-		*why = "out of memory";
-		return NULL;
-	}
-	size_t j = 0;
-	for (size_t i = 0; i < len; i++) {
-		char c = text[i];
-		if (c == '\r' && i + 1 < len && text[i + 1] == '\n')
-			continue;
-		if (c == '\n' && i + 1 < len &&
-		    (text[i + 1] == ' ' || text[i + 1] == '\t')) {
-			i++; /* folded: drop the line break and one space */
-			continue;
-		}
-		if (c == '\0') {
-			free(buf);
-			*why = "NUL byte in iCalendar data";
-			return NULL;
-		}
-		buf[j++] = c;
-	}
-	buf[j] = '\0';
-
-	struct mapi_ical_comp root = {0};
-	struct mapi_ical_comp *stack[ICAL_MAX_DEPTH + 1];
-	int depth = 0;
-	stack[0] = &root;
-	size_t nprops = 0;
-	bool ok = true;
-	char *save = NULL;
-	for (char *line = buf; line && ok; line = save) {
-		char *nl = strchr(line, '\n');
-		save = nl ? nl + 1 : NULL;
-		if (nl)
-			*nl = '\0';
-		if (*line == '\0')
-			continue;
-		char *name, *params, *value;
-		if (!split_line(line, &name, &params, &value)) {
-			*why = "malformed content line";
-			ok = false;
-			break;
-		}
-		if (++nprops > ICAL_MAX_PROPS) {
-			*why = "too many iCalendar lines";
-			ok = false;
-			break;
-		}
-		struct mapi_ical_comp *cur = stack[depth];
-		if (strcasecmp(name, "BEGIN") == 0) {
-			if (depth == ICAL_MAX_DEPTH) {
-				*why = "components nested too deeply";
-				ok = false;
-				break;
-			}
-			struct mapi_ical_comp *ns = realloc(
-			    cur->subs, (cur->n_subs + 1) * sizeof *cur->subs);
-			if (!ns) {
-				ok = false;
-				break;
-			}
-			cur->subs = ns;
-			struct mapi_ical_comp *c = &cur->subs[cur->n_subs++];
-			memset(c, 0, sizeof *c);
-			c->name = strdup(value);
-			if (!c->name) {
-				ok = false;
-				break;
-			}
-			for (char *q = c->name; *q; q++)
-				*q = (char)toupper((unsigned char)*q);
-			stack[++depth] = c;
-			/* Pointers into cur->subs stay valid: only the top of
-			 * the stack grows its own array. */
-		} else if (strcasecmp(name, "END") == 0) {
-			if (depth == 0 || strcasecmp(value, cur->name) != 0) {
-				*why = "END does not match BEGIN";
-				ok = false;
-				break;
-			}
-			depth--;
-		} else {
-			if (depth == 0) {
-				*why = "property outside a component";
-				ok = false;
-				break;
-			}
-			struct mapi_ical_prop *np = realloc(
-			    cur->props, (cur->n_props + 1) * sizeof *np);
-			if (!np) {
-				ok = false;
-				break;
-			}
-			cur->props = np;
-			struct mapi_ical_prop *pr = &cur->props[cur->n_props++];
-			pr->name = strdup(name);
-			pr->params = strdup(params);
-			pr->value = strdup(value);
-			if (!pr->name || !pr->params || !pr->value) {
-				ok = false;
-				break;
-			}
-			for (char *q = pr->name; *q; q++)
-				*q = (char)toupper((unsigned char)*q);
-		}
-	}
-	free(buf);
-	if (ok && depth != 0) {
-		*why = "unterminated component";
-		ok = false;
-	}
-	struct mapi_ical_comp *found = NULL;
-	if (ok) {
-		struct mapi_ical_comp *cal = NULL;
-		for (size_t i = 0; i < root.n_subs && !cal; i++)
-			if (strcmp(root.subs[i].name, "VCALENDAR") == 0)
-				cal = &root.subs[i];
-		for (size_t i = 0; cal && i < cal->n_subs && !found; i++)
-			if (strcmp(cal->subs[i].name, want) == 0) {
-				found = malloc(sizeof *found);
-				if (found) {
-					*found = cal->subs[i];
-					/* Take it out of the tree. */
-					memset(&cal->subs[i], 0,
-					       sizeof cal->subs[i]);
-				}
-			}
-		if (!cal)
-			*why = "no VCALENDAR";
-		else if (!found)
-			*why = "no such component";
-	} else if (!*why) {
-		*why = "out of memory";
-	}
-	comp_clear(&root);
-	return found;
+	pthread_mutex_lock(&zone_lock);
+	icaltimezone *z = icaltimezone_get_builtin_timezone(name);
+	/* Load its definition now, under the lock. */
+	if (z && !icaltimezone_get_component(z))
+		z = NULL;
+	pthread_mutex_unlock(&zone_lock);
+	return z;
 }
 
-/* ---- times -------------------------------------------------------- */
+/* Truncated VTIMEZONEs made before, by zone and year: cloning and
+ * truncating a zone's whole history costs more than the rest of a Create.
+ * A small table, replaced in turn; under zone_lock. */
+#define VTZ_KEPT 16
+static struct {
+	icaltimezone *zone;
+	char tzid[65];
+	int year;
+	icalcomponent *vtz;
+} vtz_kept[VTZ_KEPT];
+static size_t vtz_next;
 
-bool mapi_ical_time_parse(const char *v, int64_t *epoch, bool *is_date)
+__attribute__((destructor)) static void vtz_kept_fini(void)
+{
+	for (size_t i = 0; i < VTZ_KEPT; i++)
+		if (vtz_kept[i].vtz) {
+			icalcomponent_free(vtz_kept[i].vtz);
+			vtz_kept[i].vtz = NULL;
+		}
+}
+
+bool mapi_ical_add_zone(icalcomponent *cal, icaltimezone *z, const char *tzid,
+			int64_t from)
+{
+	/* The zone's own name as TZID (libical's carries a private prefix),
+	 * and only the rules in force from the start of the year of the
+	 * first time written on: the rules of today's zone stay unbounded,
+	 * so every later occurrence of a series is covered. */
+	struct icaltimetype start = mapi_ical_time_in(from, true, NULL);
+	start.month = 1;
+	start.day = 1;
+	start.is_date = 0;
+	if (strlen(tzid) >= sizeof vtz_kept[0].tzid)
+		return false;
+	icalcomponent *vtz = NULL;
+	pthread_mutex_lock(&zone_lock);
+	for (size_t i = 0; i < VTZ_KEPT && !vtz; i++)
+		if (vtz_kept[i].vtz && vtz_kept[i].zone == z &&
+		    vtz_kept[i].year == start.year &&
+		    strcmp(vtz_kept[i].tzid, tzid) == 0)
+			vtz = icalcomponent_new_clone(vtz_kept[i].vtz);
+	if (!vtz) {
+		icalcomponent *def = icaltimezone_get_component(z);
+		icalcomponent *made = def ? icalcomponent_new_clone(def) : NULL;
+		if (made) {
+			icalproperty *p = icalcomponent_get_first_property(
+			    made, ICAL_TZID_PROPERTY);
+			if (p)
+				icalproperty_set_tzid(p, tzid);
+			else
+				icalcomponent_add_property(
+				    made, icalproperty_new_tzid(tzid));
+			icaltimezone_truncate_vtimezone(
+			    made, start, icaltime_null_time(), 1);
+			vtz = icalcomponent_new_clone(made);
+			size_t i = vtz_next++ % VTZ_KEPT;
+			if (vtz_kept[i].vtz)
+				icalcomponent_free(vtz_kept[i].vtz);
+			vtz_kept[i].zone = z;
+			vtz_kept[i].year = start.year;
+			snprintf(vtz_kept[i].tzid, sizeof vtz_kept[i].tzid,
+				 "%s", tzid);
+			vtz_kept[i].vtz = made;
+		}
+	}
+	pthread_mutex_unlock(&zone_lock);
+	if (!vtz)
+		return false;
+	icalcomponent_add_component(cal, vtz);
+	return true;
+}
+
+/* ---- times ------------------------------------------------------------ */
+
+static bool fields_ok(const struct icaltimetype *t)
+{
+	if (t->year < MAPI_YEAR_MIN || t->year > MAPI_YEAR_MAX ||
+	    t->month < 1 || t->month > 12 || t->day < 1 ||
+	    t->day > icaltime_days_in_month(t->month, t->year))
+		return false;
+	return t->is_date ||
+	       (t->hour >= 0 && t->hour <= 23 && t->minute >= 0 &&
+		t->minute <= 59 && t->second >= 0 && t->second <= 60);
+}
+
+/* Epoch seconds of the fields of t, read as UTC. */
+static int64_t fields_epoch(const struct icaltimetype *t)
 {
 	struct tm tm = {0};
+	tm.tm_year = t->year - 1900;
+	tm.tm_mon = t->month - 1;
+	tm.tm_mday = t->day;
+	if (!t->is_date) {
+		tm.tm_hour = t->hour;
+		tm.tm_min = t->minute;
+		tm.tm_sec = t->second;
+	}
+	return (int64_t)timegm(&tm);
+}
+
+/* libical expands a zone's changes up to the year 2582 and would expand
+ * them again on every conversion after it: later times are taken with the
+ * offset of the same day in that year's last. */
+#define ZONE_YEAR_MAX 2500
+
+bool mapi_ical_time_epoch(struct icaltimetype t, icaltimezone *z,
+			  int64_t *epoch)
+{
+	if (!fields_ok(&t))
+		return false;
+	if (t.is_date || !z || z == icaltimezone_get_utc_timezone()) {
+		*epoch = fields_epoch(&t);
+		return true;
+	}
+	struct icaltimetype u = t;
+	if (u.year > ZONE_YEAR_MAX) {
+		u.year = ZONE_YEAR_MAX;
+		if (u.day > icaltime_days_in_month(u.month, u.year))
+			u.day = icaltime_days_in_month(u.month, u.year);
+	}
+	int64_t local = fields_epoch(&u);
+	icaltimezone_convert_time(&u, z, icaltimezone_get_utc_timezone());
+	u.zone = NULL;
+	u.is_date = 0;
+	int64_t off = local - fields_epoch(&u);
+	*epoch = fields_epoch(&t) - off;
+	return true;
+}
+
+/* The UTC fields of epoch (a date: its day). */
+static struct icaltimetype utc_fields(int64_t epoch, bool is_date)
+{
+	time_t tt = (time_t)epoch;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	struct icaltimetype t = icaltime_null_time();
+	t.year = tm.tm_year + 1900;
+	t.month = tm.tm_mon + 1;
+	t.day = tm.tm_mday;
+	if (is_date) {
+		t.is_date = 1;
+		return t;
+	}
+	t.hour = tm.tm_hour;
+	t.minute = tm.tm_min;
+	t.second = tm.tm_sec;
+	t.zone = icaltimezone_get_utc_timezone();
+	return t;
+}
+
+struct icaltimetype mapi_ical_time_in(int64_t epoch, bool is_date,
+				      icaltimezone *z)
+{
+	icaltimezone *utc = icaltimezone_get_utc_timezone();
+	struct icaltimetype t = utc_fields(epoch, is_date);
+	if (is_date || !z || z == utc)
+		return t;
+	if (t.year <= ZONE_YEAR_MAX) {
+		icaltimezone_convert_time(&t, utc, z);
+		t.zone = z;
+		return t;
+	}
+	/* As mapi_ical_time_epoch: the offset of that day in the last year
+	 * libical expands. */
+	struct icaltimetype u = t;
+	u.year = ZONE_YEAR_MAX;
+	if (u.day > icaltime_days_in_month(u.month, u.year))
+		u.day = icaltime_days_in_month(u.month, u.year);
+	int64_t before = fields_epoch(&u);
+	icaltimezone_convert_time(&u, utc, z);
+	t = utc_fields(epoch + (fields_epoch(&u) - before), false);
+	t.zone = z;
+	return t;
+}
+
+bool mapi_ical_add_time(icalcomponent *c, icalproperty_kind kind, int64_t epoch,
+			bool is_date, icaltimezone *z, const char *tzid)
+{
+	struct icaltimetype t = mapi_ical_time_in(epoch, is_date, z);
+	icalproperty *p = icalproperty_new(kind);
+	icalproperty_set_value(p, is_date ? icalvalue_new_date(t)
+					  : icalvalue_new_datetime(t));
+	if (is_date)
+		icalproperty_add_parameter(
+		    p, icalparameter_new_value(ICAL_VALUE_DATE));
+	else if (z && tzid)
+		icalproperty_add_parameter(p, icalparameter_new_tzid(tzid));
+	icalcomponent_add_property(c, p);
+	return true;
+}
+
+/* A VTIMEZONE another tool wrote is used only when libical can expand it
+ * in bounded time: observances repeat yearly, on one month, with a short
+ * BYDAY / BYMONTHDAY list (the shapes real zones have). */
+static bool vtimezone_sane(icaltimezone *z)
+{
+	icalcomponent *vtz = icaltimezone_get_component(z);
+	if (!vtz)
+		return false;
+	for (icalcomponent *o =
+		 icalcomponent_get_first_component(vtz, ICAL_ANY_COMPONENT);
+	     o; o = icalcomponent_get_next_component(vtz, ICAL_ANY_COMPONENT))
+		for (icalproperty *p = icalcomponent_get_first_property(
+			 o, ICAL_RRULE_PROPERTY);
+		     p; p = icalcomponent_get_next_property(
+			    o, ICAL_RRULE_PROPERTY)) {
+			struct icalrecurrencetype r = icalproperty_get_rrule(p);
+			int nd = 0, nm = 0, nmd = 0;
+			while (nd < ICAL_BY_DAY_SIZE &&
+			       r.by_day[nd] != ICAL_RECURRENCE_ARRAY_MAX)
+				nd++;
+			while (nm < ICAL_BY_MONTH_SIZE &&
+			       r.by_month[nm] != ICAL_RECURRENCE_ARRAY_MAX)
+				nm++;
+			while (nmd < ICAL_BY_MONTHDAY_SIZE &&
+			       r.by_month_day[nmd] != ICAL_RECURRENCE_ARRAY_MAX)
+				nmd++;
+			if (r.freq != ICAL_YEARLY_RECURRENCE || nm > 1 ||
+			    nd > 7 || nmd > 7 || r.interval != 1)
+				return false;
+		}
+	return true;
+}
+
+icaltimezone *mapi_ical_zone_of(icalcomponent *cal, icalproperty *p,
+				const char **tzid)
+{
+	icalparameter *tp =
+	    icalproperty_get_first_parameter(p, ICAL_TZID_PARAMETER);
+	const char *id = tp ? icalparameter_get_tzid(tp) : NULL;
+	if (tzid)
+		*tzid = id;
+	if (!id || !*id)
+		return NULL;
+	/* An IANA name libical knows: its built-in zone, whose changes are
+	 * expanded once per process (the store writes that zone's own
+	 * VTIMEZONE; python's icalendar and most clients read such a TZID
+	 * the same way).  Otherwise the file's VTIMEZONE, if usable; else
+	 * the time is read as UTC, as the store always read floating
+	 * times. */
+	icaltimezone *z = mapi_ical_zone(id);
+	if (z)
+		return z;
+	z = cal ? icalcomponent_get_timezone(cal, id) : NULL;
+	return z && vtimezone_sane(z) ? z : NULL;
+}
+
+bool mapi_ical_time_of(icalcomponent *cal, icalproperty *p, int64_t *epoch,
+		       bool *is_date, const char **tzid)
+{
+	if (tzid)
+		*tzid = NULL;
+	icalvalue *v = p ? icalproperty_get_value(p) : NULL;
+	if (!v)
+		return false;
+	struct icaltimetype t;
+	switch (icalvalue_isa(v)) {
+	case ICAL_DATETIME_VALUE:
+		t = icalvalue_get_datetime(v);
+		break;
+	case ICAL_DATE_VALUE:
+		t = icalvalue_get_date(v);
+		break;
+	default:
+		return false;
+	}
+	if (icaltime_is_null_time(t))
+		return false;
+	*is_date = t.is_date;
+	icaltimezone *z = NULL;
+	if (!t.is_date && !icaltime_is_utc(t))
+		z = mapi_ical_zone_of(cal, p, tzid);
+	return mapi_ical_time_epoch(t, z, epoch);
+}
+
+/* The old reader's time check, kept for values read outside a property
+ * (an RRULE's UNTIL). */
+bool mapi_ical_time_parse(const char *v, int64_t *epoch, bool *is_date)
+{
 	size_t n = strlen(v);
 	for (size_t i = 0; i < n; i++)
 		if (!isdigit((unsigned char)v[i]) && !(i == 8 && v[i] == 'T') &&
 		    !(i == 15 && v[i] == 'Z'))
 			return false;
-	int y, mo, d, h = 0, mi = 0, s = 0;
-	if (n == 8) {
-		if (sscanf(v, "%4d%2d%2d", &y, &mo, &d) != 3)
-			return false;
-		*is_date = true;
-	} else if (n == 15 || n == 16) {
-		/* Floating (no Z) times are read as UTC. */
-		if (v[8] != 'T' || sscanf(v, "%4d%2d%2dT%2d%2d%2d", &y, &mo, &d,
-					  &h, &mi, &s) != 6)
-			return false;
-		*is_date = false;
-	} else {
+	if (n != 8 && n != 15 && n != 16)
 		return false;
-	}
-	/* Years Exchange can hold (from 1601, the FILETIME epoch); a day
-	 * that does not exist (30 February) is refused, not moved on. */
-	if (y < MAPI_YEAR_MIN || y > MAPI_YEAR_MAX || mo < 1 || mo > 12 ||
-	    d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
+	struct icaltimetype t = icaltime_from_string(v);
+	if (icaltime_is_null_time(t) && n != 8)
 		return false;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = s;
-	*epoch = (int64_t)timegm(&tm);
-	if (tm.tm_mday != d || tm.tm_mon != mo - 1)
-		return false;
-	return true;
-}
-
-void mapi_ical_time_format(int64_t epoch, bool is_date, char *out, size_t len)
-{
-	time_t t = (time_t)epoch;
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(out, len, is_date ? "%Y%m%d" : "%Y%m%dT%H%M%SZ", &tm);
+	*is_date = t.is_date;
+	return mapi_ical_time_epoch(t, NULL, epoch);
 }

@@ -37,13 +37,13 @@ static void task_free(struct task *t)
 
 /* Status <-> RFC 5545 STATUS; the exact name is kept in an X- property
  * because iCalendar has no WaitingOnOthers or Deferred. */
-static const char *ical_status(const char *st)
+static enum icalproperty_status ical_status(const char *st)
 {
 	if (strcmp(st, "InProgress") == 0)
-		return "IN-PROCESS";
+		return ICAL_STATUS_INPROCESS;
 	if (strcmp(st, "Completed") == 0)
-		return "COMPLETED";
-	return "NEEDS-ACTION";
+		return ICAL_STATUS_COMPLETED;
+	return ICAL_STATUS_NEEDSACTION;
 }
 
 static const char *from_ical_status(const char *v)
@@ -66,59 +66,49 @@ static int priority_of(const char *imp)
 
 static char *task_ics(const struct task *t)
 {
-	struct sb_buf b;
-	sb_buf_init(&b, MAPI_ICS_MAX);
-	char v[32];
-	sb_buf_puts(&b, "BEGIN:VCALENDAR\r\n");
-	mapi_ical_line(&b, "VERSION", NULL, "2.0", false);
-	mapi_ical_line(&b, "PRODID", NULL, "-//svcbroker//mapi-stub//EN",
-		       false);
-	sb_buf_puts(&b, "BEGIN:VTODO\r\n");
-	mapi_ical_line(&b, "UID", NULL, t->id, true);
-	mapi_ical_time_format(time(NULL), false, v, sizeof v);
-	mapi_ical_line(&b, "DTSTAMP", NULL, v, false);
-	mapi_ical_time_format(t->created, false, v, sizeof v);
-	mapi_ical_line(&b, "CREATED", NULL, v, false);
-	if (t->subject)
-		mapi_ical_line(&b, "SUMMARY", NULL, t->subject, true);
-	if (t->body)
-		mapi_ical_line(&b, "DESCRIPTION", NULL, t->body, true);
-	if (t->start != INT64_MIN) {
-		mapi_ical_time_format(t->start, true, v, sizeof v);
-		mapi_ical_line(&b, "DTSTART", "VALUE=DATE", v, false);
-	}
-	if (t->due != INT64_MIN) {
-		mapi_ical_time_format(t->due, true, v, sizeof v);
-		mapi_ical_line(&b, "DUE", "VALUE=DATE", v, false);
-	}
-	mapi_ical_line(&b, "STATUS", NULL, ical_status(t->status), false);
-	mapi_ical_line(&b, "X-SVCBROKER-STATUS", NULL, t->status, true);
-	snprintf(v, sizeof v, "%lld", (long long)t->percent);
-	mapi_ical_line(&b, "PERCENT-COMPLETE", NULL, v, false);
-	snprintf(v, sizeof v, "%d", priority_of(t->importance));
-	mapi_ical_line(&b, "PRIORITY", NULL, v, false);
-	if (t->owner)
-		mapi_ical_line(&b, "X-SVCBROKER-OWNER", NULL, t->owner, true);
-	if (t->completed != INT64_MIN) {
-		mapi_ical_time_format(t->completed, false, v, sizeof v);
-		mapi_ical_line(&b, "COMPLETED", NULL, v, false);
-	}
-	sb_buf_puts(&b, "END:VTODO\r\nEND:VCALENDAR\r\n");
-	return sb_buf_steal(&b);
+	icalcomponent *cal = mapi_ical_calendar();
+	icalcomponent *c = icalcomponent_new(ICAL_VTODO_COMPONENT);
+	icalcomponent_add_component(cal, c);
+	bool ok = mapi_ical_add_text(c, ICAL_UID_PROPERTY, t->id) &&
+		  mapi_ical_add_time(c, ICAL_DTSTAMP_PROPERTY, time(NULL),
+				     false, NULL, NULL) &&
+		  mapi_ical_add_time(c, ICAL_CREATED_PROPERTY, t->created,
+				     false, NULL, NULL);
+	if (ok && t->subject)
+		ok = mapi_ical_add_text(c, ICAL_SUMMARY_PROPERTY, t->subject);
+	if (ok && t->body)
+		ok = mapi_ical_add_text(c, ICAL_DESCRIPTION_PROPERTY, t->body);
+	if (ok && t->start != INT64_MIN)
+		ok = mapi_ical_add_time(c, ICAL_DTSTART_PROPERTY, t->start,
+					true, NULL, NULL);
+	if (ok && t->due != INT64_MIN)
+		ok = mapi_ical_add_time(c, ICAL_DUE_PROPERTY, t->due, true,
+					NULL, NULL);
+	icalcomponent_add_property(
+	    c, icalproperty_new_status(ical_status(t->status)));
+	ok = ok && mapi_ical_add_x(c, "X-SVCBROKER-STATUS", t->status);
+	icalcomponent_add_property(
+	    c, icalproperty_new_percentcomplete((int)t->percent));
+	icalcomponent_add_property(
+	    c, icalproperty_new_priority(priority_of(t->importance)));
+	if (ok && t->owner)
+		ok = mapi_ical_add_x(c, "X-SVCBROKER-OWNER", t->owner);
+	if (ok && t->completed != INT64_MIN)
+		ok = mapi_ical_add_time(c, ICAL_COMPLETED_PROPERTY,
+					t->completed, false, NULL, NULL);
+	char *text = ok ? mapi_ical_text(cal) : NULL;
+	icalcomponent_free(cal);
+	mapi_ical_release();
+	return text;
 }
 
-static char *text_of(const struct mapi_ical_comp *c, const char *name)
+static int64_t date_prop(icalcomponent *cal, icalcomponent *c,
+			 icalproperty_kind kind)
 {
-	const struct mapi_ical_prop *p = mapi_ical_get(c, name);
-	return p ? mapi_ical_unescape(p->value) : NULL;
-}
-
-static int64_t date_prop(const struct mapi_ical_comp *c, const char *name)
-{
-	const struct mapi_ical_prop *p = mapi_ical_get(c, name);
 	int64_t t;
 	bool is_date;
-	if (!p || !mapi_ical_time_parse(p->value, &t, &is_date))
+	if (!mapi_ical_time_of(cal, icalcomponent_get_first_property(c, kind),
+			       &t, &is_date, NULL))
 		return INT64_MIN;
 	return t - (t % 86400 + 86400) % 86400; /* the date of it */
 }
@@ -136,47 +126,55 @@ static enum sb_status task_parse(const char *text, const char *id,
 {
 	memset(t, 0, sizeof *t);
 	const char *why = NULL;
-	struct mapi_ical_comp *c =
-	    mapi_ical_parse(text, strlen(text), "VTODO", &why);
-	if (!c)
+	icalcomponent *cal = mapi_ical_parse(text, strlen(text), &why);
+	icalcomponent *c =
+	    cal ? icalcomponent_get_first_component(cal, ICAL_VTODO_COMPONENT)
+		: NULL;
+	if (!c) {
+		if (cal)
+			icalcomponent_free(cal);
 		return sb_error_set(err, SB_ERR_INTERNAL, "ErrorCorruptData",
 				    "task %s: unreadable iCalendar data (%s)",
-				    id, why ? why : "?");
+				    id, why ? why : "no VTODO");
+	}
 	t->id = strdup(id);
-	t->subject = text_of(c, "SUMMARY");
-	t->body = text_of(c, "DESCRIPTION");
-	t->owner = text_of(c, "X-SVCBROKER-OWNER");
-	t->start = date_prop(c, "DTSTART");
-	t->due = date_prop(c, "DUE");
-	char *xs = text_of(c, "X-SVCBROKER-STATUS");
-	const struct mapi_ical_prop *sp = mapi_ical_get(c, "STATUS");
+	t->subject = mapi_ical_text_of(c, ICAL_SUMMARY_PROPERTY);
+	t->body = mapi_ical_text_of(c, ICAL_DESCRIPTION_PROPERTY);
+	t->owner = mapi_ical_x_of(c, "X-SVCBROKER-OWNER");
+	t->start = date_prop(cal, c, ICAL_DTSTART_PROPERTY);
+	t->due = date_prop(cal, c, ICAL_DUE_PROPERTY);
+	char *xs = mapi_ical_x_of(c, "X-SVCBROKER-STATUS");
+	char *sv = mapi_ical_text_of(c, ICAL_STATUS_PROPERTY);
 	snprintf(t->status, sizeof t->status, "%s",
-		 xs && valid_status(xs)
-		     ? xs
-		     : from_ical_status(sp ? sp->value : NULL));
+		 xs && valid_status(xs) ? xs : from_ical_status(sv));
 	free(xs);
-	const struct mapi_ical_prop *pc = mapi_ical_get(c, "PERCENT-COMPLETE");
+	free(sv);
 	t->percent = 0;
+	icalproperty *pc =
+	    icalcomponent_get_first_property(c, ICAL_PERCENTCOMPLETE_PROPERTY);
 	if (pc) {
-		char *end;
-		long v = strtol(pc->value, &end, 10);
-		if (*end == '\0' && v >= 0 && v <= 100)
+		int v = icalproperty_get_percentcomplete(pc);
+		if (v >= 0 && v <= 100)
 			t->percent = v;
 	}
-	const struct mapi_ical_prop *pr = mapi_ical_get(c, "PRIORITY");
-	long prio = pr ? strtol(pr->value, NULL, 10) : 0;
+	icalproperty *pr =
+	    icalcomponent_get_first_property(c, ICAL_PRIORITY_PROPERTY);
+	int prio = pr ? icalproperty_get_priority(pr) : 0;
 	snprintf(t->importance, sizeof t->importance, "%s",
 		 prio >= 1 && prio <= 4	  ? "High"
 		 : prio >= 6 && prio <= 9 ? "Low"
 					  : "Normal");
-	const struct mapi_ical_prop *cr = mapi_ical_get(c, "CREATED");
 	bool is_date;
-	if (!cr || !mapi_ical_time_parse(cr->value, &t->created, &is_date))
+	if (!mapi_ical_time_of(
+		cal, icalcomponent_get_first_property(c, ICAL_CREATED_PROPERTY),
+		&t->created, &is_date, NULL))
 		t->created = 0;
-	const struct mapi_ical_prop *cp = mapi_ical_get(c, "COMPLETED");
-	if (!cp || !mapi_ical_time_parse(cp->value, &t->completed, &is_date))
+	if (!mapi_ical_time_of(
+		cal,
+		icalcomponent_get_first_property(c, ICAL_COMPLETED_PROPERTY),
+		&t->completed, &is_date, NULL))
 		t->completed = INT64_MIN;
-	mapi_ical_free(c);
+	icalcomponent_free(cal);
 	if (!t->id) {
 		task_free(t);
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
@@ -280,6 +278,40 @@ static enum sb_status task_create(struct mapi_store *s, struct mapi_mailbox *mb,
 	return st;
 }
 
+/* Copies kept by ChangeKey (mapi_cache.c). */
+static void *task_copy(const void *v)
+{
+	const struct task *t = v;
+	struct task *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	*c = *t;
+	c->id = t->id ? strdup(t->id) : NULL;
+	c->subject = t->subject ? strdup(t->subject) : NULL;
+	c->body = t->body ? strdup(t->body) : NULL;
+	c->owner = t->owner ? strdup(t->owner) : NULL;
+	if ((t->id && !c->id) || (t->subject && !c->subject) ||
+	    (t->body && !c->body) || (t->owner && !c->owner)) {
+		task_free(c);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void task_release(void *v)
+{
+	task_free(v);
+	free(v);
+}
+
+static struct mapi_cache task_cache = MAPI_CACHE_INIT(task_copy, task_release);
+
+__attribute__((destructor)) static void task_cache_fini(void)
+{
+	mapi_cache_clear(&task_cache);
+}
+
 static enum sb_status task_load(struct mapi_mailbox *mb, const char *id,
 				struct task *t, struct sb_error *err)
 {
@@ -288,9 +320,19 @@ static enum sb_status task_load(struct mapi_mailbox *mb, const char *id,
 	    mapi_ics_load(mb, MAPI_TASKS, id, "task", &text, ck, err);
 	if (st != SB_OK)
 		return st;
+	struct task *hit = mapi_cache_get(&task_cache, ck);
+	if (hit) {
+		*t = *hit;
+		free(hit);
+		free(text);
+		return SB_OK;
+	}
 	st = task_parse(text, id, t, err);
-	if (st == SB_OK)
+	mapi_ical_release();
+	if (st == SB_OK) {
 		memcpy(t->ck, ck, sizeof ck);
+		mapi_cache_put(&task_cache, ck, t, strlen(text) + sizeof *t);
+	}
 	free(text);
 	return st;
 }

@@ -793,17 +793,25 @@ END_TEST
 
 START_TEST(test_ical_fold)
 {
-	struct sb_buf b;
-	sb_buf_init(&b, 0);
-	/* 200 two-byte characters: folding must not split one. */
+	/* 200 two-byte characters: libical's folding must not split one. */
 	char v[401];
 	for (int i = 0; i < 200; i++) {
 		v[2 * i] = (char)0xc3;
 		v[2 * i + 1] = (char)0xa4;
 	}
 	v[400] = '\0';
-	ck_assert(mapi_ical_line(&b, "SUMMARY", NULL, v, true));
-	const char *p = b.data;
+	icalcomponent *cal = mapi_ical_calendar();
+	icalcomponent *todo = icalcomponent_new(ICAL_VTODO_COMPONENT);
+	icalcomponent_add_component(cal, todo);
+	ck_assert(mapi_ical_add_text(todo, ICAL_SUMMARY_PROPERTY, v));
+	const char *cats[] = {"Work", "a,b", "c;d\\e"};
+	ck_assert(mapi_ical_add_list(todo, ICAL_CATEGORIES_PROPERTY, cats, 3));
+	char *text = mapi_ical_text(cal);
+	icalcomponent_free(cal);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_msg(strstr(text, "\r\nCATEGORIES:Work,a\\,b,c\\;d\\\\e\r\n"),
+		      "%s", text);
+	const char *p = text;
 	while (*p) {
 		const char *e = strstr(p, "\r\n");
 		ck_assert_ptr_nonnull(e);
@@ -811,24 +819,111 @@ START_TEST(test_ical_fold)
 		ck_assert(((unsigned char)e[-1] & 0xC0) != 0xC0);
 		p = e + 2;
 	}
-	struct sb_buf cal;
-	sb_buf_init(&cal, 0);
-	sb_buf_printf(&cal,
-		      "BEGIN:VCALENDAR\r\nBEGIN:VTODO\r\n%sEND:VTODO\r\n"
-		      "END:VCALENDAR\r\n",
-		      b.data);
 	const char *why;
-	struct mapi_ical_comp *c =
-	    mapi_ical_parse(cal.data, cal.len, "VTODO", &why);
-	ck_assert_ptr_nonnull(c);
-	char *u = mapi_ical_unescape(mapi_ical_get(c, "SUMMARY")->value);
+	cal = mapi_ical_parse(text, strlen(text), &why);
+	ck_assert_ptr_nonnull(cal);
+	todo = icalcomponent_get_first_component(cal, ICAL_VTODO_COMPONENT);
+	ck_assert_ptr_nonnull(todo);
+	char *u = mapi_ical_text_of(todo, ICAL_SUMMARY_PROPERTY);
 	ck_assert_str_eq(u, v);
 	free(u);
-	mapi_ical_free(c);
-	ck_assert_ptr_null(mapi_ical_parse("BEGIN:VCALENDAR\r\nBEGIN:VTODO\r\n",
-					   31, "VTODO", &why));
-	sb_buf_free(&b);
-	sb_buf_free(&cal);
+	char **got;
+	size_t n;
+	ck_assert_int_eq(
+	    mapi_ical_list_of(todo, ICAL_CATEGORIES_PROPERTY, &got, &n), 0);
+	ck_assert_uint_eq(n, 3);
+	for (size_t i = 0; i < 3; i++)
+		ck_assert_str_eq(got[i], cats[i]);
+	mapi_names_free(got, n);
+	icalcomponent_free(cal);
+	free(text);
+	/* The limits, before libical sees the data. */
+	ck_assert_ptr_null(
+	    mapi_ical_parse("BEGIN:VCALENDAR\r\nBEGIN:VTODO\r\n", 30, &why));
+	ck_assert_str_eq(why, "unterminated component");
+	ck_assert_str_eq(mapi_ical_precheck("BEGIN:VCALENDAR\r\nno colon\r\n"
+					    "END:VCALENDAR\r\n",
+					    42),
+			 "malformed content line");
+	ck_assert_str_eq(mapi_ical_precheck("SUMMARY:x\r\n", 11),
+			 "property outside a component");
+	ck_assert_str_eq(mapi_ical_precheck("END:VCALENDAR\r\n", 15),
+			 "END without BEGIN");
+	ck_assert_str_eq(mapi_ical_precheck("BEGIN:A\0", 8),
+			 "NUL byte in iCalendar data");
+	struct sb_buf big;
+	sb_buf_init(&big, 0);
+	for (int i = 0; i <= MAPI_ICAL_MAX_DEPTH; i++)
+		sb_buf_puts(&big, "BEGIN:X\r\n");
+	ck_assert_str_eq(mapi_ical_precheck(big.data, big.len),
+			 "components nested too deeply");
+	sb_buf_free(&big);
+	sb_buf_init(&big, 0);
+	sb_buf_puts(&big, "BEGIN:VCALENDAR\r\n");
+	for (int i = 0; i < MAPI_ICAL_MAX_COMPS; i++)
+		sb_buf_puts(&big, "BEGIN:X\r\nEND:X\r\n");
+	ck_assert_str_eq(mapi_ical_precheck(big.data, big.len),
+			 "too many iCalendar components");
+	sb_buf_free(&big);
+	sb_buf_init(&big, 0);
+	sb_buf_puts(&big, "BEGIN:VCALENDAR\r\n");
+	for (int i = 0; i < MAPI_ICAL_MAX_LINES; i++)
+		sb_buf_puts(&big, "X-A:1\r\n");
+	ck_assert_str_eq(mapi_ical_precheck(big.data, big.len),
+			 "too many iCalendar lines");
+	sb_buf_free(&big);
+	/* Folded lines are one line; a zone name never becomes a path. */
+	ck_assert_ptr_null(mapi_ical_precheck("BEGIN:VCALENDAR\r\nSUMM\r\n "
+					      "ARY:x\r\nEND:VCALENDAR\r\n",
+					      46));
+	ck_assert(mapi_ical_zone("Europe/Berlin") != NULL);
+	ck_assert(mapi_ical_zone("../../../etc/passwd") == NULL);
+	ck_assert(mapi_ical_zone("Europe//Berlin") == NULL);
+	ck_assert(mapi_ical_zone("W. Europe Standard Time") == NULL);
+}
+END_TEST
+
+static void *str_copy(const void *v) { return strdup(v); }
+
+START_TEST(test_ics_cache)
+{
+	static struct mapi_cache c = MAPI_CACHE_INIT(str_copy, free);
+	char ck[MAPI_CHANGEKEY_LEN + 1];
+	memset(ck, 'a', MAPI_CHANGEKEY_LEN);
+	ck[MAPI_CHANGEKEY_LEN] = '\0';
+	ck_assert_ptr_null(mapi_cache_get(&c, ck));
+	mapi_cache_put(&c, ck, "one", 4);
+	char *v = mapi_cache_get(&c, ck);
+	ck_assert_str_eq(v, "one");
+	free(v);
+	/* Replaced under the same key; a wrong-length key is never kept. */
+	mapi_cache_put(&c, ck, "two", 4);
+	v = mapi_cache_get(&c, ck);
+	ck_assert_str_eq(v, "two");
+	free(v);
+	mapi_cache_put(&c, "short", "x", 2);
+	ck_assert_ptr_null(mapi_cache_get(&c, "short"));
+	/* Many keys: every one found while they fit their slots. */
+	char keys[500][MAPI_CHANGEKEY_LEN + 1];
+	for (int i = 0; i < 500; i++) {
+		snprintf(keys[i], sizeof keys[i], "%032x",
+			 (unsigned)i * 2654435761u);
+		mapi_cache_put(&c, keys[i], keys[i], 40);
+	}
+	int found = 0;
+	for (int i = 0; i < 500; i++) {
+		v = mapi_cache_get(&c, keys[i]);
+		if (v && strcmp(v, keys[i]) == 0)
+			found++;
+		free(v);
+	}
+	ck_assert_int_ge(found, 495);
+	/* An item too large for the bound is not kept. */
+	memset(ck, 'b', MAPI_CHANGEKEY_LEN);
+	mapi_cache_put(&c, ck, "big", MAPI_CACHE_BYTES);
+	ck_assert_ptr_null(mapi_cache_get(&c, ck));
+	mapi_cache_clear(&c);
+	ck_assert_ptr_null(mapi_cache_get(&c, keys[0]));
 }
 END_TEST
 
@@ -1049,17 +1144,29 @@ START_TEST(test_ics_change_key_and_recurrence)
 	ck_assert_str_eq(k1, k0);
 	ck_assert_ptr_null(str(x, 0, "Recurrence"));
 	done(x);
-	/* A Recurrence input is checked, then refused: never dropped. */
+	/* A Recurrence input is checked and stored; Load shows it, a List
+	 * over a window each occurrence. */
 	const char *rec[] = {"Subject=weekly", "Start=2026-12-03T09:00:00Z",
 			     "End=2026-12-03T10:00:00Z",
-			     "Recurrence=FREQ=WEEKLY;BYDAY=MO;COUNT=4", NULL};
+			     "Recurrence=FREQ=WEEKLY;BYDAY=TH;COUNT=4", NULL};
 	x = call("Appointment", "Create", rec);
-	ck_assert_int_eq(x->status, SB_ERR_INVALID_INPUT);
-	ck_assert_str_eq(x->err.code, "ErrorRecurrenceNotSupported");
-	ck_assert_msg(strstr(x->err.message, "Recurrence: recurring "
-					     "appointments are not stored by "
-					     "this broker yet"),
-		      "%s", x->err.message);
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	ck_assert_str_eq(str(x, 0, "Recurrence"),
+			 "FREQ=WEEKLY;BYDAY=TH;COUNT=4");
+	char recid[100];
+	snprintf(recid, sizeof recid, "Id=%s", str(x, 0, "Id"));
+	done(x);
+	const char *win[] = {"WindowStart=2026-12-09T00:00:00Z",
+			     "WindowEnd=2027-01-31T00:00:00Z", NULL};
+	x = call("Appointment", "List", win);
+	ck_assert_uint_eq(sb_testhost_rows(x), 3);
+	ck_assert_str_eq(str(x, 0, "Start"), "2026-12-10T09:00:00Z");
+	ck_assert_str_eq(str(x, 2, "End"), "2026-12-24T10:00:00Z");
+	ck_assert_str_eq(str(x, 1, "Recurrence"),
+			 "FREQ=WEEKLY;BYDAY=TH;COUNT=4");
+	done(x);
+	x = call("Appointment", "Delete", (const char *[]){recid, NULL});
+	ck_assert_int_eq(x->status, SB_OK);
 	done(x);
 	const char *badrec[] = {"Subject=hourly", "Start=2026-12-03T09:00:00Z",
 				"End=2026-12-03T10:00:00Z",
@@ -1090,8 +1197,9 @@ START_TEST(test_ics_change_key_and_recurrence)
 	done(x);
 	const char *f2[] = {"Id=foreign-2", NULL};
 	x = call("Appointment", "Load", f2);
+	/* Not of the subset: as libical writes it. */
 	ck_assert_str_eq(str(x, 0, "Recurrence"),
-			 "FREQ=WEEKLY;WKST=SU;BYDAY=MO");
+			 "FREQ=WEEKLY;BYDAY=MO;WKST=SU");
 	done(x);
 	const char *f3[] = {"Id=foreign-3", NULL};
 	x = call("Appointment", "Load", f3);
@@ -1400,6 +1508,7 @@ int main(void)
 	tcase_add_test(tc, test_paging);
 	tcase_add_test(tc, test_appointments_and_tasks);
 	tcase_add_test(tc, test_ical_fold);
+	tcase_add_test(tc, test_ics_cache);
 	tcase_add_test(tc, test_change_key);
 	tcase_add_test(tc, test_ics_change_key_and_recurrence);
 	tcase_add_test(tc, test_clean_text);
