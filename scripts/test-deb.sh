@@ -78,7 +78,8 @@ fi
 changes=$(ls "$work"/svcbroker_*.changes)
 deb() { ls "$work"/"$1"_*.deb 2>/dev/null | head -n 1; }
 for p in svcbrokerd svcbroker svcbroker-broker-mapi-stub svcbroker-broker-smtp \
-	svcbroker-broker-exchange-ews libsvcbroker2 libsvcbroker-net0 \
+	svcbroker-broker-exchange-ews svcbroker-broker-exchange-powershell-winrm \
+	libsvcbroker2 libsvcbroker-net0 libsvcbroker-mime0 \
 	libsvcbroker-runtime0 libsvcbroker-dev; do
 	if [ -n "$(deb $p)" ]; then ok "package $p built"; else notok "package $p built"; fi
 done
@@ -119,7 +120,7 @@ check "svcbrokerd: the daemon, its configuration, unit, user, console and man pa
 	/usr/share/man/man5/svcbroker.ini.5.gz
 check "svcbroker: the command-line client and its man page" \
 	has svcbroker /usr/bin/svcbroker /usr/share/man/man1/svcbroker.1.gz
-for b in mapi-stub smtp exchange-ews; do
+for b in mapi-stub smtp exchange-ews exchange-powershell-winrm; do
 	check "svcbroker-broker-$b: the module and its example" \
 		has svcbroker-broker-$b "/usr/lib/$ma/svcbroker/brokers/$b.so" \
 		"/usr/share/doc/svcbroker-broker-$b/examples/$b.example.ini"
