@@ -21,6 +21,7 @@
 #include "host.h"
 #include "json.h"
 #include "notify.h"
+#include "security.h"
 
 /* SIGTERM: calls get DRAIN_MS to finish, answers STOP_MS to be sent, and
  * the process is gone EXIT_MS after the signal whatever is stuck. */
@@ -177,6 +178,9 @@ static int check(const char *path)
 				      &ss, &len, buf, sizeof(buf)))
 			sbc_errlist_add(&errs, "%s: [server] %s", cfg->path,
 					buf);
+		/* the API's policy as start-up builds it: certificates and
+		 * keys read and matched, clients and grants checked */
+		sbc_security_unref(sbc_security_build(cfg, &errs));
 		for (char **m = cfg->modules; m && *m; m++) {
 			char eb[1024];
 			if (!sbc_module_load(cfg->module_dir, *m, eb,

@@ -255,6 +255,11 @@ with TlsDaemon(CONFIG, server_extra=SERVER) as d:
          "a key that does not match its certificate fails the reload",
          d.read_log()[-1500:])
     t.eq(serial_of(d.port), now, "... and the served certificate stays")
+    # --check reads and matches the pair as start-up would
+    code, out = d.check()
+    t.ok(code != 0 and "tls_key: " in out,
+         "--check: a key that does not match its certificate is an error",
+         (code, out[-1500:]))
     log = d.read_log()
     t.ok(TOKEN not in log and "PRIVATE KEY" not in log,
          "neither the token nor a key in the log")
