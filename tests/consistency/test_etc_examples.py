@@ -4,7 +4,9 @@ use keys that exist and values those keys accept.
 
 Each file is checked from a temporary copy whose [server] module_dir names
 the built modules, with every ${file:...} it references made as a file of
-the copy and every ${env:...} set; etc/ itself is never changed.  Each
+the copy, every ${env:...} set and every file a key names (ca_file,
+client_key, ...: validate() checks they open) made in the copy; etc/
+itself is never changed.  Each
 file is checked twice: as shipped, and with every commented-out key and
 section (";key = value", ";[instance x]") taken in, since those show keys
 an administrator is invited to use.  A copy with an unknown key must be
@@ -112,6 +114,18 @@ def prepare(src, workdir, module_dir, full):
             return "${file:%s}" % path
         if KEY.match(line):
             line = REF.sub(ref, line)
+            # a file the instance reads (validate() checks it opens): the
+            # example's path made as a file of the copy
+            fk = re.match(r"^(\s*([A-Za-z_]+)\s*=\s*)(/\S*)\s*$", line)
+            if fk and (fk.group(2).endswith("_file") or fk.group(2) in (
+                    "client_certificate", "client_key")):
+                n_files += 1
+                path = os.path.join(secrets, "%d-%s" % (
+                    n_files, os.path.basename(fk.group(3)) or "file"))
+                with open(path, "w") as f:
+                    f.write("example-file\n")
+                os.chmod(path, 0o600)
+                line = fk.group(1) + path + "\n"
         out.append(line)
     etc = os.path.join(workdir, "etc")
     os.makedirs(etc, exist_ok=True)
