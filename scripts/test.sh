@@ -95,7 +95,7 @@ fi
 if [ "${SB_NO_VALGRIND:-0}" != 1 ] && [ ! -f "$top/build.build-failed" ]; then
 	native=$(make -s -C "$top/build" print-native-tests | tr '\n' ' ')
 	(cd "$top/build" && make -k check TESTS="$native" CK_FORK=no CK_DEFAULT_TIMEOUT=600 \
-		LOG_COMPILER="./libtool --mode=execute valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect" \
+		LOG_COMPILER="./libtool --mode=execute valgrind -q --error-exitcode=99 --suppressions=$top/tests/valgrind.supp --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect" \
 		>"$top/build/valgrind.out" 2>&1) || status=1
 	grep -E '^(PASS|FAIL|SKIP|XFAIL|XPASS|ERROR):' "$top/build/valgrind.out" || true
 	count valgrind --tests-from "$top/build/valgrind.out" build

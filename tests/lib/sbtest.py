@@ -42,7 +42,10 @@ def daemon_command():
     if not VALGRIND:
         return [daemon_path()]
     return [os.path.join(TOP_BUILDDIR, "libtool"), "--mode=execute",
-            "valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
+            "valgrind", "-q", "--error-exitcode=99",
+            "--suppressions=" + os.path.join(TOP_SRCDIR, "tests",
+                                             "valgrind.supp"),
+            "--leak-check=full",
             "--errors-for-leak-kinds=definite,indirect",
             "--show-leak-kinds=definite,indirect", daemon_path()]
 
