@@ -547,7 +547,7 @@ enum sb_status sb_mime_build(const struct sb_mime_message *m,
 	    g_mime_message_get_addresses(msg, GMIME_ADDRESS_TYPE_FROM), from);
 	/* a generated id: 128 random bits at the sender's domain, or at
 	 * localhost when that is no plain host name */
-	char gen_id[MSGID_MAX] = "";
+	char gen_id[MSGID_MAX - 2] = ""; /* room for <> in msgid */
 	if (!m->message_id) {
 		const char *dom = strrchr(internet_address_mailbox_get_addr(
 					      (InternetAddressMailbox *)from),
