@@ -719,9 +719,15 @@ START_TEST(test_parse_caps)
 		sb_mime_parsed_free(&p);
 		sb_buf_free(&b);
 	}
+	/* Not under AddressSanitizer: its realloc always moves the block,
+	 * and GMime's parser grows a long header's buffer step by step (with
+	 * glibc's allocator, which grows large blocks in place, the parse is
+	 * linear: 5 ms for 30,000 words, 167 ms for 960,000). */
+#if !defined(__SANITIZE_ADDRESS__)
 	ck_assert_msg(took[1] < 30 * (took[0] + 5),
 		      "10x the input took %lld ms against %lld ms",
 		      (long long)took[1], (long long)took[0]);
+#endif
 
 	ck_assert_int_eq(sb_mime_parse("", 0, &p, &err), SB_ERR_INVALID_INPUT);
 	ck_assert_int_eq(sb_mime_parse("no headers here", 15, &p, &err),
