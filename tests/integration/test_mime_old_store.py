@@ -41,6 +41,12 @@ expected = json.load(open(os.path.join(DATA, "expected.json"), encoding="utf-8")
 top = tempfile.mkdtemp(prefix="mime-old-store-")
 store = os.path.join(top, "store")
 shutil.copytree(os.path.join(DATA, "maildir"), store)
+# the source tree may be read-only (make distcheck): the copy is the
+# store's own, writable as the daemon's files are
+for dirpath, dirs, files in os.walk(store):
+    os.chmod(dirpath, 0o700)
+    for f in files:
+        os.chmod(os.path.join(dirpath, f), 0o600)
 mailboxes = sorted({k.split("/")[0] for k in expected})
 CONF = ("[module mapi-stub]\nenabled = yes\n\n[instance local]\n"
         "broker = mapi-stub\nstore_dir = %s\nmailboxes = %s\n"
