@@ -121,6 +121,26 @@ static const struct sb_config_key wr_config[] = {
 
 /* ---- validate ----------------------------------------------------------- */
 
+/* The HTTP client's configuration of an instance: auth = ntlm is NTLMv2
+ * inside the Negotiate scheme (WinRM offers only Negotiate and Kerberos),
+ * kerberos the daemon's own credentials. */
+static void http_conf(const struct wr_conf *c, struct sb_http_conf *hc)
+{
+	*hc = (struct sb_http_conf){
+	    .url = c->url,
+	    .tls = c->tls,
+	    .auth = c->auth == WR_AUTH_NTLM	  ? SB_HTTP_AUTH_NTLM_NEGOTIATE
+		    : c->auth == WR_AUTH_KERBEROS ? SB_HTTP_AUTH_NEGOTIATE
+						  : SB_HTTP_AUTH_BASIC,
+	    .connect_timeout_ms = c->connect_timeout_ms,
+	    .max_response_size = c->max_output,
+	};
+	if (c->auth != WR_AUTH_KERBEROS) {
+		hc->username = c->username;
+		hc->password = c->password;
+	}
+}
+
 static enum sb_status wr_validate(const void *config, struct sb_error *err)
 {
 	const struct wr_conf *c = config;
@@ -134,31 +154,29 @@ static enum sb_status wr_validate(const void *config, struct sb_error *err)
 		    "clear text (libcurl cannot do WinRM's message-level "
 		    "encryption); use https:// or set allow_unencrypted = "
 		    "yes");
-	switch (c->auth) {
-	case WR_AUTH_BASIC:
-	case WR_AUTH_NTLM:
-		if (!c->username || !*c->username)
-			return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
-					    "username: required with auth = %s",
-					    auth_choices[c->auth]);
-		if (!c->password || !*c->password)
-			return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
-					    "password: required with auth = %s",
-					    auth_choices[c->auth]);
-		break;
-	case WR_AUTH_KERBEROS:
-		if (c->username || c->password)
-			return sb_error_set(
-			    err, SB_ERR_INVALID_INPUT, NULL,
-			    "username, password: auth = kerberos uses the "
-			    "daemon's own credentials (KRB5CCNAME or "
-			    "KRB5_CLIENT_KTNAME), not these keys");
-		break;
-	default:
+	if (c->auth == WR_AUTH_KERBEROS && (c->username || c->password))
+		return sb_error_set(
+		    err, SB_ERR_INVALID_INPUT, NULL,
+		    "username, password: auth = kerberos uses the daemon's "
+		    "own credentials (KRB5CCNAME or KRB5_CLIENT_KTNAME), not "
+		    "these keys");
+	/* in the broker's own names (the client would say ntlm-negotiate) */
+	if (c->auth != WR_AUTH_KERBEROS && (!c->username || !*c->username))
 		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
-				    "auth: unknown value");
-	}
-	return SB_OK;
+				    "username: required with auth = %s",
+				    auth_choices[c->auth]);
+	if (c->auth != WR_AUTH_KERBEROS && (!c->password || !*c->password))
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "password: required with auth = %s",
+				    auth_choices[c->auth]);
+	/* the HTTP client's own rules (the URL, the NTLM user name and
+	 * password form), then the files open() will read */
+	struct sb_http_conf hc;
+	http_conf(c, &hc);
+	enum sb_status st = sb_http_conf_check(&hc, err);
+	if (st == SB_OK)
+		st = sb_path_check("ca_file", c->tls.ca_file, 0, err);
+	return st;
 }
 
 /* ---- the instance ------------------------------------------------------- */
@@ -240,30 +258,8 @@ static enum sb_status wr_open(const struct sb_host *host, const void *config,
 				    "out of memory");
 	w->host = host;
 	w->conf = c;
-	struct sb_http_conf hc = {
-	    .url = c->url,
-	    .tls = c->tls,
-	    .auth = SB_HTTP_AUTH_BASIC,
-	    .connect_timeout_ms = c->connect_timeout_ms,
-	    .request_timeout_ms = 0,
-	    .max_response_size = c->max_output,
-	};
-	switch (c->auth) {
-	case WR_AUTH_NTLM:
-		/* NTLMv2 inside the Negotiate scheme: WinRM offers only
-		 * Negotiate and Kerberos */
-		hc.auth = SB_HTTP_AUTH_NTLM_NEGOTIATE;
-		break;
-	case WR_AUTH_KERBEROS:
-		hc.auth = SB_HTTP_AUTH_NEGOTIATE;
-		break;
-	default:
-		break;
-	}
-	if (c->auth != WR_AUTH_KERBEROS) {
-		hc.username = c->username;
-		hc.password = c->password;
-	}
+	struct sb_http_conf hc;
+	http_conf(c, &hc);
 	struct wr_transport_conf tc = {
 	    .http = &hc,
 	    .max_shells = (int)c->max_shells,

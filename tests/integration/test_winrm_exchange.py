@@ -9,6 +9,7 @@ round-tripped exactly, Mailbox.List paging over 250 mailboxes with equal
 names in two OUs, and max_shells never exceeded at the server, also
 across a reload."""
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -533,6 +534,14 @@ def tests_config():
     rc, out = check_config(MODULE + inst("v", url, "exchange_version = 2003\n"))
     c.ok(rc != 0 and "exchange_version" in out,
          "--check refuses an unknown exchange_version", out[-500:])
+    rc, out = check_config(MODULE + re.sub(
+        r"(?m)^ca_file = .*$", "ca_file = /no/such-ca.pem", inst("f", url)))
+    c.ok(rc != 0 and "ca_file: /no/such-ca.pem: no such file" in out,
+         "--check: a ca_file that does not exist", out[-500:])
+    rc, out = check_config(MODULE + inst(
+        "u", "https://user:pw@127.0.0.1:5986/wsman"))
+    c.ok(rc != 0 and "no credentials in the URL" in out,
+         "--check: credentials in the url are refused", out[-500:])
     # plain http with allow_unencrypted: works, with a warning at start-up
     with MockWinRM(["--lifetime", "300"]) as w:
         body = MODULE + inst("plain", w.url, "allow_unencrypted = yes\n")
