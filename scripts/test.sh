@@ -56,6 +56,14 @@ run_suite() { # run_suite BUILD_DIR [configure args...]
 	# -k: run every test even if one fails; counts come from the logs.
 	(cd "$top/$bdir" && make -k -j2 check VERBOSE=1 >"$top/$bdir/check.out" 2>&1) || status=1
 	grep -E '^(PASS|FAIL|SKIP|XFAIL|XPASS|ERROR):' "$top/$bdir/check.out" || true
+	# A test program that did not compile leaves no result to count: the
+	# run counts as a failed build, never as "0 failed".
+	if grep -qE 'error:|Error [0-9]+$' "$top/$bdir/check.out" &&
+		! grep -qE '^(PASS|FAIL|SKIP|XFAIL|XPASS|ERROR):' "$top/$bdir/check.out"; then
+		echo "test.sh: make check in $bdir built no tests; see $bdir/check.out" >&2
+		grep -E 'error:' "$top/$bdir/check.out" | head -n 5 >&2
+		echo "check:$bdir" >>"$top/$bdir.build-failed"
+	fi
 }
 
 run_suite build
