@@ -331,6 +331,13 @@ enum sb_status mapi_appointment_load(void *state, const struct sb_call *call,
 enum sb_status mapi_appointment_delete(void *state, const struct sb_call *call,
 				       struct sb_result *r,
 				       struct sb_error *err);
+/* Change the given properties of an appointment in its file (the rest of
+ * the file, its zones and exceptions, kept; see mapi_calendar.c).  Given a
+ * ChangeKey that is not the item's current one: 409
+ * ErrorIrresolvableConflict, the item left as it is. */
+enum sb_status mapi_appointment_update(void *state, const struct sb_call *call,
+				       struct sb_result *r,
+				       struct sb_error *err);
 enum sb_status mapi_task_create(void *state, const struct sb_call *call,
 				struct sb_result *r, struct sb_error *err);
 enum sb_status mapi_task_list(void *state, const struct sb_call *call,
@@ -342,6 +349,10 @@ enum sb_status mapi_task_load(void *state, const struct sb_call *call,
 enum sb_status mapi_task_complete(void *state, const struct sb_call *call,
 				  struct sb_result *r, struct sb_error *err);
 enum sb_status mapi_task_delete(void *state, const struct sb_call *call,
+				struct sb_result *r, struct sb_error *err);
+/* Change the given properties of a task, Status and PercentComplete kept
+ * coherent (Completed with 100 and only with it); ChangeKey as Complete. */
+enum sb_status mapi_task_update(void *state, const struct sb_call *call,
 				struct sb_result *r, struct sb_error *err);
 /* Shared by both: list/load/delete of .ics items in a directory.
  *
@@ -361,6 +372,18 @@ enum sb_status mapi_ics_load(struct mapi_mailbox *mb, const char *folder,
 enum sb_status mapi_ics_delete(struct mapi_mailbox *mb, const char *folder,
 			       const char *id, const char *what,
 			       struct sb_error *err);
+/* Update of an .ics item: what happens to input name.  MAPI_KEEP when it
+ * is not given; MAPI_CLEAR when it is given empty ("" for a string, []
+ * for a list) or named in the method's "Clear" input; else MAPI_SET.  A
+ * value given and named in Clear too: SB_ERR_INVALID_INPUT naming it. */
+enum mapi_change { MAPI_KEEP, MAPI_SET, MAPI_CLEAR };
+enum sb_status mapi_change_of(const struct sb_call *call, const char *name,
+			      enum mapi_change *out, struct sb_error *err);
+/* SB_ERR_CONFLICT (ErrorIrresolvableConflict) when want (an Update's
+ * ChangeKey input; NULL or "": no check) is not the item's current ck. */
+enum sb_status mapi_change_key_check(const char *want, const char *ck,
+				     const char *what, const char *id,
+				     struct sb_error *err);
 /* Every Id (file name minus ".ics") in the folder; malloc'd. */
 int mapi_ics_ids(struct mapi_mailbox *mb, const char *folder, char ***ids,
 		 size_t *n);
@@ -458,6 +481,20 @@ bool mapi_ical_add_zone(icalcomponent *cal, icaltimezone *z, const char *tzid,
  */
 icaltimezone *mapi_ical_zone_of(icalcomponent *cal, icalproperty *p,
 				const char **tzid);
+
+/* Editing a parsed file (Update): remove every property of kind from c
+ * (with xname, only the X- properties of that name); remove every
+ * component of kind directly inside c. */
+void mapi_ical_remove_props(icalcomponent *c, icalproperty_kind kind,
+			    const char *xname);
+void mapi_ical_remove_comps(icalcomponent *c, icalcomponent_kind kind);
+/* Give cal z's VTIMEZONE under TZID tzid, its rules from `from` on, in
+ * place of one of that TZID it has; the zones placed before the other
+ * components. */
+bool mapi_ical_set_zone(icalcomponent *cal, icaltimezone *z, const char *tzid,
+			int64_t from);
+/* Remove every VTIMEZONE of cal whose TZID no property refers to. */
+void mapi_ical_drop_unused_zones(icalcomponent *cal);
 
 /* Times.  The years MAPI_YEAR_MIN..MAPI_YEAR_MAX, existing days only. */
 #define MAPI_YEAR_MIN 1601

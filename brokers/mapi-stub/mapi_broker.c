@@ -404,6 +404,52 @@ static const struct sb_param appt_list_in[] = {
 	SB_PARAM_MAILBOX,
 	SB_PARAM_END,
 };
+/* Update: the item's Id, the ChangeKey it was read with, then what changes
+ * (Subject and the inputs of Create, none required). */
+static const char *const appt_clear_choices[] = {
+	"Body", "Location", "TimeZone", "Reminder", "Categories", "Recurrence",
+	NULL};
+static const struct sb_param appt_update_in[] = {
+	{.name = "Id", .type = SB_TYPE_TEXT, .flags = SB_REQUIRED,
+	 .max_size = MAPI_ID_MAX, .doc = "Id of the appointment."},
+	{.name = "ChangeKey", .type = SB_TYPE_TEXT, .max_size = 64,
+	 .doc = "The ChangeKey the appointment was read with: if it has "
+		"changed since, 409 conflict and the item is left as it is "
+		"(not given or empty: no check)."},
+	{.name = "Subject", .type = SB_TYPE_TEXT, .max_size = SUBJECT_MAX,
+	 .doc = "New title (empty: none)."},
+	{.name = "Start", .type = SB_TYPE_DATETIME,
+	 .doc = "New start, ISO 8601 with offset; the End kept or given must "
+		"not be before it."},
+	{.name = "End", .type = SB_TYPE_DATETIME,
+	 .doc = "New end, ISO 8601 with offset; not before Start."},
+	{.name = "Body", .type = SB_TYPE_MEMO, .max_size = 1024 * 512,
+	 .doc = "New description (empty: none)."},
+	{.name = "Location", .type = SB_TYPE_TEXT, .max_size = 1024,
+	 .doc = "New place (empty: none)."},
+	{.name = "TimeZone", .type = SB_TYPE_TEXT, .max_size = 128,
+	 .doc = "New time zone name, the times kept as instants (empty: "
+		"none, UTC).  Not given: the item keeps its zone and its "
+		"VTIMEZONE."},
+	{.name = "IsAllDay", .type = SB_TYPE_BOOLEAN,
+	 .doc = "Whole days or not; a change needs Start and End too."},
+	{.name = "Reminder", .type = SB_TYPE_NUMBER,
+	 .doc = "Minutes before Start to remind (0..40320); name it in Clear "
+		"to remove the reminder."},
+	{.name = "Categories", .type = SB_TYPE_TEXT, .flags = SB_MULTI,
+	 .max_size = 50, .doc = "The new category names ([]: none)."},
+	{.name = "Recurrence", .type = SB_TYPE_TEXT,
+	 .max_size = SB_RRULE_TEXT_MAX,
+	 .doc = "New RRULE of the shared subset (empty: a single "
+		"appointment).  A series whose rule, Start, IsAllDay or zone "
+		"changes loses its excluded and changed occurrences."},
+	{.name = "Clear", .type = SB_TYPE_ENUM, .flags = SB_MULTI,
+	 .choices = appt_clear_choices,
+	 .doc = "Properties to remove, as an empty value does: Body, "
+		"Location, TimeZone, Reminder, Categories, Recurrence."},
+	SB_PARAM_MAILBOX,
+	SB_PARAM_END,
+};
 static const char *const appt_ret[] = {
 	"Id",	    "ChangeKey", "Subject",  "Body",	   "Location",
 	"Start",    "End",	 "TimeZone", "IsAllDay", "Reminder",
@@ -422,6 +468,15 @@ static const struct sb_method appt_methods[] = {
 	 .handler = mapi_appointment_load,
 	 .doc = "Load one appointment.",
 	 .inputs = item_id_in,
+	 .returns = appt_ret},
+	{.name = "Update",
+	 .kind = SB_KIND_UPDATE,
+	 .handler = mapi_appointment_update,
+	 .doc = "Change the given properties of an appointment, the others "
+		"(and the rest of its iCalendar file) kept; with a ChangeKey, "
+		"only if the item has not changed since.  Returns its row as "
+		"Load does, with the new ChangeKey.",
+	 .inputs = appt_update_in,
 	 .returns = appt_ret},
 	{.name = "Delete",
 	 .kind = SB_KIND_DELETE,
@@ -492,6 +547,44 @@ static const struct sb_param task_complete_in[] = {
 	SB_PARAM_MAILBOX,
 	SB_PARAM_END,
 };
+static const char *const task_clear_choices[] = {"Body", "StartDate",
+						 "DueDate", "Owner", NULL};
+static const struct sb_param task_update_in[] = {
+	{.name = "Id", .type = SB_TYPE_TEXT, .flags = SB_REQUIRED,
+	 .max_size = MAPI_ID_MAX, .doc = "Id of the task."},
+	{.name = "ChangeKey", .type = SB_TYPE_TEXT, .max_size = 64,
+	 .doc = "The ChangeKey the task was read with: if it has changed "
+		"since, 409 conflict and the task is left as it is (not given "
+		"or empty: no check)."},
+	{.name = "Subject", .type = SB_TYPE_TEXT, .max_size = SUBJECT_MAX,
+	 .doc = "New title (empty: none)."},
+	{.name = "Body", .type = SB_TYPE_MEMO, .max_size = 1024 * 512,
+	 .doc = "New description (empty: none)."},
+	{.name = "StartDate", .type = SB_TYPE_DATE,
+	 .doc = "New start day; name it in Clear to remove it."},
+	{.name = "DueDate", .type = SB_TYPE_DATE,
+	 .doc = "New due date, not before StartDate; name it in Clear to "
+		"remove it."},
+	{.name = "Status", .type = SB_TYPE_ENUM,
+	 .choices = sb_task_status_choices,
+	 .doc = "New state: Completed sets PercentComplete 100; another "
+		"takes a task at 100 back to 0."},
+	{.name = "PercentComplete", .type = SB_TYPE_NUMBER,
+	 .doc = "0..100: 100 completes the task; less takes a completed one "
+		"back to InProgress (NotStarted at 0), more than 0 a "
+		"NotStarted one to InProgress.  With Status, they must "
+		"agree."},
+	{.name = "Importance", .type = SB_TYPE_ENUM,
+	 .choices = sb_importance_choices, .doc = "Low, Normal or High."},
+	{.name = "Owner", .type = SB_TYPE_TEXT, .max_size = 256,
+	 .doc = "New person responsible (empty: none)."},
+	{.name = "Clear", .type = SB_TYPE_ENUM, .flags = SB_MULTI,
+	 .choices = task_clear_choices,
+	 .doc = "Properties to remove, as an empty value does: Body, "
+		"StartDate, DueDate, Owner."},
+	SB_PARAM_MAILBOX,
+	SB_PARAM_END,
+};
 static const char *const task_ret[] = {"Id", "ChangeKey", "Subject", "Body",
 				       "StartDate", "DueDate",	    "Status",
 				       "PercentComplete", "Importance", "Owner",
@@ -508,6 +601,16 @@ static const struct sb_method task_methods[] = {
 	 .handler = mapi_task_load,
 	 .doc = "Load one task.",
 	 .inputs = item_id_in,
+	 .returns = task_ret},
+	{.name = "Update",
+	 .kind = SB_KIND_UPDATE,
+	 .handler = mapi_task_update,
+	 .doc = "Change the given properties of a task, the others kept, "
+		"Status and PercentComplete coherent (Completed with 100 and "
+		"only with it); with a ChangeKey, only if the task has not "
+		"changed since.  Returns its row as Load does, with the new "
+		"ChangeKey.",
+	 .inputs = task_update_in,
 	 .returns = task_ret},
 	{.name = "Complete",
 	 .kind = SB_KIND_UPDATE,

@@ -1,4 +1,4 @@
-/* mapi-stub: the Appointment object — Create, Load, Delete, List over
+/* mapi-stub: the Appointment object — Create, Load, Update, Delete, List over
  * iCalendar VEVENT files in the mailbox's Calendar/ directory.
  *
  * Recurrence: Create stores a Recurrence of the shared subset as the
@@ -51,6 +51,19 @@ static void appt_free(struct appt *a)
 	memset(a, 0, sizeof *a);
 }
 
+/* Add to VEVENT c a display alarm `minutes` before its start. */
+static bool add_alarm(icalcomponent *c, int64_t minutes)
+{
+	icalcomponent *al = icalcomponent_new(ICAL_VALARM_COMPONENT);
+	icalcomponent_add_component(c, al);
+	icalcomponent_add_property(
+	    al, icalproperty_new_action(ICAL_ACTION_DISPLAY));
+	struct icaltriggertype tr = icaltriggertype_from_int(0);
+	tr.duration = icaldurationtype_from_int(-(int)minutes * 60);
+	icalcomponent_add_property(al, icalproperty_new_trigger(tr));
+	return mapi_ical_add_text(al, ICAL_DESCRIPTION_PROPERTY, "Reminder");
+}
+
 /* Write a's VEVENT.  With a time zone libical knows (an IANA name), the
  * times are written in it with TZID and the zone's VTIMEZONE, so the local
  * zone survives for other calendar tools; any other TimeZone (a Windows
@@ -90,17 +103,8 @@ static char *appt_ics(const struct appt *a, icaltimezone *z,
 					a->n_categories);
 	if (ok && a->tz && !tzid)
 		ok = mapi_ical_add_x(c, "X-SVCBROKER-TIMEZONE", a->tz);
-	if (ok && a->reminder >= 0) {
-		icalcomponent *al = icalcomponent_new(ICAL_VALARM_COMPONENT);
-		icalcomponent_add_component(c, al);
-		icalcomponent_add_property(
-		    al, icalproperty_new_action(ICAL_ACTION_DISPLAY));
-		struct icaltriggertype tr = icaltriggertype_from_int(0);
-		tr.duration = icaldurationtype_from_int(-(int)a->reminder * 60);
-		icalcomponent_add_property(al, icalproperty_new_trigger(tr));
-		ok = mapi_ical_add_text(al, ICAL_DESCRIPTION_PROPERTY,
-					"Reminder");
-	}
+	if (ok && a->reminder >= 0)
+		ok = add_alarm(c, a->reminder);
 	char *text = ok ? mapi_ical_text(cal) : NULL;
 	icalcomponent_free(cal);
 	mapi_ical_release();
@@ -299,13 +303,50 @@ static bool date_of(const char *iso, int64_t *out)
 	return true;
 }
 
+/* The RRULE to store for Recurrence rec: checked against the shared
+ * subset (a malformed rule is named as such), then read by libical from
+ * the same text.  UNTIL takes DTSTART's value type (RFC 5545 3.3.10): the
+ * end date of an all-day series; for set hours, a date means the end of
+ * that day in z (the zone the times are written in; NULL: UTC), in UTC. */
+static enum sb_status rule_for(const char *rec, bool all_day, icaltimezone *z,
+			       struct icalrecurrencetype *rule,
+			       struct sb_error *err)
+{
+	struct sb_rrule sr;
+	enum sb_status rs = sb_rrule_parse(rec, &sr, err);
+	if (rs != SB_OK)
+		return rs;
+	*rule = icalrecurrencetype_from_string(rec);
+	icalerror_clear_errno();
+	if (rule->freq == ICAL_NO_RECURRENCE)
+		return sb_error_set(err, SB_ERR_INVALID_INPUT,
+				    SB_RRULE_ERROR_CODE,
+				    "Recurrence: \"%.100s\" is not an RRULE "
+				    "iCalendar can hold",
+				    rec);
+	if (!sr.has_until)
+		return SB_OK;
+	if (all_day) {
+		rule->until = mapi_ical_time_in(sr.until, true, NULL);
+	} else if (sr.until_is_date) {
+		struct icaltimetype d = mapi_ical_time_in(sr.until, true, NULL);
+		d.is_date = 0;
+		d.hour = 23;
+		d.minute = 59;
+		d.second = 59;
+		int64_t e;
+		if (!mapi_ical_time_epoch(d, z, &e))
+			e = sr.until + 86399;
+		rule->until = mapi_ical_time_in(e, false, NULL);
+	}
+	return SB_OK;
+}
+
 static enum sb_status appt_create(struct mapi_store *s, struct mapi_mailbox *mb,
 				  const struct sb_call *call,
 				  struct sb_result *r, struct sb_error *err)
 {
 	struct appt a = {.reminder = -1};
-	int64_t until = INT64_MIN;
-	bool until_is_date = false;
 	const char *start = sb_call_str(call, "Start", NULL);
 	const char *end = sb_call_str(call, "End", NULL);
 	if (!sb_datetime_parse(start, &a.start) ||
@@ -331,27 +372,17 @@ static enum sb_status appt_create(struct mapi_store *s, struct mapi_mailbox *mb,
 		    err, SB_ERR_INVALID_INPUT,
 		    "ErrorCalendarEndDateIsEarlierThanStartDate",
 		    "End (%s) is before Start (%s)", end, start);
-	/* An empty Recurrence is no recurrence.  Any other is checked
-	 * against the shared subset (so a malformed rule is named as such)
-	 * and stored as the RRULE libical reads from the same text. */
+	/* An empty Recurrence is no recurrence. */
 	const char *rec = sb_call_str(call, "Recurrence", NULL);
 	struct icalrecurrencetype rule;
 	bool has_rule = rec && *rec;
+	a.tz = (char *)sb_call_str(call, "TimeZone", NULL);
+	icaltimezone *z = a.tz ? mapi_ical_zone(a.tz) : NULL;
 	if (has_rule) {
-		struct sb_rrule sr;
-		enum sb_status rs = sb_rrule_parse(rec, &sr, err);
+		enum sb_status rs =
+		    rule_for(rec, a.all_day, a.all_day ? NULL : z, &rule, err);
 		if (rs != SB_OK)
 			return rs;
-		rule = icalrecurrencetype_from_string(rec);
-		icalerror_clear_errno();
-		if (rule.freq == ICAL_NO_RECURRENCE)
-			return sb_error_set(err, SB_ERR_INVALID_INPUT,
-					    SB_RRULE_ERROR_CODE,
-					    "Recurrence: \"%.100s\" is not "
-					    "an RRULE iCalendar can hold",
-					    rec);
-		until = sr.has_until ? sr.until : INT64_MIN;
-		until_is_date = sr.until_is_date;
 	}
 	int64_t rem;
 	if (sb_call_int(call, "Reminder", &rem)) {
@@ -370,7 +401,6 @@ static enum sb_status appt_create(struct mapi_store *s, struct mapi_mailbox *mb,
 	a.subject = (char *)sb_call_str(call, "Subject", NULL);
 	a.body = (char *)sb_call_str(call, "Body", NULL);
 	a.location = (char *)sb_call_str(call, "Location", NULL);
-	a.tz = (char *)sb_call_str(call, "TimeZone", NULL);
 	a.n_categories = sb_call_count(call, "Categories");
 	char **cats = calloc(a.n_categories + 1, sizeof *cats);
 	if (!cats)
@@ -380,26 +410,6 @@ static enum sb_status appt_create(struct mapi_store *s, struct mapi_mailbox *mb,
 		cats[i] = (char *)sb_call_str_at(call, "Categories", i);
 	a.categories = cats;
 	a.created = time(NULL);
-	icaltimezone *z = a.tz ? mapi_ical_zone(a.tz) : NULL;
-	if (has_rule && until != INT64_MIN) {
-		/* UNTIL takes DTSTART's value type (RFC 5545 3.3.10): the
-		 * end date of an all-day series; for set hours, a date means
-		 * the end of that day where the series is planned, in UTC. */
-		if (a.all_day)
-			rule.until = mapi_ical_time_in(until, true, NULL);
-		else if (until_is_date) {
-			struct icaltimetype d =
-			    mapi_ical_time_in(until, true, NULL);
-			d.is_date = 0;
-			d.hour = 23;
-			d.minute = 59;
-			d.second = 59;
-			int64_t e;
-			if (!mapi_ical_time_epoch(d, a.all_day ? NULL : z, &e))
-				e = until + 86399;
-			rule.until = mapi_ical_time_in(e, false, NULL);
-		}
-	}
 	a.recurrence = NULL;
 	char canon[SB_RRULE_TEXT_MAX + 1];
 	char *text = appt_ics(&a, z, has_rule ? &rule : NULL);
@@ -879,7 +889,315 @@ static enum sb_status appt_delete(struct mapi_store *s, struct mapi_mailbox *mb,
 	return st;
 }
 
+/* ---- Update --------------------------------------------------------- */
+
+/* Remove a series' exceptions: its EXDATEs and RDATEs, and the VEVENTs of
+ * the file that change one of its occurrences (RECURRENCE-ID). */
+static void drop_exceptions(icalcomponent *cal, icalcomponent *m)
+{
+	mapi_ical_remove_props(m, ICAL_EXDATE_PROPERTY, NULL);
+	mapi_ical_remove_props(m, ICAL_RDATE_PROPERTY, NULL);
+	icalcomponent *v[MAPI_ICAL_MAX_COMPS];
+	size_t n = 0;
+	for (icalcomponent *c =
+		 icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT);
+	     c && n < MAPI_ICAL_MAX_COMPS;
+	     c = icalcomponent_get_next_component(cal, ICAL_VEVENT_COMPONENT))
+		if (c != m && icalcomponent_get_first_property(
+				  c, ICAL_RECURRENCEID_PROPERTY))
+			v[n++] = c;
+	for (size_t i = 0; i < n; i++) {
+		icalcomponent_remove_component(cal, v[i]);
+		icalcomponent_free(v[i]);
+	}
+}
+
+/* Replace c's property kind by the TEXT value v (none when v is NULL). */
+static bool set_text(icalcomponent *c, icalproperty_kind kind, const char *v)
+{
+	mapi_ical_remove_props(c, kind, NULL);
+	return !v || mapi_ical_add_text(c, kind, v);
+}
+
+/* The inputs of an Update that may be cleared, in this order. */
+enum {
+	U_SUBJECT,
+	U_BODY,
+	U_LOCATION,
+	U_TZ,
+	U_REMINDER,
+	U_CATEGORIES,
+	U_RECURRENCE,
+	U_N
+};
+static const char *const u_names[U_N] = {"Subject",   "Body",	  "Location",
+					 "TimeZone",  "Reminder", "Categories",
+					 "Recurrence"};
+
+/* The canonical text of a Recurrence of the subset, or "" */
+static void canonical(const char *rec, char *out, size_t len)
+{
+	struct sb_rrule sr;
+	out[0] = '\0';
+	if (rec && sb_rrule_parse(rec, &sr, NULL) == SB_OK &&
+	    !sb_rrule_format(&sr, out, len))
+		out[0] = '\0';
+}
+
+/* Apply the Update's inputs to a (read with its file) and write the file
+ * anew into *text.  Nothing is written here: an error leaves the item as
+ * it is. */
+static enum sb_status appt_apply(struct appt *a, const struct sb_call *call,
+				 const enum mapi_change *ch, char **text,
+				 struct sb_error *err)
+{
+	icalcomponent *cal = a->cal, *m = a->master;
+	*text = NULL;
+
+	/* ---- the times: Start, End, IsAllDay, TimeZone -------------- */
+	bool all_day = a->all_day, v;
+	bool ad_changed = sb_call_bool(call, "IsAllDay", &v) && v != all_day;
+	if (ad_changed)
+		all_day = v;
+	const char *sv = sb_call_str(call, "Start", NULL);
+	const char *ev = sb_call_str(call, "End", NULL);
+	if (ad_changed && (!sv || !ev))
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "IsAllDay: changing it needs Start and "
+				    "End too");
+	int64_t start = a->start, end = a->end;
+	if (sv && !sb_datetime_parse(sv, &start))
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "Start: expected an ISO 8601 date-time "
+				    "with offset");
+	if (ev && !sb_datetime_parse(ev, &end))
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "End: expected an ISO 8601 date-time with "
+				    "offset");
+	if (all_day) {
+		/* Whole days, as Create takes them: the dates written. */
+		if (sv)
+			date_of(sv, &start);
+		if (ev)
+			date_of(ev, &end);
+		if (ev && end == start)
+			end = start + 86400;
+	}
+	if (start < MAPI_EPOCH_MIN || end > MAPI_EPOCH_MAX)
+		return sb_error_set(err, SB_ERR_INVALID_INPUT,
+				    "ErrorCalendarOutOfRange",
+				    "Start/End: only years %d to %d can be "
+				    "stored",
+				    MAPI_YEAR_MIN, MAPI_YEAR_MAX);
+	if (end < start) {
+		char ts[32], te[32];
+		sb_datetime_format(start, ts, sizeof ts);
+		sb_datetime_format(end, te, sizeof te);
+		return sb_error_set(
+		    err, SB_ERR_INVALID_INPUT,
+		    "ErrorCalendarEndDateIsEarlierThanStartDate",
+		    "End (%s) is before Start (%s)", te, ts);
+	}
+	/* The zone: the given TimeZone, none when cleared, else the item's
+	 * own.  Times are written in it when it is an IANA name libical
+	 * knows, or the file's own VTIMEZONE the item already uses; any
+	 * other name is kept in X-SVCBROKER-TIMEZONE with UTC times. */
+	const char *tzname = ch[U_TZ] == MAPI_SET
+				 ? sb_call_str(call, "TimeZone", NULL)
+			     : ch[U_TZ] == MAPI_CLEAR ? NULL
+						      : a->tz;
+	icalproperty *dp =
+	    icalcomponent_get_first_property(m, ICAL_DTSTART_PROPERTY);
+	const char *otp = NULL;
+	icaltimezone *zold =
+	    dp && !a->all_day ? mapi_ical_zone_of(cal, dp, &otp) : NULL;
+	char old_tzid[256];
+	snprintf(old_tzid, sizeof old_tzid, "%s", zold && otp ? otp : "");
+	icaltimezone *z = NULL;
+	const char *tzid = NULL;
+	bool builtin = false;
+	if (!all_day && tzname && (z = mapi_ical_zone(tzname))) {
+		tzid = tzname;
+		builtin = true;
+	} else if (!all_day && tzname && zold &&
+		   strcmp(old_tzid, tzname) == 0) {
+		z = zold;
+		tzid = old_tzid;
+	}
+	bool times = sv || ev || ad_changed || ch[U_TZ] != MAPI_KEEP;
+	bool zone_changed = !all_day && ch[U_TZ] != MAPI_KEEP &&
+			    strcmp(tzid ? tzid : "", old_tzid) != 0;
+
+	/* ---- Recurrence ----------------------------------------------- */
+	const char *rec = ch[U_RECURRENCE] == MAPI_SET
+			      ? sb_call_str(call, "Recurrence", NULL)
+			  : ch[U_RECURRENCE] == MAPI_CLEAR ? NULL
+							   : a->recurrence;
+	char was[SB_RRULE_TEXT_MAX + 1], now[SB_RRULE_TEXT_MAX + 1];
+	canonical(a->recurrence, was, sizeof was);
+	canonical(ch[U_RECURRENCE] == MAPI_SET ? rec : NULL, now, sizeof now);
+	bool rec_changed = (ch[U_RECURRENCE] == MAPI_CLEAR && a->recurrence) ||
+			   (ch[U_RECURRENCE] == MAPI_SET &&
+			    (!a->recurrence || !*was || strcmp(was, now) != 0));
+	struct icalrecurrencetype rule;
+	bool write_rule = false;
+	if (rec && (ch[U_RECURRENCE] == MAPI_SET || (times && *was))) {
+		enum sb_status rs = rule_for(rec, all_day, z, &rule, err);
+		if (rs != SB_OK)
+			return rs;
+		write_rule = true;
+	}
+	int64_t rem = -1;
+	if (ch[U_REMINDER] == MAPI_SET &&
+	    (!sb_call_int(call, "Reminder", &rem) || rem < 0 ||
+	     rem > REMINDER_MAX))
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "Reminder: %lld is out of range 0..%d "
+				    "minutes",
+				    (long long)rem, REMINDER_MAX);
+
+	/* ---- the checks are done: the file is changed ------------------ */
+	/* A series whose pattern changes (its rule, its start, all-day or
+	 * not, its zone) loses its exceptions, as Exchange's do: the dates
+	 * they name are no occurrences of the new pattern. */
+	if (rec_changed || (a->recurrence && ((sv && start != a->start) ||
+					      ad_changed || zone_changed)))
+		drop_exceptions(cal, m);
+	bool ok = true;
+	if (times) {
+		mapi_ical_remove_props(m, ICAL_DTSTART_PROPERTY, NULL);
+		mapi_ical_remove_props(m, ICAL_DTEND_PROPERTY, NULL);
+		mapi_ical_remove_props(m, ICAL_DURATION_PROPERTY, NULL);
+		mapi_ical_remove_props(m, ICAL_X_PROPERTY,
+				       "X-SVCBROKER-TIMEZONE");
+		ok = mapi_ical_add_time(m, ICAL_DTSTART_PROPERTY, start,
+					all_day, z, tzid) &&
+		     mapi_ical_add_time(m, ICAL_DTEND_PROPERTY, end, all_day, z,
+					tzid);
+		if (ok && tzname && !tzid)
+			ok = mapi_ical_add_x(m, "X-SVCBROKER-TIMEZONE", tzname);
+		/* A zone libical knows: its VTIMEZONE written anew from the
+		 * earliest start on (a custom one is kept as it is). */
+		if (ok && builtin &&
+		    !mapi_ical_set_zone(cal, z, tzid,
+					start < a->start ? start : a->start))
+			ok = false;
+	}
+	if (ok && ch[U_RECURRENCE] == MAPI_CLEAR)
+		mapi_ical_remove_props(m, ICAL_RRULE_PROPERTY, NULL);
+	if (ok && write_rule) {
+		mapi_ical_remove_props(m, ICAL_RRULE_PROPERTY, NULL);
+		icalcomponent_add_property(m, icalproperty_new_rrule(rule));
+	}
+	static const icalproperty_kind text_kind[] = {
+	    [U_SUBJECT] = ICAL_SUMMARY_PROPERTY,
+	    [U_BODY] = ICAL_DESCRIPTION_PROPERTY,
+	    [U_LOCATION] = ICAL_LOCATION_PROPERTY};
+	for (int i = U_SUBJECT; ok && i <= U_LOCATION; i++)
+		if (ch[i] != MAPI_KEEP)
+			ok = set_text(m, text_kind[i],
+				      ch[i] == MAPI_SET
+					  ? sb_call_str(call, u_names[i], NULL)
+					  : NULL);
+	if (ok && ch[U_CATEGORIES] != MAPI_KEEP) {
+		mapi_ical_remove_props(m, ICAL_CATEGORIES_PROPERTY, NULL);
+		size_t n = ch[U_CATEGORIES] == MAPI_SET
+			       ? sb_call_count(call, "Categories")
+			       : 0;
+		const char **cats = calloc(n + 1, sizeof *cats);
+		for (size_t i = 0; cats && i < n; i++)
+			cats[i] = sb_call_str_at(call, "Categories", i);
+		ok = cats && (n == 0 ||
+			      mapi_ical_add_list(m, ICAL_CATEGORIES_PROPERTY,
+						 (const char *const *)cats, n));
+		free(cats);
+	}
+	if (ok && ch[U_REMINDER] != MAPI_KEEP) {
+		mapi_ical_remove_comps(m, ICAL_VALARM_COMPONENT);
+		if (ch[U_REMINDER] == MAPI_SET)
+			ok = add_alarm(m, rem);
+	}
+	/* When and how many times it changed (RFC 5545 3.8.7). */
+	time_t t = time(NULL);
+	int seq = icalcomponent_get_sequence(m);
+	mapi_ical_remove_props(m, ICAL_DTSTAMP_PROPERTY, NULL);
+	mapi_ical_remove_props(m, ICAL_LASTMODIFIED_PROPERTY, NULL);
+	icalcomponent_set_sequence(m, seq > 0 ? seq + 1 : 1);
+	ok = ok &&
+	     mapi_ical_add_time(m, ICAL_DTSTAMP_PROPERTY, t, false, NULL,
+				NULL) &&
+	     mapi_ical_add_time(m, ICAL_LASTMODIFIED_PROPERTY, t, false, NULL,
+				NULL);
+	mapi_ical_drop_unused_zones(cal);
+	if (!ok)
+		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
+				    "out of memory");
+	if (!(*text = mapi_ical_text(cal)))
+		return sb_error_set(err, SB_ERR_PAYLOAD_TOO_LARGE, NULL,
+				    "appointment %s: the updated item is "
+				    "larger than %d KiB",
+				    a->id, MAPI_ICS_MAX / 1024);
+	return SB_OK;
+}
+
+static enum sb_status appt_update(struct mapi_store *s, struct mapi_mailbox *mb,
+				  const struct sb_call *call,
+				  struct sb_result *r, struct sb_error *err)
+{
+	const char *id = sb_call_str(call, "Id", "");
+	enum mapi_change ch[U_N];
+	enum sb_status st = SB_OK;
+	for (int i = 0; i < U_N && st == SB_OK; i++)
+		st = mapi_change_of(call, u_names[i], &ch[i], err);
+	if (st != SB_OK)
+		return st;
+	/* A malformed rule is refused before the item is read. */
+	if (ch[U_RECURRENCE] == MAPI_SET &&
+	    (st = sb_rrule_check(sb_call_str(call, "Recurrence", ""), err)) !=
+		SB_OK)
+		return st;
+	/* Read, compare, change and write under the mailbox's .ics lock, so
+	 * that of two Updates given the same ChangeKey exactly one is
+	 * written and the other finds the key stale. */
+	struct appt a;
+	char *text = NULL, ck[MAPI_CHANGEKEY_LEN + 1] = "";
+	pthread_mutex_lock(&mb->ics_lock);
+	st = appt_load2(mb, id, &a, true, err);
+	if (st == SB_OK) {
+		st = mapi_change_key_check(sb_call_str(call, "ChangeKey", NULL),
+					   a.ck, "appointment", id, err);
+		if (st == SB_OK)
+			st = appt_apply(&a, call, ch, &text, err);
+		if (st == SB_OK)
+			st = mapi_ics_store(s, mb, MAPI_CALENDAR, id, text,
+					    true, ck, err);
+		appt_free(&a);
+	}
+	pthread_mutex_unlock(&mb->ics_lock);
+	mapi_ical_release();
+	if (st == SB_OK) {
+		/* The row Load gives for what was written. */
+		struct appt back;
+		struct sb_error e2;
+		sb_error_clear(&e2);
+		if (appt_parse(text, id, &back, &e2) == SB_OK) {
+			memcpy(back.ck, ck, sizeof ck);
+			appt_row(r, &back);
+			appt_free(&back);
+		} else {
+			sb_result_row(r);
+			sb_result_str(r, "Id", id);
+			if (ck[0])
+				sb_result_str(r, "ChangeKey", ck);
+		}
+		mapi_ical_release();
+	}
+	free(text);
+	return st;
+}
+
 MAPI_MAILBOX_HANDLER(mapi_appointment_create, appt_create)
 MAPI_MAILBOX_HANDLER(mapi_appointment_list, appt_list)
 MAPI_MAILBOX_HANDLER(mapi_appointment_load, appt_load_one)
 MAPI_MAILBOX_HANDLER(mapi_appointment_delete, appt_delete)
+MAPI_MAILBOX_HANDLER(mapi_appointment_update, appt_update)

@@ -762,3 +762,123 @@ bool mapi_ical_time_parse(const char *v, int64_t *epoch, bool *is_date)
 	*is_date = t.is_date;
 	return mapi_ical_time_epoch(t, NULL, epoch);
 }
+
+/* ---- editing a file in place ------------------------------------------ */
+
+void mapi_ical_remove_props(icalcomponent *c, icalproperty_kind kind,
+			    const char *xname)
+{
+	/* Collected first: removing moves libical's property iterator. */
+	icalproperty *v[64];
+	for (;;) {
+		size_t n = 0;
+		for (icalproperty *p =
+			 icalcomponent_get_first_property(c, kind);
+		     p && n < sizeof v / sizeof v[0];
+		     p = icalcomponent_get_next_property(c, kind)) {
+			const char *xn =
+			    xname ? icalproperty_get_x_name(p) : NULL;
+			if (!xname || (xn && strcasecmp(xn, xname) == 0))
+				v[n++] = p;
+		}
+		if (!n)
+			return;
+		for (size_t i = 0; i < n; i++) {
+			icalcomponent_remove_property(c, v[i]);
+			icalproperty_free(v[i]);
+		}
+	}
+}
+
+void mapi_ical_remove_comps(icalcomponent *c, icalcomponent_kind kind)
+{
+	icalcomponent *k;
+	while ((k = icalcomponent_get_first_component(c, kind))) {
+		icalcomponent_remove_component(c, k);
+		icalcomponent_free(k);
+	}
+}
+
+/* True if a property of c or of a component inside it (a VTIMEZONE's own
+ * TZID property aside) carries TZID=tzid. */
+static bool uses_tzid(icalcomponent *c, const char *tzid)
+{
+	for (icalproperty *p =
+		 icalcomponent_get_first_property(c, ICAL_ANY_PROPERTY);
+	     p; p = icalcomponent_get_next_property(c, ICAL_ANY_PROPERTY)) {
+		icalparameter *tp =
+		    icalproperty_get_first_parameter(p, ICAL_TZID_PARAMETER);
+		const char *id = tp ? icalparameter_get_tzid(tp) : NULL;
+		if (id && strcmp(id, tzid) == 0)
+			return true;
+	}
+	for (icalcomponent *k =
+		 icalcomponent_get_first_component(c, ICAL_ANY_COMPONENT);
+	     k; k = icalcomponent_get_next_component(c, ICAL_ANY_COMPONENT))
+		if (icalcomponent_isa(k) != ICAL_VTIMEZONE_COMPONENT &&
+		    uses_tzid(k, tzid))
+			return true;
+	return false;
+}
+
+static const char *vtz_tzid(icalcomponent *vtz)
+{
+	icalproperty *p =
+	    icalcomponent_get_first_property(vtz, ICAL_TZID_PROPERTY);
+	return p ? icalproperty_get_tzid(p) : NULL;
+}
+
+void mapi_ical_drop_unused_zones(icalcomponent *cal)
+{
+	/* Collected first: uses_tzid walks cal's components with the one
+	 * component iterator cal has. */
+	icalcomponent *zones[MAPI_ICAL_MAX_COMPS];
+	size_t n = 0;
+	for (icalcomponent *z = icalcomponent_get_first_component(
+		 cal, ICAL_VTIMEZONE_COMPONENT);
+	     z && n < MAPI_ICAL_MAX_COMPS; z = icalcomponent_get_next_component(
+					       cal, ICAL_VTIMEZONE_COMPONENT))
+		zones[n++] = z;
+	for (size_t i = 0; i < n; i++) {
+		const char *id = vtz_tzid(zones[i]);
+		if (!id || !uses_tzid(cal, id)) {
+			icalcomponent_remove_component(cal, zones[i]);
+			icalcomponent_free(zones[i]);
+		}
+	}
+}
+
+bool mapi_ical_set_zone(icalcomponent *cal, icaltimezone *z, const char *tzid,
+			int64_t from)
+{
+	icalcomponent *old = NULL;
+	for (icalcomponent *v = icalcomponent_get_first_component(
+		 cal, ICAL_VTIMEZONE_COMPONENT);
+	     v && !old; v = icalcomponent_get_next_component(
+			    cal, ICAL_VTIMEZONE_COMPONENT)) {
+		const char *id = vtz_tzid(v);
+		if (id && strcmp(id, tzid) == 0)
+			old = v;
+	}
+	if (!mapi_ical_add_zone(cal, z, tzid, from))
+		return false;
+	if (old) {
+		icalcomponent_remove_component(cal, old);
+		icalcomponent_free(old);
+	}
+	/* The zones first, as RFC 5545 shows them and other tools write:
+	 * every other component moved after them, in its order. */
+	icalcomponent *rest[MAPI_ICAL_MAX_COMPS];
+	size_t n = 0;
+	for (icalcomponent *k =
+		 icalcomponent_get_first_component(cal, ICAL_ANY_COMPONENT);
+	     k && n < MAPI_ICAL_MAX_COMPS;
+	     k = icalcomponent_get_next_component(cal, ICAL_ANY_COMPONENT))
+		if (icalcomponent_isa(k) != ICAL_VTIMEZONE_COMPONENT)
+			rest[n++] = k;
+	for (size_t i = 0; i < n; i++)
+		icalcomponent_remove_component(cal, rest[i]);
+	for (size_t i = 0; i < n; i++)
+		icalcomponent_add_component(cal, rest[i]);
+	return true;
+}

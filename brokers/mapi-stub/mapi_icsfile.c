@@ -236,3 +236,39 @@ oom:
 	errno = ENOMEM;
 	return -1;
 }
+
+enum sb_status mapi_change_of(const struct sb_call *call, const char *name,
+			      enum mapi_change *out, struct sb_error *err)
+{
+	bool named = false;
+	size_t n =
+	    sb_call_input(call, "Clear") ? sb_call_count(call, "Clear") : 0;
+	for (size_t i = 0; i < n && !named; i++) {
+		const char *c = sb_call_str_at(call, "Clear", i);
+		named = c && strcmp(c, name) == 0;
+	}
+	const struct sb_value *v = sb_call_input(call, name);
+	bool empty =
+	    v && (v->count == 0 ||
+		  (!v->multi && v->type != SB_TYPE_NUMBER &&
+		   v->type != SB_TYPE_BOOLEAN && v->type != SB_TYPE_FILE &&
+		   v->items[0].s && !v->items[0].s[0]));
+	if (v && !empty && named)
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "%s: given a value and named in Clear",
+				    name);
+	*out = named || empty ? MAPI_CLEAR : v ? MAPI_SET : MAPI_KEEP;
+	return SB_OK;
+}
+
+enum sb_status mapi_change_key_check(const char *want, const char *ck,
+				     const char *what, const char *id,
+				     struct sb_error *err)
+{
+	if (!want || !*want || strcmp(want, ck) == 0)
+		return SB_OK;
+	return sb_error_set(err, SB_ERR_CONFLICT, "ErrorIrresolvableConflict",
+			    "%s %s has changed since that ChangeKey was "
+			    "read: Load it again",
+			    what, id);
+}

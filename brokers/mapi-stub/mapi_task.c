@@ -1,5 +1,5 @@
-/* mapi-stub: the Task object — Create, Load, Complete, Delete, List over
- * iCalendar VTODO files in the mailbox's Tasks/ directory. */
+/* mapi-stub: the Task object — Create, Load, Update, Complete, Delete, List
+ * over iCalendar VTODO files in the mailbox's Tasks/ directory. */
 #include "config.h"
 
 #include <errno.h>
@@ -378,6 +378,137 @@ static enum sb_status task_complete(struct mapi_store *s,
 	return st;
 }
 
+/* Update: the given properties changed, the others kept.  Status and
+ * PercentComplete stay coherent as Complete keeps them: Completed goes
+ * with 100 and only with 100.  Given both, they must agree; given one, the
+ * other follows (100 completes the task; below 100 a completed task is in
+ * progress again, or not started at 0, and above 0 a task not started is
+ * in progress; a Status other than Completed takes a 100% task back to
+ * 0). */
+static enum sb_status task_apply(struct task *t, const struct sb_call *call,
+				 struct sb_error *err)
+{
+	static const char *const names[] = {"Subject", "Body", "StartDate",
+					    "DueDate", "Owner"};
+	enum mapi_change ch[5];
+	for (size_t i = 0; i < 5; i++) {
+		enum sb_status st = mapi_change_of(call, names[i], &ch[i], err);
+		if (st != SB_OK)
+			return st;
+	}
+	int64_t start = t->start, due = t->due;
+	if (ch[2] == MAPI_SET &&
+	    !date_in(sb_call_str(call, "StartDate", ""), &start))
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "StartDate: expected YYYY-MM-DD");
+	if (ch[3] == MAPI_SET &&
+	    !date_in(sb_call_str(call, "DueDate", ""), &due))
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "DueDate: expected YYYY-MM-DD");
+	if (ch[2] == MAPI_CLEAR)
+		start = INT64_MIN;
+	if (ch[3] == MAPI_CLEAR)
+		due = INT64_MIN;
+	if (start != INT64_MIN && due != INT64_MIN && due < start)
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "DueDate is before StartDate");
+	const char *status = sb_call_str(call, "Status", NULL);
+	if (status && !valid_status(status))
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "Status: \"%.40s\" is not a task status",
+				    status);
+	int64_t pc = t->percent;
+	bool pc_given = sb_call_int(call, "PercentComplete", &pc);
+	if (pc_given && (pc < 0 || pc > 100))
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "PercentComplete: %lld is out of range "
+				    "0..100",
+				    (long long)pc);
+	if (status && pc_given &&
+	    (strcmp(status, "Completed") == 0) != (pc == 100))
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "Status %s and PercentComplete %lld "
+				    "disagree: Completed goes with 100 and "
+				    "only with 100",
+				    status, (long long)pc);
+	char st_new[sizeof t->status];
+	snprintf(st_new, sizeof st_new, "%s", status ? status : t->status);
+	if (status) {
+		if (strcmp(status, "Completed") == 0)
+			pc = 100;
+		else if (!pc_given && pc == 100)
+			pc = 0;
+	} else if (pc_given) {
+		if (pc == 100)
+			snprintf(st_new, sizeof st_new, "Completed");
+		else if (strcmp(t->status, "Completed") == 0)
+			snprintf(st_new, sizeof st_new, "%s",
+				 pc > 0 ? "InProgress" : "NotStarted");
+		else if (pc > 0 && strcmp(t->status, "NotStarted") == 0)
+			snprintf(st_new, sizeof st_new, "InProgress");
+	}
+
+	/* The checks are done: the task is changed. */
+	char **text[] = {&t->subject, &t->body, NULL, NULL, &t->owner};
+	for (size_t i = 0; i < 5; i++) {
+		if (!text[i] || ch[i] == MAPI_KEEP)
+			continue;
+		char *nv = NULL;
+		if (ch[i] == MAPI_SET &&
+		    !(nv = strdup(sb_call_str(call, names[i], ""))))
+			return sb_error_set(err, SB_ERR_INTERNAL, NULL,
+					    "out of memory");
+		free(*text[i]);
+		*text[i] = nv;
+	}
+	t->start = start;
+	t->due = due;
+	snprintf(t->status, sizeof t->status, "%s", st_new);
+	t->percent = pc;
+	if (strcmp(t->status, "Completed") != 0)
+		t->completed = INT64_MIN;
+	else if (t->completed == INT64_MIN)
+		t->completed = time(NULL);
+	const char *imp = sb_call_str(call, "Importance", NULL);
+	if (imp)
+		snprintf(t->importance, sizeof t->importance, "%s", imp);
+	return SB_OK;
+}
+
+static enum sb_status task_update(struct mapi_store *s, struct mapi_mailbox *mb,
+				  const struct sb_call *call,
+				  struct sb_result *r, struct sb_error *err)
+{
+	const char *id = sb_call_str(call, "Id", "");
+	struct task t;
+	char *text = NULL;
+	/* Read, compare, change and write under the mailbox's .ics lock, as
+	 * Complete does: of two Updates given the same ChangeKey exactly one
+	 * is written, the other finds the key stale. */
+	pthread_mutex_lock(&mb->ics_lock);
+	enum sb_status st = task_load(mb, id, &t, err);
+	if (st == SB_OK) {
+		st = mapi_change_key_check(sb_call_str(call, "ChangeKey", NULL),
+					   t.ck, "task", id, err);
+		if (st == SB_OK)
+			st = task_apply(&t, call, err);
+		if (st == SB_OK && !(text = task_ics(&t)))
+			st = sb_error_set(err, SB_ERR_PAYLOAD_TOO_LARGE, NULL,
+					  "task %s: the updated item is too "
+					  "large",
+					  id);
+		if (st == SB_OK)
+			st = mapi_ics_store(s, mb, MAPI_TASKS, id, text, true,
+					    t.ck, err);
+		if (st == SB_OK)
+			task_row(r, &t);
+		task_free(&t);
+	}
+	pthread_mutex_unlock(&mb->ics_lock);
+	free(text);
+	return st;
+}
+
 struct list_ctx {
 	struct task *items;
 };
@@ -497,3 +628,4 @@ MAPI_MAILBOX_HANDLER(mapi_task_list, task_list)
 MAPI_MAILBOX_HANDLER(mapi_task_load, task_load_one)
 MAPI_MAILBOX_HANDLER(mapi_task_complete, task_complete_one)
 MAPI_MAILBOX_HANDLER(mapi_task_delete, task_delete)
+MAPI_MAILBOX_HANDLER(mapi_task_update, task_update)
