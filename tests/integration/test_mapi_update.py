@@ -225,7 +225,16 @@ with sbtest.Daemon(conf) as d:
          "TimeZone cleared: UTC times, same instant")
     t.ok(b"VTIMEZONE" not in read(path) and b"TZID" not in read(path),
          "no zone left in the file")
+    st, b = d.call("local/Appointment.Update", {"Id": aid,
+                                                "TimeZone": "W. Europe Standard Time"})
+    t.eq((st, row(b).get("TimeZone"), row(b).get("Start")),
+         (200, "W. Europe Standard Time", iso(s2)), "a Windows zone name kept")
+    t.ok(b"X-SVCBROKER-TIMEZONE:W. Europe Standard Time\r\n" in read(path) and
+         b"VTIMEZONE" not in read(path), "as Create keeps one: UTC times and the name")
     d.call("local/Appointment.Update", {"Id": aid, "TimeZone": "Europe/Berlin"})
+    t.ok(b"X-SVCBROKER-TIMEZONE" not in read(path) and
+         b"DTSTART;TZID=Europe/Berlin:20261203T140000" in read(path),
+         "an IANA zone again: local times with TZID")
 
     # ---- bad input: 400 naming the field, nothing written ---------------
     before = read(path)
