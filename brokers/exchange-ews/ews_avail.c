@@ -91,10 +91,9 @@ static void write_window(struct sb_xml_w *w, const char *el, int64_t a,
 
 /* The mailbox-list input (1..100 addresses) and the window (both ends,
  * End after Start, at most max_days). */
-static enum sb_status check_inputs(const struct sb_call *call,
-				   const char *list, int64_t max_days,
-				   int64_t *start, int64_t *end,
-				   struct sb_error *err)
+static enum sb_status check_inputs(const struct sb_call *call, const char *list,
+				   int64_t max_days, int64_t *start,
+				   int64_t *end, struct sb_error *err)
 {
 	size_t n = sb_call_count(call, list);
 	if (n == 0 || n > AVAIL_MAILBOXES_MAX)
@@ -156,7 +155,8 @@ static bool answer_time(const xmlNode *parent, const char *local, int64_t *t)
 	       sb_datetime_parse(norm, t);
 }
 
-/* ---- rows ------------------------------------------------------------------ */
+/* ---- rows ------------------------------------------------------------------
+ */
 
 struct avail_row {
 	size_t mailbox; /* index in the input */
@@ -212,16 +212,18 @@ static uint64_t row_key(const char *mailbox, const struct avail_row *row)
 	return ews_row_key(ews_row_key(0, mailbox), num);
 }
 
-/* ---- Availability.List ------------------------------------------------------ */
+/* ---- Availability.List ------------------------------------------------------
+ */
 
 /* The periods of one t:FreeBusyView: its CalendarEventArray, or, when the
  * server sent only the merged view, the runs of equal non-free digits of
  * its MergedFreeBusy (one digit per interval from the window's start). */
-static enum sb_status view_rows(struct rows *rs, const xmlNode *view,
-				size_t mb, int64_t start, int64_t interval,
+static enum sb_status view_rows(struct rows *rs, const xmlNode *view, size_t mb,
+				int64_t start, int64_t interval,
 				struct sb_error *err)
 {
-	xmlNode *arr = sb_xml_child(view, SB_NS_EWS_TYPES, "CalendarEventArray");
+	xmlNode *arr =
+	    sb_xml_child(view, SB_NS_EWS_TYPES, "CalendarEventArray");
 	if (arr) {
 		for (xmlNode *ev =
 			 sb_xml_child(arr, SB_NS_EWS_TYPES, "CalendarEvent");
@@ -243,8 +245,7 @@ static enum sb_status view_rows(struct rows *rs, const xmlNode *view,
 		}
 		return SB_OK;
 	}
-	const char *merged =
-	    ews_child_text(view, "MergedFreeBusy", NULL, 0);
+	const char *merged = ews_child_text(view, "MergedFreeBusy", NULL, 0);
 	if (!merged)
 		return SB_OK;
 	size_t len = strlen(merged);
@@ -281,11 +282,10 @@ static bool no_data_code(const char *code)
 	       strcmp(code, "ErrorNoFreeBusyAccess") == 0;
 }
 
-static enum sb_status emit_rows(const struct sb_call *call,
-				struct sb_result *r, struct rows *rs,
-				const char *list, bool with_mailbox,
-				const char *const *bind, size_t nbind,
-				struct sb_error *err)
+static enum sb_status emit_rows(const struct sb_call *call, struct sb_result *r,
+				struct rows *rs, const char *list,
+				bool with_mailbox, const char *const *bind,
+				size_t nbind, struct sb_error *err)
 {
 	enum sb_status st = SB_OK;
 	struct ews_page pg;
@@ -320,7 +320,8 @@ static enum sb_status emit_rows(const struct sb_call *call,
 		if (st == SB_OK)
 			st = sb_result_str(r, "End", b);
 		if (st == SB_OK && with_mailbox)
-			st = sb_result_str(r, "BusyType", busy_types[row->kind]);
+			st =
+			    sb_result_str(r, "BusyType", busy_types[row->kind]);
 		if (st == SB_OK && !with_mailbox)
 			st = sb_result_str(r, "Quality", qualities[row->kind]);
 		if (st == SB_OK && !with_mailbox)
@@ -332,8 +333,7 @@ static enum sb_status emit_rows(const struct sb_call *call,
 	return st;
 }
 
-static enum sb_status availability_list(void *state,
-					const struct sb_call *call,
+static enum sb_status availability_list(void *state, const struct sb_call *call,
 					struct sb_result *r,
 					struct sb_error *err)
 {
@@ -364,8 +364,7 @@ static enum sb_status availability_list(void *state,
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
 				    "out of memory");
 	}
-	const char *bind[] = {"Availability.List", op.mailbox, all, sa, sb,
-			      si};
+	const char *bind[] = {"Availability.List", op.mailbox, all, sa, sb, si};
 
 	sb_xml_w_open(&op.w, "m:GetUserAvailabilityRequest");
 	write_utc_zone(&op.w);
@@ -379,18 +378,18 @@ static enum sb_status availability_list(void *state,
 	st = ews_op_run(&op, err);
 
 	struct rows rs = {0};
-	xmlNode *arr = st == SB_OK ? sb_xml_child(op.response,
-						  SB_NS_EWS_MESSAGES,
-						  "FreeBusyResponseArray")
-				   : NULL;
+	xmlNode *arr = st == SB_OK
+			   ? sb_xml_child(op.response, SB_NS_EWS_MESSAGES,
+					  "FreeBusyResponseArray")
+			   : NULL;
 	if (st == SB_OK && !arr)
 		st = sb_error_set(err, SB_ERR_UPSTREAM, "invalid_response",
 				  "EWS answered GetUserAvailability without "
 				  "FreeBusyResponseArray");
 	size_t n = sb_call_count(call, "Mailboxes"), k = 0;
-	for (xmlNode *fb = arr ? sb_xml_child(arr, SB_NS_EWS_MESSAGES,
-					      "FreeBusyResponse")
-			       : NULL;
+	for (xmlNode *fb =
+		 arr ? sb_xml_child(arr, SB_NS_EWS_MESSAGES, "FreeBusyResponse")
+		     : NULL;
 	     st == SB_OK && fb; fb = sb_xml_next(fb), k++) {
 		if (k >= n)
 			break;
@@ -399,18 +398,20 @@ static enum sb_status availability_list(void *state,
 		char code[64] = "";
 		ews_child_text(msg, "m:ResponseCode", code, sizeof(code));
 		if (msg && no_data_code(code)) {
-			struct avail_row row = {
-			    .mailbox = k, .start = start, .end = end, .kind = 5};
+			struct avail_row row = {.mailbox = k,
+						.start = start,
+						.end = end,
+						.kind = 5};
 			st = rows_add(&rs, &row, err);
 			continue;
 		}
 		if (msg)
 			st = ews_message_status(msg, err);
 		if (st == SB_OK)
-			st = view_rows(
-			    &rs, sb_xml_child(fb, SB_NS_EWS_MESSAGES,
-					      "FreeBusyView"),
-			    k, start, interval, err);
+			st = view_rows(&rs,
+				       sb_xml_child(fb, SB_NS_EWS_MESSAGES,
+						    "FreeBusyView"),
+				       k, start, interval, err);
 	}
 	if (st == SB_OK && k != n)
 		st = sb_error_set(err, SB_ERR_UPSTREAM, "invalid_response",
@@ -427,7 +428,8 @@ static enum sb_status availability_list(void *state,
 	return st;
 }
 
-/* ---- MeetingTimeSuggestion.List --------------------------------------------- */
+/* ---- MeetingTimeSuggestion.List ---------------------------------------------
+ */
 
 /* "HH:MM" -> minutes of the day (24:00 allowed as an end). */
 static bool hhmm(const char *s, int64_t *min)
@@ -463,8 +465,8 @@ static int64_t conflicts_of(const xmlNode *sug)
 				n++;
 		} else if (strcmp(name, "GroupAttendeeConflictData") == 0) {
 			int64_t v = 0;
-			xmlNode *x = sb_xml_child(c, SB_NS_EWS_TYPES,
-						  "NumberOfMembersWithConflict");
+			xmlNode *x = sb_xml_child(
+			    c, SB_NS_EWS_TYPES, "NumberOfMembersWithConflict");
 			if (x && sb_xml_int64(x, &v) && v > 0)
 				n += v;
 		}
@@ -504,8 +506,7 @@ static void cap_per_day(struct rows *rs, int64_t per_day)
 }
 
 static enum sb_status suggestion_list(void *state, const struct sb_call *call,
-				      struct sb_result *r,
-				      struct sb_error *err)
+				      struct sb_result *r, struct sb_error *err)
 {
 	struct ews *e = state;
 	int64_t start = 0, end = 0, duration = 0, good = 25, per_day = 10;
@@ -603,10 +604,10 @@ static enum sb_status suggestion_list(void *state, const struct sb_call *call,
 	st = ews_op_run(&op, err);
 
 	struct rows rs = {0};
-	xmlNode *sr = st == SB_OK ? sb_xml_child(op.response,
-						 SB_NS_EWS_MESSAGES,
-						 "SuggestionsResponse")
-				  : NULL;
+	xmlNode *sr = st == SB_OK
+			  ? sb_xml_child(op.response, SB_NS_EWS_MESSAGES,
+					 "SuggestionsResponse")
+			  : NULL;
 	if (st == SB_OK && !sr)
 		st = sb_error_set(err, SB_ERR_UPSTREAM, "invalid_response",
 				  "EWS answered GetUserAvailability without "
@@ -665,7 +666,8 @@ static enum sb_status suggestion_list(void *state, const struct sb_call *call,
 	return st;
 }
 
-/* ---- tables ------------------------------------------------------------------ */
+/* ---- tables
+ * ------------------------------------------------------------------ */
 
 const struct sb_property ews_availability_properties[] = {
     {.name = "Mailbox",
@@ -756,12 +758,10 @@ static const struct sb_param suggestion_in[] = {
      .doc = "At most this many suggestions per day (default 10)."},
     {.name = "WorkdayStart",
      .type = SB_TYPE_TEXT,
-     .max_size = 5,
      .doc = "HH:MM (UTC), with WorkdayEnd: only slots within these hours "
 	    "of their day; without, the server's working hours."},
     {.name = "WorkdayEnd",
      .type = SB_TYPE_TEXT,
-     .max_size = 5,
      .doc = "HH:MM (UTC, 24:00 for midnight), after WorkdayStart."},
     SB_PARAM_MAILBOX,
     SB_PARAM_END,

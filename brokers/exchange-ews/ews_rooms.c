@@ -53,8 +53,7 @@ enum sb_status ews_page_read(const struct sb_call *call,
 	return st;
 }
 
-size_t ews_page_first(const struct ews_page *pg, const uint64_t *keys,
-		      size_t n)
+size_t ews_page_first(const struct ews_page *pg, const uint64_t *keys, size_t n)
 {
 	if (pg->last)
 		for (size_t k = 0; k < n; k++)

@@ -349,6 +349,10 @@ def suggestion_tests(d, ews):
          "a WorkdayStart not HH:MM"),
         ({"WorkdayStart": "17:00", "WorkdayEnd": "09:00"}, "WorkdayEnd",
          "WorkdayEnd before WorkdayStart"),
+        ({"WorkdayStart": "09:00", "WorkdayEnd": "17:00:00"}, "WorkdayEnd",
+         "a WorkdayEnd with seconds"),
+        ({"WorkdayStart": "09:00", "WorkdayEnd": "24:30"}, "WorkdayEnd",
+         "a WorkdayEnd past midnight"),
     ]
     for change, field, what in bad:
         inp = dict(base)
