@@ -212,6 +212,49 @@ def availability_tests(d, ews):
           (z("11:00"), z("12:00"), "Tentative")],
          "Availability.List: only MergedFreeBusy: its runs as periods")
 
+    # per-mailbox errors: no free/busy shared is NoData, others fail
+    def one_error(code):
+        return ews_server.envelope(
+            "<m:GetUserAvailabilityResponse><m:FreeBusyResponseArray>"
+            "<m:FreeBusyResponse><m:ResponseMessage "
+            "ResponseClass=\"Error\"><m:MessageText>no</m:MessageText>"
+            "<m:ResponseCode>%s</m:ResponseCode><m:DescriptiveLinkKey>0"
+            "</m:DescriptiveLinkKey></m:ResponseMessage><m:FreeBusyView>"
+            "<t:FreeBusyViewType>None</t:FreeBusyViewType></m:FreeBusyView>"
+            "</m:FreeBusyResponse></m:FreeBusyResponseArray>"
+            "</m:GetUserAvailabilityResponse>" % code)
+    ews.ok("inject", {"operation": "GetUserAvailabilityRequest",
+                      "raw_status": 200,
+                      "raw": one_error("ErrorNoFreeBusyAccess")})
+    st, b = d.call("ews/Availability.List", small)
+    c.eq([(r["Start"], r["End"], r["BusyType"]) for r in rows(b)],
+         [(z("08:00"), z("12:00"), "NoData")],
+         "Availability.List: ErrorNoFreeBusyAccess of a mailbox is NoData")
+    ews.ok("inject", {"operation": "GetUserAvailabilityRequest",
+                      "raw_status": 200,
+                      "raw": one_error("ErrorFreeBusyGenerationFailed")})
+    st, b = d.call("ews/Availability.List", small)
+    c.eq((st, err(b).get("code")), (502, "ErrorFreeBusyGenerationFailed"),
+         "Availability.List: another error of a mailbox fails the call")
+    # Mailbox: impersonation, or 405 without it
+    st, b = d.call("imp/Availability.List", dict(small, Mailbox=BOB))
+    c.eq((st, len(rows(b))), (200, 1),
+         "Availability.List with a Mailbox (impersonation)")
+    c.ok(BOB in ews.stats().get("impersonated", []),
+         "Availability.List: the mailbox was impersonated")
+    for addr, inp in [("RoomList.List", {}),
+                      ("Room.List", {"RoomList": ROOMS4}),
+                      ("Availability.List", small),
+                      ("MeetingTimeSuggestion.List",
+                       {"Attendees": [BOB], "Duration": 30,
+                        "WindowStart": DAY + "T08:00:00Z",
+                        "WindowEnd": DAY + "T12:00:00Z"})]:
+        st, b = d.call("ews/" + addr, dict(inp, Mailbox=BOB))
+        c.eq((st, err(b).get("category")), (405, "method_not_allowed"),
+             "%s: a Mailbox without impersonation is 405" % addr)
+        st, b = d.call("imp/" + addr, dict(inp, Mailbox=BOB))
+        c.eq(st, 200, "%s: a Mailbox with impersonation is 200" % addr)
+
     # limits, before any request
     n0 = gua_count(ews)
     bad = [
@@ -379,7 +422,10 @@ with MockEWS(["--auth", "basic", "--lifetime", "600",
     cfg = ("[module exchange-ews]\nenabled = yes\n"
            "[instance ews]\nbroker = exchange-ews\nurl = %s\nauth = basic\n"
            "username = %s\npassword = %s\ntimeout = 60s\nretries = 0\n"
-           % (ews.url, ALICE, PW))
+           "[instance imp]\nbroker = exchange-ews\nurl = %s\n"
+           "auth = basic\nusername = %s\npassword = %s\ntimeout = 60s\n"
+           "impersonation = impersonate\n"
+           % (ews.url, ALICE, PW, ews.url, ALICE, PW))
     with sbtest.Daemon(cfg) as d:
         st, b = d.get("/v1/catalog/ews/Availability")
         c.eq(st, 200, "the catalog has Availability")
