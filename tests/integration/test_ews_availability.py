@@ -417,6 +417,59 @@ def suggestion_tests(d, ews):
          "MeetingTimeSuggestion.List: ErrorServerBusy is 429")
 
 
+def sample(name):
+    d = os.path.join(os.path.dirname(ews_server.DEFAULT_SCHEMA), "samples")
+    with open(os.path.join(d, name)) as f:
+        return f.read()
+
+
+def exchange_answers(d, ews):
+    """Answers as Exchange writes them (the protocol samples: default
+    namespaces, no designator on the times) read right."""
+    def answer(op, name):
+        ews.ok("inject", {"operation": op, "raw_status": 200,
+                          "raw": sample(name)})
+    answer("GetRoomLists", "getroomlists.response.xml")
+    st, b = d.call("ews/RoomList.List")
+    c.eq([(r["Name"], r["Email"]) for r in rows(b)],
+         [("HQ meeting rooms", "hq-rooms@example.test"),
+          ("Branch office rooms", "branch-rooms@example.test")],
+         "Exchange's GetRoomLists answer read")
+    answer("GetRooms", "getrooms.response.xml")
+    st, b = d.call("ews/Room.List", {"RoomList": "hq-rooms@example.test"})
+    c.eq([(r["Name"], r["Email"]) for r in rows(b)],
+         [("Room 4.01", "room401@example.test"),
+          ("Room 5.12", "room512@example.test")],
+         "Exchange's GetRooms answer read")
+    answer("GetUserAvailabilityRequest",
+           "getuseravailability-freebusy.response.xml")
+    st, b = d.call("ews/Availability.List",
+                   {"Mailboxes": [ALICE, NOBODY],
+                    "WindowStart": "2030-03-14T08:00:00Z",
+                    "WindowEnd": "2030-03-14T12:00:00Z", "Interval": 60})
+    c.eq([(r["Mailbox"], r["Start"], r["End"], r["BusyType"])
+          for r in rows(b)],
+         [(ALICE, "2030-03-14T09:00:00Z", "2030-03-14T10:00:00Z", "Busy"),
+          (ALICE, "2030-03-14T10:00:00Z", "2030-03-14T10:30:00Z",
+           "Tentative"),
+          (NOBODY, "2030-03-14T08:00:00Z", "2030-03-14T12:00:00Z",
+           "NoData")],
+         "Exchange's free/busy answer read (ErrorMailRecipientNotFound: "
+         "NoData)")
+    answer("GetUserAvailabilityRequest",
+           "getuseravailability-suggestions.response.xml")
+    st, b = d.call("ews/MeetingTimeSuggestion.List",
+                   {"Attendees": [BOB, ALICE, ROOM_A], "Duration": 60,
+                    "WindowStart": "2030-03-14T00:00:00Z",
+                    "WindowEnd": "2030-03-16T00:00:00Z"})
+    c.eq([(r["Start"], r["End"], r["Quality"], r["ConflictCount"])
+          for r in rows(b)],
+         [("2030-03-14T08:00:00Z", "2030-03-14T09:00:00Z", "Excellent", 0),
+          ("2030-03-14T14:00:00Z", "2030-03-14T15:00:00Z", "Good", 1),
+          ("2030-03-15T09:00:00Z", "2030-03-15T10:00:00Z", "Excellent", 0)],
+         "Exchange's suggestions answer read")
+
+
 with MockEWS(["--auth", "basic", "--lifetime", "600",
               "--validate-responses"]) as ews:
     cfg = ("[module exchange-ews]\nenabled = yes\n"
@@ -433,6 +486,7 @@ with MockEWS(["--auth", "basic", "--lifetime", "600",
         seed(ews)
         availability_tests(d, ews)
         suggestion_tests(d, ews)
+        exchange_answers(d, ews)
     s = ews.stats()
     c.eq(s.get("violations"), [], "no request violated the schema")
     c.eq(s.get("response_violations"), [],
