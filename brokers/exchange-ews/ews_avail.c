@@ -343,7 +343,8 @@ static enum sb_status availability_list(void *state, const struct sb_call *call,
 					 &start, &end, err);
 	if (st != SB_OK)
 		return st;
-	sb_call_int(call, "Interval", &interval);
+	if (!sb_call_int(call, "Interval", &interval))
+		interval = 30;
 	if (interval < 5 || interval > 1440)
 		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
 				    "Interval: 5 to 1440 minutes");
@@ -522,11 +523,13 @@ static enum sb_status suggestion_list(void *state, const struct sb_call *call,
 	if (duration * 60 > end - start)
 		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
 				    "Duration: longer than the window");
-	sb_call_int(call, "GoodThreshold", &good);
+	if (!sb_call_int(call, "GoodThreshold", &good))
+		good = 25;
 	if (good < 1 || good > 49)
 		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
 				    "GoodThreshold: 1 to 49 (per cent)");
-	sb_call_int(call, "MaxPerDay", &per_day);
+	if (!sb_call_int(call, "MaxPerDay", &per_day))
+		per_day = 10;
 	if (per_day < 1 || per_day > 48)
 		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
 				    "MaxPerDay: 1 to 48");
