@@ -13,6 +13,8 @@
  *   ews_service.c     Service (Autodiscover, Test)
  *   ews_mail.c        Email
  *   ews_attach.c      Attachment
+ *   ews_rooms.c       RoomList, Room; paging over a recomputed answer
+ *   ews_avail.c       Availability, MeetingTimeSuggestion
  *
  * A handler builds the first child of soap:Body with an sb_xml_w into
  * op.body, runs it with ews_op_run and reads the response messages:
@@ -212,5 +214,39 @@ uint64_t ews_requests(struct ews *e);
 extern const struct sb_method ews_email_methods[];
 extern const struct sb_property ews_attachment_properties[];
 extern const struct sb_method ews_attachment_methods[];
+
+/* ---- rooms and availability (ews_rooms.c, ews_avail.c) ---- */
+
+extern const struct sb_property ews_roomlist_properties[];
+extern const struct sb_method ews_roomlist_methods[];
+extern const struct sb_property ews_room_properties[];
+extern const struct sb_method ews_room_methods[];
+extern const struct sb_property ews_availability_properties[];
+extern const struct sb_method ews_availability_methods[];
+extern const struct sb_property ews_suggestion_properties[];
+extern const struct sb_method ews_suggestion_methods[];
+
+/* Paging over an answer recomputed for every page (EWS cannot page it):
+ * the token holds the place after the last row shown and a hash of that
+ * row (ews_row_key); the next page starts after the row of that hash, or,
+ * when it is gone meanwhile, one place earlier (the rows after it moved
+ * up).  bind: the method and every input shaping the listing. */
+struct ews_page {
+	int64_t offset;
+	uint64_t last;
+};
+/* FNV-1a of s (and a separator) continued from h (0: start); never 0. */
+uint64_t ews_row_key(uint64_t h, const char *s);
+/* The call's PageToken (none: offset 0): 400 for a refused token. */
+enum sb_status ews_page_read(const struct sb_call *call,
+			     const char *const *bind, size_t nbind,
+			     struct ews_page *pg, struct sb_error *err);
+/* The index of the first row of this page among keys[0..n). */
+size_t ews_page_first(const struct ews_page *pg, const uint64_t *keys,
+		      size_t n);
+/* Hand the client a token for the rows from index next on. */
+enum sb_status ews_page_next(struct sb_result *r, const char *const *bind,
+			     size_t nbind, size_t next, uint64_t last_key,
+			     struct sb_error *err);
 
 #endif

@@ -892,6 +892,25 @@ static const struct sb_object ews_objects[] = {
 	    "too large to load whole.",
      .properties = ews_attachment_properties,
      .methods = ews_attachment_methods},
+    /* rooms and availability (ews_rooms.c, ews_avail.c) */
+    {.name = "RoomList",
+     .doc = "A list of meeting rooms the organization publishes.",
+     .properties = ews_roomlist_properties,
+     .methods = ews_roomlist_methods},
+    {.name = "Room",
+     .doc = "A meeting room of a room list.",
+     .properties = ews_room_properties,
+     .methods = ews_room_methods},
+    {.name = "Availability",
+     .doc = "When mailboxes (people, rooms) are busy: their free/busy "
+	    "periods in a window.",
+     .properties = ews_availability_properties,
+     .methods = ews_availability_methods},
+    {.name = "MeetingTimeSuggestion",
+     .doc = "Good times for a meeting of several attendees, as the server "
+	    "rates them.",
+     .properties = ews_suggestion_properties,
+     .methods = ews_suggestion_methods},
     SB_OBJECT_END,
 };
 

@@ -35,6 +35,7 @@ static const struct code_map code_table[] = {
     {"ErrorInvalidPagingMaxRows", SB_ERR_INVALID_INPUT},
     {"ErrorInvalidTimeInterval", SB_ERR_INVALID_INPUT},
     {"ErrorTimeIntervalTooBig", SB_ERR_INVALID_INPUT},
+    {"ErrorInvalidMergedFreeBusyInterval", SB_ERR_INVALID_INPUT},
     {"ErrorCalendarViewRangeTooBig", SB_ERR_INVALID_INPUT},
     {"ErrorCalendarEndDateIsEarlierThanStartDate", SB_ERR_INVALID_INPUT},
     {"ErrorInvalidScheduledOofDuration", SB_ERR_INVALID_INPUT},
@@ -120,6 +121,7 @@ static const struct code_map code_table[] = {
     {"ErrorRequestStreamTooBig", SB_ERR_PAYLOAD_TOO_LARGE},
     {"ErrorAttachmentNestLevelLimitExceeded", SB_ERR_PAYLOAD_TOO_LARGE},
     {"ErrorExceededMaxRecipientLimit", SB_ERR_PAYLOAD_TOO_LARGE},
+    {"ErrorFreeBusyDLLimitReached", SB_ERR_PAYLOAD_TOO_LARGE},
     {"ErrorExceededMaxRecipientLimitBlock", SB_ERR_PAYLOAD_TOO_LARGE},
     {"ErrorResultSetTooBig", SB_ERR_PAYLOAD_TOO_LARGE},
     /* 429 throttled */

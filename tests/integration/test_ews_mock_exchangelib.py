@@ -2,9 +2,10 @@
 """The mock EWS server (tests/mock/ews_server.py) answers like Exchange:
 exchangelib 4.9.0 (Debian python3-exchangelib), an independent EWS client,
 lists folders, sends mail and sees it delivered, loads messages, creates
-and reads attachments, resolves names and gets and sets automatic replies
-against it, with Basic and with NTLM, and not one of its requests (nor one
-of the mock's answers) breaks Microsoft's schema.  Also checks the mock's
+and reads attachments, resolves names, gets and sets automatic replies,
+lists room lists and rooms and gets free/busy against it, with Basic and
+with NTLM, and not one of its requests (nor one of the mock's answers)
+breaks Microsoft's schema.  Also checks the mock's
 own control API, its schema validation, injections, Autodiscover,
 impersonation, OAuth2 bearer tokens and Kerberos (Negotiate) from a real
 MIT KDC on loopback."""
@@ -987,6 +988,101 @@ def defect_round():
         ews_ops.OPERATIONS["GetFolder"] = saved
         shutil.rmtree(h.dir, ignore_errors=True)
 
+# ---------------------------------------------------------------------------
+# Rooms and availability: room lists, rooms, free/busy from calendars
+# ---------------------------------------------------------------------------
+def availability_round(ews):
+    a = account(ews, "alice@example.test")
+    rl = list(a.protocol.get_roomlists())
+    c.eq([(r.name, r.email_address, r.mailbox_type) for r in rl],
+         [("Building 4 rooms", "rooms-bldg4@example.test", "PublicDL"),
+          ("Building 2 rooms", "rooms-bldg2@example.test", "PublicDL")],
+         "exchangelib get_roomlists(): the mock's room lists")
+    rooms = list(a.protocol.get_rooms("rooms-bldg4@example.test"))
+    c.eq([(r.name, r.email_address) for r in rooms][:1],
+         [("Room A (Building 4)", "room-a@example.test")],
+         "exchangelib get_rooms(): the list's rooms")
+    c.eq(len(rooms), 3, "exchangelib get_rooms(): three rooms")
+    try:
+        list(a.protocol.get_rooms("no-such-list@example.test"))
+        c.ok(False, "exchangelib get_rooms() of an unknown list raises")
+    except Exception as e:
+        c.eq(type(e).__name__, "ErrorNameResolutionNoResults",
+             "exchangelib get_rooms() of an unknown list raises "
+             "ErrorNameResolutionNoResults")
+
+    for mb, s, e, t, rr in [
+            ("bob@example.test", "09:00", "10:00", "Busy", None),
+            ("bob@example.test", "10:00", "10:30", "OOF", None),
+            ("room-a@example.test", "11:00", "12:00", "Tentative",
+             "FREQ=DAILY;COUNT=3")]:
+        req = {"mailbox": mb, "start": "2030-03-14T%s:00Z" % s,
+               "end": "2030-03-14T%s:00Z" % e, "legacy_free_busy": t,
+               "rrule": rr}
+        if rr:
+            req["exdates"] = ["2030-03-15T11:00:00Z"]
+        ews.ok("calendar", req)
+    st, body = ews.control("calendar", {"mailbox": "nobody@example.test",
+                                        "start": "2030-03-14T09:00:00Z",
+                                        "end": "2030-03-14T10:00:00Z"})
+    c.eq(st, 400, "/_mock/calendar: an unknown mailbox is refused")
+    start = EWSDateTime(2030, 3, 14, 8, tzinfo=UTC)
+    end = EWSDateTime(2030, 3, 17, 0, tzinfo=UTC)
+    views = list(a.protocol.get_free_busy_info(
+        [("bob@example.test", "Required", False),
+         ("room-a@example.test", "Room", False),
+         ("nobody@example.test", "Required", False)],
+        start, end, merged_free_busy_interval=60))
+    c.eq(len(views), 3, "get_free_busy_info(): one answer per mailbox")
+    bob, room, nobody = views
+    c.eq(bob.view_type, "DetailedMerged",
+         "get_free_busy_info(): the view asked for")
+    c.eq([(ev.start.hour, ev.start.minute, ev.end.hour, ev.end.minute,
+           ev.busy_type) for ev in bob.calendar_events],
+         [(9, 0, 10, 0, "Busy"), (10, 0, 10, 30, "OOF")],
+         "get_free_busy_info(): bob's events with their busy types")
+    c.eq(bob.merged[:4], "0230",
+         "get_free_busy_info(): the merged view per hour (OOF wins)")
+    c.eq(len(bob.merged), 64, "get_free_busy_info(): one digit an hour")
+    c.eq([(ev.start.day, ev.busy_type, ev.details.is_recurring)
+          for ev in room.calendar_events],
+         [(14, "Tentative", True), (16, "Tentative", True)],
+         "get_free_busy_info(): a recurring room event without its "
+         "exception")
+    c.ok(bob.working_hours and bob.working_hours[0].start.hour == 8,
+         "get_free_busy_info(): working hours", bob.working_hours)
+    c.eq(type(nobody).__name__, "ErrorMailRecipientNotFound",
+         "get_free_busy_info(): an unknown mailbox is "
+         "ErrorMailRecipientNotFound")
+    merged = list(a.protocol.get_free_busy_info(
+        [("bob@example.test", "Required", False)], start, end,
+        merged_free_busy_interval=30, requested_view="MergedOnly"))
+    c.ok(merged[0].merged.startswith("002230") and
+         not merged[0].calendar_events,
+         "get_free_busy_info(MergedOnly): digits only",
+         (merged[0].merged[:8], merged[0].calendar_events))
+    # suggestions (exchangelib 4.9 cannot ask): Microsoft's sample request,
+    # in a zone one hour east of UTC with daylight saving from March's
+    # last Sunday
+    samples = os.path.join(os.path.dirname(ews_server.DEFAULT_SCHEMA),
+                           "samples")
+    with open(os.path.join(samples, "getuseravailability-suggestions."
+                           "request.xml")) as f:
+        req = f.read()
+    inner = req.split("<soap:Body>", 1)[1].split("</soap:Body>", 1)[0]
+    inner = inner.replace("organizer@example.test", "bob@example.test")
+    st, _, body = ews.post_soap(inner)
+    text = body.decode()
+    c.eq(st, 200, "GetUserAvailability with suggestions answers 200")
+    c.ok("<t:StartTime>2030-03-14T10:00:00</t:StartTime>" in text,
+         "free/busy in the request's zone (UTC+1 before daylight saving)")
+    c.ok("<m:SuggestionsResponse>" in text and
+         "<t:MeetingTime>2030-03-14T09:00:00</t:MeetingTime>" in text and
+         "<t:MeetingTime>2030-03-14T10:00:00</t:MeetingTime>" not in text,
+         "suggestions: 09:00 local (08:00Z) is free, 10:00 local (bob "
+         "busy) is not suggested among the Fair or better")
+    no_violations(ews, "availability")
+
 
 def main():
     with MockEWS(["--auth", "basic", "--validate-responses"]) as ews:
@@ -996,6 +1092,13 @@ def main():
             import traceback
             traceback.print_exc()
             c.ok(False, "basic round completed", repr(e))
+        ews.ok("reset")
+        try:
+            availability_round(ews)
+        except Exception as e:
+            import traceback
+            traceback.print_exc()
+            c.ok(False, "availability round completed", repr(e))
         ews.ok("reset")
         self_test(ews)
     with MockEWS(["--auth", "ntlm", "--validate-responses"]) as ews:

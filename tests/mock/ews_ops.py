@@ -1168,3 +1168,8 @@ def op_ConvertId(ctx, el):
 
 OPERATIONS = {name[3:]: fn for name, fn in dict(globals()).items()
               if name.startswith("op_")}
+
+# rooms and availability (GetRoomLists, GetRooms, GetUserAvailability)
+import ews_freebusy  # noqa: E402
+
+OPERATIONS.update(ews_freebusy.OPERATIONS)

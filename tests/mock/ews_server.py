@@ -79,6 +79,10 @@ Paths:
         "error" (an ErrorCode, e.g. 500), "redirect_count" (default: every
         request), "http_status"}; {} restores the default
   POST /_mock/token     {"token", "user" (optional: an application's)}
+  POST /_mock/calendar {"mailbox", "start", "end" (with offsets),
+                        "legacy_free_busy", "rrule", "exdates",
+                        "is_all_day", "subject"}: a calendar item (a room
+                        of the room directory gets a mailbox) -> {"id"}
   POST /_mock/config    {"impersonators": [addresses allowed to use
         ExchangeImpersonation; default alice], "delegates": {owner:
         [addresses that may open owner's mailbox]; default: everyone},
@@ -118,6 +122,7 @@ sys.path.insert(0, HERE)
 from lxml import etree  # noqa: E402
 
 import ews_ops  # noqa: E402
+import ews_freebusy  # noqa: E402
 import ews_store  # noqa: E402
 from ews_ops import Ctx, Fault, MsgError  # noqa: E402
 from ews_store import (NS_E, NS_M, NS_S, NS_T, Attachment, Item,  # noqa
@@ -500,6 +505,10 @@ class Handler(BaseHTTPRequestHandler):
                 with srv.store.lock:
                     directory_change(req)
                 return self.json_reply(200, {"ok": True})
+            if path == "/_mock/calendar":
+                with srv.store.lock:
+                    ident = ews_freebusy.calendar_add(srv.store, req)
+                return self.json_reply(200, {"id": ident})
             if path == "/_mock/config":
                 with srv.lock:
                     if "impersonators" in req:
