@@ -329,6 +329,19 @@ with sbtest.Daemon(conf) as d:
     t.eq(str(ev.get("DTSTART").params.get("TZID")), "Europe/Berlin",
          "the attendee's copy keeps the zone")
 
+    # Replacing the attendees: the removed one gets a CANCEL.
+    st, b = d.call("local/Meeting.Update", {
+        "Id": rid, "RequiredAttendees": [CAROL], "Mailbox": ALICE})
+    t.eq((st, row(b).get("RequiredAttendees")), (200, [CAROL]),
+         "organizer replaces the attendees")
+    t.eq([meth for _, meth, _ in invitations(BOB, rid, "CANCEL")], ["CANCEL"],
+         "the removed attendee gets a METHOD:CANCEL")
+    _, ev = read_event(BOB, rid)
+    t.eq(str(ev.get("STATUS")), "CANCELLED", "the removed attendee's copy is cancelled")
+    st, b = d.call("local/Meeting.Load", {"Id": rid, "Mailbox": CAROL})
+    t.eq((st, row(b).get("ResponseStatus"), row(b).get("Recurrence")),
+         (200, "NoResponseReceived", rule), "the new attendee has the series")
+
     # An appointment is not a meeting.
     st, b = d.call("local/Appointment.Create", {
         "Subject": "alone", "Start": iso(start), "End": iso(start), "Mailbox": BOB})
