@@ -46,7 +46,7 @@ struct att {
 
 struct mtg {
 	char *id, *subject, *body, *location, *tz, *organizer;
-	char *rrule; /* the RRULE value as libical writes it; NULL: none */
+	char *rrule;	  /* the RRULE value as libical writes it; NULL: none */
 	char *recurrence; /* as shown */
 	char ck[MAPI_CHANGEKEY_LEN + 1];
 	int64_t start, end, created;
@@ -170,8 +170,8 @@ static char *mtg_ics(const struct mtg *m, const char *method, const char *only)
 	icalcomponent *cal = mapi_ical_calendar();
 	if (method)
 		icalcomponent_add_property(
-		    cal, icalproperty_new_method(icalenum_string_to_method(
-			     method)));
+		    cal,
+		    icalproperty_new_method(icalenum_string_to_method(method)));
 	if (z && !mapi_ical_add_zone(cal, z, m->tz, m->start))
 		z = NULL;
 	icalcomponent *c = icalcomponent_new(ICAL_VEVENT_COMPONENT);
@@ -229,18 +229,20 @@ static char *mtg_ics(const struct mtg *m, const char *method, const char *only)
 						    ? ICAL_CUTYPE_RESOURCE
 						    : ICAL_CUTYPE_INDIVIDUAL));
 		icalproperty_add_parameter(
-		    p, icalparameter_new_role(
-			   a->kind == KIND_REQUIRED ? ICAL_ROLE_REQPARTICIPANT
-			   : a->kind == KIND_OPTIONAL
-			       ? ICAL_ROLE_OPTPARTICIPANT
-			       : ICAL_ROLE_NONPARTICIPANT));
-		icalproperty_add_parameter(p, icalparameter_new_partstat(a->ps));
+		    p, icalparameter_new_role(a->kind == KIND_REQUIRED
+						  ? ICAL_ROLE_REQPARTICIPANT
+					      : a->kind == KIND_OPTIONAL
+						  ? ICAL_ROLE_OPTPARTICIPANT
+						  : ICAL_ROLE_NONPARTICIPANT));
+		icalproperty_add_parameter(p,
+					   icalparameter_new_partstat(a->ps));
 		icalproperty_add_parameter(
 		    p, icalparameter_new_rsvp(ICAL_RSVP_TRUE));
 		if (a->resp != INT64_MIN) {
 			struct icaltimetype t =
 			    mapi_ical_time_in(a->resp, false, NULL);
-			add_xparam(p, RESPONSE_TIME, icaltime_as_ical_string(t));
+			add_xparam(p, RESPONSE_TIME,
+				   icaltime_as_ical_string(t));
 		}
 	}
 	if (ok && m->reminder >= 0) {
@@ -317,8 +319,8 @@ static void read_attendee(struct mtg *m, icalproperty *p, bool *ok)
 	if (q && (icalparameter_get_cutype(q) == ICAL_CUTYPE_RESOURCE ||
 		  icalparameter_get_cutype(q) == ICAL_CUTYPE_ROOM))
 		k = KIND_RESOURCE;
-	else if ((q = icalproperty_get_first_parameter(
-		      p, ICAL_ROLE_PARAMETER))) {
+	else if ((q = icalproperty_get_first_parameter(p,
+						       ICAL_ROLE_PARAMETER))) {
 		icalparameter_role r = icalparameter_get_role(q);
 		if (r == ICAL_ROLE_OPTPARTICIPANT)
 			k = KIND_OPTIONAL;
@@ -389,8 +391,7 @@ static enum sb_status mtg_fill(icalcomponent *cal, icalcomponent *c,
 	if (m->seq < 0)
 		m->seq = 0;
 	p = icalcomponent_get_first_property(c, ICAL_STATUS_PROPERTY);
-	m->cancelled =
-	    p && icalproperty_get_status(p) == ICAL_STATUS_CANCELLED;
+	m->cancelled = p && icalproperty_get_status(p) == ICAL_STATUS_CANCELLED;
 	p = icalcomponent_get_first_property(c, ICAL_RRULE_PROPERTY);
 	char *rv = p ? icalproperty_get_value_as_string_r(p) : NULL;
 	if (rv && *rv) {
@@ -406,7 +407,8 @@ static enum sb_status mtg_fill(icalcomponent *cal, icalcomponent *c,
 		int64_t t;
 		if (!mapi_ical_time_of(cal, p, &t, &d, NULL))
 			continue;
-		int64_t *n = realloc(m->exdates, (m->n_exdates + 1) * sizeof *n);
+		int64_t *n =
+		    realloc(m->exdates, (m->n_exdates + 1) * sizeof *n);
 		if (!n)
 			ok = false;
 		else
@@ -683,9 +685,8 @@ static enum sb_status read_fields(const struct sb_call *call, struct mtg *m,
 /* The attendee lists of the call into m, replacing its attendees (those
  * that stay keep their answers).  Nothing when the call gives none and
  * !create. */
-static enum sb_status read_attendees(const struct sb_call *call,
-				     struct mtg *m, bool create,
-				     struct sb_error *err)
+static enum sb_status read_attendees(const struct sb_call *call, struct mtg *m,
+				     bool create, struct sb_error *err)
 {
 	static const char *const names[] = {"RequiredAttendees",
 					    "OptionalAttendees", "Resources"};
@@ -919,7 +920,8 @@ static enum sb_status mtg_create(struct mapi_store *s, struct mapi_mailbox *mb,
 	bool timing;
 	char *text = NULL;
 	enum sb_status st = SB_OK;
-	if (!sb_call_str(call, "Start", NULL) || !sb_call_str(call, "End", NULL))
+	if (!sb_call_str(call, "Start", NULL) ||
+	    !sb_call_str(call, "End", NULL))
 		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
 				    "Start and End are required");
 	/* The Id: from the request id when the client gave one (a Create
@@ -991,7 +993,8 @@ static enum sb_status check_organizer(struct mtg *m, struct mapi_mailbox *mb,
 				    "organizer can %s it",
 				    m->id, m->organizer, what);
 	if (m->cancelled)
-		return sb_error_set(err, SB_ERR_CONFLICT, "ErrorMeetingCancelled",
+		return sb_error_set(err, SB_ERR_CONFLICT,
+				    "ErrorMeetingCancelled",
 				    "meeting %s has been cancelled", m->id);
 	return SB_OK;
 }
@@ -1122,8 +1125,9 @@ static enum sb_status mtg_cancel(struct mapi_store *s, struct mapi_mailbox *mb,
 
 static enum sb_status mtg_respond(struct mapi_store *s, struct mapi_mailbox *mb,
 				  const struct sb_call *call,
-				  struct sb_result *r, icalparameter_partstat ps,
-				  const char *prefix, struct sb_error *err)
+				  struct sb_result *r,
+				  icalparameter_partstat ps, const char *prefix,
+				  struct sb_error *err)
 {
 	const char *id = sb_call_str(call, "Id", "");
 	struct mtg m;
@@ -1222,8 +1226,8 @@ static enum sb_status mtg_tentative(struct mapi_store *s,
 				    const struct sb_call *call,
 				    struct sb_result *r, struct sb_error *err)
 {
-	return mtg_respond(s, mb, call, r, ICAL_PARTSTAT_TENTATIVE,
-			   "Tentative", err);
+	return mtg_respond(s, mb, call, r, ICAL_PARTSTAT_TENTATIVE, "Tentative",
+			   err);
 }
 
 static enum sb_status mtg_decline(struct mapi_store *s, struct mapi_mailbox *mb,
@@ -1290,8 +1294,8 @@ static bool overlaps(int64_t start, int64_t end, int64_t ws, int64_t we)
 
 /* The occurrences of series items[i] in [ws, we): libical's iterator from
  * DTSTART in DTSTART's zone, without the EXDATEs (as Appointment.List). */
-static bool expand(struct list_ctx *c, size_t i, icalcomponent *cal,
-		   int64_t ws, int64_t we)
+static bool expand(struct list_ctx *c, size_t i, icalcomponent *cal, int64_t ws,
+		   int64_t we)
 {
 	struct mtg *m = &c->items[i];
 	icalcomponent *ev = master_of(cal);
@@ -1482,8 +1486,8 @@ static enum sb_status att_list(struct mapi_store *s, struct mapi_mailbox *mb,
 	struct mapi_sortkey *k = calloc(m.n_att + 1, sizeof *k);
 	size_t n = 0;
 	char *scope = NULL;
-	if (!k || asprintf(&scope, "MeetingAttendee|%s|%s", mb->address, id) <
-		      0) {
+	if (!k ||
+	    asprintf(&scope, "MeetingAttendee|%s|%s", mb->address, id) < 0) {
 		scope = NULL;
 		st = oom(err);
 	}
