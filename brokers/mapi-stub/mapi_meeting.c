@@ -924,17 +924,7 @@ static enum sb_status mtg_create(struct mapi_store *s, struct mapi_mailbox *mb,
 	    !sb_call_str(call, "End", NULL))
 		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
 				    "Start and End are required");
-	/* The Id: from the request id when the client gave one (a Create
-	 * retried with the same X-Request-Id finds its meeting), else new. */
-	char uid[40];
-	const char *rid = sb_call_request_id(call);
-	if (rid && *rid) {
-		mapi_unique_for(rid, mb->address, "meeting", uid);
-	} else if (!sb_uuid4(uid)) {
-		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
-				    "no random bytes for an Id");
-	}
-	if (!(m.id = strdup(uid)) || !(m.organizer = strdup(mb->address))) {
+	if (!(m.organizer = strdup(mb->address))) {
 		st = oom(err);
 		goto out;
 	}
@@ -942,26 +932,38 @@ static enum sb_status mtg_create(struct mapi_store *s, struct mapi_mailbox *mb,
 	if ((st = read_fields(call, &m, true, &timing, err)) != SB_OK ||
 	    (st = read_attendees(call, &m, true, err)) != SB_OK)
 		goto out;
+	/* The Id: a digest of the request id, the organizer, Subject, Start
+	 * and End when the request has an id (the client's X-Request-Id or
+	 * the daemon's own, unique), so a Create retried with the same
+	 * X-Request-Id finds the meeting it made; else a new one. */
+	char uid[40];
+	const char *rid = sb_call_request_id(call);
+	char *key = NULL;
+	if (rid && *rid &&
+	    asprintf(&key, "%s\x1f%s\x1f%s\x1f%s", rid,
+		     sb_call_str(call, "Subject", ""),
+		     sb_call_str(call, "Start", ""),
+		     sb_call_str(call, "End", "")) >= 0) {
+		mapi_unique_for(key, mb->address, "meeting", uid);
+		free(key);
+	} else if (!sb_uuid4(uid)) {
+		st = sb_error_set(err, SB_ERR_INTERNAL, NULL,
+				  "no random bytes for an Id");
+		goto out;
+	}
+	if (!(m.id = strdup(uid))) {
+		st = oom(err);
+		goto out;
+	}
 	st = store_text(s, mb, &m, &text, false, err);
 	if (st == SB_ERR_CONFLICT) {
-		/* Made before by this request: the same meeting, or the
-		 * request id was used for another. */
+		/* Made before by this request: that meeting, delivered again
+		 * (deliveries are keyed, nothing arrives twice). */
 		sb_error_clear(err);
 		struct mtg old;
 		st = mtg_load(mb, m.id, &old, NULL, err);
 		if (st != SB_OK)
 			goto out;
-		bool same = old.start == m.start && old.end == m.end &&
-			    strcmp(old.subject ? old.subject : "",
-				   m.subject ? m.subject : "") == 0;
-		if (!same || old.cancelled) {
-			mtg_free(&old);
-			st = sb_error_set(err, SB_ERR_CONFLICT, NULL,
-					  "X-Request-Id %s already made "
-					  "another meeting (%s)",
-					  rid, m.id);
-			goto out;
-		}
 		mtg_free(&m);
 		m = old;
 		free(text);

@@ -363,7 +363,8 @@ with sbtest.Daemon(conf) as d:
          "a retried Create delivers once")
     req["inputs"]["Subject"] = "Other"
     st3, b3 = d.request("POST", "/v1/call/local/Meeting/Create", req, headers=hdr)
-    t.eq(st3, 409, "the same X-Request-Id for another meeting: 409")
+    t.ok(st3 == 200 and row(b3).get("Id") not in (None, row(b1).get("Id")),
+         "the same X-Request-Id for another meeting makes another one", b3)
 
     # Everything written opens in icalendar.
     n_files = 0
