@@ -748,6 +748,24 @@ static void to_lf(struct sb_buf *b)
 		b->data[j] = '\0';
 }
 
+/* True if the message msgid was delivered to rcpt, a mailbox of the store,
+ * and is still in one of its folders (read, moved or not). */
+static bool already_delivered(struct mapi_store *s, const char *msgid,
+			      const char *rcpt)
+{
+	struct mapi_mailbox *to = mapi_mailbox_find(s, rcpt);
+	if (!to)
+		return false;
+	char uniq[40], path[MAPI_PATH_MAX];
+	mapi_unique_for(msgid, to->address, "inbox", uniq);
+	struct mapi_entry e = {0};
+	bool found = mapi_item_find(to, NULL, uniq, path, sizeof path, NULL, 0,
+				    &e, NULL) == SB_OK;
+	free(e.file);
+	free(e.id);
+	return found;
+}
+
 /* Send an iTIP message from mb to rcpt (n addresses): subject prefix and
  * the meeting's subject, a short text, and the calendar as a text/calendar
  * part with the method.  msgid: a fixed Message-ID (so the delivery of one
@@ -758,8 +776,25 @@ static void send_itip(struct mapi_store *s, struct mapi_mailbox *mb,
 		      const char *prefix, const char *only,
 		      const char *const *rcpt, size_t n, const char *msgid)
 {
-	if (n == 0)
+	/* A version sent before (a retried Create): the recipients that
+	 * have it already, anywhere in their mailbox, are left out, and
+	 * nothing is sent again when no mailbox of the store is left. */
+	const char **left = calloc(n + 1, sizeof *left);
+	size_t n_left = 0;
+	for (size_t i = 0; left && i < n; i++)
+		if (!msgid || !already_delivered(s, msgid, rcpt[i]))
+			left[n_left++] = rcpt[i];
+	bool local = false;
+	for (size_t i = 0; left && i < n_left; i++)
+		local = local || mapi_mailbox_find(s, left[i]);
+	if (left) {
+		rcpt = left;
+		n = n_left;
+	}
+	if (n == 0 || (msgid && left && !local)) {
+		free(left);
 		return;
+	}
 	char *ics = mtg_ics(m, method, only);
 	char *subject = NULL, *body = NULL, ct[80], when[32];
 	sb_datetime_format(m->start, when, sizeof when);
@@ -817,6 +852,7 @@ static void send_itip(struct mapi_store *s, struct mapi_mailbox *mb,
 	free(ics);
 	free(subject);
 	free(body);
+	free(left);
 }
 
 /* "<UID.SEQUENCE.method@host>": one delivery per version and method. */
