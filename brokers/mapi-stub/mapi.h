@@ -302,7 +302,8 @@ struct mapi_send {
 };
 /* Record raw (already built, without Bcc) in mb's Outbox, deliver it to
  * every local recipient, move it to Sent Items.  Accepted and rejected
- * recipients are added to the result row.  id_out gets the Sent Items Id. */
+ * recipients are added to the result row (r NULL: not reported).  id_out
+ * gets the Sent Items Id. */
 enum sb_status mapi_outbox_send(struct mapi_store *s, struct mapi_mailbox *mb,
 				const char *raw, size_t len,
 				const char *message_id,
@@ -387,6 +388,33 @@ enum sb_status mapi_change_key_check(const char *want, const char *ck,
 /* Every Id (file name minus ".ics") in the folder; malloc'd. */
 int mapi_ics_ids(struct mapi_mailbox *mb, const char *folder, char ***ids,
 		 size_t *n);
+
+/* ---- mapi_meeting.c ------------------------------------------------ */
+/* Method handlers of the Meeting and MeetingAttendee tables: meetings
+ * between the store's mailboxes, each mailbox's copy a VEVENT with
+ * ORGANIZER and ATTENDEEs in its Calendar/, invitations, answers and
+ * cancellations sent as iTIP messages (text/calendar; method=...). */
+enum sb_status mapi_meeting_create(void *state, const struct sb_call *call,
+				   struct sb_result *r, struct sb_error *err);
+enum sb_status mapi_meeting_update(void *state, const struct sb_call *call,
+				   struct sb_result *r, struct sb_error *err);
+enum sb_status mapi_meeting_cancel(void *state, const struct sb_call *call,
+				   struct sb_result *r, struct sb_error *err);
+enum sb_status mapi_meeting_accept(void *state, const struct sb_call *call,
+				   struct sb_result *r, struct sb_error *err);
+enum sb_status mapi_meeting_tentative(void *state, const struct sb_call *call,
+				      struct sb_result *r,
+				      struct sb_error *err);
+enum sb_status mapi_meeting_decline(void *state, const struct sb_call *call,
+				    struct sb_result *r, struct sb_error *err);
+enum sb_status mapi_meeting_load(void *state, const struct sb_call *call,
+				 struct sb_result *r, struct sb_error *err);
+enum sb_status mapi_meeting_list(void *state, const struct sb_call *call,
+				 struct sb_result *r, struct sb_error *err);
+enum sb_status mapi_meeting_attendee_list(void *state,
+					  const struct sb_call *call,
+					  struct sb_result *r,
+					  struct sb_error *err);
 
 /* ---- mapi_cache.c: items read from .ics files, by ChangeKey ------------ */
 /* The ChangeKey digests a file's facts and whole content, so an item read

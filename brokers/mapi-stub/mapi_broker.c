@@ -1,5 +1,5 @@
 /* mapi-stub: the module descriptor — instance keys, the catalog (Email,
- * Folder, Appointment, Task) and dispatch. */
+ * Folder, Appointment, Meeting, MeetingAttendee, Task) and dispatch. */
 #include "config.h"
 
 #include <stddef.h>
@@ -497,6 +497,187 @@ static const struct sb_method appt_methods[] = {
 	SB_METHOD_END,
 };
 
+/* ---- Meeting, MeetingAttendee (mapi_meeting.c) ------------------------ */
+
+#define MAX_ATTENDEES 500
+#define IN_MEETING                                                          \
+	{.name = "Body", .type = SB_TYPE_MEMO, .max_size = 1024 * 512,      \
+	 .doc = "Description."},                                            \
+	{.name = "Location", .type = SB_TYPE_TEXT, .max_size = 1024,        \
+	 .doc = "Where it takes place."},                                   \
+	{.name = "TimeZone", .type = SB_TYPE_TEXT, .max_size = 128,         \
+	 .doc = "Time zone name it is planned in; with an IANA name the "   \
+		"times are stored in that zone (as Appointment)."},         \
+	{.name = "IsAllDay", .type = SB_TYPE_BOOLEAN,                       \
+	 .doc = "Whole days: Start and End are taken as dates."},           \
+	{.name = "Reminder", .type = SB_TYPE_NUMBER,                        \
+	 .doc = "Minutes before Start to remind (0..40320)."},              \
+	{.name = "Categories", .type = SB_TYPE_TEXT, .flags = SB_MULTI,     \
+	 .max_size = 50, .doc = "Category names."},                         \
+	{.name = "Recurrence", .type = SB_TYPE_TEXT,                        \
+	 .max_size = SB_RRULE_TEXT_MAX,                                     \
+	 .doc = "How it repeats: one RRULE of the shared subset; a List "   \
+		"with a window shows each occurrence."},                    \
+	{.name = "RequiredAttendees", .type = SB_TYPE_EMAIL,                \
+	 .flags = SB_MULTI, .max_size = MAX_ATTENDEES,                      \
+	 .doc = "Attendees whose presence is required (ROLE "               \
+		"REQ-PARTICIPANT)."},                                       \
+	{.name = "OptionalAttendees", .type = SB_TYPE_EMAIL,                \
+	 .flags = SB_MULTI, .max_size = MAX_ATTENDEES,                      \
+	 .doc = "Attendees whose presence is optional (ROLE "               \
+		"OPT-PARTICIPANT)."},                                       \
+	{.name = "Resources", .type = SB_TYPE_EMAIL, .flags = SB_MULTI,     \
+	 .max_size = MAX_ATTENDEES,                                         \
+	 .doc = "Rooms and equipment (CUTYPE RESOURCE)."},                  \
+	SB_PARAM_MAILBOX
+
+static const struct sb_param mtg_create_in[] = {
+	{.name = "Subject",
+	 .type = SB_TYPE_TEXT,
+	 .flags = SB_REQUIRED,
+	 .max_size = SUBJECT_MAX,
+	 .doc = "Title of the meeting."},
+	{.name = "Start",
+	 .type = SB_TYPE_DATETIME,
+	 .flags = SB_REQUIRED,
+	 .doc = "Start, ISO 8601 with offset."},
+	{.name = "End",
+	 .type = SB_TYPE_DATETIME,
+	 .flags = SB_REQUIRED,
+	 .doc = "End, ISO 8601 with offset; not before Start."},
+	IN_MEETING,
+	SB_PARAM_END,
+};
+static const struct sb_param mtg_update_in[] = {
+	{.name = "Id",
+	 .type = SB_TYPE_TEXT,
+	 .flags = SB_REQUIRED,
+	 .max_size = MAPI_ID_MAX,
+	 .doc = "Id of the meeting in the organizer's calendar."},
+	{.name = "ChangeKey",
+	 .type = SB_TYPE_TEXT,
+	 .max_size = 64,
+	 .doc = "The ChangeKey the meeting was read with: if it has changed "
+		"since, 409 conflict and nothing is changed (empty: no "
+		"check)."},
+	{.name = "Subject", .type = SB_TYPE_TEXT, .max_size = SUBJECT_MAX,
+	 .doc = "New title."},
+	{.name = "Start", .type = SB_TYPE_DATETIME,
+	 .doc = "New start, ISO 8601 with offset."},
+	{.name = "End", .type = SB_TYPE_DATETIME,
+	 .doc = "New end, ISO 8601 with offset."},
+	IN_MEETING,
+	SB_PARAM_END,
+};
+static const struct sb_param mtg_cancel_in[] = {
+	{.name = "Id",
+	 .type = SB_TYPE_TEXT,
+	 .flags = SB_REQUIRED,
+	 .max_size = MAPI_ID_MAX,
+	 .doc = "Id of the meeting in the organizer's calendar."},
+	{.name = "ChangeKey",
+	 .type = SB_TYPE_TEXT,
+	 .max_size = 64,
+	 .doc = "The ChangeKey the meeting was read with: if it has changed "
+		"since, 409 conflict (empty: no check)."},
+	SB_PARAM_MAILBOX,
+	SB_PARAM_END,
+};
+static const struct sb_param mtg_id_in[] = {
+	{.name = "Id",
+	 .type = SB_TYPE_TEXT,
+	 .flags = SB_REQUIRED,
+	 .max_size = MAPI_ID_MAX,
+	 .doc = "Id of the meeting in the mailbox's calendar."},
+	SB_PARAM_MAILBOX,
+	SB_PARAM_END,
+};
+static const char *const mtg_ret[] = {
+	"Id",	    "ChangeKey", "Subject",  "Body",	   "Location",
+	"Start",    "End",	 "TimeZone", "IsAllDay", "Reminder",
+	"Categories", "Recurrence", "Organizer", "RequiredAttendees",
+	"OptionalAttendees", "Resources", "ResponseStatus", NULL};
+static const struct sb_method mtg_methods[] = {
+	{.name = "Create",
+	 .kind = SB_KIND_CREATE,
+	 .handler = mapi_meeting_create,
+	 .doc = "Create a meeting organized by the mailbox: stored in its "
+		"calendar, and an iCalendar REQUEST delivered to the Inbox "
+		"and the calendar of every attendee in this store (others "
+		"are recorded, not reached).  Retried with the same "
+		"X-Request-Id, it returns the meeting it made.",
+	 .inputs = mtg_create_in,
+	 .returns = mtg_ret},
+	{.name = "Update",
+	 .kind = SB_KIND_UPDATE,
+	 .handler = mapi_meeting_update,
+	 .doc = "Change a meeting (organizer only; the inputs given): its "
+		"SEQUENCE goes up and a REQUEST reaches every attendee "
+		"again; removed attendees get a CANCEL.  A new time asks "
+		"every attendee again.",
+	 .inputs = mtg_update_in,
+	 .returns = mtg_ret},
+	{.name = "Cancel",
+	 .kind = SB_KIND_DELETE,
+	 .handler = mapi_meeting_cancel,
+	 .doc = "Cancel a meeting (organizer only): a CANCEL to every "
+		"attendee, whose copies are marked cancelled, and the "
+		"meeting removed from the organizer's calendar.",
+	 .inputs = mtg_cancel_in,
+	 .returns = id_ret},
+	{.name = "Accept",
+	 .kind = SB_KIND_UPDATE,
+	 .handler = mapi_meeting_accept,
+	 .doc = "Accept an invitation in the mailbox's calendar: a REPLY to "
+		"the organizer, whose copy records the answer.  A cancelled "
+		"meeting answers 409.",
+	 .inputs = mtg_id_in,
+	 .returns = mtg_ret},
+	{.name = "AcceptTentatively",
+	 .kind = SB_KIND_UPDATE,
+	 .handler = mapi_meeting_tentative,
+	 .doc = "Accept an invitation tentatively (as Accept).",
+	 .inputs = mtg_id_in,
+	 .returns = mtg_ret},
+	{.name = "Decline",
+	 .kind = SB_KIND_UPDATE,
+	 .handler = mapi_meeting_decline,
+	 .doc = "Decline an invitation: a REPLY to the organizer, and the "
+		"meeting removed from the mailbox's calendar (as Exchange "
+		"does); the row shows it as declined.",
+	 .inputs = mtg_id_in,
+	 .returns = mtg_ret},
+	{.name = "Load",
+	 .kind = SB_KIND_READ,
+	 .handler = mapi_meeting_load,
+	 .doc = "Load one meeting, ResponseStatus from the mailbox's view.",
+	 .inputs = mtg_id_in,
+	 .returns = mtg_ret},
+	{.name = "List",
+	 .kind = SB_KIND_LIST,
+	 .handler = mapi_meeting_list,
+	 .doc = "List the meetings of the mailbox's calendar by start time "
+		"(appointments left out), optionally only those overlapping "
+		"a window; over a window a series gives a row per "
+		"occurrence.",
+	 .inputs = appt_list_in,
+	 .returns = mtg_ret},
+	SB_METHOD_END,
+};
+static const char *const mtg_att_ret[] = {"Email", "Kind", "ResponseStatus",
+					  "LastResponseTime", NULL};
+static const struct sb_method mtg_att_methods[] = {
+	{.name = "List",
+	 .kind = SB_KIND_LIST,
+	 .handler = mapi_meeting_attendee_list,
+	 .doc = "The attendees of a meeting with their answers and when "
+		"they gave them, as the mailbox's copy records them (the "
+		"organizer's follows each answer).",
+	 .inputs = mtg_id_in,
+	 .returns = mtg_att_ret},
+	SB_METHOD_END,
+};
+
 /* ---- Task ------------------------------------------------------------ */
 
 static const struct sb_param task_create_in[] = {
@@ -648,6 +829,15 @@ static const struct sb_object mapi_objects[] = {
 	 .doc = "A calendar item of a mailbox (an iCalendar file).",
 	 .properties = sb_appointment_properties,
 	 .methods = appt_methods},
+	{.name = SB_OBJ_MEETING,
+	 .doc = "A meeting between mailboxes of the store (an iCalendar "
+		"file in each one's calendar, iTIP messages between them).",
+	 .properties = sb_meeting_properties,
+	 .methods = mtg_methods},
+	{.name = SB_OBJ_MEETING_ATTENDEE,
+	 .doc = "An attendee of a meeting and their answer.",
+	 .properties = sb_meeting_attendee_properties,
+	 .methods = mtg_att_methods},
 	{.name = SB_OBJ_TASK,
 	 .doc = "A task of a mailbox (an iCalendar file).",
 	 .properties = sb_task_properties,

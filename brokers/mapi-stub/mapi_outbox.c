@@ -265,7 +265,8 @@ enum sb_status mapi_outbox_send(struct mapi_store *s, struct mapi_mailbox *mb,
 		st = sb_error_set(err, SB_ERR_INTERNAL, NULL, "out of memory");
 		goto out;
 	}
-	add_outcome(r, &o);
+	if (r)
+		add_outcome(r, &o);
 	mapi_path(id_out, id_len, "%s", uniq);
 out:
 	free(rcpt);
