@@ -35,7 +35,7 @@ struct tz_zone {
 };
 
 static pthread_once_t tz_once = PTHREAD_ONCE_INIT;
-static struct tz_win *tz_wins;	 /* sorted by strcasecmp(id) */
+static struct tz_win *tz_wins; /* sorted by strcasecmp(id) */
 static size_t tz_n_wins;
 static struct tz_zone *tz_zones; /* sorted by strcasecmp(name) */
 static size_t tz_n_zones;
@@ -137,7 +137,8 @@ static void icu_keep_loaded(const void *sym)
 	Dl_info info;
 	if (!dladdr(sym, &info) || !info.dli_fname)
 		return;
-	void *h = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
+	void *h =
+	    dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
 	if (h)
 		dlclose(h);
 }
@@ -163,8 +164,8 @@ static bool tz_build(void)
 	icu_keep_loaded((const void *)ucal_getWindowsTimeZoneID);
 	icu_keep_loaded((const void *)u_getVersion);
 	UErrorCode st = U_ZERO_ERROR;
-	UEnumeration *en = ucal_openTimeZoneIDEnumeration(UCAL_ZONE_TYPE_ANY,
-							  NULL, NULL, &st);
+	UEnumeration *en =
+	    ucal_openTimeZoneIDEnumeration(UCAL_ZONE_TYPE_ANY, NULL, NULL, &st);
 	if (U_FAILURE(st) || !en)
 		return false;
 	int32_t count = uenum_count(en, &st);
@@ -290,18 +291,13 @@ const char *ews_timezone_id(const char *name)
 	w = win_find(name);
 	if (w)
 		return w->id;
-	if (tz_n_zones) {
-		const struct tz_zone *z =
-		    bsearch(name, tz_zones, tz_n_zones, sizeof(*tz_zones),
-			    zone_key_cmp);
-		if (z)
-			return z->win ? z->win->id : NULL;
-	}
-	/* a name ICU accepts without listing it */
-	char wid[EWS_TZ_NAME_MAX + 1];
-	if (icu_windows_id(name, wid, sizeof(wid)) && (w = win_find(wid)))
-		return w->id;
-	return NULL;
+	/* the names ICU lists are all it knows (aliases included): a name
+	 * from an input never reaches ICU */
+	if (!tz_n_zones)
+		return NULL;
+	const struct tz_zone *z = bsearch(name, tz_zones, tz_n_zones,
+					  sizeof(*tz_zones), zone_key_cmp);
+	return z && z->win ? z->win->id : NULL;
 }
 
 const char *ews_timezone_zone(const char *windows_id)

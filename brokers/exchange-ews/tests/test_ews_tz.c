@@ -161,8 +161,7 @@ START_TEST(test_every_tzdata_zone)
 			continue;
 		}
 		mapped++;
-		ck_assert_msg(got != NULL, "%s: NULL, ICU says %s", name,
-			      want);
+		ck_assert_msg(got != NULL, "%s: NULL, ICU says %s", name, want);
 		ck_assert_msg(strcmp(got, want) == 0, "%s: %s, ICU says %s",
 			      name, got, want);
 		/* the same interned string each time */
@@ -340,9 +339,8 @@ START_TEST(test_check_error)
 {
 	struct sb_error err;
 	const char *id = "x";
-	ck_assert_int_eq(ews_timezone_check("TimeZone", "Asia/Calcutta", &id,
-					    &err),
-			 SB_OK);
+	ck_assert_int_eq(
+	    ews_timezone_check("TimeZone", "Asia/Calcutta", &id, &err), SB_OK);
 	ck_assert_str_eq(id, "India Standard Time");
 	ck_assert_int_eq(
 	    ews_timezone_check("timezone", "Mars/Olympus", &id, &err),
@@ -380,11 +378,14 @@ static void *lookups(void *arg)
 	    "Europe/Berlin", "Asia/Calcutta", "w. europe standard time",
 	    "Europe/Kiev",   "Mars/Olympus",  "Etc/GMT",
 	    "US/Pacific",    "Factory"};
-	static const char *const want[] = {
-	    "W. Europe Standard Time", "India Standard Time",
-	    "W. Europe Standard Time", "FLE Standard Time",
-	    NULL,		       "UTC",
-	    "Pacific Standard Time",   NULL};
+	static const char *const want[] = {"W. Europe Standard Time",
+					   "India Standard Time",
+					   "W. Europe Standard Time",
+					   "FLE Standard Time",
+					   NULL,
+					   "UTC",
+					   "Pacific Standard Time",
+					   NULL};
 	long bad = 0;
 	for (int r = 0; r < 2000; r++)
 		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -401,8 +402,7 @@ START_TEST(test_threads)
 {
 	pthread_t t[8];
 	for (int i = 0; i < 8; i++)
-		ck_assert_int_eq(pthread_create(&t[i], NULL, lookups, NULL),
-				 0);
+		ck_assert_int_eq(pthread_create(&t[i], NULL, lookups, NULL), 0);
 	for (int i = 0; i < 8; i++) {
 		void *bad;
 		ck_assert_int_eq(pthread_join(t[i], &bad), 0);
