@@ -11,7 +11,7 @@ set -eu
 pkgs="build-essential autoconf automake libtool pkg-config clang clang-format
 libltdl-dev libinih-dev libjansson-dev
 libcurl4-openssl-dev libxml2-dev libssl-dev zlib1g-dev libgmime-3.0-dev check
-libical-dev
+libical-dev libicu-dev tzdata
 python3 python3-aiosmtpd python3-icalendar python3-cryptography
 libpython3.11-testsuite
 python3-lxml python3-exchangelib python3-pycryptodome python3-dateutil

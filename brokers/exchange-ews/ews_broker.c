@@ -135,8 +135,9 @@ static const struct sb_config_key ews_config[] = {
      .type = SB_CONF_STRING,
      .def = "UTC",
      .doc = "Time zone of the requests (TimeZoneContext): a Windows id "
-	    "(\"W. Europe Standard Time\") or an IANA name "
-	    "(\"Europe/Berlin\").",
+	    "(\"W. Europe Standard Time\") or any IANA zone or alias CLDR's "
+	    "windowsZones (through ICU) maps to one (\"Europe/Berlin\", "
+	    "\"Asia/Calcutta\"); UTC, Etc/UTC and Etc/GMT are UTC.",
      .offset = offsetof(struct ews_conf, timezone)},
     SB_CONF_INCLUDE("tls", sb_tls_keys, offsetof(struct ews_conf, tls)),
     {.key = "retries",
@@ -177,98 +178,6 @@ static const struct sb_config_key ews_config[] = {
      .offset = offsetof(struct ews_conf, max_attachment_size)},
     SB_CONF_END,
 };
-
-/* ---- time zones ---------------------------------------------------------- */
-
-struct tz_map {
-	const char *iana;
-	const char *windows;
-};
-/* IANA names to Windows ids (CLDR windowsZones, the usual zones). */
-static const struct tz_map tz_table[] = {
-    {"UTC", "UTC"},
-    {"Etc/UTC", "UTC"},
-    {"Etc/GMT", "UTC"},
-    {"Europe/London", "GMT Standard Time"},
-    {"Europe/Dublin", "GMT Standard Time"},
-    {"Europe/Lisbon", "GMT Standard Time"},
-    {"Atlantic/Reykjavik", "Greenwich Standard Time"},
-    {"Europe/Berlin", "W. Europe Standard Time"},
-    {"Europe/Amsterdam", "W. Europe Standard Time"},
-    {"Europe/Rome", "W. Europe Standard Time"},
-    {"Europe/Vienna", "W. Europe Standard Time"},
-    {"Europe/Zurich", "W. Europe Standard Time"},
-    {"Europe/Stockholm", "W. Europe Standard Time"},
-    {"Europe/Oslo", "W. Europe Standard Time"},
-    {"Europe/Paris", "Romance Standard Time"},
-    {"Europe/Brussels", "Romance Standard Time"},
-    {"Europe/Madrid", "Romance Standard Time"},
-    {"Europe/Copenhagen", "Romance Standard Time"},
-    {"Europe/Warsaw", "Central European Standard Time"},
-    {"Europe/Prague", "Central Europe Standard Time"},
-    {"Europe/Budapest", "Central Europe Standard Time"},
-    {"Europe/Athens", "GTB Standard Time"},
-    {"Europe/Bucharest", "GTB Standard Time"},
-    {"Europe/Helsinki", "FLE Standard Time"},
-    {"Europe/Kiev", "FLE Standard Time"},
-    {"Europe/Kyiv", "FLE Standard Time"},
-    {"Europe/Istanbul", "Turkey Standard Time"},
-    {"Europe/Moscow", "Russian Standard Time"},
-    {"Africa/Cairo", "Egypt Standard Time"},
-    {"Africa/Johannesburg", "South Africa Standard Time"},
-    {"Africa/Lagos", "W. Central Africa Standard Time"},
-    {"Africa/Nairobi", "E. Africa Standard Time"},
-    {"Asia/Jerusalem", "Israel Standard Time"},
-    {"Asia/Dubai", "Arabian Standard Time"},
-    {"Asia/Karachi", "Pakistan Standard Time"},
-    {"Asia/Kolkata", "India Standard Time"},
-    {"Asia/Calcutta", "India Standard Time"},
-    {"Asia/Dhaka", "Bangladesh Standard Time"},
-    {"Asia/Bangkok", "SE Asia Standard Time"},
-    {"Asia/Jakarta", "SE Asia Standard Time"},
-    {"Asia/Shanghai", "China Standard Time"},
-    {"Asia/Hong_Kong", "China Standard Time"},
-    {"Asia/Singapore", "Singapore Standard Time"},
-    {"Asia/Taipei", "Taipei Standard Time"},
-    {"Asia/Seoul", "Korea Standard Time"},
-    {"Asia/Tokyo", "Tokyo Standard Time"},
-    {"Australia/Perth", "W. Australia Standard Time"},
-    {"Australia/Adelaide", "Cen. Australia Standard Time"},
-    {"Australia/Brisbane", "E. Australia Standard Time"},
-    {"Australia/Sydney", "AUS Eastern Standard Time"},
-    {"Australia/Melbourne", "AUS Eastern Standard Time"},
-    {"Pacific/Auckland", "New Zealand Standard Time"},
-    {"Pacific/Honolulu", "Hawaiian Standard Time"},
-    {"America/Anchorage", "Alaskan Standard Time"},
-    {"America/Los_Angeles", "Pacific Standard Time"},
-    {"America/Vancouver", "Pacific Standard Time"},
-    {"America/Phoenix", "US Mountain Standard Time"},
-    {"America/Denver", "Mountain Standard Time"},
-    {"America/Chicago", "Central Standard Time"},
-    {"America/Mexico_City", "Central Standard Time (Mexico)"},
-    {"America/New_York", "Eastern Standard Time"},
-    {"America/Toronto", "Eastern Standard Time"},
-    {"America/Halifax", "Atlantic Standard Time"},
-    {"America/St_Johns", "Newfoundland Standard Time"},
-    {"America/Sao_Paulo", "E. South America Standard Time"},
-    {"America/Argentina/Buenos_Aires", "Argentina Standard Time"},
-    {"America/Bogota", "SA Pacific Standard Time"},
-    {"America/Lima", "SA Pacific Standard Time"},
-    {"America/Santiago", "Pacific SA Standard Time"},
-};
-
-const char *ews_timezone_id(const char *name)
-{
-	if (!name || !*name)
-		return NULL;
-	for (size_t i = 0; i < sizeof(tz_table) / sizeof(tz_table[0]); i++) {
-		if (strcmp(tz_table[i].iana, name) == 0)
-			return tz_table[i].windows;
-		if (strcasecmp(tz_table[i].windows, name) == 0)
-			return tz_table[i].windows;
-	}
-	return NULL;
-}
 
 /* ---- validate -------------------------------------------------------------
  */
@@ -376,12 +285,11 @@ static enum sb_status ews_validate(const void *config, struct sb_error *err)
 		    "server_version: not a RequestServerVersion of the EWS "
 		    "schema (Exchange2007 ... Exchange2016, V2015_10_05 ... "
 		    "V2016_10_10; Exchange2019 servers take Exchange2016)");
-	if (!ews_timezone_id(c->timezone))
-		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
-				    "timezone: not a Windows time zone id or "
-				    "an IANA name this broker knows (e.g. "
-				    "UTC, Europe/Berlin, W. Europe Standard "
-				    "Time)");
+	/* an IANA name or a Windows id (ews_tz.c) */
+	enum sb_status tst =
+	    ews_timezone_check("timezone", c->timezone, NULL, err);
+	if (tst != SB_OK)
+		return tst;
 	/* files open() will read: missing or too open, said by --check */
 	enum sb_status st = sb_path_check("ca_file", c->tls.ca_file, 0, err);
 	if (st == SB_OK)
@@ -806,11 +714,11 @@ static enum sb_status ews_open(const struct sb_host *host, const void *config,
 	e->host = host;
 	e->conf = c;
 	pthread_mutex_init(&e->mu, NULL);
-	e->tz_id = ews_timezone_id(c->timezone);
-	if (!e->tz_id) {
+	enum sb_status tst =
+	    ews_timezone_check("timezone", c->timezone, &e->tz_id, err);
+	if (tst != SB_OK) {
 		ews_close(e);
-		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
-				    "timezone: unknown");
+		return tst;
 	}
 	const char *acct = NULL;
 	if (c->username && sb_email_valid(c->username))

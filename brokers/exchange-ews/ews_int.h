@@ -212,8 +212,30 @@ enum sb_status ews_probe(struct ews *e, const struct sb_call *call,
 bool ews_discovered(struct ews *e, char *url, size_t url_n, char *version,
 		    size_t version_n, char *server, size_t server_n);
 
-/* The Windows time zone id for a timezone key value (a Windows id or an
- * IANA name of the table), or NULL. */
+/* ---- time zones (ews_tz.c): CLDR's windowsZones as ICU carries it ---- */
+
+/* Longest name taken (IANA names and Windows ids are about 32). */
+#define EWS_TZ_NAME_MAX 128
+/* The Windows time zone id EWS takes for name: a Windows id given as is
+ * ("W. Europe Standard Time", any case), an IANA zone or alias ICU maps
+ * to one ("Europe/Berlin", "Asia/Calcutta", "Europe/Kiev"; any case), and
+ * "UTC", "Etc/UTC", "Etc/GMT" -> "UTC".  NULL for NULL, empty, longer
+ * than EWS_TZ_NAME_MAX, not printable ASCII, or no Windows equivalent.
+ * The string is static (valid while the module is loaded; never freed by
+ * the caller).  Thread-safe: the tables are read from ICU once. */
 const char *ews_timezone_id(const char *name);
+/* The IANA zone CLDR gives for a Windows id (territory 001, any case):
+ * "W. Europe Standard Time" -> "Europe/Berlin", "UTC" -> "Etc/UTC"; NULL
+ * for anything else.  Static, thread-safe. */
+const char *ews_timezone_zone(const char *windows_id);
+/* How many zone names ICU knows (aliases included) have a Windows id; 0
+ * when ICU's data could not be read (then only UTC is known). */
+size_t ews_timezone_count(void);
+/* A time zone given in a key or an input called field: SB_OK with *id
+ * (may be NULL) the Windows id, else 400 invalid_input naming field and
+ * the value (TimeZone: "Mars/Olympus" is not a Windows time zone id
+ * or an IANA zone with a Windows equivalent ...). */
+enum sb_status ews_timezone_check(const char *field, const char *value,
+				  const char **id, struct sb_error *err);
 
 #endif

@@ -383,7 +383,10 @@ START_TEST(test_keys_refused)
 	config_refused(ver, "server_version");
 	const char *tz[] = {"url=https://m.example.test/EWS/Exchange.asmx",
 			    "auth=negotiate", "timezone=Mars/Olympus", NULL};
-	config_refused(tz, "timezone");
+	config_refused(tz, "timezone: \"Mars/Olympus\" is not");
+	const char *tz2[] = {"url=https://m.example.test/EWS/Exchange.asmx",
+			     "auth=negotiate", "timezone=CET", NULL};
+	config_refused(tz2, "timezone: \"CET\"");
 	const char *oa[] = {"url=https://m.example.test/EWS/Exchange.asmx",
 			    "auth=oauth2", "token_url=https://t.example.test/t",
 			    "client_id=abc", NULL};
@@ -467,6 +470,45 @@ START_TEST(test_envelope_shape)
 	ck_assert_ptr_null(strstr(W.body[1], "<t:Mailbox>"));
 	sb_testhost_free(th);
 	wire_reset();
+}
+END_TEST
+
+/* The timezone key, an IANA name, an alias or a Windows id in any case,
+ * goes as the Windows id in TimeZoneContext, valid for the schema. */
+START_TEST(test_timezone_context)
+{
+	static const char *const tz[][2] = {
+	    {"Asia/Calcutta", "India Standard Time"},
+	    {"europe/kiev", "FLE Standard Time"},
+	    {"America/Argentina/Buenos_Aires", "Argentina Standard Time"},
+	    {"w. europe standard time", "W. Europe Standard Time"},
+	    {"Etc/GMT", "UTC"},
+	};
+	for (size_t i = 0; i < sizeof(tz) / sizeof(tz[0]); i++) {
+		char kv_tz[128], want[128];
+		snprintf(kv_tz, sizeof(kv_tz), "timezone=%s", tz[i][0]);
+		const char *kv[] = {
+		    "url=https://mail.example.test/EWS/Exchange.asmx",
+		    "auth=basic",
+		    "username=alice@example.test",
+		    "password=Sup3r-Secret-Pw",
+		    kv_tz,
+		    NULL};
+		struct sb_testhost *th = open_with(kv);
+		push_folder(FID, "Inbox");
+		const char *in[] = {"Folder=inbox", NULL};
+		ck_assert_int_eq(run_status(th, "Folder", "Load", in, NULL),
+				 SB_OK);
+		ck_assert_int_eq(validate_request(0), 2);
+		snprintf(want, sizeof(want),
+			 "<t:TimeZoneContext><t:TimeZoneDefinition Id=\"%s\"/>"
+			 "</t:TimeZoneContext>",
+			 tz[i][1]);
+		ck_assert_msg(strstr(W.body[0], want) != NULL, "%s: %s",
+			      tz[i][0], W.body[0]);
+		sb_testhost_free(th);
+		wire_reset();
+	}
 }
 END_TEST
 
@@ -1721,6 +1763,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_keys_refused);
 	tcase_add_test(tc, test_open_contacts_nothing);
 	tcase_add_test(tc, test_envelope_shape);
+	tcase_add_test(tc, test_timezone_context);
 	tcase_add_test(tc, test_impersonation_modes);
 	tcase_add_test(tc, test_code_mapping_required);
 	tcase_add_test(tc, test_code_mapping_every_code);
