@@ -29,6 +29,9 @@ struct appt {
 	char ck[MAPI_CHANGEKEY_LEN + 1];
 	int64_t start, end;
 	bool all_day;
+	/* A meeting (ORGANIZER): changed through the Meeting methods only,
+	 * which tell the attendees; cancelled: STATUS:CANCELLED. */
+	bool meeting, cancelled;
 	int64_t reminder; /* minutes; -1: none */
 	char **categories;
 	size_t n_categories;
@@ -167,6 +170,9 @@ static enum sb_status appt_fill(icalcomponent *cal, icalcomponent *c,
 	a->location = mapi_ical_text_of(c, ICAL_LOCATION_PROPERTY);
 	a->tz = mapi_ical_x_of(c, "X-SVCBROKER-TIMEZONE");
 	a->recurrence = recurrence_of(c);
+	a->meeting = icalcomponent_get_first_property(
+			 c, ICAL_ORGANIZER_PROPERTY) != NULL;
+	a->cancelled = icalcomponent_get_status(c) == ICAL_STATUS_CANCELLED;
 	if (!mapi_ical_time_of(
 		cal, icalcomponent_get_first_property(c, ICAL_DTSTART_PROPERTY),
 		&a->start, &d1, &tzid))
@@ -880,8 +886,22 @@ static enum sb_status appt_delete(struct mapi_store *s, struct mapi_mailbox *mb,
 {
 	(void)s;
 	const char *id = sb_call_str(call, "Id", "");
-	enum sb_status st =
-	    mapi_ics_delete(mb, MAPI_CALENDAR, id, "appointment", err);
+	/* A meeting's attendees are told of its end: Meeting.Cancel (the
+	 * organizer) or Meeting.Decline (an attendee); a cancelled one is
+	 * removed here. */
+	struct appt a;
+	enum sb_status st = appt_load(mb, id, &a, err);
+	if (st != SB_OK)
+		return st;
+	bool refuse = a.meeting && !a.cancelled;
+	appt_free(&a);
+	if (refuse)
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "Id: %s is a meeting; Meeting.Cancel (the "
+				    "organizer) or Meeting.Decline (an "
+				    "attendee) removes it and tells the others",
+				    id);
+	st = mapi_ics_delete(mb, MAPI_CALENDAR, id, "appointment", err);
 	if (st == SB_OK) {
 		sb_result_row(r);
 		sb_result_str(r, "Id", id);
@@ -1166,6 +1186,12 @@ static enum sb_status appt_update(struct mapi_store *s, struct mapi_mailbox *mb,
 	if (st == SB_OK) {
 		st = mapi_change_key_check(sb_call_str(call, "ChangeKey", NULL),
 					   a.ck, "appointment", id, err);
+		if (st == SB_OK && a.meeting)
+			st = sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+					  "Id: %s is a meeting; Meeting.Update "
+					  "changes it and sends the update to "
+					  "its attendees",
+					  id);
 		if (st == SB_OK)
 			st = appt_apply(&a, call, ch, &text, err);
 		if (st == SB_OK)

@@ -280,6 +280,21 @@ with sbtest.Daemon(conf) as d:
     t.eq({r.get("Email"): r.get("ResponseStatus") for r in lst}.get(CAROL), "Tentative",
          "the organizer sees Tentative")
 
+    # The Appointment methods do not change a meeting behind its
+    # attendees' backs.
+    with open(ics_path(ALICE, mid), "rb") as f:
+        before = f.read()
+    st, b = d.call("local/Appointment.Update", {"Id": mid, "Subject": "quiet",
+                                                "Mailbox": ALICE})
+    t.ok(st == 400 and "Meeting.Update" in b.get("error", {}).get("message", ""),
+         "Appointment.Update on a meeting: 400 naming Meeting.Update", b)
+    st, b = d.call("local/Appointment.Delete", {"Id": mid, "Mailbox": BOB})
+    t.ok(st == 400 and "Meeting.Decline" in b.get("error", {}).get("message", ""),
+         "Appointment.Delete on a live meeting: 400 naming Meeting.Decline", b)
+    with open(ics_path(ALICE, mid), "rb") as f:
+        t.ok(f.read() == before, "the organizer's file is unchanged")
+    t.ok(os.path.exists(ics_path(BOB, mid)), "bob's copy is still there")
+
     # Cancel.
     st, b = d.call("local/Meeting.Cancel", {"Id": mid, "Mailbox": BOB})
     t.eq(st, 400, "an attendee cannot cancel")
@@ -295,6 +310,9 @@ with sbtest.Daemon(conf) as d:
         st, b = d.call("local/Meeting.Accept", {"Id": mid, "Mailbox": who})
         t.ok(st == 409 and b.get("error", {}).get("category") == "conflict",
              "%s answering a cancelled meeting: 409" % who, b)
+    st, b = d.call("local/Appointment.Delete", {"Id": mid, "Mailbox": CAROL})
+    t.ok(st == 200 and not os.path.exists(ics_path(CAROL, mid)),
+         "a cancelled meeting's copy can be removed with Appointment.Delete", b)
 
     # A recurring meeting in a zone: occurrences over a window.
     tz = ZoneInfo("Europe/Berlin")
