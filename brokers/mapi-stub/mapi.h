@@ -550,4 +550,37 @@ bool mapi_ical_time_of(icalcomponent *cal, icalproperty *p, int64_t *epoch,
  * read as UTC) as epoch seconds. */
 bool mapi_ical_time_parse(const char *v, int64_t *epoch, bool *is_date);
 
+/* Series expansion (Appointment.List and Meeting.List with a window).
+ * Bounds: occurrences shown per series, and steps of libical's iterator
+ * per series (a rule whose instances are rare, or that starts long before
+ * the window, ends there). */
+#define MAPI_OCC_MAX 1000
+#define MAPI_STEPS_MAX 100000
+/* Whether [start, end) overlaps the window [ws, we) (INT64_MIN, INT64_MAX:
+ * open). */
+static inline bool mapi_overlaps(int64_t start, int64_t end, int64_t ws,
+				 int64_t we)
+{
+	return !((ws != INT64_MIN && end <= ws) ||
+		 (we != INT64_MAX && start >= we));
+}
+/* The epochs of a VEVENT's EXDATEs (*out malloc'd).  False when out of
+ * memory. */
+bool mapi_ical_exdates(icalcomponent *cal, icalcomponent *m, int64_t **out,
+		       size_t *n);
+bool mapi_ical_in_list(const int64_t *v, size_t n, int64_t t);
+/* The occurrences of the series whose VEVENT is m in cal that overlap
+ * [ws, we): libical's recurrence iterator from DTSTART in the zone of
+ * DTSTART (a series keeps its local time across daylight-saving changes),
+ * each dur seconds long, without its EXDATEs and without the times in
+ * skip (the RECURRENCE-IDs of overrides shown on their own); fn(ctx,
+ * start, end) for each, at most MAPI_OCC_MAX.  No RRULE, or one libical
+ * cannot iterate: first alone, as without a window.  False when out of
+ * memory or fn said so. */
+bool mapi_ical_occurrences(icalcomponent *cal, icalcomponent *m, int64_t first,
+			   int64_t dur, int64_t ws, int64_t we,
+			   const int64_t *skip, size_t n_skip,
+			   bool (*fn)(void *ctx, int64_t start, int64_t end),
+			   void *ctx);
+
 #endif

@@ -559,12 +559,6 @@ struct list_ctx {
 	size_t n_occ, cap_occ;
 };
 
-/* Series expansion bounds: occurrences shown per series and List, and
- * steps of libical's iterator per series (a rule whose instances are
- * rare, or that starts long before the window, ends there). */
-#define OCC_MAX 1000
-#define STEPS_MAX 100000
-
 static bool add_occ(struct list_ctx *c, size_t item, int64_t start, int64_t end)
 {
 	if (c->n_occ == c->cap_occ) {
@@ -597,77 +591,28 @@ static size_t add_item(struct list_ctx *c, struct appt *a)
 	return c->n_items++;
 }
 
-static bool overlaps(int64_t start, int64_t end, int64_t ws, int64_t we)
+struct occ_sink {
+	struct list_ctx *c;
+	size_t item;
+};
+
+static bool occ_sink_add(void *v, int64_t start, int64_t end)
 {
-	return !((ws != INT64_MIN && end <= ws) ||
-		 (we != INT64_MAX && start >= we));
+	struct occ_sink *k = v;
+	return add_occ(k->c, k->item, start, end);
 }
 
-/* The epochs of a VEVENT's EXDATEs (libical gives one property per
- * value); *out malloc'd. */
-static bool exdates_of(icalcomponent *cal, icalcomponent *m, int64_t **out,
-		       size_t *n)
-{
-	*out = NULL;
-	*n = 0;
-	size_t cap = 0;
-	for (icalproperty *p =
-		 icalcomponent_get_first_property(m, ICAL_EXDATE_PROPERTY);
-	     p; p = icalcomponent_get_next_property(m, ICAL_EXDATE_PROPERTY)) {
-		int64_t t;
-		bool d;
-		if (!mapi_ical_time_of(cal, p, &t, &d, NULL))
-			continue;
-		if (*n == cap) {
-			cap = cap ? 2 * cap : 8;
-			int64_t *nv = realloc(*out, cap * sizeof *nv);
-			if (!nv)
-				return false;
-			*out = nv;
-		}
-		(*out)[(*n)++] = t;
-	}
-	return true;
-}
-
-static bool in_list(const int64_t *v, size_t n, int64_t t)
-{
-	for (size_t i = 0; i < n; i++)
-		if (v[i] == t)
-			return true;
-	return false;
-}
-
-/* The occurrences of series items[i] overlapping [ws, we): libical's
- * recurrence iterator from DTSTART, in the zone of DTSTART (so a series
- * keeps its local time across daylight-saving changes), without the
- * EXDATEs, and with the occurrences another VEVENT of the file overrides
- * (same UID, RECURRENCE-ID) shown as that VEVENT says.  False when out of
- * memory. */
+/* The occurrences of series items[i] overlapping [ws, we)
+ * (mapi_ical_occurrences), with the occurrences another VEVENT of the
+ * file overrides (same UID, RECURRENCE-ID) shown as that VEVENT says.
+ * False when out of memory. */
 static bool expand(struct list_ctx *c, size_t i, int64_t ws, int64_t we)
 {
 	struct appt *a = &c->items[i];
 	icalcomponent *cal = a->cal, *m = a->master;
-	icalproperty *rp =
-	    icalcomponent_get_first_property(m, ICAL_RRULE_PROPERTY);
-	icalproperty *dp =
-	    icalcomponent_get_first_property(m, ICAL_DTSTART_PROPERTY);
-	struct icalrecurrencetype rule = icalproperty_get_rrule(rp);
-	if (rule.freq == ICAL_NO_RECURRENCE)
-		return !overlaps(a->start, a->end, ws, we) ||
-		       add_occ(c, i, a->start, a->end);
-	struct icaltimetype t0 = icalproperty_get_dtstart(dp);
-	icaltimezone *z = NULL;
-	if (!t0.is_date && !icaltime_is_utc(t0))
-		z = mapi_ical_zone_of(cal, dp, NULL);
-	/* The iterator compares occurrences with a UTC UNTIL through their
-	 * zone: without one, local times would be taken for UTC. */
-	if (z)
-		t0.zone = z;
-	int64_t dur = a->end - a->start;
 	int64_t *ex = NULL, *rids = NULL;
 	size_t n_ex = 0, n_rids = 0;
-	bool ok = exdates_of(cal, m, &ex, &n_ex);
+	bool ok = mapi_ical_exdates(cal, m, &ex, &n_ex);
 
 	/* Overrides: shown on their own (their times may have moved into
 	 * or out of the window); their RECURRENCE-IDs are left out of the
@@ -696,7 +641,7 @@ static bool expand(struct list_ctx *c, size_t i, int64_t ws, int64_t we)
 			rids = nv;
 		}
 		rids[n_rids++] = rt;
-		if (in_list(ex, n_ex, rt))
+		if (mapi_ical_in_list(ex, n_ex, rt))
 			continue;
 		struct appt ov = {0};
 		struct sb_error e2;
@@ -711,7 +656,7 @@ static bool expand(struct list_ctx *c, size_t i, int64_t ws, int64_t we)
 		}
 		if (!ov.recurrence && a->recurrence)
 			ov.recurrence = strdup(a->recurrence);
-		if (!overlaps(ov.start, ov.end, ws, we)) {
+		if (!mapi_overlaps(ov.start, ov.end, ws, we)) {
 			appt_free(&ov);
 			continue;
 		}
@@ -721,32 +666,11 @@ static bool expand(struct list_ctx *c, size_t i, int64_t ws, int64_t we)
 		if (k == SIZE_MAX || !add_occ(c, k, os, oe))
 			ok = false;
 	}
-
-	icalrecur_iterator *it = ok ? icalrecur_iterator_new(rule, t0) : NULL;
-	if (ok && !it) {
-		/* A rule libical cannot iterate: the series shows its first
-		 * occurrence, as without a window. */
-		icalerror_clear_errno();
-		if (overlaps(a->start, a->end, ws, we))
-			ok = add_occ(c, i, a->start, a->end);
-	}
-	size_t shown = 0;
-	for (size_t step = 0; it && ok && step < STEPS_MAX && shown < OCC_MAX;
-	     step++) {
-		struct icaltimetype t = icalrecur_iterator_next(it);
-		int64_t e;
-		if (icaltime_is_null_time(t) || !mapi_ical_time_epoch(t, z, &e))
-			break;
-		if (we != INT64_MAX && e >= we)
-			break;
-		if (e > MAPI_EPOCH_MAX - dur || in_list(ex, n_ex, e) ||
-		    in_list(rids, n_rids, e) || !overlaps(e, e + dur, ws, we))
-			continue;
-		ok = add_occ(c, i, e, e + dur);
-		shown++;
-	}
-	if (it)
-		icalrecur_iterator_free(it);
+	struct occ_sink sink = {c, i};
+	if (ok)
+		ok = mapi_ical_occurrences(cal, m, a->start, a->end - a->start,
+					   ws, we, rids, n_rids, occ_sink_add,
+					   &sink);
 	mapi_ical_release();
 	free(ex);
 	free(rids);
@@ -818,7 +742,7 @@ static enum sb_status appt_list(struct mapi_store *s, struct mapi_mailbox *mb,
 			series = a.recurrence && a.cal;
 		}
 		/* Overlap with [ws, we): ends after ws, starts before we. */
-		if (!series && !overlaps(a.start, a.end, ws, we)) {
+		if (!series && !mapi_overlaps(a.start, a.end, ws, we)) {
 			appt_free(&a);
 			continue;
 		}

@@ -882,3 +882,101 @@ bool mapi_ical_set_zone(icalcomponent *cal, icaltimezone *z, const char *tzid,
 		icalcomponent_add_component(cal, rest[i]);
 	return true;
 }
+
+/* ---- series expansion ------------------------------------------------- */
+
+bool mapi_ical_exdates(icalcomponent *cal, icalcomponent *m, int64_t **out,
+		       size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	size_t cap = 0;
+	/* libical gives one property per value */
+	for (icalproperty *p =
+		 icalcomponent_get_first_property(m, ICAL_EXDATE_PROPERTY);
+	     p; p = icalcomponent_get_next_property(m, ICAL_EXDATE_PROPERTY)) {
+		int64_t t;
+		bool d;
+		if (!mapi_ical_time_of(cal, p, &t, &d, NULL))
+			continue;
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 8;
+			int64_t *nv = realloc(*out, cap * sizeof *nv);
+			if (!nv)
+				return false;
+			*out = nv;
+		}
+		(*out)[(*n)++] = t;
+	}
+	return true;
+}
+
+bool mapi_ical_in_list(const int64_t *v, size_t n, int64_t t)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == t)
+			return true;
+	return false;
+}
+
+bool mapi_ical_occurrences(icalcomponent *cal, icalcomponent *m, int64_t first,
+			   int64_t dur, int64_t ws, int64_t we,
+			   const int64_t *skip, size_t n_skip,
+			   bool (*fn)(void *ctx, int64_t start, int64_t end),
+			   void *ctx)
+{
+	icalproperty *rp =
+	    m ? icalcomponent_get_first_property(m, ICAL_RRULE_PROPERTY) : NULL;
+	icalproperty *dp =
+	    m ? icalcomponent_get_first_property(m, ICAL_DTSTART_PROPERTY)
+	      : NULL;
+	struct icalrecurrencetype rule;
+	if (rp)
+		rule = icalproperty_get_rrule(rp);
+	if (!rp || !dp || rule.freq == ICAL_NO_RECURRENCE)
+		return !mapi_overlaps(first, first + dur, ws, we) ||
+		       fn(ctx, first, first + dur);
+	struct icaltimetype t0 = icalproperty_get_dtstart(dp);
+	icaltimezone *z = NULL;
+	if (!t0.is_date && !icaltime_is_utc(t0))
+		z = mapi_ical_zone_of(cal, dp, NULL);
+	/* The iterator compares occurrences with a UTC UNTIL through their
+	 * zone: without one, local times would be taken for UTC. */
+	if (z)
+		t0.zone = z;
+	int64_t *ex = NULL;
+	size_t n_ex = 0;
+	if (!mapi_ical_exdates(cal, m, &ex, &n_ex)) {
+		free(ex);
+		return false;
+	}
+	bool ok = true;
+	icalrecur_iterator *it = icalrecur_iterator_new(rule, t0);
+	if (!it) {
+		icalerror_clear_errno();
+		if (mapi_overlaps(first, first + dur, ws, we))
+			ok = fn(ctx, first, first + dur);
+	}
+	size_t shown = 0;
+	for (size_t step = 0;
+	     it && ok && step < MAPI_STEPS_MAX && shown < MAPI_OCC_MAX;
+	     step++) {
+		struct icaltimetype t = icalrecur_iterator_next(it);
+		int64_t e;
+		if (icaltime_is_null_time(t) || !mapi_ical_time_epoch(t, z, &e))
+			break;
+		if (we != INT64_MAX && e >= we)
+			break;
+		if (e > MAPI_EPOCH_MAX - dur ||
+		    mapi_ical_in_list(ex, n_ex, e) ||
+		    mapi_ical_in_list(skip, n_skip, e) ||
+		    !mapi_overlaps(e, e + dur, ws, we))
+			continue;
+		ok = fn(ctx, e, e + dur);
+		shown++;
+	}
+	if (it)
+		icalrecur_iterator_free(it);
+	free(ex);
+	return ok;
+}

@@ -1307,9 +1307,6 @@ struct list_ctx {
 	const char *me;
 };
 
-#define OCC_MAX 1000
-#define STEPS_MAX 100000
-
 static bool add_occ(struct list_ctx *c, size_t item, int64_t start, int64_t end)
 {
 	if (c->n_occ == c->cap_occ) {
@@ -1324,64 +1321,27 @@ static bool add_occ(struct list_ctx *c, size_t item, int64_t start, int64_t end)
 	return true;
 }
 
-static bool overlaps(int64_t start, int64_t end, int64_t ws, int64_t we)
+struct occ_sink {
+	struct list_ctx *c;
+	size_t item;
+};
+
+static bool occ_sink_add(void *v, int64_t start, int64_t end)
 {
-	return !((ws != INT64_MIN && end <= ws) ||
-		 (we != INT64_MAX && start >= we));
+	struct occ_sink *k = v;
+	return add_occ(k->c, k->item, start, end);
 }
 
-/* The occurrences of series items[i] in [ws, we): libical's iterator from
- * DTSTART in DTSTART's zone, without the EXDATEs (as Appointment.List). */
+/* The occurrences of series items[i] in [ws, we) (mapi_ical_occurrences;
+ * overrides of single occurrences are not made for meetings). */
 static bool expand(struct list_ctx *c, size_t i, icalcomponent *cal, int64_t ws,
 		   int64_t we)
 {
 	struct mtg *m = &c->items[i];
-	icalcomponent *ev = master_of(cal);
-	icalproperty *rp =
-	    ev ? icalcomponent_get_first_property(ev, ICAL_RRULE_PROPERTY)
-	       : NULL;
-	icalproperty *dp =
-	    ev ? icalcomponent_get_first_property(ev, ICAL_DTSTART_PROPERTY)
-	       : NULL;
-	struct icalrecurrencetype rule;
-	if (rp)
-		rule = icalproperty_get_rrule(rp);
-	if (!rp || !dp || rule.freq == ICAL_NO_RECURRENCE)
-		return !overlaps(m->start, m->end, ws, we) ||
-		       add_occ(c, i, m->start, m->end);
-	struct icaltimetype t0 = icalproperty_get_dtstart(dp);
-	icaltimezone *z = NULL;
-	if (!t0.is_date && !icaltime_is_utc(t0))
-		z = mapi_ical_zone_of(cal, dp, NULL);
-	if (z)
-		t0.zone = z;
-	int64_t dur = m->end - m->start;
-	icalrecur_iterator *it = icalrecur_iterator_new(rule, t0);
-	bool ok = true;
-	if (!it) {
-		icalerror_clear_errno();
-		return !overlaps(m->start, m->end, ws, we) ||
-		       add_occ(c, i, m->start, m->end);
-	}
-	size_t shown = 0;
-	for (size_t step = 0; ok && step < STEPS_MAX && shown < OCC_MAX;
-	     step++) {
-		struct icaltimetype t = icalrecur_iterator_next(it);
-		int64_t e;
-		bool ex = false;
-		if (icaltime_is_null_time(t) || !mapi_ical_time_epoch(t, z, &e))
-			break;
-		if (we != INT64_MAX && e >= we)
-			break;
-		for (size_t k = 0; k < m->n_exdates && !ex; k++)
-			ex = m->exdates[k] == e;
-		if (ex || e > MAPI_EPOCH_MAX - dur ||
-		    !overlaps(e, e + dur, ws, we))
-			continue;
-		ok = add_occ(c, i, e, e + dur);
-		shown++;
-	}
-	icalrecur_iterator_free(it);
+	struct occ_sink sink = {c, i};
+	bool ok = mapi_ical_occurrences(cal, master_of(cal), m->start,
+					m->end - m->start, ws, we, NULL, 0,
+					occ_sink_add, &sink);
 	mapi_ical_release();
 	return ok;
 }
@@ -1447,7 +1407,7 @@ static enum sb_status mtg_list(struct mapi_store *s, struct mapi_mailbox *mb,
 		if (window && m->rrule)
 			ok = expand(&c, idx, cal, ws, we);
 		else
-			ok = !overlaps(m->start, m->end, ws, we) ||
+			ok = !mapi_overlaps(m->start, m->end, ws, we) ||
 			     add_occ(&c, idx, m->start, m->end);
 		if (cal)
 			icalcomponent_free(cal);
