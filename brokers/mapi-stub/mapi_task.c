@@ -227,6 +227,56 @@ static bool date_in(const char *s, int64_t *out)
 	       *out <= MAPI_EPOCH_MAX;
 }
 
+/* Status and PercentComplete after a change of a task that was at
+ * (old_status, old_pc), as Complete keeps them: Completed goes with 100
+ * and only with 100.  Given both, they must agree; given one, the other
+ * follows (100 completes the task; below 100 a completed task is in
+ * progress again, or not started at 0, and above 0 a task not started is
+ * in progress; a Status other than Completed takes a 100% task back to
+ * 0).  Create applies it to a new task (NotStarted, 0). */
+static enum sb_status status_rule(const struct sb_call *call,
+				  const char *old_status, int64_t old_pc,
+				  char *st_new, size_t st_len, int64_t *pc_out,
+				  struct sb_error *err)
+{
+	const char *status = sb_call_str(call, "Status", NULL);
+	if (status && !valid_status(status))
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "Status: \"%.40s\" is not a task status",
+				    status);
+	int64_t pc = old_pc;
+	bool pc_given = sb_call_int(call, "PercentComplete", &pc);
+	if (pc_given && (pc < 0 || pc > 100))
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "PercentComplete: %lld is out of range "
+				    "0..100",
+				    (long long)pc);
+	if (status && pc_given &&
+	    (strcmp(status, "Completed") == 0) != (pc == 100))
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "Status %s and PercentComplete %lld "
+				    "disagree: Completed goes with 100 and "
+				    "only with 100",
+				    status, (long long)pc);
+	snprintf(st_new, st_len, "%s", status ? status : old_status);
+	if (status) {
+		if (strcmp(status, "Completed") == 0)
+			pc = 100;
+		else if (!pc_given && pc == 100)
+			pc = 0;
+	} else if (pc_given) {
+		if (pc == 100)
+			snprintf(st_new, st_len, "Completed");
+		else if (strcmp(old_status, "Completed") == 0)
+			snprintf(st_new, st_len, "%s",
+				 pc > 0 ? "InProgress" : "NotStarted");
+		else if (pc > 0 && strcmp(old_status, "NotStarted") == 0)
+			snprintf(st_new, st_len, "InProgress");
+	}
+	*pc_out = pc;
+	return SB_OK;
+}
+
 static enum sb_status task_create(struct mapi_store *s, struct mapi_mailbox *mb,
 				  const struct sb_call *call,
 				  struct sb_result *r, struct sb_error *err)
@@ -243,16 +293,13 @@ static enum sb_status task_create(struct mapi_store *s, struct mapi_mailbox *mb,
 	if (t.start != INT64_MIN && t.due != INT64_MIN && t.due < t.start)
 		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
 				    "DueDate is before StartDate");
-	snprintf(t.status, sizeof t.status, "%s",
-		 sb_call_str(call, "Status", "NotStarted"));
+	int64_t pc = 0;
+	enum sb_status sst = status_rule(call, "NotStarted", 0, t.status,
+					 sizeof t.status, &pc, err);
+	if (sst != SB_OK)
+		return sst;
 	snprintf(t.importance, sizeof t.importance, "%s",
 		 sb_call_str(call, "Importance", "Normal"));
-	int64_t pc = 0;
-	if (sb_call_int(call, "PercentComplete", &pc) && (pc < 0 || pc > 100))
-		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
-				    "PercentComplete: %lld is out of range "
-				    "0..100",
-				    (long long)pc);
 	t.percent = pc;
 	t.created = time(NULL);
 	if (strcmp(t.status, "Completed") == 0) {
@@ -378,13 +425,8 @@ static enum sb_status task_complete(struct mapi_store *s,
 	return st;
 }
 
-/* Update: the given properties changed, the others kept.  Status and
- * PercentComplete stay coherent as Complete keeps them: Completed goes
- * with 100 and only with 100.  Given both, they must agree; given one, the
- * other follows (100 completes the task; below 100 a completed task is in
- * progress again, or not started at 0, and above 0 a task not started is
- * in progress; a Status other than Completed takes a 100% task back to
- * 0). */
+/* Update: the given properties changed, the others kept; Status and
+ * PercentComplete by status_rule. */
 static enum sb_status task_apply(struct task *t, const struct sb_call *call,
 				 struct sb_error *err)
 {
@@ -412,41 +454,12 @@ static enum sb_status task_apply(struct task *t, const struct sb_call *call,
 	if (start != INT64_MIN && due != INT64_MIN && due < start)
 		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
 				    "DueDate is before StartDate");
-	const char *status = sb_call_str(call, "Status", NULL);
-	if (status && !valid_status(status))
-		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
-				    "Status: \"%.40s\" is not a task status",
-				    status);
-	int64_t pc = t->percent;
-	bool pc_given = sb_call_int(call, "PercentComplete", &pc);
-	if (pc_given && (pc < 0 || pc > 100))
-		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
-				    "PercentComplete: %lld is out of range "
-				    "0..100",
-				    (long long)pc);
-	if (status && pc_given &&
-	    (strcmp(status, "Completed") == 0) != (pc == 100))
-		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
-				    "Status %s and PercentComplete %lld "
-				    "disagree: Completed goes with 100 and "
-				    "only with 100",
-				    status, (long long)pc);
 	char st_new[sizeof t->status];
-	snprintf(st_new, sizeof st_new, "%s", status ? status : t->status);
-	if (status) {
-		if (strcmp(status, "Completed") == 0)
-			pc = 100;
-		else if (!pc_given && pc == 100)
-			pc = 0;
-	} else if (pc_given) {
-		if (pc == 100)
-			snprintf(st_new, sizeof st_new, "Completed");
-		else if (strcmp(t->status, "Completed") == 0)
-			snprintf(st_new, sizeof st_new, "%s",
-				 pc > 0 ? "InProgress" : "NotStarted");
-		else if (pc > 0 && strcmp(t->status, "NotStarted") == 0)
-			snprintf(st_new, sizeof st_new, "InProgress");
-	}
+	int64_t pc;
+	enum sb_status sst = status_rule(call, t->status, t->percent, st_new,
+					 sizeof st_new, &pc, err);
+	if (sst != SB_OK)
+		return sst;
 
 	/* The checks are done: the task is changed. */
 	char **text[] = {&t->subject, &t->body, NULL, NULL, &t->owner};

@@ -401,6 +401,22 @@ with sbtest.Daemon(conf) as d:
          "Appointment: of two Updates with one ChangeKey exactly one wins, each time")
 
     # ---- Task ---------------------------------------------------------------
+    # Create keeps Status and PercentComplete together as Update does.
+    st, b = d.call("local/Task.Create", {"Subject": "x", "Status": "NotStarted",
+                                         "PercentComplete": 100})
+    t.ok(st == 400 and "disagree" in error(b)[2],
+         "Task.Create: NotStarted with 100 percent is refused", b)
+    st, b = d.call("local/Task.Create", {"Subject": "x", "PercentComplete": 100})
+    t.eq((st, row(b).get("Status")), (200, "Completed"),
+         "Task.Create: 100 percent is Completed")
+    made = [row(b)]
+    st, b = d.call("local/Task.Create", {"Subject": "x", "PercentComplete": 40})
+    t.eq((st, row(b).get("Status"), row(b).get("PercentComplete")),
+         (200, "InProgress", 40), "Task.Create: 40 percent is InProgress")
+    made.append(row(b))
+    for r in made:
+        st, _ = d.call("local/Task.Delete", {"Id": r.get("Id", "")})
+        t.eq(st, 200, "Task.Delete of a task made for the check")
     st, b = d.call("local/Task.Create", {"Subject": "Report", "Body": "draft",
                                          "StartDate": "2026-12-01", "DueDate": "2026-12-10",
                                          "Owner": "Alice", "Importance": "High"})
