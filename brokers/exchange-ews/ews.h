@@ -13,6 +13,7 @@
  *   ews_service.c     Service (Autodiscover, Test)
  *   ews_mail.c        Email
  *   ews_attach.c      Attachment
+ *   ews_task.c        Task
  *
  * A handler builds the first child of soap:Body with an sb_xml_w into
  * op.body, runs it with ews_op_run and reads the response messages:
@@ -74,6 +75,9 @@ int64_t ews_max_response_att(const struct ews *e);
 /* The configured account's own SMTP address if known (username when it
  * is one, or autodiscover_email), else NULL. */
 const char *ews_account(const struct ews *e);
+/* The instance's timezone key as configured (an IANA name or a Windows
+ * id; NULL when not set). */
+const char *ews_timezone_name(const struct ews *e);
 
 /* ---- one operation (ews_client.c) --------------------------------------- */
 
@@ -212,5 +216,10 @@ uint64_t ews_requests(struct ews *e);
 extern const struct sb_method ews_email_methods[];
 extern const struct sb_property ews_attachment_properties[];
 extern const struct sb_method ews_attachment_methods[];
+
+/* ---- tasks (ews_task.c) ---- */
+
+/* Task's methods (its properties: the SDK's sb_task_properties). */
+extern const struct sb_method ews_task_methods[];
 
 #endif

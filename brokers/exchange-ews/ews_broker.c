@@ -405,6 +405,7 @@ int64_t ews_max_attachment(const struct ews *e)
 {
 	return e->conf->max_attachment_size;
 }
+const char *ews_timezone_name(const struct ews *e) { return e->conf->timezone; }
 int64_t ews_max_response(const struct ews *e)
 {
 	return e->conf->max_response_size;
@@ -892,6 +893,11 @@ static const struct sb_object ews_objects[] = {
 	    "too large to load whole.",
      .properties = ews_attachment_properties,
      .methods = ews_attachment_methods},
+    /* tasks (ews_task.c) */
+    {.name = SB_OBJ_TASK,
+     .doc = "A task of the mailbox's Tasks folder.",
+     .properties = sb_task_properties,
+     .methods = ews_task_methods},
     SB_OBJECT_END,
 };
 
