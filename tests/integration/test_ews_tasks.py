@@ -43,7 +43,7 @@ class MockEWS:
         pf = os.path.join(self.dir, "port")
         self.proc = subprocess.Popen(
             ["/usr/bin/python3", MOCK, "--port-file", pf, "--auth", "basic",
-             "--lifetime", "900", "--log", os.path.join(self.dir, "log")],
+             "--validate-responses", "--lifetime", "900", "--log", os.path.join(self.dir, "log")],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL)
         ok = sbtest.wait_for(
@@ -367,6 +367,8 @@ try:
 
         s = mock.stats()
         c.eq(s.get("violations"), [], "no schema violation at the mock")
+        c.eq(s.get("response_violations"), [],
+             "no answer of the mock broke the schema")
         c.eq(s.get("internal_errors"), [], "no mock defect")
 finally:
     mock.stop()

@@ -50,10 +50,14 @@ STATUSES = ["NotStarted", "InProgress", "Completed", "WaitingOnOthers",
             "Deferred"]
 OWNER_PROP = ("Task", "33055")   # PidLidTaskOwner
 STATUS_PROP = ("Task", "33025")  # PidLidTaskStatus
-SETTABLE = {"item:Subject", "item:Body", "item:Importance",
-            "item:Sensitivity", "item:Categories", "task:StartDate",
-            "task:DueDate", "task:Status", "task:PercentComplete",
-            "task:CompleteDate"}
+# Read-only task properties: setting one is refused, as by Exchange.
+READ_ONLY = {"item:DateTimeCreated", "item:ItemId", "item:ParentFolderId",
+             "item:LastModifiedTime", "item:HasAttachments",
+             "task:AssignedTime", "task:ChangeCount", "task:Delegator",
+             "task:IsAssignmentEditable", "task:IsComplete",
+             "task:IsRecurring", "task:IsTeamTask", "task:Owner",
+             "task:StatusDescription", "task:DelegationState"}
+READ_ONLY_ELEMENTS = {u.split(":")[1] for u in READ_ONLY}
 
 
 class Task:
@@ -268,15 +272,11 @@ def fill(t, el, tz, creating):
             t.set_percent(pc)
         elif n == "Status":
             t.set_status(v)
-        elif n == "Owner":
+        elif n in READ_ONLY_ELEMENTS:
             raise ops.MsgError("ErrorInvalidPropertySet",
                                "Set action is invalid for property.")
-        elif n in ("ReminderDueBy", "ReminderIsSet",
-                   "ReminderMinutesBeforeStart", "ItemClass"):
-            pass
-        else:
-            raise ops.MsgError("ErrorInvalidPropertySet",
-                               "The mock cannot set %s on a task." % n)
+        # other properties (reminders, work, mileage, ...) are taken and
+        # not kept
 
 
 def check_dates(t):
@@ -414,7 +414,7 @@ def op_UpdateItem(ctx, el, generic):
                     uri = "owner"
                 else:
                     uri = u.get("FieldURI")
-                    if uri not in SETTABLE:
+                    if uri in READ_ONLY:
                         raise ops.MsgError("ErrorInvalidPropertySet",
                                            "Set action is invalid for "
                                            "property %s." % uri)
@@ -427,11 +427,14 @@ def op_UpdateItem(ctx, el, generic):
                         work.start = None
                     elif uri == "task:DueDate":
                         work.due = None
-                    else:
+                    elif uri == "item:Categories":
+                        work.categories = []
+                    elif uri in ("item:Subject", "task:Status",
+                                 "task:PercentComplete"):
                         raise ops.MsgError("ErrorInvalidPropertyDelete",
-                                           "The mock cannot delete %s."
-                                           % uri)
-                    continue
+                                           "This property can't be "
+                                           "deleted: %s." % uri)
+                    continue  # not kept here: nothing to delete
                 holder = up[1] if len(up) > 1 else None
                 if holder is None or len(holder) != 1:
                     raise ops.MsgError("ErrorIncorrectUpdatePropertyCount",
