@@ -331,6 +331,58 @@ try:
         c.ok(BOB in mock.stats().get("anchor_mailboxes", []),
              "impersonation: X-AnchorMailbox of bob sent")
 
+        # ---- odd values from the server: made valid or left out ------------
+        mock.ctl("/_mock/reset", {})
+        st, b = d.call("hnl/Task.Create", {"Subject": "real"})
+        ids = ["AAMkAGZha2UtbWJ4LTAwMQBGAAAAAAB0YXNrLTAwMD%sAAA==" % n
+               for n in "EFG"]
+        odd = (
+            '<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s='
+            '"http://schemas.xmlsoap.org/soap/envelope/"><s:Body>'
+            '<m:GetItemResponse xmlns:m="http://schemas.microsoft.com/'
+            'exchange/services/2006/messages" xmlns:t="http://schemas.'
+            'microsoft.com/exchange/services/2006/types">'
+            '<m:ResponseMessages>'
+            '<m:GetItemResponseMessage ResponseClass="Success">'
+            '<m:ResponseCode>NoError</m:ResponseCode><m:Items><t:Task>'
+            '<t:ItemId Id="%s" ChangeKey="Ck1"/>'
+            '<t:Subject>odd\tone</t:Subject>'
+            '<t:Importance>Urgent</t:Importance>'
+            '<t:DueDate>not a date</t:DueDate>'
+            '<t:PercentComplete>250</t:PercentComplete>'
+            '<t:Status>Postponed</t:Status></t:Task></m:Items>'
+            '</m:GetItemResponseMessage>'
+            '<m:GetItemResponseMessage ResponseClass="Success">'
+            '<m:ResponseCode>NoError</m:ResponseCode><m:Items><t:Task>'
+            '<t:Subject>no id</t:Subject></t:Task></m:Items>'
+            '</m:GetItemResponseMessage>'
+            '<m:GetItemResponseMessage ResponseClass="Success">'
+            '<m:ResponseCode>NoError</m:ResponseCode><m:Items><t:Task>'
+            '<t:ItemId Id="%s" ChangeKey="Ck3"/>'
+            '<t:Subject>offsets</t:Subject>'
+            '<t:DueDate>2027-01-15T00:00:00-10:00</t:DueDate>'
+            '<t:PercentComplete>12.6</t:PercentComplete>'
+            '<t:StartDate>2027-01-14T10:00:00Z</t:StartDate>'
+            '<t:Status>Deferred</t:Status></t:Task></m:Items>'
+            '</m:GetItemResponseMessage>'
+            '</m:ResponseMessages></m:GetItemResponse></s:Body>'
+            '</s:Envelope>' % (ids[0], ids[2]))
+        mock.ctl("/_mock/inject", {"operation": "GetItem", "raw": odd})
+        st, b = d.call("hnl/Task.List", {})
+        got = {r.get("Id"): r for r in rows(b)}
+        c.eq((st, sorted(got)), (200, sorted([ids[0], ids[2]])),
+             "odd tasks: List answers 200, an item without Id skipped")
+        r0, r2 = got.get(ids[0], {}), got.get(ids[2], {})
+        c.eq((r0.get("Subject"), "Status" in r0, "PercentComplete" in r0,
+              "Importance" in r0, "DueDate" in r0),
+             ("odd one", False, False, False, False),
+             "odd tasks: odd values cleaned or left out of the row")
+        c.eq((r2.get("StartDate"), r2.get("DueDate"), r2.get("Status"),
+              r2.get("PercentComplete")),
+             ("2027-01-14", "2027-01-15", "Deferred", 13),
+             "odd tasks: dates in UTC or with the zone's offset read as "
+             "the day in the instance's zone")
+
         # ---- bad inputs: 400 naming the field, before any request -----------
         n0 = mock.stats().get("requests", 0)
         bad = [
