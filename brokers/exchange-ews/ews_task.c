@@ -140,8 +140,8 @@ static bool zone_parse(const unsigned char *d, size_t len, struct zone *z)
 		    leap > 100000 || charcnt > 100000 || isut > 256 ||
 		    isstd > 256)
 			return false;
-		size_t block = timecnt * tsz + timecnt + typecnt * 6 +
-			       charcnt + leap * (tsz + 4) + isstd + isut;
+		size_t block = timecnt * tsz + timecnt + typecnt * 6 + charcnt +
+			       leap * (tsz + 4) + isstd + isut;
 		if (len - 44 < block)
 			return false;
 		if (pass == 0 && ver >= '2') {
@@ -312,8 +312,8 @@ static void date_in(const struct zone *z, const char *v, char *out, size_t n)
 /* ---- reading a task ------------------------------------------------------ */
 
 static const char *const status_names[] = {"NotStarted", "InProgress",
-					   "Completed", "WaitingOnOthers",
-					   "Deferred", NULL};
+					   "Completed",	 "WaitingOnOthers",
+					   "Deferred",	 NULL};
 
 static const char *known(const char *v, const char *const *names)
 {
@@ -398,8 +398,8 @@ static enum sb_status task_row(struct sb_result *r, const xmlNode *task,
 /* ---- requests ------------------------------------------------------------ */
 
 static const char *const task_fields[] = {
-    "item:Subject",	  "item:Body",	     "item:Importance",
-    "task:DueDate",	  "task:Owner",	     "task:PercentComplete",
+    "item:Subject",   "item:Body",   "item:Importance",
+    "task:DueDate",   "task:Owner",  "task:PercentComplete",
     "task:StartDate", "task:Status", NULL};
 
 static void w_get(struct ews_op *op, const char *const *ids, size_t n)
@@ -891,8 +891,7 @@ static void w_find(struct ews_op *op, unsigned max, const char *status,
 		if (status && by_time)
 			sb_xml_w_open(w, "t:And");
 		if (status) {
-			snprintf(num, sizeof(num), "%d",
-				 status_number(status));
+			snprintf(num, sizeof(num), "%d", status_number(status));
 			sb_xml_w_open(w, "t:IsEqualTo");
 			w_ext_uri(w, STATUS_PROP, "Integer");
 			sb_xml_w_open(w, "t:FieldURIOrConstant");
@@ -952,9 +951,8 @@ static void found_free(struct found *f)
 /* One FindItem: up to size new Ids into f; *more when more remain. */
 static enum sb_status find_page(struct ews_op *op, unsigned want, size_t size,
 				const char *status,
-				const struct ews_page_pos *pos,
-				struct found *f, bool *more,
-				struct sb_error *err)
+				const struct ews_page_pos *pos, struct found *f,
+				bool *more, struct sb_error *err)
 {
 	*more = false;
 	w_find(op, want, status, pos);
@@ -1077,8 +1075,8 @@ static enum sb_status task_list(void *state, const struct sb_call *call,
 			if (st != SB_OK)
 				break;
 		}
-		st = find_page(&op, want, (size_t)size, status, &pos, &f,
-			       &more, err);
+		st = find_page(&op, want, (size_t)size, status, &pos, &f, &more,
+			       err);
 		if (st != SB_OK || f.n || !more)
 			break;
 		if (want >= FIND_MAX || tries == FIND_TRIES) {
@@ -1189,9 +1187,8 @@ static const struct sb_param list_in[] = {
 };
 
 static const char *const task_ret[] = {
-    "Id",     "ChangeKey",	 "Subject",    "Body",	"StartDate",
-    "DueDate", "Status", "PercentComplete", "Importance", "Owner",
-    NULL};
+    "Id",     "ChangeKey",	 "Subject",    "Body",	"StartDate", "DueDate",
+    "Status", "PercentComplete", "Importance", "Owner", NULL};
 static const char *const id_ret[] = {"Id", NULL};
 
 const struct sb_method ews_task_methods[] = {
