@@ -97,14 +97,131 @@ static const char *const win_iana[][2] = {
     {"Pacific SA Standard Time", "America/Santiago"},
 };
 
+/* A rule of a POSIX TZ string: Mm.w.d, Jn or n, at secs local time. */
+struct tz_rule {
+	char kind; /* 'M', 'J' or 'N' */
+	int m, w, d, n;
+	int32_t secs;
+};
+
 /* A zone's UTC offsets: from each transition on (at[i], off[i]); off0
- * before the first. */
+ * before the first; after the last, the rule of the file's POSIX TZ
+ * string when it has one (has_rule: standard std_off, and dst_off
+ * between start and end when has_dst). */
 struct zone {
 	int64_t *at;
 	int32_t *off;
 	size_t n;
 	int32_t off0;
+	bool has_rule, has_dst;
+	int32_t std_off, dst_off;
+	struct tz_rule start, end;
 };
+
+static bool tz_digits(const char **p, int max, int *out)
+{
+	int v = 0, k = 0;
+	while (**p >= '0' && **p <= '9' && k < max) {
+		v = v * 10 + (**p - '0');
+		(*p)++;
+		k++;
+	}
+	*out = v;
+	return k > 0;
+}
+
+/* [+-]hh[:mm[:ss]] in seconds. */
+static bool tz_time(const char **p, int32_t *out)
+{
+	int sign = 1, h, m = 0, sec = 0;
+	if (**p == '+' || **p == '-')
+		sign = *(*p)++ == '-' ? -1 : 1;
+	if (!tz_digits(p, 3, &h) || h > 167)
+		return false;
+	if (**p == ':') {
+		(*p)++;
+		if (!tz_digits(p, 2, &m) || m > 59)
+			return false;
+		if (**p == ':') {
+			(*p)++;
+			if (!tz_digits(p, 2, &sec) || sec > 59)
+				return false;
+		}
+	}
+	*out = sign * (h * 3600 + m * 60 + sec);
+	return true;
+}
+
+static bool tz_name(const char **p)
+{
+	const char *s = *p;
+	if (*s == '<') {
+		const char *e = strchr(s, '>');
+		if (!e || e - s < 4)
+			return false;
+		*p = e + 1;
+		return true;
+	}
+	while ((**p >= 'A' && **p <= 'Z') || (**p >= 'a' && **p <= 'z'))
+		(*p)++;
+	return *p - s >= 3;
+}
+
+static bool tz_rule_parse(const char **p, struct tz_rule *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (**p == 'M') {
+		(*p)++;
+		r->kind = 'M';
+		if (!tz_digits(p, 2, &r->m) || *(*p)++ != '.' ||
+		    !tz_digits(p, 1, &r->w) || *(*p)++ != '.' ||
+		    !tz_digits(p, 1, &r->d) || r->m < 1 || r->m > 12 ||
+		    r->w < 1 || r->w > 5 || r->d > 6)
+			return false;
+	} else if (**p == 'J') {
+		(*p)++;
+		r->kind = 'J';
+		if (!tz_digits(p, 3, &r->n) || r->n < 1 || r->n > 365)
+			return false;
+	} else {
+		r->kind = 'N';
+		if (!tz_digits(p, 3, &r->n) || r->n > 365)
+			return false;
+	}
+	r->secs = 2 * 3600;
+	if (**p == '/') {
+		(*p)++;
+		return tz_time(p, &r->secs);
+	}
+	return true;
+}
+
+/* The TZ string of a TZif footer ("NZST-12NZDT,M9.5.0,M4.1.0/3"). */
+static void zone_rule(struct zone *z, const char *tz)
+{
+	const char *p = tz;
+	int32_t v;
+	z->has_rule = z->has_dst = false;
+	if (!tz_name(&p) || !tz_time(&p, &v))
+		return;
+	z->std_off = -v;
+	if (!*p) {
+		z->has_rule = true;
+		return;
+	}
+	if (!tz_name(&p))
+		return;
+	z->dst_off = z->std_off + 3600;
+	if (*p && *p != ',') {
+		if (!tz_time(&p, &v))
+			return;
+		z->dst_off = -v;
+	}
+	if (*p++ != ',' || !tz_rule_parse(&p, &z->start) || *p++ != ',' ||
+	    !tz_rule_parse(&p, &z->end) || *p)
+		return;
+	z->has_rule = z->has_dst = true;
+}
 
 static void zone_free(struct zone *z)
 {
@@ -175,6 +292,19 @@ static bool zone_parse(const unsigned char *d, size_t len, struct zone *z)
 			z->off[i] = (int32_t)be32(types + idx[i] * 6);
 		}
 		z->n = timecnt;
+		/* the footer of a 64-bit file: "\n" TZ string "\n" */
+		const unsigned char *foot = d + 44 + block;
+		size_t left = len - 44 - block;
+		if (pass && left >= 2 && foot[0] == '\n' && left < 128) {
+			char tz[128];
+			memcpy(tz, foot + 1, left - 1);
+			tz[left - 1] = 0;
+			char *nl = strchr(tz, '\n');
+			if (nl) {
+				*nl = 0;
+				zone_rule(z, tz);
+			}
+		}
 		return true;
 	}
 	return false;
@@ -229,9 +359,56 @@ static enum sb_status zone_load(struct ews *e, struct zone *z,
 			    name);
 }
 
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d);
+static void civil_from_days(int64_t z, int *y, int *m, int *d);
+
+static bool leap_year(int y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+/* The local time (seconds from the epoch) rule r names in year y. */
+static int64_t rule_local(const struct tz_rule *r, int y)
+{
+	int64_t jan1 = days_from_civil(y, 1, 1), day;
+	if (r->kind == 'J')
+		day = jan1 + r->n - 1 + (leap_year(y) && r->n >= 60);
+	else if (r->kind == 'N')
+		day = jan1 + r->n;
+	else {
+		int64_t first = days_from_civil(y, (unsigned)r->m, 1);
+		int64_t next = r->m == 12
+				   ? days_from_civil(y + 1, 1, 1)
+				   : days_from_civil(y, (unsigned)r->m + 1, 1);
+		int wd = (int)(((first + 4) % 7 + 7) % 7); /* 0: Sunday */
+		day = first + (r->d - wd + 7) % 7 + (int64_t)(r->w - 1) * 7;
+		while (day >= next)
+			day -= 7;
+	}
+	return day * DAY + r->secs;
+}
+
+/* The offset the zone's TZ string gives at t. */
+static int32_t rule_off(const struct zone *z, int64_t t)
+{
+	if (!z->has_dst)
+		return z->std_off;
+	int y, m, d;
+	int64_t local = t + z->std_off;
+	civil_from_days((local >= 0 ? local : local - DAY + 1) / DAY, &y, &m,
+			&d);
+	int64_t start = rule_local(&z->start, y) - z->std_off;
+	int64_t end = rule_local(&z->end, y) - z->dst_off;
+	bool dst =
+	    start < end ? t >= start && t < end : !(t >= end && t < start);
+	return dst ? z->dst_off : z->std_off;
+}
+
 static int32_t zone_off(const struct zone *z, int64_t t)
 {
 	size_t lo = 0, hi = z->n; /* the last transition <= t */
+	if (z->has_rule && (!z->n || t >= z->at[z->n - 1]))
+		return rule_off(z, t);
 	if (!z->n || t < z->at[0])
 		return z->off0;
 	while (hi - lo > 1) {
