@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <svcbroker/pagetoken.h>
@@ -31,6 +32,7 @@
 #define FIND_MAX 1000 /* entries of one FindItem (Exchange's cap) */
 #define FIND_TRIES 4  /* FindItems of one List page */
 #define DAY INT64_C(86400)
+#define ZONE_FILE_MAX (256 * 1024)
 
 /* PidLidTaskOwner and PidLidTaskStatus (PSETID_Task): the Owner element
  * is read-only in EWS, its property is not; Status cannot be searched,
@@ -331,10 +333,18 @@ static bool zone_read(const char *name, struct zone *z)
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return false;
-	unsigned char *buf = malloc(512 * 1024);
-	size_t n = buf ? fread(buf, 1, 512 * 1024, f) : 0;
+	struct stat sb;
+	/* a regular file of a TZif's size (the largest are ~5 KiB) */
+	if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode) ||
+	    sb.st_size < 44 || sb.st_size > ZONE_FILE_MAX) {
+		fclose(f);
+		return false;
+	}
+	size_t len = (size_t)sb.st_size;
+	unsigned char *buf = malloc(len + 1);
+	size_t n = buf ? fread(buf, 1, len + 1, f) : 0;
 	fclose(f);
-	bool ok = buf && n < 512 * 1024 && zone_parse(buf, n, z);
+	bool ok = buf && n == len && zone_parse(buf, n, z);
 	free(buf);
 	return ok;
 }

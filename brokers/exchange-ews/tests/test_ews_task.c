@@ -64,12 +64,19 @@ enum sb_status ews_message_status(const xmlNode *msg, struct sb_error *err)
 	return SB_OK;
 }
 
-static const char *const zones[] = {
-    "UTC",		"Pacific/Honolulu", "Pacific/Auckland",
-    "Pacific/Kiritimati", "Etc/GMT+12",	    "America/New_York",
-    "Europe/Berlin",	"Australia/Sydney", "America/St_Johns",
-    "Asia/Kolkata",	"Pacific/Apia",	    "America/Santiago",
-    NULL};
+static const char *const zones[] = {"UTC",
+				    "Pacific/Honolulu",
+				    "Pacific/Auckland",
+				    "Pacific/Kiritimati",
+				    "Etc/GMT+12",
+				    "America/New_York",
+				    "Europe/Berlin",
+				    "Australia/Sydney",
+				    "America/St_Johns",
+				    "Asia/Kolkata",
+				    "Pacific/Apia",
+				    "America/Santiago",
+				    NULL};
 
 static bool have_tzdata(void)
 {
@@ -100,7 +107,7 @@ START_TEST(test_zone_matches_libc)
 	const char *name = zones[_i];
 	struct zone z;
 	ck_assert_msg(zone_read(name, &z), "%s: read", name);
-	int64_t from = 946684800;     /* 2000-01-01 */
+	int64_t from = 946684800;	  /* 2000-01-01 */
 	int64_t to = INT64_C(2114380800); /* 2037-01-01 */
 	unsigned bad = 0;
 	for (int64_t t = from; t < to && bad < 5; t += 3600) {
@@ -174,8 +181,8 @@ START_TEST(test_footer_rule)
 	ck_assert(zone_read(slim[_i].name, &f));
 	unsigned bad = 0;
 	/* 2027..2036 with the full file, every hour */
-	for (int64_t t = INT64_C(1798761600); t < INT64_C(2114380800) && bad < 5;
-	     t += 3600) {
+	for (int64_t t = INT64_C(1798761600);
+	     t < INT64_C(2114380800) && bad < 5; t += 3600) {
 		int32_t a = zone_off(&s, t), b = zone_off(&f, t);
 		if (a != b) {
 			fprintf(stderr, "%s at %lld: rule %d, file %d\n",
@@ -259,10 +266,11 @@ START_TEST(test_dates_round_trip)
 		civil_from_days((lt >= 0 ? lt : lt - DAY + 1) / DAY, &yy, &mm,
 				&d2);
 		int64_t sod = ((lt % DAY) + DAY) % DAY;
-		snprintf(rfc, sizeof(rfc), "%04d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d",
-			 yy, mm, d2, (int)(sod / 3600), (int)(sod / 60 % 60),
-			 (int)(sod % 60), off < 0 ? '-' : '+',
-			 abs(off) / 3600, abs(off) / 60 % 60);
+		snprintf(rfc, sizeof(rfc),
+			 "%04d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d", yy, mm, d2,
+			 (int)(sod / 3600), (int)(sod / 60 % 60),
+			 (int)(sod % 60), off < 0 ? '-' : '+', abs(off) / 3600,
+			 abs(off) / 60 % 60);
 		date_in(&z, rfc, back, sizeof(back));
 		ck_assert_msg(strcmp(back, want) == 0, "%s: %s -> %s -> %s",
 			      name, want, rfc, back);
