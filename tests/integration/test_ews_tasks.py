@@ -121,7 +121,9 @@ try:
            instance("akl", mock.port, "timezone = Pacific/Auckland") +
            instance("win", mock.port, "timezone = Hawaiian Standard Time") +
            instance("noimp", mock.port).replace(
-               "impersonation = impersonate", "impersonation = none"))
+               "impersonation = impersonate", "impersonation = none") +
+           instance("deleg", mock.port).replace(
+               "impersonation = impersonate", "impersonation = delegate"))
     with sbtest.Daemon(cfg) as d:
         mock.ctl("/_mock/reset", {})
 
@@ -326,6 +328,15 @@ try:
                                              "Mailbox": BOB})
         c.eq((st, row(b).get("Status")), (200, "Completed"),
              "Complete with Mailbox")
+        st, b = d.call("deleg/Task.Create", {"Subject": "delegated",
+                                             "Mailbox": BOB})
+        c.eq(st, 200, "delegate: Create in another mailbox")
+        got, _ = list_all(d, "deleg", {"Mailbox": BOB}, 10)
+        c.eq(sorted(r.get("Subject") for r in got or []),
+             ["bob's", "delegated"],
+             "delegate: List of that mailbox's Tasks folder")
+        c.ok(BOB in mock.stats().get("delegated", []),
+             "delegate: the mock saw bob's folder opened by alice")
         st, b = d.call("noimp/Task.List", {"Mailbox": BOB})
         c.eq(st, 405, "Mailbox on an instance without impersonation: 405")
         c.ok(BOB in mock.stats().get("anchor_mailboxes", []),
