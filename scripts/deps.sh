@@ -16,7 +16,7 @@ python3 python3-aiosmtpd python3-icalendar python3-cryptography
 libpython3.11-testsuite
 python3-lxml python3-exchangelib python3-pycryptodome python3-dateutil
 python3-winrm python3-requests-ntlm python3-requests-kerberos
-openssl curl valgrind ca-certificates
+openssl curl valgrind ca-certificates tzdata
 libjs-bootstrap5 libjs-chart.js chromium chromium-driver python3-selenium"
 # Node.js and npm (for the OpenAPI validator in the tests): Debian's, unless
 # the machine already has a node with npm from elsewhere.

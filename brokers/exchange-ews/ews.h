@@ -15,6 +15,7 @@
  *   ews_attach.c      Attachment
  *   ews_rooms.c       RoomList, Room; paging over a recomputed answer
  *   ews_avail.c       Availability, MeetingTimeSuggestion
+ *   ews_task.c        Task
  *
  * A handler builds the first child of soap:Body with an sb_xml_w into
  * op.body, runs it with ews_op_run and reads the response messages:
@@ -76,6 +77,9 @@ int64_t ews_max_response_att(const struct ews *e);
 /* The configured account's own SMTP address if known (username when it
  * is one, or autodiscover_email), else NULL. */
 const char *ews_account(const struct ews *e);
+/* The instance's timezone key as configured (an IANA name or a Windows
+ * id; NULL when not set). */
+const char *ews_timezone_name(const struct ews *e);
 
 /* ---- one operation (ews_client.c) --------------------------------------- */
 
@@ -248,5 +252,9 @@ size_t ews_page_first(const struct ews_page *pg, const uint64_t *keys,
 enum sb_status ews_page_next(struct sb_result *r, const char *const *bind,
 			     size_t nbind, size_t next, uint64_t last_key,
 			     struct sb_error *err);
+/* ---- tasks (ews_task.c) ---- */
+
+/* Task's methods (its properties: the SDK's sb_task_properties). */
+extern const struct sb_method ews_task_methods[];
 
 #endif

@@ -313,6 +313,7 @@ int64_t ews_max_attachment(const struct ews *e)
 {
 	return e->conf->max_attachment_size;
 }
+const char *ews_timezone_name(const struct ews *e) { return e->conf->timezone; }
 int64_t ews_max_response(const struct ews *e)
 {
 	return e->conf->max_response_size;
@@ -819,6 +820,11 @@ static const struct sb_object ews_objects[] = {
 	    "rates them.",
      .properties = ews_suggestion_properties,
      .methods = ews_suggestion_methods},
+    /* tasks (ews_task.c) */
+    {.name = SB_OBJ_TASK,
+     .doc = "A task of the mailbox's Tasks folder.",
+     .properties = sb_task_properties,
+     .methods = ews_task_methods},
     SB_OBJECT_END,
 };
 

@@ -72,6 +72,52 @@ def subjects(ews, addr, folder):
     return sorted(i["subject"] for i in ews.items(addr, folder))
 
 
+def task_round(a):
+    from decimal import Decimal
+    from exchangelib import Task
+    from exchangelib.errors import ErrorIrresolvableConflict
+    t = Task(folder=a.tasks, subject="Plan <Q3> & budget",
+             body="steps 1–3", importance="High",
+             start_date=datetime.date(2027, 1, 15),
+             due_date=datetime.date(2027, 1, 31), status="InProgress",
+             percent_complete=Decimal(30))
+    t.save()
+    c.ok(t.id and t.changekey, "Task: CreateItem answers its ItemId")
+    got = a.tasks.get(id=t.id)
+    c.eq((got.subject, got.body, got.importance, got.start_date,
+          got.due_date, got.status, got.percent_complete),
+         ("Plan <Q3> & budget", "steps 1–3", "High",
+          datetime.date(2027, 1, 15), datetime.date(2027, 1, 31),
+          "InProgress", Decimal(30)), "Task: GetItem reads it back")
+    got.subject = "Plan Q3"
+    got.due_date = datetime.date(2027, 2, 5)
+    got.save(update_fields=["subject", "due_date"])
+    again = a.tasks.get(id=t.id)
+    c.eq((again.subject, again.due_date, again.start_date, again.status),
+         ("Plan Q3", datetime.date(2027, 2, 5),
+          datetime.date(2027, 1, 15), "InProgress"),
+         "Task: UpdateItem changes the fields given, no other")
+    c.ok(again.changekey != t.changekey, "Task: a new ChangeKey")
+    stale = a.tasks.get(id=t.id)
+    stale.changekey = t.changekey
+    stale.subject = "stale"
+    try:
+        stale.save(update_fields=["subject"])
+        c.ok(False, "Task: a stale ChangeKey is refused")
+    except ErrorIrresolvableConflict:
+        c.ok(True, "Task: a stale ChangeKey is refused")
+    again.complete()
+    done = a.tasks.get(id=t.id)
+    c.eq((done.status, done.percent_complete, done.is_complete,
+          done.complete_date is not None, done.subject),
+         ("Completed", Decimal(100), True, True, "Plan Q3"),
+         "Task: completed (PercentComplete 100, CompleteDate set)")
+    c.eq([x.subject for x in a.tasks.all()], ["Plan Q3"],
+         "Task: FindItem in the tasks folder lists it")
+    done.delete()
+    c.eq(list(a.tasks.all()), [], "Task: DeleteItem removes it")
+
+
 # ---------------------------------------------------------------------------
 # 1. Basic authentication, version negotiation, the whole mail round
 # ---------------------------------------------------------------------------
@@ -359,6 +405,10 @@ def basic_round(ews):
         c.ok(False, "bob may not impersonate")
     except ErrorImpersonateUserDenied:
         c.ok(True, "bob may not impersonate")
+
+    # tasks: created, read, updated, completed and deleted as Exchange
+    # does it (ews_tasks.py)
+    task_round(a)
 
     # throttling as Exchange answers it
     ews.ok("inject", {"operation": "FindItem", "fault": "ErrorServerBusy",

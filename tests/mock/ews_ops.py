@@ -1166,6 +1166,14 @@ def op_ConvertId(ctx, el):
     return wrap("ConvertId", out)
 
 
+# Tasks (t:Task) are ews_tasks.py's: these operations go there when they
+# are about tasks.
+import ews_tasks  # noqa: E402
+
+for _op in ("CreateItem", "GetItem", "UpdateItem", "DeleteItem",
+            "FindItem"):
+    globals()["op_" + _op] = ews_tasks.hook(_op, globals()["op_" + _op])
+
 OPERATIONS = {name[3:]: fn for name, fn in dict(globals()).items()
               if name.startswith("op_")}
 

@@ -1,0 +1,1421 @@
+/* exchange-ews: the Task object — Create, Load, Update, Complete, Delete,
+ * List — over t:Task items of the mailbox's Tasks folder.
+ *
+ * StartDate and DueDate are dates; Exchange keeps them as the datetime of
+ * local midnight in the time zone of the request (TimeZoneContext).  A
+ * date is sent as the UTC instant of midnight of that day in the
+ * instance's time zone, and a datetime read back is turned into the day
+ * it falls on there (rounded to the nearest midnight), so a task's dates
+ * come back as they were given whatever the zone's offset.  The offsets
+ * come from the TZ database (TZif files), read here: the C library can
+ * only convert in the process's own zone. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <svcbroker/pagetoken.h>
+#include <svcbroker/schema.h>
+
+#include "ews.h"
+#include "ews_mail.h"
+
+#define ID_MAX 1024
+#define SUBJECT_MAX 4096
+#define OWNER_MAX 256
+#define LIST_MAX 1000 /* rows of one page (the host's PageSize cap) */
+#define FIND_MAX 1000 /* entries of one FindItem (Exchange's cap) */
+#define FIND_TRIES 4  /* FindItems of one List page */
+#define DAY INT64_C(86400)
+#define ZONE_FILE_MAX (256 * 1024)
+
+/* PidLidTaskOwner and PidLidTaskStatus (PSETID_Task): the Owner element
+ * is read-only in EWS, its property is not; Status cannot be searched,
+ * its property can. */
+#define OWNER_PROP "33055"  /* 0x811F */
+#define STATUS_PROP "33025" /* 0x8101 */
+
+static enum sb_status out_of_memory(struct sb_error *err)
+{
+	return sb_error_set(err, SB_ERR_INTERNAL, NULL, "out of memory");
+}
+
+/* ---- time zones ---------------------------------------------------------- */
+
+/* Windows ids to IANA names, for an instance whose timezone key is a
+ * Windows id (the names ews_timezone_id accepts). */
+static const char *const win_iana[][2] = {
+    {"UTC", "Etc/UTC"},
+    {"GMT Standard Time", "Europe/London"},
+    {"Greenwich Standard Time", "Atlantic/Reykjavik"},
+    {"W. Europe Standard Time", "Europe/Berlin"},
+    {"Romance Standard Time", "Europe/Paris"},
+    {"Central European Standard Time", "Europe/Warsaw"},
+    {"Central Europe Standard Time", "Europe/Prague"},
+    {"GTB Standard Time", "Europe/Athens"},
+    {"FLE Standard Time", "Europe/Helsinki"},
+    {"Turkey Standard Time", "Europe/Istanbul"},
+    {"Russian Standard Time", "Europe/Moscow"},
+    {"Egypt Standard Time", "Africa/Cairo"},
+    {"South Africa Standard Time", "Africa/Johannesburg"},
+    {"W. Central Africa Standard Time", "Africa/Lagos"},
+    {"E. Africa Standard Time", "Africa/Nairobi"},
+    {"Israel Standard Time", "Asia/Jerusalem"},
+    {"Arabian Standard Time", "Asia/Dubai"},
+    {"Pakistan Standard Time", "Asia/Karachi"},
+    {"India Standard Time", "Asia/Kolkata"},
+    {"Bangladesh Standard Time", "Asia/Dhaka"},
+    {"SE Asia Standard Time", "Asia/Bangkok"},
+    {"China Standard Time", "Asia/Shanghai"},
+    {"Singapore Standard Time", "Asia/Singapore"},
+    {"Taipei Standard Time", "Asia/Taipei"},
+    {"Korea Standard Time", "Asia/Seoul"},
+    {"Tokyo Standard Time", "Asia/Tokyo"},
+    {"W. Australia Standard Time", "Australia/Perth"},
+    {"Cen. Australia Standard Time", "Australia/Adelaide"},
+    {"E. Australia Standard Time", "Australia/Brisbane"},
+    {"AUS Eastern Standard Time", "Australia/Sydney"},
+    {"New Zealand Standard Time", "Pacific/Auckland"},
+    {"Tonga Standard Time", "Pacific/Tongatapu"},
+    {"Samoa Standard Time", "Pacific/Apia"},
+    {"Hawaiian Standard Time", "Pacific/Honolulu"},
+    {"Alaskan Standard Time", "America/Anchorage"},
+    {"Pacific Standard Time", "America/Los_Angeles"},
+    {"US Mountain Standard Time", "America/Phoenix"},
+    {"Mountain Standard Time", "America/Denver"},
+    {"Central Standard Time", "America/Chicago"},
+    {"Central Standard Time (Mexico)", "America/Mexico_City"},
+    {"Eastern Standard Time", "America/New_York"},
+    {"Atlantic Standard Time", "America/Halifax"},
+    {"Newfoundland Standard Time", "America/St_Johns"},
+    {"E. South America Standard Time", "America/Sao_Paulo"},
+    {"Argentina Standard Time", "America/Argentina/Buenos_Aires"},
+    {"SA Pacific Standard Time", "America/Bogota"},
+    {"Pacific SA Standard Time", "America/Santiago"},
+};
+
+/* A rule of a POSIX TZ string: Mm.w.d, Jn or n, at secs local time. */
+struct tz_rule {
+	char kind; /* 'M', 'J' or 'N' */
+	int m, w, d, n;
+	int32_t secs;
+};
+
+/* A zone's UTC offsets: from each transition on (at[i], off[i]); off0
+ * before the first; after the last, the rule of the file's POSIX TZ
+ * string when it has one (has_rule: standard std_off, and dst_off
+ * between start and end when has_dst). */
+struct zone {
+	int64_t *at;
+	int32_t *off;
+	size_t n;
+	int32_t off0;
+	bool has_rule, has_dst;
+	int32_t std_off, dst_off;
+	struct tz_rule start, end;
+};
+
+static bool tz_digits(const char **p, int max, int *out)
+{
+	int v = 0, k = 0;
+	while (**p >= '0' && **p <= '9' && k < max) {
+		v = v * 10 + (**p - '0');
+		(*p)++;
+		k++;
+	}
+	*out = v;
+	return k > 0;
+}
+
+/* [+-]hh[:mm[:ss]] in seconds. */
+static bool tz_time(const char **p, int32_t *out)
+{
+	int sign = 1, h, m = 0, sec = 0;
+	if (**p == '+' || **p == '-')
+		sign = *(*p)++ == '-' ? -1 : 1;
+	if (!tz_digits(p, 3, &h) || h > 167)
+		return false;
+	if (**p == ':') {
+		(*p)++;
+		if (!tz_digits(p, 2, &m) || m > 59)
+			return false;
+		if (**p == ':') {
+			(*p)++;
+			if (!tz_digits(p, 2, &sec) || sec > 59)
+				return false;
+		}
+	}
+	*out = sign * (h * 3600 + m * 60 + sec);
+	return true;
+}
+
+static bool tz_name(const char **p)
+{
+	const char *s = *p;
+	if (*s == '<') {
+		const char *e = strchr(s, '>');
+		if (!e || e - s < 4)
+			return false;
+		*p = e + 1;
+		return true;
+	}
+	while ((**p >= 'A' && **p <= 'Z') || (**p >= 'a' && **p <= 'z'))
+		(*p)++;
+	return *p - s >= 3;
+}
+
+static bool tz_rule_parse(const char **p, struct tz_rule *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (**p == 'M') {
+		(*p)++;
+		r->kind = 'M';
+		if (!tz_digits(p, 2, &r->m) || *(*p)++ != '.' ||
+		    !tz_digits(p, 1, &r->w) || *(*p)++ != '.' ||
+		    !tz_digits(p, 1, &r->d) || r->m < 1 || r->m > 12 ||
+		    r->w < 1 || r->w > 5 || r->d > 6)
+			return false;
+	} else if (**p == 'J') {
+		(*p)++;
+		r->kind = 'J';
+		if (!tz_digits(p, 3, &r->n) || r->n < 1 || r->n > 365)
+			return false;
+	} else {
+		r->kind = 'N';
+		if (!tz_digits(p, 3, &r->n) || r->n > 365)
+			return false;
+	}
+	r->secs = 2 * 3600;
+	if (**p == '/') {
+		(*p)++;
+		return tz_time(p, &r->secs);
+	}
+	return true;
+}
+
+/* The TZ string of a TZif footer ("NZST-12NZDT,M9.5.0,M4.1.0/3"). */
+static void zone_rule(struct zone *z, const char *tz)
+{
+	const char *p = tz;
+	int32_t v;
+	z->has_rule = z->has_dst = false;
+	if (!tz_name(&p) || !tz_time(&p, &v))
+		return;
+	z->std_off = -v;
+	if (!*p) {
+		z->has_rule = true;
+		return;
+	}
+	if (!tz_name(&p))
+		return;
+	z->dst_off = z->std_off + 3600;
+	if (*p && *p != ',') {
+		if (!tz_time(&p, &v))
+			return;
+		z->dst_off = -v;
+	}
+	if (*p++ != ',' || !tz_rule_parse(&p, &z->start) || *p++ != ',' ||
+	    !tz_rule_parse(&p, &z->end) || *p)
+		return;
+	z->has_rule = z->has_dst = true;
+}
+
+static void zone_free(struct zone *z)
+{
+	free(z->at);
+	free(z->off);
+	memset(z, 0, sizeof(*z));
+}
+
+static uint32_t be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+static int64_t be64(const unsigned char *p)
+{
+	return (int64_t)((uint64_t)be32(p) << 32 | be32(p + 4));
+}
+
+/* Parse a TZif file (RFC 8536): the 64-bit block when there is one. */
+static bool zone_parse(const unsigned char *d, size_t len, struct zone *z)
+{
+	memset(z, 0, sizeof(*z));
+	for (int pass = 0; pass < 2; pass++) {
+		if (len < 44 || memcmp(d, "TZif", 4) != 0)
+			return false;
+		char ver = (char)d[4];
+		uint32_t isut = be32(d + 20), isstd = be32(d + 24),
+			 leap = be32(d + 28), timecnt = be32(d + 32),
+			 typecnt = be32(d + 36), charcnt = be32(d + 40);
+		size_t tsz = pass ? 8 : 4;
+		if (timecnt > 100000 || typecnt == 0 || typecnt > 256 ||
+		    leap > 100000 || charcnt > 100000 || isut > 256 ||
+		    isstd > 256)
+			return false;
+		size_t block = timecnt * tsz + timecnt + typecnt * 6 + charcnt +
+			       leap * (tsz + 4) + isstd + isut;
+		if (len - 44 < block)
+			return false;
+		if (pass == 0 && ver >= '2') {
+			d += 44 + block;
+			len -= 44 + block;
+			continue;
+		}
+		const unsigned char *times = d + 44;
+		const unsigned char *idx = times + timecnt * tsz;
+		const unsigned char *types = idx + timecnt;
+		z->at = calloc(timecnt + 1, sizeof(*z->at));
+		z->off = calloc(timecnt + 1, sizeof(*z->off));
+		if (!z->at || !z->off) {
+			zone_free(z);
+			return false;
+		}
+		/* before the first transition: the first standard-time type */
+		z->off0 = (int32_t)be32(types);
+		for (uint32_t t = 0; t < typecnt; t++)
+			if (!types[t * 6 + 4]) {
+				z->off0 = (int32_t)be32(types + t * 6);
+				break;
+			}
+		for (uint32_t i = 0; i < timecnt; i++) {
+			if (idx[i] >= typecnt) {
+				zone_free(z);
+				return false;
+			}
+			z->at[i] = tsz == 8 ? be64(times + i * 8)
+					    : (int32_t)be32(times + i * 4);
+			z->off[i] = (int32_t)be32(types + idx[i] * 6);
+		}
+		z->n = timecnt;
+		/* the footer of a 64-bit file: "\n" TZ string "\n" */
+		const unsigned char *foot = d + 44 + block;
+		size_t left = len - 44 - block;
+		if (pass && left >= 2 && foot[0] == '\n' && left < 128) {
+			char tz[128];
+			memcpy(tz, foot + 1, left - 1);
+			tz[left - 1] = 0;
+			char *nl = strchr(tz, '\n');
+			if (nl) {
+				*nl = 0;
+				zone_rule(z, tz);
+			}
+		}
+		return true;
+	}
+	return false;
+}
+
+/* A name of the TZ database: letters, digits, '_', '-', '+', '/' between
+ * parts, no "..". */
+static bool zone_name_ok(const char *s)
+{
+	if (!s || !*s || *s == '/' || strlen(s) > 64 || strstr(s, ".."))
+		return false;
+	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			 "0123456789_-+/") == strlen(s);
+}
+
+static bool zone_read(const char *name, struct zone *z)
+{
+	if (!zone_name_ok(name))
+		return false;
+	const char *dir = getenv("TZDIR");
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s",
+		 dir && *dir ? dir : "/usr/share/zoneinfo", name);
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return false;
+	struct stat sb;
+	/* a regular file of a TZif's size (the largest are ~5 KiB) */
+	if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode) ||
+	    sb.st_size < 44 || sb.st_size > ZONE_FILE_MAX) {
+		fclose(f);
+		return false;
+	}
+	size_t len = (size_t)sb.st_size;
+	unsigned char *buf = malloc(len + 1);
+	size_t n = buf ? fread(buf, 1, len + 1, f) : 0;
+	fclose(f);
+	bool ok = buf && n == len && zone_parse(buf, n, z);
+	free(buf);
+	return ok;
+}
+
+/* The instance's zone: its timezone key as an IANA name, or the IANA
+ * name of its Windows id. */
+static enum sb_status zone_load(struct ews *e, struct zone *z,
+				struct sb_error *err)
+{
+	const char *name = ews_timezone_name(e);
+	if (!name || !*name)
+		name = "UTC";
+	if (zone_read(name, z))
+		return SB_OK;
+	for (size_t i = 0; i < sizeof(win_iana) / sizeof(win_iana[0]); i++)
+		if (strcasecmp(win_iana[i][0], name) == 0 &&
+		    zone_read(win_iana[i][1], z))
+			return SB_OK;
+	return sb_error_set(err, SB_ERR_INTERNAL, "timezone",
+			    "timezone %s: no entry of the TZ database for it "
+			    "(tzdata), so task dates cannot be converted",
+			    name);
+}
+
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d);
+static void civil_from_days(int64_t z, int *y, int *m, int *d);
+
+static bool leap_year(int y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+/* The local time (seconds from the epoch) rule r names in year y. */
+static int64_t rule_local(const struct tz_rule *r, int y)
+{
+	int64_t jan1 = days_from_civil(y, 1, 1), day;
+	if (r->kind == 'J')
+		day = jan1 + r->n - 1 + (leap_year(y) && r->n >= 60);
+	else if (r->kind == 'N')
+		day = jan1 + r->n;
+	else {
+		int64_t first = days_from_civil(y, (unsigned)r->m, 1);
+		int64_t next = r->m == 12
+				   ? days_from_civil(y + 1, 1, 1)
+				   : days_from_civil(y, (unsigned)r->m + 1, 1);
+		int wd = (int)(((first + 4) % 7 + 7) % 7); /* 0: Sunday */
+		day = first + (r->d - wd + 7) % 7 + (int64_t)(r->w - 1) * 7;
+		while (day >= next)
+			day -= 7;
+	}
+	return day * DAY + r->secs;
+}
+
+/* The offset the zone's TZ string gives at t. */
+static int32_t rule_off(const struct zone *z, int64_t t)
+{
+	if (!z->has_dst)
+		return z->std_off;
+	int y, m, d;
+	int64_t local = t + z->std_off;
+	civil_from_days((local >= 0 ? local : local - DAY + 1) / DAY, &y, &m,
+			&d);
+	int64_t start = rule_local(&z->start, y) - z->std_off;
+	int64_t end = rule_local(&z->end, y) - z->dst_off;
+	bool dst =
+	    start < end ? t >= start && t < end : !(t >= end && t < start);
+	return dst ? z->dst_off : z->std_off;
+}
+
+static int32_t zone_off(const struct zone *z, int64_t t)
+{
+	size_t lo = 0, hi = z->n; /* the last transition <= t */
+	if (z->has_rule && (!z->n || t >= z->at[z->n - 1]))
+		return rule_off(z, t);
+	if (!z->n || t < z->at[0])
+		return z->off0;
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (z->at[mid] <= t)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return z->off[lo];
+}
+
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	unsigned yoe = (unsigned)(y - era * 400);
+	unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int *y, int *m, int *d)
+{
+	z += 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+/* "YYYY-MM-DD" (the host checked the form) -> days since 1970-01-01. */
+static bool date_days(const char *s, int64_t *days)
+{
+	int y, m, d;
+	char tail;
+	if (!s || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 ||
+	    y < 1601 || y > 4500 || m < 1 || m > 12 || d < 1 || d > 31)
+		return false;
+	int y2, m2, d2;
+	*days = days_from_civil(y, (unsigned)m, (unsigned)d);
+	civil_from_days(*days, &y2, &m2, &d2);
+	return y2 == y && m2 == m && d2 == d; /* no 30 February */
+}
+
+/* Midnight of day `days` in the zone, as xs:dateTime in UTC. */
+static void date_out(const struct zone *z, int64_t days, char *out, size_t n)
+{
+	int64_t local = days * DAY;
+	int64_t t = local - zone_off(z, local);
+	t = local - zone_off(z, t);
+	sb_datetime_format(t, out, n);
+}
+
+/* An xs:dateTime from EWS -> the date it is in the zone ("" when it is
+ * not one). */
+static void date_in(const struct zone *z, const char *v, char *out, size_t n)
+{
+	char rfc[40];
+	int64_t t;
+	out[0] = 0;
+	if (!v || !ews_datetime_read(v, rfc, sizeof(rfc)) ||
+	    !sb_datetime_parse(rfc, &t))
+		return;
+	int64_t local = t + zone_off(z, t) + DAY / 2; /* nearest midnight */
+	int64_t days = (local >= 0 ? local : local - DAY + 1) / DAY;
+	int y, m, d;
+	civil_from_days(days, &y, &m, &d);
+	if (y < 1 || y > 9999)
+		return;
+	snprintf(out, n, "%04d-%02d-%02d", y, m, d);
+}
+
+/* ---- reading a task ------------------------------------------------------ */
+
+static const char *const status_names[] = {"NotStarted", "InProgress",
+					   "Completed",	 "WaitingOnOthers",
+					   "Deferred",	 NULL};
+
+static const char *known(const char *v, const char *const *names)
+{
+	for (size_t i = 0; v && names[i]; i++)
+		if (strcmp(v, names[i]) == 0)
+			return names[i];
+	return NULL;
+}
+
+static const xmlNode *tchild(const xmlNode *n, const char *local)
+{
+	return sb_xml_child(n, SB_NS_EWS_TYPES, local);
+}
+
+/* One t:Task into a row (an answer without its ItemId is refused). */
+static enum sb_status task_row(struct sb_result *r, const xmlNode *task,
+			       const struct zone *z, struct sb_error *err)
+{
+	const xmlNode *iid = tchild(task, "ItemId");
+	const char *id = iid ? sb_xml_attr(iid, NULL, "Id") : NULL;
+	const char *ck = iid ? sb_xml_attr(iid, NULL, "ChangeKey") : NULL;
+	if (!id || !*id)
+		return sb_error_set(err, SB_ERR_UPSTREAM, "invalid_response",
+				    "EWS answered a task without its ItemId");
+	char v[64], date[16];
+	enum sb_status st = sb_result_row(r);
+	if (st == SB_OK)
+		st = sb_result_clean_text(r, "Id", id);
+	if (st == SB_OK && ck && *ck)
+		st = sb_result_clean_text(r, "ChangeKey", ck);
+	char *subject = ews_text_clean(tchild(task, "Subject"), false);
+	char *body = ews_text_clean(tchild(task, "Body"), true);
+	char *owner = ews_text_clean(tchild(task, "Owner"), false);
+	if (st == SB_OK && subject)
+		st = sb_result_str(r, "Subject", subject);
+	if (st == SB_OK && body && *body)
+		st = sb_result_str(r, "Body", body);
+	if (st == SB_OK && owner && *owner)
+		st = sb_result_str(r, "Owner", owner);
+	free(subject);
+	free(body);
+	free(owner);
+	const char *names[] = {"StartDate", "DueDate"};
+	for (size_t i = 0; st == SB_OK && i < 2; i++) {
+		const xmlNode *dn = tchild(task, names[i]);
+		if (!dn)
+			continue;
+		sb_xml_text_copy(dn, v, sizeof(v));
+		date_in(z, v, date, sizeof(date));
+		if (*date)
+			st = sb_result_str(r, names[i], date);
+	}
+	const char *status = NULL;
+	if (tchild(task, "Status")) {
+		sb_xml_text_copy(tchild(task, "Status"), v, sizeof(v));
+		status = known(v, status_names);
+	}
+	if (st == SB_OK && status)
+		st = sb_result_str(r, "Status", status);
+	if (st == SB_OK && tchild(task, "PercentComplete")) {
+		sb_xml_text_copy(tchild(task, "PercentComplete"), v, sizeof(v));
+		char *end;
+		errno = 0;
+		double pc = strtod(v, &end);
+		/* xs:double: a value outside 0..100 or not a number is left
+		 * out */
+		if (!errno && end != v && !*end && pc >= 0 && pc <= 100)
+			st = sb_result_int(r, "PercentComplete",
+					   (int64_t)(pc + 0.5));
+	}
+	if (st == SB_OK && tchild(task, "Importance")) {
+		sb_xml_text_copy(tchild(task, "Importance"), v, sizeof(v));
+		const char *imp = known(v, sb_importance_choices);
+		if (imp)
+			st = sb_result_str(r, "Importance", imp);
+	}
+	if (st != SB_OK)
+		sb_error_set(err, st, NULL, "building the result");
+	return st;
+}
+
+/* ---- requests ------------------------------------------------------------ */
+
+static const char *const task_fields[] = {
+    "item:Subject",   "item:Body",   "item:Importance",
+    "task:DueDate",   "task:Owner",  "task:PercentComplete",
+    "task:StartDate", "task:Status", NULL};
+
+static void w_get(struct ews_op *op, const char *const *ids, size_t n)
+{
+	struct sb_xml_w *w = &op->w;
+	sb_xml_w_open(w, "m:GetItem");
+	sb_xml_w_open(w, "m:ItemShape");
+	sb_xml_w_leaf(w, "t:BaseShape", "IdOnly");
+	sb_xml_w_leaf(w, "t:BodyType", "Text");
+	sb_xml_w_open(w, "t:AdditionalProperties");
+	for (size_t i = 0; task_fields[i]; i++) {
+		sb_xml_w_open(w, "t:FieldURI");
+		sb_xml_w_attr(w, "FieldURI", task_fields[i]);
+		sb_xml_w_close(w);
+	}
+	sb_xml_w_close(w);
+	sb_xml_w_close(w);
+	sb_xml_w_open(w, "m:ItemIds");
+	for (size_t i = 0; i < n; i++) {
+		sb_xml_w_open(w, "t:ItemId");
+		sb_xml_w_attr(w, "Id", ids[i]);
+		sb_xml_w_close(w);
+	}
+	sb_xml_w_close(w);
+	sb_xml_w_close(w);
+}
+
+static void w_ext_uri(struct sb_xml_w *w, const char *prop, const char *type)
+{
+	sb_xml_w_open(w, "t:ExtendedFieldURI");
+	sb_xml_w_attr(w, "DistinguishedPropertySetId", "Task");
+	sb_xml_w_attr(w, "PropertyId", prop);
+	sb_xml_w_attr(w, "PropertyType", type);
+	sb_xml_w_close(w);
+}
+
+static void w_owner(struct sb_xml_w *w, const char *owner)
+{
+	sb_xml_w_open(w, "t:ExtendedProperty");
+	w_ext_uri(w, OWNER_PROP, "String");
+	sb_xml_w_leaf(w, "t:Value", owner);
+	sb_xml_w_close(w);
+}
+
+static void w_body(struct sb_xml_w *w, const char *body)
+{
+	sb_xml_w_open(w, "t:Body");
+	sb_xml_w_attr(w, "BodyType", "Text");
+	sb_xml_w_text(w, body);
+	sb_xml_w_close(w);
+}
+
+/* What Create and Update were given (NULL: not given). */
+struct task_in {
+	const char *subject, *body, *importance, *owner, *status;
+	char start[32], due[32]; /* xs:dateTime, "" not given */
+	int64_t percent;	 /* -1 not given */
+};
+
+static enum sb_status task_inputs(const struct sb_call *call,
+				  const struct zone *z, struct task_in *in,
+				  struct sb_error *err)
+{
+	memset(in, 0, sizeof(*in));
+	in->percent = -1;
+	in->subject = sb_call_str(call, "Subject", NULL);
+	in->body = sb_call_str(call, "Body", NULL);
+	in->importance = sb_call_str(call, "Importance", NULL);
+	in->owner = sb_call_str(call, "Owner", NULL);
+	in->status = sb_call_str(call, "Status", NULL);
+	int64_t sd = 0, dd = 0;
+	const char *s = sb_call_str(call, "StartDate", NULL);
+	const char *d = sb_call_str(call, "DueDate", NULL);
+	if (s && !date_days(s, &sd))
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "StartDate: expected YYYY-MM-DD "
+				    "(1601..4500)");
+	if (d && !date_days(d, &dd))
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "DueDate: expected YYYY-MM-DD "
+				    "(1601..4500)");
+	if (s && d && dd < sd)
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "DueDate is before StartDate");
+	if (s)
+		date_out(z, sd, in->start, sizeof(in->start));
+	if (d)
+		date_out(z, dd, in->due, sizeof(in->due));
+	int64_t pc;
+	if (sb_call_int(call, "PercentComplete", &pc)) {
+		if (pc < 0 || pc > 100)
+			return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+					    "PercentComplete: %lld is out of "
+					    "range 0..100",
+					    (long long)pc);
+		in->percent = pc;
+	}
+	return SB_OK;
+}
+
+static void w_create(struct ews_op *op, const struct task_in *in)
+{
+	struct sb_xml_w *w = &op->w;
+	char num[24];
+	sb_xml_w_open(w, "m:CreateItem");
+	sb_xml_w_attr(w, "MessageDisposition", "SaveOnly");
+	sb_xml_w_open(w, "m:SavedItemFolderId");
+	ews_w_distinguished(op, "tasks");
+	sb_xml_w_close(w);
+	sb_xml_w_open(w, "m:Items");
+	sb_xml_w_open(w, "t:Task");
+	/* ItemType's elements, then TaskType's, in the schema's order */
+	sb_xml_w_leaf(w, "t:Subject", in->subject ? in->subject : "");
+	if (in->body)
+		w_body(w, in->body);
+	if (in->importance)
+		sb_xml_w_leaf(w, "t:Importance", in->importance);
+	if (in->owner && *in->owner)
+		w_owner(w, in->owner);
+	if (*in->due)
+		sb_xml_w_leaf(w, "t:DueDate", in->due);
+	if (in->percent >= 0) {
+		snprintf(num, sizeof(num), "%lld", (long long)in->percent);
+		sb_xml_w_leaf(w, "t:PercentComplete", num);
+	}
+	if (*in->start)
+		sb_xml_w_leaf(w, "t:StartDate", in->start);
+	if (in->status)
+		sb_xml_w_leaf(w, "t:Status", in->status);
+	sb_xml_w_close(w);
+	sb_xml_w_close(w);
+	sb_xml_w_close(w);
+}
+
+static void w_update_head(struct ews_op *op, const char *id, const char *ck)
+{
+	struct sb_xml_w *w = &op->w;
+	bool with_ck = ck && *ck;
+	sb_xml_w_open(w, "m:UpdateItem");
+	sb_xml_w_attr(w, "ConflictResolution",
+		      with_ck ? "NeverOverwrite" : "AlwaysOverwrite");
+	sb_xml_w_open(w, "m:ItemChanges");
+	sb_xml_w_open(w, "t:ItemChange");
+	sb_xml_w_open(w, "t:ItemId");
+	sb_xml_w_attr(w, "Id", id);
+	if (with_ck)
+		sb_xml_w_attr(w, "ChangeKey", ck);
+	sb_xml_w_close(w);
+	sb_xml_w_open(w, "t:Updates");
+}
+
+static void w_update_tail(struct ews_op *op)
+{
+	sb_xml_w_close(&op->w); /* t:Updates */
+	sb_xml_w_close(&op->w); /* t:ItemChange */
+	sb_xml_w_close(&op->w); /* m:ItemChanges */
+	sb_xml_w_close(&op->w); /* m:UpdateItem */
+}
+
+/* <t:SetItemField><t:FieldURI/><t:Task><t:local>text</t:local></t:Task> */
+static void w_set(struct sb_xml_w *w, const char *uri, const char *leaf,
+		  const char *text)
+{
+	sb_xml_w_open(w, "t:SetItemField");
+	sb_xml_w_open(w, "t:FieldURI");
+	sb_xml_w_attr(w, "FieldURI", uri);
+	sb_xml_w_close(w);
+	sb_xml_w_open(w, "t:Task");
+	sb_xml_w_leaf(w, leaf, text);
+	sb_xml_w_close(w);
+	sb_xml_w_close(w);
+}
+
+static void w_delete_field(struct sb_xml_w *w, const char *uri)
+{
+	sb_xml_w_open(w, "t:DeleteItemField");
+	sb_xml_w_open(w, "t:FieldURI");
+	sb_xml_w_attr(w, "FieldURI", uri);
+	sb_xml_w_close(w);
+	sb_xml_w_close(w);
+}
+
+/* The changes of Update, in an order where the given Status wins over
+ * what a PercentComplete implies. */
+static unsigned w_changes(struct sb_xml_w *w, const struct task_in *in)
+{
+	unsigned n = 0;
+	char num[24];
+	if (in->subject) {
+		w_set(w, "item:Subject", "t:Subject", in->subject);
+		n++;
+	}
+	if (in->body && !*in->body) {
+		w_delete_field(w, "item:Body");
+		n++;
+	} else if (in->body) {
+		sb_xml_w_open(w, "t:SetItemField");
+		sb_xml_w_open(w, "t:FieldURI");
+		sb_xml_w_attr(w, "FieldURI", "item:Body");
+		sb_xml_w_close(w);
+		sb_xml_w_open(w, "t:Task");
+		w_body(w, in->body);
+		sb_xml_w_close(w);
+		sb_xml_w_close(w);
+		n++;
+	}
+	if (in->importance) {
+		w_set(w, "item:Importance", "t:Importance", in->importance);
+		n++;
+	}
+	if (in->owner && !*in->owner) {
+		sb_xml_w_open(w, "t:DeleteItemField");
+		w_ext_uri(w, OWNER_PROP, "String");
+		sb_xml_w_close(w);
+		n++;
+	} else if (in->owner) {
+		sb_xml_w_open(w, "t:SetItemField");
+		w_ext_uri(w, OWNER_PROP, "String");
+		sb_xml_w_open(w, "t:Task");
+		w_owner(w, in->owner);
+		sb_xml_w_close(w);
+		sb_xml_w_close(w);
+		n++;
+	}
+	if (*in->start) {
+		w_set(w, "task:StartDate", "t:StartDate", in->start);
+		n++;
+	}
+	if (*in->due) {
+		w_set(w, "task:DueDate", "t:DueDate", in->due);
+		n++;
+	}
+	if (in->percent >= 0) {
+		snprintf(num, sizeof(num), "%lld", (long long)in->percent);
+		w_set(w, "task:PercentComplete", "t:PercentComplete", num);
+		n++;
+	}
+	if (in->status) {
+		w_set(w, "task:Status", "t:Status", in->status);
+		n++;
+	}
+	return n;
+}
+
+/* The first response message's status. */
+static enum sb_status first_status(struct ews_op *op, xmlNode **msg,
+				   struct sb_error *err)
+{
+	xmlNode *m = ews_op_first(op);
+	if (!m)
+		return sb_error_set(err, SB_ERR_UPSTREAM, "invalid_response",
+				    "EWS answered without a response message");
+	if (msg)
+		*msg = m;
+	return ews_message_status(m, err);
+}
+
+/* The ItemId of the first item of a CreateItem/UpdateItem answer. */
+static const char *answer_id(const xmlNode *msg)
+{
+	const xmlNode *iid =
+	    sb_xml_child(ews_items_first(msg), SB_NS_EWS_TYPES, "ItemId");
+	const char *id = iid ? sb_xml_attr(iid, NULL, "Id") : NULL;
+	return id && *id ? id : NULL;
+}
+
+/* GetItem of one task into a row of r. */
+static enum sb_status load_row(struct ews *e, const struct sb_call *call,
+			       const char *mailbox, const char *id,
+			       const struct zone *z, struct sb_result *r,
+			       struct sb_error *err)
+{
+	struct ews_op op;
+	ews_op_init(&op, e, call, 0);
+	op.mailbox = mailbox;
+	const char *ids[] = {id};
+	w_get(&op, ids, 1);
+	xmlNode *msg = NULL;
+	enum sb_status st = ews_op_run(&op, err);
+	if (st == SB_OK)
+		st = first_status(&op, &msg, err);
+	const xmlNode *item = st == SB_OK ? ews_items_first(msg) : NULL;
+	if (st == SB_OK && !item)
+		st = sb_error_set(err, SB_ERR_UPSTREAM, "invalid_response",
+				  "GetItem answered without the task");
+	if (st == SB_OK && !sb_xml_is(item, SB_NS_EWS_TYPES, "Task"))
+		st = sb_error_set(err, SB_ERR_NOT_FOUND, "ErrorItemNotFound",
+				  "Id: that item is not a task");
+	if (st == SB_OK)
+		st = task_row(r, item, z, err);
+	ews_op_free(&op);
+	return st;
+}
+
+/* ---- methods ------------------------------------------------------------- */
+
+static enum sb_status task_create(void *state, const struct sb_call *call,
+				  struct sb_result *r, struct sb_error *err)
+{
+	struct ews *e = state;
+	struct ews_op op;
+	struct zone z = {0};
+	struct task_in in;
+	ews_op_init(&op, e, call, 0);
+	enum sb_status st = ews_op_mailbox(&op, err);
+	if (st == SB_OK)
+		st = zone_load(e, &z, err);
+	if (st == SB_OK)
+		st = task_inputs(call, &z, &in, err);
+	xmlNode *msg = NULL;
+	if (st == SB_OK) {
+		w_create(&op, &in);
+		st = ews_op_run(&op, err);
+	}
+	if (st == SB_OK)
+		st = first_status(&op, &msg, err);
+	const char *id = st == SB_OK ? answer_id(msg) : NULL;
+	if (st == SB_OK && !id)
+		st = sb_error_set(err, SB_ERR_UPSTREAM, "invalid_response",
+				  "EWS created the task without answering "
+				  "its Id");
+	/* the task as Exchange keeps it (Status and PercentComplete made
+	 * consistent by the server) */
+	if (st == SB_OK)
+		st = load_row(e, call, op.mailbox, id, &z, r, err);
+	ews_op_free(&op);
+	zone_free(&z);
+	return st;
+}
+
+static enum sb_status task_load(void *state, const struct sb_call *call,
+				struct sb_result *r, struct sb_error *err)
+{
+	struct ews *e = state;
+	struct ews_op op;
+	struct zone z = {0};
+	const char *id = sb_call_str(call, "Id", NULL);
+	ews_op_init(&op, e, call, 0);
+	enum sb_status st = ews_op_mailbox(&op, err);
+	if (st == SB_OK)
+		st = ews_check_id("Id", id, err);
+	if (st == SB_OK)
+		st = zone_load(e, &z, err);
+	if (st == SB_OK)
+		st = load_row(e, call, op.mailbox, id, &z, r, err);
+	ews_op_free(&op);
+	zone_free(&z);
+	return st;
+}
+
+/* Update and Complete: one UpdateItem (NeverOverwrite with a ChangeKey:
+ * a stale one answers ErrorIrresolvableConflict, 409), then the task. */
+static enum sb_status update(struct ews *e, const struct sb_call *call,
+			     bool complete, struct sb_result *r,
+			     struct sb_error *err)
+{
+	struct ews_op op;
+	struct zone z = {0};
+	struct task_in in;
+	const char *id = sb_call_str(call, "Id", NULL);
+	const char *ck = sb_call_str(call, "ChangeKey", NULL);
+	ews_op_init(&op, e, call, 0);
+	enum sb_status st = ews_op_mailbox(&op, err);
+	if (st == SB_OK)
+		st = ews_check_id("Id", id, err);
+	if (st == SB_OK && ck && *ck)
+		st = ews_check_id("ChangeKey", ck, err);
+	if (st == SB_OK)
+		st = zone_load(e, &z, err);
+	if (st == SB_OK && !complete)
+		st = task_inputs(call, &z, &in, err);
+	xmlNode *msg = NULL;
+	if (st == SB_OK) {
+		w_update_head(&op, id, ck);
+		if (complete) {
+			char now[32];
+			sb_datetime_format((int64_t)time(NULL), now,
+					   sizeof(now));
+			w_set(&op.w, "task:CompleteDate", "t:CompleteDate",
+			      now);
+			w_set(&op.w, "task:PercentComplete",
+			      "t:PercentComplete", "100");
+			w_set(&op.w, "task:Status", "t:Status", "Completed");
+		} else if (!w_changes(&op.w, &in)) {
+			st = sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+					  "nothing to change: give at least "
+					  "one of Subject, Body, StartDate, "
+					  "DueDate, Status, PercentComplete, "
+					  "Importance, Owner");
+		}
+		w_update_tail(&op);
+	}
+	if (st == SB_OK)
+		st = ews_op_run(&op, err);
+	if (st == SB_OK)
+		st = first_status(&op, &msg, err);
+	if (st == SB_OK)
+		st = load_row(e, call, op.mailbox,
+			      answer_id(msg) ? answer_id(msg) : id, &z, r, err);
+	ews_op_free(&op);
+	zone_free(&z);
+	return st;
+}
+
+static enum sb_status task_update(void *state, const struct sb_call *call,
+				  struct sb_result *r, struct sb_error *err)
+{
+	return update(state, call, false, r, err);
+}
+
+static enum sb_status task_complete(void *state, const struct sb_call *call,
+				    struct sb_result *r, struct sb_error *err)
+{
+	return update(state, call, true, r, err);
+}
+
+static enum sb_status task_delete(void *state, const struct sb_call *call,
+				  struct sb_result *r, struct sb_error *err)
+{
+	struct ews_op op;
+	const char *id = sb_call_str(call, "Id", NULL);
+	ews_op_init(&op, state, call, 0);
+	enum sb_status st = ews_op_mailbox(&op, err);
+	if (st == SB_OK)
+		st = ews_check_id("Id", id, err);
+	if (st == SB_OK) {
+		struct sb_xml_w *w = &op.w;
+		sb_xml_w_open(w, "m:DeleteItem");
+		sb_xml_w_attr(w, "DeleteType", "MoveToDeletedItems");
+		sb_xml_w_attr(w, "AffectedTaskOccurrences", "AllOccurrences");
+		sb_xml_w_open(w, "m:ItemIds");
+		sb_xml_w_open(w, "t:ItemId");
+		sb_xml_w_attr(w, "Id", id);
+		sb_xml_w_close(w);
+		sb_xml_w_close(w);
+		sb_xml_w_close(w);
+		st = ews_op_run(&op, err);
+	}
+	if (st == SB_OK)
+		st = first_status(&op, NULL, err);
+	if (st == SB_OK) {
+		st = sb_result_row(r);
+		if (st == SB_OK)
+			st = sb_result_str(r, "Id", id);
+		if (st != SB_OK)
+			sb_error_set(err, st, NULL, "building the result");
+	}
+	ews_op_free(&op);
+	return st;
+}
+
+/* ---- List ---------------------------------------------------------------- */
+
+/* PidLidTaskStatus's value of a status name. */
+static int status_number(const char *s)
+{
+	for (int i = 0; status_names[i]; i++)
+		if (strcmp(s, status_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* FindItem of the tasks folder: newest first (DateTimeCreated), created
+ * before the second after the position's anchor, of one status. */
+static void w_find(struct ews_op *op, unsigned max, const char *status,
+		   const struct ews_page_pos *pos)
+{
+	struct sb_xml_w *w = &op->w;
+	char num[24], when[32];
+	sb_xml_w_open(w, "m:FindItem");
+	sb_xml_w_attr(w, "Traversal", "Shallow");
+	sb_xml_w_open(w, "m:ItemShape");
+	sb_xml_w_leaf(w, "t:BaseShape", "IdOnly");
+	sb_xml_w_open(w, "t:AdditionalProperties");
+	sb_xml_w_open(w, "t:FieldURI");
+	sb_xml_w_attr(w, "FieldURI", "item:DateTimeCreated");
+	sb_xml_w_close(w);
+	sb_xml_w_close(w);
+	sb_xml_w_close(w);
+	sb_xml_w_open(w, "m:IndexedPageItemView");
+	snprintf(num, sizeof(num), "%u", max);
+	sb_xml_w_attr(w, "MaxEntriesReturned", num);
+	sb_xml_w_attr(w, "Offset", "0");
+	sb_xml_w_attr(w, "BasePoint", "Beginning");
+	sb_xml_w_close(w);
+	bool by_time = pos && pos->have;
+	if (status || by_time) {
+		sb_xml_w_open(w, "m:Restriction");
+		if (status && by_time)
+			sb_xml_w_open(w, "t:And");
+		if (status) {
+			snprintf(num, sizeof(num), "%d", status_number(status));
+			sb_xml_w_open(w, "t:IsEqualTo");
+			w_ext_uri(w, STATUS_PROP, "Integer");
+			sb_xml_w_open(w, "t:FieldURIOrConstant");
+			sb_xml_w_open(w, "t:Constant");
+			sb_xml_w_attr(w, "Value", num);
+			sb_xml_w_close(w);
+			sb_xml_w_close(w);
+			sb_xml_w_close(w);
+		}
+		if (by_time) {
+			sb_datetime_format(pos->received + 1, when,
+					   sizeof(when));
+			sb_xml_w_open(w, "t:IsLessThan");
+			sb_xml_w_open(w, "t:FieldURI");
+			sb_xml_w_attr(w, "FieldURI", "item:DateTimeCreated");
+			sb_xml_w_close(w);
+			sb_xml_w_open(w, "t:FieldURIOrConstant");
+			sb_xml_w_open(w, "t:Constant");
+			sb_xml_w_attr(w, "Value", when);
+			sb_xml_w_close(w);
+			sb_xml_w_close(w);
+			sb_xml_w_close(w);
+		}
+		if (status && by_time)
+			sb_xml_w_close(w);
+		sb_xml_w_close(w);
+	}
+	sb_xml_w_open(w, "m:SortOrder");
+	sb_xml_w_open(w, "t:FieldOrder");
+	sb_xml_w_attr(w, "Order", "Descending");
+	sb_xml_w_open(w, "t:FieldURI");
+	sb_xml_w_attr(w, "FieldURI", "item:DateTimeCreated");
+	sb_xml_w_close(w);
+	sb_xml_w_close(w);
+	sb_xml_w_close(w);
+	sb_xml_w_open(w, "m:ParentFolderIds");
+	ews_w_distinguished(op, "tasks");
+	sb_xml_w_close(w);
+	sb_xml_w_close(w);
+}
+
+struct found {
+	char **ids;
+	int64_t *created; /* -1: unreadable */
+	size_t n;
+};
+
+static void found_free(struct found *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		free(f->ids[i]);
+	free(f->ids);
+	free(f->created);
+	memset(f, 0, sizeof(*f));
+}
+
+/* One FindItem: up to size new Ids into f; *more when more remain. */
+static enum sb_status find_page(struct ews_op *op, unsigned want, size_t size,
+				const char *status,
+				const struct ews_page_pos *pos, struct found *f,
+				bool *more, struct sb_error *err)
+{
+	*more = false;
+	w_find(op, want, status, pos);
+	xmlNode *msg = NULL;
+	enum sb_status st = ews_op_run(op, err);
+	if (st == SB_OK)
+		st = first_status(op, &msg, err);
+	if (st != SB_OK)
+		return st;
+	xmlNode *root = sb_xml_child(msg, SB_NS_EWS_MESSAGES, "RootFolder");
+	const char *last =
+	    root ? sb_xml_attr(root, NULL, "IncludesLastItemInRange") : NULL;
+	*more = last && strcmp(last, "false") == 0;
+	f->ids = calloc(size, sizeof(*f->ids));
+	f->created = calloc(size, sizeof(*f->created));
+	if (!f->ids || !f->created)
+		return out_of_memory(err);
+	xmlNode *items = sb_xml_child(root, SB_NS_EWS_TYPES, "Items");
+	for (xmlNode *it = sb_xml_first_element(items); it;
+	     it = sb_xml_next_element(it)) {
+		if (f->n == size) {
+			*more = true;
+			break;
+		}
+		const xmlNode *iid = tchild(it, "ItemId");
+		const char *id = iid ? sb_xml_attr(iid, NULL, "Id") : NULL;
+		if (!id || !*id || strlen(id) >= ID_MAX)
+			continue; /* one odd item never fails a List */
+		if (pos->have && ews_page_pos_seen(pos, id))
+			continue;
+		char v[64], rfc[40];
+		int64_t t = -1;
+		const xmlNode *dc = tchild(it, "DateTimeCreated");
+		if (dc) {
+			sb_xml_text_copy(dc, v, sizeof(v));
+			if (!ews_datetime_read(v, rfc, sizeof(rfc)) ||
+			    !sb_datetime_parse(rfc, &t))
+				t = -1;
+		}
+		if (!(f->ids[f->n] = strdup(id)))
+			return out_of_memory(err);
+		f->created[f->n++] = t;
+	}
+	return SB_OK;
+}
+
+/* The rows of the Ids found, with one GetItem; a task gone meanwhile (or
+ * not readable as one) is left out. */
+static enum sb_status page_rows(struct ews *e, const struct sb_call *call,
+				const char *mailbox, const struct found *f,
+				const struct zone *z, struct sb_result *r,
+				struct sb_error *err)
+{
+	if (!f->n)
+		return SB_OK;
+	struct ews_op op;
+	ews_op_init(&op, e, call, 0);
+	op.mailbox = mailbox;
+	w_get(&op, (const char *const *)f->ids, f->n);
+	enum sb_status st = ews_op_run(&op, err);
+	for (xmlNode *m = st == SB_OK ? ews_op_first(&op) : NULL;
+	     m && st == SB_OK; m = ews_op_next(m)) {
+		struct sb_error ignored;
+		if (ews_message_status(m, &ignored) != SB_OK)
+			continue;
+		xmlNode *item = ews_items_first(m);
+		if (!item || !sb_xml_is(item, SB_NS_EWS_TYPES, "Task") ||
+		    !tchild(item, "ItemId"))
+			continue;
+		st = task_row(r, item, z, err);
+	}
+	ews_op_free(&op);
+	return st;
+}
+
+static enum sb_status task_list(void *state, const struct sb_call *call,
+				struct sb_result *r, struct sb_error *err)
+{
+	struct ews *e = state;
+	struct ews_op op;
+	struct zone z = {0};
+	struct found f = {0};
+	struct ews_page_pos pos = {0};
+	const char *status = sb_call_str(call, "Status", NULL);
+	if (status && status_number(status) < 0)
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "Status: not one of NotStarted, "
+				    "InProgress, Completed, WaitingOnOthers, "
+				    "Deferred");
+	int64_t size = sb_call_page_size(call);
+	if (size < 1 || size > LIST_MAX)
+		size = size < 1 ? 1 : LIST_MAX;
+	ews_op_init(&op, e, call, 0);
+	enum sb_status st = ews_op_mailbox(&op, err);
+	if (st == SB_OK)
+		st = zone_load(e, &z, err);
+	const char *bind[] = {"Task.List", op.mailbox, status};
+	const char *token = sb_call_page_token(call);
+	if (st == SB_OK && token) {
+		struct sb_buf b;
+		sb_buf_init(&b, SB_PAGE_TOKEN_POS_MAX + 1);
+		st = sb_page_token_read(token, bind, 3, &b, err);
+		if (st == SB_OK &&
+		    !ews_page_pos_decode((const unsigned char *)b.data, b.len,
+					 &pos))
+			st = sb_error_set(err, SB_ERR_INVALID_INPUT,
+					  SB_PAGE_TOKEN_CODE,
+					  "PageToken: not a position of this "
+					  "listing");
+		sb_buf_free(&b);
+	}
+	unsigned want = (unsigned)size + pos.n_seen;
+	bool more = false;
+	for (unsigned tries = 0; st == SB_OK; tries++) {
+		if (tries) {
+			found_free(&f);
+			ews_op_free(&op);
+			ews_op_init(&op, e, call, 0);
+			st = ews_op_mailbox(&op, err);
+			if (st != SB_OK)
+				break;
+		}
+		st = find_page(&op, want, (size_t)size, status, &pos, &f, &more,
+			       err);
+		if (st != SB_OK || f.n || !more)
+			break;
+		if (want >= FIND_MAX || tries == FIND_TRIES) {
+			st = sb_error_set(err, SB_ERR_UPSTREAM,
+					  "invalid_response",
+					  "Task.List: FindItem answered %u "
+					  "entries without a readable new "
+					  "task, and more remain",
+					  want);
+			break;
+		}
+		want = want * 4 > FIND_MAX ? FIND_MAX : want * 4;
+	}
+	if (st == SB_OK)
+		st = page_rows(e, call, op.mailbox, &f, &z, r, err);
+	if (st == SB_OK && more && f.n) {
+		struct ews_page_pos next;
+		ews_page_pos_advance(&pos, (const char *const *)f.ids,
+				     f.created, f.n, &next);
+		unsigned char enc[SB_PAGE_TOKEN_POS_MAX];
+		size_t len = ews_page_pos_encode(&next, enc, sizeof(enc));
+		char *tok = len ? sb_page_token_new(bind, 3, enc, len) : NULL;
+		if (!tok)
+			st = sb_error_set(err, SB_ERR_INTERNAL, NULL,
+					  "cannot make a page token");
+		else
+			st = sb_result_next_page(r, tok);
+		free(tok);
+	}
+	found_free(&f);
+	ews_op_free(&op);
+	zone_free(&z);
+	return st;
+}
+
+/* ---- the table ----------------------------------------------------------- */
+
+#define P_ID                                                                   \
+	{                                                                      \
+		.name = "Id", .type = SB_TYPE_TEXT, .flags = SB_REQUIRED,      \
+		.max_size = ID_MAX, .doc = "Id of the task (EWS ItemId)."      \
+	}
+#define P_CHANGEKEY                                                            \
+	{                                                                      \
+		.name = "ChangeKey", .type = SB_TYPE_TEXT, .max_size = ID_MAX, \
+		.doc = "The ChangeKey the task was read with: if it has "      \
+		       "changed since, 409 conflict and the task is left as "  \
+		       "it is (empty: no check)."                              \
+	}
+#define P_FIELDS(subject_flags)                                                \
+	{.name = "Subject",                                                    \
+	 .type = SB_TYPE_TEXT,                                                 \
+	 .flags = subject_flags,                                               \
+	 .max_size = SUBJECT_MAX,                                              \
+	 .doc = "Title of the task."},                                         \
+	    {.name = "Body",                                                   \
+	     .type = SB_TYPE_MEMO,                                             \
+	     .max_size = 1024 * 512,                                           \
+	     .doc = "Description (plain text)."},                              \
+	    {.name = "StartDate",                                              \
+	     .type = SB_TYPE_DATE,                                             \
+	     .doc = "The day work on the task starts."},                       \
+	    {.name = "DueDate",                                                \
+	     .type = SB_TYPE_DATE,                                             \
+	     .doc = "Due date; not before StartDate."},                        \
+	    {.name = "Status",                                                 \
+	     .type = SB_TYPE_ENUM,                                             \
+	     .choices = sb_task_status_choices,                                \
+	     .doc = "Progress state (default NotStarted)."},                   \
+	    {.name = "PercentComplete",                                        \
+	     .type = SB_TYPE_NUMBER,                                           \
+	     .doc = "0..100 (default 0; 100 when Status is Completed)."},      \
+	    {.name = "Importance",                                             \
+	     .type = SB_TYPE_ENUM,                                             \
+	     .choices = sb_importance_choices,                                 \
+	     .doc = "Low, Normal or High (default Normal)."},                  \
+	{                                                                      \
+		.name = "Owner", .type = SB_TYPE_TEXT, .max_size = OWNER_MAX,  \
+		.doc = "Name of the person responsible."                       \
+	}
+
+static const struct sb_param create_in[] = {
+    P_FIELDS(SB_REQUIRED),
+    SB_PARAM_MAILBOX,
+    SB_PARAM_END,
+};
+static const struct sb_param update_in[] = {
+    P_ID, P_CHANGEKEY, P_FIELDS(0), SB_PARAM_MAILBOX, SB_PARAM_END,
+};
+static const struct sb_param id_in[] = {
+    P_ID,
+    SB_PARAM_MAILBOX,
+    SB_PARAM_END,
+};
+static const struct sb_param complete_in[] = {
+    P_ID,
+    P_CHANGEKEY,
+    SB_PARAM_MAILBOX,
+    SB_PARAM_END,
+};
+static const struct sb_param list_in[] = {
+    {.name = "Status",
+     .type = SB_TYPE_ENUM,
+     .choices = sb_task_status_choices,
+     .doc = "Only tasks in this state."},
+    SB_PARAM_MAILBOX,
+    SB_PARAM_END,
+};
+
+static const char *const task_ret[] = {
+    "Id",     "ChangeKey",	 "Subject",    "Body",	"StartDate", "DueDate",
+    "Status", "PercentComplete", "Importance", "Owner", NULL};
+static const char *const id_ret[] = {"Id", NULL};
+
+const struct sb_method ews_task_methods[] = {
+    {.name = "Create",
+     .kind = SB_KIND_CREATE,
+     .handler = task_create,
+     .doc = "Create a task in the mailbox's Tasks folder.",
+     .inputs = create_in,
+     .returns = task_ret},
+    {.name = "Load",
+     .kind = SB_KIND_READ,
+     .handler = task_load,
+     .doc = "Load one task.",
+     .inputs = id_in,
+     .returns = task_ret},
+    {.name = "Update",
+     .kind = SB_KIND_UPDATE,
+     .handler = task_update,
+     .doc = "Change the properties given (an empty Body or Owner clears "
+	    "it); with ChangeKey, a task changed since answers 409.",
+     .inputs = update_in,
+     .returns = task_ret},
+    {.name = "Complete",
+     .kind = SB_KIND_UPDATE,
+     .handler = task_complete,
+     .doc = "Mark a task completed (Status Completed, PercentComplete "
+	    "100, the completion date now).",
+     .inputs = complete_in,
+     .returns = task_ret},
+    {.name = "Delete",
+     .kind = SB_KIND_DELETE,
+     .handler = task_delete,
+     .doc = "Delete a task (moved to Deleted Items, as Outlook does).",
+     .inputs = id_in,
+     .returns = id_ret},
+    {.name = "List",
+     .kind = SB_KIND_LIST,
+     .handler = task_list,
+     .doc = "List the tasks of the Tasks folder, newest first.",
+     .inputs = list_in,
+     .returns = task_ret},
+    SB_METHOD_END,
+};
