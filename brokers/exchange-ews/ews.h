@@ -81,6 +81,18 @@ const char *ews_account(const struct ews *e);
  * id; NULL when not set). */
 const char *ews_timezone_name(const struct ews *e);
 
+/* A zone for date arithmetic (Task dates at local midnight): what
+ * ews_timezone_id accepts, as ICU's calendar of its IANA zone (a Windows
+ * id: the zone CLDR gives for it), with ICU's own copy of the TZ
+ * database.  NULL when the name maps to none or out of memory.  One
+ * ews_zone per thread at a time (ICU calendars are not shared). */
+struct ews_zone;
+struct ews_zone *ews_zone_open(const char *name);
+/* The zone's offset from UTC at epoch t, in seconds (daylight saving
+ * included); false when ICU cannot tell. */
+bool ews_zone_offset(struct ews_zone *z, int64_t t, int32_t *offset);
+void ews_zone_close(struct ews_zone *z);
+
 /* ---- one operation (ews_client.c) --------------------------------------- */
 
 /* Not idempotent (CreateItem with SendAndSaveCopy, SendItem, response

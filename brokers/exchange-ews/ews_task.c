@@ -7,8 +7,8 @@
  * instance's time zone, and a datetime read back is turned into the day
  * it falls on there (rounded to the nearest midnight), so a task's dates
  * come back as they were given whatever the zone's offset.  The offsets
- * come from the TZ database (TZif files), read here: the C library can
- * only convert in the process's own zone. */
+ * come from ICU's zones (ews_zone_open, ews_tz.c): the C library can only
+ * convert in the process's own zone. */
 #include "config.h"
 
 #include <errno.h>
@@ -32,7 +32,6 @@
 #define FIND_MAX 1000 /* entries of one FindItem (Exchange's cap) */
 #define FIND_TRIES 4  /* FindItems of one List page */
 #define DAY INT64_C(86400)
-#define ZONE_FILE_MAX (256 * 1024)
 
 /* PidLidTaskOwner and PidLidTaskStatus (PSETID_Task): the Owner element
  * is read-only in EWS, its property is not; Status cannot be searched,
@@ -47,388 +46,40 @@ static enum sb_status out_of_memory(struct sb_error *err)
 
 /* ---- time zones ---------------------------------------------------------- */
 
-/* Windows ids to IANA names, for an instance whose timezone key is a
- * Windows id (the names ews_timezone_id accepts). */
-static const char *const win_iana[][2] = {
-    {"UTC", "Etc/UTC"},
-    {"GMT Standard Time", "Europe/London"},
-    {"Greenwich Standard Time", "Atlantic/Reykjavik"},
-    {"W. Europe Standard Time", "Europe/Berlin"},
-    {"Romance Standard Time", "Europe/Paris"},
-    {"Central European Standard Time", "Europe/Warsaw"},
-    {"Central Europe Standard Time", "Europe/Prague"},
-    {"GTB Standard Time", "Europe/Athens"},
-    {"FLE Standard Time", "Europe/Helsinki"},
-    {"Turkey Standard Time", "Europe/Istanbul"},
-    {"Russian Standard Time", "Europe/Moscow"},
-    {"Egypt Standard Time", "Africa/Cairo"},
-    {"South Africa Standard Time", "Africa/Johannesburg"},
-    {"W. Central Africa Standard Time", "Africa/Lagos"},
-    {"E. Africa Standard Time", "Africa/Nairobi"},
-    {"Israel Standard Time", "Asia/Jerusalem"},
-    {"Arabian Standard Time", "Asia/Dubai"},
-    {"Pakistan Standard Time", "Asia/Karachi"},
-    {"India Standard Time", "Asia/Kolkata"},
-    {"Bangladesh Standard Time", "Asia/Dhaka"},
-    {"SE Asia Standard Time", "Asia/Bangkok"},
-    {"China Standard Time", "Asia/Shanghai"},
-    {"Singapore Standard Time", "Asia/Singapore"},
-    {"Taipei Standard Time", "Asia/Taipei"},
-    {"Korea Standard Time", "Asia/Seoul"},
-    {"Tokyo Standard Time", "Asia/Tokyo"},
-    {"W. Australia Standard Time", "Australia/Perth"},
-    {"Cen. Australia Standard Time", "Australia/Adelaide"},
-    {"E. Australia Standard Time", "Australia/Brisbane"},
-    {"AUS Eastern Standard Time", "Australia/Sydney"},
-    {"New Zealand Standard Time", "Pacific/Auckland"},
-    {"Tonga Standard Time", "Pacific/Tongatapu"},
-    {"Samoa Standard Time", "Pacific/Apia"},
-    {"Hawaiian Standard Time", "Pacific/Honolulu"},
-    {"Alaskan Standard Time", "America/Anchorage"},
-    {"Pacific Standard Time", "America/Los_Angeles"},
-    {"US Mountain Standard Time", "America/Phoenix"},
-    {"Mountain Standard Time", "America/Denver"},
-    {"Central Standard Time", "America/Chicago"},
-    {"Central Standard Time (Mexico)", "America/Mexico_City"},
-    {"Eastern Standard Time", "America/New_York"},
-    {"Atlantic Standard Time", "America/Halifax"},
-    {"Newfoundland Standard Time", "America/St_Johns"},
-    {"E. South America Standard Time", "America/Sao_Paulo"},
-    {"Argentina Standard Time", "America/Argentina/Buenos_Aires"},
-    {"SA Pacific Standard Time", "America/Bogota"},
-    {"Pacific SA Standard Time", "America/Santiago"},
-};
-
-/* A rule of a POSIX TZ string: Mm.w.d, Jn or n, at secs local time. */
-struct tz_rule {
-	char kind; /* 'M', 'J' or 'N' */
-	int m, w, d, n;
-	int32_t secs;
-};
-
-/* A zone's UTC offsets: from each transition on (at[i], off[i]); off0
- * before the first; after the last, the rule of the file's POSIX TZ
- * string when it has one (has_rule: standard std_off, and dst_off
- * between start and end when has_dst). */
+/* The instance's zone (ews_zone_open: ICU's, so that any name the
+ * timezone key takes converts task dates). */
 struct zone {
-	int64_t *at;
-	int32_t *off;
-	size_t n;
-	int32_t off0;
-	bool has_rule, has_dst;
-	int32_t std_off, dst_off;
-	struct tz_rule start, end;
+	struct ews_zone *z;
 };
-
-static bool tz_digits(const char **p, int max, int *out)
-{
-	int v = 0, k = 0;
-	while (**p >= '0' && **p <= '9' && k < max) {
-		v = v * 10 + (**p - '0');
-		(*p)++;
-		k++;
-	}
-	*out = v;
-	return k > 0;
-}
-
-/* [+-]hh[:mm[:ss]] in seconds. */
-static bool tz_time(const char **p, int32_t *out)
-{
-	int sign = 1, h, m = 0, sec = 0;
-	if (**p == '+' || **p == '-')
-		sign = *(*p)++ == '-' ? -1 : 1;
-	if (!tz_digits(p, 3, &h) || h > 167)
-		return false;
-	if (**p == ':') {
-		(*p)++;
-		if (!tz_digits(p, 2, &m) || m > 59)
-			return false;
-		if (**p == ':') {
-			(*p)++;
-			if (!tz_digits(p, 2, &sec) || sec > 59)
-				return false;
-		}
-	}
-	*out = sign * (h * 3600 + m * 60 + sec);
-	return true;
-}
-
-static bool tz_name(const char **p)
-{
-	const char *s = *p;
-	if (*s == '<') {
-		const char *e = strchr(s, '>');
-		if (!e || e - s < 4)
-			return false;
-		*p = e + 1;
-		return true;
-	}
-	while ((**p >= 'A' && **p <= 'Z') || (**p >= 'a' && **p <= 'z'))
-		(*p)++;
-	return *p - s >= 3;
-}
-
-static bool tz_rule_parse(const char **p, struct tz_rule *r)
-{
-	memset(r, 0, sizeof(*r));
-	if (**p == 'M') {
-		(*p)++;
-		r->kind = 'M';
-		if (!tz_digits(p, 2, &r->m) || *(*p)++ != '.' ||
-		    !tz_digits(p, 1, &r->w) || *(*p)++ != '.' ||
-		    !tz_digits(p, 1, &r->d) || r->m < 1 || r->m > 12 ||
-		    r->w < 1 || r->w > 5 || r->d > 6)
-			return false;
-	} else if (**p == 'J') {
-		(*p)++;
-		r->kind = 'J';
-		if (!tz_digits(p, 3, &r->n) || r->n < 1 || r->n > 365)
-			return false;
-	} else {
-		r->kind = 'N';
-		if (!tz_digits(p, 3, &r->n) || r->n > 365)
-			return false;
-	}
-	r->secs = 2 * 3600;
-	if (**p == '/') {
-		(*p)++;
-		return tz_time(p, &r->secs);
-	}
-	return true;
-}
-
-/* The TZ string of a TZif footer ("NZST-12NZDT,M9.5.0,M4.1.0/3"). */
-static void zone_rule(struct zone *z, const char *tz)
-{
-	const char *p = tz;
-	int32_t v;
-	z->has_rule = z->has_dst = false;
-	if (!tz_name(&p) || !tz_time(&p, &v))
-		return;
-	z->std_off = -v;
-	if (!*p) {
-		z->has_rule = true;
-		return;
-	}
-	if (!tz_name(&p))
-		return;
-	z->dst_off = z->std_off + 3600;
-	if (*p && *p != ',') {
-		if (!tz_time(&p, &v))
-			return;
-		z->dst_off = -v;
-	}
-	if (*p++ != ',' || !tz_rule_parse(&p, &z->start) || *p++ != ',' ||
-	    !tz_rule_parse(&p, &z->end) || *p)
-		return;
-	z->has_rule = z->has_dst = true;
-}
 
 static void zone_free(struct zone *z)
 {
-	free(z->at);
-	free(z->off);
-	memset(z, 0, sizeof(*z));
+	ews_zone_close(z->z);
+	z->z = NULL;
 }
 
-static uint32_t be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static int64_t be64(const unsigned char *p)
-{
-	return (int64_t)((uint64_t)be32(p) << 32 | be32(p + 4));
-}
-
-/* Parse a TZif file (RFC 8536): the 64-bit block when there is one. */
-static bool zone_parse(const unsigned char *d, size_t len, struct zone *z)
-{
-	memset(z, 0, sizeof(*z));
-	for (int pass = 0; pass < 2; pass++) {
-		if (len < 44 || memcmp(d, "TZif", 4) != 0)
-			return false;
-		char ver = (char)d[4];
-		uint32_t isut = be32(d + 20), isstd = be32(d + 24),
-			 leap = be32(d + 28), timecnt = be32(d + 32),
-			 typecnt = be32(d + 36), charcnt = be32(d + 40);
-		size_t tsz = pass ? 8 : 4;
-		if (timecnt > 100000 || typecnt == 0 || typecnt > 256 ||
-		    leap > 100000 || charcnt > 100000 || isut > 256 ||
-		    isstd > 256)
-			return false;
-		size_t block = timecnt * tsz + timecnt + typecnt * 6 + charcnt +
-			       leap * (tsz + 4) + isstd + isut;
-		if (len - 44 < block)
-			return false;
-		if (pass == 0 && ver >= '2') {
-			d += 44 + block;
-			len -= 44 + block;
-			continue;
-		}
-		const unsigned char *times = d + 44;
-		const unsigned char *idx = times + timecnt * tsz;
-		const unsigned char *types = idx + timecnt;
-		z->at = calloc(timecnt + 1, sizeof(*z->at));
-		z->off = calloc(timecnt + 1, sizeof(*z->off));
-		if (!z->at || !z->off) {
-			zone_free(z);
-			return false;
-		}
-		/* before the first transition: the first standard-time type */
-		z->off0 = (int32_t)be32(types);
-		for (uint32_t t = 0; t < typecnt; t++)
-			if (!types[t * 6 + 4]) {
-				z->off0 = (int32_t)be32(types + t * 6);
-				break;
-			}
-		for (uint32_t i = 0; i < timecnt; i++) {
-			if (idx[i] >= typecnt) {
-				zone_free(z);
-				return false;
-			}
-			z->at[i] = tsz == 8 ? be64(times + i * 8)
-					    : (int32_t)be32(times + i * 4);
-			z->off[i] = (int32_t)be32(types + idx[i] * 6);
-		}
-		z->n = timecnt;
-		/* the footer of a 64-bit file: "\n" TZ string "\n" */
-		const unsigned char *foot = d + 44 + block;
-		size_t left = len - 44 - block;
-		if (pass && left >= 2 && foot[0] == '\n' && left < 128) {
-			char tz[128];
-			memcpy(tz, foot + 1, left - 1);
-			tz[left - 1] = 0;
-			char *nl = strchr(tz, '\n');
-			if (nl) {
-				*nl = 0;
-				zone_rule(z, tz);
-			}
-		}
-		return true;
-	}
-	return false;
-}
-
-/* A name of the TZ database: letters, digits, '_', '-', '+', '/' between
- * parts, no "..". */
-static bool zone_name_ok(const char *s)
-{
-	if (!s || !*s || *s == '/' || strlen(s) > 64 || strstr(s, ".."))
-		return false;
-	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-			 "0123456789_-+/") == strlen(s);
-}
-
-static bool zone_read(const char *name, struct zone *z)
-{
-	if (!zone_name_ok(name))
-		return false;
-	const char *dir = getenv("TZDIR");
-	char path[512];
-	snprintf(path, sizeof(path), "%s/%s",
-		 dir && *dir ? dir : "/usr/share/zoneinfo", name);
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return false;
-	struct stat sb;
-	/* a regular file of a TZif's size (the largest are ~5 KiB) */
-	if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode) ||
-	    sb.st_size < 44 || sb.st_size > ZONE_FILE_MAX) {
-		fclose(f);
-		return false;
-	}
-	size_t len = (size_t)sb.st_size;
-	unsigned char *buf = malloc(len + 1);
-	size_t n = buf ? fread(buf, 1, len + 1, f) : 0;
-	fclose(f);
-	bool ok = buf && n == len && zone_parse(buf, n, z);
-	free(buf);
-	return ok;
-}
-
-/* The instance's zone: its timezone key as an IANA name, or the IANA
- * name of its Windows id. */
 static enum sb_status zone_load(struct ews *e, struct zone *z,
 				struct sb_error *err)
 {
 	const char *name = ews_timezone_name(e);
 	if (!name || !*name)
 		name = "UTC";
-	if (zone_read(name, z))
+	if ((z->z = ews_zone_open(name)))
 		return SB_OK;
-	for (size_t i = 0; i < sizeof(win_iana) / sizeof(win_iana[0]); i++)
-		if (strcasecmp(win_iana[i][0], name) == 0 &&
-		    zone_read(win_iana[i][1], z))
-			return SB_OK;
 	return sb_error_set(err, SB_ERR_INTERNAL, "timezone",
-			    "timezone %s: no entry of the TZ database for it "
-			    "(tzdata), so task dates cannot be converted",
+			    "timezone %s: ICU has no zone for it, so task "
+			    "dates cannot be converted",
 			    name);
 }
 
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d);
-static void civil_from_days(int64_t z, int *y, int *m, int *d);
-
-static bool leap_year(int y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-/* The local time (seconds from the epoch) rule r names in year y. */
-static int64_t rule_local(const struct tz_rule *r, int y)
-{
-	int64_t jan1 = days_from_civil(y, 1, 1), day;
-	if (r->kind == 'J')
-		day = jan1 + r->n - 1 + (leap_year(y) && r->n >= 60);
-	else if (r->kind == 'N')
-		day = jan1 + r->n;
-	else {
-		int64_t first = days_from_civil(y, (unsigned)r->m, 1);
-		int64_t next = r->m == 12
-				   ? days_from_civil(y + 1, 1, 1)
-				   : days_from_civil(y, (unsigned)r->m + 1, 1);
-		int wd = (int)(((first + 4) % 7 + 7) % 7); /* 0: Sunday */
-		day = first + (r->d - wd + 7) % 7 + (int64_t)(r->w - 1) * 7;
-		while (day >= next)
-			day -= 7;
-	}
-	return day * DAY + r->secs;
-}
-
-/* The offset the zone's TZ string gives at t. */
-static int32_t rule_off(const struct zone *z, int64_t t)
-{
-	if (!z->has_dst)
-		return z->std_off;
-	int y, m, d;
-	int64_t local = t + z->std_off;
-	civil_from_days((local >= 0 ? local : local - DAY + 1) / DAY, &y, &m,
-			&d);
-	int64_t start = rule_local(&z->start, y) - z->std_off;
-	int64_t end = rule_local(&z->end, y) - z->dst_off;
-	bool dst =
-	    start < end ? t >= start && t < end : !(t >= end && t < start);
-	return dst ? z->dst_off : z->std_off;
-}
-
+/* The zone's offset at t (0 when ICU cannot tell: never for a zone it
+ * opened). */
 static int32_t zone_off(const struct zone *z, int64_t t)
 {
-	size_t lo = 0, hi = z->n; /* the last transition <= t */
-	if (z->has_rule && (!z->n || t >= z->at[z->n - 1]))
-		return rule_off(z, t);
-	if (!z->n || t < z->at[0])
-		return z->off0;
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (z->at[mid] <= t)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return z->off[lo];
+	int32_t off = 0;
+	if (!ews_zone_offset(z->z, t, &off))
+		return 0;
+	return off;
 }
 
 static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)

@@ -339,3 +339,69 @@ enum sb_status ews_timezone_check(const char *field, const char *value,
 			    "Europe/Berlin, W. Europe Standard Time)",
 			    field, shown);
 }
+
+/* ---- offsets --------------------------------------------------------------
+ */
+
+struct ews_zone {
+	UCalendar *cal;
+};
+
+/* The zone ICU knows for name (a Windows id: the zone CLDR gives for it;
+ * a UTC name: Etc/UTC), spelled as ICU lists it; NULL when none. */
+static const char *icu_zone_name(const char *name)
+{
+	if (!plausible(name))
+		return NULL;
+	pthread_once(&tz_once, tz_init);
+	if (is_utc(name))
+		return "Etc/UTC";
+	const struct tz_win *w = win_find(name);
+	if (w)
+		return w->zone;
+	if (!tz_n_zones)
+		return NULL;
+	const struct tz_zone *z = bsearch(name, tz_zones, tz_n_zones,
+					  sizeof(*tz_zones), zone_key_cmp);
+	return z ? z->name : NULL;
+}
+
+struct ews_zone *ews_zone_open(const char *name)
+{
+	const char *zone = icu_zone_name(name);
+	UChar u[EWS_TZ_NAME_MAX + 1];
+	if (!zone || !to_uchars(zone, u, sizeof(u) / sizeof(u[0])))
+		return NULL;
+	struct ews_zone *z = calloc(1, sizeof(*z));
+	if (!z)
+		return NULL;
+	UErrorCode st = U_ZERO_ERROR;
+	z->cal = ucal_open(u, -1, "en_US_POSIX", UCAL_GREGORIAN, &st);
+	if (U_FAILURE(st) || !z->cal) {
+		if (z->cal)
+			ucal_close(z->cal);
+		free(z);
+		return NULL;
+	}
+	return z;
+}
+
+bool ews_zone_offset(struct ews_zone *z, int64_t t, int32_t *offset)
+{
+	UErrorCode st = U_ZERO_ERROR;
+	ucal_setMillis(z->cal, (UDate)t * 1000.0, &st);
+	int32_t raw = ucal_get(z->cal, UCAL_ZONE_OFFSET, &st);
+	int32_t dst = ucal_get(z->cal, UCAL_DST_OFFSET, &st);
+	if (U_FAILURE(st))
+		return false;
+	*offset = (raw + dst) / 1000;
+	return true;
+}
+
+void ews_zone_close(struct ews_zone *z)
+{
+	if (!z)
+		return;
+	ucal_close(z->cal);
+	free(z);
+}
