@@ -814,11 +814,17 @@ static enum sb_status appt_delete(struct mapi_store *s, struct mapi_mailbox *mb,
 	 * organizer) or Meeting.Decline (an attendee); a cancelled one is
 	 * removed here. */
 	struct appt a;
-	enum sb_status st = appt_load(mb, id, &a, err);
-	if (st != SB_OK)
+	struct sb_error e2;
+	sb_error_clear(&e2);
+	enum sb_status st = appt_load(mb, id, &a, &e2);
+	if (st == SB_ERR_NOT_FOUND) {
+		*err = e2;
 		return st;
-	bool refuse = a.meeting && !a.cancelled;
-	appt_free(&a);
+	}
+	/* an unreadable file is no meeting anyone is told of: removed */
+	bool refuse = st == SB_OK && a.meeting && !a.cancelled;
+	if (st == SB_OK)
+		appt_free(&a);
 	if (refuse)
 		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
 				    "Id: %s is a meeting; Meeting.Cancel (the "
