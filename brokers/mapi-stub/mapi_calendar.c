@@ -818,7 +818,8 @@ static enum sb_status appt_delete(struct mapi_store *s, struct mapi_mailbox *mb,
 	sb_error_clear(&e2);
 	enum sb_status st = appt_load(mb, id, &a, &e2);
 	if (st == SB_ERR_NOT_FOUND) {
-		*err = e2;
+		if (err)
+			*err = e2;
 		return st;
 	}
 	/* an unreadable file is no meeting anyone is told of: removed */
