@@ -14,6 +14,7 @@
 #include <svcbroker/conf.h>
 #include <svcbroker/schema.h>
 
+#include "ews_calendar.h"
 #include "ews_int.h"
 
 /* ---- instance keys ------------------------------------------------------ */
@@ -892,6 +893,12 @@ static const struct sb_object ews_objects[] = {
 	    "too large to load whole.",
      .properties = ews_attachment_properties,
      .methods = ews_attachment_methods},
+    /* calendar (ews_calendar.c, ews_recur.c) */
+    {.name = SB_OBJ_APPOINTMENT,
+     .doc = "A calendar item of the mailbox without attendees: create, "
+	    "load, change, delete, list (occurrences over a window).",
+     .properties = sb_appointment_properties,
+     .methods = ews_appointment_methods},
     SB_OBJECT_END,
 };
 
