@@ -121,9 +121,9 @@ bool ews_tz_offset(const char *iana, int64_t t, int *offset)
 		    timecnt > 100000 || charcnt > 100000 || leap > 100000 ||
 		    isut > 256 || isstd > 256)
 			break;
-		size_t body = (size_t)(timecnt * tsize + timecnt +
-				       typecnt * 6 + charcnt +
-				       leap * (tsize + 4) + isstd + isut);
+		size_t body =
+		    (size_t)(timecnt * tsize + timecnt + typecnt * 6 + charcnt +
+			     leap * (tsize + 4) + isstd + isut);
 		if (left - 44 < body)
 			break;
 		if (pass == 0 && p[4] >= '2') {
@@ -190,8 +190,8 @@ bool ews_tz_iana(const char *name, char *buf, size_t n)
 		while (e < len && s[e] != '\n')
 			e++;
 		char line[512];
-		size_t ll = e - pos < sizeof(line) - 1 ? e - pos
-						       : sizeof(line) - 1;
+		size_t ll =
+		    e - pos < sizeof(line) - 1 ? e - pos : sizeof(line) - 1;
 		memcpy(line, s + pos, ll);
 		line[ll] = '\0';
 		pos = e + 1;
@@ -241,8 +241,8 @@ static enum sb_status oom(struct sb_error *err)
 }
 
 /* The zone of an appointment: the TimeZone input or the instance's. */
-static enum sb_status cal_zone(struct ews *e, const char *tz,
-			       struct ews_cal *z, struct sb_error *err)
+static enum sb_status cal_zone(struct ews *e, const char *tz, struct ews_cal *z,
+			       struct sb_error *err)
 {
 	memset(z, 0, sizeof(*z));
 	z->e = e;
@@ -317,9 +317,10 @@ static enum sb_status when_resolve(const struct ews_cal *z,
 				    "End: expected an ISO 8601 date-time "
 				    "with offset");
 	if (w->end < w->start)
-		return sb_error_set(err, SB_ERR_INVALID_INPUT,
-				    "ErrorCalendarEndDateIsEarlierThanStartDate",
-				    "End: before Start");
+		return sb_error_set(
+		    err, SB_ERR_INVALID_INPUT,
+		    "ErrorCalendarEndDateIsEarlierThanStartDate",
+		    "End: before Start");
 	if (all_day) {
 		struct ews_day ds, de;
 		if (!input_date(start_in, &ds) || !input_date(end_in, &de))
@@ -345,15 +346,13 @@ static enum sb_status when_resolve(const struct ews_cal *z,
 		w->offset = off;
 		ews_day_of(w->start + off, &w->first);
 	}
-	if (w->start < INT64_C(-11644473600) ||
-	    w->end > INT64_C(253402300799))
+	if (w->start < INT64_C(-11644473600) || w->end > INT64_C(253402300799))
 		return sb_error_set(err, SB_ERR_INVALID_INPUT,
 				    "ErrorCalendarOutOfRange",
 				    "Start/End: only years 1601 to 9999");
 	if (rrule && *rrule) {
-		enum sb_status st = ews_recur_from_rrule(rrule, &w->first,
-							 w->offset, &w->recur,
-							 err);
+		enum sb_status st = ews_recur_from_rrule(
+		    rrule, &w->first, w->offset, &w->recur, err);
 		if (st != SB_OK)
 			return st;
 		w->has_recur = true;
@@ -502,8 +501,8 @@ static enum sb_status item_row(const struct ews_cal *inst, struct sb_result *r,
 		st = sb_result_str(r, "Id", id);
 	if (st == SB_OK && ck)
 		st = sb_result_clean_text(r, "ChangeKey", ck);
-	char *s = ews_text_clean(sb_xml_child(it, SB_NS_EWS_TYPES, "Subject"),
-				 false);
+	char *s =
+	    ews_text_clean(sb_xml_child(it, SB_NS_EWS_TYPES, "Subject"), false);
 	if (st == SB_OK)
 		st = sb_result_str(r, "Subject", s ? s : "");
 	free(s);
@@ -590,8 +589,8 @@ static enum sb_status load_row(struct ews_cal *z, const struct sb_call *call,
 	if (st == SB_OK)
 		st = first_status(&op, &msg, err);
 	xmlNode *it = st == SB_OK ? ews_items_first(msg) : NULL;
-	if (st == SB_OK && (!it || !sb_xml_is(it, SB_NS_EWS_TYPES,
-					       "CalendarItem")))
+	if (st == SB_OK &&
+	    (!it || !sb_xml_is(it, SB_NS_EWS_TYPES, "CalendarItem")))
 		st = sb_error_set(err, SB_ERR_NOT_FOUND, "ErrorItemNotFound",
 				  "Id: not an appointment");
 	if (st == SB_OK) {
@@ -677,8 +676,7 @@ static enum sb_status appt_create(void *state, const struct sb_call *call,
 		w_reminder(w, rem, has_rem);
 		w_utc(w, "t:Start", wh.start);
 		w_utc(w, "t:End", wh.end);
-		sb_xml_w_leaf(w, "t:IsAllDayEvent",
-			      all_day ? "true" : "false");
+		sb_xml_w_leaf(w, "t:IsAllDayEvent", all_day ? "true" : "false");
 		if (loc)
 			sb_xml_w_leaf(w, "t:Location", loc);
 		if (wh.has_recur)
@@ -769,8 +767,8 @@ static enum sb_status get_current(struct ews *e, const struct sb_call *call,
 				  "GetItem answered an appointment without "
 				  "Start or End");
 	if (st == SB_OK) {
-		xmlNode *tz = sb_xml_child(it, SB_NS_EWS_TYPES,
-					   "StartTimeZone");
+		xmlNode *tz =
+		    sb_xml_child(it, SB_NS_EWS_TYPES, "StartTimeZone");
 		const char *zone = tz ? sb_xml_attr(tz, NULL, "Id") : NULL;
 		if (zone && ews_timezone_id(zone))
 			snprintf(c->zone, sizeof(c->zone), "%s", zone);
@@ -871,10 +869,10 @@ static enum sb_status appt_update(void *state, const struct sb_call *call,
 		if (st == SB_OK)
 			st = cal_zone(e, tz && *tz ? tz : cur.zone, &z, err);
 		if (st == SB_OK)
-			st = when_resolve(
-			    &z, sb_call_str(call, "Start", cur.start),
-			    sb_call_str(call, "End", cur.end), all_day, rr,
-			    &wh, err);
+			st = when_resolve(&z,
+					  sb_call_str(call, "Start", cur.start),
+					  sb_call_str(call, "End", cur.end),
+					  all_day, rr, &wh, err);
 	}
 	if (st != SB_OK) {
 		ews_op_free(&op);
@@ -884,8 +882,7 @@ static enum sb_status appt_update(void *state, const struct sb_call *call,
 	sb_xml_w_open(w, "m:UpdateItem");
 	sb_xml_w_attr(w, "ConflictResolution",
 		      ck && *ck ? "NeverOverwrite" : "AlwaysOverwrite");
-	sb_xml_w_attr(w, "SendMeetingInvitationsOrCancellations",
-		      "SendToNone");
+	sb_xml_w_attr(w, "SendMeetingInvitationsOrCancellations", "SendToNone");
 	sb_xml_w_open(w, "m:ItemChanges");
 	sb_xml_w_open(w, "t:ItemChange");
 	sb_xml_w_open(w, "t:ItemId");
@@ -1062,9 +1059,10 @@ static enum sb_status appt_list(void *state, const struct sb_call *call,
 	if (we && !ws)
 		t0 = t1 - WINDOW_MAX;
 	if (window && t1 < t0)
-		return sb_error_set(err, SB_ERR_INVALID_INPUT,
-				    "ErrorCalendarEndDateIsEarlierThanStartDate",
-				    "WindowEnd: before WindowStart");
+		return sb_error_set(
+		    err, SB_ERR_INVALID_INPUT,
+		    "ErrorCalendarEndDateIsEarlierThanStartDate",
+		    "WindowEnd: before WindowStart");
 	if (window && t1 - t0 > WINDOW_MAX)
 		return sb_error_set(err, SB_ERR_INVALID_INPUT,
 				    "ErrorCalendarViewRangeTooBig",
@@ -1079,8 +1077,8 @@ static enum sb_status appt_list(void *state, const struct sb_call *call,
 	enum sb_status st = ews_op_mailbox(&op, err);
 	if (st == SB_OK)
 		st = cal_zone(e, NULL, &z, err);
-	const char *bind[] = {"Appointment.List", op.mailbox,
-			      window ? a : NULL, window ? b : NULL};
+	const char *bind[] = {"Appointment.List", op.mailbox, window ? a : NULL,
+			      window ? b : NULL};
 	uint32_t off = 0;
 	const char *token = sb_call_page_token(call);
 	if (st == SB_OK && token) {
@@ -1178,10 +1176,9 @@ static enum sb_status appt_list(void *state, const struct sb_call *call,
 		if (v && *v && strlen(v) < ID_MAX)
 			ids[n++] = v;
 	}
-	uint32_t next = window ? (uint32_t)(off + (entries > off
-							? entries - off
-							: 0))
-			       : off + (uint32_t)entries;
+	uint32_t next =
+	    window ? (uint32_t)(off + (entries > off ? entries - off : 0))
+		   : off + (uint32_t)entries;
 	if (window && entries > off + (size_t)size)
 		next = off + (uint32_t)size;
 	/* one GetItem for every row's properties (FindItem gives no
@@ -1204,16 +1201,14 @@ static enum sb_status appt_list(void *state, const struct sb_call *call,
 			continue;
 		enum sb_status rs = item_row(&z, r, it);
 		if (rs != SB_OK && rs != SB_ERR_NOT_FOUND)
-			st = sb_error_set(err, rs, NULL,
-					  "building the result");
+			st = sb_error_set(err, rs, NULL, "building the result");
 	}
 	ews_op_free(&g);
 	free(ids);
 	if (st == SB_OK && more && next > off) {
-		unsigned char pos[4] = {(unsigned char)(next >> 24),
-					(unsigned char)(next >> 16),
-					(unsigned char)(next >> 8),
-					(unsigned char)next};
+		unsigned char pos[4] = {
+		    (unsigned char)(next >> 24), (unsigned char)(next >> 16),
+		    (unsigned char)(next >> 8), (unsigned char)next};
 		char *tok = sb_page_token_new(bind, 4, pos, sizeof(pos));
 		if (!tok)
 			st = sb_error_set(err, SB_ERR_INTERNAL, NULL,
@@ -1314,8 +1309,8 @@ static const struct sb_param list_in[] = {
     SB_PARAM_MAILBOX,
     SB_PARAM_END};
 static const char *const appt_ret[] = {
-    "Id",	"ChangeKey", "Subject",  "Body",	 "Location",
-    "Start",	"End",	     "TimeZone", "IsAllDay", "Reminder",
+    "Id",	  "ChangeKey",	"Subject",  "Body",	"Location",
+    "Start",	  "End",	"TimeZone", "IsAllDay", "Reminder",
     "Categories", "Recurrence", NULL};
 static const char *const id_ret[] = {"Id", NULL};
 

@@ -15,8 +15,8 @@
 
 #include <svcbroker/broker.h>
 #include <svcbroker/rrule.h>
-#include <svcbroker/status.h>
 #include <svcbroker/sdk.h>
+#include <svcbroker/status.h>
 #include <svcbroker/xml.h>
 
 /* Appointment's methods (ews_calendar.c); its properties: the SDK's
@@ -72,8 +72,8 @@ struct ews_recur {
  * SB_RRULE_ERROR_CODE) with a message starting "Recurrence: " naming
  * what EWS cannot express. */
 enum sb_status ews_recur_from_rrule(const char *rrule,
-				    const struct ews_day *start,
-				    int utc_offset, struct ews_recur *out,
+				    const struct ews_day *start, int utc_offset,
+				    struct ews_recur *out,
 				    struct sb_error *err);
 /* The t:Recurrence element of r. */
 void ews_recur_write(struct sb_xml_w *w, const struct ews_recur *r);

@@ -64,10 +64,9 @@ int64_t ews_day_epoch(const struct ews_day *d)
 /* ---- names -------------------------------------------------------------- */
 
 static const char *const day_names[] = {
-    "Monday", "Tuesday",  "Wednesday",	"Thursday",  "Friday",
-    "Saturday", "Sunday", "Day",	"Weekday",   "WeekendDay"};
-static const char *const index_names[] = {"First", "Second", "Third",
-					  "Fourth"};
+    "Monday",	"Tuesday", "Wednesday", "Thursday", "Friday",
+    "Saturday", "Sunday",  "Day",	"Weekday",  "WeekendDay"};
+static const char *const index_names[] = {"First", "Second", "Third", "Fourth"};
 static const char *const month_names[] = {
     "January", "February", "March",	"April",   "May",      "June",
     "July",    "August",   "September", "October", "November", "December"};
@@ -190,9 +189,8 @@ static enum sb_status month_part(const struct sb_rrule *p,
 }
 
 enum sb_status ews_recur_from_rrule(const char *rrule,
-				    const struct ews_day *start,
-				    int utc_offset, struct ews_recur *o,
-				    struct sb_error *err)
+				    const struct ews_day *start, int utc_offset,
+				    struct ews_recur *o, struct sb_error *err)
 {
 	struct sb_rrule p;
 	enum sb_status st = sb_rrule_parse(rrule, &p, err);
@@ -429,8 +427,8 @@ static bool cdate(const xmlNode *p, const char *local, struct ews_day *d)
 	return d->y == y && d->m == m && d->d == dd; /* 31 February */
 }
 
-static bool cname(const xmlNode *p, const char *local,
-		  const char *const *names, size_t n, int *v)
+static bool cname(const xmlNode *p, const char *local, const char *const *names,
+		  size_t n, int *v)
 {
 	char b[32];
 	*v = name_index(names, n, ctext(p, local, b, sizeof(b)));
@@ -461,8 +459,8 @@ bool ews_recur_read(const xmlNode *rec, struct ews_recur *o)
 	xmlNode *pat = NULL, *range = NULL;
 	for (xmlNode *c = sb_xml_first_element(rec); c;
 	     c = sb_xml_next_element(c)) {
-		if (!c->ns || strcmp((const char *)c->ns->href,
-				     SB_NS_EWS_TYPES) != 0)
+		if (!c->ns ||
+		    strcmp((const char *)c->ns->href, SB_NS_EWS_TYPES) != 0)
 			return false;
 		const char *n = (const char *)c->name;
 		if (strstr(n, "Recurrence") &&
@@ -497,8 +495,8 @@ bool ews_recur_read(const xmlNode *rec, struct ews_recur *o)
 			int d = name_index(day_names, 10, t);
 			if (d < 0)
 				return false;
-			o->days |= d == EWS_DOW_DAY	  ? 0x7fu
-				   : d == EWS_DOW_WEEKDAY ? 0x1fu
+			o->days |= d == EWS_DOW_DAY	     ? 0x7fu
+				   : d == EWS_DOW_WEEKDAY    ? 0x1fu
 				   : d == EWS_DOW_WEEKENDDAY ? 0x60u
 							     : 1u << d;
 		}
