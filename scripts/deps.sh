@@ -14,7 +14,7 @@ libcurl4-openssl-dev libxml2-dev libssl-dev zlib1g-dev libgmime-3.0-dev check
 libical-dev
 python3 python3-aiosmtpd python3-icalendar python3-cryptography
 libpython3.11-testsuite
-python3-lxml python3-exchangelib python3-pycryptodome
+python3-lxml python3-exchangelib python3-pycryptodome python3-dateutil
 python3-winrm python3-requests-ntlm python3-requests-kerberos
 openssl curl valgrind ca-certificates
 libjs-bootstrap5 libjs-chart.js chromium chromium-driver python3-selenium"
