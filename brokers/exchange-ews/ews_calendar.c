@@ -1162,25 +1162,25 @@ static enum sb_status appt_list(void *state, const struct sb_call *call,
 		ews_op_free(&op);
 		return oom(err);
 	}
+	/* entries: those of the answer this page consumed (skipped ones of
+	 * earlier pages and unreadable ones included) */
 	for (xmlNode *it = sb_xml_first_element(items); it;
 	     it = sb_xml_next_element(it)) {
-		entries++;
-		if (window && entries <= off)
+		if (window && entries < off) {
+			entries++;
 			continue;
+		}
 		if (n == (size_t)size) {
 			more = true;
 			break;
 		}
+		entries++;
 		xmlNode *idn = sb_xml_child(it, SB_NS_EWS_TYPES, "ItemId");
 		const char *v = idn ? sb_xml_attr(idn, NULL, "Id") : NULL;
 		if (v && *v && strlen(v) < ID_MAX)
 			ids[n++] = v;
 	}
-	uint32_t next =
-	    window ? (uint32_t)(off + (entries > off ? entries - off : 0))
-		   : off + (uint32_t)entries;
-	if (window && entries > off + (size_t)size)
-		next = off + (uint32_t)size;
+	uint32_t next = window ? (uint32_t)entries : off + (uint32_t)entries;
 	/* one GetItem for every row's properties (FindItem gives no
 	 * Body nor Recurrence) */
 	struct ews_op g;

@@ -140,8 +140,8 @@ START_TEST(test_rrule_to_ews_and_back)
 	struct sb_error err;
 	char out[SB_RRULE_TEXT_MAX + 1];
 	bool ok = false;
-	enum sb_status st =
-	    ews_recur_from_rrule(maps[_i].rule, &MON_2026_12_07, 3600, &r, &err);
+	enum sb_status st = ews_recur_from_rrule(maps[_i].rule, &MON_2026_12_07,
+						 3600, &r, &err);
 	ck_assert_msg(st == SB_OK, "%s: %s", maps[_i].rule, err.message);
 	ck_assert_int_eq(r.kind, maps[_i].kind);
 	ck_assert_int_eq(write_and_read(&r, &back, &ok), 0);
@@ -168,15 +168,16 @@ START_TEST(test_until_datetime_local_date)
 	struct ews_recur r;
 	struct sb_error err;
 	/* 23:30 UTC is the next day at UTC+1 */
-	ck_assert_int_eq(ews_recur_from_rrule("FREQ=DAILY;UNTIL=20261209T233000Z",
-					      &MON_2026_12_07, 3600, &r, &err),
-			 SB_OK);
+	ck_assert_int_eq(
+	    ews_recur_from_rrule("FREQ=DAILY;UNTIL=20261209T233000Z",
+				 &MON_2026_12_07, 3600, &r, &err),
+	    SB_OK);
 	ck_assert_int_eq(r.range, EWS_RANGE_END_DATE);
 	ck_assert_int_eq(r.end.d, 10);
-	ck_assert_int_eq(ews_recur_from_rrule("FREQ=DAILY;UNTIL=20261209T233000Z",
-					      &MON_2026_12_07, -36000, &r,
-					      &err),
-			 SB_OK);
+	ck_assert_int_eq(
+	    ews_recur_from_rrule("FREQ=DAILY;UNTIL=20261209T233000Z",
+				 &MON_2026_12_07, -36000, &r, &err),
+	    SB_OK);
 	ck_assert_int_eq(r.end.d, 9);
 	ck_assert_int_eq(ews_recur_from_rrule("FREQ=DAILY;UNTIL=20261201",
 					      &MON_2026_12_07, 0, &r, &err),
@@ -262,8 +263,7 @@ static const struct {
      "Brumaire</t:Month></t:AbsoluteYearlyRecurrence><t:NoEndRecurrence>"
      "<t:StartDate>2026-12-07</t:StartDate></t:NoEndRecurrence>",
      NULL},
-    {"<t:DailyRecurrence><t:Interval>1</t:Interval></t:DailyRecurrence>",
-     NULL},
+    {"<t:DailyRecurrence><t:Interval>1</t:Interval></t:DailyRecurrence>", NULL},
     {"<t:DailyRecurrence><t:Interval>1</t:Interval></t:DailyRecurrence>"
      "<t:DailyRecurrence><t:Interval>1</t:Interval></t:DailyRecurrence>"
      "<t:NoEndRecurrence><t:StartDate>2026-12-07</t:StartDate>"
