@@ -113,7 +113,9 @@ try:
            instance("ews", mock.port) +
            instance("berlin", mock.port, "timezone = Europe/Berlin\n") +
            instance("noimp", mock.port).replace(
-               "impersonation = impersonate", "impersonation = none"))
+               "impersonation = impersonate", "impersonation = none") +
+           instance("deleg", mock.port).replace(
+               "impersonation = impersonate", "impersonation = delegate"))
     with sbtest.Daemon(cfg) as d:
         mock.ctl("/_mock/reset", {})
 
@@ -324,6 +326,18 @@ try:
               "2027-03-31T07:00:00Z", "2027-04-05T07:00:00Z",
               "2027-04-07T07:00:00Z"],
              "a deleted occurrence is not listed")
+        st, b = d.call("ews/Appointment.Load", {"Id": ids[0]})
+        c.eq((st, row(b).get("Start"), row(b).get("Subject"),
+              "Recurrence" in row(b)),
+             (200, "2027-03-22T08:00:00Z", "standup", False),
+             "Load by an occurrence's Id: that occurrence")
+        st, b = d.call("ews/Appointment.List",
+                       {"WindowStart": "2027-04-01T00:00:00Z"})
+        c.eq((st, [(r.get("Subject"), r.get("Start")) for r in rows(b)]),
+             (200, [("standup", "2027-04-05T07:00:00Z"),
+                    ("standup", "2027-04-07T07:00:00Z"),
+                    ("far away", "2028-01-10T12:00:00Z")]),
+             "List with WindowStart alone: two years from it")
         # paging over the window: no row twice, none lost
         seen, token, pages = [], None, 0
         while pages < 10:
@@ -382,14 +396,27 @@ try:
         st, b = d.call("ews/Appointment.Load", {"Id": series.get("Id")})
         c.eq(st, 404, "Delete: gone from the calendar")
 
+        # ---- delegate access ------------------------------------------------
+        st, b = d.call("deleg/Appointment.Create", {
+            "Subject": "delegated", "Start": "2027-01-06T10:00:00Z",
+            "End": "2027-01-06T11:00:00Z", "Mailbox": BOB})
+        c.eq((st, row(b).get("Subject")), (200, "delegated"),
+             "delegate: Create in another mailbox's calendar")
+        st, b = d.call("deleg/Appointment.List", {
+            "Mailbox": BOB, "WindowStart": "2027-01-06T00:00:00Z",
+            "WindowEnd": "2027-01-07T00:00:00Z"})
+        c.eq([r.get("Subject") for r in rows(b)], ["delegated"],
+             "delegate: List over a window of that calendar")
+
         # ---- another mailbox by impersonation --------------------------------
         st, b = d.call("ews/Appointment.Create", {
             "Subject": "bob's", "Start": "2027-01-05T10:00:00Z",
             "End": "2027-01-05T11:00:00Z", "Mailbox": BOB})
-        c.eq((st, [i["subject"] for i in mock.calendar(BOB)]),
-             (200, ["bob's"]), "Create with Mailbox: in that calendar")
+        c.eq((st, sorted(i["subject"] for i in mock.calendar(BOB))),
+             (200, ["bob's", "delegated"]),
+             "Create with Mailbox: in that calendar")
         st, b = d.call("ews/Appointment.List", {"Mailbox": BOB})
-        c.eq([r.get("Subject") for r in rows(b)], ["bob's"],
+        c.eq([r.get("Subject") for r in rows(b)], ["bob's", "delegated"],
              "List with Mailbox")
 
         s = mock.stats()
