@@ -1,7 +1,7 @@
 /* exchange-ews: the parts of Appointment that need no server — the
  * shared Recurrence (an RFC 5545 RRULE) to and from EWS recurrence
  * patterns (ews_recur.c) and the UTC offsets of time zones
- * (ews_calendar.c).  Shared by ews_calendar.c, its unit test and the
+ * (ews_tzinfo.c).  Shared by ews_calendar.c, its unit test and the
  * fuzz target.
  */
 #ifndef EWS_CALENDAR_H
