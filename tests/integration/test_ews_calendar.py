@@ -250,6 +250,13 @@ try:
             c.eq(row(b).get("Start"), "2026-%sT00:00:00Z" % day,
                  "all-day in %s: Load gives the date" % tz)
 
+        # every zone of the broker's table is one Exchange (the mock) takes
+        for tz in ("America/Bogota", "Asia/Tokyo", "America/Santiago"):
+            st, b = d.call("ews/Appointment.Create", {
+                "Subject": "in " + tz, "Start": "2027-02-01T10:00:00Z",
+                "End": "2027-02-01T11:00:00Z", "TimeZone": tz})
+            c.eq(st, 200, "Create with TimeZone %s" % tz)
+
         # ---- recurrence: round trips --------------------------------------
         for rule, back in (
                 ("FREQ=DAILY;INTERVAL=2;COUNT=5", None),

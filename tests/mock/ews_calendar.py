@@ -64,6 +64,15 @@ WINDOWS_ZONES = {
     "Dateline Standard Time": "Etc/GMT+12",
 }
 
+# Every other Windows id Exchange knows, from exchangelib's table when it
+# is installed (the mock's own list above wins).
+try:
+    from exchangelib.winzone import MS_TIMEZONE_TO_IANA_MAP as _MS
+    for _k, _v in _MS.items():
+        WINDOWS_ZONES.setdefault(_k, _v)
+except ImportError:
+    pass
+
 # Exchange refuses a CalendarView longer than this.
 MAX_VIEW = datetime.timedelta(days=731)
 # At most this many occurrences of one series are looked at per view.
