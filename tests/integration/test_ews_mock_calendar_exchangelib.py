@@ -6,7 +6,10 @@ series in Europe/Berlin, reads them back (times, zone, recurrence
 pattern), views a window (CalendarView: one item per occurrence, the
 local time kept across the change to summer time), deletes one
 occurrence and changes and deletes items, and neither its requests nor
-the mock's answers break Microsoft's schema."""
+the mock's answers break Microsoft's schema.  Like Exchange, the mock
+wants SendMeetingInvitations (CreateItem), SendMeetingInvitationsOr
+Cancellations (UpdateItem) and SendMeetingCancellations (DeleteItem) on
+calendar items."""
 import datetime
 import os
 import socket
@@ -190,10 +193,61 @@ def calendar_round(ews):
          "DeleteItem: gone from the calendar")
 
 
+def raw(ews, body):
+    """One request of our own (Basic, as alice): the answer's text."""
+    import base64
+    import urllib.request
+    env = ('<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s='
+           '"http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://'
+           'schemas.microsoft.com/exchange/services/2006/messages" xmlns:t='
+           '"http://schemas.microsoft.com/exchange/services/2006/types">'
+           '<s:Header><t:RequestServerVersion Version="Exchange2013_SP1"/>'
+           '</s:Header><s:Body>%s</s:Body></s:Envelope>' % body)
+    req = urllib.request.Request(ews.url, data=env.encode(), headers={
+        "Content-Type": "text/xml; charset=utf-8",
+        "Authorization": "Basic " + base64.b64encode(
+            ("alice@example.test:" + PW).encode()).decode()})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.read().decode()
+
+
+def required_attributes(ews):
+    """Exchange wants the meeting attributes on calendar items, even
+    without attendees."""
+    item = ('<t:CalendarItem><t:Subject>x</t:Subject><t:Start>'
+            '2027-01-01T10:00:00Z</t:Start><t:End>2027-01-01T11:00:00Z'
+            '</t:End></t:CalendarItem>')
+    ans = raw(ews, '<m:CreateItem><m:Items>%s</m:Items></m:CreateItem>'
+              % item)
+    c.ok("ErrorSendMeetingInvitationsRequired" in ans,
+         "CreateItem of a calendar item without SendMeetingInvitations")
+    ans = raw(ews, '<m:CreateItem SendMeetingInvitations="SendToNone">'
+              '<m:Items>%s</m:Items></m:CreateItem>' % item)
+    ident = ans.split('ItemId Id="', 1)[-1].split('"', 1)[0]
+    c.ok("NoError" in ans and ident, "... and with it")
+    ans = raw(ews, '<m:UpdateItem ConflictResolution="AlwaysOverwrite">'
+              '<m:ItemChanges><t:ItemChange><t:ItemId Id="%s"/><t:Updates>'
+              '<t:SetItemField><t:FieldURI FieldURI="item:Subject"/>'
+              '<t:CalendarItem><t:Subject>y</t:Subject></t:CalendarItem>'
+              '</t:SetItemField></t:Updates></t:ItemChange></m:ItemChanges>'
+              '</m:UpdateItem>' % ident)
+    c.ok("ErrorSendMeetingInvitationsOrCancellationsRequired" in ans,
+         "UpdateItem of a calendar item without "
+         "SendMeetingInvitationsOrCancellations")
+    ans = raw(ews, '<m:DeleteItem DeleteType="HardDelete"><m:ItemIds>'
+              '<t:ItemId Id="%s"/></m:ItemIds></m:DeleteItem>' % ident)
+    c.ok("ErrorSendMeetingCancellationsRequired" in ans,
+         "DeleteItem of a calendar item without SendMeetingCancellations")
+
+
 def main():
     with MockEWS(["--auth", "basic", "--validate-responses"]) as ews:
         try:
             calendar_round(ews)
+            required_attributes(ews)
         except Exception as e:
             import traceback
             traceback.print_exc()

@@ -773,6 +773,10 @@ def op_CreateItem(ctx, el):
 
 
 def create_calendar_item(ctx, owner, saved, ie):
+    if ie.getparent().getparent().get("SendMeetingInvitations") is None:
+        raise MsgError("ErrorSendMeetingInvitationsRequired",
+                       "SendMeetingInvitations is required for calendar "
+                       "items.")
     f = saved or owner.by_wk["calendar"]
     try:
         it = ews_calendar.create(f, f.mailbox, ie)
@@ -814,6 +818,11 @@ def op_UpdateItem(ctx, el):
                                "The change key is required for this "
                                "operation.")
             if isinstance(it, ews_calendar.CalendarItem):
+                if el.get("SendMeetingInvitationsOrCancellations") is None:
+                    raise MsgError(
+                        "ErrorSendMeetingInvitationsOrCancellationsRequired",
+                        "SendMeetingInvitationsOrCancellations is required "
+                        "for calendar items.")
                 try:
                     ews_calendar.update(it, ch.find(T + "Updates"), local)
                 except ews_calendar.CalError as e:
@@ -900,6 +909,14 @@ def op_DeleteItem(ctx, el):
     out = []
     for ie in child(el, M + "ItemIds"):
         try:
+            cal = ews_calendar.find_occurrence(ctx.store, ie.get("Id"))
+            if cal is None:
+                _, cal = ctx.store.find_item(ie.get("Id"))
+            if isinstance(cal, (tuple, ews_calendar.CalendarItem)) and \
+                    el.get("SendMeetingCancellations") is None:
+                raise MsgError("ErrorSendMeetingCancellationsRequired",
+                               "SendMeetingCancellations is required for "
+                               "calendar items.")
             if ews_calendar.delete_occurrence(ctx.store, ie.get("Id")):
                 out.append(rmsg("DeleteItem"))
                 continue
