@@ -574,6 +574,19 @@ struct current {
 	char rrule[SB_RRULE_TEXT_MAX + 1];
 };
 
+/* t at UTC offset off: "2026-12-07T00:30:00+01:00". */
+static void local_format(int64_t t, int off, char *out, size_t n)
+{
+	struct ews_day d;
+	int64_t l = t + off;
+	ews_day_of(l, &d);
+	int64_t sec = l - ews_day_epoch(&d);
+	int a = off < 0 ? -off : off;
+	snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d", d.y, d.m,
+		 d.d, (int)(sec / 3600), (int)(sec / 60 % 60), (int)(sec % 60),
+		 off < 0 ? '-' : '+', a / 3600, a / 60 % 60);
+}
+
 static enum sb_status get_current(struct ews *e, const struct sb_call *call,
 				  const char *mailbox, const char *id,
 				  struct current *c, struct sb_error *err)
@@ -612,8 +625,20 @@ static enum sb_status get_current(struct ews *e, const struct sb_call *call,
 			t0 = all_day_out(&z, zone, t0);
 			t1 = all_day_out(&z, zone, t1);
 		}
-		sb_datetime_format(t0, c->start, sizeof(c->start));
-		sb_datetime_format(t1, c->end, sizeof(c->end));
+		/* set hours: written at the zone's offset, so that an
+		 * Update making it all-day takes its local dates */
+		char iana[TZ_MAX];
+		int o0 = 0, o1 = 0;
+		if (!c->all_day && zone &&
+		    ews_tz_iana(zone, iana, sizeof(iana)) &&
+		    ews_tz_offset(iana, t0, &o0) &&
+		    ews_tz_offset(iana, t1, &o1)) {
+			local_format(t0, o0, c->start, sizeof(c->start));
+			local_format(t1, o1, c->end, sizeof(c->end));
+		} else {
+			sb_datetime_format(t0, c->start, sizeof(c->start));
+			sb_datetime_format(t1, c->end, sizeof(c->end));
+		}
 		xmlNode *rec = sb_xml_child(it, SB_NS_EWS_TYPES, "Recurrence");
 		struct ews_recur rr;
 		if (rec) {

@@ -184,4 +184,3 @@ bool ews_tz_iana(const char *name, char *buf, size_t n)
 	free(t);
 	return found;
 }
-

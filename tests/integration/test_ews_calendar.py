@@ -220,6 +220,18 @@ try:
         c.eq((st, row(b).get("Reminder"), row(b).get("Categories")),
              (200, 5, []), "Update without ChangeKey; Categories cleared")
 
+        # an Update making it all-day takes its local date (00:30 in
+        # Berlin is the day before in UTC)
+        st, b = d.call("ews/Appointment.Create", {
+            "Subject": "early", "Start": "2026-12-08T00:30:00+01:00",
+            "End": "2026-12-08T01:00:00+01:00", "TimeZone": "Europe/Berlin"})
+        st, b = d.call("ews/Appointment.Update", {
+            "Id": row(b).get("Id", "x"), "IsAllDay": True})
+        c.eq((st, row(b).get("Start"), row(b).get("End"),
+              row(b).get("IsAllDay")),
+             (200, "2026-12-08T00:00:00Z", "2026-12-09T00:00:00Z", True),
+             "Update to all-day: the local date")
+
         # ---- all-day: the dates it was created with --------------------------
         # UTC, UTC-10, UTC+12 (June) and UTC+13 (December, NZ summer
         # time), and the instance's own zone
