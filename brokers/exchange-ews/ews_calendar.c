@@ -726,11 +726,22 @@ static enum sb_status appt_update(void *state, const struct sb_call *call,
 			    "back; give Recurrence with the new times");
 		if (st == SB_OK)
 			st = cal_zone(e, tz && *tz ? tz : cur.zone, &z, err);
+		/* a new Start alone keeps the duration */
+		const char *start_in = sb_call_str(call, "Start", cur.start);
+		const char *end_in = sb_call_str(call, "End", cur.end);
+		char moved[48];
+		int64_t s0, e0, s1;
+		if (given(call, "Start") && !given(call, "End") &&
+		    sb_datetime_parse(cur.start, &s0) &&
+		    sb_datetime_parse(cur.end, &e0) &&
+		    sb_datetime_parse(start_in, &s1) && e0 >= s0) {
+			local_format(s1 + (e0 - s0), input_offset(start_in),
+				     moved, sizeof(moved));
+			end_in = moved;
+		}
 		if (st == SB_OK)
-			st = when_resolve(&z,
-					  sb_call_str(call, "Start", cur.start),
-					  sb_call_str(call, "End", cur.end),
-					  all_day, rr, &wh, err);
+			st = when_resolve(&z, start_in, end_in, all_day, rr,
+					  &wh, err);
 	}
 	if (st != SB_OK) {
 		ews_op_free(&op);

@@ -232,6 +232,23 @@ try:
              (200, "2026-12-08T00:00:00Z", "2026-12-09T00:00:00Z", True),
              "Update to all-day: the local date")
 
+        # a new Start alone keeps the duration
+        st, b = d.call("ews/Appointment.Update", {
+            "Id": row(b).get("Id", "x"), "Start": "2026-12-10T00:00:00Z"})
+        c.eq((st, row(b).get("Start"), row(b).get("End")),
+             (200, "2026-12-10T00:00:00Z", "2026-12-11T00:00:00Z"),
+             "Update of Start alone: the duration kept (all-day)")
+        st, b = d.call("ews/Appointment.Update", {
+            "Id": row(b).get("Id", "x"), "IsAllDay": False,
+            "Start": "2026-12-10T09:00:00+01:00",
+            "End": "2026-12-10T10:00:00+01:00"})
+        st, b = d.call("ews/Appointment.Update", {
+            "Id": row(b).get("Id", "x"), "Start": "2026-12-11T14:00:00+01:00"})
+        c.eq((st, row(b).get("Start"), row(b).get("End"),
+              row(b).get("IsAllDay")),
+             (200, "2026-12-11T13:00:00Z", "2026-12-11T14:00:00Z", False),
+             "Update of Start alone: the duration kept (set hours)")
+
         # ---- all-day: the dates it was created with --------------------------
         # UTC, UTC-10, UTC+12 (June) and UTC+13 (December, NZ summer
         # time), and the instance's own zone
