@@ -14,6 +14,7 @@
 #include <svcbroker/conf.h>
 #include <svcbroker/schema.h>
 
+#include "ews_calendar.h"
 #include "ews_int.h"
 
 /* ---- instance keys ------------------------------------------------------ */
@@ -825,6 +826,12 @@ static const struct sb_object ews_objects[] = {
      .doc = "A task of the mailbox's Tasks folder.",
      .properties = sb_task_properties,
      .methods = ews_task_methods},
+    /* calendar (ews_calendar.c, ews_recur.c) */
+    {.name = SB_OBJ_APPOINTMENT,
+     .doc = "A calendar item of the mailbox without attendees: create, "
+	    "load, change, delete, list (occurrences over a window).",
+     .properties = sb_appointment_properties,
+     .methods = ews_appointment_methods},
     SB_OBJECT_END,
 };
 

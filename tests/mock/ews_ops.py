@@ -10,6 +10,7 @@ import base64
 import binascii
 import datetime
 
+import ews_calendar
 from ews_store import (NS_M, NS_T, Attachment, FolderShape, Item, ItemShape,
                        Recipient, DIRECTORY, attr, esc, iso, parse_iso,
                        strip_prefixes, now_utc, Folder, tf, NOT_IN_FINDITEM)
@@ -343,6 +344,8 @@ def item_field(it):
             "item:ItemClass": it.item_class,
             "item:IsDraft": it.is_draft,
             "item:Body": it.body,
+            "calendar:Start": getattr(it, "start", None),
+            "calendar:End": getattr(it, "end", None),
             "message:IsRead": it.is_read,
             "message:InternetMessageId": it.message_id,
             "message:From": it.from_.address if it.from_ else None,
@@ -437,10 +440,10 @@ def op_FindItem(ctx, el):
     for fid in folder_ids(child(el, M + "ParentFolderIds")):
         try:
             mb, f = resolve_folder(ctx, fid)
-            items = mb.items_in(f.id)
             if cal is not None:
-                items = [i for i in items
-                         if i.item_class.startswith("IPM.Appointment")]
+                out.append(calendar_view(mb, f, cal, shape))
+                continue
+            items = mb.items_in(f.id)
             if restr is not None and len(restr):
                 items = [i for i in items if evaluate(restr[0],
                                                       item_field(i))]
@@ -463,6 +466,23 @@ def op_FindItem(ctx, el):
     return wrap("FindItem", out)
 
 
+def calendar_view(mb, f, cal, shape):
+    """One folder's CalendarView (occurrences in a window)."""
+    try:
+        entries = ews_calendar.view(mb, f, cal)
+    except ews_calendar.CalError as e:
+        raise MsgError(e.code, e.text)
+    maxn = min(int(cal.get("MaxEntriesReturned") or 0) or len(entries),
+               FIND_COUNT_LIMIT)
+    page = entries[:maxn]
+    return rmsg("FindItem", '<m:RootFolder TotalItemsInView="%d" '
+                'IncludesLastItemInRange="%s"><t:Items>%s</t:Items>'
+                '</m:RootFolder>' % (
+                    len(entries), tf(len(page) == len(entries)),
+                    "".join(it.xml(shape, f, finditem=True, occurrence=o)
+                            for it, o in page)))
+
+
 def op_GetItem(ctx, el):
     shape = parse_shape(child(el, M + "ItemShape"))
     out = []
@@ -471,6 +491,14 @@ def op_GetItem(ctx, el):
             if local(ie) != "ItemId":
                 raise MsgError("ErrorInvalidIdMalformed",
                                "Only ItemId is supported here.")
+            occ = ews_calendar.find_occurrence(ctx.store, ie.get("Id"))
+            if occ is not None:
+                mb, it, start = occ
+                ctx.check_access(mb)
+                o = (ie.get("Id"), start, start + (it.end - it.start), start)
+                out.append(rmsg("GetItem", "<m:Items>%s</m:Items>" % it.xml(
+                    shape, mb.folder(it.folder_id), occurrence=o)))
+                continue
             mb, it = resolve_item(ctx, ie)
             out.append(rmsg("GetItem", "<m:Items>%s</m:Items>"
                             % it.xml(shape, mb.folder(it.folder_id))))
@@ -710,6 +738,9 @@ def op_CreateItem(ctx, el):
             elif kind in ("Message", "Item"):
                 it = Item(owner.address, None)
                 fill_message(ctx, it, ie)
+            elif kind == "CalendarItem":
+                out.append(create_calendar_item(ctx, owner, saved, ie))
+                continue
             else:
                 raise MsgError("ErrorInvalidItemForOperationCreateItem",
                                "The mock stores messages only, not %s."
@@ -741,6 +772,22 @@ def op_CreateItem(ctx, el):
     return wrap("CreateItem", out)
 
 
+def create_calendar_item(ctx, owner, saved, ie):
+    if ie.getparent().getparent().get("SendMeetingInvitations") is None:
+        raise MsgError("ErrorSendMeetingInvitationsRequired",
+                       "SendMeetingInvitations is required for calendar "
+                       "items.")
+    f = saved or owner.by_wk["calendar"]
+    try:
+        it = ews_calendar.create(f, f.mailbox, ie)
+    except ews_calendar.CalError as e:
+        raise MsgError(e.code, e.text)
+    ctx.store.mailbox(f.mailbox).items[it.id] = it
+    return rmsg("CreateItem", '<m:Items><t:CalendarItem><t:ItemId Id="%s" '
+                'ChangeKey="%s"/></t:CalendarItem></m:Items>'
+                % (attr(it.id), attr(it.change_key)))
+
+
 SETTABLE = {
     "item:Subject", "item:Body", "item:Importance", "item:Sensitivity",
     "item:Categories", "item:InReplyTo", "message:IsRead",
@@ -770,6 +817,24 @@ def op_UpdateItem(ctx, el):
                 raise MsgError("ErrorChangeKeyRequired",
                                "The change key is required for this "
                                "operation.")
+            if isinstance(it, ews_calendar.CalendarItem):
+                if el.get("SendMeetingInvitationsOrCancellations") is None:
+                    raise MsgError(
+                        "ErrorSendMeetingInvitationsOrCancellationsRequired",
+                        "SendMeetingInvitationsOrCancellations is required "
+                        "for calendar items.")
+                try:
+                    ews_calendar.update(it, ch.find(T + "Updates"), local)
+                except ews_calendar.CalError as e:
+                    raise MsgError(e.code, e.text)
+                it.touch()
+                out.append(rmsg("UpdateItem", '<m:Items><t:CalendarItem>'
+                                '<t:ItemId Id="%s" ChangeKey="%s"/>'
+                                '</t:CalendarItem></m:Items>'
+                                '<m:ConflictResults><t:Count>0</t:Count>'
+                                '</m:ConflictResults>' % (
+                                    attr(it.id), attr(it.change_key))))
+                continue
             for up in ch.find(T + "Updates"):
                 uri_el = up[0]
                 uri = uri_el.get("FieldURI")
@@ -844,6 +909,17 @@ def op_DeleteItem(ctx, el):
     out = []
     for ie in child(el, M + "ItemIds"):
         try:
+            cal = ews_calendar.find_occurrence(ctx.store, ie.get("Id"))
+            if cal is None:
+                _, cal = ctx.store.find_item(ie.get("Id"))
+            if isinstance(cal, (tuple, ews_calendar.CalendarItem)) and \
+                    el.get("SendMeetingCancellations") is None:
+                raise MsgError("ErrorSendMeetingCancellationsRequired",
+                               "SendMeetingCancellations is required for "
+                               "calendar items.")
+            if ews_calendar.delete_occurrence(ctx.store, ie.get("Id")):
+                out.append(rmsg("DeleteItem"))
+                continue
             mb, it = resolve_item(ctx, ie)
             if dt == "MoveToDeletedItems" and \
                     it.folder_id != mb.by_wk["deleteditems"].id:

@@ -1,0 +1,96 @@
+/* exchange-ews: the parts of Appointment that need no server — the
+ * shared Recurrence (an RFC 5545 RRULE) to and from EWS recurrence
+ * patterns (ews_recur.c) and the UTC offsets of time zones
+ * (ews_tzinfo.c).  Shared by ews_calendar.c, its unit test and the
+ * fuzz target.
+ */
+#ifndef EWS_CALENDAR_H
+#define EWS_CALENDAR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libxml/tree.h>
+
+#include <svcbroker/broker.h>
+#include <svcbroker/rrule.h>
+#include <svcbroker/sdk.h>
+#include <svcbroker/status.h>
+#include <svcbroker/xml.h>
+
+/* Appointment's methods (ews_calendar.c); its properties: the SDK's
+ * sb_appointment_properties. */
+extern const struct sb_method ews_appointment_methods[];
+
+/* A calendar date; wday 0 = Monday .. 6 = Sunday (RFC 5545's order). */
+struct ews_day {
+	int y, m, d;
+	int wday;
+};
+/* The date of epoch seconds (UTC) and back (midnight UTC). */
+void ews_day_of(int64_t epoch, struct ews_day *d);
+int64_t ews_day_epoch(const struct ews_day *d);
+
+/* The EWS patterns (types.xsd RecurrencePatternTypes). */
+enum ews_recur_kind {
+	EWS_RECUR_DAILY = 1,
+	EWS_RECUR_WEEKLY,
+	EWS_RECUR_ABS_MONTHLY,
+	EWS_RECUR_REL_MONTHLY,
+	EWS_RECUR_ABS_YEARLY,
+	EWS_RECUR_REL_YEARLY,
+};
+/* DaysOfWeek of a relative pattern: one weekday (0..6, Monday first) or
+ * one of these. */
+enum { EWS_DOW_DAY = 7, EWS_DOW_WEEKDAY = 8, EWS_DOW_WEEKENDDAY = 9 };
+enum ews_recur_range {
+	EWS_RANGE_NO_END = 1,
+	EWS_RANGE_END_DATE,
+	EWS_RANGE_NUMBERED,
+};
+
+struct ews_recur {
+	enum ews_recur_kind kind;
+	int interval;	  /* Daily, Weekly, monthly: 1..999 */
+	unsigned days;	  /* Weekly: bit i = weekday i (Monday = bit 0) */
+	int first_day;	  /* Weekly: FirstDayOfWeek 0..6, or -1 */
+	int rel_day;	  /* relative: 0..6 or EWS_DOW_* */
+	int index;	  /* relative: 1..4 (First..Fourth) or -1 (Last) */
+	int day_of_month; /* absolute: 1..31 */
+	int month;	  /* yearly: 1..12 */
+	enum ews_recur_range range;
+	struct ews_day start; /* the range's StartDate */
+	struct ews_day end;   /* EndDate */
+	int count;	      /* NumberOfOccurrences */
+};
+
+/* A Recurrence input (checked by sb_rrule_parse here) as an EWS
+ * pattern, for a series whose first occurrence is on the local date
+ * `start`; utc_offset (seconds east of UTC) turns an UNTIL date-time
+ * into the local date the range ends on.  SB_OK, or 400 (code
+ * SB_RRULE_ERROR_CODE) with a message starting "Recurrence: " naming
+ * what EWS cannot express. */
+enum sb_status ews_recur_from_rrule(const char *rrule,
+				    const struct ews_day *start, int utc_offset,
+				    struct ews_recur *out,
+				    struct sb_error *err);
+/* The t:Recurrence element of r. */
+void ews_recur_write(struct sb_xml_w *w, const struct ews_recur *r);
+/* A t:Recurrence element as read from EWS: false when it is not one
+ * this broker can read (left out of the row then). */
+bool ews_recur_read(const xmlNode *rec, struct ews_recur *out);
+/* r as the canonical RRULE text (sb_rrule_format): false when it does
+ * not fit or r is out of range. */
+bool ews_recur_to_rrule(const struct ews_recur *r, char *out, size_t n);
+
+/* Seconds east of UTC of IANA zone `iana` at epoch t, from the system's
+ * zoneinfo (TZDIR, default /usr/share/zoneinfo); false when the zone
+ * cannot be read. */
+bool ews_tz_offset(const char *iana, int64_t t, int *offset);
+/* An IANA name for a TimeZone value (an IANA name, or a Windows id that
+ * ews_timezone_id maps some IANA name of the system's zone1970.tab to)
+ * into buf; false when none is found. */
+bool ews_tz_iana(const char *name, char *buf, size_t n);
+
+#endif
