@@ -8,8 +8,8 @@
  * An all-day appointment spans whole days of its time zone (the
  * TimeZone input, else the instance's timezone): Exchange keeps it from
  * midnight to midnight there, and it is returned as the dates it was
- * created with, at 00:00Z.  The offsets of a zone come from the system's
- * zoneinfo (ews_tzinfo.c).
+ * created with, at 00:00Z.  The offsets of a zone come from ICU's zones
+ * (ews_tz.c).
  */
 #include "config.h"
 
@@ -166,9 +166,9 @@ static enum sb_status when_resolve(const struct ews_cal *z,
 			return sb_error_set(
 			    err, SB_ERR_INVALID_INPUT,
 			    "ErrorCalendarInvalidTimeZone",
-			    "TimeZone: the offsets of %s are not known here "
-			    "(no zoneinfo for it): an all-day appointment "
-			    "needs them; give an IANA TimeZone",
+			    "TimeZone: ICU has no offsets for %s, which an "
+			    "all-day appointment needs; give an IANA "
+			    "TimeZone",
 			    z->zone);
 		w->first = ds;
 		ews_tz_offset(z->iana, w->start, &w->offset);

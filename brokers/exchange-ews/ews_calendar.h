@@ -1,7 +1,7 @@
 /* exchange-ews: the parts of Appointment that need no server — the
  * shared Recurrence (an RFC 5545 RRULE) to and from EWS recurrence
- * patterns (ews_recur.c) and the UTC offsets of time zones
- * (ews_tzinfo.c).  Shared by ews_calendar.c, its unit test and the
+ * patterns (ews_recur.c) and the UTC offsets of time zones (ews_tz.c,
+ * on ICU).  Shared by ews_calendar.c, its unit test and the
  * fuzz target.
  */
 #ifndef EWS_CALENDAR_H
@@ -84,13 +84,13 @@ bool ews_recur_read(const xmlNode *rec, struct ews_recur *out);
  * not fit or r is out of range. */
 bool ews_recur_to_rrule(const struct ews_recur *r, char *out, size_t n);
 
-/* Seconds east of UTC of IANA zone `iana` at epoch t, from the system's
- * zoneinfo (TZDIR, default /usr/share/zoneinfo); false when the zone
- * cannot be read. */
+/* Seconds east of UTC of zone `iana` at epoch t, daylight saving
+ * included, from ICU's zones (ews_zone_open, ews_tz.c: any name
+ * ews_timezone_id accepts); false when the zone is unknown. */
 bool ews_tz_offset(const char *iana, int64_t t, int *offset);
-/* An IANA name for a TimeZone value (an IANA name, or a Windows id that
- * ews_timezone_id maps some IANA name of the system's zone1970.tab to)
- * into buf; false when none is found. */
+/* The IANA name ICU lists for a TimeZone value (an IANA name or alias as
+ * ICU spells it; a Windows id: the zone CLDR gives for it; a UTC name:
+ * "UTC") into buf; false when none. */
 bool ews_tz_iana(const char *name, char *buf, size_t n);
 
 #endif

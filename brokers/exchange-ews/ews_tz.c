@@ -19,6 +19,7 @@
 #include <unicode/utypes.h>
 #include <unicode/uversion.h>
 
+#include "ews_calendar.h"
 #include "ews_int.h"
 
 /* A Windows id, and the zone CLDR gives for it (territory 001). */
@@ -404,4 +405,26 @@ void ews_zone_close(struct ews_zone *z)
 		return;
 	ucal_close(z->cal);
 	free(z);
+}
+
+bool ews_tz_offset(const char *name, int64_t t, int *offset)
+{
+	struct ews_zone *z = ews_zone_open(name);
+	int32_t off;
+	bool ok = z && ews_zone_offset(z, t, &off);
+	ews_zone_close(z);
+	if (ok)
+		*offset = (int)off;
+	return ok;
+}
+
+bool ews_tz_iana(const char *name, char *buf, size_t n)
+{
+	const char *zone = icu_zone_name(name);
+	if (!zone || n < 2)
+		return false;
+	if (is_utc(name))
+		zone = "UTC";
+	int len = snprintf(buf, n, "%s", zone);
+	return len > 0 && (size_t)len < n;
 }
