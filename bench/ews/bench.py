@@ -12,7 +12,8 @@ side in every run:
      through a recording proxy before the runs, from the second call of
      each method) posted straight to the mock by one curl process on one
      kept, authenticated connection (`--basic` / `--ntlm`), timed the same
-     way.  Where a call is several requests (Email.List and Task.List:
+     way, each checked once first to answer without an error message.
+     Where a call is several requests (Email.List and Task.List:
      FindItem, then GetItem of the page; Task.Create: CreateItem, then
      GetItem of the new task) their sum is the baseline.  Email.Send is
      also measured the way the broker sends, a fresh connection per
@@ -349,38 +350,49 @@ def main():
         sys.exit("bench.py: --ops names no operation")
     OPS = tuple(x for x in ALL_OPS if x in want)
     n = opts.calls
+    cap_mock = None
     tmp = tempfile.mkdtemp(prefix="sb-bench-ews-")
     mocks = {}
     results = {"runs": [], "calls": n, "runs_n": opts.runs, "auths": auths,
-               "ops": list(OPS), "warm_op": warm_op(), "load": [], "env": environment()}
+               "ops": list(OPS), "warm_op": warm_op(), "load": [],
+               "env": environment()}
     try:
         fresh_bin = build_fresh(tmp)
         for x in auths:
             mocks[x] = MockEWS(["--auth", x, "--lifetime", "3600"]).start()
+        # the requests are captured through a proxy with Basic: without a
+        # Basic mock among those timed, one more, seeded alike, for that
+        seeded = dict(mocks)
+        if "basic" not in mocks:
+            seeded["cap"] = cap_mock = MockEWS(
+                ["--auth", "basic", "--lifetime", "3600"]).start()
+        cap = "basic" if "basic" in mocks else "cap"
         ids = {}
-        for x, m in mocks.items():
+        for x, m in seeded.items():
             m.ok("reset")
             ids[x] = m.ok("deliver", {
                 "mailbox": ALICE, "from": CAROL, "to": [ALICE], "cc": [BOB],
                 "subject": "Inbox message {n}", "body": BODY,
                 "count": PAGE})["ids"]
             seed_calendars(m)
-        task_ref = seed_tasks(sbtest, mocks, tmp)
-        bodies = capture(sbtest, mocks[auths[0]], ids[auths[0]][0], tmp)
+        task_ref = seed_tasks(sbtest, seeded, tmp)
+        bodies = capture(sbtest, seeded[cap], ids[cap][0], tmp)
         results["requests"] = {op: [q["op"] for q in bodies[op]]
                                for op in OPS}
         for x in auths:
-            if x != auths[0]:
-                # the captured Email.Load names an item of the first mock,
-                # Task.Create's GetItem the task it created there: the
-                # other mock's items have other ids (a task created there
-                # with the same inputs stands for the latter)
-                swaps = [(ids[auths[0]][0], ids[x][0])]
+            if x != cap:
+                # the captured Email.Load names an item of the capture's
+                # mock, Task.Create's GetItem the task it created there:
+                # the other mocks' items have other ids (a task created
+                # there with the same inputs stands for the latter)
+                swaps = [(ids[cap][0], ids[x][0])]
                 if "Task.Create" in OPS:
                     swaps.append((bodies["Task.Create_answer"]["Id"],
                                   task_ref[x]))
                 bodies.setdefault("by_auth", {})[x] = swap_id(
                     bodies, swaps, tmp, x)
+        for x, m in mocks.items():
+            check_bodies(m, x, bodies.get("by_auth", {}).get(x, bodies))
         for run in range(opts.runs):
             results["load"].append(os.getloadavg()[0])
             print("run %d of %d (load %.1f)" % (run + 1, opts.runs,
@@ -401,6 +413,8 @@ def main():
     finally:
         for m in mocks.values():
             m.stop()
+        if cap_mock:
+            cap_mock.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     summary = summarize(results)
     print_summary(summary)
@@ -506,12 +520,12 @@ def seed_calendars(m):
 def seed_tasks(sbtest, mocks, tmp):
     """PAGE tasks in each mock's Tasks folder, through a daemon with an
     instance per mock; returns {auth: Id of the first} (a task made with
-    Task.Create's inputs)."""
+    Task.Create's inputs).  mocks: {auth: mock}, "cap" a Basic one."""
     if not any(op.startswith("Task.") for op in OPS):
         return {}
     cfg = "[module exchange-ews]\nenabled = yes\n"
     for x, m in mocks.items():
-        cfg += instance_cfg("seed" + x, m.url, x)
+        cfg += instance_cfg("seed" + x, m.url, "basic" if x == "cap" else x)
     ref = {}
     with sbtest.Daemon(cfg, server_extra="log_level = warn\n") as d:
         for x in mocks:
@@ -526,6 +540,27 @@ def seed_tasks(sbtest, mocks, tmp):
                 if not i:
                     ref[x] = b["rows"][0]["Id"]
     return ref
+
+
+def check_bodies(m, auth, b):
+    """Each captured request posted once by curl to mock m answers 200
+    without an error response message (an id of another mock would
+    answer ErrorItemNotFound, fast, and be timed as if it were the
+    operation)."""
+    for op in OPS:
+        for q in b[op]:
+            args = ["curl", "-sS", "-w", "\n%{http_code}", "-H", "Expect:",
+                    "--data-binary", "@" + q["file"], "--" + auth,
+                    "-u", "%s:%s" % (ALICE, PW)]
+            for h in q["headers"]:
+                args += ["-H", h]
+            p = subprocess.run(args + [m.url], capture_output=True,
+                               text=True, timeout=60)
+            body, _, code = p.stdout.rpartition("\n")
+            if code != "200" or 'ResponseClass="Error"' in body \
+                    or 'ResponseClass="Warning"' in body:
+                raise RuntimeError("%s %s %s: curl's request answered %s: %s"
+                                   % (auth, op, q["op"], code, body[:800]))
 
 
 def swap_id(bodies, swaps, tmp, tag):
