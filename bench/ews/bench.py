@@ -1,30 +1,40 @@
 #!/usr/bin/python3
-"""exchange-ews benchmark (not a test): Email.List, Email.Load and
-Email.Send against the mock EWS server (tests/mock/ews_server.py), with
-Basic and NTLM authentication, side by side in every run:
+"""exchange-ews benchmark (not a test): Email.List, Email.Load,
+Email.Send, Availability.List (free/busy of three mailboxes over a week),
+Task.List and Task.Create against the mock EWS server
+(tests/mock/ews_server.py), with Basic and NTLM authentication, side by
+side in every run:
 
-  1. svcbroker: POST /v1/call/<instance>/Email/<Method> to svcbrokerd
+  1. svcbroker: POST /v1/call/<instance>/<Object>/<Method> to svcbrokerd
      (exchange-ews broker), timed by curl (one curl process, one kept
      HTTP connection to the daemon, libcurl's own time_total per call);
   2. curl: the very SOAP requests the broker sent (captured verbatim
-     through a recording proxy before the runs) posted straight to the
-     mock by one curl process on one kept, authenticated connection
-     (`--basic` / `--ntlm`), timed the same way.  Email.List is two
-     requests (FindItem, then GetItem of the page): their sum is the
-     baseline.  Email.Send is also measured the way the broker sends,
-     a fresh connection per message (one curl process per send);
+     through a recording proxy before the runs, from the second call of
+     each method) posted straight to the mock by one curl process on one
+     kept, authenticated connection (`--basic` / `--ntlm`), timed the same
+     way, each checked once first to answer without an error message.
+     Where a call is several requests (Email.List and Task.List:
+     FindItem, then GetItem of the page; Task.Create: CreateItem, then
+     GetItem of the new task) their sum is the baseline.  Email.Send is
+     also measured the way the broker sends, a fresh connection per
+     message (fresh.c);
   3. exchangelib (python3-exchangelib), one Account per process, the
-     same three operations, timed with perf_counter around each call.
+     same operations (get_free_busy_info for Availability.List, Task
+     objects for the tasks), timed with perf_counter around each call.
 
-The first call of a connection is reported apart from the calls on the
-kept connection: each run starts a new daemon with one instance per
-operation and authentication (so each instance's first call opens its
-connection), and each curl and exchangelib sequence starts on a new one.
-CPU time per call of the daemon, of the mock and of the exchangelib
-process is read from /proc and getrusage.
+The mock's calendars (Availability.List) are seeded through its
+/_mock/calendar control endpoint and its Tasks folders (Task.List) with
+PAGE tasks through the daemon before the runs.  The first call of a
+connection is reported apart from the calls on the kept connection: each
+run starts a new daemon with one instance per operation and
+authentication (so each instance's first call opens its connection), and
+each curl and exchangelib sequence starts on a new one.  CPU time per
+call of the daemon, of the mock and of the exchangelib process is read
+from /proc and getrusage; the SOAP requests the mock answered per call
+from its statistics.
 
     bench.py --build BUILD_DIR [--runs R] [--calls N] [--auth basic,ntlm]
-             [--markdown F] [--json F]
+             [--ops Email.List,...] [--markdown F] [--json F]
 """
 import argparse
 import http.client
@@ -51,7 +61,24 @@ PW = "Secret-Pw-1"
 PAGE = 20                 # Email.List page size (messages in the Inbox)
 BODY = "This is a benchmark message of about one kilobyte.\n" * 20
 SUBJECT = "Benchmark message"
-OPS = ("List", "Load", "Send")
+# every operation, in the order of a run (Task.List before Task.Create:
+# the Creates add to the Tasks folder it lists)
+ALL_OPS = ("Email.List", "Email.Load", "Email.Send", "Availability.List",
+           "Task.List", "Task.Create")
+OPS = ALL_OPS             # those chosen (--ops)
+# Availability.List: three mailboxes over one week (Monday to Monday, UTC)
+AV_MAILBOXES = (ALICE, BOB, CAROL)
+AV_START, AV_END = "2030-03-11T00:00:00Z", "2030-03-18T00:00:00Z"
+# per weekday and mailbox: (start hour, minutes, busy type), none overlapping
+AV_DAY = ((9, 60, "Busy"), (11, 30, "Tentative"), (13, 90, "Busy"),
+          (16, 60, "OOF"))
+AV_ROWS = len(AV_MAILBOXES) * 5 * len(AV_DAY)
+TASK_SUBJECT = "Benchmark task"
+TASK_BODY = "A benchmark task with a description of a few lines.\n" * 5
+TASK_INPUTS = {"Subject": TASK_SUBJECT, "Body": TASK_BODY,
+               "StartDate": "2030-03-11", "DueDate": "2030-03-15",
+               "Status": "InProgress", "PercentComplete": 40,
+               "Importance": "High"}
 CLK = os.sysconf("SC_CLK_TCK")
 
 
@@ -178,8 +205,10 @@ def exchangelib_worker(argv):
     n = int(n)
     import logging
     logging.disable(logging.CRITICAL)
+    import decimal
     from exchangelib import (Account, Configuration, Credentials, DELEGATE,
-                             BASIC, NTLM, UTC, Message, Mailbox)
+                             BASIC, NTLM, UTC, Message, Mailbox, Task,
+                             EWSDate, EWSDateTime)
     from exchangelib.version import Build, Version
     from exchangelib.properties import ItemId
     cfg = Configuration(service_endpoint=url,
@@ -200,13 +229,46 @@ def exchangelib_worker(argv):
                    "cc_recipients", "bcc_recipients", "author",
                    "message_id", "is_read", "reply_to", "sender")
 
+    TASK_FIELDS = ("subject", "body", "importance", "due_date", "owner",
+                   "percent_complete", "start_date", "status")
+    av_start = EWSDateTime(2030, 3, 11, tzinfo=UTC)
+    av_end = EWSDateTime(2030, 3, 18, tzinfo=UTC)
+
     def call(i):
-        if op == "List":
+        if op == "Availability.List":
+            # FreeBusyMerged, as the broker asks (exchangelib sends a
+            # GetServerTimeZones before each GetUserAvailability)
+            got = list(a.protocol.get_free_busy_info(
+                [(m, "Required", False) for m in AV_MAILBOXES],
+                av_start, av_end, merged_free_busy_interval=30,
+                requested_view="FreeBusyMerged"))
+            ev = sum(len(v.calendar_events or []) for v in got)
+            if len(got) != len(AV_MAILBOXES) or ev != AV_ROWS:
+                raise RuntimeError("Availability.List: %d views, %d events"
+                                   % (len(got), ev))
+        elif op == "Task.List":
+            # a FindItem and a GetItem (body is not a FindItem property),
+            # as the broker
+            got = list(a.tasks.all().order_by("-datetime_created")
+                       .only(*TASK_FIELDS)[:PAGE])
+            if len(got) != PAGE or not got[0].subject:
+                raise RuntimeError("Task.List: %d items" % len(got))
+        elif op == "Task.Create":
+            # one CreateItem (the broker also reads the task back)
+            t = Task(folder=a.tasks, subject="%s %d" % (TASK_SUBJECT, i),
+                     body=TASK_BODY, start_date=EWSDate(2030, 3, 11),
+                     due_date=EWSDate(2030, 3, 15), status="InProgress",
+                     percent_complete=decimal.Decimal(40),
+                     importance="High")
+            t.save()
+            if not t.id:
+                raise RuntimeError("Task.Create: no id")
+        elif op == "Email.List":
             got = list(a.inbox.all().order_by("-datetime_received")
                        .only(*only)[:PAGE])
             if len(got) != PAGE:
                 raise RuntimeError("List: %d items" % len(got))
-        elif op == "Load":
+        elif op == "Email.Load":
             # the properties the broker's GetItem asks for (exchangelib
             # would otherwise ask for every field of a Message)
             got = list(a.fetch(ids=[ItemId(id=item_id)],
@@ -233,7 +295,9 @@ def exchangelib_worker(argv):
     return 0
 
 
-def run_exchangelib(url, auth, op, n, item_id, mock_pid):
+def run_exchangelib(url, auth, op, n, item_id, mock):
+    mock_pid = mock.proc.pid
+    q0 = mock.stats().get("requests", 0)
     m0 = cpu_seconds(mock_pid)
     p = subprocess.run(
         ["/usr/bin/python3", os.path.abspath(__file__), "--exchangelib",
@@ -244,6 +308,7 @@ def run_exchangelib(url, auth, op, n, item_id, mock_pid):
             auth, op, p.stderr[-1500:]))
     r = json.loads(p.stdout.strip().splitlines()[-1])
     r["mock_cpu"] = cpu_seconds(mock_pid) - m0
+    r["requests"] = mock.stats().get("requests", 0) - q0
     return r
 
 
@@ -255,6 +320,9 @@ def main():
     ap.add_argument("--calls", type=int, default=50,
                     help="calls on the kept connection per run and sender")
     ap.add_argument("--auth", default="basic,ntlm")
+    ap.add_argument("--ops", default=",".join(ALL_OPS),
+                    help="operations, comma-separated, of: "
+                    + ", ".join(ALL_OPS))
     ap.add_argument("--markdown")
     ap.add_argument("--json")
     ap.add_argument("--exchangelib", nargs=5)
@@ -272,29 +340,59 @@ def main():
     for x in auths:
         if x not in ("basic", "ntlm"):
             sys.exit("bench.py: --auth takes basic and/or ntlm, not %r" % x)
+    global OPS
+    want = [x.strip() for x in opts.ops.split(",") if x.strip()]
+    for x in want:
+        if x not in ALL_OPS:
+            sys.exit("bench.py: --ops takes %s, not %r"
+                     % (", ".join(ALL_OPS), x))
+    if not want:
+        sys.exit("bench.py: --ops names no operation")
+    OPS = tuple(x for x in ALL_OPS if x in want)
     n = opts.calls
+    cap_mock = None
     tmp = tempfile.mkdtemp(prefix="sb-bench-ews-")
     mocks = {}
     results = {"runs": [], "calls": n, "runs_n": opts.runs, "auths": auths,
-               "load": [], "env": environment()}
+               "ops": list(OPS), "warm_op": warm_op(), "load": [],
+               "env": environment()}
     try:
         fresh_bin = build_fresh(tmp)
         for x in auths:
             mocks[x] = MockEWS(["--auth", x, "--lifetime", "3600"]).start()
+        # the requests are captured through a proxy with Basic: without a
+        # Basic mock among those timed, one more, seeded alike, for that
+        seeded = dict(mocks)
+        if "basic" not in mocks:
+            seeded["cap"] = cap_mock = MockEWS(
+                ["--auth", "basic", "--lifetime", "3600"]).start()
+        cap = "basic" if "basic" in mocks else "cap"
         ids = {}
-        for x, m in mocks.items():
+        for x, m in seeded.items():
             m.ok("reset")
             ids[x] = m.ok("deliver", {
                 "mailbox": ALICE, "from": CAROL, "to": [ALICE], "cc": [BOB],
                 "subject": "Inbox message {n}", "body": BODY,
                 "count": PAGE})["ids"]
-        bodies = capture(sbtest, mocks[auths[0]], ids[auths[0]][0], tmp)
+            seed_calendars(m)
+        task_ref = seed_tasks(sbtest, seeded, tmp)
+        bodies = capture(sbtest, seeded[cap], ids[cap][0], tmp)
+        results["requests"] = {op: [q["op"] for q in bodies[op]]
+                               for op in OPS}
         for x in auths:
-            if x != auths[0]:
-                # the captured Load names an item of the first mock: the
-                # other mock's items have other ids
+            if x != cap:
+                # the captured Email.Load names an item of the capture's
+                # mock, Task.Create's GetItem the task it created there:
+                # the other mocks' items have other ids (a task created
+                # there with the same inputs stands for the latter)
+                swaps = [(ids[cap][0], ids[x][0])]
+                if "Task.Create" in OPS:
+                    swaps.append((bodies["Task.Create_answer"]["Id"],
+                                  task_ref[x]))
                 bodies.setdefault("by_auth", {})[x] = swap_id(
-                    bodies, ids[auths[0]][0], ids[x][0], tmp, x)
+                    bodies, swaps, tmp, x)
+        for x, m in mocks.items():
+            check_bodies(m, x, bodies.get("by_auth", {}).get(x, bodies))
         for run in range(opts.runs):
             results["load"].append(os.getloadavg()[0])
             print("run %d of %d (load %.1f)" % (run + 1, opts.runs,
@@ -315,6 +413,8 @@ def main():
     finally:
         for m in mocks.values():
             m.stop()
+        if cap_mock:
+            cap_mock.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     summary = summarize(results)
     print_summary(summary)
@@ -336,7 +436,10 @@ def instance_cfg(name, url, auth):
 def capture(sbtest, mock, item_id, tmp, tag="basic"):
     """The SOAP requests the broker sends for one call of each method,
     recorded through a proxy in front of the mock (Basic authentication,
-    whatever the auth: the bodies do not depend on it)."""
+    whatever the auth: the bodies do not depend on it).  Each method is
+    called twice and the second call's requests are kept: the calls on a
+    kept connection are what is compared, and a first call may ask for
+    what the instance then remembers (Email.Send: Sent Items' FolderId)."""
     srv, seen = start_recorder(mock.port)
     out = {}
     try:
@@ -344,15 +447,16 @@ def capture(sbtest, mock, item_id, tmp, tag="basic"):
         cfg = "[module exchange-ews]\nenabled = yes\n" + instance_cfg(
             "cap", url, "basic")
         with sbtest.Daemon(cfg, server_extra="log_level = warn\n") as d:
-            for op, inp in (("List", {"PageSize": PAGE}),
-                            ("Load", {"Id": item_id}),
-                            ("Send", {"To": [BOB], "Subject": SUBJECT,
-                                      "Body": BODY})):
-                k = len(seen)
-                st, b = d.call("cap/Email." + op, inp)
-                if st != 200:
-                    raise RuntimeError("capture: Email.%s answered %d: %s"
-                                       % (op, st, b))
+            for op in OPS:
+                inp = op_inputs(op, item_id)
+                for _ in range(2):
+                    k = len(seen)
+                    st, b = d.call("cap/" + op, inp)
+                    if st != 200:
+                        raise RuntimeError("capture: %s answered %d: %s"
+                                           % (op, st, b))
+                check_answer(op, b)
+                out[op + "_answer"] = (b.get("rows") or [{}])[0]
                 reqs = []
                 for j, (path, hdrs, body) in enumerate(seen[k:]):
                     f = os.path.join(tmp, "%s-%s-%d.xml" % (tag, op, j))
@@ -376,23 +480,111 @@ def capture(sbtest, mock, item_id, tmp, tag="basic"):
     return out
 
 
-def swap_id(bodies, old, new, tmp, tag):
-    """The captured requests with item id old replaced by new (the
-    requests sent to another mock, whose items have other ids)."""
+def op_inputs(op, item_id):
+    """The inputs of one call of op through the daemon."""
+    return {"Email.List": {"PageSize": PAGE},
+            "Email.Load": {"Id": item_id},
+            "Email.Send": {"To": [BOB], "Subject": SUBJECT, "Body": BODY},
+            "Availability.List": {"Mailboxes": list(AV_MAILBOXES),
+                                  "WindowStart": AV_START,
+                                  "WindowEnd": AV_END, "PageSize": 1000},
+            "Task.List": {"PageSize": PAGE},
+            "Task.Create": TASK_INPUTS}[op]
+
+
+def check_answer(op, b):
+    """The capture's answer is the one the bench means to time."""
+    rows_ = b.get("rows") or []
+    want = {"Email.List": PAGE, "Email.Load": 1, "Availability.List": AV_ROWS,
+            "Task.List": PAGE, "Task.Create": 1}.get(op)
+    if want is not None and (len(rows_) != want or b.get("more")):
+        raise RuntimeError("capture: %s gave %d rows (more: %r), not %d"
+                           % (op, len(rows_), b.get("more"), want))
+
+
+def seed_calendars(m):
+    """AV_DAY's events on every weekday of the window, in each of the
+    three mailboxes' calendars."""
+    for mb in AV_MAILBOXES:
+        for day in range(11, 16):
+            for h, mins, t in AV_DAY:
+                end = h * 60 + mins
+                m.ok("calendar", {
+                    "mailbox": mb,
+                    "start": "2030-03-%02dT%02d:00:00Z" % (day, h),
+                    "end": "2030-03-%02dT%02d:%02d:00Z" % (day, end // 60,
+                                                           end % 60),
+                    "legacy_free_busy": t})
+
+
+def seed_tasks(sbtest, mocks, tmp):
+    """PAGE tasks in each mock's Tasks folder, through a daemon with an
+    instance per mock; returns {auth: Id of the first} (a task made with
+    Task.Create's inputs).  mocks: {auth: mock}, "cap" a Basic one."""
+    if not any(op.startswith("Task.") for op in OPS):
+        return {}
+    cfg = "[module exchange-ews]\nenabled = yes\n"
+    for x, m in mocks.items():
+        cfg += instance_cfg("seed" + x, m.url, "basic" if x == "cap" else x)
+    ref = {}
+    with sbtest.Daemon(cfg, server_extra="log_level = warn\n") as d:
+        for x in mocks:
+            for i in range(PAGE):
+                inp = dict(TASK_INPUTS)
+                if i:
+                    inp["Subject"] = "%s %d" % (TASK_SUBJECT, i)
+                st, b = d.call("seed%s/Task.Create" % x, inp)
+                if st != 200:
+                    raise RuntimeError("seed: Task.Create answered %d: %s"
+                                       % (st, b))
+                if not i:
+                    ref[x] = b["rows"][0]["Id"]
+    return ref
+
+
+def check_bodies(m, auth, b):
+    """Each captured request posted once by curl to mock m answers 200
+    without an error response message (an id of another mock would
+    answer ErrorItemNotFound, fast, and be timed as if it were the
+    operation)."""
+    for op in OPS:
+        for q in b[op]:
+            args = ["curl", "-sS", "-w", "\n%{http_code}", "-H", "Expect:",
+                    "--data-binary", "@" + q["file"], "--" + auth,
+                    "-u", "%s:%s" % (ALICE, PW)]
+            for h in q["headers"]:
+                args += ["-H", h]
+            p = subprocess.run(args + [m.url], capture_output=True,
+                               text=True, timeout=60)
+            body, _, code = p.stdout.rpartition("\n")
+            if code != "200" or 'ResponseClass="Error"' in body \
+                    or 'ResponseClass="Warning"' in body:
+                raise RuntimeError("%s %s %s: curl's request answered %s: %s"
+                                   % (auth, op, q["op"], code, body[:800]))
+
+
+def swap_id(bodies, swaps, tmp, tag):
+    """The captured requests with each item id old replaced by new, for
+    (old, new) in swaps (the requests sent to another mock, whose items
+    have other ids)."""
     out = dict(bodies)
     out.pop("by_auth", None)
     for op in OPS:
         reqs = []
         for j, q in enumerate(bodies[op]):
             with open(q["file"], "rb") as fh:
-                body = fh.read().replace(old.encode(), new.encode())
+                body = fh.read()
+            for old, new in swaps:
+                body = body.replace(old.encode(), new.encode())
             f = os.path.join(tmp, "%s-%s-%d.xml" % (tag, op, j))
             with open(f, "wb") as fh:
                 fh.write(body)
             reqs.append(dict(q, file=f))
         out[op] = reqs
         with open(bodies[op + "_inputs"]) as fh:
-            inp = fh.read().replace(old, new)
+            inp = fh.read()
+        for old, new in swaps:
+            inp = inp.replace(old, new)
         f = os.path.join(tmp, "%s-%s.json" % (tag, op))
         with open(f, "w") as fh:
             fh.write(inp)
@@ -442,11 +634,12 @@ def timed_op(r, d, pid, x, m, op, b, n, fresh_bin):
     per = max(2, n // ROUNDS)
     reqs = b[op]
     k = len(reqs)
-    url = "%s/v1/call/%s%s/Email/%s" % (d.url, x, op.lower(), op)
+    url = "%s/v1/call/%s/%s" % (d.url, instance_name(x, op),
+                                op.replace(".", "/"))
     r.update(daemon=[], curl=[], daemon_cpu=0.0, daemon_mock_cpu=0.0,
              curl_mock_cpu=0.0, daemon_calls=0, curl_calls=0,
-             daemon_upstream_conns=0, curl_conns=0)
-    if op == "Send":
+             daemon_upstream_conns=0, curl_conns=0, daemon_requests=0)
+    if op == "Email.Send":
         r["curl_fresh"] = []
     for rnd in range(ROUNDS):
         # 1. the daemon: one client connection; the instance keeps its
@@ -455,14 +648,17 @@ def timed_op(r, d, pid, x, m, op, b, n, fresh_bin):
         for _ in range(per + 1):
             args += curl_transfer(url, b[op + "_inputs"],
                                   ["Content-Type: application/json"])
-        m0 = m.stats().get("connections", 0)
+        st0 = m.stats()
+        m0, q0 = st0.get("connections", 0), st0.get("requests", 0)
         dc0, mc0 = cpu_threads(pid), cpu_seconds(m.proc.pid)
         out = run_curl(args, per + 1)
         r["daemon_cpu"] += cpu_threads(pid) - dc0
         r["daemon_mock_cpu"] += cpu_seconds(mpid) - mc0
         r["daemon_calls"] += per + 1
         # (less the connection of this stats request)
-        r["daemon_upstream_conns"] += m.stats().get("connections", 0) - m0 - 1
+        st1 = m.stats()
+        r["daemon_upstream_conns"] += st1.get("connections", 0) - m0 - 1
+        r["daemon_requests"] += st1.get("requests", 0) - q0
         bad = [o for o in out if o[0] != 200]
         if bad:
             raise RuntimeError("daemon %s/%s: status %s" % (x, op, bad[:3]))
@@ -486,9 +682,19 @@ def timed_op(r, d, pid, x, m, op, b, n, fresh_bin):
         # 2b. Send on a new connection per message, as the broker sends
         #     (libcurl, FRESH_CONNECT + FORBID_REUSE); the first of each
         #     process is dropped (its first use of libcurl and OpenSSL)
-        if op == "Send":
+        if op == "Email.Send":
             out = run_fresh(fresh_bin, m.url, reqs[0], x, per + 1)
             r["curl_fresh"] += [o[1] for o in out[1:]]
+
+
+def warm_op():
+    """The operation of a new daemon's first call (Email.Load, a read,
+    when it is chosen)."""
+    return "Email.Load" if "Email.Load" in OPS else OPS[0]
+
+
+def instance_name(x, op):
+    return x + op.lower().replace(".", "")
 
 
 def one_run(sbtest, mocks, ids, bodies, n, tmp, fresh_bin):
@@ -497,7 +703,7 @@ def one_run(sbtest, mocks, ids, bodies, n, tmp, fresh_bin):
     cfg = "[module exchange-ews]\nenabled = yes\n"
     for x, m in mocks.items():
         for op in OPS:
-            cfg += instance_cfg("%s%s" % (x, op.lower()), m.url, x)
+            cfg += instance_cfg(instance_name(x, op), m.url, x)
     first = list(mocks)[0]
     cfg += instance_cfg("warm", mocks[first].url, first)
     res = {}
@@ -508,19 +714,20 @@ def one_run(sbtest, mocks, ids, bodies, n, tmp, fresh_bin):
         # use) is timed here, not in the first call of a connection below
         time.sleep(0.5)
         out = run_curl(curl_transfer(
-            "%s/v1/call/warm/Email/Load" % d.url,
-            bodies.get("by_auth", {}).get(first, bodies)["Load_inputs"],
+            "%s/v1/call/warm/%s" % (d.url, warm_op().replace(".", "/")),
+            bodies.get("by_auth", {}).get(first, bodies)[
+                warm_op() + "_inputs"],
             ["Content-Type: application/json"])[1:], 1)
         res["process_first"] = out[0][1]
         for x, m in mocks.items():
-            mpid = m.proc.pid
             b = bodies.get("by_auth", {}).get(x, bodies)
             for op in OPS:
                 r = res.setdefault(x, {}).setdefault(op, {})
                 timed_op(r, d, pid, x, m, op, b, n, fresh_bin)
                 # 3. exchangelib
-                e = run_exchangelib(m.url, x, op, n, ids[x][0], mpid)
+                e = run_exchangelib(m.url, x, op, n, ids[x][0], m)
                 r["exchangelib"] = e["times"]
+                r["exchangelib_requests"] = e["requests"]
                 r["exchangelib_cpu"] = e["cpu"]
                 r["exchangelib_mock_cpu"] = e["mock_cpu"]
     return res
@@ -546,7 +753,7 @@ def summarize(results):
                             # calls per second on one connection
                             "rate": median([(len(r[who]) - 1) /
                                             sum(r[who][1:]) for r in runs])}
-            if op == "Send":
+            if op == "Email.Send":
                 fr = [median(r["curl_fresh"]) for r in runs]
                 row["curl_fresh"] = {"kept": median(fr), "kept_min": min(fr),
                                      "kept_max": max(fr)}
@@ -555,14 +762,16 @@ def summarize(results):
             row["lat_ratio"] = median(ratios)
             row["lat_ratio_min"], row["lat_ratio_max"] = min(ratios), \
                 max(ratios)
-            if op == "Send":
+            if op == "Email.Send":
                 fr = [median(r["daemon"][1:]) / median(r["curl_fresh"])
                       for r in runs]
                 row["lat_ratio_fresh"] = median(fr)
                 row["lat_ratio_fresh_min"] = min(fr)
                 row["lat_ratio_fresh_max"] = max(fr)
-            tp = [sum(r["exchangelib"][1:]) / sum(r["daemon"][1:])
-                  for r in runs]
+            # mean time per call (the senders may make different numbers
+            # of calls: ROUNDS rounds of CALLS / ROUNDS, at least 2)
+            tp = [statistics.mean(r["exchangelib"][1:]) /
+                  statistics.mean(r["daemon"][1:]) for r in runs]
             row["tp_ratio"] = median(tp)
             row["tp_ratio_min"], row["tp_ratio_max"] = min(tp), max(tp)
             # CPU per call of the client side (daemon process vs the
@@ -582,6 +791,12 @@ def summarize(results):
             row["upstream_conns"] = median([r["daemon_upstream_conns"]
                                             for r in runs])
             row["curl_conns"] = median([r["curl_conns"] for r in runs])
+            # SOAP requests the mock answered per call
+            row["daemon_reqs"] = median([r["daemon_requests"] /
+                                         r["daemon_calls"] for r in runs])
+            row["curl_reqs"] = len(results["requests"][op])
+            row["exchangelib_reqs"] = median([r["exchangelib_requests"] /
+                                              (n + 1) for r in runs])
             s["%s/%s" % (x, op)] = row
     pf = [r["process_first"] for r in results["runs"]]
     s["process_first"] = {"median": median(pf), "min": min(pf),
@@ -589,19 +804,24 @@ def summarize(results):
     return s
 
 
+def reqs(v):
+    """Requests per call: whole numbers as such."""
+    return "%d" % v if abs(v - round(v)) < 0.005 else "%.2f" % v
+
+
 def ms(v):
     return "%.2f" % (v * 1000)
 
 
 def print_summary(s):
-    print("\n%-11s %-6s %8s %8s %8s %8s %7s %7s %8s" % (
+    print("\n%-23s %-11s %8s %8s %8s %8s %7s %8s" % (
         "auth/op", "who", "first", "kept", "min", "max", "calls/s",
-        "", "cpu/call"))
+        "cpu/call"))
     for key, row in s.items():
         if key == "process_first":
-            print("first call of a new daemon process (Email.Load): "
-                  "%s ms (%s..%s)" % (ms(row["median"]), ms(row["min"]),
-                                      ms(row["max"])))
+            print("first call of a new daemon process (%s): "
+                  "%s ms (%s..%s)" % (warm_op(), ms(row["median"]),
+                                      ms(row["min"]), ms(row["max"])))
             continue
         for who in ("daemon", "curl", "curl_fresh", "exchangelib"):
             if who not in row:
@@ -612,11 +832,11 @@ def print_summary(s):
                 cpu = ms(row["daemon_cpu"])
             elif who == "exchangelib":
                 cpu = ms(row["exchangelib_cpu"])
-            print("%-11s %-11s %8s %8s %8s %8s %7s %8s" % (
+            print("%-23s %-11s %8s %8s %8s %8s %7s %8s" % (
                 key, who, ms(w["first"]) if "first" in w else "-",
                 ms(w["kept"]), ms(w["kept_min"]), ms(w["kept_max"]),
                 "%.0f" % w["rate"] if "rate" in w else "-", cpu))
-        print("%-11s daemon/curl latency %.2f (%.2f..%.2f)%s; "
+        print("%-23s daemon/curl latency %.2f (%.2f..%.2f)%s; "
               "daemon/exchangelib throughput %.1f (%.1f..%.1f); "
               "exchangelib/daemon CPU per call %.1f" % (
                   key, row["lat_ratio"], row["lat_ratio_min"],
@@ -656,9 +876,9 @@ def environment():
 
 def kept_calls(results):
     """Calls on the kept connection per sender in one run (the daemon's
-    List of the first run: all are alike)."""
+    first operation of the first run: all are alike)."""
     r = results["runs"][0]
-    return len(r[results["auths"][0]]["List"]["daemon"]) - 1
+    return len(r[results["auths"][0]][results["ops"][0]]["daemon"]) - 1
 
 
 def rows(s):
@@ -695,7 +915,7 @@ def markdown(results, s):
         return "%s (%s–%s)" % (ms(w[k]), ms(w[k + "_min"]), ms(w[k + "_max"]))
     for key, row in rows(s):
         x, op = key.split("/")
-        lines.append("| %s | Email.%s | %s | %s | %s | %s | **%.2f×** "
+        lines.append("| %s | %s | %s | %s | %s | %s | **%.2f×** "
                      "(%.2f–%.2f) | %s | %s |" % (
                          x, op, cell(row["daemon"], "first"),
                          cell(row["daemon"], "kept"),
@@ -720,20 +940,31 @@ def markdown(results, s):
         "| auth | operation | svcbroker calls/s | exchangelib calls/s | "
         "svcbroker / exchangelib | daemon CPU | exchangelib CPU | "
         "exchangelib / daemon CPU | mock CPU (svcbroker / curl / "
+        "exchangelib) | SOAP requests per call (svcbroker / curl / "
         "exchangelib) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for key, row in rows(s):
         x, op = key.split("/")
-        lines.append("| %s | Email.%s | %.0f | %.0f | **%.1f×** "
-                     "(%.1f–%.1f) | %s | %s | %.0f× | %s / %s / %s |" % (
+        lines.append("| %s | %s | %.0f | %.0f | **%.1f×** "
+                     "(%.1f–%.1f) | %s | %s | %.0f× | %s / %s / %s | "
+                     "%s / %s / %s |" % (
                          x, op, row["daemon"]["rate"],
                          row["exchangelib"]["rate"], row["tp_ratio"],
                          row["tp_ratio_min"], row["tp_ratio_max"],
                          ms(row["daemon_cpu"]), ms(row["exchangelib_cpu"]),
                          row["cpu_ratio"], ms(row["mock_cpu_daemon"]),
                          ms(row["mock_cpu_curl"]),
-                         ms(row["mock_cpu_exchangelib"])))
+                         ms(row["mock_cpu_exchangelib"]),
+                         reqs(row["daemon_reqs"]), row["curl_reqs"],
+                         reqs(row["exchangelib_reqs"])))
+    lines += ["", "The broker's requests, as curl posts them: " + "; ".join(
+        "%s %s" % (op, " + ".join(q)) for op, q in
+        results["requests"].items()) + ".  First call of a new daemon "
+        "process (%s, on an instance of its own): %s ms (%s–%s)." % (
+            results.get("warm_op", "Email.Load"),
+            ms(s["process_first"]["median"]), ms(s["process_first"]["min"]),
+            ms(s["process_first"]["max"]))]
     ms_ = results.get("mock_stats", {})
     lines += ["", "Mock totals: " + "; ".join(
         "%s: %s requests, %s NTLM handshakes, %d schema "

@@ -1,7 +1,8 @@
 #!/bin/sh
-# exchange-ews benchmark (not a test): Email.List, Email.Load and
-# Email.Send against the mock EWS server (tests/mock/ews_server.py) through
-# svcbrokerd's HTTP API, side by side in every run with curl posting the
+# exchange-ews benchmark (not a test): Email.List, Email.Load, Email.Send,
+# Availability.List, Task.List and Task.Create against the mock EWS server
+# (tests/mock/ews_server.py) through svcbrokerd's HTTP API, side by side
+# in every run with curl posting the
 # very SOAP requests the broker sends on a kept, authenticated connection
 # (latency ratio) and with exchangelib doing the same operations
 # (throughput ratio); Basic and NTLM; the first call of a connection apart.
@@ -10,7 +11,9 @@
 #
 # Environment: RUNS (default 5), CALLS (calls per run on the kept
 # connection, per sender, operation and authentication; default 50),
-# AUTH (default basic,ntlm), WRITE=1 to put the figures into the
+# AUTH (default basic,ntlm), OPS (default all: Email.List,Email.Load,
+# Email.Send,Availability.List,Task.List,Task.Create; a comma-separated
+# choice of them), WRITE=1 to put the figures into the
 # "## exchange-ews" section of docs/performance.md (only the block between
 # its "bench/ews figures" markers is replaced; without the section, one is
 # appended); by default nothing is written.
@@ -23,6 +26,7 @@ bdir=$(cd "${1:-$top/build}" && pwd)
 RUNS=${RUNS:-5}
 CALLS=${CALLS:-50}
 AUTH=${AUTH:-basic,ntlm}
+OPS=${OPS:-Email.List,Email.Load,Email.Send,Availability.List,Task.List,Task.Create}
 WRITE=${WRITE:-0}
 
 for tool in curl "${CC:-cc}" /usr/bin/python3; do
@@ -45,7 +49,7 @@ trap 'rm -rf "$tmp"' EXIT
 trap 'exit 1' INT TERM HUP
 
 /usr/bin/python3 "$top/bench/ews/bench.py" --build "$bdir" --runs "$RUNS" \
-	--calls "$CALLS" --auth "$AUTH" --markdown "$tmp/ews.md" --json "$tmp/ews.json"
+	--calls "$CALLS" --auth "$AUTH" --ops "$OPS" --markdown "$tmp/ews.md" --json "$tmp/ews.json"
 if [ -n "${KEEP_JSON:-}" ]; then
 	cp "$tmp/ews.json" "$KEEP_JSON"
 fi
