@@ -36,12 +36,17 @@ failures="$top/build/test-failures.txt"
 mkdir -p "$top/build"
 : >"$results"
 : >"$failures"
+phase_start=$(date +%s)
 count() { # count LABEL BUILD_DIR [--tests-from OUT]: add that run's counts to $results
 	label=$1
 	shift
 	/usr/bin/python3 "$top/scripts/count-results.py" --label "$label" \
 		--failures "$failures" "$@" >>"$results" || status=1
 	tail -n 1 "$results"
+	# how long the phase took, on stderr (the counts stay on stdout)
+	now=$(date +%s)
+	echo "test.sh: $label took $((now - phase_start)) s" >&2
+	phase_start=$now
 }
 run_suite() { # run_suite BUILD_DIR [configure args...]
 	bdir=$1
