@@ -55,13 +55,28 @@ enum sb_status ews_page_read(const struct sb_call *call,
 
 size_t ews_page_first(const struct ews_page *pg, const uint64_t *keys, size_t n)
 {
-	if (pg->last)
-		for (size_t k = 0; k < n; k++)
-			if (keys[k] == pg->last)
-				return k + 1;
-	/* the last row shown is gone: the next one moved up into its place */
-	int64_t off = pg->offset > 0 && pg->last ? pg->offset - 1 : pg->offset;
-	return (uint64_t)off > n ? n : (size_t)off;
+	/* where the last row shown was: offset - 1 */
+	size_t at =
+	    pg->offset > 0
+		? (uint64_t)(pg->offset - 1) < n ? (size_t)(pg->offset - 1) : n
+		: 0;
+	if (pg->last && pg->offset > 0) {
+		/* the row of that key nearest to its old place (rows before
+		 * it may have come or gone; equal rows, such as two equal
+		 * busy periods, are told apart by their place) */
+		for (size_t d = 0; d <= n; d++) {
+			if (at + d < n && keys[at + d] == pg->last)
+				return at + d + 1;
+			if (d && d <= at && keys[at - d] == pg->last)
+				return at - d + 1;
+			if (at + d >= n && d > at)
+				break;
+		}
+		/* the last row shown is gone: the next one moved up into its
+		 * place */
+		return at;
+	}
+	return (uint64_t)pg->offset > n ? n : (size_t)pg->offset;
 }
 
 enum sb_status ews_page_next(struct sb_result *r, const char *const *bind,

@@ -187,6 +187,28 @@ def availability_tests(d, ews):
     c.eq((st, err(b).get("code")), (400, "ErrorInvalidPageToken"),
          "Availability.List: a token of other inputs is refused")
 
+    # two equal rows (a double booking): told apart by their place, each
+    # shown once, and the listing ends
+    dup_day = "2030-03-18"
+    for _ in range(2):
+        ews.ok("calendar", {"mailbox": BOB, "start": dup_day + "T09:00:00Z",
+                            "end": dup_day + "T10:00:00Z",
+                            "legacy_free_busy": "Busy"})
+    ews.ok("calendar", {"mailbox": BOB, "start": dup_day + "T11:00:00Z",
+                        "end": dup_day + "T12:00:00Z",
+                        "legacy_free_busy": "Busy"})
+    dup = {"Mailboxes": [BOB], "WindowStart": dup_day + "T00:00:00Z",
+           "WindowEnd": dup_day + "T23:00:00Z"}
+    st, b = d.call("ews/Availability.List", dup)
+    whole = [(r["Start"], r["End"]) for r in rows(b)]
+    dup_rows, pages, st = all_pages(d, "ews/Availability.List", dup, 1)
+    c.eq(whole, [(dup_day + "T09:00:00Z", dup_day + "T10:00:00Z")] * 2 +
+         [(dup_day + "T11:00:00Z", dup_day + "T12:00:00Z")],
+         "Availability.List: two equal busy periods are two rows")
+    c.eq((st, [(r["Start"], r["End"]) for r in dup_rows], pages),
+         (200, whole, len(whole)),
+         "Availability.List: equal rows page by one, each once, and end")
+
     small = {"Mailboxes": [BOB], "WindowStart": DAY + "T08:00:00Z",
              "WindowEnd": DAY + "T12:00:00Z", "Interval": 60}
     st, b = d.call("ews/Availability.List", small)
