@@ -934,6 +934,10 @@ static enum sb_status appt_apply(struct appt *a, const struct sb_call *call,
 		if (ev && end == start)
 			end = start + 86400;
 	}
+	/* Start alone moves the item and keeps its duration (as Exchange
+	 * does) */
+	if (sv && !ev && start <= MAPI_EPOCH_MAX - (a->end - a->start))
+		end = start + (a->end - a->start);
 	if (start < MAPI_EPOCH_MIN || end > MAPI_EPOCH_MAX)
 		return sb_error_set(err, SB_ERR_INVALID_INPUT,
 				    "ErrorCalendarOutOfRange",

@@ -622,7 +622,12 @@ static enum sb_status read_fields(const struct sb_call *call, struct mtg *m,
 				    "End: expected an ISO 8601 date-time "
 				    "with offset");
 	bool was_all_day = m->all_day;
+	int64_t dur = m->end - m->start;
 	sb_call_bool(call, "IsAllDay", &m->all_day);
+	if (m->all_day != was_all_day && (!start || !end))
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "IsAllDay: changing it needs Start and "
+				    "End too");
 	if (m->all_day && (start || end || !was_all_day)) {
 		if (start)
 			date_of(start, &m->start);
@@ -633,6 +638,10 @@ static enum sb_status read_fields(const struct sb_call *call, struct mtg *m,
 		if (m->end <= m->start)
 			m->end = m->start + 86400;
 	}
+	/* Start alone moves the meeting and keeps its duration (as Exchange
+	 * does) */
+	if (start && !end && m->start <= MAPI_EPOCH_MAX - dur)
+		m->end = m->start + dur;
 	if (start || end || m->all_day != was_all_day)
 		*timing = true;
 	if (m->start < MAPI_EPOCH_MIN || m->end > MAPI_EPOCH_MAX)

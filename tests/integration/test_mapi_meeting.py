@@ -280,6 +280,12 @@ with sbtest.Daemon(conf) as d:
     t.eq({r.get("Email"): r.get("ResponseStatus") for r in lst}.get(CAROL), "Tentative",
          "the organizer sees Tentative")
 
+    # IsAllDay changes only with Start and End (as Appointment.Update)
+    st, b = d.call("local/Meeting.Update", {"Id": mid, "IsAllDay": True,
+                                            "Mailbox": ALICE})
+    t.ok(st == 400 and "IsAllDay" in b.get("error", {}).get("message", ""),
+         "Meeting.Update IsAllDay alone: 400", b)
+
     # The Appointment methods do not change a meeting behind its
     # attendees' backs.
     with open(ics_path(ALICE, mid), "rb") as f:

@@ -243,7 +243,8 @@ with sbtest.Daemon(conf) as d:
            ({"Recurrence": "FREQ=WEEKLY;COUNT=2;UNTIL=20270101"}, "Recurrence"),
            ({"Reminder": -5}, "Reminder"),
            ({"Reminder": 50000}, "Reminder"),
-           ({"Start": iso(s2 + dt.timedelta(hours=2))}, "before Start"),
+           ({"Start": iso(s2 + dt.timedelta(hours=2)),
+             "End": iso(s2 + dt.timedelta(hours=1))}, "before Start"),
            ({"End": iso(s2 - dt.timedelta(hours=1))}, "before Start"),
            ({"IsAllDay": True}, "IsAllDay"),
            ({"Start": "tomorrow"}, "Start"),
@@ -254,6 +255,20 @@ with sbtest.Daemon(conf) as d:
         t.ok(st == 400 and name in error(b)[2], "400 naming %s for %r" % (name, inputs),
              "(%r %r)" % (st, b))
     t.eq(read(path), before, "no bad input changed the file")
+    # Start alone moves the item and keeps its duration, as exchange-ews
+    st, b = d.call("local/Appointment.Load", {"Id": aid})
+    was = row(b)
+    dur = dt.datetime.fromisoformat(was["End"].replace("Z", "+00:00")) - \
+        dt.datetime.fromisoformat(was["Start"].replace("Z", "+00:00"))
+    later = s2 + dt.timedelta(hours=3)
+    st, b = d.call("local/Appointment.Update", {"Id": aid, "Start": iso(later)})
+    t.eq((st, row(b).get("Start"), row(b).get("End")),
+         (200, iso(later), iso(later + dur)),
+         "Start alone: moved, the duration kept")
+    st, b = d.call("local/Appointment.Update", {"Id": aid, "Start": was["Start"]})
+    t.eq((st, row(b).get("Start"), row(b).get("End")),
+         (200, was["Start"], was["End"]), "and back")
+    before = read(path)
     st, b = d.call("local/Appointment.Update", {"Subject": "no id"})
     t.ok(st == 400 and "Id" in error(b)[2], "400 without an Id", repr(b))
     st, b = d.call("local/Appointment.Update", {"Id": "../x", "Subject": "y"})
