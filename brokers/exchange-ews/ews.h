@@ -91,6 +91,9 @@ struct ews_zone *ews_zone_open(const char *name);
 /* The zone's offset from UTC at epoch t, in seconds (daylight saving
  * included); false when ICU cannot tell. */
 bool ews_zone_offset(struct ews_zone *z, int64_t t, int32_t *offset);
+/* The first instant of day y-m-d in the zone (its midnight; on a day
+ * whose midnight the clock skips, the first time it shows). */
+bool ews_zone_midnight(struct ews_zone *z, int y, int m, int d, int64_t *epoch);
 void ews_zone_close(struct ews_zone *z);
 
 /* ---- one operation (ews_client.c) --------------------------------------- */

@@ -119,12 +119,18 @@ static bool date_days(const char *s, int64_t *days)
 	return y2 == y && m2 == m && d2 == d; /* no 30 February */
 }
 
-/* Midnight of day `days` in the zone, as xs:dateTime in UTC. */
+/* Midnight of day `days` in the zone (its first instant when the clock
+ * skips midnight), as xs:dateTime in UTC. */
 static void date_out(const struct zone *z, int64_t days, char *out, size_t n)
 {
-	int64_t local = days * DAY;
-	int64_t t = local - zone_off(z, local);
-	t = local - zone_off(z, t);
+	int y, m, d;
+	int64_t t;
+	civil_from_days(days, &y, &m, &d);
+	if (!ews_zone_midnight(z->z, y, m, d, &t)) {
+		int64_t local = days * DAY;
+		t = local - zone_off(z, local);
+		t = local - zone_off(z, t);
+	}
 	sb_datetime_format(t, out, n);
 }
 

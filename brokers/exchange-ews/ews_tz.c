@@ -399,6 +399,23 @@ bool ews_zone_offset(struct ews_zone *z, int64_t t, int32_t *offset)
 	return true;
 }
 
+bool ews_zone_midnight(struct ews_zone *z, int y, int m, int d, int64_t *epoch)
+{
+	UErrorCode st = U_ZERO_ERROR;
+	/* a day whose midnight the clock skips starts at the first instant
+	 * it shows (America/Santiago's first day of daylight saving) */
+	ucal_setAttribute(z->cal, UCAL_SKIPPED_WALL_TIME,
+			  UCAL_WALLTIME_NEXT_VALID);
+	ucal_setAttribute(z->cal, UCAL_REPEATED_WALL_TIME, UCAL_WALLTIME_FIRST);
+	ucal_clear(z->cal);
+	ucal_setDateTime(z->cal, y, m - 1, d, 0, 0, 0, &st);
+	UDate ms = ucal_getMillis(z->cal, &st);
+	if (U_FAILURE(st))
+		return false;
+	*epoch = (int64_t)(ms / 1000.0);
+	return true;
+}
+
 void ews_zone_close(struct ews_zone *z)
 {
 	if (!z)

@@ -144,6 +144,29 @@ START_TEST(test_after_2037)
 }
 END_TEST
 
+/* A day whose midnight the clock skips (Santiago's first day of daylight
+ * saving) goes out as its first instant, 01:00 local, on that day. */
+START_TEST(test_skipped_midnight)
+{
+	struct zone z;
+	ck_assert(zone_read("America/Santiago", &z));
+	int64_t days;
+	ck_assert(date_days("2026-09-06", &days));
+	char out[32];
+	date_out(&z, days, out, sizeof(out));
+	ck_assert_str_eq(out, "2026-09-06T04:00:00Z"); /* 01:00 at -03:00 */
+	int64_t t;
+	ck_assert(sb_datetime_parse(out, &t));
+	int64_t local = t + zone_off(&z, t);
+	ck_assert_int_eq((local >= 0 ? local : local - DAY + 1) / DAY, days);
+	/* an ordinary day: 00:00 local */
+	ck_assert(date_days("2026-09-07", &days));
+	date_out(&z, days, out, sizeof(out));
+	ck_assert_str_eq(out, "2026-09-07T03:00:00Z");
+	zone_free(&z);
+}
+END_TEST
+
 /* A Windows id, any case, is the zone CLDR gives for it; UTC names are
  * UTC; names ICU does not list open nothing. */
 START_TEST(test_windows_ids)
@@ -263,6 +286,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_zone_matches_libc, 0, (int)nz);
 	tcase_add_test(tc, test_after_2037);
 	tcase_add_test(tc, test_windows_ids);
+	tcase_add_test(tc, test_skipped_midnight);
 	tcase_add_loop_test(tc, test_dates_round_trip, 0, (int)nz);
 	tcase_add_test(tc, test_dates_in);
 	suite_add_tcase(s, tc);
