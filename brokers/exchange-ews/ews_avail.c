@@ -217,9 +217,11 @@ static uint64_t row_key(const char *mailbox, const struct avail_row *row)
 
 /* The periods of one t:FreeBusyView: its CalendarEventArray, or, when the
  * server sent only the merged view, the runs of equal non-free digits of
- * its MergedFreeBusy (one digit per interval from the window's start). */
+ * its MergedFreeBusy (one digit per interval from the window's start, the
+ * last run ending at the window's end at the latest).  An event or digit
+ * that makes no sense is left out: one odd period never fails the List. */
 static enum sb_status view_rows(struct rows *rs, const xmlNode *view, size_t mb,
-				int64_t start, int64_t interval,
+				int64_t start, int64_t end, int64_t interval,
 				struct sb_error *err)
 {
 	xmlNode *arr =
@@ -234,11 +236,8 @@ static enum sb_status view_rows(struct rows *rs, const xmlNode *view, size_t mb,
 			row.kind = choice_of(busy_types, bt);
 			if (!answer_time(ev, "StartTime", &row.start) ||
 			    !answer_time(ev, "EndTime", &row.end) ||
-			    row.kind < 0)
-				return sb_error_set(
-				    err, SB_ERR_UPSTREAM, "invalid_response",
-				    "EWS answered a calendar event without "
-				    "valid StartTime, EndTime or BusyType");
+			    row.kind < 0 || row.end < row.start)
+				continue;
 			enum sb_status st = rows_add(rs, &row, err);
 			if (st != SB_OK)
 				return st;
@@ -254,17 +253,17 @@ static enum sb_status view_rows(struct rows *rs, const xmlNode *view, size_t mb,
 		size_t j = i + 1;
 		while (j < len && merged[j] == d)
 			j++;
-		if (d < '0' || d > '5')
-			return sb_error_set(err, SB_ERR_UPSTREAM,
-					    "invalid_response",
-					    "EWS answered a MergedFreeBusy "
-					    "digit out of 0..5");
-		if (d != '0') {
-			struct avail_row row = {
-			    .mailbox = mb,
-			    .start = start + (int64_t)i * interval * 60,
-			    .end = start + (int64_t)j * interval * 60,
-			    .kind = d - '0'};
+		int64_t rs_start = start + (int64_t)i * interval * 60;
+		int64_t rs_end = start + (int64_t)j * interval * 60;
+		if (rs_start >= end)
+			break; /* digits past the window */
+		if (rs_end > end)
+			rs_end = end;
+		if (d > '0' && d <= '5') {
+			struct avail_row row = {.mailbox = mb,
+						.start = rs_start,
+						.end = rs_end,
+						.kind = d - '0'};
 			enum sb_status st = rows_add(rs, &row, err);
 			if (st != SB_OK)
 				return st;
@@ -412,7 +411,7 @@ static enum sb_status availability_list(void *state, const struct sb_call *call,
 			st = view_rows(&rs,
 				       sb_xml_child(fb, SB_NS_EWS_MESSAGES,
 						    "FreeBusyView"),
-				       k, start, interval, err);
+				       k, start, end, interval, err);
 	}
 	if (st == SB_OK && k != n)
 		st = sb_error_set(err, SB_ERR_UPSTREAM, "invalid_response",

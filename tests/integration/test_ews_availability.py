@@ -233,6 +233,24 @@ def availability_tests(d, ews):
          [(z("09:00"), z("11:00"), "Busy"),
           (z("11:00"), z("12:00"), "Tentative")],
          "Availability.List: only MergedFreeBusy: its runs as periods")
+    # digits past the window are dropped, an odd digit left out
+    def merged_only(digits):
+        return ews_server.envelope(
+            "<m:GetUserAvailabilityResponse><m:FreeBusyResponseArray>"
+            "<m:FreeBusyResponse><m:ResponseMessage "
+            "ResponseClass=\"Success\"><m:ResponseCode>NoError"
+            "</m:ResponseCode></m:ResponseMessage><m:FreeBusyView>"
+            "<t:FreeBusyViewType>MergedOnly</t:FreeBusyViewType>"
+            "<t:MergedFreeBusy>%s</t:MergedFreeBusy></m:FreeBusyView>"
+            "</m:FreeBusyResponse></m:FreeBusyResponseArray>"
+            "</m:GetUserAvailabilityResponse>" % digits)
+    ews.ok("inject", {"operation": "GetUserAvailabilityRequest",
+                      "raw_status": 200, "raw": merged_only("0x213333")})
+    st, b = d.call("ews/Availability.List", small)
+    c.eq((st, [(r["Start"], r["End"], r["BusyType"]) for r in rows(b)]),
+         (200, [(z("10:00"), z("11:00"), "Busy"),
+                (z("11:00"), z("12:00"), "Tentative")]),
+         "Availability.List: an odd digit left out, none past WindowEnd")
 
     # per-mailbox errors: no free/busy shared is NoData, others fail
     def one_error(code):
