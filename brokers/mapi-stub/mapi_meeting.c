@@ -892,7 +892,17 @@ static void write_copies(struct mapi_store *s, const struct mtg *m,
 				       to->dir, MAPI_CALENDAR, m->id) &&
 			     access(path, F_OK) == 0;
 		enum sb_status st = SB_OK;
-		if (there || !existing_only)
+		/* a copy of a later version (an Update that overtook this
+		 * one between the organizer's file and the copies) stays */
+		struct mtg cur;
+		struct sb_error e2;
+		sb_error_clear(&e2);
+		bool newer = false;
+		if (there && mtg_load(to, m->id, &cur, NULL, &e2) == SB_OK) {
+			newer = cur.seq > m->seq;
+			mtg_free(&cur);
+		}
+		if ((there || !existing_only) && !newer)
 			st = mapi_ics_store(s, to, MAPI_CALENDAR, m->id, text,
 					    true, NULL, &err);
 		pthread_mutex_unlock(&to->ics_lock);
