@@ -550,6 +550,15 @@ bool mapi_ical_time_of(icalcomponent *cal, icalproperty *p, int64_t *epoch,
  * read as UTC) as epoch seconds. */
 bool mapi_ical_time_parse(const char *v, int64_t *epoch, bool *is_date);
 
+/* Minutes before the start of a VALARM's TRIGGER (a duration, before the
+ * start); -1 for any other. */
+int64_t mapi_ical_alarm_minutes(icalcomponent *alarm);
+/* The date an ISO 8601 value was written with (its first 10 characters),
+ * as midnight UTC: all-day items keep the caller's calendar date. */
+bool mapi_date_of(const char *iso, int64_t *out);
+/* The series' own VEVENT of cal: the first without RECURRENCE-ID. */
+icalcomponent *mapi_ical_master(icalcomponent *cal);
+
 /* Series expansion (Appointment.List and Meeting.List with a window).
  * Bounds: occurrences shown per series, and steps of libical's iterator
  * per series (a rule whose instances are rare, or that starts long before

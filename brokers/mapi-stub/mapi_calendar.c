@@ -114,26 +114,6 @@ static char *appt_ics(const struct appt *a, icaltimezone *z,
 	return text;
 }
 
-/* Minutes before the start of a VALARM's TRIGGER (a duration, before the
- * start); -1 for any other. */
-static int64_t trigger_minutes(icalcomponent *alarm)
-{
-	icalproperty *p =
-	    icalcomponent_get_first_property(alarm, ICAL_TRIGGER_PROPERTY);
-	if (!p)
-		return -1;
-	icalparameter *rel =
-	    icalproperty_get_first_parameter(p, ICAL_RELATED_PARAMETER);
-	if (rel && icalparameter_get_related(rel) == ICAL_RELATED_END)
-		return -1;
-	struct icaltriggertype tr = icalproperty_get_trigger(p);
-	if (!icaltime_is_null_time(tr.time) ||
-	    icaldurationtype_is_bad_duration(tr.duration))
-		return -1;
-	int secs = icaldurationtype_as_int(tr.duration);
-	return secs > 0 ? -1 : -secs / 60;
-}
-
 /* The Recurrence of a VEVENT's first RRULE: canonical when it is of the
  * shared subset, else as libical writes it (cleaned when the row is
  * made), so a series is never shown as a single item.  NULL when there is
@@ -207,25 +187,8 @@ static enum sb_status appt_fill(icalcomponent *cal, icalcomponent *c,
 	icalcomponent *al =
 	    icalcomponent_get_first_component(c, ICAL_VALARM_COMPONENT);
 	if (al)
-		a->reminder = trigger_minutes(al);
+		a->reminder = mapi_ical_alarm_minutes(al);
 	return SB_OK;
-}
-
-/* The series' own VEVENT: the first without RECURRENCE-ID. */
-static icalcomponent *master_of(icalcomponent *cal)
-{
-	icalcomponent *first = NULL;
-	for (icalcomponent *c =
-		 icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT);
-	     c;
-	     c = icalcomponent_get_next_component(cal, ICAL_VEVENT_COMPONENT)) {
-		if (!first)
-			first = c;
-		if (!icalcomponent_get_first_property(
-			c, ICAL_RECURRENCEID_PROPERTY))
-			return c;
-	}
-	return first;
 }
 
 static enum sb_status appt_parse(const char *text, const char *id,
@@ -235,7 +198,7 @@ static enum sb_status appt_parse(const char *text, const char *id,
 	a->reminder = -1;
 	const char *why = NULL;
 	icalcomponent *cal = mapi_ical_parse(text, strlen(text), &why);
-	icalcomponent *c = cal ? master_of(cal) : NULL;
+	icalcomponent *c = cal ? mapi_ical_master(cal) : NULL;
 	if (!c) {
 		if (cal)
 			icalcomponent_free(cal);
@@ -292,23 +255,6 @@ static void appt_row(struct sb_result *r, const struct appt *a)
 	appt_row_at(r, a, a->start, a->end);
 }
 
-/* The date an ISO 8601 value was written with (its first 10 characters),
- * as midnight UTC: all-day items keep the caller's calendar date. */
-static bool date_of(const char *iso, int64_t *out)
-{
-	char d[11];
-	if (!iso || strlen(iso) < 10)
-		return false;
-	memcpy(d, iso, 10);
-	d[10] = '\0';
-	struct tm tm = {0};
-	const char *end = strptime(d, "%Y-%m-%d", &tm);
-	if (!end || *end)
-		return false;
-	*out = (int64_t)timegm(&tm);
-	return true;
-}
-
 /* The RRULE to store for Recurrence rec: checked against the shared
  * subset (a malformed rule is named as such), then read by libical from
  * the same text.  UNTIL takes DTSTART's value type (RFC 5545 3.3.10): the
@@ -362,8 +308,8 @@ static enum sb_status appt_create(struct mapi_store *s, struct mapi_mailbox *mb,
 				    "with offset");
 	sb_call_bool(call, "IsAllDay", &a.all_day);
 	if (a.all_day) {
-		date_of(start, &a.start);
-		date_of(end, &a.end);
+		mapi_date_of(start, &a.start);
+		mapi_date_of(end, &a.end);
 		if (a.end <= a.start)
 			a.end = a.start + 86400;
 	}
@@ -928,9 +874,9 @@ static enum sb_status appt_apply(struct appt *a, const struct sb_call *call,
 	if (all_day) {
 		/* Whole days, as Create takes them: the dates written. */
 		if (sv)
-			date_of(sv, &start);
+			mapi_date_of(sv, &start);
 		if (ev)
-			date_of(ev, &end);
+			mapi_date_of(ev, &end);
 		if (ev && end == start)
 			end = start + 86400;
 	}

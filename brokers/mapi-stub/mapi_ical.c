@@ -980,3 +980,59 @@ bool mapi_ical_occurrences(icalcomponent *cal, icalcomponent *m, int64_t first,
 	free(ex);
 	return ok;
 }
+
+/* ---- shared by Appointment and Meeting ------------------------------ */
+
+/* Minutes before the start of a VALARM's TRIGGER (a duration, before the
+ * start); -1 for any other. */
+int64_t mapi_ical_alarm_minutes(icalcomponent *alarm)
+{
+	icalproperty *p =
+	    icalcomponent_get_first_property(alarm, ICAL_TRIGGER_PROPERTY);
+	if (!p)
+		return -1;
+	icalparameter *rel =
+	    icalproperty_get_first_parameter(p, ICAL_RELATED_PARAMETER);
+	if (rel && icalparameter_get_related(rel) == ICAL_RELATED_END)
+		return -1;
+	struct icaltriggertype tr = icalproperty_get_trigger(p);
+	if (!icaltime_is_null_time(tr.time) ||
+	    icaldurationtype_is_bad_duration(tr.duration))
+		return -1;
+	int secs = icaldurationtype_as_int(tr.duration);
+	return secs > 0 ? -1 : -secs / 60;
+}
+
+/* The date an ISO 8601 value was written with (its first 10 characters),
+ * as midnight UTC: all-day items keep the caller's calendar date. */
+bool mapi_date_of(const char *iso, int64_t *out)
+{
+	char d[11];
+	if (!iso || strlen(iso) < 10)
+		return false;
+	memcpy(d, iso, 10);
+	d[10] = '\0';
+	struct tm tm = {0};
+	const char *end = strptime(d, "%Y-%m-%d", &tm);
+	if (!end || *end)
+		return false;
+	*out = (int64_t)timegm(&tm);
+	return true;
+}
+
+/* The series' own VEVENT: the first without RECURRENCE-ID. */
+icalcomponent *mapi_ical_master(icalcomponent *cal)
+{
+	icalcomponent *first = NULL;
+	for (icalcomponent *c =
+		 icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT);
+	     c;
+	     c = icalcomponent_get_next_component(cal, ICAL_VEVENT_COMPONENT)) {
+		if (!first)
+			first = c;
+		if (!icalcomponent_get_first_property(
+			c, ICAL_RECURRENCEID_PROPERTY))
+			return c;
+	}
+	return first;
+}

@@ -274,24 +274,6 @@ static char *recurrence_shown(const char *v)
 	return strdup(v);
 }
 
-static int64_t trigger_minutes(icalcomponent *alarm)
-{
-	icalproperty *p =
-	    icalcomponent_get_first_property(alarm, ICAL_TRIGGER_PROPERTY);
-	if (!p)
-		return -1;
-	icalparameter *rel =
-	    icalproperty_get_first_parameter(p, ICAL_RELATED_PARAMETER);
-	if (rel && icalparameter_get_related(rel) == ICAL_RELATED_END)
-		return -1;
-	struct icaltriggertype tr = icalproperty_get_trigger(p);
-	if (!icaltime_is_null_time(tr.time) ||
-	    icaldurationtype_is_bad_duration(tr.duration))
-		return -1;
-	int secs = icaldurationtype_as_int(tr.duration);
-	return secs > 0 ? -1 : -secs / 60;
-}
-
 static bool add_att(struct mtg *m, const char *email, enum kind k,
 		    icalparameter_partstat ps, int64_t resp)
 {
@@ -424,25 +406,8 @@ static enum sb_status mtg_fill(icalcomponent *cal, icalcomponent *c,
 	icalcomponent *al =
 	    icalcomponent_get_first_component(c, ICAL_VALARM_COMPONENT);
 	if (al)
-		m->reminder = trigger_minutes(al);
+		m->reminder = mapi_ical_alarm_minutes(al);
 	return ok ? SB_OK : oom(err);
-}
-
-/* The series' own VEVENT: the first without RECURRENCE-ID. */
-static icalcomponent *master_of(icalcomponent *cal)
-{
-	icalcomponent *first = NULL;
-	for (icalcomponent *c =
-		 icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT);
-	     c;
-	     c = icalcomponent_get_next_component(cal, ICAL_VEVENT_COMPONENT)) {
-		if (!first)
-			first = c;
-		if (!icalcomponent_get_first_property(
-			c, ICAL_RECURRENCEID_PROPERTY))
-			return c;
-	}
-	return first;
 }
 
 /* Load meeting id of mb's calendar; *calp (may be NULL) gets the parsed
@@ -461,7 +426,7 @@ static enum sb_status mtg_load(struct mapi_mailbox *mb, const char *id,
 		return st;
 	const char *why = NULL;
 	icalcomponent *cal = mapi_ical_parse(text, strlen(text), &why);
-	icalcomponent *c = cal ? master_of(cal) : NULL;
+	icalcomponent *c = cal ? mapi_ical_master(cal) : NULL;
 	free(text);
 	if (!c)
 		st = sb_error_set(err, SB_ERR_INTERNAL, "ErrorCorruptData",
@@ -528,21 +493,6 @@ static void mtg_row(struct sb_result *r, struct mtg *m, const char *me)
 }
 
 /* ---- inputs ----------------------------------------------------------- */
-
-static bool date_of(const char *iso, int64_t *out)
-{
-	char d[11];
-	if (!iso || strlen(iso) < 10)
-		return false;
-	memcpy(d, iso, 10);
-	d[10] = '\0';
-	struct tm tm = {0};
-	const char *end = strptime(d, "%Y-%m-%d", &tm);
-	if (!end || *end)
-		return false;
-	*out = (int64_t)timegm(&tm);
-	return true;
-}
 
 /* Recurrence input rec: checked against the shared subset and kept as the
  * RRULE libical writes from it, its UNTIL of DTSTART's type (as
@@ -630,9 +580,9 @@ static enum sb_status read_fields(const struct sb_call *call, struct mtg *m,
 				    "End too");
 	if (m->all_day && (start || end || !was_all_day)) {
 		if (start)
-			date_of(start, &m->start);
+			mapi_date_of(start, &m->start);
 		if (end)
-			date_of(end, &m->end);
+			mapi_date_of(end, &m->end);
 		m->start -= ((m->start % 86400) + 86400) % 86400;
 		m->end -= ((m->end % 86400) + 86400) % 86400;
 		if (m->end <= m->start)
@@ -1358,7 +1308,7 @@ static bool expand(struct list_ctx *c, size_t i, icalcomponent *cal, int64_t ws,
 {
 	struct mtg *m = &c->items[i];
 	struct occ_sink sink = {c, i};
-	bool ok = mapi_ical_occurrences(cal, master_of(cal), m->start,
+	bool ok = mapi_ical_occurrences(cal, mapi_ical_master(cal), m->start,
 					m->end - m->start, ws, we, NULL, 0,
 					occ_sink_add, &sink);
 	mapi_ical_release();
