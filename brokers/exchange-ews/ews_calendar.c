@@ -684,7 +684,7 @@ static enum sb_status get_current(struct ews *e, const struct sb_call *call,
 	return st;
 }
 
-static void set_open(struct sb_xml_w *w, const char *uri)
+void ews_cal_set_open(struct sb_xml_w *w, const char *uri)
 {
 	sb_xml_w_open(w, "t:SetItemField");
 	sb_xml_w_open(w, "t:FieldURI");
@@ -693,13 +693,13 @@ static void set_open(struct sb_xml_w *w, const char *uri)
 	sb_xml_w_open(w, "t:CalendarItem");
 }
 
-static void set_close(struct sb_xml_w *w)
+void ews_cal_set_close(struct sb_xml_w *w)
 {
 	sb_xml_w_close(w);
 	sb_xml_w_close(w);
 }
 
-static void del_field(struct sb_xml_w *w, const char *uri)
+void ews_cal_del_field(struct sb_xml_w *w, const char *uri)
 {
 	sb_xml_w_open(w, "t:DeleteItemField");
 	sb_xml_w_open(w, "t:FieldURI");
@@ -713,8 +713,9 @@ static bool given(const struct sb_call *call, const char *name)
 	return sb_call_input(call, name) != NULL;
 }
 
-static enum sb_status appt_update(void *state, const struct sb_call *call,
-				  struct sb_result *r, struct sb_error *err)
+enum sb_status ews_cal_update(void *state, const struct sb_call *call,
+			      const struct ews_cal_kind *kind,
+			      struct sb_result *r, struct sb_error *err)
 {
 	struct ews *e = state;
 	struct ews_op op;
@@ -737,6 +738,8 @@ static enum sb_status appt_update(void *state, const struct sb_call *call,
 				  "ChangeKey: not an EWS change key");
 	if (st == SB_OK)
 		st = check_common(call, err);
+	if (st == SB_OK && kind && kind->update_check)
+		st = kind->update_check(call, err);
 	const char *tz = sb_call_str(call, "TimeZone", NULL);
 	if (st == SB_OK && tz && *tz && !ews_timezone_id(tz))
 		st = cal_zone(e, tz, &z, err); /* the 400 naming it */
@@ -782,7 +785,8 @@ static enum sb_status appt_update(void *state, const struct sb_call *call,
 	sb_xml_w_open(w, "m:UpdateItem");
 	sb_xml_w_attr(w, "ConflictResolution",
 		      ck && *ck ? "NeverOverwrite" : "AlwaysOverwrite");
-	sb_xml_w_attr(w, "SendMeetingInvitationsOrCancellations", "SendToNone");
+	sb_xml_w_attr(w, "SendMeetingInvitationsOrCancellations",
+		      kind && kind->send ? kind->send : "SendToNone");
 	sb_xml_w_open(w, "m:ItemChanges");
 	sb_xml_w_open(w, "t:ItemChange");
 	sb_xml_w_open(w, "t:ItemId");
@@ -793,83 +797,85 @@ static enum sb_status appt_update(void *state, const struct sb_call *call,
 	sb_xml_w_open(w, "t:Updates");
 	unsigned n = 0;
 	if (given(call, "Subject")) {
-		set_open(w, "item:Subject");
+		ews_cal_set_open(w, "item:Subject");
 		sb_xml_w_leaf(w, "t:Subject", sb_call_str(call, "Subject", ""));
-		set_close(w);
+		ews_cal_set_close(w);
 		n++;
 	}
 	if (given(call, "Body")) {
 		const char *b = sb_call_str(call, "Body", "");
 		if (*b) {
-			set_open(w, "item:Body");
+			ews_cal_set_open(w, "item:Body");
 			w_body(w, b);
-			set_close(w);
+			ews_cal_set_close(w);
 		} else {
-			del_field(w, "item:Body");
+			ews_cal_del_field(w, "item:Body");
 		}
 		n++;
 	}
 	if (given(call, "Categories")) {
 		if (sb_call_count(call, "Categories")) {
-			set_open(w, "item:Categories");
+			ews_cal_set_open(w, "item:Categories");
 			w_categories(w, call);
-			set_close(w);
+			ews_cal_set_close(w);
 		} else {
-			del_field(w, "item:Categories");
+			ews_cal_del_field(w, "item:Categories");
 		}
 		n++;
 	}
 	int64_t rem;
 	if (sb_call_int(call, "Reminder", &rem)) {
-		set_open(w, "item:ReminderIsSet");
+		ews_cal_set_open(w, "item:ReminderIsSet");
 		sb_xml_w_leaf(w, "t:ReminderIsSet", "true");
-		set_close(w);
-		set_open(w, "item:ReminderMinutesBeforeStart");
+		ews_cal_set_close(w);
+		ews_cal_set_open(w, "item:ReminderMinutesBeforeStart");
 		char b[24];
 		snprintf(b, sizeof(b), "%lld", (long long)rem);
 		sb_xml_w_leaf(w, "t:ReminderMinutesBeforeStart", b);
-		set_close(w);
+		ews_cal_set_close(w);
 		n++;
 	}
 	if (timing) {
-		set_open(w, "calendar:Start");
+		ews_cal_set_open(w, "calendar:Start");
 		w_utc(w, "t:Start", wh.start);
-		set_close(w);
-		set_open(w, "calendar:End");
+		ews_cal_set_close(w);
+		ews_cal_set_open(w, "calendar:End");
 		w_utc(w, "t:End", wh.end);
-		set_close(w);
-		set_open(w, "calendar:IsAllDayEvent");
+		ews_cal_set_close(w);
+		ews_cal_set_open(w, "calendar:IsAllDayEvent");
 		sb_xml_w_leaf(w, "t:IsAllDayEvent",
 			      wh.all_day ? "true" : "false");
-		set_close(w);
+		ews_cal_set_close(w);
 	}
 	if (given(call, "Location")) {
 		const char *l = sb_call_str(call, "Location", "");
 		if (*l) {
-			set_open(w, "calendar:Location");
+			ews_cal_set_open(w, "calendar:Location");
 			sb_xml_w_leaf(w, "t:Location", l);
-			set_close(w);
+			ews_cal_set_close(w);
 		} else {
-			del_field(w, "calendar:Location");
+			ews_cal_del_field(w, "calendar:Location");
 		}
 		n++;
 	}
 	if (timing) {
 		if (wh.has_recur) {
-			set_open(w, "calendar:Recurrence");
+			ews_cal_set_open(w, "calendar:Recurrence");
 			ews_recur_write(w, &wh.recur);
-			set_close(w);
+			ews_cal_set_close(w);
 		} else if (cur.recurring) {
-			del_field(w, "calendar:Recurrence");
+			ews_cal_del_field(w, "calendar:Recurrence");
 		}
-		set_open(w, "calendar:StartTimeZone");
+		ews_cal_set_open(w, "calendar:StartTimeZone");
 		w_zone(w, "t:StartTimeZone", z.zone);
-		set_close(w);
-		set_open(w, "calendar:EndTimeZone");
+		ews_cal_set_close(w);
+		ews_cal_set_open(w, "calendar:EndTimeZone");
 		w_zone(w, "t:EndTimeZone", z.zone);
-		set_close(w);
+		ews_cal_set_close(w);
 		n++;
 	}
+	if (kind && kind->update_write)
+		n += kind->update_write(w, call);
 	sb_xml_w_close(w); /* t:Updates */
 	sb_xml_w_close(w); /* t:ItemChange */
 	sb_xml_w_close(w); /* m:ItemChanges */
@@ -880,7 +886,11 @@ static enum sb_status appt_update(void *state, const struct sb_call *call,
 				    "Update: give at least one of Subject, "
 				    "Body, Location, Start, End, TimeZone, "
 				    "IsAllDay, Reminder, Categories, "
-				    "Recurrence");
+				    "Recurrence%s",
+				    kind && kind->update_write
+					? ", RequiredAttendees, "
+					  "OptionalAttendees, Resources"
+					: "");
 	}
 	st = ews_op_run(&op, err);
 	if (st == SB_OK)
@@ -888,7 +898,7 @@ static enum sb_status appt_update(void *state, const struct sb_call *call,
 	if (st == SB_OK) {
 		if (!timing)
 			cal_zone(e, NULL, &z, err);
-		st = load_row(&z, call, op.mailbox, id, NULL, r, err);
+		st = load_row(&z, call, op.mailbox, id, kind, r, err);
 	}
 	ews_op_free(&op);
 	return st;
@@ -1120,6 +1130,12 @@ enum sb_status ews_cal_list(void *state, const struct sb_call *call,
 	}
 	ews_op_free(&op);
 	return st;
+}
+
+static enum sb_status appt_update(void *state, const struct sb_call *call,
+				  struct sb_result *r, struct sb_error *err)
+{
+	return ews_cal_update(state, call, NULL, r, err);
 }
 
 static enum sb_status appt_list(void *state, const struct sb_call *call,

@@ -46,6 +46,13 @@ struct ews_cal_kind {
 	enum sb_status (*row)(struct sb_result *r, const xmlNode *it);
 	/* whether Load and List show the item */
 	bool (*keep)(const xmlNode *it);
+	/* more input checks of Update (400s) */
+	enum sb_status (*update_check)(const struct sb_call *call,
+				       struct sb_error *err);
+	/* more t:SetItemField/t:DeleteItemField of Update: how many inputs
+	 * it wrote */
+	unsigned (*update_write)(struct sb_xml_w *w,
+				 const struct sb_call *call);
 };
 
 enum sb_status ews_cal_create(void *state, const struct sb_call *call,
@@ -54,6 +61,10 @@ enum sb_status ews_cal_create(void *state, const struct sb_call *call,
 enum sb_status ews_cal_load(void *state, const struct sb_call *call,
 			    const struct ews_cal_kind *kind,
 			    struct sb_result *r, struct sb_error *err);
+/* Update; kind->send is SendMeetingInvitationsOrCancellations there. */
+enum sb_status ews_cal_update(void *state, const struct sb_call *call,
+			      const struct ews_cal_kind *kind,
+			      struct sb_result *r, struct sb_error *err);
 enum sb_status ews_cal_list(void *state, const struct sb_call *call,
 			    const struct ews_cal_kind *kind,
 			    struct sb_result *r, struct sb_error *err);
@@ -61,6 +72,11 @@ enum sb_status ews_cal_list(void *state, const struct sb_call *call,
  * NULL) into op. */
 void ews_cal_w_get_items(struct ews_op *op, const char *const *ids, size_t n,
 			 const struct ews_cal_kind *kind);
+/* An UpdateItem's t:SetItemField of field uri up to its
+ * t:CalendarItem (open), its end, and a t:DeleteItemField. */
+void ews_cal_set_open(struct sb_xml_w *w, const char *uri);
+void ews_cal_set_close(struct sb_xml_w *w);
+void ews_cal_del_field(struct sb_xml_w *w, const char *uri);
 /* The status of op's first response message (*msg: it). */
 enum sb_status ews_cal_first_status(struct ews_op *op, xmlNode **msg,
 				    struct sb_error *err);

@@ -47,9 +47,9 @@ static enum sb_status mtg_check(const struct sb_call *call,
 		for (size_t i = 0; i < n; i++) {
 			const char *a = sb_call_str_at(call, kinds[k], i);
 			if (!a || !*a)
-				return sb_error_set(err, SB_ERR_INVALID_INPUT,
-						    NULL, "%s: an empty address",
-						    kinds[k]);
+				return sb_error_set(
+				    err, SB_ERR_INVALID_INPUT, NULL,
+				    "%s: an empty address", kinds[k]);
 		}
 		total += n;
 	}
@@ -66,25 +66,74 @@ static enum sb_status mtg_check(const struct sb_call *call,
 	return SB_OK;
 }
 
-static void mtg_write(struct sb_xml_w *w, const struct sb_call *call)
+/* The t:RequiredAttendees (...) element of input kinds[k]. */
+static void write_list(struct sb_xml_w *w, const struct sb_call *call, size_t k)
 {
-	for (size_t k = 0; kinds[k]; k++) {
-		size_t n = sb_call_count(call, kinds[k]);
-		if (!n)
-			continue;
-		char el[40];
-		snprintf(el, sizeof(el), "t:%s", kinds[k]);
-		sb_xml_w_open(w, el);
-		for (size_t i = 0; i < n; i++) {
-			sb_xml_w_open(w, "t:Attendee");
-			sb_xml_w_open(w, "t:Mailbox");
-			sb_xml_w_leaf(w, "t:EmailAddress",
-				      sb_call_str_at(call, kinds[k], i));
-			sb_xml_w_close(w);
-			sb_xml_w_close(w);
-		}
+	size_t n = sb_call_count(call, kinds[k]);
+	char el[40];
+	snprintf(el, sizeof(el), "t:%s", kinds[k]);
+	sb_xml_w_open(w, el);
+	for (size_t i = 0; i < n; i++) {
+		sb_xml_w_open(w, "t:Attendee");
+		sb_xml_w_open(w, "t:Mailbox");
+		sb_xml_w_leaf(w, "t:EmailAddress",
+			      sb_call_str_at(call, kinds[k], i));
+		sb_xml_w_close(w);
 		sb_xml_w_close(w);
 	}
+	sb_xml_w_close(w);
+}
+
+static void mtg_write(struct sb_xml_w *w, const struct sb_call *call)
+{
+	for (size_t k = 0; kinds[k]; k++)
+		if (sb_call_count(call, kinds[k]))
+			write_list(w, call, k);
+}
+
+/* Update: the lists given are written whole (an empty one removes
+ * them); the addresses checked as Create's. */
+static enum sb_status mtg_update_check(const struct sb_call *call,
+				       struct sb_error *err)
+{
+	size_t total = 0;
+	for (size_t k = 0; kinds[k]; k++) {
+		size_t n = sb_call_count(call, kinds[k]);
+		for (size_t i = 0; i < n; i++) {
+			const char *a = sb_call_str_at(call, kinds[k], i);
+			if (!a || !*a)
+				return sb_error_set(
+				    err, SB_ERR_INVALID_INPUT, NULL,
+				    "%s: an empty address", kinds[k]);
+		}
+		total += n;
+	}
+	if (total > ATTENDEES_MAX)
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "RequiredAttendees: at most %d attendees "
+				    "in all",
+				    ATTENDEES_MAX);
+	return SB_OK;
+}
+
+static unsigned mtg_update_write(struct sb_xml_w *w, const struct sb_call *call)
+{
+	unsigned n = 0;
+	for (size_t k = 0; kinds[k]; k++) {
+		if (!sb_call_input(call, kinds[k]))
+			continue;
+		char uri[48];
+		snprintf(uri, sizeof(uri), "calendar:%s", kinds[k]);
+		if (sb_call_count(call, kinds[k])) {
+			ews_cal_set_open(w, uri);
+			write_list(w, call, k);
+			ews_cal_set_close(w);
+		} else {
+			ews_cal_del_field(w, uri);
+		}
+		n++;
+	}
+	return n;
 }
 
 /* ---- rows --------------------------------------------------------------- */
@@ -160,6 +209,8 @@ static const struct ews_cal_kind mtg_kind = {
     .write = mtg_write,
     .row = mtg_row,
     .keep = is_meeting,
+    .update_check = mtg_update_check,
+    .update_write = mtg_update_write,
 };
 
 static const struct ews_cal_kind declined_kind = {
@@ -179,6 +230,12 @@ static enum sb_status mtg_load(void *state, const struct sb_call *call,
 			       struct sb_result *r, struct sb_error *err)
 {
 	return ews_cal_load(state, call, &mtg_kind, r, err);
+}
+
+static enum sb_status mtg_update(void *state, const struct sb_call *call,
+				 struct sb_result *r, struct sb_error *err)
+{
+	return ews_cal_update(state, call, &mtg_kind, r, err);
 }
 
 static enum sb_status mtg_list(void *state, const struct sb_call *call,
@@ -362,6 +419,39 @@ static enum sb_status att_list(void *state, const struct sb_call *call,
 		       "says."                                                 \
 	}
 
+#define P_REST                                                                 \
+	{.name = "Body",                                                       \
+	 .type = SB_TYPE_MEMO,                                                 \
+	 .max_size = 512 * 1024,                                               \
+	 .doc = "Description (plain text)."},                                  \
+	    {.name = "Location",                                               \
+	     .type = SB_TYPE_TEXT,                                             \
+	     .max_size = 1024,                                                 \
+	     .doc = "Where it takes place."},                                  \
+	    {.name = "TimeZone",                                               \
+	     .type = SB_TYPE_TEXT,                                             \
+	     .max_size = 128,                                                  \
+	     .doc =                                                            \
+		 "Time zone it is planned in: an IANA name or a Windows id "   \
+		 "(as Appointment; default: the instance's timezone)."},       \
+	    {.name = "IsAllDay",                                               \
+	     .type = SB_TYPE_BOOLEAN,                                          \
+	     .doc = "Whole days: Start and End are taken as dates."},          \
+	    {.name = "Reminder",                                               \
+	     .type = SB_TYPE_NUMBER,                                           \
+	     .doc = "Minutes before Start to remind (0..40320)."},             \
+	    {.name = "Categories",                                             \
+	     .type = SB_TYPE_TEXT,                                             \
+	     .flags = SB_MULTI,                                                \
+	     .max_size = 50,                                                   \
+	     .doc = "Category names."},                                        \
+	    {.name = "Recurrence",                                             \
+	     .type = SB_TYPE_TEXT,                                             \
+	     .max_size = SB_RRULE_TEXT_MAX,                                    \
+	     .doc = "How it repeats: one RRULE of the shared subset EWS can "  \
+		    "keep (as Appointment)."},                                 \
+	    P_ATTENDEES
+
 static const struct sb_param create_in[] = {
     {.name = "Subject",
      .type = SB_TYPE_TEXT,
@@ -376,36 +466,27 @@ static const struct sb_param create_in[] = {
      .type = SB_TYPE_DATETIME,
      .flags = SB_REQUIRED,
      .doc = "End, ISO 8601 with offset; not before Start."},
-    {.name = "Body",
-     .type = SB_TYPE_MEMO,
-     .max_size = 512 * 1024,
-     .doc = "Description (plain text)."},
-    {.name = "Location",
+    P_REST,
+    SB_PARAM_MAILBOX,
+    SB_PARAM_END};
+static const struct sb_param update_in[] = {
+    P_ID("Id of the meeting in the organizer's calendar."),
+    {.name = "ChangeKey",
      .type = SB_TYPE_TEXT,
-     .max_size = 1024,
-     .doc = "Where it takes place."},
-    {.name = "TimeZone",
+     .max_size = ID_MAX,
+     .doc = "The ChangeKey the meeting was read with: if it has changed "
+	    "since, 409 conflict and nothing is changed (empty: no check)."},
+    {.name = "Subject",
      .type = SB_TYPE_TEXT,
-     .max_size = 128,
-     .doc = "Time zone it is planned in: an IANA name or a Windows id "
-	    "(as Appointment; default: the instance's timezone)."},
-    {.name = "IsAllDay",
-     .type = SB_TYPE_BOOLEAN,
-     .doc = "Whole days: Start and End are taken as dates."},
-    {.name = "Reminder",
-     .type = SB_TYPE_NUMBER,
-     .doc = "Minutes before Start to remind (0..40320)."},
-    {.name = "Categories",
-     .type = SB_TYPE_TEXT,
-     .flags = SB_MULTI,
-     .max_size = 50,
-     .doc = "Category names."},
-    {.name = "Recurrence",
-     .type = SB_TYPE_TEXT,
-     .max_size = SB_RRULE_TEXT_MAX,
-     .doc = "How it repeats: one RRULE of the shared subset that EWS can "
-	    "keep (as Appointment)."},
-    P_ATTENDEES,
+     .max_size = 255,
+     .doc = "New title."},
+    {.name = "Start",
+     .type = SB_TYPE_DATETIME,
+     .doc = "New start, ISO 8601 with offset."},
+    {.name = "End",
+     .type = SB_TYPE_DATETIME,
+     .doc = "New end, ISO 8601 with offset."},
+    P_REST,
     SB_PARAM_MAILBOX,
     SB_PARAM_END};
 static const struct sb_param id_in[] = {
@@ -432,11 +513,12 @@ static const struct sb_param list_in[] = {
     SB_PARAM_MAILBOX,
     SB_PARAM_END};
 static const char *const mtg_ret[] = {
-    "Id",		"ChangeKey",	     "Subject",	  "Body",
-    "Location",		"Start",	     "End",	  "TimeZone",
-    "IsAllDay",		"Reminder",	     "Categories", "Recurrence",
-    "Organizer",	"RequiredAttendees", "OptionalAttendees",
-    "Resources",	"ResponseStatus",    NULL};
+    "Id",	 "ChangeKey",	      "Subject",
+    "Body",	 "Location",	      "Start",
+    "End",	 "TimeZone",	      "IsAllDay",
+    "Reminder",	 "Categories",	      "Recurrence",
+    "Organizer", "RequiredAttendees", "OptionalAttendees",
+    "Resources", "ResponseStatus",    NULL};
 static const char *const id_ret[] = {"Id", NULL};
 static const char *const att_ret[] = {"Email", "Kind", "ResponseStatus",
 				      "LastResponseTime", NULL};
@@ -448,6 +530,15 @@ const struct sb_method ews_meeting_methods[] = {
      .doc = "Create a meeting organized by the mailbox in its calendar and "
 	    "send the invitations (SendToAllAndSaveCopy).",
      .inputs = create_in,
+     .returns = mtg_ret},
+    {.name = "Update",
+     .kind = SB_KIND_UPDATE,
+     .handler = mtg_update,
+     .doc = "Change a meeting (organizer; the inputs given, as "
+	    "Appointment.Update; an attendee list given replaces that "
+	    "list) and send the update to every attendee "
+	    "(SendToAllAndSaveCopy): removed ones get a cancellation.",
+     .inputs = update_in,
      .returns = mtg_ret},
     {.name = "Cancel",
      .kind = SB_KIND_DELETE,

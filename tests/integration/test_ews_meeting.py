@@ -229,6 +229,51 @@ try:
         st, b = d.call("ews/Meeting.Accept", {"Id": mid})
         c.ok(st >= 400, "the organizer cannot answer", "%s" % st)
 
+        # ---- Update --------------------------------------------------------
+        st, b = d.call("ews/Meeting.Update", {
+            "Id": mid, "ChangeKey": m.get("ChangeKey"), "Subject": "x"})
+        c.eq(st, 409, "Update with a stale ChangeKey: 409")
+        st, b = d.call("ews/Meeting.Load", {"Id": mid})
+        c.eq(row(b).get("Subject"), "Planning <&>",
+             "... and the meeting is left as it is")
+        st, b = d.call("ews/Meeting.Update", {
+            "Id": mid, "ChangeKey": row(b).get("ChangeKey"),
+            "Subject": "Planning 2"})
+        c.eq((st, row(b).get("Subject"), row(b).get("RequiredAttendees")),
+             (200, "Planning 2", [BOB]), "Update: a new Subject")
+        c.eq([(i["subject"], i["my_response"]) for i in mock.calendar(BOB)],
+             [("Planning 2", "Accept")],
+             "Update: Bob's copy follows, his answer kept")
+        st, b = d.call("ews/Meeting.Update", {
+            "Id": mid, "Start": "2026-12-08T14:00:00Z",
+            "End": "2026-12-08T15:00:00Z"})
+        c.eq((st, row(b).get("Start")), (200, "2026-12-08T14:00:00Z"),
+             "Update: a new time")
+        st, b = d.call("ews/MeetingAttendee.List", {"Id": mid})
+        c.eq([(r["Email"], r["ResponseStatus"]) for r in rows(b)],
+             [(BOB, "Unknown"), (CAROL, "Unknown"), (ROOM_A, "Accept"),
+              (ROOM_B, "Accept")],
+             "a new time asks again: answers reset, the now free room B "
+             "accepts")
+        c.eq([(i["start"], i["my_response"]) for i in mock.calendar(BOB)],
+             [("2026-12-08T14:00:00Z", "NoResponseReceived")],
+             "Update: Bob's copy at the new time, to be answered again")
+        c.eq(len(mock.calendar(CAROL)), 1,
+             "a new time invites the decliner again")
+        st, b = d.call("ews/Meeting.Update", {"Id": mid,
+                                               "OptionalAttendees": []})
+        c.eq((st, row(b).get("OptionalAttendees")), (200, []),
+             "Update: an empty list removes those attendees")
+        c.eq([i["is_cancelled"] for i in mock.calendar(CAROL)], [True],
+             "Update: the removed attendee's copy is cancelled")
+        st, b = d.call("ews/Meeting.Update", {"Id": mid})
+        c.ok(st == 400 and "RequiredAttendees" in err(b).get("message", ""),
+             "Update without a change: 400", json.dumps(b)[:200])
+        st, b = d.call("ews/Meeting.Update", {
+            "Id": mid, "RequiredAttendees": ["nobody"]})
+        c.ok(st == 400 and "RequiredAttendees" in err(b).get("message", ""),
+             "Update: a bad address is 400", json.dumps(b)[:200])
+
         # ---- Cancel ----------------------------------------------------------
         st, b = d.call("ews/Meeting.Cancel", {"Id": mid,
                                                "ChangeKey": m.get("ChangeKey")})

@@ -6,8 +6,8 @@ attendees, SendToAllAndSaveCopy), finds the invitation as an attendee
 (a MeetingRequest in the Inbox, a copy in the calendar), accepts it with
 accept() and declines it as another attendee from the meeting request,
 and reads the answers back from the organizer's item (ResponseType,
-LastResponseTime; the free room answered by itself); it then cancels
-the meeting, and an answer to it fails as Exchange's does.  Neither its
+LastResponseTime; the free room answered by itself); it then changes
+the meeting (the copies follow) and cancels it, and an answer to it fails as Exchange's does.  Neither its
 requests nor the mock's answers break Microsoft's schema."""
 import datetime
 import os
@@ -106,7 +106,15 @@ def meeting_round(ews):
     c.ok(all(v.last_response_time for v in ans.values()),
          "... each with its LastResponseTime")
 
+    # an update reaches the attendees' copies
+    org.subject = "Roadmap 2"
+    org.save(update_fields=["subject"],
+             send_meeting_invitations="SendToAllAndSaveCopy")
+    c.eq(bob.calendar.get(id=copies[0].id).subject, "Roadmap 2",
+         "UpdateItem sent to all: the attendee's copy follows")
+
     # cancel; an answer to the cancelled meeting fails
+    org = alice.calendar.get(id=m.id)
     org.cancel(body="Sorry")
     got = bob.calendar.get(id=copies[0].id)
     c.eq(got.is_cancelled, True, "cancel(): the attendee's copy is cancelled")

@@ -174,6 +174,56 @@ def deliver(store, it, rooms, room_mailbox):
         mb.items[r.id] = r
 
 
+def updated(store, it, before, send, rooms, room_mailbox):
+    """An UpdateItem of the organizer's it (sent: SendToAllAndSaveCopy,
+    SendOnlyToAll, SendToChangedAndSaveCopy, SendOnlyToChanged): every
+    attendee's copy follows it; a new time asks everyone again (answers
+    reset to Unknown, copies to NoResponseReceived); removed attendees'
+    copies are cancelled, new attendees invited.  before: the
+    (start, end, rrule, {address: Attendee}) of it before the change."""
+    if not send or send == "SendToNone":
+        return
+    moved = (it.start, it.end, it.rrule) != before[:3]
+    old = before[3]
+    now = {a.address.lower() for _, a in _all(it)}
+    for _, a in _all(it):
+        prev = old.get(a.address.lower())
+        if moved:
+            a.response, a.last_response = "Unknown", None
+        elif prev is not None:
+            a.response, a.last_response = prev.response, prev.last_response
+    for mb, c in list(_copies(store, it)):
+        if mb.address.lower() not in now:
+            c.is_cancelled = True
+            c.touch()
+            continue
+        if moved and mb.address.lower() in rooms:
+            del mb.items[c.id]   # asked again below
+            continue
+        for k in ("subject", "body", "body_type", "categories", "start",
+                  "end", "is_all_day", "rrule", "pattern", "location",
+                  "start_tz", "end_tz"):
+            v = getattr(it, k)
+            setattr(c, k, list(v) if isinstance(v, list) else v)
+        c.attendees = {k: [Attendee(a.address, a.name) for a in lst]
+                       for k, lst in it.attendees.items()}
+        if moved:
+            c.my_response = "NoResponseReceived"
+            c.legacy_free_busy = "Tentative"
+        c.touch()
+    have = {mb.address.lower() for mb, _ in _copies(store, it)}
+    fresh = [(k, a) for k, a in _all(it)
+             if a.address.lower() not in have and
+             (moved or a.address.lower() not in old)]
+    if fresh:
+        keep = {k: list(v) for k, v in it.attendees.items()}
+        it.attendees = {}
+        for k, a in fresh:
+            it.attendees.setdefault(k, []).append(a)
+        deliver(store, it, rooms, room_mailbox)
+        it.attendees = keep
+
+
 def organizer_item(store, it):
     """The organizer's item of an attendee copy, or None."""
     org = store.mailbox(it.organizer or "")

@@ -861,11 +861,20 @@ def op_UpdateItem(ctx, el):
                         "ErrorSendMeetingInvitationsOrCancellationsRequired",
                         "SendMeetingInvitationsOrCancellations is required "
                         "for calendar items.")
+                before = (it.start, it.end, it.rrule,
+                          {a.address.lower(): a for lst in
+                           it.attendees.values() for a in lst})
                 try:
                     ews_calendar.update(it, ch.find(T + "Updates"), local)
                 except ews_calendar.CalError as e:
                     raise MsgError(e.code, e.text)
                 it.touch()
+                if it.organizer and it.my_response == "Organizer":
+                    import ews_freebusy   # it imports this module
+                    ews_meeting.updated(
+                        ctx.store, it, before,
+                        el.get("SendMeetingInvitationsOrCancellations"),
+                        ews_freebusy.ROOMS, ews_freebusy.room_mailbox)
                 out.append(rmsg("UpdateItem", '<m:Items><t:CalendarItem>'
                                 '<t:ItemId Id="%s" ChangeKey="%s"/>'
                                 '</t:CalendarItem></m:Items>'
