@@ -176,7 +176,7 @@ try:
         c.eq([i["subject"] for i in mock.calendar(ROOM_A)], ["Planning <&>"],
              "the accepting room's calendar holds the meeting")
 
-        # ---- List -------------------------------------------------------------
+        # ---- List -----------------------------------------------------------
         st, b = d.call("ews/Appointment.Create", {
             "Subject": "alone", "Start": "2026-12-08T12:00:00Z",
             "End": "2026-12-08T13:00:00Z"})
@@ -202,7 +202,7 @@ try:
              (200, "Planning <&>", "NoResponseReceived", ALICE),
              "List as Bob: his copy, not answered yet")
 
-        # ---- answers ---------------------------------------------------------
+        # ---- answers --------------------------------------------------------
         st, b = d.call("ews/Meeting.Accept", {"Id": bm.get("Id", "x"),
                                                "Mailbox": BOB})
         c.eq((st, row(b).get("ResponseStatus")), (200, "Accept"),
@@ -277,9 +277,9 @@ try:
         c.ok(st == 400 and "RequiredAttendees" in err(b).get("message", ""),
              "Update: a bad address is 400", json.dumps(b)[:200])
 
-        # ---- Cancel ----------------------------------------------------------
-        st, b = d.call("ews/Meeting.Cancel", {"Id": mid,
-                                               "ChangeKey": m.get("ChangeKey")})
+        # ---- Cancel ---------------------------------------------------------
+        st, b = d.call("ews/Meeting.Cancel", {
+            "Id": mid, "ChangeKey": m.get("ChangeKey")})
         c.eq(st, 409, "Cancel with a stale ChangeKey: 409")
         st, b = d.call("ews/Meeting.Load", {"Id": mid})
         ck = row(b).get("ChangeKey")
@@ -295,7 +295,7 @@ try:
             c.ok(st == 409, "%s of a cancelled meeting: 409" % meth,
                  "%s %s" % (st, json.dumps(b)[:200]))
 
-        # ---- delegate access -------------------------------------------------
+        # ---- delegate access ------------------------------------------------
         st, b = d.call("deleg/Meeting.Create", {
             "Subject": "for bob", "Start": "2026-12-09T10:00:00Z",
             "End": "2026-12-09T11:00:00Z", "RequiredAttendees": [CAROL],
@@ -303,7 +303,7 @@ try:
         c.eq((st, row(b).get("Organizer")), (200, BOB),
              "delegate: Create organized by another mailbox")
 
-        # ---- bad input -------------------------------------------------------
+        # ---- bad input ------------------------------------------------------
         base = {"Subject": "bad", "Start": "2026-12-10T10:00:00Z",
                 "End": "2026-12-10T11:00:00Z", "RequiredAttendees": [BOB]}
         for inputs, want, what in (

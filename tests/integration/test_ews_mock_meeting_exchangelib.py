@@ -6,10 +6,10 @@ attendees, SendToAllAndSaveCopy), finds the invitation as an attendee
 (a MeetingRequest in the Inbox, a copy in the calendar), accepts it with
 accept() and declines it as another attendee from the meeting request,
 and reads the answers back from the organizer's item (ResponseType,
-LastResponseTime; the free room answered by itself); it then changes
-the meeting (the copies follow) and cancels it, and an answer to it fails as Exchange's does.  Neither its
-requests nor the mock's answers break Microsoft's schema."""
-import datetime
+LastResponseTime; the free room answered by itself); it then changes the
+meeting (the copies follow) and cancels it, and an answer to it fails as
+Exchange's does.  Neither its requests nor the mock's answers break
+Microsoft's schema."""
 import os
 import socket
 import sys

@@ -20,9 +20,9 @@ items with attendees, as Exchange handles them.
 
 Everything here is called with Store.lock held by the caller.
 """
-from ews_store import Item, attr, esc, iso, now_utc
+from ews_store import Item, esc, iso, now_utc
 
-from ews_calendar import CalError, CalendarItem, occurrences
+from ews_calendar import CalError, CalendarItem
 
 KINDS = ("RequiredAttendees", "OptionalAttendees", "Resources")
 ANSWERS = {"AcceptItem": "Accept", "TentativelyAcceptItem": "Tentative",
@@ -286,7 +286,3 @@ def cancel(store, mb, it):
         c.touch()
     del mb.items[it.id]
 
-
-def item_xml_id(it):
-    return '<t:ItemId Id="%s" ChangeKey="%s"/>' % (attr(it.id),
-                                                    attr(it.change_key))
