@@ -1,8 +1,10 @@
 /* exchange-ews broker — Appointment (Create, Load, Update, Delete, List):
  * calendar items of the mailbox's calendar folder, with CreateItem,
  * GetItem, UpdateItem, DeleteItem and FindItem (a CalendarView over a
- * window).  Invitations are never sent (an appointment has no
- * attendees: SendToNone everywhere).
+ * window).  An appointment has no attendees: invitations are never
+ * sent (SendToNone everywhere).  Create, Load, Update and List also
+ * serve Meeting (ews_meeting.c), which adds its fields and
+ * SendToAllAndSaveCopy through a struct ews_cal_kind.
  *
  * Times: every datetime returned is UTC ("Z"); inputs carry an offset.
  * An all-day appointment spans whole days of its time zone (the

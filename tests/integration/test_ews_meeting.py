@@ -194,6 +194,28 @@ try:
         st, b = d.call("ews/Meeting.Load", {"Id": "AAMkAGI2TG93AAA="})
         c.eq(st, 404, "Load: an unknown Id is 404")
 
+        # a series: a row per occurrence over a window, each a meeting
+        st, b = d.call("ews/Meeting.Create", {
+            "Subject": "daily", "Start": "2027-02-01T08:00:00Z",
+            "End": "2027-02-01T08:15:00Z", "Recurrence": "FREQ=DAILY;COUNT=3",
+            "Resources": ["room-c@example.test"]})
+        c.eq((st, row(b).get("Recurrence")), (200, "FREQ=DAILY;COUNT=3"),
+             "Create: a recurring meeting")
+        st, b = d.call("ews/Meeting.List", {
+            "WindowStart": "2027-02-01T00:00:00Z",
+            "WindowEnd": "2027-02-05T00:00:00Z", "PageSize": 2})
+        got = [(r.get("Start"), r.get("Resources")) for r in rows(b)]
+        tok = b.get("next_page_token") if isinstance(b, dict) else None
+        if tok:
+            st, b = d.call("ews/Meeting.List", {
+                "WindowStart": "2027-02-01T00:00:00Z",
+                "WindowEnd": "2027-02-05T00:00:00Z", "PageSize": 2,
+                "PageToken": tok})
+            got += [(r.get("Start"), r.get("Resources")) for r in rows(b)]
+        c.eq(got, [("2027-02-0%dT08:00:00Z" % i, ["room-c@example.test"])
+                   for i in (1, 2, 3)],
+             "List over a window, paged: each occurrence with attendees")
+
         # Bob's copy
         st, b = d.call("ews/Meeting.List", {"Mailbox": BOB})
         bm = row(b)

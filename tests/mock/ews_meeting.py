@@ -15,6 +15,10 @@ items with attendees, as Exchange handles them.
     the organizer's item records the answer and its time; a decline
     drops the attendee's copy.  A cancelled meeting answers
     ErrorCalendarIsCancelledFor{Accept,Tentative,Decline}.
+  * UpdateItem of the organizer's item, sent to the attendees: their
+    copies follow; a new time asks everyone again (answers reset, rooms
+    answer again); removed attendees' copies are cancelled, new ones
+    invited.
   * CreateItem of CancelCalendarItem (organizer): attendees' copies
     become IsCancelled, the organizer's item leaves the calendar.
 
