@@ -832,6 +832,16 @@ static const struct sb_object ews_objects[] = {
 	    "load, change, delete, list (occurrences over a window).",
      .properties = sb_appointment_properties,
      .methods = ews_appointment_methods},
+    /* meetings (ews_meeting.c) */
+    {.name = SB_OBJ_MEETING,
+     .doc = "A calendar item with attendees: invitations sent on Create, "
+	    "answered by the attendees, cancelled by the organizer.",
+     .properties = sb_meeting_properties,
+     .methods = ews_meeting_methods},
+    {.name = SB_OBJ_MEETING_ATTENDEE,
+     .doc = "The attendees of a meeting and their answers.",
+     .properties = sb_meeting_attendee_properties,
+     .methods = ews_meeting_attendee_methods},
     SB_OBJECT_END,
 };
 

@@ -1,8 +1,10 @@
 /* exchange-ews broker — Appointment (Create, Load, Update, Delete, List):
  * calendar items of the mailbox's calendar folder, with CreateItem,
  * GetItem, UpdateItem, DeleteItem and FindItem (a CalendarView over a
- * window).  Invitations are never sent (an appointment has no
- * attendees: SendToNone everywhere).
+ * window).  An appointment has no attendees: invitations are never
+ * sent (SendToNone everywhere).  Create, Load, Update and List also
+ * serve Meeting (ews_meeting.c), which adds its fields and
+ * SendToAllAndSaveCopy through a struct ews_cal_kind.
  *
  * Times: every datetime returned is UTC ("Z"); inputs carry an offset.
  * An all-day appointment spans whole days of its time zone (the
@@ -252,7 +254,8 @@ static const char *const get_fields[] = {
     NULL,
 };
 
-static void w_get_items(struct ews_op *op, const char *const *ids, size_t n)
+void ews_cal_w_get_items(struct ews_op *op, const char *const *ids, size_t n,
+			 const struct ews_cal_kind *kind)
 {
 	struct sb_xml_w *w = &op->w;
 	sb_xml_w_open(w, "m:GetItem");
@@ -263,6 +266,11 @@ static void w_get_items(struct ews_op *op, const char *const *ids, size_t n)
 	for (size_t i = 0; get_fields[i]; i++) {
 		sb_xml_w_open(w, "t:FieldURI");
 		sb_xml_w_attr(w, "FieldURI", get_fields[i]);
+		sb_xml_w_close(w);
+	}
+	for (size_t i = 0; kind && kind->fields && kind->fields[i]; i++) {
+		sb_xml_w_open(w, "t:FieldURI");
+		sb_xml_w_attr(w, "FieldURI", kind->fields[i]);
 		sb_xml_w_close(w);
 	}
 	sb_xml_w_close(w);
@@ -320,7 +328,8 @@ static int64_t all_day_out(const struct ews_cal *inst, const char *zone,
 
 /* One row of an item (a t:CalendarItem of GetItem). */
 static enum sb_status item_row(const struct ews_cal *inst, struct sb_result *r,
-			       const xmlNode *it)
+			       const xmlNode *it,
+			       const struct ews_cal_kind *kind)
 {
 	xmlNode *idn = sb_xml_child(it, SB_NS_EWS_TYPES, "ItemId");
 	const char *id = idn ? sb_xml_attr(idn, NULL, "Id") : NULL;
@@ -392,11 +401,13 @@ static enum sb_status item_row(const struct ews_cal *inst, struct sb_result *r,
 	if (st == SB_OK && rec && ews_recur_read(rec, &rr) &&
 	    ews_recur_to_rrule(&rr, rule, sizeof(rule)))
 		st = sb_result_str(r, "Recurrence", rule);
+	if (st == SB_OK && kind && kind->row)
+		st = kind->row(r, it);
 	return st;
 }
 
-static enum sb_status first_status(struct ews_op *op, xmlNode **msg,
-				   struct sb_error *err)
+enum sb_status ews_cal_first_status(struct ews_op *op, xmlNode **msg,
+				    struct sb_error *err)
 {
 	xmlNode *m = ews_op_first(op);
 	if (!m)
@@ -410,24 +421,27 @@ static enum sb_status first_status(struct ews_op *op, xmlNode **msg,
 /* GetItem of one appointment into a row of r. */
 static enum sb_status load_row(struct ews_cal *z, const struct sb_call *call,
 			       const char *mailbox, const char *id,
+			       const struct ews_cal_kind *kind,
 			       struct sb_result *r, struct sb_error *err)
 {
 	struct ews_op op;
 	ews_op_init(&op, z->e, call, 0);
 	op.mailbox = mailbox;
 	const char *ids[] = {id};
-	w_get_items(&op, ids, 1);
+	ews_cal_w_get_items(&op, ids, 1, kind);
 	enum sb_status st = ews_op_run(&op, err);
 	xmlNode *msg = NULL;
 	if (st == SB_OK)
-		st = first_status(&op, &msg, err);
+		st = ews_cal_first_status(&op, &msg, err);
 	xmlNode *it = st == SB_OK ? ews_items_first(msg) : NULL;
 	if (st == SB_OK &&
-	    (!it || !sb_xml_is(it, SB_NS_EWS_TYPES, "CalendarItem")))
+	    (!it || !sb_xml_is(it, SB_NS_EWS_TYPES, "CalendarItem") ||
+	     (kind && kind->keep && !kind->keep(it))))
 		st = sb_error_set(err, SB_ERR_NOT_FOUND, "ErrorItemNotFound",
-				  "Id: not an appointment");
+				  "Id: not %s",
+				  kind ? kind->what : "an appointment");
 	if (st == SB_OK) {
-		st = item_row(z, r, it);
+		st = item_row(z, r, it, kind);
 		if (st == SB_ERR_NOT_FOUND)
 			st = sb_error_set(err, SB_ERR_UPSTREAM,
 					  "invalid_response",
@@ -461,8 +475,9 @@ static enum sb_status check_common(const struct sb_call *call,
 
 /* ---- Create ------------------------------------------------------------- */
 
-static enum sb_status appt_create(void *state, const struct sb_call *call,
-				  struct sb_result *r, struct sb_error *err)
+enum sb_status ews_cal_create(void *state, const struct sb_call *call,
+			      const struct ews_cal_kind *kind,
+			      struct sb_result *r, struct sb_error *err)
 {
 	struct ews *e = state;
 	struct ews_op op;
@@ -481,6 +496,8 @@ static enum sb_status appt_create(void *state, const struct sb_call *call,
 	enum sb_status st = ews_op_mailbox(&op, err);
 	if (st == SB_OK)
 		st = check_common(call, err);
+	if (st == SB_OK && kind && kind->check)
+		st = kind->check(call, err);
 	if (st == SB_OK)
 		st = cal_zone(e, sb_call_str(call, "TimeZone", NULL), &z, err);
 	if (st == SB_OK)
@@ -493,7 +510,8 @@ static enum sb_status appt_create(void *state, const struct sb_call *call,
 	}
 	struct sb_xml_w *w = &op.w;
 	sb_xml_w_open(w, "m:CreateItem");
-	sb_xml_w_attr(w, "SendMeetingInvitations", "SendToNone");
+	sb_xml_w_attr(w, "SendMeetingInvitations",
+		      kind && kind->send ? kind->send : "SendToNone");
 	sb_xml_w_open(w, "m:SavedItemFolderId");
 	st = ews_folder_ref(&op, "calendar", "calendar", err);
 	xmlNode *msg = NULL;
@@ -512,6 +530,8 @@ static enum sb_status appt_create(void *state, const struct sb_call *call,
 		sb_xml_w_leaf(w, "t:IsAllDayEvent", all_day ? "true" : "false");
 		if (loc)
 			sb_xml_w_leaf(w, "t:Location", loc);
+		if (kind && kind->write)
+			kind->write(w, call);
 		if (wh.has_recur)
 			ews_recur_write(w, &wh.recur);
 		w_zone(w, "t:StartTimeZone", z.zone);
@@ -522,7 +542,7 @@ static enum sb_status appt_create(void *state, const struct sb_call *call,
 		st = ews_op_run(&op, err);
 	}
 	if (st == SB_OK)
-		st = first_status(&op, &msg, err);
+		st = ews_cal_first_status(&op, &msg, err);
 	char id[ID_MAX] = "";
 	if (st == SB_OK) {
 		xmlNode *idn = sb_xml_child(ews_items_first(msg),
@@ -537,15 +557,16 @@ static enum sb_status appt_create(void *state, const struct sb_call *call,
 			snprintf(id, sizeof(id), "%s", v);
 	}
 	if (st == SB_OK)
-		st = load_row(&z, call, op.mailbox, id, r, err);
+		st = load_row(&z, call, op.mailbox, id, kind, r, err);
 	ews_op_free(&op);
 	return st;
 }
 
 /* ---- Load --------------------------------------------------------------- */
 
-static enum sb_status appt_load(void *state, const struct sb_call *call,
-				struct sb_result *r, struct sb_error *err)
+enum sb_status ews_cal_load(void *state, const struct sb_call *call,
+			    const struct ews_cal_kind *kind,
+			    struct sb_result *r, struct sb_error *err)
 {
 	struct ews *e = state;
 	struct ews_op op;
@@ -558,9 +579,21 @@ static enum sb_status appt_load(void *state, const struct sb_call *call,
 	if (st == SB_OK)
 		st = cal_zone(e, NULL, &z, err);
 	if (st == SB_OK)
-		st = load_row(&z, call, op.mailbox, id, r, err);
+		st = load_row(&z, call, op.mailbox, id, kind, r, err);
 	ews_op_free(&op);
 	return st;
+}
+
+static enum sb_status appt_create(void *state, const struct sb_call *call,
+				  struct sb_result *r, struct sb_error *err)
+{
+	return ews_cal_create(state, call, NULL, r, err);
+}
+
+static enum sb_status appt_load(void *state, const struct sb_call *call,
+				struct sb_result *r, struct sb_error *err)
+{
+	return ews_cal_load(state, call, NULL, r, err);
 }
 
 /* ---- Update ------------------------------------------------------------- */
@@ -596,11 +629,11 @@ static enum sb_status get_current(struct ews *e, const struct sb_call *call,
 	ews_op_init(&op, e, call, 0);
 	op.mailbox = mailbox;
 	const char *ids[] = {id};
-	w_get_items(&op, ids, 1);
+	ews_cal_w_get_items(&op, ids, 1, NULL);
 	enum sb_status st = ews_op_run(&op, err);
 	xmlNode *msg = NULL;
 	if (st == SB_OK)
-		st = first_status(&op, &msg, err);
+		st = ews_cal_first_status(&op, &msg, err);
 	xmlNode *it = st == SB_OK ? ews_items_first(msg) : NULL;
 	int64_t t0 = 0, t1 = 0;
 	if (st == SB_OK &&
@@ -653,7 +686,7 @@ static enum sb_status get_current(struct ews *e, const struct sb_call *call,
 	return st;
 }
 
-static void set_open(struct sb_xml_w *w, const char *uri)
+void ews_cal_set_open(struct sb_xml_w *w, const char *uri)
 {
 	sb_xml_w_open(w, "t:SetItemField");
 	sb_xml_w_open(w, "t:FieldURI");
@@ -662,13 +695,13 @@ static void set_open(struct sb_xml_w *w, const char *uri)
 	sb_xml_w_open(w, "t:CalendarItem");
 }
 
-static void set_close(struct sb_xml_w *w)
+void ews_cal_set_close(struct sb_xml_w *w)
 {
 	sb_xml_w_close(w);
 	sb_xml_w_close(w);
 }
 
-static void del_field(struct sb_xml_w *w, const char *uri)
+void ews_cal_del_field(struct sb_xml_w *w, const char *uri)
 {
 	sb_xml_w_open(w, "t:DeleteItemField");
 	sb_xml_w_open(w, "t:FieldURI");
@@ -682,8 +715,9 @@ static bool given(const struct sb_call *call, const char *name)
 	return sb_call_input(call, name) != NULL;
 }
 
-static enum sb_status appt_update(void *state, const struct sb_call *call,
-				  struct sb_result *r, struct sb_error *err)
+enum sb_status ews_cal_update(void *state, const struct sb_call *call,
+			      const struct ews_cal_kind *kind,
+			      struct sb_result *r, struct sb_error *err)
 {
 	struct ews *e = state;
 	struct ews_op op;
@@ -706,6 +740,8 @@ static enum sb_status appt_update(void *state, const struct sb_call *call,
 				  "ChangeKey: not an EWS change key");
 	if (st == SB_OK)
 		st = check_common(call, err);
+	if (st == SB_OK && kind && kind->update_check)
+		st = kind->update_check(call, err);
 	const char *tz = sb_call_str(call, "TimeZone", NULL);
 	if (st == SB_OK && tz && *tz && !ews_timezone_id(tz))
 		st = cal_zone(e, tz, &z, err); /* the 400 naming it */
@@ -751,7 +787,8 @@ static enum sb_status appt_update(void *state, const struct sb_call *call,
 	sb_xml_w_open(w, "m:UpdateItem");
 	sb_xml_w_attr(w, "ConflictResolution",
 		      ck && *ck ? "NeverOverwrite" : "AlwaysOverwrite");
-	sb_xml_w_attr(w, "SendMeetingInvitationsOrCancellations", "SendToNone");
+	sb_xml_w_attr(w, "SendMeetingInvitationsOrCancellations",
+		      kind && kind->send ? kind->send : "SendToNone");
 	sb_xml_w_open(w, "m:ItemChanges");
 	sb_xml_w_open(w, "t:ItemChange");
 	sb_xml_w_open(w, "t:ItemId");
@@ -762,83 +799,85 @@ static enum sb_status appt_update(void *state, const struct sb_call *call,
 	sb_xml_w_open(w, "t:Updates");
 	unsigned n = 0;
 	if (given(call, "Subject")) {
-		set_open(w, "item:Subject");
+		ews_cal_set_open(w, "item:Subject");
 		sb_xml_w_leaf(w, "t:Subject", sb_call_str(call, "Subject", ""));
-		set_close(w);
+		ews_cal_set_close(w);
 		n++;
 	}
 	if (given(call, "Body")) {
 		const char *b = sb_call_str(call, "Body", "");
 		if (*b) {
-			set_open(w, "item:Body");
+			ews_cal_set_open(w, "item:Body");
 			w_body(w, b);
-			set_close(w);
+			ews_cal_set_close(w);
 		} else {
-			del_field(w, "item:Body");
+			ews_cal_del_field(w, "item:Body");
 		}
 		n++;
 	}
 	if (given(call, "Categories")) {
 		if (sb_call_count(call, "Categories")) {
-			set_open(w, "item:Categories");
+			ews_cal_set_open(w, "item:Categories");
 			w_categories(w, call);
-			set_close(w);
+			ews_cal_set_close(w);
 		} else {
-			del_field(w, "item:Categories");
+			ews_cal_del_field(w, "item:Categories");
 		}
 		n++;
 	}
 	int64_t rem;
 	if (sb_call_int(call, "Reminder", &rem)) {
-		set_open(w, "item:ReminderIsSet");
+		ews_cal_set_open(w, "item:ReminderIsSet");
 		sb_xml_w_leaf(w, "t:ReminderIsSet", "true");
-		set_close(w);
-		set_open(w, "item:ReminderMinutesBeforeStart");
+		ews_cal_set_close(w);
+		ews_cal_set_open(w, "item:ReminderMinutesBeforeStart");
 		char b[24];
 		snprintf(b, sizeof(b), "%lld", (long long)rem);
 		sb_xml_w_leaf(w, "t:ReminderMinutesBeforeStart", b);
-		set_close(w);
+		ews_cal_set_close(w);
 		n++;
 	}
 	if (timing) {
-		set_open(w, "calendar:Start");
+		ews_cal_set_open(w, "calendar:Start");
 		w_utc(w, "t:Start", wh.start);
-		set_close(w);
-		set_open(w, "calendar:End");
+		ews_cal_set_close(w);
+		ews_cal_set_open(w, "calendar:End");
 		w_utc(w, "t:End", wh.end);
-		set_close(w);
-		set_open(w, "calendar:IsAllDayEvent");
+		ews_cal_set_close(w);
+		ews_cal_set_open(w, "calendar:IsAllDayEvent");
 		sb_xml_w_leaf(w, "t:IsAllDayEvent",
 			      wh.all_day ? "true" : "false");
-		set_close(w);
+		ews_cal_set_close(w);
 	}
 	if (given(call, "Location")) {
 		const char *l = sb_call_str(call, "Location", "");
 		if (*l) {
-			set_open(w, "calendar:Location");
+			ews_cal_set_open(w, "calendar:Location");
 			sb_xml_w_leaf(w, "t:Location", l);
-			set_close(w);
+			ews_cal_set_close(w);
 		} else {
-			del_field(w, "calendar:Location");
+			ews_cal_del_field(w, "calendar:Location");
 		}
 		n++;
 	}
 	if (timing) {
 		if (wh.has_recur) {
-			set_open(w, "calendar:Recurrence");
+			ews_cal_set_open(w, "calendar:Recurrence");
 			ews_recur_write(w, &wh.recur);
-			set_close(w);
+			ews_cal_set_close(w);
 		} else if (cur.recurring) {
-			del_field(w, "calendar:Recurrence");
+			ews_cal_del_field(w, "calendar:Recurrence");
 		}
-		set_open(w, "calendar:StartTimeZone");
+		ews_cal_set_open(w, "calendar:StartTimeZone");
 		w_zone(w, "t:StartTimeZone", z.zone);
-		set_close(w);
-		set_open(w, "calendar:EndTimeZone");
+		ews_cal_set_close(w);
+		ews_cal_set_open(w, "calendar:EndTimeZone");
 		w_zone(w, "t:EndTimeZone", z.zone);
-		set_close(w);
+		ews_cal_set_close(w);
 		n++;
 	}
+	if (kind && kind->update_write)
+		n += kind->update_write(w, call);
 	sb_xml_w_close(w); /* t:Updates */
 	sb_xml_w_close(w); /* t:ItemChange */
 	sb_xml_w_close(w); /* m:ItemChanges */
@@ -849,15 +888,19 @@ static enum sb_status appt_update(void *state, const struct sb_call *call,
 				    "Update: give at least one of Subject, "
 				    "Body, Location, Start, End, TimeZone, "
 				    "IsAllDay, Reminder, Categories, "
-				    "Recurrence");
+				    "Recurrence%s",
+				    kind && kind->update_write
+					? ", RequiredAttendees, "
+					  "OptionalAttendees, Resources"
+					: "");
 	}
 	st = ews_op_run(&op, err);
 	if (st == SB_OK)
-		st = first_status(&op, NULL, err);
+		st = ews_cal_first_status(&op, NULL, err);
 	if (st == SB_OK) {
 		if (!timing)
 			cal_zone(e, NULL, &z, err);
-		st = load_row(&z, call, op.mailbox, id, r, err);
+		st = load_row(&z, call, op.mailbox, id, kind, r, err);
 	}
 	ews_op_free(&op);
 	return st;
@@ -888,7 +931,7 @@ static enum sb_status appt_delete(void *state, const struct sb_call *call,
 		st = ews_op_run(&op, err);
 	}
 	if (st == SB_OK)
-		st = first_status(&op, NULL, err);
+		st = ews_cal_first_status(&op, NULL, err);
 	if (st == SB_OK) {
 		st = sb_result_row(r);
 		if (st == SB_OK)
@@ -902,8 +945,9 @@ static enum sb_status appt_delete(void *state, const struct sb_call *call,
 
 /* ---- List --------------------------------------------------------------- */
 
-static enum sb_status appt_list(void *state, const struct sb_call *call,
-				struct sb_result *r, struct sb_error *err)
+enum sb_status ews_cal_list(void *state, const struct sb_call *call,
+			    const struct ews_cal_kind *kind,
+			    struct sb_result *r, struct sb_error *err)
 {
 	struct ews *e = state;
 	struct ews_op op;
@@ -946,8 +990,8 @@ static enum sb_status appt_list(void *state, const struct sb_call *call,
 	enum sb_status st = ews_op_mailbox(&op, err);
 	if (st == SB_OK)
 		st = cal_zone(e, NULL, &z, err);
-	const char *bind[] = {"Appointment.List", op.mailbox, window ? a : NULL,
-			      window ? b : NULL};
+	const char *bind[] = {kind ? kind->list_bind : "Appointment.List",
+			      op.mailbox, window ? a : NULL, window ? b : NULL};
 	uint32_t off = 0;
 	const char *token = sb_call_page_token(call);
 	if (st == SB_OK && token) {
@@ -1014,7 +1058,7 @@ static enum sb_status appt_list(void *state, const struct sb_call *call,
 		st = ews_op_run(&op, err);
 	}
 	if (st == SB_OK)
-		st = first_status(&op, &msg, err);
+		st = ews_cal_first_status(&op, &msg, err);
 	if (st != SB_OK) {
 		ews_op_free(&op);
 		return st;
@@ -1055,7 +1099,7 @@ static enum sb_status appt_list(void *state, const struct sb_call *call,
 	ews_op_init(&g, e, call, 0);
 	g.mailbox = op.mailbox;
 	if (n) {
-		w_get_items(&g, ids, n);
+		ews_cal_w_get_items(&g, ids, n, kind);
 		st = ews_op_run(&g, err);
 	}
 	for (xmlNode *m = n && st == SB_OK ? ews_op_first(&g) : NULL;
@@ -1065,9 +1109,10 @@ static enum sb_status appt_list(void *state, const struct sb_call *call,
 		if (ews_message_status(m, &ignored) != SB_OK)
 			continue;
 		xmlNode *it = ews_items_first(m);
-		if (!it || !sb_xml_is(it, SB_NS_EWS_TYPES, "CalendarItem"))
+		if (!it || !sb_xml_is(it, SB_NS_EWS_TYPES, "CalendarItem") ||
+		    (kind && kind->keep && !kind->keep(it)))
 			continue;
-		enum sb_status rs = item_row(&z, r, it);
+		enum sb_status rs = item_row(&z, r, it, kind);
 		if (rs != SB_OK && rs != SB_ERR_NOT_FOUND)
 			st = sb_error_set(err, rs, NULL, "building the result");
 	}
@@ -1087,6 +1132,18 @@ static enum sb_status appt_list(void *state, const struct sb_call *call,
 	}
 	ews_op_free(&op);
 	return st;
+}
+
+static enum sb_status appt_update(void *state, const struct sb_call *call,
+				  struct sb_result *r, struct sb_error *err)
+{
+	return ews_cal_update(state, call, NULL, r, err);
+}
+
+static enum sb_status appt_list(void *state, const struct sb_call *call,
+				struct sb_result *r, struct sb_error *err)
+{
+	return ews_cal_list(state, call, NULL, r, err);
 }
 
 /* ---- the table ---------------------------------------------------------- */

@@ -22,6 +22,64 @@
 /* Appointment's methods (ews_calendar.c); its properties: the SDK's
  * sb_appointment_properties. */
 extern const struct sb_method ews_appointment_methods[];
+/* Meeting's and MeetingAttendee's (ews_meeting.c). */
+extern const struct sb_method ews_meeting_methods[];
+extern const struct sb_method ews_meeting_attendee_methods[];
+
+struct ews_op;
+
+/* What an object built on calendar items (Meeting) adds to
+ * Appointment's Create, Load and List (ews_calendar.c); NULL there
+ * means Appointment itself. */
+struct ews_cal_kind {
+	const char *what;      /* "a meeting": the 404's wording */
+	const char *list_bind; /* bound into List's page tokens */
+	const char *send;      /* CreateItem's SendMeetingInvitations */
+	/* more GetItem fields (NULL-terminated) */
+	const char *const *fields;
+	/* more input checks of Create (400s) */
+	enum sb_status (*check)(const struct sb_call *call,
+				struct sb_error *err);
+	/* more t:CalendarItem elements of Create, after t:Location */
+	void (*write)(struct sb_xml_w *w, const struct sb_call *call);
+	/* more row properties of a GetItem t:CalendarItem */
+	enum sb_status (*row)(struct sb_result *r, const xmlNode *it);
+	/* whether Load and List show the item */
+	bool (*keep)(const xmlNode *it);
+	/* more input checks of Update (400s) */
+	enum sb_status (*update_check)(const struct sb_call *call,
+				       struct sb_error *err);
+	/* more t:SetItemField/t:DeleteItemField of Update: how many inputs
+	 * it wrote */
+	unsigned (*update_write)(struct sb_xml_w *w,
+				 const struct sb_call *call);
+};
+
+enum sb_status ews_cal_create(void *state, const struct sb_call *call,
+			      const struct ews_cal_kind *kind,
+			      struct sb_result *r, struct sb_error *err);
+enum sb_status ews_cal_load(void *state, const struct sb_call *call,
+			    const struct ews_cal_kind *kind,
+			    struct sb_result *r, struct sb_error *err);
+/* Update; kind->send is SendMeetingInvitationsOrCancellations there. */
+enum sb_status ews_cal_update(void *state, const struct sb_call *call,
+			      const struct ews_cal_kind *kind,
+			      struct sb_result *r, struct sb_error *err);
+enum sb_status ews_cal_list(void *state, const struct sb_call *call,
+			    const struct ews_cal_kind *kind,
+			    struct sb_result *r, struct sb_error *err);
+/* A GetItem of ids with Appointment's fields and kind's (kind may be
+ * NULL) into op. */
+void ews_cal_w_get_items(struct ews_op *op, const char *const *ids, size_t n,
+			 const struct ews_cal_kind *kind);
+/* An UpdateItem's t:SetItemField of field uri up to its
+ * t:CalendarItem (open), its end, and a t:DeleteItemField. */
+void ews_cal_set_open(struct sb_xml_w *w, const char *uri);
+void ews_cal_set_close(struct sb_xml_w *w);
+void ews_cal_del_field(struct sb_xml_w *w, const char *uri);
+/* The status of op's first response message (*msg: it). */
+enum sb_status ews_cal_first_status(struct ews_op *op, xmlNode **msg,
+				    struct sb_error *err);
 
 /* A calendar date; wday 0 = Monday .. 6 = Sunday (RFC 5545's order). */
 struct ews_day {

@@ -114,6 +114,11 @@ static const struct code_map code_table[] = {
     {"ErrorDuplicateInputFolderNames", SB_ERR_CONFLICT},
     {"ErrorManagedFolderAlreadyExists", SB_ERR_CONFLICT},
     {"ErrorObjectTypeChanged", SB_ERR_CONFLICT},
+    /* an answer to a cancelled meeting */
+    {"ErrorCalendarIsCancelledForAccept", SB_ERR_CONFLICT},
+    {"ErrorCalendarIsCancelledForDecline", SB_ERR_CONFLICT},
+    {"ErrorCalendarIsCancelledForTentative", SB_ERR_CONFLICT},
+    {"ErrorCalendarIsCancelledForRemove", SB_ERR_CONFLICT},
     /* 413 payload_too_large: size limits */
     {"ErrorMessageSizeExceeded", SB_ERR_PAYLOAD_TOO_LARGE},
     {"ErrorAttachmentSizeLimitExceeded", SB_ERR_PAYLOAD_TOO_LARGE},

@@ -119,7 +119,12 @@ class CalendarItem(Item):
         self.reminder_minutes = 15
         self.uid = hashlib.sha1(self.id.encode()).hexdigest()
         self.pattern = None      # the EWS Recurrence (dict), as given
-        self.organizer = None
+        self.organizer = None    # address, of a meeting
+        # of a meeting (ews_meeting.py): kind -> [ews_meeting.Attendee]
+        self.attendees = {}
+        self.my_response = "Organizer"
+        self.is_cancelled = False
+        self.meeting_request_sent = False
 
     # ---- what EWS shows ----
     def to_json(self, with_attachments=True):
@@ -131,7 +136,13 @@ class CalendarItem(Item):
                   "exdates": [iso(x) for x in self.exdates],
                   "location": self.location, "start_tz": self.start_tz,
                   "end_tz": self.end_tz,
-                  "body": self.body})
+                  "body": self.body, "organizer": self.organizer,
+                  "my_response": self.my_response,
+                  "is_cancelled": self.is_cancelled,
+                  "attendees": {k: [{"address": a.address,
+                                     "response": a.response}
+                                    for a in v]
+                                for k, v in self.attendees.items()}})
         return d
 
     def xml(self, shape, folder=None, embedded=False, finditem=False,
@@ -204,10 +215,12 @@ class CalendarItem(Item):
                      % self.legacy_free_busy)
         if self.location and has("calendar:Location"):
             p.append("<t:Location>%s</t:Location>" % esc(self.location))
+        meeting = bool(self.organizer)
         if has("calendar:IsMeeting"):
-            p.append("<t:IsMeeting>false</t:IsMeeting>")
+            p.append("<t:IsMeeting>%s</t:IsMeeting>" % tf(meeting))
         if has("calendar:IsCancelled"):
-            p.append("<t:IsCancelled>false</t:IsCancelled>")
+            p.append("<t:IsCancelled>%s</t:IsCancelled>"
+                     % tf(self.is_cancelled))
         if has("calendar:IsRecurring"):
             p.append("<t:IsRecurring>%s</t:IsRecurring>"
                      % tf(occurrence is not None))
@@ -216,7 +229,11 @@ class CalendarItem(Item):
                 ("RecurringMaster" if self.pattern else "Single")
             p.append("<t:CalendarItemType>%s</t:CalendarItemType>" % kind)
         if has("calendar:MyResponseType"):
-            p.append("<t:MyResponseType>Organizer</t:MyResponseType>")
+            p.append("<t:MyResponseType>%s</t:MyResponseType>"
+                     % (self.my_response if meeting else "Organizer"))
+        if meeting:
+            import ews_meeting
+            p.append(ews_meeting.attendees_xml(self, has))
         if self.pattern and not occurrence and has("calendar:Recurrence"):
             p.append(pattern_xml(self.pattern))
         if self.exdates and not occurrence and \
@@ -439,6 +456,10 @@ def fill(it, el, updating=False):
             it.location = c.text or ""
         elif name == "Recurrence":
             it.pattern = parse_pattern(c)
+        elif name in ("RequiredAttendees", "OptionalAttendees",
+                      "Resources"):
+            import ews_meeting
+            it.attendees[name] = ews_meeting.parse_attendees(c)
         elif name in ("StartTimeZone", "MeetingTimeZone"):
             it.start_tz = c.get("Id") or it.start_tz
             if name == "MeetingTimeZone" or updating is False and \
@@ -462,6 +483,9 @@ def clear(it, uri):
         it.subject = ""
     elif uri == "item:ReminderIsSet":
         it.reminder_set = False
+    elif uri in ("calendar:RequiredAttendees", "calendar:OptionalAttendees",
+                 "calendar:Resources"):
+        it.attendees.pop(uri.split(":")[1], None)
 
 
 def settle(it):

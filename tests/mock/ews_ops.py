@@ -11,6 +11,7 @@ import binascii
 import datetime
 
 import ews_calendar
+import ews_meeting
 from ews_store import (NS_M, NS_T, Attachment, FolderShape, Item, ItemShape,
                        Recipient, DIRECTORY, attr, esc, iso, parse_iso,
                        strip_prefixes, now_utc, Folder, tf, NOT_IN_FINDITEM)
@@ -741,6 +742,10 @@ def op_CreateItem(ctx, el):
             elif kind == "CalendarItem":
                 out.append(create_calendar_item(ctx, owner, saved, ie))
                 continue
+            elif kind in ews_meeting.ANSWERS or \
+                    kind == "CancelCalendarItem":
+                out.append(meeting_response(ctx, owner, ie, kind, disp))
+                continue
             else:
                 raise MsgError("ErrorInvalidItemForOperationCreateItem",
                                "The mock stores messages only, not %s."
@@ -783,9 +788,42 @@ def create_calendar_item(ctx, owner, saved, ie):
     except ews_calendar.CalError as e:
         raise MsgError(e.code, e.text)
     ctx.store.mailbox(f.mailbox).items[it.id] = it
+    if any(it.attendees.values()):
+        it.organizer = f.mailbox
+        send = ie.getparent().getparent().get("SendMeetingInvitations")
+        if send in ("SendOnlyToAll", "SendToAllAndSaveCopy"):
+            import ews_freebusy   # it imports this module
+            ews_meeting.deliver(ctx.store, it, ews_freebusy.ROOMS,
+                                ews_freebusy.room_mailbox)
     return rmsg("CreateItem", '<m:Items><t:CalendarItem><t:ItemId Id="%s" '
                 'ChangeKey="%s"/></t:CalendarItem></m:Items>'
                 % (attr(it.id), attr(it.change_key)))
+
+
+def meeting_response(ctx, owner, ie, kind, disp):
+    """AcceptItem, TentativelyAcceptItem, DeclineItem, CancelCalendarItem
+    (ews_meeting.py)."""
+    if disp not in ("SendOnly", "SendAndSaveCopy", "SaveOnly"):
+        raise MsgError("ErrorMessageDispositionRequired",
+                       "MessageDisposition is required for this "
+                       "operation.")
+    ref = ie.find(T + "ReferenceItemId")
+    if ref is None:
+        raise MsgError("ErrorInvalidReferenceItem",
+                       "ReferenceItemId is required.")
+    mb, it = resolve_item(ctx, ref)
+    ck = ref.get("ChangeKey")
+    if ck and ck != it.change_key:
+        raise MsgError("ErrorIrresolvableConflict",
+                       text_of("ErrorIrresolvableConflict"))
+    try:
+        if kind == "CancelCalendarItem":
+            ews_meeting.cancel(ctx.store, mb, it)
+        else:
+            ews_meeting.respond(ctx.store, mb, it, kind)
+    except ews_calendar.CalError as e:
+        raise MsgError(e.code, e.text)
+    return rmsg("CreateItem", "<m:Items/>")
 
 
 SETTABLE = {
@@ -823,11 +861,20 @@ def op_UpdateItem(ctx, el):
                         "ErrorSendMeetingInvitationsOrCancellationsRequired",
                         "SendMeetingInvitationsOrCancellations is required "
                         "for calendar items.")
+                before = (it.start, it.end, it.rrule,
+                          {a.address.lower(): a for lst in
+                           it.attendees.values() for a in lst})
                 try:
                     ews_calendar.update(it, ch.find(T + "Updates"), local)
                 except ews_calendar.CalError as e:
                     raise MsgError(e.code, e.text)
                 it.touch()
+                if it.organizer and it.my_response == "Organizer":
+                    import ews_freebusy   # it imports this module
+                    ews_meeting.updated(
+                        ctx.store, it, before,
+                        el.get("SendMeetingInvitationsOrCancellations"),
+                        ews_freebusy.ROOMS, ews_freebusy.room_mailbox)
                 out.append(rmsg("UpdateItem", '<m:Items><t:CalendarItem>'
                                 '<t:ItemId Id="%s" ChangeKey="%s"/>'
                                 '</t:CalendarItem></m:Items>'
