@@ -46,19 +46,15 @@ static uint32_t get32(const unsigned char *p)
 	       (uint32_t)p[2] << 8 | p[3];
 }
 
-/* Midnight of local date d in zone iana, as UTC epoch seconds. */
+/* Midnight of local date d in zone iana (its first instant when the clock
+ * skips midnight), as UTC epoch seconds. */
 static bool local_midnight(const char *iana, const struct ews_day *d,
 			   int64_t *out)
 {
-	int64_t local = ews_day_epoch(d);
-	int off = 0;
-	if (!ews_tz_offset(iana, local, &off))
-		return false;
-	int64_t u = local - off;
-	if (!ews_tz_offset(iana, u, &off))
-		return false;
-	*out = local - off;
-	return true;
+	struct ews_zone *z = ews_zone_open(iana);
+	bool ok = z && ews_zone_midnight(z, d->y, d->m, d->d, out);
+	ews_zone_close(z);
+	return ok;
 }
 
 /* ---- inputs ------------------------------------------------------------- */
@@ -335,8 +331,11 @@ static enum sb_status item_row(const struct ews_cal *inst, struct sb_result *r,
 	const char *id = idn ? sb_xml_attr(idn, NULL, "Id") : NULL;
 	const char *ck = idn ? sb_xml_attr(idn, NULL, "ChangeKey") : NULL;
 	int64_t start = 0, end = 0;
-	if (!id || !*id || !read_time(it, "Start", &start) ||
-	    !read_time(it, "End", &end))
+	struct sb_error ignored;
+	/* an Id no later call would take is not shown (one odd item never
+	 * fails a List) */
+	if (!id || ews_check_id("Id", id, &ignored) != SB_OK ||
+	    !read_time(it, "Start", &start) || !read_time(it, "End", &end))
 		return SB_ERR_NOT_FOUND; /* not one to show */
 	enum sb_status st = sb_result_row(r);
 	if (st == SB_OK)
