@@ -155,6 +155,10 @@ xmlNode *ews_op_next(const xmlNode *msg);
  * warning is logged at debug), else the status of its ResponseCode with
  * err->code the ResponseCode and the MessageText in err->message. */
 enum sb_status ews_message_status(const xmlNode *msg, struct sb_error *err);
+/* The status of op's first response message (*msg, may be NULL: it); an
+ * answer without one is invalid_response.  For operations of one item. */
+enum sb_status ews_op_first_status(struct ews_op *op, xmlNode **msg,
+				   struct sb_error *err);
 
 /* Write the mailbox addressing of a DistinguishedFolderId for this op
  * (delegate mode and a mailbox: <t:Mailbox><t:EmailAddress>...), else

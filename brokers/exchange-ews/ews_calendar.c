@@ -405,18 +405,6 @@ static enum sb_status item_row(const struct ews_cal *inst, struct sb_result *r,
 	return st;
 }
 
-enum sb_status ews_cal_first_status(struct ews_op *op, xmlNode **msg,
-				    struct sb_error *err)
-{
-	xmlNode *m = ews_op_first(op);
-	if (!m)
-		return sb_error_set(err, SB_ERR_UPSTREAM, "invalid_response",
-				    "EWS answered without a response message");
-	if (msg)
-		*msg = m;
-	return ews_message_status(m, err);
-}
-
 /* GetItem of one appointment into a row of r. */
 static enum sb_status load_row(struct ews_cal *z, const struct sb_call *call,
 			       const char *mailbox, const char *id,
@@ -431,7 +419,7 @@ static enum sb_status load_row(struct ews_cal *z, const struct sb_call *call,
 	enum sb_status st = ews_op_run(&op, err);
 	xmlNode *msg = NULL;
 	if (st == SB_OK)
-		st = ews_cal_first_status(&op, &msg, err);
+		st = ews_op_first_status(&op, &msg, err);
 	xmlNode *it = st == SB_OK ? ews_items_first(msg) : NULL;
 	if (st == SB_OK &&
 	    (!it || !sb_xml_is(it, SB_NS_EWS_TYPES, "CalendarItem") ||
@@ -541,7 +529,7 @@ enum sb_status ews_cal_create(void *state, const struct sb_call *call,
 		st = ews_op_run(&op, err);
 	}
 	if (st == SB_OK)
-		st = ews_cal_first_status(&op, &msg, err);
+		st = ews_op_first_status(&op, &msg, err);
 	char id[ID_MAX] = "";
 	if (st == SB_OK) {
 		xmlNode *idn = sb_xml_child(ews_items_first(msg),
@@ -632,7 +620,7 @@ static enum sb_status get_current(struct ews *e, const struct sb_call *call,
 	enum sb_status st = ews_op_run(&op, err);
 	xmlNode *msg = NULL;
 	if (st == SB_OK)
-		st = ews_cal_first_status(&op, &msg, err);
+		st = ews_op_first_status(&op, &msg, err);
 	xmlNode *it = st == SB_OK ? ews_items_first(msg) : NULL;
 	int64_t t0 = 0, t1 = 0;
 	if (st == SB_OK &&
@@ -895,7 +883,7 @@ enum sb_status ews_cal_update(void *state, const struct sb_call *call,
 	}
 	st = ews_op_run(&op, err);
 	if (st == SB_OK)
-		st = ews_cal_first_status(&op, NULL, err);
+		st = ews_op_first_status(&op, NULL, err);
 	if (st == SB_OK) {
 		if (!timing)
 			cal_zone(e, NULL, &z, err);
@@ -930,7 +918,7 @@ static enum sb_status appt_delete(void *state, const struct sb_call *call,
 		st = ews_op_run(&op, err);
 	}
 	if (st == SB_OK)
-		st = ews_cal_first_status(&op, NULL, err);
+		st = ews_op_first_status(&op, NULL, err);
 	if (st == SB_OK) {
 		st = sb_result_row(r);
 		if (st == SB_OK)
@@ -1057,7 +1045,7 @@ enum sb_status ews_cal_list(void *state, const struct sb_call *call,
 		st = ews_op_run(&op, err);
 	}
 	if (st == SB_OK)
-		st = ews_cal_first_status(&op, &msg, err);
+		st = ews_op_first_status(&op, &msg, err);
 	if (st != SB_OK) {
 		ews_op_free(&op);
 		return st;

@@ -77,9 +77,6 @@ void ews_cal_w_get_items(struct ews_op *op, const char *const *ids, size_t n,
 void ews_cal_set_open(struct sb_xml_w *w, const char *uri);
 void ews_cal_set_close(struct sb_xml_w *w);
 void ews_cal_del_field(struct sb_xml_w *w, const char *uri);
-/* The status of op's first response message (*msg: it). */
-enum sb_status ews_cal_first_status(struct ews_op *op, xmlNode **msg,
-				    struct sb_error *err);
 
 /* A calendar date; wday 0 = Monday .. 6 = Sunday (RFC 5545's order). */
 struct ews_day {

@@ -202,6 +202,18 @@ enum sb_status ews_message_status(const xmlNode *msg, struct sb_error *err)
 	return st;
 }
 
+enum sb_status ews_op_first_status(struct ews_op *op, xmlNode **msg,
+				   struct sb_error *err)
+{
+	xmlNode *m = ews_op_first(op);
+	if (!m)
+		return sb_error_set(err, SB_ERR_UPSTREAM, "invalid_response",
+				    "EWS answered without a response message");
+	if (msg)
+		*msg = m;
+	return ews_message_status(m, err);
+}
+
 /* ---- HTTP with the instance's credentials -------------------------------- */
 
 enum sb_status ews_http_perform(struct ews *e, struct sb_http *http,

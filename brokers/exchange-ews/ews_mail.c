@@ -142,20 +142,6 @@ static enum sb_status msg_inputs_read(struct ews_op *op,
 	return SB_OK;
 }
 
-/* The first response message's status (every operation here sends one
- * item). */
-static enum sb_status first_status(struct ews_op *op, xmlNode **msg,
-				   struct sb_error *err)
-{
-	xmlNode *m = ews_op_first(op);
-	if (!m)
-		return sb_error_set(err, SB_ERR_UPSTREAM, "invalid_response",
-				    "EWS answered without a response message");
-	if (msg)
-		*msg = m;
-	return ews_message_status(m, err);
-}
-
 static enum sb_status out_of_memory(struct sb_error *err)
 {
 	return sb_error_set(err, SB_ERR_INTERNAL, NULL, "out of memory");
@@ -200,7 +186,7 @@ static enum sb_status item_folder(struct ews *e, const struct sb_call *call,
 	xmlNode *msg = NULL;
 	enum sb_status st = ews_op_run(&op, err);
 	if (st == SB_OK)
-		st = first_status(&op, &msg, err);
+		st = ews_op_first_status(&op, &msg, err);
 	const xmlNode *pf =
 	    st == SB_OK ? sb_xml_child(ews_items_first(msg), SB_NS_EWS_TYPES,
 				       "ParentFolderId")
@@ -239,7 +225,7 @@ static enum sb_status well_known_folder(struct ews *e,
 	xmlNode *msg = NULL;
 	enum sb_status st = ews_op_run(&op, err);
 	if (st == SB_OK)
-		st = first_status(&op, &msg, err);
+		st = ews_op_first_status(&op, &msg, err);
 	const xmlNode *fid =
 	    st == SB_OK ? sb_xml_child(sb_xml_first_element(sb_xml_child(
 					   msg, SB_NS_EWS_MESSAGES, "Folders")),
@@ -322,7 +308,7 @@ static enum sb_status email_send(void *state, const struct sb_call *call,
 		st = ews_op_run(&op, err);
 	}
 	if (st == SB_OK)
-		st = first_status(&op, NULL, err);
+		st = ews_op_first_status(&op, NULL, err);
 	char folder[ID_MAX];
 	if (st == SB_OK)
 		folder_col(state, call, op.mailbox, NULL, "sentitems",
@@ -379,7 +365,7 @@ static enum sb_status email_save_draft(void *state, const struct sb_call *call,
 		st = ews_op_run(&op, err);
 	}
 	if (st == SB_OK)
-		st = first_status(&op, &msg, err);
+		st = ews_op_first_status(&op, &msg, err);
 	if (st == SB_OK) {
 		const xmlNode *iid = first_item_id(msg);
 		const char *v = iid ? sb_xml_attr(iid, NULL, "Id") : NULL;
@@ -518,7 +504,7 @@ static enum sb_status find_page(struct ews_op *op, const char *folder,
 		st = ews_op_run(op, err);
 	}
 	if (st == SB_OK)
-		st = first_status(op, &msg, err);
+		st = ews_op_first_status(op, &msg, err);
 	if (st != SB_OK)
 		return st;
 	xmlNode *root = sb_xml_child(msg, SB_NS_EWS_MESSAGES, "RootFolder");
@@ -657,7 +643,7 @@ static enum sb_status get_full(struct ews_op *op, const char *id,
 	enum sb_status st = ews_op_run(op, err);
 	xmlNode *msg = NULL;
 	if (st == SB_OK)
-		st = first_status(op, &msg, err);
+		st = ews_op_first_status(op, &msg, err);
 	if (st == SB_OK && !ews_mail_row_read(ews_items_first(msg), row))
 		st = sb_error_set(err, SB_ERR_UPSTREAM, "invalid_response",
 				  "GetItem answered without the item");
@@ -873,7 +859,7 @@ static enum sb_status respond(void *state, const struct sb_call *call,
 		st = ews_op_run(&op, err);
 		xmlNode *msg = NULL;
 		if (st == SB_OK)
-			st = first_status(&op, &msg, err);
+			st = ews_op_first_status(&op, &msg, err);
 		if (st == SB_OK && staged) {
 			const xmlNode *iid = first_item_id(msg);
 			const char *v =
@@ -902,7 +888,7 @@ static enum sb_status respond(void *state, const struct sb_call *call,
 			ews_w_send_item(&op, did, nck);
 			st = ews_op_run(&op, err);
 			if (st == SB_OK)
-				st = first_status(&op, NULL, err);
+				st = ews_op_first_status(&op, NULL, err);
 			ews_op_free(&op);
 		}
 	}
@@ -1010,7 +996,7 @@ static enum sb_status email_move(void *state, const struct sb_call *call,
 		st = ews_op_run(&op, err);
 	}
 	if (st == SB_OK)
-		st = first_status(&op, &msg, err);
+		st = ews_op_first_status(&op, &msg, err);
 	/* EWS gives the moved message a new Id: the row carries it (an
 	 * answer without it is refused: the old Id names nothing now),
 	 * and the FolderId of where it is now */
@@ -1062,7 +1048,7 @@ static enum sb_status email_delete(void *state, const struct sb_call *call,
 			st = ews_op_run(&op, err);
 		}
 		if (st == SB_OK)
-			st = first_status(&op, &msg, err);
+			st = ews_op_first_status(&op, &msg, err);
 		if (st == SB_OK)
 			st = id_row(r, msg, NULL, deleted, err);
 		ews_op_free(&op);
@@ -1073,7 +1059,7 @@ static enum sb_status email_delete(void *state, const struct sb_call *call,
 		st = ews_op_run(&op, err);
 	}
 	if (st == SB_OK)
-		st = first_status(&op, NULL, err);
+		st = ews_op_first_status(&op, NULL, err);
 	if (st == SB_OK) {
 		st = sb_result_row(r);
 		if (st == SB_OK)
@@ -1103,7 +1089,7 @@ static enum sb_status email_mark_read(void *state, const struct sb_call *call,
 		st = ews_op_run(&op, err);
 	}
 	if (st == SB_OK)
-		st = first_status(&op, &msg, err);
+		st = ews_op_first_status(&op, &msg, err);
 	if (st == SB_OK)
 		st = id_row(r, msg, id, NULL, err);
 	if (st == SB_OK) {

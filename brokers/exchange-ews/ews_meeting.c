@@ -267,7 +267,7 @@ static enum sb_status respond(struct ews_op *op, const char *element,
 	sb_xml_w_close(w);
 	enum sb_status st = ews_op_run(op, err);
 	if (st == SB_OK)
-		st = ews_cal_first_status(op, NULL, err);
+		st = ews_op_first_status(op, NULL, err);
 	return st;
 }
 
@@ -352,7 +352,7 @@ static enum sb_status att_list(void *state, const struct sb_call *call,
 		st = ews_op_run(&op, err);
 	}
 	if (st == SB_OK)
-		st = ews_cal_first_status(&op, &msg, err);
+		st = ews_op_first_status(&op, &msg, err);
 	xmlNode *it = st == SB_OK ? ews_items_first(msg) : NULL;
 	if (st == SB_OK &&
 	    (!it || !sb_xml_is(it, SB_NS_EWS_TYPES, "CalendarItem") ||

@@ -488,19 +488,6 @@ static unsigned w_changes(struct sb_xml_w *w, const struct task_in *in)
 	return n;
 }
 
-/* The first response message's status. */
-static enum sb_status first_status(struct ews_op *op, xmlNode **msg,
-				   struct sb_error *err)
-{
-	xmlNode *m = ews_op_first(op);
-	if (!m)
-		return sb_error_set(err, SB_ERR_UPSTREAM, "invalid_response",
-				    "EWS answered without a response message");
-	if (msg)
-		*msg = m;
-	return ews_message_status(m, err);
-}
-
 /* The ItemId of the first item of a CreateItem/UpdateItem answer. */
 static const char *answer_id(const xmlNode *msg)
 {
@@ -524,7 +511,7 @@ static enum sb_status load_row(struct ews *e, const struct sb_call *call,
 	xmlNode *msg = NULL;
 	enum sb_status st = ews_op_run(&op, err);
 	if (st == SB_OK)
-		st = first_status(&op, &msg, err);
+		st = ews_op_first_status(&op, &msg, err);
 	const xmlNode *item = st == SB_OK ? ews_items_first(msg) : NULL;
 	if (st == SB_OK && !item)
 		st = sb_error_set(err, SB_ERR_UPSTREAM, "invalid_response",
@@ -559,7 +546,7 @@ static enum sb_status task_create(void *state, const struct sb_call *call,
 		st = ews_op_run(&op, err);
 	}
 	if (st == SB_OK)
-		st = first_status(&op, &msg, err);
+		st = ews_op_first_status(&op, &msg, err);
 	const char *id = st == SB_OK ? answer_id(msg) : NULL;
 	if (st == SB_OK && !id)
 		st = sb_error_set(err, SB_ERR_UPSTREAM, "invalid_response",
@@ -639,7 +626,7 @@ static enum sb_status update(struct ews *e, const struct sb_call *call,
 	if (st == SB_OK)
 		st = ews_op_run(&op, err);
 	if (st == SB_OK)
-		st = first_status(&op, &msg, err);
+		st = ews_op_first_status(&op, &msg, err);
 	if (st == SB_OK)
 		st = load_row(e, call, op.mailbox,
 			      answer_id(msg) ? answer_id(msg) : id, &z, r, err);
@@ -683,7 +670,7 @@ static enum sb_status task_delete(void *state, const struct sb_call *call,
 		st = ews_op_run(&op, err);
 	}
 	if (st == SB_OK)
-		st = first_status(&op, NULL, err);
+		st = ews_op_first_status(&op, NULL, err);
 	if (st == SB_OK) {
 		st = sb_result_row(r);
 		if (st == SB_OK)
@@ -803,7 +790,7 @@ static enum sb_status find_page(struct ews_op *op, unsigned want, size_t size,
 	xmlNode *msg = NULL;
 	enum sb_status st = ews_op_run(op, err);
 	if (st == SB_OK)
-		st = first_status(op, &msg, err);
+		st = ews_op_first_status(op, &msg, err);
 	if (st != SB_OK)
 		return st;
 	xmlNode *root = sb_xml_child(msg, SB_NS_EWS_MESSAGES, "RootFolder");

@@ -56,6 +56,13 @@ xmlNode *ews_op_next(const xmlNode *msg)
 	(void)msg;
 	return NULL;
 }
+enum sb_status ews_op_first_status(struct ews_op *op, xmlNode **msg,
+				   struct sb_error *err)
+{
+	(void)op;
+	(void)msg;
+	return sb_error_set(err, SB_ERR_UNAVAILABLE, NULL, "no server here");
+}
 enum sb_status ews_message_status(const xmlNode *msg, struct sb_error *err)
 {
 	(void)msg;
