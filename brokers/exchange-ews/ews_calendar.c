@@ -979,21 +979,32 @@ enum sb_status ews_cal_list(void *state, const struct sb_call *call,
 		st = cal_zone(e, NULL, &z, err);
 	const char *bind[] = {kind ? kind->list_bind : "Appointment.List",
 			      op.mailbox, window ? a : NULL, window ? b : NULL};
+	/* the position: with a window, an offset into the recomputed view
+	 * (a CalendarView cannot page); without one, an anchor as
+	 * Email.List's (the Start of the last row shown and the Ids shown
+	 * at that Start), so items created or deleted before it between
+	 * pages neither repeat nor skip a row */
 	uint32_t off = 0;
+	struct ews_page_pos pos;
+	memset(&pos, 0, sizeof(pos));
 	const char *token = sb_call_page_token(call);
 	if (st == SB_OK && token) {
 		struct sb_buf pb;
 		sb_buf_init(&pb, SB_PAGE_TOKEN_POS_MAX + 1);
 		st = sb_page_token_read(token, bind, 4, &pb, err);
-		if (st == SB_OK) {
-			if (pb.len != 4)
-				st = sb_error_set(err, SB_ERR_INVALID_INPUT,
-						  SB_PAGE_TOKEN_CODE,
-						  "PageToken: not a position "
-						  "of this listing");
-			else
-				off = get32((const unsigned char *)pb.data);
+		bool ok = false;
+		if (st == SB_OK && window && pb.len == 4) {
+			off = get32((const unsigned char *)pb.data);
+			ok = true;
+		} else if (st == SB_OK && !window) {
+			ok = ews_page_pos_decode((const unsigned char *)pb.data,
+						 pb.len, &pos);
 		}
+		if (st == SB_OK && !ok)
+			st = sb_error_set(err, SB_ERR_INVALID_INPUT,
+					  SB_PAGE_TOKEN_CODE,
+					  "PageToken: not a position of this "
+					  "listing");
 		sb_buf_free(&pb);
 	}
 	if (st == SB_OK && window && off + (uint64_t)size > LIST_MAX)
@@ -1011,6 +1022,11 @@ enum sb_status ews_cal_list(void *state, const struct sb_call *call,
 	sb_xml_w_attr(w, "Traversal", "Shallow");
 	sb_xml_w_open(w, "m:ItemShape");
 	sb_xml_w_leaf(w, "t:BaseShape", "IdOnly");
+	sb_xml_w_open(w, "t:AdditionalProperties");
+	sb_xml_w_open(w, "t:FieldURI");
+	sb_xml_w_attr(w, "FieldURI", "calendar:Start");
+	sb_xml_w_close(w);
+	sb_xml_w_close(w);
 	sb_xml_w_close(w);
 	if (window) {
 		sb_xml_w_open(w, "m:CalendarView");
@@ -1020,13 +1036,31 @@ enum sb_status ews_cal_list(void *state, const struct sb_call *call,
 		sb_xml_w_attr(w, "EndDate", b);
 		sb_xml_w_close(w);
 	} else {
+		/* the rows shown at the anchor's Start come again: asked
+		 * for on top of the page */
 		sb_xml_w_open(w, "m:IndexedPageItemView");
-		snprintf(num, sizeof(num), "%u", (unsigned)size);
+		snprintf(num, sizeof(num), "%u",
+			 (unsigned)size + (pos.have ? pos.n_seen : 0));
 		sb_xml_w_attr(w, "MaxEntriesReturned", num);
-		snprintf(num, sizeof(num), "%u", off);
-		sb_xml_w_attr(w, "Offset", num);
+		sb_xml_w_attr(w, "Offset", "0");
 		sb_xml_w_attr(w, "BasePoint", "Beginning");
 		sb_xml_w_close(w);
+		if (pos.have && pos.received != EWS_PAGE_END) {
+			char at[40];
+			sb_datetime_format(pos.received, at, sizeof(at));
+			sb_xml_w_open(w, "m:Restriction");
+			sb_xml_w_open(w, "t:IsGreaterThanOrEqualTo");
+			sb_xml_w_open(w, "t:FieldURI");
+			sb_xml_w_attr(w, "FieldURI", "calendar:Start");
+			sb_xml_w_close(w);
+			sb_xml_w_open(w, "t:FieldURIOrConstant");
+			sb_xml_w_open(w, "t:Constant");
+			sb_xml_w_attr(w, "Value", at);
+			sb_xml_w_close(w);
+			sb_xml_w_close(w);
+			sb_xml_w_close(w);
+			sb_xml_w_close(w);
+		}
 		sb_xml_w_open(w, "m:SortOrder");
 		sb_xml_w_open(w, "t:FieldOrder");
 		sb_xml_w_attr(w, "Order", "Ascending");
@@ -1056,8 +1090,11 @@ enum sb_status ews_cal_list(void *state, const struct sb_call *call,
 	bool more = last && strcmp(last, "true") != 0 && strcmp(last, "1");
 	xmlNode *items = sb_xml_child(root, SB_NS_EWS_TYPES, "Items");
 	const char **ids = calloc((size_t)size, sizeof(*ids));
+	int64_t *starts = calloc((size_t)size, sizeof(*starts));
 	size_t n = 0, entries = 0;
-	if (!ids) {
+	if (!ids || !starts) {
+		free(ids);
+		free(starts);
 		ews_op_free(&op);
 		return oom(err);
 	}
@@ -1069,17 +1106,27 @@ enum sb_status ews_cal_list(void *state, const struct sb_call *call,
 			entries++;
 			continue;
 		}
+		xmlNode *idn = sb_xml_child(it, SB_NS_EWS_TYPES, "ItemId");
+		const char *v = idn ? sb_xml_attr(idn, NULL, "Id") : NULL;
+		if (!window && v && ews_page_pos_seen(&pos, v))
+			continue; /* shown at the anchor's Start */
 		if (n == (size_t)size) {
 			more = true;
 			break;
 		}
 		entries++;
-		xmlNode *idn = sb_xml_child(it, SB_NS_EWS_TYPES, "ItemId");
-		const char *v = idn ? sb_xml_attr(idn, NULL, "Id") : NULL;
-		if (v && *v && strlen(v) < ID_MAX)
+		if (v && *v && strlen(v) < ID_MAX) {
+			if (!read_time(it, "Start", &starts[n]) ||
+			    starts[n] < 0)
+				starts[n] = -1; /* kept as undated */
 			ids[n++] = v;
+		}
 	}
-	uint32_t next = window ? (uint32_t)entries : off + (uint32_t)entries;
+	uint32_t next = window ? (uint32_t)entries : 0;
+	struct ews_page_pos next_pos;
+	if (!window)
+		ews_page_pos_advance(&pos, ids, starts, n, &next_pos);
+	free(starts);
 	/* one GetItem for every row's properties (FindItem gives no
 	 * Body nor Recurrence) */
 	struct ews_op g;
@@ -1105,11 +1152,19 @@ enum sb_status ews_cal_list(void *state, const struct sb_call *call,
 	}
 	ews_op_free(&g);
 	free(ids);
-	if (st == SB_OK && more && next > off) {
-		unsigned char pos[4] = {
-		    (unsigned char)(next >> 24), (unsigned char)(next >> 16),
-		    (unsigned char)(next >> 8), (unsigned char)next};
-		char *tok = sb_page_token_new(bind, 4, pos, sizeof(pos));
+	unsigned char pb[SB_PAGE_TOKEN_POS_MAX];
+	size_t pn = 0;
+	if (window && next > off) {
+		pb[0] = (unsigned char)(next >> 24);
+		pb[1] = (unsigned char)(next >> 16);
+		pb[2] = (unsigned char)(next >> 8);
+		pb[3] = (unsigned char)next;
+		pn = 4;
+	} else if (!window && n) {
+		pn = ews_page_pos_encode(&next_pos, pb, sizeof(pb));
+	}
+	if (st == SB_OK && more && pn) {
+		char *tok = sb_page_token_new(bind, 4, pb, pn);
 		if (!tok)
 			st = sb_error_set(err, SB_ERR_INTERNAL, NULL,
 					  "cannot make a page token");

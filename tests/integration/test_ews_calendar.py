@@ -398,6 +398,24 @@ try:
               [r.get("Subject") for r in rows(b2)], b2.get("more")),
              (["standup", "one-off", "far away"], False),
              "List pages without a window")
+        # an item created before the position between two pages, and one
+        # at the same Start as the last row shown: no row repeats, none
+        # is skipped
+        st, b = d.call("ews/Appointment.List", {"PageSize": 1})
+        first = [r.get("Subject") for r in rows(b)]
+        tok1 = b.get("next_page_token")
+        st, made = d.call("ews/Appointment.Create", {
+            "Subject": "earlier", "Start": "2020-01-01T09:00:00Z",
+            "End": "2020-01-01T10:00:00Z"})
+        st3, b3 = d.call("ews/Appointment.List",
+                         {"PageSize": 5, "PageToken": tok1})
+        c.eq((st3, first + [r.get("Subject") for r in rows(b3)]),
+             (200, ["standup", "one-off", "far away"]),
+             "List without a window: an item created before the position "
+             "between pages neither repeats nor shifts a row")
+        st, b = d.call("ews/Appointment.Delete",
+                       {"Id": row(made).get("Id", "")})
+        c.eq(st, 200, "the earlier item deleted")
         st, b = d.call("ews/Appointment.List", dict(win, PageToken=tok))
         c.eq(st, 400, "a page token of another listing: 400")
         # window limits
