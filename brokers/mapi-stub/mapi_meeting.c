@@ -1183,8 +1183,15 @@ static enum sb_status mtg_respond(struct mapi_store *s, struct mapi_mailbox *mb,
 		pthread_mutex_lock(&org->ics_lock);
 		if (mtg_load(org, m.id, &o, NULL, &e2) == SB_OK) {
 			struct att *a = att_find(&o, mb->address);
-			if (a && !o.cancelled &&
-			    strcasecmp(o.organizer, org->address) == 0) {
+			/* an answer to an older version (an Update overtook
+			 * it) is not taken for the new one (RFC 5546 3.2.3) */
+			if (a && o.seq > m.seq)
+				s->host->log(s->host, SB_LOG_INFO,
+					     "meeting %s: answer of %s to "
+					     "version %d ignored (now %d)",
+					     m.id, mb->address, m.seq, o.seq);
+			else if (a && !o.cancelled &&
+				 strcasecmp(o.organizer, org->address) == 0) {
 				a->ps = ps;
 				a->resp = now;
 				if (store_text(s, org, &o, &otext, true, &e2) !=
