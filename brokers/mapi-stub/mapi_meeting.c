@@ -633,10 +633,16 @@ static enum sb_status read_fields(const struct sb_call *call, struct mtg *m,
 		enum sb_status st = set_rule(m, rec, err);
 		if (st != SB_OK)
 			return st;
+		*timing = true;
+	}
+	/* A series' deleted occurrences name times of its old pattern: a
+	 * new rule, Start, IsAllDay or zone drops them (as
+	 * Appointment.Update does) */
+	if (rec || start || m->all_day != was_all_day ||
+	    sb_call_str(call, "TimeZone", NULL)) {
 		free(m->exdates);
 		m->exdates = NULL;
 		m->n_exdates = 0;
-		*timing = true;
 	}
 	return SB_OK;
 }
