@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """exchange-ews benchmark (not a test): Email.List, Email.Load,
 Email.Send, Availability.List (free/busy of three mailboxes over a week),
-Task.List and Task.Create against the mock EWS server
+Task.List, Task.Create and Meeting.Create (two required attendees, the
+invitations delivered to their Inboxes) against the mock EWS server
 (tests/mock/ews_server.py), with Basic and NTLM authentication, side by
 side in every run:
 
@@ -14,13 +15,15 @@ side in every run:
      kept, authenticated connection (`--basic` / `--ntlm`), timed the same
      way, each checked once first to answer without an error message.
      Where a call is several requests (Email.List and Task.List:
-     FindItem, then GetItem of the page; Task.Create: CreateItem, then
-     GetItem of the new task) their sum is the baseline.  Email.Send is
+     FindItem, then GetItem of the page; Task.Create and Meeting.Create:
+     CreateItem, then GetItem of the new item) their sum is the
+     baseline.  Email.Send is
      also measured the way the broker sends, a fresh connection per
      message (fresh.c);
   3. exchangelib (python3-exchangelib), one Account per process, the
      same operations (get_free_busy_info for Availability.List, Task
-     objects for the tasks), timed with perf_counter around each call.
+     objects for the tasks, a CalendarItem with required_attendees saved
+     with SEND_TO_ALL_AND_SAVE_COPY for Meeting.Create), timed with perf_counter around each call.
 
 The mock's calendars (Availability.List) are seeded through its
 /_mock/calendar control endpoint and its Tasks folders (Task.List) with
@@ -64,7 +67,7 @@ SUBJECT = "Benchmark message"
 # every operation, in the order of a run (Task.List before Task.Create:
 # the Creates add to the Tasks folder it lists)
 ALL_OPS = ("Email.List", "Email.Load", "Email.Send", "Availability.List",
-           "Task.List", "Task.Create")
+           "Task.List", "Task.Create", "Meeting.Create")
 OPS = ALL_OPS             # those chosen (--ops)
 # Availability.List: three mailboxes over one week (Monday to Monday, UTC)
 AV_MAILBOXES = (ALICE, BOB, CAROL)
@@ -79,6 +82,16 @@ TASK_INPUTS = {"Subject": TASK_SUBJECT, "Body": TASK_BODY,
                "StartDate": "2030-03-11", "DueDate": "2030-03-15",
                "Status": "InProgress", "PercentComplete": 40,
                "Importance": "High"}
+# Meeting.Create: Alice invites Bob and Carol (required), one hour in
+# April 2030, outside Availability.List's window (the attendees' calendars
+# get a tentative copy of every meeting)
+MEETING_SUBJECT = "Benchmark meeting"
+MEETING_BODY = "A benchmark meeting with an agenda of a few lines.\n" * 5
+MEETING_ATTENDEES = (BOB, CAROL)
+MEETING_INPUTS = {"Subject": MEETING_SUBJECT, "Body": MEETING_BODY,
+                  "Location": "Room 1", "Start": "2030-04-02T09:00:00Z",
+                  "End": "2030-04-02T10:00:00Z",
+                  "RequiredAttendees": list(MEETING_ATTENDEES)}
 CLK = os.sysconf("SC_CLK_TCK")
 
 
@@ -208,7 +221,8 @@ def exchangelib_worker(argv):
     import decimal
     from exchangelib import (Account, Configuration, Credentials, DELEGATE,
                              BASIC, NTLM, UTC, Message, Mailbox, Task,
-                             EWSDate, EWSDateTime)
+                             EWSDate, EWSDateTime, CalendarItem, Attendee)
+    from exchangelib.items import SEND_TO_ALL_AND_SAVE_COPY
     from exchangelib.version import Build, Version
     from exchangelib.properties import ItemId
     cfg = Configuration(service_endpoint=url,
@@ -263,6 +277,22 @@ def exchangelib_worker(argv):
             t.save()
             if not t.id:
                 raise RuntimeError("Task.Create: no id")
+        elif op == "Meeting.Create":
+            # one CreateItem sending the invitations (the broker also
+            # reads the meeting back)
+            mt = CalendarItem(
+                account=a, folder=a.calendar,
+                subject="%s %d" % (MEETING_SUBJECT, i), body=MEETING_BODY,
+                location="Room 1",
+                start=EWSDateTime(2030, 4, 2, 9, tzinfo=UTC),
+                end=EWSDateTime(2030, 4, 2, 10, tzinfo=UTC),
+                required_attendees=[
+                    Attendee(mailbox=Mailbox(email_address=m),
+                             response_type="Unknown")
+                    for m in MEETING_ATTENDEES])
+            mt.save(send_meeting_invitations=SEND_TO_ALL_AND_SAVE_COPY)
+            if not mt.id:
+                raise RuntimeError("Meeting.Create: no id")
         elif op == "Email.List":
             got = list(a.inbox.all().order_by("-datetime_received")
                        .only(*only)[:PAGE])
@@ -376,6 +406,7 @@ def main():
                 "count": PAGE})["ids"]
             seed_calendars(m)
         task_ref = seed_tasks(sbtest, seeded, tmp)
+        meeting_ref = seed_meeting(sbtest, seeded)
         bodies = capture(sbtest, seeded[cap], ids[cap][0], tmp)
         results["requests"] = {op: [q["op"] for q in bodies[op]]
                                for op in OPS}
@@ -389,6 +420,9 @@ def main():
                 if "Task.Create" in OPS:
                     swaps.append((bodies["Task.Create_answer"]["Id"],
                                   task_ref[x]))
+                if "Meeting.Create" in OPS:
+                    swaps.append((bodies["Meeting.Create_answer"]["Id"],
+                                  meeting_ref[x]))
                 bodies.setdefault("by_auth", {})[x] = swap_id(
                     bodies, swaps, tmp, x)
         for x, m in mocks.items():
@@ -489,14 +523,16 @@ def op_inputs(op, item_id):
                                   "WindowStart": AV_START,
                                   "WindowEnd": AV_END, "PageSize": 1000},
             "Task.List": {"PageSize": PAGE},
-            "Task.Create": TASK_INPUTS}[op]
+            "Task.Create": TASK_INPUTS,
+            "Meeting.Create": MEETING_INPUTS}[op]
 
 
 def check_answer(op, b):
     """The capture's answer is the one the bench means to time."""
     rows_ = b.get("rows") or []
     want = {"Email.List": PAGE, "Email.Load": 1, "Availability.List": AV_ROWS,
-            "Task.List": PAGE, "Task.Create": 1}.get(op)
+            "Task.List": PAGE, "Task.Create": 1,
+            "Meeting.Create": 1}.get(op)
     if want is not None and (len(rows_) != want or b.get("more")):
         raise RuntimeError("capture: %s gave %d rows (more: %r), not %d"
                            % (op, len(rows_), b.get("more"), want))
@@ -539,6 +575,27 @@ def seed_tasks(sbtest, mocks, tmp):
                                        % (st, b))
                 if not i:
                     ref[x] = b["rows"][0]["Id"]
+    return ref
+
+
+def seed_meeting(sbtest, mocks):
+    """One meeting with Meeting.Create's inputs in each mock's calendar,
+    through a daemon with an instance per mock; returns {auth: its Id}
+    (the captured GetItem of another mock's meeting names it instead)."""
+    if "Meeting.Create" not in OPS:
+        return {}
+    cfg = "[module exchange-ews]\nenabled = yes\n"
+    for x, m in mocks.items():
+        cfg += instance_cfg("mtg" + x, m.url, "basic" if x == "cap" else x)
+    ref = {}
+    with sbtest.Daemon(cfg, server_extra="log_level = warn\n") as d:
+        for x in mocks:
+            st, b = d.call("mtg%s/Meeting.Create" % x, MEETING_INPUTS)
+            if st != 200 or (b["rows"][0].get("RequiredAttendees")
+                             != list(MEETING_ATTENDEES)):
+                raise RuntimeError("seed: Meeting.Create answered %d: %s"
+                                   % (st, b))
+            ref[x] = b["rows"][0]["Id"]
     return ref
 
 

@@ -1,6 +1,7 @@
 #!/bin/sh
 # exchange-ews benchmark (not a test): Email.List, Email.Load, Email.Send,
-# Availability.List, Task.List and Task.Create against the mock EWS server
+# Availability.List, Task.List, Task.Create and Meeting.Create against the
+# mock EWS server
 # (tests/mock/ews_server.py) through svcbrokerd's HTTP API, side by side
 # in every run with curl posting the
 # very SOAP requests the broker sends on a kept, authenticated connection
@@ -12,7 +13,8 @@
 # Environment: RUNS (default 5), CALLS (calls per run on the kept
 # connection, per sender, operation and authentication; default 50),
 # AUTH (default basic,ntlm), OPS (default all: Email.List,Email.Load,
-# Email.Send,Availability.List,Task.List,Task.Create; a comma-separated
+# Email.Send,Availability.List,Task.List,Task.Create,Meeting.Create; a
+# comma-separated
 # choice of them), WRITE=1 to put the figures into the
 # "## exchange-ews" section of docs/performance.md (only the block between
 # its "bench/ews figures" markers is replaced; without the section, one is
@@ -26,7 +28,7 @@ bdir=$(cd "${1:-$top/build}" && pwd)
 RUNS=${RUNS:-5}
 CALLS=${CALLS:-50}
 AUTH=${AUTH:-basic,ntlm}
-OPS=${OPS:-Email.List,Email.Load,Email.Send,Availability.List,Task.List,Task.Create}
+OPS=${OPS:-Email.List,Email.Load,Email.Send,Availability.List,Task.List,Task.Create,Meeting.Create}
 WRITE=${WRITE:-0}
 
 for tool in curl "${CC:-cc}" /usr/bin/python3; do
