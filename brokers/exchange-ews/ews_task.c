@@ -23,6 +23,7 @@
 #include <svcbroker/schema.h>
 
 #include "ews.h"
+#include "ews_calendar.h"
 #include "ews_mail.h"
 
 #define ID_MAX 1024
@@ -82,27 +83,21 @@ static int32_t zone_off(const struct zone *z, int64_t t)
 	return off;
 }
 
+/* Days since 1970-01-01 and back, by the calendar arithmetic of
+ * ews_recur.c. */
 static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
 {
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	unsigned yoe = (unsigned)(y - era * 400);
-	unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
+	struct ews_day x = {.y = (int)y, .m = (int)m, .d = (int)d};
+	return ews_day_epoch(&x) / DAY;
 }
 
 static void civil_from_days(int64_t z, int *y, int *m, int *d)
 {
-	z += 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	unsigned doe = (unsigned)(z - era * 146097);
-	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	unsigned mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = (int)(yoe + era * 400 + (*m <= 2));
+	struct ews_day x;
+	ews_day_of(z * DAY, &x);
+	*y = x.y;
+	*m = x.m;
+	*d = x.d;
 }
 
 /* "YYYY-MM-DD" (the host checked the form) -> days since 1970-01-01. */
