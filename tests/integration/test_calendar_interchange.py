@@ -134,8 +134,8 @@ def client(d, inst, who):
 
 
 # ---------------------------------------------------------------------------
-# Normalisation: only where the brokers' guides document a difference, and
-# below (LISTED) the differences no guide states yet, each named.
+# Normalisation: only where the brokers' guides document a difference (the
+# LISTED ones: found by this test and then written into exchange-ews.md).
 # ---------------------------------------------------------------------------
 # docs/brokers/exchange-ews.md, Appointment, "Times": "Load returns the zone
 # as Exchange keeps it, the Windows id (Europe/Berlin comes back as W.
@@ -204,32 +204,31 @@ def normalise(seen):
             for k in ("Id", "ChangeKey"):
                 if k in n and n[k] != "<occurrence>":
                     n[k] = placeholder(mailbox, k, n[k])
-            # LISTED 1: neither guide says what a PercentComplete of 1..99
-            # does to a NotStarted task. mapi-stub.md (Task.Update table):
-            # "above 0 a NotStarted one becomes InProgress"; exchange-ews.md
-            # (Task): "Status and PercentComplete are Exchange's to keep
-            # consistent", and the mock, like Exchange, keeps NotStarted.
+            # LISTED 1: mapi-stub.md (Task.Update table): "above 0 a
+            # NotStarted one becomes InProgress"; exchange-ews.md (Task,
+            # Status and PercentComplete): "A PercentComplete of 1..99
+            # leaves a NotStarted task NotStarted".
             if step == "task update" and n.get("Status") == "NotStarted":
                 n["Status"] = "InProgress"
-            # LISTED 2: before an attendee answers, the organizer's
-            # MeetingAttendee.List shows NoResponseReceived (mapi-stub.md,
-            # Meeting) where EWS's ResponseType is Unknown (exchange-ews.md
-            # names the value only for an attendee's copy).
+            # LISTED 2: exchange-ews.md (Meeting, Differences from
+            # mapi-stub): "on the organizer's item an attendee who has not
+            # answered is Unknown in MeetingAttendee.List (mapi-stub:
+            # NoResponseReceived)".
             if (step.startswith("attendees") and
                     n.get("ResponseStatus") == "Unknown"):
                 n["ResponseStatus"] = "NoResponseReceived"
-            # LISTED 3: an attendee's copy has Exchange's default Reminder
-            # (15 minutes) where mapi-stub's copy has none; no guide says.
+            # LISTED 3: exchange-ews.md (ibid.): "an attendee's copy
+            # carries the mailbox's default Reminder (15 minutes; mapi-stub's
+            # copy has none)".
             if copy and n.get("Reminder") == 15:
                 n.pop("Reminder")
-            # LISTED 4: Decline's row is "the meeting as it was, shown
-            # declined" (exchange-ews catalog), with the ChangeKey it had;
-            # mapi-stub's has no ChangeKey. No guide says.
+            # LISTED 4: exchange-ews.md (ibid.): "Decline's row keeps the
+            # ChangeKey the copy had (mapi-stub's has none)".
             if copy and step.startswith("meeting Decline"):
                 n.pop("ChangeKey", None)
-            # LISTED 5: a cancelled meeting's copy is titled "Canceled: "
-            # by Exchange; mapi-stub keeps the Subject (STATUS:CANCELLED,
-            # mapi-stub.md, Meeting.Cancel). No guide says.
+            # LISTED 5: exchange-ews.md (ibid.): "a cancelled meeting's copy
+            # is titled Canceled: and its Subject (mapi-stub keeps the
+            # Subject)".
             if (copy and step.endswith("after cancel") and
                     n.get("Subject", "").startswith("Canceled: ")):
                 n["Subject"] = n["Subject"][len("Canceled: "):]
