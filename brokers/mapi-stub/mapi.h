@@ -252,6 +252,20 @@ enum sb_status mapi_page_emit(const struct mapi_sortkey *k, size_t n,
 						    struct sb_error *err),
 			      void *ctx, struct sb_error *err);
 
+/* Sort k[0..n) and emit the page the call's PageToken names (mapi_sort,
+ * mapi_page_start, mapi_page_emit). */
+enum sb_status mapi_page_sorted(struct mapi_sortkey *k, size_t n,
+				const struct sb_call *call, struct sb_result *r,
+				const char *scope,
+				enum sb_status (*row)(void *ctx, size_t index,
+						      struct sb_result *r,
+						      struct sb_error *err),
+				void *ctx, struct sb_error *err);
+/* A calendar List's window: WindowStart and WindowEnd, INT64_MIN and
+ * INT64_MAX when not given; 400 naming one that is not a date-time. */
+enum sb_status mapi_window_read(const struct sb_call *call, int64_t *ws,
+				int64_t *we, struct sb_error *err);
+
 /* ---- mapi_mail.c -------------------------------------------------- */
 /* Method handlers of the Email table (sb_handler_fn). */
 enum sb_status mapi_email_send(void *state, const struct sb_call *call,

@@ -637,16 +637,10 @@ static enum sb_status appt_list(struct mapi_store *s, struct mapi_mailbox *mb,
 				const struct sb_call *call, struct sb_result *r,
 				struct sb_error *err)
 {
-	int64_t ws = INT64_MIN, we = INT64_MAX;
-	const char *v;
-	if ((v = sb_call_str(call, "WindowStart", NULL)) &&
-	    !sb_datetime_parse(v, &ws))
-		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
-				    "WindowStart: not a date-time");
-	if ((v = sb_call_str(call, "WindowEnd", NULL)) &&
-	    !sb_datetime_parse(v, &we))
-		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
-				    "WindowEnd: not a date-time");
+	int64_t ws, we;
+	enum sb_status wst = mapi_window_read(call, &ws, &we, err);
+	if (wst != SB_OK)
+		return wst;
 	bool window = ws != INT64_MIN || we != INT64_MAX;
 	char **ids;
 	size_t n;
@@ -717,13 +711,7 @@ static enum sb_status appt_list(struct mapi_store *s, struct mapi_mailbox *mb,
 		k[i].id = c.items[c.occ[i].item].id;
 		k[i].index = i;
 	}
-	mapi_sort(k, c.n_occ);
-	size_t start;
-	st = mapi_page_start(k, c.n_occ, scope, sb_call_page_token(call),
-			     &start, err);
-	if (st == SB_OK)
-		st = mapi_page_emit(k, c.n_occ, start, call, r, scope, list_row,
-				    &c, err);
+	st = mapi_page_sorted(k, c.n_occ, call, r, scope, list_row, &c, err);
 out:
 	for (size_t i = 0; i < c.n_items; i++)
 		appt_free(&c.items[i]);

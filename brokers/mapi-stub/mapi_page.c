@@ -122,3 +122,37 @@ enum sb_status mapi_page_emit(const struct mapi_sortkey *k, size_t n,
 	}
 	return SB_OK;
 }
+
+enum sb_status mapi_page_sorted(struct mapi_sortkey *k, size_t n,
+				const struct sb_call *call, struct sb_result *r,
+				const char *scope,
+				enum sb_status (*row)(void *ctx, size_t index,
+						      struct sb_result *r,
+						      struct sb_error *err),
+				void *ctx, struct sb_error *err)
+{
+	mapi_sort(k, n);
+	size_t start;
+	enum sb_status st =
+	    mapi_page_start(k, n, scope, sb_call_page_token(call), &start, err);
+	if (st == SB_OK)
+		st = mapi_page_emit(k, n, start, call, r, scope, row, ctx, err);
+	return st;
+}
+
+enum sb_status mapi_window_read(const struct sb_call *call, int64_t *ws,
+				int64_t *we, struct sb_error *err)
+{
+	*ws = INT64_MIN;
+	*we = INT64_MAX;
+	const char *v;
+	if ((v = sb_call_str(call, "WindowStart", NULL)) &&
+	    !sb_datetime_parse(v, ws))
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "WindowStart: not a date-time");
+	if ((v = sb_call_str(call, "WindowEnd", NULL)) &&
+	    !sb_datetime_parse(v, we))
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "WindowEnd: not a date-time");
+	return SB_OK;
+}
