@@ -134,8 +134,14 @@ def occurrences(mb, a, b):
         if rule:
             ex = set(getattr(it, "exdates", None) or [])
             r = du_rrule.rrulestr(rule, dtstart=it.start)
+            mods = getattr(it, "exceptions", None) or {}
             starts = [s for s in r.between(a - dur, b, inc=True)
-                      if s not in ex]
+                      if s not in ex and s not in mods]
+            # modified occurrences, at their new times
+            for orig, m in mods.items():
+                if orig not in ex and m["start"] < b and m["end"] > a:
+                    out.append((m["start"], m["end"],
+                                m.get("legacy_free_busy") or lfb, it))
         else:
             starts = [it.start]
         for s in starts:

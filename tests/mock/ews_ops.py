@@ -496,7 +496,7 @@ def op_GetItem(ctx, el):
             if occ is not None:
                 mb, it, start = occ
                 ctx.check_access(mb)
-                o = (ie.get("Id"), start, start + (it.end - it.start), start)
+                o = ews_calendar.occurrence_view(it, ie.get("Id"), start)
                 out.append(rmsg("GetItem", "<m:Items>%s</m:Items>" % it.xml(
                     shape, mb.folder(it.folder_id), occurrence=o)))
                 continue
@@ -836,6 +836,34 @@ SETTABLE = {
 }
 
 
+def update_occurrence(ctx, el, ie, ch, occ):
+    """UpdateItem on one occurrence of a series: it becomes an exception
+    (the series keeps its pattern)."""
+    mb, it, orig = occ
+    ctx.check_access(mb)
+    ck = ie.get("ChangeKey")
+    conflict = el.get("ConflictResolution") or "AutoResolve"
+    if ck and ck != it.change_key and conflict != "AlwaysOverwrite":
+        raise MsgError("ErrorIrresolvableConflict",
+                       text_of("ErrorIrresolvableConflict"))
+    if el.get("SendMeetingInvitationsOrCancellations") is None:
+        raise MsgError("ErrorSendMeetingInvitationsOrCancellationsRequired",
+                       "SendMeetingInvitationsOrCancellations is required "
+                       "for calendar items.")
+    try:
+        ews_calendar.update_occurrence(it, orig, ch.find(T + "Updates"),
+                                       local)
+    except ews_calendar.CalError as e:
+        raise MsgError(e.code, e.text)
+    it.touch()
+    return rmsg("UpdateItem", '<m:Items><t:CalendarItem>'
+                '<t:ItemId Id="%s" ChangeKey="%s"/>'
+                '</t:CalendarItem></m:Items>'
+                '<m:ConflictResults><t:Count>0</t:Count>'
+                '</m:ConflictResults>' % (
+                    attr(ie.get("Id")), attr(it.change_key)))
+
+
 def op_UpdateItem(ctx, el):
     conflict = el.get("ConflictResolution") or "AutoResolve"
     disp = el.get("MessageDisposition")
@@ -846,6 +874,10 @@ def op_UpdateItem(ctx, el):
             if ie is None:
                 raise MsgError("ErrorInvalidIdMalformed",
                                "Only ItemId is supported here.")
+            occ = ews_calendar.find_occurrence(ctx.store, ie.get("Id"))
+            if occ is not None:
+                out.append(update_occurrence(ctx, el, ie, ch, occ))
+                continue
             mb, it = resolve_item(ctx, ie)
             ck = ie.get("ChangeKey")
             if ck and ck != it.change_key and conflict != "AlwaysOverwrite":
