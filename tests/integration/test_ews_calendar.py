@@ -3,7 +3,8 @@
 against the mock EWS server (tests/mock/ews_server.py, which checks every
 request against Microsoft's schema; its calendar is
 tests/mock/ews_calendar.py): every method, a stale ChangeKey (409), List
-windows and their limits, occurrences and a deleted one, paging,
+windows and their limits, occurrences, a deleted one and a modified
+one (an exception, also in Availability), paging,
 recurrence round trips, all-day dates in zones far from UTC, bad input,
 and no schema violation at the end."""
 import json

@@ -5,7 +5,8 @@ EWS client, creates a single appointment, an all-day one and a recurring
 series in Europe/Berlin, reads them back (times, zone, recurrence
 pattern), views a window (CalendarView: one item per occurrence, the
 local time kept across the change to summer time), deletes one
-occurrence and changes and deletes items, and neither its requests nor
+occurrence, modifies another (an exception: its new time in the view,
+the master's ModifiedOccurrences) and changes and deletes items, and neither its requests nor
 the mock's answers break Microsoft's schema.  Like Exchange, the mock
 wants SendMeetingInvitations (CreateItem), SendMeetingInvitationsOr
 Cancellations (UpdateItem) and SendMeetingCancellations (DeleteItem) on
