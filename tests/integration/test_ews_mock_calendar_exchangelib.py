@@ -6,7 +6,8 @@ series in Europe/Berlin, reads them back (times, zone, recurrence
 pattern), views a window (CalendarView: one item per occurrence, the
 local time kept across the change to summer time), deletes one
 occurrence, modifies another (an exception: its new time in the view,
-the master's ModifiedOccurrences) and changes and deletes items, and neither its requests nor
+the master's ModifiedOccurrences, an occurrence by its index) and
+changes and deletes items, and neither its requests nor
 the mock's answers break Microsoft's schema.  Like Exchange, the mock
 wants SendMeetingInvitations (CreateItem), SendMeetingInvitationsOr
 Cancellations (UpdateItem) and SendMeetingCancellations (DeleteItem) on
@@ -245,13 +246,37 @@ def exceptions_round(ews):
     c.eq((master.type, master.subject, bool(master.recurrence)),
          ("RecurringMaster", "Sync", True),
          "the master keeps its subject and pattern")
+    # an occurrence by its index (OccurrenceItemId)
+    byidx = master.occurrence(2)
+    byidx.refresh()
+    c.eq((byidx.type, byidx.subject, utc(byidx.start)),
+         ("Exception", "Sync (moved)", "2027-05-12T13:00:00Z"),
+         "GetItem of OccurrenceItemId index 2: the exception")
+    last = master.occurrence(4)
+    last.refresh()
+    last.subject = "Sync (last)"
+    last.save(update_fields=["subject"],
+              send_meeting_invitations="SendToNone")
+    got = [(o.subject, utc(o.start), o.type)
+           for o in a.calendar.view(start=start, end=end).order_by("start")
+           if o.subject.startswith("Sync")][-1]
+    c.eq(got, ("Sync (last)", "2027-05-24T08:00:00Z", "Exception"),
+         "occurrence(4) renamed: an exception at its own time")
+    try:
+        master.occurrence(9).refresh()
+        c.ok(False, "an index beyond the series is refused")
+    except Exception as e:
+        c.ok("OutOfRecurrenceRange" in type(e).__name__ + str(e),
+             "an index beyond the series is refused", repr(e))
+    master = a.calendar.get(id=series.id)
     # deleting the exception: a deleted occurrence
     a.bulk_delete([(second.id, None)],
                   send_meeting_cancellations="SendToNone")
     master = a.calendar.get(id=series.id)
     c.eq(([utc(d.start) for d in master.deleted_occurrences or []],
-          master.modified_occurrences),
-         (["2027-05-10T08:00:00Z"], None),
+          [utc(m.original_start)
+           for m in master.modified_occurrences or []]),
+         (["2027-05-10T08:00:00Z"], ["2027-05-24T08:00:00Z"]),
          "DeleteItem of the exception: DeletedOccurrences")
     c.eq(len([o for o in a.calendar.view(start=start, end=end)
               if o.subject.startswith("Sync")]), 3,

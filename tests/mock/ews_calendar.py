@@ -475,6 +475,35 @@ def find_occurrence(store, ident):
     return mb, it, ref[1]
 
 
+def occurrence_by_index(store, master_id, index):
+    """(mailbox, master, original start, occurrence id) of the
+    InstanceIndex-th occurrence (1-based, over the pattern) of a series,
+    as an OccurrenceItemId names it; raises CalError as Exchange answers,
+    or returns None when master_id is no calendar item."""
+    mb, it = store.find_item(master_id or "")
+    if not isinstance(it, CalendarItem):
+        return None
+    if not it.rrule or index < 1 or index > MAX_EXPAND:
+        raise CalError("ErrorCalendarOccurrenceIndexIsOutOfRecurrenceRange",
+                       "Occurrence index is out of recurrence range.")
+    dtstart = _series_start(it)
+    rule = du_rrule.rrulestr(it.rrule, dtstart=dtstart)
+    n = 0
+    for occ in rule:
+        n += 1
+        if n == index:
+            s = occ.replace(tzinfo=dtstart.tzinfo).astimezone(UTC) \
+                if occ.tzinfo is None else occ.astimezone(UTC)
+            if s in it.exdates:
+                raise CalError(
+                    "ErrorCalendarOccurrenceIsDeletedFromRecurrence",
+                    "Occurrence with this index was previously deleted "
+                    "from the recurrence.")
+            return mb, it, s, occurrence_id(it, s)
+    raise CalError("ErrorCalendarOccurrenceIndexIsOutOfRecurrenceRange",
+                   "Occurrence index is out of recurrence range.")
+
+
 # ---- reading requests -------------------------------------------------------
 
 def fill(it, el, updating=False):

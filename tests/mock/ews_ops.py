@@ -484,19 +484,42 @@ def calendar_view(mb, f, cal, shape):
                             for it, o in page)))
 
 
+def occurrence_item_id(ctx, ie):
+    """An OccurrenceItemId: (mailbox, master, original start, occurrence
+    id), or None when it is not one."""
+    if local(ie) != "OccurrenceItemId":
+        return None
+    try:
+        index = int(ie.get("InstanceIndex") or "0")
+    except ValueError:
+        index = 0
+    try:
+        ref = ews_calendar.occurrence_by_index(
+            ctx.store, ie.get("RecurringMasterId"), index)
+    except ews_calendar.CalError as e:
+        raise MsgError(e.code, e.text)
+    if ref is None:
+        raise MsgError("ErrorItemNotFound", text_of("ErrorItemNotFound"))
+    return ref
+
+
 def op_GetItem(ctx, el):
     shape = parse_shape(child(el, M + "ItemShape"))
     out = []
     for ie in child(el, M + "ItemIds"):
         try:
-            if local(ie) != "ItemId":
+            by_index = occurrence_item_id(ctx, ie)
+            if local(ie) != "ItemId" and by_index is None:
                 raise MsgError("ErrorInvalidIdMalformed",
-                               "Only ItemId is supported here.")
-            occ = ews_calendar.find_occurrence(ctx.store, ie.get("Id"))
+                               "Only ItemId and OccurrenceItemId are "
+                               "supported here.")
+            occ = by_index[:3] if by_index else \
+                ews_calendar.find_occurrence(ctx.store, ie.get("Id"))
             if occ is not None:
                 mb, it, start = occ
                 ctx.check_access(mb)
-                o = ews_calendar.occurrence_view(it, ie.get("Id"), start)
+                ident = by_index[3] if by_index else ie.get("Id")
+                o = ews_calendar.occurrence_view(it, ident, start)
                 out.append(rmsg("GetItem", "<m:Items>%s</m:Items>" % it.xml(
                     shape, mb.folder(it.folder_id), occurrence=o)))
                 continue
@@ -836,7 +859,7 @@ SETTABLE = {
 }
 
 
-def update_occurrence(ctx, el, ie, ch, occ):
+def update_occurrence(ctx, el, ie, ch, occ, ident):
     """UpdateItem on one occurrence of a series: it becomes an exception
     (the series keeps its pattern)."""
     mb, it, orig = occ
@@ -861,7 +884,7 @@ def update_occurrence(ctx, el, ie, ch, occ):
                 '</t:CalendarItem></m:Items>'
                 '<m:ConflictResults><t:Count>0</t:Count>'
                 '</m:ConflictResults>' % (
-                    attr(ie.get("Id")), attr(it.change_key)))
+                    attr(ident), attr(it.change_key)))
 
 
 def op_UpdateItem(ctx, el):
@@ -871,12 +894,20 @@ def op_UpdateItem(ctx, el):
     for ch in child(el, M + "ItemChanges"):
         try:
             ie = ch.find(T + "ItemId")
+            oie = ch.find(T + "OccurrenceItemId")
+            if oie is not None:
+                ref = occurrence_item_id(ctx, oie)
+                out.append(update_occurrence(ctx, el, oie, ch, ref[:3],
+                                             ref[3]))
+                continue
             if ie is None:
                 raise MsgError("ErrorInvalidIdMalformed",
-                               "Only ItemId is supported here.")
+                               "Only ItemId and OccurrenceItemId are "
+                               "supported here.")
             occ = ews_calendar.find_occurrence(ctx.store, ie.get("Id"))
             if occ is not None:
-                out.append(update_occurrence(ctx, el, ie, ch, occ))
+                out.append(update_occurrence(ctx, el, ie, ch, occ,
+                                             ie.get("Id")))
                 continue
             mb, it = resolve_item(ctx, ie)
             ck = ie.get("ChangeKey")
