@@ -555,6 +555,21 @@ try:
         c.eq((st, [r.get("Start") for r in rows(b2)]),
              (200, ["2027-06-07T10:00:00Z", "2027-06-28T10:00:00Z"]),
              "exception: Delete of it leaves the slot empty")
+        # a new pattern of the series drops its exceptions (as Exchange)
+        st, b = d.call("ews/Appointment.Update", {
+            "Id": occ[3].get("Id"), "Subject": "last one"})
+        st2, b2 = d.call("ews/Appointment.List", xwin)
+        c.eq((st, [r.get("Subject") for r in rows(b2)]),
+             (200, ["weekly", "last one"]),
+             "exception: a rename only, kept at its time")
+        st, b = d.call("ews/Appointment.Update", {
+            "Id": master.get("Id"),
+            "Recurrence": "FREQ=WEEKLY;BYDAY=MO;COUNT=5"})
+        st2, b2 = d.call("ews/Appointment.List", xwin)
+        c.eq((st, [(r.get("Subject"), r.get("Start")) for r in rows(b2)]),
+             (200, [("weekly", "2027-06-07T10:00:00Z"),
+                    ("weekly", "2027-06-28T10:00:00Z")]),
+             "exception: a new Recurrence of the series drops it")
 
         s = mock.stats()
         c.eq(s.get("violations"), [], "no schema violation at the mock")

@@ -563,6 +563,7 @@ def clear(it, uri):
     elif uri == "calendar:Recurrence":
         it.pattern = None
         it.exdates = []
+        it.exceptions = {}
     elif uri == "item:Subject":
         it.subject = ""
     elif uri == "item:ReminderIsSet":
@@ -594,7 +595,10 @@ def create(owner_folder, mailbox, el):
 
 
 def update(it, updates, local):
-    """The t:Updates of an UpdateItem on a calendar item."""
+    """The t:Updates of an UpdateItem on a calendar item (a new time or
+    pattern of a series drops its modified occurrences, as Exchange
+    does)."""
+    before = (it.start, it.end, it.pattern, it.start_tz)
     for up in updates:
         uri = up[0].get("FieldURI")
         if local(up) == "DeleteItemField":
@@ -607,6 +611,8 @@ def update(it, updates, local):
                            "contain one and only one property to modify.")
         fill(it, holder, updating=True)
     settle(it)
+    if (it.start, it.end, it.pattern, it.start_tz) != before:
+        it.exceptions = {}
 
 
 def view(mb, folder, cal_view):

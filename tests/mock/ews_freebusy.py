@@ -26,6 +26,7 @@ import datetime
 
 from dateutil import rrule as du_rrule
 
+import ews_calendar
 from ews_ops import Fault, child, ctext, text_of
 from ews_store import NS_M, NS_T, Item, esc
 
@@ -131,17 +132,20 @@ def occurrences(mb, a, b):
         lfb = getattr(it, "legacy_free_busy", None) or "Busy"
         dur = end - it.start
         rule = getattr(it, "rrule", None)
+        if isinstance(it, ews_calendar.CalendarItem):
+            # a calendar item of the mailbox: expanded as CalendarView
+            # does (in its zone; deleted occurrences left out, modified
+            # ones at their new time with their own free/busy status)
+            for orig, s, e in ews_calendar.expand(it, a, b):
+                m = it.exceptions.get(orig) if it.rrule else None
+                out.append((s, e, (m or {}).get("legacy_free_busy") or lfb,
+                            it))
+            continue
         if rule:
             ex = set(getattr(it, "exdates", None) or [])
             r = du_rrule.rrulestr(rule, dtstart=it.start)
-            mods = getattr(it, "exceptions", None) or {}
             starts = [s for s in r.between(a - dur, b, inc=True)
-                      if s not in ex and s not in mods]
-            # modified occurrences, at their new times
-            for orig, m in mods.items():
-                if orig not in ex and m["start"] < b and m["end"] > a:
-                    out.append((m["start"], m["end"],
-                                m.get("legacy_free_busy") or lfb, it))
+                      if s not in ex]
         else:
             starts = [it.start]
         for s in starts:
