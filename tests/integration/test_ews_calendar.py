@@ -3,7 +3,8 @@
 against the mock EWS server (tests/mock/ews_server.py, which checks every
 request against Microsoft's schema; its calendar is
 tests/mock/ews_calendar.py): every method, a stale ChangeKey (409), List
-windows and their limits, occurrences and a deleted one, paging,
+windows and their limits, occurrences, a deleted one and a modified
+one (an exception, also in Availability), paging,
 recurrence round trips, all-day dates in zones far from UTC, bad input,
 and no schema violation at the end."""
 import json
@@ -472,6 +473,103 @@ try:
         st, b = d.call("ews/Appointment.List", {"Mailbox": BOB})
         c.eq([r.get("Subject") for r in rows(b)], ["bob's", "delegated"],
              "List with Mailbox")
+
+        # ---- a modified occurrence (an Exception) ----------------------------
+        mock.ctl("/_mock/reset", {})
+        st, b = d.call("ews/Appointment.Create", {
+            "Subject": "weekly", "Start": "2027-06-07T10:00:00Z",
+            "End": "2027-06-07T11:00:00Z",
+            "Recurrence": "FREQ=WEEKLY;BYDAY=MO;COUNT=4"})
+        master = row(b)
+        xwin = {"WindowStart": "2027-06-01T00:00:00Z",
+                "WindowEnd": "2027-07-01T00:00:00Z"}
+        st, b = d.call("ews/Appointment.List", xwin)
+        occ = rows(b)
+        c.eq([r.get("Start") for r in occ],
+             ["2027-06-07T10:00:00Z", "2027-06-14T10:00:00Z",
+              "2027-06-21T10:00:00Z", "2027-06-28T10:00:00Z"],
+             "exception: the weekly series listed")
+        moved_id = occ[1].get("Id") if len(occ) == 4 else "x"
+        st, b = d.call("ews/Appointment.Update", {
+            "Id": moved_id, "Subject": "weekly (moved)",
+            "Start": "2027-06-16T14:00:00Z", "End": "2027-06-16T15:30:00Z"})
+        c.eq((st, row(b).get("Id"), row(b).get("Subject"),
+              row(b).get("Start"), row(b).get("End")),
+             (200, moved_id, "weekly (moved)", "2027-06-16T14:00:00Z",
+              "2027-06-16T15:30:00Z"),
+             "exception: Update of an occurrence's Id moves and renames it")
+        st, b = d.call("ews/Appointment.List", xwin)
+        c.eq([(r.get("Subject"), r.get("Start"), r.get("End"),
+               "Recurrence" in r) for r in rows(b)],
+             [("weekly", "2027-06-07T10:00:00Z", "2027-06-07T11:00:00Z",
+               False),
+              ("weekly (moved)", "2027-06-16T14:00:00Z",
+               "2027-06-16T15:30:00Z", False),
+              ("weekly", "2027-06-21T10:00:00Z", "2027-06-21T11:00:00Z",
+               False),
+              ("weekly", "2027-06-28T10:00:00Z", "2027-06-28T11:00:00Z",
+               False)],
+             "exception: List shows it at its new time with its Subject, "
+             "not at 14 June; the others unchanged")
+        st, b = d.call("ews/Appointment.Load", {"Id": moved_id})
+        c.eq((st, row(b).get("Subject"), row(b).get("Start"),
+              row(b).get("End")),
+             (200, "weekly (moved)", "2027-06-16T14:00:00Z",
+              "2027-06-16T15:30:00Z"),
+             "exception: Load of the occurrence's Id returns the exception")
+        st, b = d.call("ews/Appointment.Load", {"Id": master.get("Id")})
+        c.eq((st, row(b).get("Subject"), row(b).get("Start"),
+              row(b).get("Recurrence")),
+             (200, "weekly", "2027-06-07T10:00:00Z",
+              "FREQ=WEEKLY;BYDAY=MO;COUNT=4"),
+             "exception: the series keeps its Subject and Recurrence")
+        fb = {"Mailboxes": [ALICE], "WindowStart": "2027-06-14T00:00:00Z",
+              "WindowEnd": "2027-06-18T00:00:00Z"}
+        st, b = d.call("ews/Availability.List", fb)
+        c.eq((st, [(r.get("Start"), r.get("End"), r.get("BusyType"))
+                   for r in rows(b)]),
+             (200, [("2027-06-16T14:00:00Z", "2027-06-16T15:30:00Z",
+                     "Busy")]),
+             "exception: Availability busy at the new time, free at the "
+             "old one")
+        # another occurrence deleted: both respected
+        st, b = d.call("ews/Appointment.Delete", {"Id": occ[2].get("Id")})
+        c.eq(st, 200, "exception: Delete of another occurrence")
+        st, b = d.call("ews/Appointment.List", xwin)
+        c.eq([(r.get("Subject"), r.get("Start")) for r in rows(b)],
+             [("weekly", "2027-06-07T10:00:00Z"),
+              ("weekly (moved)", "2027-06-16T14:00:00Z"),
+              ("weekly", "2027-06-28T10:00:00Z")],
+             "exception and deletion both respected by List")
+        fb["WindowEnd"] = "2027-06-25T00:00:00Z"
+        st, b = d.call("ews/Availability.List", fb)
+        c.eq([r.get("Start") for r in rows(b)], ["2027-06-16T14:00:00Z"],
+             "exception and deletion both respected by Availability")
+        stored = [i for i in mock.calendar(ALICE) if i["subject"] == "weekly"]
+        c.eq([(i["exdates"], sorted(i["exceptions"])) for i in stored],
+             [(["2027-06-21T10:00:00Z"], ["2027-06-14T10:00:00Z"])],
+             "exception: stored on the master (mock data contract)")
+        # deleting the exception itself: a deleted occurrence
+        st, b = d.call("ews/Appointment.Delete", {"Id": moved_id})
+        st2, b2 = d.call("ews/Appointment.List", xwin)
+        c.eq((st, [r.get("Start") for r in rows(b2)]),
+             (200, ["2027-06-07T10:00:00Z", "2027-06-28T10:00:00Z"]),
+             "exception: Delete of it leaves the slot empty")
+        # a new pattern of the series drops its exceptions (as Exchange)
+        st, b = d.call("ews/Appointment.Update", {
+            "Id": occ[3].get("Id"), "Subject": "last one"})
+        st2, b2 = d.call("ews/Appointment.List", xwin)
+        c.eq((st, [r.get("Subject") for r in rows(b2)]),
+             (200, ["weekly", "last one"]),
+             "exception: a rename only, kept at its time")
+        st, b = d.call("ews/Appointment.Update", {
+            "Id": master.get("Id"),
+            "Recurrence": "FREQ=WEEKLY;BYDAY=MO;COUNT=5"})
+        st2, b2 = d.call("ews/Appointment.List", xwin)
+        c.eq((st, [(r.get("Subject"), r.get("Start")) for r in rows(b2)]),
+             (200, [("weekly", "2027-06-07T10:00:00Z"),
+                    ("weekly", "2027-06-28T10:00:00Z")]),
+             "exception: a new Recurrence of the series drops it")
 
         s = mock.stats()
         c.eq(s.get("violations"), [], "no schema violation at the mock")

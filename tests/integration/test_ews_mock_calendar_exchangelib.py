@@ -5,7 +5,9 @@ EWS client, creates a single appointment, an all-day one and a recurring
 series in Europe/Berlin, reads them back (times, zone, recurrence
 pattern), views a window (CalendarView: one item per occurrence, the
 local time kept across the change to summer time), deletes one
-occurrence and changes and deletes items, and neither its requests nor
+occurrence, modifies another (an exception: its new time in the view,
+the master's ModifiedOccurrences, an occurrence by its index) and
+changes and deletes items, and neither its requests nor
 the mock's answers break Microsoft's schema.  Like Exchange, the mock
 wants SendMeetingInvitations (CreateItem), SendMeetingInvitationsOr
 Cancellations (UpdateItem) and SendMeetingCancellations (DeleteItem) on
@@ -193,6 +195,94 @@ def calendar_round(ews):
          "DeleteItem: gone from the calendar")
 
 
+def exceptions_round(ews):
+    """A modified occurrence (an Exception): UpdateItem on an
+    occurrence's id changes that occurrence only."""
+    a = account(ews, "alice@example.test")
+    series = CalendarItem(
+        account=a, folder=a.calendar, subject="Sync",
+        start=EWSDateTime(2027, 5, 3, 10, 0, tzinfo=BERLIN),
+        end=EWSDateTime(2027, 5, 3, 10, 30, tzinfo=BERLIN),
+        recurrence=Recurrence(
+            pattern=WeeklyPattern(interval=1, weekdays=[MONDAY],
+                                  first_day_of_week=MONDAY),
+            start=EWSDate(2027, 5, 3), number=4))
+    series.save(send_meeting_invitations="SendToNone")
+    start = EWSDateTime(2027, 5, 1, 0, 0, tzinfo=UTC)
+    end = EWSDateTime(2027, 6, 1, 0, 0, tzinfo=UTC)
+    occ = [o for o in a.calendar.view(start=start, end=end).order_by("start")
+           if o.subject == "Sync"]
+    c.eq(len(occ), 4, "the series: four Mondays")
+    second = occ[1]
+    second.subject = "Sync (moved)"
+    second.location = "Room 9"
+    second.start = EWSDateTime(2027, 5, 12, 15, 0, tzinfo=BERLIN)
+    second.end = EWSDateTime(2027, 5, 12, 16, 0, tzinfo=BERLIN)
+    second.save(update_fields=["subject", "location", "start", "end"],
+                send_meeting_invitations="SendToNone")
+    got = [(o.subject, utc(o.start), utc(o.end), o.type)
+           for o in a.calendar.view(start=start, end=end).order_by("start")
+           if o.subject.startswith("Sync")]
+    c.eq(got, [("Sync", "2027-05-03T08:00:00Z", "2027-05-03T08:30:00Z",
+                "Occurrence"),
+               ("Sync (moved)", "2027-05-12T13:00:00Z",
+                "2027-05-12T14:00:00Z", "Exception"),
+               ("Sync", "2027-05-17T08:00:00Z", "2027-05-17T08:30:00Z",
+                "Occurrence"),
+               ("Sync", "2027-05-24T08:00:00Z", "2027-05-24T08:30:00Z",
+                "Occurrence")],
+         "CalendarView: the exception at its new time, not at 10 May")
+    exc = a.calendar.get(id=second.id)
+    c.eq((exc.type, exc.subject, exc.location, utc(exc.start),
+          utc(exc.original_start)),
+         ("Exception", "Sync (moved)", "Room 9", "2027-05-12T13:00:00Z",
+          "2027-05-10T08:00:00Z"),
+         "GetItem of the occurrence's id: the exception")
+    master = a.calendar.get(id=series.id)
+    mods = master.modified_occurrences or []
+    c.eq([(m.id, utc(m.start), utc(m.original_start)) for m in mods],
+         [(second.id, "2027-05-12T13:00:00Z", "2027-05-10T08:00:00Z")],
+         "GetItem of the master: ModifiedOccurrences")
+    c.eq((master.type, master.subject, bool(master.recurrence)),
+         ("RecurringMaster", "Sync", True),
+         "the master keeps its subject and pattern")
+    # an occurrence by its index (OccurrenceItemId)
+    byidx = master.occurrence(2)
+    byidx.refresh()
+    c.eq((byidx.type, byidx.subject, utc(byidx.start)),
+         ("Exception", "Sync (moved)", "2027-05-12T13:00:00Z"),
+         "GetItem of OccurrenceItemId index 2: the exception")
+    last = master.occurrence(4)
+    last.refresh()
+    last.subject = "Sync (last)"
+    last.save(update_fields=["subject"],
+              send_meeting_invitations="SendToNone")
+    got = [(o.subject, utc(o.start), o.type)
+           for o in a.calendar.view(start=start, end=end).order_by("start")
+           if o.subject.startswith("Sync")][-1]
+    c.eq(got, ("Sync (last)", "2027-05-24T08:00:00Z", "Exception"),
+         "occurrence(4) renamed: an exception at its own time")
+    try:
+        master.occurrence(9).refresh()
+        c.ok(False, "an index beyond the series is refused")
+    except Exception as e:
+        c.ok("OutOfRecurrenceRange" in type(e).__name__ + str(e),
+             "an index beyond the series is refused", repr(e))
+    master = a.calendar.get(id=series.id)
+    # deleting the exception: a deleted occurrence
+    a.bulk_delete([(second.id, None)],
+                  send_meeting_cancellations="SendToNone")
+    master = a.calendar.get(id=series.id)
+    c.eq(([utc(d.start) for d in master.deleted_occurrences or []],
+          [utc(m.original_start)
+           for m in master.modified_occurrences or []]),
+         (["2027-05-10T08:00:00Z"], ["2027-05-24T08:00:00Z"]),
+         "DeleteItem of the exception: DeletedOccurrences")
+    c.eq(len([o for o in a.calendar.view(start=start, end=end)
+              if o.subject.startswith("Sync")]), 3,
+         "the view: three left")
+
+
 def raw(ews, body):
     """One request of our own (Basic, as alice): the answer's text."""
     import base64
@@ -247,6 +337,7 @@ def main():
     with MockEWS(["--auth", "basic", "--validate-responses"]) as ews:
         try:
             calendar_round(ews)
+            exceptions_round(ews)
             required_attributes(ews)
         except Exception as e:
             import traceback

@@ -15,6 +15,10 @@ CalendarItem (an ews_store.Item) in the mailbox's "calendar" folder with
   rrule               an RRULE string without "RRULE:" (UNTIL in UTC),
                       or None
   exdates             aware UTC datetimes of deleted occurrences
+  exceptions          original start (aware UTC) -> dict of the fields
+                      an UpdateItem on that occurrence changed (start,
+                      end, subject, location, body, body_type,
+                      legacy_free_busy): a modified occurrence
   location            text
 and occurrences(item, window_start, window_end) yields the (start, end)
 pairs of the item overlapping the window.
@@ -22,6 +26,7 @@ pairs of the item overlapping the window.
 Everything here is called with Store.lock held by the caller.
 """
 import base64
+import copy
 import datetime
 import hashlib
 import zoneinfo
@@ -112,6 +117,7 @@ class CalendarItem(Item):
         self.legacy_free_busy = "Busy"
         self.rrule = None
         self.exdates = []
+        self.exceptions = {}
         self.location = ""
         self.start_tz = "UTC"
         self.end_tz = "UTC"
@@ -134,6 +140,10 @@ class CalendarItem(Item):
                   "legacy_free_busy": self.legacy_free_busy,
                   "rrule": self.rrule,
                   "exdates": [iso(x) for x in self.exdates],
+                  "exceptions": {iso(k): {f: (iso(x) if f in ("start", "end")
+                                              else x)
+                                          for f, x in v.items()}
+                                 for k, v in self.exceptions.items()},
                   "location": self.location, "start_tz": self.start_tz,
                   "end_tz": self.end_tz,
                   "body": self.body, "organizer": self.organizer,
@@ -156,6 +166,13 @@ class CalendarItem(Item):
         ident = occurrence[0] if occurrence else self.id
         start = occurrence[1] if occurrence else self.start
         end = occurrence[2] if occurrence else self.end
+        exc = self.exceptions.get(occurrence[3]) if occurrence else None
+        exc = exc or {}
+        subject = exc.get("subject", self.subject)
+        body = exc.get("body", self.body)
+        body_type = exc.get("body_type", self.body_type)
+        location = exc.get("location", self.location)
+        lfb = exc.get("legacy_free_busy", self.legacy_free_busy)
         p = ["<t:CalendarItem>"]
         p.append('<t:ItemId Id="%s" ChangeKey="%s"/>' % (
             attr(ident), attr(self.change_key)))
@@ -165,13 +182,13 @@ class CalendarItem(Item):
         if has("item:ItemClass"):
             p.append("<t:ItemClass>%s</t:ItemClass>" % esc(self.item_class))
         if has("item:Subject"):
-            p.append("<t:Subject>%s</t:Subject>" % esc(self.subject))
+            p.append("<t:Subject>%s</t:Subject>" % esc(subject))
         if has("item:Sensitivity"):
             p.append("<t:Sensitivity>%s</t:Sensitivity>"
                      % esc(self.sensitivity))
         if has("item:Body"):
             p.append('<t:Body BodyType="%s" IsTruncated="false">%s</t:Body>'
-                     % (self.body_type, esc(self.body)))
+                     % (body_type, esc(body)))
         if has("item:DateTimeReceived"):
             p.append("<t:DateTimeReceived>%s</t:DateTimeReceived>"
                      % iso(self.received))
@@ -212,9 +229,9 @@ class CalendarItem(Item):
                      % tf(self.is_all_day))
         if has("calendar:LegacyFreeBusyStatus"):
             p.append("<t:LegacyFreeBusyStatus>%s</t:LegacyFreeBusyStatus>"
-                     % self.legacy_free_busy)
-        if self.location and has("calendar:Location"):
-            p.append("<t:Location>%s</t:Location>" % esc(self.location))
+                     % lfb)
+        if location and has("calendar:Location"):
+            p.append("<t:Location>%s</t:Location>" % esc(location))
         meeting = bool(self.organizer)
         if has("calendar:IsMeeting"):
             p.append("<t:IsMeeting>%s</t:IsMeeting>" % tf(meeting))
@@ -225,7 +242,8 @@ class CalendarItem(Item):
             p.append("<t:IsRecurring>%s</t:IsRecurring>"
                      % tf(occurrence is not None))
         if has("calendar:CalendarItemType"):
-            kind = "Occurrence" if occurrence else \
+            kind = ("Exception" if exc else "Occurrence") if occurrence \
+                else \
                 ("RecurringMaster" if self.pattern else "Single")
             p.append("<t:CalendarItemType>%s</t:CalendarItemType>" % kind)
         if has("calendar:MyResponseType"):
@@ -236,6 +254,20 @@ class CalendarItem(Item):
             p.append(ews_meeting.attendees_xml(self, has))
         if self.pattern and not occurrence and has("calendar:Recurrence"):
             p.append(pattern_xml(self.pattern))
+        mods = sorted((k, v) for k, v in self.exceptions.items()
+                      if k not in self.exdates)
+        if mods and not occurrence and \
+                has("calendar:ModifiedOccurrences"):
+            p.append("<t:ModifiedOccurrences>%s</t:ModifiedOccurrences>"
+                     % "".join(
+                         '<t:Occurrence><t:ItemId Id="%s" ChangeKey="%s"/>'
+                         "<t:Start>%s</t:Start><t:End>%s</t:End>"
+                         "<t:OriginalStart>%s</t:OriginalStart>"
+                         "</t:Occurrence>" % (
+                             attr(occurrence_id(self, k)),
+                             attr(self.change_key), iso(v["start"]),
+                             iso(v["end"]), iso(k))
+                         for k, v in mods))
         if self.exdates and not occurrence and \
                 has("calendar:DeletedOccurrences"):
             p.append("<t:DeletedOccurrences>%s</t:DeletedOccurrences>"
@@ -367,14 +399,37 @@ def _series_start(item):
 def occurrences(item, window_start, window_end):
     """(start, end) pairs (aware UTC) of item overlapping
     [window_start, window_end): the item itself, or each occurrence of
-    its series but the deleted ones."""
-    dur = item.end - item.start
+    its series but the deleted ones (a modified one at its new time)."""
+    for _, s, e in expand(item, window_start, window_end):
+        yield s, e
+
+
+def _overlaps(s, e, window_start, window_end):
+    return s < window_end and e > window_start or \
+        (s == e and window_start <= s < window_end)
+
+
+def expand(item, window_start, window_end):
+    """(original start, start, end) of each occurrence of item
+    overlapping the window, by start (of a single item: its own start
+    as the original)."""
     if not item.rrule:
-        if item.start < window_end and item.end > window_start or \
-                (item.start == item.end and
-                 window_start <= item.start < window_end):
-            yield item.start, item.end
+        if _overlaps(item.start, item.end, window_start, window_end):
+            yield item.start, item.start, item.end
         return
+    out = list(_expand_series(item, window_start, window_end))
+    for orig, exc in item.exceptions.items():
+        if orig not in item.exdates and \
+                _overlaps(exc["start"], exc["end"], window_start,
+                          window_end):
+            out.append((orig, exc["start"], exc["end"]))
+    out.sort(key=lambda x: (x[1], x[2]))
+    yield from out
+
+
+def _expand_series(item, window_start, window_end):
+    """The unmodified occurrences of a series in the window."""
+    dur = item.end - item.start
     dtstart = _series_start(item)
     rule = du_rrule.rrulestr(item.rrule, dtstart=dtstart)
     ex = set(item.exdates)
@@ -389,11 +444,11 @@ def occurrences(item, window_start, window_end):
         if s >= window_end:
             break
         e = s + dur
-        if s in ex:
+        if s in ex or s in item.exceptions:
             continue
         if e > window_start or (dur == datetime.timedelta(0) and
                                 s >= window_start):
-            yield s, e
+            yield s, s, e
 
 
 # ---- occurrence ids ---------------------------------------------------------
@@ -418,6 +473,35 @@ def find_occurrence(store, ident):
     if it is None or ref[1] in it.exdates:
         return None
     return mb, it, ref[1]
+
+
+def occurrence_by_index(store, master_id, index):
+    """(mailbox, master, original start, occurrence id) of the
+    InstanceIndex-th occurrence (1-based, over the pattern) of a series,
+    as an OccurrenceItemId names it; raises CalError as Exchange answers,
+    or returns None when master_id is no calendar item."""
+    mb, it = store.find_item(master_id or "")
+    if not isinstance(it, CalendarItem):
+        return None
+    if not it.rrule or index < 1 or index > MAX_EXPAND:
+        raise CalError("ErrorCalendarOccurrenceIndexIsOutOfRecurrenceRange",
+                       "Occurrence index is out of recurrence range.")
+    dtstart = _series_start(it)
+    rule = du_rrule.rrulestr(it.rrule, dtstart=dtstart)
+    n = 0
+    for occ in rule:
+        n += 1
+        if n == index:
+            s = occ.replace(tzinfo=dtstart.tzinfo).astimezone(UTC) \
+                if occ.tzinfo is None else occ.astimezone(UTC)
+            if s in it.exdates:
+                raise CalError(
+                    "ErrorCalendarOccurrenceIsDeletedFromRecurrence",
+                    "Occurrence with this index was previously deleted "
+                    "from the recurrence.")
+            return mb, it, s, occurrence_id(it, s)
+    raise CalError("ErrorCalendarOccurrenceIndexIsOutOfRecurrenceRange",
+                   "Occurrence index is out of recurrence range.")
 
 
 # ---- reading requests -------------------------------------------------------
@@ -479,6 +563,7 @@ def clear(it, uri):
     elif uri == "calendar:Recurrence":
         it.pattern = None
         it.exdates = []
+        it.exceptions = {}
     elif uri == "item:Subject":
         it.subject = ""
     elif uri == "item:ReminderIsSet":
@@ -510,7 +595,10 @@ def create(owner_folder, mailbox, el):
 
 
 def update(it, updates, local):
-    """The t:Updates of an UpdateItem on a calendar item."""
+    """The t:Updates of an UpdateItem on a calendar item (a new time or
+    pattern of a series drops its modified occurrences, as Exchange
+    does)."""
+    before = (it.start, it.end, it.pattern, it.start_tz)
     for up in updates:
         uri = up[0].get("FieldURI")
         if local(up) == "DeleteItemField":
@@ -523,6 +611,8 @@ def update(it, updates, local):
                            "contain one and only one property to modify.")
         fill(it, holder, updating=True)
     settle(it)
+    if (it.start, it.end, it.pattern, it.start_tz) != before:
+        it.exceptions = {}
 
 
 def view(mb, folder, cal_view):
@@ -541,9 +631,8 @@ def view(mb, folder, cal_view):
     for it in mb.items_in(folder.id):
         if not isinstance(it, CalendarItem):
             continue
-        for s, e in occurrences(it, ws, we):
+        for orig, s, e in expand(it, ws, we):
             if it.rrule:
-                orig = s
                 out.append((s, it.seq, it,
                             (occurrence_id(it, orig), s, e, orig)))
             else:
@@ -560,5 +649,59 @@ def delete_occurrence(store, ident):
         return False
     mb, it, start = ref
     it.exdates.append(start)
+    it.exceptions.pop(start, None)
     it.touch()
     return True
+
+
+def occurrence_view(it, ident, orig):
+    """The occurrence tuple CalendarItem.xml takes, for the occurrence
+    of it that was at orig (modified or not)."""
+    exc = it.exceptions.get(orig)
+    if exc:
+        return (ident, exc["start"], exc["end"], orig)
+    return (ident, orig, orig + (it.end - it.start), orig)
+
+
+# what an UpdateItem on an occurrence may change (Exchange refuses the
+# series' fields there)
+OCCURRENCE_FIELDS = ("start", "end", "subject", "location", "body",
+                     "body_type", "legacy_free_busy")
+NOT_ON_OCCURRENCE = {"calendar:Recurrence", "calendar:RequiredAttendees",
+                     "calendar:OptionalAttendees", "calendar:Resources",
+                     "calendar:UID"}
+
+
+def update_occurrence(it, orig, updates, local):
+    """UpdateItem on an occurrence id: the changed fields are kept as an
+    exception of that occurrence; the series is left as it is."""
+    for up in updates:
+        if up[0].get("FieldURI") in NOT_ON_OCCURRENCE:
+            raise CalError("ErrorInvalidPropertySet",
+                           "%s cannot be changed on one occurrence."
+                           % up[0].get("FieldURI"))
+    cur = it.exceptions.get(orig, {})
+    proxy = copy.copy(it)
+    proxy.attendees = dict(it.attendees)
+    proxy.start = orig
+    proxy.end = orig + (it.end - it.start)
+    for f in OCCURRENCE_FIELDS:
+        if f in cur:
+            setattr(proxy, f, cur[f])
+    for up in updates:
+        uri = up[0].get("FieldURI")
+        if local(up) == "DeleteItemField":
+            clear(proxy, uri)
+            continue
+        holder = up[1] if len(up) > 1 else None
+        if holder is None or len(holder) != 1:
+            raise CalError("ErrorIncorrectUpdatePropertyCount",
+                           "An object within a change description must "
+                           "contain one and only one property to modify.")
+        fill(proxy, holder, updating=True)
+    if proxy.end < proxy.start:
+        raise CalError("ErrorCalendarEndDateIsEarlierThanStartDate",
+                       "EndDate is earlier than StartDate")
+    if proxy.legacy_free_busy not in FREE_BUSY:
+        proxy.legacy_free_busy = "Busy"
+    it.exceptions[orig] = {f: getattr(proxy, f) for f in OCCURRENCE_FIELDS}

@@ -26,6 +26,7 @@ import datetime
 
 from dateutil import rrule as du_rrule
 
+import ews_calendar
 from ews_ops import Fault, child, ctext, text_of
 from ews_store import NS_M, NS_T, Item, esc
 
@@ -131,6 +132,15 @@ def occurrences(mb, a, b):
         lfb = getattr(it, "legacy_free_busy", None) or "Busy"
         dur = end - it.start
         rule = getattr(it, "rrule", None)
+        if isinstance(it, ews_calendar.CalendarItem):
+            # a calendar item of the mailbox: expanded as CalendarView
+            # does (in its zone; deleted occurrences left out, modified
+            # ones at their new time with their own free/busy status)
+            for orig, s, e in ews_calendar.expand(it, a, b):
+                m = it.exceptions.get(orig) if it.rrule else None
+                out.append((s, e, (m or {}).get("legacy_free_busy") or lfb,
+                            it))
+            continue
         if rule:
             ex = set(getattr(it, "exdates", None) or [])
             r = du_rrule.rrulestr(rule, dtstart=it.start)

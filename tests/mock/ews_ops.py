@@ -484,19 +484,42 @@ def calendar_view(mb, f, cal, shape):
                             for it, o in page)))
 
 
+def occurrence_item_id(ctx, ie):
+    """An OccurrenceItemId: (mailbox, master, original start, occurrence
+    id), or None when it is not one."""
+    if local(ie) != "OccurrenceItemId":
+        return None
+    try:
+        index = int(ie.get("InstanceIndex") or "0")
+    except ValueError:
+        index = 0
+    try:
+        ref = ews_calendar.occurrence_by_index(
+            ctx.store, ie.get("RecurringMasterId"), index)
+    except ews_calendar.CalError as e:
+        raise MsgError(e.code, e.text)
+    if ref is None:
+        raise MsgError("ErrorItemNotFound", text_of("ErrorItemNotFound"))
+    return ref
+
+
 def op_GetItem(ctx, el):
     shape = parse_shape(child(el, M + "ItemShape"))
     out = []
     for ie in child(el, M + "ItemIds"):
         try:
-            if local(ie) != "ItemId":
+            by_index = occurrence_item_id(ctx, ie)
+            if local(ie) != "ItemId" and by_index is None:
                 raise MsgError("ErrorInvalidIdMalformed",
-                               "Only ItemId is supported here.")
-            occ = ews_calendar.find_occurrence(ctx.store, ie.get("Id"))
+                               "Only ItemId and OccurrenceItemId are "
+                               "supported here.")
+            occ = by_index[:3] if by_index else \
+                ews_calendar.find_occurrence(ctx.store, ie.get("Id"))
             if occ is not None:
                 mb, it, start = occ
                 ctx.check_access(mb)
-                o = (ie.get("Id"), start, start + (it.end - it.start), start)
+                ident = by_index[3] if by_index else ie.get("Id")
+                o = ews_calendar.occurrence_view(it, ident, start)
                 out.append(rmsg("GetItem", "<m:Items>%s</m:Items>" % it.xml(
                     shape, mb.folder(it.folder_id), occurrence=o)))
                 continue
@@ -836,6 +859,34 @@ SETTABLE = {
 }
 
 
+def update_occurrence(ctx, el, ie, ch, occ, ident):
+    """UpdateItem on one occurrence of a series: it becomes an exception
+    (the series keeps its pattern)."""
+    mb, it, orig = occ
+    ctx.check_access(mb)
+    ck = ie.get("ChangeKey")
+    conflict = el.get("ConflictResolution") or "AutoResolve"
+    if ck and ck != it.change_key and conflict != "AlwaysOverwrite":
+        raise MsgError("ErrorIrresolvableConflict",
+                       text_of("ErrorIrresolvableConflict"))
+    if el.get("SendMeetingInvitationsOrCancellations") is None:
+        raise MsgError("ErrorSendMeetingInvitationsOrCancellationsRequired",
+                       "SendMeetingInvitationsOrCancellations is required "
+                       "for calendar items.")
+    try:
+        ews_calendar.update_occurrence(it, orig, ch.find(T + "Updates"),
+                                       local)
+    except ews_calendar.CalError as e:
+        raise MsgError(e.code, e.text)
+    it.touch()
+    return rmsg("UpdateItem", '<m:Items><t:CalendarItem>'
+                '<t:ItemId Id="%s" ChangeKey="%s"/>'
+                '</t:CalendarItem></m:Items>'
+                '<m:ConflictResults><t:Count>0</t:Count>'
+                '</m:ConflictResults>' % (
+                    attr(ident), attr(it.change_key)))
+
+
 def op_UpdateItem(ctx, el):
     conflict = el.get("ConflictResolution") or "AutoResolve"
     disp = el.get("MessageDisposition")
@@ -843,9 +894,21 @@ def op_UpdateItem(ctx, el):
     for ch in child(el, M + "ItemChanges"):
         try:
             ie = ch.find(T + "ItemId")
+            oie = ch.find(T + "OccurrenceItemId")
+            if oie is not None:
+                ref = occurrence_item_id(ctx, oie)
+                out.append(update_occurrence(ctx, el, oie, ch, ref[:3],
+                                             ref[3]))
+                continue
             if ie is None:
                 raise MsgError("ErrorInvalidIdMalformed",
-                               "Only ItemId is supported here.")
+                               "Only ItemId and OccurrenceItemId are "
+                               "supported here.")
+            occ = ews_calendar.find_occurrence(ctx.store, ie.get("Id"))
+            if occ is not None:
+                out.append(update_occurrence(ctx, el, ie, ch, occ,
+                                             ie.get("Id")))
+                continue
             mb, it = resolve_item(ctx, ie)
             ck = ie.get("ChangeKey")
             if ck and ck != it.change_key and conflict != "AlwaysOverwrite":
