@@ -893,6 +893,51 @@ enum sb_status ews_cal_update(void *state, const struct sb_call *call,
 	return st;
 }
 
+/* ---- a ChangeKey before a delete ----------------------------------------
+ */
+
+enum sb_status ews_item_ck_check(struct ews *e, const struct sb_call *call,
+				 const char *id, const char *want,
+				 struct sb_error *err)
+{
+	if (!want || !*want)
+		return SB_OK;
+	struct ews_op op;
+	ews_op_init(&op, e, call, 0);
+	enum sb_status st = ews_op_mailbox(&op, err);
+	if (st == SB_OK) {
+		struct sb_xml_w *w = &op.w;
+		sb_xml_w_open(w, "m:GetItem");
+		sb_xml_w_open(w, "m:ItemShape");
+		sb_xml_w_leaf(w, "t:BaseShape", "IdOnly");
+		sb_xml_w_close(w);
+		sb_xml_w_open(w, "m:ItemIds");
+		sb_xml_w_open(w, "t:ItemId");
+		sb_xml_w_attr(w, "Id", id);
+		sb_xml_w_close(w);
+		sb_xml_w_close(w);
+		sb_xml_w_close(w);
+		st = ews_op_run(&op, err);
+	}
+	xmlNode *msg = NULL;
+	if (st == SB_OK)
+		st = ews_op_first_status(&op, &msg, err);
+	if (st == SB_OK) {
+		xmlNode *it = ews_items_first(msg);
+		xmlNode *idn =
+		    it ? sb_xml_child(it, SB_NS_EWS_TYPES, "ItemId") : NULL;
+		const char *ck =
+		    idn ? sb_xml_attr(idn, NULL, "ChangeKey") : NULL;
+		if (!ck || strcmp(ck, want) != 0)
+			st = sb_error_set(err, SB_ERR_CONFLICT,
+					  "ErrorIrresolvableConflict",
+					  "ChangeKey: the item has changed "
+					  "since it was read; nothing deleted");
+	}
+	ews_op_free(&op);
+	return st;
+}
+
 /* ---- Delete ------------------------------------------------------------- */
 
 static enum sb_status appt_delete(void *state, const struct sb_call *call,
@@ -904,6 +949,10 @@ static enum sb_status appt_delete(void *state, const struct sb_call *call,
 	enum sb_status st = ews_op_mailbox(&op, err);
 	if (st == SB_OK)
 		st = ews_check_id("Id", id, err);
+	/* EWS's DeleteItem takes no ChangeKey: compared just before */
+	if (st == SB_OK)
+		st = ews_item_ck_check(
+		    state, call, id, sb_call_str(call, "ChangeKey", NULL), err);
 	if (st == SB_OK) {
 		struct sb_xml_w *w = &op.w;
 		sb_xml_w_open(w, "m:DeleteItem");
@@ -1264,6 +1313,16 @@ static const struct sb_param update_in[] = {
     SB_PARAM_MAILBOX,
     SB_PARAM_END};
 static const struct sb_param id_in[] = {P_ID, SB_PARAM_MAILBOX, SB_PARAM_END};
+static const struct sb_param delete_in[] = {
+    P_ID,
+    {.name = "ChangeKey",
+     .type = SB_TYPE_TEXT,
+     .max_size = ID_MAX,
+     .doc = "The ChangeKey the appointment was read with: if it has "
+	    "changed since, 409 conflict and nothing is deleted (empty: no "
+	    "check)."},
+    SB_PARAM_MAILBOX,
+    SB_PARAM_END};
 static const struct sb_param list_in[] = {
     {.name = "WindowStart",
      .type = SB_TYPE_DATETIME,
@@ -1308,8 +1367,9 @@ const struct sb_method ews_appointment_methods[] = {
      .kind = SB_KIND_DELETE,
      .handler = appt_delete,
      .doc = "Delete an appointment (to Deleted Items) or, by an "
-	    "occurrence's Id, that occurrence of its series.",
-     .inputs = id_in,
+	    "occurrence's Id, that occurrence of its series; with a "
+	    "ChangeKey, only if it has not changed since.",
+     .inputs = delete_in,
      .returns = id_ret},
     {.name = "List",
      .kind = SB_KIND_LIST,

@@ -78,6 +78,15 @@ void ews_cal_set_open(struct sb_xml_w *w, const char *uri);
 void ews_cal_set_close(struct sb_xml_w *w);
 void ews_cal_del_field(struct sb_xml_w *w, const char *uri);
 
+/* With want (a ChangeKey input; NULL or empty: no check), 409 conflict
+ * unless item id still has it (a GetItem): for the deletes, as EWS's
+ * DeleteItem takes no ChangeKey. */
+struct ews;
+struct sb_call;
+enum sb_status ews_item_ck_check(struct ews *e, const struct sb_call *call,
+				 const char *id, const char *want,
+				 struct sb_error *err);
+
 /* A calendar date; wday 0 = Monday .. 6 = Sunday (RFC 5545's order). */
 struct ews_day {
 	int y, m, d;

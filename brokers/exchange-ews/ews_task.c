@@ -651,6 +651,10 @@ static enum sb_status task_delete(void *state, const struct sb_call *call,
 	enum sb_status st = ews_op_mailbox(&op, err);
 	if (st == SB_OK)
 		st = ews_check_id("Id", id, err);
+	/* EWS's DeleteItem takes no ChangeKey: compared just before */
+	if (st == SB_OK)
+		st = ews_item_ck_check(
+		    state, call, id, sb_call_str(call, "ChangeKey", NULL), err);
 	if (st == SB_OK) {
 		struct sb_xml_w *w = &op.w;
 		sb_xml_w_open(w, "m:DeleteItem");
@@ -1047,8 +1051,9 @@ const struct sb_method ews_task_methods[] = {
     {.name = "Delete",
      .kind = SB_KIND_DELETE,
      .handler = task_delete,
-     .doc = "Delete a task (moved to Deleted Items, as Outlook does).",
-     .inputs = id_in,
+     .doc = "Delete a task (moved to Deleted Items, as Outlook does); with "
+	    "a ChangeKey, only if it has not changed since.",
+     .inputs = complete_in,
      .returns = id_ret},
     {.name = "List",
      .kind = SB_KIND_LIST,

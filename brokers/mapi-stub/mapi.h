@@ -387,6 +387,11 @@ enum sb_status mapi_ics_load(struct mapi_mailbox *mb, const char *folder,
 enum sb_status mapi_ics_delete(struct mapi_mailbox *mb, const char *folder,
 			       const char *id, const char *what,
 			       struct sb_error *err);
+/* mapi_ics_delete when the item's ChangeKey is want_ck (NULL or empty: no
+ * check; a stale one: SB_ERR_CONFLICT, nothing removed). */
+enum sb_status mapi_ics_delete_if(struct mapi_mailbox *mb, const char *folder,
+				  const char *id, const char *what,
+				  const char *want_ck, struct sb_error *err);
 /* Update of an .ics item: what happens to input name.  MAPI_KEEP when it
  * is not given; MAPI_CLEAR when it is given empty ("" for a string, []
  * for a list) or named in the method's "Clear" input; else MAPI_SET.  A

@@ -394,6 +394,21 @@ static const struct sb_param item_id_in[] = {
 	SB_PARAM_MAILBOX,
 	SB_PARAM_END,
 };
+static const struct sb_param appt_delete_in[] = {
+	{.name = "Id",
+	 .type = SB_TYPE_TEXT,
+	 .flags = SB_REQUIRED,
+	 .max_size = MAPI_ID_MAX,
+	 .doc = "Id of the appointment."},
+	{.name = "ChangeKey",
+	 .type = SB_TYPE_TEXT,
+	 .max_size = 64,
+	 .doc = "The ChangeKey the appointment was read with: if it has "
+		"changed since, 409 conflict and nothing is deleted (empty: "
+		"no check)."},
+	SB_PARAM_MAILBOX,
+	SB_PARAM_END,
+};
 static const struct sb_param appt_list_in[] = {
 	{.name = "WindowStart",
 	 .type = SB_TYPE_DATETIME,
@@ -481,8 +496,9 @@ static const struct sb_method appt_methods[] = {
 	{.name = "Delete",
 	 .kind = SB_KIND_DELETE,
 	 .handler = mapi_appointment_delete,
-	 .doc = "Delete an appointment.",
-	 .inputs = item_id_in,
+	 .doc = "Delete an appointment; with a ChangeKey, only if it has not "
+		"changed since.",
+	 .inputs = appt_delete_in,
 	 .returns = id_ret},
 	{.name = "List",
 	 .kind = SB_KIND_LIST,
@@ -803,8 +819,9 @@ static const struct sb_method task_methods[] = {
 	{.name = "Delete",
 	 .kind = SB_KIND_DELETE,
 	 .handler = mapi_task_delete,
-	 .doc = "Delete a task.",
-	 .inputs = item_id_in,
+	 .doc = "Delete a task; with a ChangeKey, only if it has not changed "
+		"since.",
+	 .inputs = task_complete_in,
 	 .returns = id_ret},
 	{.name = "List",
 	 .kind = SB_KIND_LIST,

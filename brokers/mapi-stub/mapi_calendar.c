@@ -766,7 +766,8 @@ static enum sb_status appt_delete(struct mapi_store *s, struct mapi_mailbox *mb,
 				    "organizer) or Meeting.Decline (an "
 				    "attendee) removes it and tells the others",
 				    id);
-	st = mapi_ics_delete(mb, MAPI_CALENDAR, id, "appointment", err);
+	st = mapi_ics_delete_if(mb, MAPI_CALENDAR, id, "appointment",
+				sb_call_str(call, "ChangeKey", NULL), err);
 	if (st == SB_OK) {
 		sb_result_row(r);
 		sb_result_str(r, "Id", id);

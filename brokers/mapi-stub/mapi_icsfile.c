@@ -162,6 +162,13 @@ enum sb_status mapi_ics_delete(struct mapi_mailbox *mb, const char *folder,
 			       const char *id, const char *what,
 			       struct sb_error *err)
 {
+	return mapi_ics_delete_if(mb, folder, id, what, NULL, err);
+}
+
+enum sb_status mapi_ics_delete_if(struct mapi_mailbox *mb, const char *folder,
+				  const char *id, const char *what,
+				  const char *want_ck, struct sb_error *err)
+{
 	if (!mapi_id_ok(id))
 		return bad_id(id, what, err);
 	char path[MAPI_PATH_MAX], dir[MAPI_PATH_MAX];
@@ -171,6 +178,20 @@ enum sb_status mapi_ics_delete(struct mapi_mailbox *mb, const char *folder,
 				    "path too long");
 	struct stat st;
 	pthread_mutex_lock(&mb->ics_lock);
+	if (want_ck && *want_ck) {
+		/* compared and removed under the lock: an Update between
+		 * the two cannot slip through */
+		char *text = NULL, ck[MAPI_CHANGEKEY_LEN + 1];
+		enum sb_status cst =
+		    mapi_ics_load(mb, folder, id, what, &text, ck, err);
+		free(text);
+		if (cst == SB_OK)
+			cst = mapi_change_key_check(want_ck, ck, what, id, err);
+		if (cst != SB_OK) {
+			pthread_mutex_unlock(&mb->ics_lock);
+			return cst;
+		}
+	}
 	int64_t size = stat(path, &st) == 0 ? st.st_size : 0;
 	int rc = unlink(path);
 	pthread_mutex_unlock(&mb->ics_lock);

@@ -628,7 +628,9 @@ static enum sb_status task_delete(struct mapi_store *s, struct mapi_mailbox *mb,
 {
 	(void)s;
 	const char *id = sb_call_str(call, "Id", "");
-	enum sb_status st = mapi_ics_delete(mb, MAPI_TASKS, id, "task", err);
+	enum sb_status st =
+	    mapi_ics_delete_if(mb, MAPI_TASKS, id, "task",
+			       sb_call_str(call, "ChangeKey", NULL), err);
 	if (st == SB_OK) {
 		sb_result_row(r);
 		sb_result_str(r, "Id", id);

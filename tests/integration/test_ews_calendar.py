@@ -571,6 +571,24 @@ try:
                     ("weekly", "2027-06-28T10:00:00Z")]),
              "exception: a new Recurrence of the series drops it")
 
+
+        # Delete with a stale ChangeKey: 409 and nothing deleted; with
+        # the current one: deleted
+        st, b = d.call("ews/Appointment.Create", {"Subject": "to delete", "Start": "2027-09-01T10:00:00Z", "End": "2027-09-01T11:00:00Z"})
+        made = row(b)
+        st, b = d.call("ews/Appointment.Update", {"Id": made.get("Id", ""),
+                                               "Subject": "changed"})
+        cur = row(b)
+        st, b = d.call("ews/Appointment.Delete", {"Id": made.get("Id", ""),
+                                               "ChangeKey": made.get("ChangeKey", "")})
+        c.eq((st, err(b).get("category")), (409, "conflict"),
+             "Appointment.Delete with a stale ChangeKey: 409")
+        st, b = d.call("ews/Appointment.Load", {"Id": made.get("Id", "")})
+        c.eq(st, 200, "Appointment: still there after the refused Delete")
+        st, b = d.call("ews/Appointment.Delete", {"Id": cur.get("Id", ""),
+                                               "ChangeKey": cur.get("ChangeKey", "")})
+        c.eq(st, 200, "Appointment.Delete with the current ChangeKey")
+
         s = mock.stats()
         c.eq(s.get("violations"), [], "no schema violation at the mock")
         c.eq(s.get("internal_errors"), [], "no mock defect")

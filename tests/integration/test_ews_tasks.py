@@ -428,6 +428,24 @@ try:
         c.eq(mock.stats().get("requests", 0) - n0, 0,
              "bad inputs send no request")
 
+
+        # Delete with a stale ChangeKey: 409 and nothing deleted; with
+        # the current one: deleted
+        st, b = d.call("ews/Task.Create", {"Subject": "to delete"})
+        made = row(b)
+        st, b = d.call("ews/Task.Update", {"Id": made.get("Id", ""),
+                                               "Subject": "changed"})
+        cur = row(b)
+        st, b = d.call("ews/Task.Delete", {"Id": made.get("Id", ""),
+                                               "ChangeKey": made.get("ChangeKey", "")})
+        c.eq((st, err(b).get("category")), (409, "conflict"),
+             "Task.Delete with a stale ChangeKey: 409")
+        st, b = d.call("ews/Task.Load", {"Id": made.get("Id", "")})
+        c.eq(st, 200, "Task: still there after the refused Delete")
+        st, b = d.call("ews/Task.Delete", {"Id": cur.get("Id", ""),
+                                               "ChangeKey": cur.get("ChangeKey", "")})
+        c.eq(st, 200, "Task.Delete with the current ChangeKey")
+
         s = mock.stats()
         c.eq(s.get("violations"), [], "no schema violation at the mock")
         c.eq(s.get("response_violations"), [],

@@ -499,6 +499,40 @@ with sbtest.Daemon(conf) as d:
     out = race(d, "local/Task.Update", tid, row(b).get("ChangeKey"), "Subject")
     t.eq(out, [([200, 409], True, [("conflict", "ErrorIrresolvableConflict")])] * len(out),
          "Task: of two Updates with one ChangeKey exactly one wins, each time")
+
+    # Delete with a stale ChangeKey: 409 and nothing deleted; with
+    # the current one: deleted
+    st, b = d.call("local/Task.Create", {"Subject": "to delete"})
+    made = row(b)
+    st, b = d.call("local/Task.Update", {"Id": made.get("Id", ""),
+                                           "Subject": "changed"})
+    cur = row(b)
+    st, b = d.call("local/Task.Delete", {"Id": made.get("Id", ""),
+                                           "ChangeKey": made.get("ChangeKey", "")})
+    t.eq((st, error(b)[0]), (409, "conflict"),
+         "Task.Delete with a stale ChangeKey: 409")
+    st, b = d.call("local/Task.Load", {"Id": made.get("Id", "")})
+    t.eq(st, 200, "Task: still there after the refused Delete")
+    st, b = d.call("local/Task.Delete", {"Id": cur.get("Id", ""),
+                                           "ChangeKey": cur.get("ChangeKey", "")})
+    t.eq(st, 200, "Task.Delete with the current ChangeKey")
+
+    # Delete with a stale ChangeKey: 409 and nothing deleted; with
+    # the current one: deleted
+    st, b = d.call("local/Appointment.Create", {"Subject": "to delete", "Start": "2027-09-01T10:00:00Z", "End": "2027-09-01T11:00:00Z"})
+    made = row(b)
+    st, b = d.call("local/Appointment.Update", {"Id": made.get("Id", ""),
+                                           "Subject": "changed"})
+    cur = row(b)
+    st, b = d.call("local/Appointment.Delete", {"Id": made.get("Id", ""),
+                                           "ChangeKey": made.get("ChangeKey", "")})
+    t.eq((st, error(b)[0]), (409, "conflict"),
+         "Appointment.Delete with a stale ChangeKey: 409")
+    st, b = d.call("local/Appointment.Load", {"Id": made.get("Id", "")})
+    t.eq(st, 200, "Appointment: still there after the refused Delete")
+    st, b = d.call("local/Appointment.Delete", {"Id": cur.get("Id", ""),
+                                           "ChangeKey": cur.get("ChangeKey", "")})
+    t.eq(st, 200, "Appointment.Delete with the current ChangeKey")
     t.ok(tmp_empty(task_dir) and tmp_empty(cal_dir), "no temporary file left behind")
 
     code = d.stop()

@@ -56,6 +56,17 @@ xmlNode *ews_op_next(const xmlNode *msg)
 	(void)msg;
 	return NULL;
 }
+enum sb_status ews_item_ck_check(struct ews *e, const struct sb_call *call,
+				 const char *id, const char *want,
+				 struct sb_error *err)
+{
+	(void)e;
+	(void)call;
+	(void)id;
+	(void)want;
+	(void)err;
+	return SB_OK;
+}
 enum sb_status ews_op_first_status(struct ews_op *op, xmlNode **msg,
 				   struct sb_error *err)
 {
