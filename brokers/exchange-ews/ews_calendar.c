@@ -896,9 +896,9 @@ enum sb_status ews_cal_update(void *state, const struct sb_call *call,
 /* ---- a ChangeKey before a delete ----------------------------------------
  */
 
-enum sb_status ews_item_ck_check(struct ews *e, const struct sb_call *call,
-				 const char *id, const char *want,
-				 struct sb_error *err)
+static enum sb_status item_ck_check(struct ews *e, const struct sb_call *call,
+				    const char *id, const char *want,
+				    struct sb_error *err)
 {
 	if (!want || !*want)
 		return SB_OK;
@@ -940,8 +940,9 @@ enum sb_status ews_item_ck_check(struct ews *e, const struct sb_call *call,
 
 /* ---- Delete ------------------------------------------------------------- */
 
-static enum sb_status appt_delete(void *state, const struct sb_call *call,
-				  struct sb_result *r, struct sb_error *err)
+enum sb_status ews_item_delete(void *state, const struct sb_call *call,
+			       const char *attr, const char *value,
+			       struct sb_result *r, struct sb_error *err)
 {
 	struct ews_op op;
 	const char *id = sb_call_str(call, "Id", NULL);
@@ -951,13 +952,13 @@ static enum sb_status appt_delete(void *state, const struct sb_call *call,
 		st = ews_check_id("Id", id, err);
 	/* EWS's DeleteItem takes no ChangeKey: compared just before */
 	if (st == SB_OK)
-		st = ews_item_ck_check(
-		    state, call, id, sb_call_str(call, "ChangeKey", NULL), err);
+		st = item_ck_check(state, call, id,
+				   sb_call_str(call, "ChangeKey", NULL), err);
 	if (st == SB_OK) {
 		struct sb_xml_w *w = &op.w;
 		sb_xml_w_open(w, "m:DeleteItem");
 		sb_xml_w_attr(w, "DeleteType", "MoveToDeletedItems");
-		sb_xml_w_attr(w, "SendMeetingCancellations", "SendToNone");
+		sb_xml_w_attr(w, attr, value);
 		sb_xml_w_open(w, "m:ItemIds");
 		sb_xml_w_open(w, "t:ItemId");
 		sb_xml_w_attr(w, "Id", id);
@@ -977,6 +978,13 @@ static enum sb_status appt_delete(void *state, const struct sb_call *call,
 	}
 	ews_op_free(&op);
 	return st;
+}
+
+static enum sb_status appt_delete(void *state, const struct sb_call *call,
+				  struct sb_result *r, struct sb_error *err)
+{
+	return ews_item_delete(state, call, "SendMeetingCancellations",
+			       "SendToNone", r, err);
 }
 
 /* ---- List --------------------------------------------------------------- */

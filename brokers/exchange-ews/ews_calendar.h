@@ -78,14 +78,17 @@ void ews_cal_set_open(struct sb_xml_w *w, const char *uri);
 void ews_cal_set_close(struct sb_xml_w *w);
 void ews_cal_del_field(struct sb_xml_w *w, const char *uri);
 
-/* With want (a ChangeKey input; NULL or empty: no check), 409 conflict
- * unless item id still has it (a GetItem): for the deletes, as EWS's
- * DeleteItem takes no ChangeKey. */
+/* Appointment.Delete and Task.Delete: DeleteItem of the call's Id to
+ * Deleted Items with attribute attr=value (what to tell attendees, which
+ * occurrences of a task); with a ChangeKey input, first a GetItem and 409
+ * conflict unless the item still has it (DeleteItem takes none).  The row
+ * is the Id. */
 struct ews;
 struct sb_call;
-enum sb_status ews_item_ck_check(struct ews *e, const struct sb_call *call,
-				 const char *id, const char *want,
-				 struct sb_error *err);
+struct sb_result;
+enum sb_status ews_item_delete(void *state, const struct sb_call *call,
+			       const char *attr, const char *value,
+			       struct sb_result *r, struct sb_error *err);
 
 /* A calendar date; wday 0 = Monday .. 6 = Sunday (RFC 5545's order). */
 struct ews_day {

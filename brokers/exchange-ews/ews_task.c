@@ -645,40 +645,8 @@ static enum sb_status task_complete(void *state, const struct sb_call *call,
 static enum sb_status task_delete(void *state, const struct sb_call *call,
 				  struct sb_result *r, struct sb_error *err)
 {
-	struct ews_op op;
-	const char *id = sb_call_str(call, "Id", NULL);
-	ews_op_init(&op, state, call, 0);
-	enum sb_status st = ews_op_mailbox(&op, err);
-	if (st == SB_OK)
-		st = ews_check_id("Id", id, err);
-	/* EWS's DeleteItem takes no ChangeKey: compared just before */
-	if (st == SB_OK)
-		st = ews_item_ck_check(
-		    state, call, id, sb_call_str(call, "ChangeKey", NULL), err);
-	if (st == SB_OK) {
-		struct sb_xml_w *w = &op.w;
-		sb_xml_w_open(w, "m:DeleteItem");
-		sb_xml_w_attr(w, "DeleteType", "MoveToDeletedItems");
-		sb_xml_w_attr(w, "AffectedTaskOccurrences", "AllOccurrences");
-		sb_xml_w_open(w, "m:ItemIds");
-		sb_xml_w_open(w, "t:ItemId");
-		sb_xml_w_attr(w, "Id", id);
-		sb_xml_w_close(w);
-		sb_xml_w_close(w);
-		sb_xml_w_close(w);
-		st = ews_op_run(&op, err);
-	}
-	if (st == SB_OK)
-		st = ews_op_first_status(&op, NULL, err);
-	if (st == SB_OK) {
-		st = sb_result_row(r);
-		if (st == SB_OK)
-			st = sb_result_str(r, "Id", id);
-		if (st != SB_OK)
-			sb_error_set(err, st, NULL, "building the result");
-	}
-	ews_op_free(&op);
-	return st;
+	return ews_item_delete(state, call, "AffectedTaskOccurrences",
+			       "AllOccurrences", r, err);
 }
 
 /* ---- List ---------------------------------------------------------------- */

@@ -56,16 +56,16 @@ xmlNode *ews_op_next(const xmlNode *msg)
 	(void)msg;
 	return NULL;
 }
-enum sb_status ews_item_ck_check(struct ews *e, const struct sb_call *call,
-				 const char *id, const char *want,
-				 struct sb_error *err)
+enum sb_status ews_item_delete(void *state, const struct sb_call *call,
+			       const char *attr, const char *value,
+			       struct sb_result *r, struct sb_error *err)
 {
-	(void)e;
+	(void)state;
 	(void)call;
-	(void)id;
-	(void)want;
-	(void)err;
-	return SB_OK;
+	(void)attr;
+	(void)value;
+	(void)r;
+	return sb_error_set(err, SB_ERR_UNAVAILABLE, NULL, "no server here");
 }
 enum sb_status ews_op_first_status(struct ews_op *op, xmlNode **msg,
 				   struct sb_error *err)
