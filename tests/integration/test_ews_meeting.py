@@ -9,105 +9,18 @@ with a stale ChangeKey (409) and answers to a cancelled meeting (409),
 bad input (400), and no schema violation at the end."""
 import json
 import os
-import subprocess
 import sys
-import tempfile
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("top_srcdir") or os.path.join(HERE, "..", "..")
 sys.path.insert(0, os.path.join(SRC, "tests", "lib"))
 
 import sbtest  # noqa: E402
+from ews_mock import (ALICE, BOB, MockEWS, err, instance,  # noqa: E402
+                      require, row, rows)
 
-MOCK = os.path.join(SRC, "tests", "mock", "ews_server.py")
-if not os.path.exists(sbtest.daemon_path()) or not os.path.exists(MOCK):
-    print("# svcbrokerd or the mock EWS server not built")
-    sys.exit(sbtest.SKIP)
-sys.path.insert(0, os.path.join(SRC, "tests", "mock"))
-try:
-    import ews_server  # noqa: E402,F401
-    __import__("dateutil")  # the mock expands series with it
-except ImportError as e:  # python3-lxml, -dateutil
-    print("# the mock EWS server cannot run here: %s" % e)
-    sys.exit(sbtest.SKIP)
-if ews_server.schema_missing():
-    print("# %s" % ews_server.schema_missing())
-    sys.exit(sbtest.SKIP)
-
+require()
 c = sbtest.Checks()
-ALICE, BOB = "alice@example.test", "bob@example.test"
-PW = "Secret-Pw-1"
-
-
-class MockEWS:
-    """The mock EWS server on loopback (answers validated too)."""
-
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="ewsmock-")
-        pf = os.path.join(self.dir, "port")
-        self.proc = subprocess.Popen(
-            ["/usr/bin/python3", MOCK, "--port-file", pf, "--auth", "basic",
-             "--lifetime", "900", "--validate-responses",
-             "--log", os.path.join(self.dir, "mock.log")],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL)
-        ok = sbtest.wait_for(
-            lambda: os.path.exists(pf) and open(pf).read().strip(), 30)
-        if not ok:
-            self.stop()
-            raise RuntimeError("mock EWS server did not start")
-        self.port = int(open(pf).read().strip())
-
-    def ctl(self, path, body=None, timeout=60):
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(
-            "http://127.0.0.1:%d%s" % (self.port, path), data=data,
-            method="GET" if data is None else "POST",
-            headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return json.loads(r.read().decode())
-
-    def calendar(self, who):
-        box = self.ctl("/_mock/mailbox?mailbox=%s&folder=calendar" % who)
-        out = []
-        for f in box.get("folders", []):
-            out.extend(f.get("items", []))
-        return out
-
-    def stats(self):
-        return self.ctl("/_mock/stats")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-
-
-def instance(name, port, extra=""):
-    return ("[instance %s]\nbroker = exchange-ews\n"
-            "url = http://127.0.0.1:%d/EWS/Exchange.asmx\nauth = basic\n"
-            "username = %s\npassword = %s\nimpersonation = impersonate\n"
-            "timeout = 120s\n%s\n" % (name, port, ALICE, PW, extra))
-
-
-def err(body):
-    return body.get("error", {}) if isinstance(body, dict) else {}
-
-
-def rows(body):
-    return body.get("rows", []) if isinstance(body, dict) else []
-
-
-def row(body):
-    r = rows(body)
-    return r[0] if r else {}
-
-
 mock = MockEWS()
 CAROL, ROOM_A, ROOM_B = ("carol@example.test", "room-a@example.test",
                          "room-b@example.test")
