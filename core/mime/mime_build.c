@@ -264,6 +264,17 @@ static GMimeContentType *read_ctype(const char *field, const char *ct,
 			     field);
 		return NULL;
 	}
+	/* a multipart is a container, never a leaf: written as one, a
+	 * reader takes it for an empty multipart and the data is lost */
+	if (g_mime_content_type_is_type(t, "multipart", "*")) {
+		sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+			     "%s: %s is a container of parts, not an "
+			     "attachment's type (attach its parts, or the "
+			     "whole message as message/rfc822)",
+			     field, ct);
+		g_object_unref(t);
+		return NULL;
+	}
 	g_mime_param_list_remove(g_mime_content_type_get_parameters(t), "name");
 	return t;
 }

@@ -248,6 +248,12 @@ static void walk_object(struct walk *w, GMimeObject *obj, int depth)
 			ct = g_strdup("text/plain");
 		}
 	}
+	/* a multipart GMime could not split (no boundary) is a leaf of
+	 * unknown content: as such it can be written back and read again */
+	if (!strncmp(ct, "multipart/", 10)) {
+		g_free(ct);
+		ct = g_strdup("application/octet-stream");
+	}
 	if (GMIME_IS_MESSAGE_PART(obj)) {
 		size_t size = 0;
 		unsigned char *data =

@@ -74,19 +74,33 @@ timeout = %ds
 """ % (60 * SLOW, 10 * SLOW)
 
 
+def queued(d):
+    """Calls waiting for a worker, from /v1/health; -1 if unread."""
+    st, body = d.get("/v1/health")
+    if st != 200 or not isinstance(body, dict):
+        return -1
+    return body.get("calls_queued", -1)
+
+
 def test_waiting_room(t):
     # 2 workers and 4 waiting places for 2 instances: 1 worker and 2
     # places each
     with sbtest.Daemon(SMALL, server_extra="workers = 2\nqueue = 4") as d:
         results = []
-        # long enough that the three calls are in before the first ends,
-        # also when valgrind slows every request down many times, or a
-        # sanitizer build on a loaded machine (1.5 s was once too short)
-        ths = flood(d, "a", 3, results, ms=15000 if sbtest.VALGRIND else 5000)
-        t.ok(sbtest.wait_for(lambda: d.running("a") == 1 and
-                             len(d.get("/v1/health")[1].get("instances", []))
-                             and d.get("/v1/health")[1].get("calls_queued")
-                             == 2, timeout=5 * SLOW),
+        # a's three calls go in one at a time, each seen by the daemon
+        # before the next is sent: sent together, a slow machine (the
+        # daemon under valgrind) once took one of them after the probe
+        # below and refused it instead.  Each sleeps long enough that the
+        # three are in, and the probes done, before the first ends.
+        ms = 20000 if sbtest.VALGRIND else 5000
+        ths = []
+        for i in range(3):
+            ths += flood(d, "a", 1, results, ms=ms)
+            t.ok(sbtest.wait_for(lambda want=i: d.running("a") == 1 and
+                                 queued(d) == want, timeout=5 * SLOW),
+                 "waiting room: a's call %d is %s" % (
+                     i + 1, "running" if i == 0 else "waiting"))
+        t.ok(d.running("a") == 1 and queued(d) == 2,
              "waiting room: a runs 1 call (its reservation) and 2 wait")
         st, body = d.call("a/Echo.Echo", {}, timeout=10 * SLOW)
         t.eq(st, 503, "waiting room: a call past a's share is refused")

@@ -443,6 +443,12 @@ START_TEST(test_refusals)
 	expect_refused(&m, "Attachments[0].ContentType");
 	f.content_type = "text/plain; a=b c";
 	expect_refused(&m, "Attachments[0].ContentType");
+	/* a container is not a leaf: written so, it would read back as an
+	 * empty multipart and the data would be lost */
+	f.content_type = "multipart/mixed";
+	expect_refused(&m, "Attachments[0].ContentType");
+	f.content_type = "Multipart/Related; type=text/html";
+	expect_refused(&m, "Attachments[0].ContentType");
 	m = base;
 	m.from = NULL;
 	expect_refused(&m, "From");
@@ -737,6 +743,44 @@ START_TEST(test_parse_caps)
 }
 END_TEST
 
+/* A multipart GMime does not split (a stray byte before the type: GMime
+ * reads the type as multipart but makes a leaf part of it) is one
+ * attachment of unknown content, which builds and reads back the same
+ * (the builder refuses a multipart type for an attachment). */
+START_TEST(test_parse_multipart_without_boundary)
+{
+	const char *raw = "From: a@example.test\r\n"
+			  "Content-Type:\xc4 multipart/mixed; bound=x\r\n\r\n"
+			  "--x\r\nnot split\r\n";
+	struct sb_mime_parsed p;
+	struct sb_error err = {0};
+	ck_assert_int_eq(sb_mime_parse(raw, strlen(raw), &p, &err), SB_OK);
+	ck_assert_uint_eq(p.n_attachments, 1);
+	ck_assert_str_eq(p.attachments[0].content_type,
+			 "application/octet-stream");
+	struct sb_mime_message m = {
+	    .from = p.from,
+	    .date = 1700000000,
+	    .attachments = p.attachments,
+	    .n_attachments = p.n_attachments,
+	};
+	struct sb_buf b;
+	sb_buf_init(&b, 0);
+	ck_assert_int_eq(sb_mime_build(&m, &b, NULL, &err), SB_OK);
+	struct sb_mime_parsed q;
+	ck_assert_int_eq(sb_mime_parse(b.data, b.len, &q, &err), SB_OK);
+	ck_assert_uint_eq(q.n_attachments, 1);
+	ck_assert_str_eq(q.attachments[0].content_type,
+			 "application/octet-stream");
+	ck_assert_uint_eq(q.attachments[0].size, p.attachments[0].size);
+	ck_assert_mem_eq(q.attachments[0].data, p.attachments[0].data,
+			 p.attachments[0].size);
+	sb_mime_parsed_free(&q);
+	sb_buf_free(&b);
+	sb_mime_parsed_free(&p);
+}
+END_TEST
+
 START_TEST(test_parse_garbage_bounded)
 {
 	/* random bytes never crash the reader */
@@ -956,6 +1000,7 @@ static Suite *mime_suite(void)
 	tcase_add_test(tc, test_parse_invalid_utf8_replaced);
 	tcase_add_test(tc, test_parse_other_charsets);
 	tcase_add_test(tc, test_parse_caps);
+	tcase_add_test(tc, test_parse_multipart_without_boundary);
 	tcase_add_test(tc, test_parse_garbage_bounded);
 	tcase_add_test(tc, test_encode_header);
 	tcase_add_test(tc, test_msgid_list_headers);
