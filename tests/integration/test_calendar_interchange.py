@@ -13,7 +13,6 @@ brokers' guides document a difference, must be equal field by field."""
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 
@@ -22,26 +21,12 @@ SRC = os.environ.get("top_srcdir") or os.path.join(HERE, "..", "..")
 sys.path.insert(0, os.path.join(SRC, "tests", "lib"))
 
 import sbtest  # noqa: E402
+from ews_mock import (ALICE, BOB, CAROL, MockEWS, instance,  # noqa: E402
+                      require)
 
-MOCK = os.path.join(SRC, "tests", "mock", "ews_server.py")
-if not os.path.exists(sbtest.daemon_path()) or not os.path.exists(MOCK):
-    print("# svcbrokerd or the mock EWS server not built")
-    sys.exit(sbtest.SKIP)
-sys.path.insert(0, os.path.join(SRC, "tests", "mock"))
-try:
-    import ews_server  # noqa: E402
-    __import__("dateutil")  # the mock expands series with it
-except ImportError as e:  # python3-lxml, -dateutil
-    print("# the mock EWS server cannot run here: %s" % e)
-    sys.exit(sbtest.SKIP)
-if ews_server.schema_missing():
-    print("# %s" % ews_server.schema_missing())
-    sys.exit(sbtest.SKIP)
-
+require()
 c = sbtest.Checks()
-ORGANIZER = ALICE = "alice@example.test"
-BOB, CAROL = "bob@example.test", "carol@example.test"
-PW = "Secret-Pw-1"
+ORGANIZER = ALICE
 
 
 # ---------------------------------------------------------------------------
@@ -237,41 +222,6 @@ def normalise(seen):
     return out
 
 
-class MockEWS:
-    """The mock EWS server on loopback (answers validated too)."""
-
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="ewsmock-")
-        pf = os.path.join(self.dir, "port")
-        self.proc = subprocess.Popen(
-            ["/usr/bin/python3", MOCK, "--port-file", pf, "--auth", "basic",
-             "--lifetime", "900", "--validate-responses",
-             "--log", os.path.join(self.dir, "mock.log")],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL)
-        ok = sbtest.wait_for(
-            lambda: os.path.exists(pf) and open(pf).read().strip(), 30)
-        if not ok:
-            self.stop()
-            raise RuntimeError("mock EWS server did not start")
-        self.port = int(open(pf).read().strip())
-
-    def stats(self):
-        import urllib.request
-        with urllib.request.urlopen("http://127.0.0.1:%d/_mock/stats"
-                                    % self.port, timeout=60) as r:
-            return json.loads(r.read().decode())
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-
-
 mock = MockEWS()
 store = tempfile.mkdtemp(prefix="interchange-")
 try:
@@ -279,12 +229,8 @@ try:
            "[instance local]\nbroker = mapi-stub\nstore_dir = %s\n"
            "mailboxes = %s, %s, %s\nquota = 100MiB\n\n"
            "[module exchange-ews]\nenabled = yes\n"
-           "[instance ews]\nbroker = exchange-ews\n"
-           "url = http://127.0.0.1:%d/EWS/Exchange.asmx\nauth = basic\n"
-           "username = %s\npassword = %s\nimpersonation = impersonate\n"
-           "timeout = 120s\n"
-           % (os.path.join(store, "store"), ALICE, BOB, CAROL, mock.port,
-              ALICE, PW))
+           % (os.path.join(store, "store"), ALICE, BOB, CAROL) +
+           instance("ews", mock.port))
     who = {"organizer": ALICE, "required": BOB, "optional": CAROL}
     with sbtest.Daemon(cfg) as d:
         local = client(d, "local", who)

@@ -7,80 +7,35 @@ mail arrives, a hostile mailbox, 413 for oversize mail, a 25 MiB attachment
 request was read, and no schema violation at the end."""
 import base64
 import hashlib
-import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("top_srcdir") or os.path.join(HERE, "..", "..")
 sys.path.insert(0, os.path.join(SRC, "tests", "lib"))
 
 import sbtest  # noqa: E402
+import ews_mock  # noqa: E402
+from ews_mock import (ALICE, BOB, CAROL, err, instance, require,  # noqa: E402
+                      rows)
 
-MOCK = os.path.join(SRC, "tests", "mock", "ews_server.py")
-if not os.path.exists(sbtest.daemon_path()) or not os.path.exists(MOCK):
-    print("# svcbrokerd or the mock EWS server not built")
-    sys.exit(sbtest.SKIP)
-sys.path.insert(0, os.path.join(SRC, "tests", "mock"))
-try:
-    import ews_server  # noqa: E402
-except ImportError as e:  # python3-lxml, -pycryptodome
-    print("# the mock EWS server cannot run here: %s" % e)
-    sys.exit(sbtest.SKIP)
-if ews_server.schema_missing():
-    print("# %s" % ews_server.schema_missing())
-    sys.exit(sbtest.SKIP)
-
+require()
 c = sbtest.Checks()
-ALICE, BOB, CAROL = ("alice@example.test", "bob@example.test",
-                     "carol@example.test")
-PW = "Secret-Pw-1"
 
 
-class MockEWS:
-    """The mock EWS server on loopback, stopped by stop() (and by its own
-    lifetime if this process dies)."""
+class MockEWS(ews_mock.MockEWS):
+    """The mock EWS server (requests checked against the schema, its
+    answers not), with mail delivery and readers of its folders."""
 
     def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="ewsmock-")
-        pf = os.path.join(self.dir, "port")
-        self.log = os.path.join(self.dir, "mock.log")
-        self.proc = subprocess.Popen(
-            ["/usr/bin/python3", MOCK, "--port-file", pf, "--auth", "basic",
-             "--lifetime", "1200", "--log", self.log],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL)
-        ok = sbtest.wait_for(
-            lambda: os.path.exists(pf) and open(pf).read().strip(), 30)
-        if not ok:
-            self.stop()
-            raise RuntimeError("mock EWS server did not start")
-        self.port = int(open(pf).read().strip())
-
-    def ctl(self, path, body=None, timeout=120):
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(
-            "http://127.0.0.1:%d%s" % (self.port, path), data=data,
-            method="GET" if data is None else "POST",
-            headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return json.loads(r.read().decode())
+        super().__init__(validate=False, lifetime=1200, timeout=120)
 
     def deliver(self, **kw):
         kw.setdefault("mailbox", ALICE)
         kw.setdefault("from", CAROL)
         kw.setdefault("to", [kw["mailbox"]])
         return self.ctl("/_mock/deliver", kw)["ids"]
-
-    def mailbox(self, who, folder=None):
-        q = "/_mock/mailbox?mailbox=" + who
-        if folder:
-            q += "&folder=" + folder
-        return self.ctl(q)
 
     def items(self, who, folder):
         """Every item of one folder of a mailbox, whatever the JSON's
@@ -101,40 +56,13 @@ class MockEWS:
         walk(box)
         return found
 
-    def stats(self):
-        return self.ctl("/_mock/stats")
-
     def ops(self, name):
         return self.stats().get("by_operation", {}).get(name, 0)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-
-
-def instance(name, port, extra=""):
-    return ("[instance %s]\nbroker = exchange-ews\n"
-            "url = http://127.0.0.1:%d/EWS/Exchange.asmx\nauth = basic\n"
-            "username = %s\npassword = %s\nimpersonation = impersonate\n"
-            "timeout = 120s\n%s\n" % (name, port, ALICE, PW, extra))
 
 
 def f_in(name, data, ctype="application/octet-stream"):
     return {"Name": name, "ContentType": ctype,
             "Content": base64.b64encode(data).decode()}
-
-
-def err(body):
-    return body.get("error", {}) if isinstance(body, dict) else {}
-
-
-def rows(body):
-    return body.get("rows", []) if isinstance(body, dict) else []
 
 
 def subjects(items):

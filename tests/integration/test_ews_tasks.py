@@ -5,94 +5,19 @@ which checks every request against Microsoft's schema): Create, Load,
 Update, Complete, Delete and List; a stale ChangeKey answers 409; dates
 come back as given at instances at UTC-10, UTC and UTC+13; List pages
 without a repeat and filters by Status; impersonation; bad inputs 400."""
-import json
 import os
-import subprocess
 import sys
-import tempfile
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("top_srcdir") or os.path.join(HERE, "..", "..")
 sys.path.insert(0, os.path.join(SRC, "tests", "lib"))
 
 import sbtest  # noqa: E402
+from ews_mock import (BOB, MockEWS, err, instance, require,  # noqa: E402
+                      row, rows)
 
-MOCK = os.path.join(SRC, "tests", "mock", "ews_server.py")
-if not os.path.exists(sbtest.daemon_path()) or not os.path.exists(MOCK):
-    print("# svcbrokerd or the mock EWS server not built")
-    sys.exit(sbtest.SKIP)
-sys.path.insert(0, os.path.join(SRC, "tests", "mock"))
-try:
-    import ews_server  # noqa: E402
-except ImportError as e:  # python3-lxml, -pycryptodome
-    print("# the mock EWS server cannot run here: %s" % e)
-    sys.exit(sbtest.SKIP)
-if ews_server.schema_missing():
-    print("# %s" % ews_server.schema_missing())
-    sys.exit(sbtest.SKIP)
-
+require()
 c = sbtest.Checks()
-ALICE, BOB = "alice@example.test", "bob@example.test"
-PW = "Secret-Pw-1"
-
-
-class MockEWS:
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="ewsmock-")
-        pf = os.path.join(self.dir, "port")
-        self.proc = subprocess.Popen(
-            ["/usr/bin/python3", MOCK, "--port-file", pf, "--auth", "basic",
-             "--validate-responses", "--lifetime", "900", "--log", os.path.join(self.dir, "log")],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL)
-        ok = sbtest.wait_for(
-            lambda: os.path.exists(pf) and open(pf).read().strip(), 30)
-        if not ok:
-            self.stop()
-            raise RuntimeError("mock EWS server did not start")
-        self.port = int(open(pf).read().strip())
-
-    def ctl(self, path, body=None):
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(
-            "http://127.0.0.1:%d%s" % (self.port, path), data=data,
-            method="GET" if data is None else "POST",
-            headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=60) as r:
-            return json.loads(r.read().decode())
-
-    def stats(self):
-        return self.ctl("/_mock/stats")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-
-
-def instance(name, port, extra=""):
-    return ("[instance %s]\nbroker = exchange-ews\n"
-            "url = http://127.0.0.1:%d/EWS/Exchange.asmx\nauth = basic\n"
-            "username = %s\npassword = %s\nimpersonation = impersonate\n"
-            "timeout = 60s\n%s\n" % (name, port, ALICE, PW, extra))
-
-
-def rows(body):
-    return body.get("rows", []) if isinstance(body, dict) else []
-
-
-def row(body):
-    r = rows(body)
-    return r[0] if r else {}
-
-
-def err(body):
-    return body.get("error", {}) if isinstance(body, dict) else {}
 
 
 def list_all(d, inst, inputs, page_size):
@@ -113,16 +38,21 @@ def list_all(d, inst, inputs, page_size):
     return out, pages
 
 
+def instance_60s(name, extra=""):
+    """An instance for the mock that gives up on a call after 60 s."""
+    return instance(name, mock.port, extra, timeout="60s")
+
+
 mock = MockEWS()
 try:
     cfg = ("[module exchange-ews]\nenabled = yes\n" +
-           instance("ews", mock.port) +
-           instance("hnl", mock.port, "timezone = Pacific/Honolulu") +
-           instance("akl", mock.port, "timezone = Pacific/Auckland") +
-           instance("win", mock.port, "timezone = Hawaiian Standard Time") +
-           instance("noimp", mock.port).replace(
+           instance_60s("ews") +
+           instance_60s("hnl", "timezone = Pacific/Honolulu") +
+           instance_60s("akl", "timezone = Pacific/Auckland") +
+           instance_60s("win", "timezone = Hawaiian Standard Time") +
+           instance_60s("noimp").replace(
                "impersonation = impersonate", "impersonation = none") +
-           instance("deleg", mock.port).replace(
+           instance_60s("deleg").replace(
                "impersonation = impersonate", "impersonation = delegate"))
     with sbtest.Daemon(cfg) as d:
         mock.ctl("/_mock/reset", {})

@@ -1,13 +1,11 @@
-"""The mock EWS server (tests/mock/ews_server.py) for the calendar tests
-that run the daemon against it: the checks that it can run here (else the
-test is skipped), the server on loopback with its answers validated too,
-an exchange-ews instance section for it, and readers of the daemon's
-answers."""
+"""The mock EWS server (tests/mock/ews_server.py) for the tests that run
+the daemon against it (test_ews_calendar, test_ews_meeting, test_ews_tasks,
+test_ews_mail, test_calendar_interchange): the checks that it can run here
+(else the test is skipped), the server on loopback, an exchange-ews
+instance section for it, and readers of the daemon's answers."""
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import urllib.request
 
 import sbtest
@@ -15,7 +13,8 @@ import sbtest
 SRC = os.environ.get("top_srcdir") or os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..")
 MOCK = os.path.join(SRC, "tests", "mock", "ews_server.py")
-ALICE, BOB = "alice@example.test", "bob@example.test"
+ALICE, BOB, CAROL = ("alice@example.test", "bob@example.test",
+                     "carol@example.test")
 PW = "Secret-Pw-1"
 
 
@@ -39,37 +38,40 @@ def require():
 
 
 class MockEWS:
-    """The mock EWS server on loopback (answers validated too)."""
+    """The mock EWS server on loopback, its answers validated too unless
+    validate=False; started and stopped by the mock's own runner
+    (ews_server.MockEWS: bounded waits, its stderr kept in self.dir) and
+    gone after lifetime seconds should this process die first. ctl()
+    waits timeout seconds unless told otherwise. require() first."""
 
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="ewsmock-")
-        pf = os.path.join(self.dir, "port")
-        self.proc = subprocess.Popen(
-            ["/usr/bin/python3", MOCK, "--port-file", pf, "--auth", "basic",
-             "--lifetime", "900", "--validate-responses",
-             "--log", os.path.join(self.dir, "mock.log")],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL)
-        ok = sbtest.wait_for(
-            lambda: os.path.exists(pf) and open(pf).read().strip(), 30)
-        if not ok:
-            self.stop()
-            raise RuntimeError("mock EWS server did not start")
-        self.port = int(open(pf).read().strip())
+    def __init__(self, validate=True, lifetime=900, timeout=60):
+        import ews_server
+        args = ["--auth", "basic", "--lifetime", str(lifetime)]
+        if validate:
+            args.append("--validate-responses")
+        self.srv = ews_server.MockEWS(args, start_timeout=30).start()
+        self.dir, self.port = self.srv.dir, self.srv.port
+        self.timeout = timeout
 
-    def ctl(self, path, body=None, timeout=60):
+    def ctl(self, path, body=None, timeout=None):
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(
             "http://127.0.0.1:%d%s" % (self.port, path), data=data,
             method="GET" if data is None else "POST",
             headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=timeout) as r:
+        with urllib.request.urlopen(
+                req, timeout=timeout or self.timeout) as r:
             return json.loads(r.read().decode())
 
+    def mailbox(self, who, folder=None):
+        q = "/_mock/mailbox?mailbox=" + who
+        if folder:
+            q += "&folder=" + folder
+        return self.ctl(q)
+
     def calendar(self, who):
-        box = self.ctl("/_mock/mailbox?mailbox=%s&folder=calendar" % who)
         out = []
-        for f in box.get("folders", []):
+        for f in self.mailbox(who, "calendar").get("folders", []):
             out.extend(f.get("items", []))
         return out
 
@@ -77,20 +79,17 @@ class MockEWS:
         return self.ctl("/_mock/stats")
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        self.srv.stop()
+        self.srv.err.close()
 
 
-def instance(name, port, extra=""):
+def instance(name, port, extra="", timeout="120s"):
+    """An exchange-ews instance section for the mock on `port`, signed in
+    as alice, impersonating."""
     return ("[instance %s]\nbroker = exchange-ews\n"
             "url = http://127.0.0.1:%d/EWS/Exchange.asmx\nauth = basic\n"
             "username = %s\npassword = %s\nimpersonation = impersonate\n"
-            "timeout = 120s\n%s\n" % (name, port, ALICE, PW, extra))
+            "timeout = %s\n%s\n" % (name, port, ALICE, PW, timeout, extra))
 
 
 def err(body):
