@@ -212,6 +212,14 @@ bool ews_datetime_read(const char *in, char *out, size_t n);
  * SenderSMTPAddress, a contact's "SMTP:" entry) uses that instead, or
  * leaves the value out of the row. */
 const char *ews_mailbox_smtp(const xmlNode *mailbox, char *buf, size_t n);
+/* Update's Clear input (Appointment, Task): whether it names the input
+ * name; whether name is removed (named in Clear, or given "" or []); the
+ * 400 naming a property both given a value and named in Clear (an
+ * unknown name is refused by Clear's choices). */
+bool ews_clear_named(const struct sb_call *call, const char *name);
+bool ews_cleared(const struct sb_call *call, const char *name);
+enum sb_status ews_clear_check(const struct sb_call *call,
+			       struct sb_error *err);
 
 /* ---- the core's objects (ews_contact.c, ews_oof.c, ews_service.c) ------- */
 

@@ -347,8 +347,10 @@ static enum sb_status item_row(const struct ews_cal *inst, struct sb_result *r,
 	if (st == SB_OK)
 		st = sb_result_str(r, "Subject", s ? s : "");
 	free(s);
+	/* an empty Body is none (a removed one may come back as an empty
+	 * element), as Task reads it and as mapi-stub shows it */
 	s = ews_text_clean(sb_xml_child(it, SB_NS_EWS_TYPES, "Body"), true);
-	if (st == SB_OK && s)
+	if (st == SB_OK && s && *s)
 		st = sb_result_str(r, "Body", s);
 	free(s);
 	s = ews_text_clean(sb_xml_child(it, SB_NS_EWS_TYPES, "Location"),
@@ -713,9 +715,16 @@ enum sb_status ews_cal_update(void *state, const struct sb_call *call,
 	struct when wh;
 	const char *id = sb_call_str(call, "Id", NULL);
 	const char *ck = sb_call_str(call, "ChangeKey", NULL);
+	/* A removed TimeZone (Clear, or ""): EWS keeps a zone on every
+	 * calendar item, so the item is written in UTC, the instants kept,
+	 * as mapi-stub writes an item without a zone.  Meeting (no Clear)
+	 * keeps its zone on an empty TimeZone. */
+	bool tz_cleared = !kind && ews_cleared(call, "TimeZone");
+	bool rec_given =
+	    given(call, "Recurrence") || ews_clear_named(call, "Recurrence");
 	bool timing = given(call, "Start") || given(call, "End") ||
-		      given(call, "IsAllDay") || given(call, "TimeZone") ||
-		      given(call, "Recurrence");
+		      given(call, "IsAllDay") || tz_cleared ||
+		      given(call, "TimeZone") || rec_given;
 	ews_op_init(&op, e, call, 0);
 	enum sb_status st = ews_op_mailbox(&op, err);
 	if (st == SB_OK)
@@ -727,9 +736,12 @@ enum sb_status ews_cal_update(void *state, const struct sb_call *call,
 				  "ChangeKey: not an EWS change key");
 	if (st == SB_OK)
 		st = check_common(call, err);
+	if (st == SB_OK)
+		st = ews_clear_check(call, err);
 	if (st == SB_OK && kind && kind->update_check)
 		st = kind->update_check(call, err);
-	const char *tz = sb_call_str(call, "TimeZone", NULL);
+	const char *tz =
+	    tz_cleared ? "UTC" : sb_call_str(call, "TimeZone", NULL);
 	if (st == SB_OK && tz && *tz && !ews_timezone_id(tz))
 		st = cal_zone(e, tz, &z, err); /* the 400 naming it */
 	/* Start, End, IsAllDay, TimeZone and Recurrence are written
@@ -739,10 +751,11 @@ enum sb_status ews_cal_update(void *state, const struct sb_call *call,
 	if (st == SB_OK && timing) {
 		bool all_day = cur.all_day;
 		sb_call_bool(call, "IsAllDay", &all_day);
-		const char *rr = given(call, "Recurrence")
+		const char *rr = ews_cleared(call, "Recurrence") ? ""
+				 : rec_given
 				     ? sb_call_str(call, "Recurrence", "")
 				     : cur.rrule;
-		if (!given(call, "Recurrence") && cur.recurring && !*rr)
+		if (!rec_given && cur.recurring && !*rr)
 			st = sb_error_set(
 			    err, SB_ERR_INVALID_INPUT, SB_RRULE_ERROR_CODE,
 			    "Recurrence: the series' pattern cannot be read "
@@ -791,29 +804,33 @@ enum sb_status ews_cal_update(void *state, const struct sb_call *call,
 		ews_cal_set_close(w);
 		n++;
 	}
-	if (given(call, "Body")) {
-		const char *b = sb_call_str(call, "Body", "");
-		if (*b) {
-			ews_cal_set_open(w, "item:Body");
-			w_body(w, b);
-			ews_cal_set_close(w);
-		} else {
-			ews_cal_del_field(w, "item:Body");
-		}
+	if (ews_cleared(call, "Body")) {
+		ews_cal_del_field(w, "item:Body");
+		n++;
+	} else if (given(call, "Body")) {
+		ews_cal_set_open(w, "item:Body");
+		w_body(w, sb_call_str(call, "Body", ""));
+		ews_cal_set_close(w);
 		n++;
 	}
-	if (given(call, "Categories")) {
-		if (sb_call_count(call, "Categories")) {
-			ews_cal_set_open(w, "item:Categories");
-			w_categories(w, call);
-			ews_cal_set_close(w);
-		} else {
-			ews_cal_del_field(w, "item:Categories");
-		}
+	if (ews_cleared(call, "Categories")) {
+		ews_cal_del_field(w, "item:Categories");
+		n++;
+	} else if (given(call, "Categories")) {
+		ews_cal_set_open(w, "item:Categories");
+		w_categories(w, call);
+		ews_cal_set_close(w);
 		n++;
 	}
 	int64_t rem;
-	if (sb_call_int(call, "Reminder", &rem)) {
+	if (ews_clear_named(call, "Reminder")) {
+		/* EWS removes a reminder by ReminderIsSet false (the
+		 * property itself is not deleted; Outlook does the same) */
+		ews_cal_set_open(w, "item:ReminderIsSet");
+		sb_xml_w_leaf(w, "t:ReminderIsSet", "false");
+		ews_cal_set_close(w);
+		n++;
+	} else if (sb_call_int(call, "Reminder", &rem)) {
 		ews_cal_set_open(w, "item:ReminderIsSet");
 		sb_xml_w_leaf(w, "t:ReminderIsSet", "true");
 		ews_cal_set_close(w);
@@ -836,15 +853,14 @@ enum sb_status ews_cal_update(void *state, const struct sb_call *call,
 			      wh.all_day ? "true" : "false");
 		ews_cal_set_close(w);
 	}
-	if (given(call, "Location")) {
-		const char *l = sb_call_str(call, "Location", "");
-		if (*l) {
-			ews_cal_set_open(w, "calendar:Location");
-			sb_xml_w_leaf(w, "t:Location", l);
-			ews_cal_set_close(w);
-		} else {
-			ews_cal_del_field(w, "calendar:Location");
-		}
+	if (ews_cleared(call, "Location")) {
+		ews_cal_del_field(w, "calendar:Location");
+		n++;
+	} else if (given(call, "Location")) {
+		ews_cal_set_open(w, "calendar:Location");
+		sb_xml_w_leaf(w, "t:Location",
+			      sb_call_str(call, "Location", ""));
+		ews_cal_set_close(w);
 		n++;
 	}
 	if (timing) {
@@ -879,7 +895,7 @@ enum sb_status ews_cal_update(void *state, const struct sb_call *call,
 				    kind && kind->update_write
 					? ", RequiredAttendees, "
 					  "OptionalAttendees, Resources"
-					: "");
+					: ", Clear");
 	}
 	st = ews_op_run(&op, err);
 	if (st == SB_OK)
@@ -1309,6 +1325,9 @@ static enum sb_status appt_list(void *state, const struct sb_call *call,
 
 static const struct sb_param create_in[] = {P_APPT(SB_REQUIRED),
 					    SB_PARAM_MAILBOX, SB_PARAM_END};
+static const char *const appt_clear_choices[] = {
+    "Body",	  "Location",	"TimeZone", "Reminder",
+    "Categories", "Recurrence", NULL};
 static const struct sb_param update_in[] = {
     P_ID,
     {.name = "ChangeKey",
@@ -1318,6 +1337,14 @@ static const struct sb_param update_in[] = {
 	    "changed since, 409 conflict and the appointment is left as it "
 	    "is (empty: no check)."},
     P_APPT(0),
+    {.name = "Clear",
+     .type = SB_TYPE_ENUM,
+     .flags = SB_MULTI,
+     .choices = appt_clear_choices,
+     .doc = "Properties to remove, as an empty value does: Body, "
+	    "Location, TimeZone (the item is then kept in UTC, the instants "
+	    "kept), Reminder (ReminderIsSet false), Categories, Recurrence.  "
+	    "A property both given a value and named here is refused."},
     SB_PARAM_MAILBOX,
     SB_PARAM_END};
 static const struct sb_param id_in[] = {P_ID, SB_PARAM_MAILBOX, SB_PARAM_END};

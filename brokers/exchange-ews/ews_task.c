@@ -296,6 +296,8 @@ struct task_in {
 	const char *subject, *body, *importance, *owner, *status;
 	char start[32], due[32]; /* xs:dateTime, "" not given */
 	int64_t percent;	 /* -1 not given */
+	/* Update: removed (named in Clear; Body and Owner also when "") */
+	bool no_body, no_owner, no_start, no_due;
 };
 
 static enum sb_status task_inputs(const struct sb_call *call,
@@ -323,6 +325,13 @@ static enum sb_status task_inputs(const struct sb_call *call,
 	if (s && d && dd < sd)
 		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
 				    "DueDate is before StartDate");
+	enum sb_status st = ews_clear_check(call, err);
+	if (st != SB_OK)
+		return st;
+	in->no_body = ews_cleared(call, "Body");
+	in->no_owner = ews_cleared(call, "Owner");
+	in->no_start = ews_clear_named(call, "StartDate");
+	in->no_due = ews_clear_named(call, "DueDate");
 	if (s)
 		date_out(z, sd, in->start, sizeof(in->start));
 	if (d)
@@ -431,7 +440,7 @@ static unsigned w_changes(struct sb_xml_w *w, const struct task_in *in)
 		w_set(w, "item:Subject", "t:Subject", in->subject);
 		n++;
 	}
-	if (in->body && !*in->body) {
+	if (in->no_body) {
 		w_delete_field(w, "item:Body");
 		n++;
 	} else if (in->body) {
@@ -449,7 +458,7 @@ static unsigned w_changes(struct sb_xml_w *w, const struct task_in *in)
 		w_set(w, "item:Importance", "t:Importance", in->importance);
 		n++;
 	}
-	if (in->owner && !*in->owner) {
+	if (in->no_owner) {
 		sb_xml_w_open(w, "t:DeleteItemField");
 		w_ext_uri(w, OWNER_PROP, "String");
 		sb_xml_w_close(w);
@@ -463,11 +472,17 @@ static unsigned w_changes(struct sb_xml_w *w, const struct task_in *in)
 		sb_xml_w_close(w);
 		n++;
 	}
-	if (*in->start) {
+	if (in->no_start) {
+		w_delete_field(w, "task:StartDate");
+		n++;
+	} else if (*in->start) {
 		w_set(w, "task:StartDate", "t:StartDate", in->start);
 		n++;
 	}
-	if (*in->due) {
+	if (in->no_due) {
+		w_delete_field(w, "task:DueDate");
+		n++;
+	} else if (*in->due) {
 		w_set(w, "task:DueDate", "t:DueDate", in->due);
 		n++;
 	}
@@ -614,7 +629,7 @@ static enum sb_status update(struct ews *e, const struct sb_call *call,
 					  "nothing to change: give at least "
 					  "one of Subject, Body, StartDate, "
 					  "DueDate, Status, PercentComplete, "
-					  "Importance, Owner");
+					  "Importance, Owner, Clear");
 		}
 		w_update_tail(&op);
 	}
@@ -961,8 +976,22 @@ static const struct sb_param create_in[] = {
     SB_PARAM_MAILBOX,
     SB_PARAM_END,
 };
+static const char *const task_clear_choices[] = {"Body", "StartDate", "DueDate",
+						 "Owner", NULL};
 static const struct sb_param update_in[] = {
-    P_ID, P_CHANGEKEY, P_FIELDS(0), SB_PARAM_MAILBOX, SB_PARAM_END,
+    P_ID,
+    P_CHANGEKEY,
+    P_FIELDS(0),
+    {.name = "Clear",
+     .type = SB_TYPE_ENUM,
+     .flags = SB_MULTI,
+     .choices = task_clear_choices,
+     .doc = "Properties to remove, as an empty value does: Body, "
+	    "StartDate, DueDate (DeleteItemField of task:StartDate, "
+	    "task:DueDate), Owner.  A property both given a value and named "
+	    "here is refused."},
+    SB_PARAM_MAILBOX,
+    SB_PARAM_END,
 };
 static const struct sb_param id_in[] = {
     P_ID,
@@ -1005,8 +1034,9 @@ const struct sb_method ews_task_methods[] = {
     {.name = "Update",
      .kind = SB_KIND_UPDATE,
      .handler = task_update,
-     .doc = "Change the properties given (an empty Body or Owner clears "
-	    "it); with ChangeKey, a task changed since answers 409.",
+     .doc = "Change the properties given (an empty Body or Owner, or a "
+	    "property named in Clear, is removed); with ChangeKey, a task "
+	    "changed since answers 409.",
      .inputs = update_in,
      .returns = task_ret},
     {.name = "Complete",

@@ -6,7 +6,9 @@ instance (the mock EWS server, tests/mock/ews_server.py, on loopback) in
 the same daemon. It creates an Appointment in Europe/Berlin with a weekly
 series across the spring daylight-saving change, updates it with its
 ChangeKey, tries a stale one, lists it with and without a window; creates,
-updates, completes and lists a Task; creates a Meeting with two attendees,
+updates, completes and lists a Task; removes values of another
+Appointment and Task (an empty value and the Clear input, and the 400 of a
+property both given and named in Clear); creates a Meeting with two attendees,
 answers it as each attendee (Mailbox), reads MeetingAttendee.List as the
 organizer and cancels it. The rows it saw, normalised only where the
 brokers' guides document a difference, must be equal field by field."""
@@ -86,6 +88,33 @@ def client(d, inst, who):
         "Id": task.get("Id", "x"), "ChangeKey": first(r).get("ChangeKey", "")})
     call("task list", "Task.List", {})
     call("task list completed", "Task.List", {"Status": "Completed"})
+
+    # ---- removing values: an empty one, and Clear for the rest -------------
+    st, r = call("appointment create to clear", "Appointment.Create", {
+        "Subject": "Dentist", "Body": "bring the card", "Location": "Clinic",
+        "Start": "2027-05-03T09:00:00+02:00",
+        "End": "2027-05-03T09:30:00+02:00", "TimeZone": "Europe/Berlin",
+        "Reminder": 30, "Categories": ["Health"]})
+    appt2 = first(r)
+    call("appointment clear refused", "Appointment.Update", {
+        "Id": appt2.get("Id", "x"), "Reminder": 10, "Clear": ["Reminder"]})
+    call("appointment clear", "Appointment.Update", {
+        "Id": appt2.get("Id", "x"), "ChangeKey": appt2.get("ChangeKey", ""),
+        "Location": "", "Clear": ["Reminder", "Body", "Categories"]})
+    call("appointment load after clear", "Appointment.Load",
+         {"Id": appt2.get("Id", "x")})
+    st, r = call("task create to clear", "Task.Create", {
+        "Subject": "Renew passport", "Body": "form B",
+        "StartDate": "2027-05-01", "DueDate": "2027-05-20",
+        "Owner": "Alice"})
+    task2 = first(r)
+    call("task clear refused", "Task.Update", {
+        "Id": task2.get("Id", "x"), "DueDate": "2027-05-21",
+        "Clear": ["DueDate"]})
+    call("task clear", "Task.Update", {
+        "Id": task2.get("Id", "x"), "ChangeKey": task2.get("ChangeKey", ""),
+        "Owner": "", "Clear": ["StartDate", "DueDate", "Body"]})
+    call("task load after clear", "Task.Load", {"Id": task2.get("Id", "x")})
 
     # ---- Meeting -----------------------------------------------------------
     st, r = call("meeting create", "Meeting.Create", {
@@ -261,11 +290,24 @@ try:
         return [x for x in seen if x[0] == name][0]
 
     for name, seen, raw in (("mapi-stub", L, local), ("exchange-ews", E, ews)):
-        c.eq(len(seen), 24, "%s: 24 steps seen" % name)
-        c.eq(sum(len(x[3]) for x in seen), 28, "%s: 28 rows seen" % name)
-        c.eq([x[2] for x in seen if x[2] != 200], [409, 409, 409, 404],
-             "%s: the stale ChangeKeys are 409, the cancelled meeting 404"
-             % name)
+        c.eq(len(seen), 32, "%s: 32 steps seen" % name)
+        c.eq(sum(len(x[3]) for x in seen), 36, "%s: 36 rows seen" % name)
+        c.eq([x[2] for x in seen if x[2] != 200],
+             [409, 409, 400, 400, 409, 404],
+             "%s: the stale ChangeKeys are 409, a value named in Clear "
+             "400, the cancelled meeting 404" % name)
+        a2 = step(seen, "appointment load after clear")[3][0]
+        c.eq(([k for k in ("Reminder", "Body", "Location") if k in a2],
+              a2.get("Categories"), a2.get("Subject"), a2.get("Start")),
+             ([], [], "Dentist", "2027-05-03T07:00:00Z"),
+             "%s: the appointment's Reminder, Body, Location and "
+             "Categories removed" % name)
+        c.eq(step(seen, "appointment create to clear")[3][0].get("Reminder"),
+             30, "%s: it had a Reminder" % name)
+        t2 = step(seen, "task load after clear")[3][0]
+        c.eq(([k for k in ("StartDate", "DueDate", "Body", "Owner")
+               if k in t2], t2.get("Subject")), ([], "Renew passport"),
+             "%s: the task's dates, Body and Owner removed" % name)
         c.eq(step(seen, "appointment stale update")[3],
              [{"error": "ErrorIrresolvableConflict"}],
              "%s: 409 ErrorIrresolvableConflict" % name)

@@ -134,6 +134,81 @@ try:
         c.eq((st, row(b).get("Reminder"), row(b).get("Categories")),
              (200, 5, []), "Update without ChangeKey; Categories cleared")
 
+        # ---- Clear: what has no empty value (Reminder) and the rest ------
+        aid = a.get("Id", "x")
+        st, b = d.call("ews/Appointment.Update", {
+            "Id": aid, "Location": "Room 9", "Categories": ["Green"],
+            "Recurrence": "FREQ=DAILY;COUNT=3"})
+        c.eq((st, row(b).get("Location"), row(b).get("Categories"),
+              row(b).get("Recurrence"), row(b).get("Reminder")),
+             (200, "Room 9", ["Green"], "FREQ=DAILY;COUNT=3", 5),
+             "Clear: the appointment has each property first")
+        before = row(b)
+        # refused: 400 naming the field, nothing changed
+        for inputs, want, what in (
+                ({"Reminder": 10, "Clear": ["Reminder"]}, "Reminder",
+                 "a Reminder given and named in Clear"),
+                ({"Body": "new", "Clear": ["Location", "Body"]}, "Body",
+                 "a Body given and named in Clear"),
+                ({"Categories": ["Red"], "Clear": ["Categories"]},
+                 "Categories", "Categories given and named in Clear"),
+                ({"TimeZone": "Europe/Paris", "Clear": ["TimeZone"]},
+                 "TimeZone", "a TimeZone given and named in Clear"),
+                ({"Clear": ["Subject"]}, "Clear", "Subject in Clear"),
+                ({"Clear": ["Attendees"]}, "Clear", "an unknown name"),
+                ({"Clear": "Reminder"}, "Clear", "Clear not a list")):
+            st, b = d.call("ews/Appointment.Update", dict(inputs, Id=aid))
+            c.ok(st == 400 and want in err(b).get("message", ""),
+                 "Update refuses %s (400 naming %s)" % (what, want),
+                 "%s %s" % (st, json.dumps(b)[:200]))
+        st, b = d.call("ews/Appointment.Load", {"Id": aid})
+        c.eq(row(b), before, "the refused Updates changed nothing")
+        # an empty value and Clear of the same property agree: allowed
+        st, b = d.call("ews/Appointment.Update", {
+            "Id": aid, "Body": "", "Location": "",
+            "Clear": ["Reminder", "Body", "Location", "Categories"]})
+        u = row(b)
+        c.eq((st, [k for k in ("Reminder", "Body", "Location") if k in u],
+              u.get("Categories"), u.get("Subject"), u.get("Start"),
+              u.get("Recurrence")),
+             (200, [], [], "Design review 2", "2026-12-07T13:00:00Z",
+              "FREQ=DAILY;COUNT=3"),
+             "Clear: Reminder, Body, Location, Categories removed, the "
+             "rest kept")
+        st, b = d.call("ews/Appointment.Load", {"Id": aid})
+        c.eq((st, row(b)), (200, u), "Clear: Load shows them gone")
+        stored = [i for i in mock.calendar(ALICE) if i.get("id") == aid]
+        c.eq([(i.get("body"), i.get("location")) for i in stored],
+             [("", "")], "Clear: removed in the store")
+        # Recurrence and TimeZone: no zone is UTC, the instants kept
+        st, b = d.call("ews/Appointment.Update", {
+            "Id": aid, "Clear": ["Recurrence", "TimeZone"]})
+        u = row(b)
+        c.eq((st, "Recurrence" in u, u.get("TimeZone"), u.get("Start"),
+              u.get("End")),
+             (200, False, "UTC", "2026-12-07T13:00:00Z",
+              "2026-12-07T14:00:00Z"),
+             "Clear: Recurrence removed; TimeZone removed is UTC, the "
+             "instants kept")
+        stored = [i for i in mock.calendar(ALICE) if i.get("id") == aid]
+        c.eq([(i.get("rrule"), i.get("start_tz"), i.get("end_tz"))
+              for i in stored], [(None, "UTC", "UTC")],
+             "Clear: no pattern, the zone UTC in the store")
+        st, b = d.call("ews/Appointment.Update", {
+            "Id": aid, "TimeZone": "Europe/Berlin"})
+        st, b = d.call("ews/Appointment.Update", {"Id": aid, "TimeZone": ""})
+        c.eq((st, row(b).get("TimeZone"), row(b).get("Start")),
+             (200, "UTC", "2026-12-07T13:00:00Z"),
+             "an empty TimeZone removes it as Clear does")
+        st, b = d.call("ews/Appointment.Update", {"Id": aid, "Reminder": 10})
+        c.eq((st, row(b).get("Reminder")), (200, 10),
+             "a cleared Reminder can be set again")
+        st, b = d.call("ews/Appointment.Update", {
+            "Id": aid, "Clear": ["Reminder"]})
+        st, b = d.call("ews/Appointment.Load", {"Id": aid})
+        c.eq((st, "Reminder" in row(b)), (200, False),
+             "Clear of Reminder alone: Load shows none")
+
         # an Update making it all-day takes its local date (00:30 in
         # Berlin is the day before in UTC)
         st, b = d.call("ews/Appointment.Create", {

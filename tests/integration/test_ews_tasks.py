@@ -114,6 +114,51 @@ try:
              (200, "WaitingOnOthers", 60),
              "Update: Status and PercentComplete together")
 
+        # ---- Update's Clear: StartDate and DueDate have no empty value ----
+        st, b = d.call("ews/Task.Create", dict(full, Subject="to clear"))
+        tk = row(b)
+        tid = tk.get("Id", "x")
+        for inputs, want, what in (
+                ({"DueDate": "2027-04-01", "Clear": ["DueDate"]}, "DueDate",
+                 "a DueDate given and named in Clear"),
+                ({"StartDate": "2027-03-01", "Clear": ["StartDate"]},
+                 "StartDate", "a StartDate given and named in Clear"),
+                ({"Body": "x", "Clear": ["Body"]}, "Body",
+                 "a Body given and named in Clear"),
+                ({"Owner": "Bob", "Clear": ["Owner", "DueDate"]}, "Owner",
+                 "an Owner given and named in Clear"),
+                ({"Clear": ["Status"]}, "Clear", "Status in Clear"),
+                ({"Clear": ["Reminder"]}, "Clear", "an unknown name")):
+            st, b = d.call("ews/Task.Update", dict(inputs, Id=tid))
+            c.ok(st == 400 and want in err(b).get("message", ""),
+                 "Update refuses %s (400 naming %s)" % (what, want),
+                 "%s %s" % (st, json.dumps(b)[:200]))
+        st, b = d.call("ews/Task.Load", {"Id": tid})
+        c.eq(row(b), tk, "the refused Updates changed nothing")
+        st, b = d.call("ews/Task.Update", {"Id": tid,
+                                           "Clear": ["DueDate", "Body"]})
+        u = row(b)
+        c.eq((st, "DueDate" in u, "Body" in u, u.get("StartDate"),
+              u.get("Owner"), u.get("Subject")),
+             (200, False, False, "2027-03-14", "Alice Example", "to clear"),
+             "Clear: DueDate and Body removed, the rest kept")
+        st, b = d.call("ews/Task.Update", {
+            "Id": tid, "Owner": "", "Clear": ["StartDate", "Owner"],
+            "Importance": "Low"})
+        u = row(b)
+        c.eq((st, [k for k in ("StartDate", "DueDate", "Body", "Owner")
+                   if k in u], u.get("Importance")), (200, [], "Low"),
+             "Clear: StartDate and Owner removed too (Owner also \"\")")
+        st, b = d.call("ews/Task.Load", {"Id": tid})
+        c.eq((st, row(b)), (200, u), "Clear: Load shows them gone")
+        st, b = d.call("ews/Task.List", {})
+        c.eq([[k for k in ("StartDate", "DueDate") if k in r]
+              for r in rows(b) if r.get("Id") == tid], [[]],
+             "Clear: List shows no dates either")
+        st, b = d.call("ews/Task.Update", {"Id": tid, "DueDate": "2027-05-02"})
+        c.eq((st, row(b).get("DueDate"), "StartDate" in row(b)),
+             (200, "2027-05-02", False), "a cleared DueDate can be set again")
+
         # ---- Complete ----------------------------------------------------------
         st, b = d.call("ews/Task.Create", {"Subject": "to complete"})
         tc = row(b)
