@@ -51,6 +51,44 @@ static enum sb_status check_body_text(const char *field, const char *s,
 	return SB_OK;
 }
 
+/* Shapes GMime 3.2.13's strict address parser refuses only after it
+ * read an addr-spec it then does not free (fixed in GMime 3.2.15,
+ * "Fixed some memory leaks in address_parse()"): a comment left open,
+ * a '>' without its '<', an unquoted '@' before the '<'.  None is a valid
+ * address; they are refused before GMime reads them, so no API request
+ * leaks memory. */
+static bool address_shape_ok(const char *s)
+{
+	int comment = 0;
+	bool quoted = false, angle = false, at_before = false;
+	for (const char *p = s; *p; p++) {
+		if (*p == '\\' && (quoted || comment)) {
+			if (!*++p)
+				return false;
+		} else if (quoted) {
+			quoted = *p != '"';
+		} else if (*p == '(') {
+			comment++;
+		} else if (comment) {
+			comment -= *p == ')';
+		} else if (*p == ')') {
+			return false;
+		} else if (*p == '"') {
+			quoted = true;
+		} else if (*p == '<') {
+			if (angle || at_before)
+				return false;
+			angle = true;
+		} else if (*p == '>') {
+			if (!angle)
+				return false;
+		} else if (*p == '@' && !angle) {
+			at_before = true;
+		}
+	}
+	return !comment && !quoted;
+}
+
 /* One address as a broker gives it, "addr" or "Display Name <addr>",
  * read by GMime's address parser: exactly one mailbox, whose address is
  * valid.  Returns a new mailbox or NULL with err set. */
@@ -59,6 +97,11 @@ static InternetAddress *read_address(const char *field, const char *s,
 {
 	if (check_header_text(field, s, err) != SB_OK)
 		return NULL;
+	if (!address_shape_ok(s)) {
+		sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+			     "%s: not a valid email address", field);
+		return NULL;
+	}
 	InternetAddressList *l =
 	    internet_address_list_parse(mime_strict_options, s);
 	InternetAddress *a = NULL;

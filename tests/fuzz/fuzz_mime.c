@@ -21,6 +21,74 @@
 #include "fuzz.h"
 #include "mime_int.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define FUZZ_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FUZZ_LSAN 1
+#endif
+#endif
+#ifdef FUZZ_LSAN
+#include <sanitizer/lsan_interface.h>
+#endif
+
+/* GMime 3.2.13 (Debian 12) does not free the address it read before a
+ * comment it finds unclosed (fixed in GMime 3.2.15, "Fixed some memory
+ * leaks in address_parse()"): 128 bytes per such address, which no caller
+ * can free.  Inputs with an address header whose comment may be unclosed
+ * (more '(' than ')', or a quote or backslash that may hide one) are
+ * parsed with leak checking off; every other input is checked.  The
+ * builder refuses such addresses before GMime reads them (test_mime). */
+static bool gmime_leaky_address(const char *raw, size_t size)
+{
+	static const char *const names[] = {"from",
+					    "to",
+					    "cc",
+					    "bcc",
+					    "reply-to",
+					    "sender",
+					    "resent-from",
+					    "resent-to",
+					    "resent-cc",
+					    "resent-bcc",
+					    "resent-sender",
+					    "resent-reply-to"};
+	for (size_t at = 0; at < size;) {
+		const char *line = raw + at;
+		size_t left = size - at;
+		for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
+			size_t n = strlen(names[i]);
+			if (left <= n || strncasecmp(line, names[i], n))
+				continue;
+			size_t j = n;
+			while (j < left && (line[j] == ' ' || line[j] == '\t'))
+				j++;
+			if (j >= left || line[j] != ':')
+				continue;
+			/* the field, with its continuation lines */
+			size_t open = 0, close = 0;
+			bool hidden = false;
+			for (; j < left; j++) {
+				char c = line[j];
+				if (c == '\n' &&
+				    !(j + 1 < left && (line[j + 1] == ' ' ||
+						       line[j + 1] == '\t')))
+					break;
+				open += c == '(';
+				close += c == ')';
+				hidden |= c == '"' || c == '\\';
+			}
+			if (open && (open > close || hidden))
+				return true;
+		}
+		const char *nl = memchr(line, '\n', left);
+		if (!nl)
+			break;
+		at = (size_t)(nl - raw) + 1;
+	}
+	return false;
+}
+
 static void check_utf8(const char *what, const char *s)
 {
 	if (s)
@@ -220,11 +288,29 @@ static void check_no_content(const char *raw, size_t size,
 	sb_mime_parsed_free(&q);
 }
 
+static void one_input(const char *raw, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size > 65536)
 		return 0;
 	const char *raw = (const char *)data;
+#ifdef FUZZ_LSAN
+	bool leaky = gmime_leaky_address(raw, size);
+	if (leaky)
+		__lsan_disable();
+	one_input(raw, size);
+	if (leaky)
+		__lsan_enable();
+#else
+	(void)gmime_leaky_address;
+	one_input(raw, size);
+#endif
+	return 0;
+}
+
+static void one_input(const char *raw, size_t size)
+{
 	check_guard(raw, size);
 	/* The raw value, unfolded: one line. */
 	char *subj = sb_mime_header(raw, size, "Subject");
@@ -236,7 +322,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (st != SB_OK) {
 		FUZZ_CHECK(err.message[0], "refused without a reason");
 		free(subj);
-		return 0;
+		return;
 	}
 	FUZZ_CHECK(!subj == !p.subject,
 		   "sb_mime_header %s a Subject, "
@@ -264,5 +350,4 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_no_content(raw, size, &p);
 	round_trip(&p);
 	sb_mime_parsed_free(&p);
-	return 0;
 }

@@ -5,6 +5,7 @@ which checks every request against Microsoft's schema): Create, Load,
 Update, Complete, Delete and List; a stale ChangeKey answers 409; dates
 come back as given at instances at UTC-10, UTC and UTC+13; List pages
 without a repeat and filters by Status; impersonation; bad inputs 400."""
+import json
 import os
 import sys
 

@@ -405,6 +405,32 @@ START_TEST(test_refusals)
 	m.to = badto;
 	m.n_to = 2;
 	expect_refused(&m, "To");
+	/* shapes GMime 3.2.13 refuses only after reading an address it does
+	 * not free: refused before GMime reads them (the ASan and valgrind
+	 * passes see no leak); quoted and commented ones still pass */
+	static const char *const leaky[] = {
+	    "a@example.test (open comment",    "a@example.test>",
+	    "a@example.test <b@example.test>", "Ann <a@example.test",
+	    "\"Ann <a@example.test",	       "Ann) <a@example.test>"};
+	for (size_t i = 0; i < sizeof(leaky) / sizeof(*leaky); i++) {
+		m = base;
+		m.to = &leaky[i];
+		m.n_to = 1;
+		expect_refused(&m, "To");
+	}
+	static const char *const fine[] = {"a@example.test (Ann (the first))",
+					   "\"Ann <x@y> (z\" <a@example.test>"};
+	for (size_t i = 0; i < sizeof(fine) / sizeof(*fine); i++) {
+		m = base;
+		m.to = &fine[i];
+		m.n_to = 1;
+		struct sb_buf out;
+		sb_buf_init(&out, 0);
+		struct sb_error e = {0};
+		ck_assert_msg(sb_mime_build(&m, &out, NULL, &e) == SB_OK,
+			      "%s refused: %s", fine[i], e.message);
+		sb_buf_free(&out);
+	}
 	m = base;
 	const char *badcc[] = {"x@example.test\n"};
 	m.cc = badcc;
