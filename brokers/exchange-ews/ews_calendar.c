@@ -37,6 +37,15 @@
 /* The longest window of a List (Exchange: ErrorCalendarViewRangeTooBig
  * beyond two years) */
 #define WINDOW_MAX ((int64_t)731 * 86400)
+/* List's position without a window keeps Starts shifted by this, so that
+ * every instant of the years 0000..9999 is a number above EWS_PAGE_END:
+ * ews_page_pos_advance takes a negative time for a row without one and
+ * EWS_PAGE_END for the anchor of a first page without times, while an
+ * appointment before 1970 (a birthday series) has a negative Start. */
+/* 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z there */
+#define POS_FIRST (EWS_PAGE_END + 2)
+#define POS_SHIFT (POS_FIRST + INT64_C(62167219200))
+#define POS_LAST (POS_SHIFT + INT64_C(253402300799))
 
 /* ---- time zones --------------------------------------------------------- */
 
@@ -1071,7 +1080,10 @@ enum sb_status ews_cal_list(void *state, const struct sb_call *call,
 			ok = true;
 		} else if (st == SB_OK && !window) {
 			ok = ews_page_pos_decode((const unsigned char *)pb.data,
-						 pb.len, &pos);
+						 pb.len, &pos) &&
+			     (pos.received == EWS_PAGE_END ||
+			      (pos.received >= POS_FIRST &&
+			       pos.received <= POS_LAST));
 		}
 		if (st == SB_OK && !ok)
 			st = sb_error_set(err, SB_ERR_INVALID_INPUT,
@@ -1120,7 +1132,8 @@ enum sb_status ews_cal_list(void *state, const struct sb_call *call,
 		sb_xml_w_close(w);
 		if (pos.have && pos.received != EWS_PAGE_END) {
 			char at[40];
-			sb_datetime_format(pos.received, at, sizeof(at));
+			sb_datetime_format(pos.received - POS_SHIFT, at,
+					   sizeof(at));
 			sb_xml_w_open(w, "m:Restriction");
 			sb_xml_w_open(w, "t:IsGreaterThanOrEqualTo");
 			sb_xml_w_open(w, "t:FieldURI");
@@ -1189,8 +1202,9 @@ enum sb_status ews_cal_list(void *state, const struct sb_call *call,
 		}
 		entries++;
 		if (v && *v && strlen(v) < ID_MAX) {
-			if (!read_time(it, "Start", &starts[n]) ||
-			    starts[n] < 0)
+			if (read_time(it, "Start", &starts[n]))
+				starts[n] += POS_SHIFT;
+			else
 				starts[n] = -1; /* kept as undated */
 			ids[n++] = v;
 		}

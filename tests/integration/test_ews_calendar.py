@@ -577,6 +577,42 @@ try:
                                                "ChangeKey": cur.get("ChangeKey", "")})
         c.eq(st, 200, "Appointment.Delete with the current ChangeKey")
 
+        # List without a window over appointments before 1970 (negative
+        # epoch Starts, such as the birthdays of a contacts folder): more
+        # of them than a page position remembers, then a later one;
+        # every row once, none lost, a bounded number of pages
+        made = 0
+        for i in range(450):
+            t = "1950-01-%02dT%02d:%%s:00Z" % (1 + i // 24, i % 24)
+            st, b = d.call("ews/Appointment.Create", {
+                "Subject": "old %03d" % i, "Start": t % "00",
+                "End": t % "30"})
+            made += st == 200
+        st, b = d.call("ews/Appointment.Create", {
+            "Subject": "new", "Start": "2030-01-01T10:00:00Z",
+            "End": "2030-01-01T11:00:00Z"})
+        c.eq((made, st), (450, 200), "450 appointments of 1950 and one "
+             "of 2030 created")
+        seen, token, pages = [], None, 0
+        while pages < 12:
+            inputs = {"PageSize": 100}
+            if token:
+                inputs["PageToken"] = token
+            st, b = d.call("ews/Appointment.List", inputs)
+            if st != 200:
+                break
+            seen += [r.get("Subject") for r in rows(b)
+                     if r.get("Subject", "").startswith(("old", "new"))]
+            pages += 1
+            token = b.get("next_page_token")
+            if not b.get("more") or not token:
+                break
+        c.eq((st, pages < 12, len(seen), len(set(seen)),
+              seen == ["old %03d" % i for i in range(450)] + ["new"]),
+             (200, True, 451, 451, True),
+             "List without a window over 450 appointments before 1970: "
+             "each once, in order, then the later one")
+
         s = mock.stats()
         c.eq(s.get("violations"), [], "no schema violation at the mock")
         c.eq(s.get("internal_errors"), [], "no mock defect")
