@@ -467,7 +467,9 @@ static int64_t conflicts_of(const xmlNode *sug)
 			int64_t v = 0;
 			xmlNode *x = sb_xml_child(
 			    c, SB_NS_EWS_TYPES, "NumberOfMembersWithConflict");
-			if (x && sb_xml_int64(x, &v) && v > 0)
+			/* xs:int: a larger count is not one (and many
+			 * of them would overflow the sum) */
+			if (x && sb_xml_int64(x, &v) && v > 0 && v <= INT32_MAX)
 				n += v;
 		}
 	}

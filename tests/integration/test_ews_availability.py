@@ -508,6 +508,33 @@ def exchange_answers(d, ews):
           ("2030-03-14T14:00:00Z", "2030-03-14T15:00:00Z", "Good", 1),
           ("2030-03-15T09:00:00Z", "2030-03-15T10:00:00Z", "Excellent", 0)],
          "Exchange's suggestions answer read")
+    # a group's NumberOfMembersWithConflict beyond xs:int (a server out
+    # of its schema) is left out: no count overflows
+    def group(n):
+        return ("<GroupAttendeeConflictData><NumberOfMembers>%s"
+                "</NumberOfMembers><NumberOfMembersAvailable>0"
+                "</NumberOfMembersAvailable><NumberOfMembersWithConflict>%s"
+                "</NumberOfMembersWithConflict><NumberOfMembersWithNoData>0"
+                "</NumberOfMembersWithNoData></GroupAttendeeConflictData>"
+                % (n, n))
+    huge = sample("getuseravailability-suggestions.response.xml").replace(
+        "<IndividualAttendeeConflictData>\n"
+        "                    <BusyType>Free</BusyType>\n"
+        "                  </IndividualAttendeeConflictData>",
+        group("9223372036854775807"), 2).replace(
+        "<IndividualAttendeeConflictData>\n"
+        "                    <BusyType>Free</BusyType>\n"
+        "                  </IndividualAttendeeConflictData>", group("3"), 1)
+    c.ok(huge.count("GroupAttendeeConflictData>") == 6,
+         "the answer with groups built")
+    ews.ok("inject", {"operation": "GetUserAvailabilityRequest",
+                      "raw_status": 200, "raw": huge})
+    st, b = d.call("ews/MeetingTimeSuggestion.List",
+                   {"Attendees": [BOB, ALICE, ROOM_A], "Duration": 60,
+                    "WindowStart": "2030-03-14T00:00:00Z",
+                    "WindowEnd": "2030-03-16T00:00:00Z"})
+    c.eq((st, [r["ConflictCount"] for r in rows(b)][:1]), (200, [3]),
+         "suggestions: a group count beyond xs:int is left out")
 
 
 with MockEWS(["--auth", "basic", "--lifetime", "600",
