@@ -106,6 +106,12 @@ static int rel_day_of(unsigned days)
 	}
 }
 
+/* The most days month m (1..12) has (29 in February). */
+static int month_days(int m)
+{
+	return m == 2 ? 29 : m == 4 || m == 6 || m == 9 || m == 11 ? 30 : 31;
+}
+
 static bool index_ok(int i) { return (i >= 1 && i <= 4) || i == -1; }
 
 /* BYMONTHDAY / BYDAY / BYSETPOS of a MONTHLY or YEARLY rule: absolute
@@ -259,6 +265,12 @@ enum sb_status ews_recur_from_rrule(const char *rrule,
 			return st;
 		o->kind = rel ? EWS_RECUR_REL_YEARLY : EWS_RECUR_ABS_YEARLY;
 		o->interval = 1;
+		/* a day the month never has (30 February, 31 April): no
+		 * occurrence at all, which EWS refuses */
+		if (!rel && o->day_of_month > month_days(o->month))
+			return refuse(err, "BYMONTHDAY: that month never has "
+					   "that day, the series would have no "
+					   "occurrence");
 		break;
 	default:
 		return refuse(err, "FREQ: not one EWS takes");

@@ -210,6 +210,8 @@ static const struct {
     {"FREQ=DAILY;INTERVAL=2;BYDAY=MO", "INTERVAL"},
     {"FREQ=DAILY;BYMONTHDAY=3", "BYMONTHDAY"},
     {"FREQ=MONTHLY;BYMONTHDAY=3;BYDAY=1MO", "BYMONTHDAY with BYDAY"},
+    {"FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30", "never has that day"},
+    {"FREQ=YEARLY;BYMONTH=4;BYMONTHDAY=31", "never has that day"},
 };
 
 START_TEST(test_refusals_name_the_part)
