@@ -69,6 +69,18 @@ static const struct code_map code_table[] = {
     {"ErrorMimeContentInvalid", SB_ERR_INVALID_INPUT},
     {"ErrorTimeZone", SB_ERR_INVALID_INPUT},
     {"ErrorCalendarInvalidTimeZone", SB_ERR_INVALID_INPUT},
+    /* a calendar item or series the server cannot keep as given */
+    {"ErrorCalendarDurationIsTooLong", SB_ERR_INVALID_INPUT},
+    {"ErrorCalendarInvalidRecurrence", SB_ERR_INVALID_INPUT},
+    {"ErrorCalendarInvalidDayForWeeklyRecurrence", SB_ERR_INVALID_INPUT},
+    {"ErrorCalendarInvalidDayForTimeChangePattern", SB_ERR_INVALID_INPUT},
+    {"ErrorCalendarInvalidAttributeValue", SB_ERR_INVALID_INPUT},
+    {"ErrorCalendarInvalidPropertyValue", SB_ERR_INVALID_INPUT},
+    {"ErrorCalendarOutOfRange", SB_ERR_INVALID_INPUT},
+    {"ErrorOccurrenceCrossingBoundary", SB_ERR_INVALID_INPUT},
+    {"ErrorOccurrenceTimeSpanTooBig", SB_ERR_INVALID_INPUT},
+    {"ErrorRecurrenceEndDateTooBig", SB_ERR_INVALID_INPUT},
+    {"ErrorRecurrenceHasNoOccurrence", SB_ERR_INVALID_INPUT},
     {"ErrorUnsupportedCulture", SB_ERR_INVALID_INPUT},
     /* 403 upstream_denied: the account may not act on that mailbox */
     {"ErrorAccessDenied", SB_ERR_UPSTREAM_DENIED},
@@ -119,6 +131,12 @@ static const struct code_map code_table[] = {
     {"ErrorCalendarIsCancelledForDecline", SB_ERR_CONFLICT},
     {"ErrorCalendarIsCancelledForTentative", SB_ERR_CONFLICT},
     {"ErrorCalendarIsCancelledForRemove", SB_ERR_CONFLICT},
+    /* an answer to one's own meeting, a Cancel by an attendee */
+    {"ErrorCalendarIsOrganizerForAccept", SB_ERR_CONFLICT},
+    {"ErrorCalendarIsOrganizerForDecline", SB_ERR_CONFLICT},
+    {"ErrorCalendarIsOrganizerForTentative", SB_ERR_CONFLICT},
+    {"ErrorCalendarIsOrganizerForRemove", SB_ERR_CONFLICT},
+    {"ErrorCalendarIsNotOrganizer", SB_ERR_CONFLICT},
     /* 413 payload_too_large: size limits */
     {"ErrorMessageSizeExceeded", SB_ERR_PAYLOAD_TOO_LARGE},
     {"ErrorAttachmentSizeLimitExceeded", SB_ERR_PAYLOAD_TOO_LARGE},

@@ -424,6 +424,18 @@ try:
                                    "ErrorCalendarViewRangeTooBig"})
         st, b = d.call("ews/Appointment.List", win)
         c.eq(st, 400, "ErrorCalendarViewRangeTooBig: 400")
+        # the server's refusals of an item or series as given are the
+        # caller's input too: 400, with the server's code
+        for code in ("ErrorCalendarDurationIsTooLong",
+                     "ErrorOccurrenceCrossingBoundary",
+                     "ErrorRecurrenceEndDateTooBig"):
+            mock.ctl("/_mock/inject", {"operation": "CreateItem",
+                                       "count": 1, "response_code": code})
+            st, b = d.call("ews/Appointment.Create", {
+                "Subject": "refused", "Start": "2027-05-03T09:00:00Z",
+                "End": "2027-05-05T09:00:00Z",
+                "Recurrence": "FREQ=DAILY;UNTIL=20271231"})
+            c.eq((st, err(b).get("code")), (400, code), "%s: 400" % code)
 
         # ---- Update of a series, Delete ----------------------------------------
         st, b = d.call("ews/Appointment.Update", {

@@ -142,6 +142,15 @@ try:
                                                "Mailbox": BOB})
         c.eq((st, row(b).get("ResponseStatus")), (200, "Accept"),
              "Accept as Bob")
+        # the organizer answering her own meeting: the server's refusal
+        # is a conflict with the item, as a cancelled meeting's is
+        mock.ctl("/_mock/inject", {"operation": "CreateItem", "count": 1,
+                                   "response_code":
+                                   "ErrorCalendarIsOrganizerForAccept"})
+        st, b = d.call("ews/Meeting.Accept", {"Id": mid})
+        c.eq((st, err(b).get("code")),
+             (409, "ErrorCalendarIsOrganizerForAccept"),
+             "Accept by the organizer: 409")
         st, b = d.call("ews/MeetingAttendee.List", {"Id": mid})
         att = {r["Email"]: r for r in rows(b)}
         c.eq(att.get(BOB, {}).get("ResponseStatus"), "Accept",

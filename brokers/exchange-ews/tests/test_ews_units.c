@@ -574,6 +574,12 @@ START_TEST(test_code_mapping_required)
 	    {"ErrorMessageSizeExceeded", SB_ERR_PAYLOAD_TOO_LARGE},
 	    {"ErrorServerBusy", SB_ERR_THROTTLED},
 	    {"ErrorMailboxStoreUnavailable", SB_ERR_UNAVAILABLE},
+	    /* the caller's calendar input, refused by the server */
+	    {"ErrorCalendarDurationIsTooLong", SB_ERR_INVALID_INPUT},
+	    {"ErrorOccurrenceCrossingBoundary", SB_ERR_INVALID_INPUT},
+	    {"ErrorRecurrenceEndDateTooBig", SB_ERR_INVALID_INPUT},
+	    {"ErrorCalendarIsOrganizerForAccept", SB_ERR_CONFLICT},
+	    {"ErrorCalendarIsNotOrganizer", SB_ERR_CONFLICT},
 	    {"ErrorSomethingNobodyKnows", SB_ERR_UPSTREAM},
 	    {"NoError", SB_OK},
 	};
