@@ -1035,11 +1035,26 @@ enum sb_status ews_cal_list(void *state, const struct sb_call *call,
 		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
 				    "WindowEnd: expected an ISO 8601 "
 				    "date-time with offset");
+	/* Exchange's years, 1601 to 9999 (a year 0000 is not even an
+	 * xs:dateTime) */
+	if (ws && t0 < INT64_C(-11644473600))
+		return sb_error_set(err, SB_ERR_INVALID_INPUT,
+				    "ErrorCalendarOutOfRange",
+				    "WindowStart: only years 1601 to 9999");
+	if (we && t1 < INT64_C(-11644473600))
+		return sb_error_set(err, SB_ERR_INVALID_INPUT,
+				    "ErrorCalendarOutOfRange",
+				    "WindowEnd: only years 1601 to 9999");
 	bool window = ws || we;
+	/* the end one alone implies stays within those years */
 	if (ws && !we)
-		t1 = t0 + WINDOW_MAX;
+		t1 = t0 < INT64_C(253402300799) - WINDOW_MAX
+			 ? t0 + WINDOW_MAX
+			 : INT64_C(253402300799);
 	if (we && !ws)
-		t0 = t1 - WINDOW_MAX;
+		t0 = t1 > INT64_C(-11644473600) + WINDOW_MAX
+			 ? t1 - WINDOW_MAX
+			 : INT64_C(-11644473600);
 	if (window && t1 < t0)
 		return sb_error_set(
 		    err, SB_ERR_INVALID_INPUT,

@@ -418,6 +418,22 @@ try:
             "WindowEnd": "2027-01-01T00:00:00Z"})
         c.ok(st == 400 and "WindowEnd" in err(b).get("message", ""),
              "WindowEnd before WindowStart: 400")
+        # one end near the limits of the years: the implied other end
+        # stays within them; an end before 1601 is refused by name
+        for inputs in ({"WindowStart": "9999-06-01T00:00:00Z"},
+                       {"WindowEnd": "1601-06-01T00:00:00Z"}):
+            st, b = d.call("ews/Appointment.List", inputs)
+            c.eq((st, rows(b)), (200, []),
+                 "List with %s alone: 200, nothing there" % list(inputs)[0])
+        for name in ("WindowStart", "WindowEnd"):
+            inputs = {"WindowStart": "1500-01-01T00:00:00Z",
+                      "WindowEnd": "1500-02-01T00:00:00Z"}
+            if name == "WindowEnd":
+                inputs = {"WindowEnd": "0000-06-01T00:00:00Z"}
+            st, b = d.call("ews/Appointment.List", inputs)
+            c.ok(st == 400 and name in err(b).get("message", ""),
+                 "List with a %s before 1601: 400 naming it" % name,
+                 (st, err(b)))
         # the server's own refusal of a long view maps to 400 too
         mock.ctl("/_mock/inject", {"operation": "FindItem", "count": 1,
                                    "response_code":
