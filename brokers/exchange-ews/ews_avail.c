@@ -115,6 +115,11 @@ static enum sb_status check_inputs(const struct sb_call *call, const char *list,
 		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
 				    "WindowEnd: a date-time with an offset is "
 				    "required");
+	/* Exchange's years, 1601 to 9999 (a year 0000 is not even an
+	 * xs:dateTime) */
+	if (*start < INT64_C(-11644473600))
+		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
+				    "WindowStart: only years 1601 to 9999");
 	if (*end <= *start)
 		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
 				    "WindowEnd: must be after WindowStart");
