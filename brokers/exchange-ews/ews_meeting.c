@@ -138,11 +138,12 @@ static unsigned mtg_update_write(struct sb_xml_w *w, const struct sb_call *call)
 
 /* ---- rows --------------------------------------------------------------- */
 
+/* The SMTP address of a t:Attendee or t:Organizer, or NULL: a
+ * legacyExchangeDN (routing type EX) or text that is no address never
+ * reaches an address cell (the row would fail). */
 static const char *attendee_email(const xmlNode *att, char *buf, size_t n)
 {
-	xmlNode *mb = sb_xml_child(att, SB_NS_EWS_TYPES, "Mailbox");
-	const char *v = mb ? ews_child_text(mb, "EmailAddress", buf, n) : NULL;
-	return v && *v ? v : NULL;
+	return ews_mailbox_smtp(att, buf, n);
 }
 
 /* A ResponseType as one of the shared choices (Unknown otherwise). */

@@ -268,6 +268,45 @@ try:
         st, b = d.call("ews/Meeting.Accept", {})
         c.eq(st, 400, "Accept without Id: 400")
 
+        # a server naming the organizer by its legacyExchangeDN (routing
+        # type EX) and an attendee by no address at all: left out, the
+        # meeting still read (an address cell holds an address only)
+        NT = "http://schemas.microsoft.com/exchange/services/2006/types"
+        NM = "http://schemas.microsoft.com/exchange/services/2006/messages"
+        dn = "/O=EXCHANGELABS/OU=EXCHANGE ADMINISTRATIVE GROUP/CN=ALICE"
+        odd = (
+            '<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s='
+            '"http://schemas.xmlsoap.org/soap/envelope/"><s:Body>'
+            '<m:GetItemResponse xmlns:m="%s" xmlns:t="%s">'
+            '<m:ResponseMessages><m:GetItemResponseMessage '
+            'ResponseClass="Success"><m:ResponseCode>NoError'
+            '</m:ResponseCode><m:Items><t:CalendarItem>'
+            '<t:ItemId Id="AAMkOdd" ChangeKey="DwAAAB"/>'
+            '<t:Subject>odd</t:Subject><t:Start>2027-03-01T09:00:00Z'
+            '</t:Start><t:End>2027-03-01T10:00:00Z</t:End>'
+            '<t:IsMeeting>true</t:IsMeeting><t:Organizer><t:Mailbox>'
+            '<t:Name>Alice</t:Name><t:EmailAddress>%s</t:EmailAddress>'
+            '<t:RoutingType>EX</t:RoutingType></t:Mailbox></t:Organizer>'
+            '<t:RequiredAttendees><t:Attendee><t:Mailbox><t:EmailAddress>'
+            'Bob (no address)</t:EmailAddress></t:Mailbox></t:Attendee>'
+            '<t:Attendee><t:Mailbox><t:EmailAddress>%s</t:EmailAddress>'
+            '</t:Mailbox></t:Attendee></t:RequiredAttendees>'
+            '</t:CalendarItem></m:Items></m:GetItemResponseMessage>'
+            '</m:ResponseMessages></m:GetItemResponse></s:Body>'
+            '</s:Envelope>' % (NM, NT, dn, CAROL))
+        for what in ("Meeting.Load", "MeetingAttendee.List"):
+            mock.ctl("/_mock/inject", {"operation": "GetItem", "count": 1,
+                                       "raw_status": 200, "raw": odd})
+            st, b = d.call("ews/" + what, {"Id": "AAMkOdd"})
+            got = ((row(b).get("Organizer"), row(b).get("RequiredAttendees"))
+                   if what == "Meeting.Load" else
+                   [r.get("Email") for r in rows(b)])
+            c.eq((st, got),
+                 (200, (None, [CAROL]) if what == "Meeting.Load"
+                  else [CAROL]),
+                 "%s: an organizer or attendee without an SMTP address "
+                 "is left out" % what)
+
         s = mock.stats()
         c.eq(s.get("violations"), [], "no schema violation at the mock")
         c.eq(s.get("response_violations"), [],
