@@ -346,6 +346,19 @@ static enum sb_status item_row(const struct ews_cal *inst, struct sb_result *r,
 	if (!id || ews_check_id("Id", id, &ignored) != SB_OK ||
 	    !read_time(it, "Start", &start) || !read_time(it, "End", &end))
 		return SB_ERR_NOT_FOUND; /* not one to show */
+	xmlNode *tz = sb_xml_child(it, SB_NS_EWS_TYPES, "StartTimeZone");
+	const char *zone = tz ? sb_xml_attr(tz, NULL, "Id") : NULL;
+	bool all_day = read_bool(it, "IsAllDayEvent") == 1;
+	if (all_day) {
+		start = all_day_out(inst, zone, start);
+		end = all_day_out(inst, zone, end);
+		if (end <= start)
+			end = start + 86400;
+	}
+	/* a date rounded out of the years 0000..9999 (an answer at their
+	 * very end) cannot be written: not one to show either */
+	if (start < INT64_C(-62167219200) || end > INT64_C(253402300799))
+		return SB_ERR_NOT_FOUND;
 	enum sb_status st = sb_result_row(r);
 	if (st == SB_OK)
 		st = sb_result_str(r, "Id", id);
@@ -367,15 +380,6 @@ static enum sb_status item_row(const struct ews_cal *inst, struct sb_result *r,
 	if (st == SB_OK && s)
 		st = sb_result_str(r, "Location", s);
 	free(s);
-	xmlNode *tz = sb_xml_child(it, SB_NS_EWS_TYPES, "StartTimeZone");
-	const char *zone = tz ? sb_xml_attr(tz, NULL, "Id") : NULL;
-	bool all_day = read_bool(it, "IsAllDayEvent") == 1;
-	if (all_day) {
-		start = all_day_out(inst, zone, start);
-		end = all_day_out(inst, zone, end);
-		if (end <= start)
-			end = start + 86400;
-	}
 	char b[40];
 	sb_datetime_format(start, b, sizeof(b));
 	if (st == SB_OK)

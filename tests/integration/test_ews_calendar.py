@@ -641,6 +641,47 @@ try:
              "List without a window over 450 appointments before 1970: "
              "each once, in order, then the later one")
 
+        # an answer whose all-day item falls on the last day of 9999: its
+        # date rounds past what a row can hold; that item alone is left
+        # out (Load: the server's answer is refused, 502)
+        NT = "http://schemas.microsoft.com/exchange/services/2006/types"
+        NM = "http://schemas.microsoft.com/exchange/services/2006/messages"
+
+        def cal_item(ident, start, end, all_day):
+            return (
+                '<m:GetItemResponseMessage ResponseClass="Success">'
+                '<m:ResponseCode>NoError</m:ResponseCode><m:Items>'
+                '<t:CalendarItem><t:ItemId Id="%s" ChangeKey="DwAAAB"/>'
+                '<t:Subject>%s</t:Subject><t:Start>%s</t:Start>'
+                '<t:End>%s</t:End><t:IsAllDayEvent>%s</t:IsAllDayEvent>'
+                '</t:CalendarItem></m:Items></m:GetItemResponseMessage>'
+                % (ident, ident, start, end, all_day))
+
+        def get_answer(*msgs):
+            return (
+                '<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s='
+                '"http://schemas.xmlsoap.org/soap/envelope/"><s:Body>'
+                '<m:GetItemResponse xmlns:m="%s" xmlns:t="%s">'
+                '<m:ResponseMessages>%s</m:ResponseMessages>'
+                '</m:GetItemResponse></s:Body></s:Envelope>'
+                % (NM, NT, "".join(msgs)))
+        last = cal_item("AAMkLast", "9999-12-31T00:00:00Z",
+                        "9999-12-31T23:59:59Z", "true")
+        good = cal_item("AAMkGood", "2027-01-04T09:00:00Z",
+                        "2027-01-04T10:00:00Z", "false")
+        mock.ctl("/_mock/inject", {"operation": "GetItem", "count": 1,
+                                   "raw_status": 200,
+                                   "raw": get_answer(good, last)})
+        st, b = d.call("ews/Appointment.List", {"PageSize": 2})
+        c.eq((st, [r.get("Id") for r in rows(b)]), (200, ["AAMkGood"]),
+             "List: an all-day item on the last day of 9999 is left out")
+        mock.ctl("/_mock/inject", {"operation": "GetItem", "count": 1,
+                                   "raw_status": 200,
+                                   "raw": get_answer(last)})
+        st, b = d.call("ews/Appointment.Load", {"Id": "AAMkLast"})
+        c.eq((st, err(b).get("category")), (502, "upstream_error"),
+             "Load: an all-day item on the last day of 9999 is 502")
+
         s = mock.stats()
         c.eq(s.get("violations"), [], "no schema violation at the mock")
         c.eq(s.get("internal_errors"), [], "no mock defect")
