@@ -919,6 +919,26 @@ bool mapi_ical_in_list(const int64_t *v, size_t n, int64_t t)
 	return false;
 }
 
+bool mapi_ical_rule_walkable(const struct icalrecurrencetype *r)
+{
+	if (r->freq != ICAL_SECONDLY_RECURRENCE &&
+	    r->freq != ICAL_MINUTELY_RECURRENCE &&
+	    r->freq != ICAL_HOURLY_RECURRENCE)
+		return true;
+	if (r->by_month_day[0] != ICAL_RECURRENCE_ARRAY_MAX ||
+	    r->by_year_day[0] != ICAL_RECURRENCE_ARRAY_MAX ||
+	    r->by_week_no[0] != ICAL_RECURRENCE_ARRAY_MAX ||
+	    r->by_month[0] != ICAL_RECURRENCE_ARRAY_MAX ||
+	    r->by_set_pos[0] != ICAL_RECURRENCE_ARRAY_MAX)
+		return false;
+	for (int i = 0;
+	     i < ICAL_BY_DAY_SIZE && r->by_day[i] != ICAL_RECURRENCE_ARRAY_MAX;
+	     i++)
+		if (icalrecurrencetype_day_position(r->by_day[i]) != 0)
+			return false;
+	return true;
+}
+
 bool mapi_ical_occurrences(icalcomponent *cal, icalcomponent *m, int64_t first,
 			   int64_t dur, int64_t ws, int64_t we,
 			   const int64_t *skip, size_t n_skip,
@@ -933,7 +953,8 @@ bool mapi_ical_occurrences(icalcomponent *cal, icalcomponent *m, int64_t first,
 	struct icalrecurrencetype rule;
 	if (rp)
 		rule = icalproperty_get_rrule(rp);
-	if (!rp || !dp || rule.freq == ICAL_NO_RECURRENCE)
+	if (!rp || !dp || rule.freq == ICAL_NO_RECURRENCE ||
+	    !mapi_ical_rule_walkable(&rule))
 		return !mapi_overlaps(first, first + dur, ws, we) ||
 		       fn(ctx, first, first + dur);
 	struct icaltimetype t0 = icalproperty_get_dtstart(dp);

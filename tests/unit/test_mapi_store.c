@@ -1221,6 +1221,64 @@ START_TEST(test_ics_change_key_and_recurrence)
 }
 END_TEST
 
+/* Write alice's calendar file id.ics: a VEVENT with the given content
+ * lines (each ending in CRLF) after its UID. */
+static void put_event_ics(const char *id, const char *lines)
+{
+	char path[600];
+	snprintf(path, sizeof path, "%s/alice@example.test/Calendar/%s.ics",
+		 store, id);
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f,
+		"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//other//EN\r\n"
+		"BEGIN:VEVENT\r\nUID:%s\r\n%sEND:VEVENT\r\nEND:VCALENDAR\r\n",
+		id, lines);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+START_TEST(test_ics_subdaily_rule)
+{
+	/* libical's iterator walks a sub-daily rule one step at a time up
+	 * to the year 2582 for a match that never comes: such a series is
+	 * shown once, at its start, not expanded (the test's timeout
+	 * otherwise). */
+	static const char *const rules[] = {
+	    "FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=30", "FREQ=MINUTELY;BYDAY=-1MO",
+	    "FREQ=HOURLY;BYYEARDAY=366;BYMONTH=1"};
+	for (size_t i = 0; i < 3; i++) {
+		char id[32], lines[300];
+		snprintf(id, sizeof id, "subdaily-%zu", i);
+		snprintf(
+		    lines, sizeof lines,
+		    "DTSTART:20261204T150000Z\r\nDTEND:20261204T160000Z\r\n"
+		    "SUMMARY:never\r\nRRULE:%s\r\n",
+		    rules[i]);
+		put_event_ics(id, lines);
+	}
+	/* A sub-daily rule with plain restrictions is still expanded. */
+	put_event_ics("subdaily-ok",
+		      "DTSTART:20261204T150000Z\r\nDTEND:20261204T150100Z\r\n"
+		      "SUMMARY:hourly\r\nRRULE:FREQ=HOURLY;BYHOUR=15,16;"
+		      "BYDAY=FR;COUNT=4\r\n");
+	const char *win[] = {"WindowStart=2026-12-01T00:00:00Z",
+			     "WindowEnd=2027-01-01T00:00:00Z", "PageSize=100",
+			     NULL};
+	struct sb_testhost_run *x = call("Appointment", "List", win);
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	ck_assert_uint_eq(sb_testhost_rows(x), 3 + 4);
+	size_t hourly = 0;
+	for (size_t i = 0; i < sb_testhost_rows(x); i++)
+		if (strcmp(str(x, i, "Subject"), "hourly") == 0)
+			hourly++;
+		else
+			ck_assert_str_eq(str(x, i, "Start"),
+					 "2026-12-04T15:00:00Z");
+	ck_assert_uint_eq(hourly, 4);
+	done(x);
+}
+END_TEST
+
 /* The Id of the first message List shows in mailbox's folder. */
 static void first_id(const char *mailbox, const char *folder, char *out,
 		     size_t len)
@@ -1513,6 +1571,7 @@ int main(void)
 	tcase_add_test(tc, test_ics_change_key_and_recurrence);
 	tcase_add_test(tc, test_clean_text);
 	tcase_add_test(tc, test_reply_forward);
+	tcase_add_test(tc, test_ics_subdaily_rule);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
