@@ -1020,7 +1020,8 @@ int64_t mapi_ical_alarm_minutes(icalcomponent *alarm)
 	if (!icaltime_is_null_time(tr.time) ||
 	    icaldurationtype_is_bad_duration(tr.duration))
 		return -1;
-	int secs = icaldurationtype_as_int(tr.duration);
+	/* as_int is INT_MIN for -PT2147483648S: negated in 64 bits */
+	int64_t secs = icaldurationtype_as_int(tr.duration);
 	return secs > 0 ? -1 : -secs / 60;
 }
 

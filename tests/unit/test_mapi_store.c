@@ -1279,6 +1279,21 @@ START_TEST(test_ics_subdaily_rule)
 }
 END_TEST
 
+START_TEST(test_ics_alarm_extremes)
+{
+	/* A TRIGGER of 2^31 seconds, which libical reads as INT_MIN. */
+	put_event_ics("alarm-min",
+		      "DTSTART:20261204T150000Z\r\nDTEND:20261204T160000Z\r\n"
+		      "BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:x\r\n"
+		      "TRIGGER:-PT2147483648S\r\nEND:VALARM\r\n");
+	struct sb_testhost_run *x =
+	    call("Appointment", "Load", (const char *[]){"Id=alarm-min", NULL});
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	ck_assert_int_eq(num(x, 0, "Reminder"), 2147483648 / 60);
+	done(x);
+}
+END_TEST
+
 /* The Id of the first message List shows in mailbox's folder. */
 static void first_id(const char *mailbox, const char *folder, char *out,
 		     size_t len)
@@ -1572,6 +1587,7 @@ int main(void)
 	tcase_add_test(tc, test_clean_text);
 	tcase_add_test(tc, test_reply_forward);
 	tcase_add_test(tc, test_ics_subdaily_rule);
+	tcase_add_test(tc, test_ics_alarm_extremes);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
