@@ -16,6 +16,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1068,7 +1069,8 @@ static enum sb_status mtg_update(struct mapi_store *s, struct mapi_mailbox *mb,
 		m.att[i].ps = ICAL_PARTSTAT_NEEDSACTION;
 		m.att[i].resp = INT64_MIN;
 	}
-	m.seq++;
+	if (m.seq < INT_MAX) /* a SEQUENCE another tool wrote */
+		m.seq++;
 	st = store_text(s, mb, &m, &text, true, err);
 unlock:
 	pthread_mutex_unlock(&mb->ics_lock);
@@ -1113,7 +1115,8 @@ static enum sb_status mtg_cancel(struct mapi_store *s, struct mapi_mailbox *mb,
 		/* Written cancelled first: should the rest not happen, the
 		 * organizer's calendar says so. */
 		m.cancelled = true;
-		m.seq++;
+		if (m.seq < INT_MAX)
+			m.seq++;
 		st = store_text(s, mb, &m, &text, true, err);
 	}
 	pthread_mutex_unlock(&mb->ics_lock);

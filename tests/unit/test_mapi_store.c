@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1294,6 +1295,63 @@ START_TEST(test_ics_alarm_extremes)
 }
 END_TEST
 
+/* The SEQUENCE line of alice's calendar file id.ics. */
+static long long file_sequence(const char *id)
+{
+	char path[600], line[256];
+	snprintf(path, sizeof path, "%s/alice@example.test/Calendar/%s.ics",
+		 store, id);
+	FILE *f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	long long seq = LLONG_MIN;
+	while (fgets(line, sizeof line, f))
+		if (strncmp(line, "SEQUENCE:", 9) == 0)
+			seq = strtoll(line + 9, NULL, 10);
+	fclose(f);
+	return seq;
+}
+
+START_TEST(test_ics_sequence_max)
+{
+	/* A SEQUENCE at INT_MAX another tool wrote stays there on Update
+	 * (it was raised past it, written negative). */
+	put_event_ics("seq-max",
+		      "DTSTART:20261204T150000Z\r\nDTEND:20261204T160000Z\r\n"
+		      "SEQUENCE:2147483647\r\n");
+	struct sb_testhost_run *x =
+	    call("Appointment", "Update",
+		 (const char *[]){"Id=seq-max", "Subject=raised", NULL});
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	done(x);
+	ck_assert_int_eq(file_sequence("seq-max"), INT_MAX);
+	/* A meeting's: Update and Cancel. */
+	put_event_ics("mtg-seq-max",
+		      "DTSTART:20261204T150000Z\r\nDTEND:20261204T160000Z\r\n"
+		      "SEQUENCE:2147483647\r\n"
+		      "ORGANIZER:mailto:alice@example.test\r\n"
+		      "ATTENDEE:mailto:bob@example.test\r\n");
+	x = call("Meeting", "Update",
+		 (const char *[]){"Id=mtg-seq-max", "Subject=raised", NULL});
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	done(x);
+	ck_assert_int_eq(file_sequence("mtg-seq-max"), INT_MAX);
+	x = call("Meeting", "Load",
+		 (const char *[]){"Mailbox=bob@example.test", "Id=mtg-seq-max",
+				  NULL});
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	ck_assert_str_eq(str(x, 0, "Subject"), "raised");
+	done(x);
+	x = call("Meeting", "Cancel", (const char *[]){"Id=mtg-seq-max", NULL});
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	done(x);
+	x = call("Meeting", "Load",
+		 (const char *[]){"Mailbox=bob@example.test", "Id=mtg-seq-max",
+				  NULL});
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	done(x);
+}
+END_TEST
+
 /* The Id of the first message List shows in mailbox's folder. */
 static void first_id(const char *mailbox, const char *folder, char *out,
 		     size_t len)
@@ -1588,6 +1646,7 @@ int main(void)
 	tcase_add_test(tc, test_reply_forward);
 	tcase_add_test(tc, test_ics_subdaily_rule);
 	tcase_add_test(tc, test_ics_alarm_extremes);
+	tcase_add_test(tc, test_ics_sequence_max);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
