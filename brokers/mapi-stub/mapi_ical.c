@@ -649,9 +649,31 @@ bool mapi_ical_add_time(icalcomponent *c, icalproperty_kind kind, int64_t epoch,
 			bool is_date, icaltimezone *z, const char *tzid)
 {
 	struct icaltimetype t = mapi_ical_time_in(epoch, is_date, z);
+	/* The first or last hours of the store's years, in a zone where they
+	 * fall in 1600 or 10000: written in UTC, which can be read again. */
+	if (!is_date && z && !fields_ok(&t)) {
+		t = mapi_ical_time_in(epoch, false, NULL);
+		z = NULL;
+	}
+	/* libical 3.0 makes a value of a time after the year 3000 a null
+	 * time (icaltime_is_valid_time), written 00000000T000000: the value
+	 * is read from its text instead, as the parser reads a file's. */
+	char text[32];
+	if (is_date)
+		snprintf(text, sizeof text, "%04d%02d%02d", t.year, t.month,
+			 t.day);
+	else
+		snprintf(text, sizeof text, "%04d%02d%02dT%02d%02d%02d%s",
+			 t.year, t.month, t.day, t.hour, t.minute, t.second,
+			 icaltime_is_utc(t) ? "Z" : "");
+	icalvalue *v = icalvalue_new_from_string(
+	    is_date ? ICAL_DATE_VALUE : ICAL_DATETIME_VALUE, text);
+	if (!v) {
+		icalerror_clear_errno();
+		return false;
+	}
 	icalproperty *p = icalproperty_new(kind);
-	icalproperty_set_value(p, is_date ? icalvalue_new_date(t)
-					  : icalvalue_new_datetime(t));
+	icalproperty_set_value(p, v);
 	if (is_date)
 		icalproperty_add_parameter(
 		    p, icalparameter_new_value(ICAL_VALUE_DATE));

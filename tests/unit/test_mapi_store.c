@@ -1352,6 +1352,64 @@ START_TEST(test_ics_sequence_max)
 }
 END_TEST
 
+START_TEST(test_ics_year_9999_zone)
+{
+	/* The last hours of 9999 in UTC are the year 10000 east of it:
+	 * the item is kept loadable. */
+	const char *a[] = {"Subject=last", "Start=9999-12-31T20:00:00Z",
+			   "End=9999-12-31T21:00:00Z", "TimeZone=Asia/Tokyo",
+			   NULL};
+	struct sb_testhost_run *x = call("Appointment", "Create", a);
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	char idarg[100];
+	snprintf(idarg, sizeof idarg, "Id=%s", str(x, 0, "Id"));
+	done(x);
+	x = call("Appointment", "Load", (const char *[]){idarg, NULL});
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	ck_assert_str_eq(str(x, 0, "Start"), "9999-12-31T20:00:00Z");
+	ck_assert_str_eq(str(x, 0, "End"), "9999-12-31T21:00:00Z");
+	done(x);
+	/* libical writes a time it is given after the year 3000 as
+	 * 00000000T000000: the store writes its text instead. */
+	const char *b[] = {"Subject=far", "Start=5000-06-01T09:00:00Z",
+			   "End=5000-06-01T10:00:00Z",
+			   "Recurrence=FREQ=DAILY;UNTIL=50000603T090000Z",
+			   NULL};
+	x = call("Appointment", "Create", b);
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	snprintf(idarg, sizeof idarg, "Id=%s", str(x, 0, "Id"));
+	done(x);
+	x = call("Appointment", "Load", (const char *[]){idarg, NULL});
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	ck_assert_str_eq(str(x, 0, "Start"), "5000-06-01T09:00:00Z");
+	ck_assert_str_eq(str(x, 0, "End"), "5000-06-01T10:00:00Z");
+	ck_assert_str_eq(str(x, 0, "Recurrence"),
+			 "FREQ=DAILY;UNTIL=50000603T090000Z");
+	done(x);
+	const char *bz[] = {"Subject=far, zoned", "Start=5000-06-01T09:00:00Z",
+			    "End=5000-06-01T10:00:00Z",
+			    "TimeZone=Europe/Berlin", NULL};
+	x = call("Appointment", "Create", bz);
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	snprintf(idarg, sizeof idarg, "Id=%s", str(x, 0, "Id"));
+	done(x);
+	x = call("Appointment", "Load", (const char *[]){idarg, NULL});
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	ck_assert_str_eq(str(x, 0, "Start"), "5000-06-01T09:00:00Z");
+	ck_assert_str_eq(str(x, 0, "TimeZone"), "Europe/Berlin");
+	done(x);
+	const char *t[] = {"Subject=far task", "DueDate=5000-06-01", NULL};
+	x = call("Task", "Create", t);
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	snprintf(idarg, sizeof idarg, "Id=%s", str(x, 0, "Id"));
+	done(x);
+	x = call("Task", "Load", (const char *[]){idarg, NULL});
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	ck_assert_str_eq(str(x, 0, "DueDate"), "5000-06-01");
+	done(x);
+}
+END_TEST
+
 /* The Id of the first message List shows in mailbox's folder. */
 static void first_id(const char *mailbox, const char *folder, char *out,
 		     size_t len)
@@ -1647,6 +1705,7 @@ int main(void)
 	tcase_add_test(tc, test_ics_subdaily_rule);
 	tcase_add_test(tc, test_ics_alarm_extremes);
 	tcase_add_test(tc, test_ics_sequence_max);
+	tcase_add_test(tc, test_ics_year_9999_zone);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
