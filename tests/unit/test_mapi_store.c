@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1410,6 +1411,69 @@ START_TEST(test_ics_year_9999_zone)
 }
 END_TEST
 
+struct race {
+	pthread_barrier_t *start;
+	const char *meth;
+	const char **args;
+	enum sb_status status;
+};
+
+static void *race_run(void *v)
+{
+	struct race *r = v;
+	pthread_barrier_wait(r->start);
+	struct sb_testhost_run *x =
+	    sb_testhost_run(th, "Meeting", r->meth, r->args, NULL);
+	r->status = x ? x->status : SB_ERR_INTERNAL;
+	sb_testhost_run_free(x);
+	return NULL;
+}
+
+START_TEST(test_meeting_decline_race)
+{
+	/* An attendee's Decline and the organizer's Update of the time,
+	 * together: the Decline removes the attendee's copy it read, never
+	 * the new invitation the Update wrote meanwhile (the organizer's
+	 * copy then waits for an answer nobody can give). */
+	for (int i = 0; i < 40; i++) {
+		const char *c[] = {"Subject=race", "Start=2026-12-10T09:00:00Z",
+				   "End=2026-12-10T10:00:00Z",
+				   "RequiredAttendees=bob@example.test", NULL};
+		struct sb_testhost_run *x = call("Meeting", "Create", c);
+		ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+		char idarg[100];
+		snprintf(idarg, sizeof idarg, "Id=%s", str(x, 0, "Id"));
+		done(x);
+		pthread_barrier_t b;
+		pthread_barrier_init(&b, NULL, 2);
+		const char *dec[] = {"Mailbox=bob@example.test", idarg, NULL};
+		const char *upd[] = {idarg, "Start=2026-12-11T09:00:00Z",
+				     "End=2026-12-11T10:00:00Z", NULL};
+		struct race r1 = {&b, "Decline", dec, SB_OK};
+		struct race r2 = {&b, "Update", upd, SB_OK};
+		pthread_t t1, t2;
+		pthread_create(&t1, NULL, race_run, &r1);
+		pthread_create(&t2, NULL, race_run, &r2);
+		pthread_join(t1, NULL);
+		pthread_join(t2, NULL);
+		pthread_barrier_destroy(&b);
+		ck_assert_int_eq(r1.status, SB_OK);
+		ck_assert_int_eq(r2.status, SB_OK);
+		x = call("MeetingAttendee", "List",
+			 (const char *[]){idarg, NULL});
+		ck_assert_uint_eq(sb_testhost_rows(x), 1);
+		bool asked = strcmp(str(x, 0, "ResponseStatus"),
+				    "NoResponseReceived") == 0;
+		done(x);
+		x = sb_testhost_run(th, "Meeting", "Load", dec, NULL);
+		bool copy = x->status == SB_OK;
+		done(x);
+		ck_assert_msg(!asked || copy,
+			      "round %d: asked again, but the copy is gone", i);
+	}
+}
+END_TEST
+
 /* The Id of the first message List shows in mailbox's folder. */
 static void first_id(const char *mailbox, const char *folder, char *out,
 		     size_t len)
@@ -1706,6 +1770,7 @@ int main(void)
 	tcase_add_test(tc, test_ics_alarm_extremes);
 	tcase_add_test(tc, test_ics_sequence_max);
 	tcase_add_test(tc, test_ics_year_9999_zone);
+	tcase_add_test(tc, test_meeting_decline_race);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
