@@ -37,13 +37,34 @@ __attribute__((constructor)) static void mapi_ical_pin(void)
 
 /* ---- limits, before libical ----------------------------------------- */
 
-/* True if the physical line [p, e) starts with name (case-insensitive)
- * followed by ':'. */
-static bool line_is(const char *p, const char *e, const char *name)
+/* The name of the content line starting at p (its first physical line
+ * ends at e, the next starts at next), read as libical reads it: unfolded
+ * (a name may go on into a continuation line) and ending at its first
+ * character that is no letter, digit or '-'.  Its first len - 1 characters
+ * go to name, its length to *n; returns the character after it, '\0' when
+ * the line ends with the name. */
+static char line_name(const char *p, const char *e, const char *next,
+		      const char *end, char *name, size_t len, size_t *n)
 {
-	size_t n = strlen(name);
-	return (size_t)(e - p) > n && strncasecmp(p, name, n) == 0 &&
-	       p[n] == ':';
+	*n = 0;
+	for (;;) {
+		while (p < e && (isalnum((unsigned char)*p) || *p == '-')) {
+			if (*n + 1 < len)
+				name[*n] = *p;
+			(*n)++;
+			p++;
+		}
+		if (p < e)
+			return *p;
+		if (next >= end || (*next != ' ' && *next != '\t'))
+			return '\0';
+		p = next + 1;
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		e = nl ? nl : end;
+		next = nl ? nl + 1 : end;
+		if (e > p && e[-1] == '\r')
+			e--;
+	}
 }
 
 const char *mapi_ical_precheck(const char *text, size_t len)
@@ -68,19 +89,19 @@ const char *mapi_ical_precheck(const char *text, size_t len)
 		}
 		if (++lines > MAPI_ICAL_MAX_LINES)
 			return "too many iCalendar lines";
-		const char *q = p;
-		while (q < e && (isalnum((unsigned char)*q) || *q == '-'))
-			q++;
-		bool continued = next < end && (*next == ' ' || *next == '\t');
-		if (q == p || (q < e && *q != ':' && *q != ';') ||
-		    (q == e && !continued))
+		/* "BEGIN;X=1:VEVENT" and "BEG<CRLF> IN:VEVENT" begin a
+		 * component for libical too. */
+		char name[8];
+		size_t n;
+		char after = line_name(p, e, next, end, name, sizeof name, &n);
+		if (n == 0 || (after != ':' && after != ';'))
 			return "malformed content line";
-		if (line_is(p, e, "BEGIN")) {
+		if (n == 5 && strncasecmp(name, "BEGIN", 5) == 0) {
 			if (++depth > MAPI_ICAL_MAX_DEPTH)
 				return "components nested too deeply";
 			if (++comps > MAPI_ICAL_MAX_COMPS)
 				return "too many iCalendar components";
-		} else if (line_is(p, e, "END")) {
+		} else if (n == 3 && strncasecmp(name, "END", 3) == 0) {
 			if (--depth < 0)
 				return "END without BEGIN";
 		} else if (depth == 0) {

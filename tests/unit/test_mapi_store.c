@@ -860,6 +860,29 @@ START_TEST(test_ical_fold)
 	ck_assert_str_eq(mapi_ical_precheck(big.data, big.len),
 			 "components nested too deeply");
 	sb_buf_free(&big);
+	/* libical begins a component at a BEGIN with parameters, or whose
+	 * name is folded, too: they count. */
+	static const char *const begins[] = {
+	    "BEGIN;X-A=1:X\r\n", "BEG\r\n IN:X\r\n", "B\r\n\tEGIN\r\n :X\r\n"};
+	for (size_t k = 0; k < 3; k++) {
+		sb_buf_init(&big, 0);
+		sb_buf_puts(&big, "BEGIN:VCALENDAR\r\n");
+		for (int i = 0; i < MAPI_ICAL_MAX_DEPTH; i++)
+			sb_buf_puts(&big, begins[k]);
+		ck_assert_msg(mapi_ical_precheck(big.data, big.len) &&
+				  strcmp(mapi_ical_precheck(big.data, big.len),
+					 "components nested too deeply") == 0,
+			      "form %zu", k);
+		sb_buf_free(&big);
+	}
+	ck_assert_str_eq(mapi_ical_precheck("BEGIN:VCALENDAR\r\nEN\r\n D:"
+					    "VCALENDAR\r\nEND:VCALENDAR\r\n",
+					    50),
+			 "END without BEGIN");
+	ck_assert_str_eq(mapi_ical_precheck("BEGIN:VCALENDAR\r\nSUMM\r\n "
+					    "ARY\r\nEND:VCALENDAR\r\n",
+					    44),
+			 "malformed content line");
 	sb_buf_init(&big, 0);
 	sb_buf_puts(&big, "BEGIN:VCALENDAR\r\n");
 	for (int i = 0; i < MAPI_ICAL_MAX_COMPS; i++)
