@@ -597,6 +597,13 @@ static inline bool mapi_overlaps(int64_t start, int64_t end, int64_t ws,
 bool mapi_ical_exdates(icalcomponent *cal, icalcomponent *m, int64_t **out,
 		       size_t *n);
 bool mapi_ical_in_list(const int64_t *v, size_t n, int64_t t);
+/* False for a rule libical 3.0's iterator may walk for hours between two
+ * occurrences: a SECONDLY, MINUTELY or HOURLY one restricted by more than
+ * BYSECOND, BYMINUTE, BYHOUR and plain BYDAY weekdays (its iterator steps
+ * one FREQ at a time up to the year 2582 looking for a match, e.g. for
+ * "FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=30").  Such a series is not
+ * expanded. */
+bool mapi_ical_rule_walkable(const struct icalrecurrencetype *r);
 /* The occurrences of the series whose VEVENT is m in cal that overlap
  * [ws, we): libical's recurrence iterator from DTSTART in the zone of
  * DTSTART (a series keeps its local time across daylight-saving changes),

@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1012,7 +1013,9 @@ static enum sb_status appt_apply(struct appt *a, const struct sb_call *call,
 	int seq = icalcomponent_get_sequence(m);
 	mapi_ical_remove_props(m, ICAL_DTSTAMP_PROPERTY, NULL);
 	mapi_ical_remove_props(m, ICAL_LASTMODIFIED_PROPERTY, NULL);
-	icalcomponent_set_sequence(m, seq > 0 ? seq + 1 : 1);
+	icalcomponent_set_sequence(m, seq <= 0	      ? 1
+				      : seq < INT_MAX ? seq + 1
+						      : INT_MAX);
 	ok = ok &&
 	     mapi_ical_add_time(m, ICAL_DTSTAMP_PROPERTY, t, false, NULL,
 				NULL) &&

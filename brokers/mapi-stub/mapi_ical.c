@@ -37,13 +37,34 @@ __attribute__((constructor)) static void mapi_ical_pin(void)
 
 /* ---- limits, before libical ----------------------------------------- */
 
-/* True if the physical line [p, e) starts with name (case-insensitive)
- * followed by ':'. */
-static bool line_is(const char *p, const char *e, const char *name)
+/* The name of the content line starting at p (its first physical line
+ * ends at e, the next starts at next), read as libical reads it: unfolded
+ * (a name may go on into a continuation line) and ending at its first
+ * character that is no letter, digit or '-'.  Its first len - 1 characters
+ * go to name, its length to *n; returns the character after it, '\0' when
+ * the line ends with the name. */
+static char line_name(const char *p, const char *e, const char *next,
+		      const char *end, char *name, size_t len, size_t *n)
 {
-	size_t n = strlen(name);
-	return (size_t)(e - p) > n && strncasecmp(p, name, n) == 0 &&
-	       p[n] == ':';
+	*n = 0;
+	for (;;) {
+		while (p < e && (isalnum((unsigned char)*p) || *p == '-')) {
+			if (*n + 1 < len)
+				name[*n] = *p;
+			(*n)++;
+			p++;
+		}
+		if (p < e)
+			return *p;
+		if (next >= end || (*next != ' ' && *next != '\t'))
+			return '\0';
+		p = next + 1;
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		e = nl ? nl : end;
+		next = nl ? nl + 1 : end;
+		if (e > p && e[-1] == '\r')
+			e--;
+	}
 }
 
 const char *mapi_ical_precheck(const char *text, size_t len)
@@ -68,19 +89,19 @@ const char *mapi_ical_precheck(const char *text, size_t len)
 		}
 		if (++lines > MAPI_ICAL_MAX_LINES)
 			return "too many iCalendar lines";
-		const char *q = p;
-		while (q < e && (isalnum((unsigned char)*q) || *q == '-'))
-			q++;
-		bool continued = next < end && (*next == ' ' || *next == '\t');
-		if (q == p || (q < e && *q != ':' && *q != ';') ||
-		    (q == e && !continued))
+		/* "BEGIN;X=1:VEVENT" and "BEG<CRLF> IN:VEVENT" begin a
+		 * component for libical too. */
+		char name[8];
+		size_t n;
+		char after = line_name(p, e, next, end, name, sizeof name, &n);
+		if (n == 0 || (after != ':' && after != ';'))
 			return "malformed content line";
-		if (line_is(p, e, "BEGIN")) {
+		if (n == 5 && strncasecmp(name, "BEGIN", 5) == 0) {
 			if (++depth > MAPI_ICAL_MAX_DEPTH)
 				return "components nested too deeply";
 			if (++comps > MAPI_ICAL_MAX_COMPS)
 				return "too many iCalendar components";
-		} else if (line_is(p, e, "END")) {
+		} else if (n == 3 && strncasecmp(name, "END", 3) == 0) {
 			if (--depth < 0)
 				return "END without BEGIN";
 		} else if (depth == 0) {
@@ -649,9 +670,31 @@ bool mapi_ical_add_time(icalcomponent *c, icalproperty_kind kind, int64_t epoch,
 			bool is_date, icaltimezone *z, const char *tzid)
 {
 	struct icaltimetype t = mapi_ical_time_in(epoch, is_date, z);
+	/* The first or last hours of the store's years, in a zone where they
+	 * fall in 1600 or 10000: written in UTC, which can be read again. */
+	if (!is_date && z && !fields_ok(&t)) {
+		t = mapi_ical_time_in(epoch, false, NULL);
+		z = NULL;
+	}
+	/* libical 3.0 makes a value of a time after the year 3000 a null
+	 * time (icaltime_is_valid_time), written 00000000T000000: the value
+	 * is read from its text instead, as the parser reads a file's. */
+	char text[32];
+	if (is_date)
+		snprintf(text, sizeof text, "%04d%02d%02d", t.year, t.month,
+			 t.day);
+	else
+		snprintf(text, sizeof text, "%04d%02d%02dT%02d%02d%02d%s",
+			 t.year, t.month, t.day, t.hour, t.minute, t.second,
+			 icaltime_is_utc(t) ? "Z" : "");
+	icalvalue *v = icalvalue_new_from_string(
+	    is_date ? ICAL_DATE_VALUE : ICAL_DATETIME_VALUE, text);
+	if (!v) {
+		icalerror_clear_errno();
+		return false;
+	}
 	icalproperty *p = icalproperty_new(kind);
-	icalproperty_set_value(p, is_date ? icalvalue_new_date(t)
-					  : icalvalue_new_datetime(t));
+	icalproperty_set_value(p, v);
 	if (is_date)
 		icalproperty_add_parameter(
 		    p, icalparameter_new_value(ICAL_VALUE_DATE));
@@ -919,6 +962,26 @@ bool mapi_ical_in_list(const int64_t *v, size_t n, int64_t t)
 	return false;
 }
 
+bool mapi_ical_rule_walkable(const struct icalrecurrencetype *r)
+{
+	if (r->freq != ICAL_SECONDLY_RECURRENCE &&
+	    r->freq != ICAL_MINUTELY_RECURRENCE &&
+	    r->freq != ICAL_HOURLY_RECURRENCE)
+		return true;
+	if (r->by_month_day[0] != ICAL_RECURRENCE_ARRAY_MAX ||
+	    r->by_year_day[0] != ICAL_RECURRENCE_ARRAY_MAX ||
+	    r->by_week_no[0] != ICAL_RECURRENCE_ARRAY_MAX ||
+	    r->by_month[0] != ICAL_RECURRENCE_ARRAY_MAX ||
+	    r->by_set_pos[0] != ICAL_RECURRENCE_ARRAY_MAX)
+		return false;
+	for (int i = 0;
+	     i < ICAL_BY_DAY_SIZE && r->by_day[i] != ICAL_RECURRENCE_ARRAY_MAX;
+	     i++)
+		if (icalrecurrencetype_day_position(r->by_day[i]) != 0)
+			return false;
+	return true;
+}
+
 bool mapi_ical_occurrences(icalcomponent *cal, icalcomponent *m, int64_t first,
 			   int64_t dur, int64_t ws, int64_t we,
 			   const int64_t *skip, size_t n_skip,
@@ -933,7 +996,8 @@ bool mapi_ical_occurrences(icalcomponent *cal, icalcomponent *m, int64_t first,
 	struct icalrecurrencetype rule;
 	if (rp)
 		rule = icalproperty_get_rrule(rp);
-	if (!rp || !dp || rule.freq == ICAL_NO_RECURRENCE)
+	if (!rp || !dp || rule.freq == ICAL_NO_RECURRENCE ||
+	    !mapi_ical_rule_walkable(&rule))
 		return !mapi_overlaps(first, first + dur, ws, we) ||
 		       fn(ctx, first, first + dur);
 	struct icaltimetype t0 = icalproperty_get_dtstart(dp);
@@ -999,7 +1063,8 @@ int64_t mapi_ical_alarm_minutes(icalcomponent *alarm)
 	if (!icaltime_is_null_time(tr.time) ||
 	    icaldurationtype_is_bad_duration(tr.duration))
 		return -1;
-	int secs = icaldurationtype_as_int(tr.duration);
+	/* as_int is INT_MIN for -PT2147483648S: negated in 64 bits */
+	int64_t secs = icaldurationtype_as_int(tr.duration);
 	return secs > 0 ? -1 : -secs / 60;
 }
 

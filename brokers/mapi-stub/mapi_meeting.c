@@ -16,6 +16,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1068,7 +1069,8 @@ static enum sb_status mtg_update(struct mapi_store *s, struct mapi_mailbox *mb,
 		m.att[i].ps = ICAL_PARTSTAT_NEEDSACTION;
 		m.att[i].resp = INT64_MIN;
 	}
-	m.seq++;
+	if (m.seq < INT_MAX) /* a SEQUENCE another tool wrote */
+		m.seq++;
 	st = store_text(s, mb, &m, &text, true, err);
 unlock:
 	pthread_mutex_unlock(&mb->ics_lock);
@@ -1113,7 +1115,8 @@ static enum sb_status mtg_cancel(struct mapi_store *s, struct mapi_mailbox *mb,
 		/* Written cancelled first: should the rest not happen, the
 		 * organizer's calendar says so. */
 		m.cancelled = true;
-		m.seq++;
+		if (m.seq < INT_MAX)
+			m.seq++;
 		st = store_text(s, mb, &m, &text, true, err);
 	}
 	pthread_mutex_unlock(&mb->ics_lock);
@@ -1216,12 +1219,15 @@ static enum sb_status mtg_respond(struct mapi_store *s, struct mapi_mailbox *mb,
 	const char *to[1] = {m.organizer};
 	send_itip(s, mb, &m, "REPLY", prefix, mb->address, to, 1, NULL);
 	if (ps == ICAL_PARTSTAT_DECLINED) {
-		/* Declined: out of the attendee's calendar, as Exchange. */
+		/* Declined: out of the attendee's calendar, as Exchange.  Only
+		 * the version answered: a newer one an Update wrote since the
+		 * lock was let go (CONFLICT) stays. */
 		struct sb_error e2;
 		sb_error_clear(&e2);
-		if (mapi_ics_delete(mb, MAPI_CALENDAR, m.id, "meeting", &e2) !=
-			SB_OK &&
-		    e2.status != SB_ERR_NOT_FOUND)
+		if (mapi_ics_delete_if(mb, MAPI_CALENDAR, m.id, "meeting", m.ck,
+				       &e2) != SB_OK &&
+		    e2.status != SB_ERR_NOT_FOUND &&
+		    e2.status != SB_ERR_CONFLICT)
 			s->host->log(s->host, SB_LOG_ERROR,
 				     "meeting %s: declined, not removed: %s",
 				     m.id, e2.message);

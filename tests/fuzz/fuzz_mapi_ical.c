@@ -91,7 +91,8 @@ static void check_component(icalcomponent *cal, icalcomponent *c)
 		return;
 	struct icalrecurrencetype rule = icalproperty_get_rrule(rp);
 	struct icaltimetype t0 = icalproperty_get_dtstart(dp);
-	if (rule.freq == ICAL_NO_RECURRENCE || icaltime_is_null_time(t0))
+	if (rule.freq == ICAL_NO_RECURRENCE || icaltime_is_null_time(t0) ||
+	    !mapi_ical_rule_walkable(&rule))
 		return;
 	icaltimezone *z = NULL;
 	if (!t0.is_date && !icaltime_is_utc(t0))

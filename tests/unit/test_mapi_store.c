@@ -7,6 +7,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
+#include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -858,6 +860,29 @@ START_TEST(test_ical_fold)
 	ck_assert_str_eq(mapi_ical_precheck(big.data, big.len),
 			 "components nested too deeply");
 	sb_buf_free(&big);
+	/* libical begins a component at a BEGIN with parameters, or whose
+	 * name is folded, too: they count. */
+	static const char *const begins[] = {
+	    "BEGIN;X-A=1:X\r\n", "BEG\r\n IN:X\r\n", "B\r\n\tEGIN\r\n :X\r\n"};
+	for (size_t k = 0; k < 3; k++) {
+		sb_buf_init(&big, 0);
+		sb_buf_puts(&big, "BEGIN:VCALENDAR\r\n");
+		for (int i = 0; i < MAPI_ICAL_MAX_DEPTH; i++)
+			sb_buf_puts(&big, begins[k]);
+		ck_assert_msg(mapi_ical_precheck(big.data, big.len) &&
+				  strcmp(mapi_ical_precheck(big.data, big.len),
+					 "components nested too deeply") == 0,
+			      "form %zu", k);
+		sb_buf_free(&big);
+	}
+	ck_assert_str_eq(mapi_ical_precheck("BEGIN:VCALENDAR\r\nEN\r\n D:"
+					    "VCALENDAR\r\nEND:VCALENDAR\r\n",
+					    50),
+			 "END without BEGIN");
+	ck_assert_str_eq(mapi_ical_precheck("BEGIN:VCALENDAR\r\nSUMM\r\n "
+					    "ARY\r\nEND:VCALENDAR\r\n",
+					    44),
+			 "malformed content line");
 	sb_buf_init(&big, 0);
 	sb_buf_puts(&big, "BEGIN:VCALENDAR\r\n");
 	for (int i = 0; i < MAPI_ICAL_MAX_COMPS; i++)
@@ -1221,6 +1246,257 @@ START_TEST(test_ics_change_key_and_recurrence)
 }
 END_TEST
 
+/* Write alice's calendar file id.ics: a VEVENT with the given content
+ * lines (each ending in CRLF) after its UID. */
+static void put_event_ics(const char *id, const char *lines)
+{
+	char path[600];
+	snprintf(path, sizeof path, "%s/alice@example.test/Calendar/%s.ics",
+		 store, id);
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f,
+		"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//other//EN\r\n"
+		"BEGIN:VEVENT\r\nUID:%s\r\n%sEND:VEVENT\r\nEND:VCALENDAR\r\n",
+		id, lines);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+START_TEST(test_ics_subdaily_rule)
+{
+	/* libical's iterator walks a sub-daily rule one step at a time up
+	 * to the year 2582 for a match that never comes: such a series is
+	 * shown once, at its start, not expanded (the test's timeout
+	 * otherwise). */
+	static const char *const rules[] = {
+	    "FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=30", "FREQ=MINUTELY;BYDAY=-1MO",
+	    "FREQ=HOURLY;BYYEARDAY=366;BYMONTH=1"};
+	for (size_t i = 0; i < 3; i++) {
+		char id[32], lines[300];
+		snprintf(id, sizeof id, "subdaily-%zu", i);
+		snprintf(
+		    lines, sizeof lines,
+		    "DTSTART:20261204T150000Z\r\nDTEND:20261204T160000Z\r\n"
+		    "SUMMARY:never\r\nRRULE:%s\r\n",
+		    rules[i]);
+		put_event_ics(id, lines);
+	}
+	/* A sub-daily rule with plain restrictions is still expanded. */
+	put_event_ics("subdaily-ok",
+		      "DTSTART:20261204T150000Z\r\nDTEND:20261204T150100Z\r\n"
+		      "SUMMARY:hourly\r\nRRULE:FREQ=HOURLY;BYHOUR=15,16;"
+		      "BYDAY=FR;COUNT=4\r\n");
+	const char *win[] = {"WindowStart=2026-12-01T00:00:00Z",
+			     "WindowEnd=2027-01-01T00:00:00Z", "PageSize=100",
+			     NULL};
+	struct sb_testhost_run *x = call("Appointment", "List", win);
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	ck_assert_uint_eq(sb_testhost_rows(x), 3 + 4);
+	size_t hourly = 0;
+	for (size_t i = 0; i < sb_testhost_rows(x); i++)
+		if (strcmp(str(x, i, "Subject"), "hourly") == 0)
+			hourly++;
+		else
+			ck_assert_str_eq(str(x, i, "Start"),
+					 "2026-12-04T15:00:00Z");
+	ck_assert_uint_eq(hourly, 4);
+	done(x);
+}
+END_TEST
+
+START_TEST(test_ics_alarm_extremes)
+{
+	/* A TRIGGER of 2^31 seconds, which libical reads as INT_MIN. */
+	put_event_ics("alarm-min",
+		      "DTSTART:20261204T150000Z\r\nDTEND:20261204T160000Z\r\n"
+		      "BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:x\r\n"
+		      "TRIGGER:-PT2147483648S\r\nEND:VALARM\r\n");
+	struct sb_testhost_run *x =
+	    call("Appointment", "Load", (const char *[]){"Id=alarm-min", NULL});
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	ck_assert_int_eq(num(x, 0, "Reminder"), 2147483648 / 60);
+	done(x);
+}
+END_TEST
+
+/* The SEQUENCE line of alice's calendar file id.ics. */
+static long long file_sequence(const char *id)
+{
+	char path[600], line[256];
+	snprintf(path, sizeof path, "%s/alice@example.test/Calendar/%s.ics",
+		 store, id);
+	FILE *f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	long long seq = LLONG_MIN;
+	while (fgets(line, sizeof line, f))
+		if (strncmp(line, "SEQUENCE:", 9) == 0)
+			seq = strtoll(line + 9, NULL, 10);
+	fclose(f);
+	return seq;
+}
+
+START_TEST(test_ics_sequence_max)
+{
+	/* A SEQUENCE at INT_MAX another tool wrote stays there on Update
+	 * (it was raised past it, written negative). */
+	put_event_ics("seq-max",
+		      "DTSTART:20261204T150000Z\r\nDTEND:20261204T160000Z\r\n"
+		      "SEQUENCE:2147483647\r\n");
+	struct sb_testhost_run *x =
+	    call("Appointment", "Update",
+		 (const char *[]){"Id=seq-max", "Subject=raised", NULL});
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	done(x);
+	ck_assert_int_eq(file_sequence("seq-max"), INT_MAX);
+	/* A meeting's: Update and Cancel. */
+	put_event_ics("mtg-seq-max",
+		      "DTSTART:20261204T150000Z\r\nDTEND:20261204T160000Z\r\n"
+		      "SEQUENCE:2147483647\r\n"
+		      "ORGANIZER:mailto:alice@example.test\r\n"
+		      "ATTENDEE:mailto:bob@example.test\r\n");
+	x = call("Meeting", "Update",
+		 (const char *[]){"Id=mtg-seq-max", "Subject=raised", NULL});
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	done(x);
+	ck_assert_int_eq(file_sequence("mtg-seq-max"), INT_MAX);
+	x = call("Meeting", "Load",
+		 (const char *[]){"Mailbox=bob@example.test", "Id=mtg-seq-max",
+				  NULL});
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	ck_assert_str_eq(str(x, 0, "Subject"), "raised");
+	done(x);
+	x = call("Meeting", "Cancel", (const char *[]){"Id=mtg-seq-max", NULL});
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	done(x);
+	x = call("Meeting", "Load",
+		 (const char *[]){"Mailbox=bob@example.test", "Id=mtg-seq-max",
+				  NULL});
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	done(x);
+}
+END_TEST
+
+START_TEST(test_ics_year_9999_zone)
+{
+	/* The last hours of 9999 in UTC are the year 10000 east of it:
+	 * the item is kept loadable. */
+	const char *a[] = {"Subject=last", "Start=9999-12-31T20:00:00Z",
+			   "End=9999-12-31T21:00:00Z", "TimeZone=Asia/Tokyo",
+			   NULL};
+	struct sb_testhost_run *x = call("Appointment", "Create", a);
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	char idarg[100];
+	snprintf(idarg, sizeof idarg, "Id=%s", str(x, 0, "Id"));
+	done(x);
+	x = call("Appointment", "Load", (const char *[]){idarg, NULL});
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	ck_assert_str_eq(str(x, 0, "Start"), "9999-12-31T20:00:00Z");
+	ck_assert_str_eq(str(x, 0, "End"), "9999-12-31T21:00:00Z");
+	done(x);
+	/* libical writes a time it is given after the year 3000 as
+	 * 00000000T000000: the store writes its text instead. */
+	const char *b[] = {"Subject=far", "Start=5000-06-01T09:00:00Z",
+			   "End=5000-06-01T10:00:00Z",
+			   "Recurrence=FREQ=DAILY;UNTIL=50000603T090000Z",
+			   NULL};
+	x = call("Appointment", "Create", b);
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	snprintf(idarg, sizeof idarg, "Id=%s", str(x, 0, "Id"));
+	done(x);
+	x = call("Appointment", "Load", (const char *[]){idarg, NULL});
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	ck_assert_str_eq(str(x, 0, "Start"), "5000-06-01T09:00:00Z");
+	ck_assert_str_eq(str(x, 0, "End"), "5000-06-01T10:00:00Z");
+	ck_assert_str_eq(str(x, 0, "Recurrence"),
+			 "FREQ=DAILY;UNTIL=50000603T090000Z");
+	done(x);
+	const char *bz[] = {"Subject=far, zoned", "Start=5000-06-01T09:00:00Z",
+			    "End=5000-06-01T10:00:00Z",
+			    "TimeZone=Europe/Berlin", NULL};
+	x = call("Appointment", "Create", bz);
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	snprintf(idarg, sizeof idarg, "Id=%s", str(x, 0, "Id"));
+	done(x);
+	x = call("Appointment", "Load", (const char *[]){idarg, NULL});
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	ck_assert_str_eq(str(x, 0, "Start"), "5000-06-01T09:00:00Z");
+	ck_assert_str_eq(str(x, 0, "TimeZone"), "Europe/Berlin");
+	done(x);
+	const char *t[] = {"Subject=far task", "DueDate=5000-06-01", NULL};
+	x = call("Task", "Create", t);
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	snprintf(idarg, sizeof idarg, "Id=%s", str(x, 0, "Id"));
+	done(x);
+	x = call("Task", "Load", (const char *[]){idarg, NULL});
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	ck_assert_str_eq(str(x, 0, "DueDate"), "5000-06-01");
+	done(x);
+}
+END_TEST
+
+struct race {
+	pthread_barrier_t *start;
+	const char *meth;
+	const char **args;
+	enum sb_status status;
+};
+
+static void *race_run(void *v)
+{
+	struct race *r = v;
+	pthread_barrier_wait(r->start);
+	struct sb_testhost_run *x =
+	    sb_testhost_run(th, "Meeting", r->meth, r->args, NULL);
+	r->status = x ? x->status : SB_ERR_INTERNAL;
+	sb_testhost_run_free(x);
+	return NULL;
+}
+
+START_TEST(test_meeting_decline_race)
+{
+	/* An attendee's Decline and the organizer's Update of the time,
+	 * together: the Decline removes the attendee's copy it read, never
+	 * the new invitation the Update wrote meanwhile (the organizer's
+	 * copy then waits for an answer nobody can give). */
+	for (int i = 0; i < 40; i++) {
+		const char *c[] = {"Subject=race", "Start=2026-12-10T09:00:00Z",
+				   "End=2026-12-10T10:00:00Z",
+				   "RequiredAttendees=bob@example.test", NULL};
+		struct sb_testhost_run *x = call("Meeting", "Create", c);
+		ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+		char idarg[100];
+		snprintf(idarg, sizeof idarg, "Id=%s", str(x, 0, "Id"));
+		done(x);
+		pthread_barrier_t b;
+		pthread_barrier_init(&b, NULL, 2);
+		const char *dec[] = {"Mailbox=bob@example.test", idarg, NULL};
+		const char *upd[] = {idarg, "Start=2026-12-11T09:00:00Z",
+				     "End=2026-12-11T10:00:00Z", NULL};
+		struct race r1 = {&b, "Decline", dec, SB_OK};
+		struct race r2 = {&b, "Update", upd, SB_OK};
+		pthread_t t1, t2;
+		pthread_create(&t1, NULL, race_run, &r1);
+		pthread_create(&t2, NULL, race_run, &r2);
+		pthread_join(t1, NULL);
+		pthread_join(t2, NULL);
+		pthread_barrier_destroy(&b);
+		ck_assert_int_eq(r1.status, SB_OK);
+		ck_assert_int_eq(r2.status, SB_OK);
+		x = call("MeetingAttendee", "List",
+			 (const char *[]){idarg, NULL});
+		ck_assert_uint_eq(sb_testhost_rows(x), 1);
+		bool asked = strcmp(str(x, 0, "ResponseStatus"),
+				    "NoResponseReceived") == 0;
+		done(x);
+		x = sb_testhost_run(th, "Meeting", "Load", dec, NULL);
+		bool copy = x->status == SB_OK;
+		done(x);
+		ck_assert_msg(!asked || copy,
+			      "round %d: asked again, but the copy is gone", i);
+	}
+}
+END_TEST
+
 /* The Id of the first message List shows in mailbox's folder. */
 static void first_id(const char *mailbox, const char *folder, char *out,
 		     size_t len)
@@ -1513,6 +1789,11 @@ int main(void)
 	tcase_add_test(tc, test_ics_change_key_and_recurrence);
 	tcase_add_test(tc, test_clean_text);
 	tcase_add_test(tc, test_reply_forward);
+	tcase_add_test(tc, test_ics_subdaily_rule);
+	tcase_add_test(tc, test_ics_alarm_extremes);
+	tcase_add_test(tc, test_ics_sequence_max);
+	tcase_add_test(tc, test_ics_year_9999_zone);
+	tcase_add_test(tc, test_meeting_decline_race);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
