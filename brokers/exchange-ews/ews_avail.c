@@ -243,6 +243,15 @@ static enum sb_status view_rows(struct rows *rs, const xmlNode *view, size_t mb,
 			    !answer_time(ev, "EndTime", &row.end) ||
 			    row.kind < 0 || row.end < row.start)
 				continue;
+			/* the window's part only; one wholly outside (or
+			 * ending where the window starts) is left out */
+			if (row.start >= end || row.end < start ||
+			    (row.end == start && row.start < start))
+				continue;
+			if (row.start < start)
+				row.start = start;
+			if (row.end > end)
+				row.end = end;
 			enum sb_status st = rows_add(rs, &row, err);
 			if (st != SB_OK)
 				return st;
@@ -410,13 +419,20 @@ static enum sb_status availability_list(void *state, const struct sb_call *call,
 			st = rows_add(&rs, &row, err);
 			continue;
 		}
+		xmlNode *view =
+		    sb_xml_child(fb, SB_NS_EWS_MESSAGES, "FreeBusyView");
 		if (msg)
 			st = ews_message_status(msg, err);
+		/* without its message or view, a mailbox is not free: a
+		 * malformed answer */
+		if (st == SB_OK && (!msg || !view))
+			st = sb_error_set(
+			    err, SB_ERR_UPSTREAM, "invalid_response",
+			    "EWS answered the free/busy of %s without %s",
+			    sb_call_str_at(call, "Mailboxes", k),
+			    msg ? "FreeBusyView" : "ResponseMessage");
 		if (st == SB_OK)
-			st = view_rows(&rs,
-				       sb_xml_child(fb, SB_NS_EWS_MESSAGES,
-						    "FreeBusyView"),
-				       k, start, end, interval, err);
+			st = view_rows(&rs, view, k, start, end, interval, err);
 	}
 	if (st == SB_OK && k != n)
 		st = sb_error_set(err, SB_ERR_UPSTREAM, "invalid_response",

@@ -276,6 +276,52 @@ def availability_tests(d, ews):
     st, b = d.call("ews/Availability.List", small)
     c.eq((st, err(b).get("code")), (502, "ErrorFreeBusyGenerationFailed"),
          "Availability.List: another error of a mailbox fails the call")
+    # a mailbox's answer without its message or its view is no free
+    # mailbox: the call fails naming it
+    ok_msg = ("<m:ResponseMessage ResponseClass=\"Success\"><m:ResponseCode>"
+              "NoError</m:ResponseCode></m:ResponseMessage>")
+    no_view = ("<m:FreeBusyView><t:FreeBusyViewType>FreeBusy"
+               "</t:FreeBusyViewType></m:FreeBusyView>")
+    for what, parts in [("ResponseMessage", no_view),
+                        ("FreeBusyView", ok_msg)]:
+        ews.ok("inject", {
+            "operation": "GetUserAvailabilityRequest", "raw_status": 200,
+            "raw": ews_server.envelope(
+                "<m:GetUserAvailabilityResponse><m:FreeBusyResponseArray>"
+                "<m:FreeBusyResponse>%s</m:FreeBusyResponse>"
+                "</m:FreeBusyResponseArray>"
+                "</m:GetUserAvailabilityResponse>" % parts)})
+        st, b = d.call("ews/Availability.List", small)
+        c.ok(st == 502 and err(b).get("code") == "invalid_response" and
+             BOB in err(b).get("message", "") and
+             what in err(b).get("message", ""),
+             "Availability.List: a mailbox's answer without %s is 502 "
+             "naming the mailbox" % what, (st, b))
+    # events reaching out of the window are clipped to it; one wholly
+    # outside is left out
+    ews.ok("inject", {
+        "operation": "GetUserAvailabilityRequest", "raw_status": 200,
+        "raw": ews_server.envelope(
+            "<m:GetUserAvailabilityResponse><m:FreeBusyResponseArray>"
+            "<m:FreeBusyResponse>%s<m:FreeBusyView><t:FreeBusyViewType>"
+            "FreeBusy</t:FreeBusyViewType><t:CalendarEventArray>%s"
+            "</t:CalendarEventArray></m:FreeBusyView></m:FreeBusyResponse>"
+            "</m:FreeBusyResponseArray></m:GetUserAvailabilityResponse>" % (
+                ok_msg, "".join(
+                    "<t:CalendarEvent><t:StartTime>%sT%s:00</t:StartTime>"
+                    "<t:EndTime>%sT%s:00</t:EndTime><t:BusyType>%s"
+                    "</t:BusyType></t:CalendarEvent>" % (DAY, a, DAY, e, t)
+                    for a, e, t in [("06:00", "07:00", "Busy"),
+                                    ("07:00", "09:00", "OOF"),
+                                    ("10:00", "11:00", "Busy"),
+                                    ("11:30", "13:00", "Tentative"),
+                                    ("12:00", "13:00", "Busy")])))})
+    st, b = d.call("ews/Availability.List", small)
+    c.eq((st, [(r["Start"], r["End"], r["BusyType"]) for r in rows(b)]),
+         (200, [(z("08:00"), z("09:00"), "OOF"),
+                (z("10:00"), z("11:00"), "Busy"),
+                (z("11:30"), z("12:00"), "Tentative")]),
+         "Availability.List: periods clipped to the window")
     # Mailbox: impersonation, or 405 without it
     st, b = d.call("imp/Availability.List", dict(small, Mailbox=BOB))
     c.eq((st, len(rows(b))), (200, 1),
