@@ -658,14 +658,10 @@ static enum sb_status suggestion_list(void *state, const struct sb_call *call,
 			char q[32] = "";
 			ews_child_text(s, "SuggestionQuality", q, sizeof(q));
 			row.kind = choice_of(qualities, q);
+			/* one odd suggestion never fails the List */
 			if (!answer_time(s, "MeetingTime", &row.start) ||
-			    row.kind < 0) {
-				st = sb_error_set(
-				    err, SB_ERR_UPSTREAM, "invalid_response",
-				    "EWS answered a suggestion without a "
-				    "valid MeetingTime or SuggestionQuality");
-				break;
-			}
+			    row.kind < 0)
+				continue;
 			row.end = row.start + duration * 60;
 			row.conflicts = conflicts_of(s);
 			if (row.start < start || row.end > end)

@@ -587,6 +587,24 @@ def exchange_answers(d, ews):
                     "WindowEnd": "2030-03-16T00:00:00Z"})
     c.eq((st, [r["ConflictCount"] for r in rows(b)][:1]), (200, [3]),
          "suggestions: a group count beyond xs:int is left out")
+    # a suggestion with an unreadable MeetingTime or SuggestionQuality is
+    # left out; the others still come
+    odd = sample("getuseravailability-suggestions.response.xml").replace(
+        "<MeetingTime>2030-03-14T08:00:00</MeetingTime>",
+        "<MeetingTime>not a time</MeetingTime>").replace(
+        "<SuggestionQuality>Good</SuggestionQuality>",
+        "<SuggestionQuality>Splendid</SuggestionQuality>")
+    c.ok("not a time" in odd and "Splendid" in odd,
+         "the answer with odd suggestions built")
+    ews.ok("inject", {"operation": "GetUserAvailabilityRequest",
+                      "raw_status": 200, "raw": odd})
+    st, b = d.call("ews/MeetingTimeSuggestion.List",
+                   {"Attendees": [BOB, ALICE, ROOM_A], "Duration": 60,
+                    "WindowStart": "2030-03-14T00:00:00Z",
+                    "WindowEnd": "2030-03-16T00:00:00Z"})
+    c.eq((st, [(r["Start"], r["Quality"]) for r in rows(b)]),
+         (200, [("2030-03-15T09:00:00Z", "Excellent")]),
+         "suggestions: an odd suggestion is left out, the List answers")
 
 
 with MockEWS(["--auth", "basic", "--lifetime", "600",
