@@ -1190,6 +1190,11 @@ enum sb_status ews_cal_list(void *state, const struct sb_call *call,
 		return st;
 	}
 	xmlNode *root = sb_xml_child(msg, SB_NS_EWS_MESSAGES, "RootFolder");
+	if (!root) {
+		ews_op_free(&op);
+		return sb_error_set(err, SB_ERR_UPSTREAM, "invalid_response",
+				    "EWS answered FindItem without RootFolder");
+	}
 	const char *last =
 	    root ? sb_xml_attr(root, NULL, "IncludesLastItemInRange") : NULL;
 	bool more = last && strcmp(last, "true") != 0 && strcmp(last, "1");

@@ -776,6 +776,9 @@ static enum sb_status find_page(struct ews_op *op, unsigned want, size_t size,
 	if (st != SB_OK)
 		return st;
 	xmlNode *root = sb_xml_child(msg, SB_NS_EWS_MESSAGES, "RootFolder");
+	if (!root)
+		return sb_error_set(err, SB_ERR_UPSTREAM, "invalid_response",
+				    "EWS answered FindItem without RootFolder");
 	const char *last =
 	    root ? sb_xml_attr(root, NULL, "IncludesLastItemInRange") : NULL;
 	*more = last && strcmp(last, "false") == 0;

@@ -681,6 +681,28 @@ try:
         st, b = d.call("ews/Appointment.Load", {"Id": "AAMkLast"})
         c.eq((st, err(b).get("category")), (502, "upstream_error"),
              "Load: an all-day item on the last day of 9999 is 502")
+        # a FindItem success without RootFolder is a malformed answer,
+        # not an empty folder
+        no_root = (
+            '<?xml version="1.0" encoding="utf-8"?><s:Envelope '
+            'xmlns:s="http://schemas.xmlsoap.org/soap/envelope/">'
+            '<s:Body><m:FindItemResponse xmlns:m="http://schemas.'
+            'microsoft.com/exchange/services/2006/messages">'
+            '<m:ResponseMessages><m:FindItemResponseMessage '
+            'ResponseClass="Success"><m:ResponseCode>NoError'
+            '</m:ResponseCode></m:FindItemResponseMessage>'
+            '</m:ResponseMessages></m:FindItemResponse></s:Body>'
+            '</s:Envelope>')
+        mock.ctl("/_mock/inject", {"operation": "FindItem", "count": 1,
+                                   "raw_status": 200, "raw": no_root})
+        st, b = d.call("ews/Appointment.List", {})
+        c.eq((st, b.get("error", {}).get("code")), (502, "invalid_response"),
+             "Appointment.List: FindItem without RootFolder is 502 invalid_response")
+        mock.ctl("/_mock/inject", {"operation": "FindItem", "count": 1,
+                                   "raw_status": 200, "raw": no_root})
+        st, b = d.call("ews/Meeting.List", {})
+        c.eq((st, b.get("error", {}).get("code")), (502, "invalid_response"),
+             "Meeting.List: FindItem without RootFolder is 502 invalid_response")
 
         s = mock.stats()
         c.eq(s.get("violations"), [], "no schema violation at the mock")

@@ -359,6 +359,23 @@ try:
         c.eq((st, [x.get("Subject") for x in rows(b)]),
              (200, ["second", "first"]),
              "List past a page of entries without an ItemId")
+        # a FindItem success without RootFolder is a malformed answer,
+        # not an empty folder
+        no_root = (
+            '<?xml version="1.0" encoding="utf-8"?><s:Envelope '
+            'xmlns:s="http://schemas.xmlsoap.org/soap/envelope/">'
+            '<s:Body><m:FindItemResponse xmlns:m="http://schemas.'
+            'microsoft.com/exchange/services/2006/messages">'
+            '<m:ResponseMessages><m:FindItemResponseMessage '
+            'ResponseClass="Success"><m:ResponseCode>NoError'
+            '</m:ResponseCode></m:FindItemResponseMessage>'
+            '</m:ResponseMessages></m:FindItemResponse></s:Body>'
+            '</s:Envelope>')
+        mock.ctl("/_mock/inject", {"operation": "FindItem", "count": 1,
+                                   "raw_status": 200, "raw": no_root})
+        st, b = d.call("ews/Email.List", {"Folder": "inbox"})
+        c.eq((st, b.get("error", {}).get("code")), (502, "invalid_response"),
+             "Email.List: FindItem without RootFolder is 502 invalid_response")
         st, b = d.call("ews/Email.List", {"Folder": "no such folder"})
         c.eq(st, 404, "List: unknown folder is 404")
 

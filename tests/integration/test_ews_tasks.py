@@ -369,6 +369,23 @@ try:
              ("2027-01-14", "2027-01-15", "Deferred", 13),
              "odd tasks: dates in UTC or with the zone's offset read as "
              "the day in the instance's zone")
+        # a FindItem success without RootFolder is a malformed answer,
+        # not an empty folder
+        no_root = (
+            '<?xml version="1.0" encoding="utf-8"?><s:Envelope '
+            'xmlns:s="http://schemas.xmlsoap.org/soap/envelope/">'
+            '<s:Body><m:FindItemResponse xmlns:m="http://schemas.'
+            'microsoft.com/exchange/services/2006/messages">'
+            '<m:ResponseMessages><m:FindItemResponseMessage '
+            'ResponseClass="Success"><m:ResponseCode>NoError'
+            '</m:ResponseCode></m:FindItemResponseMessage>'
+            '</m:ResponseMessages></m:FindItemResponse></s:Body>'
+            '</s:Envelope>')
+        mock.ctl("/_mock/inject", {"operation": "FindItem", "count": 1,
+                                   "raw_status": 200, "raw": no_root})
+        st, b = d.call("hnl/Task.List", {})
+        c.eq((st, b.get("error", {}).get("code")), (502, "invalid_response"),
+             "Task.List: FindItem without RootFolder is 502 invalid_response")
 
         # ---- bad inputs: 400 naming the field, before any request -----------
         n0 = mock.stats().get("requests", 0)
