@@ -746,10 +746,20 @@ static void send_itip(struct mapi_store *s, struct mapi_mailbox *mb,
 	 * have it already, anywhere in their mailbox, are left out, and
 	 * nothing is sent again when no mailbox of the store is left. */
 	const char **left = calloc(n + 1, sizeof *left);
-	size_t n_left = 0;
-	for (size_t i = 0; left && i < n; i++)
-		if (!msgid || !already_delivered(s, msgid, rcpt[i]))
+	size_t n_left = 0, n_bad = 0;
+	for (size_t i = 0; left && i < n; i++) {
+		/* an address another tool wrote into the file that is none
+		 * would make the message fail for everyone: left out */
+		if (!sb_email_valid(rcpt[i]))
+			n_bad++;
+		else if (!msgid || !already_delivered(s, msgid, rcpt[i]))
 			left[n_left++] = rcpt[i];
+	}
+	if (n_bad)
+		s->host->log(s->host, SB_LOG_WARN,
+			     "meeting %s: %zu address(es) in its file not "
+			     "valid, left out of the %s message's recipients",
+			     m->id, n_bad, method);
 	bool local = false;
 	for (size_t i = 0; left && i < n_left; i++)
 		local = local || mapi_mailbox_find(s, left[i]);
