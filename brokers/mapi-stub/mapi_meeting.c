@@ -221,6 +221,10 @@ static char *mtg_ics(const struct mtg *m, const char *method, const char *only)
 		const struct att *a = &m->att[i];
 		if (only && strcasecmp(only, a->email) != 0)
 			continue;
+		/* an address another tool wrote that is none (a control
+		 * character, no "@") is no attendee the file can hold */
+		if (!sb_email_valid(a->email))
+			continue;
 		icalproperty *p;
 		if (!(ok = add_cal_address(c, ICAL_ATTENDEE_PROPERTY, a->email,
 					   &p)))
