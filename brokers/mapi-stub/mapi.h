@@ -119,10 +119,11 @@ enum sb_status mapi_write_atomic(const char *dir, const char *sub,
 				 const char *name, const void *data, size_t len,
 				 bool noreplace, struct sb_error *err);
 /* The same with explicit paths: write tmp, fsync, rename (or link, with
- * noreplace) to dst, fsync syncdir. */
+ * noreplace) to dst, fsync syncdir.  placed (may be NULL): set true once
+ * dst is in place, also when only the directory's fsync failed after. */
 enum sb_status mapi_write_file(const char *tmp, const char *dst,
 			       const char *syncdir, const void *data,
-			       size_t len, bool noreplace,
+			       size_t len, bool noreplace, bool *placed,
 			       struct sb_error *err);
 /* fsync a directory; 0 or -1 (errno). */
 int mapi_fsync_dir(const char *path);

@@ -60,8 +60,11 @@ static int write_all(int fd, const void *data, size_t len)
 
 enum sb_status mapi_write_file(const char *tmp, const char *dst,
 			       const char *syncdir, const void *data,
-			       size_t len, bool noreplace, struct sb_error *err)
+			       size_t len, bool noreplace, bool *placed,
+			       struct sb_error *err)
 {
+	if (placed)
+		*placed = false;
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
@@ -103,6 +106,8 @@ enum sb_status mapi_write_file(const char *tmp, const char *dst,
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
 				    "cannot store %s: %s", dst,
 				    strerror(errno));
+	if (placed)
+		*placed = true;
 	if (mapi_fsync_dir(syncdir) < 0)
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
 				    "cannot sync %s: %s", syncdir,
@@ -120,7 +125,8 @@ enum sb_status mapi_write_atomic(const char *dir, const char *sub,
 	    !mapi_path(dst, sizeof dst, "%s/%s", subdir, name))
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
 				    "store path too long");
-	return mapi_write_file(tmp, dst, subdir, data, len, noreplace, err);
+	return mapi_write_file(tmp, dst, subdir, data, len, noreplace, NULL,
+			       err);
 }
 
 int mapi_read_file(const char *path, size_t max, char **data, size_t *len)

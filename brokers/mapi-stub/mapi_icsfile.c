@@ -94,14 +94,17 @@ enum sb_status mapi_ics_store(struct mapi_store *s, struct mapi_mailbox *mb,
 	char tpath[MAPI_PATH_MAX], uniq[160];
 	mapi_unique_new(s, uniq, sizeof uniq);
 	enum sb_status rc = SB_OK;
+	bool placed = false;
 	if (!mapi_path(tpath, sizeof tpath, "%s/tmp/%s.ics", dir, uniq))
 		rc = sb_error_set(err, SB_ERR_INTERNAL, NULL, "path too long");
 	else
-		rc =
-		    mapi_write_file(tpath, path, dir, text, len, !replace, err);
-	if (rc != SB_OK && grow > 0)
+		rc = mapi_write_file(tpath, path, dir, text, len, !replace,
+				     &placed, err);
+	/* once renamed into place (only the directory's fsync may have
+	 * failed after) the file is there and counts as stored */
+	if (!placed && grow > 0)
 		mapi_quota_release(mb, grow);
-	else if (rc == SB_OK && grow < 0)
+	else if (placed && grow < 0)
 		mapi_quota_release(mb, -grow);
 	if (rc == SB_OK && ck)
 		ics_change_key(path, folder, id, text, len, ck);

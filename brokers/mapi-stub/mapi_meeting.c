@@ -221,6 +221,10 @@ static char *mtg_ics(const struct mtg *m, const char *method, const char *only)
 		const struct att *a = &m->att[i];
 		if (only && strcasecmp(only, a->email) != 0)
 			continue;
+		/* an address another tool wrote that is none (a control
+		 * character, no "@") is no attendee the file can hold */
+		if (!sb_email_valid(a->email))
+			continue;
 		icalproperty *p;
 		if (!(ok = add_cal_address(c, ICAL_ATTENDEE_PROPERTY, a->email,
 					   &p)))
@@ -746,10 +750,20 @@ static void send_itip(struct mapi_store *s, struct mapi_mailbox *mb,
 	 * have it already, anywhere in their mailbox, are left out, and
 	 * nothing is sent again when no mailbox of the store is left. */
 	const char **left = calloc(n + 1, sizeof *left);
-	size_t n_left = 0;
-	for (size_t i = 0; left && i < n; i++)
-		if (!msgid || !already_delivered(s, msgid, rcpt[i]))
+	size_t n_left = 0, n_bad = 0;
+	for (size_t i = 0; left && i < n; i++) {
+		/* an address another tool wrote into the file that is none
+		 * would make the message fail for everyone: left out */
+		if (!sb_email_valid(rcpt[i]))
+			n_bad++;
+		else if (!msgid || !already_delivered(s, msgid, rcpt[i]))
 			left[n_left++] = rcpt[i];
+	}
+	if (n_bad)
+		s->host->log(s->host, SB_LOG_WARN,
+			     "meeting %s: %zu address(es) in its file not "
+			     "valid, left out of the %s message's recipients",
+			     m->id, n_bad, method);
 	bool local = false;
 	for (size_t i = 0; left && i < n_left; i++)
 		local = local || mapi_mailbox_find(s, left[i]);

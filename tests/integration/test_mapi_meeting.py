@@ -21,6 +21,7 @@ import email
 import email.policy
 import glob
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -107,6 +108,15 @@ def attendees(ev):
     if a is None:
         return []
     return a if isinstance(a, list) else [a]
+
+
+def plant(mb, mid, line):
+    """Add line (an ATTENDEE another tool wrote) to mb's file of mid."""
+    with open(ics_path(mb, mid), "rb") as f:
+        data = f.read()
+    t.ok(b"END:VEVENT" in data, "%s's file of %s to plant in" % (mb, mid))
+    with open(ics_path(mb, mid), "wb") as f:
+        f.write(data.replace(b"END:VEVENT", line + b"END:VEVENT", 1))
 
 
 def list_all(d, address, args):
@@ -395,6 +405,60 @@ with sbtest.Daemon(conf) as d:
     st3, b3 = d.request("POST", "/v1/call/local/Meeting/Create", req, headers=hdr)
     t.ok(st3 == 200 and row(b3).get("Id") not in (None, row(b1).get("Id")),
          "the same X-Request-Id for another meeting makes another one", b3)
+
+    # A file another tool wrote with an attendee whose address is none:
+    # the valid attendees still get the messages, that one is left out.
+    st, b = d.call("local/Meeting.Create", {
+        "Subject": "Odd address", "Start": iso(start), "End": iso(start),
+        "RequiredAttendees": [BOB], "Mailbox": ALICE})
+    oid = row(b).get("Id", "none")
+    plant(ALICE, oid, b"ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:no address\r\n")
+    st, b = d.call("local/Meeting.Update", {"Id": oid, "Subject": "Odd address 2",
+                                            "Mailbox": ALICE})
+    t.eq(st, 200, "Update of a meeting with an invalid attendee address")
+    t.eq(sorted(str(c.walk("VEVENT")[0].get("SUMMARY"))
+                for _, _, c in invitations(BOB, oid, "REQUEST")),
+         ["Odd address", "Odd address 2"],
+         "the valid attendee gets the update beside an invalid address")
+    # (the Update wrote the file without it: planted again)
+    plant(ALICE, oid, b"ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:no address\r\n")
+    st, b = d.call("local/Meeting.Cancel", {"Id": oid, "Mailbox": ALICE})
+    t.eq((st, len(invitations(BOB, oid, "CANCEL"))), (200, 1),
+         "and the CANCEL")
+    t.ok("left out of the REQUEST message" in d.read_log() and
+         "left out of the CANCEL message" in d.read_log(),
+         "the address left out is logged")
+
+    # An attendee address with a lone CR (or another control character)
+    # is no address the store can write: rewriting the file leaves it out.
+    st, b = d.call("local/Meeting.Create", {
+        "Subject": "CR address", "Start": iso(start), "End": iso(start),
+        "RequiredAttendees": [BOB], "Mailbox": ALICE})
+    cid = row(b).get("Id", "none")
+    hostile = (b"ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:eve\r@example.test\r\n"
+               b"ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:mallory\x01@example.test\r\n")
+
+    def clean(mb):
+        with open(ics_path(mb, cid), "rb") as f:
+            data = f.read()
+        return (re.search(rb"\r(?!\n)|[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f]", data)
+                is None and b"eve" not in data and b"mallory" not in data)
+
+    plant(ALICE, cid, hostile)
+    st, b = d.call("local/Meeting.Update", {"Id": cid, "Subject": "CR address 2",
+                                            "Mailbox": ALICE})
+    t.eq(st, 200, "Update of a meeting with a control character in an address")
+    t.ok(clean(ALICE) and clean(BOB),
+         "Update writes no address with a control character")
+    plant(ALICE, cid, hostile)
+    plant(BOB, cid, hostile)
+    st, b = d.call("local/Meeting.Accept", {"Id": cid, "Mailbox": BOB})
+    t.eq(st, 200, "Accept of a meeting with a control character in an address")
+    t.ok(clean(ALICE) and clean(BOB),
+         "Accept writes no address with a control character")
+    st, lst = list_all(d, "local/MeetingAttendee.List", {"Id": cid, "Mailbox": ALICE})
+    t.eq([(r.get("Email"), r.get("ResponseStatus")) for r in lst], [(BOB, "Accept")],
+         "the attendees are the valid one")
 
     # Everything written opens in icalendar.
     n_files = 0

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -89,6 +90,20 @@ static void teardown(void)
 	sb_testhost_free(th); /* closes the instance */
 	th = NULL;
 	nftw(root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The broker's sources are linked into this program, so this fsync is
+ * the one they call: with fail_dir_fsync set, a directory's fails (EIO). */
+static bool fail_dir_fsync;
+
+int fsync(int fd)
+{
+	struct stat st;
+	if (fail_dir_fsync && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		errno = EIO;
+		return -1;
+	}
+	return (int)syscall(SYS_fsync, fd);
 }
 
 /* ---- calling the broker ------------------------------------------- */
@@ -1768,6 +1783,42 @@ START_TEST(test_clean_text)
 }
 END_TEST
 
+/* A file renamed into place whose directory then fails to sync is
+ * there: its quota stays reserved (a restart would count it). */
+START_TEST(test_ics_store_dir_fsync_fails)
+{
+	struct mapi_store *s = sb_testhost_state(th);
+	ck_assert_ptr_nonnull(s);
+	struct mapi_mailbox *mb = mapi_mailbox_find(s, "bob@example.test");
+	ck_assert_ptr_nonnull(mb);
+	const char *text = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\n"
+			   "PRODID:-//test//EN\r\nEND:VCALENDAR\r\n";
+	int64_t before = mb->used;
+	struct sb_error err;
+	sb_error_clear(&err);
+	fail_dir_fsync = true;
+	enum sb_status st = mapi_ics_store(s, mb, MAPI_CALENDAR, "fsync-fails",
+					   text, false, NULL, &err);
+	fail_dir_fsync = false;
+	ck_assert_int_eq(st, SB_ERR_INTERNAL);
+	ck_assert_msg(strstr(err.message, "cannot sync"), "%s", err.message);
+	char path[MAPI_PATH_MAX];
+	snprintf(path, sizeof path, "%s/%s/fsync-fails.ics", mb->dir,
+		 MAPI_CALENDAR);
+	ck_assert_int_eq(access(path, F_OK), 0);
+	ck_assert_int_eq(mb->used, before + (int64_t)strlen(text));
+	/* replaced by a longer text: the growth stays reserved as well */
+	char longer[400];
+	snprintf(longer, sizeof longer, "%sX-PAD:%0200d\r\n", text, 0);
+	fail_dir_fsync = true;
+	st = mapi_ics_store(s, mb, MAPI_CALENDAR, "fsync-fails", longer, true,
+			    NULL, &err);
+	fail_dir_fsync = false;
+	ck_assert_int_eq(st, SB_ERR_INTERNAL);
+	ck_assert_int_eq(mb->used, before + (int64_t)strlen(longer));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("mapi-stub");
@@ -1794,6 +1845,7 @@ int main(void)
 	tcase_add_test(tc, test_ics_sequence_max);
 	tcase_add_test(tc, test_ics_year_9999_zone);
 	tcase_add_test(tc, test_meeting_decline_race);
+	tcase_add_test(tc, test_ics_store_dir_fsync_fails);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
