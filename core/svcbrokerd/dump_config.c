@@ -1,8 +1,8 @@
 /* svcbrokerd --dump-config: the effective configuration, as the daemon
- * would run it (as nginx -T): includes read, ${env:} and ${file:}
- * references resolved, every default filled in, paths made absolute, and
- * the value of every secret key masked.  The output is itself a valid
- * configuration file. */
+ * would run it, [client] sections included (as nginx -T): includes read,
+ * ${env:} and ${file:} references resolved, every default filled in, paths made
+ * absolute, and the value of every secret key masked.  The output is itself a
+ * valid configuration file. */
 #include "config.h"
 
 #include <stdio.h>
@@ -126,11 +126,15 @@ static void put_table(FILE *f, const struct sb_config_key *table,
 /* The files the configuration was read from, each once. */
 static void put_files(FILE *f, const struct sbc_config *cfg)
 {
-	const char **seen = calloc(cfg->n_instances + 1, sizeof(*seen));
+	size_t total = cfg->n_instances + cfg->n_clients;
+	const char **seen = calloc(total + 1, sizeof(*seen));
 	size_t n = 0;
 	fprintf(f, "# read from %s", cfg->path);
-	for (size_t i = 0; seen && i < cfg->n_instances; i++) {
-		const char *file = cfg->instances[i].file;
+	for (size_t i = 0; seen && i < total; i++) {
+		const char *file =
+		    i < cfg->n_instances
+			? cfg->instances[i].file
+			: cfg->clients[i - cfg->n_instances].file;
 		bool dup = !file || strcmp(file, cfg->path) == 0;
 		for (size_t j = 0; j < n && !dup; j++)
 			dup = strcmp(seen[j], file) == 0;
@@ -182,6 +186,14 @@ int sbc_dump_config(FILE *f, const struct sbc_config *cfg,
 		for (size_t k = 0; k < ic->n_kv; k++)
 			fprintf(f, "%s = " MASK "\n", ic->kv[k].key);
 		rc = -1;
+	}
+	/* without them a dump read as a configuration would serve every
+	 * caller: token_sha256 is the token's hash, never the token */
+	for (size_t i = 0; i < cfg->n_clients; i++) {
+		const struct sbc_client_conf *cl = &cfg->clients[i];
+		fprintf(f, "\n# %s:%d\n[client %s]\n", cl->file, cl->line,
+			cl->name);
+		put_table(f, sbc_client_keys, cl);
 	}
 	return rc;
 }

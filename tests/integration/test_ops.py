@@ -7,6 +7,7 @@ sd_notify messages (READY, RELOADING, STOPPING, STATUS) on a socket this
 test listens on, /v1/health answering 503 "stopping" to new connections
 while a SIGTERM drains, and /metrics' build, process and zero call
 series."""
+import hashlib
 import json
 import os
 import re
@@ -25,6 +26,8 @@ sys.path.insert(0, os.path.join(os.environ.get(
 import sbtest  # noqa: E402
 
 SECRET = "Op5-S3cret-never-shown"
+OPS_HASH = hashlib.sha256(b"ops-token-for-the-dump").hexdigest()
+READER_HASH = hashlib.sha256(b"reader-token-for-the-dump").hexdigest()
 
 BASE = """
 [module testmod]
@@ -190,11 +193,33 @@ def test_dump_config(t):
     os.makedirs(os.path.join(d.workdir, "more"))
     with open(os.path.join(d.workdir, "more", "t2.ini"), "w") as f:
         f.write("[instance t2]\nbroker = testmod\nlabel = ${env:SB_OPS_LABEL}"
-                "\ntimeout = 90s\ntoken = ${env:SB_OPS_TOKEN}\n")
+                "\ntimeout = 90s\ntoken = ${env:SB_OPS_TOKEN}\n"
+                "\n[client reader]\ntoken_sha256 = %s\nallow = t2/Echo.*\n" % READER_HASH)
+    with open(d.config, "a") as f:
+        f.write("\n[client ops]\ntoken_sha256 = ${env:SB_OPS_HASH}\n"
+                "allow = t1/Echo.Echo,\n  */Instance.*\n"
+                "mailboxes = bob@example.com, *@example.org\n"
+                "max_calls_per_minute = 120\n")
     env = dict(os.environ, SB_OPS_LABEL="from-the-environment",
-               SB_OPS_TOKEN=SECRET + "2")
+               SB_OPS_TOKEN=SECRET + "2", SB_OPS_HASH=OPS_HASH)
     code, out, err = run(["--dump-config", "-c", d.config], env)
     t.eq(code, 0, "--dump-config exits 0")
+    # without its clients a dump read as a configuration would serve
+    # every caller: each [client] with every key (the hash is no secret)
+    ops = re.search(r"^\[client ops\]\n((?:[^\[\n].*\n)*)", out, re.M)
+    t.eq(ops and ops.group(1).splitlines(),
+         ["token_sha256 = " + OPS_HASH, "# cert_subject is not set",
+          "allow = t1/Echo.Echo, */Instance.*",
+          "mailboxes = bob@example.com, *@example.org",
+          "max_calls_per_minute = 120"],
+         "--dump-config: a [client] with all its keys, ${env:} resolved")
+    reader = re.search(r"^\[client reader\]\n((?:[^\[\n].*\n)*)", out,
+                       re.M)
+    t.eq(reader and reader.group(1).splitlines(),
+         ["token_sha256 = " + READER_HASH, "# cert_subject is not set",
+          "allow = t2/Echo.*", "mailboxes = default",
+          "max_calls_per_minute = 0"],
+         "--dump-config: the included file's [client], defaults filled in")
     t.ok(SECRET not in out and SECRET not in err,
          "--dump-config: no secret value, from the file or the environment")
     t.ok(re.search(r"^token = \*+$", out, re.M),
