@@ -1017,21 +1017,10 @@ static bool exposure_ok(struct sb_runtime *rt,
 	if (guarded)
 		return true;
 	if (!sbc_runtime_allow_insecure(rt)) {
-		snprintf(errbuf, errlen,
-			 "listen %s: not a loopback address, and the API has "
-			 "neither TLS (tls_cert, tls_key) nor [client] "
-			 "sections: anyone who reaches it could call every "
-			 "method; configure them, or set allow_insecure = yes "
-			 "in [server] (for a trusted network or a proxy in "
-			 "front)",
-			 listen_at);
+		sbc_runtime_refuse_insecure(listen_at, errbuf, errlen);
 		return false;
 	}
-	sbc_log(SB_LOG_WARN, NULL, NULL,
-		"listen %s: serving a non-loopback address without TLS and "
-		"without clients (allow_insecure = yes): anyone who reaches "
-		"it may call every method",
-		listen_at);
+	sbc_runtime_warn_insecure(listen_at);
 	return true;
 }
 
@@ -1080,6 +1069,9 @@ struct sbc_api *sbc_api_start(struct sb_runtime *rt, char *errbuf,
 		a->tls_start = sbc_security_tls(sec);
 		SSL_CTX_up_ref(a->tls_start);
 	}
+	sbc_runtime_set_exposed(
+	    rt,
+	    !a->tls_start && !sbc_console_enabled(SBC_CONSOLE_LOOPBACK, &ss));
 	sbc_log(SB_LOG_INFO, NULL, NULL, "API over %s, %s",
 		a->tls_start ? "TLS (HTTPS)" : "plain HTTP",
 		sbc_security_closed(sec)

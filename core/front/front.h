@@ -28,6 +28,16 @@ struct sbc_executor *sbc_runtime_executor(struct sb_runtime *rt);
 struct sbc_security *sbc_runtime_security(struct sb_runtime *rt);
 /* [server] allow_insecure as read at open. */
 bool sbc_runtime_allow_insecure(const struct sb_runtime *rt);
+/* A listener beyond loopback without TLS and without clients: the
+ * refusal (into errbuf) unless allow_insecure, and the warning when it
+ * allows it; at start (api.c) and at reload. */
+void sbc_runtime_refuse_insecure(const char *listen_at, char *errbuf,
+				 size_t errlen);
+void sbc_runtime_warn_insecure(const char *listen_at);
+/* Said by the API once it listens: exposed_plain when its address is not
+ * loopback and it has no TLS.  A reload then keeps [client] sections or
+ * needs allow_insecure. */
+void sbc_runtime_set_exposed(struct sb_runtime *rt, bool exposed_plain);
 struct sbc_metrics *sbc_runtime_metrics(struct sb_runtime *rt);
 /* The [server] settings read at open (a reload does not change them). */
 const char *sbc_runtime_listen(const struct sb_runtime *rt);

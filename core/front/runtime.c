@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -36,7 +37,8 @@ struct sb_runtime {
 	int64_t started_ms;
 	atomic_bool draining;
 	char *listen;
-	int console; /* [server] console, console_dir, console_libs */
+	bool exposed_plain; /* the API listens beyond loopback without TLS */
+	int console;	    /* [server] console, console_dir, console_libs */
 	char *console_dir, *console_libs;
 	int64_t max_body;
 	struct sbc_http_limits http;
@@ -171,6 +173,59 @@ static bool all_open(const struct sbc_catalog *cat, struct sbc_errlist *errs)
 	return ok;
 }
 
+void sbc_runtime_refuse_insecure(const char *listen_at, char *errbuf,
+				 size_t errlen)
+{
+	snprintf(errbuf, errlen,
+		 "listen %s: not a loopback address, and the API has "
+		 "neither TLS (tls_cert, tls_key) nor [client] "
+		 "sections: anyone who reaches it could call every "
+		 "method; configure them, or set allow_insecure = yes "
+		 "in [server] (for a trusted network or a proxy in "
+		 "front)",
+		 listen_at);
+}
+
+void sbc_runtime_warn_insecure(const char *listen_at)
+{
+	sbc_log(SB_LOG_WARN, NULL, NULL,
+		"listen %s: serving a non-loopback address without TLS and "
+		"without clients (allow_insecure = yes): anyone who reaches "
+		"it may call every method",
+		listen_at);
+}
+
+void sbc_runtime_set_exposed(struct sb_runtime *rt, bool exposed_plain)
+{
+	pthread_mutex_lock(&rt->reload_mu);
+	rt->exposed_plain = exposed_plain;
+	pthread_mutex_unlock(&rt->reload_mu);
+}
+
+/* The rule of the start (api.c) for a new configuration, on the listener
+ * the daemon has (its address, TLS as at start: turning TLS on or off
+ * takes a restart): beyond loopback in the clear, the API stays guarded
+ * by [client] sections unless allow_insecure says so.  *warn: accepted
+ * only by allow_insecure (warned once the reload applies). */
+static bool exposure_kept(const struct sb_runtime *rt,
+			  const struct sbc_config *cfg,
+			  const struct sbc_security *sec, bool *warn,
+			  struct sbc_errlist *errs)
+{
+	*warn = false;
+	if (!rt->exposed_plain || sbc_security_closed(sec))
+		return true;
+	if (cfg->allow_insecure) {
+		*warn = true;
+		return true;
+	}
+	char msg[512];
+	sbc_runtime_refuse_insecure(rt->listen, msg, sizeof(msg));
+	sbc_errlist_add(errs, "%s: no [client] section left: %s", cfg->path,
+			msg);
+	return false;
+}
+
 int sbc_runtime_reload(struct sb_runtime *rt, struct sbc_errlist *errs)
 {
 	pthread_mutex_lock(&rt->reload_mu);
@@ -182,6 +237,11 @@ int sbc_runtime_reload(struct sb_runtime *rt, struct sbc_errlist *errs)
 		return -1;
 	}
 	struct sbc_security *sec = sbc_security_build(cfg, errs);
+	bool exposed = false;
+	if (sec && !exposure_kept(rt, cfg, sec, &exposed, errs)) {
+		sbc_security_unref(sec);
+		sec = NULL;
+	}
 	if (!sec ||
 	    sbc_catalog_build(cfg, rt->generation + 1, &cat, errs) != 0 ||
 	    !all_open(cat, errs)) {
@@ -219,6 +279,8 @@ int sbc_runtime_reload(struct sb_runtime *rt, struct sbc_errlist *errs)
 		sbc_log(SB_LOG_WARN, NULL, NULL,
 			"console, console_dir and console_libs take effect "
 			"at the next restart");
+	if (exposed)
+		sbc_runtime_warn_insecure(rt->listen);
 	if (cfg->n_instances == 0 && rt->cfg->n_instances > 0)
 		sbc_log(SB_LOG_WARN, NULL, NULL,
 			"reload: the new configuration has no instances; "

@@ -180,7 +180,8 @@ const struct sb_config_key sbc_server_keys[] = {
      .type = SB_CONF_BOOL,
      .def = "no",
      .doc = "Serve a non-loopback listen address without TLS and without "
-	    "[client] sections (refused otherwise; warned at every start).",
+	    "[client] sections (refused otherwise, at start and at a "
+	    "reload; warned at every start and reload).",
      .offset = SRV(allow_insecure)},
     {.key = "cors_origins",
      .type = SB_CONF_LIST,

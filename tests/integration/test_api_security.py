@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -439,5 +440,79 @@ r = subprocess.run(sbtest.daemon_command() + ["-c", d.config],
 t.ok(r.returncode != 0 and "allow_insecure" in r.stderr + r.stdout,
      "a non-loopback address without TLS or clients is refused",
      (r.stdout + r.stderr)[-600:])
+
+# allow_insecure = yes lets it through, with a warning at every start
+# (here the bind to 192.0.2.1 then fails: still nothing served)
+d = sbtest.Daemon(BASE, "allow_insecure = yes\n")
+with open(d.config) as f:
+    text = f.read()
+with open(d.config, "w") as f:
+    f.write(text.replace("listen = 127.0.0.1:", "listen = 192.0.2.1:"))
+r = subprocess.run(sbtest.daemon_command() + ["-c", d.config],
+                   capture_output=True, text=True, timeout=60)
+t.ok(r.returncode != 0 and "serving a non-loopback address without TLS "
+     "and without clients (allow_insecure = yes)" in r.stderr + r.stdout and
+     "allow_insecure = yes in [server]" not in r.stderr + r.stdout,
+     "allow_insecure = yes: a non-loopback address is let through, warned",
+     (r.stdout + r.stderr)[-600:])
+d.cleanup()
+
+# A reload may not remove every [client] while the daemon listens beyond
+# loopback without TLS.  The daemon listens on 0.0.0.0 for these few
+# seconds: every call needs a token until the last reload, whose
+# configuration has no instance left to call.
+GUARDED = BASE + "\n[client admin]\ntoken_sha256 = %s\nallow = */*.*\n" % (
+    h(ADMIN_TOKEN))
+d = sbtest.Daemon(GUARDED)
+with open(d.config) as f:
+    server = f.read().split("\n[module", 1)[0].replace(
+        "listen = 127.0.0.1:", "listen = 0.0.0.0:")
+
+
+def write_config(body, extra=""):
+    with open(d.config + ".new", "w") as f:
+        f.write(server + extra + "\n" + body)
+    os.replace(d.config + ".new", d.config)
+
+
+def generation():
+    st, body = d.get("/v1/health")
+    return body.get("generation") if st == 200 else None
+
+
+write_config(GUARDED)
+with d:
+    st, _ = d.call("t1/Echo.Echo", {"Text": "x"})
+    t.eq(st, 401, "0.0.0.0 with a client: a call without a token is 401")
+    write_config(BASE)
+    d.signal(signal.SIGHUP)
+    t.ok(sbtest.wait_for(lambda: "reload refused" in d.read_log(),
+                         timeout=15 * (4 if sbtest.VALGRIND else 1)),
+         "a reload removing every [client] beyond loopback is refused",
+         d.read_log()[-2000:])
+    t.ok("no [client] section left: listen 0.0.0.0:%d: not a loopback "
+         "address" % d.port in d.read_log() and
+         "allow_insecure = yes" in d.read_log(),
+         "the refused reload says why", d.read_log()[-2000:])
+    t.eq(generation(), 1, "the old configuration keeps serving")
+    st, _ = d.call("t1/Echo.Echo", {"Text": "x"})
+    t.eq(st, 401, "after the refused reload a call without a token is 401")
+    st, _ = d.request("POST", "/v1/call/t1/Echo/Echo",
+                      {"inputs": {"Text": "x"}},
+                      headers={"Authorization": "Bearer " + ADMIN_TOKEN})
+    t.eq(st, 200, "and the old client is still served")
+    t.ok("serving a non-loopback address" not in d.read_log(),
+         "no allow_insecure warning for a refused reload")
+    # allow_insecure = yes accepts it, with the warning of the start
+    write_config("[module testmod]\nenabled = yes\n",
+                 "allow_insecure = yes\n")
+    d.signal(signal.SIGHUP)
+    t.ok(sbtest.wait_for(lambda: generation() == 2,
+                         timeout=15 * (4 if sbtest.VALGRIND else 1)),
+         "with allow_insecure = yes the reload applies", d.read_log()[-2000:])
+    t.ok("listen 0.0.0.0:%d: serving a non-loopback address without TLS and "
+         "without clients (allow_insecure = yes)" % d.port in d.read_log(),
+         "the accepted reload gives the warning of the start",
+         d.read_log()[-2000:])
 
 t.done()
