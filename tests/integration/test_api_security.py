@@ -28,6 +28,7 @@ ADMIN_TOKEN = "adm-7f3c9a1e5b2d4c6f8a0b1c2d3e4f5a6b"
 ALICE_TOKEN = "alc-0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d"
 ECHO_TOKEN = "ech-1234567890abcdef1234567890abcdef"
 SLOW_TOKEN = "slw-fedcba0987654321fedcba0987654321"
+DOMAIN_TOKEN = "dom-00112233445566778899aabbccddeeff"
 
 
 def h(tok):
@@ -70,6 +71,11 @@ token_sha256 = %(alice)s
 allow = local/Email.*
 mailboxes = alice@example.test
 
+[client domain]
+token_sha256 = %(domain)s
+allow = local/Email.List
+mailboxes = *@example.test
+
 [client echo]
 token_sha256 = %(echo)s
 allow = t1/Echo.Echo
@@ -80,7 +86,7 @@ allow = t1/Echo.*
 max_calls_per_minute = 2
 """ % {"store": os.path.join(top, "store"), "admin": h(ADMIN_TOKEN),
        "alice": h(ALICE_TOKEN), "echo": h(ECHO_TOKEN),
-       "slow": h(SLOW_TOKEN)}
+       "slow": h(SLOW_TOKEN), "domain": h(DOMAIN_TOKEN)}
 
 
 def req(d, method, path, token=None, body=None, headers=None):
@@ -155,7 +161,19 @@ with sbtest.Daemon(CONFIG, server_extra="cors_origins = "
     t.eq(st, 403, "an unknown method outside the grants: 403, not 404")
     st, _, body = call(d, "t1/Echo.Sleep", ECHO_TOKEN, {"Ms": 1})
     t.eq(st, 403, "echo may not call t1/Echo.Sleep")
-    opens_before = None
+    # refused before any broker runs: the executor counted no call of the
+    # refused methods, and the one of the granted method
+    st, _, metrics = req(d, "GET", "/metrics", token=ADMIN_TOKEN)
+    t.eq(st, 200, "/metrics for the admin")
+
+    def counted(method):
+        pat = (r'^svcbroker_calls_total\{instance="t1",object="Echo",'
+               r'method="%s",status="[^"]*"\} (\d+)$' % method)
+        return sum(int(n) for n in re.findall(pat, metrics, re.M))
+    t.eq(counted("Echo"), 1, "the granted call reached the broker")
+    t.ok(counted("List") + counted("Sleep") == 0,
+         "the calls refused by method grant never reached it",
+         metrics[-1500:])
 
     # ---- grants per mailbox ---------------------------------------------
     st, _, body = call(d, "local/Email.List", ALICE_TOKEN,
@@ -177,6 +195,15 @@ with sbtest.Daemon(CONFIG, server_extra="cors_origins = "
     st, _, body = call(d, "local/Email.List", ADMIN_TOKEN,
                        {"Mailbox": "bob@example.test", "Folder": "Inbox"})
     t.eq(st, 200, "admin (mailboxes = *) may act for bob")
+    st, _, body = call(d, "local/Email.List", DOMAIN_TOKEN,
+                       {"Mailbox": "alice@example.test", "Folder": "Inbox"})
+    t.ok(st == 200, "mailboxes = *@example.test may act for alice@example.test",
+         repr(body))
+    st, _, body = call(d, "local/Email.List", DOMAIN_TOKEN,
+                       {"Mailbox": "someone@other.test", "Folder": "Inbox"})
+    t.eq(st, 403, "... but not for someone@other.test: 403")
+    t.ok("someone@other.test" in err_of(body).get("message", ""),
+         "... naming the mailbox refused", repr(body))
     st, _, body = call(d, "t1/Echo.Echo", ALICE_TOKEN, {"Text": "x"})
     t.eq(st, 403, "alice may not call testmod")
 
@@ -316,7 +343,8 @@ with sbtest.Daemon(CONFIG, server_extra="cors_origins = "
          "the broker's own log line carries the request id")
     t.ok("id\"" not in log and "\"Text\"" not in log and "rid\"" not in log,
          "no input values in the log")
-    for tok in (ADMIN_TOKEN, ALICE_TOKEN, ECHO_TOKEN, SLOW_TOKEN):
+    for tok in (ADMIN_TOKEN, ALICE_TOKEN, ECHO_TOKEN, SLOW_TOKEN,
+                DOMAIN_TOKEN):
         t.ok(tok not in log, "no token in the log")
 
 # ---- access_log = no ------------------------------------------------------
