@@ -486,6 +486,8 @@ bool sbc_client_may_mailbox(const struct sbc_client *c, const char *mailbox)
 		return true;
 	for (size_t i = 0; c->mailboxes[i]; i++) {
 		const char *g = c->mailboxes[i];
+		if (strcmp(g, "none") == 0) /* alone: no mailbox at all */
+			return false;
 		if (strcmp(g, "*") == 0)
 			return true;
 		if (!mailbox) {

@@ -241,7 +241,7 @@ const struct sb_config_key sbc_client_keys[] = {
      .doc = "Mailboxes the client may act for: addresses and *@domain "
 	    "it may name in a Mailbox input, * for any, default for calls "
 	    "that name none (the instance's own mailbox, the only one by "
-	    "default).",
+	    "default); none (or an empty value) for no mailbox at all.",
      .offset = CLI(mailboxes)},
     {.key = "max_calls_per_minute",
      .type = SB_CONF_INT,
@@ -1301,6 +1301,16 @@ static void bind_clients(struct loader *L, struct sbc_config *c)
 		     L->nerr == before && cl->mailboxes && cl->mailboxes[i];
 		     i++) {
 			const char *m = cl->mailboxes[i];
+			if (strcmp(m, "none") == 0) {
+				if (i == 0 && !cl->mailboxes[1])
+					continue;
+				sbc_errlist_add(L->errs,
+						"%s:%d: %s mailboxes: none "
+						"stands alone",
+						x->file, x->line, label);
+				L->nerr++;
+				continue;
+			}
 			if (strcmp(m, "*") == 0 || strcmp(m, "default") == 0 ||
 			    (strchr(m, '@') && !strpbrk(m, " \t") &&
 			     !strchr(m + 1, '*')))
@@ -1309,7 +1319,7 @@ static void bind_clients(struct loader *L, struct sbc_config *c)
 			sb_conf_shown(m, 60, shown, sizeof(shown));
 			sbc_errlist_add(L->errs,
 					"%s:%d: %s mailboxes: '%s' is not an "
-					"address, *@domain, * or default",
+					"address, *@domain, *, default or none",
 					x->file, x->line, label, shown);
 			L->nerr++;
 		}

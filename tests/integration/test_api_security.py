@@ -29,6 +29,8 @@ ALICE_TOKEN = "alc-0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d"
 ECHO_TOKEN = "ech-1234567890abcdef1234567890abcdef"
 SLOW_TOKEN = "slw-fedcba0987654321fedcba0987654321"
 DOMAIN_TOKEN = "dom-00112233445566778899aabbccddeeff"
+NOBODY_TOKEN = "nob-ffeeddccbbaa99887766554433221100"
+EMPTY_TOKEN = "emp-0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 
 
 def h(tok):
@@ -76,6 +78,16 @@ token_sha256 = %(domain)s
 allow = local/Email.List
 mailboxes = *@example.test
 
+[client nobody]
+token_sha256 = %(nobody)s
+allow = local/Email.List
+mailboxes = none
+
+[client empty]
+token_sha256 = %(empty)s
+allow = local/Email.List
+mailboxes =
+
 [client echo]
 token_sha256 = %(echo)s
 allow = t1/Echo.Echo
@@ -86,7 +98,8 @@ allow = t1/Echo.*
 max_calls_per_minute = 2
 """ % {"store": os.path.join(top, "store"), "admin": h(ADMIN_TOKEN),
        "alice": h(ALICE_TOKEN), "echo": h(ECHO_TOKEN),
-       "slow": h(SLOW_TOKEN), "domain": h(DOMAIN_TOKEN)}
+       "slow": h(SLOW_TOKEN), "domain": h(DOMAIN_TOKEN),
+       "nobody": h(NOBODY_TOKEN), "empty": h(EMPTY_TOKEN)}
 
 
 def req(d, method, path, token=None, body=None, headers=None):
@@ -204,6 +217,17 @@ with sbtest.Daemon(CONFIG, server_extra="cors_origins = "
     t.eq(st, 403, "... but not for someone@other.test: 403")
     t.ok("someone@other.test" in err_of(body).get("message", ""),
          "... naming the mailbox refused", repr(body))
+    # mailboxes = none, and its other spelling, an empty value: no mailbox
+    for tok, how in ((NOBODY_TOKEN, "mailboxes = none"),
+                     (EMPTY_TOKEN, "an empty mailboxes =")):
+        st, _, body = call(d, "local/Email.List", tok,
+                           {"Mailbox": "alice@example.test",
+                            "Folder": "Inbox"})
+        t.eq(st, 403, "%s: may not act for alice@example.test" % how)
+        t.ok("alice@example.test" in err_of(body).get("message", ""),
+             "%s: ... the 403 names it" % how, repr(body))
+        st, _, body = call(d, "local/Email.List", tok, {"Folder": "Inbox"})
+        t.eq(st, 403, "%s: nor for the default mailbox" % how)
     st, _, body = call(d, "t1/Echo.Echo", ALICE_TOKEN, {"Text": "x"})
     t.eq(st, 403, "alice may not call testmod")
 
@@ -438,6 +462,10 @@ check_fails(BASE + "\n[client x]\ntoken_sha256 = %s\nallow = Echo\n"
 check_fails(BASE + "\n[client x]\ntoken_sha256 = %s\nmailboxes = bob\n"
             % h("a"), "", "is not an address",
             "a malformed mailbox grant is refused")
+check_fails(BASE + "\n[client x]\ntoken_sha256 = %s\n"
+            "mailboxes = none, alice@example.test\n" % h("a"), "",
+            "mailboxes: none stands alone",
+            "mailboxes = none with an address is refused")
 check_fails(BASE + "\n[client x]\ntoken_sha256 = %s\n[client y]\n"
             "token_sha256 = %s\n" % (h("a"), h("a")), "",
             "the same token as [client x]", "two clients with one token")
