@@ -191,7 +191,7 @@ const struct sb_config_key sbc_server_keys[] = {
      .type = SB_CONF_BOOL,
      .def = "yes",
      .doc = "Log a line per request at info: method, path, status, "
-	    "duration, bytes, client and request id.",
+	    "duration, bytes, client, request id and the peer's address.",
      .offset = SRV(access_log)},
     {.key = "include",
      .type = SB_CONF_LIST,

@@ -359,9 +359,10 @@ with sbtest.Daemon(CONFIG, server_extra="cors_origins = "
                    r"status=200 request_id=trace-42\.abc", log),
          "the audit line of a call that ran")
     t.ok(re.search(r"POST /v1/call/t1/Echo/Echo 200 \d+ms \d+ bytes "
-                   r"client=echo request_id=trace-42\.abc", log),
+                   r"client=echo request_id=trace-42\.abc addr=127\.0\.0\.1$",
+                   log, re.M),
          "the access line: method, path, status, duration, bytes, client, "
-         "request id")
+         "request id, peer address")
     t.ok(re.search(r"\[testmod:t1\] asked for the request id "
                    r"request_id=to-the-broker-1", log),
          "the broker's own log line carries the request id")
@@ -439,6 +440,45 @@ with sbtest.Daemon("[module testmod]\nenabled = yes\n\n[instance t1]\n"
         conn.close()
         t.eq(r.headers.get("Content-Encoding"), None,
              "%s: gzip;q=0 is refused" % path)
+
+# ---- the access line over IPv6 names the IPv6 peer ------------------------
+try:
+    with socket.socket(socket.AF_INET6) as s6:
+        s6.bind(("::1", 0))
+        have6 = True
+except OSError:
+    have6 = False
+if have6:
+    d = sbtest.Daemon("[module testmod]\nenabled = yes\n\n[instance t1]\n"
+                      "broker = testmod\nlabel = six\n")
+    with open(d.config) as f:
+        text = f.read()
+    with open(d.config, "w") as f:
+        f.write(text.replace("listen = 127.0.0.1:%d" % d.port,
+                             "listen = [::1]:%d" % d.port))
+    d.log = open(d.log_path, "ab")
+    d.proc = subprocess.Popen(sbtest.daemon_command() + ["-c", d.config],
+                              stdout=d.log, stderr=subprocess.STDOUT,
+                              stdin=subprocess.DEVNULL)
+
+    def six():
+        try:
+            c = http.client.HTTPConnection("::1", d.port, timeout=2)
+            c.request("GET", "/v1/health", headers={"X-Request-Id": "six-1"})
+            ok = c.getresponse().status == 200
+            c.close()
+            return ok
+        except OSError:
+            return False
+    t.ok(sbtest.wait_for(six, timeout=20 * (4 if sbtest.VALGRIND else 1)),
+         "the daemon answers on [::1]")
+    t.ok(sbtest.wait_for(lambda: re.search(
+        r"GET /v1/health 200 .* client=- request_id=six-1 addr=::1$",
+        d.read_log(), re.M), timeout=10),
+        "the access line names the IPv6 peer: addr=::1", d.read_log()[-800:])
+    t.eq(d.stop(), 0, "the IPv6 daemon stops cleanly")
+    d.log.close()
+    shutil.rmtree(d.workdir, ignore_errors=True)
 
 # ---- configuration errors -------------------------------------------------
 
