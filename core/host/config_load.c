@@ -193,6 +193,13 @@ const struct sb_config_key sbc_server_keys[] = {
      .doc = "Log a line per request at info: method, path, status, "
 	    "duration, bytes, client, request id and the peer's address.",
      .offset = SRV(access_log)},
+    {.key = "audit_log",
+     .type = SB_CONF_BOOL,
+     .def = "yes",
+     .doc = "Log the audit line of every call (client, call, Mailbox, "
+	    "status, request id) whatever log_level says; no: only while "
+	    "log_level is info or debug.",
+     .offset = SRV(audit_log)},
     {.key = "include",
      .type = SB_CONF_LIST,
      .doc = "More configuration files: glob patterns relative to the "

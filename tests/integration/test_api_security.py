@@ -441,6 +441,33 @@ with sbtest.Daemon("[module testmod]\nenabled = yes\n\n[instance t1]\n"
         t.eq(r.headers.get("Content-Encoding"), None,
              "%s: gzip;q=0 is refused" % path)
 
+# ---- audit lines are security records: log_level = warn keeps them ---------
+for extra, want in (("log_level = warn\n", True),
+                    ("log_level = warn\naudit_log = no\n", False)):
+    with sbtest.Daemon("[module testmod]\nenabled = yes\n\n[instance t1]\n"
+                       "broker = testmod\nlabel = w\n\n[client echo]\n"
+                       "token_sha256 = %s\nallow = t1/Echo.Echo\n"
+                       % h(ECHO_TOKEN), server_extra=extra) as d:
+        st, _, _ = call(d, "t1/Echo.Echo", ECHO_TOKEN, {"Text": "w"},
+                        headers={"X-Request-Id": "warn-ok-1"})
+        t.eq(st, 200, "%s: a call" % extra.strip().replace("\n", ", "))
+        st, _, _ = call(d, "t1/Echo.List", ECHO_TOKEN,
+                        headers={"X-Request-Id": "warn-refused-2"})
+        t.eq(st, 403, "... and a refused one")
+        log = d.read_log()
+        t.eq(bool(re.search(r"audit: client=echo call=t1/Echo\.Echo "
+                            r"mailbox=- status=200 request_id=warn-ok-1",
+                            log)), want,
+             "... audit line of the call %s" % (
+                 "written" if want else "not written (audit_log = no)"))
+        t.eq(bool(re.search(r"audit: client=echo call=t1/Echo\.List "
+                            r"mailbox=- status=403 request_id=warn-refused-2",
+                            log)), want,
+             "... audit line of the refused call %s" % (
+                 "written" if want else "not written"))
+        t.ok("bytes client=echo" not in log,
+             "... the access line follows log_level (info)", log[-800:])
+
 # ---- the access line over IPv6 names the IPv6 peer ------------------------
 try:
     with socket.socket(socket.AF_INET6) as s6:
