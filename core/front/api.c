@@ -480,19 +480,22 @@ static void req_free(struct req *r)
 
 /* The audit line of a call: who called what for which mailbox, and how
  * it ended; never an input's value but the Mailbox. */
-static void audit(const struct sbc_client *cl, const char *inst,
-		  const char *obj, const char *method, const char *mailbox,
-		  int http_status, const char *rid)
+static void audit(const struct sbc_security *sec, const struct sbc_client *cl,
+		  const char *inst, const char *obj, const char *method,
+		  const char *mailbox, int http_status, const char *rid)
 {
-	if (!sbc_log_enabled(SB_LOG_INFO))
+	/* security records: with audit_log (the default) whatever
+	 * log_level says */
+	if (!sbc_security_audit_log(sec) && !sbc_log_enabled(SB_LOG_INFO))
 		return;
 	char b1[128], b2[128], b3[128];
-	sbc_log(SB_LOG_INFO, NULL, NULL,
-		"audit: client=%s call=%s/%s.%s mailbox=%s status=%d "
-		"request_id=%s",
-		sbc_client_name(cl), shown(inst, b1, sizeof(b1)),
-		shown(obj, b2, sizeof(b2)), shown(method, b3, sizeof(b3)),
-		mailbox && *mailbox ? mailbox : "-", http_status, rid);
+	sbc_log_always(SB_LOG_INFO, NULL, NULL,
+		       "audit: client=%s call=%s/%s.%s mailbox=%s status=%d "
+		       "request_id=%s",
+		       sbc_client_name(cl), shown(inst, b1, sizeof(b1)),
+		       shown(obj, b2, sizeof(b2)),
+		       shown(method, b3, sizeof(b3)),
+		       mailbox && *mailbox ? mailbox : "-", http_status, rid);
 }
 
 /* A request that will read its body, attached to its connection; it owns
@@ -572,7 +575,7 @@ static void call_audit(const struct req *r, enum sb_status st)
 {
 	if (!r->entry)
 		return;
-	audit(r->client, r->entry->inst->name, r->entry->obj->name,
+	audit(r->sec, r->client, r->entry->inst->name, r->entry->obj->name,
 	      r->entry->method->name, r->mailbox,
 	      st == SB_OK ? 200 : sb_status_http(st), r->rid);
 }
@@ -821,8 +824,8 @@ static bool handle(struct sbc_api *api, struct sbc_security *sec,
 					       : "WWW-Authenticate: Bearer "
 						 "realm=\"svcbroker\"\r\n");
 			if (route == R_CALL)
-				audit(NULL, seg[2], seg[3], seg[4], NULL, 401,
-				      rid);
+				audit(sec, NULL, seg[2], seg[3], seg[4], NULL,
+				      401, rid);
 			fail(c, SB_ERR_UNAUTHENTICATED, "Unauthenticated", NULL,
 			     "%s",
 			     tok || rq->authorization
@@ -861,7 +864,7 @@ static bool handle(struct sbc_api *api, struct sbc_security *sec,
 			return false;
 		}
 		if (!sbc_client_may_call(cl, seg[2], seg[3], seg[4])) {
-			audit(cl, seg[2], seg[3], seg[4], NULL, 403, rid);
+			audit(sec, cl, seg[2], seg[3], seg[4], NULL, 403, rid);
 			fail(c, SB_ERR_FORBIDDEN, "Forbidden", NULL,
 			     "client %s may not call %s/%s.%s",
 			     sbc_client_name(cl), shown(seg[2], b1, sizeof(b1)),
@@ -871,7 +874,7 @@ static bool handle(struct sbc_api *api, struct sbc_security *sec,
 		}
 		int64_t retry = 0;
 		if (!sbc_client_rate(cl, sb_now_ms(), &retry)) {
-			audit(cl, seg[2], seg[3], seg[4], NULL, 429, rid);
+			audit(sec, cl, seg[2], seg[3], seg[4], NULL, 429, rid);
 			struct sb_error e;
 			sb_error_set(&e, SB_ERR_THROTTLED, "RateLimited",
 				     "client %s is over its "
@@ -882,7 +885,7 @@ static bool handle(struct sbc_api *api, struct sbc_security *sec,
 			return false;
 		}
 		if (!call_begin(api, c, rq, seg)) {
-			audit(cl, seg[2], seg[3], seg[4], NULL,
+			audit(sec, cl, seg[2], seg[3], seg[4], NULL,
 			      sbh_answered_status(c), rid);
 			return false;
 		}

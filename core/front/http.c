@@ -14,6 +14,7 @@
  * only if something is left for it to do. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -572,13 +573,19 @@ void sbh_answer(struct sbh_conn *c, const struct sbh_answer *a)
 	    status >= 500 && status != 505 ? SB_LOG_WARN : SB_LOG_DEBUG;
 	if (c->access_log && lvl > SB_LOG_INFO)
 		lvl = SB_LOG_INFO;
-	if (c->access_log || c->rid[0])
+	if (c->access_log || c->rid[0]) {
+		char addr[INET6_ADDRSTRLEN] = "-";
+		if (c->iplen == 4 || c->iplen == 16)
+			if (!inet_ntop(c->iplen == 4 ? AF_INET : AF_INET6,
+				       c->ip, addr, sizeof(addr)))
+				strcpy(addr, "-");
 		sbc_log(lvl, NULL, NULL,
-			"%s %d %lldms %zu bytes client=%s request_id=%s",
+			"%s %d %lldms %zu bytes client=%s request_id=%s "
+			"addr=%s",
 			c->what, status, (long long)(sb_now_ms() - c->start_ms),
 			c->out_len, c->client[0] ? c->client : "-",
-			c->rid[0] ? c->rid : "-");
-	else
+			c->rid[0] ? c->rid : "-", addr);
+	} else
 		sbc_log(lvl, NULL, NULL, "%s: %d in %lld ms", c->what, status,
 			(long long)(sb_now_ms() - c->start_ms));
 }

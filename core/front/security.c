@@ -48,6 +48,7 @@ struct sbc_security {
 	SSL_CTX *tls;
 	char **origins;
 	bool access_log;
+	bool audit_log;
 };
 
 static char **strv_copy(char *const *v)
@@ -287,6 +288,7 @@ struct sbc_security *sbc_security_build(const struct sbc_config *cfg,
 	static atomic_ullong serials;
 	s->serial = atomic_fetch_add(&serials, 1) + 1;
 	s->access_log = cfg->access_log;
+	s->audit_log = cfg->audit_log;
 	bool ok = true;
 	if (cfg->cors_origins) {
 		s->origins = strv_copy(cfg->cors_origins);
@@ -371,6 +373,11 @@ void *sbc_security_tls(const struct sbc_security *s)
 bool sbc_security_access_log(const struct sbc_security *s)
 {
 	return s && s->access_log;
+}
+
+bool sbc_security_audit_log(const struct sbc_security *s)
+{
+	return !s || s->audit_log;
 }
 
 bool sbc_security_origin_ok(const struct sbc_security *s, const char *origin)
@@ -486,6 +493,8 @@ bool sbc_client_may_mailbox(const struct sbc_client *c, const char *mailbox)
 		return true;
 	for (size_t i = 0; c->mailboxes[i]; i++) {
 		const char *g = c->mailboxes[i];
+		if (strcmp(g, "none") == 0) /* alone: no mailbox at all */
+			return false;
 		if (strcmp(g, "*") == 0)
 			return true;
 		if (!mailbox) {

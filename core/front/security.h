@@ -31,6 +31,8 @@ bool sbc_security_closed(const struct sbc_security *s);
 /* The listener's TLS context (an SSL_CTX *), or NULL for plain HTTP. */
 void *sbc_security_tls(const struct sbc_security *s);
 bool sbc_security_access_log(const struct sbc_security *s);
+/* [server] audit_log: audit lines whatever log_level says. */
+bool sbc_security_audit_log(const struct sbc_security *s);
 /* Is origin (an Origin header) one of cors_origins? */
 bool sbc_security_origin_ok(const struct sbc_security *s, const char *origin);
 

@@ -192,8 +192,15 @@ const struct sb_config_key sbc_server_keys[] = {
      .type = SB_CONF_BOOL,
      .def = "yes",
      .doc = "Log a line per request at info: method, path, status, "
-	    "duration, bytes, client and request id.",
+	    "duration, bytes, client, request id and the peer's address.",
      .offset = SRV(access_log)},
+    {.key = "audit_log",
+     .type = SB_CONF_BOOL,
+     .def = "yes",
+     .doc = "Log the audit line of every call (client, call, Mailbox, "
+	    "status, request id) whatever log_level says; no: only while "
+	    "log_level is info or debug.",
+     .offset = SRV(audit_log)},
     {.key = "include",
      .type = SB_CONF_LIST,
      .doc = "More configuration files: glob patterns relative to the "
@@ -242,7 +249,7 @@ const struct sb_config_key sbc_client_keys[] = {
      .doc = "Mailboxes the client may act for: addresses and *@domain "
 	    "it may name in a Mailbox input, * for any, default for calls "
 	    "that name none (the instance's own mailbox, the only one by "
-	    "default).",
+	    "default); none (or an empty value) for no mailbox at all.",
      .offset = CLI(mailboxes)},
     {.key = "max_calls_per_minute",
      .type = SB_CONF_INT,
@@ -1302,6 +1309,16 @@ static void bind_clients(struct loader *L, struct sbc_config *c)
 		     L->nerr == before && cl->mailboxes && cl->mailboxes[i];
 		     i++) {
 			const char *m = cl->mailboxes[i];
+			if (strcmp(m, "none") == 0) {
+				if (i == 0 && !cl->mailboxes[1])
+					continue;
+				sbc_errlist_add(L->errs,
+						"%s:%d: %s mailboxes: none "
+						"stands alone",
+						x->file, x->line, label);
+				L->nerr++;
+				continue;
+			}
 			if (strcmp(m, "*") == 0 || strcmp(m, "default") == 0 ||
 			    (strchr(m, '@') && !strpbrk(m, " \t") &&
 			     !strchr(m + 1, '*')))
@@ -1310,7 +1327,7 @@ static void bind_clients(struct loader *L, struct sbc_config *c)
 			sb_conf_shown(m, 60, shown, sizeof(shown));
 			sbc_errlist_add(L->errs,
 					"%s:%d: %s mailboxes: '%s' is not an "
-					"address, *@domain, * or default",
+					"address, *@domain, *, default or none",
 					x->file, x->line, label, shown);
 			L->nerr++;
 		}

@@ -25,6 +25,9 @@
  * {"time","level","broker","instance" (if any),"msg"}. */
 void sbc_log(enum sb_log_level lvl, const char *broker, const char *instance,
 	     const char *fmt, ...) SB_PRINTF(4, 5);
+/* sbc_log whatever log_level says: for the audit lines (audit_log). */
+void sbc_log_always(enum sb_log_level lvl, const char *broker,
+		    const char *instance, const char *fmt, ...) SB_PRINTF(4, 5);
 void sbc_log_set_level(enum sb_log_level max);
 /* [server] log_format: the order is config_load.c's log_formats. */
 enum sbc_log_format { SBC_LOG_TEXT = 0, SBC_LOG_JSON };
@@ -124,6 +127,7 @@ struct sbc_config {
 	bool allow_insecure; /* serve a non-loopback address in the clear */
 	char **cors_origins; /* allowed Origin values; NULL: none */
 	bool access_log;     /* a line per request at info */
+	bool audit_log;	     /* the audit lines whatever log_level says */
 	struct sbc_client_conf *clients;
 	size_t n_clients;
 	char **modules; /* enabled module names, NULL-terminated */

@@ -124,19 +124,38 @@ static size_t json_text(char *dst, size_t len, const char *s)
 	return o;
 }
 
+static void vlog(enum sb_log_level lvl, const char *broker,
+		 const char *instance, const char *fmt, va_list ap)
+    SB_PRINTF(4, 0);
+
 void sbc_log(enum sb_log_level lvl, const char *broker, const char *instance,
 	     const char *fmt, ...)
 {
 	if ((int)lvl > atomic_load(&log_max))
 		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vlog(lvl, broker, instance, fmt, ap);
+	va_end(ap);
+}
+
+void sbc_log_always(enum sb_log_level lvl, const char *broker,
+		    const char *instance, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vlog(lvl, broker, instance, fmt, ap);
+	va_end(ap);
+}
+
+static void vlog(enum sb_log_level lvl, const char *broker,
+		 const char *instance, const char *fmt, va_list ap)
+{
 	if ((unsigned)lvl > SB_LOG_DEBUG)
 		lvl = SB_LOG_DEBUG;
 	char msg[LOG_LINE_MAX];
-	va_list ap;
-	va_start(ap, fmt);
 	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
 		msg[0] = '\0';
-	va_end(ap);
 	/* A message never spans lines and is valid UTF-8: control characters
 	 * become '?', invalid bytes U+FFFD, "..." when cut. */
 	char text[LOG_LINE_MAX];

@@ -29,6 +29,9 @@ ADMIN_TOKEN = "adm-7f3c9a1e5b2d4c6f8a0b1c2d3e4f5a6b"
 ALICE_TOKEN = "alc-0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d"
 ECHO_TOKEN = "ech-1234567890abcdef1234567890abcdef"
 SLOW_TOKEN = "slw-fedcba0987654321fedcba0987654321"
+DOMAIN_TOKEN = "dom-00112233445566778899aabbccddeeff"
+NOBODY_TOKEN = "nob-ffeeddccbbaa99887766554433221100"
+EMPTY_TOKEN = "emp-0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 
 
 def h(tok):
@@ -71,6 +74,21 @@ token_sha256 = %(alice)s
 allow = local/Email.*
 mailboxes = alice@example.test
 
+[client domain]
+token_sha256 = %(domain)s
+allow = local/Email.List
+mailboxes = *@example.test
+
+[client nobody]
+token_sha256 = %(nobody)s
+allow = local/Email.List
+mailboxes = none
+
+[client empty]
+token_sha256 = %(empty)s
+allow = local/Email.List
+mailboxes =
+
 [client echo]
 token_sha256 = %(echo)s
 allow = t1/Echo.Echo
@@ -81,7 +99,8 @@ allow = t1/Echo.*
 max_calls_per_minute = 2
 """ % {"store": os.path.join(top, "store"), "admin": h(ADMIN_TOKEN),
        "alice": h(ALICE_TOKEN), "echo": h(ECHO_TOKEN),
-       "slow": h(SLOW_TOKEN)}
+       "slow": h(SLOW_TOKEN), "domain": h(DOMAIN_TOKEN),
+       "nobody": h(NOBODY_TOKEN), "empty": h(EMPTY_TOKEN)}
 
 
 def req(d, method, path, token=None, body=None, headers=None):
@@ -156,7 +175,19 @@ with sbtest.Daemon(CONFIG, server_extra="cors_origins = "
     t.eq(st, 403, "an unknown method outside the grants: 403, not 404")
     st, _, body = call(d, "t1/Echo.Sleep", ECHO_TOKEN, {"Ms": 1})
     t.eq(st, 403, "echo may not call t1/Echo.Sleep")
-    opens_before = None
+    # refused before any broker runs: the executor counted no call of the
+    # refused methods, and the one of the granted method
+    st, _, metrics = req(d, "GET", "/metrics", token=ADMIN_TOKEN)
+    t.eq(st, 200, "/metrics for the admin")
+
+    def counted(method):
+        pat = (r'^svcbroker_calls_total\{instance="t1",object="Echo",'
+               r'method="%s",status="[^"]*"\} (\d+)$' % method)
+        return sum(int(n) for n in re.findall(pat, metrics, re.M))
+    t.eq(counted("Echo"), 1, "the granted call reached the broker")
+    t.ok(counted("List") + counted("Sleep") == 0,
+         "the calls refused by method grant never reached it",
+         metrics[-1500:])
 
     # ---- grants per mailbox ---------------------------------------------
     st, _, body = call(d, "local/Email.List", ALICE_TOKEN,
@@ -178,6 +209,26 @@ with sbtest.Daemon(CONFIG, server_extra="cors_origins = "
     st, _, body = call(d, "local/Email.List", ADMIN_TOKEN,
                        {"Mailbox": "bob@example.test", "Folder": "Inbox"})
     t.eq(st, 200, "admin (mailboxes = *) may act for bob")
+    st, _, body = call(d, "local/Email.List", DOMAIN_TOKEN,
+                       {"Mailbox": "alice@example.test", "Folder": "Inbox"})
+    t.ok(st == 200, "mailboxes = *@example.test may act for alice@example.test",
+         repr(body))
+    st, _, body = call(d, "local/Email.List", DOMAIN_TOKEN,
+                       {"Mailbox": "someone@other.test", "Folder": "Inbox"})
+    t.eq(st, 403, "... but not for someone@other.test: 403")
+    t.ok("someone@other.test" in err_of(body).get("message", ""),
+         "... naming the mailbox refused", repr(body))
+    # mailboxes = none, and its other spelling, an empty value: no mailbox
+    for tok, how in ((NOBODY_TOKEN, "mailboxes = none"),
+                     (EMPTY_TOKEN, "an empty mailboxes =")):
+        st, _, body = call(d, "local/Email.List", tok,
+                           {"Mailbox": "alice@example.test",
+                            "Folder": "Inbox"})
+        t.eq(st, 403, "%s: may not act for alice@example.test" % how)
+        t.ok("alice@example.test" in err_of(body).get("message", ""),
+             "%s: ... the 403 names it" % how, repr(body))
+        st, _, body = call(d, "local/Email.List", tok, {"Folder": "Inbox"})
+        t.eq(st, 403, "%s: nor for the default mailbox" % how)
     st, _, body = call(d, "t1/Echo.Echo", ALICE_TOKEN, {"Text": "x"})
     t.eq(st, 403, "alice may not call testmod")
 
@@ -309,15 +360,17 @@ with sbtest.Daemon(CONFIG, server_extra="cors_origins = "
                    r"status=200 request_id=trace-42\.abc", log),
          "the audit line of a call that ran")
     t.ok(re.search(r"POST /v1/call/t1/Echo/Echo 200 \d+ms \d+ bytes "
-                   r"client=echo request_id=trace-42\.abc", log),
+                   r"client=echo request_id=trace-42\.abc addr=127\.0\.0\.1$",
+                   log, re.M),
          "the access line: method, path, status, duration, bytes, client, "
-         "request id")
+         "request id, peer address")
     t.ok(re.search(r"\[testmod:t1\] asked for the request id "
                    r"request_id=to-the-broker-1", log),
          "the broker's own log line carries the request id")
     t.ok("id\"" not in log and "\"Text\"" not in log and "rid\"" not in log,
          "no input values in the log")
-    for tok in (ADMIN_TOKEN, ALICE_TOKEN, ECHO_TOKEN, SLOW_TOKEN):
+    for tok in (ADMIN_TOKEN, ALICE_TOKEN, ECHO_TOKEN, SLOW_TOKEN,
+                DOMAIN_TOKEN):
         t.ok(tok not in log, "no token in the log")
 
 # ---- access_log = no ------------------------------------------------------
@@ -389,6 +442,72 @@ with sbtest.Daemon("[module testmod]\nenabled = yes\n\n[instance t1]\n"
         t.eq(r.headers.get("Content-Encoding"), None,
              "%s: gzip;q=0 is refused" % path)
 
+# ---- audit lines are security records: log_level = warn keeps them ---------
+for extra, want in (("log_level = warn\n", True),
+                    ("log_level = warn\naudit_log = no\n", False)):
+    with sbtest.Daemon("[module testmod]\nenabled = yes\n\n[instance t1]\n"
+                       "broker = testmod\nlabel = w\n\n[client echo]\n"
+                       "token_sha256 = %s\nallow = t1/Echo.Echo\n"
+                       % h(ECHO_TOKEN), server_extra=extra) as d:
+        st, _, _ = call(d, "t1/Echo.Echo", ECHO_TOKEN, {"Text": "w"},
+                        headers={"X-Request-Id": "warn-ok-1"})
+        t.eq(st, 200, "%s: a call" % extra.strip().replace("\n", ", "))
+        st, _, _ = call(d, "t1/Echo.List", ECHO_TOKEN,
+                        headers={"X-Request-Id": "warn-refused-2"})
+        t.eq(st, 403, "... and a refused one")
+        log = d.read_log()
+        t.eq(bool(re.search(r"audit: client=echo call=t1/Echo\.Echo "
+                            r"mailbox=- status=200 request_id=warn-ok-1",
+                            log)), want,
+             "... audit line of the call %s" % (
+                 "written" if want else "not written (audit_log = no)"))
+        t.eq(bool(re.search(r"audit: client=echo call=t1/Echo\.List "
+                            r"mailbox=- status=403 request_id=warn-refused-2",
+                            log)), want,
+             "... audit line of the refused call %s" % (
+                 "written" if want else "not written"))
+        t.ok("bytes client=echo" not in log,
+             "... the access line follows log_level (info)", log[-800:])
+
+# ---- the access line over IPv6 names the IPv6 peer ------------------------
+try:
+    with socket.socket(socket.AF_INET6) as s6:
+        s6.bind(("::1", 0))
+        have6 = True
+except OSError:
+    have6 = False
+if have6:
+    d = sbtest.Daemon("[module testmod]\nenabled = yes\n\n[instance t1]\n"
+                      "broker = testmod\nlabel = six\n")
+    with open(d.config) as f:
+        text = f.read()
+    with open(d.config, "w") as f:
+        f.write(text.replace("listen = 127.0.0.1:%d" % d.port,
+                             "listen = [::1]:%d" % d.port))
+    d.log = open(d.log_path, "ab")
+    d.proc = subprocess.Popen(sbtest.daemon_command() + ["-c", d.config],
+                              stdout=d.log, stderr=subprocess.STDOUT,
+                              stdin=subprocess.DEVNULL)
+
+    def six():
+        try:
+            c = http.client.HTTPConnection("::1", d.port, timeout=2)
+            c.request("GET", "/v1/health", headers={"X-Request-Id": "six-1"})
+            ok = c.getresponse().status == 200
+            c.close()
+            return ok
+        except OSError:
+            return False
+    t.ok(sbtest.wait_for(six, timeout=20 * (4 if sbtest.VALGRIND else 1)),
+         "the daemon answers on [::1]")
+    t.ok(sbtest.wait_for(lambda: re.search(
+        r"GET /v1/health 200 .* client=- request_id=six-1 addr=::1$",
+        d.read_log(), re.M), timeout=10),
+        "the access line names the IPv6 peer: addr=::1", d.read_log()[-800:])
+    t.eq(d.stop(), 0, "the IPv6 daemon stops cleanly")
+    d.log.close()
+    shutil.rmtree(d.workdir, ignore_errors=True)
+
 # ---- configuration errors -------------------------------------------------
 
 
@@ -411,6 +530,10 @@ check_fails(BASE + "\n[client x]\ntoken_sha256 = %s\nallow = Echo\n"
 check_fails(BASE + "\n[client x]\ntoken_sha256 = %s\nmailboxes = bob\n"
             % h("a"), "", "is not an address",
             "a malformed mailbox grant is refused")
+check_fails(BASE + "\n[client x]\ntoken_sha256 = %s\n"
+            "mailboxes = none, alice@example.test\n" % h("a"), "",
+            "mailboxes: none stands alone",
+            "mailboxes = none with an address is refused")
 check_fails(BASE + "\n[client x]\ntoken_sha256 = %s\n[client y]\n"
             "token_sha256 = %s\n" % (h("a"), h("a")), "",
             "the same token as [client x]", "two clients with one token")
