@@ -159,6 +159,10 @@ enum sb_status ews_message_status(const xmlNode *msg, struct sb_error *err);
  * answer without one is invalid_response.  For operations of one item. */
 enum sb_status ews_op_first_status(struct ews_op *op, xmlNode **msg,
 				   struct sb_error *err);
+/* A FindItem answer's m:RootFolder in its response message msg, and
+ * whether more items follow (IncludesLastItemInRange false); a success
+ * without it is a malformed answer: NULL, err invalid_response. */
+xmlNode *ews_find_root(const xmlNode *msg, bool *more, struct sb_error *err);
 
 /* Write the mailbox addressing of a DistinguishedFolderId for this op
  * (delegate mode and a mailbox: <t:Mailbox><t:EmailAddress>...), else

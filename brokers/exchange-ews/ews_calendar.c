@@ -1189,15 +1189,12 @@ enum sb_status ews_cal_list(void *state, const struct sb_call *call,
 		ews_op_free(&op);
 		return st;
 	}
-	xmlNode *root = sb_xml_child(msg, SB_NS_EWS_MESSAGES, "RootFolder");
+	bool more = false;
+	xmlNode *root = ews_find_root(msg, &more, err);
 	if (!root) {
 		ews_op_free(&op);
-		return sb_error_set(err, SB_ERR_UPSTREAM, "invalid_response",
-				    "EWS answered FindItem without RootFolder");
+		return err->status;
 	}
-	const char *last =
-	    root ? sb_xml_attr(root, NULL, "IncludesLastItemInRange") : NULL;
-	bool more = last && strcmp(last, "true") != 0 && strcmp(last, "1");
 	xmlNode *items = sb_xml_child(root, SB_NS_EWS_TYPES, "Items");
 	const char **ids = calloc((size_t)size, sizeof(*ids));
 	int64_t *starts = calloc((size_t)size, sizeof(*starts));

@@ -507,13 +507,9 @@ static enum sb_status find_page(struct ews_op *op, const char *folder,
 		st = ews_op_first_status(op, &msg, err);
 	if (st != SB_OK)
 		return st;
-	xmlNode *root = sb_xml_child(msg, SB_NS_EWS_MESSAGES, "RootFolder");
+	xmlNode *root = ews_find_root(msg, more, err);
 	if (!root)
-		return sb_error_set(err, SB_ERR_UPSTREAM, "invalid_response",
-				    "EWS answered FindItem without RootFolder");
-	const char *last =
-	    root ? sb_xml_attr(root, NULL, "IncludesLastItemInRange") : NULL;
-	*more = last && strcmp(last, "false") == 0;
+		return err->status;
 	pg->rows = calloc(size, sizeof(*pg->rows));
 	if (!pg->rows)
 		return out_of_memory(err);

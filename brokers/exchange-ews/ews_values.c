@@ -135,3 +135,18 @@ const char *ews_mailbox_smtp(const xmlNode *mailbox, char *buf, size_t n)
 		return NULL;
 	return buf;
 }
+
+/* ---- a FindItem answer's root folder (the List paths) ---------------- */
+
+xmlNode *ews_find_root(const xmlNode *msg, bool *more, struct sb_error *err)
+{
+	xmlNode *root = sb_xml_child(msg, SB_NS_EWS_MESSAGES, "RootFolder");
+	if (!root) {
+		sb_error_set(err, SB_ERR_UPSTREAM, "invalid_response",
+			     "EWS answered FindItem without RootFolder");
+		return NULL;
+	}
+	const char *last = sb_xml_attr(root, NULL, "IncludesLastItemInRange");
+	*more = last && (strcmp(last, "false") == 0 || strcmp(last, "0") == 0);
+	return root;
+}

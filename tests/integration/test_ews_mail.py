@@ -17,6 +17,7 @@ sys.path.insert(0, os.path.join(SRC, "tests", "lib"))
 
 import sbtest  # noqa: E402
 import ews_mock  # noqa: E402
+from ews_mock import FINDITEM_NO_ROOT  # noqa: E402
 from ews_mock import (ALICE, BOB, CAROL, err, instance, require,  # noqa: E402
                       rows)
 
@@ -361,16 +362,7 @@ try:
              "List past a page of entries without an ItemId")
         # a FindItem success without RootFolder is a malformed answer,
         # not an empty folder
-        no_root = (
-            '<?xml version="1.0" encoding="utf-8"?><s:Envelope '
-            'xmlns:s="http://schemas.xmlsoap.org/soap/envelope/">'
-            '<s:Body><m:FindItemResponse xmlns:m="http://schemas.'
-            'microsoft.com/exchange/services/2006/messages">'
-            '<m:ResponseMessages><m:FindItemResponseMessage '
-            'ResponseClass="Success"><m:ResponseCode>NoError'
-            '</m:ResponseCode></m:FindItemResponseMessage>'
-            '</m:ResponseMessages></m:FindItemResponse></s:Body>'
-            '</s:Envelope>')
+        no_root = FINDITEM_NO_ROOT
         mock.ctl("/_mock/inject", {"operation": "FindItem", "count": 1,
                                    "raw_status": 200, "raw": no_root})
         st, b = d.call("ews/Email.List", {"Folder": "inbox"})

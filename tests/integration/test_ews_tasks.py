@@ -14,6 +14,7 @@ SRC = os.environ.get("top_srcdir") or os.path.join(HERE, "..", "..")
 sys.path.insert(0, os.path.join(SRC, "tests", "lib"))
 
 import sbtest  # noqa: E402
+from ews_mock import FINDITEM_NO_ROOT  # noqa: E402
 from ews_mock import (BOB, MockEWS, err, instance, require,  # noqa: E402
                       row, rows)
 
@@ -371,16 +372,7 @@ try:
              "the day in the instance's zone")
         # a FindItem success without RootFolder is a malformed answer,
         # not an empty folder
-        no_root = (
-            '<?xml version="1.0" encoding="utf-8"?><s:Envelope '
-            'xmlns:s="http://schemas.xmlsoap.org/soap/envelope/">'
-            '<s:Body><m:FindItemResponse xmlns:m="http://schemas.'
-            'microsoft.com/exchange/services/2006/messages">'
-            '<m:ResponseMessages><m:FindItemResponseMessage '
-            'ResponseClass="Success"><m:ResponseCode>NoError'
-            '</m:ResponseCode></m:FindItemResponseMessage>'
-            '</m:ResponseMessages></m:FindItemResponse></s:Body>'
-            '</s:Envelope>')
+        no_root = FINDITEM_NO_ROOT
         mock.ctl("/_mock/inject", {"operation": "FindItem", "count": 1,
                                    "raw_status": 200, "raw": no_root})
         st, b = d.call("hnl/Task.List", {})

@@ -18,6 +18,20 @@ ALICE, BOB, CAROL = ("alice@example.test", "bob@example.test",
 PW = "Secret-Pw-1"
 
 
+
+# A FindItem success without its RootFolder: a malformed answer the
+# broker's List must refuse (502 invalid_response), not read as empty.
+FINDITEM_NO_ROOT = (
+    '<?xml version="1.0" encoding="utf-8"?><s:Envelope '
+    'xmlns:s="http://schemas.xmlsoap.org/soap/envelope/">'
+    '<s:Body><m:FindItemResponse xmlns:m="http://schemas.'
+    'microsoft.com/exchange/services/2006/messages">'
+    '<m:ResponseMessages><m:FindItemResponseMessage '
+    'ResponseClass="Success"><m:ResponseCode>NoError'
+    '</m:ResponseCode></m:FindItemResponseMessage>'
+    '</m:ResponseMessages></m:FindItemResponse></s:Body>'
+    '</s:Envelope>')
+
 def require():
     """Skip the test (exit) unless the daemon, the mock, its Python
     modules and the schema are there; the mock's module ews_server."""
