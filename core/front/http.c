@@ -19,7 +19,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +48,11 @@
 #define ACCEPT_BATCH 64
 #define IP_BUCKETS 256
 
+/* conn->sending: the answering thread is sending (1), and the loop found
+ * the connection given back meanwhile and left it for later (2): then
+ * the sender wakes the loop when it is done. */
+enum { SEND_NONE, SEND_BUSY, SEND_DEFERRED };
+
 enum cstate {
 	C_HEAD,	     /* reading a request head */
 	C_BODY,	     /* reading (or dropping) its body */
@@ -62,9 +66,11 @@ struct loop {
 	struct sbh_server *s;
 	pthread_t th;
 	int ep, evfd;
-	bool stop;		      /* under mu */
-	pthread_mutex_t mu;	      /* resumed, stop */
-	struct sbh_conn *resumed;     /* under mu */
+	atomic_bool stop;
+	/* answered connections given back by other threads: a stack they
+	 * push onto without a lock, the loop takes it whole */
+	_Atomic(struct sbh_conn *) resumed;
+	struct sbh_conn *deferred;    /* taken while still sending: later */
 	atomic_int sleeping;	      /* in epoll_wait, or about to be */
 	struct sbh_conn *old, *young; /* by last activity (not suspended) */
 	struct sbh_conn *dead;	      /* closed, to be freed */
@@ -126,9 +132,14 @@ struct sbh_conn {
 	int64_t held; /* this request's part of body_held */
 	bool answered;
 	bool suspended;	    /* between sbh_suspend and its resume */
-	atomic_int sending; /* sbh_resume_with is sending the answer */
+	atomic_int sending; /* SEND_*: sbh_resume_with is sending */
 	atomic_int missed;  /* an event came while suspended */
-	bool dead;	    /* closed, freed at the end of the loop's round */
+	/* the socket may hold bytes not read yet: false after a read that
+	 * drained it (edge-triggered: the next bytes bring an event, which
+	 * sets it again), so a connection taken back after its answer does
+	 * not ask the socket in vain */
+	bool readable;
+	bool dead; /* closed, freed at the end of the loop's round */
 	struct sbh_conn *dnext;
 	bool again; /* on the loop's again list */
 	struct sbh_conn *anext;
@@ -1096,15 +1107,25 @@ static int fill(struct sbh_conn *c)
 		ERR_clear_error();
 		return -1;
 	}
-	ssize_t r = recv(c->fd, c->in + c->len, c->cap - c->len, 0);
+	if (!c->readable)
+		return 0;
+	size_t room = c->cap - c->len;
+	ssize_t r = recv(c->fd, c->in + c->len, room, 0);
 	if (r > 0) {
+		/* less than asked: the socket is empty now */
+		if ((size_t)r < room)
+			c->readable = false;
 		c->len += (size_t)r;
 		touch(c);
 		return 1;
 	}
 	if (r == 0)
 		return -1;
-	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+	if (errno == EAGAIN || errno == EWOULDBLOCK) {
+		c->readable = false;
+		return 0;
+	}
+	if (errno == EINTR)
 		return 0;
 	return -1;
 }
@@ -1210,13 +1231,20 @@ void sbh_suspend(struct sbh_conn *c)
 	atomic_fetch_add(&c->l->s->suspended, 1);
 }
 
+/* Give c back to its loop (any thread): onto the loop's stack, without
+ * a lock (sequentially consistent, for the sleeping flag's handshake). */
+static void resumed_push(struct loop *l, struct sbh_conn *c)
+{
+	struct sbh_conn *head = atomic_load(&l->resumed);
+	do
+		c->rnext = head;
+	while (!atomic_compare_exchange_weak(&l->resumed, &head, c));
+}
+
 void sbh_resume(struct sbh_conn *c)
 {
 	struct loop *l = c->l;
-	pthread_mutex_lock(&l->mu);
-	c->rnext = l->resumed;
-	l->resumed = c;
-	pthread_mutex_unlock(&l->mu);
+	resumed_push(l, c);
 	/* a loop that is awake looks at its list before it sleeps (see
 	 * loop_main): only a sleeping one needs the eventfd */
 	if (atomic_load(&l->sleeping)) {
@@ -1236,11 +1264,8 @@ void sbh_resume_with(struct sbh_conn *c, const struct sbh_answer *a)
 	/* back on the loop's list before the client can have the answer
 	 * (and send its next request): the loop takes the connection when
 	 * that request wakes it, waiting (sending) for this send to end */
-	atomic_store(&c->sending, 1);
-	pthread_mutex_lock(&l->mu);
-	c->rnext = l->resumed;
-	l->resumed = c;
-	pthread_mutex_unlock(&l->mu);
+	atomic_store(&c->sending, SEND_BUSY);
+	resumed_push(l, c);
 	flush(c);
 	/* all sent on a kept connection, with no request of the client's
 	 * waiting (read already, or come meanwhile): nothing for the loop
@@ -1249,7 +1274,10 @@ void sbh_resume_with(struct sbh_conn *c, const struct sbh_answer *a)
 	bool wake = c->close_after || c->state == C_LINGER ||
 		    c->head_off < c->head_len || c->out_off < c->out_len ||
 		    c->off < c->len || atomic_load(&c->missed);
-	atomic_store(&c->sending, 0); /* from here c is the loop's */
+	/* from here c is the loop's; if the loop found it sending, it
+	 * looks again only when woken */
+	if (atomic_exchange(&c->sending, SEND_NONE) == SEND_DEFERRED)
+		wake = true;
 	if (wake && atomic_load(&l->sleeping)) {
 		uint64_t one = 1;
 		ssize_t w = write(l->evfd, &one, sizeof(one));
@@ -1306,6 +1334,7 @@ static void accept_some(struct loop *l)
 		}
 		c->l = l;
 		c->fd = fd;
+		c->readable = true;
 		c->in = in;
 		c->cap = IN_START;
 		SSL_CTX *ctx =
@@ -1369,20 +1398,47 @@ static void accept_some(struct loop *l)
 	pthread_rwlock_unlock(&s->lfd_lock);
 }
 
+/* Is c still being sent on by its answering thread?  If so it is marked
+ * deferred: that thread wakes the loop when it is done. */
+static bool still_sending(struct sbh_conn *c)
+{
+	int v = atomic_load(&c->sending);
+	if (v == SEND_BUSY) /* on failure v is NONE: it just finished */
+		atomic_compare_exchange_strong(&c->sending, &v, SEND_DEFERRED);
+	return v != SEND_NONE;
+}
+
+/* Is a deferred connection ready (its sender done)? */
+static bool deferred_ready(const struct loop *l)
+{
+	for (const struct sbh_conn *c = l->deferred; c; c = c->rnext)
+		if (atomic_load(&c->sending) == SEND_NONE)
+			return true;
+	return false;
+}
+
+/* Take back the connections answered by other threads.  One whose
+ * answering thread is still in sendmsg is left for later rather than
+ * waited for (spinning there took the CPU that thread needed). */
 static void take_resumed(struct loop *l)
 {
-	pthread_mutex_lock(&l->mu);
-	struct sbh_conn *list = l->resumed;
-	l->resumed = NULL;
-	pthread_mutex_unlock(&l->mu);
+	struct sbh_conn *list = atomic_exchange(&l->resumed, NULL);
+	struct sbh_conn *later = l->deferred;
+	l->deferred = NULL;
+	while (later) { /* looked at again, with the new ones */
+		struct sbh_conn *c = later;
+		later = c->rnext;
+		c->rnext = list;
+		list = c;
+	}
 	while (list) {
 		struct sbh_conn *c = list;
 		list = c->rnext;
 		c->rnext = NULL;
-		for (unsigned spins = 0; atomic_load(&c->sending); spins++) {
-			/* its answering thread is in sendmsg */
-			if (spins > 1000)
-				sched_yield();
+		if (still_sending(c)) {
+			c->rnext = l->deferred;
+			l->deferred = c;
+			continue;
 		}
 		c->suspended = false;
 		atomic_store(&c->missed, 0);
@@ -1410,10 +1466,7 @@ static void *loop_main(void *arg)
 	struct loop *l = arg;
 	struct epoll_event evs[64];
 	for (;;) {
-		pthread_mutex_lock(&l->mu);
-		bool stop = l->stop;
-		pthread_mutex_unlock(&l->mu);
-		if (stop)
+		if (atomic_load(&l->stop))
 			break;
 		int timeout = 1000;
 		if (l->old) {
@@ -1423,13 +1476,13 @@ static void *loop_main(void *arg)
 				  : left > 1000 ? 1000
 						: (int)left + 1;
 		}
-		/* sleeping is set before the list is looked at, and
-		 * sbh_resume looks at it after adding to the list: either
-		 * this sees the connection or sbh_resume sees the flag */
+		/* sleeping is set before the lists are looked at, and
+		 * sbh_resume looks at it after adding to the list (a sender
+		 * after ending its send): either this sees the connection or
+		 * the other thread sees the flag */
 		atomic_store(&l->sleeping, 1);
-		pthread_mutex_lock(&l->mu);
-		bool waiting = l->resumed != NULL || l->stop;
-		pthread_mutex_unlock(&l->mu);
+		bool waiting = atomic_load(&l->resumed) != NULL ||
+			       atomic_load(&l->stop) || deferred_ready(l);
 		if (waiting) {
 			atomic_store(&l->sleeping, 0);
 			take_resumed(l);
@@ -1456,6 +1509,9 @@ static void *loop_main(void *arg)
 				struct sbh_conn *c = p;
 				if (c->dead)
 					continue;
+				if (evs[i].events & (EPOLLIN | EPOLLRDHUP |
+						     EPOLLHUP | EPOLLERR))
+					c->readable = true;
 				if (c->suspended) { /* nothing until resumed */
 					atomic_store(&c->missed, 1);
 					continue;
@@ -1497,7 +1553,6 @@ struct sbh_server *sbh_start(const struct sbh_config *cfg,
 	for (int i = 0; i < n; i++) {
 		struct loop *l = &s->loops[i];
 		l->s = s;
-		pthread_mutex_init(&l->mu, NULL);
 		l->ep = epoll_create1(EPOLL_CLOEXEC);
 		l->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = l};
@@ -1547,9 +1602,7 @@ void sbh_stop(struct sbh_server *s)
 	sbh_quiesce(s);
 	for (int i = 0; i < s->nloops; i++) {
 		struct loop *l = &s->loops[i];
-		pthread_mutex_lock(&l->mu);
-		l->stop = true;
-		pthread_mutex_unlock(&l->mu);
+		atomic_store(&l->stop, true);
 		uint64_t one = 1;
 		ssize_t w = write(l->evfd, &one, sizeof(one));
 		(void)w;
@@ -1559,7 +1612,6 @@ void sbh_stop(struct sbh_server *s)
 		pthread_join(l->th, NULL);
 		close(l->ep);
 		close(l->evfd);
-		pthread_mutex_destroy(&l->mu);
 	}
 	for (int b = 0; b < IP_BUCKETS; b++)
 		while (s->ips[b]) {

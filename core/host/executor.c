@@ -26,11 +26,14 @@
 #include "config.h"
 
 #include <errno.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "crash.h"
 #include "executor.h"
@@ -75,9 +78,19 @@ struct list {
 	struct job *head, *tail;
 };
 
+/* A worker's own wake-up word: an idle worker sleeps on it (a futex), and
+ * whoever gives it work sets it and wakes that one worker.  (A condition
+ * variable woke the same way but cost a futex call more per call: glibc
+ * takes the mutex back "contended" after a wait, so the next unlock
+ * always made a system call.) */
+struct wslot {
+	struct sbc_executor *ex;
+	atomic_uint word;   /* 1: woken */
+	struct wslot *next; /* on ex->idlers, under ex->mu */
+};
+
 struct sbc_executor {
 	pthread_mutex_t mu;
-	pthread_cond_t work;  /* a job waits or a slot freed */
 	pthread_cond_t timer; /* a nearer deadline or stop */
 	pthread_cond_t idle;  /* a job was freed */
 	struct list queue;    /* qprev/qnext */
@@ -85,7 +98,9 @@ struct sbc_executor {
 	size_t n_queued, n_running, n_jobs, max_queue;
 	bool draining, drained, stop;
 	unsigned n_workers;
-	unsigned n_idle, n_waking; /* waiting for work; of them, signalled */
+	unsigned n_waking;    /* woken, not yet back under ex->mu */
+	struct wslot *idlers; /* idle workers, the last one idle on top */
+	struct wslot *slots;  /* one per worker */
 	pthread_t *workers;
 	pthread_t timer_thread;
 	bool timer_started;
@@ -337,28 +352,54 @@ static void deliver_list(struct sbc_executor *ex, struct job *list);
  * already (ex->mu held).  self is 1 when the caller is a worker that
  * looks at the queue itself next.  Waking a worker for every call, that
  * then found its job taken, was most of a no-op call's cost. */
+/* Take the idle worker on top of the stack and wake it (ex->mu held). */
+static void wake_one(struct sbc_executor *ex)
+{
+	struct wslot *w = ex->idlers;
+	ex->idlers = w->next;
+	w->next = NULL;
+	ex->n_waking++;
+	atomic_store(&w->word, 1);
+	syscall(SYS_futex, &w->word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* Wake every idle worker: the rules changed, or stop (ex->mu held). */
+static void wake_all(struct sbc_executor *ex)
+{
+	while (ex->idlers)
+		wake_one(ex);
+}
+
 static void wake_worker(struct sbc_executor *ex, size_t self)
 {
-	if (ex->n_idle > ex->n_waking &&
-	    ex->n_queued > (size_t)ex->n_waking + self) {
-		ex->n_waking++;
-		pthread_cond_signal(&ex->work);
-	}
+	if (ex->idlers && ex->n_queued > (size_t)ex->n_waking + self)
+		wake_one(ex);
+}
+
+/* Sleep until woken (ex->mu held on entry and on return). */
+static void idle_wait(struct sbc_executor *ex, struct wslot *w)
+{
+	w->next = ex->idlers;
+	ex->idlers = w;
+	pthread_mutex_unlock(&ex->mu);
+	while (atomic_load(&w->word) == 0)
+		syscall(SYS_futex, &w->word, FUTEX_WAIT_PRIVATE, 0, NULL, NULL,
+			0);
+	atomic_store(&w->word, 0);
+	pthread_mutex_lock(&ex->mu);
+	ex->n_waking--; /* whoever woke it counted it */
 }
 
 static void *worker_main(void *arg)
 {
-	struct sbc_executor *ex = arg;
+	struct wslot *self = arg;
+	struct sbc_executor *ex = self->ex;
 	struct sb_error err;
 	pthread_mutex_lock(&ex->mu);
 	while (!ex->stop) {
 		struct job *j = pick(ex);
 		if (!j) {
-			ex->n_idle++;
-			pthread_cond_wait(&ex->work, &ex->mu);
-			ex->n_idle--;
-			if (ex->n_waking > 0)
-				ex->n_waking--;
+			idle_wait(ex, self);
 			continue;
 		}
 		if (j->deadline_ms - sb_now_ms() <
@@ -538,10 +579,10 @@ static void *timer_main(void *arg)
 static void executor_destroy(struct sbc_executor *ex)
 {
 	pthread_mutex_destroy(&ex->mu);
-	pthread_cond_destroy(&ex->work);
 	pthread_cond_destroy(&ex->timer);
 	pthread_cond_destroy(&ex->idle);
 	free(ex->workers);
+	free(ex->slots);
 	free(ex);
 }
 
@@ -578,7 +619,10 @@ struct sbc_executor *sbc_executor_new_stack(unsigned workers, size_t queue,
 	if (!ex)
 		return NULL;
 	ex->workers = calloc(workers, sizeof(*ex->workers));
-	if (!ex->workers) {
+	ex->slots = calloc(workers, sizeof(*ex->slots));
+	if (!ex->workers || !ex->slots) {
+		free(ex->workers);
+		free(ex->slots);
 		free(ex);
 		return NULL;
 	}
@@ -588,7 +632,6 @@ struct sbc_executor *sbc_executor_new_stack(unsigned workers, size_t queue,
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_mutex_init(&ex->mu, NULL);
-	pthread_cond_init(&ex->work, NULL);
 	pthread_cond_init(&ex->timer, &ca);
 	pthread_cond_init(&ex->idle, &ca);
 	pthread_condattr_destroy(&ca);
@@ -613,8 +656,9 @@ struct sbc_executor *sbc_executor_new_stack(unsigned workers, size_t queue,
 	if (rc == 0) {
 		ex->timer_started = true;
 		for (unsigned i = 0; i < workers; i++) {
+			ex->slots[i].ex = ex;
 			rc = pthread_create(&ex->workers[i], &wa, worker_main,
-					    ex);
+					    &ex->slots[i]);
 			if (rc != 0)
 				break;
 			ex->n_workers++;
@@ -659,7 +703,7 @@ void sbc_executor_set_catalog(struct sbc_executor *ex, struct sbc_catalog *cat)
 			ex->unmet += (size_t)(r - running);
 	}
 	/* the rules changed: a waiting call may start now */
-	pthread_cond_broadcast(&ex->work);
+	wake_all(ex);
 	pthread_mutex_unlock(&ex->mu);
 	if (open > ex->n_workers)
 		sbc_log(SB_LOG_WARN, NULL, NULL,
@@ -805,7 +849,7 @@ void sbc_executor_free(struct sbc_executor *ex)
 	sbc_executor_drain(ex, JOIN_WAIT_MS);
 	pthread_mutex_lock(&ex->mu);
 	ex->stop = true;
-	pthread_cond_broadcast(&ex->work);
+	wake_all(ex);
 	pthread_cond_broadcast(&ex->timer);
 	/* A worker still running now is stuck in a broker: it is not waited
 	 * for again, so idle workers get a short, shared deadline. */
