@@ -348,32 +348,46 @@ static void busy_error(struct job *j);
 static void expire(struct sbc_executor *ex, struct job *j, struct job **out);
 static void deliver_list(struct sbc_executor *ex, struct job *list);
 
-/* Wake an idle worker for the queued jobs no worker is on its way to
- * already (ex->mu held).  self is 1 when the caller is a worker that
- * looks at the queue itself next.  Waking a worker for every call, that
- * then found its job taken, was most of a no-op call's cost. */
-/* Take the idle worker on top of the stack and wake it (ex->mu held). */
-static void wake_one(struct sbc_executor *ex)
+/* Take the idle worker on top of the stack and mark it woken (ex->mu
+ * held); wake_kick() then wakes its thread, best after ex->mu is
+ * dropped, so that it does not wake only to wait for the lock. */
+static struct wslot *wake_take(struct sbc_executor *ex)
 {
 	struct wslot *w = ex->idlers;
 	ex->idlers = w->next;
 	w->next = NULL;
 	ex->n_waking++;
 	atomic_store(&w->word, 1);
-	syscall(SYS_futex, &w->word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	return w;
+}
+
+/* Wake w's thread, if w (any thread, with or without ex->mu).  A worker
+ * that saw its word set before it slept does not sleep; a late wake-up
+ * then finds its word clear and it sleeps again (idle_wait's loop). */
+static void wake_kick(struct wslot *w)
+{
+	if (w)
+		syscall(SYS_futex, &w->word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL,
+			0);
 }
 
 /* Wake every idle worker: the rules changed, or stop (ex->mu held). */
 static void wake_all(struct sbc_executor *ex)
 {
 	while (ex->idlers)
-		wake_one(ex);
+		wake_kick(wake_take(ex));
 }
 
-static void wake_worker(struct sbc_executor *ex, size_t self)
+/* An idle worker for the queued jobs no worker is on its way to already
+ * (ex->mu held), to wake_kick() once ex->mu is dropped; NULL if none is
+ * needed.  self is 1 when the caller is a worker that looks at the queue
+ * itself next.  Waking a worker for every call, that then found its job
+ * taken, was most of a no-op call's cost. */
+static struct wslot *wake_worker(struct sbc_executor *ex, size_t self)
 {
 	if (ex->idlers && ex->n_queued > (size_t)ex->n_waking + self)
-		wake_one(ex);
+		return wake_take(ex);
+	return NULL;
 }
 
 /* Sleep until woken (ex->mu held on entry and on return). */
@@ -439,9 +453,10 @@ static void *worker_main(void *arg)
 		/* a slot of this instance is free: a waiting job may start.
 		 * One worker is enough (one slot freed); waking every idle
 		 * worker for each call cost more than the call itself. */
-		wake_worker(ex, 1);
+		struct wslot *wk = wake_worker(ex, 1);
 		bool mine = job_claim(ex, j);
 		pthread_mutex_unlock(&ex->mu);
+		wake_kick(wk);
 		if (mine) {
 			job_deliver(ex, j, st, &err, res);
 		} else {
@@ -787,12 +802,13 @@ enum sb_status sbc_executor_submit(struct sbc_executor *ex,
 	ex->n_jobs++;
 	q_push(ex, j);
 	a_push(ex, j);
-	wake_worker(ex, 0);
+	struct wslot *wk = wake_worker(ex, 0);
 	/* the timer thread scans every job when it wakes: wake it early only
 	 * for a deadline before the one it waits for */
 	if (j->deadline_ms < ex->timer_wake_ms)
 		pthread_cond_signal(&ex->timer);
 	pthread_mutex_unlock(&ex->mu);
+	wake_kick(wk);
 	return SB_OK;
 }
 
