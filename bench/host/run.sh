@@ -3,21 +3,25 @@
 #   - GET /v1/catalog, against nginx serving the same JSON as a static file;
 #   - POST of a no-op call (testmod Echo.Echo), against nginx answering the
 #     same POST with a fixed JSON body;
-# each at 64 connections (throughput) and 1 connection (latency); plus the
-# daemon's resident memory with every module loaded, and its start-up time
-# (exec until /v1/health answers), over several runs.
+# each at 64 connections (throughput) and 1 connection (latency), in
+# ROUNDS rounds in which svcbrokerd and nginx take turns (so that both see
+# the same load on a shared machine; the ratio is the median of the
+# rounds' ratios); plus the daemon's resident memory with every module
+# loaded, and its start-up time (exec until /v1/health answers), over
+# several runs.
 #
 #   bench/host/run.sh [BUILD_DIR]        (default: build/, see scripts/build.sh)
 #
-# Environment: DURATION (seconds per wrk run, default 10), CONNECTIONS
-# (default 64), THREADS (wrk threads, default 2), STARTS (start-up runs,
-# default 10), WRITE=0 to print the results without updating
+# Environment: DURATION (seconds per wrk run, default 4), ROUNDS (default
+# 5), CONNECTIONS (default 64), THREADS (wrk threads, default 2), STARTS
+# (start-up runs, default 10), WRITE=0 to print the results without updating
 # docs/performance.md (only its "## Host" section is rewritten).
 # Needs: wrk, nginx (nginx-light), curl, python3 — scripts/deps.sh --bench.
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 bdir=$(cd "${1:-$top/build}" && pwd)
-DURATION=${DURATION:-10}
+DURATION=${DURATION:-4}
+ROUNDS=${ROUNDS:-5}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 STARTS=${STARTS:-10}
@@ -33,9 +37,11 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/sb-bench.XXXXXX")
 dpid=""
+d2pid=""
 npid=""
 cleanup() {
 	[ -n "$dpid" ] && kill -TERM "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
+	[ -n "$d2pid" ] && kill -TERM "$d2pid" 2>/dev/null && wait "$d2pid" 2>/dev/null
 	[ -n "$npid" ] && kill -TERM "$npid" 2>/dev/null && wait "$npid" 2>/dev/null
 	rm -rf "$tmp"
 }
@@ -69,7 +75,8 @@ done
 port=$(free_port)
 smtp_port=$(free_port)
 {
-	printf '[server]\nlisten = 127.0.0.1:%s\nmodule_dir = %s\nstate_dir = %s\nlog_level = warn\n\n' \
+	# audit_log = no: nginx runs with its access log off
+	printf '[server]\nlisten = 127.0.0.1:%s\nmodule_dir = %s\nstate_dir = %s\nlog_level = warn\naudit_log = no\n\n' \
 		"$port" "$mods" "$tmp/state"
 	printf '[module testmod]\nenabled = yes\n[instance t1]\nbroker = testmod\nlabel = bench\n\n'
 	if [ -f "$mods/mapi-stub.so" ]; then
@@ -178,16 +185,56 @@ run_wrk() {
 	echo "run.sh: $name: $(cat "$tmp/$name.res") (rps p50ms p99ms errors)" >&2
 }
 
+# A second daemon with the audit log on (the default: a line per call),
+# for the cost of that line.
+port2=$(free_port)
+mkdir -p "$tmp/state2"
+printf '[server]\nlisten = 127.0.0.1:%s\nmodule_dir = %s\nstate_dir = %s\nlog_level = warn\n\n[module testmod]\nenabled = yes\n[instance t1]\nbroker = testmod\nlabel = bench\n' \
+	"$port2" "$mods" "$tmp/state2" >"$tmp/audit.ini"
+"$daemon" -c "$tmp/audit.ini" >"$tmp/daemon2.log" 2>&1 &
+d2pid=$!
+i=0
+until curl -sf --max-time 1 "http://127.0.0.1:$port2/v1/health" >/dev/null 2>&1; do
+	i=$((i + 1))
+	if [ $i -gt 200 ] || ! kill -0 "$d2pid" 2>/dev/null; then
+		echo "run.sh: the second svcbrokerd did not start:" >&2
+		cat "$tmp/daemon2.log" >&2
+		exit 1
+	fi
+	sleep 0.1
+done
+
 sb=http://127.0.0.1:$port
+sb2=http://127.0.0.1:$port2
 ng=http://127.0.0.1:$nport
-run_wrk sb_cat "$CONNECTIONS" "$sb/v1/catalog"
-run_wrk ng_cat "$CONNECTIONS" "$ng/v1/catalog"
-run_wrk sb_call "$CONNECTIONS" "$sb/v1/call/t1/Echo/Echo" "$tmp/post.lua"
-run_wrk ng_call "$CONNECTIONS" "$ng/v1/call/t1/Echo/Echo" "$tmp/post.lua"
-run_wrk sb_cat1 1 "$sb/v1/catalog"
-run_wrk ng_cat1 1 "$ng/v1/catalog"
-run_wrk sb_call1 1 "$sb/v1/call/t1/Echo/Echo" "$tmp/post.lua"
-run_wrk ng_call1 1 "$ng/v1/call/t1/Echo/Echo" "$tmp/post.lua"
+# Rounds: in each, every measurement is made by svcbrokerd and nginx one
+# right after the other (nginx first in every other round).
+r=1
+while [ "$r" -le "$ROUNDS" ]; do
+	for t in cat call cat1 call1 calla; do
+		case $t in
+		cat) c=$CONNECTIONS u=/v1/catalog sc= ;;
+		call) c=$CONNECTIONS u=/v1/call/t1/Echo/Echo sc=$tmp/post.lua ;;
+		cat1) c=1 u=/v1/catalog sc= ;;
+		call1) c=1 u=/v1/call/t1/Echo/Echo sc=$tmp/post.lua ;;
+		calla) c=$CONNECTIONS u=/v1/call/t1/Echo/Echo sc=$tmp/post.lua ;;
+		esac
+		base=$sb
+		[ "$t" = calla ] && base=$sb2
+		if [ $((r % 2)) = 1 ]; then
+			run_wrk "sb_${t}_$r" "$c" "$base$u" $sc
+			run_wrk "ng_${t}_$r" "$c" "$ng$u" $sc
+		else
+			run_wrk "ng_${t}_$r" "$c" "$ng$u" $sc
+			run_wrk "sb_${t}_$r" "$c" "$base$u" $sc
+		fi
+	done
+	r=$((r + 1))
+done
+audit_lines=$(grep -c 'audit: ' "$tmp/daemon2.log" || true)
+kill -TERM "$d2pid"
+wait "$d2pid" 2>/dev/null || true
+d2pid=""
 
 rss_after=$(awk '/^VmRSS/ {print $2}' "/proc/$dpid/status")
 hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$dpid/status")
@@ -207,13 +254,31 @@ $(tail -1 "$tmp/startup.out")
 EOF
 
 # --- report ------------------------------------------------------------------------------
-f() { awk -v n="$2" '{print $n}' "$tmp/$1.res"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+# med NAME FIELD: the median over the rounds of field FIELD of NAME_<round>
+med() {
+	r=1
+	while [ "$r" -le "$ROUNDS" ]; do
+		awk -v n="$2" '{print $n}' "$tmp/$1_$r.res"
+		r=$((r + 1))
+	done | sort -g | awk '{v[NR] = $1} END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; if ($0 ~ /\./ || m != int(m)) printf "%.3f\n", m; else print m }'
+}
+f() { med "$1" "$2" | awk -v n="$2" '{ if (n == 1 || n == 4) printf "%.0f\n", $1; else printf "%.3f\n", $1 }'; }
+# rt TEST: the median of the rounds' ratios (svcbrokerd / nginx) and
+# their range
+rt() {
+	r=1
+	while [ "$r" -le "$ROUNDS" ]; do
+		a=$(awk '{print $1}' "$tmp/sb_$1_$r.res")
+		b=$(awk '{print $1}' "$tmp/ng_$1_$r.res")
+		awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.4f\n", a / b; else print 0 }'
+		r=$((r + 1))
+	done | sort -g | awk '{v[NR] = $1} END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "**%.2f** (%.2f–%.2f)\n", m, v[1], v[NR] }'
+}
 cat_size=$(wc -c <"$tmp/www/v1/catalog")
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 errors=0
-for r in sb_cat ng_cat sb_call ng_call sb_cat1 ng_cat1 sb_call1 ng_call1; do
-	errors=$((errors + $(f $r 4)))
+for res in "$tmp"/sb_*.res "$tmp"/ng_*.res; do
+	errors=$((errors + $(awk '{print $4}' "$res")))
 done
 
 {
@@ -221,26 +286,35 @@ done
 	echo
 	echo "Measured $(date -u +%Y-%m-%d) with \`bench/host/run.sh\` on $(nproc) CPUs ($cpu),"
 	echo "$(awk '/^MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) RAM, Debian $(cat /etc/debian_version 2>/dev/null || echo '?'),"
-	echo "everything on loopback: wrk $(wrk -v 2>&1 | awk 'NR == 1 {print $2}' || true), ${THREADS} threads, ${DURATION} s per run;"
+	echo "everything on loopback: wrk $(wrk -v 2>&1 | awk 'NR == 1 {print $2}' || true), ${THREADS} threads, ${DURATION} s per run, $ROUNDS rounds;"
 	echo "nginx $("$NGINX" -v 2>&1 | sed 's|.*/||') (\`worker_processes auto\`, access log off) serving the"
-	echo "same answers; svcbrokerd with its defaults (16 workers) and \`log_level = warn\`,"
+	echo "same answers; svcbrokerd with its defaults (16 workers), \`log_level = warn\`"
+	echo "and, like nginx, no line per request (\`audit_log = no\`),"
 	echo "every module loaded ($loaded), one instance each. The catalog is $cat_size bytes."
+	echo "In each round every row is measured on svcbrokerd and on nginx one right"
+	echo "after the other (nginx first in every other round), so both see the same"
+	echo "load; the figures are medians over the rounds, the ratio the median of"
+	echo "the rounds' ratios (in brackets the lowest and highest)."
 	echo
 	echo "| $CONNECTIONS connections | svcbrokerd req/s | nginx req/s | ratio | svcbrokerd p50 / p99 ms | nginx p50 / p99 ms |"
 	echo "|---|---|---|---|---|---|"
-	echo "| \`GET /v1/catalog\` | $(f sb_cat 1) | $(f ng_cat 1) | $(ratio "$(f sb_cat 1)" "$(f ng_cat 1)") | $(f sb_cat 2) / $(f sb_cat 3) | $(f ng_cat 2) / $(f ng_cat 3) |"
-	echo "| \`POST /v1/call/t1/Echo/Echo\` | $(f sb_call 1) | $(f ng_call 1) | $(ratio "$(f sb_call 1)" "$(f ng_call 1)") | $(f sb_call 2) / $(f sb_call 3) | $(f ng_call 2) / $(f ng_call 3) |"
+	echo "| \`GET /v1/catalog\` | $(f sb_cat 1) | $(f ng_cat 1) | $(rt cat) | $(f sb_cat 2) / $(f sb_cat 3) | $(f ng_cat 2) / $(f ng_cat 3) |"
+	echo "| \`POST /v1/call/t1/Echo/Echo\` | $(f sb_call 1) | $(f ng_call 1) | $(rt call) | $(f sb_call 2) / $(f sb_call 3) | $(f ng_call 2) / $(f ng_call 3) |"
+	echo "| the same call, audit log on (the default) | $(f sb_calla 1) | $(f ng_calla 1) | $(rt calla) | $(f sb_calla 2) / $(f sb_calla 3) | $(f ng_calla 2) / $(f ng_calla 3) |"
 	echo
 	echo "| 1 connection | svcbrokerd req/s | nginx req/s | ratio | svcbrokerd p50 / p99 ms | nginx p50 / p99 ms |"
 	echo "|---|---|---|---|---|---|"
-	echo "| \`GET /v1/catalog\` | $(f sb_cat1 1) | $(f ng_cat1 1) | $(ratio "$(f sb_cat1 1)" "$(f ng_cat1 1)") | $(f sb_cat1 2) / $(f sb_cat1 3) | $(f ng_cat1 2) / $(f ng_cat1 3) |"
-	echo "| \`POST /v1/call/t1/Echo/Echo\` | $(f sb_call1 1) | $(f ng_call1 1) | $(ratio "$(f sb_call1 1)" "$(f ng_call1 1)") | $(f sb_call1 2) / $(f sb_call1 3) | $(f ng_call1 2) / $(f ng_call1 3) |"
+	echo "| \`GET /v1/catalog\` | $(f sb_cat1 1) | $(f ng_cat1 1) | $(rt cat1) | $(f sb_cat1 2) / $(f sb_cat1 3) | $(f ng_cat1 2) / $(f ng_cat1 3) |"
+	echo "| \`POST /v1/call/t1/Echo/Echo\` | $(f sb_call1 1) | $(f ng_call1 1) | $(rt call1) | $(f sb_call1 2) / $(f sb_call1 3) | $(f ng_call1 2) / $(f ng_call1 3) |"
 	echo
 	echo "Ratio is svcbrokerd's throughput over nginx's. For the call, nginx only"
 	echo "returns a fixed body, while svcbrokerd parses and validates the inputs,"
 	echo "queues the call to a worker thread, runs the broker, and encodes the row:"
-	echo "the ratio is the price of that whole path. Failed or non-2xx answers"
-	echo "during all runs: $errors; Echo calls answered ok according to \`/metrics\`: $calls_ok."
+	echo "the ratio is the price of that whole path. The audit-log row is a second"
+	echo "daemon (testmod only) with the default \`audit_log = yes\`: one line per"
+	echo "call ($audit_lines lines) written to a file, measured in the same rounds."
+	echo "Failed or non-2xx answers during all runs: $errors; Echo calls answered ok"
+	echo "by the first daemon according to \`/metrics\`: $calls_ok."
 	if [ "$get_close" = 1 ]; then
 		echo
 		echo "svcbrokerd answered these GETs with \`Connection: close\`, so every GET"
@@ -260,7 +334,7 @@ done
 	echo "| start-up, exec until \`/v1/health\` answers 200 ($STARTS runs) | min $st_min ms, median $st_med ms, max $st_max ms |"
 	echo
 	echo "Reproduce: \`scripts/deps.sh --bench && scripts/build.sh build && bench/host/run.sh build\`"
-	echo "(\`DURATION\`, \`CONNECTIONS\`, \`THREADS\`, \`STARTS\` adjust the runs)."
+	echo "(\`DURATION\`, \`ROUNDS\`, \`CONNECTIONS\`, \`THREADS\`, \`STARTS\` adjust the runs)."
 } >"$tmp/host.md"
 
 cat "$tmp/host.md"
