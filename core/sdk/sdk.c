@@ -133,6 +133,44 @@ char *sb_base64_encode(const void *data, size_t len, size_t line_len)
 	if (!out)
 		return NULL;
 	size_t o = 0, col = 0;
+	if (line_len % 4 == 0) {
+		/* whole groups of four on a line (MIME's 76, or none): the
+		 * groups of a line in one loop, then its CRLF */
+		size_t per = line_len ? line_len / 4 : SIZE_MAX;
+		const unsigned char *p = in, *end = in + len / 3 * 3;
+		char *restrict q = out;
+		while (p < end) {
+			size_t n = (size_t)(end - p) / 3;
+			if (n > per)
+				n = per;
+			for (const unsigned char *e = p + 3 * n; p < e;
+			     p += 3) {
+				uint32_t v = (uint32_t)p[0] << 16 |
+					     (uint32_t)p[1] << 8 | p[2];
+				q[0] = b64_alphabet[v >> 18];
+				q[1] = b64_alphabet[(v >> 12) & 63];
+				q[2] = b64_alphabet[(v >> 6) & 63];
+				q[3] = b64_alphabet[v & 63];
+				q += 4;
+			}
+			if (p < end || (p < in + len && n == per)) {
+				*q++ = '\r';
+				*q++ = '\n';
+			}
+		}
+		if (p < in + len) {
+			bool two = p + 1 < in + len;
+			uint32_t v = (uint32_t)p[0] << 16 |
+				     (two ? (uint32_t)p[1] << 8 : 0);
+			q[0] = b64_alphabet[v >> 18];
+			q[1] = b64_alphabet[(v >> 12) & 63];
+			q[2] = two ? b64_alphabet[(v >> 6) & 63] : '=';
+			q[3] = '=';
+			q += 4;
+		}
+		*q = '\0';
+		return out;
+	}
 #define B64_PUT(ch)                                                            \
 	do {                                                                   \
 		if (line_len > 0 && col == line_len) {                         \
