@@ -343,22 +343,53 @@ static char *lf_text(const char *s)
 	return t;
 }
 
+/* text (LF line ends) in quoted-printable by GMime's encoder, its line
+ * ends made CRLF as the wire format's newline filter makes them; the
+ * message's only part (ensure_newline) ends with one unless empty, as
+ * GMime ends it.  A stream that owns the text. */
+static GMimeStream *qp_stream(const char *text, size_t len, bool ensure_newline)
+{
+	GMimeEncoding enc;
+	g_mime_encoding_init_encode(&enc,
+				    GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
+	char *qp = g_malloc(g_mime_encoding_outlen(&enc, len) + 1);
+	size_t n = g_mime_encoding_flush(&enc, text, len, qp), lines = 0;
+	for (const char *p = qp; (p = memchr(p, '\n', (size_t)(qp + n - p)));
+	     p++)
+		lines++;
+	GByteArray *a = g_byte_array_sized_new((guint)(n + lines));
+	const char *p = qp, *end = qp + n;
+	for (const char *nl; (nl = memchr(p, '\n', (size_t)(end - p)));
+	     p = nl + 1) {
+		/* the encoder writes a CR as =0D: every LF is a line end */
+		g_byte_array_append(a, (const guint8 *)p, (guint)(nl - p));
+		g_byte_array_append(a, (const guint8 *)"\r\n", 2);
+	}
+	g_byte_array_append(a, (const guint8 *)p, (guint)(end - p));
+	if (ensure_newline && n && qp[n - 1] != '\n')
+		g_byte_array_append(a, (const guint8 *)"\r\n", 2);
+	g_free(qp);
+	return g_mime_stream_mem_new_with_byte_array(a);
+}
+
 /* A text part in UTF-8 as given (g_mime_text_part_set_text would convert
- * it to the smallest charset that holds it). */
-static GMimeObject *text_part(const char *subtype, const char *text)
+ * it to the smallest charset that holds it), quoted-printable.  Written
+ * as is, as the attachments are (attachment_part). */
+static GMimeObject *text_part(const char *subtype, const char *text, bool alone)
 {
 	GMimeTextPart *t = g_mime_text_part_new_with_subtype(subtype);
 	char *lf = lf_text(text);
-	GMimeStream *s = g_mime_stream_mem_new_with_buffer(lf, strlen(lf));
+	GMimeStream *s = qp_stream(lf, strlen(lf), alone);
 	g_free(lf);
 	GMimeDataWrapper *w = g_mime_data_wrapper_new_with_stream(
-	    s, GMIME_CONTENT_ENCODING_DEFAULT);
+	    s, GMIME_CONTENT_ENCODING_BINARY);
 	g_object_unref(s);
 	g_mime_part_set_content((GMimePart *)t, w);
 	g_object_unref(w);
 	g_mime_text_part_set_charset(t, "utf-8");
 	g_mime_part_set_content_encoding(
 	    (GMimePart *)t, GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
+	((GMimePart *)t)->encoding = GMIME_CONTENT_ENCODING_BINARY;
 	return (GMimeObject *)t;
 }
 
@@ -387,10 +418,12 @@ static void add_2231_name(GMimeObject *part, const char *field,
 	GString *pe = g_string_new(NULL);
 	/* RFC 2231 attribute-char as is, every other byte %XX */
 	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+		static const char hex[] = "0123456789ABCDEF";
+		char x[3] = {'%', hex[*p >> 4], hex[*p & 15]};
 		if (g_ascii_isalnum(*p) || strchr("!#$&+-.^_`|~", *p))
 			g_string_append_c(pe, (char)*p);
 		else
-			g_string_append_printf(pe, "%%%02X", *p);
+			g_string_append_len(pe, x, 3);
 	}
 	GString *v = g_string_new(raw);
 	while (v->len &&
@@ -579,15 +612,16 @@ static GMimeObject *body_of(const struct sb_mime_message *m,
 		GMimeMultipart *alt =
 		    g_mime_multipart_new_with_subtype("alternative");
 		set_boundary(alt);
-		GMimeObject *a = text_part("plain", body);
-		GMimeObject *b = text_part("html", m->html_body);
+		GMimeObject *a = text_part("plain", body, false);
+		GMimeObject *b = text_part("html", m->html_body, false);
 		g_mime_multipart_add(alt, a);
 		g_mime_multipart_add(alt, b);
 		g_object_unref(a);
 		g_object_unref(b);
 		text = (GMimeObject *)alt;
 	} else {
-		text = text_part("plain", body);
+		/* the message's only part: GMime ends it with a newline */
+		text = text_part("plain", body, !m->n_attachments);
 	}
 	if (!m->n_attachments)
 		return text;
