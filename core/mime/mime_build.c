@@ -326,20 +326,23 @@ static GMimeContentType *read_ctype(const char *field, const char *ct,
 
 /* GMime writes the text's line breaks with the output's newline (CRLF):
  * CRLF and a lone CR are made LF first. */
-static char *lf_text(const char *s)
+static char *lf_text(const char *s, size_t *len)
 {
 	size_t n = strlen(s);
 	char *t = g_malloc(n + 1), *o = t;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '\r') {
-			*o++ = '\n';
-			if (s[i + 1] == '\n')
-				i++;
-		} else {
-			*o++ = s[i];
-		}
+	/* from CR to CR (memchr), the text between copied at once */
+	for (const char *p = s, *end = s + n;;) {
+		const char *cr = memchr(p, '\r', (size_t)(end - p));
+		size_t k = (size_t)((cr ? cr : end) - p);
+		memcpy(o, p, k);
+		o += k;
+		if (!cr)
+			break;
+		*o++ = '\n';
+		p = cr + 1 + (cr[1] == '\n');
 	}
 	*o = '\0';
+	*len = (size_t)(o - t);
 	return t;
 }
 
@@ -378,8 +381,9 @@ static GMimeStream *qp_stream(const char *text, size_t len, bool ensure_newline)
 static GMimeObject *text_part(const char *subtype, const char *text, bool alone)
 {
 	GMimeTextPart *t = g_mime_text_part_new_with_subtype(subtype);
-	char *lf = lf_text(text);
-	GMimeStream *s = qp_stream(lf, strlen(lf), alone);
+	size_t n;
+	char *lf = lf_text(text, &n);
+	GMimeStream *s = qp_stream(lf, n, alone);
 	g_free(lf);
 	GMimeDataWrapper *w = g_mime_data_wrapper_new_with_stream(
 	    s, GMIME_CONTENT_ENCODING_BINARY);

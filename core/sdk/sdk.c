@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,6 +121,19 @@ void sb_buf_free(struct sb_buf *b)
 static const char b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+/* The two characters of each 12 bits, made once: a group of three bytes
+ * is two look-ups. */
+static char b64_pairs[4096][2];
+static pthread_once_t b64_pairs_once = PTHREAD_ONCE_INIT;
+
+static void b64_pairs_make(void)
+{
+	for (unsigned i = 0; i < 4096; i++) {
+		b64_pairs[i][0] = b64_alphabet[i >> 6];
+		b64_pairs[i][1] = b64_alphabet[i & 63];
+	}
+}
+
 char *sb_base64_encode(const void *data, size_t len, size_t line_len)
 {
 	const unsigned char *in = data;
@@ -136,6 +150,7 @@ char *sb_base64_encode(const void *data, size_t len, size_t line_len)
 	if (line_len % 4 == 0) {
 		/* whole groups of four on a line (MIME's 76, or none): the
 		 * groups of a line in one loop, then its CRLF */
+		pthread_once(&b64_pairs_once, b64_pairs_make);
 		size_t per = line_len ? line_len / 4 : SIZE_MAX;
 		const unsigned char *p = in, *end = in + len / 3 * 3;
 		char *restrict q = out;
@@ -147,10 +162,8 @@ char *sb_base64_encode(const void *data, size_t len, size_t line_len)
 			     p += 3) {
 				uint32_t v = (uint32_t)p[0] << 16 |
 					     (uint32_t)p[1] << 8 | p[2];
-				q[0] = b64_alphabet[v >> 18];
-				q[1] = b64_alphabet[(v >> 12) & 63];
-				q[2] = b64_alphabet[(v >> 6) & 63];
-				q[3] = b64_alphabet[v & 63];
+				memcpy(q, b64_pairs[v >> 12], 2);
+				memcpy(q + 2, b64_pairs[v & 4095], 2);
 				q += 4;
 			}
 			if (p < end || (p < in + len && n == per)) {
@@ -435,7 +448,14 @@ bool sb_utf8_valid(const char *s, size_t len)
 	size_t i = 0;
 	while (i < len) {
 		if (p[i] < 0x80) {
-			i++;
+			/* ASCII eight bytes at a time */
+			uint64_t w;
+			while (i + 8 <= len &&
+			       (memcpy(&w, p + i, 8),
+				!(w & UINT64_C(0x8080808080808080))))
+				i += 8;
+			if (i < len && p[i] < 0x80)
+				i++;
 			continue;
 		}
 		uint32_t cp;
