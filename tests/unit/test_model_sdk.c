@@ -213,16 +213,20 @@ END_TEST
 START_TEST(base64_rejects_bad_input)
 {
 	static const char *const bad[] = {
-	    "Zg=",	  /* short padding */
-	    "Zg",	  /* unpadded */
-	    "Z",	  /* one symbol */
-	    "Zm9v!A==",	  /* bad character */
-	    "Zg==Zg==",	  /* data after padding */
-	    "=Zg=",	  /* padding first */
-	    "Zh==",	  /* non-canonical trailing bits */
-	    "Zm9=",	  /* non-canonical trailing bits */
-	    "Zg===",	  /* too much padding */
-	    "Zm9v\tYmFy", /* TAB is not ignored */
+	    "Zg=",		/* short padding */
+	    "Zg",		/* unpadded */
+	    "Z",		/* one symbol */
+	    "Zm9v!A==",		/* bad character */
+	    "Zg==Zg==",		/* data after padding */
+	    "=Zg=",		/* padding first */
+	    "Zh==",		/* non-canonical trailing bits */
+	    "Zm9=",		/* non-canonical trailing bits */
+	    "Zg===",		/* too much padding */
+	    "Zm9v\tYmFy",	/* TAB is not ignored */
+	    "Zm9vYmFyZg==Zm9v", /* whole quantum after padding */
+	    "Zm9vYm!y",		/* bad character in a later quantum */
+	    "Zm9vY\x80"
+	    "Fy", /* a byte above 0x7f */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		size_t n;
@@ -235,6 +239,12 @@ START_TEST(base64_rejects_bad_input)
 	ck_assert_ptr_nonnull(d);
 	ck_assert_uint_eq(n, 6);
 	ck_assert_int_eq(memcmp(d, "foobar", 6), 0);
+	free(d);
+	/* Quanta cut by line breaks and spaces anywhere. */
+	d = sb_base64_decode("Zm\r\n9vYm\nFy Zm9v YmFy", 21, &n);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_uint_eq(n, 12);
+	ck_assert_int_eq(memcmp(d, "foobarfoobar", 12), 0);
 	free(d);
 	/* Only len bytes are read. */
 	d = sb_base64_decode("Zm9vJUNK", 4, &n);
