@@ -360,18 +360,27 @@ static GMimeStream *qp_stream(const char *text, size_t len, bool ensure_newline)
 	for (const char *p = qp; (p = memchr(p, '\n', (size_t)(qp + n - p)));
 	     p++)
 		lines++;
-	GByteArray *a = g_byte_array_sized_new((guint)(n + lines));
+	bool add_nl = ensure_newline && n && qp[n - 1] != '\n';
+	size_t total = n + lines + (add_nl ? 2 : 0);
+	char *crlf = g_malloc(total + 1), *o = crlf;
 	const char *p = qp, *end = qp + n;
 	for (const char *nl; (nl = memchr(p, '\n', (size_t)(end - p)));
 	     p = nl + 1) {
 		/* the encoder writes a CR as =0D: every LF is a line end */
-		g_byte_array_append(a, (const guint8 *)p, (guint)(nl - p));
-		g_byte_array_append(a, (const guint8 *)"\r\n", 2);
+		memcpy(o, p, (size_t)(nl - p));
+		o += nl - p;
+		*o++ = '\r';
+		*o++ = '\n';
 	}
-	g_byte_array_append(a, (const guint8 *)p, (guint)(end - p));
-	if (ensure_newline && n && qp[n - 1] != '\n')
-		g_byte_array_append(a, (const guint8 *)"\r\n", 2);
+	memcpy(o, p, (size_t)(end - p));
+	o += end - p;
+	if (add_nl) {
+		*o++ = '\r';
+		*o++ = '\n';
+	}
 	g_free(qp);
+	GByteArray *a =
+	    g_byte_array_new_take((guint8 *)crlf, (gsize)(o - crlf));
 	return g_mime_stream_mem_new_with_byte_array(a);
 }
 
