@@ -324,8 +324,8 @@ static GMimeContentType *read_ctype(const char *field, const char *ct,
 
 /* ---- parts ---------------------------------------------------------- */
 
-/* GMime writes the text's line breaks with the output's newline (CRLF):
- * CRLF and a lone CR are made LF first. */
+/* A text's line breaks are written as CRLF (qp_stream): CRLF and a lone
+ * CR are made LF first. */
 static char *lf_text(const char *s, size_t *len)
 {
 	size_t n = strlen(s);
@@ -546,7 +546,7 @@ static GMimeObject *attachment_part(size_t idx, const struct sb_file *f,
 	 * is: GMime copies a part's content without a filter when the part's
 	 * encoding and its content's are the same and binary (gmime-part.c,
 	 * write_content), instead of base64 and CRLF filters over every byte
-	 * (a third of a build's instructions). */
+	 * (some 40 % of a build's instructions). */
 	p->encoding = GMIME_CONTENT_ENCODING_BINARY;
 	return (GMimeObject *)p;
 }
