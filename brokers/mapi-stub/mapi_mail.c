@@ -107,16 +107,24 @@ static const char **collect(const struct sb_call *call, const char *name,
  * writes and expects them; readers are given CRLF only on the wire. */
 static void to_lf(struct sb_buf *b)
 {
-	size_t j = 0;
-	for (size_t i = 0; i < b->len; i++) {
-		if (b->data[i] == '\r' && i + 1 < b->len &&
-		    b->data[i + 1] == '\n')
-			continue;
-		b->data[j++] = b->data[i];
+	/* from CR to CR (memchr), the text between moved at once */
+	char *d = b->data, *end = d ? d + b->len : NULL, *w = NULL;
+	for (char *p = d; p && (p = memchr(p, '\r', (size_t)(end - p)));) {
+		char *next = p + 1;
+		if (next < end && *next == '\n') {
+			if (w)
+				memmove(w, d, (size_t)(p - d));
+			w = (w ? w : d) + (p - d);
+			d = next;
+		}
+		p = next;
 	}
-	b->len = j;
-	if (b->data)
-		b->data[j] = '\0';
+	if (!w)
+		return;
+	memmove(w, d, (size_t)(end - d));
+	w += end - d;
+	b->len = (size_t)(w - b->data);
+	*w = '\0';
 }
 
 /* Build the message of a Send or SaveDraft call into b. */

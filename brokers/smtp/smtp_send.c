@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,22 @@ static void sendreq_free(struct sendreq *q)
 }
 
 /* Build, send and report one message (shared by Send and Test). */
+/* Any byte >= 0x80 in s?  Eight bytes at a time. */
+static bool has_8bit(const char *s, size_t len)
+{
+	size_t i = 0;
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w;
+		memcpy(&w, s + i, 8);
+		if (w & UINT64_C(0x8080808080808080))
+			return true;
+	}
+	for (; i < len; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			return true;
+	return false;
+}
+
 static enum sb_status send_message(struct smtp *s, const struct sb_call *call,
 				   struct sendreq *q, struct sb_result *r,
 				   struct sb_error *err)
@@ -141,8 +158,7 @@ static enum sb_status send_message(struct smtp *s, const struct sb_call *call,
 	x.len = msg.len;
 	/* the builder writes 7-bit text and encodings; only a non-ASCII
 	 * address (RFC 6532) leaves 8-bit bytes */
-	for (size_t i = 0; i < msg.len && !x.utf8; i++)
-		x.utf8 = (unsigned char)msg.data[i] >= 0x80;
+	x.utf8 = has_8bit(msg.data, msg.len);
 	st = smtp_transfer_auth(s, call, &x, err);
 	const struct smtp_session *ss = &x.session;
 

@@ -324,41 +324,85 @@ static GMimeContentType *read_ctype(const char *field, const char *ct,
 
 /* ---- parts ---------------------------------------------------------- */
 
-/* GMime writes the text's line breaks with the output's newline (CRLF):
- * CRLF and a lone CR are made LF first. */
-static char *lf_text(const char *s)
+/* A text's line breaks are written as CRLF (qp_stream): CRLF and a lone
+ * CR are made LF first. */
+static char *lf_text(const char *s, size_t *len)
 {
 	size_t n = strlen(s);
 	char *t = g_malloc(n + 1), *o = t;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '\r') {
-			*o++ = '\n';
-			if (s[i + 1] == '\n')
-				i++;
-		} else {
-			*o++ = s[i];
-		}
+	/* from CR to CR (memchr), the text between copied at once */
+	for (const char *p = s, *end = s + n;;) {
+		const char *cr = memchr(p, '\r', (size_t)(end - p));
+		size_t k = (size_t)((cr ? cr : end) - p);
+		memcpy(o, p, k);
+		o += k;
+		if (!cr)
+			break;
+		*o++ = '\n';
+		p = cr + 1 + (cr[1] == '\n');
 	}
 	*o = '\0';
+	*len = (size_t)(o - t);
 	return t;
 }
 
+/* text (LF line ends) in quoted-printable by GMime's encoder, its line
+ * ends made CRLF as the wire format's newline filter makes them; the
+ * message's only part (ensure_newline) ends with one unless empty, as
+ * GMime ends it.  A stream that owns the text. */
+static GMimeStream *qp_stream(const char *text, size_t len, bool ensure_newline)
+{
+	GMimeEncoding enc;
+	g_mime_encoding_init_encode(&enc,
+				    GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
+	char *qp = g_malloc(g_mime_encoding_outlen(&enc, len) + 1);
+	size_t n = g_mime_encoding_flush(&enc, text, len, qp), lines = 0;
+	for (const char *p = qp; (p = memchr(p, '\n', (size_t)(qp + n - p)));
+	     p++)
+		lines++;
+	bool add_nl = ensure_newline && n && qp[n - 1] != '\n';
+	size_t total = n + lines + (add_nl ? 2 : 0);
+	char *crlf = g_malloc(total + 1), *o = crlf;
+	const char *p = qp, *end = qp + n;
+	for (const char *nl; (nl = memchr(p, '\n', (size_t)(end - p)));
+	     p = nl + 1) {
+		/* the encoder writes a CR as =0D: every LF is a line end */
+		memcpy(o, p, (size_t)(nl - p));
+		o += nl - p;
+		*o++ = '\r';
+		*o++ = '\n';
+	}
+	memcpy(o, p, (size_t)(end - p));
+	o += end - p;
+	if (add_nl) {
+		*o++ = '\r';
+		*o++ = '\n';
+	}
+	g_free(qp);
+	GByteArray *a =
+	    g_byte_array_new_take((guint8 *)crlf, (gsize)(o - crlf));
+	return g_mime_stream_mem_new_with_byte_array(a);
+}
+
 /* A text part in UTF-8 as given (g_mime_text_part_set_text would convert
- * it to the smallest charset that holds it). */
-static GMimeObject *text_part(const char *subtype, const char *text)
+ * it to the smallest charset that holds it), quoted-printable.  Written
+ * as is, as the attachments are (attachment_part). */
+static GMimeObject *text_part(const char *subtype, const char *text, bool alone)
 {
 	GMimeTextPart *t = g_mime_text_part_new_with_subtype(subtype);
-	char *lf = lf_text(text);
-	GMimeStream *s = g_mime_stream_mem_new_with_buffer(lf, strlen(lf));
+	size_t n;
+	char *lf = lf_text(text, &n);
+	GMimeStream *s = qp_stream(lf, n, alone);
 	g_free(lf);
 	GMimeDataWrapper *w = g_mime_data_wrapper_new_with_stream(
-	    s, GMIME_CONTENT_ENCODING_DEFAULT);
+	    s, GMIME_CONTENT_ENCODING_BINARY);
 	g_object_unref(s);
 	g_mime_part_set_content((GMimePart *)t, w);
 	g_object_unref(w);
 	g_mime_text_part_set_charset(t, "utf-8");
 	g_mime_part_set_content_encoding(
 	    (GMimePart *)t, GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
+	((GMimePart *)t)->encoding = GMIME_CONTENT_ENCODING_BINARY;
 	return (GMimeObject *)t;
 }
 
@@ -387,10 +431,12 @@ static void add_2231_name(GMimeObject *part, const char *field,
 	GString *pe = g_string_new(NULL);
 	/* RFC 2231 attribute-char as is, every other byte %XX */
 	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+		static const char hex[] = "0123456789ABCDEF";
+		char x[3] = {'%', hex[*p >> 4], hex[*p & 15]};
 		if (g_ascii_isalnum(*p) || strchr("!#$&+-.^_`|~", *p))
 			g_string_append_c(pe, (char)*p);
 		else
-			g_string_append_printf(pe, "%%%02X", *p);
+			g_string_append_len(pe, x, 3);
 	}
 	GString *v = g_string_new(raw);
 	while (v->len &&
@@ -423,6 +469,26 @@ static void add_2231_name(GMimeObject *part, const char *field,
 	g_mime_header_set_raw_value(h, v->str);
 	g_string_free(v, TRUE);
 	g_string_free(pe, TRUE);
+}
+
+/* An attachment's content as GMime writes base64 with the wire format's
+ * CRLF: lines of 76 characters, each ended by CRLF, nothing for no data.
+ * A stream that owns the text, or NULL when out of memory. */
+static GMimeStream *base64_stream(const unsigned char *data, size_t len)
+{
+	if (!len)
+		return g_mime_stream_mem_new();
+	char *b64 = sb_base64_encode(data, len, 76);
+	size_t n = b64 ? strlen(b64) : 0;
+	char *t = b64 && n < G_MAXUINT - 2 ? realloc(b64, n + 3) : NULL;
+	if (!t) {
+		free(b64);
+		return NULL;
+	}
+	memcpy(t + n, "\r\n", 3);
+	/* GLib frees it with g_free, which is free */
+	return g_mime_stream_mem_new_with_byte_array(
+	    g_byte_array_new_take((guint8 *)t, (gsize)n + 2));
 }
 
 static GMimeObject *attachment_part(size_t idx, const struct sb_file *f,
@@ -463,14 +529,25 @@ static GMimeObject *attachment_part(size_t idx, const struct sb_file *f,
 		add_2231_name((GMimeObject *)p, "Content-Disposition",
 			      "filename", name);
 	}
-	GMimeStream *s = g_mime_stream_mem_new_with_buffer(
-	    f->size ? (const char *)f->data : "", f->size);
+	GMimeStream *s = base64_stream(f->data, f->size);
+	if (!s) {
+		g_object_unref(p);
+		sb_error_set(err, SB_ERR_PAYLOAD_TOO_LARGE, NULL,
+			     "%s: out of memory", field);
+		return NULL;
+	}
 	GMimeDataWrapper *w = g_mime_data_wrapper_new_with_stream(
-	    s, GMIME_CONTENT_ENCODING_DEFAULT);
+	    s, GMIME_CONTENT_ENCODING_BINARY);
 	g_object_unref(s);
 	g_mime_part_set_content(p, w);
 	g_object_unref(w);
 	g_mime_part_set_content_encoding(p, GMIME_CONTENT_ENCODING_BASE64);
+	/* The header says base64; the content is base64 already, written as
+	 * is: GMime copies a part's content without a filter when the part's
+	 * encoding and its content's are the same and binary (gmime-part.c,
+	 * write_content), instead of base64 and CRLF filters over every byte
+	 * (some 40 % of a build's instructions). */
+	p->encoding = GMIME_CONTENT_ENCODING_BINARY;
 	return (GMimeObject *)p;
 }
 
@@ -548,15 +625,16 @@ static GMimeObject *body_of(const struct sb_mime_message *m,
 		GMimeMultipart *alt =
 		    g_mime_multipart_new_with_subtype("alternative");
 		set_boundary(alt);
-		GMimeObject *a = text_part("plain", body);
-		GMimeObject *b = text_part("html", m->html_body);
+		GMimeObject *a = text_part("plain", body, false);
+		GMimeObject *b = text_part("html", m->html_body, false);
 		g_mime_multipart_add(alt, a);
 		g_mime_multipart_add(alt, b);
 		g_object_unref(a);
 		g_object_unref(b);
 		text = (GMimeObject *)alt;
 	} else {
-		text = text_part("plain", body);
+		/* the message's only part: GMime ends it with a newline */
+		text = text_part("plain", body, !m->n_attachments);
 	}
 	if (!m->n_attachments)
 		return text;
@@ -671,7 +749,8 @@ enum sb_status sb_mime_build(const struct sb_mime_message *m,
 					    "utf-8");
 	GMimeObject *body = body_of(m, err);
 	if (!body) {
-		st = SB_ERR_INVALID_INPUT;
+		st = err && err->status != SB_OK ? err->status
+						 : SB_ERR_INVALID_INPUT;
 		goto out;
 	}
 	g_mime_message_set_mime_part(msg, body);

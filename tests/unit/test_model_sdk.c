@@ -161,19 +161,72 @@ START_TEST(base64_binary_round_trip_with_lines)
 }
 END_TEST
 
+/* Line lengths that are a multiple of four (76 for MIME, 0 for none) have
+ * a path of their own: the same characters as any other line length,
+ * lines of exactly line_len but the last, no CRLF after it. */
+static char *without_crlf(const char *s)
+{
+	char *o = strdup(s), *w = o;
+	for (const char *p = s; *p; p++)
+		if (*p != '\r' && *p != '\n')
+			*w++ = *p;
+	*w = '\0';
+	return o;
+}
+
+START_TEST(base64_line_lengths_agree)
+{
+	unsigned char data[400];
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (unsigned char)(i * 131 + 17);
+	static const size_t lens[] = {76, 4, 8, 3, 5, 75};
+	for (size_t len = 0; len <= sizeof(data); len++) {
+		char *plain = sb_base64_encode(data, len, 0);
+		ck_assert_ptr_nonnull(plain);
+		ck_assert_uint_eq(strlen(plain), (len + 2) / 3 * 4);
+		for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+			char *e = sb_base64_encode(data, len, lens[k]);
+			ck_assert_ptr_nonnull(e);
+			char *flat = without_crlf(e);
+			ck_assert_str_eq(flat, plain);
+			size_t n = strlen(e);
+			ck_assert(n == 0 || e[n - 1] != '\n');
+			for (const char *p = e; *p;) {
+				size_t l = strcspn(p, "\r");
+				if (!p[l]) {
+					ck_assert_uint_le(l, lens[k]);
+					ck_assert_uint_gt(l, 0);
+					break;
+				}
+				ck_assert_uint_eq(l, lens[k]);
+				ck_assert_int_eq(p[l + 1], '\n');
+				p += l + 2;
+			}
+			free(flat);
+			free(e);
+		}
+		free(plain);
+	}
+}
+END_TEST
+
 START_TEST(base64_rejects_bad_input)
 {
 	static const char *const bad[] = {
-	    "Zg=",	  /* short padding */
-	    "Zg",	  /* unpadded */
-	    "Z",	  /* one symbol */
-	    "Zm9v!A==",	  /* bad character */
-	    "Zg==Zg==",	  /* data after padding */
-	    "=Zg=",	  /* padding first */
-	    "Zh==",	  /* non-canonical trailing bits */
-	    "Zm9=",	  /* non-canonical trailing bits */
-	    "Zg===",	  /* too much padding */
-	    "Zm9v\tYmFy", /* TAB is not ignored */
+	    "Zg=",		/* short padding */
+	    "Zg",		/* unpadded */
+	    "Z",		/* one symbol */
+	    "Zm9v!A==",		/* bad character */
+	    "Zg==Zg==",		/* data after padding */
+	    "=Zg=",		/* padding first */
+	    "Zh==",		/* non-canonical trailing bits */
+	    "Zm9=",		/* non-canonical trailing bits */
+	    "Zg===",		/* too much padding */
+	    "Zm9v\tYmFy",	/* TAB is not ignored */
+	    "Zm9vYmFyZg==Zm9v", /* whole quantum after padding */
+	    "Zm9vYm!y",		/* bad character in a later quantum */
+	    "Zm9vY\x80"
+	    "Fy", /* a byte above 0x7f */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		size_t n;
@@ -186,6 +239,12 @@ START_TEST(base64_rejects_bad_input)
 	ck_assert_ptr_nonnull(d);
 	ck_assert_uint_eq(n, 6);
 	ck_assert_int_eq(memcmp(d, "foobar", 6), 0);
+	free(d);
+	/* Quanta cut by line breaks and spaces anywhere. */
+	d = sb_base64_decode("Zm\r\n9vYm\nFy Zm9v YmFy", 21, &n);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_uint_eq(n, 12);
+	ck_assert_int_eq(memcmp(d, "foobarfoobar", 12), 0);
 	free(d);
 	/* Only len bytes are read. */
 	d = sb_base64_decode("Zm9vJUNK", 4, &n);
@@ -546,6 +605,7 @@ static Suite *sdk_suite(void)
 	tcase_add_test(tc, base64_rfc4648_vectors);
 	tcase_add_test(tc, base64url_vectors_and_strictness);
 	tcase_add_test(tc, base64_binary_round_trip_with_lines);
+	tcase_add_test(tc, base64_line_lengths_agree);
 	tcase_add_test(tc, base64_rejects_bad_input);
 	tcase_add_test(tc, xml_escape_escapes_five);
 	tcase_add_test(tc, xml_escape_refuses_what_xml_cannot_carry);
