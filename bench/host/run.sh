@@ -294,7 +294,7 @@ done
 	echo "In each round every row is measured on svcbrokerd and on nginx one right"
 	echo "after the other (nginx first in every other round), so both see the same"
 	echo "load; the figures are medians over the rounds, the ratio the median of"
-	echo "the rounds' ratios (in brackets the lowest and highest)."
+	echo "the rounds' ratios (in parentheses the lowest and highest)."
 	echo
 	echo "| $CONNECTIONS connections | svcbrokerd req/s | nginx req/s | ratio | svcbrokerd p50 / p99 ms | nginx p50 / p99 ms |"
 	echo "|---|---|---|---|---|---|"
