@@ -95,6 +95,10 @@ struct sbh_server {
 	atomic_llong conns, body_held;
 	atomic_ullong conn_refused, body_refused;
 	atomic_int suspended;
+	/* threads in sbh_resume/sbh_resume_with: they still touch their
+	 * loop after giving the connection back, so sbh_stop waits for them
+	 * before it frees the loops */
+	atomic_int givers;
 	atomic_llong last_warned_conn, last_warned_ip;
 	pthread_mutex_t ip_mu;
 	struct ipcount *ips[IP_BUCKETS];
@@ -139,7 +143,9 @@ struct sbh_conn {
 	 * sets it again), so a connection taken back after its answer does
 	 * not ask the socket in vain */
 	bool readable;
-	bool dead; /* closed, freed at the end of the loop's round */
+	bool maybe_more; /* at sbh_suspend: readable or peer_shut */
+	bool peer_shut;	 /* EPOLLRDHUP/HUP/ERR seen: always ask the socket */
+	bool dead;	 /* closed, freed at the end of the loop's round */
 	struct sbh_conn *dnext;
 	bool again; /* on the loop's again list */
 	struct sbh_conn *anext;
@@ -1107,7 +1113,7 @@ static int fill(struct sbh_conn *c)
 		ERR_clear_error();
 		return -1;
 	}
-	if (!c->readable)
+	if (!c->readable && !c->peer_shut)
 		return 0;
 	size_t room = c->cap - c->len;
 	ssize_t r = recv(c->fd, c->in + c->len, room, 0);
@@ -1227,6 +1233,7 @@ void sbh_suspend(struct sbh_conn *c)
 {
 	c->state = C_SUSPENDED;
 	c->suspended = true;
+	c->maybe_more = c->readable || c->peer_shut;
 	unlist(c);
 	atomic_fetch_add(&c->l->s->suspended, 1);
 }
@@ -1244,6 +1251,8 @@ static void resumed_push(struct loop *l, struct sbh_conn *c)
 void sbh_resume(struct sbh_conn *c)
 {
 	struct loop *l = c->l;
+	struct sbh_server *s = l->s;
+	atomic_fetch_add(&s->givers, 1);
 	resumed_push(l, c);
 	/* a loop that is awake looks at its list before it sleeps (see
 	 * loop_main): only a sleeping one needs the eventfd */
@@ -1252,6 +1261,7 @@ void sbh_resume(struct sbh_conn *c)
 		ssize_t w = write(l->evfd, &one, sizeof(one));
 		(void)w;
 	}
+	atomic_fetch_sub(&s->givers, 1); /* l and s untouched from here */
 }
 
 void sbh_resume_with(struct sbh_conn *c, const struct sbh_answer *a)
@@ -1260,10 +1270,13 @@ void sbh_resume_with(struct sbh_conn *c, const struct sbh_answer *a)
 	 * the answer at once (the loop sends what the socket did not take),
 	 * and the client has it without waiting for the loop to wake */
 	struct loop *l = c->l;
+	struct sbh_server *s = l->s;
 	sbh_answer(c, a);
 	/* back on the loop's list before the client can have the answer
 	 * (and send its next request): the loop takes the connection when
-	 * that request wakes it, waiting (sending) for this send to end */
+	 * that request wakes it, or, if it finds this send not over, when
+	 * this thread wakes it after the send */
+	atomic_fetch_add(&s->givers, 1);
 	atomic_store(&c->sending, SEND_BUSY);
 	resumed_push(l, c);
 	flush(c);
@@ -1273,7 +1286,7 @@ void sbh_resume_with(struct sbh_conn *c, const struct sbh_answer *a)
 	 * now. */
 	bool wake = c->close_after || c->state == C_LINGER ||
 		    c->head_off < c->head_len || c->out_off < c->out_len ||
-		    c->off < c->len || atomic_load(&c->missed);
+		    c->off < c->len || c->maybe_more || atomic_load(&c->missed);
 	/* from here c is the loop's; if the loop found it sending, it
 	 * looks again only when woken */
 	if (atomic_exchange(&c->sending, SEND_NONE) == SEND_DEFERRED)
@@ -1283,6 +1296,7 @@ void sbh_resume_with(struct sbh_conn *c, const struct sbh_answer *a)
 		ssize_t w = write(l->evfd, &one, sizeof(one));
 		(void)w;
 	}
+	atomic_fetch_sub(&s->givers, 1); /* l and s untouched from here */
 }
 
 void sbh_wake(struct sbh_server *s)
@@ -1512,6 +1526,9 @@ static void *loop_main(void *arg)
 				if (evs[i].events & (EPOLLIN | EPOLLRDHUP |
 						     EPOLLHUP | EPOLLERR))
 					c->readable = true;
+				if (evs[i].events &
+				    (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+					c->peer_shut = true;
 				if (c->suspended) { /* nothing until resumed */
 					atomic_store(&c->missed, 1);
 					continue;
@@ -1606,6 +1623,13 @@ void sbh_stop(struct sbh_server *s)
 		uint64_t one = 1;
 		ssize_t w = write(l->evfd, &one, sizeof(one));
 		(void)w;
+	}
+	/* a thread that gave a connection back may still be about to wake
+	 * its loop (a few instructions; bounded all the same) */
+	for (int spins = 0; atomic_load(&s->givers) > 0 && spins < 100000;
+	     spins++) {
+		struct timespec ts = {0, 10000};
+		nanosleep(&ts, NULL);
 	}
 	for (int i = 0; i < s->nloops; i++) {
 		struct loop *l = &s->loops[i];
