@@ -96,18 +96,23 @@ if ! "$daemon" --check -c "$tmp/svcbroker.ini" >"$tmp/check.log" 2>&1; then
 fi
 loaded=$(ls "$mods" | sed 's/\.so$//' | paste -sd, - | sed 's/,/, /g')
 
+# wait_up PORT PID LOG: until the daemon answers /v1/health (20 s at most)
+wait_up() {
+	i=0
+	until curl -sf --max-time 1 "http://127.0.0.1:$1/v1/health" >/dev/null 2>&1; do
+		i=$((i + 1))
+		if [ $i -gt 200 ] || ! kill -0 "$2" 2>/dev/null; then
+			echo "run.sh: svcbrokerd ($3) did not start:" >&2
+			cat "$3" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
+}
+
 "$daemon" -c "$tmp/svcbroker.ini" >"$tmp/daemon.log" 2>&1 &
 dpid=$!
-i=0
-until curl -sf --max-time 1 "http://127.0.0.1:$port/v1/health" >/dev/null 2>&1; do
-	i=$((i + 1))
-	if [ $i -gt 200 ] || ! kill -0 "$dpid" 2>/dev/null; then
-		echo "run.sh: svcbrokerd did not start:" >&2
-		cat "$tmp/daemon.log" >&2
-		exit 1
-	fi
-	sleep 0.1
-done
+wait_up "$port" "$dpid" "$tmp/daemon.log"
 rss_idle=$(awk '/^VmRSS/ {print $2}' "/proc/$dpid/status")
 # Does a GET keep the connection open?  (Each closed one costs a TCP
 # handshake per request under wrk.)
@@ -193,16 +198,7 @@ printf '[server]\nlisten = 127.0.0.1:%s\nmodule_dir = %s\nstate_dir = %s\nlog_le
 	"$port2" "$mods" "$tmp/state2" >"$tmp/audit.ini"
 "$daemon" -c "$tmp/audit.ini" >"$tmp/daemon2.log" 2>&1 &
 d2pid=$!
-i=0
-until curl -sf --max-time 1 "http://127.0.0.1:$port2/v1/health" >/dev/null 2>&1; do
-	i=$((i + 1))
-	if [ $i -gt 200 ] || ! kill -0 "$d2pid" 2>/dev/null; then
-		echo "run.sh: the second svcbrokerd did not start:" >&2
-		cat "$tmp/daemon2.log" >&2
-		exit 1
-	fi
-	sleep 0.1
-done
+wait_up "$port2" "$d2pid" "$tmp/daemon2.log"
 
 sb=http://127.0.0.1:$port
 sb2=http://127.0.0.1:$port2
