@@ -260,6 +260,15 @@ static enum sb_status find_all(struct ews *e, const struct sb_call *call,
 			ews_op_free(&op);
 			return st;
 		}
+		/* a success without RootFolder is a malformed answer, not a
+		 * mailbox without folders */
+		if (!sb_xml_child(m, SB_NS_EWS_MESSAGES, "RootFolder")) {
+			ews_op_free(&op);
+			return sb_error_set(err, SB_ERR_UPSTREAM,
+					    "invalid_response",
+					    "EWS answered FindFolder without "
+					    "RootFolder");
+		}
 		size_t got = 0;
 		for (xmlNode *x = sb_xml_first_element(folders_of(m, true)); x;
 		     x = sb_xml_next_element(x)) {

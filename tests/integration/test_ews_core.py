@@ -25,6 +25,7 @@ sys.path.insert(0, os.path.join(SRC, "tests", "lib"))
 sys.path.insert(0, os.path.join(SRC, "tests", "mock"))
 
 import sbtest  # noqa: E402
+from ews_mock import FINDITEM_NO_ROOT  # noqa: E402
 
 if not os.path.exists(sbtest.daemon_path()):
     print("# svcbrokerd not built")
@@ -292,6 +293,19 @@ def error_tests(d, ews):
         if (st, err(b).get("code")) != (HTTP_OF[st_name], code):
             wrong.append((code, st, err(b).get("code")))
     c.eq(wrong, [], "every ResponseCode answers its status, code kept")
+    # a FindFolder success without RootFolder is a malformed answer, not
+    # a mailbox without folders
+    ews.ok("inject", {"operation": "FindFolder", "count": 1,
+                      "raw_status": 200,
+                      "raw": FINDITEM_NO_ROOT.replace("FindItem",
+                                                      "FindFolder")})
+    st, b = call(d, "plain/Folder.List")
+    c.eq((st, err(b).get("code")), (502, "invalid_response"),
+         "Folder.List: FindFolder without RootFolder is 502 "
+         "invalid_response")
+    st, b = call(d, "plain/Folder.List")
+    c.ok(st == 200 and len(rows(b)) > 0,
+         "Folder.List: the next FindFolder lists the folders again")
     ews.ok("inject", {"operation": "ResolveNames", "count": 1,
                       "response_code": "ErrorNameResolutionMultipleResults",
                       "response_class": "Warning"})
