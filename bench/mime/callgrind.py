@@ -10,7 +10,9 @@ does not disturb (wall clock and CPU time are).
 
 With --task-clock no valgrind: the daemon's CPU time per call (all its
 threads) from `perf stat -e task-clock -p PID` over N calls (default then
-300) of each broker; machine load moves it, instructions do not.
+300) of each broker, split into user and system time (/proc/PID/stat, in
+clock ticks), with page faults and context switches per call; machine
+load moves it, instructions do not.
 
 Prints, per call, the daemon's instructions over the whole call (HTTP,
 JSON, the broker) and those of the functions named in FUNCS that the
@@ -53,6 +55,15 @@ def inclusive(profile):
                 if m.group(2).endswith(f) and f not in funcs:
                     funcs[f] = int(m.group(1).replace(",", ""))
     return total, funcs
+
+
+def user_sys(pid):
+    """The process's user and system CPU time so far, in ms (clock ticks
+    from /proc/PID/stat: coarse, so only over many calls)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    hz = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) * 1000.0 / hz, int(fields[12]) * 1000.0 / hz)
 
 
 def main():
@@ -113,25 +124,35 @@ def main():
                 for tag, inst in (("mapisend", "local"), ("smtpsend", "mail")):
                     if opts.task_clock:
                         p = subprocess.Popen(
-                            ["perf", "stat", "-x,", "-e", "task-clock",
+                            ["perf", "stat", "-x,", "-e",
+                             "task-clock,page-faults,context-switches",
                              "-p", str(pid)], stderr=subprocess.PIPE,
                             text=True)
                         time.sleep(0.5)  # perf attached
+                        t0 = user_sys(pid)
                         for i in range(n):
                             st, _ = c.call(inst + "/Email.Send", dict(
                                 msg, Subject=bench.SUBJECT % i))
                             if st != 200:
                                 sys.exit("callgrind.py: %s answered %d"
                                          % (inst, st))
+                        t1 = user_sys(pid)
                         p.send_signal(signal.SIGINT)
-                        ms = [float(x.split(",")[0]) for x in
-                              p.communicate()[1].splitlines()
-                              if x[:1].isdigit() and "task-clock" in x]
-                        if not ms:
+                        ev = {}
+                        for x in p.communicate()[1].splitlines():
+                            f = x.split(",")
+                            if len(f) > 2 and f[0][:1].isdigit():
+                                ev[f[2]] = float(f[0])
+                        if "task-clock" not in ev:
                             sys.exit("callgrind.py: no figure from perf")
-                        print("%-15s task-clock %.3f ms per call"
+                        print("%-15s task-clock %.3f ms per call (user %.3f,"
+                              " system %.3f), %.1f page faults, %.2f context"
+                              " switches"
                               % (inst == "local" and "mapi-stub Send"
-                                 or "smtp Send", ms[0] / n))
+                                 or "smtp Send", ev["task-clock"] / n,
+                                 (t1[0] - t0[0]) / n, (t1[1] - t0[1]) / n,
+                                 ev.get("page-faults", 0) / n,
+                                 ev.get("context-switches", 0) / n))
                         continue
                     ctl("-z")
                     ctl("-i", "on")

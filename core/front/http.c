@@ -1238,6 +1238,35 @@ void sbh_suspend(struct sbh_conn *c)
 	atomic_fetch_add(&c->l->s->suspended, 1);
 }
 
+struct sbh_body *sbh_take_body(struct sbh_conn *c)
+{
+	struct sbh_body *b = calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
+	b->s = c->l->s;
+	b->data = c->body.data ? c->body.data : strdup("");
+	if (!b->data) {
+		free(b);
+		return NULL;
+	}
+	b->len = c->body.len;
+	b->held = c->held; /* released by sbh_body_free */
+	c->held = 0;
+	c->body.data = NULL; /* body_done's free is then a no-op */
+	c->body.len = c->body.cap = 0;
+	return b;
+}
+
+void sbh_body_free(struct sbh_body *b)
+{
+	if (!b)
+		return;
+	if (b->held)
+		atomic_fetch_sub(&b->s->body_held, b->held);
+	free(b->data);
+	free(b);
+}
+
 /* Give c back to its loop (any thread): onto the loop's stack, without
  * a lock (sequentially consistent, for the sleeping flag's handshake). */
 static void resumed_push(struct loop *l, struct sbh_conn *c)

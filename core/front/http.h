@@ -52,6 +52,16 @@ struct sbh_answer {
 	const char *headers;
 };
 
+/* A request body taken over from on_body (sbh_take_body), to be read after
+ * on_body returns, while the connection is suspended: its bytes stay
+ * counted against max_body_total until sbh_body_free. */
+struct sbh_body {
+	struct sbh_server *s;
+	char *data; /* NUL-terminated */
+	size_t len;
+	long long held;
+};
+
 struct sbh_handlers {
 	void *ud;
 	/* The head is read: answer now (sbh_answer) or return true to have
@@ -121,6 +131,12 @@ bool sbh_add_headers(struct sbh_conn *c, const char *lines);
 /* The request waits for an answer from another thread: its connection
  * reads nothing more until sbh_resume. */
 void sbh_suspend(struct sbh_conn *c);
+/* In on_body, once suspended: take the body over (rq->body is then gone
+ * when on_body returns).  NULL without memory (the body stays the
+ * connection's).  Any thread may read and free it until the connection is
+ * resumed; free it before. */
+struct sbh_body *sbh_take_body(struct sbh_conn *c);
+void sbh_body_free(struct sbh_body *b);
 /* From any thread, once per sbh_suspend: on_resume is called on the
  * connection's thread. */
 void sbh_resume(struct sbh_conn *c);
