@@ -448,10 +448,16 @@ static void serve_get(struct sbc_api *api, struct sbh_conn *c,
 		bool draining = sbc_runtime_draining(rt);
 		size_t queued = 0, running = 0;
 		sbc_executor_stats(sbc_runtime_executor(rt), &queued, &running);
+		/* with clients configured, the instances are shown only to
+		 * a client, and only those it may call */
+		struct sbc_view v = {.may = cl ? view_may : NULL, .ud = cl};
+		struct sbc_security *sec = sbc_runtime_security(rt);
+		bool closed = sbc_security_closed(sec);
+		sbc_security_unref(sec);
 		send_json(c, draining ? 503 : 200,
 			  sbc_json_health(cat, draining,
 					  sbc_runtime_uptime_s(rt), queued,
-					  running));
+					  running, closed ? &v : NULL));
 		break;
 	}
 	case R_METRICS: {
@@ -929,9 +935,12 @@ static bool handle(struct sbc_api *api, struct sbc_security *sec,
 		return false;
 	}
 	/* who is calling: with clients configured, every path but the
-	 * health check needs a credential */
+	 * health check needs a credential; the health check takes one
+	 * (to list the instances) but does without */
 	const struct sbc_client *cl = NULL;
-	if (sbc_security_closed(sec) && route != R_HEALTH) {
+	if (sbc_security_closed(sec) &&
+	    (route != R_HEALTH || rq->authorization ||
+	     (sbh_is_tls(c) && sbh_peer_subject(c)))) {
 		char tb[512];
 		const char *tok =
 		    sbc_bearer_token(rq->authorization, tb, sizeof(tb));

@@ -675,17 +675,32 @@ char *sbc_json_object(const struct sbc_instance *inst,
 	return dump(root);
 }
 
+/* May v's client call any method of inst? */
+static bool view_has(const struct sbc_view *v, const struct sbc_instance *inst)
+{
+	for (size_t k = 0; k < inst->n_objects; k++) {
+		const struct sb_object *ob = inst->objects[k];
+		for (const struct sb_method *m = ob->methods; m && m->name; m++)
+			if (v->may(v->ud, inst->name, ob->name, m->name))
+				return true;
+	}
+	return false;
+}
+
 char *sbc_json_health(const struct sbc_catalog *c, bool draining,
-		      int64_t uptime_s, size_t queued, size_t running)
+		      int64_t uptime_s, size_t queued, size_t running,
+		      const struct sbc_view *v)
 {
 	json_t *root = json_object();
 	size_t failed = 0;
-	json_t *insts = json_array();
+	json_t *insts = v && !v->may ? NULL : json_array();
 	for (size_t i = 0; c && i < c->n_instances; i++) {
 		const struct sbc_instance *inst = c->instances[i];
-		json_t *o = instance_head(inst);
 		if (inst->open_error[0])
 			failed++;
+		if (!insts || (v && !view_has(v, inst)))
+			continue;
+		json_t *o = instance_head(inst);
 		sbc_json_set(o, "running",
 			     json_integer(atomic_load(&inst->running)));
 		sbc_json_set(
@@ -707,7 +722,8 @@ char *sbc_json_health(const struct sbc_catalog *c, bool draining,
 	sbc_json_set(root, "uptime_s", json_integer(uptime_s));
 	sbc_json_set(root, "calls_queued", json_integer((json_int_t)queued));
 	sbc_json_set(root, "calls_running", json_integer((json_int_t)running));
-	sbc_json_set(root, "instances", insts);
+	if (insts)
+		sbc_json_set(root, "instances", insts);
 	return dump(root);
 }
 

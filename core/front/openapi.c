@@ -380,17 +380,22 @@ static json_t *health_schema(void)
 		sbc_json_set(inst, counts[i],
 			     json_pack("{s:s, s:s, s:i}", "type", "integer",
 				       "format", "int64", "minimum", 0));
+	/* instances: left out for an anonymous caller when clients are
+	 * configured (json.c) */
 	return json_pack(
-	    "{s:s, s:[s,s], s:{s:{s:s, s:[s,s,s]}, s:{s:s, s:s}, "
+	    "{s:s, s:[s], s:{s:{s:s, s:[s,s,s]}, s:{s:s, s:s}, "
 	    "s:{s:s, s:s}, s:{s:s, s:i}, s:{s:s, s:i}, "
-	    "s:{s:s, s:{s:s, s:[s,s], s:o}}}}",
-	    "type", "object", "required", "status", "instances", "properties",
-	    "status", "type", "string", "enum", "ok", "degraded", "stopping",
+	    "s:{s:s, s:s, s:{s:s, s:[s,s], s:o}}}}",
+	    "type", "object", "required", "status", "properties", "status",
+	    "type", "string", "enum", "ok", "degraded", "stopping",
 	    "generation", "type", "integer", "format", "int64", "uptime_s",
 	    "type", "integer", "format", "int64", "calls_queued", "type",
 	    "integer", "minimum", 0, "calls_running", "type", "integer",
-	    "minimum", 0, "instances", "type", "array", "items", "type",
-	    "object", "required", "name", "state", "properties", inst);
+	    "minimum", 0, "instances", "type", "array", "description",
+	    "The instances; with clients configured, only for a client "
+	    "(those it may call), left out for an anonymous caller.",
+	    "items", "type", "object", "required", "name", "state",
+	    "properties", inst);
 }
 
 static json_t *components(void)

@@ -158,6 +158,22 @@ with sbtest.Daemon(CONFIG, server_extra="cors_origins = "
     t.eq(st, 401, "Basic credentials: 401")
     st, _, body = req(d, "GET", "/v1/health")
     t.eq(st, 200, "health needs no credentials (load balancers)")
+    t.ok(isinstance(body, dict) and body.get("status") == "ok" and
+         "instances" not in body and "t1" not in json.dumps(body),
+         "... and without them it names no instance", repr(body)[:300])
+    st, _, body = req(d, "GET", "/v1/health", token=ADMIN_TOKEN)
+    names = sorted(i["name"] for i in body.get("instances", [])) \
+        if st == 200 and isinstance(body, dict) else None
+    t.eq(names, ["local", "quick", "t1"],
+         "health with the admin's token lists every instance")
+    st, _, body = req(d, "GET", "/v1/health", token=ALICE_TOKEN)
+    names = sorted(i["name"] for i in body.get("instances", [])) \
+        if st == 200 and isinstance(body, dict) else None
+    t.eq(names, ["local"],
+         "health with alice's token lists only the instance she may call")
+    st, hd, _ = req(d, "GET", "/v1/health", token="wrong-token")
+    t.ok(st == 401 and "invalid_token" in (hd.get("WWW-Authenticate") or ""),
+         "health with a wrong token: 401, not a quiet anonymous answer")
     st, _, _ = req(d, "GET", "/v1/catalog", token=ADMIN_TOKEN)
     t.eq(st, 200, "a valid token: 200")
     st, _, _ = req(d, "GET", "/v1/catalog", token=ADMIN_TOKEN + "x")
