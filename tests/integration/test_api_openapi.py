@@ -130,7 +130,7 @@ from = noreply@example.test
 
 def main():
     t = sbtest.Checks()
-    work = tempfile.mkdtemp(prefix="sbtest-oa-")
+    work = sbtest.tempdir("sbtest-oa-")
     mods = sbtest.make_module_dir(os.path.join(work, "modules"))
     body = CONFIG
     for name, text in OTHERS.items():

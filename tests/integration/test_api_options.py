@@ -9,7 +9,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.environ.get(
     "top_srcdir", os.path.join(os.path.dirname(__file__), "..", "..")),
@@ -81,7 +80,7 @@ def make_config(workdir, body, server_extra=""):
 
 def main():
     t = sbtest.Checks()
-    work = tempfile.mkdtemp(prefix="sbtest-opts-")
+    work = sbtest.tempdir("sbtest-opts-")
 
     code, out, err = run(["--version"])
     t.ok(code == 0 and "svcbrokerd" in out, "--version")

@@ -5,7 +5,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.environ.get(
     "top_srcdir", os.path.join(os.path.dirname(__file__), "..", "..")),
@@ -37,7 +36,7 @@ def main():
     if not os.path.exists(client):
         print("# SKIP: %s is not built (make check builds it)" % client)
         sys.exit(sbtest.SKIP)
-    work = tempfile.mkdtemp(prefix="sbtest-rt-")
+    work = sbtest.tempdir("sbtest-rt-")
     try:
         mods = sbtest.make_module_dir(os.path.join(work, "modules"))
         cfg = os.path.join(work, "svcbroker.ini")

@@ -16,7 +16,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.environ.get(
     "top_srcdir", os.path.join(os.path.dirname(__file__), "..", "..")),
@@ -38,7 +37,7 @@ def h(tok):
     return hashlib.sha256(tok.encode()).hexdigest()
 
 
-top = tempfile.mkdtemp(prefix="sb-apisec-")
+top = sbtest.tempdir("sb-apisec-")
 CONFIG = """
 [module testmod]
 enabled = yes

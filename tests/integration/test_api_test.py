@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -78,7 +77,7 @@ def verdict(body):
     return (body["ok"], d.get("category"), d.get("code"))
 
 
-work = tempfile.mkdtemp(prefix="sbtest-probe-")
+work = sbtest.tempdir("sbtest-probe-")
 store = os.path.join(work, "store")
 mx = MockSMTP([]).start()
 auth_mx = MockSMTP(["--auth", "--user", "u", "--password", "right"]).start()

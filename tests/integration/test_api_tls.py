@@ -16,7 +16,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.environ.get(
@@ -32,7 +31,7 @@ if not shutil.which("openssl"):
     print("# SKIP: no openssl command")
     sys.exit(77)
 
-top = tempfile.mkdtemp(prefix="sb-tls-")
+top = sbtest.tempdir("sb-tls-")
 pki = os.path.join(top, "pki")
 subprocess.run(["sh", os.path.join(SRC, "tests", "mock", "make_certs.sh"),
                 pki], check=True, timeout=120)

@@ -16,7 +16,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("top_srcdir") or os.path.join(HERE, "..", "..")
@@ -252,7 +251,7 @@ def normalise(seen):
 
 
 mock = MockEWS()
-store = tempfile.mkdtemp(prefix="interchange-")
+store = sbtest.tempdir("interchange-")
 try:
     cfg = ("[module mapi-stub]\nenabled = yes\n"
            "[instance local]\nbroker = mapi-stub\nstore_dir = %s\n"

@@ -8,7 +8,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.environ.get("top_srcdir", "."), "tests", "lib"))
 import sbtest  # noqa: E402
@@ -58,7 +57,7 @@ if not os.access(CLI, os.X_OK):
     print("# %s not built" % CLI)
     sys.exit(sbtest.SKIP)
 
-work = tempfile.mkdtemp(prefix="sbcli-")
+work = sbtest.tempdir("sbcli-")
 with open(os.path.join(work, "hello.txt"), "wb") as f:
     f.write(b"hello file\n")
 with open(os.path.join(work, "pic.png"), "wb") as f:

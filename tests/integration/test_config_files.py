@@ -8,7 +8,6 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.environ.get(
@@ -22,7 +21,7 @@ if not os.path.exists(sbtest.daemon_path()):
     print("# svcbrokerd is not built")
     sys.exit(1)
 
-work = tempfile.mkdtemp(prefix="sbtest-cfgfiles-")
+work = sbtest.tempdir("sbtest-cfgfiles-")
 mdir = sbtest.make_module_dir(os.path.join(work, "modules"))
 GOOD = "[module testmod]\nenabled = yes\n[instance t]\nbroker = testmod\n" \
        "label = t\n"

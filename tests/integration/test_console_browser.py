@@ -12,7 +12,6 @@ python3-selenium is missing."""
 import os
 import shutil
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.environ.get(
@@ -563,7 +562,7 @@ def check_token_and_zoom(t, b, d):
 def main():
     setup_or_skip()
     t = sbtest.Checks()
-    work = tempfile.mkdtemp(prefix="sbconsole-ui-")
+    work = sbtest.tempdir("sbconsole-ui-")
     os.makedirs(os.path.join(work, "downloads"))
     shutil.rmtree(OUT, ignore_errors=True)
     extra = "console_dir = %s\n" % os.path.join(sbtest.TOP_SRCDIR, "console")

@@ -8,7 +8,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.environ.get(
     "top_srcdir", os.path.join(os.path.dirname(__file__), "..", "..")),
@@ -241,7 +240,7 @@ def check_traversal(t, d):
 
 def main():
     t = sbtest.Checks()
-    work = tempfile.mkdtemp(prefix="sbconsole-")
+    work = sbtest.tempdir("sbconsole-")
     try:
         con, libs = make_trees(work)
         extra = "console_dir = %s\nconsole_libs = %s\n" % (con, libs)

@@ -1158,8 +1158,7 @@ def main():
             import traceback
             traceback.print_exc()
             c.ok(False, "ntlm round completed", repr(e))
-    import tempfile
-    d = tempfile.mkdtemp(prefix="sbtest-ewsjwt-")
+    d = sbtest.tempdir("sbtest-ewsjwt-")
     key, cert = make_cert(d)
     with open(os.path.join(d, "tokens"), "w") as f:
         f.write("tok-other\ntok-from-file\n")

@@ -18,7 +18,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -53,7 +52,7 @@ PW = "Secret-Pw-1"
 WRONG = "Wrong-Pw-Nope-77"
 NS_S = "http://schemas.xmlsoap.org/soap/envelope/"
 
-pki = tempfile.mkdtemp(prefix="sbtest-pki-")
+pki = sbtest.tempdir("sbtest-pki-")
 subprocess.run(["sh", os.path.join(SRC, "tests", "mock", "make_certs.sh"),
                 pki], check=True, timeout=60)
 CA = os.path.join(pki, "ca.pem")
@@ -338,7 +337,7 @@ def oauth2_tests():
              "... the daemon does not start on it; nothing was requested")
         # a token_url over http to a host not on loopback is refused by
         # --check already: the client credentials would cross in clear
-        cdir = tempfile.mkdtemp(prefix="sbtest-ewssec-check-")
+        cdir = sbtest.tempdir("sbtest-ewssec-check-")
         try:
             ini = os.path.join(cdir, "svcbroker.ini")
             with open(ini, "w") as f:

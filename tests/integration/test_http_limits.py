@@ -8,7 +8,6 @@ import re
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.environ.get(
@@ -325,7 +324,7 @@ with sbtest.Daemon(INST) as d:
          "/metrics: no body held once the large calls are answered")
 
 # --- --check: max_body_total below max_body --------------------------------
-work = tempfile.mkdtemp(prefix="sbtest-limits-")
+work = sbtest.tempdir("sbtest-limits-")
 cfg = os.path.join(work, "c.ini")
 with open(cfg, "w") as f:
     f.write("[server]\nmodule_dir = %s\nmax_body = 8MiB\n"

@@ -31,7 +31,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -184,7 +183,7 @@ def leaked(lines, pieces, size=16):
     return None
 
 
-WORK = tempfile.mkdtemp(prefix="sbneg-")
+WORK = sbtest.tempdir("sbneg-")
 mocks = []
 try:
     with krb5kdc.Realm() as kdc:

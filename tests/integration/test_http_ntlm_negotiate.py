@@ -37,7 +37,6 @@ import socketserver
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -295,7 +294,7 @@ def no_secrets(name, lines):
          "%s: nor the password" % name)
 
 
-WORK = tempfile.mkdtemp(prefix="sbntlm-")
+WORK = sbtest.tempdir("sbntlm-")
 SRV = Server()
 URL = "http://127.0.0.1:%d" % SRV.server_address[1]
 threading.Thread(target=SRV.serve_forever, kwargs={"poll_interval": 0.1},

@@ -17,7 +17,6 @@ import os
 import random
 import shutil
 import sys
-import tempfile
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, os.path.join(os.environ.get("top_srcdir", "."), "tests", "lib"))
@@ -36,7 +35,7 @@ except ImportError as e:
 
 ALICE = "alice@example.test"
 UTC = dt.timezone.utc
-top = tempfile.mkdtemp(prefix="mapi-cal-")
+top = sbtest.tempdir("mapi-cal-")
 store = os.path.join(top, "store")
 conf = ("[module mapi-stub]\nenabled = yes\n\n[instance local]\nbroker = mapi-stub\n"
         "store_dir = %s\nmailboxes = %s\nquota = 100MiB\n" % (store, ALICE))

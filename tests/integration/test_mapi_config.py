@@ -6,7 +6,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.environ.get("top_srcdir", "."), "tests", "lib"))
 import sbtest  # noqa: E402
@@ -17,7 +16,7 @@ if not os.path.exists(sbtest.daemon_path()):
     sys.exit(sbtest.SKIP)
 
 etc = os.path.join(os.path.abspath(sbtest.TOP_SRCDIR), "etc")
-top = tempfile.mkdtemp(prefix="mapi-config-")
+top = sbtest.tempdir("mapi-config-")
 modules = sbtest.make_module_dir(os.path.join(top, "modules"))
 
 

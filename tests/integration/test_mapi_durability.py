@@ -21,7 +21,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -37,7 +36,7 @@ if not os.path.exists(sbtest.daemon_path()):
 MBX = ["alice@example.test", "bob@example.test", "carol@example.test",
        "dave@example.test"]
 FOLDERS = ["Inbox", "Drafts", "Sent Items", "Deleted Items", "Outbox"]
-top = tempfile.mkdtemp(prefix="mapi-durability-")
+top = sbtest.tempdir("mapi-durability-")
 
 
 def conf(store):

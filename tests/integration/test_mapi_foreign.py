@@ -19,7 +19,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 import time
 from email.message import EmailMessage
 
@@ -32,7 +31,7 @@ if not os.path.exists(sbtest.daemon_path()):
     sys.exit(sbtest.SKIP)
 
 ALICE, CAROL = "alice@example.test", "carol@example.test"
-top = tempfile.mkdtemp(prefix="mapi-foreign-")
+top = sbtest.tempdir("mapi-foreign-")
 store = os.path.join(top, "store")
 CONF = ("[module mapi-stub]\nenabled = yes\n\n[instance local]\n"
         "broker = mapi-stub\nstore_dir = %s\nmailboxes = %s, %s\n"

@@ -12,7 +12,6 @@ import os
 import shutil
 import signal
 import sys
-import tempfile
 import time
 from email.message import EmailMessage
 
@@ -29,7 +28,7 @@ except ImportError:
     icalendar = None
 
 ALICE, BOB, CAROL = "alice@example.test", "bob@example.test", "carol@example.test"
-top = tempfile.mkdtemp(prefix="mapi-interop-")
+top = sbtest.tempdir("mapi-interop-")
 store = os.path.join(top, "store")
 
 

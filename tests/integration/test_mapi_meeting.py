@@ -24,7 +24,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, os.path.join(os.environ.get("top_srcdir", "."), "tests", "lib"))
@@ -46,7 +45,7 @@ BOB = "bob@example.test"
 CAROL = "carol@example.test"
 ROOM = "room1@elsewhere.test"
 UTC = dt.timezone.utc
-top = tempfile.mkdtemp(prefix="mapi-mtg-")
+top = sbtest.tempdir("mapi-mtg-")
 store = os.path.join(top, "store")
 conf = ("[module mapi-stub]\nenabled = yes\n\n[instance local]\nbroker = mapi-stub\n"
         "store_dir = %s\nmailboxes = %s, %s, %s\nquota = 100MiB\n"

@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.environ.get("top_srcdir", "."), "tests", "lib"))
 import sbtest  # noqa: E402
@@ -23,7 +22,7 @@ fixture = os.path.join(os.environ.get("top_srcdir", "."), "tests", "integration"
                        "mapi-store-0.1.0")
 with open(os.path.join(fixture, "expected.json"), encoding="utf-8") as f:
     expected = json.load(f)
-top = tempfile.mkdtemp(prefix="mapi-prev-")
+top = sbtest.tempdir("mapi-prev-")
 store = os.path.join(top, "store")
 os.makedirs(store)
 for sub in ("Calendar", "Tasks"):

@@ -13,7 +13,6 @@ import random
 import shutil
 import signal
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -30,7 +29,7 @@ ALICE, BOB, CAROL, DAVE = ("alice@example.test", "bob@example.test",
                            "carol@example.test", "dave@example.test")
 MBX = [ALICE, BOB, CAROL, DAVE]
 OUTSIDER = "erin@elsewhere.test"
-top = tempfile.mkdtemp(prefix="mapi-reply-")
+top = sbtest.tempdir("mapi-reply-")
 store = os.path.join(top, "store")
 
 

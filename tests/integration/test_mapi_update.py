@@ -17,7 +17,6 @@ import datetime as dt
 import os
 import shutil
 import sys
-import tempfile
 import threading
 from zoneinfo import ZoneInfo
 
@@ -38,7 +37,7 @@ except ImportError as e:
 ALICE = "alice@example.test"
 UTC = dt.timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")
-top = tempfile.mkdtemp(prefix="mapi-upd-")
+top = sbtest.tempdir("mapi-upd-")
 store = os.path.join(top, "store")
 conf = ("[module mapi-stub]\nenabled = yes\n\n[instance local]\nbroker = mapi-stub\n"
         "store_dir = %s\nmailboxes = %s\nquota = 100MiB\n" % (store, ALICE))

@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import sbtest  # noqa: E402
@@ -32,7 +31,7 @@ if not FILES:
     sys.exit(sbtest.SKIP)
 
 BOB = "bob@example.test"
-top = tempfile.mkdtemp(prefix="mime-corpus-")
+top = sbtest.tempdir("mime-corpus-")
 store = os.path.join(top, "store")
 CONF = ("[module mapi-stub]\nenabled = yes\n\n[instance local]\n"
         "broker = mapi-stub\nstore_dir = %s\nmailboxes = %s\n"

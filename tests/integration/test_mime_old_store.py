@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import sbtest  # noqa: E402
@@ -38,7 +37,7 @@ def summary(row):
 
 
 expected = json.load(open(os.path.join(DATA, "expected.json"), encoding="utf-8"))
-top = tempfile.mkdtemp(prefix="mime-old-store-")
+top = sbtest.tempdir("mime-old-store-")
 store = os.path.join(top, "store")
 shutil.copytree(os.path.join(DATA, "maildir"), store)
 # the source tree may be read-only (make distcheck): the copy is the

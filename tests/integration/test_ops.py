@@ -16,7 +16,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -147,7 +146,7 @@ def test_json(t):
 
 
 def test_pid_file(t):
-    tmp = tempfile.mkdtemp(prefix="sbops-")
+    tmp = sbtest.tempdir("sbops-")
     pid = os.path.join(tmp, "svcbrokerd.pid")
     d = ArgsDaemon(BASE, ["--pid-file", pid])
     with d:
@@ -257,7 +256,7 @@ def test_notify(t):
     if not systemd_built():
         print("# sd_notify: built without libsystemd, skipped")
         return
-    tmp = tempfile.mkdtemp(prefix="sbnotify-")
+    tmp = sbtest.tempdir("sbnotify-")
     path = os.path.join(tmp, "notify")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(path)
@@ -425,7 +424,7 @@ def test_paths(t):
     config = m.group(1) if m else None
     t.ok(config and config.endswith("/svcbroker/svcbroker.ini"),
          "paths: --help names the default configuration", out)
-    tmp = tempfile.mkdtemp(prefix="sbpaths-")
+    tmp = sbtest.tempdir("sbpaths-")
     empty = os.path.join(tmp, "empty.ini")
     with open(empty, "w") as f:
         f.write("[server]\n")

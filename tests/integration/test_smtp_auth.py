@@ -10,7 +10,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("top_srcdir") or os.path.join(HERE, "..", "..")
@@ -28,7 +27,7 @@ if not shutil.which("openssl"):
     sys.exit(sbtest.SKIP)
 
 c = sbtest.Checks()
-pki = tempfile.mkdtemp(prefix="sbtest-pki-")
+pki = sbtest.tempdir("sbtest-pki-")
 subprocess.run(["sh", os.path.join(SRC, "tests", "mock", "make_certs.sh"),
                 pki], check=True, timeout=60)
 CA = os.path.join(pki, "ca.pem")

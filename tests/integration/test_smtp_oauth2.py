@@ -14,7 +14,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -38,7 +37,7 @@ c = sbtest.Checks()
 SECRET = "cl1ent-S3cret~x"
 USER = "sender@example.test"
 MSG = {"To": ["r@example.test"], "Subject": "oauth2", "Body": "b\n"}
-work = tempfile.mkdtemp(prefix="sbtest-oauth-")
+work = sbtest.tempdir("sbtest-oauth-")
 
 
 def err_of(body):

@@ -9,7 +9,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.environ.get(
     "top_srcdir", os.path.join(os.path.dirname(__file__), "..", "..")),
@@ -85,7 +84,7 @@ def main():
         t.done()
     # verify wants the programs to exist: the built ones stand in for the
     # installed ones (only the paths change)
-    tmp = tempfile.mkdtemp(prefix="sbunit-")
+    tmp = sbtest.tempdir("sbunit-")
     try:
         daemon = sbtest.daemon_path()
         copy = re.sub(r"^(Exec\w+=)\S*/svcbrokerd", r"\1" + daemon, unit,

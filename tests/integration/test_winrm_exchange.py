@@ -14,7 +14,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -38,7 +37,7 @@ ADMIN = "EXAMPLE\\administrator"
 PW = "Secret-Pw-1"
 SLOW = 4 if sbtest.VALGRIND else 1
 
-pki = tempfile.mkdtemp(prefix="sbtest-winrm-pki-")
+pki = sbtest.tempdir("sbtest-winrm-pki-")
 
 
 def make_pki():

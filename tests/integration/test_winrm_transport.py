@@ -263,7 +263,7 @@ with MockWinRM(["--exchange", "none", "--auth", "basic"]) as w:
     c.ok(took < 6, "hung server: within the deadline (%.1f s)" % took)
 
 # ---- TLS with the tests' own CA -----------------------------------------
-certs = tempfile.mkdtemp(prefix="sbtest-winrm-certs-")
+certs = sbtest.tempdir("sbtest-winrm-certs-")
 mk = os.path.join(SRC, "tests", "mock", "make_certs.sh")
 p = subprocess.run(["sh", mk, certs], capture_output=True, timeout=60)
 cert = os.path.join(certs, "server.pem")

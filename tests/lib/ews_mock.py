@@ -93,6 +93,8 @@ class MockEWS:
         return self.ctl("/_mock/stats")
 
     def stop(self):
+        """Stop the server; its directory (sbtest.tempdir) stays for the
+        test's end: removed then unless the test failed."""
         self.srv.stop()
         self.srv.err.close()
 

@@ -8,7 +8,12 @@ configuration, call its HTTP API, and stop it.  Every wait is bounded.
 
 Tests print "ok - name" / "not ok - name" lines and exit 0 only if every
 check passed (77 = skipped, as automake's test driver expects).
+
+Temporary directories come from tempdir() (a Daemon's own work directory
+too): whatever is left of them when the test exits is removed if no check
+failed and no exception escaped, else kept and named on stderr.
 """
+import atexit
 import glob
 import json
 import os
@@ -27,6 +32,48 @@ TOP_BUILDDIR = os.environ.get("top_builddir") or os.path.abspath(
 TOP_SRCDIR = os.environ.get("top_srcdir") or TOP_BUILDDIR
 
 SKIP = 77
+
+
+# ---- temporary directories ----------------------------------------------
+_tempdirs = []  # made by tempdir(), in order
+_daemons = []  # every Daemon started, to stop one a test left running
+_failed = [False]  # a check failed or an exception escaped
+
+
+def tempdir(prefix="sbtest-"):
+    """A new directory under $TMPDIR (tempfile.mkdtemp), removed at exit
+    unless the test failed; then it is kept and its path printed."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    _tempdirs.append(d)
+    return d
+
+
+_excepthook = sys.excepthook
+
+
+def _uncaught(*exc):
+    _failed[0] = True
+    _excepthook(*exc)
+
+
+sys.excepthook = _uncaught
+
+
+@atexit.register
+def _at_exit():
+    # A daemon still running would write on into its directory.
+    for d in _daemons:
+        if d.proc and d.proc.poll() is None:
+            print("# stopping svcbrokerd %d, left running" % d.proc.pid,
+                  file=sys.stderr)
+            d.stop(timeout=5)
+    for d in _tempdirs:
+        if not os.path.exists(d):
+            continue
+        if _failed[0]:
+            print("# kept %s" % d, file=sys.stderr)
+        else:
+            shutil.rmtree(d, ignore_errors=True)
 
 
 def daemon_path():
@@ -99,6 +146,7 @@ class Checks:
             print("ok - %s" % name, flush=True)
         else:
             self.failed += 1
+            _failed[0] = True
             print("not ok - %s %s" % (name, detail), flush=True)
         return cond
 
@@ -107,17 +155,22 @@ class Checks:
 
     def done(self):
         print("# %d passed, %d failed" % (self.passed, self.failed))
+        if self.failed or not self.passed:
+            _failed[0] = True
         sys.exit(0 if self.failed == 0 and self.passed > 0 else 1)
 
 
 class Daemon:
     """A svcbrokerd on 127.0.0.1:<free port> with config text `body`
-    appended after a generated [server] section."""
+    appended after a generated [server] section.  Its own work directory
+    (no workdir given) is removed when `with` ends without an error, or
+    else at exit as tempdir() says; keep_workdir=True leaves it for the
+    test to read after `with` (removed at exit all the same)."""
 
     def __init__(self, body="", server_extra="", workdir=None, env=None,
                  start_timeout=20.0, keep_workdir=False):
         self.own_workdir = workdir is None
-        self.workdir = workdir or tempfile.mkdtemp(prefix="sbtest-")
+        self.workdir = workdir or tempdir("sbtest-")
         self.keep_workdir = keep_workdir
         self.port = free_port()
         self.module_dir = make_module_dir(os.path.join(self.workdir, "modules"))
@@ -148,6 +201,8 @@ class Daemon:
         return "http://127.0.0.1:%d" % self.port
 
     def start(self):
+        if self not in _daemons:
+            _daemons.append(self)
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(daemon_command() + ["-c", self.config],
                                      stdout=self.log, stderr=subprocess.STDOUT,

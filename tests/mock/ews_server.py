@@ -960,6 +960,22 @@ def deliver(store, req):
 
 # ---- a child-process handle for tests ------------------------------------
 
+def _handle_dir(prefix):
+    """A handle's directory: the test's sbtest.tempdir() if it uses
+    tests/lib/sbtest.py (removed at exit unless the test failed), else one
+    removed at exit.  cleanup() and a `with` that ends without an error
+    remove it at once."""
+    import atexit
+    import shutil
+    import tempfile
+    sb = sys.modules.get("sbtest")
+    if sb is not None and hasattr(sb, "tempdir"):
+        return sb.tempdir(prefix)
+    d = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, d, True)
+    return d
+
+
 class MockEWS:
     """Run this file as a server in a child process (bounded waits):
 
@@ -969,8 +985,8 @@ class MockEWS:
     """
 
     def __init__(self, args=(), start_timeout=20.0, env=None):
-        import tempfile
-        self.dir = tempfile.mkdtemp(prefix="sbtest-ews-")
+        self.dir = _handle_dir("sbtest-ews-")
+        self.err = None
         self.args = list(args)
         self.env = env
         self.start_timeout = start_timeout
@@ -1027,12 +1043,20 @@ class MockEWS:
     def __enter__(self):
         return self.start()
 
-    def __exit__(self, *exc):
+    def cleanup(self):
+        """Stop the server and remove its directory."""
         import shutil
         self.stop()
-        self.err.close()
+        if self.err:
+            self.err.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __exit__(self, *exc):
+        self.stop()
+        if self.err:
+            self.err.close()
         if exc[0] is None:
-            shutil.rmtree(self.dir, ignore_errors=True)
+            self.cleanup()
 
     def _http(self, method, path, body=None, headers=None, timeout=30):
         import http.client

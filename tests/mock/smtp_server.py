@@ -54,7 +54,6 @@ import signal
 import ssl
 import subprocess
 import sys
-import tempfile
 import time
 
 try:
@@ -66,11 +65,28 @@ except ImportError:  # importing MockSMTP only needs the standard library
         return lambda f: f
 
 
+def _handle_dir(prefix):
+    """A handle's directory: the test's sbtest.tempdir() if it uses
+    tests/lib/sbtest.py (removed at exit unless the test failed), else one
+    removed at exit.  cleanup() and a `with` that ends without an error
+    remove it at once."""
+    import atexit
+    import shutil
+    import tempfile
+    sb = sys.modules.get("sbtest")
+    if sb is not None and hasattr(sb, "tempdir"):
+        return sb.tempdir(prefix)
+    d = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, d, True)
+    return d
+
+
 class MockSMTP:
     """Run this file as a server in a child process (bounded waits)."""
 
     def __init__(self, args=(), start_timeout=15.0):
-        self.save_dir = tempfile.mkdtemp(prefix="sbtest-mx-")
+        self.save_dir = _handle_dir("sbtest-mx-")
+        self.err = None
         self.args = list(args)
         self.start_timeout = start_timeout
         self.proc = None
@@ -112,6 +128,10 @@ class MockSMTP:
             self.proc.stdout.close()
 
     def cleanup(self):
+        """Stop the server and remove its directory."""
+        self.stop()
+        if self.err:
+            self.err.close()
         shutil.rmtree(self.save_dir, ignore_errors=True)
 
     def __enter__(self):
@@ -119,7 +139,8 @@ class MockSMTP:
 
     def __exit__(self, *exc):
         self.stop()
-        self.err.close()
+        if self.err:
+            self.err.close()
         if exc[0] is None:
             self.cleanup()
 

@@ -54,7 +54,6 @@ import signal
 import ssl
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
@@ -63,11 +62,28 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
+def _handle_dir(prefix):
+    """A handle's directory: the test's sbtest.tempdir() if it uses
+    tests/lib/sbtest.py (removed at exit unless the test failed), else one
+    removed at exit.  cleanup() and a `with` that ends without an error
+    remove it at once."""
+    import atexit
+    import shutil
+    import tempfile
+    sb = sys.modules.get("sbtest")
+    if sb is not None and hasattr(sb, "tempdir"):
+        return sb.tempdir(prefix)
+    d = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, d, True)
+    return d
+
+
 class MockTokenServer:
     """Run this file as a server in a child process (bounded waits)."""
 
     def __init__(self, args=(), start_timeout=15.0):
-        self.state_dir = tempfile.mkdtemp(prefix="sbtest-oauth-")
+        self.state_dir = _handle_dir("sbtest-oauth-")
+        self.err = None
         self.args = list(args)
         self.start_timeout = start_timeout
         self.proc = None
@@ -117,11 +133,19 @@ class MockTokenServer:
     def __enter__(self):
         return self.start()
 
+    def cleanup(self):
+        """Stop the server and remove its directory."""
+        self.stop()
+        if self.err:
+            self.err.close()
+        shutil.rmtree(self.state_dir, ignore_errors=True)
+
     def __exit__(self, *exc):
         self.stop()
-        self.err.close()
+        if self.err:
+            self.err.close()
         if exc[0] is None:
-            shutil.rmtree(self.state_dir, ignore_errors=True)
+            self.cleanup()
 
     def requests(self):
         try:

@@ -132,7 +132,11 @@ static void cfg_free(struct sbc_config *c)
 
 static char *tmp_dir(void)
 {
-	char tmpl[] = "/tmp/sbtest-catalog-XXXXXX";
+	const char *t = getenv("TMPDIR");
+	char tmpl[PATH_MAX];
+	int n = snprintf(tmpl, sizeof(tmpl), "%s/sbtest-catalog-XXXXXX",
+			 t && *t ? t : "/tmp");
+	ck_assert_msg(n > 0 && (size_t)n < sizeof(tmpl), "TMPDIR too long");
 	char *d = mkdtemp(tmpl);
 	ck_assert_ptr_nonnull(d);
 	return xstrdup(d);

@@ -37,7 +37,11 @@ static void find_libs_dir(void)
 /* A temporary module directory; removed by rm_tree. */
 static char *make_tmp_dir(void)
 {
-	char tmpl[] = "/tmp/sbtest-module-XXXXXX";
+	const char *t = getenv("TMPDIR");
+	char tmpl[PATH_MAX];
+	int n = snprintf(tmpl, sizeof(tmpl), "%s/sbtest-module-XXXXXX",
+			 t && *t ? t : "/tmp");
+	ck_assert_msg(n > 0 && (size_t)n < sizeof(tmpl), "TMPDIR too long");
 	char *d = mkdtemp(tmpl);
 	ck_assert_ptr_nonnull(d);
 	return strdup(d);

@@ -131,7 +131,7 @@ static const struct sb_broker tbroker = {
 
 /* ---- the mock servers --------------------------------------------------- */
 
-static char tmpdir[128];
+static char tmpdir[160];
 static char cert[256], key[256];
 static int port, tls_port;
 static pid_t srv, tls_srv;
@@ -170,10 +170,19 @@ static pid_t start_server(const char *name, bool tls, int *out_port)
 	return -1;
 }
 
+/* A new directory "$TMPDIR/<prefix>XXXXXX" (/tmp without TMPDIR) in buf. */
+static void make_tmp_dir(char *buf, size_t size, const char *prefix)
+{
+	const char *t = getenv("TMPDIR");
+	int n =
+	    snprintf(buf, size, "%s/%sXXXXXX", t && *t ? t : "/tmp", prefix);
+	ck_assert_msg(n > 0 && (size_t)n < size, "TMPDIR too long");
+	ck_assert_ptr_nonnull(mkdtemp(buf));
+}
+
 static void servers_up(void)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/sb-test-http.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	make_tmp_dir(tmpdir, sizeof(tmpdir), "sb-test-http.");
 	snprintf(cert, sizeof(cert), "%s/cert.pem", tmpdir);
 	snprintf(key, sizeof(key), "%s/key.pem", tmpdir);
 	char cmd[1024];

@@ -75,10 +75,19 @@ static void open_store(void)
 
 static void close_store(void) { sb_testhost_close(th); }
 
+/* A new directory "$TMPDIR/<prefix>XXXXXX" (/tmp without TMPDIR) in buf. */
+static void make_tmp_dir(char *buf, size_t size, const char *prefix)
+{
+	const char *t = getenv("TMPDIR");
+	int n =
+	    snprintf(buf, size, "%s/%sXXXXXX", t && *t ? t : "/tmp", prefix);
+	ck_assert_msg(n > 0 && (size_t)n < size, "TMPDIR too long");
+	ck_assert_ptr_nonnull(mkdtemp(buf));
+}
+
 static void setup(void)
 {
-	snprintf(root, sizeof root, "/tmp/mapi-unit-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(root));
+	make_tmp_dir(root, sizeof(root), "mapi-unit-");
 	snprintf(store, sizeof store, "%s/store", root);
 	snprintf(quota, sizeof quota, "100MiB");
 	th = new_host("local");

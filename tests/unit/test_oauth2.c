@@ -734,10 +734,20 @@ END_TEST
 /* ---- against the token endpoint mock --------------------------------------
  */
 
+/* A new directory "$TMPDIR/<prefix>XXXXXX" (/tmp without TMPDIR) in buf. */
+static void make_tmp_dir(char *buf, size_t size, const char *prefix)
+{
+	const char *t = getenv("TMPDIR");
+	int n =
+	    snprintf(buf, size, "%s/%sXXXXXX", t && *t ? t : "/tmp", prefix);
+	ck_assert_msg(n > 0 && (size_t)n < size, "TMPDIR too long");
+	ck_assert_ptr_nonnull(mkdtemp(buf));
+}
+
 struct mock {
 	pid_t pid;
 	int port;
-	char dir[64];
+	char dir[160];
 	char url[128];
 };
 
@@ -746,8 +756,7 @@ static void mock_start(struct mock *m, const char *const *extra)
 	const char *top = getenv("top_srcdir");
 	if (!top)
 		top = ".";
-	snprintf(m->dir, sizeof(m->dir), "/tmp/sbtest-oauth2-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(m->dir));
+	make_tmp_dir(m->dir, sizeof(m->dir), "sbtest-oauth2-");
 	char script[1024];
 	snprintf(script, sizeof(script), "%s/tests/mock/token_server.py", top);
 	const char *argv[32] = {"/usr/bin/python3", script, "--state-dir",
@@ -795,7 +804,7 @@ static void mock_start(struct mock *m, const char *const *extra)
 
 static int mock_requests(const struct mock *m)
 {
-	char p[128];
+	char p[256];
 	snprintf(p, sizeof(p), "%s/requests", m->dir);
 	FILE *f = fopen(p, "r");
 	int n = -1;
@@ -832,7 +841,7 @@ static void mock_stop(struct mock *m)
 	kill(m->pid, SIGKILL);
 	waitpid(m->pid, &status, 0);
 reaped:;
-	char cmd[128];
+	char cmd[256];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", m->dir);
 	ck_assert_int_eq(system(cmd), 0);
 }
@@ -956,14 +965,14 @@ END_TEST
 
 START_TEST(mock_https)
 {
-	char dir[] = "/tmp/sbtest-oauth2-pki-XXXXXX";
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char dir[160];
+	make_tmp_dir(dir, sizeof(dir), "sbtest-oauth2-pki-");
 	const char *top = getenv("top_srcdir");
 	char cmd[1024];
 	snprintf(cmd, sizeof(cmd), "sh '%s/tests/mock/make_certs.sh' '%s'",
 		 top ? top : ".", dir);
 	ck_assert_int_eq(system(cmd), 0);
-	char cert[128], key[128], ca[128];
+	char cert[256], key[256], ca[256];
 	snprintf(cert, sizeof(cert), "%s/server.pem", dir);
 	snprintf(key, sizeof(key), "%s/server.key", dir);
 	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
@@ -1018,9 +1027,9 @@ static void make_cert(const char *dir, mode_t key_mode, char *cert, char *key,
 
 START_TEST(mock_certificate)
 {
-	char dir[] = "/tmp/sbtest-oauth2-cert-XXXXXX";
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	char cert[128], key[128];
+	char dir[160];
+	make_tmp_dir(dir, sizeof(dir), "sbtest-oauth2-cert-");
+	char cert[256], key[256];
 	make_cert(dir, 0600, cert, key, sizeof(cert));
 	struct mock m;
 	const char *args[] = {"--cert", cert, NULL};
@@ -1047,9 +1056,9 @@ START_TEST(mock_certificate)
 
 	/* a certificate the endpoint does not know: refused by signature /
 	 * thumbprint, the endpoint's words surfaced */
-	char dir2[] = "/tmp/sbtest-oauth2-cert-XXXXXX";
-	ck_assert_ptr_nonnull(mkdtemp(dir2));
-	char cert2[128], key2[128];
+	char dir2[160];
+	make_tmp_dir(dir2, sizeof(dir2), "sbtest-oauth2-cert-");
+	char cert2[256], key2[256];
 	make_cert(dir2, 0600, cert2, key2, sizeof(cert2));
 	mock_start(&m, args);
 	o = mock_cache(&m, NULL, cert2, key2, &err, SB_OK);
@@ -1067,7 +1076,7 @@ START_TEST(mock_certificate)
 	o = mock_cache(&m, NULL, cert, key2, &err, SB_ERR_INVALID_INPUT);
 	ck_assert_msg(strstr(err.message, "not the private key of cert_file"),
 		      "%s", err.message);
-	char cmd[256];
+	char cmd[512];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", dir, dir2);
 	ck_assert_int_eq(system(cmd), 0);
 }
@@ -1075,14 +1084,14 @@ END_TEST
 
 START_TEST(key_mode_refused)
 {
-	char dir[] = "/tmp/sbtest-oauth2-cert-XXXXXX";
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	char cert[128], key[128];
+	char dir[160];
+	make_tmp_dir(dir, sizeof(dir), "sbtest-oauth2-cert-");
+	char cert[256], key[256];
 	make_cert(dir, 0644, cert, key, sizeof(cert));
 	struct mock m = {.url = "https://login.example.test/t/token"};
 	struct sb_error err = {0};
 	mock_cache(&m, NULL, cert, key, &err, SB_ERR_INVALID_INPUT);
-	char want[256];
+	char want[384];
 	snprintf(want, sizeof(want),
 		 "key_file %s: mode 0644 lets group or others read the "
 		 "private key",
@@ -1098,7 +1107,7 @@ START_TEST(key_mode_refused)
 		 "'%s.enc' && chmod 600 '%s.enc'",
 		 key, key, key);
 	ck_assert_int_eq(system(cmd), 0);
-	char enc[160];
+	char enc[272];
 	snprintf(enc, sizeof(enc), "%s.enc", key);
 	mock_cache(&m, NULL, cert, enc, &err, SB_ERR_INVALID_INPUT);
 	ck_assert_msg(strstr(err.message, "encrypted"), "%s", err.message);
@@ -1114,16 +1123,16 @@ END_TEST
 
 START_TEST(jwt_shape)
 {
-	char dir[] = "/tmp/sbtest-oauth2-cert-XXXXXX";
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	char cert[128], key[128];
+	char dir[160];
+	make_tmp_dir(dir, sizeof(dir), "sbtest-oauth2-cert-");
+	char cert[256], key[256];
 	make_cert(dir, 0600, cert, key, sizeof(cert));
 	struct oauth2_cert c;
 	struct sb_error err = {0};
 	ck_assert_int_eq(oauth2_cert_load(cert, key, &c, &err), SB_OK);
 	/* x5t: base64url of SHA-1, 27 characters, as openssl computes it */
 	ck_assert_int_eq(strlen(c.x5t), 27);
-	char cmd[512];
+	char cmd[1024];
 	snprintf(cmd, sizeof(cmd),
 		 "openssl x509 -in '%s' -outform DER | openssl dgst -sha1 "
 		 "-binary | openssl base64 | tr '+/' '-_' | tr -d '=\\n' > "
