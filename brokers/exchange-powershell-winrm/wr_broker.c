@@ -993,7 +993,7 @@ static const struct sb_property mbx_properties[] = {
 static const struct sb_param mbx_identity_in[] = {
     {.name = "Identity",
      .type = SB_TYPE_TEXT,
-     .flags = SB_REQUIRED,
+     .flags = SB_REQUIRED | SB_MAILBOX,
      .max_size = 1024,
      .doc = "The user or mailbox: name, alias, DOMAIN\\account, UPN, "
 	    "address or distinguished name."},
@@ -1002,7 +1002,7 @@ static const struct sb_param mbx_identity_in[] = {
 static const struct sb_param mbx_enable_in[] = {
     {.name = "Identity",
      .type = SB_TYPE_TEXT,
-     .flags = SB_REQUIRED,
+     .flags = SB_REQUIRED | SB_MAILBOX,
      .max_size = 1024,
      .doc = "The existing user to give a mailbox: name, DOMAIN\\account, "
 	    "UPN or distinguished name."},

@@ -676,10 +676,11 @@ static bool mailbox_granted(struct req *r, const struct sb_call *call,
 	const struct sb_method *m = r->entry->method;
 	const char *mb = NULL;
 	for (const struct sb_param *p = m->inputs; p && p->name; p++)
-		if (strcmp(p->name, "Mailbox") == 0 &&
-		    (p->flags & SB_MULTI) == 0 && p->type != SB_TYPE_FILE &&
-		    p->type != SB_TYPE_NUMBER && p->type != SB_TYPE_BOOLEAN)
-			mb = sb_call_str(call, "Mailbox", NULL);
+		if ((p->flags & SB_MAILBOX) ||
+		    (strcmp(p->name, "Mailbox") == 0 &&
+		     (p->flags & SB_MULTI) == 0 && p->type != SB_TYPE_FILE &&
+		     p->type != SB_TYPE_NUMBER && p->type != SB_TYPE_BOOLEAN))
+			mb = sb_call_str(call, p->name, NULL);
 	if (mb)
 		sb_text_quotable(mb, 120, r->mailbox, sizeof(r->mailbox));
 	if (sbc_client_may_mailbox(r->client, mb))
@@ -687,8 +688,11 @@ static bool mailbox_granted(struct req *r, const struct sb_call *call,
 	char b1[64];
 	if (mb)
 		sb_error_set(err, SB_ERR_FORBIDDEN, "forbidden",
-			     "client %s may not act for mailbox %s",
-			     sbc_client_name(r->client), r->mailbox);
+			     "client %s may not act for mailbox %s%s",
+			     sbc_client_name(r->client), r->mailbox,
+			     strchr(mb, '@') ? ""
+					     : " (grants name addresses: give "
+					       "the mailbox's address)");
 	else
 		sb_error_set(err, SB_ERR_FORBIDDEN, "forbidden",
 			     "client %s may not act for the default mailbox "

@@ -51,6 +51,7 @@ static const size_t broker_size_at_minor[SB_ABI_MINOR + 1] = {
     [0] = sizeof(struct sb_broker),
     [1] = sizeof(struct sb_broker), /* 2.1 grew struct sb_host only */
     [2] = sizeof(struct sb_broker), /* 2.2 added sb_call_request_id */
+    [3] = sizeof(struct sb_broker), /* 2.3 added SB_MAILBOX */
 };
 
 static void fmt(char *buf, size_t len, const char *f, ...) SB_PRINTF(3, 4);

@@ -150,11 +150,32 @@ static bool params_ok(const struct sb_object *o, const struct sb_method *m,
 			    (int)p->type);
 			return false;
 		}
-		if (p->flags & ~(SB_MULTI | SB_REQUIRED)) {
+		if (p->flags & ~(SB_MULTI | SB_REQUIRED | SB_MAILBOX)) {
 			fmt(errbuf, errlen, "%s: unknown flags 0x%x", what,
 			    p->flags);
 			return false;
 		}
+		if ((p->flags & SB_MAILBOX) &&
+		    ((p->flags & SB_MULTI) ||
+		     (p->type != SB_TYPE_TEXT && p->type != SB_TYPE_EMAIL))) {
+			fmt(errbuf, errlen,
+			    "%s: SB_MAILBOX is for one text or email value",
+			    what);
+			return false;
+		}
+		if (p->flags & SB_MAILBOX)
+			for (size_t j = 0; m->inputs[j].name; j++)
+				if (j != i &&
+				    ((m->inputs[j].flags & SB_MAILBOX) ||
+				     strcmp(m->inputs[j].name, "Mailbox") ==
+					 0)) {
+					fmt(errbuf, errlen,
+					    "%s: SB_MAILBOX, but input %s "
+					    "names "
+					    "a mailbox too",
+					    what, m->inputs[j].name);
+					return false;
+				}
 		if (p->type == SB_TYPE_ENUM &&
 		    !choices_ok(p->choices, what, errbuf, errlen))
 			return false;

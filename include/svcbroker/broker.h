@@ -35,6 +35,8 @@
  *   2.1  struct sb_host has log_enabled.
  *   2.2  sb_call_request_id() (libsvcbroker): the client request's id,
  *        for upstream requests.
+ *   2.3  SB_MAILBOX: an input other than Mailbox that names the mailbox
+ *        a call acts for, checked against the client's mailbox grants.
  *
  * The first four fields of struct sb_broker (magic, abi_major, abi_minor,
  * struct_size) are frozen forever.  The host accepts a module whose major
@@ -56,7 +58,7 @@ extern "C" {
 
 #define SB_BROKER_MAGIC 0x53564342u /* "SVCB" */
 #define SB_ABI_MAJOR 2
-#define SB_ABI_MINOR 2
+#define SB_ABI_MINOR 3
 #define SB_BROKER_SYMBOL "svcbroker_broker"
 
 /* ---------------------------------------------------------------------
@@ -119,6 +121,14 @@ struct sb_config_key {
  * ------------------------------------------------------------------- */
 #define SB_MULTI 0x1u	 /* property/input holds an array of its type */
 #define SB_REQUIRED 0x2u /* method input must be present */
+/* A method input (one value of text or email type) that names the mailbox
+ * the call acts for, as an input named Mailbox does: the host checks it
+ * against the calling client's mailbox grants before the broker runs
+ * (403 if the client may not act for it).  For an input with another
+ * name, such as an administrator's Identity of the user whose mailbox is
+ * changed.  At most one per method; none on a method that also has a
+ * Mailbox input.  Since ABI 2.3. */
+#define SB_MAILBOX 0x4u
 
 struct sb_property {
 	const char *name; /* PascalCase */
@@ -137,7 +147,7 @@ struct sb_property {
 struct sb_param {
 	const char *name;
 	enum sb_type type;
-	unsigned flags;		    /* SB_MULTI | SB_REQUIRED */
+	unsigned flags;		    /* SB_MULTI | SB_REQUIRED | SB_MAILBOX */
 	const char *const *choices; /* for SB_TYPE_ENUM */
 	size_t max_size;	    /* bytes (text) / decoded bytes (file) /
 				       items (multi); 0 = host default */

@@ -613,8 +613,63 @@ def tests_kerberos():
                      "upstream_auth")
 
 
+def tests_grants():
+    """Mailbox.Enable, Disable and Load act for the mailbox their Identity
+    names (SB_MAILBOX): checked against the client's mailbox grants
+    before any script runs."""
+    import hashlib
+    toks = {n: "%s-%s" % (n, "0123456789abcdef" * 2)
+            for n in ("admin", "helpdesk", "own")}
+
+    def h(n):
+        return hashlib.sha256(toks[n].encode()).hexdigest()
+    with MockWinRM(TLS + ["--lifetime", "300"]) as w:
+        body = (MODULE + inst("ex", w.url) +
+                "[client admin]\ntoken_sha256 = %s\nallow = */*.*\n"
+                "mailboxes = *\n\n[client helpdesk]\ntoken_sha256 = %s\n"
+                "allow = ex/Mailbox.*\nmailboxes = *@example.test\n\n"
+                "[client own]\ntoken_sha256 = %s\nallow = ex/Mailbox.*\n"
+                % (h("admin"), h("helpdesk"), h("own")))
+        with sbtest.Daemon(body) as d:
+            def as_(who, method, ident):
+                return d.request(
+                    "POST", "/v1/call/ex/Mailbox/" + method,
+                    {"inputs": {"Identity": ident}},
+                    headers={"Authorization": "Bearer " + toks[who]},
+                    timeout=120 * SLOW)
+            st, b = as_("helpdesk", "Load", "AliceExample@example.test")
+            c.eq((st, first(b).get("Alias")), (200, "AliceExample"),
+                 "a helpdesk client of *@example.test loads a mailbox of "
+                 "that domain by its address")
+            before = len(state(w)["calls"])
+            st, b = as_("helpdesk", "Load", "Alice Example")
+            c.ok(st == 403 and "give the mailbox's address" in
+                 err(b).get("message", ""),
+                 "... but not by a name its grants cannot match: 403",
+                 "%s %s" % (st, err(b)))
+            st, b = as_("helpdesk", "Disable", "someone@example.org")
+            c.ok(st == 403 and "someone@example.org" in
+                 err(b).get("message", ""),
+                 "Mailbox.Disable of another domain's address: 403 "
+                 "naming it", "%s %s" % (st, err(b)))
+            st, b = as_("own", "Disable", "AliceExample@example.test")
+            c.eq(st, 403, "a client of the default grant disables no "
+                 "mailbox (Identity is checked, not the default mailbox)")
+            st, b = as_("own", "Enable", "bob@example.test")
+            c.eq(st, 403, "... and enables none")
+            c.eq(len(state(w)["calls"]), before,
+                 "no refused call ran a script")
+            st, b = as_("admin", "Load", "Alice Example")
+            c.eq((st, first(b).get("Alias")), (200, "AliceExample"),
+                 "a client of mailboxes = * loads it by name")
+            c.ok("mailbox=AliceExample@example.test" in d.read_log(),
+                 "the audit line names the Identity as the mailbox",
+                 d.read_log()[-800:])
+
+
 def main():
     try:
+        tests_grants()
         tests_config()
         tests_ntlm()
         tests_kerberos()

@@ -793,6 +793,27 @@ START_TEST(test_check_methods)
 	expect_bad("method List: input Limit: an enum needs choices");
 	params[2].flags = 0x40;
 	expect_bad("method List: input Limit: unknown flags");
+	/* SB_MAILBOX: one text or email value, the only mailbox input */
+	params[0].flags = SB_REQUIRED | SB_MAILBOX;
+	ck_assert_msg(sb_broker_check(&desc, errbuf, sizeof(errbuf)), "%s",
+		      errbuf);
+	reset_desc();
+	params[2].flags = SB_MAILBOX;
+	expect_bad("input Limit: SB_MAILBOX is for one text or email value");
+	params[0].flags = SB_MAILBOX | SB_MULTI;
+	expect_bad("input Id: SB_MAILBOX is for one text or email value");
+	params[0].flags = SB_MAILBOX;
+	params[2] = (struct sb_param){
+	    .name = "Mailbox", .type = SB_TYPE_EMAIL, .doc = "A mailbox."};
+	expect_bad("input Id: SB_MAILBOX, but input Mailbox names a mailbox "
+		   "too");
+	params[0].flags = SB_MAILBOX;
+	params[2] = (struct sb_param){.name = "Owner",
+				      .type = SB_TYPE_EMAIL,
+				      .flags = SB_MAILBOX,
+				      .doc = "An owner."};
+	expect_bad("input Id: SB_MAILBOX, but input Owner names a mailbox "
+		   "too");
 	params[2].name = "PageSize";
 	expect_bad("input PageSize: list methods get PageSize and PageToken "
 		   "from the host");
