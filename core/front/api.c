@@ -449,15 +449,15 @@ static void serve_get(struct sbc_api *api, struct sbh_conn *c,
 		size_t queued = 0, running = 0;
 		sbc_executor_stats(sbc_runtime_executor(rt), &queued, &running);
 		/* with clients configured, the instances are shown only to
-		 * a client, and only those it may call */
-		struct sbc_view v = {.may = cl ? view_may : NULL, .ud = cl};
+		 * a client (any: a monitor needs no call grants, as for
+		 * /metrics) */
 		struct sbc_security *sec = sbc_runtime_security(rt);
-		bool closed = sbc_security_closed(sec);
+		bool hide = sbc_security_closed(sec) && !cl;
 		sbc_security_unref(sec);
 		send_json(c, draining ? 503 : 200,
 			  sbc_json_health(cat, draining,
 					  sbc_runtime_uptime_s(rt), queued,
-					  running, closed ? &v : NULL));
+					  running, !hide));
 		break;
 	}
 	case R_METRICS: {

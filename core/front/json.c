@@ -675,30 +675,18 @@ char *sbc_json_object(const struct sbc_instance *inst,
 	return dump(root);
 }
 
-/* May v's client call any method of inst? */
-static bool view_has(const struct sbc_view *v, const struct sbc_instance *inst)
-{
-	for (size_t k = 0; k < inst->n_objects; k++) {
-		const struct sb_object *ob = inst->objects[k];
-		for (const struct sb_method *m = ob->methods; m && m->name; m++)
-			if (v->may(v->ud, inst->name, ob->name, m->name))
-				return true;
-	}
-	return false;
-}
-
 char *sbc_json_health(const struct sbc_catalog *c, bool draining,
 		      int64_t uptime_s, size_t queued, size_t running,
-		      const struct sbc_view *v)
+		      bool instances)
 {
 	json_t *root = json_object();
 	size_t failed = 0;
-	json_t *insts = v && !v->may ? NULL : json_array();
+	json_t *insts = instances ? json_array() : NULL;
 	for (size_t i = 0; c && i < c->n_instances; i++) {
 		const struct sbc_instance *inst = c->instances[i];
 		if (inst->open_error[0])
 			failed++;
-		if (!insts || (v && !view_has(v, inst)))
+		if (!insts)
 			continue;
 		json_t *o = instance_head(inst);
 		sbc_json_set(o, "running",

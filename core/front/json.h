@@ -50,13 +50,12 @@ char *sbc_json_catalog_view(const struct sbc_catalog *c,
 char *sbc_json_object(const struct sbc_instance *inst,
 		      const struct sb_object *obj);
 /* GET /v1/health; draining says the service is shutting down; queued and
- * running are the executor's calls waiting and running now.  v NULL: every
- * instance is listed; v->may NULL: none ("instances" is left out: an
- * anonymous caller of an API that has clients); else the instances whose
- * methods v->may allows any of.  status counts every instance. */
+ * running are the executor's calls waiting and running now.  Without
+ * instances the answer leaves them out (an anonymous caller of an API
+ * that has clients); status counts them all the same. */
 char *sbc_json_health(const struct sbc_catalog *c, bool draining,
 		      int64_t uptime_s, size_t queued, size_t running,
-		      const struct sbc_view *v);
+		      bool instances);
 /* svcbrokerd --list-brokers: every module with its configuration table
  * (never a secret's default) and static objects. */
 char *sbc_json_brokers(const struct sbc_module *const *mods, size_t n);

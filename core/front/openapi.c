@@ -392,8 +392,8 @@ static json_t *health_schema(void)
 	    "type", "integer", "format", "int64", "calls_queued", "type",
 	    "integer", "minimum", 0, "calls_running", "type", "integer",
 	    "minimum", 0, "instances", "type", "array", "description",
-	    "The instances; with clients configured, only for a client "
-	    "(those it may call), left out for an anonymous caller.",
+	    "The instances; with clients configured, left out for an "
+	    "anonymous caller.",
 	    "items", "type", "object", "required", "name", "state",
 	    "properties", inst);
 }

@@ -168,8 +168,9 @@ with sbtest.Daemon(CONFIG, server_extra="cors_origins = "
     st, _, body = req(d, "GET", "/v1/health", token=ALICE_TOKEN)
     names = sorted(i["name"] for i in body.get("instances", [])) \
         if st == 200 and isinstance(body, dict) else None
-    t.eq(names, ["local"],
-         "health with alice's token lists only the instance she may call")
+    t.eq(names, ["local", "quick", "t1"],
+         "health with alice's token lists them too (any client, as "
+         "/metrics: a monitor needs no call grants)")
     st, hd, _ = req(d, "GET", "/v1/health", token="wrong-token")
     t.ok(st == 401 and "invalid_token" in (hd.get("WWW-Authenticate") or ""),
          "health with a wrong token: 401, not a quiet anonymous answer")
