@@ -72,8 +72,9 @@ struct decoders {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct req *head, *tail; /* waiting to be decoded, oldest first */
+	bool refuse;		 /* stopping: answer 503 without decoding */
 	bool stop;
-	int n; /* threads running */
+	atomic_int n; /* threads running (read by the loops without mu) */
 	pthread_t th[DECODERS];
 };
 
@@ -740,6 +741,21 @@ static void call_submit(struct sbc_api *api, struct req *r,
 	}
 }
 
+/* A body for no decoder (they stopped): the answer a refused call gets. */
+static void refuse_stopping(struct req *r)
+{
+	struct sb_error e;
+	sb_error_clear(&e);
+	sb_error_set(&e, SB_ERR_UNAVAILABLE, "QueueFull",
+		     "the service is shutting down: %s/%s.%s was not queued; "
+		     "retry later",
+		     r->entry->inst->name, r->entry->obj->name,
+		     r->entry->method->name);
+	e.retry_after_ms = 1000;
+	call_audit(r, e.status);
+	answer_call(r->conn, e.status, &e, NULL);
+}
+
 static void *decoder_main(void *arg)
 {
 	struct sbc_api *api = arg;
@@ -754,11 +770,18 @@ static void *decoder_main(void *arg)
 		d->head = r->dnext;
 		if (!d->head)
 			d->tail = NULL;
+		bool refuse = d->refuse;
 		pthread_mutex_unlock(&d->mu);
 		struct sbh_body *b = r->body;
 		r->body = NULL;
 		struct sb_error e;
 		sb_error_clear(&e);
+		if (refuse) { /* stopping: its call would not be run */
+			sbh_body_free(b);
+			refuse_stopping(r);
+			pthread_mutex_lock(&d->mu);
+			continue;
+		}
 		struct sb_call *call = call_decode(r, b->data, b->len, &e);
 		sbh_body_free(b);
 		if (call) {
@@ -778,14 +801,30 @@ static void decoders_start(struct sbc_api *api)
 	struct decoders *d = &api->dec;
 	pthread_mutex_init(&d->mu, NULL);
 	pthread_cond_init(&d->cv, NULL);
+	int n = 0;
 	for (int i = 0; i < DECODERS; i++) {
-		if (pthread_create(&d->th[d->n], NULL, decoder_main, api) != 0)
+		if (pthread_create(&d->th[n], NULL, decoder_main, api) != 0)
 			break; /* fewer (or none: bodies decoded on the loop) */
-		d->n++;
+		n++;
 	}
+	atomic_store(&d->n, n);
 }
 
-/* After every call is over: nothing waits to be decoded. */
+/* From now on bodies waiting for a decoder are answered 503 undecoded:
+ * the service is stopping and would not run their calls. */
+static void decoders_refuse(struct sbc_api *api)
+{
+	struct decoders *d = &api->dec;
+	if (atomic_load(&d->n) == 0)
+		return;
+	pthread_mutex_lock(&d->mu);
+	d->refuse = true;
+	pthread_mutex_unlock(&d->mu);
+}
+
+/* Answer what waits (refused, if decoders_refuse was called) and stop the
+ * threads: before anything they use (the executor, the HTTP server, the
+ * modules' tables) goes. */
 static void decoders_stop(struct sbc_api *api)
 {
 	struct decoders *d = &api->dec;
@@ -793,11 +832,16 @@ static void decoders_stop(struct sbc_api *api)
 	d->stop = true;
 	pthread_cond_broadcast(&d->cv);
 	pthread_mutex_unlock(&d->mu);
-	for (int i = 0; i < d->n; i++)
+	int n = atomic_exchange(&d->n, 0);
+	for (int i = 0; i < n; i++)
 		pthread_join(d->th[i], NULL);
-	d->n = 0;
-	pthread_cond_destroy(&d->cv);
-	pthread_mutex_destroy(&d->mu);
+}
+
+/* With api, once no loop runs (a loop may still look at d->mu). */
+static void decoders_free(struct sbc_api *api)
+{
+	pthread_cond_destroy(&api->dec.cv);
+	pthread_mutex_destroy(&api->dec.mu);
 }
 
 /* A large body goes to a decoder thread, its connection suspended; false
@@ -806,20 +850,28 @@ static bool decoders_take(struct sbc_api *api, struct sbh_conn *c,
 			  struct req *r)
 {
 	struct decoders *d = &api->dec;
-	if (d->n == 0 || !(r->body = sbh_take_body(c)))
+	if (atomic_load(&d->n) == 0 || !(r->body = sbh_take_body(c)))
 		return false;
 	r->submitted = true;
 	atomic_fetch_add(&api->calls_open, 1);
 	sbh_suspend(c);
 	pthread_mutex_lock(&d->mu);
-	r->dnext = NULL;
-	if (d->tail)
-		d->tail->dnext = r;
-	else
-		d->head = r;
-	d->tail = r;
-	pthread_cond_signal(&d->cv);
+	bool stopped = d->stop; /* between the look at n and here */
+	if (!stopped) {
+		r->dnext = NULL;
+		if (d->tail)
+			d->tail->dnext = r;
+		else
+			d->head = r;
+		d->tail = r;
+		pthread_cond_signal(&d->cv);
+	}
 	pthread_mutex_unlock(&d->mu);
+	if (stopped) {
+		sbh_body_free(r->body);
+		r->body = NULL;
+		refuse_stopping(r);
+	}
 	return true;
 }
 
@@ -1250,6 +1302,7 @@ struct sbc_api *sbc_api_start(struct sb_runtime *rt, char *errbuf,
 	a->srv = sbh_start(&cfg, &h, why, sizeof(why));
 	if (!a->srv) {
 		decoders_stop(a);
+		decoders_free(a);
 		snprintf(errbuf, errlen, "listen %s: %s", listen_at, why);
 		SSL_CTX_free(a->tls_start);
 		close(fd);
@@ -1274,6 +1327,7 @@ void sbc_api_stop(struct sbc_api *a, int64_t timeout_ms)
 	if (!a)
 		return;
 	sbc_api_quiesce(a);
+	decoders_refuse(a);
 	/* every answered call gets its answer sent before the server stops */
 	int64_t until = sb_now_ms() + timeout_ms;
 	while ((atomic_load(&a->calls_open) > 0 || sbh_suspended(a->srv) > 0) &&
@@ -1282,6 +1336,9 @@ void sbc_api_stop(struct sbc_api *a, int64_t timeout_ms)
 		struct timespec ts = {0, 5 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
+	/* the decoders answer what still waits for them and end, on either
+	 * path: the runtime they use goes after this returns */
+	decoders_stop(a);
 	if (sbh_suspended(a->srv) > 0) {
 		/* their calls still hold them: leave them to the exit */
 		sbc_log(SB_LOG_WARN, NULL, NULL,
@@ -1294,8 +1351,8 @@ void sbc_api_stop(struct sbc_api *a, int64_t timeout_ms)
 		sbc_log(SB_LOG_WARN, NULL, NULL,
 			"%d answers were not sent in time",
 			atomic_load(&a->calls_open));
-	decoders_stop(a); /* no connection is suspended: none waits */
 	sbh_stop(a->srv);
+	decoders_free(a);
 	SSL_CTX_free(a->tls_start);
 	doc_cache_free(&a->catalog_doc);
 	doc_cache_free(&a->openapi_doc);
