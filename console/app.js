@@ -369,6 +369,16 @@ async function viewTry(inst, obj, meth) {
 
 async function viewInstances() {
 	const r = await api.health();
+	if (r.json && typeof r.json.status === 'string' && !('instances' in r.json)) {
+		// a daemon with clients names its instances only to a client
+		const h = r.json;
+		show('Instances and health',
+			el('p', {id: 'health-status'}, 'Status: ', h.status, '; up ', String(h.uptime_s), ' s; ',
+				String(h.calls_running), ' calls running, ', String(h.calls_queued), ' queued.'),
+			el('p', {class: 'sb-help', id: 'health-anonymous'},
+				'This daemon lists its instances only to a client: give a token to see them.'));
+		return;
+	}
 	if (!r.json || !Array.isArray(r.json.instances)) {
 		show('Instances and health', errorBox(r, 'Health cannot be read'));
 		return;

@@ -994,9 +994,7 @@ static bool handle(struct sbc_api *api, struct sbc_security *sec,
 	 * health check needs a credential; the health check takes one
 	 * (to list the instances) but does without */
 	const struct sbc_client *cl = NULL;
-	if (sbc_security_closed(sec) &&
-	    (route != R_HEALTH || rq->authorization ||
-	     (sbh_is_tls(c) && sbh_peer_subject(c)))) {
+	if (sbc_security_closed(sec)) {
 		char tb[512];
 		const char *tok =
 		    sbc_bearer_token(rq->authorization, tb, sizeof(tb));
@@ -1006,7 +1004,10 @@ static bool handle(struct sbc_api *api, struct sbc_security *sec,
 			cl = sbc_security_by_subject(sec, sbh_peer_subject(c));
 		if (tok)
 			OPENSSL_cleanse(tb, sizeof(tb));
-		if (!cl) {
+		/* the health check answers anyone but a wrong bearer token
+		 * (a load balancer's own credentials, another scheme or a
+		 * certificate of no client, get the anonymous answer) */
+		if (!cl && !(route == R_HEALTH && !tok)) {
 			sbh_add_headers(c, tok || rq->authorization
 					       ? "WWW-Authenticate: Bearer "
 						 "realm=\"svcbroker\", "
@@ -1025,7 +1026,8 @@ static bool handle(struct sbc_api *api, struct sbc_security *sec,
 				   "a client certificate");
 			return false;
 		}
-		sbh_set_tag(c, sbc_client_name(cl), rid, alog);
+		if (cl)
+			sbh_set_tag(c, sbc_client_name(cl), rid, alog);
 	}
 	char b1[128], b2[128], b3[128];
 	if (route == R_TEST) {

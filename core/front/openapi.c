@@ -606,9 +606,13 @@ char *sbc_openapi_json_view(const struct sbc_catalog *c,
 		sbc_json_set(root, "security", json_pack("[{s:[]}]", "bearer"));
 		json_t *h = json_object_get(
 		    json_object_get(paths, "/v1/health"), "get");
+		/* the health check takes a token (to list the instances)
+		 * but does without one */
 		if (h)
-			sbc_json_set(h, "security", json_array());
-		/* every other operation may answer 401 */
+			sbc_json_set(h, "security",
+				     json_pack("[{}, {s:[]}]", "bearer"));
+		/* every operation may answer 401 (the health check: to a
+		 * wrong token) */
 		const char *pk;
 		json_t *item;
 		json_object_foreach(paths, pk, item)
@@ -618,7 +622,7 @@ char *sbc_openapi_json_view(const struct sbc_catalog *c,
 			json_object_foreach(item, mk, op)
 			{
 				json_t *rs = json_object_get(op, "responses");
-				if (op != h && rs)
+				if (rs)
 					sbc_json_set(rs, "401",
 						     ref("#/components/"
 							 "responses/Error"));

@@ -174,6 +174,12 @@ with sbtest.Daemon(CONFIG, server_extra="cors_origins = "
     st, hd, _ = req(d, "GET", "/v1/health", token="wrong-token")
     t.ok(st == 401 and "invalid_token" in (hd.get("WWW-Authenticate") or ""),
          "health with a wrong token: 401, not a quiet anonymous answer")
+    for auth in ("Basic YWRtaW46eA==", ""):
+        st, _, body = req(d, "GET", "/v1/health",
+                          headers={"Authorization": auth})
+        t.ok(st == 200 and "instances" not in body,
+             "health with Authorization %r (no bearer token): the "
+             "anonymous answer, not 401" % auth, "%s %r" % (st, body))
     st, _, _ = req(d, "GET", "/v1/catalog", token=ADMIN_TOKEN)
     t.eq(st, 200, "a valid token: 200")
     st, _, _ = req(d, "GET", "/v1/catalog", token=ADMIN_TOKEN + "x")
@@ -264,8 +270,11 @@ with sbtest.Daemon(CONFIG, server_extra="cors_origins = "
         "bearer", {}).get("scheme"), "bearer",
         "the OpenAPI document declares the bearer scheme")
     t.eq(doc.get("security"), [{"bearer": []}], "... required globally")
-    t.eq(doc["paths"]["/v1/health"]["get"].get("security"), [],
-         "... but not for the health check")
+    t.eq(doc["paths"]["/v1/health"]["get"].get("security"),
+         [{}, {"bearer": []}],
+         "... but optional for the health check")
+    t.ok("401" in doc["paths"]["/v1/health"]["get"].get("responses", {}),
+         "... which may answer 401 (a wrong token)")
     srcdir = os.environ.get("top_srcdir", os.path.join(
         os.path.dirname(__file__), "..", ".."))
     node = shutil.which("node")

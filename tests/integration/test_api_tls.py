@@ -187,6 +187,19 @@ with TlsDaemon(CONFIG, server_extra=SERVER) as d:
     t.eq(st, 403, "app1 may not call t1/Echo.List")
     st, _, _ = req(d, "GET", "/v1/catalog", cert="nobody")
     t.eq(st, 401, "a certificate of the CA with an unknown subject: 401")
+    st, _, body = req(d, "GET", "/v1/health", cert="nobody")
+    t.ok(st == 200 and isinstance(body, dict) and "instances" not in body,
+         "... but the health check answers it, as anyone (a load "
+         "balancer's own certificate)", "%s %r" % (st, body))
+    st, _, body = req(d, "GET", "/v1/health", cert="app1")
+    t.ok(st == 200 and isinstance(body, dict) and
+         [i["name"] for i in body.get("instances", [])] == ["t1"],
+         "app1's certificate: the health check lists the instances",
+         "%s %r" % (st, body))
+    st, _, body = req(d, "GET", "/v1/health")
+    t.ok(st == 200 and isinstance(body, dict) and "instances" not in body,
+         "no certificate, no token: the health check without instances",
+         "%s %r" % (st, body))
     try:
         st, _, _ = req(d, "GET", "/v1/catalog", cert="rogue")
         refused = st == 401

@@ -559,6 +559,22 @@ def check_token_and_zoom(t, b, d):
     b.d.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
+def check_anonymous_health(t, b, extra):
+    """A daemon with clients names its instances only to a client: the
+    console shows its status to a visitor without a token."""
+    cfg = ("[module testmod]\nenabled = yes\n[instance t1]\n"
+           "broker = testmod\nlabel = x\n\n[client ops]\n"
+           "token_sha256 = %s\nallow = t1/Echo.Echo\n"
+           % ("0" * 64))
+    with sbtest.Daemon(body=cfg, server_extra=extra) as d2:
+        b.go(d2.url + "/ui/#/instances", "Instances and health")
+        b.wait("the status line", lambda: b.csss("#health-status"))
+        t.ok("Status: ok" in b.css("#health-status").text and
+             b.csss("#health-anonymous") and "t1" not in b.css("main").text,
+             "a daemon with clients: the console shows the status, and "
+             "says a token lists the instances", b.css("main").text[:300])
+
+
 def main():
     setup_or_skip()
     t = sbtest.Checks()
@@ -586,6 +602,7 @@ def main():
                 check_hostile_catalog(t, b, d)
                 check_instances(t, b, d)
                 check_token_and_zoom(t, b, d)
+                check_anonymous_health(t, b, extra)
                 t.eq(b.pwned(), None, "no hostile string ever ran")
                 severe = b.severe_logs()
                 t.eq([e["message"][:200] for e in severe], [],
