@@ -166,6 +166,7 @@ static enum sb_status connection_test(void *state, const struct sb_call *call,
 static const struct sb_param send_in[] = {
     {.name = "From",
      .type = SB_TYPE_EMAIL,
+     .flags = SB_MAILBOX, /* the sender the client acts for */
      .doc = "Sender address (default: the instance's `from`; another "
 	    "address needs allow_from_override)."},
     {.name = "To",

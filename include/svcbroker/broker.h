@@ -21,8 +21,9 @@
  * dispatcher, and the host calls the handler of the method it resolved.
  *
  * ABI changelog (bump SB_ABI_MINOR when appending a field at the end of
- * struct sb_broker or struct sb_host; bump SB_ABI_MAJOR for anything else,
- * including any change to a table entry struct):
+ * struct sb_broker or struct sb_host, adding a libsvcbroker function or a
+ * new flag value of a table entry; bump SB_ABI_MAJOR for anything else,
+ * including any other change to a table entry struct):
  *   1.0  first version.
  *   2.0  struct sb_method carries its handler (sb_broker.execute is gone);
  *        struct sb_param has min/max for number inputs; struct

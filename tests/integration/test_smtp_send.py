@@ -378,6 +378,43 @@ try:
         c.eq(len(ids), len(mx.messages()), "every Message-ID unique")
         log = d.read_log()
         c.ok("secret" not in log, "no secret in the daemon log")
+
+    # ---- From is the mailbox a client acts for (SB_MAILBOX) --------------
+    import hashlib
+    toks = {"desk": "desk-" + "a1" * 16, "app": "app-" + "b2" * 16}
+    grants = ("[client desk]\ntoken_sha256 = %s\nallow = */Email.Send\n"
+              "mailboxes = *@example.test\n\n[client app]\n"
+              "token_sha256 = %s\nallow = */Email.Send\n"
+              % tuple(hashlib.sha256(toks[k].encode()).hexdigest()
+                      for k in ("desk", "app")))
+    with sbtest.Daemon("[module smtp]\nenabled = yes\n" +
+                       instance(mx.port, "onbehalf",
+                                "allow_from_override = yes\n") +
+                       grants) as d:
+        def send_as(who, sender):
+            inputs = {"To": ["a@example.test"], "Subject": "grants"}
+            if sender:
+                inputs["From"] = sender
+            return d.request("POST", "/v1/call/onbehalf/Email/Send",
+                             {"inputs": inputs},
+                             headers={"Authorization": "Bearer " +
+                                      toks[who]})
+        before = len(mx.messages())
+        st, _ = send_as("desk", "boss@example.test")
+        c.eq(st, 200, "a client of *@example.test sends as "
+             "boss@example.test")
+        st, body = send_as("desk", "boss@example.org")
+        c.ok(st == 403 and "boss@example.org" in
+             err_of(body).get("message", ""),
+             "... but not as boss@example.org: 403 naming it",
+             "%s %s" % (st, err_of(body)))
+        st, _ = send_as("app", None)
+        c.eq(st, 200, "a client of the default grant sends as the "
+             "instance's own sender")
+        st, _ = send_as("app", "boss@example.test")
+        c.eq(st, 403, "... and as nobody else, allow_from_override or not")
+        c.eq(len(mx.messages()) - before, 2,
+             "the refused sends reached no server")
 finally:
     mx.stop()
     mx.cleanup()
