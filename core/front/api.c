@@ -405,9 +405,9 @@ static bool may_any(const struct sbc_catalog *cat, const struct sbc_client *cl,
 	return false;
 }
 
-static void serve_get(struct sbc_api *api, struct sbh_conn *c,
-		      const struct sbh_request *rq, enum route rt_,
-		      char seg[MAX_SEGMENTS][SEGMENT_MAX],
+static void serve_get(struct sbc_api *api, struct sbc_security *sec,
+		      struct sbh_conn *c, const struct sbh_request *rq,
+		      enum route rt_, char seg[MAX_SEGMENTS][SEGMENT_MAX],
 		      const struct sbc_client *cl)
 {
 	struct sb_runtime *rt = api->rt;
@@ -452,9 +452,7 @@ static void serve_get(struct sbc_api *api, struct sbh_conn *c,
 		/* with clients configured, the instances are shown only to
 		 * a client (any: a monitor needs no call grants, as for
 		 * /metrics) */
-		struct sbc_security *sec = sbc_runtime_security(rt);
 		bool hide = sbc_security_closed(sec) && !cl;
-		sbc_security_unref(sec);
 		send_json(c, draining ? 503 : 200,
 			  sbc_json_health(cat, draining,
 					  sbc_runtime_uptime_s(rt), queued,
@@ -774,14 +772,14 @@ static void *decoder_main(void *arg)
 		pthread_mutex_unlock(&d->mu);
 		struct sbh_body *b = r->body;
 		r->body = NULL;
-		struct sb_error e;
-		sb_error_clear(&e);
 		if (refuse) { /* stopping: its call would not be run */
 			sbh_body_free(b);
 			refuse_stopping(r);
 			pthread_mutex_lock(&d->mu);
 			continue;
 		}
+		struct sb_error e;
+		sb_error_clear(&e);
 		struct sb_call *call = call_decode(r, b->data, b->len, &e);
 		sbh_body_free(b);
 		if (call) {
@@ -815,8 +813,6 @@ static void decoders_start(struct sbc_api *api)
 static void decoders_refuse(struct sbc_api *api)
 {
 	struct decoders *d = &api->dec;
-	if (atomic_load(&d->n) == 0)
-		return;
 	pthread_mutex_lock(&d->mu);
 	d->refuse = true;
 	pthread_mutex_unlock(&d->mu);
@@ -1092,7 +1088,7 @@ static bool handle(struct sbc_api *api, struct sbc_security *sec,
 		     "GET, HEAD", "this path takes GET");
 		return false;
 	}
-	serve_get(api, c, rq, route, seg, cl);
+	serve_get(api, sec, c, rq, route, seg, cl);
 	return false;
 }
 

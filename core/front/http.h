@@ -131,10 +131,10 @@ bool sbh_add_headers(struct sbh_conn *c, const char *lines);
 /* The request waits for an answer from another thread: its connection
  * reads nothing more until sbh_resume. */
 void sbh_suspend(struct sbh_conn *c);
-/* In on_body, once suspended: take the body over (rq->body is then gone
- * when on_body returns).  NULL without memory (the body stays the
- * connection's).  Any thread may read and free it until the connection is
- * resumed; free it before. */
+/* In on_body: take the body over (rq->body is then gone when on_body
+ * returns), to read it after suspending the connection.  NULL without
+ * memory (the body stays the connection's).  Any thread may read and free
+ * it until the connection is resumed; free it before. */
 struct sbh_body *sbh_take_body(struct sbh_conn *c);
 void sbh_body_free(struct sbh_body *b);
 /* From any thread, once per sbh_suspend: on_resume is called on the

@@ -49,12 +49,13 @@ import glob
 import json
 import os
 import select
-import shutil
 import signal
 import ssl
 import subprocess
 import sys
 import time
+
+from mock_handle import DirHandle, handle_dir
 
 try:
     from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, syntax
@@ -65,27 +66,13 @@ except ImportError:  # importing MockSMTP only needs the standard library
         return lambda f: f
 
 
-def _handle_dir(prefix):
-    """A handle's directory: the test's sbtest.tempdir() if it uses
-    tests/lib/sbtest.py (removed at exit unless the test failed), else one
-    removed at exit.  cleanup() and a `with` that ends without an error
-    remove it at once."""
-    import atexit
-    import shutil
-    import tempfile
-    sb = sys.modules.get("sbtest")
-    if sb is not None and hasattr(sb, "tempdir"):
-        return sb.tempdir(prefix)
-    d = tempfile.mkdtemp(prefix=prefix)
-    atexit.register(shutil.rmtree, d, True)
-    return d
-
-
-class MockSMTP:
+class MockSMTP(DirHandle):
     """Run this file as a server in a child process (bounded waits)."""
 
+    DIR_ATTR = "save_dir"
+
     def __init__(self, args=(), start_timeout=15.0):
-        self.save_dir = _handle_dir("sbtest-mx-")
+        self.save_dir = handle_dir("sbtest-mx-")
         self.err = None
         self.args = list(args)
         self.start_timeout = start_timeout
@@ -127,22 +114,8 @@ class MockSMTP:
         if self.proc and self.proc.stdout:
             self.proc.stdout.close()
 
-    def cleanup(self):
-        """Stop the server and remove its directory."""
-        self.stop()
-        if self.err:
-            self.err.close()
-        shutil.rmtree(self.save_dir, ignore_errors=True)
-
     def __enter__(self):
         return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        if self.err:
-            self.err.close()
-        if exc[0] is None:
-            self.cleanup()
 
     def messages(self):
         """[(raw bytes, envelope dict)] in arrival order."""

@@ -49,7 +49,6 @@ import json
 import os
 import secrets
 import select
-import shutil
 import signal
 import ssl
 import subprocess
@@ -59,30 +58,18 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from mock_handle import DirHandle, handle_dir
+
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
-def _handle_dir(prefix):
-    """A handle's directory: the test's sbtest.tempdir() if it uses
-    tests/lib/sbtest.py (removed at exit unless the test failed), else one
-    removed at exit.  cleanup() and a `with` that ends without an error
-    remove it at once."""
-    import atexit
-    import shutil
-    import tempfile
-    sb = sys.modules.get("sbtest")
-    if sb is not None and hasattr(sb, "tempdir"):
-        return sb.tempdir(prefix)
-    d = tempfile.mkdtemp(prefix=prefix)
-    atexit.register(shutil.rmtree, d, True)
-    return d
-
-
-class MockTokenServer:
+class MockTokenServer(DirHandle):
     """Run this file as a server in a child process (bounded waits)."""
 
+    DIR_ATTR = "state_dir"
+
     def __init__(self, args=(), start_timeout=15.0):
-        self.state_dir = _handle_dir("sbtest-oauth-")
+        self.state_dir = handle_dir("sbtest-oauth-")
         self.err = None
         self.args = list(args)
         self.start_timeout = start_timeout
@@ -132,20 +119,6 @@ class MockTokenServer:
 
     def __enter__(self):
         return self.start()
-
-    def cleanup(self):
-        """Stop the server and remove its directory."""
-        self.stop()
-        if self.err:
-            self.err.close()
-        shutil.rmtree(self.state_dir, ignore_errors=True)
-
-    def __exit__(self, *exc):
-        self.stop()
-        if self.err:
-            self.err.close()
-        if exc[0] is None:
-            self.cleanup()
 
     def requests(self):
         try:

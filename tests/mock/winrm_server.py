@@ -1071,23 +1071,10 @@ class Handler(BaseHTTPRequestHandler):
 
 # ---- a child-process handle for tests ------------------------------------
 
-def _handle_dir(prefix):
-    """A handle's directory: the test's sbtest.tempdir() if it uses
-    tests/lib/sbtest.py (removed at exit unless the test failed), else one
-    removed at exit.  cleanup() and a `with` that ends without an error
-    remove it at once."""
-    import atexit
-    import shutil
-    import tempfile
-    sb = sys.modules.get("sbtest")
-    if sb is not None and hasattr(sb, "tempdir"):
-        return sb.tempdir(prefix)
-    d = tempfile.mkdtemp(prefix=prefix)
-    atexit.register(shutil.rmtree, d, True)
-    return d
+from mock_handle import DirHandle, handle_dir  # noqa: E402
 
 
-class MockWinRM:
+class MockWinRM(DirHandle):
     """Run this file as a server in a child process (bounded waits):
 
         with MockWinRM(["--auth", "ntlm"]) as w:
@@ -1095,7 +1082,7 @@ class MockWinRM:
     """
 
     def __init__(self, args=(), start_timeout=20.0, env=None):
-        self.dir = _handle_dir("sbtest-winrm-")
+        self.dir = handle_dir("sbtest-winrm-")
         self.args = list(args)
         self.env = env
         self.start_timeout = start_timeout
@@ -1148,21 +1135,6 @@ class MockWinRM:
 
     def __enter__(self):
         return self.start()
-
-    def cleanup(self):
-        """Stop the server and remove its directory."""
-        import shutil
-        self.stop()
-        if self.err:
-            self.err.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __exit__(self, *exc):
-        self.stop()
-        if self.err:
-            self.err.close()
-        if exc[0] is None:
-            self.cleanup()
 
     def _http(self, method, path, body=None, headers=None, timeout=30):
         import http.client

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "host.h"
+#include "tmpdir.h"
 
 static char libs_dir[PATH_MAX];
 
@@ -132,14 +133,9 @@ static void cfg_free(struct sbc_config *c)
 
 static char *tmp_dir(void)
 {
-	const char *t = getenv("TMPDIR");
 	char tmpl[PATH_MAX];
-	int n = snprintf(tmpl, sizeof(tmpl), "%s/sbtest-catalog-XXXXXX",
-			 t && *t ? t : "/tmp");
-	ck_assert_msg(n > 0 && (size_t)n < sizeof(tmpl), "TMPDIR too long");
-	char *d = mkdtemp(tmpl);
-	ck_assert_ptr_nonnull(d);
-	return xstrdup(d);
+	make_tmp_dir(tmpl, sizeof(tmpl), "sbtest-catalog-");
+	return xstrdup(tmpl);
 }
 
 static void rm_tree(char *dir)

@@ -14,6 +14,7 @@
 #include <svcbroker/conf.h>
 
 #include "host.h"
+#include "tmpdir.h"
 
 static char libs_dir[PATH_MAX];
 static char errbuf[2048];
@@ -35,16 +36,11 @@ static void find_libs_dir(void)
 		      "expected \"%s\" in \"%s\"", (needle), (hay))
 
 /* A temporary module directory; removed by rm_tree. */
-static char *make_tmp_dir(void)
+static char *module_tmp_dir(void)
 {
-	const char *t = getenv("TMPDIR");
 	char tmpl[PATH_MAX];
-	int n = snprintf(tmpl, sizeof(tmpl), "%s/sbtest-module-XXXXXX",
-			 t && *t ? t : "/tmp");
-	ck_assert_msg(n > 0 && (size_t)n < sizeof(tmpl), "TMPDIR too long");
-	char *d = mkdtemp(tmpl);
-	ck_assert_ptr_nonnull(d);
-	return strdup(d);
+	make_tmp_dir(tmpl, sizeof(tmpl), "sbtest-module-");
+	return strdup(tmpl);
 }
 
 static void rm_tree(const char *dir)
@@ -104,7 +100,7 @@ START_TEST(test_load_testmod)
 	    sbc_module_load(libs_dir, "testmod", errbuf, sizeof(errbuf));
 	ck_assert_ptr_eq(m, again);
 	/* a second directory holding the same file is a second path */
-	char *dir = make_tmp_dir();
+	char *dir = module_tmp_dir();
 	link_module(dir, "testmod");
 	const struct sbc_module *other =
 	    sbc_module_load(dir, "testmod", errbuf, sizeof(errbuf));
@@ -126,7 +122,7 @@ END_TEST
  * library from there, and the loader says so. */
 START_TEST(test_la_elsewhere)
 {
-	char *dir = make_tmp_dir();
+	char *dir = module_tmp_dir();
 	char la[2 * PATH_MAX], log[2 * PATH_MAX], text[2 * PATH_MAX + 256];
 	link_module(dir, "testmod");
 	snprintf(la, sizeof(la), "%s/testmod.la", dir);
@@ -186,7 +182,7 @@ START_TEST(test_bad_request)
 	ck_assert_has(refusal("relative/dir", "testmod"),
 		      "module_dir \"relative/dir\" is not an absolute path");
 	/* a directory where a module file should be */
-	char *dir = make_tmp_dir();
+	char *dir = module_tmp_dir();
 	char sub[2 * PATH_MAX];
 	snprintf(sub, sizeof(sub), "%s/adir.so", dir);
 	ck_assert_int_eq(mkdir(sub, 0700), 0);
@@ -208,7 +204,7 @@ END_TEST
 
 START_TEST(test_not_elf)
 {
-	char *dir = make_tmp_dir();
+	char *dir = module_tmp_dir();
 	char path[2 * PATH_MAX];
 	snprintf(path, sizeof(path), "%s/notelf.so", dir);
 	write_file(path, "hello, I am not a shared object\n");
@@ -442,7 +438,7 @@ START_TEST(test_scan)
 	sbc_errlist_free(&errs);
 
 	/* a directory of symlinks, a non-ELF file and a bad file name */
-	char *dir = make_tmp_dir();
+	char *dir = module_tmp_dir();
 	link_module(dir, "testmod");
 	link_module(dir, "badmod-major");
 	char path[2 * PATH_MAX];
@@ -465,7 +461,7 @@ START_TEST(test_scan)
 	/* an empty directory, a missing one */
 	rm_tree(dir);
 	free(dir);
-	dir = make_tmp_dir();
+	dir = module_tmp_dir();
 	n = sbc_module_scan(dir, &mods, &errs);
 	ck_assert_uint_eq(n, 0);
 	ck_assert_ptr_null(mods);

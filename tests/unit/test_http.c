@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tmpdir.h"
 #include <svcbroker/broker.h>
 #include <svcbroker/call.h>
 #include <svcbroker/conf.h>
@@ -168,16 +169,6 @@ static pid_t start_server(const char *name, bool tls, int *out_port)
 	kill(pid, SIGTERM);
 	ck_abort_msg("mock HTTP server %s did not start", name);
 	return -1;
-}
-
-/* A new directory "$TMPDIR/<prefix>XXXXXX" (/tmp without TMPDIR) in buf. */
-static void make_tmp_dir(char *buf, size_t size, const char *prefix)
-{
-	const char *t = getenv("TMPDIR");
-	int n =
-	    snprintf(buf, size, "%s/%sXXXXXX", t && *t ? t : "/tmp", prefix);
-	ck_assert_msg(n > 0 && (size_t)n < size, "TMPDIR too long");
-	ck_assert_ptr_nonnull(mkdtemp(buf));
 }
 
 static void servers_up(void)

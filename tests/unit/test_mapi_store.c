@@ -23,6 +23,7 @@
 #include <svcbroker/testhost.h>
 
 #include "../../brokers/mapi-stub/mapi.h"
+#include "tmpdir.h"
 
 extern const struct sb_broker svcbroker_broker;
 
@@ -74,16 +75,6 @@ static void open_store(void)
 }
 
 static void close_store(void) { sb_testhost_close(th); }
-
-/* A new directory "$TMPDIR/<prefix>XXXXXX" (/tmp without TMPDIR) in buf. */
-static void make_tmp_dir(char *buf, size_t size, const char *prefix)
-{
-	const char *t = getenv("TMPDIR");
-	int n =
-	    snprintf(buf, size, "%s/%sXXXXXX", t && *t ? t : "/tmp", prefix);
-	ck_assert_msg(n > 0 && (size_t)n < size, "TMPDIR too long");
-	ck_assert_ptr_nonnull(mkdtemp(buf));
-}
 
 static void setup(void)
 {

@@ -30,6 +30,7 @@
 #include <svcbroker/testhost.h>
 
 #include "oauth2_int.h"
+#include "tmpdir.h"
 
 #define SECRET "s3cr3t-Vx9+/&=%"
 
@@ -733,16 +734,6 @@ END_TEST
 
 /* ---- against the token endpoint mock --------------------------------------
  */
-
-/* A new directory "$TMPDIR/<prefix>XXXXXX" (/tmp without TMPDIR) in buf. */
-static void make_tmp_dir(char *buf, size_t size, const char *prefix)
-{
-	const char *t = getenv("TMPDIR");
-	int n =
-	    snprintf(buf, size, "%s/%sXXXXXX", t && *t ? t : "/tmp", prefix);
-	ck_assert_msg(n > 0 && (size_t)n < size, "TMPDIR too long");
-	ck_assert_ptr_nonnull(mkdtemp(buf));
-}
 
 struct mock {
 	pid_t pid;

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tmpdir.h"
 #include <svcbroker/net.h>
 #include <svcbroker/xml.h>
 
@@ -395,16 +396,6 @@ static void fill(char *out, size_t n, const char *fmt, const char *arg)
 	const char *at = strstr(fmt, "%s");
 	ck_assert_ptr_nonnull(at);
 	snprintf(out, n, "%.*s%s%s", (int)(at - fmt), fmt, arg, at + 2);
-}
-
-/* A new directory "$TMPDIR/<prefix>XXXXXX" (/tmp without TMPDIR) in buf. */
-static void make_tmp_dir(char *buf, size_t size, const char *prefix)
-{
-	const char *t = getenv("TMPDIR");
-	int n =
-	    snprintf(buf, size, "%s/%sXXXXXX", t && *t ? t : "/tmp", prefix);
-	ck_assert_msg(n > 0 && (size_t)n < size, "TMPDIR too long");
-	ck_assert_ptr_nonnull(mkdtemp(buf));
 }
 
 START_TEST(xxe_reads_and_fetches_nothing)
