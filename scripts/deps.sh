@@ -9,7 +9,7 @@
 set -eu
 
 pkgs="build-essential autoconf automake libtool pkg-config clang clang-format
-libltdl-dev libinih-dev libjansson-dev
+libltdl-dev libinih-dev libjansson-dev libyajl-dev
 libcurl4-openssl-dev libxml2-dev libssl-dev zlib1g-dev libgmime-3.0-dev check
 libical-dev libicu-dev tzdata
 python3 python3-aiosmtpd python3-icalendar python3-cryptography

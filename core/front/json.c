@@ -207,7 +207,9 @@ struct sb_call *sbc_json_decode_call(const struct sbc_entry *e,
 {
 	json_error_t je;
 	json_t *root = NULL;
-	if (len > 0 || !wrapped)
+	if (len > 0)
+		root = sbc_json_fast_load(body, len);
+	if (!root && (len > 0 || !wrapped))
 		root = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES,
 				  &je);
 	if (!root) {

@@ -20,6 +20,13 @@ struct sb_call *sbc_json_decode_call(const struct sbc_entry *e,
 				     const char *body, size_t len, bool wrapped,
 				     struct sb_error *err);
 
+/* body as json_loadb(body, len, JSON_REJECT_DUPLICATES) reads it, but
+ * through yajl's faster lexer (json_fast.c): the same tree, keys in the
+ * same order, or NULL when it cannot vouch for that (malformed, a root
+ * that is not an object, a fraction, a \u escape jansson must judge...):
+ * then json_loadb gives the answer, and its error message. */
+struct json_t *sbc_json_fast_load(const char *body, size_t len);
+
 /* {"rows": [...], "more": bool, "next_page_token": string|null} */
 char *sbc_json_result(const struct sb_result *r);
 /* Append s (valid UTF-8) as a JSON string, or v as a JSON number, exactly

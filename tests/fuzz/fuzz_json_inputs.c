@@ -11,7 +11,9 @@
  * declared type, single inputs with one item, every string item valid for
  * its type and equal to the JSON string, numbers and booleans equal, file
  * bytes equal to the decoded base64, every required input present, and
- * PageSize within 1..1000. */
+ * PageSize within 1..1000.  And the fast reader (core/front/json_fast.c)
+ * gives a tree only where jansson gives the same one, keys in the same
+ * order. */
 #include "config.h"
 
 #include <jansson.h>
@@ -21,6 +23,7 @@
 #include <svcbroker/conf.h>
 #include <svcbroker/invoke.h>
 
+#include "../unit/json_same.h"
 #include "fuzz.h"
 #include "host.h"
 #include "json.h"
@@ -209,16 +212,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bool wrapped = data[0] & 2;
 	const char *body = (const char *)data + 1;
 	size_t len = size - 1;
+	json_error_t je;
+	json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+	json_t *fast = sbc_json_fast_load(body, len);
+	if (fast) {
+		FUZZ_CHECK(root,
+			   "the fast reader took what jansson refuses: "
+			   "%s",
+			   je.text);
+		FUZZ_CHECK(json_same_tree(fast, root),
+			   "the fast reader's tree differs from jansson's");
+		json_decref(fast);
+	}
 	struct sbc_entry e = {.inst = NULL, .obj = &object, .method = m};
 	struct sb_error err = {0};
 	struct sb_call *c = sbc_json_decode_call(&e, body, len, wrapped, &err);
 	if (!c) {
 		FUZZ_CHECK(err.status != SB_OK && err.message[0],
 			   "refused without a status or message");
+		json_decref(root);
 		return 0;
 	}
-	json_error_t je;
-	json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
 	FUZZ_CHECK(root, "decoded, but the body is not JSON");
 	json_t *inputs = root;
 	if (wrapped && root)
