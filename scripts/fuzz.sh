@@ -30,7 +30,7 @@ shift $((OPTIND - 1))
 case $secs in '' | *[!0-9]*) echo "fuzz.sh: -s takes whole seconds" >&2; exit 2 ;; esac
 case $bdir in /*) ;; *) bdir="$(pwd)/$bdir" ;; esac
 case $out in /*) ;; *) out="$(pwd)/$out" ;; esac
-targets=${*:-values ini json_inputs page_token cli_inputs mime http json_result ps_quote rrule oauth2_json xml soap_fault http_response mapi_thread console ews ews_mail ews_recur winrm_script ntlm winrm mapi_ical reqhdr}
+targets=${*:-values ini json_inputs page_token cli_inputs mime http json_result ps_quote rrule oauth2_json xml soap_fault http_response mapi_thread console ews ews_mail ews_recur winrm_script ntlm winrm mapi_ical reqhdr clean}
 
 mkdir -p "$out"
 rm -f "$out.build-failed" "$out"/*.trs

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Instructions per call of mapi-stub's and smtp's Email.Send (not a test):
+"""Instructions per call of mapi-stub's and smtp's Email.Send and of
+mapi-stub's Email.Load of the messages sent (not a test):
 svcbrokerd under valgrind's callgrind, the message of bench/mime/bench.py,
 instrumentation on only for the calls measured (callgrind_control), one
 profile per phase.  Instruction counts are what a shared, loaded machine
@@ -37,6 +38,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 # file:function as callgrind_annotate names them (inclusive counts)
 FUNCS = ["mapi_mail.c:email_send", "smtp_send.c:send_message",
+         "mapi_mail.c:email_load", ":sbc_json_result",
          ":sb_mime_build", ":sb_base64_decode", ":sbc_json_decode_call"]
 
 
@@ -55,6 +57,13 @@ def inclusive(profile):
                 if m.group(2).endswith(f) and f not in funcs:
                     funcs[f] = int(m.group(1).replace(",", ""))
     return total, funcs
+
+
+def PHASES(send, load):
+    """What is measured: (profile tag, name, the call of round i)."""
+    return (("mapisend", "mapi-stub Send", send and send("local")),
+            ("smtpsend", "smtp Send", send and send("mail")),
+            ("mapiload", "mapi-stub Load", load))
 
 
 def user_sys(pid):
@@ -121,7 +130,28 @@ def main():
                         if st != 200:
                             sys.exit("callgrind.py: %s answered %d"
                                      % (inst, st))
-                for tag, inst in (("mapisend", "local"), ("smtpsend", "mail")):
+                def send(inst):
+                    def fn(i):
+                        st, _ = c.call(inst + "/Email.Send", dict(
+                            msg, Subject=bench.SUBJECT % i))
+                        return st
+                    return fn
+                ids = []
+
+                def load(i):
+                    if not ids:
+                        st, b = c.call("local/Email.List", {
+                            "Mailbox": bench.BOB, "PageSize": 1000})
+                        ids.extend(r["Id"] for r in b.get("rows", []))
+                        if len(ids) < n:
+                            sys.exit("callgrind.py: listed %d of %d "
+                                     "messages" % (len(ids), n))
+                    st, _ = c.call("local/Email.Load",
+                                   {"Mailbox": bench.BOB, "Id": ids[i]})
+                    return st
+                for tag, name, fn in PHASES(send, load):
+                    if tag == "mapiload":
+                        load(0)  # the ids, before measuring
                     if opts.task_clock:
                         p = subprocess.Popen(
                             ["perf", "stat", "-x,", "-e",
@@ -131,11 +161,10 @@ def main():
                         time.sleep(0.5)  # perf attached
                         t0 = user_sys(pid)
                         for i in range(n):
-                            st, _ = c.call(inst + "/Email.Send", dict(
-                                msg, Subject=bench.SUBJECT % i))
+                            st = fn(i)
                             if st != 200:
                                 sys.exit("callgrind.py: %s answered %d"
-                                         % (inst, st))
+                                         % (name, st))
                         t1 = user_sys(pid)
                         p.send_signal(signal.SIGINT)
                         ev = {}
@@ -148,8 +177,7 @@ def main():
                         print("%-15s task-clock %.3f ms per call (user %.3f,"
                               " system %.3f), %.1f page faults, %.2f context"
                               " switches"
-                              % (inst == "local" and "mapi-stub Send"
-                                 or "smtp Send", ev["task-clock"] / n,
+                              % (name, ev["task-clock"] / n,
                                  (t1[0] - t0[0]) / n, (t1[1] - t0[1]) / n,
                                  ev.get("page-faults", 0) / n,
                                  ev.get("context-switches", 0) / n))
@@ -157,16 +185,14 @@ def main():
                     ctl("-z")
                     ctl("-i", "on")
                     for i in range(n):
-                        st, _ = c.call(inst + "/Email.Send",
-                                       dict(msg, Subject=bench.SUBJECT % i))
+                        st = fn(i)
                         if st != 200:
                             sys.exit("callgrind.py: %s answered %d"
-                                     % (inst, st))
+                                     % (name, st))
                     ctl("-i", "off")
                     ctl("-d", tag)
-        for tag, name in (() if opts.task_clock else
-                          (("mapisend", "mapi-stub Send"),
-                           ("smtpsend", "smtp Send"))):
+        for tag, name, _ in (() if opts.task_clock else
+                             PHASES(None, None)):
             found = [p for p in glob.glob(prefix + ".*")
                      if open(p, errors="replace").read(4096).find(
                          "Trigger: dump " + tag) >= 0]

@@ -68,7 +68,8 @@ lines = ["## MIME", "",
          "disturbs least); memory from /proc "
          "(VmRSS growth over the phase per call, median; VmHWM after it).  "
          "Before: the hand-written reader and builder in libsvcbroker; after: "
-         "libsvcbroker-mime on GMime 3.2.  Machine: %s, %d CPUs, load %.1f "
+         "libsvcbroker-mime on GMime 3.2, and the call's JSON read by yajl "
+         "(docs/design-notes.md).  Machine: %s, %d CPUs, load %.1f "
          "(shared)." % (calls, rounds, platform.machine(), os.cpu_count(),
                         os.getloadavg()[0]), "",
          "| call | before /s | after /s | after/before | CPU ms/call before | after | RSS KiB/call before | after | peak KiB before | after |",

@@ -334,7 +334,10 @@ static int close_container(struct fast *f)
 	return 1;
 }
 
-static int on_start_map(void *ctx) { return open_container(ctx, json_object()); }
+static int on_start_map(void *ctx)
+{
+	return open_container(ctx, json_object());
+}
 static int on_end_map(void *ctx) { return close_container(ctx); }
 static int on_start_array(void *ctx)
 {

@@ -12,6 +12,11 @@
 #define CONTENT_TYPE_MAX 255u
 #define OCTET_STREAM "application/octet-stream"
 
+/* s made one line of text (memo: text with its tabs and line breaks):
+ * invalid UTF-8 becomes U+FFFD, C0 and C1 controls and DEL are dropped,
+ * tab, CR, LF, U+2028 and U+2029 become a space (memo: the three first
+ * are kept, the separators too).  Bytes kept as they are go in runs, one
+ * append each: a long body is mostly one run. */
 static char *clean(const char *s, bool memo)
 {
 	if (!s)
@@ -20,24 +25,42 @@ static char *clean(const char *s, bool memo)
 	struct sb_buf b;
 	sb_buf_init(&b, 0);
 	sb_buf_puts(&b, ""); /* "" for an empty s, not NULL */
+	size_t run = 0;	     /* start of the bytes kept as they are */
 	for (size_t i = 0; i < len;) {
-		uint32_t cp = 0;
-		size_t k = sb_utf8_decode(s + i, len - i, &cp);
-		if (k == 0) {
-			sb_buf_puts(&b, "\xEF\xBF\xBD");
+		unsigned char c = (unsigned char)s[i];
+		if ((c >= 0x20 && c < 0x7f) ||
+		    (memo && (c == '\t' || c == '\n' || c == '\r'))) {
 			i++;
 			continue;
 		}
-		bool line = cp == '\t' || cp == '\n' || cp == '\r';
-		bool sep = cp == 0x2028 || cp == 0x2029;
-		bool ctrl =
-		    cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F);
-		if (!memo && (line || sep))
-			sb_buf_puts(&b, " ");
-		else if (!ctrl || (memo && line))
-			sb_buf_append(&b, s + i, k);
+		uint32_t cp = c;
+		size_t k = c < 0x80 ? 1 : sb_utf8_decode(s + i, len - i, &cp);
+		const char *instead;
+		if (k == 0) {
+			instead = "\xEF\xBF\xBD";
+			k = 1;
+		} else if (cp == '\t' || cp == '\n' || cp == '\r' ||
+			   cp == 0x2028 || cp == 0x2029) {
+			if (memo) { /* a separator: kept */
+				i += k;
+				continue;
+			}
+			instead = " ";
+		} else if (cp < 0x20 || cp == 0x7F ||
+			   (cp >= 0x80 && cp <= 0x9F)) {
+			instead = ""; /* a control: dropped */
+		} else {
+			i += k;
+			continue;
+		}
+		if (i > run)
+			sb_buf_append(&b, s + run, i - run);
+		sb_buf_puts(&b, instead);
 		i += k;
+		run = i;
 	}
+	if (len > run)
+		sb_buf_append(&b, s + run, len - run);
 	return sb_buf_steal(&b);
 }
 

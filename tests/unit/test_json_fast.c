@@ -80,15 +80,15 @@ static const struct {
     {"{\"a\": tru}", 0, false},
     {"{\"a\": 01}", 0, false},
     {"{\"a\": \"\\x\"}", 0, false},
-    {"{\"a\": \"\t\"}", 0, false},       /* a raw control character */
-    {"\xef\xbb\xbf{}", 0, false},        /* a byte order mark */
-    {"{\f}", 0, false},                  /* white space to yajl only */
+    {"{\"a\": \"\t\"}", 0, false}, /* a raw control character */
+    {"\xef\xbb\xbf{}", 0, false},  /* a byte order mark */
+    {"{\f}", 0, false},		   /* white space to yajl only */
     {"{\v\"a\": 1}", 0, false},
     {"{}\f", 0, false},
     {"{\"a\":\f1}", 0, false},
     {"{\"a\": \"\xc0\x80\"}", 0, false}, /* overlong NUL */
     {"{\"a\": \"\xe0\x80\xaf\"}", 0, false},
-    {"{\"a\": \"\xed\xa0\x80\"}", 0, false}, /* a surrogate */
+    {"{\"a\": \"\xed\xa0\x80\"}", 0, false},	 /* a surrogate */
     {"{\"a\": \"\xf4\x90\x80\x80\"}", 0, false}, /* above U+10FFFF */
     {"{\"a\": \"\xf8\x88\x80\x80\x80\"}", 0, false},
     {"{\"a\": \"\xff\"}", 0, false},
