@@ -745,35 +745,59 @@ static enum sb_status appt_delete(struct mapi_store *s, struct mapi_mailbox *mb,
 {
 	(void)s;
 	const char *id = sb_call_str(call, "Id", "");
+	const char *want_ck = sb_call_str(call, "ChangeKey", NULL);
 	/* A meeting's attendees are told of its end: Meeting.Cancel (the
 	 * organizer) or Meeting.Decline (an attendee); a cancelled one is
-	 * removed here. */
-	struct appt a;
-	struct sb_error e2;
-	sb_error_clear(&e2);
-	enum sb_status st = appt_load(mb, id, &a, &e2);
-	if (st == SB_ERR_NOT_FOUND) {
-		if (err)
-			*err = e2;
-		return st;
-	}
-	/* an unreadable file is no meeting anyone is told of: removed */
-	bool refuse = st == SB_OK && a.meeting && !a.cancelled;
-	if (st == SB_OK)
-		appt_free(&a);
-	if (refuse)
-		return sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
-				    "Id: %s is a meeting; Meeting.Cancel (the "
-				    "organizer) or Meeting.Decline (an "
-				    "attendee) removes it and tells the others",
-				    id);
-	st = mapi_ics_delete_if(mb, MAPI_CALENDAR, id, "appointment",
-				sb_call_str(call, "ChangeKey", NULL), err);
-	if (st == SB_OK) {
+	 * removed here.  The file removed is the one checked: without a
+	 * ChangeKey of the caller's, the key read here is the condition, and
+	 * a change in between (an Update that adds attendees) means reading
+	 * it again. */
+	enum sb_status st = SB_OK;
+	for (int attempt = 0; attempt < 32; attempt++) {
+		struct appt a;
+		struct sb_error e2;
+		sb_error_clear(&e2);
+		st = appt_load(mb, id, &a, &e2);
+		if (st == SB_ERR_NOT_FOUND) {
+			if (err)
+				*err = e2;
+			return st;
+		}
+		/* an unreadable file is no meeting anyone is told of:
+		 * removed */
+		bool loaded = st == SB_OK;
+		bool refuse = loaded && a.meeting && !a.cancelled;
+		char ck[MAPI_CHANGEKEY_LEN + 1] = "";
+		if (loaded) {
+			memcpy(ck, a.ck, sizeof ck);
+			appt_free(&a);
+		}
+		if (refuse)
+			return sb_error_set(
+			    err, SB_ERR_INVALID_INPUT, NULL,
+			    "Id: %s is a meeting; Meeting.Cancel (the "
+			    "organizer) or Meeting.Decline (an attendee) "
+			    "removes it and tells the others",
+			    id);
+		bool own_ck = !(want_ck && *want_ck) && ck[0];
+		sb_error_clear(&e2);
+		st = mapi_ics_delete_if(mb, MAPI_CALENDAR, id, "appointment",
+					own_ck ? ck : want_ck, &e2);
+		if (st == SB_ERR_CONFLICT && own_ck)
+			continue; /* changed since it was read here */
+		if (st != SB_OK) {
+			if (err)
+				*err = e2;
+			return st;
+		}
 		sb_result_row(r);
 		sb_result_str(r, "Id", id);
+		return SB_OK;
 	}
-	return st;
+	return sb_error_set(err, SB_ERR_CONFLICT, "ErrorIrresolvableConflict",
+			    "appointment %s kept changing while it was being "
+			    "deleted: try again",
+			    id);
 }
 
 /* ---- Update --------------------------------------------------------- */

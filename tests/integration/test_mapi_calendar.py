@@ -320,6 +320,51 @@ with sbtest.Daemon(conf) as d:
                            "WindowEnd": "2027-07-05T00:00:00Z"})
     t.eq(len([r for r in got if r.get("Subject", "").startswith("c")]), 96 * 3,
          "each of the 96 series shows its 3 occurrences")
+    # ---- Delete removes the version it checked: without a ChangeKey it
+    # reads the appointment's, deletes on that condition, and reads again
+    # when an Update came in between (never a 409 the caller did not ask
+    # for); with a stale ChangeKey of the caller's it is still 409 -----
+    outcomes = []
+    for k in range(20):
+        st, b = d.call("local/Appointment.Create", {
+            "Subject": "race %d" % k, "Start": "2027-08-01T10:00:00Z",
+            "End": "2027-08-01T11:00:00Z"})
+        aid = rows(b)[0].get("Id") if st == 200 and rows(b) else None
+        if not aid:
+            outcomes.append(("create", st))
+            continue
+        gone = threading.Event()
+        updates = []
+
+        def updater():
+            for j in range(200):  # bounded; stops when the item is gone
+                st_u, _ = d.call("local/Appointment.Update",
+                                 {"Id": aid, "Subject": "race %d.%d" % (k, j)})
+                updates.append(st_u)
+                if st_u != 200 or gone.is_set():
+                    return
+
+        th = threading.Thread(target=updater)
+        th.start()
+        st_d, b_d = d.call("local/Appointment.Delete", {"Id": aid})
+        gone.set()
+        th.join(120)
+        st_l, _ = d.call("local/Appointment.Load", {"Id": aid})
+        outcomes.append((st_d, st_l, updates[-1:] in ([], [200], [404])))
+    t.ok(outcomes and all(o == (200, 404, True) for o in outcomes),
+         "20 Deletes without a ChangeKey during Updates: each 200, the item "
+         "gone, the Update after it 404", repr(outcomes))
+    st, b = d.call("local/Appointment.Create", {
+        "Subject": "stale", "Start": "2027-08-02T10:00:00Z",
+        "End": "2027-08-02T11:00:00Z"})
+    aid = rows(b)[0].get("Id")
+    ck = rows(b)[0].get("ChangeKey")
+    d.call("local/Appointment.Update", {"Id": aid, "Subject": "changed"})
+    st, b = d.call("local/Appointment.Delete", {"Id": aid, "ChangeKey": ck})
+    t.eq(st, 409, "Delete with a ChangeKey read before an Update: 409")
+    st, b = d.call("local/Appointment.Load", {"Id": aid})
+    t.eq(st, 200, "and the appointment is kept")
+
     code = d.stop()
     log = d.read_log()
     t.ok(code == 0 and "AddressSanitizer" not in log and "runtime error:" not in log,
