@@ -21,6 +21,7 @@
 #include <strings.h>
 
 #include <svcbroker/pagetoken.h>
+#include <svcbroker/rrule.h>
 #include <svcbroker/schema.h>
 
 #include "ews_calendar.h"
@@ -191,8 +192,17 @@ static enum sb_status when_resolve(const struct ews_cal *z,
 				    "ErrorCalendarOutOfRange",
 				    "Start/End: only years 1601 to 9999");
 	if (rrule && *rrule) {
+		/* an UNTIL date-time ends on the local date of that instant,
+		 * in the zone's offset then (a series may cross a change of
+		 * daylight saving time), not the Start's */
+		int until_off = w->offset;
+		struct sb_rrule pr;
+		struct sb_error e0;
+		if (z->iana[0] && sb_rrule_parse(rrule, &pr, &e0) == SB_OK &&
+		    pr.has_until && !pr.until_is_date)
+			ews_tz_offset(z->iana, pr.until, &until_off);
 		enum sb_status st = ews_recur_from_rrule(
-		    rrule, &w->first, w->offset, &w->recur, err);
+		    rrule, &w->first, until_off, &w->recur, err);
 		if (st != SB_OK)
 			return st;
 		w->has_recur = true;

@@ -134,8 +134,9 @@ struct ews_recur {
 
 /* A Recurrence input (checked by sb_rrule_parse here) as an EWS
  * pattern, for a series whose first occurrence is on the local date
- * `start`; utc_offset (seconds east of UTC) turns an UNTIL date-time
- * into the local date the range ends on.  SB_OK, or 400 (code
+ * `start`; utc_offset (seconds east of UTC, the series' zone's offset
+ * at the UNTIL instant: ews_calendar.c takes it from the zone) turns an
+ * UNTIL date-time into the local date the range ends on.  SB_OK, or 400 (code
  * SB_RRULE_ERROR_CODE) with a message starting "Recurrence: " naming
  * what EWS cannot express. */
 enum sb_status ews_recur_from_rrule(const char *rrule,

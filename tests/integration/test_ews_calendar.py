@@ -305,6 +305,16 @@ try:
             "Recurrence": "FREQ=DAILY;UNTIL=20261209T223000Z"})
         c.eq(row(b).get("Recurrence"), "FREQ=DAILY;UNTIL=20261209",
              "UNTIL date-time: the local date it ends on")
+        # ... in the zone's offset at UNTIL: 22:30Z on 15 November is
+        # 23:30 in Berlin (winter time, +01:00), though the series
+        # started in summer time (+02:00, which would make it the 16th)
+        st, b = d.call("ews/Appointment.Create", {
+            "Subject": "until across DST", "Start": "2026-10-01T10:00:00+02:00",
+            "End": "2026-10-01T10:30:00+02:00", "TimeZone": "Europe/Berlin",
+            "Recurrence": "FREQ=DAILY;UNTIL=20261115T223000Z"})
+        c.eq(row(b).get("Recurrence"), "FREQ=DAILY;UNTIL=20261115",
+             "UNTIL date-time after a change to winter time: the local "
+             "date in the offset of then")
 
         # ---- List: series, window, occurrences, paging ----------------------
         mock.ctl("/_mock/reset", {})
