@@ -752,11 +752,8 @@ enum sb_status ews_cal_update(void *state, const struct sb_call *call,
 	enum sb_status st = ews_op_mailbox(&op, err);
 	if (st == SB_OK)
 		st = ews_check_id("Id", id, err);
-	if (st == SB_OK && ck && *ck &&
-	    strspn(ck, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-		       "0123456789+/=-_") != strlen(ck))
-		st = sb_error_set(err, SB_ERR_INVALID_INPUT, NULL,
-				  "ChangeKey: not an EWS change key");
+	if (st == SB_OK && ck && *ck)
+		st = ews_check_id("ChangeKey", ck, err);
 	if (st == SB_OK)
 		st = check_common(call, err);
 	if (st == SB_OK)

@@ -1082,6 +1082,8 @@ static enum sb_status email_mark_read(void *state, const struct sb_call *call,
 	enum sb_status st = ews_op_mailbox(&op, err);
 	if (st == SB_OK)
 		st = ews_check_id("Id", id, err);
+	if (st == SB_OK && ck && *ck)
+		st = ews_check_id("ChangeKey", ck, err);
 	xmlNode *msg = NULL;
 	if (st == SB_OK) {
 		ews_w_mark_read(&op, id, ck, is_read);

@@ -322,6 +322,8 @@ static enum sb_status mtg_cancel(void *state, const struct sb_call *call,
 	enum sb_status st = ews_op_mailbox(&op, err);
 	if (st == SB_OK)
 		st = ews_check_id("Id", id, err);
+	if (st == SB_OK && ck && *ck)
+		st = ews_check_id("ChangeKey", ck, err);
 	if (st == SB_OK)
 		st = respond(&op, "t:CancelCalendarItem", id, ck, err);
 	if (st == SB_OK) {

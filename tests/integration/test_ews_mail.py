@@ -532,6 +532,12 @@ try:
         st, b = d.call("ews/Email.MarkRead", {"Id": o, "ChangeKey": ck,
                                               "IsRead": False})
         c.eq(st, 409, "MarkRead with a stale ChangeKey: 409")
+        st, b = d.call("ews/Email.MarkRead", {"Id": o, "ChangeKey": "a b<c>",
+                                              "IsRead": False})
+        c.ok(st == 400 and "ChangeKey" in
+             (b.get("error") or {}).get("message", ""),
+             "MarkRead: a ChangeKey that is no EWS id is 400, naming it",
+             repr(b)[:200])
         # Delete without HardDelete: to Deleted Items, with its new Id
         soft = mock.deliver(subject="soft delete", to=[ALICE])[0]
         st, b = d.call("ews/Email.Delete", {"Id": soft})

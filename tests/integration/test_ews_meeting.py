@@ -223,6 +223,13 @@ try:
 
         # ---- Cancel ---------------------------------------------------------
         st, b = d.call("ews/Meeting.Cancel", {
+            "Id": mid, "ChangeKey": 'x"/><t:Bad x="'})
+        c.ok(st == 400 and "ChangeKey" in err(b).get("message", ""),
+             "Cancel: a ChangeKey that is no EWS id is 400, naming it",
+             json.dumps(b)[:200])
+        st, b = d.call("ews/Meeting.Load", {"Id": mid})
+        c.eq(st, 200, "and the meeting is not cancelled")
+        st, b = d.call("ews/Meeting.Cancel", {
             "Id": mid, "ChangeKey": m.get("ChangeKey")})
         c.eq(st, 409, "Cancel with a stale ChangeKey: 409")
         st, b = d.call("ews/Meeting.Load", {"Id": mid})
