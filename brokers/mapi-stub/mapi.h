@@ -114,10 +114,13 @@ void mapi_report_skipped(struct mapi_store *s, struct mapi_mailbox *mb,
 
 /* Write data atomically as <dir>/<sub>/<name>: <dir>/tmp/<name>, fsync,
  * rename, fsync <dir>/<sub>.  With noreplace, an existing target is left
- * alone and SB_ERR_CONFLICT returned.  mode 0600. */
+ * alone and SB_ERR_CONFLICT returned.  mode 0600.  placed (may be NULL):
+ * as for mapi_write_file; a caller that reserved quota releases it only
+ * when the file was not placed. */
 enum sb_status mapi_write_atomic(const char *dir, const char *sub,
 				 const char *name, const void *data, size_t len,
-				 bool noreplace, struct sb_error *err);
+				 bool noreplace, bool *placed,
+				 struct sb_error *err);
 /* The same with explicit paths: write tmp, fsync, rename (or link, with
  * noreplace) to dst, fsync syncdir.  placed (may be NULL): set true once
  * dst is in place, also when only the directory's fsync failed after. */

@@ -117,15 +117,18 @@ enum sb_status mapi_write_file(const char *tmp, const char *dst,
 
 enum sb_status mapi_write_atomic(const char *dir, const char *sub,
 				 const char *name, const void *data, size_t len,
-				 bool noreplace, struct sb_error *err)
+				 bool noreplace, bool *placed,
+				 struct sb_error *err)
 {
 	char tmp[MAPI_PATH_MAX], dst[MAPI_PATH_MAX], subdir[MAPI_PATH_MAX];
+	if (placed)
+		*placed = false;
 	if (!mapi_path(tmp, sizeof tmp, "%s/tmp/%s", dir, name) ||
 	    !mapi_path(subdir, sizeof subdir, "%s/%s", dir, sub) ||
 	    !mapi_path(dst, sizeof dst, "%s/%s", subdir, name))
 		return sb_error_set(err, SB_ERR_INTERNAL, NULL,
 				    "store path too long");
-	return mapi_write_file(tmp, dst, subdir, data, len, noreplace, NULL,
+	return mapi_write_file(tmp, dst, subdir, data, len, noreplace, placed,
 			       err);
 }
 

@@ -326,9 +326,14 @@ static enum sb_status email_save_draft(struct mapi_store *s,
 		st = sb_error_set(err, SB_ERR_INTERNAL, NULL, "path too long");
 		goto out;
 	}
-	st = mapi_write_atomic(dir, "cur", name, all.data, all.len, true, err);
+	bool placed;
+	st = mapi_write_atomic(dir, "cur", name, all.data, all.len, true,
+			       &placed, err);
 	if (st != SB_OK) {
-		mapi_quota_release(mb, (int64_t)all.len);
+		/* placed: only the directory's fsync failed, the draft is
+		 * there and counts */
+		if (!placed)
+			mapi_quota_release(mb, (int64_t)all.len);
 		goto out;
 	}
 	struct mapi_entry e = {.file = name, .draft = true, .seen = true};

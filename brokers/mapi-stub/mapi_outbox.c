@@ -80,15 +80,20 @@ static void deliver_one(struct mapi_store *s, const char *rcpt, const char *raw,
 	}
 	char dir[MAPI_PATH_MAX];
 	enum sb_status st = SB_ERR_INTERNAL;
+	bool placed = false;
 	if (mapi_path(dir, sizeof dir, "%s/%s", to->dir, MAPI_INBOX))
-		st = mapi_write_atomic(dir, "new", uniq, raw, len, true, &err);
+		st = mapi_write_atomic(dir, "new", uniq, raw, len, true,
+				       &placed, &err);
 	if (st == SB_ERR_CONFLICT) {
 		/* Already delivered (an earlier attempt). */
 		mapi_quota_release(to, (int64_t)len);
 		st = SB_OK;
 	}
 	if (st != SB_OK) {
-		mapi_quota_release(to, (int64_t)len);
+		/* placed: only the directory's fsync failed; the copy is in
+		 * the Inbox and counts */
+		if (!placed)
+			mapi_quota_release(to, (int64_t)len);
 		s->host->log(s->host, SB_LOG_ERROR, "delivery of %s to %s: %s",
 			     message_id, rcpt, err.message);
 		note_rej(o, rcpt, "delivery failed (store error)");
@@ -243,9 +248,12 @@ enum sb_status mapi_outbox_send(struct mapi_store *s, struct mapi_mailbox *mb,
 		goto out;
 	}
 	/* 1. durable record */
-	st = mapi_write_atomic(dir, "new", uniq, rec.data, rec.len, true, err);
+	bool placed;
+	st = mapi_write_atomic(dir, "new", uniq, rec.data, rec.len, true,
+			       &placed, err);
 	if (st != SB_OK) {
-		mapi_quota_release(mb, (int64_t)rec.len);
+		if (!placed)
+			mapi_quota_release(mb, (int64_t)rec.len);
 		if (st == SB_ERR_CONFLICT)
 			st = sb_error_set(err, SB_ERR_CONFLICT, NULL,
 					  "a message with Message-ID %s is "

@@ -530,14 +530,14 @@ static void leave_in_outbox(const char *msgid, bool delivered_to_bob)
 	sb_buf_puts(&rec, "Bcc: carol@example.test\r\n");
 	sb_buf_append(&rec, b.data, b.len);
 	snprintf(dir, sizeof dir, "%s/alice@example.test/Outbox", store);
-	ck_assert_int_eq(
-	    mapi_write_atomic(dir, "new", uniq, rec.data, rec.len, true, NULL),
-	    SB_OK);
+	ck_assert_int_eq(mapi_write_atomic(dir, "new", uniq, rec.data, rec.len,
+					   true, NULL, NULL),
+			 SB_OK);
 	if (delivered_to_bob) {
 		mapi_unique_for(msgid, "bob@example.test", "inbox", uniq);
 		snprintf(dir, sizeof dir, "%s/bob@example.test/Inbox", store);
 		ck_assert_int_eq(mapi_write_atomic(dir, "new", uniq, b.data,
-						   b.len, true, NULL),
+						   b.len, true, NULL, NULL),
 				 SB_OK);
 	}
 	sb_buf_free(&b);
@@ -1819,6 +1819,45 @@ START_TEST(test_ics_store_dir_fsync_fails)
 }
 END_TEST
 
+/* The same for mail: a draft, and a Send's record in the Outbox, whose
+ * directory fails to sync after the file is in place keep their quota;
+ * the mailbox's count is what a restart counts from the files. */
+START_TEST(test_mail_dir_fsync_fails)
+{
+	struct mapi_store *s = sb_testhost_state(th);
+	ck_assert_ptr_nonnull(s);
+	struct mapi_mailbox *mb = mapi_mailbox_find(s, "bob@example.test");
+	ck_assert_ptr_nonnull(mb);
+	int64_t before = mb->used;
+	const char *d[] = {"Mailbox=bob@example.test", "Subject=unsynced",
+			   "Body=kept", NULL};
+	fail_dir_fsync = true;
+	struct sb_testhost_run *x = call("Email", "SaveDraft", d);
+	fail_dir_fsync = false;
+	ck_assert_int_eq(x->status, SB_ERR_INTERNAL);
+	ck_assert_msg(strstr(x->err.message, "cannot sync"), "%s",
+		      x->err.message);
+	done(x);
+	ck_assert_int_gt(mb->used, before);
+	int64_t after_draft = mb->used;
+	const char *m[] = {"Mailbox=bob@example.test", "To=carol@example.test",
+			   "Subject=unsynced send", "Body=kept", NULL};
+	fail_dir_fsync = true;
+	x = call("Email", "Send", m);
+	fail_dir_fsync = false;
+	done(x);
+	int64_t counted = mb->used;
+	ck_assert_int_ge(counted, after_draft);
+	/* what a restart counts from the files is what was counted */
+	close_store();
+	open_store();
+	s = sb_testhost_state(th);
+	mb = mapi_mailbox_find(s, "bob@example.test");
+	ck_assert_ptr_nonnull(mb);
+	ck_assert_int_eq(mb->used, counted);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("mapi-stub");
@@ -1826,6 +1865,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_send_and_load);
+	tcase_add_test(tc, test_mail_dir_fsync_fails);
 	tcase_add_test(tc, test_flags_move_delete);
 	tcase_add_test(tc, test_bad_input);
 	tcase_add_test(tc, test_quota);
