@@ -16,11 +16,12 @@
  * and gets the message it always got.  Where the two readers differ, this
  * file steps aside:
  *   - yajl takes \v and \f as white space and jansson does not: the text
- *     between tokens, and after the last, may hold only space, tab, CR,
- *     LF, ':' and ',';
- *   - yajl checks only the shape of UTF-8 (it takes overlong forms,
- *     surrogates, code points above U+10FFFF): every string and key is
- *     checked again, strictly (sb_utf8_valid);
+ *     before the first token, between two and after the last may hold
+ *     only space, tab, CR, LF, ':' and ',' (after the last: no ':' or ',');
+ *   - yajl's own UTF-8 check looks only at the shape of a sequence (it
+ *     takes overlong forms, surrogates, code points above U+10FFFF): it
+ *     is switched off (yajl_dont_validate_strings) and every string and
+ *     key is checked strictly instead (sb_utf8_valid, jansson's rules);
  *   - yajl reads \u escapes loosely (a lone high surrogate becomes '?', a
  *     high one pairs with any \u after it, \u0000 a NUL): a string with
  *     one is decoded here again, as jansson does, refusing what it

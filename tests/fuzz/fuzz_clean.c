@@ -2,10 +2,10 @@
  * sb_clean_text, sb_clean_memo, sb_clean_file_name).
  *
  * Input: any bytes, cut at the first NUL, cleaned both ways.
- * Invariants: each result equals what the reference below makes, one code
- * point at a time from the rules (not from clean.c, which copies runs of
- * bytes): invalid UTF-8 a byte at a time as U+FFFD, C0 and C1 controls and
- * DEL dropped, tab, CR, LF, U+2028 and U+2029 a space in text and kept in
+ * Invariants: each result equals what the reference below makes: the
+ * former clean(), which went one code point at a time (clean.c now copies
+ * runs of bytes): invalid UTF-8 a byte at a time as U+FFFD, C0 and C1 controls
+ * and DEL dropped, tab, CR, LF, U+2028 and U+2029 a space in text and kept in
  * a memo; the result is valid UTF-8, text has no line break; a file name
  * is the text with no '/' or '\', never "." or "..", at most 255 bytes. */
 #include "config.h"
