@@ -295,6 +295,7 @@ int sbc_runtime_reload(struct sb_runtime *rt, struct sbc_errlist *errs)
 	sbc_log_set_format((enum sbc_log_format)cfg->log_format);
 	rt->generation++;
 	pthread_mutex_lock(&rt->cat_mu);
+	sbc_security_carry_rates(sec, rt->sec);
 	struct sbc_catalog *old = rt->cat;
 	rt->cat = cat;
 	struct sbc_security *old_sec = rt->sec;

@@ -539,6 +539,34 @@ bool sbc_client_rate(const struct sbc_client *cc, int64_t now_ms,
 	return ok;
 }
 
+void sbc_security_carry_rates(struct sbc_security *to,
+			      const struct sbc_security *from)
+{
+	if (!to || !from)
+		return;
+	for (size_t i = 0; i < to->n_clients; i++) {
+		struct sbc_client *c = &to->clients[i];
+		if (c->per_minute <= 0)
+			continue;
+		for (size_t j = 0; j < from->n_clients; j++) {
+			struct sbc_client *o = &from->clients[j];
+			if (o->per_minute <= 0 || strcmp(o->name, c->name) != 0)
+				continue;
+			pthread_mutex_lock(&o->mu);
+			double tokens = o->tokens;
+			int64_t last = o->last_ms;
+			pthread_mutex_unlock(&o->mu);
+			pthread_mutex_lock(&c->mu);
+			c->tokens = tokens < (double)c->per_minute
+					? tokens
+					: (double)c->per_minute;
+			c->last_ms = last;
+			pthread_mutex_unlock(&c->mu);
+			break;
+		}
+	}
+}
+
 void *sbc_client_doc_get(const struct sbc_client *cc, int which,
 			 int64_t generation, void *(*ref)(void *))
 {

@@ -55,6 +55,12 @@ bool sbc_client_may_mailbox(const struct sbc_client *c, const char *mailbox);
  * false (and *retry_ms) if it is over. */
 bool sbc_client_rate(const struct sbc_client *c, int64_t now_ms,
 		     int64_t *retry_ms);
+/* A reload: each client of to that has a call rate starts from the
+ * bucket of the client of the same name in from (its calls left, capped
+ * at the new rate), not from a full one, so a reload gives no client
+ * calls it had spent.  Before to is in use. */
+void sbc_security_carry_rates(struct sbc_security *to,
+			      const struct sbc_security *from);
 /* The per-client cache of a document that depends on the catalog (the
  * catalog and OpenAPI documents as this client may see them; which: 0
  * catalog, 1 OpenAPI), opaque here.  get: the document cached for

@@ -305,6 +305,14 @@ with sbtest.Daemon(CONFIG, server_extra="cors_origins = "
     t.eq(st, 429, "slow: the next is 429")
     t.ok(int(hd.get("Retry-After") or 0) >= 1, "429 says Retry-After")
     t.eq(err_of(body).get("category"), "throttled", "429 is throttled")
+    # a reload keeps what each client has spent of its rate
+    n_reloads = d.read_log().count("reloaded in")
+    d.signal(signal.SIGHUP)
+    t.ok(sbtest.wait_for(
+        lambda: d.read_log().count("reloaded in") > n_reloads, 30),
+        "SIGHUP: reloaded", d.read_log()[-1500:])
+    st, _, _ = call(d, "t1/Echo.Echo", SLOW_TOKEN, {"Text": "r"})
+    t.eq(st, 429, "slow: still 429 after a reload (its calls stay spent)")
 
     # ---- request ids ------------------------------------------------------
     st, hd, body = call(d, "t1/Echo.Echo", ECHO_TOKEN, {"Text": "id"},
