@@ -1153,6 +1153,22 @@ static enum sb_status mtg_cancel(struct mapi_store *s, struct mapi_mailbox *mb,
 
 /* ---- answers ------------------------------------------------------------ */
 
+/* Do a and b take place at the same times (start, end, series and its
+ * excluded dates)?  An answer is to those: a later version that kept
+ * them (a new subject, another attendee) still takes it. */
+static bool same_time(const struct mtg *a, const struct mtg *b)
+{
+	if (a->start != b->start || a->end != b->end ||
+	    a->all_day != b->all_day || !a->rrule != !b->rrule ||
+	    (a->rrule && strcmp(a->rrule, b->rrule) != 0) ||
+	    a->n_exdates != b->n_exdates)
+		return false;
+	for (size_t i = 0; i < a->n_exdates; i++)
+		if (a->exdates[i] != b->exdates[i])
+			return false;
+	return true;
+}
+
 static enum sb_status mtg_respond(struct mapi_store *s, struct mapi_mailbox *mb,
 				  const struct sb_call *call,
 				  struct sb_result *r,
@@ -1207,11 +1223,14 @@ static enum sb_status mtg_respond(struct mapi_store *s, struct mapi_mailbox *mb,
 		if (mtg_load(org, m.id, &o, NULL, &e2) == SB_OK) {
 			struct att *a = att_find(&o, mb->address);
 			/* an answer to an older version (an Update overtook
-			 * it) is not taken for the new one (RFC 5546 3.2.3) */
-			if (a && o.seq > m.seq)
+			 * it) is not taken for the new one when that moved
+			 * the meeting (RFC 5546 3.2.3: a new time asks every
+			 * attendee again) */
+			if (a && o.seq > m.seq && !same_time(&o, &m))
 				s->host->log(s->host, SB_LOG_INFO,
 					     "meeting %s: answer of %s to "
-					     "version %d ignored (now %d)",
+					     "version %d ignored (now %d, at "
+					     "another time)",
 					     m.id, mb->address, m.seq, o.seq);
 			else if (a && !o.cancelled &&
 				 strcasecmp(o.organizer, org->address) == 0) {

@@ -1512,6 +1512,66 @@ START_TEST(test_meeting_decline_race)
 }
 END_TEST
 
+/* Bob answers a version of the meeting older than the organizer's (his
+ * copy of the Update not written yet when he answered): the organizer
+ * takes the answer when the Update kept the time, not when it moved
+ * the meeting.  The race is made deterministic by putting Bob's old copy
+ * back before he answers. */
+static const char *answer_to_old_copy(const char *update_start,
+				      const char *update_end, char *idarg,
+				      size_t idlen)
+{
+	const char *c[] = {"Subject=versions", "Start=2026-12-10T09:00:00Z",
+			   "End=2026-12-10T10:00:00Z",
+			   "RequiredAttendees=bob@example.test", NULL};
+	struct sb_testhost_run *x = call("Meeting", "Create", c);
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	snprintf(idarg, idlen, "Id=%s", str(x, 0, "Id"));
+	char path[900];
+	snprintf(path, sizeof path, "%s/bob@example.test/Calendar/%s.ics",
+		 store, str(x, 0, "Id"));
+	done(x);
+	char *old = NULL;
+	size_t old_len = 0;
+	ck_assert_int_eq(mapi_read_file(path, 1 << 20, &old, &old_len), 0);
+	const char *u[] = {idarg, "Subject=versions, renamed", update_start,
+			   update_end, NULL};
+	x = call("Meeting", "Update", u);
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	done(x);
+	FILE *f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(old, 1, old_len, f), old_len);
+	ck_assert_int_eq(fclose(f), 0);
+	free(old);
+	const char *acc[] = {"Mailbox=bob@example.test", idarg, NULL};
+	x = call("Meeting", "Accept", acc);
+	ck_assert_msg(x->status == SB_OK, "%s", x->err.message);
+	done(x);
+	x = call("MeetingAttendee", "List", (const char *[]){idarg, NULL});
+	ck_assert_uint_eq(sb_testhost_rows(x), 1);
+	static char status[64];
+	snprintf(status, sizeof status, "%s", str(x, 0, "ResponseStatus"));
+	done(x);
+	return status;
+}
+
+START_TEST(test_meeting_answer_to_older_version)
+{
+	char idarg[200];
+	/* the Update kept the time (a new subject): the answer counts */
+	ck_assert_str_eq(answer_to_old_copy("Start=2026-12-10T09:00:00Z",
+					    "End=2026-12-10T10:00:00Z", idarg,
+					    sizeof idarg),
+			 "Accept");
+	/* the Update moved it: the answer was to the old time */
+	ck_assert_str_eq(answer_to_old_copy("Start=2026-12-11T09:00:00Z",
+					    "End=2026-12-11T10:00:00Z", idarg,
+					    sizeof idarg),
+			 "NoResponseReceived");
+}
+END_TEST
+
 /* The Id of the first message List shows in mailbox's folder. */
 static void first_id(const char *mailbox, const char *folder, char *out,
 		     size_t len)
@@ -1885,6 +1945,7 @@ int main(void)
 	tcase_add_test(tc, test_ics_sequence_max);
 	tcase_add_test(tc, test_ics_year_9999_zone);
 	tcase_add_test(tc, test_meeting_decline_race);
+	tcase_add_test(tc, test_meeting_answer_to_older_version);
 	tcase_add_test(tc, test_ics_store_dir_fsync_fails);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
